@@ -1,0 +1,30 @@
+# Shared build settings: warnings, sanitizers, pkg-config imports, test helpers.
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
+pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c)
+pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
+pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
+
+add_library(jzfp_warnings INTERFACE)
+target_compile_options(jzfp_warnings INTERFACE
+	-D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+	-Wmissing-prototypes -Wformat=2 -Wcast-qual -Wpointer-arith -Wundef -Wvla)
+
+if(JZFP_SANITIZE)
+	add_compile_options(-fsanitize=${JZFP_SANITIZE} -fno-sanitize-recover=all
+		-fno-omit-frame-pointer)
+	add_link_options(-fsanitize=${JZFP_SANITIZE})
+endif()
+
+# jzfp_unit_test(module): tests/unit/test_<module>.c, linked with cmocka and our libraries.
+function(jzfp_unit_test name)
+	add_executable(test_${name} unit/test_${name}.c unit/testutil.c)
+	target_link_libraries(test_${name} PRIVATE jzfp_node jzfp_common PkgConfig::CMOCKA
+		jzfp_warnings)
+	target_include_directories(test_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+	add_test(NAME unit_${name} COMMAND test_${name})
+	set_tests_properties(unit_${name} PROPERTIES LABELS unit TIMEOUT 60)
+endfunction()

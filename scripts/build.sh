@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configure and build. Usage: scripts/build.sh [normal|sanitize]
+#   normal   -> build/       (RelWithDebInfo)
+#   sanitize -> build-asan/  (AddressSanitizer + UndefinedBehaviorSanitizer)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+kind=${1:-normal}
+case "$kind" in
+normal) dir=$top/build; extra=() ;;
+sanitize) dir=$top/build-asan; extra=(-DJZFP_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug) ;;
+*) echo "usage: $0 [normal|sanitize]" >&2; exit 2 ;;
+esac
+cmake -S "$top" -B "$dir" "${extra[@]}" >/dev/null
+cmake --build "$dir" -j"$(nproc)"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages jzfp needs to build, test and run. Idempotent:
+# installs only what is missing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+pkgs=(
+	build-essential cmake pkg-config python3   # toolchain and test harness
+	libzmq3-dev             # links between nodes (ZeroMQ, CurveZMQ)
+	liblmdb-dev             # each node's durable store
+	libprotobuf-c-dev protobuf-c-compiler   # wire and record encoding
+	libsodium-dev           # Ed25519 signatures, BLAKE2b, sealing
+	libinih-dev             # INI config parsing
+	libcmocka-dev           # unit tests
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
