@@ -1,0 +1,202 @@
+/*
+ * area.c - statistical division codes as numbers (DESIGN §1).
+ *
+ * A code is treated as five digit groups of widths 2, 2, 2, 3, 3. Its level is
+ * the lowest non-zero group; every group above it must be non-zero too. With
+ * that, the ancestor at a level is a truncation to a power of ten and the
+ * subtree is [code, code + 10^(12 - digits) - 1].
+ */
+#include "area.h"
+
+#include "err.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Significant digits per level, indexed by enum area_level. */
+static const int level_digits[] = {0, 12, 9, 6, 4, 2};
+
+static const char *const level_names[] = {"none",   "village",    "township",
+                                          "county", "prefecture", "province"};
+
+static uint64_t
+pow10u(int e)
+{
+	uint64_t v = 1;
+	while (e-- > 0)
+		v *= 10;
+	return v;
+}
+
+static bool
+level_in_range(enum area_level level)
+{
+	return level >= AREA_LEVEL_VILLAGE && level <= AREA_LEVEL_PROVINCE;
+}
+
+int
+area_level_digits(enum area_level level)
+{
+	return level_in_range(level) ? level_digits[level] : 0;
+}
+
+enum area_level
+area_level_of(uint64_t area)
+{
+	if (area == 0 || area > AREA_CODE_MAX)
+		return AREA_LEVEL_NONE;
+
+	/* Group values from province (index 0) down to village (index 4). */
+	uint64_t group[5] = {
+	    area / 10000000000ULL,
+	    area / 100000000ULL % 100,
+	    area / 1000000ULL % 100,
+	    area / 1000ULL % 1000,
+	    area % 1000,
+	};
+	if (group[0] == 0)
+		return AREA_LEVEL_NONE;
+	int last = 0;
+	for (int i = 1; i < 5; i++) {
+		if (group[i] == 0)
+			continue;
+		if (last != i - 1)
+			return AREA_LEVEL_NONE; /* a zero group above a set one */
+		last = i;
+	}
+	return (enum area_level)(AREA_LEVEL_PROVINCE - last);
+}
+
+bool
+area_is_valid(uint64_t area)
+{
+	return area_level_of(area) != AREA_LEVEL_NONE;
+}
+
+int
+area_parse(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s)
+		return JZ_EPARSE;
+	for (int i = 0; i < AREA_CODE_LEN; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return JZ_EPARSE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (s[AREA_CODE_LEN] != '\0' || !area_is_valid(v))
+		return JZ_EPARSE;
+	*out = v;
+	return 0;
+}
+
+uint64_t
+area_at_level(uint64_t area, enum area_level level)
+{
+	enum area_level own = area_level_of(area);
+
+	if (own == AREA_LEVEL_NONE || !level_in_range(level) || level < own)
+		return 0;
+	uint64_t unit = pow10u(AREA_CODE_LEN - level_digits[level]);
+	return area / unit * unit;
+}
+
+int
+area_parent(uint64_t area, uint64_t *out)
+{
+	enum area_level own = area_level_of(area);
+
+	if (own == AREA_LEVEL_NONE)
+		return JZ_EPARSE;
+	if (own == AREA_LEVEL_PROVINCE)
+		return JZ_ENOTFOUND;
+	*out = area_at_level(area, (enum area_level)(own + 1));
+	return 0;
+}
+
+bool
+area_is_under(uint64_t area, uint64_t ancestor)
+{
+	enum area_level own = area_level_of(area);
+	enum area_level up = area_level_of(ancestor);
+
+	if (own == AREA_LEVEL_NONE || up == AREA_LEVEL_NONE || own > up)
+		return false;
+	return area_at_level(area, up) == ancestor;
+}
+
+void
+area_range(uint64_t area, uint64_t *lo, uint64_t *hi)
+{
+	enum area_level own = area_level_of(area);
+
+	if (own == AREA_LEVEL_NONE) {
+		*lo = 1;
+		*hi = 0;
+		return;
+	}
+	*lo = area;
+	*hi = area + pow10u(AREA_CODE_LEN - level_digits[own]) - 1;
+}
+
+const char *
+area_level_name(enum area_level level)
+{
+	return level_in_range(level) ? level_names[level] : level_names[0];
+}
+
+int
+area_level_parse(const char *name, enum area_level *out)
+{
+	if (!name)
+		return JZ_EPARSE;
+	for (int l = AREA_LEVEL_VILLAGE; l <= AREA_LEVEL_PROVINCE; l++) {
+		if (strcmp(name, level_names[l]) == 0) {
+			*out = (enum area_level)l;
+			return 0;
+		}
+	}
+	return JZ_EPARSE;
+}
+
+void
+area_format(uint64_t area, char out[13])
+{
+	if (area > AREA_CODE_MAX)
+		area = 0;
+	snprintf(out, 13, "%012" PRIu64, area);
+}
+
+bool
+household_id_is_valid(uint64_t id)
+{
+	return id % 10000 != 0 && area_level_of(household_village(id)) == AREA_LEVEL_VILLAGE;
+}
+
+int
+household_id_parse(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s)
+		return JZ_EPARSE;
+	for (int i = 0; i < HOUSEHOLD_ID_LEN; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return JZ_EPARSE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (s[HOUSEHOLD_ID_LEN] != '\0' || !household_id_is_valid(v))
+		return JZ_EPARSE;
+	*out = v;
+	return 0;
+}
+
+void
+household_id_format(uint64_t id, char out[17])
+{
+	if (id > 9999999999999999ULL)
+		id = 0;
+	snprintf(out, 17, "%016" PRIu64, id);
+}

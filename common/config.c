@@ -1,0 +1,504 @@
+/*
+ * config.c - the node configuration (DESIGN §10, style.md §3.5).
+ *
+ * One table, keys[], declares every key: section, name, type, range,
+ * default, required, and where it lands in struct config. Loading runs in
+ * three steps: defaults from the table; inih parsing, where the handler looks
+ * each key up in the table and converts its value; then the checks that span
+ * several keys (level against area, parent against level, ...).
+ *
+ * Debian's inih is built without INI_HANDLER_LINENO and we may not change its
+ * ABI, so line numbers come from our own reader: inih pulls one line at a
+ * time through it and calls the handler before asking for the next, so the
+ * reader's count is the handler's line. The reader also strips leading
+ * whitespace (an indented line would otherwise be taken as a continuation of
+ * the previous value) and refuses lines inih would cut in two.
+ */
+#include "config.h"
+
+#include "err.h"
+#include "hex.h"
+#include "log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILE_MAX (1 << 20) /* a config file is a few hundred bytes */
+
+enum key_type {
+	K_LEVEL,    /* enum area_level */
+	K_AREA,     /* uint64_t area code */
+	K_STRING,   /* char[size] */
+	K_PATH,     /* char[size], made absolute against the file's directory */
+	K_ENDPOINT, /* char[size], a ZeroMQ endpoint */
+	K_LOGLEVEL, /* int, syslog level */
+	K_INT,      /* int in min..max */
+	K_MEGS,     /* uint64_t bytes, given in MiB in min..max */
+	K_HEX32,    /* uint8_t[32] from 64 hex characters */
+	K_HEXSTR,   /* char[65], 64 hex characters kept as text */
+};
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	long min, max;
+	const char *def; /* default as it would be written in the file, or NULL */
+	bool required;
+	size_t offset, size; /* field in struct config */
+};
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+
+static const struct key_def keys[] = {
+    {"node", "level", K_LEVEL, 0, 0, NULL, true, F(level)},
+    {"node", "area", K_AREA, 0, 0, NULL, true, F(area)},
+    {"node", "name", K_STRING, 0, 0, NULL, false, F(name)},
+    {"node", "data_dir", K_PATH, 0, 0, NULL, true, F(data_dir)},
+    {"node", "key", K_PATH, 0, 0, NULL, false, F(key)}, /* default: data_dir/node.key */
+    {"node", "log_level", K_LOGLEVEL, 0, 0, "info", false, F(log_level)},
+    {"node", "map_size_mb", K_MEGS, 1, 1048576, "1024", false, F(map_size)},
+    {"link", "listen", K_ENDPOINT, 0, 0, NULL, false, F(listen)},
+    {"link", "parent", K_ENDPOINT, 0, 0, NULL, false, F(parent)},
+    {"link", "parent_key", K_HEX32, 0, 0, NULL, false, F(parent_key)},
+    {"link", "heartbeat_ms", K_INT, 100, 60000, "2000", false, F(heartbeat_ms)},
+    {"link", "batch_max", K_INT, 1, 4096, "512", false, F(batch_max)},
+    {"link", "window", K_INT, 1, 64, "4", false, F(window)},
+    {"trust", "tag_key", K_HEX32, 0, 0, NULL, false, F(tag_key)},
+    {"trust", "root_key", K_HEXSTR, 0, 0, NULL, false, F(root_key)},
+    {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+enum {
+	K_IDX_LEVEL,
+	K_IDX_AREA,
+	K_IDX_NAME,
+	K_IDX_DATA_DIR,
+	K_IDX_KEY,
+	K_IDX_LOG_LEVEL,
+	K_IDX_MAP_SIZE,
+	K_IDX_LISTEN,
+	K_IDX_PARENT,
+	K_IDX_PARENT_KEY,
+	K_IDX_HEARTBEAT,
+	K_IDX_BATCH_MAX,
+	K_IDX_WINDOW,
+	K_IDX_TAG_KEY,
+	K_IDX_ROOT_KEY,
+	K_IDX_CERT
+};
+
+struct load {
+	struct config *cfg;
+	const char *shown; /* the path as the caller gave it, for messages */
+	char dir[CONFIG_PATH_MAX];
+	size_t line_of[NKEYS]; /* 0 = not given */
+	bool filled[NKEYS];    /* given with a non-empty value */
+
+	/* reader state */
+	const char *text;
+	size_t len, pos;
+	size_t line;
+	size_t long_line; /* first line too long for inih, 0 if none */
+	int max_line;     /* the longest line inih takes */
+
+	/* first error */
+	char *err;
+	size_t errlen;
+	size_t err_line;
+	bool failed;
+};
+
+static void report(struct load *ld, size_t line, const struct key_def *k, const char *section,
+                   const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Keep only the first error. k, or else section/name, say which key. */
+static void
+report(struct load *ld, size_t line, const struct key_def *k, const char *section, const char *name,
+       const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (ld->failed)
+		return;
+	ld->failed = true;
+	ld->err_line = line;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (k) {
+		section = k->section;
+		name = k->name;
+	}
+	if (ld->err && ld->errlen)
+		snprintf(ld->err, ld->errlen, "%s:%zu: [%s] %s: %s", ld->shown, line, section, name,
+		         why);
+}
+
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct load *ld = stream;
+
+	if (ld->pos >= ld->len || ld->long_line)
+		return NULL;
+	size_t start = ld->pos;
+	while (ld->pos < ld->len && ld->text[ld->pos] != '\n')
+		ld->pos++;
+	size_t end = ld->pos;
+	if (ld->pos < ld->len)
+		ld->pos++; /* the '\n' */
+	ld->line++;
+
+	while (start < end && (ld->text[start] == ' ' || ld->text[start] == '\t'))
+		start++;
+	/* inih needs room for the line, its '\n' and a NUL. */
+	if (num < 2 || end - start + 2 > (size_t)num) {
+		ld->long_line = ld->line;
+		ld->max_line = num > 2 ? num - 2 : 0;
+		return NULL;
+	}
+	memcpy(str, ld->text + start, end - start);
+	str[end - start] = '\n';
+	str[end - start + 1] = '\0';
+	return str;
+}
+
+static bool
+parse_long(const char *v, long min, long max, long *out)
+{
+	char *end;
+
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool
+is_endpoint(const char *v)
+{
+	static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
+
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncmp(v, schemes[i], n) == 0 && v[n] != '\0')
+			return true;
+	}
+	return false;
+}
+
+static bool
+copy_str(char *dst, size_t size, const char *v)
+{
+	size_t n = strlen(v);
+	if (n >= size)
+		return false;
+	memcpy(dst, v, n + 1);
+	return true;
+}
+
+/* Convert v into k's field. Empty values of text and key types mean "not
+ * set". Returns false and reports on a bad value. */
+static bool
+set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
+{
+	char *field = (char *)ld->cfg + k->offset;
+	long n;
+	int lvl;
+
+	switch (k->type) {
+	case K_LEVEL: {
+		enum area_level level;
+		if (area_level_parse(v, &level) || level == AREA_LEVEL_PREFECTURE) {
+			report(ld, line, k, NULL, NULL,
+			       "must be village, township, county or province%s",
+			       strcmp(v, "prefecture") == 0 ? " (no node runs at a prefecture)"
+			                                    : "");
+			return false;
+		}
+		*(enum area_level *)(void *)field = level;
+		return true;
+	}
+	case K_AREA:
+		if (area_parse(v, (uint64_t *)(void *)field)) {
+			report(ld, line, k, NULL, NULL, "must be a valid 12-digit area code");
+			return false;
+		}
+		return true;
+	case K_STRING:
+	case K_HEXSTR:
+	case K_ENDPOINT:
+		if (!copy_str(field, k->size, v)) {
+			report(ld, line, k, NULL, NULL, "longer than %zu bytes", k->size - 1);
+			return false;
+		}
+		if (k->type == K_ENDPOINT && *v && !is_endpoint(v)) {
+			report(ld, line, k, NULL, NULL,
+			       "must be a ZeroMQ endpoint (tcp://, ipc:// or inproc://)");
+			return false;
+		}
+		if (k->type == K_HEXSTR && *v) {
+			uint8_t raw[32];
+			if (hex_decode(v, raw, sizeof raw)) {
+				report(ld, line, k, NULL, NULL, "must be 64 hex characters");
+				return false;
+			}
+			hex_encode(raw, sizeof raw, field); /* canonical lower case */
+		}
+		return true;
+	case K_PATH: {
+		int len;
+		if (*v == '\0' || *v == '/')
+			len = snprintf(field, k->size, "%s", v);
+		else
+			len = snprintf(field, k->size, "%s/%s", ld->dir, v);
+		if (len < 0 || (size_t)len >= k->size) {
+			report(ld, line, k, NULL, NULL, "path longer than %zu bytes", k->size - 1);
+			return false;
+		}
+		return true;
+	}
+	case K_LOGLEVEL:
+		lvl = log_level_parse(v);
+		if (lvl < 0) {
+			report(ld, line, k, NULL, NULL, "must be error, warning, info or debug");
+			return false;
+		}
+		*(int *)(void *)field = lvl;
+		return true;
+	case K_INT:
+	case K_MEGS:
+		if (!parse_long(v, k->min, k->max, &n)) {
+			report(ld, line, k, NULL, NULL, "must be an integer in %ld..%ld", k->min,
+			       k->max);
+			return false;
+		}
+		if (k->type == K_INT)
+			*(int *)(void *)field = (int)n;
+		else
+			*(uint64_t *)(void *)field = (uint64_t)n << 20;
+		return true;
+	case K_HEX32:
+		if (*v && hex_decode(v, (uint8_t *)field, 32)) {
+			report(ld, line, k, NULL, NULL, "must be 64 hex characters");
+			return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct load *ld = user;
+	const struct key_def *k = NULL;
+	bool section_known = false;
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		section_known = true;
+		if (strcmp(keys[i].name, name) == 0) {
+			k = &keys[i];
+			break;
+		}
+	}
+	if (!k) {
+		if (!*section)
+			report(ld, ld->line, NULL, section, name, "key outside any [section]");
+		else if (!section_known)
+			report(ld, ld->line, NULL, section, name,
+			       "unknown section (expected node, link or trust)");
+		else
+			report(ld, ld->line, NULL, section, name, "unknown key");
+		return 0;
+	}
+	if (ld->line_of[i]) {
+		report(ld, ld->line, k, NULL, NULL, "given twice (first on line %zu)",
+		       ld->line_of[i]);
+		return 0;
+	}
+	ld->line_of[i] = ld->line;
+	if (!set_value(ld, k, ld->line, value))
+		return 0;
+	ld->filled[i] = *value != '\0';
+	if (k->required && !ld->filled[i]) {
+		report(ld, ld->line, k, NULL, NULL, "must not be empty");
+		return 0;
+	}
+	return 1;
+}
+
+/* Checks that need more than one key. */
+static void
+cross_check(struct load *ld)
+{
+	struct config *c = ld->cfg;
+	char code[13];
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].required && !ld->filled[i])
+			report(ld, 0, &keys[i], NULL, NULL, "missing required key");
+	if (ld->failed)
+		return;
+
+	enum area_level own = area_level_of(c->area);
+	if (own != c->level) {
+		area_format(c->area, code);
+		report(ld, ld->line_of[K_IDX_AREA], &keys[K_IDX_AREA], NULL, NULL,
+		       "%s is a %s code but node.level is %s", code, area_level_name(own),
+		       area_level_name(c->level));
+		return;
+	}
+	if (c->level == AREA_LEVEL_PROVINCE) {
+		if (ld->filled[K_IDX_PARENT])
+			report(ld, ld->line_of[K_IDX_PARENT], &keys[K_IDX_PARENT], NULL, NULL,
+			       "a province has no parent");
+		else if (ld->filled[K_IDX_PARENT_KEY])
+			report(ld, ld->line_of[K_IDX_PARENT_KEY], &keys[K_IDX_PARENT_KEY], NULL,
+			       NULL, "a province has no parent");
+		else if (!ld->filled[K_IDX_LISTEN])
+			report(ld, 0, &keys[K_IDX_LISTEN], NULL, NULL,
+			       "missing required key (a province needs children)");
+		return;
+	}
+	if (!ld->filled[K_IDX_PARENT]) {
+		report(ld, 0, &keys[K_IDX_PARENT], NULL, NULL,
+		       "missing required key (only a province has no parent)");
+		return;
+	}
+	if (!ld->filled[K_IDX_PARENT_KEY]) {
+		report(ld, 0, &keys[K_IDX_PARENT_KEY], NULL, NULL,
+		       "missing required key (needed with link.parent)");
+		return;
+	}
+	c->has_parent = true;
+}
+
+static void
+apply_defaults(struct load *ld)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!keys[i].def)
+			continue;
+		bool ok = set_value(ld, &keys[i], 0, keys[i].def);
+		assert(ok); /* a bad default in the table is our bug */
+		(void)ok;
+	}
+}
+
+static int
+read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	int err;
+
+	if (!f)
+		return -errno;
+	buf = malloc(FILE_MAX + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	size_t n = fread(buf, 1, FILE_MAX + 1, f);
+	if (ferror(f)) {
+		err = errno ? -errno : -EIO;
+		goto fail;
+	}
+	if (n > FILE_MAX) {
+		err = -EFBIG;
+		goto fail;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+
+fail:
+	free(buf);
+	fclose(f);
+	return err;
+}
+
+int
+config_load(struct config *out, const char *path, char *err, size_t errlen)
+{
+	struct load ld = {.cfg = out, .shown = path, .err = err, .errlen = errlen};
+	char real[PATH_MAX];
+	char *text = NULL;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	memset(out, 0, sizeof *out);
+	if (!realpath(path, real))
+		rc = errno ? -errno : -EIO;
+	else if (strlen(real) >= sizeof out->path)
+		rc = -ENAMETOOLONG;
+	else
+		rc = read_file(real, &text, &ld.len);
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	strcpy(out->path, real);
+	strcpy(ld.dir, real);
+	*strrchr(ld.dir, '/') = '\0'; /* realpath gives an absolute path */
+	if (!ld.dir[0])
+		strcpy(ld.dir, "/");
+
+	apply_defaults(&ld);
+	ld.text = text;
+	int first = ini_parse_stream(reader, &ld, handler, &ld);
+	if (first > 0 && (!ld.failed || (size_t)first < ld.err_line)) {
+		/* inih found a line that is neither a section nor a key
+		 * before any error of ours. */
+		if (err && errlen)
+			snprintf(err, errlen,
+			         "%s:%d: syntax error: expected [section] or key = value", path,
+			         first);
+		ld.failed = true;
+	} else if (first < 0 && !ld.failed) {
+		rc = -ENOMEM;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		goto done;
+	} else if (ld.long_line && !ld.failed) {
+		/* The reader stopped there, so every other error came earlier. */
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%zu: line longer than %d bytes", path,
+			         ld.long_line, ld.max_line);
+		ld.failed = true;
+	}
+	if (!ld.failed && !ld.filled[K_IDX_KEY]) {
+		int n = snprintf(out->key, sizeof out->key, "%s/node.key", out->data_dir);
+		if (n < 0 || (size_t)n >= sizeof out->key)
+			report(&ld, ld.line_of[K_IDX_DATA_DIR], &keys[K_IDX_DATA_DIR], NULL, NULL,
+			       "path too long to hold node.key");
+	}
+	if (!ld.failed)
+		cross_check(&ld);
+	out->has_tag_key = ld.filled[K_IDX_TAG_KEY];
+	rc = ld.failed ? JZ_ECONFIG : 0;
+
+done:
+	free(text);
+	return rc;
+}

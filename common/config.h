@@ -1,0 +1,73 @@
+/*
+ * config.h - the node configuration file (INI, parsed with inih).
+ *
+ * Every key is declared in one table in config.c (section, name, type, range,
+ * default, required) and checked after parsing; unknown sections and keys are
+ * errors, as is a key given twice. Errors read "FILE:LINE: [section] key:
+ * reason", with line 0 for a missing required key. Only the first error is
+ * reported. Lines are limited to what Debian's inih reads in one go (about
+ * 200 bytes); a longer line is an error, never silently cut.
+ *
+ *   [node]
+ *   level = county                 ; village | township | county | province
+ *   area = 630121000000            ; its own level must be node.level
+ *   name = Datong                  ; optional, up to 127 bytes
+ *   data_dir = data                ; relative to the config file's directory
+ *   key = node.key                 ; optional; default <data_dir>/node.key
+ *   log_level = info               ; error | warning | info | debug
+ *   map_size_mb = 1024             ; 1..1048576
+ *   [link]
+ *   listen = tcp://0.0.0.0:7001    ; optional; required for a province
+ *   parent = tcp://10.0.0.1:7000   ; required unless province, empty for it
+ *   parent_key = <64 hex>          ; the parent's public key; required with parent
+ *   heartbeat_ms = 2000            ; 100..60000
+ *   batch_max = 512                ; 1..4096 envelopes per batch
+ *   window = 4                     ; 1..64 unacknowledged batches
+ *   [trust]
+ *   tag_key = <64 hex>             ; optional: the province's person-tag key
+ *   root_key = <64 hex>            ; optional, reserved
+ *   cert = node.cert               ; optional, reserved; a path
+ *
+ * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://.
+ */
+#ifndef JZFP_CONFIG_H
+#define JZFP_CONFIG_H
+
+#include "area.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_PATH_MAX 4096
+
+struct config {
+	char path[CONFIG_PATH_MAX];     /* the file loaded, absolute */
+	enum area_level level;          /* node.level */
+	uint64_t area;                  /* node.area */
+	char name[128];                 /* node.name, "" if not given */
+	char data_dir[CONFIG_PATH_MAX]; /* node.data_dir, absolute */
+	char key[CONFIG_PATH_MAX];      /* node.key, absolute */
+	int log_level;                  /* node.log_level as syslog LOG_*, default LOG_INFO */
+	uint64_t map_size;              /* node.map_size_mb in bytes, default 1 GiB */
+	char listen[256];               /* link.listen, "" = no children */
+	char parent[256];               /* link.parent, "" for the province */
+	uint8_t parent_key[32];         /* link.parent_key */
+	bool has_parent;                /* parent and parent_key are set */
+	int heartbeat_ms;               /* link.heartbeat_ms, default 2000 */
+	int batch_max;                  /* link.batch_max, default 512 */
+	int window;                     /* link.window, default 4 */
+	uint8_t tag_key[32];            /* trust.tag_key */
+	bool has_tag_key;
+	char root_key[65];          /* trust.root_key: 64 lower-case hex or "" */
+	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */
+};
+
+/* Load and check the configuration file at path into *out (caller storage;
+ * on failure its contents are unspecified). On any failure err receives one
+ * line (errlen bytes at most, NUL-terminated; err may be NULL if errlen is
+ * 0). Returns 0, JZ_ECONFIG for an invalid file, -errno when the file cannot
+ * be read ("FILE: No such file or directory"). */
+int config_load(struct config *out, const char *path, char *err, size_t errlen);
+
+#endif

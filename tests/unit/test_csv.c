@@ -1,0 +1,249 @@
+/* csv: RFC 4180 records with line numbers, from memory and from files. */
+#include "csv.h"
+#include "err.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+/* Read all records of text; fields joined with '|', records with '\n', each
+ * prefixed by its line number: "1:a|b\n3:c\n". Returns csv_next's last code. */
+static int
+dump(const char *text, size_t n, char *out, size_t outlen, char *err, size_t errlen)
+{
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+	size_t used = 0;
+	int rc;
+
+	assert_int_equal(csv_open_mem(&r, text, n), 0);
+	out[0] = '\0';
+	while ((rc = csv_next(r, &row)) == 1) {
+		used += (size_t)snprintf(out + used, outlen - used, "%zu:", row.line);
+		for (size_t i = 0; i < row.n; i++)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? "|" : "",
+			                         row.fields[i]);
+		used += (size_t)snprintf(out + used, outlen - used, "\n");
+		assert_true(used < outlen);
+	}
+	if (err)
+		snprintf(err, errlen, "%s", csv_error(r));
+	/* Errors and the end are sticky. */
+	assert_int_equal(csv_next(r, &row), rc);
+	csv_close(&r);
+	assert_null(r);
+	return rc;
+}
+
+#define DUMP(text, out) dump(text, strlen(text), out, sizeof out, NULL, 0)
+
+static void
+plain_records_with_lf_or_crlf(void **state)
+{
+	(void)state;
+	char out[256];
+
+	assert_int_equal(DUMP("a,b,c\n1,2,3\n", out), 0);
+	assert_string_equal(out, "1:a|b|c\n2:1|2|3\n");
+	assert_int_equal(DUMP("a,b\r\n1,2\r\n", out), 0);
+	assert_string_equal(out, "1:a|b\n2:1|2\n");
+	assert_int_equal(DUMP("a,b\n1,2", out), 0); /* no final newline */
+	assert_string_equal(out, "1:a|b\n2:1|2\n");
+	assert_int_equal(DUMP("", out), 0);
+	assert_string_equal(out, "");
+}
+
+static void
+empty_fields_and_blank_lines(void **state)
+{
+	(void)state;
+	char out[256];
+
+	assert_int_equal(DUMP(",a,,\n\n\r\n  \nx\n\n\n", out), 0);
+	assert_string_equal(out, "1:|a||\n4:  \n5:x\n");
+	assert_int_equal(DUMP("\n\n", out), 0);
+	assert_string_equal(out, "");
+}
+
+static void
+quoted_fields(void **state)
+{
+	(void)state;
+	char out[256];
+
+	assert_int_equal(DUMP("\"a,b\",\"say \"\"hi\"\"\",\"\"\n", out), 0);
+	assert_string_equal(out, "1:a,b|say \"hi\"|\n");
+	/* A quote inside an unquoted field is just a character. */
+	assert_int_equal(DUMP("ab\"c,d\n", out), 0);
+	assert_string_equal(out, "1:ab\"c|d\n");
+}
+
+static void
+embedded_newlines_keep_line_numbers(void **state)
+{
+	(void)state;
+	char out[256];
+
+	assert_int_equal(DUMP("h1,h2\n\"two\nlines\",x\nnext,y\n\"a\r\nb\",z\r\nlast,w\r\n", out),
+	                 0);
+	assert_string_equal(out, "1:h1|h2\n2:two\nlines|x\n4:next|y\n5:a\r\nb|z\n7:last|w\n");
+}
+
+static void
+bom_is_skipped_only_at_the_start(void **state)
+{
+	(void)state;
+	char out[256];
+
+	assert_int_equal(DUMP("\xef\xbb\xbf户编号,姓名\n1,张三\n", out), 0);
+	assert_string_equal(out, "1:户编号|姓名\n2:1|张三\n");
+	assert_int_equal(DUMP("a\n\xef\xbb\xbf"
+	                      "b\n",
+	                      out),
+	                 0);
+	assert_string_equal(out, "1:a\n2:\xef\xbb\xbf"
+	                         "b\n");
+}
+
+static void
+errors_name_the_line(void **state)
+{
+	(void)state;
+	char out[256], err[128];
+
+	assert_int_equal(dump("a,b\n1,2\n\"open,3\n4,5\n", 20, out, sizeof out, err, sizeof err),
+	                 JZ_EPARSE);
+	assert_string_equal(out, "1:a|b\n2:1|2\n");
+	assert_string_equal(err, "line 3: unterminated quoted field");
+
+	assert_int_equal(dump("a\n\"x\"y,z\n", 9, out, sizeof out, err, sizeof err), JZ_EPARSE);
+	assert_string_equal(err, "line 2: text after a closing quote");
+
+	assert_int_equal(dump("a\nb\0c\n", 6, out, sizeof out, err, sizeof err), JZ_EPARSE);
+	assert_string_equal(out, "1:a\n");
+	assert_string_equal(err, "line 2: NUL byte in field");
+
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+	assert_int_equal(csv_open_mem(&r, "a\n\n\"b", 5), 0);
+	assert_int_equal(csv_error_line(r), 0);
+	assert_string_equal(csv_error_reason(r), "");
+	assert_int_equal(csv_next(r, &row), 1);
+	assert_int_equal(csv_next(r, &row), JZ_EPARSE);
+	assert_int_equal(csv_error_line(r), 3);
+	assert_string_equal(csv_error_reason(r), "unterminated quoted field");
+	assert_string_equal(csv_error(r), "line 3: unterminated quoted field");
+	csv_close(&r);
+}
+
+static void
+limits_are_enforced(void **state)
+{
+	(void)state;
+	char out[256], err[128];
+	size_t n = 4096 + 100;
+	char *big = malloc(n + 16);
+
+	/* 4096 bytes is fine, 4097 is not. */
+	memset(big, 'x', 4096);
+	memcpy(big + 4096, "\ny\n", 4);
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+	assert_int_equal(csv_open_mem(&r, big, strlen(big)), 0);
+	assert_int_equal(csv_next(r, &row), 1);
+	assert_int_equal(strlen(row.fields[0]), 4096);
+	assert_int_equal(csv_next(r, &row), 1);
+	assert_int_equal(row.line, 2);
+	csv_close(&r);
+
+	memcpy(big, "ok\n", 3);
+	memset(big + 3, 'x', 4097);
+	memcpy(big + 3 + 4097, "\n", 2);
+	assert_int_equal(dump(big, strlen(big), out, sizeof out, err, sizeof err), JZ_EPARSE);
+	assert_string_equal(err, "line 2: field longer than 4096 bytes");
+
+	/* The same for a quoted field. */
+	big[3] = '"';
+	memcpy(big + 3 + 4098, "\"\n", 3);
+	assert_int_equal(dump(big, strlen(big), out, sizeof out, err, sizeof err), JZ_EPARSE);
+	assert_string_equal(err, "line 2: field longer than 4096 bytes");
+	free(big);
+
+	/* 256 fields are fine, 257 are not. */
+	char row256[600] = "", row257[700];
+	for (int i = 0; i < 255; i++)
+		strcat(row256, ",");
+	strcat(row256, "\n");
+	snprintf(row257, sizeof row257, ",%s", row256);
+	assert_int_equal(csv_open_mem(&r, row256, strlen(row256)), 0);
+	assert_int_equal(csv_next(r, &row), 1);
+	assert_int_equal(row.n, 256);
+	csv_close(&r);
+	assert_int_equal(dump(row257, strlen(row257), out, sizeof out, err, sizeof err), JZ_EPARSE);
+	assert_string_equal(err, "line 1: more than 256 fields");
+}
+
+static void
+reads_files_in_chunks(void **state)
+{
+	(void)state;
+	char dir[256], path[300];
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+	size_t rows = 0;
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/big.csv", dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("\xef\xbb\xbfid,note\r\n", f);
+	/* Enough rows to cross several 64 KiB reads, with quoted newlines. */
+	for (int i = 0; i < 20000; i++)
+		fprintf(f, "%d,\"multi\nline %d, with \"\"quotes\"\"\"\r\n", i, i);
+	fclose(f);
+
+	assert_int_equal(csv_open(&r, path), 0);
+	assert_int_equal(csv_next(r, &row), 1);
+	assert_string_equal(row.fields[0], "id");
+	while (csv_next(r, &row) == 1) {
+		char want[64];
+		assert_int_equal(row.n, 2);
+		assert_int_equal(row.line, 2 + 2 * rows);
+		snprintf(want, sizeof want, "multi\nline %zu, with \"quotes\"", rows);
+		assert_string_equal(row.fields[1], want);
+		rows++;
+	}
+	assert_int_equal(rows, 20000);
+	assert_string_equal(csv_error(r), "");
+	csv_close(&r);
+	csv_close(&r); /* twice is fine */
+	csv_close(NULL);
+
+	assert_int_equal(csv_open(&r, "/nonexistent/x.csv"), -ENOENT);
+	assert_null(r);
+	test_rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(plain_records_with_lf_or_crlf),
+	    cmocka_unit_test(empty_fields_and_blank_lines),
+	    cmocka_unit_test(quoted_fields),
+	    cmocka_unit_test(embedded_newlines_keep_line_numbers),
+	    cmocka_unit_test(bom_is_skipped_only_at_the_start),
+	    cmocka_unit_test(errors_name_the_line),
+	    cmocka_unit_test(limits_are_enforced),
+	    cmocka_unit_test(reads_files_in_chunks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
