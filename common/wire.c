@@ -1,0 +1,604 @@
+/*
+ * wire.c - Frame encode and decode (DESIGN §7).
+ *
+ * Encoding fills protobuf-c's generated structs with pointers into the
+ * caller's frame and packs once into a fresh buffer. Decoding walks the wire
+ * format (pbwalk.h) so that a Batch's envelopes stay views into the received
+ * message: a 16 MiB batch is never copied. A Batch or Heartbeat is walked
+ * twice, once to count and check its repeated field and once to fill the
+ * array allocated for exactly that count, so memory is bounded by the limits
+ * before anything is allocated.
+ */
+#include "wire.h"
+
+#include "envelope.h"
+#include "jzfp.pb-c.h"
+#include "pbwalk.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ decoding */
+
+/* A message walk with known field numbers checked for wire type and for
+ * duplicates: returns 1 with a known field in *f, 0 at the end, or an
+ * error. Fields whose number is not in the first 64 bits of `known` are
+ * skipped; bits set in `repeated` may appear more than once. */
+struct walk {
+	struct pbwalk w;
+	uint64_t seen, known_len, known_varint, repeated;
+};
+
+static void
+walk_init(struct walk *k, struct bytes b, uint64_t known_len, uint64_t known_varint,
+          uint64_t repeated)
+{
+	pbwalk_init(&k->w, b.p, b.n);
+	k->seen = 0;
+	k->known_len = known_len;
+	k->known_varint = known_varint;
+	k->repeated = repeated;
+}
+
+static int
+walk_next(struct walk *k, struct pbwalk_field *f)
+{
+	int rc;
+	while ((rc = pbwalk_next(&k->w, f)) > 0) {
+		uint64_t bit = f->num < 64 ? (uint64_t)1 << f->num : 0;
+		if (!((k->known_len | k->known_varint) & bit))
+			continue;
+		int want = (k->known_len & bit) ? PBWALK_LEN : PBWALK_VARINT;
+		if (f->wt != want)
+			return JZ_EPARSE;
+		if (!(k->repeated & bit) && !pbwalk_once(&k->seen, f->num))
+			return JZ_EPARSE;
+		return 1;
+	}
+	return rc;
+}
+
+#define B(n) ((uint64_t)1 << (n))
+
+static int
+get_u8(uint8_t *dst, uint64_t v)
+{
+	if (v > UINT8_MAX)
+		return JZ_EPARSE;
+	*dst = (uint8_t)v;
+	return 0;
+}
+
+static int
+get_fixed(uint8_t *dst, struct bytes b, size_t len)
+{
+	if (b.n != len)
+		return JZ_EPARSE;
+	memcpy(dst, b.p, len);
+	return 0;
+}
+
+static int
+get_str(char *dst, size_t cap, struct bytes b)
+{
+	if (b.n >= cap || !pbwalk_utf8_ok(b.p, b.n))
+		return JZ_EPARSE;
+	memcpy(dst, b.p, b.n);
+	dst[b.n] = '\0';
+	return 0;
+}
+
+static int
+decode_cursor(struct wire_cursor *c, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	bool has_epoch = false;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	walk_init(&k, b, B(1) | B(3), B(2) | B(4), 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		switch (f.num) {
+		case 1:
+			rc = get_fixed(c->epoch, f.b, WIRE_EPOCH_LEN);
+			has_epoch = true;
+			break;
+		case 2:
+			c->local_seq = f.v;
+			break;
+		case 3:
+			/* An empty log has no entry to name. */
+			rc = f.b.n == 0 ? 0 : get_fixed(c->origin, f.b, WIRE_ORIGIN_LEN);
+			break;
+		case 4:
+			c->seq = f.v;
+			break;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (!has_epoch)
+		return JZ_EPARSE;
+	c->set = true;
+	return 0;
+}
+
+static int
+decode_hello(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	bool has_origin = false;
+	int rc;
+
+	/* 6 is cert_chain, reserved for the trust issue: read and ignored. */
+	walk_init(&k, b, B(1) | B(4) | B(5) | B(6), B(2) | B(3), 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		switch (f.num) {
+		case 1:
+			rc = get_fixed(fr->hello.origin, f.b, WIRE_ORIGIN_LEN);
+			has_origin = true;
+			break;
+		case 2:
+			fr->hello.area = f.v;
+			break;
+		case 3:
+			rc = get_u8(&fr->hello.level, f.v);
+			break;
+		case 4:
+			rc = get_str(fr->hello.name, sizeof(fr->hello.name), f.b);
+			break;
+		case 5:
+			rc = decode_cursor(&fr->hello.down_cursor, f.b);
+			break;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	return has_origin ? 0 : JZ_EPARSE;
+}
+
+static int
+decode_welcome(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	bool has_origin = false;
+	int rc;
+
+	walk_init(&k, b, B(1) | B(3), B(2), 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		switch (f.num) {
+		case 1:
+			rc = decode_cursor(&fr->welcome.up_cursor, f.b);
+			break;
+		case 2:
+			fr->welcome.area = f.v;
+			break;
+		case 3:
+			rc = get_fixed(fr->welcome.origin, f.b, WIRE_ORIGIN_LEN);
+			has_origin = true;
+			break;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	return has_origin ? 0 : JZ_EPARSE;
+}
+
+static int
+decode_refuse(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	int rc;
+
+	walk_init(&k, b, B(2), B(1), 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		if (f.num == 1) {
+			if (f.v > UINT32_MAX)
+				return JZ_EPARSE;
+			fr->refuse.code = (uint32_t)f.v;
+		} else {
+			rc = get_str(fr->refuse.why, sizeof(fr->refuse.why), f.b);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return rc;
+}
+
+static int
+decode_batch(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	bool has_epoch = false;
+	size_t count = 0;
+	int rc;
+
+	/* Pass 1: everything but the envelopes, and count and size them. */
+	walk_init(&k, b, B(1) | B(2) | B(3), 0, B(2));
+	while ((rc = walk_next(&k, &f)) > 0) {
+		switch (f.num) {
+		case 1:
+			rc = get_fixed(fr->batch.epoch, f.b, WIRE_EPOCH_LEN);
+			has_epoch = true;
+			break;
+		case 2:
+			if (++count > WIRE_MAX_BATCH || f.b.n > ENV_MAX_SIZE)
+				return JZ_ETOOBIG;
+			break;
+		case 3:
+			rc = decode_cursor(&fr->batch.upto, f.b);
+			break;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (!has_epoch)
+		return JZ_EPARSE;
+	if (count == 0)
+		return 0;
+
+	/* Pass 2: the views. The walk cannot fail now. */
+	fr->batch.envs = malloc(count * sizeof(*fr->batch.envs));
+	if (!fr->batch.envs)
+		return -ENOMEM;
+	walk_init(&k, b, B(1) | B(2) | B(3), 0, B(2));
+	while (walk_next(&k, &f) > 0)
+		if (f.num == 2)
+			fr->batch.envs[fr->batch.n++] = f.b;
+	return 0;
+}
+
+static int
+decode_ack(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	int rc;
+
+	walk_init(&k, b, B(1), B(2), 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		if (f.num == 1) {
+			rc = decode_cursor(&fr->ack.upto, f.b);
+			if (rc < 0)
+				return rc;
+		} else {
+			fr->ack.rewind = f.v != 0;
+		}
+	}
+	return rc;
+}
+
+static int
+decode_node_status(struct wire_node_status *s, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	int rc;
+
+	walk_init(&k, b, B(3), B(1) | B(2) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9), 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		switch (f.num) {
+		case 1:
+			s->area = f.v;
+			break;
+		case 2:
+			rc = get_u8(&s->level, f.v);
+			break;
+		case 3:
+			rc = get_str(s->name, sizeof(s->name), f.b);
+			break;
+		case 4:
+			s->parent_area = f.v;
+			break;
+		case 5:
+			s->records = f.v;
+			break;
+		case 6:
+			s->backlog = f.v;
+			break;
+		case 7:
+			s->connected = f.v != 0;
+			break;
+		case 8:
+			s->age_ms = f.v;
+			break;
+		case 9:
+			s->refused = f.v;
+			break;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+static int
+decode_heartbeat(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	size_t count = 0;
+	int rc;
+
+	walk_init(&k, b, B(1), 0, B(1));
+	while ((rc = walk_next(&k, &f)) > 0)
+		if (++count > WIRE_MAX_NODES)
+			return JZ_ETOOBIG;
+	if (rc < 0)
+		return rc;
+	if (count == 0)
+		return 0;
+
+	fr->heartbeat.nodes = calloc(count, sizeof(*fr->heartbeat.nodes));
+	if (!fr->heartbeat.nodes)
+		return -ENOMEM;
+	walk_init(&k, b, B(1), 0, B(1));
+	while (walk_next(&k, &f) > 0) {
+		rc = decode_node_status(&fr->heartbeat.nodes[fr->heartbeat.n], f.b);
+		if (rc < 0)
+			return rc;
+		fr->heartbeat.n++;
+	}
+	return 0;
+}
+
+int
+wire_decode(struct wire_frame *out, const uint8_t *p, size_t n)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	struct bytes msg = {NULL, 0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (n > WIRE_MAX_FRAME)
+		return JZ_ETOOBIG;
+
+	/* Exactly one member of the oneof. */
+	walk_init(&k, (struct bytes){p, n}, B(1) | B(2) | B(3) | B(4) | B(5) | B(6), 0, 0);
+	while ((rc = walk_next(&k, &f)) > 0) {
+		if (out->type != WIRE_NONE)
+			return JZ_EPARSE;
+		out->type = (enum wire_type)f.num;
+		msg = f.b;
+	}
+	if (rc < 0 || out->type == WIRE_NONE) {
+		out->type = WIRE_NONE;
+		return JZ_EPARSE;
+	}
+
+	switch (out->type) {
+	case WIRE_HELLO:
+		rc = decode_hello(out, msg);
+		break;
+	case WIRE_WELCOME:
+		rc = decode_welcome(out, msg);
+		break;
+	case WIRE_REFUSE:
+		rc = decode_refuse(out, msg);
+		break;
+	case WIRE_BATCH:
+		rc = decode_batch(out, msg);
+		break;
+	case WIRE_ACK:
+		rc = decode_ack(out, msg);
+		break;
+	case WIRE_HEARTBEAT:
+		rc = decode_heartbeat(out, msg);
+		break;
+	case WIRE_NONE:
+		rc = JZ_EPARSE;
+		break;
+	}
+	if (rc < 0)
+		wire_frame_release(out);
+	return rc < 0 ? rc : 0;
+}
+
+void
+wire_frame_release(struct wire_frame *f)
+{
+	free(f->batch.envs);
+	free(f->heartbeat.nodes);
+	memset(f, 0, sizeof(*f));
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static void *
+unconst(const void *p)
+{
+	return (void *)(uintptr_t)p;
+}
+
+static ProtobufCBinaryData
+bin(const uint8_t *p, size_t n)
+{
+	ProtobufCBinaryData b = {n, unconst(p)};
+	return b;
+}
+
+/* A string for protobuf-c, or NULL if it is not a terminated UTF-8 string
+ * within its array. */
+static char *
+str(const char *s, size_t cap)
+{
+	const char *nul = memchr(s, 0, cap);
+	if (!nul || !pbwalk_utf8_ok((const uint8_t *)s, (size_t)(nul - s)))
+		return NULL;
+	return unconst(s);
+}
+
+static Jzfp__Cursor *
+cursor(const struct wire_cursor *c, Jzfp__Cursor *pb)
+{
+	static const uint8_t zero[WIRE_ORIGIN_LEN];
+
+	if (!c->set)
+		return NULL;
+	jzfp__cursor__init(pb);
+	pb->epoch = bin(c->epoch, WIRE_EPOCH_LEN);
+	pb->local_seq = c->local_seq;
+	/* An empty log's cursor names no entry: send no origin. */
+	if (memcmp(c->origin, zero, WIRE_ORIGIN_LEN) != 0)
+		pb->origin = bin(c->origin, WIRE_ORIGIN_LEN);
+	pb->seq = c->seq;
+	return pb;
+}
+
+size_t
+wire_batch_env_cost(size_t env_len)
+{
+	return 1 + pbwalk_varint_size(env_len) + env_len;
+}
+
+int
+wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
+{
+	Jzfp__Frame fr;
+	Jzfp__Hello hello;
+	Jzfp__Welcome welcome;
+	Jzfp__Refuse refuse;
+	Jzfp__Batch batch;
+	Jzfp__Ack ack;
+	Jzfp__Heartbeat hb;
+	Jzfp__Cursor c1;
+	ProtobufCBinaryData *envs = NULL;
+	Jzfp__NodeStatus *nodes = NULL;
+	Jzfp__NodeStatus **node_ptrs = NULL;
+	uint8_t *buf = NULL;
+	int err = 0;
+
+	jzfp__frame__init(&fr);
+	switch (f->type) {
+	case WIRE_HELLO:
+		jzfp__hello__init(&hello);
+		hello.origin = bin(f->hello.origin, WIRE_ORIGIN_LEN);
+		hello.area = f->hello.area;
+		hello.level = f->hello.level;
+		hello.name = str(f->hello.name, sizeof(f->hello.name));
+		if (!hello.name)
+			return -EINVAL;
+		hello.down_cursor = cursor(&f->hello.down_cursor, &c1);
+		fr.msg_case = JZFP__FRAME__MSG_HELLO;
+		fr.hello = &hello;
+		break;
+	case WIRE_WELCOME:
+		jzfp__welcome__init(&welcome);
+		welcome.up_cursor = cursor(&f->welcome.up_cursor, &c1);
+		welcome.area = f->welcome.area;
+		welcome.origin = bin(f->welcome.origin, WIRE_ORIGIN_LEN);
+		fr.msg_case = JZFP__FRAME__MSG_WELCOME;
+		fr.welcome = &welcome;
+		break;
+	case WIRE_REFUSE:
+		jzfp__refuse__init(&refuse);
+		refuse.code = f->refuse.code;
+		refuse.why = str(f->refuse.why, sizeof(f->refuse.why));
+		if (!refuse.why)
+			return -EINVAL;
+		fr.msg_case = JZFP__FRAME__MSG_REFUSE;
+		fr.refuse = &refuse;
+		break;
+	case WIRE_BATCH:
+		if (f->batch.n > WIRE_MAX_BATCH)
+			return JZ_ETOOBIG;
+		jzfp__batch__init(&batch);
+		batch.epoch = bin(f->batch.epoch, WIRE_EPOCH_LEN);
+		if (f->batch.n) {
+			envs = malloc(f->batch.n * sizeof(*envs));
+			if (!envs)
+				return -ENOMEM;
+		}
+		for (size_t i = 0; i < f->batch.n; i++) {
+			if (f->batch.envs[i].n > ENV_MAX_SIZE) {
+				err = JZ_ETOOBIG;
+				goto fail;
+			}
+			envs[i] = bin(f->batch.envs[i].p, f->batch.envs[i].n);
+		}
+		batch.n_envelopes = f->batch.n;
+		batch.envelopes = envs;
+		batch.upto = cursor(&f->batch.upto, &c1);
+		fr.msg_case = JZFP__FRAME__MSG_BATCH;
+		fr.batch = &batch;
+		break;
+	case WIRE_ACK:
+		jzfp__ack__init(&ack);
+		ack.upto = cursor(&f->ack.upto, &c1);
+		ack.rewind = f->ack.rewind;
+		fr.msg_case = JZFP__FRAME__MSG_ACK;
+		fr.ack = &ack;
+		break;
+	case WIRE_HEARTBEAT:
+		if (f->heartbeat.n > WIRE_MAX_NODES)
+			return JZ_ETOOBIG;
+		jzfp__heartbeat__init(&hb);
+		if (f->heartbeat.n) {
+			nodes = malloc(f->heartbeat.n * sizeof(*nodes));
+			node_ptrs = malloc(f->heartbeat.n * sizeof(*node_ptrs));
+			if (!nodes || !node_ptrs) {
+				err = -ENOMEM;
+				goto fail;
+			}
+		}
+		for (size_t i = 0; i < f->heartbeat.n; i++) {
+			const struct wire_node_status *s = &f->heartbeat.nodes[i];
+			Jzfp__NodeStatus *d = &nodes[i];
+			jzfp__node_status__init(d);
+			d->area = s->area;
+			d->level = s->level;
+			d->name = str(s->name, sizeof(s->name));
+			if (!d->name) {
+				err = -EINVAL;
+				goto fail;
+			}
+			d->parent_area = s->parent_area;
+			d->records = s->records;
+			d->backlog = s->backlog;
+			d->connected = s->connected;
+			d->age_ms = s->age_ms;
+			d->refused = s->refused;
+			node_ptrs[i] = d;
+		}
+		hb.n_nodes = f->heartbeat.n;
+		hb.nodes = node_ptrs;
+		fr.msg_case = JZFP__FRAME__MSG_HEARTBEAT;
+		fr.heartbeat = &hb;
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	size_t len = jzfp__frame__get_packed_size(&fr);
+	if (len > WIRE_MAX_FRAME) {
+		err = JZ_ETOOBIG;
+		goto fail;
+	}
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*n = jzfp__frame__pack(&fr, buf);
+	*out = buf;
+fail:
+	free(node_ptrs);
+	free(nodes);
+	free(envs);
+	return err;
+}
