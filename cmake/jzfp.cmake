@@ -11,7 +11,9 @@ pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 add_library(jzfp_warnings INTERFACE)
 target_compile_options(jzfp_warnings INTERFACE
 	-D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-	-Wmissing-prototypes -Wformat=2 -Wcast-qual -Wpointer-arith -Wundef -Wvla)
+	-Wmissing-prototypes -Wformat=2 -Wcast-qual -Wpointer-arith -Wundef -Wvla
+	# Bounded snprintf into fixed fields (names, reasons) truncates on purpose.
+	-Wno-format-truncation)
 
 if(JZFP_SANITIZE)
 	add_compile_options(-fsanitize=${JZFP_SANITIZE} -fno-sanitize-recover=all

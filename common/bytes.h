@@ -36,6 +36,21 @@ be64_get(const uint8_t *in)
 }
 
 static inline void
+be32_put(uint8_t *out, uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+static inline uint32_t
+be32_get(const uint8_t *in)
+{
+	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
+}
+
+static inline void
 be16_put(uint8_t *out, uint16_t v)
 {
 	out[0] = (uint8_t)(v >> 8);

@@ -1,0 +1,349 @@
+/*
+ * store.c - LMDB environment and named databases (DESIGN §5).
+ *
+ * MDB_* codes are translated here and nowhere else. The environment is opened
+ * without MDB_NOSYNC: an acknowledged batch is on disk. MDB_NOTLS is set
+ * because read transactions are tied to our own struct, not to a thread.
+ */
+#include "store.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE_NDB];
+	uint64_t map_size;
+};
+
+static const char *const db_names[STORE_NDB] = {
+	[STORE_ENV] = "env",
+	[STORE_LOG] = "log",
+	[STORE_DOWNLOG] = "downlog",
+	[STORE_ORIGIN] = "origin",
+	[STORE_HOUSEHOLD] = "household",
+	[STORE_VERSION] = "version",
+	[STORE_PROPOSAL] = "proposal",
+	[STORE_CENSUS] = "census",
+	[STORE_ROLLUP] = "rollup",
+	[STORE_LINK] = "link",
+	[STORE_CONFLICT] = "conflict",
+	[STORE_PARKED] = "parked",
+	[STORE_META] = "meta",
+};
+
+static int
+mdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return JZ_ENOTFOUND;
+	case MDB_MAP_FULL:
+	case MDB_MAP_RESIZED:
+		return JZ_EMAPFULL;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return JZ_ECORRUPT;
+	case MDB_BAD_VALSIZE:
+		return JZ_ETOOBIG;
+	default:
+		return rc > 0 ? -rc : JZ_EIO;
+	}
+}
+
+static int
+check_schema(struct store *st)
+{
+	struct store_txn txn;
+	int err = store_begin(st, &txn, STORE_RW);
+	if (err)
+		return err;
+	static const char key[] = "schema";
+	struct bytes v = {0};
+	err = store_get(&txn, STORE_META, key, sizeof(key) - 1, &v);
+	if (err == JZ_ENOTFOUND) {
+		uint8_t buf[8];
+		be64_put(buf, STORE_SCHEMA);
+		store_put(&txn, STORE_META, key, sizeof(key) - 1, buf, sizeof(buf));
+	} else if (err == 0 && (v.n != 8 || be64_get(v.p) != STORE_SCHEMA)) {
+		store_fail(&txn, JZ_ESCHEMA);
+	}
+	return store_commit(&txn);
+}
+
+int
+store_open(struct store **out, const char *dir, uint64_t map_size)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	int err;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		err = -errno;
+		goto fail;
+	}
+	int rc = mdb_env_create(&st->env);
+	if (rc) {
+		err = mdb_err(rc);
+		goto fail;
+	}
+	mdb_env_set_maxdbs(st->env, STORE_NDB);
+	mdb_env_set_mapsize(st->env, map_size);
+	rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600);
+	if (rc) {
+		err = mdb_err(rc);
+		goto fail;
+	}
+	MDB_envinfo info;
+	mdb_env_info(st->env, &info);
+	st->map_size = info.me_mapsize;
+	int dead = 0;
+	mdb_reader_check(st->env, &dead);
+	if (dead)
+		log_info("store: cleared %d stale reader slots", dead);
+
+	MDB_txn *txn;
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc) {
+		err = mdb_err(rc);
+		goto fail;
+	}
+	for (int i = 0; i < STORE_NDB; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+		if (rc) {
+			mdb_txn_abort(txn);
+			err = mdb_err(rc);
+			goto fail;
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc) {
+		err = mdb_err(rc);
+		goto fail;
+	}
+	err = check_schema(st);
+	if (err)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	if (st->env)
+		mdb_env_close(st->env);
+	free(st);
+	return err;
+}
+
+void
+store_close(struct store **st)
+{
+	if (!st || !*st)
+		return;
+	mdb_env_close((*st)->env);
+	free(*st);
+	*st = NULL;
+}
+
+int
+store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
+{
+	MDB_txn *t;
+	txn->st = st;
+	txn->txn = NULL;
+	txn->err = 0;
+	txn->rw = mode == STORE_RW;
+	int rc = mdb_txn_begin(st->env, NULL, mode == STORE_RO ? MDB_RDONLY : 0, &t);
+	if (rc) {
+		txn->err = mdb_err(rc);
+		return txn->err;
+	}
+	txn->txn = t;
+	return 0;
+}
+
+int
+store_commit(struct store_txn *txn)
+{
+	if (!txn->txn)
+		return txn->err ? txn->err : JZ_EIO;
+	int err = txn->err;
+	if (err || !txn->rw) {
+		mdb_txn_abort(txn->txn);
+	} else {
+		err = mdb_err(mdb_txn_commit(txn->txn));
+	}
+	txn->txn = NULL;
+	return err;
+}
+
+void
+store_abort(struct store_txn *txn)
+{
+	if (txn->txn)
+		mdb_txn_abort(txn->txn);
+	txn->txn = NULL;
+}
+
+void
+store_fail(struct store_txn *txn, int err)
+{
+	if (!txn->err)
+		txn->err = err;
+}
+
+int
+store_get(struct store_txn *txn, enum store_db db, const void *key, size_t klen, struct bytes *val)
+{
+	if (txn->err)
+		return txn->err;
+	MDB_val k = {klen, (void *)(uintptr_t)key}, v;
+	int rc = mdb_get(txn->txn, txn->st->dbi[db], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return JZ_ENOTFOUND;
+	if (rc) {
+		store_fail(txn, mdb_err(rc));
+		return txn->err;
+	}
+	val->p = v.mv_data;
+	val->n = v.mv_size;
+	return 0;
+}
+
+static void
+put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
+    size_t vlen, unsigned flags)
+{
+	if (txn->err)
+		return;
+	MDB_val k = {klen, (void *)(uintptr_t)key};
+	MDB_val v = {vlen, (void *)(uintptr_t)val};
+	int rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
+	if (rc)
+		store_fail(txn, mdb_err(rc));
+}
+
+void
+store_put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
+	  size_t vlen)
+{
+	put(txn, db, key, klen, val, vlen, 0);
+}
+
+void
+store_append(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
+	     const void *val, size_t vlen)
+{
+	put(txn, db, key, klen, val, vlen, MDB_APPEND);
+}
+
+void
+store_del(struct store_txn *txn, enum store_db db, const void *key, size_t klen)
+{
+	if (txn->err)
+		return;
+	MDB_val k = {klen, (void *)(uintptr_t)key};
+	int rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		store_fail(txn, mdb_err(rc));
+}
+
+uint64_t
+store_count(struct store_txn *txn, enum store_db db)
+{
+	MDB_stat s;
+	if (mdb_stat(txn->txn, txn->st->dbi[db], &s))
+		return 0;
+	return s.ms_entries;
+}
+
+int
+store_iter_open(struct store_txn *txn, enum store_db db, struct store_iter *it)
+{
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
+	if (rc)
+		return mdb_err(rc);
+	it->txn = txn;
+	it->cur = c;
+	return 0;
+}
+
+void
+store_iter_close(struct store_iter *it)
+{
+	if (it->cur)
+		mdb_cursor_close(it->cur);
+	it->cur = NULL;
+}
+
+static int
+iter_get(struct store_iter *it, MDB_val *k, MDB_cursor_op op, struct bytes *kout,
+	 struct bytes *vout)
+{
+	MDB_val v;
+	int rc = mdb_cursor_get(it->cur, k, &v, op);
+	if (rc)
+		return mdb_err(rc);
+	if (kout) {
+		kout->p = k->mv_data;
+		kout->n = k->mv_size;
+	}
+	if (vout) {
+		vout->p = v.mv_data;
+		vout->n = v.mv_size;
+	}
+	return 0;
+}
+
+int
+store_iter_seek(struct store_iter *it, const void *key, size_t klen, struct bytes *k,
+		struct bytes *v)
+{
+	MDB_val mk = {klen, (void *)(uintptr_t)key};
+	return iter_get(it, &mk, key ? MDB_SET_RANGE : MDB_FIRST, k, v);
+}
+
+int
+store_iter_next(struct store_iter *it, struct bytes *k, struct bytes *v)
+{
+	MDB_val mk;
+	return iter_get(it, &mk, MDB_NEXT, k, v);
+}
+
+int
+store_iter_last(struct store_iter *it, struct bytes *k, struct bytes *v)
+{
+	MDB_val mk;
+	return iter_get(it, &mk, MDB_LAST, k, v);
+}
+
+int
+store_grow(struct store *st)
+{
+	uint64_t size = st->map_size * 2;
+	int rc = mdb_env_set_mapsize(st->env, size);
+	if (rc)
+		return mdb_err(rc);
+	st->map_size = size;
+	log_warn("store: map grown to %llu MiB", (unsigned long long)(size >> 20));
+	return 0;
+}
+
+void
+store_usage(struct store *st, uint64_t *used, uint64_t *map_size)
+{
+	MDB_envinfo info;
+	MDB_stat s;
+	mdb_env_info(st->env, &info);
+	mdb_env_stat(st->env, &s);
+	*used = (uint64_t)(info.me_last_pgno + 1) * s.ms_psize;
+	*map_size = info.me_mapsize;
+}
