@@ -1,0 +1,526 @@
+/*
+ * apply.c - verify, chain, scope, state, rollups: one transaction per batch.
+ *
+ * Data flow for a received batch: every envelope is decoded into a scratch
+ * array (views into the frame buffer, no allocation per record); the array
+ * is cut into runs of consecutive envelopes of one origin; each run is
+ * checked against the origin's stored head (duplicates and equivocations
+ * first, then the first new envelope must continue the chain), its hash
+ * links are checked and only its last signature is verified (DESIGN §11);
+ * then each envelope's record is checked for scope and applied, and the
+ * envelope is stored with a new log entry. The origin's head is written once
+ * per run and the rollup deltas once per transaction.
+ *
+ * Local records take the same path after being signed, so a village and
+ * the province apply a record by the very same code.
+ */
+#include "apply.h"
+
+#include "area.h"
+#include "bytes.h"
+#include "household.h"
+#include "log.h"
+#include "origin.h"
+#include "record.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#define EPOCH_KEY "epoch"
+#define CONFLICT_EQUIVOCATION 1
+/* A remote clock further ahead than this does not drag ours along. */
+#define HLC_MAX_AHEAD_MS (24ULL * 3600 * 1000)
+
+static void
+short_hex(const uint8_t *p, char out[9])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 4; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[8] = 0;
+}
+
+static void
+env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
+{
+	memcpy(key, origin, 32);
+	be64_put(key + 32, seq);
+}
+
+int
+apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, struct hlc *hlc,
+	       uint64_t area)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->st = st;
+	ctx->id = id;
+	ctx->hlc = hlc;
+	ctx->area = area;
+	int err = rollup_acc_new(&ctx->acc);
+	if (err)
+		return err;
+	ctx->buf = malloc(ENV_MAX_SIZE);
+	if (!ctx->buf) {
+		apply_ctx_release(ctx);
+		return -ENOMEM;
+	}
+
+	struct store_txn txn;
+	err = store_begin(st, &txn, STORE_RW);
+	if (err)
+		goto fail;
+	struct bytes v;
+	err = store_get(&txn, STORE_META, EPOCH_KEY, strlen(EPOCH_KEY), &v);
+	if (err == JZ_ENOTFOUND) {
+		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
+		store_put(&txn, STORE_META, EPOCH_KEY, strlen(EPOCH_KEY), ctx->epoch,
+			  sizeof(ctx->epoch));
+	} else if (err == 0 && v.n == sizeof(ctx->epoch)) {
+		memcpy(ctx->epoch, v.p, v.n);
+	} else if (err == 0) {
+		store_fail(&txn, JZ_ECORRUPT);
+	}
+	struct store_iter it;
+	if (store_iter_open(&txn, STORE_LOG, &it) == 0) {
+		struct bytes k;
+		if (store_iter_last(&it, &k, NULL) == 0 && k.n == 8)
+			ctx->local_seq = be64_get(k.p);
+		store_iter_close(&it);
+	}
+	struct origin_state o;
+	if (origin_get(&txn, ident_public(id), &o) == 0) {
+		ctx->own_seq = o.last_seq;
+		memcpy(ctx->own_hash, o.last_hash, 32);
+	}
+	err = store_commit(&txn);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	apply_ctx_release(ctx);
+	return err;
+}
+
+void
+apply_ctx_release(struct apply_ctx *ctx)
+{
+	rollup_acc_free(&ctx->acc);
+	free(ctx->envs);
+	free(ctx->runs);
+	free(ctx->buf);
+	ctx->envs = NULL;
+	ctx->runs = NULL;
+	ctx->buf = NULL;
+	ctx->envs_cap = 0;
+}
+
+int
+apply_begin(struct applier *a, struct apply_ctx *ctx)
+{
+	memset(a, 0, sizeof(*a));
+	a->ctx = ctx;
+	a->local_seq = ctx->local_seq;
+	a->own_seq = ctx->own_seq;
+	memcpy(a->own_hash, ctx->own_hash, 32);
+	rollup_acc_reset(ctx->acc);
+	return store_begin(ctx->st, &a->txn, STORE_RW);
+}
+
+static void
+refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt, ...)
+{
+	char why[160], who[9] = "?";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (e)
+		short_hex(e->origin, who);
+	a->st.refused += count;
+	if (!a->why[0])
+		snprintf(a->why, sizeof(a->why), "origin %s seq %" PRIu64 ": %s", who, e ? e->seq : 0,
+			 why);
+	log_warn("refused %" PRIu64 " envelope(s) from origin %s at seq %" PRIu64 ": %s", count,
+		 who, e ? e->seq : 0, why);
+}
+
+/* ---------------------------------------------------------------- records */
+
+static int
+apply_node_info(struct applier *a, const struct envelope *e, struct origin_state *o,
+		uint64_t scope)
+{
+	struct rec_node nd;
+	if (rec_node_decode(&nd, e->body.p, e->body.n))
+		return JZ_EPARSE;
+	if (area_level_of(nd.area) == AREA_LEVEL_NONE || area_level_of(nd.area) != nd.level ||
+	    nd.level == AREA_LEVEL_PREFECTURE || e->subject != nd.area)
+		return JZ_EPARSE;
+	if (!area_is_under(nd.area, scope))
+		return JZ_ESCOPE;
+	if (o->area && o->area != nd.area)
+		return JZ_ESCOPE; /* a key speaks for one area for life */
+	(void)a;
+	o->area = nd.area;
+	o->level = nd.level;
+	snprintf(o->name, sizeof(o->name), "%s", nd.name);
+	return 0;
+}
+
+static int
+apply_household(struct applier *a, const struct envelope *e, const struct origin_state *o,
+		uint64_t scope)
+{
+	static struct rec_household h; /* 2.6 KB; the loop thread is the only user */
+	if (rec_household_decode(&h, e->body.p, e->body.n))
+		return JZ_EPARSE;
+	if (e->subject != h.id || !household_id_is_valid(h.id) ||
+	    household_village(h.id) != h.village)
+		return JZ_EPARSE;
+	if (!area_is_under(h.village, o->area) || !area_is_under(h.village, scope))
+		return JZ_ESCOPE;
+
+	uint8_t ver[40];
+	env_key(ver, e->origin, e->seq);
+	store_put(&a->txn, STORE_VERSION, e->hash, 32, ver, sizeof(ver));
+
+	struct hh_state cur;
+	int err = hh_state_get(&a->txn, h.id, &cur);
+	if (err && err != JZ_ENOTFOUND)
+		return err;
+	struct rollup_contrib none = {0};
+	if (err == JZ_ENOTFOUND) {
+		hh_state_from(&cur, &h, e->hash, e->origin, e->seq, e->hlc, 1);
+		err = rollup_acc_change(a->ctx->acc, h.village, h.year, &none, &cur.contrib);
+	} else if (hh_supersedes(&cur, &h, e->origin, e->hlc)) {
+		struct rollup_contrib old = cur.contrib;
+		hh_state_from(&cur, &h, e->hash, e->origin, e->seq, e->hlc, cur.versions + 1);
+		err = rollup_acc_change(a->ctx->acc, h.village, h.year, &old, &cur.contrib);
+	} else {
+		cur.versions++;
+	}
+	if (err)
+		return err;
+	hh_state_put(&a->txn, h.id, &cur);
+	return 0;
+}
+
+static int
+apply_census(struct applier *a, const struct envelope *e, const struct origin_state *o,
+	     uint64_t scope)
+{
+	struct rec_census c;
+	if (rec_census_decode(&c, e->body.p, e->body.n))
+		return JZ_EPARSE;
+	if (e->subject != c.village || area_level_of(c.village) != AREA_LEVEL_VILLAGE ||
+	    c.population == 0)
+		return JZ_EPARSE;
+	if (!area_is_under(c.village, o->area) || !area_is_under(c.village, scope))
+		return JZ_ESCOPE;
+	struct census_val cur;
+	int err = rollup_census_get(&a->txn, c.village, c.year, &cur);
+	if (err == 0 && cur.hlc > e->hlc)
+		return 0; /* a later census of that year is already held */
+	if (err && err != JZ_ENOTFOUND)
+		return err;
+	struct census_val nv = {.households = c.households, .population = c.population,
+				.hlc = e->hlc};
+	snprintf(nv.name, sizeof(nv.name), "%s", c.name);
+	rollup_census_put(&a->txn, c.village, c.year, &nv);
+	return 0;
+}
+
+/* Check E's record against the origin's scope and apply its effect. */
+static int
+apply_record(struct applier *a, const struct envelope *e, struct origin_state *o, uint64_t scope)
+{
+	if (e->seq == 1 && e->kind != ENV_KIND_NODE)
+		return JZ_EPARSE; /* every chain opens with its NodeInfo */
+	if (e->kind != ENV_KIND_NODE && !o->area)
+		return JZ_ESCOPE;
+	switch (e->kind) {
+	case ENV_KIND_NODE:
+		return apply_node_info(a, e, o, scope);
+	case ENV_KIND_HOUSEHOLD:
+		return apply_household(a, e, o, scope);
+	case ENV_KIND_CENSUS:
+		return apply_census(a, e, o, scope);
+	default:
+		return JZ_EPARSE; /* kinds of later issues are not accepted yet */
+	}
+}
+
+/* Store E and its log entry, after its record was applied. */
+static void
+store_envelope(struct applier *a, const struct envelope *e)
+{
+	uint8_t key[40], lkey[8];
+	env_key(key, e->origin, e->seq);
+	store_put(&a->txn, STORE_ENV, key, sizeof(key), e->raw.p, e->raw.n);
+	be64_put(lkey, ++a->local_seq);
+	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
+	if (memcmp(e->origin, ident_public(a->ctx->id), 32) == 0)
+		store_append(&a->txn, STORE_DOWNLOG, lkey, sizeof(lkey), key, sizeof(key));
+	a->st.applied++;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+/* An envelope at or below the origin's head: a duplicate, or equivocation. */
+static void
+check_old(struct applier *a, const struct envelope *e)
+{
+	uint8_t key[40], h[32];
+	env_key(key, e->origin, e->seq);
+	struct bytes held;
+	int err = store_get(&a->txn, STORE_ENV, key, sizeof(key), &held);
+	if (err == 0) {
+		envelope_hash(held.p, held.n, h);
+		if (memcmp(h, e->hash, 32) == 0) {
+			a->st.duplicates++;
+			return;
+		}
+	} else if (err != JZ_ENOTFOUND) {
+		return; /* sticky storage error */
+	}
+	/* Different bytes for a (origin, seq) we hold: keep them as evidence
+	 * if the signature is the origin's own, and refuse them. */
+	if (!envelope_sig_ok(e)) {
+		refuse(a, e, 1, "forged replay of an old sequence number");
+		return;
+	}
+	uint8_t ckey[41];
+	ckey[0] = CONFLICT_EQUIVOCATION;
+	memcpy(ckey + 1, key, sizeof(key));
+	store_put(&a->txn, STORE_CONFLICT, ckey, sizeof(ckey), e->raw.p, e->raw.n);
+	a->st.equivocations++;
+	refuse(a, e, 1, "EQUIVOCATION: origin signed two different envelopes for one sequence number");
+}
+
+static const char *
+refusal_reason(int err)
+{
+	switch (err) {
+	case JZ_EPARSE:
+		return "malformed or unsupported record";
+	case JZ_ESCOPE:
+		return "origin may not speak about this subject";
+	default:
+		return err_str(err);
+	}
+}
+
+/* Apply RUN[0..n): consecutive envelopes of one origin, in order. */
+static void
+apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64_t scope)
+{
+	const uint8_t *origin = run[0]->origin;
+	struct origin_state o;
+	int err = origin_get(&a->txn, origin, &o);
+	if (err == JZ_ENOTFOUND)
+		memset(&o, 0, sizeof(o));
+	else if (err) {
+		store_fail(&a->txn, err);
+		return;
+	}
+
+	size_t k = 0;
+	while (k < n && run[k]->seq <= o.last_seq)
+		check_old(a, run[k++]);
+	if (k == n)
+		return;
+	const struct envelope *first = run[k];
+	if (first->seq != o.last_seq + 1) {
+		a->gap = true;
+		a->st.gaps++;
+		refuse(a, first, n - k, "sequence gap: holding up to %" PRIu64, o.last_seq);
+		return;
+	}
+	if (o.last_seq && memcmp(first->prev, o.last_hash, 32) != 0) {
+		refuse(a, first, n - k, "does not continue the origin's chain (prev mismatch)");
+		return;
+	}
+	size_t bad = 0;
+	if (envelope_verify_run(run + k, n - k, &bad)) {
+		refuse(a, run[k + bad], n - k - bad, "signature or hash link does not verify");
+		n = k + bad;
+	}
+	for (; k < n; k++) {
+		err = apply_record(a, run[k], &o, scope);
+		if (err) {
+			if (err != JZ_EPARSE && err != JZ_ESCOPE) {
+				store_fail(&a->txn, err);
+				return;
+			}
+			refuse(a, run[k], n - k, "%s", refusal_reason(err));
+			break;
+		}
+		store_envelope(a, run[k]);
+		if (hlc_is_plausible(a->ctx->hlc, run[k]->hlc, HLC_MAX_AHEAD_MS))
+			hlc_observe(a->ctx->hlc, run[k]->hlc);
+		o.last_seq = run[k]->seq;
+		memcpy(o.last_hash, run[k]->hash, 32);
+	}
+	origin_put(&a->txn, origin, &o);
+}
+
+static int
+reserve_scratch(struct apply_ctx *ctx, size_t n)
+{
+	if (n <= ctx->envs_cap)
+		return 0;
+	struct envelope *envs = realloc(ctx->envs, n * sizeof(*envs));
+	if (!envs)
+		return -ENOMEM;
+	ctx->envs = envs;
+	const struct envelope **runs = realloc(ctx->runs, n * sizeof(*runs));
+	if (!runs)
+		return -ENOMEM;
+	ctx->runs = runs;
+	ctx->envs_cap = n;
+	return 0;
+}
+
+void
+apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t scope)
+{
+	struct apply_ctx *ctx = a->ctx;
+	int err = reserve_scratch(ctx, n);
+	if (err) {
+		store_fail(&a->txn, err);
+		return;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		err = envelope_decode(&ctx->envs[m], envs[i].p, envs[i].n);
+		if (err) {
+			refuse(a, NULL, 1, "undecodable envelope #%zu: %s", i, err_str(err));
+			continue;
+		}
+		ctx->runs[m] = &ctx->envs[m];
+		m++;
+	}
+	for (size_t i = 0; i < m && !a->txn.err;) {
+		size_t j = i + 1;
+		while (j < m && memcmp(ctx->runs[j]->origin, ctx->runs[i]->origin, 32) == 0)
+			j++;
+		apply_run(a, ctx->runs + i, j - i, scope);
+		i = j;
+	}
+}
+
+int
+apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body, struct bytes sealed,
+	    uint8_t *hash)
+{
+	struct apply_ctx *ctx = a->ctx;
+	struct env_fields f = {
+		.seq = a->own_seq + 1,
+		.prev = a->own_seq ? a->own_hash : NULL,
+		.hlc = hlc_now(ctx->hlc),
+		.kind = kind,
+		.subject = subject,
+		.body = body,
+		.sealed_box = sealed,
+	};
+	size_t n;
+	int err = envelope_build(ctx->id, &f, ctx->buf, ENV_MAX_SIZE, &n);
+	if (err)
+		return err;
+	struct envelope e;
+	err = envelope_decode(&e, ctx->buf, n);
+	if (err)
+		return err;
+	struct origin_state o;
+	err = origin_get(&a->txn, e.origin, &o);
+	if (err == JZ_ENOTFOUND)
+		memset(&o, 0, sizeof(o));
+	else if (err)
+		return err;
+	err = apply_record(a, &e, &o, ctx->area);
+	if (err) {
+		if (err != JZ_EPARSE && err != JZ_ESCOPE)
+			store_fail(&a->txn, err);
+		return err;
+	}
+	store_envelope(a, &e);
+	o.last_seq = e.seq;
+	memcpy(o.last_hash, e.hash, 32);
+	origin_put(&a->txn, e.origin, &o);
+	a->own_seq = e.seq;
+	memcpy(a->own_hash, e.hash, 32);
+	if (hash)
+		memcpy(hash, e.hash, 32);
+	return a->txn.err;
+}
+
+void
+apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], uint64_t local_seq,
+	       const uint8_t origin[32], uint64_t seq)
+{
+	uint8_t key[8], v[16 + 8 + 32 + 8];
+	be64_put(key, peer);
+	memcpy(v, epoch, 16);
+	be64_put(v + 16, local_seq);
+	memcpy(v + 24, origin, 32);
+	be64_put(v + 56, seq);
+	store_put(&a->txn, STORE_LINK, key, sizeof(key), v, sizeof(v));
+}
+
+int
+apply_get_link(struct store_txn *txn, uint64_t peer, uint8_t epoch[16], uint64_t *local_seq,
+	       uint8_t origin[32], uint64_t *seq)
+{
+	uint8_t key[8];
+	be64_put(key, peer);
+	struct bytes v;
+	int err = store_get(txn, STORE_LINK, key, sizeof(key), &v);
+	if (err)
+		return err;
+	if (v.n != 64)
+		return JZ_ECORRUPT;
+	memcpy(epoch, v.p, 16);
+	*local_seq = be64_get(v.p + 16);
+	memcpy(origin, v.p + 24, 32);
+	*seq = be64_get(v.p + 56);
+	return 0;
+}
+
+int
+apply_commit(struct applier *a)
+{
+	struct apply_ctx *ctx = a->ctx;
+	rollup_acc_flush(ctx->acc, &a->txn);
+	int err = store_commit(&a->txn);
+	if (err) {
+		rollup_acc_reset(ctx->acc);
+		return err;
+	}
+	ctx->local_seq = a->local_seq;
+	ctx->own_seq = a->own_seq;
+	memcpy(ctx->own_hash, a->own_hash, 32);
+	ctx->total.applied += a->st.applied;
+	ctx->total.duplicates += a->st.duplicates;
+	ctx->total.refused += a->st.refused;
+	ctx->total.gaps += a->st.gaps;
+	ctx->total.equivocations += a->st.equivocations;
+	return 0;
+}
+
+void
+apply_abort(struct applier *a)
+{
+	store_abort(&a->txn);
+	rollup_acc_reset(a->ctx->acc);
+}

@@ -1,0 +1,115 @@
+/*
+ * apply.h - applying envelopes to a node's store (DESIGN §3, §5, §11).
+ *
+ * One struct applier is one write transaction. Received envelopes
+ * (apply_remote) and records this node signs itself (apply_local) go through
+ * the same checks and the same state changes:
+ *
+ *   decode -> chain (seq, prev; duplicates ignored, equivocation kept as
+ *   evidence and refused, gaps refused) -> signature (one per contiguous run
+ *   of an origin, DESIGN §11) -> scope (the origin may speak about the
+ *   subject) -> state (household heads, census, node info) -> rollups -> log.
+ *
+ * A refused envelope changes nothing; the rest of its origin's run in the
+ * batch is refused with it (they would be gaps). Nothing is visible to
+ * anyone until apply_commit() returns 0, and only then may the batch be
+ * acknowledged.
+ */
+#ifndef JZFP_APPLY_H
+#define JZFP_APPLY_H
+
+#include "envelope.h"
+#include "hlc.h"
+#include "ident.h"
+#include "rollup.h"
+#include "store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct apply_stats {
+	uint64_t applied;
+	uint64_t duplicates;
+	uint64_t refused; /* forged, out of scope, malformed, equivocating or gap */
+	uint64_t gaps;
+	uint64_t equivocations;
+};
+
+/* What applying needs of the node; lives as long as the node. */
+struct apply_ctx {
+	struct store *st;
+	const struct ident *id; /* signs local records */
+	struct hlc *hlc;
+	uint64_t area; /* this node's area */
+	uint8_t epoch[16];
+	/* Committed heads, advanced only by a successful apply_commit. */
+	uint64_t local_seq; /* last entry of the log */
+	uint64_t own_seq;   /* last record this node signed */
+	uint8_t own_hash[32];
+	struct apply_stats total; /* since start */
+	/* scratch reused from batch to batch */
+	struct rollup_acc *acc;
+	struct envelope *envs;
+	const struct envelope **runs;
+	size_t envs_cap;
+	uint8_t *buf; /* local envelope under construction */
+};
+
+struct applier {
+	struct apply_ctx *ctx;
+	struct store_txn txn;
+	uint64_t local_seq, own_seq;
+	uint8_t own_hash[32];
+	struct apply_stats st; /* this transaction */
+	bool gap;              /* a gap was seen: the sender should rewind */
+	char why[200];         /* the first refusal's reason, for the log and replies */
+};
+
+/*
+ * Open the store-backed context: reads the log head, the node's own chain
+ * head and the log epoch (created on first start). ID and HLC are borrowed
+ * for the context's life. Returns 0 or a negative error.
+ */
+JZ_NODISCARD int apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id,
+				struct hlc *hlc, uint64_t area);
+void apply_ctx_release(struct apply_ctx *ctx);
+
+/* Begin one transaction. Returns 0 or a negative error. */
+JZ_NODISCARD int apply_begin(struct applier *a, struct apply_ctx *ctx);
+
+/*
+ * Apply N serialised envelopes received from a child whose subtree is
+ * SCOPE (the child's area). Never fails as a whole: bad envelopes are
+ * refused and counted in a->st; storage errors stick to the transaction.
+ */
+void apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t scope);
+
+/*
+ * Sign a new record of this node and apply it. BODY and SEALED are the
+ * encoded clear and personal parts (SEALED.n == 0: none). On 0 the
+ * envelope's hash is written to HASH (may be NULL). Returns 0 or an error
+ * (JZ_ESCOPE, JZ_EPARSE for a record this node may not make; storage errors
+ * also stick).
+ */
+JZ_NODISCARD int apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body,
+			     struct bytes sealed, uint8_t *hash);
+
+/* Record, in the same transaction, that the child of area PEER holds our
+ * log up to CUR (a wire cursor's fields). */
+void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], uint64_t local_seq,
+		    const uint8_t origin[32], uint64_t seq);
+
+/*
+ * Flush rollups and commit. On 0 everything is on disk and the context's
+ * heads advance. JZ_EMAPFULL: call store_grow() and redo the whole batch.
+ */
+JZ_NODISCARD int apply_commit(struct applier *a);
+void apply_abort(struct applier *a);
+
+/* The link cursor stored for PEER (what that peer holds of our log, when PEER
+ * is a child; what we hold of its log, when it is our child sending up).
+ * Returns 0 or JZ_ENOTFOUND. */
+int apply_get_link(struct store_txn *txn, uint64_t peer, uint8_t epoch[16], uint64_t *local_seq,
+		   uint8_t origin[32], uint64_t *seq);
+
+#endif

@@ -1,0 +1,605 @@
+/*
+ * jzfpctl - operate a jzfp node (DESIGN §10).
+ *
+ *   jzfpctl [-c CONFIG | --node DATA_DIR] COMMAND [ARGS]
+ *
+ * Most commands talk to the running jzfpd over its control socket
+ * (ipc://DATA_DIR/control.sock) and print what it answers: tables for
+ * people, --json (and --format csv where rows are data) for programs.
+ * `keygen` works offline. `import` reads and validates the whole CSV file
+ * here first, so that a file with a bad row imports nothing, then sends the
+ * households to the node in chunks, one write transaction each, showing
+ * progress on a terminal.
+ *
+ * Exit status: 0 success, 1 error (one line on stderr), 2 usage.
+ */
+#include "area.h"
+#include "config.h"
+#include "err.h"
+#include "hex.h"
+#include "ident.h"
+#include "import.h"
+#include "record.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define DEFAULT_TIMEOUT_S 60
+#define IMPORT_CHUNK 1000
+
+struct ctl {
+	const char *config_path;
+	const char *node_dir;
+	struct config cfg;
+	bool have_cfg;
+	int timeout_s;
+	void *zctx, *req;
+};
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("jzfpctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void __attribute__((noreturn))
+usage_die(const char *cmd, const char *help)
+{
+	fprintf(stderr, "usage: jzfpctl %s\n", cmd);
+	if (help)
+		fputs(help, stderr);
+	exit(2);
+}
+
+/* ---------------------------------------------------------------- control */
+
+static void
+load_config(struct ctl *c)
+{
+	if (c->have_cfg || !c->config_path)
+		return;
+	char err[600];
+	if (config_load(&c->cfg, c->config_path, err, sizeof(err)))
+		die("%s", err);
+	c->have_cfg = true;
+}
+
+static const char *
+data_dir(struct ctl *c)
+{
+	if (c->node_dir)
+		return c->node_dir;
+	if (!c->config_path)
+		die("no node given: use -c CONFIG or --node DATA_DIR");
+	load_config(c);
+	return c->cfg.data_dir;
+}
+
+static void
+connect_node(struct ctl *c)
+{
+	if (c->req)
+		return;
+	const char *dir = data_dir(c);
+	char path[4200], ep[4300];
+	snprintf(path, sizeof(path), "%s/control.sock", dir);
+	struct stat sb;
+	if (stat(path, &sb) != 0)
+		die("jzfpd is not running for %s (no %s)", dir, path);
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	c->zctx = zmq_ctx_new();
+	c->req = zmq_socket(c->zctx, ZMQ_REQ);
+	int linger = 0, tmo = c->timeout_s * 1000;
+	zmq_setsockopt(c->req, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(c->req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+	zmq_setsockopt(c->req, ZMQ_SNDTIMEO, &tmo, sizeof(tmo));
+	if (zmq_connect(c->req, ep) != 0)
+		die("cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
+}
+
+static void
+disconnect_node(struct ctl *c)
+{
+	if (c->req)
+		zmq_close(c->req);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
+	c->req = c->zctx = NULL;
+}
+
+/* A request under construction: frames of bytes. */
+struct req {
+	size_t n, cap;
+	struct {
+		void *p;
+		size_t len;
+	} *f;
+};
+
+static void
+req_add(struct req *r, const void *p, size_t len)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->f = realloc(r->f, r->cap * sizeof(*r->f));
+		if (!r->f)
+			die("out of memory");
+	}
+	r->f[r->n].p = malloc(len ? len : 1);
+	if (!r->f[r->n].p)
+		die("out of memory");
+	memcpy(r->f[r->n].p, p, len);
+	r->f[r->n].len = len;
+	r->n++;
+}
+
+static void
+req_str(struct req *r, const char *s)
+{
+	req_add(r, s, strlen(s));
+}
+
+static void
+req_release(struct req *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->f[i].p);
+	free(r->f);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Send R, wait for the answer. Returns the node's code (0 ok); *text is
+ * given (free()). */
+static int
+call(struct ctl *c, struct req *r, char **text)
+{
+	connect_node(c);
+	for (size_t i = 0; i < r->n; i++)
+		if (zmq_send(c->req, r->f[i].p, r->f[i].len, i + 1 < r->n ? ZMQ_SNDMORE : 0) < 0)
+			die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
+	zmq_msg_t code, body;
+	zmq_msg_init(&code);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&code, c->req, 0) < 0)
+		die("no answer from jzfpd within %d s (is it running? see its log)", c->timeout_s);
+	if (!zmq_msg_more(&code) || zmq_msg_recv(&body, c->req, 0) < 0)
+		die("malformed answer from jzfpd");
+	int rc = zmq_msg_size(&code) == 1 && *(char *)zmq_msg_data(&code) == '0' ? 0 : 1;
+	size_t len = zmq_msg_size(&body);
+	*text = malloc(len + 1);
+	if (!*text)
+		die("out of memory");
+	memcpy(*text, zmq_msg_data(&body), len);
+	(*text)[len] = 0;
+	zmq_msg_close(&code);
+	zmq_msg_close(&body);
+	return rc;
+}
+
+/* Send a request of string arguments (NULL-terminated) and print the answer. */
+static int
+simple(struct ctl *c, const char *const *args)
+{
+	struct req r = {0};
+	for (; *args; args++)
+		req_str(&r, *args);
+	char *text;
+	int rc = call(c, &r, &text);
+	req_release(&r);
+	if (rc) {
+		size_t len = strlen(text);
+		while (len && text[len - 1] == '\n')
+			text[--len] = 0;
+		fprintf(stderr, "jzfpctl: %s\n", text);
+	} else {
+		fputs(text, stdout);
+	}
+	free(text);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static bool
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static int
+cmd_keygen(struct ctl *c, int argc, char **argv)
+{
+	(void)c;
+	static const char help[] =
+		"\nWrite a new Ed25519 node key to FILE (mode 0600; an existing file is\n"
+		"never overwritten) and print its public key as 64 hex characters.\n";
+	const char *out = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else
+			usage_die("keygen --out FILE", help);
+	}
+	if (wants_help(argc, argv) || !out)
+		usage_die("keygen --out FILE", help);
+	struct ident *id;
+	int err = ident_generate(&id);
+	if (err)
+		die("cannot generate a key: %s", err_str(err));
+	err = ident_save(id, out);
+	if (err) {
+		ident_free(&id);
+		die("cannot write %s: %s", out, err_str(err));
+	}
+	char hex[65];
+	hex_encode(ident_public(id), 32, hex);
+	printf("%s\n", hex);
+	ident_free(&id);
+	return 0;
+}
+
+static int
+cmd_pubkey(struct ctl *c, int argc, char **argv)
+{
+	(void)c;
+	static const char help[] = "\nPrint the public key of the node key in FILE.\n";
+	if (argc != 3 || strcmp(argv[1], "--key") != 0)
+		usage_die("pubkey --key FILE", help);
+	struct ident *id;
+	int err = ident_load(&id, argv[2]);
+	if (err)
+		die("cannot load %s: %s", argv[2], err_str(err));
+	char hex[65];
+	hex_encode(ident_public(id), 32, hex);
+	printf("%s\n", hex);
+	ident_free(&id);
+	return 0;
+}
+
+static int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	static const char help[] =
+		"\nShow this node: records held, the link to its parent (connected,\n"
+		"backlog, why it is down) and its children (connected, last seen).\n";
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			usage_die("status [--json]", help);
+	}
+	const char *args[] = {"status", json ? "--json" : NULL, NULL};
+	return simple(c, args);
+}
+
+static int
+cmd_tree(struct ctl *c, int argc, char **argv)
+{
+	static const char help[] =
+		"\nShow every node below this one, from the heartbeats that flow up:\n"
+		"records, backlog, link state and how old each node's last report is.\n";
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			usage_die("tree [--json]", help);
+	}
+	const char *args[] = {"tree", json ? "--json" : NULL, NULL};
+	return simple(c, args);
+}
+
+static int
+cmd_rollup(struct ctl *c, int argc, char **argv)
+{
+	static const char help[] =
+		"\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
+		"population) of every area of LEVEL under AREA, as of the end of YEAR\n"
+		"(default: the latest year held).\n"
+		"  --level L     village|township|county|prefecture|province (default county)\n"
+		"  --under AREA  12-digit area code (default: everything this node holds)\n"
+		"  --year Y      year\n"
+		"  --format F    table|csv|json (default table)\n"
+		"  --verify      recompute every counter from the stored records and\n"
+		"                compare; exit 0 only if they agree exactly\n";
+	const char *level = "county", *under = "", *year = "", *format = "table";
+	bool verify = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+		if (strcmp(a, "--level") == 0 && has)
+			level = argv[++i];
+		else if (strcmp(a, "--under") == 0 && has)
+			under = argv[++i];
+		else if (strcmp(a, "--year") == 0 && has)
+			year = argv[++i];
+		else if (strcmp(a, "--format") == 0 && has)
+			format = argv[++i];
+		else if (strcmp(a, "--json") == 0)
+			format = "json";
+		else if (strcmp(a, "--verify") == 0)
+			verify = true;
+		else
+			usage_die("rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]",
+				  help);
+	}
+	if (verify) {
+		if (c->timeout_s < 600)
+			c->timeout_s = 600;
+		const char *args[] = {"rollup-verify", NULL};
+		return simple(c, args);
+	}
+	const char *args[] = {"rollup", level, under, year, format, NULL};
+	return simple(c, args);
+}
+
+static int
+cmd_household(struct ctl *c, int argc, char **argv)
+{
+	static const char help[] =
+		"\nShow household ID (16 digits): its effective version, members and\n"
+		"version history.\n";
+	if (argc < 3 || strcmp(argv[1], "show") != 0)
+		usage_die("household show ID [--json]", help);
+	bool json = argc == 4 && strcmp(argv[3], "--json") == 0;
+	if (argc > 4 || (argc == 4 && !json))
+		usage_die("household show ID [--json]", help);
+	const char *args[] = {"household", argv[2], json ? "--json" : NULL, NULL};
+	return simple(c, args);
+}
+
+static void
+print_errors(const char *file, const struct import_error *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s:%zu: %s: %s\n", file, e[i].line, e[i].column, e[i].what);
+}
+
+static void
+progress(bool tty, const char *what, size_t done, size_t total)
+{
+	if (!tty)
+		return;
+	fprintf(stderr, "\r%s: %zu/%zu (%zu%%)", what, done, total, total ? done * 100 / total : 100);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+/* Parse the JSON-ish import answer: {"created":N,"unchanged":N,"refused":N,...}. */
+static void
+add_counts(const char *text, size_t *created, size_t *unchanged, size_t *refused, char *why,
+	   size_t whylen)
+{
+	const char *p;
+	if ((p = strstr(text, "\"created\":")))
+		*created += strtoul(p + 10, NULL, 10);
+	if ((p = strstr(text, "\"unchanged\":")))
+		*unchanged += strtoul(p + 12, NULL, 10);
+	if ((p = strstr(text, "\"refused\":")) && strtoul(p + 10, NULL, 10)) {
+		*refused += strtoul(p + 10, NULL, 10);
+		if ((p = strstr(text, "\"why\":\"")) && !why[0]) {
+			snprintf(why, whylen, "%s", p + 7);
+			char *q = strrchr(why, '"');
+			if (q)
+				*q = 0;
+		}
+	}
+}
+
+static int
+import_households(struct ctl *c, const char *file, bool skip_bad)
+{
+	static const uint8_t zero_key[32];
+	const uint8_t *tag_key = c->cfg.has_tag_key ? c->cfg.tag_key : zero_key;
+	if (!c->cfg.has_tag_key)
+		fprintf(stderr, "jzfpctl: warning: no [trust] tag_key in %s; person tags use the "
+				"default key\n",
+			c->config_path);
+	struct import_result res;
+	int err = import_households_csv(file, c->cfg.area, tag_key, &res);
+	if (err)
+		die("%s: %s", file, res.n_errors ? res.errors[0].what : err_str(err));
+	if (res.n_errors) {
+		print_errors(file, res.errors, res.n_errors);
+		if (!skip_bad) {
+			fprintf(stderr,
+				"jzfpctl: %s: %zu error(s) in %zu household(s); nothing imported "
+				"(--skip-bad imports the good households)\n",
+				file, res.n_errors, res.n_bad_households);
+			import_result_release(&res);
+			return 1;
+		}
+		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file,
+			res.n_bad_households);
+	}
+	bool tty = isatty(STDERR_FILENO);
+	size_t created = 0, unchanged = 0, refused = 0;
+	char why[200] = "";
+	static uint8_t hb[REC_MAX_ENCODED], pb[REC_MAX_ENCODED];
+	for (size_t i = 0; i < res.n; i += IMPORT_CHUNK) {
+		struct req r = {0};
+		req_str(&r, "import-households");
+		for (size_t j = i; j < res.n && j < i + IMPORT_CHUNK; j++) {
+			size_t hn, pn;
+			if (rec_household_encode(&res.items[j].hh, hb, sizeof(hb), &hn) ||
+			    rec_personal_encode(&res.items[j].personal, pb, sizeof(pb), &pn))
+				die("%s:%zu: household cannot be encoded", file, res.items[j].line);
+			req_add(&r, hb, hn);
+			req_add(&r, pb, pn);
+		}
+		char *text;
+		int rc = call(c, &r, &text);
+		req_release(&r);
+		if (rc) {
+			fprintf(stderr, "%s", tty ? "\n" : "");
+			die("import stopped after %zu of %zu households: %s", i, res.n, text);
+		}
+		add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
+		free(text);
+		progress(tty, "importing households", i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n,
+			 res.n);
+	}
+	printf("%s: %zu households in %zu rows: %zu new versions, %zu unchanged, %zu refused, %zu "
+	       "rejected as bad\n",
+	       file, res.n, res.rows, created, unchanged, refused, res.n_bad_households);
+	if (refused)
+		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
+	import_result_release(&res);
+	return refused ? 1 : 0;
+}
+
+static int
+import_census(struct ctl *c, const char *file)
+{
+	struct census_result res;
+	int err = import_census_csv(file, c->cfg.area, &res);
+	if (err)
+		die("%s: %s", file, res.n_errors ? res.errors[0].what : err_str(err));
+	if (res.n_errors) {
+		print_errors(file, res.errors, res.n_errors);
+		fprintf(stderr, "jzfpctl: %s: %zu error(s); nothing imported\n", file, res.n_errors);
+		census_result_release(&res);
+		return 1;
+	}
+	struct req r = {0};
+	req_str(&r, "import-census");
+	uint8_t buf[REC_MAX_ENCODED];
+	for (size_t i = 0; i < res.n; i++) {
+		size_t n;
+		if (rec_census_encode(&res.items[i].c, buf, sizeof(buf), &n))
+			die("%s:%zu: census row cannot be encoded", file, res.items[i].line);
+		req_add(&r, buf, n);
+	}
+	char *text;
+	int rc = call(c, &r, &text);
+	req_release(&r);
+	if (rc)
+		die("%s", text);
+	size_t created = 0, unchanged = 0, refused = 0;
+	char why[200] = "";
+	add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
+	free(text);
+	printf("%s: %zu census rows: %zu new, %zu unchanged, %zu refused\n", file, res.n, created,
+	       unchanged, refused);
+	if (refused)
+		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
+	census_result_release(&res);
+	return refused ? 1 : 0;
+}
+
+static int
+cmd_import(struct ctl *c, int argc, char **argv)
+{
+	static const char help[] =
+		"\nImport a CSV file at this node. The whole file is checked first; any\n"
+		"bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
+		"imported (--skip-bad imports the good households and lists the rest).\n"
+		"Households: one row per person, header household_id,village,name,\n"
+		"id_number,relation,sex,birth_date,health,labour,attribute,main_cause,\n"
+		"income,status,year (or the Chinese 户编号,村代码,姓名,...), any order.\n"
+		"Census: village,name,year,households,population (or 村代码,村名,年度,\n"
+		"总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n";
+	const char *use = "import households|census FILE.csv [--skip-bad]";
+	if (wants_help(argc, argv) || argc < 3)
+		usage_die(use, help);
+	bool skip_bad = false;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--skip-bad") == 0)
+			skip_bad = true;
+		else
+			usage_die(use, help);
+	}
+	if (!c->config_path)
+		die("import needs -c CONFIG (for the node's area and tag key)");
+	load_config(c);
+	if (strcmp(argv[1], "households") == 0)
+		return import_households(c, argv[2], skip_bad);
+	if (strcmp(argv[1], "census") == 0 && !skip_bad)
+		return import_census(c, argv[2]);
+	usage_die(use, help);
+}
+
+/* ---------------------------------------------------------------- main */
+
+struct command {
+	const char *name;
+	int (*fn)(struct ctl *c, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"keygen", cmd_keygen, "write a new node key, print its public key"},
+	{"pubkey", cmd_pubkey, "print the public key of a node key file"},
+	{"status", cmd_status, "this node: records, parent link, children"},
+	{"tree", cmd_tree, "every node below this one, from heartbeats"},
+	{"import", cmd_import, "import households or census from CSV"},
+	{"household", cmd_household, "show one household"},
+	{"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: jzfpctl [-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]\n"
+		   "\nOperate a jzfp node. Commands (each has --help):\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), 2 usage.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl c = {.timeout_s = DEFAULT_TIMEOUT_S};
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && has) {
+			c.config_path = argv[++i];
+		} else if (strcmp(a, "--node") == 0 && has) {
+			c.node_dir = argv[++i];
+		} else if (strcmp(a, "--timeout") == 0 && has) {
+			c.timeout_s = atoi(argv[++i]);
+			if (c.timeout_s <= 0)
+				die("--timeout: '%s' is not a number of seconds", argv[i]);
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			int rc = commands[k].fn(&c, argc - i, argv + i);
+			disconnect_node(&c);
+			return rc;
+		}
+	}
+	fprintf(stderr, "jzfpctl: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return 2;
+}

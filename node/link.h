@@ -1,0 +1,42 @@
+/*
+ * link.h - the two directions of a node's links (DESIGN §7).
+ *
+ * link_up.c: the DEALER to the parent. Hello -> Welcome gives the parent's
+ * cursor into our log; batches are sent from there, at most `window`
+ * unacknowledged; Acks move the cursor; a Refuse or silence sends us back to
+ * Hello. Heartbeats carry this node's subtree summary.
+ *
+ * link_down.c: the ROUTER for children. Hello -> Welcome with the stored
+ * cursor; each Batch is applied in one transaction together with the new
+ * cursor, and acknowledged only after the commit.
+ */
+#ifndef JZFP_LINK_H
+#define JZFP_LINK_H
+
+#include "node.h"
+#include "wire.h"
+
+/* Refuse codes. */
+enum link_refuse {
+	LINK_REFUSE_HELLO_FIRST = 1, /* unknown connection: send Hello */
+	LINK_REFUSE_NOT_CHILD = 2,   /* Hello for an area that is not below us */
+	LINK_REFUSE_MALFORMED = 3,   /* frame did not decode */
+	LINK_REFUSE_STORAGE = 4,     /* our store failed; try later */
+};
+
+/* Open the sockets of each direction. Return 0 or an error (ERR filled). */
+int link_up_open(struct node *n, char *err, size_t errlen);
+int link_down_open(struct node *n, char *err, size_t errlen);
+
+void link_up_recv(struct node *n);
+void link_up_tick(struct node *n, uint64_t now);
+void link_down_recv(struct node *n);
+
+/* Encode F and send it on SOCK, prefixed by routing id RID when RID_LEN > 0.
+ * Never blocks. Returns 0, -EAGAIN (queue full or no peer) or an error. */
+int link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_frame *f);
+
+/* Apply common socket options: no linger, message size cap, ZMTP heartbeats. */
+void link_socket_defaults(void *sock);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * link_down.c - the ROUTER for children (DESIGN §7, "Up" seen from above).
+ *
+ * The ROUTER is a CURVE server: links are encrypted from the start.
+ * (Certificates and the ZAP handler that checks them come with the trust
+ * issue; until then any client that knows our public key may connect, and
+ * Hello is checked only for an area below ours.)
+ *
+ * A Batch is applied, together with the child's new cursor, in one write
+ * transaction, and acknowledged only after it commits: an Ack means "on
+ * disk here". Bad envelopes inside a batch are refused one by one and the
+ * batch still commits; a frame that does not decode is answered with a
+ * Refuse and changes nothing.
+ */
+#include "area.h"
+#include "bytes.h"
+#include "link.h"
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+int
+link_down_open(struct node *n, char *err, size_t errlen)
+{
+	if (!n->cfg.listen[0])
+		return 0;
+	n->router = zmq_socket(n->zctx, ZMQ_ROUTER);
+	if (!n->router) {
+		snprintf(err, errlen, "router socket: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	link_socket_defaults(n->router);
+	int one = 1;
+	zmq_setsockopt(n->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	zmq_setsockopt(n->router, ZMQ_CURVE_SERVER, &one, sizeof(one));
+	uint8_t sec[32];
+	ident_curve_secret(n->id, sec);
+	int rc = zmq_setsockopt(n->router, ZMQ_CURVE_SECRETKEY, sec, 32);
+	memset(sec, 0, sizeof(sec));
+	if (rc) {
+		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	if (zmq_bind(n->router, n->cfg.listen) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", n->cfg.listen,
+			 zmq_strerror(zmq_errno()));
+		return JZ_ECONFIG;
+	}
+	size_t len = sizeof(n->listen_ep);
+	zmq_getsockopt(n->router, ZMQ_LAST_ENDPOINT, n->listen_ep, &len);
+	return 0;
+}
+
+static struct child *
+child_by_rid(struct node *n, const uint8_t *rid, size_t len)
+{
+	for (size_t i = 0; i < n->n_children; i++)
+		if (n->children[i].rid_len == len && memcmp(n->children[i].rid, rid, len) == 0)
+			return &n->children[i];
+	return NULL;
+}
+
+static struct child *
+child_by_area(struct node *n, uint64_t area)
+{
+	for (size_t i = 0; i < n->n_children; i++)
+		if (n->children[i].area == area)
+			return &n->children[i];
+	if (n->n_children >= NODE_MAX_CHILDREN)
+		return NULL;
+	struct child *v = realloc(n->children, (n->n_children + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	n->children = v;
+	struct child *c = &v[n->n_children++];
+	memset(c, 0, sizeof(*c));
+	c->area = area;
+	return c;
+}
+
+static void
+refuse(struct node *n, const uint8_t *rid, size_t rid_len, uint32_t code, const char *why)
+{
+	struct wire_frame f = {.type = WIRE_REFUSE};
+	f.refuse.code = code;
+	snprintf(f.refuse.why, sizeof(f.refuse.why), "%s", why);
+	link_send(n->router, rid, rid_len, &f);
+}
+
+/* The cursor we hold for a child: what we have applied of its log. */
+static void
+stored_cursor(struct node *n, uint64_t area, struct wire_cursor *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return;
+	if (apply_get_link(&txn, area, c->epoch, &c->local_seq, c->origin, &c->seq) == 0)
+		c->set = true;
+	store_abort(&txn);
+}
+
+static void
+on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_frame *f)
+{
+	uint64_t area = f->hello.area;
+	enum area_level lvl = area_level_of(area);
+	if (lvl == AREA_LEVEL_NONE || lvl != f->hello.level || area == n->cfg.area ||
+	    !area_is_under(area, n->cfg.area) || lvl >= n->cfg.level) {
+		char why[160];
+		snprintf(why, sizeof(why), "area %012" PRIu64 " (%s) is not below this node's %012" PRIu64,
+			 area, area_level_name(lvl), n->cfg.area);
+		log_warn("refused hello: %s", why);
+		refuse(n, rid, rid_len, LINK_REFUSE_NOT_CHILD, why);
+		return;
+	}
+	struct child *c = child_by_area(n, area);
+	if (!c) {
+		refuse(n, rid, rid_len, LINK_REFUSE_STORAGE, "too many children");
+		return;
+	}
+	if (!c->welcomed || c->rid_len != rid_len || memcmp(c->rid, rid, rid_len) != 0)
+		log_info("child %012" PRIu64 " connected", area);
+	memcpy(c->rid, rid, rid_len);
+	c->rid_len = rid_len;
+	c->level = f->hello.level;
+	memcpy(c->origin, f->hello.origin, 32);
+	snprintf(c->name, sizeof(c->name), "%s", f->hello.name);
+	c->welcomed = true;
+	c->rewound = false;
+	c->last_seen_ms = node_now_ms();
+
+	struct wire_frame w = {.type = WIRE_WELCOME};
+	stored_cursor(n, area, &w.welcome.up_cursor);
+	w.welcome.area = n->cfg.area;
+	memcpy(w.welcome.origin, ident_public(n->id), 32);
+	link_send(n->router, rid, rid_len, &w);
+}
+
+struct batch_job {
+	struct child *c;
+	const struct wire_frame *f;
+	bool rewind;
+};
+
+static int
+apply_batch_job(struct applier *a, void *arg)
+{
+	struct batch_job *job = arg;
+	const struct wire_frame *f = job->f;
+	apply_remote(a, f->batch.envs, f->batch.n, job->c->area);
+	job->rewind = false;
+	if (a->gap && !job->c->rewound) {
+		/* Keep the old cursor so a reconnect resends from there too. */
+		job->rewind = true;
+	} else if (f->batch.upto.set) {
+		if (a->gap)
+			log_error("gap from child %012" PRIu64 " persists after a full resend: %s",
+				  job->c->area, a->why);
+		apply_set_link(a, job->c->area, f->batch.epoch, f->batch.upto.local_seq,
+			       f->batch.upto.origin, f->batch.upto.seq);
+	}
+	return a->txn.err;
+}
+
+static void
+on_batch(struct node *n, struct child *c, const struct wire_frame *f)
+{
+	struct batch_job job = {.c = c, .f = f};
+	struct applier a;
+	int err = node_write(n, apply_batch_job, &job, &a);
+	if (err) {
+		log_error("cannot apply batch from %012" PRIu64 ": %s", c->area, err_str(err));
+		refuse(n, c->rid, c->rid_len, LINK_REFUSE_STORAGE, "parent storage failure");
+		c->welcomed = false;
+		return;
+	}
+	c->batches++;
+	c->refused += a.st.refused;
+	if (a.st.refused)
+		log_warn("batch from %012" PRIu64 ": %" PRIu64 " applied, %" PRIu64
+			 " refused (first: %s)",
+			 c->area, a.st.applied, a.st.refused, a.why);
+	struct wire_frame ack = {.type = WIRE_ACK};
+	ack.ack.upto = f->batch.upto;
+	if (job.rewind) {
+		ack.ack.rewind = true;
+		c->rewound = true;
+	}
+	link_send(n->router, c->rid, c->rid_len, &ack);
+}
+
+static void
+on_heartbeat(struct node *n, struct child *c, const struct wire_frame *f)
+{
+	struct wire_node_status *copy = NULL;
+	if (f->heartbeat.n) {
+		copy = malloc(f->heartbeat.n * sizeof(*copy));
+		if (!copy)
+			return;
+		memcpy(copy, f->heartbeat.nodes, f->heartbeat.n * sizeof(*copy));
+	}
+	free(c->subtree);
+	c->subtree = copy;
+	c->n_subtree = f->heartbeat.n;
+	c->hb_at_ms = node_now_ms();
+	/* The answer doubles as the child's proof that we are alive. */
+	struct wire_frame ack = {.type = WIRE_ACK};
+	stored_cursor(n, c->area, &ack.ack.upto);
+	link_send(n->router, c->rid, c->rid_len, &ack);
+}
+
+void
+link_down_recv(struct node *n)
+{
+	uint8_t rid[256];
+	int rid_len = zmq_recv(n->router, rid, sizeof(rid), ZMQ_DONTWAIT);
+	if (rid_len < 0)
+		return;
+	if ((size_t)rid_len > sizeof(rid))
+		rid_len = sizeof(rid);
+	int more = 0;
+	size_t ml = sizeof(more);
+	zmq_getsockopt(n->router, ZMQ_RCVMORE, &more, &ml);
+	if (!more)
+		return;
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, n->router, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&msg);
+		return;
+	}
+	/* Drain any further parts: a well-formed peer sends exactly one. */
+	bool extra = zmq_msg_more(&msg);
+	while (zmq_msg_more(&msg)) {
+		zmq_msg_close(&msg);
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, n->router, ZMQ_DONTWAIT) < 0)
+			break;
+	}
+	struct wire_frame f;
+	int err = extra ? JZ_EPARSE
+			: wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
+	if (err) {
+		struct child *c = child_by_rid(n, rid, (size_t)rid_len);
+		char why[160];
+		snprintf(why, sizeof(why), "malformed frame: %s", err_str(err));
+		log_warn("frame from %s%012" PRIu64 " refused: %s", c ? "child " : "unknown peer ",
+			 c ? c->area : 0, why);
+		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED, why);
+		zmq_msg_close(&msg);
+		return;
+	}
+	struct child *c = child_by_rid(n, rid, (size_t)rid_len);
+	if (f.type == WIRE_HELLO) {
+		on_hello(n, rid, (size_t)rid_len, &f);
+	} else if (!c || !c->welcomed) {
+		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_HELLO_FIRST, "send hello first");
+	} else {
+		c->last_seen_ms = node_now_ms();
+		if (f.type == WIRE_BATCH)
+			on_batch(n, c, &f);
+		else if (f.type == WIRE_HEARTBEAT)
+			on_heartbeat(n, c, &f);
+		else
+			refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED, "unexpected frame type");
+	}
+	wire_frame_release(&f);
+	zmq_msg_close(&msg);
+}

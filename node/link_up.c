@@ -1,0 +1,361 @@
+/*
+ * link_up.c - the DEALER to the parent (DESIGN §7, "Up").
+ *
+ * The child never trusts its own memory of acknowledgements across a
+ * reconnection: Welcome carries the parent's stored cursor into our log,
+ * and we send from there. The cursor names the entry at its position
+ * (origin, seq); if our log holds something else there, or the epoch is
+ * not ours, our log is not the one the parent saw and we send everything
+ * (duplicates are harmless, DESIGN §3).
+ *
+ * Reliability lives in LMDB: a batch is read from the log when it is sent
+ * and forgotten once acknowledged; after silence or a Refuse we go back to
+ * Hello and resend from the parent's word.
+ */
+#include "area.h"
+#include "bytes.h"
+#include "link.h"
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define HELLO_RETRY_MS 1000
+
+void
+link_socket_defaults(void *sock)
+{
+	int linger = 0, ivl = 1000, timeout = 5000, ttl = 10000;
+	int64_t maxmsg = WIRE_MAX_FRAME + 1024;
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof(timeout));
+	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl));
+}
+
+int
+link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_frame *f)
+{
+	uint8_t *buf;
+	size_t n;
+	int err = wire_encode(f, &buf, &n);
+	if (err)
+		return err;
+	if (rid_len && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+		err = -zmq_errno();
+		free(buf);
+		return err;
+	}
+	if (zmq_send(sock, buf, n, ZMQ_DONTWAIT) < 0)
+		err = -zmq_errno();
+	free(buf);
+	return err;
+}
+
+int
+link_up_open(struct node *n, char *err, size_t errlen)
+{
+	if (!n->cfg.has_parent) {
+		n->up.state = UP_NONE;
+		return 0;
+	}
+	n->dealer = zmq_socket(n->zctx, ZMQ_DEALER);
+	if (!n->dealer) {
+		snprintf(err, errlen, "dealer socket: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	link_socket_defaults(n->dealer);
+	int one = 1, reconnect = 200, reconnect_max = 2000;
+	zmq_setsockopt(n->dealer, ZMQ_IMMEDIATE, &one, sizeof(one));
+	zmq_setsockopt(n->dealer, ZMQ_RECONNECT_IVL, &reconnect, sizeof(reconnect));
+	zmq_setsockopt(n->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof(reconnect_max));
+
+	/* CurveZMQ: our pair and the server key both come from Ed25519 keys. */
+	uint8_t server[32], pub[32], sec[32];
+	if (ident_curve_from_public(n->cfg.parent_key, server)) {
+		snprintf(err, errlen, "[link] parent_key is not a valid public key");
+		return JZ_ECONFIG;
+	}
+	ident_curve_public(n->id, pub);
+	ident_curve_secret(n->id, sec);
+	zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY, server, 32);
+	zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, pub, 32);
+	int rc = zmq_setsockopt(n->dealer, ZMQ_CURVE_SECRETKEY, sec, 32);
+	memset(sec, 0, sizeof(sec));
+	if (rc) {
+		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	if (zmq_connect(n->dealer, n->cfg.parent) != 0) {
+		snprintf(err, errlen, "cannot connect to parent %s: %s", n->cfg.parent,
+			 zmq_strerror(zmq_errno()));
+		return JZ_ECONFIG;
+	}
+	n->up.state = UP_HELLO;
+	n->up.last_rx_ms = node_now_ms();
+	snprintf(n->up.why_down, sizeof(n->up.why_down), "connecting");
+	return 0;
+}
+
+static void
+go_hello(struct node *n, const char *why)
+{
+	if (n->up.state == UP_READY)
+		log_warn("link to parent down: %s", why);
+	n->up.state = UP_HELLO;
+	n->up.n_inflight = 0;
+	n->up.last_hello_ms = 0;
+	snprintf(n->up.why_down, sizeof(n->up.why_down), "%s", why);
+}
+
+static void
+send_hello(struct node *n, uint64_t now)
+{
+	struct wire_frame f = {.type = WIRE_HELLO};
+	memcpy(f.hello.origin, ident_public(n->id), 32);
+	f.hello.area = n->cfg.area;
+	f.hello.level = (uint8_t)n->cfg.level;
+	snprintf(f.hello.name, sizeof(f.hello.name), "%s", n->cfg.name);
+	int err = link_send(n->dealer, NULL, 0, &f);
+	n->up.last_hello_ms = now;
+	if (err && err != -EAGAIN)
+		log_warn("cannot send hello: %s", err_str(err));
+	if (err == -EAGAIN && strcmp(n->up.why_down, "connecting") != 0 &&
+	    strncmp(n->up.why_down, "refused", 7) != 0 && strncmp(n->up.why_down, "no answer", 9))
+		snprintf(n->up.why_down, sizeof(n->up.why_down),
+			 "no connection to parent (not listening, or CURVE handshake failing)");
+}
+
+/* Does our log hold (origin, seq) at local_seq? */
+static bool
+log_holds(struct node *n, uint64_t local_seq, const uint8_t origin[32], uint64_t seq)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return false;
+	uint8_t key[8];
+	be64_put(key, local_seq);
+	struct bytes v;
+	bool ok = store_get(&txn, STORE_LOG, key, sizeof(key), &v) == 0 && v.n == 40 &&
+		  memcmp(v.p, origin, 32) == 0 && be64_get(v.p + 32) == seq;
+	store_abort(&txn);
+	return ok;
+}
+
+static void
+on_welcome(struct node *n, const struct wire_frame *f)
+{
+	const struct wire_cursor *c = &f->welcome.up_cursor;
+	uint64_t from = 0;
+	if (c->set && memcmp(c->epoch, n->ax.epoch, 16) == 0 && c->local_seq <= n->ax.local_seq &&
+	    (c->local_seq == 0 || log_holds(n, c->local_seq, c->origin, c->seq))) {
+		from = c->local_seq;
+	} else if (c->set && c->local_seq) {
+		log_warn("parent's cursor does not match our log (restored store?): resending "
+			 "everything");
+	}
+	n->up.state = UP_READY;
+	n->up.acked = from;
+	n->up.next = from + 1;
+	n->up.n_inflight = 0;
+	n->up.parent_area = f->welcome.area;
+	n->up.why_down[0] = 0;
+	log_info("link to parent up: parent holds our log up to %" PRIu64 " of %" PRIu64, from,
+		 n->ax.local_seq);
+}
+
+static void
+on_ack(struct node *n, const struct wire_frame *f)
+{
+	const struct wire_cursor *c = &f->ack.upto;
+	if (n->up.state != UP_READY)
+		return;
+	if (f->ack.rewind) {
+		log_warn("parent saw a gap: resending our log from the start");
+		n->up.acked = 0;
+		n->up.next = 1;
+		n->up.n_inflight = 0;
+		return;
+	}
+	if (!c->set || memcmp(c->epoch, n->ax.epoch, 16) != 0)
+		return;
+	if (c->local_seq > n->up.acked)
+		n->up.acked = c->local_seq;
+	size_t k = 0;
+	for (size_t i = 0; i < n->up.n_inflight; i++)
+		if (n->up.inflight[i] > n->up.acked)
+			n->up.inflight[k++] = n->up.inflight[i];
+	n->up.n_inflight = k;
+	if (n->up.next <= n->up.acked)
+		n->up.next = n->up.acked + 1;
+}
+
+void
+link_up_recv(struct node *n)
+{
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	int len = zmq_msg_recv(&msg, n->dealer, ZMQ_DONTWAIT);
+	if (len < 0) {
+		zmq_msg_close(&msg);
+		return;
+	}
+	n->up.last_rx_ms = node_now_ms();
+	struct wire_frame f;
+	int err = wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
+	if (err) {
+		log_warn("malformed frame from parent: %s", err_str(err));
+		zmq_msg_close(&msg);
+		return;
+	}
+	switch (f.type) {
+	case WIRE_WELCOME:
+		on_welcome(n, &f);
+		break;
+	case WIRE_ACK:
+		on_ack(n, &f);
+		break;
+	case WIRE_REFUSE: {
+		char why[240];
+		snprintf(why, sizeof(why), "refused by parent: %s", f.refuse.why);
+		if (f.refuse.code != LINK_REFUSE_HELLO_FIRST)
+			log_warn("%s", why);
+		go_hello(n, why);
+		break;
+	}
+	default:
+		log_warn("unexpected frame type %d from parent", f.type);
+	}
+	wire_frame_release(&f);
+	zmq_msg_close(&msg);
+}
+
+/* Read up to batch_max log entries from n->up.next and send them as one
+ * Batch. Returns 0 (sent, or nothing to send), -EAGAIN, or an error. */
+static int
+send_batch(struct node *n)
+{
+	struct store_txn txn;
+	int err = store_begin(n->st, &txn, STORE_RO);
+	if (err)
+		return err;
+	size_t cap = (size_t)n->cfg.batch_max;
+	struct bytes *envs = malloc(cap * sizeof(*envs));
+	if (!envs) {
+		store_abort(&txn);
+		return -ENOMEM;
+	}
+	struct wire_frame f = {.type = WIRE_BATCH};
+	memcpy(f.batch.epoch, n->ax.epoch, 16);
+	struct store_iter it;
+	err = store_iter_open(&txn, STORE_LOG, &it);
+	size_t count = 0, bytes = 0;
+	uint64_t last = 0;
+	if (!err) {
+		uint8_t key[8];
+		be64_put(key, n->up.next);
+		struct bytes k, v;
+		for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
+		     rc == 0 && count < cap && bytes < WIRE_MAX_FRAME / 2;
+		     rc = store_iter_next(&it, &k, &v)) {
+			if (k.n != 8 || v.n != 40) {
+				err = JZ_ECORRUPT;
+				break;
+			}
+			struct bytes raw;
+			err = store_get(&txn, STORE_ENV, v.p, 40, &raw);
+			if (err)
+				break;
+			envs[count++] = raw;
+			bytes += raw.n;
+			last = be64_get(k.p);
+			f.batch.upto.set = true;
+			f.batch.upto.local_seq = last;
+			memcpy(f.batch.upto.epoch, n->ax.epoch, 16);
+			memcpy(f.batch.upto.origin, v.p, 32);
+			f.batch.upto.seq = be64_get(v.p + 32);
+		}
+		store_iter_close(&it);
+	}
+	if (!err && count) {
+		f.batch.envs = envs;
+		f.batch.n = count;
+		err = link_send(n->dealer, NULL, 0, &f);
+		if (!err) {
+			n->up.inflight[n->up.n_inflight++] = last;
+			n->up.next = last + 1;
+			n->up.last_send_ms = node_now_ms();
+		}
+	}
+	store_abort(&txn);
+	free(envs);
+	return err;
+}
+
+static void
+send_heartbeat(struct node *n, uint64_t now)
+{
+	size_t total = 1;
+	for (size_t i = 0; i < n->n_children; i++)
+		total += n->children[i].n_subtree;
+	if (total > WIRE_MAX_NODES)
+		total = WIRE_MAX_NODES;
+	struct wire_node_status *nodes = calloc(total, sizeof(*nodes));
+	if (!nodes)
+		return;
+	node_self_status(n, &nodes[0]);
+	size_t k = 1;
+	for (size_t i = 0; i < n->n_children; i++) {
+		const struct child *c = &n->children[i];
+		for (size_t j = 0; j < c->n_subtree && k < total; j++) {
+			nodes[k] = c->subtree[j];
+			nodes[k].age_ms += now - c->hb_at_ms;
+			k++;
+		}
+	}
+	struct wire_frame f = {.type = WIRE_HEARTBEAT};
+	f.heartbeat.nodes = nodes;
+	f.heartbeat.n = k;
+	link_send(n->dealer, NULL, 0, &f);
+	free(nodes);
+	n->up.last_hb_ms = now;
+}
+
+void
+link_up_tick(struct node *n, uint64_t now)
+{
+	struct uplink *up = &n->up;
+	uint64_t silence = now - up->last_rx_ms;
+	uint64_t limit = 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
+	if (up->state == UP_READY && silence > limit) {
+		char why[100];
+		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s", silence / 1000);
+		go_hello(n, why);
+	}
+	if (up->state == UP_HELLO) {
+		if (now - up->last_hello_ms >= HELLO_RETRY_MS)
+			send_hello(n, now);
+		if (silence > limit && up->last_rx_ms && strncmp(up->why_down, "refused", 7) != 0)
+			snprintf(up->why_down, sizeof(up->why_down),
+				 "no answer from parent %s for %" PRIu64 " s", n->cfg.parent,
+				 silence / 1000);
+		return;
+	}
+	if (up->state != UP_READY)
+		return;
+	while (up->n_inflight < (size_t)n->cfg.window && up->next <= n->ax.local_seq) {
+		int err = send_batch(n);
+		if (err) {
+			if (err != -EAGAIN)
+				log_warn("cannot send batch: %s", err_str(err));
+			break;
+		}
+	}
+	if (now - up->last_hb_ms >= (uint64_t)n->cfg.heartbeat_ms)
+		send_heartbeat(n, now);
+}

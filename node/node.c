@@ -1,0 +1,307 @@
+/*
+ * node.c - the daemon context and its one-thread loop (DESIGN §7, §10).
+ *
+ * node_open() loads the key, opens the store, signs the NodeInfo record on
+ * the first start, binds the control socket (ipc://DATA_DIR/control.sock,
+ * the directory being 0700) and the links. node_run() polls every socket and
+ * a signalfd; timers run at least every TICK_MS.
+ */
+#include "node.h"
+
+#include "area.h"
+#include "link.h"
+#include "log.h"
+#include "origin.h"
+#include "record.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define TICK_MS 50
+#define WRITE_RETRIES 8
+
+uint64_t
+node_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+node_backlog(const struct node *n)
+{
+	if (!n->cfg.has_parent)
+		return 0;
+	return n->ax.local_seq > n->up.acked ? n->ax.local_seq - n->up.acked : 0;
+}
+
+bool
+node_parent_connected(const struct node *n)
+{
+	return n->up.state == UP_READY;
+}
+
+void
+node_self_status(const struct node *n, struct wire_node_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->area = n->cfg.area;
+	out->level = (uint8_t)n->cfg.level;
+	snprintf(out->name, sizeof(out->name), "%s", n->cfg.name);
+	if (n->cfg.has_parent)
+		area_parent(n->cfg.area, &out->parent_area);
+	if (n->up.parent_area)
+		out->parent_area = n->up.parent_area;
+	out->records = n->ax.local_seq;
+	out->backlog = node_backlog(n);
+	out->connected = node_parent_connected(n);
+	out->refused = n->ax.total.refused;
+}
+
+int
+node_write(struct node *n, node_txn_fn fn, void *arg, struct applier *a)
+{
+	int err = 0;
+	for (int attempt = 0; attempt < WRITE_RETRIES; attempt++) {
+		err = apply_begin(a, &n->ax);
+		if (err)
+			return err;
+		err = fn(a, arg);
+		if (err) {
+			apply_abort(a);
+			if (err != JZ_EMAPFULL)
+				return err;
+		} else {
+			err = apply_commit(a);
+			if (err != JZ_EMAPFULL)
+				return err;
+		}
+		int gerr = store_grow(n->st);
+		if (gerr)
+			return gerr;
+	}
+	return err;
+}
+
+static int
+sign_node_info(struct applier *a, void *arg)
+{
+	struct node *n = arg;
+	struct rec_node nd = {.area = n->cfg.area, .level = (uint8_t)n->cfg.level};
+	snprintf(nd.name, sizeof(nd.name), "%s", n->cfg.name);
+	uint8_t buf[REC_MAX_ENCODED];
+	size_t len;
+	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);
+	if (err)
+		return err;
+	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
+			   NULL);
+}
+
+static int
+open_control(struct node *n, char *err, size_t errlen)
+{
+	n->ctl = zmq_socket(n->zctx, ZMQ_REP);
+	if (!n->ctl) {
+		snprintf(err, errlen, "control socket: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	int linger = 0;
+	zmq_setsockopt(n->ctl, ZMQ_LINGER, &linger, sizeof(linger));
+	snprintf(n->ctl_path, sizeof(n->ctl_path), "%s/control.sock", n->cfg.data_dir);
+	char ep[4300];
+	snprintf(ep, sizeof(ep), "ipc://%s", n->ctl_path);
+	if (zmq_bind(n->ctl, ep) != 0) {
+		snprintf(err, errlen, "cannot bind control socket %s: %s", ep,
+			 zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	return 0;
+}
+
+int
+node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n->cfg = *cfg;
+	n->sigfd = -1;
+	n->started_ms = node_now_ms();
+	hlc_init(&n->hlc, NULL, NULL);
+	int rc = ident_load(&n->id, cfg->key);
+	if (rc) {
+		snprintf(err, errlen, "cannot load key %s: %s", cfg->key, err_str(rc));
+		goto fail;
+	}
+	rc = store_open(&n->st, cfg->data_dir, cfg->map_size);
+	if (rc) {
+		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
+		goto fail;
+	}
+	rc = apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, cfg->area);
+	if (rc) {
+		snprintf(err, errlen, "cannot read store in %s: %s", cfg->data_dir, err_str(rc));
+		goto fail;
+	}
+	if (n->ax.own_seq == 0) {
+		struct applier a;
+		rc = node_write(n, sign_node_info, n, &a);
+		if (rc) {
+			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
+			goto fail;
+		}
+		log_info("new node %s: signed its node record", area_level_name(cfg->level));
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	n->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (n->sigfd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+
+	n->zctx = zmq_ctx_new();
+	if (!n->zctx) {
+		rc = JZ_EIO;
+		snprintf(err, errlen, "zmq_ctx_new failed");
+		goto fail;
+	}
+	rc = open_control(n, err, errlen);
+	if (!rc)
+		rc = link_down_open(n, err, errlen);
+	if (!rc)
+		rc = link_up_open(n, err, errlen);
+	if (rc)
+		goto fail;
+	*out = n;
+	return 0;
+fail:
+	node_close(&n);
+	return rc;
+}
+
+static void
+child_release(struct child *c)
+{
+	free(c->subtree);
+	c->subtree = NULL;
+	c->n_subtree = 0;
+}
+
+void
+node_close(struct node **np)
+{
+	if (!np || !*np)
+		return;
+	struct node *n = *np;
+	if (n->ctl)
+		zmq_close(n->ctl);
+	if (n->router)
+		zmq_close(n->router);
+	if (n->dealer)
+		zmq_close(n->dealer);
+	if (n->zctx)
+		zmq_ctx_term(n->zctx);
+	if (n->ctl_path[0])
+		unlink(n->ctl_path);
+	if (n->sigfd >= 0)
+		close(n->sigfd);
+	for (size_t i = 0; i < n->n_children; i++)
+		child_release(&n->children[i]);
+	free(n->children);
+	apply_ctx_release(&n->ax);
+	store_close(&n->st);
+	ident_free(&n->id);
+	free(n);
+	*np = NULL;
+}
+
+int
+node_run(struct node *n)
+{
+	log_info("running: %s %s%s%s", area_level_name(n->cfg.level), n->cfg.name,
+		 n->listen_ep[0] ? ", children on " : "", n->listen_ep);
+	while (!n->stop) {
+		zmq_pollitem_t items[4];
+		int ni = 0, ictl, irouter = -1, idealer = -1;
+		items[ni] = (zmq_pollitem_t){.fd = n->sigfd, .events = ZMQ_POLLIN};
+		ni++;
+		ictl = ni;
+		items[ni++] = (zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
+		if (n->router) {
+			irouter = ni;
+			items[ni++] = (zmq_pollitem_t){.socket = n->router, .events = ZMQ_POLLIN};
+		}
+		if (n->dealer) {
+			idealer = ni;
+			items[ni++] = (zmq_pollitem_t){.socket = n->dealer, .events = ZMQ_POLLIN};
+		}
+		int rc = zmq_poll(items, ni, TICK_MS);
+		if (rc < 0 && zmq_errno() != EINTR) {
+			log_error("poll failed: %s", zmq_strerror(zmq_errno()));
+			return JZ_EIO;
+		}
+		if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+			struct signalfd_siginfo si;
+			while (read(n->sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP)
+					continue;
+				log_info("stopping on signal %u", si.ssi_signo);
+				n->stop = true;
+			}
+		}
+		/* Bounded draining: at most a few messages per socket per turn,
+		 * so one busy child cannot starve the control socket. */
+		for (int round = 0; round < 16 && !n->stop; round++) {
+			bool any = false;
+			if (irouter >= 0) {
+				int ev = 0;
+				size_t len = sizeof(ev);
+				zmq_getsockopt(n->router, ZMQ_EVENTS, &ev, &len);
+				if (ev & ZMQ_POLLIN) {
+					link_down_recv(n);
+					any = true;
+				}
+			}
+			if (idealer >= 0) {
+				int ev = 0;
+				size_t len = sizeof(ev);
+				zmq_getsockopt(n->dealer, ZMQ_EVENTS, &ev, &len);
+				if (ev & ZMQ_POLLIN) {
+					link_up_recv(n);
+					any = true;
+				}
+			}
+			int ev = 0;
+			size_t len = sizeof(ev);
+			zmq_getsockopt(n->ctl, ZMQ_EVENTS, &ev, &len);
+			if (ev & ZMQ_POLLIN) {
+				control_handle(n);
+				any = true;
+			}
+			if (!any)
+				break;
+		}
+		(void)ictl;
+		if (n->dealer)
+			link_up_tick(n, node_now_ms());
+	}
+	return 0;
+}

@@ -1,0 +1,115 @@
+/*
+ * node.h - struct node, the daemon context: one node of the tree with its
+ * store, its sockets and its links (DESIGN §7, §10).
+ *
+ * Everything runs in one thread: node_run() polls the control socket, the
+ * ROUTER for children and the DEALER to the parent, plus a signalfd, and
+ * drives timers for Hello retries, heartbeats and liveness. LMDB writes
+ * happen only in that thread, one transaction per batch or request.
+ */
+#ifndef JZFP_NODE_H
+#define JZFP_NODE_H
+
+#include "apply.h"
+#include "config.h"
+#include "hlc.h"
+#include "ident.h"
+#include "store.h"
+#include "wire.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NODE_MAX_WINDOW 64
+#define NODE_MAX_CHILDREN 4096
+
+/* A child node as seen by this node's ROUTER. */
+struct child {
+	uint64_t area;
+	uint8_t level;
+	char name[64];
+	uint8_t origin[32];
+	uint8_t rid[256]; /* ZeroMQ routing id of its current connection */
+	size_t rid_len;
+	bool welcomed;
+	bool rewound; /* asked to resend everything on this connection */
+	uint64_t last_seen_ms;
+	uint64_t batches, refused;
+	/* its last heartbeat: itself first, then its subtree */
+	struct wire_node_status *subtree;
+	size_t n_subtree;
+	uint64_t hb_at_ms;
+};
+
+enum up_state {
+	UP_NONE,  /* no parent (province) */
+	UP_HELLO, /* Hello sent, waiting for Welcome */
+	UP_READY, /* welcomed: batches flow */
+};
+
+/* The link to the parent. */
+struct uplink {
+	enum up_state state;
+	uint64_t acked; /* the parent holds our log up to this local_seq */
+	uint64_t next;  /* next local_seq to send */
+	uint64_t inflight[NODE_MAX_WINDOW]; /* last local_seq of each unacked batch */
+	size_t n_inflight;
+	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
+	uint64_t parent_area;
+	char why_down[200]; /* why the link is not up, for status */
+};
+
+struct node {
+	struct config cfg;
+	struct ident *id;
+	struct store *st;
+	struct hlc hlc;
+	struct apply_ctx ax;
+	void *zctx;
+	void *ctl, *router, *dealer;
+	int sigfd;
+	char listen_ep[256]; /* the bound endpoint (port resolved) */
+	char ctl_path[4200];
+	struct uplink up;
+	struct child *children;
+	size_t n_children;
+	uint64_t started_ms;
+	bool stop;
+};
+
+/*
+ * Open everything a node needs: key, store, sockets (binding the listen
+ * endpoint and the control socket), signal handling. On the first start the
+ * node signs its NodeInfo record. ERR receives a one-line reason on failure.
+ */
+JZ_NODISCARD int node_open(struct node **out, const struct config *cfg, char *err, size_t errlen);
+
+/* Run the loop until SIGTERM or SIGINT. Returns 0 on a clean stop. */
+JZ_NODISCARD int node_run(struct node *n);
+
+void node_close(struct node **n);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t node_now_ms(void);
+
+/* Log entries not yet acknowledged by the parent (0 for the province). */
+uint64_t node_backlog(const struct node *n);
+
+/* Is the link to the parent up (welcomed and heard from recently)? */
+bool node_parent_connected(const struct node *n);
+
+/* This node's own status line, as sent in heartbeats. */
+void node_self_status(const struct node *n, struct wire_node_status *out);
+
+/*
+ * Run one write transaction FN over a fresh applier, growing the map and
+ * retrying (bounded) when it is full. FN returns 0 or an error that aborts.
+ * Returns 0 once committed, or the error.
+ */
+typedef int (*node_txn_fn)(struct applier *a, void *arg);
+JZ_NODISCARD int node_write(struct node *n, node_txn_fn fn, void *arg, struct applier *out);
+
+/* Control requests (control.c): handle one request on the REP socket. */
+void control_handle(struct node *n);
+
+#endif

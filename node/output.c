@@ -1,0 +1,216 @@
+/*
+ * output.c - text for people and programs; see output.h.
+ */
+#include "output.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+sbuf_init(struct sbuf *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void
+sbuf_release(struct sbuf *s)
+{
+	free(s->p);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool
+reserve(struct sbuf *s, size_t more)
+{
+	if (s->oom)
+		return false;
+	if (s->n + more + 1 <= s->cap)
+		return true;
+	size_t cap = s->cap ? s->cap : 256;
+	while (cap < s->n + more + 1)
+		cap *= 2;
+	char *p = realloc(s->p, cap);
+	if (!p) {
+		s->oom = true;
+		return false;
+	}
+	s->p = p;
+	s->cap = cap;
+	return true;
+}
+
+void
+sbuf_add(struct sbuf *s, const char *text, size_t n)
+{
+	if (!reserve(s, n))
+		return;
+	memcpy(s->p + s->n, text, n);
+	s->n += n;
+	s->p[s->n] = 0;
+}
+
+void
+sbuf_printf(struct sbuf *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0 || !reserve(s, (size_t)len))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->p + s->n, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	s->n += (size_t)len;
+}
+
+void
+sbuf_json_str(struct sbuf *s, const char *text)
+{
+	sbuf_add(s, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = {'\\', (char)*p};
+			sbuf_add(s, esc, 2);
+		} else if (*p < 0x20) {
+			sbuf_printf(s, "\\u%04x", *p);
+		} else {
+			sbuf_add(s, (const char *)p, 1);
+		}
+	}
+	sbuf_add(s, "\"", 1);
+}
+
+void
+sbuf_csv_field(struct sbuf *s, const char *text)
+{
+	if (!strpbrk(text, ",\"\r\n")) {
+		sbuf_add(s, text, strlen(text));
+		return;
+	}
+	sbuf_add(s, "\"", 1);
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			sbuf_add(s, "\"", 1);
+		sbuf_add(s, p, 1);
+	}
+	sbuf_add(s, "\"", 1);
+}
+
+size_t
+display_width(const char *s)
+{
+	size_t w = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		if (*p < 0x80) {
+			w++;
+			p++;
+		} else if ((*p & 0xe0) == 0xc0) {
+			w++;
+			p += 2;
+		} else if ((*p & 0xf0) == 0xe0) {
+			w += 2; /* CJK and fullwidth forms live in the 3-byte range */
+			p += 3;
+		} else {
+			w += 2;
+			p += 4;
+		}
+		if (p > (const unsigned char *)s + strlen(s))
+			break;
+	}
+	return w;
+}
+
+void
+table_init(struct table *t, const char *const *headers, size_t ncols)
+{
+	memset(t, 0, sizeof(*t));
+	t->headers = headers;
+	t->ncols = ncols;
+}
+
+void
+table_add(struct table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **c = realloc(t->cells, cap * t->ncols * sizeof(*c));
+		if (!c)
+			return;
+		t->cells = c;
+		t->cap = cap;
+	}
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = strdup(cells[i] ? cells[i] : "");
+	t->nrows++;
+}
+
+static void
+pad(struct sbuf *out, const char *text, size_t width, bool right, bool last)
+{
+	size_t w = display_width(text);
+	if (right)
+		for (; w < width; w++)
+			sbuf_add(out, " ", 1);
+	sbuf_add(out, text, strlen(text));
+	if (!right && !last)
+		for (; w < width; w++)
+			sbuf_add(out, " ", 1);
+}
+
+static bool
+numeric(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!strchr("0123456789.-%*", *s))
+			return false;
+	return true;
+}
+
+void
+table_render(const struct table *t, struct sbuf *out)
+{
+	size_t *width = calloc(t->ncols, sizeof(*width));
+	bool *right = calloc(t->ncols, sizeof(*right));
+	if (!width || !right) {
+		free(width);
+		free(right);
+		return;
+	}
+	for (size_t c = 0; c < t->ncols; c++) {
+		width[c] = display_width(t->headers[c]);
+		right[c] = t->nrows > 0;
+		for (size_t r = 0; r < t->nrows; r++) {
+			const char *cell = t->cells[r * t->ncols + c];
+			size_t w = display_width(cell);
+			if (w > width[c])
+				width[c] = w;
+			if (cell[0] && !numeric(cell))
+				right[c] = false;
+		}
+	}
+	for (size_t c = 0; c < t->ncols; c++) {
+		pad(out, t->headers[c], width[c], right[c], c + 1 == t->ncols);
+		sbuf_add(out, c + 1 == t->ncols ? "\n" : "  ", c + 1 == t->ncols ? 1 : 2);
+	}
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			pad(out, t->cells[r * t->ncols + c], width[c], right[c], c + 1 == t->ncols);
+			sbuf_add(out, c + 1 == t->ncols ? "\n" : "  ", c + 1 == t->ncols ? 1 : 2);
+		}
+	free(width);
+	free(right);
+}
+
+void
+table_release(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,44 @@
+/*
+ * output.h - what the node prints for people and programs: a growable string,
+ * aligned tables (CJK-aware widths), JSON string escaping and CSV quoting.
+ */
+#ifndef JZFP_OUTPUT_H
+#define JZFP_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A growable NUL-terminated string. On out of memory it stops growing and
+ * sets oom; the text is then truncated, never invalid. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+void sbuf_init(struct sbuf *s);
+void sbuf_release(struct sbuf *s);
+void sbuf_printf(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_add(struct sbuf *s, const char *text, size_t n);
+/* Append TEXT as a JSON string, quotes included. */
+void sbuf_json_str(struct sbuf *s, const char *text);
+/* Append TEXT as a CSV field (quoted when it holds a comma, quote or newline). */
+void sbuf_csv_field(struct sbuf *s, const char *text);
+
+/* A table of text cells, rendered with columns aligned for a terminal. */
+struct table {
+	size_t ncols, nrows, cap;
+	const char *const *headers;
+	char **cells; /* nrows * ncols, owned */
+};
+
+void table_init(struct table *t, const char *const *headers, size_t ncols);
+/* Add a row; CELLS has ncols strings, copied. */
+void table_add(struct table *t, const char *const *cells);
+void table_render(const struct table *t, struct sbuf *out);
+void table_release(struct table *t);
+
+/* Columns a UTF-8 string takes on a terminal (CJK characters count 2). */
+size_t display_width(const char *s);
+
+#endif

@@ -1,0 +1,733 @@
+/*
+ * rollup.c - counters of 贫困发生率 per area and year (DESIGN §9).
+ *
+ * The `rollup` database maps area(8) year(2) to RC_N signed 64-bit deltas,
+ * big-endian. Writers gather deltas in a rollup_acc (a small hash table keyed
+ * by area and year) during one transaction and add them to the database at
+ * its end. Readers sum deltas over years <= Y for stocks and take year Y
+ * alone for events, and divide by the census population of the villages
+ * under each area, all in exact integers.
+ *
+ * rollup_verify() recomputes from the stored household envelopes: it replays
+ * the log through the same head rule into a fresh accumulator and compares
+ * every (area, year) cell, then checks each household's cached contribution
+ * against its decoded head version.
+ */
+#include "rollup.h"
+
+#include "bytes.h"
+#include "envelope.h"
+#include "household.h"
+#include "origin.h"
+#include "record.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RC_VAL_LEN (RC_N * 8)
+
+/* ---------------------------------------------------------------- u64 map */
+
+/* Open addressing, linear probing; key 0 is "empty" (no area, household or
+ * (area, year) key is ever 0). Values are indexes into the owner's array. */
+struct u64map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+static size_t
+mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (size_t)k;
+}
+
+static int
+map_grow(struct u64map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	uint64_t *keys = calloc(cap, sizeof(*keys));
+	uint32_t *vals = calloc(cap, sizeof(*vals));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t j = mix(m->keys[i]) & (cap - 1);
+		while (keys[j])
+			j = (j + 1) & (cap - 1);
+		keys[j] = m->keys[i];
+		vals[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return 0;
+}
+
+/* Find KEY; if absent and INSERT, add it with value NEXT. Returns the slot's
+ * value pointer, or NULL (absent, or out of memory when inserting). */
+static uint32_t *
+map_find(struct u64map *m, uint64_t key, bool insert, uint32_t next, bool *added)
+{
+	if (added)
+		*added = false;
+	if (insert && (m->n + 1) * 4 > m->cap * 3 && map_grow(m))
+		return NULL;
+	if (!m->cap)
+		return NULL;
+	size_t j = mix(key) & (m->cap - 1);
+	while (m->keys[j]) {
+		if (m->keys[j] == key)
+			return &m->vals[j];
+		j = (j + 1) & (m->cap - 1);
+	}
+	if (!insert)
+		return NULL;
+	m->keys[j] = key;
+	m->vals[j] = next;
+	m->n++;
+	if (added)
+		*added = true;
+	return &m->vals[j];
+}
+
+static void
+map_release(struct u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---------------------------------------------------------------- accumulator */
+
+struct acc_cell {
+	uint64_t area;
+	uint16_t year;
+	int64_t c[RC_N];
+};
+
+struct rollup_acc {
+	struct u64map map;
+	struct acc_cell *cells;
+	size_t n, cap;
+};
+
+static uint64_t
+cell_key(uint64_t area, uint16_t year)
+{
+	return area << 16 | year;
+}
+
+int
+rollup_acc_new(struct rollup_acc **out)
+{
+	struct rollup_acc *acc = calloc(1, sizeof(*acc));
+	if (!acc)
+		return -ENOMEM;
+	*out = acc;
+	return 0;
+}
+
+void
+rollup_acc_free(struct rollup_acc **acc)
+{
+	if (!acc || !*acc)
+		return;
+	map_release(&(*acc)->map);
+	free((*acc)->cells);
+	free(*acc);
+	*acc = NULL;
+}
+
+void
+rollup_acc_reset(struct rollup_acc *acc)
+{
+	if (acc->map.cap)
+		memset(acc->map.keys, 0, acc->map.cap * sizeof(*acc->map.keys));
+	acc->map.n = 0;
+	acc->n = 0;
+}
+
+static struct acc_cell *
+acc_cell(struct rollup_acc *acc, uint64_t area, uint16_t year)
+{
+	bool added;
+	if (acc->n == acc->cap) {
+		size_t cap = acc->cap ? acc->cap * 2 : 16;
+		struct acc_cell *cells = realloc(acc->cells, cap * sizeof(*cells));
+		if (!cells)
+			return NULL;
+		acc->cells = cells;
+		acc->cap = cap;
+	}
+	uint32_t *idx = map_find(&acc->map, cell_key(area, year), true, (uint32_t)acc->n, &added);
+	if (!idx)
+		return NULL;
+	if (added) {
+		struct acc_cell *c = &acc->cells[acc->n++];
+		memset(c, 0, sizeof(*c));
+		c->area = area;
+		c->year = year;
+	}
+	return &acc->cells[*idx];
+}
+
+static bool
+is_exited(uint8_t status)
+{
+	return status == HH_EXITED_POLICY || status == HH_EXITED;
+}
+
+static void
+add_stock(int64_t *d, const struct rollup_contrib *c, int sign)
+{
+	if (!c->present)
+		return;
+	d[RC_HOUSEHOLDS] += sign;
+	d[RC_PERSONS] += sign * c->members;
+	if (rec_status_is_poor(c->status)) {
+		d[RC_POOR_HH] += sign;
+		d[RC_POOR_PERSONS] += sign * c->members;
+		if (c->attribute >= 1 && c->attribute <= 3)
+			d[RC_POOR_BY_ATTR + c->attribute - 1] += sign * c->members;
+		if (c->main_cause >= 1 && c->main_cause <= 12)
+			d[RC_POOR_BY_CAUSE + c->main_cause - 1] += sign * c->members;
+	} else if (is_exited(c->status)) {
+		d[RC_EXITED_HH] += sign;
+		d[RC_EXITED_PERSONS] += sign * c->members;
+	}
+}
+
+int
+rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
+		  const struct rollup_contrib *old, const struct rollup_contrib *new_)
+{
+	int64_t d[RC_N] = {0};
+	add_stock(d, old, -1);
+	add_stock(d, new_, +1);
+	bool was_poor = old->present && rec_status_is_poor(old->status);
+	bool was_exited = old->present && is_exited(old->status);
+	if (old->present && !was_poor && !was_exited && new_->status == HH_POOR)
+		d[RC_IDENTIFIED_HH]++;
+	if (was_poor && is_exited(new_->status))
+		d[RC_EXITED_IN_YEAR_HH]++;
+	if (was_exited && new_->status == HH_RETURNED)
+		d[RC_RETURNED_HH]++;
+
+	bool any = false;
+	for (int i = 0; i < RC_N; i++)
+		any |= d[i] != 0;
+	if (!any)
+		return 0;
+	struct acc_cell *cells[5];
+	for (int lvl = AREA_LEVEL_VILLAGE; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
+		cells[lvl - 1] = acc_cell(acc, area_at_level(village, lvl), year);
+		if (!cells[lvl - 1])
+			return -ENOMEM;
+	}
+	for (int l = 0; l < 5; l++)
+		for (int i = 0; i < RC_N; i++)
+			cells[l]->c[i] += d[i];
+	return 0;
+}
+
+static void
+counts_decode(int64_t *c, const uint8_t *p)
+{
+	for (int i = 0; i < RC_N; i++)
+		c[i] = (int64_t)be64_get(p + 8 * i);
+}
+
+static void
+counts_encode(uint8_t *p, const int64_t *c)
+{
+	for (int i = 0; i < RC_N; i++)
+		be64_put(p + 8 * i, (uint64_t)c[i]);
+}
+
+void
+rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn)
+{
+	for (size_t i = 0; i < acc->n; i++) {
+		struct acc_cell *cell = &acc->cells[i];
+		uint8_t key[10], val[RC_VAL_LEN];
+		int64_t c[RC_N] = {0};
+		be64_put(key, cell->area);
+		be16_put(key + 8, cell->year);
+		struct bytes v;
+		int err = store_get(txn, STORE_ROLLUP, key, sizeof(key), &v);
+		if (err == 0 && v.n == RC_VAL_LEN)
+			counts_decode(c, v.p);
+		else if (err == 0)
+			store_fail(txn, JZ_ECORRUPT);
+		for (int j = 0; j < RC_N; j++)
+			c[j] += cell->c[j];
+		counts_encode(val, c);
+		store_put(txn, STORE_ROLLUP, key, sizeof(key), val, sizeof(val));
+	}
+	rollup_acc_reset(acc);
+}
+
+/* ---------------------------------------------------------------- census */
+
+#define CENSUS_FIXED 24
+
+int
+rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year, struct census_val *out)
+{
+	uint8_t key[10];
+	be64_put(key, village);
+	be16_put(key + 8, year);
+	struct bytes v;
+	int err = store_get(txn, STORE_CENSUS, key, sizeof(key), &v);
+	if (err)
+		return err;
+	if (v.n < CENSUS_FIXED || v.n - CENSUS_FIXED >= sizeof(out->name))
+		return JZ_ECORRUPT;
+	out->households = be64_get(v.p);
+	out->population = be64_get(v.p + 8);
+	out->hlc = be64_get(v.p + 16);
+	memcpy(out->name, v.p + CENSUS_FIXED, v.n - CENSUS_FIXED);
+	out->name[v.n - CENSUS_FIXED] = 0;
+	return 0;
+}
+
+void
+rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year, const struct census_val *c)
+{
+	uint8_t key[10], val[CENSUS_FIXED + sizeof(c->name)];
+	size_t name_len = strnlen(c->name, sizeof(c->name) - 1);
+	be64_put(key, village);
+	be16_put(key + 8, year);
+	be64_put(val, c->households);
+	be64_put(val + 8, c->population);
+	be64_put(val + 16, c->hlc);
+	memcpy(val + CENSUS_FIXED, c->name, name_len);
+	store_put(txn, STORE_CENSUS, key, sizeof(key), val, CENSUS_FIXED + name_len);
+}
+
+/* ---------------------------------------------------------------- query */
+
+long
+rollup_incidence_tenths(int64_t poor_persons, uint64_t population)
+{
+	if (population == 0)
+		return -1;
+	if (poor_persons < 0)
+		poor_persons = 0;
+	/* round half up of poor * 1000 / population */
+	unsigned __int128 num = (unsigned __int128)poor_persons * 2000 + population;
+	return (long)(num / ((unsigned __int128)population * 2));
+}
+
+struct rows {
+	struct rollup_row *v;
+	size_t n, cap;
+	struct u64map map;
+};
+
+static struct rollup_row *
+row_for(struct rows *r, uint64_t area, const struct rollup_query *q)
+{
+	bool added;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct rollup_row *v = realloc(r->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		r->v = v;
+		r->cap = cap;
+	}
+	uint32_t *idx = map_find(&r->map, area, true, (uint32_t)r->n, &added);
+	if (!idx)
+		return NULL;
+	if (added) {
+		struct rollup_row *row = &r->v[r->n++];
+		memset(row, 0, sizeof(*row));
+		row->area = area;
+		row->level = q->level;
+		row->year = q->year;
+	}
+	return &r->v[*idx];
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct rollup_row *x = a, *y = b;
+	return x->area < y->area ? -1 : x->area > y->area;
+}
+
+static void
+range_key(uint8_t key[10], uint64_t area, uint16_t year)
+{
+	be64_put(key, area);
+	be16_put(key + 8, year);
+}
+
+/* Sum the counters of every area of the query's level under it. */
+static int
+query_counters(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
+	       struct rows *rows)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_ROLLUP, &it);
+	if (err)
+		return err;
+	uint8_t key[10];
+	range_key(key, lo, 0);
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n != 10 || v.n != RC_VAL_LEN) {
+			err = JZ_ECORRUPT;
+			break;
+		}
+		uint64_t area = be64_get(k.p);
+		uint16_t year = be16_get(k.p + 8);
+		if (area > hi)
+			break;
+		if (area_level_of(area) != q->level || year > q->year)
+			continue;
+		struct rollup_row *row = row_for(rows, area, q);
+		if (!row) {
+			err = -ENOMEM;
+			break;
+		}
+		int64_t c[RC_N];
+		counts_decode(c, v.p);
+		for (int i = 0; i < RC_FIRST_EVENT; i++)
+			row->c[i] += c[i];
+		if (year == q->year)
+			for (int i = RC_FIRST_EVENT; i < RC_N; i++)
+				row->c[i] += c[i];
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
+/* Add each village's latest census with year <= Y to its area's row. */
+static int
+query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
+	     struct rows *rows)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_CENSUS, &it);
+	if (err)
+		return err;
+	uint8_t key[10];
+	range_key(key, lo, 0);
+	struct bytes k, v;
+	uint64_t cur = 0;
+	struct census_val best = {0};
+	bool have = false;
+	/* Keys are (village, year) in order: the last one <= Y per village wins. */
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v);; err = store_iter_next(&it, &k, &v)) {
+		uint64_t village = 0;
+		if (err == 0) {
+			if (k.n != 10 || v.n < CENSUS_FIXED || v.n - CENSUS_FIXED >= sizeof(best.name)) {
+				err = JZ_ECORRUPT;
+				break;
+			}
+			village = be64_get(k.p);
+			if (village > hi)
+				err = JZ_ENOTFOUND;
+		}
+		if (err || village != cur) {
+			if (have) {
+				struct rollup_row *row = row_for(rows, area_at_level(cur, q->level), q);
+				if (!row) {
+					err = -ENOMEM;
+					break;
+				}
+				row->population += best.population;
+				row->census_households += best.households;
+				row->villages++;
+				if (q->level == AREA_LEVEL_VILLAGE)
+					memcpy(row->name, best.name, sizeof(row->name));
+			}
+			have = false;
+			cur = village;
+		}
+		if (err)
+			break;
+		if (be16_get(k.p + 8) <= q->year) {
+			best.households = be64_get(v.p);
+			best.population = be64_get(v.p + 8);
+			memcpy(best.name, v.p + CENSUS_FIXED, v.n - CENSUS_FIXED);
+			best.name[v.n - CENSUS_FIXED] = 0;
+			have = true;
+		}
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
+/* Names of township and county rows come from the nodes' NodeInfo records. */
+static int
+query_names(struct store_txn *txn, struct rows *rows)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_ORIGIN, &it);
+	if (err)
+		return err;
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct origin_state o;
+		if (origin_decode(&o, v.p, v.n) || !o.area || !o.name[0])
+			continue;
+		uint32_t *idx = map_find(&rows->map, o.area, false, 0, NULL);
+		if (idx && !rows->v[*idx].name[0])
+			snprintf(rows->v[*idx].name, sizeof(rows->v[*idx].name), "%s", o.name);
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
+long
+rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_row **out)
+{
+	struct rows rows = {0};
+	uint64_t lo = 0, hi = AREA_CODE_MAX;
+	if (q->under)
+		area_range(q->under, &lo, &hi);
+	int err = query_counters(txn, q, lo, hi, &rows);
+	if (!err)
+		err = query_census(txn, q, lo, hi, &rows);
+	if (!err)
+		err = query_names(txn, &rows);
+	map_release(&rows.map);
+	if (err) {
+		free(rows.v);
+		return err;
+	}
+	qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
+	*out = rows.v;
+	return (long)rows.n;
+}
+
+uint16_t
+rollup_latest_year(struct store_txn *txn)
+{
+	uint16_t latest = 0;
+	enum store_db dbs[2] = {STORE_ROLLUP, STORE_CENSUS};
+	for (int d = 0; d < 2; d++) {
+		struct store_iter it;
+		if (store_iter_open(txn, dbs[d], &it))
+			continue;
+		struct bytes k, v;
+		for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+		     err = store_iter_next(&it, &k, &v))
+			if (k.n == 10 && be16_get(k.p + 8) > latest)
+				latest = be16_get(k.p + 8);
+		store_iter_close(&it);
+	}
+	return latest;
+}
+
+/* ---------------------------------------------------------------- verify */
+
+struct replay_hh {
+	struct hh_state st;
+};
+
+/* Replay every household envelope of the log, in log order, through the head
+ * rule into ACC; HH receives each household's replayed state. */
+static int
+replay_log(struct store_txn *txn, struct rollup_acc *acc, struct u64map *hmap,
+	   struct replay_hh **hhs, size_t *nhh, size_t *cap)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_LOG, &it);
+	if (err)
+		return err;
+	struct bytes k, v;
+	static struct rec_household h; /* large; verify is not reentrant */
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (v.n != 40) {
+			err = JZ_ECORRUPT;
+			break;
+		}
+		struct bytes raw;
+		err = store_get(txn, STORE_ENV, v.p, 40, &raw);
+		if (err)
+			break;
+		struct envelope e;
+		err = envelope_decode(&e, raw.p, raw.n);
+		if (err)
+			break;
+		if (e.kind != ENV_KIND_HOUSEHOLD)
+			continue;
+		err = rec_household_decode(&h, e.body.p, e.body.n);
+		if (err)
+			break;
+		if (*nhh == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 1024;
+			struct replay_hh *n = realloc(*hhs, ncap * sizeof(*n));
+			if (!n) {
+				err = -ENOMEM;
+				break;
+			}
+			*hhs = n;
+			*cap = ncap;
+		}
+		bool added;
+		uint32_t *idx = map_find(hmap, h.id, true, (uint32_t)*nhh, &added);
+		if (!idx) {
+			err = -ENOMEM;
+			break;
+		}
+		struct hh_state *st = &(*hhs)[*idx].st;
+		struct rollup_contrib none = {0};
+		if (added) {
+			(*nhh)++;
+			hh_state_from(st, &h, e.hash, e.origin, e.seq, e.hlc, 1);
+			err = rollup_acc_change(acc, h.village, h.year, &none, &st->contrib);
+		} else if (hh_supersedes(st, &h, e.origin, e.hlc)) {
+			struct rollup_contrib old = st->contrib;
+			hh_state_from(st, &h, e.hash, e.origin, e.seq, e.hlc, st->versions + 1);
+			err = rollup_acc_change(acc, h.village, h.year, &old, &st->contrib);
+		} else {
+			st->versions++;
+		}
+		if (err)
+			break;
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
+int
+rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
+{
+	struct rollup_acc *acc = NULL;
+	struct u64map hmap = {0};
+	struct replay_hh *hhs = NULL;
+	size_t nhh = 0, cap = 0, cells = 0, bad_cells = 0, bad_hh = 0;
+	int err = rollup_acc_new(&acc);
+	if (err)
+		return err;
+	err = replay_log(txn, acc, &hmap, &hhs, &nhh, &cap);
+	if (err) {
+		snprintf(msg, msglen, "replay of the log failed: %s", err_str(err));
+		goto out;
+	}
+
+	/* 1. Every stored cell equals the replayed one; every replayed cell is stored. */
+	struct store_iter it;
+	err = store_iter_open(txn, STORE_ROLLUP, &it);
+	if (err)
+		goto out;
+	struct bytes k, v;
+	char first[160] = "";
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n != 10 || v.n != RC_VAL_LEN) {
+			err = JZ_ECORRUPT;
+			break;
+		}
+		cells++;
+		uint64_t area = be64_get(k.p);
+		uint16_t year = be16_get(k.p + 8);
+		int64_t c[RC_N];
+		counts_decode(c, v.p);
+		uint32_t *idx = map_find(&acc->map, cell_key(area, year), false, 0, NULL);
+		const int64_t *want = idx ? acc->cells[*idx].c : NULL;
+		for (int i = 0; i < RC_N; i++) {
+			if (c[i] != (want ? want[i] : 0)) {
+				if (!bad_cells++)
+					snprintf(first, sizeof(first),
+						 "area %012" PRIu64 " year %u counter %d: stored %" PRId64
+						 ", recomputed %" PRId64,
+						 area, year, i, c[i], want ? want[i] : 0);
+				break;
+			}
+		}
+	}
+	store_iter_close(&it);
+	if (err != JZ_ENOTFOUND)
+		goto out;
+	err = 0;
+	for (size_t i = 0; i < acc->n; i++) {
+		bool zero = true;
+		for (int j = 0; j < RC_N; j++)
+			zero &= acc->cells[i].c[j] == 0;
+		uint8_t key[10];
+		range_key(key, acc->cells[i].area, acc->cells[i].year);
+		struct bytes sv;
+		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND &&
+		    !bad_cells++)
+			snprintf(first, sizeof(first), "area %012" PRIu64 " year %u: recomputed but not stored",
+				 acc->cells[i].area, acc->cells[i].year);
+	}
+
+	/* 2. Every household's cached state is its replayed state, and its cached
+	 * contribution is what its head version, decoded, contributes. */
+	err = store_iter_open(txn, STORE_HOUSEHOLD, &it);
+	if (err)
+		goto out;
+	size_t held = 0;
+	static struct rec_household h;
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct hh_state st;
+		held++;
+		if (k.n != 8 || hh_state_decode(&st, v.p, v.n)) {
+			bad_hh++;
+			continue;
+		}
+		uint64_t id = be64_get(k.p);
+		uint32_t *idx = map_find(&hmap, id, false, 0, NULL);
+		uint8_t envkey[40];
+		memcpy(envkey, st.head_origin, 32);
+		be64_put(envkey + 32, st.head_seq);
+		struct bytes raw;
+		struct envelope e;
+		bool ok = idx && memcmp(hhs[*idx].st.head, st.head, 32) == 0 &&
+			  store_get(txn, STORE_ENV, envkey, sizeof(envkey), &raw) == 0 &&
+			  envelope_decode(&e, raw.p, raw.n) == 0 && memcmp(e.hash, st.head, 32) == 0 &&
+			  rec_household_decode(&h, e.body.p, e.body.n) == 0 && h.id == id;
+		if (ok) {
+			struct rollup_contrib c = hh_contrib(&h);
+			ok = memcmp(&c, &st.contrib, sizeof(c)) == 0 && h.year == st.year;
+		}
+		if (!ok && !bad_hh++ && !bad_cells)
+			snprintf(first, sizeof(first), "household %016" PRIu64 ": state disagrees with its records", id);
+	}
+	store_iter_close(&it);
+	if (err != JZ_ENOTFOUND)
+		goto out;
+	err = 0;
+	if (held != nhh && !bad_hh++ && !bad_cells)
+		snprintf(first, sizeof(first), "%zu households held, %zu in the log", held, nhh);
+
+	if (bad_cells || bad_hh) {
+		snprintf(msg, msglen, "MISMATCH: %zu of %zu counter cells and %zu households disagree; first: %s",
+			 bad_cells, cells, bad_hh, first);
+		err = JZ_ECORRUPT;
+	} else {
+		snprintf(msg, msglen,
+			 "OK: %zu counter cells and %zu households agree with the recomputation",
+			 cells, nhh);
+	}
+out:
+	rollup_acc_free(&acc);
+	map_release(&hmap);
+	free(hhs);
+	return err;
+}

@@ -1,0 +1,127 @@
+/*
+ * rollup.h - 贫困发生率 counters per area and year (DESIGN §9).
+ *
+ * Every change of a household's effective state subtracts its old
+ * contribution and adds the new one at each of its five areas (village,
+ * township, county, prefecture, province), as deltas under the year of the
+ * change, in the same write transaction as the change itself. The value of
+ * a stock counter as of year Y is the sum of its deltas for years <= Y; an
+ * event counter (identified, exited, returned in the year) is the value for
+ * Y alone. The denominator is each village's latest census with year <= Y.
+ *
+ * Deltas are gathered per transaction in a struct rollup_acc and written
+ * once per (area, year) at the end, so a batch of 500 households of one
+ * village costs five read-modify-writes, not 2,500.
+ */
+#ifndef JZFP_ROLLUP_H
+#define JZFP_ROLLUP_H
+
+#include "area.h"
+#include "err.h"
+#include "store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum rollup_counter {
+	/* stocks */
+	RC_HOUSEHOLDS,     /* households in the registry, any status */
+	RC_PERSONS,
+	RC_POOR_HH,        /* 未脱贫 + 返贫 */
+	RC_POOR_PERSONS,
+	RC_EXITED_HH,      /* 已脱贫 (享受 / 不再享受政策) */
+	RC_EXITED_PERSONS,
+	RC_POOR_BY_ATTR,   /* poor persons by attribute 1..3: 3 counters */
+	RC_POOR_BY_CAUSE = RC_POOR_BY_ATTR + 3, /* poor persons by main cause 1..12: 12 counters */
+	/* events in the year */
+	RC_IDENTIFIED_HH = RC_POOR_BY_CAUSE + 12,
+	RC_EXITED_IN_YEAR_HH,
+	RC_RETURNED_HH,
+	RC_N
+};
+
+#define RC_FIRST_EVENT RC_IDENTIFIED_HH
+
+/* What one household adds to its areas' counters. */
+struct rollup_contrib {
+	bool present;
+	uint8_t status; /* enum hh_status */
+	uint8_t members;
+	uint8_t attribute;
+	uint8_t main_cause;
+};
+
+/* Per-transaction accumulator of deltas. */
+struct rollup_acc;
+
+JZ_NODISCARD int rollup_acc_new(struct rollup_acc **out);
+void rollup_acc_free(struct rollup_acc **acc);
+/* Forget everything gathered (after an aborted transaction). */
+void rollup_acc_reset(struct rollup_acc *acc);
+
+/*
+ * Record the change of one household of VILLAGE from OLD to NEW, dated YEAR.
+ * Returns 0 or -ENOMEM (the accumulator is then unchanged).
+ */
+JZ_NODISCARD int rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
+				   const struct rollup_contrib *old,
+				   const struct rollup_contrib *new_);
+
+/* Add the gathered deltas to the rollup database and reset. Errors stick to TXN. */
+void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
+
+/* A village census as kept in the `census` database, key village(8) year(2). */
+struct census_val {
+	uint64_t households, population;
+	uint64_t hlc; /* of the record that set it: the later one wins */
+	char name[128];
+};
+
+/* Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
+int rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year,
+		      struct census_val *out);
+void rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
+		       const struct census_val *c);
+
+/* One row of a rollup answer. */
+struct rollup_row {
+	uint64_t area;
+	enum area_level level;
+	uint16_t year;
+	char name[128];
+	uint64_t population;        /* rural registered population (census) */
+	uint64_t census_households; /* households in the census */
+	uint64_t villages;          /* villages with a census */
+	int64_t c[RC_N];
+};
+
+struct rollup_query {
+	enum area_level level;
+	uint64_t under; /* 0: everything held */
+	uint16_t year;
+};
+
+/*
+ * Answer Q from the counters and census in TXN. *rows is given (free()),
+ * sorted by area. Returns the number of rows (>= 0) or a negative error.
+ */
+JZ_NODISCARD long rollup_query(struct store_txn *txn, const struct rollup_query *q,
+			       struct rollup_row **rows);
+
+/*
+ * Incidence in tenths of a percent, rounded half up, from exact integers:
+ * 132 means 13.2%. Returns -1 when the population is 0.
+ */
+long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
+
+/* Latest year for which any counter or census is held (0 if none). */
+uint16_t rollup_latest_year(struct store_txn *txn);
+
+/*
+ * Recompute every counter from the stored household records and compare
+ * with the rollup database. Writes a human summary to MSG. Returns 0 when
+ * they agree exactly, JZ_ECORRUPT when they do not, or another error.
+ */
+JZ_NODISCARD int rollup_verify(struct store_txn *txn, char *msg, size_t msglen);
+
+#endif
