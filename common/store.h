@@ -32,7 +32,9 @@ enum store_db {
 	STORE_DOWNLOG,   /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
 	STORE_ORIGIN,    /* origin(32) -> struct origin_state (node/) */
 	STORE_HOUSEHOLD, /* household id(8) -> household state (node/) */
-	STORE_VERSION,   /* version hash(32) -> origin(32) seq(8) */
+	STORE_VERSION,   /* household id(8) version hash(32) -> origin(32) seq(8); keyed by
+			  * household first so a batch's inserts cluster instead of
+			  * dirtying one random page per record */
 	STORE_PROPOSAL,  /* version hash(32) -> workflow state (workflow issue) */
 	STORE_CENSUS,    /* village(8) year(2) -> census */
 	STORE_ROLLUP,    /* area(8) year(2) -> counter deltas */

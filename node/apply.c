@@ -191,9 +191,11 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	if (!area_is_under(h.village, o->area) || !area_is_under(h.village, scope))
 		return JZ_ESCOPE;
 
-	uint8_t ver[40];
+	uint8_t vkey[40], ver[40];
+	be64_put(vkey, h.id);
+	memcpy(vkey + 8, e->hash, 32);
 	env_key(ver, e->origin, e->seq);
-	store_put(&a->txn, STORE_VERSION, e->hash, 32, ver, sizeof(ver));
+	store_put(&a->txn, STORE_VERSION, vkey, sizeof(vkey), ver, sizeof(ver));
 
 	struct hh_state cur;
 	int err = hh_state_get(&a->txn, h.id, &cur);

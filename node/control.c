@@ -594,12 +594,13 @@ cmd_household(struct node *n, const struct request *r, struct sbuf *out)
 		sbuf_printf(out, "history (newest first):\n");
 	}
 	/* Walk the first-parent chain back from the effective head. */
-	uint8_t cur[32];
-	memcpy(cur, st.head, 32);
+	uint8_t cur[40];
+	be64_put(cur, id);
+	memcpy(cur + 8, st.head, 32);
 	for (int depth = 0; depth < 100; depth++) {
 		struct bytes loc, raw;
 		struct envelope e;
-		if (store_get(&txn, STORE_VERSION, cur, 32, &loc) || loc.n != 40 ||
+		if (store_get(&txn, STORE_VERSION, cur, sizeof(cur), &loc) || loc.n != 40 ||
 		    store_get(&txn, STORE_ENV, loc.p, 40, &raw) || envelope_decode(&e, raw.p, raw.n) ||
 		    rec_household_decode(&h, e.body.p, e.body.n))
 			break;
@@ -616,7 +617,7 @@ cmd_household(struct node *n, const struct request *r, struct sbuf *out)
 				    h.year, rec_status_name(h.status));
 		if (!h.n_parents)
 			break;
-		memcpy(cur, h.parents[0], 32);
+		memcpy(cur + 8, h.parents[0], 32);
 	}
 	if (json)
 		sbuf_printf(out, "]}\n");

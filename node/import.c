@@ -16,6 +16,11 @@
  */
 #include "import.h"
 
+#include "area.h"
+#include "csv.h"
+#include "err.h"
+#include "resid.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -25,15 +30,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "area.h"
-#include "csv.h"
-#include "err.h"
-#include "resid.h"
-
-#define YEAR_MIN   2013
-#define YEAR_MAX   2100
+#define YEAR_MIN    2013
+#define YEAR_MAX    2100
 #define YUAN_DIGITS 12 /* up to 999,999,999,999 yuan: far above any income */
-#define COUNT_MAX  1000000000ULL
+#define COUNT_MAX   1000000000ULL
 
 /* ------------------------------------------------------------ errors */
 
@@ -58,11 +58,11 @@ copy_utf8(char *dst, size_t size, const char *s)
 }
 
 static void add_error(struct errlist *e, size_t line, const char *column, uint64_t household,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
-add_error(struct errlist *e, size_t line, const char *column, uint64_t household,
-	  const char *fmt, ...)
+add_error(struct errlist *e, size_t line, const char *column, uint64_t household, const char *fmt,
+          ...)
 {
 	va_list ap;
 
@@ -403,16 +403,16 @@ struct column_def {
 
 struct header {
 	size_t line;
-	size_t n_fields;                  /* fields in the header row */
-	int field_of[MAX_COLUMNS];        /* column -> field index, -1 absent */
-	char name[MAX_COLUMNS][48];       /* column -> name as written */
-	bool unnamed[CSV_FIELDS_MAX];     /* field with an empty header */
+	size_t n_fields;              /* fields in the header row */
+	int field_of[MAX_COLUMNS];    /* column -> field index, -1 absent */
+	char name[MAX_COLUMNS][48];   /* column -> name as written */
+	bool unnamed[CSV_FIELDS_MAX]; /* field with an empty header */
 };
 
 /* Map the header row onto defs. Returns 0 or JZ_EPARSE (errors listed). */
 static int
-parse_header(const struct csv_row *row, const struct column_def *defs, int ncols,
-	     struct header *h, struct errlist *e)
+parse_header(const struct csv_row *row, const struct column_def *defs, int ncols, struct header *h,
+             struct errlist *e)
 {
 	bool bad = false;
 
@@ -436,7 +436,7 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 			bad = true;
 		} else if (h->field_of[c] >= 0) {
 			add_error(e, row->line, v, 0, "column given twice (also column %d)",
-				  h->field_of[c] + 1);
+			          h->field_of[c] + 1);
 			bad = true;
 		} else {
 			h->field_of[c] = (int)i;
@@ -446,19 +446,21 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 	for (int c = 0; c < ncols; c++) {
 		if (defs[c].required && h->field_of[c] < 0) {
 			add_error(e, row->line, defs[c].en, 0, "missing column (%s or %s)",
-				  defs[c].en, defs[c].zh);
+			          defs[c].en, defs[c].zh);
 			bad = true;
 		}
 	}
 	return bad ? JZ_EPARSE : 0;
 }
 
-/* Trim the row; false if every field is empty. Values in fields under an
- * empty header, or past the header's last field, are errors. */
+/* Trim the row; false if every field is empty. A row must have as many
+ * fields as the header (a missing comma shifts every later column, so the
+ * row cannot be trusted); a value under an empty header is an error. */
 static bool
 prepare_row(struct csv_row *row, const struct header *h, struct errlist *e, bool *bad)
 {
 	bool any = false;
+	size_t n = row->n;
 
 	*bad = false;
 	for (size_t i = 0; i < row->n; i++) {
@@ -467,17 +469,18 @@ prepare_row(struct csv_row *row, const struct header *h, struct errlist *e, bool
 	}
 	if (!any)
 		return false;
-	for (size_t i = 0; i < row->n; i++) {
-		if (*row->fields[i] == '\0')
-			continue;
-		if (i >= h->n_fields) {
-			add_error(e, row->line, "", 0, "more fields than the header has");
-			*bad = true;
-			break;
-		}
-		if (h->unnamed[i]) {
+	/* Empty fields past the header's end are harmless trailing commas. */
+	while (n > h->n_fields && *row->fields[n - 1] == '\0')
+		n--;
+	if (n != h->n_fields) {
+		add_error(e, row->line, "", 0, "%zu fields, but the header has %zu", n,
+		          h->n_fields);
+		*bad = true;
+	}
+	for (size_t i = 0; i < row->n && i < h->n_fields; i++) {
+		if (*row->fields[i] != '\0' && h->unnamed[i]) {
 			add_error(e, row->line, "", 0, "value in column %zu, which has no header",
-				  i + 1);
+			          i + 1);
 			*bad = true;
 		}
 	}
@@ -540,32 +543,39 @@ static const struct column_def hh_columns[HH_NCOLS] = {
 };
 
 /* The household columns: set by the head's row, repeated at will. */
-static const int hh_level_cols[] = {C_VILLAGE, C_ATTRIBUTE, C_MAIN_CAUSE, C_OTHER_CAUSES,
-				    C_INCOME,  C_STATUS,    C_YEAR,       C_STANDARD,
-				    C_RELOCATED};
+static const int hh_level_cols[] = {C_VILLAGE, C_ATTRIBUTE, C_MAIN_CAUSE, C_OTHER_CAUSES, C_INCOME,
+                                    C_STATUS,  C_YEAR,      C_STANDARD,   C_RELOCATED};
 #define N_HH_LEVEL (sizeof hh_level_cols / sizeof hh_level_cols[0])
 
 static const struct code_name attribute_names[] = {
     {"一般贫困户", 1}, {"低保贫困户", 2}, {"特困供养贫困户", 3}, {"五保贫困户", 3}, {NULL, 0}};
-static const struct code_name cause_names[] = {
-    {"因病", 1},	      {"因残", 2},	     {"因学", 3},   {"因灾", 4},
-    {"缺土地", 5},	      {"缺水", 6},	     {"缺技术", 7}, {"缺劳力", 8},
-    {"缺资金", 9},	      {"交通条件落后", 10}, {"自身发展动力不足", 11},
-    {"其它", 12},	      {"其他", 12},	     {NULL, 0}};
-static const struct code_name status_names[] = {
-    {"非贫困", 0},
-    {"非贫困户", 0},
-    {"未识别", 0},
-    {"未脱贫", 1},
-    {"已脱贫享受政策", 2},
-    {"已脱贫（享受政策）", 2},
-    {"已脱贫(享受政策)", 2},
-    {"已脱贫不再享受政策", 3},
-    {"已脱贫（不再享受政策）", 3},
-    {"已脱贫(不再享受政策)", 3},
-    {"返贫", 4},
-    {"剔除", 5},
-    {NULL, 0}};
+static const struct code_name cause_names[] = {{"因病", 1},
+                                               {"因残", 2},
+                                               {"因学", 3},
+                                               {"因灾", 4},
+                                               {"缺土地", 5},
+                                               {"缺水", 6},
+                                               {"缺技术", 7},
+                                               {"缺劳力", 8},
+                                               {"缺资金", 9},
+                                               {"交通条件落后", 10},
+                                               {"自身发展动力不足", 11},
+                                               {"其它", 12},
+                                               {"其他", 12},
+                                               {NULL, 0}};
+static const struct code_name status_names[] = {{"非贫困", 0},
+                                                {"非贫困户", 0},
+                                                {"未识别", 0},
+                                                {"未脱贫", 1},
+                                                {"已脱贫享受政策", 2},
+                                                {"已脱贫（享受政策）", 2},
+                                                {"已脱贫(享受政策)", 2},
+                                                {"已脱贫不再享受政策", 3},
+                                                {"已脱贫（不再享受政策）", 3},
+                                                {"已脱贫(不再享受政策)", 3},
+                                                {"返贫", 4},
+                                                {"剔除", 5},
+                                                {NULL, 0}};
 static const struct code_name health_names[] = {
     {"健康", 1}, {"长期慢性病", 2}, {"患有大病", 3}, {"残疾", 4}, {NULL, 0}};
 static const struct code_name labour_names[] = {
@@ -587,12 +597,12 @@ struct hh_fields {
 
 struct row {
 	size_t line;
-	uint64_t hh;   /* 0 if household_id is unusable */
-	size_t next;   /* next row of the same household, SIZE_MAX at the end */
+	uint64_t hh; /* 0 if household_id is unusable */
+	size_t next; /* next row of the same household, SIZE_MAX at the end */
 	bool bad;
-	bool head;     /* relation 01 */
-	bool has_tag;  /* pid_tag computed (ID number valid) */
-	unsigned ok;   /* bit per column: given and valid */
+	bool head;          /* relation 01 */
+	bool has_tag;       /* pid_tag computed (ID number valid) */
+	unsigned ok;        /* bit per column: given and valid */
 	unsigned given_bad; /* bit per column: given but invalid */
 	struct hh_fields f;
 	struct rec_member m;
@@ -619,9 +629,8 @@ struct hh_import {
 
 #define BIT(c) (1u << (c))
 
-static void
-row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
 row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
@@ -662,7 +671,7 @@ tag_key64(const uint8_t *tag)
 /* Codes for one of the household columns; only a given value is checked. */
 static void
 parse_hh_code(struct hh_import *im, struct row *r, const struct csv_row *row, int col, int min,
-	      int max, const struct code_name *names, const char *expect, uint8_t *out)
+              int max, const struct code_name *names, const char *expect, uint8_t *out)
 {
 	const char *v = field(row, &im->h, col);
 	int c;
@@ -709,7 +718,7 @@ parse_other_causes(struct hh_import *im, struct row *r, const struct csv_row *ro
 		}
 		if (!parse_code(tok, 1, REC_CAUSE_MAX, cause_names, &c)) {
 			row_error(im, r, C_OTHER_CAUSES,
-				  "each cause must be 1-12 or a cause name such as 因病");
+			          "each cause must be 1-12 or a cause name such as 因病");
 			return;
 		}
 		for (uint8_t k = 0; k < n; k++) {
@@ -744,7 +753,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 		row_error(im, r, C_HOUSEHOLD_ID, "must not be empty");
 	else if (household_id_parse(v, &r->hh))
 		row_error(im, r, C_HOUSEHOLD_ID,
-			  "must be 16 digits: a village code and a serial 0001-9999");
+		          "must be 16 digits: a village code and a serial 0001-9999");
 
 	v = field(row, h, C_RELATION);
 	if (!*v)
@@ -771,23 +780,23 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 			if (r->hh && household_village(r->hh) != village) {
 				household_id_format(r->hh, code);
 				row_error(im, r, C_HOUSEHOLD_ID, "%s is not in village %s", code,
-					  v);
+				          v);
 			}
 		}
 	}
 	parse_hh_code(im, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names,
-		      "0-5 or 非贫困/未脱贫/已脱贫享受政策/已脱贫不再享受政策/返贫/剔除",
-		      &r->f.status);
+	              "0-5 or 非贫困/未脱贫/已脱贫享受政策/已脱贫不再享受政策/返贫/剔除",
+	              &r->f.status);
 	parse_hh_code(im, r, row, C_ATTRIBUTE, 1, REC_ATTRIBUTE_MAX, attribute_names,
-		      "1-3 or 一般贫困户/低保贫困户/特困供养贫困户", &r->f.attribute);
+	              "1-3 or 一般贫困户/低保贫困户/特困供养贫困户", &r->f.attribute);
 	parse_hh_code(im, r, row, C_MAIN_CAUSE, 1, REC_CAUSE_MAX, cause_names,
-		      "1-12 or a cause name such as 因病", &r->f.main_cause);
+	              "1-12 or a cause name such as 因病", &r->f.main_cause);
 	parse_other_causes(im, r, row);
 	if ((r->ok & BIT(C_MAIN_CAUSE)) && (r->ok & BIT(C_OTHER_CAUSES)))
 		for (uint8_t k = 0; k < r->f.n_other; k++)
 			if (r->f.other[k] == r->f.main_cause)
 				row_error(im, r, C_OTHER_CAUSES, "repeats the main cause %d",
-					  r->f.main_cause);
+				          r->f.main_cause);
 	v = field(row, h, C_INCOME);
 	if (*v) {
 		if (*v == '-')
@@ -805,7 +814,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 			r->ok |= BIT(C_YEAR);
 	}
 	parse_hh_code(im, r, row, C_STANDARD, 1, REC_STANDARD_MAX, standard_names,
-		      "1-3 or 国家标准/省定标准/市定标准", &r->f.standard);
+	              "1-3 or 国家标准/省定标准/市定标准", &r->f.standard);
 	uint8_t relocated = 0;
 	parse_hh_code(im, r, row, C_RELOCATED, 0, 1, yes_no_names, "0/1 or 否/是", &relocated);
 	r->f.relocated = relocated;
@@ -817,14 +826,14 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 			if (!*field(row, h, col))
 				row_error(im, r, col, "must not be empty on the head's row");
 		}
-		bool poor = (r->ok & BIT(C_STATUS)) && r->f.status >= HH_POOR &&
-			    r->f.status <= HH_RETURNED;
+		bool poor =
+		    (r->ok & BIT(C_STATUS)) && r->f.status >= HH_POOR && r->f.status <= HH_RETURNED;
 		if (poor && !*field(row, h, C_ATTRIBUTE))
 			row_error(im, r, C_ATTRIBUTE, "must not be empty for status %d",
-				  r->f.status);
+			          r->f.status);
 		if (poor && !*field(row, h, C_MAIN_CAUSE))
 			row_error(im, r, C_MAIN_CAUSE, "must not be empty for status %d",
-				  r->f.status);
+			          r->f.status);
 	}
 
 	/* The person. */
@@ -877,7 +886,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 	v = field(row, h, C_LABOUR);
 	if (!parse_code(v, 1, REC_LABOUR_MAX, labour_names, &c))
 		row_error(im, r, C_LABOUR,
-			  "must be 1-4 or 普通劳动力/技能劳动力/丧失劳动力/无劳动力");
+		          "must be 1-4 or 普通劳动力/技能劳动力/丧失劳动力/无劳动力");
 	else
 		r->m.labour = (uint8_t)c;
 
@@ -909,7 +918,7 @@ file_row(struct hh_import *im, size_t idx)
 		size_t first = map_get(&im->by_tag, key, same_tag, &probe);
 		if (first != SIZE_MAX) {
 			row_error(im, r, C_ID_NUMBER, "appears twice (first on line %zu)",
-				  im->rows[first].line);
+			          im->rows[first].line);
 		} else if ((err = map_put(&im->by_tag, key, idx))) {
 			return err;
 		}
@@ -991,9 +1000,9 @@ check_group(struct hh_import *im, const struct group *g)
 			continue;
 		if (head)
 			row_error(im, r, C_RELATION,
-				  "a second head (relation 01) in this household; the first is on "
-				  "line %zu",
-				  head->line);
+			          "a second head (relation 01) in this household; the first is on "
+			          "line %zu",
+			          head->line);
 		else
 			head = r;
 	}
@@ -1006,7 +1015,7 @@ check_group(struct hh_import *im, const struct group *g)
 		struct row *r = &im->rows[i];
 		if (k == REC_MAX_MEMBERS)
 			row_error(im, r, C_HOUSEHOLD_ID, "household has more than %d members",
-				  REC_MAX_MEMBERS);
+			          REC_MAX_MEMBERS);
 		if (r != head) {
 			for (size_t c = 0; c < N_HH_LEVEL; c++) {
 				int col = hh_level_cols[c];
@@ -1014,8 +1023,8 @@ check_group(struct hh_import *im, const struct group *g)
 					continue;
 				if (differs(&r->f, &head->f, col))
 					row_error(im, r, col,
-						  "differs from the head's row (line %zu)",
-						  head->line);
+					          "differs from the head's row (line %zu)",
+					          head->line);
 			}
 		}
 		bad |= r->bad;
@@ -1088,7 +1097,7 @@ hh_import_release(struct hh_import *im)
 
 int
 import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-		      struct import_result *out)
+                      struct import_result *out)
 {
 	struct hh_import im = {.tag_key = tag_key, .node_area = node_area};
 	struct csv_reader *csv = NULL;
@@ -1235,7 +1244,7 @@ static const struct column_def census_columns[CENSUS_NCOLS] = {
 /* Check one census row into *c. Returns true if it has no error. */
 static bool
 parse_census_row(const struct csv_row *row, const struct header *h, uint64_t node_area,
-		 struct rec_census *c, struct errlist *e)
+                 struct rec_census *c, struct errlist *e)
 {
 	char area[13];
 	bool ok = true, counts = true;
@@ -1250,13 +1259,13 @@ parse_census_row(const struct csv_row *row, const struct header *h, uint64_t nod
 	} else if (!area_is_under(c->village, node_area)) {
 		area_format(node_area, area);
 		add_error(e, row->line, h->name[K_VILLAGE], c->village,
-			  "%s is outside this node's area %s", v, area);
+		          "%s is outside this node's area %s", v, area);
 		ok = false;
 	}
 	v = field(row, h, K_NAME);
 	if (strlen(v) >= sizeof c->name) {
 		add_error(e, row->line, h->name[K_NAME], c->village, "longer than %zu bytes",
-			  sizeof c->name - 1);
+		          sizeof c->name - 1);
 		ok = false;
 	} else if (!text_ok(v)) {
 		add_error(e, row->line, h->name[K_NAME], c->village, "not valid UTF-8 text");
@@ -1265,23 +1274,24 @@ parse_census_row(const struct csv_row *row, const struct header *h, uint64_t nod
 		strcpy(c->name, v);
 	}
 	if (!parse_year(field(row, h, K_YEAR), &c->year)) {
-		add_error(e, row->line, h->name[K_YEAR], c->village, "must be a year in 2013..2100");
+		add_error(e, row->line, h->name[K_YEAR], c->village,
+		          "must be a year in 2013..2100");
 		ok = false;
 	}
 	if (!parse_count(field(row, h, K_HOUSEHOLDS), &c->households)) {
 		add_error(e, row->line, h->name[K_HOUSEHOLDS], c->village,
-			  "must be a whole number >= 0");
+		          "must be a whole number >= 0");
 		ok = counts = false;
 	}
 	if (!parse_count(field(row, h, K_POPULATION), &c->population) || c->population == 0) {
 		add_error(e, row->line, h->name[K_POPULATION], c->village,
-			  "must be a whole number >= 1");
+		          "must be a whole number >= 1");
 		ok = counts = false;
 	}
 	if (counts && c->households > c->population) {
 		add_error(e, row->line, h->name[K_HOUSEHOLDS], c->village,
-			  "%llu households but only %llu people",
-			  (unsigned long long)c->households, (unsigned long long)c->population);
+		          "%llu households but only %llu people", (unsigned long long)c->households,
+		          (unsigned long long)c->population);
 		ok = false;
 	}
 	return ok;
@@ -1331,8 +1341,8 @@ import_census_csv(const char *path, uint64_t node_area, struct census_result *ou
 			size_t first = map_get(&seen, key, NULL, NULL);
 			if (first != SIZE_MAX) {
 				add_error(&e, row.line, h->name[K_VILLAGE], c.village,
-					  "village and year given twice (first on line %zu)",
-					  first);
+				          "village and year given twice (first on line %zu)",
+				          first);
 				ok = false;
 			} else if ((rc = map_put(&seen, key, row.line))) {
 				goto fail;

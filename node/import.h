@@ -35,7 +35,8 @@
  * the head's. A household has exactly one head and at most 64 members; its
  * rows need not be contiguous. An ID number may appear only once in a file.
  * Fields are trimmed of surrounding spaces (ASCII and U+3000); empty rows are
- * skipped; a column with an empty header must hold no values.
+ * skipped; every other row must have as many fields as the header (extra
+ * empty ones are ignored); a column with an empty header must hold no values.
  *
  * Census file: village, name (optional), year, households, population, or
  * 村代码, 村名, 年度, 总户数, 户籍人口. One row per village and year; population
@@ -49,16 +50,16 @@
 #ifndef JZFP_IMPORT_H
 #define JZFP_IMPORT_H
 
+#include "record.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#include "record.h"
-
 struct import_error {
-	size_t line;         /* physical line in the file, 1-based */
-	char column[48];     /* header name of the column, "" if none applies */
-	char what[200];      /* what is wrong; no personal data */
-	uint64_t household;  /* household id, 0 if unknown (census: village code) */
+	size_t line;        /* physical line in the file, 1-based */
+	char column[48];    /* header name of the column, "" if none applies */
+	char what[200];     /* what is wrong; no personal data */
+	uint64_t household; /* household id, 0 if unknown (census: village code) */
 };
 
 struct import_household {
@@ -70,24 +71,25 @@ struct import_household {
 struct import_result {
 	struct import_household *items; /* households without errors, by first line */
 	size_t n;
-	size_t rows;                   /* data rows read (empty rows not counted) */
-	struct import_error *errors;   /* sorted by line */
+	size_t rows;                 /* data rows read (empty rows not counted) */
+	struct import_error *errors; /* sorted by line */
 	size_t n_errors;
-	size_t n_bad_households;       /* households left out for errors; each row
-					* without a usable household_id counts as one */
+	size_t n_bad_households; /* households left out for errors; each row
+	                          * without a usable household_id counts as one */
 };
 
 /* Read and check a household CSV. node_area is this node's area: every
  * village must be under it. Each member's pid_tag is resid_tag(id_number,
- * tag_key). *out is caller storage, always initialised (release it with
- * import_result_release whatever the result).
+ * tag_key). *out is caller storage, overwritten without being released
+ * first, and always initialised: release it with import_result_release
+ * whatever the result.
  * Returns 0 when the whole file was read: errors, if any, are listed in out
  * and items hold only the households without errors. Returns JZ_EPARSE for a
  * header error (unknown, duplicate or missing column, no header) or a CSV
  * syntax error (an unterminated quote, ...), with the reason in out->errors
  * and no items; -errno if the file cannot be read; -ENOMEM. */
 int import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-			  struct import_result *out);
+                          struct import_result *out);
 
 struct import_census {
 	struct rec_census c;

@@ -36,6 +36,14 @@ node_now_ms(void)
 }
 
 uint64_t
+node_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
 node_backlog(const struct node *n)
 {
 	if (!n->cfg.has_parent)

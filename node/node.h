@@ -89,8 +89,9 @@ JZ_NODISCARD int node_run(struct node *n);
 
 void node_close(struct node **n);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
+/* Milliseconds and microseconds of CLOCK_MONOTONIC. */
 uint64_t node_now_ms(void);
+uint64_t node_now_us(void);
 
 /* Log entries not yet acknowledged by the parent (0 for the province). */
 uint64_t node_backlog(const struct node *n);

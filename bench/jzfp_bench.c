@@ -1,0 +1,375 @@
+/*
+ * jzfp_bench - the two halves of scripts/bench.sh that need our own code.
+ *
+ *   jzfp_bench gen --config VILLAGE.conf --records N [--households H]
+ *   jzfp_bench latency --village VILLAGE.conf --province PROVINCE.conf
+ *                      [--rate R] [--count N] [--households H]
+ *
+ * `gen` writes a backlog straight into a village's store while its daemon is
+ * stopped: N household versions over H households (each new version names
+ * the household's current head as its parent), signed and applied through
+ * the same apply_local() path as an import, 1,000 per transaction. When the
+ * daemon starts, the whole backlog replicates up the chain, which is what
+ * the throughput figure measures. It prints the signing rate too.
+ *
+ * `latency` drives a running village at a light load: it submits one
+ * household version every 1/R s over the village's control socket and
+ * takes the reply (sent after the village's commit) as the village-commit
+ * time; meanwhile it polls the province's record count every millisecond,
+ * and the time the count first covers a record is its province-commit
+ * time. Prints the median and p99 of the difference, in microseconds.
+ *
+ * Both print one JSON object on stdout.
+ */
+#include "apply.h"
+#include "area.h"
+#include "bytes.h"
+#include "config.h"
+#include "household.h"
+#include "log.h"
+#include "record.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define TXN_RECORDS 1000
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void __attribute__((noreturn))
+fail(const char *what, int err)
+{
+	fprintf(stderr, "jzfp_bench: %s: %s\n", what, err_str(err));
+	exit(1);
+}
+
+/* A plausible household version K of household number I (0-based). */
+static void
+make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h,
+	       struct rec_personal *p)
+{
+	memset(h, 0, sizeof(*h));
+	memset(p, 0, sizeof(*p));
+	h->id = village * 10000 + i + 1;
+	h->village = village;
+	h->year = (uint16_t)(2016 + k % 5);
+	h->standard = 1;
+	h->attribute = (uint8_t)(1 + i % 3);
+	h->main_cause = (uint8_t)(1 + (i + k) % 12);
+	h->income_fen = 250000 + (int64_t)((i * 37 + k * 101) % 200000);
+	static const uint8_t statuses[] = {HH_POOR, HH_POOR, HH_EXITED_POLICY, HH_EXITED,
+					   HH_RETURNED};
+	h->status = statuses[(i + k) % 5];
+	h->n_members = 3 + i % 3;
+	p->n = h->n_members;
+	for (size_t m = 0; m < h->n_members; m++) {
+		for (int b = 0; b < 16; b++)
+			h->members[m].pid_tag[b] = (uint8_t)(i * 31 + m * 7 + (size_t)b);
+		h->members[m].health = (uint8_t)(1 + (i + m) % 4);
+		h->members[m].labour = (uint8_t)(1 + m % 4);
+		snprintf(p->members[m].name, sizeof(p->members[m].name), "成员%u-%zu", i, m);
+		snprintf(p->members[m].id_number, sizeof(p->members[m].id_number),
+			 "630121198%01zu01%02u%03u", m % 10, (i % 28) + 1, i % 1000);
+		p->members[m].id_number[17] = '0';
+		p->members[m].id_number[18] = 0;
+		p->members[m].relation = (uint8_t)(m ? 2 + m % 3 : 1);
+		p->members[m].sex = (uint8_t)(1 + m % 2);
+		snprintf(p->members[m].birth_date, sizeof(p->members[m].birth_date),
+			 "198%zu-01-%02u", m % 10, (i % 28) + 1);
+		p->members[m].ethnicity = 1;
+		p->members[m].schooling = 3;
+	}
+}
+
+struct gen_job {
+	uint64_t village;
+	uint32_t households;
+	uint64_t from, to; /* version numbers [from, to) */
+};
+
+static int
+gen_chunk(struct applier *a, void *arg)
+{
+	struct gen_job *job = arg;
+	static struct rec_household h;
+	static struct rec_personal p;
+	static uint8_t body[REC_MAX_ENCODED], sealed[REC_MAX_ENCODED];
+	for (uint64_t v = job->from; v < job->to; v++) {
+		uint32_t i = (uint32_t)(v % job->households);
+		make_household(job->village, i, (uint32_t)(v / job->households), &h, &p);
+		struct hh_state st;
+		int err = hh_state_get(&a->txn, h.id, &st);
+		if (err == 0) {
+			h.n_parents = 1;
+			memcpy(h.parents[0], st.head, 32);
+		} else if (err != JZ_ENOTFOUND) {
+			return err;
+		}
+		size_t bn, sn;
+		if ((err = rec_household_encode(&h, body, sizeof(body), &bn)) ||
+		    (err = rec_personal_encode(&p, sealed, sizeof(sealed), &sn)))
+			return err;
+		err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn},
+				  (struct bytes){sealed, sn}, NULL);
+		if (err)
+			return err;
+	}
+	return a->txn.err;
+}
+
+static int
+node_info(struct applier *a, void *arg)
+{
+	const struct config *cfg = arg;
+	struct rec_node nd = {.area = cfg->area, .level = (uint8_t)cfg->level};
+	snprintf(nd.name, sizeof(nd.name), "%s", cfg->name);
+	uint8_t buf[REC_MAX_ENCODED];
+	size_t len;
+	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);
+	if (err)
+		return err;
+	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
+			   NULL);
+}
+
+/* One write transaction with map growth, as node_write does in the daemon. */
+static int
+write_txn(struct apply_ctx *ax, struct store *st, int (*fn)(struct applier *, void *), void *arg)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct applier a;
+		int err = apply_begin(&a, ax);
+		if (err)
+			return err;
+		err = fn(&a, arg);
+		if (!err)
+			err = apply_commit(&a);
+		else
+			apply_abort(&a);
+		if (err != JZ_EMAPFULL)
+			return err;
+		if ((err = store_grow(st)))
+			return err;
+	}
+	return JZ_EMAPFULL;
+}
+
+static int
+cmd_gen(const char *conf, uint64_t records, uint32_t households)
+{
+	static struct config cfg;
+	char msg[600];
+	if (config_load(&cfg, conf, msg, sizeof(msg))) {
+		fprintf(stderr, "jzfp_bench: %s\n", msg);
+		return 1;
+	}
+	if (cfg.level != AREA_LEVEL_VILLAGE) {
+		fprintf(stderr, "jzfp_bench: gen needs a village config\n");
+		return 1;
+	}
+	struct ident *id;
+	struct store *st;
+	struct hlc hlc;
+	struct apply_ctx ax;
+	int err = ident_load(&id, cfg.key);
+	if (err)
+		fail("key", err);
+	if ((err = store_open(&st, cfg.data_dir, cfg.map_size)))
+		fail("store", err);
+	hlc_init(&hlc, NULL, NULL);
+	if ((err = apply_ctx_init(&ax, st, id, &hlc, cfg.area)))
+		fail("store", err);
+	if (ax.own_seq == 0 && (err = write_txn(&ax, st, node_info, &cfg)))
+		fail("node info", err);
+	double t0 = now_s();
+	for (uint64_t v = 0; v < records; v += TXN_RECORDS) {
+		struct gen_job job = {.village = cfg.area,
+				      .households = households,
+				      .from = v,
+				      .to = v + TXN_RECORDS < records ? v + TXN_RECORDS : records};
+		if ((err = write_txn(&ax, st, gen_chunk, &job)))
+			fail("signing", err);
+	}
+	double dt = now_s() - t0;
+	printf("{\"records\":%" PRIu64 ",\"log\":%" PRIu64 ",\"seconds\":%.3f,"
+	       "\"signed_per_s\":%.0f}\n",
+	       records, ax.local_seq, dt, (double)records / dt);
+	apply_ctx_release(&ax);
+	store_close(&st);
+	ident_free(&id);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- latency */
+
+static void *
+control(void *zctx, const struct config *cfg)
+{
+	char ep[4300];
+	snprintf(ep, sizeof(ep), "ipc://%s/control.sock", cfg->data_dir);
+	void *s = zmq_socket(zctx, ZMQ_REQ);
+	int linger = 0, tmo = 10000;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
+	if (zmq_connect(s, ep)) {
+		fprintf(stderr, "jzfp_bench: cannot connect %s\n", ep);
+		exit(1);
+	}
+	return s;
+}
+
+/* Ask for status --json and return "records". */
+static uint64_t
+records_of(void *s)
+{
+	zmq_send(s, "status", 6, ZMQ_SNDMORE);
+	zmq_send(s, "--json", 6, 0);
+	char buf[8192];
+	int n = zmq_recv(s, buf, sizeof(buf), 0); /* code */
+	if (n < 0) {
+		fprintf(stderr, "jzfp_bench: no answer from the province\n");
+		exit(1);
+	}
+	n = zmq_recv(s, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		exit(1);
+	buf[n < (int)sizeof(buf) - 1 ? n : (int)sizeof(buf) - 1] = 0;
+	const char *p = strstr(buf, "\"records\":");
+	return p ? strtoull(p + 10, NULL, 10) : 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count,
+	    uint32_t households)
+{
+	static struct config vc, pc;
+	char msg[600];
+	if (config_load(&vc, vconf, msg, sizeof(msg)) || config_load(&pc, pconf, msg, sizeof(msg))) {
+		fprintf(stderr, "jzfp_bench: %s\n", msg);
+		return 1;
+	}
+	void *zctx = zmq_ctx_new();
+	void *village = control(zctx, &vc), *province = control(zctx, &pc);
+	double *t_village = calloc(count, sizeof(double));
+	double *t_province = calloc(count, sizeof(double));
+	double *lat = calloc(count, sizeof(double));
+	if (!t_village || !t_province || !lat)
+		return 1;
+	uint64_t base = records_of(province);
+	static struct rec_household h;
+	static struct rec_personal p;
+	static uint8_t body[REC_MAX_ENCODED], sealed[REC_MAX_ENCODED];
+	uint32_t sent = 0, seen = 0;
+	double t0 = now_s(), deadline = t0 + (double)count / rate + 30;
+	while (seen < count && now_s() < deadline) {
+		double now = now_s();
+		if (sent < count && now >= t0 + sent / rate) {
+			/* A fresh household each time: no parents needed. */
+			make_household(vc.area, 5000 + sent % households, 0, &h, &p);
+			h.income_fen += sent;
+			size_t bn, sn;
+			if (rec_household_encode(&h, body, sizeof(body), &bn) ||
+			    rec_personal_encode(&p, sealed, sizeof(sealed), &sn))
+				return 1;
+			zmq_send(village, "import-households", 17, ZMQ_SNDMORE);
+			zmq_send(village, body, bn, ZMQ_SNDMORE);
+			zmq_send(village, sealed, sn, 0);
+			char code[4], text[512];
+			if (zmq_recv(village, code, sizeof(code), 0) < 0 ||
+			    zmq_recv(village, text, sizeof(text), 0) < 0 || code[0] != '0') {
+				fprintf(stderr, "jzfp_bench: village refused the record\n");
+				return 1;
+			}
+			t_village[sent++] = now_s();
+			continue;
+		}
+		uint64_t r = records_of(province);
+		double at = now_s();
+		while (seen < sent && r >= base + seen + 1)
+			t_province[seen++] = at;
+		struct timespec ms = {0, 500000};
+		nanosleep(&ms, NULL);
+	}
+	for (uint32_t i = 0; i < seen; i++)
+		lat[i] = (t_province[i] - t_village[i]) * 1e6;
+	qsort(lat, seen, sizeof(double), cmp_double);
+	if (seen < count)
+		fprintf(stderr, "jzfp_bench: only %u of %u records reached the province\n", seen,
+			count);
+	printf("{\"mode\":\"latency\",\"records\":%u,\"rate\":%.0f,\"median_us\":%.0f,"
+	       "\"p99_us\":%.0f,\"max_us\":%.0f}\n",
+	       seen, rate, seen ? lat[seen / 2] : 0, seen ? lat[(size_t)(seen * 0.99)] : 0,
+	       seen ? lat[seen - 1] : 0);
+	free(t_village);
+	free(t_province);
+	free(lat);
+	zmq_close(village);
+	zmq_close(province);
+	zmq_ctx_term(zctx);
+	return seen == count ? 0 : 1;
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+		"usage: jzfp_bench gen --config VILLAGE.conf --records N [--households H]\n"
+		"       jzfp_bench latency --village V.conf --province P.conf [--rate R] "
+		"[--count N] [--households H]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	const char *conf = NULL, *pconf = NULL;
+	uint64_t records = 200000;
+	uint32_t households = 9999, count = 2000;
+	double rate = 200;
+	for (int i = 2; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		const char *a = argv[i], *v = argv[++i];
+		if (!strcmp(a, "--config") || !strcmp(a, "--village"))
+			conf = v;
+		else if (!strcmp(a, "--province"))
+			pconf = v;
+		else if (!strcmp(a, "--records"))
+			records = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--households"))
+			households = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--count"))
+			count = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--rate"))
+			rate = strtod(v, NULL);
+		else
+			usage();
+	}
+	if (!conf || households == 0 || households > 9999 || rate <= 0 || count == 0)
+		usage();
+	log_init(LOG_WARNING, 0);
+	if (!strcmp(argv[1], "gen"))
+		return cmd_gen(conf, records, households < 5000 ? households : 5000);
+	if (!strcmp(argv[1], "latency") && pconf)
+		return cmd_latency(conf, pconf, rate, count, households < 4999 ? households : 4999);
+	usage();
+}

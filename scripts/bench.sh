@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Benchmark replication village -> township -> county -> province on this
+# machine, as ratios against a raw ZeroMQ 4-process forwarding chain measured
+# in the same run (DESIGN §11). Not a test: it asserts nothing about speed.
+#
+# usage: scripts/bench.sh [--records N] [--rate R] [--count C] [--keep]
+#   --records N  household versions in the village backlog (default 200000)
+#   --rate R     light-load rate for the latency figure (default 200/s)
+#   --count C    records sent for the latency figure (default 2000)
+#   --keep       keep the work directory (node logs, stores)
+#   --batch B, --window W   override [link] batch_max and window on every node
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+records=200000 rate=200 count=2000 keep=0 batch="" window=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--records) records=$2; shift 2 ;;
+	--rate) rate=$2; shift 2 ;;
+	--count) count=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	--batch) batch=$2; shift 2 ;;
+	--window) window=$2; shift 2 ;;
+	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+bash "$top/scripts/deps.sh"
+bash "$top/scripts/build.sh" normal >/dev/null
+B=$top/build/bin
+work=$(mktemp -d "${TMPDIR:-/tmp}/jzfp-bench.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ "$keep" = 1 ]; then echo "bench: kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d'"$1"')'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Anonymous resident memory (heap, stacks): LMDB's pages are file-backed and
+# belong to the page cache, so RssAnon is what would grow with the backlog.
+anon_kb() { awk '/RssAnon/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+V=630121101001 T=630121101000 C=630121000000 P=630000000000
+# One chain. Run it twice (N/4 and N records) to see whether memory grows
+# with the backlog; the N run gives the figures.
+run_chain() {
+	local n=$1 dir=$2
+	mkdir -p "$dir"
+	printf 'area,level,name\n%s,province,province\n%s,county,county\n%s,township,township\n%s,village,village\n' \
+		$P $C $T $V >"$dir/nodes.csv"
+	bash "$top/scripts/provision.sh" -q --bin "$B" --log-level warning "$dir/nodes.csv" "$dir/tree"
+	for conf in "$dir"/tree/*/jzfpd.conf; do
+		python3 - "$conf" "$batch" "$window" <<'PY'
+import sys
+path, batch, window = sys.argv[1:]
+extra = "".join(f"{k} = {v}\n" for k, v in (("batch_max", batch), ("window", window)) if v)
+text = open(path).read()
+if extra:
+    text = text.replace("[link]\n", "[link]\n" + extra, 1) if "[link]\n" in text else text + "[link]\n" + extra
+    open(path, "w").write(text)
+PY
+	done
+	gen=$("$B/jzfp_bench" gen --config "$dir/tree/$V/jzfpd.conf" --records "$n")
+	local -A pid
+	for a in $P $C $T; do
+		"$B/jzfpd" --config "$dir/tree/$a/jzfpd.conf" 2>"$dir/$a.log" &
+		pid[$a]=$!; pids+=("$!")
+		for _ in $(seq 100); do
+			"$B/jzfpctl" -c "$dir/tree/$a/jzfpd.conf" status >/dev/null 2>&1 && break
+			sleep 0.05
+		done
+	done
+	local want=$((n + 4)) t0 t1 got=0
+	declare -A c0
+	for a in $P $C $T; do c0[$a]=$(cpu_ticks "${pid[$a]}"); done
+	t0=$(now)
+	"$B/jzfpd" --config "$dir/tree/$V/jzfpd.conf" 2>"$dir/$V.log" &
+	pid[$V]=$!; pids+=("$!"); c0[$V]=0
+	declare -A peak=([$V]=0 [$T]=0 [$C]=0 [$P]=0)
+	for _ in $(seq 12000); do
+		got=$("$B/jzfpctl" -c "$dir/tree/$P/jzfpd.conf" status --json | json_field '["records"]')
+		for a in $V $T $C $P; do
+			m=$(anon_kb "${pid[$a]}")
+			[ "$m" -gt "${peak[$a]}" ] && peak[$a]=$m
+		done
+		[ "$got" -ge "$want" ] && break
+		sleep 0.02
+	done
+	t1=$(now)
+	[ "$got" -ge "$want" ] || { echo "bench: province holds $got of $want records after 240 s" >&2; exit 1; }
+	local tick; tick=$(getconf CLK_TCK)
+	cpu=() hwm=()
+	for a in $V $T $C $P; do
+		cpu+=("$(python3 -c "print(round(($(cpu_ticks "${pid[$a]}") - ${c0[$a]}) / $tick * 1e6 / $n, 2))")")
+		hwm+=("${peak[$a]}")
+	done
+	rps=$(python3 -c "print(round($n / ($t1 - $t0)))")
+	signed=$(echo "$gen" | json_field '["signed_per_s"]')
+	chain_v=$dir/tree/$V/jzfpd.conf chain_p=$dir/tree/$P/jzfpd.conf
+	chain_pids=("${pid[$V]}" "${pid[$T]}" "${pid[$C]}" "${pid[$P]}")
+}
+
+stop_chain() {
+	for p in "${chain_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${chain_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
+small=$((records / 4))
+echo "== jzfp chain, backlog of $small records (memory check)"
+run_chain "$small" "$work/small"
+hwm_small=("${hwm[@]}")
+stop_chain
+echo "== jzfp chain, backlog of $records records"
+run_chain "$records" "$work/large"
+echo "== jzfp light-load latency, $count records at $rate/s"
+lat=$("$B/jzfp_bench" latency --village "$chain_v" --province "$chain_p" --rate "$rate" --count "$count")
+stop_chain
+
+# Baseline: raw ZeroMQ forwarding of messages of the same size (a stored
+# envelope is about 600 bytes here: read it off the village's store size).
+size=600
+echo "== baseline: raw ZeroMQ 4-process chain (median of 3 runs)"
+base_runs=()
+for _ in 1 2 3; do
+	base_runs+=("$("$B/zmqchain" --stages 4 --count "$records" --size $size --batch 512 --json)")
+done
+base=$(printf '%s\n' "${base_runs[@]}" | python3 -c '
+import json,sys
+runs=[json.loads(l) for l in sys.stdin if l.strip()]
+runs.sort(key=lambda r: r["records_per_s"])
+print(json.dumps(runs[len(runs)//2]))')
+base_lat=$("$B/zmqchain" --stages 4 --count "$count" --size $size --rate "$rate" --json)
+
+python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" <<'PY'
+import json, sys
+n, rps, signed = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+base, lat, blat = json.loads(sys.argv[4]), json.loads(sys.argv[5]), json.loads(sys.argv[6])
+cpu = [float(x) for x in sys.argv[7].split()]
+hwm = [int(x) for x in sys.argv[8].split()]
+hwm_small = [int(x) for x in sys.argv[9].split()]
+bcpu = base["cpu_us_per_record"]
+names = ["village", "township", "county", "province"]
+print()
+print(f"records replicated           {n}")
+print(f"end to end                   {rps:,.0f} records/s   baseline {base['records_per_s']:,.0f}/s   ratio {rps / base['records_per_s']:.4f}")
+print(f"village signing (offline)    {signed:,.0f} records/s")
+for i, name in enumerate(names):
+    print(f"cpu per record, {name:9s}    {cpu[i]:7.2f} us   baseline {bcpu[i]:.3f} us   ratio {cpu[i] / max(bcpu[i], 1e-9):.0f}x")
+print(f"latency at {lat['rate']:.0f}/s, median      {lat['median_us']:,.0f} us   baseline {blat['median_us']:,.0f} us   ratio {lat['median_us'] / blat['median_us']:.1f}x")
+print(f"latency at {lat['rate']:.0f}/s, p99         {lat['p99_us']:,.0f} us   baseline {blat['p99_us']:,.0f} us   ratio {lat['p99_us'] / blat['p99_us']:.1f}x")
+for i, name in enumerate(names):
+    print(f"peak anon memory, {name:9s}  {hwm[i] / 1024:6.1f} MiB with {n} records backlog, {hwm_small[i] / 1024:6.1f} MiB with {n // 4} (ratio {hwm[i] / max(hwm_small[i], 1):.2f})")
+print()
+print(json.dumps({"records": n, "records_per_s": round(rps), "baseline_records_per_s": base["records_per_s"],
+                  "throughput_ratio": round(rps / base["records_per_s"], 4),
+                  "cpu_us_per_record": cpu, "baseline_cpu_us_per_record": bcpu,
+                  "latency_median_us": lat["median_us"], "latency_p99_us": lat["p99_us"],
+                  "baseline_latency_median_us": blat["median_us"], "baseline_latency_p99_us": blat["p99_us"],
+                  "peak_anon_kib": hwm, "peak_anon_kib_quarter_backlog": hwm_small}))
+PY
