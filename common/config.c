@@ -56,27 +56,7 @@ struct key_def {
 
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 
-static const struct key_def keys[] = {
-    {"node", "level", K_LEVEL, 0, 0, NULL, true, F(level)},
-    {"node", "area", K_AREA, 0, 0, NULL, true, F(area)},
-    {"node", "name", K_STRING, 0, 0, NULL, false, F(name)},
-    {"node", "data_dir", K_PATH, 0, 0, NULL, true, F(data_dir)},
-    {"node", "key", K_PATH, 0, 0, NULL, false, F(key)}, /* default: data_dir/node.key */
-    {"node", "log_level", K_LOGLEVEL, 0, 0, "info", false, F(log_level)},
-    {"node", "map_size_mb", K_MEGS, 1, 1048576, "1024", false, F(map_size)},
-    {"link", "listen", K_ENDPOINT, 0, 0, NULL, false, F(listen)},
-    {"link", "parent", K_ENDPOINT, 0, 0, NULL, false, F(parent)},
-    {"link", "parent_key", K_HEX32, 0, 0, NULL, false, F(parent_key)},
-    {"link", "heartbeat_ms", K_INT, 100, 60000, "2000", false, F(heartbeat_ms)},
-    {"link", "batch_max", K_INT, 1, 4096, "512", false, F(batch_max)},
-    {"link", "window", K_INT, 1, 64, "4", false, F(window)},
-    {"trust", "tag_key", K_HEX32, 0, 0, NULL, false, F(tag_key)},
-    {"trust", "root_key", K_HEXSTR, 0, 0, NULL, false, F(root_key)},
-    {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
-};
-
-#define NKEYS (sizeof keys / sizeof keys[0])
-
+/* Indexes into keys[], for the checks that span keys. */
 enum {
 	K_IDX_LEVEL,
 	K_IDX_AREA,
@@ -93,8 +73,32 @@ enum {
 	K_IDX_WINDOW,
 	K_IDX_TAG_KEY,
 	K_IDX_ROOT_KEY,
-	K_IDX_CERT
+	K_IDX_CERT,
+	K_IDX_COUNT
 };
+
+static const struct key_def keys[] = {
+    [K_IDX_LEVEL] = {"node", "level", K_LEVEL, 0, 0, NULL, true, F(level)},
+    [K_IDX_AREA] = {"node", "area", K_AREA, 0, 0, NULL, true, F(area)},
+    [K_IDX_NAME] = {"node", "name", K_STRING, 0, 0, NULL, false, F(name)},
+    [K_IDX_DATA_DIR] = {"node", "data_dir", K_PATH, 0, 0, NULL, true, F(data_dir)},
+    /* node.key defaults to data_dir/node.key, set after parsing */
+    [K_IDX_KEY] = {"node", "key", K_PATH, 0, 0, NULL, false, F(key)},
+    [K_IDX_LOG_LEVEL] = {"node", "log_level", K_LOGLEVEL, 0, 0, "info", false, F(log_level)},
+    [K_IDX_MAP_SIZE] = {"node", "map_size_mb", K_MEGS, 1, 1048576, "1024", false, F(map_size)},
+    [K_IDX_LISTEN] = {"link", "listen", K_ENDPOINT, 0, 0, NULL, false, F(listen)},
+    [K_IDX_PARENT] = {"link", "parent", K_ENDPOINT, 0, 0, NULL, false, F(parent)},
+    [K_IDX_PARENT_KEY] = {"link", "parent_key", K_HEX32, 0, 0, NULL, false, F(parent_key)},
+    [K_IDX_HEARTBEAT] = {"link", "heartbeat_ms", K_INT, 100, 60000, "2000", false, F(heartbeat_ms)},
+    [K_IDX_BATCH_MAX] = {"link", "batch_max", K_INT, 1, 4096, "1024", false, F(batch_max)},
+    [K_IDX_WINDOW] = {"link", "window", K_INT, 1, 64, "8", false, F(window)},
+    [K_IDX_TAG_KEY] = {"trust", "tag_key", K_HEX32, 0, 0, NULL, false, F(tag_key)},
+    [K_IDX_ROOT_KEY] = {"trust", "root_key", K_HEXSTR, 0, 0, NULL, false, F(root_key)},
+    [K_IDX_CERT] = {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS == K_IDX_COUNT, "every key has an index");
 
 struct load {
 	struct config *cfg;

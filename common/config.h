@@ -21,8 +21,8 @@
  *   parent = tcp://10.0.0.1:7000   ; required unless province, empty for it
  *   parent_key = <64 hex>          ; the parent's public key; required with parent
  *   heartbeat_ms = 2000            ; 100..60000
- *   batch_max = 512                ; 1..4096 envelopes per batch
- *   window = 4                     ; 1..64 unacknowledged batches
+ *   batch_max = 1024               ; 1..4096 envelopes per batch
+ *   window = 8                     ; 1..64 unacknowledged batches
  *   [trust]
  *   tag_key = <64 hex>             ; optional: the province's person-tag key
  *   root_key = <64 hex>            ; optional, reserved
@@ -55,8 +55,8 @@ struct config {
 	uint8_t parent_key[32];         /* link.parent_key */
 	bool has_parent;                /* parent and parent_key are set */
 	int heartbeat_ms;               /* link.heartbeat_ms, default 2000 */
-	int batch_max;                  /* link.batch_max, default 512 */
-	int window;                     /* link.window, default 4 */
+	int batch_max;                  /* link.batch_max, default 1024 */
+	int window;                     /* link.window, default 8 */
 	uint8_t tag_key[32];            /* trust.tag_key */
 	bool has_tag_key;
 	char root_key[65];          /* trust.root_key: 64 lower-case hex or "" */

@@ -39,4 +39,14 @@ int link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_
 /* Apply common socket options: no linger, message size cap, ZMTP heartbeats. */
 void link_socket_defaults(void *sock);
 
+/*
+ * Watch SOCK's connection events (handshake failures, refused connections,
+ * disconnects) through a monitor socket, so a link that is down is reported
+ * with its reason. Returns the PAIR socket to poll, or NULL.
+ */
+void *link_monitor_open(struct node *n, void *sock, const char *name);
+
+/* Read one event from monitor MON (of the uplink when UP) and act on it. */
+void link_monitor_recv(struct node *n, void *mon, bool up);
+
 #endif

@@ -46,6 +46,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}
+	n->mon_down = link_monitor_open(n, n->router, "down");
 	if (zmq_bind(n->router, n->cfg.listen) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", n->cfg.listen,
 			 zmq_strerror(zmq_errno()));

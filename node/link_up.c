@@ -57,6 +57,95 @@ link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_fram
 	return err;
 }
 
+void *
+link_monitor_open(struct node *n, void *sock, const char *name)
+{
+	char ep[64];
+	snprintf(ep, sizeof(ep), "inproc://monitor-%s", name);
+	if (zmq_socket_monitor(sock, ep,
+			       ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) !=
+	    0)
+		return NULL;
+	void *mon = zmq_socket(n->zctx, ZMQ_PAIR);
+	if (!mon)
+		return NULL;
+	int linger = 0;
+	zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(mon, ep) != 0) {
+		zmq_close(mon);
+		return NULL;
+	}
+	return mon;
+}
+
+void
+link_monitor_recv(struct node *n, void *mon, bool up)
+{
+	uint8_t ev[6];
+	char addr[256] = "";
+	int len = zmq_recv(mon, ev, sizeof(ev), ZMQ_DONTWAIT);
+	if (len < 0)
+		return;
+	int more = 0;
+	size_t ml = sizeof(more);
+	zmq_getsockopt(mon, ZMQ_RCVMORE, &more, &ml);
+	if (more) {
+		int an = zmq_recv(mon, addr, sizeof(addr) - 1, 0);
+		addr[an > 0 ? (an < (int)sizeof(addr) ? an : (int)sizeof(addr) - 1) : 0] = 0;
+	}
+	if (len < 6)
+		return;
+	uint16_t event = (uint16_t)(ev[0] | ev[1] << 8);
+	const char *why = NULL;
+	int kind = 0;
+	switch (event) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		if (up) {
+			n->up.handshake_failed = false;
+			log_info("connected to parent %s (CURVE handshake done)", addr);
+		}
+		return;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		why = up ? "CURVE handshake with parent failed (is [link] parent_key the parent's "
+			   "public key?)"
+			 : "CURVE handshake failed";
+		kind = 1;
+		break;
+	case ZMQ_EVENT_CONNECT_RETRIED:
+		why = "parent not reachable (connection refused), retrying";
+		kind = 2;
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		why = up ? "connection to parent closed" : "peer disconnected";
+		kind = 3;
+		break;
+	default:
+		return;
+	}
+	if (!up) {
+		/* A child that drops its connection, or a client that fails the
+		 * handshake or sends an oversized frame (the socket closes it). */
+		log_info("child connection %s: %s", addr, why);
+		return;
+	}
+	uint64_t now = node_now_ms();
+	if (kind == 1)
+		n->up.handshake_failed = true;
+	else if (n->up.handshake_failed)
+		return; /* the retry cycle after a failed handshake says nothing new */
+	if (n->up.state != UP_READY || kind != 2)
+		snprintf(n->up.why_down, sizeof(n->up.why_down), "%s", why);
+	if (!n->up.mon_logged_ms[kind] || now - n->up.mon_logged_ms[kind] > 60000) {
+		log_warn("link to parent %s: %s", addr, why);
+		n->up.mon_logged_ms[kind] = now;
+	}
+}
+
 int
 link_up_open(struct node *n, char *err, size_t errlen)
 {
@@ -91,6 +180,7 @@ link_up_open(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}
+	n->mon_up = link_monitor_open(n, n->dealer, "up");
 	if (zmq_connect(n->dealer, n->cfg.parent) != 0) {
 		snprintf(err, errlen, "cannot connect to parent %s: %s", n->cfg.parent,
 			 zmq_strerror(zmq_errno()));

@@ -219,6 +219,10 @@ node_close(struct node **np)
 	if (!np || !*np)
 		return;
 	struct node *n = *np;
+	if (n->mon_up)
+		zmq_close(n->mon_up);
+	if (n->mon_down)
+		zmq_close(n->mon_down);
 	if (n->ctl)
 		zmq_close(n->ctl);
 	if (n->router)
@@ -247,12 +251,19 @@ node_run(struct node *n)
 	log_info("running: %s %s%s%s", area_level_name(n->cfg.level), n->cfg.name,
 		 n->listen_ep[0] ? ", children on " : "", n->listen_ep);
 	while (!n->stop) {
-		zmq_pollitem_t items[4];
-		int ni = 0, ictl, irouter = -1, idealer = -1;
+		zmq_pollitem_t items[6];
+		int ni = 0, irouter = -1, idealer = -1, imon_up = -1, imon_down = -1;
 		items[ni] = (zmq_pollitem_t){.fd = n->sigfd, .events = ZMQ_POLLIN};
 		ni++;
-		ictl = ni;
 		items[ni++] = (zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
+		if (n->mon_up) {
+			imon_up = ni;
+			items[ni++] = (zmq_pollitem_t){.socket = n->mon_up, .events = ZMQ_POLLIN};
+		}
+		if (n->mon_down) {
+			imon_down = ni;
+			items[ni++] = (zmq_pollitem_t){.socket = n->mon_down, .events = ZMQ_POLLIN};
+		}
 		if (n->router) {
 			irouter = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->router, .events = ZMQ_POLLIN};
@@ -275,6 +286,10 @@ node_run(struct node *n)
 				n->stop = true;
 			}
 		}
+		if (imon_up >= 0 && (items[imon_up].revents & ZMQ_POLLIN))
+			link_monitor_recv(n, n->mon_up, true);
+		if (imon_down >= 0 && (items[imon_down].revents & ZMQ_POLLIN))
+			link_monitor_recv(n, n->mon_down, false);
 		/* Bounded draining: at most a few messages per socket per turn,
 		 * so one busy child cannot starve the control socket. */
 		for (int round = 0; round < 16 && !n->stop; round++) {
@@ -307,7 +322,6 @@ node_run(struct node *n)
 			if (!any)
 				break;
 		}
-		(void)ictl;
 		if (n->dealer)
 			link_up_tick(n, node_now_ms());
 	}

@@ -57,6 +57,8 @@ struct uplink {
 	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
 	uint64_t parent_area;
 	char why_down[200]; /* why the link is not up, for status */
+	bool handshake_failed;       /* sticky until a handshake succeeds */
+	uint64_t mon_logged_ms[4];   /* last log line per monitor event kind */
 };
 
 struct node {
@@ -67,6 +69,7 @@ struct node {
 	struct apply_ctx ax;
 	void *zctx;
 	void *ctl, *router, *dealer;
+	void *mon_up, *mon_down; /* socket monitors: why links fail */
 	int sigfd;
 	char listen_ep[256]; /* the bound endpoint (port resolved) */
 	char ctl_path[4200];

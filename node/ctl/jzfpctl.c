@@ -368,8 +368,12 @@ cmd_household(struct ctl *c, int argc, char **argv)
 static void
 print_errors(const char *file, const struct import_error *e, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		fprintf(stderr, "%s:%zu: %s: %s\n", file, e[i].line, e[i].column, e[i].what);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].column[0])
+			fprintf(stderr, "%s:%zu: %s: %s\n", file, e[i].line, e[i].column, e[i].what);
+		else
+			fprintf(stderr, "%s:%zu: %s\n", file, e[i].line, e[i].what);
+	}
 }
 
 static void
@@ -414,8 +418,13 @@ import_households(struct ctl *c, const char *file, bool skip_bad)
 			c->config_path);
 	struct import_result res;
 	int err = import_households_csv(file, c->cfg.area, tag_key, &res);
-	if (err)
-		die("%s: %s", file, res.n_errors ? res.errors[0].what : err_str(err));
+	if (err) {
+		print_errors(file, res.errors, res.n_errors);
+		if (!res.n_errors)
+			fprintf(stderr, "jzfpctl: %s: %s\n", file, err_str(err));
+		import_result_release(&res);
+		return 1;
+	}
 	if (res.n_errors) {
 		print_errors(file, res.errors, res.n_errors);
 		if (!skip_bad) {
@@ -470,8 +479,13 @@ import_census(struct ctl *c, const char *file)
 {
 	struct census_result res;
 	int err = import_census_csv(file, c->cfg.area, &res);
-	if (err)
-		die("%s: %s", file, res.n_errors ? res.errors[0].what : err_str(err));
+	if (err) {
+		print_errors(file, res.errors, res.n_errors);
+		if (!res.n_errors)
+			fprintf(stderr, "jzfpctl: %s: %s\n", file, err_str(err));
+		census_result_release(&res);
+		return 1;
+	}
 	if (res.n_errors) {
 		print_errors(file, res.errors, res.n_errors);
 		fprintf(stderr, "jzfpctl: %s: %zu error(s); nothing imported\n", file, res.n_errors);

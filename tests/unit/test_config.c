@@ -109,8 +109,8 @@ good_county_with_defaults(void **state)
 	assert_int_equal(c->parent_key[1], 0x11);
 	assert_int_equal(c->parent_key[31], 0xff);
 	assert_int_equal(c->heartbeat_ms, 2000);
-	assert_int_equal(c->batch_max, 512);
-	assert_int_equal(c->window, 4);
+	assert_int_equal(c->batch_max, 1024);
+	assert_int_equal(c->window, 8);
 	assert_false(c->has_tag_key);
 	assert_string_equal(c->root_key, "");
 	assert_string_equal(c->cert, "");

@@ -166,20 +166,23 @@ test_save_load(void **state)
 	}
 
 	/* Malformed. */
+#define HEX63 "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6"
+#define COLON "9d61b19d:effd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6"
 	const char *bad[] = {
 	    "",
 	    "\n",
 	    "jzfp-ed25519-seed \n",
-	    "jzfp-ed25519-seed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6\n",
-	    "jzfp-ed25519-seed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f600\n",
-	    "jzfp-ed25519-seed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7fzz\n",
-	    "jzfp-ed25519-seed "
-	    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n\n",
-	    "jzfp-ed25519-seed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60 \n",
-	    "jzfp-ed25519-seed  9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6\n",
-	    "jzfp-ed25519-sk 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6000\n",
-	    "jzfp-ed25519-seed 9d61b19d:effd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6\n",
+	    ("jzfp-ed25519-seed " HEX63 "\n"),    /* 63 digits */
+	    ("jzfp-ed25519-seed " HEX63 "00\n"),  /* 65 digits */
+	    ("jzfp-ed25519-seed " HEX63 "z\n"),   /* not hex */
+	    ("jzfp-ed25519-seed " HEX63 "0\n\n"), /* a second line */
+	    ("jzfp-ed25519-seed " HEX63 "0 \n"),  /* trailing blank */
+	    ("jzfp-ed25519-seed  " HEX63 "\n"),   /* two blanks */
+	    ("jzfp-ed25519-sk " HEX63 "0\n"),     /* another prefix */
+	    ("jzfp-ed25519-seed " COLON "\n"),    /* a colon inside */
 	};
+#undef HEX63
+#undef COLON
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file(path, bad[i], 0600);
 		assert_int_equal(ident_load(&back, path), JZ_ECONFIG);

@@ -1,0 +1,539 @@
+/* import: household and census CSVs, good files and every kind of error. */
+#include "area.h"
+#include "err.h"
+#include "import.h"
+#include "resid.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+#define TOWNSHIP 630121101000ULL
+#define V1       630121101001ULL
+#define V2       630121101002ULL
+
+#define HEADER_COLS                                                                                \
+	"household_id,village,name,id_number,relation,sex,birth_date,health,labour,attribute,"     \
+	"main_cause,income,status,year"
+#define HEADER_EN HEADER_COLS "\n"
+
+struct fixture {
+	char dir[256];
+	char path[320];
+	uint8_t key[32];
+	struct import_result res;
+	struct census_result cen;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof *fx);
+	if (!fx)
+		return -1;
+	test_tmpdir(fx->dir, sizeof fx->dir);
+	snprintf(fx->path, sizeof fx->path, "%s/in.csv", fx->dir);
+	for (int i = 0; i < 32; i++)
+		fx->key[i] = (uint8_t)(0xa0 + i);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	import_result_release(&fx->res);
+	census_result_release(&fx->cen);
+	test_rmtree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+import_text(struct fixture *fx, const char *text)
+{
+	import_result_release(&fx->res);
+	write_file(fx->path, text);
+	return import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res);
+}
+
+static int
+census_text(struct fixture *fx, const char *text)
+{
+	census_result_release(&fx->cen);
+	write_file(fx->path, text);
+	return import_census_csv(fx->path, TOWNSHIP, &fx->cen);
+}
+
+/* The error on line/column, which must exist and say what. */
+static void
+expect(const struct import_error *v, size_t n, size_t line, const char *column, const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].line == line && strcmp(v[i].column, column) == 0 &&
+		    strcmp(v[i].what, what) == 0)
+			return;
+	fprintf(stderr, "no error \"line %zu: %s: %s\" among:\n", line, column, what);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  line %zu: %s: %s\n", v[i].line, v[i].column, v[i].what);
+	fail();
+}
+
+static void
+tag_of(const struct fixture *fx, const char *id, uint8_t out[16])
+{
+	assert_int_equal(resid_tag(id, fx->key, out), 0);
+}
+
+static void
+good_english_file(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t tag[16];
+
+	assert_int_equal(
+	    import_text(
+	        fx, HEADER_EN
+	        "6301211010010001,630121101001,张三,630121197001010013,01,1,1970-01-01,1,1,"
+	        "1,1,3512.5,1,2016\n"
+	        "6301211010010001,,李四,630121197202020023,02,2,19720202,2,3,,,,,\n"
+	        "\n"
+	        "6301211010020001,630121101002,王五,630121196505050057,01,男,1965-05-05,健康,"
+	        "普通劳动力,低保贫困户,因残,2800,未脱贫,2016\n"
+	        "  6301211010010001 , 630121101001 ,张小,630121199903030039,3,1,1999-03-03,1,"
+	        "1,1,1,3512.50,1,2016\n"),
+	    0);
+	struct import_result *r = &fx->res;
+	assert_int_equal(r->n_errors, 0);
+	assert_int_equal(r->rows, 4);
+	assert_int_equal(r->n_bad_households, 0);
+	assert_int_equal(r->n, 2);
+
+	struct import_household *a = &r->items[0];
+	assert_int_equal(a->line, 2);
+	assert_true(a->hh.id == 6301211010010001ULL);
+	assert_true(a->hh.village == V1);
+	assert_int_equal(a->hh.year, 2016);
+	assert_int_equal(a->hh.standard, 1);
+	assert_int_equal(a->hh.attribute, 1);
+	assert_int_equal(a->hh.main_cause, 1);
+	assert_int_equal(a->hh.n_other, 0);
+	assert_int_equal(a->hh.income_fen, 351250);
+	assert_false(a->hh.relocated);
+	assert_int_equal(a->hh.status, HH_POOR);
+	assert_int_equal(a->hh.n_parents, 0);
+	assert_int_equal(a->hh.n_members, 3);
+	assert_int_equal(a->personal.n, 3);
+	assert_string_equal(a->personal.members[0].name, "张三");
+	assert_string_equal(a->personal.members[0].id_number, "630121197001010013");
+	assert_int_equal(a->personal.members[0].relation, 1);
+	assert_int_equal(a->personal.members[0].sex, 1);
+	assert_string_equal(a->personal.members[0].birth_date, "1970-01-01");
+	assert_string_equal(a->personal.members[1].name, "李四");
+	assert_string_equal(a->personal.members[1].birth_date, "1972-02-02");
+	assert_int_equal(a->personal.members[1].relation, 2);
+	assert_int_equal(a->hh.members[1].health, 2);
+	assert_int_equal(a->hh.members[1].labour, 3);
+	assert_string_equal(a->personal.members[2].name, "张小");
+	assert_int_equal(a->personal.members[2].relation, 3);
+	tag_of(fx, "630121197202020023", tag);
+	assert_memory_equal(a->hh.members[1].pid_tag, tag, 16);
+
+	struct import_household *b = &r->items[1];
+	assert_int_equal(b->line, 5);
+	assert_true(b->hh.id == 6301211010020001ULL);
+	assert_true(b->hh.village == V2);
+	assert_int_equal(b->hh.attribute, 2);
+	assert_int_equal(b->hh.main_cause, 2);
+	assert_int_equal(b->hh.income_fen, 280000);
+	assert_int_equal(b->hh.members[0].health, 1);
+	assert_int_equal(b->hh.members[0].labour, 1);
+	assert_int_equal(b->personal.members[0].sex, 1);
+	assert_int_equal(rec_household_check(&b->hh), 0);
+}
+
+static void
+good_chinese_file_in_another_order(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t tag[16];
+
+	assert_int_equal(
+	    import_text(fx,
+	                "\xef\xbb\xbf年度,户编号,姓名,与户主关系,身份证号,性别,出生日期,健康状况,"
+	                "劳动技能,村代码,贫困户属性,主要致贫原因,其他致贫原因,人均纯收入,状态,"
+	                "识别标准,易地扶贫搬迁,民族,文化程度\r\n"
+	                "2017,6301211010010002,赵六,01,630121196806060064,女,1968-06-06,长期慢性病,"
+	                "技能劳动力,630121101001,特困供养贫困户,因病,\"缺资金、缺技术\",1200,"
+	                "已脱贫（享受政策）,省定标准,是,01,03\r\n"
+	                "2017,6301211010010002,钱七,02,63012119450909009x,男,19450909,患有大病,"
+	                "丧失劳动力,630121101001,3,1,7|9,1200.00,2,2,1,02,01\r\n"),
+	    0);
+	struct import_result *r = &fx->res;
+	assert_int_equal(r->n_errors, 0);
+	assert_int_equal(r->n, 1);
+	struct import_household *a = &r->items[0];
+	assert_true(a->hh.id == 6301211010010002ULL);
+	assert_int_equal(a->hh.year, 2017);
+	assert_int_equal(a->hh.attribute, 3);
+	assert_int_equal(a->hh.main_cause, 1);
+	assert_int_equal(a->hh.n_other, 2);
+	assert_int_equal(a->hh.other_causes[0], 9);
+	assert_int_equal(a->hh.other_causes[1], 7);
+	assert_int_equal(a->hh.income_fen, 120000);
+	assert_int_equal(a->hh.status, HH_EXITED_POLICY);
+	assert_int_equal(a->hh.standard, 2);
+	assert_true(a->hh.relocated);
+	assert_int_equal(a->hh.n_members, 2);
+	assert_int_equal(a->personal.members[0].sex, 2);
+	assert_int_equal(a->personal.members[0].ethnicity, 1);
+	assert_int_equal(a->personal.members[0].schooling, 3);
+	assert_int_equal(a->hh.members[0].health, 2);
+	assert_int_equal(a->hh.members[0].labour, 2);
+	/* lower-case x is stored upper-cased, and tagged that way */
+	assert_string_equal(a->personal.members[1].id_number, "63012119450909009X");
+	tag_of(fx, "63012119450909009X", tag);
+	assert_memory_equal(a->hh.members[1].pid_tag, tag, 16);
+	assert_int_equal(a->hh.members[1].health, 3);
+	assert_int_equal(a->hh.members[1].labour, 3);
+}
+
+/* One file, one household per kind of error, plus one good household. */
+static const char bad_file[] = HEADER_EN
+    /* 2-3: good */
+    "6301211010010001,630121101001,A,630121197001010013,01,1,1970-01-01,1,1,1,1,3000,1,2016\n"
+    "6301211010010001,,B,630121197202020023,02,2,1972-02-02,1,1,,,,,\n"
+    /* 4: wrong check character */
+    "6301211010010002,630121101001,C,630121199903030038,01,1,1999-03-03,1,1,1,1,3000,1,2016\n"
+    /* 5: village outside the node's area */
+    "6301211020010001,630121102001,D,630121200504040040,01,2,2005-04-04,1,1,1,1,3000,1,2016\n"
+    /* 6: household id of another village */
+    "6301211010020003,630121101001,E,630121196505050057,01,1,1965-05-05,1,1,1,1,3000,1,2016\n"
+    /* 7: birth date disagrees with the ID number */
+    "6301211010010004,630121101001,F,630121196806060064,01,2,1968-06-07,1,1,1,1,3000,1,2016\n"
+    /* 8-9: a member's status differs from the head's */
+    "6301211010010005,630121101001,G,630121199007070075,01,1,1990-07-07,1,1,1,1,3000,1,2016\n"
+    "6301211010010005,630121101001,H,630121199208080085,02,2,1992-08-08,1,1,1,1,3000,2,2016\n"
+    /* 10-11: two heads */
+    "6301211010010006,630121101001,I,63012119450909009X,01,1,1945-09-09,1,1,1,1,3000,1,2016\n"
+    "6301211010010006,630121101001,J,63012119501010010X,01,2,1950-10-10,1,1,1,1,3000,1,2016\n"
+    /* 12: no head, and the ID number of line 2 again */
+    "6301211010010007,630121101001,K,630121197001010013,02,1,1970-01-01,1,1,,,,,\n"
+    /* 13: negative income, year too early */
+    "6301211010010008,630121101001,L,630121198011110119,01,1,1980-11-11,1,1,1,1,-5,1,2012\n"
+    /* 14: unusable household id, old 15-digit number */
+    "123,630121101001,M,630121811212012,01,2,1981-12-12,1,1,1,1,3000,1,2016\n"
+    /* 15: empty name, bad attribute, bad health */
+    "6301211010010009,630121101001,,630121198201010135,01,1,1982-01-01,7,1,9,1,3000,1,2016\n";
+
+static void
+every_kind_of_error(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(import_text(fx, bad_file), 0);
+	struct import_result *r = &fx->res;
+	const struct import_error *e = r->errors;
+	size_t n = r->n_errors;
+
+	expect(e, n, 4, "id_number", "check character should be 9");
+	expect(e, n, 5, "village", "630121102001 is outside this node's area 630121101000");
+	expect(e, n, 6, "household_id", "6301211010020003 is not in village 630121101001");
+	expect(e, n, 7, "birth_date", "does not match the ID number");
+	expect(e, n, 9, "status", "differs from the head's row (line 8)");
+	expect(e, n, 11, "relation",
+	       "a second head (relation 01) in this household; the first is on line 10");
+	expect(e, n, 12, "id_number", "appears twice (first on line 2)");
+	expect(e, n, 12, "relation", "household has no head (relation 01)");
+	expect(e, n, 13, "income", "must not be negative");
+	expect(e, n, 13, "year", "must be a year in 2013..2100");
+	expect(e, n, 14, "household_id",
+	       "must be 16 digits: a village code and a serial 0001-9999");
+	expect(e, n, 14, "id_number",
+	       "old 15-digit numbers are not accepted, enter the 18-character number");
+	expect(e, n, 15, "name", "must not be empty");
+	expect(e, n, 15, "attribute", "must be 1-3 or 一般贫困户/低保贫困户/特困供养贫困户");
+	expect(e, n, 15, "health", "must be 1-4 or 健康/长期慢性病/患有大病/残疾");
+	assert_int_equal(n, 15);
+
+	/* Sorted by line; household ids attached where known. */
+	for (size_t i = 1; i < n; i++)
+		assert_true(e[i - 1].line <= e[i].line);
+	assert_true(e[0].household == 6301211010010002ULL);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].line == 14)
+			assert_true(e[i].household == 0);
+		/* No message quotes a name or an ID number. */
+		assert_null(strstr(e[i].what, "6301211970"));
+		assert_null(strstr(e[i].what, "630121811212012"));
+	}
+
+	/* --skip-bad: the good household is still there, whole. */
+	assert_int_equal(r->rows, 14);
+	assert_int_equal(r->n, 1);
+	assert_true(r->items[0].hh.id == 6301211010010001ULL);
+	assert_int_equal(r->items[0].hh.n_members, 2);
+	assert_int_equal(r->n_bad_households, 10);
+}
+
+static void
+member_rows_must_agree_with_the_head(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* The head comes last; the member's disagreeing columns are named. */
+	assert_int_equal(
+	    import_text(
+	        fx, HEADER_COLS
+	        ",standard,other_causes,relocated\n"
+	        "6301211010010001,630121101001,B,630121197202020023,02,2,1972-02-02,1,1,2,"
+	        "1,3000,1,2016,2,因学,1\n"
+	        "6301211010010001,630121101001,A,630121197001010013,01,1,1970-01-01,1,1,1,1,"
+	        "3000,1,2016,,,\n"),
+	    0);
+	const struct import_error *e = fx->res.errors;
+	size_t n = fx->res.n_errors;
+	expect(e, n, 2, "attribute", "differs from the head's row (line 3)");
+	expect(e, n, 2, "standard", "differs from the head's row (line 3)");
+	expect(e, n, 2, "other_causes", "differs from the head's row (line 3)");
+	expect(e, n, 2, "relocated", "differs from the head's row (line 3)");
+	assert_int_equal(n, 4);
+	assert_int_equal(fx->res.n, 0);
+	assert_int_equal(fx->res.n_bad_households, 1);
+}
+
+static void
+more_values_checked(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(
+	    import_text(
+	        fx, HEADER_COLS
+	        ",other_causes,schooling,ethnicity\n"
+	        /* 2: status 未脱贫 without attribute and cause; bad schooling */
+	        "6301211010010001,630121101001,A,630121197001010013,01,1,1970-01-01,1,1,,,"
+	        "3000,1,2016,,07,\n"
+	        /* 3: three other causes; income with 3 decimals; bad sex */
+	        "6301211010010002,630121101001,B,630121197202020023,01,3,1972-02-02,1,1,1,1,"
+	        "1.005,1,2016,因病;因残;因学,,\n"
+	        /* 4: other cause repeats the main one; bad date; bad ethnicity */
+	        "6301211010010003,630121101001,C,630121199903030039,01,1,1999-02-30,1,1,1,5,"
+	        "0,1,2016,缺土地,,100\n"
+	        /* 5: non-poor household needs no attribute; a value under no header */
+	        "6301211010010004,630121101001,D,630121200504040040,01,2,2005-04-04,1,1,,,0,"
+	        "非贫困,2016,,,,x\n"),
+	    0);
+	const struct import_error *e = fx->res.errors;
+	size_t n = fx->res.n_errors;
+	expect(e, n, 2, "attribute", "must not be empty for status 1");
+	expect(e, n, 2, "main_cause", "must not be empty for status 1");
+	expect(e, n, 2, "schooling", "must be a code 01-06");
+	expect(e, n, 3, "other_causes", "at most 2 other causes");
+	expect(e, n, 3, "income", "must be yuan with at most two decimals");
+	expect(e, n, 3, "sex", "must be 1/2 or 男/女");
+	expect(e, n, 4, "other_causes", "repeats the main cause 5");
+	expect(e, n, 4, "birth_date", "must be a date YYYY-MM-DD or YYYYMMDD");
+	expect(e, n, 4, "ethnicity", "must be a code 01-99");
+	expect(e, n, 5, "", "18 fields, but the header has 17");
+	assert_int_equal(n, 10);
+	assert_int_equal(fx->res.n, 0);
+}
+
+static void
+rows_must_match_the_header(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* The header ends in an empty column, as spreadsheets often write. */
+	assert_int_equal(
+	    import_text(
+	        fx, HEADER_COLS
+	        ",\n"
+	        /* 2: fine, trailing empty fields */
+	        "6301211010010001,630121101001,A,630121197001010013,01,1,1970-01-01,1,1,1,1,"
+	        "3000,1,2016,,,\n"
+	        /* 3: a value under the empty header */
+	        "6301211010010002,630121101001,B,630121197202020023,01,2,1972-02-02,1,1,1,1,"
+	        "3000,1,2016,x\n"
+	        /* 4: a field short */
+	        "6301211010010003,630121101001,C,630121199903030039,01,1,1999-03-03,1,1,1,1,"
+	        "3000,1\n"),
+	    0);
+	const struct import_error *e = fx->res.errors;
+	size_t n = fx->res.n_errors;
+	expect(e, n, 3, "", "value in column 15, which has no header");
+	expect(e, n, 4, "", "13 fields, but the header has 15");
+	expect(e, n, 4, "year", "must not be empty on the head's row");
+	assert_int_equal(n, 3);
+	assert_true(e[0].household == 6301211010010002ULL);
+	assert_int_equal(fx->res.n, 1);
+	assert_true(fx->res.items[0].hh.id == 6301211010010001ULL);
+	assert_int_equal(fx->res.n_bad_households, 2);
+}
+
+static void
+at_most_64_members(void **state)
+{
+	struct fixture *fx = *state;
+	size_t cap = 65 * 200 + 256, used = 0;
+	char *text = malloc(cap);
+
+	used += (size_t)snprintf(text, cap, HEADER_EN);
+	for (int i = 0; i < 65; i++) {
+		char first[18], id[19];
+		snprintf(first, sizeof first, "630121198001%02d%03d", 1 + i % 28, 100 + 2 * i);
+		snprintf(id, sizeof id, "%s%c", first, resid_check_char(first));
+		used +=
+		    (size_t)snprintf(text + used, cap - used,
+		                     "6301211010010001,630121101001,P%d,%s,%02d,2,1980-01-%02d,1,"
+		                     "1,1,1,100,1,2016\n",
+		                     i, id, i == 0 ? 1 : 10, 1 + i % 28);
+	}
+	assert_int_equal(import_text(fx, text), 0);
+	free(text);
+	expect(fx->res.errors, fx->res.n_errors, 66, "household_id",
+	       "household has more than 64 members");
+	assert_int_equal(fx->res.n_errors, 1);
+	assert_int_equal(fx->res.n, 0);
+	assert_int_equal(fx->res.rows, 65);
+}
+
+static void
+header_errors(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(import_text(fx, "household_id,village,name,id_number,relation,sex,"
+	                                 "birth_date,health,labour,attribute,main_cause,income,"
+	                                 "status,year,phone\n1,2\n"),
+	                 JZ_EPARSE);
+	expect(fx->res.errors, fx->res.n_errors, 1, "phone", "unknown column");
+	assert_int_equal(fx->res.n, 0);
+
+	assert_int_equal(import_text(fx, "户编号,村代码,姓名,身份证号,与户主关系,性别,出生日期,"
+	                                 "健康状况,劳动技能,贫困户属性,主要致贫原因,人均纯收入,"
+	                                 "状态\n"),
+	                 JZ_EPARSE);
+	expect(fx->res.errors, fx->res.n_errors, 1, "year", "missing column (year or 年度)");
+
+	assert_int_equal(import_text(fx, "household_id,village,name,id_number,relation,sex,"
+	                                 "birth_date,health,labour,attribute,main_cause,income,"
+	                                 "status,year,年度\n"),
+	                 JZ_EPARSE);
+	expect(fx->res.errors, fx->res.n_errors, 1, "年度", "column given twice (also column 14)");
+
+	assert_int_equal(import_text(fx, ""), JZ_EPARSE);
+	expect(fx->res.errors, fx->res.n_errors, 1, "", "empty file: no header");
+
+	/* A CSV syntax error mid-file fails the whole file. */
+	assert_int_equal(
+	    import_text(fx, HEADER_EN "6301211010010001,630121101001,\"A,630121197001010013\n"),
+	    JZ_EPARSE);
+	expect(fx->res.errors, fx->res.n_errors, 2, "", "unterminated quoted field");
+	assert_int_equal(fx->res.n, 0);
+
+	char missing[400];
+	snprintf(missing, sizeof missing, "%s/none.csv", fx->dir);
+	import_result_release(&fx->res);
+	assert_int_equal(import_households_csv(missing, TOWNSHIP, fx->key, &fx->res), -ENOENT);
+	assert_int_equal(fx->res.n_errors, 0);
+}
+
+static void
+census_good(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(census_text(fx, "village,name,year,households,population\n"
+	                                 "630121101001,石山村,2016,120,480\n"
+	                                 "630121101002,\"Hill, upper\",2016,0,1\n"
+	                                 "630121101001,石山村,2017,121,482\n"),
+	                 0);
+	assert_int_equal(fx->cen.n_errors, 0);
+	assert_int_equal(fx->cen.n, 3);
+	assert_true(fx->cen.items[0].c.village == V1);
+	assert_string_equal(fx->cen.items[0].c.name, "石山村");
+	assert_int_equal(fx->cen.items[0].c.year, 2016);
+	assert_true(fx->cen.items[0].c.households == 120);
+	assert_true(fx->cen.items[0].c.population == 480);
+	assert_int_equal(fx->cen.items[0].line, 2);
+	assert_string_equal(fx->cen.items[1].c.name, "Hill, upper");
+	assert_int_equal(fx->cen.items[2].c.year, 2017);
+
+	assert_int_equal(census_text(fx, "户籍人口,总户数,年度,村代码\n300,80,2018,630121101002\n"),
+	                 0);
+	assert_int_equal(fx->cen.n, 1);
+	assert_true(fx->cen.items[0].c.village == V2);
+	assert_true(fx->cen.items[0].c.population == 300);
+	assert_string_equal(fx->cen.items[0].c.name, "");
+}
+
+static void
+census_bad(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(census_text(fx, "village,name,year,households,population\n"
+	                                 "630121101001,a,2016,120,480\n" /* 2 good */
+	                                 "630121101000,b,2016,1,2\n"     /* 3 township */
+	                                 "630121102001,c,2016,1,2\n"     /* 4 outside */
+	                                 "630121101002,d,2016,5,0\n"     /* 5 population 0 */
+	                                 "630121101002,e,2017,6,5\n"     /* 6 more households */
+	                                 "630121101002,f,2018,-1,5\n"    /* 7 negative */
+	                                 "630121101001,g,2016,1,2\n"     /* 8 repeat of 2 */
+	                                 "630121101002,h,1999,1,2\n"),   /* 9 year */
+	                 0);
+	const struct import_error *e = fx->cen.errors;
+	size_t n = fx->cen.n_errors;
+	expect(e, n, 3, "village", "must be a 12-digit village code");
+	expect(e, n, 4, "village", "630121102001 is outside this node's area 630121101000");
+	expect(e, n, 5, "population", "must be a whole number >= 1");
+	expect(e, n, 6, "households", "6 households but only 5 people");
+	expect(e, n, 7, "households", "must be a whole number >= 0");
+	expect(e, n, 8, "village", "village and year given twice (first on line 2)");
+	expect(e, n, 9, "year", "must be a year in 2013..2100");
+	assert_int_equal(n, 7);
+	assert_int_equal(fx->cen.n, 1);
+	assert_int_equal(fx->cen.items[0].line, 2);
+
+	assert_int_equal(census_text(fx, "village,year,households\n"), JZ_EPARSE);
+	expect(fx->cen.errors, fx->cen.n_errors, 1, "population",
+	       "missing column (population or 户籍人口)");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(good_english_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(good_chinese_file_in_another_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(every_kind_of_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(member_rows_must_agree_with_the_head, setup, teardown),
+	    cmocka_unit_test_setup_teardown(more_values_checked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rows_must_match_the_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(at_most_64_members, setup, teardown),
+	    cmocka_unit_test_setup_teardown(header_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(census_good, setup, teardown),
+	    cmocka_unit_test_setup_teardown(census_bad, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
