@@ -161,7 +161,9 @@ rollup_acc_reset(struct rollup_acc *acc)
 	acc->n = 0;
 }
 
-static struct acc_cell *
+/* The index of the cell for (AREA, YEAR), added if absent; -1 when out of
+ * memory. An index, not a pointer: adding a cell may move the array. */
+static long
 acc_cell(struct rollup_acc *acc, uint64_t area, uint16_t year)
 {
 	bool added;
@@ -169,20 +171,20 @@ acc_cell(struct rollup_acc *acc, uint64_t area, uint16_t year)
 		size_t cap = acc->cap ? acc->cap * 2 : 16;
 		struct acc_cell *cells = realloc(acc->cells, cap * sizeof(*cells));
 		if (!cells)
-			return NULL;
+			return -1;
 		acc->cells = cells;
 		acc->cap = cap;
 	}
 	uint32_t *idx = map_find(&acc->map, cell_key(area, year), true, (uint32_t)acc->n, &added);
 	if (!idx)
-		return NULL;
+		return -1;
 	if (added) {
 		struct acc_cell *c = &acc->cells[acc->n++];
 		memset(c, 0, sizeof(*c));
 		c->area = area;
 		c->year = year;
 	}
-	return &acc->cells[*idx];
+	return (long)*idx;
 }
 
 static bool
@@ -232,15 +234,15 @@ rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
 		any |= d[i] != 0;
 	if (!any)
 		return 0;
-	struct acc_cell *cells[5];
+	long idx[5];
 	for (int lvl = AREA_LEVEL_VILLAGE; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
-		cells[lvl - 1] = acc_cell(acc, area_at_level(village, lvl), year);
-		if (!cells[lvl - 1])
+		idx[lvl - 1] = acc_cell(acc, area_at_level(village, lvl), year);
+		if (idx[lvl - 1] < 0)
 			return -ENOMEM;
 	}
 	for (int l = 0; l < 5; l++)
 		for (int i = 0; i < RC_N; i++)
-			cells[l]->c[i] += d[i];
+			acc->cells[idx[l]].c[i] += d[i];
 	return 0;
 }
 
