@@ -121,7 +121,7 @@ void store_iter_close(struct store_iter *it);
 int store_iter_seek(struct store_iter *it, const void *key, size_t klen, struct bytes *k,
 		    struct bytes *v);
 
-/* Step to the next (or, with _prev, previous) entry. 0 or JZ_ENOTFOUND. */
+/* Step to the next entry, or go to the last one. 0 or JZ_ENOTFOUND. */
 int store_iter_next(struct store_iter *it, struct bytes *k, struct bytes *v);
 int store_iter_last(struct store_iter *it, struct bytes *k, struct bytes *v);
 

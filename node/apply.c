@@ -201,14 +201,12 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	int err = hh_state_get(&a->txn, h.id, &cur);
 	if (err && err != JZ_ENOTFOUND)
 		return err;
-	struct rollup_contrib none = {0};
 	if (err == JZ_ENOTFOUND) {
+		err = hh_move_head(&a->txn, a->ctx->acc, NULL, &h, e->hash);
 		hh_state_from(&cur, &h, e->hash, e->origin, e->seq, e->hlc, 1);
-		err = rollup_acc_change(a->ctx->acc, h.village, h.year, &none, &cur.contrib);
 	} else if (hh_supersedes(&cur, &h, e->origin, e->hlc)) {
-		struct rollup_contrib old = cur.contrib;
+		err = hh_move_head(&a->txn, a->ctx->acc, &cur, &h, e->hash);
 		hh_state_from(&cur, &h, e->hash, e->origin, e->seq, e->hlc, cur.versions + 1);
-		err = rollup_acc_change(a->ctx->acc, h.village, h.year, &old, &cur.contrib);
 	} else {
 		cur.versions++;
 	}
@@ -232,12 +230,16 @@ apply_census(struct applier *a, const struct envelope *e, const struct origin_st
 		return JZ_ESCOPE;
 	struct census_val cur;
 	int err = rollup_census_get(&a->txn, c.village, c.year, &cur);
-	if (err == 0 && cur.hlc > e->hlc)
-		return 0; /* a later census of that year is already held */
+	/* The later census of a year wins, ties to the greater origin key, so
+	 * every node settles on the same one whatever the arrival order. */
+	if (err == 0 && (cur.hlc > e->hlc ||
+			 (cur.hlc == e->hlc && memcmp(cur.origin, e->origin, 32) >= 0)))
+		return 0;
 	if (err && err != JZ_ENOTFOUND)
 		return err;
 	struct census_val nv = {.households = c.households, .population = c.population,
 				.hlc = e->hlc};
+	memcpy(nv.origin, e->origin, 32);
 	snprintf(nv.name, sizeof(nv.name), "%s", c.name);
 	rollup_census_put(&a->txn, c.village, c.year, &nv);
 	return 0;
@@ -337,6 +339,7 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 		return;
 	}
 
+	uint64_t held = o.last_seq;
 	size_t k = 0;
 	while (k < n && run[k]->seq <= o.last_seq)
 		check_old(a, run[k++]);
@@ -374,7 +377,9 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 		o.last_seq = run[k]->seq;
 		memcpy(o.last_hash, run[k]->hash, 32);
 	}
-	origin_put(&a->txn, origin, &o);
+	/* A refused envelope leaves no trace, not even of its origin. */
+	if (o.last_seq != held)
+		origin_put(&a->txn, origin, &o);
 }
 
 static int

@@ -47,6 +47,24 @@ struct rollup_contrib hh_contrib(const struct rec_household *h);
 bool hh_supersedes(const struct hh_state *cur, const struct rec_household *h, const uint8_t *origin,
 		   uint64_t hlc);
 
+/*
+ * Add to ACC what the effective head of household H->id moving to version H
+ * (envelope hash HASH) changes in the rollups, given the current state CUR
+ * (NULL when the household is new here).
+ *
+ * A household's rollup history is the chain of steps along the first-parent
+ * chain of its effective head: each version adds, at its own year, its
+ * contribution minus its parent's and the event between them (identified,
+ * exited, returned). When the head moves to a descendant that is one step.
+ * When it moves to another branch, the old branch's steps back to the
+ * common ancestor are taken back and the new branch's added, so the
+ * counters depend only on which versions are held, never on the order in
+ * which they arrived. Reads versions from TXN. Returns 0 or an error.
+ */
+JZ_NODISCARD int hh_move_head(struct store_txn *txn, struct rollup_acc *acc,
+			      const struct hh_state *cur, const struct rec_household *h,
+			      const uint8_t hash[32]);
+
 /* The state of household H when it is the effective head. */
 void hh_state_from(struct hh_state *out, const struct rec_household *h, const uint8_t hash[32],
 		   const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions);

@@ -217,6 +217,13 @@ int
 rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
 		  const struct rollup_contrib *old, const struct rollup_contrib *new_)
 {
+	return rollup_acc_step(acc, village, year, old, new_, +1);
+}
+
+int
+rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
+		const struct rollup_contrib *old, const struct rollup_contrib *new_, int sign)
+{
 	int64_t d[RC_N] = {0};
 	add_stock(d, old, -1);
 	add_stock(d, new_, +1);
@@ -242,7 +249,7 @@ rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
 	}
 	for (int l = 0; l < 5; l++)
 		for (int i = 0; i < RC_N; i++)
-			acc->cells[idx[l]].c[i] += d[i];
+			acc->cells[idx[l]].c[i] += sign * d[i];
 	return 0;
 }
 
@@ -285,7 +292,7 @@ rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn)
 
 /* ---------------------------------------------------------------- census */
 
-#define CENSUS_FIXED 24
+#define CENSUS_FIXED 56 /* households(8) population(8) hlc(8) origin(32), then the name */
 
 int
 rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year, struct census_val *out)
@@ -302,6 +309,7 @@ rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year, struct
 	out->households = be64_get(v.p);
 	out->population = be64_get(v.p + 8);
 	out->hlc = be64_get(v.p + 16);
+	memcpy(out->origin, v.p + 24, 32);
 	memcpy(out->name, v.p + CENSUS_FIXED, v.n - CENSUS_FIXED);
 	out->name[v.n - CENSUS_FIXED] = 0;
 	return 0;
@@ -317,6 +325,7 @@ rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year, const 
 	be64_put(val, c->households);
 	be64_put(val + 8, c->population);
 	be64_put(val + 16, c->hlc);
+	memcpy(val + 24, c->origin, 32);
 	memcpy(val + CENSUS_FIXED, c->name, name_len);
 	store_put(txn, STORE_CENSUS, key, sizeof(key), val, CENSUS_FIXED + name_len);
 }
@@ -449,6 +458,10 @@ query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, u
 				err = JZ_ENOTFOUND;
 		}
 		if (err || village != cur) {
+			/* With --under below the query's level, a row would hold
+			 * only part of its area: leave such areas out. */
+			if (have && q->under && !area_is_under(area_at_level(cur, q->level), q->under))
+				have = false;
 			if (have) {
 				struct rollup_row *row = row_for(rows, area_at_level(cur, q->level), q);
 				if (!row) {
@@ -517,7 +530,8 @@ rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_
 		free(rows.v);
 		return err;
 	}
-	qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
+	if (rows.n > 1)
+		qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
 	*out = rows.v;
 	return (long)rows.n;
 }
@@ -595,15 +609,13 @@ replay_log(struct store_txn *txn, struct rollup_acc *acc, struct u64map *hmap,
 			break;
 		}
 		struct hh_state *st = &(*hhs)[*idx].st;
-		struct rollup_contrib none = {0};
 		if (added) {
 			(*nhh)++;
+			err = hh_move_head(txn, acc, NULL, &h, e.hash);
 			hh_state_from(st, &h, e.hash, e.origin, e.seq, e.hlc, 1);
-			err = rollup_acc_change(acc, h.village, h.year, &none, &st->contrib);
 		} else if (hh_supersedes(st, &h, e.origin, e.hlc)) {
-			struct rollup_contrib old = st->contrib;
+			err = hh_move_head(txn, acc, st, &h, e.hash);
 			hh_state_from(st, &h, e.hash, e.origin, e.seq, e.hlc, st->versions + 1);
-			err = rollup_acc_change(acc, h.village, h.year, &old, &st->contrib);
 		} else {
 			st->versions++;
 		}

@@ -67,13 +67,20 @@ JZ_NODISCARD int rollup_acc_change(struct rollup_acc *acc, uint64_t village, uin
 				   const struct rollup_contrib *old,
 				   const struct rollup_contrib *new_);
 
+/* The same with SIGN -1: take back exactly what the +1 call added (stock
+ * deltas and events), used when the effective head moves to another branch. */
+JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
+				 const struct rollup_contrib *old, const struct rollup_contrib *new_,
+				 int sign);
+
 /* Add the gathered deltas to the rollup database and reset. Errors stick to TXN. */
 void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
 
 /* A village census as kept in the `census` database, key village(8) year(2). */
 struct census_val {
 	uint64_t households, population;
-	uint64_t hlc; /* of the record that set it: the later one wins */
+	uint64_t hlc; /* of the record that set it: the later one wins, */
+	uint8_t origin[32]; /* then the greater origin key */
 	char name[128];
 };
 

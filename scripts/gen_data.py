@@ -674,7 +674,11 @@ def expected_rollup(a):
             rd = csv.reader(f)
             keys = [EN_OF.get(h.strip(), h.strip()) for h in next(rd)]
             per = {}
-            for row in rd:
+            for n, row in enumerate(rd, start=2):
+                if len(row) != len(keys):
+                    print(f"gen_data.py: {path}:{n}: {len(row)} fields, the header has "
+                          f"{len(keys)}; row ignored", file=sys.stderr)
+                    continue
                 d = dict(zip(keys, row))
                 y = int(d["year"])
                 if a.year is not None and y > a.year:

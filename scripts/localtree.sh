@@ -140,13 +140,19 @@ def cmd_wait(outdir, jzfpctl, limit):
     while True:
         # Bottom up: once a child shows backlog 0, what it sent is already in
         # its parent's log, so the parent's backlog read afterwards covers it.
-        late = []
+        # A node whose recorded jzfpd died will not catch up: say so at once.
         dead = []
         for n in bottom_up:
             pid, state = alive(os.path.join(os.path.dirname(n[4]), "jzfpd.pid"), n[4])
             if state == "dead":
                 dead.append((n, f"jzfpd (pid {pid}) is no longer running"))
-                continue
+        if dead:
+            print("localtree: wait: nodes died:", file=sys.stderr)
+            for n, why in dead:
+                print(f"  {n[1]} {n[2]:<8} {n[5]}: {why}", file=sys.stderr)
+            return 1
+        late = []
+        for n in bottom_up:
             left = max(1.0, min(10.0, deadline - time.monotonic()))
             st, err = status(jzfpctl, n[4], left)
             why = err or behind(n, st)
@@ -154,11 +160,6 @@ def cmd_wait(outdir, jzfpctl, limit):
                 late.append((n, why))
                 if time.monotonic() < deadline:
                     break  # no need to ask the others yet
-        if dead:
-            print("localtree: wait: nodes died:", file=sys.stderr)
-            for n, why in dead:
-                print(f"  {n[1]} {n[2]:<8} {n[5]}: {why}", file=sys.stderr)
-            return 1
         if not late:
             print(f"localtree: all {len(ns)} nodes in step with their parents "
                   f"({time.monotonic() - start:.1f} s)")
@@ -321,7 +322,7 @@ do_start() {
 	local limit=${timeout:-30} d started=() rc=0
 	for d in 0 1 2 3; do
 		local line depth area level conf dir pidf
-		local -a level_areas=() level_confs=()
+		local -a level_areas=() level_confs=() level_new=()
 		for line in "${nodes[@]}"; do
 			IFS=$'\x1f' read -r depth area level _ conf _ <<<"$line"
 			[ "$depth" = "$d" ] || continue
@@ -330,7 +331,9 @@ do_start() {
 			[ -f "$conf" ] || { rc=1; echo "localtree: $conf: not found" >&2; break 2; }
 			if running "$pidf" "$conf"; then
 				echo "localtree: $area $level: already running (pid $(cat "$pidf"))"
+				level_new+=(0)
 			else
+				level_new+=(1)
 				rm -f "$pidf"
 				echo "--- localtree start $(date '+%F %T')" >>"$dir/jzfpd.log"
 				"$jzfpd" --config "$conf" </dev/null >>"$dir/jzfpd.log" 2>&1 &
@@ -368,7 +371,9 @@ do_start() {
 				rc=1
 				break 2
 			fi
-			echo "localtree: started ${level_areas[$i]} $(sed -n 's/^level = //p' "$conf") (pid $(cat "$dir/jzfpd.pid"))"
+			if [ "${level_new[$i]}" = 1 ]; then
+				echo "localtree: started ${level_areas[$i]} $(sed -n 's/^level = //p' "$conf") (pid $(cat "$dir/jzfpd.pid"))"
+			fi
 		done
 	done
 	if [ $rc -ne 0 ]; then

@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -99,6 +102,20 @@ connect_node(struct ctl *c)
 	struct stat sb;
 	if (stat(path, &sb) != 0)
 		die("jzfpd is not running for %s (no %s)", dir, path);
+	/* A daemon that died leaves its socket file behind: probe it, so that
+	 * we say so at once instead of waiting for the timeout. */
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) < sizeof(sa.sun_path)) {
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+			int e = errno;
+			close(fd);
+			if (rc != 0 && e == ECONNREFUSED)
+				die("jzfpd is not running for %s (stale %s)", dir, path);
+		}
+	}
 	snprintf(ep, sizeof(ep), "ipc://%s", path);
 	c->zctx = zmq_ctx_new();
 	c->req = zmq_socket(c->zctx, ZMQ_REQ);

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# A whole province on one machine: build, provision a 16-node tree, start it,
+# import census and household data at the villages, wait for replication, and
+# show what the province knows. Every node started here is stopped on exit.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)
+
+usage() {
+	cat <<'USAGE'
+usage: scripts/demo.sh [--bin DIR] [--dir DIR] [--households N] [--keep]
+
+Runs scripts/deps.sh and scripts/build.sh normal, then in a fresh directory:
+  1. writes the demo tree (gen_data.py tree): province 630000000000, two
+     counties in two prefectures, five townships (one stands in for its two
+     villages), eight village nodes: 16 nodes
+  2. provisions it (scripts/provision.sh) and starts it (scripts/localtree.sh)
+  3. imports a census for every village and N households per village at the
+     node serving it (the stand-in township imports for its villages, in the
+     Chinese column layout)
+  4. waits until every link is connected with an empty backlog
+  5. prints the province's rollup by county and by prefecture, checks them
+     against the generated files, runs `rollup --verify`, prints `tree` at
+     the province and every node's status
+Every node it started is stopped on exit, also on error or Ctrl-C.
+
+  --bin DIR        use the jzfpd and jzfpctl in DIR; skip the build
+  --dir DIR        work here (must not exist or be empty) and keep it; default:
+                   a new temporary directory, removed at the end unless --keep
+                   or something failed
+  --households N   households per village (default 200)
+  --keep           keep the temporary directory (configs, data, logs)
+USAGE
+}
+
+bin=
+work=
+keep=0
+households=200
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h | --help) usage; exit 0 ;;
+	--bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; bin=$2; shift 2 ;;
+	--dir) [ $# -ge 2 ] || { usage >&2; exit 2; }; work=$2; keep=1; shift 2 ;;
+	--households) [ $# -ge 2 ] || { usage >&2; exit 2; }; households=$2; shift 2 ;;
+	--keep) keep=1; shift ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+if ! [[ "$households" =~ ^[1-9][0-9]*$ ]] || [ "$households" -gt 9999 ]; then
+	echo "demo: --households must be 1..9999" >&2
+	exit 2
+fi
+
+t_all=$(date +%s.%N)
+t_sec=$t_all
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+section() {
+	if [ -n "${cur_section:-}" ]; then
+		echo "   ($(elapsed "$t_sec") s)"
+	fi
+	t_sec=$(date +%s.%N)
+	cur_section=$1
+	echo
+	echo "=============================================================================="
+	echo "== $1"
+	echo "=============================================================================="
+}
+
+# ---------------------------------------------------------------- build
+section "Dependencies and build"
+bash "$here/deps.sh"
+if [ -z "$bin" ]; then
+	bash "$here/build.sh" normal
+	bin=$top/build/bin
+fi
+bin=$(cd "$bin" && pwd)
+for b in jzfpd jzfpctl; do
+	[ -x "$bin/$b" ] || { echo "demo: $bin/$b: not found" >&2; exit 1; }
+done
+echo "binaries: $bin"
+t_run=$(date +%s.%N)
+
+# ---------------------------------------------------------------- work dir
+if [ -z "$work" ]; then
+	work=$(mktemp -d "${TMPDIR:-/tmp}/jzfp-demo.XXXXXX")
+else
+	mkdir -p "$work"
+	[ -z "$(ls -A "$work")" ] || { echo "demo: $work: not empty" >&2; exit 1; }
+	work=$(cd "$work" && pwd)
+fi
+tree=$work/tree
+gen=$work/input
+ok=0
+started=0
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ "$started" = 1 ]; then
+		echo
+		echo "== Stopping every node"
+		bash "$here/localtree.sh" stop "$tree" --bin "$bin" || rc=1
+	fi
+	if [ "$ok" = 1 ] && [ "$keep" = 0 ]; then
+		rm -rf "$work"
+	else
+		echo "demo: work directory kept: $work (logs in $tree/*/jzfpd.log)"
+	fi
+	if [ "$ok" = 1 ] && [ "$rc" = 0 ]; then
+		echo "demo: done in $(elapsed "$t_all") s ($(elapsed "$t_run") s after the build)"
+	else
+		echo "demo: FAILED" >&2
+		[ "$rc" != 0 ] || rc=1
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+conf_of() { echo "$tree/$1/jzfpd.conf"; }
+# alive AREA: the node's recorded jzfpd is still running (not a zombie).
+alive() {
+	local pid
+	pid=$(cat "$tree/$1/jzfpd.pid" 2>/dev/null) || return 1
+	[ -r "/proc/$pid/stat" ] && [ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$pid/stat")" != Z ]
+}
+# at AREA ARGS...: jzfpctl -c <AREA's config> ARGS..., after checking that the
+# node still runs (a dead node's stale socket would make jzfpctl wait for its
+# whole timeout).
+at() {
+	local area=$1
+	shift
+	if ! alive "$area"; then
+		echo "demo: node $area is not running; end of $tree/$area/jzfpd.log:" >&2
+		tail -n 20 "$tree/$area/jzfpd.log" | sed 's/^/    /' >&2
+		return 1
+	fi
+	"$bin/jzfpctl" -c "$(conf_of "$area")" "$@"
+}
+province=630000000000
+year=2019
+
+# ---------------------------------------------------------------- tree
+section "The tree"
+mkdir -p "$gen"
+python3 "$here/gen_data.py" tree --out "$gen/nodes.csv" --villages-out "$gen/villages.csv"
+echo "nodes ($gen/nodes.csv):"
+column -s, -t <"$gen/nodes.csv" | sed 's/^/  /'
+echo "villages and the node that serves each ($gen/villages.csv):"
+column -s, -t <"$gen/villages.csv" | sed 's/^/  /'
+
+section "Provisioning"
+bash "$here/provision.sh" --bin "$bin" "$gen/nodes.csv" "$tree"
+
+section "Starting every node, top down"
+started=1
+bash "$here/localtree.sh" start "$tree" --bin "$bin"
+
+# ---------------------------------------------------------------- data
+section "Generating data: census and $households households per village (year $year)"
+villages=()
+declare -A serving=()
+zh_villages=()
+while IFS=, read -r v _ node; do
+	[ "$v" = village ] && continue
+	villages+=("$v")
+	serving[$v]=$node
+	[ "$v" != "$node" ] && zh_villages+=(--chinese-village "$v")
+done <"$gen/villages.csv"
+vargs=()
+for v in "${villages[@]}"; do vargs+=(--village "$v"); done
+# One run for all villages, so no person appears twice anywhere.
+python3 "$here/gen_data.py" households "${vargs[@]}" --households "$households" \
+	--seed demo --year "$year" "${zh_villages[@]}" --out "$gen/households_{village}.csv"
+regs=()
+for v in "${villages[@]}"; do regs+=(--registry "$gen/households_$v.csv"); done
+python3 "$here/gen_data.py" census "${vargs[@]}" --year "$year" --seed demo "${regs[@]}" \
+	--out "$gen/census_all.csv"
+# Split the census by serving node.
+declare -A node_villages=()
+for v in "${villages[@]}"; do node_villages[${serving[$v]}]+="$v "; done
+for node in "${!node_villages[@]}"; do
+	{
+		head -n 1 "$gen/census_all.csv"
+		for v in ${node_villages[$node]}; do grep "^$v," "$gen/census_all.csv"; done
+	} >"$gen/census_$node.csv"
+done
+persons=$(cat "$gen"/households_*.csv | grep -c '^[0-9]' || true)
+echo "${#villages[@]} villages, $((${#villages[@]} * households)) households, $persons persons"
+
+section "Importing at the node serving each village"
+for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
+	echo "-- $node: census"
+	at "$node" import census "$gen/census_$node.csv"
+	for v in ${node_villages[$node]}; do
+		echo "-- $node: households of $v$([ "$v" != "$node" ] && echo " (Chinese layout)")"
+		at "$node" import households "$gen/households_$v.csv"
+	done
+done
+
+section "Waiting for replication up to the province"
+bash "$here/localtree.sh" wait "$tree" --bin "$bin" --timeout 60
+
+# ---------------------------------------------------------------- results
+section "Province: poverty incidence by county ($year)"
+at $province rollup --level county --year "$year" --format table
+
+section "Province: poverty incidence by prefecture ($year)"
+at $province rollup --level prefecture --year "$year" --format table
+
+section "Checking the province's rollups against the generated files"
+hh_files=()
+for v in "${villages[@]}"; do hh_files+=(--households "$gen/households_$v.csv"); done
+check_rc=0
+verify_rc=0
+for level in village township county prefecture province; do
+	at $province rollup --level "$level" --year "$year" --format csv >"$gen/rollup_$level.csv"
+	printf '%-10s ' "$level:"
+	python3 "$here/gen_data.py" rollup --level "$level" --year "$year" \
+		--census "$gen/census_all.csv" "${hh_files[@]}" --compare "$gen/rollup_$level.csv" ||
+		check_rc=1
+done
+echo "rollup --verify at every node:"
+while IFS=, read -r area level _; do
+	[ "$area" = area ] && continue
+	if out=$(at "$area" rollup --verify 2>&1); then
+		printf '  %s %-8s ok\n' "$area" "$level"
+	else
+		printf '  %s %-8s FAILED: %s\n' "$area" "$level" "$out"
+		verify_rc=1
+	fi
+done <"$tree/nodes.csv"
+
+section "Province: tree"
+# Heartbeats climb one level every few seconds: wait (bounded) until the
+# province's tree shows every node as it is now.
+at $province status --json >/dev/null
+python3 - "$bin/jzfpctl" "$tree" 30 <<'PY' || true
+import csv, json, os, subprocess, sys, time
+ctl, tree, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def q(area, *args):
+    p = subprocess.run([ctl, "-c", os.path.join(tree, area, "jzfpd.conf"), *args, "--json"],
+                       capture_output=True, text=True, timeout=30)
+    return json.loads(p.stdout) if p.returncode == 0 else None
+nodes = [r["area"] for r in csv.DictReader(open(os.path.join(tree, "nodes.csv")))]
+want = {a: (q(a, "status") or {}).get("records") for a in nodes}
+start = time.monotonic()
+while True:
+    t = q(nodes[0], "tree") or {}
+    have = {n["area"]: n for n in t.get("nodes", [])}
+    late = [a for a in nodes if a not in have or have[a].get("records") != want[a]
+            or have[a].get("backlog") != 0]
+    if not late:
+        print(f"(every node reported to the province, {time.monotonic() - start:.1f} s)")
+        break
+    if time.monotonic() - start > limit:
+        print(f"demo: after {limit:g} s the province's tree is still behind for: "
+              + " ".join(late), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.5)
+PY
+at $province tree
+
+section "Status of every node"
+bash "$here/localtree.sh" status "$tree" --bin "$bin"
+
+section "Status of the province and of one village (jzfpctl status)"
+at $province status
+echo
+at "${villages[0]}" status
+echo "   ($(elapsed "$t_sec") s)"
+cur_section=
+
+if [ "$check_rc" != 0 ]; then
+	echo "demo: the province's rollups do not agree with the data imported" >&2
+fi
+if [ "$verify_rc" != 0 ]; then
+	echo "demo: rollup --verify failed at some node (see above)" >&2
+fi
+[ "$check_rc" = 0 ] && [ "$verify_rc" = 0 ] || exit 1
+ok=1
