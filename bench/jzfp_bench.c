@@ -46,8 +46,7 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void __attribute__((noreturn))
-fail(const char *what, int err)
+static void __attribute__((noreturn)) fail(const char *what, int err)
 {
 	fprintf(stderr, "jzfp_bench: %s: %s\n", what, err_str(err));
 	exit(1);
@@ -56,7 +55,7 @@ fail(const char *what, int err)
 /* A plausible household version K of household number I (0-based). */
 static void
 make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h,
-	       struct rec_personal *p)
+               struct rec_personal *p)
 {
 	memset(h, 0, sizeof(*h));
 	memset(p, 0, sizeof(*p));
@@ -68,7 +67,7 @@ make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h
 	h->main_cause = (uint8_t)(1 + (i + k) % 12);
 	h->income_fen = 250000 + (int64_t)((i * 37 + k * 101) % 200000);
 	static const uint8_t statuses[] = {HH_POOR, HH_POOR, HH_EXITED_POLICY, HH_EXITED,
-					   HH_RETURNED};
+	                                   HH_RETURNED};
 	h->status = statuses[(i + k) % 5];
 	h->n_members = 3 + i % 3;
 	p->n = h->n_members;
@@ -79,13 +78,13 @@ make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h
 		h->members[m].labour = (uint8_t)(1 + m % 4);
 		snprintf(p->members[m].name, sizeof(p->members[m].name), "成员%u-%zu", i, m);
 		snprintf(p->members[m].id_number, sizeof(p->members[m].id_number),
-			 "630121198%01zu01%02u%03u", m % 10, (i % 28) + 1, i % 1000);
+		         "630121198%01zu01%02u%03u", m % 10, (i % 28) + 1, i % 1000);
 		p->members[m].id_number[17] = '0';
 		p->members[m].id_number[18] = 0;
 		p->members[m].relation = (uint8_t)(m ? 2 + m % 3 : 1);
 		p->members[m].sex = (uint8_t)(1 + m % 2);
 		snprintf(p->members[m].birth_date, sizeof(p->members[m].birth_date),
-			 "198%zu-01-%02u", m % 10, (i % 28) + 1);
+		         "198%zu-01-%02u", m % 10, (i % 28) + 1);
 		p->members[m].ethnicity = 1;
 		p->members[m].schooling = 3;
 	}
@@ -120,7 +119,7 @@ gen_chunk(struct applier *a, void *arg)
 		    (err = rec_personal_encode(&p, sealed, sizeof(sealed), &sn)))
 			return err;
 		err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn},
-				  (struct bytes){sealed, sn}, NULL);
+		                  (struct bytes){sealed, sn}, NULL);
 		if (err)
 			return err;
 	}
@@ -139,7 +138,7 @@ node_info(struct applier *a, void *arg)
 	if (err)
 		return err;
 	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
-			   NULL);
+	                   NULL);
 }
 
 /* One write transaction with map growth, as node_write does in the daemon. */
@@ -194,9 +193,9 @@ cmd_gen(const char *conf, uint64_t records, uint32_t households)
 	double t0 = now_s();
 	for (uint64_t v = 0; v < records; v += TXN_RECORDS) {
 		struct gen_job job = {.village = cfg.area,
-				      .households = households,
-				      .from = v,
-				      .to = v + TXN_RECORDS < records ? v + TXN_RECORDS : records};
+		                      .households = households,
+		                      .from = v,
+		                      .to = v + TXN_RECORDS < records ? v + TXN_RECORDS : records};
 		if ((err = write_txn(&ax, st, gen_chunk, &job)))
 			fail("signing", err);
 	}
@@ -256,12 +255,12 @@ cmp_double(const void *a, const void *b)
 }
 
 static int
-cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count,
-	    uint32_t households)
+cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, uint32_t households)
 {
 	static struct config vc, pc;
 	char msg[600];
-	if (config_load(&vc, vconf, msg, sizeof(msg)) || config_load(&pc, pconf, msg, sizeof(msg))) {
+	if (config_load(&vc, vconf, msg, sizeof(msg)) ||
+	    config_load(&pc, pconf, msg, sizeof(msg))) {
 		fprintf(stderr, "jzfp_bench: %s\n", msg);
 		return 1;
 	}
@@ -312,7 +311,7 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count,
 	qsort(lat, seen, sizeof(double), cmp_double);
 	if (seen < count)
 		fprintf(stderr, "jzfp_bench: only %u of %u records reached the province\n", seen,
-			count);
+		        count);
 	printf("{\"mode\":\"latency\",\"records\":%u,\"rate\":%.0f,\"median_us\":%.0f,"
 	       "\"p99_us\":%.0f,\"max_us\":%.0f}\n",
 	       seen, rate, seen ? lat[seen / 2] : 0, seen ? lat[(size_t)(seen * 0.99)] : 0,
@@ -326,13 +325,11 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count,
 	return seen == count ? 0 : 1;
 }
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr,
-		"usage: jzfp_bench gen --config VILLAGE.conf --records N [--households H]\n"
-		"       jzfp_bench latency --village V.conf --province P.conf [--rate R] "
-		"[--count N] [--households H]\n");
+	fprintf(stderr, "usage: jzfp_bench gen --config VILLAGE.conf --records N [--households H]\n"
+	                "       jzfp_bench latency --village V.conf --province P.conf [--rate R] "
+	                "[--count N] [--households H]\n");
 	exit(2);
 }
 

@@ -13,15 +13,15 @@
 
 enum {
 	JZ_OK = 0,
-	JZ_EPARSE = -1000,  /* malformed input: frame, record, CSV field, config value */
-	JZ_EFORGED = -1001, /* signature or hash link does not verify */
-	JZ_ESCOPE = -1002,  /* origin may not speak about this subject */
-	JZ_EGAP = -1003,    /* sequence gap in an origin chain */
-	JZ_EEQUIVOC = -1004, /* same (origin, seq), different envelope */
-	JZ_EREVOKED = -1005, /* key revoked */
-	JZ_ESCHEMA = -1006,  /* store written by an incompatible version */
-	JZ_ETOOBIG = -1007,  /* size limit exceeded */
-	JZ_EMAPFULL = -1008, /* LMDB map full; caller grows the map and retries */
+	JZ_EPARSE = -1000,    /* malformed input: frame, record, CSV field, config value */
+	JZ_EFORGED = -1001,   /* signature or hash link does not verify */
+	JZ_ESCOPE = -1002,    /* origin may not speak about this subject */
+	JZ_EGAP = -1003,      /* sequence gap in an origin chain */
+	JZ_EEQUIVOC = -1004,  /* same (origin, seq), different envelope */
+	JZ_EREVOKED = -1005,  /* key revoked */
+	JZ_ESCHEMA = -1006,   /* store written by an incompatible version */
+	JZ_ETOOBIG = -1007,   /* size limit exceeded */
+	JZ_EMAPFULL = -1008,  /* LMDB map full; caller grows the map and retries */
 	JZ_ENOTFOUND = -1009, /* no such record */
 	JZ_EDUP = -1010,      /* already held; harmless */
 	JZ_ECORRUPT = -1011,  /* stored data does not decode */

@@ -23,10 +23,10 @@ log_level_parse(const char *name)
 		const char *name;
 		int level;
 	} levels[] = {{"error", LOG_ERR},
-		      {"warning", LOG_WARNING},
-		      {"warn", LOG_WARNING},
-		      {"info", LOG_INFO},
-		      {"debug", LOG_DEBUG}};
+	              {"warning", LOG_WARNING},
+	              {"warn", LOG_WARNING},
+	              {"info", LOG_INFO},
+	              {"debug", LOG_DEBUG}};
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (strcmp(name, levels[i].name) == 0)
 			return levels[i].level;
@@ -36,8 +36,8 @@ log_level_parse(const char *name)
 void
 log_write(int level, const char *fmt, ...)
 {
-	static const char *names[] = {"emerg", "alert", "crit", "error",
-				      "warn",  "notice", "info", "debug"};
+	static const char *names[] = {"emerg", "alert",  "crit", "error",
+	                              "warn",  "notice", "info", "debug"};
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
@@ -52,5 +52,5 @@ log_write(int level, const char *fmt, ...)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per line so concurrent writers do not interleave mid-line. */
 	fprintf(stderr, "%s %s.%03ldZ %012" PRIu64 " %s\n", names[level & 7], when,
-		ts.tv_nsec / 1000000L, log_area, msg);
+	        ts.tv_nsec / 1000000L, log_area, msg);
 }

@@ -22,19 +22,19 @@ struct store {
 };
 
 static const char *const db_names[STORE_NDB] = {
-	[STORE_ENV] = "env",
-	[STORE_LOG] = "log",
-	[STORE_DOWNLOG] = "downlog",
-	[STORE_ORIGIN] = "origin",
-	[STORE_HOUSEHOLD] = "household",
-	[STORE_VERSION] = "version",
-	[STORE_PROPOSAL] = "proposal",
-	[STORE_CENSUS] = "census",
-	[STORE_ROLLUP] = "rollup",
-	[STORE_LINK] = "link",
-	[STORE_CONFLICT] = "conflict",
-	[STORE_PARKED] = "parked",
-	[STORE_META] = "meta",
+    [STORE_ENV] = "env",
+    [STORE_LOG] = "log",
+    [STORE_DOWNLOG] = "downlog",
+    [STORE_ORIGIN] = "origin",
+    [STORE_HOUSEHOLD] = "household",
+    [STORE_VERSION] = "version",
+    [STORE_PROPOSAL] = "proposal",
+    [STORE_CENSUS] = "census",
+    [STORE_ROLLUP] = "rollup",
+    [STORE_LINK] = "link",
+    [STORE_CONFLICT] = "conflict",
+    [STORE_PARKED] = "parked",
+    [STORE_META] = "meta",
 };
 
 static int
@@ -232,14 +232,14 @@ put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const
 
 void
 store_put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
-	  size_t vlen)
+          size_t vlen)
 {
 	put(txn, db, key, klen, val, vlen, 0);
 }
 
 void
-store_append(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-	     const void *val, size_t vlen)
+store_append(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
+             size_t vlen)
 {
 	put(txn, db, key, klen, val, vlen, MDB_APPEND);
 }
@@ -286,7 +286,7 @@ store_iter_close(struct store_iter *it)
 
 static int
 iter_get(struct store_iter *it, MDB_val *k, MDB_cursor_op op, struct bytes *kout,
-	 struct bytes *vout)
+         struct bytes *vout)
 {
 	MDB_val v;
 	int rc = mdb_cursor_get(it->cur, k, &v, op);
@@ -305,7 +305,7 @@ iter_get(struct store_iter *it, MDB_val *k, MDB_cursor_op op, struct bytes *kout
 
 int
 store_iter_seek(struct store_iter *it, const void *key, size_t klen, struct bytes *k,
-		struct bytes *v)
+                struct bytes *v)
 {
 	MDB_val mk = {klen, (void *)(uintptr_t)key};
 	return iter_get(it, &mk, key ? MDB_SET_RANGE : MDB_FIRST, k, v);

@@ -33,8 +33,8 @@ enum store_db {
 	STORE_ORIGIN,    /* origin(32) -> struct origin_state (node/) */
 	STORE_HOUSEHOLD, /* household id(8) -> household state (node/) */
 	STORE_VERSION,   /* household id(8) version hash(32) -> origin(32) seq(8); keyed by
-			  * household first so a batch's inserts cluster instead of
-			  * dirtying one random page per record */
+	                  * household first so a batch's inserts cluster instead of
+	                  * dirtying one random page per record */
 	STORE_PROPOSAL,  /* version hash(32) -> workflow state (workflow issue) */
 	STORE_CENSUS,    /* village(8) year(2) -> census */
 	STORE_ROLLUP,    /* area(8) year(2) -> counter deltas */
@@ -89,15 +89,15 @@ void store_fail(struct store_txn *txn, int err);
  * ends. JZ_ENOTFOUND does not stick; other errors do.
  */
 int store_get(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-	      struct bytes *val);
+              struct bytes *val);
 
 /* Store VAL under KEY, replacing any value. Errors stick. */
 void store_put(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-	       const void *val, size_t vlen);
+               const void *val, size_t vlen);
 
 /* Like store_put, for a key greater than every key in DB (MDB_APPEND). */
 void store_append(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-		  const void *val, size_t vlen);
+                  const void *val, size_t vlen);
 
 /* Delete KEY; absent keys are not an error. Errors stick. */
 void store_del(struct store_txn *txn, enum store_db db, const void *key, size_t klen);
@@ -119,7 +119,7 @@ void store_iter_close(struct store_iter *it);
  * Returns 0 or JZ_ENOTFOUND when there is none.
  */
 int store_iter_seek(struct store_iter *it, const void *key, size_t klen, struct bytes *k,
-		    struct bytes *v);
+                    struct bytes *v);
 
 /* Step to the next entry, or go to the last one. 0 or JZ_ENOTFOUND. */
 int store_iter_next(struct store_iter *it, struct bytes *k, struct bytes *v);

@@ -25,13 +25,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
-#define EPOCH_KEY "epoch"
+#define EPOCH_KEY             "epoch"
 #define CONFLICT_EQUIVOCATION 1
 /* A remote clock further ahead than this does not drag ours along. */
 #define HLC_MAX_AHEAD_MS (24ULL * 3600 * 1000)
@@ -56,7 +56,7 @@ env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
 
 int
 apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, struct hlc *hlc,
-	       uint64_t area)
+               uint64_t area)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->st = st;
@@ -81,7 +81,7 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	if (err == JZ_ENOTFOUND) {
 		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
 		store_put(&txn, STORE_META, EPOCH_KEY, strlen(EPOCH_KEY), ctx->epoch,
-			  sizeof(ctx->epoch));
+		          sizeof(ctx->epoch));
 	} else if (err == 0 && v.n == sizeof(ctx->epoch)) {
 		memcpy(ctx->epoch, v.p, v.n);
 	} else if (err == 0) {
@@ -133,9 +133,8 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	return store_begin(ctx->st, &a->txn, STORE_RW);
 }
 
-static void
-refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
 static void
 refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt, ...)
@@ -149,17 +148,16 @@ refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *
 		short_hex(e->origin, who);
 	a->st.refused += count;
 	if (!a->why[0])
-		snprintf(a->why, sizeof(a->why), "origin %s seq %" PRIu64 ": %s", who, e ? e->seq : 0,
-			 why);
+		snprintf(a->why, sizeof(a->why), "origin %s seq %" PRIu64 ": %s", who,
+		         e ? e->seq : 0, why);
 	log_warn("refused %" PRIu64 " envelope(s) from origin %s at seq %" PRIu64 ": %s", count,
-		 who, e ? e->seq : 0, why);
+	         who, e ? e->seq : 0, why);
 }
 
 /* ---------------------------------------------------------------- records */
 
 static int
-apply_node_info(struct applier *a, const struct envelope *e, struct origin_state *o,
-		uint64_t scope)
+apply_node_info(struct applier *a, const struct envelope *e, struct origin_state *o, uint64_t scope)
 {
 	struct rec_node nd;
 	if (rec_node_decode(&nd, e->body.p, e->body.n))
@@ -180,7 +178,7 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 
 static int
 apply_household(struct applier *a, const struct envelope *e, const struct origin_state *o,
-		uint64_t scope)
+                uint64_t scope)
 {
 	static struct rec_household h; /* 2.6 KB; the loop thread is the only user */
 	if (rec_household_decode(&h, e->body.p, e->body.n))
@@ -218,7 +216,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 
 static int
 apply_census(struct applier *a, const struct envelope *e, const struct origin_state *o,
-	     uint64_t scope)
+             uint64_t scope)
 {
 	struct rec_census c;
 	if (rec_census_decode(&c, e->body.p, e->body.n))
@@ -232,13 +230,13 @@ apply_census(struct applier *a, const struct envelope *e, const struct origin_st
 	int err = rollup_census_get(&a->txn, c.village, c.year, &cur);
 	/* The later census of a year wins, ties to the greater origin key, so
 	 * every node settles on the same one whatever the arrival order. */
-	if (err == 0 && (cur.hlc > e->hlc ||
-			 (cur.hlc == e->hlc && memcmp(cur.origin, e->origin, 32) >= 0)))
+	if (err == 0 &&
+	    (cur.hlc > e->hlc || (cur.hlc == e->hlc && memcmp(cur.origin, e->origin, 32) >= 0)))
 		return 0;
 	if (err && err != JZ_ENOTFOUND)
 		return err;
-	struct census_val nv = {.households = c.households, .population = c.population,
-				.hlc = e->hlc};
+	struct census_val nv = {
+	    .households = c.households, .population = c.population, .hlc = e->hlc};
 	memcpy(nv.origin, e->origin, 32);
 	snprintf(nv.name, sizeof(nv.name), "%s", c.name);
 	rollup_census_put(&a->txn, c.village, c.year, &nv);
@@ -309,7 +307,8 @@ check_old(struct applier *a, const struct envelope *e)
 	memcpy(ckey + 1, key, sizeof(key));
 	store_put(&a->txn, STORE_CONFLICT, ckey, sizeof(ckey), e->raw.p, e->raw.n);
 	a->st.equivocations++;
-	refuse(a, e, 1, "EQUIVOCATION: origin signed two different envelopes for one sequence number");
+	refuse(a, e, 1,
+	       "EQUIVOCATION: origin signed two different envelopes for one sequence number");
 }
 
 static const char *
@@ -429,17 +428,17 @@ apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t sco
 
 int
 apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body, struct bytes sealed,
-	    uint8_t *hash)
+            uint8_t *hash)
 {
 	struct apply_ctx *ctx = a->ctx;
 	struct env_fields f = {
-		.seq = a->own_seq + 1,
-		.prev = a->own_seq ? a->own_hash : NULL,
-		.hlc = hlc_now(ctx->hlc),
-		.kind = kind,
-		.subject = subject,
-		.body = body,
-		.sealed_box = sealed,
+	    .seq = a->own_seq + 1,
+	    .prev = a->own_seq ? a->own_hash : NULL,
+	    .hlc = hlc_now(ctx->hlc),
+	    .kind = kind,
+	    .subject = subject,
+	    .body = body,
+	    .sealed_box = sealed,
 	};
 	size_t n;
 	int err = envelope_build(ctx->id, &f, ctx->buf, ENV_MAX_SIZE, &n);
@@ -474,7 +473,7 @@ apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body, st
 
 void
 apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], uint64_t local_seq,
-	       const uint8_t origin[32], uint64_t seq)
+               const uint8_t origin[32], uint64_t seq)
 {
 	uint8_t key[8], v[16 + 8 + 32 + 8];
 	be64_put(key, peer);
@@ -487,7 +486,7 @@ apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], uint64
 
 int
 apply_get_link(struct store_txn *txn, uint64_t peer, uint8_t epoch[16], uint64_t *local_seq,
-	       uint8_t origin[32], uint64_t *seq)
+               uint8_t origin[32], uint64_t *seq)
 {
 	uint8_t key[8];
 	be64_put(key, peer);

@@ -71,7 +71,7 @@ struct applier {
  * for the context's life. Returns 0 or a negative error.
  */
 JZ_NODISCARD int apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id,
-				struct hlc *hlc, uint64_t area);
+                                struct hlc *hlc, uint64_t area);
 void apply_ctx_release(struct apply_ctx *ctx);
 
 /* Begin one transaction. Returns 0 or a negative error. */
@@ -92,12 +92,12 @@ void apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_
  * also stick).
  */
 JZ_NODISCARD int apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body,
-			     struct bytes sealed, uint8_t *hash);
+                             struct bytes sealed, uint8_t *hash);
 
 /* Record, in the same transaction, that the child of area PEER holds our
  * log up to CUR (a wire cursor's fields). */
 void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], uint64_t local_seq,
-		    const uint8_t origin[32], uint64_t seq);
+                    const uint8_t origin[32], uint64_t seq);
 
 /*
  * Flush rollups and commit. On 0 everything is on disk and the context's
@@ -110,6 +110,6 @@ void apply_abort(struct applier *a);
  * is a child; what we hold of its log, when it is our child sending up).
  * Returns 0 or JZ_ENOTFOUND. */
 int apply_get_link(struct store_txn *txn, uint64_t peer, uint8_t epoch[16], uint64_t *local_seq,
-		   uint8_t origin[32], uint64_t *seq);
+                   uint8_t origin[32], uint64_t *seq);
 
 #endif

@@ -27,7 +27,7 @@
 #include <zmq.h>
 
 #define CTL_MAX_FRAMES 20001
-#define CTL_MAX_ARGS 16
+#define CTL_MAX_ARGS   16
 /* Until the province's policy record exists (workflow issue): 2 %. */
 #define DEFAULT_EXIT_THRESHOLD_TENTHS 20
 
@@ -86,28 +86,27 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 	const struct apply_stats *t = &n->ax.total;
 	if (json) {
 		sbuf_printf(out, "{\"area\":\"%s\",\"level\":\"%s\",\"name\":", area,
-			    area_level_name(n->cfg.level));
+		            area_level_name(n->cfg.level));
 		sbuf_json_str(out, n->cfg.name);
-		sbuf_printf(out,
-			    ",\"records\":%" PRIu64 ",\"own_records\":%" PRIu64
-			    ",\"listen\":",
-			    n->ax.local_seq, n->ax.own_seq);
+		sbuf_printf(out, ",\"records\":%" PRIu64 ",\"own_records\":%" PRIu64 ",\"listen\":",
+		            n->ax.local_seq, n->ax.own_seq);
 		sbuf_json_str(out, n->listen_ep);
 		sbuf_printf(out,
-			    ",\"uptime_s\":%.1f,\"applied\":%" PRIu64 ",\"duplicates\":%" PRIu64
-			    ",\"refused\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"equivocations\":%" PRIu64
-			    ",\"store\":{\"used_bytes\":%" PRIu64 ",\"map_bytes\":%" PRIu64 "}",
-			    (double)(now - n->started_ms) / 1000, t->applied, t->duplicates,
-			    t->refused, t->gaps, t->equivocations, used, map);
+		            ",\"uptime_s\":%.1f,\"applied\":%" PRIu64 ",\"duplicates\":%" PRIu64
+		            ",\"refused\":%" PRIu64 ",\"gaps\":%" PRIu64
+		            ",\"equivocations\":%" PRIu64 ",\"store\":{\"used_bytes\":%" PRIu64
+		            ",\"map_bytes\":%" PRIu64 "}",
+		            (double)(now - n->started_ms) / 1000, t->applied, t->duplicates,
+		            t->refused, t->gaps, t->equivocations, used, map);
 		if (n->cfg.has_parent) {
 			area_format(n->up.parent_area, parea);
 			sbuf_printf(out, ",\"parent\":{\"area\":\"%s\",\"endpoint\":", parea);
 			sbuf_json_str(out, n->cfg.parent);
 			sbuf_printf(out,
-				    ",\"connected\":%s,\"backlog\":%" PRIu64 ",\"acked\":%" PRIu64
-				    ",\"why\":",
-				    node_parent_connected(n) ? "true" : "false", node_backlog(n),
-				    n->up.acked);
+			            ",\"connected\":%s,\"backlog\":%" PRIu64 ",\"acked\":%" PRIu64
+			            ",\"why\":",
+			            node_parent_connected(n) ? "true" : "false", node_backlog(n),
+			            n->up.acked);
 			sbuf_json_str(out, n->up.why_down);
 			sbuf_add(out, "}", 1);
 		} else {
@@ -118,41 +117,42 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 			const struct child *c = &n->children[i];
 			char ca[13];
 			area_format(c->area, ca);
-			sbuf_printf(out, "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":", i ? "," : "",
-				    ca, area_level_name(c->level));
+			sbuf_printf(out,
+			            "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":", i ? "," : "",
+			            ca, area_level_name(c->level));
 			sbuf_json_str(out, c->name);
 			sbuf_printf(out,
-				    ",\"connected\":%s,\"last_seen_s\":%.1f,\"batches\":%" PRIu64
-				    ",\"refused\":%" PRIu64 "}",
-				    child_connected(n, c, now) ? "true" : "false",
-				    (double)(now - c->last_seen_ms) / 1000, c->batches, c->refused);
+			            ",\"connected\":%s,\"last_seen_s\":%.1f,\"batches\":%" PRIu64
+			            ",\"refused\":%" PRIu64 "}",
+			            child_connected(n, c, now) ? "true" : "false",
+			            (double)(now - c->last_seen_ms) / 1000, c->batches, c->refused);
 		}
 		sbuf_printf(out, "]}\n");
 		return 0;
 	}
 	sbuf_printf(out, "node      %s %s %s\n", area, area_level_name(n->cfg.level), n->cfg.name);
 	sbuf_printf(out, "records   %" PRIu64 " held, %" PRIu64 " signed here\n", n->ax.local_seq,
-		    n->ax.own_seq);
+	            n->ax.own_seq);
 	sbuf_printf(out,
-		    "applied   %" PRIu64 " since start, %" PRIu64 " duplicates ignored, %" PRIu64
-		    " refused\n",
-		    t->applied, t->duplicates, t->refused);
+	            "applied   %" PRIu64 " since start, %" PRIu64 " duplicates ignored, %" PRIu64
+	            " refused\n",
+	            t->applied, t->duplicates, t->refused);
 	sbuf_printf(out, "store     %.1f MiB used of %.1f MiB map\n", (double)used / 1048576,
-		    (double)map / 1048576);
+	            (double)map / 1048576);
 	if (n->listen_ep[0])
 		sbuf_printf(out, "listen    %s\n", n->listen_ep);
 	if (n->cfg.has_parent) {
 		sbuf_printf(out, "parent    %s %s, backlog %" PRIu64 "%s%s\n", n->cfg.parent,
-			    node_parent_connected(n) ? "connected" : "DOWN", node_backlog(n),
-			    n->up.why_down[0] ? ": " : "", n->up.why_down);
+		            node_parent_connected(n) ? "connected" : "DOWN", node_backlog(n),
+		            n->up.why_down[0] ? ": " : "", n->up.why_down);
 	}
 	for (size_t i = 0; i < n->n_children; i++) {
 		const struct child *c = &n->children[i];
 		char ca[13];
 		area_format(c->area, ca);
 		sbuf_printf(out, "child     %s %s %s, last seen %.1f s ago, %" PRIu64 " refused\n",
-			    ca, c->name, child_connected(n, c, now) ? "connected" : "DOWN",
-			    (double)(now - c->last_seen_ms) / 1000, c->refused);
+		            ca, c->name, child_connected(n, c, now) ? "connected" : "DOWN",
+		            (double)(now - c->last_seen_ms) / 1000, c->refused);
 	}
 	return 0;
 }
@@ -164,8 +164,8 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 {
 	uint64_t now = node_now_ms();
 	bool json = has_flag(r, "--json");
-	static const char *const headers[] = {"area",    "level",   "name", "parent",
-					      "records", "backlog", "link", "age_s", "refused"};
+	static const char *const headers[] = {"area",    "level", "name",  "parent", "records",
+	                                      "backlog", "link",  "age_s", "refused"};
 	struct table t;
 	table_init(&t, headers, 9);
 	if (json)
@@ -184,26 +184,29 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 			area_format(s->area, a);
 			area_format(s->parent_area, p);
 			const char *link = s->level == AREA_LEVEL_PROVINCE ? "-"
-					   : s->connected              ? "up"
-								       : "DOWN";
+			                   : s->connected                  ? "up"
+			                                                   : "DOWN";
 			snprintf(rec, sizeof(rec), "%" PRIu64, s->records);
 			snprintf(bl, sizeof(bl), "%" PRIu64, s->backlog);
 			snprintf(age, sizeof(age), "%.1f", (double)(s->age_ms + extra) / 1000);
 			snprintf(ref, sizeof(ref), "%" PRIu64, s->refused);
 			if (json) {
 				sbuf_printf(out, "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":",
-					    k ? "," : "", a, area_level_name(s->level));
+				            k ? "," : "", a, area_level_name(s->level));
 				sbuf_json_str(out, s->name);
 				sbuf_printf(out,
-					    ",\"parent\":\"%s\",\"records\":%" PRIu64
-					    ",\"backlog\":%" PRIu64 ",\"connected\":%s,\"age_s\":%s,"
-					    "\"refused\":%" PRIu64 "}",
-					    s->parent_area ? p : "", s->records, s->backlog,
-					    s->connected ? "true" : "false", age, s->refused);
+				            ",\"parent\":\"%s\",\"records\":%" PRIu64
+				            ",\"backlog\":%" PRIu64
+				            ",\"connected\":%s,\"age_s\":%s,"
+				            "\"refused\":%" PRIu64 "}",
+				            s->parent_area ? p : "", s->records, s->backlog,
+				            s->connected ? "true" : "false", age, s->refused);
 			} else {
-				const char *cells[] = {a,  area_level_name(s->level),
-						       s->name, s->parent_area ? p : "-",
-						       rec, bl, link, age, ref};
+				const char *cells[] = {a,       area_level_name(s->level),
+				                       s->name, s->parent_area ? p : "-",
+				                       rec,     bl,
+				                       link,    age,
+				                       ref};
 				table_add(&t, cells);
 			}
 			k++;
@@ -234,8 +237,9 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 {
 	enum area_level level;
 	if (area_level_parse(arg(r, 1), &level)) {
-		sbuf_printf(out, "unknown level '%s' (village, township, county, prefecture, province)",
-			    arg(r, 1));
+		sbuf_printf(out,
+		            "unknown level '%s' (village, township, county, prefecture, province)",
+		            arg(r, 1));
 		return JZ_EPARSE;
 	}
 	uint64_t under = 0;
@@ -256,18 +260,30 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 		sbuf_printf(out, "--year: '%s' is not a year", arg(r, 3));
 		return JZ_EPARSE;
 	}
-	struct rollup_query q = {.level = level, .under = under ? under : 0, .year = (uint16_t)year};
+	struct rollup_query q = {
+	    .level = level, .under = under ? under : 0, .year = (uint16_t)year};
 	struct rollup_row *rows = NULL;
 	long nrows = rollup_query(&txn, &q, &rows);
 	store_abort(&txn);
 	if (nrows < 0)
 		return (int)nrows;
 
-	static const char *const headers[] = {
-		"area",           "level",         "name",          "year",
-		"rural_population", "poor_households", "poor_persons", "incidence_pct",
-		"below_2pct",     "households",    "persons",       "exited_households",
-		"exited_persons", "identified_in_year", "exited_in_year", "returned_in_year"};
+	static const char *const headers[] = {"area",
+	                                      "level",
+	                                      "name",
+	                                      "year",
+	                                      "rural_population",
+	                                      "poor_households",
+	                                      "poor_persons",
+	                                      "incidence_pct",
+	                                      "below_2pct",
+	                                      "households",
+	                                      "persons",
+	                                      "exited_households",
+	                                      "exited_persons",
+	                                      "identified_in_year",
+	                                      "exited_in_year",
+	                                      "returned_in_year"};
 	const size_t ncols = sizeof(headers) / sizeof(headers[0]);
 	bool json = strcmp(format, "json") == 0, csv = strcmp(format, "csv") == 0;
 	if (!json && !csv && strcmp(format, "table") != 0) {
@@ -279,7 +295,7 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 	table_init(&t, headers, ncols);
 	if (json)
 		sbuf_printf(out, "{\"year\":%ld,\"level\":\"%s\",\"rows\":[", year,
-			    area_level_name(level));
+		            area_level_name(level));
 	if (csv) {
 		for (size_t c = 0; c < ncols; c++)
 			sbuf_printf(out, "%s%s", c ? "," : "", headers[c]);
@@ -306,25 +322,28 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 		snprintf(cells[14], 32, "%" PRId64, row->c[RC_EXITED_IN_YEAR_HH]);
 		snprintf(cells[15], 32, "%" PRId64, row->c[RC_RETURNED_HH]);
 		if (json) {
-			sbuf_printf(out, "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":", i ? "," : "",
-				    cells[0], cells[1]);
-			sbuf_json_str(out, row->name);
 			sbuf_printf(out,
-				    ",\"year\":%s,\"rural_population\":%s,\"poor_households\":%s,"
-				    "\"poor_persons\":%s,\"incidence_pct\":%s,\"below_2pct\":%s,"
-				    "\"households\":%s,\"persons\":%s,\"exited_households\":%s,"
-				    "\"exited_persons\":%s,\"identified_in_year\":%s,"
-				    "\"exited_in_year\":%s,\"returned_in_year\":%s,",
-				    cells[3], cells[4], cells[5], cells[6],
-				    cells[7][0] ? cells[7] : "null",
-				    cells[8][0] ? (below ? "true" : "false") : "null", cells[9],
-				    cells[10], cells[11], cells[12], cells[13], cells[14], cells[15]);
+			            "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":", i ? "," : "",
+			            cells[0], cells[1]);
+			sbuf_json_str(out, row->name);
+			sbuf_printf(
+			    out,
+			    ",\"year\":%s,\"rural_population\":%s,\"poor_households\":%s,"
+			    "\"poor_persons\":%s,\"incidence_pct\":%s,\"below_2pct\":%s,"
+			    "\"households\":%s,\"persons\":%s,\"exited_households\":%s,"
+			    "\"exited_persons\":%s,\"identified_in_year\":%s,"
+			    "\"exited_in_year\":%s,\"returned_in_year\":%s,",
+			    cells[3], cells[4], cells[5], cells[6], cells[7][0] ? cells[7] : "null",
+			    cells[8][0] ? (below ? "true" : "false") : "null", cells[9], cells[10],
+			    cells[11], cells[12], cells[13], cells[14], cells[15]);
 			sbuf_printf(out, "\"poor_persons_by_attribute\":[");
 			for (int a = 0; a < 3; a++)
-				sbuf_printf(out, "%s%" PRId64, a ? "," : "", row->c[RC_POOR_BY_ATTR + a]);
+				sbuf_printf(out, "%s%" PRId64, a ? "," : "",
+				            row->c[RC_POOR_BY_ATTR + a]);
 			sbuf_printf(out, "],\"poor_persons_by_main_cause\":[");
 			for (int c = 0; c < 12; c++)
-				sbuf_printf(out, "%s%" PRId64, c ? "," : "", row->c[RC_POOR_BY_CAUSE + c]);
+				sbuf_printf(out, "%s%" PRId64, c ? "," : "",
+				            row->c[RC_POOR_BY_CAUSE + c]);
 			sbuf_printf(out, "]}");
 		} else if (csv) {
 			for (size_t c = 0; c < ncols; c++) {
@@ -377,7 +396,7 @@ struct import_job {
 /* The head version of household ID, decoded, with its sealed bytes. */
 static int
 load_head(struct store_txn *txn, const struct hh_state *st, struct rec_household *h,
-	  struct bytes *sealed)
+          struct bytes *sealed)
 {
 	uint8_t key[40];
 	memcpy(key, st->head_origin, 32);
@@ -403,8 +422,8 @@ same_version(struct rec_household *a, struct rec_household *b, struct bytes sa, 
 	size_t pa = a->n_parents, pb = b->n_parents;
 	a->n_parents = b->n_parents = 0;
 	bool same = rec_household_encode(a, ea, sizeof(ea), &na) == 0 &&
-		    rec_household_encode(b, eb, sizeof(eb), &nb) == 0 && na == nb &&
-		    memcmp(ea, eb, na) == 0 && sa.n == sb.n && memcmp(sa.p, sb.p, sa.n) == 0;
+	            rec_household_encode(b, eb, sizeof(eb), &nb) == 0 && na == nb &&
+	            memcmp(ea, eb, na) == 0 && sa.n == sb.n && memcmp(sa.p, sb.p, sa.n) == 0;
 	a->n_parents = pa;
 	b->n_parents = pb;
 	return same;
@@ -420,11 +439,13 @@ import_households(struct applier *a, void *arg)
 	job->created = job->unchanged = job->refused = 0;
 	job->why[0] = 0;
 	for (size_t i = 1; i + 1 < r->n; i += 2) {
-		struct bytes sealed = {zmq_msg_data(&r->frames[i + 1]), zmq_msg_size(&r->frames[i + 1])};
+		struct bytes sealed = {zmq_msg_data(&r->frames[i + 1]),
+		                       zmq_msg_size(&r->frames[i + 1])};
 		if (rec_household_decode(&h, zmq_msg_data(&r->frames[i]),
-					 zmq_msg_size(&r->frames[i]))) {
+		                         zmq_msg_size(&r->frames[i]))) {
 			job->refused++;
-			snprintf(job->why, sizeof(job->why), "record %zu does not decode", i / 2 + 1);
+			snprintf(job->why, sizeof(job->why), "record %zu does not decode",
+			         i / 2 + 1);
 			continue;
 		}
 		struct hh_state st;
@@ -447,14 +468,14 @@ import_households(struct applier *a, void *arg)
 		size_t len;
 		err = rec_household_encode(&h, body, sizeof(body), &len);
 		if (!err)
-			err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, len}, sealed,
-					  NULL);
+			err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, len},
+			                  sealed, NULL);
 		if (err == JZ_ESCOPE || err == JZ_EPARSE) {
 			char id[17];
 			household_id_format(h.id, id);
 			job->refused++;
 			snprintf(job->why, sizeof(job->why), "household %s: %s", id,
-				 err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
+			         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
 			continue;
 		}
 		if (err)
@@ -492,7 +513,7 @@ import_census(struct applier *a, void *arg)
 			area_format(c.village, v);
 			job->refused++;
 			snprintf(job->why, sizeof(job->why), "village %s: %s", v,
-				 err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
+			         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
 			continue;
 		}
 		if (err)
@@ -510,18 +531,18 @@ cmd_import(struct node *n, const struct request *r, struct sbuf *out, node_txn_f
 	int err = node_write(n, fn, &job, &a);
 	if (err) {
 		sbuf_printf(out, "import failed, nothing of this request was stored: %s",
-			    err_str(err));
+		            err_str(err));
 		return err;
 	}
 	sbuf_printf(out,
-		    "{\"created\":%zu,\"unchanged\":%zu,\"refused\":%zu,\"records\":%" PRIu64
-		    ",\"why\":",
-		    job.created, job.unchanged, job.refused, n->ax.local_seq);
+	            "{\"created\":%zu,\"unchanged\":%zu,\"refused\":%zu,\"records\":%" PRIu64
+	            ",\"why\":",
+	            job.created, job.unchanged, job.refused, n->ax.local_seq);
 	sbuf_json_str(out, job.why);
 	sbuf_printf(out, "}\n");
 	if (job.created)
 		log_info("import: %zu new records, %zu unchanged, %zu refused", job.created,
-			 job.unchanged, job.refused);
+		         job.unchanged, job.refused);
 	return 0;
 }
 
@@ -563,31 +584,33 @@ cmd_household(struct node *n, const struct request *r, struct sbuf *out)
 	area_format(h.village, village);
 	if (json) {
 		sbuf_printf(out,
-			    "{\"id\":\"%s\",\"village\":\"%s\",\"year\":%u,\"status\":%u,"
-			    "\"status_name\":",
-			    arg(r, 1), village, h.year, h.status);
+		            "{\"id\":\"%s\",\"village\":\"%s\",\"year\":%u,\"status\":%u,"
+		            "\"status_name\":",
+		            arg(r, 1), village, h.year, h.status);
 		sbuf_json_str(out, rec_status_name(h.status));
-		sbuf_printf(out,
-			    ",\"attribute\":%u,\"main_cause\":%u,\"income_fen\":%" PRId64
-			    ",\"members\":%zu,\"versions\":%u,\"head\":\"%s\",\"head_origin\":\"%s\","
-			    "\"personal\":%s,\"history\":[",
-			    h.attribute, h.main_cause, h.income_fen, h.n_members, st.versions, head,
-			    origin, have_personal ? "\"readable\"" : "\"sealed\"");
+		sbuf_printf(
+		    out,
+		    ",\"attribute\":%u,\"main_cause\":%u,\"income_fen\":%" PRId64
+		    ",\"members\":%zu,\"versions\":%u,\"head\":\"%s\",\"head_origin\":\"%s\","
+		    "\"personal\":%s,\"history\":[",
+		    h.attribute, h.main_cause, h.income_fen, h.n_members, st.versions, head, origin,
+		    have_personal ? "\"readable\"" : "\"sealed\"");
 	} else {
 		sbuf_printf(out, "household %s  village %s  year %u\n", arg(r, 1), village, h.year);
 		sbuf_printf(out, "status    %s (%u)\n", rec_status_name(h.status), h.status);
-		sbuf_printf(out, "attribute %s  main cause %s  income %" PRId64 ".%02" PRId64 " yuan\n",
-			    rec_attribute_name(h.attribute), rec_cause_name(h.main_cause),
-			    h.income_fen / 100, h.income_fen % 100);
-		sbuf_printf(out, "versions  %u, effective head %s by origin %s\n", st.versions, head,
-			    origin);
+		sbuf_printf(out,
+		            "attribute %s  main cause %s  income %" PRId64 ".%02" PRId64 " yuan\n",
+		            rec_attribute_name(h.attribute), rec_cause_name(h.main_cause),
+		            h.income_fen / 100, h.income_fen % 100);
+		sbuf_printf(out, "versions  %u, effective head %s by origin %s\n", st.versions,
+		            head, origin);
 		if (have_personal) {
 			sbuf_printf(out, "members   %zu\n", h.n_members);
 			for (size_t i = 0; i < p.n && i < h.n_members; i++)
 				sbuf_printf(out, "  %02u %s %s %s health %02u labour %02u\n",
-					    p.members[i].relation, p.members[i].name,
-					    p.members[i].id_number, p.members[i].birth_date,
-					    h.members[i].health, h.members[i].labour);
+				            p.members[i].relation, p.members[i].name,
+				            p.members[i].id_number, p.members[i].birth_date,
+				            h.members[i].health, h.members[i].labour);
 		} else {
 			sbuf_printf(out, "members   %zu (personal part sealed)\n", h.n_members);
 		}
@@ -601,7 +624,8 @@ cmd_household(struct node *n, const struct request *r, struct sbuf *out)
 		struct bytes loc, raw;
 		struct envelope e;
 		if (store_get(&txn, STORE_VERSION, cur, sizeof(cur), &loc) || loc.n != 40 ||
-		    store_get(&txn, STORE_ENV, loc.p, 40, &raw) || envelope_decode(&e, raw.p, raw.n) ||
+		    store_get(&txn, STORE_ENV, loc.p, 40, &raw) ||
+		    envelope_decode(&e, raw.p, raw.n) ||
 		    rec_household_decode(&h, e.body.p, e.body.n))
 			break;
 		char vh[17], vo[17];
@@ -609,12 +633,13 @@ cmd_household(struct node *n, const struct request *r, struct sbuf *out)
 		hex8(e.origin, vo);
 		if (json)
 			sbuf_printf(out,
-				    "%s{\"version\":\"%s\",\"origin\":\"%s\",\"seq\":%" PRIu64
-				    ",\"hlc_ms\":%" PRIu64 ",\"year\":%u,\"status\":%u}",
-				    depth ? "," : "", vh, vo, e.seq, hlc_ms(e.hlc), h.year, h.status);
+			            "%s{\"version\":\"%s\",\"origin\":\"%s\",\"seq\":%" PRIu64
+			            ",\"hlc_ms\":%" PRIu64 ",\"year\":%u,\"status\":%u}",
+			            depth ? "," : "", vh, vo, e.seq, hlc_ms(e.hlc), h.year,
+			            h.status);
 		else
 			sbuf_printf(out, "  %s by %s seq %" PRIu64 ": year %u, %s\n", vh, vo, e.seq,
-				    h.year, rec_status_name(h.status));
+			            h.year, rec_status_name(h.status));
 		if (!h.n_parents)
 			break;
 		memcpy(cur + 8, h.parents[0], 32);
@@ -651,8 +676,8 @@ control_handle(struct node *n)
 	bool more = true, too_many = false;
 	while (more) {
 		if (r.n == cap) {
-			zmq_msg_t *f = cap < CTL_MAX_FRAMES ? realloc(r.frames, 2 * cap * sizeof(*f))
-							    : NULL;
+			zmq_msg_t *f =
+			    cap < CTL_MAX_FRAMES ? realloc(r.frames, 2 * cap * sizeof(*f)) : NULL;
 			if (!f) {
 				/* Drain and refuse: the REP socket must answer. */
 				zmq_msg_t m;

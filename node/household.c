@@ -73,18 +73,18 @@ struct rollup_contrib
 hh_contrib(const struct rec_household *h)
 {
 	struct rollup_contrib c = {
-		.present = true,
-		.status = h->status,
-		.members = (uint8_t)h->n_members,
-		.attribute = h->attribute,
-		.main_cause = h->main_cause,
+	    .present = true,
+	    .status = h->status,
+	    .members = (uint8_t)h->n_members,
+	    .attribute = h->attribute,
+	    .main_cause = h->main_cause,
 	};
 	return c;
 }
 
 bool
 hh_supersedes(const struct hh_state *cur, const struct rec_household *h, const uint8_t *origin,
-	      uint64_t hlc)
+              uint64_t hlc)
 {
 	for (size_t i = 0; i < h->n_parents; i++)
 		if (memcmp(h->parents[i], cur->head, 32) == 0)
@@ -96,7 +96,7 @@ hh_supersedes(const struct hh_state *cur, const struct rec_household *h, const u
 
 void
 hh_state_from(struct hh_state *out, const struct rec_household *h, const uint8_t hash[32],
-	      const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions)
+              const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions)
 {
 	memcpy(out->head, hash, 32);
 	memcpy(out->head_origin, origin, 32);
@@ -189,7 +189,7 @@ walk(struct store_txn *txn, uint64_t id, struct chain_entry *out, size_t *n,
 
 int
 hh_move_head(struct store_txn *txn, struct rollup_acc *acc, const struct hh_state *cur,
-	     const struct rec_household *h, const uint8_t hash[32])
+             const struct rec_household *h, const uint8_t hash[32])
 {
 	static const struct rollup_contrib none;
 	struct rollup_contrib c = hh_contrib(h);
@@ -214,7 +214,7 @@ hh_move_head(struct store_txn *txn, struct rollup_acc *acc, const struct hh_stat
 		return err;
 	if (n_old == HH_CHAIN_MAX || n_new == HH_CHAIN_MAX)
 		log_warn("household %016" PRIu64 ": version chain deeper than %d, cut", h->id,
-			 HH_CHAIN_MAX);
+		         HH_CHAIN_MAX);
 	/* Take back the old branch's steps above the ancestor, add the new one's. */
 	size_t keep = at >= 0 ? (size_t)at : n_old;
 	for (size_t i = 0; i < keep; i++) {
@@ -224,8 +224,8 @@ hh_move_head(struct store_txn *txn, struct rollup_acc *acc, const struct hh_stat
 	}
 	for (size_t j = 0; j < n_new; j++) {
 		const struct rollup_contrib *p = j + 1 < n_new ? &new_[j + 1].c
-						 : at >= 0   ? &old[at].c
-							     : &none;
+		                                 : at >= 0     ? &old[at].c
+		                                               : &none;
 		if ((err = rollup_acc_step(acc, h->village, new_[j].year, p, &new_[j].c, +1)))
 			return err;
 	}

@@ -20,8 +20,8 @@ struct hh_state {
 	uint8_t head_origin[32]; /* where the head is stored: env (origin, seq) */
 	uint64_t head_seq;
 	uint64_t head_hlc;
-	uint16_t year;          /* year of the head version */
-	uint32_t versions;      /* versions seen */
+	uint16_t year;     /* year of the head version */
+	uint32_t versions; /* versions seen */
 	struct rollup_contrib contrib;
 };
 
@@ -45,7 +45,7 @@ struct rollup_contrib hh_contrib(const struct rec_household *h);
  * recorded version, arrives with the workflow).
  */
 bool hh_supersedes(const struct hh_state *cur, const struct rec_household *h, const uint8_t *origin,
-		   uint64_t hlc);
+                   uint64_t hlc);
 
 /*
  * Add to ACC what the effective head of household H->id moving to version H
@@ -62,11 +62,11 @@ bool hh_supersedes(const struct hh_state *cur, const struct rec_household *h, co
  * which they arrived. Reads versions from TXN. Returns 0 or an error.
  */
 JZ_NODISCARD int hh_move_head(struct store_txn *txn, struct rollup_acc *acc,
-			      const struct hh_state *cur, const struct rec_household *h,
-			      const uint8_t hash[32]);
+                              const struct hh_state *cur, const struct rec_household *h,
+                              const uint8_t hash[32]);
 
 /* The state of household H when it is the effective head. */
 void hh_state_from(struct hh_state *out, const struct rec_household *h, const uint8_t hash[32],
-		   const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions);
+                   const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions);
 
 #endif

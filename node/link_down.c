@@ -49,7 +49,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 	n->mon_down = link_monitor_open(n, n->router, "down");
 	if (zmq_bind(n->router, n->cfg.listen) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", n->cfg.listen,
-			 zmq_strerror(zmq_errno()));
+		         zmq_strerror(zmq_errno()));
 		return JZ_ECONFIG;
 	}
 	size_t len = sizeof(n->listen_ep);
@@ -114,8 +114,9 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	if (lvl == AREA_LEVEL_NONE || lvl != f->hello.level || area == n->cfg.area ||
 	    !area_is_under(area, n->cfg.area) || lvl >= n->cfg.level) {
 		char why[160];
-		snprintf(why, sizeof(why), "area %012" PRIu64 " (%s) is not below this node's %012" PRIu64,
-			 area, area_level_name(lvl), n->cfg.area);
+		snprintf(why, sizeof(why),
+		         "area %012" PRIu64 " (%s) is not below this node's %012" PRIu64, area,
+		         area_level_name(lvl), n->cfg.area);
 		log_warn("refused hello: %s", why);
 		refuse(n, rid, rid_len, LINK_REFUSE_NOT_CHILD, why);
 		return;
@@ -162,9 +163,9 @@ apply_batch_job(struct applier *a, void *arg)
 	} else if (f->batch.upto.set) {
 		if (a->gap)
 			log_error("gap from child %012" PRIu64 " persists after a full resend: %s",
-				  job->c->area, a->why);
+			          job->c->area, a->why);
 		apply_set_link(a, job->c->area, f->batch.epoch, f->batch.upto.local_seq,
-			       f->batch.upto.origin, f->batch.upto.seq);
+		               f->batch.upto.origin, f->batch.upto.seq);
 	}
 	return a->txn.err;
 }
@@ -177,7 +178,7 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 	uint64_t t0 = node_now_us();
 	int err = node_write(n, apply_batch_job, &job, &a);
 	log_debug("batch from %012" PRIu64 ": %zu envelopes applied in %" PRIu64 " us", c->area,
-		  f->batch.n, node_now_us() - t0);
+	          f->batch.n, node_now_us() - t0);
 	if (err) {
 		log_error("cannot apply batch from %012" PRIu64 ": %s", c->area, err_str(err));
 		refuse(n, c->rid, c->rid_len, LINK_REFUSE_STORAGE, "parent storage failure");
@@ -188,8 +189,8 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 	c->refused += a.st.refused;
 	if (a.st.refused)
 		log_warn("batch from %012" PRIu64 ": %" PRIu64 " applied, %" PRIu64
-			 " refused (first: %s)",
-			 c->area, a.st.applied, a.st.refused, a.why);
+		         " refused (first: %s)",
+		         c->area, a.st.applied, a.st.refused, a.why);
 	struct wire_frame ack = {.type = WIRE_ACK};
 	ack.ack.upto = f->batch.upto;
 	if (job.rewind) {
@@ -248,14 +249,13 @@ link_down_recv(struct node *n)
 			break;
 	}
 	struct wire_frame f;
-	int err = extra ? JZ_EPARSE
-			: wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
+	int err = extra ? JZ_EPARSE : wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
 	if (err) {
 		struct child *c = child_by_rid(n, rid, (size_t)rid_len);
 		char why[160];
 		snprintf(why, sizeof(why), "malformed frame: %s", err_str(err));
 		log_warn("frame from %s%012" PRIu64 " refused: %s", c ? "child " : "unknown peer ",
-			 c ? c->area : 0, why);
+		         c ? c->area : 0, why);
 		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED, why);
 		zmq_msg_close(&msg);
 		return;
@@ -272,7 +272,8 @@ link_down_recv(struct node *n)
 		else if (f.type == WIRE_HEARTBEAT)
 			on_heartbeat(n, c, &f);
 		else
-			refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED, "unexpected frame type");
+			refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED,
+			       "unexpected frame type");
 	}
 	wire_frame_release(&f);
 	zmq_msg_close(&msg);

@@ -62,12 +62,11 @@ link_monitor_open(struct node *n, void *sock, const char *name)
 {
 	char ep[64];
 	snprintf(ep, sizeof(ep), "inproc://monitor-%s", name);
-	if (zmq_socket_monitor(sock, ep,
-			       ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
-				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-				       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) !=
-	    0)
+	if (zmq_socket_monitor(
+	        sock, ep,
+	        ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
 		return NULL;
 	void *mon = zmq_socket(n->zctx, ZMQ_PAIR);
 	if (!mon)
@@ -112,8 +111,8 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 		why = up ? "CURVE handshake with parent failed (is [link] parent_key the parent's "
-			   "public key?)"
-			 : "CURVE handshake failed";
+		           "public key?)"
+		         : "CURVE handshake failed";
 		kind = 1;
 		break;
 	case ZMQ_EVENT_CONNECT_RETRIED:
@@ -183,7 +182,7 @@ link_up_open(struct node *n, char *err, size_t errlen)
 	n->mon_up = link_monitor_open(n, n->dealer, "up");
 	if (zmq_connect(n->dealer, n->cfg.parent) != 0) {
 		snprintf(err, errlen, "cannot connect to parent %s: %s", n->cfg.parent,
-			 zmq_strerror(zmq_errno()));
+		         zmq_strerror(zmq_errno()));
 		return JZ_ECONFIG;
 	}
 	n->up.state = UP_HELLO;
@@ -218,7 +217,7 @@ send_hello(struct node *n, uint64_t now)
 	if (err == -EAGAIN && strcmp(n->up.why_down, "connecting") != 0 &&
 	    strncmp(n->up.why_down, "refused", 7) != 0 && strncmp(n->up.why_down, "no answer", 9))
 		snprintf(n->up.why_down, sizeof(n->up.why_down),
-			 "no connection to parent (not listening, or CURVE handshake failing)");
+		         "no connection to parent (not listening, or CURVE handshake failing)");
 }
 
 /* Does our log hold (origin, seq) at local_seq? */
@@ -232,7 +231,7 @@ log_holds(struct node *n, uint64_t local_seq, const uint8_t origin[32], uint64_t
 	be64_put(key, local_seq);
 	struct bytes v;
 	bool ok = store_get(&txn, STORE_LOG, key, sizeof(key), &v) == 0 && v.n == 40 &&
-		  memcmp(v.p, origin, 32) == 0 && be64_get(v.p + 32) == seq;
+	          memcmp(v.p, origin, 32) == 0 && be64_get(v.p + 32) == seq;
 	store_abort(&txn);
 	return ok;
 }
@@ -247,7 +246,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 		from = c->local_seq;
 	} else if (c->set && c->local_seq) {
 		log_warn("parent's cursor does not match our log (restored store?): resending "
-			 "everything");
+		         "everything");
 	}
 	n->up.state = UP_READY;
 	n->up.acked = from;
@@ -256,7 +255,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	n->up.parent_area = f->welcome.area;
 	n->up.why_down[0] = 0;
 	log_info("link to parent up: parent holds our log up to %" PRIu64 " of %" PRIu64, from,
-		 n->ax.local_seq);
+	         n->ax.local_seq);
 }
 
 static void
@@ -424,7 +423,8 @@ link_up_tick(struct node *n, uint64_t now)
 	uint64_t limit = 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
 	if (up->state == UP_READY && silence > limit) {
 		char why[100];
-		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s", silence / 1000);
+		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
+		         silence / 1000);
 		go_hello(n, why);
 	}
 	if (up->state == UP_HELLO) {
@@ -432,8 +432,8 @@ link_up_tick(struct node *n, uint64_t now)
 			send_hello(n, now);
 		if (silence > limit && up->last_rx_ms && strncmp(up->why_down, "refused", 7) != 0)
 			snprintf(up->why_down, sizeof(up->why_down),
-				 "no answer from parent %s for %" PRIu64 " s", n->cfg.parent,
-				 silence / 1000);
+			         "no answer from parent %s for %" PRIu64 " s", n->cfg.parent,
+			         silence / 1000);
 		return;
 	}
 	if (up->state != UP_READY)

@@ -18,21 +18,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: jzfpd --config FILE\n"
-		   "\n"
-		   "Run one jzfp node (village, township, county or province) in the\n"
-		   "foreground, as its config file says. Logs go to stderr, one line per\n"
-		   "event. SIGTERM or SIGINT stops the node cleanly.\n"
-		   "\n"
-		   "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
-		   "  -h, --help          this help\n");
+	           "\n"
+	           "Run one jzfp node (village, township, county or province) in the\n"
+	           "foreground, as its config file says. Logs go to stderr, one line per\n"
+	           "event. SIGTERM or SIGINT stops the node cleanly.\n"
+	           "\n"
+	           "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
+	           "  -h, --help          this help\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *path = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define TICK_MS 50
+#define TICK_MS       50
 #define WRITE_RETRIES 8
 
 uint64_t
@@ -111,7 +111,7 @@ sign_node_info(struct applier *a, void *arg)
 	if (err)
 		return err;
 	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
-			   NULL);
+	                   NULL);
 }
 
 static int
@@ -129,7 +129,7 @@ open_control(struct node *n, char *err, size_t errlen)
 	snprintf(ep, sizeof(ep), "ipc://%s", n->ctl_path);
 	if (zmq_bind(n->ctl, ep) != 0) {
 		snprintf(err, errlen, "cannot bind control socket %s: %s", ep,
-			 zmq_strerror(zmq_errno()));
+		         zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}
 	return 0;
@@ -249,7 +249,7 @@ int
 node_run(struct node *n)
 {
 	log_info("running: %s %s%s%s", area_level_name(n->cfg.level), n->cfg.name,
-		 n->listen_ep[0] ? ", children on " : "", n->listen_ep);
+	         n->listen_ep[0] ? ", children on " : "", n->listen_ep);
 	while (!n->stop) {
 		zmq_pollitem_t items[6];
 		int ni = 0, irouter = -1, idealer = -1, imon_up = -1, imon_down = -1;

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NODE_MAX_WINDOW 64
+#define NODE_MAX_WINDOW   64
 #define NODE_MAX_CHILDREN 4096
 
 /* A child node as seen by this node's ROUTER. */
@@ -50,15 +50,15 @@ enum up_state {
 /* The link to the parent. */
 struct uplink {
 	enum up_state state;
-	uint64_t acked; /* the parent holds our log up to this local_seq */
-	uint64_t next;  /* next local_seq to send */
+	uint64_t acked;                     /* the parent holds our log up to this local_seq */
+	uint64_t next;                      /* next local_seq to send */
 	uint64_t inflight[NODE_MAX_WINDOW]; /* last local_seq of each unacked batch */
 	size_t n_inflight;
 	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
 	uint64_t parent_area;
-	char why_down[200]; /* why the link is not up, for status */
-	bool handshake_failed;       /* sticky until a handshake succeeds */
-	uint64_t mon_logged_ms[4];   /* last log line per monitor event kind */
+	char why_down[200];        /* why the link is not up, for status */
+	bool handshake_failed;     /* sticky until a handshake succeeds */
+	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
 };
 
 struct node {

@@ -215,14 +215,14 @@ add_stock(int64_t *d, const struct rollup_contrib *c, int sign)
 
 int
 rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
-		  const struct rollup_contrib *old, const struct rollup_contrib *new_)
+                  const struct rollup_contrib *old, const struct rollup_contrib *new_)
 {
 	return rollup_acc_step(acc, village, year, old, new_, +1);
 }
 
 int
 rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
-		const struct rollup_contrib *old, const struct rollup_contrib *new_, int sign)
+                const struct rollup_contrib *old, const struct rollup_contrib *new_, int sign)
 {
 	int64_t d[RC_N] = {0};
 	add_stock(d, old, -1);
@@ -316,7 +316,8 @@ rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year, struct
 }
 
 void
-rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year, const struct census_val *c)
+rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
+                  const struct census_val *c)
 {
 	uint8_t key[10], val[CENSUS_FIXED + sizeof(c->name)];
 	size_t name_len = strnlen(c->name, sizeof(c->name) - 1);
@@ -392,7 +393,7 @@ range_key(uint8_t key[10], uint64_t area, uint16_t year)
 /* Sum the counters of every area of the query's level under it. */
 static int
 query_counters(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
-	       struct rows *rows)
+               struct rows *rows)
 {
 	struct store_iter it;
 	int err = store_iter_open(txn, STORE_ROLLUP, &it);
@@ -433,7 +434,7 @@ query_counters(struct store_txn *txn, const struct rollup_query *q, uint64_t lo,
 /* Add each village's latest census with year <= Y to its area's row. */
 static int
 query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
-	     struct rows *rows)
+             struct rows *rows)
 {
 	struct store_iter it;
 	int err = store_iter_open(txn, STORE_CENSUS, &it);
@@ -446,10 +447,12 @@ query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, u
 	struct census_val best = {0};
 	bool have = false;
 	/* Keys are (village, year) in order: the last one <= Y per village wins. */
-	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v);; err = store_iter_next(&it, &k, &v)) {
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v);;
+	     err = store_iter_next(&it, &k, &v)) {
 		uint64_t village = 0;
 		if (err == 0) {
-			if (k.n != 10 || v.n < CENSUS_FIXED || v.n - CENSUS_FIXED >= sizeof(best.name)) {
+			if (k.n != 10 || v.n < CENSUS_FIXED ||
+			    v.n - CENSUS_FIXED >= sizeof(best.name)) {
 				err = JZ_ECORRUPT;
 				break;
 			}
@@ -460,10 +463,12 @@ query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, u
 		if (err || village != cur) {
 			/* With --under below the query's level, a row would hold
 			 * only part of its area: leave such areas out. */
-			if (have && q->under && !area_is_under(area_at_level(cur, q->level), q->under))
+			if (have && q->under &&
+			    !area_is_under(area_at_level(cur, q->level), q->under))
 				have = false;
 			if (have) {
-				struct rollup_row *row = row_for(rows, area_at_level(cur, q->level), q);
+				struct rollup_row *row =
+				    row_for(rows, area_at_level(cur, q->level), q);
 				if (!row) {
 					err = -ENOMEM;
 					break;
@@ -565,7 +570,7 @@ struct replay_hh {
  * rule into ACC; HH receives each household's replayed state. */
 static int
 replay_log(struct store_txn *txn, struct rollup_acc *acc, struct u64map *hmap,
-	   struct replay_hh **hhs, size_t *nhh, size_t *cap)
+           struct replay_hh **hhs, size_t *nhh, size_t *cap)
 {
 	struct store_iter it;
 	int err = store_iter_open(txn, STORE_LOG, &it);
@@ -666,9 +671,10 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 			if (c[i] != (want ? want[i] : 0)) {
 				if (!bad_cells++)
 					snprintf(first, sizeof(first),
-						 "area %012" PRIu64 " year %u counter %d: stored %" PRId64
-						 ", recomputed %" PRId64,
-						 area, year, i, c[i], want ? want[i] : 0);
+					         "area %012" PRIu64
+					         " year %u counter %d: stored %" PRId64
+					         ", recomputed %" PRId64,
+					         area, year, i, c[i], want ? want[i] : 0);
 				break;
 			}
 		}
@@ -686,8 +692,9 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		struct bytes sv;
 		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND &&
 		    !bad_cells++)
-			snprintf(first, sizeof(first), "area %012" PRIu64 " year %u: recomputed but not stored",
-				 acc->cells[i].area, acc->cells[i].year);
+			snprintf(first, sizeof(first),
+			         "area %012" PRIu64 " year %u: recomputed but not stored",
+			         acc->cells[i].area, acc->cells[i].year);
 	}
 
 	/* 2. Every household's cached state is its replayed state, and its cached
@@ -713,15 +720,17 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		struct bytes raw;
 		struct envelope e;
 		bool ok = idx && memcmp(hhs[*idx].st.head, st.head, 32) == 0 &&
-			  store_get(txn, STORE_ENV, envkey, sizeof(envkey), &raw) == 0 &&
-			  envelope_decode(&e, raw.p, raw.n) == 0 && memcmp(e.hash, st.head, 32) == 0 &&
-			  rec_household_decode(&h, e.body.p, e.body.n) == 0 && h.id == id;
+		          store_get(txn, STORE_ENV, envkey, sizeof(envkey), &raw) == 0 &&
+		          envelope_decode(&e, raw.p, raw.n) == 0 &&
+		          memcmp(e.hash, st.head, 32) == 0 &&
+		          rec_household_decode(&h, e.body.p, e.body.n) == 0 && h.id == id;
 		if (ok) {
 			struct rollup_contrib c = hh_contrib(&h);
 			ok = memcmp(&c, &st.contrib, sizeof(c)) == 0 && h.year == st.year;
 		}
 		if (!ok && !bad_hh++ && !bad_cells)
-			snprintf(first, sizeof(first), "household %016" PRIu64 ": state disagrees with its records", id);
+			snprintf(first, sizeof(first),
+			         "household %016" PRIu64 ": state disagrees with its records", id);
 	}
 	store_iter_close(&it);
 	if (err != JZ_ENOTFOUND)
@@ -731,13 +740,15 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		snprintf(first, sizeof(first), "%zu households held, %zu in the log", held, nhh);
 
 	if (bad_cells || bad_hh) {
-		snprintf(msg, msglen, "MISMATCH: %zu of %zu counter cells and %zu households disagree; first: %s",
-			 bad_cells, cells, bad_hh, first);
+		snprintf(
+		    msg, msglen,
+		    "MISMATCH: %zu of %zu counter cells and %zu households disagree; first: %s",
+		    bad_cells, cells, bad_hh, first);
 		err = JZ_ECORRUPT;
 	} else {
 		snprintf(msg, msglen,
-			 "OK: %zu counter cells and %zu households agree with the recomputation",
-			 cells, nhh);
+		         "OK: %zu counter cells and %zu households agree with the recomputation",
+		         cells, nhh);
 	}
 out:
 	rollup_acc_free(&acc);

@@ -25,13 +25,13 @@
 
 enum rollup_counter {
 	/* stocks */
-	RC_HOUSEHOLDS,     /* households in the registry, any status */
+	RC_HOUSEHOLDS, /* households in the registry, any status */
 	RC_PERSONS,
-	RC_POOR_HH,        /* 未脱贫 + 返贫 */
+	RC_POOR_HH, /* 未脱贫 + 返贫 */
 	RC_POOR_PERSONS,
-	RC_EXITED_HH,      /* 已脱贫 (享受 / 不再享受政策) */
+	RC_EXITED_HH, /* 已脱贫 (享受 / 不再享受政策) */
 	RC_EXITED_PERSONS,
-	RC_POOR_BY_ATTR,   /* poor persons by attribute 1..3: 3 counters */
+	RC_POOR_BY_ATTR,                        /* poor persons by attribute 1..3: 3 counters */
 	RC_POOR_BY_CAUSE = RC_POOR_BY_ATTR + 3, /* poor persons by main cause 1..12: 12 counters */
 	/* events in the year */
 	RC_IDENTIFIED_HH = RC_POOR_BY_CAUSE + 12,
@@ -64,14 +64,14 @@ void rollup_acc_reset(struct rollup_acc *acc);
  * Returns 0 or -ENOMEM (the accumulator is then unchanged).
  */
 JZ_NODISCARD int rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
-				   const struct rollup_contrib *old,
-				   const struct rollup_contrib *new_);
+                                   const struct rollup_contrib *old,
+                                   const struct rollup_contrib *new_);
 
 /* The same with SIGN -1: take back exactly what the +1 call added (stock
  * deltas and events), used when the effective head moves to another branch. */
 JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
-				 const struct rollup_contrib *old, const struct rollup_contrib *new_,
-				 int sign);
+                                 const struct rollup_contrib *old,
+                                 const struct rollup_contrib *new_, int sign);
 
 /* Add the gathered deltas to the rollup database and reset. Errors stick to TXN. */
 void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
@@ -79,16 +79,16 @@ void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
 /* A village census as kept in the `census` database, key village(8) year(2). */
 struct census_val {
 	uint64_t households, population;
-	uint64_t hlc; /* of the record that set it: the later one wins, */
+	uint64_t hlc;       /* of the record that set it: the later one wins, */
 	uint8_t origin[32]; /* then the greater origin key */
 	char name[128];
 };
 
 /* Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
 int rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year,
-		      struct census_val *out);
+                      struct census_val *out);
 void rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
-		       const struct census_val *c);
+                       const struct census_val *c);
 
 /* One row of a rollup answer. */
 struct rollup_row {
@@ -113,7 +113,7 @@ struct rollup_query {
  * sorted by area. Returns the number of rows (>= 0) or a negative error.
  */
 JZ_NODISCARD long rollup_query(struct store_txn *txn, const struct rollup_query *q,
-			       struct rollup_row **rows);
+                               struct rollup_row **rows);
 
 /*
  * Incidence in tenths of a percent, rounded half up, from exact integers:

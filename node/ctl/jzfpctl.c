@@ -21,13 +21,13 @@
 #include "import.h"
 #include "record.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,7 +35,7 @@
 #include <zmq.h>
 
 #define DEFAULT_TIMEOUT_S 60
-#define IMPORT_CHUNK 1000
+#define IMPORT_CHUNK      1000
 
 struct ctl {
 	const char *config_path;
@@ -46,8 +46,7 @@ struct ctl {
 	void *zctx, *req;
 };
 
-static void __attribute__((format(printf, 1, 2), noreturn))
-die(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
 {
 	va_list ap;
 	fputs("jzfpctl: ", stderr);
@@ -58,8 +57,7 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-static void __attribute__((noreturn))
-usage_die(const char *cmd, const char *help)
+static void __attribute__((noreturn)) usage_die(const char *cmd, const char *help)
 {
 	fprintf(stderr, "usage: jzfpctl %s\n", cmd);
 	if (help)
@@ -143,7 +141,7 @@ struct req {
 	struct {
 		void *p;
 		size_t len;
-	} *f;
+	} * f;
 };
 
 static void
@@ -244,8 +242,8 @@ cmd_keygen(struct ctl *c, int argc, char **argv)
 {
 	(void)c;
 	static const char help[] =
-		"\nWrite a new Ed25519 node key to FILE (mode 0600; an existing file is\n"
-		"never overwritten) and print its public key as 64 hex characters.\n";
+	    "\nWrite a new Ed25519 node key to FILE (mode 0600; an existing file is\n"
+	    "never overwritten) and print its public key as 64 hex characters.\n";
 	const char *out = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
@@ -293,8 +291,8 @@ static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
 	static const char help[] =
-		"\nShow this node: records held, the link to its parent (connected,\n"
-		"backlog, why it is down) and its children (connected, last seen).\n";
+	    "\nShow this node: records held, the link to its parent (connected,\n"
+	    "backlog, why it is down) and its children (connected, last seen).\n";
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -310,8 +308,8 @@ static int
 cmd_tree(struct ctl *c, int argc, char **argv)
 {
 	static const char help[] =
-		"\nShow every node below this one, from the heartbeats that flow up:\n"
-		"records, backlog, link state and how old each node's last report is.\n";
+	    "\nShow every node below this one, from the heartbeats that flow up:\n"
+	    "records, backlog, link state and how old each node's last report is.\n";
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -327,15 +325,15 @@ static int
 cmd_rollup(struct ctl *c, int argc, char **argv)
 {
 	static const char help[] =
-		"\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
-		"population) of every area of LEVEL under AREA, as of the end of YEAR\n"
-		"(default: the latest year held).\n"
-		"  --level L     village|township|county|prefecture|province (default county)\n"
-		"  --under AREA  12-digit area code (default: everything this node holds)\n"
-		"  --year Y      year\n"
-		"  --format F    table|csv|json (default table)\n"
-		"  --verify      recompute every counter from the stored records and\n"
-		"                compare; exit 0 only if they agree exactly\n";
+	    "\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
+	    "population) of every area of LEVEL under AREA, as of the end of YEAR\n"
+	    "(default: the latest year held).\n"
+	    "  --level L     village|township|county|prefecture|province (default county)\n"
+	    "  --under AREA  12-digit area code (default: everything this node holds)\n"
+	    "  --year Y      year\n"
+	    "  --format F    table|csv|json (default table)\n"
+	    "  --verify      recompute every counter from the stored records and\n"
+	    "                compare; exit 0 only if they agree exactly\n";
 	const char *level = "county", *under = "", *year = "", *format = "table";
 	bool verify = false;
 	for (int i = 1; i < argc; i++) {
@@ -354,8 +352,9 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		else if (strcmp(a, "--verify") == 0)
 			verify = true;
 		else
-			usage_die("rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]",
-				  help);
+			usage_die(
+			    "rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]",
+			    help);
 	}
 	if (verify) {
 		if (c->timeout_s < 600)
@@ -371,8 +370,8 @@ static int
 cmd_household(struct ctl *c, int argc, char **argv)
 {
 	static const char help[] =
-		"\nShow household ID (16 digits): its effective version, members and\n"
-		"version history.\n";
+	    "\nShow household ID (16 digits): its effective version, members and\n"
+	    "version history.\n";
 	if (argc < 3 || strcmp(argv[1], "show") != 0)
 		usage_die("household show ID [--json]", help);
 	bool json = argc == 4 && strcmp(argv[3], "--json") == 0;
@@ -387,7 +386,8 @@ print_errors(const char *file, const struct import_error *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].column[0])
-			fprintf(stderr, "%s:%zu: %s: %s\n", file, e[i].line, e[i].column, e[i].what);
+			fprintf(stderr, "%s:%zu: %s: %s\n", file, e[i].line, e[i].column,
+			        e[i].what);
 		else
 			fprintf(stderr, "%s:%zu: %s\n", file, e[i].line, e[i].what);
 	}
@@ -398,7 +398,8 @@ progress(bool tty, const char *what, size_t done, size_t total)
 {
 	if (!tty)
 		return;
-	fprintf(stderr, "\r%s: %zu/%zu (%zu%%)", what, done, total, total ? done * 100 / total : 100);
+	fprintf(stderr, "\r%s: %zu/%zu (%zu%%)", what, done, total,
+	        total ? done * 100 / total : 100);
 	if (done == total)
 		fputc('\n', stderr);
 }
@@ -406,7 +407,7 @@ progress(bool tty, const char *what, size_t done, size_t total)
 /* Parse the JSON-ish import answer: {"created":N,"unchanged":N,"refused":N,...}. */
 static void
 add_counts(const char *text, size_t *created, size_t *unchanged, size_t *refused, char *why,
-	   size_t whylen)
+           size_t whylen)
 {
 	const char *p;
 	if ((p = strstr(text, "\"created\":")))
@@ -430,9 +431,10 @@ import_households(struct ctl *c, const char *file, bool skip_bad)
 	static const uint8_t zero_key[32];
 	const uint8_t *tag_key = c->cfg.has_tag_key ? c->cfg.tag_key : zero_key;
 	if (!c->cfg.has_tag_key)
-		fprintf(stderr, "jzfpctl: warning: no [trust] tag_key in %s; person tags use the "
-				"default key\n",
-			c->config_path);
+		fprintf(stderr,
+		        "jzfpctl: warning: no [trust] tag_key in %s; person tags use the "
+		        "default key\n",
+		        c->config_path);
 	struct import_result res;
 	int err = import_households_csv(file, c->cfg.area, tag_key, &res);
 	if (err) {
@@ -446,14 +448,14 @@ import_households(struct ctl *c, const char *file, bool skip_bad)
 		print_errors(file, res.errors, res.n_errors);
 		if (!skip_bad) {
 			fprintf(stderr,
-				"jzfpctl: %s: %zu error(s) in %zu household(s); nothing imported "
-				"(--skip-bad imports the good households)\n",
-				file, res.n_errors, res.n_bad_households);
+			        "jzfpctl: %s: %zu error(s) in %zu household(s); nothing imported "
+			        "(--skip-bad imports the good households)\n",
+			        file, res.n_errors, res.n_bad_households);
 			import_result_release(&res);
 			return 1;
 		}
 		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file,
-			res.n_bad_households);
+		        res.n_bad_households);
 	}
 	bool tty = isatty(STDERR_FILENO);
 	size_t created = 0, unchanged = 0, refused = 0;
@@ -479,8 +481,8 @@ import_households(struct ctl *c, const char *file, bool skip_bad)
 		}
 		add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
 		free(text);
-		progress(tty, "importing households", i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n,
-			 res.n);
+		progress(tty, "importing households",
+		         i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n, res.n);
 	}
 	printf("%s: %zu households in %zu rows: %zu new versions, %zu unchanged, %zu refused, %zu "
 	       "rejected as bad\n",
@@ -505,7 +507,8 @@ import_census(struct ctl *c, const char *file)
 	}
 	if (res.n_errors) {
 		print_errors(file, res.errors, res.n_errors);
-		fprintf(stderr, "jzfpctl: %s: %zu error(s); nothing imported\n", file, res.n_errors);
+		fprintf(stderr, "jzfpctl: %s: %zu error(s); nothing imported\n", file,
+		        res.n_errors);
 		census_result_release(&res);
 		return 1;
 	}
@@ -539,14 +542,14 @@ static int
 cmd_import(struct ctl *c, int argc, char **argv)
 {
 	static const char help[] =
-		"\nImport a CSV file at this node. The whole file is checked first; any\n"
-		"bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
-		"imported (--skip-bad imports the good households and lists the rest).\n"
-		"Households: one row per person, header household_id,village,name,\n"
-		"id_number,relation,sex,birth_date,health,labour,attribute,main_cause,\n"
-		"income,status,year (or the Chinese 户编号,村代码,姓名,...), any order.\n"
-		"Census: village,name,year,households,population (or 村代码,村名,年度,\n"
-		"总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n";
+	    "\nImport a CSV file at this node. The whole file is checked first; any\n"
+	    "bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
+	    "imported (--skip-bad imports the good households and lists the rest).\n"
+	    "Households: one row per person, header household_id,village,name,\n"
+	    "id_number,relation,sex,birth_date,health,labour,attribute,main_cause,\n"
+	    "income,status,year (or the Chinese 户编号,村代码,姓名,...), any order.\n"
+	    "Census: village,name,year,households,population (or 村代码,村名,年度,\n"
+	    "总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n";
 	const char *use = "import households|census FILE.csv [--skip-bad]";
 	if (wants_help(argc, argv) || argc < 3)
 		usage_die(use, help);
@@ -576,20 +579,20 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"keygen", cmd_keygen, "write a new node key, print its public key"},
-	{"pubkey", cmd_pubkey, "print the public key of a node key file"},
-	{"status", cmd_status, "this node: records, parent link, children"},
-	{"tree", cmd_tree, "every node below this one, from heartbeats"},
-	{"import", cmd_import, "import households or census from CSV"},
-	{"household", cmd_household, "show one household"},
-	{"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
+    {"keygen", cmd_keygen, "write a new node key, print its public key"},
+    {"pubkey", cmd_pubkey, "print the public key of a node key file"},
+    {"status", cmd_status, "this node: records, parent link, children"},
+    {"tree", cmd_tree, "every node below this one, from heartbeats"},
+    {"import", cmd_import, "import households or census from CSV"},
+    {"household", cmd_household, "show one household"},
+    {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: jzfpctl [-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]\n"
-		   "\nOperate a jzfp node. Commands (each has --help):\n");
+	           "\nOperate a jzfp node. Commands (each has --help):\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), 2 usage.\n");

@@ -998,14 +998,12 @@ out_of_scope_refused(void **state)
 }
 
 /*
- * Regression test for a fixed bug (node/apply.c, apply_run, the origin_put() at line 377): when the first
- * envelope of an origin we hold nothing of is refused (out of scope, forged,
- * malformed), apply_run still writes the origin's zeroed state (last_seq 0,
- * area 0) to the `origin` database. "A refused envelope changes nothing"
- * (apply.h) does not hold, and anyone can fill `origin` with one junk entry
- * per made-up key. Fix: write the origin state only when at least one
- * envelope of the run was applied (e.g. remember o.last_seq on entry and
- * call origin_put only if it moved).
+ * Regression test for a fixed bug (node/apply.c, apply_run, the origin_put() at line 377): when the
+ * first envelope of an origin we hold nothing of is refused (out of scope, forged, malformed),
+ * apply_run still writes the origin's zeroed state (last_seq 0, area 0) to the `origin` database.
+ * "A refused envelope changes nothing" (apply.h) does not hold, and anyone can fill `origin` with
+ * one junk entry per made-up key. Fix: write the origin state only when at least one envelope of
+ * the run was applied (e.g. remember o.last_seq on entry and call origin_put only if it moved).
  */
 static void
 regress_refused_first_envelope_writes_origin(void **state)
@@ -1684,9 +1682,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(map_full_nothing_applied_then_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(regress_refused_first_envelope_writes_origin, setup,
 	                                    teardown),
-	    cmocka_unit_test_setup_teardown(regress_concurrent_versions_event_counters_depend_on_order,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(regress_census_equal_hlc_depends_on_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        regress_concurrent_versions_event_counters_depend_on_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(regress_census_equal_hlc_depends_on_order, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -676,7 +676,8 @@ regress_empty_query_qsort_null(void **state)
 }
 
 /*
- * Regression test for a fixed bug (node/rollup.c, query_census, the row_for() call at line 453): with
+ * Regression test for a fixed bug (node/rollup.c, query_census, the row_for() call at line 453):
+ * with
  * --under AREA and a --level above AREA's own (jzfpctl rollup --level county
  * --under <township>), query_counters() finds no cell (the county's cells
  * lie outside the township's key range) but query_census() still makes a
