@@ -11,6 +11,7 @@ pkgs=(
 	libsodium-dev           # Ed25519 signatures, BLAKE2b, sealing
 	libinih-dev             # INI config parsing
 	libcmocka-dev           # unit tests
+	clang-format            # the code style check in scripts/test.sh
 )
 
 missing=()

@@ -7,6 +7,9 @@ cd "$top"
 
 bash scripts/deps.sh
 
+echo "== format check"
+bash scripts/format.sh --check
+
 echo "== build (normal)"
 bash scripts/build.sh normal
 echo "== build (asan+ubsan)"
