@@ -99,7 +99,11 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		            (double)(now - n->started_ms) / 1000, t->applied, t->duplicates,
 		            t->refused, t->gaps, t->equivocations, used, map);
 		if (n->cfg.has_parent) {
-			area_format(n->up.parent_area, parea);
+			/* The parent's area is known once it has welcomed us. */
+			if (n->up.parent_area)
+				area_format(n->up.parent_area, parea);
+			else
+				parea[0] = 0;
 			sbuf_printf(out, ",\"parent\":{\"area\":\"%s\",\"endpoint\":", parea);
 			sbuf_json_str(out, n->cfg.parent);
 			sbuf_printf(out,

@@ -226,6 +226,47 @@ simple(struct ctl *c, const char *const *args)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- help */
+
+static const char help_keygen[] =
+    "\nWrite a new Ed25519 node key to FILE (mode 0600; an existing file is\n"
+    "never overwritten) and print its public key as 64 hex characters.\n";
+
+static const char help_pubkey[] = "\nPrint the public key of the node key in FILE.\n";
+
+static const char help_status[] =
+    "\nShow this node: records held, the link to its parent (connected,\n"
+    "backlog, why it is down) and its children (connected, last seen).\n";
+
+static const char help_tree[] =
+    "\nShow every node below this one, from the heartbeats that flow up:\n"
+    "records, backlog, link state and how old each node's last report is.\n";
+
+static const char help_rollup[] =
+    "\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
+    "population) of every area of LEVEL under AREA, as of the end of YEAR\n"
+    "(default: the latest year held).\n"
+    "  --level L     village|township|county|prefecture|province (default county)\n"
+    "  --under AREA  12-digit area code (default: everything this node holds)\n"
+    "  --year Y      year\n"
+    "  --format F    table|csv|json (default table)\n"
+    "  --verify      recompute every counter from the stored records and\n"
+    "                compare; exit 0 only if they agree exactly\n";
+
+static const char help_household[] =
+    "\nShow household ID (16 digits): its effective version, members and\n"
+    "version history.\n";
+
+static const char help_import[] =
+    "\nImport a CSV file at this node. The whole file is checked first; any\n"
+    "bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
+    "imported (--skip-bad imports the good households and lists the rest).\n"
+    "Households: one row per person, header household_id,village,name,\n"
+    "id_number,relation,sex,birth_date,health,labour,attribute,main_cause,\n"
+    "income,status,year (or the Chinese 户编号,村代码,姓名,...), any order.\n"
+    "Census: village,name,year,households,population (or 村代码,村名,年度,\n"
+    "总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n";
+
 /* ---------------------------------------------------------------- commands */
 
 static bool
@@ -241,9 +282,7 @@ static int
 cmd_keygen(struct ctl *c, int argc, char **argv)
 {
 	(void)c;
-	static const char help[] =
-	    "\nWrite a new Ed25519 node key to FILE (mode 0600; an existing file is\n"
-	    "never overwritten) and print its public key as 64 hex characters.\n";
+	const char *help = help_keygen;
 	const char *out = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
@@ -273,7 +312,7 @@ static int
 cmd_pubkey(struct ctl *c, int argc, char **argv)
 {
 	(void)c;
-	static const char help[] = "\nPrint the public key of the node key in FILE.\n";
+	const char *help = help_pubkey;
 	if (argc != 3 || strcmp(argv[1], "--key") != 0)
 		usage_die("pubkey --key FILE", help);
 	struct ident *id;
@@ -290,9 +329,7 @@ cmd_pubkey(struct ctl *c, int argc, char **argv)
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	static const char help[] =
-	    "\nShow this node: records held, the link to its parent (connected,\n"
-	    "backlog, why it is down) and its children (connected, last seen).\n";
+	const char *help = help_status;
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -307,9 +344,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 static int
 cmd_tree(struct ctl *c, int argc, char **argv)
 {
-	static const char help[] =
-	    "\nShow every node below this one, from the heartbeats that flow up:\n"
-	    "records, backlog, link state and how old each node's last report is.\n";
+	const char *help = help_tree;
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
@@ -324,16 +359,7 @@ cmd_tree(struct ctl *c, int argc, char **argv)
 static int
 cmd_rollup(struct ctl *c, int argc, char **argv)
 {
-	static const char help[] =
-	    "\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
-	    "population) of every area of LEVEL under AREA, as of the end of YEAR\n"
-	    "(default: the latest year held).\n"
-	    "  --level L     village|township|county|prefecture|province (default county)\n"
-	    "  --under AREA  12-digit area code (default: everything this node holds)\n"
-	    "  --year Y      year\n"
-	    "  --format F    table|csv|json (default table)\n"
-	    "  --verify      recompute every counter from the stored records and\n"
-	    "                compare; exit 0 only if they agree exactly\n";
+	const char *help = help_rollup;
 	const char *level = "county", *under = "", *year = "", *format = "table";
 	bool verify = false;
 	for (int i = 1; i < argc; i++) {
@@ -369,9 +395,7 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 static int
 cmd_household(struct ctl *c, int argc, char **argv)
 {
-	static const char help[] =
-	    "\nShow household ID (16 digits): its effective version, members and\n"
-	    "version history.\n";
+	const char *help = help_household;
 	if (argc < 3 || strcmp(argv[1], "show") != 0)
 		usage_die("household show ID [--json]", help);
 	bool json = argc == 4 && strcmp(argv[3], "--json") == 0;
@@ -541,15 +565,7 @@ import_census(struct ctl *c, const char *file)
 static int
 cmd_import(struct ctl *c, int argc, char **argv)
 {
-	static const char help[] =
-	    "\nImport a CSV file at this node. The whole file is checked first; any\n"
-	    "bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
-	    "imported (--skip-bad imports the good households and lists the rest).\n"
-	    "Households: one row per person, header household_id,village,name,\n"
-	    "id_number,relation,sex,birth_date,health,labour,attribute,main_cause,\n"
-	    "income,status,year (or the Chinese 户编号,村代码,姓名,...), any order.\n"
-	    "Census: village,name,year,households,population (or 村代码,村名,年度,\n"
-	    "总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n";
+	const char *help = help_import;
 	const char *use = "import households|census FILE.csv [--skip-bad]";
 	if (wants_help(argc, argv) || argc < 3)
 		usage_die(use, help);
@@ -576,16 +592,24 @@ struct command {
 	const char *name;
 	int (*fn)(struct ctl *c, int argc, char **argv);
 	const char *summary;
+	const char *usage;
+	const char *help;
 };
 
 static const struct command commands[] = {
-    {"keygen", cmd_keygen, "write a new node key, print its public key"},
-    {"pubkey", cmd_pubkey, "print the public key of a node key file"},
-    {"status", cmd_status, "this node: records, parent link, children"},
-    {"tree", cmd_tree, "every node below this one, from heartbeats"},
-    {"import", cmd_import, "import households or census from CSV"},
-    {"household", cmd_household, "show one household"},
-    {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
+    {"keygen", cmd_keygen, "write a new node key, print its public key", "keygen --out FILE",
+     help_keygen},
+    {"pubkey", cmd_pubkey, "print the public key of a node key file", "pubkey --key FILE",
+     help_pubkey},
+    {"status", cmd_status, "this node: records, parent link, children", "status [--json]",
+     help_status},
+    {"tree", cmd_tree, "every node below this one, from heartbeats", "tree [--json]", help_tree},
+    {"import", cmd_import, "import households or census from CSV",
+     "import households|census FILE.csv [--skip-bad]", help_import},
+    {"household", cmd_household, "show one household", "household show ID [--json]",
+     help_household},
+    {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes",
+     "rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]", help_rollup},
 };
 
 static void
@@ -628,6 +652,11 @@ main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(argv[i], commands[k].name) == 0) {
+			if (wants_help(argc - i, argv + i)) {
+				printf("usage: jzfpctl %s\n%s", commands[k].usage,
+				       commands[k].help);
+				return 0;
+			}
 			int rc = commands[k].fn(&c, argc - i, argv + i);
 			disconnect_node(&c);
 			return rc;

@@ -1,0 +1,753 @@
+"""jzfptest - harness for the jzfp integration tests (style.md §3.8).
+
+Python 3, standard library only. Each test file builds a Tree of nodes in a
+temporary directory, starts real `jzfpd` processes on 127.0.0.1, drives them
+with `jzfpctl --json` and checks what they answer against expectations it
+computes itself from the input CSV files (Expect).
+
+Environment: JZFP_BIN (directory of jzfpd, jzfpctl and the test tools) and
+JZFP_SRC (the repository, for scripts/gen_data.py and tests/data).
+
+Rules kept here so that the tests need not think about them:
+  - every wait has a deadline and a bounded number of rounds;
+  - parents bind tcp://127.0.0.1:* and the harness reads the bound port from
+    `jzfpctl status --json` before writing the children's configs (top-down
+    start, so `ctest -j` is safe); the port is then written into the
+    parent's config so that a restarted parent listens where its children
+    look for it;
+  - only the PIDs the harness started are signalled; a stop is SIGTERM and
+    must end with exit status 0 (LeakSanitizer makes leaks a non-zero exit);
+  - on failure the temporary directory is kept and the tail of every node's
+    log is printed; on success it is removed.
+
+Usage:
+
+    import jzfptest as jt
+
+    def test(t):                      # t: jt.Tree
+        prov = t.add("630000000000", "province", "青海省")
+        ...
+        t.start_all()
+        t.wait_synced()
+
+    if __name__ == "__main__":
+        jt.main(test)
+"""
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get("JZFP_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin")
+SRC = os.environ.get("JZFP_SRC") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")
+JZFPD = os.path.join(BIN, "jzfpd")
+JZFPCTL = os.path.join(BIN, "jzfpctl")
+GEN_DATA = os.path.join(SRC, "scripts", "gen_data.py")
+
+NODE_LEVELS = ["province", "county", "township", "village"]
+DIGITS = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village": 12}
+ROLLUP_LEVELS = ["village", "township", "county", "prefecture", "province"]
+
+HEARTBEAT_MS = 300
+# Upper bounds only: nothing waits this long when things work. The ASan
+# build is several times slower, hence the margins.
+START_TIMEOUT = 30.0
+SYNC_TIMEOUT = 90.0
+STOP_TIMEOUT = 20.0
+CTL_TIMEOUT_S = 30
+
+
+class Failure(Exception):
+    """A test expectation that did not hold."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise Failure(f"{what}: got {got!r}, expected {want!r}")
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def is_sanitized():
+    """Is BIN an ASan build? (only used to scale deadlines)"""
+    cache = os.path.join(BIN, "..", "CMakeCache.txt")
+    try:
+        with open(cache) as f:
+            for line in f:
+                if line.startswith("JZFP_SANITIZE:"):
+                    v = line.split("=", 1)[1].strip()
+                    return v.upper() not in ("", "OFF", "0", "FALSE", "NO")
+    except OSError:
+        pass
+    return False
+
+
+SLOW = 3.0 if is_sanitized() else 1.0
+
+
+# ---------------------------------------------------------------- areas
+
+def area_at(code, level):
+    n = DIGITS[level]
+    return code[:n] + "0" * (12 - n)
+
+
+def level_of(code):
+    """The level of a 12-digit area code (assumed valid)."""
+    groups = [code[0:2], code[2:4], code[4:6], code[6:9], code[9:12]]
+    names = ["province", "prefecture", "county", "township", "village"]
+    level = None
+    for g, n in zip(groups, names):
+        if int(g):
+            level = n
+    return level
+
+
+def is_under(code, ancestor):
+    """code == ancestor or code lies in ancestor's subtree."""
+    n = DIGITS[level_of(ancestor)]
+    return code[:n] == ancestor[:n]
+
+
+# ---------------------------------------------------------------- nodes
+
+class Node:
+    def __init__(self, tree, area, level, name, parent):
+        self.tree = tree
+        self.area = area
+        self.level = level
+        self.name = name
+        self.parent = parent
+        self.children = []
+        self.dir = os.path.join(tree.dir, area)
+        self.conf = os.path.join(self.dir, "jzfpd.conf")
+        self.key = os.path.join(self.dir, "node.key")
+        self.data = os.path.join(self.dir, "data")
+        self.logfile = os.path.join(self.dir, "jzfpd.log")
+        self.pub = None
+        self.endpoint = None  # bound listen endpoint, once known
+        self.proc = None
+        self.batch_max = None
+        self.window = None
+        self.extra_conf = {}
+
+    def __repr__(self):
+        return f"{self.level} {self.area}"
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self):
+        try:
+            with open(self.logfile, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_tail(self, n=25):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+class CtlError(Failure):
+    def __init__(self, args, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+        super().__init__(f"jzfpctl {' '.join(args)}: exit {rc}: {err.strip()[-500:]}")
+
+
+class Tree:
+    """A tree of jzfp nodes in one temporary directory."""
+
+    def __init__(self, name):
+        self.dir = tempfile.mkdtemp(prefix=f"jzfp-{name}-")
+        self.nodes = {}  # area -> Node, in insertion order
+        self.tag_key = secrets.token_hex(32)
+        self.problems = []  # soft failures
+
+    # ------------------------------------------------------------ building
+
+    def add(self, area, level, name, parent=None, batch_max=None, window=None):
+        """Add a node. Its parent is the nearest ancestor node already
+        added, unless given."""
+        check(area not in self.nodes, f"{area} added twice")
+        check(level_of(area) == level, f"{area} is not a {level} code")
+        if parent is None and level != "province":
+            for up in NODE_LEVELS[NODE_LEVELS.index(level) - 1::-1]:
+                cand = area_at(area, up)
+                if cand in self.nodes and self.nodes[cand].level == up:
+                    parent = self.nodes[cand]
+                    break
+            check(parent is not None, f"{area}: no parent node added yet")
+        n = Node(self, area, level, name, parent)
+        n.batch_max, n.window = batch_max, window
+        if parent:
+            parent.children.append(n)
+        os.mkdir(n.dir, 0o700)
+        n.pub = self.keygen(n.key)
+        self.nodes[area] = n
+        return n
+
+    def keygen(self, path):
+        p = run([JZFPCTL, "keygen", "--out", path])
+        check(p.returncode == 0, f"keygen --out {path}: exit {p.returncode}: {p.stderr}")
+        pub = p.stdout.strip()
+        check(re.fullmatch(r"[0-9a-f]{64}", pub) is not None, f"keygen printed {pub!r}")
+        return pub
+
+    def write_conf(self, n):
+        lines = ["; written by tests/integration/jzfptest.py", "[node]",
+                 f"level = {n.level}", f"area = {n.area}", f"name = {n.name}",
+                 "data_dir = data", "key = node.key", "log_level = info", "", "[link]"]
+        if n.children or n.level == "province":
+            lines.append(f"listen = {n.endpoint or 'tcp://127.0.0.1:*'}")
+        if n.parent:
+            check(n.parent.endpoint, f"{n}: parent {n.parent} has no endpoint yet")
+            lines.append(f"parent = {n.parent.endpoint}")
+            lines.append(f"parent_key = {n.parent.pub}")
+        lines.append(f"heartbeat_ms = {HEARTBEAT_MS}")
+        if n.batch_max:
+            lines.append(f"batch_max = {n.batch_max}")
+        if n.window:
+            lines.append(f"window = {n.window}")
+        lines += ["", "[trust]", f"tag_key = {self.tag_key}", ""]
+        with open(n.conf, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        os.chmod(n.conf, 0o600)
+
+    def top_down(self):
+        return sorted(self.nodes.values(), key=lambda n: NODE_LEVELS.index(n.level))
+
+    def bottom_up(self):
+        return list(reversed(self.top_down()))
+
+    def province(self):
+        return next(n for n in self.nodes.values() if n.level == "province")
+
+    def subtree(self, n):
+        """n and every node below it."""
+        out = [n]
+        for c in n.children:
+            out += self.subtree(c)
+        return out
+
+    # ------------------------------------------------------------ processes
+
+    def start(self, n, wait=True):
+        """Start n (its parent must be running or have run once)."""
+        check(not n.running, f"{n} is already running")
+        self.write_conf(n)
+        logf = open(n.logfile, "a", encoding="utf-8")
+        logf.write(f"--- jzfptest start {time.strftime('%H:%M:%S')}\n")
+        logf.flush()
+        n.proc = subprocess.Popen([JZFPD, "--config", n.conf], stdin=subprocess.DEVNULL,
+                                  stdout=logf, stderr=logf, cwd=n.dir)
+        logf.close()
+        if wait:
+            self.wait_up(n)
+
+    def wait_up(self, n, timeout=START_TIMEOUT):
+        """Wait until n answers on its control socket; learn its endpoint."""
+        deadline = time.monotonic() + timeout * SLOW
+        last = ""
+        for _ in range(100000):
+            if n.proc.poll() is not None:
+                raise Failure(f"{n}: jzfpd exited with {n.proc.returncode} during start")
+            p = self.run_ctl(n, "status", "--json", timeout_s=2)
+            if p.returncode == 0:
+                st = json.loads(p.stdout)
+                if n.children or n.level == "province":
+                    ep = st.get("listen") or ""
+                    check(re.fullmatch(r"tcp://127\.0\.0\.1:\d+", ep) is not None,
+                          f"{n}: status listen is {ep!r}, expected the bound tcp endpoint")
+                    if n.endpoint is None:
+                        n.endpoint = ep
+                        self.write_conf(n)  # restarts listen on the same port
+                    else:
+                        check_eq(ep, n.endpoint, f"{n}: listen endpoint after restart")
+                return st
+            last = p.stderr.strip()
+            if time.monotonic() > deadline:
+                raise Failure(f"{n}: no answer to status within {timeout * SLOW:.0f} s: {last}")
+            time.sleep(0.05)
+        raise Failure(f"{n}: wait_up: too many rounds")
+
+    def start_all(self):
+        for n in self.top_down():
+            if not n.running:
+                self.start(n)
+
+    def stop(self, n, timeout=STOP_TIMEOUT):
+        """SIGTERM n and require a clean exit (status 0)."""
+        check(n.proc is not None, f"{n}: not started by the harness")
+        if n.proc.poll() is None:
+            n.proc.send_signal(signal.SIGTERM)
+            try:
+                n.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                n.proc.kill()
+                n.proc.wait(10)
+                n.proc = None
+                raise Failure(f"{n}: still running {timeout * SLOW:.0f} s after SIGTERM "
+                              f"(killed)\n{n.log_tail()}")
+        rc = n.proc.returncode
+        n.proc = None
+        if rc != 0:
+            raise Failure(f"{n}: jzfpd exited with status {rc} after SIGTERM "
+                          f"(a sanitizer report, if any, is in its log)\n{n.log_tail(60)}")
+
+    def stop_all(self):
+        for n in self.bottom_up():
+            if n.proc is not None:
+                self.stop(n)
+
+    def kill9(self, n):
+        check(n.running, f"{n}: not running")
+        n.proc.send_signal(signal.SIGKILL)
+        n.proc.wait(10)
+        n.proc = None
+
+    def restart(self, n):
+        if n.proc is not None:
+            self.stop(n)
+        self.start(n)
+
+    def cleanup_processes(self):
+        """Kill whatever the harness started and is still running (after a
+        failure)."""
+        for n in self.nodes.values():
+            if n.proc is not None and n.proc.poll() is None:
+                n.proc.kill()
+                try:
+                    n.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    pass
+
+    # ------------------------------------------------------------ jzfpctl
+
+    def run_ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S):
+        return run([JZFPCTL, "-c", n.conf, "--timeout", str(timeout_s), *args],
+                   timeout=timeout_s * 2 + 30)
+
+    def ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S):
+        """jzfpctl -c CONF ARGS; the output parsed as JSON. Fails on exit != 0."""
+        p = self.run_ctl(n, *args, timeout_s=timeout_s)
+        if p.returncode != 0:
+            raise CtlError(args, p.returncode, p.stdout, p.stderr)
+        try:
+            return json.loads(p.stdout)
+        except ValueError as e:
+            raise Failure(f"jzfpctl {' '.join(args)}: not JSON ({e}): {p.stdout[:300]!r}")
+
+    def ctl_text(self, n, *args, timeout_s=CTL_TIMEOUT_S):
+        p = self.run_ctl(n, *args, timeout_s=timeout_s)
+        if p.returncode != 0:
+            raise CtlError(args, p.returncode, p.stdout, p.stderr)
+        return p.stdout
+
+    def status(self, n):
+        return self.ctl(n, "status", "--json")
+
+    def import_file(self, n, kind, path, *extra):
+        """jzfpctl import KIND PATH; returns the CompletedProcess (any exit)."""
+        return self.run_ctl(n, "import", kind, path, *extra, timeout_s=120)
+
+    def import_ok(self, n, kind, path):
+        """Import and require success; returns the number of new versions
+        (households) or new records (census) it reports."""
+        p = self.import_file(n, kind, path)
+        if p.returncode != 0:
+            raise CtlError(("import", kind, path), p.returncode, p.stdout, p.stderr)
+        m = re.search(r"(\d+) new", p.stdout)
+        check(m is not None, f"import {kind} {path}: unexpected output {p.stdout!r}")
+        return int(m.group(1))
+
+    def import_many(self, jobs):
+        """Run several imports at once: jobs is [(node, kind, path)]. All must
+        succeed; returns the new-record counts in job order."""
+        procs = []
+        for n, kind, path in jobs:
+            argv = [JZFPCTL, "-c", n.conf, "--timeout", "120", "import", kind, path]
+            procs.append((argv, subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE,
+                                                 stderr=subprocess.PIPE, text=True)))
+        counts, errors = [], []
+        for argv, p in procs:
+            try:
+                out, err = p.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+                errors.append(f"{' '.join(argv[3:])}: no exit within 300 s")
+                continue
+            m = re.search(r"(\d+) new", out)
+            if p.returncode != 0 or not m:
+                errors.append(f"{' '.join(argv)}: exit {p.returncode}: {err.strip()[-300:]}")
+            else:
+                counts.append(int(m.group(1)))
+        check(not errors, "imports failed:\n  " + "\n  ".join(errors))
+        return counts
+
+    def rollup(self, n, level, under=None, year=None):
+        """`rollup --format csv` as a list of dicts (strings)."""
+        args = ["rollup", "--level", level, "--format", "csv"]
+        if under:
+            args += ["--under", under]
+        if year:
+            args += ["--year", str(year)]
+        text = self.ctl_text(n, *args)
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def verify(self, n, what=""):
+        """rollup --verify at n must exit 0. A failure is recorded (see
+        soft_fail) and the test goes on, so that one run shows every node
+        that disagrees; the daemon must still be alive afterwards."""
+        p = self.run_ctl(n, "rollup", "--verify", timeout_s=120)
+        if p.returncode != 0:
+            self.soft_fail(f"{what}{': ' if what else ''}{n}: rollup --verify: exit "
+                           f"{p.returncode}: {p.stderr.strip()} {p.stdout.strip()}")
+        check(n.running, f"{n}: jzfpd died during rollup --verify (exit {n.proc.poll()})")
+
+    def soft_fail(self, msg):
+        """Record a failure and go on; main() fails the test at the end."""
+        print(f"FAILED CHECK: {msg}", file=sys.stderr, flush=True)
+        self.problems.append(msg)
+
+    # ------------------------------------------------------------ waiting
+
+    def wait_synced(self, timeout=SYNC_TIMEOUT):
+        """Wait until the tree is in step: for every non-province node (bottom
+        up), its parent link is connected with backlog 0 and its parent lists
+        it among its connected children (so a parent that restarted has
+        welcomed it again, and the backlog is measured from the parent's
+        word, not from the child's memory of an older connection); and the
+        province's record count stayed the same over two more rounds.
+        Returns the province's record count."""
+        order = sorted(self.nodes.values(), key=lambda n: -NODE_LEVELS.index(n.level))
+        prov = self.province()
+        deadline = time.monotonic() + timeout * SLOW
+        last_records, stable = None, 0
+        why = "not checked yet"
+        for _ in range(100000):
+            behind = None
+            for n in order:
+                if n.level == "province":
+                    continue
+                if not n.running:
+                    raise Failure(f"wait_synced: {n} is not running")
+                if not n.parent.running:
+                    raise Failure(f"wait_synced: {n.parent} (parent of {n}) is not running")
+                st = self.status(n)
+                par = st.get("parent") or {}
+                if par.get("connected") is not True:
+                    behind = f"{n}: parent link down ({par.get('why')!r})"
+                elif par.get("backlog") != 0:
+                    behind = f"{n}: backlog {par.get('backlog')}"
+                else:
+                    kids = self.status(n.parent).get("children") or []
+                    if not any(c.get("area") == n.area and c.get("connected") is True
+                               for c in kids):
+                        behind = f"{n}: not (yet) a connected child of {n.parent}"
+                if behind:
+                    break
+            if behind is None:
+                recs = self.status(prov)["records"]
+                if recs == last_records:
+                    stable += 1
+                else:
+                    stable, last_records = 0, recs
+                if stable >= 2:
+                    return recs
+                why = f"province record count still moving ({recs})"
+            else:
+                stable, last_records = 0, None
+                why = behind
+            if time.monotonic() > deadline:
+                raise Failure(f"wait_synced: not in step after {timeout * SLOW:.0f} s: {why}")
+            time.sleep(0.1)
+        raise Failure("wait_synced: too many rounds")
+
+    def wait_for(self, what, fn, timeout=30.0, interval=0.1):
+        """Poll fn() until it returns a true value; return it."""
+        deadline = time.monotonic() + timeout * SLOW
+        for _ in range(100000):
+            v = fn()
+            if v:
+                return v
+            if time.monotonic() > deadline:
+                raise Failure(f"timed out after {timeout * SLOW:.0f} s waiting for {what}")
+            time.sleep(interval)
+        raise Failure(f"wait_for {what}: too many rounds")
+
+    # ------------------------------------------------------------ reporting
+
+    def dump_logs(self, lines=30):
+        for n in self.nodes.values():
+            print(f"----- {n} ({n.name}) log tail: {n.logfile}", file=sys.stderr)
+            print(n.log_tail(lines), file=sys.stderr)
+
+    def grep_log(self, n, pattern):
+        rx = re.compile(pattern)
+        return [line for line in n.log_text().splitlines() if rx.search(line)]
+
+
+def run(argv, timeout=120, **kw):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, **kw)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"{' '.join(argv)}: no exit within {timeout} s")
+
+
+# ---------------------------------------------------------------- data
+
+def gen_households(out_pattern, villages, households, seed, year=2020, chinese=(),
+                   first_serial=None):
+    """scripts/gen_data.py households; out_pattern contains {village}.
+    Returns {village: path}."""
+    argv = [sys.executable, GEN_DATA, "households", "--households", str(households),
+            "--seed", str(seed), "--year", str(year), "--out", out_pattern]
+    for v in villages:
+        argv += ["--village", v]
+    for v in chinese:
+        argv += ["--chinese-village", v]
+    if first_serial:
+        argv += ["--first-serial", str(first_serial)]
+    p = run(argv)
+    check(p.returncode == 0, f"gen_data.py households: exit {p.returncode}: {p.stderr}")
+    paths = {v: out_pattern.replace("{village}", v) for v in villages}
+    for v, path in paths.items():
+        check(os.path.isfile(path), f"gen_data.py did not write {path}")
+    return paths
+
+
+def gen_census(path, villages, year, seed):
+    argv = [sys.executable, GEN_DATA, "census", "--year", str(year), "--seed", str(seed),
+            "--out", path]
+    for v in villages:
+        argv += ["--village", v]
+    p = run(argv)
+    check(p.returncode == 0, f"gen_data.py census: exit {p.returncode}: {p.stderr}")
+    return path
+
+
+def split_census(src, dst, villages):
+    """Write the rows of census file src for the given villages into dst."""
+    with open(src, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    col = next(i for i, h in enumerate(header) if h.strip() in ("village", "村代码"))
+    keep = [r for r in body if r and r[col].strip() in villages]
+    check(len(keep) == len(set(villages)), f"{src}: census rows for {villages} missing")
+    with open(dst, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(keep)
+    return dst
+
+
+# ---------------------------------------------------------------- oracle
+
+STATUS_NAMES = {"非贫困": 0, "非贫困户": 0, "未识别": 0, "未脱贫": 1, "已脱贫享受政策": 2,
+                "已脱贫（享受政策）": 2, "已脱贫(享受政策)": 2, "已脱贫不再享受政策": 3,
+                "已脱贫（不再享受政策）": 3, "已脱贫(不再享受政策)": 3, "返贫": 4, "剔除": 5}
+HH_COLS = {"household_id": "户编号", "village": "村代码", "relation": "与户主关系",
+           "status": "状态", "year": "年度"}
+CENSUS_COLS = {"village": "村代码", "name": "村名", "year": "年度",
+               "households": "总户数", "population": "户籍人口"}
+
+
+def _columns(header, names):
+    """{english name: index} for the columns in names, header in either language."""
+    idx = {}
+    clean = [h.strip().lstrip("\ufeff") for h in header]
+    for en, zh in names.items():
+        for i, h in enumerate(clean):
+            if h in (en, zh):
+                idx[en] = i
+    return idx
+
+
+class Expect:
+    """What the rollups should say, computed from the CSV files fed to the
+    nodes (independently of the daemon): households and persons by status
+    from the household files (one row per person; household fields from the
+    head's row, relation 01), population from each village's latest census."""
+
+    def __init__(self):
+        self.households = {}  # household id -> dict(village, status, year, members)
+        self.census = {}      # (village, year) -> (name, households, population)
+
+    def add_households(self, path):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = [r for r in csv.reader(f) if r and any(x.strip() for x in r)]
+        col = _columns(rows[0], HH_COLS)
+        check(set(col) == set(HH_COLS), f"{path}: columns {sorted(col)} found")
+        members, heads = {}, {}
+        for r in rows[1:]:
+            hid = r[col["household_id"]].strip()
+            members[hid] = members.get(hid, 0) + 1
+            if int(r[col["relation"]].strip()) == 1:
+                heads[hid] = r
+        for hid, cnt in members.items():
+            h = heads[hid]
+            st = h[col["status"]].strip()
+            status = int(st) if st.isdigit() else STATUS_NAMES[st]
+            self.households[hid] = {"village": h[col["village"]].strip(), "status": status,
+                                    "year": int(h[col["year"]].strip()), "members": cnt}
+
+    def add_census(self, path):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = [r for r in csv.reader(f) if r and any(x.strip() for x in r)]
+        col = _columns(rows[0], CENSUS_COLS)
+        for r in rows[1:]:
+            v = r[col["village"]].strip()
+            name = r[col["name"]].strip() if "name" in col else ""
+            self.census[(v, int(r[col["year"]]))] = (name, int(r[col["households"]]),
+                                                     int(r[col["population"]]))
+
+    def add_household(self, hid, village, status, year, members):
+        self.households[hid] = {"village": village, "status": status, "year": year,
+                                "members": members}
+
+    def latest_year(self):
+        years = [h["year"] for h in self.households.values()] + [y for _, y in self.census]
+        return max(years) if years else 0
+
+    def rollup(self, level, under=None, year=None, names=None):
+        """Expected `rollup --format csv` rows (dicts of strings) at LEVEL
+        under UNDER, as of YEAR (default: the latest year held). names maps
+        an area to the name of its node (township, county, province)."""
+        year = year or self.latest_year()
+        names = names or {}
+        rows = {}
+
+        def row(area):
+            if area not in rows:
+                rows[area] = {"area": area, "level": level, "name": names.get(area, ""),
+                              "year": str(year), "rural_population": 0,
+                              "poor_households": 0, "poor_persons": 0, "households": 0,
+                              "persons": 0, "exited_households": 0, "exited_persons": 0,
+                              "identified_in_year": 0, "exited_in_year": 0,
+                              "returned_in_year": 0}
+            return rows[area]
+
+        for h in self.households.values():
+            if h["year"] > year or (under and not is_under(h["village"], under)):
+                continue
+            r = row(area_at(h["village"], level))
+            r["households"] += 1
+            r["persons"] += h["members"]
+            if h["status"] in (1, 4):
+                r["poor_households"] += 1
+                r["poor_persons"] += h["members"]
+            elif h["status"] in (2, 3):
+                r["exited_households"] += 1
+                r["exited_persons"] += h["members"]
+        latest = {}
+        for (v, y), c in self.census.items():
+            if y <= year and (v not in latest or y > latest[v][0]):
+                latest[v] = (y, c)
+        for v, (_, (cname, _hh, pop)) in latest.items():
+            if under and not is_under(v, under):
+                continue
+            r = row(area_at(v, level))
+            r["rural_population"] += pop
+            if level == "village" and cname:
+                r["name"] = cname
+        out = []
+        for area in sorted(rows):
+            r = rows[area]
+            pop, poor = r["rural_population"], r["poor_persons"]
+            if pop:
+                tenths = (poor * 2000 + pop) // (pop * 2)  # round half up
+                r["incidence_pct"] = f"{tenths // 10}.{tenths % 10}"
+                r["below_2pct"] = "yes" if tenths < 20 else "no"
+            else:
+                r["incidence_pct"] = ""
+                r["below_2pct"] = ""
+            out.append({k: str(v) for k, v in r.items()})
+        return out
+
+
+ROLLUP_COLUMNS = ["area", "level", "name", "year", "rural_population", "poor_households",
+                  "poor_persons", "incidence_pct", "below_2pct", "households", "persons",
+                  "exited_households", "exited_persons", "identified_in_year",
+                  "exited_in_year", "returned_in_year"]
+
+
+def compare_rollup(got, want, what, columns=ROLLUP_COLUMNS):
+    """Fail with a readable difference unless the rows agree on columns."""
+    g = {r.get("area"): r for r in got}
+    w = {r["area"]: r for r in want}
+    problems = []
+    for a in sorted(set(g) | set(w)):
+        if a not in g:
+            problems.append(f"  {a}: missing (expected {w[a]})")
+        elif a not in w:
+            problems.append(f"  {a}: unexpected row {g[a]}")
+        else:
+            for c in columns:
+                if g[a].get(c) != w[a].get(c):
+                    problems.append(f"  {a} {c}: got {g[a].get(c)!r}, expected {w[a].get(c)!r}")
+    if len(got) != len(g):
+        problems.append(f"  duplicate areas in the answer ({len(got)} rows, {len(g)} areas)")
+    if problems:
+        raise Failure(f"{what}: rollup differs:\n" + "\n".join(problems[:40]))
+
+
+def node_names(tree):
+    return {a: n.name for a, n in tree.nodes.items()}
+
+
+# ---------------------------------------------------------------- main
+
+def main(test, name=None):
+    """Run test(tree) and exit 0 on success, 1 on failure (tree kept)."""
+    name = name or os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    for prog in (JZFPD, JZFPCTL):
+        if not os.access(prog, os.X_OK):
+            print(f"{name}: {prog} not found; set JZFP_BIN to the build's bin directory",
+                  file=sys.stderr)
+            sys.exit(1)
+    t = Tree(name)
+    start = time.monotonic()
+    ok = False
+    try:
+        test(t)
+        t.stop_all()
+        if t.problems:
+            raise Failure(f"{len(t.problems)} check(s) failed:\n  " + "\n  ".join(t.problems))
+        ok = True
+    except Failure as e:
+        print(f"\nFAIL {name}: {e}", file=sys.stderr)
+    except Exception:
+        print(f"\nFAIL {name}: unexpected exception", file=sys.stderr)
+        traceback.print_exc()
+    if not ok:
+        t.cleanup_processes()
+        t.dump_logs()
+        print(f"\n{name}: FAILED after {time.monotonic() - start:.1f} s; "
+              f"test directory kept: {t.dir}", file=sys.stderr)
+        sys.exit(1)
+    shutil.rmtree(t.dir, ignore_errors=True)
+    log(f"{name}: passed in {time.monotonic() - start:.1f} s")
+    sys.exit(0)

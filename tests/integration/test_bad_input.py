@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Bad input on the wire: the parent refuses it, says why, and lives
+(DESIGN §3, §7, §8).
+
+Tree: province, county 630121000000, and a real village 630121101001 whose
+parent is the county. tests/tools/jzfp_evil acts as another child of the
+county, village 630121101009, with its own key, over CURVE. Its chain is
+deterministic (see jzfp_evil.c): seq 1 NodeInfo, seq 2 a census, seq k >= 3
+household serial k - 2. It sends, one connection per step:
+
+  garbage bytes; a frame over WIRE_MAX_FRAME; a frame over ZMQ_MAXMSGSIZE;
+  a Batch before Hello; a valid chain; the same chain again (duplicates);
+  a batch whose last envelope has a broken signature; an equivocating
+  envelope; a gap; an out-of-scope household after a valid one.
+
+After each: the county still answers status, its log names the refusal,
+its record count and rollup change exactly by the valid envelopes, and
+valid envelopes in the same batch as a bad one are applied. At the end the
+province holds the same valid records and verify passes everywhere.
+"""
+
+import os
+import re
+
+import jzfptest as jt
+from jzfptest import check, check_eq
+
+YEAR = 2020
+EVIL_AREA = "630121101009"
+OOS_VILLAGE = "632221101001"  # jzfp_evil.c OOS_VILLAGE
+EVIL = os.path.join(jt.BIN, "jzfp_evil")
+
+
+class Evil:
+    def __init__(self, t, parent):
+        self.t = t
+        self.parent = parent
+        self.key = os.path.join(t.dir, "evil.key")
+        self.pub = t.keygen(self.key)
+
+    def run(self, *steps, timeout_ms=None):
+        """Run jzfp_evil with STEPS; returns (sent, replies): the SENT lines
+        parsed into dicts and the REPLY / NO REPLY lines."""
+        tmo = timeout_ms or int(3000 * jt.SLOW)
+        argv = [EVIL, "--endpoint", self.parent.endpoint, "--server-key", self.parent.pub,
+                "--key", self.key, "--area", EVIL_AREA, "--timeout-ms", str(tmo), *steps]
+        p = jt.run(argv, timeout=120)
+        check(p.returncode == 0, f"jzfp_evil {' '.join(steps)}: exit {p.returncode}: "
+              f"{p.stderr.strip()}")
+        sent, replies = [], []
+        for line in p.stdout.splitlines():
+            if line.startswith("SENT seq="):
+                sent.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
+            elif line.startswith("REPLY") or line.startswith("NO REPLY"):
+                replies.append(line)
+        jt.log(f"evil {' '.join(steps)}: {replies}")
+        return sent, replies
+
+
+class County:
+    """What the county should hold: counted from what it was sent."""
+
+    def __init__(self, t, n, expect):
+        self.t, self.n, self.expect = t, n, expect
+        self.records = t.status(n)["records"]
+        self.refused = t.status(n)["refused"]
+        self.log_lines = 0
+
+    def applied(self, sent_items):
+        """The envelopes in sent_items (SENT dicts) are expected to be applied."""
+        for e in sent_items:
+            self.records += 1
+            if e["kind"] == "household":
+                hid = int(e["subject"])
+                self.expect.add_household(f"{hid:016d}", f"{hid // 10000:012d}",
+                                          int(e["status"]), YEAR, int(e["members"]))
+            elif e["kind"] == "census":
+                self.expect.census[(EVIL_AREA, YEAR)] = ("evil village", 120, 500)
+
+    def new_log(self):
+        """Log lines written since the last call."""
+        lines = self.n.log_text().splitlines()
+        new = lines[self.log_lines:]
+        self.log_lines = len(lines)
+        return new
+
+    def check(self, what, refusal=None, refused_more=0):
+        """The county is alive, holds exactly the expected records and
+        rollup, and (refusal) logged a refusal matching the regex."""
+        t, n = self.t, self.n
+        check(n.running, f"{what}: the county died (exit {n.proc.poll()})")
+        st = t.status(n)
+        check_eq(st["records"], self.records, f"{what}: county records")
+        if refused_more is not None:
+            check_eq(st["refused"], self.refused + refused_more, f"{what}: county refused count")
+        self.refused = st["refused"]
+        jt.compare_rollup(t.rollup(n, "village"),
+                          self.expect.rollup("village", under=n.area, names=jt.node_names(t)),
+                          f"{what}: county rollup --level village")
+        lines = self.new_log()
+        if refusal:
+            hits = [ln for ln in lines if re.search("refused", ln) and re.search(refusal, ln)]
+            check(hits, f"{what}: no log line with 'refused' and /{refusal}/ in the county's "
+                  f"log; new lines:\n  " + "\n  ".join(lines[-10:]))
+
+
+def only(replies, what):
+    check_eq(len(replies), 1, f"{what}: number of replies ({replies})")
+    return replies[0]
+
+
+def test(t):
+    check(os.access(EVIL, os.X_OK), f"{EVIL} not built")
+    prov = t.add("630000000000", "province", "青海省")
+    county = t.add("630121000000", "county", "大通县")
+    village = t.add("630121101001", "village", "新庄村")
+    t.start_all()
+
+    data = os.path.join(t.dir, "input")
+    os.mkdir(data)
+    expect = jt.Expect()
+    files = jt.gen_households(os.path.join(data, "hh_{village}.csv"), [village.area], 50,
+                              seed="bad-input", year=YEAR)
+    census = jt.gen_census(os.path.join(data, "census.csv"), [village.area], YEAR, seed="bi")
+    expect.add_households(files[village.area])
+    expect.add_census(census)
+    t.import_many([(village, "households", files[village.area]), (village, "census", census)])
+    t.wait_synced()
+
+    c = County(t, county, expect)
+    c.check("baseline")
+    evil = Evil(t, county)
+
+    # 1. Garbage bytes: Refuse (malformed), nothing stored.
+    _, r = evil.run("garbage")
+    check(re.match(r"REPLY REFUSE code=3 why=malformed", only(r, "garbage")),
+          f"garbage: reply {r}")
+    c.check("garbage", refusal="malformed")
+
+    # 2. A frame just over WIRE_MAX_FRAME: refused as too big, not decoded.
+    _, r = evil.run("oversize", timeout_ms=int(20000 * jt.SLOW))
+    check(re.match(r"REPLY REFUSE code=3 why=malformed frame: .*(big|size|limit)",
+                   only(r, "oversize")), f"oversize: reply {r}")
+    c.check("oversize frame", refusal="malformed frame")
+
+    # 3. A frame over ZMQ_MAXMSGSIZE: libzmq drops the connection; no answer,
+    # and the county goes on.
+    _, r = evil.run("huge", timeout_ms=int(3000 * jt.SLOW))
+    check(only(r, "huge").startswith("NO REPLY"), f"huge: reply {r}")
+    c.check("frame over ZMQ_MAXMSGSIZE")
+
+    # 4. A batch before Hello: "send hello first".
+    _, r = evil.run("batch", "1-4")
+    check(re.match(r"REPLY REFUSE code=1 why=send hello first", only(r, "batch before hello")),
+          f"batch before hello: reply {r}")
+    c.check("batch before hello")
+
+    # 5. Hello and a valid chain: NodeInfo, census, 2 households.
+    sent, r = evil.run("hello", "batch", "1-4")
+    check(re.match(rf"REPLY WELCOME area={county.area}", r[0]), f"hello: reply {r}")
+    check(re.match(r"REPLY ACK cursor=1 local_seq=4 rewind=0", r[1]), f"valid batch: reply {r}")
+    c.applied(sent)
+    c.check("valid chain 1-4")
+
+    # 6. The same envelopes again: duplicates, ignored.
+    dups = t.status(county)["duplicates"]
+    _, r = evil.run("hello", "batch", "1-4")
+    check(re.match(r"REPLY ACK cursor=1 local_seq=4 rewind=0", r[1]), f"replay: reply {r}")
+    c.check("replay of 1-4")
+    check_eq(t.status(county)["duplicates"], dups + 4, "replay: duplicates counted")
+
+    # 7. 5 and 6 valid, 7 with a broken signature: 5 and 6 applied, 7 refused.
+    sent, r = evil.run("hello", "batch", "5,6,7:badsig")
+    check(re.match(r"REPLY ACK ", r[1]), f"bad signature: reply {r}")
+    c.applied([e for e in sent if e["variant"] == "none"])
+    c.check("batch 5, 6, 7 with a broken signature", refusal="signature", refused_more=1)
+
+    # 8. Equivocation: a different, validly signed envelope for seq 3.
+    eq = t.status(county)["equivocations"]
+    sent, r = evil.run("hello", "batch", "3:equiv")
+    check(re.match(r"REPLY ACK ", r[1]), f"equivocation: reply {r}")
+    c.check("equivocating seq 3", refusal="EQUIVOCATION", refused_more=1)
+    check_eq(t.status(county)["equivocations"], eq + 1, "equivocations counted")
+
+    # 9. A gap: seq 9 while the county holds up to 6. Refused; the sender is
+    # told to rewind.
+    gaps = t.status(county)["gaps"]
+    _, r = evil.run("hello", "batch", "9")
+    check(re.match(r"REPLY ACK .*rewind=1", r[1]), f"gap: reply {r} (expected rewind=1)")
+    c.check("gap (seq 9 after 6)", refusal="gap", refused_more=1)
+    check_eq(t.status(county)["gaps"], gaps + 1, "gaps counted")
+
+    # 10. Out of scope: seq 7 valid, seq 8 a household of another county's
+    # village. 7 applied, 8 refused.
+    sent, r = evil.run("hello", "batch", "7,8:oos")
+    check(re.match(r"REPLY ACK ", r[1]), f"out of scope: reply {r}")
+    check(any(e["variant"] == "oos" and int(e["subject"]) // 10000 == int(OOS_VILLAGE)
+              for e in sent), f"oos envelope not as expected: {sent}")
+    c.applied([e for e in sent if e["variant"] == "none"])
+    c.check("out-of-scope household", refusal="may not speak", refused_more=1)
+
+    # 11. The chain goes on after all that: the canonical 8 and 9.
+    sent, r = evil.run("hello", "batch", "8-9")
+    check(re.match(r"REPLY ACK cursor=1 local_seq=9 rewind=0", r[1]), f"8-9: reply {r}")
+    c.applied(sent)
+    c.check("canonical 8-9 after the refusals")
+
+    # The real village is unaffected and everything reached the province.
+    recs = t.wait_synced()
+    own = sum(t.status(n)["own_records"] for n in t.nodes.values())
+    check_eq(recs, own + 9, "province records: every node's records plus the 9 valid evil ones")
+    names = jt.node_names(t)
+    for level in jt.ROLLUP_LEVELS:
+        jt.compare_rollup(t.rollup(prov, level), expect.rollup(level, names=names),
+                          f"province rollup --level {level}")
+    for n in t.nodes.values():
+        t.verify(n)
+
+
+if __name__ == "__main__":
+    jt.main(test)

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""The operator's surface: jzfpctl and jzfpd on bad days (DESIGN §10).
+
+  - every jzfpctl command (as listed by `jzfpctl --help`) and jzfpd have
+    --help: exit 0, usage on stdout;
+  - errors exit non-zero with one line on stderr: status of a node that is not
+    running (never started; killed, with its socket left behind), bad
+    configs ("FILE:LINE: [section] key: reason"), unreadable files, bad
+    arguments; keygen never overwrites a key;
+  - jzfpd with a bad config exits 1 with the same one-line reason;
+  - a bad household CSV lists its errors as FILE:LINE: column: what, exits 1
+    and imports nothing (record count and rollup unchanged); --skip-bad
+    imports exactly the good households.
+"""
+
+import csv
+import os
+import re
+import shutil
+import time
+
+import jzfptest as jt
+from jzfptest import check, check_eq
+
+YEAR = 2020
+VILLAGE = "630121101001"
+DATA = os.path.join(jt.SRC, "tests", "data")
+
+
+def ctl(*args, timeout=60):
+    return jt.run([jt.JZFPCTL, *args], timeout=timeout)
+
+
+def one_line_error(t, p, what, pattern=None, rc=1):
+    """p exited with rc and printed exactly one line on stderr (matching the
+    regex pattern, if given)."""
+    lines = p.stderr.strip().splitlines()
+    if p.returncode != rc or len(lines) != 1 or (pattern and not re.search(pattern, lines[0])):
+        t.soft_fail(f"{what}: expected exit {rc} and one line on stderr"
+                    f"{' matching /' + pattern + '/' if pattern else ''}; got exit "
+                    f"{p.returncode}, stderr {p.stderr.strip()[:400]!r}")
+    return lines[0] if lines else ""
+
+
+def part_help(t):
+    p = ctl("--help")
+    check_eq(p.returncode, 0, "jzfpctl --help exit status")
+    check(p.stdout.startswith("usage: jzfpctl"), f"jzfpctl --help: {p.stdout[:200]!r}")
+    body = p.stdout.split("Commands", 1)
+    check(len(body) == 2, f"jzfpctl --help lists no commands: {p.stdout!r}")
+    commands = re.findall(r"^  ([a-z][a-z-]*)\s", body[1], re.M)
+    check(len(commands) >= 5, f"jzfpctl --help: commands found: {commands}")
+    for cmd in commands:
+        bad = []
+        for flag in ("--help", "-h"):
+            p = ctl(cmd, flag)
+            if p.returncode != 0 or not re.match(rf"usage: jzfpctl .*{cmd}", p.stdout):
+                bad.append(f"{flag}: exit {p.returncode}, {len(p.stdout)} bytes on stdout, "
+                           f"stderr {p.stderr.splitlines()[0] if p.stderr else ''!r}")
+        if bad:
+            t.soft_fail(f"jzfpctl {cmd} --help / -h: expected exit 0 and the usage on stdout; "
+                        f"got {'; '.join(bad)}")
+    for flag in ("--help", "-h"):
+        p = jt.run([jt.JZFPD, flag])
+        check(p.returncode == 0 and p.stdout.startswith("usage: jzfpd"),
+              f"jzfpd {flag}: exit {p.returncode}, stdout {p.stdout[:80]!r}")
+    p = ctl()
+    check(p.returncode == 2 and "usage:" in p.stderr, f"jzfpctl without a command: exit "
+          f"{p.returncode}, stderr {p.stderr[:100]!r}")
+    p = ctl("no-such-command")
+    check(p.returncode == 2 and "no-such-command" in p.stderr,
+          f"jzfpctl no-such-command: exit {p.returncode}, stderr {p.stderr[:100]!r}")
+    jt.log(f"help checked for: {' '.join(commands)}")
+
+
+def write_conf(path, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+
+
+def part_bad_config(t, good):
+    """Configs with one fault each: jzfpctl and jzfpd name file, line,
+    section and key, in one line, and jzfpd does not start."""
+    d = os.path.join(t.dir, "configs")
+    os.mkdir(d)
+    with open(good.conf, encoding="utf-8") as f:
+        base = f.read().splitlines()
+
+    def line_of(prefix):
+        return next(i for i, ln in enumerate(base, 1) if ln.startswith(prefix))
+
+    cases = []
+    # missing required key: line 0 (config.h)
+    lines = [ln for ln in base if not ln.startswith("area =")]
+    cases.append(("missing_area", lines, 0, "node", "area"))
+    lines = [("area = 63012110100" if ln.startswith("area =") else ln) for ln in base]
+    cases.append(("bad_area", lines, line_of("area ="), "node", "area"))
+    lines = [("level = township" if ln.startswith("level =") else ln) for ln in base]
+    # the level and the area disagree: reported at one of the two lines
+    cases.append(("level_mismatch", lines, (line_of("level ="), line_of("area =")), "node",
+                  "(area|level)"))
+    for name, lines, line, section, key in cases:
+        path = os.path.join(d, f"{name}.ini")
+        write_conf(path, lines)
+        lines_rx = "|".join(str(x) for x in (line if isinstance(line, tuple) else (line,)))
+        rx = rf"^{{prog}}: {re.escape(path)}:({lines_rx}): \[{section}\] {key}: \S.*$"
+        p = ctl("-c", path, "status")
+        one_line_error(t, p, f"jzfpctl -c {name}.ini status", rx.format(prog="jzfpctl"))
+        p = jt.run([jt.JZFPD, "--config", path], timeout=30)
+        one_line_error(t, p, f"jzfpd --config {name}.ini", rx.format(prog="jzfpd"))
+
+    # tests/data/bad_config_*.ini: each says what its error must contain
+    n = 0
+    for fn in sorted(os.listdir(DATA)):
+        if not (fn.startswith("bad_config_") and fn.endswith(".ini")):
+            continue
+        path = os.path.join(d, fn)
+        shutil.copy(os.path.join(DATA, fn), path)
+        with open(path, encoding="utf-8") as f:
+            m = re.search(r"^; expect: (.*)$", f.read(), re.M)
+        check(m is not None, f"{fn}: no '; expect:' line")
+        want = re.escape(m.group(1).strip())
+        for prog, argv in (("jzfpctl", [jt.JZFPCTL, "-c", path, "status"]),
+                           ("jzfpd", [jt.JZFPD, "--config", path])):
+            p = jt.run(argv, timeout=30)
+            one_line_error(t, p, f"{prog} with {fn}",
+                           rf"^(?=.*{want}){prog}: {re.escape(path)}:\d+: \S")
+        check(not os.path.exists(os.path.join(d, "data", "control.sock")),
+              f"jzfpd left a control socket behind after refusing {fn}")
+        n += 1
+    check(n >= 3, f"only {n} bad_config_*.ini files in {DATA}")
+
+
+def part_not_running(t, village):
+    # never started: no socket
+    d = os.path.join(t.dir, "ghost")
+    os.mkdir(d, 0o700)
+    with open(village.conf, encoding="utf-8") as f:
+        lines = [ln for ln in f.read().splitlines()]
+    conf = os.path.join(d, "jzfpd.conf")
+    write_conf(conf, lines)
+    shutil.copy(village.key, os.path.join(d, "node.key"))
+    p = ctl("-c", conf, "status")
+    one_line_error(t, p, "status of a node never started", r"^jzfpctl: .*not running")
+    p = ctl("--node", os.path.join(d, "data"), "status", "--json")
+    one_line_error(t, p, "status --node DIR of a node never started", r"^jzfpctl: .*not running")
+
+
+def part_killed(t, village):
+    """After kill -9 the control socket file stays; status must still fail
+    with one line, within its --timeout."""
+    t.kill9(village)
+    start = time.monotonic()
+    p = ctl("-c", village.conf, "--timeout", "2", "status", timeout=60)
+    took = time.monotonic() - start
+    one_line_error(t, p, "status of a killed node")
+    check(took < 30, f"status of a killed node took {took:.0f} s despite --timeout 2")
+    t.start(village)
+
+
+def hh_rows(path):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_rows(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def error_lines(p, path):
+    """{(line, column)} of the FILE:LINE: column: what lines on stderr; fails
+    on a line of another shape (besides the one summary line)."""
+    got, other = set(), []
+    rx = re.compile(rf"^{re.escape(path)}:(\d+): (?:([^:]+): )?(.+)$")
+    for ln in p.stderr.strip().splitlines():
+        m = rx.match(ln)
+        if m:
+            got.add((int(m.group(1)), m.group(2) or ""))
+        else:
+            other.append(ln)
+    return got, other
+
+
+def bad_id_number(idn):
+    """The same ID number with a wrong check character."""
+    chars = "0123456789X"
+    return idn[:17] + chars[(chars.index(idn[17].upper()) + 1) % 11]
+
+
+class VillageState:
+    def __init__(self, t, n):
+        self.t, self.n = t, n
+
+    def snapshot(self):
+        return (self.t.status(self.n)["records"], self.t.rollup(self.n, "village"))
+
+
+def part_bad_csv(t, village):
+    d = os.path.join(t.dir, "csv")
+    os.mkdir(d)
+    vs = VillageState(t, village)
+    files = jt.gen_households(os.path.join(d, "good_{village}.csv"), [VILLAGE], 20,
+                              seed="cli", year=YEAR)
+    rows = hh_rows(files[VILLAGE])
+    header = rows[0]
+    col = {h: i for i, h in enumerate(header)}
+    # Two faults, on known lines (line 1 is the header): a wrong ID check
+    # character on the first row of household 3, sex 3 on the first row of
+    # household 7.
+    first_row = {}
+    for i, r in enumerate(rows[1:], start=2):
+        first_row.setdefault(r[col["household_id"]], i)
+    hids = list(first_row)
+    l1, l2 = first_row[hids[2]], first_row[hids[6]]
+    rows[l1 - 1][col["id_number"]] = bad_id_number(rows[l1 - 1][col["id_number"]])
+    rows[l2 - 1][col["sex"]] = "3"
+    bad = os.path.join(d, "bad.csv")
+    write_rows(bad, rows)
+
+    before = vs.snapshot()
+    p = t.import_file(village, "households", bad)
+    check_eq(p.returncode, 1, f"import of a file with bad rows: exit status ({p.stderr[-300:]})")
+    got, other = error_lines(p, bad)
+    check_eq(got, {(l1, "id_number"), (l2, "sex")}, "errors listed for bad.csv")
+    check(len(other) == 1 and "nothing imported" in other[0],
+          f"import bad.csv: besides the errors, expected one summary line: {other}")
+    check_eq(vs.snapshot(), before, "records and rollup after a refused import")
+
+    # tests/data/bad_rows.csv and the list of its broken households
+    src = os.path.join(d, "bad_rows.csv")
+    shutil.copy(os.path.join(DATA, "bad_rows.csv"), src)
+    with open(os.path.join(DATA, "bad_rows.expect.csv"), encoding="utf-8", newline="") as f:
+        broken = list(csv.DictReader(f))
+    p = t.import_file(village, "households", src)
+    check_eq(p.returncode, 1, "import of tests/data/bad_rows.csv: exit status")
+    got, other = error_lines(p, src)
+    for b in broken:
+        if (int(b["line"]), b["column"]) not in got:
+            t.soft_fail(f"bad_rows.csv: {b['kind']} not reported as {src}:{b['line']}: "
+                        f"{b['column'] or '(no column)'}: ...; reported: {sorted(got)}")
+    reported_lines = {ln for ln, _ in got}
+    for ln in reported_lines:
+        check(any(int(b["first_line"]) <= ln <= int(b["last_line"]) for b in broken),
+              f"bad_rows.csv: error reported on line {ln}, which belongs to no broken household")
+    check_eq(vs.snapshot(), before, "records and rollup after refusing bad_rows.csv")
+
+    # --skip-bad: exactly the good households go in
+    rows = hh_rows(src)
+    col = {h: i for i, h in enumerate(rows[0])}
+    bad_ids = {b["household_id"] for b in broken}
+    good = {}
+    for r in rows[1:]:
+        if r and r[0].strip():
+            hid = r[col["household_id"]]
+            if hid not in bad_ids:
+                good[hid] = good.get(hid, 0) + 1
+    p = t.import_file(village, "households", src, "--skip-bad")
+    check_eq(p.returncode, 0, f"import --skip-bad: exit status ({p.stderr.strip()[-300:]})")
+    m = re.search(r"(\d+) new versions", p.stdout)
+    check(m is not None, f"import --skip-bad: output {p.stdout!r}")
+    check_eq(int(m.group(1)), len(good), "import --skip-bad: new versions")
+    recs, roll = vs.snapshot()
+    check_eq(recs, before[0] + len(good), "records after import --skip-bad")
+    row = next((r for r in roll if r["area"] == VILLAGE), None)
+    check(row is not None, f"no rollup row for {VILLAGE} after import --skip-bad")
+    check_eq((row["households"], row["persons"]), (str(len(good)), str(sum(good.values()))),
+             "village households and persons after import --skip-bad")
+
+    # my bad.csv with --skip-bad: all but the two broken households
+    p = t.import_file(village, "households", bad, "--skip-bad")
+    check_eq(p.returncode, 0, f"import bad.csv --skip-bad: exit ({p.stderr.strip()[-200:]})")
+    check_eq(t.status(village)["records"], recs + len(hids) - 2,
+             "records after import bad.csv --skip-bad")
+
+    # a census with population 0: refused whole
+    census = os.path.join(d, "census.csv")
+    write_rows(census, [["village", "name", "year", "households", "population"],
+                        [VILLAGE, "新庄村", str(YEAR), "10", "100"],
+                        [VILLAGE, "新庄村", str(YEAR - 1), "10", "0"]])
+    before = vs.snapshot()
+    p = t.import_file(village, "census", census)
+    check_eq(p.returncode, 1, "census import with population 0: exit status")
+    got, _ = error_lines(p, census)
+    check_eq({ln for ln, _ in got}, {3}, "census errors (line of population 0)")
+    check_eq(vs.snapshot(), before, "records and rollup after a refused census import")
+
+    # file not found, no such village, bad arguments: one line each
+    p = t.import_file(village, "households", os.path.join(d, "missing.csv"))
+    one_line_error(t, p, "import of a missing file", r"missing\.csv")
+    p = t.run_ctl(village, "rollup", "--level", "hamlet")
+    one_line_error(t, p, "rollup --level hamlet", r"hamlet")
+    p = t.run_ctl(village, "household", "show", "12345")
+    one_line_error(t, p, "household show 12345")
+    p = t.run_ctl(village, "household", "show", VILLAGE + "9999")
+    one_line_error(t, p, "household show of a household not held")
+
+
+def part_keygen(t):
+    path = os.path.join(t.dir, "keygen.key")
+    t.keygen(path)
+    with open(path, "rb") as f:
+        before = f.read()
+    check_eq(os.stat(path).st_mode & 0o777, 0o600, "keygen file mode")
+    p = ctl("keygen", "--out", path)
+    one_line_error(t, p, "keygen over an existing key", r"exists")
+    with open(path, "rb") as f:
+        check(f.read() == before, "keygen changed an existing key file")
+    p = ctl("keygen")
+    check(p.returncode == 2, f"keygen without --out: exit {p.returncode}")
+
+
+def test(t):
+    part_help(t)
+    part_keygen(t)
+    t.add("630000000000", "province", "青海省")
+    village = t.add(VILLAGE, "village", "新庄村")
+    t.start_all()
+    for part in (part_bad_config, part_not_running, part_killed, part_bad_csv):
+        jt.log(part.__name__)
+        part(t, village)
+
+
+if __name__ == "__main__":
+    jt.main(test)

@@ -1,0 +1,584 @@
+/*
+ * jzfp_evil - a misbehaving child node, for tests/integration/test_bad_input.py.
+ *
+ *   jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA
+ *             [--timeout-ms N] STEP...
+ *
+ * Connects a DEALER to a parent's ROUTER as a CURVE client: its key pair is
+ * derived from the node key in FILE (common/ident.h), the server key from
+ * the parent's Ed25519 public key HEX. Then it runs each STEP in order and
+ * prints, one line each, what it sent and what came back:
+ *
+ *   garbage        64 bytes that are no protobuf Frame
+ *   oversize       one frame of WIRE_MAX_FRAME + 1 bytes (within the
+ *                  parent's ZMQ_MAXMSGSIZE, so it reaches wire_decode)
+ *   huge           one frame of 2 * WIRE_MAX_FRAME bytes (over
+ *                  ZMQ_MAXMSGSIZE: libzmq drops the connection)
+ *   hello          Hello {origin, AREA, level of AREA}
+ *   batch SPEC     one Batch; SPEC is a comma list of SEQ, A-B or SEQ:VARIANT
+ *
+ * The tool's chain is deterministic, so every run rebuilds the same
+ * envelopes and a batch can replay what an earlier run sent:
+ *
+ *   seq 1      NodeInfo {AREA}
+ *   seq 2      Census {AREA, year 2020, households 120, population 500}
+ *   seq k >= 3 Household AREA * 10000 + (k - 2): members 1 + s % 4, status
+ *              1 (未脱贫) for odd serials s and 2 (已脱贫) for even ones,
+ *              attribute 1, main cause 1, year 2020
+ *
+ * and every envelope's prev is the hash of the canonical envelope before it.
+ * Variants replace the envelope at SEQ:
+ *
+ *   badsig     the canonical envelope with one bit of its signature flipped
+ *   equiv      a different household version for the same seq, validly
+ *              signed (equivocation): status 4, one member more
+ *   oos        a household of village OOS_VILLAGE (outside AREA), validly
+ *              signed
+ *
+ * Output, one line per event (the test parses it):
+ *
+ *   SENT seq=K kind=node|census|household variant=V subject=S members=M status=T
+ *   REPLY WELCOME area=A cursor=0|1 local_seq=N
+ *   REPLY ACK cursor=0|1 local_seq=N rewind=0|1
+ *   REPLY REFUSE code=C why=TEXT
+ *   REPLY OTHER type=T
+ *   REPLY UNDECODABLE error=TEXT
+ *   NO REPLY within N ms
+ *
+ * Exit status: 0 when every step ran (whatever the parent answered), 1 on a
+ * local error (bad key file, bad arguments, socket failure), 2 usage.
+ */
+#include "area.h"
+#include "bytes.h"
+#include "envelope.h"
+#include "err.h"
+#include "hex.h"
+#include "ident.h"
+#include "record.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define MAX_SEQ            4000
+#define CHAIN_YEAR         2020
+#define OOS_VILLAGE        632221101001ULL  /* another county's village */
+#define HLC_BASE_MS        1590969600000ULL /* 2020-06-01, fixed: envelopes are reproducible */
+#define DEFAULT_TIMEOUT_MS 5000
+
+enum variant {
+	V_NONE,
+	V_BADSIG,
+	V_EQUIV,
+	V_OOS,
+};
+
+static const char *const variant_names[] = {"none", "badsig", "equiv", "oos"};
+
+struct evil {
+	const char *endpoint;
+	uint8_t server_ed[32];
+	struct ident *id;
+	uint64_t area;
+	int timeout_ms;
+	void *zctx, *sock;
+	/* canonical chain: hashes of seq 1..n_built */
+	uint8_t (*hash)[ENV_HASH_LEN];
+	uint64_t n_built;
+	uint8_t *buf; /* ENV_MAX_SIZE scratch */
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA\n"
+	                "                 [--timeout-ms N] STEP...\n"
+	                "STEP: garbage | oversize | huge | hello | batch SPEC\n"
+	                "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos\n");
+}
+
+/* ---------------------------------------------------------------- records */
+
+struct built {
+	int kind;
+	uint64_t subject;
+	unsigned members, status;
+};
+
+/* Encode the record of SEQ (with VARIANT) into body; describe it in *b. */
+static int
+make_record(const struct evil *ev, uint64_t seq, enum variant v, uint8_t *body, size_t cap,
+            size_t *len, struct built *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (seq == 1) {
+		struct rec_node nd = {.area = ev->area, .level = (uint8_t)area_level_of(ev->area)};
+		snprintf(nd.name, sizeof(nd.name), "evil %012" PRIu64, ev->area);
+		b->kind = ENV_KIND_NODE;
+		b->subject = ev->area;
+		return rec_node_encode(&nd, body, cap, len);
+	}
+	if (seq == 2) {
+		struct rec_census c = {
+		    .village = ev->area, .year = CHAIN_YEAR, .households = 120, .population = 500};
+		snprintf(c.name, sizeof(c.name), "evil village");
+		b->kind = ENV_KIND_CENSUS;
+		b->subject = ev->area;
+		return rec_census_encode(&c, body, cap, len);
+	}
+	static struct rec_household h;
+	memset(&h, 0, sizeof(h));
+	uint64_t serial = seq - 2;
+	uint64_t village = v == V_OOS ? OOS_VILLAGE : ev->area;
+	h.village = village;
+	h.id = village * 10000 + serial;
+	h.year = CHAIN_YEAR;
+	h.standard = 1;
+	h.attribute = 1;
+	h.main_cause = 1;
+	h.income_fen = 250000;
+	h.status = serial % 2 ? HH_POOR : HH_EXITED_POLICY;
+	h.n_members = 1 + serial % 4;
+	if (v == V_EQUIV) {
+		h.status = HH_RETURNED;
+		h.n_members++;
+	}
+	for (size_t i = 0; i < h.n_members; i++) {
+		/* deterministic, distinct tags */
+		for (int j = 0; j < REC_PID_TAG_LEN; j++)
+			h.members[i].pid_tag[j] = (uint8_t)(seq * 31 + i * 7 + (size_t)j + v);
+		h.members[i].health = 1;
+		h.members[i].labour = 1;
+	}
+	b->kind = ENV_KIND_HOUSEHOLD;
+	b->subject = h.id;
+	b->members = (unsigned)h.n_members;
+	b->status = h.status;
+	return rec_household_encode(&h, body, cap, len);
+}
+
+/* Build the envelope of SEQ (VARIANT) into ev->buf; *n its length. The
+ * canonical chain up to SEQ - 1 must be built. */
+static int
+build_env(struct evil *ev, uint64_t seq, enum variant v, size_t *n, struct built *b)
+{
+	static uint8_t body[REC_MAX_ENCODED];
+	size_t blen;
+	int err = make_record(ev, seq, v, body, sizeof(body), &blen, b);
+	if (err)
+		return err;
+	struct env_fields f = {
+	    .seq = seq,
+	    .prev = seq > 1 ? ev->hash[seq - 2] : NULL,
+	    .hlc = (HLC_BASE_MS << 16) | (seq & 0xffff),
+	    .kind = b->kind,
+	    .subject = b->subject,
+	    .body = {body, blen},
+	};
+	err = envelope_build(ev->id, &f, ev->buf, ENV_MAX_SIZE, n);
+	if (err)
+		return err;
+	if (v == V_BADSIG) {
+		/* The outer Envelope is field 1 (signed) then field 2 (sig, 64
+		 * bytes): the signature is the last 64 bytes. */
+		ev->buf[*n - 10] ^= 0x01;
+	}
+	return 0;
+}
+
+/* Make sure the canonical chain is built up to seq UPTO. */
+static int
+build_chain(struct evil *ev, uint64_t upto)
+{
+	while (ev->n_built < upto) {
+		size_t n;
+		struct built b;
+		int err = build_env(ev, ev->n_built + 1, V_NONE, &n, &b);
+		if (err)
+			return err;
+		envelope_hash(ev->buf, n, ev->hash[ev->n_built]);
+		ev->n_built++;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- socket */
+
+static void
+print_cursor(const struct wire_cursor *c)
+{
+	printf("cursor=%d local_seq=%" PRIu64, c->set ? 1 : 0, c->local_seq);
+}
+
+/* Wait for one frame and print it. */
+static void
+await_reply(struct evil *ev)
+{
+	zmq_pollitem_t it = {.socket = ev->sock, .events = ZMQ_POLLIN};
+	int rc = zmq_poll(&it, 1, ev->timeout_ms);
+	if (rc <= 0) {
+		printf("NO REPLY within %d ms\n", ev->timeout_ms);
+		fflush(stdout);
+		return;
+	}
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, ev->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&msg);
+		printf("NO REPLY (recv: %s)\n", zmq_strerror(zmq_errno()));
+		fflush(stdout);
+		return;
+	}
+	struct wire_frame f;
+	int err = wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
+	zmq_msg_close(&msg);
+	if (err) {
+		printf("REPLY UNDECODABLE error=%s\n", err_str(err));
+		fflush(stdout);
+		return;
+	}
+	switch (f.type) {
+	case WIRE_WELCOME:
+		printf("REPLY WELCOME area=%012" PRIu64 " ", f.welcome.area);
+		print_cursor(&f.welcome.up_cursor);
+		printf("\n");
+		break;
+	case WIRE_ACK:
+		printf("REPLY ACK ");
+		print_cursor(&f.ack.upto);
+		printf(" rewind=%d\n", f.ack.rewind ? 1 : 0);
+		break;
+	case WIRE_REFUSE:
+		printf("REPLY REFUSE code=%" PRIu32 " why=%s\n", f.refuse.code, f.refuse.why);
+		break;
+	default:
+		printf("REPLY OTHER type=%d\n", (int)f.type);
+	}
+	wire_frame_release(&f);
+	fflush(stdout);
+}
+
+static int
+send_raw(struct evil *ev, const void *p, size_t n)
+{
+	if (zmq_send(ev->sock, p, n, 0) < 0) {
+		fprintf(stderr, "jzfp_evil: send: %s\n", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+send_frame(struct evil *ev, const struct wire_frame *f)
+{
+	uint8_t *buf;
+	size_t n;
+	int err = wire_encode(f, &buf, &n);
+	if (err) {
+		fprintf(stderr, "jzfp_evil: wire_encode: %s\n", err_str(err));
+		return -1;
+	}
+	int rc = send_raw(ev, buf, n);
+	free(buf);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- steps */
+
+static int
+step_garbage(struct evil *ev)
+{
+	uint8_t junk[64];
+	/* 0xff bytes: field 31, wire type 7, which protobuf does not have */
+	memset(junk, 0xff, sizeof(junk));
+	printf("SENT garbage bytes=%zu\n", sizeof(junk));
+	if (send_raw(ev, junk, sizeof(junk)))
+		return -1;
+	await_reply(ev);
+	return 0;
+}
+
+static int
+step_big(struct evil *ev, size_t n)
+{
+	uint8_t *p = malloc(n);
+	if (!p) {
+		fprintf(stderr, "jzfp_evil: out of memory\n");
+		return -1;
+	}
+	/* A valid-looking start (Frame.batch, length n - 5) so that only the
+	 * size is wrong; the rest is zeros. */
+	memset(p, 0, n);
+	p[0] = 0x22;
+	size_t len = n - 5, i = 1;
+	for (; i < 5; i++) {
+		p[i] = (uint8_t)((len & 0x7f) | (i < 4 ? 0x80 : 0));
+		len >>= 7;
+	}
+	printf("SENT big bytes=%zu\n", n);
+	int rc = send_raw(ev, p, n);
+	free(p);
+	if (rc)
+		return -1;
+	await_reply(ev);
+	return 0;
+}
+
+static int
+step_hello(struct evil *ev)
+{
+	struct wire_frame f = {.type = WIRE_HELLO};
+	memcpy(f.hello.origin, ident_public(ev->id), 32);
+	f.hello.area = ev->area;
+	f.hello.level = (uint8_t)area_level_of(ev->area);
+	snprintf(f.hello.name, sizeof(f.hello.name), "evil");
+	printf("SENT hello area=%012" PRIu64 "\n", ev->area);
+	if (send_frame(ev, &f))
+		return -1;
+	await_reply(ev);
+	return 0;
+}
+
+struct item {
+	uint64_t seq;
+	enum variant v;
+};
+
+/* Parse SPEC into items (at most cap). Returns the count or -1. */
+static long
+parse_spec(const char *spec, struct item *items, size_t cap)
+{
+	char *copy = strdup(spec), *save = NULL;
+	if (!copy)
+		return -1;
+	long n = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		enum variant v = V_NONE;
+		char *colon = strchr(tok, ':');
+		if (colon) {
+			*colon = 0;
+			const char *vn = colon + 1;
+			if (strcmp(vn, "badsig") == 0)
+				v = V_BADSIG;
+			else if (strcmp(vn, "equiv") == 0)
+				v = V_EQUIV;
+			else if (strcmp(vn, "oos") == 0)
+				v = V_OOS;
+			else
+				goto bad;
+		}
+		char *end;
+		unsigned long long a = strtoull(tok, &end, 10), b = a;
+		if (*end == '-' && !colon)
+			b = strtoull(end + 1, &end, 10);
+		if (*end || a < 1 || b < a || b > MAX_SEQ)
+			goto bad;
+		for (unsigned long long s = a; s <= b; s++) {
+			if ((size_t)n >= cap)
+				goto bad;
+			items[n].seq = s;
+			items[n].v = v;
+			n++;
+		}
+	}
+	free(copy);
+	return n;
+bad:
+	free(copy);
+	fprintf(stderr, "jzfp_evil: bad batch spec '%s'\n", spec);
+	return -1;
+}
+
+static const char *
+kind_name(int kind)
+{
+	switch (kind) {
+	case ENV_KIND_NODE:
+		return "node";
+	case ENV_KIND_CENSUS:
+		return "census";
+	case ENV_KIND_HOUSEHOLD:
+		return "household";
+	default:
+		return "other";
+	}
+}
+
+static int
+step_batch(struct evil *ev, const char *spec)
+{
+	static struct item items[WIRE_MAX_BATCH];
+	long n = parse_spec(spec, items, WIRE_MAX_BATCH);
+	if (n <= 0)
+		return -1;
+	uint64_t max = 0;
+	for (long i = 0; i < n; i++)
+		if (items[i].seq > max)
+			max = items[i].seq;
+	int rc = -1, err = build_chain(ev, max);
+	struct bytes *envs = calloc((size_t)n, sizeof(*envs));
+	uint8_t **owned = calloc((size_t)n, sizeof(*owned));
+	if (err || !envs || !owned) {
+		fprintf(stderr, "jzfp_evil: cannot build the chain: %s\n", err_str(err));
+		goto out;
+	}
+	for (long i = 0; i < n; i++) {
+		size_t len;
+		struct built b;
+		err = build_env(ev, items[i].seq, items[i].v, &len, &b);
+		uint8_t *copy = err ? NULL : malloc(len);
+		if (!copy) {
+			fprintf(stderr, "jzfp_evil: cannot build seq %" PRIu64 ": %s\n",
+			        items[i].seq, err_str(err));
+			goto out;
+		}
+		memcpy(copy, ev->buf, len);
+		owned[i] = copy;
+		envs[i] = (struct bytes){copy, len};
+		printf("SENT seq=%" PRIu64 " kind=%s variant=%s subject=%" PRIu64
+		       " members=%u status=%u\n",
+		       items[i].seq, kind_name(b.kind), variant_names[items[i].v], b.subject,
+		       b.members, b.status);
+	}
+	struct wire_frame f = {.type = WIRE_BATCH};
+	/* The evil log: epoch of 0xee bytes, local_seq = seq. */
+	memset(f.batch.epoch, 0xee, WIRE_EPOCH_LEN);
+	f.batch.n = (size_t)n;
+	f.batch.envs = envs;
+	f.batch.upto.set = true;
+	memcpy(f.batch.upto.epoch, f.batch.epoch, WIRE_EPOCH_LEN);
+	f.batch.upto.local_seq = items[n - 1].seq;
+	memcpy(f.batch.upto.origin, ident_public(ev->id), 32);
+	f.batch.upto.seq = items[n - 1].seq;
+	if (send_frame(ev, &f))
+		goto out;
+	await_reply(ev);
+	rc = 0;
+out:
+	if (owned)
+		for (long i = 0; i < n; i++)
+			free(owned[i]);
+	free(owned);
+	free(envs);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int
+open_socket(struct evil *ev)
+{
+	ev->zctx = zmq_ctx_new();
+	ev->sock = ev->zctx ? zmq_socket(ev->zctx, ZMQ_DEALER) : NULL;
+	if (!ev->sock) {
+		fprintf(stderr, "jzfp_evil: zmq socket: %s\n", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	int linger = 0;
+	int64_t nomax = -1;
+	zmq_setsockopt(ev->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(ev->sock, ZMQ_MAXMSGSIZE, &nomax, sizeof(nomax));
+	uint8_t server[32], pub[32], sec[32];
+	if (ident_curve_from_public(ev->server_ed, server)) {
+		fprintf(stderr, "jzfp_evil: --server-key is not a valid public key\n");
+		return -1;
+	}
+	ident_curve_public(ev->id, pub);
+	ident_curve_secret(ev->id, sec);
+	int rc = zmq_setsockopt(ev->sock, ZMQ_CURVE_SERVERKEY, server, 32) ||
+	         zmq_setsockopt(ev->sock, ZMQ_CURVE_PUBLICKEY, pub, 32) ||
+	         zmq_setsockopt(ev->sock, ZMQ_CURVE_SECRETKEY, sec, 32);
+	memset(sec, 0, sizeof(sec));
+	if (rc || zmq_connect(ev->sock, ev->endpoint) != 0) {
+		fprintf(stderr, "jzfp_evil: connect %s: %s\n", ev->endpoint,
+		        zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct evil ev = {.timeout_ms = DEFAULT_TIMEOUT_MS};
+	const char *key = NULL, *server = NULL, *area = NULL;
+	int i = 1, rc = 1;
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+		if (i + 1 >= argc) {
+			usage();
+			return 2;
+		}
+		if (strcmp(argv[i], "--endpoint") == 0)
+			ev.endpoint = argv[i + 1];
+		else if (strcmp(argv[i], "--server-key") == 0)
+			server = argv[i + 1];
+		else if (strcmp(argv[i], "--key") == 0)
+			key = argv[i + 1];
+		else if (strcmp(argv[i], "--area") == 0)
+			area = argv[i + 1];
+		else if (strcmp(argv[i], "--timeout-ms") == 0)
+			ev.timeout_ms = atoi(argv[i + 1]);
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (!ev.endpoint || !key || !server || !area || i == argc || ev.timeout_ms <= 0) {
+		usage();
+		return 2;
+	}
+	if (hex_decode(server, ev.server_ed, 32) || area_parse(area, &ev.area) ||
+	    area_level_of(ev.area) == AREA_LEVEL_NONE) {
+		fprintf(stderr, "jzfp_evil: bad --server-key or --area\n");
+		return 2;
+	}
+	int err = ident_load(&ev.id, key);
+	if (err) {
+		fprintf(stderr, "jzfp_evil: cannot load %s: %s\n", key, err_str(err));
+		return 1;
+	}
+	ev.hash = calloc(MAX_SEQ, sizeof(*ev.hash));
+	ev.buf = malloc(ENV_MAX_SIZE);
+	if (!ev.hash || !ev.buf) {
+		fprintf(stderr, "jzfp_evil: out of memory\n");
+		goto out;
+	}
+	if (open_socket(&ev))
+		goto out;
+	for (; i < argc; i++) {
+		const char *s = argv[i];
+		int step;
+		if (strcmp(s, "garbage") == 0) {
+			step = step_garbage(&ev);
+		} else if (strcmp(s, "oversize") == 0) {
+			step = step_big(&ev, (size_t)WIRE_MAX_FRAME + 1);
+		} else if (strcmp(s, "huge") == 0) {
+			step = step_big(&ev, (size_t)WIRE_MAX_FRAME * 2);
+		} else if (strcmp(s, "hello") == 0) {
+			step = step_hello(&ev);
+		} else if (strcmp(s, "batch") == 0 && i + 1 < argc) {
+			step = step_batch(&ev, argv[++i]);
+		} else {
+			usage();
+			rc = 2;
+			goto out;
+		}
+		if (step)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (ev.sock)
+		zmq_close(ev.sock);
+	if (ev.zctx)
+		zmq_ctx_term(ev.zctx);
+	free(ev.hash);
+	free(ev.buf);
+	ident_free(&ev.id);
+	return rc;
+}
