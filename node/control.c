@@ -95,9 +95,11 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		            ",\"uptime_s\":%.1f,\"applied\":%" PRIu64 ",\"duplicates\":%" PRIu64
 		            ",\"refused\":%" PRIu64 ",\"gaps\":%" PRIu64
 		            ",\"equivocations\":%" PRIu64 ",\"store\":{\"used_bytes\":%" PRIu64
-		            ",\"map_bytes\":%" PRIu64 "}",
+		            ",\"map_bytes\":%" PRIu64 ",\"disk_free_bytes\":%" PRIu64
+		            ",\"disk_low\":%s}",
 		            (double)(now - n->started_ms) / 1000, t->applied, t->duplicates,
-		            t->refused, t->gaps, t->equivocations, used, map);
+		            t->refused, t->gaps, t->equivocations, used, map, n->disk_free,
+		            n->disk_low ? "true" : "false");
 		if (n->cfg.has_parent) {
 			/* The parent's area is known once it has welcomed us. */
 			if (n->up.parent_area)
@@ -141,8 +143,9 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 	            "applied   %" PRIu64 " since start, %" PRIu64 " duplicates ignored, %" PRIu64
 	            " refused\n",
 	            t->applied, t->duplicates, t->refused);
-	sbuf_printf(out, "store     %.1f MiB used of %.1f MiB map\n", (double)used / 1048576,
-	            (double)map / 1048576);
+	sbuf_printf(out, "store     %.1f MiB used of %.1f MiB map, %.0f MiB free on disk%s\n",
+	            (double)used / 1048576, (double)map / 1048576, (double)n->disk_free / 1048576,
+	            n->disk_low ? " (ALARM: disk nearly full)" : "");
 	if (n->listen_ep[0])
 		sbuf_printf(out, "listen    %s\n", n->listen_ep);
 	if (n->cfg.has_parent) {

@@ -20,12 +20,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define TICK_MS       50
-#define WRITE_RETRIES 8
+#define TICK_MS          50
+#define WRITE_RETRIES    8
+#define STORAGE_CHECK_MS 5000
+/* Grow the map ahead of need, between transactions, past this fill level. */
+#define MAP_GROW_PERCENT 80
+/* Raise the alarm while the data directory's file system has less free
+ * space than this share, or than DISK_LOW_BYTES. */
+#define DISK_LOW_PERCENT 10
+#define DISK_LOW_BYTES   (1ULL << 30)
 
 uint64_t
 node_now_ms(void)
@@ -245,6 +253,40 @@ node_close(struct node **np)
 	*np = NULL;
 }
 
+/*
+ * DESIGN §5: grow the map between transactions before it fills, and raise an
+ * alarm (log and status) well before the disk is full.
+ */
+static void
+check_storage(struct node *n, uint64_t now)
+{
+	if (now - n->storage_checked_ms < STORAGE_CHECK_MS)
+		return;
+	n->storage_checked_ms = now;
+	uint64_t used, map;
+	store_usage(n->st, &used, &map);
+	if (used * 100 > map * MAP_GROW_PERCENT) {
+		int err = store_grow(n->st);
+		if (err)
+			log_error("cannot grow the store's map: %s", err_str(err));
+	}
+	struct statvfs fs;
+	if (statvfs(n->cfg.data_dir, &fs) != 0)
+		return;
+	n->disk_free = (uint64_t)fs.f_bavail * fs.f_frsize;
+	n->disk_total = (uint64_t)fs.f_blocks * fs.f_frsize;
+	bool low =
+	    n->disk_free < DISK_LOW_BYTES || n->disk_free * 100 < n->disk_total * DISK_LOW_PERCENT;
+	if (low && !n->disk_low)
+		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB",
+		          n->cfg.data_dir, (unsigned long long)(n->disk_free >> 20),
+		          (unsigned long long)(n->disk_total >> 20));
+	else if (!low && n->disk_low)
+		log_info("disk alarm cleared: %llu MiB free",
+		         (unsigned long long)(n->disk_free >> 20));
+	n->disk_low = low;
+}
+
 int
 node_run(struct node *n)
 {
@@ -322,8 +364,10 @@ node_run(struct node *n)
 			if (!any)
 				break;
 		}
+		uint64_t now = node_now_ms();
 		if (n->dealer)
-			link_up_tick(n, node_now_ms());
+			link_up_tick(n, now);
+		check_storage(n, now);
 	}
 	return 0;
 }

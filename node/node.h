@@ -77,6 +77,9 @@ struct node {
 	struct child *children;
 	size_t n_children;
 	uint64_t started_ms;
+	uint64_t storage_checked_ms;
+	uint64_t disk_free, disk_total; /* bytes, at the last storage check */
+	bool disk_low;                  /* free space under the alarm level */
 	bool stop;
 };
 
