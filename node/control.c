@@ -190,12 +190,17 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 			char a[13], p[13], rec[24], bl[24], age[24], ref[24];
 			area_format(s->area, a);
 			area_format(s->parent_area, p);
+			/* A report older than three heartbeats and a margin is
+			 * stale: the node or a link above it is not reporting. */
+			uint64_t age_ms = s->age_ms + extra;
+			bool stale = age_ms > 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
 			const char *link = s->level == AREA_LEVEL_PROVINCE ? "-"
+			                   : stale                         ? "stale"
 			                   : s->connected                  ? "up"
 			                                                   : "DOWN";
 			snprintf(rec, sizeof(rec), "%" PRIu64, s->records);
 			snprintf(bl, sizeof(bl), "%" PRIu64, s->backlog);
-			snprintf(age, sizeof(age), "%.1f", (double)(s->age_ms + extra) / 1000);
+			snprintf(age, sizeof(age), "%.1f", (double)age_ms / 1000);
 			snprintf(ref, sizeof(ref), "%" PRIu64, s->refused);
 			if (json) {
 				sbuf_printf(out, "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":",
@@ -205,9 +210,10 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 				            ",\"parent\":\"%s\",\"records\":%" PRIu64
 				            ",\"backlog\":%" PRIu64
 				            ",\"connected\":%s,\"age_s\":%s,"
-				            "\"refused\":%" PRIu64 "}",
+				            "\"refused\":%" PRIu64 ",\"stale\":%s}",
 				            s->parent_area ? p : "", s->records, s->backlog,
-				            s->connected ? "true" : "false", age, s->refused);
+				            s->connected ? "true" : "false", age, s->refused,
+				            stale ? "true" : "false");
 			} else {
 				const char *cells[] = {a,       area_level_name(s->level),
 				                       s->name, s->parent_area ? p : "-",
@@ -259,16 +265,29 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 	int err = store_begin(n->st, &txn, STORE_RO);
 	if (err)
 		return err;
-	long year = arg(r, 3)[0] ? strtol(arg(r, 3), NULL, 10) : 0;
-	if (year == 0)
+	long year = 0;
+	if (arg(r, 3)[0]) {
+		char *end;
+		year = strtol(arg(r, 3), &end, 10);
+		if (*end || year < 1900 || year > 9999)
+			year = -1;
+	} else {
 		year = rollup_latest_year(&txn);
-	if (year < 0 || year > 65535) {
+	}
+	if (year < 0) {
 		store_abort(&txn);
 		sbuf_printf(out, "--year: '%s' is not a year", arg(r, 3));
 		return JZ_EPARSE;
 	}
-	struct rollup_query q = {
-	    .level = level, .under = under ? under : 0, .year = (uint16_t)year};
+	if (under && area_level_of(under) < level) {
+		store_abort(&txn);
+		sbuf_printf(
+		    out, "--level %s is above --under %s, which is a %s: use --level %s or lower",
+		    area_level_name(level), arg(r, 2), area_level_name(area_level_of(under)),
+		    area_level_name(area_level_of(under)));
+		return JZ_EPARSE;
+	}
+	struct rollup_query q = {.level = level, .under = under, .year = (uint16_t)year};
 	struct rollup_row *rows = NULL;
 	long nrows = rollup_query(&txn, &q, &rows);
 	store_abort(&txn);

@@ -126,13 +126,18 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 	default:
 		return;
 	}
+	uint64_t now = node_now_ms();
 	if (!up) {
 		/* A child that drops its connection, or a client that fails the
-		 * handshake or sends an oversized frame (the socket closes it). */
-		log_info("child connection %s: %s", addr, why);
+		 * handshake or sends an oversized frame (the socket closes it).
+		 * A misconfigured child retries several times a second: say it
+		 * once a minute per kind of event. */
+		if (!n->mon_down_logged_ms[kind] || now - n->mon_down_logged_ms[kind] > 60000) {
+			log_info("child connection %s: %s", addr, why);
+			n->mon_down_logged_ms[kind] = now;
+		}
 		return;
 	}
-	uint64_t now = node_now_ms();
 	if (kind == 1)
 		n->up.handshake_failed = true;
 	else if (n->up.handshake_failed)

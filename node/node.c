@@ -15,11 +15,14 @@
 #include "record.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,14 +135,53 @@ open_control(struct node *n, char *err, size_t errlen)
 	}
 	int linger = 0;
 	zmq_setsockopt(n->ctl, ZMQ_LINGER, &linger, sizeof(linger));
-	snprintf(n->ctl_path, sizeof(n->ctl_path), "%s/control.sock", n->cfg.data_dir);
 	char ep[4300];
-	snprintf(ep, sizeof(ep), "ipc://%s", n->ctl_path);
+	snprintf(ep, sizeof(ep), "ipc://%s/control.sock", n->cfg.data_dir);
 	if (zmq_bind(n->ctl, ep) != 0) {
 		snprintf(err, errlen, "cannot bind control socket %s: %s", ep,
 		         zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}
+	/* Only a socket we bound is ours to remove at exit. */
+	snprintf(n->ctl_path, sizeof(n->ctl_path), "%s/control.sock", n->cfg.data_dir);
+	return 0;
+}
+
+/*
+ * One daemon per data directory: take an exclusive lock on DATA_DIR/jzfpd.lock
+ * (released by the kernel when the process dies, so kill -9 leaves nothing
+ * to clean up) and record our pid in it. Done before anything else, so a
+ * second start fails without touching the running node's control socket.
+ */
+static int
+lock_data_dir(struct node *n, char *err, size_t errlen)
+{
+	if (mkdir(n->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", n->cfg.data_dir, strerror(errno));
+		return -errno;
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/jzfpd.lock", n->cfg.data_dir);
+	n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (n->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		char pid[32] = "";
+		ssize_t len = pread(n->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[len > 0 ? len : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		snprintf(err, errlen, "another jzfpd (pid %s) is running on %s", pid[0] ? pid : "?",
+		         n->cfg.data_dir);
+		close(n->lock_fd);
+		n->lock_fd = -1;
+		return JZ_ECONFIG;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(n->lock_fd, 0) != 0 || pwrite(n->lock_fd, pid, (size_t)len, 0) != len)
+		log_warn("cannot record our pid in %s", path);
 	return 0;
 }
 
@@ -153,9 +195,13 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	}
 	n->cfg = *cfg;
 	n->sigfd = -1;
+	n->lock_fd = -1;
 	n->started_ms = node_now_ms();
 	hlc_init(&n->hlc, NULL, NULL);
-	int rc = ident_load(&n->id, cfg->key);
+	int rc = lock_data_dir(n, err, errlen);
+	if (rc)
+		goto fail;
+	rc = ident_load(&n->id, cfg->key);
 	if (rc) {
 		snprintf(err, errlen, "cannot load key %s: %s", cfg->key, err_str(rc));
 		goto fail;
@@ -243,6 +289,8 @@ node_close(struct node **np)
 		unlink(n->ctl_path);
 	if (n->sigfd >= 0)
 		close(n->sigfd);
+	if (n->lock_fd >= 0)
+		close(n->lock_fd); /* releases the lock */
 	for (size_t i = 0; i < n->n_children; i++)
 		child_release(&n->children[i]);
 	free(n->children);

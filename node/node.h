@@ -70,7 +70,9 @@ struct node {
 	void *zctx;
 	void *ctl, *router, *dealer;
 	void *mon_up, *mon_down; /* socket monitors: why links fail */
+	uint64_t mon_down_logged_ms[4];
 	int sigfd;
+	int lock_fd;         /* DATA_DIR/jzfpd.lock, held while running */
 	char listen_ep[256]; /* the bound endpoint (port resolved) */
 	char ctl_path[4200];
 	struct uplink up;

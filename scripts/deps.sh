@@ -12,6 +12,7 @@ pkgs=(
 	libinih-dev             # INI config parsing
 	libcmocka-dev           # unit tests
 	clang-format            # the code style check in scripts/test.sh
+	bsdextrautils           # column(1), used by scripts/demo.sh
 )
 
 missing=()

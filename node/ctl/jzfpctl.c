@@ -581,8 +581,12 @@ cmd_import(struct ctl *c, int argc, char **argv)
 	load_config(c);
 	if (strcmp(argv[1], "households") == 0)
 		return import_households(c, argv[2], skip_bad);
-	if (strcmp(argv[1], "census") == 0 && !skip_bad)
+	if (strcmp(argv[1], "census") == 0) {
+		if (skip_bad)
+			die("--skip-bad applies to households only: a census file imports whole or "
+			    "not at all");
 		return import_census(c, argv[2]);
+	}
 	usage_die(use, help);
 }
 
