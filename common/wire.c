@@ -98,12 +98,15 @@ decode_cursor(struct wire_cursor *c, struct bytes b)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	walk_init(&k, b, B(1) | B(3), B(2) | B(4), 0);
+	walk_init(&k, b, B(1) | B(3) | B(5), B(2) | B(4), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			rc = get_fixed(c->epoch, f.b, WIRE_EPOCH_LEN);
 			has_epoch = true;
+			break;
+		case 5:
+			rc = f.b.n == 0 ? 0 : get_fixed(c->hash, f.b, 32);
 			break;
 		case 2:
 			c->local_seq = f.v;
@@ -136,7 +139,7 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	/* 6 is cert_chain, reserved for the trust issue: read and ignored. */
-	walk_init(&k, b, B(1) | B(4) | B(5) | B(6), B(2) | B(3), 0);
+	walk_init(&k, b, B(1) | B(4) | B(5) | B(6) | B(8), B(2) | B(3) | B(7), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -154,6 +157,12 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 			break;
 		case 5:
 			rc = decode_cursor(&fr->hello.down_cursor, f.b);
+			break;
+		case 7:
+			fr->hello.own_seq = f.v;
+			break;
+		case 8:
+			rc = f.b.n == 0 ? 0 : get_fixed(fr->hello.own_hash, f.b, 32);
 			break;
 		}
 		if (rc < 0)
@@ -226,12 +235,15 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	/* Pass 1: everything but the envelopes, and count and size them. */
-	walk_init(&k, b, B(1) | B(2) | B(3), 0, B(2));
+	walk_init(&k, b, B(1) | B(2) | B(3), B(4), B(2));
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			rc = get_fixed(fr->batch.epoch, f.b, WIRE_EPOCH_LEN);
 			has_epoch = true;
+			break;
+		case 4:
+			fr->batch.from = f.v;
 			break;
 		case 2:
 			if (++count > WIRE_MAX_BATCH || f.b.n > ENV_MAX_SIZE)
@@ -457,6 +469,8 @@ cursor(const struct wire_cursor *c, Jzfp__Cursor *pb)
 	if (memcmp(c->origin, zero, WIRE_ORIGIN_LEN) != 0)
 		pb->origin = bin(c->origin, WIRE_ORIGIN_LEN);
 	pb->seq = c->seq;
+	if (memcmp(c->hash, zero, 32) != 0)
+		pb->hash = bin(c->hash, 32);
 	return pb;
 }
 
@@ -494,6 +508,9 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		if (!hello.name)
 			return -EINVAL;
 		hello.down_cursor = cursor(&f->hello.down_cursor, &c1);
+		hello.own_seq = f->hello.own_seq;
+		if (f->hello.own_seq)
+			hello.own_hash = bin(f->hello.own_hash, 32);
 		fr.msg_case = JZFP__FRAME__MSG_HELLO;
 		fr.hello = &hello;
 		break;
@@ -534,6 +551,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		batch.n_envelopes = f->batch.n;
 		batch.envelopes = envs;
 		batch.upto = cursor(&f->batch.upto, &c1);
+		batch.from = f->batch.from;
 		fr.msg_case = JZFP__FRAME__MSG_BATCH;
 		fr.batch = &batch;
 		break;

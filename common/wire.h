@@ -46,6 +46,7 @@ struct wire_cursor {
 	uint64_t local_seq;              /* position in that log */
 	uint8_t origin[WIRE_ORIGIN_LEN]; /* the entry at local_seq: origin ... */
 	uint64_t seq;                    /* ... and its seq; zeros if the log is empty */
+	uint8_t hash[32];                /* ... and its envelope hash; zeros if empty */
 };
 
 enum wire_type {
@@ -81,6 +82,8 @@ struct wire_frame {
 		uint8_t level;
 		char name[WIRE_NAME_MAX + 1];
 		struct wire_cursor down_cursor;
+		uint64_t own_seq;     /* head of the sender's own chain (0: none) */
+		uint8_t own_hash[32]; /* its envelope hash; zeros when own_seq is 0 */
 	} hello;
 	struct {
 		struct wire_cursor up_cursor; /* what the parent holds of the child's log */
@@ -99,6 +102,7 @@ struct wire_frame {
 		 * owned by the frame. */
 		struct bytes *envs;
 		struct wire_cursor upto; /* last log entry this batch covers */
+		uint64_t from;           /* first log position this batch covers */
 	} batch;
 	struct {
 		struct wire_cursor upto; /* committed on the receiver's disk up to here */

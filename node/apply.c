@@ -263,16 +263,20 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 	}
 }
 
-/* Store E and its log entry, after its record was applied. */
+/* Store E (by origin O) and its log entry, after its record was applied.
+ * The downlog, what flows down to children, holds this node's own records
+ * and its ancestors' (DESIGN §5). */
 static void
-store_envelope(struct applier *a, const struct envelope *e)
+store_envelope(struct applier *a, const struct envelope *e, const struct origin_state *o)
 {
 	uint8_t key[40], lkey[8];
 	env_key(key, e->origin, e->seq);
 	store_put(&a->txn, STORE_ENV, key, sizeof(key), e->raw.p, e->raw.n);
 	be64_put(lkey, ++a->local_seq);
 	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
-	if (memcmp(e->origin, ident_public(a->ctx->id), 32) == 0)
+	bool own = memcmp(e->origin, ident_public(a->ctx->id), 32) == 0;
+	bool ancestor = o->area && o->area != a->ctx->area && area_is_under(a->ctx->area, o->area);
+	if (own || ancestor)
 		store_append(&a->txn, STORE_DOWNLOG, lkey, sizeof(lkey), key, sizeof(key));
 	a->st.applied++;
 }
@@ -370,7 +374,7 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 			refuse(a, run[k], n - k, "%s", refusal_reason(err));
 			break;
 		}
-		store_envelope(a, run[k]);
+		store_envelope(a, run[k], &o);
 		if (hlc_is_plausible(a->ctx->hlc, run[k]->hlc, HLC_MAX_AHEAD_MS))
 			hlc_observe(a->ctx->hlc, run[k]->hlc);
 		o.last_seq = run[k]->seq;
@@ -454,13 +458,19 @@ apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body, st
 		memset(&o, 0, sizeof(o));
 	else if (err)
 		return err;
+	/* Our own chain head is cached in the context; the store must agree,
+	 * or we would overwrite a record we signed before. */
+	if (o.last_seq != a->own_seq) {
+		store_fail(&a->txn, JZ_ECORRUPT);
+		return JZ_ECORRUPT;
+	}
 	err = apply_record(a, &e, &o, ctx->area);
 	if (err) {
 		if (err != JZ_EPARSE && err != JZ_ESCOPE)
 			store_fail(&a->txn, err);
 		return err;
 	}
-	store_envelope(a, &e);
+	store_envelope(a, &e, &o);
 	o.last_seq = e.seq;
 	memcpy(o.last_hash, e.hash, 32);
 	origin_put(&a->txn, e.origin, &o);

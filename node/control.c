@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,7 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 			            node_parent_connected(n) ? "true" : "false", node_backlog(n),
 			            n->up.acked);
 			sbuf_json_str(out, n->up.why_down);
-			sbuf_add(out, "}", 1);
+			sbuf_printf(out, ",\"behind\":%s}", n->up.behind ? "true" : "false");
 		} else {
 			sbuf_printf(out, ",\"parent\":null");
 		}
@@ -552,6 +553,14 @@ import_census(struct applier *a, void *arg)
 static int
 cmd_import(struct node *n, const struct request *r, struct sbuf *out, node_txn_fn fn)
 {
+	if (n->up.behind) {
+		sbuf_printf(out,
+		            "refused: this node's parent holds more of this node's own records "
+		            "than its store does (store lost or restored from an older copy); "
+		            "signing anything new now would fork its chain. Recover the store "
+		            "first (see jzfpctl status)");
+		return JZ_EREFUSED;
+	}
 	struct import_job job = {.r = r};
 	struct applier a;
 	int err = node_write(n, fn, &job, &a);
@@ -673,6 +682,7 @@ cmd_household(struct node *n, const struct request *r, struct sbuf *out)
 	if (json)
 		sbuf_printf(out, "]}\n");
 	store_abort(&txn);
+	sodium_memzero(&p, sizeof(p)); /* names and ID numbers: not kept after use */
 	return 0;
 }
 

@@ -17,11 +17,14 @@
 #include "wire.h"
 
 /* Refuse codes. */
+/* Refuse codes: above the -JZ_E* and errno ranges, so none is mistaken for
+ * another kind of code. */
 enum link_refuse {
-	LINK_REFUSE_HELLO_FIRST = 1, /* unknown connection: send Hello */
-	LINK_REFUSE_NOT_CHILD = 2,   /* Hello for an area that is not below us */
-	LINK_REFUSE_MALFORMED = 3,   /* frame did not decode */
-	LINK_REFUSE_STORAGE = 4,     /* our store failed; try later */
+	LINK_REFUSE_HELLO_FIRST = 1100, /* unknown connection: send Hello */
+	LINK_REFUSE_NOT_CHILD = 1101,   /* Hello for an area that is not below us */
+	LINK_REFUSE_MALFORMED = 1102,   /* frame did not decode */
+	LINK_REFUSE_STORAGE = 1103,     /* our store failed; try later */
+	LINK_REFUSE_BEHIND = 1104,      /* the child's store is behind its own records here */
 };
 
 /* Open the sockets of each direction. Return 0 or an error (ERR filled). */

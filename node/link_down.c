@@ -14,8 +14,10 @@
  */
 #include "area.h"
 #include "bytes.h"
+#include "envelope.h"
 #include "link.h"
 #include "log.h"
+#include "origin.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,9 +37,14 @@ link_down_open(struct node *n, char *err, size_t errlen)
 		return JZ_EIO;
 	}
 	link_socket_defaults(n->router);
+	/* Both are promises of DESIGN §7: a send to a vanished child fails
+	 * instead of vanishing, and links are encrypted. */
 	int one = 1;
-	zmq_setsockopt(n->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-	zmq_setsockopt(n->router, ZMQ_CURVE_SERVER, &one, sizeof(one));
+	if (zmq_setsockopt(n->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0 ||
+	    zmq_setsockopt(n->router, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0) {
+		snprintf(err, errlen, "router options: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
 	uint8_t sec[32];
 	ident_curve_secret(n->id, sec);
 	int rc = zmq_setsockopt(n->router, ZMQ_CURVE_SECRETKEY, sec, 32);
@@ -93,7 +100,8 @@ refuse(struct node *n, const uint8_t *rid, size_t rid_len, uint32_t code, const 
 	link_send(n->router, rid, rid_len, &f);
 }
 
-/* The cursor we hold for a child: what we have applied of its log. */
+/* The cursor we hold for a child: what we have applied of its log. It names
+ * its entry by hash, read from the envelope we hold there. */
 static void
 stored_cursor(struct node *n, uint64_t area, struct wire_cursor *c)
 {
@@ -101,9 +109,49 @@ stored_cursor(struct node *n, uint64_t area, struct wire_cursor *c)
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return;
-	if (apply_get_link(&txn, area, c->epoch, &c->local_seq, c->origin, &c->seq) == 0)
+	if (apply_get_link(&txn, area, c->epoch, &c->local_seq, c->origin, &c->seq) == 0) {
 		c->set = true;
+		uint8_t key[40];
+		memcpy(key, c->origin, 32);
+		be64_put(key + 32, c->seq);
+		struct bytes raw;
+		if (c->seq && store_get(&txn, STORE_ENV, key, sizeof(key), &raw) == 0)
+			envelope_hash(raw.p, raw.n, c->hash);
+	}
 	store_abort(&txn);
+}
+
+/*
+ * Is the child's store behind what we hold of its own chain? A store lost
+ * or restored from an older copy would sign new records under sequence
+ * numbers it already used: refuse it before it does (recovering its records
+ * from us is the workflow issue's). Fills WHY when it is.
+ */
+static bool
+child_is_behind(struct node *n, const struct wire_frame *f, char *why, size_t len)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return false;
+	struct origin_state o;
+	bool behind = false;
+	if (origin_get(&txn, f->hello.origin, &o) == 0 && o.last_seq) {
+		if (o.last_seq > f->hello.own_seq) {
+			behind = true;
+		} else if (o.last_seq == f->hello.own_seq) {
+			behind = memcmp(o.last_hash, f->hello.own_hash, 32) != 0;
+		}
+		if (behind)
+			snprintf(
+			    why, len,
+			    "this parent holds your own records up to seq %" PRIu64
+			    " but your store only up to %" PRIu64
+			    " (or a different record there): your store was lost or restored "
+			    "from an older copy; do not sign anything new until it is recovered",
+			    o.last_seq, f->hello.own_seq);
+	}
+	store_abort(&txn);
+	return behind;
 }
 
 static void
@@ -121,6 +169,12 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 		refuse(n, rid, rid_len, LINK_REFUSE_NOT_CHILD, why);
 		return;
 	}
+	char why[400];
+	if (child_is_behind(n, f, why, sizeof(why))) {
+		log_error("refused hello from %012" PRIu64 ": %s", area, why);
+		refuse(n, rid, rid_len, LINK_REFUSE_BEHIND, why);
+		return;
+	}
 	struct child *c = child_by_area(n, area);
 	if (!c) {
 		refuse(n, rid, rid_len, LINK_REFUSE_STORAGE, "too many children");
@@ -134,7 +188,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	memcpy(c->origin, f->hello.origin, 32);
 	snprintf(c->name, sizeof(c->name), "%s", f->hello.name);
 	c->welcomed = true;
-	c->rewound = false;
+	c->awaiting_rewind = false;
 	c->last_seen_ms = node_now_ms();
 
 	struct wire_frame w = {.type = WIRE_WELCOME};
@@ -147,8 +201,34 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 struct batch_job {
 	struct child *c;
 	const struct wire_frame *f;
-	bool rewind;
+	uint64_t have; /* what we held of the child's log before this batch */
 };
+
+/*
+ * May the child's cursor move to C? Only to an envelope we hold or that this
+ * very batch carried (even if refused: a bad record is not resent forever).
+ * So a damaged or made-up cursor cannot skip records we never received.
+ * (A child that lies on purpose is kept out by certificates, the trust issue.)
+ */
+static bool
+cursor_entry_known(struct applier *a, const struct wire_frame *f)
+{
+	const struct wire_cursor *c = &f->batch.upto;
+	uint8_t key[40], h[32];
+	if (f->batch.n) {
+		const struct bytes *last = &f->batch.envs[f->batch.n - 1];
+		envelope_hash(last->p, last->n, h);
+		if (memcmp(h, c->hash, 32) == 0)
+			return true;
+	}
+	memcpy(key, c->origin, 32);
+	be64_put(key + 32, c->seq);
+	struct bytes raw;
+	if (store_get(&a->txn, STORE_ENV, key, sizeof(key), &raw) != 0)
+		return false;
+	envelope_hash(raw.p, raw.n, h);
+	return memcmp(h, c->hash, 32) == 0;
+}
 
 static int
 apply_batch_job(struct applier *a, void *arg)
@@ -156,24 +236,50 @@ apply_batch_job(struct applier *a, void *arg)
 	struct batch_job *job = arg;
 	const struct wire_frame *f = job->f;
 	apply_remote(a, f->batch.envs, f->batch.n, job->c->area);
-	job->rewind = false;
-	if (a->gap && !job->c->rewound) {
-		/* Keep the old cursor so a reconnect resends from there too. */
-		job->rewind = true;
-	} else if (f->batch.upto.set) {
-		if (a->gap)
-			log_error("gap from child %012" PRIu64 " persists after a full resend: %s",
-			          job->c->area, a->why);
+	if (a->gap)
+		log_error("child %012" PRIu64 " sent records with a sequence gap although it sent "
+		          "its log in order: those records are missing at the child too (%s)",
+		          job->c->area, a->why);
+	/* A resend of what we hold already leaves the cursor where it is. */
+	bool forward = !job->have || f->batch.upto.local_seq > job->have;
+	if (f->batch.upto.set && forward && cursor_entry_known(a, f))
 		apply_set_link(a, job->c->area, f->batch.epoch, f->batch.upto.local_seq,
 		               f->batch.upto.origin, f->batch.upto.seq);
-	}
+	else if (f->batch.upto.set && forward)
+		log_warn("batch from %012" PRIu64 " names a cursor entry we do not hold: cursor "
+		         "not moved",
+		         job->c->area);
 	return a->txn.err;
 }
 
 static void
 on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 {
-	struct batch_job job = {.c = c, .f = f};
+	/* Batches of one connection arrive in the order they were sent, each
+	 * starting where the last ended. One that starts further on means some
+	 * were lost (or it was sent before we asked to rewind): drop it, and
+	 * ask once for a resend from what we hold. */
+	struct wire_cursor held;
+	stored_cursor(n, c->area, &held);
+	uint64_t have =
+	    held.set && memcmp(held.epoch, f->batch.epoch, 16) == 0 ? held.local_seq : 0;
+	if (f->batch.from > have + 1) {
+		if (!c->awaiting_rewind) {
+			log_warn("batch from %012" PRIu64 " starts at %" PRIu64
+			         " but we hold up to %" PRIu64 ": asking for a resend",
+			         c->area, f->batch.from, have);
+			struct wire_frame ack = {.type = WIRE_ACK};
+			ack.ack.rewind = true;
+			if (have)
+				ack.ack.upto = held;
+			link_send(n->router, c->rid, c->rid_len, &ack);
+			c->awaiting_rewind = true;
+		}
+		return;
+	}
+	c->awaiting_rewind = false;
+
+	struct batch_job job = {.c = c, .f = f, .have = have};
 	struct applier a;
 	uint64_t t0 = node_now_us();
 	int err = node_write(n, apply_batch_job, &job, &a);
@@ -193,10 +299,6 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 		         c->area, a.st.applied, a.st.refused, a.why);
 	struct wire_frame ack = {.type = WIRE_ACK};
 	ack.ack.upto = f->batch.upto;
-	if (job.rewind) {
-		ack.ack.rewind = true;
-		c->rewound = true;
-	}
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
@@ -214,9 +316,8 @@ on_heartbeat(struct node *n, struct child *c, const struct wire_frame *f)
 	c->subtree = copy;
 	c->n_subtree = f->heartbeat.n;
 	c->hb_at_ms = node_now_ms();
-	/* The answer doubles as the child's proof that we are alive. */
+	/* An ack without a cursor: the child's proof that we are alive. */
 	struct wire_frame ack = {.type = WIRE_ACK};
-	stored_cursor(n, c->area, &ack.ack.upto);
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 

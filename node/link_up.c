@@ -14,6 +14,7 @@
  */
 #include "area.h"
 #include "bytes.h"
+#include "envelope.h"
 #include "link.h"
 #include "log.h"
 
@@ -164,7 +165,12 @@ link_up_open(struct node *n, char *err, size_t errlen)
 	}
 	link_socket_defaults(n->dealer);
 	int one = 1, reconnect = 200, reconnect_max = 2000;
-	zmq_setsockopt(n->dealer, ZMQ_IMMEDIATE, &one, sizeof(one));
+	/* Without IMMEDIATE, batches would queue for a parent that is not
+	 * there; reliability must live in LMDB, so this is not optional. */
+	if (zmq_setsockopt(n->dealer, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0) {
+		snprintf(err, errlen, "ZMQ_IMMEDIATE: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
 	zmq_setsockopt(n->dealer, ZMQ_RECONNECT_IVL, &reconnect, sizeof(reconnect));
 	zmq_setsockopt(n->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof(reconnect_max));
 
@@ -215,6 +221,8 @@ send_hello(struct node *n, uint64_t now)
 	f.hello.area = n->cfg.area;
 	f.hello.level = (uint8_t)n->cfg.level;
 	snprintf(f.hello.name, sizeof(f.hello.name), "%s", n->cfg.name);
+	f.hello.own_seq = n->ax.own_seq;
+	memcpy(f.hello.own_hash, n->ax.own_hash, 32);
 	int err = link_send(n->dealer, NULL, 0, &f);
 	n->up.last_hello_ms = now;
 	if (err && err != -EAGAIN)
@@ -225,38 +233,68 @@ send_hello(struct node *n, uint64_t now)
 		         "no connection to parent (not listening, or CURVE handshake failing)");
 }
 
-/* Does our log hold (origin, seq) at local_seq? */
+/* Does our log hold, at position C->local_seq, the envelope C names by
+ * (origin, seq, hash)? Then C is a position in this very log. */
 static bool
-log_holds(struct node *n, uint64_t local_seq, const uint8_t origin[32], uint64_t seq)
+log_holds(struct node *n, const struct wire_cursor *c)
 {
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return false;
-	uint8_t key[8];
-	be64_put(key, local_seq);
-	struct bytes v;
+	uint8_t key[8], h[32];
+	be64_put(key, c->local_seq);
+	struct bytes v, raw;
 	bool ok = store_get(&txn, STORE_LOG, key, sizeof(key), &v) == 0 && v.n == 40 &&
-	          memcmp(v.p, origin, 32) == 0 && be64_get(v.p + 32) == seq;
+	          memcmp(v.p, c->origin, 32) == 0 && be64_get(v.p + 32) == c->seq &&
+	          store_get(&txn, STORE_ENV, v.p, 40, &raw) == 0;
+	if (ok) {
+		envelope_hash(raw.p, raw.n, h);
+		ok = memcmp(h, c->hash, 32) == 0;
+	}
 	store_abort(&txn);
 	return ok;
+}
+
+/*
+ * Where to resume sending, given the parent's word C on what it holds of our
+ * log: C itself when it names an entry of this log, else the start (an
+ * unknown epoch, or a log restored from an older copy: send everything,
+ * duplicates are harmless).
+ */
+static uint64_t
+resume_point(struct node *n, const struct wire_cursor *c)
+{
+	if (!c->set || c->local_seq == 0)
+		return 0;
+	if (memcmp(c->epoch, n->ax.epoch, 16) == 0 && c->local_seq <= n->ax.local_seq &&
+	    log_holds(n, c)) {
+		return c->local_seq;
+	}
+	log_warn("parent's cursor does not name an entry of our log (restored store?): "
+	         "resending everything");
+	return 0;
+}
+
+static void
+resume_from(struct node *n, uint64_t from)
+{
+	n->up.acked = from;
+	n->up.next = from + 1;
+	n->up.n_inflight = 0;
 }
 
 static void
 on_welcome(struct node *n, const struct wire_frame *f)
 {
-	const struct wire_cursor *c = &f->welcome.up_cursor;
-	uint64_t from = 0;
-	if (c->set && memcmp(c->epoch, n->ax.epoch, 16) == 0 && c->local_seq <= n->ax.local_seq &&
-	    (c->local_seq == 0 || log_holds(n, c->local_seq, c->origin, c->seq))) {
-		from = c->local_seq;
-	} else if (c->set && c->local_seq) {
-		log_warn("parent's cursor does not match our log (restored store?): resending "
-		         "everything");
-	}
+	/* A Welcome answers our last Hello; later ones (answers to earlier
+	 * retries) would reset a window already in use. */
+	if (n->up.state != UP_HELLO)
+		return;
+	uint64_t from = resume_point(n, &f->welcome.up_cursor);
 	n->up.state = UP_READY;
-	n->up.acked = from;
-	n->up.next = from + 1;
-	n->up.n_inflight = 0;
+	n->up.behind = false;
+	n->up.hello_backoff_ms = 0;
+	resume_from(n, from);
 	n->up.parent_area = f->welcome.area;
 	n->up.why_down[0] = 0;
 	log_info("link to parent up: parent holds our log up to %" PRIu64 " of %" PRIu64, from,
@@ -270,23 +308,48 @@ on_ack(struct node *n, const struct wire_frame *f)
 	if (n->up.state != UP_READY)
 		return;
 	if (f->ack.rewind) {
-		log_warn("parent saw a gap: resending our log from the start");
-		n->up.acked = 0;
-		n->up.next = 1;
-		n->up.n_inflight = 0;
+		/* The parent lost track of our batches (one missing before
+		 * this): resend from what it holds. */
+		uint64_t from = resume_point(n, c);
+		log_warn("parent asks to resend from %" PRIu64, from);
+		resume_from(n, from);
 		return;
 	}
-	if (!c->set || memcmp(c->epoch, n->ax.epoch, 16) != 0)
+	if (!c->set)
+		return; /* answer to a heartbeat: proof of life only */
+	/* Only an ack for a batch in flight counts: anything else is stale
+	 * (sent before a rewind or a reconnection) or not ours. */
+	size_t i = 0;
+	while (i < n->up.n_inflight && n->up.inflight[i] != c->local_seq)
+		i++;
+	if (i == n->up.n_inflight || memcmp(c->epoch, n->ax.epoch, 16) != 0)
 		return;
-	if (c->local_seq > n->up.acked)
-		n->up.acked = c->local_seq;
+	n->up.acked = c->local_seq;
 	size_t k = 0;
-	for (size_t i = 0; i < n->up.n_inflight; i++)
-		if (n->up.inflight[i] > n->up.acked)
-			n->up.inflight[k++] = n->up.inflight[i];
+	for (size_t j = 0; j < n->up.n_inflight; j++)
+		if (n->up.inflight[j] > n->up.acked)
+			n->up.inflight[k++] = n->up.inflight[j];
 	n->up.n_inflight = k;
-	if (n->up.next <= n->up.acked)
-		n->up.next = n->up.acked + 1;
+}
+
+static void
+on_refuse(struct node *n, const struct wire_frame *f)
+{
+	char why[240];
+	snprintf(why, sizeof(why), "refused by parent: %s", f->refuse.why);
+	if (f->refuse.code == LINK_REFUSE_BEHIND) {
+		if (!n->up.behind)
+			log_error("%s", why);
+		n->up.behind = true;
+	} else if (f->refuse.code != LINK_REFUSE_HELLO_FIRST) {
+		log_warn("%s", why);
+	}
+	go_hello(n, why);
+	/* A refusal will not change by asking again at once. */
+	if (f->refuse.code != LINK_REFUSE_HELLO_FIRST) {
+		uint64_t b = n->up.hello_backoff_ms;
+		n->up.hello_backoff_ms = b ? (b * 2 > 60000 ? 60000 : b * 2) : 2000;
+	}
 }
 
 void
@@ -314,14 +377,9 @@ link_up_recv(struct node *n)
 	case WIRE_ACK:
 		on_ack(n, &f);
 		break;
-	case WIRE_REFUSE: {
-		char why[240];
-		snprintf(why, sizeof(why), "refused by parent: %s", f.refuse.why);
-		if (f.refuse.code != LINK_REFUSE_HELLO_FIRST)
-			log_warn("%s", why);
-		go_hello(n, why);
+	case WIRE_REFUSE:
+		on_refuse(n, &f);
 		break;
-	}
 	default:
 		log_warn("unexpected frame type %d from parent", f.type);
 	}
@@ -346,6 +404,7 @@ send_batch(struct node *n)
 	}
 	struct wire_frame f = {.type = WIRE_BATCH};
 	memcpy(f.batch.epoch, n->ax.epoch, 16);
+	f.batch.from = n->up.next;
 	struct store_iter it;
 	err = store_iter_open(&txn, STORE_LOG, &it);
 	size_t count = 0, bytes = 0;
@@ -354,10 +413,11 @@ send_batch(struct node *n)
 		uint8_t key[8];
 		be64_put(key, n->up.next);
 		struct bytes k, v;
-		for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
+		int rc;
+		for (rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
 		     rc == 0 && count < cap && bytes < WIRE_MAX_FRAME / 2;
 		     rc = store_iter_next(&it, &k, &v)) {
-			if (k.n != 8 || v.n != 40) {
+			if (k.n != 8 || v.n != 40 || be64_get(k.p) != n->up.next + count) {
 				err = JZ_ECORRUPT;
 				break;
 			}
@@ -374,9 +434,14 @@ send_batch(struct node *n)
 			memcpy(f.batch.upto.origin, v.p, 32);
 			f.batch.upto.seq = be64_get(v.p + 32);
 		}
+		if (!err && rc && rc != JZ_ENOTFOUND)
+			err = rc;
 		store_iter_close(&it);
 	}
-	if (!err && count) {
+	if (!err && count == 0)
+		err = JZ_ECORRUPT; /* the log has no entry where it must have one */
+	if (!err) {
+		envelope_hash(envs[count - 1].p, envs[count - 1].n, f.batch.upto.hash);
 		f.batch.envs = envs;
 		f.batch.n = count;
 		err = link_send(n->dealer, NULL, 0, &f);
@@ -433,7 +498,7 @@ link_up_tick(struct node *n, uint64_t now)
 		go_hello(n, why);
 	}
 	if (up->state == UP_HELLO) {
-		if (now - up->last_hello_ms >= HELLO_RETRY_MS)
+		if (now - up->last_hello_ms >= HELLO_RETRY_MS + up->hello_backoff_ms)
 			send_hello(n, now);
 		if (silence > limit && up->last_rx_ms && strncmp(up->why_down, "refused", 7) != 0)
 			snprintf(up->why_down, sizeof(up->why_down),
@@ -446,8 +511,11 @@ link_up_tick(struct node *n, uint64_t now)
 	while (up->n_inflight < (size_t)n->cfg.window && up->next <= n->ax.local_seq) {
 		int err = send_batch(n);
 		if (err) {
-			if (err != -EAGAIN)
-				log_warn("cannot send batch: %s", err_str(err));
+			if (err != -EAGAIN && now - up->send_err_logged_ms > 60000) {
+				log_error("cannot send batch from log position %" PRIu64 ": %s",
+				          up->next, err_str(err));
+				up->send_err_logged_ms = now;
+			}
 			break;
 		}
 	}

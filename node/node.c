@@ -134,7 +134,9 @@ open_control(struct node *n, char *err, size_t errlen)
 		return JZ_EIO;
 	}
 	int linger = 0;
+	int64_t maxmsg = 64 << 20; /* an import chunk is a few MB */
 	zmq_setsockopt(n->ctl, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(n->ctl, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	char ep[4300];
 	snprintf(ep, sizeof(ep), "ipc://%s/control.sock", n->cfg.data_dir);
 	if (zmq_bind(n->ctl, ep) != 0) {

@@ -32,7 +32,7 @@ struct child {
 	uint8_t rid[256]; /* ZeroMQ routing id of its current connection */
 	size_t rid_len;
 	bool welcomed;
-	bool rewound; /* asked to resend everything on this connection */
+	bool awaiting_rewind; /* asked for a resend; dropping batches until it comes */
 	uint64_t last_seen_ms;
 	uint64_t batches, refused;
 	/* its last heartbeat: itself first, then its subtree */
@@ -58,6 +58,9 @@ struct uplink {
 	uint64_t parent_area;
 	char why_down[200];        /* why the link is not up, for status */
 	bool handshake_failed;     /* sticky until a handshake succeeds */
+	bool behind;               /* the parent holds more of our own chain than we do */
+	uint64_t hello_backoff_ms; /* added to the Hello retry after a refusal */
+	uint64_t send_err_logged_ms;
 	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
 };
 

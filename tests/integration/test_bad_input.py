@@ -133,13 +133,13 @@ def test(t):
 
     # 1. Garbage bytes: Refuse (malformed), nothing stored.
     _, r = evil.run("garbage")
-    check(re.match(r"REPLY REFUSE code=3 why=malformed", only(r, "garbage")),
+    check(re.match(r"REPLY REFUSE code=1102 why=malformed", only(r, "garbage")),
           f"garbage: reply {r}")
     c.check("garbage", refusal="malformed")
 
     # 2. A frame just over WIRE_MAX_FRAME: refused as too big, not decoded.
     _, r = evil.run("oversize", timeout_ms=int(20000 * jt.SLOW))
-    check(re.match(r"REPLY REFUSE code=3 why=malformed frame: .*(big|size|limit)",
+    check(re.match(r"REPLY REFUSE code=1102 why=malformed frame: .*(big|size|limit)",
                    only(r, "oversize")), f"oversize: reply {r}")
     c.check("oversize frame", refusal="malformed frame")
 
@@ -151,7 +151,7 @@ def test(t):
 
     # 4. A batch before Hello: "send hello first".
     _, r = evil.run("batch", "1-4")
-    check(re.match(r"REPLY REFUSE code=1 why=send hello first", only(r, "batch before hello")),
+    check(re.match(r"REPLY REFUSE code=1100 why=send hello first", only(r, "batch before hello")),
           f"batch before hello: reply {r}")
     c.check("batch before hello")
 
@@ -182,11 +182,23 @@ def test(t):
     c.check("equivocating seq 3", refusal="EQUIVOCATION", refused_more=1)
     check_eq(t.status(county)["equivocations"], eq + 1, "equivocations counted")
 
-    # 9. A gap: seq 9 while the county holds up to 6. Refused; the sender is
-    # told to rewind.
+    # 9a. A batch that starts past what the county holds of the sender's log
+    # (as if one was lost on the way): dropped whole, and the sender is told
+    # to resend from the county's cursor (7: the last batch it carried).
     gaps = t.status(county)["gaps"]
     _, r = evil.run("hello", "batch", "9")
-    check(re.match(r"REPLY ACK .*rewind=1", r[1]), f"gap: reply {r} (expected rewind=1)")
+    check(re.match(r"REPLY ACK cursor=1 local_seq=7 rewind=1", r[1]),
+          f"link gap: reply {r} (expected rewind=1 from 7)")
+    lines = c.new_log()
+    check(any(re.search(r"starts at 9 but we hold up to 7", ln) for ln in lines),
+          "link gap: no log line asking for a resend; new lines:\n  " + "\n  ".join(lines[-10:]))
+    c.check("batch past the cursor (dropped, nothing refused)")
+
+    # 9b. In order on the link, but a gap in the origin's chain: seq 9 while
+    # the county holds the chain up to 6. Refused for good (a resend would
+    # not bring seq 7 and 8: the sender does not have them either).
+    _, r = evil.run("hello", "from", "8", "batch", "9")
+    check(re.match(r"REPLY ACK .*rewind=0", r[1]), f"chain gap: reply {r} (expected rewind=0)")
     c.check("gap (seq 9 after 6)", refusal="gap", refused_more=1)
     check_eq(t.status(county)["gaps"], gaps + 1, "gaps counted")
 

@@ -21,6 +21,7 @@ it (its parent is the county) that keeps working throughout.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -198,6 +199,38 @@ def part_d(s):
     check_eq(t.status(county)["records"], newer, "(d) county records after the refill")
 
 
+def part_e(s):
+    """A village whose store was lost is refused by its parent and signs
+    nothing new: its chain cannot fork."""
+    t = s.t
+    t.wait_synced()
+    county = t.nodes["632221000000"]
+    w1 = t.nodes[W1]
+    before = s.snapshot()
+    t.stop(w1)
+    shutil.rmtree(w1.data)
+    t.start(w1)
+
+    def refused():
+        par = t.status(w1)["parent"]
+        return par if par.get("behind") else None
+    par = t.wait_for("the village to be refused as behind", refused, timeout=30)
+    check(par["connected"] is False, f"(e) a village whose store was lost is connected: {par!r}")
+    check(re.search(r"lost or restored", par["why"]), f"(e) status does not say why: {par!r}")
+    check(t.grep_log(county, r"refused hello from " + W1), "(e) the county does not log it")
+    files = s.households([W1], 5, "after-loss")
+    p = t.import_file(w1, "households", files[W1])
+    check(p.returncode != 0 and "fork" in p.stderr,
+          f"(e) import at a village with a lost store: exit {p.returncode}, {p.stderr!r}")
+    after = s.snapshot()
+    for a in ("630000000000", "632221000000"):
+        check_eq(after[a][0], before[a][0], f"(e) {t.nodes[a]}: records after the loss")
+        for lv in jt.ROLLUP_LEVELS:
+            jt.compare_rollup(after[a][1][lv], before[a][1][lv],
+                              f"(e) {t.nodes[a]} rollup --level {lv} after the loss")
+    t.verify(t.nodes["630000000000"], "(e) province")
+
+
 def test(t):
     t.add("630000000000", "province", "青海省")
     t.add("630121000000", "county", "大通县")
@@ -214,7 +247,7 @@ def test(t):
         jobs += [(t.nodes[v], "households", first[v]), (t.nodes[v], "census", s.census(v))]
     t.import_many(jobs)
     s.check_all("initial import")
-    for part in (part_a, part_b, part_c, part_d):
+    for part in (part_a, part_b, part_c, part_d, part_e):
         jt.log(f"--- {part.__doc__.splitlines()[0]}")
         part(s)
 

@@ -90,7 +90,8 @@ struct evil {
 	/* canonical chain: hashes of seq 1..n_built */
 	uint8_t (*hash)[ENV_HASH_LEN];
 	uint64_t n_built;
-	uint8_t *buf; /* ENV_MAX_SIZE scratch */
+	uint8_t *buf;  /* ENV_MAX_SIZE scratch */
+	uint64_t from; /* log position the next batch claims to start at (0: its first seq) */
 };
 
 static void
@@ -98,7 +99,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA\n"
 	                "                 [--timeout-ms N] STEP...\n"
-	                "STEP: garbage | oversize | huge | hello | batch SPEC\n"
+	                "STEP: garbage | oversize | huge | hello | from N | batch SPEC\n"
 	                "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos\n");
 }
 
@@ -337,6 +338,10 @@ step_hello(struct evil *ev)
 	f.hello.area = ev->area;
 	f.hello.level = (uint8_t)area_level_of(ev->area);
 	snprintf(f.hello.name, sizeof(f.hello.name), "evil");
+	/* Claim a chain longer than any this tool sends, so the parent never
+	 * takes us for a child whose store is behind (that is tested with real
+	 * daemons in test_faults). */
+	f.hello.own_seq = MAX_SEQ;
 	printf("SENT hello area=%012" PRIu64 "\n", ev->area);
 	if (send_frame(ev, &f))
 		return -1;
@@ -455,6 +460,11 @@ step_batch(struct evil *ev, const char *spec)
 	f.batch.upto.local_seq = items[n - 1].seq;
 	memcpy(f.batch.upto.origin, ident_public(ev->id), 32);
 	f.batch.upto.seq = items[n - 1].seq;
+	envelope_hash(envs[n - 1].p, envs[n - 1].n, f.batch.upto.hash);
+	/* The evil log holds seq K at position K: a batch starts at its first
+	 * seq unless told otherwise (to play a sender that skipped a batch). */
+	f.batch.from = ev->from ? ev->from : items[0].seq;
+	ev->from = 0;
 	if (send_frame(ev, &f))
 		goto out;
 	await_reply(ev);
@@ -561,6 +571,9 @@ main(int argc, char **argv)
 			step = step_big(&ev, (size_t)WIRE_MAX_FRAME * 2);
 		} else if (strcmp(s, "hello") == 0) {
 			step = step_hello(&ev);
+		} else if (strcmp(s, "from") == 0 && i + 1 < argc) {
+			ev.from = strtoull(argv[++i], NULL, 10);
+			step = 0;
 		} else if (strcmp(s, "batch") == 0 && i + 1 < argc) {
 			step = step_batch(&ev, argv[++i]);
 		} else {
