@@ -141,28 +141,6 @@ node_info(struct applier *a, void *arg)
 	                   NULL);
 }
 
-/* One write transaction with map growth, as node_write does in the daemon. */
-static int
-write_txn(struct apply_ctx *ax, struct store *st, int (*fn)(struct applier *, void *), void *arg)
-{
-	for (int attempt = 0; attempt < 8; attempt++) {
-		struct applier a;
-		int err = apply_begin(&a, ax);
-		if (err)
-			return err;
-		err = fn(&a, arg);
-		if (!err)
-			err = apply_commit(&a);
-		else
-			apply_abort(&a);
-		if (err != JZ_EMAPFULL)
-			return err;
-		if ((err = store_grow(st)))
-			return err;
-	}
-	return JZ_EMAPFULL;
-}
-
 static int
 cmd_gen(const char *conf, uint64_t records, uint32_t households)
 {
@@ -188,7 +166,8 @@ cmd_gen(const char *conf, uint64_t records, uint32_t households)
 	hlc_init(&hlc, NULL, NULL);
 	if ((err = apply_ctx_init(&ax, st, id, &hlc, cfg.area)))
 		fail("store", err);
-	if (ax.own_seq == 0 && (err = write_txn(&ax, st, node_info, &cfg)))
+	struct applier a;
+	if (ax.own_seq == 0 && (err = apply_write(&ax, node_info, &cfg, &a)))
 		fail("node info", err);
 	double t0 = now_s();
 	for (uint64_t v = 0; v < records; v += TXN_RECORDS) {
@@ -196,7 +175,7 @@ cmd_gen(const char *conf, uint64_t records, uint32_t households)
 		                      .households = households,
 		                      .from = v,
 		                      .to = v + TXN_RECORDS < records ? v + TXN_RECORDS : records};
-		if ((err = write_txn(&ax, st, gen_chunk, &job)))
+		if ((err = apply_write(&ax, gen_chunk, &job, &a)))
 			fail("signing", err);
 	}
 	double dt = now_s() - t0;

@@ -33,6 +33,8 @@
 
 #define EPOCH_KEY             "epoch"
 #define CONFLICT_EQUIVOCATION 1
+/* Map growths tried for one transaction before giving up. */
+#define APPLY_WRITE_RETRIES 8
 /* A remote clock further ahead than this does not drag ours along. */
 #define HLC_MAX_AHEAD_MS (24ULL * 3600 * 1000)
 
@@ -539,4 +541,29 @@ apply_abort(struct applier *a)
 {
 	store_abort(&a->txn);
 	rollup_acc_reset(a->ctx->acc);
+}
+
+int
+apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *a)
+{
+	int err = 0;
+	for (int attempt = 0; attempt < APPLY_WRITE_RETRIES; attempt++) {
+		err = apply_begin(a, ctx);
+		if (err)
+			return err;
+		err = fn(a, arg);
+		if (err) {
+			apply_abort(a);
+			if (err != JZ_EMAPFULL)
+				return err;
+		} else {
+			err = apply_commit(a);
+			if (err != JZ_EMAPFULL)
+				return err;
+		}
+		int gerr = store_grow(ctx->st);
+		if (gerr)
+			return gerr;
+	}
+	return err;
 }

@@ -106,6 +106,15 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
 JZ_NODISCARD int apply_commit(struct applier *a);
 void apply_abort(struct applier *a);
 
+/*
+ * Run one write transaction: FN fills a fresh applier (it returns 0 or an
+ * error that aborts), then the batch commits. When the map is full, grow it
+ * and run FN again from scratch (a bounded number of times). Returns 0 once
+ * committed, or the error; OUT is the applier used, for its statistics.
+ */
+typedef int (*apply_fn)(struct applier *a, void *arg);
+JZ_NODISCARD int apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *out);
+
 /* The link cursor stored for PEER (what that peer holds of our log, when PEER
  * is a child; what we hold of its log, when it is our child sending up).
  * Returns 0 or JZ_ENOTFOUND. */

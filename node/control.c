@@ -551,7 +551,7 @@ import_census(struct applier *a, void *arg)
 }
 
 static int
-cmd_import(struct node *n, const struct request *r, struct sbuf *out, node_txn_fn fn)
+cmd_import(struct node *n, const struct request *r, struct sbuf *out, apply_fn fn)
 {
 	if (n->up.behind) {
 		sbuf_printf(out,
@@ -563,7 +563,7 @@ cmd_import(struct node *n, const struct request *r, struct sbuf *out, node_txn_f
 	}
 	struct import_job job = {.r = r};
 	struct applier a;
-	int err = node_write(n, fn, &job, &a);
+	int err = apply_write(&n->ax, fn, &job, &a);
 	if (err) {
 		sbuf_printf(out, "import failed, nothing of this request was stored: %s",
 		            err_str(err));

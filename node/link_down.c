@@ -282,7 +282,7 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 	struct batch_job job = {.c = c, .f = f, .have = have};
 	struct applier a;
 	uint64_t t0 = node_now_us();
-	int err = node_write(n, apply_batch_job, &job, &a);
+	int err = apply_write(&n->ax, apply_batch_job, &job, &a);
 	log_debug("batch from %012" PRIu64 ": %zu envelopes applied in %" PRIu64 " us", c->area,
 	          f->batch.n, node_now_us() - t0);
 	if (err) {

@@ -29,7 +29,6 @@
 #include <zmq.h>
 
 #define TICK_MS          50
-#define WRITE_RETRIES    8
 #define STORAGE_CHECK_MS 5000
 /* Grow the map ahead of need, between transactions, past this fill level. */
 #define MAP_GROW_PERCENT 80
@@ -83,31 +82,6 @@ node_self_status(const struct node *n, struct wire_node_status *out)
 	out->backlog = node_backlog(n);
 	out->connected = node_parent_connected(n);
 	out->refused = n->ax.total.refused;
-}
-
-int
-node_write(struct node *n, node_txn_fn fn, void *arg, struct applier *a)
-{
-	int err = 0;
-	for (int attempt = 0; attempt < WRITE_RETRIES; attempt++) {
-		err = apply_begin(a, &n->ax);
-		if (err)
-			return err;
-		err = fn(a, arg);
-		if (err) {
-			apply_abort(a);
-			if (err != JZ_EMAPFULL)
-				return err;
-		} else {
-			err = apply_commit(a);
-			if (err != JZ_EMAPFULL)
-				return err;
-		}
-		int gerr = store_grow(n->st);
-		if (gerr)
-			return gerr;
-	}
-	return err;
 }
 
 static int
@@ -220,7 +194,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	}
 	if (n->ax.own_seq == 0) {
 		struct applier a;
-		rc = node_write(n, sign_node_info, n, &a);
+		rc = apply_write(&n->ax, sign_node_info, n, &a);
 		if (rc) {
 			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
 			goto fail;

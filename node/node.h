@@ -113,14 +113,6 @@ bool node_parent_connected(const struct node *n);
 /* This node's own status line, as sent in heartbeats. */
 void node_self_status(const struct node *n, struct wire_node_status *out);
 
-/*
- * Run one write transaction FN over a fresh applier, growing the map and
- * retrying (bounded) when it is full. FN returns 0 or an error that aborts.
- * Returns 0 once committed, or the error.
- */
-typedef int (*node_txn_fn)(struct applier *a, void *arg);
-JZ_NODISCARD int node_write(struct node *n, node_txn_fn fn, void *arg, struct applier *out);
-
 /* Control requests (control.c): handle one request on the REP socket. */
 void control_handle(struct node *n);
 

@@ -326,34 +326,33 @@ cmd_pubkey(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* A command whose only option is --json: argv[0] is also the request's name. */
+static int
+json_only(struct ctl *c, int argc, char **argv, const char *help)
+{
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			char use[64];
+			snprintf(use, sizeof(use), "%s [--json]", argv[0]);
+			usage_die(use, help);
+		}
+		json = true;
+	}
+	const char *args[] = {argv[0], json ? "--json" : NULL, NULL};
+	return simple(c, args);
+}
+
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	const char *help = help_status;
-	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			usage_die("status [--json]", help);
-	}
-	const char *args[] = {"status", json ? "--json" : NULL, NULL};
-	return simple(c, args);
+	return json_only(c, argc, argv, help_status);
 }
 
 static int
 cmd_tree(struct ctl *c, int argc, char **argv)
 {
-	const char *help = help_tree;
-	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else
-			usage_die("tree [--json]", help);
-	}
-	const char *args[] = {"tree", json ? "--json" : NULL, NULL};
-	return simple(c, args);
+	return json_only(c, argc, argv, help_tree);
 }
 
 static int
