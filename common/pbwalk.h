@@ -45,7 +45,7 @@ static inline void
 pbwalk_init(struct pbwalk *w, const uint8_t *p, size_t n)
 {
 	w->p = p;
-	w->end = p + n;
+	w->end = n ? p + n : p; /* p may be NULL for an empty field */
 }
 
 /* Read a varint at p (ending before end). Returns the number of bytes it took,

@@ -135,7 +135,7 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 {
 	struct walk k;
 	struct pbwalk_field f;
-	bool has_origin = false;
+	bool has_origin = false, has_own_hash = false;
 	int rc;
 
 	/* 6 is cert_chain, reserved for the trust issue: read and ignored. */
@@ -163,6 +163,7 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 			break;
 		case 8:
 			rc = f.b.n == 0 ? 0 : get_fixed(fr->hello.own_hash, f.b, 32);
+			has_own_hash = f.b.n != 0;
 			break;
 		}
 		if (rc < 0)
@@ -170,6 +171,9 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 	}
 	if (rc < 0)
 		return rc;
+	/* A chain head is a sequence number and its hash, or nothing. */
+	if (has_own_hash != (fr->hello.own_seq != 0))
+		return JZ_EPARSE;
 	return has_origin ? 0 : JZ_EPARSE;
 }
 
@@ -383,8 +387,10 @@ wire_decode(struct wire_frame *out, const uint8_t *p, size_t n)
 	/* Exactly one member of the oneof. */
 	walk_init(&k, (struct bytes){p, n}, B(1) | B(2) | B(3) | B(4) | B(5) | B(6), 0, 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
-		if (out->type != WIRE_NONE)
-			return JZ_EPARSE;
+		if (out->type != WIRE_NONE) {
+			rc = JZ_EPARSE; /* two members: the frame is left zeroed below */
+			break;
+		}
 		out->type = (enum wire_type)f.num;
 		msg = f.b;
 	}

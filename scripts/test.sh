@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what is missing, build a normal and an ASan+UBSan tree, and run every
-# unit and integration test through ctest on each. Exit status is ctest's.
+# Install what is missing, check the format, build a normal and an ASan+UBSan
+# tree, run every unit and integration test through ctest on each, and run
+# each fuzz target for a few seconds. Exits non-zero if anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -23,4 +24,6 @@ echo "== tests (normal)"
 ctest --test-dir build --output-on-failure -j2 || status=1
 echo "== tests (asan+ubsan)"
 ctest --test-dir build-asan --output-on-failure -j2 || status=1
+echo "== fuzz smoke (5 s per target, libFuzzer under clang)"
+bash scripts/fuzz.sh --all 5 || status=1
 exit $status

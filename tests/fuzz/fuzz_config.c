@@ -1,0 +1,107 @@
+/*
+ * fuzz_config.c - libFuzzer target for config_load (config.h): the INI file
+ * an operator edits by hand, parsed with inih behind our own line reader.
+ *
+ * config_load takes a path, so each input is written to a scratch file named
+ * node.ini in a fresh directory.
+ *
+ * Oracles, for every input:
+ *   - config_load returns 0, JZ_ECONFIG or -ENOMEM; on failure the error is
+ *     one non-empty line that starts with the path; on success it is empty;
+ *   - a loaded config keeps config.h's promises: the area's own level is
+ *     node.level, paths are absolute, numbers are in their ranges, strings
+ *     are terminated, a node has a parent and its key unless it is the
+ *     province, and a province listens;
+ *   - the result does not depend on the error buffer: a 16-byte buffer gets
+ *     a prefix of the same message, no buffer at all the same return code,
+ *     and a second load the same struct config.
+ */
+#include "area.h"
+#include "config.h"
+#include "err.h"
+#include "fuzz.h"
+
+#include <stdbool.h>
+#include <syslog.h>
+
+static bool
+endpoint_ok(const char *s)
+{
+	return strncmp(s, "tcp://", 6) == 0 || strncmp(s, "ipc://", 6) == 0 ||
+	       strncmp(s, "inproc://", 9) == 0;
+}
+
+static void
+check_config(const struct config *c)
+{
+	FUZZ_CHECK(fuzz_terminated(c->path, sizeof(c->path)) && c->path[0] == '/');
+	FUZZ_CHECK(c->level == AREA_LEVEL_VILLAGE || c->level == AREA_LEVEL_TOWNSHIP ||
+	           c->level == AREA_LEVEL_COUNTY || c->level == AREA_LEVEL_PROVINCE);
+	FUZZ_CHECK(area_is_valid(c->area) && area_level_of(c->area) == c->level);
+	FUZZ_CHECK(fuzz_terminated(c->name, sizeof(c->name)));
+	FUZZ_CHECK(fuzz_terminated(c->data_dir, sizeof(c->data_dir)) && c->data_dir[0] == '/');
+	FUZZ_CHECK(fuzz_terminated(c->key, sizeof(c->key)) && c->key[0] == '/');
+	FUZZ_CHECK(c->log_level >= LOG_ERR && c->log_level <= LOG_DEBUG);
+	FUZZ_CHECK(c->map_size >= (1ULL << 20) && c->map_size <= (1048576ULL << 20) &&
+	           c->map_size % (1ULL << 20) == 0);
+	FUZZ_CHECK(fuzz_terminated(c->listen, sizeof(c->listen)));
+	FUZZ_CHECK(fuzz_terminated(c->parent, sizeof(c->parent)));
+	FUZZ_CHECK(!c->listen[0] || endpoint_ok(c->listen));
+	FUZZ_CHECK(!c->parent[0] || endpoint_ok(c->parent));
+	FUZZ_CHECK(c->heartbeat_ms >= 100 && c->heartbeat_ms <= 60000);
+	FUZZ_CHECK(c->batch_max >= 1 && c->batch_max <= 4096);
+	FUZZ_CHECK(c->window >= 1 && c->window <= 64);
+	FUZZ_CHECK(fuzz_terminated(c->root_key, sizeof(c->root_key)));
+	FUZZ_CHECK(c->root_key[0] == '\0' || strspn(c->root_key, "0123456789abcdef") == 64);
+	FUZZ_CHECK(fuzz_terminated(c->cert, sizeof(c->cert)));
+	FUZZ_CHECK(c->cert[0] == '\0' || c->cert[0] == '/');
+	if (c->level == AREA_LEVEL_PROVINCE) {
+		FUZZ_CHECK(!c->has_parent && c->parent[0] == '\0' && c->listen[0] != '\0');
+	} else {
+		FUZZ_CHECK(c->has_parent && c->parent[0] != '\0');
+	}
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_scratch_init("node.ini");
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config *c1 = malloc(sizeof(*c1)), *c2 = malloc(sizeof(*c2));
+	char err[512], small[16];
+	const char *path = fuzz_scratch_write(data, size);
+	int rc, rc2;
+
+	FUZZ_CHECK(c1 && c2);
+	rc = config_load(c1, path, err, sizeof(err));
+	FUZZ_CHECK(rc == 0 || rc == JZ_ECONFIG || rc == -ENOMEM);
+	FUZZ_CHECK(fuzz_terminated(err, sizeof(err)));
+	FUZZ_CHECK(strchr(err, '\n') == NULL);
+	if (rc == 0) {
+		FUZZ_CHECK(err[0] == '\0');
+		check_config(c1);
+	} else {
+		FUZZ_CHECK(strncmp(err, path, strlen(path)) == 0 && err[strlen(path)] == ':');
+	}
+
+	rc2 = config_load(c2, path, small, sizeof(small));
+	FUZZ_CHECK(rc2 == rc);
+	FUZZ_CHECK(fuzz_terminated(small, sizeof(small)));
+	FUZZ_CHECK(strncmp(err, small, strlen(small)) == 0);
+	if (rc == 0)
+		FUZZ_CHECK(memcmp(c1, c2, sizeof(*c1)) == 0);
+
+	rc2 = config_load(c2, path, NULL, 0);
+	FUZZ_CHECK(rc2 == rc);
+
+	free(c2);
+	free(c1);
+	return 0;
+}
