@@ -456,6 +456,23 @@ same_version(struct rec_household *a, struct rec_household *b, struct bytes sa, 
 	return same;
 }
 
+/* Count the outcome ERR of signing one record of WHAT NAME: a record this
+ * node may not make is refused and counted; a storage error ends the
+ * request (returned). */
+static int
+count_result(struct import_job *job, int err, const char *what, const char *name)
+{
+	if (err == JZ_ESCOPE || err == JZ_EPARSE) {
+		job->refused++;
+		snprintf(job->why, sizeof(job->why), "%s %s: %s", what, name,
+		         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
+		return 0;
+	}
+	if (!err)
+		job->created++;
+	return err;
+}
+
 static int
 import_households(struct applier *a, void *arg)
 {
@@ -497,17 +514,10 @@ import_households(struct applier *a, void *arg)
 		if (!err)
 			err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, len},
 			                  sealed, NULL);
-		if (err == JZ_ESCOPE || err == JZ_EPARSE) {
-			char id[17];
-			household_id_format(h.id, id);
-			job->refused++;
-			snprintf(job->why, sizeof(job->why), "household %s: %s", id,
-			         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
-			continue;
-		}
-		if (err)
+		char id[17];
+		household_id_format(h.id, id);
+		if ((err = count_result(job, err, "household", id)))
 			return err;
-		job->created++;
 	}
 	return a->txn.err;
 }
@@ -535,17 +545,10 @@ import_census(struct applier *a, void *arg)
 			continue;
 		}
 		int err = apply_local(a, ENV_KIND_CENSUS, c.village, b, (struct bytes){0}, NULL);
-		if (err == JZ_ESCOPE || err == JZ_EPARSE) {
-			char v[13];
-			area_format(c.village, v);
-			job->refused++;
-			snprintf(job->why, sizeof(job->why), "village %s: %s", v,
-			         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
-			continue;
-		}
-		if (err)
+		char v[13];
+		area_format(c.village, v);
+		if ((err = count_result(job, err, "village", v)))
 			return err;
-		job->created++;
 	}
 	return a->txn.err;
 }
