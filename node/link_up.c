@@ -349,6 +349,7 @@ on_refuse(struct node *n, const struct wire_frame *f)
 	if (f->refuse.code != LINK_REFUSE_HELLO_FIRST) {
 		uint64_t b = n->up.hello_backoff_ms;
 		n->up.hello_backoff_ms = b ? (b * 2 > 60000 ? 60000 : b * 2) : 2000;
+		n->up.last_hello_ms = node_now_ms();
 	}
 }
 
@@ -500,7 +501,9 @@ link_up_tick(struct node *n, uint64_t now)
 	if (up->state == UP_HELLO) {
 		if (now - up->last_hello_ms >= HELLO_RETRY_MS + up->hello_backoff_ms)
 			send_hello(n, now);
-		if (silence > limit && up->last_rx_ms && strncmp(up->why_down, "refused", 7) != 0)
+		/* Silence says less than a refusal or a failed handshake. */
+		if (silence > limit && up->last_rx_ms && !up->handshake_failed &&
+		    strncmp(up->why_down, "refused", 7) != 0)
 			snprintf(up->why_down, sizeof(up->why_down),
 			         "no answer from parent %s for %" PRIu64 " s", n->cfg.parent,
 			         silence / 1000);
