@@ -152,14 +152,23 @@ def cmd_wait(outdir, jzfpctl, limit):
                 print(f"  {n[1]} {n[2]:<8} {n[5]}: {why}", file=sys.stderr)
             return 1
         late = []
+        sts = {}
         for n in bottom_up:
             left = max(1.0, min(10.0, deadline - time.monotonic()))
             st, err = status(jzfpctl, n[4], left)
+            sts[n[1]] = st
             why = err or behind(n, st)
             if why:
                 late.append((n, why))
                 if time.monotonic() < deadline:
                     break  # no need to ask the others yet
+        # A child sees a restarted parent only when it next hears from it:
+        # the link is up when the parent, too, lists the child as connected.
+        for n in ns if not late else ():
+            par = sts.get(n[3]) if n[3] else None
+            kids = par.get("children", []) if isinstance(par, dict) else []
+            if n[3] and not any(k.get("area") == n[1] and k.get("connected") for k in kids):
+                late.append((n, "its parent does not list it as connected yet"))
         if not late:
             print(f"localtree: all {len(ns)} nodes in step with their parents "
                   f"({time.monotonic() - start:.1f} s)")
