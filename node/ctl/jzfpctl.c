@@ -14,6 +14,7 @@
  * Exit status: 0 success, 1 error (one line on stderr), 2 usage.
  */
 #include "area.h"
+#include "cmd_cert.h"
 #include "config.h"
 #include "err.h"
 #include "hex.h"
@@ -589,6 +590,14 @@ cmd_import(struct ctl *c, int argc, char **argv)
 	usage_die(use, help);
 }
 
+/* Certificates are made offline (cmd_cert.c); it answers its own --help. */
+static int
+cmd_cert_offline(struct ctl *c, int argc, char **argv)
+{
+	(void)c;
+	return cmd_cert(argc, argv);
+}
+
 /* ---------------------------------------------------------------- main */
 
 struct command {
@@ -600,6 +609,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"cert", cmd_cert_offline, "certificates: root, issue, show, verify (offline)", NULL, NULL},
     {"keygen", cmd_keygen, "write a new node key, print its public key", "keygen --out FILE",
      help_keygen},
     {"pubkey", cmd_pubkey, "print the public key of a node key file", "pubkey --key FILE",
@@ -655,7 +665,7 @@ main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(argv[i], commands[k].name) == 0) {
-			if (wants_help(argc - i, argv + i)) {
+			if (commands[k].help && wants_help(argc - i, argv + i)) {
 				printf("usage: jzfpctl %s\n%s", commands[k].usage,
 				       commands[k].help);
 				return 0;

@@ -1,0 +1,480 @@
+/*
+ * cmd_cert.c - `jzfpctl cert root|issue|show|verify` (cmd_cert.h).
+ *
+ * Everything here is offline: keys come from key files (ident_load), chains
+ * from and to binary CertChain files. An issuer's own chain is verified
+ * against its own top issuer before it is extended, so a damaged, expired or
+ * inconsistent chain file is caught when issuing rather than at the first
+ * Hello; whether that top issuer is the right root is for `cert verify`.
+ */
+#include "cmd_cert.h"
+
+#include "area.h"
+#include "cert.h"
+#include "err.h"
+#include "hex.h"
+#include "ident.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_DAYS 36600 /* about a century */
+
+static const char usage_root[] = "cert root --key FILE";
+static const char usage_issue[] =
+    "cert issue --issuer-key K (--issuer-cert C | --root) --pub HEX --level L --area A "
+    "--days N --out FILE";
+static const char usage_show[] = "cert show FILE";
+static const char usage_verify[] = "cert verify --root HEX FILE";
+
+static const char help_root[] =
+    "\nPrint the province root public key (64 hex digits): the public key of the\n"
+    "province node's key FILE. The root has no certificate; every node is\n"
+    "configured with this key, and it signs the county certificates.\n";
+
+static const char help_issue[] =
+    "\nCertify the node key HEX as a node of level L (county, township or village)\n"
+    "for area A (12 digits, of that level), valid from now for N days, signed\n"
+    "with the issuer's key file K. With --root, K is the province key and the\n"
+    "new certificate must be a county's; otherwise C is the issuer's chain\n"
+    "file, and FILE gets the new certificate followed by that chain. The level\n"
+    "must be one below the issuer's (province > county > township > village)\n"
+    "and the area under the issuer's, or nothing is written.\n";
+
+static const char help_show[] =
+    "\nPrint each certificate of the chain in FILE, leaf first: key, level,\n"
+    "area, validity (UTC) and issuer. Signatures are not checked (cert verify).\n";
+
+static const char help_verify[] =
+    "\nVerify the chain in FILE up to the province root key HEX at the current\n"
+    "time: signatures, levels, areas, validity. Exit 0 and print the leaf if\n"
+    "it holds; otherwise print the reason and exit 1.\n";
+
+static const char help_cert[] = "\nCertificates, offline. Subcommands (each has --help):\n"
+                                "  root    print the province root public key\n"
+                                "  issue   certify a node of the next level down\n"
+                                "  show    print a chain file\n"
+                                "  verify  verify a chain file up to the root\n";
+
+static int __attribute__((format(printf, 1, 2))) errorf(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("jzfpctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int
+usage_error(const char *usage, const char *help)
+{
+	fprintf(stderr, "usage: jzfpctl %s\n%s", usage, help);
+	return 2;
+}
+
+static int
+show_help(const char *usage, const char *help)
+{
+	printf("usage: jzfpctl %s\n%s", usage, help);
+	return 0;
+}
+
+static bool
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+utc_date(uint64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (ms / 1000 > (uint64_t)INT64_MAX || !gmtime_r(&t, &tm) ||
+	    !strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(out, 32, "%" PRIu64 " ms", ms);
+}
+
+/* A chain file read whole: the views in certs point into buf. */
+struct chain_file {
+	uint8_t buf[CERT_CHAIN_MAX_SIZE + 1];
+	size_t len;
+	struct bytes certs[CERT_CHAIN_MAX];
+	size_t n;
+};
+
+/* Read and split a chain file; on failure prints the reason, returns 1. */
+static int
+chain_read(struct chain_file *cf, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errorf("cannot open %s: %s", path, strerror(errno));
+	cf->len = 0;
+	for (;;) {
+		ssize_t k = read(fd, cf->buf + cf->len, sizeof(cf->buf) - cf->len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int e = errno;
+			close(fd);
+			return errorf("cannot read %s: %s", path, strerror(e));
+		}
+		if (k == 0)
+			break;
+		cf->len += (size_t)k;
+		if (cf->len == sizeof(cf->buf))
+			break;
+	}
+	close(fd);
+	int err = cert_chain_decode(cf->certs, &cf->n, cf->buf, cf->len);
+	if (err == JZ_ETOOBIG)
+		return errorf("%s: not a certificate chain: too big (more than %d certificates or "
+		              "%d bytes)",
+		              path, CERT_CHAIN_MAX, CERT_CHAIN_MAX_SIZE);
+	if (err)
+		return errorf("%s: not a certificate chain: %s", path, err_str(err));
+	return 0;
+}
+
+/* Write buf[0..n) to path through a temporary file and rename, so a reader
+ * never sees half a chain and a failure leaves the old file alone. */
+static int
+file_write(const char *path, const uint8_t *buf, size_t n)
+{
+	char tmp[4096];
+	int fd = -1, e;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return errorf("%s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errorf("cannot create %s: %s", tmp, strerror(errno));
+	for (size_t off = 0; off < n;) {
+		ssize_t k = write(fd, buf + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			goto fail;
+		off += (size_t)k;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return errorf("cannot write %s: %s", path, strerror(e));
+}
+
+/* ---------------------------------------------------------------- root */
+
+static int
+cert_root(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "--key") != 0)
+		return usage_error(usage_root, help_root);
+	struct ident *id = NULL;
+	int err = ident_load(&id, argv[2]);
+	if (err)
+		return errorf("cannot load %s: %s", argv[2], err_str(err));
+	char hex[2 * IDENT_PUBLIC_LEN + 1];
+	hex_encode(ident_public(id), IDENT_PUBLIC_LEN, hex);
+	printf("%s\n", hex);
+	ident_free(&id);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- issue */
+
+struct issue_args {
+	const char *issuer_key, *issuer_cert, *pub, *level, *area, *days, *out;
+	bool root;
+};
+
+static int
+parse_issue(struct issue_args *a, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} opts[] = {
+	    {"--issuer-key", offsetof(struct issue_args, issuer_key)},
+	    {"--issuer-cert", offsetof(struct issue_args, issuer_cert)},
+	    {"--pub", offsetof(struct issue_args, pub)},
+	    {"--level", offsetof(struct issue_args, level)},
+	    {"--area", offsetof(struct issue_args, area)},
+	    {"--days", offsetof(struct issue_args, days)},
+	    {"--out", offsetof(struct issue_args, out)},
+	};
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--root") == 0) {
+			a->root = true;
+			continue;
+		}
+		size_t k = 0;
+		while (k < sizeof(opts) / sizeof(opts[0]) && strcmp(argv[i], opts[k].name) != 0)
+			k++;
+		if (k == sizeof(opts) / sizeof(opts[0]) || i + 1 == argc)
+			return -1;
+		const char **slot = (const char **)((char *)a + opts[k].off);
+		if (*slot)
+			return -1; /* given twice */
+		*slot = argv[++i];
+	}
+	if (!a->issuer_key || !a->pub || !a->level || !a->area || !a->days || !a->out ||
+	    a->root == (a->issuer_cert != NULL))
+		return -1;
+	return 0;
+}
+
+static int
+cert_issue_cmd(int argc, char **argv)
+{
+	struct issue_args a;
+	struct cert c, leaf;
+	enum area_level level, ilevel;
+	uint64_t iarea = 0, now = now_ms();
+	struct chain_file *cf = NULL;
+	struct ident *id = NULL;
+	uint8_t one[CERT_MAX_SIZE], out[CERT_CHAIN_MAX_SIZE];
+	struct bytes certs[CERT_CHAIN_MAX];
+	size_t n_one, n_out, n_certs = 0;
+	char why[256], a1[AREA_CODE_LEN + 1], hex[2 * CERT_KEY_LEN + 1], until[32];
+	char *end;
+	int rc = 1, err;
+
+	if (parse_issue(&a, argc, argv))
+		return usage_error(usage_issue, help_issue);
+
+	memset(&c, 0, sizeof(c));
+	if (hex_decode(a.pub, c.key, CERT_KEY_LEN))
+		return errorf("--pub: '%s' is not a 64-hex-digit public key", a.pub);
+	if (area_level_parse(a.level, &level) ||
+	    (level != AREA_LEVEL_COUNTY && level != AREA_LEVEL_TOWNSHIP &&
+	     level != AREA_LEVEL_VILLAGE))
+		return errorf("--level: '%s' is not county, township or village", a.level);
+	if (area_parse(a.area, &c.area))
+		return errorf("--area: '%s' is not a valid 12-digit area code", a.area);
+	if (area_level_of(c.area) != level)
+		return errorf("--area: %s is a %s code, not a %s", a.area,
+		              area_level_name(area_level_of(c.area)), area_level_name(level));
+	errno = 0;
+	unsigned long days = strtoul(a.days, &end, 10);
+	if (errno || end == a.days || *end || a.days[0] == '-' || days == 0 || days > MAX_DAYS)
+		return errorf("--days: '%s' is not a number of days from 1 to %d", a.days,
+		              MAX_DAYS);
+	c.level = (uint8_t)level;
+	c.not_before_ms = now;
+	c.not_after_ms = now + (uint64_t)days * 86400000ULL;
+
+	err = ident_load(&id, a.issuer_key);
+	if (err)
+		return errorf("cannot load %s: %s", a.issuer_key, err_str(err));
+	memcpy(c.issuer, ident_public(id), CERT_KEY_LEN);
+
+	if (a.root) {
+		ilevel = AREA_LEVEL_PROVINCE;
+	} else {
+		cf = malloc(sizeof(*cf));
+		if (!cf) {
+			errorf("out of memory");
+			goto fail;
+		}
+		if (chain_read(cf, a.issuer_cert))
+			goto fail;
+		struct cert top;
+		err = cert_decode(&top, cf->certs[cf->n - 1].p, cf->certs[cf->n - 1].n, NULL, NULL);
+		if (!err)
+			err = cert_verify_chain(top.issuer, cf->certs, cf->n, now, &leaf, why,
+			                        sizeof(why));
+		else
+			snprintf(why, sizeof(why), "certificate %zu is malformed", cf->n - 1);
+		if (err) {
+			errorf("issuer chain %s: %s", a.issuer_cert, why);
+			goto fail;
+		}
+		if (memcmp(leaf.key, c.issuer, CERT_KEY_LEN) != 0) {
+			hex_encode(leaf.key, CERT_KEY_LEN, hex);
+			errorf("issuer chain %s certifies key %.16s..., not the key in %s",
+			       a.issuer_cert, hex, a.issuer_key);
+			goto fail;
+		}
+		ilevel = (enum area_level)leaf.level;
+		iarea = leaf.area;
+	}
+	if (cert_check_issuer(ilevel, iarea, &c, why, sizeof(why))) {
+		errorf("refused: %s", why);
+		goto fail;
+	}
+	err = cert_issue(id, &c, one, sizeof(one), &n_one);
+	if (err) {
+		errorf("cannot issue: %s", err_str(err));
+		goto fail;
+	}
+	certs[n_certs++] = (struct bytes){one, n_one};
+	for (size_t i = 0; cf && i < cf->n; i++)
+		certs[n_certs++] = cf->certs[i];
+	err = cert_chain_encode(certs, n_certs, out, sizeof(out), &n_out);
+	if (err) {
+		errorf("cannot encode the chain: %s", err_str(err));
+		goto fail;
+	}
+	if (file_write(a.out, out, n_out))
+		goto fail;
+	area_format(c.area, a1);
+	utc_date(c.not_after_ms, until);
+	printf("issued %s %s, valid until %s, chain of %zu written to %s\n", area_level_name(level),
+	       a1, until, n_certs, a.out);
+	if (!a.root && c.not_after_ms > leaf.not_after_ms) {
+		utc_date(leaf.not_after_ms, until);
+		printf("note: the issuer's certificate expires first, at %s\n", until);
+	}
+	rc = 0;
+fail:
+	free(cf);
+	ident_free(&id);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- show */
+
+static int
+cert_show(int argc, char **argv)
+{
+	struct chain_file *cf;
+	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[32], until[32];
+	int rc = 1;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error(usage_show, help_show);
+	cf = malloc(sizeof(*cf));
+	if (!cf)
+		return errorf("out of memory");
+	if (chain_read(cf, argv[1]))
+		goto fail;
+	for (size_t i = 0; i < cf->n; i++) {
+		struct cert c;
+		int err = cert_decode(&c, cf->certs[i].p, cf->certs[i].n, NULL, NULL);
+		if (err) {
+			errorf("%s: certificate %zu is malformed: %s", argv[1], i, err_str(err));
+			goto fail;
+		}
+		printf("%scertificate %zu\n", i ? "\n" : "", i);
+		hex_encode(c.key, CERT_KEY_LEN, hex);
+		printf("  key     %s\n", hex);
+		printf("  level   %s\n", area_level_name((enum area_level)c.level));
+		area_format(c.area, a);
+		printf("  area    %s\n", a);
+		utc_date(c.not_before_ms, from);
+		utc_date(c.not_after_ms, until);
+		printf("  valid   %s to %s\n", from, until);
+		hex_encode(c.issuer, CERT_KEY_LEN, hex);
+		printf("  issuer  %s\n", hex);
+	}
+	rc = 0;
+fail:
+	free(cf);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- verify */
+
+static int
+cert_verify(int argc, char **argv)
+{
+	struct chain_file *cf;
+	uint8_t root[CERT_KEY_LEN];
+	struct cert leaf;
+	char why[256], hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], until[32];
+	int rc = 1;
+
+	if (argc != 4 || strcmp(argv[1], "--root") != 0 || argv[3][0] == '-')
+		return usage_error(usage_verify, help_verify);
+	if (hex_decode(argv[2], root, CERT_KEY_LEN))
+		return errorf("--root: '%s' is not a 64-hex-digit public key", argv[2]);
+	cf = malloc(sizeof(*cf));
+	if (!cf)
+		return errorf("out of memory");
+	if (chain_read(cf, argv[3]))
+		goto fail;
+	if (cert_verify_chain(root, cf->certs, cf->n, now_ms(), &leaf, why, sizeof(why))) {
+		errorf("%s: %s", argv[3], why);
+		goto fail;
+	}
+	hex_encode(leaf.key, CERT_KEY_LEN, hex);
+	area_format(leaf.area, a);
+	utc_date(leaf.not_after_ms, until);
+	printf("ok: %s %s key %s, valid until %s\n", area_level_name((enum area_level)leaf.level),
+	       a, hex, until);
+	rc = 0;
+fail:
+	free(cf);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+int
+cmd_cert(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+		const char *usage, *help;
+	} subs[] = {
+	    {"root", cert_root, usage_root, help_root},
+	    {"issue", cert_issue_cmd, usage_issue, help_issue},
+	    {"show", cert_show, usage_show, help_show},
+	    {"verify", cert_verify, usage_verify, help_verify},
+	};
+	static const char usage_all[] = "cert root|issue|show|verify ...";
+
+	if (argc < 2) {
+		return usage_error(usage_all, help_cert);
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strcmp(argv[1], subs[i].name) != 0)
+			continue;
+		if (wants_help(argc - 1, argv + 1))
+			return show_help(subs[i].usage, subs[i].help);
+		return subs[i].fn(argc - 1, argv + 1);
+	}
+	if (wants_help(argc, argv))
+		return show_help(usage_all, help_cert);
+	fprintf(stderr, "jzfpctl: cert: unknown subcommand '%s'\n", argv[1]);
+	return usage_error(usage_all, help_cert);
+}
