@@ -138,7 +138,6 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 	bool has_origin = false, has_own_hash = false;
 	int rc;
 
-	/* 6 is cert_chain, reserved for the trust issue: read and ignored. */
 	walk_init(&k, b, B(1) | B(4) | B(5) | B(6) | B(8), B(2) | B(3) | B(7), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
@@ -157,6 +156,12 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 			break;
 		case 5:
 			rc = decode_cursor(&fr->hello.down_cursor, f.b);
+			break;
+		case 6:
+			if (f.b.n > WIRE_MAX_CERT_CHAIN)
+				rc = JZ_ETOOBIG;
+			else
+				fr->hello.cert_chain = f.b;
 			break;
 		case 7:
 			fr->hello.own_seq = f.v;
@@ -514,6 +519,10 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		if (!hello.name)
 			return -EINVAL;
 		hello.down_cursor = cursor(&f->hello.down_cursor, &c1);
+		if (f->hello.cert_chain.n > WIRE_MAX_CERT_CHAIN)
+			return JZ_ETOOBIG;
+		if (f->hello.cert_chain.n)
+			hello.cert_chain = bin(f->hello.cert_chain.p, f->hello.cert_chain.n);
 		hello.own_seq = f->hello.own_seq;
 		if (f->hello.own_seq)
 			hello.own_hash = bin(f->hello.own_hash, 32);

@@ -29,13 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_MAX_FRAME  (16 * 1024 * 1024) /* bytes; also ZMQ_MAXMSGSIZE */
-#define WIRE_MAX_BATCH  4096               /* envelopes per Batch */
-#define WIRE_MAX_NODES  65536              /* NodeStatus per Heartbeat */
-#define WIRE_EPOCH_LEN  16
-#define WIRE_ORIGIN_LEN 32
-#define WIRE_NAME_MAX   63  /* bytes of a node name, without the NUL */
-#define WIRE_WHY_MAX    255 /* bytes of Refuse.why, without the NUL */
+#define WIRE_MAX_FRAME      (16 * 1024 * 1024) /* bytes; also ZMQ_MAXMSGSIZE */
+#define WIRE_MAX_BATCH      4096               /* envelopes per Batch */
+#define WIRE_MAX_CERT_CHAIN 4096               /* bytes of Hello.cert_chain */
+#define WIRE_MAX_NODES      65536              /* NodeStatus per Heartbeat */
+#define WIRE_EPOCH_LEN      16
+#define WIRE_ORIGIN_LEN     32
+#define WIRE_NAME_MAX       63  /* bytes of a node name, without the NUL */
+#define WIRE_WHY_MAX        255 /* bytes of Refuse.why, without the NUL */
 
 /* A position in one node's log (DESIGN §7). set == false: no cursor was
  * sent (the receiver knows nothing of the sender's log), and the other
@@ -82,8 +83,9 @@ struct wire_frame {
 		uint8_t level;
 		char name[WIRE_NAME_MAX + 1];
 		struct wire_cursor down_cursor;
-		uint64_t own_seq;     /* head of the sender's own chain (0: none) */
-		uint8_t own_hash[32]; /* its envelope hash; zeros when own_seq is 0 */
+		struct bytes cert_chain; /* CertChain (cert.h), a view into the input */
+		uint64_t own_seq;        /* head of the sender's own chain (0: none) */
+		uint8_t own_hash[32];    /* its envelope hash; zeros when own_seq is 0 */
 	} hello;
 	struct {
 		struct wire_cursor up_cursor; /* what the parent holds of the child's log */

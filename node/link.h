@@ -25,6 +25,7 @@ enum link_refuse {
 	LINK_REFUSE_MALFORMED = 1102,   /* frame did not decode */
 	LINK_REFUSE_STORAGE = 1103,     /* our store failed; try later */
 	LINK_REFUSE_BEHIND = 1104,      /* the child's store is behind its own records here */
+	LINK_REFUSE_CERT = 1105,        /* no valid certificate chain for this key and area */
 };
 
 /* Open the sockets of each direction. Return 0 or an error (ERR filled). */
@@ -48,6 +49,10 @@ void link_socket_defaults(void *sock);
  * with its reason. Returns the PAIR socket to poll, or NULL.
  */
 void *link_monitor_open(struct node *n, void *sock, const char *name);
+
+/* Answer one ZAP request (RFC 27): admit the CURVE client and give its key,
+ * as 64 hex characters, as the connection's User-Id. */
+void link_zap_handle(struct node *n);
 
 /* Read one event from monitor MON (of the uplink when UP) and act on it. */
 void link_monitor_recv(struct node *n, void *mon, bool up);

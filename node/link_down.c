@@ -14,7 +14,9 @@
  */
 #include "area.h"
 #include "bytes.h"
+#include "cert.h"
 #include "envelope.h"
+#include "hex.h"
 #include "link.h"
 #include "log.h"
 #include "origin.h"
@@ -24,13 +26,128 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
+
+/*
+ * The ZAP handler must be bound before the ROUTER binds: libzmq admits every
+ * CURVE client when no handler is there. It admits all (revocation comes
+ * later) and hands the client's key on as User-Id; Hello then has to show a
+ * certificate chain for exactly that key.
+ */
+static int
+zap_open(struct node *n, char *err, size_t errlen)
+{
+	n->zap = zmq_socket(n->zctx, ZMQ_REP);
+	int linger = 0;
+	if (!n->zap || zmq_setsockopt(n->zap, ZMQ_LINGER, &linger, sizeof(linger)) ||
+	    zmq_bind(n->zap, "inproc://zeromq.zap.01") != 0) {
+		snprintf(err, errlen, "ZAP handler: %s", zmq_strerror(zmq_errno()));
+		return JZ_EIO;
+	}
+	return 0;
+}
+
+void
+link_zap_handle(struct node *n)
+{
+	/* version, request id, domain, address, identity, mechanism, key */
+	zmq_msg_t part[8];
+	int np = 0, more = 1;
+	while (more && np < 8) {
+		zmq_msg_init(&part[np]);
+		if (zmq_msg_recv(&part[np], n->zap, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&part[np]);
+			break;
+		}
+		more = zmq_msg_more(&part[np]);
+		np++;
+	}
+	while (more) { /* drain a malformed request so REP can answer */
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, n->zap, 0) < 0)
+			more = 0;
+		else
+			more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+	if (np == 0)
+		return;
+	bool ok = np == 7 && zmq_msg_size(&part[5]) == 5 &&
+	          memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 && zmq_msg_size(&part[6]) == 32;
+	char uid[65] = "";
+	if (ok)
+		hex_encode(zmq_msg_data(&part[6]), 32, uid);
+	const char *code = ok ? "200" : "400", *text = ok ? "OK" : "CURVE required";
+	zmq_send(n->zap, "1.0", 3, ZMQ_SNDMORE);
+	if (np >= 2)
+		zmq_send(n->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+	else
+		zmq_send(n->zap, "", 0, ZMQ_SNDMORE);
+	zmq_send(n->zap, code, 3, ZMQ_SNDMORE);
+	zmq_send(n->zap, text, strlen(text), ZMQ_SNDMORE);
+	zmq_send(n->zap, uid, strlen(uid), ZMQ_SNDMORE);
+	zmq_send(n->zap, "", 0, 0);
+	for (int i = 0; i < np; i++)
+		zmq_msg_close(&part[i]);
+}
+
+/*
+ * With [trust]: does Hello F, on a connection whose CURVE key is UID (hex),
+ * carry a valid chain from the root for exactly that key, area and level?
+ */
+static bool
+hello_certified(struct node *n, const struct wire_frame *f, const char *uid, char *why, size_t len)
+{
+	struct bytes certs[CERT_CHAIN_MAX];
+	struct cert leaf;
+	size_t nc;
+	char reason[300];
+	if (!f->hello.cert_chain.n) {
+		snprintf(why, len, "no certificate chain in hello");
+		return false;
+	}
+	if (cert_chain_decode(certs, &nc, f->hello.cert_chain.p, f->hello.cert_chain.n)) {
+		snprintf(why, len, "certificate chain does not decode");
+		return false;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (cert_verify_chain(n->root_key, certs, nc, now, &leaf, reason, sizeof(reason))) {
+		snprintf(why, len, "certificate chain refused: %s", reason);
+		return false;
+	}
+	uint8_t curve[32];
+	char hex[65];
+	if (ident_curve_from_public(leaf.key, curve)) {
+		snprintf(why, len, "certified key is not a valid public key");
+		return false;
+	}
+	hex_encode(curve, 32, hex);
+	if (!uid || strcmp(uid, hex) != 0) {
+		snprintf(why, len, "certificate is for another key than this connection's");
+		return false;
+	}
+	if (memcmp(leaf.key, f->hello.origin, 32) != 0 || leaf.area != f->hello.area ||
+	    leaf.level != f->hello.level) {
+		snprintf(why, len, "hello claims another key, area or level than its certificate");
+		return false;
+	}
+	return true;
+}
 
 int
 link_down_open(struct node *n, char *err, size_t errlen)
 {
 	if (!n->cfg.listen[0])
 		return 0;
+	if (n->trust) {
+		int rc = zap_open(n, err, errlen);
+		if (rc)
+			return rc;
+	}
 	n->router = zmq_socket(n->zctx, ZMQ_ROUTER);
 	if (!n->router) {
 		snprintf(err, errlen, "router socket: %s", zmq_strerror(zmq_errno()));
@@ -155,7 +272,8 @@ child_is_behind(struct node *n, const struct wire_frame *f, char *why, size_t le
 }
 
 static void
-on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_frame *f)
+on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_frame *f,
+         const char *uid)
 {
 	uint64_t area = f->hello.area;
 	enum area_level lvl = area_level_of(area);
@@ -170,6 +288,11 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 		return;
 	}
 	char why[400];
+	if (n->trust && !hello_certified(n, f, uid, why, sizeof(why))) {
+		log_warn("refused hello for %012" PRIu64 ": %s", area, why);
+		refuse(n, rid, rid_len, LINK_REFUSE_CERT, why);
+		return;
+	}
 	if (child_is_behind(n, f, why, sizeof(why))) {
 		log_error("refused hello from %012" PRIu64 ": %s", area, why);
 		refuse(n, rid, rid_len, LINK_REFUSE_BEHIND, why);
@@ -363,7 +486,7 @@ link_down_recv(struct node *n)
 	}
 	struct child *c = child_by_rid(n, rid, (size_t)rid_len);
 	if (f.type == WIRE_HELLO) {
-		on_hello(n, rid, (size_t)rid_len, &f);
+		on_hello(n, rid, (size_t)rid_len, &f, zmq_msg_gets(&msg, "User-Id"));
 	} else if (!c || !c->welcomed) {
 		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_HELLO_FIRST, "send hello first");
 	} else {

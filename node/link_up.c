@@ -221,6 +221,7 @@ send_hello(struct node *n, uint64_t now)
 	f.hello.area = n->cfg.area;
 	f.hello.level = (uint8_t)n->cfg.level;
 	snprintf(f.hello.name, sizeof(f.hello.name), "%s", n->cfg.name);
+	f.hello.cert_chain = (struct bytes){n->cert_chain, n->cert_chain_len};
 	f.hello.own_seq = n->ax.own_seq;
 	memcpy(f.hello.own_hash, n->ax.own_hash, 32);
 	int err = link_send(n->dealer, NULL, 0, &f);

@@ -9,6 +9,8 @@
 #include "node.h"
 
 #include "area.h"
+#include "cert.h"
+#include "hex.h"
 #include "link.h"
 #include "log.h"
 #include "origin.h"
@@ -161,6 +163,80 @@ lock_data_dir(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * [trust]: the root key, and this node's own certificate chain, checked
+ * here so that a node never starts with a chain its parent would refuse.
+ */
+static int
+load_trust(struct node *n, char *err, size_t errlen)
+{
+	const struct config *cfg = &n->cfg;
+	if (!cfg->root_key[0]) {
+		if (cfg->cert[0]) {
+			snprintf(err, errlen, "[trust] cert needs [trust] root_key");
+			return JZ_ECONFIG;
+		}
+		return 0;
+	}
+	if (hex_decode(cfg->root_key, n->root_key, 32)) {
+		snprintf(err, errlen, "[trust] root_key: must be 64 hex characters");
+		return JZ_ECONFIG;
+	}
+	n->trust = true;
+	if (cfg->level == AREA_LEVEL_PROVINCE) {
+		if (memcmp(n->root_key, ident_public(n->id), 32) != 0) {
+			snprintf(err, errlen,
+			         "[trust] root_key: the province's own key is the root");
+			return JZ_ECONFIG;
+		}
+		return 0;
+	}
+	if (!cfg->cert[0]) {
+		snprintf(err, errlen, "[trust] cert: required with root_key (below the province)");
+		return JZ_ECONFIG;
+	}
+	FILE *f = fopen(cfg->cert, "rb");
+	if (!f) {
+		snprintf(err, errlen, "[trust] cert: cannot read %s: %s", cfg->cert,
+		         strerror(errno));
+		return -errno;
+	}
+	uint8_t buf[CERT_CHAIN_MAX_SIZE + 1];
+	size_t len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	struct bytes certs[CERT_CHAIN_MAX];
+	struct cert leaf;
+	size_t nc;
+	char why[300];
+	int rc = len > CERT_CHAIN_MAX_SIZE ? JZ_ETOOBIG : cert_chain_decode(certs, &nc, buf, len);
+	if (rc) {
+		snprintf(err, errlen, "[trust] cert: %s is not a certificate chain: %s", cfg->cert,
+		         err_str(rc));
+		return rc;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	rc = cert_verify_chain(n->root_key, certs, nc, now, &leaf, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "[trust] cert: %s: %s", cfg->cert, why);
+		return rc;
+	}
+	if (memcmp(leaf.key, ident_public(n->id), 32) != 0 || leaf.area != cfg->area ||
+	    leaf.level != cfg->level) {
+		snprintf(err, errlen,
+		         "[trust] cert: %s certifies another key or area, not this node",
+		         cfg->cert);
+		return JZ_ECONFIG;
+	}
+	n->cert_chain = malloc(len);
+	if (!n->cert_chain)
+		return -ENOMEM;
+	memcpy(n->cert_chain, buf, len);
+	n->cert_chain_len = len;
+	return 0;
+}
+
 int
 node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 {
@@ -182,6 +258,9 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load key %s: %s", cfg->key, err_str(rc));
 		goto fail;
 	}
+	rc = load_trust(n, err, errlen);
+	if (rc)
+		goto fail;
 	rc = store_open(&n->st, cfg->data_dir, cfg->map_size);
 	if (rc) {
 		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
@@ -249,6 +328,8 @@ node_close(struct node **np)
 	if (!np || !*np)
 		return;
 	struct node *n = *np;
+	if (n->zap)
+		zmq_close(n->zap);
 	if (n->mon_up)
 		zmq_close(n->mon_up);
 	if (n->mon_down)
@@ -270,6 +351,7 @@ node_close(struct node **np)
 	for (size_t i = 0; i < n->n_children; i++)
 		child_release(&n->children[i]);
 	free(n->children);
+	free(n->cert_chain);
 	apply_ctx_release(&n->ax);
 	store_close(&n->st);
 	ident_free(&n->id);
@@ -317,8 +399,8 @@ node_run(struct node *n)
 	log_info("running: %s %s%s%s", area_level_name(n->cfg.level), n->cfg.name,
 	         n->listen_ep[0] ? ", children on " : "", n->listen_ep);
 	while (!n->stop) {
-		zmq_pollitem_t items[6];
-		int ni = 0, irouter = -1, idealer = -1, imon_up = -1, imon_down = -1;
+		zmq_pollitem_t items[7];
+		int ni = 0, irouter = -1, idealer = -1, imon_up = -1, imon_down = -1, izap = -1;
 		items[ni] = (zmq_pollitem_t){.fd = n->sigfd, .events = ZMQ_POLLIN};
 		ni++;
 		items[ni++] = (zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
@@ -329,6 +411,10 @@ node_run(struct node *n)
 		if (n->mon_down) {
 			imon_down = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->mon_down, .events = ZMQ_POLLIN};
+		}
+		if (n->zap) {
+			izap = ni;
+			items[ni++] = (zmq_pollitem_t){.socket = n->zap, .events = ZMQ_POLLIN};
 		}
 		if (n->router) {
 			irouter = ni;
@@ -352,6 +438,8 @@ node_run(struct node *n)
 				n->stop = true;
 			}
 		}
+		if (izap >= 0 && (items[izap].revents & ZMQ_POLLIN))
+			link_zap_handle(n);
 		if (imon_up >= 0 && (items[imon_up].revents & ZMQ_POLLIN))
 			link_monitor_recv(n, n->mon_up, true);
 		if (imon_down >= 0 && (items[imon_down].revents & ZMQ_POLLIN))

@@ -73,6 +73,14 @@ struct node {
 	void *zctx;
 	void *ctl, *router, *dealer;
 	void *mon_up, *mon_down; /* socket monitors: why links fail */
+	void *zap;               /* ZAP handler (CURVE client authentication) */
+	/* Trust ([trust] root_key): children must prove their area with a
+	 * certificate chain up to the root; without root_key, links are
+	 * encrypted but children are not authenticated. */
+	bool trust;
+	uint8_t root_key[32];
+	uint8_t *cert_chain; /* our own chain, sent in Hello */
+	size_t cert_chain_len;
 	uint64_t mon_down_logged_ms[4];
 	int sigfd;
 	int lock_fd;         /* DATA_DIR/jzfpd.lock, held while running */

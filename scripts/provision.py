@@ -12,7 +12,11 @@ For every node this writes OUTDIR/AREA/jzfpd.conf and OUTDIR/AREA/node.key
 (made by `jzfpctl keygen --out`, public key also in OUTDIR/AREA/node.pub),
 with data_dir = data. Every node that has children gets a free loopback TCP
 port to listen on; its children get that endpoint as parent and its public key
-as parent_key. One random tag_key is shared by every node of OUTDIR.
+as parent_key. One random tag_key is shared by every node of OUTDIR. Each node
+below the province gets a certificate chain from the province's key (the
+root) down to its own, OUTDIR/AREA/node.cert, and [trust] root_key and cert,
+so parents admit only certified children; a tree where a node's parent is not
+one level up cannot be certified and is provisioned without [trust].
 OUTDIR/nodes.csv (area,level,name,parent,conf; conf relative to OUTDIR, top
 down) lists the nodes for scripts/localtree.sh.
 
@@ -133,6 +137,9 @@ def find_parents(nodes, warn):
     return parents
 
 
+CERT_DAYS = 3650
+
+
 def depth(level):
     return LEVELS.index(level)
 
@@ -170,8 +177,24 @@ def keygen(jzfpctl, keyfile):
     return pub.lower()
 
 
+def issue_cert(jzfpctl, outdir, area, level, parent, parent_level, pub):
+    """Have the parent node (the province's key: the root) certify AREA."""
+    d = os.path.join(outdir, area)
+    args = [jzfpctl, "cert", "issue", "--issuer-key", os.path.join(outdir, parent, "node.key")]
+    if parent_level == "province":
+        args += ["--root"]
+    else:
+        args += ["--issuer-cert", os.path.join(outdir, parent, "node.cert")]
+    args += ["--pub", pub, "--level", level, "--area", area, "--days", str(CERT_DAYS),
+             "--out", os.path.join(d, "node.cert")]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        why = (p.stderr.strip().splitlines() or ["?"])[-1]
+        raise Fail(f"cannot certify {level} {area}: {why}")
+
+
 def config_text(area, level, name, parent, listen, parent_ep, parent_key, tag_key,
-                log_level):
+                log_level, root_key=None, cert=False):
     lines = [
         f"; jzfpd configuration: {level} {area} {name}".rstrip(),
         "; written by scripts/provision.sh; relative paths are relative to this file",
@@ -195,7 +218,12 @@ def config_text(area, level, name, parent, listen, parent_ep, parent_key, tag_ke
         lines.append(f"; parent: {parent}")
         lines.append(f"parent = {parent_ep}")
         lines.append(f"parent_key = {parent_key}")
-    lines += ["", "[trust]", f"tag_key = {tag_key}", ""]
+    lines += ["", "[trust]", f"tag_key = {tag_key}"]
+    if root_key:
+        lines.append(f"root_key = {root_key}")
+    if cert:
+        lines.append("cert = node.cert")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -229,11 +257,25 @@ def provision(nodes_csv, outdir, jzfpctl, log_level, warn):
         ports = dict(zip(listeners, free_ports(len(listeners))))
         endpoint = {a: f"tcp://127.0.0.1:{p}" for a, p in ports.items()}
         tag_key = secrets.token_hex(32)
+        # Certificates follow node levels (province > county > township >
+        # village): a tree where some node's parent is not one level up
+        # cannot be certified, and then runs without [trust].
+        lvl = {area: level for area, level, _ in nodes}
+        gaps = [a for a, p in parents.items() if p and depth(lvl[a]) != depth(lvl[p]) + 1]
+        root = next(pubs[a] for a, level, _ in order if level == "province")
+        if gaps:
+            warn(f"no certificates: {gaps[0]} has no parent node one level up, and "
+                 "certificates follow node levels; the tree runs without [trust]")
+        else:
+            for area, level, name in order:
+                if parents[area]:
+                    issue_cert(jzfpctl, outdir, area, level, parents[area],
+                               lvl[parents[area]], pubs[area])
         for area, level, name in order:
             parent = parents[area]
             text = config_text(area, level, name, parent, endpoint.get(area, ""),
                                endpoint.get(parent, ""), pubs.get(parent, ""), tag_key,
-                               log_level)
+                               log_level, None if gaps else root, bool(parent) and not gaps)
             conf = os.path.join(outdir, area, "jzfpd.conf")
             with open(conf, "w", encoding="utf-8") as f:
                 f.write(text)
