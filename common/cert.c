@@ -66,9 +66,8 @@ refuse(char *why, size_t whylen, int err, const char *fmt, ...)
 	return err;
 }
 
-/* "YYYY-MM-DD HH:MM:SS UTC" for a time in ms since the epoch. */
-static void
-utc_format(uint64_t ms, char out[32])
+void
+cert_time_format(uint64_t ms, char out[32])
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
@@ -325,13 +324,13 @@ cert_verify_chain(const uint8_t root_key[CERT_KEY_LEN], const struct bytes *chai
 			return refuse(why, whylen, rc, "certificate %zu (%s %s): %s", i,
 			              area_level_name((enum area_level)c->level), a, reason);
 		if (now_ms < c->not_before_ms) {
-			utc_format(c->not_before_ms, when);
+			cert_time_format(c->not_before_ms, when);
 			return refuse(why, whylen, JZ_ESCOPE,
 			              "certificate %zu (%s %s) is not yet valid: valid from %s", i,
 			              area_level_name((enum area_level)c->level), a, when);
 		}
 		if (now_ms >= c->not_after_ms) {
-			utc_format(c->not_after_ms, when);
+			cert_time_format(c->not_after_ms, when);
 			return refuse(why, whylen, JZ_ESCOPE,
 			              "certificate %zu (%s %s) expired at %s", i,
 			              area_level_name((enum area_level)c->level), a, when);

@@ -7,14 +7,20 @@
 
 #include <time.h>
 
-static uint64_t
-realtime_ms(void *ctx)
+uint64_t
+hlc_wall_ms(void)
 {
 	struct timespec ts;
 
-	(void)ctx;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+realtime_ms(void *ctx)
+{
+	(void)ctx;
+	return hlc_wall_ms();
 }
 
 static uint64_t

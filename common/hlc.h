@@ -30,6 +30,10 @@ struct hlc {
  * To resume after a restart, hlc_observe the largest value stored. */
 void hlc_init(struct hlc *h, hlc_clock_fn now, void *ctx);
 
+/* The wall clock (CLOCK_REALTIME) in ms since the epoch: the default clock,
+ * and what certificates' validity is checked against. */
+uint64_t hlc_wall_ms(void);
+
 /* A local event: returns a value strictly greater than every value this clock
  * returned or observed, and at least now() << 16. */
 uint64_t hlc_now(struct hlc *h);

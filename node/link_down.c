@@ -17,6 +17,7 @@
 #include "cert.h"
 #include "envelope.h"
 #include "hex.h"
+#include "hlc.h"
 #include "link.h"
 #include "log.h"
 #include "origin.h"
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
 /*
@@ -112,10 +112,8 @@ hello_certified(struct node *n, const struct wire_frame *f, const char *uid, cha
 		snprintf(why, len, "certificate chain does not decode");
 		return false;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	if (cert_verify_chain(n->root_key, certs, nc, now, &leaf, reason, sizeof(reason))) {
+	if (cert_verify_chain(n->root_key, certs, nc, hlc_wall_ms(), &leaf, reason,
+	                      sizeof(reason))) {
 		snprintf(why, len, "certificate chain refused: %s", reason);
 		return false;
 	}

@@ -214,10 +214,7 @@ load_trust(struct node *n, char *err, size_t errlen)
 		         err_str(rc));
 		return rc;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	rc = cert_verify_chain(n->root_key, certs, nc, now, &leaf, why, sizeof(why));
+	rc = cert_verify_chain(n->root_key, certs, nc, hlc_wall_ms(), &leaf, why, sizeof(why));
 	if (rc) {
 		snprintf(err, errlen, "[trust] cert: %s: %s", cfg->cert, why);
 		return rc;

@@ -13,6 +13,7 @@
 #include "cert.h"
 #include "err.h"
 #include "hex.h"
+#include "hlc.h"
 #include "ident.h"
 
 #include <errno.h>
@@ -97,24 +98,6 @@ wants_help(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return true;
 	return false;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-utc_date(uint64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	if (ms / 1000 > (uint64_t)INT64_MAX || !gmtime_r(&t, &tm) ||
-	    !strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm))
-		snprintf(out, 32, "%" PRIu64 " ms", ms);
 }
 
 /* A chain file read whole: the views in certs point into buf. */
@@ -267,7 +250,7 @@ cert_issue_cmd(int argc, char **argv)
 	struct issue_args a;
 	struct cert c, leaf;
 	enum area_level level, ilevel;
-	uint64_t iarea = 0, now = now_ms();
+	uint64_t iarea = 0, now = hlc_wall_ms();
 	struct chain_file *cf = NULL;
 	struct ident *id = NULL;
 	uint8_t one[CERT_MAX_SIZE], out[CERT_CHAIN_MAX_SIZE];
@@ -356,11 +339,11 @@ cert_issue_cmd(int argc, char **argv)
 	if (file_write(a.out, out, n_out))
 		goto fail;
 	area_format(c.area, a1);
-	utc_date(c.not_after_ms, until);
+	cert_time_format(c.not_after_ms, until);
 	printf("issued %s %s, valid until %s, chain of %zu written to %s\n", area_level_name(level),
 	       a1, until, n_certs, a.out);
 	if (!a.root && c.not_after_ms > leaf.not_after_ms) {
-		utc_date(leaf.not_after_ms, until);
+		cert_time_format(leaf.not_after_ms, until);
 		printf("note: the issuer's certificate expires first, at %s\n", until);
 	}
 	rc = 0;
@@ -399,8 +382,8 @@ cert_show(int argc, char **argv)
 		printf("  level   %s\n", area_level_name((enum area_level)c.level));
 		area_format(c.area, a);
 		printf("  area    %s\n", a);
-		utc_date(c.not_before_ms, from);
-		utc_date(c.not_after_ms, until);
+		cert_time_format(c.not_before_ms, from);
+		cert_time_format(c.not_after_ms, until);
 		printf("  valid   %s to %s\n", from, until);
 		hex_encode(c.issuer, CERT_KEY_LEN, hex);
 		printf("  issuer  %s\n", hex);
@@ -431,13 +414,13 @@ cert_verify(int argc, char **argv)
 		return errorf("out of memory");
 	if (chain_read(cf, argv[3]))
 		goto fail;
-	if (cert_verify_chain(root, cf->certs, cf->n, now_ms(), &leaf, why, sizeof(why))) {
+	if (cert_verify_chain(root, cf->certs, cf->n, hlc_wall_ms(), &leaf, why, sizeof(why))) {
 		errorf("%s: %s", argv[3], why);
 		goto fail;
 	}
 	hex_encode(leaf.key, CERT_KEY_LEN, hex);
 	area_format(leaf.area, a);
-	utc_date(leaf.not_after_ms, until);
+	cert_time_format(leaf.not_after_ms, until);
 	printf("ok: %s %s key %s, valid until %s\n", area_level_name((enum area_level)leaf.level),
 	       a, hex, until);
 	rc = 0;
