@@ -29,6 +29,7 @@
 #include "log.h"
 #include "record.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +131,19 @@ static int
 node_info(struct applier *a, void *arg)
 {
 	const struct config *cfg = arg;
-	struct rec_node nd = {.area = cfg->area, .level = (uint8_t)cfg->level};
+	static struct rec_node nd;
+	memset(&nd, 0, sizeof(nd));
+	nd.area = cfg->area;
+	nd.level = (uint8_t)cfg->level;
 	snprintf(nd.name, sizeof(nd.name), "%s", cfg->name);
+	/* A certified tree ([trust] cert) refuses a node record without its chain. */
+	if (cfg->cert[0]) {
+		FILE *f = fopen(cfg->cert, "rb");
+		if (!f)
+			return -errno;
+		nd.cert_chain_len = fread(nd.cert_chain, 1, sizeof(nd.cert_chain), f);
+		fclose(f);
+	}
 	uint8_t buf[REC_MAX_ENCODED];
 	size_t len;
 	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);

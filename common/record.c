@@ -109,7 +109,9 @@ check_census(const struct rec_census *c)
 static int
 check_node(const struct rec_node *nd)
 {
-	return cstr_ok(nd->name, sizeof(nd->name)) ? 0 : JZ_EPARSE;
+	return cstr_ok(nd->name, sizeof(nd->name)) && nd->cert_chain_len <= REC_MAX_CERT_CHAIN
+	           ? 0
+	           : JZ_EPARSE;
 }
 
 /* ------------------------------------------------------------ encoding */
@@ -233,6 +235,10 @@ rec_node_encode(const struct rec_node *nd, uint8_t *buf, size_t cap, size_t *n)
 	m.area = nd->area;
 	m.level = nd->level;
 	m.name = (char *)unconst(nd->name);
+	if (nd->cert_chain_len) {
+		m.cert_chain.data = unconst(nd->cert_chain);
+		m.cert_chain.len = nd->cert_chain_len;
+	}
 	return pack(&m.base, buf, cap, n);
 }
 
@@ -539,6 +545,7 @@ static const struct field_spec node_spec[] = {
     {1, PBWALK_VARINT, false},
     {2, PBWALK_VARINT, false},
     {3, PBWALK_LEN, false},
+    {4, PBWALK_LEN, false},
 };
 
 static int
@@ -552,6 +559,13 @@ node_field(void *out, const struct pbwalk_field *f)
 		return 0;
 	case 2:
 		return set_u8(&nd->level, f->v, UINT8_MAX);
+	case 4:
+		if (f->b.n > REC_MAX_CERT_CHAIN)
+			return JZ_EPARSE;
+		if (f->b.n)
+			memcpy(nd->cert_chain, f->b.p, f->b.n);
+		nd->cert_chain_len = f->b.n;
+		return 0;
 	default:
 		return cstr_set(nd->name, sizeof(nd->name), f->b) ? 0 : JZ_EPARSE;
 	}

@@ -114,10 +114,16 @@ struct rec_census {
 
 /* NodeInfo (KIND_NODE): the first record of every origin chain. level is an
  * enum area_level value (area.h); only its range 0..255 is checked here. */
+#define REC_MAX_CERT_CHAIN 1100 /* bytes: cert.h's CERT_CHAIN_MAX_SIZE */
+
 struct rec_node {
 	uint64_t area;
 	uint8_t level;
 	char name[128];
+	/* The origin's certificate chain (cert.h), so that every node that
+	 * applies this record can check the origin may speak for the area. */
+	size_t cert_chain_len;
+	uint8_t cert_chain[REC_MAX_CERT_CHAIN];
 };
 
 /*

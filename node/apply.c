@@ -18,6 +18,7 @@
 
 #include "area.h"
 #include "bytes.h"
+#include "cert.h"
 #include "household.h"
 #include "log.h"
 #include "origin.h"
@@ -158,6 +159,35 @@ refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *
 
 /* ---------------------------------------------------------------- records */
 
+/* Under trust: may the origin of E speak for ND's area? Its chain must be
+ * valid at the record's own time. Logs the reason when not. */
+static bool
+node_certified(const struct apply_ctx *ctx, const struct envelope *e, const struct rec_node *nd)
+{
+	if (memcmp(e->origin, ctx->root, 32) == 0)
+		return nd->level == AREA_LEVEL_PROVINCE; /* the root is the province */
+	struct bytes certs[CERT_CHAIN_MAX];
+	struct cert leaf;
+	size_t n;
+	char why[300] = "no certificate chain in its node record";
+	bool ok =
+	    nd->cert_chain_len &&
+	    cert_chain_decode(certs, &n, nd->cert_chain, nd->cert_chain_len) == 0 &&
+	    cert_verify_chain(ctx->root, certs, n, hlc_ms(e->hlc), &leaf, why, sizeof(why)) == 0;
+	if (ok && (memcmp(leaf.key, e->origin, 32) != 0 || leaf.area != nd->area ||
+	           leaf.level != nd->level)) {
+		snprintf(why, sizeof(why), "its certificate is for another key, area or level");
+		ok = false;
+	}
+	if (!ok) {
+		char who[9];
+		short_hex(e->origin, who);
+		log_warn("origin %s is not certified for area %012" PRIu64 ": %s", who, nd->area,
+		         why);
+	}
+	return ok;
+}
+
 static int
 apply_node_info(struct applier *a, const struct envelope *e, struct origin_state *o, uint64_t scope)
 {
@@ -171,7 +201,8 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 		return JZ_ESCOPE;
 	if (o->area && o->area != nd.area)
 		return JZ_ESCOPE; /* a key speaks for one area for life */
-	(void)a;
+	if (a->ctx->trust && !node_certified(a->ctx, e, &nd))
+		return JZ_ESCOPE;
 	o->area = nd.area;
 	o->level = nd.level;
 	snprintf(o->name, sizeof(o->name), "%s", nd.name);

@@ -41,6 +41,11 @@ struct apply_ctx {
 	const struct ident *id; /* signs local records */
 	struct hlc *hlc;
 	uint64_t area; /* this node's area */
+	/* With trust, every origin's NodeInfo must carry a certificate chain
+	 * from ROOT for that origin's key, area and level (the root itself, the
+	 * province's key, needs none). Set by the node after apply_ctx_init. */
+	bool trust;
+	uint8_t root[32];
 	uint8_t epoch[16];
 	/* Committed heads, advanced only by a successful apply_commit. */
 	uint64_t local_seq; /* last entry of the log */

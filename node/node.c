@@ -86,19 +86,51 @@ node_self_status(const struct node *n, struct wire_node_status *out)
 	out->refused = n->ax.total.refused;
 }
 
+#define META_NODE_CHAIN "node_chain"
+
+/* Sign this node's NodeInfo, with its certificate chain, and remember which
+ * chain it carried (a renewed certificate is announced again). */
 static int
 sign_node_info(struct applier *a, void *arg)
 {
 	struct node *n = arg;
-	struct rec_node nd = {.area = n->cfg.area, .level = (uint8_t)n->cfg.level};
+	static struct rec_node nd;
+	memset(&nd, 0, sizeof(nd));
+	nd.area = n->cfg.area;
+	nd.level = (uint8_t)n->cfg.level;
 	snprintf(nd.name, sizeof(nd.name), "%s", n->cfg.name);
+	if (n->cert_chain_len <= sizeof(nd.cert_chain)) {
+		if (n->cert_chain_len)
+			memcpy(nd.cert_chain, n->cert_chain, n->cert_chain_len);
+		nd.cert_chain_len = n->cert_chain_len;
+	}
 	uint8_t buf[REC_MAX_ENCODED];
 	size_t len;
 	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);
 	if (err)
 		return err;
-	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
-	                   NULL);
+	err = apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
+	                  NULL);
+	if (!err)
+		store_put(&a->txn, STORE_META, META_NODE_CHAIN, strlen(META_NODE_CHAIN),
+		          n->cert_chain, n->cert_chain_len);
+	return err ? err : a->txn.err;
+}
+
+/* Has this node's certificate chain changed since its NodeInfo was signed? */
+static bool
+chain_changed(struct node *n)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return false;
+	struct bytes v = {0};
+	int err = store_get(&txn, STORE_META, META_NODE_CHAIN, strlen(META_NODE_CHAIN), &v);
+	bool changed = err == JZ_ENOTFOUND ? n->cert_chain_len > 0
+	                                   : err == 0 && (v.n != n->cert_chain_len ||
+	                                                  (v.n && memcmp(v.p, n->cert_chain, v.n)));
+	store_abort(&txn);
+	return changed;
 }
 
 static int
@@ -268,14 +300,17 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot read store in %s: %s", cfg->data_dir, err_str(rc));
 		goto fail;
 	}
-	if (n->ax.own_seq == 0) {
+	n->ax.trust = n->trust;
+	memcpy(n->ax.root, n->root_key, 32);
+	if (n->ax.own_seq == 0 || chain_changed(n)) {
+		bool first = n->ax.own_seq == 0;
 		struct applier a;
 		rc = apply_write(&n->ax, sign_node_info, n, &a);
 		if (rc) {
 			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
 			goto fail;
 		}
-		log_info("new node %s: signed its node record", area_level_name(cfg->level));
+		log_info("%s: signed its node record", first ? "new node" : "new certificate");
 	}
 
 	sigset_t mask;

@@ -65,6 +65,25 @@ def main():
         p = sh("bash", LOCALTREE, "wait", out, "--timeout", "60")
         check_eq(p.returncode, 0, f"the certified tree did not come up: {p.stdout}{p.stderr}")
 
+        # Records flow through certified links; every hop checks each
+        # origin's chain in its NodeInfo (the township stands in for a village).
+        gen = os.path.join(SRC, "scripts", "gen_data.py")
+        hh = os.path.join(work, "hh.csv")
+        p = sh("python3", gen, "households", "--village", "630121101001", "--households", "20",
+               "--seed", "trust", "--year", "2020", "--out", hh)
+        check_eq(p.returncode, 0, f"gen_data: {p.stderr}")
+        tconf = os.path.join(out, T, "jzfpd.conf")
+        p = sh(jt.JZFPCTL, "-c", tconf, "import", "households", hh)
+        check_eq(p.returncode, 0, f"import at the township: {p.stdout}{p.stderr}")
+        p = sh("bash", LOCALTREE, "wait", out, "--timeout", "60")
+        check_eq(p.returncode, 0, f"sync after the import: {p.stdout}{p.stderr}")
+        pconf = os.path.join(out, P, "jzfpd.conf")
+        pst = status(pconf)
+        check_eq(pst["refused"], 0, "records refused at the province of a certified tree")
+        check_eq(pst["records"], 3 + 20, "province records: 3 node records and 20 households")
+        p = sh(jt.JZFPCTL, "-c", pconf, "rollup", "--verify")
+        check_eq(p.returncode, 0, f"rollup --verify at the province: {p.stdout}{p.stderr}")
+
         # An uncertified node for the township's area, with a key of its own.
         rogue = os.path.join(work, "rogue")
         os.mkdir(rogue)

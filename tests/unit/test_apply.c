@@ -12,6 +12,7 @@
 #include "apply.h"
 #include "area.h"
 #include "bytes.h"
+#include "cert.h"
 #include "envelope.h"
 #include "err.h"
 #include "hlc.h"
@@ -1660,6 +1661,102 @@ map_full_nothing_applied_then_redo(void **state)
 	free(e);
 }
 
+/* ---------------------------------------------------------------- trust */
+
+/* A certificate for KEY at LEVEL/AREA, by ISSUER, valid around NOW_MS. */
+static void
+cert_make(const struct ident *issuer, const struct ident *key, uint64_t area, uint8_t *buf,
+          size_t *n)
+{
+	struct cert c = {.level = (uint8_t)area_level_of(area),
+	                 .area = area,
+	                 .not_before_ms = NOW_MS - 3600000,
+	                 .not_after_ms = NOW_MS + 86400000};
+	memcpy(c.key, ident_public(key), 32);
+	memcpy(c.issuer, ident_public(issuer), 32);
+	assert_int_equal(cert_issue(issuer, &c, buf, CERT_MAX_SIZE, n), 0);
+}
+
+/* A NodeInfo carrying CHAIN (len may be 0). */
+static void
+env_node_chain(struct chain *c, uint64_t area, const uint8_t *chain, size_t len, struct env *out)
+{
+	static struct rec_node nd;
+	memset(&nd, 0, sizeof(nd));
+	nd.area = area;
+	nd.level = (uint8_t)area_level_of(area);
+	snprintf(nd.name, sizeof(nd.name), "%s", "certified");
+	if (len)
+		memcpy(nd.cert_chain, chain, len);
+	nd.cert_chain_len = len;
+	uint8_t buf[REC_MAX_ENCODED];
+	size_t n;
+	assert_int_equal(rec_node_encode(&nd, buf, sizeof(buf), &n), 0);
+	chain_add(c, ENV_KIND_NODE, area, buf, n, 0, out);
+}
+
+/*
+ * Under trust, an origin speaks for an area only with a certificate chain
+ * from the root for its own key, area and level, carried in its NodeInfo: a
+ * certified township cannot bring in a village key it made up, nor lend its
+ * own chain to another key. Nothing refused leaves a trace.
+ */
+static void
+trust_node_records_need_certificates(void **state)
+{
+	struct fixture *fx = *state;
+	struct ident *root = ident_of(0x50);
+	assert_non_null(root);
+	node_start(&fx->a, fx->county, MAP_SIZE);
+	fx->a.ctx.trust = true;
+	memcpy(fx->a.ctx.root, ident_public(root), 32);
+
+	/* root > county > township > village V2 */
+	uint8_t cc[CERT_MAX_SIZE], tc[CERT_MAX_SIZE], vc[CERT_MAX_SIZE];
+	size_t ccn, tcn, vcn;
+	cert_make(root, fx->county, COUNTY, cc, &ccn);
+	cert_make(fx->county, fx->town, TOWN, tc, &tcn);
+	cert_make(fx->town, fx->v2, V2, vc, &vcn);
+	uint8_t town_chain[CERT_CHAIN_MAX_SIZE], v2_chain[CERT_CHAIN_MAX_SIZE];
+	size_t town_len, v2_len;
+	struct bytes tcerts[] = {{tc, tcn}, {cc, ccn}};
+	struct bytes vcerts[] = {{vc, vcn}, {tc, tcn}, {cc, ccn}};
+	assert_int_equal(cert_chain_encode(tcerts, 2, town_chain, sizeof(town_chain), &town_len),
+	                 0);
+	assert_int_equal(cert_chain_encode(vcerts, 3, v2_chain, sizeof(v2_chain), &v2_len), 0);
+
+	struct chain ct, cv1, cm, cv2;
+	struct env t1, v1_1, m1, v2_1, v2_2;
+	chain_init(&ct, fx->town, 10);
+	chain_init(&cv1, fx->v1, 20);
+	chain_init(&cm, fx->mallory, 30);
+	chain_init(&cv2, fx->v2, 40);
+	env_node_chain(&ct, TOWN, town_chain, town_len, &t1);
+	env_node_chain(&cv1, V1, NULL, 0, &v1_1);          /* no chain */
+	env_node_chain(&cm, V2, v2_chain, v2_len, &m1);    /* V2's chain, another key */
+	env_node_chain(&cv2, V2, v2_chain, v2_len, &v2_1); /* the real V2 */
+	struct rec_household h;
+	hh_rec(&h, HH(V2, 1), 2020, HH_POOR, 3, 1, 1);
+	env_hh(&cv2, &h, &v2_2);
+
+	struct result r = APPLY(&fx->a, TOWN, &t1);
+	expect(&r, 1, 0, 0);
+	struct snap before, after;
+	snap_take(&fx->a, &before);
+	r = APPLY(&fx->a, TOWN, &v1_1, &m1);
+	expect(&r, 0, 0, 2);
+	snap_take(&fx->a, &after);
+	snap_same(&before, &after, 0);
+	assert_false(env_held(&fx->a, fx->v1, &v1_1));
+	assert_false(env_held(&fx->a, fx->mallory, &m1));
+
+	r = APPLY(&fx->a, TOWN, &v2_1, &v2_2);
+	expect(&r, 2, 0, 0);
+	assert_true(hh_held(&fx->a, HH(V2, 1)));
+	verify_ok(&fx->a);
+	ident_free(&root);
+}
+
 int
 main(void)
 {
@@ -1686,6 +1783,7 @@ main(void)
 	        regress_concurrent_versions_event_counters_depend_on_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(regress_census_equal_hlc_depends_on_order, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(trust_node_records_need_certificates, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
