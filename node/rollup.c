@@ -214,13 +214,6 @@ add_stock(int64_t *d, const struct rollup_contrib *c, int sign)
 }
 
 int
-rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
-                  const struct rollup_contrib *old, const struct rollup_contrib *new_)
-{
-	return rollup_acc_step(acc, village, year, old, new_, +1);
-}
-
-int
 rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
                 const struct rollup_contrib *old, const struct rollup_contrib *new_, int sign)
 {

@@ -60,15 +60,12 @@ void rollup_acc_free(struct rollup_acc **acc);
 void rollup_acc_reset(struct rollup_acc *acc);
 
 /*
- * Record the change of one household of VILLAGE from OLD to NEW, dated YEAR.
- * Returns 0 or -ENOMEM (the accumulator is then unchanged).
+ * Record the change of one household of VILLAGE from OLD to NEW, dated YEAR:
+ * stock deltas and the event between them (identified, exited, returned).
+ * SIGN -1 takes back exactly what +1 added, for when the effective head
+ * moves to another branch (household.h, hh_move_head). Returns 0 or -ENOMEM
+ * (the accumulator is then unchanged).
  */
-JZ_NODISCARD int rollup_acc_change(struct rollup_acc *acc, uint64_t village, uint16_t year,
-                                   const struct rollup_contrib *old,
-                                   const struct rollup_contrib *new_);
-
-/* The same with SIGN -1: take back exactly what the +1 call added (stock
- * deltas and events), used when the effective head moves to another branch. */
 JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
                                  const struct rollup_contrib *old,
                                  const struct rollup_contrib *new_, int sign);
