@@ -111,7 +111,7 @@ gen_chunk(struct applier *a, void *arg)
 		int err = hh_state_get(&a->txn, h.id, &st);
 		if (err == 0) {
 			h.n_parents = 1;
-			memcpy(h.parents[0], st.head, 32);
+			memcpy(h.parents[0], st.eff.hash, 32);
 		} else if (err != JZ_ENOTFOUND) {
 			return err;
 		}
@@ -119,8 +119,8 @@ gen_chunk(struct applier *a, void *arg)
 		if ((err = rec_household_encode(&h, body, sizeof(body), &bn)) ||
 		    (err = rec_personal_encode(&p, sealed, sizeof(sealed), &sn)))
 			return err;
-		err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn},
-		                  (struct bytes){sealed, sn}, NULL);
+		struct apply_sealed sp = {.box = {sealed, sn}};
+		err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn}, &sp, NULL);
 		if (err)
 			return err;
 	}
@@ -149,8 +149,7 @@ node_info(struct applier *a, void *arg)
 	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);
 	if (err)
 		return err;
-	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
-	                   NULL);
+	return apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, NULL, NULL);
 }
 
 static int

@@ -74,6 +74,7 @@ enum {
 	K_IDX_TAG_KEY,
 	K_IDX_ROOT_KEY,
 	K_IDX_CERT,
+	K_IDX_AUDIT_KEY,
 	K_IDX_COUNT
 };
 
@@ -95,6 +96,7 @@ static const struct key_def keys[] = {
     [K_IDX_TAG_KEY] = {"trust", "tag_key", K_HEX32, 0, 0, NULL, false, F(tag_key)},
     [K_IDX_ROOT_KEY] = {"trust", "root_key", K_HEXSTR, 0, 0, NULL, false, F(root_key)},
     [K_IDX_CERT] = {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
+    [K_IDX_AUDIT_KEY] = {"trust", "audit_key", K_HEX32, 0, 0, NULL, false, F(audit_key)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -500,6 +502,7 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 	if (!ld.failed)
 		cross_check(&ld);
 	out->has_tag_key = ld.filled[K_IDX_TAG_KEY];
+	out->has_audit_key = ld.filled[K_IDX_AUDIT_KEY];
 	rc = ld.failed ? JZ_ECONFIG : 0;
 
 done:

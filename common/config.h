@@ -25,8 +25,10 @@
  *   window = 8                     ; 1..64 unacknowledged batches
  *   [trust]
  *   tag_key = <64 hex>             ; optional: the province's person-tag key
- *   root_key = <64 hex>            ; optional, reserved
- *   cert = node.cert               ; optional, reserved; a path
+ *   root_key = <64 hex>            ; optional: the province's public key (trust on)
+ *   cert = node.cert               ; with root_key: this node's certificate chain
+ *   audit_key = <64 hex>           ; optional: the province's audit public key, a
+ *                                  ; reader of all personal data (kept off-node)
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://.
  */
@@ -61,6 +63,9 @@ struct config {
 	bool has_tag_key;
 	char root_key[65];          /* trust.root_key: 64 lower-case hex or "" */
 	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */
+	uint8_t audit_key[32];      /* trust.audit_key */
+	bool has_audit_key;
+	bool test_clock; /* jzfpd --test-clock (not from the file) */
 };
 
 /* Load and check the configuration file at path into *out (caller storage;

@@ -43,12 +43,12 @@ enum env_kind {
 	ENV_KIND_NODE = 1,       /* NodeInfo (rec_node): first record of every origin */
 	ENV_KIND_HOUSEHOLD = 2,  /* rec_household, personal part in sealed */
 	ENV_KIND_CENSUS = 3,     /* rec_census */
-	ENV_KIND_POLICY = 4,     /* reserved: workflow issue */
-	ENV_KIND_WORKFLOW = 5,   /* reserved: workflow issue */
-	ENV_KIND_KEY = 6,        /* reserved: trust issue */
-	ENV_KIND_CERT = 7,       /* reserved: trust issue */
-	ENV_KIND_REVOCATION = 8, /* reserved: trust issue */
-	ENV_KIND_RECEIPT = 9,    /* reserved: workflow issue */
+	ENV_KIND_POLICY = 4,     /* rec_policy (province) */
+	ENV_KIND_WORKFLOW = 5,   /* rec_workflow: a step of 两公示一公告 */
+	ENV_KIND_KEY = 6,        /* key record: a data key sealed to readers (seal.h) */
+	ENV_KIND_CERT = 7,       /* reserved */
+	ENV_KIND_REVOCATION = 8, /* rec_revocation (an ancestor of the revoked node) */
+	ENV_KIND_RECEIPT = 9,    /* rec_receipt (province) */
 };
 #define ENV_KIND_MAX 9
 

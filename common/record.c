@@ -66,6 +66,7 @@ rec_household_check(const struct rec_household *h)
 {
 	if (!code_ok(h->standard, REC_STANDARD_MAX) || !code_ok(h->attribute, REC_ATTRIBUTE_MAX) ||
 	    !code_ok(h->main_cause, REC_CAUSE_MAX) || !code_ok(h->status, HH_STATUS_MAX) ||
+	    !code_ok(h->from_status, HH_STATUS_MAX) || (!h->proposes && h->from_status) ||
 	    h->n_other > REC_MAX_OTHER || h->n_members > REC_MAX_MEMBERS ||
 	    h->n_parents > REC_MAX_PARENTS)
 		return JZ_EPARSE;
@@ -174,6 +175,8 @@ rec_household_encode(const struct rec_household *h, uint8_t *buf, size_t cap, si
 	}
 	m.n_parents = h->n_parents;
 	m.parents = parents;
+	m.proposes = h->proposes;
+	m.from_status = h->from_status;
 	return pack(&m.base, buf, cap, n);
 }
 
@@ -341,6 +344,7 @@ static const struct field_spec household_spec[] = {
     {4, PBWALK_LEN, true},      {5, PBWALK_VARINT, false},  {6, PBWALK_VARINT, false},
     {7, PBWALK_VARINT, false},  {8, PBWALK_VARINT, true},   {9, PBWALK_VARINT, false},
     {10, PBWALK_VARINT, false}, {11, PBWALK_VARINT, false}, {12, PBWALK_LEN, true},
+    {13, PBWALK_VARINT, false}, {14, PBWALK_VARINT, false},
 };
 
 static int
@@ -410,6 +414,11 @@ household_field(void *out, const struct pbwalk_field *f)
 		return 0;
 	case 11:
 		return set_u8(&h->status, f->v, HH_STATUS_MAX);
+	case 13:
+		h->proposes = f->v != 0;
+		return 0;
+	case 14:
+		return set_u8(&h->from_status, f->v, HH_STATUS_MAX);
 	default: /* 12 */
 		if (h->n_parents >= REC_MAX_PARENTS || f->b.n != REC_HASH_LEN)
 			return JZ_EPARSE;
@@ -427,6 +436,8 @@ rec_household_decode(struct rec_household *out, const uint8_t *p, size_t n)
 	int rc = decode_walk(p, n, household_spec, ARRAY_LEN(household_spec), household_field, &h);
 	if (rc < 0)
 		return rc;
+	if (!h.proposes && h.from_status)
+		return JZ_EPARSE;
 	*out = h;
 	return 0;
 }
@@ -581,6 +592,523 @@ rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n)
 	if (rc < 0)
 		return rc;
 	*out = nd;
+	return 0;
+}
+
+/* ------------------------------------------------------------ later kinds */
+
+static int
+check_policy(const struct rec_policy *p)
+{
+	if (p->notice_days > 365 || p->threshold_bp > 10000 || p->n_lines > REC_MAX_LINES)
+		return JZ_EPARSE;
+	return 0;
+}
+
+static int
+check_workflow(const struct rec_workflow *w)
+{
+	if (w->step == 0 || w->step > REC_WF_STEP_MAX || w->n == 0 || w->n > REC_MAX_PROPOSALS ||
+	    w->days > 365 || !cstr_ok(w->reason, sizeof(w->reason)))
+		return JZ_EPARSE;
+	return 0;
+}
+
+static int
+check_objector(const struct rec_objector *o)
+{
+	return cstr_ok(o->name, sizeof(o->name)) && cstr_ok(o->contact, sizeof(o->contact))
+	           ? 0
+	           : JZ_EPARSE;
+}
+
+static int
+check_keyrec(const struct rec_keyrec *k)
+{
+	return k->n >= 1 && k->n <= REC_MAX_READERS ? 0 : JZ_EPARSE;
+}
+
+static int
+check_revocation(const struct rec_revocation *r)
+{
+	return cstr_ok(r->reason, sizeof(r->reason)) ? 0 : JZ_EPARSE;
+}
+
+static int
+check_receipt(const struct rec_receipt *r)
+{
+	return r->n >= 1 && r->n <= REC_MAX_RECEIPT ? 0 : JZ_EPARSE;
+}
+
+int
+rec_policy_encode(const struct rec_policy *p, uint8_t *buf, size_t cap, size_t *n)
+{
+	Jzfp__Policy m;
+	Jzfp__PovertyLine ls[REC_MAX_LINES];
+	Jzfp__PovertyLine *lp[REC_MAX_LINES];
+
+	int err = check_policy(p);
+	if (err)
+		return err;
+	jzfp__policy__init(&m);
+	m.notice_days = p->notice_days;
+	m.threshold_bp = p->threshold_bp;
+	for (size_t i = 0; i < p->n_lines; i++) {
+		jzfp__poverty_line__init(&ls[i]);
+		ls[i].year = p->lines[i].year;
+		ls[i].fen = p->lines[i].fen;
+		lp[i] = &ls[i];
+	}
+	m.n_lines = p->n_lines;
+	m.lines = lp;
+	return pack(&m.base, buf, cap, n);
+}
+
+int
+rec_workflow_encode(const struct rec_workflow *w, uint8_t *buf, size_t cap, size_t *n)
+{
+	static ProtobufCBinaryData props[REC_MAX_PROPOSALS];
+	Jzfp__WorkflowEvent m;
+
+	int err = check_workflow(w);
+	if (err)
+		return err;
+	jzfp__workflow_event__init(&m);
+	m.step = w->step;
+	m.days = w->days;
+	for (size_t i = 0; i < w->n; i++) {
+		props[i].data = unconst(w->proposals[i]);
+		props[i].len = REC_HASH_LEN;
+	}
+	m.n_proposals = w->n;
+	m.proposals = props;
+	m.n_households = w->n;
+	m.households = (uint64_t *)(uintptr_t)w->households;
+	m.reason = (char *)unconst(w->reason);
+	return pack(&m.base, buf, cap, n);
+}
+
+int
+rec_objector_encode(const struct rec_objector *o, uint8_t *buf, size_t cap, size_t *n)
+{
+	Jzfp__Objector m;
+
+	int err = check_objector(o);
+	if (err)
+		return err;
+	jzfp__objector__init(&m);
+	m.name = (char *)unconst(o->name);
+	m.contact = (char *)unconst(o->contact);
+	return pack(&m.base, buf, cap, n);
+}
+
+int
+rec_keyrec_encode(const struct rec_keyrec *k, uint8_t *buf, size_t cap, size_t *n)
+{
+	Jzfp__KeyRecord m;
+	Jzfp__SealedKey ks[REC_MAX_READERS];
+	Jzfp__SealedKey *kp[REC_MAX_READERS];
+
+	int err = check_keyrec(k);
+	if (err)
+		return err;
+	jzfp__key_record__init(&m);
+	for (size_t i = 0; i < k->n; i++) {
+		jzfp__sealed_key__init(&ks[i]);
+		ks[i].reader.data = unconst(k->reader[i]);
+		ks[i].reader.len = 32;
+		ks[i].box.data = unconst(k->box[i]);
+		ks[i].box.len = REC_KEY_BOX_LEN;
+		kp[i] = &ks[i];
+	}
+	m.n_keys = k->n;
+	m.keys = kp;
+	return pack(&m.base, buf, cap, n);
+}
+
+int
+rec_revocation_encode(const struct rec_revocation *r, uint8_t *buf, size_t cap, size_t *n)
+{
+	Jzfp__Revocation m;
+
+	int err = check_revocation(r);
+	if (err)
+		return err;
+	jzfp__revocation__init(&m);
+	m.key.data = unconst(r->key);
+	m.key.len = 32;
+	m.at_ms = r->at_ms;
+	m.reason = (char *)unconst(r->reason);
+	return pack(&m.base, buf, cap, n);
+}
+
+int
+rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, size_t cap, size_t *n)
+{
+	static Jzfp__ReceiptItem is[REC_MAX_RECEIPT];
+	static Jzfp__ReceiptItem *ip[REC_MAX_RECEIPT];
+	Jzfp__Receipt m;
+
+	int err = check_receipt(r);
+	if (err)
+		return err;
+	jzfp__receipt__init(&m);
+	for (size_t i = 0; i < r->n; i++) {
+		jzfp__receipt_item__init(&is[i]);
+		is[i].origin.data = unconst(r->items[i].origin);
+		is[i].origin.len = 32;
+		is[i].seq = r->items[i].seq;
+		is[i].hash.data = unconst(r->items[i].hash);
+		is[i].hash.len = REC_HASH_LEN;
+		ip[i] = &is[i];
+	}
+	m.n_items = r->n;
+	m.items = ip;
+	return pack(&m.base, buf, cap, n);
+}
+
+static const struct field_spec line_spec[] = {
+    {1, PBWALK_VARINT, false},
+    {2, PBWALK_VARINT, false},
+};
+
+static int
+line_field(void *out, const struct pbwalk_field *f)
+{
+	struct rec_policy *p = out;
+	if (f->num == 1)
+		return set_u16(&p->lines[p->n_lines].year, f->v);
+	p->lines[p->n_lines].fen = f->v;
+	return 0;
+}
+
+static const struct field_spec policy_spec[] = {
+    {1, PBWALK_VARINT, false},
+    {2, PBWALK_LEN, true},
+    {3, PBWALK_VARINT, false},
+};
+
+static int
+policy_field(void *out, const struct pbwalk_field *f)
+{
+	struct rec_policy *p = out;
+	switch (f->num) {
+	case 1:
+		if (f->v > 365)
+			return JZ_EPARSE;
+		p->notice_days = (uint16_t)f->v;
+		return 0;
+	case 3:
+		if (f->v > 10000)
+			return JZ_EPARSE;
+		p->threshold_bp = (uint16_t)f->v;
+		return 0;
+	default: {
+		if (p->n_lines >= REC_MAX_LINES)
+			return JZ_EPARSE;
+		int rc =
+		    decode_walk(f->b.p, f->b.n, line_spec, ARRAY_LEN(line_spec), line_field, p);
+		if (rc < 0)
+			return rc;
+		p->n_lines++;
+		return 0;
+	}
+	}
+}
+
+int
+rec_policy_decode(struct rec_policy *out, const uint8_t *p, size_t n)
+{
+	static struct rec_policy r;
+
+	memset(&r, 0, sizeof(r));
+	int rc = decode_walk(p, n, policy_spec, ARRAY_LEN(policy_spec), policy_field, &r);
+	if (rc < 0)
+		return rc;
+	*out = r;
+	return 0;
+}
+
+static const struct field_spec workflow_spec[] = {
+    {1, PBWALK_VARINT, false}, {2, PBWALK_LEN, true},  {3, PBWALK_VARINT, true},
+    {4, PBWALK_VARINT, false}, {5, PBWALK_LEN, false},
+};
+
+struct workflow_ctx {
+	struct rec_workflow *w;
+	size_t n_households;
+};
+
+static int
+add_household_id(struct workflow_ctx *c, uint64_t v)
+{
+	if (c->n_households >= REC_MAX_PROPOSALS)
+		return JZ_EPARSE;
+	c->w->households[c->n_households++] = v;
+	return 0;
+}
+
+static int
+workflow_field(void *out, const struct pbwalk_field *f)
+{
+	struct workflow_ctx *c = out;
+	struct rec_workflow *w = c->w;
+	switch (f->num) {
+	case 1:
+		if (f->v == 0 || f->v > REC_WF_STEP_MAX)
+			return JZ_EPARSE;
+		w->step = (uint8_t)f->v;
+		return 0;
+	case 2:
+		if (w->n >= REC_MAX_PROPOSALS || f->b.n != REC_HASH_LEN)
+			return JZ_EPARSE;
+		memcpy(w->proposals[w->n++], f->b.p, REC_HASH_LEN);
+		return 0;
+	case 3:
+		if (f->wt == PBWALK_VARINT)
+			return add_household_id(c, f->v);
+		for (const uint8_t *q = f->b.p, *end = f->b.p + f->b.n; q < end;) {
+			uint64_t v;
+			size_t k = pbwalk_varint(q, end, &v);
+			if (!k)
+				return JZ_EPARSE;
+			q += k;
+			int rc = add_household_id(c, v);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	case 4:
+		if (f->v > 365)
+			return JZ_EPARSE;
+		w->days = (uint16_t)f->v;
+		return 0;
+	default:
+		return cstr_set(w->reason, sizeof(w->reason), f->b) ? 0 : JZ_EPARSE;
+	}
+}
+
+int
+rec_workflow_decode(struct rec_workflow *out, const uint8_t *p, size_t n)
+{
+	static struct rec_workflow w; /* 21 KB; the loop thread is the only user */
+
+	memset(&w, 0, sizeof(w));
+	struct workflow_ctx c = {&w, 0};
+	int rc = decode_walk(p, n, workflow_spec, ARRAY_LEN(workflow_spec), workflow_field, &c);
+	if (rc < 0)
+		return rc;
+	if (w.step == 0 || w.n == 0 || c.n_households != w.n)
+		return JZ_EPARSE;
+	*out = w;
+	return 0;
+}
+
+static const struct field_spec objector_spec[] = {
+    {1, PBWALK_LEN, false},
+    {2, PBWALK_LEN, false},
+};
+
+static int
+objector_field(void *out, const struct pbwalk_field *f)
+{
+	struct rec_objector *o = out;
+	bool ok = f->num == 1 ? cstr_set(o->name, sizeof(o->name), f->b)
+	                      : cstr_set(o->contact, sizeof(o->contact), f->b);
+	return ok ? 0 : JZ_EPARSE;
+}
+
+int
+rec_objector_decode(struct rec_objector *out, const uint8_t *p, size_t n)
+{
+	struct rec_objector o;
+
+	memset(&o, 0, sizeof(o));
+	int rc = decode_walk(p, n, objector_spec, ARRAY_LEN(objector_spec), objector_field, &o);
+	if (rc == 0)
+		*out = o;
+	explicit_bzero(&o, sizeof(o));
+	return rc;
+}
+
+static const struct field_spec sealed_key_spec[] = {
+    {1, PBWALK_LEN, false},
+    {2, PBWALK_LEN, false},
+};
+
+struct sealed_key_ctx {
+	struct rec_keyrec *k;
+	bool has_reader, has_box;
+};
+
+static int
+sealed_key_field(void *out, const struct pbwalk_field *f)
+{
+	struct sealed_key_ctx *c = out;
+	if (f->num == 1) {
+		if (f->b.n != 32)
+			return JZ_EPARSE;
+		memcpy(c->k->reader[c->k->n], f->b.p, 32);
+		c->has_reader = true;
+	} else {
+		if (f->b.n != REC_KEY_BOX_LEN)
+			return JZ_EPARSE;
+		memcpy(c->k->box[c->k->n], f->b.p, REC_KEY_BOX_LEN);
+		c->has_box = true;
+	}
+	return 0;
+}
+
+static const struct field_spec keyrec_spec[] = {
+    {1, PBWALK_LEN, true},
+};
+
+static int
+keyrec_field(void *out, const struct pbwalk_field *f)
+{
+	struct rec_keyrec *k = out;
+	if (k->n >= REC_MAX_READERS)
+		return JZ_EPARSE;
+	struct sealed_key_ctx c = {k, false, false};
+	int rc = decode_walk(f->b.p, f->b.n, sealed_key_spec, ARRAY_LEN(sealed_key_spec),
+	                     sealed_key_field, &c);
+	if (rc < 0)
+		return rc;
+	if (!c.has_reader || !c.has_box)
+		return JZ_EPARSE;
+	k->n++;
+	return 0;
+}
+
+int
+rec_keyrec_decode(struct rec_keyrec *out, const uint8_t *p, size_t n)
+{
+	struct rec_keyrec k;
+
+	memset(&k, 0, sizeof(k));
+	int rc = decode_walk(p, n, keyrec_spec, ARRAY_LEN(keyrec_spec), keyrec_field, &k);
+	if (rc < 0)
+		return rc;
+	if (k.n == 0)
+		return JZ_EPARSE;
+	*out = k;
+	return 0;
+}
+
+static const struct field_spec revocation_spec[] = {
+    {1, PBWALK_LEN, false},
+    {2, PBWALK_VARINT, false},
+    {3, PBWALK_LEN, false},
+};
+
+struct revocation_ctx {
+	struct rec_revocation *r;
+	bool has_key;
+};
+
+static int
+revocation_field(void *out, const struct pbwalk_field *f)
+{
+	struct revocation_ctx *c = out;
+	switch (f->num) {
+	case 1:
+		if (f->b.n != 32)
+			return JZ_EPARSE;
+		memcpy(c->r->key, f->b.p, 32);
+		c->has_key = true;
+		return 0;
+	case 2:
+		c->r->at_ms = f->v;
+		return 0;
+	default:
+		return cstr_set(c->r->reason, sizeof(c->r->reason), f->b) ? 0 : JZ_EPARSE;
+	}
+}
+
+int
+rec_revocation_decode(struct rec_revocation *out, const uint8_t *p, size_t n)
+{
+	struct rec_revocation r;
+
+	memset(&r, 0, sizeof(r));
+	struct revocation_ctx c = {&r, false};
+	int rc =
+	    decode_walk(p, n, revocation_spec, ARRAY_LEN(revocation_spec), revocation_field, &c);
+	if (rc < 0)
+		return rc;
+	if (!c.has_key)
+		return JZ_EPARSE;
+	*out = r;
+	return 0;
+}
+
+static const struct field_spec receipt_item_spec[] = {
+    {1, PBWALK_LEN, false},
+    {2, PBWALK_VARINT, false},
+    {3, PBWALK_LEN, false},
+};
+
+struct receipt_ctx {
+	struct rec_receipt *r;
+	bool has_origin, has_hash;
+};
+
+static int
+receipt_item_field(void *out, const struct pbwalk_field *f)
+{
+	struct receipt_ctx *c = out;
+	switch (f->num) {
+	case 1:
+		if (f->b.n != 32)
+			return JZ_EPARSE;
+		memcpy(c->r->items[c->r->n].origin, f->b.p, 32);
+		c->has_origin = true;
+		return 0;
+	case 2:
+		c->r->items[c->r->n].seq = f->v;
+		return 0;
+	default:
+		if (f->b.n != REC_HASH_LEN)
+			return JZ_EPARSE;
+		memcpy(c->r->items[c->r->n].hash, f->b.p, REC_HASH_LEN);
+		c->has_hash = true;
+		return 0;
+	}
+}
+
+static const struct field_spec receipt_spec[] = {
+    {1, PBWALK_LEN, true},
+};
+
+static int
+receipt_field(void *out, const struct pbwalk_field *f)
+{
+	struct rec_receipt *r = out;
+	if (r->n >= REC_MAX_RECEIPT)
+		return JZ_EPARSE;
+	struct receipt_ctx c = {r, false, false};
+	int rc = decode_walk(f->b.p, f->b.n, receipt_item_spec, ARRAY_LEN(receipt_item_spec),
+	                     receipt_item_field, &c);
+	if (rc < 0)
+		return rc;
+	if (!c.has_origin || !c.has_hash || r->items[r->n].seq == 0)
+		return JZ_EPARSE;
+	r->n++;
+	return 0;
+}
+
+int
+rec_receipt_decode(struct rec_receipt *out, const uint8_t *p, size_t n)
+{
+	static struct rec_receipt r; /* 18 KB; the loop thread is the only user */
+
+	memset(&r, 0, sizeof(r));
+	int rc = decode_walk(p, n, receipt_spec, ARRAY_LEN(receipt_spec), receipt_field, &r);
+	if (rc < 0)
+		return rc;
+	if (r.n == 0)
+		return JZ_EPARSE;
+	*out = r;
 	return 0;
 }
 

@@ -55,7 +55,7 @@ enum hh_status {
 
 /* No encoded record of any kind exceeds this many bytes: a buffer of this
  * size never gives JZ_ETOOBIG from an encode call. */
-#define REC_MAX_ENCODED (16 * 1024)
+#define REC_MAX_ENCODED (32 * 1024)
 
 /* One member's clear part: no name, no ID number. */
 struct rec_member {
@@ -82,6 +82,10 @@ struct rec_household {
 	struct rec_member members[REC_MAX_MEMBERS];
 	size_t n_parents; /* 0..REC_MAX_PARENTS */
 	uint8_t parents[REC_MAX_PARENTS][REC_HASH_LEN];
+	/* A proposal (DESIGN §6): status is proposed in place of the official
+	 * status from_status, and counts only once recorded. */
+	bool proposes;
+	uint8_t from_status; /* enum hh_status; 0 unless proposes */
 };
 
 /* One member's personal part. Strings are NUL-terminated UTF-8; the array
@@ -126,6 +130,73 @@ struct rec_node {
 	uint8_t cert_chain[REC_MAX_CERT_CHAIN];
 };
 
+/* Policy (KIND_POLICY), signed by the province (DESIGN §2). */
+#define REC_MAX_LINES 64
+
+struct rec_policy {
+	uint16_t notice_days;  /* each window, 1..365; 0 = not given (default 7) */
+	uint16_t threshold_bp; /* exit threshold, basis points of the incidence; 0 = 200 */
+	size_t n_lines;        /* 0..REC_MAX_LINES */
+	struct {
+		uint16_t year;
+		uint64_t fen; /* annual net income per capita */
+	} lines[REC_MAX_LINES];
+};
+
+/* A workflow event (KIND_WORKFLOW): one step of 两公示一公告 on a list of
+ * proposals, each named by the hash of the household version that proposes
+ * the change, with its household. step is an enum wf_step (node/workflow.h),
+ * 1..REC_WF_STEP_MAX here. */
+#define REC_MAX_PROPOSALS 512
+#define REC_WF_STEP_MAX   31
+#define REC_REASON_MAX    256 /* bytes of a reason, with the NUL */
+
+struct rec_workflow {
+	uint8_t step;
+	uint16_t days; /* window length for the steps that open one, else 0 */
+	size_t n;      /* 1..REC_MAX_PROPOSALS */
+	uint8_t proposals[REC_MAX_PROPOSALS][REC_HASH_LEN];
+	uint64_t households[REC_MAX_PROPOSALS];
+	char reason[REC_REASON_MAX]; /* free text; must hold no personal data */
+};
+
+/* The sealed part of an objection: who objected. Personal data. */
+struct rec_objector {
+	char name[64];
+	char contact[64];
+};
+
+/* A key record (KIND_KEY): a fresh data key sealed (crypto_box_seal) to
+ * each reader's X25519 key, derived from its Ed25519 key (seal.h). */
+#define REC_MAX_READERS 16
+#define REC_KEY_BOX_LEN 80 /* crypto_box_SEALBYTES + 32 */
+
+struct rec_keyrec {
+	size_t n; /* 1..REC_MAX_READERS */
+	uint8_t reader[REC_MAX_READERS][32];
+	uint8_t box[REC_MAX_READERS][REC_KEY_BOX_LEN];
+};
+
+/* A revocation (KIND_REVOCATION) of a node key, from an ancestor. */
+struct rec_revocation {
+	uint8_t key[32];
+	uint64_t at_ms; /* envelopes of key with an hlc after this are refused */
+	char reason[REC_REASON_MAX];
+};
+
+/* A receipt (KIND_RECEIPT): the province holds each origin up to seq, whose
+ * envelope there hashes to hash. */
+#define REC_MAX_RECEIPT 256
+
+struct rec_receipt {
+	size_t n; /* 1..REC_MAX_RECEIPT */
+	struct {
+		uint8_t origin[32];
+		uint64_t seq;
+		uint8_t hash[REC_HASH_LEN];
+	} items[REC_MAX_RECEIPT];
+};
+
 /*
  * Encode into buf[0..cap). On success *n is the encoded length.
  * Returns 0, JZ_ETOOBIG if cap is too small (use REC_MAX_ENCODED), or
@@ -139,6 +210,16 @@ JZ_NODISCARD int rec_personal_encode(const struct rec_personal *p, uint8_t *buf,
                                      size_t *n);
 JZ_NODISCARD int rec_census_encode(const struct rec_census *c, uint8_t *buf, size_t cap, size_t *n);
 JZ_NODISCARD int rec_node_encode(const struct rec_node *nd, uint8_t *buf, size_t cap, size_t *n);
+JZ_NODISCARD int rec_policy_encode(const struct rec_policy *p, uint8_t *buf, size_t cap, size_t *n);
+JZ_NODISCARD int rec_workflow_encode(const struct rec_workflow *w, uint8_t *buf, size_t cap,
+                                     size_t *n);
+JZ_NODISCARD int rec_objector_encode(const struct rec_objector *o, uint8_t *buf, size_t cap,
+                                     size_t *n);
+JZ_NODISCARD int rec_keyrec_encode(const struct rec_keyrec *k, uint8_t *buf, size_t cap, size_t *n);
+JZ_NODISCARD int rec_revocation_encode(const struct rec_revocation *r, uint8_t *buf, size_t cap,
+                                       size_t *n);
+JZ_NODISCARD int rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, size_t cap,
+                                    size_t *n);
 
 /*
  * Decode p[0..n) into *out. Unknown fields are skipped (forward
@@ -153,6 +234,17 @@ JZ_NODISCARD int rec_household_decode(struct rec_household *out, const uint8_t *
 JZ_NODISCARD int rec_personal_decode(struct rec_personal *out, const uint8_t *p, size_t n);
 JZ_NODISCARD int rec_census_decode(struct rec_census *out, const uint8_t *p, size_t n);
 JZ_NODISCARD int rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n);
+/* The later kinds: the limits are those of the structs above; a workflow
+ * event needs 1..REC_MAX_PROPOSALS proposals with exactly as many
+ * households, a key record 1..REC_MAX_READERS readers with 32-byte keys and
+ * 80-byte boxes, a receipt 1..REC_MAX_RECEIPT items, a revocation a 32-byte
+ * key; policy days 0..365 and threshold 0..10000. */
+JZ_NODISCARD int rec_policy_decode(struct rec_policy *out, const uint8_t *p, size_t n);
+JZ_NODISCARD int rec_workflow_decode(struct rec_workflow *out, const uint8_t *p, size_t n);
+JZ_NODISCARD int rec_objector_decode(struct rec_objector *out, const uint8_t *p, size_t n);
+JZ_NODISCARD int rec_keyrec_decode(struct rec_keyrec *out, const uint8_t *p, size_t n);
+JZ_NODISCARD int rec_revocation_decode(struct rec_revocation *out, const uint8_t *p, size_t n);
+JZ_NODISCARD int rec_receipt_decode(struct rec_receipt *out, const uint8_t *p, size_t n);
 
 /* Check a struct against the limits above without encoding it.
  * Returns 0 or JZ_EPARSE. */

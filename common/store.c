@@ -35,6 +35,12 @@ static const char *const db_names[STORE_NDB] = {
     [STORE_CONFLICT] = "conflict",
     [STORE_PARKED] = "parked",
     [STORE_META] = "meta",
+    [STORE_KEYREC] = "keyrec",
+    [STORE_REVOKED] = "revoked",
+    [STORE_PERSON] = "person",
+    [STORE_HHPROP] = "hhprop",
+    [STORE_WFHIST] = "wfhist",
+    [STORE_RECEIPTED] = "receipted",
 };
 
 static int

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 /* Bumped whenever the layout of any database changes incompatibly. */
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 
 enum store_db {
 	STORE_ENV,       /* origin(32) seq(8) -> envelope bytes */
@@ -32,16 +32,24 @@ enum store_db {
 	STORE_DOWNLOG,   /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
 	STORE_ORIGIN,    /* origin(32) -> struct origin_state (node/) */
 	STORE_HOUSEHOLD, /* household id(8) -> household state (node/) */
-	STORE_VERSION,   /* household id(8) version hash(32) -> origin(32) seq(8); keyed by
-	                  * household first so a batch's inserts cluster instead of
-	                  * dirtying one random page per record */
-	STORE_PROPOSAL,  /* version hash(32) -> workflow state (workflow issue) */
+	STORE_VERSION,   /* household id(8) version hash(32) -> where it is stored and
+	                  * what the head rule and the rollups need of it
+	                  * (node/household.c); keyed by household first so a batch's
+	                  * inserts cluster instead of dirtying one random page per
+	                  * record */
+	STORE_PROPOSAL,  /* version hash(32) -> workflow state (node/workflow.c) */
 	STORE_CENSUS,    /* village(8) year(2) -> census */
 	STORE_ROLLUP,    /* area(8) year(2) -> counter deltas */
 	STORE_LINK,      /* peer area(8) -> cursors */
 	STORE_CONFLICT,  /* kind(1) key -> details */
 	STORE_PARKED,    /* dependency hash(32) -> waiting envelopes */
 	STORE_META,      /* name -> value */
+	STORE_KEYREC,    /* key record hash(32) -> origin(32) seq(8) */
+	STORE_REVOKED,   /* node key(32) -> revocation time ms(8), revoker(32) */
+	STORE_PERSON,    /* pid_tag(16) household(8) -> empty: members of effective heads */
+	STORE_HHPROP,    /* household(8) version hash(32) -> empty: its proposals */
+	STORE_WFHIST,    /* version hash(32) n(4) -> one workflow step on that proposal */
+	STORE_RECEIPTED, /* origin(32) -> seq(8): what the province last receipted */
 	STORE_NDB
 };
 

@@ -190,7 +190,8 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 	bool has_origin = false;
 	int rc;
 
-	walk_init(&k, b, B(1) | B(3), B(2), 0);
+	bool has_own_hash = false;
+	walk_init(&k, b, B(1) | B(3) | B(5), B(2) | B(4), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -203,12 +204,21 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 			rc = get_fixed(fr->welcome.origin, f.b, WIRE_ORIGIN_LEN);
 			has_origin = true;
 			break;
+		case 4:
+			fr->welcome.own_seq = f.v;
+			break;
+		case 5:
+			rc = f.b.n == 0 ? 0 : get_fixed(fr->welcome.own_hash, f.b, 32);
+			has_own_hash = f.b.n != 0;
+			break;
 		}
 		if (rc < 0)
 			return rc;
 	}
 	if (rc < 0)
 		return rc;
+	if (has_own_hash != (fr->welcome.own_seq != 0))
+		return JZ_EPARSE;
 	return has_origin ? 0 : JZ_EPARSE;
 }
 
@@ -244,7 +254,7 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	/* Pass 1: everything but the envelopes, and count and size them. */
-	walk_init(&k, b, B(1) | B(2) | B(3), B(4), B(2));
+	walk_init(&k, b, B(1) | B(2) | B(3), B(4) | B(5), B(2));
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -253,6 +263,9 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 			break;
 		case 4:
 			fr->batch.from = f.v;
+			break;
+		case 5:
+			fr->batch.recovery = f.v != 0;
 			break;
 		case 2:
 			if (++count > WIRE_MAX_BATCH || f.b.n > ENV_MAX_SIZE)
@@ -310,7 +323,8 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 	struct pbwalk_field f;
 	int rc;
 
-	walk_init(&k, b, B(3), B(1) | B(2) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9), 0);
+	walk_init(&k, b, B(3),
+	          B(1) | B(2) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) | B(11), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -339,6 +353,12 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 			break;
 		case 9:
 			s->refused = f.v;
+			break;
+		case 10:
+			s->wf_refused = f.v;
+			break;
+		case 11:
+			s->pending = f.v;
 			break;
 		}
 		if (rc < 0)
@@ -377,6 +397,21 @@ decode_heartbeat(struct wire_frame *fr, struct bytes b)
 	return 0;
 }
 
+static int
+decode_pull(struct wire_frame *fr, struct bytes b)
+{
+	struct walk k;
+	struct pbwalk_field f;
+	int rc;
+
+	walk_init(&k, b, 0, B(1), 0);
+	while ((rc = walk_next(&k, &f)) > 0)
+		fr->pull.from_seq = f.v;
+	if (rc < 0)
+		return rc;
+	return fr->pull.from_seq ? 0 : JZ_EPARSE;
+}
+
 int
 wire_decode(struct wire_frame *out, const uint8_t *p, size_t n)
 {
@@ -390,7 +425,7 @@ wire_decode(struct wire_frame *out, const uint8_t *p, size_t n)
 		return JZ_ETOOBIG;
 
 	/* Exactly one member of the oneof. */
-	walk_init(&k, (struct bytes){p, n}, B(1) | B(2) | B(3) | B(4) | B(5) | B(6), 0, 0);
+	walk_init(&k, (struct bytes){p, n}, B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7), 0, 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		if (out->type != WIRE_NONE) {
 			rc = JZ_EPARSE; /* two members: the frame is left zeroed below */
@@ -422,6 +457,9 @@ wire_decode(struct wire_frame *out, const uint8_t *p, size_t n)
 		break;
 	case WIRE_HEARTBEAT:
 		rc = decode_heartbeat(out, msg);
+		break;
+	case WIRE_PULL:
+		rc = decode_pull(out, msg);
 		break;
 	case WIRE_NONE:
 		rc = JZ_EPARSE;
@@ -501,6 +539,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 	Jzfp__Batch batch;
 	Jzfp__Ack ack;
 	Jzfp__Heartbeat hb;
+	Jzfp__Pull pull;
 	Jzfp__Cursor c1;
 	ProtobufCBinaryData *envs = NULL;
 	Jzfp__NodeStatus *nodes = NULL;
@@ -534,6 +573,9 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		welcome.up_cursor = cursor(&f->welcome.up_cursor, &c1);
 		welcome.area = f->welcome.area;
 		welcome.origin = bin(f->welcome.origin, WIRE_ORIGIN_LEN);
+		welcome.own_seq = f->welcome.own_seq;
+		if (f->welcome.own_seq)
+			welcome.own_hash = bin(f->welcome.own_hash, 32);
 		fr.msg_case = JZFP__FRAME__MSG_WELCOME;
 		fr.welcome = &welcome;
 		break;
@@ -567,6 +609,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		batch.envelopes = envs;
 		batch.upto = cursor(&f->batch.upto, &c1);
 		batch.from = f->batch.from;
+		batch.recovery = f->batch.recovery;
 		fr.msg_case = JZFP__FRAME__MSG_BATCH;
 		fr.batch = &batch;
 		break;
@@ -606,12 +649,22 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 			d->connected = s->connected;
 			d->age_ms = s->age_ms;
 			d->refused = s->refused;
+			d->wf_refused = s->wf_refused;
+			d->pending = s->pending;
 			node_ptrs[i] = d;
 		}
 		hb.n_nodes = f->heartbeat.n;
 		hb.nodes = node_ptrs;
 		fr.msg_case = JZFP__FRAME__MSG_HEARTBEAT;
 		fr.heartbeat = &hb;
+		break;
+	case WIRE_PULL:
+		if (f->pull.from_seq == 0)
+			return -EINVAL;
+		jzfp__pull__init(&pull);
+		pull.from_seq = f->pull.from_seq;
+		fr.msg_case = JZFP__FRAME__MSG_PULL;
+		fr.pull = &pull;
 		break;
 	default:
 		return -EINVAL;

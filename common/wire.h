@@ -8,6 +8,10 @@
  *   Batch {epoch, envelopes, upto}     -->
  *                                      <--  Ack {upto, rewind}
  *   Heartbeat {nodes}                  -->
+ *                                      <--  Batch {..., envelopes for the child}
+ *   Ack {upto}                         -->   (the down direction, same flow)
+ *   Pull {from_seq}                    -->   (a child recovering its own chain)
+ *                                      <--  Batch {recovery, its own envelopes}
  *
  * Decoding is the parser of untrusted input: every length is checked
  * against the buffer and against the limits below before anything is
@@ -58,6 +62,7 @@ enum wire_type {
 	WIRE_BATCH,
 	WIRE_ACK,
 	WIRE_HEARTBEAT,
+	WIRE_PULL,
 };
 
 /* One node's line in a Heartbeat. */
@@ -66,6 +71,7 @@ struct wire_node_status {
 	uint8_t level;
 	char name[WIRE_NAME_MAX + 1];
 	uint64_t parent_area, records, backlog, age_ms, refused;
+	uint64_t wf_refused, pending;
 	bool connected;
 };
 
@@ -91,6 +97,8 @@ struct wire_frame {
 		struct wire_cursor up_cursor; /* what the parent holds of the child's log */
 		uint64_t area;
 		uint8_t origin[WIRE_ORIGIN_LEN];
+		uint64_t own_seq;     /* the child's own chain as the parent holds it */
+		uint8_t own_hash[32]; /* zeros when own_seq is 0 */
 	} welcome;
 	struct {
 		uint32_t code; /* why, as a positive number: -JZ_E* or an errno */
@@ -105,6 +113,7 @@ struct wire_frame {
 		struct bytes *envs;
 		struct wire_cursor upto; /* last log entry this batch covers */
 		uint64_t from;           /* first log position this batch covers */
+		bool recovery;           /* answer to a Pull: outside the cursors */
 	} batch;
 	struct {
 		struct wire_cursor upto; /* committed on the receiver's disk up to here */
@@ -114,6 +123,9 @@ struct wire_frame {
 		size_t n; /* 0..WIRE_MAX_NODES: the sender first, then its subtree */
 		struct wire_node_status *nodes; /* owned by the frame after decode */
 	} heartbeat;
+	struct {
+		uint64_t from_seq; /* >= 1 */
+	} pull;
 	void *priv; /* reserved for wire.c; NULL */
 };
 

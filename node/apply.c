@@ -19,10 +19,12 @@
 #include "area.h"
 #include "bytes.h"
 #include "cert.h"
+#include "flow.h"
 #include "household.h"
 #include "log.h"
 #include "origin.h"
 #include "record.h"
+#include "workflow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -102,6 +104,19 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		ctx->own_seq = o.last_seq;
 		memcpy(ctx->own_hash, o.last_hash, 32);
 	}
+	/* Open proposals and parked steps, for status and heartbeats; kept
+	 * up to date by apply_commit from here on. */
+	if (store_iter_open(&txn, STORE_PROPOSAL, &it) == 0) {
+		struct bytes k, pv;
+		for (int rc = store_iter_seek(&it, NULL, 0, &k, &pv); rc == 0;
+		     rc = store_iter_next(&it, &k, &pv)) {
+			struct wf_proposal p;
+			if (wf_proposal_decode(&p, pv.p, pv.n) == 0 && wf_is_open(p.state))
+				ctx->open_proposals++;
+		}
+		store_iter_close(&it);
+	}
+	ctx->parked = store_count(&txn, STORE_PARKED);
 	err = store_commit(&txn);
 	if (err)
 		goto fail;
@@ -160,10 +175,13 @@ refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *
 /* ---------------------------------------------------------------- records */
 
 /* Under trust: may the origin of E speak for ND's area? Its chain must be
- * valid at the record's own time. Logs the reason when not. */
+ * valid at the record's own time. Logs the reason when not. On success
+ * *LEAF is the origin's certificate (zero validity for the root). */
 static bool
-node_certified(const struct apply_ctx *ctx, const struct envelope *e, const struct rec_node *nd)
+node_certified(const struct apply_ctx *ctx, const struct envelope *e, const struct rec_node *nd,
+               struct cert *leaf_out)
 {
+	memset(leaf_out, 0, sizeof(*leaf_out));
 	if (memcmp(e->origin, ctx->root, 32) == 0)
 		return nd->level == AREA_LEVEL_PROVINCE; /* the root is the province */
 	struct bytes certs[CERT_CHAIN_MAX];
@@ -185,6 +203,8 @@ node_certified(const struct apply_ctx *ctx, const struct envelope *e, const stru
 		log_warn("origin %s is not certified for area %012" PRIu64 ": %s", who, nd->area,
 		         why);
 	}
+	if (ok)
+		*leaf_out = leaf;
 	return ok;
 }
 
@@ -197,12 +217,19 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 	if (area_level_of(nd.area) == AREA_LEVEL_NONE || area_level_of(nd.area) != nd.level ||
 	    nd.level == AREA_LEVEL_PREFECTURE || e->subject != nd.area)
 		return JZ_EPARSE;
-	if (!area_is_under(nd.area, scope))
+	/* From a child, a node of its subtree; from the parent (sparse), one
+	 * of our ancestors. */
+	if (a->sparse ? !area_is_under(a->ctx->area, nd.area) : !area_is_under(nd.area, scope))
 		return JZ_ESCOPE;
 	if (o->area && o->area != nd.area)
 		return JZ_ESCOPE; /* a key speaks for one area for life */
-	if (a->ctx->trust && !node_certified(a->ctx, e, &nd))
+	struct cert leaf;
+	if (a->ctx->trust && !node_certified(a->ctx, e, &nd, &leaf))
 		return JZ_ESCOPE;
+	if (a->ctx->trust) {
+		o->cert_not_before = leaf.not_before_ms;
+		o->cert_not_after = leaf.not_after_ms;
+	}
 	o->area = nd.area;
 	o->level = nd.level;
 	snprintf(o->name, sizeof(o->name), "%s", nd.name);
@@ -221,30 +248,16 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 		return JZ_EPARSE;
 	if (!area_is_under(h.village, o->area) || !area_is_under(h.village, scope))
 		return JZ_ESCOPE;
-
-	uint8_t vkey[40], ver[40];
-	be64_put(vkey, h.id);
-	memcpy(vkey + 8, e->hash, 32);
-	env_key(ver, e->origin, e->seq);
-	store_put(&a->txn, STORE_VERSION, vkey, sizeof(vkey), ver, sizeof(ver));
-
-	struct hh_state cur;
-	int err = hh_state_get(&a->txn, h.id, &cur);
-	if (err && err != JZ_ENOTFOUND)
+	int err;
+	if (h.proposes && (err = flow_propose(a, e, &h)))
 		return err;
-	if (err == JZ_ENOTFOUND) {
-		err = hh_move_head(&a->txn, a->ctx->acc, NULL, &h, e->hash);
-		hh_state_from(&cur, &h, e->hash, e->origin, e->seq, e->hlc, 1);
-	} else if (hh_supersedes(&cur, &h, e->origin, e->hlc)) {
-		err = hh_move_head(&a->txn, a->ctx->acc, &cur, &h, e->hash);
-		hh_state_from(&cur, &h, e->hash, e->origin, e->seq, e->hlc, cur.versions + 1);
-	} else {
-		cur.versions++;
-	}
-	if (err)
+	struct hh_version v;
+	hh_version_from(&v, &h, e->hash, e->origin, e->seq, e->hlc);
+	if ((err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v)))
 		return err;
-	hh_state_put(&a->txn, h.id, &cur);
-	return 0;
+	if (h.proposes)
+		flow_release(a, e->hash);
+	return a->txn.err;
 }
 
 static int
@@ -291,8 +304,18 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 		return apply_household(a, e, o, scope);
 	case ENV_KIND_CENSUS:
 		return apply_census(a, e, o, scope);
+	case ENV_KIND_POLICY:
+		return flow_policy(a, e, o);
+	case ENV_KIND_WORKFLOW:
+		return flow_event(a, e, o, scope);
+	case ENV_KIND_KEY:
+		return flow_keyrec(a, e, o, scope);
+	case ENV_KIND_REVOCATION:
+		return flow_revocation(a, e, o);
+	case ENV_KIND_RECEIPT:
+		return flow_receipt(a, e, o);
 	default:
-		return JZ_EPARSE; /* kinds of later issues are not accepted yet */
+		return JZ_EPARSE; /* KIND_CERT: certificates travel inside NodeInfo */
 	}
 }
 
@@ -361,6 +384,100 @@ refusal_reason(int err)
 	}
 }
 
+/* May origin O sign at E's time: its key not revoked before E's hlc, its
+ * certificate (under trust, from its latest NodeInfo) valid then? A NodeInfo
+ * brings its own chain, checked at its own time (apply_node_info). */
+static bool
+origin_valid_at(const struct envelope *e, const struct origin_state *o, bool revoked,
+                uint64_t revoked_at, char *why, size_t len)
+{
+	uint64_t ms = hlc_ms(e->hlc);
+	char t[32], u[32];
+	if (revoked && ms > revoked_at) {
+		cert_time_format(revoked_at, t);
+		snprintf(why, len, "its key was revoked at %s", t);
+		return false;
+	}
+	if (e->kind != ENV_KIND_NODE && o->cert_not_after &&
+	    (ms < o->cert_not_before || ms >= o->cert_not_after)) {
+		cert_time_format(o->cert_not_before, t);
+		cert_time_format(o->cert_not_after, u);
+		snprintf(why, len, "signed outside its certificate's validity (%s to %s)", t, u);
+		return false;
+	}
+	return true;
+}
+
+static bool
+is_own(const struct applier *a, const uint8_t *origin)
+{
+	return memcmp(origin, ident_public(a->ctx->id), 32) == 0;
+}
+
+/* Apply one checked envelope E of origin O: its record, then store it.
+ * Returns 0, or JZ_EPARSE / JZ_ESCOPE for a refused record (logged and
+ * counted here), or a storage error (also stuck to the transaction). */
+static int
+apply_checked(struct applier *a, const struct envelope *e, struct origin_state *o, uint64_t scope,
+              size_t count)
+{
+	int err = apply_record(a, e, o, scope);
+	if (err) {
+		if (err != JZ_EPARSE && err != JZ_ESCOPE)
+			store_fail(&a->txn, err);
+		else
+			refuse(a, e, count, "%s", refusal_reason(err));
+		return err;
+	}
+	store_envelope(a, e, o);
+	if (hlc_is_plausible(a->ctx->hlc, e->hlc, HLC_MAX_AHEAD_MS))
+		hlc_observe(a->ctx->hlc, e->hlc);
+	return 0;
+}
+
+/*
+ * The down direction: an ancestor's chain filtered to what concerns us.
+ * Each envelope stands alone: its own signature, no contiguity; held ones
+ * are duplicates or equivocation as always.
+ */
+static void
+apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uint64_t scope,
+             struct origin_state *o, bool revoked, uint64_t revoked_at)
+{
+	for (size_t i = 0; i < n && !a->txn.err; i++) {
+		const struct envelope *e = run[i];
+		uint8_t key[40];
+		env_key(key, e->origin, e->seq);
+		struct bytes held;
+		int err = store_get(&a->txn, STORE_ENV, key, sizeof(key), &held);
+		if (err == 0) {
+			check_old(a, e);
+			continue;
+		}
+		if (err != JZ_ENOTFOUND)
+			return;
+		if (o->last_seq && e->seq == o->last_seq + 1 && memcmp(e->prev, o->last_hash, 32)) {
+			refuse(a, e, 1, "does not continue the origin's chain (prev mismatch)");
+			continue;
+		}
+		char why[160];
+		if (!envelope_sig_ok(e)) {
+			refuse(a, e, 1, "signature does not verify");
+			continue;
+		}
+		if (!origin_valid_at(e, o, revoked, revoked_at, why, sizeof(why))) {
+			refuse(a, e, 1, "%s", why);
+			continue;
+		}
+		if (apply_checked(a, e, o, scope, 1))
+			continue;
+		if (e->seq > o->last_seq) {
+			o->last_seq = e->seq;
+			memcpy(o->last_hash, e->hash, 32);
+		}
+	}
+}
+
 /* Apply RUN[0..n): consecutive envelopes of one origin, in order. */
 static void
 apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64_t scope)
@@ -374,48 +491,56 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 		store_fail(&a->txn, err);
 		return;
 	}
+	uint64_t applied = a->st.applied;
+	uint64_t revoked_at = 0;
+	bool revoked = flow_revoked(&a->txn, origin, &revoked_at);
 
-	uint64_t held = o.last_seq;
-	size_t k = 0;
-	while (k < n && run[k]->seq <= o.last_seq)
-		check_old(a, run[k++]);
-	if (k == n)
-		return;
-	const struct envelope *first = run[k];
-	if (first->seq != o.last_seq + 1) {
-		a->gap = true;
-		a->st.gaps++;
-		refuse(a, first, n - k, "sequence gap: holding up to %" PRIu64, o.last_seq);
-		return;
-	}
-	if (o.last_seq && memcmp(first->prev, o.last_hash, 32) != 0) {
-		refuse(a, first, n - k, "does not continue the origin's chain (prev mismatch)");
-		return;
-	}
-	size_t bad = 0;
-	if (envelope_verify_run(run + k, n - k, &bad)) {
-		refuse(a, run[k + bad], n - k - bad, "signature or hash link does not verify");
-		n = k + bad;
-	}
-	for (; k < n; k++) {
-		err = apply_record(a, run[k], &o, scope);
-		if (err) {
-			if (err != JZ_EPARSE && err != JZ_ESCOPE) {
-				store_fail(&a->txn, err);
-				return;
-			}
-			refuse(a, run[k], n - k, "%s", refusal_reason(err));
-			break;
+	if (a->sparse) {
+		apply_sparse(a, run, n, scope, &o, revoked, revoked_at);
+	} else {
+		size_t k = 0;
+		while (k < n && run[k]->seq <= o.last_seq)
+			check_old(a, run[k++]);
+		if (k == n)
+			return;
+		const struct envelope *first = run[k];
+		if (first->seq != o.last_seq + 1) {
+			a->gap = true;
+			a->st.gaps++;
+			refuse(a, first, n - k, "sequence gap: holding up to %" PRIu64, o.last_seq);
+			return;
 		}
-		store_envelope(a, run[k], &o);
-		if (hlc_is_plausible(a->ctx->hlc, run[k]->hlc, HLC_MAX_AHEAD_MS))
-			hlc_observe(a->ctx->hlc, run[k]->hlc);
-		o.last_seq = run[k]->seq;
-		memcpy(o.last_hash, run[k]->hash, 32);
+		if (o.last_seq && memcmp(first->prev, o.last_hash, 32) != 0) {
+			refuse(a, first, n - k,
+			       "does not continue the origin's chain (prev mismatch)");
+			return;
+		}
+		size_t bad = 0;
+		if (envelope_verify_run(run + k, n - k, &bad)) {
+			refuse(a, run[k + bad], n - k - bad,
+			       "signature or hash link does not verify");
+			n = k + bad;
+		}
+		for (; k < n; k++) {
+			char why[160];
+			if (!origin_valid_at(run[k], &o, revoked, revoked_at, why, sizeof(why))) {
+				refuse(a, run[k], n - k, "%s", why);
+				break;
+			}
+			if (apply_checked(a, run[k], &o, scope, n - k))
+				break;
+			o.last_seq = run[k]->seq;
+			memcpy(o.last_hash, run[k]->hash, 32);
+		}
 	}
 	/* A refused envelope leaves no trace, not even of its origin. */
-	if (o.last_seq != held)
+	if (a->st.applied != applied)
 		origin_put(&a->txn, origin, &o);
+	if (is_own(a, origin) && o.last_seq > a->own_seq) {
+		/* Our own records, recovered from the parent. */
+		a->own_seq = o.last_seq;
+		memcpy(a->own_hash, o.last_hash, 32);
+	}
 }
 
 static int
@@ -464,8 +589,8 @@ apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t sco
 }
 
 int
-apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body, struct bytes sealed,
-            uint8_t *hash)
+apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body,
+            const struct apply_sealed *sealed, uint8_t *hash)
 {
 	struct apply_ctx *ctx = a->ctx;
 	struct env_fields f = {
@@ -475,8 +600,12 @@ apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body, st
 	    .kind = kind,
 	    .subject = subject,
 	    .body = body,
-	    .sealed_box = sealed,
 	};
+	if (sealed && sealed->box.n) {
+		f.sealed_box = sealed->box;
+		f.sealed_key_record = sealed->key_record;
+		f.sealed_nonce = sealed->nonce;
+	}
 	size_t n;
 	int err = envelope_build(ctx->id, &f, ctx->buf, ENV_MAX_SIZE, &n);
 	if (err)
@@ -564,6 +693,14 @@ apply_commit(struct applier *a)
 	ctx->total.refused += a->st.refused;
 	ctx->total.gaps += a->st.gaps;
 	ctx->total.equivocations += a->st.equivocations;
+	ctx->total.wf_applied += a->st.wf_applied;
+	ctx->total.wf_refused += a->st.wf_refused;
+	ctx->total.proposals_opened += a->st.proposals_opened;
+	ctx->total.proposals_closed += a->st.proposals_closed;
+	ctx->total.revocations += a->st.revocations;
+	ctx->open_proposals += a->st.proposals_opened;
+	ctx->open_proposals -= a->st.proposals_closed;
+	ctx->parked = (uint64_t)((int64_t)ctx->parked + a->st.parked);
 	return 0;
 }
 

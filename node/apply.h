@@ -33,6 +33,17 @@ struct apply_stats {
 	uint64_t refused; /* forged, out of scope, malformed, equivocating or gap */
 	uint64_t gaps;
 	uint64_t equivocations;
+	uint64_t wf_applied; /* workflow steps taken */
+	uint64_t wf_refused; /* workflow steps refused by the rules (flow.h) */
+	uint64_t proposals_opened, proposals_closed;
+	int64_t parked; /* workflow steps parked minus released */
+	uint64_t revocations;
+};
+
+/* The personal part of a record being signed (seal.h): the key record's
+ * hash, the nonce and the box. box.n == 0: the record has none. */
+struct apply_sealed {
+	struct bytes key_record, nonce, box;
 };
 
 /* What applying needs of the node; lives as long as the node. */
@@ -52,6 +63,8 @@ struct apply_ctx {
 	uint64_t own_seq;   /* last record this node signed */
 	uint8_t own_hash[32];
 	struct apply_stats total; /* since start */
+	uint64_t open_proposals;  /* proposals held that are neither recorded nor rejected */
+	uint64_t parked;          /* workflow steps waiting for their version */
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;
 	struct envelope *envs;
@@ -67,7 +80,11 @@ struct applier {
 	uint8_t own_hash[32];
 	struct apply_stats st; /* this transaction */
 	bool gap;              /* a gap was seen: the sender should rewind */
-	char why[200];         /* the first refusal's reason, for the log and replies */
+	/* Envelopes from the parent (the down direction): each ancestor's
+	 * chain arrives filtered to what concerns this node, so gaps are
+	 * expected and every envelope's own signature is verified. */
+	bool sparse;
+	char why[200]; /* the first refusal's reason, for the log and replies */
 };
 
 /*
@@ -90,14 +107,15 @@ JZ_NODISCARD int apply_begin(struct applier *a, struct apply_ctx *ctx);
 void apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t scope);
 
 /*
- * Sign a new record of this node and apply it. BODY and SEALED are the
- * encoded clear and personal parts (SEALED.n == 0: none). On 0 the
- * envelope's hash is written to HASH (may be NULL). Returns 0 or an error
- * (JZ_ESCOPE, JZ_EPARSE for a record this node may not make; storage errors
- * also stick).
+ * Sign a new record of this node and apply it. BODY is the encoded clear
+ * part, SEALED the personal part (NULL: none). On 0 the envelope's hash is
+ * written to HASH (may be NULL). Returns 0 or an error (JZ_ESCOPE,
+ * JZ_EPARSE for a record this node may not make; storage errors also
+ * stick). A workflow step refused by the rules is not an error here: it is
+ * signed, stored and counted as refused (flow.h).
  */
 JZ_NODISCARD int apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body,
-                             struct bytes sealed, uint8_t *hash);
+                             const struct apply_sealed *sealed, uint8_t *hash);
 
 /* Record, in the same transaction, that the child of area PEER holds our
  * log up to CUR (a wire cursor's fields). */

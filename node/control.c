@@ -3,13 +3,19 @@
  * (DESIGN §10). jzfpctl sends one request as frames of strings (the command
  * and its arguments; imports add binary frames of encoded records) and gets
  * back two frames: "0" or "1", then the text to print (table, JSON or CSV,
- * rendered here where the data is).
+ * rendered here where the data is). This file reads requests, dispatches
+ * them, and answers status, tree and rollup; control_data.c and
+ * control_flow.c answer the rest (control.h).
  *
  * Requests are handled in the loop thread between network events; each
- * import request is one write transaction.
+ * request that writes is one write transaction.
  */
+#include "control.h"
+
 #include "area.h"
 #include "bytes.h"
+#include "cert.h"
+#include "flow.h"
 #include "household.h"
 #include "link.h"
 #include "log.h"
@@ -18,6 +24,7 @@
 #include "output.h"
 #include "record.h"
 #include "rollup.h"
+#include "workflow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,38 +34,56 @@
 #include <string.h>
 #include <zmq.h>
 
-#define CTL_MAX_FRAMES 20001
-#define CTL_MAX_ARGS   16
-/* Until the province's policy record exists (workflow issue): 2 %. */
-#define DEFAULT_EXIT_THRESHOLD_TENTHS 20
-
-/* A request: its raw frames, and the first CTL_MAX_ARGS of them again as
- * NUL-terminated strings (binary record frames stay untouched). */
-struct request {
-	zmq_msg_t *frames;
-	size_t n;
-	char *args[CTL_MAX_ARGS];
-};
-
-static const char *
-arg(const struct request *r, size_t i)
+const char *
+ctl_arg(const struct request *r, size_t i)
 {
-	if (i >= CTL_MAX_ARGS || !r->args[i])
+	if (i >= r->nargs || !r->args || !r->args[i])
 		return "";
 	return r->args[i];
 }
 
-static bool
-has_flag(const struct request *r, const char *flag)
+bool
+ctl_flag(const struct request *r, const char *flag)
 {
-	for (size_t i = 1; i < r->n && i < CTL_MAX_ARGS; i++)
-		if (strcmp(arg(r, i), flag) == 0)
+	for (size_t i = 1; i < r->nargs; i++)
+		if (strcmp(ctl_arg(r, i), flag) == 0)
 			return true;
 	return false;
 }
 
-static void
-hex8(const uint8_t *p, char out[17])
+const char *
+ctl_opt(const struct request *r, const char *name)
+{
+	for (size_t i = 1; i + 1 < r->nargs; i++)
+		if (strcmp(ctl_arg(r, i), name) == 0)
+			return ctl_arg(r, i + 1);
+	return NULL;
+}
+
+size_t
+ctl_positional(const struct request *r, size_t from, const char *const *with_value, size_t *idx,
+               size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = from; i < r->nargs; i++) {
+		const char *a = ctl_arg(r, i);
+		if (strncmp(a, "--", 2) == 0) {
+			for (const char *const *w = with_value; w && *w; w++)
+				if (strcmp(a, *w) == 0) {
+					i++;
+					break;
+				}
+			continue;
+		}
+		if (n < cap)
+			idx[n] = i;
+		n++;
+	}
+	return n;
+}
+
+void
+ctl_hex8(const uint8_t *p, char out[17])
 {
 	static const char d[] = "0123456789abcdef";
 	for (int i = 0; i < 8; i++) {
@@ -67,6 +92,37 @@ hex8(const uint8_t *p, char out[17])
 	}
 	out[16] = 0;
 }
+
+void
+ctl_date(uint64_t hlc, char out[32])
+{
+	char t[32];
+	cert_time_format(hlc_ms(hlc), t);
+	/* "YYYY-MM-DD HH:MM:SS UTC" -> "YYYY-MM-DD HH:MM" */
+	snprintf(out, 32, "%.16s", t);
+}
+
+void
+ctl_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len)
+{
+	out[0] = 0;
+	struct store_iter it;
+	if (store_iter_open(txn, STORE_ORIGIN, &it))
+		return;
+	struct bytes k, v;
+	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+	     rc = store_iter_next(&it, &k, &v)) {
+		struct origin_state o;
+		if (origin_decode(&o, v.p, v.n) == 0 && o.area == area && o.name[0]) {
+			snprintf(out, len, "%s", o.name);
+			break;
+		}
+	}
+	store_iter_close(&it);
+}
+
+#define arg      ctl_arg
+#define has_flag ctl_flag
 
 /* ---------------------------------------------------------------- status */
 
@@ -101,6 +157,14 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		            (double)(now - n->started_ms) / 1000, t->applied, t->duplicates,
 		            t->refused, t->gaps, t->equivocations, used, map, n->disk_free,
 		            n->disk_low ? "true" : "false");
+		const char *why_not = "";
+		bool may = node_may_sign(n, &why_not);
+		sbuf_printf(out, ",\"may_sign\":%s,\"why_not_signing\":", may ? "true" : "false");
+		sbuf_json_str(out, may ? "" : why_not);
+		sbuf_printf(out,
+		            ",\"workflow\":{\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
+		            ",\"open_proposals\":%" PRIu64 ",\"parked\":%" PRIu64 "}",
+		            t->wf_applied, t->wf_refused, n->ax.open_proposals, n->ax.parked);
 		if (n->cfg.has_parent) {
 			/* The parent's area is known once it has welcomed us. */
 			if (n->up.parent_area)
@@ -115,7 +179,8 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 			            node_parent_connected(n) ? "true" : "false", node_backlog(n),
 			            n->up.acked);
 			sbuf_json_str(out, n->up.why_down);
-			sbuf_printf(out, ",\"behind\":%s}", n->up.behind ? "true" : "false");
+			sbuf_printf(out, ",\"behind\":%s,\"down_applied\":%" PRIu64 "}",
+			            n->up.behind ? "true" : "false", n->up.down_applied);
 		} else {
 			sbuf_printf(out, ",\"parent\":null");
 		}
@@ -130,9 +195,13 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 			sbuf_json_str(out, c->name);
 			sbuf_printf(out,
 			            ",\"connected\":%s,\"last_seen_s\":%.1f,\"batches\":%" PRIu64
-			            ",\"refused\":%" PRIu64 "}",
+			            ",\"refused\":%" PRIu64 ",\"down_sent\":%" PRIu64
+			            ",\"down_acked\":%" PRIu64 ",\"down_backlog\":%" PRIu64 "}",
 			            child_connected(n, c, now) ? "true" : "false",
-			            (double)(now - c->last_seen_ms) / 1000, c->batches, c->refused);
+			            (double)(now - c->last_seen_ms) / 1000, c->batches, c->refused,
+			            c->down_sent, c->dacked,
+			            c->dn_inflight || c->dscanned < n->ax.local_seq ? (uint64_t)1
+			                                                            : 0);
 		}
 		sbuf_printf(out, "]}\n");
 		return 0;
@@ -291,9 +360,19 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 	struct rollup_query q = {.level = level, .under = under, .year = (uint16_t)year};
 	struct rollup_row *rows = NULL;
 	long nrows = rollup_query(&txn, &q, &rows);
+	struct rec_policy pol;
+	int perr = flow_policy_get(&txn, &pol);
 	store_abort(&txn);
 	if (nrows < 0)
 		return (int)nrows;
+	if (perr) {
+		free(rows);
+		return perr;
+	}
+	/* The exit threshold of the province's policy, in tenths of a percent
+	 * (the incidence is shown with one decimal) and as basis points. */
+	char thr[16];
+	snprintf(thr, sizeof(thr), "%u.%u", pol.threshold_bp / 100, (pol.threshold_bp % 100) / 10);
 
 	static const char *const headers[] = {"area",
 	                                      "level",
@@ -303,14 +382,16 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 	                                      "poor_households",
 	                                      "poor_persons",
 	                                      "incidence_pct",
-	                                      "below_2pct",
+	                                      "threshold_pct",
+	                                      "below_threshold",
 	                                      "households",
 	                                      "persons",
 	                                      "exited_households",
 	                                      "exited_persons",
 	                                      "identified_in_year",
 	                                      "exited_in_year",
-	                                      "returned_in_year"};
+	                                      "returned_in_year",
+	                                      "pending"};
 	const size_t ncols = sizeof(headers) / sizeof(headers[0]);
 	bool json = strcmp(format, "json") == 0, csv = strcmp(format, "csv") == 0;
 	if (!json && !csv && strcmp(format, "table") != 0) {
@@ -321,8 +402,8 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 	struct table t;
 	table_init(&t, headers, ncols);
 	if (json)
-		sbuf_printf(out, "{\"year\":%ld,\"level\":\"%s\",\"rows\":[", year,
-		            area_level_name(level));
+		sbuf_printf(out, "{\"year\":%ld,\"level\":\"%s\",\"threshold_pct\":%s,\"rows\":[",
+		            year, area_level_name(level), thr);
 	if (csv) {
 		for (size_t c = 0; c < ncols; c++)
 			sbuf_printf(out, "%s%s", c ? "," : "", headers[c]);
@@ -330,7 +411,7 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	for (long i = 0; i < nrows; i++) {
 		const struct rollup_row *row = &rows[i];
-		char cells[16][32];
+		char cells[18][32];
 		area_format(row->area, cells[0]);
 		snprintf(cells[1], 32, "%s", area_level_name(row->level));
 		snprintf(cells[3], 32, "%u", row->year);
@@ -338,16 +419,22 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 		snprintf(cells[5], 32, "%" PRId64, row->c[RC_POOR_HH]);
 		snprintf(cells[6], 32, "%" PRId64, row->c[RC_POOR_PERSONS]);
 		fmt_incidence(cells[7], 32, row->c[RC_POOR_PERSONS], row->population);
-		long tenths = rollup_incidence_tenths(row->c[RC_POOR_PERSONS], row->population);
-		bool below = tenths >= 0 && tenths < DEFAULT_EXIT_THRESHOLD_TENTHS;
-		snprintf(cells[8], 32, "%s", tenths < 0 ? "" : below ? "yes" : "no");
-		snprintf(cells[9], 32, "%" PRId64, row->c[RC_HOUSEHOLDS]);
-		snprintf(cells[10], 32, "%" PRId64, row->c[RC_PERSONS]);
-		snprintf(cells[11], 32, "%" PRId64, row->c[RC_EXITED_HH]);
-		snprintf(cells[12], 32, "%" PRId64, row->c[RC_EXITED_PERSONS]);
-		snprintf(cells[13], 32, "%" PRId64, row->c[RC_IDENTIFIED_HH]);
-		snprintf(cells[14], 32, "%" PRId64, row->c[RC_EXITED_IN_YEAR_HH]);
-		snprintf(cells[15], 32, "%" PRId64, row->c[RC_RETURNED_HH]);
+		/* Below the threshold: poor * 10000 < threshold_bp * population,
+		 * exactly, not on the rounded figure. */
+		bool have = row->population > 0;
+		int64_t poor = row->c[RC_POOR_PERSONS] > 0 ? row->c[RC_POOR_PERSONS] : 0;
+		bool below = have && (unsigned __int128)poor * 10000 <
+		                         (unsigned __int128)pol.threshold_bp * row->population;
+		snprintf(cells[8], 32, "%s", thr);
+		snprintf(cells[9], 32, "%s", !have ? "" : below ? "yes" : "no");
+		snprintf(cells[10], 32, "%" PRId64, row->c[RC_HOUSEHOLDS]);
+		snprintf(cells[11], 32, "%" PRId64, row->c[RC_PERSONS]);
+		snprintf(cells[12], 32, "%" PRId64, row->c[RC_EXITED_HH]);
+		snprintf(cells[13], 32, "%" PRId64, row->c[RC_EXITED_PERSONS]);
+		snprintf(cells[14], 32, "%" PRId64, row->c[RC_IDENTIFIED_HH]);
+		snprintf(cells[15], 32, "%" PRId64, row->c[RC_EXITED_IN_YEAR_HH]);
+		snprintf(cells[16], 32, "%" PRId64, row->c[RC_RETURNED_HH]);
+		snprintf(cells[17], 32, "%" PRIu64, row->pending_total);
 		if (json) {
 			sbuf_printf(out,
 			            "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":", i ? "," : "",
@@ -356,13 +443,24 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 			sbuf_printf(
 			    out,
 			    ",\"year\":%s,\"rural_population\":%s,\"poor_households\":%s,"
-			    "\"poor_persons\":%s,\"incidence_pct\":%s,\"below_2pct\":%s,"
+			    "\"poor_persons\":%s,\"incidence_pct\":%s,\"threshold_pct\":%s,"
+			    "\"below_threshold\":%s,"
 			    "\"households\":%s,\"persons\":%s,\"exited_households\":%s,"
 			    "\"exited_persons\":%s,\"identified_in_year\":%s,"
 			    "\"exited_in_year\":%s,\"returned_in_year\":%s,",
 			    cells[3], cells[4], cells[5], cells[6], cells[7][0] ? cells[7] : "null",
-			    cells[8][0] ? (below ? "true" : "false") : "null", cells[9], cells[10],
-			    cells[11], cells[12], cells[13], cells[14], cells[15]);
+			    cells[8], cells[9][0] ? (below ? "true" : "false") : "null", cells[10],
+			    cells[11], cells[12], cells[13], cells[14], cells[15], cells[16]);
+			sbuf_printf(out, "\"pending\":%s,\"pending_by_state\":{", cells[17]);
+			bool firstp = true;
+			for (int st = 1; st < WF_NSTATES; st++) {
+				if (!row->pending[st])
+					continue;
+				sbuf_printf(out, "%s\"%s\":%u", firstp ? "" : ",",
+				            wf_state_name((uint8_t)st), row->pending[st]);
+				firstp = false;
+			}
+			sbuf_printf(out, "},");
 			sbuf_printf(out, "\"poor_persons_by_attribute\":[");
 			for (int a = 0; a < 3; a++)
 				sbuf_printf(out, "%s%" PRId64, a ? "," : "",
@@ -380,7 +478,7 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 			}
 			sbuf_add(out, "\n", 1);
 		} else {
-			const char *cp[16];
+			const char *cp[18];
 			for (size_t c = 0; c < ncols; c++)
 				cp[c] = c == 2 ? row->name : cells[c];
 			table_add(&t, cp);
@@ -412,283 +510,6 @@ cmd_rollup_verify(struct node *n, const struct request *r, struct sbuf *out)
 	return err;
 }
 
-/* ---------------------------------------------------------------- import */
-
-struct import_job {
-	const struct request *r;
-	size_t created, unchanged, refused;
-	char why[200];
-};
-
-/* The head version of household ID, decoded, with its sealed bytes. */
-static int
-load_head(struct store_txn *txn, const struct hh_state *st, struct rec_household *h,
-          struct bytes *sealed)
-{
-	uint8_t key[40];
-	memcpy(key, st->head_origin, 32);
-	be64_put(key + 32, st->head_seq);
-	struct bytes raw;
-	int err = store_get(txn, STORE_ENV, key, sizeof(key), &raw);
-	if (err)
-		return err;
-	struct envelope e;
-	err = envelope_decode(&e, raw.p, raw.n);
-	if (!err)
-		err = rec_household_decode(h, e.body.p, e.body.n);
-	if (!err && sealed)
-		*sealed = e.sealed_box;
-	return err;
-}
-
-static bool
-same_version(struct rec_household *a, struct rec_household *b, struct bytes sa, struct bytes sb)
-{
-	static uint8_t ea[REC_MAX_ENCODED], eb[REC_MAX_ENCODED];
-	size_t na, nb;
-	size_t pa = a->n_parents, pb = b->n_parents;
-	a->n_parents = b->n_parents = 0;
-	bool same = rec_household_encode(a, ea, sizeof(ea), &na) == 0 &&
-	            rec_household_encode(b, eb, sizeof(eb), &nb) == 0 && na == nb &&
-	            memcmp(ea, eb, na) == 0 && sa.n == sb.n && memcmp(sa.p, sb.p, sa.n) == 0;
-	a->n_parents = pa;
-	b->n_parents = pb;
-	return same;
-}
-
-/* Count the outcome ERR of signing one record of WHAT NAME: a record this
- * node may not make is refused and counted; a storage error ends the
- * request (returned). */
-static int
-count_result(struct import_job *job, int err, const char *what, const char *name)
-{
-	if (err == JZ_ESCOPE || err == JZ_EPARSE) {
-		job->refused++;
-		snprintf(job->why, sizeof(job->why), "%s %s: %s", what, name,
-		         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
-		return 0;
-	}
-	if (!err)
-		job->created++;
-	return err;
-}
-
-static int
-import_households(struct applier *a, void *arg)
-{
-	struct import_job *job = arg;
-	const struct request *r = job->r;
-	static struct rec_household h, head;
-	static uint8_t body[REC_MAX_ENCODED];
-	job->created = job->unchanged = job->refused = 0;
-	job->why[0] = 0;
-	for (size_t i = 1; i + 1 < r->n; i += 2) {
-		struct bytes sealed = {zmq_msg_data(&r->frames[i + 1]),
-		                       zmq_msg_size(&r->frames[i + 1])};
-		if (rec_household_decode(&h, zmq_msg_data(&r->frames[i]),
-		                         zmq_msg_size(&r->frames[i]))) {
-			job->refused++;
-			snprintf(job->why, sizeof(job->why), "record %zu does not decode",
-			         i / 2 + 1);
-			continue;
-		}
-		struct hh_state st;
-		int err = hh_state_get(&a->txn, h.id, &st);
-		h.n_parents = 0;
-		if (err == 0) {
-			struct bytes hs;
-			err = load_head(&a->txn, &st, &head, &hs);
-			if (err)
-				return err;
-			if (same_version(&h, &head, sealed, hs)) {
-				job->unchanged++;
-				continue;
-			}
-			h.n_parents = 1;
-			memcpy(h.parents[0], st.head, 32);
-		} else if (err != JZ_ENOTFOUND) {
-			return err;
-		}
-		size_t len;
-		err = rec_household_encode(&h, body, sizeof(body), &len);
-		if (!err)
-			err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, len},
-			                  sealed, NULL);
-		char id[17];
-		household_id_format(h.id, id);
-		if ((err = count_result(job, err, "household", id)))
-			return err;
-	}
-	return a->txn.err;
-}
-
-static int
-import_census(struct applier *a, void *arg)
-{
-	struct import_job *job = arg;
-	const struct request *r = job->r;
-	job->created = job->unchanged = job->refused = 0;
-	job->why[0] = 0;
-	for (size_t i = 1; i < r->n; i++) {
-		struct rec_census c;
-		struct bytes b = {zmq_msg_data(&r->frames[i]), zmq_msg_size(&r->frames[i])};
-		if (rec_census_decode(&c, b.p, b.n)) {
-			job->refused++;
-			snprintf(job->why, sizeof(job->why), "record %zu does not decode", i);
-			continue;
-		}
-		struct census_val cur;
-		if (rollup_census_get(&a->txn, c.village, c.year, &cur) == 0 &&
-		    cur.population == c.population && cur.households == c.households &&
-		    strcmp(cur.name, c.name) == 0) {
-			job->unchanged++;
-			continue;
-		}
-		int err = apply_local(a, ENV_KIND_CENSUS, c.village, b, (struct bytes){0}, NULL);
-		char v[13];
-		area_format(c.village, v);
-		if ((err = count_result(job, err, "village", v)))
-			return err;
-	}
-	return a->txn.err;
-}
-
-static int
-cmd_import(struct node *n, const struct request *r, struct sbuf *out, apply_fn fn)
-{
-	if (n->up.behind) {
-		sbuf_printf(out,
-		            "refused: this node's parent holds more of this node's own records "
-		            "than its store does (store lost or restored from an older copy); "
-		            "signing anything new now would fork its chain. Recover the store "
-		            "first (see jzfpctl status)");
-		return JZ_EREFUSED;
-	}
-	struct import_job job = {.r = r};
-	struct applier a;
-	int err = apply_write(&n->ax, fn, &job, &a);
-	if (err) {
-		sbuf_printf(out, "import failed, nothing of this request was stored: %s",
-		            err_str(err));
-		return err;
-	}
-	sbuf_printf(out,
-	            "{\"created\":%zu,\"unchanged\":%zu,\"refused\":%zu,\"records\":%" PRIu64
-	            ",\"why\":",
-	            job.created, job.unchanged, job.refused, n->ax.local_seq);
-	sbuf_json_str(out, job.why);
-	sbuf_printf(out, "}\n");
-	if (job.created)
-		log_info("import: %zu new records, %zu unchanged, %zu refused", job.created,
-		         job.unchanged, job.refused);
-	return 0;
-}
-
-/* ---------------------------------------------------------------- household */
-
-static int
-cmd_household(struct node *n, const struct request *r, struct sbuf *out)
-{
-	uint64_t id;
-	if (household_id_parse(arg(r, 1), &id)) {
-		sbuf_printf(out, "'%s' is not a 16-digit household id", arg(r, 1));
-		return JZ_EPARSE;
-	}
-	bool json = has_flag(r, "--json");
-	struct store_txn txn;
-	int err = store_begin(n->st, &txn, STORE_RO);
-	if (err)
-		return err;
-	struct hh_state st;
-	static struct rec_household h;
-	static struct rec_personal p;
-	struct bytes sealed = {0};
-	err = hh_state_get(&txn, id, &st);
-	if (err == JZ_ENOTFOUND) {
-		store_abort(&txn);
-		sbuf_printf(out, "household %s is not held by this node", arg(r, 1));
-		return err;
-	}
-	if (!err)
-		err = load_head(&txn, &st, &h, &sealed);
-	if (err) {
-		store_abort(&txn);
-		return err;
-	}
-	bool have_personal = sealed.n && rec_personal_decode(&p, sealed.p, sealed.n) == 0;
-	char head[17], origin[17], village[13];
-	hex8(st.head, head);
-	hex8(st.head_origin, origin);
-	area_format(h.village, village);
-	if (json) {
-		sbuf_printf(out,
-		            "{\"id\":\"%s\",\"village\":\"%s\",\"year\":%u,\"status\":%u,"
-		            "\"status_name\":",
-		            arg(r, 1), village, h.year, h.status);
-		sbuf_json_str(out, rec_status_name(h.status));
-		sbuf_printf(
-		    out,
-		    ",\"attribute\":%u,\"main_cause\":%u,\"income_fen\":%" PRId64
-		    ",\"members\":%zu,\"versions\":%u,\"head\":\"%s\",\"head_origin\":\"%s\","
-		    "\"personal\":%s,\"history\":[",
-		    h.attribute, h.main_cause, h.income_fen, h.n_members, st.versions, head, origin,
-		    have_personal ? "\"readable\"" : "\"sealed\"");
-	} else {
-		sbuf_printf(out, "household %s  village %s  year %u\n", arg(r, 1), village, h.year);
-		sbuf_printf(out, "status    %s (%u)\n", rec_status_name(h.status), h.status);
-		sbuf_printf(out,
-		            "attribute %s  main cause %s  income %" PRId64 ".%02" PRId64 " yuan\n",
-		            rec_attribute_name(h.attribute), rec_cause_name(h.main_cause),
-		            h.income_fen / 100, h.income_fen % 100);
-		sbuf_printf(out, "versions  %u, effective head %s by origin %s\n", st.versions,
-		            head, origin);
-		if (have_personal) {
-			sbuf_printf(out, "members   %zu\n", h.n_members);
-			for (size_t i = 0; i < p.n && i < h.n_members; i++)
-				sbuf_printf(out, "  %02u %s %s %s health %02u labour %02u\n",
-				            p.members[i].relation, p.members[i].name,
-				            p.members[i].id_number, p.members[i].birth_date,
-				            h.members[i].health, h.members[i].labour);
-		} else {
-			sbuf_printf(out, "members   %zu (personal part sealed)\n", h.n_members);
-		}
-		sbuf_printf(out, "history (newest first):\n");
-	}
-	/* Walk the first-parent chain back from the effective head. */
-	uint8_t cur[40];
-	be64_put(cur, id);
-	memcpy(cur + 8, st.head, 32);
-	for (int depth = 0; depth < 100; depth++) {
-		struct bytes loc, raw;
-		struct envelope e;
-		if (store_get(&txn, STORE_VERSION, cur, sizeof(cur), &loc) || loc.n != 40 ||
-		    store_get(&txn, STORE_ENV, loc.p, 40, &raw) ||
-		    envelope_decode(&e, raw.p, raw.n) ||
-		    rec_household_decode(&h, e.body.p, e.body.n))
-			break;
-		char vh[17], vo[17];
-		hex8(e.hash, vh);
-		hex8(e.origin, vo);
-		if (json)
-			sbuf_printf(out,
-			            "%s{\"version\":\"%s\",\"origin\":\"%s\",\"seq\":%" PRIu64
-			            ",\"hlc_ms\":%" PRIu64 ",\"year\":%u,\"status\":%u}",
-			            depth ? "," : "", vh, vo, e.seq, hlc_ms(e.hlc), h.year,
-			            h.status);
-		else
-			sbuf_printf(out, "  %s by %s seq %" PRIu64 ": year %u, %s\n", vh, vo, e.seq,
-			            h.year, rec_status_name(h.status));
-		if (!h.n_parents)
-			break;
-		memcpy(cur + 8, h.parents[0], 32);
-	}
-	if (json)
-		sbuf_printf(out, "]}\n");
-	store_abort(&txn);
-	sodium_memzero(&p, sizeof(p)); /* names and ID numbers: not kept after use */
-	return 0;
-}
-
 /* ---------------------------------------------------------------- dispatch */
 
 static void
@@ -700,6 +521,31 @@ reply(struct node *n, int err, struct sbuf *text)
 	zmq_send(n->ctl, code, 1, ZMQ_SNDMORE);
 	zmq_send(n->ctl, text->p ? text->p : "", text->n, 0);
 }
+
+typedef int (*ctl_fn)(struct node *n, const struct request *r, struct sbuf *out);
+
+static const struct {
+	const char *name;
+	ctl_fn fn;
+	bool binary; /* frames after the command are records, not strings */
+} handlers[] = {
+    {"status", cmd_status, false},
+    {"tree", cmd_tree, false},
+    {"rollup", cmd_rollup, false},
+    {"rollup-verify", cmd_rollup_verify, false},
+    {"household", ctl_household_show, false},
+    {"household-raw", ctl_household_raw, false},
+    {"household-edit", ctl_household_edit, false},
+    {"import-households", ctl_import_households, true},
+    {"import-census", ctl_import_census, true},
+    {"conflicts", ctl_conflicts, false},
+    {"wf", ctl_workflow, false},
+    {"proposals", ctl_proposals, false},
+    {"notice-print", ctl_notice_print, false},
+    {"policy", ctl_policy, false},
+    {"revoke", ctl_revoke, false},
+    {"clock", ctl_clock, false},
+};
 
 void
 control_handle(struct node *n)
@@ -738,35 +584,41 @@ control_handle(struct node *n)
 		more = zmq_msg_more(&r.frames[r.n]);
 		r.n++;
 	}
-	for (size_t i = 0; i < r.n && i < CTL_MAX_ARGS; i++)
+	size_t h = 0, nh = sizeof(handlers) / sizeof(handlers[0]);
+	const char *cmd = "";
+	char cmdbuf[64] = "";
+	if (r.n) {
+		snprintf(cmdbuf, sizeof(cmdbuf), "%.*s",
+		         (int)(zmq_msg_size(&r.frames[0]) < 63 ? zmq_msg_size(&r.frames[0]) : 63),
+		         (const char *)zmq_msg_data(&r.frames[0]));
+		cmd = cmdbuf;
+	}
+	while (h < nh && strcmp(cmd, handlers[h].name) != 0)
+		h++;
+	/* String arguments; binary record frames stay untouched. */
+	r.nargs = h < nh && handlers[h].binary ? 1 : r.n;
+	if (r.nargs > CTL_MAX_ARGS)
+		r.nargs = CTL_MAX_ARGS;
+	r.args = r.nargs ? calloc(r.nargs, sizeof(*r.args)) : NULL;
+	for (size_t i = 0; r.args && i < r.nargs; i++)
 		r.args[i] = strndup(zmq_msg_data(&r.frames[i]), zmq_msg_size(&r.frames[i]));
-	const char *cmd = arg(&r, 0);
 	if (too_many) {
 		sbuf_printf(&out, "request has more than %d frames", CTL_MAX_FRAMES);
 		err = JZ_ETOOBIG;
-	} else if (strcmp(cmd, "status") == 0) {
-		err = cmd_status(n, &r, &out);
-	} else if (strcmp(cmd, "tree") == 0) {
-		err = cmd_tree(n, &r, &out);
-	} else if (strcmp(cmd, "rollup") == 0) {
-		err = cmd_rollup(n, &r, &out);
-	} else if (strcmp(cmd, "rollup-verify") == 0) {
-		err = cmd_rollup_verify(n, &r, &out);
-	} else if (strcmp(cmd, "household") == 0) {
-		err = cmd_household(n, &r, &out);
-	} else if (strcmp(cmd, "import-households") == 0) {
-		err = cmd_import(n, &r, &out, import_households);
-	} else if (strcmp(cmd, "import-census") == 0) {
-		err = cmd_import(n, &r, &out, import_census);
-	} else {
+	} else if (r.nargs && !r.args) {
+		err = -ENOMEM;
+	} else if (h == nh) {
 		sbuf_printf(&out, "unknown control request '%s'", cmd);
 		err = JZ_EPARSE;
+	} else {
+		err = handlers[h].fn(n, &r, &out);
 	}
 	reply(n, err, &out);
 	sbuf_release(&out);
 	for (size_t i = 0; i < r.n; i++)
 		zmq_msg_close(&r.frames[i]);
-	for (size_t i = 0; i < CTL_MAX_ARGS; i++)
+	for (size_t i = 0; r.args && i < r.nargs; i++)
 		free(r.args[i]);
+	free(r.args);
 	free(r.frames);
 }

@@ -1,40 +1,89 @@
 /*
- * household.c - effective household state (DESIGN §6) in the `household`
- * database. Value layout, big-endian: head(32) head_origin(32) head_seq(8)
- * head_hlc(8) year(2) versions(4) present(1) status(1) members(1)
- * attribute(1) main_cause(1).
+ * household.c - effective household state (DESIGN §6, §9); see household.h.
+ *
+ * `version` value, big-endian: origin(32) seq(8) hlc(8) year(2) status(1)
+ * members(1) attribute(1) main_cause(1) n_parents(1) parents(32 each).
+ *
+ * `household` value: eff head (hash 32, origin 32, seq 8, hlc 8) year(2)
+ * versions(4) present(1) status(1) members(1) attribute(1) main_cause(1)
+ * has_recorded(1) recorded(32) recorded_at(8) recorded_by(32) n_heads(1)
+ * and each head (80 bytes).
+ *
+ * Two paths change a household. A version on top of the only open head (the
+ * normal import: one version a year) is one rollup step and two index
+ * updates. Anything else (concurrent heads, a merge, a version before its
+ * parent, a proposal recorded) loads every version of the household from
+ * the `version` index, which holds what is needed without decoding a single
+ * envelope, recomputes the open heads and the effective head, and replaces
+ * the old rollup history with the new from where they first differ.
  */
 #include "household.h"
 
 #include "bytes.h"
 #include "envelope.h"
 #include "log.h"
+#include "workflow.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Deeper first-parent chains are cut there (treated as roots). A household
  * gains about one version a year. */
 #define HH_CHAIN_MAX 1024
+/* Versions of one household loaded for a recomputation; more are ignored
+ * (with a warning), keeping the first by hash. */
+#define HH_VERSIONS_MAX 2048
 
-#define HH_STATE_LEN (32 + 32 + 8 + 8 + 2 + 4 + 5)
+#define HEAD_LEN      (32 + 32 + 8 + 8)
+#define STATE_FIXED   (HEAD_LEN + 2 + 4 + 5 + 1 + 32 + 8 + 32 + 1)
+#define VERSION_FIXED (32 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 1)
+
+/* ---------------------------------------------------------------- values */
+
+static void
+head_put(uint8_t *p, const struct hh_head *h)
+{
+	memcpy(p, h->hash, 32);
+	memcpy(p + 32, h->origin, 32);
+	be64_put(p + 64, h->seq);
+	be64_put(p + 72, h->hlc);
+}
+
+static void
+head_get(struct hh_head *h, const uint8_t *p)
+{
+	memcpy(h->hash, p, 32);
+	memcpy(h->origin, p + 32, 32);
+	h->seq = be64_get(p + 64);
+	h->hlc = be64_get(p + 72);
+}
 
 int
 hh_state_decode(struct hh_state *out, const uint8_t *p, size_t n)
 {
-	if (n != HH_STATE_LEN)
+	if (n < STATE_FIXED)
 		return JZ_ECORRUPT;
-	memcpy(out->head, p, 32);
-	memcpy(out->head_origin, p + 32, 32);
-	out->head_seq = be64_get(p + 64);
-	out->head_hlc = be64_get(p + 72);
-	out->year = be16_get(p + 80);
-	out->versions = be32_get(p + 82);
-	out->contrib.present = p[86] != 0;
-	out->contrib.status = p[87];
-	out->contrib.members = p[88];
-	out->contrib.attribute = p[89];
-	out->contrib.main_cause = p[90];
+	memset(out, 0, sizeof(*out));
+	head_get(&out->eff, p);
+	const uint8_t *q = p + HEAD_LEN;
+	out->year = be16_get(q);
+	out->versions = be32_get(q + 2);
+	out->contrib.present = q[6] != 0;
+	out->contrib.status = q[7];
+	out->contrib.members = q[8];
+	out->contrib.attribute = q[9];
+	out->contrib.main_cause = q[10];
+	out->has_recorded = q[11] != 0;
+	memcpy(out->recorded, q + 12, 32);
+	out->recorded_at = be64_get(q + 44);
+	memcpy(out->recorded_by, q + 52, 32);
+	out->n_heads = q[84];
+	if (out->n_heads < 1 || out->n_heads > HH_MAX_HEADS ||
+	    n != STATE_FIXED + out->n_heads * HEAD_LEN)
+		return JZ_ECORRUPT;
+	for (size_t i = 0; i < out->n_heads; i++)
+		head_get(&out->heads[i], p + STATE_FIXED + i * HEAD_LEN);
 	return 0;
 }
 
@@ -53,181 +102,585 @@ hh_state_get(struct store_txn *txn, uint64_t id, struct hh_state *out)
 void
 hh_state_put(struct store_txn *txn, uint64_t id, const struct hh_state *st)
 {
-	uint8_t key[8], v[HH_STATE_LEN];
+	uint8_t key[8], v[STATE_FIXED + HH_MAX_HEADS * HEAD_LEN];
 	be64_put(key, id);
-	memcpy(v, st->head, 32);
-	memcpy(v + 32, st->head_origin, 32);
-	be64_put(v + 64, st->head_seq);
-	be64_put(v + 72, st->head_hlc);
-	be16_put(v + 80, st->year);
-	be32_put(v + 82, st->versions);
-	v[86] = st->contrib.present;
-	v[87] = st->contrib.status;
-	v[88] = st->contrib.members;
-	v[89] = st->contrib.attribute;
-	v[90] = st->contrib.main_cause;
-	store_put(txn, STORE_HOUSEHOLD, key, sizeof(key), v, sizeof(v));
-}
-
-struct rollup_contrib
-hh_contrib(const struct rec_household *h)
-{
-	struct rollup_contrib c = {
-	    .present = true,
-	    .status = h->status,
-	    .members = (uint8_t)h->n_members,
-	    .attribute = h->attribute,
-	    .main_cause = h->main_cause,
-	};
-	return c;
-}
-
-bool
-hh_supersedes(const struct hh_state *cur, const struct rec_household *h, const uint8_t *origin,
-              uint64_t hlc)
-{
-	for (size_t i = 0; i < h->n_parents; i++)
-		if (memcmp(h->parents[i], cur->head, 32) == 0)
-			return true;
-	if (hlc != cur->head_hlc)
-		return hlc > cur->head_hlc;
-	return memcmp(origin, cur->head_origin, 32) > 0;
+	head_put(v, &st->eff);
+	uint8_t *q = v + HEAD_LEN;
+	be16_put(q, st->year);
+	be32_put(q + 2, st->versions);
+	q[6] = st->contrib.present;
+	q[7] = st->contrib.status;
+	q[8] = st->contrib.members;
+	q[9] = st->contrib.attribute;
+	q[10] = st->contrib.main_cause;
+	q[11] = st->has_recorded;
+	memcpy(q + 12, st->recorded, 32);
+	be64_put(q + 44, st->recorded_at);
+	memcpy(q + 52, st->recorded_by, 32);
+	q[84] = (uint8_t)st->n_heads;
+	for (size_t i = 0; i < st->n_heads; i++)
+		head_put(v + STATE_FIXED + i * HEAD_LEN, &st->heads[i]);
+	store_put(txn, STORE_HOUSEHOLD, key, sizeof(key), v, STATE_FIXED + st->n_heads * HEAD_LEN);
 }
 
 void
-hh_state_from(struct hh_state *out, const struct rec_household *h, const uint8_t hash[32],
-              const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions)
+hh_version_from(struct hh_version *out, const struct rec_household *h, const uint8_t hash[32],
+                const uint8_t origin[32], uint64_t seq, uint64_t hlc)
 {
-	memcpy(out->head, hash, 32);
-	memcpy(out->head_origin, origin, 32);
-	out->head_seq = seq;
-	out->head_hlc = hlc;
+	memcpy(out->hash, hash, 32);
+	memcpy(out->origin, origin, 32);
+	out->seq = seq;
+	out->hlc = hlc;
 	out->year = h->year;
-	out->versions = versions;
-	out->contrib = hh_contrib(h);
+	out->status = h->status;
+	out->members = (uint8_t)h->n_members;
+	out->attribute = h->attribute;
+	out->main_cause = h->main_cause;
+	out->n_parents = h->n_parents;
+	memcpy(out->parents, h->parents, h->n_parents * 32);
 }
 
-/* One version on a first-parent chain. */
-struct chain_entry {
-	uint8_t hash[32];
-	struct rollup_contrib c;
-	uint16_t year;
-	bool has_parent;
-	uint8_t parent[32];
-};
+static void
+version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
+{
+	uint8_t key[40], val[VERSION_FIXED + REC_MAX_PARENTS * 32];
+	be64_put(key, id);
+	memcpy(key + 8, v->hash, 32);
+	memcpy(val, v->origin, 32);
+	be64_put(val + 32, v->seq);
+	be64_put(val + 40, v->hlc);
+	be16_put(val + 48, v->year);
+	val[50] = v->status;
+	val[51] = v->members;
+	val[52] = v->attribute;
+	val[53] = v->main_cause;
+	val[54] = (uint8_t)v->n_parents;
+	memcpy(val + VERSION_FIXED, v->parents, v->n_parents * 32);
+	store_put(txn, STORE_VERSION, key, sizeof(key), val, VERSION_FIXED + v->n_parents * 32);
+}
 
-/* Load version HASH of household ID. Returns 0 or JZ_ENOTFOUND (not held). */
-static int
-load_version(struct store_txn *txn, uint64_t id, const uint8_t hash[32], struct rec_household *h)
+int
+hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *p, size_t n)
+{
+	if (n < VERSION_FIXED || p[54] > REC_MAX_PARENTS || n != VERSION_FIXED + p[54] * 32u)
+		return JZ_ECORRUPT;
+	memcpy(out->hash, key + 8, 32);
+	memcpy(out->origin, p, 32);
+	out->seq = be64_get(p + 32);
+	out->hlc = be64_get(p + 40);
+	out->year = be16_get(p + 48);
+	out->status = p[50];
+	out->members = p[51];
+	out->attribute = p[52];
+	out->main_cause = p[53];
+	out->n_parents = p[54];
+	memcpy(out->parents, p + VERSION_FIXED, out->n_parents * 32);
+	return 0;
+}
+
+int
+hh_version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32], struct hh_version *out)
 {
 	uint8_t key[40];
 	be64_put(key, id);
 	memcpy(key + 8, hash, 32);
-	struct bytes loc, raw;
-	int err = store_get(txn, STORE_VERSION, key, sizeof(key), &loc);
+	struct bytes v;
+	int err = store_get(txn, STORE_VERSION, key, sizeof(key), &v);
 	if (err)
 		return err;
-	if (loc.n != 40)
-		return JZ_ECORRUPT;
-	err = store_get(txn, STORE_ENV, loc.p, 40, &raw);
+	return hh_version_decode(out, key, v.p, v.n);
+}
+
+int
+hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h)
+{
+	uint8_t key[40];
+	memcpy(key, v->origin, 32);
+	be64_put(key + 32, v->seq);
+	struct bytes raw;
+	int err = store_get(txn, STORE_ENV, key, sizeof(key), &raw);
 	if (err)
-		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+		return err;
 	struct envelope e;
 	if (envelope_decode(&e, raw.p, raw.n) || rec_household_decode(h, e.body.p, e.body.n))
 		return JZ_ECORRUPT;
 	return 0;
 }
 
-static void
-entry_from(struct chain_entry *ce, const uint8_t hash[32], const struct rec_household *h)
+struct rollup_contrib
+hh_contrib_of(const struct hh_version *v, uint8_t status)
 {
-	memcpy(ce->hash, hash, 32);
-	ce->c = hh_contrib(h);
-	ce->year = h->year;
-	ce->has_parent = h->n_parents > 0;
-	if (ce->has_parent)
-		memcpy(ce->parent, h->parents[0], 32);
+	struct rollup_contrib c = {
+	    .present = true,
+	    .status = status,
+	    .members = v->members,
+	    .attribute = v->attribute,
+	    .main_cause = v->main_cause,
+	};
+	return c;
 }
 
-static long
-find(const struct chain_entry *set, size_t n, const uint8_t hash[32])
+static void
+head_of(struct hh_head *h, const struct hh_version *v)
 {
-	for (size_t i = 0; i < n; i++)
-		if (memcmp(set[i].hash, hash, 32) == 0)
-			return (long)i;
-	return -1;
+	memcpy(h->hash, v->hash, 32);
+	memcpy(h->origin, v->origin, 32);
+	h->seq = v->seq;
+	h->hlc = v->hlc;
+}
+
+void
+hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
+{
+	static struct rec_household h;
+	static const uint8_t zero[REC_PID_TAG_LEN];
+	int err = hh_version_load(txn, v, &h);
+	if (err) {
+		if (err != JZ_ENOTFOUND)
+			store_fail(txn, err);
+		return;
+	}
+	for (size_t i = 0; i < h.n_members; i++) {
+		if (memcmp(h.members[i].pid_tag, zero, REC_PID_TAG_LEN) == 0)
+			continue;
+		uint8_t key[REC_PID_TAG_LEN + 8];
+		memcpy(key, h.members[i].pid_tag, REC_PID_TAG_LEN);
+		be64_put(key + REC_PID_TAG_LEN, id);
+		if (add)
+			store_put(txn, STORE_PERSON, key, sizeof(key), "", 0);
+		else
+			store_del(txn, STORE_PERSON, key, sizeof(key));
+	}
+}
+
+/* ---------------------------------------------------------------- history */
+
+/* One step of a household's rollup history: after it, the household adds C
+ * at YEAR. */
+struct hist_entry {
+	uint8_t hash[32];
+	uint16_t year;
+	struct rollup_contrib c;
+};
+
+struct hh_history {
+	size_t n; /* root first */
+	struct hist_entry e[HH_CHAIN_MAX + 1];
+};
+
+/* Is version HASH a recorded proposal? *historic tells whether it was
+ * recorded by a migration. */
+static int
+recorded_status(struct store_txn *txn, const uint8_t hash[32], bool *recorded, bool *historic)
+{
+	struct wf_proposal p;
+	int err = wf_proposal_get(txn, hash, &p);
+	*recorded = *historic = false;
+	if (err == JZ_ENOTFOUND)
+		return 0;
+	if (err)
+		return err;
+	*recorded = p.state == WF_RECORDED;
+	*historic = p.historic;
+	return 0;
 }
 
 /*
- * Walk back from OUT[0] (filled by the caller) along first parents, until a
- * version found in STOP (its index in *AT), a root, a version not held, or
- * the depth limit (*AT = -1 for all three). Returns the entries in *N.
+ * The history of head HEAD of household ID: walk its first-parent chain to
+ * the root (or the first version not held, or the depth limit), then
+ * compute each version's official status root first. A first version that
+ * is a recorded identification (not a migration) contributes in two steps,
+ * first as registered, then as identified, so the year counts it as
+ * identified.
  */
 static int
-walk(struct store_txn *txn, uint64_t id, struct chain_entry *out, size_t *n,
-     const struct chain_entry *stop, size_t n_stop, long *at)
+history(struct store_txn *txn, uint64_t id, const uint8_t head[32], struct hh_history *out)
 {
-	static struct rec_household h;
-	*n = 1;
-	*at = -1;
-	while (out[*n - 1].has_parent && *n < HH_CHAIN_MAX) {
-		const uint8_t *parent = out[*n - 1].parent;
-		long k = stop ? find(stop, n_stop, parent) : -1;
-		if (k >= 0) {
-			*at = k;
-			return 0;
-		}
-		int err = load_version(txn, id, parent, &h);
+	static struct hh_version chain[HH_CHAIN_MAX];
+	static bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
+	size_t n = 0;
+	const uint8_t *cur = head;
+	while (n < HH_CHAIN_MAX) {
+		int err = hh_version_get(txn, id, cur, &chain[n]);
 		if (err == JZ_ENOTFOUND)
-			return 0;
+			break;
 		if (err)
 			return err;
-		entry_from(&out[(*n)++], parent, &h);
+		if ((err = recorded_status(txn, cur, &rec[n], &hist[n])))
+			return err;
+		n++;
+		if (!chain[n - 1].n_parents)
+			break;
+		cur = chain[n - 1].parents[0];
+	}
+	if (n == HH_CHAIN_MAX)
+		log_warn("household %016" PRIu64 ": version chain deeper than %d, cut", id,
+		         HH_CHAIN_MAX);
+	out->n = 0;
+	uint8_t official = HH_NOT_POOR;
+	for (size_t i = n; i-- > 0;) {
+		const struct hh_version *v = &chain[i];
+		if (i == n - 1 && rec[i] && !hist[i] && v->status != HH_NOT_POOR) {
+			struct hist_entry *e = &out->e[out->n++];
+			memcpy(e->hash, v->hash, 32);
+			e->year = v->year;
+			e->c = hh_contrib_of(v, HH_NOT_POOR);
+		}
+		if (rec[i])
+			official = v->status;
+		struct hist_entry *e = &out->e[out->n++];
+		memcpy(e->hash, v->hash, 32);
+		e->year = v->year;
+		e->c = hh_contrib_of(v, official);
+	}
+	return 0;
+}
+
+static bool
+entry_eq(const struct hist_entry *a, const struct hist_entry *b)
+{
+	return memcmp(a->hash, b->hash, 32) == 0 && a->year == b->year &&
+	       memcmp(&a->c, &b->c, sizeof(a->c)) == 0;
+}
+
+/* Take back OLD's steps and add NEW's, from where they first differ. */
+static int
+history_diff(struct rollup_acc *acc, uint64_t village, const struct hh_history *old,
+             const struct hh_history *new_)
+{
+	static const struct rollup_contrib none;
+	size_t k = 0;
+	while (k < old->n && k < new_->n && entry_eq(&old->e[k], &new_->e[k]))
+		k++;
+	int err;
+	for (size_t i = k; i < old->n; i++) {
+		const struct rollup_contrib *prev = i ? &old->e[i - 1].c : &none;
+		if ((err = rollup_acc_step(acc, village, old->e[i].year, prev, &old->e[i].c, -1)))
+			return err;
+	}
+	for (size_t i = k; i < new_->n; i++) {
+		const struct rollup_contrib *prev = i ? &new_->e[i - 1].c : &none;
+		if ((err = rollup_acc_step(acc, village, new_->e[i].year, prev, &new_->e[i].c, +1)))
+			return err;
 	}
 	return 0;
 }
 
 int
-hh_move_head(struct store_txn *txn, struct rollup_acc *acc, const struct hh_state *cur,
-             const struct rec_household *h, const uint8_t hash[32])
+hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status)
 {
-	static const struct rollup_contrib none;
-	struct rollup_contrib c = hh_contrib(h);
-	if (!cur)
-		return rollup_acc_step(acc, h->village, h->year, &none, &c, +1);
-	if (h->n_parents && memcmp(h->parents[0], cur->head, 32) == 0)
-		return rollup_acc_step(acc, h->village, h->year, &cur->contrib, &c, +1);
+	static struct hh_history h;
+	int err = history(txn, id, hash, &h);
+	if (err)
+		return err;
+	*status = h.n ? h.e[h.n - 1].c.status : HH_NOT_POOR;
+	return 0;
+}
 
-	/* Another branch: find the common ancestor on the two first-parent chains. */
-	static struct chain_entry old[HH_CHAIN_MAX], new_[HH_CHAIN_MAX];
-	static struct rec_household oh;
-	size_t n_old, n_new;
-	long at_old, at;
-	int err = load_version(txn, h->id, cur->head, &oh);
+/* ---------------------------------------------------------------- heads */
+
+static struct hh_version all[HH_VERSIONS_MAX];
+
+static int
+load_versions(struct store_txn *txn, uint64_t id, size_t *n)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_VERSION, &it);
+	if (err)
+		return err;
+	uint8_t key[8];
+	be64_put(key, id);
+	struct bytes k, v;
+	*n = 0;
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n != 40 || be64_get(k.p) != id)
+			break;
+		if (*n == HH_VERSIONS_MAX) {
+			log_warn("household %016" PRIu64 ": more than %d versions, the rest "
+			         "ignored by the head rule",
+			         id, HH_VERSIONS_MAX);
+			break;
+		}
+		if ((err = hh_version_decode(&all[*n], k.p, v.p, v.n)))
+			break;
+		(*n)++;
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND || err == 0 ? 0 : err;
+}
+
+/* Index of HASH among all[0..n) (sorted by hash: the key order), or -1. */
+static long
+find_version(size_t n, const uint8_t hash[32])
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(all[mid].hash, hash, 32);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Does all[from] descend from (or equal) all[target]? */
+static bool
+descends(size_t n, size_t from, size_t target)
+{
+	static uint32_t stack[HH_VERSIONS_MAX];
+	static uint8_t seen[HH_VERSIONS_MAX];
+	memset(seen, 0, n);
+	size_t sp = 0;
+	stack[sp++] = (uint32_t)from;
+	seen[from] = 1;
+	while (sp) {
+		size_t i = stack[--sp];
+		if (i == target)
+			return true;
+		for (size_t p = 0; p < all[i].n_parents; p++) {
+			long j = find_version(n, all[i].parents[p]);
+			if (j >= 0 && !seen[j]) {
+				seen[j] = 1;
+				stack[sp++] = (uint32_t)j;
+			}
+		}
+	}
+	return false;
+}
+
+/* Later hlc first, then the greater origin key: the effective head first. */
+static int
+head_cmp(const void *a, const void *b)
+{
+	const struct hh_head *x = a, *y = b;
+	if (x->hlc != y->hlc)
+		return x->hlc > y->hlc ? -1 : 1;
+	return -memcmp(x->origin, y->origin, 32);
+}
+
+/*
+ * The open heads of household ID from all its versions: leaves, and once a
+ * proposal is recorded (RECORDED, if not NULL) only leaves that descend
+ * from it. Sorted with the effective head first; *n_heads >= 1 when the
+ * household has any version.
+ */
+static int
+open_heads(struct store_txn *txn, uint64_t id, const uint8_t *recorded, struct hh_head *heads,
+           size_t *n_heads, uint32_t *versions)
+{
+	static uint8_t is_parent[HH_VERSIONS_MAX];
+	static struct hh_head leaves[HH_VERSIONS_MAX];
+	size_t n;
+	int err = load_versions(txn, id, &n);
+	if (err)
+		return err;
+	*versions = (uint32_t)n;
+	memset(is_parent, 0, n);
+	for (size_t i = 0; i < n; i++)
+		for (size_t p = 0; p < all[i].n_parents; p++) {
+			long j = find_version(n, all[i].parents[p]);
+			if (j >= 0)
+				is_parent[j] = 1;
+		}
+	long r = recorded ? find_version(n, recorded) : -1;
+	size_t nl = 0, all_leaves = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (is_parent[i])
+			continue;
+		all_leaves++;
+		if (r >= 0 && !descends(n, i, (size_t)r))
+			continue;
+		head_of(&leaves[nl++], &all[i]);
+	}
+	if (nl == 0 && all_leaves) {
+		/* The recorded version is not held here: every leaf stays open. */
+		for (size_t i = 0; i < n; i++)
+			if (!is_parent[i])
+				head_of(&leaves[nl++], &all[i]);
+	}
+	qsort(leaves, nl, sizeof(leaves[0]), head_cmp);
+	if (nl > HH_MAX_HEADS) {
+		log_warn("household %016" PRIu64 ": %zu open heads, only the latest %d kept open",
+		         id, nl, HH_MAX_HEADS);
+		nl = HH_MAX_HEADS;
+	}
+	memcpy(heads, leaves, nl * sizeof(*heads));
+	*n_heads = nl;
+	return 0;
+}
+
+/* Fill ST's effective-head fields from its heads[0] and history H. */
+static int
+set_effective(struct store_txn *txn, uint64_t id, struct hh_state *st, const struct hh_history *h)
+{
+	struct hh_version v;
+	int err = hh_version_get(txn, id, st->heads[0].hash, &v);
 	if (err)
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
-	entry_from(&old[0], cur->head, &oh);
-	if ((err = walk(txn, h->id, old, &n_old, NULL, 0, &at_old)))
+	st->eff = st->heads[0];
+	st->year = v.year;
+	st->contrib = h->n ? h->e[h->n - 1].c : hh_contrib_of(&v, HH_NOT_POOR);
+	return 0;
+}
+
+static struct hh_history hist_old, hist_new;
+
+/* Recompute ST (household ID, currently with history OLD) from its stored
+ * versions; add the history change to ACC and move the person index when
+ * the effective head changes. */
+static int
+refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+        struct hh_state *st, const struct hh_history *old, const uint8_t *old_eff)
+{
+	int err = open_heads(txn, id, st->has_recorded ? st->recorded : NULL, st->heads,
+	                     &st->n_heads, &st->versions);
+	if (err)
 		return err;
-	entry_from(&new_[0], hash, h);
-	if ((err = walk(txn, h->id, new_, &n_new, old, n_old, &at)))
+	if (st->n_heads == 0)
+		return JZ_ECORRUPT;
+	if ((err = history(txn, id, st->heads[0].hash, &hist_new)))
 		return err;
-	if (n_old == HH_CHAIN_MAX || n_new == HH_CHAIN_MAX)
-		log_warn("household %016" PRIu64 ": version chain deeper than %d, cut", h->id,
-		         HH_CHAIN_MAX);
-	/* Take back the old branch's steps above the ancestor, add the new one's. */
-	size_t keep = at >= 0 ? (size_t)at : n_old;
-	for (size_t i = 0; i < keep; i++) {
-		const struct rollup_contrib *p = i + 1 < n_old ? &old[i + 1].c : &none;
-		if ((err = rollup_acc_step(acc, h->village, old[i].year, p, &old[i].c, -1)))
+	if ((err = history_diff(acc, village, old, &hist_new)))
+		return err;
+	if ((err = set_effective(txn, id, st, &hist_new)))
+		return err;
+	if (!old_eff || memcmp(old_eff, st->eff.hash, 32) != 0) {
+		struct hh_version v;
+		if (old_eff && hh_version_get(txn, id, old_eff, &v) == 0)
+			hh_persons(txn, &v, id, false);
+		if ((err = hh_version_get(txn, id, st->eff.hash, &v)))
 			return err;
+		hh_persons(txn, &v, id, true);
 	}
-	for (size_t j = 0; j < n_new; j++) {
-		const struct rollup_contrib *p = j + 1 < n_new ? &new_[j + 1].c
-		                                 : at >= 0     ? &old[at].c
-		                                               : &none;
-		if ((err = rollup_acc_step(acc, h->village, new_[j].year, p, &new_[j].c, +1)))
+	hh_state_put(txn, id, st);
+	return txn->err;
+}
+
+int
+hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+               const struct hh_version *v)
+{
+	version_put(txn, id, v);
+	struct hh_state st;
+	int err = hh_state_get(txn, id, &st);
+	if (err == JZ_ENOTFOUND) {
+		memset(&st, 0, sizeof(st));
+		hist_old.n = 0;
+		return refresh(txn, acc, id, village, &st, &hist_old, NULL);
+	}
+	if (err)
+		return err;
+	if (st.n_heads == 1 && v->n_parents == 1 && memcmp(v->parents[0], st.eff.hash, 32) == 0) {
+		/* On top of the only head: it stays the only head, and keeps the
+		 * official status (it cannot be recorded before it exists). */
+		struct rollup_contrib c = hh_contrib_of(v, st.contrib.status);
+		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1)))
 			return err;
+		struct hh_version old;
+		if (hh_version_get(txn, id, st.eff.hash, &old) == 0)
+			hh_persons(txn, &old, id, false);
+		hh_persons(txn, v, id, true);
+		head_of(&st.eff, v);
+		st.heads[0] = st.eff;
+		st.year = v->year;
+		st.contrib = c;
+		st.versions++;
+		hh_state_put(txn, id, &st);
+		return txn->err;
 	}
+	if ((err = history(txn, id, st.eff.hash, &hist_old)))
+		return err;
+	uint8_t old_eff[32];
+	memcpy(old_eff, st.eff.hash, 32);
+	return refresh(txn, acc, id, village, &st, &hist_old, old_eff);
+}
+
+int
+hh_history_snapshot(struct store_txn *txn, uint64_t id, struct hh_history **out)
+{
+	struct hh_state st;
+	int err = hh_state_get(txn, id, &st);
+	if (err)
+		return err;
+	if ((err = history(txn, id, st.eff.hash, &hist_old)))
+		return err;
+	*out = &hist_old;
+	return 0;
+}
+
+int
+hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+            const uint8_t p[32], uint64_t at, const uint8_t by[32], struct hh_history *old)
+{
+	struct hh_state st;
+	int err = hh_state_get(txn, id, &st);
+	if (err)
+		return err;
+	bool later = !st.has_recorded || at > st.recorded_at ||
+	             (at == st.recorded_at && memcmp(by, st.recorded_by, 32) > 0);
+	if (later) {
+		st.has_recorded = true;
+		memcpy(st.recorded, p, 32);
+		st.recorded_at = at;
+		memcpy(st.recorded_by, by, 32);
+	}
+	uint8_t old_eff[32];
+	memcpy(old_eff, st.eff.hash, 32);
+	return refresh(txn, acc, id, village, &st, old, old_eff);
+}
+
+int
+hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+             struct hh_state *out)
+{
+	struct hh_state st;
+	memset(&st, 0, sizeof(st));
+	/* The latest recorded proposal, from the proposals alone. */
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_HHPROP, &it);
+	if (err)
+		return err;
+	uint8_t key[8];
+	be64_put(key, id);
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n != 40 || be64_get(k.p) != id)
+			break;
+		struct wf_proposal p;
+		if ((err = wf_proposal_get(txn, k.p + 8, &p)))
+			break;
+		if (p.state != WF_RECORDED)
+			continue;
+		if (!st.has_recorded || p.decided > st.recorded_at ||
+		    (p.decided == st.recorded_at && memcmp(p.decided_by, st.recorded_by, 32) > 0)) {
+			st.has_recorded = true;
+			memcpy(st.recorded, k.p + 8, 32);
+			st.recorded_at = p.decided;
+			memcpy(st.recorded_by, p.decided_by, 32);
+		}
+	}
+	store_iter_close(&it);
+	if (err && err != JZ_ENOTFOUND)
+		return err;
+	err = open_heads(txn, id, st.has_recorded ? st.recorded : NULL, st.heads, &st.n_heads,
+	                 &st.versions);
+	if (err)
+		return err;
+	if (st.n_heads == 0)
+		return JZ_ENOTFOUND;
+	if ((err = history(txn, id, st.heads[0].hash, &hist_new)))
+		return err;
+	hist_old.n = 0;
+	if ((err = history_diff(acc, village, &hist_old, &hist_new)))
+		return err;
+	if ((err = set_effective(txn, id, &st, &hist_new)))
+		return err;
+	*out = st;
 	return 0;
 }

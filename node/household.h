@@ -1,9 +1,27 @@
 /*
- * household.h - the effective state of one household, as kept in the
- * `household` database, and the rule that picks its effective head.
+ * household.h - the effective state of one household (DESIGN §6): its
+ * versions, its open heads, the head every node picks, its official status,
+ * and what it contributes to the rollups.
  *
- * The state caches what the rollups need from the effective head (its
- * contribution), so a new version never requires decoding the old one.
+ * Versions form a DAG per household. Its leaves are the open heads; once a
+ * proposal of the household is recorded, only leaves that descend from the
+ * latest recorded version stay open (a recorded proposal supersedes the
+ * others). The effective head is the open head with the later hlc, then the
+ * greater origin key. So every node holding the same envelopes and the same
+ * workflow outcomes picks the same head, in any arrival order.
+ *
+ * The official status is the status of the latest recorded proposal on the
+ * effective head's first-parent chain: a version that is not recorded keeps
+ * the official status of the version it replaces, and a first version
+ * starts from 非贫困户. Rollups count the effective head's data (members,
+ * attribute, cause) with the official status, so a proposal changes the
+ * counters only when it is recorded.
+ *
+ * A household's rollup history is the sequence of its first-parent chain,
+ * root first, each version contributing at its own year the difference to
+ * the one before. Any change (a new head, a proposal recorded) takes back
+ * the old history and adds the new one, from where they first differ; a new
+ * version on top of the only head is the one-step fast path.
  */
 #ifndef JZFP_HOUSEHOLD_H
 #define JZFP_HOUSEHOLD_H
@@ -15,14 +33,43 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define HH_MAX_HEADS 8 /* open heads kept; more are cut (the latest kept) */
+
+/* A version as kept in the `version` database: where its envelope is and
+ * what the head rule and the rollups need, so neither decodes envelopes. */
+struct hh_version {
+	uint8_t hash[32];
+	uint8_t origin[32];
+	uint64_t seq, hlc;
+	uint16_t year;
+	uint8_t status; /* the status this version states (proposed or kept) */
+	uint8_t members, attribute, main_cause;
+	size_t n_parents;
+	uint8_t parents[REC_MAX_PARENTS][32];
+};
+
+struct hh_head {
+	uint8_t hash[32];
+	uint8_t origin[32];
+	uint64_t seq, hlc;
+};
+
 struct hh_state {
-	uint8_t head[32];        /* envelope hash of the effective head */
-	uint8_t head_origin[32]; /* where the head is stored: env (origin, seq) */
-	uint64_t head_seq;
-	uint64_t head_hlc;
-	uint16_t year;     /* year of the head version */
-	uint32_t versions; /* versions seen */
+	struct hh_head eff; /* the effective head */
+	uint16_t year;      /* of the effective head */
+	uint32_t versions;  /* versions held */
+	/* The effective head's data with the official status: what the
+	 * household adds to the counters. contrib.status is the official
+	 * status. */
 	struct rollup_contrib contrib;
+	/* The latest recorded proposal (by the hlc, then origin, of the step
+	 * that recorded it). */
+	bool has_recorded;
+	uint8_t recorded[32];
+	uint64_t recorded_at;
+	uint8_t recorded_by[32];
+	size_t n_heads; /* 1..HH_MAX_HEADS; heads[0] is the effective head */
+	struct hh_head heads[HH_MAX_HEADS];
 };
 
 /* Read the state of household ID. Returns 0, JZ_ENOTFOUND, JZ_ECORRUPT. */
@@ -34,39 +81,62 @@ void hh_state_put(struct store_txn *txn, uint64_t id, const struct hh_state *st)
 /* Decode a stored state value (for scans). Returns 0 or JZ_ECORRUPT. */
 int hh_state_decode(struct hh_state *out, const uint8_t *p, size_t n);
 
-/* What version H contributes to the rollups. */
-struct rollup_contrib hh_contrib(const struct rec_household *h);
+/* The version entry of H, stored as envelope (ORIGIN, SEQ) at HLC. */
+void hh_version_from(struct hh_version *out, const struct rec_household *h, const uint8_t hash[32],
+                     const uint8_t origin[32], uint64_t seq, uint64_t hlc);
+
+/* Version HASH of household ID. Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
+int hh_version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32],
+                   struct hh_version *out);
+
+/* Decode a `version` value (key: id(8) hash(32)). Returns 0 or JZ_ECORRUPT. */
+int hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *p, size_t n);
+
+/* Load and decode the household record of version V (its envelope).
+ * Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
+int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h);
 
 /*
- * Does version H (envelope hash HASH, by ORIGIN at HLC) become the effective
- * head over CUR? It does when it descends from CUR's head; otherwise the two
- * are concurrent and every node picks the same one: the later hlc, then the
- * greater origin key (DESIGN §6 rule 2; rule 1, descent from the latest
- * recorded version, arrives with the workflow).
+ * Add version V of household VILLAGE's household ID (already applied as an
+ * envelope) to the household's state: the version index, the open heads,
+ * the effective head, the person index and the rollup deltas in ACC.
+ * Returns 0 or an error (storage errors also stick).
  */
-bool hh_supersedes(const struct hh_state *cur, const struct rec_household *h, const uint8_t *origin,
-                   uint64_t hlc);
+JZ_NODISCARD int hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+                                uint64_t village, const struct hh_version *v);
 
 /*
- * Add to ACC what the effective head of household H->id moving to version H
- * (envelope hash HASH) changes in the rollups, given the current state CUR
- * (NULL when the household is new here).
- *
- * A household's rollup history is the chain of steps along the first-parent
- * chain of its effective head: each version adds, at its own year, its
- * contribution minus its parent's and the event between them (identified,
- * exited, returned). When the head moves to a descendant that is one step.
- * When it moves to another branch, the old branch's steps back to the
- * common ancestor are taken back and the new branch's added, so the
- * counters depend only on which versions are held, never on the order in
- * which they arrived. Reads versions from TXN. Returns 0 or an error.
+ * Proposal P of household ID has just been recorded (the proposal database
+ * says so) by the step at hlc AT, signed by BY. Move the household to its
+ * new official status and heads, with OLD the history from before (taken by
+ * hh_history_snapshot while the proposal was not yet recorded).
  */
-JZ_NODISCARD int hh_move_head(struct store_txn *txn, struct rollup_acc *acc,
-                              const struct hh_state *cur, const struct rec_household *h,
-                              const uint8_t hash[32]);
+struct hh_history;
+JZ_NODISCARD int hh_history_snapshot(struct store_txn *txn, uint64_t id, struct hh_history **out);
+JZ_NODISCARD int hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+                             uint64_t village, const uint8_t p[32], uint64_t at,
+                             const uint8_t by[32], struct hh_history *old);
 
-/* The state of household H when it is the effective head. */
-void hh_state_from(struct hh_state *out, const struct rec_household *h, const uint8_t hash[32],
-                   const uint8_t origin[32], uint64_t seq, uint64_t hlc, uint32_t versions);
+/*
+ * Recompute household ID from its stored versions and proposals alone,
+ * without reading its state: the open heads, the effective head, the
+ * official status, and its whole rollup history, added to ACC (from an
+ * empty history). For rollup --verify. *OUT is the recomputed state.
+ * Returns 0, JZ_ENOTFOUND (no versions) or an error.
+ */
+JZ_NODISCARD int hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+                              uint64_t village, struct hh_state *out);
+
+/* The official status of version HASH of household ID: its own status if it
+ * is a recorded proposal, else that of its first parent (非贫困户 at the
+ * root). Returns 0 with *status, or an error. */
+int hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status);
+
+/* What version V contributes with official status STATUS. */
+struct rollup_contrib hh_contrib_of(const struct hh_version *v, uint8_t status);
+
+/* Add or remove the person-index entries (pid_tag -> household) of version
+ * V's members. Errors stick to TXN. */
+void hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add);
 
 #endif

@@ -35,6 +35,16 @@ int link_down_open(struct node *n, char *err, size_t errlen);
 void link_up_recv(struct node *n);
 void link_up_tick(struct node *n, uint64_t now);
 void link_down_recv(struct node *n);
+/* Send what of our downlog concerns each child, within its window. */
+void link_down_tick(struct node *n, uint64_t now);
+
+/* Does the envelope RAW concern the subtree of area CHILD (DESIGN §7: its
+ * subject is in that subtree, or it is for everyone)? */
+bool link_concerns(const struct bytes *raw, uint64_t child);
+
+/* The key under which a node keeps its down cursor (what it holds of its
+ * parent's downlog) in STORE_LINK: no area is 0. */
+#define LINK_DOWN_KEY 0
 
 /* Encode F and send it on SOCK, prefixed by routing id RID when RID_LEN > 0.
  * Never blocks. Returns 0, -EAGAIN (queue full or no peer) or an error. */

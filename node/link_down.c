@@ -21,6 +21,7 @@
 #include "link.h"
 #include "log.h"
 #include "origin.h"
+#include "record.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -237,36 +238,72 @@ stored_cursor(struct node *n, uint64_t area, struct wire_cursor *c)
 }
 
 /*
- * Is the child's store behind what we hold of its own chain? A store lost
- * or restored from an older copy would sign new records under sequence
- * numbers it already used: refuse it before it does (recovering its records
- * from us is the workflow issue's). Fills WHY when it is.
+ * What we hold of the child's own chain (its frontier, for Welcome), and
+ * whether its store has diverged from it: a different envelope at the
+ * child's own head than ours at that seq. A child that is merely behind
+ * (a lost store) recovers from us; a diverged one would fork its chain, so
+ * it is refused. Fills WHY when diverged.
  */
 static bool
-child_is_behind(struct node *n, const struct wire_frame *f, char *why, size_t len)
+child_frontier(struct node *n, const struct wire_frame *f, uint64_t *seq, uint8_t hash[32],
+               char *why, size_t len)
 {
+	*seq = 0;
+	memset(hash, 0, 32);
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return false;
 	struct origin_state o;
-	bool behind = false;
+	bool diverged = false;
 	if (origin_get(&txn, f->hello.origin, &o) == 0 && o.last_seq) {
-		if (o.last_seq > f->hello.own_seq) {
-			behind = true;
-		} else if (o.last_seq == f->hello.own_seq) {
-			behind = memcmp(o.last_hash, f->hello.own_hash, 32) != 0;
+		*seq = o.last_seq;
+		memcpy(hash, o.last_hash, 32);
+		uint64_t at = f->hello.own_seq;
+		if (at && at <= o.last_seq) {
+			uint8_t key[40], h[32];
+			memcpy(key, f->hello.origin, 32);
+			be64_put(key + 32, at);
+			struct bytes raw;
+			if (store_get(&txn, STORE_ENV, key, sizeof(key), &raw) == 0) {
+				envelope_hash(raw.p, raw.n, h);
+				diverged = memcmp(h, f->hello.own_hash, 32) != 0;
+			}
 		}
-		if (behind)
-			snprintf(
-			    why, len,
-			    "this parent holds your own records up to seq %" PRIu64
-			    " but your store only up to %" PRIu64
-			    " (or a different record there): your store was lost or restored "
-			    "from an older copy; do not sign anything new until it is recovered",
-			    o.last_seq, f->hello.own_seq);
+		if (diverged)
+			snprintf(why, len,
+			         "this parent holds a different record of yours at seq %" PRIu64
+			         " (your store was restored from an older copy and has signed "
+			         "since): recover it by hand, do not sign anything new",
+			         at);
 	}
 	store_abort(&txn);
-	return behind;
+	return diverged;
+}
+
+/* Where to resume the child's down stream, from the cursor in its Hello:
+ * after the entry it names if that is an entry of our downlog, else from
+ * the start. */
+static uint64_t
+down_resume(struct node *n, const struct wire_cursor *c)
+{
+	if (!c->set || c->local_seq == 0 || memcmp(c->epoch, n->ax.epoch, 16) != 0 ||
+	    c->local_seq > n->ax.local_seq)
+		return 1;
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return 1;
+	uint8_t key[8], h[32];
+	be64_put(key, c->local_seq);
+	struct bytes v, raw;
+	bool ok = store_get(&txn, STORE_DOWNLOG, key, sizeof(key), &v) == 0 && v.n == 40 &&
+	          memcmp(v.p, c->origin, 32) == 0 && be64_get(v.p + 32) == c->seq &&
+	          store_get(&txn, STORE_ENV, v.p, 40, &raw) == 0;
+	if (ok) {
+		envelope_hash(raw.p, raw.n, h);
+		ok = memcmp(h, c->hash, 32) == 0;
+	}
+	store_abort(&txn);
+	return ok ? c->local_seq + 1 : 1;
 }
 
 static void
@@ -291,7 +328,9 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 		refuse(n, rid, rid_len, LINK_REFUSE_CERT, why);
 		return;
 	}
-	if (child_is_behind(n, f, why, sizeof(why))) {
+	uint64_t own_seq;
+	uint8_t own_hash[32];
+	if (child_frontier(n, f, &own_seq, own_hash, why, sizeof(why))) {
 		log_error("refused hello from %012" PRIu64 ": %s", area, why);
 		refuse(n, rid, rid_len, LINK_REFUSE_BEHIND, why);
 		return;
@@ -311,11 +350,21 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	c->welcomed = true;
 	c->awaiting_rewind = false;
 	c->last_seen_ms = node_now_ms();
+	c->dnext = down_resume(n, &f->hello.down_cursor);
+	c->dacked = c->dnext - 1;
+	c->dscanned = 0;
+	c->dn_inflight = 0;
+	if (own_seq > f->hello.own_seq)
+		log_warn("child %012" PRIu64 " holds its own records up to %" PRIu64
+		         " of our %" PRIu64 ": it recovers them from us",
+		         area, f->hello.own_seq, own_seq);
 
 	struct wire_frame w = {.type = WIRE_WELCOME};
 	stored_cursor(n, area, &w.welcome.up_cursor);
 	w.welcome.area = n->cfg.area;
 	memcpy(w.welcome.origin, ident_public(n->id), 32);
+	w.welcome.own_seq = own_seq;
+	memcpy(w.welcome.own_hash, own_hash, 32);
 	link_send(n->router, rid, rid_len, &w);
 }
 
@@ -442,6 +491,217 @@ on_heartbeat(struct node *n, struct child *c, const struct wire_frame *f)
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
+/* ---------------------------------------------------------------- down */
+
+/* The child acknowledges a down batch, or asks for a resend. */
+static void
+on_down_ack(struct node *n, struct child *c, const struct wire_frame *f)
+{
+	const struct wire_cursor *u = &f->ack.upto;
+	if (f->ack.rewind) {
+		c->dnext = down_resume(n, u);
+		c->dacked = c->dnext - 1;
+		c->dn_inflight = 0;
+		c->dscanned = 0;
+		log_warn("child %012" PRIu64 " asks to resend our records from %" PRIu64, c->area,
+		         c->dnext);
+		return;
+	}
+	if (!u->set || memcmp(u->epoch, n->ax.epoch, 16) != 0)
+		return;
+	size_t i = 0;
+	while (i < c->dn_inflight && c->dinflight[i] != u->local_seq)
+		i++;
+	if (i == c->dn_inflight)
+		return; /* stale: sent before a rewind or a reconnection */
+	c->dacked = u->local_seq;
+	size_t k = 0;
+	for (size_t j = 0; j < c->dn_inflight; j++)
+		if (c->dinflight[j] > c->dacked)
+			c->dinflight[k++] = c->dinflight[j];
+	c->dn_inflight = k;
+}
+
+/* A child recovering its lost store pulls its own envelopes back. */
+static void
+on_pull(struct node *n, struct child *c, const struct wire_frame *f)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return;
+	size_t cap = (size_t)n->cfg.batch_max, count = 0, bytes = 0;
+	struct bytes *envs = malloc(cap * sizeof(*envs));
+	if (!envs) {
+		store_abort(&txn);
+		return;
+	}
+	struct store_iter it;
+	if (store_iter_open(&txn, STORE_ENV, &it) == 0) {
+		uint8_t key[40];
+		memcpy(key, c->origin, 32);
+		be64_put(key + 32, f->pull.from_seq);
+		struct bytes k, v;
+		for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
+		     rc == 0 && count < cap && bytes < WIRE_MAX_FRAME / 2;
+		     rc = store_iter_next(&it, &k, &v)) {
+			if (k.n != 40 || memcmp(k.p, c->origin, 32) != 0)
+				break;
+			envs[count++] = v;
+			bytes += v.n;
+		}
+		store_iter_close(&it);
+	}
+	struct wire_frame b = {.type = WIRE_BATCH};
+	memcpy(b.batch.epoch, n->ax.epoch, 16);
+	b.batch.recovery = true;
+	b.batch.envs = envs;
+	b.batch.n = count;
+	b.batch.from = f->pull.from_seq;
+	int err = link_send(n->router, c->rid, c->rid_len, &b);
+	if (err && err != -EAGAIN)
+		log_warn("cannot send records back to child %012" PRIu64 ": %s", c->area,
+		         err_str(err));
+	else if (!err)
+		log_info("sent child %012" PRIu64 " %zu of its own records from seq %" PRIu64,
+		         c->area, count, f->pull.from_seq);
+	free(envs);
+	store_abort(&txn);
+}
+
+bool
+link_concerns(const struct bytes *raw, uint64_t child)
+{
+	struct envelope e;
+	if (envelope_decode(&e, raw->p, raw->n))
+		return false;
+	switch (e.kind) {
+	case ENV_KIND_NODE:
+	case ENV_KIND_POLICY:
+	case ENV_KIND_REVOCATION:
+	case ENV_KIND_CERT:
+		return true;
+	case ENV_KIND_HOUSEHOLD: {
+		uint64_t v = household_id_is_valid(e.subject) ? household_village(e.subject) : 0;
+		return v && area_is_under(v, child);
+	}
+	case ENV_KIND_CENSUS:
+		return area_is_under(e.subject, child);
+	case ENV_KIND_KEY:
+	case ENV_KIND_RECEIPT:
+		return area_is_under(e.subject, child) || area_is_under(child, e.subject);
+	case ENV_KIND_WORKFLOW: {
+		static struct rec_workflow w;
+		if (rec_workflow_decode(&w, e.body.p, e.body.n))
+			return false;
+		for (size_t i = 0; i < w.n; i++)
+			if (household_id_is_valid(w.households[i]) &&
+			    area_is_under(household_village(w.households[i]), child))
+				return true;
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
+/*
+ * One down batch for child C: the entries of our downlog from c->dnext on
+ * that concern it, at most batch_max, scanning at most four times as many.
+ * Returns 1 when a batch was sent, 0 when there is nothing to send, or an
+ * error (-EAGAIN: the child's queue is full).
+ */
+static int
+send_down(struct node *n, struct child *c)
+{
+	struct store_txn txn;
+	int err = store_begin(n->st, &txn, STORE_RO);
+	if (err)
+		return err;
+	size_t cap = (size_t)n->cfg.batch_max, count = 0, seen = 0, bytes = 0;
+	struct bytes *envs = malloc(cap * sizeof(*envs));
+	if (!envs) {
+		store_abort(&txn);
+		return -ENOMEM;
+	}
+	struct wire_frame f = {.type = WIRE_BATCH};
+	memcpy(f.batch.epoch, n->ax.epoch, 16);
+	f.batch.from = c->dnext;
+	struct store_iter it;
+	err = store_iter_open(&txn, STORE_DOWNLOG, &it);
+	if (!err) {
+		uint8_t key[8];
+		be64_put(key, c->dnext);
+		struct bytes k, v;
+		int rc;
+		for (rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
+		     rc == 0 && count < cap && seen < 4 * cap && bytes < WIRE_MAX_FRAME / 2;
+		     rc = store_iter_next(&it, &k, &v)) {
+			if (k.n != 8 || v.n != 40) {
+				err = JZ_ECORRUPT;
+				break;
+			}
+			struct bytes raw;
+			if ((err = store_get(&txn, STORE_ENV, v.p, 40, &raw)))
+				break;
+			seen++;
+			f.batch.upto.set = true;
+			memcpy(f.batch.upto.epoch, n->ax.epoch, 16);
+			f.batch.upto.local_seq = be64_get(k.p);
+			memcpy(f.batch.upto.origin, v.p, 32);
+			f.batch.upto.seq = be64_get(v.p + 32);
+			envelope_hash(raw.p, raw.n, f.batch.upto.hash);
+			if (!link_concerns(&raw, c->area))
+				continue;
+			envs[count++] = raw;
+			bytes += raw.n;
+		}
+		if (!err && rc && rc != JZ_ENOTFOUND)
+			err = rc;
+		store_iter_close(&it);
+	}
+	int sent = 0;
+	if (!err && seen == 0) {
+		c->dscanned = n->ax.local_seq;
+	} else if (!err) {
+		f.batch.envs = envs;
+		f.batch.n = count;
+		err = link_send(n->router, c->rid, c->rid_len, &f);
+		if (!err) {
+			c->dinflight[c->dn_inflight++] = f.batch.upto.local_seq;
+			c->dnext = f.batch.upto.local_seq + 1;
+			c->down_sent += count;
+			sent = 1;
+		}
+	}
+	store_abort(&txn);
+	free(envs);
+	return err ? err : sent;
+}
+
+void
+link_down_tick(struct node *n, uint64_t now)
+{
+	uint64_t limit = 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
+	for (size_t i = 0; i < n->n_children; i++) {
+		struct child *c = &n->children[i];
+		if (!c->welcomed || now - c->last_seen_ms > limit)
+			continue;
+		while (c->dn_inflight < (size_t)n->cfg.window && c->dscanned < n->ax.local_seq) {
+			int rc = send_down(n, c);
+			if (rc == -EHOSTUNREACH) {
+				c->welcomed = false; /* gone: it says Hello when it is back */
+				break;
+			}
+			if (rc <= 0) {
+				if (rc && rc != -EAGAIN)
+					log_warn("cannot send records down to %012" PRIu64 ": %s",
+					         c->area, err_str(rc));
+				break;
+			}
+		}
+	}
+}
+
 void
 link_down_recv(struct node *n)
 {
@@ -493,6 +753,10 @@ link_down_recv(struct node *n)
 			on_batch(n, c, &f);
 		else if (f.type == WIRE_HEARTBEAT)
 			on_heartbeat(n, c, &f);
+		else if (f.type == WIRE_ACK)
+			on_down_ack(n, c, &f);
+		else if (f.type == WIRE_PULL)
+			on_pull(n, c, &f);
 		else
 			refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED,
 			       "unexpected frame type");

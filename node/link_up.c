@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "link.h"
 #include "log.h"
+#include "record.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,7 +26,9 @@
 #include <string.h>
 #include <zmq.h>
 
-#define HELLO_RETRY_MS 1000
+#define HELLO_RETRY_MS  1000
+#define PULL_RETRY_MS   3000
+#define DOWN_CURSOR_LEN (16 + 8 + 32 + 8 + 32)
 
 void
 link_socket_defaults(void *sock)
@@ -213,10 +216,46 @@ go_hello(struct node *n, const char *why)
 	snprintf(n->up.why_down, sizeof(n->up.why_down), "%s", why);
 }
 
+/* Our cursor into the parent's downlog, as the parent last named it. */
+static void
+down_cursor_get(struct node *n, struct wire_cursor *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return;
+	uint8_t key[8];
+	be64_put(key, LINK_DOWN_KEY);
+	struct bytes v;
+	if (store_get(&txn, STORE_LINK, key, sizeof(key), &v) == 0 && v.n == DOWN_CURSOR_LEN) {
+		c->set = true;
+		memcpy(c->epoch, v.p, 16);
+		c->local_seq = be64_get(v.p + 16);
+		memcpy(c->origin, v.p + 24, 32);
+		c->seq = be64_get(v.p + 56);
+		memcpy(c->hash, v.p + 64, 32);
+	}
+	store_abort(&txn);
+}
+
+static void
+down_cursor_put(struct store_txn *txn, const struct wire_cursor *c)
+{
+	uint8_t key[8], v[DOWN_CURSOR_LEN];
+	be64_put(key, LINK_DOWN_KEY);
+	memcpy(v, c->epoch, 16);
+	be64_put(v + 16, c->local_seq);
+	memcpy(v + 24, c->origin, 32);
+	be64_put(v + 56, c->seq);
+	memcpy(v + 64, c->hash, 32);
+	store_put(txn, STORE_LINK, key, sizeof(key), v, sizeof(v));
+}
+
 static void
 send_hello(struct node *n, uint64_t now)
 {
 	struct wire_frame f = {.type = WIRE_HELLO};
+	down_cursor_get(n, &f.hello.down_cursor);
 	memcpy(f.hello.origin, ident_public(n->id), 32);
 	f.hello.area = n->cfg.area;
 	f.hello.level = (uint8_t)n->cfg.level;
@@ -285,18 +324,59 @@ resume_from(struct node *n, uint64_t from)
 }
 
 static void
+send_pull(struct node *n)
+{
+	struct wire_frame f = {.type = WIRE_PULL};
+	f.pull.from_seq = n->ax.own_seq + 1;
+	int err = link_send(n->dealer, NULL, 0, &f);
+	n->up.pull_sent_ms = node_now_ms();
+	if (err && err != -EAGAIN)
+		log_warn("cannot ask the parent for our records: %s", err_str(err));
+}
+
+static void
 on_welcome(struct node *n, const struct wire_frame *f)
 {
 	/* A Welcome answers our last Hello; later ones (answers to earlier
 	 * retries) would reset a window already in use. */
 	if (n->up.state != UP_HELLO)
 		return;
+	n->up.parent_area = f->welcome.area;
+	if (f->welcome.own_seq > n->ax.own_seq) {
+		/* Our store was lost (or is an older copy): take our own records
+		 * back before signing anything, so our chain never forks. */
+		if (n->up.state != UP_RECOVER)
+			log_warn("the parent holds our own records up to %" PRIu64
+			         " and we only up to %" PRIu64 ": recovering them",
+			         f->welcome.own_seq, n->ax.own_seq);
+		n->up.state = UP_RECOVER;
+		n->up.recover_to = f->welcome.own_seq;
+		n->up.behind = true;
+		snprintf(n->up.why_down, sizeof(n->up.why_down),
+		         "recovering our own records from the parent: %" PRIu64 " of %" PRIu64,
+		         n->ax.own_seq, n->up.recover_to);
+		send_pull(n);
+		return;
+	}
+	if (f->welcome.own_seq && f->welcome.own_seq == n->ax.own_seq &&
+	    memcmp(f->welcome.own_hash, n->ax.own_hash, 32) != 0) {
+		log_error("the parent holds a different record of ours at our head, seq %" PRIu64
+		          ": our store diverged; signing nothing",
+		          n->ax.own_seq);
+		n->up.behind = true;
+		snprintf(n->up.why_down, sizeof(n->up.why_down),
+		         "the parent holds a different record of ours at seq %" PRIu64
+		         ": our store diverged",
+		         n->ax.own_seq);
+		return;
+	}
+	if (!n->up.confirmed && node_confirm_chain(n) != 0)
+		return; /* logged; the next Hello tries again */
 	uint64_t from = resume_point(n, &f->welcome.up_cursor);
 	n->up.state = UP_READY;
 	n->up.behind = false;
 	n->up.hello_backoff_ms = 0;
 	resume_from(n, from);
-	n->up.parent_area = f->welcome.area;
 	n->up.why_down[0] = 0;
 	log_info("link to parent up: parent holds our log up to %" PRIu64 " of %" PRIu64, from,
 	         n->ax.local_seq);
@@ -354,6 +434,111 @@ on_refuse(struct node *n, const struct wire_frame *f)
 	}
 }
 
+struct down_job {
+	struct node *n;
+	const struct wire_frame *f;
+};
+
+static int
+apply_down_job(struct applier *a, void *arg)
+{
+	struct down_job *job = arg;
+	const struct wire_frame *f = job->f;
+	a->sparse = true;
+	apply_remote(a, f->batch.envs, f->batch.n, job->n->cfg.area);
+	if (f->batch.upto.set)
+		down_cursor_put(&a->txn, &f->batch.upto);
+	return a->txn.err;
+}
+
+static int
+apply_recovery_job(struct applier *a, void *arg)
+{
+	struct down_job *job = arg;
+	apply_remote(a, job->f->batch.envs, job->f->batch.n, job->n->cfg.area);
+	return a->txn.err;
+}
+
+/* Records of our parent's downlog that concern us (the down direction):
+ * applied with the cursor in one transaction, then acknowledged. */
+static void
+on_down_batch(struct node *n, const struct wire_frame *f)
+{
+	if (n->up.state != UP_READY)
+		return;
+	struct wire_cursor held;
+	down_cursor_get(n, &held);
+	uint64_t have =
+	    held.set && memcmp(held.epoch, f->batch.epoch, 16) == 0 ? held.local_seq : 0;
+	if (f->batch.from > have + 1) {
+		if (!n->up.down_rewind_asked) {
+			log_warn("records from the parent start at %" PRIu64 " but we hold up to "
+			         "%" PRIu64 ": asking for a resend",
+			         f->batch.from, have);
+			struct wire_frame ack = {.type = WIRE_ACK};
+			ack.ack.rewind = true;
+			if (have)
+				ack.ack.upto = held;
+			link_send(n->dealer, NULL, 0, &ack);
+			n->up.down_rewind_asked = true;
+		}
+		return;
+	}
+	n->up.down_rewind_asked = false;
+	struct down_job job = {.n = n, .f = f};
+	struct applier a;
+	int err = apply_write(&n->ax, apply_down_job, &job, &a);
+	if (err) {
+		log_error("cannot apply records from the parent: %s", err_str(err));
+		go_hello(n, "storage failure applying the parent's records");
+		return;
+	}
+	n->up.down_applied += a.st.applied;
+	if (a.st.refused)
+		log_warn("records from the parent: %" PRIu64 " applied, %" PRIu64
+		         " refused (first: %s)",
+		         a.st.applied, a.st.refused, a.why);
+	struct wire_frame ack = {.type = WIRE_ACK};
+	ack.ack.upto = f->batch.upto;
+	link_send(n->dealer, NULL, 0, &ack);
+}
+
+/* Our own records, sent back by the parent after a Pull. */
+static void
+on_recovery_batch(struct node *n, const struct wire_frame *f)
+{
+	if (n->up.state != UP_RECOVER)
+		return;
+	struct down_job job = {.n = n, .f = f};
+	struct applier a;
+	int err = apply_write(&n->ax, apply_recovery_job, &job, &a);
+	if (err) {
+		log_error("cannot store our recovered records: %s", err_str(err));
+		return;
+	}
+	if (a.st.refused)
+		log_error("recovering our records: %" PRIu64 " refused (first: %s)", a.st.refused,
+		          a.why);
+	snprintf(n->up.why_down, sizeof(n->up.why_down),
+	         "recovering our own records from the parent: %" PRIu64 " of %" PRIu64,
+	         n->ax.own_seq, n->up.recover_to);
+	if (n->ax.own_seq >= n->up.recover_to) {
+		log_info("recovered our own records up to %" PRIu64 " from the parent",
+		         n->ax.own_seq);
+		n->up.behind = false;
+		go_hello(n, "recovered our own records; reconnecting");
+		n->up.last_hello_ms = 0;
+		return;
+	}
+	if (f->batch.n == 0 || a.st.applied == 0) {
+		log_error("the parent sent none of our records from %" PRIu64 " (of %" PRIu64
+		          "): recovery stalled",
+		          n->ax.own_seq + 1, n->up.recover_to);
+		return; /* the Pull is retried from the tick */
+	}
+	send_pull(n);
+}
+
 void
 link_up_recv(struct node *n)
 {
@@ -382,6 +567,12 @@ link_up_recv(struct node *n)
 	case WIRE_REFUSE:
 		on_refuse(n, &f);
 		break;
+	case WIRE_BATCH:
+		if (f.batch.recovery)
+			on_recovery_batch(n, &f);
+		else
+			on_down_batch(n, &f);
+		break;
 	default:
 		log_warn("unexpected frame type %d from parent", f.type);
 	}
@@ -409,7 +600,7 @@ send_batch(struct node *n)
 	f.batch.from = n->up.next;
 	struct store_iter it;
 	err = store_iter_open(&txn, STORE_LOG, &it);
-	size_t count = 0, bytes = 0;
+	size_t count = 0, bytes = 0, considered = 0;
 	uint64_t last = 0;
 	if (!err) {
 		uint8_t key[8];
@@ -417,9 +608,9 @@ send_batch(struct node *n)
 		struct bytes k, v;
 		int rc;
 		for (rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
-		     rc == 0 && count < cap && bytes < WIRE_MAX_FRAME / 2;
+		     rc == 0 && count < cap && considered < 4 * cap && bytes < WIRE_MAX_FRAME / 2;
 		     rc = store_iter_next(&it, &k, &v)) {
-			if (k.n != 8 || v.n != 40 || be64_get(k.p) != n->up.next + count) {
+			if (k.n != 8 || v.n != 40 || be64_get(k.p) != n->up.next + considered) {
 				err = JZ_ECORRUPT;
 				break;
 			}
@@ -427,9 +618,17 @@ send_batch(struct node *n)
 			err = store_get(&txn, STORE_ENV, v.p, 40, &raw);
 			if (err)
 				break;
-			envs[count++] = raw;
-			bytes += raw.n;
 			last = be64_get(k.p);
+			considered++;
+			/* Not back up what came down: our ancestors' records are in
+			 * the downlog, and only ours are there besides. */
+			struct bytes dl;
+			bool ancestors = memcmp(v.p, ident_public(n->id), 32) != 0 &&
+			                 store_get(&txn, STORE_DOWNLOG, k.p, 8, &dl) == 0;
+			if (!ancestors) {
+				envs[count++] = raw;
+				bytes += raw.n;
+			}
 			f.batch.upto.set = true;
 			f.batch.upto.local_seq = last;
 			memcpy(f.batch.upto.epoch, n->ax.epoch, 16);
@@ -440,10 +639,18 @@ send_batch(struct node *n)
 			err = rc;
 		store_iter_close(&it);
 	}
-	if (!err && count == 0)
+	if (!err && considered == 0)
 		err = JZ_ECORRUPT; /* the log has no entry where it must have one */
 	if (!err) {
-		envelope_hash(envs[count - 1].p, envs[count - 1].n, f.batch.upto.hash);
+		struct bytes lastraw;
+		uint8_t lkey[40];
+		memcpy(lkey, f.batch.upto.origin, 32);
+		be64_put(lkey + 32, f.batch.upto.seq);
+		err = store_get(&txn, STORE_ENV, lkey, sizeof(lkey), &lastraw);
+		if (!err)
+			envelope_hash(lastraw.p, lastraw.n, f.batch.upto.hash);
+	}
+	if (!err) {
 		f.batch.envs = envs;
 		f.batch.n = count;
 		err = link_send(n->dealer, NULL, 0, &f);
@@ -493,7 +700,7 @@ link_up_tick(struct node *n, uint64_t now)
 	struct uplink *up = &n->up;
 	uint64_t silence = now - up->last_rx_ms;
 	uint64_t limit = 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
-	if (up->state == UP_READY && silence > limit) {
+	if ((up->state == UP_READY || up->state == UP_RECOVER) && silence > limit) {
 		char why[100];
 		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
 		         silence / 1000);
@@ -508,6 +715,13 @@ link_up_tick(struct node *n, uint64_t now)
 			snprintf(up->why_down, sizeof(up->why_down),
 			         "no answer from parent %s for %" PRIu64 " s", n->cfg.parent,
 			         silence / 1000);
+		return;
+	}
+	if (up->state == UP_RECOVER) {
+		if (now - up->pull_sent_ms >= PULL_RETRY_MS)
+			send_pull(n);
+		if (now - up->last_hb_ms >= (uint64_t)n->cfg.heartbeat_ms)
+			send_heartbeat(n, now);
 		return;
 	}
 	if (up->state != UP_READY)

@@ -10,6 +10,7 @@
 #include "node.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ usage(FILE *f)
 	           "event. SIGTERM or SIGINT stops the node cleanly.\n"
 	           "\n"
 	           "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
+	           "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
+	           "                      node's clock, and --unchecked steps are allowed\n"
 	           "  -h, --help          this help\n");
 }
 
@@ -32,7 +35,9 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"test-clock", no_argument, NULL, 'T'},
 	                                     {NULL, 0, NULL, 0}};
+	bool test_clock = false;
 	const char *path = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -43,6 +48,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'T':
+			test_clock = true;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -58,6 +66,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "jzfpd: %s\n", err);
 		return 1;
 	}
+	cfg.test_clock = test_clock;
 	log_init(cfg.log_level, cfg.area);
 	struct node *n;
 	if (node_open(&n, &cfg, err, sizeof(err))) {

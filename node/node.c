@@ -10,6 +10,7 @@
 
 #include "area.h"
 #include "cert.h"
+#include "envelope.h"
 #include "hex.h"
 #include "link.h"
 #include "log.h"
@@ -64,6 +65,27 @@ node_backlog(const struct node *n)
 }
 
 bool
+node_may_sign(const struct node *n, const char **why)
+{
+	if (n->up.behind) {
+		*why = n->up.state == UP_RECOVER
+		           ? "this node is recovering its own records from its parent (its store "
+		             "was lost); signing anything new now would fork its chain"
+		           : "this node's parent holds more of this node's own records than its "
+		             "store does, or a different one; signing anything new now would fork "
+		             "its chain (see jzfpctl status)";
+		return false;
+	}
+	if (n->cfg.has_parent && !n->up.confirmed) {
+		*why = "this node's store is empty and its parent has not answered yet: a node "
+		       "signs nothing before its parent says what it holds of the node's own "
+		       "records (is the parent running? see jzfpctl status)";
+		return false;
+	}
+	return true;
+}
+
+bool
 node_parent_connected(const struct node *n)
 {
 	return n->up.state == UP_READY;
@@ -87,6 +109,53 @@ node_self_status(const struct node *n, struct wire_node_status *out)
 }
 
 #define META_NODE_CHAIN "node_chain"
+#define META_CLOCK      "test_clock_offset"
+
+static uint64_t
+test_clock_now(void *ctx)
+{
+	const struct node *n = ctx;
+	return hlc_wall_ms() + n->clock_offset_ms;
+}
+
+int
+node_clock_advance(struct node *n, uint64_t ms)
+{
+	struct store_txn txn;
+	int err = store_begin(n->st, &txn, STORE_RW);
+	if (err)
+		return err;
+	uint8_t v[8];
+	be64_put(v, n->clock_offset_ms + ms);
+	store_put(&txn, STORE_META, META_CLOCK, strlen(META_CLOCK), v, sizeof(v));
+	if ((err = store_commit(&txn)))
+		return err;
+	n->clock_offset_ms += ms;
+	log_info("test clock advanced by %llu s", (unsigned long long)(ms / 1000));
+	return 0;
+}
+
+/* The test clock's offset, and the latest hlc this node signed: the clock
+ * resumes above it after a restart. */
+static void
+resume_clock(struct node *n)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return;
+	struct bytes v;
+	if (n->test_clock && store_get(&txn, STORE_META, META_CLOCK, strlen(META_CLOCK), &v) == 0 &&
+	    v.n == 8)
+		n->clock_offset_ms = be64_get(v.p);
+	uint8_t key[40];
+	memcpy(key, ident_public(n->id), 32);
+	be64_put(key + 32, n->ax.own_seq);
+	struct envelope e;
+	if (n->ax.own_seq && store_get(&txn, STORE_ENV, key, sizeof(key), &v) == 0 &&
+	    envelope_decode(&e, v.p, v.n) == 0)
+		hlc_observe(&n->hlc, e.hlc);
+	store_abort(&txn);
+}
 
 /* Sign this node's NodeInfo, with its certificate chain, and remember which
  * chain it carried (a renewed certificate is announced again). */
@@ -109,8 +178,7 @@ sign_node_info(struct applier *a, void *arg)
 	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);
 	if (err)
 		return err;
-	err = apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, (struct bytes){0},
-	                  NULL);
+	err = apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, NULL, NULL);
 	if (!err)
 		store_put(&a->txn, STORE_META, META_NODE_CHAIN, strlen(META_NODE_CHAIN),
 		          n->cert_chain, n->cert_chain_len);
@@ -131,6 +199,23 @@ chain_changed(struct node *n)
 	                                                  (v.n && memcmp(v.p, n->cert_chain, v.n)));
 	store_abort(&txn);
 	return changed;
+}
+
+int
+node_confirm_chain(struct node *n)
+{
+	if (n->ax.own_seq == 0 || chain_changed(n)) {
+		bool first = n->ax.own_seq == 0;
+		struct applier a;
+		int rc = apply_write(&n->ax, sign_node_info, n, &a);
+		if (rc) {
+			log_error("cannot sign our node record: %s", err_str(rc));
+			return rc;
+		}
+		log_info("%s: signed its node record", first ? "new node" : "new certificate");
+	}
+	n->up.confirmed = true;
+	return 0;
 }
 
 static int
@@ -302,15 +387,32 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	}
 	n->ax.trust = n->trust;
 	memcpy(n->ax.root, n->root_key, 32);
-	if (n->ax.own_seq == 0 || chain_changed(n)) {
-		bool first = n->ax.own_seq == 0;
-		struct applier a;
-		rc = apply_write(&n->ax, sign_node_info, n, &a);
+	n->test_clock = cfg->test_clock;
+	if (n->test_clock) {
+		hlc_init(&n->hlc, test_clock_now, n);
+		log_warn("test clock: `jzfpctl clock advance` moves this node's time (tests only)");
+	}
+	resume_clock(n);
+	n->seal = (struct sealer_conf){
+	    .id = n->id,
+	    .area = cfg->area,
+	    .level = cfg->level,
+	    .chain = n->cert_chain,
+	    .chain_len = n->cert_chain_len,
+	    .parent = cfg->has_parent ? n->cfg.parent_key : NULL,
+	    .audit = cfg->has_audit_key ? n->cfg.audit_key : NULL,
+	};
+	/* A node below the province with an empty store signs nothing, not
+	 * even its NodeInfo, before its parent has said what it holds of this
+	 * node's chain: the store may have been lost (DESIGN §7). */
+	if (!cfg->has_parent || n->ax.own_seq > 0) {
+		rc = node_confirm_chain(n);
 		if (rc) {
 			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
 			goto fail;
 		}
-		log_info("%s: signed its node record", first ? "new node" : "new certificate");
+	} else {
+		log_info("empty store: waiting for the parent before signing anything");
 	}
 
 	sigset_t mask;
@@ -511,6 +613,8 @@ node_run(struct node *n)
 		uint64_t now = node_now_ms();
 		if (n->dealer)
 			link_up_tick(n, now);
+		if (n->router)
+			link_down_tick(n, now);
 		check_storage(n, now);
 	}
 	return 0;

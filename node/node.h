@@ -14,6 +14,7 @@
 #include "config.h"
 #include "hlc.h"
 #include "ident.h"
+#include "sealer.h"
 #include "store.h"
 #include "wire.h"
 
@@ -39,12 +40,23 @@ struct child {
 	struct wire_node_status *subtree;
 	size_t n_subtree;
 	uint64_t hb_at_ms;
+	/* The down direction: what of our downlog concerns this child. Each
+	 * batch covers downlog positions [dnext, upto]; the child keeps the
+	 * cursor and gives it back in Hello. */
+	uint64_t dnext;    /* next downlog position to consider */
+	uint64_t dscanned; /* our log head when a scan last found nothing to send */
+	uint64_t dinflight[NODE_MAX_WINDOW];
+	size_t dn_inflight;
+	uint64_t dacked; /* the child holds our downlog up to here */
+	uint64_t down_sent;
+	/* failed Hellos from this connection's key (link_down.c, penalty) */
 };
 
 enum up_state {
-	UP_NONE,  /* no parent (province) */
-	UP_HELLO, /* Hello sent, waiting for Welcome */
-	UP_READY, /* welcomed: batches flow */
+	UP_NONE,    /* no parent (province) */
+	UP_HELLO,   /* Hello sent, waiting for Welcome */
+	UP_RECOVER, /* welcomed, pulling our own records back from the parent */
+	UP_READY,   /* welcomed: batches flow */
 };
 
 /* The link to the parent. */
@@ -56,9 +68,17 @@ struct uplink {
 	size_t n_inflight;
 	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
 	uint64_t parent_area;
-	char why_down[200];        /* why the link is not up, for status */
-	bool handshake_failed;     /* sticky until a handshake succeeds */
-	bool behind;               /* the parent holds more of our own chain than we do */
+	char why_down[200];    /* why the link is not up, for status */
+	bool handshake_failed; /* sticky until a handshake succeeds */
+	bool behind;           /* the parent holds more of our own chain than we do */
+	/* A node signs nothing before its parent has said what it holds of
+	 * the node's own chain (DESIGN §7): a fresh store waits for that
+	 * first Welcome, a lost one recovers its records first. */
+	bool confirmed;
+	uint64_t recover_to;       /* UP_RECOVER: the parent holds our chain up to here */
+	uint64_t pull_sent_ms;     /* last Pull, for its retry */
+	bool down_rewind_asked;    /* a down batch did not follow on: asked to resend */
+	uint64_t down_applied;     /* envelopes received from the parent and applied */
 	uint64_t hello_backoff_ms; /* added to the Hello retry after a refusal */
 	uint64_t send_err_logged_ms;
 	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
@@ -87,11 +107,15 @@ struct node {
 	char listen_ep[256]; /* the bound endpoint (port resolved) */
 	char ctl_path[4200];
 	struct uplink up;
+	struct sealer_conf seal; /* whom our personal data is sealed to */
+	bool test_clock;         /* jzfpd --test-clock: `jzfpctl clock advance` moves it */
+	uint64_t clock_offset_ms;
 	struct child *children;
 	size_t n_children;
 	uint64_t started_ms;
 	uint64_t storage_checked_ms;
 	uint64_t disk_free, disk_total; /* bytes, at the last storage check */
+	uint64_t revocations_seen;      /* ax.total.revocations when the ZAP set was loaded */
 	bool disk_low;                  /* free space under the alarm level */
 	bool stop;
 };
@@ -120,6 +144,18 @@ bool node_parent_connected(const struct node *n);
 
 /* This node's own status line, as sent in heartbeats. */
 void node_self_status(const struct node *n, struct wire_node_status *out);
+
+/* Move the test clock forward by MS (jzfpd --test-clock only); persisted,
+ * so a restart does not turn time back. Returns 0 or an error. */
+int node_clock_advance(struct node *n, uint64_t ms);
+
+/* Sign this node's NodeInfo if it has none yet or its certificate changed,
+ * and from then on allow signing (uplink.confirmed). Returns 0 or an error. */
+int node_confirm_chain(struct node *n);
+
+/* May this node sign new records now? Not while its chain is unconfirmed
+ * or being recovered; WHY says what it waits for. */
+bool node_may_sign(const struct node *n, const char **why);
 
 /* Control requests (control.c): handle one request on the REP socket. */
 void control_handle(struct node *n);

@@ -15,6 +15,9 @@ struct origin_state {
 	uint8_t last_hash[32];
 	uint64_t area; /* 0 until the NodeInfo record is applied */
 	uint8_t level;
+	/* With trust: the validity of the certificate in its latest NodeInfo,
+	 * against which every later envelope's hlc is checked (0, 0: none). */
+	uint64_t cert_not_before, cert_not_after;
 	char name[128];
 };
 

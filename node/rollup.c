@@ -8,10 +8,11 @@
  * alone for events, and divide by the census population of the villages
  * under each area, all in exact integers.
  *
- * rollup_verify() recomputes from the stored household envelopes: it replays
- * the log through the same head rule into a fresh accumulator and compares
- * every (area, year) cell, then checks each household's cached contribution
- * against its decoded head version.
+ * rollup_verify() recomputes from the stored records: every version index
+ * entry against its envelope, every household's heads, effective head,
+ * official status and rollup history from its versions and proposals alone
+ * (hh_recompute), and every (area, year) cell against the sum of those
+ * histories.
  */
 #include "rollup.h"
 
@@ -20,6 +21,7 @@
 #include "household.h"
 #include "origin.h"
 #include "record.h"
+#include "workflow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -489,6 +491,37 @@ query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, u
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
+/* Open proposals, by state, of the households under each row's area. */
+static int
+query_pending(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
+              struct rows *rows)
+{
+	_Static_assert(WF_NSTATES <= 16, "rollup_row.pending has a slot per state");
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_PROPOSAL, &it);
+	if (err)
+		return err;
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct wf_proposal p;
+		if (wf_proposal_decode(&p, v.p, v.n))
+			continue;
+		uint64_t village = household_village(p.household);
+		if (!wf_is_open(p.state) || village < lo || village > hi)
+			continue;
+		struct rollup_row *row = row_for(rows, area_at_level(village, q->level), q);
+		if (!row) {
+			err = -ENOMEM;
+			break;
+		}
+		row->pending[p.state]++;
+		row->pending_total++;
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
 /* Names of township and county rows come from the nodes' NodeInfo records. */
 static int
 query_names(struct store_txn *txn, struct rows *rows)
@@ -521,6 +554,8 @@ rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_
 	int err = query_counters(txn, q, lo, hi, &rows);
 	if (!err)
 		err = query_census(txn, q, lo, hi, &rows);
+	if (!err)
+		err = query_pending(txn, q, lo, hi, &rows);
 	if (!err)
 		err = query_names(txn, &rows);
 	map_release(&rows.map);
@@ -555,70 +590,73 @@ rollup_latest_year(struct store_txn *txn)
 
 /* ---------------------------------------------------------------- verify */
 
-struct replay_hh {
-	struct hh_state st;
-};
-
-/* Replay every household envelope of the log, in log order, through the head
- * rule into ACC; HH receives each household's replayed state. */
-static int
-replay_log(struct store_txn *txn, struct rollup_acc *acc, struct u64map *hmap,
-           struct replay_hh **hhs, size_t *nhh, size_t *cap)
+static bool
+heads_equal(const struct hh_state *a, const struct hh_state *b)
 {
+	if (a->n_heads != b->n_heads)
+		return false;
+	for (size_t i = 0; i < a->n_heads; i++)
+		if (memcmp(a->heads[i].hash, b->heads[i].hash, 32) != 0)
+			return false;
+	return true;
+}
+
+/* Does the stored state ST agree with the recomputed R? */
+static bool
+state_agrees(const struct hh_state *st, const struct hh_state *r)
+{
+	return memcmp(st->eff.hash, r->eff.hash, 32) == 0 && heads_equal(st, r) &&
+	       memcmp(&st->contrib, &r->contrib, sizeof(st->contrib)) == 0 && st->year == r->year &&
+	       st->versions == r->versions && st->has_recorded == r->has_recorded &&
+	       (!st->has_recorded || memcmp(st->recorded, r->recorded, 32) == 0);
+}
+
+/* Does every version entry say what its envelope says? Counts the
+ * households the index names in *nhh. */
+static int
+verify_versions(struct store_txn *txn, size_t *nhh, size_t *bad, char *first, size_t len)
+{
+	static struct rec_household h;
 	struct store_iter it;
-	int err = store_iter_open(txn, STORE_LOG, &it);
+	int err = store_iter_open(txn, STORE_VERSION, &it);
 	if (err)
 		return err;
 	struct bytes k, v;
-	static struct rec_household h; /* large; verify is not reentrant */
+	uint64_t last = 0;
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
-		if (v.n != 40) {
-			err = JZ_ECORRUPT;
-			break;
-		}
-		struct bytes raw;
-		err = store_get(txn, STORE_ENV, v.p, 40, &raw);
-		if (err)
-			break;
-		struct envelope e;
-		err = envelope_decode(&e, raw.p, raw.n);
-		if (err)
-			break;
-		if (e.kind != ENV_KIND_HOUSEHOLD)
-			continue;
-		err = rec_household_decode(&h, e.body.p, e.body.n);
-		if (err)
-			break;
-		if (*nhh == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 1024;
-			struct replay_hh *n = realloc(*hhs, ncap * sizeof(*n));
-			if (!n) {
-				err = -ENOMEM;
-				break;
-			}
-			*hhs = n;
-			*cap = ncap;
-		}
-		bool added;
-		uint32_t *idx = map_find(hmap, h.id, true, (uint32_t)*nhh, &added);
-		if (!idx) {
-			err = -ENOMEM;
-			break;
-		}
-		struct hh_state *st = &(*hhs)[*idx].st;
-		if (added) {
+		struct hh_version ver, want;
+		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
+		if (id != last) {
 			(*nhh)++;
-			err = hh_move_head(txn, acc, NULL, &h, e.hash);
-			hh_state_from(st, &h, e.hash, e.origin, e.seq, e.hlc, 1);
-		} else if (hh_supersedes(st, &h, e.origin, e.hlc)) {
-			err = hh_move_head(txn, acc, st, &h, e.hash);
-			hh_state_from(st, &h, e.hash, e.origin, e.seq, e.hlc, st->versions + 1);
-		} else {
-			st->versions++;
+			last = id;
 		}
-		if (err)
-			break;
+		uint8_t ekey[40];
+		struct bytes raw;
+		struct envelope e;
+		bool ok = k.n == 40 && hh_version_decode(&ver, k.p, v.p, v.n) == 0;
+		if (ok) {
+			memcpy(ekey, ver.origin, 32);
+			be64_put(ekey + 32, ver.seq);
+			ok = store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) == 0 &&
+			     envelope_decode(&e, raw.p, raw.n) == 0 &&
+			     memcmp(e.hash, ver.hash, 32) == 0 &&
+			     rec_household_decode(&h, e.body.p, e.body.n) == 0 && h.id == id;
+		}
+		if (ok) {
+			hh_version_from(&want, &h, e.hash, e.origin, e.seq, e.hlc);
+			ok = memcmp(&want.origin, &ver.origin, 32) == 0 && want.seq == ver.seq &&
+			     want.hlc == ver.hlc && want.year == ver.year &&
+			     want.status == ver.status && want.members == ver.members &&
+			     want.attribute == ver.attribute && want.main_cause == ver.main_cause &&
+			     want.n_parents == ver.n_parents &&
+			     memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
+		}
+		if (!ok && !(*bad)++)
+			snprintf(first, len,
+			         "household %016" PRIu64 ": a version index entry "
+			         "disagrees with its envelope",
+			         id);
 	}
 	store_iter_close(&it);
 	return err == JZ_ENOTFOUND ? 0 : err;
@@ -628,25 +666,58 @@ int
 rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
 	struct rollup_acc *acc = NULL;
-	struct u64map hmap = {0};
-	struct replay_hh *hhs = NULL;
-	size_t nhh = 0, cap = 0, cells = 0, bad_cells = 0, bad_hh = 0;
+	size_t cells = 0, bad_cells = 0, bad_hh = 0, held = 0, indexed = 0;
+	char first[200] = "";
 	int err = rollup_acc_new(&acc);
 	if (err)
 		return err;
-	err = replay_log(txn, acc, &hmap, &hhs, &nhh, &cap);
+
+	/* 1. Every version entry is what its envelope says. */
+	err = verify_versions(txn, &indexed, &bad_hh, first, sizeof(first));
 	if (err) {
-		snprintf(msg, msglen, "replay of the log failed: %s", err_str(err));
+		snprintf(msg, msglen, "reading the version index failed: %s", err_str(err));
 		goto out;
 	}
 
-	/* 1. Every stored cell equals the replayed one; every replayed cell is stored. */
+	/* 2. Every household's state is what its versions and proposals give,
+	 * recomputed from nothing; and the recomputed histories add up. */
 	struct store_iter it;
-	err = store_iter_open(txn, STORE_ROLLUP, &it);
+	err = store_iter_open(txn, STORE_HOUSEHOLD, &it);
 	if (err)
 		goto out;
 	struct bytes k, v;
-	char first[160] = "";
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct hh_state st, r;
+		held++;
+		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
+		if (!id || hh_state_decode(&st, v.p, v.n)) {
+			if (!bad_hh++)
+				snprintf(first, sizeof(first), "a household state does not decode");
+			continue;
+		}
+		int rc = hh_recompute(txn, acc, id, household_village(id), &r);
+		if (rc && rc != JZ_ENOTFOUND) {
+			err = rc;
+			break;
+		}
+		if ((rc || !state_agrees(&st, &r)) && !bad_hh++)
+			snprintf(first, sizeof(first),
+			         "household %016" PRIu64 ": state disagrees with its versions", id);
+	}
+	store_iter_close(&it);
+	if (err != JZ_ENOTFOUND)
+		goto out;
+	err = 0;
+	if (held != indexed && !bad_hh++)
+		snprintf(first, sizeof(first), "%zu households held, %zu in the version index",
+		         held, indexed);
+
+	/* 3. Every stored cell equals the recomputed one; every recomputed cell
+	 * is stored. */
+	err = store_iter_open(txn, STORE_ROLLUP, &it);
+	if (err)
+		goto out;
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		if (k.n != 10 || v.n != RC_VAL_LEN) {
@@ -662,7 +733,7 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		const int64_t *want = idx ? acc->cells[*idx].c : NULL;
 		for (int i = 0; i < RC_N; i++) {
 			if (c[i] != (want ? want[i] : 0)) {
-				if (!bad_cells++)
+				if (!bad_cells++ && !bad_hh)
 					snprintf(first, sizeof(first),
 					         "area %012" PRIu64
 					         " year %u counter %d: stored %" PRId64
@@ -684,53 +755,11 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		range_key(key, acc->cells[i].area, acc->cells[i].year);
 		struct bytes sv;
 		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND &&
-		    !bad_cells++)
+		    !bad_cells++ && !bad_hh)
 			snprintf(first, sizeof(first),
 			         "area %012" PRIu64 " year %u: recomputed but not stored",
 			         acc->cells[i].area, acc->cells[i].year);
 	}
-
-	/* 2. Every household's cached state is its replayed state, and its cached
-	 * contribution is what its head version, decoded, contributes. */
-	err = store_iter_open(txn, STORE_HOUSEHOLD, &it);
-	if (err)
-		goto out;
-	size_t held = 0;
-	static struct rec_household h;
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		struct hh_state st;
-		held++;
-		if (k.n != 8 || hh_state_decode(&st, v.p, v.n)) {
-			bad_hh++;
-			continue;
-		}
-		uint64_t id = be64_get(k.p);
-		uint32_t *idx = map_find(&hmap, id, false, 0, NULL);
-		uint8_t envkey[40];
-		memcpy(envkey, st.head_origin, 32);
-		be64_put(envkey + 32, st.head_seq);
-		struct bytes raw;
-		struct envelope e;
-		bool ok = idx && memcmp(hhs[*idx].st.head, st.head, 32) == 0 &&
-		          store_get(txn, STORE_ENV, envkey, sizeof(envkey), &raw) == 0 &&
-		          envelope_decode(&e, raw.p, raw.n) == 0 &&
-		          memcmp(e.hash, st.head, 32) == 0 &&
-		          rec_household_decode(&h, e.body.p, e.body.n) == 0 && h.id == id;
-		if (ok) {
-			struct rollup_contrib c = hh_contrib(&h);
-			ok = memcmp(&c, &st.contrib, sizeof(c)) == 0 && h.year == st.year;
-		}
-		if (!ok && !bad_hh++ && !bad_cells)
-			snprintf(first, sizeof(first),
-			         "household %016" PRIu64 ": state disagrees with its records", id);
-	}
-	store_iter_close(&it);
-	if (err != JZ_ENOTFOUND)
-		goto out;
-	err = 0;
-	if (held != nhh && !bad_hh++ && !bad_cells)
-		snprintf(first, sizeof(first), "%zu households held, %zu in the log", held, nhh);
 
 	if (bad_cells || bad_hh) {
 		snprintf(
@@ -741,11 +770,9 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 	} else {
 		snprintf(msg, msglen,
 		         "OK: %zu counter cells and %zu households agree with the recomputation",
-		         cells, nhh);
+		         cells, held);
 	}
 out:
 	rollup_acc_free(&acc);
-	map_release(&hmap);
-	free(hhs);
 	return err;
 }

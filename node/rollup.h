@@ -63,7 +63,7 @@ void rollup_acc_reset(struct rollup_acc *acc);
  * Record the change of one household of VILLAGE from OLD to NEW, dated YEAR:
  * stock deltas and the event between them (identified, exited, returned).
  * SIGN -1 takes back exactly what +1 added, for when the effective head
- * moves to another branch (household.h, hh_move_head). Returns 0 or -ENOMEM
+ * moves to another branch (household.h). Returns 0 or -ENOMEM
  * (the accumulator is then unchanged).
  */
 JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
@@ -97,6 +97,10 @@ struct rollup_row {
 	uint64_t census_households; /* households in the census */
 	uint64_t villages;          /* villages with a census */
 	int64_t c[RC_N];
+	/* Open proposals of the area's households by state (workflow.h), what
+	 * the official figures do not include yet. */
+	uint32_t pending[16];
+	uint64_t pending_total;
 };
 
 struct rollup_query {

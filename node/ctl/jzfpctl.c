@@ -14,6 +14,7 @@
  * Exit status: 0 success, 1 error (one line on stderr), 2 usage.
  */
 #include "area.h"
+#include "cli.h"
 #include "cmd_cert.h"
 #include "config.h"
 #include "err.h"
@@ -38,16 +39,8 @@
 #define DEFAULT_TIMEOUT_S 60
 #define IMPORT_CHUNK      1000
 
-struct ctl {
-	const char *config_path;
-	const char *node_dir;
-	struct config cfg;
-	bool have_cfg;
-	int timeout_s;
-	void *zctx, *req;
-};
-
-static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
+void
+cli_die(const char *fmt, ...)
 {
 	va_list ap;
 	fputs("jzfpctl: ", stderr);
@@ -58,7 +51,8 @@ static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt,
 	exit(1);
 }
 
-static void __attribute__((noreturn)) usage_die(const char *cmd, const char *help)
+void
+cli_usage_die(const char *cmd, const char *help)
 {
 	fprintf(stderr, "usage: jzfpctl %s\n", cmd);
 	if (help)
@@ -68,14 +62,14 @@ static void __attribute__((noreturn)) usage_die(const char *cmd, const char *hel
 
 /* ---------------------------------------------------------------- control */
 
-static void
-load_config(struct ctl *c)
+void
+cli_load_config(struct ctl *c)
 {
 	if (c->have_cfg || !c->config_path)
 		return;
 	char err[600];
 	if (config_load(&c->cfg, c->config_path, err, sizeof(err)))
-		die("%s", err);
+		cli_die("%s", err);
 	c->have_cfg = true;
 }
 
@@ -85,8 +79,8 @@ data_dir(struct ctl *c)
 	if (c->node_dir)
 		return c->node_dir;
 	if (!c->config_path)
-		die("no node given: use -c CONFIG or --node DATA_DIR");
-	load_config(c);
+		cli_die("no node given: use -c CONFIG or --node DATA_DIR");
+	cli_load_config(c);
 	return c->cfg.data_dir;
 }
 
@@ -100,7 +94,7 @@ connect_node(struct ctl *c)
 	snprintf(path, sizeof(path), "%s/control.sock", dir);
 	struct stat sb;
 	if (stat(path, &sb) != 0)
-		die("jzfpd is not running for %s (no %s)", dir, path);
+		cli_die("jzfpd is not running for %s (no %s)", dir, path);
 	/* A daemon that died leaves its socket file behind: probe it, so that
 	 * we say so at once instead of waiting for the timeout. */
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -112,7 +106,7 @@ connect_node(struct ctl *c)
 			int e = errno;
 			close(fd);
 			if (rc != 0 && e == ECONNREFUSED)
-				die("jzfpd is not running for %s (stale %s)", dir, path);
+				cli_die("jzfpd is not running for %s (stale %s)", dir, path);
 		}
 	}
 	snprintf(ep, sizeof(ep), "ipc://%s", path);
@@ -123,7 +117,7 @@ connect_node(struct ctl *c)
 	zmq_setsockopt(c->req, ZMQ_RCVTIMEO, &tmo, sizeof(tmo));
 	zmq_setsockopt(c->req, ZMQ_SNDTIMEO, &tmo, sizeof(tmo));
 	if (zmq_connect(c->req, ep) != 0)
-		die("cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
+		cli_die("cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
 }
 
 static void
@@ -136,40 +130,31 @@ disconnect_node(struct ctl *c)
 	c->req = c->zctx = NULL;
 }
 
-/* A request under construction: frames of bytes. */
-struct req {
-	size_t n, cap;
-	struct {
-		void *p;
-		size_t len;
-	} * f;
-};
-
-static void
-req_add(struct req *r, const void *p, size_t len)
+void
+cli_req_add(struct req *r, const void *p, size_t len)
 {
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 16;
 		r->f = realloc(r->f, r->cap * sizeof(*r->f));
 		if (!r->f)
-			die("out of memory");
+			cli_die("out of memory");
 	}
 	r->f[r->n].p = malloc(len ? len : 1);
 	if (!r->f[r->n].p)
-		die("out of memory");
+		cli_die("out of memory");
 	memcpy(r->f[r->n].p, p, len);
 	r->f[r->n].len = len;
 	r->n++;
 }
 
-static void
-req_str(struct req *r, const char *s)
+void
+cli_req_str(struct req *r, const char *s)
 {
-	req_add(r, s, strlen(s));
+	cli_req_add(r, s, strlen(s));
 }
 
-static void
-req_release(struct req *r)
+void
+cli_req_release(struct req *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		free(r->f[i].p);
@@ -177,27 +162,26 @@ req_release(struct req *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Send R, wait for the answer. Returns the node's code (0 ok); *text is
- * given (free()). */
-static int
-call(struct ctl *c, struct req *r, char **text)
+int
+cli_call(struct ctl *c, struct req *r, char **text)
 {
 	connect_node(c);
 	for (size_t i = 0; i < r->n; i++)
 		if (zmq_send(c->req, r->f[i].p, r->f[i].len, i + 1 < r->n ? ZMQ_SNDMORE : 0) < 0)
-			die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
+			cli_die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
 	zmq_msg_t code, body;
 	zmq_msg_init(&code);
 	zmq_msg_init(&body);
 	if (zmq_msg_recv(&code, c->req, 0) < 0)
-		die("no answer from jzfpd within %d s (is it running? see its log)", c->timeout_s);
+		cli_die("no answer from jzfpd within %d s (is it running? see its log)",
+		        c->timeout_s);
 	if (!zmq_msg_more(&code) || zmq_msg_recv(&body, c->req, 0) < 0)
-		die("malformed answer from jzfpd");
+		cli_die("malformed answer from jzfpd");
 	int rc = zmq_msg_size(&code) == 1 && *(char *)zmq_msg_data(&code) == '0' ? 0 : 1;
 	size_t len = zmq_msg_size(&body);
 	*text = malloc(len + 1);
 	if (!*text)
-		die("out of memory");
+		cli_die("out of memory");
 	memcpy(*text, zmq_msg_data(&body), len);
 	(*text)[len] = 0;
 	zmq_msg_close(&code);
@@ -205,16 +189,15 @@ call(struct ctl *c, struct req *r, char **text)
 	return rc;
 }
 
-/* Send a request of string arguments (NULL-terminated) and print the answer. */
-static int
-simple(struct ctl *c, const char *const *args)
+int
+cli_simple(struct ctl *c, const char *const *args)
 {
 	struct req r = {0};
 	for (; *args; args++)
-		req_str(&r, *args);
+		cli_req_str(&r, *args);
 	char *text;
-	int rc = call(c, &r, &text);
-	req_release(&r);
+	int rc = cli_call(c, &r, &text);
+	cli_req_release(&r);
 	if (rc) {
 		size_t len = strlen(text);
 		while (len && text[len - 1] == '\n')
@@ -254,10 +237,6 @@ static const char help_rollup[] =
     "  --verify      recompute every counter from the stored records and\n"
     "                compare; exit 0 only if they agree exactly\n";
 
-static const char help_household[] =
-    "\nShow household ID (16 digits): its effective version, members and\n"
-    "version history.\n";
-
 static const char help_import[] =
     "\nImport a CSV file at this node. The whole file is checked first; any\n"
     "bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
@@ -266,7 +245,12 @@ static const char help_import[] =
     "id_number,relation,sex,birth_date,health,labour,attribute,main_cause,\n"
     "income,status,year (or the Chinese 户编号,村代码,姓名,...), any order.\n"
     "Census: village,name,year,households,population (or 村代码,村名,年度,\n"
-    "总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n";
+    "总户数,户籍人口). Needs -c CONFIG (the node's area and tag key).\n"
+    "A household already held gets a new version on top of its current one\n"
+    "(rows equal to it change nothing). A new status is a proposal: it counts\n"
+    "only once recorded at the end of 两公示一公告 (jzfpctl proposals).\n"
+    "  --recorded   at a county only: migrate an existing register, its\n"
+    "               statuses recorded as already announced by this county\n";
 
 /* ---------------------------------------------------------------- commands */
 
@@ -289,18 +273,18 @@ cmd_keygen(struct ctl *c, int argc, char **argv)
 		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else
-			usage_die("keygen --out FILE", help);
+			cli_usage_die("keygen --out FILE", help);
 	}
 	if (wants_help(argc, argv) || !out)
-		usage_die("keygen --out FILE", help);
+		cli_usage_die("keygen --out FILE", help);
 	struct ident *id;
 	int err = ident_generate(&id);
 	if (err)
-		die("cannot generate a key: %s", err_str(err));
+		cli_die("cannot generate a key: %s", err_str(err));
 	err = ident_save(id, out);
 	if (err) {
 		ident_free(&id);
-		die("cannot write %s: %s", out, err_str(err));
+		cli_die("cannot write %s: %s", out, err_str(err));
 	}
 	char hex[65];
 	hex_encode(ident_public(id), 32, hex);
@@ -315,11 +299,11 @@ cmd_pubkey(struct ctl *c, int argc, char **argv)
 	(void)c;
 	const char *help = help_pubkey;
 	if (argc != 3 || strcmp(argv[1], "--key") != 0)
-		usage_die("pubkey --key FILE", help);
+		cli_usage_die("pubkey --key FILE", help);
 	struct ident *id;
 	int err = ident_load(&id, argv[2]);
 	if (err)
-		die("cannot load %s: %s", argv[2], err_str(err));
+		cli_die("cannot load %s: %s", argv[2], err_str(err));
 	char hex[65];
 	hex_encode(ident_public(id), 32, hex);
 	printf("%s\n", hex);
@@ -336,12 +320,12 @@ json_only(struct ctl *c, int argc, char **argv, const char *help)
 		if (strcmp(argv[i], "--json") != 0) {
 			char use[64];
 			snprintf(use, sizeof(use), "%s [--json]", argv[0]);
-			usage_die(use, help);
+			cli_usage_die(use, help);
 		}
 		json = true;
 	}
 	const char *args[] = {argv[0], json ? "--json" : NULL, NULL};
-	return simple(c, args);
+	return cli_simple(c, args);
 }
 
 static int
@@ -378,7 +362,7 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		else if (strcmp(a, "--verify") == 0)
 			verify = true;
 		else
-			usage_die(
+			cli_usage_die(
 			    "rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]",
 			    help);
 	}
@@ -386,23 +370,10 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		if (c->timeout_s < 600)
 			c->timeout_s = 600;
 		const char *args[] = {"rollup-verify", NULL};
-		return simple(c, args);
+		return cli_simple(c, args);
 	}
 	const char *args[] = {"rollup", level, under, year, format, NULL};
-	return simple(c, args);
-}
-
-static int
-cmd_household(struct ctl *c, int argc, char **argv)
-{
-	const char *help = help_household;
-	if (argc < 3 || strcmp(argv[1], "show") != 0)
-		usage_die("household show ID [--json]", help);
-	bool json = argc == 4 && strcmp(argv[3], "--json") == 0;
-	if (argc > 4 || (argc == 4 && !json))
-		usage_die("household show ID [--json]", help);
-	const char *args[] = {"household", argv[2], json ? "--json" : NULL, NULL};
-	return simple(c, args);
+	return cli_simple(c, args);
 }
 
 static void
@@ -450,7 +421,7 @@ add_counts(const char *text, size_t *created, size_t *unchanged, size_t *refused
 }
 
 static int
-import_households(struct ctl *c, const char *file, bool skip_bad)
+import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded)
 {
 	static const uint8_t zero_key[32];
 	const uint8_t *tag_key = c->cfg.has_tag_key ? c->cfg.tag_key : zero_key;
@@ -482,35 +453,41 @@ import_households(struct ctl *c, const char *file, bool skip_bad)
 		        res.n_bad_households);
 	}
 	bool tty = isatty(STDERR_FILENO);
-	size_t created = 0, unchanged = 0, refused = 0;
+	size_t created = 0, unchanged = 0, refused = 0, proposals = 0;
 	char why[200] = "";
 	static uint8_t hb[REC_MAX_ENCODED], pb[REC_MAX_ENCODED];
 	for (size_t i = 0; i < res.n; i += IMPORT_CHUNK) {
 		struct req r = {0};
-		req_str(&r, "import-households");
+		cli_req_str(&r, "import-households");
+		cli_req_str(&r, recorded ? "--recorded" : "");
 		for (size_t j = i; j < res.n && j < i + IMPORT_CHUNK; j++) {
 			size_t hn, pn;
 			if (rec_household_encode(&res.items[j].hh, hb, sizeof(hb), &hn) ||
 			    rec_personal_encode(&res.items[j].personal, pb, sizeof(pb), &pn))
-				die("%s:%zu: household cannot be encoded", file, res.items[j].line);
-			req_add(&r, hb, hn);
-			req_add(&r, pb, pn);
+				cli_die("%s:%zu: household cannot be encoded", file,
+				        res.items[j].line);
+			cli_req_add(&r, hb, hn);
+			cli_req_add(&r, pb, pn);
 		}
 		char *text;
-		int rc = call(c, &r, &text);
-		req_release(&r);
+		int rc = cli_call(c, &r, &text);
+		cli_req_release(&r);
 		if (rc) {
 			fprintf(stderr, "%s", tty ? "\n" : "");
-			die("import stopped after %zu of %zu households: %s", i, res.n, text);
+			cli_die("import stopped after %zu of %zu households: %s", i, res.n, text);
 		}
 		add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
+		const char *pp = strstr(text, "\"proposals\":");
+		if (pp)
+			proposals += strtoul(pp + 12, NULL, 10);
 		free(text);
 		progress(tty, "importing households",
 		         i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n, res.n);
 	}
-	printf("%s: %zu households in %zu rows: %zu new versions, %zu unchanged, %zu refused, %zu "
-	       "rejected as bad\n",
-	       file, res.n, res.rows, created, unchanged, refused, res.n_bad_households);
+	printf("%s: %zu households in %zu rows: %zu new versions (%zu proposals%s), %zu unchanged, "
+	       "%zu refused, %zu rejected as bad\n",
+	       file, res.n, res.rows, created, proposals, recorded ? ", recorded as migrated" : "",
+	       unchanged, refused, res.n_bad_households);
 	if (refused)
 		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
 	import_result_release(&res);
@@ -537,19 +514,20 @@ import_census(struct ctl *c, const char *file)
 		return 1;
 	}
 	struct req r = {0};
-	req_str(&r, "import-census");
+	cli_req_str(&r, "import-census");
+	cli_req_str(&r, "");
 	uint8_t buf[REC_MAX_ENCODED];
 	for (size_t i = 0; i < res.n; i++) {
 		size_t n;
 		if (rec_census_encode(&res.items[i].c, buf, sizeof(buf), &n))
-			die("%s:%zu: census row cannot be encoded", file, res.items[i].line);
-		req_add(&r, buf, n);
+			cli_die("%s:%zu: census row cannot be encoded", file, res.items[i].line);
+		cli_req_add(&r, buf, n);
 	}
 	char *text;
-	int rc = call(c, &r, &text);
-	req_release(&r);
+	int rc = cli_call(c, &r, &text);
+	cli_req_release(&r);
 	if (rc)
-		die("%s", text);
+		cli_die("%s", text);
 	size_t created = 0, unchanged = 0, refused = 0;
 	char why[200] = "";
 	add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
@@ -566,28 +544,33 @@ static int
 cmd_import(struct ctl *c, int argc, char **argv)
 {
 	const char *help = help_import;
-	const char *use = "import households|census FILE.csv [--skip-bad]";
+	const char *use = "import households|census FILE.csv [--skip-bad] [--recorded]";
 	if (wants_help(argc, argv) || argc < 3)
-		usage_die(use, help);
-	bool skip_bad = false;
+		cli_usage_die(use, help);
+	bool skip_bad = false, recorded = false;
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--skip-bad") == 0)
 			skip_bad = true;
+		else if (strcmp(argv[i], "--recorded") == 0)
+			recorded = true;
 		else
-			usage_die(use, help);
+			cli_usage_die(use, help);
 	}
 	if (!c->config_path)
-		die("import needs -c CONFIG (for the node's area and tag key)");
-	load_config(c);
+		cli_die("import needs -c CONFIG (for the node's area and tag key)");
+	cli_load_config(c);
 	if (strcmp(argv[1], "households") == 0)
-		return import_households(c, argv[2], skip_bad);
+		return import_households(c, argv[2], skip_bad, recorded);
 	if (strcmp(argv[1], "census") == 0) {
+		if (recorded)
+			cli_die("--recorded applies to households only");
 		if (skip_bad)
-			die("--skip-bad applies to households only: a census file imports whole or "
+			cli_die(
+			    "--skip-bad applies to households only: a census file imports whole or "
 			    "not at all");
 		return import_census(c, argv[2]);
 	}
-	usage_die(use, help);
+	cli_usage_die(use, help);
 }
 
 /* Certificates are made offline (cmd_cert.c); it answers its own --help. */
@@ -618,9 +601,33 @@ static const struct command commands[] = {
      help_status},
     {"tree", cmd_tree, "every node below this one, from heartbeats", "tree [--json]", help_tree},
     {"import", cmd_import, "import households or census from CSV",
-     "import households|census FILE.csv [--skip-bad]", help_import},
-    {"household", cmd_household, "show one household", "household show ID [--json]",
-     help_household},
+     "import households|census FILE.csv [--skip-bad] [--recorded]", help_import},
+    {"household", cmd_household, "show or edit one household",
+     "household show ID [--json] [--audit-key FILE] | household edit ID [options]", help_household},
+    {"proposals", cmd_proposals, "proposals of this area and their state",
+     "proposals [--state S] [--under AREA] [--json]", help_proposals},
+    {"consent", cmd_consent, "record households' consent to their exit",
+     "consent ID...|--all [--json]", help_consent},
+    {"notice", cmd_notice, "open, close or print the notices and the announcement",
+     "notice open [--days N] ID...|--all | notice close ID...|--all | notice print "
+     "ID...|--all [--format text|html]",
+     help_notice},
+    {"object", cmd_object, "lodge an objection (异议) during a window",
+     "object ID --reason TEXT [--name NAME] [--contact TEXT]", help_object},
+    {"objection", cmd_objection, "decide an objection", "objection uphold|dismiss ID --reason TEXT",
+     help_objection},
+    {"review", cmd_review, "township or county review of passed notices",
+     "review approve|reject ID...|--all [--reason TEXT]", help_review},
+    {"conflicts", cmd_conflicts, "open conflicts and what settles each", "conflicts [--json]",
+     help_conflicts},
+    {"policy", cmd_policy, "the province's policy: show, or set at the province",
+     "policy show [--json] | policy set [--notice-days N] [--threshold-pct P] "
+     "[--line YEAR:YUAN]...",
+     help_policy},
+    {"revoke", cmd_revoke, "revoke a node key below this node",
+     "revoke HEX --reason TEXT [--area AREA]", help_revoke},
+    {"clock", cmd_clock, "move a test node's clock (jzfpd --test-clock)",
+     "clock advance DURATION | clock show", help_clock},
     {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes",
      "rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]", help_rollup},
 };
@@ -650,7 +657,7 @@ main(int argc, char **argv)
 		} else if (strcmp(a, "--timeout") == 0 && has) {
 			c.timeout_s = atoi(argv[++i]);
 			if (c.timeout_s <= 0)
-				die("--timeout: '%s' is not a number of seconds", argv[i]);
+				cli_die("--timeout: '%s' is not a number of seconds", argv[i]);
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			return 0;

@@ -149,6 +149,7 @@ class Node:
         self.batch_max = None
         self.window = None
         self.extra_conf = {}
+        self.test_clock = False
 
     def __repr__(self):
         return f"{self.level} {self.area}"
@@ -177,17 +178,20 @@ class CtlError(Failure):
 class Tree:
     """A tree of jzfp nodes in one temporary directory."""
 
-    def __init__(self, name):
+    def __init__(self, name, test_clock=False):
         self.dir = tempfile.mkdtemp(prefix=f"jzfp-{name}-")
+        self.test_clock = test_clock
         self.nodes = {}  # area -> Node, in insertion order
         self.tag_key = secrets.token_hex(32)
         self.problems = []  # soft failures
 
     # ------------------------------------------------------------ building
 
-    def add(self, area, level, name, parent=None, batch_max=None, window=None):
+    def add(self, area, level, name, parent=None, batch_max=None, window=None,
+            test_clock=None):
         """Add a node. Its parent is the nearest ancestor node already
-        added, unless given."""
+        added, unless given. test_clock (default: the tree's) starts it with
+        jzfpd --test-clock."""
         check(area not in self.nodes, f"{area} added twice")
         check(level_of(area) == level, f"{area} is not a {level} code")
         if parent is None and level != "province":
@@ -199,6 +203,7 @@ class Tree:
             check(parent is not None, f"{area}: no parent node added yet")
         n = Node(self, area, level, name, parent)
         n.batch_max, n.window = batch_max, window
+        n.test_clock = self.test_clock if test_clock is None else test_clock
         if parent:
             parent.children.append(n)
         os.mkdir(n.dir, 0o700)
@@ -258,14 +263,16 @@ class Tree:
         logf = open(n.logfile, "a", encoding="utf-8")
         logf.write(f"--- jzfptest start {time.strftime('%H:%M:%S')}\n")
         logf.flush()
-        n.proc = subprocess.Popen([JZFPD, "--config", n.conf], stdin=subprocess.DEVNULL,
-                                  stdout=logf, stderr=logf, cwd=n.dir)
+        argv = [JZFPD, "--config", n.conf] + (["--test-clock"] if n.test_clock else [])
+        n.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                  cwd=n.dir)
         logf.close()
         if wait:
             self.wait_up(n)
 
-    def wait_up(self, n, timeout=START_TIMEOUT):
-        """Wait until n answers on its control socket; learn its endpoint."""
+    def wait_up(self, n, timeout=START_TIMEOUT, wait_sign=True):
+        """Wait until n answers on its control socket (and, if its parent is
+        running, may sign records); learn its endpoint."""
         deadline = time.monotonic() + timeout * SLOW
         last = ""
         for _ in range(100000):
@@ -283,10 +290,17 @@ class Tree:
                         self.write_conf(n)  # restarts listen on the same port
                     else:
                         check_eq(ep, n.endpoint, f"{n}: listen endpoint after restart")
-                return st
-            last = p.stderr.strip()
+                # A node with an empty store signs nothing until its parent
+                # has answered (DESIGN §7): wait for that when the parent runs.
+                if (wait_sign and n.parent is not None and n.parent.running
+                        and not st.get("may_sign")):
+                    last = f"not signing yet: {st.get('why_not_signing')}"
+                else:
+                    return st
+            else:
+                last = p.stderr.strip()
             if time.monotonic() > deadline:
-                raise Failure(f"{n}: no answer to status within {timeout * SLOW:.0f} s: {last}")
+                raise Failure(f"{n}: not up within {timeout * SLOW:.0f} s: {last}")
             time.sleep(0.05)
         raise Failure(f"{n}: wait_up: too many rounds")
 
@@ -720,15 +734,16 @@ def node_names(tree):
 
 # ---------------------------------------------------------------- main
 
-def main(test, name=None):
-    """Run test(tree) and exit 0 on success, 1 on failure (tree kept)."""
+def main(test, name=None, test_clock=False):
+    """Run test(tree) and exit 0 on success, 1 on failure (tree kept).
+    test_clock: start every node with jzfpd --test-clock."""
     name = name or os.path.splitext(os.path.basename(sys.argv[0]))[0]
     for prog in (JZFPD, JZFPCTL):
         if not os.access(prog, os.X_OK):
             print(f"{name}: {prog} not found; set JZFP_BIN to the build's bin directory",
                   file=sys.stderr)
             sys.exit(1)
-    t = Tree(name)
+    t = Tree(name, test_clock=test_clock)
     start = time.monotonic()
     ok = False
     try:

@@ -1,0 +1,76 @@
+/*
+ * seal.c - data keys wrapped with crypto_box_seal, records boxed with
+ * XChaCha20-Poly1305-IETF (DESIGN §4). See seal.h.
+ */
+#include "seal.h"
+
+#include <sodium.h>
+#include <string.h>
+
+_Static_assert(SEAL_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce length");
+_Static_assert(SEAL_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag length");
+_Static_assert(SEAL_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key length");
+_Static_assert(SEAL_WRAP_LEN == crypto_box_SEALBYTES + SEAL_KEY_LEN, "wrapped key length");
+
+void
+seal_key_new(uint8_t key[SEAL_KEY_LEN])
+{
+	crypto_aead_xchacha20poly1305_ietf_keygen(key);
+}
+
+int
+seal_key_wrap(const uint8_t key[SEAL_KEY_LEN], const uint8_t reader[32], uint8_t out[SEAL_WRAP_LEN])
+{
+	uint8_t curve[crypto_box_PUBLICKEYBYTES];
+	if (ident_curve_from_public(reader, curve))
+		return JZ_EPARSE;
+	return crypto_box_seal(out, key, SEAL_KEY_LEN, curve) == 0 ? 0 : JZ_ECRYPTO;
+}
+
+int
+seal_key_unwrap(const struct ident *id, const uint8_t box[SEAL_WRAP_LEN], uint8_t key[SEAL_KEY_LEN])
+{
+	uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+	uint8_t k[SEAL_KEY_LEN];
+	ident_curve_public(id, pk);
+	ident_curve_secret(id, sk);
+	int rc = crypto_box_seal_open(k, box, SEAL_WRAP_LEN, pk, sk);
+	sodium_memzero(sk, sizeof(sk));
+	if (rc != 0)
+		return JZ_EFORGED;
+	memcpy(key, k, SEAL_KEY_LEN);
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+void
+seal_ad(const uint8_t *body, size_t n, uint8_t ad[SEAL_AD_LEN])
+{
+	crypto_generichash(ad, SEAL_AD_LEN, body, n, NULL, 0);
+}
+
+int
+seal_encrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[SEAL_AD_LEN], const uint8_t *pt,
+             size_t n, uint8_t nonce[SEAL_NONCE_LEN], uint8_t *ct)
+{
+	randombytes_buf(nonce, SEAL_NONCE_LEN);
+	unsigned long long clen;
+	int rc = crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, pt, n, ad, SEAL_AD_LEN, NULL,
+	                                                    nonce, key);
+	return rc == 0 ? 0 : JZ_ECRYPTO;
+}
+
+int
+seal_decrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[SEAL_AD_LEN],
+             const uint8_t nonce[SEAL_NONCE_LEN], const uint8_t *ct, size_t n, uint8_t *pt)
+{
+	if (n < SEAL_TAG_LEN)
+		return JZ_EPARSE;
+	unsigned long long plen;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &plen, NULL, ct, n, ad, SEAL_AD_LEN,
+	                                               nonce, key) != 0) {
+		sodium_memzero(pt, n - SEAL_TAG_LEN);
+		return JZ_EFORGED;
+	}
+	return 0;
+}

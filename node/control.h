@@ -1,0 +1,72 @@
+/*
+ * control.h - the control socket's requests, shared by its handlers
+ * (control.c: dispatch, status, tree, rollup; control_data.c: import,
+ * household, conflicts; control_flow.c: the procedure, policy, revocation,
+ * the test clock). DESIGN §10.
+ *
+ * A request is frames of bytes: the command, then its arguments. Most
+ * arguments are strings, options given as "--name value" or "--flag";
+ * imports add binary frames of encoded records. The answer is two frames:
+ * "0" or "1", then the text to print, rendered here where the data is. A
+ * handler writes its answer (or a one-line error) to OUT and returns 0 or
+ * an error.
+ */
+#ifndef JZFP_CONTROL_H
+#define JZFP_CONTROL_H
+
+#include "node.h"
+#include "output.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <zmq.h>
+
+#define CTL_MAX_FRAMES 20001
+#define CTL_MAX_ARGS   2100 /* string arguments read (a notice lists ids) */
+
+struct request {
+	zmq_msg_t *frames;
+	size_t n;
+	char **args; /* the first min(n, CTL_MAX_ARGS) frames as strings, or NULL */
+	size_t nargs;
+};
+
+/* Argument I as a string ("" when absent). */
+const char *ctl_arg(const struct request *r, size_t i);
+/* Is "--FLAG" among the arguments? */
+bool ctl_flag(const struct request *r, const char *flag);
+/* The value after "--NAME", or NULL. */
+const char *ctl_opt(const struct request *r, const char *name);
+/* The arguments after the command that are not options: their indexes go
+ * to IDX (at most CAP). Options named in WITH_VALUE take the next argument. */
+size_t ctl_positional(const struct request *r, size_t from, const char *const *with_value,
+                      size_t *idx, size_t cap);
+
+/* Short hex of the first 8 bytes (16 characters), for ids of keys and
+ * versions in output. */
+void ctl_hex8(const uint8_t *p, char out[17]);
+/* "YYYY-MM-DD HH:MM" (UTC) of an hlc value. */
+void ctl_date(uint64_t hlc, char out[32]);
+/* The name of the node of AREA, from the NodeInfo records held ("" if none). */
+void ctl_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len);
+
+/* control_data.c */
+int ctl_import_households(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_import_census(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_household_show(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_household_raw(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_household_edit(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_conflicts(struct node *n, const struct request *r, struct sbuf *out);
+
+/* control_flow.c */
+int ctl_workflow(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_proposals(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_policy(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_revoke(struct node *n, const struct request *r, struct sbuf *out);
+int ctl_clock(struct node *n, const struct request *r, struct sbuf *out);
+
+/* Open proposals of household ID (at most CAP hashes to OUT). */
+size_t ctl_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap);
+
+#endif

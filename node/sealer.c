@@ -1,0 +1,201 @@
+/*
+ * sealer.c - readers, key records and boxes of personal data (DESIGN §4,
+ * §11); see sealer.h.
+ */
+#include "sealer.h"
+
+#include "area.h"
+#include "bytes.h"
+#include "cert.h"
+#include "flow.h"
+#include "log.h"
+#include "origin.h"
+
+#include <sodium.h>
+#include <string.h>
+
+void
+sealer_init(struct sealer *s, const struct sealer_conf *conf)
+{
+	memset(s, 0, sizeof(*s));
+	s->conf = conf;
+}
+
+void
+sealer_release(struct sealer *s)
+{
+	sodium_memzero(s->made, sizeof(s->made));
+	s->n = 0;
+}
+
+static void
+add_reader(uint8_t out[REC_MAX_READERS][32], size_t *n, const uint8_t key[32])
+{
+	for (size_t i = 0; i < *n; i++)
+		if (memcmp(out[i], key, 32) == 0)
+			return;
+	if (*n < REC_MAX_READERS)
+		memcpy(out[(*n)++], key, 32);
+}
+
+/* Is AREA on VILLAGE's chain from the village up to its county? */
+static bool
+on_chain(uint64_t area, uint64_t village)
+{
+	enum area_level l = area_level_of(area);
+	return (l == AREA_LEVEL_VILLAGE || l == AREA_LEVEL_TOWNSHIP || l == AREA_LEVEL_COUNTY) &&
+	       area_is_under(village, area);
+}
+
+size_t
+sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t village,
+               uint8_t out[REC_MAX_READERS][32])
+{
+	size_t n = 0;
+	add_reader(out, &n, ident_public(conf->id));
+	/* Our certificate chain names our ancestors' keys up to the county. */
+	struct bytes certs[CERT_CHAIN_MAX];
+	size_t nc;
+	if (conf->chain && cert_chain_decode(certs, &nc, conf->chain, conf->chain_len) == 0) {
+		for (size_t i = 0; i < nc; i++) {
+			struct cert c;
+			if (cert_decode(&c, certs[i].p, certs[i].n, NULL, NULL) == 0 &&
+			    on_chain(c.area, village))
+				add_reader(out, &n, c.key);
+		}
+	}
+	/* Every node we know of on the village's chain: our children below us
+	 * (their NodeInfo came up) and our ancestors (theirs came down). */
+	struct store_iter it;
+	bool parent_is_province = false;
+	if (store_iter_open(txn, STORE_ORIGIN, &it) == 0) {
+		struct bytes k, v;
+		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+		     rc = store_iter_next(&it, &k, &v)) {
+			struct origin_state o;
+			if (k.n != 32 || origin_decode(&o, v.p, v.n) || !o.area)
+				continue;
+			if (conf->parent && memcmp(k.p, conf->parent, 32) == 0 &&
+			    o.level == AREA_LEVEL_PROVINCE)
+				parent_is_province = true;
+			if (on_chain(o.area, village) && o.level == area_level_of(o.area) &&
+			    !flow_revoked(txn, k.p, NULL))
+				add_reader(out, &n, k.p);
+		}
+		store_iter_close(&it);
+	}
+	/* Our parent, unless it is the province (which reads statistics only). */
+	if (conf->parent && conf->level != AREA_LEVEL_COUNTY && !parent_is_province)
+		add_reader(out, &n, conf->parent);
+	if (conf->audit)
+		add_reader(out, &n, conf->audit);
+	return n;
+}
+
+/* Make the key record for VILLAGE in A's transaction. */
+static int
+make_keyrec(struct sealer *s, struct applier *a, uint64_t village, size_t slot)
+{
+	static struct rec_keyrec k;
+	static uint8_t body[REC_MAX_ENCODED];
+	memset(&k, 0, sizeof(k));
+	k.n = sealer_readers(&a->txn, s->conf, village, k.reader);
+	seal_key_new(s->made[slot].key);
+	for (size_t i = 0; i < k.n; i++) {
+		int err = seal_key_wrap(s->made[slot].key, k.reader[i], k.box[i]);
+		if (err)
+			return err;
+	}
+	size_t len;
+	int err = rec_keyrec_encode(&k, body, sizeof(body), &len);
+	if (err)
+		return err;
+	err = apply_local(a, ENV_KIND_KEY, village, (struct bytes){body, len}, NULL,
+	                  s->made[slot].hash);
+	if (err)
+		return err;
+	s->made[slot].village = village;
+	return 0;
+}
+
+int
+sealer_seal(struct sealer *s, struct applier *a, uint64_t village, struct bytes body,
+            const uint8_t *pt, size_t n, uint8_t *ct, uint8_t nonce[SEAL_NONCE_LEN],
+            struct apply_sealed *out)
+{
+	size_t slot = 0;
+	while (slot < s->n && s->made[slot].village != village)
+		slot++;
+	if (slot == s->n) {
+		if (s->n == SEALER_MAX_VILLAGES) {
+			/* Many villages in one request: start over with fresh keys. */
+			sodium_memzero(s->made, sizeof(s->made));
+			s->n = 0;
+			slot = 0;
+		}
+		int err = make_keyrec(s, a, village, slot);
+		if (err)
+			return err;
+		s->n++;
+	}
+	uint8_t ad[SEAL_AD_LEN];
+	seal_ad(body.p, body.n, ad);
+	int err = seal_encrypt(s->made[slot].key, ad, pt, n, nonce, ct);
+	if (err)
+		return err;
+	out->key_record = (struct bytes){s->made[slot].hash, 32};
+	out->nonce = (struct bytes){nonce, SEAL_NONCE_LEN};
+	out->box = (struct bytes){ct, n + SEAL_TAG_LEN};
+	return 0;
+}
+
+int
+sealer_open_with(const struct ident *id, const struct envelope *e, struct bytes keyrec, uint8_t *pt,
+                 size_t cap, size_t *n)
+{
+	static struct rec_keyrec k;
+	if (!e->has_sealed || e->sealed_box.n < SEAL_TAG_LEN)
+		return JZ_ENOTFOUND;
+	if (e->sealed_nonce.n != SEAL_NONCE_LEN)
+		return JZ_ECORRUPT;
+	if (e->sealed_box.n - SEAL_TAG_LEN > cap)
+		return JZ_ETOOBIG;
+	if (rec_keyrec_decode(&k, keyrec.p, keyrec.n))
+		return JZ_ECORRUPT;
+	size_t i = 0;
+	while (i < k.n && memcmp(k.reader[i], ident_public(id), 32) != 0)
+		i++;
+	if (i == k.n)
+		return JZ_EREFUSED;
+	uint8_t key[SEAL_KEY_LEN], ad[SEAL_AD_LEN];
+	int err = seal_key_unwrap(id, k.box[i], key);
+	if (err)
+		return err;
+	seal_ad(e->body.p, e->body.n, ad);
+	err = seal_decrypt(key, ad, e->sealed_nonce.p, e->sealed_box.p, e->sealed_box.n, pt);
+	sodium_memzero(key, sizeof(key));
+	if (err)
+		return err;
+	*n = e->sealed_box.n - SEAL_TAG_LEN;
+	return 0;
+}
+
+int
+sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope *e, uint8_t *pt,
+            size_t cap, size_t *n)
+{
+	if (!e->has_sealed || e->sealed_key_record.n != 32)
+		return JZ_ENOTFOUND;
+	struct bytes loc, raw;
+	int err = store_get(txn, STORE_KEYREC, e->sealed_key_record.p, 32, &loc);
+	if (err)
+		return err;
+	if (loc.n != 40)
+		return JZ_ECORRUPT;
+	if ((err = store_get(txn, STORE_ENV, loc.p, 40, &raw)))
+		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+	struct envelope ke;
+	if (envelope_decode(&ke, raw.p, raw.n) || ke.kind != ENV_KIND_KEY)
+		return JZ_ECORRUPT;
+	return sealer_open_with(id, e, ke.body, pt, cap, n);
+}

@@ -1,0 +1,90 @@
+/*
+ * sealer.h - personal data sealed by this node, and opened (DESIGN §4).
+ *
+ * The readers of a record about village V are the nodes of V's chain up to
+ * the county (V's own node, its township's, its county's, whichever exist
+ * and this node knows) and the province's audit key, which lives off the
+ * province node. The province node itself is never a reader. This node
+ * knows those keys from its own certificate chain (with trust), from the
+ * NodeInfo records it holds (children's come up, ancestors' come down) and
+ * from [link] parent_key.
+ *
+ * One struct sealer serves one write transaction (an import request, an
+ * edit, a workflow event): the first record for each village makes one key
+ * record (a fresh data key wrapped for each reader, signed into this node's
+ * chain), and every later record of that village in the transaction is
+ * boxed under the same key. So a 1,000-household import costs one
+ * crypto_box_seal per reader, not per record (DESIGN §11).
+ */
+#ifndef JZFP_SEALER_H
+#define JZFP_SEALER_H
+
+#include "apply.h"
+#include "envelope.h"
+#include "ident.h"
+#include "record.h"
+#include "seal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEALER_MAX_VILLAGES 64 /* villages in one transaction; more: a new key */
+
+/* What the node tells the sealer about itself; borrowed. */
+struct sealer_conf {
+	const struct ident *id;
+	uint64_t area;
+	int level;            /* enum area_level */
+	const uint8_t *chain; /* our certificate chain, or NULL */
+	size_t chain_len;
+	const uint8_t *parent; /* [link] parent_key, or NULL */
+	const uint8_t *audit;  /* [trust] audit_key, or NULL */
+};
+
+struct sealer {
+	const struct sealer_conf *conf;
+	size_t n;
+	struct {
+		uint64_t village;
+		uint8_t hash[32]; /* of the key record */
+		uint8_t key[SEAL_KEY_LEN];
+	} made[SEALER_MAX_VILLAGES];
+};
+
+void sealer_init(struct sealer *s, const struct sealer_conf *conf);
+/* Wipe the data keys. Call once the transaction is over (committed or not). */
+void sealer_release(struct sealer *s);
+
+/*
+ * The readers of records about VILLAGE, as this node knows them (at most
+ * REC_MAX_READERS, this node first). Returns their count.
+ */
+size_t sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t village,
+                      uint8_t out[REC_MAX_READERS][32]);
+
+/*
+ * Seal PT[0..n) (an encoded personal part) for a record about VILLAGE whose
+ * clear part is BODY, in A's transaction: make the village's key record
+ * first if this transaction has none yet. CT receives n + SEAL_TAG_LEN
+ * bytes; *out's views point into S and CT. Returns 0 or an error.
+ */
+JZ_NODISCARD int sealer_seal(struct sealer *s, struct applier *a, uint64_t village,
+                             struct bytes body, const uint8_t *pt, size_t n, uint8_t *ct,
+                             uint8_t nonce[SEAL_NONCE_LEN], struct apply_sealed *out);
+
+/*
+ * Open the personal part of envelope E with identity ID, reading its key
+ * record from TXN. PT receives at most CAP bytes; *n is the length.
+ * Returns 0; JZ_ENOTFOUND (E has no personal part, or its key record is not
+ * held here); JZ_EREFUSED (ID is not one of its readers); JZ_EFORGED (the
+ * box does not open); JZ_ECORRUPT; JZ_ETOOBIG.
+ */
+int sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope *e,
+                uint8_t *pt, size_t cap, size_t *n);
+
+/* The same with the key record given (its body), for jzfpctl --audit-key. */
+int sealer_open_with(const struct ident *id, const struct envelope *e, struct bytes keyrec,
+                     uint8_t *pt, size_t cap, size_t *n);
+
+#endif

@@ -1,0 +1,530 @@
+/*
+ * workflow.c - the 两公示一公告 state machine (DESIGN §6) and the storage of
+ * proposals and their histories.
+ *
+ * wf_check and wf_apply are the whole procedure; node/apply.c calls them for
+ * every (event, proposal) pair it applies, whoever signed the event, and
+ * node/control.c calls wf_check before this node signs one. The rules, in
+ * the order they are checked: the step must be legal from the proposal's
+ * state; the signer's node level must be one that takes this step; its
+ * area must contain the household's village; then the step's own
+ * conditions (the household's consent before an exit's first notice, a
+ * window no shorter than the policy's, a window closed no earlier than
+ * opened + its days by the two steps' signed clocks).
+ *
+ * `proposal` value, big-endian: household(8) state(1) kind(1) from(1) to(1)
+ * contested_from(1) objections(2) consent(1) historic(1) window_days(2)
+ * window_opened(8) created(8) year(2) origin(32) decided(8) decided_by(32)
+ * n_hist(4). `wfhist` value: step(1) refused(1) level(1) area(8) hlc(8)
+ * days(2) origin(32) seq(8), then the reason (no NUL).
+ */
+#include "workflow.h"
+
+#include "bytes.h"
+#include "cert.h"
+#include "hlc.h"
+#include "record.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define PROPOSAL_LEN (8 + 5 + 2 + 2 + 2 + 8 + 8 + 2 + 32 + 8 + 32 + 4)
+#define HIST_FIXED   (1 + 1 + 1 + 8 + 8 + 2 + 32 + 8)
+
+static const char *const state_names[WF_NSTATES] = {
+    [WF_NONE] = "NONE",
+    [WF_PROPOSED] = "PROPOSED",
+    [WF_VILLAGE_NOTICE] = "VILLAGE_NOTICE",
+    [WF_VILLAGE_PASSED] = "VILLAGE_PASSED",
+    [WF_TOWNSHIP_APPROVED] = "TOWNSHIP_APPROVED",
+    [WF_TOWNSHIP_NOTICE] = "TOWNSHIP_NOTICE",
+    [WF_TOWNSHIP_PASSED] = "TOWNSHIP_PASSED",
+    [WF_COUNTY_APPROVED] = "COUNTY_APPROVED",
+    [WF_ANNOUNCEMENT] = "ANNOUNCEMENT",
+    [WF_RECORDED] = "RECORDED",
+    [WF_REJECTED] = "REJECTED",
+    [WF_CONTESTED] = "CONTESTED",
+};
+
+static const char *const state_labels[WF_NSTATES] = {
+    [WF_NONE] = "",
+    [WF_PROPOSED] = "待公示",
+    [WF_VILLAGE_NOTICE] = "第一次公示",
+    [WF_VILLAGE_PASSED] = "第一次公示无异议",
+    [WF_TOWNSHIP_APPROVED] = "乡镇审核通过",
+    [WF_TOWNSHIP_NOTICE] = "第二次公示",
+    [WF_TOWNSHIP_PASSED] = "第二次公示无异议",
+    [WF_COUNTY_APPROVED] = "县级复审通过",
+    [WF_ANNOUNCEMENT] = "公告",
+    [WF_RECORDED] = "已录入",
+    [WF_REJECTED] = "未通过",
+    [WF_CONTESTED] = "有异议",
+};
+
+static const char *const step_names[WF_NSTEPS] = {
+    [WF_CONSENT] = "consent",
+    [WF_VILLAGE_NOTICE_OPEN] = "village_notice_open",
+    [WF_VILLAGE_NOTICE_CLOSE] = "village_notice_close",
+    [WF_TOWNSHIP_APPROVE] = "township_approve",
+    [WF_TOWNSHIP_REJECT] = "township_reject",
+    [WF_TOWNSHIP_NOTICE_OPEN] = "township_notice_open",
+    [WF_TOWNSHIP_NOTICE_CLOSE] = "township_notice_close",
+    [WF_COUNTY_APPROVE] = "county_approve",
+    [WF_COUNTY_REJECT] = "county_reject",
+    [WF_ANNOUNCE] = "announce",
+    [WF_RECORD] = "record",
+    [WF_OBJECT] = "object",
+    [WF_UPHOLD] = "uphold",
+    [WF_DISMISS] = "dismiss",
+    [WF_RECORD_HISTORIC] = "record_historic",
+};
+
+const char *
+wf_state_name(uint8_t state)
+{
+	return state < WF_NSTATES ? state_names[state] : "?";
+}
+
+const char *
+wf_state_label(uint8_t state)
+{
+	return state < WF_NSTATES ? state_labels[state] : "?";
+}
+
+const char *
+wf_step_name(uint8_t step)
+{
+	return step >= 1 && step < WF_NSTEPS ? step_names[step] : "?";
+}
+
+const char *
+wf_kind_name(uint8_t kind)
+{
+	static const char *const names[] = {"invalid", "identify", "exit", "return", "remove"};
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "?";
+}
+
+int
+wf_state_parse(const char *s, uint8_t *out)
+{
+	for (uint8_t i = 1; i < WF_NSTATES; i++) {
+		if (strcasecmp(s, state_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return JZ_EPARSE;
+}
+
+static bool
+is_exited(uint8_t s)
+{
+	return s == HH_EXITED_POLICY || s == HH_EXITED;
+}
+
+enum wf_kind
+wf_kind_of(uint8_t from, uint8_t to)
+{
+	if (to == from)
+		return WF_KIND_INVALID;
+	if (to == HH_POOR && (from == HH_NOT_POOR || from == HH_REMOVED))
+		return WF_KIND_IDENTIFY;
+	if (is_exited(to) && (rec_status_is_poor(from) || (from == HH_EXITED_POLICY)))
+		return WF_KIND_EXIT;
+	if (to == HH_RETURNED && is_exited(from))
+		return WF_KIND_RETURN;
+	if (to == HH_REMOVED && (rec_status_is_poor(from) || is_exited(from)))
+		return WF_KIND_REMOVE;
+	return WF_KIND_INVALID;
+}
+
+void
+wf_proposal_init(struct wf_proposal *p, uint64_t household, uint8_t from, uint8_t to, uint16_t year,
+                 uint64_t created, const uint8_t origin[32])
+{
+	memset(p, 0, sizeof(*p));
+	p->household = household;
+	p->state = WF_PROPOSED;
+	p->kind = (uint8_t)wf_kind_of(from, to);
+	p->from_status = from;
+	p->to_status = to;
+	p->year = year;
+	p->created = created;
+	memcpy(p->origin, origin, 32);
+}
+
+bool
+wf_is_open(uint8_t state)
+{
+	return state != WF_RECORDED && state != WF_REJECTED && state != WF_NONE;
+}
+
+bool
+wf_is_window(uint8_t state)
+{
+	return state == WF_VILLAGE_NOTICE || state == WF_TOWNSHIP_NOTICE ||
+	       state == WF_ANNOUNCEMENT;
+}
+
+/* Node levels as a bit set, for the table below. */
+#define LV(l) (1u << (l))
+#define VIL   LV(AREA_LEVEL_VILLAGE)
+#define TWN   LV(AREA_LEVEL_TOWNSHIP)
+#define CTY   LV(AREA_LEVEL_COUNTY)
+
+/* For each step: the state it is legal from (WF_NONE: see below) and the
+ * node levels that take it. */
+static const struct {
+	uint8_t from;
+	unsigned levels;
+} rules[WF_NSTEPS] = {
+    [WF_CONSENT] = {WF_PROPOSED, VIL | TWN},
+    [WF_VILLAGE_NOTICE_OPEN] = {WF_PROPOSED, VIL | TWN},
+    [WF_VILLAGE_NOTICE_CLOSE] = {WF_VILLAGE_NOTICE, VIL | TWN},
+    [WF_TOWNSHIP_APPROVE] = {WF_VILLAGE_PASSED, TWN | CTY},
+    [WF_TOWNSHIP_REJECT] = {WF_VILLAGE_PASSED, TWN | CTY},
+    [WF_TOWNSHIP_NOTICE_OPEN] = {WF_TOWNSHIP_APPROVED, TWN | CTY},
+    [WF_TOWNSHIP_NOTICE_CLOSE] = {WF_TOWNSHIP_NOTICE, TWN | CTY},
+    [WF_COUNTY_APPROVE] = {WF_TOWNSHIP_PASSED, CTY},
+    [WF_COUNTY_REJECT] = {WF_TOWNSHIP_PASSED, CTY},
+    [WF_ANNOUNCE] = {WF_COUNTY_APPROVED, CTY},
+    [WF_RECORD] = {WF_ANNOUNCEMENT, CTY},
+    [WF_OBJECT] = {WF_NONE, VIL | TWN | CTY}, /* any window, or CONTESTED */
+    [WF_UPHOLD] = {WF_CONTESTED, 0},          /* the investigating level */
+    [WF_DISMISS] = {WF_CONTESTED, 0},         /* the investigating level */
+    [WF_RECORD_HISTORIC] = {WF_PROPOSED, CTY},
+};
+
+/* The level that investigates an objection against the window W. */
+static enum area_level
+investigating_level(uint8_t w)
+{
+	return w == WF_ANNOUNCEMENT ? AREA_LEVEL_COUNTY : AREA_LEVEL_TOWNSHIP;
+}
+
+static int refuse(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+refuse(char *why, size_t len, const char *fmt, ...)
+{
+	if (why && len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return JZ_EREFUSED;
+}
+
+static const char *
+levels_text(unsigned levels)
+{
+	switch (levels) {
+	case VIL | TWN:
+		return "the village or its township";
+	case TWN | CTY:
+		return "the township or its county";
+	case CTY:
+		return "the county";
+	case VIL | TWN | CTY:
+		return "the village, township or county";
+	default:
+		return "no node";
+	}
+}
+
+int
+wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
+         const struct wf_signer *s, uint64_t hlc, uint16_t days, uint16_t policy_days, char *why,
+         size_t whylen)
+{
+	if (step < 1 || step >= WF_NSTEPS)
+		return refuse(why, whylen, "unknown step %d", (int)step);
+	const char *name = step_names[step];
+	uint8_t from = rules[step].from;
+	if (step == WF_OBJECT) {
+		if (!wf_is_window(p->state) && p->state != WF_CONTESTED)
+			return refuse(why, whylen,
+			              "%s: no notice or announcement is open (state %s)", name,
+			              wf_state_name(p->state));
+	} else if (p->state != from) {
+		return refuse(why, whylen, "%s is not a step from state %s (it needs %s)", name,
+		              wf_state_name(p->state), wf_state_name(from));
+	}
+	unsigned levels = rules[step].levels;
+	if (step == WF_UPHOLD || step == WF_DISMISS)
+		levels = LV(investigating_level(p->contested_from));
+	if (s->level >= 32 || !(levels & LV(s->level)))
+		return refuse(why, whylen, "%s is taken by %s, not by a %s", name,
+		              levels_text(levels), area_level_name(s->level));
+	if (!area_is_under(village, s->area))
+		return refuse(why, whylen,
+		              "%s: the household's village %012llu is outside the signer's area "
+		              "%012llu",
+		              name, (unsigned long long)village, (unsigned long long)s->area);
+	if (p->kind == WF_KIND_INVALID && step != WF_RECORD_HISTORIC && step != WF_OBJECT)
+		return refuse(why, whylen, "%s: no procedure changes status %s to %s", name,
+		              rec_status_name(p->from_status), rec_status_name(p->to_status));
+
+	switch (step) {
+	case WF_CONSENT:
+		if (p->kind != WF_KIND_EXIT)
+			return refuse(why, whylen,
+			              "consent: only an exit needs the household's "
+			              "consent");
+		if (p->consent)
+			return refuse(why, whylen, "consent: already recorded");
+		return 0;
+	case WF_VILLAGE_NOTICE_OPEN:
+		if (p->kind == WF_KIND_EXIT && !p->consent)
+			return refuse(why, whylen,
+			              "%s: an exit needs the household's consent (签字认可) "
+			              "before the village notice",
+			              name);
+		/* fall through */
+	case WF_TOWNSHIP_NOTICE_OPEN:
+	case WF_ANNOUNCE:
+		if (days < policy_days || days == 0)
+			return refuse(why, whylen,
+			              "%s: a window of %u days is shorter than the policy's %u",
+			              name, days, policy_days);
+		return 0;
+	case WF_VILLAGE_NOTICE_CLOSE:
+	case WF_TOWNSHIP_NOTICE_CLOSE:
+	case WF_RECORD: {
+		uint64_t opened = hlc_ms(p->window_opened);
+		uint64_t due = opened + (uint64_t)p->window_days * WF_DAY_MS;
+		if (hlc_ms(hlc) < due) {
+			char o[32], d[32], t[32];
+			cert_time_format(opened, o);
+			cert_time_format(due, d);
+			cert_time_format(hlc_ms(hlc), t);
+			return refuse(why, whylen,
+			              "%s: the window opened %s runs %u days, until %s; this "
+			              "step is dated %s",
+			              name, o, p->window_days, d, t);
+		}
+		return 0;
+	}
+	case WF_RECORD_HISTORIC:
+		if (!s->origin || memcmp(s->origin, p->origin, 32) != 0)
+			return refuse(why, whylen,
+			              "%s: a county records only the register it migrated itself",
+			              name);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void
+wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t days,
+         const uint8_t origin[32])
+{
+	switch (step) {
+	case WF_CONSENT:
+		p->consent = true;
+		return;
+	case WF_VILLAGE_NOTICE_OPEN:
+	case WF_TOWNSHIP_NOTICE_OPEN:
+	case WF_ANNOUNCE:
+		p->state = step == WF_VILLAGE_NOTICE_OPEN    ? WF_VILLAGE_NOTICE
+		           : step == WF_TOWNSHIP_NOTICE_OPEN ? WF_TOWNSHIP_NOTICE
+		                                             : WF_ANNOUNCEMENT;
+		p->window_days = days;
+		p->window_opened = hlc;
+		return;
+	case WF_VILLAGE_NOTICE_CLOSE:
+		p->state = WF_VILLAGE_PASSED;
+		return;
+	case WF_TOWNSHIP_APPROVE:
+		p->state = WF_TOWNSHIP_APPROVED;
+		return;
+	case WF_TOWNSHIP_NOTICE_CLOSE:
+		p->state = WF_TOWNSHIP_PASSED;
+		return;
+	case WF_COUNTY_APPROVE:
+		p->state = WF_COUNTY_APPROVED;
+		return;
+	case WF_OBJECT:
+		if (p->state != WF_CONTESTED) {
+			p->contested_from = p->state;
+			p->state = WF_CONTESTED;
+		}
+		if (p->objections < UINT16_MAX)
+			p->objections++;
+		return;
+	case WF_DISMISS:
+		if (p->objections)
+			p->objections--;
+		if (!p->objections)
+			p->state = p->contested_from;
+		return;
+	case WF_RECORD_HISTORIC:
+		p->historic = true;
+		/* fall through */
+	case WF_RECORD:
+		p->state = WF_RECORDED;
+		break;
+	case WF_TOWNSHIP_REJECT:
+	case WF_COUNTY_REJECT:
+	case WF_UPHOLD:
+		p->state = WF_REJECTED;
+		p->objections = 0;
+		break;
+	default:
+		return;
+	}
+	p->decided = hlc;
+	memcpy(p->decided_by, origin, 32);
+}
+
+enum wf_step
+wf_step_for(enum wf_command command, uint8_t state)
+{
+	switch (command) {
+	case WF_CMD_CONSENT:
+		return state == WF_PROPOSED ? WF_CONSENT : 0;
+	case WF_CMD_OPEN:
+		return state == WF_PROPOSED            ? WF_VILLAGE_NOTICE_OPEN
+		       : state == WF_TOWNSHIP_APPROVED ? WF_TOWNSHIP_NOTICE_OPEN
+		       : state == WF_COUNTY_APPROVED   ? WF_ANNOUNCE
+		                                       : 0;
+	case WF_CMD_CLOSE:
+		return state == WF_VILLAGE_NOTICE    ? WF_VILLAGE_NOTICE_CLOSE
+		       : state == WF_TOWNSHIP_NOTICE ? WF_TOWNSHIP_NOTICE_CLOSE
+		       : state == WF_ANNOUNCEMENT    ? WF_RECORD
+		                                     : 0;
+	case WF_CMD_APPROVE:
+		return state == WF_VILLAGE_PASSED    ? WF_TOWNSHIP_APPROVE
+		       : state == WF_TOWNSHIP_PASSED ? WF_COUNTY_APPROVE
+		                                     : 0;
+	case WF_CMD_REJECT:
+		return state == WF_VILLAGE_PASSED    ? WF_TOWNSHIP_REJECT
+		       : state == WF_TOWNSHIP_PASSED ? WF_COUNTY_REJECT
+		                                     : 0;
+	case WF_CMD_OBJECT:
+		return wf_is_window(state) || state == WF_CONTESTED ? WF_OBJECT : 0;
+	case WF_CMD_UPHOLD:
+		return state == WF_CONTESTED ? WF_UPHOLD : 0;
+	case WF_CMD_DISMISS:
+		return state == WF_CONTESTED ? WF_DISMISS : 0;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- storage */
+
+int
+wf_proposal_decode(struct wf_proposal *out, const uint8_t *p, size_t n)
+{
+	if (n != PROPOSAL_LEN)
+		return JZ_ECORRUPT;
+	memset(out, 0, sizeof(*out));
+	out->household = be64_get(p);
+	out->state = p[8];
+	out->kind = p[9];
+	out->from_status = p[10];
+	out->to_status = p[11];
+	out->contested_from = p[12];
+	out->objections = be16_get(p + 13);
+	out->consent = p[15] != 0;
+	out->historic = p[16] != 0;
+	out->window_days = be16_get(p + 17);
+	out->window_opened = be64_get(p + 19);
+	out->created = be64_get(p + 27);
+	out->year = be16_get(p + 35);
+	memcpy(out->origin, p + 37, 32);
+	out->decided = be64_get(p + 69);
+	memcpy(out->decided_by, p + 77, 32);
+	out->n_hist = be32_get(p + 109);
+	if (out->state >= WF_NSTATES || out->contested_from >= WF_NSTATES)
+		return JZ_ECORRUPT;
+	return 0;
+}
+
+int
+wf_proposal_get(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *out)
+{
+	struct bytes v;
+	int err = store_get(txn, STORE_PROPOSAL, hash, 32, &v);
+	if (err)
+		return err;
+	return wf_proposal_decode(out, v.p, v.n);
+}
+
+void
+wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p)
+{
+	uint8_t v[PROPOSAL_LEN];
+	be64_put(v, p->household);
+	v[8] = p->state;
+	v[9] = p->kind;
+	v[10] = p->from_status;
+	v[11] = p->to_status;
+	v[12] = p->contested_from;
+	be16_put(v + 13, p->objections);
+	v[15] = p->consent;
+	v[16] = p->historic;
+	be16_put(v + 17, p->window_days);
+	be64_put(v + 19, p->window_opened);
+	be64_put(v + 27, p->created);
+	be16_put(v + 35, p->year);
+	memcpy(v + 37, p->origin, 32);
+	be64_put(v + 69, p->decided);
+	memcpy(v + 77, p->decided_by, 32);
+	be32_put(v + 109, p->n_hist);
+	store_put(txn, STORE_PROPOSAL, hash, 32, v, sizeof(v));
+	uint8_t k[40];
+	be64_put(k, p->household);
+	memcpy(k + 8, hash, 32);
+	store_put(txn, STORE_HHPROP, k, sizeof(k), "", 0);
+}
+
+void
+wf_hist_add(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *p,
+            const struct wf_hist *h)
+{
+	uint8_t k[36], v[HIST_FIXED + sizeof(h->reason)];
+	memcpy(k, hash, 32);
+	be32_put(k + 32, p->n_hist++);
+	v[0] = h->step;
+	v[1] = h->refused;
+	v[2] = h->level;
+	be64_put(v + 3, h->area);
+	be64_put(v + 11, h->hlc);
+	be16_put(v + 19, h->days);
+	memcpy(v + 21, h->origin, 32);
+	be64_put(v + 53, h->seq);
+	size_t rn = strnlen(h->reason, sizeof(h->reason) - 1);
+	memcpy(v + HIST_FIXED, h->reason, rn);
+	store_put(txn, STORE_WFHIST, k, sizeof(k), v, HIST_FIXED + rn);
+}
+
+int
+wf_hist_get(struct store_txn *txn, const uint8_t hash[32], uint32_t i, struct wf_hist *out)
+{
+	uint8_t k[36];
+	memcpy(k, hash, 32);
+	be32_put(k + 32, i);
+	struct bytes v;
+	int err = store_get(txn, STORE_WFHIST, k, sizeof(k), &v);
+	if (err)
+		return err;
+	if (v.n < HIST_FIXED || v.n - HIST_FIXED >= sizeof(out->reason))
+		return JZ_ECORRUPT;
+	memset(out, 0, sizeof(*out));
+	out->step = v.p[0];
+	out->refused = v.p[1] != 0;
+	out->level = v.p[2];
+	out->area = be64_get(v.p + 3);
+	out->hlc = be64_get(v.p + 11);
+	out->days = be16_get(v.p + 19);
+	memcpy(out->origin, v.p + 21, 32);
+	out->seq = be64_get(v.p + 53);
+	memcpy(out->reason, v.p + HIST_FIXED, v.n - HIST_FIXED);
+	return 0;
+}

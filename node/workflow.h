@@ -1,0 +1,195 @@
+/*
+ * workflow.h - 两公示一公告, the procedure that changes who counts as poor
+ * (DESIGN §6, domain.md §1).
+ *
+ * A proposal is a household version that proposes a status other than the
+ * official one (record.h: rec_household.proposes). It is named by its
+ * version hash and goes through the same state machine whatever it
+ * proposes (identification, exit, return, removal):
+ *
+ *   PROPOSED          民主评议 held; for an exit, the household's consent
+ *   VILLAGE_NOTICE    第一次公示, by the village or its township, >= N days
+ *   VILLAGE_PASSED    closed no earlier than opened + N days
+ *   TOWNSHIP_APPROVED 乡镇审核 (or REJECTED)
+ *   TOWNSHIP_NOTICE   第二次公示, by the township or its county, >= N days
+ *   TOWNSHIP_PASSED
+ *   COUNTY_APPROVED   县扶贫办复审 (or REJECTED)
+ *   ANNOUNCEMENT      公告, by the county, >= N days
+ *   RECORDED          the status takes effect (录入 / 销号)
+ *
+ * An objection during any of the three windows makes the proposal
+ * CONTESTED until the investigating level (the township for the two
+ * notices, the county for the announcement) upholds it (REJECTED) or
+ * dismisses it (back to the window, which still counts from its opening).
+ *
+ * Every step is a signed workflow event (record.h: rec_workflow), and every
+ * node checks every step it applies with wf_check: legal from the current
+ * state, the signer's level and area may take it, the window's time has
+ * passed by the signed clocks. These functions are pure, so the whole table
+ * of states x steps x signer levels is tested directly
+ * (tests/unit/test_workflow.c). Storage of proposals and their history is
+ * at the end of this header.
+ */
+#ifndef JZFP_WORKFLOW_H
+#define JZFP_WORKFLOW_H
+
+#include "area.h"
+#include "err.h"
+#include "store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wf_state {
+	WF_NONE = 0,
+	WF_PROPOSED,
+	WF_VILLAGE_NOTICE,
+	WF_VILLAGE_PASSED,
+	WF_TOWNSHIP_APPROVED,
+	WF_TOWNSHIP_NOTICE,
+	WF_TOWNSHIP_PASSED,
+	WF_COUNTY_APPROVED,
+	WF_ANNOUNCEMENT,
+	WF_RECORDED,
+	WF_REJECTED,
+	WF_CONTESTED,
+	WF_NSTATES
+};
+
+/* The steps; the values travel in WorkflowEvent.step. */
+enum wf_step {
+	WF_CONSENT = 1,          /* 签字认可: the household consents to its exit */
+	WF_VILLAGE_NOTICE_OPEN,  /* 第一次公示 posted */
+	WF_VILLAGE_NOTICE_CLOSE, /* ... closed */
+	WF_TOWNSHIP_APPROVE,     /* 乡镇审核 */
+	WF_TOWNSHIP_REJECT,
+	WF_TOWNSHIP_NOTICE_OPEN, /* 第二次公示 */
+	WF_TOWNSHIP_NOTICE_CLOSE,
+	WF_COUNTY_APPROVE, /* 县扶贫办复审 */
+	WF_COUNTY_REJECT,
+	WF_ANNOUNCE,        /* 公告 */
+	WF_RECORD,          /* 录入 / 销号: closes the announcement */
+	WF_OBJECT,          /* 异议 */
+	WF_UPHOLD,          /* the objection is upheld */
+	WF_DISMISS,         /* the objection is dismissed */
+	WF_RECORD_HISTORIC, /* migration: a county records its own register as announced */
+	WF_NSTEPS
+};
+
+enum wf_kind {
+	WF_KIND_INVALID = 0, /* no procedure leads from its official status to its status */
+	WF_KIND_IDENTIFY,    /* 非贫困户 or 剔除 -> 未脱贫 */
+	WF_KIND_EXIT, /* 未脱贫 or 返贫 -> 已脱贫 (either kind); 享受 -> 不再享受政策 */
+	WF_KIND_RETURN, /* 已脱贫 -> 返贫 */
+	WF_KIND_REMOVE, /* a poor or exited household -> 剔除 */
+};
+
+#define WF_DAY_MS (24ULL * 3600 * 1000)
+
+struct wf_proposal {
+	uint64_t household;
+	uint8_t state; /* enum wf_state */
+	uint8_t kind;  /* enum wf_kind */
+	uint8_t from_status, to_status;
+	uint8_t contested_from; /* the window an objection suspended */
+	uint16_t objections;    /* open objections */
+	bool consent;           /* the household's consent to its exit */
+	bool historic;          /* recorded by WF_RECORD_HISTORIC (migration) */
+	uint16_t window_days;   /* of the open (or suspended) window */
+	uint64_t window_opened; /* hlc of the step that opened it */
+	uint64_t created;       /* hlc of the version */
+	uint16_t year;          /* of the version */
+	uint8_t origin[32];     /* the version's origin */
+	uint64_t decided;       /* hlc of the step that recorded or rejected it */
+	uint8_t decided_by[32]; /* that step's origin */
+	uint32_t n_hist;        /* steps applied or refused, in wfhist */
+};
+
+/* Who signs a step: the origin's key, node level and area (its NodeInfo). */
+struct wf_signer {
+	const uint8_t *origin;
+	enum area_level level;
+	uint64_t area;
+};
+
+/* The kind of a proposal from official status FROM to status TO. */
+enum wf_kind wf_kind_of(uint8_t from, uint8_t to);
+
+/* A new proposal in state PROPOSED. */
+void wf_proposal_init(struct wf_proposal *p, uint64_t household, uint8_t from, uint8_t to,
+                      uint16_t year, uint64_t created, const uint8_t origin[32]);
+
+/* Open: neither RECORDED nor REJECTED. */
+bool wf_is_open(uint8_t state);
+
+/* Is STATE one of the three windows (a notice or the announcement)? */
+bool wf_is_window(uint8_t state);
+
+/*
+ * May signer S take STEP on proposal P of a household of VILLAGE, by a
+ * clock reading HLC, with window length DAYS (for the steps that open one),
+ * when the province's policy says POLICY_DAYS? Returns 0, or JZ_EREFUSED
+ * with the reason (one line, no personal data) in WHY.
+ */
+JZ_NODISCARD int wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
+                          const struct wf_signer *s, uint64_t hlc, uint16_t days,
+                          uint16_t policy_days, char *why, size_t whylen);
+
+/* Take STEP (checked by wf_check) on P at HLC, signed by ORIGIN. */
+void wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t days,
+              const uint8_t origin[32]);
+
+/* The operator commands of jzfpctl that act on proposals. */
+enum wf_command {
+	WF_CMD_CONSENT,
+	WF_CMD_OPEN,    /* notice open */
+	WF_CMD_CLOSE,   /* notice close */
+	WF_CMD_APPROVE, /* review approve */
+	WF_CMD_REJECT,  /* review reject */
+	WF_CMD_OBJECT,
+	WF_CMD_UPHOLD,  /* objection uphold */
+	WF_CMD_DISMISS, /* objection dismiss */
+};
+
+/* The step COMMAND takes on a proposal in STATE (0 when it takes none):
+ * the state says which window a notice command means. */
+enum wf_step wf_step_for(enum wf_command command, uint8_t state);
+
+const char *wf_state_name(uint8_t state);  /* "VILLAGE_NOTICE" */
+const char *wf_state_label(uint8_t state); /* "第一次公示" */
+const char *wf_step_name(uint8_t step);    /* "village_notice_open" */
+const char *wf_kind_name(uint8_t kind);    /* "exit" */
+/* Parse a state name (case-insensitive). Returns 0 or JZ_EPARSE. */
+int wf_state_parse(const char *s, uint8_t *out);
+
+/* ---------------------------------------------------------------- storage */
+
+/* Proposal HASH. Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
+int wf_proposal_get(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *out);
+/* Write proposal HASH (and its household's index entry). Errors stick. */
+void wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p);
+/* Decode a `proposal` value. Returns 0 or JZ_ECORRUPT. */
+int wf_proposal_decode(struct wf_proposal *out, const uint8_t *p, size_t n);
+
+/* One step taken on a proposal, or refused: its history for `household show`. */
+struct wf_hist {
+	uint8_t step;
+	bool refused;
+	uint8_t level; /* the signer's */
+	uint64_t area; /* the signer's */
+	uint64_t hlc;  /* the step's */
+	uint16_t days;
+	uint8_t origin[32];
+	uint64_t seq;     /* the event's envelope: (origin, seq) */
+	char reason[200]; /* the step's reason, or why it was refused */
+};
+
+/* Append H to proposal HASH's history (P->n_hist is advanced; the caller
+ * puts P). Errors stick. */
+void wf_hist_add(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *p,
+                 const struct wf_hist *h);
+/* Entry I of proposal HASH's history. Returns 0, JZ_ENOTFOUND, JZ_ECORRUPT. */
+int wf_hist_get(struct store_txn *txn, const uint8_t hash[32], uint32_t i, struct wf_hist *out);
+
+#endif
