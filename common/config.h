@@ -23,6 +23,7 @@
  *   heartbeat_ms = 2000            ; 100..60000
  *   batch_max = 1024               ; 1..4096 envelopes per batch
  *   window = 8                     ; 1..64 unacknowledged batches
+ *   receipt_ms = 30000             ; province: how often it signs receipts
  *   [trust]
  *   tag_key = <64 hex>             ; optional: the province's person-tag key
  *   root_key = <64 hex>            ; optional: the province's public key (trust on)
@@ -59,7 +60,8 @@ struct config {
 	int heartbeat_ms;               /* link.heartbeat_ms, default 2000 */
 	int batch_max;                  /* link.batch_max, default 1024 */
 	int window;                     /* link.window, default 8 */
-	uint8_t tag_key[32];            /* trust.tag_key */
+	int receipt_ms;      /* link.receipt_ms: the province's receipts, default 30000 */
+	uint8_t tag_key[32]; /* trust.tag_key */
 	bool has_tag_key;
 	char root_key[65];          /* trust.root_key: 64 lower-case hex or "" */
 	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */

@@ -637,7 +637,12 @@ check_revocation(const struct rec_revocation *r)
 static int
 check_receipt(const struct rec_receipt *r)
 {
-	return r->n >= 1 && r->n <= REC_MAX_RECEIPT ? 0 : JZ_EPARSE;
+	if (r->n < 1 || r->n > REC_MAX_RECEIPT)
+		return JZ_EPARSE;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].seq == 0)
+			return JZ_EPARSE;
+	return 0;
 }
 
 int

@@ -228,7 +228,10 @@ JZ_NODISCARD int rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, s
  * parents or REC_MAX_OTHER other causes, a pid_tag not 16 bytes, a parent
  * not 32 bytes, a string too long for its array or holding a NUL byte, a
  * code out of range, a year over 65535). *out is written only on success.
- * No heap allocation: protobuf-c unpacks into an arena on the stack.
+ * No heap allocation. The decoders of the larger later kinds (workflow,
+ * receipt) and the encoders of their repeated fields use static scratch
+ * memory: they are not reentrant (the loop thread and jzfpctl, each single
+ * threaded, are their only users).
  */
 JZ_NODISCARD int rec_household_decode(struct rec_household *out, const uint8_t *p, size_t n);
 JZ_NODISCARD int rec_personal_decode(struct rec_personal *out, const uint8_t *p, size_t n);

@@ -132,6 +132,17 @@ child_connected(const struct node *n, const struct child *c, uint64_t now)
 	return c->welcomed && now - c->last_seen_ms < 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
 }
 
+static bool
+receipt_of(struct node *n, struct flow_receipt *out)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return false;
+	bool ok = flow_receipt_get(&txn, out) == 0;
+	store_abort(&txn);
+	return ok;
+}
+
 static int
 cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 {
@@ -165,6 +176,11 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		            ",\"workflow\":{\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
 		            ",\"open_proposals\":%" PRIu64 ",\"parked\":%" PRIu64 "}",
 		            t->wf_applied, t->wf_refused, n->ax.open_proposals, n->ax.parked);
+		struct flow_receipt rc;
+		bool have_rc = receipt_of(n, &rc);
+		sbuf_printf(
+		    out, ",\"receipt\":{\"seq\":%" PRIu64 ",\"intact\":%s,\"of\":%" PRIu64 "}",
+		    have_rc ? rc.seq : 0, have_rc && rc.intact ? "true" : "false", n->ax.own_seq);
 		if (n->cfg.has_parent) {
 			/* The parent's area is known once it has welcomed us. */
 			if (n->up.parent_area)
@@ -222,7 +238,26 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		sbuf_printf(out, "parent    %s %s, backlog %" PRIu64 "%s%s\n", n->cfg.parent,
 		            node_parent_connected(n) ? "connected" : "DOWN", node_backlog(n),
 		            n->up.why_down[0] ? ": " : "", n->up.why_down);
+		sbuf_printf(out,
+		            "down      %" PRIu64 " records from the parent and above applied\n",
+		            n->up.down_applied);
+		struct flow_receipt rc;
+		if (receipt_of(n, &rc))
+			sbuf_printf(out,
+			            "receipt   the province holds our own records up to %" PRIu64
+			            " of %" PRIu64 ", %s\n",
+			            rc.seq, n->ax.own_seq,
+			            rc.intact ? "intact" : "NOT INTACT (it names another record)");
+		else
+			sbuf_printf(out, "receipt   none from the province yet\n");
 	}
+	const char *why_not;
+	if (!node_may_sign(n, &why_not))
+		sbuf_printf(out, "signing   NOT ALLOWED: %s\n", why_not);
+	sbuf_printf(out,
+	            "workflow  %" PRIu64 " open proposals, %" PRIu64 " steps taken, %" PRIu64
+	            " refused, %" PRIu64 " waiting for their version\n",
+	            n->ax.open_proposals, t->wf_applied, t->wf_refused, n->ax.parked);
 	for (size_t i = 0; i < n->n_children; i++) {
 		const struct child *c = &n->children[i];
 		char ca[13];
@@ -241,10 +276,11 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 {
 	uint64_t now = node_now_ms();
 	bool json = has_flag(r, "--json");
-	static const char *const headers[] = {"area",    "level", "name",  "parent", "records",
-	                                      "backlog", "link",  "age_s", "refused"};
+	static const char *const headers[] = {"area",    "level",   "name",      "parent",
+	                                      "records", "backlog", "link",      "age_s",
+	                                      "refused", "pending", "wf_refused"};
 	struct table t;
-	table_init(&t, headers, 9);
+	table_init(&t, headers, 11);
 	if (json)
 		sbuf_printf(out, "{\"nodes\":[");
 	size_t k = 0;
@@ -257,7 +293,7 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 		uint64_t extra = ci ? now - n->children[ci - 1].hb_at_ms : 0;
 		for (size_t j = 0; j < cnt; j++) {
 			const struct wire_node_status *s = &list[j];
-			char a[13], p[13], rec[24], bl[24], age[24], ref[24];
+			char a[13], p[13], rec[24], bl[24], age[24], ref[24], pend[24], wfr[24];
 			area_format(s->area, a);
 			area_format(s->parent_area, p);
 			/* A report older than three heartbeats and a margin is
@@ -272,6 +308,8 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 			snprintf(bl, sizeof(bl), "%" PRIu64, s->backlog);
 			snprintf(age, sizeof(age), "%.1f", (double)age_ms / 1000);
 			snprintf(ref, sizeof(ref), "%" PRIu64, s->refused);
+			snprintf(pend, sizeof(pend), "%" PRIu64, s->pending);
+			snprintf(wfr, sizeof(wfr), "%" PRIu64, s->wf_refused);
 			if (json) {
 				sbuf_printf(out, "%s{\"area\":\"%s\",\"level\":\"%s\",\"name\":",
 				            k ? "," : "", a, area_level_name(s->level));
@@ -280,16 +318,18 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 				            ",\"parent\":\"%s\",\"records\":%" PRIu64
 				            ",\"backlog\":%" PRIu64
 				            ",\"connected\":%s,\"age_s\":%s,"
-				            "\"refused\":%" PRIu64 ",\"stale\":%s}",
+				            "\"refused\":%" PRIu64 ",\"pending\":%" PRIu64
+				            ",\"wf_refused\":%" PRIu64 ",\"stale\":%s}",
 				            s->parent_area ? p : "", s->records, s->backlog,
 				            s->connected ? "true" : "false", age, s->refused,
-				            stale ? "true" : "false");
+				            s->pending, s->wf_refused, stale ? "true" : "false");
 			} else {
 				const char *cells[] = {a,       area_level_name(s->level),
 				                       s->name, s->parent_area ? p : "-",
 				                       rec,     bl,
 				                       link,    age,
-				                       ref};
+				                       ref,     pend,
+				                       wfr};
 				table_add(&t, cells);
 			}
 			k++;

@@ -26,6 +26,8 @@ enum link_refuse {
 	LINK_REFUSE_STORAGE = 1103,     /* our store failed; try later */
 	LINK_REFUSE_BEHIND = 1104,      /* the child's store is behind its own records here */
 	LINK_REFUSE_CERT = 1105,        /* no valid certificate chain for this key and area */
+	LINK_REFUSE_REVOKED = 1106,     /* the child's key is revoked */
+	LINK_REFUSE_SLOW = 1107,        /* too many failed Hellos from this key: later */
 };
 
 /* Open the sockets of each direction. Return 0 or an error (ERR filled). */
@@ -60,9 +62,18 @@ void link_socket_defaults(void *sock);
  */
 void *link_monitor_open(struct node *n, void *sock, const char *name);
 
-/* Answer one ZAP request (RFC 27): admit the CURVE client and give its key,
- * as 64 hex characters, as the connection's User-Id. */
+/* Answer one ZAP request (RFC 27): refuse a revoked key, or one whose
+ * Hellos keep failing (for a while, doubling up to a minute); admit any
+ * other CURVE client and give its key, as 64 hex characters, as the
+ * connection's User-Id. */
 void link_zap_handle(struct node *n);
+
+/* Reload the revoked keys from the store when revocations were applied,
+ * and drop children whose key is revoked. */
+void link_revocations_refresh(struct node *n);
+
+/* Count a failed Hello from the connection with CURVE key UID (hex). */
+void link_penalize(struct node *n, const char *uid);
 
 /* Read one event from monitor MON (of the uplink when UP) and act on it. */
 void link_monitor_recv(struct node *n, void *mon, bool up);

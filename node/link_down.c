@@ -49,6 +49,124 @@ zap_open(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+static void refuse(struct node *n, const uint8_t *rid, size_t rid_len, uint32_t code,
+                   const char *why);
+
+static bool
+is_revoked_curve(const struct node *n, const uint8_t curve[32])
+{
+	for (size_t i = 0; i < n->n_revoked; i++)
+		if (memcmp(n->revoked_curve[i], curve, 32) == 0)
+			return true;
+	return false;
+}
+
+static bool
+is_revoked_ed(const struct node *n, const uint8_t key[32])
+{
+	for (size_t i = 0; i < n->n_revoked; i++)
+		if (memcmp(n->revoked_ed[i], key, 32) == 0)
+			return true;
+	return false;
+}
+
+static struct penalty *
+penalty_of(struct node *n, const uint8_t curve[32], bool add)
+{
+	for (size_t i = 0; i < n->n_penalties; i++)
+		if (memcmp(n->penalties[i].curve, curve, 32) == 0)
+			return &n->penalties[i];
+	if (!add)
+		return NULL;
+	if (!n->penalties) {
+		n->penalties = calloc(NODE_MAX_PENALTIES, sizeof(*n->penalties));
+		if (!n->penalties)
+			return NULL;
+	}
+	size_t slot = n->n_penalties;
+	if (slot == NODE_MAX_PENALTIES) {
+		/* Full: forget the one whose penalty ends first. */
+		slot = 0;
+		for (size_t i = 1; i < n->n_penalties; i++)
+			if (n->penalties[i].until_ms < n->penalties[slot].until_ms)
+				slot = i;
+	} else {
+		n->n_penalties++;
+	}
+	memset(&n->penalties[slot], 0, sizeof(n->penalties[slot]));
+	memcpy(n->penalties[slot].curve, curve, 32);
+	return &n->penalties[slot];
+}
+
+void
+link_penalize(struct node *n, const char *uid)
+{
+	uint8_t curve[32];
+	if (!uid || hex_decode(uid, curve, 32))
+		return;
+	struct penalty *p = penalty_of(n, curve, true);
+	if (!p)
+		return;
+	p->fails++;
+	uint64_t wait = 500ULL << (p->fails < 8 ? p->fails - 1 : 7);
+	p->until_ms = node_now_ms() + (wait > 60000 ? 60000 : wait);
+}
+
+static void
+penalty_clear(struct node *n, const char *uid)
+{
+	uint8_t curve[32];
+	if (!uid || hex_decode(uid, curve, 32))
+		return;
+	struct penalty *p = penalty_of(n, curve, false);
+	if (p)
+		*p = n->penalties[--n->n_penalties];
+}
+
+void
+link_revocations_refresh(struct node *n)
+{
+	if (n->revocations_seen == n->ax.total.revocations && n->revoked_ed)
+		return;
+	n->revocations_seen = n->ax.total.revocations;
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return;
+	size_t cnt = store_count(&txn, STORE_REVOKED);
+	uint8_t(*ed)[32] = calloc(cnt + 1, 32), (*cv)[32] = calloc(cnt + 1, 32);
+	size_t k = 0;
+	struct store_iter it;
+	if (ed && cv && store_iter_open(&txn, STORE_REVOKED, &it) == 0) {
+		struct bytes key, v;
+		for (int rc = store_iter_seek(&it, NULL, 0, &key, &v); rc == 0 && k < cnt;
+		     rc = store_iter_next(&it, &key, &v)) {
+			if (key.n != 32 || ident_curve_from_public(key.p, cv[k]))
+				continue;
+			memcpy(ed[k++], key.p, 32);
+		}
+		store_iter_close(&it);
+	}
+	store_abort(&txn);
+	if (!ed || !cv) {
+		free(ed);
+		free(cv);
+		return;
+	}
+	free(n->revoked_ed);
+	free(n->revoked_curve);
+	n->revoked_ed = ed;
+	n->revoked_curve = cv;
+	n->n_revoked = k;
+	for (size_t i = 0; i < n->n_children; i++) {
+		struct child *c = &n->children[i];
+		if (c->welcomed && is_revoked_ed(n, c->origin)) {
+			log_warn("child %012" PRIu64 ": its key is revoked; dropped", c->area);
+			refuse(n, c->rid, c->rid_len, LINK_REFUSE_REVOKED, "your key is revoked");
+			c->welcomed = false;
+		}
+	}
+}
+
 void
 link_zap_handle(struct node *n)
 {
@@ -78,9 +196,29 @@ link_zap_handle(struct node *n)
 	bool ok = np == 7 && zmq_msg_size(&part[5]) == 5 &&
 	          memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 && zmq_msg_size(&part[6]) == 32;
 	char uid[65] = "";
-	if (ok)
-		hex_encode(zmq_msg_data(&part[6]), 32, uid);
 	const char *code = ok ? "200" : "400", *text = ok ? "OK" : "CURVE required";
+	if (ok) {
+		const uint8_t *curve = zmq_msg_data(&part[6]);
+		hex_encode(curve, 32, uid);
+		struct penalty *p = penalty_of(n, curve, false);
+		uint64_t now = node_now_ms();
+		if (is_revoked_curve(n, curve)) {
+			code = "400";
+			text = "key revoked";
+		} else if (p && now < p->until_ms) {
+			code = "300";
+			text = "too many failed hellos; retry later";
+		}
+		if (code[0] != '2') {
+			ok = false;
+			uid[0] = 0;
+			static uint64_t logged_ms;
+			if (now - logged_ms > 10000) {
+				log_warn("connection refused at the handshake: %s", text);
+				logged_ms = now;
+			}
+		}
+	}
 	zmq_send(n->zap, "1.0", 3, ZMQ_SNDMORE);
 	if (np >= 2)
 		zmq_send(n->zap, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
@@ -306,10 +444,35 @@ down_resume(struct node *n, const struct wire_cursor *c)
 	return ok ? c->local_seq + 1 : 1;
 }
 
+/* Is the key of this connection (UID) slowed down after failed Hellos?
+ * Then its Hello is answered at once, without checking anything. */
+static bool
+slowed_down(struct node *n, const uint8_t *rid, size_t rid_len, const char *uid)
+{
+	uint8_t curve[32];
+	if (!uid || hex_decode(uid, curve, 32))
+		return false;
+	struct penalty *p = penalty_of(n, curve, false);
+	uint64_t now = node_now_ms();
+	if (!p || now >= p->until_ms)
+		return false;
+	char why[120];
+	snprintf(why, sizeof(why), "too many failed hellos from this key: retry in %" PRIu64 " s",
+	         (p->until_ms - now + 999) / 1000);
+	if (now - p->logged_ms > 60000) {
+		log_warn("refused hello: %s (key %.16s...)", why, uid);
+		p->logged_ms = now;
+	}
+	refuse(n, rid, rid_len, LINK_REFUSE_SLOW, why);
+	return true;
+}
+
 static void
 on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_frame *f,
          const char *uid)
 {
+	if (slowed_down(n, rid, rid_len, uid))
+		return;
 	uint64_t area = f->hello.area;
 	enum area_level lvl = area_level_of(area);
 	if (lvl == AREA_LEVEL_NONE || lvl != f->hello.level || area == n->cfg.area ||
@@ -320,12 +483,20 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 		         area_level_name(lvl), n->cfg.area);
 		log_warn("refused hello: %s", why);
 		refuse(n, rid, rid_len, LINK_REFUSE_NOT_CHILD, why);
+		link_penalize(n, uid);
+		return;
+	}
+	if (is_revoked_ed(n, f->hello.origin)) {
+		log_warn("refused hello for %012" PRIu64 ": its key is revoked", area);
+		refuse(n, rid, rid_len, LINK_REFUSE_REVOKED, "your key is revoked");
+		link_penalize(n, uid);
 		return;
 	}
 	char why[400];
 	if (n->trust && !hello_certified(n, f, uid, why, sizeof(why))) {
 		log_warn("refused hello for %012" PRIu64 ": %s", area, why);
 		refuse(n, rid, rid_len, LINK_REFUSE_CERT, why);
+		link_penalize(n, uid);
 		return;
 	}
 	uint64_t own_seq;
@@ -333,8 +504,10 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	if (child_frontier(n, f, &own_seq, own_hash, why, sizeof(why))) {
 		log_error("refused hello from %012" PRIu64 ": %s", area, why);
 		refuse(n, rid, rid_len, LINK_REFUSE_BEHIND, why);
+		link_penalize(n, uid);
 		return;
 	}
+	penalty_clear(n, uid);
 	struct child *c = child_by_area(n, area);
 	if (!c) {
 		refuse(n, rid, rid_len, LINK_REFUSE_STORAGE, "too many children");
@@ -745,6 +918,9 @@ link_down_recv(struct node *n)
 	struct child *c = child_by_rid(n, rid, (size_t)rid_len);
 	if (f.type == WIRE_HELLO) {
 		on_hello(n, rid, (size_t)rid_len, &f, zmq_msg_gets(&msg, "User-Id"));
+	} else if (c && c->welcomed && is_revoked_ed(n, c->origin)) {
+		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_REVOKED, "your key is revoked");
+		c->welcomed = false;
 	} else if (!c || !c->welcomed) {
 		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_HELLO_FIRST, "send hello first");
 	} else {

@@ -111,9 +111,18 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 			log_info("connected to parent %s (CURVE handshake done)", addr);
 		}
 		return;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		/* The parent's ZAP handler said no: 400 revoked, 300 slowed down. */
+		why = !up ? "refused at the handshake (ZAP)"
+		      : (ev[2] | ev[3] << 8) == 300
+		          ? "refused at the handshake by the parent: too many failed hellos from "
+		            "this key, retrying later"
+		          : "refused at the handshake by the parent: this node's key is revoked "
+		            "(see the parent's log)";
+		kind = 1;
+		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 		why = up ? "CURVE handshake with parent failed (is [link] parent_key the parent's "
 		           "public key?)"
 		         : "CURVE handshake failed";

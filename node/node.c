@@ -106,6 +106,8 @@ node_self_status(const struct node *n, struct wire_node_status *out)
 	out->backlog = node_backlog(n);
 	out->connected = node_parent_connected(n);
 	out->refused = n->ax.total.refused;
+	out->wf_refused = n->ax.total.wf_refused;
+	out->pending = n->ax.open_proposals;
 }
 
 #define META_NODE_CHAIN "node_chain"
@@ -486,6 +488,9 @@ node_close(struct node **np)
 		child_release(&n->children[i]);
 	free(n->children);
 	free(n->cert_chain);
+	free(n->revoked_ed);
+	free(n->revoked_curve);
+	free(n->penalties);
 	apply_ctx_release(&n->ax);
 	store_close(&n->st);
 	ident_free(&n->id);
@@ -525,6 +530,113 @@ check_storage(struct node *n, uint64_t now)
 		log_info("disk alarm cleared: %llu MiB free",
 		         (unsigned long long)(n->disk_free >> 20));
 	n->disk_low = low;
+}
+
+/*
+ * The province's receipts (DESIGN §2): every receipt_ms, for each origin
+ * whose chain advanced since its last receipt, "I hold origin O up to seq
+ * N, hash H", one receipt per county (its subject) so that each flows down
+ * only to the subtree it concerns.
+ */
+struct receipt_job {
+	struct node *n;
+	size_t signed_;
+};
+
+static int
+sign_receipts(struct applier *a, void *arg)
+{
+	struct receipt_job *job = arg;
+	static struct rec_receipt r;
+	static uint8_t body[REC_MAX_ENCODED];
+	job->signed_ = 0;
+	struct store_iter it;
+	int err = store_iter_open(&a->txn, STORE_ORIGIN, &it);
+	if (err)
+		return err;
+	/* Origins are keyed by key, not area: gather per county first. */
+	struct item {
+		uint64_t county;
+		uint8_t origin[32];
+		uint64_t seq;
+		uint8_t hash[32];
+	} *items = NULL;
+	size_t n = 0, cap = 0;
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct origin_state o;
+		if (k.n != 32 || origin_decode(&o, v.p, v.n) || !o.area || !o.last_seq ||
+		    o.level == AREA_LEVEL_PROVINCE)
+			continue;
+		struct bytes rv;
+		if (store_get(&a->txn, STORE_RECEIPTED, k.p, 32, &rv) == 0 && rv.n == 8 &&
+		    be64_get(rv.p) >= o.last_seq)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct item *m = realloc(items, cap * sizeof(*m));
+			if (!m) {
+				err = -ENOMEM;
+				break;
+			}
+			items = m;
+		}
+		items[n].county = area_at_level(o.area, AREA_LEVEL_COUNTY);
+		memcpy(items[n].origin, k.p, 32);
+		items[n].seq = o.last_seq;
+		memcpy(items[n].hash, o.last_hash, 32);
+		n++;
+	}
+	store_iter_close(&it);
+	if (err != JZ_ENOTFOUND) {
+		free(items);
+		return err ? err : -EIO;
+	}
+	err = 0;
+	for (size_t i = 0; i < n && !err;) {
+		uint64_t county = items[i].county;
+		memset(&r, 0, sizeof(r));
+		size_t j = i;
+		for (; j < n && r.n < REC_MAX_RECEIPT; j++) {
+			if (items[j].county != county)
+				continue;
+			memcpy(r.items[r.n].origin, items[j].origin, 32);
+			r.items[r.n].seq = items[j].seq;
+			memcpy(r.items[r.n].hash, items[j].hash, 32);
+			r.n++;
+			uint8_t sv[8];
+			be64_put(sv, items[j].seq);
+			store_put(&a->txn, STORE_RECEIPTED, items[j].origin, 32, sv, sizeof(sv));
+			items[j].county = 0; /* done */
+		}
+		size_t len;
+		err = rec_receipt_encode(&r, body, sizeof(body), &len);
+		if (!err)
+			err = apply_local(a, ENV_KIND_RECEIPT, county, (struct bytes){body, len},
+			                  NULL, NULL);
+		job->signed_++;
+		while (i < n && items[i].county == 0)
+			i++;
+	}
+	free(items);
+	return err ? err : a->txn.err;
+}
+
+static void
+receipts_tick(struct node *n, uint64_t now)
+{
+	if (n->cfg.level != AREA_LEVEL_PROVINCE ||
+	    now - n->receipts_ms < (uint64_t)n->cfg.receipt_ms)
+		return;
+	n->receipts_ms = now;
+	struct receipt_job job = {.n = n};
+	struct applier a;
+	int err = apply_write(&n->ax, sign_receipts, &job, &a);
+	if (err)
+		log_error("cannot sign receipts: %s", err_str(err));
+	else if (job.signed_)
+		log_debug("signed %zu receipt(s)", job.signed_);
 }
 
 int
@@ -615,6 +727,9 @@ node_run(struct node *n)
 			link_up_tick(n, now);
 		if (n->router)
 			link_down_tick(n, now);
+		receipts_tick(n, now);
+		if (n->router)
+			link_revocations_refresh(n);
 		check_storage(n, now);
 	}
 	return 0;

@@ -24,6 +24,15 @@
 #define NODE_MAX_WINDOW   64
 #define NODE_MAX_CHILDREN 4096
 
+/* A key whose Hellos keep failing: ZAP refuses it until until_ms. */
+struct penalty {
+	uint8_t curve[32];
+	uint32_t fails;
+	uint64_t until_ms;
+	uint64_t logged_ms;
+};
+#define NODE_MAX_PENALTIES 1024
+
 /* A child node as seen by this node's ROUTER. */
 struct child {
 	uint64_t area;
@@ -115,8 +124,14 @@ struct node {
 	uint64_t started_ms;
 	uint64_t storage_checked_ms;
 	uint64_t disk_free, disk_total; /* bytes, at the last storage check */
-	uint64_t revocations_seen;      /* ax.total.revocations when the ZAP set was loaded */
-	bool disk_low;                  /* free space under the alarm level */
+	uint64_t revocations_seen;      /* ax.total.revocations when the sets below were loaded */
+	uint8_t (*revoked_ed)[32];      /* revoked node keys, and their CURVE keys for ZAP */
+	uint8_t (*revoked_curve)[32];
+	size_t n_revoked;
+	struct penalty *penalties;
+	size_t n_penalties;
+	uint64_t receipts_ms; /* province: when it last signed receipts */
+	bool disk_low;        /* free space under the alarm level */
 	bool stop;
 };
 

@@ -3,7 +3,7 @@
 and the demo node tree. Standard library only; deterministic for a given seed.
 
   gen_data.py households --village CODE [--village CODE ...] --households N
-                         --seed S [--year Y] [--chinese] [--bom]
+                         --seed S [--year Y] [--chinese] [--bom] [--new]
                          [--bad [--expect FILE]] --out FILE
   gen_data.py census --village CODE [...] --year Y --seed S
                      [--registry HOUSEHOLDS.csv ...] --out FILE
@@ -65,6 +65,10 @@ REL_FATHER, REL_MOTHER, REL_OTHER = "11", "12", "99"
 
 # status: 0 非贫困, 1 未脱贫, 2 已脱贫享受政策, 3 已脱贫不再享受政策, 4 返贫
 STATUS_WEIGHTS = [("0", 5), ("1", 45), ("2", 28), ("3", 16), ("4", 6)]
+# --new: a register a village starts, where every household is either not poor
+# or proposed for identification (the other statuses need the procedure, or a
+# county's migration of an existing register).
+NEW_STATUS_WEIGHTS = [("0", 10), ("1", 90)]
 # main cause 1..12: 因病 因残 因学 因灾 缺土地 缺水 缺技术 缺劳力 缺资金 交通 动力 其它
 CAUSE_WEIGHTS = [(1, 38), (2, 11), (3, 8), (4, 3), (5, 4), (6, 2), (7, 12),
                  (8, 10), (9, 7), (10, 2), (11, 2), (12, 1)]
@@ -311,11 +315,11 @@ def format_income(rng, yuan):
     return f"{yuan:.2f}"
 
 
-def make_household(rng, people, village, serial, year, other_prefix):
+def make_household(rng, people, village, serial, year, other_prefix, weights=STATUS_WEIGHTS):
     """A list of row dicts (EN keys) for one household, head first."""
     line = POVERTY_LINE.get(year, 3747 if year > 2013 else 2736)
     size = pick(rng, SIZE_WEIGHTS)
-    status = pick(rng, STATUS_WEIGHTS)
+    status = pick(rng, weights)
     attribute = pick(rng, ATTR_WEIGHTS)
     cause = pick(rng, CAUSE_WEIGHTS)
     if status in ("1", "4"):
@@ -484,7 +488,8 @@ def cmd_households(a):
         rng = random.Random(f"jzfp:{a.seed}:{v}:{a.year}")
         rows = []
         for serial in range(a.first_serial, a.first_serial + a.households):
-            rows.extend(make_household(rng, people, v, serial, a.year, other_county_fn(v)))
+            rows.extend(make_household(rng, people, v, serial, a.year, other_county_fn(v),
+                                       NEW_STATUS_WEIGHTS if a.new else STATUS_WEIGHTS))
         per_village[v] = (rows, rng)
 
     expect = []
@@ -777,6 +782,9 @@ def main(argv):
     h.add_argument("--chinese", action="store_true",
                    help="Chinese headers (户编号, 姓名, ...) in another column order")
     h.add_argument("--bom", action="store_true", help="start the file with a UTF-8 BOM")
+    h.add_argument("--new", action="store_true",
+                   help="a new register: every household not poor (0) or proposed for "
+                        "identification (1)")
     h.add_argument("--chinese-village", action="append", metavar="CODE", default=[],
                    help="with {village} in --out: write this village's file in the "
                         "Chinese layout (repeatable)")

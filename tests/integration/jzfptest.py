@@ -61,6 +61,7 @@ DIGITS = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village":
 ROLLUP_LEVELS = ["village", "township", "county", "prefecture", "province"]
 
 HEARTBEAT_MS = 300
+RECEIPT_MS = 300
 # Upper bounds only: nothing waits this long when things work. The ASan
 # build is several times slower, hence the margins.
 START_TIMEOUT = 30.0
@@ -181,6 +182,7 @@ class Tree:
     def __init__(self, name, test_clock=False):
         self.dir = tempfile.mkdtemp(prefix=f"jzfp-{name}-")
         self.test_clock = test_clock
+        self.receipt_ms = RECEIPT_MS  # a test that counts records exactly sets it high
         self.nodes = {}  # area -> Node, in insertion order
         self.tag_key = secrets.token_hex(32)
         self.problems = []  # soft failures
@@ -229,6 +231,8 @@ class Tree:
             lines.append(f"parent = {n.parent.endpoint}")
             lines.append(f"parent_key = {n.parent.pub}")
         lines.append(f"heartbeat_ms = {HEARTBEAT_MS}")
+        if n.level == "province":
+            lines.append(f"receipt_ms = {self.receipt_ms}")
         if n.batch_max:
             lines.append(f"batch_max = {n.batch_max}")
         if n.window:
@@ -395,11 +399,11 @@ class Tree:
         return int(m.group(1))
 
     def import_many(self, jobs):
-        """Run several imports at once: jobs is [(node, kind, path)]. All must
-        succeed; returns the new-record counts in job order."""
+        """Run several imports at once: jobs is [(node, kind, path, *options)].
+        All must succeed; returns the new-record counts in job order."""
         procs = []
-        for n, kind, path in jobs:
-            argv = [JZFPCTL, "-c", n.conf, "--timeout", "120", "import", kind, path]
+        for n, kind, path, *opts in jobs:
+            argv = [JZFPCTL, "-c", n.conf, "--timeout", "120", "import", kind, path, *opts]
             procs.append((argv, subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                                  stdout=subprocess.PIPE,
                                                  stderr=subprocess.PIPE, text=True)))
@@ -447,7 +451,7 @@ class Tree:
 
     # ------------------------------------------------------------ waiting
 
-    def wait_synced(self, timeout=SYNC_TIMEOUT):
+    def wait_synced(self, timeout=SYNC_TIMEOUT, receipts=True):
         """Wait until the tree is in step: for every non-province node (bottom
         up), its parent link is connected with backlog 0 and its parent lists
         it among its connected children (so a parent that restarted has
@@ -471,10 +475,16 @@ class Tree:
                     raise Failure(f"wait_synced: {n.parent} (parent of {n}) is not running")
                 st = self.status(n)
                 par = st.get("parent") or {}
+                rc = st.get("receipt") or {}
                 if par.get("connected") is not True:
                     behind = f"{n}: parent link down ({par.get('why')!r})"
                 elif par.get("backlog") != 0:
                     behind = f"{n}: backlog {par.get('backlog')}"
+                elif receipts and rc.get("seq") != st.get("own_records"):
+                    # The province's receipt for our last record has not come
+                    # down yet: it will change record counts when it does.
+                    behind = (f"{n}: receipt for {rc.get('seq')} of its "
+                              f"{st.get('own_records')} records")
                 else:
                     kids = self.status(n.parent).get("children") or []
                     if not any(c.get("area") == n.area and c.get("connected") is True
@@ -534,7 +544,7 @@ def run(argv, timeout=120, **kw):
 # ---------------------------------------------------------------- data
 
 def gen_households(out_pattern, villages, households, seed, year=2020, chinese=(),
-                   first_serial=None):
+                   first_serial=None, new=False):
     """scripts/gen_data.py households; out_pattern contains {village}.
     Returns {village: path}."""
     argv = [sys.executable, GEN_DATA, "households", "--households", str(households),
@@ -545,6 +555,8 @@ def gen_households(out_pattern, villages, households, seed, year=2020, chinese=(
         argv += ["--chinese-village", v]
     if first_serial:
         argv += ["--first-serial", str(first_serial)]
+    if new:
+        argv.append("--new")
     p = run(argv)
     check(p.returncode == 0, f"gen_data.py households: exit {p.returncode}: {p.stderr}")
     paths = {v: out_pattern.replace("{village}", v) for v in villages}
@@ -602,15 +614,22 @@ def _columns(header, names):
 
 class Expect:
     """What the rollups should say, computed from the CSV files fed to the
-    nodes (independently of the daemon): households and persons by status
-    from the household files (one row per person; household fields from the
-    head's row, relation 01), population from each village's latest census."""
+    nodes (independently of the daemon). Households and persons from the
+    household files (one row per person; household fields from the head's
+    row, relation 01); population from each village's latest census.
 
-    def __init__(self):
-        self.households = {}  # household id -> dict(village, status, year, members)
+    The official status (what the rollups count, DESIGN §6) is the file's
+    status for a register migrated as recorded (import --recorded at a
+    county), and 非贫困户 (0) for a register a village imports, whose other
+    statuses are proposals: pending until the test says they were recorded
+    (record) or rejected (reject)."""
+
+    def __init__(self, threshold_pct="2.0"):
+        self.households = {}  # household id -> dict
         self.census = {}      # (village, year) -> (name, households, population)
+        self.threshold_pct = threshold_pct
 
-    def add_households(self, path):
+    def add_households(self, path, recorded=False):
         with open(path, encoding="utf-8-sig", newline="") as f:
             rows = [r for r in csv.reader(f) if r and any(x.strip() for x in r)]
         col = _columns(rows[0], HH_COLS)
@@ -625,8 +644,35 @@ class Expect:
             h = heads[hid]
             st = h[col["status"]].strip()
             status = int(st) if st.isdigit() else STATUS_NAMES[st]
-            self.households[hid] = {"village": h[col["village"]].strip(), "status": status,
-                                    "year": int(h[col["year"]].strip()), "members": cnt}
+            official = status if recorded else 0
+            self.households[hid] = {
+                "village": h[col["village"]].strip(), "status": official,
+                "year": int(h[col["year"]].strip()), "members": cnt,
+                "proposed": None if recorded or status == 0 else status, "event": None}
+
+    def record(self, hid):
+        """The proposal of household hid was recorded: its status counts,
+        and the year counts the change (identified, exited or returned)."""
+        h = self.households[hid]
+        check(h["proposed"] is not None, f"Expect.record({hid}): no proposal")
+        old, new = h["status"], h["proposed"]
+        h["status"], h["proposed"] = new, None
+        if new == 1 and old in (0, 5):
+            h["event"] = "identified_in_year"
+        elif new in (2, 3) and old in (1, 4):
+            h["event"] = "exited_in_year"
+        elif new == 4 and old in (2, 3):
+            h["event"] = "returned_in_year"
+
+    def reject(self, hid):
+        self.households[hid]["proposed"] = None
+
+    def propose(self, hid, status):
+        self.households[hid]["proposed"] = status
+
+    def pending_ids(self, village=None):
+        return sorted(k for k, h in self.households.items()
+                      if h["proposed"] is not None and (village is None or h["village"] == village))
 
     def add_census(self, path):
         with open(path, encoding="utf-8-sig", newline="") as f:
@@ -640,7 +686,7 @@ class Expect:
 
     def add_household(self, hid, village, status, year, members):
         self.households[hid] = {"village": village, "status": status, "year": year,
-                                "members": members}
+                                "members": members, "proposed": None, "event": None}
 
     def latest_year(self):
         years = [h["year"] for h in self.households.values()] + [y for _, y in self.census]
@@ -653,6 +699,8 @@ class Expect:
         year = year or self.latest_year()
         names = names or {}
         rows = {}
+        tp = self.threshold_pct
+        tbp = int(round(float(tp) * 100))
 
         def row(area):
             if area not in rows:
@@ -661,7 +709,7 @@ class Expect:
                               "poor_households": 0, "poor_persons": 0, "households": 0,
                               "persons": 0, "exited_households": 0, "exited_persons": 0,
                               "identified_in_year": 0, "exited_in_year": 0,
-                              "returned_in_year": 0}
+                              "returned_in_year": 0, "pending": 0}
             return rows[area]
 
         for h in self.households.values():
@@ -676,6 +724,12 @@ class Expect:
             elif h["status"] in (2, 3):
                 r["exited_households"] += 1
                 r["exited_persons"] += h["members"]
+            if h["event"] and h["year"] == year:
+                r[h["event"]] += 1
+        for h in self.households.values():
+            # pending counts open proposals whatever their year
+            if h["proposed"] is not None and not (under and not is_under(h["village"], under)):
+                row(area_at(h["village"], level))["pending"] += 1
         latest = {}
         for (v, y), c in self.census.items():
             if y <= year and (v not in latest or y > latest[v][0]):
@@ -691,21 +745,22 @@ class Expect:
         for area in sorted(rows):
             r = rows[area]
             pop, poor = r["rural_population"], r["poor_persons"]
+            r["threshold_pct"] = tp
             if pop:
                 tenths = (poor * 2000 + pop) // (pop * 2)  # round half up
                 r["incidence_pct"] = f"{tenths // 10}.{tenths % 10}"
-                r["below_2pct"] = "yes" if tenths < 20 else "no"
+                r["below_threshold"] = "yes" if poor * 10000 < tbp * pop else "no"
             else:
                 r["incidence_pct"] = ""
-                r["below_2pct"] = ""
+                r["below_threshold"] = ""
             out.append({k: str(v) for k, v in r.items()})
         return out
 
 
 ROLLUP_COLUMNS = ["area", "level", "name", "year", "rural_population", "poor_households",
-                  "poor_persons", "incidence_pct", "below_2pct", "households", "persons",
-                  "exited_households", "exited_persons", "identified_in_year",
-                  "exited_in_year", "returned_in_year"]
+                  "poor_persons", "incidence_pct", "threshold_pct", "below_threshold",
+                  "households", "persons", "exited_households", "exited_persons",
+                  "identified_in_year", "exited_in_year", "returned_in_year", "pending"]
 
 
 def compare_rollup(got, want, what, columns=ROLLUP_COLUMNS):

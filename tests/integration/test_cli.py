@@ -202,7 +202,7 @@ def part_bad_csv(t, village):
     os.mkdir(d)
     vs = VillageState(t, village)
     files = jt.gen_households(os.path.join(d, "good_{village}.csv"), [VILLAGE], 20,
-                              seed="cli", year=YEAR)
+                              seed="cli", year=YEAR, new=True)
     rows = hh_rows(files[VILLAGE])
     header = rows[0]
     col = {h: i for i, h in enumerate(header)}
@@ -246,23 +246,36 @@ def part_bad_csv(t, village):
               f"bad_rows.csv: error reported on line {ln}, which belongs to no broken household")
     check_eq(vs.snapshot(), before, "records and rollup after refusing bad_rows.csv")
 
-    # --skip-bad: exactly the good households go in
+    # --skip-bad: exactly the good households go in, but of those only the
+    # ones a village may register: not poor or proposed for identification.
+    # The others (already exited, ...) need a county's migration; the node
+    # refuses them and says why (DESIGN §6).
     rows = hh_rows(src)
     col = {h: i for i, h in enumerate(rows[0])}
     bad_ids = {b["household_id"] for b in broken}
-    good = {}
+    good, status = {}, {}
     for r in rows[1:]:
         if r and r[0].strip():
             hid = r[col["household_id"]]
             if hid not in bad_ids:
                 good[hid] = good.get(hid, 0) + 1
+                if r[col["relation"]] in ("01", "1"):
+                    status[hid] = int(r[col["status"]])
+    new = {h: n for h, n in good.items() if status[h] in (0, 1)}
+    check(0 < len(new) < len(good), "bad_rows.csv: good households of both kinds expected")
     p = t.import_file(village, "households", src, "--skip-bad")
-    check_eq(p.returncode, 0, f"import --skip-bad: exit status ({p.stderr.strip()[-300:]})")
-    m = re.search(r"(\d+) new versions", p.stdout)
+    check_eq(p.returncode, 1, f"import --skip-bad with households a village may not register: "
+             f"exit status ({p.stderr.strip()[-300:]})")
+    check(re.search(r"refused by the node: household \d{16} is new: it can be registered",
+                    p.stderr), f"import --skip-bad: the node's refusal not shown: {p.stderr!r}")
+    m = re.search(r"(\d+) new versions .*, (\d+) refused", p.stdout)
     check(m is not None, f"import --skip-bad: output {p.stdout!r}")
-    check_eq(int(m.group(1)), len(good), "import --skip-bad: new versions")
+    check_eq((int(m.group(1)), int(m.group(2))), (len(new), len(good) - len(new)),
+             "import --skip-bad: new versions and households refused by the node")
+    good = new
     recs, roll = vs.snapshot()
-    check_eq(recs, before[0] + len(good), "records after import --skip-bad")
+    # one key record: the data key of the personal parts of this import
+    check_eq(recs, before[0] + len(good) + 1, "records after import --skip-bad")
     row = next((r for r in roll if r["area"] == VILLAGE), None)
     check(row is not None, f"no rollup row for {VILLAGE} after import --skip-bad")
     check_eq((row["households"], row["persons"]), (str(len(good)), str(sum(good.values()))),
@@ -271,7 +284,7 @@ def part_bad_csv(t, village):
     # my bad.csv with --skip-bad: all but the two broken households
     p = t.import_file(village, "households", bad, "--skip-bad")
     check_eq(p.returncode, 0, f"import bad.csv --skip-bad: exit ({p.stderr.strip()[-200:]})")
-    check_eq(t.status(village)["records"], recs + len(hids) - 2,
+    check_eq(t.status(village)["records"], recs + len(hids) - 2 + 1,
              "records after import bad.csv --skip-bad")
 
     # a census with population 0: refused whole
@@ -314,6 +327,7 @@ def part_keygen(t):
 def test(t):
     part_help(t)
     part_keygen(t)
+    t.receipt_ms = 3600000  # record counts are checked exactly: no receipts meanwhile
     t.add("630000000000", "province", "青海省")
     village = t.add(VILLAGE, "village", "新庄村")
     t.start_all()

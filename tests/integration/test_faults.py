@@ -17,7 +17,14 @@ it (its parent is the county) that keeps working throughout.
       rollups are unchanged;
   (d) a county's data directory is replaced by an older copy: its children
       refill it (the county's and the province's rollups are right again and
-      verify passes).
+      verify passes);
+  (e) a village's data directory is deleted and the village restarted with
+      the same key: before it signs anything it recovers its own records
+      from its parent (DESIGN §7), then imports again; no equivocation
+      anywhere, every rollup right;
+  (f) a village restored from an older copy while its parent is down signs
+      new records (a fork of its chain): its parent refuses it with the
+      reason, on both sides, and nothing above changes.
 """
 
 import os
@@ -31,6 +38,14 @@ from jzfptest import check, check_eq
 
 YEAR = 2020
 SMALL = 60     # households per village for the first imports
+
+
+def KEY_RECORDS(households):
+    """Key records an import of this many households makes: one per request
+    of 1000 households (jzfpctl's chunk), the data key of its sealed parts."""
+    return (households + 999) // 1000
+
+
 LARGE = 1500   # households per village for the import that is cut by kill -9
 V1, V2 = "630121101001", "630121101002"
 W1 = "632221101001"  # village under the other county
@@ -54,7 +69,7 @@ class Scenario:
             first = self.serial.get(v, 1)
             files.update(jt.gen_households(
                 os.path.join(self.data, f"b{self.batch}_{{village}}.csv"), [v], n,
-                seed=f"{seed}{self.batch}{v}", year=YEAR, first_serial=first))
+                seed=f"{seed}{self.batch}{v}", year=YEAR, first_serial=first, new=True))
             self.serial[v] = first + n
             self.expect.add_households(files[v])
         return files
@@ -101,7 +116,7 @@ def part_a(s):
     for attempt in range(1, 4):
         files = s.households([V1, V2], LARGE, "crash")
         before = t.status(town)["records"]
-        full = before + 2 * LARGE
+        full = before + 2 * (LARGE + KEY_RECORDS(LARGE))
         procs = []
         for v in (V1, V2):
             argv = [jt.JZFPCTL, "-c", t.nodes[v].conf, "--timeout", "120", "import",
@@ -177,58 +192,123 @@ def part_d(s):
     t = s.t
     county = t.nodes["630121000000"]
     backup = os.path.join(t.dir, "county-data-backup")
+    t.wait_synced()
+    old_records = t.status(county)["records"]
     t.stop(county)
     shutil.copytree(county.data, backup, symlinks=True)
     t.start(county)
-    old_records = t.status(county)["records"]
     files = s.households([V1, V2], SMALL, "after-backup")
     for v in (V1, V2):
         check_eq(t.import_ok(t.nodes[v], "households", files[v]), SMALL,
                  f"(d) import at {v} after the backup")
     t.wait_synced()
     newer = t.status(county)["records"]
-    check_eq(newer, old_records + 2 * SMALL, "(d) county records before the restore")
+    # The new households and key records, and the province's receipts
+    # for them on their way down.
+    check(newer > old_records + 2 * (SMALL + KEY_RECORDS(SMALL)),
+          f"(d) county records before the restore: {newer}, was {old_records}")
     t.stop(county)
     shutil.rmtree(county.data)
     shutil.copytree(backup, county.data, symlinks=True)
     sock = os.path.join(county.data, "control.sock")
     check(not os.path.exists(sock), f"(d) backup holds a control socket {sock}")
     t.start(county)
-    check_eq(t.status(county)["records"], old_records, "(d) county records right after restore")
+    restored = t.status(county)["records"]
+    check(old_records <= restored < newer,
+          f"(d) county records right after restore: {restored}, the backup held {old_records}, "
+          f"the lost store {newer}")
     s.check_all("(d) after restoring the county's old data directory")
     check_eq(t.status(county)["records"], newer, "(d) county records after the refill")
 
 
 def part_e(s):
-    """A village whose store was lost is refused by its parent and signs
-    nothing new: its chain cannot fork."""
+    """A village whose store was lost recovers its own records from its
+    parent before it signs anything new: its chain never forks."""
     t = s.t
     t.wait_synced()
     county = t.nodes["632221000000"]
     w1 = t.nodes[W1]
     before = s.snapshot()
+    own_before = t.status(w1)["own_records"]
     t.stop(w1)
     shutil.rmtree(w1.data)
+    t.start(w1)  # waits until it may sign: recovered
+    st = t.status(w1)
+    check_eq(st["own_records"], own_before, "(e) own records after the recovery")
+    check(st["may_sign"] is True, f"(e) the recovered village may not sign: {st!r}")
+    check(t.grep_log(w1, r"recovered our own records up to " + str(own_before)),
+          "(e) the village does not log its recovery")
+    check(t.grep_log(county, r"child " + W1 + r" holds its own records up to 0"),
+          "(e) the county does not log that the child recovers")
+    t.wait_synced()
+    # Its own households are back, and what came down is back too.
+    after = s.snapshot()
+    for lv in jt.ROLLUP_LEVELS:
+        jt.compare_rollup(after[W1][1][lv], before[W1][1][lv],
+                          f"(e) {w1} rollup --level {lv} after the recovery")
+    for a in ("630000000000", "632221000000"):
+        for lv in jt.ROLLUP_LEVELS:
+            jt.compare_rollup(after[a][1][lv], before[a][1][lv],
+                              f"(e) {t.nodes[a]} rollup --level {lv} after the recovery")
+    # It signs again, continuing its chain: no equivocation anywhere.
+    files = s.households([W1], 5, "after-loss")
+    check_eq(t.import_ok(w1, "households", files[W1]), 5, "(e) import after the recovery")
+    s.check_all("(e) after the recovery and a new import")
+    for n in t.nodes.values():
+        check_eq(t.status(n)["equivocations"], 0, f"(e) {n}: equivocations")
+
+
+def part_f(s):
+    """A village restored from an older copy while its parent is down, that
+    signs new records before it reconnects, forked its chain: its parent
+    refuses it, saying why, and nothing above it changes."""
+    t = s.t
+    t.wait_synced()
+    county = t.nodes["632221000000"]
+    w1 = t.nodes[W1]
+    backup = os.path.join(t.dir, "w1-data-backup")
+    t.stop(w1)
+    shutil.copytree(w1.data, backup, symlinks=True)
     t.start(w1)
+    files = s.households([W1], 3, "before-restore")
+    check_eq(t.import_ok(w1, "households", files[W1]), 3, "(f) import before the restore")
+    s.check_all("(f) before the restore")
+    before = s.snapshot()
+    t.stop(county)
+    t.stop(w1)
+    shutil.rmtree(w1.data)
+    shutil.copytree(backup, w1.data, symlinks=True)
+    t.start(w1, wait=False)
+    t.wait_up(w1, wait_sign=False)
+    # Offline, the old copy looks like any store that has signed before:
+    # it signs records under sequence numbers it already used.
+    forked = s.households([W1], 2, "fork")
+    p = t.import_file(w1, "households", forked[W1])
+    check_eq(p.returncode, 0, f"(f) import at the restored copy: {p.stderr}")
+    gone = jt.Expect()
+    gone.add_households(forked[W1])
+    for hid in gone.households:
+        del s.expect.households[hid]  # they never reach the province
+    t.start(county)
 
     def refused():
         par = t.status(w1)["parent"]
         return par if par.get("behind") else None
-    par = t.wait_for("the village to be refused as behind", refused, timeout=30)
-    check(par["connected"] is False, f"(e) a village whose store was lost is connected: {par!r}")
-    check(re.search(r"lost or restored", par["why"]), f"(e) status does not say why: {par!r}")
-    check(t.grep_log(county, r"refused hello from " + W1), "(e) the county does not log it")
-    files = s.households([W1], 5, "after-loss")
-    p = t.import_file(w1, "households", files[W1])
+    par = t.wait_for("the forked village to be refused", refused, timeout=30)
+    check(par["connected"] is False, f"(f) a forked village is connected: {par!r}")
+    check(re.search(r"different record", par["why"]), f"(f) status does not say why: {par!r}")
+    check(t.grep_log(county, r"refused hello from " + W1 + r": this parent holds a different"),
+          "(f) the county does not log the refusal")
+    p = t.import_file(w1, "households", forked[W1])
     check(p.returncode != 0 and "fork" in p.stderr,
-          f"(e) import at a village with a lost store: exit {p.returncode}, {p.stderr!r}")
+          f"(f) import at the forked village: exit {p.returncode}, {p.stderr!r}")
     after = s.snapshot()
     for a in ("630000000000", "632221000000"):
-        check_eq(after[a][0], before[a][0], f"(e) {t.nodes[a]}: records after the loss")
+        check_eq(after[a][0], before[a][0], f"(f) {t.nodes[a]}: records after the fork")
         for lv in jt.ROLLUP_LEVELS:
             jt.compare_rollup(after[a][1][lv], before[a][1][lv],
-                              f"(e) {t.nodes[a]} rollup --level {lv} after the loss")
-    t.verify(t.nodes["630000000000"], "(e) province")
+                              f"(f) {t.nodes[a]} rollup --level {lv} after the fork")
+    t.verify(t.nodes["630000000000"], "(f) province")
 
 
 def test(t):
@@ -247,7 +327,7 @@ def test(t):
         jobs += [(t.nodes[v], "households", first[v]), (t.nodes[v], "census", s.census(v))]
     t.import_many(jobs)
     s.check_all("initial import")
-    for part in (part_a, part_b, part_c, part_d, part_e):
+    for part in (part_a, part_b, part_c, part_d, part_e, part_f):
         jt.log(f"--- {part.__doc__.splitlines()[0]}")
         part(s)
 

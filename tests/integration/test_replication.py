@@ -4,14 +4,20 @@
 A 15-node tree: the province, two counties in two prefectures, two
 townships per county, two villages per township. One township also keeps the
 register of two villages that have no node, and another publishes the census
-of a village without households. Every village imports its census and a few
-hundred households (one file with Chinese headers); then:
+of a village without households. Every village imports its census; most
+villages import a new register of a few hundred households (one file with
+Chinese headers), where every status but 非贫困户 is a proposal for
+identification that the rollups do not count yet (DESIGN §6); and one county
+migrates the existing register of two of its villages (import --recorded),
+whose statuses count at once and flow down to those villages. Then:
 
   - the province's `rollup --format csv` at village, township, county,
     prefecture and province level equals what this test computes from the
     input files, and the province holds every record of every node;
   - every node's own rollup covers exactly its subtree, and `rollup --verify`
     passes everywhere;
+  - the pending proposals per area equal the villages' identification
+    proposals;
   - `status --json` and `tree --json` have the documented fields and values;
   - importing the same files again makes no new version and changes nothing.
 """
@@ -39,6 +45,8 @@ STANDIN_VILLAGES = ["630121102003", "630121102004"]  # no node: data entry at th
 CENSUS_ONLY_TOWNSHIP = "632221101000"
 CENSUS_ONLY_VILLAGE = "632221101003"  # a census, no households
 CHINESE_VILLAGE = "630121101002"
+MIGRATING_COUNTY = "632221000000"
+MIGRATED_VILLAGES = ["632221102001", "632221102002"]  # their register comes from the county
 
 
 def build(t):
@@ -123,8 +131,11 @@ def test(t):
     os.mkdir(data)
     villages = [a for a, n in t.nodes.items() if n.level == "village"]
     hh_villages = villages + STANDIN_VILLAGES
-    files = jt.gen_households(os.path.join(data, "hh_{village}.csv"), hh_villages, HOUSEHOLDS,
-                              seed="replication", year=YEAR, chinese=[CHINESE_VILLAGE])
+    new_villages = [v for v in hh_villages if v not in MIGRATED_VILLAGES]
+    files = jt.gen_households(os.path.join(data, "hh_{village}.csv"), new_villages, HOUSEHOLDS,
+                              seed="replication", year=YEAR, chinese=[CHINESE_VILLAGE], new=True)
+    files.update(jt.gen_households(os.path.join(data, "hh_{village}.csv"), MIGRATED_VILLAGES,
+                                   HOUSEHOLDS, seed="migrated", year=YEAR, first_serial=1))
     census_all = jt.gen_census(os.path.join(data, "census_all.csv"),
                                hh_villages + [CENSUS_ONLY_VILLAGE], YEAR, seed="replication")
     with open(files[CHINESE_VILLAGE], encoding="utf-8-sig") as f:
@@ -133,9 +144,15 @@ def test(t):
 
     expect = jt.Expect()
     jobs = []
+    recorded = set()
     for v in villages:
         c = jt.split_census(census_all, os.path.join(data, f"census_{v}.csv"), [v])
-        jobs += [(t.nodes[v], "households", files[v]), (t.nodes[v], "census", c)]
+        jobs.append((t.nodes[v], "census", c))
+        if v in MIGRATED_VILLAGES:
+            jobs.append((t.nodes[MIGRATING_COUNTY], "households", files[v]))
+            recorded.add(files[v])
+        else:
+            jobs.append((t.nodes[v], "households", files[v]))
     standin = t.nodes[STANDIN_TOWNSHIP]
     for v in STANDIN_VILLAGES:
         jobs.append((standin, "households", files[v]))
@@ -144,22 +161,33 @@ def test(t):
     jobs.append((t.nodes[CENSUS_ONLY_TOWNSHIP], "census", jt.split_census(
         census_all, os.path.join(data, "census_only.csv"), [CENSUS_ONLY_VILLAGE])))
     for n, kind, path in jobs:
-        (expect.add_households if kind == "households" else expect.add_census)(path)
+        if kind == "households":
+            expect.add_households(path, recorded=path in recorded)
+        else:
+            expect.add_census(path)
     check(len(expect.households) == HOUSEHOLDS * len(hh_villages),
           f"input: {len(expect.households)} households generated")
 
     t.start_all()
     jt.log(f"{len(t.nodes)} nodes running; importing {len(jobs)} files")
-    counts = t.import_many(jobs)
+    counts = t.import_many([j + (("--recorded",) if j[2] in recorded else ()) for j in jobs])
     hh_created = sum(c for (n, kind, p), c in zip(jobs, counts) if kind == "households")
     check_eq(hh_created, len(expect.households), "new household versions reported by imports")
     prov = t.province()
     recs = t.wait_synced()
     own = sum(t.status(n)["own_records"] for n in t.nodes.values())
     check_eq(recs, own, "province records vs. records signed by all nodes")
-    # every NodeInfo, census and household version made it up
-    check_eq(own, len(t.nodes) + len(expect.households) + len(expect.census),
-             "records signed by all nodes")
+    # Every NodeInfo, census and household version made it up, each household
+    # file with one key record (its personal parts sealed under one data key),
+    # and the migration with one historic record event; the province's own
+    # records beyond its NodeInfo are its receipts.
+    below = sum(t.status(n)["own_records"] for n in t.nodes.values() if n.level != "province")
+    hh_files = sum(1 for _, kind, _ in jobs if kind == "households")
+    migrations = len(MIGRATED_VILLAGES)
+    check_eq(below, len(t.nodes) - 1 + len(expect.households) + len(expect.census) + hh_files +
+             migrations, "records signed below the province")
+    check_eq(sum(1 for h in expect.households.values() if h["proposed"] is not None),
+             t.status(prov)["workflow"]["open_proposals"], "open proposals at the province")
 
     names = jt.node_names(t)
     check_rollups(t, expect, names, "after import")
@@ -169,7 +197,7 @@ def test(t):
 
     # The same files again: no new version, nothing changes.
     before = {a: t.status(n)["records"] for a, n in t.nodes.items()}
-    counts = t.import_many(jobs)
+    counts = t.import_many([j + (("--recorded",) if j[2] in recorded else ()) for j in jobs])
     check_eq(counts, [0] * len(jobs), "new records from importing the same files again")
     t.wait_synced()
     after = {a: t.status(n)["records"] for a, n in t.nodes.items()}

@@ -38,6 +38,11 @@ def sh(*args, timeout=120):
     return p
 
 
+def t_log_has(path, pattern):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return re.search(pattern, f.read()) is not None
+
+
 def status(conf):
     p = sh(jt.JZFPCTL, "-c", conf, "status", "--json", timeout=30)
     check_eq(p.returncode, 0, f"status {conf}: {p.stderr}")
@@ -70,7 +75,7 @@ def main():
         gen = os.path.join(SRC, "scripts", "gen_data.py")
         hh = os.path.join(work, "hh.csv")
         p = sh("python3", gen, "households", "--village", "630121101001", "--households", "20",
-               "--seed", "trust", "--year", "2020", "--out", hh)
+               "--seed", "trust", "--year", "2020", "--new", "--out", hh)
         check_eq(p.returncode, 0, f"gen_data: {p.stderr}")
         tconf = os.path.join(out, T, "jzfpd.conf")
         p = sh(jt.JZFPCTL, "-c", tconf, "import", "households", hh)
@@ -80,7 +85,10 @@ def main():
         pconf = os.path.join(out, P, "jzfpd.conf")
         pst = status(pconf)
         check_eq(pst["refused"], 0, "records refused at the province of a certified tree")
-        check_eq(pst["records"], 3 + 20, "province records: 3 node records and 20 households")
+        # 3 node records, 20 households, the key record of their personal
+        # parts, and the province's own receipts
+        check_eq(pst["records"], 3 + 20 + 1 + pst["own_records"] - 1,
+                 "province records: node records, households, key record, receipts")
         p = sh(jt.JZFPCTL, "-c", pconf, "rollup", "--verify")
         check_eq(p.returncode, 0, f"rollup --verify at the province: {p.stdout}{p.stderr}")
 
@@ -119,13 +127,26 @@ def main():
             log.close()
         check_eq(rc, 0, "rogue jzfpd exit status")
 
-        # The hostile peer without a chain.
+        # The hostile peer without a chain (a key of its own): refused with
+        # the reason; at once again, it is slowed down (no check made); and a
+        # new connection from that key is refused at the handshake itself.
         if os.access(EVIL, os.X_OK):
-            p = sh(EVIL, "--endpoint", cst["listen"], "--server-key", county_pub, "--key",
-                   os.path.join(rogue, "node.key"), "--area", "630121101009", "hello",
-                   timeout=30)
-            check(re.search(r"REPLY REFUSE code=1105 why=no certificate chain", p.stdout),
-                  f"jzfp_evil hello without a chain: {p.stdout!r} {p.stderr!r}")
+            ek = os.path.join(work, "evil.key")
+            check_eq(sh(jt.JZFPCTL, "keygen", "--out", ek).returncode, 0, "keygen evil")
+            evil = [EVIL, "--endpoint", cst["listen"], "--server-key", county_pub, "--key", ek,
+                    "--area", "630121101009", "--timeout-ms", "2000"]
+            p = sh(*evil, "hello", "hello", timeout=30)
+            replies = [ln for ln in p.stdout.splitlines() if ln.startswith(("REPLY", "NO"))]
+            check(len(replies) == 2 and
+                  re.match(r"REPLY REFUSE code=1105 why=no certificate chain", replies[0]) and
+                  re.match(r"REPLY REFUSE code=1107 why=too many failed hellos", replies[1]),
+                  f"jzfp_evil hello twice without a chain: {p.stdout!r} {p.stderr!r}")
+            p = sh(*evil, "hello", timeout=30)
+            check(re.search(r"NO REPLY", p.stdout),
+                  f"a slowed-down key got past the handshake: {p.stdout!r}")
+            check(t_log_has(os.path.join(out, C, "jzfpd.log"),
+                            r"connection refused at the handshake: too many failed hellos"),
+                  "the county does not log the refusal at the handshake")
 
         # Another node's certificate: the daemon does not start.
         shutil.copy(os.path.join(out, T, "node.cert"), os.path.join(rogue, "node.cert"))

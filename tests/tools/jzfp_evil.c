@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #define MAX_SEQ            4000
@@ -216,32 +217,52 @@ print_cursor(const struct wire_cursor *c)
 	printf("cursor=%d local_seq=%" PRIu64, c->set ? 1 : 0, c->local_seq);
 }
 
-/* Wait for one frame and print it. */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for one frame and print it. The parent's down batches (its records
+ * for us, DESIGN §7) are not replies: they are counted on stderr and the
+ * wait goes on. */
 static void
 await_reply(struct evil *ev)
 {
-	zmq_pollitem_t it = {.socket = ev->sock, .events = ZMQ_POLLIN};
-	int rc = zmq_poll(&it, 1, ev->timeout_ms);
-	if (rc <= 0) {
-		printf("NO REPLY within %d ms\n", ev->timeout_ms);
-		fflush(stdout);
-		return;
-	}
-	zmq_msg_t msg;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, ev->sock, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&msg);
-		printf("NO REPLY (recv: %s)\n", zmq_strerror(zmq_errno()));
-		fflush(stdout);
-		return;
-	}
 	struct wire_frame f;
-	int err = wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
-	zmq_msg_close(&msg);
-	if (err) {
-		printf("REPLY UNDECODABLE error=%s\n", err_str(err));
-		fflush(stdout);
-		return;
+	uint64_t deadline = now_ms() + (uint64_t)ev->timeout_ms;
+	for (int round = 0;; round++) {
+		uint64_t now = now_ms();
+		zmq_pollitem_t it = {.socket = ev->sock, .events = ZMQ_POLLIN};
+		int rc =
+		    now < deadline && round < 10000 ? zmq_poll(&it, 1, (long)(deadline - now)) : 0;
+		if (rc <= 0) {
+			printf("NO REPLY within %d ms\n", ev->timeout_ms);
+			fflush(stdout);
+			return;
+		}
+		zmq_msg_t msg;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, ev->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			printf("NO REPLY (recv: %s)\n", zmq_strerror(zmq_errno()));
+			fflush(stdout);
+			return;
+		}
+		int err = wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
+		zmq_msg_close(&msg);
+		if (err) {
+			printf("REPLY UNDECODABLE error=%s\n", err_str(err));
+			fflush(stdout);
+			return;
+		}
+		if (f.type != WIRE_BATCH)
+			break;
+		fprintf(stderr, "jzfp_evil: down batch of %zu envelope(s) from the parent\n",
+		        f.batch.n);
+		wire_frame_release(&f);
 	}
 	switch (f.type) {
 	case WIRE_WELCOME:
