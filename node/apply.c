@@ -253,7 +253,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 		return err;
 	struct hh_version v;
 	hh_version_from(&v, &h, e->hash, e->origin, e->seq, e->hlc);
-	if ((err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v)))
+	if ((err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v, &h)))
 		return err;
 	if (h.proposes)
 		flow_release(a, e->hash);

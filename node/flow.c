@@ -217,11 +217,15 @@ flow_event(struct applier *a, const struct envelope *e, const struct origin_stat
 		if (!household_id_is_valid(w.households[i]))
 			return JZ_EPARSE;
 		uint64_t v = household_village(w.households[i]);
-		if (!area_is_under(v, o->area) || !area_is_under(v, scope))
+		/* From a child, every household must be in its subtree. From the
+		 * parent, a posted list may name households of other subtrees
+		 * too: those are not ours to apply. */
+		if (!area_is_under(v, o->area) || (!a->sparse && !area_is_under(v, scope)))
 			return JZ_ESCOPE;
 	}
 	for (size_t i = 0; i < w.n && !a->txn.err; i++)
-		step_one(a, e, &w, i, o);
+		if (!a->sparse || area_is_under(household_village(w.households[i]), scope))
+			step_one(a, e, &w, i, o);
 	return 0;
 }
 

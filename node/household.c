@@ -229,22 +229,31 @@ head_of(struct hh_head *h, const struct hh_version *v)
 	h->hlc = v->hlc;
 }
 
+/* The version being applied: its envelope is stored only after its record,
+ * so its members come from the decoded record, not from the store. */
+static const struct hh_version *applying_v;
+static const struct rec_household *applying_h;
+
 void
 hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
 {
-	static struct rec_household h;
+	static struct rec_household loaded;
 	static const uint8_t zero[REC_PID_TAG_LEN];
-	int err = hh_version_load(txn, v, &h);
-	if (err) {
-		if (err != JZ_ENOTFOUND)
-			store_fail(txn, err);
-		return;
+	const struct rec_household *h = &loaded;
+	if (applying_v && memcmp(applying_v->hash, v->hash, 32) == 0) {
+		h = applying_h;
+	} else {
+		int err = hh_version_load(txn, v, &loaded);
+		if (err) {
+			store_fail(txn, err == JZ_ENOTFOUND ? JZ_ECORRUPT : err);
+			return;
+		}
 	}
-	for (size_t i = 0; i < h.n_members; i++) {
-		if (memcmp(h.members[i].pid_tag, zero, REC_PID_TAG_LEN) == 0)
+	for (size_t i = 0; i < h->n_members; i++) {
+		if (memcmp(h->members[i].pid_tag, zero, REC_PID_TAG_LEN) == 0)
 			continue;
 		uint8_t key[REC_PID_TAG_LEN + 8];
-		memcpy(key, h.members[i].pid_tag, REC_PID_TAG_LEN);
+		memcpy(key, h->members[i].pid_tag, REC_PID_TAG_LEN);
 		be64_put(key + REC_PID_TAG_LEN, id);
 		if (add)
 			store_put(txn, STORE_PERSON, key, sizeof(key), "", 0);
@@ -561,9 +570,24 @@ refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t vil
 	return txn->err;
 }
 
+static int add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+                       const struct hh_version *v);
+
 int
 hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-               const struct hh_version *v)
+               const struct hh_version *v, const struct rec_household *h)
+{
+	applying_v = v;
+	applying_h = h;
+	int err = add_version(txn, acc, id, village, v);
+	applying_v = NULL;
+	applying_h = NULL;
+	return err;
+}
+
+static int
+add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+            const struct hh_version *v)
 {
 	version_put(txn, id, v);
 	struct hh_state st;

@@ -97,13 +97,14 @@ int hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8
 int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h);
 
 /*
- * Add version V of household VILLAGE's household ID (already applied as an
- * envelope) to the household's state: the version index, the open heads,
- * the effective head, the person index and the rollup deltas in ACC.
+ * Add version V (decoded: H) of household ID of VILLAGE to the household's
+ * state: the version index, the open heads, the effective head, the person
+ * index and the rollup deltas in ACC. V's envelope need not be stored yet.
  * Returns 0 or an error (storage errors also stick).
  */
 JZ_NODISCARD int hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-                                uint64_t village, const struct hh_version *v);
+                                uint64_t village, const struct hh_version *v,
+                                const struct rec_household *h);
 
 /*
  * Proposal P of household ID has just been recorded (the proposal database
@@ -136,7 +137,7 @@ int hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], u
 struct rollup_contrib hh_contrib_of(const struct hh_version *v, uint8_t status);
 
 /* Add or remove the person-index entries (pid_tag -> household) of version
- * V's members. Errors stick to TXN. */
+ * V's members, read from its stored envelope. Errors stick to TXN. */
 void hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add);
 
 #endif

@@ -231,6 +231,8 @@ levels_text(unsigned levels)
 		return "the county";
 	case VIL | TWN | CTY:
 		return "the village, township or county";
+	case TWN:
+		return "the township";
 	default:
 		return "no node";
 	}
@@ -265,7 +267,7 @@ wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
 		              "%s: the household's village %012llu is outside the signer's area "
 		              "%012llu",
 		              name, (unsigned long long)village, (unsigned long long)s->area);
-	if (p->kind == WF_KIND_INVALID && step != WF_RECORD_HISTORIC && step != WF_OBJECT)
+	if (p->kind == WF_KIND_INVALID && step != WF_RECORD_HISTORIC)
 		return refuse(why, whylen, "%s: no procedure changes status %s to %s", name,
 		              rec_status_name(p->from_status), rec_status_name(p->to_status));
 

@@ -7,6 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() {
 	cat <<'USAGE'
 usage: scripts/localtree.sh start|stop|wait|status OUTDIR [--timeout SECONDS] [--bin DIR]
+                           [--test-clock]
 
 OUTDIR is a directory written by scripts/provision.sh (it holds nodes.csv).
 
@@ -29,6 +30,8 @@ OUTDIR is a directory written by scripts/provision.sh (it holds nodes.csv).
                      15); wait: in all (default 120); status: per node (10)
   --bin DIR          where jzfpd and jzfpctl are (default: $JZFP_BIN, else
                      build/bin of this repository)
+  --test-clock       start: run every node with jzfpd --test-clock (for the
+                     demo and tests: `jzfpctl clock advance` moves its time)
 USAGE
 }
 
@@ -41,9 +44,11 @@ cmd=
 outdir=
 timeout=
 bin=${JZFP_BIN:-$here/../build/bin}
+test_clock=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h | --help) usage; exit 0 ;;
+	--test-clock) test_clock=(--test-clock); shift ;;
 	--timeout)
 		[ $# -ge 2 ] || die "--timeout needs a value"
 		timeout=$2; shift 2 ;;
@@ -345,7 +350,7 @@ do_start() {
 				level_new+=(1)
 				rm -f "$pidf"
 				echo "--- localtree start $(date '+%F %T')" >>"$dir/jzfpd.log"
-				"$jzfpd" --config "$conf" </dev/null >>"$dir/jzfpd.log" 2>&1 &
+				"$jzfpd" --config "$conf" "${test_clock[@]}" </dev/null >>"$dir/jzfpd.log" 2>&1 &
 				echo $! >"$pidf"
 				started+=("$area")
 			fi

@@ -20,6 +20,12 @@ one level up cannot be certified and is provisioned without [trust].
 OUTDIR/nodes.csv (area,level,name,parent,conf; conf relative to OUTDIR, top
 down) lists the nodes for scripts/localtree.sh.
 
+The province's audit key (DESIGN §4: a reader of every personal part, kept off
+the province node) is made in OUTDIR/audit/audit.key, apart from every node;
+its public key is [trust] audit_key in every config, so that every record's
+personal part is sealed to it. `jzfpctl household show ID --audit-key
+OUTDIR/audit/audit.key` at the province opens one.
+
 OUTDIR must not exist or be empty. On any error nothing is left behind.
 """
 
@@ -194,7 +200,7 @@ def issue_cert(jzfpctl, outdir, area, level, parent, parent_level, pub):
 
 
 def config_text(area, level, name, parent, listen, parent_ep, parent_key, tag_key,
-                log_level, root_key=None, cert=False):
+                log_level, root_key=None, cert=False, audit_key=None, receipt_ms=None):
     lines = [
         f"; jzfpd configuration: {level} {area} {name}".rstrip(),
         "; written by scripts/provision.sh; relative paths are relative to this file",
@@ -218,16 +224,20 @@ def config_text(area, level, name, parent, listen, parent_ep, parent_key, tag_ke
         lines.append(f"; parent: {parent}")
         lines.append(f"parent = {parent_ep}")
         lines.append(f"parent_key = {parent_key}")
+    if receipt_ms and level == "province":
+        lines.append(f"receipt_ms = {receipt_ms}")
     lines += ["", "[trust]", f"tag_key = {tag_key}"]
     if root_key:
         lines.append(f"root_key = {root_key}")
     if cert:
         lines.append("cert = node.cert")
+    if audit_key:
+        lines.append(f"audit_key = {audit_key}")
     lines.append("")
     return "\n".join(lines)
 
 
-def provision(nodes_csv, outdir, jzfpctl, log_level, warn):
+def provision(nodes_csv, outdir, jzfpctl, log_level, warn, receipt_ms=None):
     nodes = read_nodes(nodes_csv)
     parents = find_parents(nodes, warn)
     has_children = {p for p in parents.values() if p}
@@ -253,6 +263,12 @@ def provision(nodes_csv, outdir, jzfpctl, log_level, warn):
             pubs[area] = keygen(jzfpctl, os.path.join(d, "node.key"))
             with open(os.path.join(d, "node.pub"), "w") as f:
                 f.write(pubs[area] + "\n")
+        audit_dir = os.path.join(outdir, "audit")
+        os.mkdir(audit_dir, 0o700)
+        made.append(audit_dir)
+        audit_pub = keygen(jzfpctl, os.path.join(audit_dir, "audit.key"))
+        with open(os.path.join(audit_dir, "audit.pub"), "w") as f:
+            f.write(audit_pub + "\n")
         listeners = sorted(has_children)
         ports = dict(zip(listeners, free_ports(len(listeners))))
         endpoint = {a: f"tcp://127.0.0.1:{p}" for a, p in ports.items()}
@@ -275,7 +291,8 @@ def provision(nodes_csv, outdir, jzfpctl, log_level, warn):
             parent = parents[area]
             text = config_text(area, level, name, parent, endpoint.get(area, ""),
                                endpoint.get(parent, ""), pubs.get(parent, ""), tag_key,
-                               log_level, None if gaps else root, bool(parent) and not gaps)
+                               log_level, None if gaps else root, bool(parent) and not gaps,
+                               audit_pub, receipt_ms)
             conf = os.path.join(outdir, area, "jzfpd.conf")
             with open(conf, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -312,15 +329,21 @@ def main(argv):
     p.add_argument("--log-level", default="info",
                    choices=["error", "warning", "info", "debug"],
                    help="log_level written into every config (default info)")
+    p.add_argument("--receipt-ms", type=int, metavar="MS",
+                   help="how often the province signs receipts (default: jzfpd's, 30000)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     a = p.parse_args(argv)
+    if a.receipt_ms is not None and not 100 <= a.receipt_ms <= 3600000:
+        print("provision: --receipt-ms must be 100..3600000", file=sys.stderr)
+        return 2
 
     def warn(msg):
         print(f"provision: {msg}", file=sys.stderr)
 
     jzfpctl = os.path.normpath(os.path.join(a.bin, "jzfpctl"))
     try:
-        order, parents, endpoint = provision(a.nodes, a.outdir, jzfpctl, a.log_level, warn)
+        order, parents, endpoint = provision(a.nodes, a.outdir, jzfpctl, a.log_level, warn,
+                                             a.receipt_ms)
     except Fail as e:
         print(f"provision: {e}", file=sys.stderr)
         return 1

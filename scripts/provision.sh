@@ -6,7 +6,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 usage() {
 	cat <<'USAGE'
-usage: scripts/provision.sh [--bin DIR] [--log-level LEVEL] [-q] NODES.csv OUTDIR
+usage: scripts/provision.sh [--bin DIR] [--log-level LEVEL] [--receipt-ms MS] [-q]
+                           NODES.csv OUTDIR
 
 NODES.csv: header area,level,name, one line per node (levels village, township,
 county, province; exactly one province). Each node's parent is the nearest
@@ -21,12 +22,16 @@ Writes, for every node AREA:
   OUTDIR/AREA/node.pub     its public key, 64 hex
 and OUTDIR/nodes.csv (area,level,name,parent,conf), top down, for
 scripts/localtree.sh. One random tag_key is shared by all nodes of OUTDIR.
+Every node below the province gets its certificate chain (OUTDIR/AREA/node.cert,
+[trust] root_key and cert). The province's audit key is OUTDIR/audit/audit.key,
+apart from every node; its public key is [trust] audit_key everywhere.
 
 Refuses a tree without exactly one province, a node without a parent node, and
 an OUTDIR that exists and is not empty. On error nothing is left behind.
 
   --bin DIR          where jzfpctl is (default: $JZFP_BIN, else build/bin)
   --log-level LEVEL  error|warning|info|debug for every node (default info)
+  --receipt-ms MS    how often the province signs receipts (default 30000)
   -q, --quiet        print nothing on success
 USAGE
 }

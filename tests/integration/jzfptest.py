@@ -151,6 +151,7 @@ class Node:
         self.window = None
         self.extra_conf = {}
         self.test_clock = False
+        self.parent_override = None  # an endpoint to use instead of the parent's
 
     def __repr__(self):
         return f"{self.level} {self.area}"
@@ -228,7 +229,7 @@ class Tree:
             lines.append(f"listen = {n.endpoint or 'tcp://127.0.0.1:*'}")
         if n.parent:
             check(n.parent.endpoint, f"{n}: parent {n.parent} has no endpoint yet")
-            lines.append(f"parent = {n.parent.endpoint}")
+            lines.append(f"parent = {n.parent_override or n.parent.endpoint}")
             lines.append(f"parent_key = {n.parent.pub}")
         lines.append(f"heartbeat_ms = {HEARTBEAT_MS}")
         if n.level == "province":

@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""两公示一公告 on a real tree (DESIGN §6, §7; issue 3), every node with
+jzfpd --test-clock so that windows close without waiting a week.
+
+Tree: the province; county 630121 with township T1 (villages V1, V2) and
+township T2 (village V3); county 632221 with township T3 and village W1.
+The villages import new registers (identification proposals); county
+632221 migrates W1's existing register (import --recorded). One person is
+put into a household of V2 and one of V3. Then:
+
+  - the province's policy (3 %, 7 days) reaches every node; the rollups
+    count only recorded statuses, show what is pending, and mark areas below
+    the threshold;
+  - the duplicate person is listed by `conflicts` at the county, the common
+    ancestor, and not at the townships;
+  - `notice print` masks names and ID numbers;
+  - a close attempted a day early (signed with --unchecked) is refused at
+    the village, its township, the county and the province, and changes no
+    state anywhere;
+  - one objection is dismissed (back to the window, which still counts from
+    its opening) and one upheld (rejected);
+  - a township taking a county step (--unchecked) is refused by its county
+    and by the province;
+  - the county's review refuses the second identification of the duplicate
+    person, naming both households;
+  - after the announcement is recorded, the province's rollup equals the
+    independent computation, and the decisions reach the villages;
+  - exits of migrated households need consent and go through the same
+    procedure;
+  - concurrent edits of one household at a village (cut off from its
+    parent) and at its township converge to the same effective head at every
+    node; a merge settles the conflict;
+  - re-importing the register changes nothing; a changed row is one data
+    edit.
+"""
+
+import csv
+import json
+import os
+import re
+
+import jzfptest as jt
+from jzfptest import check, check_eq
+
+YEAR = 2020
+N = 24  # households per village
+P, C, C2 = "630000000000", "630121000000", "632221000000"
+T1, T2, T3 = "630121101000", "630121102000", "632221101000"
+V1, V2, V3, W1 = "630121101001", "630121101002", "630121102001", "632221101001"
+
+
+def advance(t, days):
+    for n in t.nodes.values():
+        out = t.ctl(n, "clock", "advance", f"{days}d")
+        check("offset_ms" in out, f"clock advance at {n}: {out}")
+
+
+def wf(t, n, *args):
+    """A workflow command with --json; returns its answer."""
+    return t.ctl(n, *args, "--json")
+
+
+def proposals(t, n, state=None):
+    args = ["proposals", "--json"] + (["--state", state] if state else [])
+    return {p["household"]: p for p in t.ctl(n, *args)["proposals"]}
+
+
+def wf_refused(t):
+    return {a: t.status(n)["workflow"]["refused"] for a, n in t.nodes.items()}
+
+
+def rows_of(path):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_rows(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def check_rollups(t, expect, what):
+    names = jt.node_names(t)
+    prov = t.province()
+    for level in jt.ROLLUP_LEVELS:
+        jt.compare_rollup(t.rollup(prov, level), expect.rollup(level, names=names),
+                          f"{what}: province rollup --level {level}")
+    for n in t.nodes.values():
+        if n.level in ("county", "township", "village"):
+            jt.compare_rollup(t.rollup(n, "village"),
+                              expect.rollup("village", under=n.area, names=names),
+                              f"{what}: {n} rollup --level village")
+    for n in t.nodes.values():
+        t.verify(n, what)
+
+
+def test(t):
+    t.add(P, "province", "青海省")
+    t.add(C, "county", "大通县")
+    t.add(T1, "township", "桥头镇")
+    t.add(T2, "township", "城关镇")
+    t.add(V1, "village", "新庄村")
+    t.add(V2, "village", "黄家村")
+    t.add(V3, "village", "东门村")
+    t.add(C2, "county", "门源县")
+    t.add(T3, "township", "浩门镇")
+    t.add(W1, "village", "东川村")
+    t.start_all()
+    prov, county, t1, t2 = t.nodes[P], t.nodes[C], t.nodes[T1], t.nodes[T2]
+    v1, v2, v3, w1, c2, t3 = (t.nodes[a] for a in (V1, V2, V3, W1, C2, T3))
+
+    # ------------------------------------------------------------ policy
+    t.ctl_text(prov, "policy", "set", "--notice-days", "7", "--threshold-pct", "3",
+               "--line", "2019:3747", "--line", "2020:4000")
+    expect = jt.Expect(threshold_pct="3.0")
+
+    # ------------------------------------------------------------ data
+    data = os.path.join(t.dir, "input")
+    os.mkdir(data)
+    files = jt.gen_households(os.path.join(data, "hh_{village}.csv"), [V1, V2, V3], N,
+                              seed="workflow", year=YEAR, new=True)
+    mig = jt.gen_households(os.path.join(data, "mig_{village}.csv"), [W1], N, seed="mig",
+                            year=YEAR)
+    census = jt.gen_census(os.path.join(data, "census.csv"), [V1, V2, V3, W1], YEAR, seed="wf")
+    # One person in a household of V2 and in one of V3 (重复识别): copy a
+    # member of V3's first identified household into V2's first one.
+    r3, r2 = rows_of(files[V3]), rows_of(files[V2])
+    col = {h: i for i, h in enumerate(r3[0])}
+    poor3 = next(r for r in r3[1:] if r[col["status"]] == "1" and r[col["relation"]] == "01")
+    poor2 = next(r for r in r2[1:] if r[col["status"]] == "1" and r[col["relation"]] == "01")
+    dup3, dup2 = poor3[col["household_id"]], poor2[col["household_id"]]
+    person = list(poor3)
+    for k in ("household_id", "village", "attribute", "main_cause", "income", "status", "year"):
+        person[col[k]] = poor2[col[k]]
+    person[col["relation"]] = "99"
+    r2.append(person)
+    write_rows(files[V2], r2)
+
+    for v in (V1, V2, V3):
+        expect.add_households(files[v])
+    expect.add_households(mig[W1], recorded=True)
+    expect.add_census(census)
+    jobs = [(t.nodes[v], "households", files[v]) for v in (V1, V2, V3)]
+    jobs += [(c2, "households", mig[W1], "--recorded")]
+    for v in (V1, V2, V3, W1):
+        jobs.append((t.nodes[v], "census",
+                     jt.split_census(census, os.path.join(data, f"census_{v}.csv"), [v])))
+    t.import_many(jobs)
+    t.wait_synced()
+    for n in t.nodes.values():
+        pol = t.ctl(n, "policy", "show", "--json")
+        check_eq((pol["notice_days"], pol["threshold_pct"]), (7, 3.0), f"policy at {n}")
+    check_rollups(t, expect, "after the imports")
+    ids = {v: expect.pending_ids(v) for v in (V1, V2, V3)}
+    check(all(len(x) >= 6 for x in ids.values()), f"too few identifications: {ids}")
+
+    # ------------------------------------------------------------ conflicts
+    def dup_listed(n):
+        return any(c["kind"] == "duplicate_person" and sorted(c["households"]) ==
+                   sorted([dup2, dup3]) for c in t.ctl(n, "conflicts", "--json")["conflicts"])
+    check(dup_listed(county), f"the county does not list {dup2} and {dup3} as sharing a person")
+    check(dup_listed(prov), "the province does not list the duplicate person")
+    for n in (t1, t2):
+        check(not dup_listed(n), f"{n} lists a duplicate it cannot see")
+
+    # ------------------------------------------------------------ village notice
+    for v in (v1, v2, v3):
+        out = wf(t, v, "notice", "open", "--all")
+        check_eq(out["proposals"], len(ids[v.area]), f"{v}: notice open --all")
+    t.wait_synced()
+    text = t.ctl_text(v1, "notice", "print", "--all")
+    rows1 = rows_of(files[V1])
+    for r in rows1[1:]:
+        if r[col["household_id"]] in ids[V1]:
+            check(r[col["id_number"]] not in text, "notice print shows a full ID number")
+            name = r[col["name"]]
+            if len(name) >= 2:
+                check(name not in text, "notice print shows a full name")
+    check(re.search(r"630\d{3}\*{8}[0-9X]{4}", text), f"no masked ID number in:\n{text}")
+    check(re.search(r"第一次公示", text) and re.search(r"如有异议", text),
+          f"notice print lacks its title or where to object:\n{text}")
+    html = t.ctl_text(v1, "notice", "print", "--all", "--format", "html")
+    check(html.count("<tr>") == len(ids[V1]) + 1, f"notice print html rows:\n{html[:400]}")
+    # the township reads the same notice; the province cannot
+    check(t.ctl_text(t1, "notice", "print", ids[V1][0]).count("*") >= 2,
+          "the township's notice print shows no masked names")
+    st = t.ctl(prov, "household", "show", ids[V1][0], "--json")
+    check_eq(st["personal"], "sealed", "the province reads no names")
+    st = t.ctl(county, "household", "show", ids[V1][0], "--json")
+    check_eq(st["personal"], "readable", "the county reads the names of its villages")
+
+    # Objections: one to dismiss, one to uphold.
+    a1, b1 = ids[V1][0], ids[V1][1]
+    for hid, who in ((a1, "张三"), (b1, "李四")):
+        out = wf(t, v1, "object", hid, "--reason", "收入核实有误", "--name", who,
+                 "--contact", "13800000000")
+        check_eq(out["proposals"], 1, f"object {hid}")
+
+    # A close a day early, signed without the local check: every node refuses it.
+    advance(t, 6)
+    t.wait_synced()
+    before = wf_refused(t)
+    out = wf(t, v3, "notice", "close", "--all", "--unchecked")
+    check_eq(out["proposals"], len(ids[V3]), "early close: proposals in the event")
+    check_eq(out["refused"], len(ids[V3]), "early close: refused at the village itself")
+    t.wait_synced()
+    after = wf_refused(t)
+    for a in (V3, T2, C, P):
+        check_eq(after[a] - before[a], len(ids[V3]), f"early close: steps refused at {a}")
+    for n in (v3, t2, county, prov):
+        states = {h: p["state"] for h, p in proposals(t, n).items() if h in ids[V3]}
+        check_eq(set(states.values()), {"VILLAGE_NOTICE"}, f"early close: states at {n}")
+        check(t.grep_log(n, r"workflow step refused: household " + ids[V3][0] +
+                         r", village_notice_close .*runs 7 days"),
+              f"{n} does not log why the early close is refused")
+
+    advance(t, 2)
+    for v in (v2, v3):
+        check_eq(wf(t, v, "notice", "close", "--all")["proposals"], len(ids[v.area]),
+                 f"{v}: notice close --all")
+    # the contested ones wait; the township decides the objections
+    out = wf(t, v1, "notice", "close", "--all")
+    check_eq(out["proposals"], len(ids[V1]) - 2, "V1: close --all skips contested proposals")
+    t.wait_synced()
+    p = t.run_ctl(v1, "objection", "dismiss", a1, "--reason", "核实无误")
+    check(p.returncode == 1 and "taken by the township" in p.stderr,
+          f"a village dismissing an objection: {p.returncode} {p.stderr}")
+    wf(t, t1, "objection", "dismiss", a1, "--reason", "经核实收入无误")
+    wf(t, t1, "objection", "uphold", b1, "--reason", "家庭有财政供养人员")
+    expect.reject(b1)
+    t.wait_synced()
+    check_eq(proposals(t, v1)[a1]["state"], "VILLAGE_NOTICE", "dismissed: back to the window")
+    check_eq(proposals(t, v1, "REJECTED")[b1]["state"], "REJECTED", "upheld: rejected")
+    check_eq(wf(t, v1, "notice", "close", a1)["proposals"], 1,
+             "the window counts from its opening: it closes at once")
+    t.wait_synced()
+
+    # ------------------------------------------------------------ township
+    for tw in (t1, t2):
+        wf(t, tw, "review", "approve", "--all")
+        wf(t, tw, "notice", "open", "--all")
+    advance(t, 8)
+    for tw in (t1, t2):
+        wf(t, tw, "notice", "close", "--all")
+    t.wait_synced()
+    # A township taking the county's step: refused by its county and the province.
+    before = wf_refused(t)
+    out = wf(t, t2, "review", "approve", dup3, "--unchecked")
+    check_eq(out["refused"], 1, "a township's county step: refused at the township")
+    t.wait_synced()
+    after = wf_refused(t)
+    for a in (T2, C, P):
+        check_eq(after[a] - before[a], 1, f"a township's county step: refused at {a}")
+    check(t.grep_log(county, r"household " + dup3 + r", county_approve by township "
+                     + T2 + r".*taken by the county"),
+          "the county does not log the township's county step as refused")
+    for n in (county, prov):
+        check_eq(proposals(t, n)[dup3]["state"], "TOWNSHIP_PASSED", f"{n}: state unchanged")
+
+    # ------------------------------------------------------------ county
+    out = wf(t, county, "review", "approve", "--all")
+    check_eq(out["skipped"], 1, "county approve --all leaves out the duplicate identification")
+    p = t.run_ctl(county, "review", "approve", dup3)
+    check(p.returncode == 1 and dup3 in p.stderr and dup2 in p.stderr and "重复识别" in p.stderr,
+          f"approving the duplicate identification: {p.returncode} {p.stderr}")
+    wf(t, county, "notice", "open", "--all")
+    advance(t, 8)
+    out = wf(t, county, "notice", "close", "--all")
+    recorded = [h for v in (V1, V2, V3) for h in ids[v] if h not in (b1, dup3)]
+    check_eq(out["proposals"], len(recorded), "county records the announced proposals")
+    for h in recorded:
+        expect.record(h)
+    t.wait_synced()
+    check_rollups(t, expect, "after the announcement is recorded")
+    # decisions reach the villages
+    for v in (v1, v2, v3):
+        got = set(proposals(t, v, "RECORDED"))
+        check_eq(got, {h for h in recorded if h.startswith(v.area)}, f"{v}: recorded proposals")
+    show = t.ctl(v1, "household", "show", a1, "--json")
+    steps = [s["step"] for p_ in show["proposals"] for s in p_["steps"] if not s["refused"]]
+    check(steps[-3:] == ["county_approve", "announce", "record"] and "dismiss" in steps,
+          f"the village's history of {a1}: {steps}")
+    check_eq(show["official_status"], 1, f"{a1}: official status at the village")
+    below = [r for r in t.rollup(prov, "county") if r["area"] == C2]
+    check(below and below[0]["below_threshold"] in ("yes", "no"), f"threshold marks: {below}")
+
+    # ------------------------------------------------------------ exits
+    poor_w1 = [h for h, x in sorted(expect.households.items())
+               if h.startswith(W1) and x["status"] in (1, 4)][:3]
+    check(len(poor_w1) == 3, "too few poor migrated households")
+    for h in poor_w1:
+        out = t.ctl_text(w1, "household", "edit", h, "--status", "2")
+        check("a proposal" in out, f"edit --status 2 of {h}: {out}")
+        expect.propose(h, 2)
+    p = t.run_ctl(w1, "notice", "open", poor_w1[0])
+    check(p.returncode == 1 and "consent" in p.stderr, f"an exit notice without consent: {p.stderr}")
+    p = t.run_ctl(w1, "household", "edit", poor_w1[0], "--status", "5")
+    check(p.returncode == 1 and "open proposal" in p.stderr,
+          f"a second status change while one is open: {p.stderr}")
+    wf(t, w1, "consent", *poor_w1)
+    wf(t, w1, "notice", "open", "--all")
+    advance(t, 8)
+    wf(t, w1, "notice", "close", "--all")
+    t.wait_synced()
+    wf(t, t3, "review", "approve", "--all")
+    wf(t, t3, "notice", "open", "--all")
+    advance(t, 8)
+    wf(t, t3, "notice", "close", "--all")
+    t.wait_synced()
+    wf(t, c2, "review", "approve", "--all")
+    wf(t, c2, "notice", "open", "--all")
+    advance(t, 8)
+    check_eq(wf(t, c2, "notice", "close", "--all")["proposals"], 3, "exits recorded")
+    for h in poor_w1:
+        expect.record(h)
+    t.wait_synced()
+    check_rollups(t, expect, "after the exits")
+
+    # ------------------------------------------------------------ concurrency
+    hh = recorded[0]
+    village = t.nodes[hh[:12]]
+    town = village.parent
+    t.stop(village)
+    village.parent_override = "tcp://127.0.0.1:9"  # nothing listens there
+    t.start(village, wait=False)
+    t.wait_up(village, wait_sign=False)
+    t.ctl_text(village, "household", "edit", hh, "--income", "5100")
+    t.ctl_text(town, "household", "edit", hh, "--income", "6200")
+    t.stop(village)
+    village.parent_override = None
+    t.start(village)
+    t.wait_synced()
+    heads = {}
+    for n in [village, town, town.parent, prov]:
+        s = t.ctl(n, "household", "show", hh, "--json")
+        heads[n.area] = (s["head"], s["heads"], s["income_fen"])
+    check(len(set(heads.values())) == 1 and list(heads.values())[0][1] == 2,
+          f"concurrent edits: the effective heads differ or are not two: {heads}")
+    check(any(c["kind"] == "concurrent_heads" and c["households"] == [hh]
+              for c in t.ctl(town, "conflicts", "--json")["conflicts"]),
+          "the township does not list the concurrent heads")
+    t.ctl_text(village, "household", "edit", hh, "--merge")
+    t.wait_synced()
+    for n in [village, town, town.parent, prov]:
+        s = t.ctl(n, "household", "show", hh, "--json")
+        check_eq(s["heads"], 1, f"{n}: heads after the merge")
+        check(not any(c["households"] == [hh]
+                      for c in t.ctl(n, "conflicts", "--json")["conflicts"]),
+              f"{n} still lists the settled conflict")
+
+    # ------------------------------------------------------------ re-import
+    before = t.status(v2)["own_records"]
+    p = t.import_file(v2, "households", files[V2])
+    check(p.returncode == 0 and re.search(r"0 new versions", p.stdout),
+          f"re-import of the same register: {p.stdout} {p.stderr}")
+    rows = rows_of(files[V2])
+    target = next(r[col["household_id"]] for r in rows[1:]
+                  if r[col["household_id"]] not in ids[V2])
+    for r in rows[1:]:
+        if r[col["household_id"]] == target:
+            r[col["income"]] = "9999.99"
+    write_rows(files[V2], rows)
+    p = t.import_file(v2, "households", files[V2])
+    check(p.returncode == 0 and re.search(r"1 new versions \(0 proposals", p.stdout),
+          f"re-import with one changed row: {p.stdout} {p.stderr}")
+    check_eq(t.status(v2)["own_records"], before + 2, "a data edit and its key record")
+    t.wait_synced()
+    check_rollups(t, expect, "after the re-import")
+    for n in t.nodes.values():
+        st = t.status(n)
+        if n.level != "province":
+            check(st["receipt"]["intact"] and st["receipt"]["seq"] == st["own_records"],
+                  f"{n}: receipt {st['receipt']} for {st['own_records']} own records")
+
+
+if __name__ == "__main__":
+    jt.main(test, test_clock=True)
