@@ -5,6 +5,8 @@ and the demo node tree. Standard library only; deterministic for a given seed.
   gen_data.py households --village CODE [--village CODE ...] --households N
                          --seed S [--year Y] [--chinese] [--bom] [--new]
                          [--bad [--expect FILE]] --out FILE
+  gen_data.py update --register HOUSEHOLDS.csv --seed S [--exit-share F]
+                     [--return-share F] --out FILE
   gen_data.py census --village CODE [...] --year Y --seed S
                      [--registry HOUSEHOLDS.csv ...] --out FILE
   gen_data.py tree --out NODES.csv [--villages-out VILLAGES.csv]
@@ -556,6 +558,71 @@ def cmd_households(a):
             w.writerows(expect)
 
 
+# ---------------------------------------------------------------- update
+
+def cmd_update(a):
+    """Next year's register (动态调整) from this year's: every household again
+    with year + 1 and a new income; some statuses change the way a year
+    changes them (exits of poor households whose income rose above the line,
+    a few returns to poverty, a few identifications of households not poor
+    before). Deterministic for a seed. Statuses that change are what a
+    village proposes through 两公示一公告 when it imports the new register."""
+    with open(a.register, encoding="utf-8-sig", newline="") as f:
+        rd = csv.reader(f)
+        header = next(rd, None)
+        if header is None:
+            raise Usage(f"{a.register}: empty")
+        keys = [EN_OF.get(h.strip(), h.strip()) for h in header]
+        missing = [c for c in EN_COLUMNS if c not in keys]
+        if missing:
+            raise Usage(f"{a.register}: not a households CSV (no {', '.join(missing)})")
+        rows = [dict(zip(keys, r)) for r in rd if r and any(x.strip() for x in r)]
+    chinese = header[0].strip().lstrip("\ufeff") in ZH_OF.values()
+    groups = {}
+    for r in rows:
+        groups.setdefault(r["household_id"], []).append(r)
+    out = []
+    changed = {"exit": 0, "return": 0, "identify": 0}
+    for hid in sorted(groups):
+        rng = random.Random(f"jzfp-update:{a.seed}:{hid}")
+        members = groups[hid]
+        head = next((m for m in members if m["relation"] in ("01", "1")), members[0])
+        year = int(head["year"]) + 1
+        line = POVERTY_LINE.get(year, 4000)
+        status = head["status"]
+        new = status
+        roll = rng.random()
+        if status == "1" and roll < a.exit_share:
+            new, changed["exit"] = "2", changed["exit"] + 1
+        elif status in ("2", "3") and roll < a.return_share:
+            new, changed["return"] = "4", changed["return"] + 1
+        elif status == "4" and roll < a.exit_share:
+            new, changed["exit"] = "2", changed["exit"] + 1
+        elif status == "0" and roll < a.return_share:
+            new, changed["identify"] = "1", changed["identify"] + 1
+        if new in ("1", "4"):
+            yuan = rng.uniform(line * 0.40, line * 0.98)
+        elif new in ("2", "3"):
+            yuan = rng.uniform(line * 1.05, line * 3.0)
+        else:
+            yuan = rng.uniform(line * 1.5, line * 6.0)
+        income = format_income(rng, round(yuan, 2))
+        for m in members:
+            m = dict(m)
+            m["year"] = str(year)
+            if m["status"].strip():
+                m["status"] = new
+            if m["income"].strip():
+                m["income"] = income
+            out.append(m)
+    columns = ZH_ORDER if chinese else EN_COLUMNS
+    with open_out(a.out) as f:
+        write_rows(f, columns, out, chinese)
+    print(f"gen_data.py update: {len(groups)} households, {changed['exit']} exits, "
+          f"{changed['return']} returns, {changed['identify']} identifications",
+          file=sys.stderr)
+
+
 # ---------------------------------------------------------------- census
 
 def read_households(path):
@@ -767,7 +834,7 @@ def main(argv):
     p = argparse.ArgumentParser(
         prog="gen_data.py", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", metavar="households|census|tree")
+    sub = p.add_subparsers(dest="cmd", metavar="households|update|census|tree|rollup")
     sub.required = True
 
     h = sub.add_parser("households", help="households CSV, one row per person")
@@ -797,6 +864,18 @@ def main(argv):
                    help="output file, '-' for stdout; '{village}' in the name "
                         "writes one file per village")
     h.set_defaults(func=cmd_households)
+
+    u = sub.add_parser("update", help="next year's register from this year's (动态调整)")
+    u.add_argument("--register", required=True, metavar="HOUSEHOLDS.csv",
+                   help="this year's households CSV (either layout)")
+    u.add_argument("--seed", required=True, metavar="S")
+    u.add_argument("--exit-share", type=float, default=0.3, metavar="F",
+                   help="share of poor households that exit (default 0.3)")
+    u.add_argument("--return-share", type=float, default=0.03, metavar="F",
+                   help="share of exited households that return to poverty, and of "
+                        "households not poor that are identified (default 0.03)")
+    u.add_argument("--out", required=True, metavar="FILE")
+    u.set_defaults(func=cmd_update)
 
     c = sub.add_parser("census", help="village census CSV (the incidence denominator)")
     c.add_argument("--village", action="append", required=True, metavar="CODE")

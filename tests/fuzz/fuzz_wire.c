@@ -33,6 +33,7 @@ node_equal(const struct wire_node_status *a, const struct wire_node_status *b)
 	return a->area == b->area && a->level == b->level && strcmp(a->name, b->name) == 0 &&
 	       a->parent_area == b->parent_area && a->records == b->records &&
 	       a->backlog == b->backlog && a->age_ms == b->age_ms && a->refused == b->refused &&
+	       a->wf_refused == b->wf_refused && a->pending == b->pending &&
 	       a->connected == b->connected;
 }
 
@@ -53,14 +54,16 @@ frame_equal(const struct wire_frame *a, const struct wire_frame *b)
 	case WIRE_WELCOME:
 		return cursor_equal(&a->welcome.up_cursor, &b->welcome.up_cursor) &&
 		       a->welcome.area == b->welcome.area &&
-		       memcmp(a->welcome.origin, b->welcome.origin, WIRE_ORIGIN_LEN) == 0;
+		       memcmp(a->welcome.origin, b->welcome.origin, WIRE_ORIGIN_LEN) == 0 &&
+		       a->welcome.own_seq == b->welcome.own_seq &&
+		       memcmp(a->welcome.own_hash, b->welcome.own_hash, 32) == 0;
 	case WIRE_REFUSE:
 		return a->refuse.code == b->refuse.code &&
 		       strcmp(a->refuse.why, b->refuse.why) == 0;
 	case WIRE_BATCH:
 		if (memcmp(a->batch.epoch, b->batch.epoch, WIRE_EPOCH_LEN) != 0 ||
 		    a->batch.n != b->batch.n || !cursor_equal(&a->batch.upto, &b->batch.upto) ||
-		    a->batch.from != b->batch.from)
+		    a->batch.from != b->batch.from || a->batch.recovery != b->batch.recovery)
 			return false;
 		for (size_t i = 0; i < a->batch.n; i++) {
 			const struct bytes *x = &a->batch.envs[i], *y = &b->batch.envs[i];
@@ -77,6 +80,8 @@ frame_equal(const struct wire_frame *a, const struct wire_frame *b)
 			if (!node_equal(&a->heartbeat.nodes[i], &b->heartbeat.nodes[i]))
 				return false;
 		return true;
+	case WIRE_PULL:
+		return a->pull.from_seq == b->pull.from_seq;
 	case WIRE_NONE:
 		break;
 	}
@@ -134,7 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wire_frame_release(&f);
 		return 0;
 	}
-	FUZZ_CHECK(f.type >= WIRE_HELLO && f.type <= WIRE_HEARTBEAT);
+	FUZZ_CHECK(f.type >= WIRE_HELLO && f.type <= WIRE_PULL);
 	check_strings(&f);
 
 	if (f.type == WIRE_BATCH) {

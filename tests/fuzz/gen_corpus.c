@@ -267,6 +267,79 @@ main(int argc, char **argv)
 	fr.heartbeat.nodes = nodes;
 	put_frame(dir, "heartbeat.bin", &fr);
 
+	/* The later frames: a Welcome that names the child's own chain, a Pull
+	 * and the recovery batch that answers it. */
+	memset(&fr, 0, sizeof(fr));
+	fr.type = WIRE_WELCOME;
+	fr.welcome.area = 630121101000ULL;
+	memset(fr.welcome.origin, 0x77, WIRE_ORIGIN_LEN);
+	fr.welcome.own_seq = 3;
+	memcpy(fr.welcome.own_hash, e_census.hash, 32);
+	put_frame(dir, "welcome_own.bin", &fr);
+	memset(&fr, 0, sizeof(fr));
+	fr.type = WIRE_PULL;
+	fr.pull.from_seq = 2;
+	put_frame(dir, "pull.bin", &fr);
+	memset(&fr, 0, sizeof(fr));
+	fr.type = WIRE_BATCH;
+	memset(fr.batch.epoch, 0xe1, WIRE_EPOCH_LEN);
+	fr.batch.n = 2;
+	fr.batch.envs = envs + 1;
+	fr.batch.from = 2;
+	fr.batch.recovery = true;
+	put_frame(dir, "batch_recovery.bin", &fr);
+
+	/* The later kinds of record, as bodies and in an envelope. */
+	static uint8_t b[REC_MAX_ENCODED];
+	size_t bn;
+	struct rec_policy pol = {.notice_days = 7, .threshold_bp = 300, .n_lines = 2};
+	pol.lines[0].year = 2019;
+	pol.lines[0].fen = 374700;
+	pol.lines[1].year = 2020;
+	pol.lines[1].fen = 400000;
+	CHECK(rec_policy_encode(&pol, b, sizeof(b), &bn) == 0);
+	put(dir, "envelope", "rec_policy.pb", b, bn);
+	static struct rec_workflow wfe = {.step = 2, .days = 7, .n = 2};
+	memset(wfe.proposals[0], 0xd1, 32);
+	memset(wfe.proposals[1], 0xd2, 32);
+	wfe.households[0] = 6301211010010001ULL;
+	wfe.households[1] = 6301211010010002ULL;
+	strcpy(wfe.reason, "民主评议通过");
+	CHECK(rec_workflow_encode(&wfe, b, sizeof(b), &bn) == 0);
+	put(dir, "envelope", "rec_workflow.pb", b, bn);
+	f = (struct env_fields){
+	    .seq = 4,
+	    .prev = e_census.hash,
+	    .hlc = (1700000000003ULL << 16),
+	    .kind = ENV_KIND_WORKFLOW,
+	    .subject = 630121101001ULL,
+	    .body = {b, bn},
+	};
+	struct env_out e_wf;
+	sign(id, &f, &e_wf);
+	put(dir, "envelope", "env_workflow.bin", e_wf.buf, e_wf.n);
+	struct rec_objector ob = {.name = "张三", .contact = "13800000000"};
+	CHECK(rec_objector_encode(&ob, b, sizeof(b), &bn) == 0);
+	put(dir, "envelope", "rec_objector.pb", b, bn);
+	struct rec_keyrec kr = {.n = 2};
+	memset(kr.reader[0], 0x21, 32);
+	memset(kr.reader[1], 0x22, 32);
+	memset(kr.box[0], 0x31, REC_KEY_BOX_LEN);
+	memset(kr.box[1], 0x32, REC_KEY_BOX_LEN);
+	CHECK(rec_keyrec_encode(&kr, b, sizeof(b), &bn) == 0);
+	put(dir, "envelope", "rec_keyrec.pb", b, bn);
+	struct rec_revocation rv = {.at_ms = 1700000000000ULL};
+	memset(rv.key, 0x41, 32);
+	strcpy(rv.reason, "key lost");
+	CHECK(rec_revocation_encode(&rv, b, sizeof(b), &bn) == 0);
+	put(dir, "envelope", "rec_revocation.pb", b, bn);
+	static struct rec_receipt rc = {.n = 1};
+	memcpy(rc.items[0].origin, ident_public(id), 32);
+	rc.items[0].seq = 3;
+	memcpy(rc.items[0].hash, e_census.hash, 32);
+	CHECK(rec_receipt_encode(&rc, b, sizeof(b), &bn) == 0);
+	put(dir, "envelope", "rec_receipt.pb", b, bn);
+
 	ident_free(&id);
 	return 0;
 }
