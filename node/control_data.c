@@ -669,7 +669,8 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 				sbuf_printf(out, "]}");
 			} else {
 				sbuf_printf(out, "  %s %s %s -> %s, proposed %s: %s (%s)%s\n", ph,
-				            wf_kind_name(pp.kind), rec_status_name(pp.from_status),
+				            pp.historic ? "migrated" : wf_kind_name(pp.kind),
+				            rec_status_name(pp.from_status),
 				            rec_status_name(pp.to_status), date,
 				            wf_state_name(pp.state), wf_state_label(pp.state),
 				            pp.consent ? ", consent given" : "");

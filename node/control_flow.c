@@ -242,8 +242,8 @@ open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
 		    !area_is_under(household_village(p.household), area))
 			continue;
 		uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
-		if (!step)
-			continue;
+		if (!step || (cmd == WF_CMD_CONSENT && (p.kind != WF_KIND_EXIT || p.consent)))
+			continue; /* --all consents for the exits that still need it */
 		memcpy(t[n].hash, k.p, 32);
 		t[n].household = p.household;
 		t[n].step = step;
@@ -638,6 +638,9 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 		return err;
 	static struct rec_household h;
 	static struct rec_personal p;
+	static const char *const headers[] = {"户编号", "户主",     "身份证号", "人数",
+	                                      "属性",   "致贫原因", "事项",     "家庭成员"};
+	struct table t = {0};
 	size_t shown = 0;
 	/* Three lists, one per window. */
 	for (uint8_t w = WF_VILLAGE_NOTICE; w <= WF_ANNOUNCEMENT; w++) {
@@ -713,9 +716,7 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 					            "%s\n公示期 %s 至 %s（%" PRIu64 " 天）\n"
 					            "如有异议，请在公示期内向 %s 反映。\n",
 					            notice_title(w), from, to, days, where);
-					sbuf_printf(out, "%-17s %-8s %-19s %-4s %-12s %-10s %s\n",
-					            "户编号", "户主", "身份证号", "人数", "属性",
-					            "致贫原因", "事项");
+					table_init(&t, headers, 8);
 				}
 			}
 			in_list++;
@@ -736,9 +737,11 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 					        sizeof(head_id));
 				}
 			}
+			static const char *const kinds[] = {"", "识别", "退出", "返贫", "剔除"};
 			char what[96];
-			snprintf(what, sizeof(what), "%s：%s → %s", wf_kind_name(pp.kind),
-			         rec_status_name(pp.from_status), rec_status_name(pp.to_status));
+			snprintf(what, sizeof(what), "%s：%s → %s",
+			         pp.kind < 5 ? kinds[pp.kind] : "", rec_status_name(pp.from_status),
+			         rec_status_name(pp.to_status));
 			if (html) {
 				sbuf_printf(out, "<tr><td>%s</td><td>", id);
 				html_text(out, head_name);
@@ -759,24 +762,35 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 				}
 				sbuf_printf(out, "</td></tr>\n");
 			} else {
-				sbuf_printf(out, "%-17s %-8s %-19s %-4zu %-12s %-10s %s\n", id,
-				            head_name, head_id, h.n_members,
-				            rec_attribute_name(h.attribute),
-				            rec_cause_name(h.main_cause), what);
-				if (readable && p.n > 1) {
-					sbuf_printf(out, "%17s 家庭成员:", "");
-					for (size_t i = 0; i < p.n; i++) {
-						char nm[80];
-						mask_name(p.members[i].name, nm, sizeof(nm));
-						sbuf_printf(out, " %s", nm);
-					}
-					sbuf_printf(out, "\n");
+				char cnt[12], fam[400] = "";
+				snprintf(cnt, sizeof(cnt), "%zu", h.n_members);
+				size_t fl = 0;
+				for (size_t i = 0; readable && i < p.n && fl < sizeof(fam) - 80;
+				     i++) {
+					char nm[80];
+					mask_name(p.members[i].name, nm, sizeof(nm));
+					fl += (size_t)snprintf(fam + fl, sizeof(fam) - fl, "%s%s",
+					                       i ? "、" : "", nm);
 				}
+				const char *cells[] = {id,
+				                       head_name,
+				                       head_id,
+				                       cnt,
+				                       rec_attribute_name(h.attribute),
+				                       rec_cause_name(h.main_cause),
+				                       what,
+				                       fam};
+				table_add(&t, cells);
 			}
 		}
 		store_iter_close(&it);
-		if (in_list)
-			sbuf_printf(out, html ? "</table>\n" : "（共 %zu 户）\n\n", in_list);
+		if (in_list && html) {
+			sbuf_printf(out, "</table>\n");
+		} else if (in_list) {
+			table_render(&t, out);
+			table_release(&t);
+			sbuf_printf(out, "（共 %zu 户）\n\n", in_list);
+		}
 	}
 	store_abort(&txn);
 	sodium_memzero(&p, sizeof(p));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A whole province on one machine: build, provision a 16-node tree, start it,
-# import census and household data at the villages, wait for replication, and
-# show what the province knows. Every node started here is stopped on exit.
+# migrate a year's register at the counties, run the next year's changes
+# through 两公示一公告 at every level, and show what the province knows. Every
+# node started here is stopped on exit.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,13 +17,19 @@ Runs scripts/deps.sh and scripts/build.sh normal, then in a fresh directory:
      counties in two prefectures, five townships (one stands in for its two
      villages), eight village nodes: 16 nodes
   2. provisions it (scripts/provision.sh) and starts it (scripts/localtree.sh)
-  3. imports a census for every village and N households per village at the
-     node serving it (the stand-in township imports for its villages, in the
-     Chinese column layout)
-  4. waits until every link is connected with an empty backlog
-  5. prints the province's rollup by county and by prefecture, checks them
-     against the generated files, runs `rollup --verify`, prints `tree` at
-     the province and every node's status
+  3. the province signs its policy (7-day windows, exit threshold 3 %)
+  4. each county migrates its villages' 2019 register (N households per
+     village, import --recorded); the census is imported where each village
+     is served (the stand-in township's villages in the Chinese layout)
+  5. 2020: every village re-imports its updated register; the changes of
+     status are proposals, and go through the village notice, the township
+     review and notice, the county review and announcement, at every node
+     that takes each step (nodes run with --test-clock: clocks move 8 days
+     instead of waiting a week)
+  6. prints the province's rollup by county and by prefecture, checks 2019
+     and 2020 against the generated files, runs `rollup --verify` everywhere,
+     shows one household at its village and (sealed) at the province, prints
+     `tree` at the province and every node's status
 Every node it started is stopped on exit, also on error or Ctrl-C.
 
   --bin DIR        use the jzfpd and jzfpctl in DIR; skip the build
@@ -152,21 +159,28 @@ echo "villages and the node that serves each ($gen/villages.csv):"
 column -s, -t <"$gen/villages.csv" | sed 's/^/  /'
 
 section "Provisioning"
-bash "$here/provision.sh" --bin "$bin" "$gen/nodes.csv" "$tree"
+bash "$here/provision.sh" --bin "$bin" --receipt-ms 1000 "$gen/nodes.csv" "$tree"
 
 section "Starting every node, top down"
+echo "(with jzfpd --test-clock, so that the demo need not wait out the 7-day windows)"
 started=1
-bash "$here/localtree.sh" start "$tree" --bin "$bin"
+bash "$here/localtree.sh" start "$tree" --bin "$bin" --test-clock
+
+# ---------------------------------------------------------------- policy
+section "The province's policy (Qinghai is a western province: exit threshold 3 %)"
+at $province policy set --notice-days 7 --threshold-pct 3 --line 2019:3747 --line 2020:4000
+bash "$here/localtree.sh" wait "$tree" --bin "$bin" --timeout 60 >/dev/null
 
 # ---------------------------------------------------------------- data
-section "Generating data: census and $households households per village (year $year)"
+section "Generating data: the $year register ($households households per village) and census"
 villages=()
-declare -A serving=()
+declare -A serving=() county_of=()
 zh_villages=()
 while IFS=, read -r v _ node; do
 	[ "$v" = village ] && continue
 	villages+=("$v")
 	serving[$v]=$node
+	county_of[$v]=${v:0:6}000000
 	[ "$v" != "$node" ] && zh_villages+=(--chinese-village "$v")
 done <"$gen/villages.csv"
 vargs=()
@@ -179,8 +193,11 @@ for v in "${villages[@]}"; do regs+=(--registry "$gen/households_$v.csv"); done
 python3 "$here/gen_data.py" census "${vargs[@]}" --year "$year" --seed demo "${regs[@]}" \
 	--out "$gen/census_all.csv"
 # Split the census by serving node.
-declare -A node_villages=()
-for v in "${villages[@]}"; do node_villages[${serving[$v]}]+="$v "; done
+declare -A node_villages=() county_villages=()
+for v in "${villages[@]}"; do
+	node_villages[${serving[$v]}]+="$v "
+	county_villages[${county_of[$v]}]+="$v "
+done
 for node in "${!node_villages[@]}"; do
 	{
 		head -n 1 "$gen/census_all.csv"
@@ -190,38 +207,127 @@ done
 persons=$(cat "$gen"/households_*.csv | grep -c '^[0-9]' || true)
 echo "${#villages[@]} villages, $((${#villages[@]} * households)) households, $persons persons"
 
-section "Importing at the node serving each village"
-for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
-	echo "-- $node: census"
-	at "$node" import census "$gen/census_$node.csv"
-	for v in ${node_villages[$node]}; do
-		echo "-- $node: households of $v$([ "$v" != "$node" ] && echo " (Chinese layout)")"
-		at "$node" import households "$gen/households_$v.csv"
+section "Migrating the $year register: each county imports it as already announced"
+echo "(import households --recorded: the statuses count at once; the households flow"
+echo " down to the villages' nodes, sealed for the villages, townships and counties)"
+for c in $(printf '%s\n' "${!county_villages[@]}" | sort); do
+	for v in ${county_villages[$c]}; do
+		at "$c" import households "$gen/households_$v.csv" --recorded
 	done
 done
-
-section "Waiting for replication up to the province"
+for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
+	at "$node" import census "$gen/census_$node.csv"
+done
 bash "$here/localtree.sh" wait "$tree" --bin "$bin" --timeout 60
 
-# ---------------------------------------------------------------- results
-section "Province: poverty incidence by county ($year)"
+section "Province: poverty incidence by county ($year, as migrated)"
 at $province rollup --level county --year "$year" --format table
 
-section "Province: poverty incidence by prefecture ($year)"
-at $province rollup --level prefecture --year "$year" --format table
+# ---------------------------------------------------------------- 2020
+next=$((year + 1))
+section "$next: each village re-imports its updated register (动态调整)"
+for v in "${villages[@]}"; do
+	python3 "$here/gen_data.py" update --register "$gen/households_$v.csv" --seed demo \
+		--out "$gen/households_${next}_$v.csv"
+done
+for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
+	for v in ${node_villages[$node]}; do
+		echo "-- $node: register $next of $v"
+		at "$node" import households "$gen/households_${next}_$v.csv"
+	done
+done
+bash "$here/localtree.sh" wait "$tree" --bin "$bin" --timeout 60 >/dev/null
+echo "The changes of status are proposals; the official figures do not count them yet:"
+at $province rollup --level county --year "$next" --format table
+
+# Every step of 两公示一公告 at every node that takes it. The nodes run with
+# jzfpd --test-clock: `clock advance 8d` stands in for the 7-day windows.
+townships=()
+counties=()
+while IFS=, read -r area level _; do
+	case "$level" in
+	township) townships+=("$area") ;;
+	county) counties+=("$area") ;;
+	esac
+done <"$gen/nodes.csv"
+advance() {
+	while IFS=, read -r area _; do
+		[ "$area" = area ] && continue
+		at "$area" clock advance 8d >/dev/null
+	done <"$tree/nodes.csv"
+	echo "(every node's clock moved 8 days on)"
+}
+step() { # step NODE ARGS...: one workflow command, its answer on one line
+	local node=$1
+	shift
+	printf '  %s %-9s %s: ' "$node" "$(sed -n 's/^level = //p' "$(conf_of "$node")")" "$*"
+	at "$node" "$@"
+}
+settle() { bash "$here/localtree.sh" wait "$tree" --bin "$bin" --timeout 60 >/dev/null; }
+
+section "两公示一公告, 1: the village notice (第一次公示), at the node serving each village"
+for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
+	step "$node" consent --all
+	step "$node" notice open --all
+done
+first=${villages[0]}
+echo
+echo "The notice as posted in village $first (names and ID numbers masked):"
+at "${serving[$first]}" notice print --all | head -n 16
+advance
+for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
+	step "$node" notice close --all
+done
+settle
+
+section "两公示一公告, 2: township review and notice (乡镇审核, 第二次公示)"
+for tw in "${townships[@]}"; do
+	step "$tw" review approve --all
+	step "$tw" notice open --all
+done
+advance
+for tw in "${townships[@]}"; do step "$tw" notice close --all; done
+settle
+
+section "两公示一公告, 3: county review and announcement (县级复审, 公告), then recorded"
+for c in "${counties[@]}"; do
+	step "$c" review approve --all
+	step "$c" notice open --all
+done
+advance
+for c in "${counties[@]}"; do step "$c" notice close --all; done
+settle
+# the receipts and the decisions come back down
+sleep 1.5
+settle
+
+# ---------------------------------------------------------------- results
+section "Province: poverty incidence by county ($next, recorded)"
+at $province rollup --level county --year "$next" --format table
+
+section "Province: poverty incidence by prefecture ($next)"
+at $province rollup --level prefecture --year "$next" --format table
 
 section "Checking the province's rollups against the generated files"
-hh_files=()
-for v in "${villages[@]}"; do hh_files+=(--households "$gen/households_$v.csv"); done
 check_rc=0
 verify_rc=0
-for level in village township county prefecture province; do
-	at $province rollup --level "$level" --year "$year" --format csv >"$gen/rollup_$level.csv"
-	printf '%-10s ' "$level:"
-	python3 "$here/gen_data.py" rollup --level "$level" --year "$year" \
-		--census "$gen/census_all.csv" "${hh_files[@]}" --compare "$gen/rollup_$level.csv" ||
-		check_rc=1
+for y in "$year" "$next"; do
+	hh_files=()
+	for v in "${villages[@]}"; do
+		hh_files+=(--households "$gen/households_$v.csv")
+		[ "$y" = "$next" ] && hh_files+=(--households "$gen/households_${next}_$v.csv")
+	done
+	for level in village township county prefecture province; do
+		at $province rollup --level "$level" --year "$y" --format csv >"$gen/rollup_${y}_$level.csv"
+		printf '%s %-10s ' "$y" "$level:"
+		python3 "$here/gen_data.py" rollup --level "$level" --year "$y" \
+			--census "$gen/census_all.csv" "${hh_files[@]}" \
+			--compare "$gen/rollup_${y}_$level.csv" || check_rc=1
+	done
 done
+pending=$(at $province proposals --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+echo "open proposals left at the province: $pending"
+[ "$pending" = 0 ] || check_rc=1
 echo "rollup --verify at every node:"
 while IFS=, read -r area level _; do
 	[ "$area" = area ] && continue
@@ -232,6 +338,18 @@ while IFS=, read -r area level _; do
 		verify_rc=1
 	fi
 done <"$tree/nodes.csv"
+
+section "One household: at its village, and at the province"
+hid=$(at "$first" proposals --state RECORDED --json |
+	python3 -c 'import json,sys; p=json.load(sys.stdin)["proposals"]; print(p[0]["household"] if p else "")')
+if [ -n "$hid" ]; then
+	at "$first" household show "$hid"
+	echo
+	echo "-- the same household at the province, which reads statistics only:"
+	at $province household show "$hid" | head -n 6
+	echo "-- and opened with the audit key, which is kept apart from every node:"
+	at $province household show "$hid" --audit-key "$tree/audit/audit.key" | tail -n 4
+fi
 
 section "Province: tree"
 # Heartbeats climb one level every few seconds: wait (bounded) until the
