@@ -8,7 +8,9 @@
  * `gen` writes a backlog straight into a village's store while its daemon is
  * stopped: N household versions over H households (each new version names
  * the household's current head as its parent), signed and applied through
- * the same apply_local() path as an import, 1,000 per transaction. When the
+ * the same apply_local() path as an import, 1,000 per transaction, their
+ * personal parts sealed as an import seals them (one key record per
+ * transaction, sealer.h). When the
  * daemon starts, the whole backlog replicates up the chain, which is what
  * the throughput figure measures. It prints the signing rate too.
  *
@@ -28,6 +30,7 @@
 #include "household.h"
 #include "log.h"
 #include "record.h"
+#include "sealer.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -92,6 +95,7 @@ make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h
 }
 
 struct gen_job {
+	const struct sealer_conf *seal;
 	uint64_t village;
 	uint32_t households;
 	uint64_t from, to; /* version numbers [from, to) */
@@ -104,6 +108,9 @@ gen_chunk(struct applier *a, void *arg)
 	static struct rec_household h;
 	static struct rec_personal p;
 	static uint8_t body[REC_MAX_ENCODED], sealed[REC_MAX_ENCODED];
+	static uint8_t box[REC_MAX_ENCODED + SEAL_TAG_LEN];
+	struct sealer sl;
+	sealer_init(&sl, job->seal);
 	for (uint64_t v = job->from; v < job->to; v++) {
 		uint32_t i = (uint32_t)(v % job->households);
 		make_household(job->village, i, (uint32_t)(v / job->households), &h, &p);
@@ -119,11 +126,19 @@ gen_chunk(struct applier *a, void *arg)
 		if ((err = rec_household_encode(&h, body, sizeof(body), &bn)) ||
 		    (err = rec_personal_encode(&p, sealed, sizeof(sealed), &sn)))
 			return err;
-		struct apply_sealed sp = {.box = {sealed, sn}};
-		err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn}, &sp, NULL);
-		if (err)
+		struct apply_sealed sp;
+		uint8_t nonce[SEAL_NONCE_LEN];
+		err = sealer_seal(&sl, a, h.village, (struct bytes){body, bn}, sealed, sn, box,
+		                  nonce, &sp);
+		if (!err)
+			err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn},
+			                  &sp, NULL);
+		if (err) {
+			sealer_release(&sl);
 			return err;
+		}
 	}
+	sealer_release(&sl);
 	return a->txn.err;
 }
 
@@ -180,9 +195,17 @@ cmd_gen(const char *conf, uint64_t records, uint32_t households)
 	struct applier a;
 	if (ax.own_seq == 0 && (err = apply_write(&ax, node_info, &cfg, &a)))
 		fail("node info", err);
+	struct sealer_conf seal = {
+	    .id = id,
+	    .area = cfg.area,
+	    .level = cfg.level,
+	    .parent = cfg.has_parent ? cfg.parent_key : NULL,
+	    .audit = cfg.has_audit_key ? cfg.audit_key : NULL,
+	};
 	double t0 = now_s();
 	for (uint64_t v = 0; v < records; v += TXN_RECORDS) {
-		struct gen_job job = {.village = cfg.area,
+		struct gen_job job = {.seal = &seal,
+		                      .village = cfg.area,
 		                      .households = households,
 		                      .from = v,
 		                      .to = v + TXN_RECORDS < records ? v + TXN_RECORDS : records};
@@ -273,11 +296,13 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 			/* A fresh household each time: no parents needed. */
 			make_household(vc.area, 5000 + sent % households, 0, &h, &p);
 			h.income_fen += sent;
+			h.status = HH_NOT_POOR; /* a new household: registered, not proposed */
 			size_t bn, sn;
 			if (rec_household_encode(&h, body, sizeof(body), &bn) ||
 			    rec_personal_encode(&p, sealed, sizeof(sealed), &sn))
 				return 1;
 			zmq_send(village, "import-households", 17, ZMQ_SNDMORE);
+			zmq_send(village, "", 0, ZMQ_SNDMORE); /* no options */
 			zmq_send(village, body, bn, ZMQ_SNDMORE);
 			zmq_send(village, sealed, sn, 0);
 			char code[4], text[512];
@@ -289,9 +314,10 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 			t_village[sent++] = now_s();
 			continue;
 		}
+		/* Each import is two records: its key record, then the household. */
 		uint64_t r = records_of(province);
 		double at = now_s();
-		while (seen < sent && r >= base + seen + 1)
+		while (seen < sent && r >= base + 2 * (seen + 1))
 			t_province[seen++] = at;
 		struct timespec ms = {0, 500000};
 		nanosleep(&ms, NULL);

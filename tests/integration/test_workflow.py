@@ -135,6 +135,19 @@ def test(t):
     person[col["relation"]] = "99"
     r2.append(person)
     write_rows(files[V2], r2)
+    # A household of V1 registered again in V3 (易地扶贫搬迁 gone wrong): all
+    # its members in a new household of V3, not poor there, so the procedure
+    # is not involved; `conflicts` lists it as claimed by two villages.
+    r1 = rows_of(files[V1])
+    moved = next(r[col["household_id"]] for r in r1[1:] if r[col["status"]] == "0")
+    serial = max(int(r[col["household_id"]][12:]) for r in r3[1:]) + 1
+    claimed = f"{V3}{serial:04d}"
+    for r in r1[1:]:
+        if r[col["household_id"]] == moved:
+            c = list(r)
+            c[col["household_id"]], c[col["village"]] = claimed, V3
+            r3.append(c)
+    write_rows(files[V3], r3)
 
     for v in (V1, V2, V3):
         expect.add_households(files[v])
@@ -162,6 +175,10 @@ def test(t):
     check(dup_listed(prov), "the province does not list the duplicate person")
     for n in (t1, t2):
         check(not dup_listed(n), f"{n} lists a duplicate it cannot see")
+    check(any(c["kind"] == "claimed_by_two_villages" and
+              sorted(c["households"]) == sorted([moved, claimed])
+              for c in t.ctl(county, "conflicts", "--json")["conflicts"]),
+          f"the county does not list {moved} and {claimed} as one household in two villages")
 
     # ------------------------------------------------------------ village notice
     for v in (v1, v2, v3):
