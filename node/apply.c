@@ -446,6 +446,16 @@ apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uin
 {
 	for (size_t i = 0; i < n && !a->txn.err; i++) {
 		const struct envelope *e = run[i];
+		/* Only our ancestors' chains come down, filtered: any other origin's
+		 * chain must arrive whole, from below (a gap there would later make
+		 * an honest node look like an equivocator). */
+		uint64_t area = a->ctx->area;
+		bool ancestor = o->area && o->area != area && area_is_under(area, o->area);
+		if (o->area && !ancestor) {
+			refuse(a, e, n - i,
+			       "the parent sent records of a node that is not our ancestor");
+			return;
+		}
 		uint8_t key[40];
 		env_key(key, e->origin, e->seq);
 		struct bytes held;

@@ -123,6 +123,37 @@ is_record(uint8_t step)
 	return step == WF_RECORD || step == WF_RECORD_HISTORIC;
 }
 
+/*
+ * Does proposal P (version HASH) change what the household officially is?
+ * The status it says it replaces must be the official status of the version
+ * it builds on (its first parent; 非贫困户 for a first version), or a
+ * household never identified could "exit" (虚假脱贫). Checked when its first
+ * window opens and when it is recorded, by every node.
+ */
+static int
+check_from_status(struct store_txn *txn, const struct wf_proposal *p, const uint8_t hash[32],
+                  char *why, size_t len)
+{
+	struct hh_version v;
+	uint8_t official = HH_NOT_POOR;
+	int err = hh_version_get(txn, p->household, hash, &v);
+	if (!err && v.n_parents)
+		err = hh_official_of(txn, p->household, v.parents[0], &official);
+	if (err == JZ_ENOTFOUND)
+		err = 0; /* the parent is not held here: nothing to compare with */
+	if (err) {
+		store_fail(txn, err);
+		return err;
+	}
+	if (official == p->from_status)
+		return 0;
+	snprintf(why, len,
+	         "the proposal replaces status %s, but the household's official status there "
+	         "is %s",
+	         rec_status_name(p->from_status), rec_status_name(official));
+	return JZ_EREFUSED;
+}
+
 /* Take or refuse step W->step of event E (by O) on its proposal I. */
 static void
 step_one(struct applier *a, const struct envelope *e, const struct rec_workflow *w, size_t i,
@@ -132,6 +163,22 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	struct wf_proposal p;
 	int err = wf_proposal_get(txn, w->proposals[i], &p);
 	if (err == JZ_ENOTFOUND) {
+		/* A version not held yet: wait for it. One held that proposes
+		 * nothing never will be a proposal. */
+		struct hh_version v;
+		if (hh_version_get(txn, w->households[i], w->proposals[i], &v) == 0) {
+			char hid[17], why[120];
+			household_id_format(w->households[i], hid);
+			snprintf(why, sizeof(why),
+			         "household %s: %s names a version that proposes "
+			         "nothing",
+			         hid, wf_step_name(w->step));
+			a->st.wf_refused++;
+			if (!a->why[0])
+				snprintf(a->why, sizeof(a->why), "%s", why);
+			log_warn("workflow step refused: %s", why);
+			return;
+		}
 		park(a, e, w->proposals[i], i);
 		return;
 	}
@@ -166,6 +213,8 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 		err = wf_check(&p, village, w->step, &s, e->hlc, w->days, pol.notice_days, why,
 		               sizeof(why));
 	}
+	if (!err && (w->step == WF_VILLAGE_NOTICE_OPEN || is_record(w->step)))
+		err = check_from_status(txn, &p, w->proposals[i], why, sizeof(why));
 	char hid[17];
 	household_id_format(p.household, hid);
 	if (err) {

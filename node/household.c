@@ -270,6 +270,7 @@ struct hist_entry {
 	uint8_t hash[32];
 	uint16_t year;
 	struct rollup_contrib c;
+	bool quiet; /* the step to it counts no event: a migration's record */
 };
 
 struct hh_history {
@@ -334,6 +335,7 @@ history(struct store_txn *txn, uint64_t id, const uint8_t head[32], struct hh_hi
 			memcpy(e->hash, v->hash, 32);
 			e->year = v->year;
 			e->c = hh_contrib_of(v, HH_NOT_POOR);
+			e->quiet = false;
 		}
 		if (rec[i])
 			official = v->status;
@@ -341,6 +343,9 @@ history(struct store_txn *txn, uint64_t id, const uint8_t head[32], struct hh_hi
 		memcpy(e->hash, v->hash, 32);
 		e->year = v->year;
 		e->c = hh_contrib_of(v, official);
+		/* A migrated register says which status a household has, not
+		 * when it changed: its records count no event. */
+		e->quiet = rec[i] && hist[i];
 	}
 	return 0;
 }
@@ -349,7 +354,7 @@ static bool
 entry_eq(const struct hist_entry *a, const struct hist_entry *b)
 {
 	return memcmp(a->hash, b->hash, 32) == 0 && a->year == b->year &&
-	       memcmp(&a->c, &b->c, sizeof(a->c)) == 0;
+	       memcmp(&a->c, &b->c, sizeof(a->c)) == 0 && a->quiet == b->quiet;
 }
 
 /* Take back OLD's steps and add NEW's, from where they first differ. */
@@ -364,12 +369,14 @@ history_diff(struct rollup_acc *acc, uint64_t village, const struct hh_history *
 	int err;
 	for (size_t i = k; i < old->n; i++) {
 		const struct rollup_contrib *prev = i ? &old->e[i - 1].c : &none;
-		if ((err = rollup_acc_step(acc, village, old->e[i].year, prev, &old->e[i].c, -1)))
+		if ((err = rollup_acc_step(acc, village, old->e[i].year, prev, &old->e[i].c, -1,
+		                           !old->e[i].quiet)))
 			return err;
 	}
 	for (size_t i = k; i < new_->n; i++) {
 		const struct rollup_contrib *prev = i ? &new_->e[i - 1].c : &none;
-		if ((err = rollup_acc_step(acc, village, new_->e[i].year, prev, &new_->e[i].c, +1)))
+		if ((err = rollup_acc_step(acc, village, new_->e[i].year, prev, &new_->e[i].c, +1,
+		                           !new_->e[i].quiet)))
 			return err;
 	}
 	return 0;
@@ -382,7 +389,9 @@ hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8
 	int err = history(txn, id, hash, &h);
 	if (err)
 		return err;
-	*status = h.n ? h.e[h.n - 1].c.status : HH_NOT_POOR;
+	if (!h.n)
+		return JZ_ENOTFOUND;
+	*status = h.e[h.n - 1].c.status;
 	return 0;
 }
 
@@ -603,7 +612,7 @@ add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 		/* On top of the only head: it stays the only head, and keeps the
 		 * official status (it cannot be recorded before it exists). */
 		struct rollup_contrib c = hh_contrib_of(v, st.contrib.status);
-		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1)))
+		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1, true)))
 			return err;
 		struct hh_version old;
 		if (hh_version_get(txn, id, st.eff.hash, &old) == 0)

@@ -130,7 +130,7 @@ JZ_NODISCARD int hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uin
 
 /* The official status of version HASH of household ID: its own status if it
  * is a recorded proposal, else that of its first parent (非贫困户 at the
- * root). Returns 0 with *status, or an error. */
+ * root). Returns 0 with *status, JZ_ENOTFOUND (HASH not held), or an error. */
 int hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status);
 
 /* What version V contributes with official status STATUS. */

@@ -217,18 +217,19 @@ add_stock(int64_t *d, const struct rollup_contrib *c, int sign)
 
 int
 rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
-                const struct rollup_contrib *old, const struct rollup_contrib *new_, int sign)
+                const struct rollup_contrib *old, const struct rollup_contrib *new_, int sign,
+                bool events)
 {
 	int64_t d[RC_N] = {0};
 	add_stock(d, old, -1);
 	add_stock(d, new_, +1);
 	bool was_poor = old->present && rec_status_is_poor(old->status);
 	bool was_exited = old->present && is_exited(old->status);
-	if (old->present && !was_poor && !was_exited && new_->status == HH_POOR)
+	if (events && old->present && !was_poor && !was_exited && new_->status == HH_POOR)
 		d[RC_IDENTIFIED_HH]++;
-	if (was_poor && is_exited(new_->status))
+	if (events && was_poor && is_exited(new_->status))
 		d[RC_EXITED_IN_YEAR_HH]++;
-	if (was_exited && new_->status == HH_RETURNED)
+	if (events && was_exited && new_->status == HH_RETURNED)
 		d[RC_RETURNED_HH]++;
 
 	bool any = false;

@@ -61,14 +61,15 @@ void rollup_acc_reset(struct rollup_acc *acc);
 
 /*
  * Record the change of one household of VILLAGE from OLD to NEW, dated YEAR:
- * stock deltas and the event between them (identified, exited, returned).
+ * stock deltas and, when EVENTS, the event between them (identified,
+ * exited, returned; a migrated register records statuses but no events).
  * SIGN -1 takes back exactly what +1 added, for when the effective head
  * moves to another branch (household.h). Returns 0 or -ENOMEM
  * (the accumulator is then unchanged).
  */
 JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
                                  const struct rollup_contrib *old,
-                                 const struct rollup_contrib *new_, int sign);
+                                 const struct rollup_contrib *new_, int sign, bool events);
 
 /* Add the gathered deltas to the rollup database and reset. Errors stick to TXN. */
 void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);

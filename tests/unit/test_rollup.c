@@ -128,7 +128,7 @@ static void
 change(struct fixture *fx, uint64_t village, uint16_t year, struct rollup_contrib old,
        struct rollup_contrib new_)
 {
-	assert_int_equal(rollup_acc_step(fx->acc, village, year, &old, &new_, +1), 0);
+	assert_int_equal(rollup_acc_step(fx->acc, village, year, &old, &new_, +1, true), 0);
 }
 
 /* Flush the accumulator in one committed transaction. */
