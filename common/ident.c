@@ -86,7 +86,7 @@ read_small(int fd, char *buf, size_t cap, size_t *n)
 }
 
 int
-ident_load(struct ident **out, const char *path)
+ident_load_why(struct ident **out, const char *path, char *why, size_t whylen)
 {
 	/* One byte more than a valid line, to notice trailing junk. */
 	char line[KEY_LINE_LEN + 1];
@@ -99,28 +99,29 @@ ident_load(struct ident **out, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		log_error("key file %s: %s", path, strerror(errno));
+		snprintf(why, whylen, "key file %s: %s", path, strerror(errno));
 		return err;
 	}
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
-		log_error("key file %s: %s", path, strerror(errno));
+		snprintf(why, whylen, "key file %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_error("key file %s: not a regular file", path);
+		snprintf(why, whylen, "key file %s: not a regular file", path);
 		err = JZ_ECONFIG;
 		goto fail;
 	}
 	if (st.st_mode & 077) {
-		log_error("key file %s: mode %03o is open to group or others; chmod 600 it", path,
-		          (unsigned)(st.st_mode & 0777));
+		snprintf(why, whylen,
+		         "key file %s: mode %03o is open to group or others; chmod 600 it", path,
+		         (unsigned)(st.st_mode & 0777));
 		err = JZ_ECONFIG;
 		goto fail;
 	}
 	err = read_small(fd, line, sizeof(line), &n);
 	if (err) {
-		log_error("key file %s: %s", path, strerror(-err));
+		snprintf(why, whylen, "key file %s: %s", path, strerror(-err));
 		goto fail;
 	}
 	/* The newline is optional, so an editor that drops it does no harm. */
@@ -130,8 +131,9 @@ ident_load(struct ident **out, const char *path)
 	    sodium_hex2bin(seed, sizeof(seed), line + KEY_PREFIX_LEN, 2 * IDENT_SEED_LEN, NULL,
 	                   &bin_len, &end) != 0 ||
 	    bin_len != IDENT_SEED_LEN || end != line + n) {
-		log_error("key file %s: malformed (expected one line \"%s<64 hex digits>\")", path,
-		          KEY_PREFIX);
+		snprintf(why, whylen,
+		         "key file %s: malformed (expected one line \"%s<64 hex digits>\")", path,
+		         KEY_PREFIX);
 		err = JZ_ECONFIG;
 		goto fail;
 	}
@@ -140,6 +142,16 @@ fail:
 	sodium_memzero(line, sizeof(line));
 	sodium_memzero(seed, sizeof(seed));
 	close(fd);
+	return err;
+}
+
+int
+ident_load(struct ident **out, const char *path)
+{
+	char why[400] = "";
+	int err = ident_load_why(out, path, why, sizeof(why));
+	if (err && why[0])
+		log_error("%s", why);
 	return err;
 }
 

@@ -43,6 +43,9 @@ JZ_NODISCARD int ident_from_seed(struct ident **out, const uint8_t seed[IDENT_SE
  * file, or is malformed (one log line says which, without the key).
  */
 JZ_NODISCARD int ident_load(struct ident **out, const char *path);
+/* The same without logging: the one-line reason goes to WHY (for jzfpctl,
+ * which prints it as its own error line). */
+JZ_NODISCARD int ident_load_why(struct ident **out, const char *path, char *why, size_t whylen);
 
 /*
  * Write id's seed to a new key file, mode 0600. The file is created with

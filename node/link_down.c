@@ -478,9 +478,14 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	if (lvl == AREA_LEVEL_NONE || lvl != f->hello.level || area == n->cfg.area ||
 	    !area_is_under(area, n->cfg.area) || lvl >= n->cfg.level) {
 		char why[160];
-		snprintf(why, sizeof(why),
-		         "area %012" PRIu64 " (%s) is not below this node's %012" PRIu64, area,
-		         area_level_name(lvl), n->cfg.area);
+		if (lvl != AREA_LEVEL_NONE && lvl != f->hello.level)
+			snprintf(why, sizeof(why),
+			         "hello claims level %s for area %012" PRIu64 ", which is a %s",
+			         area_level_name(f->hello.level), area, area_level_name(lvl));
+		else
+			snprintf(why, sizeof(why),
+			         "area %012" PRIu64 " (%s) is not below this node's %012" PRIu64,
+			         area, area_level_name(lvl), n->cfg.area);
 		log_warn("refused hello: %s", why);
 		refuse(n, rid, rid_len, LINK_REFUSE_NOT_CHILD, why);
 		link_penalize(n, uid);

@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "link.h"
 #include "log.h"
+#include "origin.h"
 #include "record.h"
 
 #include <errno.h>
@@ -629,11 +630,15 @@ send_batch(struct node *n)
 				break;
 			last = be64_get(k.p);
 			considered++;
-			/* Not back up what came down: our ancestors' records are in
-			 * the downlog, and only ours are there besides. */
+			/* Not back up what came down: our ancestors' records. They
+			 * are in the downlog, with our own (also those signed under
+			 * an earlier key of ours, which do go up). */
 			struct bytes dl;
+			struct origin_state o;
 			bool ancestors = memcmp(v.p, ident_public(n->id), 32) != 0 &&
-			                 store_get(&txn, STORE_DOWNLOG, k.p, 8, &dl) == 0;
+			                 store_get(&txn, STORE_DOWNLOG, k.p, 8, &dl) == 0 &&
+			                 origin_get(&txn, v.p, &o) == 0 && o.area != n->cfg.area &&
+			                 area_is_under(n->cfg.area, o.area);
 			if (!ancestors) {
 				envs[count++] = raw;
 				bytes += raw.n;

@@ -189,9 +189,10 @@ cert_root(int argc, char **argv)
 	if (argc != 3 || strcmp(argv[1], "--key") != 0)
 		return usage_error(usage_root, help_root);
 	struct ident *id = NULL;
-	int err = ident_load(&id, argv[2]);
+	char why[400] = "";
+	int err = ident_load_why(&id, argv[2], why, sizeof(why));
 	if (err)
-		return errorf("cannot load %s: %s", argv[2], err_str(err));
+		return errorf("%s", why[0] ? why : err_str(err));
 	char hex[2 * IDENT_PUBLIC_LEN + 1];
 	hex_encode(ident_public(id), IDENT_PUBLIC_LEN, hex);
 	printf("%s\n", hex);
@@ -284,9 +285,10 @@ cert_issue_cmd(int argc, char **argv)
 	c.not_before_ms = now;
 	c.not_after_ms = now + (uint64_t)days * 86400000ULL;
 
-	err = ident_load(&id, a.issuer_key);
+	why[0] = 0;
+	err = ident_load_why(&id, a.issuer_key, why, sizeof(why));
 	if (err)
-		return errorf("cannot load %s: %s", a.issuer_key, err_str(err));
+		return errorf("%s", why[0] ? why : err_str(err));
 	memcpy(c.issuer, ident_public(id), CERT_KEY_LEN);
 
 	if (a.root) {

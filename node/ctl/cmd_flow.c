@@ -383,9 +383,10 @@ static int
 audit_open(struct ctl *c, const char *id, const char *file)
 {
 	struct ident *audit;
-	int err = ident_load(&audit, file);
+	char why[400] = "";
+	int err = ident_load_why(&audit, file, why, sizeof(why));
 	if (err)
-		cli_die("cannot load the audit key %s: %s", file, err_str(err));
+		cli_die("cannot load the audit key: %s", why[0] ? why : err_str(err));
 	const char *args[] = {"household-raw", id, NULL};
 	struct req r = {0};
 	for (const char *const *a = args; *a; a++)

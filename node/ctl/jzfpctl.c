@@ -301,9 +301,10 @@ cmd_pubkey(struct ctl *c, int argc, char **argv)
 	if (argc != 3 || strcmp(argv[1], "--key") != 0)
 		cli_usage_die("pubkey --key FILE", help);
 	struct ident *id;
-	int err = ident_load(&id, argv[2]);
+	char why[400] = "";
+	int err = ident_load_why(&id, argv[2], why, sizeof(why));
 	if (err)
-		cli_die("cannot load %s: %s", argv[2], err_str(err));
+		cli_die("%s", why[0] ? why : err_str(err));
 	char hex[65];
 	hex_encode(ident_public(id), 32, hex);
 	printf("%s\n", hex);

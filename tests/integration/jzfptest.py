@@ -55,6 +55,7 @@ SRC = os.environ.get("JZFP_SRC") or os.path.join(
 JZFPD = os.path.join(BIN, "jzfpd")
 JZFPCTL = os.path.join(BIN, "jzfpctl")
 GEN_DATA = os.path.join(SRC, "scripts", "gen_data.py")
+PROVISION_SH = os.path.join(SRC, "scripts", "provision.sh")
 
 NODE_LEVELS = ["province", "county", "township", "village"]
 DIGITS = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village": 12}
@@ -257,6 +258,39 @@ class Tree:
         out = [n]
         for c in n.children:
             out += self.subtree(c)
+        return out
+
+    def provision(self, nodes, receipt_ms=RECEIPT_MS):
+        """Provision NODES [(area, level, name)] with scripts/provision.sh into
+        self.dir/tree and register them with the harness, which runs them with the
+        configs provision.sh wrote (keys, certificates, [trust], fixed ports)."""
+        out = os.path.join(self.dir, "tree")
+        spec = os.path.join(self.dir, "nodes.csv")
+        with open(spec, "w", encoding="utf-8") as f:
+            f.write("area,level,name\n" + "".join(f"{a},{lv},{nm}\n" for a, lv, nm in nodes))
+        p = run(["bash", PROVISION_SH, "-q", "--bin", BIN, "--receipt-ms", str(receipt_ms),
+                    spec, out])
+        check(p.returncode == 0, f"provision.sh: exit {p.returncode}: {p.stderr.strip()}")
+        self.write_conf = lambda n: None  # provision.sh wrote every config
+        for area, level, name in nodes:
+            parent = None
+            for up in NODE_LEVELS[:NODE_LEVELS.index(level)][::-1]:
+                cand = self.nodes.get(area_at(area, up))
+                if cand is not None and cand.level == up:
+                    parent = cand
+                    break
+            n = Node(self, area, level, name, parent)
+            n.dir = os.path.join(out, area)
+            n.conf = os.path.join(n.dir, "jzfpd.conf")
+            n.key = os.path.join(n.dir, "node.key")
+            n.cert = os.path.join(n.dir, "node.cert")
+            n.data = os.path.join(n.dir, "data")
+            n.logfile = os.path.join(n.dir, "jzfpd.log")
+            with open(os.path.join(n.dir, "node.pub")) as f:
+                n.pub = f.read().strip()
+            if parent:
+                parent.children.append(n)
+            self.nodes[area] = n
         return out
 
     # ------------------------------------------------------------ processes
@@ -540,6 +574,17 @@ def run(argv, timeout=120, **kw):
                               stdin=subprocess.DEVNULL, **kw)
     except subprocess.TimeoutExpired:
         raise Failure(f"{' '.join(argv)}: no exit within {timeout} s")
+
+
+def cert_issue(issuer, pub, level, area, out):
+    """Certify PUB as LEVEL AREA with ISSUER's key and chain (the province's
+    key is the root), offline."""
+    argv = [JZFPCTL, "cert", "issue", "--issuer-key", issuer.key]
+    argv += ["--root"] if issuer.level == "province" else ["--issuer-cert", issuer.cert]
+    argv += ["--pub", pub, "--level", level, "--area", area, "--days", "30", "--out", out]
+    p = run(argv)
+    check(p.returncode == 0, f"cert issue {level} {area}: exit {p.returncode}: {p.stderr}")
+    return out
 
 
 # ---------------------------------------------------------------- data

@@ -1,7 +1,11 @@
 /*
- * jzfp_evil - a misbehaving child node, for tests/integration/test_bad_input.py.
+ * jzfp_evil - a misbehaving child node, for the integration tests
+ * (test_bad_input.py, test_hostile_certified.py, test_revocation.py).
  *
  *   jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA
+ *             [--chain FILE] [--level L] [--village CODE] [--oos-village CODE]
+ *             [--hlc-ms MS] [--hlc-from SEQ:MS]
+ *             [--origin-key FILE] [--origin-chain FILE] [--origin-area AREA]
  *             [--timeout-ms N] STEP...
  *
  * Connects a DEALER to a parent's ROUTER as a CURVE client: its key pair is
@@ -14,25 +18,55 @@
  *                  parent's ZMQ_MAXMSGSIZE, so it reaches wire_decode)
  *   huge           one frame of 2 * WIRE_MAX_FRAME bytes (over
  *                  ZMQ_MAXMSGSIZE: libzmq drops the connection)
- *   hello          Hello {origin, AREA, level of AREA}
+ *   hello          Hello {key, AREA, LEVEL, cert_chain: the --chain file}
+ *   from N         the next Batch claims to start at log position N (a
+ *                  sender that skipped some); default: its first seq
+ *   await MS       send nothing; wait up to MS ms for a frame from the
+ *                  parent (a Refuse when it drops us, say) and print it
  *   batch SPEC     one Batch; SPEC is a comma list of SEQ, A-B or SEQ:VARIANT
  *
- * The tool's chain is deterministic, so every run rebuilds the same
- * envelopes and a batch can replay what an earlier run sent:
+ * Options:
  *
- *   seq 1      NodeInfo {AREA}
- *   seq 2      Census {AREA, year 2020, households 120, population 500}
- *   seq k >= 3 Household AREA * 10000 + (k - 2): members 1 + s % 4, status
+ *   --chain FILE        a CertChain file (jzfpctl cert issue, provision.sh's
+ *                       node.cert) for --key: sent as is in Hello.cert_chain
+ *                       and in the NodeInfo record (without it, neither
+ *                       carries a chain)
+ *   --level L           village, township or county: the level claimed in
+ *                       Hello and NodeInfo (default: the level of AREA)
+ *   --village CODE      the village of the census and households (default
+ *                       AREA; a township-level node needs a village of its own)
+ *   --oos-village CODE  the village of the oos variant (default OOS_VILLAGE,
+ *                       a village of another county)
+ *   --hlc-ms MS         the wall time of every envelope's hlc, ms since the
+ *                       epoch (default HLC_BASE_MS, 2020-06-01, so that runs
+ *                       rebuild the same envelopes; a certificate issued now
+ *                       is not valid then: give a time inside its validity)
+ *   --hlc-from SEQ:MS   envelopes from seq SEQ on carry wall time MS instead
+ *                       (an origin that signs on after, say, its revocation)
+ *   --origin-key FILE, --origin-chain FILE, --origin-area AREA
+ *                       sign the chain as that node instead (its key, the
+ *                       chain in its NodeInfo, its area; level from the area):
+ *                       this connection then relays another node's envelopes.
+ *                       Default: --key, --chain and AREA (with LEVEL)
+ *
+ * The tool's chain is deterministic, so every run with the same options
+ * rebuilds the same envelopes and a batch can replay what an earlier run
+ * sent (V is --village):
+ *
+ *   seq 1      NodeInfo {AREA, LEVEL, cert_chain}
+ *   seq 2      Census {V, year 2020, households 120, population 500}
+ *   seq k >= 3 Household V * 10000 + (k - 2): members 1 + s % 4, status
  *              1 (未脱贫) for odd serials s and 2 (已脱贫) for even ones,
  *              attribute 1, main cause 1, year 2020
  *
- * and every envelope's prev is the hash of the canonical envelope before it.
- * Variants replace the envelope at SEQ:
+ * hlc of seq k: (MS << 16) | (k & 0xffff), MS as given by --hlc-ms and
+ * --hlc-from; every envelope's prev is the hash of the canonical envelope
+ * before it. Variants replace the envelope at SEQ:
  *
  *   badsig     the canonical envelope with one bit of its signature flipped
  *   equiv      a different household version for the same seq, validly
  *              signed (equivocation): status 4, one member more
- *   oos        a household of village OOS_VILLAGE (outside AREA), validly
+ *   oos        a household of the --oos-village (outside AREA), validly
  *              signed
  *
  * Output, one line per event (the test parses it):
@@ -81,11 +115,28 @@ enum variant {
 
 static const char *const variant_names[] = {"none", "badsig", "equiv", "oos"};
 
+/* A certificate chain file, read whole (not checked: a hostile peer may
+ * send anything). */
+struct chain {
+	uint8_t buf[REC_MAX_CERT_CHAIN];
+	size_t len;
+};
+
 struct evil {
 	const char *endpoint;
 	uint8_t server_ed[32];
-	struct ident *id;
-	uint64_t area;
+	struct ident *id; /* the connection's key: Hello */
+	uint64_t area;    /* Hello's area */
+	uint8_t level;    /* Hello's level */
+	struct chain chain;
+	/* The chain this tool signs: its origin, NodeInfo and records. */
+	struct ident *origin_id; /* == id unless --origin-key */
+	uint64_t origin_area;
+	uint8_t origin_level;
+	const struct chain *origin_chain;
+	uint64_t village;     /* of the census and households */
+	uint64_t oos_village; /* of the oos variant */
+	uint64_t hlc_ms, late_seq, late_ms;
 	int timeout_ms;
 	void *zctx, *sock;
 	/* canonical chain: hashes of seq 1..n_built */
@@ -98,10 +149,15 @@ struct evil {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA\n"
-	                "                 [--timeout-ms N] STEP...\n"
-	                "STEP: garbage | oversize | huge | hello | from N | batch SPEC\n"
-	                "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos\n");
+	fprintf(
+	    stderr,
+	    "usage: jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA\n"
+	    "                 [--chain FILE] [--level L] [--village CODE] [--oos-village CODE]\n"
+	    "                 [--hlc-ms MS] [--hlc-from SEQ:MS]\n"
+	    "                 [--origin-key FILE] [--origin-chain FILE] [--origin-area AREA]\n"
+	    "                 [--timeout-ms N] STEP...\n"
+	    "STEP: garbage | oversize | huge | hello | from N | await MS | batch SPEC\n"
+	    "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos\n");
 }
 
 /* ---------------------------------------------------------------- records */
@@ -119,24 +175,31 @@ make_record(const struct evil *ev, uint64_t seq, enum variant v, uint8_t *body, 
 {
 	memset(b, 0, sizeof(*b));
 	if (seq == 1) {
-		struct rec_node nd = {.area = ev->area, .level = (uint8_t)area_level_of(ev->area)};
-		snprintf(nd.name, sizeof(nd.name), "evil %012" PRIu64, ev->area);
+		static struct rec_node nd;
+		memset(&nd, 0, sizeof(nd));
+		nd.area = ev->origin_area;
+		nd.level = ev->origin_level;
+		snprintf(nd.name, sizeof(nd.name), "evil %012" PRIu64, ev->origin_area);
+		nd.cert_chain_len = ev->origin_chain->len;
+		memcpy(nd.cert_chain, ev->origin_chain->buf, ev->origin_chain->len);
 		b->kind = ENV_KIND_NODE;
-		b->subject = ev->area;
+		b->subject = ev->origin_area;
 		return rec_node_encode(&nd, body, cap, len);
 	}
 	if (seq == 2) {
-		struct rec_census c = {
-		    .village = ev->area, .year = CHAIN_YEAR, .households = 120, .population = 500};
+		struct rec_census c = {.village = ev->village,
+		                       .year = CHAIN_YEAR,
+		                       .households = 120,
+		                       .population = 500};
 		snprintf(c.name, sizeof(c.name), "evil village");
 		b->kind = ENV_KIND_CENSUS;
-		b->subject = ev->area;
+		b->subject = ev->village;
 		return rec_census_encode(&c, body, cap, len);
 	}
 	static struct rec_household h;
 	memset(&h, 0, sizeof(h));
 	uint64_t serial = seq - 2;
-	uint64_t village = v == V_OOS ? OOS_VILLAGE : ev->area;
+	uint64_t village = v == V_OOS ? ev->oos_village : ev->village;
 	h.village = village;
 	h.id = village * 10000 + serial;
 	h.year = CHAIN_YEAR;
@@ -174,15 +237,16 @@ build_env(struct evil *ev, uint64_t seq, enum variant v, size_t *n, struct built
 	int err = make_record(ev, seq, v, body, sizeof(body), &blen, b);
 	if (err)
 		return err;
+	uint64_t ms = ev->late_seq && seq >= ev->late_seq ? ev->late_ms : ev->hlc_ms;
 	struct env_fields f = {
 	    .seq = seq,
 	    .prev = seq > 1 ? ev->hash[seq - 2] : NULL,
-	    .hlc = (HLC_BASE_MS << 16) | (seq & 0xffff),
+	    .hlc = (ms << 16) | (seq & 0xffff),
 	    .kind = b->kind,
 	    .subject = b->subject,
 	    .body = {body, blen},
 	};
-	err = envelope_build(ev->id, &f, ev->buf, ENV_MAX_SIZE, n);
+	err = envelope_build(ev->origin_id, &f, ev->buf, ENV_MAX_SIZE, n);
 	if (err)
 		return err;
 	if (v == V_BADSIG) {
@@ -357,7 +421,8 @@ step_hello(struct evil *ev)
 	struct wire_frame f = {.type = WIRE_HELLO};
 	memcpy(f.hello.origin, ident_public(ev->id), 32);
 	f.hello.area = ev->area;
-	f.hello.level = (uint8_t)area_level_of(ev->area);
+	f.hello.level = ev->level;
+	f.hello.cert_chain = (struct bytes){ev->chain.buf, ev->chain.len};
 	snprintf(f.hello.name, sizeof(f.hello.name), "evil");
 	/* Claim a chain longer than any this tool sends, so the parent never
 	 * takes us for a child whose store is behind (that is tested with real
@@ -479,7 +544,7 @@ step_batch(struct evil *ev, const char *spec)
 	f.batch.upto.set = true;
 	memcpy(f.batch.upto.epoch, f.batch.epoch, WIRE_EPOCH_LEN);
 	f.batch.upto.local_seq = items[n - 1].seq;
-	memcpy(f.batch.upto.origin, ident_public(ev->id), 32);
+	memcpy(f.batch.upto.origin, ident_public(ev->origin_id), 32);
 	f.batch.upto.seq = items[n - 1].seq;
 	envelope_hash(envs[n - 1].p, envs[n - 1].n, f.batch.upto.hash);
 	/* The evil log holds seq K at position K: a batch starts at its first
@@ -533,45 +598,144 @@ open_socket(struct evil *ev)
 	return 0;
 }
 
+/* Read a chain file into *c; 0, or -1 with the reason on stderr. */
+static int
+chain_load(struct chain *c, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "jzfp_evil: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	uint8_t extra;
+	c->len = fread(c->buf, 1, sizeof(c->buf), f);
+	bool more = fread(&extra, 1, 1, f) == 1, bad = ferror(f) != 0;
+	fclose(f);
+	if (bad || more || c->len == 0) {
+		fprintf(stderr, "jzfp_evil: %s: %s\n", path,
+		        bad    ? "read error"
+		        : more ? "longer than a NodeInfo can carry"
+		               : "empty");
+		return -1;
+	}
+	return 0;
+}
+
+/* A decimal number, all of S; 0 or -1. */
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A village code, or -1. */
+static int
+parse_village(const char *s, uint64_t *out)
+{
+	return area_parse(s, out) || area_level_of(*out) != AREA_LEVEL_VILLAGE ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct evil ev = {.timeout_ms = DEFAULT_TIMEOUT_MS};
-	const char *key = NULL, *server = NULL, *area = NULL;
+	static struct evil ev = {.timeout_ms = DEFAULT_TIMEOUT_MS, .hlc_ms = HLC_BASE_MS};
+	static struct chain origin_chain;
+	const char *key = NULL, *server = NULL, *area = NULL, *chain = NULL, *level = NULL;
+	const char *village = NULL, *oos = NULL, *late = NULL, *hlc = NULL;
+	const char *okey = NULL, *ochain = NULL, *oarea = NULL, *timeout = NULL;
 	int i = 1, rc = 1;
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
-		if (i + 1 >= argc) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char **to = strcmp(o, "--endpoint") == 0       ? &ev.endpoint
+		                  : strcmp(o, "--server-key") == 0   ? &server
+		                  : strcmp(o, "--key") == 0          ? &key
+		                  : strcmp(o, "--area") == 0         ? &area
+		                  : strcmp(o, "--chain") == 0        ? &chain
+		                  : strcmp(o, "--level") == 0        ? &level
+		                  : strcmp(o, "--village") == 0      ? &village
+		                  : strcmp(o, "--oos-village") == 0  ? &oos
+		                  : strcmp(o, "--hlc-ms") == 0       ? &hlc
+		                  : strcmp(o, "--hlc-from") == 0     ? &late
+		                  : strcmp(o, "--origin-key") == 0   ? &okey
+		                  : strcmp(o, "--origin-chain") == 0 ? &ochain
+		                  : strcmp(o, "--origin-area") == 0  ? &oarea
+		                  : strcmp(o, "--timeout-ms") == 0   ? &timeout
+		                                                     : NULL;
+		if (!to || !v) {
 			usage();
 			return 2;
 		}
-		if (strcmp(argv[i], "--endpoint") == 0)
-			ev.endpoint = argv[i + 1];
-		else if (strcmp(argv[i], "--server-key") == 0)
-			server = argv[i + 1];
-		else if (strcmp(argv[i], "--key") == 0)
-			key = argv[i + 1];
-		else if (strcmp(argv[i], "--area") == 0)
-			area = argv[i + 1];
-		else if (strcmp(argv[i], "--timeout-ms") == 0)
-			ev.timeout_ms = atoi(argv[i + 1]);
-		else {
-			usage();
-			return 2;
-		}
+		*to = v;
 	}
+	if (timeout)
+		ev.timeout_ms = atoi(timeout);
 	if (!ev.endpoint || !key || !server || !area || i == argc || ev.timeout_ms <= 0) {
 		usage();
 		return 2;
 	}
+	enum area_level lvl = AREA_LEVEL_NONE;
 	if (hex_decode(server, ev.server_ed, 32) || area_parse(area, &ev.area) ||
 	    area_level_of(ev.area) == AREA_LEVEL_NONE) {
 		fprintf(stderr, "jzfp_evil: bad --server-key or --area\n");
 		return 2;
 	}
+	if (level && (area_level_parse(level, &lvl) || lvl > AREA_LEVEL_COUNTY)) {
+		fprintf(stderr, "jzfp_evil: --level: village, township or county\n");
+		return 2;
+	}
+	ev.level = (uint8_t)(level ? lvl : area_level_of(ev.area));
+	ev.origin_area = ev.area;
+	ev.origin_level = ev.level;
+	if (oarea && (area_parse(oarea, &ev.origin_area) ||
+	              area_level_of(ev.origin_area) == AREA_LEVEL_NONE)) {
+		fprintf(stderr, "jzfp_evil: bad --origin-area\n");
+		return 2;
+	}
+	if (oarea)
+		ev.origin_level = (uint8_t)area_level_of(ev.origin_area);
+	ev.village = ev.origin_area;
+	ev.oos_village = OOS_VILLAGE;
+	if ((village && parse_village(village, &ev.village)) ||
+	    (oos && parse_village(oos, &ev.oos_village))) {
+		fprintf(stderr, "jzfp_evil: --village and --oos-village take a village code\n");
+		return 2;
+	}
+	const char *colon = late ? strchr(late, ':') : NULL;
+	char seqpart[32];
+	if ((hlc && (parse_u64(hlc, &ev.hlc_ms) || ev.hlc_ms >> 47)) ||
+	    (late && (!colon || (size_t)(colon - late) >= sizeof(seqpart)))) {
+		fprintf(stderr, "jzfp_evil: bad --hlc-ms or --hlc-from\n");
+		return 2;
+	}
+	if (late) {
+		memcpy(seqpart, late, (size_t)(colon - late));
+		seqpart[colon - late] = 0;
+		if (parse_u64(seqpart, &ev.late_seq) || ev.late_seq < 1 ||
+		    parse_u64(colon + 1, &ev.late_ms) || ev.late_ms >> 47) {
+			fprintf(stderr, "jzfp_evil: bad --hlc-from SEQ:MS\n");
+			return 2;
+		}
+	}
+	if ((chain && chain_load(&ev.chain, chain)) ||
+	    (ochain && chain_load(&origin_chain, ochain)))
+		return 1;
+	ev.origin_chain = ochain ? &origin_chain : &ev.chain;
 	int err = ident_load(&ev.id, key);
 	if (err) {
 		fprintf(stderr, "jzfp_evil: cannot load %s: %s\n", key, err_str(err));
 		return 1;
+	}
+	ev.origin_id = ev.id;
+	if (okey && (err = ident_load(&ev.origin_id, okey))) {
+		fprintf(stderr, "jzfp_evil: cannot load %s: %s\n", okey, err_str(err));
+		ev.origin_id = NULL;
+		goto out;
 	}
 	ev.hash = calloc(MAX_SEQ, sizeof(*ev.hash));
 	ev.buf = malloc(ENV_MAX_SIZE);
@@ -595,6 +759,12 @@ main(int argc, char **argv)
 		} else if (strcmp(s, "from") == 0 && i + 1 < argc) {
 			ev.from = strtoull(argv[++i], NULL, 10);
 			step = 0;
+		} else if (strcmp(s, "await") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
+			int keep = ev.timeout_ms;
+			ev.timeout_ms = atoi(argv[++i]);
+			await_reply(&ev);
+			ev.timeout_ms = keep;
+			step = 0;
 		} else if (strcmp(s, "batch") == 0 && i + 1 < argc) {
 			step = step_batch(&ev, argv[++i]);
 		} else {
@@ -613,6 +783,8 @@ out:
 		zmq_ctx_term(ev.zctx);
 	free(ev.hash);
 	free(ev.buf);
+	if (ev.origin_id != ev.id)
+		ident_free(&ev.origin_id);
 	ident_free(&ev.id);
 	return rc;
 }

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Personal data is sealed on every node of a real certified tree (DESIGN §4,
+§8; the trust issue's tests).
+
+Tree, certified by scripts/provision.sh (which also makes the province's
+audit key in OUTDIR/audit, off every node): province 630000000000, county
+630121000000, township 630121101000 with its village node 630121101001, and
+township 630121102000 standing in for its village 630121102001 (no node).
+Households and census are imported at the village and at the stand-in
+township; the test waits until the province holds everything.
+
+  - No node's files (its LMDB data.mdb and lock file, its log, its config:
+    every regular file under its directory) contain, as UTF-8 bytes, any
+    name or any ID number (with either case of a final X) of the input
+    CSVs; nor the audit key's secret key file.
+  - `household show` prints the names and ID numbers of a household's
+    members at its village node, its township and its county (the readers
+    up to the county), and says the personal part is sealed at the province
+    (text and --json). A township of another subtree does not hold it.
+  - At the province, `household show --audit-key OUTDIR/audit/audit.key`
+    opens it ("audit: personal part opened with the audit key" and every
+    member); with another key file it fails with exit 1 and one line on
+    stderr; with a file that is no key, likewise.
+"""
+
+import csv
+import os
+import re
+
+import jzfptest as jt
+from jzfptest import check, check_eq
+
+YEAR = 2020
+P, C = "630000000000", "630121000000"
+T, V = "630121101000", "630121101001"
+TS, SV = "630121102000", "630121102001"  # stand-in township and its village
+HOUSEHOLDS = 40
+
+
+def persons(path):
+    """{household id: [(name, id number)]} from a households CSV."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = [r for r in csv.reader(f) if r and any(x.strip() for x in r)]
+    head = [h.strip() for h in rows[0]]
+
+    def col(*names):
+        return next(i for i, h in enumerate(head) if h in names)
+
+    ch, cn, ci = col("household_id", "户编号"), col("name", "姓名"), col("id_number", "身份证号")
+    out = {}
+    for r in rows[1:]:
+        out.setdefault(r[ch].strip(), []).append((r[cn].strip(), r[ci].strip()))
+    return out
+
+
+def node_files(n):
+    """Every regular file under n's directory (data dir, log, config, key)."""
+    for root, _dirs, names in os.walk(n.dir):
+        for name in names:
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                yield path
+
+
+def scan(needles, paths):
+    """[(needle, path)] for every needle found in the bytes of a file."""
+    hits = []
+    for path in paths:
+        with open(path, "rb") as f:
+            blob = f.read()
+        hits += [(nd, path) for nd in needles if nd in blob]
+    return hits
+
+
+def show(t, n, hid, *extra):
+    return t.run_ctl(n, "household", "show", hid, *extra)
+
+
+def check_readable(t, n, hid, members):
+    """household show at n prints every member's name and ID number."""
+    p = show(t, n, hid)
+    check(p.returncode == 0, f"{n}: household show {hid}: exit {p.returncode}: {p.stderr}")
+    for name, idn in members:
+        check(name in p.stdout and idn in p.stdout,
+              f"{n}: household show {hid} does not print member {name} {idn}:\n{p.stdout}")
+    check("sealed" not in p.stdout, f"{n}: household show {hid} says sealed:\n{p.stdout}")
+    j = t.ctl(n, "household", "show", hid, "--json")
+    check_eq(j.get("personal"), "readable", f"{n}: household show {hid} --json personal")
+    check_eq(sorted((m["name"], m["id_number"]) for m in j.get("persons", [])),
+             sorted(members), f"{n}: household show {hid} --json persons")
+
+
+def check_sealed(t, n, hid, members):
+    p = show(t, n, hid)
+    check(p.returncode == 0, f"{n}: household show {hid}: exit {p.returncode}: {p.stderr}")
+    check(re.search(r"members +\d+ \(personal part sealed", p.stdout),
+          f"{n}: household show {hid} does not say the personal part is sealed:\n{p.stdout}")
+    for name, idn in members:
+        check(name not in p.stdout and idn not in p.stdout,
+              f"{n}: household show {hid} prints {name} {idn} of a sealed part")
+    j = t.ctl(n, "household", "show", hid, "--json")
+    check_eq(j.get("personal"), "sealed", f"{n}: household show {hid} --json personal")
+    check("persons" not in j, f"{n}: --json lists persons of a sealed part")
+    check_eq(j.get("members"), len(members), f"{n}: household {hid} members (clear part)")
+
+
+def test(t):
+    out = t.provision([(P, "province", "青海省"), (C, "county", "大通县"),
+                        (T, "township", "城关镇"), (V, "village", "新庄村"),
+                        (TS, "township", "桥头镇")], receipt_ms=300)
+    prov, county, town, village, standin = (t.nodes[a] for a in (P, C, T, V, TS))
+    audit_key = os.path.join(out, "audit", "audit.key")
+    check(os.path.isfile(audit_key), "provision.sh wrote no audit key")
+    for n in t.nodes.values():
+        check(not os.path.exists(os.path.join(n.dir, "audit.key")), f"{n}: holds the audit key")
+    t.start_all()
+
+    data = os.path.join(t.dir, "input")
+    os.mkdir(data)
+    files = jt.gen_households(os.path.join(data, "hh_{village}.csv"), [V, SV], HOUSEHOLDS,
+                              seed="sealed", year=YEAR, new=True, chinese=[SV])
+    census = jt.gen_census(os.path.join(data, "census.csv"), [V, SV], YEAR, seed="sealed")
+    cv = jt.split_census(census, os.path.join(data, "census_v.csv"), [V])
+    cs = jt.split_census(census, os.path.join(data, "census_s.csv"), [SV])
+    t.import_many([(village, "households", files[V]), (village, "census", cv),
+                   (standin, "households", files[SV]), (standin, "census", cs)])
+    t.wait_synced()
+    expect = jt.Expect()
+    for path in files.values():
+        expect.add_households(path)
+    expect.add_census(census)
+    names = jt.node_names(t)
+    for level in jt.ROLLUP_LEVELS:
+        jt.compare_rollup(t.rollup(prov, level), expect.rollup(level, names=names),
+                          f"province rollup --level {level}")
+
+    by_hh = {}
+    for path in files.values():
+        by_hh.update(persons(path))
+    check_eq(len(by_hh), 2 * HOUSEHOLDS, "households in the input")
+
+    # ---- 1. No name, no ID number, anywhere on any node.
+    public = [n.name for n in t.nodes.values()]
+    with open(census, encoding="utf-8") as f:
+        public += [r["name"] for r in csv.DictReader(f)]
+    needles, skipped = {}, 0
+    for hid, members in by_hh.items():
+        for name, idn in members:
+            # A name that is part of a public string (a village's or a
+            # node's name) is legitimately stored: not a leak.
+            if any(name in s for s in public):
+                skipped += 1
+            else:
+                needles[name.encode("utf-8")] = f"name of a member of {hid}"
+            for v in {idn, idn.upper(), idn.lower()}:
+                needles[v.encode("ascii")] = f"ID number of a member of {hid}"
+    check(len(needles) > 3 * HOUSEHOLDS, f"only {len(needles)} strings to look for")
+    jt.log(f"looking for {len(needles)} names and ID numbers ({skipped} names skipped as "
+           f"part of a public name) in every node's files")
+    # A positive control: the same search finds every one in the input.
+    originals = {m[0].encode() for ms in by_hh.values() for m in ms if m[0].encode() in needles}
+    originals |= {m[1].encode() for ms in by_hh.values() for m in ms}
+    found = {nd for nd, _ in scan(originals, list(files.values()))}
+    check_eq(len(found), len(originals), "personal strings found in the input CSVs themselves")
+    with open(audit_key, encoding="ascii") as f:
+        seed = f.read().split()[-1]
+    check(re.fullmatch(r"[0-9a-f]{64}", seed), "audit.key: unexpected format")
+    needles[seed.encode("ascii")] = "the audit key's secret seed"
+    paths = []
+    for n in t.nodes.values():
+        mine = list(node_files(n))
+        check(any(p.endswith("data.mdb") for p in mine), f"{n}: no data.mdb under {n.dir}")
+        check(n.logfile in mine, f"{n}: no log")
+        paths += mine
+    leaks = [f"{os.path.relpath(path, out)}: {needles[nd]} "
+             f"({nd[:40].decode('utf-8', 'replace')!r})" for nd, path in scan(needles, paths)]
+    jt.log(f"scanned {sum(os.path.getsize(p) for p in paths)} bytes in {len(paths)} files "
+           f"of {len(t.nodes)} nodes")
+    check(not leaks, f"{len(leaks)} personal strings found in node files:\n  " +
+          "\n  ".join(leaks[:30]))
+
+    # ---- 2. Who reads what.
+    sample_v = sorted(h for h in by_hh if h.startswith(V))[:3]
+    sample_s = sorted(h for h in by_hh if h.startswith(SV))[:3]
+    for hid in sample_v:
+        for n in (village, town, county):
+            check_readable(t, n, hid, by_hh[hid])
+        check_sealed(t, prov, hid, by_hh[hid])
+        p = show(t, standin, hid)
+        check(p.returncode != 0 and "not held" in p.stderr,
+              f"{standin}: holds household {hid} of another township: {p.stdout}{p.stderr}")
+    for hid in sample_s:
+        for n in (standin, county):
+            check_readable(t, n, hid, by_hh[hid])
+        check_sealed(t, prov, hid, by_hh[hid])
+        p = show(t, town, hid)
+        check(p.returncode != 0 and "not held" in p.stderr,
+              f"{town}: holds household {hid} of another township: {p.stdout}{p.stderr}")
+    p = show(t, prov, sample_v[0])
+    check("the province reads statistics only" in p.stdout,
+          f"{prov}: household show does not say why it is sealed:\n{p.stdout}")
+
+    # ---- 3. The audit key opens it at the province; another key does not.
+    for hid in (sample_v[0], sample_s[0]):
+        p = show(t, prov, hid, "--audit-key", audit_key)
+        check(p.returncode == 0, f"audit of {hid}: exit {p.returncode}: {p.stderr}")
+        check("audit: personal part opened with the audit key" in p.stdout,
+              f"audit of {hid}: no 'opened' line:\n{p.stdout}")
+        audit_part = p.stdout.split("audit: personal part opened with the audit key", 1)[1]
+        for name, idn in by_hh[hid]:
+            check(name in audit_part and idn in audit_part,
+                  f"audit of {hid}: member {name} {idn} not printed:\n{p.stdout}")
+    wrong = os.path.join(t.dir, "wrong.key")
+    t.keygen(wrong)
+    junk = os.path.join(t.dir, "junk.key")
+    with open(junk, "w") as f:
+        f.write("not a key\n")
+    os.chmod(junk, 0o600)
+    for keyfile, why in ((wrong, r"does not open household .*not one of its readers"),
+                         (junk, r"cannot load the audit key")):
+        p = show(t, prov, sample_v[0], "--audit-key", keyfile)
+        err = p.stderr.strip().splitlines()
+        what = f"audit with {os.path.basename(keyfile)}"
+        check(p.returncode == 1 and err and re.search(why, err[-1]),
+              f"{what}: exit {p.returncode}, stderr {p.stderr!r} (expected /{why}/)")
+        if len(err) != 1:
+            # README, DESIGN §10: any error exits with a one-line reason.
+            t.soft_fail(f"{what}: {len(err)} lines on stderr, expected one: {p.stderr!r}")
+        check("audit: personal part opened" not in p.stdout, f"{what} opened it")
+        for name, idn in by_hh[sample_v[0]]:
+            check(idn not in p.stdout, f"{what} printed {idn}")
+    # The audit left nothing behind either.
+    for n in t.nodes.values():
+        with open(n.logfile, "rb") as f:
+            log = f.read()
+        for name, idn in by_hh[sample_v[0]] + by_hh[sample_s[0]]:
+            check(idn.encode() not in log, f"{n}: its log holds {idn} after the audit")
+    for n in t.nodes.values():
+        t.verify(n)
+
+
+if __name__ == "__main__":
+    jt.main(test)
