@@ -2,7 +2,8 @@
  * household.c - effective household state (DESIGN §6, §9); see household.h.
  *
  * `version` value, big-endian: origin(32) seq(8) hlc(8) year(2) status(1)
- * members(1) attribute(1) main_cause(1) n_parents(1) parents(32 each).
+ * members(1) attribute(1) main_cause(1) tags(8) n_parents(1) parents(32
+ * each).
  *
  * `household` value: eff head (hash 32, origin 32, seq 8, hlc 8) year(2)
  * versions(4) present(1) status(1) members(1) attribute(1) main_cause(1)
@@ -37,7 +38,7 @@
 
 #define HEAD_LEN      (32 + 32 + 8 + 8)
 #define STATE_FIXED   (HEAD_LEN + 2 + 4 + 5 + 1 + 32 + 8 + 32 + 1)
-#define VERSION_FIXED (32 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 1)
+#define VERSION_FIXED (32 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 8 + 1)
 
 /* ---------------------------------------------------------------- values */
 
@@ -136,6 +137,14 @@ hh_version_from(struct hh_version *out, const struct rec_household *h, const uin
 	out->members = (uint8_t)h->n_members;
 	out->attribute = h->attribute;
 	out->main_cause = h->main_cause;
+	/* FNV-1a over the tags in order: not a security boundary, only "has
+	 * the member list changed"; a collision would only leave the person
+	 * index stale, which rollup --verify does not depend on. */
+	uint64_t d = 1469598103934665603ULL;
+	for (size_t i = 0; i < h->n_members; i++)
+		for (size_t b = 0; b < REC_PID_TAG_LEN; b++)
+			d = (d ^ h->members[i].pid_tag[b]) * 1099511628211ULL;
+	out->tags = d ^ h->n_members;
 	out->n_parents = h->n_parents;
 	memcpy(out->parents, h->parents, h->n_parents * 32);
 }
@@ -154,7 +163,8 @@ version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
 	val[51] = v->members;
 	val[52] = v->attribute;
 	val[53] = v->main_cause;
-	val[54] = (uint8_t)v->n_parents;
+	be64_put(val + 54, v->tags);
+	val[62] = (uint8_t)v->n_parents;
 	memcpy(val + VERSION_FIXED, v->parents, v->n_parents * 32);
 	store_put(txn, STORE_VERSION, key, sizeof(key), val, VERSION_FIXED + v->n_parents * 32);
 }
@@ -162,7 +172,7 @@ version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
 int
 hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *p, size_t n)
 {
-	if (n < VERSION_FIXED || p[54] > REC_MAX_PARENTS || n != VERSION_FIXED + p[54] * 32u)
+	if (n < VERSION_FIXED || p[62] > REC_MAX_PARENTS || n != VERSION_FIXED + p[62] * 32u)
 		return JZ_ECORRUPT;
 	memcpy(out->hash, key + 8, 32);
 	memcpy(out->origin, p, 32);
@@ -173,7 +183,8 @@ hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *
 	out->members = p[51];
 	out->attribute = p[52];
 	out->main_cause = p[53];
-	out->n_parents = p[54];
+	out->tags = be64_get(p + 54);
+	out->n_parents = p[62];
 	memcpy(out->parents, p + VERSION_FIXED, out->n_parents * 32);
 	return 0;
 }
@@ -568,12 +579,15 @@ refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t vil
 	if ((err = set_effective(txn, id, st, &hist_new)))
 		return err;
 	if (!old_eff || memcmp(old_eff, st->eff.hash, 32) != 0) {
-		struct hh_version v;
-		if (old_eff && hh_version_get(txn, id, old_eff, &v) == 0)
-			hh_persons(txn, &v, id, false);
+		struct hh_version v, ov;
+		bool had = old_eff && hh_version_get(txn, id, old_eff, &ov) == 0;
 		if ((err = hh_version_get(txn, id, st->eff.hash, &v)))
 			return err;
-		hh_persons(txn, &v, id, true);
+		if (!had || ov.tags != v.tags) {
+			if (had)
+				hh_persons(txn, &ov, id, false);
+			hh_persons(txn, &v, id, true);
+		}
 	}
 	hh_state_put(txn, id, st);
 	return txn->err;
@@ -615,9 +629,12 @@ add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1, true)))
 			return err;
 		struct hh_version old;
-		if (hh_version_get(txn, id, st.eff.hash, &old) == 0)
-			hh_persons(txn, &old, id, false);
-		hh_persons(txn, v, id, true);
+		bool had = hh_version_get(txn, id, st.eff.hash, &old) == 0;
+		if (!had || old.tags != v->tags) {
+			if (had)
+				hh_persons(txn, &old, id, false);
+			hh_persons(txn, v, id, true);
+		}
 		head_of(&st.eff, v);
 		st.heads[0] = st.eff;
 		st.year = v->year;

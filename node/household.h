@@ -44,6 +44,9 @@ struct hh_version {
 	uint16_t year;
 	uint8_t status; /* the status this version states (proposed or kept) */
 	uint8_t members, attribute, main_cause;
+	/* A digest of the members' pid_tags: when it does not change from one
+	 * head to the next, neither does the person index. */
+	uint64_t tags;
 	size_t n_parents;
 	uint8_t parents[REC_MAX_PARENTS][32];
 };

@@ -650,7 +650,7 @@ verify_versions(struct store_txn *txn, size_t *nhh, size_t *bad, char *first, si
 			     want.hlc == ver.hlc && want.year == ver.year &&
 			     want.status == ver.status && want.members == ver.members &&
 			     want.attribute == ver.attribute && want.main_cause == ver.main_cause &&
-			     want.n_parents == ver.n_parents &&
+			     want.tags == ver.tags && want.n_parents == ver.n_parents &&
 			     memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
 		}
 		if (!ok && !(*bad)++)
