@@ -6,6 +6,7 @@
 
 #include "area.h"
 #include "bytes.h"
+#include "hex.h"
 #include "household.h"
 #include "log.h"
 #include "workflow.h"
@@ -21,15 +22,12 @@
 #define RELEASE_MAX 256
 #define PARK_KEY    (32 + 8 + 32 + 8 + 2)
 
+/* The first 4 bytes of a key or hash, as 8 hex characters: enough to
+ * tell origins apart in a log line. */
 static void
 short_hex(const uint8_t *p, char out[9])
 {
-	static const char d[] = "0123456789abcdef";
-	for (int i = 0; i < 4; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[8] = 0;
+	hex_encode(p, 4, out);
 }
 
 /* ---------------------------------------------------------------- policy */

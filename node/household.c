@@ -663,6 +663,24 @@ hh_history_snapshot(struct store_txn *txn, uint64_t id, struct hh_history **out)
 	return 0;
 }
 
+/* Is a record at hlc AT by origin BY later than ST's latest recorded one?
+ * (The later hlc, then the greater origin key: the same everywhere.) */
+static bool
+recorded_later(const struct hh_state *st, uint64_t at, const uint8_t by[32])
+{
+	return !st->has_recorded || at > st->recorded_at ||
+	       (at == st->recorded_at && memcmp(by, st->recorded_by, 32) > 0);
+}
+
+static void
+set_recorded(struct hh_state *st, const uint8_t p[32], uint64_t at, const uint8_t by[32])
+{
+	st->has_recorded = true;
+	memcpy(st->recorded, p, 32);
+	st->recorded_at = at;
+	memcpy(st->recorded_by, by, 32);
+}
+
 int
 hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
             const uint8_t p[32], uint64_t at, const uint8_t by[32], struct hh_history *old)
@@ -671,14 +689,8 @@ hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 	int err = hh_state_get(txn, id, &st);
 	if (err)
 		return err;
-	bool later = !st.has_recorded || at > st.recorded_at ||
-	             (at == st.recorded_at && memcmp(by, st.recorded_by, 32) > 0);
-	if (later) {
-		st.has_recorded = true;
-		memcpy(st.recorded, p, 32);
-		st.recorded_at = at;
-		memcpy(st.recorded_by, by, 32);
-	}
+	if (recorded_later(&st, at, by))
+		set_recorded(&st, p, at, by);
 	uint8_t old_eff[32];
 	memcpy(old_eff, st.eff.hash, 32);
 	return refresh(txn, acc, id, village, &st, old, old_eff);
@@ -705,15 +717,8 @@ hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_
 		struct wf_proposal p;
 		if ((err = wf_proposal_get(txn, k.p + 8, &p)))
 			break;
-		if (p.state != WF_RECORDED)
-			continue;
-		if (!st.has_recorded || p.decided > st.recorded_at ||
-		    (p.decided == st.recorded_at && memcmp(p.decided_by, st.recorded_by, 32) > 0)) {
-			st.has_recorded = true;
-			memcpy(st.recorded, k.p + 8, 32);
-			st.recorded_at = p.decided;
-			memcpy(st.recorded_by, p.decided_by, 32);
-		}
+		if (p.state == WF_RECORDED && recorded_later(&st, p.decided, p.decided_by))
+			set_recorded(&st, k.p + 8, p.decided, p.decided_by);
 	}
 	store_iter_close(&it);
 	if (err && err != JZ_ENOTFOUND)

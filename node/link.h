@@ -44,6 +44,11 @@ void link_down_tick(struct node *n, uint64_t now);
  * subject is in that subtree, or it is for everyone)? */
 bool link_concerns(const struct bytes *raw, uint64_t child);
 
+/* Does log DB (STORE_LOG or STORE_DOWNLOG) hold, at position C->local_seq,
+ * the envelope C names by (origin, seq, hash)? Then C is a position in this
+ * very log, not in an older copy of it. */
+bool link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *c);
+
 /* The key under which a node keeps its down cursor (what it holds of its
  * parent's downlog) in STORE_LINK: no area is 0. */
 #define LINK_DOWN_KEY 0

@@ -427,20 +427,7 @@ down_resume(struct node *n, const struct wire_cursor *c)
 	if (!c->set || c->local_seq == 0 || memcmp(c->epoch, n->ax.epoch, 16) != 0 ||
 	    c->local_seq > n->ax.local_seq)
 		return 1;
-	struct store_txn txn;
-	if (store_begin(n->st, &txn, STORE_RO))
-		return 1;
-	uint8_t key[8], h[32];
-	be64_put(key, c->local_seq);
-	struct bytes v, raw;
-	bool ok = store_get(&txn, STORE_DOWNLOG, key, sizeof(key), &v) == 0 && v.n == 40 &&
-	          memcmp(v.p, c->origin, 32) == 0 && be64_get(v.p + 32) == c->seq &&
-	          store_get(&txn, STORE_ENV, v.p, 40, &raw) == 0;
-	if (ok) {
-		envelope_hash(raw.p, raw.n, h);
-		ok = memcmp(h, c->hash, 32) == 0;
-	}
-	store_abort(&txn);
+	bool ok = link_log_holds(n, STORE_DOWNLOG, c);
 	return ok ? c->local_seq + 1 : 1;
 }
 

@@ -283,10 +283,8 @@ send_hello(struct node *n, uint64_t now)
 		         "no connection to parent (not listening, or CURVE handshake failing)");
 }
 
-/* Does our log hold, at position C->local_seq, the envelope C names by
- * (origin, seq, hash)? Then C is a position in this very log. */
-static bool
-log_holds(struct node *n, const struct wire_cursor *c)
+bool
+link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *c)
 {
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
@@ -294,7 +292,7 @@ log_holds(struct node *n, const struct wire_cursor *c)
 	uint8_t key[8], h[32];
 	be64_put(key, c->local_seq);
 	struct bytes v, raw;
-	bool ok = store_get(&txn, STORE_LOG, key, sizeof(key), &v) == 0 && v.n == 40 &&
+	bool ok = store_get(&txn, db, key, sizeof(key), &v) == 0 && v.n == 40 &&
 	          memcmp(v.p, c->origin, 32) == 0 && be64_get(v.p + 32) == c->seq &&
 	          store_get(&txn, STORE_ENV, v.p, 40, &raw) == 0;
 	if (ok) {
@@ -317,7 +315,7 @@ resume_point(struct node *n, const struct wire_cursor *c)
 	if (!c->set || c->local_seq == 0)
 		return 0;
 	if (memcmp(c->epoch, n->ax.epoch, 16) == 0 && c->local_seq <= n->ax.local_seq &&
-	    log_holds(n, c)) {
+	    link_log_holds(n, STORE_LOG, c)) {
 		return c->local_seq;
 	}
 	log_warn("parent's cursor does not name an entry of our log (restored store?): "

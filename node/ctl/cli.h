@@ -37,6 +37,9 @@ struct req {
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* "usage: jzfpctl CMD" and HELP on stderr, exit 2. */
 void cli_usage_die(const char *cmd, const char *help) __attribute__((noreturn));
+/* Is --help or -h among ARGV[1..argc)? */
+bool cli_wants_help(int argc, char **argv);
+
 /* Load -c CONFIG once (dies on a bad config). */
 void cli_load_config(struct ctl *c);
 

@@ -11,6 +11,7 @@
 
 #include "area.h"
 #include "cert.h"
+#include "cli.h"
 #include "err.h"
 #include "hex.h"
 #include "hlc.h"
@@ -89,15 +90,6 @@ show_help(const char *usage, const char *help)
 {
 	printf("usage: jzfpctl %s\n%s", usage, help);
 	return 0;
-}
-
-static bool
-wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return true;
-	return false;
 }
 
 /* A chain file read whole: the views in certs point into buf. */
@@ -454,11 +446,11 @@ cmd_cert(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (strcmp(argv[1], subs[i].name) != 0)
 			continue;
-		if (wants_help(argc - 1, argv + 1))
+		if (cli_wants_help(argc - 1, argv + 1))
 			return show_help(subs[i].usage, subs[i].help);
 		return subs[i].fn(argc - 1, argv + 1);
 	}
-	if (wants_help(argc, argv))
+	if (cli_wants_help(argc, argv))
 		return show_help(usage_all, help_cert);
 	fprintf(stderr, "jzfpctl: cert: unknown subcommand '%s'\n", argv[1]);
 	return usage_error(usage_all, help_cert);

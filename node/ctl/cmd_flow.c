@@ -110,15 +110,6 @@ const char help_household[] =
     "      other changes count at once. --merge makes every open head a\n"
     "      parent, which settles concurrent heads.\n";
 
-static bool
-wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return true;
-	return false;
-}
-
 /* A number from a JSON-ish answer. */
 static unsigned long
 field(const char *text, const char *name)
@@ -446,7 +437,7 @@ cmd_household(struct ctl *c, int argc, char **argv)
 {
 	const char *use = "household show ID [--json] [--audit-key FILE] | household edit ID "
 	                  "[options]";
-	if (wants_help(argc, argv) || argc < 3)
+	if (cli_wants_help(argc, argv) || argc < 3)
 		cli_usage_die(use, help_household);
 	uint64_t id;
 	if (household_id_parse(argv[2], &id))

@@ -254,8 +254,8 @@ static const char help_import[] =
 
 /* ---------------------------------------------------------------- commands */
 
-static bool
-wants_help(int argc, char **argv)
+bool
+cli_wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -275,7 +275,7 @@ cmd_keygen(struct ctl *c, int argc, char **argv)
 		else
 			cli_usage_die("keygen --out FILE", help);
 	}
-	if (wants_help(argc, argv) || !out)
+	if (cli_wants_help(argc, argv) || !out)
 		cli_usage_die("keygen --out FILE", help);
 	struct ident *id;
 	int err = ident_generate(&id);
@@ -546,7 +546,7 @@ cmd_import(struct ctl *c, int argc, char **argv)
 {
 	const char *help = help_import;
 	const char *use = "import households|census FILE.csv [--skip-bad] [--recorded]";
-	if (wants_help(argc, argv) || argc < 3)
+	if (cli_wants_help(argc, argv) || argc < 3)
 		cli_usage_die(use, help);
 	bool skip_bad = false, recorded = false;
 	for (int i = 3; i < argc; i++) {
@@ -673,7 +673,7 @@ main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(argv[i], commands[k].name) == 0) {
-			if (commands[k].help && wants_help(argc - i, argv + i)) {
+			if (commands[k].help && cli_wants_help(argc - i, argv + i)) {
 				printf("usage: jzfpctl %s\n%s", commands[k].usage,
 				       commands[k].help);
 				return 0;
