@@ -251,11 +251,14 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 		return err;
 	struct hh_version v;
 	hh_version_from(&v, &h, e->hash, e->origin, e->seq, e->hlc);
-	if ((err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v, &h)))
-		return err;
-	if (h.proposes)
+	/* Until this envelope is stored (after its record), the person index
+	 * takes its members from H, also for the steps released for it. */
+	hh_applying(&v, &h);
+	err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v, &h);
+	if (!err && h.proposes)
 		flow_release(a, e->hash);
-	return a->txn.err;
+	hh_applying(NULL, NULL);
+	return err ? err : a->txn.err;
 }
 
 static int
@@ -582,6 +585,11 @@ apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t sco
 		err = envelope_decode(&ctx->envs[m], envs[i].p, envs[i].n);
 		if (err) {
 			refuse(a, NULL, 1, "undecodable envelope #%zu: %s", i, err_str(err));
+			continue;
+		}
+		if (a->own_only && !is_own(a, ctx->envs[m].origin)) {
+			refuse(a, &ctx->envs[m], 1,
+			       "a recovery carries only this node's own records");
 			continue;
 		}
 		ctx->runs[m] = &ctx->envs[m];

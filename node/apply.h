@@ -84,6 +84,9 @@ struct applier {
 	 * chain arrives filtered to what concerns this node, so gaps are
 	 * expected and every envelope's own signature is verified. */
 	bool sparse;
+	/* A recovery (our own records sent back by the parent): envelopes of
+	 * any other origin are refused. */
+	bool own_only;
 	char why[200]; /* the first refusal's reason, for the log and replies */
 };
 

@@ -255,8 +255,8 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 	if (!node_may_sign(n, &why_not))
 		sbuf_printf(out, "signing   NOT ALLOWED: %s\n", why_not);
 	sbuf_printf(out,
-	            "workflow  %" PRIu64 " open proposals, %" PRIu64 " steps taken, %" PRIu64
-	            " refused, %" PRIu64 " waiting for their version\n",
+	            "workflow  %" PRIu64 " open proposals; since start %" PRIu64
+	            " steps taken, %" PRIu64 " refused; %" PRIu64 " waiting for their version\n",
 	            n->ax.open_proposals, t->wf_applied, t->wf_refused, n->ax.parked);
 	for (size_t i = 0; i < n->n_children; i++) {
 		const struct child *c = &n->children[i];

@@ -149,6 +149,14 @@ prepare_version(struct store_txn *txn, struct rec_household *h, const struct hh_
 		         wf_state_name(p.state));
 		return JZ_EREFUSED;
 	}
+	if (recorded && st->has_recorded) {
+		snprintf(why, len,
+		         "household %s already has a recorded status (%s): --recorded migrates "
+		         "only a first one; a change goes through the procedure (import without "
+		         "--recorded)",
+		         id, status_text(official));
+		return JZ_EREFUSED;
+	}
 	if (!recorded && wf_kind_of(official, h->status) == WF_KIND_INVALID) {
 		snprintf(why, len, "household %s: no procedure changes its status %s to %s", id,
 		         status_text(official), status_text(h->status));
@@ -525,10 +533,12 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	struct hh_version headv;
 	bool readable = hh_version_get(&txn, id, st.eff.hash, &headv) == 0 &&
 	                open_personal(n, &txn, &headv, &p);
-	const char *sealed_why = n->cfg.level == AREA_LEVEL_PROVINCE
-	                             ? "sealed: the province reads statistics only (jzfpctl "
-	                               "household show --audit-key FILE opens it)"
-	                             : "sealed: this node is not one of its readers";
+	const char *sealed_why =
+	    n->cfg.level == AREA_LEVEL_PROVINCE
+	        ? (n->cfg.has_audit_key ? "sealed: the province reads statistics only; the "
+	                                  "province's audit key opens it (--audit-key FILE)"
+	                                : "sealed: the province reads statistics only")
+	        : "sealed: this node is not one of its readers";
 	char head[17], village[13], vname[128] = "";
 	ctl_hex8(st.eff.hash, head);
 	area_format(h.village, village);
@@ -569,8 +579,14 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 		sbuf_printf(out, "household %s  village %s %s  year %u\n", ctl_arg(r, 1), village,
 		            vname, h.year);
 		sbuf_printf(out, "official  %s (%u)\n", rec_status_name(official), official);
+		struct wf_proposal hp;
+		const char *note = "";
+		if (h.proposes && wf_proposal_get(&txn, st.eff.hash, &hp) == 0)
+			note = hp.state == WF_RECORDED   ? " (its proposal, recorded)"
+			       : hp.state == WF_REJECTED ? " (its proposal, rejected)"
+			                                 : " (proposed, not yet recorded)";
 		sbuf_printf(out, "head      %s, status %s%s\n", head, rec_status_name(h.status),
-		            h.proposes ? " (proposed)" : "");
+		            note);
 		sbuf_printf(out,
 		            "data      attribute %s, main cause %s, income %" PRId64 ".%02" PRId64
 		            " yuan\n",
@@ -633,9 +649,13 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 			            vs[i].seq, hlc_ms(vs[i].hlc), vs[i].year, vs[i].status,
 			            prop ? "true" : "false");
 		} else {
+			char pnote[48] = "";
+			if (prop)
+				snprintf(pnote, sizeof(pnote), " (proposal, %s)",
+				         wf_state_name(pp.state));
 			sbuf_printf(out, "  %s %s by %s seq %" PRIu64 ": year %u, %s%s\n", vh, date,
 			            by, vs[i].seq, vs[i].year, rec_status_name(vs[i].status),
-			            prop ? " (proposal)" : "");
+			            pnote);
 		}
 	}
 	/* Its proposals and who did what, when. */

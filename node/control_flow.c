@@ -376,6 +376,7 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 	struct wf_signer s = self_signer(n);
 	uint64_t *approved = malloc((nt ? nt : 1) * sizeof(*approved));
 	size_t n_approved = 0, k = 0;
+	char left_out[300] = "";
 	for (size_t i = 0; i < nt && approved; i++) {
 		char why2[300] = "";
 		struct wf_proposal p;
@@ -389,7 +390,12 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 			ok = false;
 		if (!ok) {
 			if (all) {
-				skipped++;
+				if (!skipped++) {
+					char hid[17];
+					household_id_format(t[i].household, hid);
+					snprintf(left_out, sizeof(left_out), "household %s: %s",
+					         hid, why2);
+				}
 			} else {
 				char hid[17];
 				household_id_format(t[i].household, hid);
@@ -416,8 +422,12 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	sbuf_release(&errs);
 	if (nt == 0) {
-		sbuf_printf(out, "{\"events\":0,\"proposals\":0,\"skipped\":%zu,\"refused\":0}\n",
+		sbuf_printf(out,
+		            "{\"events\":0,\"proposals\":0,\"skipped\":%zu,\"refused\":0,"
+		            "\"left_out\":",
 		            skipped);
+		sbuf_json_str(out, left_out);
+		sbuf_printf(out, "}\n");
 		free(t);
 		return 0;
 	}
@@ -435,6 +445,8 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 	            ",\"why\":",
 	            job.events, nt, skipped, job.refused_after);
 	sbuf_json_str(out, job.why);
+	sbuf_printf(out, ",\"left_out\":");
+	sbuf_json_str(out, left_out);
 	sbuf_printf(out, "}\n");
 	log_info("workflow: %s on %zu proposal(s) in %zu event(s)", name, nt, job.events);
 	return 0;
@@ -712,10 +724,13 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 					    "属性</th><th>主要致贫原因</th><th>事项</th><th>家庭"
 					    "成员</th></tr>\n");
 				} else {
+					const char *period =
+					    w == WF_ANNOUNCEMENT ? "公告期" : "公示期";
 					sbuf_printf(out,
-					            "%s\n公示期 %s 至 %s（%" PRIu64 " 天）\n"
-					            "如有异议，请在公示期内向 %s 反映。\n",
-					            notice_title(w), from, to, days, where);
+					            "%s\n%s %s 至 %s（%" PRIu64 " 天）\n"
+					            "如有异议，请在%s内向 %s 反映。\n",
+					            notice_title(w), period, from, to, days, period,
+					            where);
 					table_init(&t, headers, 8);
 				}
 			}
@@ -1034,6 +1049,11 @@ ctl_clock(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	char t[32];
 	cert_time_format(hlc_ms(hlc_peek(&n->hlc)), t);
-	sbuf_printf(out, "{\"now\":\"%s\",\"offset_ms\":%" PRIu64 "}\n", t, n->clock_offset_ms);
+	if (ctl_flag(r, "--json"))
+		sbuf_printf(out, "{\"now\":\"%s\",\"offset_ms\":%" PRIu64 "}\n", t,
+		            n->clock_offset_ms);
+	else
+		sbuf_printf(out, "this node's clock: %s (%" PRIu64 " s ahead of the wall clock)\n",
+		            t, n->clock_offset_ms / 1000);
 	return 0;
 }

@@ -11,15 +11,18 @@
 #include "log.h"
 #include "workflow.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define META_POLICY  "policy"
-#define META_RECEIPT "receipt"
-/* Events parked for one version taken at once; more wait for the next
- * release (another version cannot arrive with the same hash: never). */
-#define RELEASE_MAX 256
+#define META_POLICY    "policy"
+#define META_POLICY_AT "policy@" /* + hlc(8) origin(32): every policy, for its time */
+#define META_RECEIPT   "receipt"
+/* Steps waiting for one proposal taken in one round (a bound on memory:
+ * rounds go on while steps are taken). */
+#define RELEASE_MAX 65536
 #define PARK_KEY    (32 + 8 + 32 + 8 + 2)
 
 /* The first 4 bytes of a key or hash, as 8 hex characters: enough to
@@ -32,6 +35,44 @@ short_hex(const uint8_t *p, char out[9])
 
 /* ---------------------------------------------------------------- policy */
 
+static void
+policy_defaults(struct rec_policy *p)
+{
+	if (!p->notice_days)
+		p->notice_days = FLOW_DEFAULT_NOTICE_DAYS;
+	if (!p->threshold_bp)
+		p->threshold_bp = FLOW_DEFAULT_THRESHOLD_BP;
+}
+
+int
+flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_META, &it);
+	if (err)
+		return err;
+	const size_t plen = strlen(META_POLICY_AT);
+	struct bytes k, v, best = {0};
+	for (err = store_iter_seek(&it, META_POLICY_AT, plen, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n != plen + 40 || memcmp(k.p, META_POLICY_AT, plen) != 0)
+			break;
+		if (be64_get(k.p + plen) > hlc)
+			break; /* keys are in hlc order */
+		best = v;
+	}
+	if (best.n && rec_policy_decode(out, best.p, best.n))
+		err = JZ_ECORRUPT;
+	else
+		err = 0;
+	store_iter_close(&it);
+	if (err)
+		return err;
+	policy_defaults(out);
+	return 0;
+}
+
 int
 flow_policy_get(struct store_txn *txn, struct rec_policy *out)
 {
@@ -42,10 +83,7 @@ flow_policy_get(struct store_txn *txn, struct rec_policy *out)
 		err = JZ_ECORRUPT;
 	if (err && err != JZ_ENOTFOUND)
 		return err;
-	if (!out->notice_days)
-		out->notice_days = FLOW_DEFAULT_NOTICE_DAYS;
-	if (!out->threshold_bp)
-		out->threshold_bp = FLOW_DEFAULT_THRESHOLD_BP;
+	policy_defaults(out);
 	return 0;
 }
 
@@ -57,8 +95,14 @@ flow_policy(struct applier *a, const struct envelope *e, const struct origin_sta
 		return JZ_EPARSE;
 	if (o->level != AREA_LEVEL_PROVINCE)
 		return JZ_ESCOPE;
-	/* The latest policy by hlc (then origin) is in force, whatever the
-	 * order in which policies arrive. */
+	/* Every policy is kept for the steps of its time; the latest by hlc
+	 * (then origin) is in force now, whatever the order they arrive in. */
+	uint8_t hk[sizeof(META_POLICY_AT) - 1 + 40];
+	const size_t plen = sizeof(META_POLICY_AT) - 1;
+	memcpy(hk, META_POLICY_AT, plen);
+	be64_put(hk + plen, e->hlc);
+	memcpy(hk + plen + 8, e->origin, 32);
+	store_put(&a->txn, STORE_META, hk, sizeof(hk), e->body.p, e->body.n);
 	struct bytes v;
 	int err = store_get(&a->txn, STORE_META, META_POLICY, strlen(META_POLICY), &v);
 	if (err == 0 && v.n >= 40) {
@@ -152,8 +196,14 @@ check_from_status(struct store_txn *txn, const struct wf_proposal *p, const uint
 	return JZ_EREFUSED;
 }
 
-/* Take or refuse step W->step of event E (by O) on its proposal I. */
-static void
+enum step_outcome {
+	STEP_TAKEN,
+	STEP_REFUSED,
+	STEP_PARKED,
+};
+
+/* Take, refuse or park step W->step of event E (by O) on its proposal I. */
+static enum step_outcome
 step_one(struct applier *a, const struct envelope *e, const struct rec_workflow *w, size_t i,
          const struct origin_state *o)
 {
@@ -175,14 +225,14 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 			if (!a->why[0])
 				snprintf(a->why, sizeof(a->why), "%s", why);
 			log_warn("workflow step refused: %s", why);
-			return;
+			return STEP_REFUSED;
 		}
 		park(a, e, w->proposals[i], i);
-		return;
+		return STEP_PARKED;
 	}
 	if (err) {
 		store_fail(txn, err);
-		return;
+		return STEP_REFUSED;
 	}
 	struct wf_hist hist = {
 	    .step = w->step,
@@ -194,10 +244,11 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	};
 	memcpy(hist.origin, e->origin, 32);
 	char why[200] = "";
+	/* The policy in force when the step was signed. */
 	struct rec_policy pol;
-	if ((err = flow_policy_get(txn, &pol))) {
+	if ((err = flow_policy_at(txn, e->hlc, &pol))) {
 		store_fail(txn, err);
-		return;
+		return STEP_REFUSED;
 	}
 	struct wf_signer s = {.origin = e->origin, .level = o->level, .area = o->area};
 	uint64_t village = household_village(p.household);
@@ -211,8 +262,25 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 		err = wf_check(&p, village, w->step, &s, e->hlc, w->days, pol.notice_days, why,
 		               sizeof(why));
 	}
+	if (err && p.household == w->households[i] && wf_is_early(&p, w->step, s.level)) {
+		/* Its predecessors are still on their way (a store being refilled,
+		 * a recovery): wait for them, as for a version not held yet. */
+		park(a, e, w->proposals[i], i);
+		return STEP_PARKED;
+	}
 	if (!err && (w->step == WF_VILLAGE_NOTICE_OPEN || is_record(w->step)))
 		err = check_from_status(txn, &p, w->proposals[i], why, sizeof(why));
+	if (!err && w->step == WF_RECORD_HISTORIC) {
+		/* A migration records a household's first status, never a change
+		 * of one already recorded: that is the procedure's. */
+		struct hh_state st;
+		if (hh_state_get(txn, p.household, &st) == 0 && st.has_recorded) {
+			snprintf(why, sizeof(why),
+			         "the household already has a recorded status: a "
+			         "migration records only a first one");
+			err = JZ_EREFUSED;
+		}
+	}
 	char hid[17];
 	household_id_format(p.household, hid);
 	if (err) {
@@ -225,14 +293,14 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 			snprintf(a->why, sizeof(a->why), "household %s: %s", hid, why);
 		log_warn("workflow step refused: household %s, %s by %s %012" PRIu64 ": %s", hid,
 		         wf_step_name(w->step), area_level_name(o->level), o->area, why);
-		return;
+		return STEP_REFUSED;
 	}
 	snprintf(hist.reason, sizeof(hist.reason), "%s", w->reason);
 	bool was_open = wf_is_open(p.state);
 	struct hh_history *old = NULL;
 	if (is_record(w->step) && (err = hh_history_snapshot(txn, p.household, &old))) {
 		store_fail(txn, err);
-		return;
+		return STEP_REFUSED;
 	}
 	wf_apply(&p, w->step, e->hlc, w->days, e->origin);
 	wf_hist_add(txn, w->proposals[i], &p, &hist);
@@ -242,7 +310,7 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 		                  e->origin, old);
 		if (err) {
 			store_fail(txn, err);
-			return;
+			return STEP_REFUSED;
 		}
 	}
 	if (was_open && !wf_is_open(p.state))
@@ -250,6 +318,7 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	a->st.wf_applied++;
 	log_debug("workflow: household %s %s -> %s", hid, wf_step_name(w->step),
 	          wf_state_name(p.state));
+	return STEP_TAKEN;
 }
 
 int
@@ -270,9 +339,13 @@ flow_event(struct applier *a, const struct envelope *e, const struct origin_stat
 		if (!area_is_under(v, o->area) || (!a->sparse && !area_is_under(v, scope)))
 			return JZ_ESCOPE;
 	}
-	for (size_t i = 0; i < w.n && !a->txn.err; i++)
-		if (!a->sparse || area_is_under(household_village(w.households[i]), scope))
-			step_one(a, e, &w, i, o);
+	for (size_t i = 0; i < w.n && !a->txn.err; i++) {
+		if (a->sparse && !area_is_under(household_village(w.households[i]), scope))
+			continue;
+		/* A step taken may be what steps waiting for it needed. */
+		if (step_one(a, e, &w, i, o) == STEP_TAKEN)
+			flow_release(a, w.proposals[i]);
+	}
 	return 0;
 }
 
@@ -280,37 +353,55 @@ void
 flow_release(struct applier *a, const uint8_t hash[32])
 {
 	struct store_txn *txn = &a->txn;
-	static uint8_t keys[RELEASE_MAX][PARK_KEY];
-	size_t n = 0;
-	struct store_iter it;
-	if (store_iter_open(txn, STORE_PARKED, &it))
-		return;
-	struct bytes k, v;
-	for (int err = store_iter_seek(&it, hash, 32, &k, &v); err == 0 && n < RELEASE_MAX;
-	     err = store_iter_next(&it, &k, &v)) {
-		if (k.n != PARK_KEY || memcmp(k.p, hash, 32) != 0)
-			break;
-		memcpy(keys[n++], k.p, PARK_KEY);
-	}
-	store_iter_close(&it);
-	for (size_t i = 0; i < n && !txn->err; i++) {
-		store_del(txn, STORE_PARKED, keys[i], PARK_KEY);
-		uint8_t ekey[40];
-		memcpy(ekey, keys[i] + 40, 40);
-		size_t index = be16_get(keys[i] + 80);
-		struct bytes raw;
-		struct envelope e;
-		static struct rec_workflow w;
-		struct origin_state o;
-		if (store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) ||
-		    envelope_decode(&e, raw.p, raw.n) ||
-		    rec_workflow_decode(&w, e.body.p, e.body.n) || index >= w.n ||
-		    origin_get(txn, e.origin, &o)) {
-			log_warn("a parked workflow step is gone or unreadable: dropped");
-			continue;
+	/* Rounds: a step taken may let another waiting one through; a round
+	 * that takes none ends it (a bounded number of rounds in any case). */
+	for (int round = 0; round < 64 && !txn->err; round++) {
+		uint8_t(*keys)[PARK_KEY] = NULL;
+		size_t n = 0, cap = 0;
+		struct store_iter it;
+		if (store_iter_open(txn, STORE_PARKED, &it))
+			return;
+		struct bytes k, v;
+		for (int err = store_iter_seek(&it, hash, 32, &k, &v); err == 0 && n < RELEASE_MAX;
+		     err = store_iter_next(&it, &k, &v)) {
+			if (k.n != PARK_KEY || memcmp(k.p, hash, 32) != 0)
+				break;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				uint8_t(*m)[PARK_KEY] = realloc(keys, cap * PARK_KEY);
+				if (!m) {
+					store_fail(txn, -ENOMEM);
+					break;
+				}
+				keys = m;
+			}
+			memcpy(keys[n++], k.p, PARK_KEY);
 		}
-		a->st.parked--;
-		step_one(a, &e, &w, index, &o);
+		store_iter_close(&it);
+		bool progress = false;
+		for (size_t i = 0; i < n && !txn->err; i++) {
+			store_del(txn, STORE_PARKED, keys[i], PARK_KEY);
+			a->st.parked--;
+			uint8_t ekey[40];
+			memcpy(ekey, keys[i] + 40, 40);
+			size_t index = be16_get(keys[i] + 80);
+			struct bytes raw;
+			struct envelope e;
+			static struct rec_workflow w;
+			struct origin_state o;
+			if (store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) ||
+			    envelope_decode(&e, raw.p, raw.n) ||
+			    rec_workflow_decode(&w, e.body.p, e.body.n) || index >= w.n ||
+			    origin_get(txn, e.origin, &o)) {
+				log_warn("a parked workflow step is gone or unreadable: dropped");
+				continue;
+			}
+			if (step_one(a, &e, &w, index, &o) != STEP_PARKED)
+				progress = true;
+		}
+		free(keys);
+		if (!progress)
+			break;
 	}
 }
 

@@ -10,9 +10,12 @@
  * no state. The event itself is stored either way, so the origin's chain
  * goes on and every node above sees, and refuses, the same step.
  *
- * An event naming a proposal this node does not hold yet is parked
- * (`parked`: version hash, event hlc, event (origin, seq), index) and
- * taken when the version arrives, in the events' hlc order.
+ * An event naming a proposal this node does not hold yet, or taking a step
+ * the proposal has not reached yet (its predecessors still on their way),
+ * is parked (`parked`: version hash, event hlc, event (origin, seq), index)
+ * and tried again when the version arrives or another step is taken on it,
+ * in the events' hlc order. Each step is checked against the policy in force
+ * when it was signed.
  */
 #ifndef JZFP_FLOW_H
 #define JZFP_FLOW_H
@@ -32,9 +35,14 @@
  * defaults filled in. Returns 0 or a storage error. */
 int flow_policy_get(struct store_txn *txn, struct rec_policy *out);
 
+/* The policy that was in force at hlc HLC (the latest signed before it),
+ * with the defaults filled in: what a step signed then is checked against. */
+int flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out);
+
 /* A new version E (decoded as H) that proposes its status: create its
  * proposal. Then, once the version is applied, flow_release takes the
- * events parked for it. */
+ * steps parked for it (also those parked because they came before the
+ * steps they follow, after any step is taken). */
 int flow_propose(struct applier *a, const struct envelope *e, const struct rec_household *h);
 void flow_release(struct applier *a, const uint8_t hash[32]);
 

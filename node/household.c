@@ -314,8 +314,36 @@ recorded_status(struct store_txn *txn, const uint8_t hash[32], bool *recorded, b
  * first as registered, then as identified, so the year counts it as
  * identified.
  */
+/* Does version FROM of household ID descend from (or equal) TARGET, through
+ * any parents? A bounded walk of the version index. */
+static bool
+store_descends(struct store_txn *txn, uint64_t id, const uint8_t from[32], const uint8_t target[32])
+{
+	enum { MAX = 512 };
+	static uint8_t queue[MAX][32];
+	size_t head = 0, tail = 0;
+	memcpy(queue[tail++], from, 32);
+	while (head < tail) {
+		const uint8_t *cur = queue[head++];
+		if (memcmp(cur, target, 32) == 0)
+			return true;
+		struct hh_version v;
+		if (hh_version_get(txn, id, cur, &v))
+			continue;
+		for (size_t p = 0; p < v.n_parents && tail < MAX; p++) {
+			bool seen = false;
+			for (size_t i = 0; i < tail && !seen; i++)
+				seen = memcmp(queue[i], v.parents[p], 32) == 0;
+			if (!seen)
+				memcpy(queue[tail++], v.parents[p], 32);
+		}
+	}
+	return false;
+}
+
 static int
-history(struct store_txn *txn, uint64_t id, const uint8_t head[32], struct hh_history *out)
+history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_t *recorded,
+        struct hh_history *out)
 {
 	static struct hh_version chain[HH_CHAIN_MAX];
 	static bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
@@ -358,6 +386,18 @@ history(struct store_txn *txn, uint64_t id, const uint8_t head[32], struct hh_hi
 		 * when it changed: its records count no event. */
 		e->quiet = rec[i] && hist[i];
 	}
+	/* A head that descends from the household's latest recorded version
+	 * other than through first parents (a merge) has that version's status:
+	 * no merge can undo a recorded status. */
+	if (recorded && n) {
+		bool on_chain = false;
+		for (size_t i = 0; i < n && !on_chain; i++)
+			on_chain = memcmp(chain[i].hash, recorded, 32) == 0;
+		struct hh_version r;
+		if (!on_chain && hh_version_get(txn, id, recorded, &r) == 0 &&
+		    store_descends(txn, id, head, recorded))
+			out->e[out->n - 1].c.status = r.status;
+	}
 	return 0;
 }
 
@@ -393,11 +433,22 @@ history_diff(struct rollup_acc *acc, uint64_t village, const struct hh_history *
 	return 0;
 }
 
+/* The latest recorded version of household state ST, or NULL. */
+static const uint8_t *
+rec_of(const struct hh_state *st)
+{
+	return st->has_recorded ? st->recorded : NULL;
+}
+
 int
 hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status)
 {
 	static struct hh_history h;
-	int err = history(txn, id, hash, &h);
+	struct hh_state st;
+	int err = hh_state_get(txn, id, &st);
+	if (err && err != JZ_ENOTFOUND)
+		return err;
+	err = history(txn, id, hash, err ? NULL : rec_of(&st), &h);
 	if (err)
 		return err;
 	if (!h.n)
@@ -572,7 +623,7 @@ refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t vil
 		return err;
 	if (st->n_heads == 0)
 		return JZ_ECORRUPT;
-	if ((err = history(txn, id, st->heads[0].hash, &hist_new)))
+	if ((err = history(txn, id, st->heads[0].hash, rec_of(st), &hist_new)))
 		return err;
 	if ((err = history_diff(acc, village, old, &hist_new)))
 		return err;
@@ -596,15 +647,22 @@ refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t vil
 static int add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
                        const struct hh_version *v);
 
+void
+hh_applying(const struct hh_version *v, const struct rec_household *h)
+{
+	applying_v = v;
+	applying_h = h;
+}
+
 int
 hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
                const struct hh_version *v, const struct rec_household *h)
 {
-	applying_v = v;
-	applying_h = h;
+	const struct hh_version *pv = applying_v;
+	const struct rec_household *ph = applying_h;
+	hh_applying(v, h);
 	int err = add_version(txn, acc, id, village, v);
-	applying_v = NULL;
-	applying_h = NULL;
+	hh_applying(pv, ph);
 	return err;
 }
 
@@ -612,10 +670,10 @@ static int
 add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
             const struct hh_version *v)
 {
-	version_put(txn, id, v);
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
 	if (err == JZ_ENOTFOUND) {
+		version_put(txn, id, v);
 		memset(&st, 0, sizeof(st));
 		hist_old.n = 0;
 		return refresh(txn, acc, id, village, &st, &hist_old, NULL);
@@ -623,6 +681,7 @@ add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 	if (err)
 		return err;
 	if (st.n_heads == 1 && v->n_parents == 1 && memcmp(v->parents[0], st.eff.hash, 32) == 0) {
+		version_put(txn, id, v);
 		/* On top of the only head: it stays the only head, and keeps the
 		 * official status (it cannot be recorded before it exists). */
 		struct rollup_contrib c = hh_contrib_of(v, st.contrib.status);
@@ -643,8 +702,11 @@ add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 		hh_state_put(txn, id, &st);
 		return txn->err;
 	}
-	if ((err = history(txn, id, st.eff.hash, &hist_old)))
+	/* The old history as it was: before the new version is in the index
+	 * (it may be the parent the old head's chain was missing). */
+	if ((err = history(txn, id, st.eff.hash, rec_of(&st), &hist_old)))
 		return err;
+	version_put(txn, id, v);
 	uint8_t old_eff[32];
 	memcpy(old_eff, st.eff.hash, 32);
 	return refresh(txn, acc, id, village, &st, &hist_old, old_eff);
@@ -657,7 +719,7 @@ hh_history_snapshot(struct store_txn *txn, uint64_t id, struct hh_history **out)
 	int err = hh_state_get(txn, id, &st);
 	if (err)
 		return err;
-	if ((err = history(txn, id, st.eff.hash, &hist_old)))
+	if ((err = history(txn, id, st.eff.hash, rec_of(&st), &hist_old)))
 		return err;
 	*out = &hist_old;
 	return 0;
@@ -729,7 +791,7 @@ hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_
 		return err;
 	if (st.n_heads == 0)
 		return JZ_ENOTFOUND;
-	if ((err = history(txn, id, st.heads[0].hash, &hist_new)))
+	if ((err = history(txn, id, st.heads[0].hash, rec_of(&st), &hist_new)))
 		return err;
 	hist_old.n = 0;
 	if ((err = history_diff(acc, village, &hist_old, &hist_new)))

@@ -13,7 +13,9 @@
  * The official status is the status of the latest recorded proposal on the
  * effective head's first-parent chain: a version that is not recorded keeps
  * the official status of the version it replaces, and a first version
- * starts from 非贫困户. Rollups count the effective head's data (members,
+ * starts from 非贫困户. A head that descends from the household's latest
+ * recorded version only through a merge's other parent has that version's
+ * status, so no merge undoes a recorded status. Rollups count the effective head's data (members,
  * attribute, cause) with the official status, so a proposal changes the
  * counters only when it is recorded.
  *
@@ -98,6 +100,11 @@ int hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8
 /* Load and decode the household record of version V (its envelope).
  * Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
 int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h);
+
+/* Version V (decoded: H) is being applied and its envelope is not stored
+ * yet: where the person index needs its members, they come from H. Until
+ * hh_applying(NULL, NULL). */
+void hh_applying(const struct hh_version *v, const struct rec_household *h);
 
 /*
  * Add version V (decoded: H) of household ID of VILLAGE to the household's

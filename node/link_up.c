@@ -120,6 +120,10 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 		            "this key, retrying later"
 		          : "refused at the handshake by the parent: this node's key is revoked "
 		            "(see the parent's log)";
+		if (up && (ev[2] | ev[3] << 8) == 400 && !n->up.revoked) {
+			log_error("%s: this node signs nothing more", why);
+			n->up.revoked = true;
+		}
 		kind = 1;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
@@ -426,6 +430,10 @@ on_refuse(struct node *n, const struct wire_frame *f)
 {
 	char why[240];
 	snprintf(why, sizeof(why), "refused by parent: %s", f->refuse.why);
+	if (f->refuse.code == LINK_REFUSE_REVOKED && !n->up.revoked) {
+		log_error("%s: this node signs nothing more", why);
+		n->up.revoked = true;
+	}
 	if (f->refuse.code == LINK_REFUSE_BEHIND) {
 		if (!n->up.behind)
 			log_error("%s", why);
@@ -463,6 +471,7 @@ static int
 apply_recovery_job(struct applier *a, void *arg)
 {
 	struct down_job *job = arg;
+	a->own_only = true;
 	apply_remote(a, job->f->batch.envs, job->f->batch.n, job->n->cfg.area);
 	return a->txn.err;
 }

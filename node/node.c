@@ -76,6 +76,16 @@ node_may_sign(const struct node *n, const char **why)
 		             "its chain (see jzfpctl status)";
 		return false;
 	}
+	if (n->up.revoked) {
+		*why = "this node's key is revoked (its parent said so): it signs nothing more; "
+		       "re-key it with a new key and certificate for the same area";
+		return false;
+	}
+	if (n->cert_not_after_ms && hlc_wall_ms() + n->clock_offset_ms >= n->cert_not_after_ms) {
+		*why = "this node's certificate has expired: records it signed now would be "
+		       "refused above; issue a new one (jzfpctl cert issue) and restart";
+		return false;
+	}
 	if (n->cfg.has_parent && !n->up.confirmed) {
 		*why = "this node's store is empty and its parent has not answered yet: a node "
 		       "signs nothing before its parent says what it holds of the node's own "
@@ -345,6 +355,13 @@ load_trust(struct node *n, char *err, size_t errlen)
 		         cfg->cert);
 		return JZ_ECONFIG;
 	}
+	/* The chain expires with the first of its certificates to expire. */
+	for (size_t i = 0; i < nc; i++) {
+		struct cert c;
+		if (cert_decode(&c, certs[i].p, certs[i].n, NULL, NULL) == 0 &&
+		    (!n->cert_not_after_ms || c.not_after_ms < n->cert_not_after_ms))
+			n->cert_not_after_ms = c.not_after_ms;
+	}
 	n->cert_chain = malloc(len);
 	if (!n->cert_chain)
 		return -ENOMEM;
@@ -366,14 +383,16 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	n->lock_fd = -1;
 	n->started_ms = node_now_ms();
 	hlc_init(&n->hlc, NULL, NULL);
-	int rc = lock_data_dir(n, err, errlen);
-	if (rc)
-		goto fail;
-	rc = ident_load(&n->id, cfg->key);
+	/* The key first: a node that cannot start leaves no directory. */
+	char why[400] = "";
+	int rc = ident_load_why(&n->id, cfg->key, why, sizeof(why));
 	if (rc) {
-		snprintf(err, errlen, "cannot load key %s: %s", cfg->key, err_str(rc));
+		snprintf(err, errlen, "cannot load key: %s", why[0] ? why : err_str(rc));
 		goto fail;
 	}
+	rc = lock_data_dir(n, err, errlen);
+	if (rc)
+		goto fail;
 	rc = load_trust(n, err, errlen);
 	if (rc)
 		goto fail;
@@ -404,18 +423,6 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	    .parent = cfg->has_parent ? n->cfg.parent_key : NULL,
 	    .audit = cfg->has_audit_key ? n->cfg.audit_key : NULL,
 	};
-	/* A node below the province with an empty store signs nothing, not
-	 * even its NodeInfo, before its parent has said what it holds of this
-	 * node's chain: the store may have been lost (DESIGN §7). */
-	if (!cfg->has_parent || n->ax.own_seq > 0) {
-		rc = node_confirm_chain(n);
-		if (rc) {
-			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
-			goto fail;
-		}
-	} else {
-		log_info("empty store: waiting for the parent before signing anything");
-	}
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -443,6 +450,20 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		rc = link_up_open(n, err, errlen);
 	if (rc)
 		goto fail;
+	/* Signed only once the node could open everything (a node that cannot
+	 * listen leaves no record behind). A node below the province with an
+	 * empty store signs nothing, not even its NodeInfo, before its parent
+	 * has said what it holds of this node's chain: the store may have been
+	 * lost (DESIGN §7). */
+	if (!cfg->has_parent || n->ax.own_seq > 0) {
+		rc = node_confirm_chain(n);
+		if (rc) {
+			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
+			goto fail;
+		}
+	} else {
+		log_info("empty store: waiting for the parent before signing anything");
+	}
 	*out = n;
 	return 0;
 fail:

@@ -84,6 +84,7 @@ struct uplink {
 	 * the node's own chain (DESIGN §7): a fresh store waits for that
 	 * first Welcome, a lost one recovers its records first. */
 	bool confirmed;
+	bool revoked;              /* the parent refused us: our key is revoked */
 	uint64_t recover_to;       /* UP_RECOVER: the parent holds our chain up to here */
 	uint64_t pull_sent_ms;     /* last Pull, for its retry */
 	bool down_rewind_asked;    /* a down batch did not follow on: asked to resend */
@@ -110,6 +111,7 @@ struct node {
 	uint8_t root_key[32];
 	uint8_t *cert_chain; /* our own chain, sent in Hello */
 	size_t cert_chain_len;
+	uint64_t cert_not_after_ms; /* when the chain's first certificate expires (0: none) */
 	uint64_t mon_down_logged_ms[4];
 	int sigfd;
 	int lock_fd;         /* DATA_DIR/jzfpd.lock, held while running */

@@ -509,7 +509,7 @@ query_pending(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, 
 		if (wf_proposal_decode(&p, v.p, v.n))
 			continue;
 		uint64_t village = household_village(p.household);
-		if (!wf_is_open(p.state) || village < lo || village > hi)
+		if (!wf_is_open(p.state) || village < lo || village > hi || p.year > q->year)
 			continue;
 		struct rollup_row *row = row_for(rows, area_at_level(village, q->level), q);
 		if (!row) {

@@ -98,8 +98,9 @@ struct rollup_row {
 	uint64_t census_households; /* households in the census */
 	uint64_t villages;          /* villages with a census */
 	int64_t c[RC_N];
-	/* Open proposals of the area's households by state (workflow.h), what
-	 * the official figures do not include yet. */
+	/* Open proposals of the area's households by state (workflow.h), of
+	 * the query's year or before: what the official figures do not include
+	 * yet. */
 	uint32_t pending[16];
 	uint64_t pending_total;
 };

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "origin.h"
 
+#include <inttypes.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -28,14 +29,17 @@ sealer_release(struct sealer *s)
 	s->n = 0;
 }
 
-static void
+/* Add KEY to OUT[0..*n) unless it is there; false when OUT is full. */
+static bool
 add_reader(uint8_t out[REC_MAX_READERS][32], size_t *n, const uint8_t key[32])
 {
 	for (size_t i = 0; i < *n; i++)
 		if (memcmp(out[i], key, 32) == 0)
-			return;
-	if (*n < REC_MAX_READERS)
-		memcpy(out[(*n)++], key, 32);
+			return true;
+	if (*n == REC_MAX_READERS)
+		return false;
+	memcpy(out[(*n)++], key, 32);
+	return true;
 }
 
 /* Is AREA on VILLAGE's chain from the village up to its county? */
@@ -47,12 +51,22 @@ on_chain(uint64_t area, uint64_t village)
 	       area_is_under(village, area);
 }
 
-size_t
+int
 sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t village,
-               uint8_t out[REC_MAX_READERS][32])
+               uint8_t out[REC_MAX_READERS][32], size_t *nout)
 {
 	size_t n = 0;
+	bool full = false;
+	/* Those who must read first, so that a crowded list never drops them:
+	 * this node, its parent (unless the province, which reads statistics
+	 * only) and the audit key. */
 	add_reader(out, &n, ident_public(conf->id));
+	struct origin_state o;
+	if (conf->parent && conf->level != AREA_LEVEL_COUNTY &&
+	    !(origin_get(txn, conf->parent, &o) == 0 && o.level == AREA_LEVEL_PROVINCE))
+		add_reader(out, &n, conf->parent);
+	if (conf->audit)
+		add_reader(out, &n, conf->audit);
 	/* Our certificate chain names our ancestors' keys up to the county. */
 	struct bytes certs[CERT_CHAIN_MAX];
 	size_t nc;
@@ -61,35 +75,33 @@ sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t v
 			struct cert c;
 			if (cert_decode(&c, certs[i].p, certs[i].n, NULL, NULL) == 0 &&
 			    on_chain(c.area, village))
-				add_reader(out, &n, c.key);
+				full |= !add_reader(out, &n, c.key);
 		}
 	}
 	/* Every node we know of on the village's chain: our children below us
 	 * (their NodeInfo came up) and our ancestors (theirs came down). */
 	struct store_iter it;
-	bool parent_is_province = false;
-	if (store_iter_open(txn, STORE_ORIGIN, &it) == 0) {
-		struct bytes k, v;
-		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
-		     rc = store_iter_next(&it, &k, &v)) {
-			struct origin_state o;
-			if (k.n != 32 || origin_decode(&o, v.p, v.n) || !o.area)
-				continue;
-			if (conf->parent && memcmp(k.p, conf->parent, 32) == 0 &&
-			    o.level == AREA_LEVEL_PROVINCE)
-				parent_is_province = true;
-			if (on_chain(o.area, village) && o.level == area_level_of(o.area) &&
-			    !flow_revoked(txn, k.p, NULL))
-				add_reader(out, &n, k.p);
-		}
-		store_iter_close(&it);
+	int rc = store_iter_open(txn, STORE_ORIGIN, &it);
+	if (rc)
+		return rc;
+	struct bytes k, v;
+	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+	     rc = store_iter_next(&it, &k, &v)) {
+		if (k.n != 32 || origin_decode(&o, v.p, v.n) || !o.area)
+			continue;
+		if (on_chain(o.area, village) && o.level == area_level_of(o.area) &&
+		    !flow_revoked(txn, k.p, NULL))
+			full |= !add_reader(out, &n, k.p);
 	}
-	/* Our parent, unless it is the province (which reads statistics only). */
-	if (conf->parent && conf->level != AREA_LEVEL_COUNTY && !parent_is_province)
-		add_reader(out, &n, conf->parent);
-	if (conf->audit)
-		add_reader(out, &n, conf->audit);
-	return n;
+	store_iter_close(&it);
+	if (rc != JZ_ENOTFOUND)
+		return rc;
+	if (full)
+		log_warn("village %012" PRIu64 " has more than %d readers on its chain (rotated "
+		         "keys not revoked?): the rest cannot read its new records",
+		         village, REC_MAX_READERS);
+	*nout = n;
+	return 0;
 }
 
 /* Make the key record for VILLAGE in A's transaction. */
@@ -99,15 +111,19 @@ make_keyrec(struct sealer *s, struct applier *a, uint64_t village, size_t slot)
 	static struct rec_keyrec k;
 	static uint8_t body[REC_MAX_ENCODED];
 	memset(&k, 0, sizeof(k));
-	k.n = sealer_readers(&a->txn, s->conf, village, k.reader);
+	int err = sealer_readers(&a->txn, s->conf, village, k.reader, &k.n);
+	if (err) {
+		store_fail(&a->txn, err);
+		return err;
+	}
 	seal_key_new(s->made[slot].key);
 	for (size_t i = 0; i < k.n; i++) {
-		int err = seal_key_wrap(s->made[slot].key, k.reader[i], k.box[i]);
+		err = seal_key_wrap(s->made[slot].key, k.reader[i], k.box[i]);
 		if (err)
 			return err;
 	}
 	size_t len;
-	int err = rec_keyrec_encode(&k, body, sizeof(body), &len);
+	err = rec_keyrec_encode(&k, body, sizeof(body), &len);
 	if (err)
 		return err;
 	err = apply_local(a, ENV_KIND_KEY, village, (struct bytes){body, len}, NULL,

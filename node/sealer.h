@@ -57,11 +57,12 @@ void sealer_init(struct sealer *s, const struct sealer_conf *conf);
 void sealer_release(struct sealer *s);
 
 /*
- * The readers of records about VILLAGE, as this node knows them (at most
- * REC_MAX_READERS, this node first). Returns their count.
+ * The readers of records about VILLAGE, as this node knows them, into
+ * OUT[0..*n): this node, its parent and the audit key first, then at most
+ * REC_MAX_READERS in all. Returns 0 or a store error.
  */
-size_t sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t village,
-                      uint8_t out[REC_MAX_READERS][32]);
+int sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t village,
+                   uint8_t out[REC_MAX_READERS][32], size_t *n);
 
 /*
  * Seal PT[0..n) (an encoded personal part) for a record about VILLAGE whose

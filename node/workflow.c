@@ -197,11 +197,13 @@ static const struct {
     [WF_RECORD_HISTORIC] = {WF_PROPOSED, CTY},
 };
 
-/* The level that investigates an objection against the window W. */
-static enum area_level
-investigating_level(uint8_t w)
+/* The levels that investigate an objection against the window W: the
+ * township (or its county, standing in where a township has no node) for
+ * the two notices, the county for the announcement. */
+static unsigned
+investigating_levels(uint8_t w)
 {
-	return w == WF_ANNOUNCEMENT ? AREA_LEVEL_COUNTY : AREA_LEVEL_TOWNSHIP;
+	return w == WF_ANNOUNCEMENT ? CTY : TWN | CTY;
 }
 
 static int refuse(char *why, size_t len, const char *fmt, ...)
@@ -258,7 +260,7 @@ wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
 	}
 	unsigned levels = rules[step].levels;
 	if (step == WF_UPHOLD || step == WF_DISMISS)
-		levels = LV(investigating_level(p->contested_from));
+		levels = investigating_levels(p->contested_from);
 	if (s->level >= 32 || !(levels & LV(s->level)))
 		return refuse(why, whylen, "%s is taken by %s, not by a %s", name,
 		              levels_text(levels), area_level_name(s->level));
@@ -382,6 +384,63 @@ wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t days,
 	}
 	p->decided = hlc;
 	memcpy(p->decided_by, origin, 32);
+}
+
+/* Where a state stands on the way to RECORDED (a contested proposal stands
+ * where its window does); terminal states stand last. */
+static int
+rank(uint8_t state, uint8_t contested_from)
+{
+	if (state == WF_CONTESTED)
+		state = contested_from;
+	switch (state) {
+	case WF_PROPOSED:
+	case WF_VILLAGE_NOTICE:
+	case WF_VILLAGE_PASSED:
+	case WF_TOWNSHIP_APPROVED:
+	case WF_TOWNSHIP_NOTICE:
+	case WF_TOWNSHIP_PASSED:
+	case WF_COUNTY_APPROVED:
+	case WF_ANNOUNCEMENT:
+		return state;
+	default:
+		return WF_NSTATES;
+	}
+}
+
+/* The steps that move a proposal along its main line, in order. */
+static const uint8_t main_line[] = {
+    WF_VILLAGE_NOTICE_OPEN,   WF_VILLAGE_NOTICE_CLOSE, WF_TOWNSHIP_APPROVE, WF_TOWNSHIP_NOTICE_OPEN,
+    WF_TOWNSHIP_NOTICE_CLOSE, WF_COUNTY_APPROVE,       WF_ANNOUNCE,         WF_RECORD,
+};
+
+bool
+wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level signer)
+{
+	if (step < 1 || step >= WF_NSTEPS || step == WF_OBJECT || signer >= 32)
+		return false;
+	unsigned levels = rules[step].levels;
+	if (step == WF_UPHOLD || step == WF_DISMISS)
+		levels =
+		    p->state == WF_CONTESTED ? investigating_levels(p->contested_from) : TWN | CTY;
+	if (!(levels & LV(signer)))
+		return false; /* never the signer's step: refused, not held */
+	/* What is missing: every main-line step from where P stands to where
+	 * STEP starts, or, for a close of a contested window, the dismissal. */
+	unsigned missing = 0;
+	int at = rank(p->state, p->contested_from), to = rank(rules[step].from, 0);
+	if (p->state == WF_CONTESTED && at == to &&
+	    (step == WF_VILLAGE_NOTICE_CLOSE || step == WF_TOWNSHIP_NOTICE_CLOSE ||
+	     step == WF_RECORD))
+		missing = investigating_levels(p->contested_from);
+	for (size_t i = 0; i < sizeof(main_line); i++) {
+		int r = rank(rules[main_line[i]].from, 0);
+		if (r >= at && r < to)
+			missing |= rules[main_line[i]].levels;
+	}
+	/* Steps only the signer's own level takes would have reached us before
+	 * this one, on the same chain: their absence is final. */
+	return (missing & ~LV(signer)) != 0;
 }
 
 enum wf_step

@@ -19,8 +19,9 @@
  *
  * An objection during any of the three windows makes the proposal
  * CONTESTED until the investigating level (the township for the two
- * notices, the county for the announcement) upholds it (REJECTED) or
- * dismisses it (back to the window, which still counts from its opening).
+ * notices, or its county where the township has no node; the county for
+ * the announcement) upholds it (REJECTED) or dismisses it (back to the
+ * window, which still counts from its opening).
  *
  * Every step is a signed workflow event (record.h: rec_workflow), and every
  * node checks every step it applies with wf_check: legal from the current
@@ -135,6 +136,13 @@ bool wf_is_window(uint8_t state);
 JZ_NODISCARD int wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
                           const struct wf_signer *s, uint64_t hlc, uint16_t days,
                           uint16_t policy_days, char *why, size_t whylen);
+
+/* Does STEP, signed at level SIGNER, come too early for P: from a state P
+ * has not reached yet, by steps another level may take and which may still
+ * be on their way? Such a step waits; one from a state P has passed, or
+ * missing only steps of the signer's own level (its chain is applied in
+ * order), is refused. */
+bool wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level signer);
 
 /* Take STEP (checked by wf_check) on P at HLC, signed by ORIGIN. */
 void wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t days,

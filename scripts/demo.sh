@@ -273,7 +273,9 @@ done
 first=${villages[0]}
 echo
 echo "The notice as posted in village $first (names and ID numbers masked):"
-at "${serving[$first]}" notice print --all | head -n 16
+# (captured first: a pipe into head would end jzfpctl with SIGPIPE under pipefail)
+notice=$(at "${serving[$first]}" notice print --all)
+sed -n 1,16p <<<"$notice"
 advance
 for node in $(printf '%s\n' "${!node_villages[@]}" | sort); do
 	step "$node" notice close --all
@@ -346,9 +348,11 @@ if [ -n "$hid" ]; then
 	at "$first" household show "$hid"
 	echo
 	echo "-- the same household at the province, which reads statistics only:"
-	at $province household show "$hid" | head -n 6
+	shown=$(at $province household show "$hid")
+	sed -n 1,6p <<<"$shown"
 	echo "-- and opened with the audit key, which is kept apart from every node:"
-	at $province household show "$hid" --audit-key "$tree/audit/audit.key" | tail -n 4
+	shown=$(at $province household show "$hid" --audit-key "$tree/audit/audit.key")
+	sed -n '/^audit:/,$p' <<<"$shown"
 fi
 
 section "Province: tree"

@@ -336,7 +336,7 @@ cert_issue_cmd(int argc, char **argv)
 	cert_time_format(c.not_after_ms, until);
 	printf("issued %s %s, valid until %s, chain of %zu written to %s\n", area_level_name(level),
 	       a1, until, n_certs, a.out);
-	if (!a.root && c.not_after_ms > leaf.not_after_ms) {
+	if (!a.root && c.not_after_ms / 1000 > leaf.not_after_ms / 1000) {
 		cert_time_format(leaf.not_after_ms, until);
 		printf("note: the issuer's certificate expires first, at %s\n", until);
 	}

@@ -153,8 +153,11 @@ forward(struct ctl *c, const char *const *prefix, int argc, char **argv, int fir
 	unsigned long events = field(text, "events"), props = field(text, "proposals"),
 	              skipped = field(text, "skipped"), refused = field(text, "refused");
 	printf("%lu proposal(s) in %lu signed event(s)", props, events);
-	if (skipped)
-		printf("; %lu left out (this node may not take that step on them now)", skipped);
+	if (skipped) {
+		const char *w = strstr(text, "\"left_out\":\"");
+		printf("; %lu left out, this node may not take that step on them now (first: %.*s)",
+		       skipped, w ? (int)strcspn(w + 12, "\"") : 0, w ? w + 12 : "");
+	}
 	printf("\n");
 	if (refused) {
 		const char *w = strstr(text, "\"why\":\"");
@@ -343,9 +346,11 @@ cmd_revoke(struct ctl *c, int argc, char **argv)
 int
 cmd_clock(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "clock advance DURATION | clock show";
-	if (!((argc == 3 && strcmp(argv[1], "advance") == 0) ||
-	      (argc == 2 && strcmp(argv[1], "show") == 0)))
+	const char *use = "clock advance DURATION | clock show [--json]";
+	bool json = argc >= 2 && strcmp(argv[argc - 1], "--json") == 0;
+	int n = json ? argc - 1 : argc;
+	if (!((n == 3 && strcmp(argv[1], "advance") == 0) ||
+	      (n == 2 && strcmp(argv[1], "show") == 0)))
 		cli_usage_die(use, help_clock);
 	static const char *const prefix[] = {"clock", NULL};
 	return forward(c, prefix, argc, argv, 1, false);

@@ -435,13 +435,28 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded)
 	int err = import_households_csv(file, c->cfg.area, tag_key, &res);
 	if (err) {
 		print_errors(file, res.errors, res.n_errors);
-		if (!res.n_errors)
-			fprintf(stderr, "jzfpctl: %s: %s\n", file, err_str(err));
+		fprintf(stderr, "jzfpctl: %s: %s; nothing imported\n", file,
+		        res.n_errors ? "not a households file this node can read" : err_str(err));
 		import_result_release(&res);
 		return 1;
 	}
 	if (res.n_errors) {
 		print_errors(file, res.errors, res.n_errors);
+		/* A row without a usable household id could be a member of any
+		 * household: none can be called good without it. */
+		size_t orphan = 0;
+		for (size_t i = 0; i < res.n_errors && !orphan; i++)
+			if (!res.errors[i].household)
+				orphan = res.errors[i].line;
+		if (skip_bad && orphan) {
+			fprintf(stderr,
+			        "jzfpctl: %s:%zu: a row without a usable household id may be a "
+			        "member of any household, so --skip-bad cannot tell the good "
+			        "ones; nothing imported\n",
+			        file, orphan);
+			import_result_release(&res);
+			return 1;
+		}
 		if (!skip_bad) {
 			fprintf(stderr,
 			        "jzfpctl: %s: %zu error(s) in %zu household(s); nothing imported "
@@ -502,8 +517,8 @@ import_census(struct ctl *c, const char *file)
 	int err = import_census_csv(file, c->cfg.area, &res);
 	if (err) {
 		print_errors(file, res.errors, res.n_errors);
-		if (!res.n_errors)
-			fprintf(stderr, "jzfpctl: %s: %s\n", file, err_str(err));
+		fprintf(stderr, "jzfpctl: %s: %s; nothing imported\n", file,
+		        res.n_errors ? "not a census file this node can read" : err_str(err));
 		census_result_release(&res);
 		return 1;
 	}

@@ -576,12 +576,12 @@ def run(argv, timeout=120, **kw):
         raise Failure(f"{' '.join(argv)}: no exit within {timeout} s")
 
 
-def cert_issue(issuer, pub, level, area, out):
-    """Certify PUB as LEVEL AREA with ISSUER's key and chain (the province's
-    key is the root), offline."""
+def cert_issue(issuer, pub, level, area, out, days=30):
+    """Certify PUB as LEVEL AREA for DAYS with ISSUER's key and chain (the
+    province's key is the root), offline."""
     argv = [JZFPCTL, "cert", "issue", "--issuer-key", issuer.key]
     argv += ["--root"] if issuer.level == "province" else ["--issuer-cert", issuer.cert]
-    argv += ["--pub", pub, "--level", level, "--area", area, "--days", "30", "--out", out]
+    argv += ["--pub", pub, "--level", level, "--area", area, "--days", str(days), "--out", out]
     p = run(argv)
     check(p.returncode == 0, f"cert issue {level} {area}: exit {p.returncode}: {p.stderr}")
     return out
@@ -773,8 +773,9 @@ class Expect:
             if h["event"] and h["year"] == year:
                 r[h["event"]] += 1
         for h in self.households.values():
-            # pending counts open proposals whatever their year
-            if h["proposed"] is not None and not (under and not is_under(h["village"], under)):
+            # pending counts the open proposals of the year or before
+            if (h["proposed"] is not None and h["year"] <= year and
+                    not (under and not is_under(h["village"], under))):
                 row(area_at(h["village"], level))["pending"] += 1
         latest = {}
         for (v, y), c in self.census.items():

@@ -287,6 +287,24 @@ def part_bad_csv(t, village):
     check_eq(t.status(village)["records"], recs + len(hids) - 2 + 1,
              "records after import bad.csv --skip-bad")
 
+    # A row whose household id is unusable might be a member of any household:
+    # --skip-bad cannot call any household good, so it imports nothing.
+    rows = hh_rows(files[VILLAGE])
+    rows[3][col["household_id"]] = rows[3][col["household_id"]][:15]
+    orphan = os.path.join(d, "orphan.csv")
+    write_rows(orphan, rows)
+    before = vs.snapshot()
+    p = t.import_file(village, "households", orphan, "--skip-bad")
+    check(p.returncode == 1 and re.search(r"orphan\.csv:4: a row without a usable household id",
+                                          p.stderr),
+          f"--skip-bad with a row of no household: exit {p.returncode}, {p.stderr[-300:]!r}")
+    check_eq(vs.snapshot(), before, "records and rollup after refusing --skip-bad")
+    # A census file given as households: the header errors, then one summary line.
+    p = t.import_file(village, "households", os.path.join(DATA, "census.csv"))
+    check(p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("jzfpctl: ") and
+          "nothing imported" in p.stderr.strip().splitlines()[-1],
+          f"a census file imported as households: {p.stderr[-300:]!r}")
+
     # a census with population 0: refused whole
     census = os.path.join(d, "census.csv")
     write_rows(census, [["village", "name", "year", "households", "population"],

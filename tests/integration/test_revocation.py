@@ -36,6 +36,9 @@ tests/tools/jzfp_evil plays a second village of the township, 630121101002
     signed before the revocation and had not sent yet does (it is valid), its
     old records stay counted and readable at the township and the county, and
     verify passes at every node.
+ 7. Expiry: V, certified for one day and run on the test clock, signs until
+    the day is over, then refuses to sign (its status says so) and keeps what
+    it signed.
 """
 
 import os
@@ -294,7 +297,8 @@ def test(t):
 
     # ---- 5. V with its revoked key: refused at the handshake.
     set_conf(village.conf, parent=town.endpoint)
-    t.start(village)
+    t.start(village, wait=False)
+    t.wait_up(village, wait_sign=False)
     st = t.wait_for("the village's status to say it is refused at the handshake",
                     lambda: (lambda s: not s["parent"]["connected"] and re.search(
                         r"refused at the handshake.*revoked", s["parent"]["why"]) and s)(
@@ -310,10 +314,12 @@ def test(t):
     _, r = evil(town, k_e, E_AREA, chain_e, "hello", timeout_ms=int(2000 * jt.SLOW))
     check(len(r) == 1 and r[0].startswith("NO REPLY"),
           f"township: a Hello over a connection of E's revoked key got {r}")
-    # It still signs locally; none of that goes anywhere.
+    # Told its key is revoked, it signs nothing more, and says why.
     late, late_ids = households("late", 4, 201)
-    check_eq(t.import_ok(village, "households", late), 4, "households signed after revocation")
-    time.sleep(1.0 * jt.SLOW)  # they could only go up over a link that is not there
+    p = t.import_file(village, "households", late)
+    check(p.returncode == 1 and "revoked" in p.stderr,
+          f"import at a node whose key is revoked: exit {p.returncode}, {p.stderr[-300:]!r}")
+    check(not t.status(village)["may_sign"], "a revoked node says it may sign")
     for n in uplinks:
         for hid in late_ids + offline_ids:
             check(not held(t, n, hid), f"{n} holds {hid} of the cut-off, revoked village")
@@ -372,6 +378,27 @@ def test(t):
     for n in (town, county):
         h = t.ctl(n, "household", "show", old_hid, "--json")
         check_eq(h.get("personal"), "readable", f"{n}: {old_hid} after the re-key")
+
+    # ---- 7. An expired certificate: V, certified for one day and started
+    # on the test clock, signs until the day is over, then refuses and says
+    # why; what it signed before stays.
+    t.stop(village)
+    village.cert = jt.cert_issue(town, village.pub, "village", V,
+                                 os.path.join(village.dir, "node3.cert"), days=1)
+    set_conf(village.conf, cert="node3.cert")
+    village.test_clock = True
+    t.start(village)
+    fresh, fresh_ids = households("fresh", 2, 401)
+    check_eq(t.import_ok(village, "households", fresh), 2, "households under a one-day cert")
+    t.ctl_text(village, "clock", "advance", "2d")
+    p = t.import_file(village, "households", households("stale", 2, 411)[0])
+    check(p.returncode == 1 and "expired" in p.stderr,
+          f"import at a node whose certificate expired: exit {p.returncode}, "
+          f"{p.stderr[-300:]!r}")
+    st = t.status(village)
+    check(not st["may_sign"], "a node with an expired certificate says it may sign")
+    for hid in fresh_ids:
+        check(held(t, village, hid), f"V lost {hid} when its certificate expired")
 
 
 if __name__ == "__main__":

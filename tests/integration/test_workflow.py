@@ -51,7 +51,7 @@ V1, V2, V3, W1 = "630121101001", "630121101002", "630121102001", "632221101001"
 
 def advance(t, days):
     for n in t.nodes.values():
-        out = t.ctl(n, "clock", "advance", f"{days}d")
+        out = t.ctl(n, "clock", "advance", f"{days}d", "--json")
         check("offset_ms" in out, f"clock advance at {n}: {out}")
 
 
@@ -164,6 +164,23 @@ def test(t):
         pol = t.ctl(n, "policy", "show", "--json")
         check_eq((pol["notice_days"], pol["threshold_pct"]), (7, 3.0), f"policy at {n}")
     check_rollups(t, expect, "after the imports")
+
+    # A second migration does not change a recorded status: that is the
+    # procedure's. The whole file is refused, naming the household.
+    rm = rows_of(mig[W1])
+    cm = {name: i for i, name in enumerate(rm[0])}
+    hit = next(r for r in rm[1:] if r[cm["status"]] == "1")
+    for r in rm[1:]:
+        if r[cm["household_id"]] == hit[cm["household_id"]]:
+            r[cm["status"]] = "2"
+    again = os.path.join(data, "migration_again.csv")
+    write_rows(again, rm)
+    p = t.import_file(c2, "households", again, "--recorded")
+    check(p.returncode != 0 and hit[cm["household_id"]] in p.stderr and
+          "already has a recorded status" in p.stderr,
+          f"a second --recorded import changing a status: exit {p.returncode}, "
+          f"{p.stderr[-300:]!r}")
+    check_rollups(t, expect, "after the refused second migration")
     ids = {v: expect.pending_ids(v) for v in (V1, V2, V3)}
     check(all(len(x) >= 6 for x in ids.values()), f"too few identifications: {ids}")
 

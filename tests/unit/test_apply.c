@@ -417,7 +417,7 @@ struct remote_job {
 	const struct bytes *v;
 	size_t n;
 	uint64_t scope;
-	bool sparse;
+	bool sparse, own_only;
 };
 
 static int
@@ -425,6 +425,7 @@ remote_fn(struct applier *a, void *arg)
 {
 	const struct remote_job *j = arg;
 	a->sparse = j->sparse;
+	a->own_only = j->own_only;
 	apply_remote(a, j->v, j->n, j->scope);
 	return a->txn.err;
 }
@@ -3002,8 +3003,9 @@ wf_close_early_refused(void **state)
  * Scenario 4: steps that arrive before their version are parked (DESIGN
  * §3), not dropped, and taken in their clocks' order when the version
  * arrives; the parked count goes back to 0. A context restarted meanwhile
- * counts them from the store. A parked step that is illegal when taken is
- * refused then.
+ * counts them from the store. A step from a state not reached yet waits
+ * too while another level's steps may still be on their way; one from a
+ * state passed is refused.
  */
 static void
 wf_event_parked_until_version(void **state)
@@ -3059,20 +3061,82 @@ wf_event_parked_until_version(void **state)
 	assert_int_equal(hist_get(nd, p1.hash, 1).step, WF_VILLAGE_NOTICE_CLOSE);
 	verify_ok(nd);
 
-	/* The second: its parked approval is not a step from PROPOSED. */
+	/* The second: its parked approval is not a step from PROPOSED, but the
+	 * village notice it needs is the village's to post, and may still be on
+	 * its way: it waits on. */
 	r = APPLY(nd, TOWN, &e[2]);
 	expect(&r, 1, 0, 0);
-	expect_wf(&r, 0, 1, -1);
+	expect_wf(&r, 0, 0, 0);
+	assert_int_equal(count(nd, STORE_PARKED), 1);
+	assert_int_equal(nd->ctx.parked, 1);
+	state_is(nd, p2.hash, WF_PROPOSED);
+	/* The village's notice arrives: opened, the approval still waits for
+	 * the close; closed, it is taken. */
+	struct env vn[2];
+	env_wf(&c, WF_VILLAGE_NOTICE_OPEN, 7, &p2, 1, MS(DAY) + 5, &vn[0]);
+	env_wf(&c, WF_VILLAGE_NOTICE_CLOSE, 0, &p2, 1, MS(8 * DAY) + 5, &vn[1]);
+	r = APPLY(nd, TOWN, &vn[0]);
+	expect_wf(&r, 1, 0, 0);
+	assert_int_equal(nd->ctx.parked, 1);
+	state_is(nd, p2.hash, WF_VILLAGE_NOTICE);
+	r = APPLY(nd, TOWN, &vn[1]);
+	expect_wf(&r, 2, 0, -1);
 	assert_int_equal(count(nd, STORE_PARKED), 0);
 	assert_int_equal(nd->ctx.parked, 0);
-	state_is(nd, p2.hash, WF_PROPOSED);
-	assert_true(hist_get(nd, p2.hash, 0).refused);
+	state_is(nd, p2.hash, WF_TOWNSHIP_APPROVED);
+	assert_int_equal(hist_get(nd, p2.hash, 2).step, WF_TOWNSHIP_APPROVE);
+	assert_false(hist_get(nd, p2.hash, 2).refused);
+	verify_ok(nd);
+
+	/* A step from a state the proposal has passed is refused at once: a
+	 * second approval of P2. */
+	env_wf(&ct, WF_TOWNSHIP_APPROVE, 0, &p2, 1, MS(8 * DAY + 2000), &t[0]);
+	r = APPLY(nd, TOWN, &t[0]);
+	expect_wf(&r, 0, 1, 0);
+	assert_true(hist_last(nd, p2.hash).refused);
+	assert_int_equal(nd->ctx.parked, 0);
 	verify_ok(nd);
 
 	/* The rest of the procedure goes on from VILLAGE_PASSED. */
 	struct actors who = {.village = &c, .town = &ct, .scope = TOWN};
 	procedure((struct node_ut *const[]){nd}, 1, &who, &p1, 1, DAY, 2, PLAN_LAST);
 	assert_int_equal(row(nd, AREA_LEVEL_VILLAGE, V1, 2019).c[RC_POOR_PERSONS], 4);
+	verify_ok(nd);
+}
+
+/*
+ * A recovery (the parent sending back our own records after our store was
+ * restored from an older copy) takes only envelopes of our own origin: a
+ * child's record slipped into it is refused and leaves no trace, ours move
+ * our own chain head on.
+ */
+static void
+recovery_takes_only_own_records(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	node_start(nd, fx->county, MAP_SIZE);
+	struct chain own, v;
+	struct env o[2], e;
+	chain_init(&own, fx->county, 0);
+	env_node(&own, COUNTY, "城关县", &o[0]);
+	struct rec_census cs = {.village = V1, .year = 2019, .households = 1, .population = 30};
+	static uint8_t buf[REC_MAX_ENCODED];
+	size_t n;
+	assert_int_equal(rec_census_encode(&cs, buf, sizeof(buf), &n), 0);
+	chain_add(&own, ENV_KIND_CENSUS, V1, buf, n, MS(DAY), &o[1]);
+	chain_init(&v, fx->v1, 0);
+	env_node(&v, V1, "东村", &e);
+	struct bytes list[3] = {{o[0].b, o[0].n}, {e.b, e.n}, {o[1].b, o[1].n}};
+	struct remote_job j = {.v = list, .n = 3, .scope = COUNTY, .own_only = true};
+	struct applier a;
+	assert_int_equal(apply_write(&nd->ctx, remote_fn, &j, &a), 0);
+	struct result r = result_of(&a);
+	expect(&r, 2, 0, 1);
+	assert_non_null(strstr(r.why, "own records"));
+	assert_int_equal(nd->ctx.own_seq, 2);
+	assert_memory_equal(nd->ctx.own_hash, o[1].hash, 32);
+	assert_false(env_held(nd, fx->v1, &e));
 	verify_ok(nd);
 }
 
@@ -3973,6 +4037,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(wf_wrong_signer_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(wf_close_early_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(wf_event_parked_until_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(recovery_takes_only_own_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_data_edits_same_head_any_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(merge_closes_concurrent_heads, setup, teardown),

@@ -215,14 +215,16 @@ static const char *const who[NVARIANTS][WF_NSTEPS] = {
     [S_CONTESTED_VN] =
         {
             [WF_OBJECT] = "VTC",
-            [WF_UPHOLD] = "T", /* the township investigates the notices */
-            [WF_DISMISS] = "T",
+            /* the township investigates the notices; its county may stand
+             * in, as for every township step */
+            [WF_UPHOLD] = "TC",
+            [WF_DISMISS] = "TC",
         },
     [S_CONTESTED_TN] =
         {
             [WF_OBJECT] = "VTC",
-            [WF_UPHOLD] = "T",
-            [WF_DISMISS] = "T",
+            [WF_UPHOLD] = "TC",
+            [WF_DISMISS] = "TC",
         },
     [S_CONTESTED_AN] =
         {
@@ -678,10 +680,11 @@ static const struct {
 	enum variant v;
 	enum wf_step close;
 	int closer, investigator;
+	const char *investigators; /* every level that may decide */
 } windows[] = {
-    {S_VILLAGE_NOTICE, WF_VILLAGE_NOTICE_CLOSE, L_VILLAGE, L_TOWNSHIP},
-    {S_TOWNSHIP_NOTICE, WF_TOWNSHIP_NOTICE_CLOSE, L_TOWNSHIP, L_TOWNSHIP},
-    {S_ANNOUNCEMENT, WF_RECORD, L_COUNTY, L_COUNTY},
+    {S_VILLAGE_NOTICE, WF_VILLAGE_NOTICE_CLOSE, L_VILLAGE, L_TOWNSHIP, "TC"},
+    {S_TOWNSHIP_NOTICE, WF_TOWNSHIP_NOTICE_CLOSE, L_TOWNSHIP, L_TOWNSHIP, "TC"},
+    {S_ANNOUNCEMENT, WF_RECORD, L_COUNTY, L_COUNTY, "C"},
 };
 #define NWINDOWS (sizeof(windows) / sizeof(windows[0]))
 
@@ -742,6 +745,55 @@ test_objection_dismissed(void **state)
 	}
 }
 
+/*
+ * A step from a state not reached yet waits (DESIGN §3) while the steps it
+ * needs may come from another level; missing only the signer's own steps,
+ * or never the signer's to take, or from a state passed, it is refused.
+ */
+static void
+test_is_early(void **state)
+{
+	(void)state;
+	static const struct {
+		enum variant v;
+		enum wf_step step;
+		int level;
+		bool early;
+	} cases[] = {
+	    /* the village's notice may still be on its way */
+	    {S_PROPOSED, WF_TOWNSHIP_APPROVE, L_TOWNSHIP, true},
+	    {S_VILLAGE_NOTICE, WF_TOWNSHIP_APPROVE, L_COUNTY, true},
+	    /* the township may have approved; the county stands in */
+	    {S_VILLAGE_PASSED, WF_TOWNSHIP_NOTICE_OPEN, L_COUNTY, true},
+	    {S_TOWNSHIP_APPROVED, WF_COUNTY_APPROVE, L_COUNTY, true},
+	    /* only the county approves and announces: its chain is in order */
+	    {S_TOWNSHIP_PASSED, WF_ANNOUNCE, L_COUNTY, false},
+	    {S_COUNTY_APPROVED, WF_RECORD, L_COUNTY, false},
+	    /* never the signer's step */
+	    {S_PROPOSED, WF_TOWNSHIP_APPROVE, L_VILLAGE, false},
+	    {S_PROPOSED, WF_COUNTY_APPROVE, L_PROVINCE, false},
+	    /* reached, or passed: checked, not held */
+	    {S_VILLAGE_NOTICE, WF_VILLAGE_NOTICE_CLOSE, L_VILLAGE, false},
+	    {S_TOWNSHIP_APPROVED, WF_TOWNSHIP_APPROVE, L_TOWNSHIP, false},
+	    {S_RECORDED, WF_RECORD, L_COUNTY, false},
+	    {S_REJECTED, WF_VILLAGE_NOTICE_OPEN, L_VILLAGE, false},
+	    /* a contested window: its close waits for another level's dismissal */
+	    {S_CONTESTED_VN, WF_VILLAGE_NOTICE_CLOSE, L_VILLAGE, true},
+	    {S_CONTESTED_AN, WF_RECORD, L_COUNTY, false},
+	    /* objections are never held */
+	    {S_PROPOSED, WF_OBJECT, L_VILLAGE, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wf_proposal p;
+		make(&p, cases[i].v, true, key_village);
+		struct wf_signer s = signer(cases[i].level);
+		if (wf_is_early(&p, cases[i].step, s.level) != cases[i].early)
+			fail_msg("%s by a %s in %s: expected %s",
+			         wf_step_name((uint8_t)cases[i].step), area_level_name(s.level),
+			         variants[cases[i].v].name, cases[i].early ? "early" : "not early");
+	}
+}
+
 /* An upheld objection rejects the proposal, by the investigating level. */
 static void
 test_objection_upheld(void **state)
@@ -756,7 +808,7 @@ test_objection_upheld(void **state)
 			assert_int_equal(p.objections, objections);
 			/* only the investigating level decides */
 			for (int l = 0; l < NLEVELS; l++) {
-				if (l == windows[i].investigator)
+				if (strchr(windows[i].investigators, level_letter[l]))
 					continue;
 				struct wf_signer s = signer(l);
 				assert_int_equal(check(&p, WF_UPHOLD, &s, day(2), 0, POLICY_DAYS),
@@ -1290,6 +1342,7 @@ main(void)
 	    cmocka_unit_test(test_consent_other_kinds),
 	    cmocka_unit_test(test_objection_dismissed),
 	    cmocka_unit_test(test_objection_upheld),
+	    cmocka_unit_test(test_is_early),
 	    cmocka_unit_test(test_objection_outside_windows),
 	    cmocka_unit_test(test_kind_of),
 	    cmocka_unit_test(test_kind_invalid_refused),
