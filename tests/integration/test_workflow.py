@@ -11,6 +11,8 @@ put into a household of V2 and one of V3. Then:
   - the province's policy (3 %, 7 days) reaches every node; the rollups
     count only recorded statuses, show what is pending, and mark areas below
     the threshold;
+  - a second --recorded import that changes a recorded status is refused
+    whole, naming the household;
   - the duplicate person is listed by `conflicts` at the county, the common
     ancestor, and not at the townships;
   - `notice print` masks names and ID numbers;
