@@ -11,6 +11,9 @@ At the handshake, against the real county (and the province):
   - a plain TCP client speaking ZMTP 3.0 with the NULL mechanism never gets
     a READY: the CURVE server closes the connection;
   - a Hello with no certificate chain: Refuse 1105;
+  - failed Hellos from one key are slowed down: another Hello inside the
+    back-off gets Refuse 1107 at once; after four failures a new connection
+    of that key is refused by ZAP (no answer) and the county logs it;
   - a Hello whose chain certifies another key (made for key A, sent over a
     connection of key B): Refuse 1105, "another key";
   - a Hello with a chain for this key but claiming another area: 1105, or
@@ -253,6 +256,28 @@ def test(t):
           f"hello without a chain: {r}")
     check(any(re.search(rf"refused hello for {EVIL_T}: no certificate chain", ln)
               for ln in c.log.new()), "the county does not log the refused Hello (no chain)")
+
+    # ---- 2b. Failed Hellos from one key are slowed down: the next Hello on
+    # the same connection, inside the back-off, is answered at once without
+    # checks; after four failures (a back-off of 4 s) a new connection of
+    # that key is refused by ZAP and never answered.
+    k_rep = os.path.join(keys, "rep.key")
+    t.keygen(k_rep)
+    _, r = evil(county, k_rep, EVIL_T, "hello", "hello")
+    check(len(r) == 2 and r[0].startswith("REPLY REFUSE code=1105") and
+          re.match(r"REPLY REFUSE code=1107 why=too many failed hellos", r[1]),
+          f"a second hello inside the back-off: {r}")
+    for pause in (0.6, 1.1, 2.1):  # past each back-off: 0.5, 1, 2 s
+        time.sleep(pause)
+        _, r = evil(county, k_rep, EVIL_T, "hello")
+        check(only(r, "a hello after the back-off").startswith("REPLY REFUSE code=1105"),
+              f"a hello after a {pause} s pause: {r}")
+    _, r = evil(county, k_rep, EVIL_T, "hello", timeout_ms=1500)
+    check(re.match(r"NO REPLY", only(r, "a new connection inside the back-off")),
+          f"a new connection of a slowed-down key: {r}")
+    t.wait_for("the county's ZAP handler to log the slowed-down key",
+               lambda: any("connection refused at the handshake: too many failed hellos" in ln
+                           for ln in c.log.new()))
 
     # ---- 3. A chain made for key A, sent over a connection of key B.
     k_a, k_b = os.path.join(keys, "a.key"), os.path.join(keys, "b.key")
