@@ -42,14 +42,6 @@
 /* A remote clock further ahead than this does not drag ours along. */
 #define HLC_MAX_AHEAD_MS (24ULL * 3600 * 1000)
 
-/* The first 4 bytes of a key or hash, as 8 hex characters: enough to
- * tell origins apart in a log line. */
-static void
-short_hex(const uint8_t *p, char out[9])
-{
-	hex_encode(p, 4, out);
-}
-
 static void
 env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
 {
@@ -95,6 +87,12 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		struct bytes k;
 		if (store_iter_last(&it, &k, NULL) == 0 && k.n == 8)
 			ctx->local_seq = be64_get(k.p);
+		store_iter_close(&it);
+	}
+	if (store_iter_open(&txn, STORE_DOWNLOG, &it) == 0) {
+		struct bytes k;
+		if (store_iter_last(&it, &k, NULL) == 0 && k.n == 8)
+			ctx->down_seq = be64_get(k.p);
 		store_iter_close(&it);
 	}
 	struct origin_state o;
@@ -143,6 +141,7 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	memset(a, 0, sizeof(*a));
 	a->ctx = ctx;
 	a->local_seq = ctx->local_seq;
+	a->down_seq = ctx->down_seq;
 	a->own_seq = ctx->own_seq;
 	memcpy(a->own_hash, ctx->own_hash, 32);
 	rollup_acc_reset(ctx->acc);
@@ -161,7 +160,7 @@ refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (e)
-		short_hex(e->origin, who);
+		hex_encode(e->origin, 4, who);
 	a->st.refused += count;
 	if (!a->why[0])
 		snprintf(a->why, sizeof(a->why), "origin %s seq %" PRIu64 ": %s", who,
@@ -197,7 +196,7 @@ node_certified(const struct apply_ctx *ctx, const struct envelope *e, const stru
 	}
 	if (!ok) {
 		char who[9];
-		short_hex(e->origin, who);
+		hex_encode(e->origin, 4, who);
 		log_warn("origin %s is not certified for area %012" PRIu64 ": %s", who, nd->area,
 		         why);
 	}
@@ -254,8 +253,10 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	/* Until this envelope is stored (after its record), the person index
 	 * takes its members from H, also for the steps released for it. */
 	hh_applying(&v, &h);
-	err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v, &h);
-	if (!err && h.proposes)
+	err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v);
+	/* Steps that named this version before it arrived (refused now if it
+	 * proposes nothing). */
+	if (!err && store_count(&a->txn, STORE_PARKED))
 		flow_release(a, e->hash);
 	hh_applying(NULL, NULL);
 	return err ? err : a->txn.err;
@@ -333,8 +334,10 @@ store_envelope(struct applier *a, const struct envelope *e, const struct origin_
 	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
 	bool own = memcmp(e->origin, ident_public(a->ctx->id), 32) == 0;
 	bool ancestor = o->area && o->area != a->ctx->area && area_is_under(a->ctx->area, o->area);
-	if (own || ancestor)
+	if (own || ancestor) {
 		store_append(&a->txn, STORE_DOWNLOG, lkey, sizeof(lkey), key, sizeof(key));
+		a->down_seq = a->local_seq;
+	}
 	a->st.applied++;
 }
 
@@ -702,6 +705,7 @@ apply_commit(struct applier *a)
 		return err;
 	}
 	ctx->local_seq = a->local_seq;
+	ctx->down_seq = a->down_seq;
 	ctx->own_seq = a->own_seq;
 	memcpy(ctx->own_hash, a->own_hash, 32);
 	ctx->total.applied += a->st.applied;

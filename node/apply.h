@@ -60,6 +60,7 @@ struct apply_ctx {
 	uint8_t epoch[16];
 	/* Committed heads, advanced only by a successful apply_commit. */
 	uint64_t local_seq; /* last entry of the log */
+	uint64_t down_seq;  /* last entry of the downlog (a log seq) */
 	uint64_t own_seq;   /* last record this node signed */
 	uint8_t own_hash[32];
 	struct apply_stats total; /* since start */
@@ -76,7 +77,7 @@ struct apply_ctx {
 struct applier {
 	struct apply_ctx *ctx;
 	struct store_txn txn;
-	uint64_t local_seq, own_seq;
+	uint64_t local_seq, down_seq, own_seq;
 	uint8_t own_hash[32];
 	struct apply_stats st; /* this transaction */
 	bool gap;              /* a gap was seen: the sender should rewind */

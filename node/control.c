@@ -83,14 +83,12 @@ ctl_positional(const struct request *r, size_t from, const char *const *with_val
 }
 
 void
-ctl_hex8(const uint8_t *p, char out[17])
+ctl_pct(uint16_t bp, char out[16])
 {
-	static const char d[] = "0123456789abcdef";
-	for (int i = 0; i < 8; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[16] = 0;
+	if (bp % 10)
+		snprintf(out, 16, "%u.%02u", bp / 100u, bp % 100u);
+	else
+		snprintf(out, 16, "%u.%u", bp / 100u, bp % 100u / 10);
 }
 
 void
@@ -216,8 +214,7 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 			            child_connected(n, c, now) ? "true" : "false",
 			            (double)(now - c->last_seen_ms) / 1000, c->batches, c->refused,
 			            c->down_sent, c->dacked,
-			            c->dn_inflight || c->dscanned < n->ax.local_seq ? (uint64_t)1
-			                                                            : 0);
+			            c->dn_inflight || c->dnext <= n->ax.down_seq ? (uint64_t)1 : 0);
 		}
 		sbuf_printf(out, "]}\n");
 		return 0;
@@ -409,10 +406,9 @@ cmd_rollup(struct node *n, const struct request *r, struct sbuf *out)
 		free(rows);
 		return perr;
 	}
-	/* The exit threshold of the province's policy, in tenths of a percent
-	 * (the incidence is shown with one decimal) and as basis points. */
+	/* The exit threshold of the province's policy. */
 	char thr[16];
-	snprintf(thr, sizeof(thr), "%u.%u", pol.threshold_bp / 100, (pol.threshold_bp % 100) / 10);
+	ctl_pct(pol.threshold_bp, thr);
 
 	static const char *const headers[] = {"area",
 	                                      "level",
@@ -637,13 +633,19 @@ control_handle(struct node *n)
 		h++;
 	/* String arguments; binary record frames stay untouched. */
 	r.nargs = h < nh && handlers[h].binary ? 1 : r.n;
-	if (r.nargs > CTL_MAX_ARGS)
-		r.nargs = CTL_MAX_ARGS;
+	bool too_long = r.nargs > CTL_MAX_ARGS;
+	if (too_long)
+		r.nargs = 0;
 	r.args = r.nargs ? calloc(r.nargs, sizeof(*r.args)) : NULL;
 	for (size_t i = 0; r.args && i < r.nargs; i++)
 		r.args[i] = strndup(zmq_msg_data(&r.frames[i]), zmq_msg_size(&r.frames[i]));
 	if (too_many) {
 		sbuf_printf(&out, "request has more than %d frames", CTL_MAX_FRAMES);
+		err = JZ_ETOOBIG;
+	} else if (too_long) {
+		sbuf_printf(&out,
+		            "%s: more than %d arguments (name fewer households, or use --all)", cmd,
+		            CTL_MAX_ARGS);
 		err = JZ_ETOOBIG;
 	} else if (r.nargs && !r.args) {
 		err = -ENOMEM;

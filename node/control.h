@@ -27,7 +27,7 @@
 struct request {
 	zmq_msg_t *frames;
 	size_t n;
-	char **args; /* the first min(n, CTL_MAX_ARGS) frames as strings, or NULL */
+	char **args; /* the frames as strings (at most CTL_MAX_ARGS: more are refused) */
 	size_t nargs;
 };
 
@@ -42,9 +42,9 @@ const char *ctl_opt(const struct request *r, const char *name);
 size_t ctl_positional(const struct request *r, size_t from, const char *const *with_value,
                       size_t *idx, size_t cap);
 
-/* Short hex of the first 8 bytes (16 characters), for ids of keys and
- * versions in output. */
-void ctl_hex8(const uint8_t *p, char out[17]);
+/* Basis points as a percentage: "3.0", "2.25" (one decimal at least, two
+ * when the hundredths are not zero), for the policy's threshold. */
+void ctl_pct(uint16_t bp, char out[16]);
 /* "YYYY-MM-DD HH:MM" (UTC) of an hlc value. */
 void ctl_date(uint64_t hlc, char out[32]);
 /* The name of the node of AREA, from the NodeInfo records held ("" if none). */
@@ -67,6 +67,11 @@ int ctl_revoke(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_clock(struct node *n, const struct request *r, struct sbuf *out);
 
 /* Open proposals of household ID (at most CAP hashes to OUT). */
+/* The personal part of envelope E, opened with this node's key into P:
+ * false if it has none or this node is not one of its readers. */
+bool ctl_open_personal(struct node *n, struct store_txn *txn, const struct envelope *e,
+                       struct rec_personal *p);
+
 size_t ctl_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap);
 
 #endif

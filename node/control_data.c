@@ -20,6 +20,7 @@
 #include "flow.h"
 #include "hex.h"
 #include "household.h"
+#include "import.h"
 #include "log.h"
 #include "origin.h"
 #include "record.h"
@@ -36,26 +37,29 @@
 
 #define MAX_OPEN 8 /* open proposals of one household looked at */
 
+struct open_list {
+	struct store_txn *txn;
+	uint8_t (*out)[32];
+	size_t n, cap;
+};
+
+static int
+add_open(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	(void)v;
+	struct open_list *l = ctx;
+	struct wf_proposal p;
+	if (wf_proposal_get(l->txn, key + 8, &p) == 0 && wf_is_open(p.state) && l->n < l->cap)
+		memcpy(l->out[l->n++], key + 8, 32);
+	return 0;
+}
+
 size_t
 ctl_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap)
 {
-	struct store_iter it;
-	if (store_iter_open(txn, STORE_HHPROP, &it))
-		return 0;
-	uint8_t key[8];
-	be64_put(key, id);
-	struct bytes k, v;
-	size_t n = 0;
-	for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v); rc == 0;
-	     rc = store_iter_next(&it, &k, &v)) {
-		if (k.n != 40 || be64_get(k.p) != id)
-			break;
-		struct wf_proposal p;
-		if (wf_proposal_get(txn, k.p + 8, &p) == 0 && wf_is_open(p.state) && n < cap)
-			memcpy(out[n++], k.p + 8, 32);
-	}
-	store_iter_close(&it);
-	return n;
+	struct open_list l = {.txn = txn, .out = out, .cap = cap};
+	(void)hh_each(txn, STORE_HHPROP, id, add_open, &l);
+	return l.n;
 }
 
 /* The effective head's envelope (a view valid in TXN) and record. */
@@ -90,12 +94,6 @@ same_data(struct rec_household *a, struct rec_household *b)
 	       memcmp(ea, eb, na) == 0;
 }
 
-static const char *
-status_text(uint8_t s)
-{
-	return rec_status_name(s);
-}
-
 /*
  * Make H (its status set as wanted) the next version of its household at
  * this node: parents and proposal flags, by the rule at the top. ST is the
@@ -121,7 +119,7 @@ prepare_version(struct store_txn *txn, struct rec_household *h, const struct hh_
 			    "household %s is new: it can be registered as 非贫困户 or proposed "
 			    "for identification (未脱贫), not as %s (an existing register is "
 			    "migrated at its county with import households --recorded)",
-			    id, status_text(h->status));
+			    id, rec_status_name(h->status));
 			return JZ_EREFUSED;
 		}
 		h->proposes = true;
@@ -145,7 +143,7 @@ prepare_version(struct store_txn *txn, struct rec_household *h, const struct hh_
 		snprintf(why, len,
 		         "household %s has an open proposal (%s to %s, state %s): it must be "
 		         "recorded or rejected before its status changes again",
-		         id, status_text(p.from_status), status_text(p.to_status),
+		         id, rec_status_name(p.from_status), rec_status_name(p.to_status),
 		         wf_state_name(p.state));
 		return JZ_EREFUSED;
 	}
@@ -154,12 +152,12 @@ prepare_version(struct store_txn *txn, struct rec_household *h, const struct hh_
 		         "household %s already has a recorded status (%s): --recorded migrates "
 		         "only a first one; a change goes through the procedure (import without "
 		         "--recorded)",
-		         id, status_text(official));
+		         id, rec_status_name(official));
 		return JZ_EREFUSED;
 	}
 	if (!recorded && wf_kind_of(official, h->status) == WF_KIND_INVALID) {
 		snprintf(why, len, "household %s: no procedure changes its status %s to %s", id,
-		         status_text(official), status_text(h->status));
+		         rec_status_name(official), rec_status_name(h->status));
 		return JZ_EREFUSED;
 	}
 	h->proposes = true;
@@ -429,7 +427,7 @@ who(struct store_txn *txn, const uint8_t origin[32], char *out, size_t len)
 {
 	struct origin_state o;
 	char h[17];
-	ctl_hex8(origin, h);
+	hex_encode(origin, 8, h);
 	if (origin_get(txn, origin, &o) == 0 && o.area)
 		snprintf(out, len, "%s %012" PRIu64 "%s%s", area_level_name(o.level), o.area,
 		         o.name[0] ? " " : "", o.name);
@@ -444,21 +442,13 @@ version_cmp(const void *a, const void *b)
 	return x->hlc > y->hlc ? -1 : x->hlc < y->hlc;
 }
 
-/* Personal part of version V's envelope, opened here into P. */
-static bool
-open_personal(struct node *n, struct store_txn *txn, const struct hh_version *v,
-              struct rec_personal *p)
+bool
+ctl_open_personal(struct node *n, struct store_txn *txn, const struct envelope *e,
+                  struct rec_personal *p)
 {
 	static uint8_t pt[REC_MAX_ENCODED];
-	uint8_t key[40];
-	memcpy(key, v->origin, 32);
-	be64_put(key + 32, v->seq);
-	struct bytes raw;
-	struct envelope e;
 	size_t pn;
-	bool ok = store_get(txn, STORE_ENV, key, sizeof(key), &raw) == 0 &&
-	          envelope_decode(&e, raw.p, raw.n) == 0 &&
-	          sealer_open(txn, n->id, &e, pt, sizeof(pt), &pn) == 0 &&
+	bool ok = sealer_open(txn, n->id, e, pt, sizeof(pt), &pn) == 0 &&
 	          rec_personal_decode(p, pt, pn) == 0;
 	sodium_memzero(pt, sizeof(pt));
 	return ok;
@@ -501,6 +491,36 @@ show_history(struct store_txn *txn, const uint8_t hash[32], const struct wf_prop
 	}
 }
 
+/* What household show lists: up to SHOW_MAX versions, or proposal hashes. */
+#define SHOW_MAX 256
+struct shown {
+	struct hh_version *v;
+	uint8_t (*hashes)[32];
+	size_t n;
+};
+
+static int
+add_shown_version(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	struct shown *s = ctx;
+	if (s->n == SHOW_MAX)
+		return HH_EACH_STOP;
+	if (hh_version_decode(&s->v[s->n], key, v.p, v.n) == 0)
+		s->n++;
+	return 0;
+}
+
+static int
+add_shown_hash(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	(void)v;
+	struct shown *s = ctx;
+	if (s->n == SHOW_MAX)
+		return HH_EACH_STOP;
+	memcpy(s->hashes[s->n++], key + 8, 32);
+	return 0;
+}
+
 int
 ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 {
@@ -530,9 +550,7 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 		store_abort(&txn);
 		return err;
 	}
-	struct hh_version headv;
-	bool readable = hh_version_get(&txn, id, st.eff.hash, &headv) == 0 &&
-	                open_personal(n, &txn, &headv, &p);
+	bool readable = ctl_open_personal(n, &txn, &e, &p);
 	const char *sealed_why =
 	    n->cfg.level == AREA_LEVEL_PROVINCE
 	        ? (n->cfg.has_audit_key ? "sealed: the province reads statistics only; the "
@@ -540,7 +558,7 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	                                : "sealed: the province reads statistics only")
 	        : "sealed: this node is not one of its readers";
 	char head[17], village[13], vname[128] = "";
-	ctl_hex8(st.eff.hash, head);
+	hex_encode(st.eff.hash, 8, head);
 	area_format(h.village, village);
 	ctl_area_name(&txn, h.village, vname, sizeof(vname));
 	if (!vname[0]) {
@@ -607,7 +625,7 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 			sbuf_printf(out, "heads     %zu concurrent (effective first):", st.n_heads);
 			for (size_t i = 0; i < st.n_heads; i++) {
 				char hh[17];
-				ctl_hex8(st.heads[i].hash, hh);
+				hex_encode(st.heads[i].hash, 8, hh);
 				sbuf_printf(out, " %s", hh);
 			}
 			sbuf_printf(out, "\n");
@@ -615,27 +633,15 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	}
 
 	/* Every version, newest first. */
-	static struct hh_version vs[256];
-	size_t nv = 0;
-	struct store_iter it;
-	if (store_iter_open(&txn, STORE_VERSION, &it) == 0) {
-		uint8_t key[8];
-		be64_put(key, id);
-		struct bytes k, v;
-		for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v); rc == 0 && nv < 256;
-		     rc = store_iter_next(&it, &k, &v)) {
-			if (k.n != 40 || be64_get(k.p) != id)
-				break;
-			if (hh_version_decode(&vs[nv], k.p, v.p, v.n) == 0)
-				nv++;
-		}
-		store_iter_close(&it);
-	}
+	static struct hh_version vs[SHOW_MAX];
+	struct shown versions = {.v = vs};
+	(void)hh_each(&txn, STORE_VERSION, id, add_shown_version, &versions);
+	size_t nv = versions.n;
 	qsort(vs, nv, sizeof(vs[0]), version_cmp);
 	sbuf_printf(out, json ? ",\"history\":[" : "versions (newest first):\n");
 	for (size_t i = 0; i < nv; i++) {
 		char vh[17], by[200], date[32];
-		ctl_hex8(vs[i].hash, vh);
+		hex_encode(vs[i].hash, 8, vh);
 		who(&txn, vs[i].origin, by, sizeof(by));
 		ctl_date(vs[i].hlc, date);
 		struct wf_proposal pp;
@@ -660,45 +666,37 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	/* Its proposals and who did what, when. */
 	sbuf_printf(out, json ? "],\"proposals\":[" : "proposals:\n");
+	static uint8_t hashes[SHOW_MAX][32];
+	struct shown props = {.hashes = hashes};
+	(void)hh_each(&txn, STORE_HHPROP, id, add_shown_hash, &props);
 	size_t np = 0;
-	if (store_iter_open(&txn, STORE_HHPROP, &it) == 0) {
-		uint8_t key[8];
-		be64_put(key, id);
-		struct bytes k, v;
-		for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v); rc == 0;
-		     rc = store_iter_next(&it, &k, &v)) {
-			if (k.n != 40 || be64_get(k.p) != id)
-				break;
-			struct wf_proposal pp;
-			if (wf_proposal_get(&txn, k.p + 8, &pp))
-				continue;
-			char ph[17], date[32];
-			ctl_hex8(k.p + 8, ph);
-			ctl_date(pp.created, date);
-			if (json) {
-				sbuf_printf(
-				    out,
-				    "%s{\"proposal\":\"%s\",\"kind\":\"%s\",\"from\":%u,\"to\":%u,"
-				    "\"state\":\"%s\",\"consent\":%s,\"objections\":%u,"
-				    "\"historic\":%s,\"steps\":[",
-				    np ? "," : "", ph, wf_kind_name(pp.kind), pp.from_status,
-				    pp.to_status, wf_state_name(pp.state),
-				    pp.consent ? "true" : "false", pp.objections,
-				    pp.historic ? "true" : "false");
-				show_history(&txn, k.p + 8, &pp, true, out);
-				sbuf_printf(out, "]}");
-			} else {
-				sbuf_printf(out, "  %s %s %s -> %s, proposed %s: %s (%s)%s\n", ph,
-				            pp.historic ? "migrated" : wf_kind_name(pp.kind),
-				            rec_status_name(pp.from_status),
-				            rec_status_name(pp.to_status), date,
-				            wf_state_name(pp.state), wf_state_label(pp.state),
-				            pp.consent ? ", consent given" : "");
-				show_history(&txn, k.p + 8, &pp, false, out);
-			}
-			np++;
+	for (size_t i = 0; i < props.n; i++) {
+		struct wf_proposal pp;
+		if (wf_proposal_get(&txn, hashes[i], &pp))
+			continue;
+		char ph[17], date[32];
+		hex_encode(hashes[i], 8, ph);
+		ctl_date(pp.created, date);
+		if (json) {
+			sbuf_printf(out,
+			            "%s{\"proposal\":\"%s\",\"kind\":\"%s\",\"from\":%u,\"to\":%u,"
+			            "\"state\":\"%s\",\"consent\":%s,\"objections\":%u,"
+			            "\"historic\":%s,\"steps\":[",
+			            np ? "," : "", ph, wf_kind_name(pp.kind), pp.from_status,
+			            pp.to_status, wf_state_name(pp.state),
+			            pp.consent ? "true" : "false", pp.objections,
+			            pp.historic ? "true" : "false");
+			show_history(&txn, hashes[i], &pp, true, out);
+			sbuf_printf(out, "]}");
+		} else {
+			sbuf_printf(out, "  %s %s %s -> %s, proposed %s: %s (%s)%s\n", ph,
+			            pp.historic ? "migrated" : wf_kind_name(pp.kind),
+			            rec_status_name(pp.from_status), rec_status_name(pp.to_status),
+			            date, wf_state_name(pp.state), wf_state_label(pp.state),
+			            pp.consent ? ", consent given" : "");
+			show_history(&txn, hashes[i], &pp, false, out);
 		}
-		store_iter_close(&it);
+		np++;
 	}
 	if (json)
 		sbuf_printf(out, "]}\n");
@@ -763,72 +761,6 @@ ctl_household_raw(struct node *n, const struct request *r, struct sbuf *out)
 
 /* ---------------------------------------------------------------- edit */
 
-/* Status from a code (0..5) or its name. */
-static int
-parse_status(const char *s, uint8_t *out)
-{
-	static const struct {
-		const char *name;
-		uint8_t code;
-	} names[] = {
-	    {"not_poor", HH_NOT_POOR},
-	    {"非贫困户", HH_NOT_POOR},
-	    {"非贫困", HH_NOT_POOR},
-	    {"poor", HH_POOR},
-	    {"未脱贫", HH_POOR},
-	    {"exited_policy", HH_EXITED_POLICY},
-	    {"已脱贫享受政策", HH_EXITED_POLICY},
-	    {"已脱贫（享受政策）", HH_EXITED_POLICY},
-	    {"exited", HH_EXITED},
-	    {"已脱贫不再享受政策", HH_EXITED},
-	    {"已脱贫（不再享受政策）", HH_EXITED},
-	    {"returned", HH_RETURNED},
-	    {"返贫", HH_RETURNED},
-	    {"removed", HH_REMOVED},
-	    {"剔除", HH_REMOVED},
-	};
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s && !*end && v >= 0 && v <= HH_STATUS_MAX) {
-		*out = (uint8_t)v;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(s, names[i].name) == 0) {
-			*out = names[i].code;
-			return 0;
-		}
-	return JZ_EPARSE;
-}
-
-/* Yuan with up to two decimals, >= 0, into fen. */
-static int
-parse_yuan(const char *s, int64_t *fen)
-{
-	int64_t y = 0, f = 0;
-	int digits = 0, dec = -1;
-	for (const char *p = s; *p; p++) {
-		if (*p == '.' && dec < 0) {
-			dec = 0;
-			continue;
-		}
-		if (*p < '0' || *p > '9' || dec >= 2 || ++digits > 12)
-			return JZ_EPARSE;
-		if (dec >= 0) {
-			f = f * 10 + (*p - '0');
-			dec++;
-		} else {
-			y = y * 10 + (*p - '0');
-		}
-	}
-	if (!digits)
-		return JZ_EPARSE;
-	if (dec == 1)
-		f *= 10;
-	*fen = y * 100 + f;
-	return 0;
-}
-
 struct edit_job {
 	struct node *n;
 	uint64_t id;
@@ -878,6 +810,13 @@ edit_household(struct applier *a, void *arg)
 		h.main_cause = job->cause;
 	if (job->set_year)
 		h.year = job->year;
+	char rule[120];
+	if (!import_household_ok(&h, rule, sizeof(rule))) {
+		sodium_memzero(pt, pn);
+		snprintf(job->why, sizeof(job->why), "household %s: %s (as import requires)", id,
+		         rule);
+		return JZ_EREFUSED;
+	}
 	if (same_data(&h, &head) && !(job->merge && st.n_heads > 1)) {
 		sodium_memzero(pt, pn);
 		snprintf(job->why, sizeof(job->why), "household %s: nothing to change", id);
@@ -922,14 +861,14 @@ ctl_household_edit(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	const char *v;
 	if ((v = ctl_opt(r, "--status"))) {
-		if (parse_status(v, &job.status)) {
+		if (!import_parse_status(v, &job.status)) {
 			sbuf_printf(out, "--status: '%s' is not a status (0..5 or its name)", v);
 			return JZ_EPARSE;
 		}
 		job.set_status = true;
 	}
 	if ((v = ctl_opt(r, "--income"))) {
-		if (parse_yuan(v, &job.income)) {
+		if (!import_parse_yuan(v, &job.income)) {
 			sbuf_printf(out, "--income: '%s' is not an amount in yuan (like 3200.50)",
 			            v);
 			return JZ_EPARSE;
@@ -937,33 +876,27 @@ ctl_household_edit(struct node *n, const struct request *r, struct sbuf *out)
 		job.set_income = true;
 	}
 	if ((v = ctl_opt(r, "--attribute"))) {
-		char *end;
-		long x = strtol(v, &end, 10);
-		if (*end || x < 0 || x > REC_ATTRIBUTE_MAX) {
-			sbuf_printf(out, "--attribute: '%s' is not 0..%d", v, REC_ATTRIBUTE_MAX);
+		if (!import_parse_attribute(v, &job.attribute)) {
+			sbuf_printf(out,
+			            "--attribute: '%s' is not 1..%d or its name (一般贫困户, ...)",
+			            v, REC_ATTRIBUTE_MAX);
 			return JZ_EPARSE;
 		}
-		job.attribute = (uint8_t)x;
 		job.set_attr = true;
 	}
 	if ((v = ctl_opt(r, "--main-cause"))) {
-		char *end;
-		long x = strtol(v, &end, 10);
-		if (*end || x < 0 || x > REC_CAUSE_MAX) {
-			sbuf_printf(out, "--main-cause: '%s' is not 0..%d", v, REC_CAUSE_MAX);
+		if (!import_parse_cause(v, &job.cause)) {
+			sbuf_printf(out, "--main-cause: '%s' is not 1..%d or its name (因病, ...)",
+			            v, REC_CAUSE_MAX);
 			return JZ_EPARSE;
 		}
-		job.cause = (uint8_t)x;
 		job.set_cause = true;
 	}
 	if ((v = ctl_opt(r, "--year"))) {
-		char *end;
-		long x = strtol(v, &end, 10);
-		if (*end || x < 2013 || x > 2100) {
+		if (!import_parse_year(v, &job.year)) {
 			sbuf_printf(out, "--year: '%s' is not a year 2013..2100", v);
 			return JZ_EPARSE;
 		}
-		job.year = (uint16_t)x;
 		job.set_year = true;
 	}
 	job.merge = ctl_flag(r, "--merge");
@@ -974,7 +907,7 @@ ctl_household_edit(struct node *n, const struct request *r, struct sbuf *out)
 		return err;
 	}
 	char hh[17];
-	ctl_hex8(job.hash, hh);
+	hex_encode(job.hash, 8, hh);
 	sbuf_printf(out, "household %s: new version %s%s\n", ctl_arg(r, 1), hh,
 	            job.proposes ? ", a proposal: it takes effect once recorded (两公示一公告)"
 	                         : ", a data edit: in effect now");
@@ -1027,7 +960,7 @@ ctl_conflicts(struct node *n, const struct request *r, struct sbuf *out)
 			size_t dl = 0;
 			for (size_t i = 0; i < st.n_heads; i++) {
 				char hh[17], by[160];
-				ctl_hex8(st.heads[i].hash, hh);
+				hex_encode(st.heads[i].hash, 8, hh);
 				who(&txn, st.heads[i].origin, by, sizeof(by));
 				dl += (size_t)snprintf(
 				    detail + dl, dl < sizeof(detail) ? sizeof(detail) - dl : 0,
@@ -1120,7 +1053,7 @@ ctl_conflicts(struct node *n, const struct request *r, struct sbuf *out)
 		household_id_format(dups[i].b, ib);
 		snprintf(hs, sizeof(hs), "%s %s", ia, ib);
 		char tg[17];
-		ctl_hex8(dups[i].tag, tg);
+		hex_encode(dups[i].tag, 8, tg);
 		const char *kind = whole ? "household claimed by two villages" : "duplicate person";
 		if (whole)
 			snprintf(

@@ -23,6 +23,7 @@
 #include "flow.h"
 #include "hex.h"
 #include "household.h"
+#include "import.h"
 #include "log.h"
 #include "origin.h"
 #include "record.h"
@@ -87,7 +88,7 @@ duplicate_identification(struct store_txn *txn, const struct target *t, const ui
 {
 	static struct rec_household h;
 	struct hh_version v;
-	if (hh_version_get(txn, t->household, t->hash, &v) || hh_version_load(txn, &v, &h))
+	if (hh_version_get(txn, t->household, t->hash, &v) || hh_version_load(txn, &v, &h, NULL))
 		return false;
 	for (size_t m = 0; m < h.n_members; m++) {
 		struct store_iter it;
@@ -125,14 +126,12 @@ duplicate_identification(struct store_txn *txn, const struct target *t, const ui
 		}
 		store_iter_close(&it);
 		if (found) {
-			char a[17], b[17];
-			household_id_format(t->household, a);
+			char b[17];
 			household_id_format(other, b);
-			snprintf(
-			    why, len,
-			    "household %s: member %zu already belongs to household %s, which is "
-			    "officially poor or identified (重复识别)",
-			    a, m + 1, b);
+			snprintf(why, len,
+			         "member %zu already belongs to household %s, which is officially "
+			         "poor or identified (重复识别)",
+			         m + 1, b);
 			return true;
 		}
 	}
@@ -278,7 +277,7 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 		return JZ_EREFUSED;
 	}
 	bool all = ctl_flag(r, "--all"), unchecked = ctl_flag(r, "--unchecked");
-	if (unchecked && !n->test_clock) {
+	if (unchecked && !n->cfg.test_clock) {
 		sbuf_printf(out, "--unchecked is for tests: it needs jzfpd --test-clock");
 		return JZ_EREFUSED;
 	}
@@ -375,10 +374,16 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 	uint64_t now = hlc_peek(&n->hlc);
 	struct wf_signer s = self_signer(n);
 	uint64_t *approved = malloc((nt ? nt : 1) * sizeof(*approved));
+	if (!approved) {
+		store_abort(&txn);
+		free(t);
+		sbuf_release(&errs);
+		return -ENOMEM;
+	}
 	size_t n_approved = 0, k = 0;
 	char left_out[300] = "";
-	for (size_t i = 0; i < nt && approved; i++) {
-		char why2[300] = "";
+	for (size_t i = 0; i < nt; i++) {
+		char why2[300] = "its proposal is not held here";
 		struct wf_proposal p;
 		bool ok = wf_proposal_get(&txn, t[i].hash, &p) == 0;
 		if (ok && !unchecked)
@@ -389,22 +394,13 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 		    duplicate_identification(&txn, &t[i], approved, n_approved, why2, sizeof(why2)))
 			ok = false;
 		if (!ok) {
-			if (all) {
-				if (!skipped++) {
-					char hid[17];
-					household_id_format(t[i].household, hid);
-					snprintf(left_out, sizeof(left_out), "household %s: %s",
-					         hid, why2);
-				}
-			} else {
-				char hid[17];
-				household_id_format(t[i].household, hid);
-				if (strncmp(why2, "household ", 10) == 0)
-					sbuf_printf(&errs, "%s%s", problems++ ? "; " : "", why2);
-				else
-					sbuf_printf(&errs, "%shousehold %s: %s",
-					            problems++ ? "; " : "", hid, why2);
-			}
+			char hid[17];
+			household_id_format(t[i].household, hid);
+			if (!all)
+				sbuf_printf(&errs, "%shousehold %s: %s", problems++ ? "; " : "",
+				            hid, why2);
+			else if (!skipped++)
+				snprintf(left_out, sizeof(left_out), "household %s: %s", hid, why2);
 			continue;
 		}
 		if (t[i].step == WF_COUNTY_APPROVE && p.kind == WF_KIND_IDENTIFY)
@@ -499,7 +495,7 @@ ctl_proposals(struct node *n, const struct request *r, struct sbuf *out)
 				continue;
 			char id[17], ph[17], since[32], closes[32] = "";
 			household_id_format(p.household, id);
-			ctl_hex8(k.p, ph);
+			hex_encode(k.p, 8, ph);
 			uint64_t since_hlc = p.window_opened ? p.window_opened : p.created;
 			ctl_date(since_hlc, since);
 			if (wf_is_window(p.state) ||
@@ -681,21 +677,11 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 					continue;
 			}
 			struct hh_version ver;
-			if (hh_version_get(&txn, pp.household, k.p, &ver) ||
-			    hh_version_load(&txn, &ver, &h))
-				continue;
-			uint8_t key[40];
-			memcpy(key, ver.origin, 32);
-			be64_put(key + 32, ver.seq);
-			struct bytes raw;
 			struct envelope e;
-			static uint8_t pt[REC_MAX_ENCODED];
-			size_t pn;
-			bool readable = store_get(&txn, STORE_ENV, key, sizeof(key), &raw) == 0 &&
-			                envelope_decode(&e, raw.p, raw.n) == 0 &&
-			                sealer_open(&txn, n->id, &e, pt, sizeof(pt), &pn) == 0 &&
-			                rec_personal_decode(&p, pt, pn) == 0;
-			sodium_memzero(pt, sizeof(pt));
+			if (hh_version_get(&txn, pp.household, k.p, &ver) ||
+			    hh_version_load(&txn, &ver, &h, &e))
+				continue;
+			bool readable = ctl_open_personal(n, &txn, &e, &p);
 			if (!in_list) {
 				opened = pp.window_opened;
 				days = pp.window_days;
@@ -862,24 +848,29 @@ ctl_policy(struct node *n, const struct request *r, struct sbuf *out)
 			pol.notice_days = (uint16_t)x;
 		}
 		if ((v = ctl_opt(r, "--threshold-pct"))) {
-			char *end;
-			double x = strtod(v, &end);
-			if (*end || x <= 0 || x > 100) {
+			/* Hundredths of a percent: two decimals, as yuan into fen. */
+			int64_t bp;
+			if (!import_parse_yuan(v, &bp) || bp < 1 || bp > 10000) {
 				sbuf_printf(
-				    out, "--threshold-pct: '%s' is not a percentage (2 or 3)", v);
+				    out,
+				    "--threshold-pct: '%s' is not a percentage 0.01..100 (2 or 3)",
+				    v);
 				return JZ_EPARSE;
 			}
-			pol.threshold_bp = (uint16_t)(x * 100 + 0.5);
+			pol.threshold_bp = (uint16_t)bp;
 		}
 		for (size_t i = 2; i + 1 < r->nargs; i++) {
 			if (strcmp(ctl_arg(r, i), "--line") != 0)
 				continue;
 			const char *l = ctl_arg(r, i + 1);
-			unsigned year;
-			double yuan;
-			char tail;
-			if (sscanf(l, "%u:%lf%c", &year, &yuan, &tail) != 2 || year < 2013 ||
-			    year > 2100 || yuan <= 0 || yuan > 1e7) {
+			char y[8] = "";
+			const char *colon = strchr(l, ':');
+			if (colon && colon - l < (ptrdiff_t)sizeof(y))
+				memcpy(y, l, (size_t)(colon - l));
+			uint16_t year;
+			int64_t fen;
+			if (!colon || !import_parse_year(y, &year) ||
+			    !import_parse_yuan(colon + 1, &fen) || fen <= 0) {
 				sbuf_printf(out, "--line: '%s' is not YEAR:YUAN (like 2019:3747)",
 				            l);
 				return JZ_EPARSE;
@@ -894,8 +885,8 @@ ctl_policy(struct node *n, const struct request *r, struct sbuf *out)
 				}
 				pol.n_lines++;
 			}
-			pol.lines[k].year = (uint16_t)year;
-			pol.lines[k].fen = (uint64_t)(yuan * 100 + 0.5);
+			pol.lines[k].year = year;
+			pol.lines[k].fen = (uint64_t)fen;
 		}
 		struct applier a;
 		err = apply_write(&n->ax, sign_policy, &pol, &a);
@@ -908,9 +899,11 @@ ctl_policy(struct node *n, const struct request *r, struct sbuf *out)
 		sbuf_printf(out, "policy show|set");
 		return JZ_EPARSE;
 	}
+	char thr[16];
+	ctl_pct(pol.threshold_bp, thr);
 	if (json) {
-		sbuf_printf(out, "{\"notice_days\":%u,\"threshold_pct\":%u.%02u,\"lines\":[",
-		            pol.notice_days, pol.threshold_bp / 100, pol.threshold_bp % 100);
+		sbuf_printf(out, "{\"notice_days\":%u,\"threshold_pct\":%s,\"lines\":[",
+		            pol.notice_days, thr);
 		for (size_t i = 0; i < pol.n_lines; i++)
 			sbuf_printf(out, "%s{\"year\":%u,\"yuan\":%" PRIu64 ".%02" PRIu64 "}",
 			            i ? "," : "", pol.lines[i].year, pol.lines[i].fen / 100,
@@ -920,8 +913,7 @@ ctl_policy(struct node *n, const struct request *r, struct sbuf *out)
 		sbuf_printf(out,
 		            "notice days   %u (each of the two notices and the announcement)\n",
 		            pol.notice_days);
-		sbuf_printf(out, "exit threshold %u.%02u%% of the incidence\n",
-		            pol.threshold_bp / 100, pol.threshold_bp % 100);
+		sbuf_printf(out, "exit threshold %s%% of the incidence\n", thr);
 		for (size_t i = 0; i < pol.n_lines; i++)
 			sbuf_printf(out, "poverty line %u: %" PRIu64 ".%02" PRIu64 " yuan\n",
 			            pol.lines[i].year, pol.lines[i].fen / 100,
@@ -955,7 +947,7 @@ ctl_revoke(struct node *n, const struct request *r, struct sbuf *out)
 {
 	struct revoke_job job = {0};
 	const char *hex = ctl_arg(r, 1), *reason = ctl_opt(r, "--reason");
-	if (strlen(hex) != 64 || hex_decode(hex, job.rv.key, 32)) {
+	if (hex_decode(hex, job.rv.key, 32)) {
 		sbuf_printf(out, "'%s' is not a public key (64 hex characters)", hex);
 		return JZ_EPARSE;
 	}
@@ -1023,24 +1015,25 @@ ctl_revoke(struct node *n, const struct request *r, struct sbuf *out)
 int
 ctl_clock(struct node *n, const struct request *r, struct sbuf *out)
 {
-	if (!n->test_clock) {
+	if (!n->cfg.test_clock) {
 		sbuf_printf(out, "refused: the clock moves only for tests (jzfpd --test-clock)");
 		return JZ_EREFUSED;
 	}
 	if (strcmp(ctl_arg(r, 1), "advance") == 0) {
 		const char *v = ctl_arg(r, 2);
 		char *end;
-		double x = strtod(v, &end);
-		uint64_t unit = *end == 'd'   ? WF_DAY_MS
+		unsigned long x = *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
+		uint64_t unit = !x            ? 0
+		                : *end == 'd' ? WF_DAY_MS
 		                : *end == 'h' ? 3600000
 		                : *end == 'm' ? 60000
 		                              : 0;
-		if (!unit || end[1] || x <= 0 || x > 3650) {
+		if (!unit || end[1] || x > 3650UL * 24 * 60 || x * unit > 3650 * WF_DAY_MS) {
 			sbuf_printf(out,
 			            "clock advance: '%s' is not a duration like 8d, 12h or 30m", v);
 			return JZ_EPARSE;
 		}
-		int err = node_clock_advance(n, (uint64_t)(x * (double)unit));
+		int err = node_clock_advance(n, (uint64_t)x * unit);
 		if (err)
 			return err;
 	} else if (strcmp(ctl_arg(r, 1), "show") != 0) {

@@ -17,21 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_POLICY    "policy"
 #define META_POLICY_AT "policy@" /* + hlc(8) origin(32): every policy, for its time */
 #define META_RECEIPT   "receipt"
 /* Steps waiting for one proposal taken in one round (a bound on memory:
  * rounds go on while steps are taken). */
 #define RELEASE_MAX 65536
 #define PARK_KEY    (32 + 8 + 32 + 8 + 2)
-
-/* The first 4 bytes of a key or hash, as 8 hex characters: enough to
- * tell origins apart in a log line. */
-static void
-short_hex(const uint8_t *p, char out[9])
-{
-	hex_encode(p, 4, out);
-}
 
 /* ---------------------------------------------------------------- policy */
 
@@ -76,15 +67,7 @@ flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
 int
 flow_policy_get(struct store_txn *txn, struct rec_policy *out)
 {
-	struct bytes v;
-	memset(out, 0, sizeof(*out));
-	int err = store_get(txn, STORE_META, META_POLICY, strlen(META_POLICY), &v);
-	if (err == 0 && (v.n < 40 || rec_policy_decode(out, v.p + 40, v.n - 40)))
-		err = JZ_ECORRUPT;
-	if (err && err != JZ_ENOTFOUND)
-		return err;
-	policy_defaults(out);
-	return 0;
+	return flow_policy_at(txn, UINT64_MAX, out);
 }
 
 int
@@ -96,33 +79,17 @@ flow_policy(struct applier *a, const struct envelope *e, const struct origin_sta
 	if (o->level != AREA_LEVEL_PROVINCE)
 		return JZ_ESCOPE;
 	/* Every policy is kept for the steps of its time; the latest by hlc
-	 * (then origin) is in force now, whatever the order they arrive in. */
+	 * (then origin: the key order) is in force now, whatever the order
+	 * they arrive in. */
 	uint8_t hk[sizeof(META_POLICY_AT) - 1 + 40];
 	const size_t plen = sizeof(META_POLICY_AT) - 1;
 	memcpy(hk, META_POLICY_AT, plen);
 	be64_put(hk + plen, e->hlc);
 	memcpy(hk + plen + 8, e->origin, 32);
 	store_put(&a->txn, STORE_META, hk, sizeof(hk), e->body.p, e->body.n);
-	struct bytes v;
-	int err = store_get(&a->txn, STORE_META, META_POLICY, strlen(META_POLICY), &v);
-	if (err == 0 && v.n >= 40) {
-		uint64_t hlc = be64_get(v.p);
-		if (hlc > e->hlc || (hlc == e->hlc && memcmp(v.p + 8, e->origin, 32) >= 0))
-			return 0;
-	} else if (err && err != JZ_ENOTFOUND) {
-		return err;
-	}
-	uint8_t buf[40 + 2048];
-	if (e->body.n > sizeof(buf) - 40)
-		return JZ_EPARSE;
-	be64_put(buf, e->hlc);
-	memcpy(buf + 8, e->origin, 32);
-	memcpy(buf + 40, e->body.p, e->body.n);
-	store_put(&a->txn, STORE_META, META_POLICY, strlen(META_POLICY), buf, 40 + e->body.n);
-	log_info("policy in force: %u-day windows, exit threshold %u.%02u%%, %zu poverty lines",
-	         p.notice_days ? p.notice_days : FLOW_DEFAULT_NOTICE_DAYS,
-	         (p.threshold_bp ? p.threshold_bp : FLOW_DEFAULT_THRESHOLD_BP) / 100,
-	         (p.threshold_bp ? p.threshold_bp : FLOW_DEFAULT_THRESHOLD_BP) % 100, p.n_lines);
+	policy_defaults(&p);
+	log_info("policy signed: %u-day windows, exit threshold %u.%02u%%, %zu poverty lines",
+	         p.notice_days, p.threshold_bp / 100, p.threshold_bp % 100, p.n_lines);
 	return 0;
 }
 
@@ -155,7 +122,7 @@ park(struct applier *a, const struct envelope *e, const uint8_t hash[32], size_t
 	store_put(&a->txn, STORE_PARKED, k, sizeof(k), "", 0);
 	a->st.parked++;
 	char h[9];
-	short_hex(hash, h);
+	hex_encode(hash, 4, h);
 	log_info("workflow step parked until version %s arrives", h);
 }
 
@@ -202,10 +169,11 @@ enum step_outcome {
 	STEP_PARKED,
 };
 
-/* Take, refuse or park step W->step of event E (by O) on its proposal I. */
+/* Take, refuse or park step W->step of event E (by O) on its proposal I,
+ * under POL, the policy in force when E was signed. */
 static enum step_outcome
 step_one(struct applier *a, const struct envelope *e, const struct rec_workflow *w, size_t i,
-         const struct origin_state *o)
+         const struct origin_state *o, const struct rec_policy *pol)
 {
 	struct store_txn *txn = &a->txn;
 	struct wf_proposal p;
@@ -244,12 +212,6 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	};
 	memcpy(hist.origin, e->origin, 32);
 	char why[200] = "";
-	/* The policy in force when the step was signed. */
-	struct rec_policy pol;
-	if ((err = flow_policy_at(txn, e->hlc, &pol))) {
-		store_fail(txn, err);
-		return STEP_REFUSED;
-	}
 	struct wf_signer s = {.origin = e->origin, .level = o->level, .area = o->area};
 	uint64_t village = household_village(p.household);
 	if (p.household != w->households[i]) {
@@ -259,7 +221,7 @@ step_one(struct applier *a, const struct envelope *e, const struct rec_workflow 
 		         w->households[i], p.household);
 		err = JZ_EREFUSED;
 	} else {
-		err = wf_check(&p, village, w->step, &s, e->hlc, w->days, pol.notice_days, why,
+		err = wf_check(&p, village, w->step, &s, e->hlc, w->days, pol->notice_days, why,
 		               sizeof(why));
 	}
 	if (err && p.household == w->households[i] && wf_is_early(&p, w->step, s.level)) {
@@ -339,11 +301,15 @@ flow_event(struct applier *a, const struct envelope *e, const struct origin_stat
 		if (!area_is_under(v, o->area) || (!a->sparse && !area_is_under(v, scope)))
 			return JZ_ESCOPE;
 	}
+	struct rec_policy pol;
+	int err = flow_policy_at(&a->txn, e->hlc, &pol);
+	if (err)
+		return err;
 	for (size_t i = 0; i < w.n && !a->txn.err; i++) {
 		if (a->sparse && !area_is_under(household_village(w.households[i]), scope))
 			continue;
 		/* A step taken may be what steps waiting for it needed. */
-		if (step_one(a, e, &w, i, o) == STEP_TAKEN)
+		if (step_one(a, e, &w, i, o, &pol) == STEP_TAKEN)
 			flow_release(a, w.proposals[i]);
 	}
 	return 0;
@@ -389,6 +355,7 @@ flow_release(struct applier *a, const uint8_t hash[32])
 			struct envelope e;
 			static struct rec_workflow w;
 			struct origin_state o;
+			struct rec_policy pol;
 			if (store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) ||
 			    envelope_decode(&e, raw.p, raw.n) ||
 			    rec_workflow_decode(&w, e.body.p, e.body.n) || index >= w.n ||
@@ -396,7 +363,12 @@ flow_release(struct applier *a, const uint8_t hash[32])
 				log_warn("a parked workflow step is gone or unreadable: dropped");
 				continue;
 			}
-			if (step_one(a, &e, &w, index, &o) != STEP_PARKED)
+			int err = flow_policy_at(txn, e.hlc, &pol);
+			if (err) {
+				store_fail(txn, err);
+				break;
+			}
+			if (step_one(a, &e, &w, index, &o, &pol) != STEP_PARKED)
 				progress = true;
 		}
 		free(keys);
@@ -463,8 +435,8 @@ flow_revocation(struct applier *a, const struct envelope *e, const struct origin
 	store_put(&a->txn, STORE_REVOKED, r.key, 32, v, sizeof(v));
 	a->st.revocations++;
 	char who[9], by[9];
-	short_hex(r.key, who);
-	short_hex(e->origin, by);
+	hex_encode(r.key, 4, who);
+	hex_encode(e->origin, 4, by);
 	log_warn("key %s (area %012" PRIu64 ") revoked by %s from %" PRIu64 " ms", who, e->subject,
 	         by, r.at_ms);
 	return 0;

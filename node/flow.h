@@ -40,9 +40,9 @@ int flow_policy_get(struct store_txn *txn, struct rec_policy *out);
 int flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out);
 
 /* A new version E (decoded as H) that proposes its status: create its
- * proposal. Then, once the version is applied, flow_release takes the
- * steps parked for it (also those parked because they came before the
- * steps they follow, after any step is taken). */
+ * proposal. Then, once any version is applied, flow_release takes the
+ * steps parked for it (refusing them if it proposes nothing); after any
+ * step is taken, also those parked because they came before it. */
 int flow_propose(struct applier *a, const struct envelope *e, const struct rec_household *h);
 void flow_release(struct applier *a, const uint8_t hash[32]);
 

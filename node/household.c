@@ -75,7 +75,8 @@ hh_state_decode(struct hh_state *out, const uint8_t *p, size_t n)
 	out->contrib.members = q[8];
 	out->contrib.attribute = q[9];
 	out->contrib.main_cause = q[10];
-	out->has_recorded = q[11] != 0;
+	out->has_recorded = q[11] & 1;
+	out->hidden_leaves = (q[11] & 2) != 0;
 	memcpy(out->recorded, q + 12, 32);
 	out->recorded_at = be64_get(q + 44);
 	memcpy(out->recorded_by, q + 52, 32);
@@ -114,7 +115,7 @@ hh_state_put(struct store_txn *txn, uint64_t id, const struct hh_state *st)
 	q[8] = st->contrib.members;
 	q[9] = st->contrib.attribute;
 	q[10] = st->contrib.main_cause;
-	q[11] = st->has_recorded;
+	q[11] = (uint8_t)(st->has_recorded | st->hidden_leaves << 1);
 	memcpy(q + 12, st->recorded, 32);
 	be64_put(q + 44, st->recorded_at);
 	memcpy(q + 52, st->recorded_by, 32);
@@ -203,7 +204,8 @@ hh_version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32], struc
 }
 
 int
-hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h)
+hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h,
+                struct envelope *e)
 {
 	uint8_t key[40];
 	memcpy(key, v->origin, 32);
@@ -212,14 +214,17 @@ hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_ho
 	int err = store_get(txn, STORE_ENV, key, sizeof(key), &raw);
 	if (err)
 		return err;
-	struct envelope e;
-	if (envelope_decode(&e, raw.p, raw.n) || rec_household_decode(h, e.body.p, e.body.n))
+	struct envelope tmp;
+	if (!e)
+		e = &tmp;
+	if (envelope_decode(e, raw.p, raw.n) || rec_household_decode(h, e->body.p, e->body.n))
 		return JZ_ECORRUPT;
 	return 0;
 }
 
-struct rollup_contrib
-hh_contrib_of(const struct hh_version *v, uint8_t status)
+/* What version V contributes with official status STATUS. */
+static struct rollup_contrib
+contrib_of(const struct hh_version *v, uint8_t status)
 {
 	struct rollup_contrib c = {
 	    .present = true,
@@ -245,8 +250,10 @@ head_of(struct hh_head *h, const struct hh_version *v)
 static const struct hh_version *applying_v;
 static const struct rec_household *applying_h;
 
-void
-hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
+/* Add or remove the person-index entries (pid_tag -> household) of version
+ * V's members, read from its stored envelope. Errors stick to TXN. */
+static void
+persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
 {
 	static struct rec_household loaded;
 	static const uint8_t zero[REC_PID_TAG_LEN];
@@ -254,7 +261,7 @@ hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool 
 	if (applying_v && memcmp(applying_v->hash, v->hash, 32) == 0) {
 		h = applying_h;
 	} else {
-		int err = hh_version_load(txn, v, &loaded);
+		int err = hh_version_load(txn, v, &loaded, NULL);
 		if (err) {
 			store_fail(txn, err == JZ_ENOTFOUND ? JZ_ECORRUPT : err);
 			return;
@@ -373,7 +380,7 @@ history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_
 			struct hist_entry *e = &out->e[out->n++];
 			memcpy(e->hash, v->hash, 32);
 			e->year = v->year;
-			e->c = hh_contrib_of(v, HH_NOT_POOR);
+			e->c = contrib_of(v, HH_NOT_POOR);
 			e->quiet = false;
 		}
 		if (rec[i])
@@ -381,7 +388,7 @@ history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_
 		struct hist_entry *e = &out->e[out->n++];
 		memcpy(e->hash, v->hash, 32);
 		e->year = v->year;
-		e->c = hh_contrib_of(v, official);
+		e->c = contrib_of(v, official);
 		/* A migrated register says which status a household has, not
 		 * when it changed: its records count no event. */
 		e->quiet = rec[i] && hist[i];
@@ -461,33 +468,57 @@ hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8
 
 static struct hh_version all[HH_VERSIONS_MAX];
 
-static int
-load_versions(struct store_txn *txn, uint64_t id, size_t *n)
+int
+hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
+        int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx)
 {
 	struct store_iter it;
-	int err = store_iter_open(txn, STORE_VERSION, &it);
+	int err = store_iter_open(txn, db, &it);
 	if (err)
 		return err;
 	uint8_t key[8];
 	be64_put(key, id);
 	struct bytes k, v;
-	*n = 0;
 	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		if (k.n != 40 || be64_get(k.p) != id)
 			break;
-		if (*n == HH_VERSIONS_MAX) {
-			log_warn("household %016" PRIu64 ": more than %d versions, the rest "
-			         "ignored by the head rule",
-			         id, HH_VERSIONS_MAX);
+		if ((err = fn(ctx, k.p, v)))
 			break;
-		}
-		if ((err = hh_version_decode(&all[*n], k.p, v.p, v.n)))
-			break;
-		(*n)++;
 	}
 	store_iter_close(&it);
-	return err == JZ_ENOTFOUND || err == 0 ? 0 : err;
+	return err == JZ_ENOTFOUND || err == HH_EACH_STOP ? 0 : err;
+}
+
+struct versions {
+	uint64_t id;
+	size_t n;
+};
+
+static int
+add_loaded(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	struct versions *vs = ctx;
+	if (vs->n == HH_VERSIONS_MAX) {
+		log_warn("household %016" PRIu64 ": more than %d versions, the rest "
+		         "ignored by the head rule",
+		         vs->id, HH_VERSIONS_MAX);
+		return HH_EACH_STOP;
+	}
+	int err = hh_version_decode(&all[vs->n], key, v.p, v.n);
+	if (err)
+		return err;
+	vs->n++;
+	return 0;
+}
+
+static int
+load_versions(struct store_txn *txn, uint64_t id, size_t *n)
+{
+	struct versions vs = {.id = id};
+	int err = hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
+	*n = vs.n;
+	return err;
 }
 
 /* Index of HASH among all[0..n) (sorted by hash: the key order), or -1. */
@@ -544,14 +575,14 @@ head_cmp(const void *a, const void *b)
 }
 
 /*
- * The open heads of household ID from all its versions: leaves, and once a
- * proposal is recorded (RECORDED, if not NULL) only leaves that descend
- * from it. Sorted with the effective head first; *n_heads >= 1 when the
- * household has any version.
+ * The open heads of ST's household ID from all its versions: leaves, and
+ * once a proposal is recorded only leaves that descend from it (all of
+ * them while the recorded version is not held). Sorted with the effective
+ * head first; n_heads >= 1 when the household has any version. Sets ST's
+ * heads, n_heads, versions and hidden_leaves.
  */
 static int
-open_heads(struct store_txn *txn, uint64_t id, const uint8_t *recorded, struct hh_head *heads,
-           size_t *n_heads, uint32_t *versions)
+open_heads(struct store_txn *txn, uint64_t id, struct hh_state *st)
 {
 	static uint8_t is_parent[HH_VERSIONS_MAX];
 	static struct hh_head leaves[HH_VERSIONS_MAX];
@@ -559,7 +590,7 @@ open_heads(struct store_txn *txn, uint64_t id, const uint8_t *recorded, struct h
 	int err = load_versions(txn, id, &n);
 	if (err)
 		return err;
-	*versions = (uint32_t)n;
+	st->versions = (uint32_t)n;
 	memset(is_parent, 0, n);
 	for (size_t i = 0; i < n; i++)
 		for (size_t p = 0; p < all[i].n_parents; p++) {
@@ -567,7 +598,9 @@ open_heads(struct store_txn *txn, uint64_t id, const uint8_t *recorded, struct h
 			if (j >= 0)
 				is_parent[j] = 1;
 		}
-	long r = recorded ? find_version(n, recorded) : -1;
+	/* Every leaf descends from a held version through some leaf, so with
+	 * the recorded version held at least one leaf stays open. */
+	long r = st->has_recorded ? find_version(n, st->recorded) : -1;
 	size_t nl = 0, all_leaves = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (is_parent[i])
@@ -577,75 +610,76 @@ open_heads(struct store_txn *txn, uint64_t id, const uint8_t *recorded, struct h
 			continue;
 		head_of(&leaves[nl++], &all[i]);
 	}
-	if (nl == 0 && all_leaves) {
-		/* The recorded version is not held here: every leaf stays open. */
-		for (size_t i = 0; i < n; i++)
-			if (!is_parent[i])
-				head_of(&leaves[nl++], &all[i]);
-	}
 	qsort(leaves, nl, sizeof(leaves[0]), head_cmp);
 	if (nl > HH_MAX_HEADS) {
 		log_warn("household %016" PRIu64 ": %zu open heads, only the latest %d kept open",
 		         id, nl, HH_MAX_HEADS);
 		nl = HH_MAX_HEADS;
 	}
-	memcpy(heads, leaves, nl * sizeof(*heads));
-	*n_heads = nl;
+	memcpy(st->heads, leaves, nl * sizeof(*st->heads));
+	st->n_heads = nl;
+	st->hidden_leaves = nl < all_leaves;
 	return 0;
 }
 
-/* Fill ST's effective-head fields from its heads[0] and history H. */
-static int
-set_effective(struct store_txn *txn, uint64_t id, struct hh_state *st, const struct hh_history *h)
+/* The effective head of household ID moves from OLD_EFF (NULL: none) to
+ * version V: move its members in the person index, unless they are the
+ * same (the same tags). */
+static void
+move_persons(struct store_txn *txn, uint64_t id, const uint8_t *old_eff, const struct hh_version *v)
 {
-	struct hh_version v;
-	int err = hh_version_get(txn, id, st->heads[0].hash, &v);
-	if (err)
-		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
-	st->eff = st->heads[0];
-	st->year = v.year;
-	st->contrib = h->n ? h->e[h->n - 1].c : hh_contrib_of(&v, HH_NOT_POOR);
-	return 0;
+	struct hh_version ov;
+	bool had = old_eff && hh_version_get(txn, id, old_eff, &ov) == 0;
+	if (had && ov.tags == v->tags)
+		return;
+	if (had)
+		persons(txn, &ov, id, false);
+	persons(txn, v, id, true);
 }
 
 static struct hh_history hist_old, hist_new;
 
-/* Recompute ST (household ID, currently with history OLD) from its stored
- * versions; add the history change to ACC and move the person index when
- * the effective head changes. */
+/* The head rule on ST (household ID, with history OLD) from its stored
+ * versions: heads, effective head (decoded into *EFF), year and
+ * contribution; the history change goes to ACC. Returns 0, JZ_ENOTFOUND
+ * (no version held) or an error. */
 static int
-refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-        struct hh_state *st, const struct hh_history *old, const uint8_t *old_eff)
+run_head_rule(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+              struct hh_state *st, const struct hh_history *old, struct hh_version *eff)
 {
-	int err = open_heads(txn, id, st->has_recorded ? st->recorded : NULL, st->heads,
-	                     &st->n_heads, &st->versions);
+	int err = open_heads(txn, id, st);
 	if (err)
 		return err;
 	if (st->n_heads == 0)
-		return JZ_ECORRUPT;
+		return JZ_ENOTFOUND;
 	if ((err = history(txn, id, st->heads[0].hash, rec_of(st), &hist_new)))
 		return err;
 	if ((err = history_diff(acc, village, old, &hist_new)))
 		return err;
-	if ((err = set_effective(txn, id, st, &hist_new)))
-		return err;
-	if (!old_eff || memcmp(old_eff, st->eff.hash, 32) != 0) {
-		struct hh_version v, ov;
-		bool had = old_eff && hh_version_get(txn, id, old_eff, &ov) == 0;
-		if ((err = hh_version_get(txn, id, st->eff.hash, &v)))
-			return err;
-		if (!had || ov.tags != v.tags) {
-			if (had)
-				hh_persons(txn, &ov, id, false);
-			hh_persons(txn, &v, id, true);
-		}
-	}
+	err = hh_version_get(txn, id, st->heads[0].hash, eff);
+	if (err || !hist_new.n)
+		return err && err != JZ_ENOTFOUND ? err : JZ_ECORRUPT;
+	st->eff = st->heads[0];
+	st->year = eff->year;
+	st->contrib = hist_new.e[hist_new.n - 1].c;
+	return 0;
+}
+
+/* Recompute ST (household ID, currently with history OLD and effective
+ * head OLD_EFF) after a change; store it. */
+static int
+refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+        struct hh_state *st, const struct hh_history *old, const uint8_t old_eff[32])
+{
+	struct hh_version v;
+	int err = run_head_rule(txn, acc, id, village, st, old, &v);
+	if (err)
+		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+	if (memcmp(old_eff, st->eff.hash, 32) != 0)
+		move_persons(txn, id, old_eff, &v);
 	hh_state_put(txn, id, st);
 	return txn->err;
 }
-
-static int add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-                       const struct hh_version *v);
 
 void
 hh_applying(const struct hh_version *v, const struct rec_household *h)
@@ -656,44 +690,39 @@ hh_applying(const struct hh_version *v, const struct rec_household *h)
 
 int
 hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-               const struct hh_version *v, const struct rec_household *h)
-{
-	const struct hh_version *pv = applying_v;
-	const struct rec_household *ph = applying_h;
-	hh_applying(v, h);
-	int err = add_version(txn, acc, id, village, v);
-	hh_applying(pv, ph);
-	return err;
-}
-
-static int
-add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-            const struct hh_version *v)
+               const struct hh_version *v)
 {
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
 	if (err == JZ_ENOTFOUND) {
+		/* A new household: its only head, not poor officially until a
+		 * proposal of it is recorded (which it cannot be yet). */
+		static const struct rollup_contrib none;
 		version_put(txn, id, v);
 		memset(&st, 0, sizeof(st));
-		hist_old.n = 0;
-		return refresh(txn, acc, id, village, &st, &hist_old, NULL);
+		st.contrib = contrib_of(v, HH_NOT_POOR);
+		if ((err = rollup_acc_step(acc, village, v->year, &none, &st.contrib, +1, true)))
+			return err;
+		persons(txn, v, id, true);
+		head_of(&st.eff, v);
+		st.heads[0] = st.eff;
+		st.n_heads = 1;
+		st.year = v->year;
+		st.versions = 1;
+		hh_state_put(txn, id, &st);
+		return txn->err;
 	}
 	if (err)
 		return err;
-	if (st.n_heads == 1 && v->n_parents == 1 && memcmp(v->parents[0], st.eff.hash, 32) == 0) {
+	if (st.n_heads == 1 && !st.hidden_leaves && v->n_parents == 1 &&
+	    memcmp(v->parents[0], st.eff.hash, 32) == 0) {
 		version_put(txn, id, v);
 		/* On top of the only head: it stays the only head, and keeps the
 		 * official status (it cannot be recorded before it exists). */
-		struct rollup_contrib c = hh_contrib_of(v, st.contrib.status);
+		struct rollup_contrib c = contrib_of(v, st.contrib.status);
 		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1, true)))
 			return err;
-		struct hh_version old;
-		bool had = hh_version_get(txn, id, st.eff.hash, &old) == 0;
-		if (!had || old.tags != v->tags) {
-			if (had)
-				hh_persons(txn, &old, id, false);
-			hh_persons(txn, v, id, true);
-		}
+		move_persons(txn, id, st.eff.hash, v);
 		head_of(&st.eff, v);
 		st.heads[0] = st.eff;
 		st.year = v->year;
@@ -758,6 +787,25 @@ hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 	return refresh(txn, acc, id, village, &st, old, old_eff);
 }
 
+struct latest {
+	struct store_txn *txn;
+	struct hh_state *st;
+};
+
+static int
+latest_recorded(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	(void)v;
+	struct latest *l = ctx;
+	struct wf_proposal p;
+	int err = wf_proposal_get(l->txn, key + 8, &p);
+	if (err)
+		return err == JZ_ENOTFOUND ? HH_EACH_STOP : err;
+	if (p.state == WF_RECORDED && recorded_later(l->st, p.decided, p.decided_by))
+		set_recorded(l->st, key + 8, p.decided, p.decided_by);
+	return 0;
+}
+
 int
 hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
              struct hh_state *out)
@@ -765,38 +813,13 @@ hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_
 	struct hh_state st;
 	memset(&st, 0, sizeof(st));
 	/* The latest recorded proposal, from the proposals alone. */
-	struct store_iter it;
-	int err = store_iter_open(txn, STORE_HHPROP, &it);
+	struct latest l = {.txn = txn, .st = &st};
+	int err = hh_each(txn, STORE_HHPROP, id, latest_recorded, &l);
 	if (err)
-		return err;
-	uint8_t key[8];
-	be64_put(key, id);
-	struct bytes k, v;
-	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		if (k.n != 40 || be64_get(k.p) != id)
-			break;
-		struct wf_proposal p;
-		if ((err = wf_proposal_get(txn, k.p + 8, &p)))
-			break;
-		if (p.state == WF_RECORDED && recorded_later(&st, p.decided, p.decided_by))
-			set_recorded(&st, k.p + 8, p.decided, p.decided_by);
-	}
-	store_iter_close(&it);
-	if (err && err != JZ_ENOTFOUND)
-		return err;
-	err = open_heads(txn, id, st.has_recorded ? st.recorded : NULL, st.heads, &st.n_heads,
-	                 &st.versions);
-	if (err)
-		return err;
-	if (st.n_heads == 0)
-		return JZ_ENOTFOUND;
-	if ((err = history(txn, id, st.heads[0].hash, rec_of(&st), &hist_new)))
 		return err;
 	hist_old.n = 0;
-	if ((err = history_diff(acc, village, &hist_old, &hist_new)))
-		return err;
-	if ((err = set_effective(txn, id, &st, &hist_new)))
+	struct hh_version eff;
+	if ((err = run_head_rule(txn, acc, id, village, &st, &hist_old, &eff)))
 		return err;
 	*out = st;
 	return 0;

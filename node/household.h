@@ -28,6 +28,7 @@
 #ifndef JZFP_HOUSEHOLD_H
 #define JZFP_HOUSEHOLD_H
 
+#include "envelope.h"
 #include "record.h"
 #include "rollup.h"
 #include "store.h"
@@ -73,6 +74,10 @@ struct hh_state {
 	uint8_t recorded[32];
 	uint64_t recorded_at;
 	uint8_t recorded_by[32];
+	/* Some leaf is not among the heads (it does not descend from the
+	 * recorded version, or there are more than HH_MAX_HEADS): a new
+	 * version may make it a head again, so the head rule runs in full. */
+	bool hidden_leaves;
 	size_t n_heads; /* 1..HH_MAX_HEADS; heads[0] is the effective head */
 	struct hh_head heads[HH_MAX_HEADS];
 };
@@ -97,9 +102,21 @@ int hh_version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32],
 /* Decode a `version` value (key: id(8) hash(32)). Returns 0 or JZ_ECORRUPT. */
 int hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *p, size_t n);
 
-/* Load and decode the household record of version V (its envelope).
+/*
+ * Call FN(CTX, KEY, VALUE) for each entry of household ID in DB, a database
+ * keyed id(8) hash(32) (STORE_VERSION, STORE_HHPROP), in key order, until
+ * FN returns non-zero: HH_EACH_STOP ends the walk quietly, a negative error
+ * ends it with that error. Returns 0 or a negative error.
+ */
+#define HH_EACH_STOP 1
+int hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
+            int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx);
+
+/* Load and decode the household record of version V (its envelope; into
+ * *E too, a view valid in TXN, unless E is NULL).
  * Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
-int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h);
+int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h,
+                    struct envelope *e);
 
 /* Version V (decoded: H) is being applied and its envelope is not stored
  * yet: where the person index needs its members, they come from H. Until
@@ -107,14 +124,13 @@ int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct re
 void hh_applying(const struct hh_version *v, const struct rec_household *h);
 
 /*
- * Add version V (decoded: H) of household ID of VILLAGE to the household's
- * state: the version index, the open heads, the effective head, the person
- * index and the rollup deltas in ACC. V's envelope need not be stored yet.
- * Returns 0 or an error (storage errors also stick).
+ * Add version V of household ID of VILLAGE to the household's state: the
+ * version index, the open heads, the effective head, the person index and
+ * the rollup deltas in ACC. V's envelope need not be stored yet if
+ * hh_applying names it. Returns 0 or an error (storage errors also stick).
  */
 JZ_NODISCARD int hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-                                uint64_t village, const struct hh_version *v,
-                                const struct rec_household *h);
+                                uint64_t village, const struct hh_version *v);
 
 /*
  * Proposal P of household ID has just been recorded (the proposal database
@@ -142,12 +158,5 @@ JZ_NODISCARD int hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uin
  * is a recorded proposal, else that of its first parent (非贫困户 at the
  * root). Returns 0 with *status, JZ_ENOTFOUND (HASH not held), or an error. */
 int hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status);
-
-/* What version V contributes with official status STATUS. */
-struct rollup_contrib hh_contrib_of(const struct hh_version *v, uint8_t status);
-
-/* Add or remove the person-index entries (pid_tag -> household) of version
- * V's members, read from its stored envelope. Errors stick to TXN. */
-void hh_persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add);
 
 #endif

@@ -585,6 +585,67 @@ static const struct code_name standard_names[] = {
     {"国家标准", 1}, {"省定标准", 2}, {"市定标准", 3}, {NULL, 0}};
 static const struct code_name yes_no_names[] = {{"否", 0}, {"是", 1}, {NULL, 0}};
 
+static bool
+parse_u8(const char *v, int min, int max, const struct code_name *names, uint8_t *out)
+{
+	int c;
+	if (!parse_code(v, min, max, names, &c))
+		return false;
+	*out = (uint8_t)c;
+	return true;
+}
+
+bool
+import_parse_status(const char *v, uint8_t *out)
+{
+	return parse_u8(v, 0, HH_STATUS_MAX, status_names, out);
+}
+
+bool
+import_parse_attribute(const char *v, uint8_t *out)
+{
+	return parse_u8(v, 1, REC_ATTRIBUTE_MAX, attribute_names, out);
+}
+
+bool
+import_parse_cause(const char *v, uint8_t *out)
+{
+	return parse_u8(v, 1, REC_CAUSE_MAX, cause_names, out);
+}
+
+bool
+import_parse_yuan(const char *v, int64_t *fen)
+{
+	return parse_yuan(v, fen);
+}
+
+bool
+import_parse_year(const char *v, uint16_t *out)
+{
+	return parse_year(v, out);
+}
+
+bool
+import_household_ok(const struct rec_household *h, char *why, size_t len)
+{
+	bool poor = h->status >= HH_POOR && h->status <= HH_RETURNED;
+	if (poor && !h->attribute) {
+		snprintf(why, len, "status %d needs an attribute", h->status);
+		return false;
+	}
+	if (poor && !h->main_cause) {
+		snprintf(why, len, "status %d needs a main cause", h->status);
+		return false;
+	}
+	for (size_t k = 0; k < h->n_other; k++)
+		if (h->main_cause && h->other_causes[k] == h->main_cause) {
+			snprintf(why, len, "the main cause %d is also among the other causes",
+			         h->main_cause);
+			return false;
+		}
+	return true;
+}
+
 /* The household part of a row. */
 struct hh_fields {
 	uint64_t village;

@@ -52,6 +52,7 @@
 
 #include "record.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,6 +106,22 @@ struct census_result {
 
 /* Read and check a census CSV, as import_households_csv does. */
 int import_census_csv(const char *path, uint64_t node_area, struct census_result *out);
+
+/*
+ * The household fields as import reads them (a code, or a name the CSV may
+ * carry), for other writers of household versions (`household edit`).
+ * Each returns true when V is one.
+ */
+bool import_parse_status(const char *v, uint8_t *out);
+bool import_parse_attribute(const char *v, uint8_t *out);
+bool import_parse_cause(const char *v, uint8_t *out);
+bool import_parse_yuan(const char *v, int64_t *fen);
+bool import_parse_year(const char *v, uint16_t *out);
+
+/* Which rule of the register H breaks that import checks across fields (a
+ * poor status without attribute or main cause, the main cause repeated in
+ * the other causes): the reason in WHY, false; or true. */
+bool import_household_ok(const struct rec_household *h, char *why, size_t len);
 
 /* Free what an import call put in *r and zero it. NULL-safe; may be called
  * twice. The personal data in items is wiped before it is freed. */

@@ -40,10 +40,6 @@ void link_down_recv(struct node *n);
 /* Send what of our downlog concerns each child, within its window. */
 void link_down_tick(struct node *n, uint64_t now);
 
-/* Does the envelope RAW concern the subtree of area CHILD (DESIGN §7: its
- * subject is in that subtree, or it is for everyone)? */
-bool link_concerns(const struct bytes *raw, uint64_t child);
-
 /* Does log DB (STORE_LOG or STORE_DOWNLOG) hold, at position C->local_seq,
  * the envelope C names by (origin, seq, hash)? Then C is a position in this
  * very log, not in an older copy of it. */
@@ -76,9 +72,6 @@ void link_zap_handle(struct node *n);
 /* Reload the revoked keys from the store when revocations were applied,
  * and drop children whose key is revoked. */
 void link_revocations_refresh(struct node *n);
-
-/* Count a failed Hello from the connection with CURVE key UID (hex). */
-void link_penalize(struct node *n, const char *uid);
 
 /* Read one event from monitor MON (of the uplink when UP) and act on it. */
 void link_monitor_recv(struct node *n, void *mon, bool up);

@@ -98,8 +98,9 @@ penalty_of(struct node *n, const uint8_t curve[32], bool add)
 	return &n->penalties[slot];
 }
 
-void
-link_penalize(struct node *n, const char *uid)
+/* One more failed Hello from the key UID: it waits longer before the next. */
+static void
+penalize(struct node *n, const char *uid)
 {
 	uint8_t curve[32];
 	if (!uid || hex_decode(uid, curve, 32))
@@ -128,7 +129,8 @@ link_revocations_refresh(struct node *n)
 {
 	if (n->revocations_seen == n->ax.total.revocations && n->revoked_ed)
 		return;
-	n->revocations_seen = n->ax.total.revocations;
+	/* Replace the lists only with a complete reading: on any failure the
+	 * old ones stay and the next turn tries again. */
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return;
@@ -136,22 +138,26 @@ link_revocations_refresh(struct node *n)
 	uint8_t(*ed)[32] = calloc(cnt + 1, 32), (*cv)[32] = calloc(cnt + 1, 32);
 	size_t k = 0;
 	struct store_iter it;
-	if (ed && cv && store_iter_open(&txn, STORE_REVOKED, &it) == 0) {
+	int rc = ed && cv ? store_iter_open(&txn, STORE_REVOKED, &it) : -ENOMEM;
+	if (rc == 0) {
 		struct bytes key, v;
-		for (int rc = store_iter_seek(&it, NULL, 0, &key, &v); rc == 0 && k < cnt;
+		for (rc = store_iter_seek(&it, NULL, 0, &key, &v); rc == 0 && k < cnt;
 		     rc = store_iter_next(&it, &key, &v)) {
 			if (key.n != 32 || ident_curve_from_public(key.p, cv[k]))
 				continue;
 			memcpy(ed[k++], key.p, 32);
 		}
 		store_iter_close(&it);
+		if (rc == JZ_ENOTFOUND || k == cnt)
+			rc = 0;
 	}
 	store_abort(&txn);
-	if (!ed || !cv) {
+	if (rc) {
 		free(ed);
 		free(cv);
 		return;
 	}
+	n->revocations_seen = n->ax.total.revocations;
 	free(n->revoked_ed);
 	free(n->revoked_curve);
 	n->revoked_ed = ed;
@@ -308,6 +314,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 		return JZ_EIO;
 	}
 	n->mon_down = link_monitor_open(n, n->router, "down");
+	link_revocations_refresh(n); /* before the first connection's ZAP request */
 	if (zmq_bind(n->router, n->cfg.listen) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", n->cfg.listen,
 		         zmq_strerror(zmq_errno()));
@@ -475,20 +482,20 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 			         area, area_level_name(lvl), n->cfg.area);
 		log_warn("refused hello: %s", why);
 		refuse(n, rid, rid_len, LINK_REFUSE_NOT_CHILD, why);
-		link_penalize(n, uid);
+		penalize(n, uid);
 		return;
 	}
 	if (is_revoked_ed(n, f->hello.origin)) {
 		log_warn("refused hello for %012" PRIu64 ": its key is revoked", area);
 		refuse(n, rid, rid_len, LINK_REFUSE_REVOKED, "your key is revoked");
-		link_penalize(n, uid);
+		penalize(n, uid);
 		return;
 	}
 	char why[400];
 	if (n->trust && !hello_certified(n, f, uid, why, sizeof(why))) {
 		log_warn("refused hello for %012" PRIu64 ": %s", area, why);
 		refuse(n, rid, rid_len, LINK_REFUSE_CERT, why);
-		link_penalize(n, uid);
+		penalize(n, uid);
 		return;
 	}
 	uint64_t own_seq;
@@ -496,7 +503,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	if (child_frontier(n, f, &own_seq, own_hash, why, sizeof(why))) {
 		log_error("refused hello from %012" PRIu64 ": %s", area, why);
 		refuse(n, rid, rid_len, LINK_REFUSE_BEHIND, why);
-		link_penalize(n, uid);
+		penalize(n, uid);
 		return;
 	}
 	penalty_clear(n, uid);
@@ -517,7 +524,6 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	c->last_seen_ms = node_now_ms();
 	c->dnext = down_resume(n, &f->hello.down_cursor);
 	c->dacked = c->dnext - 1;
-	c->dscanned = 0;
 	c->dn_inflight = 0;
 	if (own_seq > f->hello.own_seq)
 		log_warn("child %012" PRIu64 " holds its own records up to %" PRIu64
@@ -667,7 +673,6 @@ on_down_ack(struct node *n, struct child *c, const struct wire_frame *f)
 		c->dnext = down_resume(n, u);
 		c->dacked = c->dnext - 1;
 		c->dn_inflight = 0;
-		c->dscanned = 0;
 		log_warn("child %012" PRIu64 " asks to resend our records from %" PRIu64, c->area,
 		         c->dnext);
 		return;
@@ -733,30 +738,29 @@ on_pull(struct node *n, struct child *c, const struct wire_frame *f)
 	store_abort(&txn);
 }
 
-bool
-link_concerns(const struct bytes *raw, uint64_t child)
+/* Does E, an entry of our downlog, concern the subtree of area CHILD
+ * (DESIGN §7: its subject is in that subtree, or it is for everyone)? */
+static bool
+concerns(const struct envelope *e, uint64_t child)
 {
-	struct envelope e;
-	if (envelope_decode(&e, raw->p, raw->n))
-		return false;
-	switch (e.kind) {
+	switch (e->kind) {
 	case ENV_KIND_NODE:
 	case ENV_KIND_POLICY:
 	case ENV_KIND_REVOCATION:
 	case ENV_KIND_CERT:
 		return true;
 	case ENV_KIND_HOUSEHOLD: {
-		uint64_t v = household_id_is_valid(e.subject) ? household_village(e.subject) : 0;
+		uint64_t v = household_id_is_valid(e->subject) ? household_village(e->subject) : 0;
 		return v && area_is_under(v, child);
 	}
 	case ENV_KIND_CENSUS:
-		return area_is_under(e.subject, child);
+		return area_is_under(e->subject, child);
 	case ENV_KIND_KEY:
 	case ENV_KIND_RECEIPT:
-		return area_is_under(e.subject, child) || area_is_under(child, e.subject);
+		return area_is_under(e->subject, child) || area_is_under(child, e->subject);
 	case ENV_KIND_WORKFLOW: {
 		static struct rec_workflow w;
-		if (rec_workflow_decode(&w, e.body.p, e.body.n))
+		if (rec_workflow_decode(&w, e->body.p, e->body.n))
 			return false;
 		for (size_t i = 0; i < w.n; i++)
 			if (household_id_is_valid(w.households[i]) &&
@@ -806,16 +810,21 @@ send_down(struct node *n, struct child *c)
 				break;
 			}
 			struct bytes raw;
+			struct envelope e;
 			if ((err = store_get(&txn, STORE_ENV, v.p, 40, &raw)))
 				break;
+			if (envelope_decode(&e, raw.p, raw.n)) {
+				err = JZ_ECORRUPT;
+				break;
+			}
 			seen++;
 			f.batch.upto.set = true;
 			memcpy(f.batch.upto.epoch, n->ax.epoch, 16);
 			f.batch.upto.local_seq = be64_get(k.p);
 			memcpy(f.batch.upto.origin, v.p, 32);
 			f.batch.upto.seq = be64_get(v.p + 32);
-			envelope_hash(raw.p, raw.n, f.batch.upto.hash);
-			if (!link_concerns(&raw, c->area))
+			memcpy(f.batch.upto.hash, e.hash, 32);
+			if (!concerns(&e, c->area))
 				continue;
 			envs[count++] = raw;
 			bytes += raw.n;
@@ -825,9 +834,7 @@ send_down(struct node *n, struct child *c)
 		store_iter_close(&it);
 	}
 	int sent = 0;
-	if (!err && seen == 0) {
-		c->dscanned = n->ax.local_seq;
-	} else if (!err) {
+	if (!err && seen) {
 		f.batch.envs = envs;
 		f.batch.n = count;
 		err = link_send(n->router, c->rid, c->rid_len, &f);
@@ -851,7 +858,7 @@ link_down_tick(struct node *n, uint64_t now)
 		struct child *c = &n->children[i];
 		if (!c->welcomed || now - c->last_seen_ms > limit)
 			continue;
-		while (c->dn_inflight < (size_t)n->cfg.window && c->dscanned < n->ax.local_seq) {
+		while (c->dn_inflight < (size_t)n->cfg.window && c->dnext <= n->ax.down_seq) {
 			int rc = send_down(n, c);
 			if (rc == -EHOSTUNREACH) {
 				c->welcomed = false; /* gone: it says Hello when it is back */

@@ -357,10 +357,9 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	if (f->welcome.own_seq > n->ax.own_seq) {
 		/* Our store was lost (or is an older copy): take our own records
 		 * back before signing anything, so our chain never forks. */
-		if (n->up.state != UP_RECOVER)
-			log_warn("the parent holds our own records up to %" PRIu64
-			         " and we only up to %" PRIu64 ": recovering them",
-			         f->welcome.own_seq, n->ax.own_seq);
+		log_warn("the parent holds our own records up to %" PRIu64
+		         " and we only up to %" PRIu64 ": recovering them",
+		         f->welcome.own_seq, n->ax.own_seq);
 		n->up.state = UP_RECOVER;
 		n->up.recover_to = f->welcome.own_seq;
 		n->up.behind = true;
@@ -619,6 +618,7 @@ send_batch(struct node *n)
 	err = store_iter_open(&txn, STORE_LOG, &it);
 	size_t count = 0, bytes = 0, considered = 0;
 	uint64_t last = 0;
+	struct bytes raw = {0}; /* the last entry considered */
 	if (!err) {
 		uint8_t key[8];
 		be64_put(key, n->up.next);
@@ -631,7 +631,6 @@ send_batch(struct node *n)
 				err = JZ_ECORRUPT;
 				break;
 			}
-			struct bytes raw;
 			err = store_get(&txn, STORE_ENV, v.p, 40, &raw);
 			if (err)
 				break;
@@ -662,15 +661,8 @@ send_batch(struct node *n)
 	}
 	if (!err && considered == 0)
 		err = JZ_ECORRUPT; /* the log has no entry where it must have one */
-	if (!err) {
-		struct bytes lastraw;
-		uint8_t lkey[40];
-		memcpy(lkey, f.batch.upto.origin, 32);
-		be64_put(lkey + 32, f.batch.upto.seq);
-		err = store_get(&txn, STORE_ENV, lkey, sizeof(lkey), &lastraw);
-		if (!err)
-			envelope_hash(lastraw.p, lastraw.n, f.batch.upto.hash);
-	}
+	if (!err)
+		envelope_hash(raw.p, raw.n, f.batch.upto.hash); /* the last one considered */
 	if (!err) {
 		f.batch.envs = envs;
 		f.batch.n = count;

@@ -156,8 +156,8 @@ resume_clock(struct node *n)
 	if (store_begin(n->st, &txn, STORE_RO))
 		return;
 	struct bytes v;
-	if (n->test_clock && store_get(&txn, STORE_META, META_CLOCK, strlen(META_CLOCK), &v) == 0 &&
-	    v.n == 8)
+	if (n->cfg.test_clock &&
+	    store_get(&txn, STORE_META, META_CLOCK, strlen(META_CLOCK), &v) == 0 && v.n == 8)
 		n->clock_offset_ms = be64_get(v.p);
 	uint8_t key[40];
 	memcpy(key, ident_public(n->id), 32);
@@ -408,8 +408,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	}
 	n->ax.trust = n->trust;
 	memcpy(n->ax.root, n->root_key, 32);
-	n->test_clock = cfg->test_clock;
-	if (n->test_clock) {
+	if (n->cfg.test_clock) {
 		hlc_init(&n->hlc, test_clock_now, n);
 		log_warn("test clock: `jzfpctl clock advance` moves this node's time (tests only)");
 	}
@@ -564,6 +563,23 @@ struct receipt_job {
 	size_t signed_;
 };
 
+/* An origin whose records the province has not confirmed up to its head. */
+struct receipt_item {
+	uint64_t county;
+	uint8_t origin[32];
+	uint64_t seq;
+	uint8_t hash[32];
+};
+
+static int
+receipt_item_cmp(const void *x, const void *y)
+{
+	const struct receipt_item *a = x, *b = y;
+	if (a->county != b->county)
+		return a->county < b->county ? -1 : 1;
+	return memcmp(a->origin, b->origin, 32);
+}
+
 static int
 sign_receipts(struct applier *a, void *arg)
 {
@@ -575,13 +591,8 @@ sign_receipts(struct applier *a, void *arg)
 	int err = store_iter_open(&a->txn, STORE_ORIGIN, &it);
 	if (err)
 		return err;
-	/* Origins are keyed by key, not area: gather per county first. */
-	struct item {
-		uint64_t county;
-		uint8_t origin[32];
-		uint64_t seq;
-		uint8_t hash[32];
-	} *items = NULL;
+	/* Origins are keyed by key, not area: gather, then sort by county. */
+	struct receipt_item *items = NULL;
 	size_t n = 0, cap = 0;
 	struct bytes k, v;
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
@@ -596,7 +607,7 @@ sign_receipts(struct applier *a, void *arg)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
-			struct item *m = realloc(items, cap * sizeof(*m));
+			struct receipt_item *m = realloc(items, cap * sizeof(*m));
 			if (!m) {
 				err = -ENOMEM;
 				break;
@@ -615,30 +626,28 @@ sign_receipts(struct applier *a, void *arg)
 		return err ? err : -EIO;
 	}
 	err = 0;
+	if (n)
+		qsort(items, n, sizeof(*items), receipt_item_cmp);
+	/* One receipt per run of a county's origins, at most REC_MAX_RECEIPT. */
 	for (size_t i = 0; i < n && !err;) {
 		uint64_t county = items[i].county;
 		memset(&r, 0, sizeof(r));
-		size_t j = i;
-		for (; j < n && r.n < REC_MAX_RECEIPT; j++) {
-			if (items[j].county != county)
-				continue;
-			memcpy(r.items[r.n].origin, items[j].origin, 32);
-			r.items[r.n].seq = items[j].seq;
-			memcpy(r.items[r.n].hash, items[j].hash, 32);
+		for (; i < n && items[i].county == county && r.n < REC_MAX_RECEIPT; i++) {
+			memcpy(r.items[r.n].origin, items[i].origin, 32);
+			r.items[r.n].seq = items[i].seq;
+			memcpy(r.items[r.n].hash, items[i].hash, 32);
 			r.n++;
 			uint8_t sv[8];
-			be64_put(sv, items[j].seq);
-			store_put(&a->txn, STORE_RECEIPTED, items[j].origin, 32, sv, sizeof(sv));
-			items[j].county = 0; /* done */
+			be64_put(sv, items[i].seq);
+			store_put(&a->txn, STORE_RECEIPTED, items[i].origin, 32, sv, sizeof(sv));
 		}
 		size_t len;
 		err = rec_receipt_encode(&r, body, sizeof(body), &len);
 		if (!err)
 			err = apply_local(a, ENV_KIND_RECEIPT, county, (struct bytes){body, len},
 			                  NULL, NULL);
-		job->signed_++;
-		while (i < n && items[i].county == 0)
-			i++;
+		if (!err)
+			job->signed_++;
 	}
 	free(items);
 	return err ? err : a->txn.err;

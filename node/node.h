@@ -52,13 +52,11 @@ struct child {
 	/* The down direction: what of our downlog concerns this child. Each
 	 * batch covers downlog positions [dnext, upto]; the child keeps the
 	 * cursor and gives it back in Hello. */
-	uint64_t dnext;    /* next downlog position to consider */
-	uint64_t dscanned; /* our log head when a scan last found nothing to send */
+	uint64_t dnext; /* next downlog position to consider */
 	uint64_t dinflight[NODE_MAX_WINDOW];
 	size_t dn_inflight;
 	uint64_t dacked; /* the child holds our downlog up to here */
 	uint64_t down_sent;
-	/* failed Hellos from this connection's key (link_down.c, penalty) */
 };
 
 enum up_state {
@@ -119,7 +117,6 @@ struct node {
 	char ctl_path[4200];
 	struct uplink up;
 	struct sealer_conf seal; /* whom our personal data is sealed to */
-	bool test_clock;         /* jzfpd --test-clock: `jzfpctl clock advance` moves it */
 	uint64_t clock_offset_ms;
 	struct child *children;
 	size_t n_children;

@@ -115,6 +115,22 @@ def test(t):
     t.ctl_text(prov, "policy", "set", "--notice-days", "7", "--threshold-pct", "3",
                "--line", "2019:3747", "--line", "2020:4000")
     expect = jt.Expect(threshold_pct="3.0")
+    # Values that are no percentage, line or duration are refused by name,
+    # and change nothing (policy show at every node is checked below).
+    for bad in (["--threshold-pct", "nan"], ["--threshold-pct", "0.004"],
+                ["--threshold-pct", "101"], ["--line", "2019:nan"], ["--line", "x:3747"],
+                ["--line", "2019:-5"]):
+        p = t.run_ctl(prov, "policy", "set", *bad)
+        check(p.returncode != 0 and bad[0] in p.stderr,
+              f"policy set {' '.join(bad)}: exit {p.returncode}, {p.stderr.strip()!r}")
+    # A list longer than a request carries is refused whole, not cut short.
+    p = t.run_ctl(t1, "review", "approve", *([f"{V1}0001"] * 2200))
+    check(p.returncode != 0 and "more than 2100 arguments" in p.stderr,
+          f"review approve with 2200 ids: exit {p.returncode}, {p.stderr.strip()[-200:]!r}")
+    for bad in ("nand", "1.5d", "0d", "8x", "99999999999d"):
+        p = t.run_ctl(prov, "clock", "advance", bad)
+        check(p.returncode != 0 and "duration" in p.stderr,
+              f"clock advance {bad}: exit {p.returncode}, {p.stderr.strip()!r}")
 
     # ------------------------------------------------------------ data
     data = os.path.join(t.dir, "input")

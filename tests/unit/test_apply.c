@@ -4005,6 +4005,99 @@ regress_historic_record_on_top_counts_identified(void **state)
 		         (long long)y19.c[RC_IDENTIFIED_HH]);
 }
 
+/*
+ * A version that arrives before its parent, on top of a recorded one, is
+ * not an open head until the parent comes (it does not descend from the
+ * recorded version yet). When the parent arrives on the only head, the
+ * early child is the head, not the parent: the state remembers that a leaf
+ * was left out and runs the head rule in full.
+ */
+static void
+regress_child_before_parent_on_recorded(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	node_start(nd, fx->county, MAP_SIZE);
+	struct chain c, ct;
+	struct env e[3], t[2];
+	struct rec_household h;
+	chain_init(&c, fx->v1, 0);
+	env_node(&c, V1, "东村", &e[0]);
+	hh_rec(&h, HH(V1, 1), 2019, HH_NOT_POOR, 4, 0, 0);
+	env_hh(&c, &h, &e[1]);
+	expect((struct result[]){APPLY(nd, TOWN, &e[0], &e[1])}, 2, 0, 0);
+	county_up(nd);
+	/* A: the county's migrated register, recorded. */
+	hh_rec(&h, HH(V1, 1), 2019, HH_POOR, 4, 1, 1);
+	hh_parent(&h, &e[1]);
+	hh_propose(&h, HH_NOT_POOR);
+	uint8_t buf[REC_MAX_ENCODED], ha[32];
+	size_t n;
+	assert_int_equal(rec_household_encode(&h, buf, sizeof(buf), &n), 0);
+	local_ok(nd, ENV_KIND_HOUSEHOLD, h.id, buf, n, ha);
+	struct prop p = {.hh = h.id};
+	memcpy(p.hash, ha, 32);
+	expect_wf((struct result[]){county_wf(nd, WF_RECORD_HISTORIC, 0, &p, 1, DAY, NULL)}, 1, 0,
+	          0);
+	/* B on A by the village (5 members), C on B by the township (6). */
+	hh_rec(&h, HH(V1, 1), 2019, HH_POOR, 5, 1, 1);
+	memcpy(h.parents[h.n_parents++], ha, 32);
+	env_hh(&c, &h, &e[2]);
+	chain_init(&ct, fx->town, 500);
+	env_node(&ct, TOWN, "桥头镇", &t[0]);
+	hh_rec(&h, HH(V1, 1), 2019, HH_POOR, 6, 1, 1);
+	hh_parent(&h, &e[2]);
+	env_hh(&ct, &h, &t[1]);
+	/* C first: not a head yet. */
+	expect((struct result[]){APPLY(nd, TOWN, &t[0], &t[1])}, 2, 0, 0);
+	struct hh_state st = hh_get(nd, HH(V1, 1));
+	assert_memory_equal(st.eff.hash, ha, 32);
+	assert_true(st.hidden_leaves);
+	/* Then B: C is the head. */
+	expect((struct result[]){APPLY(nd, TOWN, &e[2])}, 1, 0, 0);
+	st = hh_get(nd, HH(V1, 1));
+	assert_int_equal(st.n_heads, 1);
+	assert_memory_equal(st.eff.hash, t[1].hash, 32);
+	assert_false(st.hidden_leaves);
+	assert_int_equal(row(nd, AREA_LEVEL_VILLAGE, V1, 2019).c[RC_POOR_PERSONS], 6);
+	verify_ok(nd);
+}
+
+/*
+ * A step that named a version not held yet waits; when the version arrives
+ * and proposes nothing, the step is refused then, not left waiting.
+ */
+static void
+regress_parked_step_on_plain_version(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	node_start(nd, fx->county, MAP_SIZE);
+	struct chain c, ct;
+	struct env e[2], t[2];
+	struct rec_household h;
+	chain_init(&c, fx->v1, 0);
+	env_node(&c, V1, "东村", &e[0]);
+	hh_rec(&h, HH(V1, 1), 2019, HH_NOT_POOR, 4, 0, 0);
+	env_hh(&c, &h, &e[1]);
+	struct prop p = prop_of(&e[1], HH(V1, 1));
+	expect((struct result[]){APPLY(nd, TOWN, &e[0])}, 1, 0, 0);
+	chain_init(&ct, fx->town, 500);
+	env_node(&ct, TOWN, "桥头镇", &t[0]);
+	env_wf(&ct, WF_VILLAGE_NOTICE_OPEN, 7, &p, 1, MS(DAY), &t[1]);
+	wall_ms = NOW_MS + DAY;
+	struct result r = APPLY(nd, TOWN, &t[0], &t[1]);
+	expect_wf(&r, 0, 0, 1);
+	assert_int_equal(count(nd, STORE_PARKED), 1);
+	r = APPLY(nd, TOWN, &e[1]);
+	expect(&r, 1, 0, 0);
+	expect_wf(&r, 0, 1, -1);
+	assert_non_null(strstr(r.why, "proposes nothing"));
+	assert_int_equal(count(nd, STORE_PARKED), 0);
+	assert_int_equal(nd->ctx.parked, 0);
+	verify_ok(nd);
+}
+
 int
 main(void)
 {
@@ -4038,6 +4131,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(wf_close_early_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(wf_event_parked_until_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recovery_takes_only_own_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(regress_child_before_parent_on_recorded, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(regress_parked_step_on_plain_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(concurrent_data_edits_same_head_any_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(merge_closes_concurrent_heads, setup, teardown),

@@ -520,6 +520,66 @@ census_bad(void **state)
 	       "missing column (population or 户籍人口)");
 }
 
+/* The field parsers other writers share (household edit, policy set): the
+ * same codes and names as a CSV, the same refusals. */
+static void
+shared_field_parsers(void **state)
+{
+	(void)state;
+	uint8_t c = 99;
+	assert_true(import_parse_status("未识别", &c));
+	assert_int_equal(c, 0);
+	assert_true(import_parse_status("已脱贫(享受政策)", &c));
+	assert_int_equal(c, 2);
+	assert_true(import_parse_status("4", &c));
+	assert_int_equal(c, 4);
+	assert_false(import_parse_status("6", &c));
+	assert_false(import_parse_status("", &c));
+	assert_true(import_parse_attribute("低保贫困户", &c));
+	assert_int_equal(c, 2);
+	assert_false(import_parse_attribute("0", &c));
+	assert_true(import_parse_cause("因病", &c));
+	assert_int_equal(c, 1);
+	assert_false(import_parse_cause("13", &c));
+	int64_t fen = -1;
+	assert_true(import_parse_yuan("3512.5", &fen));
+	assert_int_equal(fen, 351250);
+	const char *bad_yuan[] = {".5", "5.", "nan", "-1", "1e3", "1.234", ""};
+	for (size_t i = 0; i < sizeof(bad_yuan) / sizeof(bad_yuan[0]); i++)
+		if (import_parse_yuan(bad_yuan[i], &fen))
+			fail_msg("'%s' taken as yuan", bad_yuan[i]);
+	uint16_t y = 0;
+	assert_true(import_parse_year("2019", &y));
+	assert_int_equal(y, 2019);
+	assert_false(import_parse_year("2012", &y));
+	assert_false(import_parse_year("20190", &y));
+}
+
+/* The cross-field rules of the register, for a version not read from a CSV. */
+static void
+household_rules(void **state)
+{
+	(void)state;
+	struct rec_household h = {.status = HH_POOR, .attribute = 1, .main_cause = 3};
+	char why[120] = "";
+	assert_true(import_household_ok(&h, why, sizeof(why)));
+	h.attribute = 0;
+	assert_false(import_household_ok(&h, why, sizeof(why)));
+	assert_non_null(strstr(why, "attribute"));
+	h.attribute = 1;
+	h.main_cause = 0;
+	assert_false(import_household_ok(&h, why, sizeof(why)));
+	assert_non_null(strstr(why, "main cause"));
+	h.status = HH_NOT_POOR; /* not poor: neither is needed */
+	assert_true(import_household_ok(&h, why, sizeof(why)));
+	h.main_cause = 3;
+	h.n_other = 2;
+	h.other_causes[0] = 5;
+	h.other_causes[1] = 3;
+	assert_false(import_household_ok(&h, why, sizeof(why)));
+	assert_non_null(strstr(why, "other causes"));
+}
+
 int
 main(void)
 {
@@ -534,6 +594,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(header_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(census_good, setup, teardown),
 	    cmocka_unit_test_setup_teardown(census_bad, setup, teardown),
+	    cmocka_unit_test(shared_field_parsers),
+	    cmocka_unit_test(household_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
