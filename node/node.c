@@ -10,6 +10,7 @@
 
 #include "area.h"
 #include "cert.h"
+#include "control.h"
 #include "envelope.h"
 #include "hex.h"
 #include "link.h"
@@ -230,30 +231,6 @@ node_confirm_chain(struct node *n)
 	return 0;
 }
 
-static int
-open_control(struct node *n, char *err, size_t errlen)
-{
-	n->ctl = zmq_socket(n->zctx, ZMQ_REP);
-	if (!n->ctl) {
-		snprintf(err, errlen, "control socket: %s", zmq_strerror(zmq_errno()));
-		return JZ_EIO;
-	}
-	int linger = 0;
-	int64_t maxmsg = 64 << 20; /* an import chunk is a few MB */
-	zmq_setsockopt(n->ctl, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_setsockopt(n->ctl, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	char ep[4300];
-	snprintf(ep, sizeof(ep), "ipc://%s/control.sock", n->cfg.data_dir);
-	if (zmq_bind(n->ctl, ep) != 0) {
-		snprintf(err, errlen, "cannot bind control socket %s: %s", ep,
-		         zmq_strerror(zmq_errno()));
-		return JZ_EIO;
-	}
-	/* Only a socket we bound is ours to remove at exit. */
-	snprintf(n->ctl_path, sizeof(n->ctl_path), "%s/control.sock", n->cfg.data_dir);
-	return 0;
-}
-
 /*
  * One daemon per data directory: take an exclusive lock on DATA_DIR/jzfpd.lock
  * (released by the kernel when the process dies, so kill -9 leaves nothing
@@ -442,7 +419,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "zmq_ctx_new failed");
 		goto fail;
 	}
-	rc = open_control(n, err, errlen);
+	rc = control_open(&n->control, n, err, errlen);
 	if (!rc)
 		rc = link_down_open(n, err, errlen);
 	if (!rc)
@@ -484,22 +461,20 @@ node_close(struct node **np)
 	if (!np || !*np)
 		return;
 	struct node *n = *np;
+	/* First: the readers use the store. */
+	control_close(&n->control);
 	if (n->zap)
 		zmq_close(n->zap);
 	if (n->mon_up)
 		zmq_close(n->mon_up);
 	if (n->mon_down)
 		zmq_close(n->mon_down);
-	if (n->ctl)
-		zmq_close(n->ctl);
 	if (n->router)
 		zmq_close(n->router);
 	if (n->dealer)
 		zmq_close(n->dealer);
 	if (n->zctx)
 		zmq_ctx_term(n->zctx);
-	if (n->ctl_path[0])
-		unlink(n->ctl_path);
 	if (n->sigfd >= 0)
 		close(n->sigfd);
 	if (n->lock_fd >= 0)
@@ -679,7 +654,8 @@ node_run(struct node *n)
 		int ni = 0, irouter = -1, idealer = -1, imon_up = -1, imon_down = -1, izap = -1;
 		items[ni] = (zmq_pollitem_t){.fd = n->sigfd, .events = ZMQ_POLLIN};
 		ni++;
-		items[ni++] = (zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
+		items[ni++] = (zmq_pollitem_t){.socket = control_loop_socket(n->control),
+		                               .events = ZMQ_POLLIN};
 		if (n->mon_up) {
 			imon_up = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->mon_up, .events = ZMQ_POLLIN};
@@ -744,9 +720,9 @@ node_run(struct node *n)
 			}
 			int ev = 0;
 			size_t len = sizeof(ev);
-			zmq_getsockopt(n->ctl, ZMQ_EVENTS, &ev, &len);
+			zmq_getsockopt(control_loop_socket(n->control), ZMQ_EVENTS, &ev, &len);
 			if (ev & ZMQ_POLLIN) {
-				control_handle(n);
+				control_loop_handle(n);
 				any = true;
 			}
 			if (!any)
@@ -761,6 +737,7 @@ node_run(struct node *n)
 		if (n->router)
 			link_revocations_refresh(n);
 		check_storage(n, now);
+		control_publish(n);
 	}
 	return 0;
 }

@@ -99,7 +99,8 @@ struct node {
 	struct hlc hlc;
 	struct apply_ctx ax;
 	void *zctx;
-	void *ctl, *router, *dealer;
+	struct control *control; /* control.sock, its threads (control/control.h) */
+	void *router, *dealer;
 	void *mon_up, *mon_down; /* socket monitors: why links fail */
 	void *zap;               /* ZAP handler (CURVE client authentication) */
 	/* Trust ([trust] root_key): children must prove their area with a
@@ -114,7 +115,6 @@ struct node {
 	int sigfd;
 	int lock_fd;         /* DATA_DIR/jzfpd.lock, held while running */
 	char listen_ep[256]; /* the bound endpoint (port resolved) */
-	char ctl_path[4200];
 	struct uplink up;
 	struct sealer_conf seal; /* whom our personal data is sealed to */
 	uint64_t clock_offset_ms;
@@ -170,8 +170,5 @@ int node_confirm_chain(struct node *n);
 /* May this node sign new records now? Not while its chain is unconfirmed
  * or being recovered; WHY says what it waits for. */
 bool node_may_sign(const struct node *n, const char **why);
-
-/* Control requests (control.c): handle one request on the REP socket. */
-void control_handle(struct node *n);
 
 #endif

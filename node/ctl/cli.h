@@ -11,6 +11,7 @@
 #define JZFP_CLI_H
 
 #include "config.h"
+#include "ctl.pb-c.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +22,7 @@ struct ctl {
 	struct config cfg;
 	bool have_cfg;
 	int timeout_s;
-	void *zctx, *req;
+	void *zctx, *req, *mon;
 };
 
 /* A request under construction: frames of bytes. */
@@ -47,8 +48,19 @@ void cli_req_add(struct req *r, const void *p, size_t len);
 void cli_req_str(struct req *r, const char *s);
 void cli_req_release(struct req *r);
 
-/* Send R to the node, wait for the answer. Returns the node's code (0 ok);
- * *text is given (free()). Dies when the node does not answer. */
+/* Send the typed request RQ and wait for the reply (given: free it with
+ * cli_reply_free). Dies when the node cannot be reached, does not answer
+ * within the timeout, or closes the connection during the request. */
+Ctl__Reply *cli_request(struct ctl *c, const Ctl__Request *rq);
+/* cli_request, then exit 1 with the node's one-line error if it failed;
+ * dies if the reply is not of kind BODY. */
+Ctl__Reply *cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body);
+void cli_reply_free(Ctl__Reply *rp);
+/* Close the connection to the node (any number of times). */
+void cli_disconnect(struct ctl *c);
+
+/* Send R (a legacy request of frames) to the node, wait for the answer. Returns the node's code (0
+ * ok); *text is given (free()). Dies when the node does not answer. */
 int cli_call(struct ctl *c, struct req *r, char **text);
 
 /* Send a request of string arguments (NULL-terminated) and print the

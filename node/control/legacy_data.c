@@ -16,11 +16,11 @@
  */
 #include "area.h"
 #include "bytes.h"
-#include "control.h"
 #include "flow.h"
 #include "hex.h"
 #include "household.h"
 #include "import.h"
+#include "legacy.h"
 #include "log.h"
 #include "origin.h"
 #include "record.h"
@@ -249,10 +249,8 @@ import_households(struct applier *a, void *arg)
 	int err = 0;
 	/* frame 1: options; then (household, personal) pairs */
 	for (size_t i = 2; i + 1 < r->n && !err; i += 2) {
-		struct bytes personal = {zmq_msg_data(&r->frames[i + 1]),
-		                         zmq_msg_size(&r->frames[i + 1])};
-		if (rec_household_decode(&h, zmq_msg_data(&r->frames[i]),
-		                         zmq_msg_size(&r->frames[i]))) {
+		struct bytes personal = {r->frames[i + 1].data, r->frames[i + 1].len};
+		if (rec_household_decode(&h, r->frames[i].data, r->frames[i].len)) {
 			char why[64];
 			snprintf(why, sizeof(why), "record %zu does not decode", i / 2);
 			job_refuse(job, why);
@@ -325,7 +323,7 @@ import_census(struct applier *a, void *arg)
 	job->why[0] = 0;
 	for (size_t i = 2; i < r->n; i++) {
 		struct rec_census c;
-		struct bytes b = {zmq_msg_data(&r->frames[i]), zmq_msg_size(&r->frames[i])};
+		struct bytes b = {r->frames[i].data, r->frames[i].len};
 		if (rec_census_decode(&c, b.p, b.n)) {
 			job_refuse(job, "a census record does not decode");
 			continue;
@@ -367,8 +365,7 @@ run_import(struct node *n, const struct request *r, struct sbuf *out, apply_fn f
 		return JZ_EREFUSED;
 	}
 	struct import_job job = {.n = n, .r = r};
-	if (r->n >= 2 && zmq_msg_size(&r->frames[1]) == 10 &&
-	    memcmp(zmq_msg_data(&r->frames[1]), "--recorded", 10) == 0)
+	if (r->n >= 2 && r->frames[1].len == 10 && memcmp(r->frames[1].data, "--recorded", 10) == 0)
 		job.recorded = true;
 	if (job.recorded && n->cfg.level != AREA_LEVEL_COUNTY) {
 		sbuf_printf(out,

@@ -11,21 +11,21 @@
  * handler writes its answer (or a one-line error) to OUT and returns 0 or
  * an error.
  */
-#ifndef JZFP_CONTROL_H
-#define JZFP_CONTROL_H
+#ifndef JZFP_LEGACY_H
+#define JZFP_LEGACY_H
 
 #include "node.h"
 #include "output.h"
 
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <zmq.h>
 
 #define CTL_MAX_FRAMES 20001
 #define CTL_MAX_ARGS   2100 /* string arguments read (a notice lists ids) */
 
 struct request {
-	zmq_msg_t *frames;
+	const ProtobufCBinaryData *frames;
 	size_t n;
 	char **args; /* the frames as strings (at most CTL_MAX_ARGS: more are refused) */
 	size_t nargs;

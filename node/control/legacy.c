@@ -10,11 +10,12 @@
  * Requests are handled in the loop thread between network events; each
  * request that writes is one write transaction.
  */
-#include "control.h"
+#include "legacy.h"
 
 #include "area.h"
 #include "bytes.h"
 #include "cert.h"
+#include "control.h"
 #include "flow.h"
 #include "household.h"
 #include "link.h"
@@ -548,16 +549,6 @@ cmd_rollup_verify(struct node *n, const struct request *r, struct sbuf *out)
 
 /* ---------------------------------------------------------------- dispatch */
 
-static void
-reply(struct node *n, int err, struct sbuf *text)
-{
-	const char *code = err ? "1" : "0";
-	if (err && text->n == 0)
-		sbuf_printf(text, "%s", err_str(err));
-	zmq_send(n->ctl, code, 1, ZMQ_SNDMORE);
-	zmq_send(n->ctl, text->p ? text->p : "", text->n, 0);
-}
-
 typedef int (*ctl_fn)(struct node *n, const struct request *r, struct sbuf *out);
 
 static const struct {
@@ -583,52 +574,16 @@ static const struct {
     {"clock", ctl_clock, false},
 };
 
-void
-control_handle(struct node *n)
+int
+control_legacy(struct node *n, const ProtobufCBinaryData *frames, size_t n_frames, struct sbuf *out)
 {
-	struct request r = {0};
-	struct sbuf out;
-	sbuf_init(&out);
+	struct request r = {.frames = frames, .n = n_frames};
 	int err = 0;
-	size_t cap = 8;
-	r.frames = malloc(cap * sizeof(*r.frames));
-	if (!r.frames)
-		return;
-	bool more = true, too_many = false;
-	while (more) {
-		if (r.n == cap) {
-			zmq_msg_t *f =
-			    cap < CTL_MAX_FRAMES ? realloc(r.frames, 2 * cap * sizeof(*f)) : NULL;
-			if (!f) {
-				/* Drain and refuse: the REP socket must answer. */
-				zmq_msg_t m;
-				zmq_msg_init(&m);
-				zmq_msg_recv(&m, n->ctl, 0);
-				more = zmq_msg_more(&m);
-				zmq_msg_close(&m);
-				too_many = true;
-				continue;
-			}
-			r.frames = f;
-			cap *= 2;
-		}
-		zmq_msg_init(&r.frames[r.n]);
-		if (zmq_msg_recv(&r.frames[r.n], n->ctl, 0) < 0) {
-			zmq_msg_close(&r.frames[r.n]);
-			break;
-		}
-		more = zmq_msg_more(&r.frames[r.n]);
-		r.n++;
-	}
 	size_t h = 0, nh = sizeof(handlers) / sizeof(handlers[0]);
-	const char *cmd = "";
-	char cmdbuf[64] = "";
-	if (r.n) {
-		snprintf(cmdbuf, sizeof(cmdbuf), "%.*s",
-		         (int)(zmq_msg_size(&r.frames[0]) < 63 ? zmq_msg_size(&r.frames[0]) : 63),
-		         (const char *)zmq_msg_data(&r.frames[0]));
-		cmd = cmdbuf;
-	}
+	char cmd[64] = "";
+	if (r.n)
+		snprintf(cmd, sizeof(cmd), "%.*s", (int)(frames[0].len < 63 ? frames[0].len : 63),
+		         (const char *)frames[0].data);
 	while (h < nh && strcmp(cmd, handlers[h].name) != 0)
 		h++;
 	/* String arguments; binary record frames stay untouched. */
@@ -636,31 +591,26 @@ control_handle(struct node *n)
 	bool too_long = r.nargs > CTL_MAX_ARGS;
 	if (too_long)
 		r.nargs = 0;
-	r.args = r.nargs ? calloc(r.nargs, sizeof(*r.args)) : NULL;
-	for (size_t i = 0; r.args && i < r.nargs; i++)
-		r.args[i] = strndup(zmq_msg_data(&r.frames[i]), zmq_msg_size(&r.frames[i]));
-	if (too_many) {
-		sbuf_printf(&out, "request has more than %d frames", CTL_MAX_FRAMES);
-		err = JZ_ETOOBIG;
-	} else if (too_long) {
-		sbuf_printf(&out,
-		            "%s: more than %d arguments (name fewer households, or use --all)", cmd,
-		            CTL_MAX_ARGS);
+	char **args = r.nargs ? calloc(r.nargs, sizeof(*args)) : NULL;
+	for (size_t i = 0; args && i < r.nargs; i++)
+		args[i] = strndup((const char *)frames[i].data, frames[i].len);
+	r.args = args;
+	if (too_long) {
+		sbuf_printf(out, "%s: more than %d arguments (name fewer households, or use --all)",
+		            cmd, CTL_MAX_ARGS);
 		err = JZ_ETOOBIG;
 	} else if (r.nargs && !r.args) {
 		err = -ENOMEM;
 	} else if (h == nh) {
-		sbuf_printf(&out, "unknown control request '%s'", cmd);
+		sbuf_printf(out, "unknown control request '%s'", cmd);
 		err = JZ_EPARSE;
 	} else {
-		err = handlers[h].fn(n, &r, &out);
+		err = handlers[h].fn(n, &r, out);
 	}
-	reply(n, err, &out);
-	sbuf_release(&out);
-	for (size_t i = 0; i < r.n; i++)
-		zmq_msg_close(&r.frames[i]);
-	for (size_t i = 0; r.args && i < r.nargs; i++)
-		free(r.args[i]);
-	free(r.args);
-	free(r.frames);
+	if (err && out->n == 0)
+		sbuf_printf(out, "%s", err_str(err));
+	for (size_t i = 0; args && i < r.nargs; i++)
+		free(args[i]);
+	free(args);
+	return err;
 }

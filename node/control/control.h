@@ -1,0 +1,88 @@
+/*
+ * control.h - the control plane of a node: DATA_DIR/control.sock, a broker
+ * thread, reader threads and the view of the loop's state they read
+ * (DESIGN §10, proto/ctl.proto).
+ *
+ *   jzfpctl (REQ) --> broker (ROUTER on ipc://DATA_DIR/control.sock)
+ *                       |-- read requests --> reader threads (own LMDB read txn)
+ *                       '-- write requests -> the loop (control_loop_socket)
+ *
+ * The broker decodes each request once to route it, answers malformed or
+ * oversized requests itself with a typed error, and queues reads while
+ * every reader is busy. Readers never touch link state or the apply
+ * context: what status and tree need of them is copied by the loop into a
+ * view (control_publish) under a lock, after every turn of the loop.
+ *
+ * Thread rules: control_open, control_publish, control_loop_handle and
+ * control_close are called by the loop thread only.
+ */
+#ifndef JZFP_CONTROL_H
+#define JZFP_CONTROL_H
+
+#include "node.h"
+
+#include <protobuf-c/protobuf-c.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Requests larger than this get a typed error (imports send chunks). */
+#define CONTROL_MAX_REQUEST (64u << 20)
+#define CONTROL_READERS     2
+/* Read requests waiting for a reader beyond this are refused as busy. */
+#define CONTROL_MAX_QUEUED 256
+
+struct control;
+
+/* The loop's state as last published: what status and tree show. */
+struct control_view {
+	uint64_t published_ms;
+	uint64_t started_ms;
+	uint64_t clock_offset_ms;
+	struct apply_stats total;
+	uint64_t local_seq, own_seq, open_proposals, parked, down_seq;
+	struct uplink up;
+	bool parent_connected;
+	uint64_t backlog;
+	bool may_sign;
+	char why_not_signing[200];
+	uint64_t disk_free;
+	bool disk_low;
+	char listen_ep[256];
+	struct wire_node_status self;
+	struct child *children; /* subtree arrays owned by the view */
+	size_t n_children, cap_children;
+};
+
+/*
+ * Bind the control socket of N (ipc://DATA_DIR/control.sock, mode 0600 in
+ * the 0700 data directory) and start the broker and reader threads. ERR
+ * receives a one-line reason on failure. Returns 0 or an error.
+ */
+JZ_NODISCARD int control_open(struct control **out, struct node *n, char *err, size_t errlen);
+
+/* Stop the threads, close the sockets, free the view. Accepts NULL. */
+void control_close(struct control **c);
+
+/* The socket the loop polls for write requests. */
+void *control_loop_socket(struct control *c);
+
+/* Answer one write request waiting on the loop socket (loop thread). */
+void control_loop_handle(struct node *n);
+
+/* Copy what readers may show of the loop's state (loop thread). */
+void control_publish(struct node *n);
+
+/* Lock the view for reading; unlock it soon (readers hold it while they
+ * fill a reply, never across a transaction or a wait). */
+const struct control_view *control_view_lock(struct control *c);
+void control_view_unlock(struct control *c);
+
+/* The answer to the pre-typed requests of frames (control_legacy.c), run
+ * on the loop thread: CODE 0 or an error, TEXT the answer. */
+struct sbuf;
+int control_legacy(struct node *n, const ProtobufCBinaryData *frames, size_t n_frames,
+                   struct sbuf *text);
+
+#endif

@@ -1,0 +1,591 @@
+/*
+ * server.c - the control plane's threads and sockets (control.h, DESIGN §10).
+ *
+ * The broker thread owns three sockets of the control plane's own ZeroMQ
+ * context: the ROUTER bound on ipc://DATA_DIR/control.sock (clients are
+ * REQ sockets: [client id, "", request]), a ROUTER on inproc for the
+ * reader threads (each a DEALER: [reader id, client id, body]) and a PAIR
+ * to the loop ([client id, body]). It decodes each request once to learn
+ * its kind, sends reads to an idle reader (or queues them), writes to the
+ * loop, and relays every answer to its client. Malformed, oversized and
+ * unknown requests are answered by the broker itself, typed like any other
+ * answer. A client that left before its answer costs nothing: the ROUTER
+ * drops a message for an unknown peer.
+ *
+ * control_close shuts the context down: every blocking call in the broker
+ * and the readers returns ETERM, and they close their sockets and end.
+ */
+#include "control.h"
+
+#include "legacy.h"
+#include "log.h"
+#include "node.h"
+#include "output.h"
+#include "svc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define READERS_EP "inproc://jzfp-ctl-readers"
+#define LOOP_EP    "inproc://jzfp-ctl-loop"
+#define READY      "R"
+
+struct queued {
+	zmq_msg_t client;
+	zmq_msg_t body;
+};
+
+static void control_publish_to(struct control *c, struct node *n);
+
+struct control {
+	struct node *n;
+	void *zctx;
+	void *front, *readers, *to_loop; /* the broker's */
+	void *loop;                      /* the loop's end of the PAIR */
+	pthread_t broker;
+	pthread_t reader[CONTROL_READERS];
+	size_t n_readers;
+	bool broker_started;
+	char path[4200];
+	pthread_mutex_t lock;
+	struct control_view view;
+};
+
+/* ---------------------------------------------------------------- replies */
+
+/* Pack RP into a new message. */
+static int
+reply_msg(zmq_msg_t *m, const Ctl__Reply *rp)
+{
+	size_t len = ctl__reply__get_packed_size(rp);
+	if (zmq_msg_init_size(m, len) != 0)
+		return -ENOMEM;
+	ctl__reply__pack(rp, zmq_msg_data(m));
+	return 0;
+}
+
+static int
+error_msg(zmq_msg_t *m, int code, const char *why)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "%s", why);
+	Ctl__Reply rp;
+	ctl__reply__init(&rp);
+	rp.code = code;
+	rp.error = text;
+	return reply_msg(m, &rp);
+}
+
+/* Decode BODY, run its service with S, and pack the reply into OUT. */
+static int
+serve(struct svc *s, zmq_msg_t *body, zmq_msg_t *out)
+{
+	Ctl__Request *rq = ctl__request__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+	if (!rq)
+		return error_msg(out, JZ_EPARSE, "malformed control request");
+	Ctl__Reply rp;
+	ctl__reply__init(&rp);
+	svc_dispatch(s, rq, &rp);
+	int err = reply_msg(out, &rp);
+	ctl__request__free_unpacked(rq, NULL);
+	return err;
+}
+
+/* ---------------------------------------------------------------- readers */
+
+static void *
+reader_main(void *arg)
+{
+	struct control *c = arg;
+	void *sock = zmq_socket(c->zctx, ZMQ_DEALER);
+	if (!sock)
+		return NULL;
+	int linger = 0;
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(sock, READERS_EP) != 0 || zmq_send(sock, READY, 1, 0) < 0) {
+		zmq_close(sock);
+		return NULL;
+	}
+	for (;;) {
+		zmq_msg_t client, body, out;
+		zmq_msg_init(&client);
+		zmq_msg_init(&body);
+		if (zmq_msg_recv(&client, sock, 0) < 0) {
+			zmq_msg_close(&client);
+			zmq_msg_close(&body);
+			break; /* ETERM: the node stops */
+		}
+		if (!zmq_msg_more(&client) || zmq_msg_recv(&body, sock, 0) < 0) {
+			zmq_msg_close(&client);
+			zmq_msg_close(&body);
+			continue;
+		}
+		struct svc s;
+		svc_init(&s, NULL, c->n->st, &c->n->cfg, c->n->id, c);
+		if (serve(&s, &body, &out) != 0)
+			error_msg(&out, -ENOMEM, "out of memory");
+		svc_release(&s);
+		zmq_msg_close(&body);
+		if (zmq_msg_send(&client, sock, ZMQ_SNDMORE) < 0 || zmq_msg_send(&out, sock, 0) < 0) {
+			zmq_msg_close(&client);
+			zmq_msg_close(&out);
+			if (zmq_errno() == ETERM)
+				break;
+		}
+	}
+	zmq_close(sock);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- broker */
+
+struct broker {
+	struct control *c;
+	zmq_msg_t idle[CONTROL_READERS]; /* routing ids of idle readers */
+	size_t n_idle;
+	struct queued q[CONTROL_MAX_QUEUED];
+	size_t q_head, q_len;
+};
+
+/* Send [client, "", body] to the front; takes CLIENT and BODY. */
+static void
+to_client(struct broker *b, zmq_msg_t *client, zmq_msg_t *body)
+{
+	void *front = b->c->front;
+	if (zmq_msg_send(client, front, ZMQ_SNDMORE) < 0 || zmq_send(front, "", 0, ZMQ_SNDMORE) < 0 ||
+	    zmq_msg_send(body, front, 0) < 0) {
+		zmq_msg_close(client);
+		zmq_msg_close(body);
+	}
+}
+
+static void
+answer_error(struct broker *b, zmq_msg_t *client, int code, const char *why)
+{
+	zmq_msg_t out;
+	if (error_msg(&out, code, why) != 0) {
+		zmq_msg_close(client);
+		return;
+	}
+	to_client(b, client, &out);
+}
+
+/* Send a read to an idle reader; takes CLIENT and BODY. */
+static void
+to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *body)
+{
+	zmq_msg_t *rid = &b->idle[--b->n_idle];
+	void *r = b->c->readers;
+	if (zmq_msg_send(rid, r, ZMQ_SNDMORE) < 0 || zmq_msg_send(client, r, ZMQ_SNDMORE) < 0 ||
+	    zmq_msg_send(body, r, 0) < 0) {
+		zmq_msg_close(rid);
+		zmq_msg_close(client);
+		zmq_msg_close(body);
+	}
+}
+
+/* Which way does BODY go? Returns 1 for a read, 2 for a write, or an error
+ * after filling WHY. */
+static int
+route(zmq_msg_t *body, char *why, size_t len)
+{
+	size_t n = zmq_msg_size(body);
+	if (n > CONTROL_MAX_REQUEST) {
+		snprintf(why, len, "control request of %zu bytes is over the limit of %u", n,
+		         CONTROL_MAX_REQUEST);
+		return JZ_ETOOBIG;
+	}
+	Ctl__Request *rq = ctl__request__unpack(NULL, n, zmq_msg_data(body));
+	if (!rq) {
+		snprintf(why, len, "malformed control request (%zu bytes that are not a Request)", n);
+		return JZ_EPARSE;
+	}
+	const struct svc_entry *e = svc_find(rq->req_case);
+	int rc;
+	if (!e) {
+		snprintf(why, len, "unknown control request (kind %d): is jzfpctl newer than jzfpd?",
+		         (int)rq->req_case);
+		rc = JZ_EPARSE;
+	} else {
+		rc = e->write ? 2 : 1;
+	}
+	ctl__request__free_unpacked(rq, NULL);
+	return rc;
+}
+
+static void
+front_recv(struct broker *b)
+{
+	zmq_msg_t f[3];
+	size_t n = 0;
+	bool more = true;
+	while (more) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, b->c->front, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		more = zmq_msg_more(&m);
+		if (n < 3)
+			f[n++] = m;
+		else
+			zmq_msg_close(&m); /* not a REQ's message: dropped below */
+	}
+	if (n != 3 || zmq_msg_size(&f[1]) != 0 || more) {
+		/* Not [id, "", body]: nothing a REQ client waits for. */
+		for (size_t i = 0; i < n; i++)
+			zmq_msg_close(&f[i]);
+		return;
+	}
+	zmq_msg_close(&f[1]);
+	char why[200];
+	int rc = route(&f[2], why, sizeof(why));
+	if (rc < 0) {
+		zmq_msg_close(&f[2]);
+		answer_error(b, &f[0], rc, why);
+	} else if (rc == 2) {
+		if (zmq_msg_send(&f[0], b->c->to_loop, ZMQ_SNDMORE) < 0 ||
+		    zmq_msg_send(&f[2], b->c->to_loop, 0) < 0) {
+			zmq_msg_close(&f[2]);
+			answer_error(b, &f[0], JZ_EIO, "the node's loop did not take the request");
+		}
+	} else if (b->n_idle && !b->q_len) {
+		to_reader(b, &f[0], &f[2]);
+	} else if (b->q_len < CONTROL_MAX_QUEUED) {
+		struct queued *q = &b->q[(b->q_head + b->q_len++) % CONTROL_MAX_QUEUED];
+		q->client = f[0];
+		q->body = f[2];
+	} else {
+		zmq_msg_close(&f[2]);
+		answer_error(b, &f[0], -EBUSY, "the node is busy with other reads: try again");
+	}
+}
+
+/* From a reader: READY, or [client, reply]. */
+static void
+readers_recv(struct broker *b)
+{
+	zmq_msg_t rid, client, body;
+	zmq_msg_init(&rid);
+	zmq_msg_init(&client);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&rid, b->c->readers, 0) < 0 || !zmq_msg_more(&rid) ||
+	    zmq_msg_recv(&client, b->c->readers, 0) < 0) {
+		zmq_msg_close(&rid);
+		zmq_msg_close(&client);
+		zmq_msg_close(&body);
+		return;
+	}
+	if (zmq_msg_more(&client)) {
+		if (zmq_msg_recv(&body, b->c->readers, 0) >= 0)
+			to_client(b, &client, &body);
+	} else {
+		zmq_msg_close(&client); /* READY */
+		zmq_msg_close(&body);
+	}
+	if (b->n_idle < CONTROL_READERS)
+		b->idle[b->n_idle++] = rid;
+	else
+		zmq_msg_close(&rid);
+	while (b->n_idle && b->q_len) {
+		struct queued *q = &b->q[b->q_head];
+		b->q_head = (b->q_head + 1) % CONTROL_MAX_QUEUED;
+		b->q_len--;
+		to_reader(b, &q->client, &q->body);
+	}
+}
+
+static void
+loop_recv(struct broker *b)
+{
+	zmq_msg_t client, body;
+	zmq_msg_init(&client);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&client, b->c->to_loop, 0) < 0 || !zmq_msg_more(&client) ||
+	    zmq_msg_recv(&body, b->c->to_loop, 0) < 0) {
+		zmq_msg_close(&client);
+		zmq_msg_close(&body);
+		return;
+	}
+	to_client(b, &client, &body);
+}
+
+static void *
+broker_main(void *arg)
+{
+	struct broker *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->c = arg;
+	for (;;) {
+		zmq_pollitem_t items[] = {
+		    {.socket = b->c->front, .events = ZMQ_POLLIN},
+		    {.socket = b->c->readers, .events = ZMQ_POLLIN},
+		    {.socket = b->c->to_loop, .events = ZMQ_POLLIN},
+		};
+		if (zmq_poll(items, 3, -1) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			break; /* ETERM */
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			readers_recv(b);
+		if (items[2].revents & ZMQ_POLLIN)
+			loop_recv(b);
+		if (items[0].revents & ZMQ_POLLIN)
+			front_recv(b);
+	}
+	for (size_t i = 0; i < b->n_idle; i++)
+		zmq_msg_close(&b->idle[i]);
+	for (size_t i = 0; i < b->q_len; i++) {
+		struct queued *q = &b->q[(b->q_head + i) % CONTROL_MAX_QUEUED];
+		zmq_msg_close(&q->client);
+		zmq_msg_close(&q->body);
+	}
+	zmq_close(b->c->front);
+	zmq_close(b->c->readers);
+	zmq_close(b->c->to_loop);
+	free(b);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- open, close */
+
+static void *
+new_socket(struct control *c, int type)
+{
+	void *s = zmq_socket(c->zctx, type);
+	if (s) {
+		int linger = 0;
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	}
+	return s;
+}
+
+int
+control_open(struct control **out, struct node *n, char *err, size_t errlen)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->n = n;
+	pthread_mutex_init(&c->lock, NULL);
+	c->zctx = zmq_ctx_new();
+	if (!c->zctx)
+		goto zfail;
+	c->front = new_socket(c, ZMQ_ROUTER);
+	c->readers = new_socket(c, ZMQ_ROUTER);
+	c->to_loop = new_socket(c, ZMQ_PAIR);
+	c->loop = new_socket(c, ZMQ_PAIR);
+	if (!c->front || !c->readers || !c->to_loop || !c->loop)
+		goto zfail;
+	/* Twice the request limit: a larger message closes the connection,
+	 * which jzfpctl reports; anything in between gets a typed refusal. */
+	int64_t maxmsg = 2 * (int64_t)CONTROL_MAX_REQUEST;
+	zmq_setsockopt(c->front, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	char ep[4300];
+	snprintf(ep, sizeof(ep), "ipc://%s/control.sock", n->cfg.data_dir);
+	if (zmq_bind(c->front, ep) != 0) {
+		snprintf(err, errlen, "cannot bind control socket %s: %s", ep,
+		         zmq_strerror(zmq_errno()));
+		control_close(&c);
+		return JZ_EIO;
+	}
+	/* Only a socket we bound is ours to remove at exit. */
+	snprintf(c->path, sizeof(c->path), "%s/control.sock", n->cfg.data_dir);
+	chmod(c->path, 0600);
+	if (zmq_bind(c->readers, READERS_EP) != 0 || zmq_bind(c->to_loop, LOOP_EP) != 0 ||
+	    zmq_connect(c->loop, LOOP_EP) != 0)
+		goto zfail;
+	control_publish_to(c, n);
+	if (pthread_create(&c->broker, NULL, broker_main, c) != 0) {
+		snprintf(err, errlen, "cannot start the control thread");
+		control_close(&c);
+		return JZ_EIO;
+	}
+	c->broker_started = true;
+	for (; c->n_readers < CONTROL_READERS; c->n_readers++)
+		if (pthread_create(&c->reader[c->n_readers], NULL, reader_main, c) != 0)
+			break;
+	if (!c->n_readers) {
+		snprintf(err, errlen, "cannot start a control reader thread");
+		control_close(&c);
+		return JZ_EIO;
+	}
+	*out = c;
+	return 0;
+zfail:
+	snprintf(err, errlen, "control socket: %s", zmq_strerror(zmq_errno()));
+	control_close(&c);
+	return JZ_EIO;
+}
+
+void
+control_close(struct control **cp)
+{
+	if (!cp || !*cp)
+		return;
+	struct control *c = *cp;
+	if (c->loop)
+		zmq_close(c->loop);
+	if (c->zctx)
+		zmq_ctx_shutdown(c->zctx);
+	if (c->broker_started) {
+		pthread_join(c->broker, NULL);
+	} else {
+		if (c->front)
+			zmq_close(c->front);
+		if (c->readers)
+			zmq_close(c->readers);
+		if (c->to_loop)
+			zmq_close(c->to_loop);
+	}
+	for (size_t i = 0; i < c->n_readers; i++)
+		pthread_join(c->reader[i], NULL);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
+	if (c->path[0])
+		unlink(c->path);
+	for (size_t i = 0; i < c->view.n_children; i++)
+		free(c->view.children[i].subtree);
+	free(c->view.children);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	*cp = NULL;
+}
+
+void *
+control_loop_socket(struct control *c)
+{
+	return c->loop;
+}
+
+/* ---------------------------------------------------------------- the loop's side */
+
+void
+control_loop_handle(struct node *n)
+{
+	struct control *c = n->control;
+	zmq_msg_t client, body, out;
+	zmq_msg_init(&client);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&client, c->loop, ZMQ_DONTWAIT) < 0 || !zmq_msg_more(&client) ||
+	    zmq_msg_recv(&body, c->loop, 0) < 0) {
+		zmq_msg_close(&client);
+		zmq_msg_close(&body);
+		return;
+	}
+	struct svc s;
+	svc_init(&s, n, n->st, &n->cfg, n->id, c);
+	if (serve(&s, &body, &out) != 0)
+		error_msg(&out, -ENOMEM, "out of memory");
+	svc_release(&s);
+	zmq_msg_close(&body);
+	/* The state a write changed is visible to the next read at once. */
+	control_publish(n);
+	if (zmq_msg_send(&client, c->loop, ZMQ_SNDMORE) < 0 || zmq_msg_send(&out, c->loop, 0) < 0) {
+		zmq_msg_close(&client);
+		zmq_msg_close(&out);
+	}
+}
+
+/* ---------------------------------------------------------------- the view */
+
+static int
+copy_child(struct child *dst, const struct child *src)
+{
+	struct wire_node_status *keep = dst->subtree;
+	size_t nkeep = dst->n_subtree;
+	bool same = dst->area == src->area && dst->hb_at_ms == src->hb_at_ms &&
+	            nkeep == src->n_subtree && (keep || !nkeep);
+	*dst = *src;
+	if (same) {
+		dst->subtree = keep;
+		return 0;
+	}
+	free(keep);
+	dst->subtree = NULL;
+	dst->n_subtree = 0;
+	if (!src->n_subtree)
+		return 0;
+	dst->subtree = malloc(src->n_subtree * sizeof(*src->subtree));
+	if (!dst->subtree)
+		return -ENOMEM;
+	memcpy(dst->subtree, src->subtree, src->n_subtree * sizeof(*src->subtree));
+	dst->n_subtree = src->n_subtree;
+	return 0;
+}
+
+static void
+control_publish_to(struct control *c, struct node *n)
+{
+	pthread_mutex_lock(&c->lock);
+	struct control_view *v = &c->view;
+	v->published_ms = node_now_ms();
+	v->started_ms = n->started_ms;
+	v->clock_offset_ms = n->clock_offset_ms;
+	v->total = n->ax.total;
+	v->local_seq = n->ax.local_seq;
+	v->own_seq = n->ax.own_seq;
+	v->open_proposals = n->ax.open_proposals;
+	v->parked = n->ax.parked;
+	v->down_seq = n->ax.down_seq;
+	v->up = n->up;
+	v->parent_connected = node_parent_connected(n);
+	v->backlog = node_backlog(n);
+	const char *why = "";
+	v->may_sign = node_may_sign(n, &why);
+	snprintf(v->why_not_signing, sizeof(v->why_not_signing), "%s", v->may_sign ? "" : why);
+	v->disk_free = n->disk_free;
+	v->disk_low = n->disk_low;
+	snprintf(v->listen_ep, sizeof(v->listen_ep), "%s", n->listen_ep);
+	node_self_status(n, &v->self);
+	if (n->n_children > v->cap_children) {
+		struct child *grown = realloc(v->children, n->n_children * sizeof(*grown));
+		if (grown) {
+			memset(grown + v->cap_children, 0,
+			       (n->n_children - v->cap_children) * sizeof(*grown));
+			v->children = grown;
+			v->cap_children = n->n_children;
+		}
+	}
+	size_t k = n->n_children < v->cap_children ? n->n_children : v->cap_children;
+	for (size_t i = k; i < v->n_children; i++) {
+		free(v->children[i].subtree);
+		v->children[i].subtree = NULL;
+		v->children[i].n_subtree = 0;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (copy_child(&v->children[i], &n->children[i]))
+			v->children[i].n_subtree = 0; /* out of memory: no subtree shown */
+	v->n_children = k;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+control_publish(struct node *n)
+{
+	if (n->control)
+		control_publish_to(n->control, n);
+}
+
+const struct control_view *
+control_view_lock(struct control *c)
+{
+	pthread_mutex_lock(&c->lock);
+	return &c->view;
+}
+
+void
+control_view_unlock(struct control *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}

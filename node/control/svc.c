@@ -1,0 +1,229 @@
+/*
+ * svc.c - what every control service shares (svc.h): the dispatch table,
+ * reply memory, typed errors, and the value helpers.
+ *
+ * Each group of services keeps its own table (svc_view.c, svc_data.c,
+ * svc_flow.c); svc_find looks through all of them, so a service is added
+ * in one place, next to its code.
+ */
+#include "svc.h"
+
+#include "control.h"
+#include "hlc.h"
+#include "log.h"
+#include "output.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct svc_block {
+	struct svc_block *next;
+	max_align_t data[];
+};
+
+static int svc_legacy(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
+
+static const struct svc_entry legacy_table[] = {
+    {CTL__REQUEST__REQ_LEGACY, svc_legacy, true, "legacy"},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+};
+
+static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
+                                                 legacy_table};
+
+const struct svc_entry *
+svc_find(Ctl__Request__ReqCase req)
+{
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct svc_entry *e = tables[t]; e->fn; e++)
+			if (e->req == req)
+				return e;
+	return NULL;
+}
+
+void
+svc_init(struct svc *s, struct node *n, struct store *st, const struct config *cfg,
+         const struct ident *id, struct control *ctl)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->st = st;
+	s->cfg = cfg;
+	s->id = id;
+	s->ctl = ctl;
+}
+
+void
+svc_release(struct svc *s)
+{
+	while (s->blocks) {
+		struct svc_block *b = s->blocks;
+		s->blocks = b->next;
+		free(b);
+	}
+}
+
+void *
+svc_alloc(struct svc *s, size_t size)
+{
+	struct svc_block *b = calloc(1, sizeof(*b) + size);
+	if (!b)
+		return NULL;
+	b->next = s->blocks;
+	s->blocks = b;
+	return b->data;
+}
+
+char *
+svc_strdup(struct svc *s, const char *text)
+{
+	if (!text)
+		text = "";
+	size_t n = strlen(text);
+	char *p = svc_alloc(s, n + 1);
+	if (p)
+		memcpy(p, text, n);
+	return p;
+}
+
+char *
+svc_printf(struct svc *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	char *p = svc_alloc(s, (size_t)n + 1);
+	if (!p)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void **
+svc_array(struct svc *s, size_t n, size_t size, void (*init)(void *))
+{
+	void **a = svc_alloc(s, (n ? n : 1) * sizeof(void *));
+	if (!a)
+		return NULL;
+	if (n) {
+		uint8_t *items = svc_alloc(s, n * size);
+		if (!items)
+			return NULL;
+		for (size_t i = 0; i < n; i++) {
+			a[i] = items + i * size;
+			init(a[i]);
+		}
+	}
+	return a;
+}
+
+int
+svc_fail(struct svc *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+Ctl__Fixed *
+svc_fixed(struct svc *s, int64_t value, uint32_t scale)
+{
+	Ctl__Fixed *f = SVC_NEW(s, Ctl__Fixed, ctl__fixed__init);
+	if (f) {
+		f->value = value;
+		f->scale = scale;
+	}
+	return f;
+}
+
+Ctl__Time *
+svc_time_ms(struct svc *s, uint64_t unix_ms)
+{
+	Ctl__Time *t = SVC_NEW(s, Ctl__Time, ctl__time__init);
+	if (t)
+		t->unix_ms = unix_ms;
+	return t;
+}
+
+Ctl__Time *
+svc_time_hlc(struct svc *s, uint64_t hlc)
+{
+	return svc_time_ms(s, hlc_ms(hlc));
+}
+
+Ctl__OptBool *
+svc_optbool(struct svc *s, bool value)
+{
+	Ctl__OptBool *b = SVC_NEW(s, Ctl__OptBool, ctl__opt_bool__init);
+	if (b)
+		b->value = value;
+	return b;
+}
+
+void
+svc_hold(struct svc *s)
+{
+	if (!s->hold_ms)
+		return;
+	struct timespec ts = {.tv_sec = s->hold_ms / 1000,
+	                      .tv_nsec = (long)(s->hold_ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+void
+svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	const struct svc_entry *e = svc_find(rq->req_case);
+	if (s->cfg->test_clock)
+		s->hold_ms = rq->test_hold_ms;
+	int err;
+	if (!e) {
+		err = svc_fail(s, JZ_EPARSE, "unknown control request (kind %d)", (int)rq->req_case);
+	} else if (e->write && !s->n) {
+		/* The broker routes writes to the loop: a bug if one gets here. */
+		err = svc_fail(s, JZ_EIO, "%s: a write request reached a reader", e->name);
+	} else {
+		err = e->fn(s, rq, rp);
+	}
+	rp->timezone = svc_strdup(s, "Asia/Shanghai");
+	if (err) {
+		rp->code = err;
+		rp->error = svc_strdup(s, s->why[0] ? s->why : err_str(err));
+		/* On error only the code and the reason are sent. */
+		rp->body_case = CTL__REPLY__BODY__NOT_SET;
+	}
+}
+
+/* ---------------------------------------------------------------- legacy */
+
+static int
+svc_legacy(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	struct sbuf text;
+	sbuf_init(&text);
+	int err = control_legacy(s->n, rq->legacy->frames, rq->legacy->n_frames, &text);
+	Ctl__LegacyReply *lr = SVC_NEW(s, Ctl__LegacyReply, ctl__legacy_reply__init);
+	if (lr)
+		lr->text = svc_strdup(s, text.p ? text.p : "");
+	if (err)
+		svc_fail(s, err, "%s", text.p ? text.p : err_str(err));
+	sbuf_release(&text);
+	if (!lr || !lr->text)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	rp->body_case = CTL__REPLY__BODY_LEGACY;
+	rp->legacy = lr;
+	return err;
+}

@@ -1,0 +1,412 @@
+/*
+ * svc_view.c - the read services that show the node and its figures:
+ * status, tree, rollup and rollup --verify (svc.h, DESIGN §9, §10).
+ *
+ * Status and tree read the loop's state from the published view
+ * (control.h), never the loop's own structures; rollups read the store in
+ * one read transaction, a consistent snapshot however long they take.
+ */
+#include "svc.h"
+
+#include "area.h"
+#include "bytes.h"
+#include "hlc.h"
+#include "control.h"
+#include "flow.h"
+#include "household.h"
+#include "log.h"
+#include "node.h"
+#include "origin.h"
+#include "rollup.h"
+#include "store.h"
+#include "workflow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct svc_entry svc_view_table[] = {
+    {CTL__REQUEST__REQ_STATUS, svc_status, false, "status"},
+    {CTL__REQUEST__REQ_TREE, svc_tree, false, "tree"},
+    {CTL__REQUEST__REQ_ROLLUP, svc_rollup, false, "rollup"},
+    {CTL__REQUEST__REQ_ROLLUP_VERIFY, svc_rollup_verify, false, "rollup-verify"},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+};
+
+void
+svc_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len)
+{
+	out[0] = 0;
+	struct store_iter it;
+	if (store_iter_open(txn, STORE_ORIGIN, &it))
+		return;
+	struct bytes k, v;
+	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+	     rc = store_iter_next(&it, &k, &v)) {
+		struct origin_state o;
+		if (origin_decode(&o, v.p, v.n) == 0 && o.area == area && o.name[0]) {
+			snprintf(out, len, "%s", o.name);
+			break;
+		}
+	}
+	store_iter_close(&it);
+}
+
+static char *
+area_str(struct svc *s, uint64_t area)
+{
+	char a[13];
+	area_format(area, a);
+	return svc_strdup(s, a);
+}
+
+/* ---------------------------------------------------------------- status */
+
+static bool
+child_connected(const struct config *cfg, const struct child *c, uint64_t now)
+{
+	return c->welcomed && now - c->last_seen_ms < 3 * (uint64_t)cfg->heartbeat_ms + 2000;
+}
+
+/* Fill RP from the view V (held locked by the caller). */
+static int
+status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *r)
+{
+	const struct config *cfg = s->cfg;
+	uint64_t now = node_now_ms();
+	r->area = area_str(s, cfg->area);
+	r->level = svc_strdup(s, area_level_name(cfg->level));
+	r->name = svc_strdup(s, cfg->name);
+	r->records = v->local_seq;
+	r->own_records = v->own_seq;
+	r->listen = svc_strdup(s, v->listen_ep);
+	r->uptime_s = (double)(now - v->started_ms) / 1000;
+	r->applied = v->total.applied;
+	r->duplicates = v->total.duplicates;
+	r->refused = v->total.refused;
+	r->gaps = v->total.gaps;
+	r->equivocations = v->total.equivocations;
+	r->may_sign = v->may_sign;
+	r->why_not_signing = svc_strdup(s, v->why_not_signing);
+	r->now = svc_time_ms(s, hlc_wall_ms() + v->clock_offset_ms);
+
+	Ctl__StoreState *store = SVC_NEW(s, Ctl__StoreState, ctl__store_state__init);
+	Ctl__WorkflowCounts *wf = SVC_NEW(s, Ctl__WorkflowCounts, ctl__workflow_counts__init);
+	if (!store || !wf)
+		return -ENOMEM;
+	uint64_t used = 0, map = 0;
+	store_usage(s->st, &used, &map);
+	store->used_bytes = used;
+	store->map_bytes = map;
+	store->disk_free_bytes = v->disk_free;
+	store->disk_low = v->disk_low;
+	r->store = store;
+	wf->applied = v->total.wf_applied;
+	wf->refused = v->total.wf_refused;
+	wf->open_proposals = v->open_proposals;
+	wf->parked = v->parked;
+	r->workflow = wf;
+
+	if (cfg->has_parent) {
+		Ctl__ParentState *p = SVC_NEW(s, Ctl__ParentState, ctl__parent_state__init);
+		Ctl__UpCursor *up = SVC_NEW(s, Ctl__UpCursor, ctl__up_cursor__init);
+		Ctl__DownCursor *down = SVC_NEW(s, Ctl__DownCursor, ctl__down_cursor__init);
+		if (!p || !up || !down)
+			return -ENOMEM;
+		/* The parent's area is known once it has welcomed us. */
+		p->area = v->up.parent_area ? area_str(s, v->up.parent_area) : svc_strdup(s, "");
+		p->endpoint = svc_strdup(s, cfg->parent);
+		p->connected = v->parent_connected;
+		p->backlog = v->backlog;
+		p->acked = v->up.acked;
+		p->why = svc_strdup(s, v->up.why_down);
+		p->behind = v->up.behind;
+		p->down_applied = v->up.down_applied;
+		r->parent = p;
+		up->head = v->local_seq;
+		up->acked = v->up.acked;
+		r->up = up;
+		down->head = 0;
+		down->applied = v->up.down_applied;
+		r->down = down;
+	}
+
+	r->n_children = v->n_children;
+	r->children = (Ctl__ChildState **)svc_array(s, v->n_children, sizeof(Ctl__ChildState),
+	                                            (void (*)(void *))ctl__child_state__init);
+	if (!r->children)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_children; i++) {
+		const struct child *c = &v->children[i];
+		Ctl__ChildState *cs = r->children[i];
+		cs->area = area_str(s, c->area);
+		cs->level = svc_strdup(s, area_level_name(c->level));
+		cs->name = svc_strdup(s, c->name);
+		cs->connected = child_connected(cfg, c, now);
+		cs->last_seen_s = (double)(now - c->last_seen_ms) / 1000;
+		cs->batches = c->batches;
+		cs->refused = c->refused;
+		cs->down_sent = c->down_sent;
+		cs->down_acked = c->dacked;
+		cs->down_backlog = c->dn_inflight || c->dnext <= v->down_seq ? 1 : 0;
+	}
+	return 0;
+}
+
+int
+svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	(void)rq;
+	Ctl__StatusReply *r = SVC_NEW(s, Ctl__StatusReply, ctl__status_reply__init);
+	Ctl__ReceiptState *rc = SVC_NEW(s, Ctl__ReceiptState, ctl__receipt_state__init);
+	if (!r || !rc)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	struct store_txn txn;
+	int err = store_begin(s->st, &txn, STORE_RO);
+	if (err)
+		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
+	struct flow_receipt fr;
+	bool have_rc = flow_receipt_get(&txn, &fr) == 0;
+	store_abort(&txn);
+
+	const struct control_view *v = control_view_lock(s->ctl);
+	err = status_from_view(s, v, r);
+	control_view_unlock(s->ctl);
+	if (err)
+		return svc_fail(s, err, "out of memory");
+	rc->seq = have_rc ? fr.seq : 0;
+	rc->intact = have_rc && fr.intact;
+	rc->of = r->own_records;
+	r->receipt = rc;
+	rp->body_case = CTL__REPLY__BODY_STATUS;
+	rp->status = r;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tree */
+
+static int
+tree_node(struct svc *s, const struct wire_node_status *st, uint64_t age_ms, uint32_t hb_ms,
+          Ctl__TreeNode *t)
+{
+	/* A report older than three heartbeats and a margin is stale: the
+	 * node or a link above it is not reporting. */
+	bool stale = age_ms > 3 * (uint64_t)hb_ms + 2000;
+	t->area = area_str(s, st->area);
+	t->level = svc_strdup(s, area_level_name(st->level));
+	t->name = svc_strdup(s, st->name);
+	t->parent = st->parent_area ? area_str(s, st->parent_area) : svc_strdup(s, "");
+	t->records = st->records;
+	t->backlog = st->backlog;
+	t->connected = st->connected;
+	t->age_s = (double)(age_ms / 100) / 10;
+	t->refused = st->refused;
+	t->pending = st->pending;
+	t->wf_refused = st->wf_refused;
+	t->stale = stale;
+	return t->area && t->level && t->name && t->parent ? 0 : -ENOMEM;
+}
+
+int
+svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	(void)rq;
+	Ctl__TreeReply *r = SVC_NEW(s, Ctl__TreeReply, ctl__tree_reply__init);
+	if (!r)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	uint64_t now = node_now_ms();
+	const struct control_view *v = control_view_lock(s->ctl);
+	/* This node, then each child's last heartbeat (itself and its subtree). */
+	size_t total = 1;
+	for (size_t i = 0; i < v->n_children; i++)
+		total += v->children[i].n_subtree;
+	int err = 0;
+	r->nodes = (Ctl__TreeNode **)svc_array(s, total, sizeof(Ctl__TreeNode),
+	                                       (void (*)(void *))ctl__tree_node__init);
+	if (!r->nodes)
+		err = -ENOMEM;
+	size_t k = 0;
+	if (!err)
+		err = tree_node(s, &v->self, 0, s->cfg->heartbeat_ms, r->nodes[k++]);
+	for (size_t i = 0; !err && i < v->n_children; i++) {
+		const struct child *c = &v->children[i];
+		for (size_t j = 0; !err && j < c->n_subtree; j++)
+			err = tree_node(s, &c->subtree[j], c->subtree[j].age_ms + (now - c->hb_at_ms),
+			                s->cfg->heartbeat_ms, r->nodes[k++]);
+	}
+	control_view_unlock(s->ctl);
+	if (err)
+		return svc_fail(s, err, "out of memory");
+	r->n_nodes = k;
+	rp->body_case = CTL__REPLY__BODY_TREE;
+	rp->tree = r;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- rollup */
+
+static int
+rollup_row(struct svc *s, const struct rollup_row *row, const struct rec_policy *pol,
+           Ctl__RollupRow *o)
+{
+	o->area = area_str(s, row->area);
+	o->level = svc_strdup(s, area_level_name(row->level));
+	o->name = svc_strdup(s, row->name);
+	o->year = row->year;
+	o->rural_population = row->population;
+	o->poor_households = row->c[RC_POOR_HH];
+	o->poor_persons = row->c[RC_POOR_PERSONS];
+	long tenths = rollup_incidence_tenths(row->c[RC_POOR_PERSONS], row->population);
+	if (tenths >= 0)
+		o->incidence_pct = svc_fixed(s, tenths, 1);
+	o->threshold_pct = svc_fixed(s, pol->threshold_bp, 2);
+	if (row->population > 0) {
+		/* Below the threshold: poor * 10000 < threshold_bp * population,
+		 * exactly, not on the rounded figure. */
+		int64_t poor = row->c[RC_POOR_PERSONS] > 0 ? row->c[RC_POOR_PERSONS] : 0;
+		bool below = (unsigned __int128)poor * 10000 <
+		             (unsigned __int128)pol->threshold_bp * row->population;
+		o->below_threshold = svc_optbool(s, below);
+	}
+	o->households = row->c[RC_HOUSEHOLDS];
+	o->persons = row->c[RC_PERSONS];
+	o->exited_households = row->c[RC_EXITED_HH];
+	o->exited_persons = row->c[RC_EXITED_PERSONS];
+	o->identified_in_year = row->c[RC_IDENTIFIED_HH];
+	o->exited_in_year = row->c[RC_EXITED_IN_YEAR_HH];
+	o->returned_in_year = row->c[RC_RETURNED_HH];
+	o->pending = row->pending_total;
+	size_t np = 0;
+	for (int st = 1; st < WF_NSTATES; st++)
+		np += row->pending[st] != 0;
+	o->n_pending_by_state = np;
+	o->pending_by_state = (Ctl__RollupRow__PendingByStateEntry **)svc_array(
+	    s, np, sizeof(Ctl__RollupRow__PendingByStateEntry),
+	    (void (*)(void *))ctl__rollup_row__pending_by_state_entry__init);
+	o->n_poor_persons_by_attribute = 3;
+	o->poor_persons_by_attribute = svc_alloc(s, 3 * sizeof(int64_t));
+	o->n_poor_persons_by_main_cause = 12;
+	o->poor_persons_by_main_cause = svc_alloc(s, 12 * sizeof(int64_t));
+	if (!o->area || !o->level || !o->name || !o->threshold_pct || !o->pending_by_state ||
+	    !o->poor_persons_by_attribute || !o->poor_persons_by_main_cause)
+		return -ENOMEM;
+	size_t k = 0;
+	for (int st = 1; st < WF_NSTATES; st++) {
+		if (!row->pending[st])
+			continue;
+		o->pending_by_state[k]->key = svc_strdup(s, wf_state_name((uint8_t)st));
+		o->pending_by_state[k++]->value = row->pending[st];
+	}
+	for (int a = 0; a < 3; a++)
+		o->poor_persons_by_attribute[a] = row->c[RC_POOR_BY_ATTR + a];
+	for (int c = 0; c < 12; c++)
+		o->poor_persons_by_main_cause[c] = row->c[RC_POOR_BY_CAUSE + c];
+	return 0;
+}
+
+int
+svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	const Ctl__RollupReq *q = rq->rollup;
+	enum area_level level = AREA_LEVEL_COUNTY;
+	if (q->level[0] && area_level_parse(q->level, &level))
+		return svc_fail(s, JZ_EPARSE,
+		                "unknown level '%s' (village, township, county, prefecture, "
+		                "province)",
+		                q->level);
+	char ub[13] = "";
+	if (q->under) {
+		area_format(q->under, ub);
+		if (!area_is_valid(q->under))
+			return svc_fail(s, JZ_EPARSE, "--under: '%s' is not a 12-digit area code",
+			                ub);
+		if (area_level_of(q->under) < level)
+			return svc_fail(s, JZ_EPARSE,
+			                "--level %s is above --under %s, which is a %s: use --level "
+			                "%s or lower",
+			                area_level_name(level), ub,
+			                area_level_name(area_level_of(q->under)),
+			                area_level_name(area_level_of(q->under)));
+	}
+	if (q->year && (q->year < 1900 || q->year > 9999))
+		return svc_fail(s, JZ_EPARSE, "--year: '%u' is not a year", q->year);
+	struct store_txn txn;
+	int err = store_begin(s->st, &txn, STORE_RO);
+	if (err)
+		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
+	long year = q->year ? (long)q->year : rollup_latest_year(&txn);
+	struct rollup_query rqy = {.level = level, .under = q->under, .year = (uint16_t)year};
+	struct rollup_row *rows = NULL;
+	long nrows = year > 0 ? rollup_query(&txn, &rqy, &rows) : 0;
+	struct rec_policy pol;
+	int perr = flow_policy_get(&txn, &pol);
+	svc_hold(s);
+	store_abort(&txn);
+	if (nrows < 0)
+		return svc_fail(s, (int)nrows, "rollup failed: %s", err_str((int)nrows));
+	if (perr) {
+		free(rows);
+		return svc_fail(s, perr, "cannot read the policy: %s", err_str(perr));
+	}
+	Ctl__RollupReply *r = SVC_NEW(s, Ctl__RollupReply, ctl__rollup_reply__init);
+	if (r) {
+		r->year = year > 0 ? (uint32_t)year : 0;
+		r->level = svc_strdup(s, area_level_name(level));
+		r->threshold_pct = svc_fixed(s, pol.threshold_bp, 2);
+		r->n_rows = (size_t)nrows;
+		r->rows = (Ctl__RollupRow **)svc_array(s, (size_t)nrows, sizeof(Ctl__RollupRow),
+		                                       (void (*)(void *))ctl__rollup_row__init);
+	}
+	err = r && r->level && r->threshold_pct && r->rows ? 0 : -ENOMEM;
+	for (long i = 0; !err && i < nrows; i++)
+		err = rollup_row(s, &rows[i], &pol, r->rows[i]);
+	free(rows);
+	if (err)
+		return svc_fail(s, err, "out of memory");
+	rp->body_case = CTL__REPLY__BODY_ROLLUP;
+	rp->rollup = r;
+	return 0;
+}
+
+/* The last position of the log in TXN (0 if empty). */
+static uint64_t
+log_head(struct store_txn *txn)
+{
+	struct store_iter it;
+	struct bytes k, v;
+	uint64_t head = 0;
+	if (store_iter_open(txn, STORE_LOG, &it))
+		return 0;
+	if (store_iter_last(&it, &k, &v) == 0 && k.n == 8)
+		head = be64_get(k.p);
+	store_iter_close(&it);
+	return head;
+}
+
+int
+svc_rollup_verify(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	(void)rq;
+	Ctl__RollupVerifyReply *r =
+	    SVC_NEW(s, Ctl__RollupVerifyReply, ctl__rollup_verify_reply__init);
+	if (!r)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	struct store_txn txn;
+	int err = store_begin(s->st, &txn, STORE_RO);
+	if (err)
+		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
+	char msg[400];
+	r->log_head = log_head(&txn);
+	svc_hold(s);
+	err = rollup_verify(&txn, msg, sizeof(msg));
+	store_abort(&txn);
+	r->ok = err == 0;
+	r->message = svc_strdup(s, msg);
+	if (err)
+		return svc_fail(s, err, "%s", msg);
+	rp->body_case = CTL__REPLY__BODY_ROLLUP_VERIFY;
+	rp->rollup_verify = r;
+	return 0;
+}

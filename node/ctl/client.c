@@ -1,0 +1,300 @@
+/*
+ * client.c - jzfpctl's side of the control socket (cli.h, DESIGN §10).
+ *
+ * One REQ socket to ipc://DATA_DIR/control.sock; each call sends one packed
+ * ctl Request and waits for one Reply. A socket monitor watches the
+ * connection, so a node that dies during a request is reported at once
+ * (its socket closes) instead of after --timeout.
+ */
+#include "cli.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static const char *
+data_dir(struct ctl *c)
+{
+	if (c->node_dir)
+		return c->node_dir;
+	if (!c->config_path)
+		cli_die("no node given: use -c CONFIG or --node DATA_DIR");
+	cli_load_config(c);
+	return c->cfg.data_dir;
+}
+
+/* Can we open the socket file at all? Says why not (not running, a stale
+ * socket, permission) at once. */
+static void
+probe(const char *dir, const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) != 0) {
+		if (errno == EACCES)
+			cli_die("permission denied: cannot reach %s (run as the node's user or a "
+			        "member of its read-only group)",
+			        path);
+		cli_die("jzfpd is not running for %s (no %s)", dir, path);
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	if (rc != 0 && e == ECONNREFUSED)
+		cli_die("jzfpd is not running for %s (stale %s)", dir, path);
+	if (rc != 0 && e == EACCES)
+		cli_die("permission denied: cannot connect to %s (run as the node's user or a "
+		        "member of its read-only group)",
+		        path);
+}
+
+static void
+connect_node(struct ctl *c)
+{
+	if (c->req)
+		return;
+	const char *dir = data_dir(c);
+	char path[4200], ep[4300];
+	snprintf(path, sizeof(path), "%s/control.sock", dir);
+	probe(dir, path);
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	c->zctx = zmq_ctx_new();
+	c->req = zmq_socket(c->zctx, ZMQ_REQ);
+	if (!c->zctx || !c->req)
+		cli_die("cannot make a socket: %s", zmq_strerror(zmq_errno()));
+	int linger = 0, tmo = c->timeout_s * 1000;
+	zmq_setsockopt(c->req, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(c->req, ZMQ_SNDTIMEO, &tmo, sizeof(tmo));
+	/* Watch the connection: a closed socket means the node is gone. */
+	if (zmq_socket_monitor(c->req, "inproc://jzfpctl-mon",
+	                       ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED) == 0) {
+		c->mon = zmq_socket(c->zctx, ZMQ_PAIR);
+		if (c->mon && zmq_connect(c->mon, "inproc://jzfpctl-mon") != 0) {
+			zmq_close(c->mon);
+			c->mon = NULL;
+		}
+	}
+	if (zmq_connect(c->req, ep) != 0)
+		cli_die("cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
+}
+
+void
+cli_disconnect(struct ctl *c)
+{
+	if (c->mon)
+		zmq_close(c->mon);
+	if (c->req)
+		zmq_close(c->req);
+	if (c->zctx)
+		zmq_ctx_term(c->zctx);
+	c->req = c->zctx = c->mon = NULL;
+}
+
+/* One monitor event: its number, or 0 when none could be read. */
+static int
+monitor_event(void *mon)
+{
+	zmq_msg_t m;
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&m);
+		return 0;
+	}
+	int ev = 0;
+	if (zmq_msg_size(&m) >= 2) {
+		const uint8_t *p = zmq_msg_data(&m);
+		ev = p[0] | p[1] << 8;
+	}
+	bool more = zmq_msg_more(&m);
+	zmq_msg_close(&m);
+	while (more) { /* the endpoint frame */
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, mon, 0) < 0)
+			more = false;
+		else
+			more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+	return ev;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+Ctl__Reply *
+cli_request(struct ctl *c, const Ctl__Request *rq)
+{
+	connect_node(c);
+	size_t len = ctl__request__get_packed_size(rq);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		cli_die("out of memory");
+	ctl__request__pack(rq, buf);
+	int rc = zmq_send(c->req, buf, len, 0);
+	free(buf);
+	if (rc < 0)
+		cli_die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
+	uint64_t deadline = now_ms() + (uint64_t)c->timeout_s * 1000;
+	bool connected = false;
+	for (;;) {
+		zmq_pollitem_t items[2] = {{.socket = c->req, .events = ZMQ_POLLIN},
+		                           {.socket = c->mon, .events = ZMQ_POLLIN}};
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			cli_die("no answer from jzfpd within %d s (is it running? see its log)",
+			        c->timeout_s);
+		long wait = (long)(deadline - now);
+		if (zmq_poll(items, c->mon ? 2 : 1, wait) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			cli_die("cannot wait for jzfpd: %s", zmq_strerror(zmq_errno()));
+		}
+		if (items[0].revents & ZMQ_POLLIN)
+			break;
+		if (c->mon && (items[1].revents & ZMQ_POLLIN)) {
+			int ev = monitor_event(c->mon);
+			if (ev == ZMQ_EVENT_CONNECTED)
+				connected = true;
+			else if (ev == ZMQ_EVENT_DISCONNECTED && connected)
+				cli_die("jzfpd closed the connection during the request (did it stop, "
+				        "or was the request too large? see its log)");
+		}
+	}
+	zmq_msg_t m;
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, c->req, 0) < 0)
+		cli_die("no answer from jzfpd: %s", zmq_strerror(zmq_errno()));
+	Ctl__Reply *rp = ctl__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+	zmq_msg_close(&m);
+	if (!rp)
+		cli_die("malformed answer from jzfpd (is it a different version?)");
+	return rp;
+}
+
+void
+cli_reply_free(Ctl__Reply *rp)
+{
+	if (rp)
+		ctl__reply__free_unpacked(rp, NULL);
+}
+
+Ctl__Reply *
+cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body)
+{
+	Ctl__Reply *rp = cli_request(c, rq);
+	if (rp->code) {
+		fprintf(stderr, "jzfpctl: %s\n", rp->error);
+		cli_reply_free(rp);
+		cli_disconnect(c);
+		exit(1);
+	}
+	if (rp->body_case != body)
+		cli_die("unexpected answer from jzfpd (is it a different version?)");
+	return rp;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+void
+cli_req_add(struct req *r, const void *p, size_t len)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->f = realloc(r->f, r->cap * sizeof(*r->f));
+		if (!r->f)
+			cli_die("out of memory");
+	}
+	r->f[r->n].p = malloc(len ? len : 1);
+	if (!r->f[r->n].p)
+		cli_die("out of memory");
+	memcpy(r->f[r->n].p, p, len);
+	r->f[r->n].len = len;
+	r->n++;
+}
+
+void
+cli_req_str(struct req *r, const char *s)
+{
+	cli_req_add(r, s, strlen(s));
+}
+
+void
+cli_req_release(struct req *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->f[i].p);
+	free(r->f);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+cli_call(struct ctl *c, struct req *r, char **text)
+{
+	Ctl__LegacyReq lq;
+	ctl__legacy_req__init(&lq);
+	ProtobufCBinaryData *frames = calloc(r->n ? r->n : 1, sizeof(*frames));
+	if (!frames)
+		cli_die("out of memory");
+	for (size_t i = 0; i < r->n; i++) {
+		frames[i].data = r->f[i].p;
+		frames[i].len = r->f[i].len;
+	}
+	lq.frames = frames;
+	lq.n_frames = r->n;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_LEGACY;
+	rq.legacy = &lq;
+	Ctl__Reply *rp = cli_request(c, &rq);
+	free(frames);
+	const char *t = rp->code ? rp->error
+	                : rp->body_case == CTL__REPLY__BODY_LEGACY ? rp->legacy->text
+	                                                           : "";
+	*text = strdup(t);
+	if (!*text)
+		cli_die("out of memory");
+	int rc = rp->code ? 1 : 0;
+	cli_reply_free(rp);
+	return rc;
+}
+
+int
+cli_simple(struct ctl *c, const char *const *args)
+{
+	struct req r = {0};
+	for (; *args; args++)
+		cli_req_str(&r, *args);
+	char *text;
+	int rc = cli_call(c, &r, &text);
+	cli_req_release(&r);
+	if (rc) {
+		size_t len = strlen(text);
+		while (len && text[len - 1] == '\n')
+			text[--len] = 0;
+		fprintf(stderr, "jzfpctl: %s\n", text);
+	} else {
+		fputs(text, stdout);
+	}
+	free(text);
+	return rc;
+}
