@@ -672,7 +672,7 @@ rec_policy_encode(const struct rec_policy *p, uint8_t *buf, size_t cap, size_t *
 int
 rec_workflow_encode(const struct rec_workflow *w, uint8_t *buf, size_t cap, size_t *n)
 {
-	static ProtobufCBinaryData props[REC_MAX_PROPOSALS];
+	static _Thread_local ProtobufCBinaryData props[REC_MAX_PROPOSALS];
 	Jzfp__WorkflowEvent m;
 
 	int err = check_workflow(w);
@@ -750,8 +750,8 @@ rec_revocation_encode(const struct rec_revocation *r, uint8_t *buf, size_t cap, 
 int
 rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, size_t cap, size_t *n)
 {
-	static Jzfp__ReceiptItem is[REC_MAX_RECEIPT];
-	static Jzfp__ReceiptItem *ip[REC_MAX_RECEIPT];
+	static _Thread_local Jzfp__ReceiptItem is[REC_MAX_RECEIPT];
+	static _Thread_local Jzfp__ReceiptItem *ip[REC_MAX_RECEIPT];
 	Jzfp__Receipt m;
 
 	int err = check_receipt(r);
@@ -824,7 +824,7 @@ policy_field(void *out, const struct pbwalk_field *f)
 int
 rec_policy_decode(struct rec_policy *out, const uint8_t *p, size_t n)
 {
-	static struct rec_policy r;
+	static _Thread_local struct rec_policy r;
 
 	memset(&r, 0, sizeof(r));
 	int rc = decode_walk(p, n, policy_spec, ARRAY_LEN(policy_spec), policy_field, &r);
@@ -896,7 +896,7 @@ workflow_field(void *out, const struct pbwalk_field *f)
 int
 rec_workflow_decode(struct rec_workflow *out, const uint8_t *p, size_t n)
 {
-	static struct rec_workflow w; /* 21 KB; the loop thread is the only user */
+	static _Thread_local struct rec_workflow w; /* 21 KB; the loop thread is the only user */
 
 	memset(&w, 0, sizeof(w));
 	struct workflow_ctx c = {&w, 0};
@@ -1105,7 +1105,7 @@ receipt_field(void *out, const struct pbwalk_field *f)
 int
 rec_receipt_decode(struct rec_receipt *out, const uint8_t *p, size_t n)
 {
-	static struct rec_receipt r; /* 18 KB; the loop thread is the only user */
+	static _Thread_local struct rec_receipt r; /* 18 KB; the loop thread is the only user */
 
 	memset(&r, 0, sizeof(r));
 	int rc = decode_walk(p, n, receipt_spec, ARRAY_LEN(receipt_spec), receipt_field, &r);

@@ -237,7 +237,7 @@ static int
 apply_household(struct applier *a, const struct envelope *e, const struct origin_state *o,
                 uint64_t scope)
 {
-	static struct rec_household h; /* 2.6 KB; the loop thread is the only user */
+	static _Thread_local struct rec_household h; /* 2.6 KB; the loop thread is the only user */
 	if (rec_household_decode(&h, e->body.p, e->body.n))
 		return JZ_EPARSE;
 	if (e->subject != h.id || !household_id_is_valid(h.id) ||

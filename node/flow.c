@@ -287,7 +287,7 @@ int
 flow_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
            uint64_t scope)
 {
-	static struct rec_workflow w;
+	static _Thread_local struct rec_workflow w;
 	if (rec_workflow_decode(&w, e->body.p, e->body.n) || e->subject != o->area ||
 	    w.step >= WF_NSTEPS)
 		return JZ_EPARSE;
@@ -353,7 +353,7 @@ flow_release(struct applier *a, const uint8_t hash[32])
 			size_t index = be16_get(keys[i] + 80);
 			struct bytes raw;
 			struct envelope e;
-			static struct rec_workflow w;
+			static _Thread_local struct rec_workflow w;
 			struct origin_state o;
 			struct rec_policy pol;
 			if (store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) ||
@@ -463,7 +463,7 @@ flow_receipt_get(struct store_txn *txn, struct flow_receipt *out)
 int
 flow_receipt(struct applier *a, const struct envelope *e, const struct origin_state *o)
 {
-	static struct rec_receipt r;
+	static _Thread_local struct rec_receipt r;
 	if (rec_receipt_decode(&r, e->body.p, e->body.n) ||
 	    area_level_of(e->subject) == AREA_LEVEL_NONE)
 		return JZ_EPARSE;

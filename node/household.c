@@ -247,15 +247,15 @@ head_of(struct hh_head *h, const struct hh_version *v)
 
 /* The version being applied: its envelope is stored only after its record,
  * so its members come from the decoded record, not from the store. */
-static const struct hh_version *applying_v;
-static const struct rec_household *applying_h;
+static _Thread_local const struct hh_version *applying_v;
+static _Thread_local const struct rec_household *applying_h;
 
 /* Add or remove the person-index entries (pid_tag -> household) of version
  * V's members, read from its stored envelope. Errors stick to TXN. */
 static void
 persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
 {
-	static struct rec_household loaded;
+	static _Thread_local struct rec_household loaded;
 	static const uint8_t zero[REC_PID_TAG_LEN];
 	const struct rec_household *h = &loaded;
 	if (applying_v && memcmp(applying_v->hash, v->hash, 32) == 0) {
@@ -327,7 +327,7 @@ static bool
 store_descends(struct store_txn *txn, uint64_t id, const uint8_t from[32], const uint8_t target[32])
 {
 	enum { MAX = 512 };
-	static uint8_t queue[MAX][32];
+	static _Thread_local uint8_t queue[MAX][32];
 	size_t head = 0, tail = 0;
 	memcpy(queue[tail++], from, 32);
 	while (head < tail) {
@@ -352,8 +352,8 @@ static int
 history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_t *recorded,
         struct hh_history *out)
 {
-	static struct hh_version chain[HH_CHAIN_MAX];
-	static bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
+	static _Thread_local struct hh_version chain[HH_CHAIN_MAX];
+	static _Thread_local bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
 	size_t n = 0;
 	const uint8_t *cur = head;
 	while (n < HH_CHAIN_MAX) {
@@ -450,7 +450,7 @@ rec_of(const struct hh_state *st)
 int
 hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status)
 {
-	static struct hh_history h;
+	static _Thread_local struct hh_history h;
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
 	if (err && err != JZ_ENOTFOUND)
@@ -466,7 +466,7 @@ hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8
 
 /* ---------------------------------------------------------------- heads */
 
-static struct hh_version all[HH_VERSIONS_MAX];
+static _Thread_local struct hh_version all[HH_VERSIONS_MAX];
 
 int
 hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
@@ -543,8 +543,8 @@ find_version(size_t n, const uint8_t hash[32])
 static bool
 descends(size_t n, size_t from, size_t target)
 {
-	static uint32_t stack[HH_VERSIONS_MAX];
-	static uint8_t seen[HH_VERSIONS_MAX];
+	static _Thread_local uint32_t stack[HH_VERSIONS_MAX];
+	static _Thread_local uint8_t seen[HH_VERSIONS_MAX];
 	memset(seen, 0, n);
 	size_t sp = 0;
 	stack[sp++] = (uint32_t)from;
@@ -584,8 +584,8 @@ head_cmp(const void *a, const void *b)
 static int
 open_heads(struct store_txn *txn, uint64_t id, struct hh_state *st)
 {
-	static uint8_t is_parent[HH_VERSIONS_MAX];
-	static struct hh_head leaves[HH_VERSIONS_MAX];
+	static _Thread_local uint8_t is_parent[HH_VERSIONS_MAX];
+	static _Thread_local struct hh_head leaves[HH_VERSIONS_MAX];
 	size_t n;
 	int err = load_versions(txn, id, &n);
 	if (err)
@@ -637,7 +637,7 @@ move_persons(struct store_txn *txn, uint64_t id, const uint8_t *old_eff, const s
 	persons(txn, v, id, true);
 }
 
-static struct hh_history hist_old, hist_new;
+static _Thread_local struct hh_history hist_old, hist_new;
 
 /* The head rule on ST (household ID, with history OLD) from its stored
  * versions: heads, effective head (decoded into *EFF), year and

@@ -218,7 +218,7 @@ link_zap_handle(struct node *n)
 		if (code[0] != '2') {
 			ok = false;
 			uid[0] = 0;
-			static uint64_t logged_ms;
+			static _Thread_local uint64_t logged_ms;
 			if (now - logged_ms > 10000) {
 				log_warn("connection refused at the handshake: %s", text);
 				logged_ms = now;
@@ -759,7 +759,7 @@ concerns(const struct envelope *e, uint64_t child)
 	case ENV_KIND_RECEIPT:
 		return area_is_under(e->subject, child) || area_is_under(child, e->subject);
 	case ENV_KIND_WORKFLOW: {
-		static struct rec_workflow w;
+		static _Thread_local struct rec_workflow w;
 		if (rec_workflow_decode(&w, e->body.p, e->body.n))
 			return false;
 		for (size_t i = 0; i < w.n; i++)

@@ -176,7 +176,7 @@ static int
 sign_node_info(struct applier *a, void *arg)
 {
 	struct node *n = arg;
-	static struct rec_node nd;
+	static _Thread_local struct rec_node nd;
 	memset(&nd, 0, sizeof(nd));
 	nd.area = n->cfg.area;
 	nd.level = (uint8_t)n->cfg.level;
@@ -559,8 +559,8 @@ static int
 sign_receipts(struct applier *a, void *arg)
 {
 	struct receipt_job *job = arg;
-	static struct rec_receipt r;
-	static uint8_t body[REC_MAX_ENCODED];
+	static _Thread_local struct rec_receipt r;
+	static _Thread_local uint8_t body[REC_MAX_ENCODED];
 	job->signed_ = 0;
 	struct store_iter it;
 	int err = store_iter_open(&a->txn, STORE_ORIGIN, &it);

@@ -617,7 +617,7 @@ state_agrees(const struct hh_state *st, const struct hh_state *r)
 static int
 verify_versions(struct store_txn *txn, size_t *nhh, size_t *bad, char *first, size_t len)
 {
-	static struct rec_household h;
+	static _Thread_local struct rec_household h;
 	struct store_iter it;
 	int err = store_iter_open(txn, STORE_VERSION, &it);
 	if (err)

@@ -108,8 +108,8 @@ sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t v
 static int
 make_keyrec(struct sealer *s, struct applier *a, uint64_t village, size_t slot)
 {
-	static struct rec_keyrec k;
-	static uint8_t body[REC_MAX_ENCODED];
+	static _Thread_local struct rec_keyrec k;
+	static _Thread_local uint8_t body[REC_MAX_ENCODED];
 	memset(&k, 0, sizeof(k));
 	int err = sealer_readers(&a->txn, s->conf, village, k.reader, &k.n);
 	if (err) {
@@ -169,7 +169,7 @@ int
 sealer_open_with(const struct ident *id, const struct envelope *e, struct bytes keyrec, uint8_t *pt,
                  size_t cap, size_t *n)
 {
-	static struct rec_keyrec k;
+	static _Thread_local struct rec_keyrec k;
 	if (!e->has_sealed || e->sealed_box.n < SEAL_TAG_LEN)
 		return JZ_ENOTFOUND;
 	if (e->sealed_nonce.n != SEAL_NONCE_LEN)

@@ -83,7 +83,7 @@ load_head(struct store_txn *txn, const struct hh_state *st, struct envelope *e,
 static bool
 same_data(struct rec_household *a, struct rec_household *b)
 {
-	static uint8_t ea[REC_MAX_ENCODED], eb[REC_MAX_ENCODED];
+	static _Thread_local uint8_t ea[REC_MAX_ENCODED], eb[REC_MAX_ENCODED];
 	struct rec_household x = *a, y = *b;
 	x.n_parents = y.n_parents = 0;
 	x.proposes = y.proposes = false;
@@ -170,7 +170,7 @@ static int
 sign_version(struct applier *a, struct sealer *s, const struct rec_household *h, const uint8_t *pt,
              size_t pn, uint8_t hash[32])
 {
-	static uint8_t body[REC_MAX_ENCODED], ct[REC_MAX_ENCODED + SEAL_TAG_LEN];
+	static _Thread_local uint8_t body[REC_MAX_ENCODED], ct[REC_MAX_ENCODED + SEAL_TAG_LEN];
 	size_t len;
 	int err = rec_household_encode(h, body, sizeof(body), &len);
 	if (err)
@@ -191,8 +191,8 @@ static int
 sign_step(struct applier *a, uint8_t step, uint8_t (*hashes)[32], const uint64_t *ids, size_t n,
           uint16_t days, const char *reason)
 {
-	static struct rec_workflow w;
-	static uint8_t body[REC_MAX_ENCODED];
+	static _Thread_local struct rec_workflow w;
+	static _Thread_local uint8_t body[REC_MAX_ENCODED];
 	for (size_t i = 0; i < n; i += REC_MAX_PROPOSALS) {
 		memset(&w, 0, sizeof(w));
 		w.step = step;
@@ -240,8 +240,8 @@ import_households(struct applier *a, void *arg)
 {
 	struct import_job *job = arg;
 	const struct request *r = job->r;
-	static struct rec_household h, head;
-	static uint8_t pt[REC_MAX_ENCODED];
+	static _Thread_local struct rec_household h, head;
+	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
 	job->created = job->unchanged = job->refused = job->proposals = job->n_hist = 0;
 	job->why[0] = 0;
 	struct sealer s;
@@ -443,7 +443,7 @@ bool
 ctl_open_personal(struct node *n, struct store_txn *txn, const struct envelope *e,
                   struct rec_personal *p)
 {
-	static uint8_t pt[REC_MAX_ENCODED];
+	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
 	size_t pn;
 	bool ok = sealer_open(txn, n->id, e, pt, sizeof(pt), &pn) == 0 &&
 	          rec_personal_decode(p, pt, pn) == 0;
@@ -532,8 +532,8 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	if (err)
 		return err;
 	struct hh_state st;
-	static struct rec_household h;
-	static struct rec_personal p;
+	static _Thread_local struct rec_household h;
+	static _Thread_local struct rec_personal p;
 	struct envelope e;
 	err = hh_state_get(&txn, id, &st);
 	if (err == JZ_ENOTFOUND) {
@@ -630,7 +630,7 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	}
 
 	/* Every version, newest first. */
-	static struct hh_version vs[SHOW_MAX];
+	static _Thread_local struct hh_version vs[SHOW_MAX];
 	struct shown versions = {.v = vs};
 	(void)hh_each(&txn, STORE_VERSION, id, add_shown_version, &versions);
 	size_t nv = versions.n;
@@ -663,7 +663,7 @@ ctl_household_show(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	/* Its proposals and who did what, when. */
 	sbuf_printf(out, json ? "],\"proposals\":[" : "proposals:\n");
-	static uint8_t hashes[SHOW_MAX][32];
+	static _Thread_local uint8_t hashes[SHOW_MAX][32];
 	struct shown props = {.hashes = hashes};
 	(void)hh_each(&txn, STORE_HHPROP, id, add_shown_hash, &props);
 	size_t np = 0;
@@ -774,8 +774,8 @@ static int
 edit_household(struct applier *a, void *arg)
 {
 	struct edit_job *job = arg;
-	static struct rec_household h, head;
-	static uint8_t pt[REC_MAX_ENCODED];
+	static _Thread_local struct rec_household h, head;
+	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
 	char id[17];
 	household_id_format(job->id, id);
 	job->why[0] = 0;

@@ -86,7 +86,7 @@ static bool
 duplicate_identification(struct store_txn *txn, const struct target *t, const uint64_t *approved,
                          size_t n_approved, char *why, size_t len)
 {
-	static struct rec_household h;
+	static _Thread_local struct rec_household h;
 	struct hh_version v;
 	if (hh_version_get(txn, t->household, t->hash, &v) || hh_version_load(txn, &v, &h, NULL))
 		return false;
@@ -154,8 +154,8 @@ static int
 sign_targets(struct applier *a, void *arg)
 {
 	struct wf_job *job = arg;
-	static struct rec_workflow w;
-	static uint8_t body[REC_MAX_ENCODED];
+	static _Thread_local struct rec_workflow w;
+	static _Thread_local uint8_t body[REC_MAX_ENCODED];
 	job->events = 0;
 	/* One event per step, in the order of the steps' first appearance. */
 	for (size_t i = 0; i < job->nt; i++) {
@@ -189,7 +189,7 @@ sign_targets(struct applier *a, void *arg)
 				return err;
 			struct bytes b = {body, len};
 			/* An objector's identity is personal data: sealed. */
-			static uint8_t pt[256], ct[256 + SEAL_TAG_LEN];
+			static _Thread_local uint8_t pt[256], ct[256 + SEAL_TAG_LEN];
 			uint8_t nonce[SEAL_NONCE_LEN];
 			struct apply_sealed sealed = {0};
 			struct sealer s;
@@ -282,7 +282,7 @@ ctl_workflow(struct node *n, const struct request *r, struct sbuf *out)
 		return JZ_EREFUSED;
 	}
 	static const char *const with_value[] = {"--days", "--reason", "--name", "--contact", NULL};
-	static size_t idx[MAX_TARGETS];
+	static _Thread_local size_t idx[MAX_TARGETS];
 	size_t nid = ctl_positional(r, 2, with_value, idx, MAX_TARGETS);
 	if (nid > MAX_TARGETS || (!all && nid == 0) || (all && nid)) {
 		sbuf_printf(out, "give household ids or --all (not both)");
@@ -634,7 +634,7 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 	}
 	bool all = ctl_flag(r, "--all");
 	static const char *const with_value[] = {"--format", NULL};
-	static size_t idx[MAX_TARGETS];
+	static _Thread_local size_t idx[MAX_TARGETS];
 	size_t nid = ctl_positional(r, 1, with_value, idx, MAX_TARGETS);
 	if ((!all && nid == 0) || (all && nid)) {
 		sbuf_printf(out, "give household ids or --all (not both)");
@@ -644,8 +644,8 @@ ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out)
 	int err = store_begin(n->st, &txn, STORE_RO);
 	if (err)
 		return err;
-	static struct rec_household h;
-	static struct rec_personal p;
+	static _Thread_local struct rec_household h;
+	static _Thread_local struct rec_personal p;
 	static const char *const headers[] = {"户编号", "户主",     "身份证号", "人数",
 	                                      "属性",   "致贫原因", "事项",     "家庭成员"};
 	struct table t = {0};
