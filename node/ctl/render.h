@@ -1,0 +1,49 @@
+/*
+ * render.h - how jzfpctl (and the HTTP server) turn typed control replies
+ * into what people and programs read (DESIGN §10, proto/ctl.proto).
+ *
+ * render_json writes any reply message as JSON from its protobuf-c
+ * descriptor, following the conventions written at the top of ctl.proto,
+ * so every command's --json is the same code. The text tables, CSV and
+ * HTML of each command live in render_<group>.c, one function per format,
+ * all from the same reply.
+ */
+#ifndef JZFP_RENDER_H
+#define JZFP_RENDER_H
+
+#include "ctl.pb-c.h"
+#include "output.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Render times in ZONE (an IANA name, from the reply) from now on. Returns
+ * 0, or -EINVAL when the zone is unknown (UTC is then used). */
+int render_set_zone(const char *zone);
+
+/* Unix milliseconds as "2026-12-06 00:27 +08:00" in the zone set. */
+void render_time(uint64_t unix_ms, char out[40]);
+/* Unix milliseconds as ISO 8601 with the offset: "2026-12-06T00:27:00+08:00". */
+void render_time_iso(uint64_t unix_ms, char out[40]);
+
+/* Append message M as one JSON object (no newline) to OUT. */
+void render_json(struct sbuf *out, const ProtobufCMessage *m);
+/* Write M as JSON and a newline to F. */
+void render_json_file(FILE *f, const ProtobufCMessage *m);
+
+/* A Fixed as its decimal text ("13.2"); "" for NULL. */
+void render_fixed(const Ctl__Fixed *x, char out[32]);
+
+/* A CSV cell as spreadsheets should read it: quoted when needed, and a
+ * cell that begins with = + - @ (a formula to Excel) made text. */
+void render_csv_cell(struct sbuf *out, const char *text);
+
+/* svc_view's replies. */
+void render_status_text(struct sbuf *out, const Ctl__StatusReply *r);
+void render_tree_text(struct sbuf *out, const Ctl__TreeReply *r);
+void render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r);
+/* The rollup's CSV: the header line and one line per row, CRLF when CRLF. */
+void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf);
+
+#endif

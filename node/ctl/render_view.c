@@ -1,0 +1,189 @@
+/*
+ * render_view.c - status, tree and rollup for people (text tables) and
+ * spreadsheets (CSV), from the typed replies of svc_view.c (render.h).
+ */
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
+{
+	sbuf_printf(out, "node      %s %s %s\n", r->area, r->level, r->name);
+	if (r->insecure)
+		sbuf_printf(out, "trust     INSECURE: [trust] insecure = yes (children are not "
+		                 "authenticated)\n");
+	sbuf_printf(out, "records   %" PRIu64 " held, %" PRIu64 " signed here\n", r->records,
+	            r->own_records);
+	sbuf_printf(out,
+	            "applied   %" PRIu64 " since start, %" PRIu64 " duplicates ignored, %" PRIu64
+	            " refused\n",
+	            r->applied, r->duplicates, r->refused);
+	if (r->store)
+		sbuf_printf(out, "store     %.1f MiB used of %.1f MiB map, %.0f MiB free on disk%s\n",
+		            (double)r->store->used_bytes / 1048576,
+		            (double)r->store->map_bytes / 1048576,
+		            (double)r->store->disk_free_bytes / 1048576,
+		            r->store->disk_low ? " (ALARM: disk nearly full)" : "");
+	if (r->listen[0])
+		sbuf_printf(out, "listen    %s\n", r->listen);
+	if (r->parent) {
+		const Ctl__ParentState *p = r->parent;
+		sbuf_printf(out, "parent    %s %s, backlog %" PRIu64 "%s%s\n", p->endpoint,
+		            p->connected ? "connected" : "DOWN", p->backlog, p->why[0] ? ": " : "",
+		            p->why);
+		if (r->up && r->down)
+			sbuf_printf(out,
+			            "sync      up: log head %" PRIu64 ", parent holds %" PRIu64
+			            "; down: parent's head %" PRIu64 ", applied %" PRIu64 "\n",
+			            r->up->head, r->up->acked, r->down->head, r->down->applied);
+		sbuf_printf(out, "down      %" PRIu64 " records from the parent and above applied\n",
+		            p->down_applied);
+		if (r->receipt && r->receipt->seq)
+			sbuf_printf(out,
+			            "receipt   the province holds our own records up to %" PRIu64
+			            " of %" PRIu64 ", %s\n",
+			            r->receipt->seq, r->receipt->of,
+			            r->receipt->intact ? "intact" : "NOT INTACT (it names another record)");
+		else
+			sbuf_printf(out, "receipt   none from the province yet\n");
+	}
+	if (!r->may_sign)
+		sbuf_printf(out, "signing   NOT ALLOWED: %s\n", r->why_not_signing);
+	if (r->workflow)
+		sbuf_printf(out,
+		            "workflow  %" PRIu64 " open proposals; since start %" PRIu64
+		            " steps taken, %" PRIu64 " refused; %" PRIu64
+		            " waiting for their version\n",
+		            r->workflow->open_proposals, r->workflow->applied, r->workflow->refused,
+		            r->workflow->parked);
+	for (size_t i = 0; i < r->n_children; i++) {
+		const Ctl__ChildState *c = r->children[i];
+		sbuf_printf(out, "child     %s %s %s, last seen %.1f s ago, %" PRIu64 " refused\n",
+		            c->area, c->name, c->connected ? "connected" : "DOWN", c->last_seen_s,
+		            c->refused);
+	}
+	if (r->now) {
+		char t[40];
+		render_time(r->now->unix_ms, t);
+		sbuf_printf(out, "time      %s\n", t);
+	}
+}
+
+void
+render_tree_text(struct sbuf *out, const Ctl__TreeReply *r)
+{
+	static const char *const headers[] = {"area",    "level",   "name",         "parent",
+	                                      "records", "backlog", "down_backlog", "link",
+	                                      "age_s",   "refused", "pending",      "wf_refused"};
+	struct table t;
+	table_init(&t, headers, 12);
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const Ctl__TreeNode *s = r->nodes[i];
+		char rec[24], bl[24], dbl[24], age[24], ref[24], pend[24], wfr[24];
+		const char *link = strcmp(s->level, "province") == 0 ? "-"
+		                   : s->stale                        ? "stale"
+		                   : s->connected                    ? "up"
+		                                                     : "DOWN";
+		snprintf(rec, sizeof(rec), "%" PRIu64, s->records);
+		snprintf(bl, sizeof(bl), "%" PRIu64, s->backlog);
+		snprintf(dbl, sizeof(dbl), "%" PRIu64, s->down_backlog);
+		snprintf(age, sizeof(age), "%.1f", s->age_s);
+		snprintf(ref, sizeof(ref), "%" PRIu64, s->refused);
+		snprintf(pend, sizeof(pend), "%" PRIu64, s->pending);
+		snprintf(wfr, sizeof(wfr), "%" PRIu64, s->wf_refused);
+		const char *cells[] = {s->area, s->level, s->name, s->parent[0] ? s->parent : "-",
+		                       rec,     bl,       dbl,     link,
+		                       age,     ref,      pend,    wfr};
+		table_add(&t, cells);
+	}
+	table_render(&t, out);
+	table_release(&t);
+}
+
+static const char *const rollup_headers[] = {"area",
+                                             "level",
+                                             "name",
+                                             "year",
+                                             "rural_population",
+                                             "poor_households",
+                                             "poor_persons",
+                                             "incidence_pct",
+                                             "threshold_pct",
+                                             "below_threshold",
+                                             "households",
+                                             "persons",
+                                             "exited_households",
+                                             "exited_persons",
+                                             "identified_in_year",
+                                             "exited_in_year",
+                                             "returned_in_year",
+                                             "pending"};
+#define ROLLUP_COLS (sizeof(rollup_headers) / sizeof(rollup_headers[0]))
+
+/* The cells of ROW as text, in rollup_headers' order. */
+static void
+rollup_cells(const Ctl__RollupRow *row, char cells[ROLLUP_COLS][32])
+{
+	snprintf(cells[0], 32, "%s", row->area);
+	snprintf(cells[1], 32, "%s", row->level);
+	cells[2][0] = 0; /* the name is taken whole by the callers */
+	snprintf(cells[3], 32, "%u", row->year);
+	snprintf(cells[4], 32, "%" PRIu64, row->rural_population);
+	snprintf(cells[5], 32, "%" PRId64, row->poor_households);
+	snprintf(cells[6], 32, "%" PRId64, row->poor_persons);
+	render_fixed(row->incidence_pct, cells[7]);
+	/* The threshold with one decimal at least, two when it has them. */
+	render_fixed(row->threshold_pct, cells[8]);
+	size_t n = strlen(cells[8]);
+	if (n > 3 && cells[8][n - 1] == '0' && cells[8][n - 3] == '.')
+		cells[8][n - 1] = 0;
+	snprintf(cells[9], 32, "%s",
+	         !row->below_threshold ? "" : row->below_threshold->value ? "yes" : "no");
+	snprintf(cells[10], 32, "%" PRId64, row->households);
+	snprintf(cells[11], 32, "%" PRId64, row->persons);
+	snprintf(cells[12], 32, "%" PRId64, row->exited_households);
+	snprintf(cells[13], 32, "%" PRId64, row->exited_persons);
+	snprintf(cells[14], 32, "%" PRId64, row->identified_in_year);
+	snprintf(cells[15], 32, "%" PRId64, row->exited_in_year);
+	snprintf(cells[16], 32, "%" PRId64, row->returned_in_year);
+	snprintf(cells[17], 32, "%" PRIu64, row->pending);
+}
+
+void
+render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r)
+{
+	struct table t;
+	table_init(&t, rollup_headers, ROLLUP_COLS);
+	for (size_t i = 0; i < r->n_rows; i++) {
+		char cells[ROLLUP_COLS][32];
+		rollup_cells(r->rows[i], cells);
+		const char *cp[ROLLUP_COLS];
+		for (size_t c = 0; c < ROLLUP_COLS; c++)
+			cp[c] = c == 2 ? r->rows[i]->name : cells[c];
+		table_add(&t, cp);
+	}
+	table_render(&t, out);
+	table_release(&t);
+}
+
+void
+render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf)
+{
+	const char *eol = crlf ? "\r\n" : "\n";
+	for (size_t c = 0; c < ROLLUP_COLS; c++)
+		sbuf_printf(out, "%s%s", c ? "," : "", rollup_headers[c]);
+	sbuf_printf(out, "%s", eol);
+	for (size_t i = 0; i < r->n_rows; i++) {
+		char cells[ROLLUP_COLS][32];
+		rollup_cells(r->rows[i], cells);
+		for (size_t c = 0; c < ROLLUP_COLS; c++) {
+			if (c)
+				sbuf_add(out, ",", 1);
+			render_csv_cell(out, c == 2 ? r->rows[i]->name : cells[c]);
+		}
+		sbuf_printf(out, "%s", eol);
+	}
+}
