@@ -1,7 +1,8 @@
 /*
  * main.c - jzfpd: run one node in the foreground (DESIGN §10).
  *
- *   jzfpd --config FILE
+ *   jzfpd --config FILE [--test-clock]
+ *   jzfpd --version | --help
  *
  * Logs to stderr; SIGTERM and SIGINT stop it cleanly (exit 0).
  */
@@ -15,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define USAGE "jzfpd --config FILE [--test-clock]"
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: jzfpd --config FILE\n"
+	fprintf(f, "usage: " USAGE "\n"
 	           "\n"
 	           "Run one jzfp node (village, township, county or province) in the\n"
 	           "foreground, as its config file says. Logs go to stderr, one line per\n"
@@ -27,7 +30,18 @@ usage(FILE *f)
 	           "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
 	           "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
 	           "                      node's clock, and --unchecked steps are allowed\n"
-	           "  -h, --help          this help\n");
+	           "  -h, --help          this help\n"
+	           "      --version       print the version\n"
+	           "\n"
+	           "Exit status: 0 stopped cleanly, 1 error, 2 usage.\n");
+}
+
+/* "jzfpd: WHAT 'WORD'" and the usage line on stderr: exit status 2. */
+static int
+usage_error(const char *what, const char *word)
+{
+	fprintf(stderr, "jzfpd: %s '%s'\nusage: " USAGE "\n", what, word);
+	return 2;
 }
 
 int
@@ -36,11 +50,14 @@ main(int argc, char **argv)
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {"test-clock", no_argument, NULL, 'T'},
+	                                     {"version", no_argument, NULL, 'V'},
 	                                     {NULL, 0, NULL, 0}};
 	bool test_clock = false;
 	const char *path = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	char word[3] = "-?";
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
@@ -51,13 +68,27 @@ main(int argc, char **argv)
 		case 'T':
 			test_clock = true;
 			break;
-		default:
-			usage(stderr);
-			return 2;
+		case 'V':
+			printf("jzfpd %s\n", JZFP_VERSION);
+			return 0;
+		default: {
+			/* The word refused: a long option (name only), or -X. */
+			const char *w = argv[optind - 1];
+			const char *what = c == ':' ? "missing value for option" : "unknown option";
+			if (strncmp(w, "--", 2) != 0 && optopt) {
+				word[1] = (char)optopt;
+				return usage_error(what, word);
+			}
+			char name[64];
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(w, "="), w);
+			return usage_error(what, name);
+		}
 		}
 	}
-	if (!path || optind != argc) {
-		usage(stderr);
+	if (optind != argc)
+		return usage_error("unexpected argument", argv[optind]);
+	if (!path) {
+		fprintf(stderr, "jzfpd: missing option '--config'\nusage: " USAGE "\n");
 		return 2;
 	}
 	static struct config cfg;

@@ -647,6 +647,10 @@ receipts_tick(struct node *n, uint64_t now)
 int
 node_run(struct node *n)
 {
+	if (control_start(n->control)) {
+		log_error("cannot start the control threads");
+		return JZ_EIO;
+	}
 	log_info("running: %s %s%s%s", area_level_name(n->cfg.level), n->cfg.name,
 	         n->listen_ep[0] ? ", children on " : "", n->listen_ep);
 	while (!n->stop) {

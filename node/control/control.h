@@ -22,7 +22,6 @@
 #include "node.h"
 
 #include <protobuf-c/protobuf-c.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,10 +56,15 @@ struct control_view {
 
 /*
  * Bind the control socket of N (ipc://DATA_DIR/control.sock, mode 0600 in
- * the 0700 data directory) and start the broker and reader threads. ERR
- * receives a one-line reason on failure. Returns 0 or an error.
+ * the 0700 data directory). Requests wait in the socket until
+ * control_start. ERR receives a one-line reason on failure. Returns 0 or an
+ * error.
  */
 JZ_NODISCARD int control_open(struct control **out, struct node *n, char *err, size_t errlen);
+
+/* Publish the view and start the broker and reader threads: called when
+ * the node is open and about to run. Returns 0 or JZ_EIO. */
+JZ_NODISCARD int control_start(struct control *c);
 
 /* Stop the threads, close the sockets, free the view. Accepts NULL. */
 void control_close(struct control **c);

@@ -16,7 +16,6 @@
  * and the readers returns ETERM, and they close their sockets and end.
  */
 #include "control.h"
-
 #include "legacy.h"
 #include "log.h"
 #include "node.h"
@@ -131,7 +130,8 @@ reader_main(void *arg)
 			error_msg(&out, -ENOMEM, "out of memory");
 		svc_release(&s);
 		zmq_msg_close(&body);
-		if (zmq_msg_send(&client, sock, ZMQ_SNDMORE) < 0 || zmq_msg_send(&out, sock, 0) < 0) {
+		if (zmq_msg_send(&client, sock, ZMQ_SNDMORE) < 0 ||
+		    zmq_msg_send(&out, sock, 0) < 0) {
 			zmq_msg_close(&client);
 			zmq_msg_close(&out);
 			if (zmq_errno() == ETERM)
@@ -157,8 +157,8 @@ static void
 to_client(struct broker *b, zmq_msg_t *client, zmq_msg_t *body)
 {
 	void *front = b->c->front;
-	if (zmq_msg_send(client, front, ZMQ_SNDMORE) < 0 || zmq_send(front, "", 0, ZMQ_SNDMORE) < 0 ||
-	    zmq_msg_send(body, front, 0) < 0) {
+	if (zmq_msg_send(client, front, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(front, "", 0, ZMQ_SNDMORE) < 0 || zmq_msg_send(body, front, 0) < 0) {
 		zmq_msg_close(client);
 		zmq_msg_close(body);
 	}
@@ -202,13 +202,15 @@ route(zmq_msg_t *body, char *why, size_t len)
 	}
 	Ctl__Request *rq = ctl__request__unpack(NULL, n, zmq_msg_data(body));
 	if (!rq) {
-		snprintf(why, len, "malformed control request (%zu bytes that are not a Request)", n);
+		snprintf(why, len, "malformed control request (%zu bytes that are not a Request)",
+		         n);
 		return JZ_EPARSE;
 	}
 	const struct svc_entry *e = svc_find(rq->req_case);
 	int rc;
 	if (!e) {
-		snprintf(why, len, "unknown control request (kind %d): is jzfpctl newer than jzfpd?",
+		snprintf(why, len,
+		         "unknown control request (kind %d): is jzfpctl newer than jzfpd?",
 		         (int)rq->req_case);
 		rc = JZ_EPARSE;
 	} else {
@@ -405,27 +407,25 @@ control_open(struct control **out, struct node *n, char *err, size_t errlen)
 	if (zmq_bind(c->readers, READERS_EP) != 0 || zmq_bind(c->to_loop, LOOP_EP) != 0 ||
 	    zmq_connect(c->loop, LOOP_EP) != 0)
 		goto zfail;
-	control_publish_to(c, n);
-	if (pthread_create(&c->broker, NULL, broker_main, c) != 0) {
-		snprintf(err, errlen, "cannot start the control thread");
-		control_close(&c);
-		return JZ_EIO;
-	}
-	c->broker_started = true;
-	for (; c->n_readers < CONTROL_READERS; c->n_readers++)
-		if (pthread_create(&c->reader[c->n_readers], NULL, reader_main, c) != 0)
-			break;
-	if (!c->n_readers) {
-		snprintf(err, errlen, "cannot start a control reader thread");
-		control_close(&c);
-		return JZ_EIO;
-	}
 	*out = c;
 	return 0;
 zfail:
 	snprintf(err, errlen, "control socket: %s", zmq_strerror(zmq_errno()));
 	control_close(&c);
 	return JZ_EIO;
+}
+
+int
+control_start(struct control *c)
+{
+	control_publish_to(c, c->n);
+	if (pthread_create(&c->broker, NULL, broker_main, c) != 0)
+		return JZ_EIO;
+	c->broker_started = true;
+	for (; c->n_readers < CONTROL_READERS; c->n_readers++)
+		if (pthread_create(&c->reader[c->n_readers], NULL, reader_main, c) != 0)
+			break;
+	return c->n_readers ? 0 : JZ_EIO;
 }
 
 void

@@ -191,7 +191,8 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		s->hold_ms = rq->test_hold_ms;
 	int err;
 	if (!e) {
-		err = svc_fail(s, JZ_EPARSE, "unknown control request (kind %d)", (int)rq->req_case);
+		err =
+		    svc_fail(s, JZ_EPARSE, "unknown control request (kind %d)", (int)rq->req_case);
 	} else if (e->write && !s->n) {
 		/* The broker routes writes to the loop: a bug if one gets here. */
 		err = svc_fail(s, JZ_EIO, "%s: a write request reached a reader", e->name);

@@ -48,7 +48,7 @@ struct svc {
 	const struct ident *id;
 	struct control *ctl; /* the published view (status, tree) */
 	struct svc_block *blocks;
-	char why[512]; /* svc_fail's reason */
+	char why[512];    /* svc_fail's reason */
 	uint32_t hold_ms; /* tests: hold the read transaction this long */
 };
 
@@ -82,12 +82,12 @@ char *svc_printf(struct svc *s, const char *fmt, ...) __attribute__((format(prin
 /* An array of N pointers, each to a new zeroed message initialised by INIT
  * (SIZE bytes each): for repeated message fields. NULL on out of memory. */
 void **svc_array(struct svc *s, size_t n, size_t size, void (*init)(void *));
-#define SVC_NEW(s, type, init_fn)                                                               \
-	({                                                                                      \
-		type *p_ = svc_alloc((s), sizeof(type));                                        \
-		if (p_)                                                                         \
-			init_fn(p_);                                                            \
-		p_;                                                                             \
+#define SVC_NEW(s, type, init_fn)                                                                  \
+	({                                                                                         \
+		type *p_ = svc_alloc((s), sizeof(type));                                           \
+		if (p_)                                                                            \
+			init_fn(p_);                                                               \
+		p_;                                                                                \
 	})
 
 /* Fail with CODE (negative) and a one-line reason; returns CODE. */

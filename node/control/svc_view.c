@@ -6,19 +6,18 @@
  * (control.h), never the loop's own structures; rollups read the store in
  * one read transaction, a consistent snapshot however long they take.
  */
-#include "svc.h"
-
 #include "area.h"
 #include "bytes.h"
-#include "hlc.h"
 #include "control.h"
 #include "flow.h"
+#include "hlc.h"
 #include "household.h"
 #include "log.h"
 #include "node.h"
 #include "origin.h"
 #include "rollup.h"
 #include "store.h"
+#include "svc.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -233,8 +232,9 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	for (size_t i = 0; !err && i < v->n_children; i++) {
 		const struct child *c = &v->children[i];
 		for (size_t j = 0; !err && j < c->n_subtree; j++)
-			err = tree_node(s, &c->subtree[j], c->subtree[j].age_ms + (now - c->hb_at_ms),
-			                s->cfg->heartbeat_ms, r->nodes[k++]);
+			err =
+			    tree_node(s, &c->subtree[j], c->subtree[j].age_ms + (now - c->hb_at_ms),
+			              s->cfg->heartbeat_ms, r->nodes[k++]);
 	}
 	control_view_unlock(s->ctl);
 	if (err)
@@ -323,12 +323,12 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			return svc_fail(s, JZ_EPARSE, "--under: '%s' is not a 12-digit area code",
 			                ub);
 		if (area_level_of(q->under) < level)
-			return svc_fail(s, JZ_EPARSE,
-			                "--level %s is above --under %s, which is a %s: use --level "
-			                "%s or lower",
-			                area_level_name(level), ub,
-			                area_level_name(area_level_of(q->under)),
-			                area_level_name(area_level_of(q->under)));
+			return svc_fail(
+			    s, JZ_EPARSE,
+			    "--level %s is above --under %s, which is a %s: use --level "
+			    "%s or lower",
+			    area_level_name(level), ub, area_level_name(area_level_of(q->under)),
+			    area_level_name(area_level_of(q->under)));
 	}
 	if (q->year && (q->year < 1900 || q->year > 9999))
 		return svc_fail(s, JZ_EPARSE, "--year: '%u' is not a year", q->year);

@@ -5,7 +5,7 @@
  * A command builds a request of frames (strings, or encoded records for
  * imports), sends it over the node's control socket and prints the
  * answer; any error prints "jzfpctl: REASON" on stderr and exits 1, a usage
- * error exits 2 (DESIGN §10).
+ * error or a bad value exits 2 (DESIGN §10).
  */
 #ifndef JZFP_CLI_H
 #define JZFP_CLI_H
@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 struct ctl {
 	const char *config_path;
@@ -23,6 +25,9 @@ struct ctl {
 	bool have_cfg;
 	int timeout_s;
 	void *zctx, *req, *mon;
+	/* tests: ask the node to hold its read this long (JZFP_TEST_HOLD_MS;
+	 * honoured only by a jzfpd --test-clock) */
+	uint32_t hold_ms;
 };
 
 /* A request under construction: frames of bytes. */
@@ -36,10 +41,80 @@ struct req {
 
 /* "jzfpctl: MESSAGE" on stderr, exit 1. */
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* "usage: jzfpctl CMD" and HELP on stderr, exit 2. */
-void cli_usage_die(const char *cmd, const char *help) __attribute__((noreturn));
-/* Is --help or -h among ARGV[1..argc)? */
-bool cli_wants_help(int argc, char **argv);
+
+/* ---------------------------------------------------------------- options
+ *
+ * Every command parses its arguments with cli_parse: getopt_long with
+ * permutation (options before or after operands, --opt=value or --opt
+ * value), the global options (-c/--config, --node, --timeout) accepted there
+ * too, --help/-h printing the command's usage and help on stdout (exit 0).
+ * A usage error or a value jzfpctl can judge to be bad prints
+ * "jzfpctl: CMD: WHAT" and the command's one usage line on stderr and exits
+ * 2 (cli_usage_error).
+ */
+
+#define CLI_MAX_OPTS 16 /* options in one command's table */
+#define CLI_MAX_SEEN 64 /* options given on one command line */
+
+/* One option of a command: --NAME, or --NAME VALUE when VALUE. */
+struct cli_opt {
+	const char *name;
+	bool value;
+	bool repeat; /* may be given more than once (else: usage error) */
+};
+
+/* A command (or subcommand): its name in messages ("rollup", "notice
+ * open"), its usage line (after "jzfpctl "), its help, its options (a table
+ * ending with {NULL}) and how many operands it takes (max -1: any). For a
+ * subcommand the subcommand's word is the first operand. */
+struct cli_cmd {
+	const char *name, *usage, *help;
+	const struct cli_opt *opts;
+	int min_pos, max_pos;
+};
+
+/* What cli_parse found. val[i] is the value of cmd->opts[i] (the last one
+ * if repeated; "" for a flag given), NULL when absent; seen[] lists the
+ * options in the order given; pos[] are the operands (pointers into argv). */
+struct cli_args {
+	const char *val[CLI_MAX_OPTS];
+	struct {
+		int opt;
+		const char *val;
+	} seen[CLI_MAX_SEEN];
+	int n_seen;
+	char **pos;
+	int npos;
+};
+
+/* Parse ARGV (argv[0] the command's name) for CMD into A, global options
+ * into C. Dies with exit 2 on a usage error, exits 0 after --help. */
+void cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a);
+
+/* For a command of subcommands SUBS[0..n) (each's first operand is its
+ * word): the index of the one named on the command line. ALL gives the
+ * usage and help when none is named: --help prints them (exit 0), no or an
+ * unknown word is a usage error. Then cli_parse(c, &subs[i], ...). */
+size_t cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
+               int argc, char **argv);
+
+/* "jzfpctl: CMD->name: WHAT" and "usage: jzfpctl CMD->usage" on stderr,
+ * exit 2. */
+void cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* A whole number in [min, max] in S, or a usage error naming OPT and S. */
+long cli_number(const struct cli_cmd *cmd, const char *opt, const char *s, long min, long max);
+
+/* Is A->val of the option named NAME given? Its value (or NULL). */
+const char *cli_val(const struct cli_cmd *cmd, const struct cli_args *a, const char *name);
+
+/* Add the operands from pos[FIRST] on, then the options as given (--NAME
+ * [VALUE] each), to R: the request's shape the node reads. */
+void cli_req_args(struct req *r, const struct cli_cmd *cmd, const struct cli_args *a, int first);
+
+/* S as a JSON string, quotes included, on F. */
+void cli_json_str(FILE *f, const char *s);
 
 /* Load -c CONFIG once (dies on a bad config). */
 void cli_load_config(struct ctl *c);
@@ -70,6 +145,11 @@ int cli_simple(struct ctl *c, const char *const *args);
 
 /* The workflow, data and node commands of cmd_flow.c; each returns the exit
  * status. ARGV[0] is the command's name. */
+/* cmd_view.c */
+int cmd_status(struct ctl *c, int argc, char **argv);
+int cmd_tree(struct ctl *c, int argc, char **argv);
+int cmd_rollup(struct ctl *c, int argc, char **argv);
+
 int cmd_proposals(struct ctl *c, int argc, char **argv);
 int cmd_consent(struct ctl *c, int argc, char **argv);
 int cmd_notice(struct ctl *c, int argc, char **argv);

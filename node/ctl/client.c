@@ -7,7 +7,6 @@
  * (its socket closes) instead of after --timeout.
  */
 #include "cli.h"
-
 #include "err.h"
 
 #include <errno.h>
@@ -176,8 +175,9 @@ cli_request(struct ctl *c, const Ctl__Request *rq)
 			if (ev == ZMQ_EVENT_CONNECTED)
 				connected = true;
 			else if (ev == ZMQ_EVENT_DISCONNECTED && connected)
-				cli_die("jzfpd closed the connection during the request (did it stop, "
-				        "or was the request too large? see its log)");
+				cli_die(
+				    "jzfpd closed the connection during the request (did it stop, "
+				    "or was the request too large? see its log)");
 		}
 	}
 	zmq_msg_t m;
@@ -267,7 +267,7 @@ cli_call(struct ctl *c, struct req *r, char **text)
 	rq.legacy = &lq;
 	Ctl__Reply *rp = cli_request(c, &rq);
 	free(frames);
-	const char *t = rp->code ? rp->error
+	const char *t = rp->code                                   ? rp->error
 	                : rp->body_case == CTL__REPLY__BODY_LEGACY ? rp->legacy->text
 	                                                           : "";
 	*text = strdup(t);

@@ -31,12 +31,12 @@
 
 #define MAX_DAYS 36600 /* about a century */
 
-static const char usage_root[] = "cert root --key FILE";
+static const char usage_root[] = "cert root --key FILE [--json]";
 static const char usage_issue[] =
     "cert issue --issuer-key K (--issuer-cert C | --root) --pub HEX --level L --area A "
-    "--days N --out FILE";
-static const char usage_show[] = "cert show FILE";
-static const char usage_verify[] = "cert verify --root HEX FILE";
+    "--days N --out FILE [--json]";
+static const char usage_show[] = "cert show FILE [--json]";
+static const char usage_verify[] = "cert verify --root HEX FILE [--json]";
 
 static const char help_root[] =
     "\nPrint the province root public key (64 hex digits): the public key of the\n"
@@ -78,18 +78,14 @@ static int __attribute__((format(printf, 1, 2))) errorf(const char *fmt, ...)
 	return 1;
 }
 
-static int
-usage_error(const char *usage, const char *help)
+/* MS as ISO 8601 UTC: "2026-12-05T17:28:14Z". */
+static void
+iso_time(uint64_t ms, char out[32])
 {
-	fprintf(stderr, "usage: jzfpctl %s\n%s", usage, help);
-	return 2;
-}
-
-static int
-show_help(const char *usage, const char *help)
-{
-	printf("usage: jzfpctl %s\n%s", usage, help);
-	return 0;
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "?");
 }
 
 /* A chain file read whole: the views in certs point into buf. */
@@ -175,72 +171,45 @@ fail:
 
 /* ---------------------------------------------------------------- root */
 
+static const struct cli_opt opts_root[] = {
+    {"key", true, false}, {"json", false, false}, {NULL, false, false}};
+
 static int
-cert_root(int argc, char **argv)
+cert_root(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	if (argc != 3 || strcmp(argv[1], "--key") != 0)
-		return usage_error(usage_root, help_root);
+	struct cli_args a;
+	cli_parse(ctl, cmd, argc, argv, &a);
+	if (!a.val[0])
+		cli_usage_error(cmd, "missing option '--key'");
 	struct ident *id = NULL;
 	char why[400] = "";
-	int err = ident_load_why(&id, argv[2], why, sizeof(why));
+	int err = ident_load_why(&id, a.val[0], why, sizeof(why));
 	if (err)
 		return errorf("%s", why[0] ? why : err_str(err));
 	char hex[2 * IDENT_PUBLIC_LEN + 1];
 	hex_encode(ident_public(id), IDENT_PUBLIC_LEN, hex);
-	printf("%s\n", hex);
+	if (a.val[1])
+		printf("{\"public_key\":\"%s\"}\n", hex);
+	else
+		printf("%s\n", hex);
 	ident_free(&id);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- issue */
 
-struct issue_args {
-	const char *issuer_key, *issuer_cert, *pub, *level, *area, *days, *out;
-	bool root;
-};
+/* The options of cert issue, in this order. */
+enum { I_KEY, I_CERT, I_PUB, I_LEVEL, I_AREA, I_DAYS, I_OUT, I_ROOT, I_JSON };
+static const struct cli_opt opts_issue[] = {
+    {"issuer-key", true, false}, {"issuer-cert", true, false}, {"pub", true, false},
+    {"level", true, false},      {"area", true, false},        {"days", true, false},
+    {"out", true, false},        {"root", false, false},       {"json", false, false},
+    {NULL, false, false}};
 
 static int
-parse_issue(struct issue_args *a, int argc, char **argv)
+cert_issue_cmd(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} opts[] = {
-	    {"--issuer-key", offsetof(struct issue_args, issuer_key)},
-	    {"--issuer-cert", offsetof(struct issue_args, issuer_cert)},
-	    {"--pub", offsetof(struct issue_args, pub)},
-	    {"--level", offsetof(struct issue_args, level)},
-	    {"--area", offsetof(struct issue_args, area)},
-	    {"--days", offsetof(struct issue_args, days)},
-	    {"--out", offsetof(struct issue_args, out)},
-	};
-
-	memset(a, 0, sizeof(*a));
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--root") == 0) {
-			a->root = true;
-			continue;
-		}
-		size_t k = 0;
-		while (k < sizeof(opts) / sizeof(opts[0]) && strcmp(argv[i], opts[k].name) != 0)
-			k++;
-		if (k == sizeof(opts) / sizeof(opts[0]) || i + 1 == argc)
-			return -1;
-		const char **slot = (const char **)((char *)a + opts[k].off);
-		if (*slot)
-			return -1; /* given twice */
-		*slot = argv[++i];
-	}
-	if (!a->issuer_key || !a->pub || !a->level || !a->area || !a->days || !a->out ||
-	    a->root == (a->issuer_cert != NULL))
-		return -1;
-	return 0;
-}
-
-static int
-cert_issue_cmd(int argc, char **argv)
-{
-	struct issue_args a;
+	struct cli_args args;
 	struct cert c, leaf;
 	enum area_level level, ilevel;
 	uint64_t iarea = 0, now = hlc_wall_ms();
@@ -253,26 +222,37 @@ cert_issue_cmd(int argc, char **argv)
 	char *end;
 	int rc = 1, err;
 
-	if (parse_issue(&a, argc, argv))
-		return usage_error(usage_issue, help_issue);
+	cli_parse(ctl, cmd, argc, argv, &args);
+	static const int required[] = {I_KEY, I_PUB, I_LEVEL, I_AREA, I_DAYS, I_OUT};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!args.val[required[i]])
+			cli_usage_error(cmd, "missing option '--%s'", opts_issue[required[i]].name);
+	struct {
+		const char *issuer_key, *issuer_cert, *pub, *level, *area, *days, *out;
+		bool root, json;
+	} a = {args.val[I_KEY],   args.val[I_CERT],         args.val[I_PUB],
+	       args.val[I_LEVEL], args.val[I_AREA],         args.val[I_DAYS],
+	       args.val[I_OUT],   args.val[I_ROOT] != NULL, args.val[I_JSON] != NULL};
+	if (a.root == (a.issuer_cert != NULL))
+		cli_usage_error(cmd, "give one of --issuer-cert and --root");
 
 	memset(&c, 0, sizeof(c));
-	if (hex_decode(a.pub, c.key, CERT_KEY_LEN))
-		return errorf("--pub: '%s' is not a 64-hex-digit public key", a.pub);
+	if (strlen(a.pub) != 2 * CERT_KEY_LEN || hex_decode(a.pub, c.key, CERT_KEY_LEN))
+		cli_usage_error(cmd, "--pub: '%s' is not a 64-hex-digit public key", a.pub);
 	if (area_level_parse(a.level, &level) ||
 	    (level != AREA_LEVEL_COUNTY && level != AREA_LEVEL_TOWNSHIP &&
 	     level != AREA_LEVEL_VILLAGE))
-		return errorf("--level: '%s' is not county, township or village", a.level);
+		cli_usage_error(cmd, "--level: '%s' is not county, township or village", a.level);
 	if (area_parse(a.area, &c.area))
-		return errorf("--area: '%s' is not a valid 12-digit area code", a.area);
+		cli_usage_error(cmd, "--area: '%s' is not a valid 12-digit area code", a.area);
 	if (area_level_of(c.area) != level)
-		return errorf("--area: %s is a %s code, not a %s", a.area,
-		              area_level_name(area_level_of(c.area)), area_level_name(level));
+		cli_usage_error(cmd, "--area: %s is a %s code, not a %s", a.area,
+		                area_level_name(area_level_of(c.area)), area_level_name(level));
 	errno = 0;
 	unsigned long days = strtoul(a.days, &end, 10);
 	if (errno || end == a.days || *end || a.days[0] == '-' || days == 0 || days > MAX_DAYS)
-		return errorf("--days: '%s' is not a number of days from 1 to %d", a.days,
-		              MAX_DAYS);
+		cli_usage_error(cmd, "--days: '%s' is not a number of days from 1 to %d", a.days,
+		                MAX_DAYS);
 	c.level = (uint8_t)level;
 	c.not_before_ms = now;
 	c.not_after_ms = now + (uint64_t)days * 86400000ULL;
@@ -333,6 +313,16 @@ cert_issue_cmd(int argc, char **argv)
 	if (file_write(a.out, out, n_out))
 		goto fail;
 	area_format(c.area, a1);
+	if (a.json) {
+		iso_time(c.not_after_ms, until);
+		printf("{\"level\":\"%s\",\"area\":\"%s\",\"not_after\":\"%s\","
+		       "\"chain_length\":%zu,\"out\":",
+		       area_level_name(level), a1, until, n_certs);
+		cli_json_str(stdout, a.out);
+		printf("}\n");
+		rc = 0;
+		goto fail;
+	}
 	cert_time_format(c.not_after_ms, until);
 	printf("issued %s %s, valid until %s, chain of %zu written to %s\n", area_level_name(level),
 	       a1, until, n_certs, a.out);
@@ -349,25 +339,68 @@ fail:
 
 /* ---------------------------------------------------------------- show */
 
+static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false, false}};
+
+/* One certificate as a JSON object. */
+static void
+cert_json(const struct cert *c)
+{
+	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[32], until[32];
+	hex_encode(c->key, CERT_KEY_LEN, hex);
+	area_format(c->area, a);
+	iso_time(c->not_before_ms, from);
+	iso_time(c->not_after_ms, until);
+	printf("{\"key\":\"%s\",\"level\":\"%s\",\"area\":\"%s\",\"not_before\":\"%s\","
+	       "\"not_after\":\"%s\",",
+	       hex, area_level_name((enum area_level)c->level), a, from, until);
+	hex_encode(c->issuer, CERT_KEY_LEN, hex);
+	printf("\"issuer\":\"%s\"}", hex);
+}
+
 static int
-cert_show(int argc, char **argv)
+cert_show(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct chain_file *cf;
 	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[32], until[32];
 	int rc = 1;
-
-	if (argc != 2 || argv[1][0] == '-')
-		return usage_error(usage_show, help_show);
+	struct cli_args args;
+	cli_parse(ctl, cmd, argc, argv, &args);
+	const char *file = args.pos[1];
+	bool json = args.val[0];
 	cf = malloc(sizeof(*cf));
 	if (!cf)
 		return errorf("out of memory");
-	if (chain_read(cf, argv[1]))
+	if (chain_read(cf, file))
 		goto fail;
+	/* Decode all first: a malformed one prints nothing on stdout. */
 	for (size_t i = 0; i < cf->n; i++) {
 		struct cert c;
 		int err = cert_decode(&c, cf->certs[i].p, cf->certs[i].n, NULL, NULL);
 		if (err) {
-			errorf("%s: certificate %zu is malformed: %s", argv[1], i, err_str(err));
+			errorf("%s: certificate %zu is malformed: %s", file, i, err_str(err));
+			goto fail;
+		}
+	}
+	if (json) {
+		printf("{\"file\":");
+		cli_json_str(stdout, file);
+		printf(",\"certificates\":[");
+		for (size_t i = 0; i < cf->n; i++) {
+			struct cert c;
+			if (cert_decode(&c, cf->certs[i].p, cf->certs[i].n, NULL, NULL) == 0) {
+				printf("%s", i ? "," : "");
+				cert_json(&c);
+			}
+		}
+		printf("]}\n");
+		rc = 0;
+		goto fail;
+	}
+	for (size_t i = 0; i < cf->n; i++) {
+		struct cert c;
+		int err = cert_decode(&c, cf->certs[i].p, cf->certs[i].n, NULL, NULL);
+		if (err) {
+			errorf("%s: certificate %zu is malformed: %s", file, i, err_str(err));
 			goto fail;
 		}
 		printf("%scertificate %zu\n", i ? "\n" : "", i);
@@ -390,8 +423,11 @@ fail:
 
 /* ---------------------------------------------------------------- verify */
 
+static const struct cli_opt opts_verify[] = {
+    {"root", true, false}, {"json", false, false}, {NULL, false, false}};
+
 static int
-cert_verify(int argc, char **argv)
+cert_verify(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct chain_file *cf;
 	uint8_t root[CERT_KEY_LEN];
@@ -399,17 +435,27 @@ cert_verify(int argc, char **argv)
 	char why[256], hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], until[32];
 	int rc = 1;
 
-	if (argc != 4 || strcmp(argv[1], "--root") != 0 || argv[3][0] == '-')
-		return usage_error(usage_verify, help_verify);
-	if (hex_decode(argv[2], root, CERT_KEY_LEN))
-		return errorf("--root: '%s' is not a 64-hex-digit public key", argv[2]);
+	struct cli_args args;
+	cli_parse(ctl, cmd, argc, argv, &args);
+	const char *rhex = args.val[0], *file = args.pos[1];
+	if (!rhex)
+		cli_usage_error(cmd, "missing option '--root'");
+	if (strlen(rhex) != 2 * CERT_KEY_LEN || hex_decode(rhex, root, CERT_KEY_LEN))
+		cli_usage_error(cmd, "--root: '%s' is not a 64-hex-digit public key", rhex);
 	cf = malloc(sizeof(*cf));
 	if (!cf)
 		return errorf("out of memory");
-	if (chain_read(cf, argv[3]))
+	if (chain_read(cf, file))
 		goto fail;
 	if (cert_verify_chain(root, cf->certs, cf->n, hlc_wall_ms(), &leaf, why, sizeof(why))) {
-		errorf("%s: %s", argv[3], why);
+		errorf("%s: %s", file, why);
+		goto fail;
+	}
+	if (args.val[1]) {
+		printf("{\"ok\":true,\"leaf\":");
+		cert_json(&leaf);
+		printf("}\n");
+		rc = 0;
 		goto fail;
 	}
 	hex_encode(leaf.key, CERT_KEY_LEN, hex);
@@ -426,32 +472,18 @@ fail:
 /* ---------------------------------------------------------------- dispatch */
 
 int
-cmd_cert(int argc, char **argv)
+cmd_cert(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv);
-		const char *usage, *help;
-	} subs[] = {
-	    {"root", cert_root, usage_root, help_root},
-	    {"issue", cert_issue_cmd, usage_issue, help_issue},
-	    {"show", cert_show, usage_show, help_show},
-	    {"verify", cert_verify, usage_verify, help_verify},
+	static const struct cli_cmd all = {
+	    "cert", "cert root|issue|show|verify ...", help_cert, NULL, 0, -1};
+	static const struct cli_cmd subs[] = {
+	    {"cert root", usage_root, help_root, opts_root, 1, 1},
+	    {"cert issue", usage_issue, help_issue, opts_issue, 1, 1},
+	    {"cert show", usage_show, help_show, opts_json, 2, 2},
+	    {"cert verify", usage_verify, help_verify, opts_verify, 2, 2},
 	};
-	static const char usage_all[] = "cert root|issue|show|verify ...";
-
-	if (argc < 2) {
-		return usage_error(usage_all, help_cert);
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strcmp(argv[1], subs[i].name) != 0)
-			continue;
-		if (cli_wants_help(argc - 1, argv + 1))
-			return show_help(subs[i].usage, subs[i].help);
-		return subs[i].fn(argc - 1, argv + 1);
-	}
-	if (cli_wants_help(argc, argv))
-		return show_help(usage_all, help_cert);
-	fprintf(stderr, "jzfpctl: cert: unknown subcommand '%s'\n", argv[1]);
-	return usage_error(usage_all, help_cert);
+	static int (*const fns[])(struct ctl *, const struct cli_cmd *, int,
+	                          char **) = {cert_root, cert_issue_cmd, cert_show, cert_verify};
+	size_t k = cli_sub(ctl, &all, subs, 4, argc, argv);
+	return fns[k](ctl, &subs[k], argc, argv);
 }

@@ -2,8 +2,10 @@
  * cmd_flow.c - jzfpctl's commands of the procedure (两公示一公告) and of the
  * household, conflict, policy, revocation and clock views (DESIGN §6, §10).
  *
- * Each command checks its own arguments, sends one request and prints the
- * node's answer. The node does the rest: it resolves household ids to their
+ * Each command is a table of options for cli_parse (cli.h) and a few checks
+ * of what jzfpctl can judge itself (household ids, areas, numbers: exit 2);
+ * it sends one request, the operands then the options as given, and prints
+ * the node's answer. The node does the rest: it resolves household ids to their
  * open proposals, checks every step with the procedure's rules and signs
  * one event per step (node/control_flow.c). `household show --audit-key`
  * opens the personal part here, with the audit key, so that the key never
@@ -120,23 +122,14 @@ field(const char *text, const char *name)
 	return p ? strtoul(p + strlen(key), NULL, 10) : 0;
 }
 
-/* Send ARGS (from argv[first..argc) after the fixed PREFIX) and print. For
- * workflow answers (WF), print a summary for people unless --json. */
+/* Send R (released here) and print the answer. For workflow answers (WF),
+ * print a summary for people unless JSON. */
 static int
-forward(struct ctl *c, const char *const *prefix, int argc, char **argv, int first, bool wf)
+forward(struct ctl *c, struct req *r, bool json, bool wf)
 {
-	struct req r = {0};
-	bool json = false;
-	for (const char *const *p = prefix; *p; p++)
-		cli_req_str(&r, *p);
-	for (int i = first; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		cli_req_str(&r, argv[i]);
-	}
 	char *text;
-	int rc = cli_call(c, &r, &text);
-	cli_req_release(&r);
+	int rc = cli_call(c, r, &text);
+	cli_req_release(r);
 	if (rc) {
 		size_t len = strlen(text);
 		while (len && text[len - 1] == '\n')
@@ -168,192 +161,285 @@ forward(struct ctl *c, const char *const *prefix, int argc, char **argv, int fir
 	return 0;
 }
 
+/* Parse ARGV for CMD into A, then send PREFIX, the operands from pos[FIRST]
+ * on and the options as given, and print the answer. */
+static int
+send_parsed(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a,
+            const char *const *prefix, int first, bool wf)
+{
+	struct req r = {0};
+	for (const char *const *p = prefix; *p; p++)
+		cli_req_str(&r, *p);
+	cli_req_args(&r, cmd, a, first);
+	return forward(c, &r, cli_val(cmd, a, "json") != NULL, wf);
+}
+
+/* Household ids pos[FIRST..) or --all (not both), each 16 digits. */
+static void
+check_ids(const struct cli_cmd *cmd, const struct cli_args *a, int first)
+{
+	bool all = cli_val(cmd, a, "all") != NULL;
+	if (all && a->npos > first)
+		cli_usage_error(cmd, "'%s' and --all: give household ids or --all", a->pos[first]);
+	if (!all && a->npos <= first)
+		cli_usage_error(cmd, "give household ids or --all");
+	for (int i = first; i < a->npos; i++) {
+		uint64_t id;
+		if (household_id_parse(a->pos[i], &id))
+			cli_usage_error(cmd, "'%s' is not a 16-digit household id", a->pos[i]);
+	}
+}
+
 int
 cmd_proposals(struct ctl *c, int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		bool v = strcmp(argv[i], "--state") == 0 || strcmp(argv[i], "--under") == 0;
-		if (v && i + 1 < argc)
-			i++;
-		else if (strcmp(argv[i], "--json") != 0)
-			cli_usage_die("proposals [--state S] [--under AREA] [--json]",
-			              help_proposals);
-	}
+	static const struct cli_opt opts[] = {{"state", true, false},
+	                                      {"under", true, false},
+	                                      {"json", false, false},
+	                                      {NULL, false, false}};
+	static const struct cli_cmd cmd = {"proposals",
+	                                   "proposals [--state S] [--under AREA] [--json]",
+	                                   help_proposals,
+	                                   opts,
+	                                   0,
+	                                   0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	uint64_t area;
+	if (a.val[1] && area_parse(a.val[1], &area))
+		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", a.val[1]);
 	static const char *const prefix[] = {"proposals", NULL};
-	return forward(c, prefix, argc, argv, 1, false);
+	return send_parsed(c, &cmd, &a, prefix, 0, false);
 }
 
-/* Check a list of ids or --all with the options in WITH_VALUE and FLAGS. */
-static void
-check_list(int argc, char **argv, int first, const char *const *with_value,
-           const char *const *flags, const char *use, const char *help)
-{
-	int ids = 0;
-	bool all = false;
-	for (int i = first; i < argc; i++) {
-		const char *a = argv[i];
-		bool matched = false;
-		for (const char *const *w = with_value; *w && !matched; w++)
-			if (strcmp(a, *w) == 0) {
-				if (i + 1 >= argc)
-					cli_usage_die(use, help);
-				i++;
-				matched = true;
-			}
-		for (const char *const *f = flags; *f && !matched; f++)
-			matched = strcmp(a, *f) == 0;
-		if (strcmp(a, "--all") == 0) {
-			all = true;
-			matched = true;
-		}
-		if (matched)
-			continue;
-		uint64_t id;
-		if (a[0] == '-')
-			cli_usage_die(use, help);
-		if (household_id_parse(a, &id))
-			cli_die("'%s' is not a 16-digit household id", a);
-		ids++;
+#define WF_OPTS                                                                                    \
+	{"json", false, false}, {"unchecked", false, false},                                       \
+	{                                                                                          \
+		"all", false, false                                                                \
 	}
-	if (all == (ids > 0))
-		cli_usage_die(use, help);
-}
-
-static const char *const no_values[] = {NULL};
-static const char *const wf_flags[] = {"--json", "--unchecked", NULL};
+#define OPTS_END                                                                                   \
+	{                                                                                          \
+		NULL, false, false                                                                 \
+	}
 
 int
 cmd_consent(struct ctl *c, int argc, char **argv)
 {
-	check_list(argc, argv, 1, no_values, wf_flags, "consent ID...|--all", help_consent);
+	static const struct cli_opt opts[] = {WF_OPTS, OPTS_END};
+	static const struct cli_cmd cmd = {
+	    "consent", "consent ID...|--all [--json]", help_consent, opts, 0, -1};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	check_ids(&cmd, &a, 0);
 	static const char *const prefix[] = {"wf", "consent", NULL};
-	return forward(c, prefix, argc, argv, 1, true);
+	return send_parsed(c, &cmd, &a, prefix, 0, true);
 }
 
 int
 cmd_notice(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "notice open [--days N] ID...|--all | notice close ID...|--all | "
-	                  "notice print ID...|--all [--format text|html]";
-	if (argc < 2)
-		cli_usage_die(use, help_notice);
-	if (strcmp(argv[1], "print") == 0) {
-		static const char *const values[] = {"--format", NULL};
-		static const char *const flags[] = {NULL};
-		check_list(argc, argv, 2, values, flags, use, help_notice);
-		static const char *const prefix[] = {"notice-print", NULL};
-		return forward(c, prefix, argc, argv, 2, false);
+	static const struct cli_opt open_opts[] = {{"days", true, false}, WF_OPTS, OPTS_END};
+	static const struct cli_opt close_opts[] = {WF_OPTS, OPTS_END};
+	static const struct cli_opt print_opts[] = {
+	    {"format", true, false}, {"json", false, false}, {"all", false, false}, OPTS_END};
+	static const struct cli_cmd all = {
+	    "notice",
+	    "notice open [--days N] ID...|--all | notice close ID...|--all | notice print "
+	    "ID...|--all [--format text|html|json] [--json]",
+	    help_notice,
+	    NULL,
+	    0,
+	    -1};
+	static const struct cli_cmd subs[] = {
+	    {"notice open", "notice open [--days N] ID...|--all [--json]", help_notice, open_opts,
+	     1, -1},
+	    {"notice close", "notice close ID...|--all [--json]", help_notice, close_opts, 1, -1},
+	    {"notice print", "notice print ID...|--all [--format text|html|json] [--json]",
+	     help_notice, print_opts, 1, -1},
+	};
+	size_t k = cli_sub(c, &all, subs, 3, argc, argv);
+	const struct cli_cmd *cmd = &subs[k];
+	struct cli_args a;
+	cli_parse(c, cmd, argc, argv, &a);
+	check_ids(cmd, &a, 1);
+	if (k == 2) {
+		const char *format = a.val[0];
+		if (format && strcmp(format, "text") != 0 && strcmp(format, "html") != 0 &&
+		    strcmp(format, "json") != 0)
+			cli_usage_error(cmd, "--format: '%s' is not text, html or json", format);
+		if (a.val[1]) {
+			if (format && strcmp(format, "json") != 0)
+				cli_usage_error(cmd, "--json and --format %s: choose one", format);
+			format = "json";
+		}
+		/* The node takes the format as --format (json: its own to judge). */
+		struct req r = {0};
+		cli_req_str(&r, "notice-print");
+		for (int i = 1; i < a.npos; i++)
+			cli_req_str(&r, a.pos[i]);
+		if (a.val[2])
+			cli_req_str(&r, "--all");
+		if (format) {
+			cli_req_str(&r, "--format");
+			cli_req_str(&r, format);
+		}
+		return forward(c, &r, false, false);
 	}
-	if (strcmp(argv[1], "open") != 0 && strcmp(argv[1], "close") != 0)
-		cli_usage_die(use, help_notice);
-	static const char *const values[] = {"--days", NULL};
-	check_list(argc, argv, 2, strcmp(argv[1], "open") == 0 ? values : no_values, wf_flags, use,
-	           help_notice);
-	const char *prefix[] = {"wf", argv[1], NULL};
-	return forward(c, prefix, argc, argv, 2, true);
+	if (k == 0 && a.val[0])
+		cli_number(cmd, "--days", a.val[0], 1, 365);
+	const char *prefix[] = {"wf", k == 0 ? "open" : "close", NULL};
+	return send_parsed(c, cmd, &a, prefix, 1, true);
 }
 
 int
 cmd_object(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "object ID --reason TEXT [--name NAME] [--contact TEXT]";
-	static const char *const values[] = {"--reason", "--name", "--contact", NULL};
-	check_list(argc, argv, 1, values, wf_flags, use, help_object);
-	bool reason = false;
-	for (int i = 1; i < argc; i++)
-		reason |= strcmp(argv[i], "--reason") == 0;
-	if (!reason)
-		cli_usage_die(use, help_object);
+	static const struct cli_opt opts[] = {{"reason", true, false},
+	                                      {"name", true, false},
+	                                      {"contact", true, false},
+	                                      WF_OPTS,
+	                                      OPTS_END};
+	static const struct cli_cmd cmd = {
+	    "object",    "object ID --reason TEXT [--name NAME] [--contact TEXT] [--json]",
+	    help_object, opts,
+	    1,           1};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	if (a.val[5])
+		cli_usage_error(&cmd, "--all: an objection names exactly one household");
+	check_ids(&cmd, &a, 0);
+	if (!a.val[0])
+		cli_usage_error(&cmd, "missing option '--reason'");
 	static const char *const prefix[] = {"wf", "object", NULL};
-	return forward(c, prefix, argc, argv, 1, true);
+	return send_parsed(c, &cmd, &a, prefix, 0, true);
 }
 
 int
 cmd_objection(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "objection uphold|dismiss ID --reason TEXT";
-	if (argc < 2 || (strcmp(argv[1], "uphold") != 0 && strcmp(argv[1], "dismiss") != 0))
-		cli_usage_die(use, help_objection);
-	static const char *const values[] = {"--reason", NULL};
-	check_list(argc, argv, 2, values, wf_flags, use, help_objection);
-	const char *prefix[] = {"wf", argv[1], NULL};
-	return forward(c, prefix, argc, argv, 2, true);
+	static const struct cli_opt opts[] = {{"reason", true, false}, WF_OPTS, OPTS_END};
+	static const struct cli_cmd all = {"objection",
+	                                   "objection uphold|dismiss ID --reason TEXT [--json]",
+	                                   help_objection,
+	                                   NULL,
+	                                   0,
+	                                   -1};
+	static const struct cli_cmd subs[] = {
+	    {"objection uphold", "objection uphold ID --reason TEXT [--json]", help_objection, opts,
+	     1, -1},
+	    {"objection dismiss", "objection dismiss ID --reason TEXT [--json]", help_objection,
+	     opts, 1, -1},
+	};
+	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	struct cli_args a;
+	cli_parse(c, &subs[k], argc, argv, &a);
+	check_ids(&subs[k], &a, 1);
+	const char *prefix[] = {"wf", k == 0 ? "uphold" : "dismiss", NULL};
+	return send_parsed(c, &subs[k], &a, prefix, 1, true);
 }
 
 int
 cmd_review(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "review approve|reject ID...|--all [--reason TEXT]";
-	if (argc < 2 || (strcmp(argv[1], "approve") != 0 && strcmp(argv[1], "reject") != 0))
-		cli_usage_die(use, help_review);
-	static const char *const values[] = {"--reason", NULL};
-	check_list(argc, argv, 2, values, wf_flags, use, help_review);
-	const char *prefix[] = {"wf", argv[1], NULL};
-	return forward(c, prefix, argc, argv, 2, true);
+	static const struct cli_opt opts[] = {{"reason", true, false}, WF_OPTS, OPTS_END};
+	static const struct cli_cmd all = {
+	    "review",    "review approve|reject ID...|--all [--reason TEXT] [--json]",
+	    help_review, NULL,
+	    0,           -1};
+	static const struct cli_cmd subs[] = {
+	    {"review approve", "review approve ID...|--all [--reason TEXT] [--json]", help_review,
+	     opts, 1, -1},
+	    {"review reject", "review reject ID...|--all --reason TEXT [--json]", help_review, opts,
+	     1, -1},
+	};
+	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	struct cli_args a;
+	cli_parse(c, &subs[k], argc, argv, &a);
+	check_ids(&subs[k], &a, 1);
+	const char *prefix[] = {"wf", k == 0 ? "approve" : "reject", NULL};
+	return send_parsed(c, &subs[k], &a, prefix, 1, true);
 }
 
 int
 cmd_conflicts(struct ctl *c, int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--json") != 0)
-			cli_usage_die("conflicts [--json]", help_conflicts);
+	static const struct cli_opt opts[] = {{"json", false, false}, OPTS_END};
+	static const struct cli_cmd cmd = {
+	    "conflicts", "conflicts [--json]", help_conflicts, opts, 0, 0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
 	static const char *const prefix[] = {"conflicts", NULL};
-	return forward(c, prefix, argc, argv, 1, false);
+	return send_parsed(c, &cmd, &a, prefix, 0, false);
 }
 
 int
 cmd_policy(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "policy show [--json] | policy set [--notice-days N] [--threshold-pct P] "
-	                  "[--line YEAR:YUAN]...";
-	if (argc < 2 || (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "set") != 0))
-		cli_usage_die(use, help_policy);
-	for (int i = 2; i < argc; i++) {
-		bool v = strcmp(argv[i], "--notice-days") == 0 ||
-		         strcmp(argv[i], "--threshold-pct") == 0 || strcmp(argv[i], "--line") == 0;
-		if (v && strcmp(argv[1], "set") == 0 && i + 1 < argc)
-			i++;
-		else if (strcmp(argv[i], "--json") != 0)
-			cli_usage_die(use, help_policy);
-	}
+	static const struct cli_opt show_opts[] = {{"json", false, false}, OPTS_END};
+	static const struct cli_opt set_opts[] = {{"notice-days", true, false},
+	                                          {"threshold-pct", true, false},
+	                                          {"line", true, true},
+	                                          {"json", false, false},
+	                                          OPTS_END};
+	static const struct cli_cmd all = {
+	    "policy",
+	    "policy show [--json] | policy set [--notice-days N] [--threshold-pct P] "
+	    "[--line YEAR:YUAN]...",
+	    help_policy,
+	    NULL,
+	    0,
+	    -1};
+	static const struct cli_cmd subs[] = {
+	    {"policy show", "policy show [--json]", help_policy, show_opts, 1, 1},
+	    {"policy set",
+	     "policy set [--notice-days N] [--threshold-pct P] [--line YEAR:YUAN]... [--json]",
+	     help_policy, set_opts, 1, 1},
+	};
+	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	struct cli_args a;
+	cli_parse(c, &subs[k], argc, argv, &a);
+	if (k == 1 && a.val[0])
+		cli_number(&subs[k], "--notice-days", a.val[0], 1, 365);
 	static const char *const prefix[] = {"policy", NULL};
-	return forward(c, prefix, argc, argv, 1, false);
+	return send_parsed(c, &subs[k], &a, prefix, 0, false);
 }
 
 int
 cmd_revoke(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "revoke HEX --reason TEXT [--area AREA]";
-	if (argc < 4)
-		cli_usage_die(use, help_revoke);
-	bool reason = false;
-	for (int i = 2; i < argc; i++) {
-		if ((strcmp(argv[i], "--reason") == 0 || strcmp(argv[i], "--area") == 0) &&
-		    i + 1 < argc) {
-			reason |= strcmp(argv[i], "--reason") == 0;
-			i++;
-		} else {
-			cli_usage_die(use, help_revoke);
-		}
-	}
-	if (!reason)
-		cli_usage_die(use, help_revoke);
+	static const struct cli_opt opts[] = {
+	    {"reason", true, false}, {"area", true, false}, OPTS_END};
+	static const struct cli_cmd cmd = {
+	    "revoke", "revoke HEX --reason TEXT [--area AREA]", help_revoke, opts, 1, 1};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	uint8_t key[32];
+	uint64_t area;
+	if (strlen(a.pos[0]) != 64 || hex_decode(a.pos[0], key, 32))
+		cli_usage_error(&cmd, "'%s' is not a public key (64 hex characters)", a.pos[0]);
+	if (!a.val[0])
+		cli_usage_error(&cmd, "missing option '--reason'");
+	if (a.val[1] && area_parse(a.val[1], &area))
+		cli_usage_error(&cmd, "--area: '%s' is not a 12-digit area code", a.val[1]);
 	static const char *const prefix[] = {"revoke", NULL};
-	return forward(c, prefix, argc, argv, 1, false);
+	return send_parsed(c, &cmd, &a, prefix, 0, false);
 }
 
 int
 cmd_clock(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "clock advance DURATION | clock show [--json]";
-	bool json = argc >= 2 && strcmp(argv[argc - 1], "--json") == 0;
-	int n = json ? argc - 1 : argc;
-	if (!((n == 3 && strcmp(argv[1], "advance") == 0) ||
-	      (n == 2 && strcmp(argv[1], "show") == 0)))
-		cli_usage_die(use, help_clock);
+	static const struct cli_opt opts[] = {{"json", false, false}, OPTS_END};
+	static const struct cli_cmd all = {
+	    "clock", "clock advance DURATION | clock show [--json]", help_clock, NULL, 0, -1};
+	static const struct cli_cmd subs[] = {
+	    {"clock advance", "clock advance DURATION [--json]", help_clock, opts, 2, 2},
+	    {"clock show", "clock show [--json]", help_clock, opts, 1, 1},
+	};
+	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	struct cli_args a;
+	cli_parse(c, &subs[k], argc, argv, &a);
 	static const char *const prefix[] = {"clock", NULL};
-	return forward(c, prefix, argc, argv, 1, false);
+	return send_parsed(c, &subs[k], &a, prefix, 0, false);
 }
 
 /* A string field of the node's JSON answer, copied into OUT. */
@@ -440,50 +526,48 @@ audit_open(struct ctl *c, const char *id, const char *file)
 int
 cmd_household(struct ctl *c, int argc, char **argv)
 {
-	const char *use = "household show ID [--json] [--audit-key FILE] | household edit ID "
-	                  "[options]";
-	if (cli_wants_help(argc, argv) || argc < 3)
-		cli_usage_die(use, help_household);
+	static const struct cli_opt show_opts[] = {
+	    {"json", false, false}, {"audit-key", true, false}, OPTS_END};
+	static const struct cli_opt edit_opts[] = {{"status", true, false},
+	                                           {"income", true, false},
+	                                           {"attribute", true, false},
+	                                           {"main-cause", true, false},
+	                                           {"year", true, false},
+	                                           {"merge", false, false},
+	                                           OPTS_END};
+	static const struct cli_cmd all = {
+	    "household",
+	    "household show ID [--json] [--audit-key FILE] | household edit ID [options]",
+	    help_household,
+	    NULL,
+	    0,
+	    -1};
+	static const struct cli_cmd subs[] = {
+	    {"household show", "household show ID [--json] [--audit-key FILE]", help_household,
+	     show_opts, 2, 2},
+	    {"household edit",
+	     "household edit ID [--status S] [--income YUAN] [--attribute A] [--main-cause C] "
+	     "[--year Y] [--merge]",
+	     help_household, edit_opts, 2, 2},
+	};
+	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	const struct cli_cmd *cmd = &subs[k];
+	struct cli_args a;
+	cli_parse(c, cmd, argc, argv, &a);
+	const char *idstr = a.pos[1];
 	uint64_t id;
-	if (household_id_parse(argv[2], &id))
-		cli_die("'%s' is not a 16-digit household id", argv[2]);
-	if (strcmp(argv[1], "show") == 0) {
-		bool json = false;
-		const char *audit = NULL;
-		for (int i = 3; i < argc; i++) {
-			if (strcmp(argv[i], "--json") == 0)
-				json = true;
-			else if (strcmp(argv[i], "--audit-key") == 0 && i + 1 < argc)
-				audit = argv[++i];
-			else
-				cli_usage_die(use, help_household);
-		}
-		const char *args[] = {"household", argv[2], json ? "--json" : NULL, NULL};
+	if (household_id_parse(idstr, &id))
+		cli_usage_error(cmd, "'%s' is not a 16-digit household id", idstr);
+	if (k == 0) {
+		const char *args[] = {"household", idstr, a.val[0] ? "--json" : NULL, NULL};
 		int rc = cli_simple(c, args);
-		if (rc == 0 && audit)
-			rc = audit_open(c, argv[2], audit);
+		if (rc == 0 && a.val[1])
+			rc = audit_open(c, idstr, a.val[1]);
 		return rc;
 	}
-	if (strcmp(argv[1], "edit") != 0)
-		cli_usage_die(use, help_household);
-	bool any = false;
-	for (int i = 3; i < argc; i++) {
-		const char *a = argv[i];
-		if ((strcmp(a, "--status") == 0 || strcmp(a, "--income") == 0 ||
-		     strcmp(a, "--attribute") == 0 || strcmp(a, "--main-cause") == 0 ||
-		     strcmp(a, "--year") == 0) &&
-		    i + 1 < argc) {
-			i++;
-			any = true;
-		} else if (strcmp(a, "--merge") == 0) {
-			any = true;
-		} else {
-			cli_usage_die(use, help_household);
-		}
-	}
-	if (!any)
-		cli_die("household edit: give at least one of --status, --income, --attribute, "
-		        "--main-cause, --year, --merge");
+	if (!a.n_seen)
+		cli_usage_error(cmd, "give at least one of --status, --income, --attribute, "
+		                     "--main-cause, --year, --merge");
 	static const char *const prefix[] = {"household-edit", NULL};
-	return forward(c, prefix, argc, argv, 2, false);
+	return send_parsed(c, cmd, &a, prefix, 1, false);
 }

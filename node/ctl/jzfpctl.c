@@ -11,7 +11,12 @@
  * households to the node in chunks, one write transaction each, showing
  * progress on a terminal.
  *
- * Exit status: 0 success, 1 error (one line on stderr), 2 usage.
+ * Options and operands come in any order (getopt_long with permutation,
+ * cli_parse); the global options may also follow the command's name.
+ *
+ * Exit status: 0 success, 1 error (one line on stderr), 2 usage error or a
+ * value jzfpctl can tell is invalid (the bad word named, then the command's
+ * usage line).
  */
 #include "area.h"
 #include "cli.h"
@@ -23,6 +28,7 @@
 #include "import.h"
 #include "record.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -51,13 +57,229 @@ cli_die(const char *fmt, ...)
 	exit(1);
 }
 
+/* ---------------------------------------------------------------- options */
+
+enum { OPT_NODE = 1000, OPT_TIMEOUT, OPT_VERSION, OPT_BASE = 2000 };
+
 void
-cli_usage_die(const char *cmd, const char *help)
+cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
-	fprintf(stderr, "usage: jzfpctl %s\n", cmd);
-	if (help)
-		fputs(help, stderr);
+	va_list ap;
+	fprintf(stderr, "jzfpctl: %s%s", cmd->name, cmd->name[0] ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: jzfpctl %s\n", cmd->usage);
 	exit(2);
+}
+
+long
+cli_number(const struct cli_cmd *cmd, const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(s, &end, 10);
+	if (errno || end == s || *end || x < min || x > max)
+		cli_usage_error(cmd, "%s: '%s' is not a whole number from %ld to %ld", opt, s, min,
+		                max);
+	return x;
+}
+
+const char *
+cli_val(const struct cli_cmd *cmd, const struct cli_args *a, const char *name)
+{
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++)
+		if (strcmp(cmd->opts[i].name, name) == 0)
+			return a->val[i];
+	return NULL;
+}
+
+static void
+set_global(struct ctl *c, const struct cli_cmd *cmd, int opt, const char *v)
+{
+	if (opt == 'c')
+		c->config_path = v;
+	else if (opt == OPT_NODE)
+		c->node_dir = v;
+	else
+		c->timeout_s = (int)cli_number(cmd, "--timeout", v, 1, 86400);
+}
+
+/* getopt_long's table for CMD (plus the global options and --help) into
+ * LONGS; with VERSION, --version too. */
+static void
+long_table(const struct cli_cmd *cmd, struct option *longs, bool version)
+{
+	size_t n = 0;
+	for (int i = 0; cmd->opts && cmd->opts[i].name; i++) {
+		assert(i < CLI_MAX_OPTS);
+		longs[n++] = (struct option){cmd->opts[i].name,
+		                             cmd->opts[i].value ? required_argument : no_argument,
+		                             NULL, OPT_BASE + i};
+	}
+	longs[n++] = (struct option){"config", required_argument, NULL, 'c'};
+	longs[n++] = (struct option){"node", required_argument, NULL, OPT_NODE};
+	longs[n++] = (struct option){"timeout", required_argument, NULL, OPT_TIMEOUT};
+	longs[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	if (version)
+		longs[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+	longs[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* Name the word of argv that getopt_long just refused (RC '?' or ':'):
+ * argv[optind - 1], or the short option's letter. */
+static void
+bad_option(const struct cli_cmd *cmd, char **argv, const struct option *longs, int rc)
+{
+	const char *what = rc == ':' ? "missing value for option" : "unknown option";
+	const char *w = optind > 0 ? argv[optind - 1] : "?";
+	if (optopt && optopt < 256 && strncmp(w, "--", 2) != 0)
+		cli_usage_error(cmd, "%s '-%c'", what, optopt);
+	/* "--name=value": name only; a flag given a value is not unknown */
+	int n = (int)strcspn(w, "=");
+	for (const struct option *o = longs; rc == '?' && w[n] && o->name; o++)
+		if (strncmp(w + 2, o->name, (size_t)n - 2) == 0 && !o->name[n - 2] &&
+		    o->has_arg == no_argument)
+			cli_usage_error(cmd, "option '--%s' takes no value", o->name);
+	cli_usage_error(cmd, "%s '%.*s'", what, n, w);
+}
+
+void
+cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a)
+{
+	struct option longs[CLI_MAX_OPTS + 6];
+	long_table(cmd, longs, false);
+	memset(a, 0, sizeof(*a));
+	opterr = 0;
+	optind = 0; /* glibc: start afresh, argv[0] is the command */
+	int o, idx = -1;
+	while ((o = getopt_long(argc, argv, ":c:h", longs, &idx)) != -1) {
+		if (o == 'h') {
+			printf("usage: jzfpctl %s\n%s", cmd->usage, cmd->help ? cmd->help : "");
+			exit(0);
+		} else if (o == '?') {
+			bad_option(cmd, argv, longs, o);
+		} else if (o == ':') {
+			bad_option(cmd, argv, longs, o);
+		} else if (o >= OPT_BASE) {
+			int i = o - OPT_BASE;
+			if (a->val[i] && !cmd->opts[i].repeat)
+				cli_usage_error(cmd, "option '--%s' given twice",
+				                cmd->opts[i].name);
+			if (a->n_seen == CLI_MAX_SEEN)
+				cli_usage_error(cmd, "more than %d options", CLI_MAX_SEEN);
+			a->val[i] = optarg ? optarg : "";
+			a->seen[a->n_seen].opt = i;
+			a->seen[a->n_seen++].val = optarg;
+		} else {
+			set_global(c, cmd, o, optarg);
+		}
+		idx = -1;
+	}
+	a->pos = argv + optind;
+	a->npos = argc - optind;
+	if (a->npos < cmd->min_pos)
+		cli_usage_error(cmd, a->npos ? "missing operand after '%s'" : "missing operand%s",
+		                a->npos ? a->pos[a->npos - 1] : "");
+	if (cmd->max_pos >= 0 && a->npos > cmd->max_pos)
+		cli_usage_error(cmd, "unexpected argument '%s'", a->pos[cmd->max_pos]);
+}
+
+size_t
+cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n, int argc,
+        char **argv)
+{
+	/* A first pass with every subcommand's options, to find the first
+	 * operand; the chosen one's own pass (cli_parse) then judges the rest
+	 * and sets the global options in C. */
+	(void)c;
+	struct cli_opt opts[CLI_MAX_OPTS + 1];
+	size_t k = 0;
+	for (size_t s = 0; s < n; s++)
+		for (int i = 0; subs[s].opts && subs[s].opts[i].name; i++) {
+			size_t j = 0;
+			while (j < k && strcmp(opts[j].name, subs[s].opts[i].name) != 0)
+				j++;
+			if (j == k) {
+				assert(k < CLI_MAX_OPTS);
+				opts[k] = subs[s].opts[i];
+				opts[k++].repeat = true;
+			}
+		}
+	opts[k] = (struct cli_opt){NULL, false, false};
+	struct cli_cmd u = *all;
+	u.opts = opts;
+	u.min_pos = 0;
+	u.max_pos = -1;
+	struct option longs[CLI_MAX_OPTS + 6];
+	long_table(&u, longs, false);
+	/* On a copy: getopt_long permutes what it parses, and with other
+	 * options (a flag here, with a value in the subcommand) that could
+	 * part an option from its value. */
+	char **copy = malloc(sizeof(*copy) * (size_t)(argc + 1));
+	if (!copy)
+		cli_die("out of memory");
+	memcpy(copy, argv, sizeof(*copy) * (size_t)(argc + 1));
+	opterr = 0;
+	optind = 0;
+	bool help = false;
+	int o, bad = 0, bad_ind = 0, bad_opt = 0;
+	while ((o = getopt_long(argc, copy, ":c:h", longs, NULL)) != -1) {
+		help |= o == 'h';
+		if ((o == '?' || o == ':') && !bad) {
+			bad = o;
+			bad_ind = optind;
+			bad_opt = optopt;
+		}
+	}
+	const char *word = optind < argc ? copy[optind] : NULL;
+	if (!word && !help && bad) {
+		/* no subcommand to judge the rest: name the bad word itself */
+		optind = bad_ind;
+		optopt = bad_opt;
+		bad_option(all, copy, longs, bad);
+	}
+	free(copy);
+	if (!word) {
+		if (help) {
+			printf("usage: jzfpctl %s\n%s", all->usage, all->help ? all->help : "");
+			exit(0);
+		}
+		cli_usage_error(all, "missing subcommand");
+	}
+	for (size_t s = 0; s < n; s++)
+		if (strcmp(word, subs[s].name + strlen(all->name) + 1) == 0)
+			return s;
+	cli_usage_error(all, "unknown subcommand '%s'", word);
+}
+
+void
+cli_req_args(struct req *r, const struct cli_cmd *cmd, const struct cli_args *a, int first)
+{
+	for (int i = first; i < a->npos; i++)
+		cli_req_str(r, a->pos[i]);
+	for (int i = 0; i < a->n_seen; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "--%s", cmd->opts[a->seen[i].opt].name);
+		cli_req_str(r, name);
+		if (a->seen[i].val)
+			cli_req_str(r, a->seen[i].val);
+	}
+}
+
+void
+cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
 }
 
 /* ---------------------------------------------------------------- control */
@@ -81,25 +303,6 @@ static const char help_keygen[] =
 
 static const char help_pubkey[] = "\nPrint the public key of the node key in FILE.\n";
 
-static const char help_status[] =
-    "\nShow this node: records held, the link to its parent (connected,\n"
-    "backlog, why it is down) and its children (connected, last seen).\n";
-
-static const char help_tree[] =
-    "\nShow every node below this one, from the heartbeats that flow up:\n"
-    "records, backlog, link state and how old each node's last report is.\n";
-
-static const char help_rollup[] =
-    "\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
-    "population) of every area of LEVEL under AREA, as of the end of YEAR\n"
-    "(default: the latest year held).\n"
-    "  --level L     village|township|county|prefecture|province (default county)\n"
-    "  --under AREA  12-digit area code (default: everything this node holds)\n"
-    "  --year Y      year\n"
-    "  --format F    table|csv|json (default table)\n"
-    "  --verify      recompute every counter from the stored records and\n"
-    "                compare; exit 0 only if they agree exactly\n";
-
 static const char help_import[] =
     "\nImport a CSV file at this node. The whole file is checked first; any\n"
     "bad row is listed as FILE:LINE: column: what is wrong, and nothing is\n"
@@ -117,29 +320,30 @@ static const char help_import[] =
 
 /* ---------------------------------------------------------------- commands */
 
-bool
-cli_wants_help(int argc, char **argv)
+/* {"public_key":HEX} or HEX, of ID. */
+static void
+print_public(struct ident *id, bool json)
 {
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return true;
-	return false;
+	char hex[65];
+	hex_encode(ident_public(id), 32, hex);
+	if (json)
+		printf("{\"public_key\":\"%s\"}\n", hex);
+	else
+		printf("%s\n", hex);
 }
 
 static int
 cmd_keygen(struct ctl *c, int argc, char **argv)
 {
-	(void)c;
-	const char *help = help_keygen;
-	const char *out = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			out = argv[++i];
-		else
-			cli_usage_die("keygen --out FILE", help);
-	}
-	if (cli_wants_help(argc, argv) || !out)
-		cli_usage_die("keygen --out FILE", help);
+	static const struct cli_opt opts[] = {
+	    {"out", true, false}, {"json", false, false}, {NULL, false, false}};
+	static const struct cli_cmd cmd = {
+	    "keygen", "keygen --out FILE [--json]", help_keygen, opts, 0, 0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	const char *out = a.val[0];
+	if (!out)
+		cli_usage_error(&cmd, "missing option '--out'");
 	struct ident *id;
 	int err = ident_generate(&id);
 	if (err)
@@ -149,9 +353,7 @@ cmd_keygen(struct ctl *c, int argc, char **argv)
 		ident_free(&id);
 		cli_die("cannot write %s: %s", out, err_str(err));
 	}
-	char hex[65];
-	hex_encode(ident_public(id), 32, hex);
-	printf("%s\n", hex);
+	print_public(id, a.val[1]);
 	ident_free(&id);
 	return 0;
 }
@@ -159,87 +361,25 @@ cmd_keygen(struct ctl *c, int argc, char **argv)
 static int
 cmd_pubkey(struct ctl *c, int argc, char **argv)
 {
-	(void)c;
-	const char *help = help_pubkey;
-	if (argc != 3 || strcmp(argv[1], "--key") != 0)
-		cli_usage_die("pubkey --key FILE", help);
+	static const struct cli_opt opts[] = {
+	    {"key", true, false}, {"json", false, false}, {NULL, false, false}};
+	static const struct cli_cmd cmd = {
+	    "pubkey", "pubkey --key FILE [--json]", help_pubkey, opts, 0, 0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	if (!a.val[0])
+		cli_usage_error(&cmd, "missing option '--key'");
 	struct ident *id;
 	char why[400] = "";
-	int err = ident_load_why(&id, argv[2], why, sizeof(why));
+	int err = ident_load_why(&id, a.val[0], why, sizeof(why));
 	if (err)
 		cli_die("%s", why[0] ? why : err_str(err));
-	char hex[65];
-	hex_encode(ident_public(id), 32, hex);
-	printf("%s\n", hex);
+	print_public(id, a.val[1]);
 	ident_free(&id);
 	return 0;
 }
 
-/* A command whose only option is --json: argv[0] is also the request's name. */
-static int
-json_only(struct ctl *c, int argc, char **argv, const char *help)
-{
-	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") != 0) {
-			char use[64];
-			snprintf(use, sizeof(use), "%s [--json]", argv[0]);
-			cli_usage_die(use, help);
-		}
-		json = true;
-	}
-	const char *args[] = {argv[0], json ? "--json" : NULL, NULL};
-	return cli_simple(c, args);
-}
-
-static int
-cmd_status(struct ctl *c, int argc, char **argv)
-{
-	return json_only(c, argc, argv, help_status);
-}
-
-static int
-cmd_tree(struct ctl *c, int argc, char **argv)
-{
-	return json_only(c, argc, argv, help_tree);
-}
-
-static int
-cmd_rollup(struct ctl *c, int argc, char **argv)
-{
-	const char *help = help_rollup;
-	const char *level = "county", *under = "", *year = "", *format = "table";
-	bool verify = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool has = i + 1 < argc;
-		if (strcmp(a, "--level") == 0 && has)
-			level = argv[++i];
-		else if (strcmp(a, "--under") == 0 && has)
-			under = argv[++i];
-		else if (strcmp(a, "--year") == 0 && has)
-			year = argv[++i];
-		else if (strcmp(a, "--format") == 0 && has)
-			format = argv[++i];
-		else if (strcmp(a, "--json") == 0)
-			format = "json";
-		else if (strcmp(a, "--verify") == 0)
-			verify = true;
-		else
-			cli_usage_die(
-			    "rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]",
-			    help);
-	}
-	if (verify) {
-		if (c->timeout_s < 600)
-			c->timeout_s = 600;
-		const char *args[] = {"rollup-verify", NULL};
-		return cli_simple(c, args);
-	}
-	const char *args[] = {"rollup", level, under, year, format, NULL};
-	return cli_simple(c, args);
-}
-
+/* A command whose only option is --json: its name is also the request's. */
 static void
 print_errors(const char *file, const struct import_error *e, size_t n)
 {
@@ -284,8 +424,30 @@ add_counts(const char *text, size_t *created, size_t *unchanged, size_t *refused
 	}
 }
 
+/* The summary of an import for programs. CENSUS: no households, proposals
+ * or bad households. */
+static void
+import_json(const char *file, bool census, size_t households, size_t rows, size_t created,
+            size_t proposals, size_t unchanged, size_t refused, size_t bad, const char *why)
+{
+	printf("{\"file\":");
+	cli_json_str(stdout, file);
+	printf(",\"kind\":\"%s\"", census ? "census" : "households");
+	if (!census)
+		printf(",\"households\":%zu", households);
+	printf(",\"rows\":%zu,\"created\":%zu", rows, created);
+	if (!census)
+		printf(",\"proposals\":%zu", proposals);
+	printf(",\"unchanged\":%zu,\"refused\":%zu", unchanged, refused);
+	if (!census)
+		printf(",\"rejected_bad\":%zu", bad);
+	printf(",\"why\":");
+	cli_json_str(stdout, why);
+	printf("}\n");
+}
+
 static int
-import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded)
+import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded, bool json)
 {
 	static const uint8_t zero_key[32];
 	const uint8_t *tag_key = c->cfg.has_tag_key ? c->cfg.tag_key : zero_key;
@@ -363,10 +525,15 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded)
 		progress(tty, "importing households",
 		         i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n, res.n);
 	}
-	printf("%s: %zu households in %zu rows: %zu new versions (%zu proposals%s), %zu unchanged, "
-	       "%zu refused, %zu rejected as bad\n",
-	       file, res.n, res.rows, created, proposals, recorded ? ", recorded as migrated" : "",
-	       unchanged, refused, res.n_bad_households);
+	if (json)
+		import_json(file, false, res.n, res.rows, created, proposals, unchanged, refused,
+		            res.n_bad_households, why);
+	else
+		printf("%s: %zu households in %zu rows: %zu new versions (%zu proposals%s), %zu "
+		       "unchanged, %zu refused, %zu rejected as bad\n",
+		       file, res.n, res.rows, created, proposals,
+		       recorded ? ", recorded as migrated" : "", unchanged, refused,
+		       res.n_bad_households);
 	if (refused)
 		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
 	import_result_release(&res);
@@ -374,7 +541,7 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded)
 }
 
 static int
-import_census(struct ctl *c, const char *file)
+import_census(struct ctl *c, const char *file, bool json)
 {
 	struct census_result res;
 	int err = import_census_csv(file, c->cfg.area, &res);
@@ -411,8 +578,11 @@ import_census(struct ctl *c, const char *file)
 	char why[200] = "";
 	add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
 	free(text);
-	printf("%s: %zu census rows: %zu new, %zu unchanged, %zu refused\n", file, res.n, created,
-	       unchanged, refused);
+	if (json)
+		import_json(file, true, 0, res.n, created, 0, unchanged, refused, 0, why);
+	else
+		printf("%s: %zu census rows: %zu new, %zu unchanged, %zu refused\n", file, res.n,
+		       created, unchanged, refused);
 	if (refused)
 		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
 	census_result_release(&res);
@@ -422,42 +592,39 @@ import_census(struct ctl *c, const char *file)
 static int
 cmd_import(struct ctl *c, int argc, char **argv)
 {
-	const char *help = help_import;
-	const char *use = "import households|census FILE.csv [--skip-bad] [--recorded]";
-	if (cli_wants_help(argc, argv) || argc < 3)
-		cli_usage_die(use, help);
-	bool skip_bad = false, recorded = false;
-	for (int i = 3; i < argc; i++) {
-		if (strcmp(argv[i], "--skip-bad") == 0)
-			skip_bad = true;
-		else if (strcmp(argv[i], "--recorded") == 0)
-			recorded = true;
-		else
-			cli_usage_die(use, help);
-	}
+	static const struct cli_opt opts[] = {{"skip-bad", false, false},
+	                                      {"recorded", false, false},
+	                                      {"json", false, false},
+	                                      {NULL, false, false}};
+	static const struct cli_cmd cmd = {
+	    "import",    "import households|census FILE.csv [--skip-bad] [--recorded] [--json]",
+	    help_import, opts,
+	    2,           2};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	const char *kind = a.pos[0], *file = a.pos[1];
+	bool skip_bad = a.val[0], recorded = a.val[1], json = a.val[2];
+	bool census = strcmp(kind, "census") == 0;
+	if (!census && strcmp(kind, "households") != 0)
+		cli_usage_error(&cmd, "unknown kind '%s' (households or census)", kind);
+	if (census && recorded)
+		cli_usage_error(&cmd, "--recorded applies to households only");
+	if (census && skip_bad)
+		cli_usage_error(&cmd, "--skip-bad applies to households only: a census file "
+		                      "imports whole or not at all");
 	if (!c->config_path)
 		cli_die("import needs -c CONFIG (for the node's area and tag key)");
 	cli_load_config(c);
-	if (strcmp(argv[1], "households") == 0)
-		return import_households(c, argv[2], skip_bad, recorded);
-	if (strcmp(argv[1], "census") == 0) {
-		if (recorded)
-			cli_die("--recorded applies to households only");
-		if (skip_bad)
-			cli_die(
-			    "--skip-bad applies to households only: a census file imports whole or "
-			    "not at all");
-		return import_census(c, argv[2]);
-	}
-	cli_usage_die(use, help);
+	if (census)
+		return import_census(c, file, json);
+	return import_households(c, file, skip_bad, recorded, json);
 }
 
-/* Certificates are made offline (cmd_cert.c); it answers its own --help. */
+/* Certificates are made offline (cmd_cert.c). */
 static int
 cmd_cert_offline(struct ctl *c, int argc, char **argv)
 {
-	(void)c;
-	return cmd_cert(argc, argv);
+	return cmd_cert(c, argc, argv);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -466,102 +633,85 @@ struct command {
 	const char *name;
 	int (*fn)(struct ctl *c, int argc, char **argv);
 	const char *summary;
-	const char *usage;
-	const char *help;
 };
 
 static const struct command commands[] = {
-    {"cert", cmd_cert_offline, "certificates: root, issue, show, verify (offline)", NULL, NULL},
-    {"keygen", cmd_keygen, "write a new node key, print its public key", "keygen --out FILE",
-     help_keygen},
-    {"pubkey", cmd_pubkey, "print the public key of a node key file", "pubkey --key FILE",
-     help_pubkey},
-    {"status", cmd_status, "this node: records, parent link, children", "status [--json]",
-     help_status},
-    {"tree", cmd_tree, "every node below this one, from heartbeats", "tree [--json]", help_tree},
-    {"import", cmd_import, "import households or census from CSV",
-     "import households|census FILE.csv [--skip-bad] [--recorded]", help_import},
-    {"household", cmd_household, "show or edit one household",
-     "household show ID [--json] [--audit-key FILE] | household edit ID [options]", help_household},
-    {"proposals", cmd_proposals, "proposals of this area and their state",
-     "proposals [--state S] [--under AREA] [--json]", help_proposals},
-    {"consent", cmd_consent, "record households' consent to their exit",
-     "consent ID...|--all [--json]", help_consent},
-    {"notice", cmd_notice, "open, close or print the notices and the announcement",
-     "notice open [--days N] ID...|--all | notice close ID...|--all | notice print "
-     "ID...|--all [--format text|html]",
-     help_notice},
-    {"object", cmd_object, "lodge an objection (异议) during a window",
-     "object ID --reason TEXT [--name NAME] [--contact TEXT]", help_object},
-    {"objection", cmd_objection, "decide an objection", "objection uphold|dismiss ID --reason TEXT",
-     help_objection},
-    {"review", cmd_review, "township or county review of passed notices",
-     "review approve|reject ID...|--all [--reason TEXT]", help_review},
-    {"conflicts", cmd_conflicts, "open conflicts and what settles each", "conflicts [--json]",
-     help_conflicts},
-    {"policy", cmd_policy, "the province's policy: show, or set at the province",
-     "policy show [--json] | policy set [--notice-days N] [--threshold-pct P] "
-     "[--line YEAR:YUAN]...",
-     help_policy},
-    {"revoke", cmd_revoke, "revoke a node key below this node",
-     "revoke HEX --reason TEXT [--area AREA]", help_revoke},
-    {"clock", cmd_clock, "move a test node's clock (jzfpd --test-clock)",
-     "clock advance DURATION | clock show", help_clock},
-    {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes",
-     "rollup [--level L] [--under AREA] [--year Y] [--format F] [--verify]", help_rollup},
+    {"cert", cmd_cert_offline, "certificates: root, issue, show, verify (offline)"},
+    {"keygen", cmd_keygen, "write a new node key, print its public key"},
+    {"pubkey", cmd_pubkey, "print the public key of a node key file"},
+    {"status", cmd_status, "this node: records, parent link, children"},
+    {"tree", cmd_tree, "every node below this one, from heartbeats"},
+    {"import", cmd_import, "import households or census from CSV"},
+    {"household", cmd_household, "show or edit one household"},
+    {"proposals", cmd_proposals, "proposals of this area and their state"},
+    {"consent", cmd_consent, "record households' consent to their exit"},
+    {"notice", cmd_notice, "open, close or print the notices and the announcement"},
+    {"object", cmd_object, "lodge an objection (异议) during a window"},
+    {"objection", cmd_objection, "decide an objection"},
+    {"review", cmd_review, "township or county review of passed notices"},
+    {"conflicts", cmd_conflicts, "open conflicts and what settles each"},
+    {"policy", cmd_policy, "the province's policy: show, or set at the province"},
+    {"revoke", cmd_revoke, "revoke a node key below this node"},
+    {"clock", cmd_clock, "move a test node's clock (jzfpd --test-clock)"},
+    {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
 };
+
+#define USAGE_TOP "[-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]"
+
+static const char help_top[] =
+    "\nOptions and operands may come in any order (the global options -c,\n"
+    "--node and --timeout after the command too); --opt=value or --opt value;\n"
+    "-cFILE or -c FILE. Each command has --help; --version prints the version.\n";
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: jzfpctl [-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]\n"
-	           "\nOperate a jzfp node. Commands (each has --help):\n");
+	fprintf(f, "usage: jzfpctl " USAGE_TOP "\n%s\nOperate a jzfp node. Commands:\n", help_top);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), 2 usage.\n");
+	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), 2 usage or invalid "
+	           "value.\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	struct ctl c = {.timeout_s = DEFAULT_TIMEOUT_S};
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		bool has = i + 1 < argc;
-		if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && has) {
-			c.config_path = argv[++i];
-		} else if (strcmp(a, "--node") == 0 && has) {
-			c.node_dir = argv[++i];
-		} else if (strcmp(a, "--timeout") == 0 && has) {
-			c.timeout_s = atoi(argv[++i]);
-			if (c.timeout_s <= 0)
-				cli_die("--timeout: '%s' is not a number of seconds", argv[i]);
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+	const char *hold = getenv("JZFP_TEST_HOLD_MS");
+	if (hold)
+		c.hold_ms = (uint32_t)strtoul(hold, NULL, 10);
+	static const struct cli_cmd top = {"", USAGE_TOP, help_top, NULL, 0, -1};
+	struct option longs[CLI_MAX_OPTS + 6];
+	long_table(&top, longs, true);
+	opterr = 0;
+	int o;
+	/* "+": the global options stop at the command's name. */
+	while ((o = getopt_long(argc, argv, "+:c:h", longs, NULL)) != -1) {
+		if (o == 'h') {
 			usage(stdout);
 			return 0;
+		} else if (o == OPT_VERSION) {
+			printf("jzfpctl %s\n", JZFP_VERSION);
+			return 0;
+		} else if (o == '?' || o == ':') {
+			bad_option(&top, argv, longs, o);
 		} else {
-			usage(stderr);
-			return 2;
+			set_global(&c, &top, o, optarg);
 		}
 	}
-	if (i == argc) {
+	if (optind == argc) {
 		usage(stderr);
 		return 2;
 	}
+	char **cargv = argv + optind;
+	int cargc = argc - optind;
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-		if (strcmp(argv[i], commands[k].name) == 0) {
-			if (commands[k].help && cli_wants_help(argc - i, argv + i)) {
-				printf("usage: jzfpctl %s\n%s", commands[k].usage,
-				       commands[k].help);
-				return 0;
-			}
-			int rc = commands[k].fn(&c, argc - i, argv + i);
+		if (strcmp(cargv[0], commands[k].name) == 0) {
+			int rc = commands[k].fn(&c, cargc, cargv);
 			cli_disconnect(&c);
 			return rc;
 		}
 	}
-	fprintf(stderr, "jzfpctl: unknown command '%s'\n", argv[i]);
-	usage(stderr);
+	fprintf(stderr, "jzfpctl: unknown command '%s'\nusage: jzfpctl " USAGE_TOP "\n", cargv[0]);
 	return 2;
 }

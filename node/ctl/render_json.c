@@ -5,9 +5,8 @@
  * unset sub-message is null, and Fixed, Time, OptBool and map entries have
  * their own forms. Times are rendered in the zone render_set_zone chose.
  */
-#include "render.h"
-
 #include "hex.h"
+#include "render.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -162,7 +161,8 @@ message(struct sbuf *out, const ProtobufCMessage *m)
 			if (k)
 				sbuf_add(out, ",", 1);
 			if (map) {
-				const ProtobufCMessage *e = ((const ProtobufCMessage *const *)arr)[k];
+				const ProtobufCMessage *e =
+				    ((const ProtobufCMessage *const *)arr)[k];
 				const ProtobufCMessageDescriptor *ed = e->descriptor;
 				const uint8_t *eb = (const uint8_t *)e;
 				const char *key = *(const char *const *)(eb + ed->fields[0].offset);

@@ -22,11 +22,11 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 	            " refused\n",
 	            r->applied, r->duplicates, r->refused);
 	if (r->store)
-		sbuf_printf(out, "store     %.1f MiB used of %.1f MiB map, %.0f MiB free on disk%s\n",
-		            (double)r->store->used_bytes / 1048576,
-		            (double)r->store->map_bytes / 1048576,
-		            (double)r->store->disk_free_bytes / 1048576,
-		            r->store->disk_low ? " (ALARM: disk nearly full)" : "");
+		sbuf_printf(
+		    out, "store     %.1f MiB used of %.1f MiB map, %.0f MiB free on disk%s\n",
+		    (double)r->store->used_bytes / 1048576, (double)r->store->map_bytes / 1048576,
+		    (double)r->store->disk_free_bytes / 1048576,
+		    r->store->disk_low ? " (ALARM: disk nearly full)" : "");
 	if (r->listen[0])
 		sbuf_printf(out, "listen    %s\n", r->listen);
 	if (r->parent) {
@@ -39,14 +39,16 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 			            "sync      up: log head %" PRIu64 ", parent holds %" PRIu64
 			            "; down: parent's head %" PRIu64 ", applied %" PRIu64 "\n",
 			            r->up->head, r->up->acked, r->down->head, r->down->applied);
-		sbuf_printf(out, "down      %" PRIu64 " records from the parent and above applied\n",
+		sbuf_printf(out,
+		            "down      %" PRIu64 " records from the parent and above applied\n",
 		            p->down_applied);
 		if (r->receipt && r->receipt->seq)
 			sbuf_printf(out,
 			            "receipt   the province holds our own records up to %" PRIu64
 			            " of %" PRIu64 ", %s\n",
 			            r->receipt->seq, r->receipt->of,
-			            r->receipt->intact ? "intact" : "NOT INTACT (it names another record)");
+			            r->receipt->intact ? "intact"
+			                               : "NOT INTACT (it names another record)");
 		else
 			sbuf_printf(out, "receipt   none from the province yet\n");
 	}
@@ -141,7 +143,9 @@ rollup_cells(const Ctl__RollupRow *row, char cells[ROLLUP_COLS][32])
 	if (n > 3 && cells[8][n - 1] == '0' && cells[8][n - 3] == '.')
 		cells[8][n - 1] = 0;
 	snprintf(cells[9], 32, "%s",
-	         !row->below_threshold ? "" : row->below_threshold->value ? "yes" : "no");
+	         !row->below_threshold         ? ""
+	         : row->below_threshold->value ? "yes"
+	                                       : "no");
 	snprintf(cells[10], 32, "%" PRId64, row->households);
 	snprintf(cells[11], 32, "%" PRId64, row->persons);
 	snprintf(cells[12], 32, "%" PRId64, row->exited_households);

@@ -1,0 +1,202 @@
+/*
+ * cmd_view.c - jzfpctl status, tree and rollup: typed requests to the
+ * node's read services (node/control/svc_view.c), rendered here
+ * (render.h) as tables, JSON or CSV.
+ */
+#include "area.h"
+#include "cli.h"
+#include "render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help_status[] =
+    "\nShow this node: records held, the link to its parent (connected,\n"
+    "backlog, why it is down), the exact sync cursors in both directions\n"
+    "(up: log head and what the parent holds; down: the parent's head for\n"
+    "this node and what was applied), and its children (connected, last seen).\n"
+    "  --json   the same as one JSON object\n";
+
+static const char help_tree[] =
+    "\nShow every node below this one, from the heartbeats that flow up:\n"
+    "records, backlog up and down, link state and how old each node's last\n"
+    "report is.\n"
+    "  --json   the same as one JSON object\n";
+
+static const char help_rollup[] =
+    "\nPoverty incidence (贫困发生率 = poor persons / rural registered\n"
+    "population) of every area of LEVEL under AREA, as of the end of YEAR\n"
+    "(default: the latest year held).\n"
+    "  --level L     village|township|county|prefecture|province (default county)\n"
+    "  --under AREA  12-digit area code (default: everything this node holds)\n"
+    "  --year Y      year\n"
+    "  --format F    table|csv|json (default table)\n"
+    "  --json        the same as --format json\n"
+    "  --verify      recompute every counter from the stored records and\n"
+    "                compare; exit 0 only if they agree exactly\n";
+
+static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false, false}};
+
+/* Print OUT on stdout and free it. */
+static int
+emit(struct sbuf *out)
+{
+	fwrite(out->p ? out->p : "", 1, out->n, stdout);
+	sbuf_release(out);
+	return 0;
+}
+
+/* Send RQ, expect BODY; dies with the node's error (exit 1). */
+static Ctl__Reply *
+ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
+{
+	if (c->hold_ms)
+		rq->test_hold_ms = c->hold_ms;
+	Ctl__Reply *rp = cli_expect(c, rq, body);
+	render_set_zone(rp->timezone);
+	return rp;
+}
+
+int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	static const struct cli_cmd cmd = {"status", "status [--json]", help_status, opts_json, 0,
+	                                   0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	Ctl__StatusReq q;
+	ctl__status_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_STATUS;
+	rq.status = &q;
+	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_STATUS);
+	struct sbuf out;
+	sbuf_init(&out);
+	if (a.val[0]) {
+		render_json(&out, &rp->status->base);
+		sbuf_add(&out, "\n", 1);
+	} else {
+		render_status_text(&out, rp->status);
+	}
+	cli_reply_free(rp);
+	return emit(&out);
+}
+
+int
+cmd_tree(struct ctl *c, int argc, char **argv)
+{
+	static const struct cli_cmd cmd = {"tree", "tree [--json]", help_tree, opts_json, 0, 0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	Ctl__TreeReq q;
+	ctl__tree_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_TREE;
+	rq.tree = &q;
+	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_TREE);
+	struct sbuf out;
+	sbuf_init(&out);
+	if (a.val[0]) {
+		render_json(&out, &rp->tree->base);
+		sbuf_add(&out, "\n", 1);
+	} else {
+		render_tree_text(&out, rp->tree);
+	}
+	cli_reply_free(rp);
+	return emit(&out);
+}
+
+static int
+rollup_verify(struct ctl *c, bool json)
+{
+	if (c->timeout_s < 600)
+		c->timeout_s = 600;
+	Ctl__RollupVerifyReq q;
+	ctl__rollup_verify_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_ROLLUP_VERIFY;
+	rq.rollup_verify = &q;
+	if (c->hold_ms)
+		rq.test_hold_ms = c->hold_ms;
+	Ctl__Reply *rp = cli_request(c, &rq);
+	int rc = rp->code ? 1 : 0;
+	if (rc) {
+		fprintf(stderr, "jzfpctl: %s\n", rp->error);
+	} else if (rp->body_case == CTL__REPLY__BODY_ROLLUP_VERIFY) {
+		if (json)
+			render_json_file(stdout, &rp->rollup_verify->base);
+		else
+			printf("%s\n", rp->rollup_verify->message);
+	}
+	cli_reply_free(rp);
+	return rc;
+}
+
+int
+cmd_rollup(struct ctl *c, int argc, char **argv)
+{
+	static const struct cli_opt opts[] = {{"level", true, false}, {"under", true, false},
+	                                      {"year", true, false},  {"format", true, false},
+	                                      {"json", false, false}, {"verify", false, false},
+	                                      {NULL, false, false}};
+	static const struct cli_cmd cmd = {
+	    "rollup",
+	    "rollup [--level L] [--under AREA] [--year Y] [--format table|csv|json] [--json] "
+	    "[--verify]",
+	    help_rollup,
+	    opts,
+	    0,
+	    0};
+	struct cli_args a;
+	cli_parse(c, &cmd, argc, argv, &a);
+	const char *level = a.val[0] ? a.val[0] : "county", *under = a.val[1];
+	const char *format = a.val[3] ? a.val[3] : "table";
+	enum area_level lv;
+	if (area_level_parse(level, &lv))
+		cli_usage_error(&cmd,
+		                "--level: '%s' is not village, township, county, prefecture or "
+		                "province",
+		                level);
+	uint64_t area = 0;
+	if (under && area_parse(under, &area))
+		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", under);
+	long year = a.val[2] ? cli_number(&cmd, "--year", a.val[2], 1900, 9999) : 0;
+	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 &&
+	    strcmp(format, "json") != 0)
+		cli_usage_error(&cmd, "--format: '%s' is not table, csv or json", format);
+	if (a.val[4]) {
+		if (a.val[3] && strcmp(format, "json") != 0)
+			cli_usage_error(&cmd, "--json and --format %s: choose one", format);
+		format = "json";
+	}
+	if (a.val[5])
+		return rollup_verify(c, strcmp(format, "json") == 0);
+	Ctl__RollupReq q;
+	ctl__rollup_req__init(&q);
+	char lvbuf[16];
+	snprintf(lvbuf, sizeof(lvbuf), "%s", level);
+	q.level = lvbuf;
+	q.under = area;
+	q.year = (uint32_t)year;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
+	rq.rollup = &q;
+	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_ROLLUP);
+	struct sbuf out;
+	sbuf_init(&out);
+	if (strcmp(format, "json") == 0) {
+		render_json(&out, &rp->rollup->base);
+		sbuf_add(&out, "\n", 1);
+	} else if (strcmp(format, "csv") == 0) {
+		render_rollup_csv(&out, rp->rollup, false);
+	} else {
+		render_rollup_text(&out, rp->rollup);
+	}
+	cli_reply_free(rp);
+	return emit(&out);
+}
