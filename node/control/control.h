@@ -83,6 +83,11 @@ void control_publish(struct node *n);
 const struct control_view *control_view_lock(struct control *c);
 void control_view_unlock(struct control *c);
 
+/* Readers serving a request now (the caller's own included). */
+unsigned control_busy_readers(struct control *c);
+/* The node's data directory. */
+const char *control_data_dir(const struct control *c);
+
 /* The answer to the pre-typed requests of frames (control_legacy.c), run
  * on the loop thread: CODE 0 or an error, TEXT the answer. */
 struct sbuf;

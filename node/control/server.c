@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,6 +54,7 @@ struct control {
 	char path[4200];
 	pthread_mutex_t lock;
 	struct control_view view;
+	atomic_uint busy; /* readers serving a request */
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -126,8 +128,10 @@ reader_main(void *arg)
 		}
 		struct svc s;
 		svc_init(&s, NULL, c->n->st, &c->n->cfg, c->n->id, c);
+		atomic_fetch_add(&c->busy, 1);
 		if (serve(&s, &body, &out) != 0)
 			error_msg(&out, -ENOMEM, "out of memory");
+		atomic_fetch_sub(&c->busy, 1);
 		svc_release(&s);
 		zmq_msg_close(&body);
 		if (zmq_msg_send(&client, sock, ZMQ_SNDMORE) < 0 ||
@@ -224,7 +228,7 @@ static void
 front_recv(struct broker *b)
 {
 	zmq_msg_t f[3];
-	size_t n = 0;
+	size_t n = 0, total = 0;
 	bool more = true;
 	while (more) {
 		zmq_msg_t m;
@@ -234,18 +238,28 @@ front_recv(struct broker *b)
 			break;
 		}
 		more = zmq_msg_more(&m);
+		total++;
 		if (n < 3)
 			f[n++] = m;
 		else
-			zmq_msg_close(&m); /* not a REQ's message: dropped below */
+			zmq_msg_close(&m);
 	}
-	if (n != 3 || zmq_msg_size(&f[1]) != 0 || more) {
-		/* Not [id, "", body]: nothing a REQ client waits for. */
+	if (n < 2 || zmq_msg_size(&f[1]) != 0 || more) {
+		/* Not [id, "", ...]: no REQ client waits for an answer. */
 		for (size_t i = 0; i < n; i++)
 			zmq_msg_close(&f[i]);
 		return;
 	}
 	zmq_msg_close(&f[1]);
+	if (total != 3) {
+		if (n == 3)
+			zmq_msg_close(&f[2]);
+		char why[120];
+		snprintf(why, sizeof(why), "control request of %zu frames: one frame expected",
+		         total - 2);
+		answer_error(b, &f[0], JZ_EPARSE, why);
+		return;
+	}
 	char why[200];
 	int rc = route(&f[2], why, sizeof(why));
 	if (rc < 0) {
@@ -582,6 +596,18 @@ control_view_lock(struct control *c)
 {
 	pthread_mutex_lock(&c->lock);
 	return &c->view;
+}
+
+unsigned
+control_busy_readers(struct control *c)
+{
+	return atomic_load(&c->busy);
+}
+
+const char *
+control_data_dir(const struct control *c)
+{
+	return c->n->cfg.data_dir;
 }
 
 void

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct svc_block {
 	struct svc_block *next;
@@ -175,12 +176,16 @@ svc_optbool(struct svc *s, bool value)
 void
 svc_hold(struct svc *s)
 {
-	if (!s->hold_ms)
+	if (!s->hold_ms || !s->ctl)
 		return;
-	struct timespec ts = {.tv_sec = s->hold_ms / 1000,
-	                      .tv_nsec = (long)(s->hold_ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/release-hold", control_data_dir(s->ctl));
+	/* Bounded: hold_ms in steps of 10 ms, or until the test releases it. */
+	for (uint32_t waited = 0; waited < s->hold_ms && access(path, F_OK) != 0; waited += 10) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 }
 
 void

@@ -175,6 +175,12 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	control_view_unlock(s->ctl);
 	if (err)
 		return svc_fail(s, err, "out of memory");
+	Ctl__ControlState *cs = SVC_NEW(s, Ctl__ControlState, ctl__control_state__init);
+	if (!cs)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	cs->readers = CONTROL_READERS;
+	cs->busy = s->n ? 0 : control_busy_readers(s->ctl);
+	r->control = cs;
 	rc->seq = have_rc ? fr.seq : 0;
 	rc->intact = have_rc && fr.intact;
 	rc->of = r->own_records;

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""The control plane (DESIGN §10): reads run beside replication, typed errors.
+
+A province, a county, a township and a village, with test clocks.
+
+  - A slow read does not stop the node: `rollup --verify` at the province is
+    held open on a reader thread (JZFP_TEST_HOLD_MS; only a --test-clock
+    node honours it) until the test releases it. While it is held, the
+    province's other reader answers `status` (which counts both busy
+    readers), the village imports households and they reach the province
+    (exact: the village's up cursor acknowledged, the province's record count
+    grown by exactly what was imported), and the county's heartbeats stay
+    fresh in the province's `tree`. The held read then answers from the
+    snapshot it began with: its log head is the province's before the import.
+  - A client that leaves during a held read costs the node nothing: the
+    reader finishes, and the next reads are answered.
+  - jzfpctl notices that its node died during a request: it says the
+    connection closed, and does not wait out its --timeout.
+  - Malformed, oversized, multi-frame and unknown control requests get a typed
+    error reply naming the problem, and the node keeps answering.
+"""
+
+import json
+import os
+import signal
+import subprocess
+
+import jzfptest as jt
+from jzfptest import check, check_eq
+
+YEAR = 2020
+VILLAGE = "630121101001"
+HOLD_MS = 120000  # the held read waits for the release file, not for this
+
+
+def held_ctl(t, n, *args, timeout_s=120):
+    """Start jzfpctl ARGS at n with its read held; returns the Popen."""
+    env = dict(os.environ, JZFP_TEST_HOLD_MS=str(HOLD_MS))
+    return subprocess.Popen([jt.JZFPCTL, "-c", n.conf, "--timeout", str(timeout_s)] + list(args),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def release(n):
+    with open(os.path.join(n.data, "release-hold"), "w"):
+        pass
+
+
+def unrelease(n):
+    path = os.path.join(n.data, "release-hold")
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def wait_busy(t, n, busy, what):
+    t.wait_for(f"{n}: {busy} readers busy ({what})",
+               lambda: (t.status(n).get("control") or {}).get("busy") == busy, timeout=30)
+
+
+def test(t):
+    t.receipt_ms = 3600 * 1000  # no receipts during the test: exact record counts
+    prov = t.add("630000000000", "province", "青海省")
+    county = t.add("630121000000", "county", "大通县")
+    t.add("630121101000", "township", "桥头镇")
+    village = t.add(VILLAGE, "village", "新庄村")
+    t.start_all()
+    t.wait_synced(receipts=False)
+
+    census = os.path.join(t.dir, "census.csv")
+    jt.gen_census(census, [VILLAGE], YEAR, seed=3)
+    t.import_ok(village, "census", census)
+    t.wait_synced(receipts=False)
+
+    # ---- a held read at the province; replication goes on beside it
+    before = t.status(prov)["records"]
+    unrelease(prov)
+    verify = held_ctl(t, prov, "rollup", "--verify", "--json")
+    wait_busy(t, prov, 2, "the held verify and this status")
+    hh = jt.gen_households(os.path.join(t.dir, "hh-{village}.csv"), [VILLAGE], 40, seed=5, new=True,
+                           year=YEAR)[VILLAGE]
+    created = t.import_ok(village, "households", hh)
+    check(created >= 40, f"import created {created} versions")
+    vst = t.wait_for(f"{village}: parent holds its whole log",
+                     lambda: (lambda s: s if s["up"]["acked"] == s["up"]["head"] else None)(
+                         t.status(village)), timeout=60)
+    grown = t.wait_for(f"{prov}: records grown by the import",
+                       lambda: (lambda r: r if r > before else None)(t.status(prov)["records"]),
+                       timeout=60)
+    check(verify.poll() is None, "the held verify ended before it was released")
+    st = t.status(prov)
+    check_eq((st.get("control") or {}).get("busy"), 2, f"{prov}: busy readers during the hold")
+    tree = t.ctl(prov, "tree", "--json")
+    row = next((r for r in tree["nodes"] if r["area"] == county.area), None)
+    check(row is not None, f"{prov}: tree has no row for {county}")
+    check_eq(row["stale"], False, f"{prov}: {county}'s heartbeat is stale during the held read")
+    check(vst["up"]["acked"] > 0, f"{village}: up cursor {vst['up']}")
+
+    release(prov)
+    out, err = verify.communicate(timeout=120)
+    check_eq(verify.returncode, 0, f"held rollup --verify: {err.strip()}")
+    snap = json.loads(out)
+    check_eq(snap["ok"], True, "held verify ok")
+    check_eq(snap["log_head"], before, "the held verify's snapshot is the log before the import")
+    check(grown > before, "the province applied the import during the held read")
+    unrelease(prov)
+    t.wait_synced(receipts=False)
+    t.verify(prov, "after the held read")
+
+    # ---- a client that leaves during a held read
+    gone = held_ctl(t, prov, "rollup", "--verify")
+    wait_busy(t, prov, 2, "a held verify whose client will leave")
+    gone.send_signal(signal.SIGKILL)
+    gone.wait(timeout=30)
+    release(prov)
+    wait_busy(t, prov, 1, "the left client's reader is free again")
+    t.verify(prov, "after a client left mid-request")
+    unrelease(prov)
+
+    # ---- malformed and oversized requests get typed errors
+    probe = os.path.join(jt.BIN, "jzfp_ctlprobe")
+    sock = os.path.join(prov.data, "control.sock")
+    p = jt.run([probe, sock, "garbage", "frames", "unknown", "oversize", "status"], timeout=120)
+    check_eq(p.returncode, 0, f"jzfp_ctlprobe: {p.stderr}")
+    lines = dict(line.split(" ", 1) for line in p.stdout.strip().splitlines())
+    jt.log(f"probe: {lines}")
+    check("malformed control request" in lines.get("garbage", ""), f"garbage: {lines}")
+    check("frames" in lines.get("frames", "") and "code=-" in lines.get("frames", ""),
+          f"frames: {lines}")
+    check("unknown control request" in lines.get("unknown", ""), f"unknown: {lines}")
+    check("over the limit" in lines.get("oversize", ""), f"oversize: {lines}")
+    check(lines.get("status", "").startswith("code=0 "), f"status after the probes: {lines}")
+    check(prov.running, f"{prov} died of the probes")
+
+    # ---- jzfpctl notices a node that dies during its request
+    unrelease(village)
+    dying = held_ctl(t, village, "rollup", "--verify", timeout_s=100)
+    wait_busy(t, village, 2, "a held verify at a node about to be killed")
+    t.kill9(village)
+    out, err = dying.communicate(timeout=60)
+    check_eq(dying.returncode, 1, f"jzfpctl whose node died: {out} {err}")
+    check("closed the connection" in err, f"jzfpctl whose node died says: {err.strip()!r}")
+
+
+if __name__ == "__main__":
+    jt.main(test, test_clock=True)
