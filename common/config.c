@@ -76,6 +76,7 @@ enum {
 	K_IDX_ROOT_KEY,
 	K_IDX_CERT,
 	K_IDX_AUDIT_KEY,
+	K_IDX_READ_GROUP,
 	K_IDX_COUNT
 };
 
@@ -99,6 +100,7 @@ static const struct key_def keys[] = {
     [K_IDX_ROOT_KEY] = {"trust", "root_key", K_HEXSTR, 0, 0, NULL, false, F(root_key)},
     [K_IDX_CERT] = {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
     [K_IDX_AUDIT_KEY] = {"trust", "audit_key", K_HEX32, 0, 0, NULL, false, F(audit_key)},
+    [K_IDX_READ_GROUP] = {"control", "read_group", K_STRING, 0, 0, NULL, false, F(read_group)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -57,6 +57,7 @@ svc_init(struct svc *s, struct node *n, struct store *st, const struct config *c
 	s->cfg = cfg;
 	s->id = id;
 	s->ctl = ctl;
+	s->uid = UINT32_MAX;
 }
 
 void
@@ -220,6 +221,10 @@ svc_legacy(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
 	struct sbuf text;
 	sbuf_init(&text);
+	if (rq->legacy->n_frames)
+		snprintf(s->done, sizeof(s->done), "%.*s",
+		         (int)(rq->legacy->frames[0].len < 60 ? rq->legacy->frames[0].len : 60),
+		         (const char *)rq->legacy->frames[0].data);
 	int err = control_legacy(s->n, rq->legacy->frames, rq->legacy->n_frames, &text);
 	Ctl__LegacyReply *lr = SVC_NEW(s, Ctl__LegacyReply, ctl__legacy_reply__init);
 	if (lr)

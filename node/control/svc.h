@@ -48,7 +48,11 @@ struct svc {
 	const struct ident *id;
 	struct control *ctl; /* the published view (status, tree) */
 	struct svc_block *blocks;
-	char why[512];    /* svc_fail's reason */
+	char why[512]; /* svc_fail's reason */
+	/* What a write service signed or changed, for the log line that names
+	 * the local user (no personal data): "1 event, 3 households". */
+	char done[200];
+	uint32_t uid;     /* the requester's uid (SO_PEERCRED), UINT32_MAX if unknown */
 	uint32_t hold_ms; /* tests: hold the read transaction this long */
 };
 
