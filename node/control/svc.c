@@ -35,7 +35,7 @@ static const struct svc_entry legacy_table[] = {
 };
 
 static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
-                                                 legacy_table};
+                                                 svc_ops_table, legacy_table};
 
 const struct svc_entry *
 svc_find(Ctl__Request__ReqCase req)
