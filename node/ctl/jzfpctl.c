@@ -186,8 +186,8 @@ cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, struc
 }
 
 size_t
-cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n, int argc,
-        char **argv)
+cli_find_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
+             int argc, char **argv)
 {
 	/* A first pass with every subcommand's options, to find the first
 	 * operand; the chosen one's own pass (cli_parse) then judges the rest
