@@ -95,8 +95,8 @@ void cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, 
  * word): the index of the one named on the command line. ALL gives the
  * usage and help when none is named: --help prints them (exit 0), no or an
  * unknown word is a usage error. Then cli_parse(c, &subs[i], ...). */
-size_t cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
-               int argc, char **argv);
+size_t cli_find_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
+                    int argc, char **argv);
 
 /* "jzfpctl: CMD->name: WHAT" and "usage: jzfpctl CMD->usage" on stderr,
  * exit 2. */
