@@ -8,11 +8,10 @@
  * node restored from an older copy recovers its records instead of forking
  * its chain (node.c, link_up.c).
  */
-#include "svc.h"
-
 #include "bytes.h"
 #include "node.h"
 #include "store.h"
+#include "svc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -71,10 +70,11 @@ svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			return svc_fail(s, -errno, "backup: cannot create %s: %s", dir,
 			                strerror(errno));
 		if (!dir_is_empty(dir))
-			return svc_fail(s, -EEXIST,
-			                "backup: %s exists and is not an empty directory: give a new "
-			                "one",
-			                dir);
+			return svc_fail(
+			    s, -EEXIST,
+			    "backup: %s exists and is not an empty directory: give a new "
+			    "one",
+			    dir);
 	}
 	/* The head before the copy: the copy holds at least this much. */
 	uint64_t head = log_head(s->st);

@@ -149,6 +149,8 @@ int cli_simple(struct ctl *c, const char *const *args);
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_tree(struct ctl *c, int argc, char **argv);
 int cmd_rollup(struct ctl *c, int argc, char **argv);
+/* cmd_ops.c */
+int cmd_backup(struct ctl *c, int argc, char **argv);
 
 int cmd_proposals(struct ctl *c, int argc, char **argv);
 int cmd_consent(struct ctl *c, int argc, char **argv);

@@ -654,6 +654,7 @@ static const struct command commands[] = {
     {"revoke", cmd_revoke, "revoke a node key below this node"},
     {"clock", cmd_clock, "move a test node's clock (jzfpd --test-clock)"},
     {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
+    {"backup", cmd_backup, "a hot, compacted copy of the node's store"},
 };
 
 #define USAGE_TOP "[-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]"
