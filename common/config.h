@@ -25,13 +25,18 @@
  *   window = 8                     ; 1..64 unacknowledged batches
  *   receipt_ms = 30000             ; province: how often it signs receipts
  *   [trust]
- *   tag_key = <64 hex>             ; optional: the province's person-tag key
- *   root_key = <64 hex>            ; optional: the province's public key (trust on)
+ *   tag_key = <64 hex>             ; optional: the province's person-tag key;
+ *                                  ; refused at a province, and in a file that
+ *                                  ; group or others may read (chmod 600 it)
+ *   root_key = <64 hex>            ; the province's public key (trust on)
  *   cert = node.cert               ; with root_key: this node's certificate chain
  *   audit_key = <64 hex>           ; optional: the province's audit public key, a
  *                                  ; reader of all personal data (kept off-node)
+ *   insecure = no                  ; yes | no: yes lets jzfpd run without
+ *                                  ; root_key (children not authenticated)
  *
- * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://.
+ * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
+ * config_load, refuses a config without root_key unless insecure = yes.
  */
 #ifndef JZFP_CONFIG_H
 #define JZFP_CONFIG_H
@@ -67,6 +72,7 @@ struct config {
 	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */
 	uint8_t audit_key[32];      /* trust.audit_key */
 	bool has_audit_key;
+	bool insecure;   /* trust.insecure: may run without root_key */
 	bool test_clock; /* jzfpd --test-clock (not from the file) */
 };
 

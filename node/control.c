@@ -170,6 +170,7 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		bool may = node_may_sign(n, &why_not);
 		sbuf_printf(out, ",\"may_sign\":%s,\"why_not_signing\":", may ? "true" : "false");
 		sbuf_json_str(out, may ? "" : why_not);
+		sbuf_printf(out, ",\"insecure\":%s", n->insecure ? "true" : "false");
 		sbuf_printf(out,
 		            ",\"workflow\":{\"applied\":%" PRIu64 ",\"refused\":%" PRIu64
 		            ",\"open_proposals\":%" PRIu64 ",\"parked\":%" PRIu64 "}",
@@ -220,6 +221,10 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		return 0;
 	}
 	sbuf_printf(out, "node      %s %s %s\n", area, area_level_name(n->cfg.level), n->cfg.name);
+	sbuf_printf(out, "trust     %s\n",
+	            n->insecure ? "INSECURE: no root_key ([trust] insecure = yes), any key may "
+	                          "join as a child"
+	                        : "certified: children must prove their area (root_key)");
 	sbuf_printf(out, "records   %" PRIu64 " held, %" PRIu64 " signed here\n", n->ax.local_seq,
 	            n->ax.own_seq);
 	sbuf_printf(out,

@@ -39,6 +39,7 @@
  * space than this share, or than DISK_LOW_BYTES. */
 #define DISK_LOW_PERCENT 10
 #define DISK_LOW_BYTES   (1ULL << 30)
+#define INSECURE_WARN_MS (3600 * 1000ULL)
 
 uint64_t
 node_now_ms(void)
@@ -267,6 +268,23 @@ lock_data_dir(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", n->cfg.data_dir, strerror(errno));
 		return -errno;
 	}
+	/* The store holds sealed personal data and the control socket signs
+	 * on request: the directory is the owner's only. */
+	struct stat st;
+	if (stat(n->cfg.data_dir, &st) != 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", n->cfg.data_dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "data directory %s is not a directory", n->cfg.data_dir);
+		return JZ_ECONFIG;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen,
+		         "data directory %s: mode %03o is open to group or others; chmod 700 %s",
+		         n->cfg.data_dir, (unsigned)(st.st_mode & 0777), n->cfg.data_dir);
+		return JZ_ECONFIG;
+	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/jzfpd.lock", n->cfg.data_dir);
 	n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -290,6 +308,40 @@ lock_data_dir(struct node *n, char *err, size_t errlen)
 	if (ftruncate(n->lock_fd, 0) != 0 || pwrite(n->lock_fd, pid, (size_t)len, 0) != len)
 		log_warn("cannot record our pid in %s", path);
 	return 0;
+}
+
+/*
+ * Secure unless told otherwise: without [trust] root_key a parent admits any
+ * key as a child, so a node runs without it only with [trust] insecure = yes.
+ * Checked before the data directory is made.
+ */
+static int
+check_secure(struct node *n, char *err, size_t errlen)
+{
+	if (n->cfg.root_key[0])
+		return 0;
+	if (!n->cfg.insecure) {
+		snprintf(err, errlen,
+		         "no [trust] root_key%s: without it any key is admitted as a child; "
+		         "certify the tree (jzfpctl cert root, jzfpctl cert issue; see README) "
+		         "or, for a test only, set [trust] insecure = yes",
+		         n->cfg.level == AREA_LEVEL_PROVINCE ? "" : " and cert");
+		return JZ_ECONFIG;
+	}
+	n->insecure = true;
+	return 0;
+}
+
+/* Log the insecure warning at start and then every hour. */
+static void
+warn_insecure(struct node *n, uint64_t now)
+{
+	if (!n->insecure ||
+	    (n->insecure_warned_ms && now - n->insecure_warned_ms < INSECURE_WARN_MS))
+		return;
+	n->insecure_warned_ms = now;
+	log_warn("INSECURE: no [trust] root_key ([trust] insecure = yes): children are not "
+	         "authenticated, any key may join; certify the tree before real data");
 }
 
 /*
@@ -390,6 +442,9 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load key: %s", why[0] ? why : err_str(rc));
 		goto fail;
 	}
+	rc = check_secure(n, err, errlen);
+	if (rc)
+		goto fail;
 	rc = lock_data_dir(n, err, errlen);
 	if (rc)
 		goto fail;
@@ -463,6 +518,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	} else {
 		log_info("empty store: waiting for the parent before signing anything");
 	}
+	warn_insecure(n, node_now_ms());
 	*out = n;
 	return 0;
 fail:
@@ -761,6 +817,7 @@ node_run(struct node *n)
 		if (n->router)
 			link_revocations_refresh(n);
 		check_storage(n, now);
+		warn_insecure(n, now);
 	}
 	return 0;
 }

@@ -106,6 +106,10 @@ struct node {
 	 * certificate chain up to the root; without root_key, links are
 	 * encrypted but children are not authenticated. */
 	bool trust;
+	/* No root_key, allowed by [trust] insecure = yes: warned about at
+	 * start and every hour, and shown in status. */
+	bool insecure;
+	uint64_t insecure_warned_ms;
 	uint8_t root_key[32];
 	uint8_t *cert_chain; /* our own chain, sent in Hello */
 	size_t cert_chain_len;
