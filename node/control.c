@@ -162,10 +162,12 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		            ",\"refused\":%" PRIu64 ",\"gaps\":%" PRIu64
 		            ",\"equivocations\":%" PRIu64 ",\"store\":{\"used_bytes\":%" PRIu64
 		            ",\"map_bytes\":%" PRIu64 ",\"disk_free_bytes\":%" PRIu64
-		            ",\"disk_low\":%s}",
+		            ",\"disk_low\":%s,\"error\":",
 		            (double)(now - n->started_ms) / 1000, t->applied, t->duplicates,
 		            t->refused, t->gaps, t->equivocations, used, map, n->disk_free,
 		            n->disk_low ? "true" : "false");
+		sbuf_json_str(out, n->ax.store_err ? err_str(n->ax.store_err) : "");
+		sbuf_printf(out, "}");
 		const char *why_not = "";
 		bool may = node_may_sign(n, &why_not);
 		sbuf_printf(out, ",\"may_sign\":%s,\"why_not_signing\":", may ? "true" : "false");
@@ -234,6 +236,8 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 	sbuf_printf(out, "store     %.1f MiB used of %.1f MiB map, %.0f MiB free on disk%s\n",
 	            (double)used / 1048576, (double)map / 1048576, (double)n->disk_free / 1048576,
 	            n->disk_low ? " (ALARM: disk nearly full)" : "");
+	if (n->ax.store_err)
+		sbuf_printf(out, "          WRITES FAIL: %s\n", err_str(n->ax.store_err));
 	if (n->listen_ep[0])
 		sbuf_printf(out, "listen    %s\n", n->listen_ep);
 	if (n->cfg.has_parent) {

@@ -36,9 +36,9 @@
 /* Grow the map ahead of need, between transactions, past this fill level. */
 #define MAP_GROW_PERCENT 80
 /* Raise the alarm while the data directory's file system has less free
- * space than this share, or than DISK_LOW_BYTES. */
+ * space than this share of the disk, or than the store needs to reach its
+ * next growth after the next one (node_disk_low). */
 #define DISK_LOW_PERCENT 10
-#define DISK_LOW_BYTES   (1ULL << 30)
 #define INSECURE_WARN_MS (3600 * 1000ULL)
 
 uint64_t
@@ -574,6 +574,22 @@ node_close(struct node **np)
 	*np = NULL;
 }
 
+/* The map doubles at MAP_GROW_PERCENT full and the file grows with the
+ * data: before the grown map must grow again, the file takes up to
+ * MAP_GROW_PERCENT of twice the current map. The bytes it may still take. */
+static uint64_t
+store_need(uint64_t used, uint64_t map)
+{
+	uint64_t next = map / 100 * 2 * MAP_GROW_PERCENT;
+	return next > used ? next - used : 0;
+}
+
+bool
+node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map)
+{
+	return free < store_need(used, map) || free / DISK_LOW_PERCENT < total / 100;
+}
+
 /*
  * DESIGN §5: grow the map between transactions before it fills, and raise an
  * alarm (log and status) well before the disk is full.
@@ -596,12 +612,16 @@ check_storage(struct node *n, uint64_t now)
 		return;
 	n->disk_free = (uint64_t)fs.f_bavail * fs.f_frsize;
 	n->disk_total = (uint64_t)fs.f_blocks * fs.f_frsize;
-	bool low =
-	    n->disk_free < DISK_LOW_BYTES || n->disk_free * 100 < n->disk_total * DISK_LOW_PERCENT;
+	store_usage(n->st, &used, &map); /* after a growth */
+	bool low = node_disk_low(n->disk_free, n->disk_total, used, map);
 	if (low && !n->disk_low)
-		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB",
+		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB, the store "
+		          "uses %llu MiB of a %llu MiB map and may take %llu MiB more before its "
+		          "map grows twice",
 		          n->cfg.data_dir, (unsigned long long)(n->disk_free >> 20),
-		          (unsigned long long)(n->disk_total >> 20));
+		          (unsigned long long)(n->disk_total >> 20),
+		          (unsigned long long)(used >> 20), (unsigned long long)(map >> 20),
+		          (unsigned long long)(store_need(used, map) >> 20));
 	else if (!low && n->disk_low)
 		log_info("disk alarm cleared: %llu MiB free",
 		         (unsigned long long)(n->disk_free >> 20));

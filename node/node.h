@@ -154,6 +154,12 @@ void node_close(struct node **n);
 uint64_t node_now_ms(void);
 uint64_t node_now_us(void);
 
+/* Is the disk low? FREE and TOTAL bytes of the data directory's file
+ * system, USED and MAP bytes of the store: true under 10% of the disk free,
+ * or when the store could not fill, up to its growth level, the map it will
+ * have after its next growth (twice MAP) without running out of disk. */
+bool node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map);
+
 /* Log entries not yet acknowledged by the parent (0 for the province). */
 uint64_t node_backlog(const struct node *n);
 
