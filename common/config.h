@@ -33,7 +33,8 @@
  *   audit_key = <64 hex>           ; optional: the province's audit public key, a
  *                                  ; reader of all personal data (kept off-node)
  *   insecure = no                  ; yes | no: yes lets jzfpd run without
- *                                  ; root_key (children not authenticated)
+ *                                  ; root_key (children not authenticated);
+ *                                  ; no effect with root_key
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
  * config_load, refuses a config without root_key unless insecure = yes.
