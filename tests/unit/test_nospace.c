@@ -8,8 +8,8 @@
  * executable: a fault, when armed, hits the next write only, as a full disk
  * would hit a page write (the meta page is written last and never reached).
  */
-#include "bytes.h"
 #include "apply.h"
+#include "bytes.h"
 #include "err.h"
 #include "hlc.h"
 #include "ident.h"
