@@ -25,13 +25,19 @@
  *   window = 8                     ; 1..64 unacknowledged batches
  *   receipt_ms = 30000             ; province: how often it signs receipts
  *   [trust]
- *   tag_key = <64 hex>             ; optional: the province's person-tag key
- *   root_key = <64 hex>            ; optional: the province's public key (trust on)
+ *   tag_key = <64 hex>             ; optional: the province's person-tag key;
+ *                                  ; refused at a province, and in a file that
+ *                                  ; group or others may read (chmod 600 it)
+ *   root_key = <64 hex>            ; the province's public key (trust on)
  *   cert = node.cert               ; with root_key: this node's certificate chain
  *   audit_key = <64 hex>           ; optional: the province's audit public key, a
  *                                  ; reader of all personal data (kept off-node)
+ *   insecure = no                  ; yes | no: yes lets jzfpd run without
+ *                                  ; root_key (children not authenticated);
+ *                                  ; no effect with root_key
  *
- * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://.
+ * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
+ * config_load, refuses a config without root_key unless insecure = yes.
  */
 #ifndef JZFP_CONFIG_H
 #define JZFP_CONFIG_H
@@ -70,6 +76,7 @@ struct config {
 	/* control.read_group: members of this group may read (status, tree,
 	 * rollup, proposals) through DATA_DIR/control-ro.sock; "" = none */
 	char read_group[64];
+	bool insecure;   /* trust.insecure: may run without root_key */
 	bool test_clock; /* jzfpd --test-clock (not from the file) */
 };
 

@@ -11,7 +11,7 @@
  *   - a loaded config keeps config.h's promises: the area's own level is
  *     node.level, paths are absolute, numbers are in their ranges, strings
  *     are terminated, a node has a parent and its key unless it is the
- *     province, and a province listens;
+ *     province, and a province listens and holds no tag key;
  *   - the result does not depend on the error buffer: a 16-byte buffer gets
  *     a prefix of the same message, no buffer at all the same return code,
  *     and a second load the same struct config.
@@ -57,6 +57,7 @@ check_config(const struct config *c)
 	FUZZ_CHECK(c->cert[0] == '\0' || c->cert[0] == '/');
 	if (c->level == AREA_LEVEL_PROVINCE) {
 		FUZZ_CHECK(!c->has_parent && c->parent[0] == '\0' && c->listen[0] != '\0');
+		FUZZ_CHECK(!c->has_tag_key); /* tags plus the key reveal ID numbers */
 	} else {
 		FUZZ_CHECK(c->has_parent && c->parent[0] != '\0');
 	}

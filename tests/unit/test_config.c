@@ -55,6 +55,8 @@ write_file(const char *path, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+	/* Owner only, as a file holding [trust] tag_key must be. */
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 /* Load text; return config_load's result (message in fx->err). */
@@ -114,6 +116,7 @@ good_county_with_defaults(void **state)
 	assert_false(c->has_tag_key);
 	assert_string_equal(c->root_key, "");
 	assert_string_equal(c->cert, "");
+	assert_false(c->insecure);
 }
 
 static void
@@ -138,9 +141,9 @@ good_province_with_every_key(void **state)
 	                          "batch_max = 4096\n"
 	                          "window = 64\n"
 	                          "[trust]\n"
-	                          "tag_key = " KEY_A "\n"
 	                          "root_key = " KEY_A "\n"
-	                          "cert = ../qh.cert\n"),
+	                          "cert = ../qh.cert\n"
+	                          "insecure = yes\n"),
 	                 0);
 	struct config *c = &fx->cfg;
 	assert_int_equal(c->level, AREA_LEVEL_PROVINCE);
@@ -158,8 +161,8 @@ good_province_with_every_key(void **state)
 	assert_int_equal(c->heartbeat_ms, 100);
 	assert_int_equal(c->batch_max, 4096);
 	assert_int_equal(c->window, 64);
-	assert_true(c->has_tag_key);
-	assert_int_equal(c->tag_key[31], 0xff);
+	assert_false(c->has_tag_key);
+	assert_true(c->insecure);
 	assert_string_equal(c->root_key,
 	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
 }
@@ -272,6 +275,63 @@ missing_and_inconsistent_keys(void **state)
 	             "[link] listen: missing required key (a province needs children)");
 }
 
+/* The tag key only where the personal data is readable (issue 11). */
+static void
+tag_key_at_importing_nodes_only(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* A county holds it, in a file only its owner can read. */
+	assert_int_equal(load(fx, COUNTY "[trust]\ntag_key = " KEY_A "\n"), 0);
+	assert_true(fx->cfg.has_tag_key);
+	assert_int_equal(fx->cfg.tag_key[31], 0xff);
+	/* A province does not: its store holds every tag. */
+	expect_error(fx,
+	             "[node]\nlevel = province\narea = 630000000000\ndata_dir = d\n"
+	             "[link]\nlisten = tcp://127.0.0.1:1\n[trust]\ntag_key = " KEY_A "\n",
+	             8,
+	             "[trust] tag_key: a province node must not hold the tag key: tags plus the "
+	             "key reveal ID numbers (remove it; only importing nodes need it)");
+	/* An empty value holds no key. */
+	assert_int_equal(load(fx, "[node]\nlevel = province\narea = 630000000000\ndata_dir = d\n"
+	                          "[link]\nlisten = tcp://127.0.0.1:1\n[trust]\ntag_key =\n"),
+	                 0);
+}
+
+static void
+key_in_a_readable_file_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	const char *text = COUNTY "[trust]\ntag_key = " KEY_A "\n";
+
+	write_file(fx->path, text);
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(config_load(&fx->cfg, fx->path, fx->err, sizeof fx->err), JZ_ECONFIG);
+	snprintf(fx->want, sizeof fx->want,
+	         "%s:9: [trust] tag_key: mode 644 lets group or others read this key; chmod 600 %s",
+	         fx->path, fx->path);
+	assert_string_equal(fx->err, fx->want);
+	assert_int_equal(chmod(fx->path, 0640), 0);
+	assert_int_equal(config_load(&fx->cfg, fx->path, fx->err, sizeof fx->err), JZ_ECONFIG);
+	/* Without a key the mode does not matter. */
+	write_file(fx->path, COUNTY);
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(config_load(&fx->cfg, fx->path, fx->err, sizeof fx->err), 0);
+}
+
+static void
+insecure_is_yes_or_no(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, COUNTY "[trust]\ninsecure = yes\n"), 0);
+	assert_true(fx->cfg.insecure);
+	assert_int_equal(load(fx, COUNTY "[trust]\ninsecure = no\n"), 0);
+	assert_false(fx->cfg.insecure);
+	expect_error(fx, COUNTY "[trust]\ninsecure = true\n", 9,
+	             "[trust] insecure: must be yes or no");
+}
+
 static void
 syntax_errors_and_long_lines(void **state)
 {
@@ -306,6 +366,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(unknown_sections_and_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(missing_and_inconsistent_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tag_key_at_importing_nodes_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(key_in_a_readable_file_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(insecure_is_yes_or_no, setup, teardown),
 	    cmocka_unit_test_setup_teardown(syntax_errors_and_long_lines, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
