@@ -81,14 +81,14 @@ utf8_next(const unsigned char *p, size_t n, uint32_t *cp, enum fault *fault)
 	return 0;
 }
 
-enum class {
+enum kind {
 	C_OK,
 	C_CONTROL,   /* C0, DEL, C1 */
 	C_BIDI,      /* reorders text on screen */
 	C_SEPARATOR, /* U+2028, U+2029 */
 };
 
-static enum class
+static enum kind
 classify(uint32_t c, unsigned flags)
 {
 	if (c < 0x20)
@@ -101,6 +101,38 @@ classify(uint32_t c, unsigned flags)
 	if (c == 0x2028 || c == 0x2029)
 		return C_SEPARATOR;
 	return C_OK;
+}
+
+/* "invalid UTF-8 at byte 3: overlong encoding" */
+static void
+fault_why(char why[TEXT_WHY_LEN], size_t at, enum fault fault, unsigned char byte, uint32_t c)
+{
+	char what[48] = "";
+
+	switch (fault) {
+	case F_STRAY:
+		snprintf(what, sizeof what, "stray continuation byte 0x%02x", byte);
+		break;
+	case F_BAD_BYTE:
+		snprintf(what, sizeof what, "byte 0x%02x", byte);
+		break;
+	case F_TRUNCATED:
+		snprintf(what, sizeof what, "truncated sequence");
+		break;
+	case F_INCOMPLETE:
+		snprintf(what, sizeof what, "incomplete sequence");
+		break;
+	case F_OVERLONG:
+		snprintf(what, sizeof what, "overlong encoding");
+		break;
+	case F_SURROGATE:
+		snprintf(what, sizeof what, "surrogate U+%04X", (unsigned)c);
+		break;
+	case F_TOO_BIG:
+		snprintf(what, sizeof what, "beyond U+10FFFF");
+		break;
+	}
+	snprintf(why, TEXT_WHY_LEN, "invalid UTF-8 at byte %zu: %s", at, what);
 }
 
 bool
@@ -118,43 +150,11 @@ text_is_clean(const char *s, size_t n, unsigned flags, char why[TEXT_WHY_LEN])
 	for (size_t i = 0; i < n;) {
 		size_t k = utf8_next(p + i, n - i, &c, &fault);
 		if (k == 0) {
-			if (!why)
-				return false;
-			switch (fault) {
-			case F_STRAY:
-				snprintf(why, TEXT_WHY_LEN,
-				         "invalid UTF-8 at byte %zu: stray continuation byte 0x%02x",
-				         i, p[i]);
-				break;
-			case F_BAD_BYTE:
-				snprintf(why, TEXT_WHY_LEN, "invalid UTF-8 at byte %zu: byte 0x%02x",
-				         i, p[i]);
-				break;
-			case F_TRUNCATED:
-				snprintf(why, TEXT_WHY_LEN,
-				         "invalid UTF-8 at byte %zu: truncated sequence", i);
-				break;
-			case F_INCOMPLETE:
-				snprintf(why, TEXT_WHY_LEN,
-				         "invalid UTF-8 at byte %zu: incomplete sequence", i);
-				break;
-			case F_OVERLONG:
-				snprintf(why, TEXT_WHY_LEN,
-				         "invalid UTF-8 at byte %zu: overlong encoding", i);
-				break;
-			case F_SURROGATE:
-				snprintf(why, TEXT_WHY_LEN,
-				         "invalid UTF-8 at byte %zu: surrogate U+%04X", i,
-				         (unsigned)c);
-				break;
-			case F_TOO_BIG:
-				snprintf(why, TEXT_WHY_LEN,
-				         "invalid UTF-8 at byte %zu: beyond U+10FFFF", i);
-				break;
-			}
+			if (why)
+				fault_why(why, i, fault, p[i], c);
 			return false;
 		}
-		enum class cl = classify(c, flags);
+		enum kind cl = classify(c, flags);
 		if (cl != C_OK) {
 			if (why)
 				snprintf(why, TEXT_WHY_LEN, "%s U+%04X at byte %zu", what[cl],

@@ -75,8 +75,9 @@ bool text_looks_personal(const char *s, size_t n, char why[TEXT_WHY_LEN]);
  * DEL become \xNN too, the other characters text_is_clean refuses become
  * \u{NNNN} (C1, bidi marks, U+2028/9: "\u{202e}"), hex digits in lower
  * case, and a backslash is doubled so the escaping is unambiguous. With
- * TEXT_MULTILINE, '\n' is copied raw. Everything else is copied unchanged, so clean text without a backslash
- * comes out as it went in, and the output always passes text_is_clean.
+ * TEXT_MULTILINE, '\n' is copied raw. Everything else is copied unchanged,
+ * so clean text without a backslash comes out as it went in, and the output
+ * always passes text_is_clean.
  * Like snprintf: writes at most outlen bytes, NUL included (out may be NULL
  * if outlen is 0), and returns the length the whole output needs, without
  * the NUL; a return >= outlen means out holds a truncated copy, cut between

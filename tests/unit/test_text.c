@@ -121,7 +121,8 @@ bidi_marks_refused(void **state)
 	/* Trojan Source: the reason reads one way and is stored another. */
 	DIRTY("同意\xe2\x80\xae不", "bidirectional mark U+202E at byte 6");
 	/* Neighbours that do not reorder text are fine. */
-	CLEAN("\xe2\x80\x8b\xe2\x80\x8c\xe2\x80\xaf\xe2\x81\xa0\xe2\x81\xaa"); /* 200B 200C 202F 2060 206A */
+	CLEAN("\xe2\x80\x8b\xe2\x80\x8c\xe2\x80\xaf\xe2\x81\xa0\xe2\x81\xaa"); /* 200B 200C 202F
+	                                                                          2060 206A */
 }
 
 static void
@@ -355,7 +356,8 @@ csv_cells(void **state)
 	cell("张三", "张三");
 	cell("630121101001", "630121101001");
 	/* Formulas are neutralised with a quote in front. */
-	cell("=HYPERLINK(\"http://x/\",\"click\")", "\"'=HYPERLINK(\"\"http://x/\"\",\"\"click\"\")\"");
+	cell("=HYPERLINK(\"http://x/\",\"click\")",
+	     "\"'=HYPERLINK(\"\"http://x/\"\",\"\"click\"\")\"");
 	cell("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\"");
 	cell("=1+1", "'=1+1");
 	cell("@SUM(A1:A9)", "'@SUM(A1:A9)");

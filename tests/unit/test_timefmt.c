@@ -45,8 +45,8 @@ shanghai(void **state)
 	zone(TIMEFMT_ZONE_DEFAULT);
 	expect(NOTICE_MS, "2026-12-06 00:27 +08:00", "2026-12-06T00:27:00+08:00", "2026-12-06");
 	/* The local date is the day after the UTC date until 16:00Z. */
-	expect(NOTICE_MS - 27 * 60 * S - 1, "2026-12-05 23:59 +08:00",
-	       "2026-12-05T23:59:59+08:00", "2026-12-05");
+	expect(NOTICE_MS - 27 * 60 * S - 1, "2026-12-05 23:59 +08:00", "2026-12-05T23:59:59+08:00",
+	       "2026-12-05");
 	/* Seconds and milliseconds are truncated, never rounded up. */
 	expect(NOTICE_MS + 59 * S + 999, "2026-12-06 00:27 +08:00", "2026-12-06T00:27:59+08:00",
 	       "2026-12-06");
@@ -163,12 +163,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(shanghai),
-	    cmocka_unit_test(utc),
-	    cmocka_unit_test(the_epoch),
-	    cmocka_unit_test(new_york_across_dst),
-	    cmocka_unit_test(odd_offsets),
-	    cmocka_unit_test(far_future),
+	    cmocka_unit_test(shanghai),          cmocka_unit_test(utc),
+	    cmocka_unit_test(the_epoch),         cmocka_unit_test(new_york_across_dst),
+	    cmocka_unit_test(odd_offsets),       cmocka_unit_test(far_future),
 	    cmocka_unit_test(bad_zones_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
