@@ -67,7 +67,8 @@ check_personal(const char *s, size_t n)
 	FUZZ_CHECK(a);
 	FUZZ_CHECK(got == text_looks_personal(s, n, NULL));
 	if (got)
-		FUZZ_CHECK(fuzz_terminated(why, sizeof why) && strncmp(why, "looks like ", 11) == 0);
+		FUZZ_CHECK(fuzz_terminated(why, sizeof why) &&
+		           strncmp(why, "looks like ", 11) == 0);
 	a[0] = 'a';
 	memcpy(a + 1, s, n);
 	FUZZ_CHECK(got == text_looks_personal(a, n + 1, NULL));
