@@ -19,6 +19,8 @@
 #include "err.h"
 #include "hex.h"
 #include "log.h"
+#include "text.h"
+#include "timefmt.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -44,6 +46,7 @@ enum key_type {
 	K_HEX32,    /* uint8_t[32] from 64 hex characters */
 	K_HEXSTR,   /* char[65], 64 hex characters kept as text */
 	K_BOOL,     /* bool, yes or no */
+	K_ZONE,     /* char[size], an installed time zone (timefmt.h) */
 };
 
 struct key_def {
@@ -67,6 +70,7 @@ enum {
 	K_IDX_KEY,
 	K_IDX_LOG_LEVEL,
 	K_IDX_MAP_SIZE,
+	K_IDX_TIMEZONE,
 	K_IDX_LISTEN,
 	K_IDX_PARENT,
 	K_IDX_PARENT_KEY,
@@ -92,6 +96,8 @@ static const struct key_def keys[] = {
     [K_IDX_KEY] = {"node", "key", K_PATH, 0, 0, NULL, false, F(key)},
     [K_IDX_LOG_LEVEL] = {"node", "log_level", K_LOGLEVEL, 0, 0, "info", false, F(log_level)},
     [K_IDX_MAP_SIZE] = {"node", "map_size_mb", K_MEGS, 1, 1048576, "1024", false, F(map_size)},
+    /* node.timezone defaults to TIMEFMT_ZONE_DEFAULT, set after parsing */
+    [K_IDX_TIMEZONE] = {"node", "timezone", K_ZONE, 0, 0, NULL, false, F(timezone)},
     [K_IDX_LISTEN] = {"link", "listen", K_ENDPOINT, 0, 0, NULL, false, F(listen)},
     [K_IDX_PARENT] = {"link", "parent", K_ENDPOINT, 0, 0, NULL, false, F(parent)},
     [K_IDX_PARENT_KEY] = {"link", "parent_key", K_HEX32, 0, 0, NULL, false, F(parent_key)},
@@ -109,6 +115,7 @@ static const struct key_def keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS == K_IDX_COUNT, "every key has an index");
+_Static_assert(sizeof(((struct config *)0)->timezone) == TIMEFMT_ZONE_MAX, "a zone fits");
 
 struct load {
 	struct config *cfg;
@@ -316,6 +323,15 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 			return false;
 		}
 		*(bool *)(void *)field = strcmp(v, "yes") == 0;
+		return true;
+	case K_ZONE:
+		if (timefmt_zone_check(v) || !copy_str(field, k->size, v)) {
+			char shown[72];
+			text_escape_term(v, strlen(v), 0, shown, sizeof shown);
+			report(ld, line, k, NULL, NULL, "unknown time zone '%s'%s", shown,
+			       line ? "" : " (the default: is tzdata installed?)");
+			return false;
+		}
 		return true;
 	}
 	return false;
@@ -525,6 +541,8 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 			report(&ld, ld.line_of[K_IDX_DATA_DIR], &keys[K_IDX_DATA_DIR], NULL, NULL,
 			       "path too long to hold node.key");
 	}
+	if (!ld.failed && !ld.filled[K_IDX_TIMEZONE])
+		set_value(&ld, &keys[K_IDX_TIMEZONE], 0, TIMEFMT_ZONE_DEFAULT);
 	if (!ld.failed)
 		cross_check(&ld);
 	/* A key in the file: only its owner may read it, as for key files. */

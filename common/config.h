@@ -16,6 +16,7 @@
  *   key = node.key                 ; optional; default <data_dir>/node.key
  *   log_level = info               ; error | warning | info | debug
  *   map_size_mb = 1024             ; 1..1048576
+ *   timezone = Asia/Shanghai       ; times shown to people (timefmt.h)
  *   [link]
  *   listen = tcp://0.0.0.0:7001    ; optional; required for a province
  *   parent = tcp://10.0.0.1:7000   ; required unless province, empty for it
@@ -59,6 +60,7 @@ struct config {
 	char key[CONFIG_PATH_MAX];      /* node.key, absolute */
 	int log_level;                  /* node.log_level as syslog LOG_*, default LOG_INFO */
 	uint64_t map_size;              /* node.map_size_mb in bytes, default 1 GiB */
+	char timezone[64];              /* node.timezone, default Asia/Shanghai */
 	char listen[256];               /* link.listen, "" = no children */
 	char parent[256];               /* link.parent, "" for the province */
 	uint8_t parent_key[32];         /* link.parent_key */

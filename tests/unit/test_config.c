@@ -104,6 +104,7 @@ good_county_with_defaults(void **state)
 	assert_string_equal(c->key, want);
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_true(c->map_size == 1024ULL << 20);
+	assert_string_equal(c->timezone, "Asia/Shanghai");
 	assert_string_equal(c->listen, "");
 	assert_string_equal(c->parent, "tcp://127.0.0.1:7000");
 	assert_true(c->has_parent);
@@ -133,6 +134,7 @@ good_province_with_every_key(void **state)
 	                          "  key = keys/qh.key   ; indented, with a comment\n"
 	                          "log_level = debug\n"
 	                          "map_size_mb = 4\n"
+	                          "timezone = America/New_York\n"
 	                          "\n"
 	                          "[link]\n"
 	                          "listen = tcp://0.0.0.0:7000\n"
@@ -149,6 +151,7 @@ good_province_with_every_key(void **state)
 	assert_int_equal(c->level, AREA_LEVEL_PROVINCE);
 	assert_string_equal(c->name, "青海省");
 	assert_string_equal(c->data_dir, "/var/lib/jzfp/qh");
+	assert_string_equal(c->timezone, "America/New_York");
 	snprintf(want, sizeof want, "%s/keys/qh.key", fx->dir);
 	assert_string_equal(c->key, want);
 	snprintf(want, sizeof want, "%s/../qh.cert", fx->dir);
@@ -241,6 +244,18 @@ bad_values(void **state)
 	expect_error(fx, "[link]\nlisten = 127.0.0.1:7000\n", 2,
 	             "[link] listen: must be a ZeroMQ endpoint (tcp://, ipc:// or inproc://)");
 	expect_error(fx, "[node]\ndata_dir =\n", 2, "[node] data_dir: must not be empty");
+	expect_error(fx, COUNTY "[node]\ntimezone = Asia/Beijing\n", 9,
+	             "[node] timezone: unknown time zone 'Asia/Beijing'");
+	expect_error(fx, "[node]\ntimezone = ../../etc/passwd\n", 2,
+	             "[node] timezone: unknown time zone '../../etc/passwd'");
+	expect_error(fx, "[node]\ntimezone = CST-8\n", 2,
+	             "[node] timezone: unknown time zone 'CST-8'");
+	expect_error(fx, "[node]\ntimezone = Asia\n", 2,
+	             "[node] timezone: unknown time zone 'Asia'");
+	expect_error(fx, "[node]\ntimezone =\n", 2, "[node] timezone: unknown time zone ''");
+	/* The value is escaped in the message: nothing raw reaches a terminal. */
+	expect_error(fx, "[node]\ntimezone = \x1b]0;x\x07\n", 2,
+	             "[node] timezone: unknown time zone '\\x1b]0;x\\x07'");
 	expect_error(fx,
 	             "[node]\nname = "
 	             "0123456789012345678901234567890123456789012345678901234567890123456789"
