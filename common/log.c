@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "text.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +45,10 @@ log_write(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* One event, one line, nothing a terminal or journald would act on:
+	 * whatever a message quotes is escaped (text.h). */
+	char safe[sizeof(msg)];
+	text_escape_term(msg, strlen(msg), 0, safe, sizeof(safe));
 
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -52,5 +58,5 @@ log_write(int level, const char *fmt, ...)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per line so concurrent writers do not interleave mid-line. */
 	fprintf(stderr, "%s %s.%03ldZ %012" PRIu64 " %s\n", names[level & 7], when,
-	        ts.tv_nsec / 1000000L, log_area, msg);
+	        ts.tv_nsec / 1000000L, log_area, safe);
 }

@@ -21,6 +21,7 @@
 
 #include "jzfp.pb-c.h"
 #include "pbwalk.h"
+#include "text.h"
 
 #include <string.h>
 
@@ -28,19 +29,22 @@
 
 /* ------------------------------------------------------------ checks */
 
-/* A C string held in char[cap]: terminated inside the array, valid UTF-8. */
+/* A C string held in char[cap]: terminated inside the array, valid UTF-8,
+ * and clean text (text.h: no control characters, no marks that reorder
+ * what a terminal shows), whoever signed it (DESIGN §8). */
 static bool
 cstr_ok(const char *s, size_t cap)
 {
 	const char *nul = memchr(s, 0, cap);
-	return nul && pbwalk_utf8_ok((const uint8_t *)s, (size_t)(nul - s));
+	return nul && text_is_clean(s, (size_t)(nul - s), 0, NULL);
 }
 
-/* Copy a decoded string field into char[cap], refusing what does not fit. */
+/* Copy a decoded string field into char[cap], refusing what does not fit
+ * or is not clean text. */
 static bool
 cstr_set(char *dst, size_t cap, struct bytes b)
 {
-	if (b.n >= cap || !pbwalk_utf8_ok(b.p, b.n))
+	if (b.n >= cap || !text_is_clean((const char *)b.p, b.n, 0, NULL))
 		return false;
 	memcpy(dst, b.p, b.n);
 	dst[b.n] = '\0';

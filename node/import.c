@@ -20,6 +20,7 @@
 #include "csv.h"
 #include "err.h"
 #include "resid.h"
+#include "text.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -493,6 +494,13 @@ prepare_row(struct csv_row *row, const struct header *h, struct errlist *e, bool
 		if (*row->fields[i] != '\0' && h->unnamed[i]) {
 			add_error(e, row->line, "", 0, "value in column %zu, which has no header",
 			          i + 1);
+			*bad = true;
+		}
+		/* Text from a file reaches other operators' terminals and notices:
+		 * no control characters, no marks that reorder it (DESIGN §8). */
+		char why[TEXT_WHY_LEN];
+		if (!text_is_clean(row->fields[i], strlen(row->fields[i]), 0, why)) {
+			add_error(e, row->line, h->unnamed[i] ? "" : h->name[i], 0, "%s", why);
 			*bad = true;
 		}
 	}

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "output.h"
 #include "store.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -189,6 +190,87 @@ svc_hold(struct svc *s)
 	}
 }
 
+/* Is field NAME free text (a reason or a note), which is not sealed and so
+ * must not carry an ID or phone number (DESIGN §4)? */
+static bool
+is_free_text(const char *name)
+{
+	size_t n = strlen(name);
+	return strcmp(name, "reason") == 0 || strcmp(name, "note") == 0 ||
+	       (n > 7 && strcmp(name + n - 7, "_reason") == 0);
+}
+
+/* One string of a request: clean text, and no personal number in free text. */
+static int
+check_text(struct svc *s, const char *field, const char *text, size_t n, bool free_text)
+{
+	char why[TEXT_WHY_LEN];
+	if (!text_is_clean(text, n, 0, why))
+		return svc_fail(s, JZ_EPARSE, "%s: %s", field, why);
+	if (free_text && text_looks_personal(text, n, why))
+		return svc_fail(s, JZ_EPARSE,
+		                "%s: %s; free text is not sealed, so it must not hold a person's "
+		                "numbers (an objector's contact goes in --contact, which is)",
+		                field, why);
+	return 0;
+}
+
+/* Every string of message M, recursively (text from the control socket is
+ * refused like text from the wire or a file: DESIGN §8). */
+static int
+check_message(struct svc *s, const ProtobufCMessage *m)
+{
+	if (!m)
+		return 0;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const uint8_t *base = (const uint8_t *)m;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		size_t count = 1;
+		const uint8_t *p = base + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			count = *(const size_t *)(base + f->quantifier_offset);
+			p = *(const uint8_t *const *)p;
+		}
+		for (size_t k = 0; k < count; k++) {
+			int err = 0;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				const char *t = ((const char *const *)p)[k];
+				if (t)
+					err = check_text(s, f->name, t, strlen(t),
+					                 is_free_text(f->name));
+			} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				err = check_message(s, ((const ProtobufCMessage *const *)p)[k]);
+			}
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* The legacy request's frames are strings but for an import's records. */
+static int
+check_legacy(struct svc *s, const Ctl__LegacyReq *lq)
+{
+	if (!lq->n_frames ||
+	    (lq->frames[0].len >= 6 && memcmp(lq->frames[0].data, "import", 6) == 0))
+		return 0;
+	for (size_t i = 0; i < lq->n_frames; i++) {
+		bool free_text = i > 0 && lq->frames[i - 1].len == 8 &&
+		                 memcmp(lq->frames[i - 1].data, "--reason", 8) == 0;
+		int err =
+		    check_text(s, free_text ? "--reason" : "argument",
+		               (const char *)lq->frames[i].data, lq->frames[i].len, free_text);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 void
 svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -202,6 +284,9 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	} else if (e->write && !s->n) {
 		/* The broker routes writes to the loop: a bug if one gets here. */
 		err = svc_fail(s, JZ_EIO, "%s: a write request reached a reader", e->name);
+	} else if ((err = rq->req_case == CTL__REQUEST__REQ_LEGACY ? check_legacy(s, rq->legacy)
+	                                                           : check_message(s, &rq->base))) {
+		/* refused: svc_fail said why */
 	} else {
 		err = e->fn(s, rq, rp);
 	}

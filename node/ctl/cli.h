@@ -131,6 +131,9 @@ Ctl__Reply *cli_request(struct ctl *c, const Ctl__Request *rq);
  * dies if the reply is not of kind BODY. */
 Ctl__Reply *cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body);
 void cli_reply_free(Ctl__Reply *rp);
+/* Write N bytes of TEXT to F; on a terminal, control characters and marks
+ * that reorder text are escaped (text.h), line feeds kept. */
+void cli_print(FILE *f, const char *text, size_t n);
 /* Close the connection to the node (any number of times). */
 void cli_disconnect(struct ctl *c);
 

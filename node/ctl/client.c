@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 #include "err.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -208,12 +209,23 @@ cli_reply_free(Ctl__Reply *rp)
 		ctl__reply__free_unpacked(rp, NULL);
 }
 
+void
+cli_print(FILE *f, const char *text, size_t n)
+{
+	if (isatty(fileno(f)))
+		text_escape_term_fput(f, text, n, TEXT_MULTILINE);
+	else
+		fwrite(text, 1, n, f);
+}
+
 Ctl__Reply *
 cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body)
 {
 	Ctl__Reply *rp = cli_request(c, rq);
 	if (rp->code) {
-		fprintf(stderr, "jzfpctl: %s\n", rp->error);
+		fputs("jzfpctl: ", stderr);
+		cli_print(stderr, rp->error, strlen(rp->error));
+		fputc('\n', stderr);
 		cli_reply_free(rp);
 		cli_disconnect(c);
 		exit(1);
@@ -301,9 +313,11 @@ cli_simple(struct ctl *c, const char *const *args)
 		size_t len = strlen(text);
 		while (len && text[len - 1] == '\n')
 			text[--len] = 0;
-		fprintf(stderr, "jzfpctl: %s\n", text);
+		fputs("jzfpctl: ", stderr);
+		cli_print(stderr, text, strlen(text));
+		fputc('\n', stderr);
 	} else {
-		fputs(text, stdout);
+		cli_print(stdout, text, strlen(text));
 	}
 	free(text);
 	return rc;

@@ -42,7 +42,7 @@ static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false,
 static int
 emit(struct sbuf *out)
 {
-	fwrite(out->p ? out->p : "", 1, out->n, stdout);
+	cli_print(stdout, out->p ? out->p : "", out->n);
 	sbuf_release(out);
 	return 0;
 }

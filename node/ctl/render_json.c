@@ -7,6 +7,7 @@
  */
 #include "hex.h"
 #include "render.h"
+#include "text.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -258,24 +259,13 @@ render_csv_cell(struct sbuf *out, const char *text)
 {
 	if (!text)
 		text = "";
-	bool formula = strchr("=+-@", text[0]) && text[0];
-	/* A plain negative number is data, not a formula. */
-	if (formula && text[0] == '-') {
-		char *end;
-		strtod(text, &end);
-		formula = *end != 0;
-	}
-	if (!formula && !strpbrk(text, ",\"\r\n")) {
-		sbuf_add(out, text, strlen(text));
+	size_t n = strlen(text);
+	size_t cap = TEXT_CSV_SIZE(n);
+	char small[512], *buf = cap <= sizeof(small) ? small : malloc(cap);
+	if (!buf)
 		return;
-	}
-	sbuf_add(out, "\"", 1);
-	if (formula)
-		sbuf_add(out, "'", 1);
-	for (const char *p = text; *p; p++) {
-		if (*p == '"')
-			sbuf_add(out, "\"", 1);
-		sbuf_add(out, p, 1);
-	}
-	sbuf_add(out, "\"", 1);
+	size_t len = text_csv_cell(text, n, buf, cap);
+	sbuf_add(out, buf, len < cap ? len : cap - 1);
+	if (buf != small)
+		free(buf);
 }

@@ -664,12 +664,34 @@ files_offices_have(void **state)
 	assert_int_equal(fx->res.errors[0].line, 4);
 }
 
+/* Control characters and reordering marks in a file are refused, each
+ * with its row and column. */
+static void
+hostile_text_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(
+	    import_text(
+	        fx, HEADER_EN
+	        "6301211010010001,630121101001,张\x1b]0;pwned\x07三,630121197001010013,01,1,"
+	        "1970-01-01,1,1,1,1,3512.5,1,2016\n"
+	        "6301211010010002,630121101001,\xe2\x80\xae李四,630121197202020023,01,2,"
+	        "1972-02-02,1,1,1,1,3000,1,2016\n"),
+	    0);
+	const struct import_error *e = fx->res.errors;
+	size_t n = fx->res.n_errors;
+	expect(e, n, 2, "name", "control character U+001B at byte 3");
+	expect(e, n, 3, "name", "bidirectional mark U+202E at byte 0");
+	assert_int_equal(fx->res.n, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(good_english_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(files_offices_have, setup, teardown),
+	    cmocka_unit_test_setup_teardown(hostile_text_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(good_chinese_file_in_another_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(every_kind_of_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(member_rows_must_agree_with_the_head, setup, teardown),

@@ -470,10 +470,38 @@ test_names(void **state)
 	assert_string_equal(rec_labour_name(3), "丧失劳动力");
 }
 
+/* Text that would reach a terminal raw is refused both ways: a record with
+ * an escape sequence or a reordering mark is neither signed nor accepted. */
+static void
+hostile_text_in_records(void **state)
+{
+	(void)state;
+	struct rec_census c = {
+	    .village = 630121101001ULL, .year = 2020, .households = 1, .population = 1};
+	uint8_t buf[REC_MAX_ENCODED];
+	size_t n;
+	snprintf(c.name, sizeof(c.name), "%s", "新庄村");
+	assert_int_equal(rec_census_encode(&c, buf, sizeof(buf), &n), 0);
+	struct rec_census back;
+	assert_int_equal(rec_census_decode(&back, buf, n), 0);
+	/* the same bytes with the name's first byte turned into ESC */
+	uint8_t *p = memmem(buf, n, "\xe6\x96\xb0", 3);
+	assert_non_null(p);
+	p[0] = 0x1b;
+	p[1] = '[';
+	p[2] = '2';
+	assert_int_equal(rec_census_decode(&back, buf, n), JZ_EPARSE);
+	snprintf(c.name, sizeof(c.name), "%s", "\xe2\x80\xae村");
+	assert_int_equal(rec_census_encode(&c, buf, sizeof(buf), &n), JZ_EPARSE);
+	snprintf(c.name, sizeof(c.name), "%s", "a\x1b]0;x\x07");
+	assert_int_equal(rec_census_encode(&c, buf, sizeof(buf), &n), JZ_EPARSE);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(hostile_text_in_records),
 	    cmocka_unit_test(test_household_round_trip),
 	    cmocka_unit_test(test_household_zero),
 	    cmocka_unit_test(test_household_encode_limits),
