@@ -49,10 +49,10 @@
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
 
-#define PROVINCE 630000000000ULL
-#define COUNTY   630121000000ULL
-#define TOWN     630121101000ULL
-#define V1       630121101001ULL
+#define PROVINCE            630000000000ULL
+#define COUNTY              630121000000ULL
+#define TOWN                630121101000ULL
+#define V1                  630121101001ULL
 #define HH(village, serial) ((village)*10000ULL + (serial))
 
 #define NOW_MS   1700000000000ULL
@@ -163,8 +163,7 @@ env_policy(struct chain *c, uint16_t days, uint64_t hlc)
 }
 
 static void
-env_revoke(struct chain *c, const struct ident *key, uint64_t subject, uint64_t at_ms,
-           uint64_t hlc)
+env_revoke(struct chain *c, const struct ident *key, uint64_t subject, uint64_t at_ms, uint64_t hlc)
 {
 	struct rec_revocation r = {.at_ms = at_ms};
 	memcpy(r.key, ident_public(key), 32);
