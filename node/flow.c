@@ -444,6 +444,8 @@ own_refused(struct applier *a, int delta, const char *hid, const struct step_in 
 		log_info("our own workflow step is no longer refused: household %s, %s signed "
 		         "%" PRIu64,
 		         hid, wf_step_name(s->step), s->seq);
+	} else {
+		return;
 	}
 	a->st.own_steps_refused += delta;
 	uint8_t v[8 + sizeof(last)];
