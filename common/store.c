@@ -47,6 +47,8 @@ static const char *const db_names[STORE_NDB] = {
     [STORE_HHPROP] = "hhprop",
     [STORE_WFHIST] = "wfhist",
     [STORE_RECEIPTED] = "receipted",
+    [STORE_WFSTEP] = "wfstep",
+    [STORE_WFTIME] = "wftime",
 };
 
 static int

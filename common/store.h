@@ -50,6 +50,10 @@ enum store_db {
 	STORE_HHPROP,    /* household(8) version hash(32) -> empty: its proposals */
 	STORE_WFHIST,    /* version hash(32) n(4) -> one workflow step on that proposal */
 	STORE_RECEIPTED, /* origin(32) -> seq(8): what the province last receipted */
+	STORE_WFSTEP,    /* version hash(32) hlc(8) origin(32) seq(8) index(2) -> empty: every
+	                  * workflow step held on that proposal, in the order it is judged in
+	                  * (node/flow.c) */
+	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
 	STORE_NDB
 };
 

@@ -113,6 +113,14 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		store_iter_close(&it);
 	}
 	ctx->parked = store_count(&txn, STORE_PARKED);
+	uint64_t own = 0;
+	err = flow_index_init(&txn, area);
+	if (!err)
+		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
+		                           sizeof(ctx->total.own_refused_last));
+	if (err)
+		store_fail(&txn, err);
+	ctx->total.own_steps_refused = (int64_t)own;
 	err = store_commit(&txn);
 	if (err)
 		goto fail;
@@ -257,7 +265,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	/* Steps that named this version before it arrived (refused now if it
 	 * proposes nothing). */
 	if (!err && store_count(&a->txn, STORE_PARKED))
-		flow_release(a, e->hash);
+		flow_release(a, e, o);
 	hh_applying(NULL, NULL);
 	return err ? err : a->txn.err;
 }
@@ -718,7 +726,12 @@ apply_commit(struct applier *a)
 	ctx->total.proposals_opened += a->st.proposals_opened;
 	ctx->total.proposals_closed += a->st.proposals_closed;
 	ctx->total.revocations += a->st.revocations;
-	ctx->open_proposals += a->st.proposals_opened;
+	ctx->total.proposals_reopened += a->st.proposals_reopened;
+	ctx->total.own_steps_refused += a->st.own_steps_refused;
+	if (a->st.own_refused_last[0])
+		memcpy(ctx->total.own_refused_last, a->st.own_refused_last,
+		       sizeof(ctx->total.own_refused_last));
+	ctx->open_proposals += a->st.proposals_opened + a->st.proposals_reopened;
 	ctx->open_proposals -= a->st.proposals_closed;
 	ctx->parked = (uint64_t)((int64_t)ctx->parked + a->st.parked);
 	return 0;

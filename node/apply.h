@@ -36,8 +36,14 @@ struct apply_stats {
 	uint64_t wf_applied; /* workflow steps taken */
 	uint64_t wf_refused; /* workflow steps refused by the rules (flow.h) */
 	uint64_t proposals_opened, proposals_closed;
-	int64_t parked; /* workflow steps parked minus released */
+	uint64_t proposals_reopened; /* closed, then open again when judged again */
+	int64_t parked;              /* workflow steps parked minus released */
 	uint64_t revocations;
+	/* Steps this node signed that are refused (here, by the same rules
+	 * every node applies): in a transaction, the change; in the context's
+	 * total, how many are refused now (kept in the store). */
+	int64_t own_steps_refused;
+	char own_refused_last[200]; /* the latest such refusal ("" if none) */
 };
 
 /* The personal part of a record being signed (seal.h): the key record's

@@ -6,7 +6,9 @@
 
 #include "area.h"
 #include "bytes.h"
+#include "cert.h"
 #include "hex.h"
+#include "hlc.h"
 #include "household.h"
 #include "log.h"
 #include "workflow.h"
@@ -17,12 +19,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_POLICY_AT "policy@" /* + hlc(8) origin(32): every policy, for its time */
-#define META_RECEIPT   "receipt"
-/* Steps waiting for one proposal taken in one round (a bound on memory:
- * rounds go on while steps are taken). */
-#define RELEASE_MAX 65536
-#define PARK_KEY    (32 + 8 + 32 + 8 + 2)
+#define META_POLICY_AT   "policy@" /* + hlc(8) origin(32): every policy, for its time */
+#define META_RECEIPT     "receipt"
+#define META_OWN_REFUSED "own-refused"  /* count(8) latest reason */
+#define META_INDEXED     "wfstep-index" /* the step index covers every event held */
+/* A step's key in `wfstep` and `parked`: proposal(32) hlc(8) origin(32)
+ * seq(8) index(2), so one proposal's steps are in the order they are
+ * judged in. */
+#define STEP_KEY (32 + 8 + 32 + 8 + 2)
+/* Steps of one proposal judged; more are ignored (with a warning). */
+#define FOLD_MAX 4096
+
+/* The envelope being applied and its signer: neither is stored yet while
+ * its record is applied, and a re-evaluation may need both. */
+static _Thread_local const struct envelope *cur_e;
+static _Thread_local const struct origin_state *cur_o;
+
+static void rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin,
+                          bool (*want)(uint8_t));
+static bool is_opening(uint8_t step);
+
+static int
+hash_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, 32);
+}
 
 /* ---------------------------------------------------------------- policy */
 
@@ -35,10 +56,12 @@ policy_defaults(struct rec_policy *p)
 		p->threshold_bp = FLOW_DEFAULT_THRESHOLD_BP;
 }
 
-int
-flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
+/* The policy in force at HLC; *signed_at its hlc (0: the defaults). */
+static int
+policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out, uint64_t *signed_at)
 {
 	memset(out, 0, sizeof(*out));
+	*signed_at = 0;
 	struct store_iter it;
 	int err = store_iter_open(txn, STORE_META, &it);
 	if (err)
@@ -52,6 +75,7 @@ flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
 		if (be64_get(k.p + plen) > hlc)
 			break; /* keys are in hlc order */
 		best = v;
+		*signed_at = be64_get(k.p + plen);
 	}
 	if (best.n && rec_policy_decode(out, best.p, best.n))
 		err = JZ_ECORRUPT;
@@ -62,6 +86,13 @@ flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
 		return err;
 	policy_defaults(out);
 	return 0;
+}
+
+int
+flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
+{
+	uint64_t at;
+	return policy_at(txn, hlc, out, &at);
 }
 
 int
@@ -90,7 +121,14 @@ flow_policy(struct applier *a, const struct envelope *e, const struct origin_sta
 	policy_defaults(&p);
 	log_info("policy signed: %u-day windows, exit threshold %u.%02u%%, %zu poverty lines",
 	         p.notice_days, p.threshold_bp / 100, p.threshold_bp % 100, p.n_lines);
-	return 0;
+	/* Windows opened since it was signed are judged by it, wherever it
+	 * arrives after them. */
+	cur_e = e;
+	cur_o = o;
+	rejudge_since(a, e->hlc, NULL, is_opening);
+	cur_e = NULL;
+	cur_o = NULL;
+	return a->txn.err;
 }
 
 /* ---------------------------------------------------------------- proposals */
@@ -110,20 +148,48 @@ flow_propose(struct applier *a, const struct envelope *e, const struct rec_house
 	return 0;
 }
 
+/* ---------------------------------------------------------------- steps */
+
+/* A step as judged: what its event says for one proposal, and its signer. */
+struct step_in {
+	uint8_t key[STEP_KEY]; /* proposal(32) hlc(8) origin(32) seq(8) index(2) */
+	uint8_t step;
+	uint16_t days;
+	uint64_t household; /* as the event names it */
+	uint64_t hlc, seq;
+	uint8_t origin[32];
+	uint8_t level;
+	uint64_t area;
+	char text[REC_REASON_MAX]; /* the event's own reason */
+};
+
+enum outcome {
+	OUT_NONE,    /* not held before (stats) */
+	OUT_TAKEN,   /* in the history, taken */
+	OUT_REFUSED, /* in the history, refused */
+	OUT_WAITING, /* parked: its version or its predecessors may still come */
+	OUT_EXCLUDED /* signed by a key revoked before it: as if never held */
+};
+
+/* Nested re-evaluations (a proposal recorded or no longer recorded makes
+ * its household's other proposals judged again) go this deep at most. */
+static _Thread_local int cascade_depth;
+
 static void
-park(struct applier *a, const struct envelope *e, const uint8_t hash[32], size_t index)
+step_key(uint8_t k[STEP_KEY], const uint8_t hash[32], uint64_t hlc, const uint8_t origin[32],
+         uint64_t seq, size_t index)
 {
-	uint8_t k[PARK_KEY];
 	memcpy(k, hash, 32);
-	be64_put(k + 32, e->hlc);
-	memcpy(k + 40, e->origin, 32);
-	be64_put(k + 72, e->seq);
+	be64_put(k + 32, hlc);
+	memcpy(k + 40, origin, 32);
+	be64_put(k + 72, seq);
 	be16_put(k + 80, (uint16_t)index);
-	store_put(&a->txn, STORE_PARKED, k, sizeof(k), "", 0);
-	a->st.parked++;
-	char h[9];
-	hex_encode(hash, 4, h);
-	log_info("workflow step parked until version %s arrives", h);
+}
+
+static bool
+is_own_origin(const struct applier *a, const uint8_t *origin)
+{
+	return memcmp(origin, ident_public(a->ctx->id), 32) == 0;
 }
 
 static bool
@@ -132,12 +198,90 @@ is_record(uint8_t step)
 	return step == WF_RECORD || step == WF_RECORD_HISTORIC;
 }
 
+static bool
+is_opening(uint8_t step)
+{
+	return step == WF_VILLAGE_NOTICE_OPEN || step == WF_TOWNSHIP_NOTICE_OPEN ||
+	       step == WF_ANNOUNCE;
+}
+
+static void
+park_key(struct applier *a, const uint8_t k[STEP_KEY])
+{
+	store_put(&a->txn, STORE_PARKED, k, STEP_KEY, "", 0);
+	a->st.parked++;
+}
+
+/* The keys of DB (STORE_WFSTEP or STORE_PARKED) under proposal HASH, in
+ * order, at most MAX. *keys is given (free()). Returns the count, or -1 on
+ * a storage error (stuck to TXN). */
+static long
+keys_of(struct store_txn *txn, enum store_db db, const uint8_t hash[32], size_t max,
+        uint8_t (**keys)[STEP_KEY])
+{
+	*keys = NULL;
+	size_t n = 0, cap = 0;
+	struct store_iter it;
+	int err = store_iter_open(txn, db, &it);
+	if (err) {
+		store_fail(txn, err);
+		return -1;
+	}
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, hash, 32, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n < 32 || memcmp(k.p, hash, 32) != 0)
+			break;
+		if (k.n != STEP_KEY)
+			continue;
+		if (n == max) {
+			char h[9];
+			hex_encode(hash, 4, h);
+			log_warn("proposal %s: more than %zu workflow steps, the rest ignored", h,
+			         max);
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			uint8_t(*m)[STEP_KEY] = realloc(*keys, cap * STEP_KEY);
+			if (!m) {
+				store_fail(txn, -ENOMEM);
+				break;
+			}
+			*keys = m;
+		}
+		memcpy((*keys)[n++], k.p, STEP_KEY);
+	}
+	store_iter_close(&it);
+	if (txn->err) {
+		free(*keys);
+		*keys = NULL;
+		return -1;
+	}
+	return (long)n;
+}
+
+/* Is K the last step held on its proposal? */
+static bool
+is_last_step(struct store_txn *txn, const uint8_t k[STEP_KEY])
+{
+	struct store_iter it;
+	if (store_iter_open(txn, STORE_WFSTEP, &it))
+		return false;
+	struct bytes kk, v;
+	bool last = store_iter_seek(&it, k, STEP_KEY, &kk, &v) == 0 && kk.n == STEP_KEY &&
+	            memcmp(kk.p, k, STEP_KEY) == 0 &&
+	            (store_iter_next(&it, &kk, &v) != 0 || kk.n < 32 || memcmp(kk.p, k, 32) != 0);
+	store_iter_close(&it);
+	return last;
+}
+
 /*
- * Does proposal P (version HASH) change what the household officially is?
- * The status it says it replaces must be the official status of the version
- * it builds on (its first parent; 非贫困户 for a first version), or a
- * household never identified could "exit" (虚假脱贫). Checked when its first
- * window opens and when it is recorded, by every node.
+ * Does the proposal replace the household's official status? The status it
+ * says it replaces must be the official status of the version it builds on
+ * (its first parent; 非贫困户 for a first version), or a household never
+ * identified could "exit" (虚假脱贫). Checked when its first window opens
+ * and when it is recorded, by every node.
  */
 static int
 check_from_status(struct store_txn *txn, const struct wf_proposal *p, const uint8_t hash[32],
@@ -163,124 +307,605 @@ check_from_status(struct store_txn *txn, const struct wf_proposal *p, const uint
 	return JZ_EREFUSED;
 }
 
-enum step_outcome {
-	STEP_TAKEN,
-	STEP_REFUSED,
-	STEP_PARKED,
+struct recorded_before {
+	struct store_txn *txn;
+	const uint8_t *self;
+	uint64_t hlc;
+	const uint8_t *origin;
+	bool found;
 };
 
-/* Take, refuse or park step W->step of event E (by O) on its proposal I,
- * under POL, the policy in force when E was signed. */
-static enum step_outcome
-step_one(struct applier *a, const struct envelope *e, const struct rec_workflow *w, size_t i,
-         const struct origin_state *o, const struct rec_policy *pol)
+static int
+other_recorded(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	(void)v;
+	struct recorded_before *r = ctx;
+	if (memcmp(key + 8, r->self, 32) == 0)
+		return 0;
+	struct wf_proposal p;
+	int err = wf_proposal_get(r->txn, key + 8, &p);
+	if (err)
+		return err == JZ_ENOTFOUND ? 0 : err;
+	if (p.state == WF_RECORDED &&
+	    (p.decided < r->hlc ||
+	     (p.decided == r->hlc && memcmp(p.decided_by, r->origin, 32) < 0))) {
+		r->found = true;
+		return HH_EACH_STOP;
+	}
+	return 0;
+}
+
+/*
+ * Judge step S on proposal P (version HASH) where it stands: taken, refused
+ * (why in WHY) or waiting. Reads the store, writes nothing. The rule for the
+ * policy: the one in force at the step's signed time (flow_policy_at); a
+ * window runs for the days its opening step gave, which that policy
+ * judged.
+ */
+static enum outcome
+judge(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p,
+      const struct step_in *s, char *why, size_t len)
+{
+	why[0] = 0;
+	struct rec_policy pol;
+	uint64_t pol_at = 0;
+	int err = policy_at(txn, s->hlc, &pol, &pol_at);
+	if (err) {
+		store_fail(txn, err);
+		snprintf(why, len, "storage error");
+		return OUT_REFUSED;
+	}
+	struct wf_signer sg = {.origin = s->origin, .level = s->level, .area = s->area};
+	uint64_t village = household_village(p->household);
+	if (p->household != s->household) {
+		snprintf(why, len,
+		         "the event names household %016" PRIu64
+		         " for a proposal of household %016" PRIu64,
+		         s->household, p->household);
+		return OUT_REFUSED;
+	}
+	err = wf_check(p, village, s->step, &sg, s->hlc, s->days, pol.notice_days, why, len);
+	if (err && wf_is_early(p, s->step, sg.level))
+		return OUT_WAITING; /* its predecessors may still be on their way */
+	if (err && pol_at && strstr(why, "shorter than the policy")) {
+		/* Say which rule judged it: the policy in force when it was signed. */
+		char t[32];
+		size_t n = strlen(why);
+		cert_time_format(hlc_ms(pol_at), t);
+		snprintf(why + n, len - n, " (the policy signed %s)", t);
+	}
+	if (!err && (s->step == WF_VILLAGE_NOTICE_OPEN || is_record(s->step)))
+		err = check_from_status(txn, p, hash, why, len);
+	if (!err && s->step == WF_RECORD_HISTORIC) {
+		/* A migration records a household's first status, never a change
+		 * of one recorded before it: that is the procedure's. */
+		struct recorded_before r = {
+		    .txn = txn, .self = hash, .hlc = s->hlc, .origin = s->origin};
+		err = hh_each(txn, STORE_HHPROP, p->household, other_recorded, &r);
+		if (err) {
+			store_fail(txn, err);
+			snprintf(why, len, "storage error");
+			return OUT_REFUSED;
+		}
+		if (r.found) {
+			snprintf(why, len,
+			         "the household already has a recorded status: a migration "
+			         "records only a first one");
+			err = JZ_EREFUSED;
+		}
+	}
+	return err ? OUT_REFUSED : OUT_TAKEN;
+}
+
+/* The count of this node's own steps refused now, and the latest reason
+ * (meta "own-refused": count(8) reason). */
+int
+flow_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len)
+{
+	*count = 0;
+	if (len)
+		last[0] = 0;
+	struct bytes v;
+	int err = store_get(txn, STORE_META, META_OWN_REFUSED, strlen(META_OWN_REFUSED), &v);
+	if (err == JZ_ENOTFOUND)
+		return 0;
+	if (err)
+		return err;
+	if (v.n < 8)
+		return JZ_ECORRUPT;
+	*count = be64_get(v.p);
+	if (len)
+		snprintf(last, len, "%.*s", (int)(v.n - 8), (const char *)v.p + 8);
+	return 0;
+}
+
+/* One of this node's own steps is refused now (DELTA 1, with WHY) or no
+ * longer is (DELTA -1). */
+static void
+own_refused(struct applier *a, int delta, const char *hid, const struct step_in *s, const char *why)
+{
+	uint64_t count;
+	char last[sizeof(a->st.own_refused_last)];
+	int err = flow_own_refused_get(&a->txn, &count, last, sizeof(last));
+	if (err) {
+		store_fail(&a->txn, err);
+		return;
+	}
+	if (delta > 0) {
+		count++;
+		snprintf(last, sizeof(last), "household %s, %s: %s", hid, wf_step_name(s->step),
+		         why);
+		snprintf(a->st.own_refused_last, sizeof(a->st.own_refused_last), "%s", last);
+		log_warn("our own workflow step is refused: household %s, %s signed %" PRIu64
+		         ": %s",
+		         hid, wf_step_name(s->step), s->seq, why);
+	} else if (count) {
+		count--;
+		log_info("our own workflow step is no longer refused: household %s, %s signed "
+		         "%" PRIu64,
+		         hid, wf_step_name(s->step), s->seq);
+	} else {
+		return;
+	}
+	a->st.own_steps_refused += delta;
+	uint8_t v[8 + sizeof(last)];
+	be64_put(v, count);
+	size_t n = strnlen(last, sizeof(last) - 1);
+	memcpy(v + 8, last, n);
+	store_put(&a->txn, STORE_META, META_OWN_REFUSED, strlen(META_OWN_REFUSED), v, 8 + n);
+}
+
+static void
+hist_of(struct wf_hist *h, const struct step_in *s, bool refused, const char *why)
+{
+	memset(h, 0, sizeof(*h));
+	h->step = s->step;
+	h->refused = refused;
+	h->level = s->level;
+	h->area = s->area;
+	h->hlc = s->hlc;
+	h->days = s->days;
+	memcpy(h->origin, s->origin, 32);
+	h->seq = s->seq;
+	snprintf(h->reason, sizeof(h->reason), "%s", refused ? why : s->text);
+}
+
+/* A step newly refused: count, say why (once per transaction in a->why) and
+ * log it. */
+static void
+note_refused(struct applier *a, const struct step_in *s, const char *hid, const char *why,
+             bool rejudged)
+{
+	a->st.wf_refused++;
+	if (!a->why[0])
+		snprintf(a->why, sizeof(a->why), "household %s: %s", hid, why);
+	log_warn("workflow step %s: household %s, %s by %s %012" PRIu64 ": %s",
+	         rejudged ? "re-judged and refused" : "refused", hid, wf_step_name(s->step),
+	         area_level_name(s->level), s->area, why);
+	if (is_own_origin(a, s->origin))
+		own_refused(a, 1, hid, s, why);
+}
+
+static void replay(struct applier *a, const uint8_t hash[32]);
+
+/* Proposal HASH of household ID changed whether (or when) it is recorded:
+ * the household's official status follows, and its other proposals are
+ * judged again (their checks read the official status). OLD is the
+ * household's history from before. */
+static void
+recorded_changed(struct applier *a, uint64_t id, const uint8_t hash[32], struct hh_history *old)
 {
 	struct store_txn *txn = &a->txn;
+	int err = hh_recheck_recorded(txn, a->ctx->acc, id, household_village(id), old);
+	if (err) {
+		store_fail(txn, err);
+		return;
+	}
+	if (cascade_depth >= 4)
+		return;
+	uint8_t(*keys)[40] = NULL;
+	size_t n = 0;
+	struct store_iter it;
+	if ((err = store_iter_open(txn, STORE_HHPROP, &it))) {
+		store_fail(txn, err);
+		return;
+	}
+	uint8_t k8[8];
+	be64_put(k8, id);
+	struct bytes k, v;
+	for (err = store_iter_seek(&it, k8, 8, &k, &v); err == 0 && n < 64;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (k.n != 40 || be64_get(k.p) != id)
+			break;
+		if (memcmp(k.p + 8, hash, 32) == 0)
+			continue;
+		uint8_t(*m)[40] = realloc(keys, (n + 1) * 40);
+		if (!m) {
+			store_fail(txn, -ENOMEM);
+			break;
+		}
+		keys = m;
+		memcpy(keys[n++], k.p, 40);
+	}
+	store_iter_close(&it);
+	cascade_depth++;
+	for (size_t i = 0; i < n && !txn->err; i++)
+		replay(a, keys[i] + 8);
+	cascade_depth--;
+	free(keys);
+}
+
+/* Take S (judged OUT_TAKEN) on P (version HASH) where it is the last step:
+ * the incremental path. */
+static void
+take_last(struct applier *a, const uint8_t hash[32], struct wf_proposal *p, const struct step_in *s)
+{
+	struct store_txn *txn = &a->txn;
+	struct wf_hist hist;
+	hist_of(&hist, s, false, "");
+	bool was_open = wf_is_open(p->state);
+	struct hh_history *old = NULL;
+	int err;
+	if (is_record(s->step) && (err = hh_history_snapshot(txn, p->household, &old))) {
+		store_fail(txn, err);
+		return;
+	}
+	wf_apply(p, s->step, s->hlc, s->days, s->origin);
+	wf_hist_add(txn, hash, p, &hist);
+	wf_proposal_put(txn, hash, p);
+	if (was_open && !wf_is_open(p->state))
+		a->st.proposals_closed++;
+	a->st.wf_applied++;
+	char hid[17];
+	household_id_format(p->household, hid);
+	log_debug("workflow: household %s %s -> %s", hid, wf_step_name(s->step),
+	          wf_state_name(p->state));
+	if (is_record(s->step))
+		recorded_changed(a, p->household, hash, old);
+}
+
+/* Fill S from event E (its record W, entry I), signed by O. */
+static void
+step_from(struct step_in *s, const struct envelope *e, const struct rec_workflow *w, size_t i,
+          const struct origin_state *o)
+{
+	memset(s, 0, sizeof(*s));
+	step_key(s->key, w->proposals[i], e->hlc, e->origin, e->seq, i);
+	s->step = w->step;
+	s->days = w->days;
+	s->household = w->households[i];
+	s->hlc = e->hlc;
+	s->seq = e->seq;
+	memcpy(s->origin, e->origin, 32);
+	s->level = o->level;
+	s->area = o->area;
+	snprintf(s->text, sizeof(s->text), "%s", w->reason);
+}
+
+/* Step I of event E (decoded W) by O, just arrived: index it, then take,
+ * refuse or park it where it sorts, judging again what sorts after it. */
+static void
+step_new(struct applier *a, const struct envelope *e, const struct rec_workflow *w, size_t i,
+         const struct origin_state *o)
+{
+	struct store_txn *txn = &a->txn;
+	struct step_in s;
+	step_from(&s, e, w, i, o);
+	const uint8_t *hash = w->proposals[i];
+	char hid[17];
+	household_id_format(w->households[i], hid);
 	struct wf_proposal p;
-	int err = wf_proposal_get(txn, w->proposals[i], &p);
+	int err = wf_proposal_get(txn, hash, &p);
 	if (err == JZ_ENOTFOUND) {
 		/* A version not held yet: wait for it. One held that proposes
 		 * nothing never will be a proposal. */
 		struct hh_version v;
-		if (hh_version_get(txn, w->households[i], w->proposals[i], &v) == 0) {
-			char hid[17], why[120];
-			household_id_format(w->households[i], hid);
-			snprintf(why, sizeof(why),
-			         "household %s: %s names a version that proposes "
-			         "nothing",
-			         hid, wf_step_name(w->step));
-			a->st.wf_refused++;
-			if (!a->why[0])
-				snprintf(a->why, sizeof(a->why), "%s", why);
-			log_warn("workflow step refused: %s", why);
-			return STEP_REFUSED;
+		if (hh_version_get(txn, w->households[i], hash, &v) == 0) {
+			char why[120];
+			snprintf(why, sizeof(why), "%s names a version that proposes nothing",
+			         wf_step_name(w->step));
+			note_refused(a, &s, hid, why, false);
+			return;
 		}
-		park(a, e, w->proposals[i], i);
-		return STEP_PARKED;
+		store_put(txn, STORE_WFSTEP, s.key, STEP_KEY, "", 0);
+		park_key(a, s.key);
+		char h[9];
+		hex_encode(hash, 4, h);
+		log_info("workflow step parked until version %s arrives", h);
+		return;
 	}
 	if (err) {
 		store_fail(txn, err);
-		return STEP_REFUSED;
+		return;
 	}
-	struct wf_hist hist = {
-	    .step = w->step,
-	    .level = o->level,
-	    .area = o->area,
-	    .hlc = e->hlc,
-	    .days = w->days,
-	    .seq = e->seq,
-	};
-	memcpy(hist.origin, e->origin, 32);
-	char why[200] = "";
-	struct wf_signer s = {.origin = e->origin, .level = o->level, .area = o->area};
-	uint64_t village = household_village(p.household);
-	if (p.household != w->households[i]) {
-		snprintf(why, sizeof(why),
-		         "the event names household %016" PRIu64
-		         " for a proposal of household %016" PRIu64,
-		         w->households[i], p.household);
-		err = JZ_EREFUSED;
-	} else {
-		err = wf_check(&p, village, w->step, &s, e->hlc, w->days, pol->notice_days, why,
-		               sizeof(why));
+	store_put(txn, STORE_WFSTEP, s.key, STEP_KEY, "", 0);
+	if (!is_last_step(txn, s.key)) {
+		/* It sorts before steps already judged: judge them all again. */
+		replay(a, hash);
+		return;
 	}
-	if (err && p.household == w->households[i] && wf_is_early(&p, w->step, s.level)) {
-		/* Its predecessors are still on their way (a store being refilled,
-		 * a recovery): wait for them, as for a version not held yet. */
-		park(a, e, w->proposals[i], i);
-		return STEP_PARKED;
+	char why[200];
+	switch (judge(txn, hash, &p, &s, why, sizeof(why))) {
+	case OUT_WAITING:
+		park_key(a, s.key);
+		log_info("workflow step waits for the steps before it: household %s, %s", hid,
+		         wf_step_name(s.step));
+		return;
+	case OUT_REFUSED: {
+		struct wf_hist hist;
+		hist_of(&hist, &s, true, why);
+		wf_hist_add(txn, hash, &p, &hist);
+		wf_proposal_put(txn, hash, &p);
+		note_refused(a, &s, hid, why, false);
+		return;
 	}
-	if (!err && (w->step == WF_VILLAGE_NOTICE_OPEN || is_record(w->step)))
-		err = check_from_status(txn, &p, w->proposals[i], why, sizeof(why));
-	if (!err && w->step == WF_RECORD_HISTORIC) {
-		/* A migration records a household's first status, never a change
-		 * of one already recorded: that is the procedure's. */
-		struct hh_state st;
-		if (hh_state_get(txn, p.household, &st) == 0 && st.has_recorded) {
-			snprintf(why, sizeof(why),
-			         "the household already has a recorded status: a "
-			         "migration records only a first one");
-			err = JZ_EREFUSED;
+	case OUT_TAKEN:
+		break;
+	default:
+		return;
+	}
+	/* Steps waiting before it may now be passed for good: judge the lot. */
+	uint8_t(*parked)[STEP_KEY];
+	long np = keys_of(txn, STORE_PARKED, hash, 1, &parked);
+	free(parked);
+	if (np > 0)
+		replay(a, hash);
+	else if (np == 0)
+		take_last(a, hash, &p, &s);
+}
+
+/* Load step K (a STEP_KEY) from its event into S: the envelope being
+ * applied (cur_e) or a stored one; its signer's state likewise. Returns 0,
+ * or JZ_ENOTFOUND / JZ_ECORRUPT for a step that cannot be read (logged). */
+static int
+step_load(struct store_txn *txn, const uint8_t k[STEP_KEY], struct step_in *s)
+{
+	static _Thread_local struct rec_workflow w;
+	struct bytes raw;
+	struct envelope e;
+	size_t index = be16_get(k + 80);
+	struct origin_state so;
+	const struct origin_state *o = &so;
+	bool is_cur = cur_e && memcmp(cur_e->origin, k + 40, 32) == 0;
+	int err = 0;
+	if (is_cur && cur_e->seq == be64_get(k + 72))
+		e = *cur_e;
+	else if (!(err = store_get(txn, STORE_ENV, k + 40, 40, &raw)) &&
+	         envelope_decode(&e, raw.p, raw.n))
+		err = JZ_ECORRUPT;
+	if (!err && (rec_workflow_decode(&w, e.body.p, e.body.n) || index >= w.n ||
+	             memcmp(w.proposals[index], k, 32) != 0))
+		err = JZ_ECORRUPT;
+	if (!err && is_cur && cur_o)
+		o = cur_o;
+	else if (!err)
+		err = origin_get(txn, k + 40, &so);
+	if (err) {
+		if (err != JZ_ENOTFOUND && err != JZ_ECORRUPT)
+			store_fail(txn, err);
+		log_warn("a workflow step is gone or unreadable: not judged");
+		return err;
+	}
+	step_from(s, &e, &w, index, o);
+	return 0;
+}
+
+/* What a step was before a re-evaluation, to count what changed. */
+struct was {
+	uint8_t origin[32];
+	uint64_t seq;
+	uint8_t outcome;
+	bool used;
+};
+
+static enum outcome
+was_of(struct was *old, size_t n, const struct step_in *s)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (old[i].used || old[i].seq != s->seq || memcmp(old[i].origin, s->origin, 32))
+			continue;
+		old[i].used = true;
+		return old[i].outcome;
+	}
+	return OUT_NONE;
+}
+
+/*
+ * Judge every step held on proposal HASH again, from its first, in the one
+ * order (signed clock, then origin, then sequence, then place in the event),
+ * and store the result: state, history, waiting steps, and what changes for
+ * the household and the counters.
+ */
+static void
+replay(struct applier *a, const uint8_t hash[32])
+{
+	struct store_txn *txn = &a->txn;
+	struct wf_proposal old;
+	int err = wf_proposal_get(txn, hash, &old);
+	if (err) {
+		if (err != JZ_ENOTFOUND)
+			store_fail(txn, err);
+		return;
+	}
+	uint8_t(*keys)[STEP_KEY] = NULL, (*parked)[STEP_KEY] = NULL;
+	struct step_in *steps = NULL;
+	char(*why)[200] = NULL;
+	uint8_t *out = NULL;
+	struct was *was = NULL;
+	long n = keys_of(txn, STORE_WFSTEP, hash, FOLD_MAX, &keys);
+	long np = n < 0 ? -1 : keys_of(txn, STORE_PARKED, hash, SIZE_MAX, &parked);
+	if (n < 0 || np < 0)
+		goto out;
+	size_t nw = old.n_hist + (size_t)np;
+	steps = calloc((size_t)n + 1, sizeof(*steps));
+	why = calloc((size_t)n + 1, sizeof(*why));
+	out = calloc((size_t)n + 1, 1);
+	was = calloc(nw + 1, sizeof(*was));
+	if (!steps || !why || !out || !was) {
+		store_fail(txn, -ENOMEM);
+		goto out;
+	}
+	/* What each step was: history entries, then the waiting ones. */
+	for (uint32_t i = 0; i < old.n_hist; i++) {
+		struct wf_hist h;
+		if (wf_hist_get(txn, hash, i, &h))
+			continue;
+		memcpy(was[i].origin, h.origin, 32);
+		was[i].seq = h.seq;
+		was[i].outcome = h.refused ? OUT_REFUSED : OUT_TAKEN;
+	}
+	for (long i = 0; i < np; i++) {
+		memcpy(was[old.n_hist + i].origin, parked[i] + 40, 32);
+		was[old.n_hist + i].seq = be64_get(parked[i] + 72);
+		was[old.n_hist + i].outcome = OUT_WAITING;
+	}
+
+	/* The fold. */
+	struct wf_proposal p;
+	wf_proposal_init(&p, old.household, old.from_status, old.to_status, old.year, old.created,
+	                 old.origin);
+	for (long k = 0; k < n && !txn->err; k++) {
+		struct step_in *s = &steps[k];
+		if (step_load(txn, keys[k], s)) {
+			out[k] = OUT_EXCLUDED;
+			continue;
 		}
+		uint64_t at;
+		if (flow_revoked(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
+			out[k] = OUT_EXCLUDED;
+			continue;
+		}
+		out[k] = (uint8_t)judge(txn, hash, &p, s, why[k], sizeof(why[k]));
+		if (out[k] != OUT_TAKEN)
+			continue;
+		wf_apply(&p, s->step, s->hlc, s->days, s->origin);
+		for (long j = 0; j < k; j++)
+			if (out[j] == OUT_WAITING && wf_is_passed(&p, steps[j].step))
+				out[j] = OUT_REFUSED;
+	}
+	if (txn->err)
+		goto out;
+
+	/* Store it. */
+	bool was_rec = old.state == WF_RECORDED, is_rec = p.state == WF_RECORDED;
+	bool rec_change =
+	    was_rec != is_rec ||
+	    (is_rec && (old.decided != p.decided || memcmp(old.decided_by, p.decided_by, 32) != 0));
+	struct hh_history *hold = NULL;
+	if (rec_change && (err = hh_history_snapshot(txn, p.household, &hold))) {
+		store_fail(txn, err);
+		goto out;
 	}
 	char hid[17];
 	household_id_format(p.household, hid);
+	for (long i = 0; i < np; i++)
+		store_del(txn, STORE_PARKED, parked[i], STEP_KEY);
+	a->st.parked -= np;
+	for (long k = 0; k < n; k++) {
+		const struct step_in *s = &steps[k];
+		if (out[k] == OUT_EXCLUDED) {
+			if (s->seq && was_of(was, nw, s) == OUT_REFUSED &&
+			    is_own_origin(a, s->origin))
+				own_refused(a, -1, hid, s, "");
+			continue;
+		}
+		enum outcome before = was_of(was, nw, s);
+		if (out[k] == OUT_WAITING) {
+			park_key(a, s->key);
+		} else {
+			struct wf_hist h;
+			hist_of(&h, s, out[k] == OUT_REFUSED, why[k]);
+			wf_hist_add(txn, hash, &p, &h);
+		}
+		if (out[k] == OUT_TAKEN && before != OUT_TAKEN)
+			a->st.wf_applied++;
+		if (out[k] == OUT_REFUSED && before != OUT_REFUSED)
+			note_refused(a, s, hid, why[k], before != OUT_NONE);
+		if (out[k] != OUT_REFUSED && before == OUT_REFUSED && is_own_origin(a, s->origin))
+			own_refused(a, -1, hid, s, "");
+	}
+	for (uint32_t i = p.n_hist; i < old.n_hist; i++) {
+		uint8_t hk[36];
+		memcpy(hk, hash, 32);
+		be32_put(hk + 32, i);
+		store_del(txn, STORE_WFHIST, hk, sizeof(hk));
+	}
+	wf_proposal_put(txn, hash, &p);
+	if (wf_is_open(old.state) && !wf_is_open(p.state))
+		a->st.proposals_closed++;
+	if (!wf_is_open(old.state) && wf_is_open(p.state))
+		a->st.proposals_reopened++;
+	if (old.state != p.state)
+		log_info("workflow: household %s judged again: %s -> %s", hid,
+		         wf_state_name(old.state), wf_state_name(p.state));
+	if (rec_change)
+		recorded_changed(a, p.household, hash, hold);
+out:
+	free(keys);
+	free(parked);
+	free(steps);
+	free(why);
+	free(out);
+	free(was);
+}
+
+/* The proposals named by the workflow events in [FROM, ...) of WFTIME (or,
+ * with ORIGIN, that origin's events signed after FROM ms), whose step
+ * matches WANT (NULL: any): judged again. */
+static void
+rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*want)(uint8_t))
+{
+	struct store_txn *txn = &a->txn;
+	static _Thread_local struct rec_workflow w;
+	uint8_t(*hs)[32] = NULL;
+	size_t n = 0, cap = 0;
+	struct store_iter it;
+	int err = store_iter_open(txn, origin ? STORE_ENV : STORE_WFTIME, &it);
 	if (err) {
-		hist.refused = true;
-		snprintf(hist.reason, sizeof(hist.reason), "%s", why);
-		wf_hist_add(txn, w->proposals[i], &p, &hist);
-		wf_proposal_put(txn, w->proposals[i], &p);
-		a->st.wf_refused++;
-		if (!a->why[0])
-			snprintf(a->why, sizeof(a->why), "household %s: %s", hid, why);
-		log_warn("workflow step refused: household %s, %s by %s %012" PRIu64 ": %s", hid,
-		         wf_step_name(w->step), area_level_name(o->level), o->area, why);
-		return STEP_REFUSED;
-	}
-	snprintf(hist.reason, sizeof(hist.reason), "%s", w->reason);
-	bool was_open = wf_is_open(p.state);
-	struct hh_history *old = NULL;
-	if (is_record(w->step) && (err = hh_history_snapshot(txn, p.household, &old))) {
 		store_fail(txn, err);
-		return STEP_REFUSED;
+		return;
 	}
-	wf_apply(&p, w->step, e->hlc, w->days, e->origin);
-	wf_hist_add(txn, w->proposals[i], &p, &hist);
-	wf_proposal_put(txn, w->proposals[i], &p);
-	if (is_record(w->step)) {
-		err = hh_recorded(txn, a->ctx->acc, p.household, village, w->proposals[i], e->hlc,
-		                  e->origin, old);
-		if (err) {
-			store_fail(txn, err);
-			return STEP_REFUSED;
+	uint8_t start[8];
+	be64_put(start, from);
+	struct bytes k, v;
+	for (err = origin ? store_iter_seek(&it, origin, 32, &k, &v)
+	                  : store_iter_seek(&it, start, 8, &k, &v);
+	     err == 0; err = store_iter_next(&it, &k, &v)) {
+		struct bytes raw = v;
+		if (origin) {
+			if (k.n != 40 || memcmp(k.p, origin, 32) != 0)
+				break;
+		} else {
+			if (k.n != 48 || store_get(txn, STORE_ENV, k.p + 8, 40, &raw))
+				continue;
+		}
+		struct envelope e;
+		if (envelope_decode(&e, raw.p, raw.n) || e.kind != ENV_KIND_WORKFLOW)
+			continue;
+		if (origin && hlc_ms(e.hlc) <= from)
+			continue;
+		if (rec_workflow_decode(&w, e.body.p, e.body.n) || (want && !want(w.step)))
+			continue;
+		for (size_t i = 0; i < w.n; i++) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				uint8_t(*m)[32] = realloc(hs, cap * 32);
+				if (!m) {
+					store_fail(txn, -ENOMEM);
+					break;
+				}
+				hs = m;
+			}
+			memcpy(hs[n++], w.proposals[i], 32);
 		}
 	}
-	if (was_open && !wf_is_open(p.state))
-		a->st.proposals_closed++;
-	a->st.wf_applied++;
-	log_debug("workflow: household %s %s -> %s", hid, wf_step_name(w->step),
-	          wf_state_name(p.state));
-	return STEP_TAKEN;
+	store_iter_close(&it);
+	if (n)
+		qsort(hs, n, 32, hash_cmp);
+	for (size_t i = 0; i < n && !txn->err; i++)
+		if (i == 0 || memcmp(hs[i], hs[i - 1], 32) != 0)
+			replay(a, hs[i]);
+	free(hs);
 }
 
 int
@@ -301,80 +926,107 @@ flow_event(struct applier *a, const struct envelope *e, const struct origin_stat
 		if (!area_is_under(v, o->area) || (!a->sparse && !area_is_under(v, scope)))
 			return JZ_ESCOPE;
 	}
-	struct rec_policy pol;
-	int err = flow_policy_at(&a->txn, e->hlc, &pol);
-	if (err)
-		return err;
+	uint8_t tk[48];
+	be64_put(tk, e->hlc);
+	memcpy(tk + 8, e->origin, 32);
+	be64_put(tk + 40, e->seq);
+	store_put(&a->txn, STORE_WFTIME, tk, sizeof(tk), "", 0);
+	cur_e = e;
+	cur_o = o;
 	for (size_t i = 0; i < w.n && !a->txn.err; i++) {
 		if (a->sparse && !area_is_under(household_village(w.households[i]), scope))
 			continue;
-		/* A step taken may be what steps waiting for it needed. */
-		if (step_one(a, e, &w, i, o, &pol) == STEP_TAKEN)
-			flow_release(a, w.proposals[i]);
+		step_new(a, e, &w, i, o);
 	}
+	cur_e = NULL;
+	cur_o = NULL;
 	return 0;
 }
 
-void
-flow_release(struct applier *a, const uint8_t hash[32])
+/* Version HASH proposes nothing: the steps that waited for it are
+ * refused. */
+static void
+refuse_waiting(struct applier *a, const uint8_t hash[32])
 {
 	struct store_txn *txn = &a->txn;
-	/* Rounds: a step taken may let another waiting one through; a round
-	 * that takes none ends it (a bounded number of rounds in any case). */
-	for (int round = 0; round < 64 && !txn->err; round++) {
-		uint8_t(*keys)[PARK_KEY] = NULL;
-		size_t n = 0, cap = 0;
-		struct store_iter it;
-		if (store_iter_open(txn, STORE_PARKED, &it))
-			return;
-		struct bytes k, v;
-		for (int err = store_iter_seek(&it, hash, 32, &k, &v); err == 0 && n < RELEASE_MAX;
-		     err = store_iter_next(&it, &k, &v)) {
-			if (k.n != PARK_KEY || memcmp(k.p, hash, 32) != 0)
-				break;
-			if (n == cap) {
-				cap = cap ? 2 * cap : 16;
-				uint8_t(*m)[PARK_KEY] = realloc(keys, cap * PARK_KEY);
-				if (!m) {
-					store_fail(txn, -ENOMEM);
-					break;
-				}
-				keys = m;
-			}
-			memcpy(keys[n++], k.p, PARK_KEY);
-		}
-		store_iter_close(&it);
-		bool progress = false;
-		for (size_t i = 0; i < n && !txn->err; i++) {
-			store_del(txn, STORE_PARKED, keys[i], PARK_KEY);
-			a->st.parked--;
-			uint8_t ekey[40];
-			memcpy(ekey, keys[i] + 40, 40);
-			size_t index = be16_get(keys[i] + 80);
-			struct bytes raw;
-			struct envelope e;
-			static _Thread_local struct rec_workflow w;
-			struct origin_state o;
-			struct rec_policy pol;
-			if (store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) ||
-			    envelope_decode(&e, raw.p, raw.n) ||
-			    rec_workflow_decode(&w, e.body.p, e.body.n) || index >= w.n ||
-			    origin_get(txn, e.origin, &o)) {
-				log_warn("a parked workflow step is gone or unreadable: dropped");
-				continue;
-			}
-			int err = flow_policy_at(txn, e.hlc, &pol);
-			if (err) {
-				store_fail(txn, err);
-				break;
-			}
-			if (step_one(a, &e, &w, index, &o, &pol) != STEP_PARKED)
-				progress = true;
-		}
-		free(keys);
-		if (!progress)
-			break;
+	uint8_t(*keys)[STEP_KEY];
+	long n = keys_of(txn, STORE_PARKED, hash, SIZE_MAX, &keys);
+	for (long i = 0; i < n && !txn->err; i++) {
+		struct step_in s;
+		store_del(txn, STORE_PARKED, keys[i], STEP_KEY);
+		store_del(txn, STORE_WFSTEP, keys[i], STEP_KEY);
+		a->st.parked--;
+		if (step_load(txn, keys[i], &s))
+			continue;
+		char hid[17], why[120];
+		household_id_format(s.household, hid);
+		snprintf(why, sizeof(why), "%s names a version that proposes nothing",
+		         wf_step_name(s.step));
+		note_refused(a, &s, hid, why, false);
 	}
+	free(keys);
+}
+
+void
+flow_release(struct applier *a, const struct envelope *e, const struct origin_state *o)
+{
+	struct store_txn *txn = &a->txn;
+	struct wf_proposal p;
+	int err = wf_proposal_get(txn, e->hash, &p);
+	cur_e = e;
+	cur_o = o;
+	if (err == 0)
+		replay(a, e->hash);
+	else if (err != JZ_ENOTFOUND)
+		store_fail(txn, err);
+	else
+		refuse_waiting(a, e->hash);
+	cur_e = NULL;
+	cur_o = NULL;
+}
+
+/* ---------------------------------------------------------------- index */
+
+int
+flow_index_init(struct store_txn *txn, uint64_t area)
+{
+	struct bytes v;
+	int err = store_get(txn, STORE_META, META_INDEXED, strlen(META_INDEXED), &v);
+	if (err != JZ_ENOTFOUND)
+		return err;
+	/* A store from before the step index: index every workflow event it
+	 * holds (once). */
+	static _Thread_local struct rec_workflow w;
+	struct store_iter it;
+	if ((err = store_iter_open(txn, STORE_ENV, &it)))
+		return err;
+	struct bytes k;
+	size_t events = 0;
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct envelope e;
+		if (k.n != 40 || envelope_decode(&e, v.p, v.n) || e.kind != ENV_KIND_WORKFLOW ||
+		    rec_workflow_decode(&w, e.body.p, e.body.n))
+			continue;
+		uint8_t tk[48];
+		be64_put(tk, e.hlc);
+		memcpy(tk + 8, e.origin, 32);
+		be64_put(tk + 40, e.seq);
+		store_put(txn, STORE_WFTIME, tk, sizeof(tk), "", 0);
+		for (size_t i = 0; i < w.n; i++) {
+			if (!area_is_under(household_village(w.households[i]), area))
+				continue;
+			uint8_t sk[STEP_KEY];
+			step_key(sk, w.proposals[i], e.hlc, e.origin, e.seq, i);
+			store_put(txn, STORE_WFSTEP, sk, STEP_KEY, "", 0);
+		}
+		events++;
+	}
+	store_iter_close(&it);
+	if (events)
+		log_info("indexed %zu workflow events held from before", events);
+	store_put(txn, STORE_META, META_INDEXED, strlen(META_INDEXED), "1", 1);
+	return txn->err;
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -439,7 +1091,13 @@ flow_revocation(struct applier *a, const struct envelope *e, const struct origin
 	hex_encode(e->origin, 4, by);
 	log_warn("key %s (area %012" PRIu64 ") revoked by %s from %" PRIu64 " ms", who, e->subject,
 	         by, r.at_ms);
-	return 0;
+	/* Its steps signed after that are as if never held. */
+	cur_e = e;
+	cur_o = o;
+	rejudge_since(a, r.at_ms, r.key, NULL);
+	cur_e = NULL;
+	cur_o = NULL;
+	return a->txn.err;
 }
 
 /* ---------------------------------------------------------------- receipts */

@@ -3,19 +3,39 @@
  * revocations and receipts, applied inside an applier's write transaction
  * (node/apply.c calls these; DESIGN §2, §6, §8).
  *
- * A workflow event lists proposals; each (event, proposal) pair is checked
- * with wf_check against the proposal's state at this node and taken or
- * refused on its own. A refused pair is logged with its reason, counted
- * (apply_stats.wf_refused) and kept in the proposal's history; it changes
- * no state. The event itself is stored either way, so the origin's chain
- * goes on and every node above sees, and refuses, the same step.
+ * A workflow event lists proposals; each (event, proposal) pair is a step.
+ * A proposal's state and history are a function of the steps held on it,
+ * judged one by one with wf_check in one order, the same at every node:
+ * signed clock (hlc), then origin key, then sequence, then place in the
+ * event (`wfstep` is that index). So two nodes holding the same envelopes
+ * show the same states, the same histories and the same refusals, whatever
+ * order the envelopes came in (DESIGN §6, "The procedure converges").
  *
- * An event naming a proposal this node does not hold yet, or taking a step
- * the proposal has not reached yet (its predecessors still on their way),
- * is parked (`parked`: version hash, event hlc, event (origin, seq), index)
- * and tried again when the version arrives or another step is taken on it,
- * in the events' hlc order. Each step is checked against the policy in force
- * when it was signed.
+ * A step that sorts after every step held on its proposal is judged on the
+ * stored state (the common case, one judgement). One that sorts before
+ * steps already judged (a concurrent step at another level, a chain that
+ * arrives late), a policy signed before steps it now judges, and a
+ * revocation of a key that signed steps after it, make the proposal judged
+ * again from its first step: state, history, waiting steps, and, when
+ * whether or when it is recorded changes, the household's official status
+ * and the rollups (its old contribution taken back, the new one added, in
+ * the same transaction), then the household's other proposals.
+ *
+ * A step is taken, refused (kept in the history with its reason, counted in
+ * apply_stats.wf_refused, logged), or waits (`parked`): for its version, or
+ * for steps of another level that come before it (wf_is_early) while the
+ * proposal has not reached or passed the state the step is taken from by
+ * later steps (wf_is_passed); once it has, the waiting step is refused. A
+ * step signed by a key revoked before it is as if never held. The event
+ * itself is stored either way, so the origin's chain goes on and every node
+ * above sees, and judges, the same step.
+ *
+ * Which policy judges a step: the one in force at the step's signed time
+ * (the latest policy with an hlc not after the step's). A window runs for
+ * the days its opening step gave, checked against that policy; closing it
+ * is judged against those days. Steps of this node's own that are refused
+ * are counted (apply_stats.own_steps_refused, kept in the store) with the
+ * latest reason, and logged, so its operator knows what to redo.
  */
 #ifndef JZFP_FLOW_H
 #define JZFP_FLOW_H
@@ -40,11 +60,20 @@ int flow_policy_get(struct store_txn *txn, struct rec_policy *out);
 int flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out);
 
 /* A new version E (decoded as H) that proposes its status: create its
- * proposal. Then, once any version is applied, flow_release takes the
- * steps parked for it (refusing them if it proposes nothing); after any
- * step is taken, also those parked because they came before it. */
+ * proposal. Then, once any version is applied, flow_release judges the
+ * steps parked for it (refusing them if it proposes nothing). */
 int flow_propose(struct applier *a, const struct envelope *e, const struct rec_household *h);
-void flow_release(struct applier *a, const uint8_t hash[32]);
+/* Version E (signed by O; neither stored yet) is now held: judge the
+ * steps that waited for it. */
+void flow_release(struct applier *a, const struct envelope *e, const struct origin_state *o);
+
+/* This node's own steps refused now, and the latest reason (LEN bytes).
+ * Returns 0 or a storage error. */
+int flow_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len);
+
+/* Index the workflow events of a store written before the step index (once;
+ * households under AREA). Returns 0 or a storage error. */
+int flow_index_init(struct store_txn *txn, uint64_t area);
 
 /* Apply workflow event E by origin O (a child's subtree SCOPE).
  * Returns 0 (each pair taken or refused), JZ_EPARSE or JZ_ESCOPE for an

@@ -807,6 +807,26 @@ latest_recorded(void *ctx, const uint8_t key[40], struct bytes v)
 }
 
 int
+hh_recheck_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
+                    struct hh_history *old)
+{
+	struct hh_state st;
+	int err = hh_state_get(txn, id, &st);
+	if (err)
+		return err;
+	uint8_t old_eff[32];
+	memcpy(old_eff, st.eff.hash, 32);
+	st.has_recorded = false;
+	memset(st.recorded, 0, 32);
+	st.recorded_at = 0;
+	memset(st.recorded_by, 0, 32);
+	struct latest l = {.txn = txn, .st = &st};
+	if ((err = hh_each(txn, STORE_HHPROP, id, latest_recorded, &l)))
+		return err;
+	return refresh(txn, acc, id, village, &st, old, old_eff);
+}
+
+int
 hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
              struct hh_state *out)
 {

@@ -145,6 +145,16 @@ JZ_NODISCARD int hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint
                              const uint8_t by[32], struct hh_history *old);
 
 /*
+ * A proposal of household ID was judged again and whether (or when) it is
+ * recorded changed: take the latest recorded proposal from the proposals
+ * as stored now, and move the household to its official status and heads,
+ * with OLD its history from before (hh_history_snapshot, taken before the
+ * proposal changed). Returns 0 or an error (storage errors also stick).
+ */
+JZ_NODISCARD int hh_recheck_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+                                     uint64_t village, struct hh_history *old);
+
+/*
  * Recompute household ID from its stored versions and proposals alone,
  * without reading its state: the open heads, the effective head, the
  * official status, and its whole rollup history, added to ACC (from an

@@ -443,6 +443,18 @@ wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level sign
 	return (missing & ~LV(signer)) != 0;
 }
 
+bool
+wf_is_passed(const struct wf_proposal *p, enum wf_step step)
+{
+	if (!wf_is_open(p->state))
+		return true;
+	if (step < 1 || step >= WF_NSTEPS || step == WF_OBJECT)
+		return false;
+	int at = rank(p->state, p->contested_from), to = rank(rules[step].from, 0);
+	/* A contested window still waits for its decision. */
+	return p->state == WF_CONTESTED ? at > to : at >= to;
+}
+
 enum wf_step
 wf_step_for(enum wf_command command, uint8_t state)
 {

@@ -144,6 +144,12 @@ JZ_NODISCARD int wf_check(const struct wf_proposal *p, uint64_t village, enum wf
  * order), is refused. */
 bool wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level signer);
 
+/* Has P reached or passed the state STEP is taken from (or ended)? A step
+ * that waited for its predecessors (wf_is_early) and finds the proposal
+ * there or beyond, moved by later steps, will never be taken where it
+ * stands: it is refused (flow.h). */
+bool wf_is_passed(const struct wf_proposal *p, enum wf_step step);
+
 /* Take STEP (checked by wf_check) on P at HLC, signed by ORIGIN. */
 void wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t days,
               const uint8_t origin[32]);

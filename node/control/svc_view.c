@@ -108,6 +108,9 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	wf->refused = v->total.wf_refused;
 	wf->open_proposals = v->open_proposals;
 	wf->parked = v->parked;
+	wf->own_steps_refused =
+	    v->total.own_steps_refused > 0 ? (uint64_t)v->total.own_steps_refused : 0;
+	wf->own_refused_last = svc_strdup(s, v->total.own_refused_last);
 	r->workflow = wf;
 
 	if (cfg->has_parent) {

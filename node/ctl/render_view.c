@@ -62,6 +62,9 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		            " waiting for their version\n",
 		            r->workflow->open_proposals, r->workflow->applied, r->workflow->refused,
 		            r->workflow->parked);
+	if (r->workflow && r->workflow->own_steps_refused)
+		sbuf_printf(out, "own steps %" PRIu64 " signed here are refused; the latest: %s\n",
+		            r->workflow->own_steps_refused, r->workflow->own_refused_last);
 	for (size_t i = 0; i < r->n_children; i++) {
 		const Ctl__ChildState *c = r->children[i];
 		sbuf_printf(out, "child     %s %s %s, last seen %.1f s ago, %" PRIu64 " refused\n",

@@ -569,14 +569,17 @@ county_wf(struct node_ut *nd, uint8_t step, uint16_t days, const struct prop *p,
 static const char *const db_name[] = {
     "env",     "log",    "downlog", "origin",   "household", "version", "proposal",
     "census",  "rollup", "link",    "conflict", "parked",    "meta",    "keyrec",
-    "revoked", "person", "hhprop",  "wfhist",   "receipted",
+    "revoked", "person", "hhprop",  "wfhist",   "receipted", "wfstep",  "wftime",
 };
 _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for every database");
 
 /* What a refused envelope or an applied envelope's bookkeeping may touch. */
 #define DBS_STORED (DB(STORE_ENV) | DB(STORE_LOG) | DB(STORE_DOWNLOG) | DB(STORE_ORIGIN))
-/* ...and a workflow step that changes only its proposal. */
-#define DBS_STEP (DBS_STORED | DB(STORE_PROPOSAL) | DB(STORE_WFHIST))
+/* ...and a workflow step that changes only its proposal (its indexes, and
+ * for a step of the node's own that is refused, the count in meta). */
+#define DBS_STEP                                                                                   \
+	(DBS_STORED | DB(STORE_PROPOSAL) | DB(STORE_WFHIST) | DB(STORE_WFSTEP) |                   \
+	 DB(STORE_WFTIME) | DB(STORE_META))
 
 struct snap {
 	uint64_t count[STORE_NDB];
