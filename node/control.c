@@ -198,6 +198,14 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 		} else {
 			sbuf_printf(out, ",\"parent\":null");
 		}
+		/* Exact cursors of both directions (node/link.h). */
+		if (n->cfg.has_parent)
+			sbuf_printf(out,
+			            ",\"up\":{\"head\":%" PRIu64 ",\"acked\":%" PRIu64
+			            "},\"down\":{\"head\":%" PRIu64 ",\"applied\":%" PRIu64 "}",
+			            n->ax.local_seq, n->up.acked, n->up.down_head, n->up.down_upto);
+		else
+			sbuf_printf(out, ",\"up\":null,\"down\":null");
 		sbuf_printf(out, ",\"children\":[");
 		for (size_t i = 0; i < n->n_children; i++) {
 			const struct child *c = &n->children[i];
@@ -210,11 +218,12 @@ cmd_status(struct node *n, const struct request *r, struct sbuf *out)
 			sbuf_printf(out,
 			            ",\"connected\":%s,\"last_seen_s\":%.1f,\"batches\":%" PRIu64
 			            ",\"refused\":%" PRIu64 ",\"down_sent\":%" PRIu64
-			            ",\"down_acked\":%" PRIu64 ",\"down_backlog\":%" PRIu64 "}",
+			            ",\"down_head\":%" PRIu64 ",\"down_acked\":%" PRIu64
+			            ",\"down_backlog\":%" PRIu64 "}",
 			            child_connected(n, c, now) ? "true" : "false",
 			            (double)(now - c->last_seen_ms) / 1000, c->batches, c->refused,
-			            c->down_sent, c->dacked,
-			            c->dn_inflight || c->dnext <= n->ax.down_seq ? (uint64_t)1 : 0);
+			            c->down_sent, n->ax.down_seq, c->dacked,
+			            n->ax.down_seq > c->dacked ? n->ax.down_seq - c->dacked : 0);
 		}
 		sbuf_printf(out, "]}\n");
 		return 0;
@@ -273,11 +282,11 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 {
 	uint64_t now = node_now_ms();
 	bool json = has_flag(r, "--json");
-	static const char *const headers[] = {"area",    "level",   "name",      "parent",
-	                                      "records", "backlog", "link",      "age_s",
-	                                      "refused", "pending", "wf_refused"};
+	static const char *const headers[] = {"area",    "level",   "name",         "parent",
+	                                      "records", "backlog", "down_backlog", "link",
+	                                      "age_s",   "refused", "pending",      "wf_refused"};
 	struct table t;
-	table_init(&t, headers, 11);
+	table_init(&t, headers, 12);
 	if (json)
 		sbuf_printf(out, "{\"nodes\":[");
 	size_t k = 0;
@@ -290,7 +299,8 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 		uint64_t extra = ci ? now - n->children[ci - 1].hb_at_ms : 0;
 		for (size_t j = 0; j < cnt; j++) {
 			const struct wire_node_status *s = &list[j];
-			char a[13], p[13], rec[24], bl[24], age[24], ref[24], pend[24], wfr[24];
+			char a[13], p[13], rec[24], bl[24], dbl[24], age[24], ref[24], pend[24],
+			    wfr[24];
 			area_format(s->area, a);
 			area_format(s->parent_area, p);
 			/* A report older than three heartbeats and a margin is
@@ -303,6 +313,7 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 			                                                   : "DOWN";
 			snprintf(rec, sizeof(rec), "%" PRIu64, s->records);
 			snprintf(bl, sizeof(bl), "%" PRIu64, s->backlog);
+			snprintf(dbl, sizeof(dbl), "%" PRIu64, s->down_backlog);
 			snprintf(age, sizeof(age), "%.1f", (double)age_ms / 1000);
 			snprintf(ref, sizeof(ref), "%" PRIu64, s->refused);
 			snprintf(pend, sizeof(pend), "%" PRIu64, s->pending);
@@ -313,20 +324,21 @@ cmd_tree(struct node *n, const struct request *r, struct sbuf *out)
 				sbuf_json_str(out, s->name);
 				sbuf_printf(out,
 				            ",\"parent\":\"%s\",\"records\":%" PRIu64
-				            ",\"backlog\":%" PRIu64
+				            ",\"backlog\":%" PRIu64 ",\"down_backlog\":%" PRIu64
 				            ",\"connected\":%s,\"age_s\":%s,"
 				            "\"refused\":%" PRIu64 ",\"pending\":%" PRIu64
 				            ",\"wf_refused\":%" PRIu64 ",\"stale\":%s}",
 				            s->parent_area ? p : "", s->records, s->backlog,
-				            s->connected ? "true" : "false", age, s->refused,
-				            s->pending, s->wf_refused, stale ? "true" : "false");
+				            s->down_backlog, s->connected ? "true" : "false", age,
+				            s->refused, s->pending, s->wf_refused,
+				            stale ? "true" : "false");
 			} else {
 				const char *cells[] = {a,       area_level_name(s->level),
 				                       s->name, s->parent_area ? p : "-",
 				                       rec,     bl,
-				                       link,    age,
-				                       ref,     pend,
-				                       wfr};
+				                       dbl,     link,
+				                       age,     ref,
+				                       pend,    wfr};
 				table_add(&t, cells);
 			}
 			k++;

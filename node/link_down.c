@@ -536,6 +536,8 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	memcpy(w.welcome.origin, ident_public(n->id), 32);
 	w.welcome.own_seq = own_seq;
 	memcpy(w.welcome.own_hash, own_hash, 32);
+	w.welcome.down_head = n->ax.down_seq;
+	memcpy(w.welcome.down_epoch, n->ax.epoch, 16);
 	link_send(n->router, rid, rid_len, &w);
 }
 
@@ -611,6 +613,7 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 			         c->area, f->batch.from, have);
 			struct wire_frame ack = {.type = WIRE_ACK};
 			ack.ack.rewind = true;
+			ack.ack.down_head = n->ax.down_seq;
 			if (have)
 				ack.ack.upto = held;
 			link_send(n->router, c->rid, c->rid_len, &ack);
@@ -640,6 +643,7 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 		         c->area, a.st.applied, a.st.refused, a.why);
 	struct wire_frame ack = {.type = WIRE_ACK};
 	ack.ack.upto = f->batch.upto;
+	ack.ack.down_head = n->ax.down_seq; /* this batch's records included */
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
@@ -657,8 +661,10 @@ on_heartbeat(struct node *n, struct child *c, const struct wire_frame *f)
 	c->subtree = copy;
 	c->n_subtree = f->heartbeat.n;
 	c->hb_at_ms = node_now_ms();
-	/* An ack without a cursor: the child's proof that we are alive. */
+	/* An ack without a cursor: the child's proof that we are alive, and
+	 * our downlog head (link.h). */
 	struct wire_frame ack = {.type = WIRE_ACK};
+	ack.ack.down_head = n->ax.down_seq;
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
@@ -795,6 +801,7 @@ send_down(struct node *n, struct child *c)
 	struct wire_frame f = {.type = WIRE_BATCH};
 	memcpy(f.batch.epoch, n->ax.epoch, 16);
 	f.batch.from = c->dnext;
+	f.batch.down_head = n->ax.down_seq;
 	struct store_iter it;
 	err = store_iter_open(&txn, STORE_DOWNLOG, &it);
 	if (!err) {
