@@ -191,7 +191,7 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	bool has_own_hash = false;
-	walk_init(&k, b, B(1) | B(3) | B(5) | B(7), B(2) | B(4) | B(6), 0);
+	walk_init(&k, b, B(1) | B(3) | B(5) | B(7), B(2) | B(4) | B(6) | B(8), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -217,6 +217,9 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 		case 7:
 			rc =
 			    f.b.n == 0 ? 0 : get_fixed(fr->welcome.down_epoch, f.b, WIRE_EPOCH_LEN);
+			break;
+		case 8:
+			fr->welcome.down_held = f.v;
 			break;
 		}
 		if (rc < 0)
@@ -593,6 +596,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		if (f->welcome.own_seq)
 			welcome.own_hash = bin(f->welcome.own_hash, 32);
 		welcome.down_head = f->welcome.down_head;
+		welcome.down_held = f->welcome.down_held;
 		if (memcmp(f->welcome.down_epoch, zero_epoch, WIRE_EPOCH_LEN) != 0)
 			welcome.down_epoch = bin(f->welcome.down_epoch, WIRE_EPOCH_LEN);
 		fr.msg_case = JZFP__FRAME__MSG_WELCOME;

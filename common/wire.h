@@ -106,6 +106,9 @@ struct wire_frame {
 		 * all-zero epoch: not told (then down_head is 0). */
 		uint64_t down_head;
 		uint8_t down_epoch[WIRE_EPOCH_LEN];
+		/* The child's down cursor as the parent takes it: its position
+		 * if it names an entry of this downlog, else 0. */
+		uint64_t down_held;
 	} welcome;
 	struct {
 		uint32_t code; /* why, as a positive number: -JZ_E* or an errno */

@@ -59,15 +59,16 @@ bool link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *
  *             parent's ax.down_seq), as the parent last told us: in Welcome,
  *             in each down Batch and in each Ack it sends us (one answers
  *             every heartbeat), each time the value when it was sent;
- *   applied = the position our stored down cursor names: the `upto` of the
- *             last down Batch we applied (0 when we hold nothing of this
- *             epoch of the parent's downlog).
+ *   applied = the position our down cursor names: the `upto` of the last
+ *             down Batch we applied, or, right after Welcome, what the
+ *             parent takes our stored cursor to hold (Welcome.down_held:
+ *             its position if it names an entry of this downlog, else 0,
+ *             and the parent resends from its start).
  * A down Batch's upto is the last downlog entry the parent scanned for it,
  * whether that entry concerns us or not, and the parent keeps sending
  * (batches that may carry no envelope) until it has scanned its whole
  * downlog: so a child in sync has exactly applied == head, and applied
- * never passes head except for a moment after the parent's store was
- * restored from an older copy (it then resends from its start).
+ * never passes head.
  * The parent's downlog grows with every record it signs or gets from
  * above, and every change reaches each connected child in a Batch at the
  * parent's next turn; so head is current once nothing is in flight.

@@ -354,21 +354,20 @@ send_pull(struct node *n)
 }
 
 /*
- * The parent tells its downlog head HEAD in the epoch EPOCH of its log
- * (link.h). Our cursor counts only in that epoch; one beyond the head names
- * a position the parent's downlog does not have (its store was restored):
- * the parent resends from its start, so we hold nothing of it yet.
+ * Welcome tells the parent's downlog head and epoch, and what the parent
+ * takes our down cursor to hold (link.h): our stored cursor's position if
+ * it names an entry of that downlog, else 0 (another epoch, or a parent
+ * restored from an older copy: it resends from its start).
  */
 static void
-down_told(struct node *n, const uint8_t epoch[16], uint64_t head)
+down_told(struct node *n, const struct wire_frame *f)
 {
 	static const uint8_t zero[16];
-	if (memcmp(epoch, zero, 16) == 0)
+	if (memcmp(f->welcome.down_epoch, zero, 16) == 0)
 		return; /* not told */
-	if (memcmp(epoch, n->up.down_epoch, 16) != 0 || n->up.down_upto > head)
-		n->up.down_upto = 0;
-	memcpy(n->up.down_epoch, epoch, 16);
-	n->up.down_head = head;
+	memcpy(n->up.down_epoch, f->welcome.down_epoch, 16);
+	n->up.down_head = f->welcome.down_head;
+	n->up.down_upto = f->welcome.down_held;
 }
 
 static void
@@ -379,7 +378,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	if (n->up.state != UP_HELLO)
 		return;
 	n->up.parent_area = f->welcome.area;
-	down_told(n, f->welcome.down_epoch, f->welcome.down_head);
+	down_told(n, f);
 	if (f->welcome.own_seq > n->ax.own_seq) {
 		/* Our store was lost (or is an older copy): take our own records
 		 * back before signing anything, so our chain never forks. */

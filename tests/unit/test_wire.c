@@ -245,17 +245,21 @@ test_down_head(void **state)
 	f.type = WIRE_WELCOME;
 	memset(f.welcome.origin, 0x24, WIRE_ORIGIN_LEN);
 	f.welcome.down_head = UINT64_MAX;
+	f.welcome.down_held = 99;
 	memset(f.welcome.down_epoch, 0x5a, WIRE_EPOCH_LEN);
 	buf = round_trip(&f, &back, NULL);
 	assert_true(back.welcome.down_head == UINT64_MAX);
+	assert_true(back.welcome.down_held == 99);
 	assert_memory_equal(back.welcome.down_epoch, f.welcome.down_epoch, WIRE_EPOCH_LEN);
 	wire_frame_release(&back);
 	free(buf);
 	/* Not told: no epoch, head 0. */
 	f.welcome.down_head = 0;
+	f.welcome.down_held = 0;
 	memset(f.welcome.down_epoch, 0, WIRE_EPOCH_LEN);
 	buf = round_trip(&f, &back, NULL);
 	assert_true(back.welcome.down_head == 0);
+	assert_true(back.welcome.down_held == 0);
 	assert_memory_equal(back.welcome.down_epoch, zero, WIRE_EPOCH_LEN);
 	wire_frame_release(&back);
 	free(buf);
@@ -527,6 +531,11 @@ test_decode_refuses(void **state)
 	put_bytes(&w, 3, key, 32);
 	put_uint(&w, 6, 5);
 	put_uint(&w, 6, 6);
+	assert_int_equal(decode_as(2, &w), JZ_EPARSE);
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_uint(&w, 8, 5);
+	put_uint(&w, 8, 5);
 	assert_int_equal(decode_as(2, &w), JZ_EPARSE);
 	w.n = 0;
 	put_bytes(&w, 3, key, 32);
