@@ -515,7 +515,8 @@ class Tree:
         up.head (the parent holds its whole log); its parent lists it as a
         connected child whose down_head (the parent's downlog head, read
         after the child) equals the child's down.head; down.applied ==
-        down.head (it holds all of it); and, with RECEIPTS, a receipt for
+        down.head (it holds all of it), and the parent has its ack for that
+        (down_acked == down_head); and, with RECEIPTS, a receipt for
         all of its own records. Heads only grow, so a child read before its
         parent with equal heads held everything the parent had until the
         parent was read; what the parent applies from below later moves a
@@ -555,6 +556,9 @@ class Tree:
                 elif down.get("applied") != down.get("head"):
                     behind = (f"{n}: down applied {down.get('applied')} of head "
                               f"{down.get('head')}")
+                elif kid.get("down_acked") != kid.get("down_head"):
+                    behind = (f"{n}: {n.parent} has its ack up to {kid.get('down_acked')} of "
+                              f"{kid.get('down_head')}")
                 elif receipts and rc.get("seq") != st.get("own_records"):
                     # The province's receipt for our last record has not come
                     # down yet: it will move heads when it does.
