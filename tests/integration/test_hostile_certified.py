@@ -148,9 +148,19 @@ def check_null_refused(node, cur):
     check(b"READY" not in got, f"{node}: a plain-TCP NULL client got a READY: {got!r}")
     check(closed or len(got) <= 64, f"{node}: answered the NULL client past its greeting")
     check(node.running, f"{node} died after the plain-TCP client")
-    lines = cur.new()
-    check(any(re.search(r"child connection .*handshake failed", ln) for ln in lines),
-          f"{node}: no log line for the failed handshake; new lines:\n  " + "\n  ".join(lines))
+    # The node logs the failure when its socket monitor reports it, which
+    # may be after the client saw the connection close: wait for the line.
+    lines = []
+
+    def logged():
+        lines.extend(cur.new())
+        return any(re.search(r"child connection .*handshake failed", ln) for ln in lines)
+
+    try:
+        node.tree.wait_for(f"{node} to log the failed handshake", logged, timeout=10)
+    except jt.Failure:
+        raise jt.Failure(f"{node}: no log line for the failed handshake; new lines:\n  " +
+                         "\n  ".join(lines))
 
 
 # ---------------------------------------------------------------- the test
