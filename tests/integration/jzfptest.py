@@ -507,6 +507,44 @@ class Tree:
 
     # ------------------------------------------------------------ waiting
 
+    @staticmethod
+    def _own_behind(n, st, receipts):
+        """Why non-province node n, by its own status ST, is not in step
+        (see wait_synced), or None."""
+        if n.level == "province":
+            return None
+        par = st.get("parent") or {}
+        up, down = st.get("up") or {}, st.get("down") or {}
+        rc = st.get("receipt") or {}
+        if par.get("connected") is not True:
+            return f"{n}: parent link down ({par.get('why')!r})"
+        if up.get("acked") != up.get("head"):
+            return f"{n}: up acked {up.get('acked')} of head {up.get('head')}"
+        if down.get("applied") != down.get("head"):
+            return f"{n}: down applied {down.get('applied')} of head {down.get('head')}"
+        if receipts and rc.get("seq") != st.get("own_records"):
+            # The province's receipt for our last record has not come
+            # down yet: it will move heads when it does.
+            return f"{n}: receipt for {rc.get('seq')} of its {st.get('own_records')} records"
+        return None
+
+    @staticmethod
+    def _kids_behind(n, st, sts):
+        """Why a child of n is not in step by n's status ST (read after the
+        children's, in STS), or None."""
+        for c in n.children:
+            kid = next((k for k in st.get("children") or [] if k.get("area") == c.area), {})
+            down = sts[c.area].get("down") or {}
+            if kid.get("connected") is not True:
+                return f"{c}: not (yet) a connected child of {n}"
+            if down.get("head") != kid.get("down_head"):
+                return (f"{c}: down head told {down.get('head')}, the parent's is "
+                        f"{kid.get('down_head')}")
+            if kid.get("down_acked") != kid.get("down_head"):
+                return (f"{c}: {n} has its ack up to {kid.get('down_acked')} of "
+                        f"{kid.get('down_head')}")
+        return None
+
     def wait_synced(self, timeout=SYNC_TIMEOUT, receipts=True):
         """Wait until the tree is in step, on the exact cursors of both
         directions (node/link.h) and nothing else. One pass reads every
@@ -533,37 +571,13 @@ class Tree:
             for n in order:
                 if not n.running:
                     raise Failure(f"wait_synced: {n} is not running")
-            sts = {n.area: self.status(n) for n in order}
-            behind = None
+            sts, behind = {}, None
+            # Each node's own numbers as soon as it is read, and its
+            # children's against it (they were read before it): the first
+            # one behind ends the pass.
             for n in order:
-                if n.level == "province":
-                    continue
-                st, pst = sts[n.area], sts[n.parent.area]
-                par = st.get("parent") or {}
-                up, down = st.get("up") or {}, st.get("down") or {}
-                rc = st.get("receipt") or {}
-                kid = next((c for c in pst.get("children") or [] if c.get("area") == n.area),
-                           {})
-                if par.get("connected") is not True:
-                    behind = f"{n}: parent link down ({par.get('why')!r})"
-                elif up.get("acked") != up.get("head"):
-                    behind = f"{n}: up acked {up.get('acked')} of head {up.get('head')}"
-                elif kid.get("connected") is not True:
-                    behind = f"{n}: not (yet) a connected child of {n.parent}"
-                elif down.get("head") != kid.get("down_head"):
-                    behind = (f"{n}: down head told {down.get('head')}, the parent's is "
-                              f"{kid.get('down_head')}")
-                elif down.get("applied") != down.get("head"):
-                    behind = (f"{n}: down applied {down.get('applied')} of head "
-                              f"{down.get('head')}")
-                elif kid.get("down_acked") != kid.get("down_head"):
-                    behind = (f"{n}: {n.parent} has its ack up to {kid.get('down_acked')} of "
-                              f"{kid.get('down_head')}")
-                elif receipts and rc.get("seq") != st.get("own_records"):
-                    # The province's receipt for our last record has not come
-                    # down yet: it will move heads when it does.
-                    behind = (f"{n}: receipt for {rc.get('seq')} of its "
-                              f"{st.get('own_records')} records")
+                st = sts[n.area] = self.status(n)
+                behind = self._own_behind(n, st, receipts) or self._kids_behind(n, st, sts)
                 if behind:
                     break
             if behind is None:
@@ -571,8 +585,10 @@ class Tree:
                              (st.get("down") or {}).get("head")) for a, st in sts.items()}
                 if heads == last_heads:
                     return sts[prov.area]["records"]
+                moved = [f"{self.nodes[a]} {last_heads[a]} -> {h}" for a, h in heads.items()
+                         if last_heads and last_heads.get(a) != h]
                 last_heads = heads  # confirmed at once by a second pass
-                why = "heads moved between two passes"
+                why = f"(records, up head, down head) moved between two passes: {moved[:3]}"
             else:
                 last_heads = None
                 why = behind
