@@ -191,7 +191,7 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	bool has_own_hash = false;
-	walk_init(&k, b, B(1) | B(3) | B(5), B(2) | B(4), 0);
+	walk_init(&k, b, B(1) | B(3) | B(5) | B(7), B(2) | B(4) | B(6) | B(8), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -210,6 +210,16 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 		case 5:
 			rc = f.b.n == 0 ? 0 : get_fixed(fr->welcome.own_hash, f.b, 32);
 			has_own_hash = f.b.n != 0;
+			break;
+		case 6:
+			fr->welcome.down_head = f.v;
+			break;
+		case 7:
+			rc =
+			    f.b.n == 0 ? 0 : get_fixed(fr->welcome.down_epoch, f.b, WIRE_EPOCH_LEN);
+			break;
+		case 8:
+			fr->welcome.down_held = f.v;
 			break;
 		}
 		if (rc < 0)
@@ -254,7 +264,7 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	/* Pass 1: everything but the envelopes, and count and size them. */
-	walk_init(&k, b, B(1) | B(2) | B(3), B(4) | B(5), B(2));
+	walk_init(&k, b, B(1) | B(2) | B(3), B(4) | B(5) | B(6), B(2));
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -266,6 +276,9 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 			break;
 		case 5:
 			fr->batch.recovery = f.v != 0;
+			break;
+		case 6:
+			fr->batch.down_head = f.v;
 			break;
 		case 2:
 			if (++count > WIRE_MAX_BATCH || f.b.n > ENV_MAX_SIZE)
@@ -303,14 +316,16 @@ decode_ack(struct wire_frame *fr, struct bytes b)
 	struct pbwalk_field f;
 	int rc;
 
-	walk_init(&k, b, B(1), B(2), 0);
+	walk_init(&k, b, B(1), B(2) | B(3), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		if (f.num == 1) {
 			rc = decode_cursor(&fr->ack.upto, f.b);
 			if (rc < 0)
 				return rc;
-		} else {
+		} else if (f.num == 2) {
 			fr->ack.rewind = f.v != 0;
+		} else {
+			fr->ack.down_head = f.v;
 		}
 	}
 	return rc;
@@ -324,7 +339,7 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 	int rc;
 
 	walk_init(&k, b, B(3),
-	          B(1) | B(2) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) | B(11), 0);
+	          B(1) | B(2) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) | B(11) | B(12), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
 		case 1:
@@ -359,6 +374,9 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 			break;
 		case 11:
 			s->pending = f.v;
+			break;
+		case 12:
+			s->down_backlog = f.v;
 			break;
 		}
 		if (rc < 0)
@@ -532,6 +550,7 @@ wire_batch_env_cost(size_t env_len)
 int
 wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 {
+	static const uint8_t zero_epoch[WIRE_EPOCH_LEN];
 	Jzfp__Frame fr;
 	Jzfp__Hello hello;
 	Jzfp__Welcome welcome;
@@ -576,6 +595,10 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		welcome.own_seq = f->welcome.own_seq;
 		if (f->welcome.own_seq)
 			welcome.own_hash = bin(f->welcome.own_hash, 32);
+		welcome.down_head = f->welcome.down_head;
+		welcome.down_held = f->welcome.down_held;
+		if (memcmp(f->welcome.down_epoch, zero_epoch, WIRE_EPOCH_LEN) != 0)
+			welcome.down_epoch = bin(f->welcome.down_epoch, WIRE_EPOCH_LEN);
 		fr.msg_case = JZFP__FRAME__MSG_WELCOME;
 		fr.welcome = &welcome;
 		break;
@@ -610,6 +633,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		batch.upto = cursor(&f->batch.upto, &c1);
 		batch.from = f->batch.from;
 		batch.recovery = f->batch.recovery;
+		batch.down_head = f->batch.down_head;
 		fr.msg_case = JZFP__FRAME__MSG_BATCH;
 		fr.batch = &batch;
 		break;
@@ -617,6 +641,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 		jzfp__ack__init(&ack);
 		ack.upto = cursor(&f->ack.upto, &c1);
 		ack.rewind = f->ack.rewind;
+		ack.down_head = f->ack.down_head;
 		fr.msg_case = JZFP__FRAME__MSG_ACK;
 		fr.ack = &ack;
 		break;
@@ -651,6 +676,7 @@ wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
 			d->refused = s->refused;
 			d->wf_refused = s->wf_refused;
 			d->pending = s->pending;
+			d->down_backlog = s->down_backlog;
 			node_ptrs[i] = d;
 		}
 		hb.n_nodes = f->heartbeat.n;

@@ -4,11 +4,13 @@
  *
  *   child                                   parent
  *   Hello {origin, area, level, name}  -->
- *                                      <--  Welcome {up_cursor} | Refuse {code, why}
+ *                                      <--  Welcome {up_cursor, down_head} | Refuse
  *   Batch {epoch, envelopes, upto}     -->
- *                                      <--  Ack {upto, rewind}
+ *                                      <--  Ack {upto, rewind, down_head}
  *   Heartbeat {nodes}                  -->
- *                                      <--  Batch {..., envelopes for the child}
+ *                                      <--  Ack {down_head} (proof of life)
+ *                                      <--  Batch {..., envelopes for the child,
+ *                                                  down_head}
  *   Ack {upto}                         -->   (the down direction, same flow)
  *   Pull {from_seq}                    -->   (a child recovering its own chain)
  *                                      <--  Batch {recovery, its own envelopes}
@@ -72,6 +74,7 @@ struct wire_node_status {
 	char name[WIRE_NAME_MAX + 1];
 	uint64_t parent_area, records, backlog, age_ms, refused;
 	uint64_t wf_refused, pending;
+	uint64_t down_backlog; /* down head - down applied (node/link.h) */
 	bool connected;
 };
 
@@ -99,6 +102,13 @@ struct wire_frame {
 		uint8_t origin[WIRE_ORIGIN_LEN];
 		uint64_t own_seq;     /* the child's own chain as the parent holds it */
 		uint8_t own_hash[32]; /* zeros when own_seq is 0 */
+		/* The parent's downlog head and its epoch (node/link.h); an
+		 * all-zero epoch: not told (then down_head is 0). */
+		uint64_t down_head;
+		uint8_t down_epoch[WIRE_EPOCH_LEN];
+		/* The child's down cursor as the parent takes it: its position
+		 * if it names an entry of this downlog, else 0. */
+		uint64_t down_held;
 	} welcome;
 	struct {
 		uint32_t code; /* why, as a positive number: -JZ_E* or an errno */
@@ -114,10 +124,12 @@ struct wire_frame {
 		struct wire_cursor upto; /* last log entry this batch covers */
 		uint64_t from;           /* first log position this batch covers */
 		bool recovery;           /* answer to a Pull: outside the cursors */
+		uint64_t down_head;      /* parent to child: its downlog head; else 0 */
 	} batch;
 	struct {
 		struct wire_cursor upto; /* committed on the receiver's disk up to here */
 		bool rewind;             /* receiver saw a gap: resend from the start */
+		uint64_t down_head;      /* parent to child: its downlog head; else 0 */
 	} ack;
 	struct {
 		size_t n; /* 0..WIRE_MAX_NODES: the sender first, then its subtree */

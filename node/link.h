@@ -45,6 +45,35 @@ void link_down_tick(struct node *n, uint64_t now);
  * very log, not in an older copy of it. */
 bool link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *c);
 
+/*
+ * Cursors, as `jzfpctl status --json` shows them (its "up" and "down"):
+ *
+ * Up: head = this node's log head (n->ax.local_seq, the position of the
+ * last entry of its log); acked = the last position the parent has
+ * acknowledged (n->up.acked, committed there). backlog = head - acked.
+ *
+ * Down: positions are those of the parent's downlog, which are positions
+ * of the parent's log (sparse: the downlog holds only the parent's own and
+ * its ancestors' records), in the epoch of the parent's log.
+ *   head    = the position of the last entry of the parent's downlog (the
+ *             parent's ax.down_seq), as the parent last told us: in Welcome,
+ *             in each down Batch and in each Ack it sends us (one answers
+ *             every heartbeat), each time the value when it was sent;
+ *   applied = the position our down cursor names: the `upto` of the last
+ *             down Batch we applied, or, right after Welcome, what the
+ *             parent takes our stored cursor to hold (Welcome.down_held:
+ *             its position if it names an entry of this downlog, else 0,
+ *             and the parent resends from its start).
+ * A down Batch's upto is the last downlog entry the parent scanned for it,
+ * whether that entry concerns us or not, and the parent keeps sending
+ * (batches that may carry no envelope) until it has scanned its whole
+ * downlog: so a child in sync has exactly applied == head, and applied
+ * never passes head.
+ * The parent's downlog grows with every record it signs or gets from
+ * above, and every change reaches each connected child in a Batch at the
+ * parent's next turn; so head is current once nothing is in flight.
+ */
+
 /* The key under which a node keeps its down cursor (what it holds of its
  * parent's downlog) in STORE_LINK: no area is 0. */
 #define LINK_DOWN_KEY 0

@@ -98,6 +98,15 @@ penalty_of(struct node *n, const uint8_t curve[32], bool add)
 	return &n->penalties[slot];
 }
 
+/* The clock of the back-off after failed Hellos: monotonic, plus the test
+ * clock's offset (jzfpd --test-clock; 0 otherwise), so that a test moves
+ * past a back-off with `jzfpctl clock advance` instead of sleeping. */
+static uint64_t
+penalty_now(const struct node *n)
+{
+	return node_now_ms() + n->clock_offset_ms;
+}
+
 /* One more failed Hello from the key UID: it waits longer before the next. */
 static void
 penalize(struct node *n, const char *uid)
@@ -110,7 +119,7 @@ penalize(struct node *n, const char *uid)
 		return;
 	p->fails++;
 	uint64_t wait = 500ULL << (p->fails < 8 ? p->fails - 1 : 7);
-	p->until_ms = node_now_ms() + (wait > 60000 ? 60000 : wait);
+	p->until_ms = penalty_now(n) + (wait > 60000 ? 60000 : wait);
 }
 
 static void
@@ -207,7 +216,7 @@ link_zap_handle(struct node *n)
 		const uint8_t *curve = zmq_msg_data(&part[6]);
 		hex_encode(curve, 32, uid);
 		struct penalty *p = penalty_of(n, curve, false);
-		uint64_t now = node_now_ms();
+		uint64_t now = penalty_now(n);
 		if (is_revoked_curve(n, curve)) {
 			code = "400";
 			text = "key revoked";
@@ -447,7 +456,7 @@ slowed_down(struct node *n, const uint8_t *rid, size_t rid_len, const char *uid)
 	if (!uid || hex_decode(uid, curve, 32))
 		return false;
 	struct penalty *p = penalty_of(n, curve, false);
-	uint64_t now = node_now_ms();
+	uint64_t now = penalty_now(n);
 	if (!p || now >= p->until_ms)
 		return false;
 	char why[120];
@@ -536,6 +545,9 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	memcpy(w.welcome.origin, ident_public(n->id), 32);
 	w.welcome.own_seq = own_seq;
 	memcpy(w.welcome.own_hash, own_hash, 32);
+	w.welcome.down_head = n->ax.down_seq;
+	memcpy(w.welcome.down_epoch, n->ax.epoch, 16);
+	w.welcome.down_held = c->dacked;
 	link_send(n->router, rid, rid_len, &w);
 }
 
@@ -611,6 +623,7 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 			         c->area, f->batch.from, have);
 			struct wire_frame ack = {.type = WIRE_ACK};
 			ack.ack.rewind = true;
+			ack.ack.down_head = n->ax.down_seq;
 			if (have)
 				ack.ack.upto = held;
 			link_send(n->router, c->rid, c->rid_len, &ack);
@@ -640,6 +653,7 @@ on_batch(struct node *n, struct child *c, const struct wire_frame *f)
 		         c->area, a.st.applied, a.st.refused, a.why);
 	struct wire_frame ack = {.type = WIRE_ACK};
 	ack.ack.upto = f->batch.upto;
+	ack.ack.down_head = n->ax.down_seq; /* this batch's records included */
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
@@ -657,8 +671,10 @@ on_heartbeat(struct node *n, struct child *c, const struct wire_frame *f)
 	c->subtree = copy;
 	c->n_subtree = f->heartbeat.n;
 	c->hb_at_ms = node_now_ms();
-	/* An ack without a cursor: the child's proof that we are alive. */
+	/* An ack without a cursor: the child's proof that we are alive, and
+	 * our downlog head (link.h). */
 	struct wire_frame ack = {.type = WIRE_ACK};
+	ack.ack.down_head = n->ax.down_seq;
 	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
@@ -795,6 +811,7 @@ send_down(struct node *n, struct child *c)
 	struct wire_frame f = {.type = WIRE_BATCH};
 	memcpy(f.batch.epoch, n->ax.epoch, 16);
 	f.batch.from = c->dnext;
+	f.batch.down_head = n->ax.down_seq;
 	struct store_iter it;
 	err = store_iter_open(&txn, STORE_DOWNLOG, &it);
 	if (!err) {

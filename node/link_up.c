@@ -168,6 +168,8 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 	}
 }
 
+static void down_cursor_get(struct node *n, struct wire_cursor *c);
+
 int
 link_up_open(struct node *n, char *err, size_t errlen)
 {
@@ -213,6 +215,11 @@ link_up_open(struct node *n, char *err, size_t errlen)
 		         zmq_strerror(zmq_errno()));
 		return JZ_ECONFIG;
 	}
+	/* What we hold of the parent's downlog, until it tells its head. */
+	struct wire_cursor dc;
+	down_cursor_get(n, &dc);
+	n->up.down_upto = dc.local_seq;
+	memcpy(n->up.down_epoch, dc.epoch, 16);
 	n->up.state = UP_HELLO;
 	n->up.last_rx_ms = node_now_ms();
 	snprintf(n->up.why_down, sizeof(n->up.why_down), "connecting");
@@ -346,6 +353,23 @@ send_pull(struct node *n)
 		log_warn("cannot ask the parent for our records: %s", err_str(err));
 }
 
+/*
+ * Welcome tells the parent's downlog head and epoch, and what the parent
+ * takes our down cursor to hold (link.h): our stored cursor's position if
+ * it names an entry of that downlog, else 0 (another epoch, or a parent
+ * restored from an older copy: it resends from its start).
+ */
+static void
+down_told(struct node *n, const struct wire_frame *f)
+{
+	static const uint8_t zero[16];
+	if (memcmp(f->welcome.down_epoch, zero, 16) == 0)
+		return; /* not told */
+	memcpy(n->up.down_epoch, f->welcome.down_epoch, 16);
+	n->up.down_head = f->welcome.down_head;
+	n->up.down_upto = f->welcome.down_held;
+}
+
 static void
 on_welcome(struct node *n, const struct wire_frame *f)
 {
@@ -354,6 +378,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	if (n->up.state != UP_HELLO)
 		return;
 	n->up.parent_area = f->welcome.area;
+	down_told(n, f);
 	if (f->welcome.own_seq > n->ax.own_seq) {
 		/* Our store was lost (or is an older copy): take our own records
 		 * back before signing anything, so our chain never forks. */
@@ -399,6 +424,8 @@ on_ack(struct node *n, const struct wire_frame *f)
 	const struct wire_cursor *c = &f->ack.upto;
 	if (n->up.state != UP_READY)
 		return;
+	/* Same connection as the Welcome: the same epoch of the parent's log. */
+	n->up.down_head = f->ack.down_head;
 	if (f->ack.rewind) {
 		/* The parent lost track of our batches (one missing before
 		 * this): resend from what it holds. */
@@ -510,6 +537,11 @@ on_down_batch(struct node *n, const struct wire_frame *f)
 		return;
 	}
 	n->up.down_applied += a.st.applied;
+	if (f->batch.upto.set) {
+		memcpy(n->up.down_epoch, f->batch.epoch, 16);
+		n->up.down_upto = f->batch.upto.local_seq;
+		n->up.down_head = f->batch.down_head;
+	}
 	if (a.st.refused)
 		log_warn("records from the parent: %" PRIu64 " applied, %" PRIu64
 		         " refused (first: %s)",

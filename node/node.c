@@ -66,6 +66,14 @@ node_backlog(const struct node *n)
 	return n->ax.local_seq > n->up.acked ? n->ax.local_seq - n->up.acked : 0;
 }
 
+uint64_t
+node_down_backlog(const struct node *n)
+{
+	if (!n->cfg.has_parent)
+		return 0;
+	return n->up.down_head > n->up.down_upto ? n->up.down_head - n->up.down_upto : 0;
+}
+
 bool
 node_may_sign(const struct node *n, const char **why)
 {
@@ -120,6 +128,7 @@ node_self_status(const struct node *n, struct wire_node_status *out)
 		out->parent_area = n->up.parent_area;
 	out->records = n->ax.local_seq;
 	out->backlog = node_backlog(n);
+	out->down_backlog = node_down_backlog(n);
 	out->connected = node_parent_connected(n);
 	out->refused = n->ax.total.refused;
 	out->wf_refused = n->ax.total.wf_refused;

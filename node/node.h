@@ -84,11 +84,17 @@ struct uplink {
 	 * the node's own chain (DESIGN §7): a fresh store waits for that
 	 * first Welcome, a lost one recovers its records first. */
 	bool confirmed;
-	bool revoked;              /* the parent refused us: our key is revoked */
-	uint64_t recover_to;       /* UP_RECOVER: the parent holds our chain up to here */
-	uint64_t pull_sent_ms;     /* last Pull, for its retry */
-	bool down_rewind_asked;    /* a down batch did not follow on: asked to resend */
-	uint64_t down_applied;     /* envelopes received from the parent and applied */
+	bool revoked;           /* the parent refused us: our key is revoked */
+	uint64_t recover_to;    /* UP_RECOVER: the parent holds our chain up to here */
+	uint64_t pull_sent_ms;  /* last Pull, for its retry */
+	bool down_rewind_asked; /* a down batch did not follow on: asked to resend */
+	uint64_t down_applied;  /* envelopes received from the parent and applied */
+	/* The down cursors (link.h): the parent's downlog head as it last told
+	 * us, in the epoch down_epoch of its log, and the position our stored
+	 * down cursor names in that epoch (0: none). */
+	uint64_t down_head;
+	uint8_t down_epoch[16];
+	uint64_t down_upto;
 	uint64_t hello_backoff_ms; /* added to the Hello retry after a refusal */
 	uint64_t send_err_logged_ms;
 	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
@@ -165,6 +171,10 @@ bool node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map);
 
 /* Log entries not yet acknowledged by the parent (0 for the province). */
 uint64_t node_backlog(const struct node *n);
+
+/* The down lag (link.h): the parent's downlog head as last told minus the
+ * position we have applied, or 0 (also for the province). */
+uint64_t node_down_backlog(const struct node *n);
 
 /* Is the link to the parent up (welcomed and heard from recently)? */
 bool node_parent_connected(const struct node *n);

@@ -132,8 +132,8 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		up->head = v->local_seq;
 		up->acked = v->up.acked;
 		r->up = up;
-		down->head = 0;
-		down->applied = v->up.down_applied;
+		down->head = v->up.down_head;
+		down->applied = v->up.down_upto;
 		r->down = down;
 	}
 
@@ -154,7 +154,8 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		cs->refused = c->refused;
 		cs->down_sent = c->down_sent;
 		cs->down_acked = c->dacked;
-		cs->down_backlog = c->dn_inflight || c->dnext <= v->down_seq ? 1 : 0;
+		cs->down_head = v->down_seq;
+		cs->down_backlog = v->down_seq > c->dacked ? v->down_seq - c->dacked : 0;
 	}
 	return 0;
 }
@@ -216,6 +217,7 @@ tree_node(struct svc *s, const struct wire_node_status *st, uint64_t age_ms, uin
 	t->pending = st->pending;
 	t->wf_refused = st->wf_refused;
 	t->stale = stale;
+	t->down_backlog = st->down_backlog;
 	return t->area && t->level && t->name && t->parent ? 0 : -ENOMEM;
 }
 

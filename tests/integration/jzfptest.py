@@ -9,7 +9,10 @@ Environment: JZFP_BIN (directory of jzfpd, jzfpctl and the test tools) and
 JZFP_SRC (the repository, for scripts/gen_data.py and tests/data).
 
 Rules kept here so that the tests need not think about them:
-  - every wait has a deadline and a bounded number of rounds;
+  - every wait has a deadline and a bounded number of rounds, and no
+    deadline passes the test's budget (BUDGET_S from the start, inside
+    ctest's 300 s TIMEOUT): a test that hangs fails with its logs printed
+    instead of being killed by ctest;
   - parents bind tcp://127.0.0.1:* and the harness reads the bound port from
     `jzfpctl status --json` before writing the children's configs (top-down
     start, so `ctest -j` is safe); the port is then written into the
@@ -69,6 +72,11 @@ START_TIMEOUT = 30.0
 SYNC_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 CTL_TIMEOUT_S = 30
+# ctest kills an integration test after 300 s (tests/CMakeLists.txt); every
+# deadline here ends BUDGET_S after this module was loaded, which leaves
+# time to stop the nodes and print their logs.
+BUDGET_S = float(os.environ.get("JZFP_TEST_BUDGET_S", "270"))
+_T0 = time.monotonic()
 
 
 class Failure(Exception):
@@ -104,6 +112,18 @@ def is_sanitized():
 
 
 SLOW = 3.0 if is_sanitized() else 1.0
+
+
+def deadline(timeout):
+    """time.monotonic() value at which a wait of TIMEOUT seconds (scaled by
+    SLOW) ends, but no later than the end of the test's budget."""
+    return min(time.monotonic() + timeout * SLOW, _T0 + BUDGET_S)
+
+
+def left(timeout):
+    """Seconds a wait of TIMEOUT (scaled by SLOW) may take now, within the
+    test's budget (at least 1)."""
+    return max(1.0, deadline(timeout) - time.monotonic())
 
 
 # ---------------------------------------------------------------- areas
@@ -319,7 +339,7 @@ class Tree:
     def wait_up(self, n, timeout=START_TIMEOUT, wait_sign=True):
         """Wait until n answers on its control socket (and, if its parent is
         running, may sign records); learn its endpoint."""
-        deadline = time.monotonic() + timeout * SLOW
+        end = deadline(timeout)
         last = ""
         for _ in range(100000):
             if n.proc.poll() is not None:
@@ -345,8 +365,9 @@ class Tree:
                     return st
             else:
                 last = p.stderr.strip()
-            if time.monotonic() > deadline:
-                raise Failure(f"{n}: not up within {timeout * SLOW:.0f} s: {last}")
+            if time.monotonic() > end:
+                raise Failure(f"{n}: not up within {timeout * SLOW:.0f} s (or the test's "
+                              f"budget): {last}")
             time.sleep(0.05)
         raise Failure(f"{n}: wait_up: too many rounds")
 
@@ -361,7 +382,7 @@ class Tree:
         if n.proc.poll() is None:
             n.proc.send_signal(signal.SIGTERM)
             try:
-                n.proc.wait(timeout * SLOW)
+                n.proc.wait(left(timeout))
             except subprocess.TimeoutExpired:
                 n.proc.kill()
                 n.proc.wait(10)
@@ -405,7 +426,7 @@ class Tree:
 
     def run_ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S):
         return run([JZFPCTL, "-c", n.conf, "--timeout", str(timeout_s), *args],
-                   timeout=timeout_s * 2 + 30)
+                   timeout=min(timeout_s * 2 + 30, left(timeout_s * 2 + 30)))
 
     def ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S):
         """jzfpctl -c CONF ARGS; the output parsed as JSON. Fails on exit != 0."""
@@ -452,7 +473,7 @@ class Tree:
         counts, errors = [], []
         for argv, p in procs:
             try:
-                out, err = p.communicate(timeout=300)
+                out, err = p.communicate(timeout=left(300))
             except subprocess.TimeoutExpired:
                 p.kill()
                 out, err = p.communicate()
@@ -493,72 +514,106 @@ class Tree:
 
     # ------------------------------------------------------------ waiting
 
+    @staticmethod
+    def _own_behind(n, st, receipts):
+        """Why non-province node n, by its own status ST, is not in step
+        (see wait_synced), or None."""
+        if n.level == "province":
+            return None
+        par = st.get("parent") or {}
+        up, down = st.get("up") or {}, st.get("down") or {}
+        rc = st.get("receipt") or {}
+        if par.get("connected") is not True:
+            return f"{n}: parent link down ({par.get('why')!r})"
+        if up.get("acked") != up.get("head"):
+            return f"{n}: up acked {up.get('acked')} of head {up.get('head')}"
+        if down.get("applied") != down.get("head"):
+            return f"{n}: down applied {down.get('applied')} of head {down.get('head')}"
+        if receipts and rc.get("seq") != st.get("own_records"):
+            # The province's receipt for our last record has not come
+            # down yet: it will move heads when it does.
+            return f"{n}: receipt for {rc.get('seq')} of its {st.get('own_records')} records"
+        return None
+
+    @staticmethod
+    def _kids_behind(n, st, sts):
+        """Why a child of n is not in step by n's status ST (read after the
+        children's, in STS), or None."""
+        for c in n.children:
+            kid = next((k for k in st.get("children") or [] if k.get("area") == c.area), {})
+            down = sts[c.area].get("down") or {}
+            if kid.get("connected") is not True:
+                return f"{c}: not (yet) a connected child of {n}"
+            if down.get("head") != kid.get("down_head"):
+                return (f"{c}: down head told {down.get('head')}, the parent's is "
+                        f"{kid.get('down_head')}")
+            if kid.get("down_acked") != kid.get("down_head"):
+                return (f"{c}: {n} has its ack up to {kid.get('down_acked')} of "
+                        f"{kid.get('down_head')}")
+        return None
+
     def wait_synced(self, timeout=SYNC_TIMEOUT, receipts=True):
-        """Wait until the tree is in step: for every non-province node (bottom
-        up), its parent link is connected with backlog 0 and its parent lists
-        it among its connected children (so a parent that restarted has
-        welcomed it again, and the backlog is measured from the parent's
-        word, not from the child's memory of an older connection); and the
-        province's record count stayed the same over two more rounds.
+        """Wait until the tree is in step, on the exact cursors of both
+        directions (node/link.h) and nothing else. One pass reads every
+        node's status bottom up (each child before its parent) and requires,
+        for every non-province node: its parent link connected; up.acked ==
+        up.head (the parent holds its whole log); its parent lists it as a
+        connected child whose down_head (the parent's downlog head, read
+        after the child) equals the child's down.head; down.applied ==
+        down.head (it holds all of it), and the parent has its ack for that
+        (down_acked == down_head); and, with RECEIPTS, a receipt for
+        all of its own records. Heads only grow, so a child read before its
+        parent with equal heads held everything the parent had until the
+        parent was read; what the parent applies from below later moves a
+        head. The wait ends after two such passes in a row that saw the same
+        heads everywhere (the fixed point: what came up went down, the
+        province's receipts came down and went back up as log entries).
         Returns the province's record count."""
-        order = sorted(self.nodes.values(), key=lambda n: -NODE_LEVELS.index(n.level))
+        order = self.bottom_up()
         prov = self.province()
-        deadline = time.monotonic() + timeout * SLOW
-        last_records, stable = None, 0
+        end = deadline(timeout)
+        last_heads = None
         why = "not checked yet"
         for _ in range(100000):
-            behind = None
             for n in order:
-                if n.level == "province":
-                    continue
                 if not n.running:
                     raise Failure(f"wait_synced: {n} is not running")
-                if not n.parent.running:
-                    raise Failure(f"wait_synced: {n.parent} (parent of {n}) is not running")
-                st = self.status(n)
-                par = st.get("parent") or {}
-                rc = st.get("receipt") or {}
-                if par.get("connected") is not True:
-                    behind = f"{n}: parent link down ({par.get('why')!r})"
-                elif par.get("backlog") != 0:
-                    behind = f"{n}: backlog {par.get('backlog')}"
-                elif receipts and rc.get("seq") != st.get("own_records"):
-                    # The province's receipt for our last record has not come
-                    # down yet: it will change record counts when it does.
-                    behind = (f"{n}: receipt for {rc.get('seq')} of its "
-                              f"{st.get('own_records')} records")
-                else:
-                    kids = self.status(n.parent).get("children") or []
-                    if not any(c.get("area") == n.area and c.get("connected") is True
-                               for c in kids):
-                        behind = f"{n}: not (yet) a connected child of {n.parent}"
+            sts, behind = {}, None
+            # Each node's own numbers as soon as it is read, and its
+            # children's against it (they were read before it): the first
+            # one behind ends the pass.
+            for n in order:
+                st = sts[n.area] = self.status(n)
+                behind = self._own_behind(n, st, receipts) or self._kids_behind(n, st, sts)
                 if behind:
                     break
             if behind is None:
-                recs = self.status(prov)["records"]
-                if recs == last_records:
-                    stable += 1
-                else:
-                    stable, last_records = 0, recs
-                if stable >= 2:
-                    return recs
-                why = f"province record count still moving ({recs})"
+                heads = {a: (st["records"], (st.get("up") or {}).get("head"),
+                             (st.get("down") or {}).get("head")) for a, st in sts.items()}
+                if heads == last_heads:
+                    return sts[prov.area]["records"]
+                moved = [f"{self.nodes[a]} {last_heads[a]} -> {h}" for a, h in heads.items()
+                         if last_heads and last_heads.get(a) != h]
+                last_heads = heads  # confirmed at once by a second pass
+                why = f"(records, up head, down head) moved between two passes: {moved[:3]}"
             else:
-                stable, last_records = 0, None
+                last_heads = None
                 why = behind
-            if time.monotonic() > deadline:
-                raise Failure(f"wait_synced: not in step after {timeout * SLOW:.0f} s: {why}")
-            time.sleep(0.1)
+            if time.monotonic() > end:
+                raise Failure(f"wait_synced: not in step after {timeout * SLOW:.0f} s (or the "
+                              f"test's budget): {why}")
+            if last_heads is None:
+                time.sleep(0.05)
         raise Failure("wait_synced: too many rounds")
 
     def wait_for(self, what, fn, timeout=30.0, interval=0.1):
         """Poll fn() until it returns a true value; return it."""
-        deadline = time.monotonic() + timeout * SLOW
+        end = deadline(timeout)
         for _ in range(100000):
             v = fn()
             if v:
                 return v
-            if time.monotonic() > deadline:
+            if time.monotonic() > end:
                 raise Failure(f"timed out after {timeout * SLOW:.0f} s waiting for {what}")
             time.sleep(interval)
         raise Failure(f"wait_for {what}: too many rounds")

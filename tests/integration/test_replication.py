@@ -19,7 +19,10 @@ whose statuses count at once and flow down to those villages. Then:
   - the pending proposals per area equal the villages' identification
     proposals;
   - `status --json` and `tree --json` have the documented fields and values;
-  - importing the same files again makes no new version and changes nothing.
+  - importing the same files again makes no new version and changes nothing;
+  - a policy set at the province reaches every node as soon as the sync
+    barrier (wait_synced, on the exact cursors) returns, with every node's
+    down.applied == down.head and its parent's downlog head equal to it.
 """
 
 import os
@@ -65,7 +68,10 @@ def check_status_fields(t, n, st):
           f"{n}: status records {st.get('records')!r}")
     if n.level == "province":
         check(st.get("parent") is None, f"{n}: province status parent {st.get('parent')!r}")
+        check(st.get("up") is None and st.get("down") is None,
+              f"{n}: province status up {st.get('up')!r}, down {st.get('down')!r}")
     else:
+        check_cursors(t, n, st)
         par = st.get("parent")
         check(isinstance(par, dict), f"{n}: status parent {par!r}")
         check_eq(par.get("connected"), True, f"{n}: parent.connected")
@@ -81,6 +87,29 @@ def check_status_fields(t, n, st):
               f"{n}: child {c['area']} last_seen_s {c['last_seen_s']!r}")
     check_eq(sorted(c["area"] for c in kids), sorted(c.area for c in n.children),
              f"{n}: children in status")
+
+
+def check_cursors(t, n, st, pst=None):
+    """n's exact cursors in its status ST (a synced tree): its parent holds
+    its whole log, and it holds the parent's whole downlog, whose head (in
+    the parent's status PST) is what the parent told it."""
+    up, down, par = st.get("up"), st.get("down"), st.get("parent") or {}
+    check(isinstance(up, dict) and isinstance(down, dict),
+          f"{n}: status up {up!r}, down {down!r}")
+    for d, f in ((up, "head"), (up, "acked"), (down, "head"), (down, "applied")):
+        check(isinstance(d.get(f), int), f"{n}: status cursor {f} {d.get(f)!r}")
+    check_eq(up["head"], st["records"], f"{n}: up.head (its log head)")
+    check_eq(up["acked"], up["head"], f"{n}: up.acked")
+    check_eq(par.get("acked"), up["acked"], f"{n}: parent.acked")
+    check_eq(par.get("backlog"), up["head"] - up["acked"], f"{n}: parent.backlog")
+    check(down["head"] > 0, f"{n}: down.head {down['head']}: the parent has a downlog")
+    check_eq(down["applied"], down["head"], f"{n}: down.applied")
+    pst = pst or t.status(n.parent)
+    kid = next((c for c in pst["children"] if c["area"] == n.area), None)
+    check(kid is not None, f"{n}: not among {n.parent}'s children")
+    check_eq(kid.get("down_head"), down["head"], f"{n}: its parent's downlog head")
+    check_eq(kid.get("down_acked"), down["head"], f"{n}: what its parent saw acknowledged")
+    check_eq(kid.get("down_backlog"), 0, f"{n}: down_backlog at its parent")
 
 
 def check_tree(t, prov):
@@ -100,12 +129,13 @@ def check_tree(t, prov):
             if n.parent:
                 check_eq(x.get("parent"), n.parent.area, f"tree: {n} parent")
                 check_eq(x.get("connected"), True, f"tree: {n} connected")
-            for field in ("records", "backlog", "age_s"):
+            for field in ("records", "backlog", "down_backlog", "age_s"):
                 check(field in x, f"tree: {n}: no {field}")
-        got = {x["area"]: x["records"] for x in nodes}
-        return got == want
+        got = {x["area"]: (x["records"], x["backlog"], x["down_backlog"]) for x in nodes}
+        return got == {a: (r, 0, 0) for a, r in want.items()}
 
-    t.wait_for("the province's tree to show every node's record count", current, timeout=20)
+    t.wait_for("the province's tree to show every node's record count and no lag", current,
+               timeout=20)
 
 
 def check_rollups(t, expect, names, what):
@@ -203,6 +233,23 @@ def test(t):
     after = {a: t.status(n)["records"] for a, n in t.nodes.items()}
     check_eq(after, before, "record counts after importing the same files again")
     check_rollups(t, expect, names, "after re-import")
+
+    # A down flow: a policy from the province. Right when the barrier
+    # returns (no further waiting), every node holds it and its cursors say
+    # so exactly.
+    heads = {a: t.status(n)["down"] for a, n in t.nodes.items() if n.parent}
+    t.ctl_text(prov, "policy", "set", "--notice-days", "9")
+    t.wait_synced()
+    sts = {a: t.status(n) for a, n in t.nodes.items()}
+    for n in t.nodes.values():
+        pol = t.ctl(n, "policy", "show", "--json")
+        check_eq(pol.get("notice_days"), 9, f"{n}: the province's new policy, right after sync")
+        if n.parent:
+            check_cursors(t, n, sts[n.area], sts[n.parent.area])
+            check(sts[n.area]["down"]["head"] > heads[n.area]["head"],
+                  f"{n}: down.head did not move with the policy ({heads[n.area]} -> "
+                  f"{sts[n.area]['down']})")
+    check_tree(t, prov)
 
 
 if __name__ == "__main__":

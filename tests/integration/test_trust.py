@@ -108,7 +108,7 @@ def main():
         log = open(os.path.join(rogue, "jzfpd.log"), "w")
         proc = subprocess.Popen([os.path.join(jt.BIN, "jzfpd"), "--config", conf], stderr=log)
         try:
-            deadline = time.monotonic() + 20
+            deadline = jt.deadline(20)
             why = ""
             while time.monotonic() < deadline:
                 if os.path.exists(os.path.join(rogue, "data", "control.sock")):

@@ -215,6 +215,7 @@ test_batch_ack_heartbeat(void **state)
 		nodes[i].parent_area = 630121000000ULL;
 		nodes[i].records = 1000 * i;
 		nodes[i].backlog = i;
+		nodes[i].down_backlog = 10 * i + 1;
 		nodes[i].age_ms = 1500 * i;
 		nodes[i].refused = i == 2 ? 5 : 0;
 		nodes[i].connected = i != 1;
@@ -224,6 +225,78 @@ test_batch_ack_heartbeat(void **state)
 	buf = round_trip(&f, &back, NULL);
 	assert_int_equal(back.heartbeat.n, 3);
 	assert_memory_equal(back.heartbeat.nodes, nodes, sizeof(nodes));
+	wire_frame_release(&back);
+	free(buf);
+}
+
+/* The down cursor head (node/link.h) in Welcome, Batch and Ack: values
+ * round-trip, 0 and an unset epoch are the defaults, a bad epoch is
+ * refused, and one given twice too. */
+static void
+test_down_head(void **state)
+{
+	(void)state;
+	static struct batch_data d;
+	static const uint8_t zero[WIRE_EPOCH_LEN];
+	struct wire_frame f, back;
+	uint8_t *buf;
+
+	memset(&f, 0, sizeof(f));
+	f.type = WIRE_WELCOME;
+	memset(f.welcome.origin, 0x24, WIRE_ORIGIN_LEN);
+	f.welcome.down_head = UINT64_MAX;
+	f.welcome.down_held = 99;
+	memset(f.welcome.down_epoch, 0x5a, WIRE_EPOCH_LEN);
+	buf = round_trip(&f, &back, NULL);
+	assert_true(back.welcome.down_head == UINT64_MAX);
+	assert_true(back.welcome.down_held == 99);
+	assert_memory_equal(back.welcome.down_epoch, f.welcome.down_epoch, WIRE_EPOCH_LEN);
+	wire_frame_release(&back);
+	free(buf);
+	/* Not told: no epoch, head 0. */
+	f.welcome.down_head = 0;
+	f.welcome.down_held = 0;
+	memset(f.welcome.down_epoch, 0, WIRE_EPOCH_LEN);
+	buf = round_trip(&f, &back, NULL);
+	assert_true(back.welcome.down_head == 0);
+	assert_true(back.welcome.down_held == 0);
+	assert_memory_equal(back.welcome.down_epoch, zero, WIRE_EPOCH_LEN);
+	wire_frame_release(&back);
+	free(buf);
+
+	fill_batch(&f, &d, 3);
+	f.batch.down_head = 123456789012ULL;
+	buf = round_trip(&f, &back, NULL);
+	assert_true(back.batch.down_head == 123456789012ULL);
+	assert_cursor_equal(&back.batch.upto, &f.batch.upto);
+	assert_int_equal(back.batch.n, 3);
+	wire_frame_release(&back);
+	free(buf);
+	/* A batch without envelopes still carries the head (the down cursor
+	 * moves past entries that do not concern the child). */
+	fill_batch(&f, &d, 0);
+	f.batch.down_head = 7;
+	buf = round_trip(&f, &back, NULL);
+	assert_true(back.batch.down_head == 7);
+	assert_int_equal(back.batch.n, 0);
+	wire_frame_release(&back);
+	free(buf);
+
+	memset(&f, 0, sizeof(f));
+	f.type = WIRE_ACK; /* a heartbeat's answer: no cursor, a head */
+	f.ack.down_head = 42;
+	buf = round_trip(&f, &back, NULL);
+	assert_false(back.ack.upto.set);
+	assert_false(back.ack.rewind);
+	assert_true(back.ack.down_head == 42);
+	wire_frame_release(&back);
+	free(buf);
+	fill_cursor(&f.ack.upto, 3);
+	f.ack.rewind = true;
+	buf = round_trip(&f, &back, NULL);
+	assert_cursor_equal(&back.ack.upto, &f.ack.upto);
+	assert_true(back.ack.rewind);
+	assert_true(back.ack.down_head == 42);
 	wire_frame_release(&back);
 	free(buf);
 }
@@ -437,6 +510,56 @@ test_decode_refuses(void **state)
 	assert_int_equal(decode_as(4, &w), JZ_ETOOBIG);
 	free(big);
 
+	/* Down heads: a Welcome's down_epoch 16 bytes or empty, each field
+	 * once, as a varint. */
+	uint8_t ep[16];
+	memset(ep, 9, sizeof(ep));
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_uint(&w, 6, 5);
+	put_bytes(&w, 7, ep, 16);
+	assert_int_equal(decode_as(2, &w), 0);
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_bytes(&w, 7, "", 0);
+	assert_int_equal(decode_as(2, &w), 0);
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_bytes(&w, 7, ep, 15);
+	assert_int_equal(decode_as(2, &w), JZ_EPARSE);
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_uint(&w, 6, 5);
+	put_uint(&w, 6, 6);
+	assert_int_equal(decode_as(2, &w), JZ_EPARSE);
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_uint(&w, 8, 5);
+	put_uint(&w, 8, 5);
+	assert_int_equal(decode_as(2, &w), JZ_EPARSE);
+	w.n = 0;
+	put_bytes(&w, 3, key, 32);
+	put_bytes(&w, 6, "x", 1);
+	assert_int_equal(decode_as(2, &w), JZ_EPARSE);
+	w.n = 0;
+	put_bytes(&w, 1, epoch, 16);
+	put_uint(&w, 6, 1);
+	put_uint(&w, 6, 2);
+	assert_int_equal(decode_as(4, &w), JZ_EPARSE);
+	w.n = 0;
+	put_uint(&w, 3, 1);
+	put_uint(&w, 3, 1);
+	assert_int_equal(decode_as(5, &w), JZ_EPARSE);
+	w.n = 0;
+	put_bytes(&w, 3, "x", 1);
+	assert_int_equal(decode_as(5, &w), JZ_EPARSE);
+	w.n = 0;
+	put_uint(&w, 12, 3); /* NodeStatus.down_backlog */
+	put_uint(&w, 12, 3);
+	c.n = 0;
+	put_bytes(&c, 1, w.b, w.n);
+	assert_int_equal(decode_as(6, &c), JZ_EPARSE);
+
 	/* Refuse: why length, code range. */
 	w.n = 0;
 	put_bytes(&w, 2, name, WIRE_WHY_MAX + 1);
@@ -583,9 +706,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hello_welcome_refuse), cmocka_unit_test(test_batch_ack_heartbeat),
-	    cmocka_unit_test(test_encode_refuses),       cmocka_unit_test(test_decode_refuses),
-	    cmocka_unit_test(test_batch_truncations),    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_hello_welcome_refuse),
+	    cmocka_unit_test(test_batch_ack_heartbeat),
+	    cmocka_unit_test(test_down_head),
+	    cmocka_unit_test(test_encode_refuses),
+	    cmocka_unit_test(test_decode_refuses),
+	    cmocka_unit_test(test_batch_truncations),
+	    cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
