@@ -192,16 +192,16 @@ static int
 household_edit(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a, const char *id)
 {
 	const char *vs = cli_val(cmd, a, "status"), *vi = cli_val(cmd, a, "income"),
-		   *va = cli_val(cmd, a, "attribute"), *vc = cli_val(cmd, a, "main-cause"),
-		   *vy = cli_val(cmd, a, "year");
+	           *va = cli_val(cmd, a, "attribute"), *vc = cli_val(cmd, a, "main-cause"),
+	           *vy = cli_val(cmd, a, "year");
 	uint8_t status = 0, attribute = 0, cause = 0;
 	int64_t income = 0;
 	uint16_t year = 0;
 	EDIT_VALUE(cmd, "status", "a status (0..5 or its name)", import_parse_status, vs, &status);
 	EDIT_VALUE(cmd, "income", "an amount in yuan (like 3200.50)", import_parse_yuan, vi,
 	           &income);
-	EDIT_VALUE(cmd, "attribute", "1..3 or its name (一般贫困户, ...)", import_parse_attribute, va,
-	           &attribute);
+	EDIT_VALUE(cmd, "attribute", "1..3 or its name (一般贫困户, ...)", import_parse_attribute,
+	           va, &attribute);
 	EDIT_VALUE(cmd, "main-cause", "1..12 or its name (因病, ...)", import_parse_cause, vc,
 	           &cause);
 	EDIT_VALUE(cmd, "year", "a year 2013..2100", import_parse_year, vy, &year);
@@ -246,13 +246,10 @@ cmd_household(struct ctl *c, int argc, char **argv)
 {
 	static const struct cli_opt show_opts[] = {
 	    {"json", false, false}, {"audit-key", true, false}, {NULL, false, false}};
-	static const struct cli_opt edit_opts[] = {{"status", true, false},
-	                                           {"income", true, false},
-	                                           {"attribute", true, false},
-	                                           {"main-cause", true, false},
-	                                           {"year", true, false},
-	                                           {"merge", false, false},
-	                                           {NULL, false, false}};
+	static const struct cli_opt edit_opts[] = {
+	    {"status", true, false},     {"income", true, false}, {"attribute", true, false},
+	    {"main-cause", true, false}, {"year", true, false},   {"merge", false, false},
+	    {NULL, false, false}};
 	static const struct cli_cmd all = {
 	    "household",
 	    "household show ID [--json] [--audit-key FILE] | household edit ID [options]",

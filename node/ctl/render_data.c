@@ -46,15 +46,15 @@ render_household_text(struct sbuf *out, const Ctl__HouseholdShowReply *r)
 	sbuf_printf(out, "official  %s (%u)\n", r->official_status_name, r->official_status);
 	const char *note = "";
 	if (r->head_proposal_state[0])
-		note = strcmp(r->head_proposal_state, "RECORDED") == 0   ? " (its proposal, recorded)"
-		       : strcmp(r->head_proposal_state, "REJECTED") == 0 ? " (its proposal, rejected)"
-		                                                         : " (proposed, not yet recorded)";
+		note = strcmp(r->head_proposal_state, "RECORDED") == 0 ? " (its proposal, recorded)"
+		       : strcmp(r->head_proposal_state, "REJECTED") == 0
+		           ? " (its proposal, rejected)"
+		           : " (proposed, not yet recorded)";
 	sbuf_printf(out, "head      %s, status %s%s\n", r->head, r->status_name, note);
-	sbuf_printf(out,
-	            "data      attribute %s, main cause %s, income %" PRId64 ".%02" PRId64
-	            " yuan\n",
-	            rec_attribute_name((uint8_t)r->attribute), rec_cause_name((uint8_t)r->main_cause),
-	            r->income_fen / 100, r->income_fen % 100);
+	sbuf_printf(
+	    out, "data      attribute %s, main cause %s, income %" PRId64 ".%02" PRId64 " yuan\n",
+	    rec_attribute_name((uint8_t)r->attribute), rec_cause_name((uint8_t)r->main_cause),
+	    r->income_fen / 100, r->income_fen % 100);
 	if (strcmp(r->personal, "readable") == 0) {
 		sbuf_printf(out, "members   %" PRIu64 "\n", r->members);
 		for (size_t i = 0; i < r->n_persons; i++) {

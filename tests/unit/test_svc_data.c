@@ -69,7 +69,8 @@ sign_node(struct applier *a, void *arg)
 	uint8_t buf[REC_MAX_ENCODED];
 	size_t len;
 	int err = rec_node_encode(&node, buf, sizeof(buf), &len);
-	return err ? err : apply_local(a, ENV_KIND_NODE, COUNTY, (struct bytes){buf, len}, NULL, NULL);
+	return err ? err
+	           : apply_local(a, ENV_KIND_NODE, COUNTY, (struct bytes){buf, len}, NULL, NULL);
 }
 
 static int
@@ -202,10 +203,10 @@ import_req(struct import_req *r, const struct rec_household *h, const struct rec
            size_t n, bool recorded)
 {
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(rec_household_encode(&h[i], r->hb[i], sizeof(r->hb[i]), &r->hh[i].len),
-		                 0);
-		assert_int_equal(rec_personal_encode(&p[i], r->pb[i], sizeof(r->pb[i]), &r->pp[i].len),
-		                 0);
+		assert_int_equal(
+		    rec_household_encode(&h[i], r->hb[i], sizeof(r->hb[i]), &r->hh[i].len), 0);
+		assert_int_equal(
+		    rec_personal_encode(&p[i], r->pb[i], sizeof(r->pb[i]), &r->pp[i].len), 0);
 		r->hh[i].data = r->hb[i];
 		r->pp[i].data = r->pb[i];
 	}
@@ -391,9 +392,9 @@ sealed_for_other_keys(void **state)
 	assert_int_equal(rp.code, 0);
 	assert_int_equal(rp.body_case, CTL__REPLY__BODY_HOUSEHOLD_RAW);
 	struct envelope e, ke;
-	assert_int_equal(envelope_decode(&e, rp.household_raw->envelope.data,
-	                                 rp.household_raw->envelope.len),
-	                 0);
+	assert_int_equal(
+	    envelope_decode(&e, rp.household_raw->envelope.data, rp.household_raw->envelope.len),
+	    0);
 	assert_int_equal(envelope_decode(&ke, rp.household_raw->key_record.data,
 	                                 rp.household_raw->key_record.len),
 	                 0);
@@ -581,8 +582,9 @@ static void
 import_census_counts(void **state)
 {
 	struct fixture *fx = *state;
-	struct rec_census c[2] = {{.village = V1, .year = 2019, .households = 3, .population = 100},
-	                          {.village = X_VILL, .year = 2019, .households = 1, .population = 9}};
+	struct rec_census c[2] = {
+	    {.village = V1, .year = 2019, .households = 3, .population = 100},
+	    {.village = X_VILL, .year = 2019, .households = 1, .population = 9}};
 	snprintf(c[0].name, sizeof(c[0].name), "新庄村");
 	snprintf(c[1].name, sizeof(c[1].name), "外村");
 	static uint8_t buf[2][REC_MAX_ENCODED];
