@@ -51,10 +51,6 @@ void ctl_date(uint64_t hlc, char out[32]);
 /* The name of the node of AREA, from the NodeInfo records held ("" if none). */
 void ctl_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len);
 
-/* control_data.c */
-int ctl_import_households(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_import_census(struct node *n, const struct request *r, struct sbuf *out);
-
 /* control_flow.c */
 int ctl_workflow(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_proposals(struct node *n, const struct request *r, struct sbuf *out);
