@@ -27,6 +27,7 @@
 #include "area.h"
 #include "bytes.h"
 #include "config.h"
+#include "ctl.pb-c.h"
 #include "household.h"
 #include "log.h"
 #include "record.h"
@@ -240,24 +241,45 @@ control(void *zctx, const struct config *cfg)
 	return s;
 }
 
-/* Ask for status --json and return "records". */
+/* Send the typed control request RQ on S and wait for the reply (given:
+ * free with ctl__reply__free_unpacked); exits when there is none. */
+static Ctl__Reply *
+control_call(void *s, const Ctl__Request *rq, const char *who)
+{
+	static uint8_t buf[2 * REC_MAX_ENCODED];
+	size_t len = ctl__request__get_packed_size(rq);
+	if (len > sizeof(buf))
+		exit(1);
+	ctl__request__pack(rq, buf);
+	zmq_msg_t m;
+	zmq_msg_init(&m);
+	if (zmq_send(s, buf, len, 0) < 0 || zmq_msg_recv(&m, s, 0) < 0) {
+		fprintf(stderr, "jzfp_bench: no answer from the %s\n", who);
+		exit(1);
+	}
+	Ctl__Reply *rp = ctl__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+	zmq_msg_close(&m);
+	if (!rp) {
+		fprintf(stderr, "jzfp_bench: a reply of the %s does not decode\n", who);
+		exit(1);
+	}
+	return rp;
+}
+
+/* Ask for status and return "records". */
 static uint64_t
 records_of(void *s)
 {
-	zmq_send(s, "status", 6, ZMQ_SNDMORE);
-	zmq_send(s, "--json", 6, 0);
-	char buf[8192];
-	int n = zmq_recv(s, buf, sizeof(buf), 0); /* code */
-	if (n < 0) {
-		fprintf(stderr, "jzfp_bench: no answer from the province\n");
-		exit(1);
-	}
-	n = zmq_recv(s, buf, sizeof(buf) - 1, 0);
-	if (n < 0)
-		exit(1);
-	buf[n < (int)sizeof(buf) - 1 ? n : (int)sizeof(buf) - 1] = 0;
-	const char *p = strstr(buf, "\"records\":");
-	return p ? strtoull(p + 10, NULL, 10) : 0;
+	Ctl__StatusReq q;
+	ctl__status_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_STATUS;
+	rq.status = &q;
+	Ctl__Reply *rp = control_call(s, &rq, "province");
+	uint64_t records = rp->body_case == CTL__REPLY__BODY_STATUS ? rp->status->records : 0;
+	ctl__reply__free_unpacked(rp, NULL);
+	return records;
 }
 
 static int
@@ -301,13 +323,21 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 			if (rec_household_encode(&h, body, sizeof(body), &bn) ||
 			    rec_personal_encode(&p, sealed, sizeof(sealed), &sn))
 				return 1;
-			zmq_send(village, "import-households", 17, ZMQ_SNDMORE);
-			zmq_send(village, "", 0, ZMQ_SNDMORE); /* no options */
-			zmq_send(village, body, bn, ZMQ_SNDMORE);
-			zmq_send(village, sealed, sn, 0);
-			char code[4], text[512];
-			if (zmq_recv(village, code, sizeof(code), 0) < 0 ||
-			    zmq_recv(village, text, sizeof(text), 0) < 0 || code[0] != '0') {
+			ProtobufCBinaryData hb = {bn, body}, pb = {sn, sealed};
+			Ctl__ImportHouseholdsReq q;
+			ctl__import_households_req__init(&q);
+			q.n_households = q.n_personal = 1;
+			q.households = &hb;
+			q.personal = &pb;
+			Ctl__Request rq;
+			ctl__request__init(&rq);
+			rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+			rq.import_households = &q;
+			Ctl__Reply *rp = control_call(village, &rq, "village");
+			bool ok = !rp->code && rp->body_case == CTL__REPLY__BODY_IMPORT &&
+			          rp->import->created == 1;
+			ctl__reply__free_unpacked(rp, NULL);
+			if (!ok) {
 				fprintf(stderr, "jzfp_bench: village refused the record\n");
 				return 1;
 			}

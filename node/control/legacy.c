@@ -132,12 +132,6 @@ static const struct {
 	ctl_fn fn;
 	bool binary; /* frames after the command are records, not strings */
 } handlers[] = {
-    {"household", ctl_household_show, false},
-    {"household-raw", ctl_household_raw, false},
-    {"household-edit", ctl_household_edit, false},
-    {"import-households", ctl_import_households, true},
-    {"import-census", ctl_import_census, true},
-    {"conflicts", ctl_conflicts, false},
     {"wf", ctl_workflow, false},
     {"proposals", ctl_proposals, false},
     {"notice-print", ctl_notice_print, false},

@@ -16,6 +16,7 @@
 
 #include "node.h"
 #include "output.h"
+#include "svc_common.h" /* ctl_open_proposals, ctl_open_personal */
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
@@ -50,14 +51,6 @@ void ctl_date(uint64_t hlc, char out[32]);
 /* The name of the node of AREA, from the NodeInfo records held ("" if none). */
 void ctl_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len);
 
-/* control_data.c */
-int ctl_import_households(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_import_census(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_household_show(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_household_raw(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_household_edit(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_conflicts(struct node *n, const struct request *r, struct sbuf *out);
-
 /* control_flow.c */
 int ctl_workflow(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_proposals(struct node *n, const struct request *r, struct sbuf *out);
@@ -65,13 +58,5 @@ int ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_policy(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_revoke(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_clock(struct node *n, const struct request *r, struct sbuf *out);
-
-/* Open proposals of household ID (at most CAP hashes to OUT). */
-/* The personal part of envelope E, opened with this node's key into P:
- * false if it has none or this node is not one of its readers. */
-bool ctl_open_personal(struct node *n, struct store_txn *txn, const struct envelope *e,
-                       struct rec_personal *p);
-
-size_t ctl_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap);
 
 #endif

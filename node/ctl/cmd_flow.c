@@ -1,15 +1,14 @@
 /*
  * cmd_flow.c - jzfpctl's commands of the procedure (两公示一公告) and of the
- * household, conflict, policy, revocation and clock views (DESIGN §6, §10).
+ * policy, revocation and clock views (DESIGN §6, §10). Household and
+ * conflicts: cmd_data.c.
  *
  * Each command is a table of options for cli_parse (cli.h) and a few checks
  * of what jzfpctl can judge itself (household ids, areas, numbers: exit 2);
  * it sends one request, the operands then the options as given, and prints
  * the node's answer. The node does the rest: it resolves household ids to their
  * open proposals, checks every step with the procedure's rules and signs
- * one event per step (node/control_flow.c). `household show --audit-key`
- * opens the personal part here, with the audit key, so that the key never
- * reaches the province node.
+ * one event per step (node/control_flow.c).
  */
 #include "area.h"
 #include "cli.h"
@@ -74,11 +73,6 @@ const char help_review[] =
     "county refuses to approve an identification whose members already belong\n"
     "to another officially poor household (重复识别), naming both.\n";
 
-const char help_conflicts[] =
-    "\nOpen conflicts among what this node holds: concurrent heads of one\n"
-    "household, one person in two households, a household claimed by two\n"
-    "villages, equivocation evidence; and what settles each.\n";
-
 const char help_policy[] =
     "\nThe province's policy, in force at every node: the length of each window\n"
     "(default 7 days), the exit threshold of the incidence (2 %, 3 % in the\n"
@@ -98,19 +92,6 @@ const char help_clock[] = "\nFor tests: move the clock of a node started with jz
                           "forward (8d, 12h, 30m), so windows can close without waiting a week.\n"
                           "  clock advance DURATION\n"
                           "  clock show\n";
-
-const char help_household[] =
-    "\n  household show ID [--json] [--audit-key FILE]\n"
-    "      its official status, effective version, members (names and ID\n"
-    "      numbers where this node may read them), versions, and every\n"
-    "      proposal with who did what and when. --audit-key opens the sealed\n"
-    "      personal part with the province's audit key (for 回头看).\n"
-    "  household edit ID [--status S] [--income YUAN] [--attribute A]\n"
-    "                    [--main-cause C] [--year Y] [--merge]\n"
-    "      a new version on top of the current one. A new status (0..5 or\n"
-    "      its name: 未脱贫, 已脱贫享受政策, 返贫, 剔除, ...) is a proposal;\n"
-    "      other changes count at once. --merge makes every open head a\n"
-    "      parent, which settles concurrent heads.\n";
 
 /* A number from a JSON-ish answer. */
 static unsigned long
@@ -361,18 +342,6 @@ cmd_review(struct ctl *c, int argc, char **argv)
 }
 
 int
-cmd_conflicts(struct ctl *c, int argc, char **argv)
-{
-	static const struct cli_opt opts[] = {{"json", false, false}, OPTS_END};
-	static const struct cli_cmd cmd = {
-	    "conflicts", "conflicts [--json]", help_conflicts, opts, 0, 0};
-	struct cli_args a;
-	cli_parse(c, &cmd, argc, argv, &a);
-	static const char *const prefix[] = {"conflicts", NULL};
-	return send_parsed(c, &cmd, &a, prefix, 0, false);
-}
-
-int
 cmd_policy(struct ctl *c, int argc, char **argv)
 {
 	static const struct cli_opt show_opts[] = {{"json", false, false}, OPTS_END};
@@ -440,134 +409,4 @@ cmd_clock(struct ctl *c, int argc, char **argv)
 	cli_parse(c, &subs[k], argc, argv, &a);
 	static const char *const prefix[] = {"clock", NULL};
 	return send_parsed(c, &subs[k], &a, prefix, 0, false);
-}
-
-/* A string field of the node's JSON answer, copied into OUT. */
-static bool
-json_str(const char *text, const char *name, char *out, size_t len)
-{
-	char key[64];
-	snprintf(key, sizeof(key), "\"%s\":\"", name);
-	const char *p = strstr(text, key);
-	if (!p)
-		return false;
-	p += strlen(key);
-	size_t n = strcspn(p, "\"");
-	if (n >= len)
-		return false;
-	memcpy(out, p, n);
-	out[n] = 0;
-	return true;
-}
-
-/* Open household ID's personal part with the audit key in FILE. */
-static int
-audit_open(struct ctl *c, const char *id, const char *file)
-{
-	struct ident *audit;
-	char why[400] = "";
-	int err = ident_load_why(&audit, file, why, sizeof(why));
-	if (err)
-		cli_die("cannot load the audit key: %s", why[0] ? why : err_str(err));
-	const char *args[] = {"household-raw", id, NULL};
-	struct req r = {0};
-	for (const char *const *a = args; *a; a++)
-		cli_req_str(&r, *a);
-	char *text;
-	int rc = cli_call(c, &r, &text);
-	cli_req_release(&r);
-	if (rc) {
-		fprintf(stderr, "jzfpctl: %s\n", text);
-		free(text);
-		ident_free(&audit);
-		return 1;
-	}
-	size_t cap = strlen(text);
-	char *ehex = malloc(cap + 1), *khex = malloc(cap + 1);
-	uint8_t *eb = malloc(cap / 2 + 1), *kb = malloc(cap / 2 + 1);
-	static uint8_t pt[REC_MAX_ENCODED];
-	static struct rec_personal p;
-	if (!ehex || !khex || !eb || !kb)
-		cli_die("out of memory");
-	struct envelope e, ke;
-	size_t en = 0, kn = 0, pn = 0;
-	rc = 1;
-	if (!json_str(text, "envelope", ehex, cap + 1) ||
-	    !json_str(text, "key_record", khex, cap + 1))
-		fprintf(stderr, "jzfpctl: malformed answer from jzfpd\n");
-	else if (!khex[0])
-		fprintf(stderr, "jzfpctl: household %s has no sealed personal part here\n", id);
-	else if ((en = strlen(ehex) / 2, hex_decode(ehex, eb, en)) ||
-	         (kn = strlen(khex) / 2, hex_decode(khex, kb, kn)) || envelope_decode(&e, eb, en) ||
-	         envelope_decode(&ke, kb, kn))
-		fprintf(stderr, "jzfpctl: the node's records do not decode\n");
-	else if ((err = sealer_open_with(audit, &e, ke.body, pt, sizeof(pt), &pn)) ||
-	         rec_personal_decode(&p, pt, pn))
-		fprintf(stderr, "jzfpctl: the audit key does not open household %s: %s\n", id,
-		        err == JZ_EREFUSED ? "it is not one of its readers" : err_str(err));
-	else {
-		printf("audit: personal part opened with the audit key\n");
-		for (size_t i = 0; i < p.n; i++)
-			printf("  %02u %s %s %s\n", p.members[i].relation, p.members[i].name,
-			       p.members[i].id_number, p.members[i].birth_date);
-		rc = 0;
-	}
-	sodium_memzero(pt, sizeof(pt));
-	sodium_memzero(&p, sizeof(p));
-	free(ehex);
-	free(khex);
-	free(eb);
-	free(kb);
-	free(text);
-	ident_free(&audit);
-	return rc;
-}
-
-int
-cmd_household(struct ctl *c, int argc, char **argv)
-{
-	static const struct cli_opt show_opts[] = {
-	    {"json", false, false}, {"audit-key", true, false}, OPTS_END};
-	static const struct cli_opt edit_opts[] = {{"status", true, false},
-	                                           {"income", true, false},
-	                                           {"attribute", true, false},
-	                                           {"main-cause", true, false},
-	                                           {"year", true, false},
-	                                           {"merge", false, false},
-	                                           OPTS_END};
-	static const struct cli_cmd all = {
-	    "household",
-	    "household show ID [--json] [--audit-key FILE] | household edit ID [options]",
-	    help_household,
-	    NULL,
-	    0,
-	    -1};
-	static const struct cli_cmd subs[] = {
-	    {"household show", "household show ID [--json] [--audit-key FILE]", help_household,
-	     show_opts, 2, 2},
-	    {"household edit",
-	     "household edit ID [--status S] [--income YUAN] [--attribute A] [--main-cause C] "
-	     "[--year Y] [--merge]",
-	     help_household, edit_opts, 2, 2},
-	};
-	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
-	const struct cli_cmd *cmd = &subs[k];
-	struct cli_args a;
-	cli_parse(c, cmd, argc, argv, &a);
-	const char *idstr = a.pos[1];
-	uint64_t id;
-	if (household_id_parse(idstr, &id))
-		cli_usage_error(cmd, "'%s' is not a 16-digit household id", idstr);
-	if (k == 0) {
-		const char *args[] = {"household", idstr, a.val[0] ? "--json" : NULL, NULL};
-		int rc = cli_simple(c, args);
-		if (rc == 0 && a.val[1])
-			rc = audit_open(c, idstr, a.val[1]);
-		return rc;
-	}
-	if (!a.n_seen)
-		cli_usage_error(cmd, "give at least one of --status, --income, --attribute, "
-		                     "--main-cause, --year, --merge");
-	static const char *const prefix[] = {"household-edit", NULL};
-	return send_parsed(c, cmd, &a, prefix, 1, false);
 }

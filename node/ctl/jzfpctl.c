@@ -31,6 +31,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -403,46 +405,65 @@ progress(bool tty, const char *what, size_t done, size_t total)
 		fputc('\n', stderr);
 }
 
-/* Parse the JSON-ish import answer: {"created":N,"unchanged":N,"refused":N,...}. */
-static void
-add_counts(const char *text, size_t *created, size_t *unchanged, size_t *refused, char *why,
-           size_t whylen)
+/* Encoding space for one record. */
+static uint8_t scratch[REC_MAX_ENCODED];
+
+/* A malloc'd copy of P[0..n), or NULL. */
+static uint8_t *
+copy_of(const uint8_t *p, size_t n)
 {
-	const char *p;
-	if ((p = strstr(text, "\"created\":")))
-		*created += strtoul(p + 10, NULL, 10);
-	if ((p = strstr(text, "\"unchanged\":")))
-		*unchanged += strtoul(p + 12, NULL, 10);
-	if ((p = strstr(text, "\"refused\":")) && strtoul(p + 10, NULL, 10)) {
-		*refused += strtoul(p + 10, NULL, 10);
-		if ((p = strstr(text, "\"why\":\"")) && !why[0]) {
-			snprintf(why, whylen, "%s", p + 7);
-			char *q = strrchr(why, '"');
-			if (q)
-				*q = 0;
-		}
-	}
+	uint8_t *q = malloc(n ? n : 1);
+	if (q && n)
+		memcpy(q, p, n);
+	return q;
+}
+
+/* What the node answered to the requests of one import, added up. */
+struct import_totals {
+	uint64_t created, unchanged, refused, proposals;
+	char why[300]; /* the first refusal's reason */
+};
+
+/* Send the import request RQ and add its typed answer to the totals; NULL
+ * when it succeeded, else the node's reply (the caller reports and frees). */
+static Ctl__Reply *
+import_send(struct ctl *c, const Ctl__Request *rq, struct import_totals *t)
+{
+	Ctl__Reply *rp = cli_request(c, rq);
+	if (rp->code)
+		return rp;
+	if (rp->body_case != CTL__REPLY__BODY_IMPORT)
+		cli_die("unexpected answer from jzfpd (is it a different version?)");
+	const Ctl__ImportReply *r = rp->import;
+	t->created += r->created;
+	t->unchanged += r->unchanged;
+	t->refused += r->refused;
+	t->proposals += r->proposals;
+	if (r->refused && !t->why[0])
+		snprintf(t->why, sizeof(t->why), "%s", r->why);
+	cli_reply_free(rp);
+	return NULL;
 }
 
 /* The summary of an import for programs. CENSUS: no households, proposals
  * or bad households. */
 static void
-import_json(const char *file, bool census, size_t households, size_t rows, size_t created,
-            size_t proposals, size_t unchanged, size_t refused, size_t bad, const char *why)
+import_json(const char *file, bool census, size_t households, size_t rows,
+            const struct import_totals *t, size_t bad)
 {
 	printf("{\"file\":");
 	cli_json_str(stdout, file);
 	printf(",\"kind\":\"%s\"", census ? "census" : "households");
 	if (!census)
 		printf(",\"households\":%zu", households);
-	printf(",\"rows\":%zu,\"created\":%zu", rows, created);
+	printf(",\"rows\":%zu,\"created\":%" PRIu64, rows, t->created);
 	if (!census)
-		printf(",\"proposals\":%zu", proposals);
-	printf(",\"unchanged\":%zu,\"refused\":%zu", unchanged, refused);
+		printf(",\"proposals\":%" PRIu64, t->proposals);
+	printf(",\"unchanged\":%" PRIu64 ",\"refused\":%" PRIu64, t->unchanged, t->refused);
 	if (!census)
 		printf(",\"rejected_bad\":%zu", bad);
 	printf(",\"why\":");
-	cli_json_str(stdout, why);
+	cli_json_str(stdout, t->why);
 	printf("}\n");
 }
 
@@ -494,50 +515,59 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		        res.n_bad_households);
 	}
 	bool tty = isatty(STDERR_FILENO);
-	size_t created = 0, unchanged = 0, refused = 0, proposals = 0;
-	char why[200] = "";
-	static uint8_t hb[REC_MAX_ENCODED], pb[REC_MAX_ENCODED];
+	struct import_totals t = {0};
+	static ProtobufCBinaryData hh[IMPORT_CHUNK], pp[IMPORT_CHUNK];
 	for (size_t i = 0; i < res.n; i += IMPORT_CHUNK) {
-		struct req r = {0};
-		cli_req_str(&r, "import-households");
-		cli_req_str(&r, recorded ? "--recorded" : "");
-		for (size_t j = i; j < res.n && j < i + IMPORT_CHUNK; j++) {
-			size_t hn, pn;
-			if (rec_household_encode(&res.items[j].hh, hb, sizeof(hb), &hn) ||
-			    rec_personal_encode(&res.items[j].personal, pb, sizeof(pb), &pn))
+		size_t n = 0;
+		for (size_t j = i; j < res.n && j < i + IMPORT_CHUNK; j++, n++) {
+			if (rec_household_encode(&res.items[j].hh, scratch, sizeof(scratch),
+			                         &hh[n].len) ||
+			    !(hh[n].data = copy_of(scratch, hh[n].len)) ||
+			    rec_personal_encode(&res.items[j].personal, scratch, sizeof(scratch),
+			                        &pp[n].len) ||
+			    !(pp[n].data = copy_of(scratch, pp[n].len)))
 				cli_die("%s:%zu: household cannot be encoded", file,
 				        res.items[j].line);
-			cli_req_add(&r, hb, hn);
-			cli_req_add(&r, pb, pn);
+			sodium_memzero(scratch, pp[n].len);
 		}
-		char *text;
-		int rc = cli_call(c, &r, &text);
-		cli_req_release(&r);
-		if (rc) {
+		Ctl__ImportHouseholdsReq q;
+		ctl__import_households_req__init(&q);
+		q.recorded = recorded;
+		q.n_households = q.n_personal = n;
+		q.households = hh;
+		q.personal = pp;
+		Ctl__Request rq;
+		ctl__request__init(&rq);
+		rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+		rq.import_households = &q;
+		Ctl__Reply *failed = import_send(c, &rq, &t);
+		for (size_t j = 0; j < n; j++) {
+			/* the personal parts were in clear: not left in memory */
+			sodium_memzero(pp[j].data, pp[j].len);
+			free(pp[j].data);
+			free(hh[j].data);
+		}
+		if (failed) {
 			fprintf(stderr, "%s", tty ? "\n" : "");
-			cli_die("import stopped after %zu of %zu households: %s", i, res.n, text);
+			cli_die("import stopped after %zu of %zu households: %s", i, res.n,
+			        failed->error);
 		}
-		add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
-		const char *pp = strstr(text, "\"proposals\":");
-		if (pp)
-			proposals += strtoul(pp + 12, NULL, 10);
-		free(text);
 		progress(tty, "importing households",
 		         i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n, res.n);
 	}
 	if (json)
-		import_json(file, false, res.n, res.rows, created, proposals, unchanged, refused,
-		            res.n_bad_households, why);
+		import_json(file, false, res.n, res.rows, &t, res.n_bad_households);
 	else
-		printf("%s: %zu households in %zu rows: %zu new versions (%zu proposals%s), %zu "
-		       "unchanged, %zu refused, %zu rejected as bad\n",
-		       file, res.n, res.rows, created, proposals,
-		       recorded ? ", recorded as migrated" : "", unchanged, refused,
+		printf("%s: %zu households in %zu rows: %" PRIu64 " new versions (%" PRIu64
+		       " proposals%s), %" PRIu64 " unchanged, %" PRIu64
+		       " refused, %zu rejected as bad\n",
+		       file, res.n, res.rows, t.created, t.proposals,
+		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused,
 		       res.n_bad_households);
-	if (refused)
-		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
+	if (t.refused)
+		fprintf(stderr, "jzfpctl: refused by the node: %s\n", t.why);
 	import_result_release(&res);
-	return refused ? 1 : 0;
+	return t.refused ? 1 : 0;
 }
 
 static int
@@ -559,34 +589,39 @@ import_census(struct ctl *c, const char *file, bool json)
 		census_result_release(&res);
 		return 1;
 	}
-	struct req r = {0};
-	cli_req_str(&r, "import-census");
-	cli_req_str(&r, "");
-	uint8_t buf[REC_MAX_ENCODED];
+	ProtobufCBinaryData *recs = calloc(res.n + 1, sizeof(*recs));
+	if (!recs)
+		cli_die("out of memory");
 	for (size_t i = 0; i < res.n; i++) {
-		size_t n;
-		if (rec_census_encode(&res.items[i].c, buf, sizeof(buf), &n))
+		if (rec_census_encode(&res.items[i].c, scratch, sizeof(scratch), &recs[i].len) ||
+		    !(recs[i].data = copy_of(scratch, recs[i].len)))
 			cli_die("%s:%zu: census row cannot be encoded", file, res.items[i].line);
-		cli_req_add(&r, buf, n);
 	}
-	char *text;
-	int rc = cli_call(c, &r, &text);
-	cli_req_release(&r);
-	if (rc)
-		cli_die("%s", text);
-	size_t created = 0, unchanged = 0, refused = 0;
-	char why[200] = "";
-	add_counts(text, &created, &unchanged, &refused, why, sizeof(why));
-	free(text);
+	Ctl__ImportCensusReq q;
+	ctl__import_census_req__init(&q);
+	q.n_records = res.n;
+	q.records = recs;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_IMPORT_CENSUS;
+	rq.import_census = &q;
+	struct import_totals t = {0};
+	Ctl__Reply *failed = import_send(c, &rq, &t);
+	for (size_t i = 0; i < res.n; i++)
+		free(recs[i].data);
+	free(recs);
+	if (failed)
+		cli_die("%s", failed->error);
 	if (json)
-		import_json(file, true, 0, res.n, created, 0, unchanged, refused, 0, why);
+		import_json(file, true, 0, res.n, &t, 0);
 	else
-		printf("%s: %zu census rows: %zu new, %zu unchanged, %zu refused\n", file, res.n,
-		       created, unchanged, refused);
-	if (refused)
-		fprintf(stderr, "jzfpctl: refused by the node: %s\n", why);
+		printf("%s: %zu census rows: %" PRIu64 " new, %" PRIu64 " unchanged, %" PRIu64
+		       " refused\n",
+		       file, res.n, t.created, t.unchanged, t.refused);
+	if (t.refused)
+		fprintf(stderr, "jzfpctl: refused by the node: %s\n", t.why);
 	census_result_release(&res);
-	return refused ? 1 : 0;
+	return t.refused ? 1 : 0;
 }
 
 static int

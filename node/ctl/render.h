@@ -46,4 +46,8 @@ void render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r);
 /* The rollup's CSV: the header line and one line per row, CRLF when CRLF. */
 void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf);
 
+/* svc_data's replies (render_data.c). */
+void render_household_text(struct sbuf *out, const Ctl__HouseholdShowReply *r);
+void render_conflicts_text(struct sbuf *out, const Ctl__ConflictsReply *r);
+
 #endif
