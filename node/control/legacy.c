@@ -566,12 +566,6 @@ static const struct {
     {"import-households", ctl_import_households, true},
     {"import-census", ctl_import_census, true},
     {"conflicts", ctl_conflicts, false},
-    {"wf", ctl_workflow, false},
-    {"proposals", ctl_proposals, false},
-    {"notice-print", ctl_notice_print, false},
-    {"policy", ctl_policy, false},
-    {"revoke", ctl_revoke, false},
-    {"clock", ctl_clock, false},
 };
 
 int

@@ -58,14 +58,6 @@ int ctl_household_raw(struct node *n, const struct request *r, struct sbuf *out)
 int ctl_household_edit(struct node *n, const struct request *r, struct sbuf *out);
 int ctl_conflicts(struct node *n, const struct request *r, struct sbuf *out);
 
-/* control_flow.c */
-int ctl_workflow(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_proposals(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_notice_print(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_policy(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_revoke(struct node *n, const struct request *r, struct sbuf *out);
-int ctl_clock(struct node *n, const struct request *r, struct sbuf *out);
-
 /* Open proposals of household ID (at most CAP hashes to OUT). */
 /* The personal part of envelope E, opened with this node's key into P:
  * false if it has none or this node is not one of its readers. */
