@@ -14,6 +14,7 @@
 #include "hlc.h"
 #include "household.h"
 #include "ident.h"
+#include "node.h"
 #include "record.h"
 #include "sealer.h"
 #include "store.h"
@@ -50,8 +51,7 @@ struct fixture {
 	char dir[256];
 	struct ident *id;
 	struct store *st;
-	struct hlc hlc;
-	struct apply_ctx ctx;
+	struct node *n; /* the loop's side, for the write services: built by hand */
 	struct config cfg;
 	uint8_t version[3][32]; /* the households' proposing versions */
 	uint64_t opened_ms;     /* the village notice's opening */
@@ -138,7 +138,8 @@ sign_all(struct applier *a, void *arg)
 	if (!err)
 		err = rec_workflow_encode(&w, buf, sizeof(buf), &n);
 	if (!err)
-		err = apply_local(a, ENV_KIND_WORKFLOW, VILLAGE, (struct bytes){buf, n}, NULL, NULL);
+		err =
+		    apply_local(a, ENV_KIND_WORKFLOW, VILLAGE, (struct bytes){buf, n}, NULL, NULL);
 	return err ? err : a->txn.err;
 }
 
@@ -153,18 +154,28 @@ setup(void **state)
 	fx->id = ident_of(0x01);
 	if (!fx->id || store_open(&fx->st, fx->dir, MAP_SIZE))
 		return -1;
-	hlc_init(&fx->hlc, fake_now, NULL);
-	if (apply_ctx_init(&fx->ctx, fx->st, fx->id, &fx->hlc, VILLAGE))
-		return -1;
-	struct applier a;
-	if (apply_write(&fx->ctx, sign_all, fx, &a)) {
-		fprintf(stderr, "signing the fixture: %s\n", a.why);
-		return -1;
-	}
-	fx->opened_ms = hlc_ms(fx->hlc.last);
 	fx->cfg.area = VILLAGE;
 	fx->cfg.level = AREA_LEVEL_VILLAGE;
 	snprintf(fx->cfg.name, sizeof(fx->cfg.name), "%s", "新庄村");
+	/* What the write services use of a node: its config, key, store,
+	 * clock, apply context and sealer configuration. No parent: it may
+	 * sign at once. */
+	struct node *n = fx->n = calloc(1, sizeof(*n));
+	if (!n)
+		return -1;
+	n->cfg = fx->cfg;
+	n->id = fx->id;
+	n->st = fx->st;
+	hlc_init(&n->hlc, fake_now, NULL);
+	n->seal = (struct sealer_conf){.id = fx->id, .area = VILLAGE, .level = AREA_LEVEL_VILLAGE};
+	if (apply_ctx_init(&n->ax, fx->st, fx->id, &n->hlc, VILLAGE))
+		return -1;
+	struct applier a;
+	if (apply_write(&n->ax, sign_all, fx, &a)) {
+		fprintf(stderr, "signing the fixture: %s\n", a.why);
+		return -1;
+	}
+	fx->opened_ms = hlc_ms(n->hlc.last);
 	*state = fx;
 	return 0;
 }
@@ -173,7 +184,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	apply_ctx_release(&fx->ctx);
+	apply_ctx_release(&fx->n->ax);
+	free(fx->n);
 	store_close(&fx->st);
 	test_rmtree(fx->dir);
 	ident_free(&fx->id);
@@ -193,8 +205,7 @@ call(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 /* ---------------------------------------------------------------- proposals */
 
 static void
-proposals_of(struct fixture *fx, struct svc *s, const char *state, uint64_t under,
-             Ctl__Reply *rp)
+proposals_of(struct fixture *fx, struct svc *s, const char *state, uint64_t under, Ctl__Reply *rp)
 {
 	Ctl__ProposalsReq q;
 	ctl__proposals_req__init(&q);
@@ -543,6 +554,235 @@ writes_need_the_loop(void **state)
 	svc_release(&s);
 }
 
+/* ---------------------------------------------------------------- writes */
+
+/* Run RQ as the loop would (with the node). */
+static void
+call_write(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	svc_init(s, fx->n, fx->st, &fx->n->cfg, fx->id, NULL);
+	ctl__reply__init(rp);
+	svc_dispatch(s, rq, rp);
+}
+
+static char empty[] = "";
+
+static void
+step(struct fixture *fx, struct svc *s, const char *command, bool all, uint32_t days,
+     const char *const *ids, size_t n, Ctl__Reply *rp)
+{
+	Ctl__WorkflowReq q;
+	ctl__workflow_req__init(&q);
+	static char cmd[16], idbuf[SVC_FLOW_MAX_IDS + 1][20];
+	static char *idp[SVC_FLOW_MAX_IDS + 1];
+	snprintf(cmd, sizeof(cmd), "%s", command);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idbuf[i], sizeof(idbuf[i]), "%s", ids[i]);
+		idp[i] = idbuf[i];
+	}
+	q.command = cmd;
+	q.all = all;
+	q.days = days;
+	q.households = idp;
+	q.n_households = n;
+	q.reason = empty;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
+	rq.workflow = &q;
+	call_write(fx, s, &rq, rp);
+}
+
+static const char *
+state_of(struct fixture *fx, const char *hid)
+{
+	static char st[32];
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "", 0, &rp);
+	assert_int_equal(rp.code, 0);
+	st[0] = 0;
+	for (size_t i = 0; i < rp.proposals->n_proposals; i++)
+		if (strcmp(rp.proposals->proposals[i]->household, hid) == 0)
+			snprintf(st, sizeof(st), "%s", rp.proposals->proposals[i]->state);
+	svc_release(&s);
+	return st;
+}
+
+static void
+workflow_steps(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	const char *one[] = {"6301211010010001"};
+	/* Too early: the named household fails, nothing is signed. */
+	wall_ms = NOW_MS + 3 * WF_DAY_MS;
+	step(fx, &s, "close", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
+	assert_non_null(strstr(rp.error, "refused, nothing signed: household 6301211010010001"));
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010001"), "VILLAGE_NOTICE");
+	/* After the window: closed, one event. */
+	wall_ms = NOW_MS + 8 * WF_DAY_MS;
+	step(fx, &s, "close", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_WORKFLOW);
+	assert_int_equal(rp.workflow->events, 1);
+	assert_int_equal(rp.workflow->proposals, 1);
+	assert_int_equal(rp.workflow->skipped, 0);
+	assert_int_equal(rp.workflow->refused, 0);
+	assert_int_equal(rp.workflow->n_households, 1);
+	assert_string_equal(rp.workflow->households[0], "6301211010010001");
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010001"), "VILLAGE_PASSED");
+	/* open --all with a window shorter than the policy's: left out, listed. */
+	step(fx, &s, "open", true, 3, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.workflow->proposals, 0);
+	assert_int_equal(rp.workflow->events, 0);
+	assert_int_equal(rp.workflow->skipped, 1);
+	assert_int_equal(rp.workflow->n_left_out, 1);
+	assert_string_equal(rp.workflow->left_out[0]->household, "6301211010010003");
+	assert_true(rp.workflow->left_out[0]->why[0] != 0);
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010003"), "PROPOSED");
+	/* close --all: only household 2 is in a window. */
+	step(fx, &s, "close", true, 0, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.workflow->proposals, 1);
+	assert_string_equal(rp.workflow->households[0], "6301211010010002");
+	svc_release(&s);
+}
+
+static void
+workflow_bad(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	const char *one[] = {"6301211010010001"};
+	step(fx, &s, "frobnicate", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "unknown workflow command 'frobnicate'"));
+	svc_release(&s);
+	step(fx, &s, "close", true, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "household ids or --all"));
+	svc_release(&s);
+	step(fx, &s, "reject", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "--reason"));
+	svc_release(&s);
+	const char *bad[] = {"6301211010010001", "12"};
+	step(fx, &s, "close", false, 0, bad, 2, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "'12' is not a 16-digit household id"));
+	svc_release(&s);
+	static const char *many[SVC_FLOW_MAX_IDS + 1];
+	for (size_t i = 0; i <= SVC_FLOW_MAX_IDS; i++)
+		many[i] = "6301211010010001";
+	step(fx, &s, "approve", false, 0, many, SVC_FLOW_MAX_IDS + 1, &rp);
+	assert_int_equal(rp.code, JZ_ETOOBIG);
+	assert_non_null(strstr(rp.error, "more than 2100 arguments"));
+	svc_release(&s);
+	/* --unchecked needs --test-clock */
+	Ctl__WorkflowReq q;
+	ctl__workflow_req__init(&q);
+	char cmd[] = "close";
+	char *idp[] = {(char *)(uintptr_t) "6301211010010001"};
+	q.command = cmd;
+	q.households = idp;
+	q.n_households = 1;
+	q.unchecked = true;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
+	rq.workflow = &q;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "--test-clock"));
+	svc_release(&s);
+}
+
+static void
+policy_set_and_clock(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	Ctl__PolicySetReq q;
+	ctl__policy_set_req__init(&q);
+	q.notice_days = 9;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_POLICY_SET;
+	rq.policy_set = &q;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "only the province"));
+	svc_release(&s);
+
+	Ctl__ClockAdvanceReq c;
+	ctl__clock_advance_req__init(&c);
+	c.by_ms = 2 * WF_DAY_MS;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_CLOCK_ADVANCE;
+	rq.clock_advance = &c;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	svc_release(&s);
+	fx->n->cfg.test_clock = true;
+	c.by_ms = 0;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "duration"));
+	svc_release(&s);
+	c.by_ms = 2 * WF_DAY_MS;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_CLOCK);
+	assert_int_equal(rp.clock->offset_ms, 2 * WF_DAY_MS);
+	assert_int_equal(fx->n->clock_offset_ms, 2 * WF_DAY_MS);
+	svc_release(&s);
+}
+
+static void
+revoke_bad(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	uint8_t key[32];
+	memset(key, 0x77, sizeof(key));
+	char reason[] = "key lost";
+	Ctl__RevokeReq q;
+	ctl__revoke_req__init(&q);
+	q.key.data = key;
+	q.key.len = 31;
+	q.reason = reason;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_REVOKE;
+	rq.revoke = &q;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "public key"));
+	svc_release(&s);
+	q.key.len = 32;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_ENOTFOUND);
+	assert_non_null(strstr(rp.error, "--area"));
+	svc_release(&s);
+	/* a village has nothing below it */
+	q.area = TOWNSHIP;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "only an ancestor revokes"));
+	svc_release(&s);
+}
+
 int
 main(void)
 {
@@ -558,6 +798,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(policy_show, setup, teardown),
 	    cmocka_unit_test_setup_teardown(clock_show_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(writes_need_the_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(workflow_steps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(workflow_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(policy_set_and_clock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(revoke_bad, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
