@@ -835,7 +835,7 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		}
 		store_iter_close(&it);
 	}
-	if (!err)
+	if (!err && nx)
 		qsort(x, nx, sizeof(*x), posted_cmp);
 	/* One notice per window and village. */
 	size_t nn = 0;

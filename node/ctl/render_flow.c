@@ -3,9 +3,8 @@
  * proposals, the posted notice (text and HTML), the policy, revocations and
  * the test clock (render.h), from the typed replies of svc_flow.c.
  */
-#include "render.h"
-
 #include "record.h"
+#include "render.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -94,7 +93,7 @@ village_of(const Ctl__Notice *n)
 	return n->village_name[0] ? n->village_name : n->village;
 }
 
-/* "张*明、李*" of H's masked member names into OUT (CAP bytes). */
+/* "张*明、李*": H's masked member names, appended to OUT. */
 static void
 members(const Ctl__NoticeHousehold *h, struct sbuf *out)
 {
@@ -172,7 +171,8 @@ render_notice_text(struct sbuf *out, const Ctl__NoticePrintReply *r)
 		sbuf_printf(out, "（共 %" PRIu64 " 户）\n\n", n->count);
 	}
 	if (!r->count)
-		sbuf_printf(out, "no household of this node's area is in a notice or announcement\n");
+		sbuf_printf(out,
+		            "no household of this node's area is in a notice or announcement\n");
 }
 
 void
