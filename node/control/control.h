@@ -90,10 +90,4 @@ unsigned control_busy_readers(struct control *c);
 /* The node's data directory. */
 const char *control_data_dir(const struct control *c);
 
-/* The answer to the pre-typed requests of frames (control_legacy.c), run
- * on the loop thread: CODE 0 or an error, TEXT the answer. */
-struct sbuf;
-int control_legacy(struct node *n, const ProtobufCBinaryData *frames, size_t n_frames,
-                   struct sbuf *text);
-
 #endif

@@ -16,7 +16,6 @@
  * and the readers returns ETERM, and they close their sockets and end.
  */
 #include "control.h"
-#include "legacy.h"
 #include "log.h"
 #include "node.h"
 #include "output.h"

@@ -28,15 +28,8 @@ struct svc_block {
 	max_align_t data[];
 };
 
-static int svc_legacy(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
-
-static const struct svc_entry legacy_table[] = {
-    {CTL__REQUEST__REQ_LEGACY, svc_legacy, true, "legacy"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
-};
-
 static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
-                                                 svc_ops_table, legacy_table};
+                                                 svc_ops_table};
 
 const struct svc_entry *
 svc_find(Ctl__Request__ReqCase req)
@@ -252,25 +245,6 @@ check_message(struct svc *s, const ProtobufCMessage *m)
 	return 0;
 }
 
-/* The legacy request's frames are strings but for an import's records. */
-static int
-check_legacy(struct svc *s, const Ctl__LegacyReq *lq)
-{
-	if (!lq->n_frames ||
-	    (lq->frames[0].len >= 6 && memcmp(lq->frames[0].data, "import", 6) == 0))
-		return 0;
-	for (size_t i = 0; i < lq->n_frames; i++) {
-		bool free_text = i > 0 && lq->frames[i - 1].len == 8 &&
-		                 memcmp(lq->frames[i - 1].data, "--reason", 8) == 0;
-		int err =
-		    check_text(s, free_text ? "--reason" : "argument",
-		               (const char *)lq->frames[i].data, lq->frames[i].len, free_text);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 void
 svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -284,8 +258,7 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	} else if (e->write && !s->n) {
 		/* The broker routes writes to the loop: a bug if one gets here. */
 		err = svc_fail(s, JZ_EIO, "%s: a write request reached a reader", e->name);
-	} else if ((err = rq->req_case == CTL__REQUEST__REQ_LEGACY ? check_legacy(s, rq->legacy)
-	                                                           : check_message(s, &rq->base))) {
+	} else if ((err = check_message(s, &rq->base))) {
 		/* refused: svc_fail said why */
 	} else {
 		err = e->fn(s, rq, rp);
@@ -297,29 +270,4 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		/* On error only the code and the reason are sent. */
 		rp->body_case = CTL__REPLY__BODY__NOT_SET;
 	}
-}
-
-/* ---------------------------------------------------------------- legacy */
-
-static int
-svc_legacy(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
-{
-	struct sbuf text;
-	sbuf_init(&text);
-	if (rq->legacy->n_frames)
-		snprintf(s->done, sizeof(s->done), "%.*s",
-		         (int)(rq->legacy->frames[0].len < 60 ? rq->legacy->frames[0].len : 60),
-		         (const char *)rq->legacy->frames[0].data);
-	int err = control_legacy(s->n, rq->legacy->frames, rq->legacy->n_frames, &text);
-	Ctl__LegacyReply *lr = SVC_NEW(s, Ctl__LegacyReply, ctl__legacy_reply__init);
-	if (lr)
-		lr->text = svc_strdup(s, text.p ? text.p : "");
-	if (err)
-		svc_fail(s, err, "%s", text.p ? text.p : err_str(err));
-	sbuf_release(&text);
-	if (!lr || !lr->text)
-		return svc_fail(s, -ENOMEM, "out of memory");
-	rp->body_case = CTL__REPLY__BODY_LEGACY;
-	rp->legacy = lr;
-	return err;
 }

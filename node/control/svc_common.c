@@ -83,16 +83,3 @@ svc_who(struct store_txn *txn, const uint8_t origin[32], char *out, size_t len)
 	else
 		snprintf(out, len, "origin %s", h);
 }
-
-size_t
-ctl_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap)
-{
-	return svc_open_proposals(txn, id, out, cap);
-}
-
-bool
-ctl_open_personal(struct node *n, struct store_txn *txn, const struct envelope *e,
-                  struct rec_personal *p)
-{
-	return svc_open_personal(n->id, txn, e, p);
-}

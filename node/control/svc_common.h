@@ -41,10 +41,4 @@ int svc_load_head(struct store_txn *txn, const struct hh_state *st, struct envel
  * NodeInfo, else "origin HEX" (its first 8 bytes). */
 void svc_who(struct store_txn *txn, const uint8_t origin[32], char *out, size_t len);
 
-/* The same two for the legacy handlers (legacy_flow.c): N is the loop's
- * node, only its key is used. */
-size_t ctl_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap);
-bool ctl_open_personal(struct node *n, struct store_txn *txn, const struct envelope *e,
-                       struct rec_personal *p);
-
 #endif

@@ -30,15 +30,6 @@ struct ctl {
 	uint32_t hold_ms;
 };
 
-/* A request under construction: frames of bytes. */
-struct req {
-	size_t n, cap;
-	struct {
-		void *p;
-		size_t len;
-	} * f;
-};
-
 /* "jzfpctl: MESSAGE" on stderr, exit 1. */
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -109,19 +100,11 @@ long cli_number(const struct cli_cmd *cmd, const char *opt, const char *s, long 
 /* Is A->val of the option named NAME given? Its value (or NULL). */
 const char *cli_val(const struct cli_cmd *cmd, const struct cli_args *a, const char *name);
 
-/* Add the operands from pos[FIRST] on, then the options as given (--NAME
- * [VALUE] each), to R: the request's shape the node reads. */
-void cli_req_args(struct req *r, const struct cli_cmd *cmd, const struct cli_args *a, int first);
-
 /* S as a JSON string, quotes included, on F. */
 void cli_json_str(FILE *f, const char *s);
 
 /* Load -c CONFIG once (dies on a bad config). */
 void cli_load_config(struct ctl *c);
-
-void cli_req_add(struct req *r, const void *p, size_t len);
-void cli_req_str(struct req *r, const char *s);
-void cli_req_release(struct req *r);
 
 /* Send the typed request RQ and wait for the reply (given: free it with
  * cli_reply_free). Dies when the node cannot be reached, does not answer
@@ -136,15 +119,6 @@ void cli_reply_free(Ctl__Reply *rp);
 void cli_print(FILE *f, const char *text, size_t n);
 /* Close the connection to the node (any number of times). */
 void cli_disconnect(struct ctl *c);
-
-/* Send R (a legacy request of frames) to the node, wait for the answer. Returns the node's code (0
- * ok); *text is given (free()). Dies when the node does not answer. */
-int cli_call(struct ctl *c, struct req *r, char **text);
-
-/* Send a request of string arguments (NULL-terminated) and print the
- * answer: on stdout when it succeeded, as one error line otherwise.
- * Returns the exit status. */
-int cli_simple(struct ctl *c, const char *const *args);
 
 /* The workflow, data and node commands of cmd_flow.c; each returns the exit
  * status. ARGV[0] is the command's name. */

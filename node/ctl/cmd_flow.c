@@ -1,14 +1,15 @@
 /*
  * cmd_flow.c - jzfpctl's commands of the procedure (两公示一公告) and of the
- * policy, revocation and clock views (DESIGN §6, §10). Household and
- * conflicts: cmd_data.c.
+ * household, conflict, policy, revocation and clock views (DESIGN §6, §10).
  *
  * Each command is a table of options for cli_parse (cli.h) and a few checks
  * of what jzfpctl can judge itself (household ids, areas, numbers: exit 2);
- * it sends one request, the operands then the options as given, and prints
- * the node's answer. The node does the rest: it resolves household ids to their
- * open proposals, checks every step with the procedure's rules and signs
- * one event per step (node/control_flow.c).
+ * it sends one typed request and renders the typed reply (render_flow.c:
+ * text, HTML, JSON). The node does the rest: it resolves household ids to
+ * their open proposals, checks every step with the procedure's rules and
+ * signs one event per step (node/control/svc_flow.c). `household show --audit-key`
+ * opens the personal part here, with the audit key, so that the key never
+ * reaches the province node.
  */
 #include "area.h"
 #include "cli.h"
@@ -16,10 +17,15 @@
 #include "err.h"
 #include "hex.h"
 #include "ident.h"
+#include "import.h"
 #include "record.h"
+#include "render.h"
 #include "sealer.h"
+#include "workflow.h"
 
+#include <inttypes.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,68 +99,6 @@ const char help_clock[] = "\nFor tests: move the clock of a node started with jz
                           "  clock advance DURATION\n"
                           "  clock show\n";
 
-/* A number from a JSON-ish answer. */
-static unsigned long
-field(const char *text, const char *name)
-{
-	char key[64];
-	snprintf(key, sizeof(key), "\"%s\":", name);
-	const char *p = strstr(text, key);
-	return p ? strtoul(p + strlen(key), NULL, 10) : 0;
-}
-
-/* Send R (released here) and print the answer. For workflow answers (WF),
- * print a summary for people unless JSON. */
-static int
-forward(struct ctl *c, struct req *r, bool json, bool wf)
-{
-	char *text;
-	int rc = cli_call(c, r, &text);
-	cli_req_release(r);
-	if (rc) {
-		size_t len = strlen(text);
-		while (len && text[len - 1] == '\n')
-			text[--len] = 0;
-		fprintf(stderr, "jzfpctl: %s\n", text);
-		free(text);
-		return 1;
-	}
-	if (!wf || json) {
-		fputs(text, stdout);
-		free(text);
-		return 0;
-	}
-	unsigned long events = field(text, "events"), props = field(text, "proposals"),
-	              skipped = field(text, "skipped"), refused = field(text, "refused");
-	printf("%lu proposal(s) in %lu signed event(s)", props, events);
-	if (skipped) {
-		const char *w = strstr(text, "\"left_out\":\"");
-		printf("; %lu left out, this node may not take that step on them now (first: %.*s)",
-		       skipped, w ? (int)strcspn(w + 12, "\"") : 0, w ? w + 12 : "");
-	}
-	printf("\n");
-	if (refused) {
-		const char *w = strstr(text, "\"why\":\"");
-		fprintf(stderr, "jzfpctl: %lu step(s) refused by this node's own rules: %.*s\n",
-		        refused, w ? (int)strcspn(w + 7, "\"") : 0, w ? w + 7 : "");
-	}
-	free(text);
-	return 0;
-}
-
-/* Parse ARGV for CMD into A, then send PREFIX, the operands from pos[FIRST]
- * on and the options as given, and print the answer. */
-static int
-send_parsed(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a,
-            const char *const *prefix, int first, bool wf)
-{
-	struct req r = {0};
-	for (const char *const *p = prefix; *p; p++)
-		cli_req_str(&r, *p);
-	cli_req_args(&r, cmd, a, first);
-	return forward(c, &r, cli_val(cmd, a, "json") != NULL, wf);
-}
-
 /* Household ids pos[FIRST..) or --all (not both), each 16 digits. */
 static void
 check_ids(const struct cli_cmd *cmd, const struct cli_args *a, int first)
@@ -171,6 +115,39 @@ check_ids(const struct cli_cmd *cmd, const struct cli_args *a, int first)
 	}
 }
 
+/* Send RQ, expect BODY (dies with the node's error, exit 1); render times
+ * in the node's zone from now on. */
+static Ctl__Reply *
+flow_ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
+{
+	if (c->hold_ms)
+		rq->test_hold_ms = c->hold_ms;
+	Ctl__Reply *rp = cli_expect(c, rq, body);
+	render_set_zone(rp->timezone);
+	return rp;
+}
+
+/* Print OUT on stdout, free it and the reply RP; exit status 0. */
+static int
+flow_emit(struct sbuf *out, Ctl__Reply *rp)
+{
+	fwrite(out->p ? out->p : "", 1, out->n, stdout);
+	sbuf_release(out);
+	cli_reply_free(rp);
+	return 0;
+}
+
+/* M as one JSON line, or TEXT(M) for people. */
+#define FLOW_RENDER(out, json, m, text_fn)                                                         \
+	do {                                                                                       \
+		if (json) {                                                                        \
+			render_json((out), &(m)->base);                                            \
+			sbuf_add((out), "\n", 1);                                                  \
+		} else {                                                                           \
+			text_fn((out), (m));                                                       \
+		}                                                                                  \
+	} while (0)
+
 int
 cmd_proposals(struct ctl *c, int argc, char **argv)
 {
@@ -186,11 +163,30 @@ cmd_proposals(struct ctl *c, int argc, char **argv)
 	                                   0};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
-	uint64_t area;
+	uint64_t area = 0;
 	if (a.val[1] && area_parse(a.val[1], &area))
 		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", a.val[1]);
-	static const char *const prefix[] = {"proposals", NULL};
-	return send_parsed(c, &cmd, &a, prefix, 0, false);
+	uint8_t state;
+	if (a.val[0] && wf_state_parse(a.val[0], &state))
+		cli_usage_error(&cmd,
+		                "--state: '%s' is not a state (PROPOSED, VILLAGE_NOTICE, ..., "
+		                "RECORDED, REJECTED, CONTESTED)",
+		                a.val[0]);
+	Ctl__ProposalsReq q;
+	ctl__proposals_req__init(&q);
+	char sbuf_state[32] = "";
+	snprintf(sbuf_state, sizeof(sbuf_state), "%s", a.val[0] ? a.val[0] : "");
+	q.state = sbuf_state;
+	q.under = area;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
+	rq.proposals = &q;
+	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_PROPOSALS);
+	struct sbuf out;
+	sbuf_init(&out);
+	FLOW_RENDER(&out, a.val[2], rp->proposals, render_proposals_text);
+	return flow_emit(&out, rp);
 }
 
 #define WF_OPTS                                                                                    \
@@ -203,6 +199,46 @@ cmd_proposals(struct ctl *c, int argc, char **argv)
 		NULL, false, false                                                                 \
 	}
 
+/* Send the workflow step COMMAND of CMD's parsed A (household ids from
+ * pos[FIRST]) and print the answer. */
+static int
+wf_send(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a, int first,
+        const char *command)
+{
+	Ctl__WorkflowReq q;
+	ctl__workflow_req__init(&q);
+	char cmdbuf[16], *empty = (char *)(uintptr_t)protobuf_c_empty_string;
+	snprintf(cmdbuf, sizeof(cmdbuf), "%s", command);
+	q.command = cmdbuf;
+	q.n_households = a->npos > first ? (size_t)(a->npos - first) : 0;
+	q.households = a->pos + first;
+	q.all = cli_val(cmd, a, "all") != NULL;
+	q.unchecked = cli_val(cmd, a, "unchecked") != NULL;
+	const char *days = cli_val(cmd, a, "days");
+	if (days)
+		q.days = (uint32_t)cli_number(cmd, "--days", days, 1, 365);
+	/* The option values point into argv, which outlives the request. */
+	const char *v;
+	q.reason = (v = cli_val(cmd, a, "reason")) ? (char *)(uintptr_t)v : empty;
+	q.objector_name = (v = cli_val(cmd, a, "name")) ? (char *)(uintptr_t)v : empty;
+	q.objector_contact = (v = cli_val(cmd, a, "contact")) ? (char *)(uintptr_t)v : empty;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
+	rq.workflow = &q;
+	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_WORKFLOW);
+	const Ctl__WorkflowReply *r = rp->workflow;
+	struct sbuf out;
+	sbuf_init(&out);
+	bool json = cli_val(cmd, a, "json") != NULL;
+	FLOW_RENDER(&out, json, r, render_workflow_text);
+	if (!json && r->refused)
+		fprintf(stderr,
+		        "jzfpctl: %" PRIu64 " step(s) refused by this node's own rules: %s\n",
+		        r->refused, r->why);
+	return flow_emit(&out, rp);
+}
+
 int
 cmd_consent(struct ctl *c, int argc, char **argv)
 {
@@ -212,8 +248,41 @@ cmd_consent(struct ctl *c, int argc, char **argv)
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
 	check_ids(&cmd, &a, 0);
-	static const char *const prefix[] = {"wf", "consent", NULL};
-	return send_parsed(c, &cmd, &a, prefix, 0, true);
+	return wf_send(c, &cmd, &a, 0, "consent");
+}
+
+static int
+notice_print(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a)
+{
+	const char *format = cli_val(cmd, a, "format");
+	if (format && strcmp(format, "text") != 0 && strcmp(format, "html") != 0 &&
+	    strcmp(format, "json") != 0)
+		cli_usage_error(cmd, "--format: '%s' is not text, html or json", format);
+	if (cli_val(cmd, a, "json")) {
+		if (format && strcmp(format, "json") != 0)
+			cli_usage_error(cmd, "--json and --format %s: choose one", format);
+		format = "json";
+	}
+	if (!format)
+		format = "text";
+	Ctl__NoticePrintReq q;
+	ctl__notice_print_req__init(&q);
+	q.n_households = a->npos > 1 ? (size_t)(a->npos - 1) : 0;
+	q.households = a->pos + 1;
+	q.all = cli_val(cmd, a, "all") != NULL;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_NOTICE_PRINT;
+	rq.notice_print = &q;
+	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_NOTICE_PRINT);
+	struct sbuf out;
+	sbuf_init(&out);
+	if (strcmp(format, "html") == 0)
+		render_notice_html(&out, rp->notice_print);
+	else
+		FLOW_RENDER(&out, strcmp(format, "json") == 0, rp->notice_print,
+		            render_notice_text);
+	return flow_emit(&out, rp);
 }
 
 int
@@ -243,33 +312,9 @@ cmd_notice(struct ctl *c, int argc, char **argv)
 	struct cli_args a;
 	cli_parse(c, cmd, argc, argv, &a);
 	check_ids(cmd, &a, 1);
-	if (k == 2) {
-		const char *format = a.val[0];
-		if (format && strcmp(format, "text") != 0 && strcmp(format, "html") != 0 &&
-		    strcmp(format, "json") != 0)
-			cli_usage_error(cmd, "--format: '%s' is not text, html or json", format);
-		if (a.val[1]) {
-			if (format && strcmp(format, "json") != 0)
-				cli_usage_error(cmd, "--json and --format %s: choose one", format);
-			format = "json";
-		}
-		/* The node takes the format as --format (json: its own to judge). */
-		struct req r = {0};
-		cli_req_str(&r, "notice-print");
-		for (int i = 1; i < a.npos; i++)
-			cli_req_str(&r, a.pos[i]);
-		if (a.val[2])
-			cli_req_str(&r, "--all");
-		if (format) {
-			cli_req_str(&r, "--format");
-			cli_req_str(&r, format);
-		}
-		return forward(c, &r, false, false);
-	}
-	if (k == 0 && a.val[0])
-		cli_number(cmd, "--days", a.val[0], 1, 365);
-	const char *prefix[] = {"wf", k == 0 ? "open" : "close", NULL};
-	return send_parsed(c, cmd, &a, prefix, 1, true);
+	if (k == 2)
+		return notice_print(c, cmd, &a);
+	return wf_send(c, cmd, &a, 1, k == 0 ? "open" : "close");
 }
 
 int
@@ -291,8 +336,7 @@ cmd_object(struct ctl *c, int argc, char **argv)
 	check_ids(&cmd, &a, 0);
 	if (!a.val[0])
 		cli_usage_error(&cmd, "missing option '--reason'");
-	static const char *const prefix[] = {"wf", "object", NULL};
-	return send_parsed(c, &cmd, &a, prefix, 0, true);
+	return wf_send(c, &cmd, &a, 0, "object");
 }
 
 int
@@ -315,8 +359,7 @@ cmd_objection(struct ctl *c, int argc, char **argv)
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	check_ids(&subs[k], &a, 1);
-	const char *prefix[] = {"wf", k == 0 ? "uphold" : "dismiss", NULL};
-	return send_parsed(c, &subs[k], &a, prefix, 1, true);
+	return wf_send(c, &subs[k], &a, 1, k == 0 ? "uphold" : "dismiss");
 }
 
 int
@@ -337,8 +380,21 @@ cmd_review(struct ctl *c, int argc, char **argv)
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	check_ids(&subs[k], &a, 1);
-	const char *prefix[] = {"wf", k == 0 ? "approve" : "reject", NULL};
-	return send_parsed(c, &subs[k], &a, prefix, 1, true);
+	return wf_send(c, &subs[k], &a, 1, k == 0 ? "approve" : "reject");
+}
+
+static bool
+parse_line(const char *l, uint32_t *year, int64_t *fen)
+{
+	char y[8] = "";
+	const char *colon = strchr(l, ':');
+	if (colon && colon - l < (ptrdiff_t)sizeof(y))
+		memcpy(y, l, (size_t)(colon - l));
+	uint16_t yr;
+	if (!colon || !import_parse_year(y, &yr) || !import_parse_yuan(colon + 1, fen) || *fen <= 0)
+		return false;
+	*year = yr;
+	return true;
 }
 
 int
@@ -365,33 +421,114 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 	     help_policy, set_opts, 1, 1},
 	};
 	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
+	const struct cli_cmd *cmd = &subs[k];
 	struct cli_args a;
-	cli_parse(c, &subs[k], argc, argv, &a);
-	if (k == 1 && a.val[0])
-		cli_number(&subs[k], "--notice-days", a.val[0], 1, 365);
-	static const char *const prefix[] = {"policy", NULL};
-	return send_parsed(c, &subs[k], &a, prefix, 0, false);
+	cli_parse(c, cmd, argc, argv, &a);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	Ctl__PolicyShowReq show;
+	ctl__policy_show_req__init(&show);
+	Ctl__PolicySetReq set;
+	ctl__policy_set_req__init(&set);
+	Ctl__Fixed thr;
+	ctl__fixed__init(&thr);
+	Ctl__PovertyLine lines[CLI_MAX_SEEN], *lp[CLI_MAX_SEEN];
+	Ctl__Fixed yuan[CLI_MAX_SEEN];
+	if (k == 0) {
+		rq.req_case = CTL__REQUEST__REQ_POLICY_SHOW;
+		rq.policy_show = &show;
+	} else {
+		rq.req_case = CTL__REQUEST__REQ_POLICY_SET;
+		rq.policy_set = &set;
+		if (a.val[0])
+			set.notice_days =
+			    (uint32_t)cli_number(cmd, "--notice-days", a.val[0], 1, 365);
+		if (a.val[1]) {
+			/* Hundredths of a percent: two decimals, as yuan into fen. */
+			int64_t bp;
+			if (!import_parse_yuan(a.val[1], &bp) || bp < 1 || bp > 10000)
+				cli_usage_error(
+				    cmd,
+				    "--threshold-pct: '%s' is not a percentage 0.01..100 (2 or 3)",
+				    a.val[1]);
+			thr.value = bp;
+			thr.scale = 2;
+			set.threshold_pct = &thr;
+		}
+		for (int i = 0; i < a.n_seen; i++) {
+			if (a.seen[i].opt != 2)
+				continue;
+			size_t j = set.n_lines;
+			ctl__poverty_line__init(&lines[j]);
+			ctl__fixed__init(&yuan[j]);
+			int64_t fen;
+			if (!parse_line(a.seen[i].val, &lines[j].year, &fen))
+				cli_usage_error(cmd,
+				                "--line: '%s' is not YEAR:YUAN (like 2019:3747)",
+				                a.seen[i].val);
+			yuan[j].value = fen;
+			yuan[j].scale = 2;
+			lines[j].yuan = &yuan[j];
+			lp[j] = &lines[j];
+			set.n_lines++;
+		}
+		set.lines = lp;
+	}
+	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_POLICY);
+	struct sbuf out;
+	sbuf_init(&out);
+	FLOW_RENDER(&out, cli_val(cmd, &a, "json"), rp->policy, render_policy_text);
+	return flow_emit(&out, rp);
 }
 
 int
 cmd_revoke(struct ctl *c, int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {
-	    {"reason", true, false}, {"area", true, false}, OPTS_END};
+	    {"reason", true, false}, {"area", true, false}, {"json", false, false}, OPTS_END};
 	static const struct cli_cmd cmd = {
-	    "revoke", "revoke HEX --reason TEXT [--area AREA]", help_revoke, opts, 1, 1};
+	    "revoke", "revoke HEX --reason TEXT [--area AREA] [--json]", help_revoke, opts, 1, 1};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
 	uint8_t key[32];
-	uint64_t area;
+	uint64_t area = 0;
 	if (strlen(a.pos[0]) != 64 || hex_decode(a.pos[0], key, 32))
 		cli_usage_error(&cmd, "'%s' is not a public key (64 hex characters)", a.pos[0]);
 	if (!a.val[0])
 		cli_usage_error(&cmd, "missing option '--reason'");
 	if (a.val[1] && area_parse(a.val[1], &area))
 		cli_usage_error(&cmd, "--area: '%s' is not a 12-digit area code", a.val[1]);
-	static const char *const prefix[] = {"revoke", NULL};
-	return send_parsed(c, &cmd, &a, prefix, 0, false);
+	Ctl__RevokeReq q;
+	ctl__revoke_req__init(&q);
+	q.key.data = key;
+	q.key.len = 32;
+	q.reason = (char *)(uintptr_t)a.val[0];
+	q.area = area;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_REVOKE;
+	rq.revoke = &q;
+	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_REVOKE);
+	struct sbuf out;
+	sbuf_init(&out);
+	FLOW_RENDER(&out, a.val[2], rp->revoke, render_revoke_text);
+	return flow_emit(&out, rp);
+}
+
+/* A duration like 8d, 12h or 30m in ms (at most 3650 days), or 0. */
+static uint64_t
+parse_duration(const char *v)
+{
+	char *end;
+	unsigned long x = *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
+	uint64_t unit = !x            ? 0
+	                : *end == 'd' ? 86400000
+	                : *end == 'h' ? 3600000
+	                : *end == 'm' ? 60000
+	                              : 0;
+	if (!unit || end[1] || x > 3650UL * 24 * 60 || x * unit > 3650ULL * 86400000)
+		return 0;
+	return x * unit;
 }
 
 int
@@ -407,6 +544,26 @@ cmd_clock(struct ctl *c, int argc, char **argv)
 	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
-	static const char *const prefix[] = {"clock", NULL};
-	return send_parsed(c, &subs[k], &a, prefix, 0, false);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	Ctl__ClockAdvanceReq adv;
+	ctl__clock_advance_req__init(&adv);
+	Ctl__ClockShowReq show;
+	ctl__clock_show_req__init(&show);
+	if (k == 0) {
+		adv.by_ms = parse_duration(a.pos[1]);
+		if (!adv.by_ms)
+			cli_usage_error(&subs[k], "'%s' is not a duration like 8d, 12h or 30m",
+			                a.pos[1]);
+		rq.req_case = CTL__REQUEST__REQ_CLOCK_ADVANCE;
+		rq.clock_advance = &adv;
+	} else {
+		rq.req_case = CTL__REQUEST__REQ_CLOCK_SHOW;
+		rq.clock_show = &show;
+	}
+	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_CLOCK);
+	struct sbuf out;
+	sbuf_init(&out);
+	FLOW_RENDER(&out, a.val[0], rp->clock, render_clock_text);
+	return flow_emit(&out, rp);
 }

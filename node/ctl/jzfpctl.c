@@ -256,20 +256,6 @@ cli_find_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *sub
 }
 
 void
-cli_req_args(struct req *r, const struct cli_cmd *cmd, const struct cli_args *a, int first)
-{
-	for (int i = first; i < a->npos; i++)
-		cli_req_str(r, a->pos[i]);
-	for (int i = 0; i < a->n_seen; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "--%s", cmd->opts[a->seen[i].opt].name);
-		cli_req_str(r, name);
-		if (a->seen[i].val)
-			cli_req_str(r, a->seen[i].val);
-	}
-}
-
-void
 cli_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);

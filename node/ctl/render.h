@@ -49,5 +49,13 @@ void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf);
 /* svc_data's replies (render_data.c). */
 void render_household_text(struct sbuf *out, const Ctl__HouseholdShowReply *r);
 void render_conflicts_text(struct sbuf *out, const Ctl__ConflictsReply *r);
+/* svc_flow's replies (render_flow.c). */
+void render_workflow_text(struct sbuf *out, const Ctl__WorkflowReply *r);
+void render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r);
+void render_notice_text(struct sbuf *out, const Ctl__NoticePrintReply *r);
+void render_notice_html(struct sbuf *out, const Ctl__NoticePrintReply *r);
+void render_policy_text(struct sbuf *out, const Ctl__PolicyReply *r);
+void render_revoke_text(struct sbuf *out, const Ctl__RevokeReply *r);
+void render_clock_text(struct sbuf *out, const Ctl__ClockReply *r);
 
 #endif

@@ -55,6 +55,9 @@ def advance(t, days):
     for n in t.nodes.values():
         out = t.ctl(n, "clock", "advance", f"{days}d", "--json")
         check("offset_ms" in out, f"clock advance at {n}: {out}")
+        # clock show is a read (a reader thread): it sees the advance at once
+        check_eq(t.ctl(n, "clock", "show", "--json")["offset_ms"], out["offset_ms"],
+                 f"clock show after clock advance at {n}")
 
 
 def wf(t, n, *args):
@@ -233,6 +236,18 @@ def test(t):
           f"notice print lacks its title or where to object:\n{text}")
     html = t.ctl_text(v1, "notice", "print", "--all", "--format", "html")
     check(html.count("<tr>") == len(ids[V1]) + 1, f"notice print html rows:\n{html[:400]}")
+    j = t.ctl(v1, "notice", "print", "--all", "--json")
+    check_eq((j["count"], len(j["notices"])), (len(ids[V1]), 1), "notice print --json: counts")
+    n0 = j["notices"][0]
+    check_eq((n0["kind"], n0["village_name"], n0["office_name"]), ("公示", "新庄村", "桥头镇"),
+             "notice print --json: the notice")
+    check_eq([h["household"] for h in n0["households"]], sorted(ids[V1]),
+             "notice print --json: households sorted by 户编号")
+    flat = json.dumps(j, ensure_ascii=False)
+    check(not re.search(r"\d{17}[0-9X]", flat), "notice print --json shows a full ID number")
+    for r in rows1[1:]:
+        if r[col["household_id"]] in ids[V1] and len(r[col["name"]]) >= 2:
+            check(r[col["name"]] not in flat, "notice print --json shows a full name")
     # the township reads the same notice; the province cannot
     check(t.ctl_text(t1, "notice", "print", ids[V1][0]).count("*") >= 2,
           "the township's notice print shows no masked names")

@@ -1,0 +1,271 @@
+/*
+ * render_flow.c - the procedure's replies for people: workflow steps,
+ * proposals, the posted notice (text and HTML), the policy, revocations and
+ * the test clock (render.h), from the typed replies of svc_flow.c.
+ */
+#include "record.h"
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+render_workflow_text(struct sbuf *out, const Ctl__WorkflowReply *r)
+{
+	sbuf_printf(out, "%" PRIu64 " proposal(s) in %" PRIu64 " signed event(s)", r->proposals,
+	            r->events);
+	if (r->skipped) {
+		sbuf_printf(out,
+		            "; %" PRIu64 " left out, this node may not take that step on them now",
+		            r->skipped);
+		if (r->n_left_out)
+			sbuf_printf(out, " (first: household %s: %s)", r->left_out[0]->household,
+			            r->left_out[0]->why);
+	}
+	sbuf_printf(out, "\n");
+}
+
+static void
+time_or_empty(const Ctl__Time *t, char out[40])
+{
+	if (t)
+		render_time(t->unix_ms, out);
+	else
+		out[0] = 0;
+}
+
+void
+render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r)
+{
+	if (!r->n_proposals) {
+		sbuf_printf(out, "no %s proposals under %s\n", r->state[0] ? r->state : "open",
+		            r->under);
+		return;
+	}
+	static const char *const headers[] = {"household", "kind",       "from",
+	                                      "to",        "state",      "since",
+	                                      "closes",    "objections", "proposal"};
+	struct table t;
+	table_init(&t, headers, 9);
+	for (size_t i = 0; i < r->n_proposals; i++) {
+		const Ctl__Proposal *p = r->proposals[i];
+		char since[40], closes[40], obj[12];
+		time_or_empty(p->since, since);
+		time_or_empty(p->closes, closes);
+		snprintf(obj, sizeof(obj), "%u", p->objections);
+		const char *cells[] = {p->household,
+		                       p->kind,
+		                       rec_status_name((uint8_t)p->from),
+		                       rec_status_name((uint8_t)p->to),
+		                       p->state,
+		                       since,
+		                       closes,
+		                       obj,
+		                       p->proposal};
+		table_add(&t, cells);
+	}
+	table_render(&t, out);
+	table_release(&t);
+}
+
+/* ---------------------------------------------------------------- notice */
+
+static const char *
+notice_title(const char *window)
+{
+	if (strcmp(window, "VILLAGE_NOTICE") == 0)
+		return "第一次公示（村级民主评议结果）";
+	if (strcmp(window, "TOWNSHIP_NOTICE") == 0)
+		return "第二次公示（乡镇审核结果）";
+	return "公告（县级复审结果）";
+}
+
+static const char *
+office_of(const Ctl__Notice *n)
+{
+	return n->office_name[0] ? n->office_name : n->office;
+}
+
+static const char *
+village_of(const Ctl__Notice *n)
+{
+	return n->village_name[0] ? n->village_name : n->village;
+}
+
+/* "张*明、李*": H's masked member names, appended to OUT. */
+static void
+members(const Ctl__NoticeHousehold *h, struct sbuf *out)
+{
+	for (size_t i = 0; h->readable && i < h->n_member_names; i++)
+		sbuf_printf(out, "%s%s", i ? "、" : "", h->member_names[i]);
+}
+
+static void
+html_text(struct sbuf *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<':
+			sbuf_printf(out, "&lt;");
+			break;
+		case '>':
+			sbuf_printf(out, "&gt;");
+			break;
+		case '&':
+			sbuf_printf(out, "&amp;");
+			break;
+		case '"':
+			sbuf_printf(out, "&quot;");
+			break;
+		default:
+			sbuf_add(out, s, 1);
+		}
+	}
+}
+
+static const char *const sealed_text = "(已加密)";
+
+void
+render_notice_text(struct sbuf *out, const Ctl__NoticePrintReply *r)
+{
+	static const char *const headers[] = {"户编号", "户主",     "身份证号", "人数",
+	                                      "属性",   "致贫原因", "事项",     "家庭成员"};
+	for (size_t k = 0; k < r->n_notices; k++) {
+		const Ctl__Notice *n = r->notices[k];
+		char from[40] = "", to[40] = "";
+		if (n->start)
+			render_time(n->start->unix_ms, from);
+		if (n->end)
+			render_time(n->end->unix_ms, to);
+		const char *period = strcmp(n->kind, "公告") == 0 ? "公告期" : "公示期";
+		sbuf_printf(out,
+		            "%s\n%s %s\n%s %s 至 %s（%u 天）\n"
+		            "如有异议，请在%s内向 %s 反映。\n",
+		            notice_title(n->window), village_of(n), n->village, period, from, to,
+		            n->days, period, office_of(n));
+		struct table t;
+		table_init(&t, headers, 8);
+		for (size_t i = 0; i < n->n_households; i++) {
+			const Ctl__NoticeHousehold *h = n->households[i];
+			char cnt[12], what[128];
+			snprintf(cnt, sizeof(cnt), "%u", h->members);
+			snprintf(what, sizeof(what), "%s：%s → %s", h->change, h->from_status,
+			         h->to_status);
+			struct sbuf fam;
+			sbuf_init(&fam);
+			members(h, &fam);
+			const char *cells[] = {h->household,
+			                       h->readable ? h->head_name : sealed_text,
+			                       h->readable ? h->head_id_number : sealed_text,
+			                       cnt,
+			                       h->attribute,
+			                       h->main_cause,
+			                       what,
+			                       fam.p ? fam.p : ""};
+			table_add(&t, cells);
+			sbuf_release(&fam);
+		}
+		table_render(&t, out);
+		table_release(&t);
+		sbuf_printf(out, "（共 %" PRIu64 " 户）\n\n", n->count);
+	}
+	if (!r->count)
+		sbuf_printf(out,
+		            "no household of this node's area is in a notice or announcement\n");
+}
+
+void
+render_notice_html(struct sbuf *out, const Ctl__NoticePrintReply *r)
+{
+	for (size_t k = 0; k < r->n_notices; k++) {
+		const Ctl__Notice *n = r->notices[k];
+		char from[40] = "", to[40] = "";
+		if (n->start)
+			render_time(n->start->unix_ms, from);
+		if (n->end)
+			render_time(n->end->unix_ms, to);
+		sbuf_printf(out, "<h2>");
+		html_text(out, notice_title(n->window));
+		sbuf_printf(out, "</h2>\n<p>");
+		html_text(out, village_of(n));
+		sbuf_printf(out, "</p>\n<p>%s %s 至 %s（%u 天）。如有异议，请在%s内向 ",
+		            strcmp(n->kind, "公告") == 0 ? "公告期" : "公示期", from, to, n->days,
+		            strcmp(n->kind, "公告") == 0 ? "公告期" : "公示期");
+		html_text(out, office_of(n));
+		sbuf_printf(out, " 反映。</p>\n<table border=\"1\">\n<tr><th>户编号</th><th>户主</"
+		                 "th><th>身份证号</th><th>人数</th><th>属性</th><th>主要致贫原因</"
+		                 "th><th>事项</th><th>家庭成员</th></tr>\n");
+		for (size_t i = 0; i < n->n_households; i++) {
+			const Ctl__NoticeHousehold *h = n->households[i];
+			sbuf_printf(out, "<tr><td>");
+			html_text(out, h->household);
+			sbuf_printf(out, "</td><td>");
+			html_text(out, h->readable ? h->head_name : sealed_text);
+			sbuf_printf(out, "</td><td>");
+			html_text(out, h->readable ? h->head_id_number : sealed_text);
+			sbuf_printf(out, "</td><td>%u</td><td>", h->members);
+			html_text(out, h->attribute);
+			sbuf_printf(out, "</td><td>");
+			html_text(out, h->main_cause);
+			sbuf_printf(out, "</td><td>");
+			html_text(out, h->change);
+			sbuf_printf(out, "：");
+			html_text(out, h->from_status);
+			sbuf_printf(out, " → ");
+			html_text(out, h->to_status);
+			sbuf_printf(out, "</td><td>");
+			struct sbuf fam;
+			sbuf_init(&fam);
+			members(h, &fam);
+			html_text(out, fam.p ? fam.p : "");
+			sbuf_release(&fam);
+			sbuf_printf(out, "</td></tr>\n");
+		}
+		sbuf_printf(out, "</table>\n");
+	}
+}
+
+/* ---------------------------------------------------------------- policy */
+
+void
+render_policy_text(struct sbuf *out, const Ctl__PolicyReply *r)
+{
+	char thr[32];
+	render_fixed(r->threshold_pct, thr);
+	if (r->signed_)
+		sbuf_printf(out, "signed a new policy\n");
+	sbuf_printf(out, "notice days   %u (each of the two notices and the announcement)\n",
+	            r->notice_days);
+	sbuf_printf(out, "exit threshold %s%% of the incidence\n", thr);
+	for (size_t i = 0; i < r->n_lines; i++) {
+		char y[32];
+		render_fixed(r->lines[i]->yuan, y);
+		sbuf_printf(out, "poverty line %u: %s yuan\n", r->lines[i]->year, y);
+	}
+}
+
+/* ---------------------------------------------------------------- revoke, clock */
+
+void
+render_revoke_text(struct sbuf *out, const Ctl__RevokeReply *r)
+{
+	char hex[17] = "", t[40] = "";
+	for (size_t i = 0; i < r->key.len && i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r->key.data[i]);
+	if (r->from)
+		render_time(r->from->unix_ms, t);
+	sbuf_printf(out,
+	            "revoked %s... (area %s) from %s; the revocation goes up and down the tree\n",
+	            hex, r->area, t);
+}
+
+void
+render_clock_text(struct sbuf *out, const Ctl__ClockReply *r)
+{
+	char t[40] = "";
+	if (r->now)
+		render_time(r->now->unix_ms, t);
+	sbuf_printf(out, "this node's clock: %s (%" PRIu64 " s ahead of the wall clock)\n", t,
+	            r->offset_ms / 1000);
+}

@@ -1,0 +1,807 @@
+/*
+ * test_svc_flow.c - the flow group's control services (node/control/
+ * svc_flow.c), called without a socket: a village node's real LMDB store
+ * holds its NodeInfo and three proposed identifications with sealed
+ * personal parts, two of them in the village notice; the read services are
+ * called as a reader thread calls them (no node), and their replies and
+ * error replies checked field by field.
+ */
+#include "apply.h"
+#include "area.h"
+#include "config.h"
+#include "envelope.h"
+#include "err.h"
+#include "hlc.h"
+#include "household.h"
+#include "ident.h"
+#include "node.h"
+#include "record.h"
+#include "sealer.h"
+#include "store.h"
+#include "svc_flow.h"
+#include "testutil.h"
+#include "workflow.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+#define TOWNSHIP 630121101000ULL
+#define VILLAGE  630121101001ULL
+#define HH(n)    (VILLAGE * 10000ULL + (n))
+#define NOW_MS   1700000000000ULL /* 2023-11-14 22:13:20 UTC */
+#define MAP_SIZE (32ULL << 20)
+
+static uint64_t wall_ms;
+
+static uint64_t
+fake_now(void *ctx)
+{
+	(void)ctx;
+	return wall_ms;
+}
+
+struct fixture {
+	char dir[256];
+	struct ident *id;
+	struct store *st;
+	struct node *n; /* the loop's side, for the write services: built by hand */
+	struct config cfg;
+	uint8_t version[3][32]; /* the households' proposing versions */
+	uint64_t opened_ms;     /* the village notice's opening */
+};
+
+static const char *const head_names[3] = {"张三丰", "李四", "欧阳小明"};
+static const char *const head_ids[3] = {"630121198001011234", "63012119900202567X",
+                                        "630121200003038888"};
+
+static struct ident *
+ident_of(uint8_t byte)
+{
+	uint8_t seed[IDENT_SEED_LEN];
+	struct ident *id = NULL;
+	memset(seed, byte, sizeof(seed));
+	return ident_from_seed(&id, seed) ? NULL : id;
+}
+
+/* Sign the NodeInfo, three proposed identifications (household 3 first, so
+ * that the store's order is not the 户编号's) and the village notice of
+ * households 1 and 2, as the village. */
+static int
+sign_all(struct applier *a, void *arg)
+{
+	struct fixture *fx = arg;
+	static uint8_t buf[REC_MAX_ENCODED], pt[REC_MAX_ENCODED];
+	static uint8_t ct[REC_MAX_ENCODED + SEAL_TAG_LEN];
+	size_t n, pn;
+	struct rec_node node = {.area = VILLAGE, .level = AREA_LEVEL_VILLAGE};
+	snprintf(node.name, sizeof(node.name), "%s", "新庄村");
+	int err = rec_node_encode(&node, buf, sizeof(buf), &n);
+	if (!err)
+		err = apply_local(a, ENV_KIND_NODE, VILLAGE, (struct bytes){buf, n}, NULL, NULL);
+	struct sealer_conf conf = {.id = fx->id, .area = VILLAGE, .level = AREA_LEVEL_VILLAGE};
+	struct sealer sl;
+	sealer_init(&sl, &conf);
+	for (int k = 2; k >= 0 && !err; k--) {
+		static struct rec_household h;
+		static struct rec_personal p;
+		memset(&h, 0, sizeof(h));
+		memset(&p, 0, sizeof(p));
+		h.id = HH((uint64_t)k + 1);
+		h.village = VILLAGE;
+		h.year = 2023;
+		h.standard = 1;
+		h.attribute = 1;
+		h.main_cause = 1;
+		h.income_fen = 250000;
+		h.status = HH_POOR;
+		h.proposes = true;
+		h.from_status = HH_NOT_POOR;
+		h.n_members = p.n = 2;
+		for (size_t i = 0; i < 2; i++) {
+			memset(h.members[i].pid_tag, (int)(k * 2 + i + 1), REC_PID_TAG_LEN);
+			h.members[i].health = h.members[i].labour = 1;
+			p.members[i].relation = i == 0 ? 1 : 2;
+			snprintf(p.members[i].name, sizeof(p.members[i].name), "%s",
+			         i == 0 ? head_names[k] : "王五");
+			snprintf(p.members[i].id_number, sizeof(p.members[i].id_number), "%s",
+			         i == 0 ? head_ids[k] : "630121201001019999");
+		}
+		uint8_t nonce[SEAL_NONCE_LEN];
+		struct apply_sealed sealed;
+		err = rec_household_encode(&h, buf, sizeof(buf), &n);
+		if (!err)
+			err = rec_personal_encode(&p, pt, sizeof(pt), &pn);
+		if (!err)
+			err = sealer_seal(&sl, a, VILLAGE, (struct bytes){buf, n}, pt, pn, ct,
+			                  nonce, &sealed);
+		if (!err)
+			err = apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){buf, n},
+			                  &sealed, fx->version[k]);
+	}
+	sealer_release(&sl);
+	static struct rec_workflow w;
+	memset(&w, 0, sizeof(w));
+	w.step = WF_VILLAGE_NOTICE_OPEN;
+	w.days = 7;
+	w.n = 2;
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(w.proposals[i], fx->version[i], 32);
+		w.households[i] = HH(i + 1);
+	}
+	if (!err)
+		err = rec_workflow_encode(&w, buf, sizeof(buf), &n);
+	if (!err)
+		err =
+		    apply_local(a, ENV_KIND_WORKFLOW, VILLAGE, (struct bytes){buf, n}, NULL, NULL);
+	return err ? err : a->txn.err;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	wall_ms = NOW_MS;
+	test_tmpdir(fx->dir, sizeof(fx->dir));
+	fx->id = ident_of(0x01);
+	if (!fx->id || store_open(&fx->st, fx->dir, MAP_SIZE))
+		return -1;
+	fx->cfg.area = VILLAGE;
+	fx->cfg.level = AREA_LEVEL_VILLAGE;
+	snprintf(fx->cfg.name, sizeof(fx->cfg.name), "%s", "新庄村");
+	/* What the write services use of a node: its config, key, store,
+	 * clock, apply context and sealer configuration. No parent: it may
+	 * sign at once. */
+	struct node *n = fx->n = calloc(1, sizeof(*n));
+	if (!n)
+		return -1;
+	n->cfg = fx->cfg;
+	n->id = fx->id;
+	n->st = fx->st;
+	hlc_init(&n->hlc, fake_now, NULL);
+	n->seal = (struct sealer_conf){.id = fx->id, .area = VILLAGE, .level = AREA_LEVEL_VILLAGE};
+	if (apply_ctx_init(&n->ax, fx->st, fx->id, &n->hlc, VILLAGE))
+		return -1;
+	struct applier a;
+	if (apply_write(&n->ax, sign_all, fx, &a)) {
+		fprintf(stderr, "signing the fixture: %s\n", a.why);
+		return -1;
+	}
+	fx->opened_ms = hlc_ms(n->hlc.last);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	apply_ctx_release(&fx->n->ax);
+	free(fx->n);
+	store_close(&fx->st);
+	test_rmtree(fx->dir);
+	ident_free(&fx->id);
+	free(fx);
+	return 0;
+}
+
+/* Run RQ as a reader thread would (no node, no view). */
+static void
+call(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	svc_init(s, NULL, fx->st, &fx->cfg, fx->id, NULL);
+	ctl__reply__init(rp);
+	svc_dispatch(s, rq, rp);
+}
+
+/* ---------------------------------------------------------------- proposals */
+
+static void
+proposals_of(struct fixture *fx, struct svc *s, const char *state, uint64_t under, Ctl__Reply *rp)
+{
+	Ctl__ProposalsReq q;
+	ctl__proposals_req__init(&q);
+	char st[32];
+	snprintf(st, sizeof(st), "%s", state);
+	q.state = st;
+	q.under = under;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
+	rq.proposals = &q;
+	call(fx, s, &rq, rp);
+}
+
+static void
+proposals_open(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "", 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_PROPOSALS);
+	const Ctl__ProposalsReply *r = rp.proposals;
+	assert_int_equal(r->count, 3);
+	assert_int_equal(r->n_proposals, 3);
+	assert_string_equal(r->state, "");
+	assert_string_equal(r->under, "630121101001");
+	size_t in_notice = 0;
+	for (size_t i = 0; i < r->n_proposals; i++) {
+		const Ctl__Proposal *p = r->proposals[i];
+		uint64_t id;
+		assert_int_equal(household_id_parse(p->household, &id), 0);
+		assert_true(id >= HH(1) && id <= HH(3));
+		assert_string_equal(p->kind, "identify");
+		assert_int_equal(p->from, HH_NOT_POOR);
+		assert_int_equal(p->to, HH_POOR);
+		assert_int_equal(strlen(p->proposal), 16);
+		assert_int_equal(p->year, 2023);
+		assert_non_null(p->since);
+		if (id == HH(3)) {
+			assert_string_equal(p->state, "PROPOSED");
+			assert_null(p->closes);
+		} else {
+			in_notice++;
+			assert_string_equal(p->state, "VILLAGE_NOTICE");
+			assert_non_null(p->closes);
+			assert_int_equal(p->since->unix_ms, fx->opened_ms);
+			assert_int_equal(p->closes->unix_ms, fx->opened_ms + 7 * WF_DAY_MS);
+		}
+	}
+	assert_int_equal(in_notice, 2);
+	svc_release(&s);
+}
+
+static void
+proposals_filtered(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "VILLAGE_NOTICE", 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.proposals->count, 2);
+	assert_string_equal(rp.proposals->state, "VILLAGE_NOTICE");
+	svc_release(&s);
+	/* another township: none */
+	proposals_of(fx, &s, "", 630121102000ULL, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.proposals->count, 0);
+	assert_int_equal(rp.proposals->n_proposals, 0);
+	assert_string_equal(rp.proposals->under, "630121102000");
+	svc_release(&s);
+	proposals_of(fx, &s, "RECORDED", 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.proposals->count, 0);
+	svc_release(&s);
+}
+
+static void
+proposals_bad(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "NOT_A_STATE", 0, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
+	assert_non_null(strstr(rp.error, "--state: 'NOT_A_STATE'"));
+	svc_release(&s);
+	proposals_of(fx, &s, "", 123, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "--under"));
+	svc_release(&s);
+}
+
+/* ---------------------------------------------------------------- notice */
+
+static void
+notice_of(struct fixture *fx, struct svc *s, bool all, const char *const *ids, size_t n,
+          Ctl__Reply *rp)
+{
+	Ctl__NoticePrintReq q;
+	ctl__notice_print_req__init(&q);
+	static char idbuf[8][20];
+	static char *idp[8];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idbuf[i], sizeof(idbuf[i]), "%s", ids[i]);
+		idp[i] = idbuf[i];
+	}
+	q.all = all;
+	q.households = idp;
+	q.n_households = n;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_NOTICE_PRINT;
+	rq.notice_print = &q;
+	call(fx, s, &rq, rp);
+}
+
+/* Is the text S anywhere in the packed reply? */
+static bool
+in_packed(const Ctl__Reply *rp, const char *text)
+{
+	size_t n = ctl__reply__get_packed_size(rp);
+	uint8_t *b = malloc(n + 1);
+	assert_non_null(b);
+	ctl__reply__pack(rp, b);
+	bool found = memmem(b, n, text, strlen(text)) != NULL;
+	free(b);
+	return found;
+}
+
+static void
+notice_all(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	notice_of(fx, &s, true, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_NOTICE_PRINT);
+	const Ctl__NoticePrintReply *r = rp.notice_print;
+	assert_int_equal(r->count, 2);
+	assert_true(r->all);
+	assert_int_equal(r->n_notices, 1);
+	const Ctl__Notice *n = r->notices[0];
+	assert_string_equal(n->window, "VILLAGE_NOTICE");
+	assert_string_equal(n->kind, "公示");
+	assert_string_equal(n->village, "630121101001");
+	assert_string_equal(n->village_name, "新庄村");
+	assert_string_equal(n->office, "630121101000");
+	assert_string_equal(n->office_name, ""); /* no NodeInfo of the township here */
+	assert_int_equal(n->days, 7);
+	assert_int_equal(n->start->unix_ms, fx->opened_ms);
+	assert_int_equal(n->end->unix_ms, fx->opened_ms + 7 * WF_DAY_MS);
+	assert_int_equal(n->count, 2);
+	assert_int_equal(n->persons, 4);
+	assert_int_equal(n->n_households, 2);
+	/* sorted by 户编号 (the store holds household 2's version first) */
+	assert_string_equal(n->households[0]->household, "6301211010010001");
+	assert_string_equal(n->households[1]->household, "6301211010010002");
+	const Ctl__NoticeHousehold *h = n->households[0];
+	assert_true(h->readable);
+	assert_string_equal(h->head_name, "张*丰");
+	assert_string_equal(h->head_id_number, "630121********1234");
+	assert_int_equal(h->members, 2);
+	assert_string_equal(h->change, "识别");
+	assert_int_equal(h->n_member_names, 2);
+	assert_string_equal(h->member_names[0], "张*丰");
+	assert_string_equal(h->member_names[1], "王*");
+	assert_string_equal(n->households[1]->head_name, "李*");
+	assert_string_equal(n->households[1]->head_id_number, "630121********567X");
+	/* Full names and ID numbers never leave the node for a notice. */
+	for (size_t k = 0; k < 3; k++) {
+		assert_false(in_packed(&rp, head_ids[k]));
+		assert_false(in_packed(&rp, head_names[k]));
+	}
+	assert_false(in_packed(&rp, "630121201001019999"));
+	svc_release(&s);
+}
+
+static void
+notice_named(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	const char *two[] = {"6301211010010002"};
+	notice_of(fx, &s, false, two, 1, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.notice_print->count, 1);
+	assert_string_equal(rp.notice_print->notices[0]->households[0]->household,
+	                    "6301211010010002");
+	svc_release(&s);
+	/* Household 3 is PROPOSED, in no window: nothing to print. */
+	const char *three[] = {"6301211010010003"};
+	notice_of(fx, &s, false, three, 1, &rp);
+	assert_int_equal(rp.code, JZ_ENOTFOUND);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
+	assert_non_null(strstr(rp.error, "among those named"));
+	svc_release(&s);
+}
+
+static void
+notice_bad(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	const char *bad[] = {"12345"};
+	notice_of(fx, &s, false, bad, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "'12345' is not a 16-digit household id"));
+	svc_release(&s);
+	const char *one[] = {"6301211010010001"};
+	notice_of(fx, &s, true, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "household ids or --all"));
+	svc_release(&s);
+	notice_of(fx, &s, false, NULL, 0, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	svc_release(&s);
+}
+
+/* A node that cannot read the personal parts (not one of their readers)
+ * lists the households with no names. */
+static void
+notice_sealed(void **state)
+{
+	struct fixture *fx = *state;
+	struct ident *other = ident_of(0x42);
+	assert_non_null(other);
+	struct svc s;
+	Ctl__Reply rp;
+	Ctl__NoticePrintReq q;
+	ctl__notice_print_req__init(&q);
+	q.all = true;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_NOTICE_PRINT;
+	rq.notice_print = &q;
+	svc_init(&s, NULL, fx->st, &fx->cfg, other, NULL);
+	ctl__reply__init(&rp);
+	svc_dispatch(&s, &rq, &rp);
+	assert_int_equal(rp.code, 0);
+	const Ctl__NoticeHousehold *h = rp.notice_print->notices[0]->households[0];
+	assert_false(h->readable);
+	assert_string_equal(h->head_name, "");
+	assert_int_equal(h->n_member_names, 0);
+	assert_int_equal(h->members, 2);
+	svc_release(&s);
+	ident_free(&other);
+}
+
+static void
+masks(void **state)
+{
+	(void)state;
+	char b[80];
+	svc_mask_name("张三丰", b, sizeof(b));
+	assert_string_equal(b, "张*丰");
+	svc_mask_name("李四", b, sizeof(b));
+	assert_string_equal(b, "李*");
+	svc_mask_name("欧阳小明", b, sizeof(b));
+	assert_string_equal(b, "欧*明");
+	svc_mask_name("王", b, sizeof(b));
+	assert_string_equal(b, "王*");
+	svc_mask_name("Ann", b, sizeof(b));
+	assert_string_equal(b, "A*n");
+	svc_mask_id("63012119800101123X", b, sizeof(b));
+	assert_string_equal(b, "630121********123X");
+	svc_mask_id("123", b, sizeof(b));
+	assert_string_equal(b, "****");
+}
+
+/* ---------------------------------------------------------------- policy, clock */
+
+static void
+policy_show(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	Ctl__PolicyShowReq q;
+	ctl__policy_show_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_POLICY_SHOW;
+	rq.policy_show = &q;
+	call(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_POLICY);
+	assert_int_equal(rp.policy->notice_days, 7);
+	assert_non_null(rp.policy->threshold_pct);
+	assert_false(rp.policy->signed_);
+	svc_release(&s);
+}
+
+static void
+clock_show_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	Ctl__ClockShowReq q;
+	ctl__clock_show_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_CLOCK_SHOW;
+	rq.clock_show = &q;
+	call(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "--test-clock"));
+	svc_release(&s);
+}
+
+/* Writes go to the loop: on a reader (no node) they are refused, typed. */
+static void
+writes_need_the_loop(void **state)
+{
+	struct fixture *fx = *state;
+	static const Ctl__Request__ReqCase writes[] = {
+	    CTL__REQUEST__REQ_WORKFLOW, CTL__REQUEST__REQ_POLICY_SET, CTL__REQUEST__REQ_REVOKE,
+	    CTL__REQUEST__REQ_CLOCK_ADVANCE};
+	static const Ctl__Request__ReqCase reads[] = {
+	    CTL__REQUEST__REQ_PROPOSALS, CTL__REQUEST__REQ_NOTICE_PRINT,
+	    CTL__REQUEST__REQ_POLICY_SHOW, CTL__REQUEST__REQ_CLOCK_SHOW};
+	for (size_t i = 0; i < 4; i++) {
+		const struct svc_entry *e = svc_find(writes[i]);
+		assert_non_null(e);
+		assert_true(e->write);
+		assert_false(svc_find(reads[i])->write);
+	}
+	Ctl__WorkflowReq q;
+	ctl__workflow_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
+	rq.workflow = &q;
+	struct svc s;
+	Ctl__Reply rp;
+	call(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EIO);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
+	svc_release(&s);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/* Run RQ as the loop would (with the node). */
+static void
+call_write(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	svc_init(s, fx->n, fx->st, &fx->n->cfg, fx->id, NULL);
+	ctl__reply__init(rp);
+	svc_dispatch(s, rq, rp);
+}
+
+static char empty[] = "";
+
+static void
+step(struct fixture *fx, struct svc *s, const char *command, bool all, uint32_t days,
+     const char *const *ids, size_t n, Ctl__Reply *rp)
+{
+	Ctl__WorkflowReq q;
+	ctl__workflow_req__init(&q);
+	static char cmd[16], idbuf[SVC_FLOW_MAX_IDS + 1][20];
+	static char *idp[SVC_FLOW_MAX_IDS + 1];
+	snprintf(cmd, sizeof(cmd), "%s", command);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(idbuf[i], sizeof(idbuf[i]), "%s", ids[i]);
+		idp[i] = idbuf[i];
+	}
+	q.command = cmd;
+	q.all = all;
+	q.days = days;
+	q.households = idp;
+	q.n_households = n;
+	q.reason = empty;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
+	rq.workflow = &q;
+	call_write(fx, s, &rq, rp);
+}
+
+static const char *
+state_of(struct fixture *fx, const char *hid)
+{
+	static char st[32];
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "", 0, &rp);
+	assert_int_equal(rp.code, 0);
+	st[0] = 0;
+	for (size_t i = 0; i < rp.proposals->n_proposals; i++)
+		if (strcmp(rp.proposals->proposals[i]->household, hid) == 0)
+			snprintf(st, sizeof(st), "%s", rp.proposals->proposals[i]->state);
+	svc_release(&s);
+	return st;
+}
+
+static void
+workflow_steps(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	const char *one[] = {"6301211010010001"};
+	/* Too early: the named household fails, nothing is signed. */
+	wall_ms = NOW_MS + 3 * WF_DAY_MS;
+	step(fx, &s, "close", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
+	assert_non_null(strstr(rp.error, "refused, nothing signed: household 6301211010010001"));
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010001"), "VILLAGE_NOTICE");
+	/* After the window: closed, one event. */
+	wall_ms = NOW_MS + 8 * WF_DAY_MS;
+	step(fx, &s, "close", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_WORKFLOW);
+	assert_int_equal(rp.workflow->events, 1);
+	assert_int_equal(rp.workflow->proposals, 1);
+	assert_int_equal(rp.workflow->skipped, 0);
+	assert_int_equal(rp.workflow->refused, 0);
+	assert_int_equal(rp.workflow->n_households, 1);
+	assert_string_equal(rp.workflow->households[0], "6301211010010001");
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010001"), "VILLAGE_PASSED");
+	/* open --all with a window shorter than the policy's: left out, listed. */
+	step(fx, &s, "open", true, 3, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.workflow->proposals, 0);
+	assert_int_equal(rp.workflow->events, 0);
+	assert_int_equal(rp.workflow->skipped, 1);
+	assert_int_equal(rp.workflow->n_left_out, 1);
+	assert_string_equal(rp.workflow->left_out[0]->household, "6301211010010003");
+	assert_true(rp.workflow->left_out[0]->why[0] != 0);
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010003"), "PROPOSED");
+	/* close --all: only household 2 is in a window. */
+	step(fx, &s, "close", true, 0, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.workflow->proposals, 1);
+	assert_string_equal(rp.workflow->households[0], "6301211010010002");
+	svc_release(&s);
+}
+
+static void
+workflow_bad(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	const char *one[] = {"6301211010010001"};
+	step(fx, &s, "frobnicate", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "unknown workflow command 'frobnicate'"));
+	svc_release(&s);
+	step(fx, &s, "close", true, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "household ids or --all"));
+	svc_release(&s);
+	step(fx, &s, "reject", false, 0, one, 1, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "--reason"));
+	svc_release(&s);
+	const char *bad[] = {"6301211010010001", "12"};
+	step(fx, &s, "close", false, 0, bad, 2, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "'12' is not a 16-digit household id"));
+	svc_release(&s);
+	static const char *many[SVC_FLOW_MAX_IDS + 1];
+	for (size_t i = 0; i <= SVC_FLOW_MAX_IDS; i++)
+		many[i] = "6301211010010001";
+	step(fx, &s, "approve", false, 0, many, SVC_FLOW_MAX_IDS + 1, &rp);
+	assert_int_equal(rp.code, JZ_ETOOBIG);
+	assert_non_null(strstr(rp.error, "more than 2100 arguments"));
+	svc_release(&s);
+	/* --unchecked needs --test-clock */
+	Ctl__WorkflowReq q;
+	ctl__workflow_req__init(&q);
+	char cmd[] = "close";
+	char *idp[] = {(char *)(uintptr_t) "6301211010010001"};
+	q.command = cmd;
+	q.households = idp;
+	q.n_households = 1;
+	q.unchecked = true;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
+	rq.workflow = &q;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "--test-clock"));
+	svc_release(&s);
+}
+
+static void
+policy_set_and_clock(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	Ctl__PolicySetReq q;
+	ctl__policy_set_req__init(&q);
+	q.notice_days = 9;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_POLICY_SET;
+	rq.policy_set = &q;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "only the province"));
+	svc_release(&s);
+
+	Ctl__ClockAdvanceReq c;
+	ctl__clock_advance_req__init(&c);
+	c.by_ms = 2 * WF_DAY_MS;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_CLOCK_ADVANCE;
+	rq.clock_advance = &c;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	svc_release(&s);
+	fx->n->cfg.test_clock = true;
+	c.by_ms = 0;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "duration"));
+	svc_release(&s);
+	c.by_ms = 2 * WF_DAY_MS;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_CLOCK);
+	assert_int_equal(rp.clock->offset_ms, 2 * WF_DAY_MS);
+	assert_int_equal(fx->n->clock_offset_ms, 2 * WF_DAY_MS);
+	svc_release(&s);
+}
+
+static void
+revoke_bad(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	uint8_t key[32];
+	memset(key, 0x77, sizeof(key));
+	char reason[] = "key lost";
+	Ctl__RevokeReq q;
+	ctl__revoke_req__init(&q);
+	q.key.data = key;
+	q.key.len = 31;
+	q.reason = reason;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_REVOKE;
+	rq.revoke = &q;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "public key"));
+	svc_release(&s);
+	q.key.len = 32;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_ENOTFOUND);
+	assert_non_null(strstr(rp.error, "--area"));
+	svc_release(&s);
+	/* a village has nothing below it */
+	q.area = TOWNSHIP;
+	call_write(fx, &s, &rq, &rp);
+	assert_int_equal(rp.code, JZ_EREFUSED);
+	assert_non_null(strstr(rp.error, "only an ancestor revokes"));
+	svc_release(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(proposals_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(proposals_filtered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(proposals_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notice_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notice_named, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notice_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notice_sealed, setup, teardown),
+	    cmocka_unit_test(masks),
+	    cmocka_unit_test_setup_teardown(policy_show, setup, teardown),
+	    cmocka_unit_test_setup_teardown(clock_show_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(writes_need_the_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(workflow_steps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(workflow_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(policy_set_and_clock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(revoke_bad, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
