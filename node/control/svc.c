@@ -34,8 +34,8 @@ static const struct svc_entry legacy_table[] = {
     {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
 };
 
-static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
-                                                 svc_ops_table, legacy_table};
+static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table,   svc_flow_table,
+                                                 svc_ops_table,  svc_export_table, legacy_table};
 
 const struct svc_entry *
 svc_find(Ctl__Request__ReqCase req)
