@@ -199,8 +199,8 @@ svc_export(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		if (sealer_open(&txn, s->id, &e, w->pt, sizeof(w->pt), &n) == 0 &&
 		    rec_personal_decode(&w->p, w->pt, n) == 0)
 			p = &w->p;
-		Ctl__ExportHousehold *x = SVC_NEW(s, Ctl__ExportHousehold,
-		                                  ctl__export_household__init);
+		Ctl__ExportHousehold *x =
+		    SVC_NEW(s, Ctl__ExportHousehold, ctl__export_household__init);
 		if (!x || export_household(s, x, &w->h, st.contrib.status, p, &r->sealed_members)) {
 			err = -ENOMEM;
 			break;
