@@ -6,6 +6,7 @@
 #include "render.h"
 #include "testutil.h"
 
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <cmocka.h>
 
 /* render_csv_cell(TEXT) as a string (static). */
 static const char *
@@ -104,8 +103,10 @@ test_rollup_excel(void **state)
 	render_rollup_excel(&s, &r);
 	char *t = strndup(s.p, s.n);
 	sbuf_release(&s);
-	assert_memory_equal(t, "\xEF\xBB\xBF地区代码,层级,名称,年度,", strlen("\xEF\xBB\xBF地区代码,层级,名称,年度,"));
-	assert_non_null(strstr(t, ",待定\r\n630121101001,village,\"'=HYPERLINK(\"\"x\"\")\",2020,1000,"));
+	assert_memory_equal(t, "\xEF\xBB\xBF地区代码,层级,名称,年度,",
+	                    strlen("\xEF\xBB\xBF地区代码,层级,名称,年度,"));
+	assert_non_null(
+	    strstr(t, ",待定\r\n630121101001,village,\"'=HYPERLINK(\"\"x\"\")\",2020,1000,"));
 	assert_non_null(strstr(t, ",13.2,2.0,"));
 	/* Every line ends with CRLF, and there are two. */
 	size_t lf = 0;
