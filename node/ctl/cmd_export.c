@@ -60,23 +60,21 @@ static const char help_export[] =
 #define PAGE_LIMIT  500
 
 static const char *const cols_en[EXPORT_COLS] = {
-    "household_id", "village",    "name",   "id_number", "relation",     "sex",
-    "birth_date",   "health",     "labour", "attribute", "main_cause",   "income",
-    "status",       "year",       "other_causes",        "standard",     "relocated",
-    "ethnicity",    "schooling"};
+    "household_id", "village",  "name",      "id_number",  "relation", "sex",    "birth_date",
+    "health",       "labour",   "attribute", "main_cause", "income",   "status", "year",
+    "other_causes", "standard", "relocated", "ethnicity",  "schooling"};
 static const char *const cols_zh[EXPORT_COLS] = {
-    "户编号",     "村代码",       "姓名",     "身份证号",     "与户主关系",
-    "性别",       "出生日期",     "健康状况", "劳动技能",     "贫困户属性",
-    "主要致贫原因", "人均纯收入", "状态",     "年度",         "其他致贫原因",
-    "识别标准",   "易地扶贫搬迁", "民族",     "文化程度"};
+    "户编号",       "村代码",   "姓名",         "身份证号",     "与户主关系", "性别", "出生日期",
+    "健康状况",     "劳动技能", "贫困户属性",   "主要致贫原因", "人均纯收入", "状态", "年度",
+    "其他致贫原因", "识别标准", "易地扶贫搬迁", "民族",         "文化程度"};
 /* Numbers in a workbook: income and year (ids and codes stay text). */
 static const bool numeric[EXPORT_COLS] = {[11] = true, [13] = true};
 
 struct export_out {
 	const char *path;
 	bool xlsx, zh;
-	FILE *f;               /* csv */
-	struct xlsx_sheet *x;  /* xlsx */
+	FILE *f;              /* csv */
+	struct xlsx_sheet *x; /* xlsx */
 	uint64_t households, persons, sealed;
 };
 
@@ -142,8 +140,7 @@ row_cells(const struct export_out *o, const Ctl__ExportHousehold *h, const Ctl__
 			n += (size_t)snprintf(buf[14] + n, 64 - n, "%s%s", sep,
 			                      rec_cause_name((uint8_t)h->other_causes[i]));
 		else
-			n += (size_t)snprintf(buf[14] + n, 64 - n, "%s%u", sep,
-			                      h->other_causes[i]);
+			n += (size_t)snprintf(buf[14] + n, 64 - n, "%s%u", sep, h->other_causes[i]);
 		if (n >= 64)
 			break;
 	}
@@ -235,9 +232,9 @@ progress(const struct export_out *o, bool tty, bool last)
 int
 cmd_export(struct ctl *c, int argc, char **argv)
 {
-	static const struct cli_opt opts[] = {
-	    {"under", true, false},  {"year", true, false},     {"status", true, false},
-	    {"format", true, false}, {"english", false, false}, {NULL, false, false}};
+	static const struct cli_opt opts[] = {{"under", true, false},    {"year", true, false},
+	                                      {"status", true, false},   {"format", true, false},
+	                                      {"english", false, false}, {NULL, false, false}};
 	static const struct cli_cmd cmd = {
 	    "export",
 	    "export households [--under AREA] [--year Y] [--status S] [--format csv|xlsx] "
@@ -285,8 +282,9 @@ cmd_export(struct ctl *c, int argc, char **argv)
 		if (rp->code || rp->body_case != CTL__REPLY__BODY_EXPORT) {
 			char why[600];
 			snprintf(why, sizeof(why), "%s",
-			         rp->code ? rp->error
-			                  : "unexpected answer from jzfpd (is it a different version?)");
+			         rp->code
+			             ? rp->error
+			             : "unexpected answer from jzfpd (is it a different version?)");
 			cli_reply_free(rp);
 			if (opened)
 				export_close(&o, true);

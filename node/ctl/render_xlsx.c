@@ -103,8 +103,7 @@ render_xlsx_row(struct xlsx_sheet *x, const char *const *cells, const bool *nume
 			                           header ? x->bold : NULL);
 		if (e != LXW_NO_ERROR) {
 			x->failed = true;
-			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1,
-			         lxw_strerror(e));
+			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1, lxw_strerror(e));
 			return -EIO;
 		}
 	}
