@@ -78,7 +78,7 @@ struct export_out {
 	uint64_t households, persons, sealed;
 };
 
-/* A code as text: "" for 0 when ZERO_EMPTY, two digits when TWO. */
+/* A code as text: "" for 0 (not recorded), two digits when TWO. */
 static void
 code(char out[8], uint32_t v, bool two)
 {
