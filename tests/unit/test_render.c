@@ -6,7 +6,6 @@
 #include "render.h"
 #include "testutil.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
 
 /* render_csv_cell(TEXT) as a string (static). */
 static const char *

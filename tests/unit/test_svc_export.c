@@ -29,12 +29,12 @@
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
 
-#define COUNTY 630121000000ULL
-#define TOWN   630121101000ULL
-#define V1     630121101001ULL
-#define V2     630121101002ULL
+#define COUNTY              630121000000ULL
+#define TOWN                630121101000ULL
+#define V1                  630121101001ULL
+#define V2                  630121101002ULL
 #define HH(village, serial) ((village)*10000ULL + (serial))
-#define NOW_MS 1700000000000ULL
+#define NOW_MS              1700000000000ULL
 
 static uint64_t
 fake_now(void *ctx)
@@ -116,8 +116,7 @@ node_rec(struct fx *f, struct chain *c, uint64_t area, const char *name)
 /* A first version of household ID with MEMBERS members, proposing STATUS
  * when it is not 0. */
 static void
-household(struct fx *f, struct chain *c, uint64_t id, uint16_t year, uint8_t status,
-          size_t members)
+household(struct fx *f, struct chain *c, uint64_t id, uint16_t year, uint8_t status, size_t members)
 {
 	struct rec_household h;
 	memset(&h, 0, sizeof(h));
