@@ -10,6 +10,7 @@ pkgs=(
 	libprotobuf-c-dev protobuf-c-compiler   # wire and record encoding
 	libsodium-dev           # Ed25519 signatures, BLAKE2b, sealing
 	libinih-dev             # INI config parsing
+	libxlsxwriter-dev       # jzfpctl export/rollup --format xlsx
 	libcmocka-dev           # unit tests
 	clang-format            # the code style check in scripts/test.sh
 	bsdextrautils           # column(1), used by scripts/demo.sh

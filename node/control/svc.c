@@ -29,7 +29,7 @@ struct svc_block {
 };
 
 static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
-                                                 svc_ops_table};
+                                                 svc_ops_table, svc_export_table};
 
 const struct svc_entry *
 svc_find(Ctl__Request__ReqCase req)

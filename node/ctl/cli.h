@@ -128,6 +128,8 @@ int cmd_tree(struct ctl *c, int argc, char **argv);
 int cmd_rollup(struct ctl *c, int argc, char **argv);
 /* cmd_ops.c */
 int cmd_backup(struct ctl *c, int argc, char **argv);
+/* cmd_export.c */
+int cmd_export(struct ctl *c, int argc, char **argv);
 
 int cmd_proposals(struct ctl *c, int argc, char **argv);
 int cmd_consent(struct ctl *c, int argc, char **argv);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "render.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,14 @@ static const char help_rollup[] =
     "  --level L     village|township|county|prefecture|province (default county)\n"
     "  --under AREA  12-digit area code (default: everything this node holds)\n"
     "  --year Y      year\n"
-    "  --format F    table|csv|json (default table)\n"
+    "  --format F    table|csv|json|xlsx (default table); xlsx writes FILE, a\n"
+    "                workbook with Chinese headers, numbers as numbers and\n"
+    "                area codes as text\n"
+    "  --excel       CSV for Excel: UTF-8 with a BOM, CRLF, Chinese headers\n"
+    "                (地区代码, 层级, 名称, ...)\n"
     "  --json        the same as --format json\n"
+    "  FILE          write there instead of the standard output (needed for\n"
+    "                xlsx)\n"
     "  --verify      recompute every counter from the stored records and\n"
     "                compare; exit 0 only if they agree exactly\n";
 
@@ -44,6 +51,22 @@ emit(struct sbuf *out)
 {
 	cli_print(stdout, out->p ? out->p : "", out->n);
 	sbuf_release(out);
+	return 0;
+}
+
+/* Write OUT to FILE and free it; dies when it cannot. */
+static int
+emit_file(struct sbuf *out, const char *file)
+{
+	FILE *f = fopen(file, "wb");
+	if (!f)
+		cli_die("%s: %s", file, strerror(errno));
+	size_t n = out->p ? fwrite(out->p, 1, out->n, f) : 0;
+	bool ok = n == out->n;
+	ok = fclose(f) == 0 && ok;
+	sbuf_release(out);
+	if (!ok)
+		cli_die("%s: cannot write: %s", file, strerror(errno));
 	return 0;
 }
 
@@ -139,18 +162,18 @@ rollup_verify(struct ctl *c, bool json)
 int
 cmd_rollup(struct ctl *c, int argc, char **argv)
 {
-	static const struct cli_opt opts[] = {{"level", true, false}, {"under", true, false},
-	                                      {"year", true, false},  {"format", true, false},
-	                                      {"json", false, false}, {"verify", false, false},
-	                                      {NULL, false, false}};
+	static const struct cli_opt opts[] = {{"level", true, false},  {"under", true, false},
+	                                      {"year", true, false},   {"format", true, false},
+	                                      {"json", false, false},  {"verify", false, false},
+	                                      {"excel", false, false}, {NULL, false, false}};
 	static const struct cli_cmd cmd = {
 	    "rollup",
-	    "rollup [--level L] [--under AREA] [--year Y] [--format table|csv|json] [--json] "
-	    "[--verify]",
+	    "rollup [--level L] [--under AREA] [--year Y] [--format table|csv|json|xlsx] [--json] "
+	    "[--excel] [--verify] [FILE]",
 	    help_rollup,
 	    opts,
 	    0,
-	    0};
+	    1};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
 	const char *level = a.val[0] ? a.val[0] : "county", *under = a.val[1];
@@ -166,15 +189,26 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", under);
 	long year = a.val[2] ? cli_number(&cmd, "--year", a.val[2], 1900, 9999) : 0;
 	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 &&
-	    strcmp(format, "json") != 0)
-		cli_usage_error(&cmd, "--format: '%s' is not table, csv or json", format);
+	    strcmp(format, "json") != 0 && strcmp(format, "xlsx") != 0)
+		cli_usage_error(&cmd, "--format: '%s' is not table, csv, json or xlsx", format);
+	if (a.val[6]) {
+		if (a.val[3] && strcmp(format, "csv") != 0)
+			cli_usage_error(&cmd, "--excel and --format %s: choose one", format);
+		format = "excel";
+	}
+	const char *file = a.npos ? a.pos[0] : NULL;
+	if (strcmp(format, "xlsx") == 0 && !file)
+		cli_usage_error(&cmd, "--format xlsx needs a FILE to write");
 	if (a.val[4]) {
 		if (a.val[3] && strcmp(format, "json") != 0)
 			cli_usage_error(&cmd, "--json and --format %s: choose one", format);
 		format = "json";
 	}
-	if (a.val[5])
+	if (a.val[5]) {
+		if (file)
+			cli_usage_error(&cmd, "--verify writes no FILE");
 		return rollup_verify(c, strcmp(format, "json") == 0);
+	}
 	Ctl__RollupReq q;
 	ctl__rollup_req__init(&q);
 	char lvbuf[16];
@@ -194,9 +228,18 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		sbuf_add(&out, "\n", 1);
 	} else if (strcmp(format, "csv") == 0) {
 		render_rollup_csv(&out, rp->rollup, false);
+	} else if (strcmp(format, "excel") == 0) {
+		render_rollup_excel(&out, rp->rollup);
+	} else if (strcmp(format, "xlsx") == 0) {
+		char err[200];
+		int rc = render_rollup_xlsx(file, rp->rollup, err, sizeof(err));
+		cli_reply_free(rp);
+		if (rc)
+			cli_die("%s: %s", file, err);
+		return 0;
 	} else {
 		render_rollup_text(&out, rp->rollup);
 	}
 	cli_reply_free(rp);
-	return emit(&out);
+	return file ? emit_file(&out, file) : emit(&out);
 }

@@ -676,6 +676,7 @@ static const struct command commands[] = {
     {"clock", cmd_clock, "move a test node's clock (jzfpd --test-clock)"},
     {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
     {"backup", cmd_backup, "a hot, compacted copy of the node's store"},
+    {"export", cmd_export, "the register as this node reads it, to CSV or xlsx"},
 };
 
 #define USAGE_TOP "[-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]"

@@ -45,6 +45,30 @@ void render_tree_text(struct sbuf *out, const Ctl__TreeReply *r);
 void render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r);
 /* The rollup's CSV: the header line and one line per row, CRLF when CRLF. */
 void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf);
+/* The rollup for Excel (rollup --excel): a UTF-8 BOM, Chinese headers
+ * (地区代码, 层级, ...), CRLF lines; the cells as render_rollup_csv's. */
+void render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r);
+/* The rollup as an xlsx workbook at PATH, Chinese headers, numbers as
+ * numbers and area codes as text. Returns 0, or an error with ERR set. */
+int render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_t errlen);
+
+/* render_xlsx.c: one sheet written row by row in bounded memory
+ * (libxlsxwriter's constant-memory mode). */
+struct xlsx_sheet;
+/* A new workbook at PATH with one sheet named SHEET; NULL with ERR set. */
+struct xlsx_sheet *render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen);
+/* Column widths (characters) of the first N columns. Returns 0 or -EINVAL. */
+int render_xlsx_widths(struct xlsx_sheet *x, const double *widths, size_t n);
+/* The next row: N cells (NULL or "" = empty). A cell of a column with
+ * NUMERIC[c] (NUMERIC may be NULL: all text) that parses whole as a number
+ * is written as a number, every other cell as text (never a formula).
+ * HEADER: in bold, all text. Returns 0, or an error kept for
+ * render_xlsx_close (more rows than a sheet holds, a write error). */
+int render_xlsx_row(struct xlsx_sheet *x, const char *const *cells, const bool *numeric, size_t n,
+                    bool header);
+/* Write the file and free X (NULL-safe). Returns 0, or an error with ERR
+ * set (also the first error of render_xlsx_row). */
+int render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen);
 
 /* svc_data's replies (render_data.c). */
 void render_household_text(struct sbuf *out, const Ctl__HouseholdShowReply *r);

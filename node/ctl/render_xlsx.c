@@ -1,0 +1,131 @@
+/*
+ * render_xlsx.c - Excel workbooks for reports and exports (render.h), with
+ * libxlsxwriter in its constant-memory mode: rows are written in order and
+ * each is flushed to a temporary file when the next one starts, so a
+ * register of any size costs the memory of one row.
+ *
+ * Cells are text unless the caller says a column is numeric and the cell
+ * parses whole as a number: area codes, household ids and ID numbers stay
+ * text (Excel would show 6.30121E+11 and drop digits), and a text cell is
+ * never a formula, whatever it begins with (worksheet_write_string writes
+ * strings, not formulas).
+ */
+#include "render.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xlsxwriter.h>
+
+#define XLSX_MAX_ROWS 1048576 /* rows of one Excel sheet */
+
+struct xlsx_sheet {
+	lxw_workbook *wb;
+	lxw_worksheet *ws;
+	lxw_format *bold;
+	uint32_t row;
+	bool failed;
+	char why[160];
+};
+
+struct xlsx_sheet *
+render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen)
+{
+	struct xlsx_sheet *x = calloc(1, sizeof(*x));
+	if (!x) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL};
+	x->wb = workbook_new_opt(path, &opt);
+	if (!x->wb) {
+		snprintf(err, errlen, "cannot create the workbook %s", path);
+		free(x);
+		return NULL;
+	}
+	x->ws = workbook_add_worksheet(x->wb, sheet);
+	x->bold = workbook_add_format(x->wb);
+	if (!x->ws || !x->bold) {
+		snprintf(err, errlen, "cannot create the workbook %s", path);
+		workbook_close(x->wb);
+		free(x);
+		return NULL;
+	}
+	format_set_bold(x->bold);
+	return x;
+}
+
+/* Is TEXT a whole number, in *V? */
+static bool
+as_number(const char *text, double *v)
+{
+	if (!text[0])
+		return false;
+	char *end;
+	errno = 0;
+	*v = strtod(text, &end);
+	return *end == 0 && errno == 0;
+}
+
+int
+render_xlsx_widths(struct xlsx_sheet *x, const double *widths, size_t n)
+{
+	for (size_t c = 0; c < n; c++)
+		if (worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL) !=
+		    LXW_NO_ERROR)
+			return -EINVAL;
+	return 0;
+}
+
+int
+render_xlsx_row(struct xlsx_sheet *x, const char *const *cells, const bool *numeric, size_t n,
+                bool header)
+{
+	if (x->failed)
+		return -EIO;
+	if (x->row >= XLSX_MAX_ROWS) {
+		x->failed = true;
+		snprintf(x->why, sizeof(x->why),
+		         "more than %d rows: an Excel sheet holds no more (use --format csv)",
+		         XLSX_MAX_ROWS);
+		return -EFBIG;
+	}
+	for (size_t c = 0; c < n; c++) {
+		const char *t = cells[c] ? cells[c] : "";
+		double v;
+		lxw_error e;
+		if (!t[0])
+			continue; /* an empty cell */
+		if (!header && numeric && numeric[c] && as_number(t, &v))
+			e = worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v, NULL);
+		else
+			e = worksheet_write_string(x->ws, x->row, (lxw_col_t)c, t,
+			                           header ? x->bold : NULL);
+		if (e != LXW_NO_ERROR) {
+			x->failed = true;
+			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1, lxw_strerror(e));
+			return -EIO;
+		}
+	}
+	x->row++;
+	return 0;
+}
+
+int
+render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen)
+{
+	if (!x)
+		return 0;
+	int rc = 0;
+	if (x->failed) {
+		snprintf(err, errlen, "%s", x->why);
+		rc = -EIO;
+	}
+	lxw_error e = workbook_close(x->wb);
+	if (!rc && e != LXW_NO_ERROR) {
+		snprintf(err, errlen, "cannot write the workbook: %s", lxw_strerror(e));
+		rc = -EIO;
+	}
+	free(x);
+	return rc;
+}

@@ -1,0 +1,160 @@
+/*
+ * test_render.c - jzfpctl's spreadsheet outputs (node/ctl/render.h):
+ * render_csv_cell's quoting and formula neutralising, the rollup for Excel
+ * (BOM, Chinese headers, CRLF) and the xlsx writer's workbook.
+ */
+#include "render.h"
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+/* render_csv_cell(TEXT) as a string (static). */
+static const char *
+cell(const char *text)
+{
+	static char buf[256];
+	struct sbuf s;
+	sbuf_init(&s);
+	render_csv_cell(&s, text);
+	snprintf(buf, sizeof(buf), "%.*s", (int)s.n, s.p ? s.p : "");
+	sbuf_release(&s);
+	return buf;
+}
+
+static void
+test_csv_cell_plain(void **state)
+{
+	(void)state;
+	assert_string_equal(cell("abc"), "abc");
+	assert_string_equal(cell(""), "");
+	assert_string_equal(cell(NULL), "");
+	assert_string_equal(cell("一村"), "一村");
+	assert_string_equal(cell("a,b"), "\"a,b\"");
+	assert_string_equal(cell("a\"b"), "\"a\"\"b\"");
+	assert_string_equal(cell("a\nb"), "\"a\nb\"");
+	assert_string_equal(cell("a\r\nb"), "\"a\r\nb\"");
+	/* Not at the start: data. */
+	assert_string_equal(cell("a=b"), "a=b");
+	assert_string_equal(cell(" =1"), " =1");
+}
+
+static void
+test_csv_cell_formula(void **state)
+{
+	(void)state;
+	assert_string_equal(cell("=1+2"), "\"'=1+2\"");
+	assert_string_equal(cell("+8613900000000"), "\"'+8613900000000\"");
+	assert_string_equal(cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+	assert_string_equal(cell("-x"), "\"'-x\"");
+	assert_string_equal(cell("-"), "\"'-\"");
+	assert_string_equal(cell("-1+2"), "\"'-1+2\"");
+	assert_string_equal(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+	assert_string_equal(cell("=a,b"), "\"'=a,b\"");
+	/* A plain negative number is data. */
+	assert_string_equal(cell("-5"), "-5");
+	assert_string_equal(cell("-1.5"), "-1.5");
+	assert_string_equal(cell("-0.25"), "-0.25");
+}
+
+static Ctl__RollupReply *
+one_row(Ctl__RollupReply *r, Ctl__RollupRow *row, Ctl__RollupRow **rows, Ctl__Fixed *inc,
+        Ctl__Fixed *thr)
+{
+	ctl__rollup_reply__init(r);
+	ctl__rollup_row__init(row);
+	ctl__fixed__init(inc);
+	ctl__fixed__init(thr);
+	inc->value = 132;
+	inc->scale = 1;
+	thr->value = 20;
+	thr->scale = 1;
+	row->area = "630121101001";
+	row->level = "village";
+	row->name = "=HYPERLINK(\"x\")";
+	row->year = 2020;
+	row->rural_population = 1000;
+	row->poor_persons = 132;
+	row->incidence_pct = inc;
+	row->threshold_pct = thr;
+	rows[0] = row;
+	r->n_rows = 1;
+	r->rows = rows;
+	return r;
+}
+
+static void
+test_rollup_excel(void **state)
+{
+	(void)state;
+	Ctl__RollupReply r;
+	Ctl__RollupRow row, *rows[1];
+	Ctl__Fixed inc, thr;
+	one_row(&r, &row, rows, &inc, &thr);
+	struct sbuf s;
+	sbuf_init(&s);
+	render_rollup_excel(&s, &r);
+	char *t = strndup(s.p, s.n);
+	sbuf_release(&s);
+	assert_memory_equal(t, "\xEF\xBB\xBF地区代码,层级,名称,年度,",
+	                    strlen("\xEF\xBB\xBF地区代码,层级,名称,年度,"));
+	assert_non_null(
+	    strstr(t, ",待定\r\n630121101001,village,\"'=HYPERLINK(\"\"x\"\")\",2020,1000,"));
+	assert_non_null(strstr(t, ",13.2,2.0,"));
+	/* Every line ends with CRLF, and there are two. */
+	size_t lf = 0;
+	for (char *p = t; *p; p++)
+		if (*p == '\n') {
+			assert_true(p > t && p[-1] == '\r');
+			lf++;
+		}
+	assert_int_equal(lf, 2);
+	free(t);
+}
+
+static void
+test_rollup_xlsx(void **state)
+{
+	(void)state;
+	Ctl__RollupReply r;
+	Ctl__RollupRow row, *rows[1];
+	Ctl__Fixed inc, thr;
+	one_row(&r, &row, rows, &inc, &thr);
+	char dir[256], path[300], err[200] = "";
+	test_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/r.xlsx", dir);
+	assert_int_equal(render_rollup_xlsx(path, &r, err, sizeof(err)), 0);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size > 1000);
+	FILE *f = fopen(path, "rb");
+	char magic[2];
+	assert_int_equal(fread(magic, 1, 2, f), 2);
+	fclose(f);
+	assert_memory_equal(magic, "PK", 2); /* a zip */
+	/* A directory that does not exist: an error, not a crash. */
+	snprintf(path, sizeof(path), "%s/no/such/r.xlsx", dir);
+	assert_int_not_equal(render_rollup_xlsx(path, &r, err, sizeof(err)), 0);
+	assert_true(err[0] != 0);
+	test_rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_csv_cell_plain),
+	    cmocka_unit_test(test_csv_cell_formula),
+	    cmocka_unit_test(test_rollup_excel),
+	    cmocka_unit_test(test_rollup_xlsx),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
