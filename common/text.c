@@ -404,13 +404,15 @@ text_escape_term_fput(FILE *f, const char *s, size_t n, unsigned flags)
 	return sk.ioerr ? -EIO : 0;
 }
 
-/* [+-]?[0-9]+(\.[0-9]+)? */
+/* -?[0-9]+(\.[0-9]+)?: a number a spreadsheet reads as that number. A
+ * leading + is not exempt: "+8613900000000" would lose its + and become a
+ * float in Excel, so it is kept as text like a formula. */
 static bool
 plain_number(const char *s, size_t n)
 {
 	size_t i = 0, d;
 
-	if (i < n && (s[i] == '+' || s[i] == '-'))
+	if (i < n && s[i] == '-')
 		i++;
 	for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
 		;

@@ -372,7 +372,7 @@ csv_cells(void **state)
 	/* Plain numbers stay numbers. */
 	cell("-3", "-3");
 	cell("-0.5", "-0.5");
-	cell("+42", "+42");
+	cell("+42", "'+42");
 	cell("3500.00", "3500.00");
 	/* RFC 4180 quoting. */
 	cell("a,b", "\"a,b\"");
