@@ -79,7 +79,7 @@ def test(t):
     refused(t, village, ["object", HID, "--reason", "请联系 138-1234-5678"], "phone number")
     refused(t, village, ["object", HID, "--reason", "身份证 630121197001010013 重复"],
             "ID number")
-    refused(t, village, ["household", "edit", HID, "--income", "1\x07"], "U+0007")
+    refused(t, village, ["object", HID, "--reason", "名单有误", "--name", "张\x07三"], "U+0007")
 
     # ---- the daemon's logs
     for n in t.nodes.values():
