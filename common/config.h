@@ -30,6 +30,9 @@
  *   cert = node.cert               ; with root_key: this node's certificate chain
  *   audit_key = <64 hex>           ; optional: the province's audit public key, a
  *                                  ; reader of all personal data (kept off-node)
+ *   [http]
+ *   listen = 127.0.0.1:8080        ; optional: the read-only HTTP server (node/http/),
+ *                                  ; HOST:PORT or [IPv6]:PORT, port 0 = any free port
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://.
  */
@@ -67,7 +70,8 @@ struct config {
 	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */
 	uint8_t audit_key[32];      /* trust.audit_key */
 	bool has_audit_key;
-	bool test_clock; /* jzfpd --test-clock (not from the file) */
+	char http_listen[64]; /* http.listen, "" = no HTTP server */
+	bool test_clock;      /* jzfpd --test-clock (not from the file) */
 };
 
 /* Load and check the configuration file at path into *out (caller storage;
