@@ -76,6 +76,7 @@ enum {
 	K_IDX_ROOT_KEY,
 	K_IDX_CERT,
 	K_IDX_AUDIT_KEY,
+	K_IDX_READ_GROUP,
 	K_IDX_HTTP_LISTEN,
 	K_IDX_COUNT
 };
@@ -100,6 +101,7 @@ static const struct key_def keys[] = {
     [K_IDX_ROOT_KEY] = {"trust", "root_key", K_HEXSTR, 0, 0, NULL, false, F(root_key)},
     [K_IDX_CERT] = {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
     [K_IDX_AUDIT_KEY] = {"trust", "audit_key", K_HEX32, 0, 0, NULL, false, F(audit_key)},
+    [K_IDX_READ_GROUP] = {"control", "read_group", K_STRING, 0, 0, NULL, false, F(read_group)},
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
 };
 
@@ -332,7 +334,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 			report(ld, ld->line, NULL, section, name, "key outside any [section]");
 		else if (!section_known)
 			report(ld, ld->line, NULL, section, name,
-			       "unknown section (expected node, link, trust or http)");
+			       "unknown section (expected node, link, trust, control or http)");
 		else
 			report(ld, ld->line, NULL, section, name, "unknown key");
 		return 0;

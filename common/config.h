@@ -70,6 +70,9 @@ struct config {
 	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */
 	uint8_t audit_key[32];      /* trust.audit_key */
 	bool has_audit_key;
+	/* control.read_group: members of this group may read (status, tree,
+	 * rollup, proposals) through DATA_DIR/control-ro.sock; "" = none */
+	char read_group[64];
 	char http_listen[64]; /* http.listen, "" = no HTTP server */
 	bool test_clock;      /* jzfpd --test-clock (not from the file) */
 };

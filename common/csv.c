@@ -12,13 +12,18 @@
 #include "err.h"
 
 #include <errno.h>
+#include <iconv.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHUNK 65536
-#define END   (-1) /* end of input */
+/* Decoded bytes per raw chunk at most: UTF-16 and GB18030 take 2 bytes
+ * where UTF-8 takes up to 3. */
+#define OUT_CHUNK (2 * CHUNK)
+#define END       (-1) /* end of input */
 
 struct csv_reader {
 	/* source */
@@ -30,6 +35,14 @@ struct csv_reader {
 	int read_err; /* -errno of a failed read */
 	size_t line;  /* current physical line, 1-based */
 	bool started; /* BOM check done */
+
+	/* decoding (file mode): the file's encoding converted to UTF-8 */
+	iconv_t cd;           /* from ENCODING to UTF-8 */
+	const char *encoding; /* "UTF-8", "GB18030", "UTF-16LE", "UTF-16BE" */
+	char *raw;            /* bytes read, not yet converted */
+	size_t raw_len;
+	bool sniffed, raw_eof;
+	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
 
 	/* the record being built */
 	char *buf;
@@ -43,22 +56,177 @@ struct csv_reader {
 	size_t reason; /* offset of the reason in msg */
 };
 
+static int fail(struct csv_reader *r, size_t line, const char *why);
+static int sys_fail(struct csv_reader *r, int err);
+
+/* Offset of the first byte of P[0..N) that cannot start or continue valid
+ * UTF-8, or N. A sequence cut off at the end is not invalid. */
+static size_t
+utf8_bad_at(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t len = c < 0x80             ? 1
+		             : (c & 0xe0) == 0xc0 ? 2
+		             : (c & 0xf0) == 0xe0 ? 3
+		             : (c & 0xf8) == 0xf0 ? 4
+		                                  : 0;
+		if (!len || c == 0xc0 || c == 0xc1 || c > 0xf4)
+			return i;
+		for (size_t k = 1; k < len; k++) {
+			if (i + k == n)
+				return n;
+			if ((p[i + k] & 0xc0) != 0x80)
+				return i;
+		}
+		i += len;
+	}
+	return n;
+}
+
+/* Multi-byte UTF-8 sequences in P[0..N) (valid UTF-8). GBK text rarely
+ * looks like several of them in a row; Chinese text in UTF-8 is nothing
+ * else. */
+static size_t
+utf8_multibyte(const unsigned char *p, size_t n)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += p[i] >= 0xc2 && p[i] <= 0xf4;
+	return count;
+}
+
+/* Does iconv from ENC take all of P[0..N) (a cut-off tail allowed)? */
+static bool
+decodes_as(const char *enc, const char *p, size_t n)
+{
+	iconv_t cd = iconv_open("UTF-8", enc);
+	if (cd == (iconv_t)-1)
+		return false;
+	char out[4096];
+	char *in = (char *)(uintptr_t)p;
+	size_t left = n;
+	bool ok = true;
+	while (left) {
+		char *o = out;
+		size_t ol = sizeof(out);
+		if (iconv(cd, &in, &left, &o, &ol) == (size_t)-1 && errno != E2BIG) {
+			ok = errno == EINVAL; /* only a cut-off tail */
+			break;
+		}
+	}
+	iconv_close(cd);
+	return ok;
+}
+
+/* Which encoding is the file in? Looks at the first raw chunk. */
+static int
+sniff(struct csv_reader *r)
+{
+	const unsigned char *p = (const unsigned char *)r->raw;
+	size_t skip = 0;
+	r->sniffed = true;
+	if (r->raw_len >= 2 && p[0] == 0xff && p[1] == 0xfe) {
+		r->encoding = "UTF-16LE";
+		skip = 2;
+	} else if (r->raw_len >= 2 && p[0] == 0xfe && p[1] == 0xff) {
+		r->encoding = "UTF-16BE";
+		skip = 2;
+	} else if (utf8_bad_at(p, r->raw_len) == r->raw_len ||
+	           utf8_multibyte(p, utf8_bad_at(p, r->raw_len)) >= 4) {
+		/* Valid, or plainly UTF-8 (Chinese text in it) with a damaged
+		 * byte later: read as UTF-8, and the damage is reported with its
+		 * line, rather than the whole file turned into mojibake. */
+		r->encoding = "UTF-8";
+	} else if (decodes_as("GB18030", r->raw, r->raw_len)) {
+		r->encoding = "GB18030";
+	} else {
+		size_t at = utf8_bad_at(p, r->raw_len);
+		size_t line = 1;
+		for (size_t i = 0; i < at; i++)
+			line += p[i] == '\n';
+		char why[120];
+		snprintf(why, sizeof why,
+		         "not UTF-8 (byte 0x%02x), nor GB18030 or UTF-16 with a BOM: save the "
+		         "file as CSV UTF-8",
+		         p[at]);
+		return fail(r, line, why);
+	}
+	if (skip) {
+		memmove(r->raw, r->raw + skip, r->raw_len - skip);
+		r->raw_len -= skip;
+	}
+	r->cd = iconv_open("UTF-8", r->encoding);
+	if (r->cd == (iconv_t)-1)
+		return sys_fail(r, -errno);
+	return 0;
+}
+
+/* Read and convert the next chunk. Returns 1 with bytes to parse, 0 at the
+ * end (or after an error, which then sticks). */
 static int
 fill(struct csv_reader *r)
 {
 	if (!r->f || r->eof)
 		return 0;
-	size_t n = fread(r->chunk, 1, CHUNK, r->f);
-	if (n == 0) {
-		if (ferror(r->f))
-			r->read_err = errno ? -errno : -EIO;
-		r->eof = true;
-		return 0;
+	for (;;) {
+		if (r->bad_byte >= 0) {
+			char why[120];
+			snprintf(why, sizeof why,
+			         "not valid %s (byte 0x%02x): the file is damaged or "
+			         "in another encoding",
+			         r->encoding, r->bad_byte);
+			fail(r, r->line, why);
+			r->read_err = JZ_EPARSE;
+			r->eof = true;
+			return 0;
+		}
+		if (!r->raw_eof && r->raw_len < CHUNK) {
+			size_t n = fread(r->raw + r->raw_len, 1, CHUNK - r->raw_len, r->f);
+			if (n == 0) {
+				if (ferror(r->f)) {
+					r->read_err = errno ? -errno : -EIO;
+					r->eof = true;
+					return 0;
+				}
+				r->raw_eof = true;
+			}
+			r->raw_len += n;
+		}
+		if (!r->sniffed && sniff(r)) {
+			r->read_err = r->err;
+			r->eof = true;
+			return 0;
+		}
+		if (r->raw_len == 0) {
+			r->eof = true;
+			return 0;
+		}
+		char *in = r->raw, *out = r->chunk;
+		size_t inleft = r->raw_len, outleft = OUT_CHUNK;
+		if (iconv(r->cd, &in, &inleft, &out, &outleft) == (size_t)-1) {
+			if (errno == EILSEQ || (errno == EINVAL && r->raw_eof)) {
+				r->bad_byte = (unsigned char)*in;
+				inleft = 0;
+			}
+			/* EINVAL: a sequence cut at the chunk's end waits for more;
+			 * E2BIG: the rest is converted next time. */
+		}
+		memmove(r->raw, in, inleft);
+		r->raw_len = inleft;
+		size_t produced = OUT_CHUNK - outleft;
+		if (produced) {
+			r->mem = r->chunk;
+			r->len = produced;
+			r->pos = 0;
+			return 1;
+		}
+		if (r->raw_eof && r->bad_byte < 0 && r->raw_len == 0) {
+			r->eof = true;
+			return 0;
+		}
 	}
-	r->mem = r->chunk;
-	r->len = n;
-	r->pos = 0;
-	return 1;
 }
 
 static int
@@ -155,7 +323,7 @@ field(struct csv_reader *r, int *end)
 		if (quoted) {
 			if (c == END) {
 				if (r->read_err)
-					return r->read_err;
+					return r->err ? r->err : r->read_err;
 				return fail(r, start_line, "unterminated quoted field");
 			}
 			if (c == '"') {
@@ -194,7 +362,7 @@ field(struct csv_reader *r, int *end)
 
 delim:
 	if (c == END && r->read_err)
-		return r->read_err;
+		return r->err ? r->err : r->read_err;
 	if (c == '\n' || c == '\r') {
 		eat_eol(r, c);
 		c = '\n';
@@ -221,6 +389,8 @@ csv_next(struct csv_reader *r, struct csv_row *row)
 	for (;;) {
 		int c = peek(r);
 		if (c == END) {
+			if (r->err)
+				return r->err;
 			if (r->read_err)
 				return sys_fail(r, r->read_err);
 			return 0;
@@ -257,6 +427,9 @@ reader_new(struct csv_reader **out)
 	if (!r)
 		return -ENOMEM;
 	r->line = 1;
+	r->bad_byte = -1;
+	r->cd = (iconv_t)-1;
+	r->encoding = "UTF-8";
 	r->starts = calloc(CSV_FIELDS_MAX, sizeof *r->starts);
 	r->fields = calloc(CSV_FIELDS_MAX, sizeof *r->fields);
 	if (!r->starts || !r->fields) {
@@ -274,8 +447,9 @@ csv_open(struct csv_reader **out, const char *path)
 	int err = reader_new(&r);
 	if (err)
 		return err;
-	r->chunk = malloc(CHUNK);
-	if (!r->chunk) {
+	r->chunk = malloc(OUT_CHUNK);
+	r->raw = malloc(CHUNK);
+	if (!r->chunk || !r->raw) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -307,6 +481,12 @@ csv_open_mem(struct csv_reader **out, const char *buf, size_t n)
 }
 
 const char *
+csv_encoding(const struct csv_reader *r)
+{
+	return r->encoding;
+}
+
+const char *
 csv_error(const struct csv_reader *r)
 {
 	return r->msg;
@@ -331,7 +511,10 @@ csv_close(struct csv_reader **r)
 		return;
 	if ((*r)->f)
 		fclose((*r)->f);
+	if ((*r)->cd != (iconv_t)-1)
+		iconv_close((*r)->cd);
 	free((*r)->chunk);
+	free((*r)->raw);
 	free((*r)->buf);
 	free((*r)->starts);
 	free((*r)->fields);

@@ -4,7 +4,15 @@
  * Reads one record at a time from a file or a memory buffer. Fields may be
  * quoted; a doubled quote inside quotes is one quote; quoted fields may hold
  * commas and line breaks. Lines end in LF or CRLF (a lone CR also ends a
- * line). A UTF-8 byte order mark at the very start is skipped. Empty lines
+ * line). A UTF-8 byte order mark at the very start is skipped.
+ *
+ * A file (not a memory buffer) may also be in GB18030 (and so GBK, what
+ * Excel on Chinese Windows saves as "CSV"), or UTF-16 with a byte order mark
+ * (Excel's "Unicode text"): the reader tells them apart from the first
+ * chunk (a BOM, else valid UTF-8, else decodable as GB18030) and converts
+ * them to UTF-8 with iconv as it reads; csv_encoding says which it was. A
+ * file in none of them, or with bytes its encoding cannot decode, fails
+ * once, naming the encoding, the byte and the line. Empty lines
  * (nothing between two line ends) are skipped wherever they are, so a
  * trailing newline or blank lines never produce a record; a line of spaces
  * or commas is a record.
@@ -47,6 +55,10 @@ int csv_open_mem(struct csv_reader **out, const char *buf, size_t n);
  * "line 12: unterminated quoted field", "line 3: field longer than 4096
  * bytes"), or -errno for a read error. */
 int csv_next(struct csv_reader *r, struct csv_row *row);
+
+/* The encoding the file was read in: "UTF-8", "GB18030", "UTF-16LE" or
+ * "UTF-16BE" (known once the first record was read). Never NULL. */
+const char *csv_encoding(const struct csv_reader *r);
 
 /* The last error as "line N: reason", or "" if there was none. Valid until
  * csv_close. Never NULL. */

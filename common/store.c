@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,10 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_NDB];
 	uint64_t map_size;
+	/* Read transactions of reader threads hold it shared; store_grow takes
+	 * it exclusively, because LMDB may change the map size only while no
+	 * transaction is active in the process. */
+	pthread_rwlock_t grow_lock;
 };
 
 static const char *const db_names[STORE_NDB] = {
@@ -92,6 +97,7 @@ store_open(struct store **out, const char *dir, uint64_t map_size)
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	pthread_rwlock_init(&st->grow_lock, NULL);
 	int err;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		err = -errno;
@@ -154,6 +160,7 @@ store_close(struct store **st)
 	if (!st || !*st)
 		return;
 	mdb_env_close((*st)->env);
+	pthread_rwlock_destroy(&(*st)->grow_lock);
 	free(*st);
 	*st = NULL;
 }
@@ -166,8 +173,12 @@ store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
 	txn->txn = NULL;
 	txn->err = 0;
 	txn->rw = mode == STORE_RW;
+	if (!txn->rw)
+		pthread_rwlock_rdlock(&st->grow_lock);
 	int rc = mdb_txn_begin(st->env, NULL, mode == STORE_RO ? MDB_RDONLY : 0, &t);
 	if (rc) {
+		if (!txn->rw)
+			pthread_rwlock_unlock(&st->grow_lock);
 		txn->err = mdb_err(rc);
 		return txn->err;
 	}
@@ -186,6 +197,8 @@ store_commit(struct store_txn *txn)
 	} else {
 		err = mdb_err(mdb_txn_commit(txn->txn));
 	}
+	if (!txn->rw)
+		pthread_rwlock_unlock(&txn->st->grow_lock);
 	txn->txn = NULL;
 	return err;
 }
@@ -193,8 +206,11 @@ store_commit(struct store_txn *txn)
 void
 store_abort(struct store_txn *txn)
 {
-	if (txn->txn)
+	if (txn->txn) {
 		mdb_txn_abort(txn->txn);
+		if (!txn->rw)
+			pthread_rwlock_unlock(&txn->st->grow_lock);
+	}
 	txn->txn = NULL;
 }
 
@@ -335,12 +351,51 @@ int
 store_grow(struct store *st)
 {
 	uint64_t size = st->map_size * 2;
+	pthread_rwlock_wrlock(&st->grow_lock);
 	int rc = mdb_env_set_mapsize(st->env, size);
+	pthread_rwlock_unlock(&st->grow_lock);
 	if (rc)
 		return mdb_err(rc);
 	st->map_size = size;
 	log_warn("store: map grown to %llu MiB", (unsigned long long)(size >> 20));
 	return 0;
+}
+
+int
+store_copy(struct store *st, const char *dir, const char *mark_key, const char *mark_val)
+{
+	pthread_rwlock_rdlock(&st->grow_lock);
+	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
+	pthread_rwlock_unlock(&st->grow_lock);
+	if (rc)
+		return mdb_err(rc);
+	if (!mark_key)
+		return 0;
+	/* Mark the copy (its own environment, opened once, here). */
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	rc = mdb_env_create(&env);
+	if (rc)
+		return mdb_err(rc);
+	mdb_env_set_maxdbs(env, STORE_NDB);
+	mdb_env_set_mapsize(env, st->map_size);
+	rc = mdb_env_open(env, dir, MDB_NOTLS, 0600);
+	if (!rc)
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+	if (!rc) {
+		rc = mdb_dbi_open(txn, db_names[STORE_META], MDB_CREATE, &dbi);
+		MDB_val k = {strlen(mark_key), (void *)(uintptr_t)mark_key};
+		MDB_val v = {strlen(mark_val), (void *)(uintptr_t)mark_val};
+		if (!rc)
+			rc = mdb_put(txn, dbi, &k, &v, 0);
+		if (rc)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	mdb_env_close(env);
+	return rc ? mdb_err(rc) : 0;
 }
 
 void

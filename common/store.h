@@ -139,6 +139,16 @@ int store_iter_last(struct store_iter *it, struct bytes *k, struct bytes *v);
  */
 JZ_NODISCARD int store_grow(struct store *st);
 
+/*
+ * A consistent, compacted copy of the store into directory DIR, which must
+ * exist and hold no store (mdb_env_copy2 with MDB_CP_COMPACT: one read
+ * transaction, so writers go on meanwhile). With MARK_KEY, the copy's meta
+ * database then gets MARK_KEY = MARK_VAL (a restored copy knows it is one).
+ * Safe from any thread. Returns 0 or a negative error.
+ */
+JZ_NODISCARD int store_copy(struct store *st, const char *dir, const char *mark_key,
+                            const char *mark_val);
+
 /* Bytes in use and map size, for status and the disk alarm. */
 void store_usage(struct store *st, uint64_t *used, uint64_t *map_size);
 

@@ -358,37 +358,49 @@ is_leap(int y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-/* "YYYY-MM-DD" or "YYYYMMDD", a real date, into "YYYY-MM-DD". */
+/* A real date into "YYYY-MM-DD": "YYYY-MM-DD", "YYYYMMDD", or as Excel
+ * writes dates on Chinese Windows, "YYYY/M/D" and "YYYY-M-D" (month and day
+ * of one or two digits). */
 static bool
 parse_date(const char *v, char out[11])
 {
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	char d[8];
+	int y = 0, m = 0, day = 0;
 	size_t n = strlen(v);
 
-	if (n == 10 && v[4] == '-' && v[7] == '-') {
-		memcpy(d, v, 4);
-		memcpy(d + 4, v + 5, 2);
-		memcpy(d + 6, v + 8, 2);
-	} else if (n == 8) {
-		memcpy(d, v, 8);
+	if (n == 8 && strspn(v, "0123456789") == 8) {
+		y = (v[0] - '0') * 1000 + (v[1] - '0') * 100 + (v[2] - '0') * 10 + (v[3] - '0');
+		m = (v[4] - '0') * 10 + (v[5] - '0');
+		day = (v[6] - '0') * 10 + (v[7] - '0');
 	} else {
-		return false;
-	}
-	for (int i = 0; i < 8; i++)
-		if (d[i] < '0' || d[i] > '9')
+		/* YYYY sep M[M] sep D[D], one separator, '-' or '/' */
+		const char *p = v;
+		for (int i = 0; i < 4; i++, p++) {
+			if (*p < '0' || *p > '9')
+				return false;
+			y = y * 10 + (*p - '0');
+		}
+		char sep = *p++;
+		if (sep != '-' && sep != '/')
 			return false;
-	int y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
-	int m = (d[4] - '0') * 10 + (d[5] - '0');
-	int day = (d[6] - '0') * 10 + (d[7] - '0');
-	if (m < 1 || m > 12 || day < 1 || day > mdays[m - 1] + (m == 2 && is_leap(y)))
+		int *parts[2] = {&m, &day};
+		for (int k = 0; k < 2; k++) {
+			int digits = 0;
+			while (*p >= '0' && *p <= '9' && digits < 3) {
+				*parts[k] = *parts[k] * 10 + (*p++ - '0');
+				digits++;
+			}
+			if (digits < 1 || digits > 2)
+				return false;
+			if (k == 0 && *p++ != sep)
+				return false;
+		}
+		if (*p)
+			return false;
+	}
+	if (y < 1000 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] + (m == 2 && is_leap(y)))
 		return false;
-	memcpy(out, d, 4);
-	out[4] = '-';
-	memcpy(out + 5, d + 4, 2);
-	out[7] = '-';
-	memcpy(out + 8, d + 6, 2);
-	out[10] = '\0';
+	snprintf(out, 11, "%04d-%02d-%02d", y, m, day);
 	return true;
 }
 
@@ -930,7 +942,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 
 	v = field(row, h, C_BIRTH_DATE);
 	if (!parse_date(v, r->p.birth_date)) {
-		row_error(im, r, C_BIRTH_DATE, "must be a date YYYY-MM-DD or YYYYMMDD");
+		row_error(im, r, C_BIRTH_DATE, "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
 	} else if (r->has_tag) {
 		char from_id[11];
 		if (resid_birth_date(r->p.id_number, from_id) == 0 &&
@@ -1260,6 +1272,7 @@ import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_ke
 	out->errors = im.e.v;
 	out->n_errors = im.e.n;
 	im.e.v = NULL;
+	out->encoding = csv_encoding(csv);
 	csv_close(&csv);
 	hh_import_release(&im);
 	return 0;
@@ -1435,6 +1448,7 @@ import_census_csv(const char *path, uint64_t node_area, struct census_result *ou
 	}
 	out->errors = e.v;
 	out->n_errors = e.n;
+	out->encoding = csv_encoding(csv);
 	csv_close(&csv);
 	map_release(&seen);
 	free(h);

@@ -77,6 +77,8 @@ struct import_result {
 	size_t n_errors;
 	size_t n_bad_households; /* households left out for errors; each row
 	                          * without a usable household_id counts as one */
+	const char *encoding;    /* the file's encoding (csv_encoding): "UTF-8",
+	                          * "GB18030", "UTF-16LE", "UTF-16BE" */
 };
 
 /* Read and check a household CSV. node_area is this node's area: every
@@ -102,6 +104,7 @@ struct census_result {
 	size_t n;
 	struct import_error *errors; /* sorted by line; household = village code */
 	size_t n_errors;
+	const char *encoding; /* as in struct import_result */
 };
 
 /* Read and check a census CSV, as import_households_csv does. */

@@ -89,9 +89,13 @@ node_may_sign(const struct node *n, const char **why)
 		return false;
 	}
 	if (n->cfg.has_parent && !n->up.confirmed) {
-		*why = "this node's store is empty and its parent has not answered yet: a node "
-		       "signs nothing before its parent says what it holds of the node's own "
-		       "records (is the parent running? see jzfpctl status)";
+		*why = n->restored
+		           ? "this node's store was restored from a backup and its parent has not "
+		             "answered yet: it signs nothing before its parent says what it holds "
+		             "of the node's own records (is the parent running? see jzfpctl status)"
+		           : "this node's store is empty and its parent has not answered yet: a "
+		             "node signs nothing before its parent says what it holds of the "
+		             "node's own records (is the parent running? see jzfpctl status)";
 		return false;
 	}
 	return true;
@@ -215,9 +219,40 @@ chain_changed(struct node *n)
 	return changed;
 }
 
+/* Was the store restored from a backup (jzfpctl backup marks its copy)?
+ * Then it may be behind its own chain as the parent holds it: it signs
+ * nothing before the parent has answered, like a lost store (DESIGN §7). */
+static bool
+store_restored(struct node *n)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return false;
+	struct bytes v;
+	bool restored =
+	    store_get(&txn, STORE_META, NODE_META_RESTORED, strlen(NODE_META_RESTORED), &v) == 0;
+	store_abort(&txn);
+	return restored;
+}
+
+static void
+clear_restored(struct node *n)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RW))
+		return;
+	store_del(&txn, STORE_META, NODE_META_RESTORED, strlen(NODE_META_RESTORED));
+	if (store_commit(&txn) == 0)
+		log_info("restored store: the parent has answered; signing allowed again");
+}
+
 int
 node_confirm_chain(struct node *n)
 {
+	if (n->restored) {
+		clear_restored(n);
+		n->restored = false;
+	}
 	if (n->ax.own_seq == 0 || chain_changed(n)) {
 		bool first = n->ax.own_seq == 0;
 		struct applier a;
@@ -437,13 +472,17 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	 * empty store signs nothing, not even its NodeInfo, before its parent
 	 * has said what it holds of this node's chain: the store may have been
 	 * lost (DESIGN §7). */
-	if (!cfg->has_parent || n->ax.own_seq > 0) {
+	n->restored = cfg->has_parent && store_restored(n);
+	if (n->restored)
+		log_info("store restored from a backup: waiting for the parent before signing "
+		         "anything");
+	if (!cfg->has_parent || (n->ax.own_seq > 0 && !n->restored)) {
 		rc = node_confirm_chain(n);
 		if (rc) {
 			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
 			goto fail;
 		}
-	} else {
+	} else if (!n->restored) {
 		log_info("empty store: waiting for the parent before signing anything");
 	}
 	*out = n;

@@ -23,6 +23,8 @@
 
 #define NODE_MAX_WINDOW   64
 #define NODE_MAX_CHILDREN 4096
+/* The meta key jzfpctl backup puts in its copy (node_open reads it). */
+#define NODE_META_RESTORED "restored_from_backup"
 
 /* A key whose Hellos keep failing: ZAP refuses it until until_ms. */
 struct penalty {
@@ -132,6 +134,7 @@ struct node {
 	size_t n_penalties;
 	uint64_t receipts_ms; /* province: when it last signed receipts */
 	bool disk_low;        /* free space under the alarm level */
+	bool restored;        /* the store is a backup's copy not yet confirmed by the parent */
 	bool stop;
 };
 

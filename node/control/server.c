@@ -23,10 +23,13 @@
 #include "svc.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -35,8 +38,15 @@
 #define LOOP_EP    "inproc://jzfp-ctl-loop"
 #define READY      "R"
 
+/* Who sent a request, carried beside it to the reader or the loop. */
+struct meta {
+	uint32_t uid; /* SO_PEERCRED of the connection; UINT32_MAX if unknown */
+	uint8_t ro;   /* came in on the read-only socket */
+};
+
 struct queued {
 	zmq_msg_t client;
+	zmq_msg_t meta;
 	zmq_msg_t body;
 };
 
@@ -45,13 +55,13 @@ static void control_publish_to(struct control *c, struct node *n);
 struct control {
 	struct node *n;
 	void *zctx;
-	void *front, *readers, *to_loop; /* the broker's */
-	void *loop;                      /* the loop's end of the PAIR */
+	void *front, *front_ro, *readers, *to_loop; /* the broker's */
+	void *loop;                                 /* the loop's end of the PAIR */
 	pthread_t broker;
 	pthread_t reader[CONTROL_READERS];
 	size_t n_readers;
 	bool broker_started;
-	char path[4200];
+	char path[4200], ro_path[4200];
 	pthread_mutex_t lock;
 	struct control_view view;
 	atomic_uint busy; /* readers serving a request */
@@ -84,17 +94,44 @@ error_msg(zmq_msg_t *m, int code, const char *why)
 
 /* Decode BODY, run its service with S, and pack the reply into OUT. */
 static int
-serve(struct svc *s, zmq_msg_t *body, zmq_msg_t *out)
+serve(struct svc *s, zmq_msg_t *body, zmq_msg_t *out, const char **name, int *code)
 {
+	*name = "?";
+	*code = JZ_EPARSE;
 	Ctl__Request *rq = ctl__request__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
 	if (!rq)
 		return error_msg(out, JZ_EPARSE, "malformed control request");
+	const struct svc_entry *e = svc_find(rq->req_case);
+	if (e)
+		*name = e->name;
 	Ctl__Reply rp;
 	ctl__reply__init(&rp);
 	svc_dispatch(s, rq, &rp);
+	*code = rp.code;
 	int err = reply_msg(out, &rp);
 	ctl__request__free_unpacked(rq, NULL);
 	return err;
+}
+
+static void
+meta_of(zmq_msg_t *m, struct meta *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->uid = UINT32_MAX;
+	if (zmq_msg_size(m) == sizeof(*out))
+		memcpy(out, zmq_msg_data(m), sizeof(*out));
+}
+
+/* The peer's uid of the connection message M came in on. */
+static uint32_t
+peer_uid(zmq_msg_t *m)
+{
+	int fd = zmq_msg_get(m, ZMQ_SRCFD);
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return UINT32_MAX;
+	return (uint32_t)cr.uid;
 }
 
 /* ---------------------------------------------------------------- readers */
@@ -113,30 +150,51 @@ reader_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		zmq_msg_t client, body, out;
-		zmq_msg_init(&client);
-		zmq_msg_init(&body);
-		if (zmq_msg_recv(&client, sock, 0) < 0) {
-			zmq_msg_close(&client);
-			zmq_msg_close(&body);
-			break; /* ETERM: the node stops */
+		zmq_msg_t f[3], out;
+		size_t n = 0;
+		bool more = true;
+		while (more) {
+			zmq_msg_t m;
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, sock, 0) < 0) {
+				zmq_msg_close(&m);
+				break;
+			}
+			more = zmq_msg_more(&m);
+			if (n < 3)
+				f[n++] = m;
+			else
+				zmq_msg_close(&m);
 		}
-		if (!zmq_msg_more(&client) || zmq_msg_recv(&body, sock, 0) < 0) {
-			zmq_msg_close(&client);
-			zmq_msg_close(&body);
+		if (more) { /* ETERM: the node stops */
+			for (size_t i = 0; i < n; i++)
+				zmq_msg_close(&f[i]);
+			break;
+		}
+		if (n != 3) {
+			for (size_t i = 0; i < n; i++)
+				zmq_msg_close(&f[i]);
+			if (n == 0)
+				break;
 			continue;
 		}
+		struct meta mt;
+		meta_of(&f[1], &mt);
 		struct svc s;
 		svc_init(&s, NULL, c->n->st, &c->n->cfg, c->n->id, c);
+		s.uid = mt.uid;
+		const char *name;
+		int code;
 		atomic_fetch_add(&c->busy, 1);
-		if (serve(&s, &body, &out) != 0)
+		if (serve(&s, &f[2], &out, &name, &code) != 0)
 			error_msg(&out, -ENOMEM, "out of memory");
 		atomic_fetch_sub(&c->busy, 1);
 		svc_release(&s);
-		zmq_msg_close(&body);
-		if (zmq_msg_send(&client, sock, ZMQ_SNDMORE) < 0 ||
-		    zmq_msg_send(&out, sock, 0) < 0) {
-			zmq_msg_close(&client);
+		zmq_msg_close(&f[2]);
+		if (zmq_msg_send(&f[0], sock, ZMQ_SNDMORE) < 0 ||
+		    zmq_msg_send(&f[1], sock, ZMQ_SNDMORE) < 0 || zmq_msg_send(&out, sock, 0) < 0) {
+			zmq_msg_close(&f[0]);
+			zmq_msg_close(&f[1]);
 			zmq_msg_close(&out);
 			if (zmq_errno() == ETERM)
 				break;
@@ -156,12 +214,16 @@ struct broker {
 	size_t q_head, q_len;
 };
 
-/* Send [client, "", body] to the front; takes CLIENT and BODY. */
+/* Send [client, "", body] to the front the request came from (META);
+ * takes CLIENT, META and BODY. */
 static void
-to_client(struct broker *b, zmq_msg_t *client, zmq_msg_t *body)
+to_client(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
 {
-	void *front = b->c->front;
-	if (zmq_msg_send(client, front, ZMQ_SNDMORE) < 0 ||
+	struct meta mt;
+	meta_of(meta, &mt);
+	zmq_msg_close(meta);
+	void *front = mt.ro ? b->c->front_ro : b->c->front;
+	if (!front || zmq_msg_send(client, front, ZMQ_SNDMORE) < 0 ||
 	    zmq_send(front, "", 0, ZMQ_SNDMORE) < 0 || zmq_msg_send(body, front, 0) < 0) {
 		zmq_msg_close(client);
 		zmq_msg_close(body);
@@ -169,34 +231,56 @@ to_client(struct broker *b, zmq_msg_t *client, zmq_msg_t *body)
 }
 
 static void
-answer_error(struct broker *b, zmq_msg_t *client, int code, const char *why)
+answer_error(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, int code, const char *why)
 {
 	zmq_msg_t out;
 	if (error_msg(&out, code, why) != 0) {
 		zmq_msg_close(client);
+		zmq_msg_close(meta);
 		return;
 	}
-	to_client(b, client, &out);
+	to_client(b, client, meta, &out);
 }
 
-/* Send a read to an idle reader; takes CLIENT and BODY. */
-static void
-to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *body)
+/* Send [client, meta, body] on SOCK, after RID when given; takes them all. */
+static int
+forward(void *sock, zmq_msg_t *rid, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
 {
-	zmq_msg_t *rid = &b->idle[--b->n_idle];
-	void *r = b->c->readers;
-	if (zmq_msg_send(rid, r, ZMQ_SNDMORE) < 0 || zmq_msg_send(client, r, ZMQ_SNDMORE) < 0 ||
-	    zmq_msg_send(body, r, 0) < 0) {
-		zmq_msg_close(rid);
+	if ((rid && zmq_msg_send(rid, sock, ZMQ_SNDMORE) < 0) ||
+	    zmq_msg_send(client, sock, ZMQ_SNDMORE) < 0 ||
+	    zmq_msg_send(meta, sock, ZMQ_SNDMORE) < 0 || zmq_msg_send(body, sock, 0) < 0) {
+		if (rid)
+			zmq_msg_close(rid);
 		zmq_msg_close(client);
+		zmq_msg_close(meta);
 		zmq_msg_close(body);
+		return -1;
+	}
+	return 0;
+}
+
+/* What the read-only socket serves: figures and sync state, nothing that
+ * signs and nothing personal. */
+static bool
+read_only_ok(Ctl__Request__ReqCase req)
+{
+	switch (req) {
+	case CTL__REQUEST__REQ_STATUS:
+	case CTL__REQUEST__REQ_TREE:
+	case CTL__REQUEST__REQ_ROLLUP:
+	case CTL__REQUEST__REQ_ROLLUP_VERIFY:
+	case CTL__REQUEST__REQ_PROPOSALS:
+	case CTL__REQUEST__REQ_POLICY_SHOW:
+		return true;
+	default:
+		return false;
 	}
 }
 
 /* Which way does BODY go? Returns 1 for a read, 2 for a write, or an error
  * after filling WHY. */
 static int
-route(zmq_msg_t *body, char *why, size_t len)
+route(zmq_msg_t *body, bool ro, char *why, size_t len)
 {
 	size_t n = zmq_msg_size(body);
 	if (n > CONTROL_MAX_REQUEST) {
@@ -217,6 +301,12 @@ route(zmq_msg_t *body, char *why, size_t len)
 		         "unknown control request (kind %d): is jzfpctl newer than jzfpd?",
 		         (int)rq->req_case);
 		rc = JZ_EPARSE;
+	} else if (ro && !read_only_ok(rq->req_case)) {
+		snprintf(why, len,
+		         "permission denied: %s is not served on the read-only control socket "
+		         "(status, tree, rollup, proposals, policy show)",
+		         e->name);
+		rc = -EACCES;
 	} else {
 		rc = e->write ? 2 : 1;
 	}
@@ -225,7 +315,7 @@ route(zmq_msg_t *body, char *why, size_t len)
 }
 
 static void
-front_recv(struct broker *b)
+front_recv(struct broker *b, void *sock, bool ro)
 {
 	zmq_msg_t f[3];
 	size_t n = 0, total = 0;
@@ -233,7 +323,7 @@ front_recv(struct broker *b)
 	while (more) {
 		zmq_msg_t m;
 		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, b->c->front, 0) < 0) {
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
 			zmq_msg_close(&m);
 			break;
 		}
@@ -251,59 +341,94 @@ front_recv(struct broker *b)
 		return;
 	}
 	zmq_msg_close(&f[1]);
+	struct meta mt = {.uid = n == 3 ? peer_uid(&f[2]) : UINT32_MAX, .ro = ro};
+	zmq_msg_t meta;
+	if (zmq_msg_init_size(&meta, sizeof(mt)) != 0) {
+		zmq_msg_close(&f[0]);
+		if (n == 3)
+			zmq_msg_close(&f[2]);
+		return;
+	}
+	memcpy(zmq_msg_data(&meta), &mt, sizeof(mt));
 	if (total != 3) {
 		if (n == 3)
 			zmq_msg_close(&f[2]);
 		char why[120];
 		snprintf(why, sizeof(why), "control request of %zu frames: one frame expected",
 		         total - 2);
-		answer_error(b, &f[0], JZ_EPARSE, why);
+		answer_error(b, &f[0], &meta, JZ_EPARSE, why);
 		return;
 	}
-	char why[200];
-	int rc = route(&f[2], why, sizeof(why));
+	char why[300];
+	int rc = route(&f[2], ro, why, sizeof(why));
 	if (rc < 0) {
 		zmq_msg_close(&f[2]);
-		answer_error(b, &f[0], rc, why);
+		answer_error(b, &f[0], &meta, rc, why);
 	} else if (rc == 2) {
-		if (zmq_msg_send(&f[0], b->c->to_loop, ZMQ_SNDMORE) < 0 ||
-		    zmq_msg_send(&f[2], b->c->to_loop, 0) < 0) {
-			zmq_msg_close(&f[2]);
-			answer_error(b, &f[0], JZ_EIO, "the node's loop did not take the request");
-		}
+		forward(b->c->to_loop, NULL, &f[0], &meta, &f[2]);
 	} else if (b->n_idle && !b->q_len) {
-		to_reader(b, &f[0], &f[2]);
+		forward(b->c->readers, &b->idle[--b->n_idle], &f[0], &meta, &f[2]);
 	} else if (b->q_len < CONTROL_MAX_QUEUED) {
 		struct queued *q = &b->q[(b->q_head + b->q_len++) % CONTROL_MAX_QUEUED];
 		q->client = f[0];
+		q->meta = meta;
 		q->body = f[2];
 	} else {
 		zmq_msg_close(&f[2]);
-		answer_error(b, &f[0], -EBUSY, "the node is busy with other reads: try again");
+		answer_error(b, &f[0], &meta, -EBUSY,
+		             "the node is busy with other reads: try again");
 	}
 }
 
-/* From a reader: READY, or [client, reply]. */
+/* Up to three frames of a message on SOCK into F; returns how many, or -1
+ * when the message had more (dropped). */
+static int
+recv3(void *sock, zmq_msg_t f[3])
+{
+	int n = 0;
+	bool more = true;
+	while (more) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		more = zmq_msg_more(&m);
+		if (n < 3) {
+			f[n++] = m;
+		} else {
+			zmq_msg_close(&m);
+			n = 4;
+		}
+	}
+	if (n > 3) {
+		for (int i = 0; i < 3; i++)
+			zmq_msg_close(&f[i]);
+		return -1;
+	}
+	return n;
+}
+
+/* From a reader: [rid, READY] or [rid, client, meta, reply]. */
 static void
 readers_recv(struct broker *b)
 {
-	zmq_msg_t rid, client, body;
+	zmq_msg_t rid;
 	zmq_msg_init(&rid);
-	zmq_msg_init(&client);
-	zmq_msg_init(&body);
-	if (zmq_msg_recv(&rid, b->c->readers, 0) < 0 || !zmq_msg_more(&rid) ||
-	    zmq_msg_recv(&client, b->c->readers, 0) < 0) {
+	if (zmq_msg_recv(&rid, b->c->readers, 0) < 0) {
 		zmq_msg_close(&rid);
-		zmq_msg_close(&client);
-		zmq_msg_close(&body);
 		return;
 	}
-	if (zmq_msg_more(&client)) {
-		if (zmq_msg_recv(&body, b->c->readers, 0) >= 0)
-			to_client(b, &client, &body);
-	} else {
-		zmq_msg_close(&client); /* READY */
-		zmq_msg_close(&body);
+	if (zmq_msg_more(&rid)) {
+		zmq_msg_t f[3];
+		int n = recv3(b->c->readers, f);
+		if (n == 3) {
+			to_client(b, &f[0], &f[1], &f[2]);
+		} else {
+			for (int i = 0; i < n; i++)
+				zmq_msg_close(&f[i]); /* READY */
+		}
 	}
 	if (b->n_idle < CONTROL_READERS)
 		b->idle[b->n_idle++] = rid;
@@ -313,23 +438,21 @@ readers_recv(struct broker *b)
 		struct queued *q = &b->q[b->q_head];
 		b->q_head = (b->q_head + 1) % CONTROL_MAX_QUEUED;
 		b->q_len--;
-		to_reader(b, &q->client, &q->body);
+		forward(b->c->readers, &b->idle[--b->n_idle], &q->client, &q->meta, &q->body);
 	}
 }
 
 static void
 loop_recv(struct broker *b)
 {
-	zmq_msg_t client, body;
-	zmq_msg_init(&client);
-	zmq_msg_init(&body);
-	if (zmq_msg_recv(&client, b->c->to_loop, 0) < 0 || !zmq_msg_more(&client) ||
-	    zmq_msg_recv(&body, b->c->to_loop, 0) < 0) {
-		zmq_msg_close(&client);
-		zmq_msg_close(&body);
+	zmq_msg_t f[3];
+	int n = recv3(b->c->to_loop, f);
+	if (n == 3) {
+		to_client(b, &f[0], &f[1], &f[2]);
 		return;
 	}
-	to_client(b, &client, &body);
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&f[i]);
 }
 
 static void *
@@ -341,30 +464,36 @@ broker_main(void *arg)
 	b->c = arg;
 	for (;;) {
 		zmq_pollitem_t items[] = {
-		    {.socket = b->c->front, .events = ZMQ_POLLIN},
 		    {.socket = b->c->readers, .events = ZMQ_POLLIN},
 		    {.socket = b->c->to_loop, .events = ZMQ_POLLIN},
+		    {.socket = b->c->front, .events = ZMQ_POLLIN},
+		    {.socket = b->c->front_ro, .events = ZMQ_POLLIN},
 		};
-		if (zmq_poll(items, 3, -1) < 0) {
+		if (zmq_poll(items, b->c->front_ro ? 4 : 3, -1) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
 			break; /* ETERM */
 		}
-		if (items[1].revents & ZMQ_POLLIN)
-			readers_recv(b);
-		if (items[2].revents & ZMQ_POLLIN)
-			loop_recv(b);
 		if (items[0].revents & ZMQ_POLLIN)
-			front_recv(b);
+			readers_recv(b);
+		if (items[1].revents & ZMQ_POLLIN)
+			loop_recv(b);
+		if (items[2].revents & ZMQ_POLLIN)
+			front_recv(b, b->c->front, false);
+		if (b->c->front_ro && (items[3].revents & ZMQ_POLLIN))
+			front_recv(b, b->c->front_ro, true);
 	}
 	for (size_t i = 0; i < b->n_idle; i++)
 		zmq_msg_close(&b->idle[i]);
 	for (size_t i = 0; i < b->q_len; i++) {
 		struct queued *q = &b->q[(b->q_head + i) % CONTROL_MAX_QUEUED];
 		zmq_msg_close(&q->client);
+		zmq_msg_close(&q->meta);
 		zmq_msg_close(&q->body);
 	}
 	zmq_close(b->c->front);
+	if (b->c->front_ro)
+		zmq_close(b->c->front_ro);
 	zmq_close(b->c->readers);
 	zmq_close(b->c->to_loop);
 	free(b);
@@ -382,6 +511,48 @@ new_socket(struct control *c, int type)
 		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
 	}
 	return s;
+}
+
+/*
+ * The read-only socket for [control] read_group: DATA_DIR/control-ro.sock,
+ * mode 0660 and that group, in a data directory of mode 0710 and that
+ * group, so the group's members can reach the socket but list and read
+ * nothing (every file in it is 0600).
+ */
+static int
+open_read_only(struct control *c, struct node *n, char *err, size_t errlen)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	if (getgrnam_r(n->cfg.read_group, &gr, buf, sizeof(buf), &res) != 0 || !res) {
+		snprintf(err, errlen, "%s: [control] read_group: no group '%s' on this host",
+		         n->cfg.path, n->cfg.read_group);
+		return -1;
+	}
+	c->front_ro = new_socket(c, ZMQ_ROUTER);
+	if (!c->front_ro) {
+		snprintf(err, errlen, "read-only control socket: %s", zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	int64_t maxmsg = 2 * (int64_t)CONTROL_MAX_REQUEST;
+	zmq_setsockopt(c->front_ro, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	char ep[4300];
+	snprintf(c->ro_path, sizeof(c->ro_path), "%s/control-ro.sock", n->cfg.data_dir);
+	snprintf(ep, sizeof(ep), "ipc://%s", c->ro_path);
+	if (zmq_bind(c->front_ro, ep) != 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
+		c->ro_path[0] = 0;
+		return -1;
+	}
+	if (chown(c->ro_path, (uid_t)-1, gr.gr_gid) != 0 || chmod(c->ro_path, 0660) != 0 ||
+	    chown(n->cfg.data_dir, (uid_t)-1, gr.gr_gid) != 0 ||
+	    chmod(n->cfg.data_dir, 0710) != 0) {
+		snprintf(err, errlen, "cannot give group '%s' access to %s: %s", n->cfg.read_group,
+		         c->ro_path, strerror(errno));
+		return -1;
+	}
+	log_info("read-only control socket for group %s: %s", n->cfg.read_group, c->ro_path);
+	return 0;
 }
 
 int
@@ -418,6 +589,10 @@ control_open(struct control **out, struct node *n, char *err, size_t errlen)
 	/* Only a socket we bound is ours to remove at exit. */
 	snprintf(c->path, sizeof(c->path), "%s/control.sock", n->cfg.data_dir);
 	chmod(c->path, 0600);
+	if (n->cfg.read_group[0] && open_read_only(c, n, err, errlen) != 0) {
+		control_close(&c);
+		return JZ_EIO;
+	}
 	if (zmq_bind(c->readers, READERS_EP) != 0 || zmq_bind(c->to_loop, LOOP_EP) != 0 ||
 	    zmq_connect(c->loop, LOOP_EP) != 0)
 		goto zfail;
@@ -457,6 +632,8 @@ control_close(struct control **cp)
 	} else {
 		if (c->front)
 			zmq_close(c->front);
+		if (c->front_ro)
+			zmq_close(c->front_ro);
 		if (c->readers)
 			zmq_close(c->readers);
 		if (c->to_loop)
@@ -468,6 +645,8 @@ control_close(struct control **cp)
 		zmq_ctx_term(c->zctx);
 	if (c->path[0])
 		unlink(c->path);
+	if (c->ro_path[0])
+		unlink(c->ro_path);
 	for (size_t i = 0; i < c->view.n_children; i++)
 		free(c->view.children[i].subtree);
 	free(c->view.children);
@@ -484,29 +663,60 @@ control_loop_socket(struct control *c)
 
 /* ---------------------------------------------------------------- the loop's side */
 
+/* "uid 1000 (name)" for the log. */
+static void
+user_name(uint32_t uid, char *out, size_t len)
+{
+	if (uid == UINT32_MAX) {
+		snprintf(out, len, "uid unknown");
+		return;
+	}
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(out, len, "uid %u (%s)", uid, pw.pw_name);
+	else
+		snprintf(out, len, "uid %u", uid);
+}
+
 void
 control_loop_handle(struct node *n)
 {
 	struct control *c = n->control;
-	zmq_msg_t client, body, out;
-	zmq_msg_init(&client);
-	zmq_msg_init(&body);
-	if (zmq_msg_recv(&client, c->loop, ZMQ_DONTWAIT) < 0 || !zmq_msg_more(&client) ||
-	    zmq_msg_recv(&body, c->loop, 0) < 0) {
-		zmq_msg_close(&client);
-		zmq_msg_close(&body);
+	zmq_msg_t f[3], out;
+	int nf = zmq_poll(&(zmq_pollitem_t){.socket = c->loop, .events = ZMQ_POLLIN}, 1, 0) > 0
+	             ? recv3(c->loop, f)
+	             : 0;
+	if (nf != 3) {
+		for (int i = 0; i < nf; i++)
+			zmq_msg_close(&f[i]);
 		return;
 	}
+	struct meta mt;
+	meta_of(&f[1], &mt);
 	struct svc s;
 	svc_init(&s, n, n->st, &n->cfg, n->id, c);
-	if (serve(&s, &body, &out) != 0)
+	s.uid = mt.uid;
+	const char *name;
+	int code;
+	if (serve(&s, &f[2], &out, &name, &code) != 0)
 		error_msg(&out, -ENOMEM, "out of memory");
+	/* Who asked for what this node signed (DESIGN §8: local operators). */
+	char who[160];
+	user_name(mt.uid, who, sizeof(who));
+	if (code)
+		log_info("control: %s: %s refused: %s", who, name,
+		         s.why[0] ? s.why : err_str(code));
+	else
+		log_info("control: %s: %s done%s%s", who, name, s.done[0] ? ": " : "", s.done);
 	svc_release(&s);
-	zmq_msg_close(&body);
+	zmq_msg_close(&f[2]);
 	/* The state a write changed is visible to the next read at once. */
 	control_publish(n);
-	if (zmq_msg_send(&client, c->loop, ZMQ_SNDMORE) < 0 || zmq_msg_send(&out, c->loop, 0) < 0) {
-		zmq_msg_close(&client);
+	if (zmq_msg_send(&f[0], c->loop, ZMQ_SNDMORE) < 0 ||
+	    zmq_msg_send(&f[1], c->loop, ZMQ_SNDMORE) < 0 || zmq_msg_send(&out, c->loop, 0) < 0) {
+		zmq_msg_close(&f[0]);
+		zmq_msg_close(&f[1]);
 		zmq_msg_close(&out);
 	}
 }

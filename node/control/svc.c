@@ -35,7 +35,7 @@ static const struct svc_entry legacy_table[] = {
 };
 
 static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
-                                                 legacy_table};
+                                                 svc_ops_table, legacy_table};
 
 const struct svc_entry *
 svc_find(Ctl__Request__ReqCase req)
@@ -57,6 +57,7 @@ svc_init(struct svc *s, struct node *n, struct store *st, const struct config *c
 	s->cfg = cfg;
 	s->id = id;
 	s->ctl = ctl;
+	s->uid = UINT32_MAX;
 }
 
 void
@@ -220,6 +221,10 @@ svc_legacy(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
 	struct sbuf text;
 	sbuf_init(&text);
+	if (rq->legacy->n_frames)
+		snprintf(s->done, sizeof(s->done), "%.*s",
+		         (int)(rq->legacy->frames[0].len < 60 ? rq->legacy->frames[0].len : 60),
+		         (const char *)rq->legacy->frames[0].data);
 	int err = control_legacy(s->n, rq->legacy->frames, rq->legacy->n_frames, &text);
 	Ctl__LegacyReply *lr = SVC_NEW(s, Ctl__LegacyReply, ctl__legacy_reply__init);
 	if (lr)

@@ -48,7 +48,11 @@ struct svc {
 	const struct ident *id;
 	struct control *ctl; /* the published view (status, tree) */
 	struct svc_block *blocks;
-	char why[512];    /* svc_fail's reason */
+	char why[512]; /* svc_fail's reason */
+	/* What a write service signed or changed, for the log line that names
+	 * the local user (no personal data): "1 event, 3 households". */
+	char done[200];
+	uint32_t uid;     /* the requester's uid (SO_PEERCRED), UINT32_MAX if unknown */
 	uint32_t hold_ms; /* tests: hold the read transaction this long */
 };
 
@@ -62,7 +66,7 @@ struct svc_entry {
 };
 
 /* Each group's services, ended by an entry whose fn is NULL. */
-extern const struct svc_entry svc_view_table[], svc_data_table[], svc_flow_table[];
+extern const struct svc_entry svc_view_table[], svc_data_table[], svc_flow_table[], svc_ops_table[];
 
 /* The service for request case REQ, or NULL for an unknown one. */
 const struct svc_entry *svc_find(Ctl__Request__ReqCase req);

@@ -95,8 +95,8 @@ void cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, 
  * word): the index of the one named on the command line. ALL gives the
  * usage and help when none is named: --help prints them (exit 0), no or an
  * unknown word is a usage error. Then cli_parse(c, &subs[i], ...). */
-size_t cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
-               int argc, char **argv);
+size_t cli_find_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
+                    int argc, char **argv);
 
 /* "jzfpctl: CMD->name: WHAT" and "usage: jzfpctl CMD->usage" on stderr,
  * exit 2. */
@@ -149,6 +149,8 @@ int cli_simple(struct ctl *c, const char *const *args);
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_tree(struct ctl *c, int argc, char **argv);
 int cmd_rollup(struct ctl *c, int argc, char **argv);
+/* cmd_ops.c */
+int cmd_backup(struct ctl *c, int argc, char **argv);
 
 int cmd_proposals(struct ctl *c, int argc, char **argv);
 int cmd_consent(struct ctl *c, int argc, char **argv);

@@ -31,35 +31,25 @@ data_dir(struct ctl *c)
 	return c->cfg.data_dir;
 }
 
-/* Can we open the socket file at all? Says why not (not running, a stale
- * socket, permission) at once. */
-static void
-probe(const char *dir, const char *path)
+/* Can we reach the socket at PATH? 0, or the errno of the failure
+ * (ENOENT: no file; ECONNREFUSED: stale; EACCES: permission). */
+static int
+probe(const char *path)
 {
 	struct stat sb;
-	if (stat(path, &sb) != 0) {
-		if (errno == EACCES)
-			cli_die("permission denied: cannot reach %s (run as the node's user or a "
-			        "member of its read-only group)",
-			        path);
-		cli_die("jzfpd is not running for %s (no %s)", dir, path);
-	}
+	if (stat(path, &sb) != 0)
+		return errno;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return;
+		return 0;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return;
+		return 0;
 	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	int e = errno;
 	close(fd);
-	if (rc != 0 && e == ECONNREFUSED)
-		cli_die("jzfpd is not running for %s (stale %s)", dir, path);
-	if (rc != 0 && e == EACCES)
-		cli_die("permission denied: cannot connect to %s (run as the node's user or a "
-		        "member of its read-only group)",
-		        path);
+	return rc == 0 ? 0 : e;
 }
 
 static void
@@ -68,9 +58,29 @@ connect_node(struct ctl *c)
 	if (c->req)
 		return;
 	const char *dir = data_dir(c);
-	char path[4200], ep[4300];
+	char path[4200], ro[4200], ep[4300];
 	snprintf(path, sizeof(path), "%s/control.sock", dir);
-	probe(dir, path);
+	snprintf(ro, sizeof(ro), "%s/control-ro.sock", dir);
+	int e = probe(path);
+	if (e == EACCES || e == EPERM) {
+		/* Not the node's user: its read-only socket, if we may. */
+		if (probe(ro) == 0) {
+			snprintf(path, sizeof(path), "%s", ro);
+			e = 0;
+		} else {
+			cli_die(
+			    "permission denied: cannot reach %s (run as the node's user, or as a "
+			    "member of its [control] read_group for status, tree, rollup and "
+			    "proposals)",
+			    path);
+		}
+	}
+	if (e == ENOENT)
+		cli_die("jzfpd is not running for %s (no %s)", dir, path);
+	if (e == ECONNREFUSED)
+		cli_die("jzfpd is not running for %s (stale %s)", dir, path);
+	if (e && e != EACCES)
+		cli_die("cannot reach %s: %s", path, strerror(e));
 	snprintf(ep, sizeof(ep), "ipc://%s", path);
 	c->zctx = zmq_ctx_new();
 	c->req = zmq_socket(c->zctx, ZMQ_REQ);

@@ -484,6 +484,6 @@ cmd_cert(struct ctl *ctl, int argc, char **argv)
 	};
 	static int (*const fns[])(struct ctl *, const struct cli_cmd *, int,
 	                          char **) = {cert_root, cert_issue_cmd, cert_show, cert_verify};
-	size_t k = cli_sub(ctl, &all, subs, 4, argc, argv);
+	size_t k = cli_find_sub(ctl, &all, subs, 4, argc, argv);
 	return fns[k](ctl, &subs[k], argc, argv);
 }

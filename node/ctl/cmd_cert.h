@@ -23,7 +23,7 @@ struct ctl;
 
 /*
  * Run `cert` with argv[0] == "cert"; the subcommand is the first operand
- * (cli_sub), the global options of C may be among the arguments. Returns
+ * (cli_find_sub), the global options of C may be among the arguments. Returns
  * the exit status: 0 success, 1 error (one line on stderr; for `verify`,
  * the chain does not verify). `--help` (or -h) prints the usage on stdout
  * and exits 0; a usage error or a bad value (a key that is not 64 hex

@@ -257,7 +257,7 @@ cmd_notice(struct ctl *c, int argc, char **argv)
 	    {"notice print", "notice print ID...|--all [--format text|html|json] [--json]",
 	     help_notice, print_opts, 1, -1},
 	};
-	size_t k = cli_sub(c, &all, subs, 3, argc, argv);
+	size_t k = cli_find_sub(c, &all, subs, 3, argc, argv);
 	const struct cli_cmd *cmd = &subs[k];
 	struct cli_args a;
 	cli_parse(c, cmd, argc, argv, &a);
@@ -330,7 +330,7 @@ cmd_objection(struct ctl *c, int argc, char **argv)
 	    {"objection dismiss", "objection dismiss ID --reason TEXT [--json]", help_objection,
 	     opts, 1, -1},
 	};
-	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	check_ids(&subs[k], &a, 1);
@@ -352,7 +352,7 @@ cmd_review(struct ctl *c, int argc, char **argv)
 	    {"review reject", "review reject ID...|--all --reason TEXT [--json]", help_review, opts,
 	     1, -1},
 	};
-	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	check_ids(&subs[k], &a, 1);
@@ -395,7 +395,7 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 	     "policy set [--notice-days N] [--threshold-pct P] [--line YEAR:YUAN]... [--json]",
 	     help_policy, set_opts, 1, 1},
 	};
-	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	if (k == 1 && a.val[0])
@@ -435,7 +435,7 @@ cmd_clock(struct ctl *c, int argc, char **argv)
 	    {"clock advance", "clock advance DURATION [--json]", help_clock, opts, 2, 2},
 	    {"clock show", "clock show [--json]", help_clock, opts, 1, 1},
 	};
-	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	static const char *const prefix[] = {"clock", NULL};
@@ -550,7 +550,7 @@ cmd_household(struct ctl *c, int argc, char **argv)
 	     "[--year Y] [--merge]",
 	     help_household, edit_opts, 2, 2},
 	};
-	size_t k = cli_sub(c, &all, subs, 2, argc, argv);
+	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
 	const struct cli_cmd *cmd = &subs[k];
 	struct cli_args a;
 	cli_parse(c, cmd, argc, argv, &a);

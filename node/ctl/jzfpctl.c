@@ -126,23 +126,26 @@ long_table(const struct cli_cmd *cmd, struct option *longs, bool version)
 	longs[n] = (struct option){NULL, 0, NULL, 0};
 }
 
-/* Name the word of argv that getopt_long just refused (RC '?' or ':'):
- * argv[optind - 1], or the short option's letter. */
-static void
-bad_option(const struct cli_cmd *cmd, char **argv, const struct option *longs, int rc)
+/* Name the word W that getopt_long just refused (RC '?' or ':'; OPT its
+ * optopt): a long option by its name, a short one by its letter. */
+static void __attribute__((noreturn))
+bad_option(const struct cli_cmd *cmd, const char *w, int opt, const struct option *longs, int rc)
 {
 	const char *what = rc == ':' ? "missing value for option" : "unknown option";
-	const char *w = optind > 0 ? argv[optind - 1] : "?";
-	if (optopt && optopt < 256 && strncmp(w, "--", 2) != 0)
-		cli_usage_error(cmd, "%s '-%c'", what, optopt);
+	if (opt && opt < 256 && strncmp(w, "--", 2) != 0)
+		cli_usage_error(cmd, "%s '-%c'", what, opt);
 	/* "--name=value": name only; a flag given a value is not unknown */
 	int n = (int)strcspn(w, "=");
-	for (const struct option *o = longs; rc == '?' && w[n] && o->name; o++)
+	bool named = strncmp(w, "--", 2) == 0 && n > 2;
+	for (const struct option *o = longs; named && rc == '?' && w[n] && o->name; o++)
 		if (strncmp(w + 2, o->name, (size_t)n - 2) == 0 && !o->name[n - 2] &&
 		    o->has_arg == no_argument)
 			cli_usage_error(cmd, "option '--%s' takes no value", o->name);
 	cli_usage_error(cmd, "%s '%.*s'", what, n, w);
 }
+
+/* The word getopt_long refused last in ARGV. */
+#define REFUSED(argv) (optind > 0 ? (argv)[optind - 1] : "?")
 
 void
 cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a)
@@ -158,9 +161,9 @@ cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, struc
 			printf("usage: jzfpctl %s\n%s", cmd->usage, cmd->help ? cmd->help : "");
 			exit(0);
 		} else if (o == '?') {
-			bad_option(cmd, argv, longs, o);
+			bad_option(cmd, REFUSED(argv), optopt, longs, o);
 		} else if (o == ':') {
-			bad_option(cmd, argv, longs, o);
+			bad_option(cmd, REFUSED(argv), optopt, longs, o);
 		} else if (o >= OPT_BASE) {
 			int i = o - OPT_BASE;
 			if (a->val[i] && !cmd->opts[i].repeat)
@@ -186,8 +189,8 @@ cli_parse(struct ctl *c, const struct cli_cmd *cmd, int argc, char **argv, struc
 }
 
 size_t
-cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n, int argc,
-        char **argv)
+cli_find_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, size_t n,
+             int argc, char **argv)
 {
 	/* A first pass with every subcommand's options, to find the first
 	 * operand; the chosen one's own pass (cli_parse) then judges the rest
@@ -223,23 +226,20 @@ cli_sub(struct ctl *c, const struct cli_cmd *all, const struct cli_cmd *subs, si
 	opterr = 0;
 	optind = 0;
 	bool help = false;
-	int o, bad = 0, bad_ind = 0, bad_opt = 0;
+	int o, bad = 0, bad_opt = 0;
+	const char *bad_word = NULL;
 	while ((o = getopt_long(argc, copy, ":c:h", longs, NULL)) != -1) {
 		help |= o == 'h';
 		if ((o == '?' || o == ':') && !bad) {
 			bad = o;
-			bad_ind = optind;
+			bad_word = REFUSED(copy);
 			bad_opt = optopt;
 		}
 	}
 	const char *word = optind < argc ? copy[optind] : NULL;
-	if (!word && !help && bad) {
-		/* no subcommand to judge the rest: name the bad word itself */
-		optind = bad_ind;
-		optopt = bad_opt;
-		bad_option(all, copy, longs, bad);
-	}
 	free(copy);
+	if (!word && !help && bad) /* no subcommand to judge the rest: name it here */
+		bad_option(all, bad_word, bad_opt, longs, bad);
 	if (!word) {
 		if (help) {
 			printf("usage: jzfpctl %s\n%s", all->usage, all->help ? all->help : "");
@@ -654,6 +654,7 @@ static const struct command commands[] = {
     {"revoke", cmd_revoke, "revoke a node key below this node"},
     {"clock", cmd_clock, "move a test node's clock (jzfpd --test-clock)"},
     {"rollup", cmd_rollup, "poverty incidence by area; --verify recomputes"},
+    {"backup", cmd_backup, "a hot, compacted copy of the node's store"},
 };
 
 #define USAGE_TOP "[-c CONFIG | --node DATA_DIR] [--timeout S] COMMAND [ARGS]"
@@ -694,7 +695,7 @@ main(int argc, char **argv)
 			printf("jzfpctl %s\n", JZFP_VERSION);
 			return 0;
 		} else if (o == '?' || o == ':') {
-			bad_option(&top, argv, longs, o);
+			bad_option(&top, REFUSED(argv), optopt, longs, o);
 		} else {
 			set_global(&c, &top, o, optarg);
 		}

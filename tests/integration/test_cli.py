@@ -10,8 +10,17 @@
   - jzfpd with a bad config exits 1 with the same one-line reason;
   - a bad household CSV lists its errors as FILE:LINE: column: what, exits 1
     and imports nothing (record count and rollup unchanged); --skip-bad
-    imports exactly the good households.
+    imports exactly the good households;
+  - the command-line conventions (issue 9, item 4): options before or after
+    operands, --opt=value and --opt value, -cFILE and -c FILE, the global
+    options after the command too; exit 0 ok, 1 error (one line), 2 usage
+    or a bad value jzfpctl can judge, which names the word and prints only
+    the command's usage line; --version of both binaries; --json on import,
+    keygen, pubkey, cert root/issue/show/verify; notice print --json is
+    accepted (the node judges it).
 """
+
+import json
 
 import csv
 import os
@@ -40,6 +49,19 @@ def one_line_error(t, p, what, pattern=None, rc=1):
                     f"{' matching /' + pattern + '/' if pattern else ''}; got exit "
                     f"{p.returncode}, stderr {p.stderr.strip()[:400]!r}")
     return lines[0] if lines else ""
+
+
+def usage_error(t, p, what, cmd, *words):
+    """p exited 2 with two lines on stderr: "jzfpctl: CMD: ..." naming every
+    one of words, then that command's usage line ("usage: jzfpctl CMD...")."""
+    lines = p.stderr.strip().splitlines()
+    ok = (p.returncode == 2 and len(lines) == 2 and
+          lines[0].startswith(f"jzfpctl: {cmd}" if cmd else "jzfpctl: ") and
+          all(w in lines[0] for w in words) and
+          lines[1].startswith(f"usage: jzfpctl {cmd}".rstrip()) and p.stdout == "")
+    if not ok:
+        t.soft_fail(f"{what}: expected exit 2, 'jzfpctl: {cmd}: ...' naming {words} and one "
+                    f"usage line; got exit {p.returncode}, stderr {p.stderr.strip()[:400]!r}")
 
 
 def part_help(t):
@@ -320,10 +342,11 @@ def part_bad_csv(t, village):
     # file not found, no such village, bad arguments: one line each
     p = t.import_file(village, "households", os.path.join(d, "missing.csv"))
     one_line_error(t, p, "import of a missing file", r"missing\.csv")
+    # values jzfpctl can judge itself: exit 2, the value named, one usage line
     p = t.run_ctl(village, "rollup", "--level", "hamlet")
-    one_line_error(t, p, "rollup --level hamlet", r"hamlet")
+    usage_error(t, p, "rollup --level hamlet", "rollup", "--level", "'hamlet'")
     p = t.run_ctl(village, "household", "show", "12345")
-    one_line_error(t, p, "household show 12345")
+    usage_error(t, p, "household show 12345", "household show", "'12345'")
     p = t.run_ctl(village, "household", "show", VILLAGE + "9999")
     one_line_error(t, p, "household show of a household not held")
 
@@ -340,16 +363,222 @@ def part_keygen(t):
         check(f.read() == before, "keygen changed an existing key file")
     p = ctl("keygen")
     check(p.returncode == 2, f"keygen without --out: exit {p.returncode}")
+    usage_error(t, p, "keygen without --out", "keygen", "--out")
+
+    # --json and the option forms
+    other = os.path.join(t.dir, "keygen2.key")
+    p = ctl("keygen", "--json", f"--out={other}")
+    check_eq(p.returncode, 0, f"keygen --json --out=FILE: exit ({p.stderr.strip()})")
+    pub = json.loads(p.stdout)["public_key"]
+    check(re.fullmatch(r"[0-9a-f]{64}", pub) is not None, f"keygen --json: {p.stdout!r}")
+    p = ctl("pubkey", "--key", other, "--json")
+    check_eq(json.loads(p.stdout), {"public_key": pub}, "pubkey --key FILE --json")
+    p = ctl("pubkey", f"--key={other}")
+    check_eq(p.stdout.strip(), pub, "pubkey --key=FILE")
+    p = ctl("pubkey", "--key", os.path.join(t.dir, "missing.key"))
+    one_line_error(t, p, "pubkey of a missing key file", r"missing\.key")
+    p = ctl("pubkey", "--key", other, "extra")
+    usage_error(t, p, "pubkey with an extra operand", "pubkey", "'extra'")
+
+
+def part_version(t):
+    versions = []
+    for prog, path in (("jzfpd", jt.JZFPD), ("jzfpctl", jt.JZFPCTL)):
+        p = jt.run([path, "--version"])
+        m = re.fullmatch(rf"{prog} (\d+\.\d+\.\d+)\n", p.stdout)
+        check(p.returncode == 0 and m is not None and p.stderr == "",
+              f"{prog} --version: exit {p.returncode}, stdout {p.stdout!r}")
+        versions.append(m.group(1))
+    check_eq(versions[0], versions[1], "jzfpd and jzfpctl versions")
+
+
+def part_usage_errors(t):
+    """Offline: every command's unknown option, the global options' bad
+    values, unknown commands and subcommands."""
+    p = ctl("--help")
+    commands = re.findall(r"^  ([a-z][a-z-]*)\s", p.stdout.split("Commands", 1)[1], re.M)
+    for cmd in commands:
+        for bogus, word in (("--bogus", "'--bogus'"), ("--bogus=1", "'--bogus'"),
+                            ("-q", "'-q'")):
+            usage_error(t, ctl(cmd, bogus), f"jzfpctl {cmd} {bogus}", cmd, word)
+    # a subcommand's own usage line, not the whole help
+    usage_error(t, ctl("rollup", "--bogus"), "rollup --bogus", "rollup", "unknown option")
+    usage_error(t, ctl("notice", "open", "--all", "--bogus"), "notice open --bogus",
+                "notice open", "'--bogus'")
+    usage_error(t, ctl("notice", "frob"), "notice frob", "notice", "'frob'")
+    usage_error(t, ctl("cert", "show", "--format", "x", "f"), "cert show --format",
+                "cert show", "'--format'")
+    usage_error(t, ctl("status", "--json=yes"), "status --json=yes", "status", "--json")
+    usage_error(t, ctl("rollup", "--level"), "rollup --level (no value)", "rollup", "--level")
+    # bad values jzfpctl can judge: the option and the value named
+    usage_error(t, ctl("--timeout", "x", "status"), "--timeout x", "", "--timeout", "'x'")
+    usage_error(t, ctl("status", "--timeout=0"), "status --timeout=0", "status", "--timeout",
+                "'0'")
+    usage_error(t, ctl("rollup", "--level=bogus"), "rollup --level=bogus", "rollup", "--level",
+                "'bogus'")
+    usage_error(t, ctl("rollup", "--format", "xml"), "rollup --format xml", "rollup",
+                "--format", "'xml'")
+    usage_error(t, ctl("notice", "open", "--days", "-3", "--all"), "notice open --days -3",
+                "notice open", "--days", "'-3'")
+    usage_error(t, ctl("notice", "open", "--all", "--days=x"), "notice open --days=x",
+                "notice open", "--days", "'x'")
+    usage_error(t, ctl("consent", "123"), "consent 123", "consent", "'123'")
+    usage_error(t, ctl("revoke", "abc", "--reason", "r"), "revoke abc", "revoke", "'abc'")
+    # unknown command: exit 2, named, no help dump
+    p = ctl("frobnicate")
+    lines = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and len(lines) == 2 and "'frobnicate'" in lines[0] and
+          lines[1].startswith("usage: jzfpctl"),
+          f"jzfpctl frobnicate: exit {p.returncode}, stderr {p.stderr!r}")
+    # jzfpd: its own options through getopt_long too
+    for argv, word in ((["--bogus"], "'--bogus'"), (["-c"], "'-c'"),
+                       (["--config=x", "extra"], "'extra'")):
+        p = jt.run([jt.JZFPD, *argv])
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == 2 and len(lines) == 2 and word in lines[0] and
+              lines[0].startswith("jzfpd: ") and lines[1].startswith("usage: jzfpd"),
+              f"jzfpd {' '.join(argv)}: exit {p.returncode}, stderr {p.stderr!r}")
+    # --help on a subcommand, after operands too
+    for argv in (["notice", "open", "--help"], ["cert", "issue", "-h"],
+                 ["household", "show", "1", "--help"], ["import", "households", "x", "-h"]):
+        p = ctl(*argv)
+        check(p.returncode == 0 and p.stdout.startswith(f"usage: jzfpctl {argv[0]}"),
+              f"jzfpctl {' '.join(argv)}: exit {p.returncode}, stdout {p.stdout[:100]!r}")
+
+
+def part_cert_json(t):
+    """cert issue/show/verify/root with --json, options in any order and as
+    --opt=value; cert issue's bad values exit 2."""
+    d = os.path.join(t.dir, "certs")
+    os.mkdir(d)
+    prov_key, county_key = os.path.join(d, "province.key"), os.path.join(d, "county.key")
+    prov, county = t.keygen(prov_key), t.keygen(county_key)
+    p = ctl("cert", "root", "--json", "--key", prov_key)
+    check_eq(json.loads(p.stdout) if p.returncode == 0 else p.stderr, {"public_key": prov},
+             "cert root --json")
+    chain = os.path.join(d, "county.cert")
+    p = ctl("cert", "--out", chain, "issue", f"--issuer-key={prov_key}", "--root",
+            "--level=county", "--area", "630121000000", "--days=30", "--pub", county, "--json")
+    check_eq(p.returncode, 0, f"cert issue with permuted options: exit ({p.stderr.strip()})")
+    got = json.loads(p.stdout)
+    check_eq((got["level"], got["area"], got["chain_length"], got["out"]),
+             ("county", "630121000000", 1, chain), "cert issue --json")
+    for argv in (["cert", "show", chain, "--json"], ["cert", "show", "--json", chain],
+                 ["cert", "--json", "show", chain]):
+        p = ctl(*argv)
+        check_eq(p.returncode, 0, f"{' '.join(argv[:2])} --json: exit ({p.stderr.strip()})")
+        certs = json.loads(p.stdout)["certificates"]
+        check_eq(len(certs), 1, "cert show --json: certificates")
+        c = certs[0]
+        check_eq((c["key"], c["level"], c["area"], c["issuer"]),
+                 (county, "county", "630121000000", prov), "cert show --json: fields")
+        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c["not_after"]) is not None and
+              c["not_before"] < c["not_after"], f"cert show --json: times {c}")
+    p = ctl("cert", "verify", chain, f"--root={prov}", "--json")
+    check(p.returncode == 0 and json.loads(p.stdout)["leaf"]["key"] == county,
+          f"cert verify FILE --root=HEX --json: exit {p.returncode}, {p.stdout!r} {p.stderr!r}")
+    # a chain that does not verify: exit 1, one line
+    one_line_error(t, ctl("cert", "verify", "--root", county, chain), "cert verify, wrong root",
+                   r"wrong root")
+    bad = os.path.join(d, "bad.cert")
+    base = ["cert", "issue", "--issuer-key", prov_key, "--root", "--pub", county, "--out", bad]
+    for opt, val, more in (("--days", "-3", ["--level", "county", "--area", "630121000000"]),
+                           ("--level", "hamlet", ["--days", "3", "--area", "630121000000"]),
+                           ("--area", "6301", ["--days", "3", "--level", "county"]),
+                           ("--pub", "xyz", ["--days", "3", "--level", "county",
+                                             "--area", "630121000000"])):
+        argv = [a for a in base if a not in ("--pub", county)] if opt == "--pub" else base
+        usage_error(t, ctl(*argv, *more, opt, val), f"cert issue {opt} {val}", "cert issue",
+                    opt, f"'{val}'")
+    check(not os.path.exists(bad), "a certificate was written despite a bad value")
+
+
+def part_conventions(t, village):
+    """Against a running node: permutation, --opt=value, -cFILE, the global
+    options after the command, import --json, notice print --json."""
+    conf = village.conf
+    want = t.status(village)
+    for argv in ([f"-c{conf}", "status", "--json"], ["status", "-c", conf, "--json"],
+                 ["status", "--json", f"--config={conf}"],
+                 ["status", f"-c{conf}", "--timeout=20", "--json"],
+                 ["--timeout", "20", "status", "--json", "--config", conf]):
+        p = ctl(*argv)
+        check(p.returncode == 0, f"jzfpctl {' '.join(argv)}: exit {p.returncode}, "
+              f"{p.stderr.strip()!r}")
+        got = json.loads(p.stdout)
+        check_eq(sorted(got), sorted(want), f"jzfpctl {' '.join(argv)}: keys")
+    p = ctl("--json", "status", "-c", conf)
+    usage_error(t, p, "--json before the command (not a global option)", "", "'--json'")
+
+    # the same rollup, asked in five ways
+    base = ctl("-c", conf, "rollup", "--level", "village", "--format", "csv")
+    check(base.returncode == 0 and base.stdout.count("\n") >= 2,
+          f"rollup --format csv: exit {base.returncode}, {base.stdout!r} {base.stderr!r}")
+    for argv in (["rollup", "--format=csv", "-c", conf, "--level=village"],
+                 ["rollup", "--level", "village", f"-c{conf}", "--format", "csv"],
+                 [f"--config={conf}", "rollup", "--format=csv", "--level", "village"]):
+        p = ctl(*argv)
+        check_eq((p.returncode, p.stdout), (0, base.stdout), f"jzfpctl {' '.join(argv)}")
+    a, b = ctl("-c", conf, "rollup", "--json", "--level=village"), \
+        ctl("rollup", "--level", "village", "--format", "json", "-c", conf)
+    check(a.returncode == 0 and a.stdout == b.stdout and json.loads(a.stdout) is not None,
+          f"rollup --json vs --format json: {a.stdout[:200]!r} {b.stdout[:200]!r}")
+    usage_error(t, ctl("-c", conf, "rollup", "--json", "--format", "csv"),
+                "rollup --json --format csv", "rollup", "--format")
+
+    # import: options before the file, --json summary
+    d = os.path.join(t.dir, "conv")
+    os.mkdir(d)
+    n = 4
+    files = jt.gen_households(os.path.join(d, "hh_{village}.csv"), [VILLAGE], n, seed="conv",
+                              year=YEAR, new=True, first_serial=900)
+    path = files[VILLAGE]
+    rows = len([r for r in hh_rows(path)[1:] if r and r[0].strip()])
+    p = ctl("import", "--json", "households", "-c", conf, path)
+    check_eq(p.returncode, 0, f"import --json households -c CONF FILE: exit ({p.stderr[-300:]})")
+    got = json.loads(p.stdout)
+    check_eq(sorted(got), sorted(["file", "kind", "households", "rows", "created", "proposals",
+                                  "unchanged", "refused", "rejected_bad", "why"]),
+             "import --json: keys")
+    check_eq((got["file"], got["kind"], got["households"], got["rows"], got["created"],
+              got["unchanged"], got["refused"], got["rejected_bad"]),
+             (path, "households", n, rows, n, 0, 0, 0), "import --json: counts")
+    check(0 <= got["proposals"] <= n, f"import --json: proposals {got}")
+    p = ctl(f"-c{conf}", "import", "households", path, "--json")
+    check(p.returncode == 0 and json.loads(p.stdout)["unchanged"] == n and
+          json.loads(p.stdout)["created"] == 0, f"import again, --json last: {p.stdout!r}")
+    # --recorded before or after the file: the same answer (a village may not)
+    a = ctl("-c", conf, "import", "households", "--recorded", path)
+    b = ctl("-c", conf, "import", "households", path, "--recorded")
+    check(a.returncode == b.returncode != 2 and a.stderr == b.stderr and a.stdout == b.stdout,
+          f"import --recorded before/after FILE: exit {a.returncode}/{b.returncode}, "
+          f"{a.stderr.strip()!r} / {b.stderr.strip()!r}")
+    usage_error(t, ctl("-c", conf, "import", "census", path, "--recorded"),
+                "import census --recorded", "import", "--recorded")
+    usage_error(t, ctl("-c", conf, "import", "people", path), "import people", "import",
+                "'people'")
+    # notice print --json is the node's to judge: never a usage error
+    p = ctl("-c", conf, "notice", "print", "--json", "--all")
+    check(p.returncode in (0, 1) and "usage:" not in p.stderr,
+          f"notice print --json: exit {p.returncode}, {p.stderr.strip()!r}")
+    if p.returncode == 1:
+        one_line_error(t, p, "notice print --json refused by the node")
+    # the node's own judgement stays exit 1 with one line
+    one_line_error(t, ctl("-c", conf, "household", "show", VILLAGE + "9999", "--json"),
+                   "household show of a household not held (--json)")
 
 
 def test(t):
     part_help(t)
+    part_version(t)
+    part_usage_errors(t)
     part_keygen(t)
+    part_cert_json(t)
     t.receipt_ms = 3600000  # record counts are checked exactly: no receipts meanwhile
     t.add("630000000000", "province", "青海省")
     village = t.add(VILLAGE, "village", "新庄村")
     t.start_all()
-    for part in (part_bad_config, part_not_running, part_killed, part_bad_csv):
+    for part in (part_bad_config, part_not_running, part_killed, part_bad_csv, part_conventions):
         jt.log(part.__name__)
         part(t, village)
 

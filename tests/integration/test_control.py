@@ -18,6 +18,11 @@ A province, a county, a township and a village, with test clocks.
     connection closed, and does not wait out its --timeout.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
     error reply naming the problem, and the node keeps answering.
+  - Local users: a command that signs is logged with the local user
+    (SO_PEERCRED); with `[control] read_group = nogroup`, user nobody reads
+    status and rollup through DATA_DIR/control-ro.sock, is refused an import
+    with "permission denied", and a user outside the group is told
+    "permission denied", not "not running".
 """
 
 import json
@@ -55,6 +60,50 @@ def unrelease(n):
 def wait_busy(t, n, busy, what):
     t.wait_for(f"{n}: {busy} readers busy ({what})",
                lambda: (t.status(n).get("control") or {}).get("busy") == busy, timeout=30)
+
+
+def as_user(uid, gid, argv):
+    """Run argv as uid:gid without supplementary groups."""
+    return jt.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"] + argv,
+                  timeout=60)
+
+
+def local_access(t, n):
+    """n gets [control] read_group = nogroup; nobody (group nogroup) reads,
+    cannot write; a user of another group is denied."""
+    t.stop(n)
+    extra = "\n[control]\nread_group = nogroup\n"
+    write_conf = t.write_conf
+
+    def conf_with_group(node):
+        write_conf(node)
+        if node is n:
+            with open(node.conf, "a", encoding="utf-8") as f:
+                f.write(extra)
+    t.write_conf = conf_with_group
+    t.start(n)
+    t.write_conf = write_conf
+    # The path to the data directory must be traversable by others.
+    for d in (t.dir, n.dir):
+        os.chmod(d, 0o711)
+    ro = os.path.join(n.data, "control-ro.sock")
+    check(os.path.exists(ro), f"{n}: no {ro}")
+    ctl = [jt.JZFPCTL, "--node", n.data, "--timeout", "30"]
+    p = as_user(65534, 65534, ctl + ["status", "--json"])
+    check_eq(p.returncode, 0, f"nobody: status through the read-only socket: {p.stderr}")
+    check_eq(json.loads(p.stdout)["area"], n.area, "nobody's status")
+    p = as_user(65534, 65534, ctl + ["rollup", "--level", "village", "--format", "csv"])
+    check_eq(p.returncode, 0, f"nobody: rollup: {p.stderr}")
+    check_eq(p.stdout, t.ctl_text(n, "rollup", "--level", "village", "--format", "csv"),
+             "rollup through the read-only socket")
+    p = as_user(65534, 65534, ctl + ["policy", "set", "--notice-days", "9"])
+    check(p.returncode != 0 and "permission denied" in p.stderr,
+          f"nobody: a write through the read-only socket: exit {p.returncode} {p.stderr!r}")
+    p = as_user(65534, 1, ctl + ["status"])
+    check(p.returncode == 1 and "permission denied" in p.stderr and "not running" not in p.stderr,
+          f"a user outside the group: exit {p.returncode} {p.stderr!r}")
+    for d in (t.dir, n.dir):
+        os.chmod(d, 0o700)
 
 
 def test(t):
@@ -130,6 +179,11 @@ def test(t):
     check("over the limit" in lines.get("oversize", ""), f"oversize: {lines}")
     check(lines.get("status", "").startswith("code=0 "), f"status after the probes: {lines}")
     check(prov.running, f"{prov} died of the probes")
+
+    # ---- local users: who signed, and the read-only socket
+    check(t.grep_log(village, r"control: uid 0 \(root\): .*import.*"),
+          f"{village}: the import is not logged with the local user")
+    local_access(t, county)
 
     # ---- jzfpctl notices a node that dies during its request
     unrelease(village)

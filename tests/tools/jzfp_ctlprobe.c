@@ -54,8 +54,7 @@ answer(const char *step, void *s)
 		printf("%s undecodable-reply\n", step);
 		return;
 	}
-	printf("%s code=%d body=%d error=%s\n", step, (int)rp->code, (int)rp->body_case,
-	       rp->error);
+	printf("%s code=%d body=%d error=%s\n", step, (int)rp->code, (int)rp->body_case, rp->error);
 	ctl__reply__free_unpacked(rp, NULL);
 }
 

@@ -232,6 +232,40 @@ reads_files_in_chunks(void **state)
 	test_rmtree(dir);
 }
 
+/* GB18030 (GBK) files are converted as they are read, characters cut
+ * by a read's boundary included. */
+static void
+reads_gb18030_across_chunks(void **state)
+{
+	(void)state;
+	char dir[256], path[300];
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+	size_t rows = 0;
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/gbk.csv", dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	/* 张三,李四 in GB18030: 10 bytes a row with its LF, so rows straddle
+	 * the 64 KiB reads at every offset parity. */
+	for (int i = 0; i < 40000; i++)
+		fputs("\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", f);
+	fclose(f);
+	assert_int_equal(csv_open(&r, path), 0);
+	while (csv_next(r, &row) == 1) {
+		assert_int_equal(row.n, 2);
+		assert_string_equal(row.fields[0], "张三");
+		assert_string_equal(row.fields[1], "李四");
+		rows++;
+	}
+	assert_int_equal(rows, 40000);
+	assert_string_equal(csv_error(r), "");
+	assert_string_equal(csv_encoding(r), "GB18030");
+	csv_close(&r);
+	test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -244,6 +278,7 @@ main(void)
 	    cmocka_unit_test(errors_name_the_line),
 	    cmocka_unit_test(limits_are_enforced),
 	    cmocka_unit_test(reads_files_in_chunks),
+	    cmocka_unit_test(reads_gb18030_across_chunks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <iconv.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,7 +352,7 @@ more_values_checked(void **state)
 	expect(e, n, 3, "income", "must be yuan with at most two decimals");
 	expect(e, n, 3, "sex", "must be 1/2 or 男/女");
 	expect(e, n, 4, "other_causes", "repeats the main cause 5");
-	expect(e, n, 4, "birth_date", "must be a date YYYY-MM-DD or YYYYMMDD");
+	expect(e, n, 4, "birth_date", "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
 	expect(e, n, 4, "ethnicity", "must be a code 01-99");
 	expect(e, n, 5, "", "18 fields, but the header has 17");
 	assert_int_equal(n, 10);
@@ -580,11 +581,95 @@ household_rules(void **state)
 	assert_non_null(strstr(why, "other causes"));
 }
 
+/* TEXT (UTF-8) converted to ENC, with PREFIX bytes (a BOM) first, as the
+ * fixture's file. */
+static void
+write_in(struct fixture *fx, const char *enc, const char *prefix, size_t plen, const char *text)
+{
+	iconv_t cd = iconv_open(enc, "UTF-8");
+	assert_true(cd != (iconv_t)-1);
+	size_t n = strlen(text), cap = 4 * n + 16, left = cap;
+	char *out = malloc(cap), *o = out;
+	assert_non_null(out);
+	char *in = (char *)(uintptr_t)text;
+	assert_true(iconv(cd, &in, &n, &o, &left) != (size_t)-1);
+	iconv_close(cd);
+	FILE *f = fopen(fx->path, "wb");
+	assert_non_null(f);
+	fwrite(prefix, 1, plen, f);
+	fwrite(out, 1, cap - left, f);
+	fclose(f);
+	free(out);
+}
+
+#define EXCEL_FILE                                                                                                               \
+	"户编号,村代码,姓名,身份证号,与户主关系,性别,出生日期,健康状况,劳动技能,贫困户属性," \
+	"主要致贫原因,人均纯收入,状态,年度\r\n"                                                                   \
+	"6301211010010001,630121101001,张三,630121197001010013,01,男,1970/1/1,健康,"                                        \
+	"普通劳动力,一般贫困户,因病,3512.5,未脱贫,2016\r\n"                                                       \
+	"6301211010010001,,李四,630121197202020023,02,女,1972-2-2,健康,普通劳动力,,,,,\r\n"
+
+static void
+check_excel_file(struct fixture *fx, const char *encoding)
+{
+	struct import_result *r = &fx->res;
+	assert_int_equal(r->n_errors, 0);
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->encoding, encoding);
+	assert_string_equal(r->items[0].personal.members[0].name, "张三");
+	assert_string_equal(r->items[0].personal.members[0].birth_date, "1970-01-01");
+	assert_string_equal(r->items[0].personal.members[1].name, "李四");
+	assert_string_equal(r->items[0].personal.members[1].birth_date, "1972-02-02");
+}
+
+/* Files as Excel on Chinese Windows saves them: "CSV" in GBK (GB18030),
+ * "Unicode text" in UTF-16 with a BOM, dates as 1970/1/1. */
+static void
+files_offices_have(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(import_text(fx, EXCEL_FILE), 0);
+	check_excel_file(fx, "UTF-8");
+
+	import_result_release(&fx->res);
+	write_in(fx, "GB18030", "", 0, EXCEL_FILE);
+	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
+	check_excel_file(fx, "GB18030");
+
+	import_result_release(&fx->res);
+	write_in(fx, "UTF-16LE", "\xff\xfe", 2, EXCEL_FILE);
+	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
+	check_excel_file(fx, "UTF-16LE");
+
+	import_result_release(&fx->res);
+	write_in(fx, "UTF-16BE", "\xfe\xff", 2, EXCEL_FILE);
+	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
+	check_excel_file(fx, "UTF-16BE");
+
+	/* Neither UTF-8 nor GB18030: one error naming the encoding. */
+	import_result_release(&fx->res);
+	write_file(fx->path, "household_id,village,name\n1,2,\xff\xff\xff\n");
+	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), JZ_EPARSE);
+	assert_int_equal(fx->res.n_errors, 1);
+	assert_non_null(strstr(fx->res.errors[0].what, "not UTF-8 (byte 0xff)"));
+	assert_int_equal(fx->res.errors[0].line, 2);
+
+	/* Valid UTF-8 at first, a broken byte later: one error, its line. */
+	import_result_release(&fx->res);
+	write_file(fx->path, EXCEL_FILE "6301211010010002,630121101001,\xe5\xbc,x\r\n");
+	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), JZ_EPARSE);
+	assert_int_equal(fx->res.n_errors, 1);
+	assert_non_null(strstr(fx->res.errors[0].what, "not valid UTF-8"));
+	assert_int_equal(fx->res.errors[0].line, 4);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(good_english_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(files_offices_have, setup, teardown),
 	    cmocka_unit_test_setup_teardown(good_chinese_file_in_another_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(every_kind_of_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(member_rows_must_agree_with_the_head, setup, teardown),
