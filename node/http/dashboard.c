@@ -54,8 +54,10 @@ esc(struct sbuf *o, const char *text)
 static const char *
 level_zh(const char *level)
 {
-	static const char *const names[][2] = {{"village", "村"},     {"township", "乡镇"},
-	                                       {"county", "县"},      {"prefecture", "地市"},
+	static const char *const names[][2] = {{"village", "村"},
+	                                       {"township", "乡镇"},
+	                                       {"county", "县"},
+	                                       {"prefecture", "地市"},
 	                                       {"province", "省"}};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(level, names[i][0]) == 0)
@@ -66,12 +68,15 @@ level_zh(const char *level)
 static const char *
 state_zh(const char *state)
 {
-	static const char *const names[][2] = {
-	    {"PROPOSED", "已提出"},           {"VILLAGE_NOTICE", "村级公示中"},
-	    {"VILLAGE_PASSED", "村级公示期满"}, {"TOWNSHIP_APPROVED", "乡镇审核通过"},
-	    {"TOWNSHIP_NOTICE", "乡镇公示中"},  {"TOWNSHIP_PASSED", "乡镇公示期满"},
-	    {"COUNTY_APPROVED", "县级审定"},    {"ANNOUNCEMENT", "县级公告中"},
-	    {"CONTESTED", "有异议待处理"}};
+	static const char *const names[][2] = {{"PROPOSED", "已提出"},
+	                                       {"VILLAGE_NOTICE", "村级公示中"},
+	                                       {"VILLAGE_PASSED", "村级公示期满"},
+	                                       {"TOWNSHIP_APPROVED", "乡镇审核通过"},
+	                                       {"TOWNSHIP_NOTICE", "乡镇公示中"},
+	                                       {"TOWNSHIP_PASSED", "乡镇公示期满"},
+	                                       {"COUNTY_APPROVED", "县级审定"},
+	                                       {"ANNOUNCEMENT", "县级公告中"},
+	                                       {"CONTESTED", "有异议待处理"}};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(state, names[i][0]) == 0)
 			return names[i][1];
@@ -94,7 +99,7 @@ static const char style[] =
     ".tag{display:inline-block;padding:0 6px;border-radius:3px;font-size:.85em}"
     ".tag.ok{background:#2e7d32;color:#fff}.tag.no{background:#eee;color:#555}"
     ".down{color:#b71c1c;font-weight:bold}.up{color:#2e7d32}"
-    "svg{width:100%;height:auto;max-width:760px;display:block}"
+    "svg{max-width:760px;display:block;overflow:visible}"
     ".facts{display:flex;flex-wrap:wrap;gap:8px}.facts div{background:#eef1f4;"
     "border-radius:4px;padding:6px 10px;min-width:8em}.facts b{display:block;"
     "font-size:1.2em}"
@@ -137,11 +142,13 @@ facts(struct sbuf *o, const Ctl__StatusReply *st)
 	sbuf_printf(o, "</div></section>\n");
 }
 
-/* Horizontal bars of incidence, the threshold as a dashed line. */
+/* Horizontal bars of incidence, the threshold as a dashed line. Positions
+ * are percentages of the page's width and text is in pixels, so the chart
+ * fills a phone or a desktop with text of the same size. */
 static void
 chart(struct sbuf *o, const Ctl__RollupReply *r)
 {
-	const double row_h = 24, left = 150, right = 70, width = 760;
+	const double row_h = 24, left = 30, span = 56; /* % of the width */
 	double max = 0, thr = 0;
 	char t[32];
 	render_fixed(r->threshold_pct, t);
@@ -162,12 +169,12 @@ chart(struct sbuf *o, const Ctl__RollupReply *r)
 	}
 	if (max <= 0)
 		max = 1;
-	double span = width - left - right;
-	double h = row_h * (double)r->n_rows + 30;
+	double h = row_h * (double)r->n_rows + 24;
 	sbuf_printf(o,
-	            "<svg viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"贫困发生率柱状图\" "
-	            "xmlns=\"http://www.w3.org/2000/svg\" font-size=\"13\">",
-	            width, h);
+	            "<svg width=\"100%%\" height=\"%.0f\" role=\"img\" "
+	            "aria-label=\"贫困发生率柱状图\" xmlns=\"http://www.w3.org/2000/svg\" "
+	            "font-size=\"13\">",
+	            h);
 	for (size_t i = 0; i < r->n_rows; i++) {
 		const Ctl__RollupRow *row = r->rows[i];
 		double y = row_h * (double)i + 4;
@@ -180,23 +187,25 @@ chart(struct sbuf *o, const Ctl__RollupReply *r)
 				x /= 10;
 		}
 		bool below = row->below_threshold && row->below_threshold->value;
-		sbuf_printf(o, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">", left - 6,
-		            y + 15);
+		sbuf_printf(o, "<text x=\"%.1f%%\" y=\"%.1f\" text-anchor=\"end\">", left - 1,
+		            y + 14);
 		esc(o, row->name[0] ? row->name : row->area);
 		sbuf_printf(o, "</text>");
 		sbuf_printf(o,
-		            "<rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" "
+		            "<rect x=\"%.1f%%\" y=\"%.1f\" width=\"%.2f%%\" height=\"%.0f\" "
 		            "fill=\"%s\"/>",
 		            left, y, span * x / max, row_h - 6, below ? "#2e7d32" : "#c62828");
-		sbuf_printf(o, "<text x=\"%.1f\" y=\"%.1f\">%s%s</text>", left + span * x / max + 4,
-		            y + 15, inc[0] ? inc : "—", inc[0] ? "%" : "");
+		sbuf_printf(o, "<text x=\"%.2f%%\" y=\"%.1f\">%s%s</text>",
+		            left + span * x / max + 1, y + 14, inc[0] ? inc : "—",
+		            inc[0] ? "%" : "");
 	}
 	double tx = left + span * thr / max;
 	sbuf_printf(o,
-	            "<line x1=\"%.1f\" y1=\"0\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#1565c0\" "
+	            "<line x1=\"%.2f%%\" y1=\"0\" x2=\"%.2f%%\" y2=\"%.0f\" stroke=\"#1565c0\" "
 	            "stroke-dasharray=\"4 3\"/>"
-	            "<text x=\"%.1f\" y=\"%.0f\" fill=\"#1565c0\">退出线 %s%%</text></svg>\n",
-	            tx, tx, h - 18, tx + 4, h - 4, t);
+	            "<text x=\"%.2f%%\" y=\"%.0f\" fill=\"#1565c0\" text-anchor=\"middle\">"
+	            "退出线 %s%%</text></svg>\n",
+	            tx, tx, h - 18, tx, h - 4, t);
 }
 
 static void
@@ -216,9 +225,10 @@ rollup_section(struct sbuf *o, const Ctl__RollupReply *r)
 		chart(o, r);
 	sbuf_printf(o, "<details%s><summary>明细表（绿色：低于退出线 %s%%）</summary>",
 	            r->n_rows <= TABLE_OPEN_MAX ? " open" : "", thr);
-	sbuf_printf(o, "<div class=\"scroll\"><table><thead><tr><th>地区</th><th>区划代码</th>"
-	               "<th>农村户籍人口</th><th>贫困户</th><th>贫困人口</th><th>贫困发生率(%%)"
-	               "</th><th>低于退出线</th><th>待审提案</th></tr></thead><tbody>");
+	/* The figure first: on a phone it is what shows without scrolling. */
+	sbuf_printf(o, "<div class=\"scroll\"><table><thead><tr><th>地区</th><th>贫困发生率(%%)"
+	               "</th><th>低于退出线</th><th>贫困人口</th><th>农村户籍人口</th>"
+	               "<th>贫困户</th><th>待审提案</th><th>区划代码</th></tr></thead><tbody>");
 	for (size_t i = 0; i < r->n_rows; i++) {
 		const Ctl__RollupRow *row = r->rows[i];
 		char inc[32];
@@ -226,19 +236,19 @@ rollup_section(struct sbuf *o, const Ctl__RollupReply *r)
 		bool known = row->below_threshold != NULL;
 		bool below = known && row->below_threshold->value;
 		sbuf_printf(o, "<tr class=\"%s\"><td>", !known ? "" : below ? "below" : "above");
-		esc(o, row->name);
-		sbuf_printf(o, "</td><td>");
-		esc(o, row->area);
-		sbuf_printf(o,
-		            "</td><td>%" PRIu64 "</td><td>%" PRId64 "</td><td>%" PRId64
-		            "</td><td class=\"inc\">",
-		            row->rural_population, row->poor_households, row->poor_persons);
+		esc(o, row->name[0] ? row->name : "—");
+		sbuf_printf(o, "</td><td class=\"inc\">");
 		esc(o, inc[0] ? inc : "—");
-		sbuf_printf(o, "</td><td>%s</td><td>%" PRIu64 "</td></tr>",
+		sbuf_printf(o,
+		            "</td><td>%s</td><td>%" PRId64 "</td><td>%" PRIu64 "</td><td>%" PRId64
+		            "</td><td>%" PRIu64 "</td><td>",
 		            !known  ? "—"
 		            : below ? "<span class=\"tag ok\">是</span>"
 		                    : "<span class=\"tag no\">否</span>",
+		            row->poor_persons, row->rural_population, row->poor_households,
 		            row->pending);
+		esc(o, row->area);
+		sbuf_printf(o, "</td></tr>");
 	}
 	sbuf_printf(o, "</tbody></table></div></details></section>\n");
 }
@@ -270,29 +280,30 @@ static void
 tree_section(struct sbuf *o, const Ctl__TreeReply *t)
 {
 	sbuf_printf(o, "<section id=\"tree\"><h2>同步树（%zu个节点）</h2>", t->n_nodes);
-	sbuf_printf(o, "<div class=\"scroll\"><table><thead><tr><th>节点</th><th>层级</th>"
-	               "<th>区划代码</th><th>上级</th><th>记录数</th><th>上行积压</th>"
-	               "<th>下行积压</th><th>链路</th><th>最后报告（秒前）</th><th>待审提案"
-	               "</th></tr></thead><tbody>");
+	/* Link and lag first: on a phone they show without scrolling. */
+	sbuf_printf(o, "<div class=\"scroll\"><table><thead><tr><th>节点</th><th>链路</th>"
+	               "<th>上行积压</th><th>下行积压</th><th>最后报告（秒前）</th><th>记录数</th>"
+	               "<th>待审提案</th><th>层级</th><th>区划代码</th><th>上级</th></tr></thead>"
+	               "<tbody>");
 	for (size_t i = 0; i < t->n_nodes; i++) {
 		const Ctl__TreeNode *n = t->nodes[i];
 		bool top = strcmp(n->level, "province") == 0 || i == 0;
-		const char *link = top          ? "—"
+		const char *link = top            ? "—"
 		                   : n->stale     ? "<span class=\"down\">过期</span>"
 		                   : n->connected ? "<span class=\"up\">在线</span>"
 		                                  : "<span class=\"down\">断开</span>";
 		sbuf_printf(o, "<tr><td>");
 		esc(o, n->name);
-		sbuf_printf(o, "</td><td>");
+		sbuf_printf(o,
+		            "</td><td>%s</td><td>%" PRIu64 "</td><td>%" PRIu64
+		            "</td><td>%.1f</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>",
+		            link, n->backlog, n->down_backlog, n->age_s, n->records, n->pending);
 		esc(o, level_zh(n->level));
 		sbuf_printf(o, "</td><td>");
 		esc(o, n->area);
 		sbuf_printf(o, "</td><td>");
 		esc(o, n->parent[0] ? n->parent : "—");
-		sbuf_printf(o,
-		            "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
-		            "</td><td>%s</td><td>%.1f</td><td>%" PRIu64 "</td></tr>",
-		            n->records, n->backlog, n->down_backlog, link, n->age_s, n->pending);
+		sbuf_printf(o, "</td></tr>");
 	}
 	sbuf_printf(o, "</tbody></table></div></section>\n");
 }

@@ -4,20 +4,20 @@
  * calls them.
  */
 #include "http.h"
-#include "pages.h"
 
 #include "area.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "pages.h"
 #include "render.h"
 #include "svc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,13 +27,13 @@
 
 /* Limits: a slow or greedy client gets its connection closed, never a
  * thread held. Requests are small GETs: headers fit in the memory limit. */
-#define HTTP_THREADS          2
-#define HTTP_MAX_CONNECTIONS  64
-#define HTTP_MAX_PER_IP       16
-#define HTTP_TIMEOUT_S        10
-#define HTTP_CONN_MEMORY      (32u << 10)
-#define HTTP_LISTEN_BACKLOG   32
-#define HTTP_MAX_QUERY_VALUE  64
+#define HTTP_THREADS         2
+#define HTTP_MAX_CONNECTIONS 64
+#define HTTP_MAX_PER_IP      16
+#define HTTP_TIMEOUT_S       10
+#define HTTP_CONN_MEMORY     (32u << 10)
+#define HTTP_LISTEN_BACKLOG  32
+#define HTTP_MAX_QUERY_VALUE 64
 
 struct http {
 	struct MHD_Daemon *d;
@@ -134,8 +134,7 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 }
 
 /* A plain-text answer of one line. */
-static enum MHD_Result
-send_text(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static enum MHD_Result
@@ -397,15 +396,13 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"/", get_dashboard},         {"/metrics", get_metrics},
-    {"/api/status", get_status},  {"/api/tree", get_tree},
-    {"/api/rollup", get_rollup},  {"/api/proposals", get_proposals},
+    {"/", get_dashboard},    {"/metrics", get_metrics},   {"/api/status", get_status},
+    {"/api/tree", get_tree}, {"/api/rollup", get_rollup}, {"/api/proposals", get_proposals},
 };
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-           const char *version, const char *upload_data, size_t *upload_data_size,
-           void **con_cls)
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	(void)upload_data;
@@ -414,8 +411,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (strcmp(url, routes[i].path) == 0)
 			rt = &routes[i];
-	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	           strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	bool get =
+	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	/* Refused at once, before any body is read. */
 	if (!rt)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "not found: %s", url);
@@ -454,7 +451,8 @@ bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (v6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, HTTP_LISTEN_BACKLOG) != 0) {
+	if (bind(fd, (const struct sockaddr *)ss, sl) != 0 ||
+	    listen(fd, HTTP_LISTEN_BACKLOG) != 0) {
 		int e = -errno;
 		close(fd);
 		return e;
@@ -463,9 +461,9 @@ bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
 }
 
 int
-http_open(struct http **out, const char *listen, char *bound, size_t boundlen,
-          struct store *st, const struct config *cfg, const struct ident *id,
-          struct control *ctl, char *err, size_t errlen)
+http_open(struct http **out, const char *listen, char *bound, size_t boundlen, struct store *st,
+          const struct config *cfg, const struct ident *id, struct control *ctl, char *err,
+          size_t errlen)
 {
 	*out = NULL;
 	struct sockaddr_storage ss;

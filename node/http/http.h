@@ -39,9 +39,9 @@ struct http;
  * before any server thread starts). ERR receives a one-line reason on
  * failure. Returns 0 or an error.
  */
-int http_open(struct http **out, const char *listen, char *bound, size_t boundlen,
-              struct store *st, const struct config *cfg, const struct ident *id,
-              struct control *ctl, char *err, size_t errlen);
+int http_open(struct http **out, const char *listen, char *bound, size_t boundlen, struct store *st,
+              const struct config *cfg, const struct ident *id, struct control *ctl, char *err,
+              size_t errlen);
 
 /* The bound address, port resolved: "127.0.0.1:43117". */
 const char *http_bound(const struct http *h);

@@ -26,6 +26,7 @@ a census and households; the province and one county serve HTTP on
 """
 
 import csv
+import html
 import http.client
 import io
 import json
@@ -41,7 +42,8 @@ from jzfptest import check, check_eq
 
 YEAR = 2020
 PROV = "630000000000"
-COUNTIES = {"630121000000": "大通县", "630122000000": "湟中区"}
+# The second county's name tests escaping: HTML, CSV, JSON and label values.
+COUNTIES = {"630121000000": "大通县", "630122000000": '湟中区<i>"&\\'}
 TOWNSHIPS = {"630121101000": "桥头镇", "630122102000": "鲁沙尔镇"}
 VILLAGES = {"630121101001": "630121101000", "630122102003": "630122102000"}
 REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_records",
@@ -330,10 +332,16 @@ def check_dashboard(t, n, addr):
     check(not re.search(r"(src|href)=\"(https?:)?//", page), f"{n}: / loads something remote")
     counties = t.rollup(n, "county")
     check_eq(sorted(r["area"] for r in counties), sorted(COUNTIES), f"{n}: counties")
-    for level in ("township", "village"):
+    check("<i>" not in page and "&lt;i&gt;&quot;&amp;\\" in page,
+          f"{n}: the name {COUNTIES['630122000000']!r} is not escaped into HTML")
+    for level in ("county", "township", "village"):
         for r in t.rollup(n, level):
-            check(r["name"] in page and r["incidence_pct"] in page,
+            check(html.escape(r["name"]) in page and r["incidence_pct"] in page,
                   f"{n}: / lacks {level} {r['name']} {r['incidence_pct']}")
+
+    for x in t.ctl(n, "tree", "--json")["nodes"]:
+        check(f"<tr><td>{html.escape(x['name'])}</td>" in page,
+              f"{n}: the sync tree on / lacks {x['area']} {x['name']}")
 
     exe = chromium_cmd()
     profile = os.path.join(t.dir, "chromium-profile")
@@ -352,10 +360,12 @@ def check_dashboard(t, n, addr):
     dom = p.stdout
     check("扶贫数据看板" in dom, f"{n}: the DOM has no dashboard title")
     for r in counties:
-        check(r["name"] in dom, f"{n}: the DOM lacks county {r['name']}")
+        name = html.escape(r["name"], quote=False)  # as Chromium serialises text
+        check(name in dom, f"{n}: the DOM lacks county {r['name']}")
         check(r["incidence_pct"], f"{n}: county {r['name']} has no incidence")
-        row = re.search(re.escape(r["name"]) + r"</td><td>" + re.escape(r["area"]) +
-                        r"</td>.*?<td class=\"inc\">([^<]*)</td>", dom)
+        row = re.search(r"<tr[^>]*><td>" + re.escape(name) +
+                        r"</td><td class=\"inc\">([^<]*)</td>.*?<td>" + re.escape(r["area"]) +
+                        r"</td></tr>", dom)
         check(row is not None, f"{n}: the DOM has no table row for {r['name']}")
         check_eq(row.group(1), r["incidence_pct"], f"{n}: {r['name']} incidence in the DOM")
         check(f"{r['incidence_pct']}%" in dom, f"{n}: the chart lacks {r['name']}'s figure")
@@ -363,7 +373,7 @@ def check_dashboard(t, n, addr):
     jt.log(f"{n}: the dashboard in Chromium shows {len(counties)} counties with their figures")
 
     shot = os.path.join(t.dir, "dashboard.png")
-    p = chromium(exe, profile, f"--screenshot={shot}", "--window-size=412,1800", url)
+    p = chromium(exe, profile, f"--screenshot={shot}", "--window-size=412,2300", url)
     check(p.returncode == 0 and os.path.isfile(shot) and os.path.getsize(shot) > 1000,
           f"chromium --screenshot: exit {p.returncode}: {p.stderr[-500:]}")
     with open(shot, "rb") as f:
