@@ -19,6 +19,8 @@
 #include "err.h"
 #include "hex.h"
 #include "log.h"
+#include "text.h"
+#include "timefmt.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FILE_MAX (1 << 20) /* a config file is a few hundred bytes */
 
@@ -42,6 +45,8 @@ enum key_type {
 	K_MEGS,     /* uint64_t bytes, given in MiB in min..max */
 	K_HEX32,    /* uint8_t[32] from 64 hex characters */
 	K_HEXSTR,   /* char[65], 64 hex characters kept as text */
+	K_BOOL,     /* bool, yes or no */
+	K_ZONE,     /* char[size], an installed time zone (timefmt.h) */
 };
 
 struct key_def {
@@ -65,6 +70,7 @@ enum {
 	K_IDX_KEY,
 	K_IDX_LOG_LEVEL,
 	K_IDX_MAP_SIZE,
+	K_IDX_TIMEZONE,
 	K_IDX_LISTEN,
 	K_IDX_PARENT,
 	K_IDX_PARENT_KEY,
@@ -77,6 +83,7 @@ enum {
 	K_IDX_CERT,
 	K_IDX_AUDIT_KEY,
 	K_IDX_READ_GROUP,
+	K_IDX_INSECURE,
 	K_IDX_HTTP_LISTEN,
 	K_IDX_COUNT
 };
@@ -90,6 +97,8 @@ static const struct key_def keys[] = {
     [K_IDX_KEY] = {"node", "key", K_PATH, 0, 0, NULL, false, F(key)},
     [K_IDX_LOG_LEVEL] = {"node", "log_level", K_LOGLEVEL, 0, 0, "info", false, F(log_level)},
     [K_IDX_MAP_SIZE] = {"node", "map_size_mb", K_MEGS, 1, 1048576, "1024", false, F(map_size)},
+    /* node.timezone defaults to TIMEFMT_ZONE_DEFAULT, set after parsing */
+    [K_IDX_TIMEZONE] = {"node", "timezone", K_ZONE, 0, 0, NULL, false, F(timezone)},
     [K_IDX_LISTEN] = {"link", "listen", K_ENDPOINT, 0, 0, NULL, false, F(listen)},
     [K_IDX_PARENT] = {"link", "parent", K_ENDPOINT, 0, 0, NULL, false, F(parent)},
     [K_IDX_PARENT_KEY] = {"link", "parent_key", K_HEX32, 0, 0, NULL, false, F(parent_key)},
@@ -102,11 +111,13 @@ static const struct key_def keys[] = {
     [K_IDX_CERT] = {"trust", "cert", K_PATH, 0, 0, NULL, false, F(cert)},
     [K_IDX_AUDIT_KEY] = {"trust", "audit_key", K_HEX32, 0, 0, NULL, false, F(audit_key)},
     [K_IDX_READ_GROUP] = {"control", "read_group", K_STRING, 0, 0, NULL, false, F(read_group)},
+    [K_IDX_INSECURE] = {"trust", "insecure", K_BOOL, 0, 0, "no", false, F(insecure)},
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS == K_IDX_COUNT, "every key has an index");
+_Static_assert(sizeof(((struct config *)0)->timezone) == TIMEFMT_ZONE_MAX, "a zone fits");
 
 struct load {
 	struct config *cfg;
@@ -308,6 +319,22 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 			return false;
 		}
 		return true;
+	case K_BOOL:
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			report(ld, line, k, NULL, NULL, "must be yes or no");
+			return false;
+		}
+		*(bool *)(void *)field = strcmp(v, "yes") == 0;
+		return true;
+	case K_ZONE:
+		if (timefmt_zone_check(v) || !copy_str(field, k->size, v)) {
+			char shown[72];
+			text_escape_term(v, strlen(v), 0, shown, sizeof shown);
+			report(ld, line, k, NULL, NULL, "unknown time zone '%s'%s", shown,
+			       line ? "" : " (the default: is tzdata installed?)");
+			return false;
+		}
+		return true;
 	}
 	return false;
 }
@@ -386,6 +413,10 @@ cross_check(struct load *ld)
 		else if (!ld->filled[K_IDX_LISTEN])
 			report(ld, 0, &keys[K_IDX_LISTEN], NULL, NULL,
 			       "missing required key (a province needs children)");
+		else if (ld->filled[K_IDX_TAG_KEY])
+			report(ld, ld->line_of[K_IDX_TAG_KEY], &keys[K_IDX_TAG_KEY], NULL, NULL,
+			       "a province node must not hold the tag key: tags plus the key "
+			       "reveal ID numbers (remove it; only importing nodes need it)");
 		return;
 	}
 	if (!ld->filled[K_IDX_PARENT]) {
@@ -414,14 +445,20 @@ apply_defaults(struct load *ld)
 }
 
 static int
-read_file(const char *path, char **out, size_t *len)
+read_file(const char *path, char **out, size_t *len, mode_t *mode)
 {
 	FILE *f = fopen(path, "rb");
+	struct stat st;
 	char *buf = NULL;
 	int err;
 
 	if (!f)
 		return -errno;
+	if (fstat(fileno(f), &st) != 0) {
+		err = -errno;
+		goto fail;
+	}
+	*mode = st.st_mode;
 	buf = malloc(FILE_MAX + 1);
 	if (!buf) {
 		err = -ENOMEM;
@@ -454,6 +491,7 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 	struct load ld = {.cfg = out, .shown = path, .err = err, .errlen = errlen};
 	char real[PATH_MAX];
 	char *text = NULL;
+	mode_t mode = 0;
 	int rc;
 
 	if (err && errlen)
@@ -464,7 +502,7 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 	else if (strlen(real) >= sizeof out->path)
 		rc = -ENAMETOOLONG;
 	else
-		rc = read_file(real, &text, &ld.len);
+		rc = read_file(real, &text, &ld.len, &mode);
 	if (rc) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
@@ -505,8 +543,15 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 			report(&ld, ld.line_of[K_IDX_DATA_DIR], &keys[K_IDX_DATA_DIR], NULL, NULL,
 			       "path too long to hold node.key");
 	}
+	if (!ld.failed && !ld.filled[K_IDX_TIMEZONE])
+		set_value(&ld, &keys[K_IDX_TIMEZONE], 0, TIMEFMT_ZONE_DEFAULT);
 	if (!ld.failed)
 		cross_check(&ld);
+	/* A key in the file: only its owner may read it, as for key files. */
+	if (!ld.failed && ld.filled[K_IDX_TAG_KEY] && (mode & 077))
+		report(&ld, ld.line_of[K_IDX_TAG_KEY], &keys[K_IDX_TAG_KEY], NULL, NULL,
+		       "mode %03o lets group or others read this key; chmod 600 %s",
+		       (unsigned)(mode & 0777), path);
 	out->has_tag_key = ld.filled[K_IDX_TAG_KEY];
 	out->has_audit_key = ld.filled[K_IDX_AUDIT_KEY];
 	rc = ld.failed ? JZ_ECONFIG : 0;

@@ -16,6 +16,7 @@
  *   key = node.key                 ; optional; default <data_dir>/node.key
  *   log_level = info               ; error | warning | info | debug
  *   map_size_mb = 1024             ; 1..1048576
+ *   timezone = Asia/Shanghai       ; times shown to people (timefmt.h)
  *   [link]
  *   listen = tcp://0.0.0.0:7001    ; optional; required for a province
  *   parent = tcp://10.0.0.1:7000   ; required unless province, empty for it
@@ -25,16 +26,22 @@
  *   window = 8                     ; 1..64 unacknowledged batches
  *   receipt_ms = 30000             ; province: how often it signs receipts
  *   [trust]
- *   tag_key = <64 hex>             ; optional: the province's person-tag key
- *   root_key = <64 hex>            ; optional: the province's public key (trust on)
+ *   tag_key = <64 hex>             ; optional: the province's person-tag key;
+ *                                  ; refused at a province, and in a file that
+ *                                  ; group or others may read (chmod 600 it)
+ *   root_key = <64 hex>            ; the province's public key (trust on)
  *   cert = node.cert               ; with root_key: this node's certificate chain
  *   audit_key = <64 hex>           ; optional: the province's audit public key, a
  *                                  ; reader of all personal data (kept off-node)
+ *   insecure = no                  ; yes | no: yes lets jzfpd run without
+ *                                  ; root_key (children not authenticated);
+ *                                  ; no effect with root_key
  *   [http]
  *   listen = 127.0.0.1:8080        ; optional: the read-only HTTP server (node/http/),
  *                                  ; HOST:PORT or [IPv6]:PORT, port 0 = any free port
  *
- * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://.
+ * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
+ * config_load, refuses a config without root_key unless insecure = yes.
  */
 #ifndef JZFP_CONFIG_H
 #define JZFP_CONFIG_H
@@ -56,6 +63,7 @@ struct config {
 	char key[CONFIG_PATH_MAX];      /* node.key, absolute */
 	int log_level;                  /* node.log_level as syslog LOG_*, default LOG_INFO */
 	uint64_t map_size;              /* node.map_size_mb in bytes, default 1 GiB */
+	char timezone[64];              /* node.timezone, default Asia/Shanghai */
 	char listen[256];               /* link.listen, "" = no children */
 	char parent[256];               /* link.parent, "" for the province */
 	uint8_t parent_key[32];         /* link.parent_key */
@@ -73,6 +81,7 @@ struct config {
 	/* control.read_group: members of this group may read (status, tree,
 	 * rollup, proposals) through DATA_DIR/control-ro.sock; "" = none */
 	char read_group[64];
+	bool insecure;        /* trust.insecure: may run without root_key */
 	char http_listen[64]; /* http.listen, "" = no HTTP server */
 	bool test_clock;      /* jzfpd --test-clock (not from the file) */
 };

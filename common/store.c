@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 struct store {
 	MDB_env *env;
@@ -69,6 +70,25 @@ mdb_err(int rc)
 	default:
 		return rc > 0 ? -rc : JZ_EIO;
 	}
+}
+
+/*
+ * LMDB reports a write that the file system cut short as EIO ("short write,
+ * filesystem full?"): when the store's disk has (next to) no space left, say
+ * what it is.
+ */
+#define STORE_FULL_BYTES (16ULL << 20)
+
+static int
+write_err(struct store *st, int err)
+{
+	const char *path;
+	struct statvfs fs;
+
+	if (err == -EIO && mdb_env_get_path(st->env, &path) == 0 && statvfs(path, &fs) == 0 &&
+	    (uint64_t)fs.f_bavail * fs.f_frsize < STORE_FULL_BYTES)
+		return -ENOSPC;
+	return err;
 }
 
 static int
@@ -195,7 +215,7 @@ store_commit(struct store_txn *txn)
 	if (err || !txn->rw) {
 		mdb_txn_abort(txn->txn);
 	} else {
-		err = mdb_err(mdb_txn_commit(txn->txn));
+		err = write_err(txn->st, mdb_err(mdb_txn_commit(txn->txn)));
 	}
 	if (!txn->rw)
 		pthread_rwlock_unlock(&txn->st->grow_lock);

@@ -82,7 +82,9 @@ JZ_NODISCARD int store_begin(struct store *st, struct store_txn *txn, enum store
 /*
  * Commit. If an error stuck to the transaction, abort instead and return that
  * error. JZ_EMAPFULL means: call store_grow() and redo the whole transaction.
- * A read transaction is simply ended. The txn is finished either way.
+ * -ENOSPC means the disk is full (also when LMDB says EIO for a write cut
+ * short on a disk with less than 16 MiB free). A read transaction is simply
+ * ended. The txn is finished either way.
  */
 JZ_NODISCARD int store_commit(struct store_txn *txn);
 

@@ -731,6 +731,36 @@ apply_abort(struct applier *a)
 	rollup_acc_reset(a->ctx->acc);
 }
 
+static bool
+is_storage_err(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT || err == -EIO || err == -EROFS || err == -EFBIG ||
+	       err == JZ_EIO || err == JZ_EMAPFULL;
+}
+
+/* Keep ctx->store_err, and log when it changes: a full disk is said once,
+ * not once per batch. */
+static int
+write_result(struct apply_ctx *ctx, int err, bool growing)
+{
+	if (err && !is_storage_err(err) && !growing)
+		return err; /* refused content, not storage */
+	if (err && err != ctx->store_err) {
+		if (err == -ENOSPC)
+			log_error(
+			    "store: cannot write: %s (the data directory's disk is full: free "
+			    "space there; nothing was half-written)",
+			    err_str(err));
+		else
+			log_error("store: cannot %s: %s", growing ? "grow the map" : "write",
+			          err_str(err));
+	} else if (!err && ctx->store_err) {
+		log_info("store: writes succeed again");
+	}
+	ctx->store_err = err;
+	return err;
+}
+
 int
 apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *a)
 {
@@ -738,20 +768,20 @@ apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *a)
 	for (int attempt = 0; attempt < APPLY_WRITE_RETRIES; attempt++) {
 		err = apply_begin(a, ctx);
 		if (err)
-			return err;
+			return write_result(ctx, err, false);
 		err = fn(a, arg);
 		if (err) {
 			apply_abort(a);
 			if (err != JZ_EMAPFULL)
-				return err;
+				return write_result(ctx, err, false);
 		} else {
 			err = apply_commit(a);
 			if (err != JZ_EMAPFULL)
-				return err;
+				return write_result(ctx, err, false);
 		}
 		int gerr = store_grow(ctx->st);
 		if (gerr)
-			return gerr;
+			return write_result(ctx, gerr, true);
 	}
-	return err;
+	return write_result(ctx, err, false);
 }

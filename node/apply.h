@@ -66,6 +66,10 @@ struct apply_ctx {
 	struct apply_stats total; /* since start */
 	uint64_t open_proposals;  /* proposals held that are neither recorded nor rejected */
 	uint64_t parked;          /* workflow steps waiting for their version */
+	/* The error of the last write that failed for want of storage (disk
+	 * full, I/O error, map not grown), 0 once a write succeeds again:
+	 * logged when it changes, shown in status. */
+	int store_err;
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;
 	struct envelope *envs;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "node.h"
+#include "timefmt.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -100,6 +101,13 @@ main(int argc, char **argv)
 	cfg.test_clock = test_clock;
 	log_init(cfg.log_level, cfg.area);
 	struct node *n;
+	/* Before any thread starts: localtime_r is then safe everywhere. */
+	int zerr = timefmt_set_zone(cfg.timezone);
+	if (zerr) {
+		fprintf(stderr, "jzfpd: %s: [node] timezone '%s': %s\n", path, cfg.timezone,
+		        err_str(zerr));
+		return 1;
+	}
 	if (node_open(&n, &cfg, err, sizeof(err))) {
 		log_error("cannot start: %s", err);
 		return 1;

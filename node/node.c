@@ -38,9 +38,10 @@
 /* Grow the map ahead of need, between transactions, past this fill level. */
 #define MAP_GROW_PERCENT 80
 /* Raise the alarm while the data directory's file system has less free
- * space than this share, or than DISK_LOW_BYTES. */
+ * space than this share of the disk, or than the store needs to reach its
+ * next growth after the next one (node_disk_low). */
 #define DISK_LOW_PERCENT 10
-#define DISK_LOW_BYTES   (1ULL << 30)
+#define INSECURE_WARN_MS (3600 * 1000ULL)
 
 uint64_t
 node_now_ms(void)
@@ -280,6 +281,26 @@ lock_data_dir(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", n->cfg.data_dir, strerror(errno));
 		return -errno;
 	}
+	/* The store holds sealed personal data and the control socket signs
+	 * on request: the directory is the owner's only. */
+	struct stat st;
+	if (stat(n->cfg.data_dir, &st) != 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", n->cfg.data_dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "data directory %s is not a directory", n->cfg.data_dir);
+		return JZ_ECONFIG;
+	}
+	/* [control] read_group: its members may pass through (0710) to reach
+	 * control-ro.sock, never list or read (control/server.c). */
+	bool group_pass = n->cfg.read_group[0] && (st.st_mode & 077) == 010;
+	if ((st.st_mode & 077) && !group_pass) {
+		snprintf(err, errlen,
+		         "data directory %s: mode %03o is open to group or others; chmod 700 %s",
+		         n->cfg.data_dir, (unsigned)(st.st_mode & 0777), n->cfg.data_dir);
+		return JZ_ECONFIG;
+	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/jzfpd.lock", n->cfg.data_dir);
 	n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -303,6 +324,40 @@ lock_data_dir(struct node *n, char *err, size_t errlen)
 	if (ftruncate(n->lock_fd, 0) != 0 || pwrite(n->lock_fd, pid, (size_t)len, 0) != len)
 		log_warn("cannot record our pid in %s", path);
 	return 0;
+}
+
+/*
+ * Secure unless told otherwise: without [trust] root_key a parent admits any
+ * key as a child, so a node runs without it only with [trust] insecure = yes.
+ * Checked before the data directory is made.
+ */
+static int
+check_secure(struct node *n, char *err, size_t errlen)
+{
+	if (n->cfg.root_key[0])
+		return 0;
+	if (!n->cfg.insecure) {
+		snprintf(err, errlen,
+		         "no [trust] root_key%s: without it any key is admitted as a child; "
+		         "certify the tree (jzfpctl cert root, jzfpctl cert issue; see README) "
+		         "or, for a test only, set [trust] insecure = yes",
+		         n->cfg.level == AREA_LEVEL_PROVINCE ? "" : " and cert");
+		return JZ_ECONFIG;
+	}
+	n->insecure = true;
+	return 0;
+}
+
+/* Log the insecure warning at start and then every hour. */
+static void
+warn_insecure(struct node *n, uint64_t now)
+{
+	if (!n->insecure ||
+	    (n->insecure_warned_ms && now - n->insecure_warned_ms < INSECURE_WARN_MS))
+		return;
+	n->insecure_warned_ms = now;
+	log_warn("INSECURE: no [trust] root_key ([trust] insecure = yes): children are not "
+	         "authenticated, any key may join; certify the tree before real data");
 }
 
 /*
@@ -403,6 +458,9 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load key: %s", why[0] ? why : err_str(rc));
 		goto fail;
 	}
+	rc = check_secure(n, err, errlen);
+	if (rc)
+		goto fail;
 	rc = lock_data_dir(n, err, errlen);
 	if (rc)
 		goto fail;
@@ -485,6 +543,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	} else if (!n->restored) {
 		log_info("empty store: waiting for the parent before signing anything");
 	}
+	warn_insecure(n, node_now_ms());
 	*out = n;
 	return 0;
 fail:
@@ -539,6 +598,22 @@ node_close(struct node **np)
 	*np = NULL;
 }
 
+/* The map doubles at MAP_GROW_PERCENT full and the file grows with the
+ * data: before the grown map must grow again, the file takes up to
+ * MAP_GROW_PERCENT of twice the current map. The bytes it may still take. */
+static uint64_t
+store_need(uint64_t used, uint64_t map)
+{
+	uint64_t next = map / 100 * 2 * MAP_GROW_PERCENT;
+	return next > used ? next - used : 0;
+}
+
+bool
+node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map)
+{
+	return free < store_need(used, map) || free / DISK_LOW_PERCENT < total / 100;
+}
+
 /*
  * DESIGN §5: grow the map between transactions before it fills, and raise an
  * alarm (log and status) well before the disk is full.
@@ -561,12 +636,16 @@ check_storage(struct node *n, uint64_t now)
 		return;
 	n->disk_free = (uint64_t)fs.f_bavail * fs.f_frsize;
 	n->disk_total = (uint64_t)fs.f_blocks * fs.f_frsize;
-	bool low =
-	    n->disk_free < DISK_LOW_BYTES || n->disk_free * 100 < n->disk_total * DISK_LOW_PERCENT;
+	store_usage(n->st, &used, &map); /* after a growth */
+	bool low = node_disk_low(n->disk_free, n->disk_total, used, map);
 	if (low && !n->disk_low)
-		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB",
+		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB, the store "
+		          "uses %llu MiB of a %llu MiB map and may take %llu MiB more before its "
+		          "map grows twice",
 		          n->cfg.data_dir, (unsigned long long)(n->disk_free >> 20),
-		          (unsigned long long)(n->disk_total >> 20));
+		          (unsigned long long)(n->disk_total >> 20),
+		          (unsigned long long)(used >> 20), (unsigned long long)(map >> 20),
+		          (unsigned long long)(store_need(used, map) >> 20));
 	else if (!low && n->disk_low)
 		log_info("disk alarm cleared: %llu MiB free",
 		         (unsigned long long)(n->disk_free >> 20));
@@ -788,6 +867,7 @@ node_run(struct node *n)
 			link_revocations_refresh(n);
 		check_storage(n, now);
 		control_publish(n);
+		warn_insecure(n, now);
 	}
 	return 0;
 }

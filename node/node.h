@@ -110,6 +110,10 @@ struct node {
 	 * certificate chain up to the root; without root_key, links are
 	 * encrypted but children are not authenticated. */
 	bool trust;
+	/* No root_key, allowed by [trust] insecure = yes: warned about at
+	 * start and every hour, and shown in status. */
+	bool insecure;
+	uint64_t insecure_warned_ms;
 	uint8_t root_key[32];
 	uint8_t *cert_chain; /* our own chain, sent in Hello */
 	size_t cert_chain_len;
@@ -153,6 +157,12 @@ void node_close(struct node **n);
 /* Milliseconds and microseconds of CLOCK_MONOTONIC. */
 uint64_t node_now_ms(void);
 uint64_t node_now_us(void);
+
+/* Is the disk low? FREE and TOTAL bytes of the data directory's file
+ * system, USED and MAP bytes of the store: true under 10% of the disk free,
+ * or when the store could not fill, up to its growth level, the map it will
+ * have after its next growth (twice MAP) without running out of disk. */
+bool node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map);
 
 /* Log entries not yet acknowledged by the parent (0 for the province). */
 uint64_t node_backlog(const struct node *n);

@@ -8,16 +8,18 @@
 #   --rate R     light-load rate for the latency figure (default 200/s)
 #   --count C    records sent for the latency figure (default 2000)
 #   --keep       keep the work directory (node logs, stores)
+#   --no-nats    skip the NATS JetStream peer chain (../shared/peers)
 #   --batch B, --window W   override [link] batch_max and window on every node
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-records=200000 rate=200 count=2000 keep=0 batch="" window=""
+records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) records=$2; shift 2 ;;
 	--rate) rate=$2; shift 2 ;;
 	--count) count=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--no-nats) no_nats=1; shift ;;
 	--batch) batch=$2; shift 2 ;;
 	--window) window=$2; shift 2 ;;
 	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -139,10 +141,36 @@ runs.sort(key=lambda r: r["records_per_s"])
 print(json.dumps(runs[len(runs)//2]))')
 base_lat=$("$B/zmqchain" --stages 4 --count "$count" --size $size --rate "$rate" --json)
 
-python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" <<'PY'
+# The system users would pick instead: a NATS JetStream sourcing chain of four
+# servers (the shared peers/ harness beside this repository), same record
+# count, same run. nats-server is the bench's own dependency, not the tests'.
+nats='{}'
+peers=$top/../shared/peers
+if [ "$no_nats" = 0 ] && [ -x "$peers/nats_chain.sh" -o -f "$peers/nats_chain.sh" ]; then
+	command -v nats-server >/dev/null 2>&1 ||
+		{ apt-get install -y -qq nats-server >/dev/null 2>&1 || true; }
+	if command -v nats-server >/dev/null 2>&1; then
+		echo "== peer: NATS JetStream 4-level sourcing chain, $records records"
+		nats=$(WORK="$work/nats" bash -c 'mkdir -p "$WORK" && bash "$0" "$1" "$2"' \
+			"$peers/nats_chain.sh" "$records" "$count" 2>&1 |
+			python3 -c '
+import json, sys
+out = {}
+for line in sys.stdin:
+    p = line.split()
+    if len(p) >= 3 and p[0] == "RESULT":
+        out[p[1]] = float(p[2])
+print(json.dumps(out))')
+	else
+		echo "== peer: nats-server is not installed and could not be; no NATS figures"
+	fi
+fi
+
+python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" "$nats" <<'PY'
 import json, sys
 n, rps, signed = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 base, lat, blat = json.loads(sys.argv[4]), json.loads(sys.argv[5]), json.loads(sys.argv[6])
+nats = json.loads(sys.argv[10] or "{}")
 cpu = [float(x) for x in sys.argv[7].split()]
 hwm = [int(x) for x in sys.argv[8].split()]
 hwm_small = [int(x) for x in sys.argv[9].split()]
@@ -151,6 +179,10 @@ names = ["village", "township", "county", "province"]
 print()
 print(f"records replicated           {n}")
 print(f"end to end                   {rps:,.0f} records/s   baseline {base['records_per_s']:,.0f}/s   ratio {rps / base['records_per_s']:.4f}")
+if nats.get("e2e_throughput"):
+    print(f"NATS JetStream chain         {nats['e2e_throughput']:,.0f} records/s   jzfp/NATS ratio {rps / nats['e2e_throughput']:.2f}")
+if nats.get("oneway_latency_p50"):
+    print(f"NATS one-way latency         median {nats['oneway_latency_p50']:,.0f} us, p99 {nats.get('oneway_latency_p99', 0):,.0f} us")
 print(f"village signing (offline)    {signed:,.0f} records/s")
 for i, name in enumerate(names):
     print(f"cpu per record, {name:9s}    {cpu[i]:7.2f} us   baseline {bcpu[i]:.3f} us   ratio {cpu[i] / max(bcpu[i], 1e-9):.0f}x")
@@ -164,5 +196,9 @@ print(json.dumps({"records": n, "records_per_s": round(rps), "baseline_records_p
                   "cpu_us_per_record": cpu, "baseline_cpu_us_per_record": bcpu,
                   "latency_median_us": lat["median_us"], "latency_p99_us": lat["p99_us"],
                   "baseline_latency_median_us": blat["median_us"], "baseline_latency_p99_us": blat["p99_us"],
-                  "peak_anon_kib": hwm, "peak_anon_kib_quarter_backlog": hwm_small}))
+                  "peak_anon_kib": hwm, "peak_anon_kib_quarter_backlog": hwm_small,
+                  "nats_records_per_s": nats.get("e2e_throughput"),
+                  "nats_ratio": round(rps / nats["e2e_throughput"], 3) if nats.get("e2e_throughput") else None,
+                  "nats_latency_median_us": nats.get("oneway_latency_p50"),
+                  "nats_latency_p99_us": nats.get("oneway_latency_p99")}))
 PY

@@ -18,6 +18,7 @@ pkgs=(
 	libcmocka-dev           # unit tests
 	clang-format            # the code style check in scripts/test.sh
 	bsdextrautils           # column(1), used by scripts/demo.sh
+	tzdata                  # /usr/share/zoneinfo: [node] timezone (common/timefmt.c)
 )
 # Test tools (tests/integration/test_http.py): promtool checks /metrics,
 # headless Chromium loads the dashboard (CJK fonts for its screenshot).

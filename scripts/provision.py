@@ -12,11 +12,13 @@ For every node this writes OUTDIR/AREA/jzfpd.conf and OUTDIR/AREA/node.key
 (made by `jzfpctl keygen --out`, public key also in OUTDIR/AREA/node.pub),
 with data_dir = data. Every node that has children gets a free loopback TCP
 port to listen on; its children get that endpoint as parent and its public key
-as parent_key. One random tag_key is shared by every node of OUTDIR. Each node
-below the province gets a certificate chain from the province's key (the
-root) down to its own, OUTDIR/AREA/node.cert, and [trust] root_key and cert,
-so parents admit only certified children; a tree where a node's parent is not
-one level up cannot be certified and is provisioned without [trust].
+as parent_key. One random tag_key is shared by every node of OUTDIR but the
+province (tags plus the key reveal ID numbers; the province holds every tag);
+configs are mode 0600. Each node below the province gets a certificate chain
+from the province's key (the root) down to its own, OUTDIR/AREA/node.cert,
+and every node [trust] root_key (and cert below the province), so parents
+admit only certified children; a tree where a node's parent is not one level
+up cannot be certified and is provisioned with [trust] insecure = yes.
 OUTDIR/nodes.csv (area,level,name,parent,conf; conf relative to OUTDIR, top
 down) lists the nodes for scripts/localtree.sh.
 
@@ -226,9 +228,13 @@ def config_text(area, level, name, parent, listen, parent_ep, parent_key, tag_ke
         lines.append(f"parent_key = {parent_key}")
     if receipt_ms and level == "province":
         lines.append(f"receipt_ms = {receipt_ms}")
-    lines += ["", "[trust]", f"tag_key = {tag_key}"]
+    lines += ["", "[trust]"]
+    if level != "province":  # tags plus the key reveal ID numbers: importing nodes only
+        lines.append(f"tag_key = {tag_key}")
     if root_key:
         lines.append(f"root_key = {root_key}")
+    else:  # jzfpd runs without root_key only when told so
+        lines.append("insecure = yes")
     if cert:
         lines.append("cert = node.cert")
     if audit_key:
@@ -294,9 +300,11 @@ def provision(nodes_csv, outdir, jzfpctl, log_level, warn, receipt_ms=None):
                                log_level, None if gaps else root, bool(parent) and not gaps,
                                audit_pub, receipt_ms)
             conf = os.path.join(outdir, area, "jzfpd.conf")
-            with open(conf, "w", encoding="utf-8") as f:
+            # Holds the tag key: the owner's only from the start.
+            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
-            os.chmod(conf, 0o600)  # holds the tag key
         listing = os.path.join(outdir, "nodes.csv")
         made.append(listing)
         with open(listing, "w", encoding="utf-8", newline="") as f:

@@ -18,12 +18,16 @@ Writes, for every node AREA:
   OUTDIR/AREA/jzfpd.conf   level, area, name, data_dir = data, key = node.key,
                            listen (nodes with children: a free 127.0.0.1 port),
                            parent and parent_key (all but the province), tag_key
+                           (all but the province); mode 0600
   OUTDIR/AREA/node.key     made by `jzfpctl keygen --out` (mode 0600)
   OUTDIR/AREA/node.pub     its public key, 64 hex
 and OUTDIR/nodes.csv (area,level,name,parent,conf), top down, for
-scripts/localtree.sh. One random tag_key is shared by all nodes of OUTDIR.
-Every node below the province gets its certificate chain (OUTDIR/AREA/node.cert,
-[trust] root_key and cert). The province's audit key is OUTDIR/audit/audit.key,
+scripts/localtree.sh. One random tag_key is shared by all nodes of OUTDIR but
+the province (tags plus the key reveal ID numbers). Every node gets [trust]
+root_key, and every node below the province its certificate chain
+(OUTDIR/AREA/node.cert, [trust] cert); a tree that cannot be certified (a node
+whose parent is not one level up) gets [trust] insecure = yes instead. The
+province's audit key is OUTDIR/audit/audit.key,
 apart from every node; its public key is [trust] audit_key everywhere.
 
 Refuses a tree without exactly one province, a node without a parent node, and

@@ -48,6 +48,8 @@ struct control_view {
 	char why_not_signing[200];
 	uint64_t disk_free;
 	bool disk_low;
+	int store_err;
+	bool insecure;
 	char listen_ep[256];
 	struct wire_node_status self;
 	struct child *children; /* subtree arrays owned by the view */

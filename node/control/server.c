@@ -770,6 +770,8 @@ control_publish_to(struct control *c, struct node *n)
 	snprintf(v->why_not_signing, sizeof(v->why_not_signing), "%s", v->may_sign ? "" : why);
 	v->disk_free = n->disk_free;
 	v->disk_low = n->disk_low;
+	v->store_err = n->ax.store_err;
+	v->insecure = n->insecure;
 	snprintf(v->listen_ep, sizeof(v->listen_ep), "%s", n->listen_ep);
 	node_self_status(n, &v->self);
 	if (n->n_children > v->cap_children) {

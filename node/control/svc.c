@@ -205,7 +205,7 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	} else {
 		err = e->fn(s, rq, rp);
 	}
-	rp->timezone = svc_strdup(s, "Asia/Shanghai");
+	rp->timezone = svc_strdup(s, s->cfg->timezone[0] ? s->cfg->timezone : "Asia/Shanghai");
 	if (err) {
 		rp->code = err;
 		rp->error = svc_strdup(s, s->why[0] ? s->why : err_str(err));

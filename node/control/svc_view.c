@@ -90,6 +90,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	r->may_sign = v->may_sign;
 	r->why_not_signing = svc_strdup(s, v->why_not_signing);
 	r->now = svc_time_ms(s, hlc_wall_ms() + v->clock_offset_ms);
+	r->insecure = v->insecure;
 	r->version = svc_strdup(s, JZFP_VERSION);
 	r->http_listen = svc_strdup(s, cfg->http_listen);
 	/* refused counts every refusal; gaps and equivocations are among them. */
@@ -118,6 +119,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->map_bytes = map;
 	store->disk_free_bytes = v->disk_free;
 	store->disk_low = v->disk_low;
+	store->error = svc_strdup(s, v->store_err ? err_str(v->store_err) : "");
 	r->store = store;
 	wf->applied = v->total.wf_applied;
 	wf->refused = v->total.wf_refused;

@@ -7,6 +7,7 @@
  */
 #include "hex.h"
 #include "render.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,48 +22,22 @@
 int
 render_set_zone(const char *zone)
 {
-	char path[300];
-	int rc = 0;
-	if (!zone || !zone[0] || strstr(zone, "..") || zone[0] == '/')
-		rc = -EINVAL;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", rc ? "UTC" : zone);
-	if (!rc && access(path, R_OK) != 0)
-		rc = -EINVAL;
-	setenv("TZ", rc ? "UTC" : zone, 1);
-	tzset();
+	int rc = timefmt_set_zone(zone && zone[0] ? zone : TIMEFMT_ZONE_DEFAULT);
+	if (rc)
+		timefmt_set_zone("UTC");
 	return rc;
-}
-
-static void
-local_tm(uint64_t unix_ms, struct tm *tm, char off[8])
-{
-	time_t t = (time_t)(unix_ms / 1000);
-	localtime_r(&t, tm);
-	long gmt = tm->tm_gmtoff;
-	char sign = gmt < 0 ? '-' : '+';
-	if (gmt < 0)
-		gmt = -gmt;
-	snprintf(off, 8, "%c%02ld:%02ld", sign, gmt / 3600 % 100, gmt / 60 % 60);
 }
 
 void
 render_time(uint64_t unix_ms, char out[40])
 {
-	struct tm tm;
-	char off[8];
-	local_tm(unix_ms, &tm, off);
-	snprintf(out, 40, "%04d-%02d-%02d %02d:%02d %s", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, off);
+	timefmt_local(unix_ms, out);
 }
 
 void
 render_time_iso(uint64_t unix_ms, char out[40])
 {
-	struct tm tm;
-	char off[8];
-	local_tm(unix_ms, &tm, off);
-	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, off);
+	timefmt_iso(unix_ms, out);
 }
 
 /* ---------------------------------------------------------------- values */

@@ -12,9 +12,10 @@ void
 render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 {
 	sbuf_printf(out, "node      %s %s %s\n", r->area, r->level, r->name);
-	if (r->insecure)
-		sbuf_printf(out, "trust     INSECURE: [trust] insecure = yes (children are not "
-		                 "authenticated)\n");
+	sbuf_printf(out, "trust     %s\n",
+	            r->insecure ? "INSECURE: no root_key ([trust] insecure = yes), any key may "
+	                          "join as a child"
+	                        : "certified: children must prove their area (root_key)");
 	sbuf_printf(out, "records   %" PRIu64 " held, %" PRIu64 " signed here\n", r->records,
 	            r->own_records);
 	sbuf_printf(out,

@@ -510,16 +510,8 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	snprintf(h->bound, sizeof(h->bound), v6 ? "[%s]:%u" : "%s:%u", host, port);
 	/* Before any thread of ours can read it. */
 	snprintf(bound, boundlen, "%s", h->bound);
-	/* Replies name their zone; render in it from now on, once, before any
-	 * of our threads runs (render_set_zone changes the environment). */
-	struct svc s;
-	Ctl__Request rq;
-	Ctl__Reply rp;
-	ctl__request__init(&rq);
-	ask(h, &s, &rq, &rp);
-	render_set_zone(rp.timezone);
-	svc_release(&s);
-
+	/* Times render in the process's zone, set by jzfpd at start ([node]
+	 * timezone, timefmt_set_zone), the one every reply names. */
 	MHD_set_panic_func(on_panic, NULL);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (v6)

@@ -10,8 +10,9 @@
  *     one non-empty line that starts with the path; on success it is empty;
  *   - a loaded config keeps config.h's promises: the area's own level is
  *     node.level, paths are absolute, numbers are in their ranges, strings
- *     are terminated, a node has a parent and its key unless it is the
- *     province, and a province listens;
+ *     are terminated, the time zone is installed, a node has a parent and
+ *     its key unless it is the province, and a province listens and holds no
+ *     tag key;
  *   - the result does not depend on the error buffer: a 16-byte buffer gets
  *     a prefix of the same message, no buffer at all the same return code,
  *     and a second load the same struct config.
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "err.h"
 #include "fuzz.h"
+#include "timefmt.h"
 
 #include <stdbool.h>
 #include <syslog.h>
@@ -44,6 +46,8 @@ check_config(const struct config *c)
 	FUZZ_CHECK(c->log_level >= LOG_ERR && c->log_level <= LOG_DEBUG);
 	FUZZ_CHECK(c->map_size >= (1ULL << 20) && c->map_size <= (1048576ULL << 20) &&
 	           c->map_size % (1ULL << 20) == 0);
+	FUZZ_CHECK(fuzz_terminated(c->timezone, sizeof(c->timezone)));
+	FUZZ_CHECK(timefmt_zone_check(c->timezone) == 0);
 	FUZZ_CHECK(fuzz_terminated(c->listen, sizeof(c->listen)));
 	FUZZ_CHECK(fuzz_terminated(c->parent, sizeof(c->parent)));
 	FUZZ_CHECK(!c->listen[0] || endpoint_ok(c->listen));
@@ -57,6 +61,7 @@ check_config(const struct config *c)
 	FUZZ_CHECK(c->cert[0] == '\0' || c->cert[0] == '/');
 	if (c->level == AREA_LEVEL_PROVINCE) {
 		FUZZ_CHECK(!c->has_parent && c->parent[0] == '\0' && c->listen[0] != '\0');
+		FUZZ_CHECK(!c->has_tag_key); /* tags plus the key reveal ID numbers */
 	} else {
 		FUZZ_CHECK(c->has_parent && c->parent[0] != '\0');
 	}

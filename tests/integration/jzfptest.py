@@ -239,10 +239,17 @@ class Tree:
             lines.append(f"batch_max = {n.batch_max}")
         if n.window:
             lines.append(f"window = {n.window}")
-        lines += ["", "[trust]", f"tag_key = {self.tag_key}", ""]
-        with open(n.conf, "w", encoding="utf-8") as f:
+        # The tag key only at importing nodes (never the province); no
+        # certificates here, so jzfpd must be told it runs insecure
+        # (Tree.provision certifies instead).
+        lines += ["", "[trust]", "insecure = yes"]
+        if n.level != "province":
+            lines.append(f"tag_key = {self.tag_key}")
+        lines.append("")
+        fd = os.open(n.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # it holds a key: the owner's only, from the start
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
-        os.chmod(n.conf, 0o600)
 
     def top_down(self):
         return sorted(self.nodes.values(), key=lambda n: NODE_LEVELS.index(n.level))

@@ -55,6 +55,8 @@ write_file(const char *path, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+	/* Owner only, as a file holding [trust] tag_key must be. */
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 /* Load text; return config_load's result (message in fx->err). */
@@ -102,6 +104,7 @@ good_county_with_defaults(void **state)
 	assert_string_equal(c->key, want);
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_true(c->map_size == 1024ULL << 20);
+	assert_string_equal(c->timezone, "Asia/Shanghai");
 	assert_string_equal(c->listen, "");
 	assert_string_equal(c->parent, "tcp://127.0.0.1:7000");
 	assert_true(c->has_parent);
@@ -114,6 +117,7 @@ good_county_with_defaults(void **state)
 	assert_false(c->has_tag_key);
 	assert_string_equal(c->root_key, "");
 	assert_string_equal(c->cert, "");
+	assert_false(c->insecure);
 }
 
 static void
@@ -130,6 +134,7 @@ good_province_with_every_key(void **state)
 	                          "  key = keys/qh.key   ; indented, with a comment\n"
 	                          "log_level = debug\n"
 	                          "map_size_mb = 4\n"
+	                          "timezone = America/New_York\n"
 	                          "\n"
 	                          "[link]\n"
 	                          "listen = tcp://0.0.0.0:7000\n"
@@ -138,14 +143,15 @@ good_province_with_every_key(void **state)
 	                          "batch_max = 4096\n"
 	                          "window = 64\n"
 	                          "[trust]\n"
-	                          "tag_key = " KEY_A "\n"
 	                          "root_key = " KEY_A "\n"
-	                          "cert = ../qh.cert\n"),
+	                          "cert = ../qh.cert\n"
+	                          "insecure = yes\n"),
 	                 0);
 	struct config *c = &fx->cfg;
 	assert_int_equal(c->level, AREA_LEVEL_PROVINCE);
 	assert_string_equal(c->name, "青海省");
 	assert_string_equal(c->data_dir, "/var/lib/jzfp/qh");
+	assert_string_equal(c->timezone, "America/New_York");
 	snprintf(want, sizeof want, "%s/keys/qh.key", fx->dir);
 	assert_string_equal(c->key, want);
 	snprintf(want, sizeof want, "%s/../qh.cert", fx->dir);
@@ -158,8 +164,8 @@ good_province_with_every_key(void **state)
 	assert_int_equal(c->heartbeat_ms, 100);
 	assert_int_equal(c->batch_max, 4096);
 	assert_int_equal(c->window, 64);
-	assert_true(c->has_tag_key);
-	assert_int_equal(c->tag_key[31], 0xff);
+	assert_false(c->has_tag_key);
+	assert_true(c->insecure);
 	assert_string_equal(c->root_key,
 	                    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
 }
@@ -239,6 +245,18 @@ bad_values(void **state)
 	expect_error(fx, "[link]\nlisten = 127.0.0.1:7000\n", 2,
 	             "[link] listen: must be a ZeroMQ endpoint (tcp://, ipc:// or inproc://)");
 	expect_error(fx, "[node]\ndata_dir =\n", 2, "[node] data_dir: must not be empty");
+	expect_error(fx, COUNTY "[node]\ntimezone = Asia/Beijing\n", 9,
+	             "[node] timezone: unknown time zone 'Asia/Beijing'");
+	expect_error(fx, "[node]\ntimezone = ../../etc/passwd\n", 2,
+	             "[node] timezone: unknown time zone '../../etc/passwd'");
+	expect_error(fx, "[node]\ntimezone = CST-8\n", 2,
+	             "[node] timezone: unknown time zone 'CST-8'");
+	expect_error(fx, "[node]\ntimezone = Asia\n", 2,
+	             "[node] timezone: unknown time zone 'Asia'");
+	expect_error(fx, "[node]\ntimezone =\n", 2, "[node] timezone: unknown time zone ''");
+	/* The value is escaped in the message: nothing raw reaches a terminal. */
+	expect_error(fx, "[node]\ntimezone = \x1b]0;x\x07\n", 2,
+	             "[node] timezone: unknown time zone '\\x1b]0;x\\x07'");
 	expect_error(fx,
 	             "[node]\nname = "
 	             "0123456789012345678901234567890123456789012345678901234567890123456789"
@@ -271,6 +289,63 @@ missing_and_inconsistent_keys(void **state)
 	             7, "[link] parent: a province has no parent");
 	expect_error(fx, "[node]\nlevel = province\narea = 630000000000\ndata_dir = d\n", 0,
 	             "[link] listen: missing required key (a province needs children)");
+}
+
+/* The tag key only where the personal data is readable (issue 11). */
+static void
+tag_key_at_importing_nodes_only(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* A county holds it, in a file only its owner can read. */
+	assert_int_equal(load(fx, COUNTY "[trust]\ntag_key = " KEY_A "\n"), 0);
+	assert_true(fx->cfg.has_tag_key);
+	assert_int_equal(fx->cfg.tag_key[31], 0xff);
+	/* A province does not: its store holds every tag. */
+	expect_error(fx,
+	             "[node]\nlevel = province\narea = 630000000000\ndata_dir = d\n"
+	             "[link]\nlisten = tcp://127.0.0.1:1\n[trust]\ntag_key = " KEY_A "\n",
+	             8,
+	             "[trust] tag_key: a province node must not hold the tag key: tags plus the "
+	             "key reveal ID numbers (remove it; only importing nodes need it)");
+	/* An empty value holds no key. */
+	assert_int_equal(load(fx, "[node]\nlevel = province\narea = 630000000000\ndata_dir = d\n"
+	                          "[link]\nlisten = tcp://127.0.0.1:1\n[trust]\ntag_key =\n"),
+	                 0);
+}
+
+static void
+key_in_a_readable_file_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	const char *text = COUNTY "[trust]\ntag_key = " KEY_A "\n";
+
+	write_file(fx->path, text);
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(config_load(&fx->cfg, fx->path, fx->err, sizeof fx->err), JZ_ECONFIG);
+	snprintf(fx->want, sizeof fx->want,
+	         "%s:9: [trust] tag_key: mode 644 lets group or others read this key; chmod 600 %s",
+	         fx->path, fx->path);
+	assert_string_equal(fx->err, fx->want);
+	assert_int_equal(chmod(fx->path, 0640), 0);
+	assert_int_equal(config_load(&fx->cfg, fx->path, fx->err, sizeof fx->err), JZ_ECONFIG);
+	/* Without a key the mode does not matter. */
+	write_file(fx->path, COUNTY);
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(config_load(&fx->cfg, fx->path, fx->err, sizeof fx->err), 0);
+}
+
+static void
+insecure_is_yes_or_no(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, COUNTY "[trust]\ninsecure = yes\n"), 0);
+	assert_true(fx->cfg.insecure);
+	assert_int_equal(load(fx, COUNTY "[trust]\ninsecure = no\n"), 0);
+	assert_false(fx->cfg.insecure);
+	expect_error(fx, COUNTY "[trust]\ninsecure = true\n", 9,
+	             "[trust] insecure: must be yes or no");
 }
 
 static void
@@ -307,6 +382,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(unknown_sections_and_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(missing_and_inconsistent_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tag_key_at_importing_nodes_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(key_in_a_readable_file_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(insecure_is_yes_or_no, setup, teardown),
 	    cmocka_unit_test_setup_teardown(syntax_errors_and_long_lines, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

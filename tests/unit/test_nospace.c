@@ -1,0 +1,274 @@
+/*
+ * test_nospace.c - a full disk (issue 11, item 6): the store says "No space
+ * left on device", whether the file system refused the write (ENOSPC) or cut
+ * it short (LMDB's EIO) on a disk without space, and not otherwise; the
+ * low-disk alarm follows the disk and the store's next growth.
+ *
+ * LMDB's writes (pwrite, writev) and statvfs are interposed by this
+ * executable: a fault, when armed, hits the next write only, as a full disk
+ * would hit a page write (the meta page is written last and never reached).
+ */
+#include "apply.h"
+#include "bytes.h"
+#include "err.h"
+#include "hlc.h"
+#include "ident.h"
+#include "node.h"
+#include "store.h"
+#include "testutil.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_SHORT };
+static enum fault next_write; /* armed for the next write only */
+static int faults_hit;
+static bool disk_full; /* statvfs reports no free block */
+
+static bool
+take_fault(enum fault *f)
+{
+	*f = next_write;
+	if (*f == FAULT_NONE)
+		return false;
+	next_write = FAULT_NONE;
+	faults_hit++;
+	return true;
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	enum fault f;
+	if (take_fault(&f) && n > 0) {
+		if (f == FAULT_SHORT)
+			return (ssize_t)syscall(SYS_pwrite64, fd, buf, n / 2, off);
+		errno = ENOSPC;
+		return -1;
+	}
+	return (ssize_t)syscall(SYS_pwrite64, fd, buf, n, off);
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int cnt)
+{
+	enum fault f;
+	if (take_fault(&f) && cnt > 0) {
+		if (f == FAULT_SHORT && iov[0].iov_len > 1)
+			return (ssize_t)syscall(SYS_write, fd, iov[0].iov_base, iov[0].iov_len / 2);
+		errno = ENOSPC;
+		return -1;
+	}
+	return (ssize_t)syscall(SYS_writev, fd, iov, cnt);
+}
+
+int
+statvfs(const char *restrict path, struct statvfs *restrict buf)
+{
+	int (*real)(const char *restrict, struct statvfs *restrict);
+	*(void **)&real = dlsym(RTLD_NEXT, "statvfs");
+	if (!real) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int rc = real(path, buf);
+	if (rc == 0 && disk_full)
+		buf->f_bavail = buf->f_bfree = 0;
+	return rc;
+}
+
+struct fixture {
+	char dir[256];
+	struct store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	test_tmpdir(fx->dir, sizeof(fx->dir));
+	next_write = FAULT_NONE;
+	faults_hit = 0;
+	disk_full = false;
+	if (store_open(&fx->st, fx->dir, 4ULL << 20))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	next_write = FAULT_NONE;
+	disk_full = false;
+	store_close(&fx->st);
+	test_rmtree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* Put K -> a value of a few pages and commit; return store_commit's result. */
+static int
+put_commit(struct store *st, uint64_t k)
+{
+	static uint8_t v[3 * 4096];
+	struct store_txn txn;
+	uint8_t key[8];
+	be64_put(key, k);
+	memset(v, (int)k, sizeof(v));
+	assert_int_equal(store_begin(st, &txn, STORE_RW), 0);
+	store_put(&txn, STORE_META, key, sizeof(key), v, sizeof(v));
+	return store_commit(&txn);
+}
+
+static bool
+held(struct store *st, uint64_t k)
+{
+	struct store_txn txn;
+	struct bytes v;
+	uint8_t key[8];
+	be64_put(key, k);
+	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
+	bool found = store_get(&txn, STORE_META, key, sizeof(key), &v) == 0;
+	store_abort(&txn);
+	return found;
+}
+
+static void
+enospc_is_no_space(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(put_commit(fx->st, 1), 0);
+	next_write = FAULT_ENOSPC;
+	assert_int_equal(put_commit(fx->st, 2), -ENOSPC);
+	assert_int_equal(faults_hit, 1);
+	assert_string_equal(err_str(-ENOSPC), "No space left on device");
+	assert_false(held(fx->st, 2));
+	/* Space again: the same write goes through. */
+	assert_int_equal(put_commit(fx->st, 2), 0);
+	assert_true(held(fx->st, 1) && held(fx->st, 2));
+}
+
+static void
+short_write_on_full_disk_is_no_space(void **state)
+{
+	struct fixture *fx = *state;
+
+	disk_full = true;
+	next_write = FAULT_SHORT;
+	assert_int_equal(put_commit(fx->st, 3), -ENOSPC);
+	assert_int_equal(faults_hit, 1);
+	disk_full = false;
+	assert_int_equal(put_commit(fx->st, 3), 0);
+	assert_true(held(fx->st, 3));
+}
+
+static void
+short_write_with_space_stays_io_error(void **state)
+{
+	struct fixture *fx = *state;
+
+	next_write = FAULT_SHORT;
+	assert_int_equal(put_commit(fx->st, 4), -EIO);
+	assert_int_equal(faults_hit, 1);
+	assert_int_equal(put_commit(fx->st, 4), 0);
+}
+
+static int
+put_big(struct applier *a, void *arg)
+{
+	static uint8_t v[3 * 4096];
+	uint8_t key[8];
+	be64_put(key, *(uint64_t *)arg);
+	store_put(&a->txn, STORE_META, key, sizeof(key), v, sizeof(v));
+	return a->txn.err;
+}
+
+static int
+refuse(struct applier *a, void *arg)
+{
+	(void)a;
+	(void)arg;
+	return JZ_EFORGED;
+}
+
+/* The daemon's one write path keeps the storage error for status (and logs
+ * it once); a refused batch is no storage error, a good write clears it. */
+static void
+apply_write_keeps_the_storage_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct ident *id = NULL;
+	struct hlc hlc;
+	struct apply_ctx ax;
+	struct applier a;
+	uint64_t k = 5;
+
+	assert_int_equal(ident_generate(&id), 0);
+	hlc_init(&hlc, NULL, NULL);
+	assert_int_equal(apply_ctx_init(&ax, fx->st, id, &hlc, 630121000000ULL), 0);
+	assert_int_equal(ax.store_err, 0);
+	next_write = FAULT_ENOSPC;
+	assert_int_equal(apply_write(&ax, put_big, &k, &a), -ENOSPC);
+	assert_int_equal(ax.store_err, -ENOSPC);
+	assert_int_equal(apply_write(&ax, refuse, NULL, &a), JZ_EFORGED);
+	assert_int_equal(ax.store_err, -ENOSPC);
+	assert_int_equal(apply_write(&ax, put_big, &k, &a), 0);
+	assert_int_equal(ax.store_err, 0);
+	assert_true(held(fx->st, k));
+	apply_ctx_release(&ax);
+	ident_free(&id);
+}
+
+static void
+disk_low_follows_disk_and_growth(void **state)
+{
+	(void)state;
+	const uint64_t G = 1ULL << 30, M = 1ULL << 20;
+
+	/* A small store on a big disk: plenty of room. */
+	assert_false(node_disk_low(500 * G, 1000 * G, 10 * M, G));
+	/* Under 10% of the disk free, whatever the store. */
+	assert_true(node_disk_low(90 * G, 1000 * G, 10 * M, G));
+	/* A 1 GiB map grows to 2 GiB, and that grows at 80%: up to 1.6 GiB,
+	 * of which 10 MiB are used. A disk with less free is low, even when
+	 * that is more than 10% of it (the fixed 1 GiB missed this). */
+	assert_true(node_disk_low(1500 * M, 4 * G, 10 * M, G));
+	assert_false(node_disk_low(2 * G, 4 * G, 10 * M, G));
+	/* A store of 60 GiB in a 64 GiB map needs ~42 GiB more before its map
+	 * grows twice: 50 GiB free of 400 GiB is fine, 40 GiB is not. */
+	assert_false(node_disk_low(50 * G, 400 * G, 60 * G, 64 * G));
+	assert_true(node_disk_low(40 * G, 400 * G, 60 * G, 64 * G));
+	/* A tiny map on a tiny disk: relative, not 1 GiB. */
+	assert_false(node_disk_low(300 * M, 1 * G, 1 * M, 16 * M));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(enospc_is_no_space, setup, teardown),
+	    cmocka_unit_test_setup_teardown(short_write_on_full_disk_is_no_space, setup, teardown),
+	    cmocka_unit_test_setup_teardown(short_write_with_space_stays_io_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(apply_write_keeps_the_storage_error, setup, teardown),
+	    cmocka_unit_test(disk_low_follows_disk_and_growth),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
