@@ -107,8 +107,9 @@ metrics_text(void **state)
 	assert_non_null(strstr(b.p, "jzfp_open_proposals{state=\"VILLAGE_NOTICE\"} 1\n"));
 	assert_non_null(strstr(b.p, "jzfp_workflow_steps_total{result=\"applied\"} 7\n"));
 	/* backslash, double quote and newline escaped in label values */
-	assert_non_null(strstr(b.p, "jzfp_child_connected{child=\"630121101000\",name=\"桥\\\"头\\\\镇"
-	                            "\\n\"} 1\n"));
+	assert_non_null(strstr(b.p,
+	                       "jzfp_child_connected{child=\"630121101000\",name=\"桥\\\"头\\\\镇"
+	                       "\\n\"} 1\n"));
 	assert_non_null(strstr(b.p, "jzfp_child_last_seen_seconds{child=\"630121101000\""));
 	/* no parent, no receipt: those families are left out whole */
 	assert_null(strstr(b.p, "jzfp_parent_connected"));
@@ -185,7 +186,8 @@ dashboard_page(void **state)
 	/* the first is below the threshold, the second above */
 	assert_non_null(strstr(b.p, "<tr class=\"below\"><td>&lt;script&gt;x&lt;/script&gt;</td>"
 	                            "<td class=\"inc\">2.5</td>"));
-	assert_non_null(strstr(b.p, "<tr class=\"above\"><td>湟中区</td><td class=\"inc\">4.1</td>"));
+	assert_non_null(
+	    strstr(b.p, "<tr class=\"above\"><td>湟中区</td><td class=\"inc\">4.1</td>"));
 	assert_non_null(strstr(b.p, "退出线 3.00%"));
 	assert_null(strstr(b.p, "src=")); /* nothing loaded, from here or elsewhere */
 	sbuf_release(&b);
