@@ -84,6 +84,7 @@ enum {
 	K_IDX_AUDIT_KEY,
 	K_IDX_READ_GROUP,
 	K_IDX_INSECURE,
+	K_IDX_HTTP_LISTEN,
 	K_IDX_COUNT
 };
 
@@ -111,6 +112,7 @@ static const struct key_def keys[] = {
     [K_IDX_AUDIT_KEY] = {"trust", "audit_key", K_HEX32, 0, 0, NULL, false, F(audit_key)},
     [K_IDX_READ_GROUP] = {"control", "read_group", K_STRING, 0, 0, NULL, false, F(read_group)},
     [K_IDX_INSECURE] = {"trust", "insecure", K_BOOL, 0, 0, "no", false, F(insecure)},
+    [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -359,7 +361,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 			report(ld, ld->line, NULL, section, name, "key outside any [section]");
 		else if (!section_known)
 			report(ld, ld->line, NULL, section, name,
-			       "unknown section (expected node, link or trust)");
+			       "unknown section (expected node, link, trust, control or http)");
 		else
 			report(ld, ld->line, NULL, section, name, "unknown key");
 		return 0;

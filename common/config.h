@@ -36,6 +36,9 @@
  *   insecure = no                  ; yes | no: yes lets jzfpd run without
  *                                  ; root_key (children not authenticated);
  *                                  ; no effect with root_key
+ *   [http]
+ *   listen = 127.0.0.1:8080        ; optional: the read-only HTTP server (node/http/),
+ *                                  ; HOST:PORT or [IPv6]:PORT, port 0 = any free port
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
  * config_load, refuses a config without root_key unless insecure = yes.
@@ -78,8 +81,9 @@ struct config {
 	/* control.read_group: members of this group may read (status, tree,
 	 * rollup, proposals) through DATA_DIR/control-ro.sock; "" = none */
 	char read_group[64];
-	bool insecure;   /* trust.insecure: may run without root_key */
-	bool test_clock; /* jzfpd --test-clock (not from the file) */
+	bool insecure;        /* trust.insecure: may run without root_key */
+	char http_listen[64]; /* http.listen, "" = no HTTP server */
+	bool test_clock;      /* jzfpd --test-clock (not from the file) */
 };
 
 /* Load and check the configuration file at path into *out (caller storage;

@@ -13,6 +13,7 @@
 #include "control.h"
 #include "envelope.h"
 #include "hex.h"
+#include "http.h"
 #include "link.h"
 #include "log.h"
 #include "origin.h"
@@ -522,6 +523,11 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	rc = control_open(&n->control, n, err, errlen);
+	/* Status shows where HTTP is bound (port resolved): in n->cfg. */
+	if (!rc && cfg->http_listen[0])
+		rc = http_open(&n->http, cfg->http_listen, n->cfg.http_listen,
+		               sizeof(n->cfg.http_listen), n->st, &n->cfg, n->id, n->control, err,
+		               errlen);
 	if (!rc)
 		rc = link_down_open(n, err, errlen);
 	if (!rc)
@@ -568,7 +574,8 @@ node_close(struct node **np)
 	if (!np || !*np)
 		return;
 	struct node *n = *np;
-	/* First: the readers use the store. */
+	/* First: the readers and the HTTP server use the store and the view. */
+	http_close(&n->http);
 	control_close(&n->control);
 	if (n->zap)
 		zmq_close(n->zap);

@@ -108,6 +108,7 @@ struct node {
 	struct apply_ctx ax;
 	void *zctx;
 	struct control *control; /* control.sock, its threads (control/control.h) */
+	struct http *http;       /* [http] listen: the read-only HTTP server (http/http.h) */
 	void *router, *dealer;
 	void *mon_up, *mon_down; /* socket monitors: why links fail */
 	void *zap;               /* ZAP handler (CURVE client authentication) */

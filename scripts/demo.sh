@@ -30,6 +30,8 @@ Runs scripts/deps.sh and scripts/build.sh normal, then in a fresh directory:
      and 2020 against the generated files, runs `rollup --verify` everywhere,
      shows one household at its village and (sealed) at the province, prints
      `tree` at the province and every node's status
+  7. the province serves HTTP ([http] listen, default 127.0.0.1 and a free
+     port): the demo prints its dashboard URL and a few of its metrics
 Every node it started is stopped on exit, also on error or Ctrl-C.
 
   --bin DIR        use the jzfpd and jzfpctl in DIR; skip the build
@@ -37,6 +39,9 @@ Every node it started is stopped on exit, also on error or Ctrl-C.
                    a new temporary directory, removed at the end unless --keep
                    or something failed
   --households N   households per village (default 200)
+  --http ADDR      the province's HTTP address (default 127.0.0.1:0, a free port)
+  --linger         at the end, keep the tree running until Enter or Ctrl-C, to
+                   look at the dashboard in a browser
   --keep           keep the temporary directory (configs, data, logs)
 USAGE
 }
@@ -45,12 +50,16 @@ bin=
 work=
 keep=0
 households=200
+http_addr=127.0.0.1:0
+linger=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h | --help) usage; exit 0 ;;
 	--bin) [ $# -ge 2 ] || { usage >&2; exit 2; }; bin=$2; shift 2 ;;
 	--dir) [ $# -ge 2 ] || { usage >&2; exit 2; }; work=$2; keep=1; shift 2 ;;
 	--households) [ $# -ge 2 ] || { usage >&2; exit 2; }; households=$2; shift 2 ;;
+	--http) [ $# -ge 2 ] || { usage >&2; exit 2; }; http_addr=$2; shift 2 ;;
+	--linger) linger=1; shift ;;
 	--keep) keep=1; shift ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -160,6 +169,8 @@ column -s, -t <"$gen/villages.csv" | sed 's/^/  /'
 
 section "Provisioning"
 bash "$here/provision.sh" --bin "$bin" --receipt-ms 1000 "$gen/nodes.csv" "$tree"
+# The province serves its dashboard and metrics (README: HTTP).
+printf '\n[http]\nlisten = %s\n' "$http_addr" >>"$(conf_of $province)"
 
 section "Starting every node, top down"
 echo "(with jzfpd --test-clock, so that the demo need not wait out the 7-day windows)"
@@ -385,6 +396,23 @@ while True:
 PY
 at $province tree
 
+section "Province: HTTP (dashboard, metrics, API)"
+http_bound=$(at $province status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["http_listen"])')
+python3 - "$http_bound" <<'PY'
+import sys, urllib.request
+base = f"http://{sys.argv[1]}"
+with urllib.request.urlopen(base + "/", timeout=30) as r:
+    page = r.read().decode("utf-8")
+    print(f"dashboard: {base}/  ({r.status}, {len(page)} bytes of HTML)")
+with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
+    lines = r.read().decode("utf-8").splitlines()
+print(f"metrics:   {base}/metrics  ({len(lines)} lines), among them:")
+for line in lines:
+    if line.startswith(("jzfp_records_held", "jzfp_child_connected", "jzfp_open_proposals")):
+        print("  " + line)
+print(f"API:       {base}/api/rollup?level=county&format=csv, /api/tree, /api/status")
+PY
+
 section "Status of every node"
 bash "$here/localtree.sh" status "$tree" --bin "$bin"
 
@@ -402,4 +430,9 @@ if [ "$verify_rc" != 0 ]; then
 	echo "demo: rollup --verify failed at some node (see above)" >&2
 fi
 [ "$check_rc" = 0 ] && [ "$verify_rc" = 0 ] || exit 1
+if [ "$linger" = 1 ]; then
+	echo
+	echo "The province's dashboard: http://$http_bound/ (Enter or Ctrl-C stops every node)"
+	read -r _ || true
+fi
 ok=1

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages jzfp needs to build, test and run. Idempotent:
 # installs only what is missing. Needs root (or sudo) when something is missing.
+#   --no-test   only what building and running need, not the test tools
 set -euo pipefail
+
+with_test=1
+[ "${1:-}" = --no-test ] && with_test=0
 
 pkgs=(
 	build-essential cmake pkg-config python3   # toolchain and test harness
@@ -11,11 +15,20 @@ pkgs=(
 	libsodium-dev           # Ed25519 signatures, BLAKE2b, sealing
 	libinih-dev             # INI config parsing
 	libxlsxwriter-dev       # jzfpctl export/rollup --format xlsx
+	libmicrohttpd-dev       # the read-only HTTP server ([http] listen: metrics, API, dashboard)
 	libcmocka-dev           # unit tests
 	clang-format            # the code style check in scripts/test.sh
 	bsdextrautils           # column(1), used by scripts/demo.sh
 	tzdata                  # /usr/share/zoneinfo: [node] timezone (common/timefmt.c)
 )
+# Test tools (tests/integration/test_http.py): promtool checks /metrics,
+# headless Chromium loads the dashboard (CJK fonts for its screenshot).
+test_pkgs=(
+	prometheus              # promtool check metrics
+	chromium                # chromium --headless --dump-dom / --screenshot
+	fonts-noto-cjk          # Chinese glyphs in the screenshot
+)
+[ "$with_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -91,6 +91,23 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	r->why_not_signing = svc_strdup(s, v->why_not_signing);
 	r->now = svc_time_ms(s, hlc_wall_ms() + v->clock_offset_ms);
 	r->insecure = v->insecure;
+	r->version = svc_strdup(s, JZFP_VERSION);
+	r->http_listen = svc_strdup(s, cfg->http_listen);
+	/* refused counts every refusal; gaps and equivocations are among them. */
+	const char *reasons[] = {"gap", "equivocation", "other"};
+	uint64_t rest = v->total.refused - v->total.gaps - v->total.equivocations;
+	uint64_t counts[] = {v->total.gaps, v->total.equivocations,
+	                     v->total.refused >= v->total.gaps + v->total.equivocations ? rest : 0};
+	r->n_refused_by_reason = 3;
+	r->refused_by_reason = (Ctl__StatusReply__RefusedByReasonEntry **)svc_array(
+	    s, 3, sizeof(Ctl__StatusReply__RefusedByReasonEntry),
+	    (void (*)(void *))ctl__status_reply__refused_by_reason_entry__init);
+	if (!r->refused_by_reason)
+		return -ENOMEM;
+	for (size_t i = 0; i < 3; i++) {
+		r->refused_by_reason[i]->key = svc_strdup(s, reasons[i]);
+		r->refused_by_reason[i]->value = counts[i];
+	}
 
 	Ctl__StoreState *store = SVC_NEW(s, Ctl__StoreState, ctl__store_state__init);
 	Ctl__WorkflowCounts *wf = SVC_NEW(s, Ctl__WorkflowCounts, ctl__workflow_counts__init);
@@ -134,6 +151,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		r->up = up;
 		down->head = v->up.down_head;
 		down->applied = v->up.down_upto;
+		down->backlog = down->head > down->applied ? down->head - down->applied : 0;
 		r->down = down;
 	}
 
@@ -160,6 +178,42 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	return 0;
 }
 
+/* Open proposals held in TXN by state: every open state, zeros included. */
+static int
+open_by_state(struct svc *s, struct store_txn *txn, Ctl__WorkflowCounts *wf)
+{
+	uint64_t by[WF_NSTATES] = {0};
+	struct store_iter it;
+	if (store_iter_open(txn, STORE_PROPOSAL, &it) == 0) {
+		struct bytes k, v;
+		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+		     rc = store_iter_next(&it, &k, &v)) {
+			struct wf_proposal p;
+			if (wf_proposal_decode(&p, v.p, v.n) == 0 && p.state < WF_NSTATES &&
+			    wf_is_open(p.state))
+				by[p.state]++;
+		}
+		store_iter_close(&it);
+	}
+	size_t n = 0;
+	for (int st = 1; st < WF_NSTATES; st++)
+		n += wf_is_open((uint8_t)st);
+	wf->n_open_by_state = n;
+	wf->open_by_state = (Ctl__WorkflowCounts__OpenByStateEntry **)svc_array(
+	    s, n, sizeof(Ctl__WorkflowCounts__OpenByStateEntry),
+	    (void (*)(void *))ctl__workflow_counts__open_by_state_entry__init);
+	if (!wf->open_by_state)
+		return -ENOMEM;
+	size_t k = 0;
+	for (int st = 1; st < WF_NSTATES; st++) {
+		if (!wf_is_open((uint8_t)st))
+			continue;
+		wf->open_by_state[k]->key = svc_strdup(s, wf_state_name((uint8_t)st));
+		wf->open_by_state[k++]->value = by[st];
+	}
+	return 0;
+}
+
 int
 svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -174,13 +228,20 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	struct flow_receipt fr;
 	bool have_rc = flow_receipt_get(&txn, &fr) == 0;
+	Ctl__WorkflowCounts by;
+	ctl__workflow_counts__init(&by);
+	err = open_by_state(s, &txn, &by);
 	store_abort(&txn);
+	if (err)
+		return svc_fail(s, err, "out of memory");
 
 	const struct control_view *v = control_view_lock(s->ctl);
 	err = status_from_view(s, v, r);
 	control_view_unlock(s->ctl);
 	if (err)
 		return svc_fail(s, err, "out of memory");
+	r->workflow->n_open_by_state = by.n_open_by_state;
+	r->workflow->open_by_state = by.open_by_state;
 	Ctl__ControlState *cs = SVC_NEW(s, Ctl__ControlState, ctl__control_state__init);
 	if (!cs)
 		return svc_fail(s, -ENOMEM, "out of memory");
@@ -190,6 +251,14 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	rc->seq = have_rc ? fr.seq : 0;
 	rc->intact = have_rc && fr.intact;
 	rc->of = r->own_records;
+	if (have_rc && fr.seq) {
+		rc->at = svc_time_hlc(s, fr.hlc);
+		if (!rc->at)
+			return svc_fail(s, -ENOMEM, "out of memory");
+		/* Against the node's clock (the test clock included), as `now`. */
+		uint64_t now = r->now ? r->now->unix_ms : hlc_wall_ms();
+		rc->age_s = now > rc->at->unix_ms ? (double)(now - rc->at->unix_ms) / 1000 : 0;
+	}
 	r->receipt = rc;
 	rp->body_case = CTL__REPLY__BODY_STATUS;
 	rp->status = r;

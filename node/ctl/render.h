@@ -39,6 +39,14 @@ void render_fixed(const Ctl__Fixed *x, char out[32]);
  * cell that begins with = + - @ (a formula to Excel) made text. */
 void render_csv_cell(struct sbuf *out, const char *text);
 
+/* The rollup's columns for Excel readers: Chinese headers, which columns
+ * are numbers, and one row's cells as text (the name column left empty:
+ * take the row's name whole). */
+#define RENDER_ROLLUP_COLS 18
+extern const char *const render_rollup_headers_zh[RENDER_ROLLUP_COLS];
+extern const bool render_rollup_numeric[RENDER_ROLLUP_COLS];
+void render_rollup_cells(const Ctl__RollupRow *row, char cells[RENDER_ROLLUP_COLS][32]);
+
 /* svc_view's replies. */
 void render_status_text(struct sbuf *out, const Ctl__StatusReply *r);
 void render_tree_text(struct sbuf *out, const Ctl__TreeReply *r);

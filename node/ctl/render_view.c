@@ -131,20 +131,21 @@ static const char *const rollup_headers[] = {"area",
 #define ROLLUP_COLS (sizeof(rollup_headers) / sizeof(rollup_headers[0]))
 
 /* The same columns for Excel readers (rollup --excel, --format xlsx). */
-static const char *const rollup_headers_zh[ROLLUP_COLS] = {
+const char *const render_rollup_headers_zh[RENDER_ROLLUP_COLS] = {
     "地区代码",   "层级",          "名称",         "年度",         "乡村户籍人口", "贫困户数",
     "贫困人口",   "贫困发生率(%)", "退出标准(%)",  "低于标准",     "户数",         "人数",
     "已脱贫户数", "已脱贫人数",    "当年识别户数", "当年脱贫户数", "当年返贫户数", "待定"};
 
 /* Which columns are numbers in a workbook: not the area code, level, name
  * and the yes/no of below_threshold. */
-static const bool rollup_numeric[ROLLUP_COLS] = {false, false, false, true,  true, true,
-                                                 true,  true,  true,  false, true, true,
-                                                 true,  true,  true,  true,  true, true};
+const bool render_rollup_numeric[RENDER_ROLLUP_COLS] = {false, false, false, true,  true, true,
+                                                        true,  true,  true,  false, true, true,
+                                                        true,  true,  true,  true,  true, true};
 
-/* The cells of ROW as text, in rollup_headers' order. */
-static void
-rollup_cells(const Ctl__RollupRow *row, char cells[ROLLUP_COLS][32])
+_Static_assert(ROLLUP_COLS == RENDER_ROLLUP_COLS, "one column list");
+
+void
+render_rollup_cells(const Ctl__RollupRow *row, char cells[RENDER_ROLLUP_COLS][32])
 {
 	snprintf(cells[0], 32, "%s", row->area);
 	snprintf(cells[1], 32, "%s", row->level);
@@ -180,7 +181,7 @@ render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r)
 	table_init(&t, rollup_headers, ROLLUP_COLS);
 	for (size_t i = 0; i < r->n_rows; i++) {
 		char cells[ROLLUP_COLS][32];
-		rollup_cells(r->rows[i], cells);
+		render_rollup_cells(r->rows[i], cells);
 		const char *cp[ROLLUP_COLS];
 		for (size_t c = 0; c < ROLLUP_COLS; c++)
 			cp[c] = c == 2 ? r->rows[i]->name : cells[c];
@@ -199,7 +200,7 @@ render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf)
 	sbuf_printf(out, "%s", eol);
 	for (size_t i = 0; i < r->n_rows; i++) {
 		char cells[ROLLUP_COLS][32];
-		rollup_cells(r->rows[i], cells);
+		render_rollup_cells(r->rows[i], cells);
 		for (size_t c = 0; c < ROLLUP_COLS; c++) {
 			if (c)
 				sbuf_add(out, ",", 1);
@@ -216,7 +217,7 @@ render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r)
 	for (size_t c = 0; c < ROLLUP_COLS; c++) {
 		if (c)
 			sbuf_add(out, ",", 1);
-		render_csv_cell(out, rollup_headers_zh[c]);
+		render_csv_cell(out, render_rollup_headers_zh[c]);
 	}
 	sbuf_add(out, "\r\n", 2);
 	/* The rows as render_rollup_csv writes them, without its header. */
@@ -227,25 +228,4 @@ render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r)
 	if (p)
 		sbuf_add(out, p + 1, body.n - (size_t)(p + 1 - body.p));
 	sbuf_release(&body);
-}
-
-int
-render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_t errlen)
-{
-	struct xlsx_sheet *x = render_xlsx_open(path, "rollup", err, errlen);
-	if (!x)
-		return -EIO;
-	static const double widths[ROLLUP_COLS] = {14, 10, 16, 6,  12, 10, 10, 12, 10,
-	                                           8,  8,  8,  10, 10, 12, 12, 12, 6};
-	render_xlsx_widths(x, widths, ROLLUP_COLS);
-	render_xlsx_row(x, rollup_headers_zh, NULL, ROLLUP_COLS, true);
-	for (size_t i = 0; i < r->n_rows; i++) {
-		char cells[ROLLUP_COLS][32];
-		rollup_cells(r->rows[i], cells);
-		const char *cp[ROLLUP_COLS];
-		for (size_t c = 0; c < ROLLUP_COLS; c++)
-			cp[c] = c == 2 ? r->rows[i]->name : cells[c];
-		render_xlsx_row(x, cp, rollup_numeric, ROLLUP_COLS, false);
-	}
-	return render_xlsx_close(x, err, errlen);
 }

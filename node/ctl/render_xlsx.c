@@ -129,3 +129,24 @@ render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen)
 	free(x);
 	return rc;
 }
+
+int
+render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_t errlen)
+{
+	struct xlsx_sheet *x = render_xlsx_open(path, "rollup", err, errlen);
+	if (!x)
+		return -EIO;
+	static const double widths[RENDER_ROLLUP_COLS] = {14, 10, 16, 6,  12, 10, 10, 12, 10,
+	                                                  8,  8,  8,  10, 10, 12, 12, 12, 6};
+	render_xlsx_widths(x, widths, RENDER_ROLLUP_COLS);
+	render_xlsx_row(x, render_rollup_headers_zh, NULL, RENDER_ROLLUP_COLS, true);
+	for (size_t i = 0; i < r->n_rows; i++) {
+		char cells[RENDER_ROLLUP_COLS][32];
+		render_rollup_cells(r->rows[i], cells);
+		const char *cp[RENDER_ROLLUP_COLS];
+		for (size_t c = 0; c < RENDER_ROLLUP_COLS; c++)
+			cp[c] = c == 2 ? r->rows[i]->name : cells[c];
+		render_xlsx_row(x, cp, render_rollup_numeric, RENDER_ROLLUP_COLS, false);
+	}
+	return render_xlsx_close(x, err, errlen);
+}

@@ -1,0 +1,572 @@
+/*
+ * http.c - the read-only HTTP server (http.h): libmicrohttpd's own
+ * threads, routing, and the typed read services called as a reader thread
+ * calls them.
+ */
+#include "http.h"
+
+#include "area.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "pages.h"
+#include "render.h"
+#include "svc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Limits: a slow or greedy client gets its connection closed, never a
+ * thread held. Requests are small GETs: headers fit in the memory limit. */
+#define HTTP_THREADS         2
+#define HTTP_MAX_CONNECTIONS 64
+#define HTTP_MAX_PER_IP      16
+#define HTTP_TIMEOUT_S       10
+#define HTTP_CONN_MEMORY     (32u << 10)
+#define HTTP_LISTEN_BACKLOG  32
+#define HTTP_MAX_QUERY_VALUE 64
+
+struct http {
+	struct MHD_Daemon *d;
+	struct store *st;
+	const struct config *cfg;
+	const struct ident *id;
+	struct control *ctl;
+	char bound[80];
+};
+
+/* ---------------------------------------------------------------- address */
+
+/* Parse "HOST:PORT" or "[V6]:PORT" into SS; 0 or -EINVAL. */
+static int
+parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool *v6)
+{
+	char host[64];
+	const char *colon;
+	memset(ss, 0, sizeof(*ss));
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text + 1, (size_t)(end - text - 1));
+		host[end - text - 1] = 0;
+		colon = end + 1;
+		*v6 = true;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text, (size_t)(colon - text));
+		host[colon - text] = 0;
+		*v6 = false;
+	}
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+		return -EINVAL;
+	if (*v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EINVAL;
+		*len = sizeof(*a);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Queue BODY (taken: freed by libmicrohttpd) with STATUS and TYPE. */
+static enum MHD_Result
+send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sbuf *body)
+{
+	if (body->oom) {
+		sbuf_release(body);
+		sbuf_init(body);
+		sbuf_printf(body, "out of memory\n");
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		type = "text/plain; charset=utf-8";
+	}
+	char *p = body->p;
+	size_t n = body->n;
+	if (!p) {
+		p = malloc(1);
+		n = 0;
+		if (!p)
+			return MHD_NO;
+	}
+	sbuf_init(body); /* the buffer now belongs to the response */
+	struct MHD_Response *r = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(p);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (strncmp(type, "text/html", 9) == 0)
+		MHD_add_response_header(r, "Content-Security-Policy",
+		                        "default-src 'none'; style-src 'unsafe-inline'; "
+		                        "img-src 'self' data:");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A plain-text answer of one line. */
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum MHD_Result
+send_text(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	struct sbuf b;
+	sbuf_init(&b);
+	sbuf_printf(&b, "%s\n", line);
+	return send_body(c, status, "text/plain; charset=utf-8", &b);
+}
+
+/* An /api error: {"code": CODE, "error": "WHY"}. */
+static enum MHD_Result
+send_api_error(struct MHD_Connection *c, unsigned status, int code, const char *why)
+{
+	struct sbuf b;
+	sbuf_init(&b);
+	sbuf_printf(&b, "{\"code\":%d,\"error\":", code);
+	sbuf_json_str(&b, why);
+	sbuf_add(&b, "}\n", 2);
+	return send_body(c, status, "application/json; charset=utf-8", &b);
+}
+
+/* ---------------------------------------------------------------- services */
+
+/* Run RQ as a reader thread would; RP lives in S until svc_release. */
+static void
+ask(struct http *h, struct svc *s, Ctl__Request *rq, Ctl__Reply *rp)
+{
+	svc_init(s, NULL, h->st, h->cfg, h->id, h->ctl);
+	ctl__reply__init(rp);
+	svc_dispatch(s, rq, rp);
+}
+
+static unsigned
+status_of(int code)
+{
+	return code == JZ_EPARSE ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static int
+ask_status(struct http *h, struct svc *s, Ctl__Reply *rp)
+{
+	Ctl__StatusReq q;
+	ctl__status_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_STATUS;
+	rq.status = &q;
+	ask(h, s, &rq, rp);
+	return rp->code;
+}
+
+static int
+ask_tree(struct http *h, struct svc *s, Ctl__Reply *rp)
+{
+	Ctl__TreeReq q;
+	ctl__tree_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_TREE;
+	rq.tree = &q;
+	ask(h, s, &rq, rp);
+	return rp->code;
+}
+
+static int
+ask_rollup(struct http *h, struct svc *s, const char *level, uint64_t under, uint32_t year,
+           Ctl__Reply *rp)
+{
+	char lv[16];
+	snprintf(lv, sizeof(lv), "%s", level);
+	Ctl__RollupReq q;
+	ctl__rollup_req__init(&q);
+	q.level = lv;
+	q.under = under;
+	q.year = year;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
+	rq.rollup = &q;
+	ask(h, s, &rq, rp);
+	return rp->code;
+}
+
+/* ---------------------------------------------------------------- routes */
+
+static enum MHD_Result
+get_metrics(struct http *h, struct MHD_Connection *c)
+{
+	struct svc s;
+	Ctl__Reply rp;
+	if (ask_status(h, &s, &rp)) {
+		enum MHD_Result r = send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", rp.error);
+		svc_release(&s);
+		return r;
+	}
+	struct sbuf b;
+	sbuf_init(&b);
+	http_metrics(&b, rp.status);
+	svc_release(&s);
+	return send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+/* The reply's body as JSON and a newline, as jzfpctl --json prints it. */
+static enum MHD_Result
+send_json(struct MHD_Connection *c, struct svc *s, const Ctl__Reply *rp,
+          const ProtobufCMessage *body)
+{
+	enum MHD_Result r;
+	if (rp->code) {
+		r = send_api_error(c, status_of(rp->code), rp->code, rp->error);
+	} else {
+		struct sbuf b;
+		sbuf_init(&b);
+		render_json(&b, body);
+		sbuf_add(&b, "\n", 1);
+		r = send_body(c, MHD_HTTP_OK, "application/json; charset=utf-8", &b);
+	}
+	svc_release(s);
+	return r;
+}
+
+static enum MHD_Result
+get_status(struct http *h, struct MHD_Connection *c)
+{
+	struct svc s;
+	Ctl__Reply rp;
+	ask_status(h, &s, &rp);
+	return send_json(c, &s, &rp, rp.code ? NULL : &rp.status->base);
+}
+
+static enum MHD_Result
+get_tree(struct http *h, struct MHD_Connection *c)
+{
+	struct svc s;
+	Ctl__Reply rp;
+	ask_tree(h, &s, &rp);
+	return send_json(c, &s, &rp, rp.code ? NULL : &rp.tree->base);
+}
+
+/* Query argument NAME, or NULL; a value too long is refused by the caller. */
+static const char *
+arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result
+get_rollup(struct http *h, struct MHD_Connection *c)
+{
+	const char *level = arg(c, "level"), *under = arg(c, "under"), *year = arg(c, "year");
+	const char *format = arg(c, "format");
+	const char *vals[] = {level, under, year, format};
+	for (size_t i = 0; i < 4; i++)
+		if (vals[i] && strlen(vals[i]) > HTTP_MAX_QUERY_VALUE)
+			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+			                      "a query value is too long");
+	if (!level || !level[0])
+		level = "county";
+	if (!format || !format[0])
+		format = "json";
+	bool csv = strcmp(format, "csv") == 0;
+	if (!csv && strcmp(format, "json") != 0)
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+		                      "format: not json or csv");
+	uint64_t area = 0;
+	if (under && under[0] && area_parse(under, &area))
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+		                      "under: not a 12-digit area code");
+	unsigned long y = 0;
+	if (year && year[0]) {
+		char *end;
+		errno = 0;
+		y = strtoul(year, &end, 10);
+		if (errno || *end || year[0] == '-' || y < 1900 || y > 9999)
+			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+			                      "year: not a year (1900..9999)");
+	}
+	struct svc s;
+	Ctl__Reply rp;
+	ask_rollup(h, &s, level, area, (uint32_t)y, &rp);
+	if (rp.code || !csv)
+		return send_json(c, &s, &rp, rp.code ? NULL : &rp.rollup->base);
+	struct sbuf b;
+	sbuf_init(&b);
+	render_rollup_csv(&b, rp.rollup, false);
+	svc_release(&s);
+	return send_body(c, MHD_HTTP_OK, "text/csv; charset=utf-8", &b);
+}
+
+/* The open proposals, as `jzfpctl proposals --json` lists them: household
+ * ids, states and dates, no personal data. */
+static enum MHD_Result
+get_proposals(struct http *h, struct MHD_Connection *c)
+{
+	const char *state = arg(c, "state"), *under = arg(c, "under");
+	if ((state && strlen(state) > HTTP_MAX_QUERY_VALUE) ||
+	    (under && strlen(under) > HTTP_MAX_QUERY_VALUE))
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+		                      "a query value is too long");
+	uint64_t area = 0;
+	if (under && under[0] && area_parse(under, &area))
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+		                      "under: not a 12-digit area code");
+	char st[64];
+	snprintf(st, sizeof(st), "%s", state ? state : "");
+	Ctl__ProposalsReq q;
+	ctl__proposals_req__init(&q);
+	q.state = st;
+	q.under = area;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
+	rq.proposals = &q;
+	struct svc s;
+	Ctl__Reply rp;
+	ask(h, &s, &rq, &rp);
+	return send_json(c, &s, &rp, rp.code ? NULL : &rp.proposals->base);
+}
+
+/* Rollup levels below the node, nearest first, down to the village. */
+static size_t
+levels_below(enum area_level node, enum area_level out[4])
+{
+	size_t n = 0;
+	for (int lv = (int)node - 1; lv >= AREA_LEVEL_VILLAGE && n < 4; lv--)
+		out[n++] = (enum area_level)lv;
+	return n;
+}
+
+static enum MHD_Result
+get_dashboard(struct http *h, struct MHD_Connection *c)
+{
+	struct svc ss, ts, rs[4];
+	Ctl__Reply srp, trp, rrp[4];
+	enum area_level lv[4];
+	size_t nl = levels_below(h->cfg->level, lv);
+	Ctl__RollupReply *rollups[4];
+	/* Every service asked is released at the end, answer or not. */
+	int err = ask_status(h, &ss, &srp);
+	const char *why = srp.error;
+	bool tree_asked = !err;
+	if (!err) {
+		err = ask_tree(h, &ts, &trp);
+		why = trp.error;
+	}
+	size_t asked = 0;
+	for (size_t i = 0; !err && i < nl; i++) {
+		err = ask_rollup(h, &rs[i], area_level_name(lv[i]), h->cfg->area, 0, &rrp[i]);
+		why = rrp[i].error;
+		asked++;
+		rollups[i] = err ? NULL : rrp[i].rollup;
+	}
+	enum MHD_Result r;
+	if (err) {
+		r = send_text(c, status_of(err), "%s", why);
+	} else {
+		struct sbuf b;
+		sbuf_init(&b);
+		http_dashboard(&b, srp.status, trp.tree, rollups, nl);
+		r = send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b);
+	}
+	for (size_t i = 0; i < asked; i++)
+		svc_release(&rs[i]);
+	if (tree_asked)
+		svc_release(&ts);
+	svc_release(&ss);
+	return r;
+}
+
+struct route {
+	const char *path;
+	enum MHD_Result (*fn)(struct http *h, struct MHD_Connection *c);
+};
+
+static const struct route routes[] = {
+    {"/", get_dashboard},    {"/metrics", get_metrics},   {"/api/status", get_status},
+    {"/api/tree", get_tree}, {"/api/rollup", get_rollup}, {"/api/proposals", get_proposals},
+};
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	(void)upload_data;
+	struct http *h = cls;
+	const struct route *rt = NULL;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(url, routes[i].path) == 0)
+			rt = &routes[i];
+	bool get =
+	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	/* Refused at once, before any body is read. */
+	if (!rt)
+		return send_text(c, MHD_HTTP_NOT_FOUND, "not found: %s", url);
+	if (!get)
+		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s: only GET and HEAD", method);
+	/* A GET with a body: let libmicrohttpd read (and drop) it first. */
+	if (!*con_cls) {
+		*con_cls = (void *)h;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return rt->fn(h, c);
+}
+
+/* ---------------------------------------------------------------- life */
+
+static void
+on_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+	(void)cls;
+	log_error("libmicrohttpd: %s:%u: %s", file, line, reason ? reason : "");
+	abort();
+}
+
+/* A socket bound to exactly SS and listening, non-blocking; or -errno. */
+static int
+bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
+{
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (v6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, sl) != 0 ||
+	    listen(fd, HTTP_LISTEN_BACKLOG) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int
+http_open(struct http **out, const char *listen, char *bound, size_t boundlen, struct store *st,
+          const struct config *cfg, const struct ident *id, struct control *ctl, char *err,
+          size_t errlen)
+{
+	*out = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	bool v6;
+	if (parse_listen(listen, &ss, &sl, &v6)) {
+		snprintf(err, errlen,
+		         "[http] listen: '%s' is not HOST:PORT or [IPv6]:PORT with a numeric "
+		         "address",
+		         listen);
+		return JZ_ECONFIG;
+	}
+	int fd = bind_exact(&ss, sl, v6);
+	if (fd < 0) {
+		snprintf(err, errlen, "[http] listen: cannot listen on %s: %s", listen,
+		         strerror(-fd));
+		return fd;
+	}
+	struct sockaddr_storage got;
+	socklen_t gl = sizeof(got);
+	char host[INET6_ADDRSTRLEN] = "";
+	unsigned port = 0;
+	if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
+		if (v6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&got;
+			inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+			port = ntohs(a->sin6_port);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&got;
+			inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+			port = ntohs(a->sin_port);
+		}
+	}
+	struct http *h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	h->st = st;
+	h->cfg = cfg;
+	h->id = id;
+	h->ctl = ctl;
+	snprintf(h->bound, sizeof(h->bound), v6 ? "[%s]:%u" : "%s:%u", host, port);
+	/* Before any thread of ours can read it. */
+	snprintf(bound, boundlen, "%s", h->bound);
+	/* Times render in the process's zone, set by jzfpd at start ([node]
+	 * timezone, timefmt_set_zone), the one every reply names. */
+	MHD_set_panic_func(on_panic, NULL);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	h->d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_END);
+	if (!h->d) {
+		close(fd);
+		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
+		free(h);
+		return JZ_EIO;
+	}
+	log_info("http: serving on http://%s/", h->bound);
+	*out = h;
+	return 0;
+}
+
+const char *
+http_bound(const struct http *h)
+{
+	return h ? h->bound : "";
+}
+
+void
+http_close(struct http **hp)
+{
+	if (!hp || !*hp)
+		return;
+	struct http *h = *hp;
+	MHD_stop_daemon(h->d);
+	free(h);
+	*hp = NULL;
+}

@@ -1,0 +1,25 @@
+/*
+ * pages.h - what the HTTP server (http.c) serves, made from typed replies
+ * (proto/ctl.proto): the metrics text and the dashboard page. Inside
+ * node/http/ only; the engine never includes ctl.pb-c.h.
+ */
+#ifndef JZFP_HTTP_PAGES_H
+#define JZFP_HTTP_PAGES_H
+
+#include "ctl.pb-c.h"
+#include "output.h"
+
+#include <stddef.h>
+
+/* metrics.c: the Prometheus text exposition of a status reply. */
+void http_metrics(struct sbuf *out, const Ctl__StatusReply *st);
+
+/* dashboard.c: the dashboard page from the status, the tree and one
+ * rollup per level below the node (ROLLUPS[0] the nearest level). */
+void http_dashboard(struct sbuf *out, const Ctl__StatusReply *st, const Ctl__TreeReply *tree,
+                    Ctl__RollupReply *const *rollups, size_t n_rollups);
+
+/* TEXT escaped for HTML text and attribute values. */
+void http_html_escape(struct sbuf *out, const char *text);
+
+#endif

@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""The read-only HTTP server ([http] listen, node/http/): metrics, API, dashboard.
+
+A province (青海省) with two counties, each with a township and a village with
+a census and households; the province and one county serve HTTP on
+127.0.0.1 port 0, and the test reads the bound port from `status --json`
+(http_listen).
+
+  - GET /metrics is valid under `promtool check metrics` (Debian
+    `prometheus`) and its figures are those of `status --json`: each value
+    read between two status calls equals one of them (exactly for what does
+    not move, between them for what can); every required family is there,
+    with a sample per child, per refusal reason and per open state.
+  - /api/rollup at every level (and with under and year) is byte for byte
+    `jzfpctl rollup --format csv` and `--json`; /api/status and /api/tree
+    have the keys of `status --json` and `tree --json`, and the same nodes.
+  - Anything but GET/HEAD of a known path is 404 or 405 (with Allow); bad
+    query values are 400 with a JSON error; /api/proposals equals
+    `jzfpctl proposals --json`; no household is reachable.
+  - Idle and half-sent connections and a huge header do not stop the
+    server: a request made while they are open is answered.
+  - The dashboard in headless Chromium (Debian `chromium`): the DOM holds
+    every county's name and incidence figure from `rollup`, and a
+    screenshot is kept in the build tree (path in the log). Only this part
+    is skipped, with a message, when Chromium cannot run at all.
+"""
+
+import csv
+import html
+import http.client
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import jzfptest as jt
+from jzfptest import check, check_eq
+
+YEAR = 2020
+PROV = "630000000000"
+# The second county's name tests escaping: HTML, CSV, JSON and label values.
+COUNTIES = {"630121000000": "大通县", "630122000000": '湟中区<i>"&\\'}
+TOWNSHIPS = {"630121101000": "桥头镇", "630122102000": "鲁沙尔镇"}
+VILLAGES = {"630121101001": "630121101000", "630122102003": "630122102000"}
+REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_records",
+            "jzfp_parent_connected", "jzfp_child_connected", "jzfp_child_last_seen_seconds",
+            "jzfp_refused_total", "jzfp_workflow_steps_total", "jzfp_open_proposals",
+            "jzfp_receipt_age_seconds", "jzfp_store_used_bytes", "jzfp_store_map_bytes",
+            "jzfp_disk_free_bytes", "jzfp_build_info"]
+HTTP_TIMEOUT = 30
+
+
+def with_http(t, nodes):
+    """Make the harness write [http] listen = 127.0.0.1:0 into NODES' configs."""
+    write = t.write_conf
+
+    def write_conf(n):
+        write(n)
+        if n in nodes:
+            with open(n.conf, "a", encoding="utf-8") as f:
+                f.write("\n[http]\nlisten = 127.0.0.1:0\n")
+    t.write_conf = write_conf
+
+
+def http_addr(t, n):
+    addr = t.status(n).get("http_listen") or ""
+    check(re.fullmatch(r"127\.0\.0\.1:\d+", addr) is not None and not addr.endswith(":0"),
+          f"{n}: status http_listen is {addr!r}, expected 127.0.0.1 and the bound port")
+    host, port = addr.rsplit(":", 1)
+    return host, int(port)
+
+
+def request(addr, method, path, body=None, headers=None):
+    """One request; returns (status, headers dict (lower-case), body bytes)."""
+    c = http.client.HTTPConnection(addr[0], addr[1], timeout=HTTP_TIMEOUT)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+def get(addr, path):
+    st, hd, body = request(addr, "GET", path)
+    check_eq(st, 200, f"GET {path}: status (body {body[:200]!r})")
+    return hd, body
+
+
+# ---------------------------------------------------------------- metrics
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): float} and the families (HELP and TYPE)."""
+    samples, helps, types = {}, set(), {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.add(line.split(" ", 3)[2])
+        elif line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            types[name] = typ
+        elif line and not line.startswith("#"):
+            m = SAMPLE.match(line)
+            check(m is not None, f"metrics: cannot parse {line!r}")
+            labels = {}
+            for k, v in LABEL.findall(m.group(2) or ""):
+                labels[k] = v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+            key = (m.group(1), frozenset(labels.items()))
+            check(key not in samples, f"metrics: {line!r} twice")
+            samples[key] = float(m.group(3))
+    return samples, helps, types
+
+
+def promtool_check(text, what):
+    promtool = shutil.which("promtool")
+    check(promtool is not None,
+          "promtool not found: install Debian's prometheus (bash scripts/deps.sh --test)")
+    p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0,
+          f"{what}: promtool check metrics: exit {p.returncode}: {p.stdout}{p.stderr}")
+    jt.log(f"{what}: promtool check metrics: ok ({len(text.splitlines())} lines)")
+
+
+def between(v, a, b, what):
+    lo, hi = min(a, b), max(a, b)
+    check(lo <= v <= hi, f"{what}: metric {v} not between the status values {a} and {b}")
+
+
+def check_metrics(t, n, addr, children):
+    st1 = t.status(n)
+    hd, body = get(addr, "/metrics")
+    st2 = t.status(n)
+    check(hd.get("content-type", "").startswith("text/plain; version=0.0.4"),
+          f"{n}: /metrics content type {hd.get('content-type')!r}")
+    text = body.decode("utf-8")
+    promtool_check(text, f"{n} /metrics")
+    m, helps, types = parse_metrics(text)
+
+    def val(metric_, **labels):
+        key = (metric_, frozenset(labels.items()))
+        check(key in m, f"{n}: /metrics has no {metric_}{labels or ''}")
+        return m[key]
+
+    for fam in REQUIRED:
+        if fam in ("jzfp_up_backlog_records", "jzfp_down_backlog_records",
+                   "jzfp_parent_connected", "jzfp_receipt_age_seconds") and not st1.get("parent"):
+            check(fam not in types, f"{n}: the province has no parent, yet {fam} is shown")
+            continue
+        if fam.startswith("jzfp_child_") and not children:
+            continue
+        check(fam in types and fam in helps, f"{n}: /metrics has no HELP/TYPE for {fam}")
+        check(any(k[0] == fam for k in m), f"{n}: /metrics has no sample of {fam}")
+    for name, typ in types.items():
+        check((typ == "counter") == name.endswith("_total"), f"{n}: {name} is a {typ}")
+
+    check_eq(val("jzfp_build_info", version=st1["version"]), 1.0, f"{n}: build_info")
+    check_eq(val("jzfp_node_info", area=st1["area"], level=st1["level"], name=st1["name"]), 1.0,
+             f"{n}: node_info (a Chinese name as a label value)")
+    between(val("jzfp_records_held"), st1["records"], st2["records"], f"{n}: records_held")
+    between(val("jzfp_store_used_bytes"), st1["store"]["used_bytes"],
+            st2["store"]["used_bytes"], f"{n}: store_used_bytes")
+    check_eq(val("jzfp_store_map_bytes"), float(st1["store"]["map_bytes"]),
+             f"{n}: store_map_bytes")
+    # Other processes write to the disk: equal to a status value, or near.
+    free = val("jzfp_disk_free_bytes")
+    check(min(abs(free - st1["store"]["disk_free_bytes"]),
+              abs(free - st2["store"]["disk_free_bytes"])) < 256 << 20,
+          f"{n}: disk_free_bytes {free} far from status {st1['store']['disk_free_bytes']}")
+    reasons = st1["refused_by_reason"]
+    check_eq(sorted(reasons), ["equivocation", "gap", "other"], f"{n}: refusal reasons")
+    for r, v in reasons.items():
+        between(val("jzfp_refused_total", reason=r), v, st2["refused_by_reason"][r],
+                f"{n}: refused_total{{reason={r}}}")
+    check_eq(sum(reasons.values()), st1["refused"], f"{n}: refusals by reason add up")
+    between(val("jzfp_workflow_steps_total", result="applied"), st1["workflow"]["applied"],
+            st2["workflow"]["applied"], f"{n}: workflow steps applied")
+    between(val("jzfp_workflow_steps_total", result="refused"), st1["workflow"]["refused"],
+            st2["workflow"]["refused"], f"{n}: workflow steps refused")
+    by_state = st1["workflow"]["open_by_state"]
+    check("VILLAGE_NOTICE" in by_state and "RECORDED" not in by_state,
+          f"{n}: open_by_state has the open states only: {sorted(by_state)}")
+    for state, v in by_state.items():
+        check_eq(val("jzfp_open_proposals", state=state), float(v),
+                 f"{n}: open_proposals{{state={state}}}")
+    check_eq(sum(by_state.values()), st1["workflow"]["open_proposals"],
+             f"{n}: open proposals by state add up")
+    if st1.get("parent"):
+        check_eq(val("jzfp_parent_connected"), float(st1["parent"]["connected"]),
+                 f"{n}: parent_connected")
+        between(val("jzfp_up_backlog_records"), st1["parent"]["backlog"],
+                st2["parent"]["backlog"], f"{n}: up_backlog_records")
+        between(val("jzfp_down_backlog_records"), st1["down"]["backlog"],
+                st2["down"]["backlog"], f"{n}: down_backlog_records")
+        check(st1["receipt"]["at"] is not None, f"{n}: no receipt time in status")
+        # New receipts reset it (every RECEIPT_MS): within a generous bound.
+        between(val("jzfp_receipt_age_seconds"), 0, 30, f"{n}: receipt_age_seconds")
+        check(st1["receipt"]["age_s"] < 30, f"{n}: receipt age in status {st1['receipt']}")
+    by_child = {c["area"]: c for c in st1["children"]}
+    check_eq(sorted(by_child), sorted(children), f"{n}: children in status")
+    for area, c in by_child.items():
+        c2 = next(x for x in st2["children"] if x["area"] == area)
+        check_eq(val("jzfp_child_connected", child=area, name=c["name"]), 1.0,
+                 f"{n}: child_connected{{child={area}}}")
+        # Heartbeats reset it: within what counts as connected.
+        between(val("jzfp_child_last_seen_seconds", child=area, name=c["name"]), 0,
+                3 * jt.HEARTBEAT_MS / 1000 + 2, f"{n}: child_last_seen_seconds{{child={area}}}")
+        check(c["connected"] and c2["connected"], f"{n}: child {area} not connected")
+    # HEAD: the headers, no body.
+    st, hd, body = request(addr, "HEAD", "/metrics")
+    check_eq((st, body), (200, b""), f"{n}: HEAD /metrics")
+
+
+# ---------------------------------------------------------------- api
+
+def check_api(t, n, addr):
+    cases = []
+    for level in jt.ROLLUP_LEVELS:
+        cases.append(["--level", level])
+    cases.append(["--level", "village", "--under", "630121000000"])
+    cases.append(["--level", "township", "--under", "630122000000", "--year", str(YEAR)])
+    cases.append(["--year", str(YEAR - 1)])
+    cases.append([])
+    for args in cases:
+        q = "&".join(f"{args[i][2:]}={args[i + 1]}" for i in range(0, len(args), 2))
+        want_csv = t.ctl_text(n, "rollup", *args, "--format", "csv").encode("utf-8")
+        hd, got = get(addr, f"/api/rollup?{q}&format=csv")
+        check_eq(got, want_csv, f"{n}: /api/rollup?{q}&format=csv against rollup --format csv")
+        check(hd.get("content-type", "").startswith("text/csv"), f"CSV content type {hd}")
+        want_json = t.ctl_text(n, "rollup", *args, "--json").encode("utf-8")
+        hd, got = get(addr, f"/api/rollup?{q}")
+        check_eq(got, want_json, f"{n}: /api/rollup?{q} against rollup --json")
+        check(hd.get("content-type", "").startswith("application/json"), f"JSON type {hd}")
+    jt.log(f"{n}: /api/rollup equals jzfpctl rollup in {len(cases)} cases, CSV and JSON")
+
+    st = json.loads(get(addr, "/api/status")[1])
+    want = t.status(n)
+    check_eq(sorted(st), sorted(want), f"{n}: /api/status keys")
+    for k in ("area", "level", "name", "version", "http_listen", "listen", "insecure"):
+        check_eq(st[k], want[k], f"{n}: /api/status {k}")
+    check(st["now"].endswith("+08:00"), f"{n}: /api/status time {st['now']!r} not in +08:00")
+    tree = json.loads(get(addr, "/api/tree")[1])
+    want = t.ctl(n, "tree", "--json")
+    check_eq(sorted(tree), sorted(want), f"{n}: /api/tree keys")
+    check_eq([x["area"] for x in tree["nodes"]], [x["area"] for x in want["nodes"]],
+             f"{n}: /api/tree nodes")
+
+
+def check_refusals(n, addr):
+    for path in ("/nope", "/api", "/api/household", "/api/households", "/api/household/show",
+                 "/metrics/", "/index.html", "/../etc/passwd"):
+        st, _, _ = request(addr, "GET", path)
+        check_eq(st, 404, f"{n}: GET {path}")
+    for method, path in (("POST", "/metrics"), ("PUT", "/"), ("DELETE", "/api/status"),
+                         ("POST", "/api/rollup"), ("OPTIONS", "/api/tree")):
+        st, hd, _ = request(addr, method, path, body=b"x" * 10 if method != "OPTIONS" else None)
+        check_eq(st, 405, f"{n}: {method} {path}")
+        check_eq(hd.get("allow"), "GET, HEAD", f"{n}: {method} {path}: Allow")
+    st, _, _ = request(addr, "POST", "/nope", body=b"{}")
+    check_eq(st, 404, f"{n}: POST of an unknown path")
+    for q in ("level=street", "under=63012", "under=abc", "year=12", "year=2020x",
+              "format=xlsx", "level=province&under=630121000000"):
+        st, hd, body = request(addr, "GET", f"/api/rollup?{q}")
+        check_eq(st, 400, f"{n}: /api/rollup?{q}")
+        err = json.loads(body)
+        check(err.get("error"), f"{n}: /api/rollup?{q}: no error in {body!r}")
+    st, _, body = request(addr, "GET", "/api/proposals")
+    check_eq(st, 200, f"{n}: /api/proposals")
+    check_eq(json.loads(body), n.tree.ctl(n, "proposals", "--json"),
+             f"{n}: /api/proposals equals jzfpctl proposals --json")
+    st, _, body = request(addr, "GET", "/api/proposals?under=abc")
+    check_eq(st, 400, f"{n}: /api/proposals with a bad area")
+    jt.log(f"{n}: 404, 405 and 400 as expected; /api/proposals as jzfpctl")
+
+
+def check_limits(n, addr):
+    """Idle, half-sent and huge requests do not stop the server."""
+    held = []
+    try:
+        for i in range(6):
+            s = socket.create_connection(addr, timeout=HTTP_TIMEOUT)
+            if i % 2:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finished
+            held.append(s)
+        big = socket.create_connection(addr, timeout=HTTP_TIMEOUT)
+        held.append(big)
+        hdr = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (256 << 10) + b"\r\n\r\n"
+        try:
+            big.sendall(hdr)
+            answer = big.recv(200)
+        except OSError:
+            answer = b""  # the server closed the connection: also fine
+        check(not answer.startswith(b"HTTP/1.1 200"), f"{n}: a 256 KiB header was served")
+        t0 = time.monotonic()
+        get(addr, "/metrics")
+        get(addr, "/api/status")
+        jt.log(f"{n}: answered beside {len(held)} idle, half-sent and huge requests in "
+               f"{time.monotonic() - t0:.2f} s")
+    finally:
+        for s in held:
+            s.close()
+
+
+# ---------------------------------------------------------------- dashboard
+
+def chromium_cmd():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def chromium(path, profile, *args, timeout=90):
+    argv = [path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def check_dashboard(t, n, addr):
+    url = f"http://{addr[0]}:{addr[1]}/"
+    hd, body = get(addr, "/")
+    page = body.decode("utf-8")
+    check(hd.get("content-type", "").startswith("text/html"), f"{n}: / content type {hd}")
+    check('name="viewport"' in page and "<!doctype html>" in page, f"{n}: / is not a page")
+    check(not re.search(r"(src|href)=\"(https?:)?//", page), f"{n}: / loads something remote")
+    counties = t.rollup(n, "county")
+    check_eq(sorted(r["area"] for r in counties), sorted(COUNTIES), f"{n}: counties")
+    check("<i>" not in page and "&lt;i&gt;&quot;&amp;\\" in page,
+          f"{n}: the name {COUNTIES['630122000000']!r} is not escaped into HTML")
+    for level in ("county", "township", "village"):
+        for r in t.rollup(n, level):
+            check(html.escape(r["name"]) in page and r["incidence_pct"] in page,
+                  f"{n}: / lacks {level} {r['name']} {r['incidence_pct']}")
+
+    for x in t.ctl(n, "tree", "--json")["nodes"]:
+        check(f"<tr><td>{html.escape(x['name'])}</td>" in page,
+              f"{n}: the sync tree on / lacks {x['area']} {x['name']}")
+
+    exe = chromium_cmd()
+    profile = os.path.join(t.dir, "chromium-profile")
+    why = None
+    if exe is None:
+        why = "no chromium on PATH (Debian package chromium)"
+    else:
+        p = chromium(exe, profile, "--dump-dom", "about:blank", timeout=60)
+        if p.returncode != 0 or "<html" not in p.stdout:
+            why = f"chromium cannot run here: exit {p.returncode}: {p.stderr.strip()[-300:]}"
+    if why:
+        jt.log(f"SKIP the dashboard in Chromium: {why}")
+        return
+    p = chromium(exe, profile, "--dump-dom", url)
+    check(p.returncode == 0, f"chromium --dump-dom {url}: exit {p.returncode}: {p.stderr[-500:]}")
+    dom = p.stdout
+    check("扶贫数据看板" in dom, f"{n}: the DOM has no dashboard title")
+    for r in counties:
+        name = html.escape(r["name"], quote=False)  # as Chromium serialises text
+        check(name in dom, f"{n}: the DOM lacks county {r['name']}")
+        check(r["incidence_pct"], f"{n}: county {r['name']} has no incidence")
+        row = re.search(r"<tr[^>]*><td>" + re.escape(name) +
+                        r"</td><td class=\"inc\">([^<]*)</td>.*?<td>" + re.escape(r["area"]) +
+                        r"</td></tr>", dom)
+        check(row is not None, f"{n}: the DOM has no table row for {r['name']}")
+        check_eq(row.group(1), r["incidence_pct"], f"{n}: {r['name']} incidence in the DOM")
+        check(f"{r['incidence_pct']}%" in dom, f"{n}: the chart lacks {r['name']}'s figure")
+    check(dom.count("<svg") >= 1, f"{n}: the DOM has no chart")
+    jt.log(f"{n}: the dashboard in Chromium shows {len(counties)} counties with their figures")
+
+    shot = os.path.join(t.dir, "dashboard.png")
+    p = chromium(exe, profile, f"--screenshot={shot}", "--window-size=412,2300", url)
+    check(p.returncode == 0 and os.path.isfile(shot) and os.path.getsize(shot) > 1000,
+          f"chromium --screenshot: exit {p.returncode}: {p.stderr[-500:]}")
+    with open(shot, "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{shot} is not a PNG")
+    kept = os.path.join(os.path.dirname(os.path.abspath(jt.BIN)), "test-artifacts")
+    os.makedirs(kept, exist_ok=True)
+    dst = os.path.join(kept, "http-dashboard.png")
+    shutil.copyfile(shot, dst)
+    jt.log(f"{n}: dashboard screenshot (phone width, 412 px): {dst}")
+
+
+def test(t):
+    prov = t.add(PROV, "province", "青海省")
+    counties = [t.add(a, "county", nm) for a, nm in COUNTIES.items()]
+    for a, nm in TOWNSHIPS.items():
+        t.add(a, "township", nm)
+    villages = [t.add(v, "village", f"村{v[-3:]}") for v in VILLAGES]
+    with_http(t, [prov, counties[0]])
+    t.start_all()
+    t.wait_synced()
+
+    census = os.path.join(t.dir, "census.csv")
+    jt.gen_census(census, list(VILLAGES), YEAR, seed=11)
+    hh = jt.gen_households(os.path.join(t.dir, "hh-{village}.csv"), list(VILLAGES), 30,
+                           seed=12, year=YEAR)
+    for v in villages:
+        t.import_ok(v, "census", jt.split_census(census, os.path.join(t.dir, f"c-{v.area}.csv"),
+                                                 [v.area]))
+        # The existing register, migrated at the county: the figures.
+        county = t.nodes[jt.area_at(v.area, "county")]
+        p = t.import_file(county, "households", hh[v.area], "--recorded")
+        check(p.returncode == 0, f"import --recorded at {county}: {p.stderr.strip()}")
+    # New households proposed at a village: open proposals.
+    new = jt.gen_households(os.path.join(t.dir, "new-{village}.csv"), [villages[0].area], 4,
+                            seed=13, year=YEAR, new=True, first_serial=900)
+    t.import_ok(villages[0], "households", new[villages[0].area])
+    t.wait_synced()
+
+    paddr = http_addr(t, prov)
+    caddr = http_addr(t, counties[0])
+    check(paddr != caddr, "two nodes on one HTTP port")
+    check_eq(t.status(counties[1]).get("http_listen"), "", f"{counties[1]}: HTTP is off")
+
+    check_metrics(t, prov, paddr, list(COUNTIES))
+    check_metrics(t, counties[0], caddr, ["630121101000"])
+    check_api(t, prov, paddr)
+    check_api(t, counties[0], caddr)
+    check_refusals(prov, paddr)
+    check_limits(prov, paddr)
+    check_dashboard(t, prov, paddr)
+
+    # Stopped with the node: the port is closed.
+    t.stop(prov)
+    try:
+        socket.create_connection(paddr, timeout=5).close()
+        refused = False
+    except OSError:
+        refused = True
+    check(refused, f"{prov}: HTTP still answers after the node stopped")
+
+
+if __name__ == "__main__":
+    jt.main(test)

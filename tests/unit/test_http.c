@@ -1,0 +1,205 @@
+/*
+ * test_http.c - what the HTTP server makes of typed replies, without a
+ * socket (node/http/pages.h): HTML escaping, the Prometheus text (label
+ * escaping, families present only with their samples, counters ending in
+ * _total) and the dashboard (escaped names, areas below the threshold
+ * marked, figures as the renderers write them).
+ */
+#include "../../node/http/pages.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+static void
+html_escape_every_special(void **state)
+{
+	(void)state;
+	struct sbuf b;
+	sbuf_init(&b);
+	http_html_escape(&b, "<a href=\"x\">&'村");
+	assert_string_equal(b.p, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;村");
+	sbuf_release(&b);
+	sbuf_init(&b);
+	http_html_escape(&b, NULL);
+	assert_true(b.n == 0);
+	sbuf_release(&b);
+}
+
+/* A status reply of a county with one child whose name needs escaping. */
+struct fixture {
+	Ctl__StatusReply st;
+	Ctl__StoreState store;
+	Ctl__WorkflowCounts wf;
+	Ctl__WorkflowCounts__OpenByStateEntry open[2], *openp[2];
+	Ctl__StatusReply__RefusedByReasonEntry ref[3], *refp[3];
+	Ctl__ChildState child, *childp[1];
+	Ctl__ParentState parent;
+	Ctl__DownCursor down;
+};
+
+static void
+fixture_init(struct fixture *f)
+{
+	ctl__status_reply__init(&f->st);
+	f->st.area = "630121000000";
+	f->st.level = "county";
+	f->st.name = "大通县";
+	f->st.version = "0.9.0";
+	f->st.records = 42;
+	f->st.refused = 3;
+	ctl__store_state__init(&f->store);
+	f->store.used_bytes = 4096;
+	f->store.map_bytes = 1 << 20;
+	f->st.store = &f->store;
+	ctl__workflow_counts__init(&f->wf);
+	f->wf.applied = 7;
+	f->wf.open_proposals = 2;
+	const char *states[] = {"PROPOSED", "VILLAGE_NOTICE"};
+	for (int i = 0; i < 2; i++) {
+		ctl__workflow_counts__open_by_state_entry__init(&f->open[i]);
+		f->open[i].key = (char *)(uintptr_t)states[i];
+		f->open[i].value = 1;
+		f->openp[i] = &f->open[i];
+	}
+	f->wf.n_open_by_state = 2;
+	f->wf.open_by_state = f->openp;
+	f->st.workflow = &f->wf;
+	const char *reasons[] = {"gap", "equivocation", "other"};
+	for (int i = 0; i < 3; i++) {
+		ctl__status_reply__refused_by_reason_entry__init(&f->ref[i]);
+		f->ref[i].key = (char *)(uintptr_t)reasons[i];
+		f->ref[i].value = (uint64_t)i;
+		f->refp[i] = &f->ref[i];
+	}
+	f->st.n_refused_by_reason = 3;
+	f->st.refused_by_reason = f->refp;
+	ctl__child_state__init(&f->child);
+	f->child.area = "630121101000";
+	f->child.name = "桥\"头\\镇\n";
+	f->child.connected = true;
+	f->child.last_seen_s = 0.25;
+	f->childp[0] = &f->child;
+	f->st.n_children = 1;
+	f->st.children = f->childp;
+	ctl__parent_state__init(&f->parent);
+	ctl__down_cursor__init(&f->down);
+}
+
+static void
+metrics_text(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	struct sbuf b;
+	sbuf_init(&b);
+	http_metrics(&b, &f.st);
+	assert_non_null(strstr(b.p, "# TYPE jzfp_records_held gauge\njzfp_records_held 42\n"));
+	assert_non_null(strstr(b.p, "jzfp_build_info{version=\"0.9.0\"} 1\n"));
+	assert_non_null(strstr(b.p, "jzfp_refused_total{reason=\"other\"} 2\n"));
+	assert_non_null(strstr(b.p, "jzfp_open_proposals{state=\"VILLAGE_NOTICE\"} 1\n"));
+	assert_non_null(strstr(b.p, "jzfp_workflow_steps_total{result=\"applied\"} 7\n"));
+	/* backslash, double quote and newline escaped in label values */
+	assert_non_null(strstr(b.p,
+	                       "jzfp_child_connected{child=\"630121101000\",name=\"桥\\\"头\\\\镇"
+	                       "\\n\"} 1\n"));
+	assert_non_null(strstr(b.p, "jzfp_child_last_seen_seconds{child=\"630121101000\""));
+	/* no parent, no receipt: those families are left out whole */
+	assert_null(strstr(b.p, "jzfp_parent_connected"));
+	assert_null(strstr(b.p, "jzfp_receipt_age_seconds"));
+	/* every counter ends in _total, nothing else does */
+	for (const char *p = strstr(b.p, "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
+		char name[80], type[16];
+		assert_int_equal(sscanf(p, "# TYPE %79s %15s", name, type), 2);
+		size_t n = strlen(name);
+		bool total = n > 6 && strcmp(name + n - 6, "_total") == 0;
+		assert_int_equal(total, strcmp(type, "counter") == 0);
+	}
+	sbuf_release(&b);
+
+	f.parent.connected = true;
+	f.parent.backlog = 5;
+	f.st.parent = &f.parent;
+	f.down.backlog = 9;
+	f.st.down = &f.down;
+	sbuf_init(&b);
+	http_metrics(&b, &f.st);
+	assert_non_null(strstr(b.p, "\njzfp_parent_connected 1\n"));
+	assert_non_null(strstr(b.p, "\njzfp_up_backlog_records 5\n"));
+	assert_non_null(strstr(b.p, "\njzfp_down_backlog_records 9\n"));
+	sbuf_release(&b);
+}
+
+static void
+dashboard_page(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	Ctl__Fixed inc[2], thr;
+	Ctl__OptBool below[2];
+	Ctl__RollupRow rows[2], *rowp[2];
+	const char *names[] = {"<script>x</script>", "湟中区"};
+	const char *areas[] = {"630121101000", "630121102000"};
+	ctl__fixed__init(&thr);
+	thr.value = 300;
+	thr.scale = 2;
+	for (int i = 0; i < 2; i++) {
+		ctl__rollup_row__init(&rows[i]);
+		ctl__fixed__init(&inc[i]);
+		ctl__opt_bool__init(&below[i]);
+		rows[i].area = (char *)(uintptr_t)areas[i];
+		rows[i].level = "township";
+		rows[i].name = (char *)(uintptr_t)names[i];
+		inc[i].value = i ? 41 : 25; /* 2.5 and 4.1 */
+		inc[i].scale = 1;
+		rows[i].incidence_pct = &inc[i];
+		below[i].value = i == 0;
+		rows[i].below_threshold = &below[i];
+		rows[i].threshold_pct = &thr;
+		rowp[i] = &rows[i];
+	}
+	Ctl__RollupReply r;
+	ctl__rollup_reply__init(&r);
+	r.year = 2020;
+	r.level = "township";
+	r.threshold_pct = &thr;
+	r.n_rows = 2;
+	r.rows = rowp;
+	Ctl__TreeReply tree;
+	ctl__tree_reply__init(&tree);
+	Ctl__RollupReply *rollups[] = {&r};
+	struct sbuf b;
+	sbuf_init(&b);
+	http_dashboard(&b, &f.st, &tree, rollups, 1);
+	assert_null(strstr(b.p, "<script"));
+	assert_non_null(strstr(b.p, "&lt;script&gt;x&lt;/script&gt;"));
+	assert_non_null(strstr(b.p, "<meta name=\"viewport\""));
+	assert_non_null(strstr(b.p, "各乡镇贫困发生率（2个，2020年）"));
+	/* the first is below the threshold, the second above */
+	assert_non_null(strstr(b.p, "<tr class=\"below\"><td>&lt;script&gt;x&lt;/script&gt;</td>"
+	                            "<td class=\"inc\">2.5</td>"));
+	assert_non_null(
+	    strstr(b.p, "<tr class=\"above\"><td>湟中区</td><td class=\"inc\">4.1</td>"));
+	assert_non_null(strstr(b.p, "退出线 3.00%"));
+	assert_null(strstr(b.p, "src=")); /* nothing loaded, from here or elsewhere */
+	sbuf_release(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(html_escape_every_special),
+	    cmocka_unit_test(metrics_text),
+	    cmocka_unit_test(dashboard_page),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
