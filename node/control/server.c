@@ -133,6 +133,36 @@ peer_uid(zmq_msg_t *m)
 	return (uint32_t)cr.uid;
 }
 
+/* Up to three frames of a message on SOCK into F; returns how many, or -1
+ * when the message had more (dropped). */
+static int
+recv3(void *sock, zmq_msg_t f[3])
+{
+	int n = 0;
+	bool more = true;
+	while (more) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		more = zmq_msg_more(&m);
+		if (n < 3) {
+			f[n++] = m;
+		} else {
+			zmq_msg_close(&m);
+			n = 4;
+		}
+	}
+	if (n > 3) {
+		for (int i = 0; i < 3; i++)
+			zmq_msg_close(&f[i]);
+		return -1;
+	}
+	return n;
+}
+
 /* ---------------------------------------------------------------- readers */
 
 static void *
@@ -150,31 +180,12 @@ reader_main(void *arg)
 	}
 	for (;;) {
 		zmq_msg_t f[3], out;
-		size_t n = 0;
-		bool more = true;
-		while (more) {
-			zmq_msg_t m;
-			zmq_msg_init(&m);
-			if (zmq_msg_recv(&m, sock, 0) < 0) {
-				zmq_msg_close(&m);
-				break;
-			}
-			more = zmq_msg_more(&m);
-			if (n < 3)
-				f[n++] = m;
-			else
-				zmq_msg_close(&m);
-		}
-		if (more) { /* ETERM: the node stops */
-			for (size_t i = 0; i < n; i++)
-				zmq_msg_close(&f[i]);
-			break;
-		}
+		int n = recv3(sock, f);
+		if (n == 0 && zmq_errno() == ETERM)
+			break; /* the node stops */
 		if (n != 3) {
-			for (size_t i = 0; i < n; i++)
+			for (int i = 0; i < n; i++)
 				zmq_msg_close(&f[i]);
-			if (n == 0)
-				break;
 			continue;
 		}
 		struct meta mt;
@@ -377,36 +388,6 @@ front_recv(struct broker *b, void *sock, bool ro)
 		answer_error(b, &f[0], &meta, -EBUSY,
 		             "the node is busy with other reads: try again");
 	}
-}
-
-/* Up to three frames of a message on SOCK into F; returns how many, or -1
- * when the message had more (dropped). */
-static int
-recv3(void *sock, zmq_msg_t f[3])
-{
-	int n = 0;
-	bool more = true;
-	while (more) {
-		zmq_msg_t m;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock, 0) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		more = zmq_msg_more(&m);
-		if (n < 3) {
-			f[n++] = m;
-		} else {
-			zmq_msg_close(&m);
-			n = 4;
-		}
-	}
-	if (n > 3) {
-		for (int i = 0; i < 3; i++)
-			zmq_msg_close(&f[i]);
-		return -1;
-	}
-	return n;
 }
 
 /* From a reader: [rid, READY] or [rid, client, meta, reply]. */

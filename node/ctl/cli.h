@@ -114,6 +114,23 @@ Ctl__Reply *cli_request(struct ctl *c, const Ctl__Request *rq);
  * dies if the reply is not of kind BODY. */
 Ctl__Reply *cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body);
 void cli_reply_free(Ctl__Reply *rp);
+/* cli_expect, with the test hold (JZFP_TEST_HOLD_MS) asked for, and times
+ * rendered in the node's zone (the reply's) from then on. */
+Ctl__Reply *cli_ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body);
+/* Print OUT on stdout (cli_print), wipe it (it may hold names), release it;
+ * returns 0, the exit status. */
+struct sbuf;
+int cli_emit(struct sbuf *out);
+/* M as one JSON line into OUT when JSON, else TEXT_FN(OUT, M) for people. */
+#define CLI_RENDER(out, json, m, text_fn)                                                          \
+	do {                                                                                       \
+		if (json) {                                                                        \
+			render_json((out), &(m)->base);                                            \
+			sbuf_add((out), "\n", 1);                                                  \
+		} else {                                                                           \
+			text_fn((out), (m));                                                       \
+		}                                                                                  \
+	} while (0)
 /* Write N bytes of TEXT to F; on a terminal, control characters and marks
  * that reorder text are escaped (text.h), line feeds kept. */
 void cli_print(FILE *f, const char *text, size_t n);

@@ -8,9 +8,11 @@
  */
 #include "cli.h"
 #include "err.h"
+#include "render.h"
 #include "text.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +218,26 @@ cli_print(FILE *f, const char *text, size_t n)
 		text_escape_term_fput(f, text, n, TEXT_MULTILINE);
 	else
 		fwrite(text, 1, n, f);
+}
+
+Ctl__Reply *
+cli_ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
+{
+	if (c->hold_ms)
+		rq->test_hold_ms = c->hold_ms;
+	Ctl__Reply *rp = cli_expect(c, rq, body);
+	render_set_zone(rp->timezone);
+	return rp;
+}
+
+int
+cli_emit(struct sbuf *out)
+{
+	cli_print(stdout, out->p ? out->p : "", out->n);
+	if (out->p)
+		sodium_memzero(out->p, out->n); /* it may hold names */
+	sbuf_release(out);
+	return 0;
 }
 
 Ctl__Reply *

@@ -41,28 +41,6 @@ const char help_household[] =
     "      other changes count at once. --merge makes every open head a\n"
     "      parent, which settles concurrent heads.\n";
 
-/* Send RQ, expect BODY; dies with the node's error (exit 1). */
-static Ctl__Reply *
-ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
-{
-	if (c->hold_ms)
-		rq->test_hold_ms = c->hold_ms;
-	Ctl__Reply *rp = cli_expect(c, rq, body);
-	render_set_zone(rp->timezone);
-	return rp;
-}
-
-/* Print OUT on stdout, wipe it (it may hold names) and free it. */
-static int
-emit(struct sbuf *out)
-{
-	fwrite(out->p ? out->p : "", 1, out->n, stdout);
-	if (out->p)
-		sodium_memzero(out->p, out->n);
-	sbuf_release(out);
-	return 0;
-}
-
 int
 cmd_conflicts(struct ctl *c, int argc, char **argv)
 {
@@ -77,17 +55,12 @@ cmd_conflicts(struct ctl *c, int argc, char **argv)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_CONFLICTS;
 	rq.conflicts = &q;
-	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_CONFLICTS);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_CONFLICTS);
 	struct sbuf out;
 	sbuf_init(&out);
-	if (a.val[0]) {
-		render_json(&out, &rp->conflicts->base);
-		sbuf_add(&out, "\n", 1);
-	} else {
-		render_conflicts_text(&out, rp->conflicts);
-	}
+	CLI_RENDER(&out, a.val[0], rp->conflicts, render_conflicts_text);
 	cli_reply_free(rp);
-	return emit(&out);
+	return cli_emit(&out);
 }
 
 /* ---------------------------------------------------------------- household */
@@ -159,7 +132,7 @@ household_show(struct ctl *c, const char *id, bool json, const char *audit_key)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_HOUSEHOLD_SHOW;
 	rq.household_show = &q;
-	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_HOUSEHOLD_SHOW);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_HOUSEHOLD_SHOW);
 	struct sbuf out;
 	sbuf_init(&out);
 	if (json) {
@@ -176,7 +149,7 @@ household_show(struct ctl *c, const char *id, bool json, const char *audit_key)
 		sodium_memzero(p->birth_date, strlen(p->birth_date));
 	}
 	cli_reply_free(rp);
-	emit(&out);
+	cli_emit(&out);
 	fflush(stdout);
 	return audit_key ? audit_open(c, id, audit_key) : 0;
 }
@@ -232,7 +205,7 @@ household_edit(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_HOUSEHOLD_EDIT;
 	rq.household_edit = &q;
-	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_HOUSEHOLD_EDIT);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_HOUSEHOLD_EDIT);
 	const Ctl__HouseholdEditReply *r = rp->household_edit;
 	printf("household %s: new version %s%s\n", r->id, r->version,
 	       r->proposal ? ", a proposal: it takes effect once recorded (两公示一公告)"

@@ -115,39 +115,6 @@ check_ids(const struct cli_cmd *cmd, const struct cli_args *a, int first)
 	}
 }
 
-/* Send RQ, expect BODY (dies with the node's error, exit 1); render times
- * in the node's zone from now on. */
-static Ctl__Reply *
-flow_ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
-{
-	if (c->hold_ms)
-		rq->test_hold_ms = c->hold_ms;
-	Ctl__Reply *rp = cli_expect(c, rq, body);
-	render_set_zone(rp->timezone);
-	return rp;
-}
-
-/* Print OUT on stdout, free it and the reply RP; exit status 0. */
-static int
-flow_emit(struct sbuf *out, Ctl__Reply *rp)
-{
-	fwrite(out->p ? out->p : "", 1, out->n, stdout);
-	sbuf_release(out);
-	cli_reply_free(rp);
-	return 0;
-}
-
-/* M as one JSON line, or TEXT(M) for people. */
-#define FLOW_RENDER(out, json, m, text_fn)                                                         \
-	do {                                                                                       \
-		if (json) {                                                                        \
-			render_json((out), &(m)->base);                                            \
-			sbuf_add((out), "\n", 1);                                                  \
-		} else {                                                                           \
-			text_fn((out), (m));                                                       \
-		}                                                                                  \
-	} while (0)
-
 int
 cmd_proposals(struct ctl *c, int argc, char **argv)
 {
@@ -182,11 +149,12 @@ cmd_proposals(struct ctl *c, int argc, char **argv)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
 	rq.proposals = &q;
-	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_PROPOSALS);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_PROPOSALS);
 	struct sbuf out;
 	sbuf_init(&out);
-	FLOW_RENDER(&out, a.val[2], rp->proposals, render_proposals_text);
-	return flow_emit(&out, rp);
+	CLI_RENDER(&out, a.val[2], rp->proposals, render_proposals_text);
+	cli_reply_free(rp);
+	return cli_emit(&out);
 }
 
 #define WF_OPTS                                                                                    \
@@ -226,17 +194,18 @@ wf_send(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a, int 
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_WORKFLOW;
 	rq.workflow = &q;
-	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_WORKFLOW);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_WORKFLOW);
 	const Ctl__WorkflowReply *r = rp->workflow;
 	struct sbuf out;
 	sbuf_init(&out);
 	bool json = cli_val(cmd, a, "json") != NULL;
-	FLOW_RENDER(&out, json, r, render_workflow_text);
+	CLI_RENDER(&out, json, r, render_workflow_text);
 	if (!json && r->refused)
 		fprintf(stderr,
 		        "jzfpctl: %" PRIu64 " step(s) refused by this node's own rules: %s\n",
 		        r->refused, r->why);
-	return flow_emit(&out, rp);
+	cli_reply_free(rp);
+	return cli_emit(&out);
 }
 
 int
@@ -274,15 +243,15 @@ notice_print(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_NOTICE_PRINT;
 	rq.notice_print = &q;
-	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_NOTICE_PRINT);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_NOTICE_PRINT);
 	struct sbuf out;
 	sbuf_init(&out);
 	if (strcmp(format, "html") == 0)
 		render_notice_html(&out, rp->notice_print);
 	else
-		FLOW_RENDER(&out, strcmp(format, "json") == 0, rp->notice_print,
-		            render_notice_text);
-	return flow_emit(&out, rp);
+		CLI_RENDER(&out, strcmp(format, "json") == 0, rp->notice_print, render_notice_text);
+	cli_reply_free(rp);
+	return cli_emit(&out);
 }
 
 int
@@ -474,11 +443,12 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 		}
 		set.lines = lp;
 	}
-	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_POLICY);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_POLICY);
 	struct sbuf out;
 	sbuf_init(&out);
-	FLOW_RENDER(&out, cli_val(cmd, &a, "json"), rp->policy, render_policy_text);
-	return flow_emit(&out, rp);
+	CLI_RENDER(&out, cli_val(cmd, &a, "json"), rp->policy, render_policy_text);
+	cli_reply_free(rp);
+	return cli_emit(&out);
 }
 
 int
@@ -508,11 +478,12 @@ cmd_revoke(struct ctl *c, int argc, char **argv)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_REVOKE;
 	rq.revoke = &q;
-	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_REVOKE);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_REVOKE);
 	struct sbuf out;
 	sbuf_init(&out);
-	FLOW_RENDER(&out, a.val[2], rp->revoke, render_revoke_text);
-	return flow_emit(&out, rp);
+	CLI_RENDER(&out, a.val[2], rp->revoke, render_revoke_text);
+	cli_reply_free(rp);
+	return cli_emit(&out);
 }
 
 /* A duration like 8d, 12h or 30m in ms (at most 3650 days), or 0. */
@@ -561,9 +532,10 @@ cmd_clock(struct ctl *c, int argc, char **argv)
 		rq.req_case = CTL__REQUEST__REQ_CLOCK_SHOW;
 		rq.clock_show = &show;
 	}
-	Ctl__Reply *rp = flow_ask(c, &rq, CTL__REPLY__BODY_CLOCK);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_CLOCK);
 	struct sbuf out;
 	sbuf_init(&out);
-	FLOW_RENDER(&out, a.val[0], rp->clock, render_clock_text);
-	return flow_emit(&out, rp);
+	CLI_RENDER(&out, a.val[0], rp->clock, render_clock_text);
+	cli_reply_free(rp);
+	return cli_emit(&out);
 }

@@ -45,15 +45,6 @@ static const char help_rollup[] =
 
 static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false, false}};
 
-/* Print OUT on stdout and free it. */
-static int
-emit(struct sbuf *out)
-{
-	cli_print(stdout, out->p ? out->p : "", out->n);
-	sbuf_release(out);
-	return 0;
-}
-
 /* Write OUT to FILE and free it; dies when it cannot. */
 static int
 emit_file(struct sbuf *out, const char *file)
@@ -70,17 +61,6 @@ emit_file(struct sbuf *out, const char *file)
 	return 0;
 }
 
-/* Send RQ, expect BODY; dies with the node's error (exit 1). */
-static Ctl__Reply *
-ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
-{
-	if (c->hold_ms)
-		rq->test_hold_ms = c->hold_ms;
-	Ctl__Reply *rp = cli_expect(c, rq, body);
-	render_set_zone(rp->timezone);
-	return rp;
-}
-
 int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
@@ -94,17 +74,12 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_STATUS;
 	rq.status = &q;
-	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_STATUS);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_STATUS);
 	struct sbuf out;
 	sbuf_init(&out);
-	if (a.val[0]) {
-		render_json(&out, &rp->status->base);
-		sbuf_add(&out, "\n", 1);
-	} else {
-		render_status_text(&out, rp->status);
-	}
+	CLI_RENDER(&out, a.val[0], rp->status, render_status_text);
 	cli_reply_free(rp);
-	return emit(&out);
+	return cli_emit(&out);
 }
 
 int
@@ -119,17 +94,12 @@ cmd_tree(struct ctl *c, int argc, char **argv)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_TREE;
 	rq.tree = &q;
-	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_TREE);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_TREE);
 	struct sbuf out;
 	sbuf_init(&out);
-	if (a.val[0]) {
-		render_json(&out, &rp->tree->base);
-		sbuf_add(&out, "\n", 1);
-	} else {
-		render_tree_text(&out, rp->tree);
-	}
+	CLI_RENDER(&out, a.val[0], rp->tree, render_tree_text);
 	cli_reply_free(rp);
-	return emit(&out);
+	return cli_emit(&out);
 }
 
 static int
@@ -220,7 +190,7 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
 	rq.rollup = &q;
-	Ctl__Reply *rp = ask(c, &rq, CTL__REPLY__BODY_ROLLUP);
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_ROLLUP);
 	struct sbuf out;
 	sbuf_init(&out);
 	if (strcmp(format, "json") == 0) {
@@ -241,5 +211,5 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		render_rollup_text(&out, rp->rollup);
 	}
 	cli_reply_free(rp);
-	return file ? emit_file(&out, file) : emit(&out);
+	return file ? emit_file(&out, file) : cli_emit(&out);
 }
