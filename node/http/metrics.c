@@ -133,6 +133,9 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		}
 		gauge_u(o, "jzfp_parked_steps", "Workflow steps waiting for their version.",
 		        r->workflow->parked);
+		gauge_u(o, "jzfp_own_steps_refused",
+		        "Steps this node signed that the rules refuse now (redo them).",
+		        r->workflow->own_steps_refused);
 	}
 
 	if (r->store) {

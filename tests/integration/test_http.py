@@ -193,6 +193,8 @@ def check_metrics(t, n, addr, children):
                  f"{n}: open_proposals{{state={state}}}")
     check_eq(sum(by_state.values()), st1["workflow"]["open_proposals"],
              f"{n}: open proposals by state add up")
+    between(val("jzfp_own_steps_refused"), st1["workflow"]["own_steps_refused"],
+            st2["workflow"]["own_steps_refused"], f"{n}: own steps refused")
     if st1.get("parent"):
         check_eq(val("jzfp_parent_connected"), float(st1["parent"]["connected"]),
                  f"{n}: parent_connected")
