@@ -72,9 +72,10 @@ START_TIMEOUT = 30.0
 SYNC_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 CTL_TIMEOUT_S = 30
-# ctest kills an integration test after 600 s (an ASan build on a busy machine is slow) (tests/CMakeLists.txt); every
-# deadline here ends BUDGET_S after this module was loaded, which leaves
-# time to stop the nodes and print their logs.
+# ctest kills an integration test after 600 s (tests/CMakeLists.txt: an ASan
+# build on a busy machine is slow); every deadline here ends BUDGET_S after
+# this module was loaded, which leaves time to stop the nodes and print their
+# logs.
 BUDGET_S = float(os.environ.get("JZFP_TEST_BUDGET_S", "570"))
 _T0 = time.monotonic()
 
