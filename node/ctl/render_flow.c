@@ -267,6 +267,8 @@ static const char notice_css[] =
     "th { text-align: center; white-space: nowrap }\n"
     "td.n, td.id, td.w { white-space: nowrap }\n"
     "td.n { text-align: right }\n"
+    "td.c { min-width: 7.5em }\n"
+    "td.c span { white-space: nowrap }\n"
     "td.id { font-variant-numeric: tabular-nums }\n"
     ".total { font-weight: bold }\n"
     ".seal { margin-top: 14mm; text-align: right; text-indent: 0; line-height: 2.2 }\n"
@@ -314,13 +316,13 @@ notice_section_html(struct sbuf *out, const Ctl__Notice *n)
 		html_text(out, h->attribute);
 		sbuf_printf(out, "</td><td class=\"w\">");
 		html_text(out, h->main_cause);
-		sbuf_printf(out, "</td><td>");
+		sbuf_printf(out, "</td><td class=\"c\">");
 		html_text(out, h->change);
-		sbuf_printf(out, "<br>");
+		sbuf_printf(out, "<br><span>");
 		html_text(out, h->from_status);
-		sbuf_printf(out, " → ");
+		sbuf_printf(out, "</span> → <span>");
 		html_text(out, h->to_status);
-		sbuf_printf(out, "</td><td>");
+		sbuf_printf(out, "</span></td><td>");
 		struct sbuf fam;
 		sbuf_init(&fam);
 		members(h, &fam);
