@@ -21,12 +21,13 @@ pkgs=(
 	bsdextrautils           # column(1), used by scripts/demo.sh
 	tzdata                  # /usr/share/zoneinfo: [node] timezone (common/timefmt.c)
 )
-# Test tools (tests/integration/test_http.py): promtool checks /metrics,
+# Test tools (tests/integration/test_http.py, test_notice.py): promtool checks /metrics,
 # headless Chromium loads the dashboard (CJK fonts for its screenshot).
 test_pkgs=(
 	prometheus              # promtool check metrics
 	chromium                # chromium --headless --dump-dom / --screenshot
 	fonts-noto-cjk          # Chinese glyphs in the screenshot
+	poppler-utils           # pdftoppm: the printed notice's first page as PNG (test_notice)
 )
 [ "$with_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
 

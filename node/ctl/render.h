@@ -85,6 +85,10 @@ void render_conflicts_text(struct sbuf *out, const Ctl__ConflictsReply *r);
 void render_workflow_text(struct sbuf *out, const Ctl__WorkflowReply *r);
 void render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r);
 void render_notice_text(struct sbuf *out, const Ctl__NoticePrintReply *r);
+/* The notice as a whole printable HTML page (A4, one notice per page): the
+ * village's and the issuing office's names, the kind, the window's local
+ * dates, where to object, the households, 共N户N人 and the seal line; every
+ * string from the reply escaped. */
 void render_notice_html(struct sbuf *out, const Ctl__NoticePrintReply *r);
 void render_policy_text(struct sbuf *out, const Ctl__PolicyReply *r);
 void render_revoke_text(struct sbuf *out, const Ctl__RevokeReply *r);

@@ -5,8 +5,10 @@
  */
 #include "record.h"
 #include "render.h"
+#include "timefmt.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,6 +120,9 @@ html_text(struct sbuf *out, const char *s)
 		case '"':
 			sbuf_printf(out, "&quot;");
 			break;
+		case '\'':
+			sbuf_printf(out, "&#39;");
+			break;
 		default:
 			sbuf_add(out, s, 1);
 		}
@@ -175,55 +180,181 @@ render_notice_text(struct sbuf *out, const Ctl__NoticePrintReply *r)
 		            "no household of this node's area is in a notice or announcement\n");
 }
 
+/* The local date of unix_ms as "2026年12月6日", in the zone set. */
+static void
+date_zh(const Ctl__Time *t, char out[32])
+{
+	char d[TIMEFMT_DATE_LEN];
+	int y, m, day;
+	out[0] = 0;
+	if (!t)
+		return;
+	timefmt_date(t->unix_ms, d);
+	if (sscanf(d, "%d-%d-%d", &y, &m, &day) == 3)
+		snprintf(out, 32, "%d年%d月%d日", y, m, day);
+	else
+		snprintf(out, 32, "%s", d);
+}
+
+/* "第一次公示", "第二次公示" or "公告". */
+static const char *
+notice_kind(const char *window)
+{
+	if (strcmp(window, "VILLAGE_NOTICE") == 0)
+		return "第一次公示";
+	if (strcmp(window, "TOWNSHIP_NOTICE") == 0)
+		return "第二次公示";
+	return "公告";
+}
+
+/* Append the issuer of N as a person would sign it: the village committee
+ * for the first notice, the township's or the county's government after. */
+static void
+issuer_html(struct sbuf *out, const Ctl__Notice *n)
+{
+	if (strcmp(n->window, "VILLAGE_NOTICE") == 0) {
+		html_text(out, village_of(n));
+		sbuf_printf(out, "村民委员会");
+	} else if (n->office_name[0]) {
+		html_text(out, n->office_name);
+		sbuf_printf(out, "人民政府");
+	} else {
+		sbuf_printf(out, strcmp(n->window, "TOWNSHIP_NOTICE") == 0 ? "乡镇人民政府"
+		                                                           : "县人民政府");
+	}
+}
+
+/* Append where to object: the office's name, never its area code. */
+static void
+objection_office_html(struct sbuf *out, const Ctl__Notice *n)
+{
+	if (n->office_name[0])
+		html_text(out, n->office_name);
+	else
+		sbuf_printf(out, strcmp(n->window, "ANNOUNCEMENT") == 0 ? "县" : "乡镇");
+	sbuf_printf(out, "人民政府（扶贫办）");
+}
+
+static void
+notice_page_title(struct sbuf *out, const Ctl__NoticePrintReply *r)
+{
+	if (r->n_notices == 1) {
+		html_text(out, village_of(r->notices[0]));
+		sbuf_printf(out, "扶贫对象%s", notice_kind(r->notices[0]->window));
+	} else if (r->n_notices) {
+		sbuf_printf(out, "扶贫对象公示公告（%zu 份）", r->n_notices);
+	} else {
+		sbuf_printf(out, "扶贫对象公示公告");
+	}
+}
+
+static const char notice_css[] =
+    "@page { size: A4; margin: 15mm }\n"
+    "html { color: #000; background: #fff }\n"
+    "body { margin: 0; font: 10.5pt/1.5 \"Noto Serif CJK SC\", \"Noto Sans CJK SC\", "
+    "\"Source Han Serif SC\", \"SimSun\", serif }\n"
+    ".notice { break-after: page; page-break-after: always }\n"
+    ".notice:last-child { break-after: auto; page-break-after: auto }\n"
+    "h1 { font-size: 20pt; text-align: center; margin: 0 0 1mm; letter-spacing: 0.1em }\n"
+    ".stage { text-align: center; margin: 0 0 5mm; text-indent: 0 }\n"
+    "p { margin: 0 0 2mm; text-indent: 2em }\n"
+    "table { width: 100%; border-collapse: collapse; margin: 3mm 0; font-size: 9pt; "
+    "line-height: 1.35 }\n"
+    "thead { display: table-header-group }\n"
+    "tr { break-inside: avoid; page-break-inside: avoid }\n"
+    "th, td { border: 0.75pt solid #000; padding: 0.8mm 1mm; text-align: left; "
+    "vertical-align: middle }\n"
+    "th { text-align: center; white-space: nowrap }\n"
+    "td.n, td.id, td.w { white-space: nowrap }\n"
+    "td.n { text-align: right }\n"
+    "td.c { min-width: 7.5em }\n"
+    "td.c span { white-space: nowrap }\n"
+    "td.id { font-variant-numeric: tabular-nums }\n"
+    ".total { font-weight: bold }\n"
+    ".seal { margin-top: 14mm; text-align: right; text-indent: 0; line-height: 2.2 }\n"
+    "@media screen { body { max-width: 180mm; margin: 0 auto; padding: 15mm 10mm }\n"
+    "  .notice { border-bottom: 1px dashed #888; padding-bottom: 10mm; margin-bottom: 10mm } "
+    "}\n";
+
+/* One posted list as a section of the page (one A4 page or more). */
+static void
+notice_section_html(struct sbuf *out, const Ctl__Notice *n)
+{
+	const bool announcement = strcmp(n->window, "ANNOUNCEMENT") == 0;
+	const char *period = announcement ? "公告期" : "公示期";
+	char from[32], to[32];
+	date_zh(n->start, from);
+	date_zh(n->end, to);
+	sbuf_printf(out, "<section class=\"notice\">\n<h1>");
+	html_text(out, village_of(n));
+	sbuf_printf(out, "扶贫对象%s</h1>\n<p class=\"stage\">", notice_kind(n->window));
+	const char *title = notice_title(n->window);
+	const char *paren = strstr(title, "（");
+	html_text(out, paren ? paren : title);
+	sbuf_printf(out, "</p>\n<p>经");
+	sbuf_printf(out, "%s",
+	            strcmp(n->window, "VILLAGE_NOTICE") == 0    ? "村民代表大会民主评议"
+	            : strcmp(n->window, "TOWNSHIP_NOTICE") == 0 ? "乡镇人民政府审核"
+	                                                        : "县扶贫开发领导小组复审");
+	sbuf_printf(out, "，现将");
+	html_text(out, village_of(n));
+	sbuf_printf(out, "下列农户的扶贫对象变动予以%s，接受群众监督。</p>\n",
+	            announcement ? "公告" : "公示");
+	sbuf_printf(out, "<p>%s：%s至%s（%u天）。</p>\n", period, from, to, n->days);
+	sbuf_printf(out, "<table>\n<thead>\n<tr><th>序号</th><th>户编号</th><th>户主</th>"
+	                 "<th>身份证号</th><th>人数</th><th>属性</th><th>主要致贫原因</th>"
+	                 "<th>事项</th><th>家庭成员</th></tr>\n</thead>\n<tbody>\n");
+	for (size_t i = 0; i < n->n_households; i++) {
+		const Ctl__NoticeHousehold *h = n->households[i];
+		sbuf_printf(out, "<tr><td class=\"n\">%zu</td><td class=\"id\">", i + 1);
+		html_text(out, h->household);
+		sbuf_printf(out, "</td><td class=\"w\">");
+		html_text(out, h->readable ? h->head_name : sealed_text);
+		sbuf_printf(out, "</td><td class=\"id\">");
+		html_text(out, h->readable ? h->head_id_number : sealed_text);
+		sbuf_printf(out, "</td><td class=\"n\">%u</td><td class=\"w\">", h->members);
+		html_text(out, h->attribute);
+		sbuf_printf(out, "</td><td class=\"w\">");
+		html_text(out, h->main_cause);
+		sbuf_printf(out, "</td><td class=\"c\">");
+		html_text(out, h->change);
+		sbuf_printf(out, "<br><span>");
+		html_text(out, h->from_status);
+		sbuf_printf(out, "</span> → <span>");
+		html_text(out, h->to_status);
+		sbuf_printf(out, "</span></td><td>");
+		struct sbuf fam;
+		sbuf_init(&fam);
+		members(h, &fam);
+		html_text(out, fam.p ? fam.p : "");
+		sbuf_release(&fam);
+		sbuf_printf(out, "</td></tr>\n");
+	}
+	sbuf_printf(out,
+	            "</tbody>\n</table>\n<p class=\"total\">共%" PRIu64 "户%" PRIu64 "人。</p>\n",
+	            n->count, n->persons);
+	sbuf_printf(out, "<p>如有异议，请于%s内向", period);
+	objection_office_html(out, n);
+	sbuf_printf(out, "反映（%s：%s至%s）。</p>\n<p class=\"seal\">", period, from, to);
+	issuer_html(out, n);
+	sbuf_printf(out, "<br>（盖章）　　　　年　　月　　日</p>\n</section>\n");
+}
+
 void
 render_notice_html(struct sbuf *out, const Ctl__NoticePrintReply *r)
 {
-	for (size_t k = 0; k < r->n_notices; k++) {
-		const Ctl__Notice *n = r->notices[k];
-		char from[40] = "", to[40] = "";
-		if (n->start)
-			render_time(n->start->unix_ms, from);
-		if (n->end)
-			render_time(n->end->unix_ms, to);
-		sbuf_printf(out, "<h2>");
-		html_text(out, notice_title(n->window));
-		sbuf_printf(out, "</h2>\n<p>");
-		html_text(out, village_of(n));
-		sbuf_printf(out, "</p>\n<p>%s %s 至 %s（%u 天）。如有异议，请在%s内向 ",
-		            strcmp(n->kind, "公告") == 0 ? "公告期" : "公示期", from, to, n->days,
-		            strcmp(n->kind, "公告") == 0 ? "公告期" : "公示期");
-		html_text(out, office_of(n));
-		sbuf_printf(out, " 反映。</p>\n<table border=\"1\">\n<tr><th>户编号</th><th>户主</"
-		                 "th><th>身份证号</th><th>人数</th><th>属性</th><th>主要致贫原因</"
-		                 "th><th>事项</th><th>家庭成员</th></tr>\n");
-		for (size_t i = 0; i < n->n_households; i++) {
-			const Ctl__NoticeHousehold *h = n->households[i];
-			sbuf_printf(out, "<tr><td>");
-			html_text(out, h->household);
-			sbuf_printf(out, "</td><td>");
-			html_text(out, h->readable ? h->head_name : sealed_text);
-			sbuf_printf(out, "</td><td>");
-			html_text(out, h->readable ? h->head_id_number : sealed_text);
-			sbuf_printf(out, "</td><td>%u</td><td>", h->members);
-			html_text(out, h->attribute);
-			sbuf_printf(out, "</td><td>");
-			html_text(out, h->main_cause);
-			sbuf_printf(out, "</td><td>");
-			html_text(out, h->change);
-			sbuf_printf(out, "：");
-			html_text(out, h->from_status);
-			sbuf_printf(out, " → ");
-			html_text(out, h->to_status);
-			sbuf_printf(out, "</td><td>");
-			struct sbuf fam;
-			sbuf_init(&fam);
-			members(h, &fam);
-			html_text(out, fam.p ? fam.p : "");
-			sbuf_release(&fam);
-			sbuf_printf(out, "</td></tr>\n");
-		}
-		sbuf_printf(out, "</table>\n");
-	}
+	sbuf_printf(out,
+	            "<!doctype html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+	            "<title>");
+	notice_page_title(out, r);
+	sbuf_printf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", notice_css);
+	for (size_t k = 0; k < r->n_notices; k++)
+		notice_section_html(out, r->notices[k]);
+	if (!r->n_notices)
+		sbuf_printf(out,
+		            "<section class=\"notice\">\n<p>本节点辖区内没有处于公示期或公告期的"
+		            "农户。</p>\n</section>\n");
+	sbuf_printf(out, "</body>\n</html>\n");
 }
 
 /* ---------------------------------------------------------------- policy */

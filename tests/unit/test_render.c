@@ -1,7 +1,8 @@
 /*
  * test_render.c - jzfpctl's spreadsheet outputs (node/ctl/render.h):
  * render_csv_cell's quoting and formula neutralising, the rollup for Excel
- * (BOM, Chinese headers, CRLF) and the xlsx writer's workbook.
+ * (BOM, Chinese headers, CRLF) and the xlsx writer's workbook; the notice
+ * as a printable page (render_notice_html).
  */
 #include "render.h"
 #include "testutil.h"
@@ -148,14 +149,115 @@ test_rollup_xlsx(void **state)
 	test_rmtree(dir);
 }
 
+/* sbuf S as a NUL-terminated string (the sbuf keeps owning it). */
+static const char *
+text_of(struct sbuf *s)
+{
+	sbuf_add(s, "", 1);
+	return s->p;
+}
+
+static void
+test_notice_html(void **state)
+{
+	(void)state;
+	assert_int_equal(render_set_zone("Asia/Shanghai"), 0);
+	/* 2026-12-05 20:00 UTC is 12月6日 in Shanghai; 7 days later 12月13日. */
+	Ctl__Time start, end;
+	ctl__time__init(&start);
+	ctl__time__init(&end);
+	start.unix_ms = 1796500800000ULL;
+	end.unix_ms = start.unix_ms + 7ULL * 86400000ULL;
+	Ctl__NoticeHousehold h;
+	ctl__notice_household__init(&h);
+	h.household = "6301211010010001";
+	h.readable = true;
+	h.head_name = "张*<明>";
+	h.head_id_number = "630121********123X";
+	h.members = 3;
+	h.attribute = "一般贫困户";
+	h.main_cause = "因病";
+	h.change = "识别";
+	h.from_status = "非贫困户";
+	h.to_status = "未脱贫";
+	Ctl__NoticeHousehold *hh[] = {&h};
+	Ctl__Notice n;
+	ctl__notice__init(&n);
+	n.window = "ANNOUNCEMENT";
+	n.kind = "公告";
+	n.village = "630121101001";
+	n.village_name = "新庄\"村&";
+	n.office = "630121000000";
+	n.office_name = ""; /* no NodeInfo of the county */
+	n.start = &start;
+	n.end = &end;
+	n.days = 7;
+	n.n_households = 1;
+	n.households = hh;
+	n.count = 1;
+	n.persons = 3;
+	Ctl__Notice *nn[] = {&n, &n};
+	Ctl__NoticePrintReply r;
+	ctl__notice_print_reply__init(&r);
+	r.n_notices = 1;
+	r.notices = nn;
+	r.count = 1;
+
+	struct sbuf s;
+	sbuf_init(&s);
+	render_notice_html(&s, &r);
+	const char *p = text_of(&s);
+	assert_true(strncmp(p, "<!doctype html>\n", 16) == 0);
+	assert_non_null(strstr(p, "<meta charset=\"utf-8\">"));
+	assert_non_null(strstr(p, "<title>新庄&quot;村&amp;扶贫对象公告</title>"));
+	assert_non_null(strstr(p, "@page { size: A4; margin: 15mm }"));
+	assert_non_null(strstr(p, "公告期：2026年12月6日至2026年12月13日（7天）"));
+	assert_non_null(strstr(p, "共1户3人"));
+	assert_non_null(strstr(p, "张*&lt;明&gt;"));
+	/* no office name: the kind of office, never its code */
+	assert_non_null(strstr(p, "请于公告期内向县人民政府（扶贫办）反映"));
+	assert_null(strstr(p, "630121000000"));
+	assert_non_null(strstr(p, "县人民政府<br>（盖章）"));
+	assert_null(strstr(p, "<明>"));
+	assert_null(strstr(p, "\"村"));
+	assert_int_equal(strcmp(p + strlen(p) - 8, "</html>\n"), 0);
+	sbuf_release(&s);
+
+	/* Two notices: two sections, the first village's committee signs. */
+	n.window = "VILLAGE_NOTICE";
+	n.kind = "公示";
+	n.office_name = "桥头镇";
+	r.n_notices = 2;
+	sbuf_init(&s);
+	render_notice_html(&s, &r);
+	p = text_of(&s);
+	assert_non_null(strstr(p, "<title>扶贫对象公示公告（2 份）</title>"));
+	assert_non_null(strstr(p, "请于公示期内向桥头镇人民政府（扶贫办）反映"));
+	assert_non_null(strstr(p, "新庄&quot;村&amp;村民委员会<br>（盖章）"));
+	size_t sections = 0;
+	for (const char *q = p; (q = strstr(q, "<section class=\"notice\">")); q++)
+		sections++;
+	assert_int_equal(sections, 2);
+	sbuf_release(&s);
+
+	/* Nothing posted: still a whole page, saying so. */
+	r.n_notices = 0;
+	r.count = 0;
+	sbuf_init(&s);
+	render_notice_html(&s, &r);
+	p = text_of(&s);
+	assert_true(strncmp(p, "<!doctype html>", 15) == 0);
+	assert_non_null(strstr(p, "没有处于公示期或公告期的农户"));
+	sbuf_release(&s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_csv_cell_plain),
-	    cmocka_unit_test(test_csv_cell_formula),
-	    cmocka_unit_test(test_rollup_excel),
-	    cmocka_unit_test(test_rollup_xlsx),
+	    cmocka_unit_test(test_csv_cell_plain), cmocka_unit_test(test_csv_cell_formula),
+	    cmocka_unit_test(test_rollup_excel),   cmocka_unit_test(test_rollup_xlsx),
+	    cmocka_unit_test(test_notice_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
