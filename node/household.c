@@ -25,7 +25,9 @@
 #include "log.h"
 #include "workflow.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,11 +350,51 @@ store_descends(struct store_txn *txn, uint64_t id, const uint8_t from[32], const
 	return false;
 }
 
+/*
+ * The large scratch of the head rule and the history (about 1.3 MB), per
+ * thread that uses it (the loop, the control plane's readers): allocated on
+ * first use, freed when the thread ends. Static thread-local arrays would
+ * cost every thread of the process that much, ZeroMQ's included.
+ */
+struct hh_scratch {
+	struct hh_version all[HH_VERSIONS_MAX];
+	struct hh_version chain[HH_CHAIN_MAX];
+	struct hh_head leaves[HH_VERSIONS_MAX];
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+scratch_key_make(void)
+{
+	(void)pthread_key_create(&scratch_key, free);
+}
+
+/* This thread's scratch, or NULL when out of memory. */
+static struct hh_scratch *
+scratch(void)
+{
+	static _Thread_local struct hh_scratch *sc;
+	if (!sc) {
+		pthread_once(&scratch_once, scratch_key_make);
+		sc = malloc(sizeof(*sc));
+		if (sc && pthread_setspecific(scratch_key, sc) != 0) {
+			free(sc);
+			sc = NULL;
+		}
+	}
+	return sc;
+}
+
 static int
 history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_t *recorded,
         struct hh_history *out)
 {
-	static _Thread_local struct hh_version chain[HH_CHAIN_MAX];
+	struct hh_scratch *sc = scratch();
+	if (!sc)
+		return -ENOMEM;
+	struct hh_version *chain = sc->chain;
 	static _Thread_local bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
 	size_t n = 0;
 	const uint8_t *cur = head;
@@ -466,7 +508,8 @@ hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8
 
 /* ---------------------------------------------------------------- heads */
 
-static _Thread_local struct hh_version all[HH_VERSIONS_MAX];
+/* This thread's versions of the household being looked at (hh_scratch). */
+static _Thread_local struct hh_version *all;
 
 int
 hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
@@ -516,6 +559,13 @@ static int
 load_versions(struct store_txn *txn, uint64_t id, size_t *n)
 {
 	struct versions vs = {.id = id};
+	*n = 0;
+	if (!all) {
+		struct hh_scratch *sc = scratch();
+		if (!sc)
+			return -ENOMEM;
+		all = sc->all;
+	}
 	int err = hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
 	*n = vs.n;
 	return err;
@@ -585,11 +635,11 @@ static int
 open_heads(struct store_txn *txn, uint64_t id, struct hh_state *st)
 {
 	static _Thread_local uint8_t is_parent[HH_VERSIONS_MAX];
-	static _Thread_local struct hh_head leaves[HH_VERSIONS_MAX];
 	size_t n;
 	int err = load_versions(txn, id, &n);
 	if (err)
 		return err;
+	struct hh_head *leaves = scratch()->leaves; /* allocated by load_versions */
 	st->versions = (uint32_t)n;
 	memset(is_parent, 0, n);
 	for (size_t i = 0; i < n; i++)
