@@ -571,7 +571,7 @@ apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uin
 {
 	uint64_t hlo = 0, hhi = 0;
 	uint8_t hhash[32];
-	bool holding = held_span(a, run[0]->origin, &hlo, &hhi, hhash) && hlo < run[0]->seq;
+	bool holding = held_span(a, run[0]->origin, &hlo, &hhi, hhash) && hlo <= run[0]->seq;
 	for (size_t i = 0; i < n && !a->txn.err; i++) {
 		const struct envelope *e = run[i];
 		/* Only our ancestors' chains come down, filtered: any other origin's
@@ -656,7 +656,7 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 		 * from the held ones, and the rest is held behind them. */
 		uint64_t hlo = 0, hhi = 0;
 		uint8_t hhash[32];
-		bool holding = held_span(a, origin, &hlo, &hhi, hhash) && hlo < run[k]->seq;
+		bool holding = held_span(a, origin, &hlo, &hhi, hhash) && hlo <= run[k]->seq;
 		if (holding) {
 			while (k < n && run[k]->seq <= hhi)
 				check_held(a, run[k++]);
