@@ -84,6 +84,7 @@ enum {
 	K_IDX_AUDIT_KEY,
 	K_IDX_READ_GROUP,
 	K_IDX_INSECURE,
+	K_IDX_MAX_SKEW,
 	K_IDX_HTTP_LISTEN,
 	K_IDX_COUNT
 };
@@ -112,6 +113,7 @@ static const struct key_def keys[] = {
     [K_IDX_AUDIT_KEY] = {"trust", "audit_key", K_HEX32, 0, 0, NULL, false, F(audit_key)},
     [K_IDX_READ_GROUP] = {"control", "read_group", K_STRING, 0, 0, NULL, false, F(read_group)},
     [K_IDX_INSECURE] = {"trust", "insecure", K_BOOL, 0, 0, "no", false, F(insecure)},
+    [K_IDX_MAX_SKEW] = {"trust", "max_skew", K_INT, 1, 2592000, "300", false, F(max_skew)},
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
 };
 

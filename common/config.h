@@ -36,6 +36,10 @@
  *   insecure = no                  ; yes | no: yes lets jzfpd run without
  *                                  ; root_key (children not authenticated);
  *                                  ; no effect with root_key
+ *   max_skew = 300                 ; 1..2592000 seconds: an envelope dated further
+ *                                  ; ahead of this node's clock is held until the
+ *                                  ; clock reaches it; a window's close is applied
+ *                                  ; only past the window's end less this
  *   [http]
  *   listen = 127.0.0.1:8080        ; optional: the read-only HTTP server (node/http/),
  *                                  ; HOST:PORT or [IPv6]:PORT, port 0 = any free port
@@ -82,6 +86,7 @@ struct config {
 	 * rollup, proposals) through DATA_DIR/control-ro.sock; "" = none */
 	char read_group[64];
 	bool insecure;        /* trust.insecure: may run without root_key */
+	int max_skew;         /* trust.max_skew in seconds, default 300 */
 	char http_listen[64]; /* http.listen, "" = no HTTP server */
 	bool test_clock;      /* jzfpd --test-clock (not from the file) */
 };

@@ -49,6 +49,7 @@ static const char *const db_names[STORE_NDB] = {
     [STORE_RECEIPTED] = "receipted",
     [STORE_WFSTEP] = "wfstep",
     [STORE_WFTIME] = "wftime",
+    [STORE_HELD] = "held",
 };
 
 static int

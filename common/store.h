@@ -54,6 +54,8 @@ enum store_db {
 	                  * workflow step held on that proposal, in the order it is judged in
 	                  * (node/flow.c) */
 	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
+	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
+	                  * than max_skew ahead of this node's clock (node/apply.c) */
 	STORE_NDB
 };
 

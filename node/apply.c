@@ -41,6 +41,10 @@
 #define APPLY_WRITE_RETRIES 8
 /* A remote clock further ahead than this does not drag ours along. */
 #define HLC_MAX_AHEAD_MS (24ULL * 3600 * 1000)
+/* [trust] max_skew's default, until the node sets it. */
+#define APPLY_MAX_SKEW_MS (300ULL * 1000)
+/* Held envelopes released by one apply_release_held. */
+#define RELEASE_MAX 1024
 
 static void
 env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
@@ -113,6 +117,8 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		store_iter_close(&it);
 	}
 	ctx->parked = store_count(&txn, STORE_PARKED);
+	ctx->held = store_count(&txn, STORE_HELD);
+	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
 	err = flow_index_init(&txn, area);
 	if (!err)
@@ -447,6 +453,113 @@ apply_checked(struct applier *a, const struct envelope *e, struct origin_state *
 	return 0;
 }
 
+/* ---------------------------------------------------------------- held */
+
+uint64_t
+apply_clock_ms(const struct apply_ctx *ctx)
+{
+	return ctx->hlc->now(ctx->hlc->ctx);
+}
+
+/*
+ * Until when (ms) E must wait here, 0 if it may be applied now: dated more
+ * than max_skew ahead of our clock (DESIGN §6).
+ *
+ * This is also the rule for a step that closes a window: the rules
+ * (wf_check) refuse a close dated before its window's end, so a close that
+ * may be taken is dated at or after the end, and is held here until our
+ * clock is past that date less max_skew, hence past the end less max_skew.
+ * A close dated before the end is refused at once, not held.
+ */
+static uint64_t
+held_until(struct applier *a, const struct envelope *e)
+{
+	struct apply_ctx *ctx = a->ctx;
+	if (!ctx->max_skew_ms || is_own(a, e->origin))
+		return 0;
+	uint64_t limit = apply_clock_ms(ctx) + ctx->max_skew_ms;
+	uint64_t t = hlc_ms(e->hlc);
+	return t > limit ? t : 0;
+}
+
+/* The held envelopes of ORIGIN: how many, the lowest and highest seq and
+ * the highest one's hash. */
+static uint64_t
+held_span(struct applier *a, const uint8_t *origin, uint64_t *lo, uint64_t *hi, uint8_t hash[32])
+{
+	uint64_t count = 0;
+	struct store_iter it;
+	if (store_iter_open(&a->txn, STORE_HELD, &it))
+		return 0;
+	uint8_t key[40];
+	env_key(key, origin, 0);
+	struct bytes k, v;
+	for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
+	     rc == 0 && k.n == 40 && memcmp(k.p, origin, 32) == 0 && v.n > 9;
+	     rc = store_iter_next(&it, &k, &v)) {
+		if (!count)
+			*lo = be64_get(k.p + 32);
+		*hi = be64_get(k.p + 32);
+		envelope_hash(v.p + 9, v.n - 9, hash);
+		count++;
+	}
+	store_iter_close(&it);
+	return count;
+}
+
+/* Hold RUN[0..n) of one origin (checked) from SCOPE. UNTIL != 0: the
+ * origin's first held envelope, dated UNTIL; said once in the log. */
+static void
+hold_run(struct applier *a, const struct envelope *const *run, size_t n, uint64_t scope,
+         uint64_t until)
+{
+	uint8_t *v = malloc(9 + ENV_MAX_SIZE);
+	if (!v) {
+		store_fail(&a->txn, -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[40];
+		env_key(key, run[i]->origin, run[i]->seq);
+		v[0] = a->sparse;
+		be64_put(v + 1, scope);
+		memcpy(v + 9, run[i]->raw.p, run[i]->raw.n);
+		store_put(&a->txn, STORE_HELD, key, sizeof(key), v, 9 + run[i]->raw.n);
+		a->st.held++;
+	}
+	free(v);
+	if (until && !a->releasing) {
+		char who[9];
+		hex_encode(run[0]->origin, 4, who);
+		uint64_t now = apply_clock_ms(a->ctx);
+		log_warn("holding envelopes of origin %s from seq %" PRIu64 ": dated %" PRIu64
+		         " s ahead of this node's clock (max_skew %" PRIu64
+		         " s); applied once the clock reaches them",
+		         who, run[0]->seq, (until - now) / 1000, a->ctx->max_skew_ms / 1000);
+	}
+}
+
+/* E, at or below the highest held seq of its origin: a duplicate of the
+ * held one, or refused. */
+static void
+check_held(struct applier *a, const struct envelope *e)
+{
+	uint8_t key[40], h[32];
+	env_key(key, e->origin, e->seq);
+	struct bytes v;
+	int err = store_get(&a->txn, STORE_HELD, key, sizeof(key), &v);
+	if (err == 0 && v.n > 9) {
+		envelope_hash(v.p + 9, v.n - 9, h);
+		if (memcmp(h, e->hash, 32) == 0) {
+			a->st.duplicates++;
+			return;
+		}
+	} else if (err && err != JZ_ENOTFOUND) {
+		return;
+	}
+	refuse(a, e, 1, "differs from the envelope held for this sequence number");
+}
+
 /*
  * The down direction: an ancestor's chain filtered to what concerns us.
  * Each envelope stands alone: its own signature, no contiguity; held ones
@@ -456,6 +569,9 @@ static void
 apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uint64_t scope,
              struct origin_state *o, bool revoked, uint64_t revoked_at)
 {
+	uint64_t hlo = 0, hhi = 0;
+	uint8_t hhash[32];
+	bool holding = held_span(a, run[0]->origin, &hlo, &hhi, hhash) && hlo <= run[0]->seq;
 	for (size_t i = 0; i < n && !a->txn.err; i++) {
 		const struct envelope *e = run[i];
 		/* Only our ancestors' chains come down, filtered: any other origin's
@@ -478,6 +594,10 @@ apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uin
 		}
 		if (err != JZ_ENOTFOUND)
 			return;
+		if (holding && e->seq <= hhi) {
+			check_held(a, e);
+			continue;
+		}
 		if (o->last_seq && e->seq == o->last_seq + 1 && memcmp(e->prev, o->last_hash, 32)) {
 			refuse(a, e, 1, "does not continue the origin's chain (prev mismatch)");
 			continue;
@@ -485,6 +605,13 @@ apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uin
 		char why[160];
 		if (!envelope_sig_ok(e)) {
 			refuse(a, e, 1, "signature does not verify");
+			continue;
+		}
+		uint64_t until = holding ? 0 : held_until(a, e);
+		if (holding || until) {
+			hold_run(a, &e, 1, scope, until);
+			holding = true;
+			hhi = e->seq;
 			continue;
 		}
 		if (!origin_valid_at(e, o, revoked, revoked_at, why, sizeof(why))) {
@@ -525,14 +652,27 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 			check_old(a, run[k++]);
 		if (k == n)
 			return;
+		/* Once an envelope of the origin is held, its chain goes on
+		 * from the held ones, and the rest is held behind them. */
+		uint64_t hlo = 0, hhi = 0;
+		uint8_t hhash[32];
+		bool holding = held_span(a, origin, &hlo, &hhi, hhash) && hlo <= run[k]->seq;
+		if (holding) {
+			while (k < n && run[k]->seq <= hhi)
+				check_held(a, run[k++]);
+			if (k == n)
+				return;
+		}
+		uint64_t base = holding ? hhi : o.last_seq;
+		const uint8_t *base_hash = holding ? hhash : o.last_hash;
 		const struct envelope *first = run[k];
-		if (first->seq != o.last_seq + 1) {
+		if (first->seq != base + 1) {
 			a->gap = true;
 			a->st.gaps++;
-			refuse(a, first, n - k, "sequence gap: holding up to %" PRIu64, o.last_seq);
+			refuse(a, first, n - k, "sequence gap: holding up to %" PRIu64, base);
 			return;
 		}
-		if (o.last_seq && memcmp(first->prev, o.last_hash, 32) != 0) {
+		if (base && memcmp(first->prev, base_hash, 32) != 0) {
 			refuse(a, first, n - k,
 			       "does not continue the origin's chain (prev mismatch)");
 			return;
@@ -545,6 +685,11 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 		}
 		for (; k < n; k++) {
 			char why[160];
+			uint64_t until = holding ? 0 : held_until(a, run[k]);
+			if (holding || until) {
+				hold_run(a, run + k, n - k, scope, until);
+				break;
+			}
 			if (!origin_valid_at(run[k], &o, revoked, revoked_at, why, sizeof(why))) {
 				refuse(a, run[k], n - k, "%s", why);
 				break;
@@ -613,6 +758,106 @@ apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_t sco
 		apply_run(a, ctx->runs + i, j - i, scope);
 		i = j;
 	}
+}
+
+/* A held envelope taken out for release. */
+struct release_item {
+	uint8_t key[40];
+	bool sparse;
+	uint64_t scope;
+	uint8_t *raw; /* a copy */
+	size_t n;
+};
+
+static void
+release_group(struct applier *a, struct release_item *it, size_t n)
+{
+	struct envelope *envs = malloc(n * sizeof(*envs));
+	const struct envelope **runs = malloc(n * sizeof(*runs));
+	if (!envs || !runs) {
+		store_fail(&a->txn, -ENOMEM);
+		goto out;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		store_del(&a->txn, STORE_HELD, it[i].key, sizeof(it[i].key));
+		a->st.held--;
+		if (envelope_decode(&envs[m], it[i].raw, it[i].n)) {
+			refuse(a, NULL, 1, "undecodable held envelope");
+			continue;
+		}
+		runs[m] = &envs[m];
+		m++;
+	}
+	bool sparse = a->sparse;
+	a->sparse = it[0].sparse;
+	if (m)
+		apply_run(a, runs, m, it[0].scope);
+	a->sparse = sparse;
+out:
+	free(envs);
+	free(runs);
+}
+
+uint64_t
+apply_release_held(struct applier *a)
+{
+	struct apply_ctx *ctx = a->ctx;
+	struct release_item *items = NULL;
+	size_t n = 0;
+	uint64_t limit = apply_clock_ms(ctx) + ctx->max_skew_ms;
+	struct store_iter it;
+	if (!ctx->held || store_iter_open(&a->txn, STORE_HELD, &it))
+		return 0;
+	items = calloc(RELEASE_MAX, sizeof(*items));
+	if (!items) {
+		store_iter_close(&it);
+		store_fail(&a->txn, -ENOMEM);
+		return 0;
+	}
+	uint8_t blocked[32];
+	bool any_blocked = false;
+	struct bytes k, v;
+	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && n < RELEASE_MAX;
+	     rc = store_iter_next(&it, &k, &v)) {
+		if (k.n != 40 || v.n <= 9)
+			continue;
+		if (any_blocked && memcmp(k.p, blocked, 32) == 0)
+			continue;
+		struct envelope e;
+		if (envelope_decode(&e, v.p + 9, v.n - 9) == 0 && hlc_ms(e.hlc) > limit) {
+			memcpy(blocked, k.p, 32); /* its chain waits behind it */
+			any_blocked = true;
+			continue;
+		}
+		uint8_t *copy = malloc(v.n - 9);
+		if (!copy)
+			break;
+		memcpy(copy, v.p + 9, v.n - 9);
+		memcpy(items[n].key, k.p, 40);
+		items[n].sparse = v.p[0] != 0;
+		items[n].scope = be64_get(v.p + 1);
+		items[n].raw = copy;
+		items[n].n = v.n - 9;
+		n++;
+	}
+	store_iter_close(&it);
+	/* Each origin's run, in order; apply_run holds again what is still
+	 * not due (a window's close). */
+	a->releasing = true;
+	for (size_t i = 0; i < n && !a->txn.err;) {
+		size_t j = i + 1;
+		while (j < n && memcmp(items[j].key, items[i].key, 32) == 0 &&
+		       items[j].sparse == items[i].sparse && items[j].scope == items[i].scope)
+			j++;
+		release_group(a, items + i, j - i);
+		i = j;
+	}
+	a->releasing = false;
+	for (size_t i = 0; i < n; i++)
+		free(items[i].raw);
+	free(items);
+	return n;
 }
 
 int
@@ -734,6 +979,7 @@ apply_commit(struct applier *a)
 	ctx->open_proposals += a->st.proposals_opened + a->st.proposals_reopened;
 	ctx->open_proposals -= a->st.proposals_closed;
 	ctx->parked = (uint64_t)((int64_t)ctx->parked + a->st.parked);
+	ctx->held = (uint64_t)((int64_t)ctx->held + a->st.held);
 	return 0;
 }
 

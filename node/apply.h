@@ -38,6 +38,7 @@ struct apply_stats {
 	uint64_t proposals_opened, proposals_closed;
 	uint64_t proposals_reopened; /* closed, then open again when judged again */
 	int64_t parked;              /* workflow steps parked minus released */
+	int64_t held;                /* envelopes held (clock ahead) minus released */
 	uint64_t revocations;
 	/* Steps this node signed that are refused (here, by the same rules
 	 * every node applies): in a transaction, the change; in the context's
@@ -72,6 +73,14 @@ struct apply_ctx {
 	struct apply_stats total; /* since start */
 	uint64_t open_proposals;  /* proposals held that are neither recorded nor rejected */
 	uint64_t parked;          /* workflow steps waiting for their version */
+	/* Windows are measured on signed clocks (DESIGN §6): an envelope dated
+	 * more than MAX_SKEW_MS ahead of this node's clock (the HLC's wall
+	 * clock), and a step that closes a window before this clock is past the
+	 * window's end less MAX_SKEW_MS, is held in STORE_HELD, with the rest
+	 * of its origin's chain, until apply_release_held finds it due. Own
+	 * records are never held. Set by the node (default 300 s). */
+	uint64_t max_skew_ms;
+	uint64_t held; /* envelopes held */
 	/* The error of the last write that failed for want of storage (disk
 	 * full, I/O error, map not grown), 0 once a write succeeds again:
 	 * logged when it changes, shown in status. */
@@ -98,7 +107,8 @@ struct applier {
 	/* A recovery (our own records sent back by the parent): envelopes of
 	 * any other origin are refused. */
 	bool own_only;
-	char why[200]; /* the first refusal's reason, for the log and replies */
+	bool releasing; /* apply_release_held: a hold is not news */
+	char why[200];  /* the first refusal's reason, for the log and replies */
 };
 
 /*
@@ -130,6 +140,16 @@ void apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_
  */
 JZ_NODISCARD int apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body,
                              const struct apply_sealed *sealed, uint8_t *hash);
+
+/*
+ * Apply, in this transaction, the held envelopes that are due by the clock
+ * now (in each origin's order, stopping at the first that is not due), and
+ * drop them from STORE_HELD. Returns the number released.
+ */
+uint64_t apply_release_held(struct applier *a);
+
+/* This node's clock (the HLC's wall clock), in ms. */
+uint64_t apply_clock_ms(const struct apply_ctx *ctx);
 
 /* Record, in the same transaction, that the child of area PEER holds our
  * log up to CUR (a wire cursor's fields). */

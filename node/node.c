@@ -34,6 +34,7 @@
 #include <zmq.h>
 
 #define TICK_MS          50
+#define HELD_RETRY_MS    1000
 #define STORAGE_CHECK_MS 5000
 /* Grow the map ahead of need, between transactions, past this fill level. */
 #define MAP_GROW_PERCENT 80
@@ -136,6 +137,14 @@ node_self_status(const struct node *n, struct wire_node_status *out)
 	out->pending = n->ax.open_proposals;
 }
 
+uint64_t
+node_clock_behind_ms(const struct node *n)
+{
+	uint64_t now = hlc_wall_ms() + n->clock_offset_ms;
+	uint64_t skew = (uint64_t)n->cfg.max_skew * 1000;
+	return n->own_last_ms > now + skew ? n->own_last_ms - now : 0;
+}
+
 #define META_NODE_CHAIN "node_chain"
 #define META_CLOCK      "test_clock_offset"
 
@@ -180,9 +189,17 @@ resume_clock(struct node *n)
 	be64_put(key + 32, n->ax.own_seq);
 	struct envelope e;
 	if (n->ax.own_seq && store_get(&txn, STORE_ENV, key, sizeof(key), &v) == 0 &&
-	    envelope_decode(&e, v.p, v.n) == 0)
+	    envelope_decode(&e, v.p, v.n) == 0) {
 		hlc_observe(&n->hlc, e.hlc);
+		n->own_last_ms = hlc_ms(e.hlc);
+	}
 	store_abort(&txn);
+	uint64_t behind = node_clock_behind_ms(n);
+	if (behind)
+		log_warn("this node's clock is %llu s behind its newest signed record (more than "
+		         "[trust] max_skew, %d s): check the system clock; what it signs now is "
+		         "dated by the record, not by the clock",
+		         (unsigned long long)(behind / 1000), n->cfg.max_skew);
 }
 
 /* Sign this node's NodeInfo, with its certificate chain, and remember which
@@ -487,6 +504,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	n->ax.trust = n->trust;
+	n->ax.max_skew_ms = (uint64_t)cfg->max_skew * 1000;
 	memcpy(n->ax.root, n->root_key, 32);
 	if (n->cfg.test_clock) {
 		hlc_init(&n->hlc, test_clock_now, n);
@@ -762,6 +780,34 @@ sign_receipts(struct applier *a, void *arg)
 	return err ? err : a->txn.err;
 }
 
+static int
+release_held(struct applier *a, void *arg)
+{
+	uint64_t *released = arg;
+	*released = apply_release_held(a);
+	return a->txn.err;
+}
+
+/* Envelopes held for their date or a window's close (apply.h): tried
+ * every HELD_RETRY_MS and whenever the test clock moves. */
+static void
+held_tick(struct node *n, uint64_t now)
+{
+	if (!n->ax.held ||
+	    (now - n->held_tried_ms < HELD_RETRY_MS && n->held_tried_offset == n->clock_offset_ms))
+		return;
+	n->held_tried_ms = now;
+	n->held_tried_offset = n->clock_offset_ms;
+	uint64_t released = 0;
+	struct applier a;
+	int err = apply_write(&n->ax, release_held, &released, &a);
+	if (err)
+		log_error("cannot apply held envelopes: %s", err_str(err));
+	else if (a.st.applied)
+		log_info("applied %llu held envelope(s); %llu still held",
+		         (unsigned long long)a.st.applied, (unsigned long long)n->ax.held);
+}
+
 static void
 receipts_tick(struct node *n, uint64_t now)
 {
@@ -872,6 +918,7 @@ node_run(struct node *n)
 		if (n->router)
 			link_down_tick(n, now);
 		receipts_tick(n, now);
+		held_tick(n, now);
 		if (n->router)
 			link_revocations_refresh(n);
 		check_storage(n, now);

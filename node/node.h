@@ -131,6 +131,8 @@ struct node {
 	struct uplink up;
 	struct sealer_conf seal; /* whom our personal data is sealed to */
 	uint64_t clock_offset_ms;
+	uint64_t own_last_ms; /* the date of the newest record this node signed, at start */
+	uint64_t held_tried_ms, held_tried_offset; /* the last try of held envelopes */
 	struct child *children;
 	size_t n_children;
 	uint64_t started_ms;
@@ -186,6 +188,10 @@ void node_self_status(const struct node *n, struct wire_node_status *out);
 /* Move the test clock forward by MS (jzfpd --test-clock only); persisted,
  * so a restart does not turn time back. Returns 0 or an error. */
 int node_clock_advance(struct node *n, uint64_t ms);
+
+/* How far this node's clock is behind the newest record it had signed at
+ * start, in ms, when that is more than [trust] max_skew; else 0. */
+uint64_t node_clock_behind_ms(const struct node *n);
 
 /* Sign this node's NodeInfo if it has none yet or its certificate changed,
  * and from then on allow signing (uplink.confirmed). Returns 0 or an error. */

@@ -50,6 +50,8 @@ struct control_view {
 	bool disk_low;
 	int store_err;
 	bool insecure;
+	uint64_t held;            /* envelopes held for their date (apply.h) */
+	uint64_t clock_behind_ms; /* node_clock_behind_ms */
 	char listen_ep[256];
 	struct wire_node_status self;
 	struct child *children; /* subtree arrays owned by the view */

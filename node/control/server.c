@@ -752,6 +752,8 @@ control_publish_to(struct control *c, struct node *n)
 	v->disk_low = n->disk_low;
 	v->store_err = n->ax.store_err;
 	v->insecure = n->insecure;
+	v->held = n->ax.held;
+	v->clock_behind_ms = node_clock_behind_ms(n);
 	snprintf(v->listen_ep, sizeof(v->listen_ep), "%s", n->listen_ep);
 	node_self_status(n, &v->self);
 	if (n->n_children > v->cap_children) {

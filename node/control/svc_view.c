@@ -91,6 +91,9 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	r->why_not_signing = svc_strdup(s, v->why_not_signing);
 	r->now = svc_time_ms(s, hlc_wall_ms() + v->clock_offset_ms);
 	r->insecure = v->insecure;
+	r->held_ahead = v->held;
+	r->clock_behind_s = v->clock_behind_ms / 1000;
+	r->max_skew_s = (uint32_t)cfg->max_skew;
 	r->version = svc_strdup(s, JZFP_VERSION);
 	r->http_listen = svc_strdup(s, cfg->http_listen);
 	/* refused counts every refusal; gaps and equivocations are among them. */

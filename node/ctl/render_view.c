@@ -19,6 +19,17 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 	                        : "certified: children must prove their area (root_key)");
 	sbuf_printf(out, "records   %" PRIu64 " held, %" PRIu64 " signed here\n", r->records,
 	            r->own_records);
+	if (r->held_ahead)
+		sbuf_printf(out,
+		            "clock     %" PRIu64 " envelope(s) held until this node's clock "
+		            "reaches them (dated more than %" PRIu32
+		            " s ahead, or closing a window)\n",
+		            r->held_ahead, r->max_skew_s);
+	if (r->clock_behind_s)
+		sbuf_printf(out,
+		            "clock     BEHIND: %" PRIu64 " s behind this node's newest signed "
+		            "record (max_skew %" PRIu32 " s): check the system clock\n",
+		            r->clock_behind_s, r->max_skew_s);
 	sbuf_printf(out,
 	            "applied   %" PRIu64 " since start, %" PRIu64 " duplicates ignored, %" PRIu64
 	            " refused\n",

@@ -108,6 +108,13 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 	        r->records);
 	gauge_u(o, "jzfp_own_records", "Records signed by this node.", r->own_records);
 	gauge_u(o, "jzfp_may_sign", "1 when this node may sign records.", r->may_sign);
+	gauge_u(o, "jzfp_held_ahead",
+	        "Envelopes held until this node's clock reaches them ([trust] max_skew).",
+	        r->held_ahead);
+	gauge_u(o, "jzfp_clock_behind_seconds",
+	        "Seconds this node's clock is behind its newest signed record, when more than "
+	        "[trust] max_skew; else 0.",
+	        r->clock_behind_s);
 	counter_u(o, "jzfp_applied_total", "Envelopes applied since start.", r->applied);
 	counter_u(o, "jzfp_duplicates_total", "Duplicate envelopes ignored since start.",
 	          r->duplicates);

@@ -348,6 +348,20 @@ insecure_is_yes_or_no(void **state)
 	             "[trust] insecure: must be yes or no");
 }
 
+/* [trust] max_skew: seconds, 300 unless given, 1..2592000. */
+static void
+max_skew_default_and_range(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, COUNTY "[trust]\ninsecure = yes\n"), 0);
+	assert_int_equal(fx->cfg.max_skew, 300);
+	assert_int_equal(load(fx, COUNTY "[trust]\nmax_skew = 60\n"), 0);
+	assert_int_equal(fx->cfg.max_skew, 60);
+	expect_error(fx, COUNTY "[trust]\nmax_skew = 0\n", 9,
+	             "[trust] max_skew: must be an integer in 1..2592000");
+}
+
 static void
 syntax_errors_and_long_lines(void **state)
 {
@@ -385,6 +399,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(tag_key_at_importing_nodes_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(key_in_a_readable_file_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(insecure_is_yes_or_no, setup, teardown),
+	    cmocka_unit_test_setup_teardown(max_skew_default_and_range, setup, teardown),
 	    cmocka_unit_test_setup_teardown(syntax_errors_and_long_lines, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
