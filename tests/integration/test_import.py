@@ -11,6 +11,10 @@ Tree: province 630000000000, county 630121000000, village node
     630121********123X), the others unchanged; no clear name or ID number
     is printed. With --allow-removals the two get new versions without the
     member, and `household show` lists one member fewer.
+  - The village imports 2,500 households while its jzfpd is stopped
+    (SIGSTOP, jzfpctl --timeout 3): jzfpctl says no household was stored,
+    which ones were sent without an answer, and that re-running the file is
+    safe; once the node goes on, re-running it stores them all.
   - The county imports 20,000 households of three villages in one file:
     jzfpctl's peak RSS (os.wait4's ru_maxrss of that very process) stays
     under 100 MB (the reader that kept the whole file took about 9 KB per
@@ -20,6 +24,7 @@ Tree: province 630000000000, county 630121000000, village node
 import csv
 import os
 import re
+import signal
 import subprocess
 import threading
 
@@ -149,6 +154,34 @@ def large_file(t, county, expect):
     expect.add_households(big)
 
 
+def stopped(t, village, expect):
+    """An import whose node stops answering: the summary says what was
+    stored (here nothing: the node is stopped before the first chunk) and
+    that re-running the file is safe; re-running it imports the lot."""
+    files = jt.gen_households(os.path.join(t.dir, "stop-{village}.csv"), [V], 2500, seed=33,
+                              year=YEAR, new=True, first_serial=100)
+    path = files[V]
+    os.kill(village.proc.pid, signal.SIGSTOP)
+    try:
+        p = t.run_ctl(village, "import", "households", path, timeout_s=3)
+    finally:
+        os.kill(village.proc.pid, signal.SIGCONT)
+    check_eq(p.returncode, 1, f"import at a stopped node: exit status ({p.stderr})")
+    check(re.search(r"import stopped: no household of 2500 was stored, the next 1000 "
+                    r"\(households \d{16}\.\.\d{16}\) were sent without an answer and may "
+                    r"or may not be stored; re-running the same file is safe", p.stderr),
+          f"import at a stopped node: summary {p.stderr!r}")
+    p = t.import_file(village, "households", path)
+    check_eq(p.returncode, 0, f"re-run after the stop: exit status ({p.stderr})")
+    m = re.search(r"(\d+) households in \d+ rows: (\d+) new versions .*, (\d+) unchanged",
+                  p.stdout)
+    check(m is not None, f"re-run: summary {p.stdout!r}")
+    check_eq(int(m.group(1)), 2500, "re-run: households")
+    # the chunk sent to the stopped node may have been stored once it went on
+    check_eq(int(m.group(2)) + int(m.group(3)), 2500, "re-run: new versions + unchanged")
+    expect.add_households(path)
+
+
 def test(t):
     t.add(P, "province", "青海省")
     county = t.add(C, "county", "大通县")
@@ -161,6 +194,7 @@ def test(t):
     expect.add_census(census)
 
     removals(t, village, expect)
+    stopped(t, village, expect)
     large_file(t, county, expect)
 
     t.wait_synced()
