@@ -695,17 +695,42 @@ struct group {
 	size_t first, last, n;
 };
 
+/* A household whose rows have ended (another household's row came). */
+struct seen {
+	uint64_t hh;
+	size_t first, last; /* lines of its first and last row */
+	bool good;          /* emitted as good (so far) */
+	bool bad;           /* counted in n_bad_households */
+};
+
+/* An ID number seen: its tag and line. */
+struct tag_seen {
+	uint8_t tag[REC_PID_TAG_LEN];
+	size_t line;
+};
+
+/* Rows kept of one household: its members and one more (the row that
+ * makes it too big); later rows of it are read into the spare slot. */
+#define ROWS_KEPT (REC_MAX_MEMBERS + 2)
+
 struct hh_import {
 	const uint8_t *tag_key;
 	uint64_t node_area;
 	struct header h;
 	struct errlist e;
-	struct row *rows;
-	size_t n_rows, cap_rows;
-	struct group *groups;
-	size_t n_groups, cap_groups;
-	struct map by_hh, by_tag;
-	size_t orphans; /* rows without a usable household id */
+	struct row *rows; /* the current household's rows, ROWS_KEPT */
+	size_t n_rows;
+	struct group cur; /* the current household; cur.hh 0 when none */
+	struct seen *seen;
+	size_t n_seen, cap_seen;
+	struct tag_seen *tags;
+	size_t n_tags, cap_tags;
+	struct map by_hh, by_tag; /* into seen, tags */
+	size_t orphans;           /* rows without a usable household id */
+	import_emit_fn emit;
+	void *arg;
+	struct import_household item; /* the household being emitted */
+	struct import_result *out;
 };
 
 #define BIT(c) (1u << (c))
@@ -730,15 +755,15 @@ row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
 
 struct tag_probe {
 	const uint8_t *tag;
-	const struct row *rows;
+	const struct tag_seen *tags;
 };
 
-/* val is the index of the row that holds a tag. */
+/* val is the index of a tag seen. */
 static bool
 same_tag(size_t val, const void *probe)
 {
 	const struct tag_probe *t = probe;
-	return memcmp(t->rows[val].m.pid_tag, t->tag, REC_PID_TAG_LEN) == 0;
+	return memcmp(t->tags[val].tag, t->tag, REC_PID_TAG_LEN) == 0;
 }
 
 static uint64_t
@@ -985,51 +1010,40 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 	return 0;
 }
 
-/* File the row (rows[idx]) under its household; check its ID number has not
- * been seen. */
+/* Check that the ID number of row R has not been seen in the file. */
 static int
-file_row(struct hh_import *im, size_t idx)
+check_tag(struct hh_import *im, struct row *r)
 {
-	struct row *r = &im->rows[idx];
-	int err;
-
-	if (r->has_tag) {
-		struct tag_probe probe = {r->m.pid_tag, im->rows};
-		uint64_t key = tag_key64(r->m.pid_tag);
-		size_t first = map_get(&im->by_tag, key, same_tag, &probe);
-		if (first != SIZE_MAX) {
-			row_error(im, r, C_ID_NUMBER, "appears twice (first on line %zu)",
-			          im->rows[first].line);
-		} else if ((err = map_put(&im->by_tag, key, idx))) {
-			return err;
-		}
-	}
-	if (!r->hh) {
-		im->orphans++;
+	if (!r->has_tag)
+		return 0;
+	struct tag_probe probe = {r->m.pid_tag, im->tags};
+	uint64_t key = tag_key64(r->m.pid_tag);
+	size_t first = map_get(&im->by_tag, key, same_tag, &probe);
+	if (first != SIZE_MAX) {
+		row_error(im, r, C_ID_NUMBER, "appears twice (first on line %zu)",
+		          im->tags[first].line);
 		return 0;
 	}
-	size_t g = map_get(&im->by_hh, r->hh, NULL, NULL);
-	if (g == SIZE_MAX) {
-		if (im->n_groups == im->cap_groups) {
-			size_t cap = im->cap_groups ? 2 * im->cap_groups : 64;
-			struct group *v = realloc(im->groups, cap * sizeof *v);
-			if (!v)
-				return -ENOMEM;
-			im->groups = v;
-			im->cap_groups = cap;
-		}
-		g = im->n_groups++;
-		im->groups[g] = (struct group){.hh = r->hh, .first = idx, .last = idx};
-		if ((err = map_put(&im->by_hh, r->hh, g)))
-			return err;
-	} else {
-		im->rows[im->groups[g].last].next = idx;
-		im->groups[g].last = idx;
+	if (im->n_tags == im->cap_tags) {
+		size_t cap = im->cap_tags ? 2 * im->cap_tags : 1024;
+		struct tag_seen *v = realloc(im->tags, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		im->tags = v;
+		im->cap_tags = cap;
 	}
-	im->groups[g].n++;
-	return 0;
+	memcpy(im->tags[im->n_tags].tag, r->m.pid_tag, REC_PID_TAG_LEN);
+	im->tags[im->n_tags].line = r->line;
+	return map_put(&im->by_tag, key, im->n_tags++);
 }
 
+/* The household HH as seen before, or NULL. */
+static struct seen *
+seen_get(struct hh_import *im, uint64_t hh)
+{
+	size_t i = map_get(&im->by_hh, hh, NULL, NULL);
+	return i == SIZE_MAX ? NULL : &im->seen[i];
+}
 /* Does row r's value of a household column differ from the head's? */
 static bool
 differs(const struct hh_fields *a, const struct hh_fields *b, int col)
@@ -1163,139 +1177,269 @@ read_error(struct csv_reader *csv, struct errlist *e, int rc)
 	return rc;
 }
 
+/* The current household's rows have ended: check it, emit it if good, and
+ * forget its rows. Returns 0, the emitter's non-zero answer, or -ENOMEM. */
+static int
+finish_group(struct hh_import *im)
+{
+	struct group *g = &im->cur;
+	int rc = 0;
+
+	if (!g->hh)
+		return 0;
+	bool ok = check_group(im, g);
+	struct seen *sn = seen_get(im, g->hh);
+	if (!sn) {
+		if (im->n_seen == im->cap_seen) {
+			size_t cap = im->cap_seen ? 2 * im->cap_seen : 1024;
+			struct seen *v = realloc(im->seen, cap * sizeof *v);
+			if (!v)
+				return -ENOMEM;
+			im->seen = v;
+			im->cap_seen = cap;
+		}
+		sn = &im->seen[im->n_seen];
+		*sn = (struct seen){.hh = g->hh, .first = im->rows[g->first].line};
+		if ((rc = map_put(&im->by_hh, g->hh, im->n_seen++)))
+			return rc;
+	}
+	sn->last = im->rows[g->last].line;
+	if (ok && !sn->bad && build_item(im, g, &im->item) == 0) {
+		sn->good = true;
+		im->out->n++;
+		if (im->emit)
+			rc = im->emit(&im->item, im->arg);
+		sodium_memzero(&im->item, sizeof im->item);
+	} else if (!sn->bad) {
+		sn->bad = true;
+		im->out->n_bad_households++;
+	}
+	sodium_memzero(im->rows, im->n_rows * sizeof *im->rows);
+	im->n_rows = 0;
+	memset(g, 0, sizeof *g);
+	return rc;
+}
+
+/* File row R (just read into rows[n_rows]) under the current household,
+ * finishing the previous one first when R starts another. */
+static int
+file_row(struct hh_import *im, struct row *r)
+{
+	int rc;
+
+	if ((rc = check_tag(im, r)))
+		return rc;
+	if (!r->hh) {
+		im->orphans++;
+		im->out->n_bad_households++;
+		sodium_memzero(r, sizeof *r);
+		return 0;
+	}
+	if (r->hh != im->cur.hh) {
+		struct row nr = *r;
+		sodium_memzero(r, sizeof *r);
+		rc = finish_group(im);
+		im->rows[0] = nr;
+		sodium_memzero(&nr, sizeof nr);
+		r = &im->rows[0];
+		if (rc)
+			return rc;
+		struct seen *sn = seen_get(im, r->hh);
+		if (sn) {
+			/* Its first rows were taken as a whole household. */
+			row_error(im, r, C_HOUSEHOLD_ID,
+			          "this household's rows must be together, but it also has rows "
+			          "on lines %zu-%zu, before other households'",
+			          sn->first, sn->last);
+			if (sn->good) {
+				sn->good = false;
+				im->out->n--;
+			}
+			if (!sn->bad) {
+				sn->bad = true;
+				im->out->n_bad_households++;
+			}
+		}
+		im->cur = (struct group){.hh = r->hh, .first = 0, .last = 0, .n = 1};
+		im->n_rows = 1;
+		return 0;
+	}
+	size_t idx = (size_t)(r - im->rows);
+	im->cur.n++;
+	if (idx == ROWS_KEPT - 1)
+		return 0; /* the spare slot: the household is too big already */
+	im->rows[im->cur.last].next = idx;
+	im->cur.last = idx;
+	im->n_rows++;
+	return 0;
+}
+
 static void
 hh_import_release(struct hh_import *im)
 {
 	if (im->rows) {
-		sodium_memzero(im->rows, im->cap_rows * sizeof *im->rows);
+		sodium_memzero(im->rows, ROWS_KEPT * sizeof *im->rows);
 		free(im->rows);
 	}
-	free(im->groups);
+	sodium_memzero(&im->item, sizeof im->item);
+	free(im->seen);
+	free(im->tags);
 	map_release(&im->by_hh);
 	map_release(&im->by_tag);
 	free(im->e.v);
 }
 
 int
-import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-                      struct import_result *out)
+import_households_stream(const char *path, uint64_t node_area, const uint8_t tag_key[32],
+                         import_emit_fn emit, void *arg, struct import_result *out)
 {
-	struct hh_import im = {.tag_key = tag_key, .node_area = node_area};
+	struct hh_import *im = calloc(1, sizeof *im);
 	struct csv_reader *csv = NULL;
 	struct csv_row row;
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	if (!im)
+		return -ENOMEM;
+	*im = (struct hh_import){
+	    .tag_key = tag_key, .node_area = node_area, .emit = emit, .arg = arg, .out = out};
+	im->rows = calloc(ROWS_KEPT, sizeof *im->rows);
+	if (!im->rows) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if ((rc = csv_open(&csv, path)))
-		return rc;
+		goto fail;
 	rc = csv_next(csv, &row);
 	if (rc == 0) {
-		add_error(&im.e, 1, "", 0, "empty file: no header");
+		add_error(&im->e, 1, "", 0, "empty file: no header");
 		rc = JZ_EPARSE;
 		goto fail;
 	}
 	if (rc < 0) {
-		rc = read_error(csv, &im.e, rc);
+		rc = read_error(csv, &im->e, rc);
 		goto fail;
 	}
-	if ((rc = parse_header(&row, hh_columns, HH_NCOLS, &im.h, &im.e)))
+	if ((rc = parse_header(&row, hh_columns, HH_NCOLS, &im->h, &im->e)))
 		goto fail;
 
 	while ((rc = csv_next(csv, &row)) == 1) {
 		bool bad;
-		size_t first_error = im.e.n;
-		if (!prepare_row(&row, &im.h, &im.e, &bad))
+		size_t first_error = im->e.n;
+		if (!prepare_row(&row, &im->h, &im->e, &bad))
 			continue;
 		out->rows++;
-		if (im.n_rows == im.cap_rows) {
-			size_t cap = im.cap_rows ? 2 * im.cap_rows : 256;
-			struct row *v = malloc(cap * sizeof *v);
-			if (!v) {
-				rc = -ENOMEM;
-				goto fail;
-			}
-			/* Not realloc: the old block holds personal data and is
-			 * wiped before it goes back to the allocator. */
-			if (im.rows) {
-				memcpy(v, im.rows, im.n_rows * sizeof *v);
-				sodium_memzero(im.rows, im.cap_rows * sizeof *im.rows);
-				free(im.rows);
-			}
-			im.rows = v;
-			im.cap_rows = cap;
-		}
-		struct row *r = &im.rows[im.n_rows];
-		if ((rc = parse_hh_row(&im, &row, r)))
+		struct row *r = &im->rows[im->n_rows < ROWS_KEPT - 1 ? im->n_rows : ROWS_KEPT - 1];
+		if ((rc = parse_hh_row(im, &row, r)))
 			goto fail;
 		if (bad) {
 			r->bad = true;
 			/* prepare_row could not know the household yet */
-			for (size_t i = first_error; i < im.e.n && !im.e.oom; i++)
-				im.e.v[i].household = r->hh;
+			for (size_t i = first_error; i < im->e.n && !im->e.oom; i++)
+				im->e.v[i].household = r->hh;
 		}
-		if ((rc = file_row(&im, im.n_rows++)))
+		if ((rc = file_row(im, r)))
 			goto fail;
-		if (im.e.oom) {
+		if (im->e.oom) {
 			rc = -ENOMEM;
 			goto fail;
 		}
 	}
 	if (rc < 0) {
-		rc = read_error(csv, &im.e, rc);
+		rc = read_error(csv, &im->e, rc);
 		goto fail;
 	}
-
-	size_t good = 0;
-	bool *ok = calloc(im.n_groups ? im.n_groups : 1, sizeof *ok);
-	if (!ok) {
+	if ((rc = finish_group(im)))
+		goto fail;
+	if (im->e.oom || sort_errors(&im->e)) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (size_t g = 0; g < im.n_groups; g++) {
-		ok[g] = check_group(&im, &im.groups[g]);
-		good += ok[g];
-	}
-	out->items = calloc(good ? good : 1, sizeof *out->items);
-	if (!out->items) {
-		free(ok);
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (size_t g = 0; g < im.n_groups; g++) {
-		if (!ok[g])
-			continue;
-		if (build_item(&im, &im.groups[g], &out->items[out->n]) == 0)
-			out->n++;
-		else
-			ok[g] = false;
-	}
-	out->n_bad_households = im.orphans;
-	for (size_t g = 0; g < im.n_groups; g++)
-		out->n_bad_households += !ok[g];
-	free(ok);
-	if (im.e.oom || sort_errors(&im.e)) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	out->errors = im.e.v;
-	out->n_errors = im.e.n;
-	im.e.v = NULL;
+	out->errors = im->e.v;
+	out->n_errors = im->e.n;
+	im->e.v = NULL;
 	out->encoding = csv_encoding(csv);
 	csv_close(&csv);
-	hh_import_release(&im);
+	hh_import_release(im);
+	free(im);
 	return 0;
 
 fail:
-	/* Keep the errors that explain the failure; drop any items. */
-	import_result_release(out);
-	if (!im.e.oom && sort_errors(&im.e) == 0) {
-		out->errors = im.e.v;
-		out->n_errors = im.e.n;
-		im.e.v = NULL;
+	/* Keep the errors that explain the failure. */
+	if (!im->e.oom && sort_errors(&im->e) == 0) {
+		out->errors = im->e.v;
+		out->n_errors = im->e.n;
+		im->e.v = NULL;
 	}
+	if (csv)
+		out->encoding = csv_encoding(csv);
 	csv_close(&csv);
-	hh_import_release(&im);
+	hh_import_release(im);
+	free(im);
 	return rc;
+}
+
+/* import_households_csv's emitter: append to the items. */
+struct collect {
+	struct import_household *items;
+	size_t n, cap;
+};
+
+static int
+collect_item(const struct import_household *it, void *arg)
+{
+	struct collect *c = arg;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		struct import_household *v = malloc(cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		/* Not realloc: the old block holds personal data. */
+		if (c->items) {
+			memcpy(v, c->items, c->n * sizeof *v);
+			sodium_memzero(c->items, c->cap * sizeof *c->items);
+			free(c->items);
+		}
+		c->items = v;
+		c->cap = cap;
+	}
+	c->items[c->n++] = *it;
+	return 0;
+}
+
+int
+import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_key[32],
+                      struct import_result *out)
+{
+	struct collect c = {0};
+	int rc = import_households_stream(path, node_area, tag_key, collect_item, &c, out);
+	if (rc) {
+		if (c.items) {
+			sodium_memzero(c.items, c.cap * sizeof *c.items);
+			free(c.items);
+		}
+		out->n = 0;
+		return rc;
+	}
+	/* A household split across the file was collected before its later
+	 * rows showed it: keep only those still good. */
+	size_t k = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		bool bad = false;
+		for (size_t j = 0; j < out->n_errors && !bad; j++)
+			bad = out->errors[j].household == c.items[i].hh.id;
+		if (bad)
+			sodium_memzero(&c.items[i], sizeof c.items[i]);
+		else if (k != i)
+			c.items[k] = c.items[i];
+		if (!bad)
+			k++;
+	}
+	out->items = c.items ? c.items : calloc(1, sizeof *out->items);
+	out->n = k;
+	if (!out->items)
+		return -ENOMEM;
+	return 0;
 }
 
 void

@@ -33,7 +33,9 @@
  * they are required (attribute and main_cause only for status 1..4). Other
  * rows of the household may leave them empty; a value they do give must equal
  * the head's. A household has exactly one head and at most 64 members; its
- * rows need not be contiguous. An ID number may appear only once in a file.
+ * rows come together (a household whose rows reappear after another
+ * household's is an error, on the first reappearing row). An ID number may
+ * appear only once in a file.
  * Fields are trimmed of surrounding spaces (ASCII and U+3000); empty rows are
  * skipped; every other row must have as many fields as the header (extra
  * empty ones are ignored); a column with an empty header must hold no values.
@@ -93,6 +95,25 @@ struct import_result {
  * and no items; -errno if the file cannot be read; -ENOMEM. */
 int import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_key[32],
                           struct import_result *out);
+
+/* Called with each household without errors as soon as its last row has
+ * been read, in file order; IT is wiped when the call returns. A non-zero
+ * answer stops the reading and is returned by the reader. */
+typedef int (*import_emit_fn)(const struct import_household *it, void *arg);
+
+/*
+ * The same check as import_households_csv, in memory bounded by one
+ * household plus a few bytes per household and per ID number of the file
+ * (the ids and tags it must not see twice): each good household is passed
+ * to EMIT (NULL: only check) instead of being kept, out->items stays NULL,
+ * and out->n counts the good households. A household emitted and then found
+ * to reappear later in the file (an error) is no longer counted in out->n:
+ * a caller that must not send it checks the whole file first (emit NULL),
+ * then reads it again emitting only households without errors.
+ * Returns as import_households_csv, or EMIT's non-zero answer.
+ */
+int import_households_stream(const char *path, uint64_t node_area, const uint8_t tag_key[32],
+                             import_emit_fn emit, void *arg, struct import_result *out);
 
 struct import_census {
 	struct rec_census c;

@@ -29,6 +29,7 @@
 #include "sealer.h"
 #include "store.h"
 #include "svc_common.h"
+#include "svc_flow.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -224,13 +225,19 @@ may_write(struct svc *s, const char *what)
 
 /* ---------------------------------------------------------------- import */
 
+/* Refusals an import reply lists one by one (more are only counted). */
+#define IMPORT_REFUSALS_MAX 100
+
 struct import_job {
 	struct node *n;
+	struct svc *s;
 	const Ctl__ImportHouseholdsReq *hq;
 	const Ctl__ImportCensusReq *cq;
-	bool recorded;
+	bool recorded, allow_removals;
 	size_t created, unchanged, refused, proposals;
-	char why[300];
+	char why[1024];
+	char **refusals; /* IMPORT_REFUSALS_MAX, from the request's arena */
+	size_t n_refusals;
 	/* the proposals a migration records */
 	uint8_t (*hashes)[32];
 	uint64_t *ids;
@@ -243,6 +250,56 @@ job_refuse(struct import_job *job, const char *why)
 	job->refused++;
 	if (!job->why[0])
 		snprintf(job->why, sizeof(job->why), "%s", why);
+	if (job->refusals && job->n_refusals < IMPORT_REFUSALS_MAX) {
+		char *c = svc_strdup(job->s, why);
+		if (c)
+			job->refusals[job->n_refusals++] = c;
+	}
+}
+
+/*
+ * The members of the current version HEAD (its personal part CUR, NULL when
+ * this node cannot read it) that version H leaves out, compared by pid_tag:
+ * 0 when none, else their number, with a refusal naming them masked (张*明
+ * 630121********123X) in WHY.
+ */
+static size_t
+removed_members(const struct rec_household *h, const struct rec_household *head,
+                const struct rec_personal *cur, char *why, size_t len)
+{
+	char id[17], list[900] = "";
+	size_t n = 0, used = 0, more = 0;
+	household_id_format(h->id, id);
+	for (size_t i = 0; i < head->n_members; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < h->n_members && !kept; j++)
+			kept = memcmp(head->members[i].pid_tag, h->members[j].pid_tag,
+			              REC_PID_TAG_LEN) == 0;
+		if (kept)
+			continue;
+		n++;
+		char name[80] = "?", pid[32] = "?", one[120];
+		if (cur && i < cur->n) {
+			svc_mask_name(cur->members[i].name, name, sizeof(name));
+			svc_mask_id(cur->members[i].id_number, pid, sizeof(pid));
+		}
+		int k = snprintf(one, sizeof(one), "%s%s %s", n > 1 ? ", " : "", name, pid);
+		if (k > 0 && used + (size_t)k < sizeof(list) - 40) {
+			memcpy(list + used, one, (size_t)k + 1);
+			used += (size_t)k;
+		} else {
+			more++;
+		}
+	}
+	if (!n)
+		return 0;
+	if (more)
+		snprintf(list + used, sizeof(list) - used, " and %zu more", more);
+	snprintf(why, len,
+	         "household %s: %zu member(s) of its current version not in the file: %s%s; "
+	         "import with --allow-removals to drop them",
+	         id, n, list, cur ? "" : " (this node cannot read their names)");
+	return n;
 }
 
 static int
@@ -252,7 +309,9 @@ import_households(struct applier *a, void *arg)
 	const Ctl__ImportHouseholdsReq *q = job->hq;
 	static _Thread_local struct rec_household h, head;
 	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
+	static _Thread_local struct rec_personal cur;
 	job->created = job->unchanged = job->refused = job->proposals = job->n_hist = 0;
+	job->n_refusals = 0;
 	job->why[0] = 0;
 	struct sealer s;
 	sealer_init(&s, &job->n->seal);
@@ -276,13 +335,26 @@ import_households(struct applier *a, void *arg)
 			if ((err = svc_load_head(&a->txn, &st, &e, &head)))
 				break;
 			size_t pn = 0;
-			bool same =
-			    same_data(&h, &head) &&
-			    sealer_open(&a->txn, job->n->id, &e, pt, sizeof(pt), &pn) == 0 &&
-			    pn == personal.n && memcmp(pt, personal.p, pn) == 0;
+			bool opened =
+			    sealer_open(&a->txn, job->n->id, &e, pt, sizeof(pt), &pn) == 0;
+			bool same = opened && same_data(&h, &head) && pn == personal.n &&
+			            memcmp(pt, personal.p, pn) == 0;
+			bool readable = opened && rec_personal_decode(&cur, pt, pn) == 0;
 			sodium_memzero(pt, pn);
 			if (same) {
+				sodium_memzero(&cur, sizeof(cur));
 				job->unchanged++;
+				continue;
+			}
+			char why[1024];
+			size_t gone = job->allow_removals
+			                  ? 0
+			                  : removed_members(&h, &head, readable ? &cur : NULL, why,
+			                                    sizeof(why));
+			sodium_memzero(&cur, sizeof(cur));
+			if (gone) {
+				job_refuse(job, why);
+				sodium_memzero(why, sizeof(why));
 				continue;
 			}
 		}
@@ -377,6 +449,10 @@ run_import(struct svc *s, struct import_job *job, size_t n_records, apply_fn fn,
 	if (!r)
 		return svc_fail(s, -ENOMEM, "out of memory");
 	job->n = s->n;
+	job->s = s;
+	job->refusals = svc_alloc(s, IMPORT_REFUSALS_MAX * sizeof(*job->refusals));
+	if (!job->refusals)
+		return svc_fail(s, -ENOMEM, "out of memory");
 	if (job->recorded) {
 		job->hashes = malloc((n_records + 1) * sizeof(*job->hashes));
 		job->ids = malloc((n_records + 1) * sizeof(*job->ids));
@@ -399,6 +475,8 @@ run_import(struct svc *s, struct import_job *job, size_t n_records, apply_fn fn,
 	r->proposals = job->proposals;
 	r->records = s->n->ax.local_seq;
 	r->why = svc_strdup(s, job->why);
+	r->n_refusals = job->n_refusals;
+	r->refusals = job->refusals;
 	rp->body_case = CTL__REPLY__BODY_IMPORT;
 	rp->import = r;
 	if (job->created)
@@ -415,7 +493,8 @@ svc_import_households(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		return svc_fail(s, JZ_EPARSE,
 		                "import households: %zu records but %zu personal parts",
 		                q->n_households, q->n_personal);
-	struct import_job job = {.hq = q, .recorded = q->recorded};
+	struct import_job job = {
+	    .hq = q, .recorded = q->recorded, .allow_removals = q->allow_removals};
 	return run_import(s, &job, q->n_households, import_households, rp);
 }
 

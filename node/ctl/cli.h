@@ -25,6 +25,7 @@ struct ctl {
 	bool have_cfg;
 	int timeout_s;
 	void *zctx, *req, *mon;
+	bool connected; /* the monitor saw the connection made (it is reported once) */
 	/* tests: ask the node to hold its read this long (JZFP_TEST_HOLD_MS;
 	 * honoured only by a jzfpd --test-clock) */
 	uint32_t hold_ms;

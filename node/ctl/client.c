@@ -167,7 +167,6 @@ cli_request(struct ctl *c, const Ctl__Request *rq)
 	if (rc < 0)
 		cli_die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
 	uint64_t deadline = now_ms() + (uint64_t)c->timeout_s * 1000;
-	bool connected = false;
 	for (;;) {
 		zmq_pollitem_t items[2] = {{.socket = c->req, .events = ZMQ_POLLIN},
 		                           {.socket = c->mon, .events = ZMQ_POLLIN}};
@@ -186,8 +185,8 @@ cli_request(struct ctl *c, const Ctl__Request *rq)
 		if (c->mon && (items[1].revents & ZMQ_POLLIN)) {
 			int ev = monitor_event(c->mon);
 			if (ev == ZMQ_EVENT_CONNECTED)
-				connected = true;
-			else if (ev == ZMQ_EVENT_DISCONNECTED && connected)
+				c->connected = true;
+			else if (ev == ZMQ_EVENT_DISCONNECTED && c->connected)
 				cli_die(
 				    "jzfpd closed the connection during the request (did it stop, "
 				    "or was the request too large? see its log)");

@@ -47,6 +47,10 @@
 #define DEFAULT_TIMEOUT_S 60
 #define IMPORT_CHUNK      1000
 
+/* What a command in progress adds when jzfpctl dies (an import: what was
+ * stored before it stopped), or NULL. */
+static void (*die_note)(void);
+
 void
 cli_die(const char *fmt, ...)
 {
@@ -56,6 +60,11 @@ cli_die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (die_note) {
+		void (*note)(void) = die_note;
+		die_note = NULL;
+		note();
+	}
 	exit(1);
 }
 
@@ -304,7 +313,14 @@ static const char help_import[] =
     "(rows equal to it change nothing). A new status is a proposal: it counts\n"
     "only once recorded at the end of 两公示一公告 (jzfpctl proposals).\n"
     "  --recorded   at a county only: migrate an existing register, its\n"
-    "               statuses recorded as already announced by this county\n";
+    "               statuses recorded as already announced by this county\n"
+    "  --allow-removals  a household with members of its current version\n"
+    "               missing from the file drops them; without it such a\n"
+    "               household is refused, naming them masked (张*明)\n"
+    "A household's rows come together. The file is read twice: checked\n"
+    "whole, then sent in chunks as it is read again (bounded memory). If\n"
+    "the import stops, it says which households were stored; re-running\n"
+    "the same file is safe.\n";
 
 /* ---------------------------------------------------------------- commands */
 
@@ -453,8 +469,170 @@ import_json(const char *file, bool census, size_t households, size_t rows,
 	printf("}\n");
 }
 
+/* The second pass of a household import: households sent in chunks as the
+ * file is read again. */
+struct import_send {
+	struct ctl *c;
+	const char *file;
+	bool recorded, allow_removals, tty;
+	const uint64_t *bad; /* households with errors (--skip-bad), sorted */
+	size_t n_bad;
+	size_t total; /* good households in the file */
+	ProtobufCBinaryData hh[IMPORT_CHUNK], pp[IMPORT_CHUNK];
+	uint64_t ids[IMPORT_CHUNK]; /* of the chunk being filled */
+	size_t lines[IMPORT_CHUNK];
+	size_t n;         /* households in the chunk */
+	size_t stored;    /* households acknowledged by the node */
+	uint64_t last_id; /* the last one of them */
+	size_t last_line;
+	bool in_flight; /* a chunk sent, its answer not yet read */
+	struct import_totals t;
+};
+
+static struct import_send *sending;
+
+/* The summary of an import that stopped: which households the node stored. */
+static void
+import_stopped_note(void)
+{
+	struct import_send *s = sending;
+	if (!s)
+		return;
+	if (s->tty)
+		fputc('\n', stderr);
+	if (s->stored) {
+		char id[17];
+		household_id_format(s->last_id, id);
+		fprintf(stderr,
+		        "jzfpctl: %s: import stopped: the node stored the first %zu of %zu "
+		        "households (in file order, through household %s, line %zu), ",
+		        s->file, s->stored, s->total, id, s->last_line);
+	} else {
+		fprintf(stderr, "jzfpctl: %s: import stopped: no household of %zu was stored, ",
+		        s->file, s->total);
+	}
+	if (s->in_flight && s->n) {
+		char a[17], b[17];
+		household_id_format(s->ids[0], a);
+		household_id_format(s->ids[s->n - 1], b);
+		fprintf(stderr,
+		        "the next %zu (households %s..%s) were sent without an answer and may or "
+		        "may not be stored; ",
+		        s->n, a, b);
+	}
+	fprintf(stderr, "re-running the same file is safe: households already stored are "
+	                "unchanged by it\n");
+}
+
+static void
+chunk_release(struct import_send *s)
+{
+	for (size_t j = 0; j < s->n; j++) {
+		/* the personal parts were in clear: not left in memory */
+		sodium_memzero(s->pp[j].data, s->pp[j].len);
+		free(s->pp[j].data);
+		free(s->hh[j].data);
+	}
+	s->n = 0;
+}
+
+/* Send the households of the chunk; 0, or 1 when the node refused the
+ * request (reported). */
 static int
-import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded, bool json)
+chunk_send(struct import_send *s)
+{
+	if (!s->n)
+		return 0;
+	Ctl__ImportHouseholdsReq q;
+	ctl__import_households_req__init(&q);
+	q.recorded = s->recorded;
+	q.allow_removals = s->allow_removals;
+	q.n_households = q.n_personal = s->n;
+	q.households = s->hh;
+	q.personal = s->pp;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+	rq.import_households = &q;
+	s->in_flight = true;
+	Ctl__Reply *rp = cli_request(s->c, &rq);
+	s->in_flight = false;
+	if (rp->code) {
+		/* one write transaction per request: none of this chunk is stored */
+		fprintf(stderr, "%sjzfpctl: ", s->tty ? "\n" : "");
+		cli_print(stderr, rp->error, strlen(rp->error));
+		fputc('\n', stderr);
+		cli_reply_free(rp);
+		bool tty = s->tty;
+		s->tty = false;
+		import_stopped_note();
+		s->tty = tty;
+		chunk_release(s);
+		return 1;
+	}
+	if (rp->body_case != CTL__REPLY__BODY_IMPORT)
+		cli_die("unexpected answer from jzfpd (is it a different version?)");
+	const Ctl__ImportReply *r = rp->import;
+	s->t.created += r->created;
+	s->t.unchanged += r->unchanged;
+	s->t.refused += r->refused;
+	s->t.proposals += r->proposals;
+	if (r->refused && !s->t.why[0])
+		snprintf(s->t.why, sizeof(s->t.why), "%s", r->why);
+	for (size_t i = 0; i < r->n_refusals; i++) {
+		fprintf(stderr, "%sjzfpctl: refused by the node: ", s->tty ? "\n" : "");
+		cli_print(stderr, r->refusals[i], strlen(r->refusals[i]));
+		fputc('\n', stderr);
+	}
+	if (r->refused > r->n_refusals)
+		fprintf(stderr, "jzfpctl: and %" PRIu64 " more refused in the same request\n",
+		        r->refused - (uint64_t)r->n_refusals);
+	cli_reply_free(rp);
+	s->stored += s->n;
+	s->last_id = s->ids[s->n - 1];
+	s->last_line = s->lines[s->n - 1];
+	chunk_release(s);
+	progress(s->tty, "importing households", s->stored, s->total);
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* import_households_stream's emitter of the second pass. */
+static int
+send_household(const struct import_household *it, void *arg)
+{
+	struct import_send *s = arg;
+	if (s->n_bad && bsearch(&it->hh.id, s->bad, s->n_bad, sizeof(*s->bad), cmp_u64))
+		return 0;
+	ProtobufCBinaryData *hh = &s->hh[s->n], *pp = &s->pp[s->n];
+	if (rec_household_encode(&it->hh, scratch, sizeof(scratch), &hh->len) ||
+	    !(hh->data = copy_of(scratch, hh->len)) ||
+	    rec_personal_encode(&it->personal, scratch, sizeof(scratch), &pp->len) ||
+	    !(pp->data = copy_of(scratch, pp->len)))
+		cli_die("%s:%zu: household cannot be encoded", s->file, it->line);
+	sodium_memzero(scratch, pp->len);
+	s->ids[s->n] = it->hh.id;
+	s->lines[s->n] = it->line;
+	s->n++;
+	return s->n == IMPORT_CHUNK ? chunk_send(s) : 0;
+}
+
+/*
+ * Import a households file in two passes, in bounded memory: the first
+ * checks the whole file (keeping only the errors and the ids it must not see
+ * twice), the second reads it again and sends the good households in chunks
+ * as they are read. Nothing is sent when the first pass finds an error
+ * (unless --skip-bad: then the households with errors are left out).
+ */
+static int
+import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
+                  bool allow_removals, bool json)
 {
 	static const uint8_t zero_key[32];
 	const uint8_t *tag_key = c->cfg.has_tag_key ? c->cfg.tag_key : zero_key;
@@ -464,7 +642,7 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		        "default key\n",
 		        c->config_path);
 	struct import_result res;
-	int err = import_households_csv(file, c->cfg.area, tag_key, &res);
+	int err = import_households_stream(file, c->cfg.area, tag_key, NULL, NULL, &res);
 	if (err) {
 		print_errors(file, res.errors, res.n_errors);
 		fprintf(stderr, "jzfpctl: %s: %s; nothing imported\n", file,
@@ -472,6 +650,8 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		import_result_release(&res);
 		return 1;
 	}
+	uint64_t *bad = NULL;
+	size_t n_bad = 0;
 	if (res.n_errors) {
 		print_errors(file, res.errors, res.n_errors);
 		/* A row without a usable household id could be a member of any
@@ -499,59 +679,62 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		}
 		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file,
 		        res.n_bad_households);
+		bad = malloc(res.n_errors * sizeof(*bad));
+		if (!bad)
+			cli_die("out of memory");
+		for (size_t i = 0; i < res.n_errors; i++)
+			bad[n_bad++] = res.errors[i].household;
+		qsort(bad, n_bad, sizeof(*bad), cmp_u64);
 	}
-	bool tty = isatty(STDERR_FILENO);
-	struct import_totals t = {0};
-	static ProtobufCBinaryData hh[IMPORT_CHUNK], pp[IMPORT_CHUNK];
-	for (size_t i = 0; i < res.n; i += IMPORT_CHUNK) {
-		size_t n = 0;
-		for (size_t j = i; j < res.n && j < i + IMPORT_CHUNK; j++, n++) {
-			if (rec_household_encode(&res.items[j].hh, scratch, sizeof(scratch),
-			                         &hh[n].len) ||
-			    !(hh[n].data = copy_of(scratch, hh[n].len)) ||
-			    rec_personal_encode(&res.items[j].personal, scratch, sizeof(scratch),
-			                        &pp[n].len) ||
-			    !(pp[n].data = copy_of(scratch, pp[n].len)))
-				cli_die("%s:%zu: household cannot be encoded", file,
-				        res.items[j].line);
-			sodium_memzero(scratch, pp[n].len);
+	struct import_send *s = calloc(1, sizeof(*s));
+	if (!s)
+		cli_die("out of memory");
+	s->c = c;
+	s->file = file;
+	s->recorded = recorded;
+	s->allow_removals = allow_removals;
+	s->tty = isatty(STDERR_FILENO);
+	s->bad = bad;
+	s->n_bad = n_bad;
+	s->total = res.n;
+	sending = s;
+	die_note = import_stopped_note;
+	struct import_result again;
+	err = import_households_stream(file, c->cfg.area, tag_key, send_household, s, &again);
+	if (!err)
+		err = chunk_send(s);
+	else
+		chunk_release(s);
+	die_note = NULL;
+	bool changed = !err && (again.n != res.n || again.n_errors != res.n_errors);
+	import_result_release(&again);
+	if (err || changed) {
+		if (err != 1) {
+			/* the file changed or became unreadable between the passes */
+			fprintf(stderr, "jzfpctl: %s: %s between the two readings\n", file,
+			        changed ? "changed" : err_str(err));
+			import_stopped_note();
 		}
-		Ctl__ImportHouseholdsReq q;
-		ctl__import_households_req__init(&q);
-		q.recorded = recorded;
-		q.n_households = q.n_personal = n;
-		q.households = hh;
-		q.personal = pp;
-		Ctl__Request rq;
-		ctl__request__init(&rq);
-		rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
-		rq.import_households = &q;
-		Ctl__Reply *failed = import_send(c, &rq, &t);
-		for (size_t j = 0; j < n; j++) {
-			/* the personal parts were in clear: not left in memory */
-			sodium_memzero(pp[j].data, pp[j].len);
-			free(pp[j].data);
-			free(hh[j].data);
-		}
-		if (failed) {
-			fprintf(stderr, "%s", tty ? "\n" : "");
-			cli_die("import stopped after %zu of %zu households: %s", i, res.n,
-			        failed->error);
-		}
-		progress(tty, "importing households",
-		         i + IMPORT_CHUNK < res.n ? i + IMPORT_CHUNK : res.n, res.n);
+		sending = NULL;
+		free(s);
+		free(bad);
+		import_result_release(&res);
+		return 1;
 	}
+	sending = NULL;
+	struct import_totals t = s->t;
+	size_t stored = s->stored;
+	free(s);
+	free(bad);
 	if (json)
-		import_json(file, false, res.n, res.rows, &t, res.n_bad_households);
+		import_json(file, false, stored, res.rows, &t, res.n_bad_households);
 	else
 		printf("%s: %zu households in %zu rows: %" PRIu64 " new versions (%" PRIu64
 		       " proposals%s), %" PRIu64 " unchanged, %" PRIu64
 		       " refused, %zu rejected as bad\n",
-		       file, res.n, res.rows, t.created, t.proposals,
+		       file, stored, res.rows, t.created, t.proposals,
 		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused,
 		       res.n_bad_households);
-	if (t.refused)
-		fprintf(stderr, "jzfpctl: refused by the node: %s\n", t.why);
 	import_result_release(&res);
 	return t.refused ? 1 : 0;
 }
@@ -616,20 +799,26 @@ cmd_import(struct ctl *c, int argc, char **argv)
 	static const struct cli_opt opts[] = {{"skip-bad", false, false},
 	                                      {"recorded", false, false},
 	                                      {"json", false, false},
+	                                      {"allow-removals", false, false},
 	                                      {NULL, false, false}};
-	static const struct cli_cmd cmd = {
-	    "import",    "import households|census FILE.csv [--skip-bad] [--recorded] [--json]",
-	    help_import, opts,
-	    2,           2};
+	static const struct cli_cmd cmd = {"import",
+	                                   "import households|census FILE.csv [--skip-bad] "
+	                                   "[--recorded] [--allow-removals] [--json]",
+	                                   help_import,
+	                                   opts,
+	                                   2,
+	                                   2};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
 	const char *kind = a.pos[0], *file = a.pos[1];
-	bool skip_bad = a.val[0], recorded = a.val[1], json = a.val[2];
+	bool skip_bad = a.val[0], recorded = a.val[1], json = a.val[2], allow_removals = a.val[3];
 	bool census = strcmp(kind, "census") == 0;
 	if (!census && strcmp(kind, "households") != 0)
 		cli_usage_error(&cmd, "unknown kind '%s' (households or census)", kind);
 	if (census && recorded)
 		cli_usage_error(&cmd, "--recorded applies to households only");
+	if (census && allow_removals)
+		cli_usage_error(&cmd, "--allow-removals applies to households only");
 	if (census && skip_bad)
 		cli_usage_error(&cmd, "--skip-bad applies to households only: a census file "
 		                      "imports whole or not at all");
@@ -638,7 +827,7 @@ cmd_import(struct ctl *c, int argc, char **argv)
 	cli_load_config(c);
 	if (census)
 		return import_census(c, file, json);
-	return import_households(c, file, skip_bad, recorded, json);
+	return import_households(c, file, skip_bad, recorded, allow_removals, json);
 }
 
 /* Certificates are made offline (cmd_cert.c). */

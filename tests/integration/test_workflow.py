@@ -154,7 +154,9 @@ def test(t):
     for k in ("household_id", "village", "attribute", "main_cause", "income", "status", "year"):
         person[col[k]] = poor2[col[k]]
     person[col["relation"]] = "99"
-    r2.append(person)
+    # a household's rows come together: after its last row
+    last = max(i for i, r in enumerate(r2) if r[col["household_id"]] == dup2)
+    r2.insert(last + 1, person)
     write_rows(files[V2], r2)
     # A household of V1 registered again in V3 (易地扶贫搬迁 gone wrong): all
     # its members in a new household of V3, not poor there, so the procedure

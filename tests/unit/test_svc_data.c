@@ -271,6 +271,44 @@ show_req(Ctl__HouseholdShowReq *q, const char *id)
 
 /* ---------------------------------------------------------------- tests */
 
+/* A re-import that leaves a member out: refused without allow_removals,
+ * naming the member masked; a new version with it. */
+static void
+import_removals(void **state)
+{
+	struct fixture *fx = *state;
+	import_register(fx);
+	static struct rec_household h[1];
+	static struct rec_personal p[1];
+	static struct import_req r;
+	hh_rec(&h[0], HH(V1, 1), HH_NOT_POOR, 1, 10); /* member 1 (张1) left out */
+	personal_of(&p[0], 1, "张");
+	import_req(&r, h, p, 1, false);
+	struct svc s;
+	Ctl__Reply rp;
+	call_write(fx, &s, &r.rq, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->created, 0);
+	assert_int_equal(rp.import->refused, 1);
+	assert_int_equal(rp.import->n_refusals, 1);
+	const char *why = rp.import->refusals[0];
+	if (!strstr(why, "1 member(s) of its current version not in the file: 张* "
+	                 "630121********001X") ||
+	    !strstr(why, "--allow-removals") || strstr(why, "张1") ||
+	    strstr(why, "630121197001010"))
+		fail_msg("refusal '%s'", why);
+	assert_string_equal(rp.import->why, why);
+	svc_release(&s);
+
+	r.q.allow_removals = true;
+	call_write(fx, &s, &r.rq, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->created, 1);
+	assert_int_equal(rp.import->refused, 0);
+	assert_int_equal(rp.import->n_refusals, 0);
+	svc_release(&s);
+}
+
 static void
 import_then_show(void **state)
 {
@@ -684,6 +722,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(sealed_for_other_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(edit_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(import_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(import_removals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(import_census_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(conflicts_listed, setup, teardown),
 	};
