@@ -1,0 +1,72 @@
+#include "fixture.h"
+
+#include "apply.h"
+#include "hlc.h"
+#include "node.h"
+#include "sealer.h"
+#include "store.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t wall_ms;
+
+uint64_t
+fake_now(void *ctx)
+{
+	(void)ctx;
+	return wall_ms;
+}
+
+struct ident *
+ident_of(uint8_t byte)
+{
+	uint8_t seed[IDENT_SEED_LEN];
+	struct ident *id = NULL;
+	memset(seed, byte, sizeof(seed));
+	if (ident_from_seed(&id, seed))
+		return NULL;
+	return id;
+}
+
+int
+svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t area,
+            enum area_level level, const char *name)
+{
+	struct node *n = *np = calloc(1, sizeof(*n));
+	if (!n)
+		return -1;
+	n->id = ident_of(seed);
+	if (!n->id)
+		return -1;
+	test_tmpdir(dir, dirlen);
+	if (store_open(&n->st, dir, 32ULL << 20))
+		return -1;
+	n->cfg.area = area;
+	n->cfg.level = level;
+	snprintf(n->cfg.name, sizeof(n->cfg.name), "%s", name);
+	hlc_init(&n->hlc, fake_now, NULL);
+	n->seal = (struct sealer_conf){.id = n->id, .area = area, .level = level};
+	return apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, area) ? -1 : 0;
+}
+
+void
+svcfix_close(struct node *n, const char *dir)
+{
+	apply_ctx_release(&n->ax);
+	store_close(&n->st);
+	test_rmtree(dir);
+	ident_free(&n->id);
+	free(n);
+}
+
+void
+svcfix_call(struct svc *s, struct node *n, struct store *st, const struct config *cfg,
+            const struct ident *id, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	svc_init(s, n, st, cfg, id, NULL);
+	ctl__reply__init(rp);
+	svc_dispatch(s, rq, rp);
+}

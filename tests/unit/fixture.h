@@ -1,0 +1,50 @@
+/*
+ * fixture.h - what the unit tests of the node share: an injected wall
+ * clock, identities from a seed byte, and a node as the control services
+ * see it (svc_*.c tests). The apply tests' fixture is apply_fixture.h.
+ */
+#ifndef JZFP_FIXTURE_H
+#define JZFP_FIXTURE_H
+
+#include "area.h"
+#include "config.h"
+#include "ctl.pb-c.h"
+#include "ident.h"
+#include "svc.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct node;
+struct store;
+
+/* The injected wall clock (ms) of every node in a test: tests move it
+ * instead of sleeping (DESIGN §6). 0 until a test sets it. */
+extern uint64_t wall_ms;
+
+/* An hlc clock source reading wall_ms (CTX unused). */
+uint64_t fake_now(void *ctx);
+
+/* The identity whose 32-byte seed is BYTE repeated; NULL on failure. */
+struct ident *ident_of(uint8_t byte);
+
+/*
+ * A node as the control services use it (node.h): its key (from SEED, as
+ * ident_of), a fresh store in a new directory written to DIR, its config
+ * (AREA, LEVEL, NAME), clock (fake_now), apply context and sealer
+ * configuration; no parent, nothing signed. Returns 0, or -1 when any part
+ * fails (a failed setup). Free with svcfix_close.
+ */
+int svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t area,
+                enum area_level level, const char *name);
+
+/* Release what svcfix_open made: context, store, directory, key, node. */
+void svcfix_close(struct node *n, const char *dir);
+
+/* Run RQ through the services as the loop does (N, with the node) or as a
+ * reader thread does (N NULL), on ST with CFG and ID. S is to be released
+ * by the caller (svc_release). */
+void svcfix_call(struct svc *s, struct node *n, struct store *st, const struct config *cfg,
+                 const struct ident *id, const Ctl__Request *rq, Ctl__Reply *rp);
+
+#endif
