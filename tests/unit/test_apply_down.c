@@ -1,6 +1,7 @@
 /*
- * test_apply.c - applying envelopes: the scenarios not yet moved to a
- * test_apply_<behaviour>.c of their own. The fixture: apply_fixture.h.
+ * test_apply_down.c - what comes down from the parent (sparse): the
+ * province's filtered chain applied envelope by envelope, policy only from
+ * the province, key records, receipts. The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
 
