@@ -11,6 +11,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "err.h"
+#include "fixture.h"
 #include "hlc.h"
 #include "household.h"
 #include "ident.h"
@@ -19,7 +20,6 @@
 #include "sealer.h"
 #include "store.h"
 #include "svc_flow.h"
-#include "testutil.h"
 #include "workflow.h"
 
 #include <setjmp.h>
@@ -36,16 +36,6 @@
 #define VILLAGE  630121101001ULL
 #define HH(n)    (VILLAGE * 10000ULL + (n))
 #define NOW_MS   1700000000000ULL /* 2023-11-14 22:13:20 UTC */
-#define MAP_SIZE (32ULL << 20)
-
-static uint64_t wall_ms;
-
-static uint64_t
-fake_now(void *ctx)
-{
-	(void)ctx;
-	return wall_ms;
-}
 
 struct fixture {
 	char dir[256];
@@ -60,15 +50,6 @@ struct fixture {
 static const char *const head_names[3] = {"张三丰", "李四", "欧阳小明"};
 static const char *const head_ids[3] = {"630121198001011234", "63012119900202567X",
                                         "630121200003038888"};
-
-static struct ident *
-ident_of(uint8_t byte)
-{
-	uint8_t seed[IDENT_SEED_LEN];
-	struct ident *id = NULL;
-	memset(seed, byte, sizeof(seed));
-	return ident_from_seed(&id, seed) ? NULL : id;
-}
 
 /* Sign the NodeInfo, three proposed identifications (household 3 first, so
  * that the store's order is not the 户编号's) and the village notice of
@@ -150,26 +131,16 @@ setup(void **state)
 	if (!fx)
 		return -1;
 	wall_ms = NOW_MS;
-	test_tmpdir(fx->dir, sizeof(fx->dir));
-	fx->id = ident_of(0x01);
-	if (!fx->id || store_open(&fx->st, fx->dir, MAP_SIZE))
-		return -1;
-	fx->cfg.area = VILLAGE;
-	fx->cfg.level = AREA_LEVEL_VILLAGE;
-	snprintf(fx->cfg.name, sizeof(fx->cfg.name), "%s", "新庄村");
 	/* What the write services use of a node: its config, key, store,
 	 * clock, apply context and sealer configuration. No parent: it may
 	 * sign at once. */
-	struct node *n = fx->n = calloc(1, sizeof(*n));
-	if (!n)
+	if (svcfix_open(&fx->n, fx->dir, sizeof(fx->dir), 0x01, VILLAGE, AREA_LEVEL_VILLAGE,
+	                "新庄村"))
 		return -1;
-	n->cfg = fx->cfg;
-	n->id = fx->id;
-	n->st = fx->st;
-	hlc_init(&n->hlc, fake_now, NULL);
-	n->seal = (struct sealer_conf){.id = fx->id, .area = VILLAGE, .level = AREA_LEVEL_VILLAGE};
-	if (apply_ctx_init(&n->ax, fx->st, fx->id, &n->hlc, VILLAGE))
-		return -1;
+	struct node *n = fx->n;
+	fx->id = n->id;
+	fx->st = n->st;
+	fx->cfg = n->cfg;
 	struct applier a;
 	if (apply_write(&n->ax, sign_all, fx, &a)) {
 		fprintf(stderr, "signing the fixture: %s\n", a.why);
@@ -184,11 +155,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	apply_ctx_release(&fx->n->ax);
-	free(fx->n);
-	store_close(&fx->st);
-	test_rmtree(fx->dir);
-	ident_free(&fx->id);
+	svcfix_close(fx->n, fx->dir);
 	free(fx);
 	return 0;
 }
@@ -197,9 +164,7 @@ teardown(void **state)
 static void
 call(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
-	svc_init(s, NULL, fx->st, &fx->cfg, fx->id, NULL);
-	ctl__reply__init(rp);
-	svc_dispatch(s, rq, rp);
+	svcfix_call(s, NULL, fx->st, &fx->cfg, fx->id, rq, rp);
 }
 
 /* ---------------------------------------------------------------- proposals */
@@ -560,9 +525,7 @@ writes_need_the_loop(void **state)
 static void
 call_write(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
-	svc_init(s, fx->n, fx->st, &fx->n->cfg, fx->id, NULL);
-	ctl__reply__init(rp);
-	svc_dispatch(s, rq, rp);
+	svcfix_call(s, fx->n, fx->st, &fx->n->cfg, fx->id, rq, rp);
 }
 
 static char empty[] = "";
