@@ -37,6 +37,7 @@ import socket
 import subprocess
 import time
 
+import chromium
 import jzfptest as jt
 from jzfptest import check, check_eq
 
@@ -313,21 +314,6 @@ def check_limits(n, addr):
 
 # ---------------------------------------------------------------- dashboard
 
-def chromium_cmd():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def chromium(path, profile, *args, timeout=90):
-    argv = [path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
 def check_dashboard(t, n, addr):
     url = f"http://{addr[0]}:{addr[1]}/"
     hd, body = get(addr, "/")
@@ -348,19 +334,10 @@ def check_dashboard(t, n, addr):
         check(f"<tr><td>{html.escape(x['name'])}</td>" in page,
               f"{n}: the sync tree on / lacks {x['area']} {x['name']}")
 
-    exe = chromium_cmd()
-    profile = os.path.join(t.dir, "chromium-profile")
-    why = None
-    if exe is None:
-        why = "no chromium on PATH (Debian package chromium)"
-    else:
-        p = chromium(exe, profile, "--dump-dom", "about:blank", timeout=60)
-        if p.returncode != 0 or "<html" not in p.stdout:
-            why = f"chromium cannot run here: exit {p.returncode}: {p.stderr.strip()[-300:]}"
-    if why:
-        jt.log(f"SKIP the dashboard in Chromium: {why}")
+    browser = chromium.start(t, "the dashboard in Chromium")
+    if browser is None:
         return
-    p = chromium(exe, profile, "--dump-dom", url)
+    p = browser("--dump-dom", url)
     check(p.returncode == 0, f"chromium --dump-dom {url}: exit {p.returncode}: {p.stderr[-500:]}")
     dom = p.stdout
     check("扶贫数据看板" in dom, f"{n}: the DOM has no dashboard title")
@@ -378,14 +355,12 @@ def check_dashboard(t, n, addr):
     jt.log(f"{n}: the dashboard in Chromium shows {len(counties)} counties with their figures")
 
     shot = os.path.join(t.dir, "dashboard.png")
-    p = chromium(exe, profile, f"--screenshot={shot}", "--window-size=412,2300", url)
+    p = browser(f"--screenshot={shot}", "--window-size=412,2300", url)
     check(p.returncode == 0 and os.path.isfile(shot) and os.path.getsize(shot) > 1000,
           f"chromium --screenshot: exit {p.returncode}: {p.stderr[-500:]}")
     with open(shot, "rb") as f:
         check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{shot} is not a PNG")
-    kept = os.path.join(os.path.dirname(os.path.abspath(jt.BIN)), "test-artifacts")
-    os.makedirs(kept, exist_ok=True)
-    dst = os.path.join(kept, "http-dashboard.png")
+    dst = os.path.join(chromium.artifacts(), "http-dashboard.png")
     shutil.copyfile(shot, dst)
     jt.log(f"{n}: dashboard screenshot (phone width, 412 px): {dst}")
 

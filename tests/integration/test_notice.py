@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 
+import chromium
 import jzfptest as jt
 from jzfptest import check, check_eq
 
@@ -50,21 +51,6 @@ def check_page(page, what):
     check("<b>" not in page, f"{what}: the name {V2_NAME!r} is not escaped")
 
 
-def chromium_cmd():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def chromium(path, profile, *args, timeout=90):
-    argv = [path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
 def pdf_pages(pdf):
     """The MediaBoxes of the PDF's pages, as [(w, h)] in points."""
     with open(pdf, "rb") as f:
@@ -81,21 +67,12 @@ def pdf_pages(pdf):
 
 
 def print_pdf(t, page_path, notices, what, name):
-    exe = chromium_cmd()
-    profile = os.path.join(t.dir, "chromium-profile")
-    why = None
-    if exe is None:
-        why = "no chromium on PATH (Debian package chromium)"
-    else:
-        p = chromium(exe, profile, "--dump-dom", "about:blank", timeout=60)
-        if p.returncode != 0 or "<html" not in p.stdout:
-            why = f"chromium cannot run here: exit {p.returncode}: {p.stderr.strip()[-300:]}"
-    if why:
-        jt.log(f"SKIP printing the notice in Chromium: {why}")
+    browser = chromium.start(t, "printing the notice in Chromium")
+    if browser is None:
         return
     pdf = os.path.splitext(page_path)[0] + ".pdf"
-    p = chromium(exe, profile, f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
-                 "file://" + os.path.abspath(page_path))
+    p = browser(f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
+                "file://" + os.path.abspath(page_path))
     check(p.returncode == 0 and os.path.isfile(pdf) and os.path.getsize(pdf) > 1000,
           f"{what}: chromium --print-to-pdf: exit {p.returncode}: {p.stderr[-500:]}")
     with open(pdf, "rb") as f:
@@ -115,8 +92,7 @@ def print_pdf(t, page_path, notices, what, name):
               f"{what}: page {k} does not hold exactly one notice: {words[:200]!r}")
     jt.log(f"{what}: Chromium printed {len(boxes)} A4 page(s), one notice each")
 
-    kept = os.path.join(os.path.dirname(os.path.abspath(jt.BIN)), "test-artifacts")
-    os.makedirs(kept, exist_ok=True)
+    kept = chromium.artifacts()
     shutil.copyfile(pdf, os.path.join(kept, f"{name}.pdf"))
     ppm = shutil.which("pdftoppm")
     if ppm:
@@ -130,8 +106,8 @@ def print_pdf(t, page_path, notices, what, name):
     else:
         jt.log("pdftoppm not found (Debian poppler-utils): taking a screenshot instead")
         png = os.path.join(t.dir, f"{name}-page1.png")
-        p = chromium(exe, profile, f"--screenshot={png}", "--window-size=794,1123",
-                     "file://" + os.path.abspath(page_path))
+        p = browser(f"--screenshot={png}", "--window-size=794,1123",
+                    "file://" + os.path.abspath(page_path))
         check(p.returncode == 0 and os.path.isfile(png),
               f"chromium --screenshot: exit {p.returncode}: {p.stderr[-500:]}")
     with open(png, "rb") as f:
