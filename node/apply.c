@@ -116,11 +116,13 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		}
 		store_iter_close(&it);
 	}
-	ctx->parked = store_count(&txn, STORE_PARKED);
-	ctx->held = store_count(&txn, STORE_HELD);
+	err = store_count(&txn, STORE_PARKED, &ctx->parked);
+	if (!err)
+		err = store_count(&txn, STORE_HELD, &ctx->held);
 	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
-	err = flow_index_init(&txn, area);
+	if (!err)
+		err = flow_index_init(&txn, area);
 	if (!err)
 		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
 		                           sizeof(ctx->total.own_refused_last));
@@ -270,7 +272,8 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v);
 	/* Steps that named this version before it arrived (refused now if it
 	 * proposes nothing). */
-	if (!err && store_count(&a->txn, STORE_PARKED))
+	uint64_t parked = 0;
+	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked)
 		flow_release(a, e, o);
 	hh_applying(NULL, NULL);
 	return err ? err : a->txn.err;

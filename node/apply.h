@@ -22,7 +22,7 @@
 #include "hlc.h"
 #include "ident.h"
 #include "rollup.h"
-#include "store.h"
+#include "tables.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -31,7 +31,7 @@
 #include "envelope.h"
 #include "record.h"
 #include "rollup.h"
-#include "store.h"
+#include "tables.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -143,7 +143,11 @@ link_revocations_refresh(struct node *n)
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return;
-	size_t cnt = store_count(&txn, STORE_REVOKED);
+	uint64_t cnt;
+	if (store_count(&txn, STORE_REVOKED, &cnt)) {
+		store_abort(&txn);
+		return;
+	}
 	uint8_t(*ed)[32] = calloc(cnt + 1, 32), (*cv)[32] = calloc(cnt + 1, 32);
 	size_t k = 0;
 	struct store_iter it;

@@ -493,7 +493,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	rc = load_trust(n, err, errlen);
 	if (rc)
 		goto fail;
-	rc = store_open(&n->st, cfg->data_dir, cfg->map_size);
+	rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
 	if (rc) {
 		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
 		goto fail;

@@ -15,7 +15,7 @@
 #include "hlc.h"
 #include "ident.h"
 #include "sealer.h"
-#include "store.h"
+#include "tables.h"
 #include "wire.h"
 
 #include <stdbool.h>

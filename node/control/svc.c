@@ -12,7 +12,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "output.h"
-#include "store.h"
+#include "tables.h"
 #include "text.h"
 
 #include <errno.h>

@@ -27,9 +27,9 @@
 #include "record.h"
 #include "rollup.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc_common.h"
 #include "svc_flow.h"
+#include "tables.h"
 #include "workflow.h"
 
 #include <errno.h>

@@ -20,9 +20,9 @@
 #include "node.h"
 #include "record.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc.h"
 #include "svc_data.h"
+#include "tables.h"
 #include "testutil.h"
 
 #include <setjmp.h>
@@ -86,7 +86,7 @@ setup(void **state)
 		return -1;
 	test_tmpdir(fx->dir, sizeof(fx->dir));
 	struct node *n = fx->n;
-	if (store_open(&n->st, fx->dir, MAP_SIZE))
+	if (store_open(&n->st, fx->dir, MAP_SIZE, &tables_layout))
 		return -1;
 	n->id = fx->id;
 	n->cfg.area = COUNTY;

@@ -17,8 +17,8 @@
 #include "node.h"
 #include "record.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc_flow.h"
+#include "tables.h"
 #include "testutil.h"
 #include "workflow.h"
 
@@ -152,7 +152,7 @@ setup(void **state)
 	wall_ms = NOW_MS;
 	test_tmpdir(fx->dir, sizeof(fx->dir));
 	fx->id = ident_of(0x01);
-	if (!fx->id || store_open(&fx->st, fx->dir, MAP_SIZE))
+	if (!fx->id || store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout))
 		return -1;
 	fx->cfg.area = VILLAGE;
 	fx->cfg.level = AREA_LEVEL_VILLAGE;
