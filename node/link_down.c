@@ -20,6 +20,7 @@
 #include "hlc.h"
 #include "link.h"
 #include "log.h"
+#include "node.h"
 #include "origin.h"
 #include "record.h"
 

@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "link.h"
 #include "log.h"
+#include "node.h"
 #include "origin.h"
 #include "record.h"
 

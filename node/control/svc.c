@@ -8,6 +8,7 @@
  */
 #include "svc.h"
 
+#include "config.h"
 #include "control.h"
 #include "hlc.h"
 #include "log.h"
