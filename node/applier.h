@@ -16,8 +16,10 @@
 #include <stdint.h>
 
 struct envelope;
+struct hh_work;
 struct hlc;
 struct ident;
+struct rec_household;
 struct rollup_acc;
 
 struct apply_stats {
@@ -74,6 +76,8 @@ struct apply_ctx {
 	int store_err;
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;
+	struct hh_work *hh;           /* household.h */
+	struct rec_household *hh_rec; /* a household record being applied */
 	struct envelope *envs;
 	const struct envelope **runs;
 	size_t envs_cap;

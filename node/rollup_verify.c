@@ -97,9 +97,13 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 	struct rollup_acc *acc = NULL;
 	size_t cells = 0, bad_cells = 0, bad_hh = 0, held = 0, indexed = 0;
 	char first[200] = "";
+	struct hh_work *hw = NULL;
 	struct rec_household *h = malloc(sizeof(*h));
 	int err = h ? rollup_acc_new(&acc) : -ENOMEM;
+	if (!err)
+		err = hh_work_new(&hw);
 	if (err) {
+		rollup_acc_free(&acc);
 		free(h);
 		return err;
 	}
@@ -128,7 +132,7 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 				snprintf(first, sizeof(first), "a household state does not decode");
 			continue;
 		}
-		int rc = hh_recompute(txn, acc, id, household_village(id), &r);
+		int rc = hh_recompute(hw, txn, acc, id, household_village(id), &r);
 		if (rc && rc != JZ_ENOTFOUND) {
 			err = rc;
 			break;
@@ -208,6 +212,7 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 	}
 out:
 	rollup_acc_free(&acc);
+	hh_work_free(&hw);
 	free(h);
 	return err;
 }
