@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,7 +323,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 	uint8_t sec[32];
 	ident_curve_secret(n->id, sec);
 	int rc = zmq_setsockopt(n->router, ZMQ_CURVE_SECRETKEY, sec, 32);
-	memset(sec, 0, sizeof(sec));
+	sodium_memzero(sec, sizeof(sec));
 	if (rc) {
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;
