@@ -188,7 +188,7 @@ cmd_gen(const char *conf, uint64_t records, uint32_t households)
 	int err = ident_load(&id, cfg.key);
 	if (err)
 		fail("key", err);
-	if ((err = store_open(&st, cfg.data_dir, cfg.map_size)))
+	if ((err = store_open(&st, cfg.data_dir, cfg.map_size, &tables_layout)))
 		fail("store", err);
 	hlc_init(&hlc, NULL, NULL);
 	if ((err = apply_ctx_init(&ax, st, id, &hlc, cfg.area)))

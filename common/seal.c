@@ -4,6 +4,9 @@
  */
 #include "seal.h"
 
+#include "envelope.h"
+#include "record.h"
+
 #include <sodium.h>
 #include <string.h>
 
@@ -72,5 +75,36 @@ seal_decrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[SEAL_AD_LEN],
 		sodium_memzero(pt, n - SEAL_TAG_LEN);
 		return JZ_EFORGED;
 	}
+	return 0;
+}
+
+int
+seal_open_part(const struct ident *id, const struct envelope *e, struct bytes keyrec, uint8_t *pt,
+               size_t cap, size_t *n)
+{
+	struct rec_keyrec k;
+	if (!e->has_sealed || e->sealed_box.n < SEAL_TAG_LEN)
+		return JZ_ENOTFOUND;
+	if (e->sealed_nonce.n != SEAL_NONCE_LEN)
+		return JZ_ECORRUPT;
+	if (e->sealed_box.n - SEAL_TAG_LEN > cap)
+		return JZ_ETOOBIG;
+	if (rec_keyrec_decode(&k, keyrec.p, keyrec.n))
+		return JZ_ECORRUPT;
+	size_t i = 0;
+	while (i < k.n && memcmp(k.reader[i], ident_public(id), 32) != 0)
+		i++;
+	if (i == k.n)
+		return JZ_EREFUSED;
+	uint8_t key[SEAL_KEY_LEN], ad[SEAL_AD_LEN];
+	int err = seal_key_unwrap(id, k.box[i], key);
+	if (err)
+		return err;
+	seal_ad(e->body.p, e->body.n, ad);
+	err = seal_decrypt(key, ad, e->sealed_nonce.p, e->sealed_box.p, e->sealed_box.n, pt);
+	sodium_memzero(key, sizeof(key));
+	if (err)
+		return err;
+	*n = e->sealed_box.n - SEAL_TAG_LEN;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #ifndef JZFP_SEAL_H
 #define JZFP_SEAL_H
 
+#include "bytes.h"
 #include "err.h"
 #include "ident.h"
 
@@ -70,5 +71,17 @@ JZ_NODISCARD int seal_encrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[
 JZ_NODISCARD int seal_decrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[SEAL_AD_LEN],
                               const uint8_t nonce[SEAL_NONCE_LEN], const uint8_t *ct, size_t n,
                               uint8_t *pt);
+
+struct envelope; /* envelope.h */
+
+/*
+ * Open the personal part of envelope E with identity ID, given the body of
+ * its key record (record.h, struct rec_keyrec). PT receives at most CAP
+ * bytes; *n is the length. Returns 0; JZ_ENOTFOUND (E has no personal
+ * part); JZ_EREFUSED (ID is not one of its readers); JZ_EFORGED (the box
+ * does not open); JZ_ECORRUPT; JZ_ETOOBIG.
+ */
+int seal_open_part(const struct ident *id, const struct envelope *e, struct bytes keyrec,
+                   uint8_t *pt, size_t cap, size_t *n);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * store.c - LMDB environment and named databases (DESIGN §5).
+ * store.c - LMDB environment and the caller's named databases.
  *
  * MDB_* codes are translated here and nowhere else. The environment is opened
  * without MDB_NOSYNC: an acknowledged batch is on disk. MDB_NOTLS is set
@@ -19,37 +19,14 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi dbi[STORE_NDB];
+	const struct store_layout *layout;
+	/* The layout's tables, then the store's own (STORE_META_NAME). */
+	MDB_dbi *dbi;
 	uint64_t map_size;
 	/* Read transactions of reader threads hold it shared; store_grow takes
 	 * it exclusively, because LMDB may change the map size only while no
 	 * transaction is active in the process. */
 	pthread_rwlock_t grow_lock;
-};
-
-static const char *const db_names[STORE_NDB] = {
-    [STORE_ENV] = "env",
-    [STORE_LOG] = "log",
-    [STORE_DOWNLOG] = "downlog",
-    [STORE_ORIGIN] = "origin",
-    [STORE_HOUSEHOLD] = "household",
-    [STORE_VERSION] = "version",
-    [STORE_PROPOSAL] = "proposal",
-    [STORE_CENSUS] = "census",
-    [STORE_ROLLUP] = "rollup",
-    [STORE_LINK] = "link",
-    [STORE_CONFLICT] = "conflict",
-    [STORE_PARKED] = "parked",
-    [STORE_META] = "meta",
-    [STORE_KEYREC] = "keyrec",
-    [STORE_REVOKED] = "revoked",
-    [STORE_PERSON] = "person",
-    [STORE_HHPROP] = "hhprop",
-    [STORE_WFHIST] = "wfhist",
-    [STORE_RECEIPTED] = "receipted",
-    [STORE_WFSTEP] = "wfstep",
-    [STORE_WFTIME] = "wftime",
-    [STORE_HELD] = "held",
 };
 
 static int
@@ -102,24 +79,32 @@ check_schema(struct store *st)
 	if (err)
 		return err;
 	static const char key[] = "schema";
+	unsigned meta = (unsigned)st->layout->n;
 	struct bytes v = {0};
-	err = store_get(&txn, STORE_META, key, sizeof(key) - 1, &v);
+	err = store_get(&txn, meta, key, sizeof(key) - 1, &v);
 	if (err == JZ_ENOTFOUND) {
 		uint8_t buf[8];
-		be64_put(buf, STORE_SCHEMA);
-		store_put(&txn, STORE_META, key, sizeof(key) - 1, buf, sizeof(buf));
-	} else if (err == 0 && (v.n != 8 || be64_get(v.p) != STORE_SCHEMA)) {
+		be64_put(buf, st->layout->schema);
+		store_put(&txn, meta, key, sizeof(key) - 1, buf, sizeof(buf));
+	} else if (err == 0 && (v.n != 8 || be64_get(v.p) != st->layout->schema)) {
 		store_fail(&txn, JZ_ESCHEMA);
 	}
 	return store_commit(&txn);
 }
 
 int
-store_open(struct store **out, const char *dir, uint64_t map_size)
+store_open(struct store **out, const char *dir, uint64_t map_size,
+           const struct store_layout *layout)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	st->layout = layout;
+	st->dbi = calloc(layout->n + 1, sizeof(*st->dbi));
+	if (!st->dbi) {
+		free(st);
+		return -ENOMEM;
+	}
 	pthread_rwlock_init(&st->grow_lock, NULL);
 	int err;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -131,7 +116,7 @@ store_open(struct store **out, const char *dir, uint64_t map_size)
 		err = mdb_err(rc);
 		goto fail;
 	}
-	mdb_env_set_maxdbs(st->env, STORE_NDB);
+	mdb_env_set_maxdbs(st->env, (MDB_dbi)layout->n + 1);
 	mdb_env_set_mapsize(st->env, map_size);
 	rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600);
 	if (rc) {
@@ -152,8 +137,10 @@ store_open(struct store **out, const char *dir, uint64_t map_size)
 		err = mdb_err(rc);
 		goto fail;
 	}
-	for (int i = 0; i < STORE_NDB; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+	/* A layout's table named STORE_META_NAME gets the same handle. */
+	for (size_t i = 0; i <= layout->n; i++) {
+		const char *name = i < layout->n ? layout->tables[i].name : STORE_META_NAME;
+		rc = mdb_dbi_open(txn, name, MDB_CREATE, &st->dbi[i]);
 		if (rc) {
 			mdb_txn_abort(txn);
 			err = mdb_err(rc);
@@ -173,6 +160,7 @@ store_open(struct store **out, const char *dir, uint64_t map_size)
 fail:
 	if (st->env)
 		mdb_env_close(st->env);
+	free(st->dbi);
 	free(st);
 	return err;
 }
@@ -184,6 +172,7 @@ store_close(struct store **st)
 		return;
 	mdb_env_close((*st)->env);
 	pthread_rwlock_destroy(&(*st)->grow_lock);
+	free((*st)->dbi);
 	free(*st);
 	*st = NULL;
 }
@@ -245,7 +234,7 @@ store_fail(struct store_txn *txn, int err)
 }
 
 int
-store_get(struct store_txn *txn, enum store_db db, const void *key, size_t klen, struct bytes *val)
+store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, struct bytes *val)
 {
 	if (txn->err)
 		return txn->err;
@@ -263,8 +252,8 @@ store_get(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
 }
 
 static void
-put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
-    size_t vlen, unsigned flags)
+put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val, size_t vlen,
+    unsigned flags)
 {
 	if (txn->err)
 		return;
@@ -276,21 +265,21 @@ put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const
 }
 
 void
-store_put(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
+store_put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val,
           size_t vlen)
 {
 	put(txn, db, key, klen, val, vlen, 0);
 }
 
 void
-store_append(struct store_txn *txn, enum store_db db, const void *key, size_t klen, const void *val,
+store_append(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val,
              size_t vlen)
 {
 	put(txn, db, key, klen, val, vlen, MDB_APPEND);
 }
 
 void
-store_del(struct store_txn *txn, enum store_db db, const void *key, size_t klen)
+store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 {
 	if (txn->err)
 		return;
@@ -300,33 +289,46 @@ store_del(struct store_txn *txn, enum store_db db, const void *key, size_t klen)
 		store_fail(txn, mdb_err(rc));
 }
 
-uint64_t
-store_count(struct store_txn *txn, enum store_db db)
+int
+store_count(struct store_txn *txn, unsigned db, uint64_t *out)
 {
 	MDB_stat s;
-	if (mdb_stat(txn->txn, txn->st->dbi[db], &s))
-		return 0;
-	return s.ms_entries;
+	*out = 0;
+	if (txn->err)
+		return txn->err;
+	int rc = mdb_stat(txn->txn, txn->st->dbi[db], &s);
+	if (rc) {
+		store_fail(txn, mdb_err(rc));
+		return txn->err;
+	}
+	*out = s.ms_entries;
+	return 0;
 }
 
 int
-store_iter_open(struct store_txn *txn, enum store_db db, struct store_iter *it)
+store_iter_open(struct store_txn *txn, unsigned db, struct store_iter *it)
 {
 	MDB_cursor *c;
-	int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
-	if (rc)
-		return mdb_err(rc);
 	it->txn = txn;
+	it->cur = NULL;
+	it->err = 0;
+	int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
+	if (rc) {
+		it->err = mdb_err(rc);
+		store_fail(txn, it->err);
+		return it->err;
+	}
 	it->cur = c;
 	return 0;
 }
 
-void
+int
 store_iter_close(struct store_iter *it)
 {
 	if (it->cur)
 		mdb_cursor_close(it->cur);
 	it->cur = NULL;
+	return it->err;
 }
 
 static int
@@ -334,9 +336,16 @@ iter_get(struct store_iter *it, MDB_val *k, MDB_cursor_op op, struct bytes *kout
          struct bytes *vout)
 {
 	MDB_val v;
+	if (it->err)
+		return it->err;
 	int rc = mdb_cursor_get(it->cur, k, &v, op);
-	if (rc)
-		return mdb_err(rc);
+	if (rc == MDB_NOTFOUND)
+		return JZ_ENOTFOUND;
+	if (rc) {
+		it->err = mdb_err(rc);
+		store_fail(it->txn, it->err);
+		return it->err;
+	}
 	if (kout) {
 		kout->p = k->mv_data;
 		kout->n = k->mv_size;
@@ -401,13 +410,13 @@ store_copy(struct store *st, const char *dir, const char *mark_key, const char *
 	rc = mdb_env_create(&env);
 	if (rc)
 		return mdb_err(rc);
-	mdb_env_set_maxdbs(env, STORE_NDB);
+	mdb_env_set_maxdbs(env, (MDB_dbi)st->layout->n + 1);
 	mdb_env_set_mapsize(env, st->map_size);
 	rc = mdb_env_open(env, dir, MDB_NOTLS, 0600);
 	if (!rc)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 	if (!rc) {
-		rc = mdb_dbi_open(txn, db_names[STORE_META], MDB_CREATE, &dbi);
+		rc = mdb_dbi_open(txn, STORE_META_NAME, MDB_CREATE, &dbi);
 		MDB_val k = {strlen(mark_key), (void *)(uintptr_t)mark_key};
 		MDB_val v = {strlen(mark_val), (void *)(uintptr_t)mark_val};
 		if (!rc)

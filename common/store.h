@@ -1,6 +1,7 @@
 /*
- * store.h - one LMDB environment per node, with the named databases of
- * DESIGN §5, and transactions whose first error sticks.
+ * store.h - one LMDB environment per node, with the caller's named
+ * databases (the node's: node/tables.h, DESIGN §5), and transactions whose
+ * first error sticks.
  *
  * A store is used by one thread (the daemon's loop thread). Write
  * transactions are short: one per received batch or control request, never
@@ -23,41 +24,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bumped whenever the layout of any database changes incompatibly. */
-#define STORE_SCHEMA 2
-
-enum store_db {
-	STORE_ENV,       /* origin(32) seq(8) -> envelope bytes */
-	STORE_LOG,       /* local_seq(8) -> origin(32) seq(8), arrival order */
-	STORE_DOWNLOG,   /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
-	STORE_ORIGIN,    /* origin(32) -> struct origin_state (node/) */
-	STORE_HOUSEHOLD, /* household id(8) -> household state (node/) */
-	STORE_VERSION,   /* household id(8) version hash(32) -> where it is stored and
-	                  * what the head rule and the rollups need of it
-	                  * (node/household.c); keyed by household first so a batch's
-	                  * inserts cluster instead of dirtying one random page per
-	                  * record */
-	STORE_PROPOSAL,  /* version hash(32) -> workflow state (node/workflow.c) */
-	STORE_CENSUS,    /* village(8) year(2) -> census */
-	STORE_ROLLUP,    /* area(8) year(2) -> counter deltas */
-	STORE_LINK,      /* peer area(8) -> cursors */
-	STORE_CONFLICT,  /* kind(1) key -> details */
-	STORE_PARKED,    /* dependency hash(32) -> waiting envelopes */
-	STORE_META,      /* name -> value */
-	STORE_KEYREC,    /* key record hash(32) -> origin(32) seq(8) */
-	STORE_REVOKED,   /* node key(32) -> revocation time ms(8), revoker(32) */
-	STORE_PERSON,    /* pid_tag(16) household(8) -> empty: members of effective heads */
-	STORE_HHPROP,    /* household(8) version hash(32) -> empty: its proposals */
-	STORE_WFHIST,    /* version hash(32) n(4) -> one workflow step on that proposal */
-	STORE_RECEIPTED, /* origin(32) -> seq(8): what the province last receipted */
-	STORE_WFSTEP,    /* version hash(32) hlc(8) origin(32) seq(8) index(2) -> empty: every
-	                  * workflow step held on that proposal, in the order it is judged in
-	                  * (node/flow.c) */
-	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
-	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
-	                  * than max_skew ahead of this node's clock (node/apply.c) */
-	STORE_NDB
+/*
+ * The caller's databases: store_open opens one for each entry of the
+ * caller's array, and the calls below take a table's index in that array as
+ * DB. The store knows nothing of what they hold (node/tables.h lists the
+ * node's).
+ */
+struct store_table {
+	const char *name;
 };
+
+struct store_layout {
+	const struct store_table *tables;
+	size_t n;
+	/* The version of the tables' layout, bumped whenever the layout of any
+	 * of them changes incompatibly; store_open checks it (below). */
+	uint64_t schema;
+};
+
+/* The store's own database, name -> value: it keeps the schema version
+ * under "schema" there. A layout may list a table of this name to keep its
+ * own names in the same database. */
+#define STORE_META_NAME "meta"
 
 enum store_mode { STORE_RO, STORE_RW };
 
@@ -73,11 +61,14 @@ struct store_txn {
 
 /*
  * Open (creating if needed) the environment in directory DIR with an initial
- * map of MAP_SIZE bytes, open every named database, clear stale reader
- * slots, and check the schema version. Durable: every commit is synced.
- * Returns 0, -errno, JZ_ESCHEMA (store written by another schema), JZ_EIO.
+ * map of MAP_SIZE bytes, open every database of LAYOUT (which must outlive
+ * the store) and the store's own, clear stale reader slots, and check the
+ * schema version: a new store gets LAYOUT->schema, an old one must have it.
+ * Durable: every commit is synced. Returns 0, -errno, JZ_ESCHEMA (store
+ * written by another schema), JZ_EIO.
  */
-JZ_NODISCARD int store_open(struct store **out, const char *dir, uint64_t map_size);
+JZ_NODISCARD int store_open(struct store **out, const char *dir, uint64_t map_size,
+                            const struct store_layout *layout);
 
 /* Close the environment. NULL-safe; sets *st to NULL. No transaction may be open. */
 void store_close(struct store **st);
@@ -104,40 +95,51 @@ void store_fail(struct store_txn *txn, int err);
  * Look up KEY. On 0, *val is a view into the map valid until the transaction
  * ends. JZ_ENOTFOUND does not stick; other errors do.
  */
-int store_get(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-              struct bytes *val);
+int store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, struct bytes *val);
 
 /* Store VAL under KEY, replacing any value. Errors stick. */
-void store_put(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-               const void *val, size_t vlen);
+void store_put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val,
+               size_t vlen);
 
 /* Like store_put, for a key greater than every key in DB (MDB_APPEND). */
-void store_append(struct store_txn *txn, enum store_db db, const void *key, size_t klen,
-                  const void *val, size_t vlen);
+void store_append(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val,
+                  size_t vlen);
 
 /* Delete KEY; absent keys are not an error. Errors stick. */
-void store_del(struct store_txn *txn, enum store_db db, const void *key, size_t klen);
+void store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen);
 
-/* Number of entries in DB. */
-uint64_t store_count(struct store_txn *txn, enum store_db db);
+/* The number of entries in DB, in *OUT. Returns 0 or an error, which sticks. */
+JZ_NODISCARD int store_count(struct store_txn *txn, unsigned db, uint64_t *out);
 
-/* A cursor over one database, valid until its transaction ends. */
+/*
+ * A cursor over one database, valid until its transaction ends.
+ *
+ * Its errors stick like a transaction's: an error other than JZ_ENOTFOUND
+ * (from store_iter_open or any step) sticks to the transaction, so its
+ * commit fails, and to the iterator: every later step returns it instead of
+ * an entry, and store_iter_close returns it. So a loop that ends on any
+ * nonzero step ends on the error, which its close reports.
+ */
 struct store_iter {
 	struct store_txn *txn;
 	void *cur; /* MDB_cursor */
+	int err;   /* first error, sticky */
 };
 
-JZ_NODISCARD int store_iter_open(struct store_txn *txn, enum store_db db, struct store_iter *it);
-void store_iter_close(struct store_iter *it);
+JZ_NODISCARD int store_iter_open(struct store_txn *txn, unsigned db, struct store_iter *it);
+
+/* Close IT (also a closed one). Returns its sticky error, or 0. */
+int store_iter_close(struct store_iter *it);
 
 /*
  * Position at the first key >= KEY (KEY NULL: the first key) and return it.
- * Returns 0 or JZ_ENOTFOUND when there is none.
+ * Returns 0, JZ_ENOTFOUND when there is none, or the iterator's error.
  */
 int store_iter_seek(struct store_iter *it, const void *key, size_t klen, struct bytes *k,
                     struct bytes *v);
 
-/* Step to the next entry, or go to the last one. 0 or JZ_ENOTFOUND. */
+/* Step to the next entry, or go to the last one. 0, JZ_ENOTFOUND or the
+ * iterator's error. */
 int store_iter_next(struct store_iter *it, struct bytes *k, struct bytes *v);
 int store_iter_last(struct store_iter *it, struct bytes *k, struct bytes *v);
 

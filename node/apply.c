@@ -63,10 +63,15 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->hlc = hlc;
 	ctx->area = area;
 	int err = rollup_acc_new(&ctx->acc);
-	if (err)
+	if (!err)
+		err = hh_work_new(&ctx->hh);
+	if (err) {
+		apply_ctx_release(ctx);
 		return err;
+	}
 	ctx->buf = malloc(ENV_MAX_SIZE);
-	if (!ctx->buf) {
+	ctx->hh_rec = malloc(sizeof(*ctx->hh_rec));
+	if (!ctx->buf || !ctx->hh_rec) {
 		apply_ctx_release(ctx);
 		return -ENOMEM;
 	}
@@ -116,11 +121,13 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		}
 		store_iter_close(&it);
 	}
-	ctx->parked = store_count(&txn, STORE_PARKED);
-	ctx->held = store_count(&txn, STORE_HELD);
+	err = store_count(&txn, STORE_PARKED, &ctx->parked);
+	if (!err)
+		err = store_count(&txn, STORE_HELD, &ctx->held);
 	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
-	err = flow_index_init(&txn, area);
+	if (!err)
+		err = flow_index_init(&txn, area);
 	if (!err)
 		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
 		                           sizeof(ctx->total.own_refused_last));
@@ -140,6 +147,9 @@ void
 apply_ctx_release(struct apply_ctx *ctx)
 {
 	rollup_acc_free(&ctx->acc);
+	hh_work_free(&ctx->hh);
+	free(ctx->hh_rec);
+	ctx->hh_rec = NULL;
 	free(ctx->envs);
 	free(ctx->runs);
 	free(ctx->buf);
@@ -251,28 +261,29 @@ static int
 apply_household(struct applier *a, const struct envelope *e, const struct origin_state *o,
                 uint64_t scope)
 {
-	static _Thread_local struct rec_household h; /* 2.6 KB; the loop thread is the only user */
-	if (rec_household_decode(&h, e->body.p, e->body.n))
+	struct rec_household *h = a->ctx->hh_rec; /* 2.6 KB */
+	if (rec_household_decode(h, e->body.p, e->body.n))
 		return JZ_EPARSE;
-	if (e->subject != h.id || !household_id_is_valid(h.id) ||
-	    household_village(h.id) != h.village)
+	if (e->subject != h->id || !household_id_is_valid(h->id) ||
+	    household_village(h->id) != h->village)
 		return JZ_EPARSE;
-	if (!area_is_under(h.village, o->area) || !area_is_under(h.village, scope))
+	if (!area_is_under(h->village, o->area) || !area_is_under(h->village, scope))
 		return JZ_ESCOPE;
 	int err;
-	if (h.proposes && (err = flow_propose(a, e, &h)))
+	if (h->proposes && (err = flow_propose(a, e, h)))
 		return err;
 	struct hh_version v;
-	hh_version_from(&v, &h, e->hash, e->origin, e->seq, e->hlc);
+	hh_version_from(&v, h, e->hash, e->origin, e->seq, e->hlc);
 	/* Until this envelope is stored (after its record), the person index
 	 * takes its members from H, also for the steps released for it. */
-	hh_applying(&v, &h);
-	err = hh_add_version(&a->txn, a->ctx->acc, h.id, h.village, &v);
+	hh_applying(a->ctx->hh, &v, h);
+	err = hh_add_version(a->ctx->hh, &a->txn, a->ctx->acc, h->id, h->village, &v);
 	/* Steps that named this version before it arrived (refused now if it
 	 * proposes nothing). */
-	if (!err && store_count(&a->txn, STORE_PARKED))
+	uint64_t parked = 0;
+	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked)
 		flow_release(a, e, o);
-	hh_applying(NULL, NULL);
+	hh_applying(a->ctx->hh, NULL, NULL);
 	return err ? err : a->txn.err;
 }
 

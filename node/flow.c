@@ -284,14 +284,14 @@ is_last_step(struct store_txn *txn, const uint8_t k[STEP_KEY])
  * and when it is recorded, by every node.
  */
 static int
-check_from_status(struct store_txn *txn, const struct wf_proposal *p, const uint8_t hash[32],
-                  char *why, size_t len)
+check_from_status(struct hh_work *hw, struct store_txn *txn, const struct wf_proposal *p,
+                  const uint8_t hash[32], char *why, size_t len)
 {
 	struct hh_version v;
 	uint8_t official = HH_NOT_POOR;
 	int err = hh_version_get(txn, p->household, hash, &v);
 	if (!err && v.n_parents)
-		err = hh_official_of(txn, p->household, v.parents[0], &official);
+		err = hh_official_of(hw, txn, p->household, v.parents[0], &official);
 	if (err == JZ_ENOTFOUND)
 		err = 0; /* the parent is not held here: nothing to compare with */
 	if (err) {
@@ -343,8 +343,8 @@ other_recorded(void *ctx, const uint8_t key[40], struct bytes v)
  * judged.
  */
 static enum outcome
-judge(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p,
-      const struct step_in *s, char *why, size_t len)
+judge(struct hh_work *hw, struct store_txn *txn, const uint8_t hash[32],
+      const struct wf_proposal *p, const struct step_in *s, char *why, size_t len)
 {
 	why[0] = 0;
 	struct rec_policy pol;
@@ -375,7 +375,7 @@ judge(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p
 		snprintf(why + n, len - n, " (the policy signed %s)", t);
 	}
 	if (!err && (s->step == WF_VILLAGE_NOTICE_OPEN || is_record(s->step)))
-		err = check_from_status(txn, p, hash, why, len);
+		err = check_from_status(hw, txn, p, hash, why, len);
 	if (!err && s->step == WF_RECORD_HISTORIC) {
 		/* A migration records a household's first status, never a change
 		 * of one recorded before it: that is the procedure's. */
@@ -496,7 +496,7 @@ static void
 recorded_changed(struct applier *a, uint64_t id, const uint8_t hash[32], struct hh_history *old)
 {
 	struct store_txn *txn = &a->txn;
-	int err = hh_recheck_recorded(txn, a->ctx->acc, id, household_village(id), old);
+	int err = hh_recheck_recorded(a->ctx->hh, txn, a->ctx->acc, id, household_village(id), old);
 	if (err) {
 		store_fail(txn, err);
 		return;
@@ -546,7 +546,8 @@ take_last(struct applier *a, const uint8_t hash[32], struct wf_proposal *p, cons
 	bool was_open = wf_is_open(p->state);
 	struct hh_history *old = NULL;
 	int err;
-	if (is_record(s->step) && (err = hh_history_snapshot(txn, p->household, &old))) {
+	if (is_record(s->step) &&
+	    (err = hh_history_snapshot(a->ctx->hh, txn, p->household, &old))) {
 		store_fail(txn, err);
 		return;
 	}
@@ -625,7 +626,7 @@ step_new(struct applier *a, const struct envelope *e, const struct rec_workflow 
 		return;
 	}
 	char why[200];
-	switch (judge(txn, hash, &p, &s, why, sizeof(why))) {
+	switch (judge(a->ctx->hh, txn, hash, &p, &s, why, sizeof(why))) {
 	case OUT_WAITING:
 		park_key(a, s.key);
 		log_info("workflow step waits for the steps before it: household %s, %s", hid,
@@ -775,7 +776,7 @@ replay(struct applier *a, const uint8_t hash[32])
 			out[k] = OUT_EXCLUDED;
 			continue;
 		}
-		out[k] = (uint8_t)judge(txn, hash, &p, s, why[k], sizeof(why[k]));
+		out[k] = (uint8_t)judge(a->ctx->hh, txn, hash, &p, s, why[k], sizeof(why[k]));
 		if (out[k] != OUT_TAKEN)
 			continue;
 		wf_apply(&p, s->step, s->hlc, s->days, s->origin);
@@ -792,7 +793,7 @@ replay(struct applier *a, const uint8_t hash[32])
 	    was_rec != is_rec ||
 	    (is_rec && (old.decided != p.decided || memcmp(old.decided_by, p.decided_by, 32) != 0));
 	struct hh_history *hold = NULL;
-	if (rec_change && (err = hh_history_snapshot(txn, p.household, &hold))) {
+	if (rec_change && (err = hh_history_snapshot(a->ctx->hh, txn, p.household, &hold))) {
 		store_fail(txn, err);
 		goto out;
 	}

@@ -40,7 +40,7 @@
 #ifndef JZFP_FLOW_H
 #define JZFP_FLOW_H
 
-#include "apply.h"
+#include "applier.h"
 #include "envelope.h"
 #include "origin.h"
 #include "record.h"

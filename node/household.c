@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,23 +246,75 @@ head_of(struct hh_head *h, const struct hh_version *v)
 	h->hlc = v->hlc;
 }
 
-/* The version being applied: its envelope is stored only after its record,
- * so its members come from the decoded record, not from the store. */
-static _Thread_local const struct hh_version *applying_v;
-static _Thread_local const struct rec_household *applying_h;
+/* ---------------------------------------------------------------- scratch */
+
+/* One step of a household's rollup history: after it, the household adds C
+ * at YEAR. */
+struct hist_entry {
+	uint8_t hash[32];
+	uint16_t year;
+	struct rollup_contrib c;
+	bool quiet; /* the step to it counts no event: a migration's record */
+};
+
+struct hh_history {
+	size_t n; /* root first */
+	struct hist_entry e[HH_CHAIN_MAX + 1];
+};
+
+#define HH_DESCENDS_MAX 512 /* versions store_descends looks at */
+
+/* The scratch of the head rule, the histories and the person index (about
+ * 1.5 MB): one per owner of transactions (household.h). */
+struct hh_work {
+	/* the versions of the household being looked at, sorted by hash */
+	struct hh_version all[HH_VERSIONS_MAX];
+	struct hh_head leaves[HH_VERSIONS_MAX];
+	uint8_t is_parent[HH_VERSIONS_MAX];
+	uint32_t stack[HH_VERSIONS_MAX]; /* descends() */
+	uint8_t seen[HH_VERSIONS_MAX];
+	uint8_t queue[HH_DESCENDS_MAX][32]; /* store_descends() */
+	/* history(): a first-parent chain, root last */
+	struct hh_version chain[HH_CHAIN_MAX];
+	bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
+	/* The old history (hh_history_snapshot, hh_add_version), the new one
+	 * (the head rule) and hh_official_of's. */
+	struct hh_history hist_old, hist_new, hist_official;
+	struct rec_household loaded; /* persons(): a stored version's record */
+	/* The version being applied (hh_applying): its envelope is stored only
+	 * after its record, so its members come from the decoded record, not
+	 * from the store. */
+	const struct hh_version *applying_v;
+	const struct rec_household *applying_h;
+};
+
+int
+hh_work_new(struct hh_work **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void
+hh_work_free(struct hh_work **w)
+{
+	if (!w)
+		return;
+	free(*w);
+	*w = NULL;
+}
 
 /* Add or remove the person-index entries (pid_tag -> household) of version
  * V's members, read from its stored envelope. Errors stick to TXN. */
 static void
-persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
+persons(struct hh_work *w, struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
 {
-	static _Thread_local struct rec_household loaded;
 	static const uint8_t zero[REC_PID_TAG_LEN];
-	const struct rec_household *h = &loaded;
-	if (applying_v && memcmp(applying_v->hash, v->hash, 32) == 0) {
-		h = applying_h;
+	const struct rec_household *h = &w->loaded;
+	if (w->applying_v && memcmp(w->applying_v->hash, v->hash, 32) == 0) {
+		h = w->applying_h;
 	} else {
-		int err = hh_version_load(txn, v, &loaded, NULL);
+		int err = hh_version_load(txn, v, &w->loaded, NULL);
 		if (err) {
 			store_fail(txn, err == JZ_ENOTFOUND ? JZ_ECORRUPT : err);
 			return;
@@ -283,20 +334,6 @@ persons(struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add
 }
 
 /* ---------------------------------------------------------------- history */
-
-/* One step of a household's rollup history: after it, the household adds C
- * at YEAR. */
-struct hist_entry {
-	uint8_t hash[32];
-	uint16_t year;
-	struct rollup_contrib c;
-	bool quiet; /* the step to it counts no event: a migration's record */
-};
-
-struct hh_history {
-	size_t n; /* root first */
-	struct hist_entry e[HH_CHAIN_MAX + 1];
-};
 
 /* Is version HASH a recorded proposal? *historic tells whether it was
  * recorded by a migration. */
@@ -326,10 +363,11 @@ recorded_status(struct store_txn *txn, const uint8_t hash[32], bool *recorded, b
 /* Does version FROM of household ID descend from (or equal) TARGET, through
  * any parents? A bounded walk of the version index. */
 static bool
-store_descends(struct store_txn *txn, uint64_t id, const uint8_t from[32], const uint8_t target[32])
+store_descends(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t from[32],
+               const uint8_t target[32])
 {
-	enum { MAX = 512 };
-	static _Thread_local uint8_t queue[MAX][32];
+	enum { MAX = HH_DESCENDS_MAX };
+	uint8_t(*queue)[32] = w->queue;
 	size_t head = 0, tail = 0;
 	memcpy(queue[tail++], from, 32);
 	while (head < tail) {
@@ -350,52 +388,12 @@ store_descends(struct store_txn *txn, uint64_t id, const uint8_t from[32], const
 	return false;
 }
 
-/*
- * The large scratch of the head rule and the history (about 1.3 MB), per
- * thread that uses it (the loop, the control plane's readers): allocated on
- * first use, freed when the thread ends. Static thread-local arrays would
- * cost every thread of the process that much, ZeroMQ's included.
- */
-struct hh_scratch {
-	struct hh_version all[HH_VERSIONS_MAX];
-	struct hh_version chain[HH_CHAIN_MAX];
-	struct hh_head leaves[HH_VERSIONS_MAX];
-};
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void
-scratch_key_make(void)
-{
-	(void)pthread_key_create(&scratch_key, free);
-}
-
-/* This thread's scratch, or NULL when out of memory. */
-static struct hh_scratch *
-scratch(void)
-{
-	static _Thread_local struct hh_scratch *sc;
-	if (!sc) {
-		pthread_once(&scratch_once, scratch_key_make);
-		sc = malloc(sizeof(*sc));
-		if (sc && pthread_setspecific(scratch_key, sc) != 0) {
-			free(sc);
-			sc = NULL;
-		}
-	}
-	return sc;
-}
-
 static int
-history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_t *recorded,
-        struct hh_history *out)
+history(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t head[32],
+        const uint8_t *recorded, struct hh_history *out)
 {
-	struct hh_scratch *sc = scratch();
-	if (!sc)
-		return -ENOMEM;
-	struct hh_version *chain = sc->chain;
-	static _Thread_local bool rec[HH_CHAIN_MAX], hist[HH_CHAIN_MAX];
+	struct hh_version *chain = w->chain;
+	bool *rec = w->rec, *hist = w->hist;
 	size_t n = 0;
 	const uint8_t *cur = head;
 	while (n < HH_CHAIN_MAX) {
@@ -444,7 +442,7 @@ history(struct store_txn *txn, uint64_t id, const uint8_t head[32], const uint8_
 			on_chain = memcmp(chain[i].hash, recorded, 32) == 0;
 		struct hh_version r;
 		if (!on_chain && hh_version_get(txn, id, recorded, &r) == 0 &&
-		    store_descends(txn, id, head, recorded))
+		    store_descends(w, txn, id, head, recorded))
 			out->e[out->n - 1].c.status = r.status;
 	}
 	return 0;
@@ -490,26 +488,24 @@ rec_of(const struct hh_state *st)
 }
 
 int
-hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status)
+hh_official_of(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hash[32],
+               uint8_t *status)
 {
-	static _Thread_local struct hh_history h;
+	struct hh_history *h = &w->hist_official;
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
 	if (err && err != JZ_ENOTFOUND)
 		return err;
-	err = history(txn, id, hash, err ? NULL : rec_of(&st), &h);
+	err = history(w, txn, id, hash, err ? NULL : rec_of(&st), h);
 	if (err)
 		return err;
-	if (!h.n)
+	if (!h->n)
 		return JZ_ENOTFOUND;
-	*status = h.e[h.n - 1].c.status;
+	*status = h->e[h->n - 1].c.status;
 	return 0;
 }
 
 /* ---------------------------------------------------------------- heads */
-
-/* This thread's versions of the household being looked at (hh_scratch). */
-static _Thread_local struct hh_version *all;
 
 int
 hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
@@ -534,6 +530,7 @@ hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
 }
 
 struct versions {
+	struct hh_version *all;
 	uint64_t id;
 	size_t n;
 };
@@ -548,7 +545,7 @@ add_loaded(void *ctx, const uint8_t key[40], struct bytes v)
 		         vs->id, HH_VERSIONS_MAX);
 		return HH_EACH_STOP;
 	}
-	int err = hh_version_decode(&all[vs->n], key, v.p, v.n);
+	int err = hh_version_decode(&vs->all[vs->n], key, v.p, v.n);
 	if (err)
 		return err;
 	vs->n++;
@@ -556,16 +553,10 @@ add_loaded(void *ctx, const uint8_t key[40], struct bytes v)
 }
 
 static int
-load_versions(struct store_txn *txn, uint64_t id, size_t *n)
+load_versions(struct hh_work *w, struct store_txn *txn, uint64_t id, size_t *n)
 {
-	struct versions vs = {.id = id};
+	struct versions vs = {.all = w->all, .id = id};
 	*n = 0;
-	if (!all) {
-		struct hh_scratch *sc = scratch();
-		if (!sc)
-			return -ENOMEM;
-		all = sc->all;
-	}
 	int err = hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
 	*n = vs.n;
 	return err;
@@ -573,7 +564,7 @@ load_versions(struct store_txn *txn, uint64_t id, size_t *n)
 
 /* Index of HASH among all[0..n) (sorted by hash: the key order), or -1. */
 static long
-find_version(size_t n, const uint8_t hash[32])
+find_version(const struct hh_version *all, size_t n, const uint8_t hash[32])
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -591,10 +582,11 @@ find_version(size_t n, const uint8_t hash[32])
 
 /* Does all[from] descend from (or equal) all[target]? */
 static bool
-descends(size_t n, size_t from, size_t target)
+descends(struct hh_work *w, size_t n, size_t from, size_t target)
 {
-	static _Thread_local uint32_t stack[HH_VERSIONS_MAX];
-	static _Thread_local uint8_t seen[HH_VERSIONS_MAX];
+	const struct hh_version *all = w->all;
+	uint32_t *stack = w->stack;
+	uint8_t *seen = w->seen;
 	memset(seen, 0, n);
 	size_t sp = 0;
 	stack[sp++] = (uint32_t)from;
@@ -604,7 +596,7 @@ descends(size_t n, size_t from, size_t target)
 		if (i == target)
 			return true;
 		for (size_t p = 0; p < all[i].n_parents; p++) {
-			long j = find_version(n, all[i].parents[p]);
+			long j = find_version(all, n, all[i].parents[p]);
 			if (j >= 0 && !seen[j]) {
 				seen[j] = 1;
 				stack[sp++] = (uint32_t)j;
@@ -632,31 +624,32 @@ head_cmp(const void *a, const void *b)
  * heads, n_heads, versions and hidden_leaves.
  */
 static int
-open_heads(struct store_txn *txn, uint64_t id, struct hh_state *st)
+open_heads(struct hh_work *w, struct store_txn *txn, uint64_t id, struct hh_state *st)
 {
-	static _Thread_local uint8_t is_parent[HH_VERSIONS_MAX];
+	const struct hh_version *all = w->all;
+	uint8_t *is_parent = w->is_parent;
 	size_t n;
-	int err = load_versions(txn, id, &n);
+	int err = load_versions(w, txn, id, &n);
 	if (err)
 		return err;
-	struct hh_head *leaves = scratch()->leaves; /* allocated by load_versions */
+	struct hh_head *leaves = w->leaves;
 	st->versions = (uint32_t)n;
 	memset(is_parent, 0, n);
 	for (size_t i = 0; i < n; i++)
 		for (size_t p = 0; p < all[i].n_parents; p++) {
-			long j = find_version(n, all[i].parents[p]);
+			long j = find_version(all, n, all[i].parents[p]);
 			if (j >= 0)
 				is_parent[j] = 1;
 		}
 	/* Every leaf descends from a held version through some leaf, so with
 	 * the recorded version held at least one leaf stays open. */
-	long r = st->has_recorded ? find_version(n, st->recorded) : -1;
+	long r = st->has_recorded ? find_version(all, n, st->recorded) : -1;
 	size_t nl = 0, all_leaves = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (is_parent[i])
 			continue;
 		all_leaves++;
-		if (r >= 0 && !descends(n, i, (size_t)r))
+		if (r >= 0 && !descends(w, n, i, (size_t)r))
 			continue;
 		head_of(&leaves[nl++], &all[i]);
 	}
@@ -676,71 +669,73 @@ open_heads(struct store_txn *txn, uint64_t id, struct hh_state *st)
  * version V: move its members in the person index, unless they are the
  * same (the same tags). */
 static void
-move_persons(struct store_txn *txn, uint64_t id, const uint8_t *old_eff, const struct hh_version *v)
+move_persons(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t *old_eff,
+             const struct hh_version *v)
 {
 	struct hh_version ov;
 	bool had = old_eff && hh_version_get(txn, id, old_eff, &ov) == 0;
 	if (had && ov.tags == v->tags)
 		return;
 	if (had)
-		persons(txn, &ov, id, false);
-	persons(txn, v, id, true);
+		persons(w, txn, &ov, id, false);
+	persons(w, txn, v, id, true);
 }
-
-static _Thread_local struct hh_history hist_old, hist_new;
 
 /* The head rule on ST (household ID, with history OLD) from its stored
  * versions: heads, effective head (decoded into *EFF), year and
  * contribution; the history change goes to ACC. Returns 0, JZ_ENOTFOUND
  * (no version held) or an error. */
 static int
-run_head_rule(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-              struct hh_state *st, const struct hh_history *old, struct hh_version *eff)
+run_head_rule(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+              uint64_t village, struct hh_state *st, const struct hh_history *old,
+              struct hh_version *eff)
 {
-	int err = open_heads(txn, id, st);
+	struct hh_history *hist_new = &w->hist_new;
+	int err = open_heads(w, txn, id, st);
 	if (err)
 		return err;
 	if (st->n_heads == 0)
 		return JZ_ENOTFOUND;
-	if ((err = history(txn, id, st->heads[0].hash, rec_of(st), &hist_new)))
+	if ((err = history(w, txn, id, st->heads[0].hash, rec_of(st), hist_new)))
 		return err;
-	if ((err = history_diff(acc, village, old, &hist_new)))
+	if ((err = history_diff(acc, village, old, hist_new)))
 		return err;
 	err = hh_version_get(txn, id, st->heads[0].hash, eff);
-	if (err || !hist_new.n)
+	if (err || !hist_new->n)
 		return err && err != JZ_ENOTFOUND ? err : JZ_ECORRUPT;
 	st->eff = st->heads[0];
 	st->year = eff->year;
-	st->contrib = hist_new.e[hist_new.n - 1].c;
+	st->contrib = hist_new->e[hist_new->n - 1].c;
 	return 0;
 }
 
 /* Recompute ST (household ID, currently with history OLD and effective
  * head OLD_EFF) after a change; store it. */
 static int
-refresh(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-        struct hh_state *st, const struct hh_history *old, const uint8_t old_eff[32])
+refresh(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+        uint64_t village, struct hh_state *st, const struct hh_history *old,
+        const uint8_t old_eff[32])
 {
 	struct hh_version v;
-	int err = run_head_rule(txn, acc, id, village, st, old, &v);
+	int err = run_head_rule(w, txn, acc, id, village, st, old, &v);
 	if (err)
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
 	if (memcmp(old_eff, st->eff.hash, 32) != 0)
-		move_persons(txn, id, old_eff, &v);
+		move_persons(w, txn, id, old_eff, &v);
 	hh_state_put(txn, id, st);
 	return txn->err;
 }
 
 void
-hh_applying(const struct hh_version *v, const struct rec_household *h)
+hh_applying(struct hh_work *w, const struct hh_version *v, const struct rec_household *h)
 {
-	applying_v = v;
-	applying_h = h;
+	w->applying_v = v;
+	w->applying_h = h;
 }
 
 int
-hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-               const struct hh_version *v)
+hh_add_version(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+               uint64_t village, const struct hh_version *v)
 {
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
@@ -753,7 +748,7 @@ hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint6
 		st.contrib = contrib_of(v, HH_NOT_POOR);
 		if ((err = rollup_acc_step(acc, village, v->year, &none, &st.contrib, +1, true)))
 			return err;
-		persons(txn, v, id, true);
+		persons(w, txn, v, id, true);
 		head_of(&st.eff, v);
 		st.heads[0] = st.eff;
 		st.n_heads = 1;
@@ -772,7 +767,7 @@ hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint6
 		struct rollup_contrib c = contrib_of(v, st.contrib.status);
 		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1, true)))
 			return err;
-		move_persons(txn, id, st.eff.hash, v);
+		move_persons(w, txn, id, st.eff.hash, v);
 		head_of(&st.eff, v);
 		st.heads[0] = st.eff;
 		st.year = v->year;
@@ -783,24 +778,24 @@ hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint6
 	}
 	/* The old history as it was: before the new version is in the index
 	 * (it may be the parent the old head's chain was missing). */
-	if ((err = history(txn, id, st.eff.hash, rec_of(&st), &hist_old)))
+	if ((err = history(w, txn, id, st.eff.hash, rec_of(&st), &w->hist_old)))
 		return err;
 	version_put(txn, id, v);
 	uint8_t old_eff[32];
 	memcpy(old_eff, st.eff.hash, 32);
-	return refresh(txn, acc, id, village, &st, &hist_old, old_eff);
+	return refresh(w, txn, acc, id, village, &st, &w->hist_old, old_eff);
 }
 
 int
-hh_history_snapshot(struct store_txn *txn, uint64_t id, struct hh_history **out)
+hh_history_snapshot(struct hh_work *w, struct store_txn *txn, uint64_t id, struct hh_history **out)
 {
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
 	if (err)
 		return err;
-	if ((err = history(txn, id, st.eff.hash, rec_of(&st), &hist_old)))
+	if ((err = history(w, txn, id, st.eff.hash, rec_of(&st), &w->hist_old)))
 		return err;
-	*out = &hist_old;
+	*out = &w->hist_old;
 	return 0;
 }
 
@@ -823,8 +818,9 @@ set_recorded(struct hh_state *st, const uint8_t p[32], uint64_t at, const uint8_
 }
 
 int
-hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-            const uint8_t p[32], uint64_t at, const uint8_t by[32], struct hh_history *old)
+hh_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+            uint64_t village, const uint8_t p[32], uint64_t at, const uint8_t by[32],
+            struct hh_history *old)
 {
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
@@ -834,7 +830,7 @@ hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t
 		set_recorded(&st, p, at, by);
 	uint8_t old_eff[32];
 	memcpy(old_eff, st.eff.hash, 32);
-	return refresh(txn, acc, id, village, &st, old, old_eff);
+	return refresh(w, txn, acc, id, village, &st, old, old_eff);
 }
 
 struct latest {
@@ -857,8 +853,8 @@ latest_recorded(void *ctx, const uint8_t key[40], struct bytes v)
 }
 
 int
-hh_recheck_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-                    struct hh_history *old)
+hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+                    uint64_t village, struct hh_history *old)
 {
 	struct hh_state st;
 	int err = hh_state_get(txn, id, &st);
@@ -873,12 +869,12 @@ hh_recheck_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, 
 	struct latest l = {.txn = txn, .st = &st};
 	if ((err = hh_each(txn, STORE_HHPROP, id, latest_recorded, &l)))
 		return err;
-	return refresh(txn, acc, id, village, &st, old, old_eff);
+	return refresh(w, txn, acc, id, village, &st, old, old_eff);
 }
 
 int
-hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_t village,
-             struct hh_state *out)
+hh_recompute(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+             uint64_t village, struct hh_state *out)
 {
 	struct hh_state st;
 	memset(&st, 0, sizeof(st));
@@ -887,9 +883,9 @@ hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id, uint64_
 	int err = hh_each(txn, STORE_HHPROP, id, latest_recorded, &l);
 	if (err)
 		return err;
-	hist_old.n = 0;
+	w->hist_old.n = 0;
 	struct hh_version eff;
-	if ((err = run_head_rule(txn, acc, id, village, &st, &hist_old, &eff)))
+	if ((err = run_head_rule(w, txn, acc, id, village, &st, &w->hist_old, &eff)))
 		return err;
 	*out = st;
 	return 0;

@@ -31,7 +31,7 @@
 #include "envelope.h"
 #include "record.h"
 #include "rollup.h"
-#include "store.h"
+#include "tables.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -118,10 +118,21 @@ int hh_each(struct store_txn *txn, enum store_db db, uint64_t id,
 int hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_household *h,
                     struct envelope *e);
 
+/*
+ * The scratch of the functions below that take one (about 1.5 MB: the
+ * versions of a household, its histories). It belongs to whoever owns the
+ * transactions they run in (the apply context, rollup --verify), is used by
+ * one thread at a time, and holds nothing from one call to the next but
+ * what hh_applying and hh_history_snapshot say.
+ */
+struct hh_work;
+JZ_NODISCARD int hh_work_new(struct hh_work **out);
+void hh_work_free(struct hh_work **w); /* NULL-safe; sets *w to NULL */
+
 /* Version V (decoded: H) is being applied and its envelope is not stored
  * yet: where the person index needs its members, they come from H. Until
- * hh_applying(NULL, NULL). */
-void hh_applying(const struct hh_version *v, const struct rec_household *h);
+ * hh_applying(W, NULL, NULL). V and H are borrowed until then. */
+void hh_applying(struct hh_work *w, const struct hh_version *v, const struct rec_household *h);
 
 /*
  * Add version V of household ID of VILLAGE to the household's state: the
@@ -129,8 +140,18 @@ void hh_applying(const struct hh_version *v, const struct rec_household *h);
  * the rollup deltas in ACC. V's envelope need not be stored yet if
  * hh_applying names it. Returns 0 or an error (storage errors also stick).
  */
-JZ_NODISCARD int hh_add_version(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-                                uint64_t village, const struct hh_version *v);
+JZ_NODISCARD int hh_add_version(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
+                                uint64_t id, uint64_t village, const struct hh_version *v);
+
+/*
+ * The rollup history of household ID as it is now, for hh_recorded or
+ * hh_recheck_recorded after a change of its proposals. *OUT points into W
+ * and is valid until W's next hh_history_snapshot or hh_add_version.
+ * Returns 0, JZ_ENOTFOUND or an error.
+ */
+struct hh_history;
+JZ_NODISCARD int hh_history_snapshot(struct hh_work *w, struct store_txn *txn, uint64_t id,
+                                     struct hh_history **out);
 
 /*
  * Proposal P of household ID has just been recorded (the proposal database
@@ -138,10 +159,8 @@ JZ_NODISCARD int hh_add_version(struct store_txn *txn, struct rollup_acc *acc, u
  * new official status and heads, with OLD the history from before (taken by
  * hh_history_snapshot while the proposal was not yet recorded).
  */
-struct hh_history;
-JZ_NODISCARD int hh_history_snapshot(struct store_txn *txn, uint64_t id, struct hh_history **out);
-JZ_NODISCARD int hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-                             uint64_t village, const uint8_t p[32], uint64_t at,
+JZ_NODISCARD int hh_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
+                             uint64_t id, uint64_t village, const uint8_t p[32], uint64_t at,
                              const uint8_t by[32], struct hh_history *old);
 
 /*
@@ -151,8 +170,9 @@ JZ_NODISCARD int hh_recorded(struct store_txn *txn, struct rollup_acc *acc, uint
  * with OLD its history from before (hh_history_snapshot, taken before the
  * proposal changed). Returns 0 or an error (storage errors also stick).
  */
-JZ_NODISCARD int hh_recheck_recorded(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-                                     uint64_t village, struct hh_history *old);
+JZ_NODISCARD int hh_recheck_recorded(struct hh_work *w, struct store_txn *txn,
+                                     struct rollup_acc *acc, uint64_t id, uint64_t village,
+                                     struct hh_history *old);
 
 /*
  * Recompute household ID from its stored versions and proposals alone,
@@ -161,12 +181,13 @@ JZ_NODISCARD int hh_recheck_recorded(struct store_txn *txn, struct rollup_acc *a
  * empty history). For rollup --verify. *OUT is the recomputed state.
  * Returns 0, JZ_ENOTFOUND (no versions) or an error.
  */
-JZ_NODISCARD int hh_recompute(struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-                              uint64_t village, struct hh_state *out);
+JZ_NODISCARD int hh_recompute(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
+                              uint64_t id, uint64_t village, struct hh_state *out);
 
 /* The official status of version HASH of household ID: its own status if it
  * is a recorded proposal, else that of its first parent (非贫困户 at the
  * root). Returns 0 with *status, JZ_ENOTFOUND (HASH not held), or an error. */
-int hh_official_of(struct store_txn *txn, uint64_t id, const uint8_t hash[32], uint8_t *status);
+int hh_official_of(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hash[32],
+                   uint8_t *status);
 
 #endif

@@ -20,11 +20,13 @@
 #include "hlc.h"
 #include "link.h"
 #include "log.h"
+#include "node.h"
 #include "origin.h"
 #include "record.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +145,11 @@ link_revocations_refresh(struct node *n)
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return;
-	size_t cnt = store_count(&txn, STORE_REVOKED);
+	uint64_t cnt;
+	if (store_count(&txn, STORE_REVOKED, &cnt)) {
+		store_abort(&txn);
+		return;
+	}
 	uint8_t(*ed)[32] = calloc(cnt + 1, 32), (*cv)[32] = calloc(cnt + 1, 32);
 	size_t k = 0;
 	struct store_iter it;
@@ -317,7 +323,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 	uint8_t sec[32];
 	ident_curve_secret(n->id, sec);
 	int rc = zmq_setsockopt(n->router, ZMQ_CURVE_SECRETKEY, sec, 32);
-	memset(sec, 0, sizeof(sec));
+	sodium_memzero(sec, sizeof(sec));
 	if (rc) {
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;

@@ -17,11 +17,13 @@
 #include "envelope.h"
 #include "link.h"
 #include "log.h"
+#include "node.h"
 #include "origin.h"
 #include "record.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,7 +206,7 @@ link_up_open(struct node *n, char *err, size_t errlen)
 	zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY, server, 32);
 	zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, pub, 32);
 	int rc = zmq_setsockopt(n->dealer, ZMQ_CURVE_SECRETKEY, sec, 32);
-	memset(sec, 0, sizeof(sec));
+	sodium_memzero(sec, sizeof(sec));
 	if (rc) {
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;

@@ -208,22 +208,23 @@ static int
 sign_node_info(struct applier *a, void *arg)
 {
 	struct node *n = arg;
-	static _Thread_local struct rec_node nd;
-	memset(&nd, 0, sizeof(nd));
-	nd.area = n->cfg.area;
-	nd.level = (uint8_t)n->cfg.level;
-	snprintf(nd.name, sizeof(nd.name), "%s", n->cfg.name);
-	if (n->cert_chain_len <= sizeof(nd.cert_chain)) {
+	struct rec_node *nd = calloc(1, sizeof(*nd)); /* the call's scratch */
+	if (!nd)
+		return -ENOMEM;
+	nd->area = n->cfg.area;
+	nd->level = (uint8_t)n->cfg.level;
+	snprintf(nd->name, sizeof(nd->name), "%s", n->cfg.name);
+	if (n->cert_chain_len <= sizeof(nd->cert_chain)) {
 		if (n->cert_chain_len)
-			memcpy(nd.cert_chain, n->cert_chain, n->cert_chain_len);
-		nd.cert_chain_len = n->cert_chain_len;
+			memcpy(nd->cert_chain, n->cert_chain, n->cert_chain_len);
+		nd->cert_chain_len = n->cert_chain_len;
 	}
 	uint8_t buf[REC_MAX_ENCODED];
 	size_t len;
-	int err = rec_node_encode(&nd, buf, sizeof(buf), &len);
-	if (err)
-		return err;
-	err = apply_local(a, ENV_KIND_NODE, nd.area, (struct bytes){buf, len}, NULL, NULL);
+	int err = rec_node_encode(nd, buf, sizeof(buf), &len);
+	if (!err)
+		err = apply_local(a, ENV_KIND_NODE, nd->area, (struct bytes){buf, len}, NULL, NULL);
+	free(nd);
 	if (!err)
 		store_put(&a->txn, STORE_META, META_NODE_CHAIN, strlen(META_NODE_CHAIN),
 		          n->cert_chain, n->cert_chain_len);
@@ -493,7 +494,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	rc = load_trust(n, err, errlen);
 	if (rc)
 		goto fail;
-	rc = store_open(&n->st, cfg->data_dir, cfg->map_size);
+	rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
 	if (rc) {
 		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
 		goto fail;
@@ -711,13 +712,14 @@ static int
 sign_receipts(struct applier *a, void *arg)
 {
 	struct receipt_job *job = arg;
-	static _Thread_local struct rec_receipt r;
-	static _Thread_local uint8_t body[REC_MAX_ENCODED];
 	job->signed_ = 0;
 	struct store_iter it;
 	int err = store_iter_open(&a->txn, STORE_ORIGIN, &it);
 	if (err)
 		return err;
+	/* The call's scratch: one receipt (18 KB) and its encoding. */
+	struct rec_receipt *r = malloc(sizeof(*r));
+	uint8_t *body = malloc(REC_MAX_ENCODED);
 	/* Origins are keyed by key, not area: gather, then sort by county. */
 	struct receipt_item *items = NULL;
 	size_t n = 0, cap = 0;
@@ -748,8 +750,12 @@ sign_receipts(struct applier *a, void *arg)
 		n++;
 	}
 	store_iter_close(&it);
+	if (err == JZ_ENOTFOUND && (!r || !body))
+		err = -ENOMEM;
 	if (err != JZ_ENOTFOUND) {
 		free(items);
+		free(r);
+		free(body);
 		return err ? err : -EIO;
 	}
 	err = 0;
@@ -758,18 +764,18 @@ sign_receipts(struct applier *a, void *arg)
 	/* One receipt per run of a county's origins, at most REC_MAX_RECEIPT. */
 	for (size_t i = 0; i < n && !err;) {
 		uint64_t county = items[i].county;
-		memset(&r, 0, sizeof(r));
-		for (; i < n && items[i].county == county && r.n < REC_MAX_RECEIPT; i++) {
-			memcpy(r.items[r.n].origin, items[i].origin, 32);
-			r.items[r.n].seq = items[i].seq;
-			memcpy(r.items[r.n].hash, items[i].hash, 32);
-			r.n++;
+		memset(r, 0, sizeof(*r));
+		for (; i < n && items[i].county == county && r->n < REC_MAX_RECEIPT; i++) {
+			memcpy(r->items[r->n].origin, items[i].origin, 32);
+			r->items[r->n].seq = items[i].seq;
+			memcpy(r->items[r->n].hash, items[i].hash, 32);
+			r->n++;
 			uint8_t sv[8];
 			be64_put(sv, items[i].seq);
 			store_put(&a->txn, STORE_RECEIPTED, items[i].origin, 32, sv, sizeof(sv));
 		}
 		size_t len;
-		err = rec_receipt_encode(&r, body, sizeof(body), &len);
+		err = rec_receipt_encode(r, body, REC_MAX_ENCODED, &len);
 		if (!err)
 			err = apply_local(a, ENV_KIND_RECEIPT, county, (struct bytes){body, len},
 			                  NULL, NULL);
@@ -777,6 +783,8 @@ sign_receipts(struct applier *a, void *arg)
 			job->signed_++;
 	}
 	free(items);
+	free(r);
+	free(body);
 	return err ? err : a->txn.err;
 }
 

@@ -1,6 +1,6 @@
 /*
  * node.h - struct node, the daemon context: one node of the tree with its
- * store, its sockets and its links (DESIGN §7, §10).
+ * store, its sockets and its links (their state: link.h; DESIGN §7, §10).
  *
  * Everything runs in one thread: node_run() polls the control socket, the
  * ROUTER for children and the DEALER to the parent, plus a signalfd, and
@@ -14,91 +14,16 @@
 #include "config.h"
 #include "hlc.h"
 #include "ident.h"
+#include "link.h"
 #include "sealer.h"
-#include "store.h"
+#include "tables.h"
 #include "wire.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NODE_MAX_WINDOW   64
-#define NODE_MAX_CHILDREN 4096
 /* The meta key jzfpctl backup puts in its copy (node_open reads it). */
 #define NODE_META_RESTORED "restored_from_backup"
-
-/* A key whose Hellos keep failing: ZAP refuses it until until_ms. */
-struct penalty {
-	uint8_t curve[32];
-	uint32_t fails;
-	uint64_t until_ms;
-	uint64_t logged_ms;
-};
-#define NODE_MAX_PENALTIES 1024
-
-/* A child node as seen by this node's ROUTER. */
-struct child {
-	uint64_t area;
-	uint8_t level;
-	char name[64];
-	uint8_t origin[32];
-	uint8_t rid[256]; /* ZeroMQ routing id of its current connection */
-	size_t rid_len;
-	bool welcomed;
-	bool awaiting_rewind; /* asked for a resend; dropping batches until it comes */
-	uint64_t last_seen_ms;
-	uint64_t batches, refused;
-	/* its last heartbeat: itself first, then its subtree */
-	struct wire_node_status *subtree;
-	size_t n_subtree;
-	uint64_t hb_at_ms;
-	/* The down direction: what of our downlog concerns this child. Each
-	 * batch covers downlog positions [dnext, upto]; the child keeps the
-	 * cursor and gives it back in Hello. */
-	uint64_t dnext; /* next downlog position to consider */
-	uint64_t dinflight[NODE_MAX_WINDOW];
-	size_t dn_inflight;
-	uint64_t dacked; /* the child holds our downlog up to here */
-	uint64_t down_sent;
-};
-
-enum up_state {
-	UP_NONE,    /* no parent (province) */
-	UP_HELLO,   /* Hello sent, waiting for Welcome */
-	UP_RECOVER, /* welcomed, pulling our own records back from the parent */
-	UP_READY,   /* welcomed: batches flow */
-};
-
-/* The link to the parent. */
-struct uplink {
-	enum up_state state;
-	uint64_t acked;                     /* the parent holds our log up to this local_seq */
-	uint64_t next;                      /* next local_seq to send */
-	uint64_t inflight[NODE_MAX_WINDOW]; /* last local_seq of each unacked batch */
-	size_t n_inflight;
-	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
-	uint64_t parent_area;
-	char why_down[200];    /* why the link is not up, for status */
-	bool handshake_failed; /* sticky until a handshake succeeds */
-	bool behind;           /* the parent holds more of our own chain than we do */
-	/* A node signs nothing before its parent has said what it holds of
-	 * the node's own chain (DESIGN §7): a fresh store waits for that
-	 * first Welcome, a lost one recovers its records first. */
-	bool confirmed;
-	bool revoked;           /* the parent refused us: our key is revoked */
-	uint64_t recover_to;    /* UP_RECOVER: the parent holds our chain up to here */
-	uint64_t pull_sent_ms;  /* last Pull, for its retry */
-	bool down_rewind_asked; /* a down batch did not follow on: asked to resend */
-	uint64_t down_applied;  /* envelopes received from the parent and applied */
-	/* The down cursors (link.h): the parent's downlog head as it last told
-	 * us, in the epoch down_epoch of its log, and the position our stored
-	 * down cursor names in that epoch (0: none). */
-	uint64_t down_head;
-	uint8_t down_epoch[16];
-	uint64_t down_upto;
-	uint64_t hello_backoff_ms; /* added to the Hello retry after a refusal */
-	uint64_t send_err_logged_ms;
-	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
-};
 
 struct node {
 	struct config cfg;

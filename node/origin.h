@@ -6,7 +6,7 @@
 #ifndef JZFP_ORIGIN_H
 #define JZFP_ORIGIN_H
 
-#include "store.h"
+#include "tables.h"
 
 #include <stdint.h>
 

@@ -8,17 +8,13 @@
  * alone for events, and divide by the census population of the villages
  * under each area, all in exact integers.
  *
- * rollup_verify() recomputes from the stored records: every version index
- * entry against its envelope, every household's heads, effective head,
- * official status and rollup history from its versions and proposals alone
- * (hh_recompute), and every (area, year) cell against the sum of those
- * histories.
+ * rollup_verify() is in rollup_verify.c (it needs household.h, which needs
+ * this module).
  */
 #include "rollup.h"
 
 #include "bytes.h"
 #include "envelope.h"
-#include "household.h"
 #include "origin.h"
 #include "record.h"
 #include "workflow.h"
@@ -189,6 +185,27 @@ acc_cell(struct rollup_acc *acc, uint64_t area, uint16_t year)
 	return (long)*idx;
 }
 
+const int64_t *
+rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year)
+{
+	uint32_t *idx = map_find(&acc->map, cell_key(area, year), false, 0, NULL);
+	return idx ? acc->cells[*idx].c : NULL;
+}
+
+size_t
+rollup_acc_cells(const struct rollup_acc *acc)
+{
+	return acc->n;
+}
+
+const int64_t *
+rollup_acc_cell(const struct rollup_acc *acc, size_t i, uint64_t *area, uint16_t *year)
+{
+	*area = acc->cells[i].area;
+	*year = acc->cells[i].year;
+	return acc->cells[i].c;
+}
+
 static bool
 is_exited(uint8_t status)
 {
@@ -254,6 +271,17 @@ counts_decode(int64_t *c, const uint8_t *p)
 {
 	for (int i = 0; i < RC_N; i++)
 		c[i] = (int64_t)be64_get(p + 8 * i);
+}
+
+bool
+rollup_cell_decode(struct bytes k, struct bytes v, uint64_t *area, uint16_t *year, int64_t *c)
+{
+	if (k.n != 10 || v.n != RC_VAL_LEN)
+		return false;
+	*area = be64_get(k.p);
+	*year = be16_get(k.p + 8);
+	counts_decode(c, v.p);
+	return true;
 }
 
 static void
@@ -587,193 +615,4 @@ rollup_latest_year(struct store_txn *txn)
 		store_iter_close(&it);
 	}
 	return latest;
-}
-
-/* ---------------------------------------------------------------- verify */
-
-static bool
-heads_equal(const struct hh_state *a, const struct hh_state *b)
-{
-	if (a->n_heads != b->n_heads)
-		return false;
-	for (size_t i = 0; i < a->n_heads; i++)
-		if (memcmp(a->heads[i].hash, b->heads[i].hash, 32) != 0)
-			return false;
-	return true;
-}
-
-/* Does the stored state ST agree with the recomputed R? */
-static bool
-state_agrees(const struct hh_state *st, const struct hh_state *r)
-{
-	return memcmp(st->eff.hash, r->eff.hash, 32) == 0 && heads_equal(st, r) &&
-	       memcmp(&st->contrib, &r->contrib, sizeof(st->contrib)) == 0 && st->year == r->year &&
-	       st->versions == r->versions && st->has_recorded == r->has_recorded &&
-	       (!st->has_recorded || memcmp(st->recorded, r->recorded, 32) == 0);
-}
-
-/* Does every version entry say what its envelope says? Counts the
- * households the index names in *nhh. */
-static int
-verify_versions(struct store_txn *txn, size_t *nhh, size_t *bad, char *first, size_t len)
-{
-	static _Thread_local struct rec_household h;
-	struct store_iter it;
-	int err = store_iter_open(txn, STORE_VERSION, &it);
-	if (err)
-		return err;
-	struct bytes k, v;
-	uint64_t last = 0;
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		struct hh_version ver, want;
-		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
-		if (id != last) {
-			(*nhh)++;
-			last = id;
-		}
-		uint8_t ekey[40];
-		struct bytes raw;
-		struct envelope e;
-		bool ok = k.n == 40 && hh_version_decode(&ver, k.p, v.p, v.n) == 0;
-		if (ok) {
-			memcpy(ekey, ver.origin, 32);
-			be64_put(ekey + 32, ver.seq);
-			ok = store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) == 0 &&
-			     envelope_decode(&e, raw.p, raw.n) == 0 &&
-			     memcmp(e.hash, ver.hash, 32) == 0 &&
-			     rec_household_decode(&h, e.body.p, e.body.n) == 0 && h.id == id;
-		}
-		if (ok) {
-			hh_version_from(&want, &h, e.hash, e.origin, e.seq, e.hlc);
-			ok = memcmp(&want.origin, &ver.origin, 32) == 0 && want.seq == ver.seq &&
-			     want.hlc == ver.hlc && want.year == ver.year &&
-			     want.status == ver.status && want.members == ver.members &&
-			     want.attribute == ver.attribute && want.main_cause == ver.main_cause &&
-			     want.tags == ver.tags && want.n_parents == ver.n_parents &&
-			     memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
-		}
-		if (!ok && !(*bad)++)
-			snprintf(first, len,
-			         "household %016" PRIu64 ": a version index entry "
-			         "disagrees with its envelope",
-			         id);
-	}
-	store_iter_close(&it);
-	return err == JZ_ENOTFOUND ? 0 : err;
-}
-
-int
-rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
-{
-	struct rollup_acc *acc = NULL;
-	size_t cells = 0, bad_cells = 0, bad_hh = 0, held = 0, indexed = 0;
-	char first[200] = "";
-	int err = rollup_acc_new(&acc);
-	if (err)
-		return err;
-
-	/* 1. Every version entry is what its envelope says. */
-	err = verify_versions(txn, &indexed, &bad_hh, first, sizeof(first));
-	if (err) {
-		snprintf(msg, msglen, "reading the version index failed: %s", err_str(err));
-		goto out;
-	}
-
-	/* 2. Every household's state is what its versions and proposals give,
-	 * recomputed from nothing; and the recomputed histories add up. */
-	struct store_iter it;
-	err = store_iter_open(txn, STORE_HOUSEHOLD, &it);
-	if (err)
-		goto out;
-	struct bytes k, v;
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		struct hh_state st, r;
-		held++;
-		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
-		if (!id || hh_state_decode(&st, v.p, v.n)) {
-			if (!bad_hh++)
-				snprintf(first, sizeof(first), "a household state does not decode");
-			continue;
-		}
-		int rc = hh_recompute(txn, acc, id, household_village(id), &r);
-		if (rc && rc != JZ_ENOTFOUND) {
-			err = rc;
-			break;
-		}
-		if ((rc || !state_agrees(&st, &r)) && !bad_hh++)
-			snprintf(first, sizeof(first),
-			         "household %016" PRIu64 ": state disagrees with its versions", id);
-	}
-	store_iter_close(&it);
-	if (err != JZ_ENOTFOUND)
-		goto out;
-	err = 0;
-	if (held != indexed && !bad_hh++)
-		snprintf(first, sizeof(first), "%zu households held, %zu in the version index",
-		         held, indexed);
-
-	/* 3. Every stored cell equals the recomputed one; every recomputed cell
-	 * is stored. */
-	err = store_iter_open(txn, STORE_ROLLUP, &it);
-	if (err)
-		goto out;
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		if (k.n != 10 || v.n != RC_VAL_LEN) {
-			err = JZ_ECORRUPT;
-			break;
-		}
-		cells++;
-		uint64_t area = be64_get(k.p);
-		uint16_t year = be16_get(k.p + 8);
-		int64_t c[RC_N];
-		counts_decode(c, v.p);
-		uint32_t *idx = map_find(&acc->map, cell_key(area, year), false, 0, NULL);
-		const int64_t *want = idx ? acc->cells[*idx].c : NULL;
-		for (int i = 0; i < RC_N; i++) {
-			if (c[i] != (want ? want[i] : 0)) {
-				if (!bad_cells++ && !bad_hh)
-					snprintf(first, sizeof(first),
-					         "area %012" PRIu64
-					         " year %u counter %d: stored %" PRId64
-					         ", recomputed %" PRId64,
-					         area, year, i, c[i], want ? want[i] : 0);
-				break;
-			}
-		}
-	}
-	store_iter_close(&it);
-	if (err != JZ_ENOTFOUND)
-		goto out;
-	err = 0;
-	for (size_t i = 0; i < acc->n; i++) {
-		bool zero = true;
-		for (int j = 0; j < RC_N; j++)
-			zero &= acc->cells[i].c[j] == 0;
-		uint8_t key[10];
-		range_key(key, acc->cells[i].area, acc->cells[i].year);
-		struct bytes sv;
-		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND &&
-		    !bad_cells++ && !bad_hh)
-			snprintf(first, sizeof(first),
-			         "area %012" PRIu64 " year %u: recomputed but not stored",
-			         acc->cells[i].area, acc->cells[i].year);
-	}
-
-	if (bad_cells || bad_hh) {
-		snprintf(
-		    msg, msglen,
-		    "MISMATCH: %zu of %zu counter cells and %zu households disagree; first: %s",
-		    bad_cells, cells, bad_hh, first);
-		err = JZ_ECORRUPT;
-	} else {
-		snprintf(msg, msglen,
-		         "OK: %zu counter cells and %zu households agree with the recomputation",
-		         cells, held);
-	}
-out:
-	rollup_acc_free(&acc);
-	return err;
 }

@@ -18,7 +18,7 @@
 
 #include "area.h"
 #include "err.h"
-#include "store.h"
+#include "tables.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +74,19 @@ JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint1
 /* Add the gathered deltas to the rollup database and reset. Errors stick to TXN. */
 void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
 
+/* The RC_N deltas gathered for (AREA, YEAR), or NULL if none; valid until
+ * the next step. */
+const int64_t *rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year);
+/* The cells gathered, in order of first step: how many, and the I-th one's
+ * area, year and RC_N deltas. */
+size_t rollup_acc_cells(const struct rollup_acc *acc);
+const int64_t *rollup_acc_cell(const struct rollup_acc *acc, size_t i, uint64_t *area,
+                               uint16_t *year);
+
+/* Decode one entry of the rollup database into AREA, YEAR and C[RC_N].
+ * False if it is malformed. */
+bool rollup_cell_decode(struct bytes k, struct bytes v, uint64_t *area, uint16_t *year, int64_t *c);
+
 /* A village census as kept in the `census` database, key village(8) year(2). */
 struct census_val {
 	uint64_t households, population;
@@ -128,8 +141,8 @@ long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
 uint16_t rollup_latest_year(struct store_txn *txn);
 
 /*
- * Recompute every counter from the stored household records and compare
- * with the rollup database. Writes a human summary to MSG. Returns 0 when
+ * (rollup_verify.c) Recompute every counter from the stored household
+ * records and compare with the rollup database. Writes a human summary to MSG. Returns 0 when
  * they agree exactly, JZ_ECORRUPT when they do not, or another error.
  */
 JZ_NODISCARD int rollup_verify(struct store_txn *txn, char *msg, size_t msglen);

@@ -166,37 +166,6 @@ sealer_seal(struct sealer *s, struct applier *a, uint64_t village, struct bytes 
 }
 
 int
-sealer_open_with(const struct ident *id, const struct envelope *e, struct bytes keyrec, uint8_t *pt,
-                 size_t cap, size_t *n)
-{
-	static _Thread_local struct rec_keyrec k;
-	if (!e->has_sealed || e->sealed_box.n < SEAL_TAG_LEN)
-		return JZ_ENOTFOUND;
-	if (e->sealed_nonce.n != SEAL_NONCE_LEN)
-		return JZ_ECORRUPT;
-	if (e->sealed_box.n - SEAL_TAG_LEN > cap)
-		return JZ_ETOOBIG;
-	if (rec_keyrec_decode(&k, keyrec.p, keyrec.n))
-		return JZ_ECORRUPT;
-	size_t i = 0;
-	while (i < k.n && memcmp(k.reader[i], ident_public(id), 32) != 0)
-		i++;
-	if (i == k.n)
-		return JZ_EREFUSED;
-	uint8_t key[SEAL_KEY_LEN], ad[SEAL_AD_LEN];
-	int err = seal_key_unwrap(id, k.box[i], key);
-	if (err)
-		return err;
-	seal_ad(e->body.p, e->body.n, ad);
-	err = seal_decrypt(key, ad, e->sealed_nonce.p, e->sealed_box.p, e->sealed_box.n, pt);
-	sodium_memzero(key, sizeof(key));
-	if (err)
-		return err;
-	*n = e->sealed_box.n - SEAL_TAG_LEN;
-	return 0;
-}
-
-int
 sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope *e, uint8_t *pt,
             size_t cap, size_t *n)
 {
@@ -213,5 +182,5 @@ sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope
 	struct envelope ke;
 	if (envelope_decode(&ke, raw.p, raw.n) || ke.kind != ENV_KIND_KEY)
 		return JZ_ECORRUPT;
-	return sealer_open_with(id, e, ke.body, pt, cap, n);
+	return seal_open_part(id, e, ke.body, pt, cap, n);
 }

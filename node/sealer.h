@@ -84,8 +84,4 @@ JZ_NODISCARD int sealer_seal(struct sealer *s, struct applier *a, uint64_t villa
 int sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope *e,
                 uint8_t *pt, size_t cap, size_t *n);
 
-/* The same with the key record given (its body), for jzfpctl --audit-key. */
-int sealer_open_with(const struct ident *id, const struct envelope *e, struct bytes keyrec,
-                     uint8_t *pt, size_t cap, size_t *n);
-
 #endif

@@ -36,7 +36,7 @@
 
 #include "area.h"
 #include "err.h"
-#include "store.h"
+#include "tables.h"
 
 #include <stdbool.h>
 #include <stddef.h>

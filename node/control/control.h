@@ -19,7 +19,9 @@
 #ifndef JZFP_CONTROL_H
 #define JZFP_CONTROL_H
 
-#include "node.h"
+#include "apply.h"
+#include "link.h"
+#include "wire.h"
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
@@ -33,6 +35,7 @@
 #define CONTROL_MAX_QUEUED 256
 
 struct control;
+struct node; /* node.h */
 
 /* The loop's state as last published: what status and tree show. */
 struct control_view {

@@ -8,11 +8,12 @@
  */
 #include "svc.h"
 
+#include "config.h"
 #include "control.h"
 #include "hlc.h"
 #include "log.h"
 #include "output.h"
-#include "store.h"
+#include "tables.h"
 #include "text.h"
 
 #include <errno.h>

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct open_list {
@@ -47,11 +48,13 @@ bool
 svc_open_personal(const struct ident *id, struct store_txn *txn, const struct envelope *e,
                   struct rec_personal *p)
 {
-	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
+	uint8_t *pt = malloc(REC_MAX_ENCODED); /* the call's scratch */
 	size_t pn = 0;
-	bool ok = sealer_open(txn, id, e, pt, sizeof(pt), &pn) == 0 &&
+	bool ok = pt && sealer_open(txn, id, e, pt, REC_MAX_ENCODED, &pn) == 0 &&
 	          rec_personal_decode(p, pt, pn) == 0;
-	sodium_memzero(pt, sizeof(pt));
+	if (pt)
+		sodium_memzero(pt, REC_MAX_ENCODED);
+	free(pt);
 	return ok;
 }
 

@@ -14,7 +14,7 @@
 #include "household.h"
 #include "ident.h"
 #include "record.h"
-#include "store.h"
+#include "tables.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -27,9 +27,9 @@
 #include "record.h"
 #include "rollup.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc_common.h"
 #include "svc_flow.h"
+#include "tables.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -74,17 +74,24 @@ parse_id(struct svc *s, const char *id, uint64_t *out)
 static bool
 same_data(const struct rec_household *a, const struct rec_household *b)
 {
-	static _Thread_local uint8_t ea[REC_MAX_ENCODED], eb[REC_MAX_ENCODED];
-	static _Thread_local struct rec_household x, y;
-	x = *a;
-	y = *b;
-	x.n_parents = y.n_parents = 0;
-	x.proposes = y.proposes = false;
-	x.from_status = y.from_status = 0;
+	/* The call's scratch: both records and their encodings. */
+	struct {
+		uint8_t ea[REC_MAX_ENCODED], eb[REC_MAX_ENCODED];
+		struct rec_household x, y;
+	} *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return false;
+	sc->x = *a;
+	sc->y = *b;
+	sc->x.n_parents = sc->y.n_parents = 0;
+	sc->x.proposes = sc->y.proposes = false;
+	sc->x.from_status = sc->y.from_status = 0;
 	size_t na, nb;
-	return rec_household_encode(&x, ea, sizeof(ea), &na) == 0 &&
-	       rec_household_encode(&y, eb, sizeof(eb), &nb) == 0 && na == nb &&
-	       memcmp(ea, eb, na) == 0;
+	bool same = rec_household_encode(&sc->x, sc->ea, sizeof(sc->ea), &na) == 0 &&
+	            rec_household_encode(&sc->y, sc->eb, sizeof(sc->eb), &nb) == 0 && na == nb &&
+	            memcmp(sc->ea, sc->eb, na) == 0;
+	free(sc);
+	return same;
 }
 
 /*
@@ -163,19 +170,25 @@ static int
 sign_version(struct applier *a, struct sealer *s, const struct rec_household *h, const uint8_t *pt,
              size_t pn, uint8_t hash[32])
 {
-	static _Thread_local uint8_t body[REC_MAX_ENCODED], ct[REC_MAX_ENCODED + SEAL_TAG_LEN];
+	/* The call's scratch: the clear part and the box, until signed. */
+	struct {
+		uint8_t body[REC_MAX_ENCODED], ct[REC_MAX_ENCODED + SEAL_TAG_LEN];
+	} *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
 	size_t len;
-	int err = rec_household_encode(h, body, sizeof(body), &len);
-	if (err)
-		return err;
-	if (pn > REC_MAX_ENCODED)
-		return JZ_ETOOBIG;
+	int err = rec_household_encode(h, sc->body, sizeof(sc->body), &len);
+	if (!err && pn > REC_MAX_ENCODED)
+		err = JZ_ETOOBIG;
 	uint8_t nonce[SEAL_NONCE_LEN];
 	struct apply_sealed sealed;
-	struct bytes b = {body, len};
-	if ((err = sealer_seal(s, a, h->village, b, pt, pn, ct, nonce, &sealed)))
-		return err;
-	return apply_local(a, ENV_KIND_HOUSEHOLD, h->id, b, &sealed, hash);
+	struct bytes b = {sc->body, len};
+	if (!err)
+		err = sealer_seal(s, a, h->village, b, pt, pn, sc->ct, nonce, &sealed);
+	if (!err)
+		err = apply_local(a, ENV_KIND_HOUSEHOLD, h->id, b, &sealed, hash);
+	free(sc);
+	return err;
 }
 
 /* Sign STEP on the proposals HASHES[0..n) of households IDS in A's
@@ -184,26 +197,28 @@ static int
 sign_step(struct applier *a, uint8_t step, uint8_t (*hashes)[32], const uint64_t *ids, size_t n,
           uint16_t days, const char *reason)
 {
-	static _Thread_local struct rec_workflow w;
-	static _Thread_local uint8_t body[REC_MAX_ENCODED];
-	for (size_t i = 0; i < n; i += REC_MAX_PROPOSALS) {
-		memset(&w, 0, sizeof(w));
-		w.step = step;
-		w.days = days;
-		snprintf(w.reason, sizeof(w.reason), "%s", reason ? reason : "");
-		for (size_t j = i; j < n && w.n < REC_MAX_PROPOSALS; j++) {
-			memcpy(w.proposals[w.n], hashes[j], 32);
-			w.households[w.n++] = ids[j];
+	/* The call's scratch: one event (21 KB) and its encoding. */
+	struct rec_workflow *w = malloc(sizeof(*w));
+	uint8_t *body = malloc(REC_MAX_ENCODED);
+	int err = w && body ? 0 : -ENOMEM;
+	for (size_t i = 0; i < n && !err; i += REC_MAX_PROPOSALS) {
+		memset(w, 0, sizeof(*w));
+		w->step = step;
+		w->days = days;
+		snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
+		for (size_t j = i; j < n && w->n < REC_MAX_PROPOSALS; j++) {
+			memcpy(w->proposals[w->n], hashes[j], 32);
+			w->households[w->n++] = ids[j];
 		}
 		size_t len;
-		int err = rec_workflow_encode(&w, body, sizeof(body), &len);
+		err = rec_workflow_encode(w, body, REC_MAX_ENCODED, &len);
 		if (!err)
 			err = apply_local(a, ENV_KIND_WORKFLOW, a->ctx->area,
 			                  (struct bytes){body, len}, NULL, NULL);
-		if (err)
-			return err;
 	}
-	return 0;
+	free(w);
+	free(body);
+	return err;
 }
 
 /* May this node sign new versions of the register? Fails S naming why
@@ -302,14 +317,21 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 	return n;
 }
 
+/* import_households' scratch, one per call (about 70 KB) */
+struct import_households_scratch {
+	struct rec_household h, head;
+	uint8_t pt[REC_MAX_ENCODED];
+	struct rec_personal cur; /* wiped after each use */
+};
+
 static int
-import_households(struct applier *a, void *arg)
+import_households_in(struct applier *a, void *arg, struct import_households_scratch *sc)
 {
 	struct import_job *job = arg;
 	const Ctl__ImportHouseholdsReq *q = job->hq;
-	static _Thread_local struct rec_household h, head;
-	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
-	static _Thread_local struct rec_personal cur;
+	struct rec_household *h = &sc->h, *head = &sc->head;
+	uint8_t *pt = sc->pt;
+	struct rec_personal *cur = &sc->cur;
 	job->created = job->unchanged = job->refused = job->proposals = job->n_hist = 0;
 	job->n_refusals = 0;
 	job->why[0] = 0;
@@ -318,40 +340,40 @@ import_households(struct applier *a, void *arg)
 	int err = 0;
 	for (size_t i = 0; i < q->n_households && !err; i++) {
 		struct bytes personal = {q->personal[i].data, q->personal[i].len};
-		if (rec_household_decode(&h, q->households[i].data, q->households[i].len)) {
+		if (rec_household_decode(h, q->households[i].data, q->households[i].len)) {
 			char why[64];
 			snprintf(why, sizeof(why), "record %zu does not decode", i + 1);
 			job_refuse(job, why);
 			continue;
 		}
 		struct hh_state st;
-		err = hh_state_get(&a->txn, h.id, &st);
+		err = hh_state_get(&a->txn, h->id, &st);
 		bool exists = err == 0;
 		if (err && err != JZ_ENOTFOUND)
 			break;
 		err = 0;
 		if (exists) {
 			struct envelope e;
-			if ((err = svc_load_head(&a->txn, &st, &e, &head)))
+			if ((err = svc_load_head(&a->txn, &st, &e, head)))
 				break;
 			size_t pn = 0;
 			bool opened =
-			    sealer_open(&a->txn, job->n->id, &e, pt, sizeof(pt), &pn) == 0;
-			bool same = opened && same_data(&h, &head) && pn == personal.n &&
+			    sealer_open(&a->txn, job->n->id, &e, pt, sizeof(sc->pt), &pn) == 0;
+			bool same = opened && same_data(h, head) && pn == personal.n &&
 			            memcmp(pt, personal.p, pn) == 0;
-			bool readable = opened && rec_personal_decode(&cur, pt, pn) == 0;
+			bool readable = opened && rec_personal_decode(cur, pt, pn) == 0;
 			sodium_memzero(pt, pn);
 			if (same) {
-				sodium_memzero(&cur, sizeof(cur));
+				sodium_memzero(cur, sizeof(*cur));
 				job->unchanged++;
 				continue;
 			}
 			char why[1024];
-			size_t gone = job->allow_removals
-			                  ? 0
-			                  : removed_members(&h, &head, readable ? &cur : NULL, why,
-			                                    sizeof(why));
-			sodium_memzero(&cur, sizeof(cur));
+			size_t gone =
+			    job->allow_removals
+			        ? 0
+			        : removed_members(h, head, readable ? cur : NULL, why, sizeof(why));
+			sodium_memzero(cur, sizeof(*cur));
 			if (gone) {
 				job_refuse(job, why);
 				sodium_memzero(why, sizeof(why));
@@ -359,16 +381,16 @@ import_households(struct applier *a, void *arg)
 			}
 		}
 		char why[300];
-		if (prepare_version(&a->txn, &h, exists ? &st : NULL, &head, job->recorded, why,
+		if (prepare_version(&a->txn, h, exists ? &st : NULL, head, job->recorded, why,
 		                    sizeof(why))) {
 			job_refuse(job, why);
 			continue;
 		}
 		uint8_t hash[32];
-		err = sign_version(a, &s, &h, personal.p, personal.n, hash);
+		err = sign_version(a, &s, h, personal.p, personal.n, hash);
 		if (err == JZ_ESCOPE || err == JZ_EPARSE) {
 			char id[17];
-			household_id_format(h.id, id);
+			household_id_format(h->id, id);
 			snprintf(why, sizeof(why), "household %s: %s", id,
 			         err == JZ_ESCOPE ? "outside this node's area" : "invalid record");
 			job_refuse(job, why);
@@ -378,11 +400,11 @@ import_households(struct applier *a, void *arg)
 		if (err)
 			break;
 		job->created++;
-		if (h.proposes) {
+		if (h->proposes) {
 			job->proposals++;
 			if (job->recorded) {
 				memcpy(job->hashes[job->n_hist], hash, 32);
-				job->ids[job->n_hist++] = h.id;
+				job->ids[job->n_hist++] = h->id;
 			}
 		}
 	}
@@ -393,6 +415,17 @@ import_households(struct applier *a, void *arg)
 		                "migrated register");
 	sealer_release(&s);
 	return err ? err : a->txn.err;
+}
+
+static int
+import_households(struct applier *a, void *arg)
+{
+	struct import_households_scratch *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	int err = import_households_in(a, arg, sc);
+	free(sc);
+	return err;
 }
 
 static int
@@ -579,7 +612,9 @@ show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
 static int
 show_versions(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__HouseholdShowReply *r)
 {
-	static _Thread_local struct hh_version vs[SHOW_MAX];
+	struct hh_version *vs = svc_alloc(s, SHOW_MAX * sizeof(*vs)); /* the request's */
+	if (!vs)
+		return -ENOMEM;
 	struct shown versions = {.v = vs};
 	(void)hh_each(txn, STORE_VERSION, id, add_shown_version, &versions);
 	size_t nv = versions.n;
@@ -614,7 +649,9 @@ show_versions(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__HouseholdS
 static int
 show_proposals(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__HouseholdShowReply *r)
 {
-	static _Thread_local uint8_t hashes[SHOW_MAX][32];
+	uint8_t(*hashes)[32] = svc_alloc(s, SHOW_MAX * 32); /* the request's */
+	if (!hashes)
+		return -ENOMEM;
 	struct shown props = {.hashes = hashes};
 	(void)hh_each(txn, STORE_HHPROP, id, add_shown_hash, &props);
 	r->proposals =
@@ -676,13 +713,16 @@ static int
 show_household(struct svc *s, struct store_txn *txn, uint64_t id, const struct hh_state *st,
                Ctl__HouseholdShowReply *r)
 {
-	static _Thread_local struct rec_household h;
-	static _Thread_local struct rec_personal p;
+	/* The request's scratch (the personal part is wiped below). */
+	struct rec_household *h = svc_alloc(s, sizeof(*h));
+	struct rec_personal *p = svc_alloc(s, sizeof(*p));
+	if (!h || !p)
+		return -ENOMEM;
 	struct envelope e;
-	int err = svc_load_head(txn, st, &e, &h);
+	int err = svc_load_head(txn, st, &e, h);
 	if (err)
 		return err;
-	bool readable = svc_open_personal(s->id, txn, &e, &p);
+	bool readable = svc_open_personal(s->id, txn, &e, p);
 	const struct config *cfg = s->cfg;
 	const char *sealed_why =
 	    cfg->level == AREA_LEVEL_PROVINCE
@@ -692,26 +732,26 @@ show_household(struct svc *s, struct store_txn *txn, uint64_t id, const struct h
 	        : "sealed: this node is not one of its readers";
 	char idstr[17], village[13], vname[128] = "";
 	household_id_format(id, idstr);
-	area_format(h.village, village);
-	svc_area_name(txn, h.village, vname, sizeof(vname));
+	area_format(h->village, village);
+	svc_area_name(txn, h->village, vname, sizeof(vname));
 	if (!vname[0]) {
 		struct census_val cv;
-		if (rollup_census_get(txn, h.village, h.year, &cv) == 0)
+		if (rollup_census_get(txn, h->village, h->year, &cv) == 0)
 			snprintf(vname, sizeof(vname), "%s", cv.name);
 	}
 	uint8_t official = st->contrib.status;
 	r->id = svc_strdup(s, idstr);
 	r->village = svc_strdup(s, village);
 	r->village_name = svc_strdup(s, vname);
-	r->year = h.year;
+	r->year = h->year;
 	r->official_status = official;
 	r->official_status_name = svc_strdup(s, rec_status_name(official));
-	r->status = h.status;
-	r->status_name = svc_strdup(s, rec_status_name(h.status));
-	r->attribute = h.attribute;
-	r->main_cause = h.main_cause;
-	r->income_fen = h.income_fen;
-	r->members = h.n_members;
+	r->status = h->status;
+	r->status_name = svc_strdup(s, rec_status_name(h->status));
+	r->attribute = h->attribute;
+	r->main_cause = h->main_cause;
+	r->income_fen = h->income_fen;
+	r->members = h->n_members;
 	r->versions = st->versions;
 	r->head = short_hash(s, st->eff.hash);
 	r->heads = st->n_heads;
@@ -719,8 +759,8 @@ show_household(struct svc *s, struct store_txn *txn, uint64_t id, const struct h
 	r->sealed_why = svc_strdup(s, readable ? "" : sealed_why);
 	struct wf_proposal hp;
 	r->head_proposal_state = svc_strdup(
-	    s, h.proposes && wf_proposal_get(txn, st->eff.hash, &hp) == 0 ? wf_state_name(hp.state)
-	                                                                  : "");
+	    s, h->proposes && wf_proposal_get(txn, st->eff.hash, &hp) == 0 ? wf_state_name(hp.state)
+	                                                                   : "");
 	r->head_hashes = svc_alloc(s, (st->n_heads + 1) * sizeof(char *));
 	if (!r->id || !r->village || !r->village_name || !r->official_status_name ||
 	    !r->status_name || !r->head || !r->personal || !r->sealed_why ||
@@ -730,9 +770,9 @@ show_household(struct svc *s, struct store_txn *txn, uint64_t id, const struct h
 		if (!(r->head_hashes[r->n_head_hashes++] = short_hash(s, st->heads[i].hash)))
 			err = -ENOMEM;
 	if (!err && readable)
-		err = show_persons(s, &h, &p, r);
+		err = show_persons(s, h, p, r);
 	/* names and ID numbers: not kept here after use */
-	sodium_memzero(&p, sizeof(p));
+	sodium_memzero(p, sizeof(*p));
 	if (!err)
 		err = show_versions(s, txn, id, r);
 	if (!err)
@@ -837,13 +877,19 @@ struct edit_job {
 	uint8_t hash[32];
 };
 
+/* edit_household's scratch, one per call */
+struct edit_household_scratch {
+	struct rec_household h, head;
+	uint8_t pt[REC_MAX_ENCODED]; /* wiped after use */
+};
+
 static int
-edit_household(struct applier *a, void *arg)
+edit_household_in(struct applier *a, void *arg, struct edit_household_scratch *sc)
 {
 	struct edit_job *job = arg;
 	const Ctl__HouseholdEditReq *q = job->q;
-	static _Thread_local struct rec_household h, head;
-	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
+	struct rec_household *h = &sc->h, *head = &sc->head;
+	uint8_t *pt = sc->pt;
 	char id[17];
 	household_id_format(job->id, id);
 	job->why[0] = 0;
@@ -854,55 +900,66 @@ edit_household(struct applier *a, void *arg)
 		return JZ_EREFUSED;
 	}
 	struct envelope e;
-	if (err || (err = svc_load_head(&a->txn, &st, &e, &head)))
+	if (err || (err = svc_load_head(&a->txn, &st, &e, head)))
 		return err;
 	size_t pn = 0;
-	if (sealer_open(&a->txn, job->n->id, &e, pt, sizeof(pt), &pn)) {
+	if (sealer_open(&a->txn, job->n->id, &e, pt, sizeof(sc->pt), &pn)) {
 		snprintf(job->why, sizeof(job->why),
 		         "the personal part of household %s is sealed for this node: edit it "
 		         "where it can be read (its village, township or county)",
 		         id);
 		return JZ_EREFUSED;
 	}
-	h = head;
+	*h = *head;
 	if (q->status)
-		h.status = (uint8_t)q->status->value;
+		h->status = (uint8_t)q->status->value;
 	if (q->income_fen)
-		h.income_fen = q->income_fen->value;
+		h->income_fen = q->income_fen->value;
 	if (q->attribute)
-		h.attribute = (uint8_t)q->attribute->value;
+		h->attribute = (uint8_t)q->attribute->value;
 	if (q->main_cause)
-		h.main_cause = (uint8_t)q->main_cause->value;
+		h->main_cause = (uint8_t)q->main_cause->value;
 	if (q->year)
-		h.year = (uint16_t)q->year->value;
+		h->year = (uint16_t)q->year->value;
 	char rule[120];
-	if (!import_household_ok(&h, rule, sizeof(rule))) {
+	if (!import_household_ok(h, rule, sizeof(rule))) {
 		sodium_memzero(pt, pn);
 		snprintf(job->why, sizeof(job->why), "household %s: %s (as import requires)", id,
 		         rule);
 		return JZ_EREFUSED;
 	}
-	if (same_data(&h, &head) && !(q->merge && st.n_heads > 1)) {
+	if (same_data(h, head) && !(q->merge && st.n_heads > 1)) {
 		sodium_memzero(pt, pn);
 		snprintf(job->why, sizeof(job->why), "household %s: nothing to change", id);
 		return JZ_EREFUSED;
 	}
-	err = prepare_version(&a->txn, &h, &st, &head, false, job->why, sizeof(job->why));
+	err = prepare_version(&a->txn, h, &st, head, false, job->why, sizeof(job->why));
 	if (!err && q->merge) {
 		/* A merge version: every open head is a parent, so it supersedes
 		 * them all (DESIGN §6). */
-		for (size_t i = 1; i < st.n_heads && h.n_parents < REC_MAX_PARENTS; i++)
-			memcpy(h.parents[h.n_parents++], st.heads[i].hash, 32);
+		for (size_t i = 1; i < st.n_heads && h->n_parents < REC_MAX_PARENTS; i++)
+			memcpy(h->parents[h->n_parents++], st.heads[i].hash, 32);
 	}
 	if (!err) {
 		struct sealer s;
 		sealer_init(&s, &job->n->seal);
-		err = sign_version(a, &s, &h, pt, pn, job->hash);
+		err = sign_version(a, &s, h, pt, pn, job->hash);
 		sealer_release(&s);
 	}
 	sodium_memzero(pt, pn);
-	job->proposes = h.proposes;
+	job->proposes = h->proposes;
 	return err ? err : a->txn.err;
+}
+
+static int
+edit_household(struct applier *a, void *arg)
+{
+	struct edit_household_scratch *sc = malloc(sizeof(*sc));
+	if (!sc)
+		return -ENOMEM;
+	int err = edit_household_in(a, arg, sc);
+	free(sc);
+	return err;
 }
 
 int

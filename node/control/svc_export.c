@@ -20,8 +20,8 @@
 #include "import.h"
 #include "record.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc.h"
+#include "tables.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -34,8 +34,8 @@
 #include "output.h"
 #include "record.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc_common.h"
+#include "tables.h"
 #include "workflow.h"
 
 #include <errno.h>

@@ -10,8 +10,8 @@
  */
 #include "bytes.h"
 #include "node.h"
-#include "store.h"
 #include "svc.h"
+#include "tables.h"
 
 #include <dirent.h>
 #include <errno.h>

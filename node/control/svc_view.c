@@ -16,8 +16,8 @@
 #include "node.h"
 #include "origin.h"
 #include "rollup.h"
-#include "store.h"
 #include "svc.h"
+#include "tables.h"
 #include "workflow.h"
 
 #include <errno.h>

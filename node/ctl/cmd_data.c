@@ -15,7 +15,7 @@
 #include "import.h"
 #include "record.h"
 #include "render.h"
-#include "sealer.h"
+#include "seal.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -102,7 +102,7 @@ audit_open(struct ctl *c, const char *id, const char *file)
 	else if (envelope_decode(&e, raw->envelope.data, raw->envelope.len) ||
 	         envelope_decode(&ke, raw->key_record.data, raw->key_record.len))
 		fprintf(stderr, "jzfpctl: the node's records do not decode\n");
-	else if ((err = sealer_open_with(audit, &e, ke.body, pt, sizeof(pt), &pn)) ||
+	else if ((err = seal_open_part(audit, &e, ke.body, pt, sizeof(pt), &pn)) ||
 	         rec_personal_decode(&p, pt, pn))
 		fprintf(stderr, "jzfpctl: the audit key does not open household %s: %s\n", id,
 		        err == JZ_EREFUSED ? "it is not one of its readers" : err_str(err));

@@ -20,7 +20,7 @@
 #include "import.h"
 #include "record.h"
 #include "render.h"
-#include "sealer.h"
+#include "seal.h"
 #include "workflow.h"
 
 #include <inttypes.h>

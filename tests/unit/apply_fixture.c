@@ -12,7 +12,7 @@ node_start(struct node_ut *nd, const struct ident *id, uint64_t map_size)
 {
 	memset(nd, 0, sizeof(*nd));
 	test_tmpdir(nd->dir, sizeof(nd->dir));
-	assert_int_equal(store_open(&nd->st, nd->dir, map_size), 0);
+	assert_int_equal(store_open(&nd->st, nd->dir, map_size, &tables_layout), 0);
 	hlc_init(&nd->hlc, fake_now, NULL);
 	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, id, &nd->hlc, COUNTY), 0);
 	nd->ctx_ok = true;

@@ -44,6 +44,7 @@
 #include "seal.h"
 #include "sealer.h"
 #include "store.h"
+#include "tables.h"
 #include "testutil.h"
 #include "workflow.h"
 

@@ -5,6 +5,7 @@
 #include "node.h"
 #include "sealer.h"
 #include "store.h"
+#include "tables.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -42,7 +43,7 @@ svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t a
 	if (!n->id)
 		return -1;
 	test_tmpdir(dir, dirlen);
-	if (store_open(&n->st, dir, 32ULL << 20))
+	if (store_open(&n->st, dir, 32ULL << 20, &tables_layout))
 		return -1;
 	n->cfg.area = area;
 	n->cfg.level = level;

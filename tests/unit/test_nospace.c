@@ -14,7 +14,7 @@
 #include "hlc.h"
 #include "ident.h"
 #include "node.h"
-#include "store.h"
+#include "tables.h"
 #include "testutil.h"
 
 #include <dlfcn.h>
@@ -105,7 +105,7 @@ setup(void **state)
 	next_write = FAULT_NONE;
 	faults_hit = 0;
 	disk_full = false;
-	if (store_open(&fx->st, fx->dir, 4ULL << 20))
+	if (store_open(&fx->st, fx->dir, 4ULL << 20, &tables_layout))
 		return -1;
 	*state = fx;
 	return 0;

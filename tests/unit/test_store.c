@@ -7,7 +7,7 @@
  */
 #include "bytes.h"
 #include "err.h"
-#include "store.h"
+#include "tables.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -67,7 +67,8 @@ count_of(struct store *st, enum store_db db)
 {
 	struct store_txn txn;
 	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
-	uint64_t n = store_count(&txn, db);
+	uint64_t n;
+	assert_int_equal(store_count(&txn, db, &n), 0);
 	assert_int_equal(store_commit(&txn), 0);
 	return n;
 }
@@ -95,7 +96,7 @@ static void
 open_close_reopen_keeps_data(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	assert_non_null(fx->st);
 	/* A fresh store holds only its schema version. */
 	assert_int_equal(count_of(fx->st, STORE_META), 1);
@@ -109,7 +110,7 @@ open_close_reopen_keeps_data(void **state)
 	assert_null(fx->st);
 	store_close(&fx->st); /* NULL-safe */
 
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	assert_true(has_u64(fx->st, STORE_HOUSEHOLD, 6301211010010001ULL, "first"));
 	assert_true(has_u64(fx->st, STORE_CENSUS, 630121101001ULL, "census"));
 	/* Databases are separate: the same key in another one is absent. */
@@ -128,7 +129,7 @@ open_close_reopen_keeps_data(void **state)
 	assert_int_equal(store_commit(&txn), 0);
 	store_close(&fx->st);
 
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	assert_true(has_u64(fx->st, STORE_HOUSEHOLD, 6301211010010001ULL, "second"));
 	assert_int_equal(count_of(fx->st, STORE_HOUSEHOLD), 1);
 	assert_int_equal(count_of(fx->st, STORE_CENSUS), 0);
@@ -144,7 +145,7 @@ static void
 abort_discards(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	uint8_t key[8];
 	be64_put(key, 42);
@@ -172,7 +173,7 @@ open_on_a_file_fails(void **state)
 	fputs("not a store\n", f);
 	fclose(f);
 	struct store *st = (struct store *)(uintptr_t)0x1;
-	int err = store_open(&st, path, MAP_SIZE);
+	int err = store_open(&st, path, MAP_SIZE, &tables_layout);
 	assert_true(err < 0);
 	assert_int_equal(err, -ENOTDIR);
 	assert_ptr_equal(st, (struct store *)(uintptr_t)0x1); /* untouched on failure */
@@ -184,7 +185,7 @@ static void
 failed_put_sticks_and_nothing_is_written(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	put_u64(fx->st, STORE_HOUSEHOLD, 1, "before");
 
 	struct store_txn txn;
@@ -220,7 +221,7 @@ static void
 store_fail_keeps_the_first_error(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	uint8_t k[8];
 	be64_put(k, 7);
@@ -236,7 +237,7 @@ static void
 notfound_does_not_stick(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	uint8_t k[8];
 	be64_put(k, 9);
@@ -253,7 +254,7 @@ static void
 put_in_read_txn_fails(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	uint8_t k[8];
 	be64_put(k, 5);
@@ -268,7 +269,7 @@ static void
 append_out_of_order_sticks(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	uint8_t k[8];
 	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
@@ -299,7 +300,7 @@ static void
 iterators_seek_next_last_ranges(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	struct store_iter it;
 	struct bytes k, v;
@@ -330,7 +331,9 @@ iterators_seek_next_last_ranges(void **state)
 	assert_int_equal(store_commit(&txn), 0);
 
 	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
-	assert_int_equal(store_count(&txn, STORE_ROLLUP), 7);
+	uint64_t cnt;
+	assert_int_equal(store_count(&txn, STORE_ROLLUP, &cnt), 0);
+	assert_int_equal(cnt, 7);
 	assert_int_equal(store_iter_open(&txn, STORE_ROLLUP, &it), 0);
 
 	/* Whole scan in numeric order. */
@@ -418,7 +421,7 @@ static void
 map_full_then_grow_and_redo(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, TINY_MAP), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, TINY_MAP, &tables_layout), 0);
 	uint64_t used, map0, map;
 	store_usage(fx->st, &used, &map0);
 	assert_true(map0 == TINY_MAP);
@@ -443,7 +446,7 @@ map_full_then_grow_and_redo(void **state)
 	/* The data is whole and survives a reopen (with the small size asked
 	 * for again: the file is bigger and LMDB keeps the bigger map). */
 	store_close(&fx->st);
-	assert_int_equal(store_open(&fx->st, fx->dir, TINY_MAP), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, TINY_MAP, &tables_layout), 0);
 	assert_int_equal(count_of(fx->st, STORE_ENV), FILL_N);
 	struct store_txn txn;
 	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
@@ -474,7 +477,7 @@ static void
 schema_mismatch_refused(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	/* The schema written on creation is STORE_SCHEMA, 8 bytes big-endian. */
 	struct store_txn txn;
 	struct bytes v;
@@ -491,31 +494,32 @@ schema_mismatch_refused(void **state)
 	write_schema(fx->st, other, sizeof(other));
 	store_close(&fx->st);
 	struct store *st = NULL;
-	assert_int_equal(store_open(&st, fx->dir, MAP_SIZE), JZ_ESCHEMA);
+	assert_int_equal(store_open(&st, fx->dir, MAP_SIZE, &tables_layout), JZ_ESCHEMA);
 	assert_null(st);
-	assert_int_equal(store_open(&st, fx->dir, MAP_SIZE), JZ_ESCHEMA); /* not rewritten */
+	assert_int_equal(store_open(&st, fx->dir, MAP_SIZE, &tables_layout),
+	                 JZ_ESCHEMA); /* not rewritten */
 	assert_null(st);
 
 	/* A schema value of the wrong length is refused too (in a new store:
 	 * the first one can no longer be opened through this API). */
 	char dir2[300];
 	snprintf(dir2, sizeof(dir2), "%s/two", fx->dir);
-	assert_int_equal(store_open(&fx->st, dir2, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, dir2, MAP_SIZE, &tables_layout), 0);
 	uint8_t four[4] = {0, 0, 0, STORE_SCHEMA};
 	write_schema(fx->st, four, sizeof(four));
 	store_close(&fx->st);
-	assert_int_equal(store_open(&st, dir2, MAP_SIZE), JZ_ESCHEMA);
+	assert_int_equal(store_open(&st, dir2, MAP_SIZE, &tables_layout), JZ_ESCHEMA);
 	assert_null(st);
 
 	/* And the right schema opens. */
 	char dir3[300];
 	snprintf(dir3, sizeof(dir3), "%s/three", fx->dir);
-	assert_int_equal(store_open(&fx->st, dir3, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, dir3, MAP_SIZE, &tables_layout), 0);
 	uint8_t same[8];
 	be64_put(same, STORE_SCHEMA);
 	write_schema(fx->st, same, sizeof(same));
 	store_close(&fx->st);
-	assert_int_equal(store_open(&fx->st, dir3, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, dir3, MAP_SIZE, &tables_layout), 0);
 }
 
 int

@@ -20,7 +20,6 @@
 #include "node.h"
 #include "record.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc.h"
 #include "svc_data.h"
 
@@ -408,8 +407,8 @@ sealed_for_other_keys(void **state)
 	static uint8_t pt[REC_MAX_ENCODED];
 	static struct rec_personal p;
 	size_t pn;
-	assert_int_equal(sealer_open_with(other, &e, ke.body, pt, sizeof(pt), &pn), JZ_EREFUSED);
-	assert_int_equal(sealer_open_with(fx->id, &e, ke.body, pt, sizeof(pt), &pn), 0);
+	assert_int_equal(seal_open_part(other, &e, ke.body, pt, sizeof(pt), &pn), JZ_EREFUSED);
+	assert_int_equal(seal_open_part(fx->id, &e, ke.body, pt, sizeof(pt), &pn), 0);
 	assert_int_equal(rec_personal_decode(&p, pt, pn), 0);
 	assert_string_equal(p.members[0].name, "张0");
 	svc_release(&s);

@@ -14,8 +14,8 @@
 #include "hlc.h"
 #include "ident.h"
 #include "record.h"
-#include "store.h"
 #include "svc.h"
+#include "tables.h"
 #include "testutil.h"
 
 #include <setjmp.h>
@@ -153,7 +153,7 @@ setup(void **state)
 	if (!f->county || !f->v1 || !f->v2)
 		return -1;
 	test_tmpdir(f->dir, sizeof(f->dir));
-	if (store_open(&f->st, f->dir, 32ULL << 20))
+	if (store_open(&f->st, f->dir, 32ULL << 20, &tables_layout))
 		return -1;
 	hlc_init(&f->hlc, fake_now, NULL);
 	if (apply_ctx_init(&f->ctx, f->st, f->county, &f->hlc, COUNTY))

@@ -18,7 +18,6 @@
 #include "node.h"
 #include "record.h"
 #include "sealer.h"
-#include "store.h"
 #include "svc_flow.h"
 #include "workflow.h"
 

@@ -1,0 +1,105 @@
+/*
+ * applier.h - the state of applying (apply.h): the node's context and one
+ * write transaction's applier, with their counters.
+ *
+ * Types only, apart from apply.h, so that the modules apply.c calls for each
+ * kind of record (flow.h) can take a struct applier without depending on
+ * apply.c's functions.
+ */
+#ifndef JZFP_APPLIER_H
+#define JZFP_APPLIER_H
+
+#include "tables.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct envelope;
+struct hh_work;
+struct hlc;
+struct ident;
+struct rec_household;
+struct rollup_acc;
+
+struct apply_stats {
+	uint64_t applied;
+	uint64_t duplicates;
+	uint64_t refused; /* forged, out of scope, malformed, equivocating or gap */
+	uint64_t gaps;
+	uint64_t equivocations;
+	uint64_t wf_applied; /* workflow steps taken */
+	uint64_t wf_refused; /* workflow steps refused by the rules (flow.h) */
+	uint64_t proposals_opened, proposals_closed;
+	uint64_t proposals_reopened; /* closed, then open again when judged again */
+	int64_t parked;              /* workflow steps parked minus released */
+	int64_t held;                /* envelopes held (clock ahead) minus released */
+	uint64_t revocations;
+	/* Steps this node signed that are refused (here, by the same rules
+	 * every node applies): in a transaction, the change; in the context's
+	 * total, how many are refused now (kept in the store). */
+	int64_t own_steps_refused;
+	char own_refused_last[200]; /* the latest such refusal ("" if none) */
+};
+
+/* What applying needs of the node; lives as long as the node. */
+struct apply_ctx {
+	struct store *st;
+	const struct ident *id; /* signs local records */
+	struct hlc *hlc;
+	uint64_t area; /* this node's area */
+	/* With trust, every origin's NodeInfo must carry a certificate chain
+	 * from ROOT for that origin's key, area and level (the root itself, the
+	 * province's key, needs none). Set by the node after apply_ctx_init. */
+	bool trust;
+	uint8_t root[32];
+	uint8_t epoch[16];
+	/* Committed heads, advanced only by a successful apply_commit. */
+	uint64_t local_seq; /* last entry of the log */
+	uint64_t down_seq;  /* last entry of the downlog (a log seq) */
+	uint64_t own_seq;   /* last record this node signed */
+	uint8_t own_hash[32];
+	struct apply_stats total; /* since start */
+	uint64_t open_proposals;  /* proposals held that are neither recorded nor rejected */
+	uint64_t parked;          /* workflow steps waiting for their version */
+	/* Windows are measured on signed clocks (DESIGN §6): an envelope dated
+	 * more than MAX_SKEW_MS ahead of this node's clock (the HLC's wall
+	 * clock), and a step that closes a window before this clock is past the
+	 * window's end less MAX_SKEW_MS, is held in STORE_HELD, with the rest
+	 * of its origin's chain, until apply_release_held finds it due. Own
+	 * records are never held. Set by the node (default 300 s). */
+	uint64_t max_skew_ms;
+	uint64_t held; /* envelopes held */
+	/* The error of the last write that failed for want of storage (disk
+	 * full, I/O error, map not grown), 0 once a write succeeds again:
+	 * logged when it changes, shown in status. */
+	int store_err;
+	/* scratch reused from batch to batch */
+	struct rollup_acc *acc;
+	struct hh_work *hh;           /* household.h */
+	struct rec_household *hh_rec; /* a household record being applied */
+	struct envelope *envs;
+	const struct envelope **runs;
+	size_t envs_cap;
+	uint8_t *buf; /* local envelope under construction */
+};
+
+struct applier {
+	struct apply_ctx *ctx;
+	struct store_txn txn;
+	uint64_t local_seq, down_seq, own_seq;
+	uint8_t own_hash[32];
+	struct apply_stats st; /* this transaction */
+	bool gap;              /* a gap was seen: the sender should rewind */
+	/* Envelopes from the parent (the down direction): each ancestor's
+	 * chain arrives filtered to what concerns this node, so gaps are
+	 * expected and every envelope's own signature is verified. */
+	bool sparse;
+	/* A recovery (our own records sent back by the parent): envelopes of
+	 * any other origin are refused. */
+	bool own_only;
+	bool releasing; /* apply_release_held: a hold is not news */
+	char why[200];  /* the first refusal's reason, for the log and replies */
+};
+
+#endif

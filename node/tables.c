@@ -1,0 +1,35 @@
+/*
+ * tables.c - the names of the node's databases (tables.h).
+ */
+#include "tables.h"
+
+static const struct store_table tables[STORE_NDB] = {
+    [STORE_ENV] = {"env"},
+    [STORE_LOG] = {"log"},
+    [STORE_DOWNLOG] = {"downlog"},
+    [STORE_ORIGIN] = {"origin"},
+    [STORE_HOUSEHOLD] = {"household"},
+    [STORE_VERSION] = {"version"},
+    [STORE_PROPOSAL] = {"proposal"},
+    [STORE_CENSUS] = {"census"},
+    [STORE_ROLLUP] = {"rollup"},
+    [STORE_LINK] = {"link"},
+    [STORE_CONFLICT] = {"conflict"},
+    [STORE_PARKED] = {"parked"},
+    [STORE_META] = {STORE_META_NAME},
+    [STORE_KEYREC] = {"keyrec"},
+    [STORE_REVOKED] = {"revoked"},
+    [STORE_PERSON] = {"person"},
+    [STORE_HHPROP] = {"hhprop"},
+    [STORE_WFHIST] = {"wfhist"},
+    [STORE_RECEIPTED] = {"receipted"},
+    [STORE_WFSTEP] = {"wfstep"},
+    [STORE_WFTIME] = {"wftime"},
+    [STORE_HELD] = {"held"},
+};
+
+const struct store_layout tables_layout = {
+    .tables = tables,
+    .n = STORE_NDB,
+    .schema = STORE_SCHEMA,
+};

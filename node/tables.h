@@ -1,0 +1,54 @@
+/*
+ * tables.h - the node's databases in its store (DESIGN §5): their numbers,
+ * their names and the version of their layout.
+ *
+ * common/store.c opens whatever tables it is given and knows nothing of
+ * them; this list is the node's. A new database is one line in the enum
+ * and one in tables.c.
+ */
+#ifndef JZFP_TABLES_H
+#define JZFP_TABLES_H
+
+#include "store.h"
+
+/* Bumped whenever the layout of any database changes incompatibly. */
+#define STORE_SCHEMA 2
+
+enum store_db {
+	STORE_ENV,       /* origin(32) seq(8) -> envelope bytes */
+	STORE_LOG,       /* local_seq(8) -> origin(32) seq(8), arrival order */
+	STORE_DOWNLOG,   /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
+	STORE_ORIGIN,    /* origin(32) -> struct origin_state (origin.h) */
+	STORE_HOUSEHOLD, /* household id(8) -> household state (household.h) */
+	STORE_VERSION,   /* household id(8) version hash(32) -> where it is stored and
+	                  * what the head rule and the rollups need of it
+	                  * (household.c); keyed by household first so a batch's
+	                  * inserts cluster instead of dirtying one random page per
+	                  * record */
+	STORE_PROPOSAL,  /* version hash(32) -> workflow state (workflow.c) */
+	STORE_CENSUS,    /* village(8) year(2) -> census */
+	STORE_ROLLUP,    /* area(8) year(2) -> counter deltas */
+	STORE_LINK,      /* peer area(8) -> cursors */
+	STORE_CONFLICT,  /* kind(1) key -> details */
+	STORE_PARKED,    /* dependency hash(32) -> waiting envelopes */
+	STORE_META,      /* name -> value; the store's own "meta" (store.h) */
+	STORE_KEYREC,    /* key record hash(32) -> origin(32) seq(8) */
+	STORE_REVOKED,   /* node key(32) -> revocation time ms(8), revoker(32) */
+	STORE_PERSON,    /* pid_tag(16) household(8) -> empty: members of effective heads */
+	STORE_HHPROP,    /* household(8) version hash(32) -> empty: its proposals */
+	STORE_WFHIST,    /* version hash(32) n(4) -> one workflow step on that proposal */
+	STORE_RECEIPTED, /* origin(32) -> seq(8): what the province last receipted */
+	STORE_WFSTEP,    /* version hash(32) hlc(8) origin(32) seq(8) index(2) -> empty: every
+	                  * workflow step held on that proposal, in the order it is judged in
+	                  * (flow.c) */
+	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
+	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
+	                  * than max_skew ahead of this node's clock (apply.c) */
+	STORE_NDB
+};
+
+/* The layout to give store_open: the tables above, indexed by enum store_db,
+ * and STORE_SCHEMA. */
+extern const struct store_layout tables_layout;
+
+#endif

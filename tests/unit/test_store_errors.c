@@ -1,0 +1,161 @@
+/*
+ * test_store_errors.c - the store's boundaries and sticky errors: a store
+ * opened with a layout of the caller's (not the node's tables), iterator
+ * errors that stick to the iterator and to the transaction, and
+ * store_count's error.
+ *
+ * Every test uses a real LMDB environment in a fresh temporary directory.
+ */
+#include "bytes.h"
+#include "err.h"
+#include "store.h"
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+#define MAP_SIZE (4ULL << 20)
+
+/* A layout that is not the node's: two tables, one of them the store's own. */
+enum { T_ITEMS, T_META, T_N };
+static const struct store_table tables[T_N] = {[T_ITEMS] = {"items"}, [T_META] = {STORE_META_NAME}};
+static const struct store_layout layout = {.tables = tables, .n = T_N, .schema = 7};
+
+struct fixture {
+	char dir[256];
+	struct store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	test_tmpdir(fx->dir, sizeof(fx->dir));
+	if (store_open(&fx->st, fx->dir, MAP_SIZE, &layout)) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	store_close(&fx->st);
+	test_rmtree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static uint64_t
+count(struct store *st, unsigned db)
+{
+	struct store_txn txn;
+	uint64_t n = 0;
+	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
+	assert_int_equal(store_count(&txn, db, &n), 0);
+	store_abort(&txn);
+	return n;
+}
+
+/* The caller's layout is what the store opens: its schema version goes to
+ * the store's own "meta", which the layout's T_META names too; another
+ * schema is refused. */
+static void
+callers_layout(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(count(fx->st, T_META), 1); /* the schema version */
+	assert_int_equal(count(fx->st, T_ITEMS), 0);
+	struct store_txn txn;
+	struct bytes v;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_get(&txn, T_META, "schema", 6, &v), 0);
+	assert_int_equal(v.n, 8);
+	assert_int_equal(be64_get(v.p), 7);
+	store_put(&txn, T_ITEMS, "k", 1, "v", 1);
+	assert_int_equal(store_commit(&txn), 0);
+	assert_int_equal(count(fx->st, T_ITEMS), 1);
+	store_close(&fx->st);
+
+	const struct store_layout other = {.tables = tables, .n = T_N, .schema = 8};
+	struct store *st = NULL;
+	assert_int_equal(store_open(&st, fx->dir, MAP_SIZE, &other), JZ_ESCHEMA);
+	assert_null(st);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &layout), 0);
+	assert_int_equal(count(fx->st, T_ITEMS), 1);
+}
+
+/* An iterator step that fails (an empty seek key: LMDB's bad value size)
+ * keeps failing with the same error, its close reports it, and the
+ * transaction's commit fails with it: nothing of it is written. */
+static void
+iterator_error_sticks(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_put(&txn, T_ITEMS, "a", 1, "1", 1);
+	store_put(&txn, T_ITEMS, "b", 1, "2", 1);
+	struct store_iter it;
+	struct bytes k, v;
+	assert_int_equal(store_iter_open(&txn, T_ITEMS, &it), 0);
+	int err = store_iter_seek(&it, "", 0, &k, &v);
+	assert_true(err < 0);
+	assert_int_not_equal(err, JZ_ENOTFOUND);
+	/* Sticky: the next steps return it instead of an entry. */
+	assert_int_equal(store_iter_next(&it, &k, &v), err);
+	assert_int_equal(store_iter_seek(&it, NULL, 0, &k, &v), err);
+	assert_int_equal(store_iter_last(&it, &k, &v), err);
+	assert_int_equal(store_iter_close(&it), err);
+	assert_int_equal(store_iter_close(&it), err); /* closing again is safe */
+	assert_int_equal(txn.err, err);
+	assert_int_equal(store_commit(&txn), err);
+	assert_int_equal(count(fx->st, T_ITEMS), 0);
+
+	/* An iterator that ends normally reports no error at its close. */
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, T_ITEMS, &it), 0);
+	assert_int_equal(store_iter_seek(&it, NULL, 0, &k, &v), JZ_ENOTFOUND);
+	assert_int_equal(store_iter_close(&it), 0);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+/* store_count on a transaction whose error stuck returns that error, not 0
+ * entries. */
+static void
+count_reports_errors(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn txn;
+	uint64_t n = 99;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_put(&txn, T_ITEMS, "a", 1, "1", 1);
+	assert_int_equal(store_count(&txn, T_ITEMS, &n), 0);
+	assert_int_equal(n, 1);
+	store_fail(&txn, JZ_EIO);
+	assert_int_equal(store_count(&txn, T_ITEMS, &n), JZ_EIO);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_commit(&txn), JZ_EIO);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(callers_layout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(iterator_error_sticks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(count_reports_errors, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
