@@ -5,7 +5,7 @@
  *
  * A workflow event lists proposals; each (event, proposal) pair is a step.
  * A proposal's state and history are a function of the steps held on it,
- * judged one by one with wf_check in one order, the same at every node:
+ * judged one by one with wf_judge in one order, the same at every node:
  * signed clock (hlc), then origin key, then sequence, then place in the
  * event (`wfstep` is that index). So two nodes holding the same envelopes
  * show the same states, the same histories and the same refusals, whatever
@@ -30,12 +30,9 @@
  * itself is stored either way, so the origin's chain goes on and every node
  * above sees, and judges, the same step.
  *
- * Which policy judges a step: the one in force at the step's signed time
- * (the latest policy with an hlc not after the step's). A window runs for
- * the days its opening step gave, checked against that policy; closing it
- * is judged against those days. Steps of this node's own that are refused
- * are counted (apply_stats.own_steps_refused, kept in the store) with the
- * latest reason, and logged, so its operator knows what to redo.
+ * Which policy judges a step, and every other rule: workflow.h. Steps of this node's own that are
+ * refused are counted (apply_stats.own_steps_refused, kept in the store) with the latest reason,
+ * and logged, so its operator knows what to redo.
  */
 #ifndef JZFP_FLOW_H
 #define JZFP_FLOW_H
@@ -46,18 +43,6 @@
 #include "record.h"
 
 #include <stdint.h>
-
-/* Defaults while the province has signed no policy. */
-#define FLOW_DEFAULT_NOTICE_DAYS  7
-#define FLOW_DEFAULT_THRESHOLD_BP 200
-
-/* The policy in force at this node (the province's latest), with the
- * defaults filled in. Returns 0 or a storage error. */
-int flow_policy_get(struct store_txn *txn, struct rec_policy *out);
-
-/* The policy that was in force at hlc HLC (the latest signed before it),
- * with the defaults filled in: what a step signed then is checked against. */
-int flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out);
 
 /* A new version E (decoded as H) that proposes its status: create its
  * proposal. Then, once any version is applied, flow_release judges the

@@ -426,7 +426,7 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	struct rollup_row *rows = NULL;
 	long nrows = year > 0 ? rollup_query(&txn, &rqy, &rows) : 0;
 	struct rec_policy pol;
-	int perr = flow_policy_get(&txn, &pol);
+	int perr = wf_policy_get(&txn, &pol);
 	svc_hold(s);
 	store_abort(&txn);
 	if (nrows < 0)

@@ -3465,7 +3465,7 @@ sparse_down_application(void **state)
 	struct rec_policy pol;
 	uint64_t at = 0;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_policy_get(&txn, &pol), 0);
+	assert_int_equal(wf_policy_get(&txn, &pol), 0);
 	assert_true(flow_revoked(&txn, ident_public(fx->x), &at));
 	store_abort(&txn);
 	assert_int_equal(pol.notice_days, 10);
@@ -3707,10 +3707,10 @@ policy_only_from_the_province(void **state)
 	snap_same(&before, &after, 0);
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_policy_get(&txn, &pol), 0);
+	assert_int_equal(wf_policy_get(&txn, &pol), 0);
 	store_abort(&txn);
-	assert_int_equal(pol.notice_days, FLOW_DEFAULT_NOTICE_DAYS);
-	assert_int_equal(pol.threshold_bp, FLOW_DEFAULT_THRESHOLD_BP);
+	assert_int_equal(pol.notice_days, WF_DEFAULT_NOTICE_DAYS);
+	assert_int_equal(pol.threshold_bp, WF_DEFAULT_THRESHOLD_BP);
 
 	/* From the province: 10-day windows, 3 %. An older one arriving later
 	 * is held but not in force; one whose subject is not the province is
@@ -3734,7 +3734,7 @@ policy_only_from_the_province(void **state)
 	expect(&r, 0, 0, 1);
 	assert_non_null(strstr(r.why, "malformed"));
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_policy_get(&txn, &pol), 0);
+	assert_int_equal(wf_policy_get(&txn, &pol), 0);
 	store_abort(&txn);
 	assert_int_equal(pol.notice_days, 10);
 	assert_int_equal(pol.threshold_bp, 300);
