@@ -19,12 +19,15 @@
 #include "area.h"
 #include "bytes.h"
 #include "cert.h"
-#include "flow.h"
 #include "hex.h"
 #include "household.h"
+#include "keyrec.h"
 #include "log.h"
 #include "origin.h"
+#include "proposal.h"
+#include "receipt.h"
 #include "record.h"
+#include "revocation.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -120,10 +123,10 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->held = store_count(&txn, STORE_HELD);
 	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
-	err = flow_index_init(&txn, area);
+	err = proposal_index_init(&txn, area);
 	if (!err)
-		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
-		                           sizeof(ctx->total.own_refused_last));
+		err = proposal_own_refused_get(&txn, &own, ctx->total.own_refused_last,
+		                               sizeof(ctx->total.own_refused_last));
 	if (err)
 		store_fail(&txn, err);
 	ctx->total.own_steps_refused = (int64_t)own;
@@ -260,7 +263,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	if (!area_is_under(h.village, o->area) || !area_is_under(h.village, scope))
 		return JZ_ESCOPE;
 	int err;
-	if (h.proposes && (err = flow_propose(a, e, &h)))
+	if (h.proposes && (err = proposal_create(a, e, &h)))
 		return err;
 	struct hh_version v;
 	hh_version_from(&v, &h, e->hash, e->origin, e->seq, e->hlc);
@@ -271,7 +274,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	/* Steps that named this version before it arrived (refused now if it
 	 * proposes nothing). */
 	if (!err && store_count(&a->txn, STORE_PARKED))
-		flow_release(a, e, o);
+		proposal_release(a, e, o);
 	hh_applying(NULL, NULL);
 	return err ? err : a->txn.err;
 }
@@ -321,15 +324,15 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 	case ENV_KIND_CENSUS:
 		return apply_census(a, e, o, scope);
 	case ENV_KIND_POLICY:
-		return flow_policy(a, e, o);
+		return proposal_apply_policy(a, e, o);
 	case ENV_KIND_WORKFLOW:
-		return flow_event(a, e, o, scope);
+		return proposal_apply_event(a, e, o, scope);
 	case ENV_KIND_KEY:
-		return flow_keyrec(a, e, o, scope);
+		return keyrec_apply(a, e, o, scope);
 	case ENV_KIND_REVOCATION:
-		return flow_revocation(a, e, o);
+		return revocation_apply(a, e, o);
 	case ENV_KIND_RECEIPT:
-		return flow_receipt(a, e, o);
+		return receipt_apply(a, e, o);
 	default:
 		return JZ_EPARSE; /* KIND_CERT: certificates travel inside NodeInfo */
 	}
@@ -642,7 +645,7 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 	}
 	uint64_t applied = a->st.applied;
 	uint64_t revoked_at = 0;
-	bool revoked = flow_revoked(&a->txn, origin, &revoked_at);
+	bool revoked = revocation_lookup(&a->txn, origin, &revoked_at);
 
 	if (a->sparse) {
 		apply_sparse(a, run, n, scope, &o, revoked, revoked_at);

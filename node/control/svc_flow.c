@@ -24,7 +24,6 @@
 #include "area.h"
 #include "bytes.h"
 #include "control.h"
-#include "flow.h"
 #include "hex.h"
 #include "hlc.h"
 #include "household.h"

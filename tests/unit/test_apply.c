@@ -24,12 +24,13 @@
 #include "cert.h"
 #include "envelope.h"
 #include "err.h"
-#include "flow.h"
 #include "hlc.h"
 #include "household.h"
 #include "ident.h"
 #include "origin.h"
+#include "receipt.h"
 #include "record.h"
+#include "revocation.h"
 #include "rollup.h"
 #include "seal.h"
 #include "sealer.h"
@@ -3466,7 +3467,7 @@ sparse_down_application(void **state)
 	uint64_t at = 0;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
 	assert_int_equal(wf_policy_get(&txn, &pol), 0);
-	assert_true(flow_revoked(&txn, ident_public(fx->x), &at));
+	assert_true(revocation_lookup(&txn, ident_public(fx->x), &at));
 	store_abort(&txn);
 	assert_int_equal(pol.notice_days, 10);
 	assert_true(at == NOW_MS);
@@ -3591,8 +3592,8 @@ revoked_key_refused_after_revocation(void **state)
 	struct store_txn txn;
 	uint64_t at = 0;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_true(flow_revoked(&txn, ident_public(fx->v1), &at));
-	assert_false(flow_revoked(&txn, ident_public(fx->v2), NULL));
+	assert_true(revocation_lookup(&txn, ident_public(fx->v1), &at));
+	assert_false(revocation_lookup(&txn, ident_public(fx->v2), NULL));
 	store_abort(&txn);
 	assert_true(at == NOW_MS + 10);
 	verify_ok(nd);
@@ -3654,7 +3655,7 @@ revoked_key_refused_after_revocation(void **state)
 	r = local_ok(nd, ENV_KIND_REVOCATION, V1, buf, n, NULL);
 	assert_int_equal(r.st.revocations, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_true(flow_revoked(&txn, ident_public(fx->v1), &at));
+	assert_true(revocation_lookup(&txn, ident_public(fx->v1), &at));
 	store_abort(&txn);
 	assert_true(at == NOW_MS + 4);
 	assert_true(env_held(nd, fx->v1, &e[3]));
@@ -3861,14 +3862,14 @@ receipts_from_the_province(void **state)
 	struct result r = DOWN(nd, &p[0], &p[1]);
 	expect(&r, 2, 0, 0);
 	struct store_txn txn;
-	struct flow_receipt fr;
+	struct receipt_state fr;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), JZ_ENOTFOUND);
+	assert_int_equal(receipt_get(&txn, &fr), JZ_ENOTFOUND);
 	store_abort(&txn);
 	r = DOWN(nd, &p[2]);
 	expect(&r, 1, 0, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), 0);
+	assert_int_equal(receipt_get(&txn, &fr), 0);
 	store_abort(&txn);
 	assert_int_equal(fr.seq, 1);
 	assert_false(fr.intact);
@@ -3876,7 +3877,7 @@ receipts_from_the_province(void **state)
 	r = DOWN(nd, &p[3], &p[4]);
 	expect(&r, 2, 0, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), 0);
+	assert_int_equal(receipt_get(&txn, &fr), 0);
 	store_abort(&txn);
 	assert_int_equal(fr.seq, 2);
 	assert_true(fr.intact);
@@ -3891,7 +3892,7 @@ receipts_from_the_province(void **state)
 	r = DOWN(nd, &p[5]);
 	expect(&r, 1, 0, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), 0);
+	assert_int_equal(receipt_get(&txn, &fr), 0);
 	store_abort(&txn);
 	assert_int_equal(fr.seq, 3);
 	assert_false(fr.intact);
@@ -4008,7 +4009,7 @@ regress_sparse_accepts_gaps_in_a_childs_chain(void **state)
  * Regression test for a bug (node/flow.c, step_one): a workflow step naming
  * a version this node HOLDS but that proposes nothing (a data edit) is
  * parked "until the version arrives", but the version has arrived, and
- * flow_release runs only for versions that propose: the step waits
+ * proposal_release runs only for versions that propose: the step waits
  * forever, ctx.parked never comes back to 0 (status and heartbeats report a
  * parked step for good), and nothing says it was refused. Fix: park only
  * when the named version is not held (hh_version_get on the household);
@@ -4037,7 +4038,7 @@ regress_step_naming_a_data_edit_parked_forever(void **state)
 }
 
 /*
- * Regression test for a bug (node/flow.c flow_propose, node/apply.c
+ * Regression test for a bug (node/proposal.c proposal_create, node/apply.c
  * apply_household; nothing checks rec_household.proposes' from_status): a
  * proposal's kind is taken from the from_status the version declares, not
  * from the household's official status. A village declares an exit

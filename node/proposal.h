@@ -1,7 +1,10 @@
 /*
- * flow.h - the effects of proposals, workflow events, policy, key records,
- * revocations and receipts, applied inside an applier's write transaction
- * (node/apply.c calls these; DESIGN §2, §6, §8).
+ * proposal.h - proposals and their steps (workflow events) applied to the
+ * store, and the policy records that judge them, inside an applier's write
+ * transaction (node/apply.c calls these; DESIGN §6). The rules of the
+ * procedure are workflow.h's (wf_judge); this module stores their results.
+ * Revocations are revocation.h's, receipts receipt.h's, key records
+ * keyrec.h's.
  *
  * A workflow event lists proposals; each (event, proposal) pair is a step.
  * A proposal's state and history are a function of the steps held on it,
@@ -30,12 +33,13 @@
  * itself is stored either way, so the origin's chain goes on and every node
  * above sees, and judges, the same step.
  *
- * Which policy judges a step, and every other rule: workflow.h. Steps of this node's own that are
- * refused are counted (apply_stats.own_steps_refused, kept in the store) with the latest reason,
- * and logged, so its operator knows what to redo.
+ * Which policy judges a step, and every other rule: workflow.h. Steps of
+ * this node's own that are refused are counted
+ * (apply_stats.own_steps_refused, kept in the store) with the latest
+ * reason, and logged, so its operator knows what to redo.
  */
-#ifndef JZFP_FLOW_H
-#define JZFP_FLOW_H
+#ifndef JZFP_PROPOSAL_H
+#define JZFP_PROPOSAL_H
 
 #include "apply.h"
 #include "envelope.h"
@@ -45,45 +49,39 @@
 #include <stdint.h>
 
 /* A new version E (decoded as H) that proposes its status: create its
- * proposal. Then, once any version is applied, flow_release judges the
+ * proposal. Then, once any version is applied, proposal_release judges the
  * steps parked for it (refusing them if it proposes nothing). */
-int flow_propose(struct applier *a, const struct envelope *e, const struct rec_household *h);
+int proposal_create(struct applier *a, const struct envelope *e, const struct rec_household *h);
 /* Version E (signed by O; neither stored yet) is now held: judge the
  * steps that waited for it. */
-void flow_release(struct applier *a, const struct envelope *e, const struct origin_state *o);
+void proposal_release(struct applier *a, const struct envelope *e, const struct origin_state *o);
 
 /* This node's own steps refused now, and the latest reason (LEN bytes).
  * Returns 0 or a storage error. */
-int flow_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len);
+int proposal_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len);
 
 /* Index the workflow events of a store written before the step index (once;
  * households under AREA). Returns 0 or a storage error. */
-int flow_index_init(struct store_txn *txn, uint64_t area);
+int proposal_index_init(struct store_txn *txn, uint64_t area);
 
 /* Apply workflow event E by origin O (a child's subtree SCOPE).
  * Returns 0 (each pair taken or refused), JZ_EPARSE or JZ_ESCOPE for an
  * envelope that is refused whole. */
-int flow_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
-               uint64_t scope);
+int proposal_apply_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
+                         uint64_t scope);
 
-/* Policy, key record, revocation, receipt: each returns 0, JZ_EPARSE or
- * JZ_ESCOPE (the envelope is refused whole), or a storage error. */
-int flow_policy(struct applier *a, const struct envelope *e, const struct origin_state *o);
-int flow_keyrec(struct applier *a, const struct envelope *e, const struct origin_state *o,
-                uint64_t scope);
-int flow_revocation(struct applier *a, const struct envelope *e, const struct origin_state *o);
-int flow_receipt(struct applier *a, const struct envelope *e, const struct origin_state *o);
+/* Apply policy E by origin O: kept for the steps of its time
+ * (wf_policy_put), and the windows opened since it was signed judged again.
+ * Returns 0, JZ_EPARSE or JZ_ESCOPE (the envelope is refused whole), or a
+ * storage error. */
+int proposal_apply_policy(struct applier *a, const struct envelope *e,
+                          const struct origin_state *o);
 
-/* Is KEY revoked at this node? *at_ms is the revocation time. */
-bool flow_revoked(struct store_txn *txn, const uint8_t key[32], uint64_t *at_ms);
-
-/* What the province last confirmed holding of this node's own chain
- * (meta "receipt"): seq, and whether its hash matched ours. */
-struct flow_receipt {
-	uint64_t seq;
-	bool intact;
-	uint64_t hlc; /* of the receipt */
-};
-int flow_receipt_get(struct store_txn *txn, struct flow_receipt *out);
+/* Revocation E by O, being applied, revokes KEY from AFTER_MS: the
+ * proposals with steps KEY signed after AFTER_MS are judged again, those
+ * steps as if never held (revocation.c). Errors stick to A's transaction. */
+void proposal_rejudge_signed_by(struct applier *a, const struct envelope *e,
+                                const struct origin_state *o, const uint8_t key[32],
+                                uint64_t after_ms);
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * flow.c - proposals, workflow events and the province's records applied to
- * the store (DESIGN §2, §6, §8); see flow.h.
+ * proposal.c - proposals and their steps applied to the store: the step
+ * index, the judgement in one order, waiting steps, re-evaluation, and the
+ * policy records that judge them (DESIGN §6); see proposal.h. The rules are
+ * workflow.c's (wf_judge).
  */
-#include "flow.h"
+#include "proposal.h"
 
 #include "area.h"
 #include "bytes.h"
@@ -11,6 +13,7 @@
 #include "hlc.h"
 #include "household.h"
 #include "log.h"
+#include "revocation.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -19,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_RECEIPT     "receipt"
 #define META_OWN_REFUSED "own-refused"  /* count(8) latest reason */
 #define META_INDEXED     "wfstep-index" /* the step index covers every event held */
 /* A step's key in `wfstep` and `parked`: proposal(32) hlc(8) origin(32)
@@ -47,7 +49,7 @@ hash_cmp(const void *x, const void *y)
 /* ---------------------------------------------------------------- policy */
 
 int
-flow_policy(struct applier *a, const struct envelope *e, const struct origin_state *o)
+proposal_apply_policy(struct applier *a, const struct envelope *e, const struct origin_state *o)
 {
 	struct rec_policy p;
 	if (rec_policy_decode(&p, e->body.p, e->body.n) || e->subject != o->area)
@@ -74,7 +76,7 @@ flow_policy(struct applier *a, const struct envelope *e, const struct origin_sta
 /* ---------------------------------------------------------------- proposals */
 
 int
-flow_propose(struct applier *a, const struct envelope *e, const struct rec_household *h)
+proposal_create(struct applier *a, const struct envelope *e, const struct rec_household *h)
 {
 	struct wf_proposal p;
 	int err = wf_proposal_get(&a->txn, e->hash, &p);
@@ -243,7 +245,7 @@ judge(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p
 /* The count of this node's own steps refused now, and the latest reason
  * (meta "own-refused": count(8) reason). */
 int
-flow_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len)
+proposal_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len)
 {
 	*count = 0;
 	if (len)
@@ -269,7 +271,7 @@ own_refused(struct applier *a, int delta, const char *hid, const struct step_in 
 {
 	uint64_t count;
 	char last[sizeof(a->st.own_refused_last)];
-	int err = flow_own_refused_get(&a->txn, &count, last, sizeof(last));
+	int err = proposal_own_refused_get(&a->txn, &count, last, sizeof(last));
 	if (err) {
 		store_fail(&a->txn, err);
 		return;
@@ -614,7 +616,7 @@ replay(struct applier *a, const uint8_t hash[32])
 			continue;
 		}
 		uint64_t at;
-		if (flow_revoked(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
+		if (revocation_lookup(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
 			out[k] = OUT_EXCLUDED;
 			continue;
 		}
@@ -752,8 +754,8 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 }
 
 int
-flow_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
-           uint64_t scope)
+proposal_apply_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
+                     uint64_t scope)
 {
 	static _Thread_local struct rec_workflow w;
 	if (rec_workflow_decode(&w, e->body.p, e->body.n) || e->subject != o->area ||
@@ -811,7 +813,7 @@ refuse_waiting(struct applier *a, const uint8_t hash[32])
 }
 
 void
-flow_release(struct applier *a, const struct envelope *e, const struct origin_state *o)
+proposal_release(struct applier *a, const struct envelope *e, const struct origin_state *o)
 {
 	struct store_txn *txn = &a->txn;
 	struct wf_proposal p;
@@ -831,7 +833,7 @@ flow_release(struct applier *a, const struct envelope *e, const struct origin_st
 /* ---------------------------------------------------------------- index */
 
 int
-flow_index_init(struct store_txn *txn, uint64_t area)
+proposal_index_init(struct store_txn *txn, uint64_t area)
 {
 	struct bytes v;
 	int err = store_get(txn, STORE_META, META_INDEXED, strlen(META_INDEXED), &v);
@@ -872,132 +874,15 @@ flow_index_init(struct store_txn *txn, uint64_t area)
 	return txn->err;
 }
 
-/* ---------------------------------------------------------------- keys */
+/* ---------------------------------------------------------------- revocations */
 
-int
-flow_keyrec(struct applier *a, const struct envelope *e, const struct origin_state *o,
-            uint64_t scope)
+void
+proposal_rejudge_signed_by(struct applier *a, const struct envelope *e,
+                           const struct origin_state *o, const uint8_t key[32], uint64_t after_ms)
 {
-	struct rec_keyrec k;
-	if (rec_keyrec_decode(&k, e->body.p, e->body.n) ||
-	    area_level_of(e->subject) == AREA_LEVEL_NONE)
-		return JZ_EPARSE;
-	if (!area_is_under(e->subject, o->area) || !area_is_under(e->subject, scope))
-		return JZ_ESCOPE;
-	uint8_t v[40];
-	memcpy(v, e->origin, 32);
-	be64_put(v + 32, e->seq);
-	store_put(&a->txn, STORE_KEYREC, e->hash, 32, v, sizeof(v));
-	return 0;
-}
-
-/* ---------------------------------------------------------------- revocation */
-
-bool
-flow_revoked(struct store_txn *txn, const uint8_t key[32], uint64_t *at_ms)
-{
-	struct bytes v;
-	if (store_get(txn, STORE_REVOKED, key, 32, &v) || v.n != 40)
-		return false;
-	if (at_ms)
-		*at_ms = be64_get(v.p);
-	return true;
-}
-
-int
-flow_revocation(struct applier *a, const struct envelope *e, const struct origin_state *o)
-{
-	struct rec_revocation r;
-	if (rec_revocation_decode(&r, e->body.p, e->body.n) ||
-	    area_level_of(e->subject) == AREA_LEVEL_NONE ||
-	    area_level_of(e->subject) == AREA_LEVEL_PREFECTURE)
-		return JZ_EPARSE;
-	/* Only an ancestor of the revoked node revokes it. */
-	if (e->subject == o->area || !area_is_under(e->subject, o->area))
-		return JZ_ESCOPE;
-	struct origin_state ro;
-	int err = origin_get(&a->txn, r.key, &ro);
-	if (err == 0 && ro.area && ro.area != e->subject)
-		return JZ_ESCOPE; /* the key speaks for another area */
-	if (err && err != JZ_ENOTFOUND)
-		return err;
-	uint64_t at;
-	if (flow_revoked(&a->txn, r.key, &at) && at <= r.at_ms)
-		return 0; /* an earlier revocation stands */
-	uint8_t v[40];
-	be64_put(v, r.at_ms);
-	memcpy(v + 8, e->origin, 32);
-	store_put(&a->txn, STORE_REVOKED, r.key, 32, v, sizeof(v));
-	a->st.revocations++;
-	char who[9], by[9];
-	hex_encode(r.key, 4, who);
-	hex_encode(e->origin, 4, by);
-	log_warn("key %s (area %012" PRIu64 ") revoked by %s from %" PRIu64 " ms", who, e->subject,
-	         by, r.at_ms);
-	/* Its steps signed after that are as if never held. */
 	cur_e = e;
 	cur_o = o;
-	rejudge_since(a, r.at_ms, r.key, NULL);
+	rejudge_since(a, after_ms, key, NULL);
 	cur_e = NULL;
 	cur_o = NULL;
-	return a->txn.err;
-}
-
-/* ---------------------------------------------------------------- receipts */
-
-int
-flow_receipt_get(struct store_txn *txn, struct flow_receipt *out)
-{
-	memset(out, 0, sizeof(*out));
-	struct bytes v;
-	int err = store_get(txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), &v);
-	if (err)
-		return err;
-	if (v.n != 17)
-		return JZ_ECORRUPT;
-	out->seq = be64_get(v.p);
-	out->intact = v.p[8] != 0;
-	out->hlc = be64_get(v.p + 9);
-	return 0;
-}
-
-int
-flow_receipt(struct applier *a, const struct envelope *e, const struct origin_state *o)
-{
-	static _Thread_local struct rec_receipt r;
-	if (rec_receipt_decode(&r, e->body.p, e->body.n) ||
-	    area_level_of(e->subject) == AREA_LEVEL_NONE)
-		return JZ_EPARSE;
-	if (o->level != AREA_LEVEL_PROVINCE)
-		return JZ_ESCOPE;
-	const uint8_t *self = ident_public(a->ctx->id);
-	for (size_t i = 0; i < r.n; i++) {
-		if (memcmp(r.items[i].origin, self, 32) != 0)
-			continue;
-		struct flow_receipt cur;
-		int err = flow_receipt_get(&a->txn, &cur);
-		if (err && err != JZ_ENOTFOUND)
-			return err;
-		if (err == 0 && cur.seq >= r.items[i].seq && cur.intact)
-			continue;
-		uint8_t key[40], h[32];
-		memcpy(key, self, 32);
-		be64_put(key + 32, r.items[i].seq);
-		struct bytes raw;
-		bool intact = store_get(&a->txn, STORE_ENV, key, sizeof(key), &raw) == 0;
-		if (intact) {
-			envelope_hash(raw.p, raw.n, h);
-			intact = memcmp(h, r.items[i].hash, 32) == 0;
-		}
-		if (!intact)
-			log_error("ALARM: the province's receipt for our record %" PRIu64
-			          " names another envelope than ours",
-			          r.items[i].seq);
-		uint8_t v[17];
-		be64_put(v, r.items[i].seq);
-		v[8] = intact;
-		be64_put(v + 9, e->hlc);
-		store_put(&a->txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), v, sizeof(v));
-	}
-	return 0;
 }
