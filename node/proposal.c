@@ -8,7 +8,6 @@
 
 #include "area.h"
 #include "bytes.h"
-#include "cert.h"
 #include "hex.h"
 #include "hlc.h"
 #include "household.h"

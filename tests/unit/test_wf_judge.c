@@ -145,7 +145,9 @@ from_status_same_at_signer_and_receiver(void **state)
 	    .days = 7,
 	    .household = HH(3),
 	    .hlc = NOW_MS << 16,
-	    .signer = {.origin = ident_public(fx->id), .level = AREA_LEVEL_VILLAGE, .area = VILLAGE},
+	    .signer = {.origin = ident_public(fx->id),
+	               .level = AREA_LEVEL_VILLAGE,
+	               .area = VILLAGE},
 	};
 	struct wf_signing g = {0};
 	char why_sign[300], why_apply[300];
