@@ -29,7 +29,7 @@ struct apply_stats {
 	uint64_t gaps;
 	uint64_t equivocations;
 	uint64_t wf_applied; /* workflow steps taken */
-	uint64_t wf_refused; /* workflow steps refused by the rules (flow.h) */
+	uint64_t wf_refused; /* workflow steps refused by the rules (workflow.h) */
 	uint64_t proposals_opened, proposals_closed;
 	uint64_t proposals_reopened; /* closed, then open again when judged again */
 	int64_t parked;              /* workflow steps parked minus released */

@@ -19,12 +19,15 @@
 #include "area.h"
 #include "bytes.h"
 #include "cert.h"
-#include "flow.h"
 #include "hex.h"
 #include "household.h"
+#include "keyrec.h"
 #include "log.h"
 #include "origin.h"
+#include "proposal.h"
+#include "receipt.h"
 #include "record.h"
+#include "revocation.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -127,10 +130,10 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
 	if (!err)
-		err = flow_index_init(&txn, area);
+		err = proposal_index_init(&txn, area);
 	if (!err)
-		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
-		                           sizeof(ctx->total.own_refused_last));
+		err = proposal_own_refused_get(&txn, &own, ctx->total.own_refused_last,
+		                               sizeof(ctx->total.own_refused_last));
 	if (err)
 		store_fail(&txn, err);
 	ctx->total.own_steps_refused = (int64_t)own;
@@ -270,7 +273,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	if (!area_is_under(h->village, o->area) || !area_is_under(h->village, scope))
 		return JZ_ESCOPE;
 	int err;
-	if (h->proposes && (err = flow_propose(a, e, h)))
+	if (h->proposes && (err = proposal_create(a, e, h)))
 		return err;
 	struct hh_version v;
 	hh_version_from(&v, h, e->hash, e->origin, e->seq, e->hlc);
@@ -282,7 +285,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	 * proposes nothing). */
 	uint64_t parked = 0;
 	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked)
-		flow_release(a, e, o);
+		proposal_release(a, e, o);
 	hh_applying(a->ctx->hh, NULL, NULL);
 	return err ? err : a->txn.err;
 }
@@ -332,15 +335,22 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 	case ENV_KIND_CENSUS:
 		return apply_census(a, e, o, scope);
 	case ENV_KIND_POLICY:
-		return flow_policy(a, e, o);
+		return proposal_apply_policy(a, e, o);
 	case ENV_KIND_WORKFLOW:
-		return flow_event(a, e, o, scope);
+		return proposal_apply_event(a, e, o, scope);
 	case ENV_KIND_KEY:
-		return flow_keyrec(a, e, o, scope);
-	case ENV_KIND_REVOCATION:
-		return flow_revocation(a, e, o);
+		return keyrec_apply(a, e, o, scope);
+	case ENV_KIND_REVOCATION: {
+		struct rec_revocation r;
+		bool stored;
+		int err = revocation_apply(a, e, o, &r, &stored);
+		/* The revoked key's steps signed after that are as if never held. */
+		if (!err && stored)
+			proposal_rejudge_signed_by(a, e, o, r.key, r.at_ms);
+		return err ? err : a->txn.err;
+	}
 	case ENV_KIND_RECEIPT:
-		return flow_receipt(a, e, o);
+		return receipt_apply(a, e, o);
 	default:
 		return JZ_EPARSE; /* KIND_CERT: certificates travel inside NodeInfo */
 	}
@@ -653,7 +663,7 @@ apply_run(struct applier *a, const struct envelope *const *run, size_t n, uint64
 	}
 	uint64_t applied = a->st.applied;
 	uint64_t revoked_at = 0;
-	bool revoked = flow_revoked(&a->txn, origin, &revoked_at);
+	bool revoked = revocation_lookup(&a->txn, origin, &revoked_at);
 
 	if (a->sparse) {
 		apply_sparse(a, run, n, scope, &o, revoked, revoked_at);

@@ -59,7 +59,7 @@ void apply_remote(struct applier *a, const struct bytes *envs, size_t n, uint64_
  * written to HASH (may be NULL). Returns 0 or an error (JZ_ESCOPE,
  * JZ_EPARSE for a record this node may not make; storage errors also
  * stick). A workflow step refused by the rules is not an error here: it is
- * signed, stored and counted as refused (flow.h).
+ * signed, stored and counted as refused (proposal.h).
  */
 JZ_NODISCARD int apply_local(struct applier *a, int kind, uint64_t subject, struct bytes body,
                              const struct apply_sealed *sealed, uint8_t *hash);

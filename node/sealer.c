@@ -7,9 +7,9 @@
 #include "area.h"
 #include "bytes.h"
 #include "cert.h"
-#include "flow.h"
 #include "log.h"
 #include "origin.h"
+#include "revocation.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -90,7 +90,7 @@ sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t v
 		if (k.n != 32 || origin_decode(&o, v.p, v.n) || !o.area)
 			continue;
 		if (on_chain(o.area, village) && o.level == area_level_of(o.area) &&
-		    !flow_revoked(txn, k.p, NULL))
+		    !revocation_lookup(txn, k.p, NULL))
 			full |= !add_reader(out, &n, k.p);
 	}
 	store_iter_close(&it);

@@ -1,22 +1,19 @@
 /*
- * workflow.c - the 两公示一公告 state machine (DESIGN §6) and the storage of
- * proposals and their histories.
+ * workflow.c - the 两公示一公告 state machine (DESIGN §6): states, steps and
+ * the rules that need nothing but the proposal (wf_check).
  *
- * wf_check and wf_apply are the whole procedure; node/apply.c calls them for
- * every (event, proposal) pair it applies, whoever signed the event, and
- * node/control.c calls wf_check before this node signs one. The rules, in
- * the order they are checked: the step must be legal from the proposal's
- * state; the signer's node level must be one that takes this step; its
- * area must contain the household's village; then the step's own
- * conditions (the household's consent before an exit's first notice, a
- * window no shorter than the policy's, a window closed no earlier than
- * opened + its days by the two steps' signed clocks).
+ * wf_judge and wf_apply are the whole procedure; node/proposal.c calls them
+ * for every (event, proposal) pair it applies, whoever signed the event,
+ * and node/control/svc_flow.c calls wf_judge before this node signs one.
+ * The rules of wf_check, in the order they are checked: the step must be
+ * legal from the proposal's state; the signer's node level must be one that
+ * takes this step; its area must contain the household's village; then the
+ * step's own conditions (the household's consent before an exit's first
+ * notice, a window no shorter than the policy's, a window closed no earlier
+ * than opened + its days by the two steps' signed clocks). wf_judge then
+ * applies the rules that read the store (workflow_store.c, same header).
  *
- * `proposal` value, big-endian: household(8) state(1) kind(1) from(1) to(1)
- * contested_from(1) objections(2) consent(1) historic(1) window_days(2)
- * window_opened(8) created(8) year(2) origin(32) decided(8) decided_by(32)
- * n_hist(4). `wfhist` value: step(1) refused(1) level(1) area(8) hlc(8)
- * days(2) origin(32) seq(8), then the reason (no NUL).
+ * This file needs no store: jzfpctl links it (jzfp_domain).
  */
 #include "workflow.h"
 
@@ -25,13 +22,11 @@
 #include "hlc.h"
 #include "record.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-#define PROPOSAL_LEN (8 + 5 + 2 + 2 + 2 + 8 + 8 + 2 + 32 + 8 + 32 + 4)
-#define HIST_FIXED   (1 + 1 + 1 + 8 + 8 + 2 + 32 + 8)
 
 static const char *const state_names[WF_NSTATES] = {
     [WF_NONE] = "NONE",
@@ -486,118 +481,5 @@ wf_step_for(enum wf_command command, uint8_t state)
 	case WF_CMD_DISMISS:
 		return state == WF_CONTESTED ? WF_DISMISS : 0;
 	}
-	return 0;
-}
-
-/* ---------------------------------------------------------------- storage */
-
-int
-wf_proposal_decode(struct wf_proposal *out, const uint8_t *p, size_t n)
-{
-	if (n != PROPOSAL_LEN)
-		return JZ_ECORRUPT;
-	memset(out, 0, sizeof(*out));
-	out->household = be64_get(p);
-	out->state = p[8];
-	out->kind = p[9];
-	out->from_status = p[10];
-	out->to_status = p[11];
-	out->contested_from = p[12];
-	out->objections = be16_get(p + 13);
-	out->consent = p[15] != 0;
-	out->historic = p[16] != 0;
-	out->window_days = be16_get(p + 17);
-	out->window_opened = be64_get(p + 19);
-	out->created = be64_get(p + 27);
-	out->year = be16_get(p + 35);
-	memcpy(out->origin, p + 37, 32);
-	out->decided = be64_get(p + 69);
-	memcpy(out->decided_by, p + 77, 32);
-	out->n_hist = be32_get(p + 109);
-	if (out->state >= WF_NSTATES || out->contested_from >= WF_NSTATES)
-		return JZ_ECORRUPT;
-	return 0;
-}
-
-int
-wf_proposal_get(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *out)
-{
-	struct bytes v;
-	int err = store_get(txn, STORE_PROPOSAL, hash, 32, &v);
-	if (err)
-		return err;
-	return wf_proposal_decode(out, v.p, v.n);
-}
-
-void
-wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p)
-{
-	uint8_t v[PROPOSAL_LEN];
-	be64_put(v, p->household);
-	v[8] = p->state;
-	v[9] = p->kind;
-	v[10] = p->from_status;
-	v[11] = p->to_status;
-	v[12] = p->contested_from;
-	be16_put(v + 13, p->objections);
-	v[15] = p->consent;
-	v[16] = p->historic;
-	be16_put(v + 17, p->window_days);
-	be64_put(v + 19, p->window_opened);
-	be64_put(v + 27, p->created);
-	be16_put(v + 35, p->year);
-	memcpy(v + 37, p->origin, 32);
-	be64_put(v + 69, p->decided);
-	memcpy(v + 77, p->decided_by, 32);
-	be32_put(v + 109, p->n_hist);
-	store_put(txn, STORE_PROPOSAL, hash, 32, v, sizeof(v));
-	uint8_t k[40];
-	be64_put(k, p->household);
-	memcpy(k + 8, hash, 32);
-	store_put(txn, STORE_HHPROP, k, sizeof(k), "", 0);
-}
-
-void
-wf_hist_add(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *p,
-            const struct wf_hist *h)
-{
-	uint8_t k[36], v[HIST_FIXED + sizeof(h->reason)];
-	memcpy(k, hash, 32);
-	be32_put(k + 32, p->n_hist++);
-	v[0] = h->step;
-	v[1] = h->refused;
-	v[2] = h->level;
-	be64_put(v + 3, h->area);
-	be64_put(v + 11, h->hlc);
-	be16_put(v + 19, h->days);
-	memcpy(v + 21, h->origin, 32);
-	be64_put(v + 53, h->seq);
-	size_t rn = strnlen(h->reason, sizeof(h->reason) - 1);
-	memcpy(v + HIST_FIXED, h->reason, rn);
-	store_put(txn, STORE_WFHIST, k, sizeof(k), v, HIST_FIXED + rn);
-}
-
-int
-wf_hist_get(struct store_txn *txn, const uint8_t hash[32], uint32_t i, struct wf_hist *out)
-{
-	uint8_t k[36];
-	memcpy(k, hash, 32);
-	be32_put(k + 32, i);
-	struct bytes v;
-	int err = store_get(txn, STORE_WFHIST, k, sizeof(k), &v);
-	if (err)
-		return err;
-	if (v.n < HIST_FIXED || v.n - HIST_FIXED >= sizeof(out->reason))
-		return JZ_ECORRUPT;
-	memset(out, 0, sizeof(*out));
-	out->step = v.p[0];
-	out->refused = v.p[1] != 0;
-	out->level = v.p[2];
-	out->area = be64_get(v.p + 3);
-	out->hlc = be64_get(v.p + 11);
-	out->days = be16_get(v.p + 19);
-	memcpy(out->origin, v.p + 21, 32);
-	out->seq = be64_get(v.p + 53);
-	memcpy(out->reason, v.p + HIST_FIXED, v.n - HIST_FIXED);
 	return 0;
 }

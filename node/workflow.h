@@ -23,19 +23,26 @@
  * the announcement) upholds it (REJECTED) or dismisses it (back to the
  * window, which still counts from its opening).
  *
- * Every step is a signed workflow event (record.h: rec_workflow), and every
- * node checks every step it applies with wf_check: legal from the current
- * state, the signer's level and area may take it, the window's time has
- * passed by the signed clocks. These functions are pure, so the whole table
- * of states x steps x signer levels is tested directly
- * (tests/unit/test_workflow.c). Storage of proposals and their history is
- * at the end of this header.
+ * Every step is a signed workflow event (record.h: rec_workflow). Every rule
+ * of the procedure is here, and one entry point, wf_judge, applies them
+ * all: the node that signs a step calls it before signing
+ * (node/control/svc_flow.c), and every node that applies a step calls it
+ * (node/proposal.c), with the same arguments, so a step its signer takes is
+ * taken everywhere. wf_check, the pure part (legal from the current state,
+ * the signer's level and area may take it, the window's time has passed by
+ * the signed clocks), is tested directly on the whole table of states x
+ * steps x signer levels (tests/unit/test_workflow.c); wf_judge adds the
+ * rules that read the store (see "The rules that read the store"). Storage
+ * of proposals and their history is at the end of this header.
  */
 #ifndef JZFP_WORKFLOW_H
 #define JZFP_WORKFLOW_H
 
 #include "area.h"
+#include "bytes.h"
 #include "err.h"
+#include "record.h"
+#include "store.h"
 #include "tables.h"
 
 #include <stdbool.h>
@@ -147,12 +154,109 @@ bool wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level
 /* Has P reached or passed the state STEP is taken from (or ended)? A step
  * that waited for its predecessors (wf_is_early) and finds the proposal
  * there or beyond, moved by later steps, will never be taken where it
- * stands: it is refused (flow.h). */
+ * stands: it is refused (proposal.h). */
 bool wf_is_passed(const struct wf_proposal *p, enum wf_step step);
 
 /* Take STEP (checked by wf_check) on P at HLC, signed by ORIGIN. */
 void wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t days,
               const uint8_t origin[32]);
+
+/* ---------------------------------------------------------------- policy */
+
+/* Defaults while the province has signed no policy. */
+#define WF_DEFAULT_NOTICE_DAYS  7
+#define WF_DEFAULT_THRESHOLD_BP 200
+
+/* The policy that was in force at hlc HLC (the latest signed at or before
+ * it, by hlc then origin), with the defaults filled in: what a step signed
+ * then is judged against. *SIGNED_AT (may be NULL) is its hlc, 0 for the
+ * defaults. Returns 0, JZ_ECORRUPT or a storage error. */
+int wf_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out, uint64_t *signed_at);
+/* The policy in force at this node now (the latest), defaults filled in. */
+int wf_policy_get(struct store_txn *txn, struct rec_policy *out);
+/* Keep policy BODY signed by ORIGIN at HLC for the steps of its time.
+ * Errors stick. */
+void wf_policy_put(struct store_txn *txn, uint64_t hlc, const uint8_t origin[32],
+                   struct bytes body);
+
+/* ---------------------------------------------------------------- the rules */
+
+/*
+ * The rules that read the store, after wf_check, in this order:
+ *
+ *  - the event names the proposal's own household;
+ *  - the policy judging a step is the one in force at its signed time
+ *    (wf_policy_at); a window runs for the days its opening step gave, and
+ *    its close (or the record, which closes the announcement) is judged
+ *    against those days by the two steps' signed clocks;
+ *  - a step refused by wf_check that only steps of another level, which may
+ *    still be on their way, separate from its state waits (wf_is_early);
+ *  - from-status: the status a proposal says it replaces must be the
+ *    official status of the version it builds on (its first parent;
+ *    非贫困户 for a first version), checked when its first window opens and
+ *    when it is recorded, or a household never identified could "exit"
+ *    (虚假脱贫); a parent not held is not compared;
+ *  - historic records: a migration (WF_RECORD_HISTORIC) records a
+ *    household's first status, never a change of one recorded before it
+ *    (by hlc, then origin): that is the procedure's;
+ *  - duplicate person (重复识别), signer only: the county approving an
+ *    identification (WF_COUNTY_APPROVE of a WF_KIND_IDENTIFY proposal)
+ *    refuses it when a member (by pid_tag) is already in another household
+ *    that is officially poor, or whose identification passed the county
+ *    review (COUNTY_APPROVED, ANNOUNCEMENT) or is approved earlier in the
+ *    same request. This rule is evaluated where the step is signed, and
+ *    only there: it reads the person index and other households' states as
+ *    they are at signing, which nodes below the county do not hold (a
+ *    village holds its own households only) and which change later (the
+ *    other household's proposal may be rejected or recorded), so nodes
+ *    that apply the step would judge it differently from one another and
+ *    the procedure would no longer converge. Applying nodes take the
+ *    county's review for it, as the procedure does (县扶贫办复审).
+ *
+ * When a window may close, by the receiver's clock: wf_check refuses a
+ * close dated before the window's end, so a close that is taken is dated
+ * at or after it; every node holds an envelope dated more than [trust]
+ * max_skew ahead of its own clock until its clock reaches it (node/apply.c,
+ * held_until), so a close takes effect at a node no earlier than the end
+ * less max_skew by that node's clock. A close dated before the end is
+ * refused at once, not held.
+ */
+
+enum wf_outcome {
+	WF_TAKEN = 1,
+	WF_REFUSED, /* why says why */
+	WF_WAITING, /* its predecessors may still come: judged again then */
+};
+
+/* One step to judge: what its event says for one proposal, and who signs. */
+struct wf_step_in {
+	uint8_t step;       /* enum wf_step */
+	uint16_t days;      /* the window an opening step gives */
+	uint64_t household; /* as the event names it */
+	uint64_t hlc;       /* the step's signed clock (at signing: the clock now) */
+	struct wf_signer signer;
+};
+
+/* What only the signer of a step knows (see the duplicate-person rule):
+ * the households whose identification the same request approves before
+ * this one. */
+struct wf_signing {
+	const uint64_t *approved;
+	size_t n_approved;
+};
+
+/*
+ * Judge step S on proposal P (version HASH) where P stands: every rule
+ * above. HW is the caller's household scratch (household.h). SIGNING is NULL at a node applying a
+ * held step, and given by the node about to sign S, which refuses anything not WF_TAKEN (a step
+ * that would wait is refused at its signer with why). Reads the store, writes nothing; a storage
+ * error sticks to TXN and refuses the step ("storage error"). WHY (LEN bytes) is one line, no
+ * personal data.
+ */
+struct hh_work;
+enum wf_outcome wf_judge(struct hh_work *hw, struct store_txn *txn, const uint8_t hash[32],
+                         const struct wf_proposal *p, const struct wf_step_in *s,
+                         const struct wf_signing *signing, char *why, size_t len);
 
 /* The operator commands of jzfpctl that act on proposals. */
 enum wf_command {

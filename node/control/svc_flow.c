@@ -6,10 +6,11 @@
  * says all (every open proposal of this node's area in a state the command
  * acts on). The state says which step a command takes (wf_step_for:
  * `notice open` on a PROPOSED household is the village notice, on a
- * TOWNSHIP_APPROVED one the township notice). This node checks each step
- * with the same rules every other node will apply (wf_check) before
- * signing: named households that fail make the whole request fail with
- * every reason; with all they are left out and listed. One event is signed
+ * TOWNSHIP_APPROVED one the township notice). This node judges each step
+ * with the same rules every other node will apply, and those only its
+ * signer evaluates (wf_judge, workflow.h), before signing: named
+ * households that fail make the whole request fail with every reason; with
+ * all they are left out and listed. One event is signed
  * per step for the whole list, as a posted notice lists several households.
  *
  * unchecked (only with jzfpd --test-clock) signs without that check, so
@@ -23,7 +24,6 @@
 #include "area.h"
 #include "bytes.h"
 #include "control.h"
-#include "flow.h"
 #include "hex.h"
 #include "hlc.h"
 #include "household.h"
@@ -114,66 +114,15 @@ self_signer(const struct node *n)
 	return s;
 }
 
-/*
- * The identification of TARGET's household would count one person twice
- * (重复识别): a member is already in a household that is officially poor or
- * whose identification passed the county review (APPROVED[0..n): approved
- * in this same request). Fills WHY naming both households.
- */
-static bool
-duplicate_identification(struct store_txn *txn, const struct target *t, const uint64_t *approved,
-                         size_t n_approved, char *why, size_t len)
+/* The days a signed STEP gives: DAYS for a step that opens a window, else
+ * none. */
+static uint16_t
+signed_days(uint8_t step, uint16_t days)
 {
-	static _Thread_local struct rec_household h;
-	struct hh_version v;
-	if (hh_version_get(txn, t->household, t->hash, &v) || hh_version_load(txn, &v, &h, NULL))
-		return false;
-	for (size_t m = 0; m < h.n_members; m++) {
-		struct store_iter it;
-		if (store_iter_open(txn, STORE_PERSON, &it))
-			return false;
-		struct bytes k, val;
-		bool found = false;
-		uint64_t other = 0;
-		for (int rc = store_iter_seek(&it, h.members[m].pid_tag, 16, &k, &val); rc == 0;
-		     rc = store_iter_next(&it, &k, &val)) {
-			if (k.n != 24 || memcmp(k.p, h.members[m].pid_tag, 16) != 0)
-				break;
-			other = be64_get(k.p + 16);
-			if (other == t->household)
-				continue;
-			struct hh_state st;
-			if (hh_state_get(txn, other, &st) == 0 &&
-			    rec_status_is_poor(st.contrib.status)) {
-				found = true;
-				break;
-			}
-			for (size_t i = 0; i < n_approved && !found; i++)
-				found = approved[i] == other;
-			uint8_t open[4][32];
-			size_t no = svc_open_proposals(txn, other, open, 4);
-			for (size_t i = 0; i < no && !found; i++) {
-				struct wf_proposal p;
-				found =
-				    wf_proposal_get(txn, open[i], &p) == 0 &&
-				    p.kind == WF_KIND_IDENTIFY &&
-				    (p.state == WF_COUNTY_APPROVED || p.state == WF_ANNOUNCEMENT);
-			}
-			if (found)
-				break;
-		}
-		store_iter_close(&it);
-		if (found) {
-			char b[17];
-			household_id_format(other, b);
-			snprintf(why, len,
-			         "member %zu already belongs to household %s, which is officially "
-			         "poor or identified (重复识别)",
-			         m + 1, b);
-			return true;
-		}
-	}
-	return false;
+	return step == WF_VILLAGE_NOTICE_OPEN || step == WF_TOWNSHIP_NOTICE_OPEN ||
+	               step == WF_ANNOUNCE
+	           ? days
+	           : 0;
 }
 
 struct wf_job {
@@ -206,10 +155,7 @@ sign_targets(struct applier *a, void *arg)
 		for (size_t j = i; j < job->nt;) {
 			memset(&w, 0, sizeof(w));
 			w.step = step;
-			w.days = step == WF_VILLAGE_NOTICE_OPEN ||
-			                 step == WF_TOWNSHIP_NOTICE_OPEN || step == WF_ANNOUNCE
-			             ? job->days
-			             : 0;
+			w.days = signed_days(step, job->days);
 			snprintf(w.reason, sizeof(w.reason), "%s", job->reason ? job->reason : "");
 			uint64_t village = 0;
 			for (; j < job->nt && w.n < REC_MAX_PROPOSALS; j++) {
@@ -386,7 +332,7 @@ svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	bool txn_open = true;
 	struct rec_policy pol;
-	if ((err = flow_policy_get(&txn, &pol))) {
+	if ((err = wf_policy_get(&txn, &pol))) {
 		store_abort(&txn);
 		return svc_fail(s, err, "cannot read the policy: %s", err_str(err));
 	}
@@ -434,7 +380,8 @@ svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		}
 	}
 	qsort(t, nt, sizeof(*t), target_cmp);
-	/* The rules this node and every other will apply. */
+	/* The rules this node and every other will apply (wf_judge), and the
+	 * signer's own (the duplicate person). */
 	uint64_t now = hlc_peek(&n->hlc);
 	struct wf_signer me = self_signer(n);
 	size_t n_approved = 0, k = 0;
@@ -442,13 +389,15 @@ svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		char why2[300] = "its proposal is not held here";
 		struct wf_proposal p;
 		bool ok = wf_proposal_get(&txn, t[i].hash, &p) == 0;
+		struct wf_step_in in = {.step = t[i].step,
+		                        .days = signed_days(t[i].step, job.days),
+		                        .household = t[i].household,
+		                        .hlc = now,
+		                        .signer = me};
+		struct wf_signing g = {.approved = approved, .n_approved = n_approved};
 		if (ok && !q->unchecked)
-			ok = wf_check(&p, household_village(t[i].household), t[i].step, &me, now,
-			              job.days, pol.notice_days, why2, sizeof(why2)) == 0;
-		if (ok && !q->unchecked && t[i].step == WF_COUNTY_APPROVE &&
-		    p.kind == WF_KIND_IDENTIFY &&
-		    duplicate_identification(&txn, &t[i], approved, n_approved, why2, sizeof(why2)))
-			ok = false;
+			ok = wf_judge(n->ax.hh, &txn, t[i].hash, &p, &in, &g, why2, sizeof(why2)) ==
+			     WF_TAKEN;
 		if (!ok) {
 			char hid[17];
 			household_id_format(t[i].household, hid);
@@ -933,7 +882,7 @@ policy_read(struct svc *s, struct rec_policy *pol)
 	if (err)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	svc_hold(s);
-	err = flow_policy_get(&txn, pol);
+	err = wf_policy_get(&txn, pol);
 	store_abort(&txn);
 	if (err)
 		return svc_fail(s, err, "cannot read the policy: %s", err_str(err));

@@ -9,12 +9,12 @@
 #include "area.h"
 #include "bytes.h"
 #include "control.h"
-#include "flow.h"
 #include "hlc.h"
 #include "household.h"
 #include "log.h"
 #include "node.h"
 #include "origin.h"
+#include "receipt.h"
 #include "rollup.h"
 #include "svc.h"
 #include "tables.h"
@@ -229,8 +229,8 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	int err = store_begin(s->st, &txn, STORE_RO);
 	if (err)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
-	struct flow_receipt fr;
-	bool have_rc = flow_receipt_get(&txn, &fr) == 0;
+	struct receipt_state fr;
+	bool have_rc = receipt_get(&txn, &fr) == 0;
 	Ctl__WorkflowCounts by;
 	ctl__workflow_counts__init(&by);
 	err = open_by_state(s, &txn, &by);
@@ -426,7 +426,7 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	struct rollup_row *rows = NULL;
 	long nrows = year > 0 ? rollup_query(&txn, &rqy, &rows) : 0;
 	struct rec_policy pol;
-	int perr = flow_policy_get(&txn, &pol);
+	int perr = wf_policy_get(&txn, &pol);
 	svc_hold(s);
 	store_abort(&txn);
 	if (nrows < 0)

@@ -71,8 +71,8 @@ sparse_down_application(void **state)
 	struct rec_policy pol;
 	uint64_t at = 0;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_policy_get(&txn, &pol), 0);
-	assert_true(flow_revoked(&txn, ident_public(fx->x), &at));
+	assert_int_equal(wf_policy_get(&txn, &pol), 0);
+	assert_true(revocation_lookup(&txn, ident_public(fx->x), &at));
 	store_abort(&txn);
 	assert_int_equal(pol.notice_days, 10);
 	assert_true(at == NOW_MS);
@@ -203,10 +203,10 @@ policy_only_from_the_province(void **state)
 	snap_same(&before, &after, 0);
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_policy_get(&txn, &pol), 0);
+	assert_int_equal(wf_policy_get(&txn, &pol), 0);
 	store_abort(&txn);
-	assert_int_equal(pol.notice_days, FLOW_DEFAULT_NOTICE_DAYS);
-	assert_int_equal(pol.threshold_bp, FLOW_DEFAULT_THRESHOLD_BP);
+	assert_int_equal(pol.notice_days, WF_DEFAULT_NOTICE_DAYS);
+	assert_int_equal(pol.threshold_bp, WF_DEFAULT_THRESHOLD_BP);
 
 	/* From the province: 10-day windows, 3 %. An older one arriving later
 	 * is held but not in force; one whose subject is not the province is
@@ -230,7 +230,7 @@ policy_only_from_the_province(void **state)
 	expect(&r, 0, 0, 1);
 	assert_non_null(strstr(r.why, "malformed"));
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_policy_get(&txn, &pol), 0);
+	assert_int_equal(wf_policy_get(&txn, &pol), 0);
 	store_abort(&txn);
 	assert_int_equal(pol.notice_days, 10);
 	assert_int_equal(pol.threshold_bp, 300);
@@ -355,14 +355,14 @@ receipts_from_the_province(void **state)
 	struct result r = DOWN(nd, &p[0], &p[1]);
 	expect(&r, 2, 0, 0);
 	struct store_txn txn;
-	struct flow_receipt fr;
+	struct receipt_state fr;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), JZ_ENOTFOUND);
+	assert_int_equal(receipt_get(&txn, &fr), JZ_ENOTFOUND);
 	store_abort(&txn);
 	r = DOWN(nd, &p[2]);
 	expect(&r, 1, 0, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), 0);
+	assert_int_equal(receipt_get(&txn, &fr), 0);
 	store_abort(&txn);
 	assert_int_equal(fr.seq, 1);
 	assert_false(fr.intact);
@@ -370,7 +370,7 @@ receipts_from_the_province(void **state)
 	r = DOWN(nd, &p[3], &p[4]);
 	expect(&r, 2, 0, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), 0);
+	assert_int_equal(receipt_get(&txn, &fr), 0);
 	store_abort(&txn);
 	assert_int_equal(fr.seq, 2);
 	assert_true(fr.intact);
@@ -385,7 +385,7 @@ receipts_from_the_province(void **state)
 	r = DOWN(nd, &p[5]);
 	expect(&r, 1, 0, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(flow_receipt_get(&txn, &fr), 0);
+	assert_int_equal(receipt_get(&txn, &fr), 0);
 	store_abort(&txn);
 	assert_int_equal(fr.seq, 3);
 	assert_false(fr.intact);

@@ -373,8 +373,8 @@ revoked_key_refused_after_revocation(void **state)
 	struct store_txn txn;
 	uint64_t at = 0;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_true(flow_revoked(&txn, ident_public(fx->v1), &at));
-	assert_false(flow_revoked(&txn, ident_public(fx->v2), NULL));
+	assert_true(revocation_lookup(&txn, ident_public(fx->v1), &at));
+	assert_false(revocation_lookup(&txn, ident_public(fx->v2), NULL));
 	store_abort(&txn);
 	assert_true(at == NOW_MS + 10);
 	verify_ok(nd);
@@ -436,7 +436,7 @@ revoked_key_refused_after_revocation(void **state)
 	r = local_ok(nd, ENV_KIND_REVOCATION, V1, buf, n, NULL);
 	assert_int_equal(r.st.revocations, 0);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_true(flow_revoked(&txn, ident_public(fx->v1), &at));
+	assert_true(revocation_lookup(&txn, ident_public(fx->v1), &at));
 	store_abort(&txn);
 	assert_true(at == NOW_MS + 4);
 	assert_true(env_held(nd, fx->v1, &e[3]));

@@ -403,7 +403,7 @@ wf_event_parked_until_version(void **state)
  * Regression test for a bug (node/flow.c, step_one): a workflow step naming
  * a version this node HOLDS but that proposes nothing (a data edit) is
  * parked "until the version arrives", but the version has arrived, and
- * flow_release runs only for versions that propose: the step waits
+ * proposal_release runs only for versions that propose: the step waits
  * forever, ctx.parked never comes back to 0 (status and heartbeats report a
  * parked step for good), and nothing says it was refused. Fix: park only
  * when the named version is not held (hh_version_get on the household);
@@ -432,7 +432,7 @@ regress_step_naming_a_data_edit_parked_forever(void **state)
 }
 
 /*
- * Regression test for a bug (node/flow.c flow_propose, node/apply.c
+ * Regression test for a bug (node/proposal.c proposal_create, node/apply.c
  * apply_household; nothing checks rec_household.proposes' from_status): a
  * proposal's kind is taken from the from_status the version declares, not
  * from the household's official status. A village declares an exit

@@ -1,5 +1,5 @@
 /*
- * test_converge.c - the procedure converges (DESIGN §6, flow.h): a node
+ * test_converge.c - the procedure converges (DESIGN §6, proposal.h): a node
  * holding the same envelopes shows the same proposal state, history,
  * refusals and rollups, whatever order they came in.
  *
@@ -25,11 +25,11 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "err.h"
-#include "flow.h"
 #include "hlc.h"
 #include "household.h"
 #include "ident.h"
 #include "log.h"
+#include "proposal.h"
 #include "record.h"
 #include "rollup.h"
 #include "tables.h"
@@ -413,7 +413,7 @@ outcome_of(struct node_ut *nd, struct outcome *o)
 	}
 	uint64_t own;
 	char last[200];
-	assert_int_equal(flow_own_refused_get(&txn, &own, last, sizeof(last)), 0);
+	assert_int_equal(proposal_own_refused_get(&txn, &own, last, sizeof(last)), 0);
 	out_add(o, "own", &own, sizeof(own));
 	/* The context agrees with the store. */
 	assert_int_equal((uint64_t)nd->ctx.total.own_steps_refused, own);
@@ -584,7 +584,7 @@ converges_in_any_order(void **state)
 	assert_int_equal(hs.contrib.status, HH_POOR);
 	uint64_t own;
 	char last[200];
-	assert_int_equal(flow_own_refused_get(&txn, &own, last, sizeof(last)), 0);
+	assert_int_equal(proposal_own_refused_get(&txn, &own, last, sizeof(last)), 0);
 	assert_int_equal(own, 3); /* the village's open, close and late objection */
 	store_abort(&txn);
 	node_stop(&nd);

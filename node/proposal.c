@@ -1,16 +1,18 @@
 /*
- * flow.c - proposals, workflow events and the province's records applied to
- * the store (DESIGN §2, §6, §8); see flow.h.
+ * proposal.c - proposals and their steps applied to the store: the step
+ * index, the judgement in one order, waiting steps, re-evaluation, and the
+ * policy records that judge them (DESIGN §6); see proposal.h. The rules are
+ * workflow.c's (wf_judge).
  */
-#include "flow.h"
+#include "proposal.h"
 
 #include "area.h"
 #include "bytes.h"
-#include "cert.h"
 #include "hex.h"
 #include "hlc.h"
 #include "household.h"
 #include "log.h"
+#include "revocation.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -19,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_POLICY_AT   "policy@" /* + hlc(8) origin(32): every policy, for its time */
-#define META_RECEIPT     "receipt"
 #define META_OWN_REFUSED "own-refused"  /* count(8) latest reason */
 #define META_INDEXED     "wfstep-index" /* the step index covers every event held */
 /* A step's key in `wfstep` and `parked`: proposal(32) hlc(8) origin(32)
@@ -47,78 +47,19 @@ hash_cmp(const void *x, const void *y)
 
 /* ---------------------------------------------------------------- policy */
 
-static void
-policy_defaults(struct rec_policy *p)
-{
-	if (!p->notice_days)
-		p->notice_days = FLOW_DEFAULT_NOTICE_DAYS;
-	if (!p->threshold_bp)
-		p->threshold_bp = FLOW_DEFAULT_THRESHOLD_BP;
-}
-
-/* The policy in force at HLC; *signed_at its hlc (0: the defaults). */
-static int
-policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out, uint64_t *signed_at)
-{
-	memset(out, 0, sizeof(*out));
-	*signed_at = 0;
-	struct store_iter it;
-	int err = store_iter_open(txn, STORE_META, &it);
-	if (err)
-		return err;
-	const size_t plen = strlen(META_POLICY_AT);
-	struct bytes k, v, best = {0};
-	for (err = store_iter_seek(&it, META_POLICY_AT, plen, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		if (k.n != plen + 40 || memcmp(k.p, META_POLICY_AT, plen) != 0)
-			break;
-		if (be64_get(k.p + plen) > hlc)
-			break; /* keys are in hlc order */
-		best = v;
-		*signed_at = be64_get(k.p + plen);
-	}
-	if (best.n && rec_policy_decode(out, best.p, best.n))
-		err = JZ_ECORRUPT;
-	else
-		err = 0;
-	store_iter_close(&it);
-	if (err)
-		return err;
-	policy_defaults(out);
-	return 0;
-}
-
 int
-flow_policy_at(struct store_txn *txn, uint64_t hlc, struct rec_policy *out)
-{
-	uint64_t at;
-	return policy_at(txn, hlc, out, &at);
-}
-
-int
-flow_policy_get(struct store_txn *txn, struct rec_policy *out)
-{
-	return flow_policy_at(txn, UINT64_MAX, out);
-}
-
-int
-flow_policy(struct applier *a, const struct envelope *e, const struct origin_state *o)
+proposal_apply_policy(struct applier *a, const struct envelope *e, const struct origin_state *o)
 {
 	struct rec_policy p;
 	if (rec_policy_decode(&p, e->body.p, e->body.n) || e->subject != o->area)
 		return JZ_EPARSE;
 	if (o->level != AREA_LEVEL_PROVINCE)
 		return JZ_ESCOPE;
-	/* Every policy is kept for the steps of its time; the latest by hlc
-	 * (then origin: the key order) is in force now, whatever the order
-	 * they arrive in. */
-	uint8_t hk[sizeof(META_POLICY_AT) - 1 + 40];
-	const size_t plen = sizeof(META_POLICY_AT) - 1;
-	memcpy(hk, META_POLICY_AT, plen);
-	be64_put(hk + plen, e->hlc);
-	memcpy(hk + plen + 8, e->origin, 32);
-	store_put(&a->txn, STORE_META, hk, sizeof(hk), e->body.p, e->body.n);
-	policy_defaults(&p);
+	wf_policy_put(&a->txn, e->hlc, e->origin, e->body);
+	if (!p.notice_days)
+		p.notice_days = WF_DEFAULT_NOTICE_DAYS;
+	if (!p.threshold_bp)
+		p.threshold_bp = WF_DEFAULT_THRESHOLD_BP;
 	log_info("policy signed: %u-day windows, exit threshold %u.%02u%%, %zu poverty lines",
 	         p.notice_days, p.threshold_bp / 100, p.threshold_bp % 100, p.n_lines);
 	/* Windows opened since it was signed are judged by it, wherever it
@@ -134,7 +75,7 @@ flow_policy(struct applier *a, const struct envelope *e, const struct origin_sta
 /* ---------------------------------------------------------------- proposals */
 
 int
-flow_propose(struct applier *a, const struct envelope *e, const struct rec_household *h)
+proposal_create(struct applier *a, const struct envelope *e, const struct rec_household *h)
 {
 	struct wf_proposal p;
 	int err = wf_proposal_get(&a->txn, e->hash, &p);
@@ -276,131 +217,34 @@ is_last_step(struct store_txn *txn, const uint8_t k[STEP_KEY])
 	return last;
 }
 
-/*
- * Does the proposal replace the household's official status? The status it
- * says it replaces must be the official status of the version it builds on
- * (its first parent; 非贫困户 for a first version), or a household never
- * identified could "exit" (虚假脱贫). Checked when its first window opens
- * and when it is recorded, by every node.
- */
-static int
-check_from_status(struct hh_work *hw, struct store_txn *txn, const struct wf_proposal *p,
-                  const uint8_t hash[32], char *why, size_t len)
-{
-	struct hh_version v;
-	uint8_t official = HH_NOT_POOR;
-	int err = hh_version_get(txn, p->household, hash, &v);
-	if (!err && v.n_parents)
-		err = hh_official_of(hw, txn, p->household, v.parents[0], &official);
-	if (err == JZ_ENOTFOUND)
-		err = 0; /* the parent is not held here: nothing to compare with */
-	if (err) {
-		store_fail(txn, err);
-		return err;
-	}
-	if (official == p->from_status)
-		return 0;
-	snprintf(why, len,
-	         "the proposal replaces status %s, but the household's official status there "
-	         "is %s",
-	         rec_status_name(p->from_status), rec_status_name(official));
-	return JZ_EREFUSED;
-}
-
-struct recorded_before {
-	struct store_txn *txn;
-	const uint8_t *self;
-	uint64_t hlc;
-	const uint8_t *origin;
-	bool found;
-};
-
-static int
-other_recorded(void *ctx, const uint8_t key[40], struct bytes v)
-{
-	(void)v;
-	struct recorded_before *r = ctx;
-	if (memcmp(key + 8, r->self, 32) == 0)
-		return 0;
-	struct wf_proposal p;
-	int err = wf_proposal_get(r->txn, key + 8, &p);
-	if (err)
-		return err == JZ_ENOTFOUND ? 0 : err;
-	if (p.state == WF_RECORDED &&
-	    (p.decided < r->hlc ||
-	     (p.decided == r->hlc && memcmp(p.decided_by, r->origin, 32) < 0))) {
-		r->found = true;
-		return HH_EACH_STOP;
-	}
-	return 0;
-}
-
-/*
- * Judge step S on proposal P (version HASH) where it stands: taken, refused
- * (why in WHY) or waiting. Reads the store, writes nothing. The rule for the
- * policy: the one in force at the step's signed time (flow_policy_at); a
- * window runs for the days its opening step gave, which that policy
- * judged.
- */
+/* Judge step S on proposal P (version HASH) where it stands, by the rules
+ * of the procedure (wf_judge, workflow.h): taken, refused (why in WHY) or
+ * waiting. Reads the store, writes nothing. */
 static enum outcome
 judge(struct hh_work *hw, struct store_txn *txn, const uint8_t hash[32],
       const struct wf_proposal *p, const struct step_in *s, char *why, size_t len)
 {
-	why[0] = 0;
-	struct rec_policy pol;
-	uint64_t pol_at = 0;
-	int err = policy_at(txn, s->hlc, &pol, &pol_at);
-	if (err) {
-		store_fail(txn, err);
-		snprintf(why, len, "storage error");
+	struct wf_step_in in = {
+	    .step = s->step,
+	    .days = s->days,
+	    .household = s->household,
+	    .hlc = s->hlc,
+	    .signer = {.origin = s->origin, .level = s->level, .area = s->area},
+	};
+	switch (wf_judge(hw, txn, hash, p, &in, NULL, why, len)) {
+	case WF_TAKEN:
+		return OUT_TAKEN;
+	case WF_WAITING:
+		return OUT_WAITING;
+	default:
 		return OUT_REFUSED;
 	}
-	struct wf_signer sg = {.origin = s->origin, .level = s->level, .area = s->area};
-	uint64_t village = household_village(p->household);
-	if (p->household != s->household) {
-		snprintf(why, len,
-		         "the event names household %016" PRIu64
-		         " for a proposal of household %016" PRIu64,
-		         s->household, p->household);
-		return OUT_REFUSED;
-	}
-	err = wf_check(p, village, s->step, &sg, s->hlc, s->days, pol.notice_days, why, len);
-	if (err && wf_is_early(p, s->step, sg.level))
-		return OUT_WAITING; /* its predecessors may still be on their way */
-	if (err && pol_at && strstr(why, "shorter than the policy")) {
-		/* Say which rule judged it: the policy in force when it was signed. */
-		char t[32];
-		size_t n = strlen(why);
-		cert_time_format(hlc_ms(pol_at), t);
-		snprintf(why + n, len - n, " (the policy signed %s)", t);
-	}
-	if (!err && (s->step == WF_VILLAGE_NOTICE_OPEN || is_record(s->step)))
-		err = check_from_status(hw, txn, p, hash, why, len);
-	if (!err && s->step == WF_RECORD_HISTORIC) {
-		/* A migration records a household's first status, never a change
-		 * of one recorded before it: that is the procedure's. */
-		struct recorded_before r = {
-		    .txn = txn, .self = hash, .hlc = s->hlc, .origin = s->origin};
-		err = hh_each(txn, STORE_HHPROP, p->household, other_recorded, &r);
-		if (err) {
-			store_fail(txn, err);
-			snprintf(why, len, "storage error");
-			return OUT_REFUSED;
-		}
-		if (r.found) {
-			snprintf(why, len,
-			         "the household already has a recorded status: a migration "
-			         "records only a first one");
-			err = JZ_EREFUSED;
-		}
-	}
-	return err ? OUT_REFUSED : OUT_TAKEN;
 }
 
 /* The count of this node's own steps refused now, and the latest reason
  * (meta "own-refused": count(8) reason). */
 int
-flow_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len)
+proposal_own_refused_get(struct store_txn *txn, uint64_t *count, char *last, size_t len)
 {
 	*count = 0;
 	if (len)
@@ -426,7 +270,7 @@ own_refused(struct applier *a, int delta, const char *hid, const struct step_in 
 {
 	uint64_t count;
 	char last[sizeof(a->st.own_refused_last)];
-	int err = flow_own_refused_get(&a->txn, &count, last, sizeof(last));
+	int err = proposal_own_refused_get(&a->txn, &count, last, sizeof(last));
 	if (err) {
 		store_fail(&a->txn, err);
 		return;
@@ -772,7 +616,7 @@ replay(struct applier *a, const uint8_t hash[32])
 			continue;
 		}
 		uint64_t at;
-		if (flow_revoked(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
+		if (revocation_lookup(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
 			out[k] = OUT_EXCLUDED;
 			continue;
 		}
@@ -910,8 +754,8 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 }
 
 int
-flow_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
-           uint64_t scope)
+proposal_apply_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
+                     uint64_t scope)
 {
 	static _Thread_local struct rec_workflow w;
 	if (rec_workflow_decode(&w, e->body.p, e->body.n) || e->subject != o->area ||
@@ -969,7 +813,7 @@ refuse_waiting(struct applier *a, const uint8_t hash[32])
 }
 
 void
-flow_release(struct applier *a, const struct envelope *e, const struct origin_state *o)
+proposal_release(struct applier *a, const struct envelope *e, const struct origin_state *o)
 {
 	struct store_txn *txn = &a->txn;
 	struct wf_proposal p;
@@ -989,7 +833,7 @@ flow_release(struct applier *a, const struct envelope *e, const struct origin_st
 /* ---------------------------------------------------------------- index */
 
 int
-flow_index_init(struct store_txn *txn, uint64_t area)
+proposal_index_init(struct store_txn *txn, uint64_t area)
 {
 	struct bytes v;
 	int err = store_get(txn, STORE_META, META_INDEXED, strlen(META_INDEXED), &v);
@@ -1030,132 +874,15 @@ flow_index_init(struct store_txn *txn, uint64_t area)
 	return txn->err;
 }
 
-/* ---------------------------------------------------------------- keys */
+/* ---------------------------------------------------------------- revocations */
 
-int
-flow_keyrec(struct applier *a, const struct envelope *e, const struct origin_state *o,
-            uint64_t scope)
+void
+proposal_rejudge_signed_by(struct applier *a, const struct envelope *e,
+                           const struct origin_state *o, const uint8_t key[32], uint64_t after_ms)
 {
-	struct rec_keyrec k;
-	if (rec_keyrec_decode(&k, e->body.p, e->body.n) ||
-	    area_level_of(e->subject) == AREA_LEVEL_NONE)
-		return JZ_EPARSE;
-	if (!area_is_under(e->subject, o->area) || !area_is_under(e->subject, scope))
-		return JZ_ESCOPE;
-	uint8_t v[40];
-	memcpy(v, e->origin, 32);
-	be64_put(v + 32, e->seq);
-	store_put(&a->txn, STORE_KEYREC, e->hash, 32, v, sizeof(v));
-	return 0;
-}
-
-/* ---------------------------------------------------------------- revocation */
-
-bool
-flow_revoked(struct store_txn *txn, const uint8_t key[32], uint64_t *at_ms)
-{
-	struct bytes v;
-	if (store_get(txn, STORE_REVOKED, key, 32, &v) || v.n != 40)
-		return false;
-	if (at_ms)
-		*at_ms = be64_get(v.p);
-	return true;
-}
-
-int
-flow_revocation(struct applier *a, const struct envelope *e, const struct origin_state *o)
-{
-	struct rec_revocation r;
-	if (rec_revocation_decode(&r, e->body.p, e->body.n) ||
-	    area_level_of(e->subject) == AREA_LEVEL_NONE ||
-	    area_level_of(e->subject) == AREA_LEVEL_PREFECTURE)
-		return JZ_EPARSE;
-	/* Only an ancestor of the revoked node revokes it. */
-	if (e->subject == o->area || !area_is_under(e->subject, o->area))
-		return JZ_ESCOPE;
-	struct origin_state ro;
-	int err = origin_get(&a->txn, r.key, &ro);
-	if (err == 0 && ro.area && ro.area != e->subject)
-		return JZ_ESCOPE; /* the key speaks for another area */
-	if (err && err != JZ_ENOTFOUND)
-		return err;
-	uint64_t at;
-	if (flow_revoked(&a->txn, r.key, &at) && at <= r.at_ms)
-		return 0; /* an earlier revocation stands */
-	uint8_t v[40];
-	be64_put(v, r.at_ms);
-	memcpy(v + 8, e->origin, 32);
-	store_put(&a->txn, STORE_REVOKED, r.key, 32, v, sizeof(v));
-	a->st.revocations++;
-	char who[9], by[9];
-	hex_encode(r.key, 4, who);
-	hex_encode(e->origin, 4, by);
-	log_warn("key %s (area %012" PRIu64 ") revoked by %s from %" PRIu64 " ms", who, e->subject,
-	         by, r.at_ms);
-	/* Its steps signed after that are as if never held. */
 	cur_e = e;
 	cur_o = o;
-	rejudge_since(a, r.at_ms, r.key, NULL);
+	rejudge_since(a, after_ms, key, NULL);
 	cur_e = NULL;
 	cur_o = NULL;
-	return a->txn.err;
-}
-
-/* ---------------------------------------------------------------- receipts */
-
-int
-flow_receipt_get(struct store_txn *txn, struct flow_receipt *out)
-{
-	memset(out, 0, sizeof(*out));
-	struct bytes v;
-	int err = store_get(txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), &v);
-	if (err)
-		return err;
-	if (v.n != 17)
-		return JZ_ECORRUPT;
-	out->seq = be64_get(v.p);
-	out->intact = v.p[8] != 0;
-	out->hlc = be64_get(v.p + 9);
-	return 0;
-}
-
-int
-flow_receipt(struct applier *a, const struct envelope *e, const struct origin_state *o)
-{
-	static _Thread_local struct rec_receipt r;
-	if (rec_receipt_decode(&r, e->body.p, e->body.n) ||
-	    area_level_of(e->subject) == AREA_LEVEL_NONE)
-		return JZ_EPARSE;
-	if (o->level != AREA_LEVEL_PROVINCE)
-		return JZ_ESCOPE;
-	const uint8_t *self = ident_public(a->ctx->id);
-	for (size_t i = 0; i < r.n; i++) {
-		if (memcmp(r.items[i].origin, self, 32) != 0)
-			continue;
-		struct flow_receipt cur;
-		int err = flow_receipt_get(&a->txn, &cur);
-		if (err && err != JZ_ENOTFOUND)
-			return err;
-		if (err == 0 && cur.seq >= r.items[i].seq && cur.intact)
-			continue;
-		uint8_t key[40], h[32];
-		memcpy(key, self, 32);
-		be64_put(key + 32, r.items[i].seq);
-		struct bytes raw;
-		bool intact = store_get(&a->txn, STORE_ENV, key, sizeof(key), &raw) == 0;
-		if (intact) {
-			envelope_hash(raw.p, raw.n, h);
-			intact = memcmp(h, r.items[i].hash, 32) == 0;
-		}
-		if (!intact)
-			log_error("ALARM: the province's receipt for our record %" PRIu64
-			          " names another envelope than ours",
-			          r.items[i].seq);
-		uint8_t v[17];
-		be64_put(v, r.items[i].seq);
-		v[8] = intact;
-		be64_put(v + 9, e->hlc);
-		store_put(&a->txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), v, sizeof(v));
-	}
-	return 0;
 }
