@@ -32,6 +32,11 @@ struct pbwalk {
 	const uint8_t *p, *end;
 };
 
+/* The tag of field num with wire type wt; one byte when num < 16. Field
+ * numbers come from jzfp.fields.h (generated from jzfp.proto's descriptors),
+ * never typed here. */
+#define PBWALK_TAG(num, wt) ((uint32_t)(num) << 3 | (uint32_t)(wt))
+
 /* One field: num and wire type, with v for VARINT/I64/I32 and b (a view into
  * the walked buffer) for LEN. */
 struct pbwalk_field {
