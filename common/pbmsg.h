@@ -1,13 +1,14 @@
 /*
  * pbmsg.h - protobuf-c's generated unpack, with jzfp's rules and a memory
- * bound (internal to the modules that own a format of jzfp.proto: record.c,
- * cert.c).
+ * bound (internal to the modules that own a format of jzfp.proto and
+ * decode it with unpack: record.c, cert.c).
  *
- * Every message that is not on a zero-copy hot path (envelope.c, wire.c's
- * frame and batch framing: DESIGN §11) is decoded with protobuf-c's unpack,
- * driven by the generated descriptor. Before unpacking, the bytes are walked
- * once against that descriptor to hold them to the rules protobuf-c leaves
- * open, so that a message has one meaning for every parser:
+ * The record bodies and certificates are decoded with protobuf-c's unpack,
+ * driven by the generated descriptor (the zero-copy paths, pbwalk.h, are
+ * envelope.c, wire.c and cert.c's framing of signed bytes). Before
+ * unpacking, the bytes are walked once against that descriptor to hold them
+ * to the rules protobuf-c leaves open, so that a message has one meaning for
+ * every parser:
  *
  *   - a known field that is not repeated appears at most once (protobuf-c
  *     would keep the last copy: a parser differential waiting to happen);
