@@ -154,7 +154,7 @@ test_unknown_fields(void **state)
 		static struct pbuf cert;
 		cert.n = 0;
 		put_bytes(&cert, 1, key, sizeof(key));
-		put_uint(&cert, 2, 1);              /* village */
+		put_uint(&cert, 2, 1);               /* village */
 		put_uint(&cert, 3, 630121101001ULL); /* a village's area code */
 		put_uint(&cert, 4, 1);
 		put_uint(&cert, 5, 2);
