@@ -4,9 +4,13 @@
  *
  * Encoding goes through protobuf-c's packers pointed at our own storage, into
  * a stack buffer for the Cert and the caller's buffer for the SignedCert and
- * the CertChain. Decoding walks the wire format (pbwalk.h) and returns views
- * into the caller's buffer, as envelope.c does: no allocation, and limits and
- * duplicates are checked as each field is read.
+ * the CertChain. A Cert is decoded with protobuf-c's unpack (pbmsg.h: no
+ * duplicate or unknown field). The two layers around it are framing of
+ * signed bytes, read in place as envelope.c reads an Envelope: a SignedCert
+ * must have the canonical layout below, and cert_decode and
+ * cert_chain_decode return views into the caller's buffer, so that the bytes
+ * verified are exactly the bytes received. Their field numbers come from
+ * jzfp.fields.h, generated from jzfp.proto's descriptors.
  *
  * cert_verify_chain decodes every certificate first, so a malformed one is
  * reported as such, then checks from the root down: a certificate's issuer
@@ -17,7 +21,9 @@
 #include "cert.h"
 
 #include "hex.h"
+#include "jzfp.fields.h"
 #include "jzfp.pb-c.h"
+#include "pbmsg.h"
 #include "pbwalk.h"
 
 #include <errno.h>
@@ -32,6 +38,11 @@
 static const uint8_t sig_context[] = "jzfp-cert-v1"; /* with its NUL: 13 bytes */
 
 #define CONTEXT_LEN sizeof(sig_context)
+
+/* The canonical SignedCert layout's two tag bytes (cert_decode). */
+#define TAG_CERT PBWALK_TAG(JZFP_F_SIGNED_CERT_CERT, PBWALK_LEN)
+#define TAG_SIG  PBWALK_TAG(JZFP_F_SIGNED_CERT_SIG, PBWALK_LEN)
+_Static_assert(TAG_CERT < 0x80 && TAG_SIG < 0x80, "one-byte tags");
 
 static uint8_t *
 unconst(const void *p)
@@ -131,49 +142,31 @@ cert_issue(const struct ident *issuer, const struct cert *c, uint8_t *buf, size_
 static int
 decode_cert(struct cert *c, struct bytes b)
 {
-	struct pbwalk w;
-	struct pbwalk_field f;
-	uint64_t seen = 0;
-	int rc;
+	ProtobufCMessage *pm;
 
-	memset(c, 0, sizeof(*c));
-	pbwalk_init(&w, b.p, b.n);
-	while ((rc = pbwalk_next(&w, &f)) > 0) {
-		bool len = f.num == 1 || f.num == 6;
-		if (f.num < 1 || f.num > 6 || !pbwalk_once(&seen, f.num) ||
-		    f.wt != (len ? PBWALK_LEN : PBWALK_VARINT))
-			return JZ_EPARSE;
-		if (len && f.b.n != CERT_KEY_LEN)
-			return JZ_EPARSE;
-		switch (f.num) {
-		case 1:
-			memcpy(c->key, f.b.p, CERT_KEY_LEN);
-			break;
-		case 2:
-			if (!is_cert_level(f.v))
-				return JZ_EPARSE;
-			c->level = (uint8_t)f.v;
-			break;
-		case 3:
-			c->area = f.v;
-			break;
-		case 4:
-			c->not_before_ms = f.v;
-			break;
-		case 5:
-			c->not_after_ms = f.v;
-			break;
-		default:
-			memcpy(c->issuer, f.b.p, CERT_KEY_LEN);
-			break;
-		}
-	}
+	/* Unknown fields are refused: a certificate means exactly what this
+	 * version reads in it. */
+	int rc = pbmsg_unpack(&jzfp__cert__descriptor, b.p, b.n, PBMSG_NO_UNKNOWN, &pm);
 	if (rc < 0)
 		return rc;
+	const Jzfp__Cert *m = (const Jzfp__Cert *)pm;
+	memset(c, 0, sizeof(*c));
 	/* key, level, area and issuer are never zero, so never omitted. */
-	if (!(seen & (1u << 1)) || !(seen & (1u << 6)) || !shape_ok(c))
-		return JZ_EPARSE;
-	return 0;
+	if (m->key.len == CERT_KEY_LEN && m->issuer.len == CERT_KEY_LEN &&
+	    is_cert_level(m->level)) {
+		memcpy(c->key, m->key.data, CERT_KEY_LEN);
+		c->level = (uint8_t)m->level;
+		c->area = m->area;
+		c->not_before_ms = m->not_before_ms;
+		c->not_after_ms = m->not_after_ms;
+		memcpy(c->issuer, m->issuer.data, CERT_KEY_LEN);
+	} else {
+		rc = JZ_EPARSE;
+	}
+	pbmsg_free(pm);
+	if (rc == 0 && !shape_ok(c))
+		rc = JZ_EPARSE;
+	return rc;
 }
 
 int
@@ -186,15 +179,16 @@ cert_decode(struct cert *out, const uint8_t *p, size_t n, struct bytes *signed_p
 
 	if (n > CERT_MAX_SIZE)
 		return JZ_ETOOBIG;
-	/* Canonical outer layout: 0x0a <minimal varint len> <cert> 0x12 0x40 <sig>. */
-	if (n < 1 || p[0] != 0x0a)
+	/* Canonical outer layout: 0x0a <minimal varint len> <cert> 0x12 0x40 <sig>
+	 * (the tags of SignedCert.cert and SignedCert.sig). */
+	if (n < 1 || p[0] != TAG_CERT)
 		return JZ_EPARSE;
 	k = pbwalk_varint(p + 1, p + n, &clen);
 	if (!k || k != pbwalk_varint_size(clen) || clen == 0 || n < 1 + k + 2 + CERT_SIG_LEN ||
 	    clen != n - 1 - k - 2 - CERT_SIG_LEN)
 		return JZ_EPARSE;
 	const uint8_t *sig_hdr = p + 1 + k + clen;
-	if (sig_hdr[0] != 0x12 || sig_hdr[1] != CERT_SIG_LEN)
+	if (sig_hdr[0] != TAG_SIG || sig_hdr[1] != CERT_SIG_LEN)
 		return JZ_EPARSE;
 	struct bytes part = {p + 1 + k, (size_t)clen};
 	int rc = decode_cert(&c, part);
@@ -380,7 +374,7 @@ cert_chain_decode(struct bytes certs[CERT_CHAIN_MAX], size_t *n, const uint8_t *
 		return JZ_ETOOBIG;
 	pbwalk_init(&w, p, len);
 	while ((rc = pbwalk_next(&w, &f)) > 0) {
-		if (f.num != 1 || f.wt != PBWALK_LEN || f.b.n == 0)
+		if (f.num != JZFP_F_CERT_CHAIN_CERTS || f.wt != PBWALK_LEN || f.b.n == 0)
 			return JZ_EPARSE;
 		if (f.b.n > CERT_MAX_SIZE || k == CERT_CHAIN_MAX)
 			return JZ_ETOOBIG;

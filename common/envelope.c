@@ -9,12 +9,18 @@
  *
  *   0x0a <varint len(signed)> <signed> 0x12 0x40 <64-byte sig>
  *
+ * (0x0a and 0x12 are the tags of Envelope.signed and Envelope.sig.)
+ *
  * Decoding walks the wire format (pbwalk.h) and returns views into the
  * input: it runs for every received record, so it allocates nothing and
- * costs about one BLAKE2b pass over the envelope.
+ * costs about one BLAKE2b pass over the envelope. It is the one zero-copy
+ * decoder besides wire.c's frame and batch framing; its field numbers come
+ * from jzfp.fields.h, generated from jzfp.proto's descriptors, never typed
+ * here.
  */
 #include "envelope.h"
 
+#include "jzfp.fields.h"
 #include "jzfp.pb-c.h"
 #include "pbwalk.h"
 
@@ -23,18 +29,10 @@
 #include <sodium.h>
 #include <string.h>
 
-enum {
-	SIGNED_ORIGIN = 1,
-	SIGNED_SEQ,
-	SIGNED_PREV,
-	SIGNED_HLC,
-	SIGNED_KIND,
-	SIGNED_SUBJECT,
-	SIGNED_BODY,
-	SIGNED_SEALED
-};
-
-enum { SEALED_KEY_RECORD = 1, SEALED_NONCE, SEALED_BOX };
+/* The canonical outer layout's two tag bytes (see envelope.h). */
+#define TAG_SIGNED PBWALK_TAG(JZFP_F_ENVELOPE_SIGNED, PBWALK_LEN)
+#define TAG_SIG    PBWALK_TAG(JZFP_F_ENVELOPE_SIG, PBWALK_LEN)
+_Static_assert(TAG_SIGNED < 0x80 && TAG_SIG < 0x80, "one-byte tags");
 
 /* protobuf-c's structs want mutable pointers even for packing. */
 static uint8_t *
@@ -87,7 +85,7 @@ envelope_build(const struct ident *id, const struct env_fields *f, uint8_t *buf,
 	if (slen > ENV_MAX_SIZE || total > ENV_MAX_SIZE || total > cap)
 		return JZ_ETOOBIG;
 
-	buf[0] = 0x0a; /* field 1, length-delimited */
+	buf[0] = TAG_SIGNED;
 	uint8_t *q = buf + 1;
 	for (size_t v = slen; v >= 0x80; v >>= 7)
 		*q++ = (uint8_t)(v | 0x80);
@@ -96,7 +94,7 @@ envelope_build(const struct ident *id, const struct env_fields *f, uint8_t *buf,
 	size_t packed = jzfp__signed__pack(&s, q);
 	assert(packed == slen);
 	q += slen;
-	q[0] = 0x12; /* field 2, length-delimited */
+	q[0] = TAG_SIG;
 	q[1] = ENV_SIG_LEN;
 	ident_sign(id, buf + hdr, slen, q + 2);
 	*n = total;
@@ -115,13 +113,13 @@ decode_sealed(struct envelope *e, struct bytes b)
 	while ((rc = pbwalk_next(&w, &f)) > 0) {
 		struct bytes *dst;
 		switch (f.num) {
-		case SEALED_KEY_RECORD:
+		case JZFP_F_SEALED_KEY_RECORD:
 			dst = &e->sealed_key_record;
 			break;
-		case SEALED_NONCE:
+		case JZFP_F_SEALED_NONCE:
 			dst = &e->sealed_nonce;
 			break;
-		case SEALED_BOX:
+		case JZFP_F_SEALED_BOX:
 			dst = &e->sealed_box;
 			break;
 		default:
@@ -148,16 +146,16 @@ decode_signed(struct envelope *e, struct bytes b)
 	while ((rc = pbwalk_next(&w, &f)) > 0) {
 		int want;
 		switch (f.num) {
-		case SIGNED_ORIGIN:
-		case SIGNED_PREV:
-		case SIGNED_BODY:
-		case SIGNED_SEALED:
+		case JZFP_F_SIGNED_ORIGIN:
+		case JZFP_F_SIGNED_PREV:
+		case JZFP_F_SIGNED_BODY:
+		case JZFP_F_SIGNED_SEALED:
 			want = PBWALK_LEN;
 			break;
-		case SIGNED_SEQ:
-		case SIGNED_HLC:
-		case SIGNED_KIND:
-		case SIGNED_SUBJECT:
+		case JZFP_F_SIGNED_SEQ:
+		case JZFP_F_SIGNED_HLC:
+		case JZFP_F_SIGNED_KIND:
+		case JZFP_F_SIGNED_SUBJECT:
 			want = PBWALK_VARINT;
 			break;
 		default:
@@ -166,31 +164,31 @@ decode_signed(struct envelope *e, struct bytes b)
 		if (f.wt != want || !pbwalk_once(&seen, f.num))
 			return JZ_EPARSE;
 		switch (f.num) {
-		case SIGNED_ORIGIN:
+		case JZFP_F_SIGNED_ORIGIN:
 			origin = f.b;
 			break;
-		case SIGNED_SEQ:
+		case JZFP_F_SIGNED_SEQ:
 			e->seq = f.v;
 			break;
-		case SIGNED_PREV:
+		case JZFP_F_SIGNED_PREV:
 			prev = f.b;
 			break;
-		case SIGNED_HLC:
+		case JZFP_F_SIGNED_HLC:
 			e->hlc = f.v;
 			break;
-		case SIGNED_KIND:
+		case JZFP_F_SIGNED_KIND:
 			/* An int32 enum: negative values arrive as 10-byte varints. */
 			if (f.v > ENV_KIND_MAX)
 				return JZ_EPARSE;
 			e->kind = (int)f.v;
 			break;
-		case SIGNED_SUBJECT:
+		case JZFP_F_SIGNED_SUBJECT:
 			e->subject = f.v;
 			break;
-		case SIGNED_BODY:
+		case JZFP_F_SIGNED_BODY:
 			e->body = f.b;
 			break;
-		case SIGNED_SEALED:
+		case JZFP_F_SIGNED_SEALED:
 			e->has_sealed = true;
 			rc = decode_sealed(e, f.b);
 			if (rc < 0)
@@ -226,14 +224,14 @@ envelope_decode(struct envelope *out, const uint8_t *p, size_t n)
 	if (n > ENV_MAX_SIZE)
 		return JZ_ETOOBIG;
 	/* The canonical outer layout, byte for byte (see envelope.h). */
-	if (n < 1 || p[0] != 0x0a)
+	if (n < 1 || p[0] != TAG_SIGNED)
 		return JZ_EPARSE;
 	k = pbwalk_varint(p + 1, p + n, &slen);
 	if (!k || k != pbwalk_varint_size(slen) || slen == 0 || n < 1 + k + 2 + ENV_SIG_LEN ||
 	    slen != n - 1 - k - 2 - ENV_SIG_LEN)
 		return JZ_EPARSE;
 	const uint8_t *sig_hdr = p + 1 + k + slen;
-	if (sig_hdr[0] != 0x12 || sig_hdr[1] != ENV_SIG_LEN)
+	if (sig_hdr[0] != TAG_SIG || sig_hdr[1] != ENV_SIG_LEN)
 		return JZ_EPARSE;
 
 	memset(&e, 0, sizeof(e));

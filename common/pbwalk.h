@@ -1,13 +1,16 @@
 /*
  * pbwalk.h - a field-by-field walk over protobuf wire format, without
- * allocation (internal to envelope.c and wire.c).
+ * allocation (internal to envelope.c, wire.c, cert.c and pbmsg.c).
  *
- * protobuf-c's unpack copies every bytes field into fresh memory. The two
- * hot paths, envelope_decode (per record, DESIGN §11) and wire_decode of a
- * Batch (up to 4096 envelopes), need views into the input instead, and the
- * messages they read are only varints and length-delimited fields, so they
- * walk the wire format directly. Encoding stays with protobuf-c, so a round
- * trip test checks the two against each other.
+ * protobuf-c's unpack copies every bytes field into fresh memory; it is how
+ * messages are decoded (pbmsg.h), except on the zero-copy paths that need
+ * views into the input: envelope_decode (per record, DESIGN §11), wire_decode
+ * (the Frame and its Batch of up to 4096 envelopes) and the framing of
+ * signed certificate bytes (cert.c). Those walk the wire format directly,
+ * with field numbers from the generated jzfp.fields.h, never typed by hand;
+ * pbmsg.c walks it once before unpacking to hold a message to jzfp's rules.
+ * Encoding stays with protobuf-c, so round-trip tests check the two against
+ * each other.
  *
  * Groups (wire types 3 and 4) are refused: proto3 never writes them.
  */
@@ -31,6 +34,11 @@ enum {
 struct pbwalk {
 	const uint8_t *p, *end;
 };
+
+/* The tag of field num with wire type wt; one byte when num < 16. Field
+ * numbers come from jzfp.fields.h (generated from jzfp.proto's descriptors),
+ * never typed here. */
+#define PBWALK_TAG(num, wt) ((uint32_t)(num) << 3 | (uint32_t)(wt))
 
 /* One field: num and wire type, with v for VARINT/I64/I32 and b (a view into
  * the walked buffer) for LEN. */

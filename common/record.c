@@ -5,13 +5,12 @@
  * storage (stack arrays of member structs and pointers), and packs straight
  * into the caller's buffer: no allocation.
  *
- * Decoding walks the wire format itself (pbwalk.h) rather than calling
- * protobuf-c's unpack, for three reasons: unpack allocates (one block per
- * bytes or string field, more for repeated ones), it NUL-terminates strings
- * so an embedded NUL would silently truncate a name instead of being
- * refused, and the limits (64 members, 16-byte tags, string lengths) are
- * checked as each field is read instead of after everything has been copied.
- * The round-trip tests hold the two sides to the same format.
+ * Decoding goes through protobuf-c's generated unpack (pbmsg.h), which adds
+ * jzfp's rules (no duplicate field, no NUL inside a string, uint32 values
+ * below 2^32) and bounds the memory unpack takes; the limits (64 members,
+ * 16-byte tags, string lengths, codes) are checked while copying the
+ * unpacked message into the fixed-size struct. No field number is written
+ * here: both directions go through the generated code.
  *
  * Both directions apply the same checks (check_* below), so an encoded record
  * always decodes. Known fields may appear once (repeated ones any number of
@@ -20,7 +19,7 @@
 #include "record.h"
 
 #include "jzfp.pb-c.h"
-#include "pbwalk.h"
+#include "pbmsg.h"
 #include "text.h"
 
 #include <string.h>
@@ -37,18 +36,6 @@ cstr_ok(const char *s, size_t cap)
 {
 	const char *nul = memchr(s, 0, cap);
 	return nul && text_is_clean(s, (size_t)(nul - s), 0, NULL);
-}
-
-/* Copy a decoded string field into char[cap], refusing what does not fit
- * or is not clean text. */
-static bool
-cstr_set(char *dst, size_t cap, struct bytes b)
-{
-	if (b.n >= cap || !text_is_clean((const char *)b.p, b.n, 0, NULL))
-		return false;
-	memcpy(dst, b.p, b.n);
-	dst[b.n] = '\0';
-	return true;
 }
 
 static bool
@@ -252,263 +239,157 @@ rec_node_encode(const struct rec_node *nd, uint8_t *buf, size_t cap, size_t *n)
 /* ------------------------------------------------------------ decoding */
 
 /*
- * A field table entry: number, wire type, whether it may repeat. decode_walk
- * checks wire types and duplicates and hands each known field to the
- * message's own setter.
+ * Each decoder unpacks with protobuf-c (pbmsg.h: wire types, no duplicate
+ * field, no NUL in a string, uint32 values below 2^32), then copies the
+ * message into the fixed-size struct, checking the limits and codes as it
+ * goes. Every failure is JZ_EPARSE (or -ENOMEM).
  */
-struct field_spec {
-	uint32_t num;
-	int wt;
-	bool repeated;
-};
-
-typedef int (*field_fn)(void *out, const struct pbwalk_field *f);
-
 static int
-decode_walk(const uint8_t *p, size_t n, const struct field_spec *spec, size_t nspec, field_fn fn,
-            void *out)
+unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, ProtobufCMessage **m)
 {
-	struct pbwalk w;
-	struct pbwalk_field f;
-	uint64_t seen = 0;
-	int rc;
-
-	pbwalk_init(&w, p, n);
-	while ((rc = pbwalk_next(&w, &f)) > 0) {
-		const struct field_spec *s = NULL;
-		for (size_t i = 0; i < nspec; i++) {
-			if (spec[i].num == f.num) {
-				s = &spec[i];
-				break;
-			}
-		}
-		if (!s)
-			continue;
-		/* Packed repeated scalars arrive length-delimited. */
-		if (f.wt != s->wt && !(s->repeated && s->wt == PBWALK_VARINT && f.wt == PBWALK_LEN))
-			return JZ_EPARSE;
-		if (!s->repeated && !pbwalk_once(&seen, f.num))
-			return JZ_EPARSE;
-		rc = fn(out, &f);
-		if (rc < 0)
-			return rc;
-	}
-	return rc;
+	return pbmsg_unpack(d, p, n, 0, m);
 }
 
-static int
-set_u8(uint8_t *dst, uint64_t v, unsigned max)
+/* Copy a decoded string field into char[cap], refusing what does not fit
+ * or is not clean text (pbmsg has refused an embedded NUL). */
+static bool
+str_set(char *dst, size_t cap, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n >= cap || !text_is_clean(s, n, 0, NULL))
+		return false;
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = '\0';
+	return true;
+}
+
+static bool
+u8_set(uint8_t *dst, uint64_t v, unsigned max)
 {
 	if (v > max)
-		return JZ_EPARSE;
+		return false;
 	*dst = (uint8_t)v;
-	return 0;
+	return true;
 }
 
-static int
-set_u16(uint16_t *dst, uint64_t v)
+static bool
+u16_set(uint16_t *dst, uint64_t v)
 {
 	if (v > UINT16_MAX)
-		return JZ_EPARSE;
+		return false;
 	*dst = (uint16_t)v;
-	return 0;
+	return true;
 }
 
-static const struct field_spec member_spec[] = {
-    {1, PBWALK_LEN, false},
-    {2, PBWALK_VARINT, false},
-    {3, PBWALK_VARINT, false},
-};
-
-struct member_ctx {
-	struct rec_member *m;
-	bool has_tag;
-};
-
-static int
-member_field(void *out, const struct pbwalk_field *f)
+static bool
+fixed_set(uint8_t *dst, ProtobufCBinaryData b, size_t len)
 {
-	struct member_ctx *c = out;
-	switch (f->num) {
-	case 1:
-		if (f->b.n != REC_PID_TAG_LEN)
-			return JZ_EPARSE;
-		memcpy(c->m->pid_tag, f->b.p, REC_PID_TAG_LEN);
-		c->has_tag = true;
-		return 0;
-	case 2:
-		return set_u8(&c->m->health, f->v, REC_HEALTH_MAX);
-	default:
-		return set_u8(&c->m->labour, f->v, REC_LABOUR_MAX);
-	}
+	if (b.len != len)
+		return false;
+	memcpy(dst, b.data, len);
+	return true;
 }
 
-static const struct field_spec household_spec[] = {
-    {1, PBWALK_VARINT, false},  {2, PBWALK_VARINT, false},  {3, PBWALK_VARINT, false},
-    {4, PBWALK_LEN, true},      {5, PBWALK_VARINT, false},  {6, PBWALK_VARINT, false},
-    {7, PBWALK_VARINT, false},  {8, PBWALK_VARINT, true},   {9, PBWALK_VARINT, false},
-    {10, PBWALK_VARINT, false}, {11, PBWALK_VARINT, false}, {12, PBWALK_LEN, true},
-    {13, PBWALK_VARINT, false}, {14, PBWALK_VARINT, false},
-};
-
-static int
-add_other_cause(struct rec_household *h, uint64_t v)
+static bool
+household_from(struct rec_household *h, const Jzfp__Household *m)
 {
-	if (h->n_other >= REC_MAX_OTHER || v == 0 || v > REC_CAUSE_MAX)
-		return JZ_EPARSE;
-	h->other_causes[h->n_other++] = (uint8_t)v;
-	return 0;
-}
-
-static int
-household_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_household *h = out;
-	int rc;
-
-	switch (f->num) {
-	case 1:
-		h->id = f->v;
-		return 0;
-	case 2:
-		h->village = f->v;
-		return 0;
-	case 3:
-		return set_u16(&h->year, f->v);
-	case 4: {
-		if (h->n_members >= REC_MAX_MEMBERS)
-			return JZ_EPARSE;
-		struct member_ctx c = {&h->members[h->n_members], false};
-		rc = decode_walk(f->b.p, f->b.n, member_spec, ARRAY_LEN(member_spec), member_field,
-		                 &c);
-		if (rc < 0)
-			return rc;
+	if (m->n_members > REC_MAX_MEMBERS || m->n_other_causes > REC_MAX_OTHER ||
+	    m->n_parents > REC_MAX_PARENTS)
+		return false;
+	h->id = m->id;
+	h->village = m->village;
+	if (!u16_set(&h->year, m->year))
+		return false;
+	for (size_t i = 0; i < m->n_members; i++) {
+		const Jzfp__Member *mm = m->members[i];
+		struct rec_member *d = &h->members[i];
 		/* The encoder always writes the tag; without one the member is
 		 * not countable as a person. */
-		if (!c.has_tag)
-			return JZ_EPARSE;
-		h->n_members++;
-		return 0;
+		if (!fixed_set(d->pid_tag, mm->pid_tag, REC_PID_TAG_LEN) ||
+		    !u8_set(&d->health, mm->health, REC_HEALTH_MAX) ||
+		    !u8_set(&d->labour, mm->labour, REC_LABOUR_MAX))
+			return false;
 	}
-	case 5:
-		return set_u8(&h->standard, f->v, REC_STANDARD_MAX);
-	case 6:
-		return set_u8(&h->attribute, f->v, REC_ATTRIBUTE_MAX);
-	case 7:
-		return set_u8(&h->main_cause, f->v, REC_CAUSE_MAX);
-	case 8:
-		if (f->wt == PBWALK_VARINT)
-			return add_other_cause(h, f->v);
-		for (const uint8_t *q = f->b.p, *end = f->b.p + f->b.n; q < end;) {
-			uint64_t v;
-			size_t k = pbwalk_varint(q, end, &v);
-			if (!k)
-				return JZ_EPARSE;
-			q += k;
-			rc = add_other_cause(h, v);
-			if (rc < 0)
-				return rc;
-		}
-		return 0;
-	case 9:
-		h->income_fen = (int64_t)f->v;
-		return 0;
-	case 10:
-		h->relocated = f->v != 0;
-		return 0;
-	case 11:
-		return set_u8(&h->status, f->v, HH_STATUS_MAX);
-	case 13:
-		h->proposes = f->v != 0;
-		return 0;
-	case 14:
-		return set_u8(&h->from_status, f->v, HH_STATUS_MAX);
-	default: /* 12 */
-		if (h->n_parents >= REC_MAX_PARENTS || f->b.n != REC_HASH_LEN)
-			return JZ_EPARSE;
-		memcpy(h->parents[h->n_parents++], f->b.p, REC_HASH_LEN);
-		return 0;
+	h->n_members = m->n_members;
+	if (!u8_set(&h->standard, m->standard, REC_STANDARD_MAX) ||
+	    !u8_set(&h->attribute, m->attribute, REC_ATTRIBUTE_MAX) ||
+	    !u8_set(&h->main_cause, m->main_cause, REC_CAUSE_MAX))
+		return false;
+	for (size_t i = 0; i < m->n_other_causes; i++) {
+		if (m->other_causes[i] == 0 || m->other_causes[i] > REC_CAUSE_MAX)
+			return false;
+		h->other_causes[i] = (uint8_t)m->other_causes[i];
 	}
+	h->n_other = (uint8_t)m->n_other_causes;
+	h->income_fen = m->income_fen;
+	h->relocated = m->relocated;
+	if (!u8_set(&h->status, m->status, HH_STATUS_MAX))
+		return false;
+	for (size_t i = 0; i < m->n_parents; i++)
+		if (!fixed_set(h->parents[i], m->parents[i], REC_HASH_LEN))
+			return false;
+	h->n_parents = m->n_parents;
+	h->proposes = m->proposes;
+	if (!u8_set(&h->from_status, m->from_status, HH_STATUS_MAX))
+		return false;
+	return h->proposes || !h->from_status;
 }
 
 int
 rec_household_decode(struct rec_household *out, const uint8_t *p, size_t n)
 {
 	struct rec_household h;
+	ProtobufCMessage *m;
 
-	memset(&h, 0, sizeof(h));
-	int rc = decode_walk(p, n, household_spec, ARRAY_LEN(household_spec), household_field, &h);
+	int rc = unpack(&jzfp__household__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	if (!h.proposes && h.from_status)
+	memset(&h, 0, sizeof(h));
+	bool ok = household_from(&h, (const Jzfp__Household *)m);
+	pbmsg_free(m);
+	if (!ok)
 		return JZ_EPARSE;
 	*out = h;
 	return 0;
 }
 
-static const struct field_spec person_spec[] = {
-    {1, PBWALK_LEN, false},    {2, PBWALK_LEN, false}, {3, PBWALK_VARINT, false},
-    {4, PBWALK_VARINT, false}, {5, PBWALK_LEN, false}, {6, PBWALK_VARINT, false},
-    {7, PBWALK_VARINT, false},
-};
-
-static int
-person_field(void *out, const struct pbwalk_field *f)
+static bool
+person_from(struct rec_person *d, const Jzfp__PersonalMember *m)
 {
-	struct rec_person *m = out;
-	bool ok;
-
-	switch (f->num) {
-	case 1:
-		ok = cstr_set(m->name, sizeof(m->name), f->b);
-		break;
-	case 2:
-		ok = cstr_set(m->id_number, sizeof(m->id_number), f->b);
-		break;
-	case 3:
-		return set_u8(&m->relation, f->v, REC_CODE2_MAX);
-	case 4:
-		return set_u8(&m->sex, f->v, REC_SEX_MAX);
-	case 5:
-		ok = cstr_set(m->birth_date, sizeof(m->birth_date), f->b);
-		break;
-	case 6:
-		return set_u8(&m->ethnicity, f->v, REC_CODE2_MAX);
-	default:
-		return set_u8(&m->schooling, f->v, REC_CODE2_MAX);
-	}
-	return ok ? 0 : JZ_EPARSE;
+	return str_set(d->name, sizeof(d->name), m->name) &&
+	       str_set(d->id_number, sizeof(d->id_number), m->id_number) &&
+	       u8_set(&d->relation, m->relation, REC_CODE2_MAX) &&
+	       u8_set(&d->sex, m->sex, REC_SEX_MAX) &&
+	       str_set(d->birth_date, sizeof(d->birth_date), m->birth_date) &&
+	       u8_set(&d->ethnicity, m->ethnicity, REC_CODE2_MAX) &&
+	       u8_set(&d->schooling, m->schooling, REC_CODE2_MAX);
 }
 
-static const struct field_spec personal_spec[] = {
-    {1, PBWALK_LEN, true},
-    {2, PBWALK_LEN, false},
-};
-
-static int
-personal_field(void *out, const struct pbwalk_field *f)
+static bool
+personal_from(struct rec_personal *r, const Jzfp__Personal *m)
 {
-	struct rec_personal *p = out;
-
-	if (f->num == 2)
-		return cstr_set(p->phone, sizeof(p->phone), f->b) ? 0 : JZ_EPARSE;
-	if (p->n >= REC_MAX_MEMBERS)
-		return JZ_EPARSE;
-	int rc = decode_walk(f->b.p, f->b.n, person_spec, ARRAY_LEN(person_spec), person_field,
-	                     &p->members[p->n]);
-	if (rc < 0)
-		return rc;
-	p->n++;
-	return 0;
+	if (m->n_members > REC_MAX_MEMBERS)
+		return false;
+	for (size_t i = 0; i < m->n_members; i++)
+		if (!person_from(&r->members[i], m->members[i]))
+			return false;
+	r->n = m->n_members;
+	return str_set(r->phone, sizeof(r->phone), m->phone);
 }
 
 int
 rec_personal_decode(struct rec_personal *out, const uint8_t *p, size_t n)
 {
 	struct rec_personal r;
+	ProtobufCMessage *m;
 
+	int rc = unpack(&jzfp__personal__descriptor, p, n, &m);
+	if (rc < 0)
+		return rc;
 	memset(&r, 0, sizeof(r));
-	int rc = decode_walk(p, n, personal_spec, ARRAY_LEN(personal_spec), personal_field, &r);
+	rc = personal_from(&r, (const Jzfp__Personal *)m) ? 0 : JZ_EPARSE;
+	pbmsg_free(m); /* wiped: it held names and ID numbers */
 	if (rc == 0)
 		*out = r;
 	/* The copy on the stack held names and ID numbers. */
@@ -516,85 +397,50 @@ rec_personal_decode(struct rec_personal *out, const uint8_t *p, size_t n)
 	return rc;
 }
 
-static const struct field_spec census_spec[] = {
-    {1, PBWALK_VARINT, false}, {2, PBWALK_LEN, false},    {3, PBWALK_VARINT, false},
-    {4, PBWALK_VARINT, false}, {5, PBWALK_VARINT, false},
-};
-
-static int
-census_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_census *c = out;
-
-	switch (f->num) {
-	case 1:
-		c->village = f->v;
-		return 0;
-	case 2:
-		return cstr_set(c->name, sizeof(c->name), f->b) ? 0 : JZ_EPARSE;
-	case 3:
-		return set_u16(&c->year, f->v);
-	case 4:
-		c->households = f->v;
-		return 0;
-	default:
-		c->population = f->v;
-		return 0;
-	}
-}
-
 int
 rec_census_decode(struct rec_census *out, const uint8_t *p, size_t n)
 {
 	struct rec_census c;
+	ProtobufCMessage *pm;
 
-	memset(&c, 0, sizeof(c));
-	int rc = decode_walk(p, n, census_spec, ARRAY_LEN(census_spec), census_field, &c);
+	int rc = unpack(&jzfp__census__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
+	const Jzfp__Census *m = (const Jzfp__Census *)pm;
+	memset(&c, 0, sizeof(c));
+	c.village = m->village;
+	c.households = m->households;
+	c.population = m->population;
+	bool ok = str_set(c.name, sizeof(c.name), m->name) && u16_set(&c.year, m->year);
+	pbmsg_free(pm);
+	if (!ok)
+		return JZ_EPARSE;
 	*out = c;
 	return 0;
-}
-
-static const struct field_spec node_spec[] = {
-    {1, PBWALK_VARINT, false},
-    {2, PBWALK_VARINT, false},
-    {3, PBWALK_LEN, false},
-    {4, PBWALK_LEN, false},
-};
-
-static int
-node_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_node *nd = out;
-
-	switch (f->num) {
-	case 1:
-		nd->area = f->v;
-		return 0;
-	case 2:
-		return set_u8(&nd->level, f->v, UINT8_MAX);
-	case 4:
-		if (f->b.n > REC_MAX_CERT_CHAIN)
-			return JZ_EPARSE;
-		if (f->b.n)
-			memcpy(nd->cert_chain, f->b.p, f->b.n);
-		nd->cert_chain_len = f->b.n;
-		return 0;
-	default:
-		return cstr_set(nd->name, sizeof(nd->name), f->b) ? 0 : JZ_EPARSE;
-	}
 }
 
 int
 rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n)
 {
 	struct rec_node nd;
+	ProtobufCMessage *pm;
 
-	memset(&nd, 0, sizeof(nd));
-	int rc = decode_walk(p, n, node_spec, ARRAY_LEN(node_spec), node_field, &nd);
+	int rc = unpack(&jzfp__node_info__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
+	const Jzfp__NodeInfo *m = (const Jzfp__NodeInfo *)pm;
+	memset(&nd, 0, sizeof(nd));
+	nd.area = m->area;
+	bool ok = u8_set(&nd.level, m->level, UINT8_MAX) &&
+	          str_set(nd.name, sizeof(nd.name), m->name) &&
+	          m->cert_chain.len <= REC_MAX_CERT_CHAIN;
+	if (ok && m->cert_chain.len) {
+		memcpy(nd.cert_chain, m->cert_chain.data, m->cert_chain.len);
+		nd.cert_chain_len = m->cert_chain.len;
+	}
+	pbmsg_free(pm);
+	if (!ok)
+		return JZ_EPARSE;
 	*out = nd;
 	return 0;
 }
@@ -776,346 +622,177 @@ rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, size_t cap, size_t
 	return pack(&m.base, buf, cap, n);
 }
 
-static const struct field_spec line_spec[] = {
-    {1, PBWALK_VARINT, false},
-    {2, PBWALK_VARINT, false},
-};
-
-static int
-line_field(void *out, const struct pbwalk_field *f)
+static bool
+policy_from(struct rec_policy *r, const Jzfp__Policy *m)
 {
-	struct rec_policy *p = out;
-	if (f->num == 1)
-		return set_u16(&p->lines[p->n_lines].year, f->v);
-	p->lines[p->n_lines].fen = f->v;
-	return 0;
-}
-
-static const struct field_spec policy_spec[] = {
-    {1, PBWALK_VARINT, false},
-    {2, PBWALK_LEN, true},
-    {3, PBWALK_VARINT, false},
-};
-
-static int
-policy_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_policy *p = out;
-	switch (f->num) {
-	case 1:
-		if (f->v > 365)
-			return JZ_EPARSE;
-		p->notice_days = (uint16_t)f->v;
-		return 0;
-	case 3:
-		if (f->v > 10000)
-			return JZ_EPARSE;
-		p->threshold_bp = (uint16_t)f->v;
-		return 0;
-	default: {
-		if (p->n_lines >= REC_MAX_LINES)
-			return JZ_EPARSE;
-		int rc =
-		    decode_walk(f->b.p, f->b.n, line_spec, ARRAY_LEN(line_spec), line_field, p);
-		if (rc < 0)
-			return rc;
-		p->n_lines++;
-		return 0;
+	if (m->notice_days > 365 || m->threshold_bp > 10000 || m->n_lines > REC_MAX_LINES)
+		return false;
+	r->notice_days = (uint16_t)m->notice_days;
+	r->threshold_bp = (uint16_t)m->threshold_bp;
+	for (size_t i = 0; i < m->n_lines; i++) {
+		if (!u16_set(&r->lines[i].year, m->lines[i]->year))
+			return false;
+		r->lines[i].fen = m->lines[i]->fen;
 	}
-	}
+	r->n_lines = m->n_lines;
+	return true;
 }
 
 int
 rec_policy_decode(struct rec_policy *out, const uint8_t *p, size_t n)
 {
 	static _Thread_local struct rec_policy r;
+	ProtobufCMessage *m;
 
-	memset(&r, 0, sizeof(r));
-	int rc = decode_walk(p, n, policy_spec, ARRAY_LEN(policy_spec), policy_field, &r);
+	int rc = unpack(&jzfp__policy__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
+	memset(&r, 0, sizeof(r));
+	bool ok = policy_from(&r, (const Jzfp__Policy *)m);
+	pbmsg_free(m);
+	if (!ok)
+		return JZ_EPARSE;
 	*out = r;
 	return 0;
 }
 
-static const struct field_spec workflow_spec[] = {
-    {1, PBWALK_VARINT, false}, {2, PBWALK_LEN, true},  {3, PBWALK_VARINT, true},
-    {4, PBWALK_VARINT, false}, {5, PBWALK_LEN, false},
-};
-
-struct workflow_ctx {
-	struct rec_workflow *w;
-	size_t n_households;
-};
-
-static int
-add_household_id(struct workflow_ctx *c, uint64_t v)
+static bool
+workflow_from(struct rec_workflow *w, const Jzfp__WorkflowEvent *m)
 {
-	if (c->n_households >= REC_MAX_PROPOSALS)
-		return JZ_EPARSE;
-	c->w->households[c->n_households++] = v;
-	return 0;
-}
-
-static int
-workflow_field(void *out, const struct pbwalk_field *f)
-{
-	struct workflow_ctx *c = out;
-	struct rec_workflow *w = c->w;
-	switch (f->num) {
-	case 1:
-		if (f->v == 0 || f->v > REC_WF_STEP_MAX)
-			return JZ_EPARSE;
-		w->step = (uint8_t)f->v;
-		return 0;
-	case 2:
-		if (w->n >= REC_MAX_PROPOSALS || f->b.n != REC_HASH_LEN)
-			return JZ_EPARSE;
-		memcpy(w->proposals[w->n++], f->b.p, REC_HASH_LEN);
-		return 0;
-	case 3:
-		if (f->wt == PBWALK_VARINT)
-			return add_household_id(c, f->v);
-		for (const uint8_t *q = f->b.p, *end = f->b.p + f->b.n; q < end;) {
-			uint64_t v;
-			size_t k = pbwalk_varint(q, end, &v);
-			if (!k)
-				return JZ_EPARSE;
-			q += k;
-			int rc = add_household_id(c, v);
-			if (rc < 0)
-				return rc;
-		}
-		return 0;
-	case 4:
-		if (f->v > 365)
-			return JZ_EPARSE;
-		w->days = (uint16_t)f->v;
-		return 0;
-	default:
-		return cstr_set(w->reason, sizeof(w->reason), f->b) ? 0 : JZ_EPARSE;
-	}
+	if (m->step == 0 || m->step > REC_WF_STEP_MAX || m->n_proposals == 0 ||
+	    m->n_proposals > REC_MAX_PROPOSALS || m->n_households != m->n_proposals ||
+	    m->days > 365)
+		return false;
+	w->step = (uint8_t)m->step;
+	w->days = (uint16_t)m->days;
+	for (size_t i = 0; i < m->n_proposals; i++)
+		if (!fixed_set(w->proposals[i], m->proposals[i], REC_HASH_LEN))
+			return false;
+	memcpy(w->households, m->households, m->n_households * sizeof(w->households[0]));
+	w->n = m->n_proposals;
+	return str_set(w->reason, sizeof(w->reason), m->reason);
 }
 
 int
 rec_workflow_decode(struct rec_workflow *out, const uint8_t *p, size_t n)
 {
 	static _Thread_local struct rec_workflow w; /* 21 KB; the loop thread is the only user */
+	ProtobufCMessage *m;
 
-	memset(&w, 0, sizeof(w));
-	struct workflow_ctx c = {&w, 0};
-	int rc = decode_walk(p, n, workflow_spec, ARRAY_LEN(workflow_spec), workflow_field, &c);
+	int rc = unpack(&jzfp__workflow_event__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	if (w.step == 0 || w.n == 0 || c.n_households != w.n)
+	memset(&w, 0, sizeof(w));
+	bool ok = workflow_from(&w, (const Jzfp__WorkflowEvent *)m);
+	pbmsg_free(m);
+	if (!ok)
 		return JZ_EPARSE;
 	*out = w;
 	return 0;
-}
-
-static const struct field_spec objector_spec[] = {
-    {1, PBWALK_LEN, false},
-    {2, PBWALK_LEN, false},
-};
-
-static int
-objector_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_objector *o = out;
-	bool ok = f->num == 1 ? cstr_set(o->name, sizeof(o->name), f->b)
-	                      : cstr_set(o->contact, sizeof(o->contact), f->b);
-	return ok ? 0 : JZ_EPARSE;
 }
 
 int
 rec_objector_decode(struct rec_objector *out, const uint8_t *p, size_t n)
 {
 	struct rec_objector o;
+	ProtobufCMessage *pm;
 
+	int rc = unpack(&jzfp__objector__descriptor, p, n, &pm);
+	if (rc < 0)
+		return rc;
+	const Jzfp__Objector *m = (const Jzfp__Objector *)pm;
 	memset(&o, 0, sizeof(o));
-	int rc = decode_walk(p, n, objector_spec, ARRAY_LEN(objector_spec), objector_field, &o);
+	rc = str_set(o.name, sizeof(o.name), m->name) &&
+	             str_set(o.contact, sizeof(o.contact), m->contact)
+	         ? 0
+	         : JZ_EPARSE;
+	pbmsg_free(pm);
 	if (rc == 0)
 		*out = o;
 	explicit_bzero(&o, sizeof(o));
 	return rc;
 }
 
-static const struct field_spec sealed_key_spec[] = {
-    {1, PBWALK_LEN, false},
-    {2, PBWALK_LEN, false},
-};
-
-struct sealed_key_ctx {
-	struct rec_keyrec *k;
-	bool has_reader, has_box;
-};
-
-static int
-sealed_key_field(void *out, const struct pbwalk_field *f)
+static bool
+keyrec_from(struct rec_keyrec *k, const Jzfp__KeyRecord *m)
 {
-	struct sealed_key_ctx *c = out;
-	if (f->num == 1) {
-		if (f->b.n != 32)
-			return JZ_EPARSE;
-		memcpy(c->k->reader[c->k->n], f->b.p, 32);
-		c->has_reader = true;
-	} else {
-		if (f->b.n != REC_KEY_BOX_LEN)
-			return JZ_EPARSE;
-		memcpy(c->k->box[c->k->n], f->b.p, REC_KEY_BOX_LEN);
-		c->has_box = true;
-	}
-	return 0;
-}
-
-static const struct field_spec keyrec_spec[] = {
-    {1, PBWALK_LEN, true},
-};
-
-static int
-keyrec_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_keyrec *k = out;
-	if (k->n >= REC_MAX_READERS)
-		return JZ_EPARSE;
-	struct sealed_key_ctx c = {k, false, false};
-	int rc = decode_walk(f->b.p, f->b.n, sealed_key_spec, ARRAY_LEN(sealed_key_spec),
-	                     sealed_key_field, &c);
-	if (rc < 0)
-		return rc;
-	if (!c.has_reader || !c.has_box)
-		return JZ_EPARSE;
-	k->n++;
-	return 0;
+	if (m->n_keys == 0 || m->n_keys > REC_MAX_READERS)
+		return false;
+	for (size_t i = 0; i < m->n_keys; i++)
+		if (!fixed_set(k->reader[i], m->keys[i]->reader, 32) ||
+		    !fixed_set(k->box[i], m->keys[i]->box, REC_KEY_BOX_LEN))
+			return false;
+	k->n = m->n_keys;
+	return true;
 }
 
 int
 rec_keyrec_decode(struct rec_keyrec *out, const uint8_t *p, size_t n)
 {
 	struct rec_keyrec k;
+	ProtobufCMessage *m;
 
-	memset(&k, 0, sizeof(k));
-	int rc = decode_walk(p, n, keyrec_spec, ARRAY_LEN(keyrec_spec), keyrec_field, &k);
+	int rc = unpack(&jzfp__key_record__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	if (k.n == 0)
+	memset(&k, 0, sizeof(k));
+	bool ok = keyrec_from(&k, (const Jzfp__KeyRecord *)m);
+	pbmsg_free(m);
+	if (!ok)
 		return JZ_EPARSE;
 	*out = k;
 	return 0;
-}
-
-static const struct field_spec revocation_spec[] = {
-    {1, PBWALK_LEN, false},
-    {2, PBWALK_VARINT, false},
-    {3, PBWALK_LEN, false},
-};
-
-struct revocation_ctx {
-	struct rec_revocation *r;
-	bool has_key;
-};
-
-static int
-revocation_field(void *out, const struct pbwalk_field *f)
-{
-	struct revocation_ctx *c = out;
-	switch (f->num) {
-	case 1:
-		if (f->b.n != 32)
-			return JZ_EPARSE;
-		memcpy(c->r->key, f->b.p, 32);
-		c->has_key = true;
-		return 0;
-	case 2:
-		c->r->at_ms = f->v;
-		return 0;
-	default:
-		return cstr_set(c->r->reason, sizeof(c->r->reason), f->b) ? 0 : JZ_EPARSE;
-	}
 }
 
 int
 rec_revocation_decode(struct rec_revocation *out, const uint8_t *p, size_t n)
 {
 	struct rec_revocation r;
+	ProtobufCMessage *pm;
 
-	memset(&r, 0, sizeof(r));
-	struct revocation_ctx c = {&r, false};
-	int rc =
-	    decode_walk(p, n, revocation_spec, ARRAY_LEN(revocation_spec), revocation_field, &c);
+	int rc = unpack(&jzfp__revocation__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
-	if (!c.has_key)
+	const Jzfp__Revocation *m = (const Jzfp__Revocation *)pm;
+	memset(&r, 0, sizeof(r));
+	r.at_ms = m->at_ms;
+	bool ok = fixed_set(r.key, m->key, 32) && str_set(r.reason, sizeof(r.reason), m->reason);
+	pbmsg_free(pm);
+	if (!ok)
 		return JZ_EPARSE;
 	*out = r;
 	return 0;
 }
 
-static const struct field_spec receipt_item_spec[] = {
-    {1, PBWALK_LEN, false},
-    {2, PBWALK_VARINT, false},
-    {3, PBWALK_LEN, false},
-};
-
-struct receipt_ctx {
-	struct rec_receipt *r;
-	bool has_origin, has_hash;
-};
-
-static int
-receipt_item_field(void *out, const struct pbwalk_field *f)
+static bool
+receipt_from(struct rec_receipt *r, const Jzfp__Receipt *m)
 {
-	struct receipt_ctx *c = out;
-	switch (f->num) {
-	case 1:
-		if (f->b.n != 32)
-			return JZ_EPARSE;
-		memcpy(c->r->items[c->r->n].origin, f->b.p, 32);
-		c->has_origin = true;
-		return 0;
-	case 2:
-		c->r->items[c->r->n].seq = f->v;
-		return 0;
-	default:
-		if (f->b.n != REC_HASH_LEN)
-			return JZ_EPARSE;
-		memcpy(c->r->items[c->r->n].hash, f->b.p, REC_HASH_LEN);
-		c->has_hash = true;
-		return 0;
+	if (m->n_items == 0 || m->n_items > REC_MAX_RECEIPT)
+		return false;
+	for (size_t i = 0; i < m->n_items; i++) {
+		const Jzfp__ReceiptItem *it = m->items[i];
+		if (!fixed_set(r->items[i].origin, it->origin, 32) || it->seq == 0 ||
+		    !fixed_set(r->items[i].hash, it->hash, REC_HASH_LEN))
+			return false;
+		r->items[i].seq = it->seq;
 	}
-}
-
-static const struct field_spec receipt_spec[] = {
-    {1, PBWALK_LEN, true},
-};
-
-static int
-receipt_field(void *out, const struct pbwalk_field *f)
-{
-	struct rec_receipt *r = out;
-	if (r->n >= REC_MAX_RECEIPT)
-		return JZ_EPARSE;
-	struct receipt_ctx c = {r, false, false};
-	int rc = decode_walk(f->b.p, f->b.n, receipt_item_spec, ARRAY_LEN(receipt_item_spec),
-	                     receipt_item_field, &c);
-	if (rc < 0)
-		return rc;
-	if (!c.has_origin || !c.has_hash || r->items[r->n].seq == 0)
-		return JZ_EPARSE;
-	r->n++;
-	return 0;
+	r->n = m->n_items;
+	return true;
 }
 
 int
 rec_receipt_decode(struct rec_receipt *out, const uint8_t *p, size_t n)
 {
 	static _Thread_local struct rec_receipt r; /* 18 KB; the loop thread is the only user */
+	ProtobufCMessage *m;
 
-	memset(&r, 0, sizeof(r));
-	int rc = decode_walk(p, n, receipt_spec, ARRAY_LEN(receipt_spec), receipt_field, &r);
+	int rc = unpack(&jzfp__receipt__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	if (r.n == 0)
+	memset(&r, 0, sizeof(r));
+	bool ok = receipt_from(&r, (const Jzfp__Receipt *)m);
+	pbmsg_free(m);
+	if (!ok)
 		return JZ_EPARSE;
 	*out = r;
 	return 0;

@@ -223,15 +223,18 @@ JZ_NODISCARD int rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, s
 
 /*
  * Decode p[0..n) into *out. Unknown fields are skipped (forward
- * compatibility). Returns 0 or JZ_EPARSE: malformed protobuf, or over the
+ * compatibility). Returns 0 or JZ_EPARSE: malformed protobuf (a known field
+ * twice or with the wrong wire type, a uint32 over 2^32 - 1), or over the
  * limits (more than REC_MAX_MEMBERS members, more than REC_MAX_PARENTS
  * parents or REC_MAX_OTHER other causes, a pid_tag not 16 bytes, a parent
  * not 32 bytes, a string too long for its array or holding a NUL byte, a
- * code out of range, a year over 65535). *out is written only on success.
- * No heap allocation. The decoders of the larger later kinds (workflow,
- * receipt) and the encoders of their repeated fields use static scratch
- * memory: they are not reentrant (the loop thread and jzfpctl, each single
- * threaded, are their only users).
+ * code out of range, a year over 65535); -ENOMEM if the heap is exhausted.
+ * *out is written only on success. Decoding unpacks with protobuf-c into
+ * heap memory bounded by a small multiple of n, wiped and freed before the
+ * call returns. The decoders of the larger later kinds (workflow, receipt)
+ * and the encoders of their repeated fields use static scratch memory: they
+ * are not reentrant (the loop thread and jzfpctl, each single threaded, are
+ * their only users).
  */
 JZ_NODISCARD int rec_household_decode(struct rec_household *out, const uint8_t *p, size_t n);
 JZ_NODISCARD int rec_personal_decode(struct rec_personal *out, const uint8_t *p, size_t n);

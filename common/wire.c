@@ -8,10 +8,14 @@
  * twice, once to count and check its repeated field and once to fill the
  * array allocated for exactly that count, so memory is bounded by the limits
  * before anything is allocated.
+ *
+ * Field numbers come from jzfp.fields.h, generated at build time from
+ * jzfp.proto's descriptors (proto/jzfp_fields.c): none is typed here.
  */
 #include "wire.h"
 
 #include "envelope.h"
+#include "jzfp.fields.h"
 #include "jzfp.pb-c.h"
 #include "pbwalk.h"
 
@@ -61,6 +65,14 @@ walk_next(struct walk *k, struct pbwalk_field *f)
 
 #define B(n) ((uint64_t)1 << (n))
 
+/* A Frame's member is named by its field number (wire_decode). */
+_Static_assert((int)WIRE_HELLO == JZFP_F_FRAME_HELLO && (int)WIRE_WELCOME == JZFP_F_FRAME_WELCOME &&
+                   (int)WIRE_REFUSE == JZFP_F_FRAME_REFUSE &&
+                   (int)WIRE_BATCH == JZFP_F_FRAME_BATCH && (int)WIRE_ACK == JZFP_F_FRAME_ACK &&
+                   (int)WIRE_HEARTBEAT == JZFP_F_FRAME_HEARTBEAT &&
+                   (int)WIRE_PULL == JZFP_F_FRAME_PULL,
+               "enum wire_type follows Frame's field numbers");
+
 static int
 get_u8(uint8_t *dst, uint64_t v)
 {
@@ -98,24 +110,25 @@ decode_cursor(struct wire_cursor *c, struct bytes b)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	walk_init(&k, b, B(1) | B(3) | B(5), B(2) | B(4), 0);
+	walk_init(&k, b, B(JZFP_F_CURSOR_EPOCH) | B(JZFP_F_CURSOR_ORIGIN) | B(JZFP_F_CURSOR_HASH),
+	          B(JZFP_F_CURSOR_LOCAL_SEQ) | B(JZFP_F_CURSOR_SEQ), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
-		case 1:
+		case JZFP_F_CURSOR_EPOCH:
 			rc = get_fixed(c->epoch, f.b, WIRE_EPOCH_LEN);
 			has_epoch = true;
 			break;
-		case 5:
+		case JZFP_F_CURSOR_HASH:
 			rc = f.b.n == 0 ? 0 : get_fixed(c->hash, f.b, 32);
 			break;
-		case 2:
+		case JZFP_F_CURSOR_LOCAL_SEQ:
 			c->local_seq = f.v;
 			break;
-		case 3:
+		case JZFP_F_CURSOR_ORIGIN:
 			/* An empty log has no entry to name. */
 			rc = f.b.n == 0 ? 0 : get_fixed(c->origin, f.b, WIRE_ORIGIN_LEN);
 			break;
-		case 4:
+		case JZFP_F_CURSOR_SEQ:
 			c->seq = f.v;
 			break;
 		}
@@ -138,35 +151,38 @@ decode_hello(struct wire_frame *fr, struct bytes b)
 	bool has_origin = false, has_own_hash = false;
 	int rc;
 
-	walk_init(&k, b, B(1) | B(4) | B(5) | B(6) | B(8), B(2) | B(3) | B(7), 0);
+	walk_init(&k, b,
+	          B(JZFP_F_HELLO_ORIGIN) | B(JZFP_F_HELLO_NAME) | B(JZFP_F_HELLO_DOWN_CURSOR) |
+	              B(JZFP_F_HELLO_CERT_CHAIN) | B(JZFP_F_HELLO_OWN_HASH),
+	          B(JZFP_F_HELLO_AREA) | B(JZFP_F_HELLO_LEVEL) | B(JZFP_F_HELLO_OWN_SEQ), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
-		case 1:
+		case JZFP_F_HELLO_ORIGIN:
 			rc = get_fixed(fr->hello.origin, f.b, WIRE_ORIGIN_LEN);
 			has_origin = true;
 			break;
-		case 2:
+		case JZFP_F_HELLO_AREA:
 			fr->hello.area = f.v;
 			break;
-		case 3:
+		case JZFP_F_HELLO_LEVEL:
 			rc = get_u8(&fr->hello.level, f.v);
 			break;
-		case 4:
+		case JZFP_F_HELLO_NAME:
 			rc = get_str(fr->hello.name, sizeof(fr->hello.name), f.b);
 			break;
-		case 5:
+		case JZFP_F_HELLO_DOWN_CURSOR:
 			rc = decode_cursor(&fr->hello.down_cursor, f.b);
 			break;
-		case 6:
+		case JZFP_F_HELLO_CERT_CHAIN:
 			if (f.b.n > WIRE_MAX_CERT_CHAIN)
 				rc = JZ_ETOOBIG;
 			else
 				fr->hello.cert_chain = f.b;
 			break;
-		case 7:
+		case JZFP_F_HELLO_OWN_SEQ:
 			fr->hello.own_seq = f.v;
 			break;
-		case 8:
+		case JZFP_F_HELLO_OWN_HASH:
 			rc = f.b.n == 0 ? 0 : get_fixed(fr->hello.own_hash, f.b, 32);
 			has_own_hash = f.b.n != 0;
 			break;
@@ -191,34 +207,39 @@ decode_welcome(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	bool has_own_hash = false;
-	walk_init(&k, b, B(1) | B(3) | B(5) | B(7), B(2) | B(4) | B(6) | B(8), 0);
+	walk_init(&k, b,
+	          B(JZFP_F_WELCOME_UP_CURSOR) | B(JZFP_F_WELCOME_ORIGIN) |
+	              B(JZFP_F_WELCOME_OWN_HASH) | B(JZFP_F_WELCOME_DOWN_EPOCH),
+	          B(JZFP_F_WELCOME_AREA) | B(JZFP_F_WELCOME_OWN_SEQ) | B(JZFP_F_WELCOME_DOWN_HEAD) |
+	              B(JZFP_F_WELCOME_DOWN_HELD),
+	          0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
-		case 1:
+		case JZFP_F_WELCOME_UP_CURSOR:
 			rc = decode_cursor(&fr->welcome.up_cursor, f.b);
 			break;
-		case 2:
+		case JZFP_F_WELCOME_AREA:
 			fr->welcome.area = f.v;
 			break;
-		case 3:
+		case JZFP_F_WELCOME_ORIGIN:
 			rc = get_fixed(fr->welcome.origin, f.b, WIRE_ORIGIN_LEN);
 			has_origin = true;
 			break;
-		case 4:
+		case JZFP_F_WELCOME_OWN_SEQ:
 			fr->welcome.own_seq = f.v;
 			break;
-		case 5:
+		case JZFP_F_WELCOME_OWN_HASH:
 			rc = f.b.n == 0 ? 0 : get_fixed(fr->welcome.own_hash, f.b, 32);
 			has_own_hash = f.b.n != 0;
 			break;
-		case 6:
+		case JZFP_F_WELCOME_DOWN_HEAD:
 			fr->welcome.down_head = f.v;
 			break;
-		case 7:
+		case JZFP_F_WELCOME_DOWN_EPOCH:
 			rc =
 			    f.b.n == 0 ? 0 : get_fixed(fr->welcome.down_epoch, f.b, WIRE_EPOCH_LEN);
 			break;
-		case 8:
+		case JZFP_F_WELCOME_DOWN_HELD:
 			fr->welcome.down_held = f.v;
 			break;
 		}
@@ -239,9 +260,9 @@ decode_refuse(struct wire_frame *fr, struct bytes b)
 	struct pbwalk_field f;
 	int rc;
 
-	walk_init(&k, b, B(2), B(1), 0);
+	walk_init(&k, b, B(JZFP_F_REFUSE_WHY), B(JZFP_F_REFUSE_CODE), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
-		if (f.num == 1) {
+		if (f.num == JZFP_F_REFUSE_CODE) {
 			if (f.v > UINT32_MAX)
 				return JZ_EPARSE;
 			fr->refuse.code = (uint32_t)f.v;
@@ -264,27 +285,29 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 	int rc;
 
 	/* Pass 1: everything but the envelopes, and count and size them. */
-	walk_init(&k, b, B(1) | B(2) | B(3), B(4) | B(5) | B(6), B(2));
+	walk_init(&k, b, B(JZFP_F_BATCH_EPOCH) | B(JZFP_F_BATCH_ENVELOPES) | B(JZFP_F_BATCH_UPTO),
+	          B(JZFP_F_BATCH_FROM) | B(JZFP_F_BATCH_RECOVERY) | B(JZFP_F_BATCH_DOWN_HEAD),
+	          B(JZFP_F_BATCH_ENVELOPES));
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
-		case 1:
+		case JZFP_F_BATCH_EPOCH:
 			rc = get_fixed(fr->batch.epoch, f.b, WIRE_EPOCH_LEN);
 			has_epoch = true;
 			break;
-		case 4:
+		case JZFP_F_BATCH_FROM:
 			fr->batch.from = f.v;
 			break;
-		case 5:
+		case JZFP_F_BATCH_RECOVERY:
 			fr->batch.recovery = f.v != 0;
 			break;
-		case 6:
+		case JZFP_F_BATCH_DOWN_HEAD:
 			fr->batch.down_head = f.v;
 			break;
-		case 2:
+		case JZFP_F_BATCH_ENVELOPES:
 			if (++count > WIRE_MAX_BATCH || f.b.n > ENV_MAX_SIZE)
 				return JZ_ETOOBIG;
 			break;
-		case 3:
+		case JZFP_F_BATCH_UPTO:
 			rc = decode_cursor(&fr->batch.upto, f.b);
 			break;
 		}
@@ -302,9 +325,10 @@ decode_batch(struct wire_frame *fr, struct bytes b)
 	fr->batch.envs = malloc(count * sizeof(*fr->batch.envs));
 	if (!fr->batch.envs)
 		return -ENOMEM;
-	walk_init(&k, b, B(1) | B(2) | B(3), 0, B(2));
+	walk_init(&k, b, B(JZFP_F_BATCH_EPOCH) | B(JZFP_F_BATCH_ENVELOPES) | B(JZFP_F_BATCH_UPTO),
+	          0, B(JZFP_F_BATCH_ENVELOPES));
 	while (walk_next(&k, &f) > 0)
-		if (f.num == 2)
+		if (f.num == JZFP_F_BATCH_ENVELOPES)
 			fr->batch.envs[fr->batch.n++] = f.b;
 	return 0;
 }
@@ -316,13 +340,13 @@ decode_ack(struct wire_frame *fr, struct bytes b)
 	struct pbwalk_field f;
 	int rc;
 
-	walk_init(&k, b, B(1), B(2) | B(3), 0);
+	walk_init(&k, b, B(JZFP_F_ACK_UPTO), B(JZFP_F_ACK_REWIND) | B(JZFP_F_ACK_DOWN_HEAD), 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
-		if (f.num == 1) {
+		if (f.num == JZFP_F_ACK_UPTO) {
 			rc = decode_cursor(&fr->ack.upto, f.b);
 			if (rc < 0)
 				return rc;
-		} else if (f.num == 2) {
+		} else if (f.num == JZFP_F_ACK_REWIND) {
 			fr->ack.rewind = f.v != 0;
 		} else {
 			fr->ack.down_head = f.v;
@@ -338,44 +362,50 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 	struct pbwalk_field f;
 	int rc;
 
-	walk_init(&k, b, B(3),
-	          B(1) | B(2) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(10) | B(11) | B(12), 0);
+	walk_init(&k, b, B(JZFP_F_NODE_STATUS_NAME),
+	          B(JZFP_F_NODE_STATUS_AREA) | B(JZFP_F_NODE_STATUS_LEVEL) |
+	              B(JZFP_F_NODE_STATUS_PARENT_AREA) | B(JZFP_F_NODE_STATUS_RECORDS) |
+	              B(JZFP_F_NODE_STATUS_BACKLOG) | B(JZFP_F_NODE_STATUS_CONNECTED) |
+	              B(JZFP_F_NODE_STATUS_AGE_MS) | B(JZFP_F_NODE_STATUS_REFUSED) |
+	              B(JZFP_F_NODE_STATUS_WF_REFUSED) | B(JZFP_F_NODE_STATUS_PENDING) |
+	              B(JZFP_F_NODE_STATUS_DOWN_BACKLOG),
+	          0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
-		case 1:
+		case JZFP_F_NODE_STATUS_AREA:
 			s->area = f.v;
 			break;
-		case 2:
+		case JZFP_F_NODE_STATUS_LEVEL:
 			rc = get_u8(&s->level, f.v);
 			break;
-		case 3:
+		case JZFP_F_NODE_STATUS_NAME:
 			rc = get_str(s->name, sizeof(s->name), f.b);
 			break;
-		case 4:
+		case JZFP_F_NODE_STATUS_PARENT_AREA:
 			s->parent_area = f.v;
 			break;
-		case 5:
+		case JZFP_F_NODE_STATUS_RECORDS:
 			s->records = f.v;
 			break;
-		case 6:
+		case JZFP_F_NODE_STATUS_BACKLOG:
 			s->backlog = f.v;
 			break;
-		case 7:
+		case JZFP_F_NODE_STATUS_CONNECTED:
 			s->connected = f.v != 0;
 			break;
-		case 8:
+		case JZFP_F_NODE_STATUS_AGE_MS:
 			s->age_ms = f.v;
 			break;
-		case 9:
+		case JZFP_F_NODE_STATUS_REFUSED:
 			s->refused = f.v;
 			break;
-		case 10:
+		case JZFP_F_NODE_STATUS_WF_REFUSED:
 			s->wf_refused = f.v;
 			break;
-		case 11:
+		case JZFP_F_NODE_STATUS_PENDING:
 			s->pending = f.v;
 			break;
-		case 12:
+		case JZFP_F_NODE_STATUS_DOWN_BACKLOG:
 			s->down_backlog = f.v;
 			break;
 		}
@@ -393,7 +423,7 @@ decode_heartbeat(struct wire_frame *fr, struct bytes b)
 	size_t count = 0;
 	int rc;
 
-	walk_init(&k, b, B(1), 0, B(1));
+	walk_init(&k, b, B(JZFP_F_HEARTBEAT_NODES), 0, B(JZFP_F_HEARTBEAT_NODES));
 	while ((rc = walk_next(&k, &f)) > 0)
 		if (++count > WIRE_MAX_NODES)
 			return JZ_ETOOBIG;
@@ -405,7 +435,7 @@ decode_heartbeat(struct wire_frame *fr, struct bytes b)
 	fr->heartbeat.nodes = calloc(count, sizeof(*fr->heartbeat.nodes));
 	if (!fr->heartbeat.nodes)
 		return -ENOMEM;
-	walk_init(&k, b, B(1), 0, B(1));
+	walk_init(&k, b, B(JZFP_F_HEARTBEAT_NODES), 0, B(JZFP_F_HEARTBEAT_NODES));
 	while (walk_next(&k, &f) > 0) {
 		rc = decode_node_status(&fr->heartbeat.nodes[fr->heartbeat.n], f.b);
 		if (rc < 0)
@@ -422,7 +452,7 @@ decode_pull(struct wire_frame *fr, struct bytes b)
 	struct pbwalk_field f;
 	int rc;
 
-	walk_init(&k, b, 0, B(1), 0);
+	walk_init(&k, b, 0, B(JZFP_F_PULL_FROM_SEQ), 0);
 	while ((rc = walk_next(&k, &f)) > 0)
 		fr->pull.from_seq = f.v;
 	if (rc < 0)
@@ -443,7 +473,11 @@ wire_decode(struct wire_frame *out, const uint8_t *p, size_t n)
 		return JZ_ETOOBIG;
 
 	/* Exactly one member of the oneof. */
-	walk_init(&k, (struct bytes){p, n}, B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7), 0, 0);
+	walk_init(&k, (struct bytes){p, n},
+	          B(JZFP_F_FRAME_HELLO) | B(JZFP_F_FRAME_WELCOME) | B(JZFP_F_FRAME_REFUSE) |
+	              B(JZFP_F_FRAME_BATCH) | B(JZFP_F_FRAME_ACK) | B(JZFP_F_FRAME_HEARTBEAT) |
+	              B(JZFP_F_FRAME_PULL),
+	          0, 0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		if (out->type != WIRE_NONE) {
 			rc = JZ_EPARSE; /* two members: the frame is left zeroed below */
@@ -544,7 +578,8 @@ cursor(const struct wire_cursor *c, Jzfp__Cursor *pb)
 size_t
 wire_batch_env_cost(size_t env_len)
 {
-	return 1 + pbwalk_varint_size(env_len) + env_len;
+	return pbwalk_varint_size(PBWALK_TAG(JZFP_F_BATCH_ENVELOPES, PBWALK_LEN)) +
+	       pbwalk_varint_size(env_len) + env_len;
 }
 
 int
