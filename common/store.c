@@ -50,6 +50,7 @@ static const char *const db_names[STORE_NDB] = {
     [STORE_WFSTEP] = "wfstep",
     [STORE_WFTIME] = "wftime",
     [STORE_HELD] = "held",
+    [STORE_PENDING] = "pending",
 };
 
 static int

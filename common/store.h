@@ -56,6 +56,7 @@ enum store_db {
 	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
 	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
 	                  * than max_skew ahead of this node's clock (node/apply.c) */
+	STORE_PENDING,   /* area(8) year(2) -> open proposals by state (node/pending.c) */
 	STORE_NDB
 };
 

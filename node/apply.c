@@ -24,6 +24,7 @@
 #include "household.h"
 #include "log.h"
 #include "origin.h"
+#include "pending.h"
 #include "record.h"
 #include "workflow.h"
 
@@ -121,6 +122,8 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
 	err = flow_index_init(&txn, area);
+	if (!err)
+		err = pending_init(&txn);
 	if (!err)
 		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
 		                           sizeof(ctx->total.own_refused_last));

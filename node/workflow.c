@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "cert.h"
 #include "hlc.h"
+#include "pending.h"
 #include "record.h"
 
 #include <stdarg.h>
@@ -533,6 +534,7 @@ void
 wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p)
 {
 	uint8_t v[PROPOSAL_LEN];
+	pending_move(txn, hash, p); /* the open proposals' counters follow */
 	be64_put(v, p->household);
 	v[8] = p->state;
 	v[9] = p->kind;

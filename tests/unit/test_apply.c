@@ -569,7 +569,7 @@ county_wf(struct node_ut *nd, uint8_t step, uint16_t days, const struct prop *p,
 static const char *const db_name[] = {
     "env",    "log",    "downlog",   "origin", "household", "version", "proposal", "census",
     "rollup", "link",   "conflict",  "parked", "meta",      "keyrec",  "revoked",  "person",
-    "hhprop", "wfhist", "receipted", "wfstep", "wftime",    "held",
+    "hhprop", "wfhist", "receipted", "wfstep", "wftime",    "held",    "pending",
 };
 _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for every database");
 
@@ -579,7 +579,7 @@ _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for ev
  * for a step of the node's own that is refused, the count in meta). */
 #define DBS_STEP                                                                                   \
 	(DBS_STORED | DB(STORE_PROPOSAL) | DB(STORE_WFHIST) | DB(STORE_WFSTEP) |                   \
-	 DB(STORE_WFTIME) | DB(STORE_META))
+	 DB(STORE_WFTIME) | DB(STORE_META) | DB(STORE_PENDING))
 
 struct snap {
 	uint64_t count[STORE_NDB];
