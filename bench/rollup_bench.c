@@ -82,8 +82,7 @@ struct village_job {
 };
 
 static int
-sign_workflow(struct applier *a, uint8_t step, uint8_t (*hashes)[32], const uint64_t *ids,
-              size_t n)
+sign_workflow(struct applier *a, uint8_t step, uint8_t (*hashes)[32], const uint64_t *ids, size_t n)
 {
 	static struct rec_workflow w;
 	static uint8_t body[REC_MAX_ENCODED];
@@ -98,8 +97,8 @@ sign_workflow(struct applier *a, uint8_t step, uint8_t (*hashes)[32], const uint
 		size_t len;
 		int err = rec_workflow_encode(&w, body, sizeof(body), &len);
 		if (!err)
-			err = apply_local(a, ENV_KIND_WORKFLOW, a->ctx->area, (struct bytes){body, len},
-			                  NULL, NULL);
+			err = apply_local(a, ENV_KIND_WORKFLOW, a->ctx->area,
+			                  (struct bytes){body, len}, NULL, NULL);
 		if (err)
 			return err;
 	}
@@ -317,8 +316,8 @@ cmd_time(const char *dir, int reps, int vreps)
 	       ",\"year\":%u,\"pending_init_s\":%.3f",
 	       store_count(&txn, STORE_PROPOSAL), store_count(&txn, STORE_HOUSEHOLD), year, init_s);
 	store_abort(&txn);
-	static const char *names[] = {"", "village", "township", "county", "prefecture",
-	                              "province"};
+	static const char *names[] = {"",       "village",    "township",
+	                              "county", "prefecture", "province"};
 	for (int lvl = AREA_LEVEL_PROVINCE; lvl >= AREA_LEVEL_VILLAGE; lvl--) {
 		double t[64], cpu[64];
 		long rows = 0;

@@ -122,8 +122,8 @@ tally_add(struct tally *t, uint64_t village, uint16_t year, uint8_t state)
 		t->cap = cap;
 	}
 	for (int lvl = AREA_LEVEL_VILLAGE; lvl <= AREA_LEVEL_PROVINCE; lvl++)
-		t->v[t->n++] = (area_at_level(village, (enum area_level)lvl) << 16 | year) << 4 |
-		               state;
+		t->v[t->n++] =
+		    (area_at_level(village, (enum area_level)lvl) << 16 | year) << 4 | state;
 	return 0;
 }
 
@@ -290,8 +290,8 @@ pending_verify(struct store_txn *txn, size_t *cells, size_t *bad, char *first, s
 				snprintf(first, len,
 				         "area %012" PRIu64 " year %u: %u open proposals counted, "
 				         "no pending counter stored",
-				         (uint64_t)(want_cell >> 16), (unsigned)(want_cell & 0xffff),
-				         sum);
+				         (uint64_t)(want_cell >> 16),
+				         (unsigned)(want_cell & 0xffff), sum);
 			have_want = false;
 		}
 		if (err)
@@ -302,7 +302,8 @@ pending_verify(struct store_txn *txn, size_t *cells, size_t *bad, char *first, s
 			if (have[s] != w) {
 				if (!(*bad)++)
 					snprintf(first, len,
-					         "area %012" PRIu64 " year %u: pending %s stored %u, "
+					         "area %012" PRIu64
+					         " year %u: pending %s stored %u, "
 					         "counted %u",
 					         (uint64_t)(cell >> 16), (unsigned)(cell & 0xffff),
 					         wf_state_name((uint8_t)s), have[s], w);
