@@ -101,6 +101,46 @@ pending_move(struct store_txn *txn, const uint8_t hash[32], const struct wf_prop
 		add(txn, nv, p->year, p->state, +1);
 }
 
+int
+pending_totals(struct store_txn *txn, uint64_t *by)
+{
+	memset(by, 0, WF_NSTATES * sizeof(*by));
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_PENDING, &it);
+	if (err)
+		return err;
+	struct bytes k, v;
+	uint8_t key[10];
+	/* A province's cells come first in its range; then on to the next one. */
+	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;) {
+		uint32_t c[WF_NSTATES];
+		if (k.n != 10 || pending_decode(c, v.p, v.n)) {
+			err = JZ_ECORRUPT;
+			break;
+		}
+		uint64_t area = be64_get(k.p);
+		enum area_level level = area_level_of(area);
+		if (level == AREA_LEVEL_NONE) { /* never written; stepped over */
+			err = store_iter_next(&it, &k, &v);
+			continue;
+		}
+		if (level == AREA_LEVEL_PROVINCE) {
+			for (int s = 0; s < WF_NSTATES; s++)
+				by[s] += c[s];
+			err = store_iter_next(&it, &k, &v);
+			continue;
+		}
+		uint64_t lo, hi;
+		area_range(area_at_level(area, AREA_LEVEL_PROVINCE), &lo, &hi);
+		if (hi >= AREA_CODE_MAX)
+			break;
+		cell_key(key, hi + 1, 0);
+		err = store_iter_seek(&it, key, sizeof(key), &k, &v);
+	}
+	store_iter_close(&it);
+	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
 /* ---------------------------------------------------------------- counting */
 
 /* One open proposal at one of its cells: (area << 16 | year) << 4 | state.

@@ -49,6 +49,10 @@ JZ_NODISCARD int pending_init(struct store_txn *txn);
  * Returns the number of proposals read, or a negative error. */
 JZ_NODISCARD long pending_rebuild(struct store_txn *txn);
 
+/* The open proposals held, by state (all areas and years): BY[WF_NSTATES].
+ * Reads the province cells only. Returns 0 or a read error. */
+JZ_NODISCARD int pending_totals(struct store_txn *txn, uint64_t *by);
+
 /* Decode a `pending` value into COUNTS[WF_NSTATES]. Returns 0 or JZ_ECORRUPT. */
 int pending_decode(uint32_t *counts, const uint8_t *p, size_t n);
 

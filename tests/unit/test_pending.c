@@ -188,6 +188,24 @@ compare_all(struct store_txn *txn)
 	assert_int_equal(pending_verify(txn, &cells, &bad, first, sizeof(first)), 0);
 	if (bad)
 		fail_msg("pending_verify: %zu of %zu cells disagree; first: %s", bad, cells, first);
+
+	/* The totals by state (status, metrics) are the open proposals held. */
+	uint64_t want[WF_NSTATES] = {0}, have[WF_NSTATES];
+	struct store_iter it;
+	assert_int_equal(store_iter_open(txn, STORE_PROPOSAL, &it), 0);
+	struct bytes k, v;
+	int guard = 0;
+	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0 && guard < 10000;
+	     err = store_iter_next(&it, &k, &v), guard++) {
+		struct wf_proposal p;
+		assert_int_equal(wf_proposal_decode(&p, v.p, v.n), 0);
+		if (wf_is_open(p.state))
+			want[p.state]++;
+	}
+	store_iter_close(&it);
+	assert_int_equal(pending_totals(txn, have), 0);
+	for (int s = 0; s < WF_NSTATES; s++)
+		assert_int_equal(have[s], want[s]);
 }
 
 static void
