@@ -302,12 +302,8 @@ cmd_time(const char *dir, int reps, int vreps)
 	/* As the daemon does at open: count the pending proposals once if the
 	 * store has no counters yet. */
 	double t_init = now_s();
-	if ((err = store_begin(st, &txn, STORE_RW)))
-		fail("txn", err);
-	if ((err = pending_init(&txn)))
+	if ((err = pending_open(st)))
 		fail("pending counters", err);
-	if ((err = store_commit(&txn)))
-		fail("commit", err);
 	double init_s = now_s() - t_init;
 	if ((err = store_begin(st, &txn, STORE_RO)))
 		fail("txn", err);

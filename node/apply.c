@@ -72,6 +72,9 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		return -ENOMEM;
 	}
 
+	/* The open proposals' counters, counted once for an older store. */
+	if ((err = pending_open(st)))
+		goto fail;
 	struct store_txn txn;
 	err = store_begin(st, &txn, STORE_RW);
 	if (err)
@@ -122,8 +125,6 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->max_skew_ms = APPLY_MAX_SKEW_MS;
 	uint64_t own = 0;
 	err = flow_index_init(&txn, area);
-	if (!err)
-		err = pending_init(&txn);
 	if (!err)
 		err = flow_own_refused_get(&txn, &own, ctx->total.own_refused_last,
 		                           sizeof(ctx->total.own_refused_last));

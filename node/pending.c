@@ -283,6 +283,27 @@ pending_init(struct store_txn *txn)
 }
 
 int
+pending_open(struct store *st)
+{
+	for (int tries = 0;; tries++) {
+		struct store_txn txn;
+		int err = store_begin(st, &txn, STORE_RW);
+		if (err)
+			return err;
+		err = pending_init(&txn);
+		if (err) {
+			store_abort(&txn);
+		} else {
+			err = store_commit(&txn);
+		}
+		if (err != JZ_EMAPFULL || tries >= 8)
+			return err;
+		if ((err = store_grow(st)))
+			return err;
+	}
+}
+
+int
 pending_verify(struct store_txn *txn, size_t *cells, size_t *bad, char *first, size_t len)
 {
 	struct tally t = {0};

@@ -45,6 +45,11 @@ void pending_move(struct store_txn *txn, const uint8_t hash[32], const struct wf
  */
 JZ_NODISCARD int pending_init(struct store_txn *txn);
 
+/* pending_init in a transaction of its own on ST, the map grown when it is
+ * full (a large store's first count): what a node calls at open, before
+ * anything else reads the counters. Returns 0 or an error. */
+JZ_NODISCARD int pending_open(struct store *st);
+
 /* Count every proposal held into fresh counters, replacing all of them.
  * Returns the number of proposals read, or a negative error. */
 JZ_NODISCARD long pending_rebuild(struct store_txn *txn);
