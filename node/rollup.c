@@ -6,13 +6,16 @@
  * by area and year) during one transaction and add them to the database at
  * its end. Readers sum deltas over years <= Y for stocks and take year Y
  * alone for events, and divide by the census population of the villages
- * under each area, all in exact integers.
+ * under each area, all in exact integers. A query walks only the cells of
+ * its level (one seek per area past the subtree below it), and takes the
+ * open proposals from the `pending` counters (pending.h), never from the
+ * proposals themselves.
  *
  * rollup_verify() recomputes from the stored records: every version index
  * entry against its envelope, every household's heads, effective head,
  * official status and rollup history from its versions and proposals alone
  * (hh_recompute), and every (area, year) cell against the sum of those
- * histories.
+ * histories; and the pending counters against a count of the proposals.
  */
 #include "rollup.h"
 
