@@ -24,6 +24,7 @@
 #include "keyrec.h"
 #include "log.h"
 #include "origin.h"
+#include "pending.h"
 #include "proposal.h"
 #include "receipt.h"
 #include "record.h"
@@ -79,6 +80,9 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		return -ENOMEM;
 	}
 
+	/* The open proposals' counters, counted once for an older store. */
+	if ((err = pending_open(st)))
+		goto fail;
 	struct store_txn txn;
 	err = store_begin(st, &txn, STORE_RW);
 	if (err)

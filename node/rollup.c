@@ -6,7 +6,10 @@
  * by area and year) during one transaction and add them to the database at
  * its end. Readers sum deltas over years <= Y for stocks and take year Y
  * alone for events, and divide by the census population of the villages
- * under each area, all in exact integers.
+ * under each area, all in exact integers. A query walks only the cells of
+ * its level (one seek per area past the subtree below it), and takes the
+ * open proposals from the `pending` counters (pending.h), never from the
+ * proposals themselves.
  *
  * rollup_verify() is in rollup_verify.c (it needs household.h, which needs
  * this module).
@@ -16,6 +19,7 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "origin.h"
+#include "pending.h"
 #include "record.h"
 #include "workflow.h"
 
@@ -414,45 +418,87 @@ range_key(uint8_t key[10], uint64_t area, uint16_t year)
 	be16_put(key + 8, year);
 }
 
-/* Sum the counters of every area of the query's level under it. */
+/*
+ * Visit the cells (area(8) year(2) keys) of DB whose area is of level LEVEL
+ * and in [LO, HI], in key order. Cells of areas below LEVEL are skipped with
+ * one seek per area of LEVEL (past the end of its subtree), so a query at
+ * the province reads the province's cells, not every village's. FN returns
+ * 0 to go on, or an error that stops the walk.
+ */
+typedef int (*cell_fn)(uint64_t area, uint16_t year, struct bytes v, void *arg);
+
 static int
-query_counters(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
-               struct rows *rows)
+level_walk(struct store_txn *txn, enum store_db db, enum area_level level, uint64_t lo, uint64_t hi,
+           cell_fn fn, void *arg)
 {
 	struct store_iter it;
-	int err = store_iter_open(txn, STORE_ROLLUP, &it);
+	int err = store_iter_open(txn, db, &it);
 	if (err)
 		return err;
 	uint8_t key[10];
 	range_key(key, lo, 0);
 	struct bytes k, v;
-	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		if (k.n != 10 || v.n != RC_VAL_LEN) {
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v); err == 0;) {
+		if (k.n != 10) {
 			err = JZ_ECORRUPT;
 			break;
 		}
 		uint64_t area = be64_get(k.p);
-		uint16_t year = be16_get(k.p + 8);
 		if (area > hi)
 			break;
-		if (area_level_of(area) != q->level || year > q->year)
+		enum area_level l = area_level_of(area);
+		if (l == level) {
+			if ((err = fn(area, be16_get(k.p + 8), v, arg)))
+				break;
+		} else if (l != AREA_LEVEL_NONE && l < level) {
+			/* Below the level: on to the next area of the level. */
+			uint64_t alo, ahi;
+			area_range(area_at_level(area, level), &alo, &ahi);
+			if (ahi >= hi)
+				break;
+			range_key(key, ahi + 1, 0);
+			err = store_iter_seek(&it, key, sizeof(key), &k, &v);
 			continue;
-		struct rollup_row *row = row_for(rows, area, q);
-		if (!row) {
-			err = -ENOMEM;
-			break;
 		}
-		int64_t c[RC_N];
-		counts_decode(c, v.p);
-		for (int i = 0; i < RC_FIRST_EVENT; i++)
-			row->c[i] += c[i];
-		if (year == q->year)
-			for (int i = RC_FIRST_EVENT; i < RC_N; i++)
-				row->c[i] += c[i];
+		err = store_iter_next(&it, &k, &v);
 	}
 	store_iter_close(&it);
 	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
+struct counters_arg {
+	const struct rollup_query *q;
+	struct rows *rows;
+};
+
+static int
+counters_cell(uint64_t area, uint16_t year, struct bytes v, void *arg)
+{
+	struct counters_arg *ca = arg;
+	if (v.n != RC_VAL_LEN)
+		return JZ_ECORRUPT;
+	if (year > ca->q->year)
+		return 0;
+	struct rollup_row *row = row_for(ca->rows, area, ca->q);
+	if (!row)
+		return -ENOMEM;
+	int64_t c[RC_N];
+	counts_decode(c, v.p);
+	for (int i = 0; i < RC_FIRST_EVENT; i++)
+		row->c[i] += c[i];
+	if (year == ca->q->year)
+		for (int i = RC_FIRST_EVENT; i < RC_N; i++)
+			row->c[i] += c[i];
+	return 0;
+}
+
+/* Sum the counters of every area of the query's level under it. */
+static int
+query_counters(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
+               struct rows *rows)
+{
+	struct counters_arg ca = {q, rows};
+	return level_walk(txn, STORE_ROLLUP, q->level, lo, hi, counters_cell, &ca);
 }
 
 /* Add each village's latest census with year <= Y to its area's row. */
@@ -520,35 +566,72 @@ query_census(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, u
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
-/* Open proposals, by state, of the households under each row's area. */
+/* The pending counters of one area, summed over the years <= the query's. */
+struct pending_arg {
+	const struct rollup_query *q;
+	struct rows *rows;
+	uint64_t to;   /* the row every count goes to (0: the cell's own area) */
+	uint64_t area; /* the area being summed */
+	uint32_t c[WF_NSTATES];
+};
+
+static int
+pending_done(struct pending_arg *pa)
+{
+	uint64_t total = 0;
+	for (int s = 0; s < WF_NSTATES; s++)
+		total += pa->c[s];
+	if (total) {
+		struct rollup_row *row = row_for(pa->rows, pa->to ? pa->to : pa->area, pa->q);
+		if (!row)
+			return -ENOMEM;
+		for (int s = 0; s < WF_NSTATES; s++)
+			row->pending[s] += pa->c[s];
+		row->pending_total += total;
+	}
+	memset(pa->c, 0, sizeof(pa->c));
+	return 0;
+}
+
+static int
+pending_cell(uint64_t area, uint16_t year, struct bytes v, void *arg)
+{
+	struct pending_arg *pa = arg;
+	int err = 0;
+	if (area != pa->area) {
+		err = pending_done(pa);
+		pa->area = area;
+	}
+	uint32_t c[WF_NSTATES];
+	if (!err && pending_decode(c, v.p, v.n))
+		err = JZ_ECORRUPT;
+	if (!err && year <= pa->q->year)
+		for (int s = 0; s < WF_NSTATES; s++)
+			pa->c[s] += c[s];
+	return err;
+}
+
+/*
+ * Open proposals, by state, of the households under each row's area, from
+ * the pending counters (pending.h). With --under below the query's level,
+ * the row of UNDER's ancestor gets UNDER's own counts (the proposals of the
+ * households under it), as when they were counted one by one.
+ */
 static int
 query_pending(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
               struct rows *rows)
 {
 	_Static_assert(WF_NSTATES <= 16, "rollup_row.pending has a slot per state");
-	struct store_iter it;
-	int err = store_iter_open(txn, STORE_PROPOSAL, &it);
-	if (err)
-		return err;
-	struct bytes k, v;
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
-		struct wf_proposal p;
-		if (wf_proposal_decode(&p, v.p, v.n))
-			continue;
-		uint64_t village = household_village(p.household);
-		if (!wf_is_open(p.state) || village < lo || village > hi || p.year > q->year)
-			continue;
-		struct rollup_row *row = row_for(rows, area_at_level(village, q->level), q);
-		if (!row) {
-			err = -ENOMEM;
-			break;
-		}
-		row->pending[p.state]++;
-		row->pending_total++;
+	struct pending_arg pa = {.q = q, .rows = rows};
+	enum area_level under = q->under ? area_level_of(q->under) : AREA_LEVEL_NONE;
+	int err;
+	if (under != AREA_LEVEL_NONE && under < q->level) {
+		pa.to = area_at_level(q->under, q->level);
+		err = level_walk(txn, STORE_PENDING, under, q->under, q->under, pending_cell, &pa);
+	} else {
+		err = level_walk(txn, STORE_PENDING, q->level, lo, hi, pending_cell, &pa);
 	}
-	store_iter_close(&it);
-	return err == JZ_ENOTFOUND ? 0 : err;
+	return err ? err : pending_done(&pa);
 }
 
 /* Names of township and county rows come from the nodes' NodeInfo records. */

@@ -113,7 +113,7 @@ struct rollup_row {
 	int64_t c[RC_N];
 	/* Open proposals of the area's households by state (workflow.h), of
 	 * the query's year or before: what the official figures do not include
-	 * yet. */
+	 * yet. From the pending counters (pending.h). */
 	uint32_t pending[16];
 	uint64_t pending_total;
 };
@@ -141,8 +141,9 @@ long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
 uint16_t rollup_latest_year(struct store_txn *txn);
 
 /*
- * (rollup_verify.c) Recompute every counter from the stored household
- * records and compare with the rollup database. Writes a human summary to MSG. Returns 0 when
+ * (rollup_verify.c) Recompute every counter from the stored household records and compare
+ * with the rollup database; count the open proposals again and compare with
+ * the pending counters. Writes a human summary to MSG. Returns 0 when
  * they agree exactly, JZ_ECORRUPT when they do not, or another error.
  */
 JZ_NODISCARD int rollup_verify(struct store_txn *txn, char *msg, size_t msglen);

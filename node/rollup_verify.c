@@ -3,13 +3,15 @@
  * records every version index entry against its envelope, every household's
  * heads, effective head, official status and rollup history from its
  * versions and proposals alone (hh_recompute), and every (area, year) cell
- * against the sum of those histories.
+ * against the sum of those histories; and the pending counters against a
+ * count of the proposals (pending_verify).
  *
  * Apart from rollup.c because it needs household.h, which needs rollup.h.
  */
 #include "bytes.h"
 #include "envelope.h"
 #include "household.h"
+#include "pending.h"
 #include "record.h"
 #include "rollup.h"
 
@@ -96,6 +98,7 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
 	struct rollup_acc *acc = NULL;
 	size_t cells = 0, bad_cells = 0, bad_hh = 0, held = 0, indexed = 0;
+	size_t pcells = 0, bad_pending = 0;
 	char first[200] = "";
 	struct hh_work *hw = NULL;
 	struct rec_household *h = malloc(sizeof(*h));
@@ -199,16 +202,26 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 			         year);
 	}
 
-	if (bad_cells || bad_hh) {
-		snprintf(
-		    msg, msglen,
-		    "MISMATCH: %zu of %zu counter cells and %zu households disagree; first: %s",
-		    bad_cells, cells, bad_hh, first);
+	/* 4. The pending counters are what the proposals held count. */
+	char pfirst[200] = "";
+	if ((err = pending_verify(txn, &pcells, &bad_pending, pfirst, sizeof(pfirst)))) {
+		snprintf(msg, msglen, "reading the pending counters failed: %s", err_str(err));
+		goto out;
+	}
+	if (bad_pending && !bad_cells && !bad_hh)
+		snprintf(first, sizeof(first), "%s", pfirst);
+
+	if (bad_cells || bad_hh || bad_pending) {
+		snprintf(msg, msglen,
+		         "MISMATCH: %zu of %zu counter cells, %zu of %zu pending cells and %zu "
+		         "households disagree; first: %s",
+		         bad_cells, cells, bad_pending, pcells, bad_hh, first);
 		err = JZ_ECORRUPT;
 	} else {
 		snprintf(msg, msglen,
-		         "OK: %zu counter cells and %zu households agree with the recomputation",
-		         cells, held);
+		         "OK: %zu counter cells, %zu pending cells and %zu households agree with "
+		         "the recomputation",
+		         cells, pcells, held);
 	}
 out:
 	rollup_acc_free(&acc);

@@ -26,6 +26,7 @@ static const struct store_table tables[STORE_NDB] = {
     [STORE_WFSTEP] = {"wfstep"},
     [STORE_WFTIME] = {"wftime"},
     [STORE_HELD] = {"held"},
+    [STORE_PENDING] = {"pending"},
 };
 
 const struct store_layout tables_layout = {

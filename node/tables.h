@@ -40,10 +40,11 @@ enum store_db {
 	STORE_RECEIPTED, /* origin(32) -> seq(8): what the province last receipted */
 	STORE_WFSTEP,    /* version hash(32) hlc(8) origin(32) seq(8) index(2) -> empty: every
 	                  * workflow step held on that proposal, in the order it is judged in
-	                  * (flow.c) */
+	                  * (proposal.c) */
 	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
 	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
 	                  * than max_skew ahead of this node's clock (apply.c) */
+	STORE_PENDING,   /* area(8) year(2) -> open proposals by state (pending.c) */
 	STORE_NDB
 };
 

@@ -14,13 +14,13 @@
  * n_hist(4). `wfhist` value: step(1) refused(1) level(1) area(8) hlc(8)
  * days(2) origin(32) seq(8), then the reason (no NUL).
  */
-#include "workflow.h"
-
 #include "bytes.h"
 #include "cert.h"
 #include "hlc.h"
 #include "household.h"
+#include "pending.h"
 #include "record.h"
+#include "workflow.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -355,6 +355,7 @@ void
 wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p)
 {
 	uint8_t v[PROPOSAL_LEN];
+	pending_move(txn, hash, p); /* the open proposals' counters follow */
 	be64_put(v, p->household);
 	v[8] = p->state;
 	v[9] = p->kind;

@@ -253,7 +253,7 @@ int remote_fn(struct applier *a, void *arg);
  * for a step of the node's own that is refused, the count in meta). */
 #define DBS_STEP                                                                                   \
 	(DBS_STORED | DB(STORE_PROPOSAL) | DB(STORE_WFHIST) | DB(STORE_WFSTEP) |                   \
-	 DB(STORE_WFTIME) | DB(STORE_META))
+	 DB(STORE_WFTIME) | DB(STORE_META) | DB(STORE_PENDING))
 
 struct snap {
 	uint64_t count[STORE_NDB];
