@@ -21,9 +21,7 @@
 #include <sys/stat.h>
 
 #define CHUNK 65536
-/* The decoded chunk holds twice the raw one: UTF-16 and GB18030 take 2
- * bytes where UTF-8 takes up to 3. */
-#define END (-1) /* end of input */
+#define END   (-1) /* end of input */
 
 struct csv_reader {
 	/* source */
@@ -41,7 +39,10 @@ struct csv_reader {
 	const char *encoding; /* "UTF-8", "GB18030", "UTF-16LE", "UTF-16BE" */
 	char *raw;            /* bytes read, not yet converted */
 	size_t raw_len;
-	size_t raw_cap; /* of raw: CHUNK, or less for a smaller file; chunk holds twice that */
+	/* raw's size: CHUNK, or less for a smaller file. The decoded chunk
+	 * holds twice that: UTF-16 and GB18030 take 2 bytes where UTF-8 takes
+	 * up to 3. */
+	size_t raw_cap;
 	bool sniffed, raw_eof;
 	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
 
