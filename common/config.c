@@ -487,29 +487,16 @@ fail:
 	return err;
 }
 
-int
-config_load(struct config *out, const char *path, char *err, size_t errlen)
+/* Parse TEXT[0..LEN), the contents of the file at REAL (absolute, resolved;
+ * shorter than out->path), whose st_mode is MODE; SHOWN starts each error. */
+static int
+parse(struct config *out, const char *real, const char *shown, const char *text, size_t len,
+      mode_t mode, char *err, size_t errlen)
 {
-	struct load ld = {.cfg = out, .shown = path, .err = err, .errlen = errlen};
-	char real[PATH_MAX];
-	char *text = NULL;
-	mode_t mode = 0;
+	struct load ld = {.cfg = out, .shown = shown, .err = err, .errlen = errlen, .len = len};
+	const char *path = shown;
 	int rc;
 
-	if (err && errlen)
-		err[0] = '\0';
-	memset(out, 0, sizeof *out);
-	if (!realpath(path, real))
-		rc = errno ? -errno : -EIO;
-	else if (strlen(real) >= sizeof out->path)
-		rc = -ENAMETOOLONG;
-	else
-		rc = read_file(real, &text, &ld.len, &mode);
-	if (rc) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		return rc;
-	}
 	strcpy(out->path, real);
 	strcpy(ld.dir, real);
 	*strrchr(ld.dir, '/') = '\0'; /* realpath gives an absolute path */
@@ -559,6 +546,53 @@ config_load(struct config *out, const char *path, char *err, size_t errlen)
 	rc = ld.failed ? JZ_ECONFIG : 0;
 
 done:
+	return rc;
+}
+
+int
+config_load(struct config *out, const char *path, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	char *text = NULL;
+	size_t len = 0;
+	mode_t mode = 0;
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+	memset(out, 0, sizeof *out);
+	if (!realpath(path, real))
+		rc = errno ? -errno : -EIO;
+	else if (strlen(real) >= sizeof out->path)
+		rc = -ENAMETOOLONG;
+	else
+		rc = read_file(real, &text, &len, &mode);
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	rc = parse(out, real, path, text, len, mode, err, errlen);
 	free(text);
 	return rc;
+}
+
+int
+config_parse(struct config *out, const char *path, const char *text, size_t len, mode_t mode,
+             char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	memset(out, 0, sizeof *out);
+	if (path[0] != '/' || strlen(path) >= sizeof out->path) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(EINVAL));
+		return -EINVAL;
+	}
+	if (len > FILE_MAX) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(EFBIG));
+		return -EFBIG;
+	}
+	return parse(out, path, path, text, len, mode, err, errlen);
 }

@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CONFIG_PATH_MAX 4096
 
@@ -97,5 +98,15 @@ struct config {
  * 0). Returns 0, JZ_ECONFIG for an invalid file, -errno when the file cannot
  * be read ("FILE: No such file or directory"). */
 int config_load(struct config *out, const char *path, char *err, size_t errlen);
+
+/* config_load for a file already in memory: TEXT[0..LEN) (no terminator
+ * needed) is the contents of the file at PATH, which must be absolute and
+ * resolved (relative paths in the file are taken from its directory; errors
+ * start with it), and MODE its st_mode (a key in the file needs 0600). No
+ * file is opened except the time zone's. Returns as config_load, and
+ * -EINVAL for a relative or too long PATH, -EFBIG for a text longer than a
+ * config file may be. For tests and fuzzing. */
+int config_parse(struct config *out, const char *path, const char *text, size_t len, mode_t mode,
+                 char *err, size_t errlen);
 
 #endif

@@ -18,12 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHUNK 65536
-/* Decoded bytes per raw chunk at most: UTF-16 and GB18030 take 2 bytes
- * where UTF-8 takes up to 3. */
-#define OUT_CHUNK (2 * CHUNK)
-#define END       (-1) /* end of input */
+#define END   (-1) /* end of input */
 
 struct csv_reader {
 	/* source */
@@ -41,6 +39,10 @@ struct csv_reader {
 	const char *encoding; /* "UTF-8", "GB18030", "UTF-16LE", "UTF-16BE" */
 	char *raw;            /* bytes read, not yet converted */
 	size_t raw_len;
+	/* raw's size: CHUNK, or less for a smaller file. The decoded chunk
+	 * holds twice that: UTF-16 and GB18030 take 2 bytes where UTF-8 takes
+	 * up to 3. */
+	size_t raw_cap;
 	bool sniffed, raw_eof;
 	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
 
@@ -182,8 +184,8 @@ fill(struct csv_reader *r)
 			r->eof = true;
 			return 0;
 		}
-		if (!r->raw_eof && r->raw_len < CHUNK) {
-			size_t n = fread(r->raw + r->raw_len, 1, CHUNK - r->raw_len, r->f);
+		if (!r->raw_eof && r->raw_len < r->raw_cap) {
+			size_t n = fread(r->raw + r->raw_len, 1, r->raw_cap - r->raw_len, r->f);
 			if (n == 0) {
 				if (ferror(r->f)) {
 					r->read_err = errno ? -errno : -EIO;
@@ -204,7 +206,7 @@ fill(struct csv_reader *r)
 			return 0;
 		}
 		char *in = r->raw, *out = r->chunk;
-		size_t inleft = r->raw_len, outleft = OUT_CHUNK;
+		size_t inleft = r->raw_len, outleft = 2 * r->raw_cap;
 		if (iconv(r->cd, &in, &inleft, &out, &outleft) == (size_t)-1) {
 			if (errno == EILSEQ || (errno == EINVAL && r->raw_eof)) {
 				r->bad_byte = (unsigned char)*in;
@@ -215,7 +217,7 @@ fill(struct csv_reader *r)
 		}
 		memmove(r->raw, in, inleft);
 		r->raw_len = inleft;
-		size_t produced = OUT_CHUNK - outleft;
+		size_t produced = 2 * r->raw_cap - outleft;
 		if (produced) {
 			r->mem = r->chunk;
 			r->len = produced;
@@ -447,15 +449,23 @@ csv_open(struct csv_reader **out, const char *path)
 	int err = reader_new(&r);
 	if (err)
 		return err;
-	r->chunk = malloc(OUT_CHUNK);
-	r->raw = malloc(CHUNK);
-	if (!r->chunk || !r->raw) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	r->f = fopen(path, "rb");
 	if (!r->f) {
 		err = -errno;
+		goto fail;
+	}
+	/* A file smaller than a chunk gets buffers its size (a few hundred
+	 * bytes at least): a small file read often (the fuzzer, tests) should
+	 * not map and fault in 192 KiB each time. */
+	struct stat st;
+	r->raw_cap = CHUNK;
+	if (fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < CHUNK)
+		r->raw_cap = st.st_size < 512 ? 512 : (size_t)st.st_size + 1;
+	r->chunk = malloc(2 * r->raw_cap);
+	r->raw = malloc(r->raw_cap);
+	if (!r->chunk || !r->raw) {
+		err = -ENOMEM;
 		goto fail;
 	}
 	*out = r;

@@ -54,6 +54,19 @@ hlc_ms(uint64_t v)
 	return v >> 16;
 }
 
+/* Until when (ms) an envelope stamped V must wait at a receiver whose clock
+ * reads NOW_MS and that allows MAX_SKEW_MS of clock skew: hlc_ms(V) when that
+ * is more than MAX_SKEW_MS ahead of NOW_MS (held until the clock reaches
+ * it), else 0 (applied now). A sum past UINT64_MAX holds nothing. */
+static inline uint64_t
+hlc_held_until(uint64_t v, uint64_t now_ms, uint64_t max_skew_ms)
+{
+	uint64_t t = hlc_ms(v);
+	if (now_ms > UINT64_MAX - max_skew_ms || t <= now_ms + max_skew_ms)
+		return 0;
+	return t;
+}
+
 /* The counter part of a value. */
 static inline uint16_t
 hlc_counter(uint64_t v)

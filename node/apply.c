@@ -502,9 +502,7 @@ held_until(struct applier *a, const struct envelope *e)
 	struct apply_ctx *ctx = a->ctx;
 	if (!ctx->max_skew_ms || is_own(a, e->origin))
 		return 0;
-	uint64_t limit = apply_clock_ms(ctx) + ctx->max_skew_ms;
-	uint64_t t = hlc_ms(e->hlc);
-	return t > limit ? t : 0;
+	return hlc_held_until(e->hlc, apply_clock_ms(ctx), ctx->max_skew_ms);
 }
 
 /* The held envelopes of ORIGIN: how many, the lowest and highest seq and

@@ -12,12 +12,20 @@
  *   - each record decoder is run on the body (and the sealed box as the
  *     personal part) and on the raw input; a record that decodes encodes
  *     (record.h promises the same limits both ways), and decodes again to
- *     the same struct.
+ *     the same struct; every string of a decoded record is clean text
+ *     (text.h: no C0/C1 control, no bidi override, valid UTF-8);
+ *   - the held-ahead decision (hlc_held_until, as node/apply.c takes it) for
+ *     a decoded envelope's hlc against receiver clocks around it: held
+ *     exactly when the envelope is dated more than max_skew ahead of the
+ *     clock, held until its own date, never held once the clock reaches
+ *     that date, and held at every earlier clock if held at one.
  */
 #include "envelope.h"
 #include "fuzz.h"
+#include "hlc.h"
 #include "ident.h"
 #include "record.h"
+#include "text.h"
 
 #include <stdbool.h>
 
@@ -35,6 +43,11 @@ fuzz_ident(void)
 }
 
 /* ------------------------------------------------------------ records */
+
+/* A decoded string field: terminated in its array and clean text. */
+#define CLEAN(field)                                                                               \
+	FUZZ_CHECK(fuzz_terminated((field), sizeof(field)) &&                                      \
+	           text_is_clean((field), strlen(field), 0, NULL))
 
 static bool
 household_equal(const struct rec_household *a, const struct rec_household *b)
@@ -122,9 +135,17 @@ later_records(const uint8_t *p, size_t n, uint8_t *buf)
 
 	ROUND_TRIP(policy, po1, po2, p, n, buf, buf2);
 	ROUND_TRIP(workflow, w1, w2, p, n, buf, buf2);
+	if (rec_workflow_decode(&w1, p, n) == 0)
+		CLEAN(w1.reason);
 	ROUND_TRIP(objector, o1, o2, p, n, buf, buf2);
+	if (rec_objector_decode(&o1, p, n) == 0) {
+		CLEAN(o1.name);
+		CLEAN(o1.contact);
+	}
 	ROUND_TRIP(keyrec, k1, k2, p, n, buf, buf2);
 	ROUND_TRIP(revocation, r1, r2, p, n, buf, buf2);
+	if (rec_revocation_decode(&r1, p, n) == 0)
+		CLEAN(r1.reason);
 	ROUND_TRIP(receipt, c1, c2, p, n, buf, buf2);
 }
 
@@ -154,6 +175,12 @@ records(const uint8_t *p, size_t n, uint8_t *buf)
 	FUZZ_CHECK(rc == 0 || rc == JZ_EPARSE);
 	if (rc == 0) {
 		FUZZ_CHECK(rec_personal_check(&p1) == 0);
+		CLEAN(p1.phone);
+		for (size_t i = 0; i < p1.n; i++) {
+			CLEAN(p1.members[i].name);
+			CLEAN(p1.members[i].id_number);
+			CLEAN(p1.members[i].birth_date);
+		}
 		FUZZ_CHECK(rec_personal_encode(&p1, buf, REC_MAX_ENCODED, &len) == 0);
 		FUZZ_CHECK(len <= REC_MAX_ENCODED);
 		FUZZ_CHECK(rec_personal_decode(&p2, buf, len) == 0);
@@ -163,6 +190,7 @@ records(const uint8_t *p, size_t n, uint8_t *buf)
 	rc = rec_census_decode(&c1, p, n);
 	FUZZ_CHECK(rc == 0 || rc == JZ_EPARSE);
 	if (rc == 0) {
+		CLEAN(c1.name);
 		FUZZ_CHECK(rec_census_encode(&c1, buf, REC_MAX_ENCODED, &len) == 0);
 		FUZZ_CHECK(rec_census_decode(&c2, buf, len) == 0);
 		FUZZ_CHECK(census_equal(&c1, &c2));
@@ -171,6 +199,7 @@ records(const uint8_t *p, size_t n, uint8_t *buf)
 	rc = rec_node_decode(&d1, p, n);
 	FUZZ_CHECK(rc == 0 || rc == JZ_EPARSE);
 	if (rc == 0) {
+		CLEAN(d1.name);
 		FUZZ_CHECK(rec_node_encode(&d1, buf, REC_MAX_ENCODED, &len) == 0);
 		FUZZ_CHECK(rec_node_decode(&d2, buf, len) == 0);
 		FUZZ_CHECK(node_equal(&d1, &d2));
@@ -228,6 +257,33 @@ rebuild(const struct envelope *e, uint8_t *buf)
 	FUZZ_CHECK(envelope_sig_ok(&e2));
 }
 
+/* The held-ahead decision for e at receiver clocks around its date. */
+static void
+held_ahead(const struct envelope *e)
+{
+	const uint64_t skews[] = {0, 1, 300000, 2592000000ULL, UINT64_MAX};
+	uint64_t t = hlc_ms(e->hlc);
+
+	for (size_t k = 0; k < sizeof(skews) / sizeof(skews[0]); k++) {
+		uint64_t skew = skews[k];
+		uint64_t below = t > skew ? t - skew : 0;
+		const uint64_t nows[] = {
+		    0,     1,      below,      below ? below - 1 : 0, t,
+		    t + 1, e->seq, e->subject, UINT64_MAX - skew,     UINT64_MAX};
+		for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++) {
+			uint64_t now = nows[i];
+			uint64_t until = hlc_held_until(e->hlc, now, skew);
+			bool ahead = t > now && t - now > skew;
+
+			FUZZ_CHECK(ahead ? until == t : until == 0);
+			if (now >= t)
+				FUZZ_CHECK(until == 0); /* the clock reached it */
+			if (until && now > 0)
+				FUZZ_CHECK(hlc_held_until(e->hlc, now - 1, skew) == t);
+		}
+	}
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -269,6 +325,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(ok ? rc == 0 : (rc == JZ_EFORGED && bad == 0));
 
 		rebuild(&e, buf);
+		held_ahead(&e);
 
 		/* The body as its kind says, and as every other kind. */
 		records(e.body.p, e.body.n, buf);

@@ -11,10 +11,18 @@
  *   - encoding that second frame gives the same bytes (the encoding of a
  *     decoded frame is a fixed point);
  *   - each envelope of a Batch is a view inside the input, and
- *     envelope_decode on it returns without crashing.
+ *     envelope_decode on it returns without crashing; for one that decodes,
+ *     the held-ahead decision (hlc_held_until, as node/apply.c takes it)
+ *     holds it at a receiver whose clock is more than max_skew (300 s)
+ *     behind its date, until that date, and never once the clock is there;
+ *   - the strings a peer sends (Hello name, Refuse reason, Heartbeat names)
+ *     are not checked by wire_decode: whatever they hold, the terminal
+ *     escape (text.h) that every output applies turns them into clean text.
  */
 #include "envelope.h"
 #include "fuzz.h"
+#include "hlc.h"
+#include "text.h"
 #include "wire.h"
 
 #include <stdbool.h>
@@ -95,6 +103,17 @@ frame_is_zero(const struct wire_frame *f)
 	return memcmp(f, &zero, sizeof(*f)) == 0;
 }
 
+/* A peer's string as an operator sees it: escaped, it is clean text. */
+static void
+check_shown(const char *s)
+{
+	char out[TEXT_ESCAPE_SIZE(WIRE_WHY_MAX > WIRE_NAME_MAX ? WIRE_WHY_MAX : WIRE_NAME_MAX)];
+	size_t n = strlen(s);
+	size_t len = text_escape_term(s, n, 0, out, sizeof(out));
+
+	FUZZ_CHECK(len < sizeof(out) && text_is_clean(out, len, 0, NULL));
+}
+
 /* Strings of a decoded frame are terminated within their arrays. */
 static void
 check_strings(const struct wire_frame *f)
@@ -102,14 +121,18 @@ check_strings(const struct wire_frame *f)
 	switch (f->type) {
 	case WIRE_HELLO:
 		FUZZ_CHECK(fuzz_terminated(f->hello.name, sizeof(f->hello.name)));
+		check_shown(f->hello.name);
 		break;
 	case WIRE_REFUSE:
 		FUZZ_CHECK(fuzz_terminated(f->refuse.why, sizeof(f->refuse.why)));
+		check_shown(f->refuse.why);
 		break;
 	case WIRE_HEARTBEAT:
-		for (size_t i = 0; i < f->heartbeat.n; i++)
+		for (size_t i = 0; i < f->heartbeat.n; i++) {
 			FUZZ_CHECK(fuzz_terminated(f->heartbeat.nodes[i].name,
 			                           sizeof(f->heartbeat.nodes[i].name)));
+			check_shown(f->heartbeat.nodes[i].name);
+		}
 		break;
 	default:
 		break;
@@ -150,8 +173,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct envelope e;
 			FUZZ_CHECK(b->n <= ENV_MAX_SIZE);
 			FUZZ_CHECK(b->n == 0 || (b->p >= data && b->p + b->n <= data + size));
-			if (envelope_decode(&e, b->p, b->n) == 0)
+			if (envelope_decode(&e, b->p, b->n) == 0) {
+				const uint64_t skew = 300000, t = hlc_ms(e.hlc);
 				FUZZ_CHECK(e.raw.p == b->p && e.raw.n == b->n);
+				FUZZ_CHECK(hlc_held_until(e.hlc, t, skew) == 0);
+				if (t > skew)
+					FUZZ_CHECK(hlc_held_until(e.hlc, t - skew, skew) == 0);
+				if (t > skew + 1)
+					FUZZ_CHECK(hlc_held_until(e.hlc, t - skew - 1, skew) == t);
+			}
 		}
 	}
 	if (f.type == WIRE_HEARTBEAT) {

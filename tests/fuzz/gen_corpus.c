@@ -340,6 +340,51 @@ main(int argc, char **argv)
 	CHECK(rec_receipt_encode(&rc, b, sizeof(b), &bn) == 0);
 	put(dir, "envelope", "rec_receipt.pb", b, bn);
 
+	/* The census again, dated far ahead of any receiver's clock (2100,
+	 * and the largest date an hlc holds): a receiver holds it (the
+	 * held-ahead decision, hlc.h). */
+	f = (struct env_fields){
+	    .seq = 3,
+	    .prev = e_hh.hash,
+	    .hlc = (4102444800000ULL << 16),
+	    .kind = ENV_KIND_CENSUS,
+	    .subject = 630121101001ULL,
+	    .body = {census_b, census_n},
+	};
+	struct env_out e_ahead;
+	sign(id, &f, &e_ahead);
+	put(dir, "envelope", "env_census_ahead.bin", e_ahead.buf, e_ahead.n);
+	f.hlc = UINT64_MAX;
+	sign(id, &f, &e_ahead);
+	put(dir, "envelope", "env_census_hlc_max.bin", e_ahead.buf, e_ahead.n);
+
+	/* Hostile text in a census name (ESC ] 0 ; BEL, U+009B, U+202E), as a
+	 * hostile peer signs it: the encoder refuses such text, so a
+	 * placeholder of the same length is encoded and replaced. Decoders must
+	 * refuse it. */
+	static const char hostile[] = "\x1b]0;x\x07\xc2\x9b"
+	                              "2J\xe2\x80\xae"
+	                              "ab";
+	struct rec_census hc = {
+	    .village = 630121101001ULL, .year = 2020, .households = 1, .population = 1};
+	memset(hc.name, 'Q', sizeof(hostile) - 1);
+	CHECK(rec_census_encode(&hc, b, sizeof(b), &bn) == 0);
+	uint8_t *q = memmem(b, bn, hc.name, sizeof(hostile) - 1);
+	CHECK(q != NULL);
+	memcpy(q, hostile, sizeof(hostile) - 1);
+	put(dir, "envelope", "rec_census_hostile_text.pb", b, bn);
+	f = (struct env_fields){
+	    .seq = 3,
+	    .prev = e_hh.hash,
+	    .hlc = (1700000000002ULL << 16),
+	    .kind = ENV_KIND_CENSUS,
+	    .subject = 630121101001ULL,
+	    .body = {b, bn},
+	};
+	struct env_out e_hostile;
+	sign(id, &f, &e_hostile);
+	put(dir, "envelope", "env_census_hostile_text.bin", e_hostile.buf, e_hostile.n);
+
 	ident_free(&id);
 	return 0;
 }

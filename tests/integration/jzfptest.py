@@ -607,7 +607,7 @@ class Tree:
                 time.sleep(0.05)
         raise Failure("wait_synced: too many rounds")
 
-    def wait_for(self, what, fn, timeout=30.0, interval=0.1):
+    def wait_for(self, what, fn, timeout=30.0, interval=0.05):
         """Poll fn() until it returns a true value; return it."""
         end = deadline(timeout)
         for _ in range(100000):

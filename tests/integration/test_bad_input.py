@@ -11,12 +11,20 @@ household serial k - 2. It sends, one connection per step:
   garbage bytes; a frame over WIRE_MAX_FRAME; a frame over ZMQ_MAXMSGSIZE;
   a Batch before Hello; a valid chain; the same chain again (duplicates);
   a batch whose last envelope has a broken signature; an equivocating
-  envelope; a gap; an out-of-scope household after a valid one.
+  envelope; a gap; an out-of-scope household after a valid one; census
+  names with hostile text (a C0 escape sequence, a C1 CSI, a bidi
+  override), correctly signed; and envelopes dated an hour ahead of the
+  county's clock (beyond [trust] max_skew, 300 s), correctly signed.
 
 After each: the county still answers status, its log names the refusal,
 its record count and rollup change exactly by the valid envelopes, and
-valid envelopes in the same batch as a bad one are applied. At the end the
-province holds the same valid records and verify passes everywhere.
+valid envelopes in the same batch as a bad one are applied. The hostile
+text is refused and reaches neither the log nor status. The envelopes
+dated ahead are held, not applied (status held_ahead, one log line with
+the skew), a replay of them is a duplicate, and they are applied once the
+county's test clock reaches them less max_skew; then the province (also on
+a test clock) holds them the same way until its clock is moved. At the end
+the province holds the same valid records and verify passes everywhere.
 """
 
 import os
@@ -116,8 +124,10 @@ def test(t):
     # The province's receipts would add records to the county while this
     # test counts them exactly: none during the test.
     t.receipt_ms = 3600000
-    prov = t.add("630000000000", "province", "青海省")
-    county = t.add("630121000000", "county", "大通县")
+    # The county and the province run on test clocks (`clock advance`), to
+    # reach the envelopes dated ahead without waiting.
+    prov = t.add("630000000000", "province", "青海省", test_clock=True)
+    county = t.add("630121000000", "county", "大通县", test_clock=True)
     village = t.add("630121101001", "village", "新庄村")
     t.start_all()
 
@@ -222,10 +232,80 @@ def test(t):
     c.applied(sent)
     c.check("canonical 8-9 after the refusals")
 
+    # 12. Hostile text in a record's string field, correctly signed: census
+    # names with a C0 escape sequence (a terminal title change), a C1 CSI
+    # (clear screen) and a right-to-left override, at seq 10. Each is
+    # refused as a malformed record; the census keeps its name, nothing is
+    # stored, and the bytes reach neither the county's log nor its status.
+    sent, r = evil.run("hello", "batch", "10:c0", "batch", "10:c1", "batch", "10:bidi")
+    check_eq([e["variant"] for e in sent], ["c0", "c1", "bidi"], "hostile text: variants sent")
+    check(all(e["kind"] == "census" and e["subject"] == EVIL_AREA for e in sent),
+          f"hostile text: not censuses of {EVIL_AREA}: {sent}")
+    check(len(r) == 4 and all(re.match(r"REPLY ACK ", x) for x in r[1:]),
+          f"hostile text: replies {r}")
+    c.check("census names with hostile text", refusal="malformed", refused_more=3)
+    hostile = ("\x1b", "\x07", "\x9b", "\u202e")
+    log = county.log_text()
+    check(not any(h in log for h in hostile), "hostile text reached the county's log")
+    st_text = t.ctl_text(county, "status")
+    check(not any(h in st_text for h in hostile), "hostile text reached the county's status")
+    check_eq(t.status(county)["held_ahead"], 0, "held_ahead before the envelopes dated ahead")
+
+    # 13. Envelopes 10 and 11 dated an hour ahead of the county's clock, and
+    # the same batch again: held, not applied (records and rollup as they
+    # were), counted in status, logged once with the skew; the replay is a
+    # pair of duplicates. Nothing of them reaches the province.
+    dups = t.status(county)["duplicates"]
+    prov_records = t.status(prov)["records"]
+    ahead_s = 3600
+    sent, r = evil.run("--hlc-ahead", f"10:{ahead_s}", "hello", "batch", "10-11",
+                       "batch", "10-11")
+    check(len(r) == 3 and re.match(r"REPLY ACK cursor=1 local_seq=11 rewind=0", r[1]) and
+          re.match(r"REPLY ACK ", r[2]), f"envelopes dated ahead: replies {r}")
+    held_sent = sent[:2]
+    check_eq([(e["seq"], e["variant"]) for e in held_sent], [("10", "none"), ("11", "none")],
+             "envelopes dated ahead: sent")
+    c.check("envelopes dated an hour ahead: held")
+    st = t.status(county)
+    check_eq(st["held_ahead"], 2, "county held_ahead")
+    check_eq(st["duplicates"], dups + 2, "the replay of held envelopes: duplicates counted")
+    holding = [ln for ln in county.log_text().splitlines()
+               if re.search(r"holding envelopes of origin [0-9a-f]+ from seq 10: dated "
+                            r"(\d+) s ahead of this node's clock \(max_skew 300 s\)", ln)]
+    check_eq(len(holding), 1, f"log lines on the held envelopes ({holding})")
+    skew = int(re.search(r"dated (\d+) s ahead", holding[0]).group(1))
+    check(ahead_s - 120 * jt.SLOW <= skew <= ahead_s, f"logged skew {skew} s")
+    check_eq(t.status(prov)["records"], prov_records, "province records while the county holds")
+
+    # Half an hour on: still more than max_skew ahead, still held (the
+    # county tries its held envelopes in the loop pass that advances its
+    # clock, before it answers the next request).
+    t.ctl_text(county, "clock", "advance", "30m")
+    check_eq(t.status(county)["held_ahead"], 2, "county held_ahead after 30 min")
+    c.check("envelopes dated ahead, 30 min on")
+
+    # Another half hour: the county's clock is past their date less
+    # max_skew; they are applied, and the rollup counts their households.
+    t.ctl_text(county, "clock", "advance", "30m")
+    t.wait_for("the county to apply the held envelopes",
+               lambda: t.status(county)["held_ahead"] == 0)
+    c.applied(held_sent)
+    c.check("envelopes dated ahead, once the county's clock reached them")
+
+    # They go up to the province, dated an hour ahead of its clock as well:
+    # held there, until its clock is moved.
+    t.wait_for("the province to hold the relayed envelopes",
+               lambda: t.status(prov)["held_ahead"] == 2)
+    check_eq(t.status(prov)["records"], prov_records, "province records while it holds")
+    t.ctl_text(prov, "clock", "advance", "1h")
+    t.wait_for("the province to apply the held envelopes",
+               lambda: t.status(prov)["held_ahead"] == 0)
+
     # The real village is unaffected and everything reached the province.
     recs = t.wait_synced(receipts=False)
     own = sum(t.status(n)["own_records"] for n in t.nodes.values())
-    check_eq(recs, own + 9, "province records: every node's records plus the 9 valid evil ones")
+    check_eq(recs, own + 11, "province records: every node's records plus the 11 valid evil "
+             "ones")
     names = jt.node_names(t)
     for level in jt.ROLLUP_LEVELS:
         jt.compare_rollup(t.rollup(prov, level), expect.rollup(level, names=names),

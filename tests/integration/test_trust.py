@@ -116,7 +116,7 @@ def main():
                     why = par["why"]
                     if "certificate" in why:
                         break
-                time.sleep(0.2)
+                time.sleep(0.05)
             check("no certificate chain" in why, f"rogue township not refused: why={why!r}")
             with open(os.path.join(out, C, "jzfpd.log")) as f:
                 check(re.search(r"refused hello for " + T + ": no certificate chain", f.read()),

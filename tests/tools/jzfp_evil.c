@@ -4,7 +4,7 @@
  *
  *   jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA
  *             [--chain FILE] [--level L] [--village CODE] [--oos-village CODE]
- *             [--hlc-ms MS] [--hlc-from SEQ:MS]
+ *             [--hlc-ms MS] [--hlc-from SEQ:MS] [--hlc-ahead SEQ:S]
  *             [--origin-key FILE] [--origin-chain FILE] [--origin-area AREA]
  *             [--timeout-ms N] STEP...
  *
@@ -43,6 +43,12 @@
  *                       is not valid then: give a time inside its validity)
  *   --hlc-from SEQ:MS   envelopes from seq SEQ on carry wall time MS instead
  *                       (an origin that signs on after, say, its revocation)
+ *   --hlc-ahead SEQ:S   envelopes from seq SEQ on are dated S seconds after
+ *                       this run's wall clock (CLOCK_REALTIME when it starts):
+ *                       a peer whose clock runs ahead, its envelopes correctly
+ *                       signed. The date differs from run to run, so each
+ *                       SENT line says it (hlc_ms=); a later run rebuilds the
+ *                       same envelopes with --hlc-from SEQ:that date
  *   --origin-key FILE, --origin-chain FILE, --origin-area AREA
  *                       sign the chain as that node instead (its key, the
  *                       chain in its NodeInfo, its area; level from the area):
@@ -68,10 +74,19 @@
  *              signed (equivocation): status 4, one member more
  *   oos        a household of the --oos-village (outside AREA), validly
  *              signed
+ *   c0, c1, bidi
+ *              hostile text in a record's string field, validly signed: at
+ *              seq 1 the NodeInfo's name, at any other seq a census of V
+ *              (kind census, year 2020) named with it. c0: "evil " then
+ *              ESC ] 0 ; owned BEL (a terminal title change); c1: "evil " then
+ *              U+009B 2 J (CSI: clear screen); bidi: "evil vil" U+202E "lage"
+ *              (a right-to-left override). record.c's encoder refuses such
+ *              text, so the tool encodes a placeholder of the same length
+ *              and puts the bytes in afterwards
  *
  * Output, one line per event (the test parses it):
  *
- *   SENT seq=K kind=node|census|household variant=V subject=S members=M status=T
+ *   SENT seq=K kind=node|census|household variant=V subject=S members=M status=T hlc_ms=MS
  *   REPLY WELCOME area=A cursor=0|1 local_seq=N
  *   REPLY ACK cursor=0|1 local_seq=N rewind=0|1
  *   REPLY REFUSE code=C why=TEXT
@@ -111,9 +126,58 @@ enum variant {
 	V_BADSIG,
 	V_EQUIV,
 	V_OOS,
+	V_C0,
+	V_C1,
+	V_BIDI,
 };
 
-static const char *const variant_names[] = {"none", "badsig", "equiv", "oos"};
+static const char *const variant_names[] = {"none", "badsig", "equiv", "oos", "c0", "c1", "bidi"};
+
+/* The hostile names of the text variants, and placeholders of the same
+ * length that the encoder takes. */
+static const char *const hostile_text[] = {
+    [V_C0] = "evil \x1b]0;owned\x07",
+    [V_C1] = "evil \xc2\x9b"
+             "2J",
+    [V_BIDI] = "evil vil\xe2\x80\xae"
+               "lage",
+};
+
+static bool
+is_text_variant(enum variant v)
+{
+	return v == V_C0 || v == V_C1 || v == V_BIDI;
+}
+
+/* In the encoded record BODY[0..len), replace the placeholder (as many 'Q'
+ * as the hostile text has bytes) by the hostile text of V. */
+static int
+put_hostile_text(enum variant v, uint8_t *body, size_t len)
+{
+	const char *t = hostile_text[v];
+	size_t n = strlen(t);
+	for (size_t i = 0; i + n <= len; i++) {
+		size_t k = 0;
+		while (k < n && body[i + k] == 'Q')
+			k++;
+		if (k == n) {
+			memcpy(body + i, t, n);
+			return 0;
+		}
+	}
+	return JZ_EPARSE;
+}
+
+/* The placeholder for V's hostile text into name[cap]. */
+static void
+placeholder(enum variant v, char *name, size_t cap)
+{
+	size_t n = strlen(hostile_text[v]);
+	if (n >= cap)
+		n = cap - 1;
+	memset(name, 'Q', n);
+	name[n] = '\0';
+}
 
 /* A certificate chain file, read whole (not checked: a hostile peer may
  * send anything). */
@@ -137,6 +201,7 @@ struct evil {
 	uint64_t village;     /* of the census and households */
 	uint64_t oos_village; /* of the oos variant */
 	uint64_t hlc_ms, late_seq, late_ms;
+	uint64_t sent_hlc_ms; /* the date of the envelope built last */
 	int timeout_ms;
 	void *zctx, *sock;
 	/* canonical chain: hashes of seq 1..n_built */
@@ -153,11 +218,11 @@ usage(void)
 	    stderr,
 	    "usage: jzfp_evil --endpoint EP --server-key HEX --key FILE --area AREA\n"
 	    "                 [--chain FILE] [--level L] [--village CODE] [--oos-village CODE]\n"
-	    "                 [--hlc-ms MS] [--hlc-from SEQ:MS]\n"
+	    "                 [--hlc-ms MS] [--hlc-from SEQ:MS] [--hlc-ahead SEQ:S]\n"
 	    "                 [--origin-key FILE] [--origin-chain FILE] [--origin-area AREA]\n"
 	    "                 [--timeout-ms N] STEP...\n"
 	    "STEP: garbage | oversize | huge | hello | from N | await MS | batch SPEC\n"
-	    "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos\n");
+	    "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos|c0|c1|bidi\n");
 }
 
 /* ---------------------------------------------------------------- records */
@@ -180,21 +245,27 @@ make_record(const struct evil *ev, uint64_t seq, enum variant v, uint8_t *body, 
 		nd.area = ev->origin_area;
 		nd.level = ev->origin_level;
 		snprintf(nd.name, sizeof(nd.name), "evil %012" PRIu64, ev->origin_area);
+		if (is_text_variant(v))
+			placeholder(v, nd.name, sizeof(nd.name));
 		nd.cert_chain_len = ev->origin_chain->len;
 		memcpy(nd.cert_chain, ev->origin_chain->buf, ev->origin_chain->len);
 		b->kind = ENV_KIND_NODE;
 		b->subject = ev->origin_area;
-		return rec_node_encode(&nd, body, cap, len);
+		int err = rec_node_encode(&nd, body, cap, len);
+		return err || !is_text_variant(v) ? err : put_hostile_text(v, body, *len);
 	}
-	if (seq == 2) {
+	if (seq == 2 || is_text_variant(v)) {
 		struct rec_census c = {.village = ev->village,
 		                       .year = CHAIN_YEAR,
 		                       .households = 120,
 		                       .population = 500};
 		snprintf(c.name, sizeof(c.name), "evil village");
+		if (is_text_variant(v))
+			placeholder(v, c.name, sizeof(c.name));
 		b->kind = ENV_KIND_CENSUS;
 		b->subject = ev->village;
-		return rec_census_encode(&c, body, cap, len);
+		int err = rec_census_encode(&c, body, cap, len);
+		return err || !is_text_variant(v) ? err : put_hostile_text(v, body, *len);
 	}
 	static struct rec_household h;
 	memset(&h, 0, sizeof(h));
@@ -238,6 +309,7 @@ build_env(struct evil *ev, uint64_t seq, enum variant v, size_t *n, struct built
 	if (err)
 		return err;
 	uint64_t ms = ev->late_seq && seq >= ev->late_seq ? ev->late_ms : ev->hlc_ms;
+	ev->sent_hlc_ms = ms;
 	struct env_fields f = {
 	    .seq = seq,
 	    .prev = seq > 1 ? ev->hash[seq - 2] : NULL,
@@ -460,6 +532,12 @@ parse_spec(const char *spec, struct item *items, size_t cap)
 				v = V_EQUIV;
 			else if (strcmp(vn, "oos") == 0)
 				v = V_OOS;
+			else if (strcmp(vn, "c0") == 0)
+				v = V_C0;
+			else if (strcmp(vn, "c1") == 0)
+				v = V_C1;
+			else if (strcmp(vn, "bidi") == 0)
+				v = V_BIDI;
 			else
 				goto bad;
 		}
@@ -532,9 +610,9 @@ step_batch(struct evil *ev, const char *spec)
 		owned[i] = copy;
 		envs[i] = (struct bytes){copy, len};
 		printf("SENT seq=%" PRIu64 " kind=%s variant=%s subject=%" PRIu64
-		       " members=%u status=%u\n",
+		       " members=%u status=%u hlc_ms=%" PRIu64 "\n",
 		       items[i].seq, kind_name(b.kind), variant_names[items[i].v], b.subject,
-		       b.members, b.status);
+		       b.members, b.status, ev->sent_hlc_ms);
 	}
 	struct wire_frame f = {.type = WIRE_BATCH};
 	/* The evil log: epoch of 0xee bytes, local_seq = seq. */
@@ -647,7 +725,7 @@ main(int argc, char **argv)
 	static struct evil ev = {.timeout_ms = DEFAULT_TIMEOUT_MS, .hlc_ms = HLC_BASE_MS};
 	static struct chain origin_chain;
 	const char *key = NULL, *server = NULL, *area = NULL, *chain = NULL, *level = NULL;
-	const char *village = NULL, *oos = NULL, *late = NULL, *hlc = NULL;
+	const char *village = NULL, *oos = NULL, *late = NULL, *hlc = NULL, *ahead = NULL;
 	const char *okey = NULL, *ochain = NULL, *oarea = NULL, *timeout = NULL;
 	int i = 1, rc = 1;
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
@@ -662,6 +740,7 @@ main(int argc, char **argv)
 		                  : strcmp(o, "--oos-village") == 0  ? &oos
 		                  : strcmp(o, "--hlc-ms") == 0       ? &hlc
 		                  : strcmp(o, "--hlc-from") == 0     ? &late
+		                  : strcmp(o, "--hlc-ahead") == 0    ? &ahead
 		                  : strcmp(o, "--origin-key") == 0   ? &okey
 		                  : strcmp(o, "--origin-chain") == 0 ? &ochain
 		                  : strcmp(o, "--origin-area") == 0  ? &oarea
@@ -721,6 +800,26 @@ main(int argc, char **argv)
 			fprintf(stderr, "jzfp_evil: bad --hlc-from SEQ:MS\n");
 			return 2;
 		}
+	}
+	if (ahead) {
+		/* SEQ:S, S seconds after the wall clock now. */
+		const char *c = strchr(ahead, ':');
+		uint64_t secs = 0;
+		struct timespec ts;
+		if (late || !c || (size_t)(c - ahead) >= sizeof(seqpart)) {
+			fprintf(stderr, "jzfp_evil: bad --hlc-ahead SEQ:S (not with --hlc-from)\n");
+			return 2;
+		}
+		memcpy(seqpart, ahead, (size_t)(c - ahead));
+		seqpart[c - ahead] = 0;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (parse_u64(seqpart, &ev.late_seq) || ev.late_seq < 1 ||
+		    parse_u64(c + 1, &secs) || secs > 100ULL * 366 * 86400) {
+			fprintf(stderr, "jzfp_evil: bad --hlc-ahead SEQ:S\n");
+			return 2;
+		}
+		ev.late_ms =
+		    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + secs * 1000;
 	}
 	if ((chain && chain_load(&ev.chain, chain)) ||
 	    (ochain && chain_load(&origin_chain, ochain)))
