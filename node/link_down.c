@@ -6,11 +6,13 @@
  * issue; until then any client that knows our public key may connect, and
  * Hello is checked only for an area below ours.)
  *
- * A Batch is applied, together with the child's new cursor, in one write
+ * A Batch is applied, together with the child's new cursor, in a write
  * transaction, and acknowledged only after it commits: an Ack means "on
- * disk here". Bad envelopes inside a batch are refused one by one and the
- * batch still commits; a frame that does not decode is answered with a
- * Refuse and changes nothing.
+ * disk here". Batches already queued behind it (of any child) share that
+ * transaction, so one commit and one fsync cover them all (link_down_recv);
+ * if it fails, each is applied alone. Bad envelopes inside a batch are
+ * refused one by one and the batch still commits; a frame that does not
+ * decode is answered with a Refuse and changes nothing.
  */
 #include "area.h"
 #include "bytes.h"
