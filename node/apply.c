@@ -1067,3 +1067,47 @@ apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *a)
 	}
 	return write_result(ctx, err, false);
 }
+
+struct group_run {
+	apply_item_fn fn;
+	void *arg;
+	size_t from, to;
+};
+
+static int
+group_job(struct applier *a, void *arg)
+{
+	const struct group_run *g = arg;
+	for (size_t i = g->from; i < g->to; i++) {
+		int err = g->fn(a, g->arg, i);
+		if (err)
+			return err;
+		if (a->txn.err)
+			return a->txn.err;
+	}
+	return a->txn.err;
+}
+
+size_t
+apply_write_group(struct apply_ctx *ctx, apply_item_fn fn, void *arg, size_t n, int *done,
+                  struct applier *out)
+{
+	if (n == 0)
+		return 0;
+	struct group_run g = {.fn = fn, .arg = arg, .from = 0, .to = n};
+	int err = apply_write(ctx, group_job, &g, out);
+	if (!err || n == 1) {
+		for (size_t i = 0; i < n; i++)
+			done[i] = err;
+		return err ? 0 : n;
+	}
+	/* Nothing of the group is on disk: each item alone, in order. */
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i++) {
+		g.from = i;
+		g.to = i + 1;
+		done[i] = apply_write(ctx, group_job, &g, out);
+		ok += done[i] == 0;
+	}
+	return ok;
+}

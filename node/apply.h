@@ -95,6 +95,23 @@ void apply_abort(struct applier *a);
 typedef int (*apply_fn)(struct applier *a, void *arg);
 JZ_NODISCARD int apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *out);
 
+/*
+ * Group commit: run N items in one write transaction, so one commit (one
+ * fsync) covers them all. FN(a, ARG, i) applies item i (0..N-1, in order)
+ * to the applier and returns 0 or an error that aborts. When the group's
+ * transaction fails, nothing of it is on disk, and each item is run again
+ * alone, in order, each in its own transaction (apply_write): so an item
+ * that fails costs only itself. DONE[i] is then 0 when item i is committed
+ * (with the group or alone), else its error; only an item whose DONE is 0
+ * may be acknowledged. FN may run more than once for an item (a map growth,
+ * or the group failing): what it records of an item must be set, not
+ * added to. Returns the number of items committed. OUT is the applier of
+ * the last transaction run.
+ */
+typedef int (*apply_item_fn)(struct applier *a, void *arg, size_t i);
+size_t apply_write_group(struct apply_ctx *ctx, apply_item_fn fn, void *arg, size_t n, int *done,
+                         struct applier *out);
+
 /* The link cursor stored for PEER (what that peer holds of our log, when PEER
  * is a child; what we hold of its log, when it is our child sending up).
  * Returns 0 or JZ_ENOTFOUND. */

@@ -6,11 +6,13 @@
  * issue; until then any client that knows our public key may connect, and
  * Hello is checked only for an area below ours.)
  *
- * A Batch is applied, together with the child's new cursor, in one write
+ * A Batch is applied, together with the child's new cursor, in a write
  * transaction, and acknowledged only after it commits: an Ack means "on
- * disk here". Bad envelopes inside a batch are refused one by one and the
- * batch still commits; a frame that does not decode is answered with a
- * Refuse and changes nothing.
+ * disk here". Batches already queued behind it (of any child) share that
+ * transaction, so one commit and one fsync cover them all (link_down_recv);
+ * if it fails, each is applied alone. Bad envelopes inside a batch are
+ * refused one by one and the batch still commits; a frame that does not
+ * decode is answered with a Refuse and changes nothing.
  */
 #include "area.h"
 #include "bytes.h"
@@ -31,6 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+/* A group of batches applied in one transaction (link_down_recv): at most
+ * this many, and no more started once this many envelopes are in it. */
+#define LINK_GROUP_BATCHES 8
+#define LINK_GROUP_ENVS    8192
 
 /*
  * The ZAP handler must be bound before the ROUTER binds: libzmq admits every
@@ -611,56 +618,113 @@ apply_batch_job(struct applier *a, void *arg)
 	return a->txn.err;
 }
 
-static void
-on_batch(struct node *n, struct child *c, const struct wire_frame *f)
+/* One Batch of a group applied in one transaction (on_batches). */
+struct group_item {
+	struct child *c;
+	const struct wire_frame *f;
+	uint64_t have; /* what we held of the child's log before this batch */
+	bool gap;      /* starts past what we hold: not applied, rewind asked */
+	uint64_t applied, refused;
+	char why[200]; /* the first refusal's reason */
+};
+
+/* What we hold of the child of area AREA's log in epoch EPOCH (0: none),
+ * as TXN sees it (a write transaction sees the batches before this one). */
+static uint64_t
+held_in(struct store_txn *txn, uint64_t area, const uint8_t epoch[16])
 {
+	uint8_t e[16], origin[32];
+	uint64_t ls, seq;
+	if (apply_get_link(txn, area, e, &ls, origin, &seq) != 0)
+		return 0;
+	return memcmp(e, epoch, 16) == 0 ? ls : 0;
+}
+
+static int
+apply_group_item(struct applier *a, void *arg, size_t i)
+{
+	struct group_item *it = (struct group_item *)arg + i;
+	const struct wire_frame *f = it->f;
 	/* Batches of one connection arrive in the order they were sent, each
 	 * starting where the last ended. One that starts further on means some
-	 * were lost (or it was sent before we asked to rewind): drop it, and
-	 * ask once for a resend from what we hold. */
-	struct wire_cursor held;
-	stored_cursor(n, c->area, &held);
-	uint64_t have =
-	    held.set && memcmp(held.epoch, f->batch.epoch, 16) == 0 ? held.local_seq : 0;
-	if (f->batch.from > have + 1) {
-		if (!c->awaiting_rewind) {
-			log_warn("batch from %012" PRIu64 " starts at %" PRIu64
-			         " but we hold up to %" PRIu64 ": asking for a resend",
-			         c->area, f->batch.from, have);
-			struct wire_frame ack = {.type = WIRE_ACK};
-			ack.ack.rewind = true;
-			ack.ack.down_head = n->ax.down_seq;
-			if (have)
-				ack.ack.upto = held;
-			link_send(n->router, c->rid, c->rid_len, &ack);
-			c->awaiting_rewind = true;
-		}
-		return;
-	}
-	c->awaiting_rewind = false;
+	 * were lost (or it was sent before we asked to rewind): it is dropped,
+	 * and a resend asked for from what we hold. */
+	it->have = held_in(&a->txn, it->c->area, f->batch.epoch);
+	it->gap = f->batch.from > it->have + 1;
+	it->applied = it->refused = 0;
+	it->why[0] = 0;
+	if (it->gap)
+		return a->txn.err;
+	uint64_t applied = a->st.applied, refused = a->st.refused;
+	a->why[0] = 0;
+	a->gap = false;
+	struct batch_job job = {.c = it->c, .f = f, .have = it->have};
+	int err = apply_batch_job(a, &job);
+	it->applied = a->st.applied - applied;
+	it->refused = a->st.refused - refused;
+	memcpy(it->why, a->why, sizeof(it->why));
+	return err;
+}
 
-	struct batch_job job = {.c = c, .f = f, .have = have};
+/*
+ * Batches G[0..n) received in this order (from one child or several),
+ * applied in one write transaction: one commit, one fsync for them all
+ * (apply_write_group). Each is acknowledged only once it is committed; a
+ * group that fails is applied batch by batch, so a storage failure refuses
+ * only the batches that fail alone.
+ */
+static void
+on_batches(struct node *n, struct group_item *g, size_t cnt)
+{
+	int done[LINK_GROUP_BATCHES];
 	struct applier a;
 	uint64_t t0 = node_now_us();
-	int err = apply_write(&n->ax, apply_batch_job, &job, &a);
-	log_debug("batch from %012" PRIu64 ": %zu envelopes applied in %" PRIu64 " us", c->area,
-	          f->batch.n, node_now_us() - t0);
-	if (err) {
-		log_error("cannot apply batch from %012" PRIu64 ": %s", c->area, err_str(err));
-		refuse(n, c->rid, c->rid_len, LINK_REFUSE_STORAGE, "parent storage failure");
-		c->welcomed = false;
-		return;
+	apply_write_group(&n->ax, apply_group_item, g, cnt, done, &a);
+	log_debug("%zu batch(es) applied in one transaction in %" PRIu64 " us", cnt,
+	          node_now_us() - t0);
+	for (size_t i = 0; i < cnt; i++) {
+		struct child *c = g[i].c;
+		const struct wire_frame *f = g[i].f;
+		if (done[i]) {
+			log_error("cannot apply batch from %012" PRIu64 ": %s", c->area,
+			          err_str(done[i]));
+			if (c->welcomed)
+				refuse(n, c->rid, c->rid_len, LINK_REFUSE_STORAGE,
+				       "parent storage failure");
+			c->welcomed = false;
+			continue;
+		}
+		if (!c->welcomed)
+			continue; /* refused above for an earlier batch: it says Hello again */
+		if (g[i].gap) {
+			if (!c->awaiting_rewind) {
+				struct wire_cursor held;
+				stored_cursor(n, c->area, &held);
+				log_warn("batch from %012" PRIu64 " starts at %" PRIu64
+				         " but we hold up to %" PRIu64 ": asking for a resend",
+				         c->area, f->batch.from, g[i].have);
+				struct wire_frame ack = {.type = WIRE_ACK};
+				ack.ack.rewind = true;
+				ack.ack.down_head = n->ax.down_seq;
+				if (g[i].have)
+					ack.ack.upto = held;
+				link_send(n->router, c->rid, c->rid_len, &ack);
+				c->awaiting_rewind = true;
+			}
+			continue;
+		}
+		c->awaiting_rewind = false;
+		c->batches++;
+		c->refused += g[i].refused;
+		if (g[i].refused)
+			log_warn("batch from %012" PRIu64 ": %" PRIu64 " applied, %" PRIu64
+			         " refused (first: %s)",
+			         c->area, g[i].applied, g[i].refused, g[i].why);
+		struct wire_frame ack = {.type = WIRE_ACK};
+		ack.ack.upto = f->batch.upto;
+		ack.ack.down_head = n->ax.down_seq; /* this batch's records included */
+		link_send(n->router, c->rid, c->rid_len, &ack);
 	}
-	c->batches++;
-	c->refused += a.st.refused;
-	if (a.st.refused)
-		log_warn("batch from %012" PRIu64 ": %" PRIu64 " applied, %" PRIu64
-		         " refused (first: %s)",
-		         c->area, a.st.applied, a.st.refused, a.why);
-	struct wire_frame ack = {.type = WIRE_ACK};
-	ack.ack.upto = f->batch.upto;
-	ack.ack.down_head = n->ax.down_seq; /* this batch's records included */
-	link_send(n->router, c->rid, c->rid_len, &ack);
 }
 
 static void
@@ -897,68 +961,146 @@ link_down_tick(struct node *n, uint64_t now)
 	}
 }
 
-void
-link_down_recv(struct node *n)
-{
+/* One message received on the ROUTER: the peer's routing id and its frame. */
+struct rx {
 	uint8_t rid[256];
-	int rid_len = zmq_recv(n->router, rid, sizeof(rid), ZMQ_DONTWAIT);
+	size_t rid_len;
+	zmq_msg_t msg;
+	struct wire_frame f;
+	int err; /* the frame's decoding (or JZ_EPARSE: more than one part) */
+};
+
+/* Receive one message without waiting. False when none is there (then R
+ * holds nothing to close). */
+static bool
+rx_one(struct node *n, struct rx *r)
+{
+	int rid_len = zmq_recv(n->router, r->rid, sizeof(r->rid), ZMQ_DONTWAIT);
 	if (rid_len < 0)
-		return;
-	if ((size_t)rid_len > sizeof(rid))
-		rid_len = sizeof(rid);
+		return false;
+	if ((size_t)rid_len > sizeof(r->rid))
+		rid_len = sizeof(r->rid);
+	r->rid_len = (size_t)rid_len;
 	int more = 0;
 	size_t ml = sizeof(more);
 	zmq_getsockopt(n->router, ZMQ_RCVMORE, &more, &ml);
 	if (!more)
-		return;
-	zmq_msg_t msg;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, n->router, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&msg);
-		return;
+		return false;
+	zmq_msg_init(&r->msg);
+	if (zmq_msg_recv(&r->msg, n->router, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&r->msg);
+		return false;
 	}
 	/* Drain any further parts: a well-formed peer sends exactly one. */
-	bool extra = zmq_msg_more(&msg);
-	while (zmq_msg_more(&msg)) {
-		zmq_msg_close(&msg);
-		zmq_msg_init(&msg);
-		if (zmq_msg_recv(&msg, n->router, ZMQ_DONTWAIT) < 0)
+	bool extra = zmq_msg_more(&r->msg);
+	while (zmq_msg_more(&r->msg)) {
+		zmq_msg_close(&r->msg);
+		zmq_msg_init(&r->msg);
+		if (zmq_msg_recv(&r->msg, n->router, ZMQ_DONTWAIT) < 0)
 			break;
 	}
-	struct wire_frame f;
-	int err = extra ? JZ_EPARSE : wire_decode(&f, zmq_msg_data(&msg), zmq_msg_size(&msg));
-	if (err) {
-		struct child *c = child_by_rid(n, rid, (size_t)rid_len);
+	memset(&r->f, 0, sizeof(r->f));
+	r->err =
+	    extra ? JZ_EPARSE : wire_decode(&r->f, zmq_msg_data(&r->msg), zmq_msg_size(&r->msg));
+	return true;
+}
+
+static void
+rx_close(struct rx *r)
+{
+	wire_frame_release(&r->f);
+	zmq_msg_close(&r->msg);
+}
+
+/* Is R a Batch of a welcomed child whose key is not revoked, to be applied
+ * with others in one transaction? Then *C is that child. */
+static bool
+rx_groupable(struct node *n, const struct rx *r, struct child **c)
+{
+	if (r->err || r->f.type != WIRE_BATCH)
+		return false;
+	*c = child_by_rid(n, r->rid, r->rid_len);
+	return *c && (*c)->welcomed && !is_revoked_ed(n, (*c)->origin);
+}
+
+/* Handle one received message other than a groupable Batch. */
+static void
+rx_dispatch(struct node *n, struct rx *r)
+{
+	const uint8_t *rid = r->rid;
+	size_t rid_len = r->rid_len;
+	struct child *c = child_by_rid(n, rid, rid_len);
+	if (r->err) {
 		char why[160];
-		snprintf(why, sizeof(why), "malformed frame: %s", err_str(err));
+		snprintf(why, sizeof(why), "malformed frame: %s", err_str(r->err));
 		log_warn("frame from %s%012" PRIu64 " refused: %s", c ? "child " : "unknown peer ",
 		         c ? c->area : 0, why);
-		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED, why);
-		zmq_msg_close(&msg);
+		refuse(n, rid, rid_len, LINK_REFUSE_MALFORMED, why);
 		return;
 	}
-	struct child *c = child_by_rid(n, rid, (size_t)rid_len);
-	if (f.type == WIRE_HELLO) {
-		on_hello(n, rid, (size_t)rid_len, &f, zmq_msg_gets(&msg, "User-Id"));
+	const struct wire_frame *f = &r->f;
+	if (f->type == WIRE_HELLO) {
+		on_hello(n, rid, rid_len, f, zmq_msg_gets(&r->msg, "User-Id"));
 	} else if (c && c->welcomed && is_revoked_ed(n, c->origin)) {
-		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_REVOKED, "your key is revoked");
+		refuse(n, rid, rid_len, LINK_REFUSE_REVOKED, "your key is revoked");
 		c->welcomed = false;
 	} else if (!c || !c->welcomed) {
-		refuse(n, rid, (size_t)rid_len, LINK_REFUSE_HELLO_FIRST, "send hello first");
+		refuse(n, rid, rid_len, LINK_REFUSE_HELLO_FIRST, "send hello first");
 	} else {
 		c->last_seen_ms = node_now_ms();
-		if (f.type == WIRE_BATCH)
-			on_batch(n, c, &f);
-		else if (f.type == WIRE_HEARTBEAT)
-			on_heartbeat(n, c, &f);
-		else if (f.type == WIRE_ACK)
-			on_down_ack(n, c, &f);
-		else if (f.type == WIRE_PULL)
-			on_pull(n, c, &f);
-		else
-			refuse(n, rid, (size_t)rid_len, LINK_REFUSE_MALFORMED,
-			       "unexpected frame type");
+		if (f->type == WIRE_BATCH) {
+			struct group_item g = {.c = c, .f = f};
+			on_batches(n, &g, 1);
+		} else if (f->type == WIRE_HEARTBEAT) {
+			on_heartbeat(n, c, f);
+		} else if (f->type == WIRE_ACK) {
+			on_down_ack(n, c, f);
+		} else if (f->type == WIRE_PULL) {
+			on_pull(n, c, f);
+		} else {
+			refuse(n, rid, rid_len, LINK_REFUSE_MALFORMED, "unexpected frame type");
+		}
 	}
-	wire_frame_release(&f);
-	zmq_msg_close(&msg);
+}
+
+/*
+ * Receive one message; when it is a Batch, also every Batch already queued
+ * behind it (up to LINK_GROUP_BATCHES and LINK_GROUP_ENVS envelopes), and
+ * apply them in one transaction (on_batches). Only what is already queued
+ * is taken: nothing waits for more. A message of another kind met while
+ * draining is handled after the group, in the order received.
+ */
+void
+link_down_recv(struct node *n)
+{
+	struct rx *q = malloc((LINK_GROUP_BATCHES + 1) * sizeof(*q));
+	struct group_item *g = malloc(LINK_GROUP_BATCHES * sizeof(*g));
+	if (!q || !g) {
+		free(q);
+		free(g);
+		return;
+	}
+	size_t k = 0, envs = 0;
+	bool other = false; /* q[k] holds a message to dispatch after the group */
+	struct child *c;
+	while (k < LINK_GROUP_BATCHES && envs < LINK_GROUP_ENVS && rx_one(n, &q[k])) {
+		if (!rx_groupable(n, &q[k], &c)) {
+			other = true;
+			break;
+		}
+		c->last_seen_ms = node_now_ms();
+		g[k] = (struct group_item){.c = c, .f = &q[k].f};
+		envs += q[k].f.batch.n;
+		k++;
+	}
+	if (k)
+		on_batches(n, g, k);
+	for (size_t i = 0; i < k; i++)
+		rx_close(&q[i]);
+	if (other) {
+		rx_dispatch(n, &q[k]);
+		rx_close(&q[k]);
+	}
+	free(q);
+	free(g);
 }

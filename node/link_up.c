@@ -652,7 +652,9 @@ send_batch(struct node *n)
 	err = store_iter_open(&txn, STORE_LOG, &it);
 	size_t count = 0, bytes = 0, considered = 0;
 	uint64_t last = 0;
-	struct bytes raw = {0}; /* the last entry considered */
+	struct bytes raw = {0};                  /* the last entry considered */
+	uint8_t origin[32];                      /* the origin of the last run considered ... */
+	bool have_origin = false, above = false; /* ... and whether it is above us */
 	if (!err) {
 		uint8_t key[8];
 		be64_put(key, n->up.next);
@@ -672,13 +674,19 @@ send_batch(struct node *n)
 			considered++;
 			/* Not back up what came down: our ancestors' records. They
 			 * are in the downlog, with our own (also those signed under
-			 * an earlier key of ours, which do go up). */
+			 * an earlier key of ours, which do go up). Whether an origin
+			 * is above us is read once per run of its entries. */
 			struct bytes dl;
-			struct origin_state o;
-			bool ancestors = memcmp(v.p, ident_public(n->id), 32) != 0 &&
-			                 store_get(&txn, STORE_DOWNLOG, k.p, 8, &dl) == 0 &&
-			                 origin_get(&txn, v.p, &o) == 0 && o.area != n->cfg.area &&
-			                 area_is_under(n->cfg.area, o.area);
+			bool own = memcmp(v.p, ident_public(n->id), 32) == 0;
+			if (!own && (!have_origin || memcmp(v.p, origin, 32) != 0)) {
+				struct origin_state o;
+				memcpy(origin, v.p, 32);
+				have_origin = true;
+				above = origin_get(&txn, v.p, &o) == 0 && o.area != n->cfg.area &&
+				        area_is_under(n->cfg.area, o.area);
+			}
+			bool ancestors =
+			    !own && above && store_get(&txn, STORE_DOWNLOG, k.p, 8, &dl) == 0;
 			if (!ancestors) {
 				envs[count++] = raw;
 				bytes += raw.n;
