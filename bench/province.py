@@ -165,6 +165,8 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--work", help="work directory (default: a new temporary one)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--data", help="generated data: made here once, reused by later runs of the "
+                    "same scale (default: in the work directory)")
     ap.add_argument("--calls", type=int, default=20, help="rollup calls per level (20)")
     ap.add_argument("--timeout", type=float, default=1800,
                     help="seconds the migration may take (default 1800)")
@@ -174,7 +176,8 @@ def main():
     ctl = os.path.join(bin_dir, "jzfpctl")
     work = a.work or tempfile.mkdtemp(prefix="jzfp-province.")
     os.makedirs(work, exist_ok=True)
-    tree, gen = os.path.join(work, "tree"), os.path.join(work, "gen")
+    tree = os.path.join(work, "tree")
+    gen = os.path.abspath(a.data) if a.data else os.path.join(work, "gen")
     county_list = counties()
     n_villages = max(len(county_list), round(VILLAGES_1X * a.scale))
     vmap = villages_of(county_list, n_villages)
@@ -184,8 +187,15 @@ def main():
         log(f"== province bench, scale {a.scale:g}: 33 nodes, {n_villages} villages, "
             f"{n_households} households ({work})")
         t = time.monotonic()
-        persons = generate(top, gen, county_list, vmap, a.scale)
-        log(f"generated {persons} persons in {time.monotonic() - t:.1f} s")
+        made = os.path.join(gen, f"persons-{a.scale:g}")
+        if os.path.exists(made):
+            persons = int(open(made).read())
+            log(f"reusing {persons} persons generated in {gen}")
+        else:
+            persons = generate(top, gen, county_list, vmap, a.scale)
+            with open(made, "w") as f:
+                f.write(f"{persons}\n")
+            log(f"generated {persons} persons in {time.monotonic() - t:.1f} s")
         with open(os.path.join(work, "nodes.csv"), "w") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["area", "level", "name"])

@@ -9,15 +9,16 @@
 #   --keep       keep the work directory (node logs, stores, generated data)
 #   --calls C    rollup calls per level for the median (default 20)
 #   --work DIR   work directory (default a new one under $TMPDIR)
+#   --data DIR   generated data made once there and reused (same scale)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--province) shift ;;
-	--scale | --calls | --work | --timeout) args+=("$1" "$2"); shift 2 ;;
+	--scale | --calls | --work | --data | --timeout) args+=("$1" "$2"); shift 2 ;;
 	--keep) args+=("$1"); shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh --province: unknown argument $1 (see --province --help)" >&2; exit 2 ;;
 	esac
 done
