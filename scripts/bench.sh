@@ -10,7 +10,11 @@
 #   --keep       keep the work directory (node logs, stores)
 #   --no-nats    skip the NATS JetStream peer chain (../shared/peers)
 #   --batch B, --window W   override [link] batch_max and window on every node
+#   --province [--scale N] [--keep]   a Qinghai-sized migration instead (bench/province.sh)
 set -euo pipefail
+for arg in "$@"; do
+	[ "$arg" = --province ] && exec bash "$(dirname "$0")/../bench/province.sh" "$@"
+done
 top=$(cd "$(dirname "$0")/.." && pwd)
 records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0
 while [ $# -gt 0 ]; do
@@ -22,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--no-nats) no_nats=1; shift ;;
 	--batch) batch=$2; shift 2 ;;
 	--window) window=$2; shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done

@@ -25,7 +25,8 @@ struct ctl {
 	bool have_cfg;
 	int timeout_s;
 	void *zctx, *req, *mon;
-	bool connected; /* the monitor saw the connection made (it is reported once) */
+	bool connected;   /* the monitor saw the connection made (it is reported once) */
+	uint64_t sent_ms; /* when the request in flight was sent (CLOCK_MONOTONIC) */
 	/* tests: ask the node to hold its read this long (JZFP_TEST_HOLD_MS;
 	 * honoured only by a jzfpd --test-clock) */
 	uint32_t hold_ms;
@@ -111,6 +112,12 @@ void cli_load_config(struct ctl *c);
  * cli_reply_free). Dies when the node cannot be reached, does not answer
  * within the timeout, or closes the connection during the request. */
 Ctl__Reply *cli_request(struct ctl *c, const Ctl__Request *rq);
+/* cli_request in two halves, so that a caller can work between them (an
+ * import reads its next chunk while the node stores this one): send RQ,
+ * then wait for its reply, the timeout counted from the send. One request
+ * at a time: cli_receive before the next cli_send. */
+void cli_send(struct ctl *c, const Ctl__Request *rq);
+Ctl__Reply *cli_receive(struct ctl *c);
 /* cli_request, then exit 1 with the node's one-line error if it failed;
  * dies if the reply is not of kind BODY. */
 Ctl__Reply *cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body);

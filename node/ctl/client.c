@@ -153,8 +153,8 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-Ctl__Reply *
-cli_request(struct ctl *c, const Ctl__Request *rq)
+void
+cli_send(struct ctl *c, const Ctl__Request *rq)
 {
 	connect_node(c);
 	size_t len = ctl__request__get_packed_size(rq);
@@ -166,7 +166,13 @@ cli_request(struct ctl *c, const Ctl__Request *rq)
 	free(buf);
 	if (rc < 0)
 		cli_die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
-	uint64_t deadline = now_ms() + (uint64_t)c->timeout_s * 1000;
+	c->sent_ms = now_ms();
+}
+
+Ctl__Reply *
+cli_receive(struct ctl *c)
+{
+	uint64_t deadline = c->sent_ms + (uint64_t)c->timeout_s * 1000;
 	for (;;) {
 		zmq_pollitem_t items[2] = {{.socket = c->req, .events = ZMQ_POLLIN},
 		                           {.socket = c->mon, .events = ZMQ_POLLIN}};
@@ -201,6 +207,13 @@ cli_request(struct ctl *c, const Ctl__Request *rq)
 	if (!rp)
 		cli_die("malformed answer from jzfpd (is it a different version?)");
 	return rp;
+}
+
+Ctl__Reply *
+cli_request(struct ctl *c, const Ctl__Request *rq)
+{
+	cli_send(c, rq);
+	return cli_receive(c);
 }
 
 void

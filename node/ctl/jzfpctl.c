@@ -469,8 +469,19 @@ import_json(const char *file, bool census, size_t households, size_t rows,
 	printf("}\n");
 }
 
+/* One request's worth of households. */
+struct import_chunk {
+	ProtobufCBinaryData hh[IMPORT_CHUNK], pp[IMPORT_CHUNK];
+	uint64_t ids[IMPORT_CHUNK];
+	size_t lines[IMPORT_CHUNK];
+	size_t n; /* households in the chunk */
+};
+
 /* The second pass of a household import: households sent in chunks as the
- * file is read again. */
+ * file is read again. Two chunks: while the node stores the one sent (in
+ * flight), the next is read and encoded here; its answer is read before the
+ * next is sent, so the node still sees one request at a time, in file
+ * order. */
 struct import_send {
 	struct ctl *c;
 	const char *file;
@@ -478,14 +489,12 @@ struct import_send {
 	const uint64_t *bad; /* households with errors (--skip-bad), sorted */
 	size_t n_bad;
 	size_t total; /* good households in the file */
-	ProtobufCBinaryData hh[IMPORT_CHUNK], pp[IMPORT_CHUNK];
-	uint64_t ids[IMPORT_CHUNK]; /* of the chunk being filled */
-	size_t lines[IMPORT_CHUNK];
-	size_t n;         /* households in the chunk */
+	struct import_chunk chunk[2];
+	size_t fill;      /* the chunk being filled */
 	size_t stored;    /* households acknowledged by the node */
 	uint64_t last_id; /* the last one of them */
 	size_t last_line;
-	bool in_flight; /* a chunk sent, its answer not yet read */
+	bool in_flight; /* chunk[fill ^ 1] sent, its answer not yet read */
 	struct import_totals t;
 };
 
@@ -511,51 +520,41 @@ import_stopped_note(void)
 		fprintf(stderr, "jzfpctl: %s: import stopped: no household of %zu was stored, ",
 		        s->file, s->total);
 	}
-	if (s->in_flight && s->n) {
+	const struct import_chunk *k = &s->chunk[s->fill ^ 1];
+	if (s->in_flight && k->n) {
 		char a[17], b[17];
-		household_id_format(s->ids[0], a);
-		household_id_format(s->ids[s->n - 1], b);
+		household_id_format(k->ids[0], a);
+		household_id_format(k->ids[k->n - 1], b);
 		fprintf(stderr,
 		        "the next %zu (households %s..%s) were sent without an answer and may or "
 		        "may not be stored; ",
-		        s->n, a, b);
+		        k->n, a, b);
 	}
 	fprintf(stderr, "re-running the same file is safe: households already stored are "
 	                "unchanged by it\n");
 }
 
 static void
-chunk_release(struct import_send *s)
+chunk_release(struct import_chunk *k)
 {
-	for (size_t j = 0; j < s->n; j++) {
+	for (size_t j = 0; j < k->n; j++) {
 		/* the personal parts were in clear: not left in memory */
-		sodium_memzero(s->pp[j].data, s->pp[j].len);
-		free(s->pp[j].data);
-		free(s->hh[j].data);
+		sodium_memzero(k->pp[j].data, k->pp[j].len);
+		free(k->pp[j].data);
+		free(k->hh[j].data);
 	}
-	s->n = 0;
+	k->n = 0;
 }
 
-/* Send the households of the chunk; 0, or 1 when the node refused the
- * request (reported). */
+/* Read the answer to the chunk in flight, if any; 0, or 1 when the node
+ * refused the request (reported). */
 static int
-chunk_send(struct import_send *s)
+chunk_finish(struct import_send *s)
 {
-	if (!s->n)
+	if (!s->in_flight)
 		return 0;
-	Ctl__ImportHouseholdsReq q;
-	ctl__import_households_req__init(&q);
-	q.recorded = s->recorded;
-	q.allow_removals = s->allow_removals;
-	q.n_households = q.n_personal = s->n;
-	q.households = s->hh;
-	q.personal = s->pp;
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
-	rq.import_households = &q;
-	s->in_flight = true;
-	Ctl__Reply *rp = cli_request(s->c, &rq);
+	struct import_chunk *k = &s->chunk[s->fill ^ 1];
+	Ctl__Reply *rp = cli_receive(s->c);
 	s->in_flight = false;
 	if (rp->code) {
 		/* one write transaction per request: none of this chunk is stored */
@@ -567,7 +566,7 @@ chunk_send(struct import_send *s)
 		s->tty = false;
 		import_stopped_note();
 		s->tty = tty;
-		chunk_release(s);
+		chunk_release(k);
 		return 1;
 	}
 	if (rp->body_case != CTL__REPLY__BODY_IMPORT)
@@ -588,11 +587,41 @@ chunk_send(struct import_send *s)
 		fprintf(stderr, "jzfpctl: and %" PRIu64 " more refused in the same request\n",
 		        r->refused - (uint64_t)r->n_refusals);
 	cli_reply_free(rp);
-	s->stored += s->n;
-	s->last_id = s->ids[s->n - 1];
-	s->last_line = s->lines[s->n - 1];
-	chunk_release(s);
+	s->stored += k->n;
+	s->last_id = k->ids[k->n - 1];
+	s->last_line = k->lines[k->n - 1];
+	chunk_release(k);
 	progress(s->tty, "importing households", s->stored, s->total);
+	return 0;
+}
+
+/* Send the chunk being filled once the one in flight is answered, and go on
+ * filling the other; 0, or 1 when the node refused a request (reported;
+ * the chunk being filled is then dropped unsent). */
+static int
+chunk_send(struct import_send *s)
+{
+	struct import_chunk *k = &s->chunk[s->fill];
+	if (chunk_finish(s)) {
+		chunk_release(k);
+		return 1;
+	}
+	if (!k->n)
+		return 0;
+	Ctl__ImportHouseholdsReq q;
+	ctl__import_households_req__init(&q);
+	q.recorded = s->recorded;
+	q.allow_removals = s->allow_removals;
+	q.n_households = q.n_personal = k->n;
+	q.households = k->hh;
+	q.personal = k->pp;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+	rq.import_households = &q;
+	s->fill ^= 1;
+	s->in_flight = true;
+	cli_send(s->c, &rq);
 	return 0;
 }
 
@@ -610,17 +639,18 @@ send_household(const struct import_household *it, void *arg)
 	struct import_send *s = arg;
 	if (s->n_bad && bsearch(&it->hh.id, s->bad, s->n_bad, sizeof(*s->bad), cmp_u64))
 		return 0;
-	ProtobufCBinaryData *hh = &s->hh[s->n], *pp = &s->pp[s->n];
+	struct import_chunk *k = &s->chunk[s->fill];
+	ProtobufCBinaryData *hh = &k->hh[k->n], *pp = &k->pp[k->n];
 	if (rec_household_encode(&it->hh, scratch, sizeof(scratch), &hh->len) ||
 	    !(hh->data = copy_of(scratch, hh->len)) ||
 	    rec_personal_encode(&it->personal, scratch, sizeof(scratch), &pp->len) ||
 	    !(pp->data = copy_of(scratch, pp->len)))
 		cli_die("%s:%zu: household cannot be encoded", s->file, it->line);
 	sodium_memzero(scratch, pp->len);
-	s->ids[s->n] = it->hh.id;
-	s->lines[s->n] = it->line;
-	s->n++;
-	return s->n == IMPORT_CHUNK ? chunk_send(s) : 0;
+	k->ids[k->n] = it->hh.id;
+	k->lines[k->n] = it->line;
+	k->n++;
+	return k->n == IMPORT_CHUNK ? chunk_send(s) : 0;
 }
 
 /*
@@ -701,10 +731,12 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 	die_note = import_stopped_note;
 	struct import_result again;
 	err = import_households_stream(file, c->cfg.area, tag_key, send_household, s, &again);
-	if (!err)
-		err = chunk_send(s);
-	else
-		chunk_release(s);
+	if (!err && !(err = chunk_send(s)))
+		err = chunk_finish(s);
+	if (err && err != 1 && chunk_finish(s))
+		err = 1; /* the node refused the chunk in flight: reported */
+	chunk_release(&s->chunk[0]);
+	chunk_release(&s->chunk[1]);
 	die_note = NULL;
 	bool changed = !err && (again.n != res.n || again.n_errors != res.n_errors);
 	import_result_release(&again);

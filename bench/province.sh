@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# scripts/bench.sh --province: a Qinghai-sized tree (33 nodes, 4,008 villages
+# times the scale, 40 households each) migrated at its counties; times the
+# migration to convergence, rollups at the province, `rollup --verify`, and
+# peak memory (bench/province.py). Not a test: it asserts nothing about speed.
+#
+# usage: scripts/bench.sh --province [--scale N] [--keep] [--calls C] [--work DIR]
+#   --scale N    times Qinghai's size (default 1; 5 takes long)
+#   --keep       keep the work directory (node logs, stores, generated data)
+#   --calls C    rollup calls per level for the median (default 20)
+#   --work DIR   work directory (default a new one under $TMPDIR)
+#   --data DIR   generated data made once there and reused (same scale)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--province) shift ;;
+	--scale | --calls | --work | --data | --timeout) args+=("$1" "$2"); shift 2 ;;
+	--keep) args+=("$1"); shift ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh --province: unknown argument $1 (see --province --help)" >&2; exit 2 ;;
+	esac
+done
+bash "$top/scripts/deps.sh"
+bash "$top/scripts/build.sh" normal >/dev/null
+exec python3 "$top/bench/province.py" --bin "$top/build/bin" "${args[@]}"
