@@ -19,6 +19,7 @@
 #include "ident.h"
 #include "record.h"
 #include "store.h"
+#include "tables.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -68,7 +69,7 @@ setup(void **state)
 	memset(seed, 7, sizeof(seed));
 	assert_int_equal(ident_from_seed(&fx->id, seed), 0);
 	test_tmpdir(fx->dir, sizeof(fx->dir));
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE), 0);
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
 	hlc_init(&fx->hlc, NULL, NULL);
 	assert_int_equal(apply_ctx_init(&fx->ctx, fx->st, fx->id, &fx->hlc, COUNTY), 0);
 	*state = fx;
