@@ -145,7 +145,7 @@ struct rec_policy {
 
 /* A workflow event (KIND_WORKFLOW): one step of 两公示一公告 on a list of
  * proposals, each named by the hash of the household version that proposes
- * the change, with its household. step is an enum wf_step (node/workflow.h),
+ * the change, with its household. step is an enum wf_step (node/registry/workflow.h),
  * 1..REC_WF_STEP_MAX here. */
 #define REC_MAX_PROPOSALS 512
 #define REC_WF_STEP_MAX   31

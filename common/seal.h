@@ -14,7 +14,7 @@
  * cannot be moved to another record without failing its tag.
  *
  * Every function here only transforms bytes; which readers a node seals to
- * is the node's business (node/sealer.c). libsodium's -1 is translated here.
+ * is the node's business (node/replication/sealer.c). libsodium's -1 is translated here.
  */
 #ifndef JZFP_SEAL_H
 #define JZFP_SEAL_H

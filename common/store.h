@@ -1,6 +1,6 @@
 /*
  * store.h - one LMDB environment per node, with the caller's named
- * databases (the node's: node/tables.h, DESIGN §5), and transactions whose
+ * databases (the node's: node/daemon/tables.h, DESIGN §5), and transactions whose
  * first error sticks.
  *
  * A store is used by one thread (the daemon's loop thread). Write
@@ -27,7 +27,7 @@
 /*
  * The caller's databases: store_open opens one for each entry of the
  * caller's array, and the calls below take a table's index in that array as
- * DB. The store knows nothing of what they hold (node/tables.h lists the
+ * DB. The store knows nothing of what they hold (node/daemon/tables.h lists the
  * node's).
  */
 struct store_table {

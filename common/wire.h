@@ -74,7 +74,7 @@ struct wire_node_status {
 	char name[WIRE_NAME_MAX + 1];
 	uint64_t parent_area, records, backlog, age_ms, refused;
 	uint64_t wf_refused, pending;
-	uint64_t down_backlog; /* down head - down applied (node/link.h) */
+	uint64_t down_backlog; /* down head - down applied (node/replication/link.h) */
 	bool connected;
 };
 
@@ -102,7 +102,7 @@ struct wire_frame {
 		uint8_t origin[WIRE_ORIGIN_LEN];
 		uint64_t own_seq;     /* the child's own chain as the parent holds it */
 		uint8_t own_hash[32]; /* zeros when own_seq is 0 */
-		/* The parent's downlog head and its epoch (node/link.h); an
+		/* The parent's downlog head and its epoch (node/replication/link.h); an
 		 * all-zero epoch: not told (then down_head is 0). */
 		uint64_t down_head;
 		uint8_t down_epoch[WIRE_EPOCH_LEN];

@@ -5,7 +5,7 @@
 # A header's edges are its own #include "..." lines; a .c file's edges count
 # too (a .c that includes a header whose header includes the .c's own header
 # closes a circle between the two modules). Modules are named by their path
-# without the extension, so node/household.c and node/household.h are one
+# without the extension, so node/registry/household.c and .h are one
 # node of the graph. Exits 1 if there is a cycle.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

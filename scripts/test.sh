@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what is missing, check the format, build a normal and an ASan+UBSan
+# Install what is missing, check the format and the include graph, build a normal and an ASan+UBSan
 # tree, run every unit and integration test through ctest on each, and run
 # each fuzz target for a few seconds. Exits non-zero if anything failed.
 set -euo pipefail
@@ -10,6 +10,8 @@ bash scripts/deps.sh
 
 echo "== format check"
 bash scripts/format.sh --check
+echo "== include graph (no module includes its way back to itself)"
+bash scripts/includes.sh
 
 echo "== build (normal)"
 bash scripts/build.sh normal

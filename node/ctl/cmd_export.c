@@ -4,7 +4,7 @@
  * the node's export service (node/control/svc_export.c), rows streamed to
  * the file as each page arrives, so memory stays that of one page.
  *
- * The file has the import's columns (node/import.h), so that a fresh node
+ * The file has the import's columns (node/registry/import.h), so that a fresh node
  * re-imports it with `import households FILE --recorded` and gets the same
  * rollups. It holds personal data: it is created with mode 0600, and
  * nothing of it is printed.

@@ -14,7 +14,7 @@
  *     (record.h promises the same limits both ways), and decodes again to
  *     the same struct; every string of a decoded record is clean text
  *     (text.h: no C0/C1 control, no bidi override, valid UTF-8);
- *   - the held-ahead decision (hlc_held_until, as node/apply.c takes it) for
+ *   - the held-ahead decision (hlc_held_until, as node/replication/apply.c takes it) for
  *     a decoded envelope's hlc against receiver clocks around it: held
  *     exactly when the envelope is dated more than max_skew ahead of the
  *     clock, held until its own date, never held once the clock reaches

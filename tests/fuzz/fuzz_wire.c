@@ -12,7 +12,7 @@
  *     decoded frame is a fixed point);
  *   - each envelope of a Batch is a view inside the input, and
  *     envelope_decode on it returns without crashing; for one that decodes,
- *     the held-ahead decision (hlc_held_until, as node/apply.c takes it)
+ *     the held-ahead decision (hlc_held_until, as node/replication/apply.c takes it)
  *     holds it at a receiver whose clock is more than max_skew (300 s)
  *     behind its date, until that date, and never once the clock is there;
  *   - the strings a peer sends (Hello name, Refuse reason, Heartbeat names)

@@ -555,7 +555,7 @@ class Tree:
 
     def wait_synced(self, timeout=SYNC_TIMEOUT, receipts=True):
         """Wait until the tree is in step, on the exact cursors of both
-        directions (node/link.h) and nothing else. One pass reads every
+        directions (node/replication/link.h) and nothing else. One pass reads every
         node's status bottom up (each child before its parent) and requires,
         for every non-province node: its parent link connected; up.acked ==
         up.head (the parent holds its whole log); its parent lists it as a

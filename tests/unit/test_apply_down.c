@@ -405,7 +405,7 @@ receipts_from_the_province(void **state)
 }
 
 /*
- * Regression test for a bug (node/apply.c, apply_sparse): the down
+ * Regression test for a bug (node/replication/apply.c, apply_sparse): the down
  * direction allows gaps in every origin's chain, not only in the
  * ancestors' (apply.h: "each ancestor's chain arrives filtered"). A parent
  * can send down an envelope of one of OUR CHILDREN's origins (here V1's seq

@@ -355,7 +355,7 @@ census_later_hlc_wins(void **state)
 }
 
 /*
- * Regression test for a fixed bug (node/apply.c, apply_census): two censuses
+ * Regression test for a fixed bug (node/replication/apply.c, apply_census): two censuses
  * of one village and year with the same hlc were settled by arrival order,
  * so nodes holding the same envelopes disagreed on the denominator. The
  * tie goes to the greater origin key, as for households.

@@ -61,7 +61,7 @@ out_of_scope_refused(void **state)
 }
 
 /*
- * Regression test for a fixed bug (node/apply.c, apply_run): when the first
+ * Regression test for a fixed bug (node/replication/apply.c, apply_run): when the first
  * envelope of an origin we hold nothing of is refused (out of scope, forged,
  * malformed), apply_run wrote the origin's zeroed state (last_seq 0, area 0)
  * to the `origin` database. "A refused envelope changes nothing" (apply.h)

@@ -400,7 +400,7 @@ wf_event_parked_until_version(void **state)
 }
 
 /*
- * Regression test for a bug (node/flow.c, step_one): a workflow step naming
+ * Regression test for a bug (node/registry/proposal.c, step_one): a workflow step naming
  * a version this node HOLDS but that proposes nothing (a data edit) is
  * parked "until the version arrives", but the version has arrived, and
  * proposal_release runs only for versions that propose: the step waits
@@ -432,7 +432,7 @@ regress_step_naming_a_data_edit_parked_forever(void **state)
 }
 
 /*
- * Regression test for a bug (node/proposal.c proposal_create, node/apply.c
+ * Regression test for a bug (node/registry/proposal.c proposal_create, node/replication/apply.c
  * apply_household; nothing checks rec_household.proposes' from_status): a
  * proposal's kind is taken from the from_status the version declares, not
  * from the household's official status. A village declares an exit
@@ -477,7 +477,7 @@ regress_proposal_from_status_not_checked(void **state)
 }
 
 /*
- * Regression test for a bug (node/household.c, history): "identified in the
+ * Regression test for a bug (node/registry/household.c, history): "identified in the
  * year" must not count a migration (WF_RECORD_HISTORIC), and it does not
  * when the migrated version is the household's first; but when the county
  * migrates a household whose village had registered it before (as 非贫困户,

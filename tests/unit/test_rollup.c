@@ -648,9 +648,9 @@ query_levels_and_under(void **state)
 }
 
 /*
- * Regression test for a fixed bug (node/rollup.c, rollup_query line 520): with no row to return,
- * rows.v is NULL and qsort(NULL, 0, ...) is called. qsort's pointer is
- * declared nonnull, so this is undefined behaviour; UBSan builds
+ * Regression test for a fixed bug (node/registry/rollup.c, rollup_query line 520): with no row to
+ * return, rows.v is NULL and qsort(NULL, 0, ...) is called. qsort's pointer is declared nonnull, so
+ * this is undefined behaviour; UBSan builds
  * (-fsanitize=undefined -fno-sanitize-recover) abort on it: jzfpctl rollup
  * on a node that holds nothing for the year, or --under an empty subtree,
  * kills a sanitized jzfpd. Passes in a plain build; fails under UBSan. Fix:
@@ -677,8 +677,8 @@ regress_empty_query_qsort_null(void **state)
 }
 
 /*
- * Regression test for a fixed bug (node/rollup.c, query_census, the row_for() call at line 453):
- * with
+ * Regression test for a fixed bug (node/registry/rollup.c, query_census, the row_for() call at line
+ * 453): with
  * --under AREA and a --level above AREA's own (jzfpctl rollup --level county
  * --under <township>), query_counters() finds no cell (the county's cells
  * lie outside the township's key range) but query_census() still makes a

@@ -468,7 +468,7 @@ static void
 test_batch(void **state)
 {
 	(void)state;
-	/* An origin's batch as node/sealer.c makes it: one data key sealed to
+	/* An origin's batch as node/replication/sealer.c makes it: one data key sealed to
 	 * three readers, two records boxed under it; each reader opens both,
 	 * a stranger opens none. */
 	struct ident *readers[3] = {ident_of(0x01), ident_of(0x02), ident_of(0x03)};

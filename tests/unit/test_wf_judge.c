@@ -1,6 +1,6 @@
 /*
  * test_wf_judge.c - wf_judge, the one entry point of the procedure's rules
- * (node/workflow.h), used by the node that signs a step and by every node
+ * (node/registry/workflow.h), used by the node that signs a step and by every node
  * that applies it: the rules that read the store give the same answer both
  * ways, and the duplicate-person rule (重复识别) is the signer's alone.
  *

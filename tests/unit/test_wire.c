@@ -229,7 +229,7 @@ test_batch_ack_heartbeat(void **state)
 	free(buf);
 }
 
-/* The down cursor head (node/link.h) in Welcome, Batch and Ack: values
+/* The down cursor head (node/replication/link.h) in Welcome, Batch and Ack: values
  * round-trip, 0 and an unset epoch are the defaults, a bad epoch is
  * refused, and one given twice too. */
 static void

@@ -1,9 +1,9 @@
 /*
  * test_workflow.c - 两公示一公告, the procedure that changes who counts as poor
- * (DESIGN §6, node/workflow.h).
+ * (DESIGN §6, node/registry/workflow.h).
  *
  * The expected outcomes here are written from the spec, not from
- * node/workflow.c:
+ * node/registry/workflow.c:
  *
  *   PROPOSED          民主评议; for an exit, the household's consent first
  *   VILLAGE_NOTICE    第一次公示, by the village or its township, >= N days

@@ -20,6 +20,7 @@
 #include "household.h"
 #include "pending.h"
 #include "record.h"
+#include "tables.h"
 #include "workflow.h"
 
 #include <inttypes.h>

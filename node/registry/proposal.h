@@ -1,7 +1,7 @@
 /*
  * proposal.h - proposals and their steps (workflow events) applied to the
  * store, and the policy records that judge them, inside an applier's write
- * transaction (node/apply.c calls these; DESIGN §6). The rules of the
+ * transaction (node/replication/apply.c calls these; DESIGN §6). The rules of the
  * procedure are workflow.h's (wf_judge); this module stores their results.
  * Revocations are revocation.h's, receipts receipt.h's, key records
  * keyrec.h's.

@@ -27,7 +27,7 @@
  * of the procedure is here, and one entry point, wf_judge, applies them
  * all: the node that signs a step calls it before signing
  * (node/control/svc_flow.c), and every node that applies a step calls it
- * (node/proposal.c), with the same arguments, so a step its signer takes is
+ * (node/registry/proposal.c), with the same arguments, so a step its signer takes is
  * taken everywhere. wf_check, the pure part (legal from the current state,
  * the signer's level and area may take it, the window's time has passed by
  * the signed clocks), is tested directly on the whole table of states x
@@ -43,7 +43,6 @@
 #include "err.h"
 #include "record.h"
 #include "store.h"
-#include "tables.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -216,7 +215,7 @@ void wf_policy_put(struct store_txn *txn, uint64_t hlc, const uint8_t origin[32]
  * When a window may close, by the receiver's clock: wf_check refuses a
  * close dated before the window's end, so a close that is taken is dated
  * at or after it; every node holds an envelope dated more than [trust]
- * max_skew ahead of its own clock until its clock reaches it (node/apply.c,
+ * max_skew ahead of its own clock until its clock reaches it (node/replication/apply.c,
  * held_until), so a close takes effect at a node no earlier than the end
  * less max_skew by that node's clock. A close dated before the end is
  * refused at once, not held.

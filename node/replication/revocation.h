@@ -4,9 +4,9 @@
  * An ancestor of a node signs a revocation of its key from a time; it
  * travels up and down. The store keeps the earliest one of each key
  * (`revoked`: key -> at_ms(8) revoker(32)). Envelopes of the key with an
- * hlc after that time are refused (node/apply.c), and its workflow steps
+ * hlc after that time are refused (node/replication/apply.c), and its workflow steps
  * signed after it are as if never held: the proposals they name are judged
- * again when the revocation arrives (node/proposal.h), wherever it arrives
+ * again when the revocation arrives (node/registry/proposal.h), wherever it arrives
  * in the order.
  */
 #ifndef JZFP_REVOCATION_H

@@ -2,7 +2,7 @@
  * keyrec.h - key records applied to the store (DESIGN §8): a key record
  * gives the readers of a subtree the key that opens its sealed parts; the
  * store keeps where each one is (`keyrec`: its hash -> origin, seq), for
- * node/sealer.c to find.
+ * node/replication/sealer.c to find.
  */
 #ifndef JZFP_KEYREC_H
 #define JZFP_KEYREC_H

@@ -11,6 +11,7 @@
 
 #include "bytes.h"
 #include "log.h"
+#include "tables.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -325,7 +326,7 @@ pending_verify(struct store_txn *txn, size_t *cells, size_t *bad, char *first, s
 		return err;
 	}
 	size_t i = 0;
-	uint32_t want[WF_NSTATES], have[WF_NSTATES];
+	uint32_t want[WF_NSTATES] = {0}, have[WF_NSTATES] = {0};
 	uint64_t want_cell = 0;
 	bool have_want = false;
 	struct bytes k, v;

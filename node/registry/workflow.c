@@ -2,7 +2,7 @@
  * workflow.c - the 两公示一公告 state machine (DESIGN §6): states, steps and
  * the rules that need nothing but the proposal (wf_check).
  *
- * wf_judge and wf_apply are the whole procedure; node/proposal.c calls them
+ * wf_judge and wf_apply are the whole procedure; node/registry/proposal.c calls them
  * for every (event, proposal) pair it applies, whoever signed the event,
  * and node/control/svc_flow.c calls wf_judge before this node signs one.
  * The rules of wf_check, in the order they are checked: the step must be
