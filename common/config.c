@@ -513,12 +513,28 @@ read_file(const char *path, char **out, size_t *len, mode_t *mode)
 		goto fail;
 	}
 	*mode = st.st_mode;
-	buf = malloc(FILE_MAX + 1);
+	/* A buffer the file's size (and a byte to see it grew), not FILE_MAX:
+	 * a config is a few hundred bytes, and a 1 MiB allocation is an mmap
+	 * and a munmap each time. A file that grew gets the rest read into a
+	 * FILE_MAX buffer. */
+	size_t cap = FILE_MAX + 1;
+	if (S_ISREG(st.st_mode) && st.st_size >= 0 && st.st_size < FILE_MAX)
+		cap = (size_t)st.st_size + 2;
+	buf = malloc(cap);
 	if (!buf) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	size_t n = fread(buf, 1, FILE_MAX + 1, f);
+	size_t n = fread(buf, 1, cap, f);
+	if (n == cap && cap < FILE_MAX + 1) {
+		char *big = realloc(buf, FILE_MAX + 1);
+		if (!big) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		buf = big;
+		n += fread(buf + n, 1, FILE_MAX + 1 - n, f);
+	}
 	if (ferror(f)) {
 		err = errno ? -errno : -EIO;
 		goto fail;
