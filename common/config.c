@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,49 @@ copy_str(char *dst, size_t size, const char *v)
 	return true;
 }
 
+/* Zones that passed timefmt_zone_check in this process. Every parse checks
+ * one (the default, Asia/Shanghai, when the file names none), and the check
+ * opens and reads the zone's file: remembering the names that passed makes
+ * a parse a memory-only affair after the first (fuzz_config parses
+ * thousands a second). Only successes are kept, so a zone installed later
+ * is found; a zone file removed while the process runs is still taken, as
+ * it would be by a process that loaded its config before. Names of at most
+ * TIMEFMT_ZONE_MAX - 1 bytes, the first ZONE_CACHE_MAX distinct ones. */
+#define ZONE_CACHE_MAX 8
+static struct {
+	pthread_mutex_t lock;
+	size_t n;
+	char name[ZONE_CACHE_MAX][TIMEFMT_ZONE_MAX];
+} zone_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* timefmt_zone_check, through zone_cache. Thread-safe. */
+static int
+zone_check(const char *zone)
+{
+	size_t len = strlen(zone);
+	bool known = false;
+	int err;
+
+	if (len >= TIMEFMT_ZONE_MAX)
+		return timefmt_zone_check(zone);
+	pthread_mutex_lock(&zone_cache.lock);
+	for (size_t i = 0; i < zone_cache.n && !known; i++)
+		known = strcmp(zone_cache.name[i], zone) == 0;
+	pthread_mutex_unlock(&zone_cache.lock);
+	if (known)
+		return 0;
+	err = timefmt_zone_check(zone);
+	if (err)
+		return err;
+	pthread_mutex_lock(&zone_cache.lock);
+	for (size_t i = 0; i < zone_cache.n && !known; i++)
+		known = strcmp(zone_cache.name[i], zone) == 0;
+	if (!known && zone_cache.n < ZONE_CACHE_MAX)
+		memcpy(zone_cache.name[zone_cache.n++], zone, len + 1);
+	pthread_mutex_unlock(&zone_cache.lock);
+	return 0;
+}
+
 /* Convert v into k's field. Empty values of text and key types mean "not
  * set". Returns false and reports on a bad value. */
 static bool
@@ -267,6 +311,14 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 	case K_ENDPOINT:
 		if (!copy_str(field, k->size, v)) {
 			report(ld, line, k, NULL, NULL, "longer than %zu bytes", k->size - 1);
+			return false;
+		}
+		/* Text other nodes and operators see (node.name travels in
+		 * Hello and Heartbeat, whose receivers refuse what is not clean
+		 * text): refused here, where the operator can fix it. */
+		char why[TEXT_WHY_LEN];
+		if (k->type == K_STRING && !text_is_clean(v, strlen(v), 0, why)) {
+			report(ld, line, k, NULL, NULL, "not plain text: %s", why);
 			return false;
 		}
 		if (k->type == K_ENDPOINT && *v && !is_endpoint(v)) {
@@ -329,7 +381,7 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 		*(bool *)(void *)field = strcmp(v, "yes") == 0;
 		return true;
 	case K_ZONE:
-		if (timefmt_zone_check(v) || !copy_str(field, k->size, v)) {
+		if (zone_check(v) || !copy_str(field, k->size, v)) {
 			char shown[72];
 			text_escape_term(v, strlen(v), 0, shown, sizeof shown);
 			report(ld, line, k, NULL, NULL, "unknown time zone '%s'%s", shown,
@@ -461,12 +513,28 @@ read_file(const char *path, char **out, size_t *len, mode_t *mode)
 		goto fail;
 	}
 	*mode = st.st_mode;
-	buf = malloc(FILE_MAX + 1);
+	/* A buffer the file's size (and a byte to see it grew), not FILE_MAX:
+	 * a config is a few hundred bytes, and a 1 MiB allocation is an mmap
+	 * and a munmap each time. A file that grew gets the rest read into a
+	 * FILE_MAX buffer. */
+	size_t cap = FILE_MAX + 1;
+	if (S_ISREG(st.st_mode) && st.st_size >= 0 && st.st_size < FILE_MAX)
+		cap = (size_t)st.st_size + 2;
+	buf = malloc(cap);
 	if (!buf) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	size_t n = fread(buf, 1, FILE_MAX + 1, f);
+	size_t n = fread(buf, 1, cap, f);
+	if (n == cap && cap < FILE_MAX + 1) {
+		char *big = realloc(buf, FILE_MAX + 1);
+		if (!big) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		buf = big;
+		n += fread(buf + n, 1, FILE_MAX + 1 - n, f);
+	}
 	if (ferror(f)) {
 		err = errno ? -errno : -EIO;
 		goto fail;

@@ -11,7 +11,7 @@
  *   [node]
  *   level = county                 ; village | township | county | province
  *   area = 630121000000            ; its own level must be node.level
- *   name = Datong                  ; optional, up to 127 bytes
+ *   name = Datong                  ; optional, up to 127 bytes of clean text (text.h)
  *   data_dir = data                ; relative to the config file's directory
  *   key = node.key                 ; optional; default <data_dir>/node.key
  *   log_level = info               ; error | warning | info | debug

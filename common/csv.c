@@ -99,9 +99,11 @@ utf8_multibyte(const unsigned char *p, size_t n)
 	return count;
 }
 
-/* Does iconv from ENC take all of P[0..N) (a cut-off tail allowed)? */
+/* Does iconv from ENC take all of P[0..N) (a cut-off tail allowed)? If so,
+ * the descriptor, reset to its initial state, is kept in *KEEP for the
+ * reader (one iconv_open per file, not one to sniff and one to read). */
 static bool
-decodes_as(const char *enc, const char *p, size_t n)
+decodes_as(const char *enc, const char *p, size_t n, iconv_t *keep)
 {
 	iconv_t cd = iconv_open("UTF-8", enc);
 	if (cd == (iconv_t)-1)
@@ -118,7 +120,12 @@ decodes_as(const char *enc, const char *p, size_t n)
 			break;
 		}
 	}
-	iconv_close(cd);
+	if (ok) {
+		iconv(cd, NULL, NULL, NULL, NULL);
+		*keep = cd;
+	} else {
+		iconv_close(cd);
+	}
 	return ok;
 }
 
@@ -141,7 +148,7 @@ sniff(struct csv_reader *r)
 		 * byte later: read as UTF-8, and the damage is reported with its
 		 * line, rather than the whole file turned into mojibake. */
 		r->encoding = "UTF-8";
-	} else if (decodes_as("GB18030", r->raw, r->raw_len)) {
+	} else if (decodes_as("GB18030", r->raw, r->raw_len, &r->cd)) {
 		r->encoding = "GB18030";
 	} else {
 		size_t at = utf8_bad_at(p, r->raw_len);
@@ -159,7 +166,8 @@ sniff(struct csv_reader *r)
 		memmove(r->raw, r->raw + skip, r->raw_len - skip);
 		r->raw_len -= skip;
 	}
-	r->cd = iconv_open("UTF-8", r->encoding);
+	if (r->cd == (iconv_t)-1)
+		r->cd = iconv_open("UTF-8", r->encoding);
 	if (r->cd == (iconv_t)-1)
 		return sys_fail(r, -errno);
 	return 0;

@@ -18,6 +18,7 @@
 #include "jzfp.fields.h"
 #include "jzfp.pb-c.h"
 #include "pbwalk.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -91,10 +92,13 @@ get_fixed(uint8_t *dst, struct bytes b, size_t len)
 	return 0;
 }
 
+/* A string field: it must fit dst with its NUL and be clean text
+ * (text_is_clean: UTF-8 without control characters or bidi marks), so that
+ * no peer's string reaches a log, a status line or a terminal raw. */
 static int
 get_str(char *dst, size_t cap, struct bytes b)
 {
-	if (b.n >= cap || !pbwalk_utf8_ok(b.p, b.n))
+	if (b.n >= cap || !text_is_clean((const char *)b.p, b.n, 0, NULL))
 		return JZ_EPARSE;
 	memcpy(dst, b.p, b.n);
 	dst[b.n] = '\0';

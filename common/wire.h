@@ -17,7 +17,8 @@
  *
  * Decoding is the parser of untrusted input: every length is checked
  * against the buffer and against the limits below before anything is
- * allocated, strings must fit their arrays and be UTF-8 without NUL, and
+ * allocated, strings must fit their arrays and be clean text (text.h:
+ * UTF-8 without C0/C1 control characters, NUL included, or bidi marks), and
  * keys and epochs must have their exact sizes. Unknown fields are skipped;
  * a known field given twice, or two members of the Frame oneof, is refused.
  *
@@ -152,8 +153,9 @@ struct wire_frame {
  *   JZ_EPARSE: malformed protobuf, no oneof member or two, a known field
  *     twice, an epoch not 16 bytes, an origin not 32 bytes (a cursor's origin
  *     may also be empty), a name over WIRE_NAME_MAX or a why over WIRE_WHY_MAX
- *     bytes, a string that is not UTF-8 or holds a NUL, a level over 255 or a
- *     code over 2^32 - 1;
+ *     bytes, a string that is not clean text (text_is_clean with no flags:
+ *     not UTF-8, or holding a control character, NUL included, or a bidi
+ *     mark; issue 11), a level over 255 or a code over 2^32 - 1;
  *   -ENOMEM.
  */
 JZ_NODISCARD int wire_decode(struct wire_frame *out, const uint8_t *p, size_t n);

@@ -15,9 +15,11 @@
  *     the held-ahead decision (hlc_held_until, as node/replication/apply.c takes it)
  *     holds it at a receiver whose clock is more than max_skew (300 s)
  *     behind its date, until that date, and never once the clock is there;
- *   - the strings a peer sends (Hello name, Refuse reason, Heartbeat names)
- *     are not checked by wire_decode: whatever they hold, the terminal
- *     escape (text.h) that every output applies turns them into clean text.
+ *   - the strings of a decoded frame (Hello name, Refuse reason, Heartbeat
+ *     names) are clean text (text_is_clean: UTF-8 without control
+ *     characters or bidi marks; issue 11), so nothing a peer sends reaches
+ *     a log or a terminal raw, escaped or not; and, as before, the terminal
+ *     escape every output applies leaves them unchanged.
  */
 #include "envelope.h"
 #include "fuzz.h"
@@ -103,15 +105,19 @@ frame_is_zero(const struct wire_frame *f)
 	return memcmp(f, &zero, sizeof(*f)) == 0;
 }
 
-/* A peer's string as an operator sees it: escaped, it is clean text. */
+/* A peer's string after wire_decode: clean text, which the terminal escape
+ * passes unchanged unless it holds a backslash (doubled). */
 static void
 check_shown(const char *s)
 {
 	char out[TEXT_ESCAPE_SIZE(WIRE_WHY_MAX > WIRE_NAME_MAX ? WIRE_WHY_MAX : WIRE_NAME_MAX)];
 	size_t n = strlen(s);
-	size_t len = text_escape_term(s, n, 0, out, sizeof(out));
 
+	FUZZ_CHECK(text_is_clean(s, n, 0, NULL));
+	size_t len = text_escape_term(s, n, 0, out, sizeof(out));
 	FUZZ_CHECK(len < sizeof(out) && text_is_clean(out, len, 0, NULL));
+	if (!memchr(s, '\\', n))
+		FUZZ_CHECK(len == n && memcmp(out, s, n) == 0);
 }
 
 /* Strings of a decoded frame are terminated within their arrays. */

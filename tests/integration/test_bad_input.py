@@ -13,8 +13,9 @@ household serial k - 2. It sends, one connection per step:
   a batch whose last envelope has a broken signature; an equivocating
   envelope; a gap; an out-of-scope household after a valid one; census
   names with hostile text (a C0 escape sequence, a C1 CSI, a bidi
-  override), correctly signed; and envelopes dated an hour ahead of the
-  county's clock (beyond [trust] max_skew, 300 s), correctly signed.
+  override), correctly signed; the same text as a Hello's node name; and
+  envelopes dated an hour ahead of the county's clock (beyond [trust]
+  max_skew, 300 s), correctly signed.
 
 After each: the county still answers status, its log names the refusal,
 its record count and rollup change exactly by the valid envelopes, and
@@ -249,6 +250,26 @@ def test(t):
     check(not any(h in log for h in hostile), "hostile text reached the county's log")
     st_text = t.ctl_text(county, "status")
     check(not any(h in st_text for h in hostile), "hostile text reached the county's status")
+
+    # 12b. The same hostile text as the node name of a Hello (a link frame,
+    # not a signed record): wire_decode refuses the frame as malformed, the
+    # county answers so and logs it, and the bytes reach neither its log nor
+    # its status (issue 11: strings from the wire are refused, not only
+    # escaped).
+    _, r = evil.run("hello:c0", "hello:c1", "hello:bidi")
+    check(len(r) == 3 and all(re.match(r"REPLY REFUSE code=1102 why=malformed frame", x)
+                              for x in r), f"hostile hello names: replies {r}")
+    lines = c.new_log()
+    c.log_lines -= len(lines)  # c.check reads them again
+    malformed = [ln for ln in lines if re.search(r"refused: malformed frame", ln)]
+    check_eq(len(malformed), 3, "hostile hello names: log lines on the malformed frames "
+             f"(new lines: {lines[-10:]})")
+    c.check("hello names with hostile text", refusal="malformed frame")
+    log = county.log_text()
+    check(not any(h in log for h in hostile), "hostile hello name reached the county's log")
+    st_text = t.ctl_text(county, "status")
+    check(not any(h in st_text for h in hostile),
+          "hostile hello name reached the county's status")
     check_eq(t.status(county)["held_ahead"], 0, "held_ahead before the envelopes dated ahead")
 
     # 13. Envelopes 10 and 11 dated an hour ahead of the county's clock, and

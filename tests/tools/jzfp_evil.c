@@ -19,6 +19,9 @@
  *   huge           one frame of 2 * WIRE_MAX_FRAME bytes (over
  *                  ZMQ_MAXMSGSIZE: libzmq drops the connection)
  *   hello          Hello {key, AREA, LEVEL, cert_chain: the --chain file}
+ *   hello:V        the same Hello with the hostile text of variant V (c0,
+ *                  c1 or bidi, below) as its node name: wire_decode must
+ *                  refuse it as malformed (wire_encode lets it through)
  *   from N         the next Batch claims to start at log position N (a
  *                  sender that skipped some); default: its first seq
  *   await MS       send nothing; wait up to MS ms for a frame from the
@@ -221,7 +224,8 @@ usage(void)
 	    "                 [--hlc-ms MS] [--hlc-from SEQ:MS] [--hlc-ahead SEQ:S]\n"
 	    "                 [--origin-key FILE] [--origin-chain FILE] [--origin-area AREA]\n"
 	    "                 [--timeout-ms N] STEP...\n"
-	    "STEP: garbage | oversize | huge | hello | from N | await MS | batch SPEC\n"
+	    "STEP: garbage | oversize | huge | hello | hello:c0|c1|bidi | from N | await MS |\n"
+	    "      batch SPEC\n"
 	    "SPEC: comma list of SEQ, A-B or SEQ:badsig|equiv|oos|c0|c1|bidi\n");
 }
 
@@ -488,19 +492,20 @@ step_big(struct evil *ev, size_t n)
 }
 
 static int
-step_hello(struct evil *ev)
+step_hello(struct evil *ev, enum variant v)
 {
 	struct wire_frame f = {.type = WIRE_HELLO};
 	memcpy(f.hello.origin, ident_public(ev->id), 32);
 	f.hello.area = ev->area;
 	f.hello.level = ev->level;
 	f.hello.cert_chain = (struct bytes){ev->chain.buf, ev->chain.len};
-	snprintf(f.hello.name, sizeof(f.hello.name), "evil");
+	snprintf(f.hello.name, sizeof(f.hello.name), "%s",
+	         is_text_variant(v) ? hostile_text[v] : "evil");
 	/* Claim a chain longer than any this tool sends, so the parent never
 	 * takes us for a child whose store is behind (that is tested with real
 	 * daemons in test_faults). */
 	f.hello.own_seq = MAX_SEQ;
-	printf("SENT hello area=%012" PRIu64 "\n", ev->area);
+	printf("SENT hello area=%012" PRIu64 " variant=%s\n", ev->area, variant_names[v]);
 	if (send_frame(ev, &f))
 		return -1;
 	await_reply(ev);
@@ -854,7 +859,13 @@ main(int argc, char **argv)
 		} else if (strcmp(s, "huge") == 0) {
 			step = step_big(&ev, (size_t)WIRE_MAX_FRAME * 2);
 		} else if (strcmp(s, "hello") == 0) {
-			step = step_hello(&ev);
+			step = step_hello(&ev, V_NONE);
+		} else if (strcmp(s, "hello:c0") == 0) {
+			step = step_hello(&ev, V_C0);
+		} else if (strcmp(s, "hello:c1") == 0) {
+			step = step_hello(&ev, V_C1);
+		} else if (strcmp(s, "hello:bidi") == 0) {
+			step = step_hello(&ev, V_BIDI);
 		} else if (strcmp(s, "from") == 0 && i + 1 < argc) {
 			ev.from = strtoull(argv[++i], NULL, 10);
 			step = 0;
