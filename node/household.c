@@ -295,6 +295,10 @@ struct hh_work {
 	 * in props[0..n_props) (what wf_proposal_get said of them) first, so
 	 * the recomputation reads each value once. Same answers, fewer reads. */
 	bool rc_on;
+	/* hh_recompute_begin: cursors kept open from one household to the
+	 * next, on the version index and on the proposals by household. */
+	bool rc_cursors;
+	struct store_iter rc_ver, rc_prop;
 	size_t n_props;
 	struct rc_prop {
 		uint8_t hash[32];
@@ -591,12 +595,16 @@ add_loaded(void *ctx, const uint8_t key[40], struct bytes v)
 	return 0;
 }
 
+static int each_at(struct store_iter *it, uint64_t id,
+                   int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx);
+
 static int
 load_versions(struct hh_work *w, struct store_txn *txn, uint64_t id, size_t *n)
 {
 	struct versions vs = {.all = w->all, .id = id};
 	*n = 0;
-	int err = hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
+	int err = w->rc_on && w->rc_cursors ? each_at(&w->rc_ver, id, add_loaded, &vs)
+	                                    : hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
 	*n = vs.n;
 	w->all_id = id;
 	w->n_all = vs.n;
@@ -913,6 +921,50 @@ hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc 
 	return refresh(w, txn, acc, id, village, &st, old, old_eff);
 }
 
+/* hh_each with IT, an open cursor (moved; it stays open). */
+static int
+each_at(struct store_iter *it, uint64_t id,
+        int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx)
+{
+	uint8_t key[8];
+	be64_put(key, id);
+	struct bytes k, v;
+	int err;
+	for (err = store_iter_seek(it, key, sizeof(key), &k, &v); err == 0;
+	     err = store_iter_next(it, &k, &v)) {
+		if (k.n != 40 || be64_get(k.p) != id)
+			break;
+		if ((err = fn(ctx, k.p, v)))
+			break;
+	}
+	return err == JZ_ENOTFOUND || err == HH_EACH_STOP ? 0 : err;
+}
+
+int
+hh_recompute_begin(struct hh_work *w, struct store_txn *txn)
+{
+	hh_recompute_end(w);
+	int err = store_iter_open(txn, STORE_VERSION, &w->rc_ver);
+	if (err)
+		return err;
+	if ((err = store_iter_open(txn, STORE_HHPROP, &w->rc_prop))) {
+		store_iter_close(&w->rc_ver);
+		return err;
+	}
+	w->rc_cursors = true;
+	return 0;
+}
+
+void
+hh_recompute_end(struct hh_work *w)
+{
+	if (!w || !w->rc_cursors)
+		return;
+	store_iter_close(&w->rc_ver);
+	store_iter_close(&w->rc_prop);
+	w->rc_cursors = false;
+}
+
 struct rc_latest {
 	struct hh_work *w;
 	struct latest l;
@@ -949,7 +1001,8 @@ hh_recompute(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, u
 	w->n_props = 0;
 	/* The latest recorded proposal, from the proposals alone. */
 	struct rc_latest r = {.w = w, .l = {.txn = txn, .st = &st}};
-	int err = hh_each(txn, STORE_HHPROP, id, rc_latest_recorded, &r);
+	int err = w->rc_cursors ? each_at(&w->rc_prop, id, rc_latest_recorded, &r)
+	                        : hh_each(txn, STORE_HHPROP, id, rc_latest_recorded, &r);
 	if (err)
 		return err;
 	w->hist_old.n = 0;

@@ -159,6 +159,8 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 
 	/* 2. Every household's state is what its versions and proposals give,
 	 * recomputed from nothing; and the recomputed histories add up. */
+	if ((err = hh_recompute_begin(hw, txn)))
+		goto out;
 	struct store_iter it;
 	err = store_iter_open(txn, STORE_HOUSEHOLD, &it);
 	if (err)
@@ -185,6 +187,7 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 			         "household %016" PRIu64 ": state disagrees with its versions", id);
 	}
 	store_iter_close(&it);
+	hh_recompute_end(hw);
 	if (err != JZ_ENOTFOUND)
 		goto out;
 	err = 0;
@@ -292,6 +295,7 @@ out:
 		pthread_join(thr, NULL);
 		store_abort(&side_txn);
 	}
+	hh_recompute_end(hw);
 	rollup_acc_free(&acc);
 	hh_work_free(&hw);
 	free(sd);
