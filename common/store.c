@@ -440,3 +440,9 @@ store_usage(struct store *st, uint64_t *used, uint64_t *map_size)
 	*used = (uint64_t)(info.me_last_pgno + 1) * s.ms_psize;
 	*map_size = info.me_mapsize;
 }
+
+uint64_t
+store_txn_id(const struct store_txn *txn)
+{
+	return txn->txn ? (uint64_t)mdb_txn_id(txn->txn) : 0;
+}

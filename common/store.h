@@ -159,6 +159,10 @@ JZ_NODISCARD int store_grow(struct store *st);
 JZ_NODISCARD int store_copy(struct store *st, const char *dir, const char *mark_key,
                             const char *mark_val);
 
+/* The snapshot a read transaction sees (LMDB's transaction id): two read
+ * transactions with the same id read the same data. 0 for a finished one. */
+uint64_t store_txn_id(const struct store_txn *txn);
+
 /* Bytes in use and map size, for status and the disk alarm. */
 void store_usage(struct store *st, uint64_t *used, uint64_t *map_size);
 

@@ -263,6 +263,7 @@ struct hh_history {
 };
 
 #define HH_DESCENDS_MAX 512 /* versions store_descends looks at */
+#define HH_RC_PROPS     64  /* proposals hh_recompute keeps at hand */
 
 /* The scratch of the head rule, the histories and the person index (about
  * 1.5 MB): one per owner of transactions (household.h). */
@@ -286,6 +287,23 @@ struct hh_work {
 	 * from the store. */
 	const struct hh_version *applying_v;
 	const struct rec_household *applying_h;
+	/* load_versions: the household whose versions all[0..n_all) are. */
+	uint64_t all_id;
+	size_t n_all;
+	/* While hh_recompute runs (rc_on), in one transaction: version lookups
+	 * of household all_id look in all[] first, and recorded_status looks
+	 * in props[0..n_props) (what wf_proposal_get said of them) first, so
+	 * the recomputation reads each value once. Same answers, fewer reads. */
+	bool rc_on;
+	/* hh_recompute_begin: cursors kept open from one household to the
+	 * next, on the version index and on the proposals by household. */
+	bool rc_cursors;
+	struct store_iter rc_ver, rc_prop;
+	size_t n_props;
+	struct rc_prop {
+		uint8_t hash[32];
+		bool recorded, historic;
+	} props[HH_RC_PROPS];
 };
 
 int
@@ -335,11 +353,36 @@ persons(struct hh_work *w, struct store_txn *txn, const struct hh_version *v, ui
 
 /* ---------------------------------------------------------------- history */
 
+static long find_version(const struct hh_version *all, size_t n, const uint8_t hash[32]);
+
+/* hh_version_get, from W's loaded versions when hh_recompute runs. */
+static int
+version_of(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hash[32],
+           struct hh_version *out)
+{
+	if (w->rc_on && w->all_id == id) {
+		long i = find_version(w->all, w->n_all, hash);
+		if (i >= 0) {
+			*out = w->all[i];
+			return 0;
+		}
+	}
+	return hh_version_get(txn, id, hash, out);
+}
+
 /* Is version HASH a recorded proposal? *historic tells whether it was
  * recorded by a migration. */
 static int
-recorded_status(struct store_txn *txn, const uint8_t hash[32], bool *recorded, bool *historic)
+recorded_status(struct hh_work *w, struct store_txn *txn, const uint8_t hash[32], bool *recorded,
+                bool *historic)
 {
+	for (size_t i = 0; w->rc_on && i < w->n_props; i++) {
+		if (memcmp(w->props[i].hash, hash, 32) == 0) {
+			*recorded = w->props[i].recorded;
+			*historic = w->props[i].historic;
+			return 0;
+		}
+	}
 	struct wf_proposal p;
 	int err = wf_proposal_get(txn, hash, &p);
 	*recorded = *historic = false;
@@ -397,12 +440,12 @@ history(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hea
 	size_t n = 0;
 	const uint8_t *cur = head;
 	while (n < HH_CHAIN_MAX) {
-		int err = hh_version_get(txn, id, cur, &chain[n]);
+		int err = version_of(w, txn, id, cur, &chain[n]);
 		if (err == JZ_ENOTFOUND)
 			break;
 		if (err)
 			return err;
-		if ((err = recorded_status(txn, cur, &rec[n], &hist[n])))
+		if ((err = recorded_status(w, txn, cur, &rec[n], &hist[n])))
 			return err;
 		n++;
 		if (!chain[n - 1].n_parents)
@@ -552,13 +595,19 @@ add_loaded(void *ctx, const uint8_t key[40], struct bytes v)
 	return 0;
 }
 
+static int each_at(struct store_iter *it, uint64_t id,
+                   int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx);
+
 static int
 load_versions(struct hh_work *w, struct store_txn *txn, uint64_t id, size_t *n)
 {
 	struct versions vs = {.all = w->all, .id = id};
 	*n = 0;
-	int err = hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
+	int err = w->rc_on && w->rc_cursors ? each_at(&w->rc_ver, id, add_loaded, &vs)
+	                                    : hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
 	*n = vs.n;
+	w->all_id = id;
+	w->n_all = vs.n;
 	return err;
 }
 
@@ -700,7 +749,7 @@ run_head_rule(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, 
 		return err;
 	if ((err = history_diff(acc, village, old, hist_new)))
 		return err;
-	err = hh_version_get(txn, id, st->heads[0].hash, eff);
+	err = version_of(w, txn, id, st->heads[0].hash, eff);
 	if (err || !hist_new->n)
 		return err && err != JZ_ENOTFOUND ? err : JZ_ECORRUPT;
 	st->eff = st->heads[0];
@@ -872,20 +921,96 @@ hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc 
 	return refresh(w, txn, acc, id, village, &st, old, old_eff);
 }
 
+/* hh_each with IT, an open cursor (moved; it stays open). */
+static int
+each_at(struct store_iter *it, uint64_t id,
+        int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx)
+{
+	uint8_t key[8];
+	be64_put(key, id);
+	struct bytes k, v;
+	int err;
+	for (err = store_iter_seek(it, key, sizeof(key), &k, &v); err == 0;
+	     err = store_iter_next(it, &k, &v)) {
+		if (k.n != 40 || be64_get(k.p) != id)
+			break;
+		if ((err = fn(ctx, k.p, v)))
+			break;
+	}
+	return err == JZ_ENOTFOUND || err == HH_EACH_STOP ? 0 : err;
+}
+
+int
+hh_recompute_begin(struct hh_work *w, struct store_txn *txn)
+{
+	hh_recompute_end(w);
+	int err = store_iter_open(txn, STORE_VERSION, &w->rc_ver);
+	if (err)
+		return err;
+	if ((err = store_iter_open(txn, STORE_HHPROP, &w->rc_prop))) {
+		store_iter_close(&w->rc_ver);
+		return err;
+	}
+	w->rc_cursors = true;
+	return 0;
+}
+
+void
+hh_recompute_end(struct hh_work *w)
+{
+	if (!w || !w->rc_cursors)
+		return;
+	store_iter_close(&w->rc_ver);
+	store_iter_close(&w->rc_prop);
+	w->rc_cursors = false;
+}
+
+struct rc_latest {
+	struct hh_work *w;
+	struct latest l;
+};
+
+/* latest_recorded, keeping what each proposal says for recorded_status. */
+static int
+rc_latest_recorded(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	struct rc_latest *r = ctx;
+	struct hh_work *w = r->w;
+	struct wf_proposal p;
+	int err = wf_proposal_get(r->l.txn, key + 8, &p);
+	if (err)
+		return err == JZ_ENOTFOUND ? HH_EACH_STOP : err;
+	(void)v;
+	if (w->n_props < HH_RC_PROPS) {
+		struct rc_prop *c = &w->props[w->n_props++];
+		memcpy(c->hash, key + 8, 32);
+		c->recorded = p.state == WF_RECORDED;
+		c->historic = p.historic;
+	}
+	if (p.state == WF_RECORDED && recorded_later(r->l.st, p.decided, p.decided_by))
+		set_recorded(r->l.st, key + 8, p.decided, p.decided_by);
+	return 0;
+}
+
 int
 hh_recompute(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
              uint64_t village, struct hh_state *out)
 {
 	struct hh_state st;
 	memset(&st, 0, sizeof(st));
+	w->n_props = 0;
 	/* The latest recorded proposal, from the proposals alone. */
-	struct latest l = {.txn = txn, .st = &st};
-	int err = hh_each(txn, STORE_HHPROP, id, latest_recorded, &l);
+	struct rc_latest r = {.w = w, .l = {.txn = txn, .st = &st}};
+	int err = w->rc_cursors ? each_at(&w->rc_prop, id, rc_latest_recorded, &r)
+	                        : hh_each(txn, STORE_HHPROP, id, rc_latest_recorded, &r);
 	if (err)
 		return err;
 	w->hist_old.n = 0;
+	w->rc_on = true;
 	struct hh_version eff;
-	if ((err = run_head_rule(w, txn, acc, id, village, &st, &w->hist_old, &eff)))
+	err = run_head_rule(w, txn, acc, id, village, &st, &w->hist_old, &eff);
+	w->rc_on = false;
+	if (err)
 		return err;
 	*out = st;
 	return 0;

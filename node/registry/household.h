@@ -184,6 +184,16 @@ JZ_NODISCARD int hh_recheck_recorded(struct hh_work *w, struct store_txn *txn,
 JZ_NODISCARD int hh_recompute(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
                               uint64_t id, uint64_t village, struct hh_state *out);
 
+/*
+ * Optional, around a run of hh_recompute calls with W in TXN (best in
+ * increasing household order, as rollup --verify makes them): W keeps its
+ * cursors on the version index and the proposals by household open from
+ * one call to the next. Same answers. hh_recompute_end before TXN ends
+ * (NULL-safe; also after a failed begin).
+ */
+JZ_NODISCARD int hh_recompute_begin(struct hh_work *w, struct store_txn *txn);
+void hh_recompute_end(struct hh_work *w);
+
 /* The official status of version HASH of household ID: its own status if it
  * is a recorded proposal, else that of its first parent (非贫困户 at the
  * root). Returns 0 with *status, JZ_ENOTFOUND (HASH not held), or an error. */

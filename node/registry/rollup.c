@@ -377,12 +377,19 @@ struct rows {
 	struct rollup_row *v;
 	size_t n, cap;
 	struct u64map map;
+	size_t hint; /* the row found last: the walks go in area order */
 };
 
 static struct rollup_row *
 row_for(struct rows *r, uint64_t area, const struct rollup_query *q)
 {
 	bool added;
+	/* The same row as last time, or the one after it: no hashing. */
+	for (size_t i = r->hint; i < r->n && i <= r->hint + 1; i++)
+		if (r->v[i].area == area) {
+			r->hint = i;
+			return &r->v[i];
+		}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
 		struct rollup_row *v = realloc(r->v, cap * sizeof(*v));
@@ -401,6 +408,7 @@ row_for(struct rows *r, uint64_t area, const struct rollup_query *q)
 		row->level = q->level;
 		row->year = q->year;
 	}
+	r->hint = *idx;
 	return &r->v[*idx];
 }
 
@@ -675,7 +683,11 @@ rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_
 		free(rows.v);
 		return err;
 	}
-	if (rows.n > 1)
+	/* Usually in order already (the walks go in area order). */
+	bool sorted = true;
+	for (size_t i = 1; i < rows.n && sorted; i++)
+		sorted = rows.v[i - 1].area < rows.v[i].area;
+	if (!sorted)
 		qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
 	*out = rows.v;
 	return (long)rows.n;

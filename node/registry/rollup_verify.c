@@ -6,6 +6,12 @@
  * against the sum of those histories; and the pending counters against a
  * count of the proposals (pending_verify).
  *
+ * The version index check and the pending count run on a second thread, in
+ * a read transaction of their own on the same snapshot as the caller's (the
+ * same LMDB transaction id; when a write committed in between, they run
+ * after the rest in the caller's transaction instead), while this thread
+ * recomputes the households and the cells.
+ *
  * Apart from rollup.c because it needs household.h, which needs rollup.h.
  */
 #include "bytes.h"
@@ -17,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,33 +100,67 @@ verify_versions(struct store_txn *txn, struct rec_household *h, size_t *nhh, siz
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
+/* Steps 1 and 4 below: the version index against the envelopes, and the
+ * pending counters against a count of the proposals. */
+struct side {
+	struct store_txn *txn;
+	struct rec_household h;
+	size_t indexed, bad_versions;
+	char vfirst[200];
+	int verr; /* reading the version index failed */
+	size_t pcells, bad_pending;
+	char pfirst[200];
+	int perr; /* reading the pending counters failed */
+};
+
+static void *
+side_run(void *arg)
+{
+	struct side *sd = arg;
+	sd->verr = verify_versions(sd->txn, &sd->h, &sd->indexed, &sd->bad_versions, sd->vfirst,
+	                           sizeof(sd->vfirst));
+	if (!sd->verr)
+		sd->perr = pending_verify(sd->txn, &sd->pcells, &sd->bad_pending, sd->pfirst,
+		                          sizeof(sd->pfirst));
+	return NULL;
+}
+
 int
 rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
 	struct rollup_acc *acc = NULL;
 	size_t cells = 0, bad_cells = 0, bad_hh = 0, held = 0, indexed = 0;
 	size_t pcells = 0, bad_pending = 0;
-	char first[200] = "";
+	char first[200] = "", hfirst[200] = "", cfirst[200] = "";
 	struct hh_work *hw = NULL;
-	struct rec_household *h = malloc(sizeof(*h));
-	int err = h ? rollup_acc_new(&acc) : -ENOMEM;
+	struct side *sd = calloc(1, sizeof(*sd));
+	int err = sd ? rollup_acc_new(&acc) : -ENOMEM;
 	if (!err)
 		err = hh_work_new(&hw);
 	if (err) {
 		rollup_acc_free(&acc);
-		free(h);
+		free(sd);
 		return err;
 	}
 
-	/* 1. Every version entry is what its envelope says. */
-	err = verify_versions(txn, h, &indexed, &bad_hh, first, sizeof(first));
-	if (err) {
-		snprintf(msg, msglen, "reading the version index failed: %s", err_str(err));
-		goto out;
+	/* 1 and 4 on a second thread, in a transaction on the same snapshot,
+	 * begun and ended here (a reader slot is this thread's to release). */
+	struct store_txn side_txn = {0};
+	pthread_t thr;
+	bool threaded = false;
+	if (store_begin(txn->st, &side_txn, STORE_RO) == 0) {
+		if (store_txn_id(&side_txn) == store_txn_id(txn)) {
+			sd->txn = &side_txn;
+			threaded = pthread_create(&thr, NULL, side_run, sd) == 0;
+		}
+		if (!threaded)
+			store_abort(&side_txn);
 	}
 
 	/* 2. Every household's state is what its versions and proposals give,
 	 * recomputed from nothing; and the recomputed histories add up. */
+	if ((err = hh_recompute_begin(hw, txn)))
+		goto out;
 	struct store_iter it;
 	err = store_iter_open(txn, STORE_HOUSEHOLD, &it);
 	if (err)
@@ -132,7 +173,8 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
 		if (!id || hh_state_decode(&st, v.p, v.n)) {
 			if (!bad_hh++)
-				snprintf(first, sizeof(first), "a household state does not decode");
+				snprintf(hfirst, sizeof(hfirst),
+				         "a household state does not decode");
 			continue;
 		}
 		int rc = hh_recompute(hw, txn, acc, id, household_village(id), &r);
@@ -141,16 +183,14 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 			break;
 		}
 		if ((rc || !state_agrees(&st, &r)) && !bad_hh++)
-			snprintf(first, sizeof(first),
+			snprintf(hfirst, sizeof(hfirst),
 			         "household %016" PRIu64 ": state disagrees with its versions", id);
 	}
 	store_iter_close(&it);
+	hh_recompute_end(hw);
 	if (err != JZ_ENOTFOUND)
 		goto out;
 	err = 0;
-	if (held != indexed && !bad_hh++)
-		snprintf(first, sizeof(first), "%zu households held, %zu in the version index",
-		         held, indexed);
 
 	/* 3. Every stored cell equals the recomputed one; every recomputed cell
 	 * is stored. */
@@ -170,8 +210,8 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		const int64_t *want = rollup_acc_get(acc, area, year);
 		for (int i = 0; i < RC_N; i++) {
 			if (c[i] != (want ? want[i] : 0)) {
-				if (!bad_cells++ && !bad_hh)
-					snprintf(first, sizeof(first),
+				if (!bad_cells++)
+					snprintf(cfirst, sizeof(cfirst),
 					         "area %012" PRIu64
 					         " year %u counter %d: stored %" PRId64
 					         ", recomputed %" PRId64,
@@ -196,20 +236,47 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		be16_put(key + 8, year);
 		struct bytes sv;
 		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND &&
-		    !bad_cells++ && !bad_hh)
-			snprintf(first, sizeof(first),
+		    !bad_cells++)
+			snprintf(cfirst, sizeof(cfirst),
 			         "area %012" PRIu64 " year %u: recomputed but not stored", area,
 			         year);
 	}
 
-	/* 4. The pending counters are what the proposals held count. */
-	char pfirst[200] = "";
-	if ((err = pending_verify(txn, &pcells, &bad_pending, pfirst, sizeof(pfirst)))) {
+	/* 1 and 4, unless the second thread did them. */
+	if (threaded) {
+		pthread_join(thr, NULL);
+		threaded = false;
+		store_abort(&side_txn);
+	} else {
+		sd->txn = txn;
+		side_run(sd);
+	}
+	if (sd->verr) {
+		err = sd->verr;
+		snprintf(msg, msglen, "reading the version index failed: %s", err_str(err));
+		goto out;
+	}
+	if (sd->perr) {
+		err = sd->perr;
 		snprintf(msg, msglen, "reading the pending counters failed: %s", err_str(err));
 		goto out;
 	}
+	indexed = sd->indexed;
+	pcells = sd->pcells;
+	bad_pending = sd->bad_pending;
+	/* The first disagreement, in the order of the checks. */
+	if (sd->bad_versions)
+		snprintf(first, sizeof(first), "%s", sd->vfirst);
+	else if (bad_hh)
+		snprintf(first, sizeof(first), "%s", hfirst);
+	bad_hh += sd->bad_versions;
+	if (held != indexed && !bad_hh++)
+		snprintf(first, sizeof(first), "%zu households held, %zu in the version index",
+		         held, indexed);
+	if (bad_cells && !bad_hh)
+		snprintf(first, sizeof(first), "%s", cfirst);
 	if (bad_pending && !bad_cells && !bad_hh)
-		snprintf(first, sizeof(first), "%s", pfirst);
+		snprintf(first, sizeof(first), "%s", sd->pfirst);
 
 	if (bad_cells || bad_hh || bad_pending) {
 		snprintf(msg, msglen,
@@ -224,8 +291,13 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		         cells, pcells, held);
 	}
 out:
+	if (threaded) {
+		pthread_join(thr, NULL);
+		store_abort(&side_txn);
+	}
+	hh_recompute_end(hw);
 	rollup_acc_free(&acc);
 	hh_work_free(&hw);
-	free(h);
+	free(sd);
 	return err;
 }

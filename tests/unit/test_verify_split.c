@@ -1,0 +1,156 @@
+/*
+ * test_verify_split.c - rollup_verify's second reader thread: it checks the
+ * version index and the pending counters in a read transaction of its own,
+ * which must see the caller's snapshot. A changed version entry and a
+ * changed pending counter are found, with the same message, whether the
+ * second thread ran (a read transaction of the latest snapshot) or not (a
+ * write transaction: its own, newer snapshot); and a read transaction begun
+ * before a corruption was committed still verifies its own, clean snapshot.
+ * The fixture: apply_fixture.h.
+ */
+#include "apply_fixture.h"
+#include "pending.h"
+
+/* A store of village V1's records, three proposals recorded. */
+static void
+populate(struct fixture *fx, struct node_ut *nd)
+{
+	node_start(nd, fx->county, MAP_SIZE);
+	struct chain c, ct;
+	struct env e[V1_N], t0;
+	v1_records(&c, fx->v1, e);
+	expect((struct result[]){apply_range(nd, TOWN, e, 0, V1_N - 1)}, V1_N, 0, 0);
+	town_up(fx, (struct node_ut *const[]){nd}, 1, &ct, &t0);
+	struct prop props[3];
+	v1_props(e, props);
+	struct actors who = {.village = &c, .town = &ct, .scope = TOWN};
+	record(nd, &who, props, 3, DAY);
+	verify_ok(nd);
+}
+
+/* rollup_verify in a transaction of MODE; its result, its message in MSG. */
+static int
+verify_in(struct node_ut *nd, enum store_mode mode, char *msg, size_t len)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, mode), 0);
+	int err = rollup_verify(&txn, msg, len);
+	store_abort(&txn);
+	return err;
+}
+
+/* Both paths: the same result and the same message. */
+static void
+verify_both(struct node_ut *nd, int want, const char *needle)
+{
+	char ro[400] = "", rw[400] = "";
+	assert_int_equal(verify_in(nd, STORE_RO, ro, sizeof(ro)), want);
+	assert_int_equal(verify_in(nd, STORE_RW, rw, sizeof(rw)), want);
+	assert_string_equal(ro, rw);
+	if (!strstr(ro, needle))
+		fail_msg("expected \"%s\" in \"%s\"", needle, ro);
+}
+
+/* The first version entry of household ID: its key in KEY, value in VAL. */
+static size_t
+first_version(struct node_ut *nd, uint64_t id, uint8_t key[40], uint8_t *val, size_t cap)
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes k, v;
+	uint8_t from[8];
+	be64_put(from, id);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_VERSION, &it), 0);
+	assert_int_equal(store_iter_seek(&it, from, sizeof(from), &k, &v), 0);
+	assert_int_equal(k.n, 40);
+	assert_int_equal(be64_get(k.p), id);
+	assert_true(v.n <= cap);
+	memcpy(key, k.p, 40);
+	memcpy(val, v.p, v.n);
+	size_t n = v.n;
+	store_iter_close(&it);
+	store_abort(&txn);
+	return n;
+}
+
+static void
+put(struct node_ut *nd, unsigned db, const uint8_t *key, size_t kn, const uint8_t *val, size_t vn)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_put(&txn, db, key, kn, val, vn);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+static void
+version_entry_changed(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	populate(fx, nd);
+	verify_both(nd, 0, "OK");
+
+	/* Household 0002's version says another year than its envelope. */
+	uint8_t key[40], val[512], bad[512];
+	size_t n = first_version(nd, HH(V1, 2), key, val, sizeof(val));
+	memcpy(bad, val, n);
+	be16_put(bad + 48, (uint16_t)(be16_get(val + 48) + 1));
+	put(nd, STORE_VERSION, key, sizeof(key), bad, n);
+	verify_both(nd, JZ_ECORRUPT, "household 6301211010010002: a version index entry disagrees");
+
+	/* Put back: agreement on both paths again. */
+	put(nd, STORE_VERSION, key, sizeof(key), val, n);
+	verify_both(nd, 0, "OK");
+}
+
+static void
+pending_counter_changed(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	populate(fx, nd);
+	/* An open proposal counted at the township that none accounts for. */
+	uint8_t key[10], val[PENDING_VAL_LEN] = {0};
+	be64_put(key, TOWN);
+	be16_put(key + 8, 2031);
+	be32_put(val, 1);
+	put(nd, STORE_PENDING, key, sizeof(key), val, sizeof(val));
+	verify_both(nd, JZ_ECORRUPT, "year 2031");
+}
+
+static void
+old_snapshot_verifies_as_it_was(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	populate(fx, nd);
+	uint8_t key[40], val[512], bad[512];
+	size_t n = first_version(nd, HH(V1, 3), key, val, sizeof(val));
+	memcpy(bad, val, n);
+	bad[51] = (uint8_t)(val[51] + 1); /* members */
+
+	/* Begun before the change is committed: it sees none of it, and
+	 * neither may the second thread (the latest snapshot is newer). */
+	struct store_txn old;
+	assert_int_equal(store_begin(nd->st, &old, STORE_RO), 0);
+	put(nd, STORE_VERSION, key, sizeof(key), bad, n);
+	char msg[400] = "";
+	assert_int_equal(rollup_verify(&old, msg, sizeof(msg)), 0);
+	store_abort(&old);
+	assert_non_null(strstr(msg, "OK"));
+
+	/* The latest snapshot has it. */
+	verify_both(nd, JZ_ECORRUPT, "household 6301211010010003");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(version_entry_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(pending_counter_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(old_snapshot_verifies_as_it_was, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
