@@ -60,10 +60,12 @@
 #define CONFIG_PATH_MAX 4096
 
 struct config {
-	char path[CONFIG_PATH_MAX];     /* the file loaded, absolute */
-	enum area_level level;          /* node.level */
-	uint64_t area;                  /* node.area */
-	char name[128];                 /* node.name, "" if not given */
+	char path[CONFIG_PATH_MAX]; /* the file loaded, absolute */
+	enum area_level level;      /* node.level */
+	uint64_t area;              /* node.area */
+	/* node.name, "" if not given; at most 63 bytes (21 Chinese characters),
+	 * the most a Hello or Heartbeat carries (WIRE_NAME_MAX). */
+	char name[64];
 	char data_dir[CONFIG_PATH_MAX]; /* node.data_dir, absolute */
 	char key[CONFIG_PATH_MAX];      /* node.key, absolute */
 	int log_level;                  /* node.log_level as syslog LOG_*, default LOG_INFO */

@@ -261,7 +261,7 @@ bad_values(void **state)
 	             "[node]\nname = "
 	             "0123456789012345678901234567890123456789012345678901234567890123456789"
 	             "0123456789012345678901234567890123456789012345678901234567\n",
-	             2, "[node] name: longer than 127 bytes");
+	             2, "[node] name: longer than 63 bytes");
 }
 
 static void

@@ -61,6 +61,12 @@ test_name(void **state)
 		assert_non_null(strstr(err, bad[i].why));
 		assert_null(strchr(err, '\x1b'));
 	}
+	/* 22 Chinese characters (66 bytes) do not fit in a Hello: refused
+	 * here, not cut in the middle of a character when the link starts. */
+	assert_int_equal(
+	    parse_named(c, "大通回族土族自治县桥头镇某某某某某某某某某村", err, sizeof(err)),
+	    JZ_ECONFIG);
+	assert_non_null(strstr(err, "[node] name: longer than 63 bytes"));
 	assert_int_equal(parse_named(c, "大通县 桥头镇", err, sizeof(err)), 0);
 	assert_string_equal(err, "");
 	assert_string_equal(c->name, "大通县 桥头镇");
