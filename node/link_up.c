@@ -111,6 +111,7 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		if (up) {
 			n->up.handshake_failed = false;
+			n->up.linked = true;
 			log_info("connected to parent %s (CURVE handshake done)", addr);
 		}
 		return;
@@ -147,6 +148,8 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 		return;
 	}
 	uint64_t now = node_now_ms();
+	if (up)
+		n->up.linked = n->up.connected = false;
 	if (!up) {
 		/* A child that drops its connection, or a client that fails the
 		 * handshake or sends an oversized frame (the socket closes it).
@@ -412,6 +415,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 		return; /* logged; the next Hello tries again */
 	uint64_t from = resume_point(n, &f->welcome.up_cursor);
 	n->up.state = UP_READY;
+	n->up.connected = n->up.linked;
 	n->up.behind = false;
 	n->up.hello_backoff_ms = 0;
 	resume_from(n, from);
@@ -749,12 +753,23 @@ send_heartbeat(struct node *n, uint64_t now)
 	n->up.last_hb_ms = now;
 }
 
+uint64_t
+link_up_silence_limit(uint64_t heartbeat_ms, size_t n_inflight, bool connected)
+{
+	uint64_t limit = 3 * heartbeat_ms + 2000;
+	if (n_inflight && connected && limit < LINK_BUSY_PARENT_MS)
+		limit = LINK_BUSY_PARENT_MS;
+	return limit;
+}
+
 void
 link_up_tick(struct node *n, uint64_t now)
 {
 	struct uplink *up = &n->up;
 	uint64_t silence = now - up->last_rx_ms;
-	uint64_t limit = 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
+	uint64_t limit =
+	    link_up_silence_limit((uint64_t)n->cfg.heartbeat_ms,
+	                          up->state == UP_READY ? up->n_inflight : 0, up->connected);
 	if ((up->state == UP_READY || up->state == UP_RECOVER) && silence > limit) {
 		char why[100];
 		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
