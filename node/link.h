@@ -97,12 +97,12 @@ struct uplink {
 	uint64_t hello_backoff_ms; /* added to the Hello retry after a refusal */
 	uint64_t send_err_logged_ms;
 	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
-	/* linked: the CURVE handshake with the parent succeeded and the
-	 * connection has not dropped since (the monitor's word; ZeroMQ's own
-	 * heartbeats, answered by the parent's I/O thread, keep it up while
-	 * the parent lives). connected: linked already when the last Welcome
-	 * came, so every batch sent since went over that one connection. */
-	bool linked, connected;
+	/* connected: the connection the last Welcome came on has not dropped
+	 * since (the monitor's word; ZeroMQ's own heartbeats, answered by the
+	 * parent's I/O thread, keep it up while the parent lives), so every
+	 * batch sent since is queued at the parent. dropped: the monitor saw
+	 * the connection drop or fail since the last Hello was sent. */
+	bool connected, dropped;
 };
 
 /* Refuse codes. */

@@ -111,7 +111,6 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		if (up) {
 			n->up.handshake_failed = false;
-			n->up.linked = true;
 			log_info("connected to parent %s (CURVE handshake done)", addr);
 		}
 		return;
@@ -148,8 +147,10 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 		return;
 	}
 	uint64_t now = node_now_ms();
-	if (up)
-		n->up.linked = n->up.connected = false;
+	if (up) {
+		n->up.connected = false;
+		n->up.dropped = true;
+	}
 	if (!up) {
 		/* A child that drops its connection, or a client that fails the
 		 * handshake or sends an oversized frame (the socket closes it).
@@ -291,6 +292,8 @@ send_hello(struct node *n, uint64_t now)
 	memcpy(f.hello.own_hash, n->ax.own_hash, 32);
 	int err = link_send(n->dealer, NULL, 0, &f);
 	n->up.last_hello_ms = now;
+	if (!err)
+		n->up.dropped = false;
 	if (err && err != -EAGAIN)
 		log_warn("cannot send hello: %s", err_str(err));
 	if (err == -EAGAIN && strcmp(n->up.why_down, "connecting") != 0 &&
@@ -415,7 +418,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 		return; /* logged; the next Hello tries again */
 	uint64_t from = resume_point(n, &f->welcome.up_cursor);
 	n->up.state = UP_READY;
-	n->up.connected = n->up.linked;
+	n->up.connected = !n->up.dropped;
 	n->up.behind = false;
 	n->up.hello_backoff_ms = 0;
 	resume_from(n, from);
