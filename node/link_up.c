@@ -775,8 +775,15 @@ link_up_tick(struct node *n, uint64_t now)
 	                          up->state == UP_READY ? up->n_inflight : 0, up->connected);
 	if ((up->state == UP_READY || up->state == UP_RECOVER) && silence > limit) {
 		char why[100];
-		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
-		         silence / 1000);
+		if (up->state == UP_READY && up->n_inflight)
+			snprintf(why, sizeof(why),
+			         "no answer from parent for %" PRIu64
+			         " s (%zu batches unacknowledged, "
+			         "connection %s)",
+			         silence / 1000, up->n_inflight, up->connected ? "up" : "dropped");
+		else
+			snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
+			         silence / 1000);
 		go_hello(n, why);
 	}
 	if (up->state == UP_HELLO) {
