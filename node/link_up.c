@@ -36,7 +36,12 @@
 void
 link_socket_defaults(void *sock)
 {
-	int linger = 0, ivl = 1000, timeout = 5000, ttl = 10000;
+	/* ZeroMQ's heartbeats are answered by the I/O thread, which also does
+	 * CurveZMQ for every peer: a parent busy with a migration on 2 cores
+	 * answered late and the 5 s timeout dropped live connections, and with
+	 * them the batches in flight (resent as duplicates). A killed peer's
+	 * connection still closes at once (the kernel resets it). */
+	int linger = 0, ivl = 1000, timeout = 30000, ttl = 30000;
 	int64_t maxmsg = WIRE_MAX_FRAME + 1024;
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
