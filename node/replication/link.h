@@ -97,6 +97,12 @@ struct uplink {
 	uint64_t hello_backoff_ms; /* added to the Hello retry after a refusal */
 	uint64_t send_err_logged_ms;
 	uint64_t mon_logged_ms[4]; /* last log line per monitor event kind */
+	/* connected: the connection the last Welcome came on has not dropped
+	 * since (the monitor's word; ZeroMQ's own heartbeats, answered by the
+	 * parent's I/O thread, keep it up while the parent lives), so every
+	 * batch sent since is queued at the parent. dropped: the monitor saw
+	 * the connection drop or fail since the last Hello was sent. */
+	bool connected, dropped;
 };
 
 /* Refuse codes. */
@@ -119,6 +125,17 @@ int link_down_open(struct node *n, char *err, size_t errlen);
 
 void link_up_recv(struct node *n);
 void link_up_tick(struct node *n, uint64_t now);
+
+/*
+ * How long the parent may stay silent before the link is taken as down and
+ * Hello starts over (resending what the parent has not acknowledged).
+ * 3 heartbeats + 2 s; but while batches are in flight on a connection that
+ * is still up (CONNECTED: the parent's process answers ZeroMQ's heartbeats),
+ * the parent is busy with them or with other children's, and resending them
+ * would only queue duplicates behind them: then LINK_BUSY_PARENT_MS.
+ */
+#define LINK_BUSY_PARENT_MS 120000
+uint64_t link_up_silence_limit(uint64_t heartbeat_ms, size_t n_inflight, bool connected);
 void link_down_recv(struct node *n);
 /* Send what of our downlog concerns each child, within its window. */
 void link_down_tick(struct node *n, uint64_t now);

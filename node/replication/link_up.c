@@ -36,7 +36,12 @@
 void
 link_socket_defaults(void *sock)
 {
-	int linger = 0, ivl = 1000, timeout = 5000, ttl = 10000;
+	/* ZeroMQ's heartbeats are answered by the I/O thread, which also does
+	 * CurveZMQ for every peer: a parent busy with a migration on 2 cores
+	 * answered late and the 5 s timeout dropped live connections, and with
+	 * them the batches in flight (resent as duplicates). A killed peer's
+	 * connection still closes at once (the kernel resets it). */
+	int linger = 0, ivl = 1000, timeout = 30000, ttl = 30000;
 	int64_t maxmsg = WIRE_MAX_FRAME + 1024;
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
@@ -147,6 +152,10 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 		return;
 	}
 	uint64_t now = node_now_ms();
+	if (up) {
+		n->up.connected = false;
+		n->up.dropped = true;
+	}
 	if (!up) {
 		/* A child that drops its connection, or a client that fails the
 		 * handshake or sends an oversized frame (the socket closes it).
@@ -288,6 +297,8 @@ send_hello(struct node *n, uint64_t now)
 	memcpy(f.hello.own_hash, n->ax.own_hash, 32);
 	int err = link_send(n->dealer, NULL, 0, &f);
 	n->up.last_hello_ms = now;
+	if (!err)
+		n->up.dropped = false;
 	if (err && err != -EAGAIN)
 		log_warn("cannot send hello: %s", err_str(err));
 	if (err == -EAGAIN && strcmp(n->up.why_down, "connecting") != 0 &&
@@ -412,6 +423,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 		return; /* logged; the next Hello tries again */
 	uint64_t from = resume_point(n, &f->welcome.up_cursor);
 	n->up.state = UP_READY;
+	n->up.connected = !n->up.dropped;
 	n->up.behind = false;
 	n->up.hello_backoff_ms = 0;
 	resume_from(n, from);
@@ -749,16 +761,34 @@ send_heartbeat(struct node *n, uint64_t now)
 	n->up.last_hb_ms = now;
 }
 
+uint64_t
+link_up_silence_limit(uint64_t heartbeat_ms, size_t n_inflight, bool connected)
+{
+	uint64_t limit = 3 * heartbeat_ms + 2000;
+	if (n_inflight && connected && limit < LINK_BUSY_PARENT_MS)
+		limit = LINK_BUSY_PARENT_MS;
+	return limit;
+}
+
 void
 link_up_tick(struct node *n, uint64_t now)
 {
 	struct uplink *up = &n->up;
 	uint64_t silence = now - up->last_rx_ms;
-	uint64_t limit = 3 * (uint64_t)n->cfg.heartbeat_ms + 2000;
+	uint64_t limit =
+	    link_up_silence_limit((uint64_t)n->cfg.heartbeat_ms,
+	                          up->state == UP_READY ? up->n_inflight : 0, up->connected);
 	if ((up->state == UP_READY || up->state == UP_RECOVER) && silence > limit) {
 		char why[100];
-		snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
-		         silence / 1000);
+		if (up->state == UP_READY && up->n_inflight)
+			snprintf(why, sizeof(why),
+			         "no answer from parent for %" PRIu64
+			         " s (%zu batches unacknowledged, "
+			         "connection %s)",
+			         silence / 1000, up->n_inflight, up->connected ? "up" : "dropped");
+		else
+			snprintf(why, sizeof(why), "no answer from parent for %" PRIu64 " s",
+			         silence / 1000);
 		go_hello(n, why);
 	}
 	if (up->state == UP_HELLO) {
