@@ -6,10 +6,12 @@
  * Most commands talk to the running jzfpd over its control socket
  * (ipc://DATA_DIR/control.sock) and print what it answers: tables for
  * people, --json (and --format csv where rows are data) for programs.
- * `keygen` works offline. `import` reads and validates the whole CSV file
- * here first, so that a file with a bad row imports nothing, then sends the
- * households to the node in chunks, one write transaction each, showing
- * progress on a terminal.
+ * `keygen` works offline. `import households` reads the CSV file once,
+ * checking each row here and sending the households in chunks as they are
+ * read to an import session at the node, which checks what needs the whole
+ * file and keeps them apart until the end: then it signs and applies them
+ * (commit, in transactions of 1,000, progress shown on a terminal) or, when a
+ * row was bad, discards them, so that a file with a bad row imports nothing.
  *
  * Options and operands come in any order (getopt_long with permutation,
  * cli_parse); the global options may also follow the command's name.
@@ -318,10 +320,11 @@ static const char help_import[] =
     "  --allow-removals  a household with members of its current version\n"
     "               missing from the file drops them; without it such a\n"
     "               household is refused, naming them masked (张*明)\n"
-    "A household's rows come together. The file is read twice: checked\n"
-    "whole, then sent in chunks as it is read again (bounded memory). If\n"
-    "the import stops, it says which households were stored; re-running\n"
-    "the same file is safe.\n";
+    "A household's rows come together. The file is read once, in bounded\n"
+    "memory: the node checks and keeps the households apart as they come,\n"
+    "and stores them only once the whole file is good. If the import stops,\n"
+    "it says which households were stored; re-running the same file is\n"
+    "safe.\n";
 
 /* ---------------------------------------------------------------- commands */
 
