@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -605,8 +606,37 @@ keep_errors(struct import_send *s, const Ctl__ImportReply *r)
 	}
 }
 
+static Ctl__ImportHouseholdsReq import_req(struct import_send *s, Ctl__ImportStep step);
+
+/* Send chunk K to be staged. */
+static void
+stage_send(struct import_send *s, struct import_chunk *k)
+{
+	Ctl__ImportHouseholdsReq q = import_req(s, CTL__IMPORT_STEP__IMPORT_STAGE);
+	q.n_households = q.n_personal = k->n;
+	q.households = k->hh;
+	q.personal = k->pp;
+	q.n_lines = k->n_lines;
+	q.lines = k->lines;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+	rq.import_households = &q;
+	s->in_flight = true;
+	cli_send(s->c, &rq);
+}
+
+/* Did the node refuse to open a session because another import has one? */
+static bool
+node_busy(const struct import_send *s, const Ctl__Reply *rp)
+{
+	return !s->session && rp->code == JZ_EREFUSED &&
+	       strstr(rp->error, "another import is in progress");
+}
+
 /* Read the answer to the chunk in flight, if any; 0, or 1 when the node
- * refused the request (reported). */
+ * refused the request (reported). The first chunk waits (--timeout) while
+ * another import at the node ends: one import session at a time. */
 static int
 chunk_finish(struct import_send *s)
 {
@@ -615,6 +645,20 @@ chunk_finish(struct import_send *s)
 	struct import_chunk *k = &s->chunk[s->fill ^ 1];
 	Ctl__Reply *rp = cli_receive(s->c);
 	s->in_flight = false;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int round = 0; round < 1000000 && node_busy(s, rp); round++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= s->c->timeout_s)
+			break;
+		if (round == 0 && s->tty)
+			fprintf(stderr, "jzfpctl: waiting for another import at the node to end\n");
+		cli_reply_free(rp);
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+		stage_send(s, k);
+		rp = cli_receive(s->c);
+		s->in_flight = false;
+	}
 	chunk_release(k);
 	if (rp->code) {
 		node_refused(s, rp);
@@ -660,21 +704,10 @@ chunk_send(struct import_send *s)
 	}
 	if (!k->n)
 		return 0;
-	Ctl__ImportHouseholdsReq q = import_req(s, CTL__IMPORT_STEP__IMPORT_STAGE);
-	q.n_households = q.n_personal = k->n;
-	q.households = k->hh;
-	q.personal = k->pp;
-	q.n_lines = k->n_lines;
-	q.lines = k->lines;
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
-	rq.import_households = &q;
 	s->fill ^= 1;
-	s->in_flight = true;
 	s->sent += k->n;
 	s->chunks++;
-	cli_send(s->c, &rq);
+	stage_send(s, k);
 	return 0;
 }
 
