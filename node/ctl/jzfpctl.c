@@ -6,10 +6,12 @@
  * Most commands talk to the running jzfpd over its control socket
  * (ipc://DATA_DIR/control.sock) and print what it answers: tables for
  * people, --json (and --format csv where rows are data) for programs.
- * `keygen` works offline. `import` reads and validates the whole CSV file
- * here first, so that a file with a bad row imports nothing, then sends the
- * households to the node in chunks, one write transaction each, showing
- * progress on a terminal.
+ * `keygen` works offline. `import households` reads the CSV file once,
+ * checking each row here and sending the households in chunks as they are
+ * read to an import session at the node, which checks what needs the whole
+ * file and keeps them apart until the end: then it signs and applies them
+ * (commit, in transactions of 1,000, progress shown on a terminal) or, when a
+ * row was bad, discards them, so that a file with a bad row imports nothing.
  *
  * Options and operands come in any order (getopt_long with permutation,
  * cli_parse); the global options may also follow the command's name.
@@ -41,11 +43,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define DEFAULT_TIMEOUT_S 60
-#define IMPORT_CHUNK      1000
+#define DEFAULT_TIMEOUT_S  60
+#define IMPORT_CHUNK       1000
+#define IMPORT_FIRST_CHUNK 100
 
 /* What a command in progress adds when jzfpctl dies (an import: what was
  * stored before it stopped), or NULL. */
@@ -317,10 +321,11 @@ static const char help_import[] =
     "  --allow-removals  a household with members of its current version\n"
     "               missing from the file drops them; without it such a\n"
     "               household is refused, naming them masked (张*明)\n"
-    "A household's rows come together. The file is read twice: checked\n"
-    "whole, then sent in chunks as it is read again (bounded memory). If\n"
-    "the import stops, it says which households were stored; re-running\n"
-    "the same file is safe.\n";
+    "A household's rows come together. The file is read once, in bounded\n"
+    "memory: the node checks and keeps the households apart as they come,\n"
+    "and stores them only once the whole file is good. If the import stops,\n"
+    "it says which households were stored; re-running the same file is\n"
+    "safe.\n";
 
 /* ---------------------------------------------------------------- commands */
 
@@ -469,38 +474,48 @@ import_json(const char *file, bool census, size_t households, size_t rows,
 	printf("}\n");
 }
 
-/* One request's worth of households. */
+/* One request's worth of households, and each member's line in the file. */
 struct import_chunk {
 	ProtobufCBinaryData hh[IMPORT_CHUNK], pp[IMPORT_CHUNK];
-	uint64_t ids[IMPORT_CHUNK];
-	size_t lines[IMPORT_CHUNK];
-	size_t n; /* households in the chunk */
+	uint64_t lines[IMPORT_CHUNK * REC_MAX_MEMBERS];
+	size_t n;       /* households in the chunk */
+	size_t n_lines; /* entries of lines */
 };
 
-/* The second pass of a household import: households sent in chunks as the
- * file is read again. Two chunks: while the node stores the one sent (in
+/*
+ * A household import streamed to an import session at the node: the file
+ * is read once; each good household is encoded into the chunk being filled
+ * and each full chunk is sent to be checked and staged there (nothing is
+ * signed or applied yet). Two chunks: while the node stages the one sent (in
  * flight), the next is read and encoded here; its answer is read before the
- * next is sent, so the node still sees one request at a time, in file
- * order. */
+ * next is sent, so the node sees one request at a time, in file order. At
+ * the end of the file COMMIT requests (each one transaction of at most 1000
+ * households at the node) sign and apply what was staged, or ABORT discards
+ * it. jzfpctl's memory: two chunks, one household and the errors found.
+ */
 struct import_send {
 	struct ctl *c;
 	const char *file;
-	bool recorded, allow_removals, tty;
-	const uint64_t *bad; /* households with errors (--skip-bad), sorted */
-	size_t n_bad;
-	size_t total; /* good households in the file */
+	bool recorded, allow_removals, skip_bad, tty;
+	const struct import_result *res; /* the reading: the header's names */
 	struct import_chunk chunk[2];
-	size_t fill;      /* the chunk being filled */
-	size_t stored;    /* households acknowledged by the node */
-	uint64_t last_id; /* the last one of them */
-	size_t last_line;
-	bool in_flight; /* chunk[fill ^ 1] sent, its answer not yet read */
+	size_t fill;                 /* the chunk being filled */
+	bool in_flight;              /* chunk[fill ^ 1] sent, its answer not yet read */
+	uint64_t session;            /* the node's import session, 0 before the first answer */
+	size_t sent;                 /* households sent to be staged */
+	size_t chunks;               /* chunks sent */
+	size_t node_bad;             /* households the node found bad */
+	struct import_error *errors; /* rows the node found wrong */
+	size_t n_errors, cap_errors, more_errors;
+	bool committing;
+	size_t total;  /* households staged at the node, to commit */
+	size_t stored; /* of them committed */
 	struct import_totals t;
 };
 
 static struct import_send *sending;
 
-/* The summary of an import that stopped: which households the node stored. */
+/* The summary of an import that stopped: what the node stored. */
 static void
 import_stopped_note(void)
 {
@@ -509,27 +524,29 @@ import_stopped_note(void)
 		return;
 	if (s->tty)
 		fputc('\n', stderr);
-	if (s->stored) {
-		char id[17];
-		household_id_format(s->last_id, id);
+	if (!s->committing) {
+		fprintf(stderr,
+		        "jzfpctl: %s: import stopped: no household was stored (the node keeps "
+		        "the households it is sent apart, unsigned, until the whole file is "
+		        "read, and discards them when the import does not end); re-running the "
+		        "same file is safe\n",
+		        s->file);
+		return;
+	}
+	if (s->stored)
 		fprintf(stderr,
 		        "jzfpctl: %s: import stopped: the node stored the first %zu of %zu "
-		        "households (in file order, through household %s, line %zu), ",
-		        s->file, s->stored, s->total, id, s->last_line);
-	} else {
+		        "households (in file order), ",
+		        s->file, s->stored, s->total);
+	else
 		fprintf(stderr, "jzfpctl: %s: import stopped: no household of %zu was stored, ",
 		        s->file, s->total);
-	}
-	const struct import_chunk *k = &s->chunk[s->fill ^ 1];
-	if (s->in_flight && k->n) {
-		char a[17], b[17];
-		household_id_format(k->ids[0], a);
-		household_id_format(k->ids[k->n - 1], b);
+	if (s->in_flight)
 		fprintf(stderr,
-		        "the next %zu (households %s..%s) were sent without an answer and may or "
-		        "may not be stored; ",
-		        k->n, a, b);
-	}
+		        "the next %zu were being stored without an answer and may or may not "
+		        "be; ",
+		        s->total - s->stored < IMPORT_CHUNK ? s->total - s->stored
+		                                            : (size_t)IMPORT_CHUNK);
 	fprintf(stderr, "re-running the same file is safe: households already stored are "
 	                "unchanged by it\n");
 }
@@ -544,10 +561,82 @@ chunk_release(struct import_chunk *k)
 		free(k->hh[j].data);
 	}
 	k->n = 0;
+	k->n_lines = 0;
+}
+
+/* The node refused request RP: report it (and what was stored). */
+static void
+node_refused(struct import_send *s, Ctl__Reply *rp)
+{
+	fprintf(stderr, "%sjzfpctl: ", s->tty ? "\n" : "");
+	cli_print(stderr, rp->error, strlen(rp->error));
+	fputc('\n', stderr);
+	cli_reply_free(rp);
+	bool tty = s->tty;
+	s->tty = false;
+	import_stopped_note();
+	s->tty = tty;
+}
+
+/* Keep the row errors of a STAGE answer R, in the header's names. */
+static void
+keep_errors(struct import_send *s, const Ctl__ImportReply *r)
+{
+	s->more_errors += r->refused;
+	for (size_t i = 0; i < r->n_errors; i++) {
+		const Ctl__ImportRowError *e = r->errors[i];
+		if (s->n_errors == s->cap_errors) {
+			size_t cap = s->cap_errors ? 2 * s->cap_errors : 64;
+			struct import_error *v = realloc(s->errors, cap * sizeof(*v));
+			if (!v)
+				cli_die("out of memory");
+			s->errors = v;
+			s->cap_errors = cap;
+		}
+		struct import_error *x = &s->errors[s->n_errors++];
+		memset(x, 0, sizeof(*x));
+		x->line = (size_t)e->line;
+		x->household = e->household;
+		const char *col = strcmp(e->column, "id_number") == 0 ? s->res->id_column
+		                  : strcmp(e->column, "household_id") == 0
+		                      ? s->res->household_column
+		                      : e->column;
+		snprintf(x->column, sizeof(x->column), "%s", col);
+		snprintf(x->what, sizeof(x->what), "%s", e->what);
+	}
+}
+
+static Ctl__ImportHouseholdsReq import_req(struct import_send *s, Ctl__ImportStep step);
+
+/* Send chunk K to be staged. */
+static void
+stage_send(struct import_send *s, struct import_chunk *k)
+{
+	Ctl__ImportHouseholdsReq q = import_req(s, CTL__IMPORT_STEP__IMPORT_STAGE);
+	q.n_households = q.n_personal = k->n;
+	q.households = k->hh;
+	q.personal = k->pp;
+	q.n_lines = k->n_lines;
+	q.lines = k->lines;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+	rq.import_households = &q;
+	s->in_flight = true;
+	cli_send(s->c, &rq);
+}
+
+/* Did the node refuse to open a session because another import has one? */
+static bool
+node_busy(const struct import_send *s, const Ctl__Reply *rp)
+{
+	return !s->session && rp->code == JZ_EREFUSED &&
+	       strstr(rp->error, "another import is in progress");
 }
 
 /* Read the answer to the chunk in flight, if any; 0, or 1 when the node
- * refused the request (reported). */
+ * refused the request (reported). The first chunk waits (--timeout) while
+ * another import at the node ends: one import session at a time. */
 static int
 chunk_finish(struct import_send *s)
 {
@@ -556,48 +645,55 @@ chunk_finish(struct import_send *s)
 	struct import_chunk *k = &s->chunk[s->fill ^ 1];
 	Ctl__Reply *rp = cli_receive(s->c);
 	s->in_flight = false;
-	if (rp->code) {
-		/* one write transaction per request: none of this chunk is stored */
-		fprintf(stderr, "%sjzfpctl: ", s->tty ? "\n" : "");
-		cli_print(stderr, rp->error, strlen(rp->error));
-		fputc('\n', stderr);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int round = 0; round < 1000000 && node_busy(s, rp); round++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= s->c->timeout_s)
+			break;
+		if (round == 0 && s->tty)
+			fprintf(stderr, "jzfpctl: waiting for another import at the node to end\n");
 		cli_reply_free(rp);
-		bool tty = s->tty;
-		s->tty = false;
-		import_stopped_note();
-		s->tty = tty;
-		chunk_release(k);
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+		stage_send(s, k);
+		rp = cli_receive(s->c);
+		s->in_flight = false;
+	}
+	chunk_release(k);
+	if (rp->code) {
+		node_refused(s, rp);
 		return 1;
 	}
 	if (rp->body_case != CTL__REPLY__BODY_IMPORT)
 		cli_die("unexpected answer from jzfpd (is it a different version?)");
 	const Ctl__ImportReply *r = rp->import;
-	s->t.created += r->created;
-	s->t.unchanged += r->unchanged;
-	s->t.refused += r->refused;
-	s->t.proposals += r->proposals;
-	if (r->refused && !s->t.why[0])
-		snprintf(s->t.why, sizeof(s->t.why), "%s", r->why);
-	for (size_t i = 0; i < r->n_refusals; i++) {
-		fprintf(stderr, "%sjzfpctl: refused by the node: ", s->tty ? "\n" : "");
-		cli_print(stderr, r->refusals[i], strlen(r->refusals[i]));
-		fputc('\n', stderr);
-	}
-	if (r->refused > r->n_refusals)
-		fprintf(stderr, "jzfpctl: and %" PRIu64 " more refused in the same request\n",
-		        r->refused - (uint64_t)r->n_refusals);
+	if (!r->session)
+		cli_die("jzfpd does not know streamed imports (is it a different version?)");
+	s->session = r->session;
+	s->node_bad += r->rejected;
+	s->total = r->staged;
+	keep_errors(s, r);
 	cli_reply_free(rp);
-	s->stored += k->n;
-	s->last_id = k->ids[k->n - 1];
-	s->last_line = k->lines[k->n - 1];
-	chunk_release(k);
-	progress(s->tty, "importing households", s->stored, s->total);
 	return 0;
 }
 
-/* Send the chunk being filled once the one in flight is answered, and go on
- * filling the other; 0, or 1 when the node refused a request (reported;
- * the chunk being filled is then dropped unsent). */
+static Ctl__ImportHouseholdsReq
+import_req(struct import_send *s, Ctl__ImportStep step)
+{
+	Ctl__ImportHouseholdsReq q;
+	ctl__import_households_req__init(&q);
+	q.step = step;
+	q.session = s->session;
+	q.recorded = s->recorded;
+	q.allow_removals = s->allow_removals;
+	q.skip_bad = s->skip_bad;
+	q.pid = (uint32_t)getpid();
+	return q;
+}
+
+/* Send the chunk being filled to be staged once the one in flight is
+ * answered, and go on filling the other; 0, or 1 when the node refused a
+ * request (reported; the chunk being filled is then dropped unsent). */
 static int
 chunk_send(struct import_send *s)
 {
@@ -608,37 +704,93 @@ chunk_send(struct import_send *s)
 	}
 	if (!k->n)
 		return 0;
-	Ctl__ImportHouseholdsReq q;
-	ctl__import_households_req__init(&q);
-	q.recorded = s->recorded;
-	q.allow_removals = s->allow_removals;
-	q.n_households = q.n_personal = k->n;
-	q.households = k->hh;
-	q.personal = k->pp;
+	s->fill ^= 1;
+	s->sent += k->n;
+	s->chunks++;
+	stage_send(s, k);
+	return 0;
+}
+
+/* A step without households (COMMIT, ABORT): the node's answer, or NULL
+ * when it refused (reported). */
+static Ctl__Reply *
+session_step(struct import_send *s, Ctl__ImportStep step)
+{
+	Ctl__ImportHouseholdsReq q = import_req(s, step);
 	Ctl__Request rq;
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
 	rq.import_households = &q;
-	s->fill ^= 1;
 	s->in_flight = true;
 	cli_send(s->c, &rq);
-	return 0;
+	Ctl__Reply *rp = cli_receive(s->c);
+	s->in_flight = false;
+	if (rp->code) {
+		node_refused(s, rp);
+		return NULL;
+	}
+	if (rp->body_case != CTL__REPLY__BODY_IMPORT)
+		cli_die("unexpected answer from jzfpd (is it a different version?)");
+	return rp;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
+/* Discard the node's session, if there is one. */
+static void
+session_abort(struct import_send *s)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	if (!s->session)
+		return;
+	die_note = NULL;
+	Ctl__Reply *rp = session_step(s, CTL__IMPORT_STEP__IMPORT_ABORT);
+	if (rp)
+		cli_reply_free(rp);
+	s->session = 0;
 }
 
-/* import_households_stream's emitter of the second pass. */
+/* Sign and apply what the node staged, a transaction at a time; 0, or 1
+ * when the node refused (reported). */
+static int
+session_commit(struct import_send *s)
+{
+	s->committing = true;
+	progress(s->tty, "importing households", 0, s->total);
+	for (size_t round = 0; round <= s->total + 1; round++) {
+		Ctl__Reply *rp = session_step(s, CTL__IMPORT_STEP__IMPORT_COMMIT);
+		if (!rp)
+			return 1;
+		const Ctl__ImportReply *r = rp->import;
+		s->t.created += r->created;
+		s->t.unchanged += r->unchanged;
+		s->t.refused += r->refused;
+		s->t.proposals += r->proposals;
+		if (r->refused && !s->t.why[0])
+			snprintf(s->t.why, sizeof(s->t.why), "%s", r->why);
+		for (size_t i = 0; i < r->n_refusals; i++) {
+			fprintf(stderr, "%sjzfpctl: refused by the node: ", s->tty ? "\n" : "");
+			cli_print(stderr, r->refusals[i], strlen(r->refusals[i]));
+			fputc('\n', stderr);
+		}
+		if (r->refused > r->n_refusals)
+			fprintf(stderr,
+			        "jzfpctl: and %" PRIu64 " more refused in the same request\n",
+			        r->refused - (uint64_t)r->n_refusals);
+		s->stored += (size_t)r->staged;
+		uint64_t remaining = r->remaining;
+		cli_reply_free(rp);
+		if (s->stored > s->total)
+			s->total = s->stored;
+		progress(s->tty, "importing households", s->stored, s->total);
+		if (!remaining)
+			return 0;
+	}
+	cli_die("%s: the node's commit does not end", s->file);
+}
+
+/* import_households_local's emitter. */
 static int
 send_household(const struct import_household *it, void *arg)
 {
 	struct import_send *s = arg;
-	if (s->n_bad && bsearch(&it->hh.id, s->bad, s->n_bad, sizeof(*s->bad), cmp_u64))
-		return 0;
 	struct import_chunk *k = &s->chunk[s->fill];
 	ProtobufCBinaryData *hh = &k->hh[k->n], *pp = &k->pp[k->n];
 	if (rec_household_encode(&it->hh, scratch, sizeof(scratch), &hh->len) ||
@@ -647,18 +799,39 @@ send_household(const struct import_household *it, void *arg)
 	    !(pp->data = copy_of(scratch, pp->len)))
 		cli_die("%s:%zu: household cannot be encoded", s->file, it->line);
 	sodium_memzero(scratch, pp->len);
-	k->ids[k->n] = it->hh.id;
-	k->lines[k->n] = it->line;
+	for (size_t j = 0; j < it->hh.n_members; j++)
+		k->lines[k->n_lines++] = it->lines[j];
 	k->n++;
-	return k->n == IMPORT_CHUNK ? chunk_send(s) : 0;
+	/* the first chunk small: the node starts checking at once */
+	size_t full = s->chunks ? IMPORT_CHUNK : IMPORT_FIRST_CHUNK;
+	return k->n == full ? chunk_send(s) : 0;
+}
+
+static int
+cmp_error(const void *a, const void *b)
+{
+	const struct import_error *x = a, *y = b;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void
+import_send_release(struct import_send *s)
+{
+	chunk_release(&s->chunk[0]);
+	chunk_release(&s->chunk[1]);
+	free(s->errors);
+	sending = NULL;
+	die_note = NULL;
+	free(s);
 }
 
 /*
- * Import a households file in two passes, in bounded memory: the first
- * checks the whole file (keeping only the errors and the ids it must not see
- * twice), the second reads it again and sends the good households in chunks
- * as they are read. Nothing is sent when the first pass finds an error
- * (unless --skip-bad: then the households with errors are left out).
+ * Import a households file in one reading, in bounded memory: each good
+ * household is sent as it is read, to an import session at the node, which
+ * checks what needs the whole file (an ID number twice, a household's rows
+ * apart) and keeps them apart; at the end of the file, COMMIT makes them
+ * records, or, when a row is bad (unless --skip-bad: then the households with
+ * errors are left out), ABORT discards them: nothing is imported.
  */
 static int
 import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
@@ -671,102 +844,98 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		        "jzfpctl: warning: no [trust] tag_key in %s; person tags use the "
 		        "default key\n",
 		        c->config_path);
+	struct import_send *s = calloc(1, sizeof(*s));
+	if (!s)
+		cli_die("out of memory");
 	struct import_result res;
-	int err = import_households_stream(file, c->cfg.area, tag_key, NULL, NULL, &res);
+	s->c = c;
+	s->file = file;
+	s->recorded = recorded;
+	s->allow_removals = allow_removals;
+	s->skip_bad = skip_bad;
+	s->tty = isatty(STDERR_FILENO);
+	s->res = &res;
+	sending = s;
+	die_note = import_stopped_note;
+	int err = import_households_local(file, c->cfg.area, tag_key, send_household, s, &res);
+	if (!err && !(err = chunk_send(s)))
+		err = chunk_finish(s);
+	if (err && err != 1 && chunk_finish(s))
+		err = 1; /* the node refused the chunk in flight: reported */
 	if (err) {
-		print_errors(file, res.errors, res.n_errors);
-		fprintf(stderr, "jzfpctl: %s: %s; nothing imported\n", file,
-		        res.n_errors ? "not a households file this node can read" : err_str(err));
+		session_abort(s);
+		if (err != 1) {
+			print_errors(file, res.errors, res.n_errors);
+			fprintf(stderr, "jzfpctl: %s: %s; nothing imported\n", file,
+			        res.n_errors ? "not a households file this node can read"
+			                     : err_str(err));
+		}
+		import_send_release(s);
 		import_result_release(&res);
 		return 1;
 	}
-	uint64_t *bad = NULL;
-	size_t n_bad = 0;
-	if (res.n_errors) {
-		print_errors(file, res.errors, res.n_errors);
+	/* the errors found here and at the node, by line */
+	size_t n_errors = res.n_errors + s->n_errors;
+	size_t n_bad = res.n_bad_households + s->node_bad;
+	if (n_errors) {
+		struct import_error *all = malloc(n_errors * sizeof(*all));
+		if (!all)
+			cli_die("out of memory");
+		if (res.n_errors)
+			memcpy(all, res.errors, res.n_errors * sizeof(*all));
+		if (s->n_errors)
+			memcpy(all + res.n_errors, s->errors, s->n_errors * sizeof(*all));
+		qsort(all, n_errors, sizeof(*all), cmp_error);
+		print_errors(file, all, n_errors);
+		if (s->more_errors)
+			fprintf(stderr, "jzfpctl: %s: and %zu more error(s) found by the node\n",
+			        file, s->more_errors);
 		/* A row without a usable household id could be a member of any
 		 * household: none can be called good without it. */
 		size_t orphan = 0;
-		for (size_t i = 0; i < res.n_errors && !orphan; i++)
-			if (!res.errors[i].household)
-				orphan = res.errors[i].line;
+		for (size_t i = 0; i < n_errors && !orphan; i++)
+			if (!all[i].household)
+				orphan = all[i].line;
+		free(all);
 		if (skip_bad && orphan) {
+			session_abort(s);
 			fprintf(stderr,
 			        "jzfpctl: %s:%zu: a row without a usable household id may be a "
 			        "member of any household, so --skip-bad cannot tell the good "
 			        "ones; nothing imported\n",
 			        file, orphan);
+			import_send_release(s);
 			import_result_release(&res);
 			return 1;
 		}
 		if (!skip_bad) {
+			session_abort(s);
 			fprintf(stderr,
 			        "jzfpctl: %s: %zu error(s) in %zu household(s); nothing imported "
 			        "(--skip-bad imports the good households)\n",
-			        file, res.n_errors, res.n_bad_households);
+			        file, n_errors + s->more_errors, n_bad);
+			import_send_release(s);
 			import_result_release(&res);
 			return 1;
 		}
-		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file,
-		        res.n_bad_households);
-		bad = malloc(res.n_errors * sizeof(*bad));
-		if (!bad)
-			cli_die("out of memory");
-		for (size_t i = 0; i < res.n_errors; i++)
-			bad[n_bad++] = res.errors[i].household;
-		qsort(bad, n_bad, sizeof(*bad), cmp_u64);
+		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file, n_bad);
 	}
-	struct import_send *s = calloc(1, sizeof(*s));
-	if (!s)
-		cli_die("out of memory");
-	s->c = c;
-	s->file = file;
-	s->recorded = recorded;
-	s->allow_removals = allow_removals;
-	s->tty = isatty(STDERR_FILENO);
-	s->bad = bad;
-	s->n_bad = n_bad;
-	s->total = res.n;
-	sending = s;
-	die_note = import_stopped_note;
-	struct import_result again;
-	err = import_households_stream(file, c->cfg.area, tag_key, send_household, s, &again);
-	if (!err && !(err = chunk_send(s)))
-		err = chunk_finish(s);
-	if (err && err != 1 && chunk_finish(s))
-		err = 1; /* the node refused the chunk in flight: reported */
-	chunk_release(&s->chunk[0]);
-	chunk_release(&s->chunk[1]);
-	die_note = NULL;
-	bool changed = !err && (again.n != res.n || again.n_errors != res.n_errors);
-	import_result_release(&again);
-	if (err || changed) {
-		if (err != 1) {
-			/* the file changed or became unreadable between the passes */
-			fprintf(stderr, "jzfpctl: %s: %s between the two readings\n", file,
-			        changed ? "changed" : err_str(err));
-			import_stopped_note();
-		}
-		sending = NULL;
-		free(s);
-		free(bad);
+	if (s->session && session_commit(s)) {
+		import_send_release(s);
 		import_result_release(&res);
 		return 1;
 	}
-	sending = NULL;
 	struct import_totals t = s->t;
 	size_t stored = s->stored;
-	free(s);
-	free(bad);
+	import_send_release(s);
 	if (json)
-		import_json(file, false, stored, res.rows, &t, res.n_bad_households);
+		import_json(file, false, stored, res.rows, &t, n_bad);
 	else
 		printf("%s: %zu households in %zu rows: %" PRIu64 " new versions (%" PRIu64
 		       " proposals%s), %" PRIu64 " unchanged, %" PRIu64
 		       " refused, %zu rejected as bad\n",
 		       file, stored, res.rows, t.created, t.proposals,
-		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused,
-		       res.n_bad_households);
+		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused, n_bad);
 	import_result_release(&res);
 	return t.refused ? 1 : 0;
 }

@@ -27,6 +27,7 @@ static const struct store_table tables[STORE_NDB] = {
     [STORE_WFTIME] = {"wftime"},
     [STORE_HELD] = {"held"},
     [STORE_PENDING] = {"pending"},
+    [STORE_IMPORT] = {"import"},
 };
 
 const struct store_layout tables_layout = {

@@ -45,6 +45,8 @@ enum store_db {
 	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
 	                  * than max_skew ahead of this node's clock (apply.c) */
 	STORE_PENDING,   /* area(8) year(2) -> open proposals by state (pending.c) */
+	STORE_IMPORT,    /* a streamed import's staged households, sealed with a key kept
+	                  * in memory only, and its duplicate checks (svc_data.c) */
 	STORE_NDB
 };
 

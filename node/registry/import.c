@@ -727,6 +727,7 @@ struct hh_import {
 	size_t n_tags, cap_tags;
 	struct map by_hh, by_tag; /* into seen, tags */
 	size_t orphans;           /* rows without a usable household id */
+	bool local;               /* no file-wide checks (import_households_local) */
 	import_emit_fn emit;
 	void *arg;
 	struct import_household item; /* the household being emitted */
@@ -1014,7 +1015,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 static int
 check_tag(struct hh_import *im, struct row *r)
 {
-	if (!r->has_tag)
+	if (!r->has_tag || im->local)
 		return 0;
 	struct tag_probe probe = {r->m.pid_tag, im->tags};
 	uint64_t key = tag_key64(r->m.pid_tag);
@@ -1041,6 +1042,8 @@ check_tag(struct hh_import *im, struct row *r)
 static struct seen *
 seen_get(struct hh_import *im, uint64_t hh)
 {
+	if (im->local)
+		return NULL;
 	size_t i = map_get(&im->by_hh, hh, NULL, NULL);
 	return i == SIZE_MAX ? NULL : &im->seen[i];
 }
@@ -1154,11 +1157,13 @@ build_item(struct hh_import *im, const struct group *g, struct import_household 
 	it->personal.n = g->n;
 	hh->members[0] = head->m;
 	it->personal.members[0] = head->p;
+	it->lines[0] = head->line;
 	for (size_t i = g->first; i != SIZE_MAX; i = im->rows[i].next) {
 		if (&im->rows[i] == head)
 			continue;
 		hh->members[k] = im->rows[i].m;
 		it->personal.members[k] = im->rows[i].p;
+		it->lines[k] = im->rows[i].line;
 		k++;
 	}
 	/* Everything above was checked field by field; this catches our own
@@ -1188,8 +1193,10 @@ finish_group(struct hh_import *im)
 	if (!g->hh)
 		return 0;
 	bool ok = check_group(im, g);
-	struct seen *sn = seen_get(im, g->hh);
-	if (!sn) {
+	struct seen *sn = seen_get(im, g->hh), local = {0};
+	if (im->local) {
+		sn = &local;
+	} else if (!sn) {
 		if (im->n_seen == im->cap_seen) {
 			size_t cap = im->cap_seen ? 2 * im->cap_seen : 1024;
 			struct seen *v = realloc(im->seen, cap * sizeof *v);
@@ -1289,9 +1296,9 @@ hh_import_release(struct hh_import *im)
 	free(im->e.v);
 }
 
-int
-import_households_stream(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-                         import_emit_fn emit, void *arg, struct import_result *out)
+static int
+stream(const char *path, uint64_t node_area, const uint8_t tag_key[32], import_emit_fn emit,
+       void *arg, bool local, struct import_result *out)
 {
 	struct hh_import *im = calloc(1, sizeof *im);
 	struct csv_reader *csv = NULL;
@@ -1301,8 +1308,12 @@ import_households_stream(const char *path, uint64_t node_area, const uint8_t tag
 	memset(out, 0, sizeof *out);
 	if (!im)
 		return -ENOMEM;
-	*im = (struct hh_import){
-	    .tag_key = tag_key, .node_area = node_area, .emit = emit, .arg = arg, .out = out};
+	*im = (struct hh_import){.tag_key = tag_key,
+	                         .node_area = node_area,
+	                         .emit = emit,
+	                         .arg = arg,
+	                         .out = out,
+	                         .local = local};
 	im->rows = calloc(ROWS_KEPT, sizeof *im->rows);
 	if (!im->rows) {
 		rc = -ENOMEM;
@@ -1322,6 +1333,8 @@ import_households_stream(const char *path, uint64_t node_area, const uint8_t tag
 	}
 	if ((rc = parse_header(&row, hh_columns, HH_NCOLS, &im->h, &im->e)))
 		goto fail;
+	memcpy(out->id_column, im->h.name[C_ID_NUMBER], sizeof out->id_column);
+	memcpy(out->household_column, im->h.name[C_HOUSEHOLD_ID], sizeof out->household_column);
 
 	while ((rc = csv_next(csv, &row)) == 1) {
 		bool bad;
@@ -1377,6 +1390,20 @@ fail:
 	hh_import_release(im);
 	free(im);
 	return rc;
+}
+
+int
+import_households_stream(const char *path, uint64_t node_area, const uint8_t tag_key[32],
+                         import_emit_fn emit, void *arg, struct import_result *out)
+{
+	return stream(path, node_area, tag_key, emit, arg, false, out);
+}
+
+int
+import_households_local(const char *path, uint64_t node_area, const uint8_t tag_key[32],
+                        import_emit_fn emit, void *arg, struct import_result *out)
+{
+	return stream(path, node_area, tag_key, emit, arg, true, out);
 }
 
 /* import_households_csv's emitter: append to the items. */

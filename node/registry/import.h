@@ -66,9 +66,10 @@ struct import_error {
 };
 
 struct import_household {
-	struct rec_household hh;      /* members in file order, head first; parents empty */
-	struct rec_personal personal; /* same order as hh.members; personal data */
-	size_t line;                  /* line of the household's first row */
+	struct rec_household hh;       /* members in file order, head first; parents empty */
+	struct rec_personal personal;  /* same order as hh.members; personal data */
+	size_t line;                   /* line of the household's first row */
+	size_t lines[REC_MAX_MEMBERS]; /* line of each member's row, as hh.members */
 };
 
 struct import_result {
@@ -77,10 +78,12 @@ struct import_result {
 	size_t rows;                 /* data rows read (empty rows not counted) */
 	struct import_error *errors; /* sorted by line */
 	size_t n_errors;
-	size_t n_bad_households; /* households left out for errors; each row
-	                          * without a usable household_id counts as one */
-	const char *encoding;    /* the file's encoding (csv_encoding): "UTF-8",
-	                          * "GB18030", "UTF-16LE", "UTF-16BE" */
+	size_t n_bad_households;   /* households left out for errors; each row
+	                            * without a usable household_id counts as one */
+	const char *encoding;      /* the file's encoding (csv_encoding): "UTF-8",
+	                            * "GB18030", "UTF-16LE", "UTF-16BE" */
+	char id_column[48];        /* the header's names of id_number and household_id, */
+	char household_column[48]; /* set once the header is read */
 };
 
 /* Read and check a household CSV. node_area is this node's area: every
@@ -114,6 +117,17 @@ typedef int (*import_emit_fn)(const struct import_household *it, void *arg);
  */
 int import_households_stream(const char *path, uint64_t node_area, const uint8_t tag_key[32],
                              import_emit_fn emit, void *arg, struct import_result *out);
+
+/*
+ * The same check without the checks across the file (an ID number seen
+ * twice, a household whose rows are not together), which the caller makes
+ * elsewhere (jzfpctl: the node's import session, by each member's tag and
+ * line): memory bounded by one household plus the errors found, whatever
+ * the file's size. Every household without an error of its own is emitted,
+ * in file order, and counted in out->n. Returns as import_households_stream.
+ */
+int import_households_local(const char *path, uint64_t node_area, const uint8_t tag_key[32],
+                            import_emit_fn emit, void *arg, struct import_result *out);
 
 struct import_census {
 	struct rec_census c;

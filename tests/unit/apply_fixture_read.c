@@ -9,7 +9,7 @@
 static const char *const db_name[] = {
     "env",    "log",    "downlog",   "origin", "household", "version", "proposal", "census",
     "rollup", "link",   "conflict",  "parked", "meta",      "keyrec",  "revoked",  "person",
-    "hhprop", "wfhist", "receipted", "wfstep", "wftime",    "held",    "pending",
+    "hhprop", "wfhist", "receipted", "wfstep", "wftime",    "held",    "pending",  "import",
 };
 _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for every database");
 
