@@ -608,6 +608,18 @@ keep_errors(struct import_send *s, const Ctl__ImportReply *r)
 
 static Ctl__ImportHouseholdsReq import_req(struct import_send *s, Ctl__ImportStep step);
 
+/* Send Q to the node (the one request in flight; its answer is read later). */
+static void
+send_req(struct import_send *s, Ctl__ImportHouseholdsReq *q)
+{
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+	rq.import_households = q;
+	s->in_flight = true;
+	cli_send(s->c, &rq);
+}
+
 /* Send chunk K to be staged. */
 static void
 stage_send(struct import_send *s, struct import_chunk *k)
@@ -618,12 +630,7 @@ stage_send(struct import_send *s, struct import_chunk *k)
 	q.personal = k->pp;
 	q.n_lines = k->n_lines;
 	q.lines = k->lines;
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
-	rq.import_households = &q;
-	s->in_flight = true;
-	cli_send(s->c, &rq);
+	send_req(s, &q);
 }
 
 /* Did the node refuse to open a session because another import has one? */
@@ -717,12 +724,7 @@ static Ctl__Reply *
 session_step(struct import_send *s, Ctl__ImportStep step)
 {
 	Ctl__ImportHouseholdsReq q = import_req(s, step);
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
-	rq.import_households = &q;
-	s->in_flight = true;
-	cli_send(s->c, &rq);
+	send_req(s, &q);
 	Ctl__Reply *rp = cli_receive(s->c);
 	s->in_flight = false;
 	if (rp->code) {

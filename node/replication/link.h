@@ -185,6 +185,10 @@ int link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_
 /* Apply common socket options: no linger, message size cap, ZMTP heartbeats. */
 void link_socket_defaults(void *sock);
 
+/* Give SOCK this node's CURVE secret key (derived from its identity, wiped
+ * from the stack after). Returns 0, or -1 with zmq_errno() set. */
+int link_curve_secret_set(const struct node *n, void *sock);
+
 /*
  * Watch SOCK's connection events (handshake failures, refused connections,
  * disconnects) through a monitor socket, so a link that is down is reported

@@ -327,11 +327,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "router options: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}
-	uint8_t sec[32];
-	ident_curve_secret(n->id, sec);
-	int rc = zmq_setsockopt(n->router, ZMQ_CURVE_SECRETKEY, sec, 32);
-	sodium_memzero(sec, sizeof(sec));
-	if (rc) {
+	if (link_curve_secret_set(n, n->router)) {
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}

@@ -69,6 +69,16 @@ link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_fram
 	return err;
 }
 
+int
+link_curve_secret_set(const struct node *n, void *sock)
+{
+	uint8_t sec[32];
+	ident_curve_secret(n->id, sec);
+	int rc = zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, sizeof(sec));
+	sodium_memzero(sec, sizeof(sec));
+	return rc;
+}
+
 void *
 link_monitor_open(struct node *n, void *sock, const char *name)
 {
@@ -205,18 +215,15 @@ link_up_open(struct node *n, char *err, size_t errlen)
 	zmq_setsockopt(n->dealer, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof(reconnect_max));
 
 	/* CurveZMQ: our pair and the server key both come from Ed25519 keys. */
-	uint8_t server[32], pub[32], sec[32];
+	uint8_t server[32], pub[32];
 	if (ident_curve_from_public(n->cfg.parent_key, server)) {
 		snprintf(err, errlen, "[link] parent_key is not a valid public key");
 		return JZ_ECONFIG;
 	}
 	ident_curve_public(n->id, pub);
-	ident_curve_secret(n->id, sec);
 	zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY, server, 32);
 	zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, pub, 32);
-	int rc = zmq_setsockopt(n->dealer, ZMQ_CURVE_SECRETKEY, sec, 32);
-	sodium_memzero(sec, sizeof(sec));
-	if (rc) {
+	if (link_curve_secret_set(n, n->dealer)) {
 		snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(zmq_errno()));
 		return JZ_EIO;
 	}
