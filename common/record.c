@@ -2,8 +2,10 @@
  * record.c - record bodies: fixed-size C structs <-> protobuf (DESIGN §2).
  *
  * Encoding goes through protobuf-c's generated packers, pointed at our own
- * storage (stack arrays of member structs and pointers), and packs straight
- * into the caller's buffer: no allocation.
+ * storage (stack arrays of member structs and pointers; a receipt's 256
+ * items on the heap), and packs straight into the caller's buffer. Decoders
+ * of the large records (policy, workflow event, receipt) fill a heap copy
+ * and copy it out only when it is whole, so OUT is unchanged on failure.
  *
  * Decoding goes through protobuf-c's generated unpack (pbmsg.h), which adds
  * jzfp's rules (no duplicate field, no NUL inside a string, uint32 values
@@ -22,6 +24,8 @@
 #include "pbmsg.h"
 #include "text.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -522,7 +526,7 @@ rec_policy_encode(const struct rec_policy *p, uint8_t *buf, size_t cap, size_t *
 int
 rec_workflow_encode(const struct rec_workflow *w, uint8_t *buf, size_t cap, size_t *n)
 {
-	static _Thread_local ProtobufCBinaryData props[REC_MAX_PROPOSALS];
+	ProtobufCBinaryData props[REC_MAX_PROPOSALS]; /* 8 KB */
 	Jzfp__WorkflowEvent m;
 
 	int err = check_workflow(w);
@@ -600,13 +604,19 @@ rec_revocation_encode(const struct rec_revocation *r, uint8_t *buf, size_t cap, 
 int
 rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, size_t cap, size_t *n)
 {
-	static _Thread_local Jzfp__ReceiptItem is[REC_MAX_RECEIPT];
-	static _Thread_local Jzfp__ReceiptItem *ip[REC_MAX_RECEIPT];
 	Jzfp__Receipt m;
 
 	int err = check_receipt(r);
 	if (err)
 		return err;
+	/* 20 KB for REC_MAX_RECEIPT items: the heap, not a thread's stack. */
+	Jzfp__ReceiptItem *is = malloc(REC_MAX_RECEIPT * sizeof(*is));
+	Jzfp__ReceiptItem **ip = malloc(REC_MAX_RECEIPT * sizeof(*ip));
+	if (!is || !ip) {
+		free(is);
+		free(ip);
+		return -ENOMEM;
+	}
 	jzfp__receipt__init(&m);
 	for (size_t i = 0; i < r->n; i++) {
 		jzfp__receipt_item__init(&is[i]);
@@ -619,7 +629,10 @@ rec_receipt_encode(const struct rec_receipt *r, uint8_t *buf, size_t cap, size_t
 	}
 	m.n_items = r->n;
 	m.items = ip;
-	return pack(&m.base, buf, cap, n);
+	err = pack(&m.base, buf, cap, n);
+	free(is);
+	free(ip);
+	return err;
 }
 
 static bool
@@ -641,19 +654,19 @@ policy_from(struct rec_policy *r, const Jzfp__Policy *m)
 int
 rec_policy_decode(struct rec_policy *out, const uint8_t *p, size_t n)
 {
-	static _Thread_local struct rec_policy r;
 	ProtobufCMessage *m;
 
 	int rc = unpack(&jzfp__policy__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	memset(&r, 0, sizeof(r));
-	bool ok = policy_from(&r, (const Jzfp__Policy *)m);
+	struct rec_policy *r = calloc(1, sizeof(*r)); /* OUT stays as it was on failure */
+	bool ok = r && policy_from(r, (const Jzfp__Policy *)m);
 	pbmsg_free(m);
-	if (!ok)
-		return JZ_EPARSE;
-	*out = r;
-	return 0;
+	if (ok)
+		*out = *r;
+	rc = ok ? 0 : r ? JZ_EPARSE : -ENOMEM;
+	free(r);
+	return rc;
 }
 
 static bool
@@ -676,19 +689,19 @@ workflow_from(struct rec_workflow *w, const Jzfp__WorkflowEvent *m)
 int
 rec_workflow_decode(struct rec_workflow *out, const uint8_t *p, size_t n)
 {
-	static _Thread_local struct rec_workflow w; /* 21 KB; the loop thread is the only user */
 	ProtobufCMessage *m;
 
 	int rc = unpack(&jzfp__workflow_event__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	memset(&w, 0, sizeof(w));
-	bool ok = workflow_from(&w, (const Jzfp__WorkflowEvent *)m);
+	struct rec_workflow *w = calloc(1, sizeof(*w)); /* 21 KB; OUT as it was on failure */
+	bool ok = w && workflow_from(w, (const Jzfp__WorkflowEvent *)m);
 	pbmsg_free(m);
-	if (!ok)
-		return JZ_EPARSE;
-	*out = w;
-	return 0;
+	if (ok)
+		*out = *w;
+	rc = ok ? 0 : w ? JZ_EPARSE : -ENOMEM;
+	free(w);
+	return rc;
 }
 
 int
@@ -783,19 +796,19 @@ receipt_from(struct rec_receipt *r, const Jzfp__Receipt *m)
 int
 rec_receipt_decode(struct rec_receipt *out, const uint8_t *p, size_t n)
 {
-	static _Thread_local struct rec_receipt r; /* 18 KB; the loop thread is the only user */
 	ProtobufCMessage *m;
 
 	int rc = unpack(&jzfp__receipt__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
-	memset(&r, 0, sizeof(r));
-	bool ok = receipt_from(&r, (const Jzfp__Receipt *)m);
+	struct rec_receipt *r = calloc(1, sizeof(*r)); /* 18 KB; OUT as it was on failure */
+	bool ok = r && receipt_from(r, (const Jzfp__Receipt *)m);
 	pbmsg_free(m);
-	if (!ok)
-		return JZ_EPARSE;
-	*out = r;
-	return 0;
+	if (ok)
+		*out = *r;
+	rc = ok ? 0 : r ? JZ_EPARSE : -ENOMEM;
+	free(r);
+	return rc;
 }
 
 /* ------------------------------------------------------------ names */

@@ -30,11 +30,6 @@
 /* Steps of one proposal judged; more are ignored (with a warning). */
 #define FOLD_MAX 4096
 
-/* The envelope being applied and its signer: neither is stored yet while
- * its record is applied, and a re-evaluation may need both. */
-static _Thread_local const struct envelope *cur_e;
-static _Thread_local const struct origin_state *cur_o;
-
 static void rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin,
                           bool (*want)(uint8_t));
 static bool is_opening(uint8_t step);
@@ -64,11 +59,11 @@ proposal_apply_policy(struct applier *a, const struct envelope *e, const struct 
 	         p.notice_days, p.threshold_bp / 100, p.threshold_bp % 100, p.n_lines);
 	/* Windows opened since it was signed are judged by it, wherever it
 	 * arrives after them. */
-	cur_e = e;
-	cur_o = o;
+	a->cur_e = e;
+	a->cur_o = o;
 	rejudge_since(a, e->hlc, NULL, is_opening);
-	cur_e = NULL;
-	cur_o = NULL;
+	a->cur_e = NULL;
+	a->cur_o = NULL;
 	return a->txn.err;
 }
 
@@ -113,8 +108,8 @@ enum outcome {
 };
 
 /* Nested re-evaluations (a proposal recorded or no longer recorded makes
- * its household's other proposals judged again) go this deep at most. */
-static _Thread_local int cascade_depth;
+ * its household's other proposals judged again) go this deep at most
+ * (a->cascade_depth, applier.h). */
 
 static void
 step_key(uint8_t k[STEP_KEY], const uint8_t hash[32], uint64_t hlc, const uint8_t origin[32],
@@ -345,7 +340,7 @@ recorded_changed(struct applier *a, uint64_t id, const uint8_t hash[32], struct 
 		store_fail(txn, err);
 		return;
 	}
-	if (cascade_depth >= 4)
+	if (a->cascade_depth >= 4)
 		return;
 	uint8_t(*keys)[40] = NULL;
 	size_t n = 0;
@@ -372,10 +367,10 @@ recorded_changed(struct applier *a, uint64_t id, const uint8_t hash[32], struct 
 		memcpy(keys[n++], k.p, 40);
 	}
 	store_iter_close(&it);
-	cascade_depth++;
+	a->cascade_depth++;
 	for (size_t i = 0; i < n && !txn->err; i++)
 		replay(a, keys[i] + 8);
-	cascade_depth--;
+	a->cascade_depth--;
 	free(keys);
 }
 
@@ -500,29 +495,30 @@ step_new(struct applier *a, const struct envelope *e, const struct rec_workflow 
 }
 
 /* Load step K (a STEP_KEY) from its event into S: the envelope being
- * applied (cur_e) or a stored one; its signer's state likewise. Returns 0,
+ * applied (a->cur_e) or a stored one; its signer's state likewise. Returns 0,
  * or JZ_ENOTFOUND / JZ_ECORRUPT for a step that cannot be read (logged). */
 static int
-step_load(struct store_txn *txn, const uint8_t k[STEP_KEY], struct step_in *s)
+step_load(struct applier *a, const uint8_t k[STEP_KEY], struct step_in *s)
 {
-	static _Thread_local struct rec_workflow w;
+	struct store_txn *txn = &a->txn;
+	struct rec_workflow *w = a->ctx->wf_load;
 	struct bytes raw;
 	struct envelope e;
 	size_t index = be16_get(k + 80);
 	struct origin_state so;
 	const struct origin_state *o = &so;
-	bool is_cur = cur_e && memcmp(cur_e->origin, k + 40, 32) == 0;
+	bool is_cur = a->cur_e && memcmp(a->cur_e->origin, k + 40, 32) == 0;
 	int err = 0;
-	if (is_cur && cur_e->seq == be64_get(k + 72))
-		e = *cur_e;
+	if (is_cur && a->cur_e->seq == be64_get(k + 72))
+		e = *a->cur_e;
 	else if (!(err = store_get(txn, STORE_ENV, k + 40, 40, &raw)) &&
 	         envelope_decode(&e, raw.p, raw.n))
 		err = JZ_ECORRUPT;
-	if (!err && (rec_workflow_decode(&w, e.body.p, e.body.n) || index >= w.n ||
-	             memcmp(w.proposals[index], k, 32) != 0))
+	if (!err && (rec_workflow_decode(w, e.body.p, e.body.n) || index >= w->n ||
+	             memcmp(w->proposals[index], k, 32) != 0))
 		err = JZ_ECORRUPT;
-	if (!err && is_cur && cur_o)
-		o = cur_o;
+	if (!err && is_cur && a->cur_o)
+		o = a->cur_o;
 	else if (!err)
 		err = origin_get(txn, k + 40, &so);
 	if (err) {
@@ -531,7 +527,7 @@ step_load(struct store_txn *txn, const uint8_t k[STEP_KEY], struct step_in *s)
 		log_warn("a workflow step is gone or unreadable: not judged");
 		return err;
 	}
-	step_from(s, &e, &w, index, o);
+	step_from(s, &e, w, index, o);
 	return 0;
 }
 
@@ -611,7 +607,7 @@ replay(struct applier *a, const uint8_t hash[32])
 	                 old.origin);
 	for (long k = 0; k < n && !txn->err; k++) {
 		struct step_in *s = &steps[k];
-		if (step_load(txn, keys[k], s)) {
+		if (step_load(a, keys[k], s)) {
 			out[k] = OUT_EXCLUDED;
 			continue;
 		}
@@ -701,7 +697,7 @@ static void
 rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*want)(uint8_t))
 {
 	struct store_txn *txn = &a->txn;
-	static _Thread_local struct rec_workflow w;
+	struct rec_workflow *w = a->ctx->wf_since;
 	uint8_t(*hs)[32] = NULL;
 	size_t n = 0, cap = 0;
 	struct store_iter it;
@@ -729,9 +725,9 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 			continue;
 		if (origin && hlc_ms(e.hlc) <= from)
 			continue;
-		if (rec_workflow_decode(&w, e.body.p, e.body.n) || (want && !want(w.step)))
+		if (rec_workflow_decode(w, e.body.p, e.body.n) || (want && !want(w->step)))
 			continue;
-		for (size_t i = 0; i < w.n; i++) {
+		for (size_t i = 0; i < w->n; i++) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 64;
 				uint8_t(*m)[32] = realloc(hs, cap * 32);
@@ -741,7 +737,7 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 				}
 				hs = m;
 			}
-			memcpy(hs[n++], w.proposals[i], 32);
+			memcpy(hs[n++], w->proposals[i], 32);
 		}
 	}
 	store_iter_close(&it);
@@ -757,14 +753,14 @@ int
 proposal_apply_event(struct applier *a, const struct envelope *e, const struct origin_state *o,
                      uint64_t scope)
 {
-	static _Thread_local struct rec_workflow w;
-	if (rec_workflow_decode(&w, e->body.p, e->body.n) || e->subject != o->area ||
-	    w.step >= WF_NSTEPS)
+	struct rec_workflow *w = a->ctx->wf_event;
+	if (rec_workflow_decode(w, e->body.p, e->body.n) || e->subject != o->area ||
+	    w->step >= WF_NSTEPS)
 		return JZ_EPARSE;
-	for (size_t i = 0; i < w.n; i++) {
-		if (!household_id_is_valid(w.households[i]))
+	for (size_t i = 0; i < w->n; i++) {
+		if (!household_id_is_valid(w->households[i]))
 			return JZ_EPARSE;
-		uint64_t v = household_village(w.households[i]);
+		uint64_t v = household_village(w->households[i]);
 		/* From a child, every household must be in its subtree. From the
 		 * parent, a posted list may name households of other subtrees
 		 * too: those are not ours to apply. */
@@ -776,15 +772,15 @@ proposal_apply_event(struct applier *a, const struct envelope *e, const struct o
 	memcpy(tk + 8, e->origin, 32);
 	be64_put(tk + 40, e->seq);
 	store_put(&a->txn, STORE_WFTIME, tk, sizeof(tk), "", 0);
-	cur_e = e;
-	cur_o = o;
-	for (size_t i = 0; i < w.n && !a->txn.err; i++) {
-		if (a->sparse && !area_is_under(household_village(w.households[i]), scope))
+	a->cur_e = e;
+	a->cur_o = o;
+	for (size_t i = 0; i < w->n && !a->txn.err; i++) {
+		if (a->sparse && !area_is_under(household_village(w->households[i]), scope))
 			continue;
-		step_new(a, e, &w, i, o);
+		step_new(a, e, w, i, o);
 	}
-	cur_e = NULL;
-	cur_o = NULL;
+	a->cur_e = NULL;
+	a->cur_o = NULL;
 	return 0;
 }
 
@@ -801,7 +797,7 @@ refuse_waiting(struct applier *a, const uint8_t hash[32])
 		store_del(txn, STORE_PARKED, keys[i], STEP_KEY);
 		store_del(txn, STORE_WFSTEP, keys[i], STEP_KEY);
 		a->st.parked--;
-		if (step_load(txn, keys[i], &s))
+		if (step_load(a, keys[i], &s))
 			continue;
 		char hid[17], why[120];
 		household_id_format(s.household, hid);
@@ -818,16 +814,16 @@ proposal_release(struct applier *a, const struct envelope *e, const struct origi
 	struct store_txn *txn = &a->txn;
 	struct wf_proposal p;
 	int err = wf_proposal_get(txn, e->hash, &p);
-	cur_e = e;
-	cur_o = o;
+	a->cur_e = e;
+	a->cur_o = o;
 	if (err == 0)
 		replay(a, e->hash);
 	else if (err != JZ_ENOTFOUND)
 		store_fail(txn, err);
 	else
 		refuse_waiting(a, e->hash);
-	cur_e = NULL;
-	cur_o = NULL;
+	a->cur_e = NULL;
+	a->cur_o = NULL;
 }
 
 /* ---------------------------------------------------------------- index */
@@ -841,33 +837,38 @@ proposal_index_init(struct store_txn *txn, uint64_t area)
 		return err;
 	/* A store from before the step index: index every workflow event it
 	 * holds (once). */
-	static _Thread_local struct rec_workflow w;
+	struct rec_workflow *w = malloc(sizeof(*w)); /* 21 KB */
 	struct store_iter it;
-	if ((err = store_iter_open(txn, STORE_ENV, &it)))
+	if (!w)
+		return -ENOMEM;
+	if ((err = store_iter_open(txn, STORE_ENV, &it))) {
+		free(w);
 		return err;
+	}
 	struct bytes k;
 	size_t events = 0;
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		struct envelope e;
 		if (k.n != 40 || envelope_decode(&e, v.p, v.n) || e.kind != ENV_KIND_WORKFLOW ||
-		    rec_workflow_decode(&w, e.body.p, e.body.n))
+		    rec_workflow_decode(w, e.body.p, e.body.n))
 			continue;
 		uint8_t tk[48];
 		be64_put(tk, e.hlc);
 		memcpy(tk + 8, e.origin, 32);
 		be64_put(tk + 40, e.seq);
 		store_put(txn, STORE_WFTIME, tk, sizeof(tk), "", 0);
-		for (size_t i = 0; i < w.n; i++) {
-			if (!area_is_under(household_village(w.households[i]), area))
+		for (size_t i = 0; i < w->n; i++) {
+			if (!area_is_under(household_village(w->households[i]), area))
 				continue;
 			uint8_t sk[STEP_KEY];
-			step_key(sk, w.proposals[i], e.hlc, e.origin, e.seq, i);
+			step_key(sk, w->proposals[i], e.hlc, e.origin, e.seq, i);
 			store_put(txn, STORE_WFSTEP, sk, STEP_KEY, "", 0);
 		}
 		events++;
 	}
 	store_iter_close(&it);
+	free(w);
 	if (events)
 		log_info("indexed %zu workflow events held from before", events);
 	store_put(txn, STORE_META, META_INDEXED, strlen(META_INDEXED), "1", 1);
@@ -880,9 +881,9 @@ void
 proposal_rejudge_signed_by(struct applier *a, const struct envelope *e,
                            const struct origin_state *o, const uint8_t key[32], uint64_t after_ms)
 {
-	cur_e = e;
-	cur_o = o;
+	a->cur_e = e;
+	a->cur_o = o;
 	rejudge_since(a, after_ms, key, NULL);
-	cur_e = NULL;
-	cur_o = NULL;
+	a->cur_e = NULL;
+	a->cur_o = NULL;
 }

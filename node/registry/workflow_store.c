@@ -231,7 +231,7 @@ static bool
 duplicate_identification(struct store_txn *txn, const struct wf_proposal *p, const uint8_t hash[32],
                          const struct wf_signing *g, char *why, size_t len)
 {
-	static _Thread_local struct rec_household h;
+	struct rec_household h; /* 2.6 KB */
 	struct hh_version v;
 	if (hh_version_get(txn, p->household, hash, &v) || hh_version_load(txn, &v, &h, NULL))
 		return false;

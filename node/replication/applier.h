@@ -20,6 +20,7 @@ struct hh_work;
 struct hlc;
 struct ident;
 struct rec_household;
+struct rec_workflow;
 struct rollup_acc;
 
 struct apply_stats {
@@ -78,6 +79,10 @@ struct apply_ctx {
 	struct rollup_acc *acc;
 	struct hh_work *hh;           /* household.h */
 	struct rec_household *hh_rec; /* a household record being applied */
+	/* proposal.c's workflow events being read: one per function that
+	 * reads one (step_load, rejudge_since, proposal_apply_event), 21 KB
+	 * each */
+	struct rec_workflow *wf_load, *wf_since, *wf_event;
 	struct envelope *envs;
 	const struct envelope **runs;
 	size_t envs_cap;
@@ -100,6 +105,12 @@ struct applier {
 	bool own_only;
 	bool releasing; /* apply_release_held: a hold is not news */
 	char why[200];  /* the first refusal's reason, for the log and replies */
+	/* proposal.c: the envelope being applied and its signer (neither is
+	 * stored yet while its record is applied, and a re-evaluation may need
+	 * both), and how deep re-evaluations are nested. */
+	const struct envelope *cur_e;
+	const struct origin_state *cur_o;
+	int cascade_depth;
 };
 
 #endif

@@ -75,7 +75,10 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	}
 	ctx->buf = malloc(ENV_MAX_SIZE);
 	ctx->hh_rec = malloc(sizeof(*ctx->hh_rec));
-	if (!ctx->buf || !ctx->hh_rec) {
+	ctx->wf_load = malloc(sizeof(*ctx->wf_load));
+	ctx->wf_since = malloc(sizeof(*ctx->wf_since));
+	ctx->wf_event = malloc(sizeof(*ctx->wf_event));
+	if (!ctx->buf || !ctx->hh_rec || !ctx->wf_load || !ctx->wf_since || !ctx->wf_event) {
 		apply_ctx_release(ctx);
 		return -ENOMEM;
 	}
@@ -157,6 +160,10 @@ apply_ctx_release(struct apply_ctx *ctx)
 	hh_work_free(&ctx->hh);
 	free(ctx->hh_rec);
 	ctx->hh_rec = NULL;
+	free(ctx->wf_load);
+	free(ctx->wf_since);
+	free(ctx->wf_event);
+	ctx->wf_load = ctx->wf_since = ctx->wf_event = NULL;
 	free(ctx->envs);
 	free(ctx->runs);
 	free(ctx->buf);

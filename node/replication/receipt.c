@@ -8,7 +8,9 @@
 #include "log.h"
 #include "record.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define META_RECEIPT "receipt"
@@ -29,43 +31,54 @@ receipt_get(struct store_txn *txn, struct receipt_state *out)
 	return 0;
 }
 
-int
-receipt_apply(struct applier *a, const struct envelope *e, const struct origin_state *o)
+static int
+apply_items(struct applier *a, const struct envelope *e, const struct origin_state *o,
+            struct rec_receipt *rp)
 {
-	static _Thread_local struct rec_receipt r;
-	if (rec_receipt_decode(&r, e->body.p, e->body.n) ||
+	if (rec_receipt_decode(rp, e->body.p, e->body.n) ||
 	    area_level_of(e->subject) == AREA_LEVEL_NONE)
 		return JZ_EPARSE;
 	if (o->level != AREA_LEVEL_PROVINCE)
 		return JZ_ESCOPE;
 	const uint8_t *self = ident_public(a->ctx->id);
-	for (size_t i = 0; i < r.n; i++) {
-		if (memcmp(r.items[i].origin, self, 32) != 0)
+	for (size_t i = 0; i < rp->n; i++) {
+		if (memcmp(rp->items[i].origin, self, 32) != 0)
 			continue;
 		struct receipt_state cur;
 		int err = receipt_get(&a->txn, &cur);
 		if (err && err != JZ_ENOTFOUND)
 			return err;
-		if (err == 0 && cur.seq >= r.items[i].seq && cur.intact)
+		if (err == 0 && cur.seq >= rp->items[i].seq && cur.intact)
 			continue;
 		uint8_t key[40], h[32];
 		memcpy(key, self, 32);
-		be64_put(key + 32, r.items[i].seq);
+		be64_put(key + 32, rp->items[i].seq);
 		struct bytes raw;
 		bool intact = store_get(&a->txn, STORE_ENV, key, sizeof(key), &raw) == 0;
 		if (intact) {
 			envelope_hash(raw.p, raw.n, h);
-			intact = memcmp(h, r.items[i].hash, 32) == 0;
+			intact = memcmp(h, rp->items[i].hash, 32) == 0;
 		}
 		if (!intact)
 			log_error("ALARM: the province's receipt for our record %" PRIu64
 			          " names another envelope than ours",
-			          r.items[i].seq);
+			          rp->items[i].seq);
 		uint8_t v[17];
-		be64_put(v, r.items[i].seq);
+		be64_put(v, rp->items[i].seq);
 		v[8] = intact;
 		be64_put(v + 9, e->hlc);
 		store_put(&a->txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), v, sizeof(v));
 	}
 	return 0;
+}
+
+int
+receipt_apply(struct applier *a, const struct envelope *e, const struct origin_state *o)
+{
+	struct rec_receipt *r = malloc(sizeof(*r)); /* 18 KB */
+	if (!r)
+		return -ENOMEM;
+	int err = apply_items(a, e, o, r);
+	free(r);
+	return err;
 }
