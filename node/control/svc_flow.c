@@ -137,12 +137,17 @@ struct wf_job {
 	char why[300];
 };
 
+/* sign_events' scratch: an event, its encoding, an objector's identity
+ * (plaintext and sealed). */
+struct sign_scratch {
+	struct rec_workflow w;
+	uint8_t body[REC_MAX_ENCODED];
+	uint8_t pt[256], ct[256 + SEAL_TAG_LEN];
+};
+
 static int
-sign_targets(struct applier *a, void *arg)
+sign_events(struct applier *a, struct wf_job *job, struct sign_scratch *x)
 {
-	struct wf_job *job = arg;
-	static _Thread_local struct rec_workflow w;
-	static _Thread_local uint8_t body[REC_MAX_ENCODED];
 	job->events = 0;
 	/* One event per step, in the order of the steps' first appearance. */
 	for (size_t i = 0; i < job->nt; i++) {
@@ -153,27 +158,27 @@ sign_targets(struct applier *a, void *arg)
 		if (seen)
 			continue;
 		for (size_t j = i; j < job->nt;) {
-			memset(&w, 0, sizeof(w));
-			w.step = step;
-			w.days = signed_days(step, job->days);
-			snprintf(w.reason, sizeof(w.reason), "%s", job->reason ? job->reason : "");
+			memset(&x->w, 0, sizeof(x->w));
+			x->w.step = step;
+			x->w.days = signed_days(step, job->days);
+			snprintf(x->w.reason, sizeof(x->w.reason), "%s",
+			         job->reason ? job->reason : "");
 			uint64_t village = 0;
-			for (; j < job->nt && w.n < REC_MAX_PROPOSALS; j++) {
+			for (; j < job->nt && x->w.n < REC_MAX_PROPOSALS; j++) {
 				if (job->t[j].step != step)
 					continue;
-				memcpy(w.proposals[w.n], job->t[j].hash, 32);
-				w.households[w.n++] = job->t[j].household;
+				memcpy(x->w.proposals[x->w.n], job->t[j].hash, 32);
+				x->w.households[x->w.n++] = job->t[j].household;
 				village = household_village(job->t[j].household);
 			}
-			if (!w.n)
+			if (!x->w.n)
 				break;
 			size_t len;
-			int err = rec_workflow_encode(&w, body, sizeof(body), &len);
+			int err = rec_workflow_encode(&x->w, x->body, sizeof(x->body), &len);
 			if (err)
 				return err;
-			struct bytes b = {body, len};
+			struct bytes b = {x->body, len};
 			/* An objector's identity is personal data: sealed. */
-			static _Thread_local uint8_t pt[256], ct[256 + SEAL_TAG_LEN];
 			uint8_t nonce[SEAL_NONCE_LEN];
 			struct apply_sealed sealed = {0};
 			struct sealer s;
@@ -185,12 +190,12 @@ sign_targets(struct applier *a, void *arg)
 				snprintf(o.contact, sizeof(o.contact), "%s",
 				         job->obj_contact ? job->obj_contact : "");
 				size_t pn;
-				err = rec_objector_encode(&o, pt, sizeof(pt), &pn);
+				err = rec_objector_encode(&o, x->pt, sizeof(x->pt), &pn);
 				sodium_memzero(&o, sizeof(o));
 				if (!err)
-					err = sealer_seal(&s, a, village, b, pt, pn, ct, nonce,
-					                  &sealed);
-				sodium_memzero(pt, sizeof(pt));
+					err = sealer_seal(&s, a, village, b, x->pt, pn, x->ct,
+					                  nonce, &sealed);
+				sodium_memzero(x->pt, sizeof(x->pt));
 				if (err) {
 					sealer_release(&s);
 					return err;
@@ -207,6 +212,20 @@ sign_targets(struct applier *a, void *arg)
 	if (a->st.wf_refused && !job->why[0])
 		snprintf(job->why, sizeof(job->why), "%s", a->why);
 	return a->txn.err;
+}
+
+/* apply_write's function: sign job ARG's events (sign_events) with scratch
+ * of this call, the objector's plaintext wiped. */
+static int
+sign_targets(struct applier *a, void *arg)
+{
+	struct sign_scratch *x = malloc(sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	int err = sign_events(a, arg, x);
+	sodium_memzero(x->pt, sizeof(x->pt));
+	free(x);
+	return err;
 }
 
 static size_t
@@ -623,11 +642,13 @@ static bool
 open_personal(struct svc *s, struct store_txn *txn, const struct envelope *e,
               struct rec_personal *p)
 {
-	static _Thread_local uint8_t pt[REC_MAX_ENCODED];
+	uint8_t *pt = malloc(REC_MAX_ENCODED);
 	size_t pn;
-	bool ok = sealer_open(txn, s->id, e, pt, sizeof(pt), &pn) == 0 &&
+	bool ok = pt && sealer_open(txn, s->id, e, pt, REC_MAX_ENCODED, &pn) == 0 &&
 	          rec_personal_decode(p, pt, pn) == 0;
-	sodium_memzero(pt, sizeof(pt));
+	if (pt)
+		sodium_memzero(pt, REC_MAX_ENCODED);
+	free(pt);
 	return ok;
 }
 
@@ -636,8 +657,7 @@ static int
 notice_household(struct svc *s, struct store_txn *txn, const struct posted *x,
                  Ctl__NoticeHousehold *o, uint64_t *persons)
 {
-	static _Thread_local struct rec_household h;
-	static _Thread_local struct rec_personal p;
+	struct rec_household h; /* 2.6 KB */
 	static const char *const changes[] = {"", "识别", "退出", "返贫", "剔除"};
 	struct hh_version ver;
 	struct envelope e;
@@ -655,30 +675,34 @@ notice_household(struct svc *s, struct store_txn *txn, const struct posted *x,
 	o->main_cause = svc_strdup(s, rec_cause_name(h.main_cause));
 	if (!o->attribute || !o->main_cause)
 		return -ENOMEM;
-	o->readable = open_personal(s, txn, &e, &p);
+	struct rec_personal *p = malloc(sizeof(*p)); /* names: wiped below */
+	if (!p)
+		return -ENOMEM;
+	o->readable = open_personal(s, txn, &e, p);
 	int err = 0;
-	if (o->readable && p.n) {
+	if (o->readable && p->n) {
 		size_t head = 0;
-		for (size_t i = 0; i < p.n; i++)
-			if (p.members[i].relation == 1) {
+		for (size_t i = 0; i < p->n; i++)
+			if (p->members[i].relation == 1) {
 				head = i;
 				break;
 			}
-		char b[sizeof(p.members[0].name) + 8];
-		svc_mask_name(p.members[head].name, b, sizeof(b));
+		char b[sizeof(p->members[0].name) + 8];
+		svc_mask_name(p->members[head].name, b, sizeof(b));
 		o->head_name = svc_strdup(s, b);
-		svc_mask_id(p.members[head].id_number, b, sizeof(b));
+		svc_mask_id(p->members[head].id_number, b, sizeof(b));
 		o->head_id_number = svc_strdup(s, b);
-		o->member_names = svc_alloc(s, p.n * sizeof(char *));
+		o->member_names = svc_alloc(s, p->n * sizeof(char *));
 		if (!o->head_name || !o->head_id_number || !o->member_names)
 			err = -ENOMEM;
-		for (size_t i = 0; !err && i < p.n; i++) {
-			svc_mask_name(p.members[i].name, b, sizeof(b));
+		for (size_t i = 0; !err && i < p->n; i++) {
+			svc_mask_name(p->members[i].name, b, sizeof(b));
 			if (!(o->member_names[o->n_member_names++] = svc_strdup(s, b)))
 				err = -ENOMEM;
 		}
 	}
-	sodium_memzero(&p, sizeof(p));
+	sodium_memzero(p, sizeof(*p));
+	free(p);
 	return err;
 }
 

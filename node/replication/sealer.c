@@ -11,8 +11,10 @@
 #include "origin.h"
 #include "revocation.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -105,33 +107,49 @@ sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t v
 }
 
 /* Make the key record for VILLAGE in A's transaction. */
+/* keyrec_sign's scratch: the key record and its encoding. */
+struct keyrec_scratch {
+	struct rec_keyrec k;
+	uint8_t body[REC_MAX_ENCODED];
+};
+
 static int
-make_keyrec(struct sealer *s, struct applier *a, uint64_t village, size_t slot)
+keyrec_sign(struct sealer *s, struct applier *a, uint64_t village, size_t slot,
+            struct keyrec_scratch *x)
 {
-	static _Thread_local struct rec_keyrec k;
-	static _Thread_local uint8_t body[REC_MAX_ENCODED];
-	memset(&k, 0, sizeof(k));
-	int err = sealer_readers(&a->txn, s->conf, village, k.reader, &k.n);
+	memset(&x->k, 0, sizeof(x->k));
+	int err = sealer_readers(&a->txn, s->conf, village, x->k.reader, &x->k.n);
 	if (err) {
 		store_fail(&a->txn, err);
 		return err;
 	}
 	seal_key_new(s->made[slot].key);
-	for (size_t i = 0; i < k.n; i++) {
-		err = seal_key_wrap(s->made[slot].key, k.reader[i], k.box[i]);
+	for (size_t i = 0; i < x->k.n; i++) {
+		err = seal_key_wrap(s->made[slot].key, x->k.reader[i], x->k.box[i]);
 		if (err)
 			return err;
 	}
 	size_t len;
-	err = rec_keyrec_encode(&k, body, sizeof(body), &len);
+	err = rec_keyrec_encode(&x->k, x->body, sizeof(x->body), &len);
 	if (err)
 		return err;
-	err = apply_local(a, ENV_KIND_KEY, village, (struct bytes){body, len}, NULL,
+	err = apply_local(a, ENV_KIND_KEY, village, (struct bytes){x->body, len}, NULL,
 	                  s->made[slot].hash);
 	if (err)
 		return err;
 	s->made[slot].village = village;
 	return 0;
+}
+
+static int
+make_keyrec(struct sealer *s, struct applier *a, uint64_t village, size_t slot)
+{
+	struct keyrec_scratch *x = malloc(sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	int err = keyrec_sign(s, a, village, slot, x);
+	free(x);
+	return err;
 }
 
 int
