@@ -35,8 +35,9 @@ struct node {
 	struct control *control; /* control.sock, its threads (control/control.h) */
 	struct http *http;       /* [http] listen: the read-only HTTP server (http/http.h) */
 	void *router, *dealer;
-	void *mon_up, *mon_down; /* socket monitors: why links fail */
-	void *zap;               /* ZAP handler (CURVE client authentication) */
+	void *mon_up, *mon_down;        /* socket monitors: why links fail */
+	void *zap;                      /* ZAP handler (CURVE client authentication) */
+	uint64_t zap_refused_logged_ms; /* the last refusal at the handshake logged */
 	/* Trust ([trust] root_key): children must prove their area with a
 	 * certificate chain up to the root; without root_key, links are
 	 * encrypted but children are not authenticated. */

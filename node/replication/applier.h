@@ -83,6 +83,7 @@ struct apply_ctx {
 	 * reads one (step_load, rejudge_since, proposal_apply_event), 21 KB
 	 * each */
 	struct rec_workflow *wf_load, *wf_since, *wf_event;
+	struct rec_workflow *wf_down; /* link_down.c's filter of what goes down */
 	struct envelope *envs;
 	const struct envelope **runs;
 	size_t envs_cap;

@@ -78,7 +78,9 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->wf_load = malloc(sizeof(*ctx->wf_load));
 	ctx->wf_since = malloc(sizeof(*ctx->wf_since));
 	ctx->wf_event = malloc(sizeof(*ctx->wf_event));
-	if (!ctx->buf || !ctx->hh_rec || !ctx->wf_load || !ctx->wf_since || !ctx->wf_event) {
+	ctx->wf_down = malloc(sizeof(*ctx->wf_down));
+	if (!ctx->buf || !ctx->hh_rec || !ctx->wf_load || !ctx->wf_since || !ctx->wf_event ||
+	    !ctx->wf_down) {
 		apply_ctx_release(ctx);
 		return -ENOMEM;
 	}
@@ -163,7 +165,8 @@ apply_ctx_release(struct apply_ctx *ctx)
 	free(ctx->wf_load);
 	free(ctx->wf_since);
 	free(ctx->wf_event);
-	ctx->wf_load = ctx->wf_since = ctx->wf_event = NULL;
+	free(ctx->wf_down);
+	ctx->wf_load = ctx->wf_since = ctx->wf_event = ctx->wf_down = NULL;
 	free(ctx->envs);
 	free(ctx->runs);
 	free(ctx->buf);

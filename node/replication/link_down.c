@@ -240,10 +240,9 @@ link_zap_handle(struct node *n)
 		if (code[0] != '2') {
 			ok = false;
 			uid[0] = 0;
-			static _Thread_local uint64_t logged_ms;
-			if (now - logged_ms > 10000) {
+			if (now - n->zap_refused_logged_ms > 10000) {
 				log_warn("connection refused at the handshake: %s", text);
-				logged_ms = now;
+				n->zap_refused_logged_ms = now;
 			}
 		}
 	}
@@ -821,9 +820,10 @@ on_pull(struct node *n, struct child *c, const struct wire_frame *f)
 }
 
 /* Does E, an entry of our downlog, concern the subtree of area CHILD
- * (DESIGN §7: its subject is in that subtree, or it is for everyone)? */
+ * (DESIGN §7: its subject is in that subtree, or it is for everyone)? W:
+ * scratch for a workflow event's households. */
 static bool
-concerns(const struct envelope *e, uint64_t child)
+concerns(const struct envelope *e, uint64_t child, struct rec_workflow *w)
 {
 	switch (e->kind) {
 	case ENV_KIND_NODE:
@@ -841,14 +841,12 @@ concerns(const struct envelope *e, uint64_t child)
 	case ENV_KIND_RECEIPT:
 		return area_is_under(e->subject, child) || area_is_under(child, e->subject);
 	case ENV_KIND_WORKFLOW: {
-		static _Thread_local struct rec_workflow w;
-		if (rec_workflow_decode(&w, e->body.p, e->body.n))
-			return false;
-		for (size_t i = 0; i < w.n; i++)
-			if (household_id_is_valid(w.households[i]) &&
-			    area_is_under(household_village(w.households[i]), child))
-				return true;
-		return false;
+		bool yes = false;
+		if (rec_workflow_decode(w, e->body.p, e->body.n) == 0)
+			for (size_t i = 0; i < w->n && !yes; i++)
+				yes = household_id_is_valid(w->households[i]) &&
+				      area_is_under(household_village(w->households[i]), child);
+		return yes;
 	}
 	default:
 		return false;
@@ -907,7 +905,7 @@ send_down(struct node *n, struct child *c)
 			memcpy(f.batch.upto.origin, v.p, 32);
 			f.batch.upto.seq = be64_get(v.p + 32);
 			memcpy(f.batch.upto.hash, e.hash, 32);
-			if (!concerns(&e, c->area))
+			if (!concerns(&e, c->area, n->ax.wf_down))
 				continue;
 			envs[count++] = raw;
 			bytes += raw.n;
