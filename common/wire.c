@@ -586,170 +586,248 @@ wire_batch_env_cost(size_t env_len)
 	       pbwalk_varint_size(env_len) + env_len;
 }
 
-int
-wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
+/* The protobuf-c messages one frame's encoding fills, borrowing the frame's
+ * bytes; envs, nodes and node_ptrs are the only allocations (enc_release). */
+struct enc {
+	Jzfp__Frame fr;
+	union {
+		Jzfp__Hello hello;
+		Jzfp__Welcome welcome;
+		Jzfp__Refuse refuse;
+		Jzfp__Batch batch;
+		Jzfp__Ack ack;
+		Jzfp__Heartbeat hb;
+		Jzfp__Pull pull;
+	} m;
+	Jzfp__Cursor c1;
+	ProtobufCBinaryData *envs;
+	Jzfp__NodeStatus *nodes;
+	Jzfp__NodeStatus **node_ptrs;
+};
+
+static void
+enc_release(struct enc *e)
+{
+	free(e->node_ptrs);
+	free(e->nodes);
+	free(e->envs);
+}
+
+static int
+enc_hello(struct enc *e, const struct wire_frame *f)
+{
+	Jzfp__Hello *m = &e->m.hello;
+	jzfp__hello__init(m);
+	m->origin = bin(f->hello.origin, WIRE_ORIGIN_LEN);
+	m->area = f->hello.area;
+	m->level = f->hello.level;
+	m->name = str(f->hello.name, sizeof(f->hello.name));
+	if (!m->name)
+		return -EINVAL;
+	m->down_cursor = cursor(&f->hello.down_cursor, &e->c1);
+	if (f->hello.cert_chain.n > WIRE_MAX_CERT_CHAIN)
+		return JZ_ETOOBIG;
+	if (f->hello.cert_chain.n)
+		m->cert_chain = bin(f->hello.cert_chain.p, f->hello.cert_chain.n);
+	m->own_seq = f->hello.own_seq;
+	if (f->hello.own_seq)
+		m->own_hash = bin(f->hello.own_hash, 32);
+	e->fr.msg_case = JZFP__FRAME__MSG_HELLO;
+	e->fr.hello = m;
+	return 0;
+}
+
+static int
+enc_welcome(struct enc *e, const struct wire_frame *f)
 {
 	static const uint8_t zero_epoch[WIRE_EPOCH_LEN];
-	Jzfp__Frame fr;
-	Jzfp__Hello hello;
-	Jzfp__Welcome welcome;
-	Jzfp__Refuse refuse;
-	Jzfp__Batch batch;
-	Jzfp__Ack ack;
-	Jzfp__Heartbeat hb;
-	Jzfp__Pull pull;
-	Jzfp__Cursor c1;
-	ProtobufCBinaryData *envs = NULL;
-	Jzfp__NodeStatus *nodes = NULL;
-	Jzfp__NodeStatus **node_ptrs = NULL;
-	uint8_t *buf = NULL;
-	int err = 0;
+	Jzfp__Welcome *m = &e->m.welcome;
+	jzfp__welcome__init(m);
+	m->up_cursor = cursor(&f->welcome.up_cursor, &e->c1);
+	m->area = f->welcome.area;
+	m->origin = bin(f->welcome.origin, WIRE_ORIGIN_LEN);
+	m->own_seq = f->welcome.own_seq;
+	if (f->welcome.own_seq)
+		m->own_hash = bin(f->welcome.own_hash, 32);
+	m->down_head = f->welcome.down_head;
+	m->down_held = f->welcome.down_held;
+	if (memcmp(f->welcome.down_epoch, zero_epoch, WIRE_EPOCH_LEN) != 0)
+		m->down_epoch = bin(f->welcome.down_epoch, WIRE_EPOCH_LEN);
+	e->fr.msg_case = JZFP__FRAME__MSG_WELCOME;
+	e->fr.welcome = m;
+	return 0;
+}
 
-	jzfp__frame__init(&fr);
+static int
+enc_refuse(struct enc *e, const struct wire_frame *f)
+{
+	Jzfp__Refuse *m = &e->m.refuse;
+	jzfp__refuse__init(m);
+	m->code = f->refuse.code;
+	m->why = str(f->refuse.why, sizeof(f->refuse.why));
+	if (!m->why)
+		return -EINVAL;
+	e->fr.msg_case = JZFP__FRAME__MSG_REFUSE;
+	e->fr.refuse = m;
+	return 0;
+}
+
+static int
+enc_batch(struct enc *e, const struct wire_frame *f)
+{
+	Jzfp__Batch *m = &e->m.batch;
+	if (f->batch.n > WIRE_MAX_BATCH)
+		return JZ_ETOOBIG;
+	jzfp__batch__init(m);
+	m->epoch = bin(f->batch.epoch, WIRE_EPOCH_LEN);
+	if (f->batch.n && !(e->envs = malloc(f->batch.n * sizeof(*e->envs))))
+		return -ENOMEM;
+	for (size_t i = 0; i < f->batch.n; i++) {
+		if (f->batch.envs[i].n > ENV_MAX_SIZE)
+			return JZ_ETOOBIG;
+		e->envs[i] = bin(f->batch.envs[i].p, f->batch.envs[i].n);
+	}
+	m->n_envelopes = f->batch.n;
+	m->envelopes = e->envs;
+	m->upto = cursor(&f->batch.upto, &e->c1);
+	m->from = f->batch.from;
+	m->recovery = f->batch.recovery;
+	m->down_head = f->batch.down_head;
+	e->fr.msg_case = JZFP__FRAME__MSG_BATCH;
+	e->fr.batch = m;
+	return 0;
+}
+
+static int
+enc_ack(struct enc *e, const struct wire_frame *f)
+{
+	Jzfp__Ack *m = &e->m.ack;
+	jzfp__ack__init(m);
+	m->upto = cursor(&f->ack.upto, &e->c1);
+	m->rewind = f->ack.rewind;
+	m->down_head = f->ack.down_head;
+	e->fr.msg_case = JZFP__FRAME__MSG_ACK;
+	e->fr.ack = m;
+	return 0;
+}
+
+static int
+enc_node_status(Jzfp__NodeStatus *d, const struct wire_node_status *s)
+{
+	jzfp__node_status__init(d);
+	d->area = s->area;
+	d->level = s->level;
+	d->name = str(s->name, sizeof(s->name));
+	if (!d->name)
+		return -EINVAL;
+	d->parent_area = s->parent_area;
+	d->records = s->records;
+	d->backlog = s->backlog;
+	d->connected = s->connected;
+	d->age_ms = s->age_ms;
+	d->refused = s->refused;
+	d->wf_refused = s->wf_refused;
+	d->pending = s->pending;
+	d->down_backlog = s->down_backlog;
+	return 0;
+}
+
+static int
+enc_heartbeat(struct enc *e, const struct wire_frame *f)
+{
+	Jzfp__Heartbeat *m = &e->m.hb;
+	if (f->heartbeat.n > WIRE_MAX_NODES)
+		return JZ_ETOOBIG;
+	jzfp__heartbeat__init(m);
+	if (f->heartbeat.n) {
+		e->nodes = malloc(f->heartbeat.n * sizeof(*e->nodes));
+		e->node_ptrs = malloc(f->heartbeat.n * sizeof(*e->node_ptrs));
+		if (!e->nodes || !e->node_ptrs)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < f->heartbeat.n; i++) {
+		int err = enc_node_status(&e->nodes[i], &f->heartbeat.nodes[i]);
+		if (err)
+			return err;
+		e->node_ptrs[i] = &e->nodes[i];
+	}
+	m->n_nodes = f->heartbeat.n;
+	m->nodes = e->node_ptrs;
+	e->fr.msg_case = JZFP__FRAME__MSG_HEARTBEAT;
+	e->fr.heartbeat = m;
+	return 0;
+}
+
+static int
+enc_pull(struct enc *e, const struct wire_frame *f)
+{
+	if (f->pull.from_seq == 0)
+		return -EINVAL;
+	jzfp__pull__init(&e->m.pull);
+	e->m.pull.from_seq = f->pull.from_seq;
+	e->fr.msg_case = JZFP__FRAME__MSG_PULL;
+	e->fr.pull = &e->m.pull;
+	return 0;
+}
+
+/* Fill E's messages from F. */
+static int
+enc_build(struct enc *e, const struct wire_frame *f)
+{
+	jzfp__frame__init(&e->fr);
 	switch (f->type) {
 	case WIRE_HELLO:
-		jzfp__hello__init(&hello);
-		hello.origin = bin(f->hello.origin, WIRE_ORIGIN_LEN);
-		hello.area = f->hello.area;
-		hello.level = f->hello.level;
-		hello.name = str(f->hello.name, sizeof(f->hello.name));
-		if (!hello.name)
-			return -EINVAL;
-		hello.down_cursor = cursor(&f->hello.down_cursor, &c1);
-		if (f->hello.cert_chain.n > WIRE_MAX_CERT_CHAIN)
-			return JZ_ETOOBIG;
-		if (f->hello.cert_chain.n)
-			hello.cert_chain = bin(f->hello.cert_chain.p, f->hello.cert_chain.n);
-		hello.own_seq = f->hello.own_seq;
-		if (f->hello.own_seq)
-			hello.own_hash = bin(f->hello.own_hash, 32);
-		fr.msg_case = JZFP__FRAME__MSG_HELLO;
-		fr.hello = &hello;
-		break;
+		return enc_hello(e, f);
 	case WIRE_WELCOME:
-		jzfp__welcome__init(&welcome);
-		welcome.up_cursor = cursor(&f->welcome.up_cursor, &c1);
-		welcome.area = f->welcome.area;
-		welcome.origin = bin(f->welcome.origin, WIRE_ORIGIN_LEN);
-		welcome.own_seq = f->welcome.own_seq;
-		if (f->welcome.own_seq)
-			welcome.own_hash = bin(f->welcome.own_hash, 32);
-		welcome.down_head = f->welcome.down_head;
-		welcome.down_held = f->welcome.down_held;
-		if (memcmp(f->welcome.down_epoch, zero_epoch, WIRE_EPOCH_LEN) != 0)
-			welcome.down_epoch = bin(f->welcome.down_epoch, WIRE_EPOCH_LEN);
-		fr.msg_case = JZFP__FRAME__MSG_WELCOME;
-		fr.welcome = &welcome;
-		break;
+		return enc_welcome(e, f);
 	case WIRE_REFUSE:
-		jzfp__refuse__init(&refuse);
-		refuse.code = f->refuse.code;
-		refuse.why = str(f->refuse.why, sizeof(f->refuse.why));
-		if (!refuse.why)
-			return -EINVAL;
-		fr.msg_case = JZFP__FRAME__MSG_REFUSE;
-		fr.refuse = &refuse;
-		break;
+		return enc_refuse(e, f);
 	case WIRE_BATCH:
-		if (f->batch.n > WIRE_MAX_BATCH)
-			return JZ_ETOOBIG;
-		jzfp__batch__init(&batch);
-		batch.epoch = bin(f->batch.epoch, WIRE_EPOCH_LEN);
-		if (f->batch.n) {
-			envs = malloc(f->batch.n * sizeof(*envs));
-			if (!envs)
-				return -ENOMEM;
-		}
-		for (size_t i = 0; i < f->batch.n; i++) {
-			if (f->batch.envs[i].n > ENV_MAX_SIZE) {
-				err = JZ_ETOOBIG;
-				goto fail;
-			}
-			envs[i] = bin(f->batch.envs[i].p, f->batch.envs[i].n);
-		}
-		batch.n_envelopes = f->batch.n;
-		batch.envelopes = envs;
-		batch.upto = cursor(&f->batch.upto, &c1);
-		batch.from = f->batch.from;
-		batch.recovery = f->batch.recovery;
-		batch.down_head = f->batch.down_head;
-		fr.msg_case = JZFP__FRAME__MSG_BATCH;
-		fr.batch = &batch;
-		break;
+		return enc_batch(e, f);
 	case WIRE_ACK:
-		jzfp__ack__init(&ack);
-		ack.upto = cursor(&f->ack.upto, &c1);
-		ack.rewind = f->ack.rewind;
-		ack.down_head = f->ack.down_head;
-		fr.msg_case = JZFP__FRAME__MSG_ACK;
-		fr.ack = &ack;
-		break;
+		return enc_ack(e, f);
 	case WIRE_HEARTBEAT:
-		if (f->heartbeat.n > WIRE_MAX_NODES)
-			return JZ_ETOOBIG;
-		jzfp__heartbeat__init(&hb);
-		if (f->heartbeat.n) {
-			nodes = malloc(f->heartbeat.n * sizeof(*nodes));
-			node_ptrs = malloc(f->heartbeat.n * sizeof(*node_ptrs));
-			if (!nodes || !node_ptrs) {
-				err = -ENOMEM;
-				goto fail;
-			}
-		}
-		for (size_t i = 0; i < f->heartbeat.n; i++) {
-			const struct wire_node_status *s = &f->heartbeat.nodes[i];
-			Jzfp__NodeStatus *d = &nodes[i];
-			jzfp__node_status__init(d);
-			d->area = s->area;
-			d->level = s->level;
-			d->name = str(s->name, sizeof(s->name));
-			if (!d->name) {
-				err = -EINVAL;
-				goto fail;
-			}
-			d->parent_area = s->parent_area;
-			d->records = s->records;
-			d->backlog = s->backlog;
-			d->connected = s->connected;
-			d->age_ms = s->age_ms;
-			d->refused = s->refused;
-			d->wf_refused = s->wf_refused;
-			d->pending = s->pending;
-			d->down_backlog = s->down_backlog;
-			node_ptrs[i] = d;
-		}
-		hb.n_nodes = f->heartbeat.n;
-		hb.nodes = node_ptrs;
-		fr.msg_case = JZFP__FRAME__MSG_HEARTBEAT;
-		fr.heartbeat = &hb;
-		break;
+		return enc_heartbeat(e, f);
 	case WIRE_PULL:
-		if (f->pull.from_seq == 0)
-			return -EINVAL;
-		jzfp__pull__init(&pull);
-		pull.from_seq = f->pull.from_seq;
-		fr.msg_case = JZFP__FRAME__MSG_PULL;
-		fr.pull = &pull;
-		break;
+		return enc_pull(e, f);
 	default:
 		return -EINVAL;
 	}
+}
 
-	size_t len = jzfp__frame__get_packed_size(&fr);
-	if (len > WIRE_MAX_FRAME) {
-		err = JZ_ETOOBIG;
-		goto fail;
+int
+wire_encode_with(const struct wire_frame *f, void *(*alloc)(size_t n, void *arg), void *arg,
+                 size_t *n)
+{
+	struct enc e = {0};
+	int err = enc_build(&e, f);
+	if (!err) {
+		size_t len = jzfp__frame__get_packed_size(&e.fr);
+		uint8_t *buf = NULL;
+		if (len > WIRE_MAX_FRAME)
+			err = JZ_ETOOBIG;
+		else if (!(buf = alloc(len ? len : 1, arg)))
+			err = -ENOMEM;
+		else
+			*n = jzfp__frame__pack(&e.fr, buf);
 	}
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	*n = jzfp__frame__pack(&fr, buf);
-	*out = buf;
-fail:
-	free(node_ptrs);
-	free(nodes);
-	free(envs);
+	enc_release(&e);
+	return err;
+}
+
+static void *
+heap_alloc(size_t n, void *arg)
+{
+	uint8_t **out = arg;
+	return *out = malloc(n);
+}
+
+int
+wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n)
+{
+	uint8_t *buf = NULL;
+	int err = wire_encode_with(f, heap_alloc, &buf, n);
+	if (!err)
+		*out = buf;
 	return err;
 }

@@ -175,6 +175,14 @@ void wire_frame_release(struct wire_frame *f);
  */
 JZ_NODISCARD int wire_encode(const struct wire_frame *f, uint8_t **out, size_t *n);
 
+/* wire_encode into a buffer of the caller's: ALLOC(len, ARG) returns len
+ * writable bytes the caller owns (a ZeroMQ message's, say, so the frame is
+ * not copied again), or NULL for -ENOMEM. It is called only once the frame
+ * has been checked, and at most once: on any error nothing was allocated.
+ * Errors as wire_encode. */
+JZ_NODISCARD int wire_encode_with(const struct wire_frame *f, void *(*alloc)(size_t n, void *arg),
+                                  void *arg, size_t *n);
+
 /* Bytes an envelope of env_len bytes adds to an encoded Batch, so a sender
  * can fill a batch up to WIRE_MAX_FRAME without encoding it to find out. */
 size_t wire_batch_env_cost(size_t env_len);

@@ -12,6 +12,9 @@
 #include "timefmt.h"
 
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,23 @@ usage_error(const char *what, const char *word)
 {
 	fprintf(stderr, "jzfpd: %s '%s'\nusage: " USAGE "\n", what, word);
 	return 2;
+}
+
+/*
+ * Keep the heap's memory for reuse. A relay allocates and frees a batch's
+ * buffers (up to WIRE_MAX_FRAME) many times a second; with glibc's defaults
+ * those are fresh mmap()s or a trimmed heap top, and every page of every
+ * batch is faulted in again (about a sixth of a relay's CPU, perf). Freed
+ * memory up to 64 MiB is kept instead; a node's peak is then its working
+ * set, not its churn.
+ */
+static void
+heap_tune(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
 }
 
 int
@@ -108,6 +128,7 @@ main(int argc, char **argv)
 		        err_str(zerr));
 		return 1;
 	}
+	heap_tune();
 	if (node_open(&n, &cfg, err, sizeof(err))) {
 		log_error("cannot start: %s", err);
 		return 1;

@@ -50,22 +50,30 @@ link_socket_defaults(void *sock)
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl));
 }
 
+/* wire_encode_with's allocator: the ZeroMQ message ARG, so the encoded frame
+ * is handed to ZeroMQ without a copy. */
+static void *
+msg_alloc(size_t n, void *arg)
+{
+	zmq_msg_t *m = arg;
+	return zmq_msg_init_size(m, n) == 0 ? zmq_msg_data(m) : NULL;
+}
+
 int
 link_send(void *sock, const uint8_t *rid, size_t rid_len, const struct wire_frame *f)
 {
-	uint8_t *buf;
+	zmq_msg_t m;
 	size_t n;
-	int err = wire_encode(f, &buf, &n);
+	int err = wire_encode_with(f, msg_alloc, &m, &n);
 	if (err)
 		return err;
-	if (rid_len && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+	if (rid_len && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		err = -zmq_errno();
-		free(buf);
-		return err;
-	}
-	if (zmq_send(sock, buf, n, ZMQ_DONTWAIT) < 0)
+	else if (zmq_msg_send(&m, sock, ZMQ_DONTWAIT) < 0)
 		err = -zmq_errno();
-	free(buf);
+	/* After a send ZeroMQ owns the data and leaves M empty: closing it is
+	 * then a no-op; after a failure it frees the data. */
+	zmq_msg_close(&m);
 	return err;
 }
 
