@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+/* Process-wide, written once by log_init before any thread (log.h). */
 int log_level = LOG_INFO;
 static uint64_t log_area;
 

@@ -145,13 +145,9 @@ resid_explain(const char *in, char *buf, size_t len)
 }
 
 const char *
-resid_error(const char *in)
+resid_error(const char *in, char *buf, size_t len)
 {
-	/* Thread-local like strerror's buffer: the one bit of state this
-	 * module keeps, so that messages can quote the bad birth date. */
-	static _Thread_local char buf[96];
-
-	check(in, buf, sizeof buf);
+	check(in, buf, len);
 	return buf;
 }
 

@@ -18,6 +18,7 @@
 
 #define RESID_LEN     18 /* characters */
 #define RESID_TAG_LEN 16 /* bytes of pid_tag */
+#define RESID_WHY_LEN 96 /* bytes that hold any reason of resid_error */
 
 /* The check character for the first 17 characters of s: '0'..'9' or 'X'.
  * Only s[0..16] are read (so a full 18-character number may be passed).
@@ -35,15 +36,14 @@ int resid_normalize(const char *in, char out[RESID_LEN + 1]);
 
 /* Why resid_normalize refuses in, for error messages: "must be 18
  * characters", "check character should be 7", "birth date 19491331 is not a
- * date", ... Returns "valid" when it does not. The reason never contains the
- * number itself (a bad birth date is quoted, nothing else).
- * Never NULL. The string is static or, for birth dates, in a thread-local
- * buffer valid until the next call of resid_error in the same thread; use
- * resid_explain to supply your own buffer. */
-const char *resid_error(const char *in);
+ * date", ... or "valid" when it does not. The reason never contains the
+ * number itself (a bad birth date is quoted, nothing else). Written into
+ * buf, len >= 1 bytes (RESID_WHY_LEN hold any reason; a shorter buffer gets
+ * it truncated); returns buf, so that the call can be an argument. */
+const char *resid_error(const char *in, char *buf, size_t len);
 
-/* resid_error into a caller buffer (truncated to len - 1 characters).
- * Returns 0 if in is valid, JZ_EPARSE otherwise. */
+/* resid_error's reason into buf, with the verdict as the result: 0 if in
+ * is valid, JZ_EPARSE otherwise. */
 int resid_explain(const char *in, char *buf, size_t len);
 
 /* Write the birth date of a (normalized) number as "YYYY-MM-DD".

@@ -32,8 +32,13 @@ struct ctl {
 	uint32_t hold_ms;
 };
 
-/* "jzfpctl: MESSAGE" on stderr, exit 1. */
+/* "jzfpctl: MESSAGE" on stderr, then the die note if one is set, exit 1. */
 void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* While a command runs that has more to say when it dies (an import: what
+ * the node stored before it stopped), FN(ARG) is called once by cli_die
+ * after its message; FN NULL clears it. One note at a time, the process's
+ * (cli_die has no context): clear it before ARG goes away. */
+void cli_set_die_note(void (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------- options
  *
@@ -155,6 +160,8 @@ int cmd_rollup(struct ctl *c, int argc, char **argv);
 int cmd_backup(struct ctl *c, int argc, char **argv);
 /* cmd_export.c */
 int cmd_export(struct ctl *c, int argc, char **argv);
+/* cmd_import.c */
+int cmd_import(struct ctl *c, int argc, char **argv);
 
 int cmd_proposals(struct ctl *c, int argc, char **argv);
 int cmd_consent(struct ctl *c, int argc, char **argv);

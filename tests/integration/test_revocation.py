@@ -283,8 +283,15 @@ def test(t):
     offline, offline_ids = households("offline", 3, 101)
     check_eq(t.import_ok(village, "households", offline), 3, "households imported offline")
     check(t.status(village)["parent"]["backlog"] > 0, "the cut-off village has no backlog")
+    newest = max(t.ctl(village, "household", "show", hid, "--json")["history"][0]["hlc_ms"]
+                 for hid in offline_ids)
     t.stop(village)
-    time.sleep(0.05)  # the revocation is strictly later than the village's records
+    # The revocation is strictly later than the village's records: the
+    # township dates it by its clock, CLOCK_REALTIME (its HLC never behind
+    # it), the clock read here; once that has passed the newest record, so
+    # has the revocation.
+    t.wait_for("the clock to pass the village's newest record",
+               lambda: time.time_ns() // 1000000 > newest)
     out = t.ctl_text(town, "revoke", village.pub, "--reason", "key lost with the laptop")
     check(re.search(rf"revoked {village.pub[:16]}\.\.\. \(area {V}\)", out),
           f"revoke V: {out!r}")

@@ -18,6 +18,13 @@ node_start(struct node_ut *nd, const struct ident *id, uint64_t map_size)
 	nd->ctx_ok = true;
 }
 
+struct node_ut *
+county_start(struct fixture *fx)
+{
+	node_start(&fx->a, fx->county, MAP_SIZE);
+	return &fx->a;
+}
+
 void
 node_stop(struct node_ut *nd)
 {

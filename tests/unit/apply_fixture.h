@@ -101,6 +101,10 @@ struct fixture {
 /* A county node on a fresh store in a new directory (apply context of ID). */
 void node_start(struct node_ut *nd, const struct ident *id, uint64_t map_size);
 
+/* How most tests begin: node a of FX started as the county (its key) on a
+ * fresh store of MAP_SIZE; returns it. */
+struct node_ut *county_start(struct fixture *fx);
+
 /* Release and remove what node_start made; a node never started is fine. */
 void node_stop(struct node_ut *nd);
 

@@ -11,8 +11,7 @@ static void
 applied_and_stored(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -201,8 +200,7 @@ static void
 interleaved_origins_in_one_batch(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c1, c2;
 	struct env a[3], b[2];
 	struct rec_household h;
@@ -240,8 +238,7 @@ static void
 duplicates_change_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -319,8 +316,7 @@ static void
 gap_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -366,8 +362,7 @@ static void
 equivocation_kept_as_evidence(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, fork;
 	struct env e[V1_N], alt, junk;
 	v1_records(&c, fx->v1, e);
@@ -442,8 +437,7 @@ static void
 flipped_byte_in_last_of_run(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N], bad;
 	v1_records(&c, fx->v1, e);
@@ -491,8 +485,7 @@ static void
 forged_signature_mid_run(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, real;
 	struct env e[V1_N], g[V1_N];
 	v1_records(&real, fx->v1, g);

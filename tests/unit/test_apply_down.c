@@ -23,8 +23,7 @@ static void
 sparse_down_application(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain cp;
 	struct env p[12];
 	chain_init(&cp, fx->prov, 1000);
@@ -167,8 +166,7 @@ static void
 policy_only_from_the_province(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, ct, cp;
 	struct env e[3], t[2], pe[4];
 	struct rec_household h;
@@ -260,8 +258,7 @@ static void
 key_records_indexed(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[2], other, bad;
 	chain_init(&c, fx->v1, 0);
@@ -310,8 +307,7 @@ static void
 receipts_from_the_province(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	county_up(nd);
 	uint8_t h2[32];
 	struct rec_census cs = {.village = V1, .year = 2019, .households = 1, .population = 30};
@@ -420,8 +416,7 @@ static void
 regress_sparse_accepts_gaps_in_a_childs_chain(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);

@@ -10,8 +10,7 @@ static void
 new_version_supersedes(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, ct;
 	struct env e[3], t[2];
 	struct rec_household h;
@@ -462,8 +461,7 @@ static void
 merge_closes_concurrent_heads(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain cv, ct;
 	struct env v[2], t0, va, vc, tb, m, m2;
 	struct rec_household h;
@@ -534,8 +532,7 @@ static void
 regress_child_before_parent_on_recorded(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, ct;
 	struct env e[3], t[2];
 	struct rec_household h;

@@ -32,8 +32,7 @@ static void
 clock_held_ahead_until_clock(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	assert_int_equal(nd->ctx.max_skew_ms, 300000);
 	struct chain c;
 	struct env e[4];
@@ -89,8 +88,7 @@ static void
 clock_close_held_until_window_end(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct wf_fix w;
 	wf_start(fx, nd, &w, 1);
 	struct node_ut *const one[1] = {nd};

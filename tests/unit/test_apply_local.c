@@ -10,8 +10,7 @@ static void
 local_records(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	static uint8_t buf[REC_MAX_ENCODED], hbody[REC_MAX_ENCODED];
 	size_t n, hn;
 	struct applier a;
@@ -194,8 +193,7 @@ static void
 verify_detects_corruption(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, ct;
 	struct env e[V1_N], t0;
 	v1_records(&c, fx->v1, e);
@@ -377,8 +375,7 @@ static void
 recovery_takes_only_own_records(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain own, v;
 	struct env o[2], e;
 	chain_init(&own, fx->county, 0);
@@ -410,8 +407,7 @@ static void
 own_chain_recovered(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain cc;
 	struct env o[3];
 	chain_init(&cc, fx->county, 0);

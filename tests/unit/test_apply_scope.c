@@ -11,8 +11,7 @@ static void
 out_of_scope_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -72,8 +71,7 @@ static void
 regress_refused_first_envelope_writes_origin(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain cx;
 	struct env x[2];
 	struct rec_household h;
@@ -95,8 +93,7 @@ static void
 household_village_mismatch_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -149,8 +146,7 @@ static void
 unsupported_kind_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -344,8 +340,7 @@ static void
 revoked_key_refused_after_revocation(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[7];
 	struct rec_household h;

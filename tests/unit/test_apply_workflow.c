@@ -18,8 +18,7 @@ static void
 wf_proposal_recorded_through_the_procedure(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct wf_fix w;
 	wf_start(fx, nd, &w, 1);
 	const uint8_t *ph = w.p[0].hash;
@@ -130,8 +129,7 @@ static void
 wf_wrong_signer_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct wf_fix w;
 	wf_start(fx, nd, &w, 2);
 	struct node_ut *const one[1] = {nd};
@@ -241,8 +239,7 @@ static void
 wf_close_early_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct wf_fix w;
 	wf_start(fx, nd, &w, 2);
 	struct node_ut *const one[1] = {nd};
@@ -306,8 +303,7 @@ static void
 wf_event_parked_until_version(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, ct;
 	struct env e[3], t[4];
 	struct rec_household h;
@@ -413,8 +409,7 @@ static void
 regress_step_naming_a_data_edit_parked_forever(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
@@ -450,8 +445,7 @@ static void
 regress_proposal_from_status_not_checked(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct wf_fix w;
 	wf_start(fx, nd, &w, 1); /* 0001 proposed for identification: not recorded */
 	struct rec_household h;
@@ -491,8 +485,7 @@ static void
 regress_historic_record_on_top_counts_identified(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[2];
 	struct rec_household h;
@@ -532,8 +525,7 @@ static void
 regress_parked_step_on_plain_version(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *nd = &fx->a;
-	node_start(nd, fx->county, MAP_SIZE);
+	struct node_ut *nd = county_start(fx);
 	struct chain c, ct;
 	struct env e[2], t[2];
 	struct rec_household h;

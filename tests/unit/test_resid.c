@@ -33,6 +33,7 @@ normalize_accepts_valid_numbers(void **state)
 {
 	(void)state;
 	char out[RESID_LEN + 1];
+	char why[RESID_WHY_LEN];
 
 	assert_int_equal(resid_normalize(GOOD_X, out), 0);
 	assert_string_equal(out, GOOD_X);
@@ -40,18 +41,18 @@ normalize_accepts_valid_numbers(void **state)
 	assert_string_equal(out, GOOD_X);
 	assert_int_equal(resid_normalize(GOOD_4, out), 0);
 	assert_string_equal(out, GOOD_4);
-	assert_string_equal(resid_error(GOOD_4), "valid");
+	assert_string_equal(resid_error(GOOD_4, why, sizeof why), "valid");
 }
 
 static void
 refuse(const char *in, const char *reason)
 {
 	char out[RESID_LEN + 1] = "unchanged";
-	char buf[96];
+	char why[RESID_WHY_LEN], buf[RESID_WHY_LEN];
 
 	assert_int_equal(resid_normalize(in, out), JZ_EPARSE);
 	assert_string_equal(out, "unchanged");
-	assert_string_equal(resid_error(in), reason);
+	assert_string_equal(resid_error(in, why, sizeof why), reason);
 	assert_int_equal(resid_explain(in, buf, sizeof buf), JZ_EPARSE);
 	assert_string_equal(buf, reason);
 }
@@ -85,7 +86,8 @@ reasons_never_echo_the_number(void **state)
 	                     "1101051949123100AX", "110105194913310021"};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		const char *why = resid_error(bad[i]);
+		char buf[RESID_WHY_LEN];
+		const char *why = resid_error(bad[i], buf, sizeof buf);
 		assert_null(strstr(why, bad[i]));
 		assert_null(strstr(why, "110105")); /* not even the address part */
 	}
