@@ -343,12 +343,59 @@ rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year, struct
 	return 0;
 }
 
+/*
+ * The latest census year is kept in the meta table ("census_latest", a
+ * big-endian u16) so that a rollup without a year does not read every
+ * village's census to find it. Stores written before it was kept have
+ * none: then the census is read once (census_latest).
+ */
+#define META_CENSUS_LATEST "census_latest"
+
+/* Latest year of any census held, by reading them all. */
+static uint16_t
+census_scan_latest(struct store_txn *txn)
+{
+	uint16_t latest = 0;
+	struct store_iter it;
+	if (store_iter_open(txn, STORE_CENSUS, &it))
+		return 0;
+	struct bytes k, v;
+	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v))
+		if (k.n == 10 && be16_get(k.p + 8) > latest)
+			latest = be16_get(k.p + 8);
+	store_iter_close(&it);
+	return latest;
+}
+
+static uint16_t
+census_latest(struct store_txn *txn)
+{
+	struct bytes v;
+	if (store_get(txn, STORE_META, META_CENSUS_LATEST, strlen(META_CENSUS_LATEST), &v) == 0 &&
+	    v.n == 2)
+		return be16_get(v.p);
+	return census_scan_latest(txn);
+}
+
+void
+rollup_census_init(struct store_txn *txn)
+{
+	struct bytes v;
+	if (store_get(txn, STORE_META, META_CENSUS_LATEST, strlen(META_CENSUS_LATEST), &v) == 0)
+		return;
+	uint8_t y[2];
+	be16_put(y, census_scan_latest(txn));
+	store_put(txn, STORE_META, META_CENSUS_LATEST, strlen(META_CENSUS_LATEST), y, sizeof(y));
+}
+
 void
 rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
                   const struct census_val *c)
 {
 	uint8_t key[10], val[CENSUS_FIXED + sizeof(c->name)];
 	size_t name_len = strnlen(c->name, sizeof(c->name) - 1);
+	uint16_t latest = census_latest(txn);
 	be64_put(key, village);
 	be16_put(key + 8, year);
 	be64_put(val, c->households);
@@ -357,6 +404,9 @@ rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
 	memcpy(val + 24, c->origin, 32);
 	memcpy(val + CENSUS_FIXED, c->name, name_len);
 	store_put(txn, STORE_CENSUS, key, sizeof(key), val, CENSUS_FIXED + name_len);
+	uint8_t y[2];
+	be16_put(y, year > latest ? year : latest);
+	store_put(txn, STORE_META, META_CENSUS_LATEST, strlen(META_CENSUS_LATEST), y, sizeof(y));
 }
 
 /* ---------------------------------------------------------------- query */
@@ -693,21 +743,26 @@ rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_
 	return (long)rows.n;
 }
 
+static int
+latest_cell(uint64_t area, uint16_t year, struct bytes v, void *arg)
+{
+	(void)area;
+	(void)v;
+	uint16_t *latest = arg;
+	if (year > *latest)
+		*latest = year;
+	return 0;
+}
+
 uint16_t
 rollup_latest_year(struct store_txn *txn)
 {
+	/* Every counter cell has its province's cell of the same year
+	 * (rollup_acc_step writes all five levels): read only those. */
 	uint16_t latest = 0;
-	enum store_db dbs[2] = {STORE_ROLLUP, STORE_CENSUS};
-	for (int d = 0; d < 2; d++) {
-		struct store_iter it;
-		if (store_iter_open(txn, dbs[d], &it))
-			continue;
-		struct bytes k, v;
-		for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-		     err = store_iter_next(&it, &k, &v))
-			if (k.n == 10 && be16_get(k.p + 8) > latest)
-				latest = be16_get(k.p + 8);
-		store_iter_close(&it);
-	}
-	return latest;
+	if (level_walk(txn, STORE_ROLLUP, AREA_LEVEL_PROVINCE, 0, AREA_CODE_MAX, latest_cell,
+	               &latest))
+		latest = 0;
+	uint16_t c = census_latest(txn);
+	return c > latest ? c : latest;
 }

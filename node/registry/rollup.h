@@ -137,8 +137,14 @@ JZ_NODISCARD long rollup_query(struct store_txn *txn, const struct rollup_query 
  */
 long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
 
-/* Latest year for which any counter or census is held (0 if none). */
+/* Latest year for which any counter or census is held (0 if none): the
+ * province cells' years and the latest census year the meta table keeps. */
 uint16_t rollup_latest_year(struct store_txn *txn);
+
+/* Note the latest census year in the meta table if the store does not yet
+ * (a store written before it was kept: one read of the census). Called at
+ * open in the transaction that opens the node's log; errors stick to TXN. */
+void rollup_census_init(struct store_txn *txn);
 
 /*
  * (rollup_verify.c) Recompute every counter from the stored household records and compare

@@ -103,6 +103,7 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	} else if (err == 0) {
 		store_fail(&txn, JZ_ECORRUPT);
 	}
+	rollup_census_init(&txn);
 	struct store_iter it;
 	if (store_iter_open(&txn, STORE_LOG, &it) == 0) {
 		struct bytes k;

@@ -1,0 +1,175 @@
+/*
+ * test_rollup_latest.c - the year a rollup without --year answers: the latest
+ * year of any counter (read from the province's cells) or census (kept in the
+ * meta table, so the census is not read on every query), and the same answer
+ * from a store written before the census year was kept.
+ *
+ * Counters and census go through a real LMDB store in a temporary directory.
+ */
+#include "bytes.h"
+#include "err.h"
+#include "record.h"
+#include "rollup.h"
+#include "store.h"
+#include "tables.h"
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+#define V1 630121101001ULL /* 大通县, one village */
+#define V2 632221100001ULL /* 海北州, another province-level branch */
+
+struct fixture {
+	char dir[256];
+	struct store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	if (!fx)
+		return -1;
+	test_tmpdir(fx->dir, sizeof(fx->dir));
+	if (store_open(&fx->st, fx->dir, 16ULL << 20, &tables_layout))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	store_close(&fx->st);
+	test_rmtree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* One poor household of 3 in VILLAGE's YEAR, committed. */
+static void
+counters(struct fixture *fx, uint64_t village, uint16_t year)
+{
+	struct rollup_acc *acc;
+	assert_int_equal(rollup_acc_new(&acc), 0);
+	struct rollup_contrib none = {0}, poor = {.present = true, .status = HH_POOR, .members = 3};
+	assert_int_equal(rollup_acc_step(acc, village, year, &none, &poor, +1, true), 0);
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	rollup_acc_flush(acc, &txn);
+	assert_int_equal(store_commit(&txn), 0);
+	rollup_acc_free(&acc);
+}
+
+static void
+census(struct fixture *fx, uint64_t village, uint16_t year)
+{
+	struct census_val c = {.households = 10, .population = 40, .hlc = 1};
+	snprintf(c.name, sizeof(c.name), "村%04u", year);
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	rollup_census_put(&txn, village, year, &c);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+static uint16_t
+latest(struct fixture *fx)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	uint16_t y = rollup_latest_year(&txn);
+	store_abort(&txn);
+	return y;
+}
+
+static void
+test_empty(void **state)
+{
+	assert_int_equal(latest(*state), 0);
+}
+
+/* Counters of several years in two branches: the latest wins, whichever
+ * branch holds it. */
+static void
+test_counters(void **state)
+{
+	struct fixture *fx = *state;
+	counters(fx, V1, 2018);
+	counters(fx, V2, 2021);
+	counters(fx, V1, 2019);
+	assert_int_equal(latest(fx), 2021);
+}
+
+/* A census of a later year than any counter (next year's census entered
+ * before any household of that year), then an older census that must not
+ * lower it. */
+static void
+test_census_later(void **state)
+{
+	struct fixture *fx = *state;
+	counters(fx, V1, 2019);
+	census(fx, V1, 2019);
+	assert_int_equal(latest(fx), 2019);
+	census(fx, V2, 2020);
+	assert_int_equal(latest(fx), 2020);
+	census(fx, V1, 2015);
+	assert_int_equal(latest(fx), 2020);
+	counters(fx, V2, 2022);
+	assert_int_equal(latest(fx), 2022);
+}
+
+/* A store written before the census year was kept: the meta key is gone,
+ * the answer is the same (read from the census), rollup_census_init writes
+ * it back, and a later census put keeps what the older census says. */
+static void
+test_older_store(void **state)
+{
+	struct fixture *fx = *state;
+	census(fx, V1, 2020);
+	census(fx, V2, 2017);
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_META, "census_latest", strlen("census_latest"));
+	assert_int_equal(store_commit(&txn), 0);
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	struct bytes v;
+	assert_int_equal(store_get(&txn, STORE_META, "census_latest", 13, &v), JZ_ENOTFOUND);
+	store_abort(&txn);
+	assert_int_equal(latest(fx), 2020);
+
+	/* A put without the key: the older census's 2020 still counts. */
+	census(fx, V2, 2018);
+	assert_int_equal(latest(fx), 2020);
+
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_META, "census_latest", strlen("census_latest"));
+	rollup_census_init(&txn);
+	assert_int_equal(store_commit(&txn), 0);
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_get(&txn, STORE_META, "census_latest", 13, &v), 0);
+	assert_int_equal(v.n, 2);
+	assert_int_equal(be16_get(v.p), 2020);
+	store_abort(&txn);
+	assert_int_equal(latest(fx), 2020);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_census_later, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_older_store, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
