@@ -222,8 +222,8 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 			}
 		}
 		char why[300];
-		if (svc_data_prepare_version(&a->txn, h, exists ? &st : NULL, head, job->recorded, why,
-		                    sizeof(why))) {
+		if (svc_data_prepare_version(&a->txn, h, exists ? &st : NULL, head, job->recorded,
+		                             why, sizeof(why))) {
 			job_refuse(job, why);
 			continue;
 		}
@@ -508,6 +508,147 @@ stage_error(struct stage_job *job, uint64_t line, const char *column, uint64_t h
 	job->errors[job->n_errors++] = e;
 }
 
+/* One household of a STAGE request while it is checked. */
+struct stage_hh {
+	const struct rec_household *h;
+	const uint64_t *lines; /* its members' lines in the file */
+	uint64_t first, last;  /* the range of its lines */
+	uint8_t ik[9];         /* its 'i' key */
+	bool seen_before;      /* its id has an 'i' entry already */
+	bool bad;
+};
+
+/* Are X's rows together, its id not staged before? If it was, both are
+ * bad: the earlier one's staged part is dropped and X's range starts at
+ * the earlier one's. */
+static int
+stage_together(struct stage_job *job, struct store_txn *txn, struct stage_hh *x)
+{
+	struct bytes v;
+	int rc = store_get(txn, STORE_IMPORT, x->ik, sizeof(x->ik), &v);
+	if (rc == 0 && v.n == 24) {
+		/* rows of this household came before other households' */
+		uint64_t seq = get64(v.p), f = get64(v.p + 8), l = get64(v.p + 16);
+		stage_error(job, x->first, "household_id", x->h->id,
+		            "this household's rows must be together, but it also has rows "
+		            "on lines %" PRIu64 "-%" PRIu64 ", before other households'",
+		            f, l);
+		x->bad = true;
+		if (seq) {
+			/* taken as good: no longer */
+			uint8_t hk[9] = {'h'};
+			be64(hk + 1, seq);
+			struct bytes hv;
+			if (store_get(txn, STORE_IMPORT, hk, sizeof(hk), &hv) == 0) {
+				store_del(txn, STORE_IMPORT, hk, sizeof(hk));
+				job->staged--;
+			}
+			job->rejected++;
+		}
+		x->first = f;
+	} else if (rc != JZ_ENOTFOUND && rc != 0) {
+		return rc;
+	}
+	x->seen_before = rc == 0;
+	return 0;
+}
+
+/* Is each ID number (pid_tag) of X's members new in the file? One seen
+ * before is an error that makes X bad; the new ones are noted ('t'). */
+static int
+stage_pids(struct stage_job *job, struct store_txn *txn, struct stage_hh *x)
+{
+	const struct rec_household *h = x->h;
+	for (size_t j = 0; j < h->n_members; j++) {
+		uint8_t tk[1 + REC_PID_TAG_LEN] = {'t'};
+		memcpy(tk + 1, h->members[j].pid_tag, REC_PID_TAG_LEN);
+		struct bytes v;
+		int rc = store_get(txn, STORE_IMPORT, tk, sizeof(tk), &v);
+		if (rc == 0 && v.n == 16) {
+			stage_error(job, x->lines[j], "id_number", h->id,
+			            "appears twice (first on line %" PRIu64 ")", get64(v.p));
+			x->bad = true;
+			continue;
+		}
+		if (rc != JZ_ENOTFOUND)
+			return rc ? rc : JZ_ECORRUPT;
+		uint8_t tv[16];
+		be64(tv, x->lines[j]);
+		be64(tv + 8, h->id);
+		store_put(txn, STORE_IMPORT, tk, sizeof(tk), tv, sizeof(tv));
+	}
+	return 0;
+}
+
+/* Stage household I of the request as SEQ: 'h' seq -> hlen(4) household
+ * personal, sealed under the session's key. */
+static int
+stage_seal(struct stage_job *job, struct store_txn *txn, size_t i, uint64_t seq)
+{
+	const Ctl__ImportHouseholdsReq *q = job->q;
+	size_t hl = q->households[i].len, pl = q->personal[i].len;
+	if (hl + pl > 2 * REC_MAX_ENCODED)
+		return JZ_ETOOBIG;
+	uint8_t *m = job->box + crypto_secretbox_MACBYTES + 8;
+	m[0] = (uint8_t)(hl >> 24), m[1] = (uint8_t)(hl >> 16), m[2] = (uint8_t)(hl >> 8),
+	m[3] = (uint8_t)hl;
+	memcpy(m + 4, q->households[i].data, hl);
+	memcpy(m + 4 + hl, q->personal[i].data, pl);
+	uint8_t nonce[crypto_secretbox_NONCEBYTES] = {0};
+	be64(nonce, seq);
+	uint8_t *c = m + 4 + hl + pl; /* after the message: room for the box */
+	crypto_secretbox_easy(c, m, 4 + hl + pl, nonce, sess.key);
+	sodium_memzero(m, 4 + hl + pl);
+	uint8_t hk[9] = {'h'};
+	be64(hk + 1, seq);
+	store_put(txn, STORE_IMPORT, hk, sizeof(hk), c, crypto_secretbox_MACBYTES + 4 + hl + pl);
+	job->staged++;
+	return 0;
+}
+
+/* Check household I of the request, its members on the lines from
+ * *LINE_AT on, and stage it, or note it bad ('i' entry with seq 0). */
+static int
+stage_one(struct stage_job *job, struct store_txn *txn, size_t i, size_t *line_at)
+{
+	const Ctl__ImportHouseholdsReq *q = job->q;
+	struct rec_household *h = job->h;
+	if (rec_household_decode(h, q->households[i].data, q->households[i].len))
+		return JZ_EPARSE;
+	if (*line_at + h->n_members > q->n_lines)
+		return JZ_EPARSE;
+	struct stage_hh x = {.h = h, .lines = q->lines + *line_at, .ik = {'i'}};
+	*line_at += h->n_members;
+	x.first = x.last = x.lines[0];
+	for (size_t j = 1; j < h->n_members; j++) {
+		x.first = x.lines[j] < x.first ? x.lines[j] : x.first;
+		x.last = x.lines[j] > x.last ? x.lines[j] : x.last;
+	}
+	be64(x.ik + 1, h->id);
+	int err = stage_together(job, txn, &x);
+	if (!err)
+		err = stage_pids(job, txn, &x);
+	if (err)
+		return err;
+	uint8_t iv[24];
+	be64(iv + 8, x.first);
+	be64(iv + 16, x.last);
+	if (x.bad) {
+		job->bad = true;
+		if (!x.seen_before)
+			job->rejected++;
+		be64(iv, 0);
+		store_put(txn, STORE_IMPORT, x.ik, sizeof(x.ik), iv, sizeof(iv));
+		return 0;
+	}
+	uint64_t seq = job->seq++;
+	be64(iv, seq);
+	store_put(txn, STORE_IMPORT, x.ik, sizeof(x.ik), iv, sizeof(iv));
+	if ((sess.bad || job->bad) && !sess.skip_bad)
+		return 0; /* nothing will be committed: only the checks go on */
+	return stage_seal(job, txn, i, seq);
+}
+
 /* Check and stage one STAGE request's households (one transaction; run
  * again from scratch when the map grows). */
 static int
@@ -521,100 +662,9 @@ stage_households(struct applier *a, void *arg)
 	job->bad = false;
 	size_t line_at = 0;
 	for (size_t i = 0; i < q->n_households && !txn->err; i++) {
-		struct rec_household *h = job->h;
-		if (rec_household_decode(h, q->households[i].data, q->households[i].len))
-			return JZ_EPARSE;
-		if (line_at + h->n_members > q->n_lines)
-			return JZ_EPARSE;
-		const uint64_t *lines = q->lines + line_at;
-		line_at += h->n_members;
-		uint64_t first = lines[0], last = lines[0];
-		for (size_t j = 1; j < h->n_members; j++) {
-			first = lines[j] < first ? lines[j] : first;
-			last = lines[j] > last ? lines[j] : last;
-		}
-		bool bad = false;
-		uint8_t ik[9] = {'i'};
-		be64(ik + 1, h->id);
-		struct bytes v;
-		int rc = store_get(txn, STORE_IMPORT, ik, sizeof(ik), &v);
-		if (rc == 0 && v.n == 24) {
-			/* rows of this household came before other households' */
-			uint64_t seq = get64(v.p), f = get64(v.p + 8), l = get64(v.p + 16);
-			stage_error(job, first, "household_id", h->id,
-			            "this household's rows must be together, but it also has rows "
-			            "on lines %" PRIu64 "-%" PRIu64 ", before other households'",
-			            f, l);
-			bad = true;
-			if (seq) {
-				/* taken as good: no longer */
-				uint8_t hk[9] = {'h'};
-				be64(hk + 1, seq);
-				struct bytes hv;
-				if (store_get(txn, STORE_IMPORT, hk, sizeof(hk), &hv) == 0) {
-					store_del(txn, STORE_IMPORT, hk, sizeof(hk));
-					job->staged--;
-				}
-				job->rejected++;
-			}
-			first = f;
-		} else if (rc != JZ_ENOTFOUND && rc != 0) {
-			return rc;
-		}
-		bool seen_before = rc == 0;
-		for (size_t j = 0; j < h->n_members; j++) {
-			uint8_t tk[1 + REC_PID_TAG_LEN] = {'t'};
-			memcpy(tk + 1, h->members[j].pid_tag, REC_PID_TAG_LEN);
-			rc = store_get(txn, STORE_IMPORT, tk, sizeof(tk), &v);
-			if (rc == 0 && v.n == 16) {
-				stage_error(job, lines[j], "id_number", h->id,
-				            "appears twice (first on line %" PRIu64 ")",
-				            get64(v.p));
-				bad = true;
-				continue;
-			}
-			if (rc != JZ_ENOTFOUND)
-				return rc ? rc : JZ_ECORRUPT;
-			uint8_t tv[16];
-			be64(tv, lines[j]);
-			be64(tv + 8, h->id);
-			store_put(txn, STORE_IMPORT, tk, sizeof(tk), tv, sizeof(tv));
-		}
-		uint8_t iv[24];
-		be64(iv + 8, first);
-		be64(iv + 16, last);
-		if (bad) {
-			job->bad = true;
-			if (!seen_before)
-				job->rejected++;
-			be64(iv, 0);
-			store_put(txn, STORE_IMPORT, ik, sizeof(ik), iv, sizeof(iv));
-			continue;
-		}
-		uint64_t seq = job->seq++;
-		be64(iv, seq);
-		store_put(txn, STORE_IMPORT, ik, sizeof(ik), iv, sizeof(iv));
-		if ((sess.bad || job->bad) && !sess.skip_bad)
-			continue; /* nothing will be committed: only the checks go on */
-		/* hlen(4) household personal, sealed under the session's key */
-		size_t hl = q->households[i].len, pl = q->personal[i].len;
-		if (hl + pl > 2 * REC_MAX_ENCODED)
-			return JZ_ETOOBIG;
-		uint8_t *m = job->box + crypto_secretbox_MACBYTES + 8;
-		m[0] = (uint8_t)(hl >> 24), m[1] = (uint8_t)(hl >> 16), m[2] = (uint8_t)(hl >> 8),
-		m[3] = (uint8_t)hl;
-		memcpy(m + 4, q->households[i].data, hl);
-		memcpy(m + 4 + hl, q->personal[i].data, pl);
-		uint8_t nonce[crypto_secretbox_NONCEBYTES] = {0};
-		be64(nonce, seq);
-		uint8_t *c = m + 4 + hl + pl; /* after the message: room for the box */
-		crypto_secretbox_easy(c, m, 4 + hl + pl, nonce, sess.key);
-		sodium_memzero(m, 4 + hl + pl);
-		uint8_t hk[9] = {'h'};
-		be64(hk + 1, seq);
-		store_put(txn, STORE_IMPORT, hk, sizeof(hk), c,
-		          crypto_secretbox_MACBYTES + 4 + hl + pl);
-		job->staged++;
+		int err = stage_one(job, txn, i, &line_at);
+		if (err)
+			return err;
 	}
 	if (line_at != q->n_lines)
 		return JZ_EPARSE;
