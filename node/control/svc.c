@@ -29,8 +29,9 @@ struct svc_block {
 	max_align_t data[];
 };
 
-static const struct svc_entry *const tables[] = {svc_view_table, svc_data_table, svc_flow_table,
-                                                 svc_ops_table, svc_export_table};
+static const struct svc_entry *const tables[] = {svc_view_table,   svc_data_table,
+                                                 svc_flow_table,   svc_ops_table,
+                                                 svc_export_table, svc_import_table};
 
 const struct svc_entry *
 svc_find(Ctl__Request__ReqCase req)

@@ -68,6 +68,7 @@ struct svc_entry {
 /* Each group's services, ended by an entry whose fn is NULL. */
 extern const struct svc_entry svc_view_table[], svc_data_table[], svc_flow_table[], svc_ops_table[];
 extern const struct svc_entry svc_export_table[]; /* svc_export.c */
+extern const struct svc_entry svc_import_table[]; /* svc_import.c */
 
 /* The service for request case REQ, or NULL for an unknown one. */
 const struct svc_entry *svc_find(Ctl__Request__ReqCase req);

@@ -1,7 +1,7 @@
 /*
  * svc_common.h - store helpers that the control services of more than one
- * group share (the data group's svc_data.c, the procedure's services and
- * the legacy handlers while they last).
+ * group share (the data group's svc_data.c and svc_import.c, the
+ * procedure's services and the legacy handlers while they last).
  *
  * Every function here reads only the transaction and, for sealed parts,
  * the node's key: none touches loop state, so reader threads may call

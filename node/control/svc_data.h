@@ -3,7 +3,10 @@
  * proto/ctl_data.proto, DESIGN §4, §6, §10):
  *
  *   household show, household-raw, conflicts   read services (reader thread)
- *   household edit, import households, census  write services (the loop)
+ *   household edit                             write service (the loop)
+ *
+ * The imports, the other write services of the data, are svc_import.h's;
+ * they make versions by the rule below, as household edit does.
  *
  * Read services use only S->st, S->cfg and S->id (the node's key, which
  * opens the sealed personal parts this node may read). Personal data is
@@ -14,15 +17,57 @@
 
 #include "svc.h"
 
-/* Records one import request may carry (jzfpctl sends chunks of 1000). */
-#define SVC_IMPORT_MAX 20000
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 int svc_household_show(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_household_raw(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_conflicts(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 
 int svc_household_edit(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
-int svc_import_households(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
-int svc_import_census(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
+
+/*
+ * Making a new version of a household at this node: shared by household
+ * edit and the imports (svc_import.c), write services on the loop (S->n
+ * set, A a transaction of apply_write).
+ *
+ * The procedure's rule (DESIGN §6): a version whose status differs from
+ * the household's official status is a proposal (rec_household.proposes),
+ * and a household has at most one open proposal, so a second change of
+ * status waits until the first is recorded or rejected. A version that
+ * keeps the status, or keeps the status of the open proposal it builds on,
+ * is a data edit and counts at once.
+ */
+struct applier;
+struct sealer;
+struct store_txn;
+struct hh_state;
+struct rec_household;
+
+/* May this node sign new versions of the register? Fails S naming why
+ * (WHAT: "import", "edit"): the node may not sign, or is the province. */
+int svc_data_may_write(struct svc *s, const char *what);
+
+/* Are A and B equal but for the lineage (parents) and the proposal flags?
+ * False also on out of memory. */
+bool svc_data_same(const struct rec_household *a, const struct rec_household *b);
+
+/* Make H (its status set as wanted) the next version of its household by
+ * the rule above: sets its parents and proposal flags. ST is the
+ * household's state (NULL: new here), HEAD its effective head (unused when
+ * ST is NULL). RECORDED: a county's migration, whose proposals it records
+ * itself at once. Returns 0 or JZ_EREFUSED with the reason in WHY (LEN
+ * bytes). */
+int svc_data_prepare_version(struct store_txn *txn, struct rec_household *h,
+                             const struct hh_state *st, const struct rec_household *head,
+                             bool recorded, char *why, size_t len);
+
+/* Sign version H with personal part PT[0..PN) (clear; sealed here with S)
+ * in A's transaction; its envelope's hash into HASH. Returns 0, JZ_ETOOBIG,
+ * -ENOMEM or apply_local's and sealer_seal's errors (JZ_ESCOPE: outside
+ * this node's area, JZ_EPARSE: an invalid record). */
+int svc_data_sign_version(struct applier *a, struct sealer *s, const struct rec_household *h,
+                          const uint8_t *pt, size_t pn, uint8_t hash[32]);
 
 #endif

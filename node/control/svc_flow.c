@@ -294,15 +294,190 @@ workflow_args(struct svc *s, const Ctl__WorkflowReq *q, size_t *c)
 	return 0;
 }
 
-/* Fill the reply's lists: the households signed T[0..nt), the left out. */
+/* A workflow request as it is worked out: the proposals to sign T[0..nt)
+ * (sorted by household), the households --all leaves out with why, and
+ * the problems of named households (any one refuses the whole request). */
+struct wf_plan {
+	struct target *t;
+	size_t nt;
+	uint64_t *approved; /* identifications this request approves, so far */
+	size_t n_approved;
+	uint64_t *lo_hh;
+	char (*lo_why)[300];
+	size_t n_lo;
+	struct sbuf errs;
+	size_t problems;
+};
+
+/* Room for MAX_TARGETS in PL; -ENOMEM (plan_release frees what was
+ * allocated). */
 static int
-workflow_reply(struct svc *s, Ctl__WorkflowReply *r, const struct target *t, size_t nt,
-               const uint64_t *lo_hh, char (*lo_why)[300], size_t n_lo)
+plan_alloc(struct wf_plan *pl)
 {
+	pl->t = malloc(MAX_TARGETS * sizeof(*pl->t));
+	pl->approved = malloc(MAX_TARGETS * sizeof(*pl->approved));
+	pl->lo_hh = malloc(MAX_TARGETS * sizeof(*pl->lo_hh));
+	pl->lo_why = malloc(MAX_TARGETS * sizeof(*pl->lo_why));
+	return pl->t && pl->approved && pl->lo_hh && pl->lo_why ? 0 : -ENOMEM;
+}
+
+static void
+plan_release(struct wf_plan *pl)
+{
+	sbuf_release(&pl->errs);
+	free(pl->t);
+	free(pl->approved);
+	free(pl->lo_hh);
+	free(pl->lo_why);
+}
+
+/* The targets of the households Q names: each one's open proposal in a
+ * state that command C acts on; a bad id or none such is a problem. */
+static void
+plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q, size_t c)
+{
+	enum wf_command cmd = commands[c].cmd;
+	struct target *t = pl->t;
+	for (size_t i = 0; i < q->n_households && pl->nt < MAX_TARGETS; i++) {
+		uint64_t id;
+		const char *a = q->households[i];
+		if (household_id_parse(a, &id)) {
+			sbuf_printf(&pl->errs, "%s'%s' is not a 16-digit household id",
+			            pl->problems++ ? "; " : "", a);
+			continue;
+		}
+		uint8_t open[4][32];
+		size_t no = svc_open_proposals(txn, id, open, 4);
+		size_t before = pl->nt;
+		for (size_t k = 0; k < no && pl->nt < MAX_TARGETS; k++) {
+			struct wf_proposal p;
+			if (wf_proposal_get(txn, open[k], &p))
+				continue;
+			uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
+			if (!step)
+				continue;
+			memcpy(t[pl->nt].hash, open[k], 32);
+			t[pl->nt].household = id;
+			t[pl->nt].step = step;
+			pl->nt++;
+		}
+		if (pl->nt == before)
+			sbuf_printf(&pl->errs, "%shousehold %s has no open proposal in %s",
+			            pl->problems++ ? "; " : "", a, commands[c].needs);
+	}
+}
+
+/* Keep the targets that pass the rules this node and every other will
+ * apply (wf_judge), and the signer's own (the duplicate person), as
+ * signed now with DAYS; the others are problems (named) or left out
+ * (--all). */
+static void
+plan_judge(struct wf_plan *pl, struct node *n, struct store_txn *txn, const Ctl__WorkflowReq *q,
+           uint16_t days)
+{
+	struct target *t = pl->t;
+	uint64_t now = hlc_peek(&n->hlc);
+	struct wf_signer me = self_signer(n);
+	size_t k = 0;
+	for (size_t i = 0; i < pl->nt; i++) {
+		char why2[300] = "its proposal is not held here";
+		struct wf_proposal p;
+		bool ok = wf_proposal_get(txn, t[i].hash, &p) == 0;
+		struct wf_step_in in = {.step = t[i].step,
+		                        .days = signed_days(t[i].step, days),
+		                        .household = t[i].household,
+		                        .hlc = now,
+		                        .signer = me};
+		struct wf_signing g = {.approved = pl->approved, .n_approved = pl->n_approved};
+		if (ok && !q->unchecked)
+			ok = wf_judge(n->ax.hh, txn, t[i].hash, &p, &in, &g, why2, sizeof(why2)) ==
+			     WF_TAKEN;
+		if (!ok) {
+			char hid[17];
+			household_id_format(t[i].household, hid);
+			if (!q->all) {
+				sbuf_printf(&pl->errs, "%shousehold %s: %s",
+				            pl->problems++ ? "; " : "", hid, why2);
+			} else {
+				pl->lo_hh[pl->n_lo] = t[i].household;
+				snprintf(pl->lo_why[pl->n_lo], sizeof(pl->lo_why[pl->n_lo]), "%s",
+				         why2);
+				pl->n_lo++;
+			}
+			continue;
+		}
+		if (t[i].step == WF_COUNTY_APPROVE && p.kind == WF_KIND_IDENTIFY)
+			pl->approved[pl->n_approved++] = t[i].household;
+		t[k++] = t[i];
+	}
+	pl->nt = k;
+}
+
+/* Work out request Q (command C) in one read transaction: the policy's
+ * notice days into JOB unless Q gives them, the targets into PL, judged.
+ * Fails S on a store error or out of memory. */
+static int
+workflow_plan(struct svc *s, const Ctl__WorkflowReq *q, size_t c, struct wf_job *job,
+              struct wf_plan *pl)
+{
+	struct node *n = s->n;
+	struct store_txn txn;
+	int err = store_begin(n->st, &txn, STORE_RO);
+	if (err)
+		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
+	struct rec_policy pol;
+	if ((err = wf_policy_get(&txn, &pol))) {
+		store_abort(&txn);
+		return svc_fail(s, err, "cannot read the policy: %s", err_str(err));
+	}
+	job->days = q->days ? (uint16_t)q->days : pol.notice_days;
+	if (plan_alloc(pl)) {
+		store_abort(&txn);
+		return svc_fail(s, -ENOMEM, "out of memory");
+	}
+	if (q->all)
+		pl->nt = open_in_area(&txn, n->cfg.area, pl->t, MAX_TARGETS, commands[c].cmd);
+	else
+		plan_named(pl, &txn, q, c);
+	qsort(pl->t, pl->nt, sizeof(*pl->t), target_cmp);
+	plan_judge(pl, n, &txn, q, job->days);
+	store_abort(&txn);
+	return 0;
+}
+
+/* Sign PL's targets, one event per step (sign_targets); fails S. */
+static int
+workflow_sign(struct svc *s, const Ctl__WorkflowReq *q, struct wf_job *job,
+              const struct wf_plan *pl)
+{
+	job->t = pl->t;
+	job->nt = pl->nt;
+	struct applier a;
+	int err = apply_write(&s->n->ax, sign_targets, job, &a);
+	if (err)
+		return svc_fail(s, err, "nothing signed: %s", err_str(err));
+	log_info("workflow: %s on %zu proposal(s) in %zu event(s)", q->command, pl->nt,
+	         job->events);
+	return 0;
+}
+
+/* Fill R from what JOB signed and PL's lists: the households signed, the
+ * left out. -ENOMEM. */
+static int
+workflow_reply(struct svc *s, Ctl__WorkflowReply *r, const struct wf_job *job,
+               const struct wf_plan *pl)
+{
+	const struct target *t = pl->t;
+	size_t nt = pl->nt, n_lo = pl->n_lo;
+	r->events = job->events;
+	r->proposals = nt;
+	r->skipped = n_lo;
+	r->refused = job->refused_after;
+	r->why = svc_strdup(s, job->why);
 	r->households = svc_alloc(s, (nt ? nt : 1) * sizeof(char *));
 	r->left_out = (Ctl__LeftOut **)svc_array(s, n_lo, sizeof(Ctl__LeftOut),
 	                                         (void (*)(void *))ctl__left_out__init);
-	if (!r->households || !r->left_out)
+	if (!r->why || !r->households || !r->left_out)
 		return -ENOMEM;
 	for (size_t i = 0; i < nt; i++) {
 		/* A household has one open proposal: listed once. */
@@ -312,8 +487,8 @@ workflow_reply(struct svc *s, Ctl__WorkflowReply *r, const struct target *t, siz
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < n_lo; i++) {
-		r->left_out[i]->household = hh_str(s, lo_hh[i]);
-		r->left_out[i]->why = svc_strdup(s, lo_why[i]);
+		r->left_out[i]->household = hh_str(s, pl->lo_hh[i]);
+		r->left_out[i]->why = svc_strdup(s, pl->lo_why[i]);
 		if (!r->left_out[i]->household || !r->left_out[i]->why)
 			return -ENOMEM;
 	}
@@ -332,7 +507,6 @@ svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	int err = workflow_args(s, q, &c);
 	if (err)
 		return err;
-	enum wf_command cmd = commands[c].cmd;
 	const char *why;
 	if (!node_may_sign(n, &why))
 		return svc_fail(s, JZ_EREFUSED, "refused: %s", why);
@@ -346,132 +520,21 @@ svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	                     .reason = q->reason,
 	                     .obj_name = q->objector_name[0] ? q->objector_name : NULL,
 	                     .obj_contact = q->objector_contact[0] ? q->objector_contact : NULL};
-	struct store_txn txn;
-	if ((err = store_begin(n->st, &txn, STORE_RO)))
-		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
-	bool txn_open = true;
-	struct rec_policy pol;
-	if ((err = wf_policy_get(&txn, &pol))) {
-		store_abort(&txn);
-		return svc_fail(s, err, "cannot read the policy: %s", err_str(err));
-	}
-	job.days = q->days ? (uint16_t)q->days : pol.notice_days;
-	struct target *t = malloc(MAX_TARGETS * sizeof(*t));
-	uint64_t *approved = malloc(MAX_TARGETS * sizeof(*approved));
-	uint64_t *lo_hh = malloc(MAX_TARGETS * sizeof(*lo_hh));
-	char(*lo_why)[300] = malloc(MAX_TARGETS * sizeof(*lo_why));
-	struct sbuf errs;
-	sbuf_init(&errs);
-	size_t nt = 0, problems = 0, n_lo = 0;
-	if (!t || !approved || !lo_hh || !lo_why) {
+	struct wf_plan pl = {0};
+	sbuf_init(&pl.errs);
+	err = workflow_plan(s, q, c, &job, &pl);
+	if (!err && pl.problems)
+		err = svc_fail(s, JZ_EREFUSED, "refused, nothing signed: %s",
+		               pl.errs.p ? pl.errs.p : "");
+	if (!err && pl.nt)
+		err = workflow_sign(s, q, &job, &pl);
+	if (!err && workflow_reply(s, r, &job, &pl))
 		err = svc_fail(s, -ENOMEM, "out of memory");
-		goto out;
+	if (!err) {
+		rp->body_case = CTL__REPLY__BODY_WORKFLOW;
+		rp->workflow = r;
 	}
-	if (q->all) {
-		nt = open_in_area(&txn, n->cfg.area, t, MAX_TARGETS, cmd);
-	} else {
-		for (size_t i = 0; i < q->n_households && nt < MAX_TARGETS; i++) {
-			uint64_t id;
-			const char *a = q->households[i];
-			if (household_id_parse(a, &id)) {
-				sbuf_printf(&errs, "%s'%s' is not a 16-digit household id",
-				            problems++ ? "; " : "", a);
-				continue;
-			}
-			uint8_t open[4][32];
-			size_t no = svc_open_proposals(&txn, id, open, 4);
-			size_t before = nt;
-			for (size_t k = 0; k < no && nt < MAX_TARGETS; k++) {
-				struct wf_proposal p;
-				if (wf_proposal_get(&txn, open[k], &p))
-					continue;
-				uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
-				if (!step)
-					continue;
-				memcpy(t[nt].hash, open[k], 32);
-				t[nt].household = id;
-				t[nt].step = step;
-				nt++;
-			}
-			if (nt == before)
-				sbuf_printf(&errs, "%shousehold %s has no open proposal in %s",
-				            problems++ ? "; " : "", a, commands[c].needs);
-		}
-	}
-	qsort(t, nt, sizeof(*t), target_cmp);
-	/* The rules this node and every other will apply (wf_judge), and the
-	 * signer's own (the duplicate person). */
-	uint64_t now = hlc_peek(&n->hlc);
-	struct wf_signer me = self_signer(n);
-	size_t n_approved = 0, k = 0;
-	for (size_t i = 0; i < nt; i++) {
-		char why2[300] = "its proposal is not held here";
-		struct wf_proposal p;
-		bool ok = wf_proposal_get(&txn, t[i].hash, &p) == 0;
-		struct wf_step_in in = {.step = t[i].step,
-		                        .days = signed_days(t[i].step, job.days),
-		                        .household = t[i].household,
-		                        .hlc = now,
-		                        .signer = me};
-		struct wf_signing g = {.approved = approved, .n_approved = n_approved};
-		if (ok && !q->unchecked)
-			ok = wf_judge(n->ax.hh, &txn, t[i].hash, &p, &in, &g, why2, sizeof(why2)) ==
-			     WF_TAKEN;
-		if (!ok) {
-			char hid[17];
-			household_id_format(t[i].household, hid);
-			if (!q->all) {
-				sbuf_printf(&errs, "%shousehold %s: %s", problems++ ? "; " : "",
-				            hid, why2);
-			} else {
-				lo_hh[n_lo] = t[i].household;
-				snprintf(lo_why[n_lo], sizeof(lo_why[n_lo]), "%s", why2);
-				n_lo++;
-			}
-			continue;
-		}
-		if (t[i].step == WF_COUNTY_APPROVE && p.kind == WF_KIND_IDENTIFY)
-			approved[n_approved++] = t[i].household;
-		t[k++] = t[i];
-	}
-	nt = k;
-	store_abort(&txn);
-	txn_open = false;
-	if (problems) {
-		err = svc_fail(s, JZ_EREFUSED, "refused, nothing signed: %s", errs.p ? errs.p : "");
-		goto out;
-	}
-	if (nt) {
-		job.t = t;
-		job.nt = nt;
-		struct applier a;
-		err = apply_write(&n->ax, sign_targets, &job, &a);
-		if (err) {
-			err = svc_fail(s, err, "nothing signed: %s", err_str(err));
-			goto out;
-		}
-		log_info("workflow: %s on %zu proposal(s) in %zu event(s)", q->command, nt,
-		         job.events);
-	}
-	r->events = job.events;
-	r->proposals = nt;
-	r->skipped = n_lo;
-	r->refused = job.refused_after;
-	r->why = svc_strdup(s, job.why);
-	if (!r->why || workflow_reply(s, r, t, nt, lo_hh, lo_why, n_lo)) {
-		err = svc_fail(s, -ENOMEM, "out of memory");
-		goto out;
-	}
-	rp->body_case = CTL__REPLY__BODY_WORKFLOW;
-	rp->workflow = r;
-out:
-	if (txn_open)
-		store_abort(&txn);
-	sbuf_release(&errs);
-	free(t);
-	free(approved);
-	free(lo_hh);
-	free(lo_why);
+	plan_release(&pl);
 	return err;
 }
 

@@ -1,0 +1,331 @@
+/*
+ * test_svc_import.c - the streamed import session of the control plane
+ * (svc_import.h): STAGE checks each chunk against the chunks before it (an
+ * ID number twice, a household whose rows are not together), COMMIT signs
+ * only a file without errors unless skip_bad, ABORT and the end of a
+ * commit discard the staged households (STORE_IMPORT left empty), and one
+ * session at a time per node.
+ *
+ * Called as the loop calls them (svcfix_call with the node), at a county.
+ */
+#include "apply.h"
+#include "area.h"
+#include "bytes.h"
+#include "envelope.h"
+#include "err.h"
+#include "fixture.h"
+#include "household.h"
+#include "node.h"
+#include "record.h"
+#include "store.h"
+#include "svc.h"
+#include "svc_import.h"
+#include "tables.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
+
+#define COUNTY 630121000000ULL /* this node: 大通县 */
+#define V1     630121101001ULL
+
+#define HH(village, serial) ((village)*10000ULL + (serial))
+
+#define MAX_CHUNK 4
+
+struct fixture {
+	char dir[256];
+	struct node *n;
+};
+
+/* The county's NodeInfo, which its records need. */
+static int
+sign_node(struct applier *a, void *arg)
+{
+	(void)arg;
+	struct rec_node node = {.area = COUNTY, .level = AREA_LEVEL_COUNTY};
+	snprintf(node.name, sizeof(node.name), "%s", "大通县");
+	uint8_t buf[REC_MAX_ENCODED];
+	size_t len;
+	int err = rec_node_encode(&node, buf, sizeof(buf), &len);
+	return err ? err
+	           : apply_local(a, ENV_KIND_NODE, COUNTY, (struct bytes){buf, len}, NULL, NULL);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct applier a;
+	if (!fx ||
+	    svcfix_open(&fx->n, fx->dir, sizeof(fx->dir), 0x0d, COUNTY, AREA_LEVEL_COUNTY,
+	                "大通县") ||
+	    apply_write(&fx->n->ax, sign_node, NULL, &a))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	svcfix_close(fx->n, fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* Household ID, 非贫困户, with MEMBERS members; member i's tag is TAG + i. */
+static void
+hh_rec(struct rec_household *h, uint64_t id, size_t members, uint8_t tag)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = id;
+	h->village = household_village(id);
+	h->year = 2019;
+	h->standard = 1;
+	h->status = HH_NOT_POOR;
+	h->income_fen = 350000;
+	h->n_members = members;
+	for (size_t i = 0; i < members; i++) {
+		memset(h->members[i].pid_tag, tag + (int)i, REC_PID_TAG_LEN);
+		h->members[i].health = 1;
+		h->members[i].labour = 2;
+	}
+}
+
+static void
+personal_of(struct rec_personal *p, size_t members)
+{
+	memset(p, 0, sizeof(*p));
+	p->n = members;
+	for (size_t i = 0; i < members; i++) {
+		snprintf(p->members[i].name, sizeof(p->members[i].name), "张%zu", i);
+		snprintf(p->members[i].id_number, sizeof(p->members[i].id_number),
+		         "63012119700101%03zuX", i);
+		snprintf(p->members[i].birth_date, sizeof(p->members[i].birth_date), "1970-01-01");
+		p->members[i].relation = (uint8_t)(i + 1);
+		p->members[i].sex = 1;
+	}
+}
+
+/* One import households request of a session. */
+struct chunk {
+	uint8_t hb[MAX_CHUNK][REC_MAX_ENCODED], pb[MAX_CHUNK][REC_MAX_ENCODED];
+	ProtobufCBinaryData hh[MAX_CHUNK], pp[MAX_CHUNK];
+	uint64_t lines[4 * MAX_CHUNK];
+	Ctl__ImportHouseholdsReq q;
+	Ctl__Request rq;
+};
+
+/* A request of STEP in SESSION: the households H[0..n) with their members
+ * on LINES (in member order), SKIP_BAD for the first STAGE. */
+static void
+chunk(struct chunk *c, Ctl__ImportStep step, uint64_t session, const struct rec_household *h,
+      size_t n, const uint64_t *lines, size_t n_lines, bool skip_bad)
+{
+	ctl__import_households_req__init(&c->q);
+	for (size_t i = 0; i < n; i++) {
+		struct rec_personal p;
+		personal_of(&p, h[i].n_members);
+		assert_int_equal(
+		    rec_household_encode(&h[i], c->hb[i], sizeof(c->hb[i]), &c->hh[i].len), 0);
+		assert_int_equal(rec_personal_encode(&p, c->pb[i], sizeof(c->pb[i]), &c->pp[i].len),
+		                 0);
+		c->hh[i].data = c->hb[i];
+		c->pp[i].data = c->pb[i];
+	}
+	assert_true(n_lines <= sizeof(c->lines) / sizeof(c->lines[0]));
+	if (n_lines)
+		memcpy(c->lines, lines, n_lines * sizeof(*lines));
+	c->q.step = step;
+	c->q.session = session;
+	c->q.pid = (uint32_t)getpid();
+	c->q.skip_bad = skip_bad;
+	c->q.n_households = c->q.n_personal = n;
+	c->q.households = c->hh;
+	c->q.personal = c->pp;
+	c->q.n_lines = n_lines;
+	c->q.lines = c->lines;
+	ctl__request__init(&c->rq);
+	c->rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+	c->rq.import_households = &c->q;
+}
+
+static void
+call(struct fixture *fx, struct svc *s, struct chunk *c, Ctl__Reply *rp)
+{
+	svcfix_call(s, fx->n, fx->n->st, &fx->n->cfg, fx->n->id, &c->rq, rp);
+}
+
+/* RP is the typed error CODE whose reason contains WHAT. */
+static void
+expect_error(const Ctl__Reply *rp, int code, const char *what)
+{
+	assert_int_equal(rp->code, code);
+	assert_non_null(rp->error);
+	if (!strstr(rp->error, what))
+		fail_msg("error '%s' does not say '%s'", rp->error, what);
+}
+
+/* Entries of STORE_IMPORT. */
+static uint64_t
+staged_entries(struct fixture *fx)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->n->st, &txn, STORE_RO), 0);
+	uint64_t n = 0;
+	assert_int_equal(store_count(&txn, STORE_IMPORT, &n), 0);
+	store_abort(&txn);
+	return n;
+}
+
+/* Households signed (versions held). */
+static uint64_t
+households_held(struct fixture *fx)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->n->st, &txn, STORE_RO), 0);
+	uint64_t n = 0;
+	assert_int_equal(store_count(&txn, STORE_HOUSEHOLD, &n), 0);
+	store_abort(&txn);
+	return n;
+}
+
+/* Stage the test's file in two chunks, SKIP_BAD as given; returns the
+ * session. Chunk 1: A (lines 2-3), B (line 4). Chunk 2: A again (line 5),
+ * not together with its rows; C (line 6) with B's person; D (line 7). */
+static uint64_t
+stage_file(struct fixture *fx, bool skip_bad)
+{
+	struct rec_household h[3];
+	struct chunk *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	struct svc s;
+	Ctl__Reply rp;
+
+	hh_rec(&h[0], HH(V1, 1), 2, 10);
+	hh_rec(&h[1], HH(V1, 2), 1, 20);
+	chunk(c, CTL__IMPORT_STEP__IMPORT_STAGE, 0, h, 2, (uint64_t[]){2, 3, 4}, 3, skip_bad);
+	call(fx, &s, c, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.body_case, CTL__REPLY__BODY_IMPORT);
+	uint64_t session = rp.import->session;
+	assert_true(session != 0);
+	assert_int_equal(rp.import->staged, 2);
+	assert_int_equal(rp.import->rejected, 0);
+	assert_int_equal(rp.import->n_errors, 0);
+	svc_release(&s);
+	assert_int_equal(households_held(fx), 0); /* staged, not signed */
+
+	hh_rec(&h[0], HH(V1, 1), 1, 12);
+	hh_rec(&h[1], HH(V1, 3), 1, 20);
+	hh_rec(&h[2], HH(V1, 4), 1, 30);
+	chunk(c, CTL__IMPORT_STEP__IMPORT_STAGE, session, h, 3, (uint64_t[]){5, 6, 7}, 3, false);
+	call(fx, &s, c, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->session, session);
+	assert_int_equal(rp.import->rejected, 2); /* A (staged before: dropped) and C */
+	assert_int_equal(rp.import->n_errors, 2);
+	/* B and, with skip_bad, D (without, nothing more is staged) */
+	assert_int_equal(rp.import->staged, skip_bad ? 2 : 1);
+	Ctl__ImportRowError *e = rp.import->errors[0];
+	assert_int_equal(e->line, 5);
+	assert_string_equal(e->column, "household_id");
+	assert_int_equal(e->household, HH(V1, 1));
+	assert_string_equal(e->what, "this household's rows must be together, but it also has "
+	                             "rows on lines 2-3, before other households'");
+	e = rp.import->errors[1];
+	assert_int_equal(e->line, 6);
+	assert_string_equal(e->column, "id_number");
+	assert_int_equal(e->household, HH(V1, 3));
+	assert_string_equal(e->what, "appears twice (first on line 4)");
+	svc_release(&s);
+	free(c);
+	return session;
+}
+
+/* A file with errors: COMMIT refused, another jzfpctl refused while the
+ * session lasts, ABORT discards it all. */
+static void
+errors_refuse_the_commit(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t session = stage_file(fx, false);
+	assert_true(staged_entries(fx) > 0);
+	struct chunk *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	struct svc s;
+	Ctl__Reply rp;
+
+	chunk(c, CTL__IMPORT_STEP__IMPORT_COMMIT, session, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	expect_error(&rp, JZ_EREFUSED, "the file has errors; nothing to commit");
+	svc_release(&s);
+
+	struct rec_household h;
+	hh_rec(&h, HH(V1, 9), 1, 90);
+	chunk(c, CTL__IMPORT_STEP__IMPORT_STAGE, 0, &h, 1, (uint64_t[]){2}, 1, false);
+	call(fx, &s, c, &rp);
+	expect_error(&rp, JZ_EREFUSED, "another import is in progress");
+	svc_release(&s);
+
+	chunk(c, CTL__IMPORT_STEP__IMPORT_ABORT, session, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	assert_int_equal(rp.code, 0);
+	svc_release(&s);
+	assert_int_equal(staged_entries(fx), 0);
+	assert_int_equal(households_held(fx), 0);
+
+	chunk(c, CTL__IMPORT_STEP__IMPORT_STAGE, session, &h, 1, (uint64_t[]){8}, 1, false);
+	call(fx, &s, c, &rp);
+	expect_error(&rp, JZ_EREFUSED, "no such import session");
+	svc_release(&s);
+	free(c);
+}
+
+/* skip_bad: COMMIT signs the good households (B, D) and ends the session. */
+static void
+skip_bad_commits_the_good(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t session = stage_file(fx, true);
+	struct chunk *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	struct svc s;
+	Ctl__Reply rp;
+
+	chunk(c, CTL__IMPORT_STEP__IMPORT_COMMIT, session, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->created, 2);
+	assert_int_equal(rp.import->refused, 0);
+	assert_int_equal(rp.import->staged, 2);
+	assert_int_equal(rp.import->remaining, 0);
+	svc_release(&s);
+	assert_int_equal(households_held(fx), 2);
+	assert_int_equal(staged_entries(fx), 0);
+
+	chunk(c, CTL__IMPORT_STEP__IMPORT_COMMIT, session, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	expect_error(&rp, JZ_EREFUSED, "no such import session");
+	svc_release(&s);
+	free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(errors_refuse_the_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(skip_bad_commits_the_good, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
