@@ -76,6 +76,11 @@ JZ_NODISCARD int control_start(struct control *c);
 /* Stop the threads, close the sockets, free the view. Accepts NULL. */
 void control_close(struct control **c);
 
+/* Free the streamed import session a node holds (node.h: n->import, made by
+ * the import service, svc_import.c), its key wiped; *SS NULL. NULL-safe. */
+struct import_session;
+void svc_import_free(struct import_session **ss);
+
 /* The socket the loop polls for write requests. */
 void *control_loop_socket(struct control *c);
 

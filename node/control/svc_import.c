@@ -21,6 +21,7 @@
 
 #include "area.h"
 #include "bytes.h"
+#include "control.h"
 #include "household.h"
 #include "log.h"
 #include "node.h"
@@ -383,7 +384,9 @@ run_import(struct svc *s, struct import_job *job, size_t n_records, apply_fn fn,
 #define SESSION_IDLE_MS   (10 * 60 * 1000)
 #define ROW_ERRORS_MAX    1000 /* row errors one STAGE reply lists */
 
-static struct import_session {
+/* The node's import session (node.h: n->import, made on the first import
+ * request, wiped and freed by svc_import_free when the node closes). */
+struct import_session {
 	uint64_t id; /* 0: none */
 	uint32_t pid;
 	uint64_t last_ms;
@@ -394,22 +397,16 @@ static struct import_session {
 	bool recorded, allow_removals, skip_bad;
 	bool bad;        /* a household was found bad */
 	bool committing; /* COMMIT has begun: no more STAGE */
-} sess;
+};
 
-static void
-be64(uint8_t *p, uint64_t v)
+void
+svc_import_free(struct import_session **ss)
 {
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
+	if (!ss || !*ss)
+		return;
+	sodium_memzero(*ss, sizeof(**ss));
+	free(*ss);
+	*ss = NULL;
 }
 
 /* Delete up to 4096 entries of STORE_IMPORT; *(size_t *)ARG: how many. */
@@ -444,7 +441,8 @@ import_clear_some(struct applier *a, void *arg)
 static int
 session_end(struct svc *s)
 {
-	sodium_memzero(&sess, sizeof(sess));
+	struct import_session *ss = s->n->import;
+	sodium_memzero(ss, sizeof(*ss));
 	for (int round = 0; round < 1000000; round++) {
 		size_t n = 0;
 		struct applier a;
@@ -461,16 +459,17 @@ session_end(struct svc *s)
 
 /* Is the session's jzfpctl gone? */
 static bool
-session_stale(void)
+session_stale(const struct import_session *ss)
 {
-	if (sess.pid && kill((pid_t)sess.pid, 0) != 0 && errno == ESRCH)
+	if (ss->pid && kill((pid_t)ss->pid, 0) != 0 && errno == ESRCH)
 		return true;
-	return node_now_ms() - sess.last_ms > SESSION_IDLE_MS;
+	return node_now_ms() - ss->last_ms > SESSION_IDLE_MS;
 }
 
 struct stage_job {
 	const Ctl__ImportHouseholdsReq *q;
 	struct svc *s;
+	struct import_session *ss;
 	struct rec_household *h;
 	uint8_t *box;
 	uint64_t seq;                 /* next seq */
@@ -528,7 +527,7 @@ stage_together(struct stage_job *job, struct store_txn *txn, struct stage_hh *x)
 	int rc = store_get(txn, STORE_IMPORT, x->ik, sizeof(x->ik), &v);
 	if (rc == 0 && v.n == 24) {
 		/* rows of this household came before other households' */
-		uint64_t seq = get64(v.p), f = get64(v.p + 8), l = get64(v.p + 16);
+		uint64_t seq = be64_get(v.p), f = be64_get(v.p + 8), l = be64_get(v.p + 16);
 		stage_error(job, x->first, "household_id", x->h->id,
 		            "this household's rows must be together, but it also has rows "
 		            "on lines %" PRIu64 "-%" PRIu64 ", before other households'",
@@ -537,7 +536,7 @@ stage_together(struct stage_job *job, struct store_txn *txn, struct stage_hh *x)
 		if (seq) {
 			/* taken as good: no longer */
 			uint8_t hk[9] = {'h'};
-			be64(hk + 1, seq);
+			be64_put(hk + 1, seq);
 			struct bytes hv;
 			if (store_get(txn, STORE_IMPORT, hk, sizeof(hk), &hv) == 0) {
 				store_del(txn, STORE_IMPORT, hk, sizeof(hk));
@@ -566,15 +565,15 @@ stage_pids(struct stage_job *job, struct store_txn *txn, struct stage_hh *x)
 		int rc = store_get(txn, STORE_IMPORT, tk, sizeof(tk), &v);
 		if (rc == 0 && v.n == 16) {
 			stage_error(job, x->lines[j], "id_number", h->id,
-			            "appears twice (first on line %" PRIu64 ")", get64(v.p));
+			            "appears twice (first on line %" PRIu64 ")", be64_get(v.p));
 			x->bad = true;
 			continue;
 		}
 		if (rc != JZ_ENOTFOUND)
 			return rc ? rc : JZ_ECORRUPT;
 		uint8_t tv[16];
-		be64(tv, x->lines[j]);
-		be64(tv + 8, h->id);
+		be64_put(tv, x->lines[j]);
+		be64_put(tv + 8, h->id);
 		store_put(txn, STORE_IMPORT, tk, sizeof(tk), tv, sizeof(tv));
 	}
 	return 0;
@@ -595,12 +594,12 @@ stage_seal(struct stage_job *job, struct store_txn *txn, size_t i, uint64_t seq)
 	memcpy(m + 4, q->households[i].data, hl);
 	memcpy(m + 4 + hl, q->personal[i].data, pl);
 	uint8_t nonce[crypto_secretbox_NONCEBYTES] = {0};
-	be64(nonce, seq);
+	be64_put(nonce, seq);
 	uint8_t *c = m + 4 + hl + pl; /* after the message: room for the box */
-	crypto_secretbox_easy(c, m, 4 + hl + pl, nonce, sess.key);
+	crypto_secretbox_easy(c, m, 4 + hl + pl, nonce, job->ss->key);
 	sodium_memzero(m, 4 + hl + pl);
 	uint8_t hk[9] = {'h'};
-	be64(hk + 1, seq);
+	be64_put(hk + 1, seq);
 	store_put(txn, STORE_IMPORT, hk, sizeof(hk), c, crypto_secretbox_MACBYTES + 4 + hl + pl);
 	job->staged++;
 	return 0;
@@ -624,27 +623,27 @@ stage_one(struct stage_job *job, struct store_txn *txn, size_t i, size_t *line_a
 		x.first = x.lines[j] < x.first ? x.lines[j] : x.first;
 		x.last = x.lines[j] > x.last ? x.lines[j] : x.last;
 	}
-	be64(x.ik + 1, h->id);
+	be64_put(x.ik + 1, h->id);
 	int err = stage_together(job, txn, &x);
 	if (!err)
 		err = stage_pids(job, txn, &x);
 	if (err)
 		return err;
 	uint8_t iv[24];
-	be64(iv + 8, x.first);
-	be64(iv + 16, x.last);
+	be64_put(iv + 8, x.first);
+	be64_put(iv + 16, x.last);
 	if (x.bad) {
 		job->bad = true;
 		if (!x.seen_before)
 			job->rejected++;
-		be64(iv, 0);
+		be64_put(iv, 0);
 		store_put(txn, STORE_IMPORT, x.ik, sizeof(x.ik), iv, sizeof(iv));
 		return 0;
 	}
 	uint64_t seq = job->seq++;
-	be64(iv, seq);
+	be64_put(iv, seq);
 	store_put(txn, STORE_IMPORT, x.ik, sizeof(x.ik), iv, sizeof(iv));
-	if ((sess.bad || job->bad) && !sess.skip_bad)
+	if ((job->ss->bad || job->bad) && !job->ss->skip_bad)
 		return 0; /* nothing will be committed: only the checks go on */
 	return stage_seal(job, txn, i, seq);
 }
@@ -657,7 +656,7 @@ stage_households(struct applier *a, void *arg)
 	struct stage_job *job = arg;
 	const Ctl__ImportHouseholdsReq *q = job->q;
 	struct store_txn *txn = &a->txn;
-	job->seq = sess.next_seq;
+	job->seq = job->ss->next_seq;
 	job->staged = job->rejected = job->n_errors = job->more_errors = 0;
 	job->bad = false;
 	size_t line_at = 0;
@@ -683,6 +682,7 @@ struct commit_job {
 	size_t plain_n[IMPORT_COMMIT_MAX];
 	size_t n;
 	uint64_t next_seq;
+	const struct import_session *ss;
 };
 
 static int
@@ -691,11 +691,11 @@ commit_staged(struct applier *a, void *arg)
 	struct commit_job *cj = arg;
 	cj->n = 0;
 	uint8_t key[9] = {'h'};
-	be64(key + 1, sess.commit_seq);
+	be64_put(key + 1, cj->ss->commit_seq);
 	struct store_iter it;
 	struct bytes k, v;
 	int err = store_iter_open(&a->txn, STORE_IMPORT, &it);
-	cj->next_seq = sess.commit_seq;
+	cj->next_seq = cj->ss->commit_seq;
 	for (int rc = err ? err : store_iter_seek(&it, key, sizeof(key), &k, &v);
 	     rc == 0 && cj->n < IMPORT_COMMIT_MAX && k.n == 9 && k.p[0] == 'h';
 	     rc = store_iter_next(&it, &k, &v)) {
@@ -704,9 +704,9 @@ commit_staged(struct applier *a, void *arg)
 			err = JZ_ECORRUPT;
 			break;
 		}
-		uint64_t seq = get64(k.p + 1);
+		uint64_t seq = be64_get(k.p + 1);
 		uint8_t nonce[crypto_secretbox_NONCEBYTES] = {0};
-		be64(nonce, seq);
+		be64_put(nonce, seq);
 		size_t ml = v.n - crypto_secretbox_MACBYTES;
 		uint8_t *m = malloc(ml);
 		if (!m) {
@@ -715,7 +715,7 @@ commit_staged(struct applier *a, void *arg)
 		}
 		cj->plain[cj->n] = m;
 		cj->plain_n[cj->n] = ml;
-		if (crypto_secretbox_open_easy(m, v.p, v.n, nonce, sess.key) != 0) {
+		if (crypto_secretbox_open_easy(m, v.p, v.n, nonce, cj->ss->key) != 0) {
 			free(m);
 			err = JZ_ECORRUPT;
 			break;
@@ -754,11 +754,12 @@ commit_staged(struct applier *a, void *arg)
 static Ctl__ImportReply *
 session_reply(struct svc *s, Ctl__Reply *rp)
 {
+	const struct import_session *ss = s->n->import;
 	Ctl__ImportReply *r = SVC_NEW(s, Ctl__ImportReply, ctl__import_reply__init);
 	if (!r)
 		return NULL;
-	r->session = sess.id;
-	r->staged = sess.staged;
+	r->session = ss->id;
+	r->staged = ss->staged;
 	r->records = s->n->ax.local_seq;
 	rp->body_case = CTL__REPLY__BODY_IMPORT;
 	rp->import = r;
@@ -768,6 +769,7 @@ session_reply(struct svc *s, Ctl__Reply *rp)
 static int
 import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 {
+	struct import_session *ss = s->n->import;
 	int err = svc_data_may_write(s, "import");
 	if (err)
 		return err;
@@ -780,35 +782,35 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 			                "refused: --recorded migrates a register as already "
 			                "announced, which only a county does; this node is a %s",
 			                area_level_name(s->cfg->level));
-		if (sess.id && !session_stale())
+		if (ss->id && !session_stale(ss))
 			return svc_fail(s, JZ_EREFUSED,
 			                "refused: another import is in progress at this node "
 			                "(jzfpctl process %" PRIu32 "); try again when it ends",
-			                sess.pid);
-		if (sess.id)
+			                ss->pid);
+		if (ss->id)
 			log_info("import: discarding the staged import of a jzfpctl that is gone");
 		/* also what a node that stopped during an import left */
 		if ((err = session_end(s)))
 			return svc_fail(s, err,
 			                "import: cannot discard an earlier staged import: %s",
 			                err_str(err));
-		while (!sess.id)
-			randombytes_buf(&sess.id, sizeof(sess.id));
-		crypto_secretbox_keygen(sess.key);
-		sess.pid = q->pid;
-		sess.next_seq = sess.commit_seq = 1;
-		sess.recorded = q->recorded;
-		sess.allow_removals = q->allow_removals;
-		sess.skip_bad = q->skip_bad;
-	} else if (q->session != sess.id) {
+		while (!ss->id)
+			randombytes_buf(&ss->id, sizeof(ss->id));
+		crypto_secretbox_keygen(ss->key);
+		ss->pid = q->pid;
+		ss->next_seq = ss->commit_seq = 1;
+		ss->recorded = q->recorded;
+		ss->allow_removals = q->allow_removals;
+		ss->skip_bad = q->skip_bad;
+	} else if (q->session != ss->id) {
 		return svc_fail(s, JZ_EREFUSED,
 		                "import: no such import session (the node discarded it: it "
 		                "restarted, or the session was idle or aborted)");
-	} else if (sess.committing) {
+	} else if (ss->committing) {
 		return svc_fail(s, JZ_EREFUSED, "import: the session is being committed");
 	}
-	sess.last_ms = node_now_ms();
-	struct stage_job job = {.q = q, .s = s};
+	ss->last_ms = node_now_ms();
+	struct stage_job job = {.q = q, .s = s, .ss = ss};
 	job.errors = svc_alloc(s, ROW_ERRORS_MAX * sizeof(*job.errors));
 	job.h = malloc(sizeof(*job.h));
 	job.box = malloc(4 * REC_MAX_ENCODED + 64);
@@ -830,9 +832,9 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 		                "discarded: %s",
 		                err_str(err == JZ_EPARSE ? JZ_EPARSE : err));
 	}
-	sess.next_seq = job.seq;
-	sess.staged = (uint64_t)((int64_t)sess.staged + job.staged);
-	sess.bad |= job.bad;
+	ss->next_seq = job.seq;
+	ss->staged = (uint64_t)((int64_t)ss->staged + job.staged);
+	ss->bad |= job.bad;
 	Ctl__ImportReply *r = session_reply(s, rp);
 	if (!r)
 		return svc_fail(s, -ENOMEM, "out of memory");
@@ -846,22 +848,24 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 static int
 import_commit(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 {
-	if (!sess.id || q->session != sess.id)
+	struct import_session *ss = s->n->import;
+	if (!ss->id || q->session != ss->id)
 		return svc_fail(s, JZ_EREFUSED,
 		                "import: no such import session (the node discarded it: it "
 		                "restarted, or the session was idle or aborted)");
-	if (sess.bad && !sess.skip_bad)
+	if (ss->bad && !ss->skip_bad)
 		return svc_fail(s, JZ_EREFUSED, "import: the file has errors; nothing to commit");
-	sess.committing = true;
-	sess.last_ms = node_now_ms();
+	ss->committing = true;
+	ss->last_ms = node_now_ms();
 	struct commit_job *cj = calloc(1, sizeof(*cj));
 	if (!cj) {
 		session_end(s);
 		return svc_fail(s, -ENOMEM, "out of memory");
 	}
 	ctl__import_households_req__init(&cj->q);
+	cj->ss = ss;
 	cj->job = (struct import_job){
-	    .hq = &cj->q, .recorded = sess.recorded, .allow_removals = sess.allow_removals};
+	    .hq = &cj->q, .recorded = ss->recorded, .allow_removals = ss->allow_removals};
 	int err = run_import(s, &cj->job, IMPORT_COMMIT_MAX, commit_staged, rp);
 	size_t n = cj->n;
 	uint64_t next = cj->next_seq;
@@ -871,12 +875,12 @@ import_commit(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 		session_end(s);
 		return err;
 	}
-	sess.commit_seq = next;
-	sess.staged = n > sess.staged ? 0 : sess.staged - n;
-	rp->import->session = sess.id;
-	rp->import->remaining = sess.staged;
+	ss->commit_seq = next;
+	ss->staged = n > ss->staged ? 0 : ss->staged - n;
+	rp->import->session = ss->id;
+	rp->import->remaining = ss->staged;
 	rp->import->staged = n;
-	if (!sess.staged || !n) {
+	if (!ss->staged || !n) {
 		rp->import->remaining = 0;
 		session_end(s);
 	}
@@ -891,15 +895,20 @@ svc_import_households(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		return svc_fail(s, JZ_EPARSE,
 		                "import households: %zu records but %zu personal parts",
 		                q->n_households, q->n_personal);
+	struct import_session *ss = s->n->import;
+	if (!ss && q->step != CTL__IMPORT_STEP__IMPORT_DIRECT) {
+		if (!(ss = s->n->import = calloc(1, sizeof(*ss))))
+			return svc_fail(s, -ENOMEM, "out of memory");
+	}
 	switch (q->step) {
 	case CTL__IMPORT_STEP__IMPORT_STAGE:
 		return import_stage(s, q, rp);
 	case CTL__IMPORT_STEP__IMPORT_COMMIT:
 		return import_commit(s, q, rp);
 	case CTL__IMPORT_STEP__IMPORT_ABORT:
-		if (sess.id && q->session == sess.id) {
+		if (ss->id && q->session == ss->id) {
 			log_info("import: aborted, %" PRIu64 " staged households discarded",
-			         sess.staged);
+			         ss->staged);
 			int err = session_end(s);
 			if (err)
 				return svc_fail(s, err,

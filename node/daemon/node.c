@@ -596,6 +596,7 @@ node_close(struct node **np)
 	/* First: the readers and the HTTP server use the store and the view. */
 	http_close(&n->http);
 	control_close(&n->control);
+	svc_import_free(&n->import);
 	if (n->zap)
 		zmq_close(n->zap);
 	if (n->mon_up)

@@ -25,6 +25,8 @@
 /* The meta key jzfpctl backup puts in its copy (node_open reads it). */
 #define NODE_META_RESTORED "restored_from_backup"
 
+struct import_session;
+
 struct node {
 	struct config cfg;
 	struct ident *id;
@@ -32,8 +34,9 @@ struct node {
 	struct hlc hlc;
 	struct apply_ctx ax;
 	void *zctx;
-	struct control *control; /* control.sock, its threads (control/control.h) */
-	struct http *http;       /* [http] listen: the read-only HTTP server (http/http.h) */
+	struct control *control;       /* control.sock, its threads (control/control.h) */
+	struct http *http;             /* [http] listen: the read-only HTTP server (http/http.h) */
+	struct import_session *import; /* a streamed import's (control/svc_import.c), or NULL */
 	void *router, *dealer;
 	void *mon_up, *mon_down;        /* socket monitors: why links fail */
 	void *zap;                      /* ZAP handler (CURVE client authentication) */

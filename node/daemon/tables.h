@@ -46,7 +46,7 @@ enum store_db {
 	                  * than max_skew ahead of this node's clock (apply.c) */
 	STORE_PENDING,   /* area(8) year(2) -> open proposals by state (pending.c) */
 	STORE_IMPORT,    /* a streamed import's staged households, sealed with a key kept
-	                  * in memory only, and its duplicate checks (svc_data.c) */
+	                  * in memory only, and its duplicate checks (svc_import.c) */
 	STORE_NDB
 };
 

@@ -1,6 +1,7 @@
 #include "fixture.h"
 
 #include "apply.h"
+#include "control.h"
 #include "hlc.h"
 #include "node.h"
 #include "sealer.h"
@@ -56,6 +57,7 @@ svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t a
 void
 svcfix_close(struct node *n, const char *dir)
 {
+	svc_import_free(&n->import);
 	apply_ctx_release(&n->ax);
 	store_close(&n->st);
 	test_rmtree(dir);
