@@ -54,6 +54,26 @@ svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t a
 	return apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, area) ? -1 : 0;
 }
 
+static int
+sign_node(struct applier *a, void *arg)
+{
+	const struct config *cfg = arg;
+	struct rec_node node = {.area = cfg->area, .level = cfg->level};
+	snprintf(node.name, sizeof(node.name), "%s", cfg->name);
+	uint8_t buf[REC_MAX_ENCODED];
+	size_t len;
+	int err = rec_node_encode(&node, buf, sizeof(buf), &len);
+	return err ? err
+	           : apply_local(a, ENV_KIND_NODE, cfg->area, (struct bytes){buf, len}, NULL, NULL);
+}
+
+int
+svcfix_sign_node(struct node *n)
+{
+	struct applier a;
+	return apply_write(&n->ax, sign_node, &n->cfg, &a);
+}
+
 void
 svcfix_close(struct node *n, const char *dir)
 {

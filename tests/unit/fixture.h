@@ -38,6 +38,10 @@ struct ident *ident_of(uint8_t byte);
 int svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t area,
                 enum area_level level, const char *name);
 
+/* Sign N's NodeInfo (its config's area, level and name), which every
+ * other record of its chain needs first. Returns 0 or an error. */
+int svcfix_sign_node(struct node *n);
+
 /* Release what svcfix_open made: context, store, directory, key, node. */
 void svcfix_close(struct node *n, const char *dir);
 

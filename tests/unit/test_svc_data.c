@@ -49,19 +49,6 @@ struct fixture {
 };
 
 static int
-sign_node(struct applier *a, void *arg)
-{
-	(void)arg;
-	struct rec_node node = {.area = COUNTY, .level = AREA_LEVEL_COUNTY};
-	snprintf(node.name, sizeof(node.name), "%s", "大通县");
-	uint8_t buf[REC_MAX_ENCODED];
-	size_t len;
-	int err = rec_node_encode(&node, buf, sizeof(buf), &len);
-	return err ? err
-	           : apply_local(a, ENV_KIND_NODE, COUNTY, (struct bytes){buf, len}, NULL, NULL);
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -71,8 +58,7 @@ setup(void **state)
 	                "大通县"))
 		return -1;
 	fx->id = fx->n->id;
-	struct applier a;
-	if (apply_write(&fx->n->ax, sign_node, NULL, &a))
+	if (svcfix_sign_node(fx->n))
 		return -1;
 	*state = fx;
 	return 0;

@@ -45,29 +45,14 @@ struct fixture {
 	struct node *n;
 };
 
-/* The county's NodeInfo, which its records need. */
-static int
-sign_node(struct applier *a, void *arg)
-{
-	(void)arg;
-	struct rec_node node = {.area = COUNTY, .level = AREA_LEVEL_COUNTY};
-	snprintf(node.name, sizeof(node.name), "%s", "大通县");
-	uint8_t buf[REC_MAX_ENCODED];
-	size_t len;
-	int err = rec_node_encode(&node, buf, sizeof(buf), &len);
-	return err ? err
-	           : apply_local(a, ENV_KIND_NODE, COUNTY, (struct bytes){buf, len}, NULL, NULL);
-}
-
 static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct applier a;
 	if (!fx ||
 	    svcfix_open(&fx->n, fx->dir, sizeof(fx->dir), 0x0d, COUNTY, AREA_LEVEL_COUNTY,
 	                "大通县") ||
-	    apply_write(&fx->n->ax, sign_node, NULL, &a))
+	    svcfix_sign_node(fx->n))
 		return -1;
 	*state = fx;
 	return 0;
