@@ -551,6 +551,138 @@ was_of(struct was *old, size_t n, const struct step_in *s)
 	return OUT_NONE;
 }
 
+/* One proposal being judged again (replay): its steps, what each was
+ * before and what each is now. */
+struct replay {
+	const uint8_t *hash;
+	struct wf_proposal old, p;
+	uint8_t (*keys)[STEP_KEY];   /* its steps in the one order (n) */
+	uint8_t (*parked)[STEP_KEY]; /* its waiting steps before (np) */
+	long n, np;
+	struct step_in *steps;
+	char (*why)[200];
+	uint8_t *out;    /* each step's outcome now */
+	struct was *was; /* each step's outcome before (nw) */
+	size_t nw;
+};
+
+static void
+replay_free(struct replay *r)
+{
+	free(r->keys);
+	free(r->parked);
+	free(r->steps);
+	free(r->why);
+	free(r->out);
+	free(r->was);
+}
+
+/* Read R's steps and what each was before: history entries, then the
+ * waiting ones. Errors stick to TXN. */
+static int
+replay_load(struct store_txn *txn, struct replay *r)
+{
+	r->n = keys_of(txn, STORE_WFSTEP, r->hash, FOLD_MAX, &r->keys);
+	r->np = r->n < 0 ? -1 : keys_of(txn, STORE_PARKED, r->hash, SIZE_MAX, &r->parked);
+	if (r->n < 0 || r->np < 0)
+		return -1;
+	r->nw = r->old.n_hist + (size_t)r->np;
+	r->steps = calloc((size_t)r->n + 1, sizeof(*r->steps));
+	r->why = calloc((size_t)r->n + 1, sizeof(*r->why));
+	r->out = calloc((size_t)r->n + 1, 1);
+	r->was = calloc(r->nw + 1, sizeof(*r->was));
+	if (!r->steps || !r->why || !r->out || !r->was) {
+		store_fail(txn, -ENOMEM);
+		return -1;
+	}
+	for (uint32_t i = 0; i < r->old.n_hist; i++) {
+		struct wf_hist h;
+		if (wf_hist_get(txn, r->hash, i, &h))
+			continue;
+		memcpy(r->was[i].origin, h.origin, 32);
+		r->was[i].seq = h.seq;
+		r->was[i].outcome = h.refused ? OUT_REFUSED : OUT_TAKEN;
+	}
+	for (long i = 0; i < r->np; i++) {
+		struct was *w = &r->was[r->old.n_hist + i];
+		memcpy(w->origin, r->parked[i] + 40, 32);
+		w->seq = be64_get(r->parked[i] + 72);
+		w->outcome = OUT_WAITING;
+	}
+	return 0;
+}
+
+/* The fold: judge R's steps in order into R->p from the proposal's start.
+ * A step passed over by a later one while it waited is refused. */
+static void
+replay_fold(struct applier *a, struct replay *r)
+{
+	struct store_txn *txn = &a->txn;
+	const struct wf_proposal *old = &r->old;
+	wf_proposal_init(&r->p, old->household, old->from_status, old->to_status, old->year,
+	                 old->created, old->origin);
+	for (long k = 0; k < r->n && !txn->err; k++) {
+		struct step_in *s = &r->steps[k];
+		if (step_load(a, r->keys[k], s)) {
+			r->out[k] = OUT_EXCLUDED;
+			continue;
+		}
+		uint64_t at;
+		if (revocation_lookup(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
+			r->out[k] = OUT_EXCLUDED;
+			continue;
+		}
+		r->out[k] = (uint8_t)judge(a->ctx->hh, txn, r->hash, &r->p, s, r->why[k],
+		                           sizeof(r->why[k]));
+		if (r->out[k] != OUT_TAKEN)
+			continue;
+		wf_apply(&r->p, s->step, s->hlc, s->days, s->origin);
+		for (long j = 0; j < k; j++)
+			if (r->out[j] == OUT_WAITING && wf_is_passed(&r->p, r->steps[j].step))
+				r->out[j] = OUT_REFUSED;
+	}
+}
+
+/* Store each step's outcome (history, waiting, refusals noted once) and
+ * drop the history entries past the new end. */
+static void
+replay_steps(struct applier *a, struct replay *r, const char *hid)
+{
+	struct store_txn *txn = &a->txn;
+	for (long i = 0; i < r->np; i++)
+		store_del(txn, STORE_PARKED, r->parked[i], STEP_KEY);
+	a->st.parked -= r->np;
+	for (long k = 0; k < r->n; k++) {
+		const struct step_in *s = &r->steps[k];
+		enum outcome before = was_of(r->was, r->nw, s);
+		if (r->out[k] == OUT_EXCLUDED) {
+			if (s->seq && before == OUT_REFUSED && is_own_origin(a, s->origin))
+				own_refused(a, -1, hid, s, "");
+			continue;
+		}
+		if (r->out[k] == OUT_WAITING) {
+			park_key(a, s->key);
+		} else {
+			struct wf_hist h;
+			hist_of(&h, s, r->out[k] == OUT_REFUSED, r->why[k]);
+			wf_hist_add(txn, r->hash, &r->p, &h);
+		}
+		if (r->out[k] == OUT_TAKEN && before != OUT_TAKEN)
+			a->st.wf_applied++;
+		if (r->out[k] == OUT_REFUSED && before != OUT_REFUSED)
+			note_refused(a, s, hid, r->why[k], before != OUT_NONE);
+		if (r->out[k] != OUT_REFUSED && before == OUT_REFUSED &&
+		    is_own_origin(a, s->origin))
+			own_refused(a, -1, hid, s, "");
+	}
+	for (uint32_t i = r->p.n_hist; i < r->old.n_hist; i++) {
+		uint8_t hk[36];
+		memcpy(hk, r->hash, 32);
+		be32_put(hk + 32, i);
+		store_del(txn, STORE_WFHIST, hk, sizeof(hk));
+	}
+}
+
 /*
  * Judge every step held on proposal HASH again, from its first, in the one
  * order (signed clock, then origin, then sequence, then place in the event),
@@ -561,133 +693,44 @@ static void
 replay(struct applier *a, const uint8_t hash[32])
 {
 	struct store_txn *txn = &a->txn;
-	struct wf_proposal old;
-	int err = wf_proposal_get(txn, hash, &old);
+	struct replay r = {.hash = hash};
+	int err = wf_proposal_get(txn, hash, &r.old);
 	if (err) {
 		if (err != JZ_ENOTFOUND)
 			store_fail(txn, err);
 		return;
 	}
-	uint8_t(*keys)[STEP_KEY] = NULL, (*parked)[STEP_KEY] = NULL;
-	struct step_in *steps = NULL;
-	char(*why)[200] = NULL;
-	uint8_t *out = NULL;
-	struct was *was = NULL;
-	long n = keys_of(txn, STORE_WFSTEP, hash, FOLD_MAX, &keys);
-	long np = n < 0 ? -1 : keys_of(txn, STORE_PARKED, hash, SIZE_MAX, &parked);
-	if (n < 0 || np < 0)
-		goto out;
-	size_t nw = old.n_hist + (size_t)np;
-	steps = calloc((size_t)n + 1, sizeof(*steps));
-	why = calloc((size_t)n + 1, sizeof(*why));
-	out = calloc((size_t)n + 1, 1);
-	was = calloc(nw + 1, sizeof(*was));
-	if (!steps || !why || !out || !was) {
-		store_fail(txn, -ENOMEM);
-		goto out;
+	if (replay_load(txn, &r) == 0)
+		replay_fold(a, &r);
+	if (txn->err || r.n < 0 || r.np < 0) {
+		replay_free(&r);
+		return;
 	}
-	/* What each step was: history entries, then the waiting ones. */
-	for (uint32_t i = 0; i < old.n_hist; i++) {
-		struct wf_hist h;
-		if (wf_hist_get(txn, hash, i, &h))
-			continue;
-		memcpy(was[i].origin, h.origin, 32);
-		was[i].seq = h.seq;
-		was[i].outcome = h.refused ? OUT_REFUSED : OUT_TAKEN;
-	}
-	for (long i = 0; i < np; i++) {
-		memcpy(was[old.n_hist + i].origin, parked[i] + 40, 32);
-		was[old.n_hist + i].seq = be64_get(parked[i] + 72);
-		was[old.n_hist + i].outcome = OUT_WAITING;
-	}
-
-	/* The fold. */
-	struct wf_proposal p;
-	wf_proposal_init(&p, old.household, old.from_status, old.to_status, old.year, old.created,
-	                 old.origin);
-	for (long k = 0; k < n && !txn->err; k++) {
-		struct step_in *s = &steps[k];
-		if (step_load(a, keys[k], s)) {
-			out[k] = OUT_EXCLUDED;
-			continue;
-		}
-		uint64_t at;
-		if (revocation_lookup(txn, s->origin, &at) && hlc_ms(s->hlc) > at) {
-			out[k] = OUT_EXCLUDED;
-			continue;
-		}
-		out[k] = (uint8_t)judge(a->ctx->hh, txn, hash, &p, s, why[k], sizeof(why[k]));
-		if (out[k] != OUT_TAKEN)
-			continue;
-		wf_apply(&p, s->step, s->hlc, s->days, s->origin);
-		for (long j = 0; j < k; j++)
-			if (out[j] == OUT_WAITING && wf_is_passed(&p, steps[j].step))
-				out[j] = OUT_REFUSED;
-	}
-	if (txn->err)
-		goto out;
-
-	/* Store it. */
-	bool was_rec = old.state == WF_RECORDED, is_rec = p.state == WF_RECORDED;
+	const struct wf_proposal *old = &r.old, *p = &r.p;
+	bool was_rec = old->state == WF_RECORDED, is_rec = p->state == WF_RECORDED;
 	bool rec_change =
-	    was_rec != is_rec ||
-	    (is_rec && (old.decided != p.decided || memcmp(old.decided_by, p.decided_by, 32) != 0));
+	    was_rec != is_rec || (is_rec && (old->decided != p->decided ||
+	                                     memcmp(old->decided_by, p->decided_by, 32) != 0));
 	struct hh_history *hold = NULL;
-	if (rec_change && (err = hh_history_snapshot(a->ctx->hh, txn, p.household, &hold))) {
+	if (rec_change && (err = hh_history_snapshot(a->ctx->hh, txn, p->household, &hold))) {
 		store_fail(txn, err);
-		goto out;
+		replay_free(&r);
+		return;
 	}
 	char hid[17];
-	household_id_format(p.household, hid);
-	for (long i = 0; i < np; i++)
-		store_del(txn, STORE_PARKED, parked[i], STEP_KEY);
-	a->st.parked -= np;
-	for (long k = 0; k < n; k++) {
-		const struct step_in *s = &steps[k];
-		if (out[k] == OUT_EXCLUDED) {
-			if (s->seq && was_of(was, nw, s) == OUT_REFUSED &&
-			    is_own_origin(a, s->origin))
-				own_refused(a, -1, hid, s, "");
-			continue;
-		}
-		enum outcome before = was_of(was, nw, s);
-		if (out[k] == OUT_WAITING) {
-			park_key(a, s->key);
-		} else {
-			struct wf_hist h;
-			hist_of(&h, s, out[k] == OUT_REFUSED, why[k]);
-			wf_hist_add(txn, hash, &p, &h);
-		}
-		if (out[k] == OUT_TAKEN && before != OUT_TAKEN)
-			a->st.wf_applied++;
-		if (out[k] == OUT_REFUSED && before != OUT_REFUSED)
-			note_refused(a, s, hid, why[k], before != OUT_NONE);
-		if (out[k] != OUT_REFUSED && before == OUT_REFUSED && is_own_origin(a, s->origin))
-			own_refused(a, -1, hid, s, "");
-	}
-	for (uint32_t i = p.n_hist; i < old.n_hist; i++) {
-		uint8_t hk[36];
-		memcpy(hk, hash, 32);
-		be32_put(hk + 32, i);
-		store_del(txn, STORE_WFHIST, hk, sizeof(hk));
-	}
-	wf_proposal_put(txn, hash, &p);
-	if (wf_is_open(old.state) && !wf_is_open(p.state))
+	household_id_format(p->household, hid);
+	replay_steps(a, &r, hid);
+	wf_proposal_put(txn, hash, p);
+	if (wf_is_open(old->state) && !wf_is_open(p->state))
 		a->st.proposals_closed++;
-	if (!wf_is_open(old.state) && wf_is_open(p.state))
+	if (!wf_is_open(old->state) && wf_is_open(p->state))
 		a->st.proposals_reopened++;
-	if (old.state != p.state)
+	if (old->state != p->state)
 		log_info("workflow: household %s judged again: %s -> %s", hid,
-		         wf_state_name(old.state), wf_state_name(p.state));
+		         wf_state_name(old->state), wf_state_name(p->state));
 	if (rec_change)
-		recorded_changed(a, p.household, hash, hold);
-out:
-	free(keys);
-	free(parked);
-	free(steps);
-	free(why);
-	free(out);
-	free(was);
+		recorded_changed(a, p->household, hash, hold);
+	replay_free(&r);
 }
 
 /* The proposals named by the workflow events in [FROM, ...) of WFTIME (or,
