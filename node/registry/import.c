@@ -840,29 +840,40 @@ parse_other_causes(struct hh_import *im, struct row *r, const struct csv_row *ro
 	r->ok |= BIT(C_OTHER_CAUSES);
 }
 
-/* Parse one data row into r; its errors go to the list. */
-static int
-parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
+/* A code of the person's; ONE_OF says what it must be. An empty optional
+ * column is fine and leaves *out as it is. */
+static void
+parse_person_code(struct hh_import *im, struct row *r, const struct csv_row *row, int col,
+                  bool optional, int min, int max, const struct code_name *names,
+                  const char *one_of, uint8_t *out)
 {
-	const struct header *h = &im->h;
-	char code[17], area[13];
+	const char *v = field(row, &im->h, col);
+	int c;
+
+	if (optional && !*v)
+		return;
+	if (!parse_code(v, min, max, names, &c))
+		row_error(im, r, col, "must be %s", one_of);
+	else
+		*out = (uint8_t)c;
+}
+
+/* household_id and relation: who the row is. household_id first: every
+ * later error names the household. */
+static void
+parse_row_keys(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
 	const char *v;
-	int c, err;
+	int c;
 
-	memset(r, 0, sizeof *r);
-	r->line = row->line;
-	r->next = SIZE_MAX;
-	r->f.standard = 1;
-
-	/* household_id first: every later error names the household. */
-	v = field(row, h, C_HOUSEHOLD_ID);
+	v = field(row, &im->h, C_HOUSEHOLD_ID);
 	if (!*v)
 		row_error(im, r, C_HOUSEHOLD_ID, "must not be empty");
 	else if (household_id_parse(v, &r->hh))
 		row_error(im, r, C_HOUSEHOLD_ID,
 		          "must be 16 digits: a village code and a serial 0001-9999");
 
-	v = field(row, h, C_RELATION);
+	v = field(row, &im->h, C_RELATION);
 	if (!*v)
 		row_error(im, r, C_RELATION, "must not be empty");
 	else if (!parse_code(v, 1, REC_CODE2_MAX, NULL, &c))
@@ -871,26 +882,41 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 		r->p.relation = (uint8_t)c;
 		r->head = c == 1;
 	}
+}
 
-	/* Household columns. */
-	v = field(row, h, C_VILLAGE);
-	if (*v) {
-		uint64_t village;
-		if (area_parse(v, &village) || area_level_of(village) != AREA_LEVEL_VILLAGE) {
-			row_error(im, r, C_VILLAGE, "must be a 12-digit village code");
-		} else if (!area_is_under(village, im->node_area)) {
-			area_format(im->node_area, area);
-			row_error(im, r, C_VILLAGE, "%s is outside this node's area %s", v, area);
-		} else {
-			r->f.village = village;
-			r->ok |= BIT(C_VILLAGE);
-			if (r->hh && household_village(r->hh) != village) {
-				household_id_format(r->hh, code);
-				row_error(im, r, C_HOUSEHOLD_ID, "%s is not in village %s", code,
-				          v);
-			}
+/* The village column, when given: a village under this node's area, and
+ * the one the household id names. */
+static void
+parse_village(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
+	const char *v = field(row, &im->h, C_VILLAGE);
+	char code[17], area[13];
+	uint64_t village;
+
+	if (!*v)
+		return;
+	if (area_parse(v, &village) || area_level_of(village) != AREA_LEVEL_VILLAGE) {
+		row_error(im, r, C_VILLAGE, "must be a 12-digit village code");
+	} else if (!area_is_under(village, im->node_area)) {
+		area_format(im->node_area, area);
+		row_error(im, r, C_VILLAGE, "%s is outside this node's area %s", v, area);
+	} else {
+		r->f.village = village;
+		r->ok |= BIT(C_VILLAGE);
+		if (r->hh && household_village(r->hh) != village) {
+			household_id_format(r->hh, code);
+			row_error(im, r, C_HOUSEHOLD_ID, "%s is not in village %s", code, v);
 		}
 	}
+}
+
+/* The household columns given on this row, each checked on its own. */
+static void
+parse_household(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
+	const char *v;
+
+	parse_village(im, row, r);
 	parse_hh_code(im, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names,
 	              "0-5 or 非贫困/未脱贫/已脱贫享受政策/已脱贫不再享受政策/返贫/剔除",
 	              &r->f.status);
@@ -904,7 +930,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 			if (r->f.other[k] == r->f.main_cause)
 				row_error(im, r, C_OTHER_CAUSES, "repeats the main cause %d",
 				          r->f.main_cause);
-	v = field(row, h, C_INCOME);
+	v = field(row, &im->h, C_INCOME);
 	if (*v) {
 		if (*v == '-')
 			row_error(im, r, C_INCOME, "must not be negative");
@@ -913,7 +939,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 		else
 			r->ok |= BIT(C_INCOME);
 	}
-	v = field(row, h, C_YEAR);
+	v = field(row, &im->h, C_YEAR);
 	if (*v) {
 		if (!parse_year(v, &r->f.year))
 			row_error(im, r, C_YEAR, "must be a year in 2013..2100");
@@ -925,26 +951,35 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 	uint8_t relocated = 0;
 	parse_hh_code(im, r, row, C_RELOCATED, 0, 1, yes_no_names, "0/1 or 否/是", &relocated);
 	r->f.relocated = relocated;
+}
 
-	if (r->head) {
-		static const int required[] = {C_VILLAGE, C_STATUS, C_INCOME, C_YEAR};
-		for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-			int col = required[i];
-			if (!*field(row, h, col))
-				row_error(im, r, col, "must not be empty on the head's row");
-		}
-		bool poor =
-		    (r->ok & BIT(C_STATUS)) && r->f.status >= HH_POOR && r->f.status <= HH_RETURNED;
-		if (poor && !*field(row, h, C_ATTRIBUTE))
-			row_error(im, r, C_ATTRIBUTE, "must not be empty for status %d",
-			          r->f.status);
-		if (poor && !*field(row, h, C_MAIN_CAUSE))
-			row_error(im, r, C_MAIN_CAUSE, "must not be empty for status %d",
-			          r->f.status);
+/* The head's row must give the household columns every household has, and
+ * a poor household's attribute and main cause. */
+static void
+check_head_row(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
+	static const int required[] = {C_VILLAGE, C_STATUS, C_INCOME, C_YEAR};
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+		int col = required[i];
+		if (!*field(row, &im->h, col))
+			row_error(im, r, col, "must not be empty on the head's row");
 	}
+	bool poor = (r->ok & BIT(C_STATUS)) && r->f.status >= HH_POOR && r->f.status <= HH_RETURNED;
+	if (poor && !*field(row, &im->h, C_ATTRIBUTE))
+		row_error(im, r, C_ATTRIBUTE, "must not be empty for status %d", r->f.status);
+	if (poor && !*field(row, &im->h, C_MAIN_CAUSE))
+		row_error(im, r, C_MAIN_CAUSE, "must not be empty for status %d", r->f.status);
+}
 
-	/* The person. */
-	v = field(row, h, C_NAME);
+/* Name, ID number (and its pid_tag), sex and birth date: the columns that
+ * say who the person is. Returns 0, or resid_tag's error. */
+static int
+parse_identity(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
+	const char *v;
+	int err;
+
+	v = field(row, &im->h, C_NAME);
 	if (!*v)
 		row_error(im, r, C_NAME, "must not be empty");
 	else if (strlen(v) >= sizeof r->p.name)
@@ -954,7 +989,7 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 	else
 		strcpy(r->p.name, v);
 
-	v = field(row, h, C_ID_NUMBER);
+	v = field(row, &im->h, C_ID_NUMBER);
 	if (!*v) {
 		row_error(im, r, C_ID_NUMBER, "must not be empty");
 	} else if (resid_normalize(v, r->p.id_number)) {
@@ -968,13 +1003,10 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 		r->has_tag = true;
 	}
 
-	v = field(row, h, C_SEX);
-	if (!parse_code(v, 1, REC_SEX_MAX, sex_names, &c))
-		row_error(im, r, C_SEX, "must be 1/2 or 男/女");
-	else
-		r->p.sex = (uint8_t)c;
+	parse_person_code(im, r, row, C_SEX, false, 1, REC_SEX_MAX, sex_names, "1/2 or 男/女",
+	                  &r->p.sex);
 
-	v = field(row, h, C_BIRTH_DATE);
+	v = field(row, &im->h, C_BIRTH_DATE);
 	if (!parse_date(v, r->p.birth_date)) {
 		row_error(im, r, C_BIRTH_DATE, "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
 	} else if (r->has_tag) {
@@ -983,31 +1015,41 @@ parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
 		    strcmp(from_id, r->p.birth_date) != 0)
 			row_error(im, r, C_BIRTH_DATE, "does not match the ID number");
 	}
+	return 0;
+}
 
-	v = field(row, h, C_HEALTH);
-	if (!parse_code(v, 1, REC_HEALTH_MAX, health_names, &c))
-		row_error(im, r, C_HEALTH, "must be 1-4 or 健康/长期慢性病/患有大病/残疾");
-	else
-		r->m.health = (uint8_t)c;
+/* Health, labour, ethnicity and schooling. */
+static void
+parse_member(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
+	parse_person_code(im, r, row, C_HEALTH, false, 1, REC_HEALTH_MAX, health_names,
+	                  "1-4 or 健康/长期慢性病/患有大病/残疾", &r->m.health);
+	parse_person_code(im, r, row, C_LABOUR, false, 1, REC_LABOUR_MAX, labour_names,
+	                  "1-4 or 普通劳动力/技能劳动力/丧失劳动力/无劳动力", &r->m.labour);
+	parse_person_code(im, r, row, C_ETHNICITY, true, 1, REC_CODE2_MAX, NULL, "a code 01-99",
+	                  &r->p.ethnicity);
+	parse_person_code(im, r, row, C_SCHOOLING, true, 1, 6, NULL, "a code 01-06",
+	                  &r->p.schooling);
+}
 
-	v = field(row, h, C_LABOUR);
-	if (!parse_code(v, 1, REC_LABOUR_MAX, labour_names, &c))
-		row_error(im, r, C_LABOUR,
-		          "must be 1-4 or 普通劳动力/技能劳动力/丧失劳动力/无劳动力");
-	else
-		r->m.labour = (uint8_t)c;
+/* Parse one data row into r, each group of columns in turn; its errors go
+ * to the list. Returns 0, or an error that ends the import. */
+static int
+parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
+{
+	int err;
 
-	v = field(row, h, C_ETHNICITY);
-	if (*v && !parse_code(v, 1, REC_CODE2_MAX, NULL, &c))
-		row_error(im, r, C_ETHNICITY, "must be a code 01-99");
-	else if (*v)
-		r->p.ethnicity = (uint8_t)c;
-
-	v = field(row, h, C_SCHOOLING);
-	if (*v && !parse_code(v, 1, 6, NULL, &c))
-		row_error(im, r, C_SCHOOLING, "must be a code 01-06");
-	else if (*v)
-		r->p.schooling = (uint8_t)c;
+	memset(r, 0, sizeof *r);
+	r->line = row->line;
+	r->next = SIZE_MAX;
+	r->f.standard = 1;
+	parse_row_keys(im, row, r);
+	parse_household(im, row, r);
+	if (r->head)
+		check_head_row(im, row, r);
+	if ((err = parse_identity(im, row, r)))
+		return err;
+	parse_member(im, row, r);
 	return 0;
 }
 
