@@ -1,31 +1,23 @@
 /*
- * import.c - validated CSV import (DESIGN §10; the columns are in import.h).
+ * import.c - validated CSV import (DESIGN §10; the columns are in import.h),
+ * one row at a time: the error list, the values of each kind of column, the
+ * header, and the household and census rows, each column checked on its own
+ * (import_row.h). Reading a file, households as a whole and what must not
+ * repeat in a file are import_file.c's.
  *
- * Households are read in two passes. The first reads every row, checks each
- * field on its own, computes the member's pid_tag and files the row under its
- * household id (a hash map; rows of a household need not be adjacent). ID
- * numbers are checked for repeats as they come, by tag, so the clear number
- * is never a map key. The second pass walks each household: one head, at
- * most REC_MAX_MEMBERS rows, every household column given on a member's row
- * equal to the head's. Households with no error become items; errors are
- * sorted by line at the end, so the report reads top to bottom.
- *
- * Rows hold personal data, so every buffer that held rows or items is wiped
- * with sodium_memzero before it is freed. Messages never quote names, ID
- * numbers or birth dates; area codes and household ids are fine (DESIGN §4).
+ * Messages never quote names, ID numbers or birth dates; area codes and
+ * household ids are fine (DESIGN §4).
  */
 #include "import.h"
 
 #include "area.h"
-#include "csv.h"
 #include "err.h"
+#include "import_row.h"
 #include "resid.h"
 #include "text.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +29,6 @@
 #define COUNT_MAX   1000000000ULL
 
 /* ------------------------------------------------------------ errors */
-
-struct errlist {
-	struct import_error *v;
-	size_t n, cap;
-	bool oom;
-};
 
 /* Copy at most size - 1 bytes of s, never splitting a UTF-8 sequence. */
 static void
@@ -58,12 +44,9 @@ copy_utf8(char *dst, size_t size, const char *s)
 	dst[n] = '\0';
 }
 
-static void add_error(struct errlist *e, size_t line, const char *column, uint64_t household,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void
-add_error(struct errlist *e, size_t line, const char *column, uint64_t household, const char *fmt,
-          ...)
+void
+import_error_add(struct errlist *e, size_t line, const char *column, uint64_t household,
+                 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -100,8 +83,8 @@ cmp_key(const void *a, const void *b)
 }
 
 /* Stable sort by line: same-line errors keep the order they were found in. */
-static int
-sort_errors(struct errlist *e)
+int
+import_errors_sort(struct errlist *e)
 {
 	if (e->n < 2)
 		return 0;
@@ -122,77 +105,6 @@ sort_errors(struct errlist *e)
 	e->v = v;
 	e->cap = e->n;
 	return 0;
-}
-
-/* ------------------------------------------------------------ a small map */
-
-/* Open addressing, uint64 keys (never 0) to size_t values. For pid tags the
- * key is a prefix of the tag and same() tells real matches apart. */
-struct map {
-	uint64_t *keys;
-	size_t *vals;
-	size_t cap, n;
-};
-
-typedef bool (*map_same_fn)(size_t val, const void *probe);
-
-static size_t
-slot_of(const struct map *m, uint64_t key)
-{
-	key ^= key >> 33;
-	key *= 0xff51afd7ed558ccdULL;
-	key ^= key >> 33;
-	return (size_t)key & (m->cap - 1);
-}
-
-/* The value stored under key (and matching probe), or SIZE_MAX. */
-static size_t
-map_get(const struct map *m, uint64_t key, map_same_fn same, const void *probe)
-{
-	if (!m->cap)
-		return SIZE_MAX;
-	for (size_t i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
-		if (m->keys[i] == 0)
-			return SIZE_MAX;
-		if (m->keys[i] == key && (!same || same(m->vals[i], probe)))
-			return m->vals[i];
-	}
-}
-
-static int
-map_put(struct map *m, uint64_t key, size_t val)
-{
-	if (2 * (m->n + 1) > m->cap) {
-		struct map bigger = {.cap = m->cap ? 2 * m->cap : 1024};
-		bigger.keys = calloc(bigger.cap, sizeof *bigger.keys);
-		bigger.vals = calloc(bigger.cap, sizeof *bigger.vals);
-		if (!bigger.keys || !bigger.vals) {
-			free(bigger.keys);
-			free(bigger.vals);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < m->cap; i++)
-			if (m->keys[i])
-				map_put(&bigger, m->keys[i], m->vals[i]);
-		free(m->keys);
-		free(m->vals);
-		*m = bigger;
-	}
-	size_t i = slot_of(m, key);
-	while (m->keys[i])
-		i = (i + 1) & (m->cap - 1);
-	m->keys[i] = key;
-	m->vals[i] = val;
-	m->n++;
-	return 0;
-}
-
-static void
-map_release(struct map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
 }
 
 /* ------------------------------------------------------------ fields */
@@ -412,16 +324,6 @@ struct column_def {
 	bool required;
 };
 
-#define MAX_COLUMNS 24
-
-struct header {
-	size_t line;
-	size_t n_fields;              /* fields in the header row */
-	int field_of[MAX_COLUMNS];    /* column -> field index, -1 absent */
-	char name[MAX_COLUMNS][48];   /* column -> name as written */
-	bool unnamed[CSV_FIELDS_MAX]; /* field with an empty header */
-};
-
 /* Map the header row onto defs. Returns 0 or JZ_EPARSE (errors listed). */
 static int
 parse_header(const struct csv_row *row, const struct column_def *defs, int ncols, struct header *h,
@@ -445,11 +347,11 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 			if (strcasecmp(v, defs[c].en) == 0 || strcmp(v, defs[c].zh) == 0)
 				break;
 		if (c == ncols) {
-			add_error(e, row->line, v, 0, "unknown column");
+			import_error_add(e, row->line, v, 0, "unknown column");
 			bad = true;
 		} else if (h->field_of[c] >= 0) {
-			add_error(e, row->line, v, 0, "column given twice (also column %d)",
-			          h->field_of[c] + 1);
+			import_error_add(e, row->line, v, 0, "column given twice (also column %d)",
+			                 h->field_of[c] + 1);
 			bad = true;
 		} else {
 			h->field_of[c] = (int)i;
@@ -458,8 +360,8 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 	}
 	for (int c = 0; c < ncols; c++) {
 		if (defs[c].required && h->field_of[c] < 0) {
-			add_error(e, row->line, defs[c].en, 0, "missing column (%s or %s)",
-			          defs[c].en, defs[c].zh);
+			import_error_add(e, row->line, defs[c].en, 0, "missing column (%s or %s)",
+			                 defs[c].en, defs[c].zh);
 			bad = true;
 		}
 	}
@@ -469,8 +371,8 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 /* Trim the row; false if every field is empty. A row must have as many
  * fields as the header (a missing comma shifts every later column, so the
  * row cannot be trusted); a value under an empty header is an error. */
-static bool
-prepare_row(struct csv_row *row, const struct header *h, struct errlist *e, bool *bad)
+bool
+import_row_prepare(struct csv_row *row, const struct header *h, struct errlist *e, bool *bad)
 {
 	bool any = false;
 	size_t n = row->n;
@@ -486,21 +388,22 @@ prepare_row(struct csv_row *row, const struct header *h, struct errlist *e, bool
 	while (n > h->n_fields && *row->fields[n - 1] == '\0')
 		n--;
 	if (n != h->n_fields) {
-		add_error(e, row->line, "", 0, "%zu fields, but the header has %zu", n,
-		          h->n_fields);
+		import_error_add(e, row->line, "", 0, "%zu fields, but the header has %zu", n,
+		                 h->n_fields);
 		*bad = true;
 	}
 	for (size_t i = 0; i < row->n && i < h->n_fields; i++) {
 		if (*row->fields[i] != '\0' && h->unnamed[i]) {
-			add_error(e, row->line, "", 0, "value in column %zu, which has no header",
-			          i + 1);
+			import_error_add(e, row->line, "", 0,
+			                 "value in column %zu, which has no header", i + 1);
 			*bad = true;
 		}
 		/* Text from a file reaches other operators' terminals and notices:
 		 * no control characters, no marks that reorder it (DESIGN §8). */
 		char why[TEXT_WHY_LEN];
 		if (!text_is_clean(row->fields[i], strlen(row->fields[i]), 0, why)) {
-			add_error(e, row->line, h->unnamed[i] ? "" : h->name[i], 0, "%s", why);
+			import_error_add(e, row->line, h->unnamed[i] ? "" : h->name[i], 0, "%s",
+			                 why);
 			*bad = true;
 		}
 	}
@@ -516,29 +419,6 @@ field(const struct csv_row *row, const struct header *h, int col)
 }
 
 /* ------------------------------------------------------------ households */
-
-enum {
-	C_HOUSEHOLD_ID,
-	C_VILLAGE,
-	C_NAME,
-	C_ID_NUMBER,
-	C_RELATION,
-	C_SEX,
-	C_BIRTH_DATE,
-	C_HEALTH,
-	C_LABOUR,
-	C_ATTRIBUTE,
-	C_MAIN_CAUSE,
-	C_INCOME,
-	C_STATUS,
-	C_YEAR,
-	C_OTHER_CAUSES,
-	C_STANDARD,
-	C_RELOCATED,
-	C_ETHNICITY,
-	C_SCHOOLING,
-	HH_NCOLS
-};
 
 static const struct column_def hh_columns[HH_NCOLS] = {
     [C_HOUSEHOLD_ID] = {"household_id", "户编号", true},
@@ -666,81 +546,14 @@ import_household_ok(const struct rec_household *h, char *why, size_t len)
 	return true;
 }
 
-/* The household part of a row. */
-struct hh_fields {
-	uint64_t village;
-	int64_t income;
-	uint16_t year;
-	uint8_t standard, attribute, main_cause, status, n_other;
-	uint8_t other[REC_MAX_OTHER];
-	bool relocated;
-};
+int
+import_header_households(const struct csv_row *row, struct header *h, struct errlist *e)
+{
+	return parse_header(row, hh_columns, HH_NCOLS, h, e);
+}
 
-struct row {
-	size_t line;
-	uint64_t hh; /* 0 if household_id is unusable */
-	size_t next; /* next row of the same household, SIZE_MAX at the end */
-	bool bad;
-	bool head;          /* relation 01 */
-	bool has_tag;       /* pid_tag computed (ID number valid) */
-	unsigned ok;        /* bit per column: given and valid */
-	unsigned given_bad; /* bit per column: given but invalid */
-	struct hh_fields f;
-	struct rec_member m;
-	struct rec_person p;
-};
-
-struct group {
-	uint64_t hh;
-	size_t first, last, n;
-};
-
-/* A household whose rows have ended (another household's row came). */
-struct seen {
-	uint64_t hh;
-	size_t first, last; /* lines of its first and last row */
-	bool good;          /* emitted as good (so far) */
-	bool bad;           /* counted in n_bad_households */
-};
-
-/* An ID number seen: its tag and line. */
-struct tag_seen {
-	uint8_t tag[REC_PID_TAG_LEN];
-	size_t line;
-};
-
-/* Rows kept of one household: its members and one more (the row that
- * makes it too big); later rows of it are read into the spare slot. */
-#define ROWS_KEPT (REC_MAX_MEMBERS + 2)
-
-struct hh_import {
-	const uint8_t *tag_key;
-	uint64_t node_area;
-	struct header h;
-	struct errlist e;
-	struct row *rows; /* the current household's rows, ROWS_KEPT */
-	size_t n_rows;
-	struct group cur; /* the current household; cur.hh 0 when none */
-	struct seen *seen;
-	size_t n_seen, cap_seen;
-	struct tag_seen *tags;
-	size_t n_tags, cap_tags;
-	struct map by_hh, by_tag; /* into seen, tags */
-	size_t orphans;           /* rows without a usable household id */
-	bool local;               /* no file-wide checks (import_households_local) */
-	import_emit_fn emit;
-	void *arg;
-	struct import_household item; /* the household being emitted */
-	struct import_result *out;
-};
-
-#define BIT(c) (1u << (c))
-
-static void row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
+void
+import_row_error(struct row_parser *rp, struct row *r, int col, const char *fmt, ...)
 {
 	char what[200];
 	va_list ap;
@@ -749,44 +562,23 @@ row_error(struct hh_import *im, struct row *r, int col, const char *fmt, ...)
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	r->bad = true;
-	add_error(&im->e, r->line, col >= 0 ? im->h.name[col] : "", r->hh, "%s", what);
+	import_error_add(&rp->e, r->line, col >= 0 ? rp->h.name[col] : "", r->hh, "%s", what);
 	if (col >= 0)
 		r->given_bad |= BIT(col);
 }
 
-struct tag_probe {
-	const uint8_t *tag;
-	const struct tag_seen *tags;
-};
-
-/* val is the index of a tag seen. */
-static bool
-same_tag(size_t val, const void *probe)
-{
-	const struct tag_probe *t = probe;
-	return memcmp(t->tags[val].tag, t->tag, REC_PID_TAG_LEN) == 0;
-}
-
-static uint64_t
-tag_key64(const uint8_t *tag)
-{
-	uint64_t k;
-	memcpy(&k, tag, sizeof k);
-	return k ? k : 1;
-}
-
 /* Codes for one of the household columns; only a given value is checked. */
 static void
-parse_hh_code(struct hh_import *im, struct row *r, const struct csv_row *row, int col, int min,
+parse_hh_code(struct row_parser *rp, struct row *r, const struct csv_row *row, int col, int min,
               int max, const struct code_name *names, const char *expect, uint8_t *out)
 {
-	const char *v = field(row, &im->h, col);
+	const char *v = field(row, &rp->h, col);
 	int c;
 
 	if (!*v)
 		return;
 	if (!parse_code(v, min, max, names, &c)) {
-		row_error(im, r, col, "must be %s", expect);
+		import_row_error(rp, r, col, "must be %s", expect);
 		return;
 	}
 	*out = (uint8_t)c;
@@ -794,9 +586,9 @@ parse_hh_code(struct hh_import *im, struct row *r, const struct csv_row *row, in
 }
 
 static void
-parse_other_causes(struct hh_import *im, struct row *r, const struct csv_row *row)
+parse_other_causes(struct row_parser *rp, struct row *r, const struct csv_row *row)
 {
-	const char *v = field(row, &im->h, C_OTHER_CAUSES);
+	const char *v = field(row, &rp->h, C_OTHER_CAUSES);
 	char buf[CSV_FIELD_MAX + 1];
 	uint8_t n = 0;
 
@@ -820,17 +612,17 @@ parse_other_causes(struct hh_import *im, struct row *r, const struct csv_row *ro
 		if (!*tok)
 			continue;
 		if (n == REC_MAX_OTHER) {
-			row_error(im, r, C_OTHER_CAUSES, "at most 2 other causes");
+			import_row_error(rp, r, C_OTHER_CAUSES, "at most 2 other causes");
 			return;
 		}
 		if (!parse_code(tok, 1, REC_CAUSE_MAX, cause_names, &c)) {
-			row_error(im, r, C_OTHER_CAUSES,
-			          "each cause must be 1-12 or a cause name such as 因病");
+			import_row_error(rp, r, C_OTHER_CAUSES,
+			                 "each cause must be 1-12 or a cause name such as 因病");
 			return;
 		}
 		for (uint8_t k = 0; k < n; k++) {
 			if (r->f.other[k] == c) {
-				row_error(im, r, C_OTHER_CAUSES, "cause %d listed twice", c);
+				import_row_error(rp, r, C_OTHER_CAUSES, "cause %d listed twice", c);
 				return;
 			}
 		}
@@ -840,213 +632,222 @@ parse_other_causes(struct hh_import *im, struct row *r, const struct csv_row *ro
 	r->ok |= BIT(C_OTHER_CAUSES);
 }
 
-/* Parse one data row into r; its errors go to the list. */
-static int
-parse_hh_row(struct hh_import *im, const struct csv_row *row, struct row *r)
+/* A code of the person's; ONE_OF says what it must be. An empty optional
+ * column is fine and leaves *out as it is. */
+static void
+parse_person_code(struct row_parser *rp, struct row *r, const struct csv_row *row, int col,
+                  bool optional, int min, int max, const struct code_name *names,
+                  const char *one_of, uint8_t *out)
 {
-	const struct header *h = &im->h;
-	char code[17], area[13];
+	const char *v = field(row, &rp->h, col);
+	int c;
+
+	if (optional && !*v)
+		return;
+	if (!parse_code(v, min, max, names, &c))
+		import_row_error(rp, r, col, "must be %s", one_of);
+	else
+		*out = (uint8_t)c;
+}
+
+/* household_id and relation: who the row is. household_id first: every
+ * later error names the household. */
+static void
+parse_row_keys(struct row_parser *rp, const struct csv_row *row, struct row *r)
+{
 	const char *v;
-	int c, err;
+	int c;
 
-	memset(r, 0, sizeof *r);
-	r->line = row->line;
-	r->next = SIZE_MAX;
-	r->f.standard = 1;
-
-	/* household_id first: every later error names the household. */
-	v = field(row, h, C_HOUSEHOLD_ID);
+	v = field(row, &rp->h, C_HOUSEHOLD_ID);
 	if (!*v)
-		row_error(im, r, C_HOUSEHOLD_ID, "must not be empty");
+		import_row_error(rp, r, C_HOUSEHOLD_ID, "must not be empty");
 	else if (household_id_parse(v, &r->hh))
-		row_error(im, r, C_HOUSEHOLD_ID,
-		          "must be 16 digits: a village code and a serial 0001-9999");
+		import_row_error(rp, r, C_HOUSEHOLD_ID,
+		                 "must be 16 digits: a village code and a serial 0001-9999");
 
-	v = field(row, h, C_RELATION);
+	v = field(row, &rp->h, C_RELATION);
 	if (!*v)
-		row_error(im, r, C_RELATION, "must not be empty");
+		import_row_error(rp, r, C_RELATION, "must not be empty");
 	else if (!parse_code(v, 1, REC_CODE2_MAX, NULL, &c))
-		row_error(im, r, C_RELATION, "must be a code 01-99 (01 is the head)");
+		import_row_error(rp, r, C_RELATION, "must be a code 01-99 (01 is the head)");
 	else {
 		r->p.relation = (uint8_t)c;
 		r->head = c == 1;
 	}
+}
 
-	/* Household columns. */
-	v = field(row, h, C_VILLAGE);
-	if (*v) {
-		uint64_t village;
-		if (area_parse(v, &village) || area_level_of(village) != AREA_LEVEL_VILLAGE) {
-			row_error(im, r, C_VILLAGE, "must be a 12-digit village code");
-		} else if (!area_is_under(village, im->node_area)) {
-			area_format(im->node_area, area);
-			row_error(im, r, C_VILLAGE, "%s is outside this node's area %s", v, area);
-		} else {
-			r->f.village = village;
-			r->ok |= BIT(C_VILLAGE);
-			if (r->hh && household_village(r->hh) != village) {
-				household_id_format(r->hh, code);
-				row_error(im, r, C_HOUSEHOLD_ID, "%s is not in village %s", code,
-				          v);
-			}
+/* The village column, when given: a village under this node's area, and
+ * the one the household id names. */
+static void
+parse_village(struct row_parser *rp, const struct csv_row *row, struct row *r)
+{
+	const char *v = field(row, &rp->h, C_VILLAGE);
+	char code[17], area[13];
+	uint64_t village;
+
+	if (!*v)
+		return;
+	if (area_parse(v, &village) || area_level_of(village) != AREA_LEVEL_VILLAGE) {
+		import_row_error(rp, r, C_VILLAGE, "must be a 12-digit village code");
+	} else if (!area_is_under(village, rp->node_area)) {
+		area_format(rp->node_area, area);
+		import_row_error(rp, r, C_VILLAGE, "%s is outside this node's area %s", v, area);
+	} else {
+		r->f.village = village;
+		r->ok |= BIT(C_VILLAGE);
+		if (r->hh && household_village(r->hh) != village) {
+			household_id_format(r->hh, code);
+			import_row_error(rp, r, C_HOUSEHOLD_ID, "%s is not in village %s", code, v);
 		}
 	}
-	parse_hh_code(im, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names,
+}
+
+/* The household columns given on this row, each checked on its own. */
+static void
+parse_household(struct row_parser *rp, const struct csv_row *row, struct row *r)
+{
+	const char *v;
+
+	parse_village(rp, row, r);
+	parse_hh_code(rp, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names,
 	              "0-5 or 非贫困/未脱贫/已脱贫享受政策/已脱贫不再享受政策/返贫/剔除",
 	              &r->f.status);
-	parse_hh_code(im, r, row, C_ATTRIBUTE, 1, REC_ATTRIBUTE_MAX, attribute_names,
+	parse_hh_code(rp, r, row, C_ATTRIBUTE, 1, REC_ATTRIBUTE_MAX, attribute_names,
 	              "1-3 or 一般贫困户/低保贫困户/特困供养贫困户", &r->f.attribute);
-	parse_hh_code(im, r, row, C_MAIN_CAUSE, 1, REC_CAUSE_MAX, cause_names,
+	parse_hh_code(rp, r, row, C_MAIN_CAUSE, 1, REC_CAUSE_MAX, cause_names,
 	              "1-12 or a cause name such as 因病", &r->f.main_cause);
-	parse_other_causes(im, r, row);
+	parse_other_causes(rp, r, row);
 	if ((r->ok & BIT(C_MAIN_CAUSE)) && (r->ok & BIT(C_OTHER_CAUSES)))
 		for (uint8_t k = 0; k < r->f.n_other; k++)
 			if (r->f.other[k] == r->f.main_cause)
-				row_error(im, r, C_OTHER_CAUSES, "repeats the main cause %d",
-				          r->f.main_cause);
-	v = field(row, h, C_INCOME);
+				import_row_error(rp, r, C_OTHER_CAUSES, "repeats the main cause %d",
+				                 r->f.main_cause);
+	v = field(row, &rp->h, C_INCOME);
 	if (*v) {
 		if (*v == '-')
-			row_error(im, r, C_INCOME, "must not be negative");
+			import_row_error(rp, r, C_INCOME, "must not be negative");
 		else if (!parse_yuan(v, &r->f.income))
-			row_error(im, r, C_INCOME, "must be yuan with at most two decimals");
+			import_row_error(rp, r, C_INCOME, "must be yuan with at most two decimals");
 		else
 			r->ok |= BIT(C_INCOME);
 	}
-	v = field(row, h, C_YEAR);
+	v = field(row, &rp->h, C_YEAR);
 	if (*v) {
 		if (!parse_year(v, &r->f.year))
-			row_error(im, r, C_YEAR, "must be a year in 2013..2100");
+			import_row_error(rp, r, C_YEAR, "must be a year in 2013..2100");
 		else
 			r->ok |= BIT(C_YEAR);
 	}
-	parse_hh_code(im, r, row, C_STANDARD, 1, REC_STANDARD_MAX, standard_names,
+	parse_hh_code(rp, r, row, C_STANDARD, 1, REC_STANDARD_MAX, standard_names,
 	              "1-3 or 国家标准/省定标准/市定标准", &r->f.standard);
 	uint8_t relocated = 0;
-	parse_hh_code(im, r, row, C_RELOCATED, 0, 1, yes_no_names, "0/1 or 否/是", &relocated);
+	parse_hh_code(rp, r, row, C_RELOCATED, 0, 1, yes_no_names, "0/1 or 否/是", &relocated);
 	r->f.relocated = relocated;
+}
 
-	if (r->head) {
-		static const int required[] = {C_VILLAGE, C_STATUS, C_INCOME, C_YEAR};
-		for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-			int col = required[i];
-			if (!*field(row, h, col))
-				row_error(im, r, col, "must not be empty on the head's row");
-		}
-		bool poor =
-		    (r->ok & BIT(C_STATUS)) && r->f.status >= HH_POOR && r->f.status <= HH_RETURNED;
-		if (poor && !*field(row, h, C_ATTRIBUTE))
-			row_error(im, r, C_ATTRIBUTE, "must not be empty for status %d",
-			          r->f.status);
-		if (poor && !*field(row, h, C_MAIN_CAUSE))
-			row_error(im, r, C_MAIN_CAUSE, "must not be empty for status %d",
-			          r->f.status);
+/* The head's row must give the household columns every household has, and
+ * a poor household's attribute and main cause. */
+static void
+check_head_row(struct row_parser *rp, const struct csv_row *row, struct row *r)
+{
+	static const int required[] = {C_VILLAGE, C_STATUS, C_INCOME, C_YEAR};
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+		int col = required[i];
+		if (!*field(row, &rp->h, col))
+			import_row_error(rp, r, col, "must not be empty on the head's row");
 	}
+	bool poor = (r->ok & BIT(C_STATUS)) && r->f.status >= HH_POOR && r->f.status <= HH_RETURNED;
+	if (poor && !*field(row, &rp->h, C_ATTRIBUTE))
+		import_row_error(rp, r, C_ATTRIBUTE, "must not be empty for status %d",
+		                 r->f.status);
+	if (poor && !*field(row, &rp->h, C_MAIN_CAUSE))
+		import_row_error(rp, r, C_MAIN_CAUSE, "must not be empty for status %d",
+		                 r->f.status);
+}
 
-	/* The person. */
-	v = field(row, h, C_NAME);
+/* Name, ID number (and its pid_tag), sex and birth date: the columns that
+ * say who the person is. Returns 0, or resid_tag's error. */
+static int
+parse_identity(struct row_parser *rp, const struct csv_row *row, struct row *r)
+{
+	const char *v;
+	int err;
+
+	v = field(row, &rp->h, C_NAME);
 	if (!*v)
-		row_error(im, r, C_NAME, "must not be empty");
+		import_row_error(rp, r, C_NAME, "must not be empty");
 	else if (strlen(v) >= sizeof r->p.name)
-		row_error(im, r, C_NAME, "longer than %zu bytes", sizeof r->p.name - 1);
+		import_row_error(rp, r, C_NAME, "longer than %zu bytes", sizeof r->p.name - 1);
 	else if (!text_ok(v))
-		row_error(im, r, C_NAME, "not valid UTF-8 text");
+		import_row_error(rp, r, C_NAME, "not valid UTF-8 text");
 	else
 		strcpy(r->p.name, v);
 
-	v = field(row, h, C_ID_NUMBER);
+	v = field(row, &rp->h, C_ID_NUMBER);
 	if (!*v) {
-		row_error(im, r, C_ID_NUMBER, "must not be empty");
+		import_row_error(rp, r, C_ID_NUMBER, "must not be empty");
 	} else if (resid_normalize(v, r->p.id_number)) {
 		char why[96];
 		resid_explain(v, why, sizeof why);
-		row_error(im, r, C_ID_NUMBER, "%s", why);
+		import_row_error(rp, r, C_ID_NUMBER, "%s", why);
 	} else {
-		err = resid_tag(r->p.id_number, im->tag_key, r->m.pid_tag);
+		err = resid_tag(r->p.id_number, rp->tag_key, r->m.pid_tag);
 		if (err)
 			return err;
 		r->has_tag = true;
 	}
 
-	v = field(row, h, C_SEX);
-	if (!parse_code(v, 1, REC_SEX_MAX, sex_names, &c))
-		row_error(im, r, C_SEX, "must be 1/2 or 男/女");
-	else
-		r->p.sex = (uint8_t)c;
+	parse_person_code(rp, r, row, C_SEX, false, 1, REC_SEX_MAX, sex_names, "1/2 or 男/女",
+	                  &r->p.sex);
 
-	v = field(row, h, C_BIRTH_DATE);
+	v = field(row, &rp->h, C_BIRTH_DATE);
 	if (!parse_date(v, r->p.birth_date)) {
-		row_error(im, r, C_BIRTH_DATE, "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
+		import_row_error(rp, r, C_BIRTH_DATE,
+		                 "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
 	} else if (r->has_tag) {
 		char from_id[11];
 		if (resid_birth_date(r->p.id_number, from_id) == 0 &&
 		    strcmp(from_id, r->p.birth_date) != 0)
-			row_error(im, r, C_BIRTH_DATE, "does not match the ID number");
+			import_row_error(rp, r, C_BIRTH_DATE, "does not match the ID number");
 	}
-
-	v = field(row, h, C_HEALTH);
-	if (!parse_code(v, 1, REC_HEALTH_MAX, health_names, &c))
-		row_error(im, r, C_HEALTH, "must be 1-4 or 健康/长期慢性病/患有大病/残疾");
-	else
-		r->m.health = (uint8_t)c;
-
-	v = field(row, h, C_LABOUR);
-	if (!parse_code(v, 1, REC_LABOUR_MAX, labour_names, &c))
-		row_error(im, r, C_LABOUR,
-		          "must be 1-4 or 普通劳动力/技能劳动力/丧失劳动力/无劳动力");
-	else
-		r->m.labour = (uint8_t)c;
-
-	v = field(row, h, C_ETHNICITY);
-	if (*v && !parse_code(v, 1, REC_CODE2_MAX, NULL, &c))
-		row_error(im, r, C_ETHNICITY, "must be a code 01-99");
-	else if (*v)
-		r->p.ethnicity = (uint8_t)c;
-
-	v = field(row, h, C_SCHOOLING);
-	if (*v && !parse_code(v, 1, 6, NULL, &c))
-		row_error(im, r, C_SCHOOLING, "must be a code 01-06");
-	else if (*v)
-		r->p.schooling = (uint8_t)c;
 	return 0;
 }
 
-/* Check that the ID number of row R has not been seen in the file. */
-static int
-check_tag(struct hh_import *im, struct row *r)
+/* Health, labour, ethnicity and schooling. */
+static void
+parse_member(struct row_parser *rp, const struct csv_row *row, struct row *r)
 {
-	if (!r->has_tag || im->local)
-		return 0;
-	struct tag_probe probe = {r->m.pid_tag, im->tags};
-	uint64_t key = tag_key64(r->m.pid_tag);
-	size_t first = map_get(&im->by_tag, key, same_tag, &probe);
-	if (first != SIZE_MAX) {
-		row_error(im, r, C_ID_NUMBER, "appears twice (first on line %zu)",
-		          im->tags[first].line);
-		return 0;
-	}
-	if (im->n_tags == im->cap_tags) {
-		size_t cap = im->cap_tags ? 2 * im->cap_tags : 1024;
-		struct tag_seen *v = realloc(im->tags, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		im->tags = v;
-		im->cap_tags = cap;
-	}
-	memcpy(im->tags[im->n_tags].tag, r->m.pid_tag, REC_PID_TAG_LEN);
-	im->tags[im->n_tags].line = r->line;
-	return map_put(&im->by_tag, key, im->n_tags++);
+	parse_person_code(rp, r, row, C_HEALTH, false, 1, REC_HEALTH_MAX, health_names,
+	                  "1-4 or 健康/长期慢性病/患有大病/残疾", &r->m.health);
+	parse_person_code(rp, r, row, C_LABOUR, false, 1, REC_LABOUR_MAX, labour_names,
+	                  "1-4 or 普通劳动力/技能劳动力/丧失劳动力/无劳动力", &r->m.labour);
+	parse_person_code(rp, r, row, C_ETHNICITY, true, 1, REC_CODE2_MAX, NULL, "a code 01-99",
+	                  &r->p.ethnicity);
+	parse_person_code(rp, r, row, C_SCHOOLING, true, 1, 6, NULL, "a code 01-06",
+	                  &r->p.schooling);
 }
 
-/* The household HH as seen before, or NULL. */
-static struct seen *
-seen_get(struct hh_import *im, uint64_t hh)
+/* Parse one data row into r, each group of columns in turn; its errors go
+ * to the list. Returns 0, or an error that ends the import. */
+int
+import_row_parse(struct row_parser *rp, const struct csv_row *row, struct row *r)
 {
-	if (im->local)
-		return NULL;
-	size_t i = map_get(&im->by_hh, hh, NULL, NULL);
-	return i == SIZE_MAX ? NULL : &im->seen[i];
+	int err;
+
+	memset(r, 0, sizeof *r);
+	r->line = row->line;
+	r->next = SIZE_MAX;
+	r->f.standard = 1;
+	parse_row_keys(rp, row, r);
+	parse_household(rp, row, r);
+	if (r->head)
+		check_head_row(rp, row, r);
+	if ((err = parse_identity(rp, row, r)))
+		return err;
+	parse_member(rp, row, r);
+	return 0;
 }
+
 /* Does row r's value of a household column differ from the head's? */
 static bool
 differs(const struct hh_fields *a, const struct hh_fields *b, int col)
@@ -1084,407 +885,20 @@ differs(const struct hh_fields *a, const struct hh_fields *b, int col)
 	return false;
 }
 
-/* Check one household as a whole; returns true if it has no error. */
-static bool
-check_group(struct hh_import *im, const struct group *g)
-{
-	struct row *head = NULL;
-	bool bad = false;
-	size_t k = 0;
-
-	for (size_t i = g->first; i != SIZE_MAX; i = im->rows[i].next) {
-		struct row *r = &im->rows[i];
-		if (!r->head)
-			continue;
-		if (head)
-			row_error(im, r, C_RELATION,
-			          "a second head (relation 01) in this household; the first is on "
-			          "line %zu",
-			          head->line);
-		else
-			head = r;
-	}
-	if (!head) {
-		struct row *first = &im->rows[g->first];
-		row_error(im, first, C_RELATION, "household has no head (relation 01)");
-		return false;
-	}
-	for (size_t i = g->first; i != SIZE_MAX; i = im->rows[i].next, k++) {
-		struct row *r = &im->rows[i];
-		if (k == REC_MAX_MEMBERS)
-			row_error(im, r, C_HOUSEHOLD_ID, "household has more than %d members",
-			          REC_MAX_MEMBERS);
-		if (r != head) {
-			for (size_t c = 0; c < N_HH_LEVEL; c++) {
-				int col = hh_level_cols[c];
-				if (!(r->ok & BIT(col)) || (head->given_bad & BIT(col)))
-					continue;
-				if (differs(&r->f, &head->f, col))
-					row_error(im, r, col,
-					          "differs from the head's row (line %zu)",
-					          head->line);
-			}
-		}
-		bad |= r->bad;
-	}
-	return !bad;
-}
-
-static int
-build_item(struct hh_import *im, const struct group *g, struct import_household *it)
-{
-	struct row *head = NULL;
-	size_t k = 1;
-
-	for (size_t i = g->first; i != SIZE_MAX; i = im->rows[i].next)
-		if (im->rows[i].head)
-			head = &im->rows[i];
-	memset(it, 0, sizeof *it);
-	it->line = im->rows[g->first].line;
-	struct rec_household *hh = &it->hh;
-	hh->id = g->hh;
-	hh->village = head->f.village;
-	hh->year = head->f.year;
-	hh->standard = head->f.standard;
-	hh->attribute = head->f.attribute;
-	hh->main_cause = head->f.main_cause;
-	hh->n_other = head->f.n_other;
-	memcpy(hh->other_causes, head->f.other, sizeof hh->other_causes);
-	hh->income_fen = head->f.income;
-	hh->relocated = head->f.relocated;
-	hh->status = head->f.status;
-	hh->n_members = g->n;
-	it->personal.n = g->n;
-	hh->members[0] = head->m;
-	it->personal.members[0] = head->p;
-	it->lines[0] = head->line;
-	for (size_t i = g->first; i != SIZE_MAX; i = im->rows[i].next) {
-		if (&im->rows[i] == head)
-			continue;
-		hh->members[k] = im->rows[i].m;
-		it->personal.members[k] = im->rows[i].p;
-		it->lines[k] = im->rows[i].line;
-		k++;
-	}
-	/* Everything above was checked field by field; this catches our own
-	 * mistakes before a record that receivers would refuse is signed. */
-	if (rec_household_check(hh) || rec_personal_check(&it->personal)) {
-		add_error(&im->e, it->line, "", g->hh, "internal error: record out of limits");
-		return JZ_EPARSE;
-	}
-	return 0;
-}
-
-static int
-read_error(struct csv_reader *csv, struct errlist *e, int rc)
-{
-	add_error(e, csv_error_line(csv), "", 0, "%s", csv_error_reason(csv));
-	return rc;
-}
-
-/* The current household's rows have ended: check it, emit it if good, and
- * forget its rows. Returns 0, the emitter's non-zero answer, or -ENOMEM. */
-static int
-finish_group(struct hh_import *im)
-{
-	struct group *g = &im->cur;
-	int rc = 0;
-
-	if (!g->hh)
-		return 0;
-	bool ok = check_group(im, g);
-	struct seen *sn = seen_get(im, g->hh), local = {0};
-	if (im->local) {
-		sn = &local;
-	} else if (!sn) {
-		if (im->n_seen == im->cap_seen) {
-			size_t cap = im->cap_seen ? 2 * im->cap_seen : 1024;
-			struct seen *v = realloc(im->seen, cap * sizeof *v);
-			if (!v)
-				return -ENOMEM;
-			im->seen = v;
-			im->cap_seen = cap;
-		}
-		sn = &im->seen[im->n_seen];
-		*sn = (struct seen){.hh = g->hh, .first = im->rows[g->first].line};
-		if ((rc = map_put(&im->by_hh, g->hh, im->n_seen++)))
-			return rc;
-	}
-	sn->last = im->rows[g->last].line;
-	if (ok && !sn->bad && build_item(im, g, &im->item) == 0) {
-		sn->good = true;
-		im->out->n++;
-		if (im->emit)
-			rc = im->emit(&im->item, im->arg);
-		sodium_memzero(&im->item, sizeof im->item);
-	} else if (!sn->bad) {
-		sn->bad = true;
-		im->out->n_bad_households++;
-	}
-	sodium_memzero(im->rows, im->n_rows * sizeof *im->rows);
-	im->n_rows = 0;
-	memset(g, 0, sizeof *g);
-	return rc;
-}
-
-/* File row R (just read into rows[n_rows]) under the current household,
- * finishing the previous one first when R starts another. */
-static int
-file_row(struct hh_import *im, struct row *r)
-{
-	int rc;
-
-	if ((rc = check_tag(im, r)))
-		return rc;
-	if (!r->hh) {
-		im->orphans++;
-		im->out->n_bad_households++;
-		sodium_memzero(r, sizeof *r);
-		return 0;
-	}
-	if (r->hh != im->cur.hh) {
-		struct row nr = *r;
-		sodium_memzero(r, sizeof *r);
-		rc = finish_group(im);
-		im->rows[0] = nr;
-		sodium_memzero(&nr, sizeof nr);
-		r = &im->rows[0];
-		if (rc)
-			return rc;
-		struct seen *sn = seen_get(im, r->hh);
-		if (sn) {
-			/* Its first rows were taken as a whole household. */
-			row_error(im, r, C_HOUSEHOLD_ID,
-			          "this household's rows must be together, but it also has rows "
-			          "on lines %zu-%zu, before other households'",
-			          sn->first, sn->last);
-			if (sn->good) {
-				sn->good = false;
-				im->out->n--;
-			}
-			if (!sn->bad) {
-				sn->bad = true;
-				im->out->n_bad_households++;
-			}
-		}
-		im->cur = (struct group){.hh = r->hh, .first = 0, .last = 0, .n = 1};
-		im->n_rows = 1;
-		return 0;
-	}
-	size_t idx = (size_t)(r - im->rows);
-	im->cur.n++;
-	if (idx == ROWS_KEPT - 1)
-		return 0; /* the spare slot: the household is too big already */
-	im->rows[im->cur.last].next = idx;
-	im->cur.last = idx;
-	im->n_rows++;
-	return 0;
-}
-
-static void
-hh_import_release(struct hh_import *im)
-{
-	if (im->rows) {
-		sodium_memzero(im->rows, ROWS_KEPT * sizeof *im->rows);
-		free(im->rows);
-	}
-	sodium_memzero(&im->item, sizeof im->item);
-	free(im->seen);
-	free(im->tags);
-	map_release(&im->by_hh);
-	map_release(&im->by_tag);
-	free(im->e.v);
-}
-
-static int
-stream(const char *path, uint64_t node_area, const uint8_t tag_key[32], import_emit_fn emit,
-       void *arg, bool local, struct import_result *out)
-{
-	struct hh_import *im = calloc(1, sizeof *im);
-	struct csv_reader *csv = NULL;
-	struct csv_row row;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if (!im)
-		return -ENOMEM;
-	*im = (struct hh_import){.tag_key = tag_key,
-	                         .node_area = node_area,
-	                         .emit = emit,
-	                         .arg = arg,
-	                         .out = out,
-	                         .local = local};
-	im->rows = calloc(ROWS_KEPT, sizeof *im->rows);
-	if (!im->rows) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	if ((rc = csv_open(&csv, path)))
-		goto fail;
-	rc = csv_next(csv, &row);
-	if (rc == 0) {
-		add_error(&im->e, 1, "", 0, "empty file: no header");
-		rc = JZ_EPARSE;
-		goto fail;
-	}
-	if (rc < 0) {
-		rc = read_error(csv, &im->e, rc);
-		goto fail;
-	}
-	if ((rc = parse_header(&row, hh_columns, HH_NCOLS, &im->h, &im->e)))
-		goto fail;
-	memcpy(out->id_column, im->h.name[C_ID_NUMBER], sizeof out->id_column);
-	memcpy(out->household_column, im->h.name[C_HOUSEHOLD_ID], sizeof out->household_column);
-
-	while ((rc = csv_next(csv, &row)) == 1) {
-		bool bad;
-		size_t first_error = im->e.n;
-		if (!prepare_row(&row, &im->h, &im->e, &bad))
-			continue;
-		out->rows++;
-		struct row *r = &im->rows[im->n_rows < ROWS_KEPT - 1 ? im->n_rows : ROWS_KEPT - 1];
-		if ((rc = parse_hh_row(im, &row, r)))
-			goto fail;
-		if (bad) {
-			r->bad = true;
-			/* prepare_row could not know the household yet */
-			for (size_t i = first_error; i < im->e.n && !im->e.oom; i++)
-				im->e.v[i].household = r->hh;
-		}
-		if ((rc = file_row(im, r)))
-			goto fail;
-		if (im->e.oom) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-	}
-	if (rc < 0) {
-		rc = read_error(csv, &im->e, rc);
-		goto fail;
-	}
-	if ((rc = finish_group(im)))
-		goto fail;
-	if (im->e.oom || sort_errors(&im->e)) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	out->errors = im->e.v;
-	out->n_errors = im->e.n;
-	im->e.v = NULL;
-	out->encoding = csv_encoding(csv);
-	csv_close(&csv);
-	hh_import_release(im);
-	free(im);
-	return 0;
-
-fail:
-	/* Keep the errors that explain the failure. */
-	if (!im->e.oom && sort_errors(&im->e) == 0) {
-		out->errors = im->e.v;
-		out->n_errors = im->e.n;
-		im->e.v = NULL;
-	}
-	if (csv)
-		out->encoding = csv_encoding(csv);
-	csv_close(&csv);
-	hh_import_release(im);
-	free(im);
-	return rc;
-}
-
-int
-import_households_stream(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-                         import_emit_fn emit, void *arg, struct import_result *out)
-{
-	return stream(path, node_area, tag_key, emit, arg, false, out);
-}
-
-int
-import_households_local(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-                        import_emit_fn emit, void *arg, struct import_result *out)
-{
-	return stream(path, node_area, tag_key, emit, arg, true, out);
-}
-
-/* import_households_csv's emitter: append to the items. */
-struct collect {
-	struct import_household *items;
-	size_t n, cap;
-};
-
-static int
-collect_item(const struct import_household *it, void *arg)
-{
-	struct collect *c = arg;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 64;
-		struct import_household *v = malloc(cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		/* Not realloc: the old block holds personal data. */
-		if (c->items) {
-			memcpy(v, c->items, c->n * sizeof *v);
-			sodium_memzero(c->items, c->cap * sizeof *c->items);
-			free(c->items);
-		}
-		c->items = v;
-		c->cap = cap;
-	}
-	c->items[c->n++] = *it;
-	return 0;
-}
-
-int
-import_households_csv(const char *path, uint64_t node_area, const uint8_t tag_key[32],
-                      struct import_result *out)
-{
-	struct collect c = {0};
-	int rc = import_households_stream(path, node_area, tag_key, collect_item, &c, out);
-	if (rc) {
-		if (c.items) {
-			sodium_memzero(c.items, c.cap * sizeof *c.items);
-			free(c.items);
-		}
-		out->n = 0;
-		return rc;
-	}
-	/* A household split across the file was collected before its later
-	 * rows showed it: keep only those still good. */
-	size_t k = 0;
-	for (size_t i = 0; i < c.n; i++) {
-		bool bad = false;
-		for (size_t j = 0; j < out->n_errors && !bad; j++)
-			bad = out->errors[j].household == c.items[i].hh.id;
-		if (bad)
-			sodium_memzero(&c.items[i], sizeof c.items[i]);
-		else if (k != i)
-			c.items[k] = c.items[i];
-		if (!bad)
-			k++;
-	}
-	out->items = c.items ? c.items : calloc(1, sizeof *out->items);
-	out->n = k;
-	if (!out->items)
-		return -ENOMEM;
-	return 0;
-}
-
 void
-import_result_release(struct import_result *r)
+import_row_match_head(struct row_parser *rp, struct row *r, const struct row *head)
 {
-	if (!r)
-		return;
-	if (r->items) {
-		sodium_memzero(r->items, r->n * sizeof *r->items);
-		free(r->items);
+	for (size_t c = 0; c < N_HH_LEVEL; c++) {
+		int col = hh_level_cols[c];
+		if (!(r->ok & BIT(col)) || (head->given_bad & BIT(col)))
+			continue;
+		if (differs(&r->f, &head->f, col))
+			import_row_error(rp, r, col, "differs from the head's row (line %zu)",
+			                 head->line);
 	}
-	free(r->errors);
-	memset(r, 0, sizeof *r);
 }
 
 /* ------------------------------------------------------------ census */
-
-enum { K_VILLAGE, K_NAME, K_YEAR, K_HOUSEHOLDS, K_POPULATION, CENSUS_NCOLS };
 
 static const struct column_def census_columns[CENSUS_NCOLS] = {
     [K_VILLAGE] = {"village", "村代码", true},
@@ -1494,10 +908,16 @@ static const struct column_def census_columns[CENSUS_NCOLS] = {
     [K_POPULATION] = {"population", "户籍人口", true},
 };
 
+int
+import_header_census(const struct csv_row *row, struct header *h, struct errlist *e)
+{
+	return parse_header(row, census_columns, CENSUS_NCOLS, h, e);
+}
+
 /* Check one census row into *c. Returns true if it has no error. */
-static bool
-parse_census_row(const struct csv_row *row, const struct header *h, uint64_t node_area,
-                 struct rec_census *c, struct errlist *e)
+bool
+import_census_row_parse(const struct csv_row *row, const struct header *h, uint64_t node_area,
+                        struct rec_census *c, struct errlist *e)
 {
 	char area[13];
 	bool ok = true, counts = true;
@@ -1506,153 +926,48 @@ parse_census_row(const struct csv_row *row, const struct header *h, uint64_t nod
 	memset(c, 0, sizeof *c);
 	v = field(row, h, K_VILLAGE);
 	if (area_parse(v, &c->village) || area_level_of(c->village) != AREA_LEVEL_VILLAGE) {
-		add_error(e, row->line, h->name[K_VILLAGE], 0, "must be a 12-digit village code");
+		import_error_add(e, row->line, h->name[K_VILLAGE], 0,
+		                 "must be a 12-digit village code");
 		c->village = 0;
 		ok = false;
 	} else if (!area_is_under(c->village, node_area)) {
 		area_format(node_area, area);
-		add_error(e, row->line, h->name[K_VILLAGE], c->village,
-		          "%s is outside this node's area %s", v, area);
+		import_error_add(e, row->line, h->name[K_VILLAGE], c->village,
+		                 "%s is outside this node's area %s", v, area);
 		ok = false;
 	}
 	v = field(row, h, K_NAME);
 	if (strlen(v) >= sizeof c->name) {
-		add_error(e, row->line, h->name[K_NAME], c->village, "longer than %zu bytes",
-		          sizeof c->name - 1);
+		import_error_add(e, row->line, h->name[K_NAME], c->village, "longer than %zu bytes",
+		                 sizeof c->name - 1);
 		ok = false;
 	} else if (!text_ok(v)) {
-		add_error(e, row->line, h->name[K_NAME], c->village, "not valid UTF-8 text");
+		import_error_add(e, row->line, h->name[K_NAME], c->village, "not valid UTF-8 text");
 		ok = false;
 	} else {
 		strcpy(c->name, v);
 	}
 	if (!parse_year(field(row, h, K_YEAR), &c->year)) {
-		add_error(e, row->line, h->name[K_YEAR], c->village,
-		          "must be a year in 2013..2100");
+		import_error_add(e, row->line, h->name[K_YEAR], c->village,
+		                 "must be a year in 2013..2100");
 		ok = false;
 	}
 	if (!parse_count(field(row, h, K_HOUSEHOLDS), &c->households)) {
-		add_error(e, row->line, h->name[K_HOUSEHOLDS], c->village,
-		          "must be a whole number >= 0");
+		import_error_add(e, row->line, h->name[K_HOUSEHOLDS], c->village,
+		                 "must be a whole number >= 0");
 		ok = counts = false;
 	}
 	if (!parse_count(field(row, h, K_POPULATION), &c->population) || c->population == 0) {
-		add_error(e, row->line, h->name[K_POPULATION], c->village,
-		          "must be a whole number >= 1");
+		import_error_add(e, row->line, h->name[K_POPULATION], c->village,
+		                 "must be a whole number >= 1");
 		ok = counts = false;
 	}
 	if (counts && c->households > c->population) {
-		add_error(e, row->line, h->name[K_HOUSEHOLDS], c->village,
-		          "%llu households but only %llu people", (unsigned long long)c->households,
-		          (unsigned long long)c->population);
+		import_error_add(e, row->line, h->name[K_HOUSEHOLDS], c->village,
+		                 "%llu households but only %llu people",
+		                 (unsigned long long)c->households,
+		                 (unsigned long long)c->population);
 		ok = false;
 	}
 	return ok;
-}
-
-int
-import_census_csv(const char *path, uint64_t node_area, struct census_result *out)
-{
-	struct csv_reader *csv = NULL;
-	struct errlist e = {0};
-	struct header *h = NULL;
-	struct map seen = {0};
-	struct csv_row row;
-	size_t cap = 0;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if ((rc = csv_open(&csv, path)))
-		return rc;
-	h = calloc(1, sizeof *h);
-	if (!h) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = csv_next(csv, &row);
-	if (rc == 0) {
-		add_error(&e, 1, "", 0, "empty file: no header");
-		rc = JZ_EPARSE;
-		goto fail;
-	}
-	if (rc < 0) {
-		rc = read_error(csv, &e, rc);
-		goto fail;
-	}
-	if ((rc = parse_header(&row, census_columns, CENSUS_NCOLS, h, &e)))
-		goto fail;
-
-	while ((rc = csv_next(csv, &row)) == 1) {
-		struct rec_census c;
-		bool bad;
-		if (!prepare_row(&row, h, &e, &bad))
-			continue;
-		bool ok = parse_census_row(&row, h, node_area, &c, &e) && !bad;
-		if (c.village && c.year) {
-			/* village * 10000 + year < 10^16: a unique key */
-			uint64_t key = c.village * 10000 + c.year;
-			size_t first = map_get(&seen, key, NULL, NULL);
-			if (first != SIZE_MAX) {
-				add_error(&e, row.line, h->name[K_VILLAGE], c.village,
-				          "village and year given twice (first on line %zu)",
-				          first);
-				ok = false;
-			} else if ((rc = map_put(&seen, key, row.line))) {
-				goto fail;
-			}
-		}
-		if (!ok)
-			continue;
-		if (out->n == cap) {
-			size_t ncap = cap ? 2 * cap : 64;
-			struct import_census *v = realloc(out->items, ncap * sizeof *v);
-			if (!v) {
-				rc = -ENOMEM;
-				goto fail;
-			}
-			out->items = v;
-			cap = ncap;
-		}
-		out->items[out->n].c = c;
-		out->items[out->n].line = row.line;
-		out->n++;
-	}
-	if (rc < 0) {
-		rc = read_error(csv, &e, rc);
-		goto fail;
-	}
-	if (e.oom || sort_errors(&e)) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	out->errors = e.v;
-	out->n_errors = e.n;
-	out->encoding = csv_encoding(csv);
-	csv_close(&csv);
-	map_release(&seen);
-	free(h);
-	return 0;
-
-fail:
-	census_result_release(out);
-	if (!e.oom && sort_errors(&e) == 0) {
-		out->errors = e.v;
-		out->n_errors = e.n;
-	} else {
-		free(e.v);
-	}
-	csv_close(&csv);
-	map_release(&seen);
-	free(h);
-	return rc;
-}
-
-void
-census_result_release(struct census_result *r)
-{
-	if (!r)
-		return;
-	free(r->items);
-	free(r->errors);
-	memset(r, 0, sizeof *r);
 }
