@@ -11,12 +11,16 @@
 #   --no-nats    skip the NATS JetStream peer chain (../shared/peers)
 #   --batch B, --window W   override [link] batch_max and window on every node
 #   --province [--scale N] [--keep]   a Qinghai-sized migration instead (bench/province.sh)
+#   --compare DIR [--rounds R]   the chain only, R times (default 3) alternately with the
+#                binaries in DIR (another build's bin/, e.g. of an older commit) and
+#                with this tree's: medians and ratios of records/s and CPU per record
+#   --bin DIR    run this side with the binaries in DIR instead of this tree's build
 set -euo pipefail
 for arg in "$@"; do
 	[ "$arg" = --province ] && exec bash "$(dirname "$0")/../bench/province.sh" "$@"
 done
 top=$(cd "$(dirname "$0")/.." && pwd)
-records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0
+records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0 compare="" rounds=3 bin=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) records=$2; shift 2 ;;
@@ -26,14 +30,19 @@ while [ $# -gt 0 ]; do
 	--no-nats) no_nats=1; shift ;;
 	--batch) batch=$2; shift 2 ;;
 	--window) window=$2; shift 2 ;;
-	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--compare) compare=$(cd "$2" && pwd); shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--bin) bin=$(cd "$2" && pwd); shift 2 ;;
+	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 
 bash "$top/scripts/deps.sh"
 bash "$top/scripts/build.sh" normal >/dev/null
-B=$top/build/bin
+B=${bin:-$top/build/bin}
+THIS=$B
+TOOLS=$top/build/bin # the waiter, whichever build the chain runs
 work=$(mktemp -d "${TMPDIR:-/tmp}/jzfp-bench.XXXXXX")
 pids=()
 cleanup() {
@@ -95,7 +104,7 @@ PY
 	# this loop only samples memory (a polling script that started
 	# jzfpctl and python3 each time took a good part of a core from the
 	# chain it timed).
-	"$B/jzfp_bench" wait --config "$dir/tree/$P/jzfpd.conf" --records "$want" --timeout 240 \
+	"$TOOLS/jzfp_bench" wait --config "$dir/tree/$P/jzfpd.conf" --records "$want" --timeout 240 \
 		>"$dir/wait.json" &
 	local waiter=$!
 	while kill -0 "$waiter" 2>/dev/null; do
@@ -123,6 +132,40 @@ stop_chain() {
 	for p in "${chain_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	for p in "${chain_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
+
+if [ -n "$compare" ]; then
+	[ -x "$compare/jzfpd" ] || { echo "bench: no jzfpd in $compare" >&2; exit 2; }
+	results=()
+	for r in $(seq "$rounds"); do
+		for side in other this; do
+			if [ "$side" = other ]; then B=$compare; else B=$THIS; fi
+			echo "== round $r: $side ($B), $records records"
+			run_chain "$records" "$work/$side$r"
+			stop_chain
+			results+=("$side $rps ${cpu[*]}")
+			rm -rf "$work/$side$r"
+		done
+	done
+	printf '%s\n' "${results[@]}" | python3 -c '
+import json, statistics, sys
+rows = {"other": [], "this": []}
+for line in sys.stdin:
+    p = line.split()
+    rows[p[0]].append([float(x) for x in p[1:]])
+def med(side, i):
+    return statistics.median(r[i] for r in rows[side])
+names = ["records/s", "cpu us/record village", "township", "county", "province"]
+print()
+print("%-26s %10s %10s %10s   (medians of %d rounds)" % ("", "other", "this", "this/other", len(rows["this"])))
+out = {}
+for i, n in enumerate(names):
+    o, t = med("other", i), med("this", i)
+    print(f"{n:26s} {o:10.1f} {t:10.1f} {t / o:10.3f}")
+    out[n] = {"other": o, "this": t, "ratio": round(t / o, 3)}
+print()
+print(json.dumps({"compare": out, "rounds": len(rows["this"])}))'
+	exit 0
+fi
 
 small=$((records / 4))
 echo "== jzfp chain, backlog of $small records (memory check)"
