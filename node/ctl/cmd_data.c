@@ -92,29 +92,36 @@ audit_open(struct ctl *c, const char *id, const char *file)
 		return 1;
 	}
 	const Ctl__HouseholdRawReply *raw = rp->household_raw;
-	static uint8_t pt[REC_MAX_ENCODED];
-	static struct rec_personal p;
+	/* The opened part is personal: on the heap for this call, wiped after. */
+	uint8_t *pt = malloc(REC_MAX_ENCODED);
+	struct rec_personal *p = malloc(sizeof(*p));
 	struct envelope e, ke;
 	size_t pn = 0;
 	int rc = 1;
-	if (!raw->key_record.len)
+	if (!pt || !p)
+		fprintf(stderr, "jzfpctl: out of memory\n");
+	else if (!raw->key_record.len)
 		fprintf(stderr, "jzfpctl: household %s has no sealed personal part here\n", id);
 	else if (envelope_decode(&e, raw->envelope.data, raw->envelope.len) ||
 	         envelope_decode(&ke, raw->key_record.data, raw->key_record.len))
 		fprintf(stderr, "jzfpctl: the node's records do not decode\n");
-	else if ((err = seal_open_part(audit, &e, ke.body, pt, sizeof(pt), &pn)) ||
-	         rec_personal_decode(&p, pt, pn))
+	else if ((err = seal_open_part(audit, &e, ke.body, pt, REC_MAX_ENCODED, &pn)) ||
+	         rec_personal_decode(p, pt, pn))
 		fprintf(stderr, "jzfpctl: the audit key does not open household %s: %s\n", id,
 		        err == JZ_EREFUSED ? "it is not one of its readers" : err_str(err));
 	else {
 		printf("audit: personal part opened with the audit key\n");
-		for (size_t i = 0; i < p.n; i++)
-			printf("  %02u %s %s %s\n", p.members[i].relation, p.members[i].name,
-			       p.members[i].id_number, p.members[i].birth_date);
+		for (size_t i = 0; i < p->n; i++)
+			printf("  %02u %s %s %s\n", p->members[i].relation, p->members[i].name,
+			       p->members[i].id_number, p->members[i].birth_date);
 		rc = 0;
 	}
-	sodium_memzero(pt, sizeof(pt));
-	sodium_memzero(&p, sizeof(p));
+	if (pt)
+		sodium_memzero(pt, REC_MAX_ENCODED);
+	if (p)
+		sodium_memzero(p, sizeof(*p));
+	free(pt);
+	free(p);
 	cli_reply_free(rp);
 	ident_free(&audit);
 	return rc;
