@@ -654,12 +654,13 @@ replay_steps(struct applier *a, struct replay *r, const char *hid)
 	a->st.parked -= r->np;
 	for (long k = 0; k < r->n; k++) {
 		const struct step_in *s = &r->steps[k];
-		enum outcome before = was_of(r->was, r->nw, s);
 		if (r->out[k] == OUT_EXCLUDED) {
-			if (s->seq && before == OUT_REFUSED && is_own_origin(a, s->origin))
+			if (s->seq && was_of(r->was, r->nw, s) == OUT_REFUSED &&
+			    is_own_origin(a, s->origin))
 				own_refused(a, -1, hid, s, "");
 			continue;
 		}
+		enum outcome before = was_of(r->was, r->nw, s);
 		if (r->out[k] == OUT_WAITING) {
 			park_key(a, s->key);
 		} else {
