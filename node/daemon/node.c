@@ -465,6 +465,109 @@ load_trust(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* The store and what reads it at open: the apply context, the clock
+ * resumed, the sealer's configuration. */
+static int
+open_store(struct node *n, char *err, size_t errlen)
+{
+	const struct config *cfg = &n->cfg;
+	int rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
+	if (rc) {
+		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
+		return rc;
+	}
+	rc = apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, cfg->area);
+	if (rc) {
+		snprintf(err, errlen, "cannot read store in %s: %s", cfg->data_dir, err_str(rc));
+		return rc;
+	}
+	n->ax.trust = n->trust;
+	n->ax.max_skew_ms = (uint64_t)cfg->max_skew * 1000;
+	memcpy(n->ax.root, n->root_key, 32);
+	if (cfg->test_clock) {
+		hlc_init(&n->hlc, test_clock_now, n);
+		log_warn("test clock: `jzfpctl clock advance` moves this node's time (tests only)");
+	}
+	resume_clock(n);
+	n->seal = (struct sealer_conf){
+	    .id = n->id,
+	    .area = cfg->area,
+	    .level = cfg->level,
+	    .chain = n->cert_chain,
+	    .chain_len = n->cert_chain_len,
+	    .parent = cfg->has_parent ? cfg->parent_key : NULL,
+	    .audit = cfg->has_audit_key ? cfg->audit_key : NULL,
+	};
+	return 0;
+}
+
+/* TERM, INT and HUP arrive on a signalfd the loop polls. */
+static int
+open_signals(struct node *n, char *err, size_t errlen)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	n->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (n->sigfd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* ZeroMQ, the control socket, HTTP if configured, and both links. */
+static int
+open_sockets(struct node *n, char *err, size_t errlen)
+{
+	n->zctx = zmq_ctx_new();
+	if (!n->zctx) {
+		snprintf(err, errlen, "zmq_ctx_new failed");
+		return JZ_EIO;
+	}
+	int rc = control_open(&n->control, n, err, errlen);
+	/* Status shows where HTTP is bound (port resolved): in n->cfg. */
+	if (!rc && n->cfg.http_listen[0]) {
+		char want[sizeof(n->cfg.http_listen)];
+		snprintf(want, sizeof(want), "%s", n->cfg.http_listen);
+		rc = http_open(&n->http, want, n->cfg.http_listen, sizeof(n->cfg.http_listen),
+		               n->st, &n->cfg, n->id, n->control, err, errlen);
+	}
+	if (!rc)
+		rc = link_down_open(n, err, errlen);
+	if (!rc)
+		rc = link_up_open(n, err, errlen);
+	return rc;
+}
+
+/* Signed only once the node could open everything (a node that cannot
+ * listen leaves no record behind). A node below the province with an
+ * empty store signs nothing, not even its NodeInfo, before its parent has
+ * said what it holds of this node's chain: the store may have been lost
+ * (DESIGN §7). */
+static int
+first_signature(struct node *n, char *err, size_t errlen)
+{
+	bool has_parent = n->cfg.has_parent;
+	n->restored = has_parent && store_restored(n);
+	if (n->restored)
+		log_info("store restored from a backup: waiting for the parent before signing "
+		         "anything");
+	if (!has_parent || (n->ax.own_seq > 0 && !n->restored)) {
+		int rc = node_confirm_chain(n);
+		if (rc)
+			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
+		return rc;
+	}
+	if (!n->restored)
+		log_info("empty store: waiting for the parent before signing anything");
+	return 0;
+}
+
 int
 node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 {
@@ -485,92 +588,11 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load key: %s", why[0] ? why : err_str(rc));
 		goto fail;
 	}
-	rc = check_secure(n, err, errlen);
-	if (rc)
+	if ((rc = check_secure(n, err, errlen)) || (rc = lock_data_dir(n, err, errlen)) ||
+	    (rc = load_trust(n, err, errlen)) || (rc = open_store(n, err, errlen)) ||
+	    (rc = open_signals(n, err, errlen)) || (rc = open_sockets(n, err, errlen)) ||
+	    (rc = first_signature(n, err, errlen)))
 		goto fail;
-	rc = lock_data_dir(n, err, errlen);
-	if (rc)
-		goto fail;
-	rc = load_trust(n, err, errlen);
-	if (rc)
-		goto fail;
-	rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
-	if (rc) {
-		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
-		goto fail;
-	}
-	rc = apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, cfg->area);
-	if (rc) {
-		snprintf(err, errlen, "cannot read store in %s: %s", cfg->data_dir, err_str(rc));
-		goto fail;
-	}
-	n->ax.trust = n->trust;
-	n->ax.max_skew_ms = (uint64_t)cfg->max_skew * 1000;
-	memcpy(n->ax.root, n->root_key, 32);
-	if (n->cfg.test_clock) {
-		hlc_init(&n->hlc, test_clock_now, n);
-		log_warn("test clock: `jzfpctl clock advance` moves this node's time (tests only)");
-	}
-	resume_clock(n);
-	n->seal = (struct sealer_conf){
-	    .id = n->id,
-	    .area = cfg->area,
-	    .level = cfg->level,
-	    .chain = n->cert_chain,
-	    .chain_len = n->cert_chain_len,
-	    .parent = cfg->has_parent ? n->cfg.parent_key : NULL,
-	    .audit = cfg->has_audit_key ? n->cfg.audit_key : NULL,
-	};
-
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	n->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (n->sigfd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "signalfd: %s", strerror(errno));
-		goto fail;
-	}
-
-	n->zctx = zmq_ctx_new();
-	if (!n->zctx) {
-		rc = JZ_EIO;
-		snprintf(err, errlen, "zmq_ctx_new failed");
-		goto fail;
-	}
-	rc = control_open(&n->control, n, err, errlen);
-	/* Status shows where HTTP is bound (port resolved): in n->cfg. */
-	if (!rc && cfg->http_listen[0])
-		rc = http_open(&n->http, cfg->http_listen, n->cfg.http_listen,
-		               sizeof(n->cfg.http_listen), n->st, &n->cfg, n->id, n->control, err,
-		               errlen);
-	if (!rc)
-		rc = link_down_open(n, err, errlen);
-	if (!rc)
-		rc = link_up_open(n, err, errlen);
-	if (rc)
-		goto fail;
-	/* Signed only once the node could open everything (a node that cannot
-	 * listen leaves no record behind). A node below the province with an
-	 * empty store signs nothing, not even its NodeInfo, before its parent
-	 * has said what it holds of this node's chain: the store may have been
-	 * lost (DESIGN §7). */
-	n->restored = cfg->has_parent && store_restored(n);
-	if (n->restored)
-		log_info("store restored from a backup: waiting for the parent before signing "
-		         "anything");
-	if (!cfg->has_parent || (n->ax.own_seq > 0 && !n->restored)) {
-		rc = node_confirm_chain(n);
-		if (rc) {
-			snprintf(err, errlen, "cannot sign node info: %s", err_str(rc));
-			goto fail;
-		}
-	} else if (!n->restored) {
-		log_info("empty store: waiting for the parent before signing anything");
-	}
 	warn_insecure(n, node_now_ms());
 	*out = n;
 	return 0;
