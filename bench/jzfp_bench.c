@@ -268,9 +268,9 @@ control_call(void *s, const Ctl__Request *rq, const char *who)
 	return rp;
 }
 
-/* Ask for status and return "records". */
+/* Ask WHO (its control socket S) for status and return "records". */
 static uint64_t
-records_of(void *s)
+records_of(void *s, const char *who)
 {
 	Ctl__StatusReq q;
 	ctl__status_req__init(&q);
@@ -278,7 +278,7 @@ records_of(void *s)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_STATUS;
 	rq.status = &q;
-	Ctl__Reply *rp = control_call(s, &rq, "province");
+	Ctl__Reply *rp = control_call(s, &rq, who);
 	uint64_t records = rp->body_case == CTL__REPLY__BODY_STATUS ? rp->status->records : 0;
 	ctl__reply__free_unpacked(rp, NULL);
 	return records;
@@ -308,7 +308,7 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 	double *lat = calloc(count, sizeof(double));
 	if (!t_village || !t_province || !lat)
 		return 1;
-	uint64_t base = records_of(province);
+	uint64_t base = records_of(province, "province");
 	static struct rec_household h;
 	static struct rec_personal p;
 	static uint8_t body[REC_MAX_ENCODED], sealed[REC_MAX_ENCODED];
@@ -349,7 +349,7 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 			 * every record would seem to arrive when sending ends. */
 		}
 		/* Each import is two records: its key record, then the household. */
-		uint64_t r = records_of(province);
+		uint64_t r = records_of(province, "province");
 		double at = now_s();
 		while (seen < sent && r >= base + 2 * (seen + 1))
 			t_province[seen++] = at;
@@ -400,7 +400,7 @@ cmd_wait(const char *conf, uint64_t want, double timeout)
 	void *node = control(zctx, &c);
 	double t0 = now_s();
 	uint64_t r = 0;
-	while ((r = records_of(node)) < want && now_s() - t0 < timeout) {
+	while ((r = records_of(node, "node")) < want && now_s() - t0 < timeout) {
 		struct timespec ms = {0, 2000000};
 		nanosleep(&ms, NULL);
 	}

@@ -806,7 +806,7 @@ wire_encode_with(const struct wire_frame *f, void *(*alloc)(size_t n, void *arg)
 		uint8_t *buf = NULL;
 		if (len > WIRE_MAX_FRAME)
 			err = JZ_ETOOBIG;
-		else if (!(buf = alloc(len ? len : 1, arg)))
+		else if (!(buf = alloc(len, arg)))
 			err = -ENOMEM;
 		else
 			*n = jzfp__frame__pack(&e.fr, buf);
@@ -819,7 +819,7 @@ static void *
 heap_alloc(size_t n, void *arg)
 {
 	uint8_t **out = arg;
-	return *out = malloc(n);
+	return *out = malloc(n ? n : 1);
 }
 
 int

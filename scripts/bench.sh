@@ -57,7 +57,14 @@ json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d'"$1"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Anonymous resident memory (heap, stacks): LMDB's pages are file-backed and
 # belong to the page cache, so RssAnon is what would grow with the backlog.
-anon_kb() { awk '/RssAnon/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Into $ANON, with bash's own read: sampling every 20 ms starts no process.
+anon_kb() {
+	local k v _
+	ANON=0
+	while read -r k v _; do
+		[ "$k" = RssAnon: ] && { ANON=$v; return; }
+	done <"/proc/$1/status" 2>/dev/null || true
+}
 
 V=630121101001 T=630121101000 C=630121000000 P=630000000000
 # One chain. Run it twice (N/4 and N records) to see whether memory grows
@@ -109,10 +116,10 @@ PY
 	local waiter=$!
 	while kill -0 "$waiter" 2>/dev/null; do
 		for a in $V $T $C $P; do
-			m=$(anon_kb "${pid[$a]}")
-			[ "$m" -gt "${peak[$a]}" ] && peak[$a]=$m
+			anon_kb "${pid[$a]}"
+			[ "$ANON" -gt "${peak[$a]}" ] && peak[$a]=$ANON
 		done
-		sleep 0.1
+		sleep 0.02
 	done
 	wait "$waiter" || { echo "bench: the province holds $(cat "$dir/wait.json") of $want records after 240 s" >&2; exit 1; }
 	t1=$(json_field '["at"]' <"$dir/wait.json")
@@ -142,7 +149,7 @@ if [ -n "$compare" ]; then
 			echo "== round $r: $side ($B), $records records"
 			run_chain "$records" "$work/$side$r"
 			stop_chain
-			results+=("$side $rps ${cpu[*]}")
+			results+=("$side $rps ${cpu[*]} ${hwm[*]}")
 			rm -rf "$work/$side$r"
 		done
 	done
@@ -154,14 +161,17 @@ for line in sys.stdin:
     rows[p[0]].append([float(x) for x in p[1:]])
 def med(side, i):
     return statistics.median(r[i] for r in rows[side])
-names = ["records/s", "cpu us/record village", "township", "county", "province"]
+names = ["records/s", "cpu us/record village", "  township", "  county", "  province",
+         "peak anon KiB village", "  township ", "  county ", "  province "]
+keys = ["records_per_s"] + ["cpu_us_" + x for x in ("village", "township", "county", "province")] \
+    + ["peak_anon_kib_" + x for x in ("village", "township", "county", "province")]
 print()
 print("%-26s %10s %10s %10s   (medians of %d rounds)" % ("", "other", "this", "this/other", len(rows["this"])))
 out = {}
 for i, n in enumerate(names):
     o, t = med("other", i), med("this", i)
     print(f"{n:26s} {o:10.1f} {t:10.1f} {t / o:10.3f}")
-    out[n] = {"other": o, "this": t, "ratio": round(t / o, 3)}
+    out[keys[i]] = {"other": o, "this": t, "ratio": round(t / o, 3)}
 print()
 print(json.dumps({"compare": out, "rounds": len(rows["this"])}))'
 	exit 0

@@ -53,15 +53,20 @@ usage_error(const char *what, const char *word)
  * buffers (up to WIRE_MAX_FRAME) many times a second; with glibc's defaults
  * those are fresh mmap()s or a trimmed heap top, and every page of every
  * batch is faulted in again (about a sixth of a relay's CPU, perf). Freed
- * memory up to 64 MiB is kept instead; a node's peak is then its working
- * set, not its churn.
+ * memory up to 64 MiB per malloc arena (the loop's, ZeroMQ's I/O thread's,
+ * each reader's) is kept instead. An operator who tunes malloc through
+ * the environment (GLIBC_TUNABLES, MALLOC_*_) keeps that tuning.
  */
 static void
 heap_tune(void)
 {
 #ifdef __GLIBC__
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	if (getenv("GLIBC_TUNABLES") || getenv("MALLOC_MMAP_THRESHOLD_") ||
+	    getenv("MALLOC_TRIM_THRESHOLD_"))
+		return;
+	if (!mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) ||
+	    !mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024))
+		log_warn("cannot tune the heap (mallopt): batches are faulted in afresh");
 #endif
 }
 

@@ -18,6 +18,7 @@
 
 #include "bytes.h"
 #include "envelope.h"
+#include "log.h"
 #include "origin.h"
 #include "pending.h"
 #include "record.h"
@@ -760,9 +761,10 @@ rollup_latest_year(struct store_txn *txn)
 	/* Every counter cell has its province's cell of the same year
 	 * (rollup_acc_step writes all five levels): read only those. */
 	uint16_t latest = 0;
-	if (level_walk(txn, STORE_ROLLUP, AREA_LEVEL_PROVINCE, 0, AREA_CODE_MAX, latest_cell,
-	               &latest))
-		latest = 0;
+	int err = level_walk(txn, STORE_ROLLUP, AREA_LEVEL_PROVINCE, 0, AREA_CODE_MAX, latest_cell,
+	                     &latest);
+	if (err) /* the years read before it stand; rollup --verify finds the cell */
+		log_warn("rollup: reading the latest year: %s", err_str(err));
 	uint16_t c = census_latest(txn);
 	return c > latest ? c : latest;
 }

@@ -138,7 +138,10 @@ JZ_NODISCARD long rollup_query(struct store_txn *txn, const struct rollup_query 
 long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
 
 /* Latest year for which any counter or census is held (0 if none): the
- * province cells' years and the latest census year the meta table keeps. */
+ * province cells' years and the latest census year the meta table keeps.
+ * That year only goes up: census rows are never deleted (a path that
+ * deleted them would have to lower it, or delete the meta key so that the
+ * census is read again). */
 uint16_t rollup_latest_year(struct store_txn *txn);
 
 /* Note the latest census year in the meta table if the store does not yet

@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "area.h"
 #include "bytes.h"
+#include "control.h"
 #include "envelope.h"
 #include "err.h"
 #include "fixture.h"
@@ -305,12 +306,42 @@ skip_bad_commits_the_good(void **state)
 	free(c);
 }
 
+/* ABORT and COMMIT as a node's first import requests, before any session
+ * was made: ABORT answers with no session, COMMIT refuses, named or not. */
+static void
+first_requests_without_session(void **state)
+{
+	struct fixture *fx = *state;
+	assert_null(fx->n->import);
+	struct chunk *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	struct svc s;
+	Ctl__Reply rp;
+	chunk(c, CTL__IMPORT_STEP__IMPORT_ABORT, 7, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->session, 0);
+	svc_release(&s);
+	svc_import_free(&fx->n->import);
+	chunk(c, CTL__IMPORT_STEP__IMPORT_COMMIT, 7, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	expect_error(&rp, JZ_EREFUSED, "no such import session");
+	svc_release(&s);
+	svc_import_free(&fx->n->import);
+	chunk(c, CTL__IMPORT_STEP__IMPORT_COMMIT, 0, NULL, 0, NULL, 0, false);
+	call(fx, &s, c, &rp);
+	expect_error(&rp, JZ_EREFUSED, "no such import session");
+	svc_release(&s);
+	free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(errors_refuse_the_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(skip_bad_commits_the_good, setup, teardown),
+	    cmocka_unit_test_setup_teardown(first_requests_without_session, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
