@@ -424,23 +424,67 @@ rollup_incidence_tenths(int64_t poor_persons, uint64_t population)
 	return (long)(num / ((unsigned __int128)population * 2));
 }
 
+/*
+ * The rows of a query. The walks go in area order, so rows are mostly
+ * appended in order: while they are (SORTED), a row is found by the hint or
+ * by binary search and the map stays empty; the first row added out of
+ * order puts every row in the map, which then finds them.
+ */
 struct rows {
 	struct rollup_row *v;
 	size_t n, cap;
+	bool unsorted;
 	struct u64map map;
-	size_t hint; /* the row found last: the walks go in area order */
+	size_t hint; /* the row found last */
 };
+
+/* The index of AREA's row, or -1. */
+static long
+row_find(struct rows *r, uint64_t area)
+{
+	if (r->unsorted) {
+		uint32_t *idx = map_find(&r->map, area, false, 0, NULL);
+		return idx ? (long)*idx : -1;
+	}
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->v[mid].area < area)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n && r->v[lo].area == area ? (long)lo : -1;
+}
+
+/* Put every row in the map: the rows stop being in order. */
+static int
+rows_unsort(struct rows *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!map_find(&r->map, r->v[i].area, true, (uint32_t)i, NULL))
+			return -ENOMEM;
+	r->unsorted = true;
+	return 0;
+}
 
 static struct rollup_row *
 row_for(struct rows *r, uint64_t area, const struct rollup_query *q)
 {
-	bool added;
-	/* The same row as last time, or the one after it: no hashing. */
+	/* The same row as last time, or the one after it: no search. */
 	for (size_t i = r->hint; i < r->n && i <= r->hint + 1; i++)
 		if (r->v[i].area == area) {
 			r->hint = i;
 			return &r->v[i];
 		}
+	bool append = r->n == 0 || (!r->unsorted && area > r->v[r->n - 1].area);
+	if (!append) {
+		long i = row_find(r, area);
+		if (i >= 0) {
+			r->hint = (size_t)i;
+			return &r->v[i];
+		}
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
 		struct rollup_row *v = realloc(r->v, cap * sizeof(*v));
@@ -449,18 +493,17 @@ row_for(struct rows *r, uint64_t area, const struct rollup_query *q)
 		r->v = v;
 		r->cap = cap;
 	}
-	uint32_t *idx = map_find(&r->map, area, true, (uint32_t)r->n, &added);
-	if (!idx)
+	if (!append && !r->unsorted && rows_unsort(r))
 		return NULL;
-	if (added) {
-		struct rollup_row *row = &r->v[r->n++];
-		memset(row, 0, sizeof(*row));
-		row->area = area;
-		row->level = q->level;
-		row->year = q->year;
-	}
-	r->hint = *idx;
-	return &r->v[*idx];
+	if (r->unsorted && !map_find(&r->map, area, true, (uint32_t)r->n, NULL))
+		return NULL;
+	struct rollup_row *row = &r->v[r->n];
+	memset(row, 0, sizeof(*row));
+	row->area = area;
+	row->level = q->level;
+	row->year = q->year;
+	r->hint = r->n++;
+	return row;
 }
 
 static int
@@ -541,13 +584,10 @@ counters_cell(uint64_t area, uint16_t year, struct bytes v, void *arg)
 	struct rollup_row *row = row_for(ca->rows, area, ca->q);
 	if (!row)
 		return -ENOMEM;
-	int64_t c[RC_N];
-	counts_decode(c, v.p);
-	for (int i = 0; i < RC_FIRST_EVENT; i++)
-		row->c[i] += c[i];
-	if (year == ca->q->year)
-		for (int i = RC_FIRST_EVENT; i < RC_N; i++)
-			row->c[i] += c[i];
+	/* Stocks of every year up to the query's, events of its year alone. */
+	int n = year == ca->q->year ? RC_N : RC_FIRST_EVENT;
+	for (int i = 0; i < n; i++)
+		row->c[i] += (int64_t)be64_get(v.p + 8 * i);
 	return 0;
 }
 
@@ -707,9 +747,9 @@ query_names(struct store_txn *txn, struct rows *rows)
 		struct origin_state o;
 		if (origin_decode(&o, v.p, v.n) || !o.area || !o.name[0])
 			continue;
-		uint32_t *idx = map_find(&rows->map, o.area, false, 0, NULL);
-		if (idx && !rows->v[*idx].name[0])
-			snprintf(rows->v[*idx].name, sizeof(rows->v[*idx].name), "%s", o.name);
+		long i = row_find(rows, o.area);
+		if (i >= 0 && !rows->v[i].name[0])
+			snprintf(rows->v[i].name, sizeof(rows->v[i].name), "%s", o.name);
 	}
 	store_iter_close(&it);
 	return err == JZ_ENOTFOUND ? 0 : err;
