@@ -67,8 +67,8 @@ setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
-	test_tmpdir(fx->dir, sizeof(fx->dir));
-	assert_int_equal(store_open(&fx->st, fx->dir, 64ULL << 20, &tables_layout), 0);
+	assert_int_equal(
+	    test_store_open(&fx->st, fx->dir, sizeof(fx->dir), 64ULL << 20, &tables_layout), 0);
 	fx->rng = 0x9e3779b97f4a7c15ULL;
 	for (int i = 0; i < N_PROPOSALS; i++) {
 		memset(fx->hash[i], 0, 32);
@@ -87,8 +87,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(&fx->st);
-	test_rmtree(fx->dir);
+	test_store_close(&fx->st, fx->dir);
 	free(fx);
 	return 0;
 }

@@ -90,8 +90,8 @@ setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	test_tmpdir(fx->dir, sizeof(fx->dir));
-	if (store_open(&fx->st, fx->dir, 16ULL << 20, &tables_layout) || rollup_acc_new(&fx->acc))
+	if (test_store_open(&fx->st, fx->dir, sizeof(fx->dir), 16ULL << 20, &tables_layout) ||
+	    rollup_acc_new(&fx->acc))
 		return -1;
 	*state = fx;
 	return 0;
@@ -103,8 +103,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 	rollup_acc_free(&fx->acc);
 	rollup_acc_free(&fx->acc); /* NULL-safe */
-	store_close(&fx->st);
-	test_rmtree(fx->dir);
+	test_store_close(&fx->st, fx->dir);
 	free(fx);
 	return 0;
 }

@@ -38,8 +38,7 @@ setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	if (!fx)
 		return -1;
-	test_tmpdir(fx->dir, sizeof(fx->dir));
-	if (store_open(&fx->st, fx->dir, 16ULL << 20, &tables_layout))
+	if (test_store_open(&fx->st, fx->dir, sizeof(fx->dir), 16ULL << 20, &tables_layout))
 		return -1;
 	*state = fx;
 	return 0;
@@ -49,8 +48,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(&fx->st);
-	test_rmtree(fx->dir);
+	test_store_close(&fx->st, fx->dir);
 	free(fx);
 	return 0;
 }

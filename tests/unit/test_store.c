@@ -43,8 +43,7 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	store_close(&fx->st);
-	test_rmtree(fx->dir);
+	test_store_close(&fx->st, fx->dir);
 	free(fx);
 	return 0;
 }

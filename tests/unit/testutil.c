@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "store.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,4 +31,22 @@ void
 test_rmtree(const char *path)
 {
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+test_store_open(struct store **st, char *dir, size_t dirlen, size_t map_size,
+                const struct store_layout *layout)
+{
+	test_tmpdir(dir, dirlen);
+	if (store_open(st, dir, map_size, layout) == 0)
+		return 0;
+	test_rmtree(dir);
+	return -1;
+}
+
+void
+test_store_close(struct store **st, const char *dir)
+{
+	store_close(st);
+	test_rmtree(dir);
 }
