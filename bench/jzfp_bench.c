@@ -27,6 +27,7 @@
  */
 #include "apply.h"
 #include "area.h"
+#include "benchclock.h"
 #include "bytes.h"
 #include "config.h"
 #include "ctl.pb-c.h"
@@ -44,14 +45,6 @@
 #include <zmq.h>
 
 #define TXN_RECORDS 1000
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void __attribute__((noreturn)) fail(const char *what, int err)
 {

@@ -22,6 +22,7 @@
  */
 #include "apply.h"
 #include "area.h"
+#include "benchclock.h"
 #include "bytes.h"
 #include "household.h"
 #include "log.h"
@@ -42,31 +43,6 @@
 #define HH_PER_VILLAGE    40
 #define VILLAGES_PER_TOWN 9
 #define TOWNS_PER_COUNTY  10
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU of every thread of the process: rollup_verify uses two. */
-static double
-proc_cpu_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void __attribute__((noreturn)) fail(const char *what, int err)
 {

@@ -115,6 +115,28 @@ def is_sanitized():
 SLOW = 3.0 if is_sanitized() else 1.0
 
 
+def pause(seconds=0.05):
+    """The harness's one poll interval. Every wait here polls exact state
+    (a node's status, a file, a process) and ends on it, bounded by a
+    deadline and a count; this only paces the polling, nothing waits on
+    elapsed time."""
+    time.sleep(seconds)
+
+
+def poll(what, fn, timeout=30.0, interval=0.05):
+    """Call fn() until it returns a true value and return that; a Failure
+    naming WHAT after TIMEOUT (scaled by SLOW, within the test's budget)."""
+    end = deadline(timeout)
+    for _ in range(10**6):
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Failure(f"timed out after {timeout * SLOW:.0f} s waiting for {what}")
+        pause(interval)
+    raise Failure(f"poll {what}: too many rounds")
+
+
 def deadline(timeout):
     """time.monotonic() value at which a wait of TIMEOUT seconds (scaled by
     SLOW) ends, but no later than the end of the test's budget."""
@@ -369,7 +391,7 @@ class Tree:
             if time.monotonic() > end:
                 raise Failure(f"{n}: not up within {timeout * SLOW:.0f} s (or the test's "
                               f"budget): {last}")
-            time.sleep(0.05)
+            pause()
         raise Failure(f"{n}: wait_up: too many rounds")
 
     def start_all(self):
@@ -604,20 +626,12 @@ class Tree:
                 raise Failure(f"wait_synced: not in step after {timeout * SLOW:.0f} s (or the "
                               f"test's budget): {why}")
             if last_heads is None:
-                time.sleep(0.05)
+                pause()
         raise Failure("wait_synced: too many rounds")
 
     def wait_for(self, what, fn, timeout=30.0, interval=0.05):
-        """Poll fn() until it returns a true value; return it."""
-        end = deadline(timeout)
-        for _ in range(100000):
-            v = fn()
-            if v:
-                return v
-            if time.monotonic() > end:
-                raise Failure(f"timed out after {timeout * SLOW:.0f} s waiting for {what}")
-            time.sleep(interval)
-        raise Failure(f"wait_for {what}: too many rounds")
+        """Poll fn() until it returns a true value; return it (poll)."""
+        return poll(what, fn, timeout, interval)
 
     # ------------------------------------------------------------ reporting
 

@@ -17,7 +17,7 @@ another (an open proposal: not exported as the status).
     equals the original county's at the village, township and county levels
     (without the pending column).
   - `--english` gives the English header; `--under` the village only.
-  - xlsx: a zip with xl/worksheets/sheet1.xml holding the Chinese headers
+  - xlsx: a zip whose first worksheet holds the Chinese headers
     and a household id as a string cell (not a number).
   - At the province: every member sealed (name and ID number empty) and
     counted in the summary.
@@ -29,6 +29,7 @@ another (an open proposal: not exported as the status).
 import csv
 import io
 import os
+import posixpath
 import re
 import shutil
 import zipfile
@@ -37,6 +38,10 @@ import jzfptest as jt
 from jzfptest import check, check_eq
 
 YEAR = 2020
+# Members of the xlsx package, named by the format (OOXML), not files here.
+WORKBOOK = posixpath.join("xl", "workbook.xml")
+SHEET1 = posixpath.join("xl", "worksheets", "sheet1.xml")
+SHARED_STRINGS = posixpath.join("xl", "sharedStrings.xml")
 P, C, T = "630000000000", "630121000000", "630121101000"
 V1, V2 = "630121101001", "630121101002"
 HOUSEHOLDS = 12
@@ -192,11 +197,11 @@ def test(t):
     with zipfile.ZipFile(xl) as z:
         check(z.testzip() is None, "xlsx: a corrupt member")
         names = z.namelist()
-        check("xl/workbook.xml" in names and "xl/worksheets/sheet1.xml" in names,
+        check(WORKBOOK in names and SHEET1 in names,
               f"xlsx members: {names}")
-        sheet = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
-        shared = z.read("xl/sharedStrings.xml").decode("utf-8") \
-            if "xl/sharedStrings.xml" in names else ""
+        sheet = z.read(SHEET1).decode("utf-8")
+        shared = z.read(SHARED_STRINGS).decode("utf-8") \
+            if SHARED_STRINGS in names else ""
     for h in ("户编号", "身份证号", "主要致贫原因"):
         check(h in sheet or h in shared, f"xlsx: header {h} missing")
     check(re.search(r"<c [^>]*t=\"(inlineStr|s|str)\"[^>]*>(<is>)?<t[^>]*>" + hids[0], sheet)
@@ -227,7 +232,7 @@ def test(t):
     rxl = os.path.join(t.dir, "rollup.xlsx")
     t.ctl_text(county, "rollup", "--level", "village", "--format", "xlsx", rxl)
     with zipfile.ZipFile(rxl) as z:
-        s = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+        s = z.read(SHEET1).decode("utf-8")
     check("贫困发生率(%)" in s, "rollup xlsx: Chinese header missing")
     check(re.search(r't="inlineStr"[^>]*><is><t>' + V1, s), f"rollup xlsx: area as text: {s[:800]}")
     check(re.search(r"<c r=\"E2\"[^>]*><v>\d+</v>", s), "rollup xlsx: population not a number")

@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 
 import jzfptest as jt
 from jzfptest import check, check_eq
@@ -128,13 +127,12 @@ def part_a(s):
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           text=True))
         # Kill the township once some, not all, of the new records arrived.
-        seen = before
-        deadline = jt.deadline(60)
-        for _ in range(100000):
-            seen = t.status(town)["records"]
-            if seen > before + 20 or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
+        def arrived():
+            r = t.status(town)["records"]
+            return r if r > before + 20 else None
+
+        seen = jt.poll("the first new records at the township", arrived, timeout=60,
+                       interval=0.01)
         t.kill9(town)
         mid = before < seen < full
         jt.log(f"(a) attempt {attempt}: township killed at {seen - before} of {2 * LARGE} "

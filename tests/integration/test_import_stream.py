@@ -25,7 +25,6 @@ import os
 import re
 import subprocess
 import threading
-import time
 
 import jzfptest as jt
 from jzfptest import check, check_eq
@@ -84,16 +83,15 @@ def import_hwm(t, n, path):
         env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
                                                      "quarantine_size_mb=0"]))
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
-    end = jt.deadline(280)
     hwm = 0
+
+    def sample():
+        nonlocal hwm
+        hwm = max(hwm, vm_hwm(p.pid) or 0)
+        return p.poll() is not None
+
     try:
-        for _ in range(10**6):
-            hwm = max(hwm, vm_hwm(p.pid) or 0)
-            if p.poll() is not None:
-                break
-            if time.monotonic() > end:
-                raise jt.Failure("jzfpctl import did not end")
-            time.sleep(0.005)
+        jt.poll("jzfpctl import to end", sample, timeout=280, interval=0.005)
     finally:
         if p.poll() is None:
             p.kill()

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import jzfptest as jt
 from jzfptest import check, check_eq
@@ -108,15 +107,13 @@ def main():
         log = open(os.path.join(rogue, "jzfpd.log"), "w")
         proc = subprocess.Popen([os.path.join(jt.BIN, "jzfpd"), "--config", conf], stderr=log)
         try:
-            deadline = jt.deadline(20)
-            why = ""
-            while time.monotonic() < deadline:
-                if os.path.exists(os.path.join(rogue, "data", "control.sock")):
-                    par = status(conf)["parent"]
-                    why = par["why"]
-                    if "certificate" in why:
-                        break
-                time.sleep(0.05)
+            def refusal():
+                if not os.path.exists(os.path.join(rogue, "data", "control.sock")):
+                    return None
+                why = status(conf)["parent"]["why"]
+                return why if "certificate" in why else None
+
+            why = jt.poll("the rogue township's refusal", refusal, timeout=20)
             check("no certificate chain" in why, f"rogue township not refused: why={why!r}")
             with open(os.path.join(out, C, "jzfpd.log")) as f:
                 check(re.search(r"refused hello for " + T + ": no certificate chain", f.read()),
