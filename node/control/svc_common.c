@@ -28,11 +28,12 @@ struct open_list {
 static int
 add_open(void *ctx, const uint8_t key[40], struct bytes v)
 {
-	(void)v;
 	struct open_list *l = ctx;
 	struct wf_proposal p;
-	if (wf_proposal_get(l->txn, key + 8, &p) == 0 && wf_is_open(p.state) && l->n < l->cap)
-		memcpy(l->out[l->n++], key + 8, 32);
+	const uint8_t *hash;
+	if (wf_proposal_entry(&p, &hash, key, WF_PROPOSAL_KEY, v.p, v.n) == 0 &&
+	    wf_is_open(p.state) && l->n < l->cap)
+		memcpy(l->out[l->n++], hash, 32);
 	return 0;
 }
 
@@ -40,7 +41,7 @@ size_t
 svc_open_proposals(struct store_txn *txn, uint64_t id, uint8_t (*out)[32], size_t cap)
 {
 	struct open_list l = {.txn = txn, .out = out, .cap = cap};
-	(void)hh_each(txn, STORE_HHPROP, id, add_open, &l);
+	(void)hh_each(txn, STORE_PROPOSAL, id, add_open, &l);
 	return l.n;
 }
 

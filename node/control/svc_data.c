@@ -125,7 +125,7 @@ svc_data_prepare_version(struct store_txn *txn, struct rec_household *h, const s
 	size_t n_open = svc_open_proposals(txn, h->id, open, MAX_OPEN);
 	uint8_t open_to = 0;
 	struct wf_proposal p = {0};
-	if (n_open && wf_proposal_get(txn, open[0], &p) == 0)
+	if (n_open && wf_proposal_get(txn, h->id, open[0], &p) == 0)
 		open_to = p.to_status;
 	h->n_parents = 1;
 	memcpy(h->parents[0], st->eff.hash, 32);
@@ -251,7 +251,7 @@ show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
 		return -ENOMEM;
 	for (uint32_t i = 0; i < p->n_hist; i++) {
 		struct wf_hist h;
-		if (wf_hist_get(txn, hash, i, &h))
+		if (wf_hist_get(txn, p->household, hash, i, &h))
 			continue;
 		Ctl__ProposalStep *x = r->steps[r->n_steps++];
 		char name[128] = "", area[13];
@@ -293,7 +293,7 @@ show_versions(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__HouseholdS
 		char by[200];
 		svc_who(txn, vs[i].origin, by, sizeof(by));
 		struct wf_proposal pp;
-		bool prop = wf_proposal_get(txn, vs[i].hash, &pp) == 0;
+		bool prop = wf_proposal_get(txn, id, vs[i].hash, &pp) == 0;
 		x->version = short_hash(s, vs[i].hash);
 		x->by = svc_strdup(s, by);
 		x->seq = vs[i].seq;
@@ -317,7 +317,7 @@ show_proposals(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__Household
 	if (!hashes)
 		return -ENOMEM;
 	struct shown props = {.hashes = hashes};
-	(void)hh_each(txn, STORE_HHPROP, id, add_shown_hash, &props);
+	(void)hh_each(txn, STORE_PROPOSAL, id, add_shown_hash, &props);
 	r->proposals =
 	    (Ctl__HouseholdProposal **)svc_array(s, props.n, sizeof(Ctl__HouseholdProposal),
 	                                         (void (*)(void *))ctl__household_proposal__init);
@@ -325,7 +325,7 @@ show_proposals(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__Household
 		return -ENOMEM;
 	for (size_t i = 0; i < props.n; i++) {
 		struct wf_proposal pp;
-		if (wf_proposal_get(txn, hashes[i], &pp))
+		if (wf_proposal_get(txn, id, hashes[i], &pp))
 			continue;
 		Ctl__HouseholdProposal *x = r->proposals[r->n_proposals++];
 		x->proposal = short_hash(s, hashes[i]);
@@ -422,9 +422,10 @@ show_household(struct svc *s, struct store_txn *txn, uint64_t id, const struct h
 	r->personal = svc_strdup(s, readable ? "readable" : "sealed");
 	r->sealed_why = svc_strdup(s, readable ? "" : sealed_why);
 	struct wf_proposal hp;
-	r->head_proposal_state = svc_strdup(
-	    s, h->proposes && wf_proposal_get(txn, st->eff.hash, &hp) == 0 ? wf_state_name(hp.state)
-	                                                                   : "");
+	r->head_proposal_state =
+	    svc_strdup(s, h->proposes && wf_proposal_get(txn, id, st->eff.hash, &hp) == 0
+	                      ? wf_state_name(hp.state)
+	                      : "");
 	r->head_hashes = svc_alloc(s, (st->n_heads + 1) * sizeof(char *));
 	if (!r->id || !r->village || !r->village_name || !r->official_status_name ||
 	    !r->status_name || !r->head || !r->personal || !r->sealed_why ||

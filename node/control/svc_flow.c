@@ -240,13 +240,14 @@ open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
 	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && n < cap;
 	     rc = store_iter_next(&it, &k, &v)) {
 		struct wf_proposal p;
-		if (k.n != 32 || wf_proposal_decode(&p, v.p, v.n) || !wf_is_open(p.state) ||
+		const uint8_t *hash;
+		if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n) || !wf_is_open(p.state) ||
 		    !area_is_under(household_village(p.household), area))
 			continue;
 		uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
 		if (!step || (cmd == WF_CMD_CONSENT && (p.kind != WF_KIND_EXIT || p.consent)))
 			continue; /* all: consents for the exits that still need it */
-		memcpy(t[n].hash, k.p, 32);
+		memcpy(t[n].hash, hash, 32);
 		t[n].household = p.household;
 		t[n].step = step;
 		n++;
@@ -351,7 +352,7 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 		size_t before = pl->nt;
 		for (size_t k = 0; k < no && pl->nt < MAX_TARGETS; k++) {
 			struct wf_proposal p;
-			if (wf_proposal_get(txn, open[k], &p))
+			if (wf_proposal_get(txn, id, open[k], &p))
 				continue;
 			uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
 			if (!step)
@@ -382,7 +383,7 @@ plan_judge(struct wf_plan *pl, struct node *n, struct store_txn *txn, const Ctl_
 	for (size_t i = 0; i < pl->nt; i++) {
 		char why2[300] = "its proposal is not held here";
 		struct wf_proposal p;
-		bool ok = wf_proposal_get(txn, t[i].hash, &p) == 0;
+		bool ok = wf_proposal_get(txn, t[i].household, t[i].hash, &p) == 0;
 		struct wf_step_in in = {.step = t[i].step,
 		                        .days = signed_days(t[i].step, days),
 		                        .household = t[i].household,
@@ -585,7 +586,8 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
 		     rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal p;
-			if (k.n != 32 || wf_proposal_decode(&p, v.p, v.n))
+			const uint8_t *hash;
+			if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n))
 				continue;
 			if (want ? p.state != want : !wf_is_open(p.state))
 				continue;
@@ -597,7 +599,7 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			}
 			Ctl__Proposal *o = r->proposals[count++];
 			char ph[17];
-			hex_encode(k.p, 8, ph);
+			hex_encode(hash, 8, ph);
 			o->household = hh_str(s, p.household);
 			o->proposal = svc_strdup(s, ph);
 			o->kind = svc_strdup(s, wf_kind_name(p.kind));
@@ -846,7 +848,8 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !err;
 		     rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal pp;
-			if (k.n != 32 || wf_proposal_decode(&pp, v.p, v.n) ||
+			const uint8_t *hash;
+			if (wf_proposal_entry(&pp, &hash, k.p, k.n, v.p, v.n) ||
 			    !wf_is_window(pp.state) ||
 			    !area_is_under(household_village(pp.household), s->cfg->area))
 				continue;
@@ -866,7 +869,7 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			x[nx].window = pp.state;
 			x[nx].village = household_village(pp.household);
 			x[nx].household = pp.household;
-			memcpy(x[nx].hash, k.p, 32);
+			memcpy(x[nx].hash, hash, 32);
 			x[nx].p = pp;
 			nx++;
 		}

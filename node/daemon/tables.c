@@ -20,7 +20,6 @@ static const struct store_table tables[STORE_NDB] = {
     [STORE_KEYREC] = {"keyrec"},
     [STORE_REVOKED] = {"revoked"},
     [STORE_PERSON] = {"person"},
-    [STORE_HHPROP] = {"hhprop"},
     [STORE_WFHIST] = {"wfhist"},
     [STORE_RECEIPTED] = {"receipted"},
     [STORE_WFSTEP] = {"wfstep"},

@@ -11,8 +11,11 @@
 
 #include "store.h"
 
-/* Bumped whenever the layout of any database changes incompatibly. */
-#define STORE_SCHEMA 2
+/* Bumped whenever the layout of any database changes incompatibly. 3: the
+ * workflow tables (proposal, wfhist, wfstep, parked) keyed by household
+ * first, hhprop dropped. A store of another schema is refused at open
+ * (JZ_ESCHEMA); there is no upgrade in place. */
+#define STORE_SCHEMA 3
 
 enum store_db {
 	STORE_ENV,       /* origin(32) seq(8) -> envelope bytes */
@@ -25,22 +28,29 @@ enum store_db {
 	                  * (household.c); keyed by household first so a batch's
 	                  * inserts cluster instead of dirtying one random page per
 	                  * record */
-	STORE_PROPOSAL,  /* version hash(32) -> workflow state (workflow.c) */
+	STORE_PROPOSAL,  /* household id(8) version hash(32) -> workflow state
+	                  * (workflow_store.c); keyed by household first like
+	                  * STORE_VERSION, so a batch's inserts cluster, and a
+	                  * household's proposals are one range (hh_each) */
 	STORE_CENSUS,    /* village(8) year(2) -> census */
 	STORE_ROLLUP,    /* area(8) year(2) -> counter deltas */
 	STORE_LINK,      /* peer area(8) -> cursors */
 	STORE_CONFLICT,  /* kind(1) key -> details */
-	STORE_PARKED,    /* dependency hash(32) -> waiting envelopes */
+	STORE_PARKED,    /* household(8) version hash(32) hlc(8) origin(32) seq(8)
+	                  * index(2) -> empty: the workflow steps that wait, for
+	                  * their version or for the steps before them; the key of
+	                  * STORE_WFSTEP (proposal.c) */
 	STORE_META,      /* name -> value; the store's own "meta" (store.h) */
 	STORE_KEYREC,    /* key record hash(32) -> origin(32) seq(8) */
 	STORE_REVOKED,   /* node key(32) -> revocation time ms(8), revoker(32) */
 	STORE_PERSON,    /* pid_tag(16) household(8) -> empty: members of effective heads */
-	STORE_HHPROP,    /* household(8) version hash(32) -> empty: its proposals */
-	STORE_WFHIST,    /* version hash(32) n(4) -> one workflow step on that proposal */
+	STORE_WFHIST,    /* household(8) version hash(32) n(4) -> one workflow step on
+	                  * that proposal */
 	STORE_RECEIPTED, /* origin(32) -> seq(8): what the province last receipted */
-	STORE_WFSTEP,    /* version hash(32) hlc(8) origin(32) seq(8) index(2) -> empty: every
-	                  * workflow step held on that proposal, in the order it is judged in
-	                  * (proposal.c) */
+	STORE_WFSTEP,    /* household(8) version hash(32) hlc(8) origin(32) seq(8)
+	                  * index(2) -> empty: every workflow step held on that
+	                  * proposal, in the order it is judged in (proposal.c); the
+	                  * household is the one the step's event names */
 	STORE_WFTIME,    /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
 	STORE_HELD,      /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
 	                  * than max_skew ahead of this node's clock (apply.c) */

@@ -370,11 +370,11 @@ version_of(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t 
 	return hh_version_get(txn, id, hash, out);
 }
 
-/* Is version HASH a recorded proposal? *historic tells whether it was
- * recorded by a migration. */
+/* Is version HASH of household ID a recorded proposal? *historic tells
+ * whether it was recorded by a migration. */
 static int
-recorded_status(struct hh_work *w, struct store_txn *txn, const uint8_t hash[32], bool *recorded,
-                bool *historic)
+recorded_status(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hash[32],
+                bool *recorded, bool *historic)
 {
 	for (size_t i = 0; w->rc_on && i < w->n_props; i++) {
 		if (memcmp(w->props[i].hash, hash, 32) == 0) {
@@ -384,7 +384,7 @@ recorded_status(struct hh_work *w, struct store_txn *txn, const uint8_t hash[32]
 		}
 	}
 	struct wf_proposal p;
-	int err = wf_proposal_get(txn, hash, &p);
+	int err = wf_proposal_get(txn, id, hash, &p);
 	*recorded = *historic = false;
 	if (err == JZ_ENOTFOUND)
 		return 0;
@@ -445,7 +445,7 @@ history(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hea
 			break;
 		if (err)
 			return err;
-		if ((err = recorded_status(w, txn, cur, &rec[n], &hist[n])))
+		if ((err = recorded_status(w, txn, id, cur, &rec[n], &hist[n])))
 			return err;
 		n++;
 		if (!chain[n - 1].n_parents)
@@ -890,12 +890,12 @@ struct latest {
 static int
 latest_recorded(void *ctx, const uint8_t key[40], struct bytes v)
 {
-	(void)v;
 	struct latest *l = ctx;
 	struct wf_proposal p;
-	int err = wf_proposal_get(l->txn, key + 8, &p);
+	const uint8_t *hash;
+	int err = wf_proposal_entry(&p, &hash, key, WF_PROPOSAL_KEY, v.p, v.n);
 	if (err)
-		return err == JZ_ENOTFOUND ? HH_EACH_STOP : err;
+		return err;
 	if (p.state == WF_RECORDED && recorded_later(l->st, p.decided, p.decided_by))
 		set_recorded(l->st, key + 8, p.decided, p.decided_by);
 	return 0;
@@ -916,7 +916,7 @@ hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc 
 	st.recorded_at = 0;
 	memset(st.recorded_by, 0, 32);
 	struct latest l = {.txn = txn, .st = &st};
-	if ((err = hh_each(txn, STORE_HHPROP, id, latest_recorded, &l)))
+	if ((err = hh_each(txn, STORE_PROPOSAL, id, latest_recorded, &l)))
 		return err;
 	return refresh(w, txn, acc, id, village, &st, old, old_eff);
 }
@@ -947,7 +947,7 @@ hh_recompute_begin(struct hh_work *w, struct store_txn *txn)
 	int err = store_iter_open(txn, STORE_VERSION, &w->rc_ver);
 	if (err)
 		return err;
-	if ((err = store_iter_open(txn, STORE_HHPROP, &w->rc_prop))) {
+	if ((err = store_iter_open(txn, STORE_PROPOSAL, &w->rc_prop))) {
 		store_iter_close(&w->rc_ver);
 		return err;
 	}
@@ -977,10 +977,10 @@ rc_latest_recorded(void *ctx, const uint8_t key[40], struct bytes v)
 	struct rc_latest *r = ctx;
 	struct hh_work *w = r->w;
 	struct wf_proposal p;
-	int err = wf_proposal_get(r->l.txn, key + 8, &p);
+	const uint8_t *hash;
+	int err = wf_proposal_entry(&p, &hash, key, WF_PROPOSAL_KEY, v.p, v.n);
 	if (err)
-		return err == JZ_ENOTFOUND ? HH_EACH_STOP : err;
-	(void)v;
+		return err;
 	if (w->n_props < HH_RC_PROPS) {
 		struct rc_prop *c = &w->props[w->n_props++];
 		memcpy(c->hash, key + 8, 32);
@@ -1002,7 +1002,7 @@ hh_recompute(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, u
 	/* The latest recorded proposal, from the proposals alone. */
 	struct rc_latest r = {.w = w, .l = {.txn = txn, .st = &st}};
 	int err = w->rc_cursors ? each_at(&w->rc_prop, id, rc_latest_recorded, &r)
-	                        : hh_each(txn, STORE_HHPROP, id, rc_latest_recorded, &r);
+	                        : hh_each(txn, STORE_PROPOSAL, id, rc_latest_recorded, &r);
 	if (err)
 		return err;
 	w->hist_old.n = 0;

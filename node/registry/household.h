@@ -104,7 +104,7 @@ int hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8
 
 /*
  * Call FN(CTX, KEY, VALUE) for each entry of household ID in DB, a database
- * keyed id(8) hash(32) (STORE_VERSION, STORE_HHPROP), in key order, until
+ * keyed id(8) hash(32) (STORE_VERSION, STORE_PROPOSAL), in key order, until
  * FN returns non-zero: HH_EACH_STOP ends the walk quietly, a negative error
  * ends it with that error. Returns 0 or a negative error.
  */

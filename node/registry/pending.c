@@ -89,7 +89,7 @@ pending_move(struct store_txn *txn, const uint8_t hash[32], const struct wf_prop
 {
 	struct wf_proposal old;
 	uint64_t ov = 0, nv = 0;
-	int err = wf_proposal_get(txn, hash, &old);
+	int err = wf_proposal_get(txn, p->household, hash, &old);
 	bool was = err == 0 && counted(&old, &ov);
 	bool is = counted(p, &nv);
 	if (err && err != JZ_ENOTFOUND && err != JZ_ECORRUPT)
@@ -196,11 +196,12 @@ tally_all(struct store_txn *txn, struct tally *t, bool log)
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		struct wf_proposal p;
+		const uint8_t *hash;
 		uint64_t village;
 		n++;
 		if (log && (uint64_t)n % step == 0)
 			log_info("pending: counting open proposals, %ld of %" PRIu64, n, total);
-		if (wf_proposal_decode(&p, v.p, v.n) || !counted(&p, &village))
+		if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n) || !counted(&p, &village))
 			continue;
 		if ((err = tally_add(t, village, p.year, p.state)))
 			break;

@@ -32,9 +32,10 @@
 #define PENDING_VAL_LEN (WF_NSTATES * 4)
 
 /*
- * Proposal HASH is about to be written as P: take its stored version (if
- * any) out of the counters and add P. Call before the proposal's own put,
- * in the same transaction. Errors stick to TXN.
+ * Proposal HASH is about to be written as P (under its household,
+ * P->household): take its stored version (if any) out of the counters and
+ * add P. Call before the proposal's own put, in the same transaction.
+ * Errors stick to TXN.
  */
 void pending_move(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p);
 

@@ -23,10 +23,16 @@
 
 #define META_OWN_REFUSED "own-refused"  /* count(8) latest reason */
 #define META_INDEXED     "wfstep-index" /* the step index covers every event held */
-/* A step's key in `wfstep` and `parked`: proposal(32) hlc(8) origin(32)
- * seq(8) index(2), so one proposal's steps are in the order they are
- * judged in. */
-#define STEP_KEY (32 + 8 + 32 + 8 + 2)
+/* A step's key in `wfstep` and `parked`: household(8) proposal(32) hlc(8)
+ * origin(32) seq(8) index(2), so one proposal's steps are in the order they
+ * are judged in, and a batch's inserts cluster by household (tables.h). The
+ * household is the one the step's event names for the proposal. */
+#define STEP_KEY    (8 + 32 + 8 + 32 + 8 + 2)
+#define STEP_PREFIX 40 /* household(8) proposal(32): the proposal's steps */
+#define STEP_HLC    40
+#define STEP_ORIGIN 48 /* origin(32) seq(8): the event's key in `env` */
+#define STEP_SEQ    80
+#define STEP_INDEX  88
 /* Steps of one proposal judged; more are ignored (with a warning). */
 #define FOLD_MAX 4096
 
@@ -35,9 +41,9 @@ static void rejudge_since(struct applier *a, uint64_t from, const uint8_t *origi
 static bool is_opening(uint8_t step);
 
 static int
-hash_cmp(const void *x, const void *y)
+prefix_cmp(const void *x, const void *y)
 {
-	return memcmp(x, y, 32);
+	return memcmp(x, y, STEP_PREFIX);
 }
 
 /* ---------------------------------------------------------------- policy */
@@ -73,7 +79,7 @@ int
 proposal_create(struct applier *a, const struct envelope *e, const struct rec_household *h)
 {
 	struct wf_proposal p;
-	int err = wf_proposal_get(&a->txn, e->hash, &p);
+	int err = wf_proposal_get(&a->txn, h->id, e->hash, &p);
 	if (err == 0)
 		return 0;
 	if (err != JZ_ENOTFOUND)
@@ -88,7 +94,7 @@ proposal_create(struct applier *a, const struct envelope *e, const struct rec_ho
 
 /* A step as judged: what its event says for one proposal, and its signer. */
 struct step_in {
-	uint8_t key[STEP_KEY]; /* proposal(32) hlc(8) origin(32) seq(8) index(2) */
+	uint8_t key[STEP_KEY]; /* household(8) proposal(32) hlc(8) origin(32) seq(8) index(2) */
 	uint8_t step;
 	uint16_t days;
 	uint64_t household; /* as the event names it */
@@ -112,14 +118,15 @@ enum outcome {
  * (a->cascade_depth, applier.h). */
 
 static void
-step_key(uint8_t k[STEP_KEY], const uint8_t hash[32], uint64_t hlc, const uint8_t origin[32],
-         uint64_t seq, size_t index)
+step_key(uint8_t k[STEP_KEY], uint64_t household, const uint8_t hash[32], uint64_t hlc,
+         const uint8_t origin[32], uint64_t seq, size_t index)
 {
-	memcpy(k, hash, 32);
-	be64_put(k + 32, hlc);
-	memcpy(k + 40, origin, 32);
-	be64_put(k + 72, seq);
-	be16_put(k + 80, (uint16_t)index);
+	be64_put(k, household);
+	memcpy(k + 8, hash, 32);
+	be64_put(k + STEP_HLC, hlc);
+	memcpy(k + STEP_ORIGIN, origin, 32);
+	be64_put(k + STEP_SEQ, seq);
+	be16_put(k + STEP_INDEX, (uint16_t)index);
 }
 
 static bool
@@ -148,12 +155,12 @@ park_key(struct applier *a, const uint8_t k[STEP_KEY])
 	a->st.parked++;
 }
 
-/* The keys of DB (STORE_WFSTEP or STORE_PARKED) under proposal HASH, in
- * order, at most MAX. *keys is given (free()). Returns the count, or -1 on
- * a storage error (stuck to TXN). */
+/* The keys of DB (STORE_WFSTEP or STORE_PARKED) under proposal HASH of
+ * household HOUSEHOLD, in order, at most MAX. *keys is given (free()).
+ * Returns the count, or -1 on a storage error (stuck to TXN). */
 static long
-keys_of(struct store_txn *txn, enum store_db db, const uint8_t hash[32], size_t max,
-        uint8_t (**keys)[STEP_KEY])
+keys_of(struct store_txn *txn, enum store_db db, uint64_t household, const uint8_t hash[32],
+        size_t max, uint8_t (**keys)[STEP_KEY])
 {
 	*keys = NULL;
 	size_t n = 0, cap = 0;
@@ -163,10 +170,13 @@ keys_of(struct store_txn *txn, enum store_db db, const uint8_t hash[32], size_t 
 		store_fail(txn, err);
 		return -1;
 	}
+	uint8_t prefix[STEP_PREFIX];
+	be64_put(prefix, household);
+	memcpy(prefix + 8, hash, 32);
 	struct bytes k, v;
-	for (err = store_iter_seek(&it, hash, 32, &k, &v); err == 0;
+	for (err = store_iter_seek(&it, prefix, sizeof(prefix), &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
-		if (k.n < 32 || memcmp(k.p, hash, 32) != 0)
+		if (k.n < STEP_PREFIX || memcmp(k.p, prefix, STEP_PREFIX) != 0)
 			break;
 		if (k.n != STEP_KEY)
 			continue;
@@ -207,7 +217,8 @@ is_last_step(struct store_txn *txn, const uint8_t k[STEP_KEY])
 	struct bytes kk, v;
 	bool last = store_iter_seek(&it, k, STEP_KEY, &kk, &v) == 0 && kk.n == STEP_KEY &&
 	            memcmp(kk.p, k, STEP_KEY) == 0 &&
-	            (store_iter_next(&it, &kk, &v) != 0 || kk.n < 32 || memcmp(kk.p, k, 32) != 0);
+	            (store_iter_next(&it, &kk, &v) != 0 || kk.n < STEP_PREFIX ||
+	             memcmp(kk.p, k, STEP_PREFIX) != 0);
 	store_iter_close(&it);
 	return last;
 }
@@ -325,7 +336,7 @@ note_refused(struct applier *a, const struct step_in *s, const char *hid, const 
 		own_refused(a, 1, hid, s, why);
 }
 
-static void replay(struct applier *a, const uint8_t hash[32]);
+static void replay(struct applier *a, uint64_t household, const uint8_t hash[32]);
 
 /* Proposal HASH of household ID changed whether (or when) it is recorded:
  * the household's official status follows, and its other proposals are
@@ -345,7 +356,7 @@ recorded_changed(struct applier *a, uint64_t id, const uint8_t hash[32], struct 
 	uint8_t(*keys)[40] = NULL;
 	size_t n = 0;
 	struct store_iter it;
-	if ((err = store_iter_open(txn, STORE_HHPROP, &it))) {
+	if ((err = store_iter_open(txn, STORE_PROPOSAL, &it))) {
 		store_fail(txn, err);
 		return;
 	}
@@ -369,7 +380,7 @@ recorded_changed(struct applier *a, uint64_t id, const uint8_t hash[32], struct 
 	store_iter_close(&it);
 	a->cascade_depth++;
 	for (size_t i = 0; i < n && !txn->err; i++)
-		replay(a, keys[i] + 8);
+		replay(a, id, keys[i] + 8);
 	a->cascade_depth--;
 	free(keys);
 }
@@ -410,7 +421,7 @@ step_from(struct step_in *s, const struct envelope *e, const struct rec_workflow
           const struct origin_state *o)
 {
 	memset(s, 0, sizeof(*s));
-	step_key(s->key, w->proposals[i], e->hlc, e->origin, e->seq, i);
+	step_key(s->key, w->households[i], w->proposals[i], e->hlc, e->origin, e->seq, i);
 	s->step = w->step;
 	s->days = w->days;
 	s->household = w->households[i];
@@ -432,15 +443,22 @@ step_new(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	struct step_in s;
 	step_from(&s, e, w, i, o);
 	const uint8_t *hash = w->proposals[i];
+	const uint64_t hh = w->households[i];
 	char hid[17];
-	household_id_format(w->households[i], hid);
+	household_id_format(hh, hid);
 	struct wf_proposal p;
-	int err = wf_proposal_get(txn, hash, &p);
+	int err = wf_proposal_get(txn, hh, hash, &p);
 	if (err == JZ_ENOTFOUND) {
 		/* A version not held yet: wait for it. One held that proposes
-		 * nothing never will be a proposal. */
+		 * nothing never will be a proposal. The proposal is looked up
+		 * under the household the event names (the tables are keyed
+		 * by household first), so a step naming another household
+		 * than its proposal's waits here too, for a version of that
+		 * household that will not come: it is never applied (until
+		 * store schema 3 it was refused, "names household X for a
+		 * proposal of household Y"). */
 		struct hh_version v;
-		if (hh_version_get(txn, w->households[i], hash, &v) == 0) {
+		if (hh_version_get(txn, hh, hash, &v) == 0) {
 			char why[120];
 			snprintf(why, sizeof(why), "%s names a version that proposes nothing",
 			         wf_step_name(w->step));
@@ -461,7 +479,7 @@ step_new(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	store_put(txn, STORE_WFSTEP, s.key, STEP_KEY, "", 0);
 	if (!is_last_step(txn, s.key)) {
 		/* It sorts before steps already judged: judge them all again. */
-		replay(a, hash);
+		replay(a, hh, hash);
 		return;
 	}
 	char why[200];
@@ -486,10 +504,10 @@ step_new(struct applier *a, const struct envelope *e, const struct rec_workflow 
 	}
 	/* Steps waiting before it may now be passed for good: judge the lot. */
 	uint8_t(*parked)[STEP_KEY];
-	long np = keys_of(txn, STORE_PARKED, hash, 1, &parked);
+	long np = keys_of(txn, STORE_PARKED, hh, hash, 1, &parked);
 	free(parked);
 	if (np > 0)
-		replay(a, hash);
+		replay(a, hh, hash);
 	else if (np == 0)
 		take_last(a, hash, &p, &s);
 }
@@ -504,23 +522,24 @@ step_load(struct applier *a, const uint8_t k[STEP_KEY], struct step_in *s)
 	struct rec_workflow *w = a->ctx->wf_load;
 	struct bytes raw;
 	struct envelope e;
-	size_t index = be16_get(k + 80);
+	size_t index = be16_get(k + STEP_INDEX);
 	struct origin_state so;
 	const struct origin_state *o = &so;
-	bool is_cur = a->cur_e && memcmp(a->cur_e->origin, k + 40, 32) == 0;
+	bool is_cur = a->cur_e && memcmp(a->cur_e->origin, k + STEP_ORIGIN, 32) == 0;
 	int err = 0;
-	if (is_cur && a->cur_e->seq == be64_get(k + 72))
+	if (is_cur && a->cur_e->seq == be64_get(k + STEP_SEQ))
 		e = *a->cur_e;
-	else if (!(err = store_get(txn, STORE_ENV, k + 40, 40, &raw)) &&
+	else if (!(err = store_get(txn, STORE_ENV, k + STEP_ORIGIN, 40, &raw)) &&
 	         envelope_decode(&e, raw.p, raw.n))
 		err = JZ_ECORRUPT;
-	if (!err && (rec_workflow_decode(w, e.body.p, e.body.n) || index >= w->n ||
-	             memcmp(w->proposals[index], k, 32) != 0))
+	if (!err &&
+	    (rec_workflow_decode(w, e.body.p, e.body.n) || index >= w->n ||
+	     w->households[index] != be64_get(k) || memcmp(w->proposals[index], k + 8, 32) != 0))
 		err = JZ_ECORRUPT;
 	if (!err && is_cur && a->cur_o)
 		o = a->cur_o;
 	else if (!err)
-		err = origin_get(txn, k + 40, &so);
+		err = origin_get(txn, k + STEP_ORIGIN, &so);
 	if (err) {
 		if (err != JZ_ENOTFOUND && err != JZ_ECORRUPT)
 			store_fail(txn, err);
@@ -554,6 +573,7 @@ was_of(struct was *old, size_t n, const struct step_in *s)
 /* One proposal being judged again (replay): its steps, what each was
  * before and what each is now. */
 struct replay {
+	uint64_t household;
 	const uint8_t *hash;
 	struct wf_proposal old, p;
 	uint8_t (*keys)[STEP_KEY];   /* its steps in the one order (n) */
@@ -582,8 +602,9 @@ replay_free(struct replay *r)
 static int
 replay_load(struct store_txn *txn, struct replay *r)
 {
-	r->n = keys_of(txn, STORE_WFSTEP, r->hash, FOLD_MAX, &r->keys);
-	r->np = r->n < 0 ? -1 : keys_of(txn, STORE_PARKED, r->hash, SIZE_MAX, &r->parked);
+	r->n = keys_of(txn, STORE_WFSTEP, r->household, r->hash, FOLD_MAX, &r->keys);
+	r->np =
+	    r->n < 0 ? -1 : keys_of(txn, STORE_PARKED, r->household, r->hash, SIZE_MAX, &r->parked);
 	if (r->n < 0 || r->np < 0)
 		return -1;
 	r->nw = r->old.n_hist + (size_t)r->np;
@@ -597,7 +618,7 @@ replay_load(struct store_txn *txn, struct replay *r)
 	}
 	for (uint32_t i = 0; i < r->old.n_hist; i++) {
 		struct wf_hist h;
-		if (wf_hist_get(txn, r->hash, i, &h))
+		if (wf_hist_get(txn, r->household, r->hash, i, &h))
 			continue;
 		memcpy(r->was[i].origin, h.origin, 32);
 		r->was[i].seq = h.seq;
@@ -605,8 +626,8 @@ replay_load(struct store_txn *txn, struct replay *r)
 	}
 	for (long i = 0; i < r->np; i++) {
 		struct was *w = &r->was[r->old.n_hist + i];
-		memcpy(w->origin, r->parked[i] + 40, 32);
-		w->seq = be64_get(r->parked[i] + 72);
+		memcpy(w->origin, r->parked[i] + STEP_ORIGIN, 32);
+		w->seq = be64_get(r->parked[i] + STEP_SEQ);
 		w->outcome = OUT_WAITING;
 	}
 	return 0;
@@ -677,25 +698,24 @@ replay_steps(struct applier *a, struct replay *r, const char *hid)
 			own_refused(a, -1, hid, s, "");
 	}
 	for (uint32_t i = r->p.n_hist; i < r->old.n_hist; i++) {
-		uint8_t hk[36];
-		memcpy(hk, r->hash, 32);
-		be32_put(hk + 32, i);
+		uint8_t hk[44];
+		wf_hist_key(hk, r->household, r->hash, i);
 		store_del(txn, STORE_WFHIST, hk, sizeof(hk));
 	}
 }
 
 /*
- * Judge every step held on proposal HASH again, from its first, in the one
- * order (signed clock, then origin, then sequence, then place in the event),
- * and store the result: state, history, waiting steps, and what changes for
- * the household and the counters.
+ * Judge every step held on proposal HASH of household HOUSEHOLD again, from
+ * its first, in the one order (signed clock, then origin, then sequence,
+ * then place in the event), and store the result: state, history, waiting
+ * steps, and what changes for the household and the counters.
  */
 static void
-replay(struct applier *a, const uint8_t hash[32])
+replay(struct applier *a, uint64_t household, const uint8_t hash[32])
 {
 	struct store_txn *txn = &a->txn;
-	struct replay r = {.hash = hash};
-	int err = wf_proposal_get(txn, hash, &r.old);
+	struct replay r = {.household = household, .hash = hash};
+	int err = wf_proposal_get(txn, household, hash, &r.old);
 	if (err) {
 		if (err != JZ_ENOTFOUND)
 			store_fail(txn, err);
@@ -742,7 +762,7 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 {
 	struct store_txn *txn = &a->txn;
 	struct rec_workflow *w = a->ctx->wf_since;
-	uint8_t(*hs)[32] = NULL;
+	uint8_t(*hs)[STEP_PREFIX] = NULL; /* household(8) proposal(32) */
 	size_t n = 0, cap = 0;
 	struct store_iter it;
 	int err = store_iter_open(txn, origin ? STORE_ENV : STORE_WFTIME, &it);
@@ -774,22 +794,23 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 		for (size_t i = 0; i < w->n; i++) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 64;
-				uint8_t(*m)[32] = realloc(hs, cap * 32);
+				uint8_t(*m)[STEP_PREFIX] = realloc(hs, cap * STEP_PREFIX);
 				if (!m) {
 					store_fail(txn, -ENOMEM);
 					break;
 				}
 				hs = m;
 			}
-			memcpy(hs[n++], w->proposals[i], 32);
+			be64_put(hs[n], w->households[i]);
+			memcpy(hs[n++] + 8, w->proposals[i], 32);
 		}
 	}
 	store_iter_close(&it);
 	if (n)
-		qsort(hs, n, 32, hash_cmp);
+		qsort(hs, n, STEP_PREFIX, prefix_cmp);
 	for (size_t i = 0; i < n && !txn->err; i++)
-		if (i == 0 || memcmp(hs[i], hs[i - 1], 32) != 0)
-			replay(a, hs[i]);
+		if (i == 0 || memcmp(hs[i], hs[i - 1], STEP_PREFIX) != 0)
+			replay(a, be64_get(hs[i]), hs[i] + 8);
 	free(hs);
 }
 
@@ -828,14 +849,14 @@ proposal_apply_event(struct applier *a, const struct envelope *e, const struct o
 	return 0;
 }
 
-/* Version HASH proposes nothing: the steps that waited for it are
- * refused. */
+/* Version HASH of household HOUSEHOLD proposes nothing: the steps that
+ * waited for it (naming that household) are refused. */
 static void
-refuse_waiting(struct applier *a, const uint8_t hash[32])
+refuse_waiting(struct applier *a, uint64_t household, const uint8_t hash[32])
 {
 	struct store_txn *txn = &a->txn;
 	uint8_t(*keys)[STEP_KEY];
-	long n = keys_of(txn, STORE_PARKED, hash, SIZE_MAX, &keys);
+	long n = keys_of(txn, STORE_PARKED, household, hash, SIZE_MAX, &keys);
 	for (long i = 0; i < n && !txn->err; i++) {
 		struct step_in s;
 		store_del(txn, STORE_PARKED, keys[i], STEP_KEY);
@@ -857,15 +878,16 @@ proposal_release(struct applier *a, const struct envelope *e, const struct origi
 {
 	struct store_txn *txn = &a->txn;
 	struct wf_proposal p;
-	int err = wf_proposal_get(txn, e->hash, &p);
+	/* A household version's subject is its household (apply.c checks). */
+	int err = wf_proposal_get(txn, e->subject, e->hash, &p);
 	a->cur_e = e;
 	a->cur_o = o;
 	if (err == 0)
-		replay(a, e->hash);
+		replay(a, e->subject, e->hash);
 	else if (err != JZ_ENOTFOUND)
 		store_fail(txn, err);
 	else
-		refuse_waiting(a, e->hash);
+		refuse_waiting(a, e->subject, e->hash);
 	a->cur_e = NULL;
 	a->cur_o = NULL;
 }
@@ -906,7 +928,7 @@ proposal_index_init(struct store_txn *txn, uint64_t area)
 			if (!area_is_under(household_village(w->households[i]), area))
 				continue;
 			uint8_t sk[STEP_KEY];
-			step_key(sk, w->proposals[i], e.hlc, e.origin, e.seq, i);
+			step_key(sk, w->households[i], w->proposals[i], e.hlc, e.origin, e.seq, i);
 			store_put(txn, STORE_WFSTEP, sk, STEP_KEY, "", 0);
 		}
 		events++;

@@ -10,7 +10,8 @@
  * A proposal's state and history are a function of the steps held on it,
  * judged one by one with wf_judge in one order, the same at every node:
  * signed clock (hlc), then origin key, then sequence, then place in the
- * event (`wfstep` is that index). So two nodes holding the same envelopes
+ * event (`wfstep` is that index, under the household the event names and
+ * the proposal: tables.h). So two nodes holding the same envelopes
  * show the same states, the same histories and the same refusals, whatever
  * order the envelopes came in (DESIGN §6, "The procedure converges").
  *
@@ -25,7 +26,9 @@
  * the same transaction), then the household's other proposals.
  *
  * A step is taken, refused (kept in the history with its reason, counted in
- * apply_stats.wf_refused, logged), or waits (`parked`): for its version, or
+ * apply_stats.wf_refused, logged), or waits (`parked`): for its version
+ * (looked up under the household its event names, so a step naming another
+ * household than its proposal's waits for good and is never applied), or
  * for steps of another level that come before it (wf_is_early) while the
  * proposal has not reached or passed the state the step is taken from by
  * later steps (wf_is_passed); once it has, the waiting step is refused. A
@@ -53,7 +56,7 @@
  * steps parked for it (refusing them if it proposes nothing). */
 int proposal_create(struct applier *a, const struct envelope *e, const struct rec_household *h);
 /* Version E (signed by O; neither stored yet) is now held: judge the
- * steps that waited for it. */
+ * steps that waited for it, those naming its household (E->subject). */
 void proposal_release(struct applier *a, const struct envelope *e, const struct origin_state *o);
 
 /* This node's own steps refused now, and the latest reason (LEN bytes).

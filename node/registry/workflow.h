@@ -183,7 +183,12 @@ void wf_policy_put(struct store_txn *txn, uint64_t hlc, const uint8_t origin[32]
 /*
  * The rules that read the store, after wf_check, in this order:
  *
- *  - the event names the proposal's own household;
+ *  - the event names the proposal's own household. Applying nodes look a
+ *    step's proposal up under the household its event names (the tables
+ *    are keyed by household first), so a step naming another household
+ *    for a proposal hash does not find it there and waits (parked), like
+ *    a step naming a version not held yet; this check is what is left
+ *    for a caller handing wf_judge a proposal and a step that disagree;
  *  - the policy judging a step is the one in force at its signed time
  *    (wf_policy_at); a window runs for the days its opening step gave, and
  *    its close (or the record, which closes the announcement) is judged
@@ -282,12 +287,32 @@ int wf_state_parse(const char *s, uint8_t *out);
 
 /* ---------------------------------------------------------------- storage */
 
-/* Proposal HASH. Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
-int wf_proposal_get(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *out);
-/* Write proposal HASH (and its household's index entry). Errors stick. */
+/*
+ * Proposals are kept in `proposal` under household(8) hash(32), keyed by
+ * household first so that a batch's inserts cluster (a household's
+ * proposals are one range: hh_each(txn, STORE_PROPOSAL, id, ...)), and
+ * their histories in `wfhist` under household(8) hash(32) n(4). The
+ * household is the proposal's own (wf_proposal.household, the version's
+ * rec_household.id).
+ */
+#define WF_PROPOSAL_KEY 40
+
+/* The `proposal` key of proposal HASH of household HOUSEHOLD. */
+void wf_proposal_key(uint8_t k[WF_PROPOSAL_KEY], uint64_t household, const uint8_t hash[32]);
+/* Proposal HASH of household HOUSEHOLD. Returns 0, JZ_ENOTFOUND or
+ * JZ_ECORRUPT (also for a value naming another household). */
+int wf_proposal_get(struct store_txn *txn, uint64_t household, const uint8_t hash[32],
+                    struct wf_proposal *out);
+/* Write proposal HASH under its household (P->household). Errors stick. */
 void wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_proposal *p);
 /* Decode a `proposal` value. Returns 0 or JZ_ECORRUPT. */
 int wf_proposal_decode(struct wf_proposal *out, const uint8_t *p, size_t n);
+/* Decode a `proposal` entry, key K (KN bytes) and value V (VN bytes), as a
+ * scan of the table reads it: *HASH points into K. Returns 0, or
+ * JZ_ECORRUPT for a key of the wrong length, a bad value, or a value whose
+ * household is not its key's. */
+int wf_proposal_entry(struct wf_proposal *out, const uint8_t **hash, const uint8_t *k, size_t kn,
+                      const uint8_t *v, size_t vn);
 
 /* One step taken on a proposal, or refused: its history for `household show`. */
 struct wf_hist {
@@ -302,11 +327,15 @@ struct wf_hist {
 	char reason[200]; /* the step's reason, or why it was refused */
 };
 
-/* Append H to proposal HASH's history (P->n_hist is advanced; the caller
- * puts P). Errors stick. */
+/* Append H to proposal HASH's history, under its household P->household
+ * (P->n_hist is advanced; the caller puts P). Errors stick. */
 void wf_hist_add(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *p,
                  const struct wf_hist *h);
-/* Entry I of proposal HASH's history. Returns 0, JZ_ENOTFOUND, JZ_ECORRUPT. */
-int wf_hist_get(struct store_txn *txn, const uint8_t hash[32], uint32_t i, struct wf_hist *out);
+/* Entry I of the history of proposal HASH of household HOUSEHOLD.
+ * Returns 0, JZ_ENOTFOUND, JZ_ECORRUPT. */
+int wf_hist_get(struct store_txn *txn, uint64_t household, const uint8_t hash[32], uint32_t i,
+                struct wf_hist *out);
+/* The `wfhist` key of entry I of proposal HASH of household HOUSEHOLD. */
+void wf_hist_key(uint8_t k[44], uint64_t household, const uint8_t hash[32], uint32_t i);
 
 #endif

@@ -8,6 +8,8 @@
  * A policy is kept in meta under "policy@" hlc(8) origin(32), every one,
  * for the steps of its time.
  *
+ * `proposal` key: household(8) hash(32) (workflow.h); `wfhist` key:
+ * household(8) hash(32) n(4).
  * `proposal` value, big-endian: household(8) state(1) kind(1) from(1) to(1)
  * contested_from(1) objections(2) consent(1) historic(1) window_days(2)
  * window_opened(8) created(8) year(2) origin(32) decided(8) decided_by(32)
@@ -134,7 +136,6 @@ check_from_status(struct hh_work *hw, struct store_txn *txn, const struct wf_pro
 }
 
 struct recorded_before {
-	struct store_txn *txn;
 	const uint8_t *self;
 	uint64_t hlc;
 	const uint8_t *origin;
@@ -144,14 +145,14 @@ struct recorded_before {
 static int
 other_recorded(void *ctx, const uint8_t key[40], struct bytes v)
 {
-	(void)v;
 	struct recorded_before *r = ctx;
 	if (memcmp(key + 8, r->self, 32) == 0)
 		return 0;
 	struct wf_proposal p;
-	int err = wf_proposal_get(r->txn, key + 8, &p);
+	const uint8_t *hash;
+	int err = wf_proposal_entry(&p, &hash, key, WF_PROPOSAL_KEY, v.p, v.n);
 	if (err)
-		return err == JZ_ENOTFOUND ? 0 : err;
+		return err;
 	if (p.state == WF_RECORDED &&
 	    (p.decided < r->hlc ||
 	     (p.decided == r->hlc && memcmp(p.decided_by, r->origin, 32) < 0))) {
@@ -167,9 +168,8 @@ static int
 check_historic(struct store_txn *txn, const struct wf_proposal *p, const uint8_t hash[32],
                const struct wf_step_in *s, char *why, size_t len)
 {
-	struct recorded_before r = {
-	    .txn = txn, .self = hash, .hlc = s->hlc, .origin = s->signer.origin};
-	int err = hh_each(txn, STORE_HHPROP, p->household, other_recorded, &r);
+	struct recorded_before r = {.self = hash, .hlc = s->hlc, .origin = s->signer.origin};
+	int err = hh_each(txn, STORE_PROPOSAL, p->household, other_recorded, &r);
 	if (err) {
 		store_fail(txn, err);
 		return err;
@@ -187,7 +187,6 @@ check_historic(struct store_txn *txn, const struct wf_proposal *p, const uint8_t
 #define DUP_OPEN_MAX 4
 
 struct approved_ident {
-	struct store_txn *txn;
 	size_t open;
 	bool found;
 };
@@ -195,10 +194,11 @@ struct approved_ident {
 static int
 approved_identification(void *ctx, const uint8_t key[40], struct bytes v)
 {
-	(void)v;
 	struct approved_ident *x = ctx;
 	struct wf_proposal p;
-	if (wf_proposal_get(x->txn, key + 8, &p) != 0 || !wf_is_open(p.state))
+	const uint8_t *hash;
+	if (wf_proposal_entry(&p, &hash, key, WF_PROPOSAL_KEY, v.p, v.n) != 0 ||
+	    !wf_is_open(p.state))
 		return 0;
 	if (p.kind == WF_KIND_IDENTIFY &&
 	    (p.state == WF_COUNTY_APPROVED || p.state == WF_ANNOUNCEMENT)) {
@@ -219,8 +219,8 @@ is_identified(struct store_txn *txn, uint64_t other, const struct wf_signing *g)
 	for (size_t i = 0; i < g->n_approved; i++)
 		if (g->approved[i] == other)
 			return true;
-	struct approved_ident x = {.txn = txn};
-	(void)hh_each(txn, STORE_HHPROP, other, approved_identification, &x);
+	struct approved_ident x = {0};
+	(void)hh_each(txn, STORE_PROPOSAL, other, approved_identification, &x);
 	return x.found;
 }
 
@@ -280,6 +280,12 @@ wf_judge(struct hh_work *hw, struct store_txn *txn, const uint8_t hash[32],
 		snprintf(why, len, "storage error");
 		return WF_REFUSED;
 	}
+	/* The tables are keyed by household first: a node applying a step
+	 * looks its proposal up under the household the event names, so a
+	 * step naming another household for this hash never gets here (it
+	 * waits, parked, as for a version not held; proposal.c), and the
+	 * signer's targets are its households' own proposals. What is left is
+	 * a caller handing a proposal and a step that disagree. */
 	if (p->household != s->household) {
 		snprintf(why, len,
 		         "the event names household %016" PRIu64
@@ -342,14 +348,36 @@ wf_proposal_decode(struct wf_proposal *out, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int
-wf_proposal_get(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *out)
+void
+wf_proposal_key(uint8_t k[WF_PROPOSAL_KEY], uint64_t household, const uint8_t hash[32])
 {
+	be64_put(k, household);
+	memcpy(k + 8, hash, 32);
+}
+
+int
+wf_proposal_entry(struct wf_proposal *out, const uint8_t **hash, const uint8_t *k, size_t kn,
+                  const uint8_t *v, size_t vn)
+{
+	if (kn != WF_PROPOSAL_KEY || wf_proposal_decode(out, v, vn) ||
+	    out->household != be64_get(k))
+		return JZ_ECORRUPT;
+	*hash = k + 8;
+	return 0;
+}
+
+int
+wf_proposal_get(struct store_txn *txn, uint64_t household, const uint8_t hash[32],
+                struct wf_proposal *out)
+{
+	uint8_t k[WF_PROPOSAL_KEY];
+	wf_proposal_key(k, household, hash);
 	struct bytes v;
-	int err = store_get(txn, STORE_PROPOSAL, hash, 32, &v);
+	int err = store_get(txn, STORE_PROPOSAL, k, sizeof(k), &v);
 	if (err)
 		return err;
-	return wf_proposal_decode(out, v.p, v.n);
+	const uint8_t *h;
+	return wf_proposal_entry(out, &h, k, sizeof(k), v.p, v.n);
 }
 
 void
@@ -374,20 +402,25 @@ wf_proposal_put(struct store_txn *txn, const uint8_t hash[32], const struct wf_p
 	be64_put(v + 69, p->decided);
 	memcpy(v + 77, p->decided_by, 32);
 	be32_put(v + 109, p->n_hist);
-	store_put(txn, STORE_PROPOSAL, hash, 32, v, sizeof(v));
-	uint8_t k[40];
-	be64_put(k, p->household);
+	uint8_t k[WF_PROPOSAL_KEY];
+	wf_proposal_key(k, p->household, hash);
+	store_put(txn, STORE_PROPOSAL, k, sizeof(k), v, sizeof(v));
+}
+
+void
+wf_hist_key(uint8_t k[44], uint64_t household, const uint8_t hash[32], uint32_t i)
+{
+	be64_put(k, household);
 	memcpy(k + 8, hash, 32);
-	store_put(txn, STORE_HHPROP, k, sizeof(k), "", 0);
+	be32_put(k + 40, i);
 }
 
 void
 wf_hist_add(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *p,
             const struct wf_hist *h)
 {
-	uint8_t k[36], v[HIST_FIXED + sizeof(h->reason)];
-	memcpy(k, hash, 32);
-	be32_put(k + 32, p->n_hist++);
+	uint8_t k[44], v[HIST_FIXED + sizeof(h->reason)];
+	wf_hist_key(k, p->household, hash, p->n_hist++);
 	v[0] = h->step;
 	v[1] = h->refused;
 	v[2] = h->level;
@@ -402,11 +435,11 @@ wf_hist_add(struct store_txn *txn, const uint8_t hash[32], struct wf_proposal *p
 }
 
 int
-wf_hist_get(struct store_txn *txn, const uint8_t hash[32], uint32_t i, struct wf_hist *out)
+wf_hist_get(struct store_txn *txn, uint64_t household, const uint8_t hash[32], uint32_t i,
+            struct wf_hist *out)
 {
-	uint8_t k[36];
-	memcpy(k, hash, 32);
-	be32_put(k + 32, i);
+	uint8_t k[44];
+	wf_hist_key(k, household, hash, i);
 	struct bytes v;
 	int err = store_get(txn, STORE_WFHIST, k, sizeof(k), &v);
 	if (err)

@@ -284,6 +284,9 @@ bool hh_held(struct node_ut *nd, uint64_t id);
 /* S's open heads are exactly WANT[0..n), the effective head first. */
 void heads_are(const struct hh_state *s, const struct env *const *want, size_t n);
 
+/* The household under which proposal HASH is held (0: none; every
+ * `proposal` entry well-formed, one household per hash). */
+uint64_t prop_household(struct store_txn *txn, const uint8_t hash[32]);
 bool prop_held(struct node_ut *nd, const uint8_t hash[32]);
 
 struct wf_proposal prop_get(struct node_ut *nd, const uint8_t hash[32]);

@@ -7,9 +7,9 @@
 /* ---------------------------------------------------------------- snapshots */
 
 static const char *const db_name[] = {
-    "env",    "log",    "downlog",   "origin", "household", "version", "proposal", "census",
-    "rollup", "link",   "conflict",  "parked", "meta",      "keyrec",  "revoked",  "person",
-    "hhprop", "wfhist", "receipted", "wfstep", "wftime",    "held",    "pending",  "import",
+    "env",    "log",       "downlog",  "origin", "household", "version", "proposal", "census",
+    "rollup", "link",      "conflict", "parked", "meta",      "keyrec",  "revoked",  "person",
+    "wfhist", "receipted", "wfstep",   "wftime", "held",      "pending", "import",
 };
 _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for every database");
 
@@ -129,7 +129,8 @@ open_in_store(struct store_txn *txn)
 	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		struct wf_proposal p;
-		assert_int_equal(wf_proposal_decode(&p, v.p, v.n), 0);
+		const uint8_t *hash;
+		assert_int_equal(wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n), 0);
 		n += wf_is_open(p.state);
 	}
 	store_iter_close(&it);
@@ -207,13 +208,36 @@ heads_are(const struct hh_state *s, const struct env *const *want, size_t n)
 	assert_memory_equal(&s->eff, &s->heads[0], sizeof(s->eff));
 }
 
+uint64_t
+prop_household(struct store_txn *txn, const uint8_t hash[32])
+{
+	uint64_t found = 0;
+	struct store_iter it;
+	struct bytes k, v;
+	assert_int_equal(store_iter_open(txn, STORE_PROPOSAL, &it), 0);
+	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
+	     err = store_iter_next(&it, &k, &v)) {
+		struct wf_proposal p;
+		const uint8_t *h;
+		assert_int_equal(wf_proposal_entry(&p, &h, k.p, k.n, v.p, v.n), 0);
+		if (memcmp(h, hash, 32) != 0)
+			continue;
+		if (found)
+			fail_msg("a proposal hash held under two households");
+		found = p.household;
+	}
+	store_iter_close(&it);
+	return found;
+}
+
 bool
 prop_held(struct node_ut *nd, const uint8_t hash[32])
 {
 	struct store_txn txn;
 	struct wf_proposal p;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	int err = wf_proposal_get(&txn, hash, &p);
+	uint64_t hh = prop_household(&txn, hash);
+	int err = hh ? wf_proposal_get(&txn, hh, hash, &p) : JZ_ENOTFOUND;
 	store_abort(&txn);
 	assert_true(err == 0 || err == JZ_ENOTFOUND);
 	return err == 0;
@@ -225,7 +249,9 @@ prop_get(struct node_ut *nd, const uint8_t hash[32])
 	struct store_txn txn;
 	struct wf_proposal p;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(wf_proposal_get(&txn, hash, &p), 0);
+	uint64_t hh = prop_household(&txn, hash);
+	assert_true(hh != 0);
+	assert_int_equal(wf_proposal_get(&txn, hh, hash, &p), 0);
 	store_abort(&txn);
 	return p;
 }
@@ -244,7 +270,9 @@ hist_get(struct node_ut *nd, const uint8_t hash[32], uint32_t i)
 	struct store_txn txn;
 	struct wf_hist h;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(wf_hist_get(&txn, hash, i, &h), 0);
+	uint64_t hh = prop_household(&txn, hash);
+	assert_true(hh != 0);
+	assert_int_equal(wf_hist_get(&txn, hh, hash, i, &h), 0);
 	store_abort(&txn);
 	return h;
 }

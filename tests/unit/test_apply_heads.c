@@ -205,7 +205,7 @@ same_outcome(struct node_ut *a, struct node_ut *b)
 	snap_take(b, &sb);
 	snap_same(&sa, &sb,
 	          ~(DB(STORE_HOUSEHOLD) | DB(STORE_VERSION) | DB(STORE_PERSON) |
-	            DB(STORE_PROPOSAL) | DB(STORE_HHPROP) | DB(STORE_CENSUS) | DB(STORE_PARKED)));
+	            DB(STORE_PROPOSAL) | DB(STORE_CENSUS) | DB(STORE_PARKED)));
 	uint8_t ca[32], cb[32];
 	rollup_cells_digest(a, ca);
 	rollup_cells_digest(b, cb);

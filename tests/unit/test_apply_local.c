@@ -267,7 +267,7 @@ verify_detects_corruption(void **state)
 	 * recomputed from its proposals, and disagrees with its state. */
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
 	struct wf_proposal p;
-	assert_int_equal(wf_proposal_get(&txn, e[3].hash, &p), 0);
+	assert_int_equal(wf_proposal_get(&txn, HH(V1, 3), e[3].hash, &p), 0);
 	assert_int_equal(p.state, WF_RECORDED);
 	p.state = WF_ANNOUNCEMENT;
 	wf_proposal_put(&txn, e[3].hash, &p);

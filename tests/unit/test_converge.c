@@ -490,12 +490,12 @@ dump_history(struct scenario *s, const uint8_t *order, size_t n)
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd.st, &txn, STORE_RO), 0);
 	struct wf_proposal p;
-	if (wf_proposal_get(&txn, s->prop, &p) == 0) {
+	if (wf_proposal_get(&txn, s->hh, s->prop, &p) == 0) {
 		fprintf(stderr, "  state %s, %u in the history\n", wf_state_name(p.state),
 		        p.n_hist);
 		for (uint32_t k = 0; k < p.n_hist; k++) {
 			struct wf_hist h;
-			if (wf_hist_get(&txn, s->prop, k, &h) == 0)
+			if (wf_hist_get(&txn, s->hh, s->prop, k, &h) == 0)
 				fprintf(stderr, "  %u %s %s: %s\n", k, wf_step_name(h.step),
 				        h.refused ? "REFUSED" : "taken", h.reason);
 		}
@@ -543,7 +543,7 @@ converges_in_any_order(void **state)
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd.st, &txn, STORE_RO), 0);
 	struct wf_proposal p;
-	assert_int_equal(wf_proposal_get(&txn, s->prop, &p), 0);
+	assert_int_equal(wf_proposal_get(&txn, s->hh, s->prop, &p), 0);
 	assert_int_equal(p.state, WF_RECORDED);
 	static const struct {
 		uint8_t step;
@@ -568,7 +568,7 @@ converges_in_any_order(void **state)
 	assert_int_equal(p.n_hist, sizeof(want) / sizeof(want[0]));
 	for (uint32_t k = 0; k < p.n_hist; k++) {
 		struct wf_hist h;
-		assert_int_equal(wf_hist_get(&txn, s->prop, k, &h), 0);
+		assert_int_equal(wf_hist_get(&txn, s->hh, s->prop, k, &h), 0);
 		if (h.step != want[k].step || h.refused != want[k].refused ||
 		    (want[k].why && !strstr(h.reason, want[k].why)))
 			fail_msg("history %u: %s %s (%s), wanted %s %s (%s)", k,
@@ -635,17 +635,17 @@ late_policy_rejudges_the_signer(void **state)
 	struct store_txn txn;
 	struct wf_proposal pr;
 	assert_int_equal(store_begin(nd.st, &txn, STORE_RO), 0);
-	assert_int_equal(wf_proposal_get(&txn, s->prop, &pr), 0);
+	assert_int_equal(wf_proposal_get(&txn, s->hh, s->prop, &pr), 0);
 	assert_int_equal(pr.state, WF_VILLAGE_NOTICE);
 	store_abort(&txn);
 
 	struct env *pl[] = {&p->e[0], &p->e[1]};
 	apply_batch(&nd, pl, 2);
 	assert_int_equal(store_begin(nd.st, &txn, STORE_RO), 0);
-	assert_int_equal(wf_proposal_get(&txn, s->prop, &pr), 0);
+	assert_int_equal(wf_proposal_get(&txn, s->hh, s->prop, &pr), 0);
 	assert_int_equal(pr.state, WF_PROPOSED);
 	struct wf_hist h;
-	assert_int_equal(wf_hist_get(&txn, s->prop, 0, &h), 0);
+	assert_int_equal(wf_hist_get(&txn, s->hh, s->prop, 0, &h), 0);
 	assert_true(h.refused);
 	assert_non_null(strstr(h.reason, "shorter than the policy's 10 (the policy signed"));
 	store_abort(&txn);
@@ -678,7 +678,7 @@ late_policy_rejudges_the_signer(void **state)
 	struct env *l2[] = {&v2->e[0], &v2->e[1], &v2->e[2], &v2->e[3], &p2->e[0], &p2->e[1]};
 	apply_batch(&nd, l2, 6);
 	assert_int_equal(store_begin(nd.st, &txn, STORE_RO), 0);
-	assert_int_equal(wf_proposal_get(&txn, s->prop, &pr), 0);
+	assert_int_equal(wf_proposal_get(&txn, s->hh, s->prop, &pr), 0);
 	assert_int_equal(pr.state, WF_VILLAGE_PASSED);
 	store_abort(&txn);
 	assert_int_equal(nd.ctx.total.own_steps_refused, 0);

@@ -51,6 +51,7 @@ struct fixture {
 	uint64_t rng;
 	uint8_t hash[N_PROPOSALS][32];
 	bool made[N_PROPOSALS];
+	uint64_t hh[N_PROPOSALS]; /* the household of each one made */
 };
 
 static uint32_t
@@ -93,7 +94,10 @@ teardown(void **state)
 }
 
 /* One random change of proposal I: made (in a random state), or moved to a
- * random state, open or closed, possibly back to open. */
+ * random state, open or closed, possibly back to open. Made again, it keeps
+ * the household it was first made for (a version's hash covers its
+ * household; the proposals are keyed household(8) hash(32)) and may get
+ * another year. */
 static void
 change(struct fixture *fx, struct store_txn *txn, int i)
 {
@@ -101,11 +105,15 @@ change(struct fixture *fx, struct store_txn *txn, int i)
 	if (!fx->made[i] || rnd(fx, 10) == 0) {
 		uint64_t v = villages[rnd(fx, N_VILLAGES)];
 		uint8_t origin[32] = {1};
-		wf_proposal_init(&p, v * 10000 + 1 + rnd(fx, 50), HH_NOT_POOR, HH_POOR,
-		                 (uint16_t)(YEAR0 + rnd(fx, N_YEARS)), 1000 + (uint64_t)i, origin);
+		uint64_t hh = v * 10000 + 1 + rnd(fx, 50);
+		if (fx->made[i])
+			hh = fx->hh[i];
+		wf_proposal_init(&p, hh, HH_NOT_POOR, HH_POOR, (uint16_t)(YEAR0 + rnd(fx, N_YEARS)),
+		                 1000 + (uint64_t)i, origin);
 		fx->made[i] = true;
+		fx->hh[i] = hh;
 	} else {
-		assert_int_equal(wf_proposal_get(txn, fx->hash[i], &p), 0);
+		assert_int_equal(wf_proposal_get(txn, fx->hh[i], fx->hash[i], &p), 0);
 	}
 	p.state = (uint8_t)(1 + rnd(fx, WF_NSTATES - 1));
 	wf_proposal_put(txn, fx->hash[i], &p);
@@ -132,7 +140,8 @@ compare_level(struct store_txn *txn, enum area_level level, uint64_t under, uint
 	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0 && guard < 10000;
 	     err = store_iter_next(&it, &k, &v), guard++) {
 		struct wf_proposal p;
-		assert_int_equal(wf_proposal_decode(&p, v.p, v.n), 0);
+		const uint8_t *h;
+		assert_int_equal(wf_proposal_entry(&p, &h, k.p, k.n, v.p, v.n), 0);
 		uint64_t village = household_village(p.household);
 		if (!wf_is_open(p.state) || village < lo || village > hi || p.year > year)
 			continue;
@@ -198,7 +207,8 @@ compare_all(struct store_txn *txn)
 	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0 && guard < 10000;
 	     err = store_iter_next(&it, &k, &v), guard++) {
 		struct wf_proposal p;
-		assert_int_equal(wf_proposal_decode(&p, v.p, v.n), 0);
+		const uint8_t *h;
+		assert_int_equal(wf_proposal_entry(&p, &h, k.p, k.n, v.p, v.n), 0);
 		if (wf_is_open(p.state))
 			want[p.state]++;
 	}
@@ -228,7 +238,9 @@ random_moves_never_drift(void **state)
 		struct store_txn txn;
 		assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
 		bool made_before[N_PROPOSALS];
+		uint64_t hh_before[N_PROPOSALS];
 		memcpy(made_before, fx->made, sizeof(made_before));
+		memcpy(hh_before, fx->hh, sizeof(hh_before));
 		int moves = 1 + (int)rnd(fx, 5);
 		for (int m = 0; m < moves; m++)
 			change(fx, &txn, (int)rnd(fx, N_PROPOSALS));
@@ -236,6 +248,7 @@ random_moves_never_drift(void **state)
 			/* Nothing of an aborted transaction counts. */
 			store_abort(&txn);
 			memcpy(fx->made, made_before, sizeof(made_before));
+			memcpy(fx->hh, hh_before, sizeof(hh_before));
 		} else {
 			assert_int_equal(store_commit(&txn), 0);
 		}
@@ -356,7 +369,7 @@ a_changed_counter_is_reported(void **state)
 	struct wf_proposal p;
 	int i = 0;
 	for (; i < 20; i++)
-		if (wf_proposal_get(&txn, fx->hash[i], &p) == 0 && wf_is_open(p.state))
+		if (wf_proposal_get(&txn, fx->hh[i], fx->hash[i], &p) == 0 && wf_is_open(p.state))
 			break;
 	assert_true(i < 20);
 	uint8_t key[10], val[PENDING_VAL_LEN];

@@ -499,6 +499,18 @@ schema_mismatch_refused(void **state)
 	                 JZ_ESCHEMA); /* not rewritten */
 	assert_null(st);
 
+	/* A store of an earlier schema is refused likewise: schema 2 kept the
+	 * workflow tables keyed by proposal hash, and there is no upgrade in
+	 * place. */
+	char dir1[300];
+	snprintf(dir1, sizeof(dir1), "%s/older", fx->dir);
+	assert_int_equal(store_open(&fx->st, dir1, MAP_SIZE, &tables_layout), 0);
+	be64_put(other, STORE_SCHEMA - 1);
+	write_schema(fx->st, other, sizeof(other));
+	store_close(&fx->st);
+	assert_int_equal(store_open(&st, dir1, MAP_SIZE, &tables_layout), JZ_ESCHEMA);
+	assert_null(st);
+
 	/* A schema value of the wrong length is refused too (in a new store:
 	 * the first one can no longer be opened through this API). */
 	char dir2[300];

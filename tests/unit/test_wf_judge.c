@@ -140,7 +140,7 @@ from_status_same_at_signer_and_receiver(void **state)
 	struct store_txn txn;
 	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
 	struct wf_proposal p;
-	assert_int_equal(wf_proposal_get(&txn, fx->version[2], &p), 0);
+	assert_int_equal(wf_proposal_get(&txn, HH(3), fx->version[2], &p), 0);
 	assert_int_equal(p.kind, WF_KIND_REMOVE);
 	struct wf_step_in s = {
 	    .step = WF_VILLAGE_NOTICE_OPEN,
@@ -162,7 +162,7 @@ from_status_same_at_signer_and_receiver(void **state)
 	assert_non_null(strstr(why_sign, "the proposal replaces status"));
 	assert_string_equal(why_sign, why_apply);
 	/* The identification of household 1 opens its window both ways. */
-	assert_int_equal(wf_proposal_get(&txn, fx->version[0], &p), 0);
+	assert_int_equal(wf_proposal_get(&txn, HH(1), fx->version[0], &p), 0);
 	s.household = HH(1);
 	assert_int_equal(
 	    wf_judge(fx->ax.hh, &txn, fx->version[0], &p, &s, &g, why_sign, sizeof(why_sign)),
@@ -184,7 +184,7 @@ duplicate_person_is_the_signers(void **state)
 	struct store_txn txn;
 	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
 	struct wf_proposal p;
-	assert_int_equal(wf_proposal_get(&txn, fx->version[0], &p), 0);
+	assert_int_equal(wf_proposal_get(&txn, HH(1), fx->version[0], &p), 0);
 	p.state = WF_TOWNSHIP_PASSED; /* where the county review is taken */
 	uint8_t county_key[32];
 	memset(county_key, 0x33, sizeof(county_key));
@@ -223,7 +223,7 @@ early_step_waits_with_its_reason(void **state)
 	struct store_txn txn;
 	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
 	struct wf_proposal p;
-	assert_int_equal(wf_proposal_get(&txn, fx->version[0], &p), 0);
+	assert_int_equal(wf_proposal_get(&txn, HH(1), fx->version[0], &p), 0);
 	uint8_t county_key[32];
 	memset(county_key, 0x33, sizeof(county_key));
 	struct wf_step_in s = {

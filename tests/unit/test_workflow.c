@@ -1249,20 +1249,36 @@ test_storage_round_trip(void **state)
 
 	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
 	struct wf_proposal back;
-	assert_int_equal(wf_proposal_get(&txn, hash, &back), 0);
+	assert_int_equal(wf_proposal_get(&txn, HOUSEHOLD, hash, &back), 0);
 	assert_proposal_equal(&back, &p);
-	assert_int_equal(wf_proposal_get(&txn, other, &back), JZ_ENOTFOUND);
+	assert_int_equal(wf_proposal_get(&txn, HOUSEHOLD, other, &back), JZ_ENOTFOUND);
+	/* under another household, the same hash is not found */
+	assert_int_equal(wf_proposal_get(&txn, HOUSEHOLD + 1, hash, &back), JZ_ENOTFOUND);
 
-	/* the household's index of its proposals */
-	uint8_t k[40];
+	/* keyed household(8) hash(32), so a household's proposals are one range */
+	uint8_t k[44];
 	for (int i = 0; i < 8; i++)
 		k[i] = (uint8_t)(HOUSEHOLD >> (56 - 8 * i));
 	memcpy(k + 8, hash, 32);
 	struct bytes v;
-	assert_int_equal(store_get(&txn, STORE_HHPROP, k, sizeof(k), &v), 0);
+	assert_int_equal(store_get(&txn, STORE_PROPOSAL, k, 40, &v), 0);
+	const uint8_t *kh;
+	assert_int_equal(wf_proposal_entry(&back, &kh, k, 40, v.p, v.n), 0);
+	assert_memory_equal(kh, hash, 32);
+	assert_proposal_equal(&back, &p);
+	/* an entry of the wrong key length, or under another household than
+	 * its value's, is corrupt */
+	assert_int_equal(wf_proposal_entry(&back, &kh, k, 32, v.p, v.n), JZ_ECORRUPT);
+	k[7] ^= 1;
+	assert_int_equal(wf_proposal_entry(&back, &kh, k, 40, v.p, v.n), JZ_ECORRUPT);
+	k[7] ^= 1;
+	/* the history: household(8) hash(32) n(4) */
+	k[40] = k[41] = k[42] = 0;
+	k[43] = 1;
+	assert_int_equal(store_get(&txn, STORE_WFHIST, k, 44, &v), 0);
 
 	struct wf_hist hb;
-	assert_int_equal(wf_hist_get(&txn, hash, 0, &hb), 0);
+	assert_int_equal(wf_hist_get(&txn, HOUSEHOLD, hash, 0, &hb), 0);
 	assert_int_equal(hb.step, h0.step);
 	assert_int_equal(hb.refused, h0.refused);
 	assert_int_equal(hb.level, h0.level);
@@ -1273,7 +1289,7 @@ test_storage_round_trip(void **state)
 	assert_int_equal(hb.seq, h0.seq);
 	assert_string_equal(hb.reason, h0.reason);
 
-	assert_int_equal(wf_hist_get(&txn, hash, 1, &hb), 0);
+	assert_int_equal(wf_hist_get(&txn, HOUSEHOLD, hash, 1, &hb), 0);
 	assert_int_equal(hb.step, h1.step);
 	assert_true(hb.refused);
 	assert_int_equal(hb.level, h1.level);
@@ -1284,8 +1300,9 @@ test_storage_round_trip(void **state)
 	assert_int_equal(hb.seq, h1.seq);
 	assert_string_equal(hb.reason, h1.reason);
 
-	assert_int_equal(wf_hist_get(&txn, hash, 2, &hb), JZ_ENOTFOUND);
-	assert_int_equal(wf_hist_get(&txn, other, 0, &hb), JZ_ENOTFOUND);
+	assert_int_equal(wf_hist_get(&txn, HOUSEHOLD, hash, 2, &hb), JZ_ENOTFOUND);
+	assert_int_equal(wf_hist_get(&txn, HOUSEHOLD, other, 0, &hb), JZ_ENOTFOUND);
+	assert_int_equal(wf_hist_get(&txn, HOUSEHOLD + 1, hash, 0, &hb), JZ_ENOTFOUND);
 	assert_int_equal(store_commit(&txn), 0);
 
 	/* a proposal updated in place keeps one entry */
@@ -1295,12 +1312,10 @@ test_storage_round_trip(void **state)
 	wf_proposal_put(&txn, hash, &p);
 	assert_int_equal(store_commit(&txn), 0);
 	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
-	assert_int_equal(wf_proposal_get(&txn, hash, &back), 0);
+	assert_int_equal(wf_proposal_get(&txn, HOUSEHOLD, hash, &back), 0);
 	assert_proposal_equal(&back, &p);
 	uint64_t cnt;
 	assert_int_equal(store_count(&txn, STORE_PROPOSAL, &cnt), 0);
-	assert_int_equal(cnt, 1);
-	assert_int_equal(store_count(&txn, STORE_HHPROP, &cnt), 0);
 	assert_int_equal(cnt, 1);
 	assert_int_equal(store_commit(&txn), 0);
 
