@@ -34,10 +34,19 @@
 #include <string.h>
 #include <zmq.h>
 
-/* A group of batches applied in one transaction (link_down_recv): at most
- * this many, and no more started once this many envelopes are in it. */
-#define LINK_GROUP_BATCHES 8
-#define LINK_GROUP_ENVS    8192
+/*
+ * A group of batches applied in one transaction (link_down_recv): at most
+ * this many, and no more started once this many envelopes or bytes are in
+ * it. A transaction rewrites every page it touches, and the pages of the
+ * tables keyed by a hash (`person`) are touched all over whatever the
+ * group's size, so a parent with a backlog writes less per record the more
+ * batches it takes at once: at the province during a migration, 8 batches
+ * at most wrote 70 KiB per household, 32 at most 44 KiB. The byte bound
+ * keeps the received frames held at once where 8 of the largest put it.
+ */
+#define LINK_GROUP_BATCHES 32
+#define LINK_GROUP_ENVS    32768
+#define LINK_GROUP_BYTES   (64u << 20)
 
 /*
  * The ZAP handler must be bound before the ROUTER binds: libzmq admits every
@@ -1059,8 +1068,8 @@ rx_dispatch(struct node *n, struct rx *r)
 
 /*
  * Receive one message; when it is a Batch, also every Batch already queued
- * behind it (up to LINK_GROUP_BATCHES and LINK_GROUP_ENVS envelopes), and
- * apply them in one transaction (on_batches). Only what is already queued
+ * behind it (up to LINK_GROUP_BATCHES, LINK_GROUP_ENVS envelopes and
+ * LINK_GROUP_BYTES), and apply them in one transaction (on_batches). Only what is already queued
  * is taken: nothing waits for more. A message of another kind met while
  * draining is handled after the group, in the order received.
  */
@@ -1074,10 +1083,11 @@ link_down_recv(struct node *n)
 		free(g);
 		return;
 	}
-	size_t k = 0, envs = 0;
+	size_t k = 0, envs = 0, bytes = 0;
 	bool other = false; /* q[k] holds a message to dispatch after the group */
 	struct child *c;
-	while (k < LINK_GROUP_BATCHES && envs < LINK_GROUP_ENVS && rx_one(n, &q[k])) {
+	while (k < LINK_GROUP_BATCHES && envs < LINK_GROUP_ENVS && bytes < LINK_GROUP_BYTES &&
+	       rx_one(n, &q[k])) {
 		if (!rx_groupable(n, &q[k], &c)) {
 			other = true;
 			break;
@@ -1085,6 +1095,7 @@ link_down_recv(struct node *n)
 		c->last_seen_ms = node_now_ms();
 		g[k] = (struct group_item){.c = c, .f = &q[k].f};
 		envs += q[k].f.batch.n;
+		bytes += zmq_msg_size(&q[k].msg);
 		k++;
 	}
 	if (k)
