@@ -289,6 +289,16 @@ store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 		store_fail(txn, mdb_err(rc));
 }
 
+void
+store_clear(struct store_txn *txn, unsigned db)
+{
+	if (txn->err)
+		return;
+	int rc = mdb_drop(txn->txn, txn->st->dbi[db], 0);
+	if (rc)
+		store_fail(txn, mdb_err(rc));
+}
+
 int
 store_count(struct store_txn *txn, unsigned db, uint64_t *out)
 {

@@ -108,6 +108,9 @@ void store_append(struct store_txn *txn, unsigned db, const void *key, size_t kl
 /* Delete KEY; absent keys are not an error. Errors stick. */
 void store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen);
 
+/* Delete every entry of DB (the database itself stays). Errors stick. */
+void store_clear(struct store_txn *txn, unsigned db);
+
 /* The number of entries in DB, in *OUT. Returns 0 or an error, which sticks. */
 JZ_NODISCARD int store_count(struct store_txn *txn, unsigned db, uint64_t *out);
 

@@ -21,6 +21,7 @@
 #include "household.h"
 #include "import.h"
 #include "node.h"
+#include "person.h"
 #include "record.h"
 #include "rollup.h"
 #include "sealer.h"
@@ -770,17 +771,18 @@ collect_dups(struct store_txn *txn, struct dup **out, size_t *n_out)
 {
 	struct dup *dups = NULL;
 	size_t nd = 0, capd = 0;
-	struct store_iter it;
+	struct person_iter it;
 	int err = 0;
-	if (store_iter_open(txn, STORE_PERSON, &it) == 0) {
-		struct bytes k, v;
-		uint8_t tag[16] = {0};
+	if (person_iter_open(txn, &it) == 0) {
+		const uint8_t *kt = NULL;
+		uint64_t kh = 0;
+		uint8_t tag[PERSON_TAG_LEN] = {0};
 		uint64_t hh[16];
 		size_t nh = 0;
-		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); !err;
-		     rc = store_iter_next(&it, &k, &v)) {
-			bool end = rc != 0 || k.n != 24;
-			if (end || memcmp(k.p, tag, 16) != 0) {
+		for (int rc = person_iter_seek(&it, NULL, 0, &kt, &kh); !err;
+		     rc = person_iter_next(&it, &kt, &kh)) {
+			bool end = rc != 0;
+			if (end || memcmp(kt, tag, PERSON_TAG_LEN) != 0) {
 				for (size_t i = 0; i < nh && !err; i++)
 					for (size_t j = i + 1; j < nh && !err; j++) {
 						if (nd == capd) {
@@ -801,12 +803,14 @@ collect_dups(struct store_txn *txn, struct dup **out, size_t *n_out)
 				nh = 0;
 				if (end)
 					break;
-				memcpy(tag, k.p, 16);
+				memcpy(tag, kt, PERSON_TAG_LEN);
 			}
 			if (nh < 16)
-				hh[nh++] = be64_get(k.p + 16);
+				hh[nh++] = kh;
 		}
-		store_iter_close(&it);
+		int cerr = person_iter_close(&it);
+		if (!err)
+			err = cerr;
 	}
 	if (err) {
 		free(dups);

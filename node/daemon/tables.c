@@ -27,6 +27,7 @@ static const struct store_table tables[STORE_NDB] = {
     [STORE_HELD] = {"held"},
     [STORE_PENDING] = {"pending"},
     [STORE_IMPORT] = {"import"},
+    [STORE_PERSON_NEW] = {"person_new"},
 };
 
 const struct store_layout tables_layout = {

@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "log.h"
+#include "person.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -324,6 +325,8 @@ hh_work_free(struct hh_work **w)
 
 /* Add or remove the person-index entries (pid_tag -> household) of version
  * V's members, read from its stored envelope. Errors stick to TXN. */
+_Static_assert(REC_PID_TAG_LEN == PERSON_TAG_LEN, "the person index is keyed by the tag");
+
 static void
 persons(struct hh_work *w, struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
 {
@@ -341,13 +344,10 @@ persons(struct hh_work *w, struct store_txn *txn, const struct hh_version *v, ui
 	for (size_t i = 0; i < h->n_members; i++) {
 		if (memcmp(h->members[i].pid_tag, zero, REC_PID_TAG_LEN) == 0)
 			continue;
-		uint8_t key[REC_PID_TAG_LEN + 8];
-		memcpy(key, h->members[i].pid_tag, REC_PID_TAG_LEN);
-		be64_put(key + REC_PID_TAG_LEN, id);
 		if (add)
-			store_put(txn, STORE_PERSON, key, sizeof(key), "", 0);
+			person_put(txn, h->members[i].pid_tag, id);
 		else
-			store_del(txn, STORE_PERSON, key, sizeof(key));
+			person_del(txn, h->members[i].pid_tag, id);
 	}
 }
 

@@ -21,6 +21,7 @@
 #include "hlc.h"
 #include "household.h"
 #include "pending.h"
+#include "person.h"
 #include "record.h"
 #include "tables.h"
 #include "workflow.h"
@@ -236,23 +237,23 @@ duplicate_identification(struct store_txn *txn, const struct wf_proposal *p, con
 	if (hh_version_get(txn, p->household, hash, &v) || hh_version_load(txn, &v, &h, NULL))
 		return false;
 	for (size_t m = 0; m < h.n_members; m++) {
-		struct store_iter it;
-		if (store_iter_open(txn, STORE_PERSON, &it))
+		struct person_iter it;
+		if (person_iter_open(txn, &it))
 			return false;
-		struct bytes k, val;
+		const uint8_t *tag;
 		bool found = false;
 		uint64_t other = 0;
-		for (int rc = store_iter_seek(&it, h.members[m].pid_tag, 16, &k, &val); rc == 0;
-		     rc = store_iter_next(&it, &k, &val)) {
-			if (k.n != 24 || memcmp(k.p, h.members[m].pid_tag, 16) != 0)
+		for (int rc =
+		         person_iter_seek(&it, h.members[m].pid_tag, PERSON_TAG_LEN, &tag, &other);
+		     rc == 0; rc = person_iter_next(&it, &tag, &other)) {
+			if (memcmp(tag, h.members[m].pid_tag, PERSON_TAG_LEN) != 0)
 				break;
-			other = be64_get(k.p + 16);
 			if (other == p->household)
 				continue;
 			if ((found = is_identified(txn, other, g)))
 				break;
 		}
-		store_iter_close(&it);
+		(void)person_iter_close(&it);
 		if (found) {
 			char b[17];
 			household_id_format(other, b);

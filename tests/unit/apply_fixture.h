@@ -38,6 +38,7 @@
 #include "household.h"
 #include "ident.h"
 #include "origin.h"
+#include "person.h"
 #include "proposal.h"
 #include "receipt.h"
 #include "record.h"
@@ -276,6 +277,13 @@ void verify_ok(struct node_ut *nd);
 /* ---------------------------------------------------------------- reading back */
 
 uint64_t count(struct node_ut *nd, enum store_db db);
+
+/* Entries of the person index as readers see it (person.h: the index and
+ * its changes since the last merge), and whether it lists TAG for HH. */
+uint64_t persons_listed(struct node_ut *nd);
+bool person_listed(struct node_ut *nd, const uint8_t tag[PERSON_TAG_LEN], uint64_t hh);
+/* A digest of the person index as readers see it, in key order. */
+void persons_digest(struct node_ut *nd, uint8_t out[32]);
 
 struct hh_state hh_get(struct node_ut *nd, uint64_t id);
 

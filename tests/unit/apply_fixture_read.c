@@ -9,7 +9,7 @@
 static const char *const db_name[] = {
     "env",    "log",       "downlog",  "origin", "household", "version", "proposal", "census",
     "rollup", "link",      "conflict", "parked", "meta",      "keyrec",  "revoked",  "person",
-    "wfhist", "receipted", "wfstep",   "wftime", "held",      "pending", "import",
+    "wfhist", "receipted", "wfstep",   "wftime", "held",      "pending", "import",   "person_new",
 };
 _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for every database");
 
@@ -170,6 +170,65 @@ count(struct node_ut *nd, enum store_db db)
 	assert_int_equal(store_count(&txn, db, &n), 0);
 	store_abort(&txn);
 	return n;
+}
+
+/* Visit the person index as readers see it; the number of entries. */
+static uint64_t
+persons_walk(struct node_ut *nd, crypto_generichash_state *hs)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	struct person_iter it;
+	assert_int_equal(person_iter_open(&txn, &it), 0);
+	const uint8_t *tag;
+	uint64_t hh, n = 0;
+	int rc;
+	for (rc = person_iter_seek(&it, NULL, 0, &tag, &hh); rc == 0 && n < 1000000;
+	     rc = person_iter_next(&it, &tag, &hh)) {
+		if (hs) {
+			crypto_generichash_update(hs, tag, PERSON_TAG_LEN);
+			crypto_generichash_update(hs, (const uint8_t *)&hh, sizeof(hh));
+		}
+		n++;
+	}
+	assert_int_equal(rc, JZ_ENOTFOUND);
+	assert_int_equal(person_iter_close(&it), 0);
+	store_abort(&txn);
+	return n;
+}
+
+uint64_t
+persons_listed(struct node_ut *nd)
+{
+	return persons_walk(nd, NULL);
+}
+
+void
+persons_digest(struct node_ut *nd, uint8_t out[32])
+{
+	crypto_generichash_state hs;
+	crypto_generichash_init(&hs, NULL, 0, 32);
+	persons_walk(nd, &hs);
+	crypto_generichash_final(&hs, out, 32);
+}
+
+bool
+person_listed(struct node_ut *nd, const uint8_t tag[PERSON_TAG_LEN], uint64_t hh)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	struct person_iter it;
+	assert_int_equal(person_iter_open(&txn, &it), 0);
+	uint8_t key[PERSON_KEY_LEN];
+	memcpy(key, tag, PERSON_TAG_LEN);
+	be64_put(key + PERSON_TAG_LEN, hh);
+	const uint8_t *t;
+	uint64_t h;
+	bool found = person_iter_seek(&it, key, sizeof(key), &t, &h) == 0 &&
+	             memcmp(t, tag, PERSON_TAG_LEN) == 0 && h == hh;
+	assert_int_equal(person_iter_close(&it), 0);
+	store_abort(&txn);
+	return found;
 }
 
 struct hh_state
