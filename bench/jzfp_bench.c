@@ -4,7 +4,7 @@
  *   jzfp_bench gen --config VILLAGE.conf --records N [--households H]
  *   jzfp_bench latency --village VILLAGE.conf --province PROVINCE.conf
  *                      [--rate R] [--count N] [--households H]
- *   jzfp_bench wait --config NODE.conf --records N [--timeout S]
+ *   jzfp_bench wait --config NODE.conf --records N [--timeout S] [--interval MS]
  *
  * `gen` writes a backlog straight into a village's store while its daemon is
  * stopped: N household versions over H households (each new version names
@@ -23,7 +23,10 @@
  * slower than the rate), and the time the count first covers a record is
  * its province-commit time. Prints the median and p99 of the difference, in microseconds.
  *
- * Both print one JSON object on stdout.
+ * `wait` asks a node for its record count every MS milliseconds (default 2)
+ * over its control socket until it holds N, and prints when.
+ *
+ * Each prints one JSON object on stdout.
  */
 #include "apply.h"
 #include "area.h"
@@ -381,7 +384,7 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
  * seconds without it.
  */
 static int
-cmd_wait(const char *conf, uint64_t want, double timeout)
+cmd_wait(const char *conf, uint64_t want, double timeout, long interval_ms)
 {
 	static struct config c;
 	char msg[600];
@@ -394,7 +397,7 @@ cmd_wait(const char *conf, uint64_t want, double timeout)
 	double t0 = now_s();
 	uint64_t r = 0;
 	while ((r = records_of(node, "node")) < want && now_s() - t0 < timeout) {
-		struct timespec ms = {0, 2000000};
+		struct timespec ms = {interval_ms / 1000, interval_ms % 1000 * 1000000};
 		nanosleep(&ms, NULL);
 	}
 	double t = now_s() - t0;
@@ -412,7 +415,8 @@ static void __attribute__((noreturn)) usage(void)
 	fprintf(stderr, "usage: jzfp_bench gen --config VILLAGE.conf --records N [--households H]\n"
 	                "       jzfp_bench latency --village V.conf --province P.conf [--rate R] "
 	                "[--count N] [--households H]\n"
-	                "       jzfp_bench wait --config NODE.conf --records N [--timeout S]\n");
+	                "       jzfp_bench wait --config NODE.conf --records N [--timeout S] "
+	                "[--interval MS]\n");
 	exit(2);
 }
 
@@ -425,6 +429,7 @@ main(int argc, char **argv)
 	uint64_t records = 200000;
 	uint32_t households = 9999, count = 2000;
 	double rate = 200, timeout = 240;
+	long interval_ms = 2;
 	for (int i = 2; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();
@@ -443,16 +448,19 @@ main(int argc, char **argv)
 			rate = strtod(v, NULL);
 		else if (!strcmp(a, "--timeout"))
 			timeout = strtod(v, NULL);
+		else if (!strcmp(a, "--interval"))
+			interval_ms = strtol(v, NULL, 10);
 		else
 			usage();
 	}
-	if (!conf || households == 0 || households > 9999 || rate <= 0 || count == 0)
+	if (!conf || households == 0 || households > 9999 || rate <= 0 || count == 0 ||
+	    interval_ms < 1 || interval_ms > 10000)
 		usage();
 	log_init(LOG_WARNING, 0);
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(conf, records, households < 5000 ? households : 5000);
 	if (!strcmp(argv[1], "wait"))
-		return cmd_wait(conf, records, timeout);
+		return cmd_wait(conf, records, timeout, interval_ms);
 	if (!strcmp(argv[1], "latency") && pconf)
 		return cmd_latency(conf, pconf, rate, count, households < 4999 ? households : 4999);
 	usage();

@@ -472,6 +472,15 @@ open_store(struct node *n, char *err, size_t errlen)
 {
 	const struct config *cfg = &n->cfg;
 	int rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
+	if (rc == JZ_ESCHEMA) {
+		snprintf(err, errlen,
+		         "cannot open store in %s: it was written by another version of jzfpd "
+		         "(this one reads store schema %d); below the province, move the directory "
+		         "aside and start with an empty one, and the node refills from its parent "
+		         "and its children (README, Upgrade)",
+		         cfg->data_dir, STORE_SCHEMA);
+		return rc;
+	}
 	if (rc) {
 		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
 		return rc;

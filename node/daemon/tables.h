@@ -13,7 +13,8 @@
 
 /* Bumped whenever the layout of any database changes incompatibly. 3: the
  * workflow tables (proposal, wfhist, wfstep, parked) keyed by household
- * first, hhprop dropped. A store of another schema is refused at open
+ * first, hhprop dropped, and the person index's changes since its last
+ * merge kept apart (person_new). A store of another schema is refused at open
  * (JZ_ESCHEMA); there is no upgrade in place. */
 #define STORE_SCHEMA 3
 

@@ -293,7 +293,7 @@ struct hh_work {
 	size_t n_all;
 	/* While hh_recompute runs (rc_on), in one transaction: version lookups
 	 * of household all_id look in all[] first, and recorded_status looks
-	 * in props[0..n_props) (what wf_proposal_get said of them) first, so
+	 * in props[0..n_props) (what wf_proposal_entry decoded of them) first, so
 	 * the recomputation reads each value once. Same answers, fewer reads. */
 	bool rc_on;
 	/* hh_recompute_begin: cursors kept open from one household to the
@@ -323,10 +323,10 @@ hh_work_free(struct hh_work **w)
 	*w = NULL;
 }
 
-/* Add or remove the person-index entries (pid_tag -> household) of version
- * V's members, read from its stored envelope. Errors stick to TXN. */
 _Static_assert(REC_PID_TAG_LEN == PERSON_TAG_LEN, "the person index is keyed by the tag");
 
+/* Add or remove the person-index entries (pid_tag -> household) of version
+ * V's members, read from its stored envelope. Errors stick to TXN. */
 static void
 persons(struct hh_work *w, struct store_txn *txn, const struct hh_version *v, uint64_t id, bool add)
 {

@@ -1,6 +1,7 @@
 /*
  * person.c - the person index, kept as an index and the changes since its
- * last merge (person.h).
+ * last merge (person.h): writes go to the changes, a merge folds them into
+ * the index, and a cursor over both shows readers the set they make.
  */
 #include "person.h"
 
@@ -49,7 +50,8 @@ person_merge(struct store_txn *txn)
 		return;
 	struct bytes k, v;
 	int rc;
-	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0; rc = store_iter_next(&it, &k, &v)) {
+	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+	     rc = store_iter_next(&it, &k, &v)) {
 		if (k.n != PERSON_KEY_LEN || v.n != 1) {
 			store_fail(txn, JZ_ECORRUPT);
 			break;
@@ -75,7 +77,9 @@ load(struct person_iter *it, bool delta, int rc, struct bytes k, struct bytes v)
 	if (rc == 0 && (k.n != PERSON_KEY_LEN || v.n != (delta ? 1u : 0u)))
 		rc = JZ_ECORRUPT;
 	if (rc) {
+		/* Like a store_iter's errors, it fails the transaction too. */
 		it->err = rc;
+		store_fail(it->base.txn, rc);
 		return;
 	}
 	*cur = k;
@@ -101,9 +105,7 @@ resolve(struct person_iter *it, const uint8_t **tag, uint64_t *household)
 			return it->err;
 		if (!it->bk.n && !it->dk.n)
 			return JZ_ENOTFOUND;
-		int c = !it->bk.n   ? 1
-		        : !it->dk.n ? -1
-		                    : memcmp(it->bk.p, it->dk.p, PERSON_KEY_LEN);
+		int c = !it->bk.n ? 1 : !it->dk.n ? -1 : memcmp(it->bk.p, it->dk.p, PERSON_KEY_LEN);
 		if (c >= 0 && !it->dv) {
 			if (c == 0)
 				advance(it, false);

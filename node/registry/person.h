@@ -61,8 +61,8 @@ int person_iter_close(struct person_iter *it);
 
 /* Position at the first entry with key >= KEY (KLEN bytes; KEY NULL: the
  * first entry); *TAG and *HOUSEHOLD are that entry's. */
-int person_iter_seek(struct person_iter *it, const void *key, size_t klen,
-                     const uint8_t **tag, uint64_t *household);
+int person_iter_seek(struct person_iter *it, const void *key, size_t klen, const uint8_t **tag,
+                     uint64_t *household);
 int person_iter_next(struct person_iter *it, const uint8_t **tag, uint64_t *household);
 
 #endif

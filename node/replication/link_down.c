@@ -37,12 +37,13 @@
 /*
  * A group of batches applied in one transaction (link_down_recv): at most
  * this many, and no more started once this many envelopes or bytes are in
- * it. A transaction rewrites every page it touches, and the pages of the
- * tables keyed by a hash (`person`) are touched all over whatever the
- * group's size, so a parent with a backlog writes less per record the more
- * batches it takes at once: at the province during a migration, 8 batches
- * at most wrote 70 KiB per household, 32 at most 44 KiB. The byte bound
- * keeps the received frames held at once where 8 of the largest put it.
+ * it. A transaction rewrites every page it touches, and a group's records
+ * touch pages all over the tables keyed by household (a relay's version
+ * index: about one page per household), so a parent with a backlog writes
+ * less per record the more batches it takes at once: at the province during
+ * a migration (before the workflow tables were keyed by household), 8
+ * batches at most wrote 70 KiB per household, 32 at most 44 KiB. The byte
+ * bound keeps the received frames held at once where 8 of the largest put it.
  */
 #define LINK_GROUP_BATCHES 32
 #define LINK_GROUP_ENVS    32768

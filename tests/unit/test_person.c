@@ -84,8 +84,7 @@ hh_of(unsigned h)
 /* The view from KEY (NULL: the start) is exactly the model's entries from
  * entry FROM on, in order. */
 static void
-view_is(struct fixture *fx, struct store_txn *txn, const uint8_t *key, size_t klen,
-        unsigned from)
+view_is(struct fixture *fx, struct store_txn *txn, const uint8_t *key, size_t klen, unsigned from)
 {
 	struct person_iter it;
 	assert_int_equal(person_iter_open(txn, &it), 0);
