@@ -22,7 +22,7 @@
  *   parent = tcp://10.0.0.1:7000   ; required unless province, empty for it
  *   parent_key = <64 hex>          ; the parent's public key; required with parent
  *   heartbeat_ms = 2000            ; 100..60000
- *   batch_max = 4096               ; 1..4096 envelopes per batch
+ *   batch_max = 1024               ; 1..4096 envelopes per batch
  *   window = 8                     ; 1..64 unacknowledged batches
  *   receipt_ms = 30000             ; province: how often it signs receipts
  *   [trust]
@@ -76,7 +76,7 @@ struct config {
 	uint8_t parent_key[32];         /* link.parent_key */
 	bool has_parent;                /* parent and parent_key are set */
 	int heartbeat_ms;               /* link.heartbeat_ms, default 2000 */
-	int batch_max;                  /* link.batch_max, default 4096 */
+	int batch_max;                  /* link.batch_max, default 1024 */
 	int window;                     /* link.window, default 8 */
 	int receipt_ms;      /* link.receipt_ms: the province's receipts, default 30000 */
 	uint8_t tag_key[32]; /* trust.tag_key */

@@ -112,7 +112,7 @@ good_county_with_defaults(void **state)
 	assert_int_equal(c->parent_key[1], 0x11);
 	assert_int_equal(c->parent_key[31], 0xff);
 	assert_int_equal(c->heartbeat_ms, 2000);
-	assert_int_equal(c->batch_max, 4096);
+	assert_int_equal(c->batch_max, 1024);
 	assert_int_equal(c->window, 8);
 	assert_false(c->has_tag_key);
 	assert_string_equal(c->root_key, "");
@@ -140,7 +140,7 @@ good_province_with_every_key(void **state)
 	                          "listen = tcp://0.0.0.0:7000\n"
 	                          "parent =\n"
 	                          "heartbeat_ms = 100\n"
-	                          "batch_max = 2048\n"
+	                          "batch_max = 4096\n"
 	                          "window = 64\n"
 	                          "[trust]\n"
 	                          "root_key = " KEY_A "\n"
@@ -162,7 +162,7 @@ good_province_with_every_key(void **state)
 	assert_string_equal(c->parent, "");
 	assert_false(c->has_parent);
 	assert_int_equal(c->heartbeat_ms, 100);
-	assert_int_equal(c->batch_max, 2048);
+	assert_int_equal(c->batch_max, 4096);
 	assert_int_equal(c->window, 64);
 	assert_false(c->has_tag_key);
 	assert_true(c->insecure);
