@@ -16,8 +16,10 @@
  * Writes go to the small second database; once it holds PERSON_MERGE_AT
  * entries, person_put/person_del fold it into the first in the same
  * transaction, so the large one is rewritten once per that many changes
- * instead of once per transaction. Readers see the two merged, through
- * person_iter, and never the databases themselves.
+ * instead of once per transaction. That transaction holds a copy of nearly
+ * every page of the index until it commits (LMDB's dirty pages): about
+ * 35,000 pages, 140 MB, at the province of five times Qinghai. Readers see
+ * the two merged, through person_iter, and never the databases themselves.
  */
 #ifndef JZFP_PERSON_H
 #define JZFP_PERSON_H
