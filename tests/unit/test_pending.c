@@ -46,8 +46,7 @@ static const uint64_t villages[] = {
 #define N_VILLAGES (sizeof(villages) / sizeof(villages[0]))
 
 struct fixture {
-	char dir[512];
-	struct store *st;
+	struct test_store ts; /* first: test_store_setup */
 	uint64_t rng;
 	uint8_t hash[N_PROPOSALS][32];
 	bool made[N_PROPOSALS];
@@ -66,10 +65,9 @@ rnd(struct fixture *fx, uint32_t n)
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	assert_int_equal(
-	    test_store_open(&fx->st, fx->dir, sizeof(fx->dir), 64ULL << 20, &tables_layout), 0);
+	if (test_store_setup(state, sizeof(struct fixture), 64ULL << 20, &tables_layout))
+		return -1;
+	struct fixture *fx = *state;
 	fx->rng = 0x9e3779b97f4a7c15ULL;
 	for (int i = 0; i < N_PROPOSALS; i++) {
 		memset(fx->hash[i], 0, 32);
@@ -77,19 +75,9 @@ setup(void **state)
 		be32_put(fx->hash[i] + 4, (uint32_t)i);
 	}
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	assert_int_equal(pending_init(&txn), 0);
 	assert_int_equal(store_commit(&txn), 0);
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_store_close(&fx->st, fx->dir);
-	free(fx);
 	return 0;
 }
 
@@ -236,7 +224,7 @@ random_moves_never_drift(void **state)
 	struct fixture *fx = *state;
 	for (int t = 0; t < N_TXNS; t++) {
 		struct store_txn txn;
-		assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+		assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 		bool made_before[N_PROPOSALS];
 		uint64_t hh_before[N_PROPOSALS];
 		memcpy(made_before, fx->made, sizeof(made_before));
@@ -252,7 +240,7 @@ random_moves_never_drift(void **state)
 		} else {
 			assert_int_equal(store_commit(&txn), 0);
 		}
-		assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+		assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 		compare_all(&txn);
 		if (t % 10 == 0)
 			compare_queries(fx, &txn);
@@ -295,26 +283,26 @@ rebuild_gives_the_same_counters(void **state)
 	struct fixture *fx = *state;
 	for (int t = 0; t < 60; t++) {
 		struct store_txn txn;
-		assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+		assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 		for (int m = 0; m < 5; m++)
 			change(fx, &txn, (int)rnd(fx, N_PROPOSALS));
 		assert_int_equal(store_commit(&txn), 0);
 	}
 	static uint8_t before[1 << 20], after[1 << 20];
-	size_t nb = dump(fx->st, before, sizeof(before));
+	size_t nb = dump(fx->ts.st, before, sizeof(before));
 	assert_true(nb > 0);
 
 	/* pending_init again: the counters are current, nothing changes. */
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	assert_int_equal(pending_init(&txn), 0);
 	assert_int_equal(store_commit(&txn), 0);
-	assert_int_equal(dump(fx->st, after, sizeof(after)), nb);
+	assert_int_equal(dump(fx->ts.st, after, sizeof(after)), nb);
 	assert_memory_equal(before, after, nb);
 
 	/* A store from before the counters: none held, no version in meta,
 	 * and one stray cell. Opening it counts them again. */
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	struct store_iter it;
 	assert_int_equal(store_iter_open(&txn, STORE_PENDING, &it), 0);
 	struct bytes k, v;
@@ -335,20 +323,20 @@ rebuild_gives_the_same_counters(void **state)
 	store_del(&txn, STORE_META, "pending", 7);
 	assert_int_equal(store_commit(&txn), 0);
 
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	size_t cells = 0, bad = 0;
 	char first[200] = "";
 	assert_int_equal(pending_verify(&txn, &cells, &bad, first, sizeof(first)), 0);
 	assert_true(bad > 0); /* the loss is seen */
 	store_abort(&txn);
 
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	assert_int_equal(pending_init(&txn), 0);
 	assert_int_equal(store_commit(&txn), 0);
-	size_t na = dump(fx->st, after, sizeof(after));
+	size_t na = dump(fx->ts.st, after, sizeof(after));
 	assert_int_equal(na, nb);
 	assert_memory_equal(before, after, nb);
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	compare_all(&txn);
 	compare_queries(fx, &txn);
 	store_abort(&txn);
@@ -359,13 +347,13 @@ a_changed_counter_is_reported(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	for (int i = 0; i < 20; i++)
 		change(fx, &txn, i);
 	assert_int_equal(store_commit(&txn), 0);
 
 	/* Find an open proposal; add one to its township's cell. */
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	struct wf_proposal p;
 	int i = 0;
 	for (; i < 20; i++)
@@ -383,7 +371,7 @@ a_changed_counter_is_reported(void **state)
 	store_put(&txn, STORE_PENDING, key, sizeof(key), val, sizeof(val));
 	assert_int_equal(store_commit(&txn), 0);
 
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	size_t cells = 0, bad = 0;
 	char first[200] = "", want[40];
 	assert_int_equal(pending_verify(&txn, &cells, &bad, first, sizeof(first)), 0);
@@ -402,9 +390,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(random_moves_never_drift, setup, teardown),
-	    cmocka_unit_test_setup_teardown(rebuild_gives_the_same_counters, setup, teardown),
-	    cmocka_unit_test_setup_teardown(a_changed_counter_is_reported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(random_moves_never_drift, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(rebuild_gives_the_same_counters, setup,
+	                                    test_store_teardown),
+	    cmocka_unit_test_setup_teardown(a_changed_counter_is_reported, setup,
+	                                    test_store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

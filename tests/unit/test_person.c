@@ -30,31 +30,17 @@
 #define N    (TAGS * HHS)
 
 struct fixture {
-	char dir[256];
-	struct store *st;
-	bool model[N]; /* entry t * HHS + h: tag t lists household h */
+	struct test_store ts; /* first: test_store_setup */
+	bool model[N];        /* entry t * HHS + h: tag t lists household h */
 	uint64_t rnd;
 };
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	if (!fx)
+	if (test_store_setup(state, sizeof(struct fixture), 16ULL << 20, &tables_layout))
 		return -1;
-	if (test_store_open(&fx->st, fx->dir, sizeof(fx->dir), 16ULL << 20, &tables_layout))
-		return -1;
-	fx->rnd = 0x9e3779b97f4a7c15ULL;
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_store_close(&fx->st, fx->dir);
-	free(fx);
+	((struct fixture *)*state)->rnd = 0x9e3779b97f4a7c15ULL;
 	return 0;
 }
 
@@ -109,7 +95,7 @@ static void
 check(struct fixture *fx)
 {
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	view_is(fx, &txn, NULL, 0, 0);
 	for (int i = 0; i < 8; i++) {
 		/* From an entry's exact key, or from a tag alone (its first
@@ -135,7 +121,7 @@ random_changes_merged_any_time(void **state)
 	unsigned merges = 0, tombstones_seen = 0;
 	for (int round = 0; round < 200; round++) {
 		struct store_txn txn;
-		assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+		assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 		int ops = 1 + (int)(next_rnd(fx) % 12);
 		for (int i = 0; i < ops; i++) {
 			unsigned e = next_rnd(fx) % N;
@@ -171,7 +157,7 @@ merge_folds_changes_into_index(void **state)
 	struct fixture *fx = *state;
 	struct store_txn txn;
 	uint8_t tag[PERSON_TAG_LEN];
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	for (unsigned e = 0; e < N; e += 2) {
 		tag_of(e / HHS, tag);
 		person_put(&txn, tag, hh_of(e % HHS));
@@ -190,7 +176,7 @@ merge_folds_changes_into_index(void **state)
 	assert_int_equal(store_commit(&txn), 0);
 	check(fx);
 
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	person_merge(&txn);
 	assert_int_equal(store_count(&txn, STORE_PERSON, &base), 0);
 	assert_int_equal(store_count(&txn, STORE_PERSON_NEW, &delta), 0);
@@ -206,7 +192,7 @@ merged_when_many(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	uint8_t tag[PERSON_TAG_LEN];
 	memset(tag, 0x77, sizeof(tag));
 	for (uint64_t i = 0; i < PERSON_MERGE_AT - 1; i++)
@@ -230,10 +216,10 @@ malformed_change_is_corruption(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	store_put(&txn, STORE_PERSON_NEW, "short", 5, "\1", 1);
 	assert_int_equal(store_commit(&txn), 0);
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	struct person_iter it;
 	assert_int_equal(person_iter_open(&txn, &it), 0);
 	const uint8_t *tag;
@@ -247,10 +233,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(random_changes_merged_any_time, setup, teardown),
-	    cmocka_unit_test_setup_teardown(merge_folds_changes_into_index, setup, teardown),
-	    cmocka_unit_test_setup_teardown(merged_when_many, setup, teardown),
-	    cmocka_unit_test_setup_teardown(malformed_change_is_corruption, setup, teardown),
+	    cmocka_unit_test_setup_teardown(random_changes_merged_any_time, setup,
+	                                    test_store_teardown),
+	    cmocka_unit_test_setup_teardown(merge_folds_changes_into_index, setup,
+	                                    test_store_teardown),
+	    cmocka_unit_test_setup_teardown(merged_when_many, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(malformed_change_is_corruption, setup,
+	                                    test_store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

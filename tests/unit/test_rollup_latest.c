@@ -28,29 +28,13 @@
 #define V2 632221100001ULL /* 海北州, another province-level branch */
 
 struct fixture {
-	char dir[256];
-	struct store *st;
+	struct test_store ts; /* first: test_store_setup */
 };
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	if (!fx)
-		return -1;
-	if (test_store_open(&fx->st, fx->dir, sizeof(fx->dir), 16ULL << 20, &tables_layout))
-		return -1;
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_store_close(&fx->st, fx->dir);
-	free(fx);
-	return 0;
+	return test_store_setup(state, sizeof(struct fixture), 16ULL << 20, &tables_layout);
 }
 
 /* One poor household of 3 in VILLAGE's YEAR, committed. */
@@ -62,7 +46,7 @@ counters(struct fixture *fx, uint64_t village, uint16_t year)
 	struct rollup_contrib none = {0}, poor = {.present = true, .status = HH_POOR, .members = 3};
 	assert_int_equal(rollup_acc_step(acc, village, year, &none, &poor, +1, true), 0);
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	rollup_acc_flush(acc, &txn);
 	assert_int_equal(store_commit(&txn), 0);
 	rollup_acc_free(&acc);
@@ -74,7 +58,7 @@ census(struct fixture *fx, uint64_t village, uint16_t year)
 	struct census_val c = {.households = 10, .population = 40, .hlc = 1};
 	snprintf(c.name, sizeof(c.name), "村%04u", year);
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	rollup_census_put(&txn, village, year, &c);
 	assert_int_equal(store_commit(&txn), 0);
 }
@@ -83,7 +67,7 @@ static uint16_t
 latest(struct fixture *fx)
 {
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	uint16_t y = rollup_latest_year(&txn);
 	store_abort(&txn);
 	return y;
@@ -135,10 +119,10 @@ test_older_store(void **state)
 	census(fx, V1, 2020);
 	census(fx, V2, 2017);
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	store_del(&txn, STORE_META, "census_latest", strlen("census_latest"));
 	assert_int_equal(store_commit(&txn), 0);
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	struct bytes v;
 	assert_int_equal(store_get(&txn, STORE_META, "census_latest", 13, &v), JZ_ENOTFOUND);
 	store_abort(&txn);
@@ -148,11 +132,11 @@ test_older_store(void **state)
 	census(fx, V2, 2018);
 	assert_int_equal(latest(fx), 2020);
 
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	store_del(&txn, STORE_META, "census_latest", strlen("census_latest"));
 	rollup_census_init(&txn);
 	assert_int_equal(store_commit(&txn), 0);
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	assert_int_equal(store_get(&txn, STORE_META, "census_latest", 13, &v), 0);
 	assert_int_equal(v.n, 2);
 	assert_int_equal(be16_get(v.p), 2020);
@@ -164,10 +148,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_census_later, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_older_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(test_counters, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(test_census_later, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(test_older_store, setup, test_store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

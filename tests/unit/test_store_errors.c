@@ -28,31 +28,13 @@ static const struct store_table tables[T_N] = {[T_ITEMS] = {"items"}, [T_META] =
 static const struct store_layout layout = {.tables = tables, .n = T_N, .schema = 7};
 
 struct fixture {
-	char dir[256];
-	struct store *st;
+	struct test_store ts; /* first: test_store_setup */
 };
 
 static int
 setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	if (!fx)
-		return -1;
-	if (test_store_open(&fx->st, fx->dir, sizeof(fx->dir), MAP_SIZE, &layout)) {
-		free(fx);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-	test_store_close(&fx->st, fx->dir);
-	free(fx);
-	return 0;
+	return test_store_setup(state, sizeof(struct fixture), MAP_SIZE, &layout);
 }
 
 static uint64_t
@@ -73,25 +55,25 @@ static void
 callers_layout(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(count(fx->st, T_META), 1); /* the schema version */
-	assert_int_equal(count(fx->st, T_ITEMS), 0);
+	assert_int_equal(count(fx->ts.st, T_META), 1); /* the schema version */
+	assert_int_equal(count(fx->ts.st, T_ITEMS), 0);
 	struct store_txn txn;
 	struct bytes v;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	assert_int_equal(store_get(&txn, T_META, "schema", 6, &v), 0);
 	assert_int_equal(v.n, 8);
 	assert_int_equal(be64_get(v.p), 7);
 	store_put(&txn, T_ITEMS, "k", 1, "v", 1);
 	assert_int_equal(store_commit(&txn), 0);
-	assert_int_equal(count(fx->st, T_ITEMS), 1);
-	store_close(&fx->st);
+	assert_int_equal(count(fx->ts.st, T_ITEMS), 1);
+	store_close(&fx->ts.st);
 
 	const struct store_layout other = {.tables = tables, .n = T_N, .schema = 8};
 	struct store *st = NULL;
-	assert_int_equal(store_open(&st, fx->dir, MAP_SIZE, &other), JZ_ESCHEMA);
+	assert_int_equal(store_open(&st, fx->ts.dir, MAP_SIZE, &other), JZ_ESCHEMA);
 	assert_null(st);
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &layout), 0);
-	assert_int_equal(count(fx->st, T_ITEMS), 1);
+	assert_int_equal(store_open(&fx->ts.st, fx->ts.dir, MAP_SIZE, &layout), 0);
+	assert_int_equal(count(fx->ts.st, T_ITEMS), 1);
 }
 
 /* An iterator step that fails (an empty seek key: LMDB's bad value size)
@@ -102,7 +84,7 @@ iterator_error_sticks(void **state)
 {
 	struct fixture *fx = *state;
 	struct store_txn txn;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	store_put(&txn, T_ITEMS, "a", 1, "1", 1);
 	store_put(&txn, T_ITEMS, "b", 1, "2", 1);
 	struct store_iter it;
@@ -119,10 +101,10 @@ iterator_error_sticks(void **state)
 	assert_int_equal(store_iter_close(&it), err); /* closing again is safe */
 	assert_int_equal(txn.err, err);
 	assert_int_equal(store_commit(&txn), err);
-	assert_int_equal(count(fx->st, T_ITEMS), 0);
+	assert_int_equal(count(fx->ts.st, T_ITEMS), 0);
 
 	/* An iterator that ends normally reports no error at its close. */
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
 	assert_int_equal(store_iter_open(&txn, T_ITEMS, &it), 0);
 	assert_int_equal(store_iter_seek(&it, NULL, 0, &k, &v), JZ_ENOTFOUND);
 	assert_int_equal(store_iter_close(&it), 0);
@@ -137,7 +119,7 @@ count_reports_errors(void **state)
 	struct fixture *fx = *state;
 	struct store_txn txn;
 	uint64_t n = 99;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
 	store_put(&txn, T_ITEMS, "a", 1, "1", 1);
 	assert_int_equal(store_count(&txn, T_ITEMS, &n), 0);
 	assert_int_equal(n, 1);
@@ -151,9 +133,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(callers_layout, setup, teardown),
-	    cmocka_unit_test_setup_teardown(iterator_error_sticks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(count_reports_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(callers_layout, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(iterator_error_sticks, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(count_reports_errors, setup, test_store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,3 +50,26 @@ test_store_close(struct store **st, const char *dir)
 	store_close(st);
 	test_rmtree(dir);
 }
+
+int
+test_store_setup(void **state, size_t size, size_t map_size, const struct store_layout *layout)
+{
+	struct test_store *ts = calloc(1, size);
+	if (!ts)
+		return -1;
+	if (test_store_open(&ts->st, ts->dir, sizeof(ts->dir), map_size, layout)) {
+		free(ts);
+		return -1;
+	}
+	*state = ts;
+	return 0;
+}
+
+int
+test_store_teardown(void **state)
+{
+	struct test_store *ts = *state;
+	test_store_close(&ts->st, ts->dir);
+	free(ts);
+	return 0;
+}

@@ -25,4 +25,18 @@ int test_store_open(struct store **st, char *dir, size_t dirlen, size_t map_size
 /* Close *ST (NULL-safe) and remove DIR. */
 void test_store_close(struct store **st, const char *dir);
 
+/* The first member of a cmocka fixture that holds one open store. */
+struct test_store {
+	char dir[512];
+	struct store *st;
+};
+
+/* A zeroed fixture of SIZE bytes that begins with a struct test_store, its
+ * store opened (test_store_open), into *STATE. Returns 0, or -1 with nothing
+ * left behind. */
+int test_store_setup(void **state, size_t size, size_t map_size, const struct store_layout *layout);
+
+/* Close the store of the fixture in *STATE, remove its directory, free it. */
+int test_store_teardown(void **state);
+
 #endif
