@@ -126,6 +126,14 @@ struct rollup_acc {
 	struct u64map map;
 	struct acc_cell *cells;
 	size_t n, cap;
+	/* The cells of the last step's village and year, at every level:
+	 * consecutive steps are mostly of one village (households arrive and
+	 * are walked in id order, and an id starts with its village). Indexes
+	 * stay valid while cells are added, until a reset. */
+	bool last_ok;
+	uint64_t last_village;
+	uint16_t last_year;
+	long last_idx[5];
 };
 
 static uint64_t
@@ -162,6 +170,7 @@ rollup_acc_reset(struct rollup_acc *acc)
 		memset(acc->map.keys, 0, acc->map.cap * sizeof(*acc->map.keys));
 	acc->map.n = 0;
 	acc->n = 0;
+	acc->last_ok = false;
 }
 
 /* The index of the cell for (AREA, YEAR), added if absent; -1 when out of
@@ -195,6 +204,20 @@ rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year)
 {
 	uint32_t *idx = map_find(&acc->map, cell_key(area, year), false, 0, NULL);
 	return idx ? acc->cells[*idx].c : NULL;
+}
+
+int
+rollup_acc_add(struct rollup_acc *dst, const struct rollup_acc *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const struct acc_cell *c = &src->cells[i];
+		long idx = acc_cell(dst, c->area, c->year);
+		if (idx < 0)
+			return -ENOMEM;
+		for (int j = 0; j < RC_N; j++)
+			dst->cells[idx].c[j] += c->c[j];
+	}
+	return 0;
 }
 
 size_t
@@ -259,11 +282,17 @@ rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
 		any |= d[i] != 0;
 	if (!any)
 		return 0;
-	long idx[5];
-	for (int lvl = AREA_LEVEL_VILLAGE; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
-		idx[lvl - 1] = acc_cell(acc, area_at_level(village, lvl), year);
-		if (idx[lvl - 1] < 0)
-			return -ENOMEM;
+	long *idx = acc->last_idx;
+	if (!acc->last_ok || acc->last_village != village || acc->last_year != year) {
+		acc->last_ok = false;
+		for (int lvl = AREA_LEVEL_VILLAGE; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
+			idx[lvl - 1] = acc_cell(acc, area_at_level(village, lvl), year);
+			if (idx[lvl - 1] < 0)
+				return -ENOMEM;
+		}
+		acc->last_ok = true;
+		acc->last_village = village;
+		acc->last_year = year;
 	}
 	for (int l = 0; l < 5; l++)
 		for (int i = 0; i < RC_N; i++)

@@ -77,6 +77,9 @@ void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
 /* The RC_N deltas gathered for (AREA, YEAR), or NULL if none; valid until
  * the next step. */
 const int64_t *rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year);
+/* Add every cell gathered in SRC to DST's (for accumulators filled on
+ * separate threads). Returns 0 or -ENOMEM, when DST holds part of SRC. */
+JZ_NODISCARD int rollup_acc_add(struct rollup_acc *dst, const struct rollup_acc *src);
 /* The cells gathered, in order of first step: how many, and the I-th one's
  * area, year and RC_N deltas. */
 size_t rollup_acc_cells(const struct rollup_acc *acc);

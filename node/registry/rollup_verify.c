@@ -6,11 +6,13 @@
  * against the sum of those histories; and the pending counters against a
  * count of the proposals (pending_verify).
  *
- * The version index check and the pending count run on a second thread, in
- * a read transaction of their own on the same snapshot as the caller's (the
- * same LMDB transaction id; when a write committed in between, they run
- * after the rest in the caller's transaction instead), while this thread
- * recomputes the households and the cells.
+ * The households are split in two halves by village (half_of): a second
+ * thread checks the versions and recomputes the households of one half, in
+ * a read transaction of its own on the same snapshot as the caller's (the
+ * same LMDB transaction id; when a write committed in between, that half
+ * runs after the first in the caller's transaction instead), and counts the
+ * proposals; this thread does the other half, then adds the two
+ * recomputations up and compares the cells.
  *
  * Apart from rollup.c because it needs household.h, which needs rollup.h.
  */
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +53,53 @@ state_agrees(const struct hh_state *st, const struct hh_state *r)
 }
 
 /* One check's tally: how many entries it read, how many disagree, and what
- * the first disagreement was. */
+ * the first disagreement (in key order, of household FIRST_ID) was. */
 struct pass {
 	size_t n, bad;
+	uint64_t first_id;
 	char first[200];
 };
+
+/* Count one disagreement of household ID in P, keeping the message of the
+ * first in key order. */
+static void pass_bad(struct pass *p, uint64_t id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+pass_bad(struct pass *p, uint64_t id, const char *fmt, ...)
+{
+	if (p->bad++ && id >= p->first_id)
+		return;
+	p->first_id = id;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->first, sizeof(p->first), fmt, ap);
+	va_end(ap);
+}
+
+/* Add B's tally into A. */
+static void
+pass_add(struct pass *a, const struct pass *b)
+{
+	a->n += b->n;
+	if (b->bad && (!a->bad || b->first_id < a->first_id)) {
+		a->first_id = b->first_id;
+		memcpy(a->first, b->first, sizeof(a->first));
+	}
+	a->bad += b->bad;
+}
+
+/*
+ * The households are shared between two threads by village: a village's
+ * households (an id starts with its village, area.h) all go to one half,
+ * so that each thread reads whole runs of the tables keyed by household,
+ * and the halves are even to a few households in a thousand.
+ */
+static int
+half_of(uint64_t household)
+{
+	return (int)((household_village(household) * 0x9e3779b97f4a7c15ULL) >> 63);
+}
 
 /* Does the version entry K, V of household ID say what its envelope says?
  * H is scratch. */
@@ -84,10 +129,11 @@ version_agrees(struct store_txn *txn, struct rec_household *h, uint64_t id, stru
 	       memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
 }
 
-/* Step 1, the version pass: does every version entry say what its envelope
- * says? P->n counts the households the index names. H is scratch. */
+/* Step 1, the version pass over the households of HALF: does every version
+ * entry say what its envelope says? P->n counts the households the index
+ * names. H is scratch. */
 static int
-verify_versions(struct store_txn *txn, struct rec_household *h, struct pass *p)
+verify_versions(struct store_txn *txn, int half, struct rec_household *h, struct pass *p)
 {
 	struct store_iter it;
 	int err = store_iter_open(txn, STORE_VERSION, &it);
@@ -95,15 +141,17 @@ verify_versions(struct store_txn *txn, struct rec_household *h, struct pass *p)
 		return err;
 	struct bytes k, v;
 	uint64_t last = 0;
+	bool mine = half_of(0) == half;
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
 		if (id != last) {
-			p->n++;
 			last = id;
+			mine = half_of(id) == half;
+			p->n += mine;
 		}
-		if (!version_agrees(txn, h, id, k, v) && !p->bad++)
-			snprintf(p->first, sizeof(p->first),
+		if (mine && !version_agrees(txn, h, id, k, v))
+			pass_bad(p, id,
 			         "household %016" PRIu64 ": a version index entry "
 			         "disagrees with its envelope",
 			         id);
@@ -112,76 +160,13 @@ verify_versions(struct store_txn *txn, struct rec_household *h, struct pass *p)
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
-/* Steps 1 and 4: the version index against the envelopes, and the pending
- * counters against a count of the proposals; on a second thread when it
- * can have a transaction on the caller's snapshot. */
-struct side {
-	struct store_txn *txn; /* own, or the caller's when not threaded */
-	struct store_txn own;
-	pthread_t thr;
-	bool threaded;
-	struct rec_household h;
-	struct pass versions;
-	int verr; /* reading the version index failed */
-	struct pass pending;
-	int perr; /* reading the pending counters failed */
-};
-
-static void *
-side_run(void *arg)
-{
-	struct side *sd = arg;
-	sd->verr = verify_versions(sd->txn, &sd->h, &sd->versions);
-	if (!sd->verr)
-		sd->perr = pending_verify(sd->txn, &sd->pending.n, &sd->pending.bad,
-		                          sd->pending.first, sizeof(sd->pending.first));
-	return NULL;
-}
-
-/* Start steps 1 and 4 on a second thread, in a transaction on the same
- * snapshot as TXN, begun here and ended by side_join on this thread (a
- * reader slot is this thread's to release). Leaves sd->threaded false when
- * the snapshot moved on or no thread could start. */
-static void
-side_start(struct side *sd, struct store_txn *txn)
-{
-	if (store_begin(txn->st, &sd->own, STORE_RO) != 0)
-		return;
-	if (store_txn_id(&sd->own) == store_txn_id(txn)) {
-		sd->txn = &sd->own;
-		sd->threaded = pthread_create(&sd->thr, NULL, side_run, sd) == 0;
-	}
-	if (!sd->threaded)
-		store_abort(&sd->own);
-}
-
-static void
-side_join(struct side *sd)
-{
-	if (!sd->threaded)
-		return;
-	pthread_join(sd->thr, NULL);
-	sd->threaded = false;
-	store_abort(&sd->own);
-}
-
-/* Steps 1 and 4 done: joined, or run here in TXN if no thread did them. */
-static void
-side_finish(struct side *sd, struct store_txn *txn)
-{
-	if (sd->threaded) {
-		side_join(sd);
-	} else {
-		sd->txn = txn;
-		side_run(sd);
-	}
-}
-
-/* Step 2, the household pass: every household's state is what its versions
- * and proposals give, recomputed from nothing with HW; the recomputed
- * histories are added up in ACC. P->n counts the households held. */
+/* Step 2, the household pass over the households of HALF: every
+ * household's state is what its versions and proposals give, recomputed
+ * from nothing with HW; the recomputed histories are added up in ACC. P->n
+ * counts the households held. */
 static int
-verify_households(struct store_txn *txn, struct hh_work *hw, struct rollup_acc *acc, struct pass *p)
+verify_households(struct store_txn *txn, int half, struct hh_work *hw, struct rollup_acc *acc,
+                  struct pass *p)
 {
 	struct store_iter it;
 	struct bytes k, v;
@@ -196,12 +181,12 @@ verify_households(struct store_txn *txn, struct hh_work *hw, struct rollup_acc *
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		struct hh_state st, r;
-		p->n++;
 		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
+		if (half_of(id) != half)
+			continue;
+		p->n++;
 		if (!id || hh_state_decode(&st, v.p, v.n)) {
-			if (!p->bad++)
-				snprintf(p->first, sizeof(p->first),
-				         "a household state does not decode");
+			pass_bad(p, id, "a household state does not decode");
 			continue;
 		}
 		int rc = hh_recompute(hw, txn, acc, id, household_village(id), &r);
@@ -209,13 +194,86 @@ verify_households(struct store_txn *txn, struct hh_work *hw, struct rollup_acc *
 			err = rc;
 			break;
 		}
-		if ((rc || !state_agrees(&st, &r)) && !p->bad++)
-			snprintf(p->first, sizeof(p->first),
+		if (rc || !state_agrees(&st, &r))
+			pass_bad(p, id,
 			         "household %016" PRIu64 ": state disagrees with its versions", id);
 	}
 	store_iter_close(&it);
 	hh_recompute_end(hw);
 	return err == JZ_ENOTFOUND ? 0 : err;
+}
+
+/*
+ * Steps 1 and 2 for one half of the households, and step 4 for the second
+ * half's thread: the version index against the envelopes, the households
+ * recomputed into their own accumulator, the pending counters against a
+ * count of the proposals.
+ */
+struct half {
+	int which;             /* 0 or 1, see half_of */
+	struct store_txn *txn; /* the caller's, or own on the second thread */
+	struct store_txn own;
+	struct hh_work *hw;
+	struct rollup_acc *acc;
+	struct rec_household h;
+	struct pass versions, households, pending;
+	int err;  /* reading the versions or households failed */
+	int perr; /* reading the pending counters failed */
+};
+
+static void *
+half_run(void *arg)
+{
+	struct half *hf = arg;
+	hf->err = verify_versions(hf->txn, hf->which, &hf->h, &hf->versions);
+	if (!hf->err)
+		hf->err = verify_households(hf->txn, hf->which, hf->hw, hf->acc, &hf->households);
+	if (!hf->err && hf->which == 1)
+		hf->perr = pending_verify(hf->txn, &hf->pending.n, &hf->pending.bad,
+		                          hf->pending.first, sizeof(hf->pending.first));
+	return NULL;
+}
+
+/* Run HF on a second thread, in a transaction on the same snapshot as TXN,
+ * begun here and ended on this thread by half_join (a reader slot is this
+ * thread's to release). False when the snapshot moved on or no thread could
+ * start: the caller then runs it itself, in TXN. */
+static bool
+half_start(struct half *hf, struct store_txn *txn, pthread_t *thr)
+{
+	if (store_begin(txn->st, &hf->own, STORE_RO) != 0)
+		return false;
+	if (store_txn_id(&hf->own) == store_txn_id(txn)) {
+		hf->txn = &hf->own;
+		if (pthread_create(thr, NULL, half_run, hf) == 0)
+			return true;
+	}
+	store_abort(&hf->own);
+	return false;
+}
+
+static void
+half_join(struct half *hf, pthread_t thr)
+{
+	pthread_join(thr, NULL);
+	store_abort(&hf->own);
+}
+
+static int
+half_init(struct half *hf, int which, struct store_txn *txn)
+{
+	memset(hf, 0, sizeof(*hf));
+	hf->which = which;
+	hf->txn = txn;
+	int err = rollup_acc_new(&hf->acc);
+	return err ? err : hh_work_new(&hf->hw);
+}
+
+static void
+half_release(struct half *hf)
+{
+	rollup_acc_free(&hf->acc);
+	hh_work_free(&hf->hw);
 }
 
 /* Does the stored cell (AREA, YEAR) = C equal the recomputed one in ACC? */
@@ -326,42 +384,47 @@ report(const struct pass *ver, const struct pass *hh, const struct pass *cell,
 int
 rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
-	struct rollup_acc *acc = NULL;
-	struct hh_work *hw = NULL;
-	struct pass hh = {0}, cells = {0};
-	struct side *sd = calloc(1, sizeof(*sd));
-	int err = sd ? rollup_acc_new(&acc) : -ENOMEM;
+	struct half *hf = calloc(2, sizeof(*hf));
+	struct pass cells = {0};
+	pthread_t thr;
+	int err = hf ? 0 : -ENOMEM;
 	if (!err)
-		err = hh_work_new(&hw);
-	if (err) {
-		rollup_acc_free(&acc);
-		free(sd);
-		return err;
-	}
+		err = half_init(&hf[0], 0, txn);
+	if (!err)
+		err = half_init(&hf[1], 1, txn);
+	if (err)
+		goto out;
 
-	/* 1 and 4 on a second thread while this one does 2 and 3. */
-	side_start(sd, txn);
-	if ((err = verify_households(txn, hw, acc, &hh)))
-		goto out;
-	if ((err = verify_cells(txn, acc, &cells)))
-		goto out;
-	side_finish(sd, txn);
-	if (sd->verr) {
-		err = sd->verr;
-		snprintf(msg, msglen, "reading the version index failed: %s", err_str(err));
+	/* Steps 1, 2 and 4: half of the households on a second thread, half
+	 * on this one; both in turn on this one when no thread could start. */
+	bool threaded = half_start(&hf[1], txn, &thr);
+	half_run(&hf[0]);
+	if (threaded)
+		half_join(&hf[1], thr);
+	else
+		half_run(&hf[1]);
+	if ((err = hf[0].err) || (err = hf[1].err)) {
+		snprintf(msg, msglen, "reading the version index or the households failed: %s",
+		         err_str(err));
 		goto out;
 	}
-	if (sd->perr) {
-		err = sd->perr;
+	if ((err = hf[1].perr)) {
 		snprintf(msg, msglen, "reading the pending counters failed: %s", err_str(err));
 		goto out;
 	}
-	err = report(&sd->versions, &hh, &cells, &sd->pending, msg, msglen);
+	/* Step 3 against the sum of both halves. */
+	if ((err = rollup_acc_add(hf[0].acc, hf[1].acc)))
+		goto out;
+	if ((err = verify_cells(txn, hf[0].acc, &cells)))
+		goto out;
+	pass_add(&hf[0].versions, &hf[1].versions);
+	pass_add(&hf[0].households, &hf[1].households);
+	err = report(&hf[0].versions, &hf[0].households, &cells, &hf[1].pending, msg, msglen);
 out:
-	side_join(sd);
-	hh_recompute_end(hw);
-	rollup_acc_free(&acc);
-	hh_work_free(&hw);
-	free(sd);
+	if (hf) {
+		half_release(&hf[0]);
+		half_release(&hf[1]);
+	}
+	free(hf);
 	return err;
 }

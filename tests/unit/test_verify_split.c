@@ -6,6 +6,10 @@
  * second thread ran (a read transaction of the latest snapshot) or not (a
  * write transaction: its own, newer snapshot); and a read transaction begun
  * before a corruption was committed still verifies its own, clean snapshot.
+ * The households are shared between the two threads by village (V1's and
+ * V2's fall in different halves): the cells are checked against the sum of
+ * both halves, a disagreement in either half is found, and the first one
+ * reported is the first in household order, whichever thread found it.
  * The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
@@ -144,6 +148,69 @@ old_snapshot_verifies_as_it_was(void **state)
 	verify_both(nd, JZ_ECORRUPT, "household 6301211010010003");
 }
 
+/* Two villages' households, in different halves of the split. */
+static void
+two_villages(struct fixture *fx, struct node_ut *nd)
+{
+	node_start(nd, fx->county, MAP_SIZE);
+	struct chain c1, c2;
+	struct env a[3], b[3];
+	struct rec_household h;
+	chain_init(&c1, fx->v1, 0);
+	chain_init(&c2, fx->v2, 100);
+	env_node(&c1, V1, "东村", &a[0]);
+	env_node(&c2, V2, "西村", &b[0]);
+	for (int i = 1; i <= 2; i++) {
+		hh_rec(&h, HH(V1, i), 2019, HH_POOR, 2 + i, 1, 1);
+		hh_propose(&h, HH_NOT_POOR);
+		env_hh(&c1, &h, &a[i]);
+		hh_rec(&h, HH(V2, i), 2019, HH_POOR, 5 + i, 1, 1);
+		hh_propose(&h, HH_NOT_POOR);
+		env_hh(&c2, &h, &b[i]);
+	}
+	struct env *list[] = {&a[0], &b[0], &a[1], &b[1], &a[2], &b[2]};
+	struct result r = apply_list(nd, TOWN, list, 6);
+	expect(&r, 6, 0, 0);
+	/* The township's cell holds both villages: 3+4 and 6+7 persons. */
+	assert_int_equal(row(nd, AREA_LEVEL_TOWNSHIP, TOWN, 2019).c[RC_PERSONS], 20);
+}
+
+/* Change the first version entry of household ID (its members); the
+ * original value in VAL. */
+static size_t
+spoil(struct node_ut *nd, uint64_t id, uint8_t key[40], uint8_t *val, size_t cap)
+{
+	uint8_t bad[512];
+	size_t n = first_version(nd, id, key, val, cap);
+	memcpy(bad, val, n);
+	bad[51] = (uint8_t)(val[51] + 1);
+	put(nd, STORE_VERSION, key, 40, bad, n);
+	return n;
+}
+
+static void
+both_halves(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	two_villages(fx, nd);
+	verify_both(nd, 0, "OK: 6 counter cells, 6 pending cells and 4 households agree");
+
+	/* A disagreement in V2's half alone is found. */
+	uint8_t k2[40], v2[512], k1[40], v1[512];
+	size_t n2 = spoil(nd, HH(V2, 2), k2, v2, sizeof(v2));
+	verify_both(nd, JZ_ECORRUPT, "household 6301211010020002: a version index entry");
+
+	/* With one in V1's half too, the first reported is V1's. */
+	size_t n1 = spoil(nd, HH(V1, 1), k1, v1, sizeof(v1));
+	verify_both(nd, JZ_ECORRUPT, "household 6301211010010001: a version index entry");
+
+	/* Put back: agreement again. */
+	put(nd, STORE_VERSION, k1, 40, v1, n1);
+	put(nd, STORE_VERSION, k2, 40, v2, n2);
+	verify_both(nd, 0, "OK");
+}
+
 int
 main(void)
 {
@@ -151,6 +218,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(version_entry_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(pending_counter_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(old_snapshot_verifies_as_it_was, setup, teardown),
+	    cmocka_unit_test_setup_teardown(both_halves, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
