@@ -143,10 +143,11 @@ static int
 decode_cert(struct cert *c, struct bytes b)
 {
 	ProtobufCMessage *pm;
+	struct pbmsg_buf buf;
 
 	/* Unknown fields are refused: a certificate means exactly what this
 	 * version reads in it. */
-	int rc = pbmsg_unpack(&jzfp__cert__descriptor, b.p, b.n, PBMSG_NO_UNKNOWN, &pm);
+	int rc = pbmsg_unpack(&buf, &jzfp__cert__descriptor, b.p, b.n, PBMSG_NO_UNKNOWN, &pm);
 	if (rc < 0)
 		return rc;
 	const Jzfp__Cert *m = (const Jzfp__Cert *)pm;
@@ -163,7 +164,7 @@ decode_cert(struct cert *c, struct bytes b)
 	} else {
 		rc = JZ_EPARSE;
 	}
-	pbmsg_free(pm);
+	pbmsg_free(&buf, pm);
 	if (rc == 0 && !shape_ok(c))
 		rc = JZ_EPARSE;
 	return rc;

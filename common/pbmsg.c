@@ -114,65 +114,85 @@ check(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, unsigned 
 
 /* ------------------------------------------------------------ memory */
 
-/* Each block starts with its size, so that it can be wiped when freed. */
+/* Blocks from a struct pbmsg_buf are handed out in multiples of this, so
+ * each is aligned for any field protobuf-c stores. */
+#define ALIGN 16
+
+/* A block on the heap starts with its size, so that it can be wiped when
+ * freed. */
 #define HDR 16
 
-struct budget {
-	size_t left;
-	bool oom;
-};
-
 static void *
-budget_alloc(void *data, size_t size)
+buf_alloc(void *data, size_t size)
 {
-	struct budget *b = data;
-	if (size > b->left || size > SIZE_MAX - HDR)
+	struct pbmsg_buf *b = data;
+	if (size > b->left || size > SIZE_MAX - HDR - ALIGN)
 		return NULL;
+	size_t r = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+	if (r <= sizeof(b->b) - b->used) {
+		void *p = b->b + b->used;
+		b->used += r;
+		b->left -= size;
+		return p;
+	}
 	uint8_t *q = malloc(HDR + size);
 	if (!q) {
 		b->oom = true;
 		return NULL;
 	}
 	b->left -= size;
+	b->heap++;
 	memcpy(q, &size, sizeof(size));
 	return q + HDR;
 }
 
 static void
-wipe_free(void *data, void *p)
+buf_free(void *data, void *p)
 {
-	(void)data;
-	if (!p)
-		return;
+	struct pbmsg_buf *b = data;
+	uintptr_t at = (uintptr_t)p, lo = (uintptr_t)b->b;
+	if (!p || (at >= lo && at < lo + sizeof(b->b)))
+		return; /* wiped with the whole buffer */
 	uint8_t *q = (uint8_t *)p - HDR;
 	size_t size;
 	memcpy(&size, q, sizeof(size));
 	sodium_memzero(q, HDR + size);
 	free(q);
+	b->heap--;
 }
 
 int
-pbmsg_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, unsigned flags,
-             ProtobufCMessage **out)
+pbmsg_unpack(struct pbmsg_buf *buf, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+             unsigned flags, ProtobufCMessage **out)
 {
-	struct budget b = {PBMSG_BUDGET(n), false};
-	ProtobufCAllocator a = {budget_alloc, wipe_free, &b};
+	buf->used = 0;
+	buf->heap = 0;
+	buf->left = PBMSG_BUDGET(n);
+	buf->oom = false;
+	ProtobufCAllocator a = {buf_alloc, buf_free, buf};
 
 	int rc = check(d, p, n, flags);
 	if (rc < 0)
 		return rc;
 	ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, n, p);
-	if (!m)
-		return b.oom ? -ENOMEM : JZ_EPARSE;
+	if (!m) {
+		sodium_memzero(buf->b, buf->used);
+		return buf->oom ? -ENOMEM : JZ_EPARSE;
+	}
 	*out = m;
 	return 0;
 }
 
 void
-pbmsg_free(ProtobufCMessage *m)
+pbmsg_free(struct pbmsg_buf *buf, ProtobufCMessage *m)
 {
-	ProtobufCAllocator a = {budget_alloc, wipe_free, NULL};
+	ProtobufCAllocator a = {buf_alloc, buf_free, buf};
 
-	if (m)
+	if (!m)
+		return;
+	/* Only the blocks on the heap need the walk. */
+	if (buf->heap)
 		protobuf_c_message_free_unpacked(m, &a);
+	sodium_memzero(buf->b, buf->used);
+	buf->used = 0;
 }

@@ -24,8 +24,11 @@
  * counts are the caller's, on the unpacked struct.
  *
  * Memory: unpack allocates (one block per message, bytes or string field
- * and repeated array); the total is bounded by PBMSG_BUDGET(n), and every
- * block is wiped when freed, since records hold personal data.
+ * and repeated array) from the caller's struct pbmsg_buf first, usually on
+ * its stack, and from the heap for what does not fit; the total is bounded
+ * by PBMSG_BUDGET(n), and every block is wiped when freed, since records
+ * hold personal data. A record of ordinary size is decoded without a
+ * malloc.
  */
 #ifndef JZFP_PBMSG_H
 #define JZFP_PBMSG_H
@@ -33,6 +36,7 @@
 #include "err.h"
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,16 +48,30 @@
  * so only input past those limits can hit it. */
 #define PBMSG_BUDGET(n) (8 * (size_t)(n) + 64 * 1024)
 
+/* Bytes a struct pbmsg_buf holds: a household of about 20 members, or the
+ * personal part of about 10. */
+#define PBMSG_BUF_SIZE 4096
+
+/* Where one message is unpacked first; its fields are pbmsg's. */
+struct pbmsg_buf {
+	_Alignas(16) uint8_t b[PBMSG_BUF_SIZE];
+	size_t used; /* bytes of b handed out */
+	size_t heap; /* blocks on the heap, not yet freed */
+	size_t left; /* of the budget */
+	bool oom;    /* the heap refused a block */
+};
+
 /*
- * Check p[0..n) against d under the rules above, then unpack it. On success
- * *out is the message, to be freed with pbmsg_free.
+ * Check p[0..n) against d under the rules above, then unpack it into BUF
+ * (and the heap). On success *out is the message, to be freed with
+ * pbmsg_free(BUF, *out) before BUF is reused or goes out of scope.
  * Returns 0, JZ_EPARSE (the rules, protobuf-c refused it, or the memory
  * bound was hit) or -ENOMEM; *out is written only on success.
  */
-JZ_NODISCARD int pbmsg_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
-                              unsigned flags, ProtobufCMessage **out);
+JZ_NODISCARD int pbmsg_unpack(struct pbmsg_buf *buf, const ProtobufCMessageDescriptor *d,
+                              const uint8_t *p, size_t n, unsigned flags, ProtobufCMessage **out);
 
-/* Wipe and free a message from pbmsg_unpack. NULL is ignored. */
-void pbmsg_free(ProtobufCMessage *m);
+/* Wipe and free a message from pbmsg_unpack into BUF. NULL is ignored. */
+void pbmsg_free(struct pbmsg_buf *buf, ProtobufCMessage *m);
 
 #endif

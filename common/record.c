@@ -249,9 +249,10 @@ rec_node_encode(const struct rec_node *nd, uint8_t *buf, size_t cap, size_t *n)
  * goes. Every failure is JZ_EPARSE (or -ENOMEM).
  */
 static int
-unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, ProtobufCMessage **m)
+unpack(struct pbmsg_buf *buf, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
+       ProtobufCMessage **m)
 {
-	return pbmsg_unpack(d, p, n, 0, m);
+	return pbmsg_unpack(buf, d, p, n, 0, m);
 }
 
 /* Copy a decoded string field into char[cap], refusing what does not fit
@@ -345,13 +346,14 @@ rec_household_decode(struct rec_household *out, const uint8_t *p, size_t n)
 {
 	struct rec_household h;
 	ProtobufCMessage *m;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__household__descriptor, p, n, &m);
+	int rc = unpack(&buf, &jzfp__household__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
 	memset(&h, 0, sizeof(h));
 	bool ok = household_from(&h, (const Jzfp__Household *)m);
-	pbmsg_free(m);
+	pbmsg_free(&buf, m);
 	if (!ok)
 		return JZ_EPARSE;
 	*out = h;
@@ -387,13 +389,14 @@ rec_personal_decode(struct rec_personal *out, const uint8_t *p, size_t n)
 {
 	struct rec_personal r;
 	ProtobufCMessage *m;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__personal__descriptor, p, n, &m);
+	int rc = unpack(&buf, &jzfp__personal__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
 	memset(&r, 0, sizeof(r));
 	rc = personal_from(&r, (const Jzfp__Personal *)m) ? 0 : JZ_EPARSE;
-	pbmsg_free(m); /* wiped: it held names and ID numbers */
+	pbmsg_free(&buf, m); /* wiped: it held names and ID numbers */
 	if (rc == 0)
 		*out = r;
 	/* The copy on the stack held names and ID numbers. */
@@ -406,8 +409,9 @@ rec_census_decode(struct rec_census *out, const uint8_t *p, size_t n)
 {
 	struct rec_census c;
 	ProtobufCMessage *pm;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__census__descriptor, p, n, &pm);
+	int rc = unpack(&buf, &jzfp__census__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
 	const Jzfp__Census *m = (const Jzfp__Census *)pm;
@@ -416,7 +420,7 @@ rec_census_decode(struct rec_census *out, const uint8_t *p, size_t n)
 	c.households = m->households;
 	c.population = m->population;
 	bool ok = str_set(c.name, sizeof(c.name), m->name) && u16_set(&c.year, m->year);
-	pbmsg_free(pm);
+	pbmsg_free(&buf, pm);
 	if (!ok)
 		return JZ_EPARSE;
 	*out = c;
@@ -428,8 +432,9 @@ rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n)
 {
 	struct rec_node nd;
 	ProtobufCMessage *pm;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__node_info__descriptor, p, n, &pm);
+	int rc = unpack(&buf, &jzfp__node_info__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
 	const Jzfp__NodeInfo *m = (const Jzfp__NodeInfo *)pm;
@@ -442,7 +447,7 @@ rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n)
 		memcpy(nd.cert_chain, m->cert_chain.data, m->cert_chain.len);
 		nd.cert_chain_len = m->cert_chain.len;
 	}
-	pbmsg_free(pm);
+	pbmsg_free(&buf, pm);
 	if (!ok)
 		return JZ_EPARSE;
 	*out = nd;
@@ -655,13 +660,14 @@ int
 rec_policy_decode(struct rec_policy *out, const uint8_t *p, size_t n)
 {
 	ProtobufCMessage *m;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__policy__descriptor, p, n, &m);
+	int rc = unpack(&buf, &jzfp__policy__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
 	struct rec_policy *r = calloc(1, sizeof(*r)); /* OUT stays as it was on failure */
 	bool ok = r && policy_from(r, (const Jzfp__Policy *)m);
-	pbmsg_free(m);
+	pbmsg_free(&buf, m);
 	if (ok)
 		*out = *r;
 	rc = ok ? 0 : r ? JZ_EPARSE : -ENOMEM;
@@ -690,13 +696,14 @@ int
 rec_workflow_decode(struct rec_workflow *out, const uint8_t *p, size_t n)
 {
 	ProtobufCMessage *m;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__workflow_event__descriptor, p, n, &m);
+	int rc = unpack(&buf, &jzfp__workflow_event__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
 	struct rec_workflow *w = calloc(1, sizeof(*w)); /* 21 KB; OUT as it was on failure */
 	bool ok = w && workflow_from(w, (const Jzfp__WorkflowEvent *)m);
-	pbmsg_free(m);
+	pbmsg_free(&buf, m);
 	if (ok)
 		*out = *w;
 	rc = ok ? 0 : w ? JZ_EPARSE : -ENOMEM;
@@ -709,8 +716,9 @@ rec_objector_decode(struct rec_objector *out, const uint8_t *p, size_t n)
 {
 	struct rec_objector o;
 	ProtobufCMessage *pm;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__objector__descriptor, p, n, &pm);
+	int rc = unpack(&buf, &jzfp__objector__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
 	const Jzfp__Objector *m = (const Jzfp__Objector *)pm;
@@ -719,7 +727,7 @@ rec_objector_decode(struct rec_objector *out, const uint8_t *p, size_t n)
 	             str_set(o.contact, sizeof(o.contact), m->contact)
 	         ? 0
 	         : JZ_EPARSE;
-	pbmsg_free(pm);
+	pbmsg_free(&buf, pm);
 	if (rc == 0)
 		*out = o;
 	explicit_bzero(&o, sizeof(o));
@@ -744,13 +752,14 @@ rec_keyrec_decode(struct rec_keyrec *out, const uint8_t *p, size_t n)
 {
 	struct rec_keyrec k;
 	ProtobufCMessage *m;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__key_record__descriptor, p, n, &m);
+	int rc = unpack(&buf, &jzfp__key_record__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
 	memset(&k, 0, sizeof(k));
 	bool ok = keyrec_from(&k, (const Jzfp__KeyRecord *)m);
-	pbmsg_free(m);
+	pbmsg_free(&buf, m);
 	if (!ok)
 		return JZ_EPARSE;
 	*out = k;
@@ -762,15 +771,16 @@ rec_revocation_decode(struct rec_revocation *out, const uint8_t *p, size_t n)
 {
 	struct rec_revocation r;
 	ProtobufCMessage *pm;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__revocation__descriptor, p, n, &pm);
+	int rc = unpack(&buf, &jzfp__revocation__descriptor, p, n, &pm);
 	if (rc < 0)
 		return rc;
 	const Jzfp__Revocation *m = (const Jzfp__Revocation *)pm;
 	memset(&r, 0, sizeof(r));
 	r.at_ms = m->at_ms;
 	bool ok = fixed_set(r.key, m->key, 32) && str_set(r.reason, sizeof(r.reason), m->reason);
-	pbmsg_free(pm);
+	pbmsg_free(&buf, pm);
 	if (!ok)
 		return JZ_EPARSE;
 	*out = r;
@@ -797,13 +807,14 @@ int
 rec_receipt_decode(struct rec_receipt *out, const uint8_t *p, size_t n)
 {
 	ProtobufCMessage *m;
+	struct pbmsg_buf buf;
 
-	int rc = unpack(&jzfp__receipt__descriptor, p, n, &m);
+	int rc = unpack(&buf, &jzfp__receipt__descriptor, p, n, &m);
 	if (rc < 0)
 		return rc;
 	struct rec_receipt *r = calloc(1, sizeof(*r)); /* 18 KB; OUT as it was on failure */
 	bool ok = r && receipt_from(r, (const Jzfp__Receipt *)m);
-	pbmsg_free(m);
+	pbmsg_free(&buf, m);
 	if (ok)
 		*out = *r;
 	rc = ok ? 0 : r ? JZ_EPARSE : -ENOMEM;

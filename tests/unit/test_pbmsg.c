@@ -1,9 +1,13 @@
 /*
  * test_pbmsg.c - the rules pbmsg adds to protobuf-c's unpack (pbmsg.h), seen
  * through the decoders that use it (record.h, cert.h): each input here is
- * one that protobuf-c alone would accept with a different meaning.
+ * one that protobuf-c alone would accept with a different meaning. And its
+ * memory: a message is unpacked into the caller's buffer, what does not fit
+ * goes to the heap, and both are wiped and released by pbmsg_free.
  */
 #include "cert.h"
+#include "jzfp.pb-c.h"
+#include "pbmsg.h"
 #include "record.h"
 
 #include <setjmp.h>
@@ -184,13 +188,80 @@ test_memory_bound(void **state)
 	assert_int_equal(rec_household_decode(&h, w.b, w.n), JZ_EPARSE);
 }
 
+/* A household of N members, member i's health i % 4 (Household.members is
+ * field 4). */
+static void
+put_members(struct pbuf *w, size_t n)
+{
+	w->n = 0;
+	for (size_t i = 0; i < n; i++)
+		put_member(w, i % 4);
+}
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Unpack a household of N members into BUF; check it and free it. Returns
+ * the heap blocks it took. */
+static size_t
+unpack_members(struct pbmsg_buf *buf, size_t n)
+{
+	static struct pbuf w;
+	ProtobufCMessage *pm;
+
+	put_members(&w, n);
+	assert_int_equal(pbmsg_unpack(buf, &jzfp__household__descriptor, w.b, w.n, 0, &pm), 0);
+	const Jzfp__Household *m = (const Jzfp__Household *)pm;
+	assert_int_equal(m->n_members, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(m->members[i]->health, i % 4);
+		assert_int_equal(m->members[i]->pid_tag.len, REC_PID_TAG_LEN);
+		assert_int_equal(m->members[i]->pid_tag.data[0], 1);
+		/* Every block is aligned for any field. */
+		assert_int_equal((uintptr_t)m->members[i] % _Alignof(max_align_t), 0);
+	}
+	size_t heap = buf->heap, used = buf->used;
+	assert_true(used > 0 && used <= sizeof(buf->b));
+	pbmsg_free(buf, pm);
+	assert_int_equal(buf->heap, 0); /* every heap block freed (and ASan) */
+	assert_int_equal(buf->used, 0);
+	assert_true(all_zero(buf->b, used)); /* wiped */
+	return heap;
+}
+
+static void
+test_buffer_then_heap(void **state)
+{
+	(void)state;
+	static struct pbmsg_buf buf;
+	static struct rec_household h;
+	static struct pbuf w;
+
+	/* A household of ordinary size takes no heap at all. */
+	assert_int_equal(unpack_members(&buf, 5), 0);
+	/* The largest the records allow spills to the heap, and still decodes. */
+	assert_true(unpack_members(&buf, REC_MAX_MEMBERS) > 0);
+	put_members(&w, REC_MAX_MEMBERS);
+	assert_int_equal(rec_household_decode(&h, w.b, w.n), 0);
+	assert_int_equal(h.n_members, REC_MAX_MEMBERS);
+	assert_int_equal(h.members[REC_MAX_MEMBERS - 1].health, (REC_MAX_MEMBERS - 1) % 4);
+	/* The buffer is reused as new. */
+	assert_int_equal(unpack_members(&buf, 1), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_uint32_high_bits), cmocka_unit_test(test_nul_in_string),
 	    cmocka_unit_test(test_duplicates),       cmocka_unit_test(test_unknown_fields),
-	    cmocka_unit_test(test_memory_bound),
+	    cmocka_unit_test(test_memory_bound),     cmocka_unit_test(test_buffer_then_heap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
