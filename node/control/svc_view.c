@@ -325,12 +325,26 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 
 /* ---------------------------------------------------------------- rollup */
 
+/* What every row of one reply shares, made once in the request's arena:
+ * the level names, the threshold and the names of the states. */
+struct row_shared {
+	const struct rec_policy *pol;
+	char *level[AREA_LEVEL_PROVINCE + 1];
+	Ctl__Fixed *threshold_pct;
+	char *state[WF_NSTATES];
+};
+
 static int
-rollup_row(struct svc *s, const struct rollup_row *row, const struct rec_policy *pol,
-           Ctl__RollupRow *o)
+rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, Ctl__RollupRow *o)
 {
+	if (row->level < AREA_LEVEL_VILLAGE || row->level > AREA_LEVEL_PROVINCE)
+		return JZ_ECORRUPT;
+	if (!sh->level[row->level])
+		sh->level[row->level] = svc_strdup(s, area_level_name(row->level));
+	if (!sh->threshold_pct)
+		sh->threshold_pct = svc_fixed(s, sh->pol->threshold_bp, 2);
 	o->area = area_str(s, row->area);
-	o->level = svc_strdup(s, area_level_name(row->level));
+	o->level = sh->level[row->level];
 	o->name = svc_strdup(s, row->name);
 	o->year = row->year;
 	o->rural_population = row->population;
@@ -339,13 +353,13 @@ rollup_row(struct svc *s, const struct rollup_row *row, const struct rec_policy 
 	long tenths = rollup_incidence_tenths(row->c[RC_POOR_PERSONS], row->population);
 	if (tenths >= 0)
 		o->incidence_pct = svc_fixed(s, tenths, 1);
-	o->threshold_pct = svc_fixed(s, pol->threshold_bp, 2);
+	o->threshold_pct = sh->threshold_pct;
 	if (row->population > 0) {
 		/* Below the threshold: poor * 10000 < threshold_bp * population,
 		 * exactly, not on the rounded figure. */
 		int64_t poor = row->c[RC_POOR_PERSONS] > 0 ? row->c[RC_POOR_PERSONS] : 0;
 		bool below = (unsigned __int128)poor * 10000 <
-		             (unsigned __int128)pol->threshold_bp * row->population;
+		             (unsigned __int128)sh->pol->threshold_bp * row->population;
 		o->below_threshold = svc_optbool(s, below);
 	}
 	o->households = row->c[RC_HOUSEHOLDS];
@@ -374,7 +388,9 @@ rollup_row(struct svc *s, const struct rollup_row *row, const struct rec_policy 
 	for (int st = 1; st < WF_NSTATES; st++) {
 		if (!row->pending[st])
 			continue;
-		o->pending_by_state[k]->key = svc_strdup(s, wf_state_name((uint8_t)st));
+		if (!sh->state[st] && !(sh->state[st] = svc_strdup(s, wf_state_name((uint8_t)st))))
+			return -ENOMEM;
+		o->pending_by_state[k]->key = sh->state[st];
 		o->pending_by_state[k++]->value = row->pending[st];
 	}
 	for (int a = 0; a < 3; a++)
@@ -438,11 +454,12 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		                                       (void (*)(void *))ctl__rollup_row__init);
 	}
 	err = r && r->level && r->threshold_pct && r->rows ? 0 : -ENOMEM;
+	struct row_shared sh = {.pol = &pol};
 	for (long i = 0; !err && i < nrows; i++)
-		err = rollup_row(s, &rows[i], &pol, r->rows[i]);
+		err = rollup_row(s, &rows[i], &sh, r->rows[i]);
 	free(rows);
 	if (err)
-		return svc_fail(s, err, "out of memory");
+		return svc_fail(s, err, "%s", err == -ENOMEM ? "out of memory" : err_str(err));
 	rp->body_case = CTL__REPLY__BODY_ROLLUP;
 	rp->rollup = r;
 	return 0;
