@@ -200,3 +200,18 @@ household_id_format(uint64_t id, char out[17])
 		id = 0;
 	snprintf(out, 17, "%016" PRIu64, id);
 }
+
+void
+household_range(uint64_t area, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t alo, ahi;
+
+	area_range(area, &alo, &ahi);
+	if (alo > ahi) {
+		*lo = 1;
+		*hi = 0;
+		return;
+	}
+	*lo = alo * 10000;
+	*hi = ahi * 10000 + 9999;
+}

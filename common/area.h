@@ -104,4 +104,12 @@ household_village(uint64_t id)
  * written as "0000000000000000". */
 void household_id_format(uint64_t id, char out[17]);
 
+/* The inclusive range [*lo, *hi] of the numbers whose household_village lies
+ * in area_range(area): (lo of the area) * 10000 .. (hi of the area) * 10000 +
+ * 9999, so every household id of area's subtree, and no other valid one. A
+ * table keyed by household id first (big-endian) holds the area's households
+ * as one contiguous run of keys from *lo to *hi. An invalid code gives the
+ * empty range *lo = 1, *hi = 0. */
+void household_range(uint64_t area, uint64_t *lo, uint64_t *hi);
+
 #endif

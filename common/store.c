@@ -92,6 +92,35 @@ check_schema(struct store *st)
 	return store_commit(&txn);
 }
 
+/* JZ_ESCHEMA when the store in TXN (at DIR) holds a schema other than
+ * LAYOUT's, said in the log with both numbers; 0 when it holds LAYOUT's or
+ * none yet (a new store: check_schema writes it); or an error. Writes
+ * nothing. */
+static int
+schema_held(MDB_txn *txn, const char *dir, const struct store_layout *layout)
+{
+	MDB_dbi meta;
+	MDB_val k = {6, (void *)"schema"}, v;
+	int rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta);
+	if (rc == 0)
+		rc = mdb_get(txn, meta, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return mdb_err(rc);
+	if (v.mv_size == 8 && be64_get(v.mv_data) == layout->schema)
+		return 0;
+	if (v.mv_size == 8)
+		log_error("store %s: holds store schema %llu; this build reads store schema %llu",
+		          dir, (unsigned long long)be64_get(v.mv_data),
+		          (unsigned long long)layout->schema);
+	else
+		log_error("store %s: its schema is %zu bytes, not 8; this build reads store "
+		          "schema %llu",
+		          dir, v.mv_size, (unsigned long long)layout->schema);
+	return JZ_ESCHEMA;
+}
+
 int
 store_open(struct store **out, const char *dir, uint64_t map_size,
            const struct store_layout *layout)
@@ -135,6 +164,12 @@ store_open(struct store **out, const char *dir, uint64_t map_size,
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc) {
 		err = mdb_err(rc);
+		goto fail;
+	}
+	/* The schema first: a store of another one is refused before any of
+	 * this layout's tables is created in it, so it is left as it was. */
+	if ((err = schema_held(txn, dir, layout))) {
+		mdb_txn_abort(txn);
 		goto fail;
 	}
 	/* A layout's table named STORE_META_NAME gets the same handle. */

@@ -63,8 +63,9 @@ struct store_txn {
  * Open (creating if needed) the environment in directory DIR with an initial
  * map of MAP_SIZE bytes, open every database of LAYOUT (which must outlive
  * the store) and the store's own, clear stale reader slots, and check the
- * schema version: a new store gets LAYOUT->schema, an old one must have it.
- * Durable: every commit is synced. Returns 0, -errno, JZ_ESCHEMA (store
+ * schema version: a new store gets LAYOUT->schema, an old one must have it
+ * (one of another schema is refused before anything is written to it, both
+ * numbers said in the log). Durable: every commit is synced. Returns 0, -errno, JZ_ESCHEMA (store
  * written by another schema), JZ_EIO.
  */
 JZ_NODISCARD int store_open(struct store **out, const char *dir, uint64_t map_size,

@@ -228,6 +228,35 @@ sign_targets(struct applier *a, void *arg)
 	return err;
 }
 
+/* The proposal table is keyed by household id first (8 bytes big-endian,
+ * then the version's hash), and the households of an area are one range of
+ * ids (household_range): position IT at the first proposal of a household
+ * of AREA's subtree and set *HI to the last household id there. Returns as
+ * store_iter_seek. A walk goes on while in_households(k, *hi). */
+static int
+seek_households(struct store_iter *it, uint64_t area, uint64_t *hi, struct bytes *k,
+                struct bytes *v)
+{
+	uint64_t lo;
+	uint8_t k8[8];
+	household_range(area, &lo, hi);
+	be64_put(k8, lo);
+	return store_iter_seek(it, k8, sizeof(k8), k, v);
+}
+
+/* True when key K sorts at or before the last key of household HI: a key
+ * shorter than 8 bytes (never written; wf_proposal_entry refuses it) is
+ * compared by the bytes it has. */
+static bool
+in_households(const struct bytes *k, uint64_t hi)
+{
+	uint8_t h8[8];
+	if (k->n >= 8)
+		return be64_get(k->p) <= hi;
+	be64_put(h8, hi);
+	return memcmp(k->p, h8, k->n) <= 0;
+}
+
 static size_t
 open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
              enum wf_command cmd)
@@ -237,8 +266,9 @@ open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
 		return 0;
 	struct bytes k, v;
 	size_t n = 0;
-	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && n < cap;
-	     rc = store_iter_next(&it, &k, &v)) {
+	uint64_t hi;
+	for (int rc = seek_households(&it, area, &hi, &k, &v);
+	     rc == 0 && n < cap && in_households(&k, hi); rc = store_iter_next(&it, &k, &v)) {
 		struct wf_proposal p;
 		const uint8_t *hash;
 		if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n) || !wf_is_open(p.state) ||
@@ -583,8 +613,9 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		if ((err = store_iter_open(&txn, STORE_PROPOSAL, &it)))
 			break;
 		struct bytes k, v;
-		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
-		     rc = store_iter_next(&it, &k, &v)) {
+		uint64_t hi;
+		for (int rc = seek_households(&it, under, &hi, &k, &v);
+		     rc == 0 && in_households(&k, hi); rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal p;
 			const uint8_t *hash;
 			if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n))
@@ -845,8 +876,9 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	struct store_iter it;
 	if ((err = store_iter_open(&txn, STORE_PROPOSAL, &it)) == 0) {
 		struct bytes k, v;
-		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !err;
-		     rc = store_iter_next(&it, &k, &v)) {
+		uint64_t hi;
+		for (int rc = seek_households(&it, s->cfg->area, &hi, &k, &v);
+		     rc == 0 && !err && in_households(&k, hi); rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal pp;
 			const uint8_t *hash;
 			if (wf_proposal_entry(&pp, &hash, k.p, k.n, v.p, v.n) ||

@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -227,6 +228,68 @@ household_ids(void **state)
 	assert_string_equal(out, "0000000000000012");
 }
 
+/* True when id is a household id of area's subtree, as the walks filter:
+ * household_village(id) is a valid code under area. */
+static bool
+household_under(uint64_t id, uint64_t area)
+{
+	return area_is_under(household_village(id), area);
+}
+
+static void
+household_range_is_the_subtree(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t area, lo, hi;
+	} want[] = {
+	    {VILLAGE, 6301211010010000ULL, 6301211010019999ULL},
+	    {630121101999ULL, 6301211019990000ULL, 6301211019999999ULL}, /* village 999 */
+	    {630121101998ULL, 6301211019980000ULL, 6301211019989999ULL},
+	    {TOWNSHIP, 6301211010000000ULL, 6301211019999999ULL},
+	    {630121999000ULL, 6301219990000000ULL, 6301219999999999ULL}, /* last township */
+	    {DATONG, 6301210000000000ULL, 6301219999999999ULL},
+	    {630199000000ULL, 6301990000000000ULL, 6301999999999999ULL}, /* county 99 */
+	    {XINING, 6301000000000000ULL, 6301999999999999ULL},
+	    {QINGHAI, 6300000000000000ULL, 6399999999999999ULL},
+	    {AREA_CODE_MAX, 9999999999990000ULL, 9999999999999999ULL}, /* last village */
+	    {990000000000ULL, 9900000000000000ULL, 9999999999999999ULL},
+	    {10000000000ULL, 100000000000000ULL, 199999999999999ULL}, /* province 01 */
+	};
+	uint64_t lo, hi;
+
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		household_range(want[i].area, &lo, &hi);
+		assert_true(lo == want[i].lo);
+		assert_true(hi == want[i].hi);
+		/* The ends are in, their neighbours are not (a neighbour's
+		 * village is another area or no valid code). */
+		assert_true(household_under(lo, want[i].area));
+		assert_true(household_under(hi, want[i].area));
+		assert_false(household_under(lo - 1, want[i].area));
+		if (hi < 9999999999999999ULL)
+			assert_false(household_under(hi + 1, want[i].area));
+		/* Nearby valid household ids: inside the range exactly when
+		 * under the area. */
+		for (uint64_t d = 0; d < 30000; d++) {
+			uint64_t a = lo - 15000 + d, b = hi - 15000 + d;
+			if (household_id_is_valid(a))
+				assert_int_equal(household_under(a, want[i].area),
+				                 a >= lo && a <= hi);
+			if (household_id_is_valid(b))
+				assert_int_equal(household_under(b, want[i].area),
+				                 b >= lo && b <= hi);
+		}
+	}
+	/* invalid codes: empty */
+	household_range(0, &lo, &hi);
+	assert_true(lo > hi);
+	household_range(630100101000ULL, &lo, &hi);
+	assert_true(lo > hi);
+	household_range(AREA_CODE_MAX + 1, &lo, &hi);
+	assert_true(lo > hi);
+}
+
 int
 main(void)
 {
@@ -241,6 +304,7 @@ main(void)
 	    cmocka_unit_test(level_names_round_trip),
 	    cmocka_unit_test(format_pads_with_zeros),
 	    cmocka_unit_test(household_ids),
+	    cmocka_unit_test(household_range_is_the_subtree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,17 +8,21 @@
  */
 #include "apply.h"
 #include "area.h"
+#include "bytes.h"
 #include "config.h"
 #include "envelope.h"
 #include "err.h"
 #include "fixture.h"
+#include "hex.h"
 #include "hlc.h"
 #include "household.h"
 #include "ident.h"
 #include "node.h"
 #include "record.h"
 #include "sealer.h"
+#include "store.h"
 #include "svc_flow.h"
+#include "tables.h"
 #include "workflow.h"
 
 #include <setjmp.h>
@@ -745,6 +749,235 @@ revoke_bad(void **state)
 	svc_release(&s);
 }
 
+/* ---------------------------------------------------------------- areas */
+
+/*
+ * Proposals of other areas written straight into the table, around the
+ * fixture's village (630121101001) and around village 630121101999, the
+ * last of township 630121101000: the households just before and after each
+ * area's range in key order, in a neighbouring township, county and
+ * prefecture. Household 6301211019990001 has two proposals (hashes 0x20..
+ * and 0x21..). Each is in the village notice that the fixture's village
+ * opened, window and clock as its own.
+ */
+static const uint64_t others[] = {
+    6301209999999999ULL, /* county 630120, village 999, serial 9999 */
+    6301211009999999ULL, /* township 630121100000: just before 630121101000 */
+    6301211010020001ULL, /* village 630121101002: just after the fixture's */
+    6301211019989999ULL, /* village 998: just before village 999 */
+    6301211019990001ULL, 6301211019990001ULL, 6301211019999999ULL, /* village 999 */
+    6301211020010001ULL, /* township 630121102000: just after 630121101000 */
+    6301220010010001ULL, /* county 630122 */
+    6302010010010001ULL, /* prefecture 630200000000 */
+};
+#define N_OTHERS (sizeof(others) / sizeof(others[0]))
+
+static void
+put_others(struct fixture *fx)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	uint8_t origin[32] = {0};
+	for (size_t i = 0; i < N_OTHERS; i++) {
+		struct wf_proposal p;
+		wf_proposal_init(&p, others[i], HH_NOT_POOR, HH_POOR, 2023, fx->n->hlc.last,
+		                 origin);
+		p.state = WF_VILLAGE_NOTICE;
+		p.window_days = 7;
+		p.window_opened = fx->n->hlc.last;
+		uint8_t hash[32];
+		memset(hash, (int)(0x10 + i), sizeof(hash));
+		wf_proposal_put(&txn, hash, &p);
+	}
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+/* The proposals of STATE ("" open) under AREA as the table walk before
+ * the range seek listed them: every entry, in key order, filtered. Writes
+ * "household proposal" lines into OUT; returns their number. */
+static size_t
+listed_by_full_walk(struct fixture *fx, uint8_t state, uint64_t area, char (*out)[40], size_t cap)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	struct store_iter it;
+	assert_int_equal(store_iter_open(&txn, STORE_PROPOSAL, &it), 0);
+	struct bytes k, v;
+	size_t n = 0;
+	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+	     rc = store_iter_next(&it, &k, &v)) {
+		struct wf_proposal p;
+		const uint8_t *hash;
+		assert_int_equal(wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n), 0);
+		if ((state ? p.state != state : !wf_is_open(p.state)) ||
+		    !area_is_under(household_village(p.household), area))
+			continue;
+		assert_true(n < cap);
+		char hid[17], ph[17];
+		household_id_format(p.household, hid);
+		hex_encode(hash, 8, ph);
+		snprintf(out[n++], 40, "%s %s", hid, ph);
+	}
+	assert_int_equal(store_iter_close(&it), 0);
+	store_abort(&txn);
+	return n;
+}
+
+/* `proposals --under AREA [--state STATE]` lists exactly the households
+ * WANT (N of them, in this order) and what the full walk lists. */
+static void
+assert_listed(struct fixture *fx, const char *state, uint64_t area, const uint64_t *want, size_t n)
+{
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, state, area, &rp);
+	assert_int_equal(rp.code, 0);
+	const Ctl__ProposalsReply *r = rp.proposals;
+	assert_int_equal(r->count, n);
+	assert_int_equal(r->n_proposals, n);
+	uint8_t st = 0;
+	if (state[0])
+		assert_int_equal(wf_state_parse(state, &st), 0);
+	char full[32][40];
+	assert_int_equal(listed_by_full_walk(fx, st, area ? area : fx->cfg.area, full, 32), n);
+	for (size_t i = 0; i < n; i++) {
+		char hid[17], line[40];
+		household_id_format(want[i], hid);
+		assert_string_equal(r->proposals[i]->household, hid);
+		snprintf(line, sizeof(line), "%s %s", r->proposals[i]->household,
+		         r->proposals[i]->proposal);
+		assert_string_equal(line, full[i]);
+	}
+	svc_release(&s);
+}
+
+static void
+proposals_under_ranges(void **state)
+{
+	struct fixture *fx = *state;
+	put_others(fx);
+	/* the fixture's village (the node's own area, the default) */
+	const uint64_t own[] = {HH(1), HH(2), HH(3)};
+	assert_listed(fx, "", 0, own, 3);
+	assert_listed(fx, "", VILLAGE, own, 3);
+	assert_listed(fx, "VILLAGE_NOTICE", VILLAGE, own, 2);
+	assert_listed(fx, "PROPOSED", VILLAGE, own + 2, 1);
+	/* village 999 of the township: both proposals of its first household,
+	 * in hash order, and its last household */
+	const uint64_t v999[] = {6301211019990001ULL, 6301211019990001ULL, 6301211019999999ULL};
+	assert_listed(fx, "", 630121101999ULL, v999, 3);
+	assert_listed(fx, "PROPOSED", 630121101999ULL, NULL, 0);
+	const uint64_t v998[] = {6301211019989999ULL};
+	assert_listed(fx, "", 630121101998ULL, v998, 1);
+	const uint64_t v002[] = {6301211010020001ULL};
+	assert_listed(fx, "", 630121101002ULL, v002, 1);
+	assert_listed(fx, "", 630121101003ULL, NULL, 0);
+	/* the township: none of the townships on either side */
+	const uint64_t town[] = {HH(1),
+	                         HH(2),
+	                         HH(3),
+	                         6301211010020001ULL,
+	                         6301211019989999ULL,
+	                         6301211019990001ULL,
+	                         6301211019990001ULL,
+	                         6301211019999999ULL};
+	assert_listed(fx, "", TOWNSHIP, town, 8);
+	const uint64_t town_notice[] = {HH(1),
+	                                HH(2),
+	                                6301211010020001ULL,
+	                                6301211019989999ULL,
+	                                6301211019990001ULL,
+	                                6301211019990001ULL,
+	                                6301211019999999ULL};
+	assert_listed(fx, "VILLAGE_NOTICE", TOWNSHIP, town_notice, 7);
+	assert_listed(fx, "PROPOSED", TOWNSHIP, own + 2, 1);
+	const uint64_t town100[] = {6301211009999999ULL};
+	assert_listed(fx, "", 630121100000ULL, town100, 1);
+	/* the county: the townships on both sides, no other county */
+	const uint64_t county[] = {6301211009999999ULL,
+	                           HH(1),
+	                           HH(2),
+	                           HH(3),
+	                           6301211010020001ULL,
+	                           6301211019989999ULL,
+	                           6301211019990001ULL,
+	                           6301211019990001ULL,
+	                           6301211019999999ULL,
+	                           6301211020010001ULL};
+	assert_listed(fx, "", 630121000000ULL, county, 10);
+	const uint64_t c120[] = {6301209999999999ULL};
+	assert_listed(fx, "", 630120000000ULL, c120, 1);
+	/* the prefecture and the province */
+	const uint64_t pref[] = {6301209999999999ULL,
+	                         6301211009999999ULL,
+	                         HH(1),
+	                         HH(2),
+	                         HH(3),
+	                         6301211010020001ULL,
+	                         6301211019989999ULL,
+	                         6301211019990001ULL,
+	                         6301211019990001ULL,
+	                         6301211019999999ULL,
+	                         6301211020010001ULL,
+	                         6301220010010001ULL};
+	assert_listed(fx, "", 630100000000ULL, pref, 12);
+	const uint64_t prov[] = {6301209999999999ULL,
+	                         6301211009999999ULL,
+	                         HH(1),
+	                         HH(2),
+	                         HH(3),
+	                         6301211010020001ULL,
+	                         6301211019989999ULL,
+	                         6301211019990001ULL,
+	                         6301211019990001ULL,
+	                         6301211019999999ULL,
+	                         6301211020010001ULL,
+	                         6301220010010001ULL,
+	                         6302010010010001ULL};
+	assert_listed(fx, "", 630000000000ULL, prov, 13);
+	assert_listed(fx, "", 640000000000ULL, NULL, 0);
+	/* the two proposals of one household: in hash order */
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "", 630121101999ULL, &rp);
+	assert_string_equal(rp.proposals->proposals[0]->proposal, "1414141414141414");
+	assert_string_equal(rp.proposals->proposals[1]->proposal, "1515151515151515");
+	svc_release(&s);
+}
+
+/* notice print --all and workflow --all take the node's own village only,
+ * whatever sits beside it in the table. */
+static void
+all_stays_in_the_node_area(void **state)
+{
+	struct fixture *fx = *state;
+	put_others(fx);
+	struct svc s;
+	Ctl__Reply rp;
+	notice_of(fx, &s, true, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.notice_print->count, 2);
+	assert_int_equal(rp.notice_print->n_notices, 1);
+	assert_string_equal(rp.notice_print->notices[0]->village, "630121101001");
+	assert_int_equal(rp.notice_print->notices[0]->n_households, 2);
+	svc_release(&s);
+	wall_ms = NOW_MS + 8 * WF_DAY_MS;
+	step(fx, &s, "close", true, 0, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.workflow->proposals, 2);
+	assert_int_equal(rp.workflow->refused, 0);
+	assert_int_equal(rp.workflow->n_households, 2);
+	assert_string_equal(rp.workflow->households[0], "6301211010010001");
+	assert_string_equal(rp.workflow->households[1], "6301211010010002");
+	svc_release(&s);
+	assert_string_equal(state_of(fx, "6301211010010001"), "VILLAGE_PASSED");
+	/* the others are still in their notice */
+	const uint64_t v999[] = {6301211019990001ULL, 6301211019990001ULL, 6301211019999999ULL};
+	assert_listed(fx, "VILLAGE_NOTICE", 630121101999ULL, v999, 3);
+	const uint64_t v002[] = {6301211010020001ULL};
+	assert_listed(fx, "VILLAGE_NOTICE", 630121101002ULL, v002, 1);
+}
+
 int
 main(void)
 {
@@ -764,6 +997,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(workflow_bad, setup, teardown),
 	    cmocka_unit_test_setup_teardown(policy_set_and_clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(revoke_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(proposals_under_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(all_stays_in_the_node_area, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
