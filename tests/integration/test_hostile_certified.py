@@ -12,8 +12,10 @@ At the handshake, against the real county (and the province):
     a READY: the CURVE server closes the connection;
   - a Hello with no certificate chain: Refuse 1105;
   - failed Hellos from one key are slowed down: another Hello inside the
-    back-off gets Refuse 1107 at once; after four failures a new connection
-    of that key is refused by ZAP (no answer) and the county logs it;
+    back-off gets Refuse 1107 at once, and a new connection of that key is
+    refused by ZAP (no answer) and the county logs it (the back-off moved
+    past with the county's test clock, and made long enough to leave no
+    race);
   - a Hello whose chain certifies another key (made for key A, sent over a
     connection of key B): Refuse 1105, "another key";
   - a Hello with a chain for this key but claiming another area: 1105, or
@@ -268,23 +270,27 @@ def test(t):
     check(any(re.search(rf"refused hello for {EVIL_T}: no certificate chain", ln)
               for ln in c.log.new()), "the county does not log the refused Hello (no chain)")
 
-    # ---- 2b. Failed Hellos from one key are slowed down: the next Hello on
-    # the same connection, inside the back-off, is answered at once without
-    # checks; after four failures (a back-off of 4 s) a new connection of
-    # that key is refused by ZAP and never answered. The back-off runs on
-    # the county's test clock: moving it a minute on passes any back-off
-    # (at most 60 s) without sleeping.
+    # ---- 2b. Failed Hellos from one key are slowed down: the back-off
+    # doubles from 0.5 s with each failure, and runs on the county's test
+    # clock, so moving it a minute on passes any back-off (at most 60 s)
+    # without sleeping. Six failures, each past the last back-off, then a
+    # seventh make it 32 s; the next Hello on the seventh's connection is
+    # answered at once without checks (1107), and a new connection of that
+    # key is refused by ZAP and never answered. The two checks need the real time between
+    # them to stay under 32 s, not under the first back-off's 0.5 s.
     k_rep = os.path.join(keys, "rep.key")
     t.keygen(k_rep)
+    for fails in range(6):
+        if fails:
+            t.ctl_text(county, "clock", "advance", "1m")
+        _, r = evil(county, k_rep, EVIL_T, "hello")
+        check(only(r, "a hello past the back-off").startswith("REPLY REFUSE code=1105"),
+              f"a hello past the back-off after {fails} failure(s): {r}")
+    t.ctl_text(county, "clock", "advance", "1m")
     _, r = evil(county, k_rep, EVIL_T, "hello", "hello")
     check(len(r) == 2 and r[0].startswith("REPLY REFUSE code=1105") and
           re.match(r"REPLY REFUSE code=1107 why=too many failed hellos", r[1]),
           f"a second hello inside the back-off: {r}")
-    for fails in (1, 2, 3):  # past each back-off: 0.5, 1, 2 s
-        t.ctl_text(county, "clock", "advance", "1m")
-        _, r = evil(county, k_rep, EVIL_T, "hello")
-        check(only(r, "a hello after the back-off").startswith("REPLY REFUSE code=1105"),
-              f"a hello past the back-off after {fails} failure(s): {r}")
     _, r = evil(county, k_rep, EVIL_T, "hello", timeout_ms=1500)
     check(re.match(r"NO REPLY", only(r, "a new connection inside the back-off")),
           f"a new connection of a slowed-down key: {r}")

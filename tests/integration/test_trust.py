@@ -8,7 +8,8 @@ CURVE key, area and level (ZAP hands the key to the Hello check).
 - The certified tree comes up and replicates.
 - A node for a township's area with its own key and no certificate connects
   over CURVE but its Hello is refused, with the reason on both sides.
-- The hostile test peer (no chain) gets Refuse code 1105.
+- The hostile test peer (no chain) gets Refuse code 1105 (the back-off after failed
+  Hellos is test_hostile_certified's, on a test clock).
 - A node given another node's certificate refuses to start.
 """
 
@@ -124,26 +125,20 @@ def main():
             log.close()
         check_eq(rc, 0, "rogue jzfpd exit status")
 
-        # The hostile peer without a chain (a key of its own): refused with
-        # the reason; at once again, it is slowed down (no check made); and a
-        # new connection from that key is refused at the handshake itself.
+        # The hostile peer without a chain (a key of its own): Refuse 1105
+        # with the reason. (What follows from failed Hellos, the back-off,
+        # is test_hostile_certified's, on the county's test clock: here it
+        # would be a race against a real 0.5 s.)
         if os.access(EVIL, os.X_OK):
             ek = os.path.join(work, "evil.key")
             check_eq(sh(jt.JZFPCTL, "keygen", "--out", ek).returncode, 0, "keygen evil")
             evil = [EVIL, "--endpoint", cst["listen"], "--server-key", county_pub, "--key", ek,
                     "--area", "630121101009", "--timeout-ms", "2000"]
-            p = sh(*evil, "hello", "hello", timeout=30)
-            replies = [ln for ln in p.stdout.splitlines() if ln.startswith(("REPLY", "NO"))]
-            check(len(replies) == 2 and
-                  re.match(r"REPLY REFUSE code=1105 why=no certificate chain", replies[0]) and
-                  re.match(r"REPLY REFUSE code=1107 why=too many failed hellos", replies[1]),
-                  f"jzfp_evil hello twice without a chain: {p.stdout!r} {p.stderr!r}")
             p = sh(*evil, "hello", timeout=30)
-            check(re.search(r"NO REPLY", p.stdout),
-                  f"a slowed-down key got past the handshake: {p.stdout!r}")
-            check(t_log_has(os.path.join(out, C, "jzfpd.log"),
-                            r"connection refused at the handshake: too many failed hellos"),
-                  "the county does not log the refusal at the handshake")
+            replies = [ln for ln in p.stdout.splitlines() if ln.startswith(("REPLY", "NO"))]
+            check(len(replies) == 1 and
+                  re.match(r"REPLY REFUSE code=1105 why=no certificate chain", replies[0]),
+                  f"jzfp_evil hello without a chain: {p.stdout!r} {p.stderr!r}")
 
         # Another node's certificate: the daemon does not start.
         shutil.copy(os.path.join(out, T, "node.cert"), os.path.join(rogue, "node.cert"))
