@@ -35,10 +35,11 @@ block_new(size_t size)
 		/* Whole huge pages, one spare to align the start. */
 		size_t want = (hdr + size + ARENA_HUGE - 1) & ~((size_t)ARENA_HUGE - 1);
 		size_t mapped = want + ARENA_HUGE;
-		void *m = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		               -1, 0);
+		void *m =
+		    mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m != MAP_FAILED) {
-			uintptr_t at = ((uintptr_t)m + ARENA_HUGE - 1) & ~((uintptr_t)ARENA_HUGE - 1);
+			uintptr_t at =
+			    ((uintptr_t)m + ARENA_HUGE - 1) & ~((uintptr_t)ARENA_HUGE - 1);
 #ifdef MADV_HUGEPAGE
 			(void)madvise((void *)at, want, MADV_HUGEPAGE); /* a hint */
 #endif
@@ -154,8 +155,8 @@ drop(struct arena *a, bool keep)
 	a->cur = oldest ? (char *)oldest->data : NULL;
 	a->end = oldest ? a->cur + oldest->size : NULL;
 	a->reserved = oldest ? sizeof(*oldest) + oldest->size : 0;
-	a->next = oldest ? (oldest->size <= SIZE_MAX / 2 ? oldest->size * 2 : oldest->size)
-	                 : a->first;
+	a->next =
+	    oldest ? (oldest->size <= SIZE_MAX / 2 ? oldest->size * 2 : oldest->size) : a->first;
 	a->over = false;
 }
 

@@ -54,11 +54,26 @@ sbuf_add(struct sbuf *s, const char *text, size_t n)
 void
 sbuf_printf(struct sbuf *s, const char *fmt, ...)
 {
+	if (s->oom)
+		return;
+	/* Into the room there is first: most pieces fit, one pass. */
+	size_t room = s->cap > s->n ? s->cap - s->n : 0;
 	va_list ap;
 	va_start(ap, fmt);
-	int len = vsnprintf(NULL, 0, fmt, ap);
+	int len = vsnprintf(room ? s->p + s->n : NULL, room, fmt, ap);
 	va_end(ap);
-	if (len < 0 || !reserve(s, (size_t)len))
+	if (len < 0) {
+		if (room)
+			s->p[s->n] = 0;
+		return;
+	}
+	if ((size_t)len < room) {
+		s->n += (size_t)len;
+		return;
+	}
+	if (room)
+		s->p[s->n] = 0; /* the cut piece is not kept */
+	if (!reserve(s, (size_t)len))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(s->p + s->n, (size_t)len + 1, fmt, ap);
@@ -66,20 +81,72 @@ sbuf_printf(struct sbuf *s, const char *fmt, ...)
 	s->n += (size_t)len;
 }
 
+/* V's digits at OUT, NUL-terminated (21 bytes at most); their count. */
+static size_t
+digits(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t k = 0;
+	do {
+		tmp[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < k; i++)
+		out[i] = tmp[k - 1 - i];
+	out[k] = 0;
+	return k;
+}
+
+size_t
+out_u64(char out[OUT_NUM_SIZE], uint64_t v)
+{
+	return digits(out, v);
+}
+
+size_t
+out_i64(char out[OUT_NUM_SIZE], int64_t v)
+{
+	if (v >= 0)
+		return digits(out, (uint64_t)v);
+	out[0] = '-'; /* 19 digits at most: 2^63 */
+	return 1 + digits(out + 1, (uint64_t)0 - (uint64_t)v);
+}
+
+void
+sbuf_u64(struct sbuf *s, uint64_t v)
+{
+	char b[OUT_NUM_SIZE];
+	sbuf_add(s, b, out_u64(b, v));
+}
+
+void
+sbuf_i64(struct sbuf *s, int64_t v)
+{
+	char b[OUT_NUM_SIZE];
+	sbuf_add(s, b, out_i64(b, v));
+}
+
 void
 sbuf_json_str(struct sbuf *s, const char *text)
 {
 	sbuf_add(s, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+	const unsigned char *p = (const unsigned char *)text, *run = p;
+	for (; *p; p++) {
+		if (*p != '"' && *p != '\\' && *p >= 0x20)
+			continue;
+		/* Copy the stretch before it as one piece. */
+		if (p > run)
+			sbuf_add(s, (const char *)run, (size_t)(p - run));
+		run = p + 1;
 		if (*p == '"' || *p == '\\') {
 			char esc[2] = {'\\', (char)*p};
 			sbuf_add(s, esc, 2);
-		} else if (*p < 0x20) {
-			sbuf_printf(s, "\\u%04x", *p);
 		} else {
-			sbuf_add(s, (const char *)p, 1);
+			sbuf_printf(s, "\\u%04x", *p);
 		}
 	}
+	if (p > run)
+		sbuf_add(s, (const char *)run, (size_t)(p - run));
 	sbuf_add(s, "\"", 1);
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A growable NUL-terminated string. On out of memory it stops growing and
  * sets oom; the text is then truncated, never invalid. */
@@ -20,6 +21,15 @@ void sbuf_init(struct sbuf *s);
 void sbuf_release(struct sbuf *s);
 void sbuf_printf(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_add(struct sbuf *s, const char *text, size_t n);
+/* Bytes out_u64 and out_i64 may write, NUL included. */
+#define OUT_NUM_SIZE 21
+/* V in decimal (as printf's PRIu64, PRId64) into OUT, NUL-terminated;
+ * returns its length. */
+size_t out_u64(char out[OUT_NUM_SIZE], uint64_t v);
+size_t out_i64(char out[OUT_NUM_SIZE], int64_t v);
+/* Append V in decimal. */
+void sbuf_u64(struct sbuf *s, uint64_t v);
+void sbuf_i64(struct sbuf *s, int64_t v);
 /* Append TEXT as a JSON string, quotes included. */
 void sbuf_json_str(struct sbuf *s, const char *text);
 /* Append TEXT as a CSV field (quoted when it holds a comma, quote or newline). */
