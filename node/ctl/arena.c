@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 struct arena_block {
@@ -118,6 +119,30 @@ grow(struct arena *a, size_t n)
 	return true;
 }
 
+/* A block given back (arena_free), kept in its own first bytes. */
+struct arena_spare {
+	struct arena_spare *next;
+	size_t n;
+};
+
+_Static_assert(ARENA_REUSE >= sizeof(struct arena_spare), "a spare fits");
+
+/* A spare of N bytes to N * 2, taken off the list; NULL if none (only the
+ * first few are looked at: there are few). */
+static void *
+take_spare(struct arena *a, size_t n)
+{
+	struct arena_spare **pp = &a->spare;
+	for (int i = 0; *pp && i < 4; i++, pp = &(*pp)->next) {
+		struct arena_spare *s = *pp;
+		if (s->n >= n && s->n / 2 <= n) {
+			*pp = s->next;
+			return s;
+		}
+	}
+	return NULL;
+}
+
 void *
 arena_alloc(struct arena *a, size_t n)
 {
@@ -126,11 +151,38 @@ arena_alloc(struct arena *a, size_t n)
 		return NULL;
 	}
 	n = n ? (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1) : ARENA_ALIGN;
-	if ((size_t)(a->end - a->cur) < n && !grow(a, n))
-		return NULL;
-	void *p = a->cur;
-	a->cur += n;
+	void *p = NULL;
+	if (n >= ARENA_REUSE && a->spare)
+		p = take_spare(a, n);
+	if (!p) {
+		if ((size_t)(a->end - a->cur) < n && !grow(a, n))
+			return NULL;
+		p = a->cur;
+		a->cur += n;
+	}
+	if (n >= ARENA_REUSE) {
+		a->recent[a->recent_at].p = p;
+		a->recent[a->recent_at].n = n;
+		a->recent_at = (a->recent_at + 1) % ARENA_RECENT;
+	}
 	return p;
+}
+
+void
+arena_free(struct arena *a, void *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < ARENA_RECENT; i++) {
+		if (a->recent[i].p != p)
+			continue;
+		struct arena_spare *s = p;
+		s->n = a->recent[i].n;
+		s->next = a->spare;
+		a->spare = s;
+		a->recent[i].p = NULL;
+		return;
+	}
 }
 
 /* Wipe what was handed out of each block; free them all but the oldest
@@ -158,6 +210,8 @@ drop(struct arena *a, bool keep)
 	a->next =
 	    oldest ? (oldest->size <= SIZE_MAX / 2 ? oldest->size * 2 : oldest->size) : a->first;
 	a->over = false;
+	a->spare = NULL;
+	memset(a->recent, 0, sizeof(a->recent));
 }
 
 void
@@ -181,8 +235,7 @@ pb_alloc(void *data, size_t n)
 static void
 pb_free(void *data, void *p)
 {
-	(void)data;
-	(void)p;
+	arena_free(data, p);
 }
 
 ProtobufCAllocator

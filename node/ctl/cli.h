@@ -136,7 +136,9 @@ void cli_reply_free(Ctl__Reply *rp);
  * on the wire and unpacks to its struct (at most 280 bytes in ctl.proto,
  * StatusReply), a pointer to it and the alignment (test_arena checks the
  * structs against it). The reply itself is bounded by the daemon's
- * message limit (WIRE_MAX_FRAME). */
+ * message limit (WIRE_MAX_FRAME). The first block is a guess that holds
+ * the big replies in one: a rollup unpacks to about 6 times its bytes; a
+ * mapped block's pages are only taken when touched. */
 #define CLI_REPLY_BUDGET(n)      (160 * (size_t)(n) + 64 * 1024)
 #define CLI_REPLY_FIRST_BLOCK(n) (8 * (size_t)(n) + 4096)
 /* cli_expect, with the test hold (JZFP_TEST_HOLD_MS) asked for, and times

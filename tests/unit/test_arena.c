@@ -163,6 +163,45 @@ reuse_after_reset(void **state)
 	assert_int_equal(arena_reserved(&a), 0);
 }
 
+/* A big block given back while it is among the last big ones is handed
+ * out again, for its size or a little less; others are not. */
+static void
+freed_scratch_reused(void **state)
+{
+	(void)state;
+	struct arena a;
+	arena_init(&a, 1u << 16, 1u << 20);
+	void *scratch = arena_alloc(&a, 1024);
+	for (int i = 0; i < 20; i++)
+		assert_non_null(arena_alloc(&a, 48)); /* small ones between */
+	arena_free(&a, scratch);
+	assert_ptr_equal(arena_alloc(&a, 1024), scratch);
+	arena_free(&a, scratch);
+	assert_ptr_equal(arena_alloc(&a, 1000), scratch); /* a little less */
+	arena_free(&a, scratch);
+	void *other = arena_alloc(&a, 300); /* far less: not this one */
+	assert_ptr_not_equal(other, scratch);
+	assert_ptr_not_equal(arena_alloc(&a, 2048), scratch); /* more: no */
+	/* Pushed out of the recent ones: its free is ignored. */
+	void *old = arena_alloc(&a, 512);
+	for (int i = 0; i < ARENA_RECENT; i++)
+		assert_non_null(arena_alloc(&a, 512));
+	arena_free(&a, old);
+	void *next = arena_alloc(&a, 512);
+	assert_ptr_not_equal(next, old);
+	/* A small block's free is ignored too. */
+	void *small = arena_alloc(&a, 100);
+	arena_free(&a, small);
+	assert_ptr_not_equal(arena_alloc(&a, 100), small);
+	arena_free(&a, NULL);
+	/* No spare survives a reset. */
+	arena_free(&a, next);
+	arena_reset(&a);
+	void *first = arena_alloc(&a, 512);
+	assert_ptr_equal(arena_alloc(&a, 512), (char *)first + 512);
+	arena_release(&a);
+}
+
 /* ---------------------------------------------------------------- replies */
 
 /* A rollup reply of N rows (full ones, or all empty), packed; *LEN set. */
@@ -198,7 +237,9 @@ rollup_reply(size_t n, bool empty, size_t *len)
 		rows[i].name = "桥头镇杨家村";
 		rows[i].year = 2019;
 		rows[i].rural_population = 5509 + i;
+		rows[i].poor_households = 22;
 		rows[i].poor_persons = 64;
+		rows[i].persons = 123;
 		rows[i].incidence_pct = &fx;
 		rows[i].threshold_pct = &fx;
 		rows[i].households = 40;
@@ -250,6 +291,10 @@ reply_through_arena(void **state)
 			assert_false(arena_over(&a));
 			assert_true(arena_reserved(&a) <= CLI_REPLY_BUDGET(len));
 			assert_int_equal(rp->rollup->n_rows, counts[c]);
+			/* Rows of more than 16 fields: protobuf-c's scratch block
+			 * of each is reused, so all fits the first block. */
+			if (!e)
+				assert_true(arena_reserved(&a) <= CLI_REPLY_FIRST_BLOCK(len) + HDR);
 			if (counts[c] && !e) {
 				assert_string_equal(rp->rollup->rows[counts[c] - 1]->name,
 				                    "桥头镇杨家村");
@@ -315,6 +360,7 @@ main(void)
 	    cmocka_unit_test(growth),
 	    cmocka_unit_test(bound),
 	    cmocka_unit_test(reuse_after_reset),
+	    cmocka_unit_test(freed_scratch_reused),
 	    cmocka_unit_test(reply_through_arena),
 	    cmocka_unit_test(reply_over_budget),
 	    cmocka_unit_test(budget_covers_structs),
