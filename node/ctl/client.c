@@ -214,6 +214,7 @@ cli_receive(struct ctl *c)
 	if (zmq_msg_recv(&m, c->req, 0) < 0)
 		cli_die("no answer from jzfpd: %s", zmq_strerror(zmq_errno()));
 	size_t n = zmq_msg_size(&m);
+	sbuf_huge_pages(true); /* the reply's text may be as big (output.h) */
 	struct reply_mem *rm = malloc(sizeof(*rm));
 	if (!rm)
 		cli_die("out of memory");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void
 sbuf_init(struct sbuf *s)
@@ -21,6 +22,35 @@ sbuf_release(struct sbuf *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Grow buffers of SBUF_HUGE bytes and more in huge pages (sbuf_huge_pages). */
+#define SBUF_HUGE (2u * 1024 * 1024)
+static bool huge_pages;
+
+void
+sbuf_huge_pages(bool on)
+{
+	huge_pages = on;
+}
+
+/* A buffer of CAP bytes (a multiple of SBUF_HUGE) aligned to huge pages and
+ * asked for them, holding S's text; S's old buffer wiped and freed. */
+static char *
+grow_huge(struct sbuf *s, size_t cap)
+{
+	char *p = aligned_alloc(SBUF_HUGE, cap);
+	if (!p)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, cap, MADV_HUGEPAGE); /* a hint */
+#endif
+	if (s->p) {
+		memcpy(p, s->p, s->n + 1);
+		explicit_bzero(s->p, s->n); /* it may hold names */
+		free(s->p);
+	}
+	return p;
+}
+
 static bool
 reserve(struct sbuf *s, size_t more)
 {
@@ -31,7 +61,8 @@ reserve(struct sbuf *s, size_t more)
 	size_t cap = s->cap ? s->cap : 256;
 	while (cap < s->n + more + 1)
 		cap *= 2;
-	char *p = realloc(s->p, cap);
+	char *p = huge_pages && cap >= SBUF_HUGE && cap % SBUF_HUGE == 0 ? grow_huge(s, cap)
+	                                                                 : realloc(s->p, cap);
 	if (!p) {
 		s->oom = true;
 		return false;

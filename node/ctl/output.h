@@ -18,6 +18,12 @@ struct sbuf {
 };
 
 void sbuf_init(struct sbuf *s);
+/* From now on, in this process, buffers that grow to 2 MiB and more are
+ * taken aligned to huge pages and asked for them (a fresh 4 KiB page costs
+ * a fault: about 17 us on the virtual machines measured, 40 ms for a 9.5
+ * MB rollup in JSON). For jzfpctl, which prints big replies once and
+ * exits; the buffers are still malloc's (free releases them). */
+void sbuf_huge_pages(bool on);
 void sbuf_release(struct sbuf *s);
 void sbuf_printf(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_add(struct sbuf *s, const char *text, size_t n);

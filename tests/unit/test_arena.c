@@ -2,11 +2,13 @@
  * test_arena.c - jzfpctl's reply arena (node/ctl/arena.c): every block
  * aligned and apart, growth, the bound, reuse and wiping after a reset, and
  * a control reply unpacked through it as through protobuf-c's own
- * allocator, within CLI_REPLY_BUDGET even when its rows are all empty.
+ * allocator, within CLI_REPLY_BUDGET even when its rows are all empty;
+ * and the output buffers that jzfpctl grows in huge pages.
  */
 #include "arena.h"
 #include "cli.h"
 #include "ctl.pb-c.h"
+#include "output.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -352,6 +354,37 @@ budget_covers_structs(void **state)
 	}
 }
 
+/* jzfpctl's output buffers in huge pages (output.h, sbuf_huge_pages):
+ * the text survives each growth, stays NUL-terminated, and the big buffer
+ * is aligned to 2 MiB; small ones grow as before. */
+static void
+sbuf_grows_in_huge_pages(void **state)
+{
+	(void)state;
+	sbuf_huge_pages(true);
+	struct sbuf s;
+	sbuf_init(&s);
+	char piece[1000];
+	size_t total = 0;
+	for (int i = 0; i < 5000; i++) {
+		memset(piece, 'a' + i % 26, sizeof(piece));
+		sbuf_add(&s, piece, sizeof(piece));
+		total += sizeof(piece);
+		if (i == 0)
+			assert_true(s.cap < 4096);
+	}
+	sbuf_printf(&s, "%s-%d", "end", 42);
+	assert_false(s.oom);
+	assert_int_equal(s.n, total + 6);
+	assert_int_equal(strlen(s.p), s.n);
+	assert_int_equal((uintptr_t)s.p % (2u << 20), 0);
+	for (int i = 0; i < 5000; i++)
+		assert_int_equal(s.p[(size_t)i * 1000 + 999], 'a' + i % 26);
+	assert_string_equal(s.p + total, "end-42");
+	sbuf_release(&s);
+	sbuf_huge_pages(false);
+}
+
 int
 main(void)
 {
@@ -364,6 +397,7 @@ main(void)
 	    cmocka_unit_test(reply_through_arena),
 	    cmocka_unit_test(reply_over_budget),
 	    cmocka_unit_test(budget_covers_structs),
+	    cmocka_unit_test(sbuf_grows_in_huge_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
