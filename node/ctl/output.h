@@ -42,10 +42,16 @@ void sbuf_json_str(struct sbuf *s, const char *text);
 void sbuf_csv_field(struct sbuf *s, const char *text);
 
 /* A table of text cells, rendered with columns aligned for a terminal. */
+struct table_cell {
+	size_t at;    /* where its text begins in the table's text */
+	size_t width; /* display_width of it */
+	bool numeric; /* digits and . - % * only, not empty */
+};
 struct table {
 	size_t ncols, nrows, cap;
 	const char *const *headers;
-	char **cells; /* nrows * ncols, owned */
+	struct table_cell *cells; /* nrows * ncols, owned */
+	struct sbuf text;         /* the cells' text, each NUL-terminated */
 };
 
 void table_init(struct table *t, const char *const *headers, size_t ncols);
