@@ -285,6 +285,12 @@ render_csv_cell(struct sbuf *out, const char *text)
 	if (!text)
 		text = "";
 	size_t n = strlen(text);
+	/* A cell that text_csv_cell leaves as it is (no leading = + - @ tab or
+	 * CR, no comma, quote, CR or LF): most of them, as they are. */
+	if (n && !strchr("=+-@\t\r", text[0]) && !strpbrk(text, ",\"\r\n")) {
+		sbuf_add(out, text, n);
+		return;
+	}
 	size_t cap = TEXT_CSV_SIZE(n);
 	char small[512], *buf = cap <= sizeof(small) ? small : malloc(cap);
 	if (!buf)
