@@ -355,8 +355,8 @@ budget_covers_structs(void **state)
 }
 
 /* jzfpctl's output buffers in huge pages (output.h, sbuf_huge_pages):
- * the text survives each growth, stays NUL-terminated, and the big buffer
- * is aligned to 2 MiB; small ones grow as before. */
+ * the text survives each growth, stays NUL-terminated, the big buffer is
+ * aligned to 2 MiB and grows in place; small ones grow as before. */
 static void
 sbuf_grows_in_huge_pages(void **state)
 {
@@ -366,13 +366,19 @@ sbuf_grows_in_huge_pages(void **state)
 	sbuf_init(&s);
 	char piece[1000];
 	size_t total = 0;
+	char *first_big = NULL;
 	for (int i = 0; i < 5000; i++) {
 		memset(piece, 'a' + i % 26, sizeof(piece));
 		sbuf_add(&s, piece, sizeof(piece));
 		total += sizeof(piece);
 		if (i == 0)
 			assert_true(s.cap < 4096);
+		if (!first_big && s.cap >= (2u << 20))
+			first_big = s.p;
 	}
+	/* Reserved once, grown in place: no copy from 2 MiB on. */
+	assert_ptr_equal(s.p, first_big);
+	assert_true(s.mapped >= s.cap);
 	sbuf_printf(&s, "%s-%d", "end", 42);
 	assert_false(s.oom);
 	assert_int_equal(s.n, total + 6);
@@ -382,6 +388,8 @@ sbuf_grows_in_huge_pages(void **state)
 		assert_int_equal(s.p[(size_t)i * 1000 + 999], 'a' + i % 26);
 	assert_string_equal(s.p + total, "end-42");
 	sbuf_release(&s);
+	assert_null(s.p);
+	assert_int_equal(s.mapped, 0);
 	sbuf_huge_pages(false);
 }
 
