@@ -260,6 +260,7 @@ table_init(struct table *t, const char *const *headers, size_t ncols)
 	memset(t, 0, sizeof(*t));
 	t->headers = headers;
 	t->ncols = ncols;
+	sbuf_init(&t->cells);
 	sbuf_init(&t->text);
 }
 
@@ -278,26 +279,33 @@ void
 table_add(struct table *t, const char *const *cells)
 {
 	/* The cells' text in one buffer, not one malloc each: a rollup at 5x
-	 * has 20,000 rows of 18 cells. */
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct table_cell *c = realloc(t->cells, cap * t->ncols * sizeof(*c));
-		if (!c)
-			return;
-		t->cells = c;
-		t->cap = cap;
-	}
-	struct table_cell *row = &t->cells[t->nrows * t->ncols];
+	 * has 20,000 rows of 18 cells. Both buffers are sbufs, so big ones
+	 * take huge pages in jzfpctl (sbuf_huge_pages). */
+	size_t at = t->cells.n, text_at = t->text.n;
 	for (size_t i = 0; i < t->ncols; i++) {
 		const char *text = cells[i] ? cells[i] : "";
-		row[i].at = t->text.n;
-		row[i].width = display_width(text);
-		row[i].numeric = numeric(text);
+		size_t w = display_width(text);
+		struct table_cell c = {.at = t->text.n,
+		                       .width = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w,
+		                       .numeric = numeric(text)};
+		sbuf_add(&t->cells, (const char *)&c, sizeof(c));
 		sbuf_add(&t->text, text, strlen(text) + 1); /* with its NUL */
 	}
-	if (t->text.oom)
-		return; /* the row is not kept */
+	if (t->cells.oom || t->text.oom) { /* the row is not kept */
+		t->cells.n = at;
+		t->text.n = text_at;
+		return;
+	}
 	t->nrows++;
+}
+
+/* Cell C of row R (the buffer's bytes are aligned for it: malloc's, or a
+ * mapping, and whole cells). */
+static const struct table_cell *
+cell_at(const struct table *t, size_t r, size_t c)
+{
+	return (const struct table_cell *)(void *)(t->cells.p +
+	                                           (r * t->ncols + c) * sizeof(struct table_cell));
 }
 
 static void
@@ -333,7 +341,7 @@ table_render(const struct table *t, struct sbuf *out)
 		width[c] = display_width(t->headers[c]);
 		right[c] = t->nrows > 0;
 		for (size_t r = 0; r < t->nrows; r++) {
-			const struct table_cell *cell = &t->cells[r * t->ncols + c];
+			const struct table_cell *cell = cell_at(t, r, c);
 			if (cell->width > width[c])
 				width[c] = cell->width;
 			if (t->text.p[cell->at] && !cell->numeric)
@@ -347,7 +355,7 @@ table_render(const struct table *t, struct sbuf *out)
 	}
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
-			const struct table_cell *cell = &t->cells[r * t->ncols + c];
+			const struct table_cell *cell = cell_at(t, r, c);
 			pad(out, t->text.p + cell->at, cell->width, width[c], right[c],
 			    c + 1 == t->ncols);
 			sbuf_add(out, c + 1 == t->ncols ? "\n" : "  ", c + 1 == t->ncols ? 1 : 2);
@@ -359,7 +367,7 @@ table_render(const struct table *t, struct sbuf *out)
 void
 table_release(struct table *t)
 {
-	free(t->cells);
+	sbuf_release(&t->cells);
 	sbuf_release(&t->text);
 	memset(t, 0, sizeof(*t));
 }

@@ -46,15 +46,15 @@ void sbuf_csv_field(struct sbuf *s, const char *text);
 
 /* A table of text cells, rendered with columns aligned for a terminal. */
 struct table_cell {
-	size_t at;    /* where its text begins in the table's text */
-	size_t width; /* display_width of it */
-	bool numeric; /* digits and . - % * only, not empty */
+	size_t at;      /* where its text begins in the table's text */
+	uint32_t width; /* display_width of it (at most 2^32 - 1) */
+	bool numeric;   /* digits and . - % * only, not empty */
 };
 struct table {
-	size_t ncols, nrows, cap;
+	size_t ncols, nrows;
 	const char *const *headers;
-	struct table_cell *cells; /* nrows * ncols, owned */
-	struct sbuf text;         /* the cells' text, each NUL-terminated */
+	struct sbuf cells; /* nrows * ncols struct table_cell */
+	struct sbuf text;  /* the cells' text, each NUL-terminated */
 };
 
 void table_init(struct table *t, const char *const *headers, size_t ncols);
