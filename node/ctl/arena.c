@@ -51,6 +51,8 @@ block_new(size_t size)
 			return b;
 		}
 	}
+	if (size > SIZE_MAX - hdr)
+		return NULL;
 	struct arena_block *b = malloc(hdr + size);
 	if (b) {
 		b->map = NULL;
