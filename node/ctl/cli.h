@@ -126,7 +126,21 @@ Ctl__Reply *cli_receive(struct ctl *c);
 /* cli_request, then exit 1 with the node's one-line error if it failed;
  * dies if the reply is not of kind BODY. */
 Ctl__Reply *cli_expect(struct ctl *c, const Ctl__Request *rq, Ctl__Reply__BodyCase body);
+/* Free a reply of cli_request, cli_receive, cli_expect or cli_ask (its
+ * memory wiped); NULL is ignored. */
 void cli_reply_free(Ctl__Reply *rp);
+/* A reply of N bytes is unpacked into one arena (arena.h) whose first
+ * block is CLI_REPLY_FIRST_BLOCK(n) bytes and whose blocks together take at
+ * most CLI_REPLY_BUDGET(n): past it, cli_receive dies. The budget covers
+ * the worst a well-formed reply can need: an empty sub-message is 2 bytes
+ * on the wire and unpacks to its struct (at most 280 bytes in ctl.proto,
+ * StatusReply), a pointer to it and the alignment (test_arena checks the
+ * structs against it). The reply itself is bounded by the daemon's
+ * message limit (WIRE_MAX_FRAME). The first block is a guess that holds
+ * the big replies in one: a rollup unpacks to about 6 times its bytes; a
+ * mapped block's pages are only taken when touched. */
+#define CLI_REPLY_BUDGET(n)      (160 * (size_t)(n) + 64 * 1024)
+#define CLI_REPLY_FIRST_BLOCK(n) (8 * (size_t)(n) + 4096)
 /* cli_expect, with the test hold (JZFP_TEST_HOLD_MS) asked for, and times
  * rendered in the node's zone (the reply's) from then on. */
 Ctl__Reply *cli_ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body);

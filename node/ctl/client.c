@@ -6,6 +6,7 @@
  * connection, so a node that dies during a request is reported at once
  * (its socket closes) instead of after --timeout.
  */
+#include "arena.h"
 #include "cli.h"
 #include "err.h"
 #include "render.h"
@@ -22,6 +23,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+/* A reply unpacked into its own arena (cli_receive), until cli_reply_free
+ * finds it by its pointer: the replies alive, newest first (one or a
+ * few at a time). */
+struct reply_mem {
+	Ctl__Reply *rp;
+	struct arena arena;
+	struct reply_mem *next;
+};
+static struct reply_mem *live_replies;
 
 static const char *
 data_dir(struct ctl *c)
@@ -202,11 +213,28 @@ cli_receive(struct ctl *c)
 	zmq_msg_init(&m);
 	if (zmq_msg_recv(&m, c->req, 0) < 0)
 		cli_die("no answer from jzfpd: %s", zmq_strerror(zmq_errno()));
-	Ctl__Reply *rp = ctl__reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+	size_t n = zmq_msg_size(&m);
+	sbuf_huge_pages(true); /* the reply's text may be as big (output.h) */
+	struct reply_mem *rm = malloc(sizeof(*rm));
+	if (!rm)
+		cli_die("out of memory");
+	arena_init(&rm->arena, CLI_REPLY_FIRST_BLOCK(n), CLI_REPLY_BUDGET(n));
+	ProtobufCAllocator al = arena_protobuf(&rm->arena);
+	rm->rp = ctl__reply__unpack(&al, n, zmq_msg_data(&m));
 	zmq_msg_close(&m);
-	if (!rp)
+	if (!rm->rp) {
+		bool over = arena_over(&rm->arena);
+		arena_release(&rm->arena);
+		free(rm);
+		if (over)
+			cli_die("the answer from jzfpd (%zu bytes) would take more than %zu bytes "
+			        "to unpack (is it a different version?)",
+			        n, CLI_REPLY_BUDGET(n));
 		cli_die("malformed answer from jzfpd (is it a different version?)");
-	return rp;
+	}
+	rm->next = live_replies;
+	live_replies = rm;
+	return rm->rp;
 }
 
 Ctl__Reply *
@@ -219,8 +247,18 @@ cli_request(struct ctl *c, const Ctl__Request *rq)
 void
 cli_reply_free(Ctl__Reply *rp)
 {
-	if (rp)
-		ctl__reply__free_unpacked(rp, NULL);
+	if (!rp)
+		return;
+	for (struct reply_mem **pp = &live_replies; *pp; pp = &(*pp)->next) {
+		struct reply_mem *rm = *pp;
+		if (rm->rp == rp) {
+			*pp = rm->next;
+			arena_release(&rm->arena);
+			free(rm);
+			return;
+		}
+	}
+	cli_die("internal error: freeing a reply that was not received");
 }
 
 void

@@ -54,11 +54,30 @@ render_fixed(const Ctl__Fixed *x, char out[32])
 	for (uint32_t i = 0; i < x->scale && i < 18; i++)
 		div *= 10;
 	uint64_t mag = x->value < 0 ? (uint64_t)0 - (uint64_t)x->value : (uint64_t)x->value;
-	if (x->scale == 0)
-		snprintf(out, 32, "%s%" PRIu64, x->value < 0 ? "-" : "", mag);
-	else
+	if (x->scale > 18) { /* not sent by jzfpd; printf's text, cut at 31 bytes */
 		snprintf(out, 32, "%s%" PRIu64 ".%0*" PRIu64, x->value < 0 ? "-" : "", mag / div,
 		         (int)x->scale, mag % div);
+		return;
+	}
+	/* As "%s%" PRIu64 ".%0*" PRIu64, without printf (a rollup has
+	 * thousands): at most 1 + 20 + 1 + 18 bytes and the NUL... */
+	char whole[OUT_NUM_SIZE], frac[OUT_NUM_SIZE];
+	size_t nw = out_u64(whole, mag / div), k = 0;
+	if (x->value < 0)
+		out[k++] = '-';
+	/* ...which is 41 when both are long: keep to 31, as snprintf did. */
+	for (size_t i = 0; i < nw && k < 31; i++)
+		out[k++] = whole[i];
+	if (x->scale) {
+		size_t nf = out_u64(frac, mag % div);
+		if (k < 31)
+			out[k++] = '.';
+		for (size_t i = nf; i < x->scale && k < 31; i++)
+			out[k++] = '0';
+		for (size_t i = 0; i < nf && k < 31; i++)
+			out[k++] = frac[i];
+	}
+	out[k] = 0;
 }
 
 static void
@@ -106,7 +125,10 @@ message(struct sbuf *out, const ProtobufCMessage *m)
 		return;
 	}
 	if (d == &ctl__opt_bool__descriptor) {
-		sbuf_printf(out, "%s", ((const Ctl__OptBool *)m)->value ? "true" : "false");
+		if (((const Ctl__OptBool *)m)->value)
+			sbuf_add(out, "true", 4);
+		else
+			sbuf_add(out, "false", 5);
 		return;
 	}
 	sbuf_add(out, "{", 1);
@@ -181,20 +203,20 @@ value(struct sbuf *out, const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
-		sbuf_printf(out, "%" PRId32, *(const int32_t *)p);
+		sbuf_i64(out, *(const int32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		sbuf_printf(out, "%" PRIu32, *(const uint32_t *)p);
+		sbuf_u64(out, *(const uint32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
-		sbuf_printf(out, "%" PRId64, *(const int64_t *)p);
+		sbuf_i64(out, *(const int64_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		sbuf_printf(out, "%" PRIu64, *(const uint64_t *)p);
+		sbuf_u64(out, *(const uint64_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_FLOAT:
 		json_double(out, *(const float *)p);
@@ -203,7 +225,10 @@ value(struct sbuf *out, const ProtobufCFieldDescriptor *f, const void *p)
 		json_double(out, *(const double *)p);
 		break;
 	case PROTOBUF_C_TYPE_BOOL:
-		sbuf_printf(out, "%s", *(const protobuf_c_boolean *)p ? "true" : "false");
+		if (*(const protobuf_c_boolean *)p)
+			sbuf_add(out, "true", 4);
+		else
+			sbuf_add(out, "false", 5);
 		break;
 	case PROTOBUF_C_TYPE_ENUM: {
 		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
@@ -260,6 +285,12 @@ render_csv_cell(struct sbuf *out, const char *text)
 	if (!text)
 		text = "";
 	size_t n = strlen(text);
+	/* A cell that text_csv_cell leaves as it is (no leading = + - @ tab or
+	 * CR, no comma, quote, CR or LF): most of them, as they are. */
+	if (n && !strchr("=+-@\t\r", text[0]) && !strpbrk(text, ",\"\r\n")) {
+		sbuf_add(out, text, n);
+		return;
+	}
 	size_t cap = TEXT_CSV_SIZE(n);
 	char small[512], *buf = cap <= sizeof(small) ? small : malloc(cap);
 	if (!buf)
