@@ -9,80 +9,15 @@
  * text (Excel would show 6.30121E+11 and drop digits), and a text cell is
  * never a formula, whatever it begins with (worksheet_write_string writes
  * strings, not formulas).
- *
- * libxlsxwriter is opened (dlopen) when the first workbook is made, not at
- * every start of jzfpctl: with the libcrypto, minizip and zlib it needs, it
- * took about 6 ms of each command's start (the dynamic loader's work), a
- * third of it. Its soname is the one the build found
- * (JZFP_XLSXWRITER_SONAME, node/CMakeLists.txt).
  */
 #include "render.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xlsxwriter.h>
 
-#ifndef JZFP_XLSXWRITER_SONAME
-#define JZFP_XLSXWRITER_SONAME "libxlsxwriter.so"
-#endif
-
 #define XLSX_MAX_ROWS 1048576 /* rows of one Excel sheet */
-
-/* The functions of libxlsxwriter used here, once it is opened. */
-static struct {
-	bool loaded;
-	__typeof__(workbook_new_opt) *workbook_new_opt;
-	__typeof__(workbook_add_worksheet) *workbook_add_worksheet;
-	__typeof__(workbook_add_format) *workbook_add_format;
-	__typeof__(workbook_close) *workbook_close;
-	__typeof__(format_set_bold) *format_set_bold;
-	__typeof__(worksheet_set_column) *worksheet_set_column;
-	__typeof__(worksheet_write_number) *worksheet_write_number;
-	__typeof__(worksheet_write_string) *worksheet_write_string;
-	__typeof__(lxw_strerror) *lxw_strerror;
-} lxw;
-
-/* Open libxlsxwriter (once; it stays open). Returns 0, or -ENOENT with ERR
- * set. */
-static int
-lxw_load(char *err, size_t errlen)
-{
-	if (lxw.loaded)
-		return 0;
-	void *h = dlopen(JZFP_XLSXWRITER_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		const char *why = dlerror();
-		snprintf(err, errlen, "cannot load %s for workbooks: %s", JZFP_XLSXWRITER_SONAME,
-		         why ? why : "not found");
-		return -ENOENT;
-	}
-	bool ok = true;
-#define LXW_SYM(name)                                                                              \
-	do {                                                                                       \
-		*(void **)&lxw.name = dlsym(h, #name);                                             \
-		ok = ok && lxw.name;                                                               \
-	} while (0)
-	LXW_SYM(workbook_new_opt);
-	LXW_SYM(workbook_add_worksheet);
-	LXW_SYM(workbook_add_format);
-	LXW_SYM(workbook_close);
-	LXW_SYM(format_set_bold);
-	LXW_SYM(worksheet_set_column);
-	LXW_SYM(worksheet_write_number);
-	LXW_SYM(worksheet_write_string);
-	LXW_SYM(lxw_strerror);
-#undef LXW_SYM
-	if (!ok) {
-		snprintf(err, errlen, "cannot load %s for workbooks: a function is missing",
-		         JZFP_XLSXWRITER_SONAME);
-		dlclose(h);
-		return -ENOENT;
-	}
-	lxw.loaded = true;
-	return 0;
-}
 
 struct xlsx_sheet {
 	lxw_workbook *wb;
@@ -96,29 +31,27 @@ struct xlsx_sheet {
 struct xlsx_sheet *
 render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen)
 {
-	if (lxw_load(err, errlen))
-		return NULL;
 	struct xlsx_sheet *x = calloc(1, sizeof(*x));
 	if (!x) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL};
-	x->wb = lxw.workbook_new_opt(path, &opt);
+	x->wb = workbook_new_opt(path, &opt);
 	if (!x->wb) {
 		snprintf(err, errlen, "cannot create the workbook %s", path);
 		free(x);
 		return NULL;
 	}
-	x->ws = lxw.workbook_add_worksheet(x->wb, sheet);
-	x->bold = lxw.workbook_add_format(x->wb);
+	x->ws = workbook_add_worksheet(x->wb, sheet);
+	x->bold = workbook_add_format(x->wb);
 	if (!x->ws || !x->bold) {
 		snprintf(err, errlen, "cannot create the workbook %s", path);
-		lxw.workbook_close(x->wb);
+		workbook_close(x->wb);
 		free(x);
 		return NULL;
 	}
-	lxw.format_set_bold(x->bold);
+	format_set_bold(x->bold);
 	return x;
 }
 
@@ -138,7 +71,7 @@ int
 render_xlsx_widths(struct xlsx_sheet *x, const double *widths, size_t n)
 {
 	for (size_t c = 0; c < n; c++)
-		if (lxw.worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL) !=
+		if (worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL) !=
 		    LXW_NO_ERROR)
 			return -EINVAL;
 	return 0;
@@ -164,14 +97,13 @@ render_xlsx_row(struct xlsx_sheet *x, const char *const *cells, const bool *nume
 		if (!t[0])
 			continue; /* an empty cell */
 		if (!header && numeric && numeric[c] && as_number(t, &v))
-			e = lxw.worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v, NULL);
+			e = worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v, NULL);
 		else
-			e = lxw.worksheet_write_string(x->ws, x->row, (lxw_col_t)c, t,
-			                               header ? x->bold : NULL);
+			e = worksheet_write_string(x->ws, x->row, (lxw_col_t)c, t,
+			                           header ? x->bold : NULL);
 		if (e != LXW_NO_ERROR) {
 			x->failed = true;
-			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1,
-			         lxw.lxw_strerror(e));
+			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1, lxw_strerror(e));
 			return -EIO;
 		}
 	}
@@ -189,9 +121,9 @@ render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", x->why);
 		rc = -EIO;
 	}
-	lxw_error e = lxw.workbook_close(x->wb);
+	lxw_error e = workbook_close(x->wb);
 	if (!rc && e != LXW_NO_ERROR) {
-		snprintf(err, errlen, "cannot write the workbook: %s", lxw.lxw_strerror(e));
+		snprintf(err, errlen, "cannot write the workbook: %s", lxw_strerror(e));
 		rc = -EIO;
 	}
 	free(x);
