@@ -6,13 +6,15 @@
  * against the sum of those histories; and the pending counters against a
  * count of the proposals (pending_verify).
  *
- * The households are split in two halves by village (half_of): a second
- * thread checks the versions and recomputes the households of one half, in
- * a read transaction of its own on the same snapshot as the caller's (the
- * same LMDB transaction id; when a write committed in between, that half
- * runs after the first in the caller's transaction instead), and counts the
- * proposals; this thread does the other half, then adds the two
- * recomputations up and compares the cells.
+ * The households are shared between this thread and a second one in
+ * chunks of a township each (struct share), claimed as each finishes its
+ * last: each checks the versions and recomputes the households of its
+ * chunks into an accumulator of its own. The second thread reads in a
+ * transaction of its own on the same snapshot as the caller's (the same
+ * LMDB transaction id; when a write committed in between, this thread does
+ * every chunk in the caller's transaction instead), and counts the
+ * proposals; this one then adds the two recomputations up and compares the
+ * cells.
  *
  * Apart from rollup.c because it needs household.h, which needs rollup.h.
  */
@@ -90,17 +92,49 @@ pass_add(struct pass *a, const struct pass *b)
 }
 
 /*
- * The households are shared between two threads by village: a village's
- * households (an id starts with its village, area.h) all go to one half,
- * so that each thread reads whole runs of the tables keyed by household,
- * and the halves are even to a few households in a thousand.
+ * The households are shared between two threads in chunks of one township
+ * each (an id starts with its village, area.h, so a township's households
+ * are one run of keys in every table keyed by household), claimed in key
+ * order as each thread finishes its last: the key space is cut at chunk
+ * ends, from the first key held to past the last, so every entry, whatever
+ * its key, lies in exactly one chunk.
  */
-static int
-half_of(uint64_t household)
+struct share {
+	pthread_mutex_t mu;
+	bool started, done;
+	uint8_t next[8]; /* where the next chunk starts, once started */
+};
+
+/* Is key K before the 8-byte BOUND in LMDB's order (bytes, then length)?
+ * Every key is before NULL, the end of the last chunk. */
+static bool
+key_before(struct bytes k, const uint8_t *bound)
 {
-	return (int)((household_village(household) * 0x9e3779b97f4a7c15ULL) >> 63);
+	if (!bound)
+		return true;
+	int c = memcmp(k.p, bound, k.n < 8 ? k.n : 8);
+	return c < 0 || (c == 0 && k.n < 8);
 }
 
+/* The first 8 bytes of K as a number, zero-padded (a key too short for an
+ * id still gets a chunk). */
+static uint64_t
+key_id(struct bytes k)
+{
+	uint8_t b[8] = {0};
+	memcpy(b, k.p, k.n < 8 ? k.n : 8);
+	return be64_get(b);
+}
+
+/* The first key at or after where SH's next chunk starts, in IT (JZ_ENOTFOUND
+ * past its last). */
+static int
+first_from(const struct share *sh, struct store_iter *it, struct bytes *k)
+{
+	struct bytes v;
+	return sh->started ? store_iter_seek(it, sh->next, 8, k, &v)
+	                   : store_iter_seek(it, NULL, 0, k, &v);
+}
 /* Does the version entry K, V of household ID say what its envelope says?
  * H is scratch. */
 static bool
@@ -129,90 +163,73 @@ version_agrees(struct store_txn *txn, struct rec_household *h, uint64_t id, stru
 	       memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
 }
 
-/* Step 1, the version pass over the households of HALF: does every version
- * entry say what its envelope says? P->n counts the households the index
- * names. H is scratch. */
+/* Step 1, the version pass over the chunk of IT's keys from START (NULL:
+ * the first) to before END (NULL: the last): does every version entry say what its envelope
+ * says? P->n counts the households the index names. H is scratch. */
 static int
-verify_versions(struct store_txn *txn, int half, struct rec_household *h, struct pass *p)
+verify_versions(struct store_txn *txn, struct store_iter *it, const uint8_t *start,
+                const uint8_t *end, struct rec_household *h, struct pass *p)
 {
-	struct store_iter it;
-	int err = store_iter_open(txn, STORE_VERSION, &it);
-	if (err)
-		return err;
 	struct bytes k, v;
 	uint64_t last = 0;
-	bool mine = half_of(0) == half;
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
+	int err;
+	for (err = store_iter_seek(it, start, start ? 8 : 0, &k, &v);
+	     err == 0 && key_before(k, end); err = store_iter_next(it, &k, &v)) {
 		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
 		if (id != last) {
+			p->n++;
 			last = id;
-			mine = half_of(id) == half;
-			p->n += mine;
 		}
-		if (mine && !version_agrees(txn, h, id, k, v))
+		if (!version_agrees(txn, h, id, k, v))
 			pass_bad(p, id,
 			         "household %016" PRIu64 ": a version index entry "
 			         "disagrees with its envelope",
 			         id);
 	}
-	store_iter_close(&it);
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
-/* Step 2, the household pass over the households of HALF: every
+/* Step 2, the household pass over the same chunk of IT's keys: every
  * household's state is what its versions and proposals give, recomputed
- * from nothing with HW; the recomputed histories are added up in ACC. P->n
- * counts the households held. */
+ * from nothing with HW (begun); the recomputed histories are added up in
+ * ACC. P->n counts the households held. */
 static int
-verify_households(struct store_txn *txn, int half, struct hh_work *hw, struct rollup_acc *acc,
-                  struct pass *p)
+verify_households(struct store_txn *txn, struct store_iter *it, const uint8_t *start,
+                  const uint8_t *end, struct hh_work *hw, struct rollup_acc *acc, struct pass *p)
 {
-	struct store_iter it;
 	struct bytes k, v;
 	int err;
-
-	if ((err = hh_recompute_begin(hw, txn)))
-		return err;
-	if ((err = store_iter_open(txn, STORE_HOUSEHOLD, &it))) {
-		hh_recompute_end(hw);
-		return err;
-	}
-	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
-	     err = store_iter_next(&it, &k, &v)) {
+	for (err = store_iter_seek(it, start, start ? 8 : 0, &k, &v);
+	     err == 0 && key_before(k, end); err = store_iter_next(it, &k, &v)) {
 		struct hh_state st, r;
-		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
-		if (half_of(id) != half)
-			continue;
 		p->n++;
+		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
 		if (!id || hh_state_decode(&st, v.p, v.n)) {
 			pass_bad(p, id, "a household state does not decode");
 			continue;
 		}
 		int rc = hh_recompute(hw, txn, acc, id, household_village(id), &r);
-		if (rc && rc != JZ_ENOTFOUND) {
-			err = rc;
-			break;
-		}
+		if (rc && rc != JZ_ENOTFOUND)
+			return rc;
 		if (rc || !state_agrees(&st, &r))
 			pass_bad(p, id,
 			         "household %016" PRIu64 ": state disagrees with its versions", id);
 	}
-	store_iter_close(&it);
-	hh_recompute_end(hw);
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
 /*
- * Steps 1 and 2 for one half of the households, and step 4 for the second
- * half's thread: the version index against the envelopes, the households
- * recomputed into their own accumulator, the pending counters against a
- * count of the proposals.
+ * Steps 1 and 2 for the chunks one thread claims, and step 4 for the second
+ * thread: the version index against the envelopes, the households
+ * recomputed into the thread's own accumulator, the pending counters
+ * against a count of the proposals.
  */
 struct half {
-	int which;             /* 0 or 1, see half_of */
+	int which; /* 0: the caller's thread, 1: the second */
+	struct share *sh;
 	struct store_txn *txn; /* the caller's, or own on the second thread */
 	struct store_txn own;
+	struct store_iter vi, hi; /* the version and household tables */
 	struct hh_work *hw;
 	struct rollup_acc *acc;
 	struct rec_household h;
@@ -221,13 +238,80 @@ struct half {
 	int perr; /* reading the pending counters failed */
 };
 
+/* Claim the next chunk for HF: it starts at *STARTP (NULL: the first key)
+ * and ends before *ENDP (NULL: after the last key), which point into START
+ * and END. False when every key has been claimed, or on an error (in
+ * hf->err). */
+static bool
+claim(struct half *hf, uint8_t start[8], uint8_t **startp, uint8_t end[8], uint8_t **endp)
+{
+	struct share *sh = hf->sh;
+	bool got = false;
+	pthread_mutex_lock(&sh->mu);
+	if (!sh->done) {
+		struct bytes kv, kh;
+		int rv = first_from(sh, &hf->vi, &kv), rh = first_from(sh, &hf->hi, &kh);
+		if ((rv && rv != JZ_ENOTFOUND) || (rh && rh != JZ_ENOTFOUND)) {
+			hf->err = rv && rv != JZ_ENOTFOUND ? rv : rh;
+			sh->done = true;
+		} else if (rv && rh) {
+			sh->done = true; /* nothing at or after it in either */
+		} else {
+			/* The township of the first key left in either table. */
+			uint64_t id = rv ? key_id(kh) : key_id(kv);
+			if (!rv && !rh && key_id(kh) < id)
+				id = key_id(kh);
+			uint64_t lo, hi;
+			household_range(area_at_level(household_village(id), AREA_LEVEL_TOWNSHIP),
+			                &lo, &hi);
+			if (lo > id || hi < id)
+				hi = id;
+			*startp = sh->started ? memcpy(start, sh->next, 8) : NULL;
+			*endp = end;
+			if (hi == UINT64_MAX) {
+				*endp = NULL; /* to the last key, whatever it is */
+				sh->done = true;
+			} else {
+				be64_put(end, hi + 1);
+				memcpy(sh->next, end, 8);
+			}
+			sh->started = true;
+			got = true;
+		}
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return got;
+}
+
 static void *
 half_run(void *arg)
 {
 	struct half *hf = arg;
-	hf->err = verify_versions(hf->txn, hf->which, &hf->h, &hf->versions);
-	if (!hf->err)
-		hf->err = verify_households(hf->txn, hf->which, hf->hw, hf->acc, &hf->households);
+	uint8_t start[8], end[8], *startp, *endp;
+	if ((hf->err = hh_recompute_begin(hf->hw, hf->txn)))
+		goto out;
+	if ((hf->err = store_iter_open(hf->txn, STORE_VERSION, &hf->vi)))
+		goto end;
+	if ((hf->err = store_iter_open(hf->txn, STORE_HOUSEHOLD, &hf->hi))) {
+		store_iter_close(&hf->vi);
+		goto end;
+	}
+	while (!hf->err && claim(hf, start, &startp, end, &endp)) {
+		hf->err = verify_versions(hf->txn, &hf->vi, startp, endp, &hf->h, &hf->versions);
+		if (!hf->err)
+			hf->err = verify_households(hf->txn, &hf->hi, startp, endp, hf->hw, hf->acc,
+			                            &hf->households);
+	}
+	if (hf->err) { /* the other thread stops at its next claim */
+		pthread_mutex_lock(&hf->sh->mu);
+		hf->sh->done = true;
+		pthread_mutex_unlock(&hf->sh->mu);
+	}
+	store_iter_close(&hf->hi);
+	store_iter_close(&hf->vi);
+end:
+	hh_recompute_end(hf->hw);
+out:
 	if (!hf->err && hf->which == 1)
 		hf->perr = pending_verify(hf->txn, &hf->pending.n, &hf->pending.bad,
 		                          hf->pending.first, sizeof(hf->pending.first));
@@ -247,6 +331,7 @@ half_start(struct half *hf, struct store_txn *txn, pthread_t *thr)
 		hf->txn = &hf->own;
 		if (pthread_create(thr, NULL, half_run, hf) == 0)
 			return true;
+		hf->txn = txn;
 	}
 	store_abort(&hf->own);
 	return false;
@@ -260,10 +345,11 @@ half_join(struct half *hf, pthread_t thr)
 }
 
 static int
-half_init(struct half *hf, int which, struct store_txn *txn)
+half_init(struct half *hf, int which, struct share *sh, struct store_txn *txn)
 {
 	memset(hf, 0, sizeof(*hf));
 	hf->which = which;
+	hf->sh = sh;
 	hf->txn = txn;
 	int err = rollup_acc_new(&hf->acc);
 	return err ? err : hh_work_new(&hf->hw);
@@ -385,18 +471,21 @@ int
 rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
 	struct half *hf = calloc(2, sizeof(*hf));
+	struct share sh = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct pass cells = {0};
 	pthread_t thr;
 	int err = hf ? 0 : -ENOMEM;
 	if (!err)
-		err = half_init(&hf[0], 0, txn);
+		err = half_init(&hf[0], 0, &sh, txn);
 	if (!err)
-		err = half_init(&hf[1], 1, txn);
+		err = half_init(&hf[1], 1, &sh, txn);
 	if (err)
 		goto out;
 
-	/* Steps 1, 2 and 4: half of the households on a second thread, half
-	 * on this one; both in turn on this one when no thread could start. */
+	/* Steps 1, 2 and 4: the households in chunks claimed by a second
+	 * thread and this one; all on this one when no thread could start (the
+	 * second's run then finds every chunk claimed and counts the
+	 * proposals). */
 	bool threaded = half_start(&hf[1], txn, &thr);
 	half_run(&hf[0]);
 	if (threaded)

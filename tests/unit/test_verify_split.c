@@ -6,10 +6,11 @@
  * second thread ran (a read transaction of the latest snapshot) or not (a
  * write transaction: its own, newer snapshot); and a read transaction begun
  * before a corruption was committed still verifies its own, clean snapshot.
- * The households are shared between the two threads by village (V1's and
- * V2's fall in different halves): the cells are checked against the sum of
- * both halves, a disagreement in either half is found, and the first one
- * reported is the first in household order, whichever thread found it.
+ * The households are shared between the two threads in chunks of a township
+ * (V1's and VB's are two): the cells are checked against the sum of both
+ * threads' recomputations, a disagreement in either chunk is found, the
+ * first one reported is the first in household order, whichever thread
+ * found it, and an entry whose key is no household id is still read.
  * The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
@@ -148,31 +149,30 @@ old_snapshot_verifies_as_it_was(void **state)
 	verify_both(nd, JZ_ECORRUPT, "household 6301211010010003");
 }
 
-/* Two villages' households, in different halves of the split. */
+/* Two villages' households, in two townships (two chunks). */
 static void
 two_villages(struct fixture *fx, struct node_ut *nd)
 {
 	node_start(nd, fx->county, MAP_SIZE);
-	struct chain c1, c2;
+	struct chain c1, cb;
 	struct env a[3], b[3];
 	struct rec_household h;
 	chain_init(&c1, fx->v1, 0);
-	chain_init(&c2, fx->v2, 100);
+	chain_init(&cb, fx->vb, 100);
 	env_node(&c1, V1, "东村", &a[0]);
-	env_node(&c2, V2, "西村", &b[0]);
+	env_node(&cb, VB, "西村", &b[0]);
 	for (int i = 1; i <= 2; i++) {
 		hh_rec(&h, HH(V1, i), 2019, HH_POOR, 2 + i, 1, 1);
 		hh_propose(&h, HH_NOT_POOR);
 		env_hh(&c1, &h, &a[i]);
-		hh_rec(&h, HH(V2, i), 2019, HH_POOR, 5 + i, 1, 1);
+		hh_rec(&h, HH(VB, i), 2019, HH_POOR, 5 + i, 1, 1);
 		hh_propose(&h, HH_NOT_POOR);
-		env_hh(&c2, &h, &b[i]);
+		env_hh(&cb, &h, &b[i]);
 	}
-	struct env *list[] = {&a[0], &b[0], &a[1], &b[1], &a[2], &b[2]};
-	struct result r = apply_list(nd, TOWN, list, 6);
-	expect(&r, 6, 0, 0);
-	/* The township's cell holds both villages: 3+4 and 6+7 persons. */
-	assert_int_equal(row(nd, AREA_LEVEL_TOWNSHIP, TOWN, 2019).c[RC_PERSONS], 20);
+	expect((struct result[]){apply_range(nd, TOWN, a, 0, 2)}, 3, 0, 0);
+	expect((struct result[]){apply_range(nd, TOWN_B, b, 0, 2)}, 3, 0, 0);
+	/* The county's cell holds both villages: 3+4 and 6+7 persons. */
+	assert_int_equal(row(nd, AREA_LEVEL_COUNTY, COUNTY, 2019).c[RC_PERSONS], 20);
 }
 
 /* Change the first version entry of household ID (its members); the
@@ -194,14 +194,14 @@ both_halves(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *nd = &fx->a;
 	two_villages(fx, nd);
-	verify_both(nd, 0, "OK: 6 counter cells, 6 pending cells and 4 households agree");
+	verify_both(nd, 0, "OK: 7 counter cells, 7 pending cells and 4 households agree");
 
-	/* A disagreement in V2's half alone is found. */
+	/* A disagreement in VB's chunk alone is found. */
 	uint8_t k2[40], v2[512], k1[40], v1[512];
-	size_t n2 = spoil(nd, HH(V2, 2), k2, v2, sizeof(v2));
-	verify_both(nd, JZ_ECORRUPT, "household 6301211010020002: a version index entry");
+	size_t n2 = spoil(nd, HH(VB, 2), k2, v2, sizeof(v2));
+	verify_both(nd, JZ_ECORRUPT, "household 6301211020010002: a version index entry");
 
-	/* With one in V1's half too, the first reported is V1's. */
+	/* With one in V1's chunk too, the first reported is V1's. */
 	size_t n1 = spoil(nd, HH(V1, 1), k1, v1, sizeof(v1));
 	verify_both(nd, JZ_ECORRUPT, "household 6301211010010001: a version index entry");
 
@@ -209,6 +209,42 @@ both_halves(void **state)
 	put(nd, STORE_VERSION, k1, 40, v1, n1);
 	put(nd, STORE_VERSION, k2, 40, v2, n2);
 	verify_both(nd, 0, "OK");
+}
+
+/* Entries whose keys are no household id, before, between and after the
+ * households: every one is read, and found wrong. */
+static void
+keys_outside_any_household(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	two_villages(fx, nd);
+	static const uint8_t before[3] = {0, 0, 1},
+	                     after[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t x = 'x';
+	uint8_t idb[8], between[5];
+	be64_put(idb, HH(VB, 1));
+	memcpy(between, idb, 5); /* a prefix of VB's first household's key */
+	put(nd, STORE_HOUSEHOLD, before, sizeof(before), &x, 1);
+	verify_both(nd, JZ_ECORRUPT, "a household state does not decode");
+	put(nd, STORE_HOUSEHOLD, after, sizeof(after), &x, 1);
+	put(nd, STORE_HOUSEHOLD, between, sizeof(between), &x, 1);
+	char msg[400];
+	assert_int_equal(verify_in(nd, STORE_RO, msg, sizeof(msg)), JZ_ECORRUPT);
+	/* Each of the three, and the count of households held (7) against the
+	 * version index's (4). */
+	if (!strstr(msg, "and 4 households disagree"))
+		fail_msg("three entries without a household id, all read: %s", msg);
+	/* The same in the version index: every one read and counted. */
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_HOUSEHOLD, before, sizeof(before));
+	store_del(&txn, STORE_HOUSEHOLD, after, sizeof(after));
+	store_del(&txn, STORE_HOUSEHOLD, between, sizeof(between));
+	assert_int_equal(store_commit(&txn), 0);
+	verify_both(nd, 0, "OK");
+	put(nd, STORE_VERSION, after, sizeof(after), &x, 1);
+	verify_both(nd, JZ_ECORRUPT, "a version index entry disagrees");
 }
 
 int
@@ -219,6 +255,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(pending_counter_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(old_snapshot_verifies_as_it_was, setup, teardown),
 	    cmocka_unit_test_setup_teardown(both_halves, setup, teardown),
+	    cmocka_unit_test_setup_teardown(keys_outside_any_household, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
