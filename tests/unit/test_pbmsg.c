@@ -11,6 +11,7 @@
 #include "record.h"
 
 #include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -198,15 +199,6 @@ put_members(struct pbuf *w, size_t n)
 		put_member(w, i % 4);
 }
 
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* Unpack a household of N members into BUF; check it and free it. Returns
  * the heap blocks it took. */
 static size_t
@@ -231,7 +223,7 @@ unpack_members(struct pbmsg_buf *buf, size_t n)
 	pbmsg_free(buf, pm);
 	assert_int_equal(buf->heap, 0); /* every heap block freed (and ASan) */
 	assert_int_equal(buf->used, 0);
-	assert_true(all_zero(buf->b, used)); /* wiped */
+	assert_true(sodium_is_zero(buf->b, used)); /* wiped */
 	return heap;
 }
 
