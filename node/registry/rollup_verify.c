@@ -7,12 +7,12 @@
  * count of the proposals (pending_verify).
  *
  * The households are shared between this thread and a second one in
- * chunks of a township each (struct share), claimed as each finishes its
- * last: each checks the versions and recomputes the households of its
- * chunks into an accumulator of its own. The second thread reads in a
- * transaction of its own on the same snapshot as the caller's (the same
- * LMDB transaction id; when a write committed in between, this thread does
- * every chunk in the caller's transaction instead), and counts the
+ * chunks of a township each, every other chunk on each (struct chunks):
+ * each checks the versions and recomputes the households of its chunks
+ * into an accumulator of its own. The second thread reads in a transaction
+ * of its own on the same snapshot as the caller's (the same LMDB
+ * transaction id; when a write committed in between, its chunks are done
+ * after this thread's, in the caller's transaction), and counts the
  * proposals; this one then adds the two recomputations up and compares the
  * cells.
  *
@@ -20,6 +20,7 @@
  */
 #include "bytes.h"
 #include "envelope.h"
+#include "hex.h"
 #include "household.h"
 #include "pending.h"
 #include "record.h"
@@ -94,15 +95,18 @@ pass_add(struct pass *a, const struct pass *b)
 /*
  * The households are shared between two threads in chunks of one township
  * each (an id starts with its village, area.h, so a township's households
- * are one run of keys in every table keyed by household), claimed in key
- * order as each thread finishes its last: the key space is cut at chunk
- * ends, from the first key held to past the last, so every entry, whatever
- * its key, lies in exactly one chunk.
+ * are one run of keys in every table keyed by household): the key space is
+ * cut at chunk ends, from the first key held to past the last, so every
+ * entry, whatever its key, lies in exactly one chunk. Both threads cut the
+ * same chunks from the same snapshot, and each takes every other one (the
+ * first, third, ... on this thread): no lock, and which thread reads which
+ * household does not depend on timing.
  */
-struct share {
-	pthread_mutex_t mu;
-	bool started, done;
-	uint8_t next[8]; /* where the next chunk starts, once started */
+struct chunks {
+	unsigned n;      /* chunks cut so far */
+	bool started;    /* the first is cut: NEXT is meaningful */
+	bool done;       /* the last is cut */
+	uint8_t next[8]; /* where the next chunk starts */
 };
 
 /* Is key K before the 8-byte BOUND in LMDB's order (bytes, then length)?
@@ -126,14 +130,30 @@ key_id(struct bytes k)
 	return be64_get(b);
 }
 
-/* The first key at or after where SH's next chunk starts, in IT (JZ_ENOTFOUND
+/* Up to the first 16 bytes of K in hex, for a message ("..." after them
+ * when there are more). */
+struct key_text {
+	char s[36];
+};
+
+static struct key_text
+key_hex(struct bytes k)
+{
+	struct key_text t;
+	size_t n = k.n < 16 ? k.n : 16;
+	hex_encode(k.p, n, t.s);
+	strcpy(t.s + 2 * n, k.n > n ? "..." : "");
+	return t;
+}
+
+/* The first key at or after where C's next chunk starts, in IT (JZ_ENOTFOUND
  * past its last). */
 static int
-first_from(const struct share *sh, struct store_iter *it, struct bytes *k)
+first_from(const struct chunks *c, struct store_iter *it, struct bytes *k)
 {
 	struct bytes v;
-	return sh->started ? store_iter_seek(it, sh->next, 8, k, &v)
-	                   : store_iter_seek(it, NULL, 0, k, &v);
+	return c->started ? store_iter_seek(it, c->next, 8, k, &v)
+	                  : store_iter_seek(it, NULL, 0, k, &v);
 }
 /* Does the version entry K, V of household ID say what its envelope says?
  * H is scratch. */
@@ -180,7 +200,11 @@ verify_versions(struct store_txn *txn, struct store_iter *it, const uint8_t *sta
 			p->n++;
 			last = id;
 		}
-		if (!version_agrees(txn, h, id, k, v))
+		if (k.n != 40)
+			pass_bad(p, key_id(k),
+			         "an entry of the version index keyed %s is no version",
+			         key_hex(k).s);
+		else if (!version_agrees(txn, h, id, k, v))
 			pass_bad(p, id,
 			         "household %016" PRIu64 ": a version index entry "
 			         "disagrees with its envelope",
@@ -204,8 +228,14 @@ verify_households(struct store_txn *txn, struct store_iter *it, const uint8_t *s
 		struct hh_state st, r;
 		p->n++;
 		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
-		if (!id || hh_state_decode(&st, v.p, v.n)) {
-			pass_bad(p, id, "a household state does not decode");
+		if (!id) {
+			pass_bad(p, key_id(k),
+			         "an entry of the household table keyed %s is no household",
+			         key_hex(k).s);
+			continue;
+		}
+		if (hh_state_decode(&st, v.p, v.n)) {
+			pass_bad(p, id, "household %016" PRIu64 ": its state does not decode", id);
 			continue;
 		}
 		int rc = hh_recompute(hw, txn, acc, id, household_village(id), &r);
@@ -219,14 +249,14 @@ verify_households(struct store_txn *txn, struct store_iter *it, const uint8_t *s
 }
 
 /*
- * Steps 1 and 2 for the chunks one thread claims, and step 4 for the second
+ * Steps 1 and 2 for the chunks that are one thread's, and step 4 for the second
  * thread: the version index against the envelopes, the households
  * recomputed into the thread's own accumulator, the pending counters
  * against a count of the proposals.
  */
 struct half {
-	int which; /* 0: the caller's thread, 1: the second */
-	struct share *sh;
+	int which;             /* 0: the caller's thread, 1: the second */
+	struct chunks ch;      /* as this thread cuts them */
 	struct store_txn *txn; /* the caller's, or own on the second thread */
 	struct store_txn own;
 	struct store_iter vi, hi; /* the version and household tables */
@@ -238,49 +268,55 @@ struct half {
 	int perr; /* reading the pending counters failed */
 };
 
-/* Claim the next chunk for HF: it starts at *STARTP (NULL: the first key)
- * and ends before *ENDP (NULL: after the last key), which point into START
- * and END. False when every key has been claimed, or on an error (in
- * hf->err). */
+/* Cut the next chunk from C, seeking in HF's iterators: it starts at
+ * *STARTP (NULL: the first key) and ends before *ENDP (NULL: after the
+ * last key), which point into START and END. False past the last key, or
+ * on an error (in hf->err). */
+static bool
+cut(struct half *hf, struct chunks *c, uint8_t start[8], uint8_t **startp, uint8_t end[8],
+    uint8_t **endp)
+{
+	struct bytes kv, kh;
+	if (c->done)
+		return false;
+	int rv = first_from(c, &hf->vi, &kv), rh = first_from(c, &hf->hi, &kh);
+	if ((rv && rv != JZ_ENOTFOUND) || (rh && rh != JZ_ENOTFOUND)) {
+		hf->err = rv && rv != JZ_ENOTFOUND ? rv : rh;
+		return false;
+	}
+	if (rv && rh)
+		return false; /* nothing at or after it in either */
+	/* The township of the first key left in either table. */
+	uint64_t id = rv ? key_id(kh) : key_id(kv);
+	if (!rv && !rh && key_id(kh) < id)
+		id = key_id(kh);
+	uint64_t lo, hi;
+	household_range(area_at_level(household_village(id), AREA_LEVEL_TOWNSHIP), &lo, &hi);
+	if (lo > id || hi < id)
+		hi = id;
+	*startp = c->started ? memcpy(start, c->next, 8) : NULL;
+	*endp = end;
+	if (hi == UINT64_MAX) {
+		*endp = NULL; /* to the last key, whatever it is */
+		c->done = true;
+	} else {
+		be64_put(end, hi + 1);
+		memcpy(c->next, end, 8);
+	}
+	c->started = true;
+	c->n++;
+	return true;
+}
+
+/* The next chunk that is HF's: every other one, from its own (see struct
+ * chunks). */
 static bool
 claim(struct half *hf, uint8_t start[8], uint8_t **startp, uint8_t end[8], uint8_t **endp)
 {
-	struct share *sh = hf->sh;
-	bool got = false;
-	pthread_mutex_lock(&sh->mu);
-	if (!sh->done) {
-		struct bytes kv, kh;
-		int rv = first_from(sh, &hf->vi, &kv), rh = first_from(sh, &hf->hi, &kh);
-		if ((rv && rv != JZ_ENOTFOUND) || (rh && rh != JZ_ENOTFOUND)) {
-			hf->err = rv && rv != JZ_ENOTFOUND ? rv : rh;
-			sh->done = true;
-		} else if (rv && rh) {
-			sh->done = true; /* nothing at or after it in either */
-		} else {
-			/* The township of the first key left in either table. */
-			uint64_t id = rv ? key_id(kh) : key_id(kv);
-			if (!rv && !rh && key_id(kh) < id)
-				id = key_id(kh);
-			uint64_t lo, hi;
-			household_range(area_at_level(household_village(id), AREA_LEVEL_TOWNSHIP),
-			                &lo, &hi);
-			if (lo > id || hi < id)
-				hi = id;
-			*startp = sh->started ? memcpy(start, sh->next, 8) : NULL;
-			*endp = end;
-			if (hi == UINT64_MAX) {
-				*endp = NULL; /* to the last key, whatever it is */
-				sh->done = true;
-			} else {
-				be64_put(end, hi + 1);
-				memcpy(sh->next, end, 8);
-			}
-			sh->started = true;
-			got = true;
-		}
-	}
-	pthread_mutex_unlock(&sh->mu);
-	return got;
+	while (cut(hf, &hf->ch, start, startp, end, endp))
+		if ((hf->ch.n - 1) % 2 == (unsigned)hf->which)
+			return true;
+	return false;
 }
 
 static void *
@@ -301,11 +337,6 @@ half_run(void *arg)
 		if (!hf->err)
 			hf->err = verify_households(hf->txn, &hf->hi, startp, endp, hf->hw, hf->acc,
 			                            &hf->households);
-	}
-	if (hf->err) { /* the other thread stops at its next claim */
-		pthread_mutex_lock(&hf->sh->mu);
-		hf->sh->done = true;
-		pthread_mutex_unlock(&hf->sh->mu);
 	}
 	store_iter_close(&hf->hi);
 	store_iter_close(&hf->vi);
@@ -345,11 +376,10 @@ half_join(struct half *hf, pthread_t thr)
 }
 
 static int
-half_init(struct half *hf, int which, struct share *sh, struct store_txn *txn)
+half_init(struct half *hf, int which, struct store_txn *txn)
 {
 	memset(hf, 0, sizeof(*hf));
 	hf->which = which;
-	hf->sh = sh;
 	hf->txn = txn;
 	int err = rollup_acc_new(&hf->acc);
 	return err ? err : hh_work_new(&hf->hw);
@@ -380,7 +410,8 @@ compare_cell(struct rollup_acc *acc, uint64_t area, uint16_t year, const int64_t
 	}
 }
 
-/* Is every recomputed cell of ACC that is not all zeros stored? */
+/* Is every recomputed cell of ACC that is not all zeros stored? (After
+ * compare_cell: a stored cell that disagrees stays the first reported.) */
 static void
 find_unstored_cells(struct store_txn *txn, struct rollup_acc *acc, struct pass *p)
 {
@@ -395,9 +426,10 @@ find_unstored_cells(struct store_txn *txn, struct rollup_acc *acc, struct pass *
 		be64_put(key, area);
 		be16_put(key + 8, year);
 		struct bytes sv;
-		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND &&
-		    !p->bad++)
-			snprintf(p->first, sizeof(p->first),
+		/* The first in key order is reported: the cells are in the
+		 * order the two threads' recomputations met them. */
+		if (!zero && store_get(txn, STORE_ROLLUP, key, sizeof(key), &sv) == JZ_ENOTFOUND)
+			pass_bad(p, area << 16 | year,
 			         "area %012" PRIu64 " year %u: recomputed but not stored", area,
 			         year);
 	}
@@ -471,21 +503,19 @@ int
 rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
 	struct half *hf = calloc(2, sizeof(*hf));
-	struct share sh = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct pass cells = {0};
 	pthread_t thr;
 	int err = hf ? 0 : -ENOMEM;
 	if (!err)
-		err = half_init(&hf[0], 0, &sh, txn);
+		err = half_init(&hf[0], 0, txn);
 	if (!err)
-		err = half_init(&hf[1], 1, &sh, txn);
+		err = half_init(&hf[1], 1, txn);
 	if (err)
 		goto out;
 
-	/* Steps 1, 2 and 4: the households in chunks claimed by a second
-	 * thread and this one; all on this one when no thread could start (the
-	 * second's run then finds every chunk claimed and counts the
-	 * proposals). */
+	/* Steps 1, 2 and 4: every other chunk of households on a second
+	 * thread, the others on this one; the second's after this one's, here,
+	 * when no thread could start. */
 	bool threaded = half_start(&hf[1], txn, &thr);
 	half_run(&hf[0]);
 	if (threaded)

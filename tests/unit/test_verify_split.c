@@ -6,10 +6,12 @@
  * second thread ran (a read transaction of the latest snapshot) or not (a
  * write transaction: its own, newer snapshot); and a read transaction begun
  * before a corruption was committed still verifies its own, clean snapshot.
- * The households are shared between the two threads in chunks of a township
- * (V1's and VB's are two): the cells are checked against the sum of both
- * threads' recomputations, a disagreement in either chunk is found, the
- * first one reported is the first in household order, whichever thread
+ * The households are shared between the two threads in chunks of a township,
+ * every other chunk on each: V1's township is the first chunk (this
+ * thread's), VB's the second (the second thread's), and an entry keyed past
+ * every household id a third (this thread's). The cells are checked against
+ * the sum of both threads' recomputations, a disagreement in either chunk is
+ * found, the first one reported is the first in key order, whichever thread
  * found it, and an entry whose key is no household id is still read.
  * The fixture: apply_fixture.h.
  */
@@ -205,8 +207,19 @@ both_halves(void **state)
 	size_t n1 = spoil(nd, HH(V1, 1), k1, v1, sizeof(v1));
 	verify_both(nd, JZ_ECORRUPT, "household 6301211010010001: a version index entry");
 
-	/* Put back: agreement again. */
+	/* Put back V1's: with an entry keyed past every household (the third
+	 * chunk, this thread's), VB's (the second thread's) is first. */
 	put(nd, STORE_VERSION, k1, 40, v1, n1);
+	static const uint8_t last[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t x = 'x';
+	put(nd, STORE_VERSION, last, sizeof(last), &x, 1);
+	verify_both(nd, JZ_ECORRUPT, "household 6301211020010002: a version index entry");
+
+	/* Put back: agreement again. */
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_VERSION, last, sizeof(last));
+	assert_int_equal(store_commit(&txn), 0);
 	put(nd, STORE_VERSION, k2, 40, v2, n2);
 	verify_both(nd, 0, "OK");
 }
@@ -226,7 +239,8 @@ keys_outside_any_household(void **state)
 	be64_put(idb, HH(VB, 1));
 	memcpy(between, idb, 5); /* a prefix of VB's first household's key */
 	put(nd, STORE_HOUSEHOLD, before, sizeof(before), &x, 1);
-	verify_both(nd, JZ_ECORRUPT, "a household state does not decode");
+	verify_both(nd, JZ_ECORRUPT,
+	            "an entry of the household table keyed 000001 is no household");
 	put(nd, STORE_HOUSEHOLD, after, sizeof(after), &x, 1);
 	put(nd, STORE_HOUSEHOLD, between, sizeof(between), &x, 1);
 	char msg[400];
@@ -235,6 +249,9 @@ keys_outside_any_household(void **state)
 	 * version index's (4). */
 	if (!strstr(msg, "and 4 households disagree"))
 		fail_msg("three entries without a household id, all read: %s", msg);
+	/* The first in key order is reported, not the last (keyed ff..ff). */
+	if (!strstr(msg, "first: an entry of the household table keyed 000001 is"))
+		fail_msg("the first in key order: %s", msg);
 	/* The same in the version index: every one read and counted. */
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
@@ -244,7 +261,8 @@ keys_outside_any_household(void **state)
 	assert_int_equal(store_commit(&txn), 0);
 	verify_both(nd, 0, "OK");
 	put(nd, STORE_VERSION, after, sizeof(after), &x, 1);
-	verify_both(nd, JZ_ECORRUPT, "a version index entry disagrees");
+	verify_both(nd, JZ_ECORRUPT,
+	            "an entry of the version index keyed ffffffffffffffffff is no version");
 }
 
 int
