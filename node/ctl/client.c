@@ -280,9 +280,22 @@ cli_ask(struct ctl *c, Ctl__Request *rq, Ctl__Reply__BodyCase body)
 	return rp;
 }
 
+void
+cli_output_ok(struct sbuf *out)
+{
+	if (out->oom) {
+		size_t made = out->n;
+		if (out->p)
+			sodium_memzero(out->p, out->n);
+		sbuf_release(out);
+		cli_die("out of memory making the output (%zu bytes made): nothing written", made);
+	}
+}
+
 int
 cli_emit(struct sbuf *out)
 {
+	cli_output_ok(out);
 	cli_print(stdout, out->p ? out->p : "", out->n);
 	if (out->p)
 		sodium_memzero(out->p, out->n); /* it may hold names */

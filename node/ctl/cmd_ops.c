@@ -55,7 +55,8 @@ cmd_backup(struct ctl *c, int argc, char **argv)
 	Ctl__Reply *rp = cli_expect(c, &rq, CTL__REPLY__BODY_BACKUP);
 	render_set_zone(rp->timezone);
 	if (a.val[0]) {
-		render_json_file(stdout, &rp->backup->base);
+		if (render_json_file(stdout, &rp->backup->base))
+			cli_die("out of memory making the output");
 	} else {
 		char t[40];
 		render_time(rp->backup->at->unix_ms, t);

@@ -49,6 +49,7 @@ static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false,
 static int
 emit_file(struct sbuf *out, const char *file)
 {
+	cli_output_ok(out);
 	FILE *f = fopen(file, "wb");
 	if (!f)
 		cli_die("%s: %s", file, strerror(errno));
@@ -120,10 +121,12 @@ rollup_verify(struct ctl *c, bool json)
 	if (rc) {
 		fprintf(stderr, "jzfpctl: %s\n", rp->error);
 	} else if (rp->body_case == CTL__REPLY__BODY_ROLLUP_VERIFY) {
-		if (json)
-			render_json_file(stdout, &rp->rollup_verify->base);
-		else
+		if (json) {
+			if (render_json_file(stdout, &rp->rollup_verify->base))
+				cli_die("out of memory making the output");
+		} else {
 			printf("%s\n", rp->rollup_verify->message);
+		}
 	}
 	cli_reply_free(rp);
 	return rc;

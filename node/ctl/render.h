@@ -12,6 +12,7 @@
 #define JZFP_RENDER_H
 
 #include "ctl.pb-c.h"
+#include "err.h"
 #include "output.h"
 
 #include <stdbool.h>
@@ -29,8 +30,9 @@ void render_time_iso(uint64_t unix_ms, char out[40]);
 
 /* Append message M as one JSON object (no newline) to OUT. */
 void render_json(struct sbuf *out, const ProtobufCMessage *m);
-/* Write M as JSON and a newline to F. */
-void render_json_file(FILE *f, const ProtobufCMessage *m);
+/* Write M as JSON and a newline to F. Returns 0, or -ENOMEM with nothing
+ * written. */
+JZ_NODISCARD int render_json_file(FILE *f, const ProtobufCMessage *m);
 
 /* A Fixed as its decimal text ("13.2"); "" for NULL. */
 void render_fixed(const Ctl__Fixed *x, char out[32]);

@@ -268,15 +268,18 @@ render_json(struct sbuf *out, const ProtobufCMessage *m)
 	message(out, m);
 }
 
-void
+int
 render_json_file(FILE *f, const ProtobufCMessage *m)
 {
 	struct sbuf s;
 	sbuf_init(&s);
 	message(&s, m);
 	sbuf_add(&s, "\n", 1);
-	fwrite(s.p ? s.p : "", 1, s.n, f);
+	int err = s.oom ? -ENOMEM : 0;
+	if (!err)
+		fwrite(s.p ? s.p : "", 1, s.n, f);
 	sbuf_release(&s);
+	return err;
 }
 
 void
