@@ -1,7 +1,8 @@
 /*
  * test_output.c - what operators and programs read: terminal widths of ASCII
  * and CJK text, aligned tables, JSON string escaping, CSV quoting, and the
- * growable string under them.
+ * growable string under them, also when its huge-page mapping cannot have the
+ * room it asks for.
  */
 #include "output.h"
 
@@ -12,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
 
@@ -252,12 +256,78 @@ table_without_rows_and_many_rows(void **state)
 	table_release(&t);
 }
 
+/* ------------------------------------------------- huge pages, no room */
+
+#define MIB (1024u * 1024)
+
+/* In a child whose address space is limited to what it has and 240 MiB
+ * more: a buffer in huge pages (reserved at 64 MiB) grows past its
+ * reservation, where four times its size (512 MiB) cannot be had and its
+ * size (130 MiB) can, with its text whole; then it is refused a size it
+ * cannot have, and says so (oom) with the text it had. The child's exit
+ * status says which check failed. */
+static int
+grow_without_room(void)
+{
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f || fscanf(f, "%ld", &pages) != 1)
+		return 10;
+	fclose(f);
+	struct rlimit rl;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + 240 * MIB;
+	if (setrlimit(RLIMIT_AS, &rl))
+		return 11;
+	static char piece[MIB];
+	sbuf_huge_pages(true);
+	struct sbuf s;
+	sbuf_init(&s);
+	for (unsigned i = 0; i < 80; i++) { /* 80 MiB: past the 64 MiB reserved */
+		memset(piece, 'a' + i % 26, sizeof(piece));
+		sbuf_add(&s, piece, sizeof(piece));
+	}
+	if (s.oom || s.n != 80 * MIB || s.p[s.n] != 0)
+		return 12;
+	for (unsigned i = 0; i < 80; i++) {
+		char want = (char)('a' + i % 26);
+		if (s.p[(size_t)i * MIB] != want || s.p[(size_t)i * MIB + MIB - 1] != want)
+			return 13;
+	}
+	/* It holds 128 MiB now; 256 MiB would need a mapping of that size
+	 * beside the one held. */
+	for (unsigned i = 80; i < 300 && !s.oom; i++)
+		sbuf_add(&s, piece, sizeof(piece));
+	if (!s.oom || s.n < 120 * MIB || s.n >= 256 * MIB || s.p[s.n] != 0)
+		return 14;
+	sbuf_release(&s);
+	return 0;
+}
+
+static void
+sbuf_grows_without_room_to_reserve(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* AddressSanitizer's shadow memory does not fit an address space limit */
+#else
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(grow_without_room());
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+#endif
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(width_ascii_and_cjk),
 	    cmocka_unit_test(sbuf_grows_and_terminates),
+	    cmocka_unit_test(sbuf_grows_without_room_to_reserve),
 	    cmocka_unit_test(json_escapes),
 	    cmocka_unit_test(csv_quotes),
 	    cmocka_unit_test(table_aligns_cjk),
