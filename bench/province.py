@@ -23,7 +23,9 @@ Measured, never asserted:
     household say how much of the work is LMDB's copy-on-write;
   - rollup latency at the province at each level (median of 20 `jzfpctl
     rollup --format csv` calls, process start to exit), and `status` for
-    comparison;
+    comparison; and the same over the province's read-only HTTP server
+    (median of 20 `GET /api/rollup?format=csv` on one connection: what a
+    dashboard or another program pays, without a process start);
   - `rollup --verify` at the province;
   - peak memory (VmHWM, from the kernel's rusage of the child) of each
     `jzfpctl import`, and VmHWM of every node (/proc/PID/status).
@@ -33,6 +35,7 @@ Prints a table and one JSON line (the last line of the output).
 
 import argparse
 import csv
+import http.client
 import json
 import os
 import shutil
@@ -176,6 +179,26 @@ def timed(cmd, n):
     return out
 
 
+def timed_http(listen, path, n):
+    """N GETs of PATH on one connection to LISTEN (host:port), in ms; each
+    answer must be 200."""
+    host, port = listen.rsplit(":", 1)
+    c = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=60)
+    out = []
+    try:
+        for _ in range(n):
+            t = time.monotonic()
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError(f"GET {path}: HTTP {r.status}")
+            out.append((time.monotonic() - t) * 1000)
+    finally:
+        c.close()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", required=True)
@@ -222,6 +245,9 @@ def main():
         run(["bash", os.path.join(top, "scripts", "provision.sh"), "-q", "--bin", bin_dir,
              "--log-level", "warning", "--receipt-ms", "3600000",
              os.path.join(work, "nodes.csv"), tree])
+        # The province answers HTTP on loopback, on a port the kernel picks.
+        with open(os.path.join(tree, PROVINCE, "jzfpd.conf"), "a") as f:
+            f.write("\n[http]\nlisten = 127.0.0.1:0\n")
         started = True
         run(["bash", os.path.join(top, "scripts", "localtree.sh"), "start", tree,
              "--bin", bin_dir, "--timeout", "120"], stdout=subprocess.DEVNULL)
@@ -298,6 +324,11 @@ def main():
                         "--format", "csv"], a.calls)
             lat[lvl] = round(statistics.median(ms), 1)
         lat_status = round(statistics.median(timed([ctl, "-c", pconf, "status"], a.calls)), 1)
+        listen = ctl_json(bin_dir, pconf, "status")["http_listen"]
+        lat_http = {}
+        for lvl in ("province", "prefecture", "county", "township", "village"):
+            ms = timed_http(listen, f"/api/rollup?level={lvl}&year=2019&format=csv", a.calls)
+            lat_http[lvl] = round(statistics.median(ms), 2)
         t = time.monotonic()
         run([ctl, "-c", pconf, "rollup", "--verify"], stdout=subprocess.DEVNULL)
         verify_s = time.monotonic() - t
@@ -316,6 +347,7 @@ def main():
             "province_written_mib": round((p_wrote1 - p_wrote0) / 2**20),
             "counties_cpu_s": round(c_cpu1 - c_cpu0, 2),
             "rollup_median_ms": lat, "status_median_ms": lat_status,
+            "rollup_http_median_ms": lat_http,
             "rollup_verify_s": round(verify_s, 2),
             "jzfpctl_import_hwm_kib_max": max(ctl_hwm.values()),
             "jzfpctl_import_hwm_kib_median": int(statistics.median(ctl_hwm.values())),
@@ -336,6 +368,9 @@ def main():
         for lvl, ms in lat.items():
             print(f"rollup --format csv, {lvl:10s} {ms:8.1f} ms median of {a.calls}")
         print(f"status (for comparison)       {lat_status:8.1f} ms median of {a.calls}")
+        for lvl, ms in lat_http.items():
+            print(f"GET /api/rollup csv, {lvl:10s} {ms:8.2f} ms median of {a.calls}, one "
+                  f"connection")
         print(f"rollup --verify               {verify_s:8.2f} s")
         print(f"jzfpctl import VmHWM          {res['jzfpctl_import_hwm_kib_max'] / 1024:8.1f} MiB "
               f"max, {res['jzfpctl_import_hwm_kib_median'] / 1024:.1f} MiB median "
