@@ -7,8 +7,10 @@
 #ifndef JZFP_BYTES_H
 #define JZFP_BYTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A borrowed view: valid as long as whatever it points into (for LMDB data,
  * until the transaction ends). */
@@ -39,6 +41,20 @@ be64_get(const uint8_t *in)
 	return (uint64_t)in[0] << 56 | (uint64_t)in[1] << 48 | (uint64_t)in[2] << 40 |
 	       (uint64_t)in[3] << 32 | (uint64_t)in[4] << 24 | (uint64_t)in[5] << 16 |
 	       (uint64_t)in[6] << 8 | in[7];
+}
+
+/* Does key K sort, in LMDB's default order (bytes, then length), at or
+ * before the last key that starts with V as 8 big-endian bytes? For a table
+ * keyed by household id first, the walk of households up to V. A key
+ * shorter than 8 bytes counts by the bytes it has. */
+static inline bool
+key_at_most_be64(struct bytes k, uint64_t v)
+{
+	if (k.n >= 8)
+		return be64_get(k.p) <= v;
+	uint8_t b[8];
+	be64_put(b, v);
+	return memcmp(k.p, b, k.n) <= 0;
 }
 
 static inline void

@@ -232,7 +232,7 @@ sign_targets(struct applier *a, void *arg)
  * then the version's hash), and the households of an area are one range of
  * ids (household_range): position IT at the first proposal of a household
  * of AREA's subtree and set *HI to the last household id there. Returns as
- * store_iter_seek. A walk goes on while in_households(k, *hi). */
+ * store_iter_seek. A walk goes on while key_at_most_be64(k, *hi). */
 static int
 seek_households(struct store_iter *it, uint64_t area, uint64_t *hi, struct bytes *k,
                 struct bytes *v)
@@ -242,19 +242,6 @@ seek_households(struct store_iter *it, uint64_t area, uint64_t *hi, struct bytes
 	household_range(area, &lo, hi);
 	be64_put(k8, lo);
 	return store_iter_seek(it, k8, sizeof(k8), k, v);
-}
-
-/* True when key K sorts at or before the last key of household HI: a key
- * shorter than 8 bytes (never written; wf_proposal_entry refuses it) is
- * compared by the bytes it has. */
-static bool
-in_households(const struct bytes *k, uint64_t hi)
-{
-	uint8_t h8[8];
-	if (k->n >= 8)
-		return be64_get(k->p) <= hi;
-	be64_put(h8, hi);
-	return memcmp(k->p, h8, k->n) <= 0;
 }
 
 static size_t
@@ -268,7 +255,7 @@ open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
 	size_t n = 0;
 	uint64_t hi;
 	for (int rc = seek_households(&it, area, &hi, &k, &v);
-	     rc == 0 && n < cap && in_households(&k, hi); rc = store_iter_next(&it, &k, &v)) {
+	     rc == 0 && n < cap && key_at_most_be64(k, hi); rc = store_iter_next(&it, &k, &v)) {
 		struct wf_proposal p;
 		const uint8_t *hash;
 		if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n) || !wf_is_open(p.state) ||
@@ -615,7 +602,7 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		struct bytes k, v;
 		uint64_t hi;
 		for (int rc = seek_households(&it, under, &hi, &k, &v);
-		     rc == 0 && in_households(&k, hi); rc = store_iter_next(&it, &k, &v)) {
+		     rc == 0 && key_at_most_be64(k, hi); rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal p;
 			const uint8_t *hash;
 			if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n))
@@ -878,7 +865,8 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		struct bytes k, v;
 		uint64_t hi;
 		for (int rc = seek_households(&it, s->cfg->area, &hi, &k, &v);
-		     rc == 0 && !err && in_households(&k, hi); rc = store_iter_next(&it, &k, &v)) {
+		     rc == 0 && !err && key_at_most_be64(k, hi);
+		     rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal pp;
 			const uint8_t *hash;
 			if (wf_proposal_entry(&pp, &hash, k.p, k.n, v.p, v.n) ||

@@ -40,29 +40,11 @@ sbuf_huge_pages(bool on)
 	huge_pages = on;
 }
 
-/* A mapping of at least CAP bytes aligned to huge pages and asked for them,
- * holding S's text; S's old buffer wiped and released. Returns 0, or
- * -ENOMEM with S unchanged. */
-static int map_huge(struct sbuf *s, size_t cap, size_t want);
-
+/* A mapping of WANT bytes (rounded up to huge pages; at least CAP) aligned
+ * to huge pages and asked for them, holding S's text; S's old buffer wiped
+ * and released. Returns 0, or -ENOMEM with S unchanged. */
 static int
-grow_huge(struct sbuf *s, size_t cap)
-{
-	size_t want = cap <= SIZE_MAX / 4 && cap * 4 > SBUF_RESERVE ? cap * 4 : SBUF_RESERVE;
-	return map_huge(s, cap, want);
-}
-
-/* grow_huge without the room to grow in place. */
-static int
-grow_huge_exact(struct sbuf *s, size_t cap)
-{
-	return map_huge(s, cap, cap);
-}
-
-/* grow_huge's mapping of WANT bytes (at least CAP), rounded up to huge
- * pages. */
-static int
-map_huge(struct sbuf *s, size_t cap, size_t want)
+grow_huge(struct sbuf *s, size_t cap, size_t want)
 {
 	if (want > SIZE_MAX - SBUF_HUGE)
 		return -ENOMEM;
@@ -107,11 +89,12 @@ reserve(struct sbuf *s, size_t more)
 	while (cap < s->n + more + 1)
 		cap *= 2;
 	if (s->mapped || (huge_pages && cap >= SBUF_HUGE)) {
-		if (grow_huge(s, cap) == 0)
-			return true;
-		/* No room for its reservation (a limit on address space, or no
-		 * overcommit): the size itself, then. */
-		if (grow_huge_exact(s, cap) == 0)
+		/* Reserved at 4 times the size (at least SBUF_RESERVE) to grow in
+		 * place; without room for that (a limit on address space, or no
+		 * overcommit), the size itself. */
+		size_t room =
+		    cap <= SIZE_MAX / 4 && cap * 4 > SBUF_RESERVE ? cap * 4 : SBUF_RESERVE;
+		if (grow_huge(s, cap, room) == 0 || grow_huge(s, cap, cap) == 0)
 			return true;
 		if (s->mapped) { /* a mapping does not grow with realloc */
 			s->oom = true;

@@ -103,21 +103,35 @@ pass_add(struct pass *a, const struct pass *b)
  * household does not depend on timing.
  */
 struct chunks {
-	unsigned n;      /* chunks cut so far */
-	bool started;    /* the first is cut: NEXT is meaningful */
-	bool done;       /* the last is cut */
-	uint8_t next[8]; /* where the next chunk starts */
+	unsigned n;    /* chunks cut so far */
+	bool started;  /* the first is cut: NEXT is meaningful */
+	bool done;     /* the last is cut */
+	uint64_t next; /* the household id the next chunk starts at */
 };
 
-/* Is key K before the 8-byte BOUND in LMDB's order (bytes, then length)?
- * Every key is before NULL, the end of the last chunk. */
-static bool
-key_before(struct bytes k, const uint8_t *bound)
+/* One chunk: the keys from the first whose household id is LO (or from the
+ * first key held, FROM_START) to the last whose id is HI (or the last key
+ * held, TO_END). */
+struct chunk {
+	bool from_start, to_end;
+	uint64_t lo, hi;
+};
+
+/* Position IT at CH's first key (returns as store_iter_seek). */
+static int
+chunk_seek(struct store_iter *it, const struct chunk *ch, struct bytes *k, struct bytes *v)
 {
-	if (!bound)
-		return true;
-	int c = memcmp(k.p, bound, k.n < 8 ? k.n : 8);
-	return c < 0 || (c == 0 && k.n < 8);
+	uint8_t lo[8];
+	be64_put(lo, ch->lo);
+	return ch->from_start ? store_iter_seek(it, NULL, 0, k, v)
+	                      : store_iter_seek(it, lo, sizeof(lo), k, v);
+}
+
+/* Is key K, at or after CH's first, still in CH? */
+static bool
+chunk_has(const struct chunk *ch, struct bytes k)
+{
+	return ch->to_end || key_at_most_be64(k, ch->hi);
 }
 
 /* The first 8 bytes of K as a number, zero-padded (a key too short for an
@@ -151,9 +165,9 @@ key_hex(struct bytes k)
 static int
 first_from(const struct chunks *c, struct store_iter *it, struct bytes *k)
 {
+	struct chunk next = {.from_start = !c->started, .lo = c->next};
 	struct bytes v;
-	return c->started ? store_iter_seek(it, c->next, 8, k, &v)
-	                  : store_iter_seek(it, NULL, 0, k, &v);
+	return chunk_seek(it, &next, k, &v);
 }
 /* Does the version entry K, V of household ID say what its envelope says?
  * H is scratch. */
@@ -183,18 +197,18 @@ version_agrees(struct store_txn *txn, struct rec_household *h, uint64_t id, stru
 	       memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
 }
 
-/* Step 1, the version pass over the chunk of IT's keys from START (NULL:
- * the first) to before END (NULL: the last): does every version entry say what its envelope
- * says? P->n counts the households the index names. H is scratch. */
+/* Step 1, the version pass over IT's keys in chunk CH: does every version
+ * entry say what its envelope says? P->n counts the households the index
+ * names. H is scratch. */
 static int
-verify_versions(struct store_txn *txn, struct store_iter *it, const uint8_t *start,
-                const uint8_t *end, struct rec_household *h, struct pass *p)
+verify_versions(struct store_txn *txn, struct store_iter *it, const struct chunk *ch,
+                struct rec_household *h, struct pass *p)
 {
 	struct bytes k, v;
 	uint64_t last = 0;
 	int err;
-	for (err = store_iter_seek(it, start, start ? 8 : 0, &k, &v);
-	     err == 0 && key_before(k, end); err = store_iter_next(it, &k, &v)) {
+	for (err = chunk_seek(it, ch, &k, &v); err == 0 && chunk_has(ch, k);
+	     err = store_iter_next(it, &k, &v)) {
 		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
 		if (id != last) {
 			p->n++;
@@ -218,13 +232,13 @@ verify_versions(struct store_txn *txn, struct store_iter *it, const uint8_t *sta
  * from nothing with HW (begun); the recomputed histories are added up in
  * ACC. P->n counts the households held. */
 static int
-verify_households(struct store_txn *txn, struct store_iter *it, const uint8_t *start,
-                  const uint8_t *end, struct hh_work *hw, struct rollup_acc *acc, struct pass *p)
+verify_households(struct store_txn *txn, struct store_iter *it, const struct chunk *ch,
+                  struct hh_work *hw, struct rollup_acc *acc, struct pass *p)
 {
 	struct bytes k, v;
 	int err;
-	for (err = store_iter_seek(it, start, start ? 8 : 0, &k, &v);
-	     err == 0 && key_before(k, end); err = store_iter_next(it, &k, &v)) {
+	for (err = chunk_seek(it, ch, &k, &v); err == 0 && chunk_has(ch, k);
+	     err = store_iter_next(it, &k, &v)) {
 		struct hh_state st, r;
 		p->n++;
 		uint64_t id = k.n == 8 ? be64_get(k.p) : 0;
@@ -268,13 +282,10 @@ struct half {
 	int perr; /* reading the pending counters failed */
 };
 
-/* Cut the next chunk from C, seeking in HF's iterators: it starts at
- * *STARTP (NULL: the first key) and ends before *ENDP (NULL: after the
- * last key), which point into START and END. False past the last key, or
- * on an error (in hf->err). */
+/* Cut the next chunk from C into CH, seeking in HF's iterators. False past
+ * the last key, or on an error (in hf->err). */
 static bool
-cut(struct half *hf, struct chunks *c, uint8_t start[8], uint8_t **startp, uint8_t end[8],
-    uint8_t **endp)
+cut(struct half *hf, struct chunks *c, struct chunk *ch)
 {
 	struct bytes kv, kh;
 	if (c->done)
@@ -294,15 +305,11 @@ cut(struct half *hf, struct chunks *c, uint8_t start[8], uint8_t **startp, uint8
 	household_range(area_at_level(household_village(id), AREA_LEVEL_TOWNSHIP), &lo, &hi);
 	if (lo > id || hi < id)
 		hi = id;
-	*startp = c->started ? memcpy(start, c->next, 8) : NULL;
-	*endp = end;
-	if (hi == UINT64_MAX) {
-		*endp = NULL; /* to the last key, whatever it is */
-		c->done = true;
-	} else {
-		be64_put(end, hi + 1);
-		memcpy(c->next, end, 8);
-	}
+	*ch = (struct chunk){.from_start = !c->started, .lo = c->next, .hi = hi};
+	if (hi == UINT64_MAX)
+		ch->to_end = c->done = true; /* to the last key, whatever it is */
+	else
+		c->next = hi + 1;
 	c->started = true;
 	c->n++;
 	return true;
@@ -311,9 +318,9 @@ cut(struct half *hf, struct chunks *c, uint8_t start[8], uint8_t **startp, uint8
 /* The next chunk that is HF's: every other one, from its own (see struct
  * chunks). */
 static bool
-claim(struct half *hf, uint8_t start[8], uint8_t **startp, uint8_t end[8], uint8_t **endp)
+claim(struct half *hf, struct chunk *ch)
 {
-	while (cut(hf, &hf->ch, start, startp, end, endp))
+	while (cut(hf, &hf->ch, ch))
 		if ((hf->ch.n - 1) % 2 == (unsigned)hf->which)
 			return true;
 	return false;
@@ -323,7 +330,7 @@ static void *
 half_run(void *arg)
 {
 	struct half *hf = arg;
-	uint8_t start[8], end[8], *startp, *endp;
+	struct chunk ch;
 	if ((hf->err = hh_recompute_begin(hf->hw, hf->txn)))
 		goto out;
 	if ((hf->err = store_iter_open(hf->txn, STORE_VERSION, &hf->vi)))
@@ -332,10 +339,10 @@ half_run(void *arg)
 		store_iter_close(&hf->vi);
 		goto end;
 	}
-	while (!hf->err && claim(hf, start, &startp, end, &endp)) {
-		hf->err = verify_versions(hf->txn, &hf->vi, startp, endp, &hf->h, &hf->versions);
+	while (!hf->err && claim(hf, &ch)) {
+		hf->err = verify_versions(hf->txn, &hf->vi, &ch, &hf->h, &hf->versions);
 		if (!hf->err)
-			hf->err = verify_households(hf->txn, &hf->hi, startp, endp, hf->hw, hf->acc,
+			hf->err = verify_households(hf->txn, &hf->hi, &ch, hf->hw, hf->acc,
 			                            &hf->households);
 	}
 	store_iter_close(&hf->hi);
