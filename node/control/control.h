@@ -33,12 +33,21 @@
 #define CONTROL_READERS     2
 /* Read requests waiting for a reader beyond this are refused as busy. */
 #define CONTROL_MAX_QUEUED 256
+/* Status requests waiting for a change (StatusReq.wait_ms): at most this
+ * many at once, each at most CONTROL_MAX_WAIT_MS. */
+#define CONTROL_MAX_WAITING 64
+#define CONTROL_MAX_WAIT_MS 60000u
 
+struct config; /* config.h */
 struct control;
 struct node; /* node.h */
 
 /* The loop's state as last published: what status and tree show. */
 struct control_view {
+	/* Publications whose content differed from the one before, clocks and
+	 * ages aside (what a status waiting for a change waits on), and the
+	 * digest they were told apart by. */
+	uint64_t changes, digest;
 	uint64_t published_ms;
 	uint64_t started_ms;
 	uint64_t clock_offset_ms;
@@ -94,6 +103,15 @@ void control_publish(struct node *n);
  * fill a reply, never across a transaction or a wait). */
 const struct control_view *control_view_lock(struct control *c);
 void control_view_unlock(struct control *c);
+
+/* The view's change count now (a status reads it before its transaction,
+ * so what it shows is at least that new). */
+uint64_t control_changes(struct control *c);
+
+/* Is child C of a node connected at NOW: welcomed and heard from within
+ * three heartbeats and a margin (status shows this, and a change of it is
+ * a change of the view). */
+bool control_child_connected(const struct config *cfg, const struct child *c, uint64_t now);
 
 /* Readers serving a request now (the caller's own included). */
 unsigned control_busy_readers(struct control *c);

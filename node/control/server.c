@@ -12,6 +12,14 @@
  * answer. A client that left before its answer costs nothing: the ROUTER
  * drops a message for an unknown peer.
  *
+ * A status may wait for a change (StatusReq.wait_ms): the broker holds it
+ * until the view's change count passes the one the client saw, or until
+ * its wait is over, then gives it to a reader like any read. The loop
+ * counts a change when a published view differs from the last (clocks
+ * aside) and, while the broker holds any such request, says so with a
+ * one-frame message on the PAIR; the broker counts the start and end of
+ * every read other than status, which status shows as busy readers.
+ *
  * control_close shuts the context down: every blocking call in the broker
  * and the readers returns ETERM, and they close their sockets and end.
  */
@@ -30,6 +38,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -39,8 +48,10 @@
 
 /* Who sent a request, carried beside it to the reader or the loop. */
 struct meta {
-	uint32_t uid; /* SO_PEERCRED of the connection; UINT32_MAX if unknown */
-	uint8_t ro;   /* came in on the read-only socket */
+	uint32_t uid;       /* SO_PEERCRED of the connection; UINT32_MAX if unknown */
+	uint8_t ro;         /* came in on the read-only socket */
+	uint8_t change;     /* a read other than status: its start and end are changes */
+	uint8_t waited_out; /* a status whose wait for a change ended without one */
 };
 
 struct queued {
@@ -63,7 +74,12 @@ struct control {
 	char path[4200], ro_path[4200];
 	pthread_mutex_t lock;
 	struct control_view view;
-	atomic_uint busy; /* readers serving a request */
+	/* Readers serving a request, and how often a read other than status
+	 * began or ended (a change of what status shows: control_changes).
+	 * Both are written by the broker only, busy first. */
+	atomic_uint busy;
+	atomic_uint_fast64_t reads_moved;
+	atomic_uint waiting; /* status requests the broker holds for a change */
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -193,12 +209,11 @@ reader_main(void *arg)
 		struct svc s;
 		svc_init(&s, NULL, c->n->st, &c->n->cfg, c->n->id, c);
 		s.uid = mt.uid;
+		s.waited_out = mt.waited_out;
 		const char *name;
 		int code;
-		atomic_fetch_add(&c->busy, 1);
 		if (serve(&s, &f[2], &out, &name, &code) != 0)
 			error_msg(&out, -ENOMEM, "out of memory");
-		atomic_fetch_sub(&c->busy, 1);
 		svc_release(&s);
 		zmq_msg_close(&f[2]);
 		if (zmq_msg_send(&f[0], sock, ZMQ_SNDMORE) < 0 ||
@@ -216,12 +231,19 @@ reader_main(void *arg)
 
 /* ---------------------------------------------------------------- broker */
 
+struct waiter {
+	struct queued q;
+	uint64_t after, until_ms; /* StatusReq.changed_after; mono_ms deadline */
+};
+
 struct broker {
 	struct control *c;
 	zmq_msg_t idle[CONTROL_READERS]; /* routing ids of idle readers */
 	size_t n_idle;
 	struct queued q[CONTROL_MAX_QUEUED];
 	size_t q_head, q_len;
+	struct waiter wait[CONTROL_MAX_WAITING]; /* status requests held for a change */
+	size_t n_wait;
 };
 
 /* Send [client, "", body] to the front the request came from (META);
@@ -288,10 +310,15 @@ read_only_ok(Ctl__Request__ReqCase req)
 }
 
 /* Which way does BODY go? Returns 1 for a read, 2 for a write, or an error
- * after filling WHY. */
+ * after filling WHY. A status that waits for a change sets *WAIT_MS (else
+ * 0) and *AFTER. */
 static int
-route(zmq_msg_t *body, bool ro, char *why, size_t len)
+route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change, char *why,
+      size_t len)
 {
+	*wait_ms = 0;
+	*after = 0;
+	*change = false;
 	size_t n = zmq_msg_size(body);
 	if (n > CONTROL_MAX_REQUEST) {
 		snprintf(why, len, "control request of %zu bytes is over the limit of %u", n,
@@ -319,9 +346,126 @@ route(zmq_msg_t *body, bool ro, char *why, size_t len)
 		rc = -EACCES;
 	} else {
 		rc = e->write ? 2 : 1;
+		*change = rq->req_case != CTL__REQUEST__REQ_STATUS;
+		if (rq->req_case == CTL__REQUEST__REQ_STATUS && rq->status) {
+			*wait_ms = rq->status->wait_ms < CONTROL_MAX_WAIT_MS ? rq->status->wait_ms
+			                                                     : CONTROL_MAX_WAIT_MS;
+			*after = rq->status->changed_after;
+		}
 	}
 	ctl__request__free_unpacked(rq, NULL);
 	return rc;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A reader's start or end of a read with META (the broker's thread). */
+static void
+count_read(struct control *c, zmq_msg_t *meta, bool start)
+{
+	struct meta mt;
+	meta_of(meta, &mt);
+	if (start)
+		atomic_fetch_add(&c->busy, 1);
+	else
+		atomic_fetch_sub(&c->busy, 1);
+	if (mt.change)
+		atomic_fetch_add(&c->reads_moved, 1);
+}
+
+/* Send a read to the idle reader last in the list; takes CLIENT, META and
+ * BODY. */
+static void
+to_idle_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
+{
+	count_read(b->c, meta, true);
+	forward(b->c->readers, &b->idle[--b->n_idle], client, meta, body);
+}
+
+/* Give a read to an idle reader, or queue it; takes CLIENT, META, BODY. */
+static void
+to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
+{
+	if (b->n_idle && !b->q_len) {
+		to_idle_reader(b, client, meta, body);
+	} else if (b->q_len < CONTROL_MAX_QUEUED) {
+		struct queued *q = &b->q[(b->q_head + b->q_len++) % CONTROL_MAX_QUEUED];
+		q->client = *client;
+		q->meta = *meta;
+		q->body = *body;
+	} else {
+		zmq_msg_close(body);
+		answer_error(b, client, meta, -EBUSY,
+		             "the node is busy with other reads: try again");
+	}
+}
+
+/*
+ * A status waiting for a change after AFTER: answered at once when the view
+ * has changed since, else held until it does or WAIT_MS pass (wake). It is
+ * counted in WAITING before the view is read, so a change published after
+ * that read is announced to the broker (control_publish_to).
+ */
+static void
+park(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body, uint64_t after,
+     uint32_t wait_ms)
+{
+	if (b->n_wait == CONTROL_MAX_WAITING) {
+		zmq_msg_close(body);
+		answer_error(b, client, meta, -EBUSY,
+		             "too many status requests are waiting for a change: try again");
+		return;
+	}
+	atomic_fetch_add(&b->c->waiting, 1);
+	if (control_changes(b->c) > after) {
+		atomic_fetch_sub(&b->c->waiting, 1);
+		to_reader(b, client, meta, body);
+		return;
+	}
+	struct waiter *w = &b->wait[b->n_wait++];
+	w->q.client = *client;
+	w->q.meta = *meta;
+	w->q.body = *body;
+	w->after = after;
+	w->until_ms = mono_ms() + wait_ms;
+}
+
+/* Hand every held status whose change came or whose wait is over to the
+ * readers; returns the milliseconds until the next wait ends, or -1. */
+static long
+wake(struct broker *b)
+{
+	if (!b->n_wait)
+		return -1;
+	uint64_t k = control_changes(b->c), now = mono_ms();
+	long next = -1;
+	for (size_t i = 0; i < b->n_wait;) {
+		struct waiter *w = &b->wait[i];
+		bool over = now >= w->until_ms;
+		if (k > w->after || over) {
+			if (over) { /* with a change, one the broker was not told of in time */
+				struct meta mt;
+				meta_of(&w->q.meta, &mt);
+				mt.waited_out = 1;
+				memcpy(zmq_msg_data(&w->q.meta), &mt, sizeof(mt));
+			}
+			to_reader(b, &w->q.client, &w->q.meta, &w->q.body);
+			*w = b->wait[--b->n_wait];
+			atomic_fetch_sub(&b->c->waiting, 1);
+			continue;
+		}
+		long left = (long)(w->until_ms - now);
+		if (next < 0 || left < next)
+			next = left;
+		i++;
+	}
+	return next;
 }
 
 static void
@@ -370,23 +514,21 @@ front_recv(struct broker *b, void *sock, bool ro)
 		return;
 	}
 	char why[300];
-	int rc = route(&f[2], ro, why, sizeof(why));
+	uint32_t wait_ms;
+	uint64_t after;
+	bool change;
+	int rc = route(&f[2], ro, &wait_ms, &after, &change, why, sizeof(why));
+	mt.change = change;
+	memcpy(zmq_msg_data(&meta), &mt, sizeof(mt));
 	if (rc < 0) {
 		zmq_msg_close(&f[2]);
 		answer_error(b, &f[0], &meta, rc, why);
 	} else if (rc == 2) {
 		forward(b->c->to_loop, NULL, &f[0], &meta, &f[2]);
-	} else if (b->n_idle && !b->q_len) {
-		forward(b->c->readers, &b->idle[--b->n_idle], &f[0], &meta, &f[2]);
-	} else if (b->q_len < CONTROL_MAX_QUEUED) {
-		struct queued *q = &b->q[(b->q_head + b->q_len++) % CONTROL_MAX_QUEUED];
-		q->client = f[0];
-		q->meta = meta;
-		q->body = f[2];
+	} else if (wait_ms) {
+		park(b, &f[0], &meta, &f[2], after, wait_ms);
 	} else {
-		zmq_msg_close(&f[2]);
-		answer_error(b, &f[0], &meta, -EBUSY,
-		             "the node is busy with other reads: try again");
+		to_reader(b, &f[0], &meta, &f[2]);
 	}
 }
 
@@ -404,6 +546,7 @@ readers_recv(struct broker *b)
 		zmq_msg_t f[3];
 		int n = recv3(b->c->readers, f);
 		if (n == 3) {
+			count_read(b->c, &f[1], false);
 			to_client(b, &f[0], &f[1], &f[2]);
 		} else {
 			for (int i = 0; i < n; i++)
@@ -418,10 +561,12 @@ readers_recv(struct broker *b)
 		struct queued *q = &b->q[b->q_head];
 		b->q_head = (b->q_head + 1) % CONTROL_MAX_QUEUED;
 		b->q_len--;
-		forward(b->c->readers, &b->idle[--b->n_idle], &q->client, &q->meta, &q->body);
+		to_idle_reader(b, &q->client, &q->meta, &q->body);
 	}
 }
 
+/* From the loop: [client, meta, reply], or one frame saying the view
+ * changed (read by wake after every poll). */
 static void
 loop_recv(struct broker *b)
 {
@@ -442,6 +587,7 @@ broker_main(void *arg)
 	if (!b)
 		return NULL;
 	b->c = arg;
+	long timeout = -1;
 	for (;;) {
 		zmq_pollitem_t items[] = {
 		    {.socket = b->c->readers, .events = ZMQ_POLLIN},
@@ -449,7 +595,7 @@ broker_main(void *arg)
 		    {.socket = b->c->front, .events = ZMQ_POLLIN},
 		    {.socket = b->c->front_ro, .events = ZMQ_POLLIN},
 		};
-		if (zmq_poll(items, b->c->front_ro ? 4 : 3, -1) < 0) {
+		if (zmq_poll(items, b->c->front_ro ? 4 : 3, timeout) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
 			break; /* ETERM */
@@ -462,9 +608,15 @@ broker_main(void *arg)
 			front_recv(b, b->c->front, false);
 		if (b->c->front_ro && (items[3].revents & ZMQ_POLLIN))
 			front_recv(b, b->c->front_ro, true);
+		timeout = wake(b);
 	}
 	for (size_t i = 0; i < b->n_idle; i++)
 		zmq_msg_close(&b->idle[i]);
+	for (size_t i = 0; i < b->n_wait; i++) {
+		zmq_msg_close(&b->wait[i].q.client);
+		zmq_msg_close(&b->wait[i].q.meta);
+		zmq_msg_close(&b->wait[i].q.body);
+	}
 	for (size_t i = 0; i < b->q_len; i++) {
 		struct queued *q = &b->q[(b->q_head + i) % CONTROL_MAX_QUEUED];
 		zmq_msg_close(&q->client);
@@ -703,6 +855,68 @@ control_loop_handle(struct node *n)
 
 /* ---------------------------------------------------------------- the view */
 
+bool
+control_child_connected(const struct config *cfg, const struct child *c, uint64_t now)
+{
+	return c->welcomed && now - c->last_seen_ms < 3 * (uint64_t)cfg->heartbeat_ms + 2000;
+}
+
+/* Fold N bytes at P into H, eight at a time. Not cryptographic: two views
+ * that differ are told apart but for a chance of 2^-64 per change. */
+static uint64_t
+digest_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (;;) {
+		uint64_t w = 0;
+		size_t k = n < 8 ? n : 8;
+		memcpy(&w, b, k);
+		h = (h ^ w) * 0x9e3779b97f4a7c15u;
+		h ^= h >> 32;
+		if (n <= 8)
+			return h;
+		b += 8;
+		n -= 8;
+	}
+}
+
+/*
+ * What a change of the view is: anything it holds but the clocks and the
+ * times of the last message each way, which move with every heartbeat. A
+ * child's connected state, which status derives from such a time, is
+ * folded in as it stands at NOW. The copies are made with memcpy into
+ * zeroed memory, so padding is the view's own and compares equal.
+ */
+static uint64_t
+view_digest(const struct control_view *v, const struct config *cfg, uint64_t now)
+{
+	struct control_view key;
+	memcpy(&key, v, sizeof(key));
+	key.changes = key.digest = key.published_ms = 0;
+	key.clock_behind_ms = key.disk_free = 0;
+	key.up.last_rx_ms = key.up.last_hello_ms = key.up.last_hb_ms = 0;
+	key.up.last_send_ms = key.up.pull_sent_ms = 0;
+	key.children = NULL;
+	key.cap_children = 0;
+	uint64_t h = digest_bytes(0x6a7a6670u, &key, sizeof(key));
+	for (size_t i = 0; i < v->n_children; i++) {
+		struct child ch;
+		memcpy(&ch, &v->children[i], sizeof(ch));
+		bool conn = control_child_connected(cfg, &ch, now);
+		ch.last_seen_ms = ch.hb_at_ms = 0;
+		ch.subtree = NULL;
+		h = digest_bytes(h, &ch, sizeof(ch));
+		h = digest_bytes(h, &conn, sizeof(conn));
+		for (size_t j = 0; j < v->children[i].n_subtree; j++) {
+			struct wire_node_status st;
+			memcpy(&st, &v->children[i].subtree[j], sizeof(st));
+			st.age_ms = 0;
+			h = digest_bytes(h, &st, sizeof(st));
+		}
+	}
+	return h;
+}
+
 static int
 copy_child(struct child *dst, const struct child *src)
 {
@@ -775,7 +989,17 @@ control_publish_to(struct control *c, struct node *n)
 		if (copy_child(&v->children[i], &n->children[i]))
 			v->children[i].n_subtree = 0; /* out of memory: no subtree shown */
 	v->n_children = k;
+	uint64_t d = view_digest(v, &n->cfg, v->published_ms);
+	bool changed = d != v->digest;
+	if (changed) {
+		v->digest = d;
+		v->changes++;
+	}
 	pthread_mutex_unlock(&c->lock);
+	/* After the unlock: a broker that parked a request under the lock
+	 * before this change counted it in WAITING first (broker_park). */
+	if (changed && atomic_load(&c->waiting))
+		zmq_send(c->loop, "C", 1, ZMQ_DONTWAIT); /* a full pipe is being read */
 }
 
 void
@@ -790,6 +1014,15 @@ control_view_lock(struct control *c)
 {
 	pthread_mutex_lock(&c->lock);
 	return &c->view;
+}
+
+uint64_t
+control_changes(struct control *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t k = c->view.changes;
+	pthread_mutex_unlock(&c->lock);
+	return k + atomic_load(&c->reads_moved);
 }
 
 unsigned

@@ -54,6 +54,7 @@ struct svc {
 	char done[200];
 	uint32_t uid;     /* the requester's uid (SO_PEERCRED), UINT32_MAX if unknown */
 	uint32_t hold_ms; /* tests: hold the read transaction this long */
+	bool waited_out;  /* a status that waited for a change and saw none */
 };
 
 typedef int (*svc_fn)(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);

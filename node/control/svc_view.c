@@ -64,12 +64,6 @@ area_str(struct svc *s, uint64_t area)
 
 /* ---------------------------------------------------------------- status */
 
-static bool
-child_connected(const struct config *cfg, const struct child *c, uint64_t now)
-{
-	return c->welcomed && now - c->last_seen_ms < 3 * (uint64_t)cfg->heartbeat_ms + 2000;
-}
-
 /* Fill RP from the view V (held locked by the caller). */
 static int
 status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *r)
@@ -170,7 +164,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		cs->area = area_str(s, c->area);
 		cs->level = svc_strdup(s, area_level_name(c->level));
 		cs->name = svc_strdup(s, c->name);
-		cs->connected = child_connected(cfg, c, now);
+		cs->connected = control_child_connected(cfg, c, now);
 		cs->last_seen_s = (double)(now - c->last_seen_ms) / 1000;
 		cs->batches = c->batches;
 		cs->refused = c->refused;
@@ -218,6 +212,10 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	Ctl__ReceiptState *rc = SVC_NEW(s, Ctl__ReceiptState, ctl__receipt_state__init);
 	if (!r || !rc)
 		return svc_fail(s, -ENOMEM, "out of memory");
+	/* Before the transaction: the loop commits, then publishes the change,
+	 * so the snapshot holds what this count says, or more. */
+	r->changes = control_changes(s->ctl);
+	r->waited_out = s->waited_out;
 	struct store_txn txn;
 	int err = store_begin(s->st, &txn, STORE_RO);
 	if (err)

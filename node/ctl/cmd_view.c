@@ -8,6 +8,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,13 @@ static const char help_status[] =
     "backlog, why it is down), the exact sync cursors in both directions\n"
     "(up: log head and what the parent holds; down: the parent's head for\n"
     "this node and what was applied), and its children (connected, last seen).\n"
-    "  --json   the same as one JSON object\n";
+    "  --json              the same as one JSON object\n"
+    "  --wait-change N     answer once the node's state has changed since the\n"
+    "                      count N of an earlier status (its \"changes\" in\n"
+    "                      --json), or when --wait is over: a change without\n"
+    "                      polling\n"
+    "  --wait S            wait at most S seconds (default 30, at most 60); the\n"
+    "                      answer's \"changes\" equal to N says nothing changed\n";
 
 static const char help_tree[] =
     "\nShow every node below this one, from the heartbeats that flow up:\n"
@@ -65,12 +72,27 @@ emit_file(struct sbuf *out, const char *file)
 int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	static const struct cli_cmd cmd = {"status", "status [--json]", help_status, opts_json, 0,
-	                                   0};
+	static const struct cli_opt opts[] = {{"json", false, false},
+	                                      {"wait-change", true, false},
+	                                      {"wait", true, false},
+	                                      {NULL, false, false}};
+	static const struct cli_cmd cmd = {
+	    "status", "status [--json] [--wait-change N [--wait S]]", help_status, opts, 0, 0};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
 	Ctl__StatusReq q;
 	ctl__status_req__init(&q);
+	if (a.val[2] && !a.val[1])
+		cli_usage_error(&cmd, "--wait is for --wait-change");
+	if (a.val[1]) {
+		q.changed_after =
+		    (uint64_t)cli_number(&cmd, "--wait-change", a.val[1], 0, LONG_MAX);
+		long wait_s = a.val[2] ? cli_number(&cmd, "--wait", a.val[2], 1, 60) : 30;
+		q.wait_ms = (uint32_t)wait_s * 1000;
+		/* The answer comes after the wait at the latest. */
+		if (c->timeout_s < (int)wait_s + 10)
+			c->timeout_s = (int)wait_s + 10;
+	}
 	Ctl__Request rq;
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_STATUS;

@@ -9,6 +9,9 @@ Environment: JZFP_BIN (directory of jzfpd, jzfpctl and the test tools) and
 JZFP_SRC (the repository, for scripts/gen_data.py and tests/data).
 
 Rules kept here so that the tests need not think about them:
+  - no wait sleeps: between two looks at the state a wait blocks on what
+    can change it (Waker: a node's `status --wait-change` long poll, a line
+    in its log, its exit);
   - every wait has a deadline and a bounded number of rounds, and no
     deadline passes the test's budget (BUDGET_S from the start, inside
     ctest's 600 s TIMEOUT): a test that hangs fails with its logs printed
@@ -38,11 +41,13 @@ Usage:
 """
 
 import csv
+import ctypes
 import io
 import json
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -115,25 +120,149 @@ def is_sanitized():
 SLOW = 3.0 if is_sanitized() else 1.0
 
 
-def pause(seconds=0.05):
-    """The harness's one poll interval. Every wait here polls exact state
-    (a node's status, a file, a process) and ends on it, bounded by a
-    deadline and a count; this only paces the polling, nothing waits on
-    elapsed time."""
-    time.sleep(seconds)
+_libc = ctypes.CDLL(None, use_errno=True)
+_IN_MODIFY, _IN_NONBLOCK, _IN_CLOEXEC = 0x2, 0o4000, 0o2000000
+# Rounds of every wait in this test, and the long polls they started: printed
+# at the end of a test, so that a wait that spins shows.
+WAIT_STATS = {"waits": 0, "rounds": 0, "long_polls": 0}
+# The long polls running, at most one per target: {id(target): (target, the
+# process of the target it asks, Popen)}. They outlive the wait that started
+# them and serve the next one, so the nodes hold no request of a client that
+# left; stop_long_polls() ends them when the test does.
+_LONG_POLLS = {}
 
 
-def poll(what, fn, timeout=30.0, interval=0.05):
-    """Call fn() until it returns a true value and return that; a Failure
+def _long_poll(x):
+    argv = [JZFPCTL, "-c", x.conf, "status", "--json", "--wait-change", str(x.changes_seen),
+            "--wait", "60"]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=_ctl_env(argv))
+    _LONG_POLLS[id(x)] = (x, x.proc, p)
+    WAIT_STATS["long_polls"] += 1
+
+
+def _long_poll_ended(key):
+    """Take the answer of an ended long poll: the change count it saw, if
+    it is of the target's current process. False if it failed."""
+    x, proc, p = _LONG_POLLS.pop(key)
+    out = p.stdout.read()
+    p.stdout.close()
+    p.wait()
+    try:
+        seen = json.loads(out)["changes"] if p.returncode == 0 else None
+    except (ValueError, KeyError):
+        seen = None
+    if seen is not None and proc is x.proc:
+        x.changes_seen = seen
+    return seen is not None
+
+
+def stop_long_polls():
+    for _, _, p in _LONG_POLLS.values():
+        p.terminate()
+        p.stdout.close()
+        p.wait()
+    _LONG_POLLS.clear()
+
+
+class Waker:
+    """What a wait blocks on between two looks at the state; no wait sleeps.
+
+    Each target (a Node, or anything with .conf, .logfile, .proc and
+    .changes_seen) wakes the wait when
+      - its state changes: `jzfpctl status --wait-change N` (a long poll,
+        node/control/server.c) answers once the node's change count passes
+        N, the count the harness last saw (target.changes_seen, kept by
+        Tree.status and by these polls);
+      - with LOGS, a line is written to its log (inotify), for what a node
+        logs and does not show in status (a refused handshake);
+      - its process exits (a pidfd).
+    Made before the wait's first look at the state, so nothing after that
+    look is missed: the inotify watches are in place, and a long poll
+    waits for a change after what was seen before it. A long poll runs
+    only for a target whose control socket answered once (changes_seen
+    known); before that (a node starting up) its log and exit wake the
+    wait."""
+
+    def __init__(self, targets, logs=True):
+        self.targets = [x for x in targets if x.proc is not None and x.proc.poll() is None]
+        self.ino = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC) if logs else -1
+        if logs and self.ino < 0:
+            raise Failure(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
+        self.pidfds, self.failed = {}, set()
+        try:
+            for x in self.targets:
+                if logs and _libc.inotify_add_watch(self.ino, os.fsencode(x.logfile),
+                                                    _IN_MODIFY) < 0:
+                    raise Failure(f"inotify_add_watch {x.logfile}: "
+                                  f"{os.strerror(ctypes.get_errno())}")
+                try:
+                    self.pidfds[os.pidfd_open(x.proc.pid)] = x
+                except ProcessLookupError:
+                    pass  # reaped already: nothing to wait for
+        except BaseException:
+            self.close()
+            raise
+        WAIT_STATS["waits"] += 1
+
+    def wait(self, end, only=None):
+        """Block until something may have changed at the targets (at ONLY's
+        state, when given: the ones whose change the caller needs), or
+        until END (time.monotonic())."""
+        WAIT_STATS["rounds"] += 1
+        for x in self.targets if only is None else only:
+            if (id(x) not in _LONG_POLLS and id(x) not in self.failed
+                    and getattr(x, "changes_seen", None) is not None
+                    and x.proc is not None and x.proc.poll() is None):
+                _long_poll(x)
+        mine = {id(x) for x in self.targets}
+        polls = {p.stdout.fileno(): key for key, (_, _, p) in _LONG_POLLS.items()
+                 if key in mine}
+        fds = list(self.pidfds) + list(polls) + ([self.ino] if self.ino >= 0 else [])
+        if not fds:
+            raise Failure("a wait with nothing to wait on (no running node)")
+        ready, _, _ = select.select(fds, [], [], max(0.0, end - time.monotonic()))
+        for fd in ready:
+            if fd == self.ino:
+                try:
+                    while os.read(self.ino, 65536):
+                        pass
+                except BlockingIOError:
+                    pass
+            elif fd in self.pidfds:
+                del self.pidfds[fd]  # exited: readable for good
+                os.close(fd)
+            elif not _long_poll_ended(polls[fd]):
+                self.failed.add(polls[fd])  # its log and exit still wake this wait
+
+    def close(self):
+        for fd in self.pidfds:
+            os.close(fd)
+        self.pidfds.clear()
+        if self.ino >= 0:
+            os.close(self.ino)
+            self.ino = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def poll(what, fn, targets, timeout=30.0, logs=True):
+    """Call fn() until it returns a true value and return that, waiting
+    between two calls for something to happen at TARGETS (Waker); a Failure
     naming WHAT after TIMEOUT (scaled by SLOW, within the test's budget)."""
     end = deadline(timeout)
-    for _ in range(10**6):
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise Failure(f"timed out after {timeout * SLOW:.0f} s waiting for {what}")
-        pause(interval)
+    with Waker(targets, logs=logs) as w:
+        for _ in range(10**6):
+            v = fn()
+            if v:
+                return v
+            if time.monotonic() > end:
+                raise Failure(f"timed out after {timeout * SLOW:.0f} s waiting for {what}")
+            w.wait(end)
     raise Failure(f"poll {what}: too many rounds")
 
 
@@ -196,6 +325,9 @@ class Node:
         self.extra_conf = {}
         self.test_clock = False
         self.parent_override = None  # an endpoint to use instead of the parent's
+        # The change count of its last status read (Waker): None until this
+        # run of jzfpd has answered, as a new process counts from the start.
+        self.changes_seen = None
 
     def __repr__(self):
         return f"{self.level} {self.area}"
@@ -353,6 +485,7 @@ class Tree:
         logf.write(f"--- jzfptest start {time.strftime('%H:%M:%S')}\n")
         logf.flush()
         argv = [JZFPD, "--config", n.conf] + (["--test-clock"] if n.test_clock else [])
+        n.changes_seen = None
         n.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                   cwd=n.dir)
         logf.close()
@@ -363,6 +496,10 @@ class Tree:
         """Wait until n answers on its control socket (and, if its parent is
         running, may sign records); learn its endpoint."""
         end = deadline(timeout)
+        with Waker([n]) as w:
+            return self._wait_up(n, w, end, timeout, wait_sign)
+
+    def _wait_up(self, n, w, end, timeout, wait_sign):
         last = ""
         for _ in range(100000):
             if n.proc.poll() is not None:
@@ -370,6 +507,7 @@ class Tree:
             p = self.run_ctl(n, "status", "--json", timeout_s=2)
             if p.returncode == 0:
                 st = json.loads(p.stdout)
+                n.changes_seen = st.get("changes")
                 if n.children or n.level == "province":
                     ep = st.get("listen") or ""
                     check(re.fullmatch(r"tcp://127\.0\.0\.1:\d+", ep) is not None,
@@ -391,7 +529,7 @@ class Tree:
             if time.monotonic() > end:
                 raise Failure(f"{n}: not up within {timeout * SLOW:.0f} s (or the test's "
                               f"budget): {last}")
-            pause()
+            w.wait(end)
         raise Failure(f"{n}: wait_up: too many rounds")
 
     def start_all(self):
@@ -468,7 +606,9 @@ class Tree:
         return p.stdout
 
     def status(self, n):
-        return self.ctl(n, "status", "--json")
+        st = self.ctl(n, "status", "--json")
+        n.changes_seen = st.get("changes")
+        return st
 
     def import_file(self, n, kind, path, *extra):
         """jzfpctl import KIND PATH; returns the CompletedProcess (any exit)."""
@@ -540,39 +680,40 @@ class Tree:
     @staticmethod
     def _own_behind(n, st, receipts):
         """Why non-province node n, by its own status ST, is not in step
-        (see wait_synced), or None."""
+        (see wait_synced) with n (only a change at n puts it in step), or None."""
         if n.level == "province":
             return None
         par = st.get("parent") or {}
         up, down = st.get("up") or {}, st.get("down") or {}
         rc = st.get("receipt") or {}
         if par.get("connected") is not True:
-            return f"{n}: parent link down ({par.get('why')!r})"
+            return n, f"{n}: parent link down ({par.get('why')!r})"
         if up.get("acked") != up.get("head"):
-            return f"{n}: up acked {up.get('acked')} of head {up.get('head')}"
+            return n, f"{n}: up acked {up.get('acked')} of head {up.get('head')}"
         if down.get("applied") != down.get("head"):
-            return f"{n}: down applied {down.get('applied')} of head {down.get('head')}"
+            return n, f"{n}: down applied {down.get('applied')} of head {down.get('head')}"
         if receipts and rc.get("seq") != st.get("own_records"):
             # The province's receipt for our last record has not come
             # down yet: it will move heads when it does.
-            return f"{n}: receipt for {rc.get('seq')} of its {st.get('own_records')} records"
+            return n, f"{n}: receipt for {rc.get('seq')} of its {st.get('own_records')} records"
         return None
 
     @staticmethod
     def _kids_behind(n, st, sts):
-        """Why a child of n is not in step by n's status ST (read after the
-        children's, in STS), or None."""
+        """(node, why) when a child of n is not in step by n's status ST
+        (read after the children's, in STS): why, and the node whose change
+        puts it in step. None when all are."""
         for c in n.children:
             kid = next((k for k in st.get("children") or [] if k.get("area") == c.area), {})
             down = sts[c.area].get("down") or {}
             if kid.get("connected") is not True:
-                return f"{c}: not (yet) a connected child of {n}"
+                return n, f"{c}: not (yet) a connected child of {n}"
             if down.get("head") != kid.get("down_head"):
-                return (f"{c}: down head told {down.get('head')}, the parent's is "
-                        f"{kid.get('down_head')}")
+                return c, (f"{c}: down head told {down.get('head')}, the parent's is "
+                           f"{kid.get('down_head')}")
             if kid.get("down_acked") != kid.get("down_head"):
-                return (f"{c}: {n} has its ack up to {kid.get('down_acked')} of "
-                        f"{kid.get('down_head')}")
+                return n, (f"{c}: {n} has its ack up to {kid.get('down_acked')} of "
+                           f"{kid.get('down_head')}")
         return None
 
     def wait_synced(self, timeout=SYNC_TIMEOUT, receipts=True):
@@ -593,8 +734,11 @@ class Tree:
         province's receipts came down and went back up as log entries).
         Returns the province's record count."""
         order = self.bottom_up()
+        with Waker(order, logs=False) as w:
+            return self._wait_synced(order, w, deadline(timeout), timeout, receipts)
+
+    def _wait_synced(self, order, w, end, timeout, receipts):
         prov = self.province()
-        end = deadline(timeout)
         last_heads = None
         why = "not checked yet"
         for _ in range(100000):
@@ -621,17 +765,22 @@ class Tree:
                 why = f"(records, up head, down head) moved between two passes: {moved[:3]}"
             else:
                 last_heads = None
-                why = behind
+                who, why = behind
             if time.monotonic() > end:
                 raise Failure(f"wait_synced: not in step after {timeout * SLOW:.0f} s (or the "
                               f"test's budget): {why}")
             if last_heads is None:
-                pause()
+                w.wait(end, only=[who])  # until WHO changes since its status above
         raise Failure("wait_synced: too many rounds")
 
-    def wait_for(self, what, fn, timeout=30.0, interval=0.05):
-        """Poll fn() until it returns a true value; return it (poll)."""
-        return poll(what, fn, timeout, interval)
+    def running(self):
+        return [n for n in self.nodes.values() if n.running]
+
+    def wait_for(self, what, fn, timeout=30.0, nodes=None):
+        """Call fn() until it returns a true value, and return it; between
+        two calls wait for a change at NODES (default: every running node),
+        a line in their logs or an exit (poll, Waker)."""
+        return poll(what, fn, self.running() if nodes is None else nodes, timeout)
 
     # ------------------------------------------------------------ reporting
 
@@ -962,6 +1111,7 @@ def main(test, name=None, test_clock=False):
     try:
         test(t)
         t.stop_all()
+        stop_long_polls()
         if t.problems:
             raise Failure(f"{len(t.problems)} check(s) failed:\n  " + "\n  ".join(t.problems))
         ok = True
@@ -971,11 +1121,13 @@ def main(test, name=None, test_clock=False):
         print(f"\nFAIL {name}: unexpected exception", file=sys.stderr)
         traceback.print_exc()
     if not ok:
+        stop_long_polls()
         t.cleanup_processes()
         t.dump_logs()
-        print(f"\n{name}: FAILED after {time.monotonic() - start:.1f} s; "
+        print(f"\n{name}: FAILED after {time.monotonic() - start:.1f} s ({WAIT_STATS}); "
               f"test directory kept: {t.dir}", file=sys.stderr)
         sys.exit(1)
     shutil.rmtree(t.dir, ignore_errors=True)
-    log(f"{name}: passed in {time.monotonic() - start:.1f} s")
+    log(f"{name}: passed in {time.monotonic() - start:.1f} s ({WAIT_STATS['waits']} waits, "
+        f"{WAIT_STATS['rounds']} rounds, {WAIT_STATS['long_polls']} long polls)")
     sys.exit(0)

@@ -14,6 +14,11 @@ A province, a county, a township and a village, with test clocks.
     snapshot it began with: its log head is the province's before the import.
   - A client that leaves during a held read costs the node nothing: the
     reader finishes, and the next reads are answered.
+  - `status --wait-change N` is answered at once when the node's change
+    count has passed N, at the end of its wait (the count not reached) when
+    nothing reaches it, and by the change itself when one comes: a waiter
+    at the province is answered by the village's import arriving, with the
+    records it brought.
   - jzfpctl notices that its node died during a request: it says the
     connection closed, and does not wait out its --timeout.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
@@ -60,6 +65,59 @@ def unrelease(n):
 def wait_busy(t, n, busy, what):
     t.wait_for(f"{n}: {busy} readers busy ({what})",
                lambda: (t.status(n).get("control") or {}).get("busy") == busy, timeout=30)
+
+
+def status_wait(n, after, wait_s):
+    """jzfpctl status --json --wait-change AFTER --wait WAIT_S at n, started."""
+    argv = [jt.JZFPCTL, "-c", n.conf, "status", "--json", "--wait-change", str(after),
+            "--wait", str(wait_s)]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def answer(p, what, timeout=120):
+    out, err = p.communicate(timeout=timeout)
+    check_eq(p.returncode, 0, f"{what}: {err.strip()}")
+    return json.loads(out)
+
+
+def long_poll(t, prov, village):
+    """status --wait-change: answered by a change, or by the end of its wait
+    saying nothing changed (the harness's waits stand on it, jzfptest.Waker)."""
+    k = t.status(prov)["changes"]
+    check(k >= 1, f"{prov}: change count {k}")
+    # A count already passed: answered at once (well inside its 60 s wait).
+    st = answer(status_wait(prov, k - 1, 60), "status --wait-change, passed")
+    check(st["changes"] >= k and not st["waited_out"],
+          f"passed count: changes {st['changes']} (at least {k}), waited out "
+          f"{st['waited_out']}")
+    # A count far ahead: answered when the wait ends, with the count not reached.
+    far = k + 10**6
+    st = answer(status_wait(prov, far, 1), "status --wait-change, far ahead")
+    check(k <= st["changes"] <= far and st["waited_out"],
+          f"far count: changes {st['changes']} (asked {far}), waited out {st['waited_out']}")
+
+    # A change ends the wait: the village's import reaches the province. Every
+    # answer must come from a change (count passed), and the one after the
+    # import arrived shows the records it brought.
+    before, vbefore = t.status(prov), t.status(village)["records"]
+    hh = jt.gen_households(os.path.join(t.dir, "lp-{village}.csv"), [VILLAGE], 5, seed=9,
+                           new=True, year=YEAR, first_serial=900)[VILLAGE]
+    after = before["changes"]
+    waiter = status_wait(prov, after, 60)
+    created = t.import_ok(village, "households", hh)
+    check(created >= 5, f"import created {created} versions")
+    want = before["records"] + t.status(village)["records"] - vbefore  # all it signed
+    for _ in range(1000):
+        st = answer(waiter, "status --wait-change at the province")
+        check(st["changes"] > after and not st["waited_out"],
+              f"answered without a change: changes {st['changes']} (waited for more than "
+              f"{after}), waited out {st['waited_out']}")
+        if st["records"] >= want:
+            break
+        after = st["changes"]
+        waiter = status_wait(prov, after, 60)
+    check_eq(st["records"], want, f"{prov}: records in the answer that the import arrived")
 
 
 def as_user(uid, gid, argv):
@@ -164,6 +222,10 @@ def test(t):
     wait_busy(t, prov, 1, "the left client's reader is free again")
     t.verify(prov, "after a client left mid-request")
     unrelease(prov)
+
+    # ---- a status that waits for a change
+    long_poll(t, prov, village)
+    t.wait_synced(receipts=False)
 
     # ---- malformed and oversized requests get typed errors
     probe = os.path.join(jt.BIN, "jzfp_ctlprobe")

@@ -131,8 +131,7 @@ def part_a(s):
             r = t.status(town)["records"]
             return r if r > before + 20 else None
 
-        seen = jt.poll("the first new records at the township", arrived, timeout=60,
-                       interval=0.01)
+        seen = jt.poll("the first new records at the township", arrived, [town], timeout=60)
         t.kill9(town)
         mid = before < seen < full
         jt.log(f"(a) attempt {attempt}: township killed at {seen - before} of {2 * LARGE} "

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import types
 
 import jzfptest as jt
 from jzfptest import check, check_eq
@@ -107,14 +108,19 @@ def main():
                     f"parent_key = {county_pub}\n[trust]\ninsecure = yes\n")
         log = open(os.path.join(rogue, "jzfpd.log"), "w")
         proc = subprocess.Popen([os.path.join(jt.BIN, "jzfpd"), "--config", conf], stderr=log)
+        # what jt.poll waits on between two looks: its state, its log, its exit
+        target = types.SimpleNamespace(conf=conf, logfile=log.name, proc=proc,
+                                       changes_seen=None)
         try:
             def refusal():
                 if not os.path.exists(os.path.join(rogue, "data", "control.sock")):
                     return None
-                why = status(conf)["parent"]["why"]
+                st = status(conf)
+                target.changes_seen = st["changes"]
+                why = st["parent"]["why"]
                 return why if "certificate" in why else None
 
-            why = jt.poll("the rogue township's refusal", refusal, timeout=20)
+            why = jt.poll("the rogue township's refusal", refusal, [target], timeout=20)
             check("no certificate chain" in why, f"rogue township not refused: why={why!r}")
             with open(os.path.join(out, C, "jzfpd.log")) as f:
                 check(re.search(r"refused hello for " + T + ": no certificate chain", f.read()),
