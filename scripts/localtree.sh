@@ -164,7 +164,7 @@ def cmd_wait(outdir, jzfpctl, limit):
             sts[n[1]] = st
             why = err or behind(n, st)
             if why:
-                late.append((n, why))
+                late.append((n, why, n[1] if st else None))
                 if time.monotonic() < deadline:
                     break  # no need to ask the others yet
         # A child sees a restarted parent only when it next hears from it:
@@ -173,7 +173,7 @@ def cmd_wait(outdir, jzfpctl, limit):
             par = sts.get(n[3]) if n[3] else None
             kids = par.get("children", []) if isinstance(par, dict) else []
             if n[3] and not any(k.get("area") == n[1] and k.get("connected") for k in kids):
-                late.append((n, "its parent does not list it as connected yet"))
+                late.append((n, "its parent does not list it as connected yet", n[3]))
         if not late:
             print(f"localtree: all {len(ns)} nodes in step with their parents "
                   f"({time.monotonic() - start:.1f} s)")
@@ -181,10 +181,20 @@ def cmd_wait(outdir, jzfpctl, limit):
         if time.monotonic() >= deadline:
             print(f"localtree: wait: timed out after {limit:g} s; nodes still behind:",
                   file=sys.stderr)
-            for n, why in late:
+            for n, why, _ in late:
                 print(f"  {n[1]} {n[2]:<8} {n[5]}: {why}", file=sys.stderr)
             return 1
-        time.sleep(0.2)
+        # Until the node that must move does (status --wait-change: a long
+        # poll), or, when a node does not answer yet, a moment.
+        who = late[0][2]
+        conf = next((m[4] for m in ns if m[1] == who), None)
+        if who in sts and sts[who] is not None and conf:
+            left = max(1, min(10, int(deadline - time.monotonic())))
+            subprocess.run([jzfpctl, "-c", conf, "status", "--json", "--wait-change",
+                            str(sts[who].get("changes", 0)), "--wait", str(left)],
+                           capture_output=True, timeout=left + 15)
+        else:
+            time.sleep(0.2)
 
 def alive(pidfile, conf):
     try:

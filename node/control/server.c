@@ -17,8 +17,11 @@
  * its wait is over, then gives it to a reader like any read. The loop
  * counts a change when a published view differs from the last (clocks
  * aside) and, while the broker holds any such request, says so with a
- * one-frame message on the PAIR; the broker counts the start and end of
- * every read other than status, which status shows as busy readers.
+ * one-frame message on the PAIR; the broker also counts the start and end
+ * of a held read (tests: a reader kept busy, which status shows).
+ * When CONTROL_MAX_WAITING are held, the one whose wait ends first is
+ * answered at once (waited out) to make room: a client that left holds a
+ * place only until then.
  *
  * control_close shuts the context down: every blocking call in the broker
  * and the readers returns ETERM, and they close their sockets and end.
@@ -50,7 +53,7 @@
 struct meta {
 	uint32_t uid;       /* SO_PEERCRED of the connection; UINT32_MAX if unknown */
 	uint8_t ro;         /* came in on the read-only socket */
-	uint8_t change;     /* a read other than status: its start and end are changes */
+	uint8_t change;     /* a held read (tests): its start and end are changes */
 	uint8_t waited_out; /* a status whose wait for a change ended without one */
 };
 
@@ -74,9 +77,9 @@ struct control {
 	char path[4200], ro_path[4200];
 	pthread_mutex_t lock;
 	struct control_view view;
-	/* Readers serving a request, and how often a read other than status
-	 * began or ended (a change of what status shows: control_changes).
-	 * Both are written by the broker only, busy first. */
+	/* Readers serving a request, and how often a held read began or
+	 * ended (a change of what status shows: control_changes). Both are
+	 * written by the broker only, busy first. */
 	atomic_uint busy;
 	atomic_uint_fast64_t reads_moved;
 	atomic_uint waiting; /* status requests the broker holds for a change */
@@ -346,7 +349,10 @@ route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change
 		rc = -EACCES;
 	} else {
 		rc = e->write ? 2 : 1;
-		*change = rq->req_case != CTL__REQUEST__REQ_STATUS;
+		/* A held read (tests, svc_hold) shows as a busy reader for as
+		 * long as the test wants: its start and end are changes. Other
+		 * reads are not (a waiter's own reads would wake it). */
+		*change = rq->test_hold_ms && rq->req_case != CTL__REQUEST__REQ_STATUS;
 		if (rq->req_case == CTL__REQUEST__REQ_STATUS && rq->status) {
 			*wait_ms = rq->status->wait_ms < CONTROL_MAX_WAIT_MS ? rq->status->wait_ms
 			                                                     : CONTROL_MAX_WAIT_MS;
@@ -406,6 +412,25 @@ to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
 	}
 }
 
+static void
+mark_waited_out(struct waiter *w)
+{
+	struct meta mt;
+	meta_of(&w->q.meta, &mt);
+	mt.waited_out = 1;
+	memcpy(zmq_msg_data(&w->q.meta), &mt, sizeof(mt));
+}
+
+/* Give held status I to the readers now; the last one takes its place. */
+static void
+answer_waiter(struct broker *b, size_t i)
+{
+	struct waiter *w = &b->wait[i];
+	to_reader(b, &w->q.client, &w->q.meta, &w->q.body);
+	*w = b->wait[--b->n_wait];
+	atomic_fetch_sub(&b->c->waiting, 1);
+}
+
 /*
  * A status waiting for a change after AFTER: answered at once when the view
  * has changed since, else held until it does or WAIT_MS pass (wake). It is
@@ -417,10 +442,15 @@ park(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body, uint
      uint32_t wait_ms)
 {
 	if (b->n_wait == CONTROL_MAX_WAITING) {
-		zmq_msg_close(body);
-		answer_error(b, client, meta, -EBUSY,
-		             "too many status requests are waiting for a change: try again");
-		return;
+		/* Full: the wait that ends first ends now (its client, if
+		 * still there, asks again), as ZeroMQ does not say which
+		 * clients left. */
+		size_t first = 0;
+		for (size_t i = 1; i < b->n_wait; i++)
+			if (b->wait[i].until_ms < b->wait[first].until_ms)
+				first = i;
+		mark_waited_out(&b->wait[first]);
+		answer_waiter(b, first);
 	}
 	atomic_fetch_add(&b->c->waiting, 1);
 	if (control_changes(b->c) > after) {
@@ -437,7 +467,9 @@ park(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body, uint
 }
 
 /* Hand every held status whose change came or whose wait is over to the
- * readers; returns the milliseconds until the next wait ends, or -1. */
+ * readers; returns the milliseconds until the next wait ends, or -1. The
+ * answer says waited_out when the wait was over, even if a change came at
+ * its last moment. */
 static long
 wake(struct broker *b)
 {
@@ -449,15 +481,9 @@ wake(struct broker *b)
 		struct waiter *w = &b->wait[i];
 		bool over = now >= w->until_ms;
 		if (k > w->after || over) {
-			if (over) { /* with a change, one the broker was not told of in time */
-				struct meta mt;
-				meta_of(&w->q.meta, &mt);
-				mt.waited_out = 1;
-				memcpy(zmq_msg_data(&w->q.meta), &mt, sizeof(mt));
-			}
-			to_reader(b, &w->q.client, &w->q.meta, &w->q.body);
-			*w = b->wait[--b->n_wait];
-			atomic_fetch_sub(&b->c->waiting, 1);
+			if (over)
+				mark_waited_out(w);
+			answer_waiter(b, i);
 			continue;
 		}
 		long left = (long)(w->until_ms - now);
@@ -882,10 +908,11 @@ digest_bytes(uint64_t h, const void *p, size_t n)
 
 /*
  * What a change of the view is: anything it holds but the clocks and the
- * times of the last message each way, which move with every heartbeat. A
+ * times of the last message each way, which move with every heartbeat
+ * (a link that is down says for how long: that changes once a second). A
  * child's connected state, which status derives from such a time, is
- * folded in as it stands at NOW. The copies are made with memcpy into
- * zeroed memory, so padding is the view's own and compares equal.
+ * folded in as it stands at NOW. The copies are made with memcpy, so their
+ * padding is the view's own, which changes only with its fields.
  */
 static uint64_t
 view_digest(const struct control_view *v, const struct config *cfg, uint64_t now)
@@ -989,16 +1016,20 @@ control_publish_to(struct control *c, struct node *n)
 		if (copy_child(&v->children[i], &n->children[i]))
 			v->children[i].n_subtree = 0; /* out of memory: no subtree shown */
 	v->n_children = k;
+	pthread_mutex_unlock(&c->lock);
+	/* Only this thread writes the view: it may read it unlocked. The count
+	 * moves after the content, so a status is at least as new as its count. */
 	uint64_t d = view_digest(v, &n->cfg, v->published_ms);
 	bool changed = d != v->digest;
-	if (changed) {
-		v->digest = d;
-		v->changes++;
-	}
+	if (!changed)
+		return;
+	pthread_mutex_lock(&c->lock);
+	v->digest = d;
+	v->changes++;
 	pthread_mutex_unlock(&c->lock);
 	/* After the unlock: a broker that parked a request under the lock
-	 * before this change counted it in WAITING first (broker_park). */
-	if (changed && atomic_load(&c->waiting))
+	 * before this change counted it in WAITING first (park). */
+	if (atomic_load(&c->waiting))
 		zmq_send(c->loop, "C", 1, ZMQ_DONTWAIT); /* a full pipe is being read */
 }
 

@@ -47,7 +47,7 @@ import json
 import os
 import re
 import secrets
-import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -143,16 +143,20 @@ def _long_poll(x):
 
 def _long_poll_ended(key):
     """Take the answer of an ended long poll: the change count it saw, if
-    it is of the target's current process. False if it failed."""
+    it is of the target's current process. False if it failed for that
+    process (one of a process gone since is no failure: the next round
+    starts one for the new process)."""
     x, proc, p = _LONG_POLLS.pop(key)
     out = p.stdout.read()
     p.stdout.close()
     p.wait()
+    if proc is not x.proc:
+        return True
     try:
         seen = json.loads(out)["changes"] if p.returncode == 0 else None
     except (ValueError, KeyError):
         seen = None
-    if seen is not None and proc is x.proc:
+    if seen is not None:
         x.changes_seen = seen
     return seen is not None
 
@@ -182,14 +186,21 @@ class Waker:
     waits for a change after what was seen before it. A long poll runs
     only for a target whose control socket answered once (changes_seen
     known); before that (a node starting up) its log and exit wake the
-    wait."""
+    wait. A long poll that failed (the node refused it as busy, say) is
+    tried again after RETRY_S, and the wait looks at the state again then:
+    the one wait on elapsed time, for a node that cannot say it changed.
+    WAKE_AT (time.monotonic()) wakes the wait at that moment, for a
+    predicate on the clock itself."""
 
-    def __init__(self, targets, logs=True):
+    RETRY_S = 1.0
+
+    def __init__(self, targets, logs=True, wake_at=None):
         self.targets = [x for x in targets if x.proc is not None and x.proc.poll() is None]
+        self.wake_at = wake_at
         self.ino = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC) if logs else -1
         if logs and self.ino < 0:
             raise Failure(f"inotify_init1: {os.strerror(ctypes.get_errno())}")
-        self.pidfds, self.failed = {}, set()
+        self.pidfds, self.retry = {}, {}  # retry: id(target) -> when to poll it again
         try:
             for x in self.targets:
                 if logs and _libc.inotify_add_watch(self.ino, os.fsencode(x.logfile),
@@ -210,8 +221,9 @@ class Waker:
         state, when given: the ones whose change the caller needs), or
         until END (time.monotonic())."""
         WAIT_STATS["rounds"] += 1
+        now = time.monotonic()
         for x in self.targets if only is None else only:
-            if (id(x) not in _LONG_POLLS and id(x) not in self.failed
+            if (id(x) not in _LONG_POLLS and self.retry.get(id(x), 0) <= now
                     and getattr(x, "changes_seen", None) is not None
                     and x.proc is not None and x.proc.poll() is None):
                 _long_poll(x)
@@ -221,7 +233,12 @@ class Waker:
         fds = list(self.pidfds) + list(polls) + ([self.ino] if self.ino >= 0 else [])
         if not fds:
             raise Failure("a wait with nothing to wait on (no running node)")
-        ready, _, _ = select.select(fds, [], [], max(0.0, end - time.monotonic()))
+        until = min([end] + [t for t in self.retry.values() if t > now] +
+                    ([self.wake_at] if self.wake_at is not None else []))
+        with selectors.DefaultSelector() as sel:
+            for fd in fds:
+                sel.register(fd, selectors.EVENT_READ)
+            ready = [k.fd for k, _ in sel.select(max(0.0, until - time.monotonic()))]
         for fd in ready:
             if fd == self.ino:
                 try:
@@ -233,7 +250,7 @@ class Waker:
                 del self.pidfds[fd]  # exited: readable for good
                 os.close(fd)
             elif not _long_poll_ended(polls[fd]):
-                self.failed.add(polls[fd])  # its log and exit still wake this wait
+                self.retry[polls[fd]] = time.monotonic() + self.RETRY_S
 
     def close(self):
         for fd in self.pidfds:
@@ -250,12 +267,12 @@ class Waker:
         self.close()
 
 
-def poll(what, fn, targets, timeout=30.0, logs=True):
+def poll(what, fn, targets, timeout=30.0, logs=True, wake_at=None):
     """Call fn() until it returns a true value and return that, waiting
     between two calls for something to happen at TARGETS (Waker); a Failure
     naming WHAT after TIMEOUT (scaled by SLOW, within the test's budget)."""
     end = deadline(timeout)
-    with Waker(targets, logs=logs) as w:
+    with Waker(targets, logs=logs, wake_at=wake_at) as w:
         for _ in range(10**6):
             v = fn()
             if v:
@@ -776,11 +793,12 @@ class Tree:
     def running(self):
         return [n for n in self.nodes.values() if n.running]
 
-    def wait_for(self, what, fn, timeout=30.0, nodes=None):
+    def wait_for(self, what, fn, timeout=30.0, nodes=None, wake_at=None):
         """Call fn() until it returns a true value, and return it; between
         two calls wait for a change at NODES (default: every running node),
-        a line in their logs or an exit (poll, Waker)."""
-        return poll(what, fn, self.running() if nodes is None else nodes, timeout)
+        a line in their logs or an exit, or WAKE_AT (poll, Waker)."""
+        return poll(what, fn, self.running() if nodes is None else nodes, timeout,
+                    wake_at=wake_at)
 
     # ------------------------------------------------------------ reporting
 

@@ -46,6 +46,7 @@ import re
 import socket
 import subprocess
 import time
+import types
 
 import jzfptest as jt
 from jzfptest import check, check_eq
@@ -176,8 +177,12 @@ def test(t):
         def e_lines():
             with open(e_out) as f:
                 return f.read().splitlines()
+        # its output file is its log
+        e_peer = types.SimpleNamespace(conf=None, logfile=e_out, proc=e_proc,
+                                       changes_seen=None)
         t.wait_for("E's first batch acknowledged",
-                   lambda: any(ln.startswith("REPLY ACK") for ln in e_lines()))
+                   lambda: any(ln.startswith("REPLY ACK") for ln in e_lines()),
+                   nodes=t.running() + [e_peer])
         r = [ln for ln in e_lines() if ln.startswith(("REPLY", "NO REPLY"))]
         check(len(r) == 2 and r[0].startswith("REPLY WELCOME") and
               re.match(r"REPLY ACK cursor=1 local_seq=3 rewind=0", r[1]),
@@ -291,7 +296,8 @@ def test(t):
     # it), the clock read here; once that has passed the newest record, so
     # has the revocation.
     t.wait_for("the clock to pass the village's newest record",
-               lambda: time.time_ns() // 1000000 > newest)
+               lambda: time.time_ns() // 1000000 > newest,
+               wake_at=time.monotonic() + (newest + 1) / 1000 - time.time())
     out = t.ctl_text(town, "revoke", village.pub, "--reason", "key lost with the laptop")
     check(re.search(rf"revoked {village.pub[:16]}\.\.\. \(area {V}\)", out),
           f"revoke V: {out!r}")

@@ -126,6 +126,7 @@ def main():
                 check(re.search(r"refused hello for " + T + ": no certificate chain", f.read()),
                       "the county does not log the refusal")
         finally:
+            jt.stop_long_polls()
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=15)
             log.close()
