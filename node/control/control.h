@@ -66,7 +66,8 @@ struct control_view {
 	uint64_t clock_behind_ms; /* node_clock_behind_ms */
 	char listen_ep[256];
 	struct wire_node_status self;
-	struct child *children; /* subtree arrays owned by the view */
+	struct child *children;   /* subtree arrays owned by the view */
+	uint64_t *subtree_digest; /* of each child's subtree, taken when copied */
 	size_t n_children, cap_children;
 };
 

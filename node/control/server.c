@@ -808,6 +808,7 @@ control_close(struct control **cp)
 	for (size_t i = 0; i < c->view.n_children; i++)
 		free(c->view.children[i].subtree);
 	free(c->view.children);
+	free(c->view.subtree_digest);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	*cp = NULL;
@@ -924,6 +925,7 @@ view_digest(const struct control_view *v, const struct config *cfg, uint64_t now
 	key.up.last_rx_ms = key.up.last_hello_ms = key.up.last_hb_ms = 0;
 	key.up.last_send_ms = key.up.pull_sent_ms = 0;
 	key.children = NULL;
+	key.subtree_digest = NULL;
 	key.cap_children = 0;
 	uint64_t h = digest_bytes(0x6a7a6670u, &key, sizeof(key));
 	for (size_t i = 0; i < v->n_children; i++) {
@@ -934,16 +936,29 @@ view_digest(const struct control_view *v, const struct config *cfg, uint64_t now
 		ch.subtree = NULL;
 		h = digest_bytes(h, &ch, sizeof(ch));
 		h = digest_bytes(h, &conn, sizeof(conn));
-		for (size_t j = 0; j < v->children[i].n_subtree; j++) {
-			struct wire_node_status st;
-			memcpy(&st, &v->children[i].subtree[j], sizeof(st));
-			st.age_ms = 0;
-			h = digest_bytes(h, &st, sizeof(st));
-		}
+		h = digest_bytes(h, &v->subtree_digest[i], sizeof(v->subtree_digest[i]));
 	}
 	return h;
 }
 
+/* The digest of what a child's last heartbeat said of its subtree, ages
+ * aside: taken once per heartbeat, not per turn (a province's children
+ * report thousands of nodes). */
+static uint64_t
+subtree_digest(const struct child *c)
+{
+	uint64_t h = c->n_subtree;
+	for (size_t j = 0; j < c->n_subtree; j++) {
+		struct wire_node_status st;
+		memcpy(&st, &c->subtree[j], sizeof(st));
+		st.age_ms = 0;
+		h = digest_bytes(h, &st, sizeof(st));
+	}
+	return h;
+}
+
+/* Copy child SRC into the view's DST, its subtree only when a heartbeat
+ * brought a new one. Returns 0 (subtree kept), 1 (copied) or -ENOMEM. */
 static int
 copy_child(struct child *dst, const struct child *src)
 {
@@ -960,13 +975,13 @@ copy_child(struct child *dst, const struct child *src)
 	dst->subtree = NULL;
 	dst->n_subtree = 0;
 	if (!src->n_subtree)
-		return 0;
+		return 1;
 	dst->subtree = malloc(src->n_subtree * sizeof(*src->subtree));
 	if (!dst->subtree)
 		return -ENOMEM;
 	memcpy(dst->subtree, src->subtree, src->n_subtree * sizeof(*src->subtree));
 	dst->n_subtree = src->n_subtree;
-	return 0;
+	return 1;
 }
 
 static void
@@ -1003,8 +1018,12 @@ control_publish_to(struct control *c, struct node *n)
 			memset(grown + v->cap_children, 0,
 			       (n->n_children - v->cap_children) * sizeof(*grown));
 			v->children = grown;
-			v->cap_children = n->n_children;
 		}
+		uint64_t *dg = realloc(v->subtree_digest, n->n_children * sizeof(*dg));
+		if (dg)
+			v->subtree_digest = dg;
+		if (grown && dg)
+			v->cap_children = n->n_children;
 	}
 	size_t k = n->n_children < v->cap_children ? n->n_children : v->cap_children;
 	for (size_t i = k; i < v->n_children; i++) {
@@ -1012,9 +1031,13 @@ control_publish_to(struct control *c, struct node *n)
 		v->children[i].subtree = NULL;
 		v->children[i].n_subtree = 0;
 	}
-	for (size_t i = 0; i < k; i++)
-		if (copy_child(&v->children[i], &n->children[i]))
+	for (size_t i = 0; i < k; i++) {
+		int rc = copy_child(&v->children[i], &n->children[i]);
+		if (rc < 0)
 			v->children[i].n_subtree = 0; /* out of memory: no subtree shown */
+		if (rc)
+			v->subtree_digest[i] = subtree_digest(&v->children[i]);
+	}
 	v->n_children = k;
 	pthread_mutex_unlock(&c->lock);
 	/* Only this thread writes the view: it may read it unlocked. The count
