@@ -52,9 +52,10 @@ struct svc {
 	/* What a write service signed or changed, for the log line that names
 	 * the local user (no personal data): "1 event, 3 households". */
 	char done[200];
-	uint32_t uid;     /* the requester's uid (SO_PEERCRED), UINT32_MAX if unknown */
-	uint32_t hold_ms; /* tests: hold the read transaction this long */
-	bool waited_out;  /* a status that waited for a change and saw none */
+	uint32_t uid;      /* the requester's uid (SO_PEERCRED), UINT32_MAX if unknown */
+	uint32_t hold_ms;  /* tests: hold the read transaction this long */
+	bool waited_out;   /* a status that waited for a change and saw none */
+	uint64_t snapshot; /* rollup: the store snapshot (txn id) it was read at */
 };
 
 typedef int (*svc_fn)(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);

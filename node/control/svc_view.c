@@ -428,6 +428,7 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	int err = store_begin(s->st, &txn, STORE_RO);
 	if (err)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
+	s->snapshot = store_txn_id(&txn);
 	long year = q->year ? (long)q->year : rollup_latest_year(&txn);
 	struct rollup_query rqy = {.level = level, .under = q->under, .year = (uint16_t)year};
 	struct rollup_row *rows = NULL;

@@ -11,12 +11,15 @@
 #include "log.h"
 #include "pages.h"
 #include "render.h"
+#include "store.h"
 #include "svc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,6 +38,26 @@
 #define HTTP_LISTEN_BACKLOG  32
 #define HTTP_MAX_QUERY_VALUE 64
 
+/*
+ * Rollup answers kept by the store snapshot they were read at (its LMDB
+ * transaction id): a rollup is a function of the query and the store's
+ * content, so the same query at the same snapshot gets the same bytes. A
+ * commit moves the snapshot on, and every kept answer stops matching. The
+ * least recently used of RCACHE_SLOTS goes; answers over RCACHE_MAX are
+ * not kept.
+ */
+#define RCACHE_SLOTS 4
+#define RCACHE_MAX   (16u << 20)
+
+struct rcache_slot {
+	char key[200]; /* the query: level, under, year, format */
+	uint64_t snapshot;
+	const char *type;
+	char *body;
+	size_t n;
+	uint64_t used; /* tick of its last use */
+};
+
 struct http {
 	struct MHD_Daemon *d;
 	struct store *st;
@@ -42,6 +65,9 @@ struct http {
 	const struct ident *id;
 	struct control *ctl;
 	char bound[80];
+	pthread_mutex_t rc_lock;
+	struct rcache_slot rc[RCACHE_SLOTS];
+	uint64_t rc_tick, rc_hits, rc_misses; /* under rc_lock */
 };
 
 /* ---------------------------------------------------------------- address */
@@ -225,6 +251,76 @@ ask_rollup(struct http *h, struct svc *s, const char *level, uint64_t under, uin
 	return rp->code;
 }
 
+/* ---------------------------------------------------------------- rollup cache */
+
+/* The snapshot a read begun now would see; 0 if the store cannot say. */
+static uint64_t
+snapshot_now(struct http *h)
+{
+	struct store_txn txn;
+	if (store_begin(h->st, &txn, STORE_RO))
+		return 0;
+	uint64_t id = store_txn_id(&txn);
+	store_abort(&txn);
+	return id;
+}
+
+/* The answer kept for KEY at SNAPSHOT into OUT, with its type; false if
+ * none (counted as a miss). */
+static bool
+rcache_get(struct http *h, const char *key, uint64_t snapshot, struct sbuf *out, const char **type)
+{
+	bool hit = false;
+	pthread_mutex_lock(&h->rc_lock);
+	for (size_t i = 0; i < RCACHE_SLOTS && !hit; i++) {
+		struct rcache_slot *r = &h->rc[i];
+		if (r->body && r->snapshot == snapshot && strcmp(r->key, key) == 0) {
+			sbuf_add(out, r->body, r->n);
+			*type = r->type;
+			r->used = ++h->rc_tick;
+			hit = !out->oom;
+		}
+	}
+	if (hit)
+		h->rc_hits++;
+	else
+		h->rc_misses++;
+	pthread_mutex_unlock(&h->rc_lock);
+	return hit;
+}
+
+/* Keep a copy of BODY as KEY's answer at SNAPSHOT (best effort). */
+static void
+rcache_put(struct http *h, const char *key, uint64_t snapshot, const char *type,
+           const struct sbuf *body)
+{
+	if (!snapshot || body->oom || !body->n || body->n > RCACHE_MAX ||
+	    strlen(key) >= sizeof(h->rc[0].key))
+		return;
+	char *copy = malloc(body->n);
+	if (!copy)
+		return;
+	memcpy(copy, body->p, body->n);
+	pthread_mutex_lock(&h->rc_lock);
+	struct rcache_slot *r = &h->rc[0];
+	for (size_t i = 0; i < RCACHE_SLOTS; i++) {
+		if (h->rc[i].body && strcmp(h->rc[i].key, key) == 0) {
+			r = &h->rc[i]; /* the same query at an older snapshot */
+			break;
+		}
+		if (h->rc[i].used < r->used)
+			r = &h->rc[i];
+	}
+	free(r->body);
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->snapshot = snapshot;
+	r->type = type;
+	r->body = copy;
+	r->n = body->n;
+	r->used = ++h->rc_tick;
+	pthread_mutex_unlock(&h->rc_lock);
+}
+
 /* ---------------------------------------------------------------- routes */
 
 static enum MHD_Result
@@ -241,6 +337,16 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	sbuf_init(&b);
 	http_metrics(&b, rp.status);
 	svc_release(&s);
+	pthread_mutex_lock(&h->rc_lock);
+	uint64_t hits = h->rc_hits, misses = h->rc_misses;
+	pthread_mutex_unlock(&h->rc_lock);
+	sbuf_printf(&b,
+	            "# HELP jzfp_http_rollup_answers_total Rollups answered over HTTP: cache=hit "
+	            "when the same query was answered at the same store snapshot before.\n"
+	            "# TYPE jzfp_http_rollup_answers_total counter\n"
+	            "jzfp_http_rollup_answers_total{cache=\"hit\"} %" PRIu64 "\n"
+	            "jzfp_http_rollup_answers_total{cache=\"miss\"} %" PRIu64 "\n",
+	            hits, misses);
 	return send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -319,16 +425,30 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
 			                      "year: not a year (1900..9999)");
 	}
+	char key[200]; /* four values of at most HTTP_MAX_QUERY_VALUE */
+	snprintf(key, sizeof(key), "%s|%" PRIu64 "|%lu|%s", level, area, y, format);
+	struct sbuf b;
+	sbuf_init(&b);
+	const char *type;
+	uint64_t snap = snapshot_now(h);
+	if (snap && rcache_get(h, key, snap, &b, &type))
+		return send_body(c, MHD_HTTP_OK, type, &b);
 	struct svc s;
 	Ctl__Reply rp;
 	ask_rollup(h, &s, level, area, (uint32_t)y, &rp);
-	if (rp.code || !csv)
-		return send_json(c, &s, &rp, rp.code ? NULL : &rp.rollup->base);
-	struct sbuf b;
-	sbuf_init(&b);
-	render_rollup_csv(&b, rp.rollup, false);
+	if (rp.code)
+		return send_json(c, &s, &rp, NULL);
+	if (csv) {
+		render_rollup_csv(&b, rp.rollup, false);
+		type = "text/csv; charset=utf-8";
+	} else {
+		render_json(&b, &rp.rollup->base);
+		sbuf_add(&b, "\n", 1);
+		type = "application/json; charset=utf-8";
+	}
+	rcache_put(h, key, s.snapshot, type, &b);
 	svc_release(&s);
-	return send_body(c, MHD_HTTP_OK, "text/csv; charset=utf-8", &b);
+	return send_body(c, MHD_HTTP_OK, type, &b);
 }
 
 /* The open proposals, as `jzfpctl proposals --json` lists them: household
@@ -528,6 +648,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	h->cfg = cfg;
 	h->id = id;
 	h->ctl = ctl;
+	pthread_mutex_init(&h->rc_lock, NULL);
 	snprintf(h->bound, sizeof(h->bound), v6 ? "[%s]:%u" : "%s:%u", host, port);
 	/* Before any thread of ours can read it. */
 	snprintf(bound, boundlen, "%s", h->bound);
@@ -546,6 +667,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	if (!h->d) {
 		close(fd);
 		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
+		pthread_mutex_destroy(&h->rc_lock);
 		free(h);
 		return JZ_EIO;
 	}
@@ -567,6 +689,9 @@ http_close(struct http **hp)
 		return;
 	struct http *h = *hp;
 	MHD_stop_daemon(h->d);
+	for (size_t i = 0; i < RCACHE_SLOTS; i++)
+		free(h->rc[i].body);
+	pthread_mutex_destroy(&h->rc_lock);
 	free(h);
 	*hp = NULL;
 }

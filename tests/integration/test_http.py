@@ -11,6 +11,8 @@ a census and households; the province and one county serve HTTP on
     read between two status calls equals one of them (exactly for what does
     not move, between them for what can); every required family is there,
     with a sample per child, per refusal reason and per open state.
+  - a rollup asked twice at the same store snapshot is answered from the
+    kept copy (metrics count the hit), and after a change it is read anew;
   - /api/rollup at every level (and with under and year) is byte for byte
     `jzfpctl rollup --format csv` and `--json`; /api/status and /api/tree
     have the keys of `status --json` and `tree --json`, and the same nodes.
@@ -267,6 +269,39 @@ def check_api(t, n, addr):
              f"{n}: /api/tree nodes")
 
 
+def rollup_answers(addr):
+    """(hits, misses) of jzfp_http_rollup_answers_total in ADDR's metrics."""
+    samples, _, _ = parse_metrics(get(addr, "/metrics")[1].decode("utf-8"))
+    return tuple(samples.get(("jzfp_http_rollup_answers_total", frozenset({("cache", c)})))
+                 for c in ("hit", "miss"))
+
+
+def check_rollup_cache(t, n, addr, village, more):
+    """A rollup asked again at the same store snapshot is the kept answer
+    (a hit, the same bytes); after a commit it is read anew: it equals
+    jzfpctl's, which the village's new households changed."""
+    path = "/api/rollup?level=village&format=csv"
+    for _ in range(50):  # a commit between the two (a receipt) makes a miss: again
+        h0, m0 = rollup_answers(addr)
+        _, first = get(addr, path)
+        _, again = get(addr, path)
+        h1, m1 = rollup_answers(addr)
+        check(h0 is not None and m0 is not None, f"{n}: no rollup cache counters")
+        check_eq(h1 + m1, h0 + m0 + 2, f"{n}: rollups counted between two metrics reads")
+        if h1 == h0 + 1:
+            break
+    else:
+        raise jt.Failure(f"{n}: the same rollup at the same snapshot was never a cache hit")
+    check_eq(again, first, f"{n}: the kept rollup against the one read")
+    t.import_ok(village, "households", more)
+    t.wait_synced()
+    _, after = get(addr, path)
+    want = t.ctl_text(n, "rollup", "--level", "village", "--format", "csv").encode("utf-8")
+    check_eq(after, want, f"{n}: /api/rollup after a change against rollup --format csv")
+    check(after != first, f"{n}: the village's new households did not change its rollup row")
+    jt.log(f"{n}: rollup over HTTP kept per snapshot, read anew after a change")
+
+
 def check_refusals(n, addr):
     for path in ("/nope", "/api", "/api/household", "/api/households", "/api/household/show",
                  "/metrics/", "/index.html", "/../etc/passwd"):
@@ -411,6 +446,9 @@ def test(t):
     check_metrics(t, counties[0], caddr, ["630121101000"])
     check_api(t, prov, paddr)
     check_api(t, counties[0], caddr)
+    more = jt.gen_households(os.path.join(t.dir, "more-{village}.csv"), [villages[0].area], 3,
+                             seed=14, year=YEAR, new=True, first_serial=950)
+    check_rollup_cache(t, prov, paddr, villages[0], more[villages[0].area])
     check_refusals(prov, paddr)
     check_limits(prov, paddr)
     check_dashboard(t, prov, paddr)
