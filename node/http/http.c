@@ -266,13 +266,13 @@ snapshot_now(struct http *h)
 }
 
 /* The answer kept for KEY at SNAPSHOT into OUT, with its type; false if
- * none (counted as a miss). */
+ * none or SNAPSHOT is 0 (counted as a miss). */
 static bool
 rcache_get(struct http *h, const char *key, uint64_t snapshot, struct sbuf *out, const char **type)
 {
 	bool hit = false;
 	pthread_mutex_lock(&h->rc_lock);
-	for (size_t i = 0; i < RCACHE_SLOTS && !hit; i++) {
+	for (size_t i = 0; i < RCACHE_SLOTS && snapshot && !hit; i++) {
 		struct rcache_slot *r = &h->rc[i];
 		if (r->body && r->snapshot == snapshot && strcmp(r->key, key) == 0) {
 			sbuf_add(out, r->body, r->n);
@@ -430,8 +430,11 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	struct sbuf b;
 	sbuf_init(&b);
 	const char *type;
-	uint64_t snap = snapshot_now(h);
-	if (snap && rcache_get(h, key, snap, &b, &type))
+	/* A client that asks for no-cache (RFC 9111 5.2.1.4) gets a fresh read. */
+	const char *cc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cache-Control");
+	bool fresh = cc && strstr(cc, "no-cache");
+	uint64_t snap = fresh ? 0 : snapshot_now(h);
+	if (rcache_get(h, key, snap, &b, &type))
 		return send_body(c, MHD_HTTP_OK, type, &b);
 	struct svc s;
 	Ctl__Reply rp;

@@ -276,10 +276,17 @@ def rollup_answers(addr):
                  for c in ("hit", "miss"))
 
 
+def request_no_cache(addr, path):
+    st, hd, body = request(addr, "GET", path, headers={"Cache-Control": "no-cache"})
+    check_eq(st, 200, f"GET {path} with no-cache")
+    return hd, body
+
+
 def check_rollup_cache(t, n, addr, village, more):
     """A rollup asked again at the same store snapshot is the kept answer
-    (a hit, the same bytes); after a commit it is read anew: it equals
-    jzfpctl's, which the village's new households changed."""
+    (a hit, the same bytes); with Cache-Control: no-cache it is read (a
+    miss); after a commit it is read anew: it equals jzfpctl's, which the
+    village's new households changed."""
     path = "/api/rollup?level=village&format=csv"
     for _ in range(50):  # a commit between the two (a receipt) makes a miss: again
         h0, m0 = rollup_answers(addr)
@@ -293,6 +300,11 @@ def check_rollup_cache(t, n, addr, village, more):
     else:
         raise jt.Failure(f"{n}: the same rollup at the same snapshot was never a cache hit")
     check_eq(again, first, f"{n}: the kept rollup against the one read")
+    h0, m0 = rollup_answers(addr)
+    _, fresh = request_no_cache(addr, path)
+    h1, m1 = rollup_answers(addr)
+    check_eq((h1, m1), (h0, m0 + 1), f"{n}: (hits, misses) after a GET with no-cache")
+    check_eq(fresh, first, f"{n}: the rollup read anew against the kept one")
     t.import_ok(village, "households", more)
     t.wait_synced()
     _, after = get(addr, path)
