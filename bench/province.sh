@@ -4,10 +4,12 @@
 # migration to convergence, rollups at the province, `rollup --verify`, and
 # peak memory (bench/province.py). Not a test: it asserts nothing about speed.
 #
-# usage: scripts/bench.sh --province [--scale N] [--keep] [--calls C] [--work DIR]
+# usage: scripts/bench.sh --province [--scale N] [--keep] [--calls C] [--work DIR] [--nice N]
 #   --scale N    times Qinghai's size (default 1; 5 takes long)
 #   --keep       keep the work directory (node logs, stores, generated data)
 #   --calls C    rollup calls per level for the median (default 20)
+#   --nice N     the counties' daemons and imports at nice N during the migration
+#                (default 0): they stand for 32 other machines
 #   --work DIR   work directory (default a new one under $TMPDIR)
 #   --data DIR   generated data made once there and reused (same scale)
 set -euo pipefail
@@ -16,9 +18,9 @@ args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--province) shift ;;
-	--scale | --calls | --work | --data | --timeout) args+=("$1" "$2"); shift 2 ;;
+	--scale | --calls | --work | --data | --timeout | --nice) args+=("$1" "$2"); shift 2 ;;
 	--keep) args+=("$1"); shift ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh --province: unknown argument $1 (see --province --help)" >&2; exit 2 ;;
 	esac
 done
