@@ -273,7 +273,10 @@ def main():
         c_cpu0 = sum(proc_cpu_io(x)[0] for x in cpids)
         for pid in cpids:  # niceness is per thread on Linux: every thread of each
             for tid in os.listdir(f"/proc/{pid}/task"):
-                os.setpriority(os.PRIO_PROCESS, int(tid), a.nice)
+                try:
+                    os.setpriority(os.PRIO_PROCESS, int(tid), a.nice)
+                except ProcessLookupError:
+                    pass  # a thread that ended meanwhile
         t0 = time.monotonic()
         procs = {}
         for c in county_list:

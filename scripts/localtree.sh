@@ -190,9 +190,11 @@ def cmd_wait(outdir, jzfpctl, limit):
         conf = next((m[4] for m in ns if m[1] == who), None)
         if who in sts and sts[who] is not None and conf:
             left = max(1, min(10, int(deadline - time.monotonic())))
-            subprocess.run([jzfpctl, "-c", conf, "status", "--json", "--wait-change",
-                            str(sts[who].get("changes", 0)), "--wait", str(left)],
-                           capture_output=True, timeout=left + 15)
+            p = subprocess.run([jzfpctl, "-c", conf, "status", "--json", "--wait-change",
+                                str(sts[who].get("changes", 0)), "--wait", str(left)],
+                               capture_output=True, timeout=left + 15)
+            if p.returncode != 0:
+                time.sleep(0.2)  # it did not wait (an older jzfpd, a node going down)
         else:
             time.sleep(0.2)
 

@@ -441,7 +441,7 @@ static void
 park(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body, uint64_t after,
      uint32_t wait_ms)
 {
-	if (b->n_wait == CONTROL_MAX_WAITING) {
+	if (b->n_wait == CONTROL_MAX_WAITING && control_changes(b->c) <= after) {
 		/* Full: the wait that ends first ends now (its client, if
 		 * still there, asks again), as ZeroMQ does not say which
 		 * clients left. */
@@ -1020,8 +1020,11 @@ control_publish_to(struct control *c, struct node *n)
 			v->children = grown;
 		}
 		uint64_t *dg = realloc(v->subtree_digest, n->n_children * sizeof(*dg));
-		if (dg)
+		if (dg) {
+			memset(dg + v->cap_children, 0,
+			       (n->n_children - v->cap_children) * sizeof(*dg));
 			v->subtree_digest = dg;
+		}
 		if (grown && dg)
 			v->cap_children = n->n_children;
 	}

@@ -430,12 +430,17 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	struct sbuf b;
 	sbuf_init(&b);
 	const char *type;
-	/* A client that asks for no-cache (RFC 9111 5.2.1.4) gets a fresh read. */
+	/* A client that asks for no-cache (RFC 9111 5.2.1.4, or the older
+	 * Pragma) gets a fresh read. */
 	const char *cc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cache-Control");
-	bool fresh = cc && strstr(cc, "no-cache");
+	const char *pragma = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Pragma");
+	bool fresh =
+	    (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
 	uint64_t snap = fresh ? 0 : snapshot_now(h);
 	if (rcache_get(h, key, snap, &b, &type))
 		return send_body(c, MHD_HTTP_OK, type, &b);
+	sbuf_release(&b); /* a hit whose copy ran out of memory: read instead */
+	sbuf_init(&b);
 	struct svc s;
 	Ctl__Reply rp;
 	ask_rollup(h, &s, level, area, (uint32_t)y, &rp);

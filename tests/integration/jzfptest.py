@@ -234,7 +234,7 @@ class Waker:
         if not fds:
             raise Failure("a wait with nothing to wait on (no running node)")
         until = min([end] + [t for t in self.retry.values() if t > now] +
-                    ([self.wake_at] if self.wake_at is not None else []))
+                    ([self.wake_at] if self.wake_at is not None and self.wake_at > now else []))
         with selectors.DefaultSelector() as sel:
             for fd in fds:
                 sel.register(fd, selectors.EVENT_READ)
