@@ -82,4 +82,3 @@ control_subtree_digest(const struct child *c)
 	}
 	return h;
 }
-

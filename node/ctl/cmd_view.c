@@ -24,7 +24,11 @@ static const char help_status[] =
     "                      --json), or when --wait is over: a change without\n"
     "                      polling\n"
     "  --wait S            wait at most S seconds (default 30, at most 60); the\n"
-    "                      answer's \"changes\" equal to N says nothing changed\n";
+    "                      answer's \"changes\" equal to N says nothing changed\n"
+    "  --follow            show the status, then again each time it changes\n"
+    "                      (one JSON object per line with --json), until\n"
+    "                      interrupted\n"
+    "  --count N           with --follow: stop after N statuses\n";
 
 static const char help_tree[] =
     "\nShow every node below this one, from the heartbeats that flow up:\n"
@@ -69,40 +73,78 @@ emit_file(struct sbuf *out, const char *file)
 	return 0;
 }
 
+/* One status, asked with Q, on stdout (unless FOLLOWING and it only says
+ * that the wait ended); returns its change count. */
+static uint64_t
+status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, bool *waited_out)
+{
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_STATUS;
+	rq.status = q;
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_STATUS);
+	uint64_t changes = rp->status->changes;
+	*waited_out = rp->status->waited_out;
+	if (!following || !*waited_out) {
+		struct sbuf out;
+		sbuf_init(&out);
+		CLI_RENDER(&out, json, rp->status, render_status_text);
+		if (!json && following)
+			sbuf_add(&out, "\n", 1); /* a blank line between two */
+		cli_emit(&out);
+		fflush(stdout);
+	}
+	cli_reply_free(rp);
+	return changes;
+}
+
 int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	static const struct cli_opt opts[] = {{"json", false, false},
-	                                      {"wait-change", true, false},
-	                                      {"wait", true, false},
-	                                      {NULL, false, false}};
+	static const struct cli_opt opts[] = {{"json", false, false}, {"wait-change", true, false},
+	                                      {"wait", true, false},  {"follow", false, false},
+	                                      {"count", true, false}, {NULL, false, false}};
 	static const struct cli_cmd cmd = {
-	    "status", "status [--json] [--wait-change N [--wait S]]", help_status, opts, 0, 0};
+	    "status",    "status [--json] [--wait-change N [--wait S]] [--follow [--count N]]",
+	    help_status, opts,
+	    0,           0};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
 	Ctl__StatusReq q;
 	ctl__status_req__init(&q);
+	bool json = a.val[0], follow = a.val[3];
 	if (a.val[2] && !a.val[1])
 		cli_usage_error(&cmd, "--wait is for --wait-change");
+	if (a.val[4] && !follow)
+		cli_usage_error(&cmd, "--count is for --follow");
+	if (follow && a.val[1])
+		cli_usage_error(&cmd,
+		                "--follow starts from the status it shows first: no --wait-change");
+	long wait_s = a.val[2] ? cli_number(&cmd, "--wait", a.val[2], 1, 60) : 30;
 	if (a.val[1]) {
 		q.changed_after =
 		    (uint64_t)cli_number(&cmd, "--wait-change", a.val[1], 0, LONG_MAX);
-		long wait_s = a.val[2] ? cli_number(&cmd, "--wait", a.val[2], 1, 60) : 30;
 		q.wait_ms = (uint32_t)wait_s * 1000;
-		/* The answer comes after the wait at the latest. */
-		if (c->timeout_s < (int)wait_s + 10)
-			c->timeout_s = (int)wait_s + 10;
 	}
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_STATUS;
-	rq.status = &q;
-	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_STATUS);
-	struct sbuf out;
-	sbuf_init(&out);
-	CLI_RENDER(&out, a.val[0], rp->status, render_status_text);
-	cli_reply_free(rp);
-	return cli_emit(&out);
+	if (follow)
+		wait_s = 60;
+	/* The answer comes after the wait at the latest. */
+	if ((a.val[1] || follow) && c->timeout_s < (int)wait_s + 10)
+		c->timeout_s = (int)wait_s + 10;
+	bool waited_out;
+	uint64_t seen = status_once(c, &q, json, follow, &waited_out);
+	if (!follow)
+		return 0;
+	/* Each change, as it comes: asked again with the count just seen. */
+	long count = a.val[4] ? cli_number(&cmd, "--count", a.val[4], 1, LONG_MAX) : LONG_MAX;
+	q.wait_ms = (uint32_t)wait_s * 1000;
+	for (long shown = 1; shown < count;) {
+		q.changed_after = seen;
+		seen = status_once(c, &q, json, true, &waited_out);
+		if (!waited_out)
+			shown++;
+	}
+	return 0;
 }
 
 int

@@ -18,7 +18,8 @@ A province, a county, a township and a village, with test clocks.
     count has passed N, at the end of its wait (the count not reached) when
     nothing reaches it, and by the change itself when one comes: a waiter
     at the province is answered by the village's import arriving, with the
-    records it brought.
+    records it brought. `status --follow --count 2` prints the status, then
+    the one after the next change (the test clock moved).
   - jzfpctl notices that its node died during a request: it says the
     connection closed, and does not wait out its --timeout.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
@@ -118,6 +119,24 @@ def long_poll(t, prov, village):
         after = st["changes"]
         waiter = status_wait(prov, after, 60)
     check_eq(st["records"], want, f"{prov}: records in the answer that the import arrived")
+
+    # --follow: the status at once, then one per change (here the test clock).
+    argv = [jt.JZFPCTL, "-c", prov.conf, "status", "--json", "--follow", "--count", "2"]
+    f = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(f.stdout.readline() or "null")  # printed before any change
+        check(first is not None, f"status --follow printed nothing: {f.poll()}")
+        t.ctl_text(prov, "clock", "advance", "1m")
+        out, err = f.communicate(timeout=60)
+    finally:
+        if f.poll() is None:
+            f.kill()
+            f.wait()
+    check_eq(f.returncode, 0, f"status --follow --count 2: {err.strip()}")
+    second = json.loads(out)
+    check(second["changes"] > first["changes"] and not second["waited_out"],
+          f"status --follow: changes {first['changes']} then {second['changes']}")
 
 
 def as_user(uid, gid, argv):
