@@ -309,8 +309,7 @@ tree_section(struct sbuf *o, const Ctl__TreeReply *t)
 }
 
 void
-http_dashboard(struct sbuf *o, const Ctl__StatusReply *st, const Ctl__TreeReply *tree,
-               Ctl__RollupReply *const *rollups, size_t n_rollups)
+http_dashboard_head(struct sbuf *o, const Ctl__StatusReply *st)
 {
 	char now[40] = "";
 	if (st->now)
@@ -331,13 +330,32 @@ http_dashboard(struct sbuf *o, const Ctl__StatusReply *st, const Ctl__TreeReply 
 	esc(o, now);
 	sbuf_printf(o, "</p></header>\n");
 	facts(o, st);
-	for (size_t i = 0; i < n_rollups; i++)
-		if (rollups[i])
-			rollup_section(o, rollups[i]);
+}
+
+void
+http_dashboard_rollup(struct sbuf *o, const Ctl__RollupReply *r)
+{
+	rollup_section(o, r);
+}
+
+void
+http_dashboard_tail(struct sbuf *o, const Ctl__StatusReply *st, const Ctl__TreeReply *tree)
+{
 	proposals_section(o, st);
 	tree_section(o, tree);
 	sbuf_printf(o, "<footer class=\"meta\">贫困发生率 = 贫困人口 / 农村户籍人口。"
 	               "本页只含汇总数字，不含任何个人信息。机器可读："
 	               "<a href=\"/api/rollup?format=csv\">/api/rollup</a> · "
 	               "<a href=\"/metrics\">/metrics</a></footer>\n</body></html>\n");
+}
+
+void
+http_dashboard(struct sbuf *o, const Ctl__StatusReply *st, const Ctl__TreeReply *tree,
+               Ctl__RollupReply *const *rollups, size_t n_rollups)
+{
+	http_dashboard_head(o, st);
+	for (size_t i = 0; i < n_rollups; i++)
+		if (rollups[i])
+			http_dashboard_rollup(o, rollups[i]);
+	http_dashboard_tail(o, st, tree);
 }

@@ -43,11 +43,13 @@
  * transaction id): a rollup is a function of the query and the store's
  * content, so the same query at the same snapshot gets the same bytes. A
  * commit moves the snapshot on, and every kept answer stops matching. The
- * least recently used of RCACHE_SLOTS goes; answers over RCACHE_MAX are
- * not kept.
+ * least recently used of RCACHE_SLOTS goes, and more until they hold at
+ * most RCACHE_BUDGET bytes; answers over RCACHE_MAX are not kept. The
+ * dashboard keeps its rollup sections here too.
  */
-#define RCACHE_SLOTS 4
-#define RCACHE_MAX   (16u << 20)
+#define RCACHE_SLOTS  8
+#define RCACHE_MAX    (16u << 20)
+#define RCACHE_BUDGET (32u << 20) /* all slots together */
 
 struct rcache_slot {
 	char key[200]; /* the query: level, under, year, format */
@@ -318,6 +320,25 @@ rcache_put(struct http *h, const char *key, uint64_t snapshot, const char *type,
 	r->body = copy;
 	r->n = body->n;
 	r->used = ++h->rc_tick;
+	/* Within the budget: the least recently used others go. */
+	for (;;) {
+		size_t total = 0;
+		struct rcache_slot *old = NULL;
+		for (size_t i = 0; i < RCACHE_SLOTS; i++) {
+			struct rcache_slot *x = &h->rc[i];
+			if (!x->body)
+				continue;
+			total += x->n;
+			if (x != r && (!old || x->used < old->used))
+				old = x;
+		}
+		if (total <= RCACHE_BUDGET || !old)
+			break;
+		free(old->body);
+		old->body = NULL;
+		old->n = 0;
+		old->used = 0;
+	}
 	pthread_mutex_unlock(&h->rc_lock);
 }
 
@@ -499,40 +520,73 @@ levels_below(enum area_level node, enum area_level out[4])
 	return n;
 }
 
+/* The dashboard's section of rollup level LEVEL into OUT: the one kept for
+ * SNAP, or read and kept. 0, or the error with *WHY (the service in S,
+ * released by the caller when *ASKED). */
+static int
+dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sbuf *out,
+                 struct svc *s, bool *asked, char *why, size_t whylen)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "dashboard|%s", area_level_name(level));
+	struct sbuf sec;
+	sbuf_init(&sec);
+	const char *type;
+	*asked = false;
+	if (!rcache_get(h, key, snap, &sec, &type)) {
+		sbuf_release(&sec);
+		sbuf_init(&sec);
+		Ctl__Reply rp;
+		*asked = true;
+		if (ask_rollup(h, s, area_level_name(level), h->cfg->area, 0, &rp)) {
+			snprintf(why, whylen, "%s", rp.error);
+			return rp.code;
+		}
+		http_dashboard_rollup(&sec, rp.rollup);
+		rcache_put(h, key, s->snapshot, "text/html", &sec);
+	}
+	sbuf_add(out, sec.p ? sec.p : "", sec.n);
+	sbuf_release(&sec);
+	return 0;
+}
+
 static enum MHD_Result
 get_dashboard(struct http *h, struct MHD_Connection *c)
 {
-	struct svc ss, ts, rs[4];
-	Ctl__Reply srp, trp, rrp[4];
+	struct svc ss, ts, rs;
+	Ctl__Reply srp, trp;
 	enum area_level lv[4];
 	size_t nl = levels_below(h->cfg->level, lv);
-	Ctl__RollupReply *rollups[4];
 	/* Every service asked is released at the end, answer or not. */
 	int err = ask_status(h, &ss, &srp);
-	const char *why = srp.error;
+	char why[600];
+	snprintf(why, sizeof(why), "%s", srp.error);
 	bool tree_asked = !err;
 	if (!err) {
 		err = ask_tree(h, &ts, &trp);
-		why = trp.error;
+		snprintf(why, sizeof(why), "%s", trp.error);
 	}
-	size_t asked = 0;
+	struct sbuf b;
+	sbuf_init(&b);
+	if (!err)
+		http_dashboard_head(&b, srp.status);
+	/* The rollup sections are what costs (every village of the province):
+	 * kept per store snapshot like /api/rollup's answers. */
+	uint64_t snap = err ? 0 : snapshot_now(h);
 	for (size_t i = 0; !err && i < nl; i++) {
-		err = ask_rollup(h, &rs[i], area_level_name(lv[i]), h->cfg->area, 0, &rrp[i]);
-		why = rrp[i].error;
-		asked++;
-		rollups[i] = err ? NULL : rrp[i].rollup;
+		bool asked;
+		err = dashboard_rollup(h, lv[i], snap, &b, &rs, &asked, why, sizeof(why));
+		if (asked)
+			svc_release(&rs);
 	}
 	enum MHD_Result r;
 	if (err) {
+		sbuf_release(&b);
 		r = send_text(c, status_of(err), "%s", why);
 	} else {
-		struct sbuf b;
-		sbuf_init(&b);
-		http_dashboard(&b, srp.status, trp.tree, rollups, nl);
+		http_dashboard_tail(&b, srp.status, trp.tree);
 		r = send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", &b);
 	}
-	for (size_t i = 0; i < asked; i++)
-		svc_release(&rs[i]);
 	if (tree_asked)
 		svc_release(&ts);
 	svc_release(&ss);

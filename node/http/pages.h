@@ -18,6 +18,12 @@ void http_metrics(struct sbuf *out, const Ctl__StatusReply *st);
  * rollup per level below the node (ROLLUPS[0] the nearest level). */
 void http_dashboard(struct sbuf *out, const Ctl__StatusReply *st, const Ctl__TreeReply *tree,
                     Ctl__RollupReply *const *rollups, size_t n_rollups);
+/* The same page in three parts, in this order: the head (title, facts),
+ * one section per rollup (a function of the rollup alone, so it can be
+ * kept with its store snapshot), the tail (proposals, sync tree). */
+void http_dashboard_head(struct sbuf *out, const Ctl__StatusReply *st);
+void http_dashboard_rollup(struct sbuf *out, const Ctl__RollupReply *r);
+void http_dashboard_tail(struct sbuf *out, const Ctl__StatusReply *st, const Ctl__TreeReply *tree);
 
 /* TEXT escaped for HTML text and attribute values. */
 void http_html_escape(struct sbuf *out, const char *text);
