@@ -119,11 +119,13 @@ bool control_child_connected(const struct config *cfg, const struct child *c, ui
  * the same in status and tree but for clocks and ages. Left out: the times
  * the view was published and of the last message each way (up: last_rx,
  * last_hello, last_hb, last_send, pull_sent; a child's last_seen and
- * hb_at), clock_behind_ms and disk_free, which move on their own; a child's
+ * hb_at), when a line was last logged (up: send_err_logged, mon_logged) and
+ * the Hello retry's delay (up.hello_backoff), clock_behind_ms and
+ * disk_free, which move on their own, and the count and digest; a child's
  * connected state is folded in as control_child_connected says at NOW, and
  * its subtree through V->subtree_digest[i], which must hold
- * control_subtree_digest of it. A field added to the view is in the digest
- * unless it is added to that list (test_view).
+ * control_subtree_digest of it (the nodes' age_ms left out). A field added to the view is in the
+ * digest unless it is added to that list (test_view).
  */
 uint64_t control_view_digest(const struct control_view *v, const struct config *cfg, uint64_t now);
 /* What child C's last heartbeat said of its subtree, ages aside. */

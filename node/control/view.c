@@ -50,6 +50,9 @@ control_view_digest(const struct control_view *v, const struct config *cfg, uint
 	key.clock_behind_ms = key.disk_free = 0;
 	key.up.last_rx_ms = key.up.last_hello_ms = key.up.last_hb_ms = 0;
 	key.up.last_send_ms = key.up.pull_sent_ms = 0;
+	/* when a line was last logged, and a retry's delay: not shown */
+	key.up.send_err_logged_ms = key.up.hello_backoff_ms = 0;
+	memset(key.up.mon_logged_ms, 0, sizeof(key.up.mon_logged_ms));
 	key.children = NULL;
 	key.subtree_digest = NULL;
 	key.cap_children = 0;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char help_status[] =
     "\nShow this node: records held, the link to its parent (connected,\n"
@@ -27,7 +29,7 @@ static const char help_status[] =
     "                      answer's \"changes\" equal to N says nothing changed\n"
     "  --follow            show the status, then again each time it changes\n"
     "                      (one JSON object per line with --json), until\n"
-    "                      interrupted\n"
+    "                      interrupted or the node stops (exit 1)\n"
     "  --count N           with --follow: stop after N statuses\n";
 
 static const char help_tree[] =
@@ -73,10 +75,12 @@ emit_file(struct sbuf *out, const char *file)
 	return 0;
 }
 
-/* One status, asked with Q, on stdout (unless FOLLOWING and it only says
- * that the wait ended); returns its change count. */
+/* One status, asked with Q, on stdout; with FOLLOWING only if its count is
+ * not SEEN (a wait that ended without a change shows nothing). Returns its
+ * change count; *WAITED_OUT says whether its wait ended without a change. */
 static uint64_t
-status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, bool *waited_out)
+status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, uint64_t seen,
+            bool *waited_out)
 {
 	Ctl__Request rq;
 	ctl__request__init(&rq);
@@ -85,14 +89,17 @@ status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, bool *w
 	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_STATUS);
 	uint64_t changes = rp->status->changes;
 	*waited_out = rp->status->waited_out;
-	if (!following || !*waited_out) {
+	/* By the count, not by waited_out: a change at the last moment of a
+	 * wait comes marked waited out. */
+	if (!following || changes != seen) {
 		struct sbuf out;
 		sbuf_init(&out);
 		CLI_RENDER(&out, json, rp->status, render_status_text);
 		if (!json && following)
 			sbuf_add(&out, "\n", 1); /* a blank line between two */
 		cli_emit(&out);
-		fflush(stdout);
+		if (fflush(stdout) != 0)
+			cli_die("standard output: %s", strerror(errno));
 	}
 	cli_reply_free(rp);
 	return changes;
@@ -120,6 +127,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	if (follow && a.val[1])
 		cli_usage_error(&cmd,
 		                "--follow starts from the status it shows first: no --wait-change");
+	long count = a.val[4] ? cli_number(&cmd, "--count", a.val[4], 1, LONG_MAX) : LONG_MAX;
 	long wait_s = a.val[2] ? cli_number(&cmd, "--wait", a.val[2], 1, 60) : 30;
 	if (a.val[1]) {
 		q.changed_after =
@@ -132,17 +140,22 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	if ((a.val[1] || follow) && c->timeout_s < (int)wait_s + 10)
 		c->timeout_s = (int)wait_s + 10;
 	bool waited_out;
-	uint64_t seen = status_once(c, &q, json, follow, &waited_out);
-	if (!follow)
-		return 0;
-	/* Each change, as it comes: asked again with the count just seen. */
-	long count = a.val[4] ? cli_number(&cmd, "--count", a.val[4], 1, LONG_MAX) : LONG_MAX;
+	uint64_t seen = status_once(c, &q, json, false, 0, &waited_out);
+	/* Each change, as it comes: asked again with the count just seen. A
+	 * wait that ends early without a change (the node holds 64 others and
+	 * made room) is followed by a pause, not a storm of questions. */
 	q.wait_ms = (uint32_t)wait_s * 1000;
-	for (long shown = 1; shown < count;) {
+	for (long shown = 1; follow && shown < count;) {
 		q.changed_after = seen;
-		seen = status_once(c, &q, json, true, &waited_out);
-		if (!waited_out)
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		uint64_t now = status_once(c, &q, json, true, seen, &waited_out);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (now != seen)
 			shown++;
+		else if (t1.tv_sec - t0.tv_sec < wait_s / 2)
+			sleep(1);
+		seen = now;
 	}
 	return 0;
 }

@@ -89,6 +89,8 @@ clocks_and_ages_are_no_change(void **state)
 	f->v.disk_free -= 4096;
 	f->v.up.last_rx_ms = f->v.up.last_hello_ms = f->v.up.last_hb_ms = NOW + 300;
 	f->v.up.last_send_ms = f->v.up.pull_sent_ms = NOW + 300;
+	f->v.up.send_err_logged_ms = f->v.up.mon_logged_ms[2] = NOW + 300;
+	f->v.up.hello_backoff_ms = 4000;
 	for (size_t i = 0; i < KIDS; i++) {
 		f->kids[i].last_seen_ms = NOW + 200;
 		f->kids[i].hb_at_ms = NOW + 200;
