@@ -77,10 +77,9 @@ emit_file(struct sbuf *out, const char *file)
 
 /* One status, asked with Q, on stdout; with FOLLOWING only if its count is
  * not SEEN (a wait that ended without a change shows nothing). Returns its
- * change count; *WAITED_OUT says whether its wait ended without a change. */
+ * change count. */
 static uint64_t
-status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, uint64_t seen,
-            bool *waited_out)
+status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, uint64_t seen)
 {
 	Ctl__Request rq;
 	ctl__request__init(&rq);
@@ -88,7 +87,6 @@ status_once(struct ctl *c, Ctl__StatusReq *q, bool json, bool following, uint64_
 	rq.status = q;
 	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_STATUS);
 	uint64_t changes = rp->status->changes;
-	*waited_out = rp->status->waited_out;
 	/* By the count, not by waited_out: a change at the last moment of a
 	 * wait comes marked waited out. */
 	if (!following || changes != seen) {
@@ -139,8 +137,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	/* The answer comes after the wait at the latest. */
 	if ((a.val[1] || follow) && c->timeout_s < (int)wait_s + 10)
 		c->timeout_s = (int)wait_s + 10;
-	bool waited_out;
-	uint64_t seen = status_once(c, &q, json, false, 0, &waited_out);
+	uint64_t seen = status_once(c, &q, json, false, 0);
 	/* Each change, as it comes: asked again with the count just seen. A
 	 * wait that ends early without a change (the node holds 64 others and
 	 * made room) is followed by a pause, not a storm of questions. */
@@ -149,7 +146,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		q.changed_after = seen;
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		uint64_t now = status_once(c, &q, json, true, seen, &waited_out);
+		uint64_t now = status_once(c, &q, json, true, seen);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (now != seen)
 			shown++;
