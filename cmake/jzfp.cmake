@@ -9,6 +9,18 @@ pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
 pkg_check_modules(XLSXWRITER REQUIRED IMPORTED_TARGET xlsxwriter)
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 
+# jzfp_soname(PREFIX out): the SONAME of the shared library pkg-config found
+# for PREFIX (what dlopen must name on a machine without the -dev package).
+function(jzfp_soname prefix out)
+	find_library(lib NAMES ${${prefix}_LIBRARIES} HINTS ${${prefix}_LIBRARY_DIRS} NO_CACHE)
+	execute_process(COMMAND ${CMAKE_READELF} -d ${lib} OUTPUT_VARIABLE dyn
+		RESULT_VARIABLE rc)
+	if(NOT rc EQUAL 0 OR NOT dyn MATCHES "Library soname: \\[([^]]+)\\]")
+		message(FATAL_ERROR "cannot read the SONAME of ${lib} (readelf -d)")
+	endif()
+	set(${out} ${CMAKE_MATCH_1} PARENT_SCOPE)
+endfunction()
+
 add_library(jzfp_warnings INTERFACE)
 target_compile_options(jzfp_warnings INTERFACE
 	-D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes

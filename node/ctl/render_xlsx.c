@@ -9,15 +9,79 @@
  * text (Excel would show 6.30121E+11 and drop digits), and a text cell is
  * never a formula, whatever it begins with (worksheet_write_string writes
  * strings, not formulas).
+ *
+ * libxlsxwriter is opened with dlopen the first time a workbook is made,
+ * not linked: it pulls libcrypto, minizip and zlib, whose loading and
+ * relocation took about 8 ms of every jzfpctl command's start (status,
+ * rollup, the tests' waits), and only `--format xlsx` needs them. The
+ * header still gives every function's type (__typeof__), so a call through
+ * the table is checked like a direct one.
  */
 #include "render.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xlsxwriter.h>
 
 #define XLSX_MAX_ROWS 1048576 /* rows of one Excel sheet */
+
+/* The functions used, from the library named by its SONAME at build time. */
+#define LXW_FUNCS(X)                                                                               \
+	X(workbook_new_opt)                                                                        \
+	X(workbook_add_worksheet)                                                                  \
+	X(workbook_add_format)                                                                     \
+	X(workbook_close)                                                                          \
+	X(format_set_bold)                                                                         \
+	X(worksheet_set_column)                                                                    \
+	X(worksheet_write_number)                                                                  \
+	X(worksheet_write_string)                                                                  \
+	X(lxw_strerror)
+
+static struct {
+#define LXW_FIELD(f) __typeof__(&f) f;
+	LXW_FUNCS(LXW_FIELD)
+#undef LXW_FIELD
+	char why[200]; /* why it could not be loaded, or "" */
+} lxw;
+
+static void
+lxw_load(void)
+{
+	void *h = dlopen(JZFP_XLSXWRITER_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *e = dlerror();
+		snprintf(lxw.why, sizeof(lxw.why), "%s", e ? e : JZFP_XLSXWRITER_SONAME);
+		return;
+	}
+#define LXW_SYM(f)                                                                                 \
+	if (!lxw.why[0]) {                                                                         \
+		void *p = dlsym(h, #f);                                                            \
+		if (p)                                                                             \
+			memcpy(&lxw.f, &p, sizeof(p)); /* POSIX: a function's address */          \
+		else                                                                               \
+			snprintf(lxw.why, sizeof(lxw.why), "%s: no %s", JZFP_XLSXWRITER_SONAME,   \
+			         #f);                                                              \
+	}
+	LXW_FUNCS(LXW_SYM)
+#undef LXW_SYM
+}
+
+/* The library, loaded once; false with ERR filled if it cannot be. */
+static bool
+lxw_ready(char *err, size_t errlen)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, lxw_load);
+	if (lxw.why[0])
+		snprintf(err, errlen,
+		         "xlsx needs libxlsxwriter (Debian package libxlsxwriter4): %s; "
+		         "--format csv needs nothing more",
+		         lxw.why);
+	return !lxw.why[0];
+}
 
 struct xlsx_sheet {
 	lxw_workbook *wb;
@@ -31,27 +95,29 @@ struct xlsx_sheet {
 struct xlsx_sheet *
 render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen)
 {
+	if (!lxw_ready(err, errlen))
+		return NULL;
 	struct xlsx_sheet *x = calloc(1, sizeof(*x));
 	if (!x) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL};
-	x->wb = workbook_new_opt(path, &opt);
+	x->wb = lxw.workbook_new_opt(path, &opt);
 	if (!x->wb) {
 		snprintf(err, errlen, "cannot create the workbook %s", path);
 		free(x);
 		return NULL;
 	}
-	x->ws = workbook_add_worksheet(x->wb, sheet);
-	x->bold = workbook_add_format(x->wb);
+	x->ws = lxw.workbook_add_worksheet(x->wb, sheet);
+	x->bold = lxw.workbook_add_format(x->wb);
 	if (!x->ws || !x->bold) {
 		snprintf(err, errlen, "cannot create the workbook %s", path);
-		workbook_close(x->wb);
+		lxw.workbook_close(x->wb);
 		free(x);
 		return NULL;
 	}
-	format_set_bold(x->bold);
+	lxw.format_set_bold(x->bold);
 	return x;
 }
 
@@ -71,7 +137,7 @@ int
 render_xlsx_widths(struct xlsx_sheet *x, const double *widths, size_t n)
 {
 	for (size_t c = 0; c < n; c++)
-		if (worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL) !=
+		if (lxw.worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL) !=
 		    LXW_NO_ERROR)
 			return -EINVAL;
 	return 0;
@@ -97,13 +163,13 @@ render_xlsx_row(struct xlsx_sheet *x, const char *const *cells, const bool *nume
 		if (!t[0])
 			continue; /* an empty cell */
 		if (!header && numeric && numeric[c] && as_number(t, &v))
-			e = worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v, NULL);
+			e = lxw.worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v, NULL);
 		else
-			e = worksheet_write_string(x->ws, x->row, (lxw_col_t)c, t,
+			e = lxw.worksheet_write_string(x->ws, x->row, (lxw_col_t)c, t,
 			                           header ? x->bold : NULL);
 		if (e != LXW_NO_ERROR) {
 			x->failed = true;
-			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1, lxw_strerror(e));
+			snprintf(x->why, sizeof(x->why), "row %u: %s", x->row + 1, lxw.lxw_strerror(e));
 			return -EIO;
 		}
 	}
@@ -121,9 +187,9 @@ render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", x->why);
 		rc = -EIO;
 	}
-	lxw_error e = workbook_close(x->wb);
+	lxw_error e = lxw.workbook_close(x->wb);
 	if (!rc && e != LXW_NO_ERROR) {
-		snprintf(err, errlen, "cannot write the workbook: %s", lxw_strerror(e));
+		snprintf(err, errlen, "cannot write the workbook: %s", lxw.lxw_strerror(e));
 		rc = -EIO;
 	}
 	free(x);
