@@ -32,6 +32,7 @@ import os
 import posixpath
 import re
 import shutil
+import subprocess
 import zipfile
 
 import jzfptest as jt
@@ -238,6 +239,15 @@ def test(t):
     check(re.search(r"<c r=\"E2\"[^>]*><v>\d+</v>", s), "rollup xlsx: population not a number")
     p = t.run_ctl(county, "rollup", "--format", "xlsx")
     check_eq(p.returncode, 2, "rollup --format xlsx without FILE")
+    # jzfpctl opens libxlsxwriter only to write a workbook: on a machine
+    # without it, a clear error, no file, and CSV still works.
+    nolib = os.path.join(t.dir, "nolib.xlsx")
+    p = subprocess.run([jt.JZFPCTL, "-c", county.conf, "rollup", "--format", "xlsx", nolib],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, JZFP_TEST_XLSXWRITER="libjzfp-absent.so.0"))
+    check(p.returncode != 0 and "xlsx needs libxlsxwriter" in p.stderr
+          and "libjzfp-absent.so.0" in p.stderr, f"xlsx without the library: {p.returncode} {p.stderr!r}")
+    check(not os.path.exists(nolib), "xlsx without the library left a file")
 
 
 if __name__ == "__main__":
