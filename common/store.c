@@ -27,7 +27,13 @@ struct store {
 	 * it exclusively, because LMDB may change the map size only while no
 	 * transaction is active in the process. */
 	pthread_rwlock_t grow_lock;
+	struct mark_journal *marks; /* store_changes */
+	store_mark_fn *mark;        /* per table, store_mark */
+	bool marking;               /* any set: writes publish their marks */
 };
+
+/* Write transactions whose marks are kept (store_changes). */
+#define STORE_MARKED_WRITES 256
 
 static int
 mdb_err(int rc)
@@ -130,12 +136,17 @@ store_open(struct store **out, const char *dir, uint64_t map_size,
 		return -ENOMEM;
 	st->layout = layout;
 	st->dbi = calloc(layout->n + 1, sizeof(*st->dbi));
-	if (!st->dbi) {
+	st->mark = calloc(layout->n + 1, sizeof(*st->mark));
+	if (!st->dbi || !st->mark) {
+		free(st->dbi);
+		free(st->mark);
 		free(st);
 		return -ENOMEM;
 	}
 	pthread_rwlock_init(&st->grow_lock, NULL);
-	int err;
+	int err = mark_journal_new(&st->marks, STORE_MARKED_WRITES);
+	if (err)
+		goto fail;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		err = -errno;
 		goto fail;
@@ -195,7 +206,9 @@ store_open(struct store **out, const char *dir, uint64_t map_size,
 fail:
 	if (st->env)
 		mdb_env_close(st->env);
+	mark_journal_free(&st->marks);
 	free(st->dbi);
+	free(st->mark);
 	free(st);
 	return err;
 }
@@ -206,8 +219,10 @@ store_close(struct store **st)
 	if (!st || !*st)
 		return;
 	mdb_env_close((*st)->env);
+	mark_journal_free(&(*st)->marks);
 	pthread_rwlock_destroy(&(*st)->grow_lock);
 	free((*st)->dbi);
+	free((*st)->mark);
 	free(*st);
 	*st = NULL;
 }
@@ -220,6 +235,7 @@ store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
 	txn->txn = NULL;
 	txn->err = 0;
 	txn->rw = mode == STORE_RW;
+	memset(&txn->marks, 0, sizeof(txn->marks));
 	if (!txn->rw)
 		pthread_rwlock_rdlock(&st->grow_lock);
 	int rc = mdb_txn_begin(st->env, NULL, mode == STORE_RO ? MDB_RDONLY : 0, &t);
@@ -242,8 +258,14 @@ store_commit(struct store_txn *txn)
 	if (err || !txn->rw) {
 		mdb_txn_abort(txn->txn);
 	} else {
+		/* The marks before the commit: a reader who sees this snapshot
+		 * finds them. Should the commit fail, the next write takes the
+		 * same id and adds its own: a mark too many, never one too few. */
+		if (txn->st->marking)
+			mark_journal_publish(txn->st->marks, mdb_txn_id(txn->txn), &txn->marks);
 		err = write_err(txn->st, mdb_err(mdb_txn_commit(txn->txn)));
 	}
+	mark_set_release(&txn->marks);
 	if (!txn->rw)
 		pthread_rwlock_unlock(&txn->st->grow_lock);
 	txn->txn = NULL;
@@ -258,6 +280,7 @@ store_abort(struct store_txn *txn)
 		if (!txn->rw)
 			pthread_rwlock_unlock(&txn->st->grow_lock);
 	}
+	mark_set_release(&txn->marks);
 	txn->txn = NULL;
 }
 
@@ -286,6 +309,24 @@ store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, stru
 	return 0;
 }
 
+void
+store_mark(struct store *st, unsigned db, store_mark_fn fn)
+{
+	if (db <= st->layout->n) {
+		st->mark[db] = fn;
+		st->marking |= fn != NULL;
+	}
+}
+
+/* Note what a write to DB marks (store_mark). */
+static void
+mark(struct store_txn *txn, unsigned db, const void *key, size_t klen, const struct bytes *val)
+{
+	store_mark_fn fn = txn->st->mark[db];
+	if (fn)
+		mark_set_add(&txn->marks, fn((struct bytes){key, klen}, val));
+}
+
 static void
 put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val, size_t vlen,
     unsigned flags)
@@ -297,6 +338,8 @@ put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void
 	int rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
 	if (rc)
 		store_fail(txn, mdb_err(rc));
+	else
+		mark(txn, db, key, klen, &(struct bytes){val, vlen});
 }
 
 void
@@ -322,6 +365,8 @@ store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 	int rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
 	if (rc && rc != MDB_NOTFOUND)
 		store_fail(txn, mdb_err(rc));
+	else if (!rc)
+		mark(txn, db, key, klen, NULL);
 }
 
 void
@@ -332,6 +377,19 @@ store_clear(struct store_txn *txn, unsigned db)
 	int rc = mdb_drop(txn->txn, txn->st->dbi[db], 0);
 	if (rc)
 		store_fail(txn, mdb_err(rc));
+	else if (txn->st->mark[db])
+		mark_set_add(&txn->marks, MARK_ALL);
+}
+
+int
+store_changes(struct store *st, uint64_t from, uint64_t to, uint64_t **out, size_t *n)
+{
+	if (!st->marking) {
+		*out = NULL;
+		*n = 0;
+		return JZ_ENOTFOUND; /* no write was marked: nothing is known */
+	}
+	return mark_journal_since(st->marks, from, to, out, n);
 }
 
 int

@@ -19,6 +19,7 @@
 
 #include "bytes.h"
 #include "err.h"
+#include "marks.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,6 +58,7 @@ struct store_txn {
 	void *txn; /* MDB_txn */
 	int err;   /* first error, sticky */
 	bool rw;
+	struct mark_set marks; /* a write's marks, published at its commit */
 };
 
 /*
@@ -166,6 +168,29 @@ JZ_NODISCARD int store_copy(struct store *st, const char *dir, const char *mark_
 /* The snapshot a read transaction sees (LMDB's transaction id): two read
  * transactions with the same id read the same data. 0 for a finished one. */
 uint64_t store_txn_id(const struct store_txn *txn);
+
+/*
+ * What a write to table DB marks for store_changes (marks.h): FN(key, value)
+ * returns 0 for nothing, MARK_ALL for anything, or the caller's mark; the
+ * value is NULL for a delete, and a clear marks MARK_ALL. Without one, the
+ * table's writes mark nothing. Set before the store is written or shared
+ * between threads.
+ */
+typedef uint64_t (*store_mark_fn)(struct bytes key, const struct bytes *val);
+void store_mark(struct store *st, unsigned db, store_mark_fn fn);
+
+/*
+ * The marks (store_mark) of the writes committed after
+ * snapshot FROM up to snapshot TO (store_txn_id of two read transactions),
+ * sorted, each once, in *OUT (free()) and *N: what a reader holding an answer
+ * read at FROM must read again to answer as of TO. Returns 0, JZ_ENOTFOUND
+ * when the store cannot tell (FROM too old: the marks of the last 256
+ * writes that had any are kept; a write of more than MARK_SET_MAX marks,
+ * a clear, a writer in another process, no store_mark set), or -ENOMEM.
+ * Thread-safe.
+ */
+JZ_NODISCARD int store_changes(struct store *st, uint64_t from, uint64_t to, uint64_t **out,
+                               size_t *n);
 
 /* Bytes in use and map size, for status and the disk alarm. */
 void store_usage(struct store *st, uint64_t *used, uint64_t *map_size);

@@ -56,6 +56,16 @@ struct svc {
 	uint32_t hold_ms;  /* tests: hold the read transaction this long */
 	bool waited_out;   /* a status that waited for a change and saw none */
 	uint64_t snapshot; /* rollup: the store snapshot (txn id) it was read at */
+	/* rollup, for the HTTP server's kept answers: with since set, answer
+	 * only the rows that may differ from those of the answer read at
+	 * snapshot SINCE for year SINCE_YEAR (store_changes), if the store can
+	 * tell; then partial is set and changed lists the areas read again
+	 * (those without a row in the answer have none now). */
+	uint64_t rollup_since;
+	uint32_t rollup_since_year;
+	bool rollup_partial;
+	uint64_t *rollup_changed;
+	size_t n_rollup_changed;
 };
 
 typedef int (*svc_fn)(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);

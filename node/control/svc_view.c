@@ -398,6 +398,41 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 	return 0;
 }
 
+/*
+ * The rows of Q that may differ from those of the answer at s->rollup_since
+ * (svc.h), with s->rollup_changed set; JZ_ENOTFOUND when there is no such
+ * answer or the store cannot tell what changed since: read them all.
+ */
+static long
+rollup_since(struct svc *s, struct store_txn *txn, const struct rollup_query *q,
+             struct rollup_row **rows)
+{
+	s->rollup_partial = false;
+	if (!s->rollup_since || s->rollup_since_year != q->year || !q->year)
+		return JZ_ENOTFOUND;
+	uint64_t *marks, *areas;
+	size_t n, nareas;
+	int err = store_changes(s->st, s->rollup_since, s->snapshot, &marks, &n);
+	if (err)
+		return err == -ENOMEM ? err : JZ_ENOTFOUND;
+	long nrows = rollup_query_marked(txn, q, marks, n, rows, &areas, &nareas);
+	free(marks);
+	if (nrows < 0)
+		return nrows;
+	s->rollup_changed = svc_alloc(s, (nareas ? nareas : 1) * sizeof(*areas));
+	if (!s->rollup_changed) {
+		free(areas);
+		free(*rows);
+		*rows = NULL;
+		return -ENOMEM;
+	}
+	memcpy(s->rollup_changed, areas, nareas * sizeof(*areas));
+	s->n_rollup_changed = nareas;
+	s->rollup_partial = true;
+	free(areas);
+	return nrows;
+}
+
 int
 svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -432,7 +467,9 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	long year = q->year ? (long)q->year : rollup_latest_year(&txn);
 	struct rollup_query rqy = {.level = level, .under = q->under, .year = (uint16_t)year};
 	struct rollup_row *rows = NULL;
-	long nrows = year > 0 ? rollup_query(&txn, &rqy, &rows) : 0;
+	long nrows = rollup_since(s, &txn, &rqy, &rows);
+	if (nrows == JZ_ENOTFOUND)
+		nrows = year > 0 ? rollup_query(&txn, &rqy, &rows) : 0;
 	struct rec_policy pol;
 	int perr = wf_policy_get(&txn, &pol);
 	svc_hold(s);

@@ -55,6 +55,10 @@ void render_tree_text(struct sbuf *out, const Ctl__TreeReply *r);
 void render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r);
 /* The rollup's CSV: the header line and one line per row, CRLF when CRLF. */
 void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf);
+/* Its header line, and one row's line: render_rollup_csv is the one, then
+ * the other for each row (the HTTP server keeps an answer's lines apart). */
+void render_rollup_csv_head(struct sbuf *out, bool crlf);
+void render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool crlf);
 /* The rollup for Excel (rollup --excel): a UTF-8 BOM, Chinese headers
  * (地区代码, 层级, ...), CRLF lines; the cells as render_rollup_csv's. */
 void render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r);

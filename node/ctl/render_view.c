@@ -212,36 +212,47 @@ render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r)
 }
 
 void
-render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf)
+render_rollup_csv_head(struct sbuf *out, bool crlf)
 {
-	const char *eol = crlf ? "\r\n" : "\n";
 	for (size_t c = 0; c < ROLLUP_COLS; c++)
 		sbuf_printf(out, "%s%s", c ? "," : "", rollup_headers[c]);
-	sbuf_printf(out, "%s", eol);
-	for (size_t i = 0; i < r->n_rows; i++) {
-		char cells[ROLLUP_COLS][32];
-		render_rollup_cells(r->rows[i], cells);
-		/* The texts from the node as CSV cells; the cells jzfpctl wrote
-		 * (digits, "-", ".", yes or no) are plain and need no quoting, so
-		 * they go out together as one piece. */
-		char line[ROLLUP_COLS * 33 + 2];
-		size_t k = 0;
-		for (size_t c = 0; c < ROLLUP_COLS; c++) {
-			if (c < 3) {
-				if (c)
-					sbuf_add(out, ",", 1);
-				render_csv_cell(out, c == 2 ? r->rows[i]->name : cells[c]);
-				continue;
-			}
-			line[k++] = ',';
-			size_t n = strlen(cells[c]);
-			memcpy(line + k, cells[c], n);
-			k += n;
+	sbuf_add(out, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
+}
+
+void
+render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool crlf)
+{
+	char cells[ROLLUP_COLS][32];
+	render_rollup_cells(row, cells);
+	/* The texts from the node as CSV cells; the cells jzfpctl wrote
+	 * (digits, "-", ".", yes or no) are plain and need no quoting, so
+	 * they go out together as one piece. */
+	char line[ROLLUP_COLS * 33 + 2];
+	size_t k = 0;
+	for (size_t c = 0; c < ROLLUP_COLS; c++) {
+		if (c < 3) {
+			if (c)
+				sbuf_add(out, ",", 1);
+			render_csv_cell(out, c == 2 ? row->name : cells[c]);
+			continue;
 		}
-		memcpy(line + k, eol, strlen(eol));
-		k += strlen(eol);
-		sbuf_add(out, line, k);
+		line[k++] = ',';
+		size_t n = strlen(cells[c]);
+		memcpy(line + k, cells[c], n);
+		k += n;
 	}
+	if (crlf)
+		line[k++] = '\r';
+	line[k++] = '\n';
+	sbuf_add(out, line, k);
+}
+
+void
+render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf)
+{
+	render_rollup_csv_head(out, crlf);
+	for (size_t i = 0; i < r->n_rows; i++)
+		render_rollup_csv_row(out, r->rows[i], crlf);
 }
 
 void

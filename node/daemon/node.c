@@ -18,6 +18,7 @@
 #include "log.h"
 #include "origin.h"
 #include "record.h"
+#include "rollup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -485,6 +486,8 @@ open_store(struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open store in %s: %s", cfg->data_dir, err_str(rc));
 		return rc;
 	}
+	/* Before any write: the HTTP server's kept rollups update by them. */
+	rollup_marks_on(n->st);
 	rc = apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, cfg->area);
 	if (rc) {
 		snprintf(err, errlen, "cannot read store in %s: %s", cfg->data_dir, err_str(rc));

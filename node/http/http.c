@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "pages.h"
+#include "rcache.h"
 #include "render.h"
 #include "store.h"
 #include "svc.h"
@@ -38,28 +39,6 @@
 #define HTTP_LISTEN_BACKLOG  32
 #define HTTP_MAX_QUERY_VALUE 64
 
-/*
- * Rollup answers kept by the store snapshot they were read at (its LMDB
- * transaction id): a rollup is a function of the query and the store's
- * content, so the same query at the same snapshot gets the same bytes. A
- * commit moves the snapshot on, and every kept answer stops matching. The
- * least recently used of RCACHE_SLOTS goes, and more until they hold at
- * most RCACHE_BUDGET bytes; answers over RCACHE_MAX are not kept. The
- * dashboard keeps its rollup sections here too.
- */
-#define RCACHE_SLOTS  8
-#define RCACHE_MAX    (16u << 20)
-#define RCACHE_BUDGET (32u << 20) /* all slots together */
-
-struct rcache_slot {
-	char key[200]; /* the query: level, under, year, format */
-	uint64_t snapshot;
-	const char *type;
-	char *body;
-	size_t n;
-	uint64_t used; /* tick of its last use */
-};
-
 struct http {
 	struct MHD_Daemon *d;
 	struct store *st;
@@ -67,9 +46,7 @@ struct http {
 	const struct ident *id;
 	struct control *ctl;
 	char bound[80];
-	pthread_mutex_t rc_lock;
-	struct rcache_slot rc[RCACHE_SLOTS];
-	uint64_t rc_tick, rc_hits, rc_misses; /* under rc_lock */
+	struct rcache *rc; /* rollup answers kept (rcache.h) */
 };
 
 /* ---------------------------------------------------------------- address */
@@ -122,6 +99,27 @@ parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool
 
 /* ---------------------------------------------------------------- replies */
 
+/* Queue response R (destroyed here; NULL: out of memory) with STATUS and
+ * TYPE and the headers every reply has. */
+static enum MHD_Result
+queue(struct MHD_Connection *c, unsigned status, const char *type, struct MHD_Response *r)
+{
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (strncmp(type, "text/html", 9) == 0)
+		MHD_add_response_header(r, "Content-Security-Policy",
+		                        "default-src 'none'; style-src 'unsafe-inline'; "
+		                        "img-src 'self' data:");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* Queue BODY (taken: freed by libmicrohttpd) with STATUS and TYPE. */
 static enum MHD_Result
 send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sbuf *body)
@@ -143,22 +141,27 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 	}
 	sbuf_init(body); /* the buffer now belongs to the response */
 	struct MHD_Response *r = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
+	if (!r)
 		free(p);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (strncmp(type, "text/html", 9) == 0)
-		MHD_add_response_header(r, "Content-Security-Policy",
-		                        "default-src 'none'; style-src 'unsafe-inline'; "
-		                        "img-src 'self' data:");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(c, status, type, r);
+}
+
+static void
+body_done(void *cls)
+{
+	rcache_body_unref(cls);
+}
+
+/* Queue a kept answer, 200, without a copy: the caller's reference of
+ * BODY goes to the response. */
+static enum MHD_Result
+send_kept(struct MHD_Connection *c, struct rcache_body *body)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+	    body->n, body->p, body_done, body);
+	if (!r)
+		rcache_body_unref(body);
+	return queue(c, MHD_HTTP_OK, body->type, r);
 }
 
 /* A plain-text answer of one line. */
@@ -234,9 +237,11 @@ ask_tree(struct http *h, struct svc *s, Ctl__Reply *rp)
 	return rp->code;
 }
 
+/* The rollup asked; with SINCE, only the rows changed since the answer read
+ * at snapshot SINCE for year SINCE_YEAR, if the store can tell (svc.h). */
 static int
 ask_rollup(struct http *h, struct svc *s, const char *level, uint64_t under, uint32_t year,
-           Ctl__Reply *rp)
+           uint64_t since, uint32_t since_year, Ctl__Reply *rp)
 {
 	char lv[16];
 	snprintf(lv, sizeof(lv), "%s", level);
@@ -249,7 +254,11 @@ ask_rollup(struct http *h, struct svc *s, const char *level, uint64_t under, uin
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
 	rq.rollup = &q;
-	ask(h, s, &rq, rp);
+	svc_init(s, NULL, h->st, h->cfg, h->id, h->ctl);
+	s->rollup_since = since;
+	s->rollup_since_year = since_year;
+	ctl__reply__init(rp);
+	svc_dispatch(s, &rq, rp);
 	return rp->code;
 }
 
@@ -265,81 +274,6 @@ snapshot_now(struct http *h)
 	uint64_t id = store_txn_id(&txn);
 	store_abort(&txn);
 	return id;
-}
-
-/* The answer kept for KEY at SNAPSHOT into OUT, with its type; false if
- * none or SNAPSHOT is 0 (counted as a miss). */
-static bool
-rcache_get(struct http *h, const char *key, uint64_t snapshot, struct sbuf *out, const char **type)
-{
-	bool hit = false;
-	pthread_mutex_lock(&h->rc_lock);
-	for (size_t i = 0; i < RCACHE_SLOTS && snapshot && !hit; i++) {
-		struct rcache_slot *r = &h->rc[i];
-		if (r->body && r->snapshot == snapshot && strcmp(r->key, key) == 0) {
-			sbuf_add(out, r->body, r->n);
-			*type = r->type;
-			r->used = ++h->rc_tick;
-			hit = !out->oom;
-		}
-	}
-	if (hit)
-		h->rc_hits++;
-	else
-		h->rc_misses++;
-	pthread_mutex_unlock(&h->rc_lock);
-	return hit;
-}
-
-/* Keep a copy of BODY as KEY's answer at SNAPSHOT (best effort). */
-static void
-rcache_put(struct http *h, const char *key, uint64_t snapshot, const char *type,
-           const struct sbuf *body)
-{
-	if (!snapshot || body->oom || !body->n || body->n > RCACHE_MAX ||
-	    strlen(key) >= sizeof(h->rc[0].key))
-		return;
-	char *copy = malloc(body->n);
-	if (!copy)
-		return;
-	memcpy(copy, body->p, body->n);
-	pthread_mutex_lock(&h->rc_lock);
-	struct rcache_slot *r = &h->rc[0];
-	for (size_t i = 0; i < RCACHE_SLOTS; i++) {
-		if (h->rc[i].body && strcmp(h->rc[i].key, key) == 0) {
-			r = &h->rc[i]; /* the same query at an older snapshot */
-			break;
-		}
-		if (h->rc[i].used < r->used)
-			r = &h->rc[i];
-	}
-	free(r->body);
-	snprintf(r->key, sizeof(r->key), "%s", key);
-	r->snapshot = snapshot;
-	r->type = type;
-	r->body = copy;
-	r->n = body->n;
-	r->used = ++h->rc_tick;
-	/* Within the budget: the least recently used others go. */
-	for (;;) {
-		size_t total = 0;
-		struct rcache_slot *old = NULL;
-		for (size_t i = 0; i < RCACHE_SLOTS; i++) {
-			struct rcache_slot *x = &h->rc[i];
-			if (!x->body)
-				continue;
-			total += x->n;
-			if (x != r && (!old || x->used < old->used))
-				old = x;
-		}
-		if (total <= RCACHE_BUDGET || !old)
-			break;
-		free(old->body);
-		old->body = NULL;
-		old->n = 0;
-		old->used = 0;
-	}
-	pthread_mutex_unlock(&h->rc_lock);
 }
 
 /* ---------------------------------------------------------------- routes */
@@ -358,16 +292,17 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	sbuf_init(&b);
 	http_metrics(&b, rp.status);
 	svc_release(&s);
-	pthread_mutex_lock(&h->rc_lock);
-	uint64_t hits = h->rc_hits, misses = h->rc_misses;
-	pthread_mutex_unlock(&h->rc_lock);
+	uint64_t hits, misses, updates;
+	rcache_counts(h->rc, &hits, &misses, &updates);
 	sbuf_printf(&b,
 	            "# HELP jzfp_http_rollup_answers_total Rollups answered over HTTP: cache=hit "
-	            "when the same query was answered at the same store snapshot before.\n"
+	            "when the same query was answered at the same store snapshot before, "
+	            "update when only the rows changed since were read, miss when all were.\n"
 	            "# TYPE jzfp_http_rollup_answers_total counter\n"
 	            "jzfp_http_rollup_answers_total{cache=\"hit\"} %" PRIu64 "\n"
+	            "jzfp_http_rollup_answers_total{cache=\"update\"} %" PRIu64 "\n"
 	            "jzfp_http_rollup_answers_total{cache=\"miss\"} %" PRIu64 "\n",
-	            hits, misses);
+	            hits, updates, misses - updates);
 	return send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -458,26 +393,50 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	bool fresh =
 	    (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
 	uint64_t snap = fresh ? 0 : snapshot_now(h);
-	if (rcache_get(h, key, snap, &b, &type))
-		return send_body(c, MHD_HTTP_OK, type, &b);
-	sbuf_release(&b); /* a hit whose copy ran out of memory: read instead */
-	sbuf_init(&b);
+	struct rcache_body *kept = rcache_get(h->rc, key, snap);
+	if (kept)
+		return send_kept(c, kept);
+	/* A CSV kept with its lines at an older snapshot: read only the rows
+	 * changed since, if the store can tell which. */
+	uint64_t since = 0;
+	uint32_t since_year = 0;
+	if (csv && !fresh && !rcache_base(h->rc, key, &since, &since_year))
+		since = 0;
 	struct svc s;
 	Ctl__Reply rp;
-	ask_rollup(h, &s, level, area, (uint32_t)y, &rp);
-	if (rp.code)
-		return send_json(c, &s, &rp, NULL);
+	ask_rollup(h, &s, level, area, (uint32_t)y, since, since_year, &rp);
+	struct rcache_rows rows = {0};
+	if (!rp.code && s.rollup_partial &&
+	    !rcache_update(h->rc, key, since, s.rollup_changed, s.n_rollup_changed, rp.rollup, &b,
+	                   &rows)) {
+		/* That answer went meanwhile: read them all. */
+		svc_release(&s);
+		sbuf_release(&b);
+		sbuf_init(&b);
+		ask_rollup(h, &s, level, area, (uint32_t)y, 0, 0, &rp);
+	}
+	if (rp.code) {
+		enum MHD_Result r = send_json(c, &s, &rp, NULL);
+		sbuf_release(&b);
+		return r;
+	}
 	if (csv) {
-		render_rollup_csv(&b, rp.rollup, false);
+		if (!rows.off)
+			rcache_render_csv(&b, rp.rollup, &rows);
 		type = "text/csv; charset=utf-8";
 	} else {
 		render_json(&b, &rp.rollup->base);
 		sbuf_add(&b, "\n", 1);
 		type = "application/json; charset=utf-8";
 	}
-	rcache_put(h, key, s.snapshot, type, &b);
 	svc_release(&s);
-	return send_body(c, MHD_HTTP_OK, type, &b);
+	struct rcache_body *body = rcache_body_new(h->rc, &b, type);
+	if (!body) {
+		rcache_rows_release(&rows);
+		return send_body(c, MHD_HTTP_OK, type, &b);
+	}
+	rcache_put(h->rc, key, s.snapshot, body, &rows);
+	return send_kept(c, body);
 }
 
 /* The open proposals, as `jzfpctl proposals --json` lists them: household
@@ -529,24 +488,27 @@ dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sb
 {
 	char key[64];
 	snprintf(key, sizeof(key), "dashboard|%s", area_level_name(level));
-	struct sbuf sec;
-	sbuf_init(&sec);
-	const char *type;
 	*asked = false;
-	if (!rcache_get(h, key, snap, &sec, &type)) {
-		sbuf_release(&sec);
-		sbuf_init(&sec);
+	struct rcache_body *sec = rcache_get(h->rc, key, snap);
+	if (!sec) {
 		Ctl__Reply rp;
 		*asked = true;
-		if (ask_rollup(h, s, area_level_name(level), h->cfg->area, 0, &rp)) {
+		if (ask_rollup(h, s, area_level_name(level), h->cfg->area, 0, 0, 0, &rp)) {
 			snprintf(why, whylen, "%s", rp.error);
 			return rp.code;
 		}
-		http_dashboard_rollup(&sec, rp.rollup);
-		rcache_put(h, key, s->snapshot, "text/html", &sec);
+		struct sbuf b;
+		sbuf_init(&b);
+		http_dashboard_rollup(&b, rp.rollup);
+		if (!(sec = rcache_body_new(h->rc, &b, "text/html"))) {
+			sbuf_add(out, b.p ? b.p : "", b.n);
+			sbuf_release(&b);
+			return 0;
+		}
+		rcache_put(h->rc, key, s->snapshot, sec, NULL);
 	}
-	sbuf_add(out, sec.p ? sec.p : "", sec.n);
-	sbuf_release(&sec);
+	sbuf_add(out, sec->p, sec->n);
+	rcache_body_unref(sec);
 	return 0;
 }
 
@@ -710,7 +672,12 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	h->cfg = cfg;
 	h->id = id;
 	h->ctl = ctl;
-	pthread_mutex_init(&h->rc_lock, NULL);
+	if (rcache_new(&h->rc)) {
+		close(fd);
+		free(h);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	snprintf(h->bound, sizeof(h->bound), v6 ? "[%s]:%u" : "%s:%u", host, port);
 	/* Before any thread of ours can read it. */
 	snprintf(bound, boundlen, "%s", h->bound);
@@ -729,7 +696,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	if (!h->d) {
 		close(fd);
 		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
-		pthread_mutex_destroy(&h->rc_lock);
+		rcache_free(&h->rc);
 		free(h);
 		return JZ_EIO;
 	}
@@ -751,9 +718,7 @@ http_close(struct http **hp)
 		return;
 	struct http *h = *hp;
 	MHD_stop_daemon(h->d);
-	for (size_t i = 0; i < RCACHE_SLOTS; i++)
-		free(h->rc[i].body);
-	pthread_mutex_destroy(&h->rc_lock);
+	rcache_free(&h->rc);
 	free(h);
 	*hp = NULL;
 }

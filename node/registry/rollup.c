@@ -439,6 +439,43 @@ rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
 	store_put(txn, STORE_META, META_CENSUS_LATEST, strlen(META_CENSUS_LATEST), y, sizeof(y));
 }
 
+/* ---------------------------------------------------------------- marks */
+
+static uint64_t
+mark_cell(struct bytes key, const struct bytes *val)
+{
+	(void)val;
+	return key.n >= 8 ? be64_get(key.p) : MARK_ALL;
+}
+
+static uint64_t
+mark_origin(struct bytes key, const struct bytes *val)
+{
+	(void)key;
+	struct origin_state o;
+	if (!val || origin_decode(&o, val->p, val->n))
+		return MARK_ALL;
+	return o.area;
+}
+
+static uint64_t
+mark_meta(struct bytes key, const struct bytes *val)
+{
+	(void)val;
+	const size_t n = sizeof(WF_POLICY_KEY) - 1;
+	return key.n >= n && memcmp(key.p, WF_POLICY_KEY, n) == 0 ? MARK_ALL : 0;
+}
+
+void
+rollup_marks_on(struct store *st)
+{
+	store_mark(st, STORE_ROLLUP, mark_cell);
+	store_mark(st, STORE_CENSUS, mark_cell);
+	store_mark(st, STORE_PENDING, mark_cell);
+	store_mark(st, STORE_ORIGIN, mark_origin);
+	store_mark(st, STORE_META, mark_meta);
+}
+
 /* ---------------------------------------------------------------- query */
 
 long
@@ -784,6 +821,40 @@ query_names(struct store_txn *txn, struct rows *rows)
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
+/* Names, then the rows in order, in *OUT; or the error, the rows freed. */
+static long
+rows_done(struct store_txn *txn, struct rows *rows, int err, struct rollup_row **out)
+{
+	if (!err)
+		err = query_names(txn, rows);
+	map_release(&rows->map);
+	if (err) {
+		free(rows->v);
+		return err;
+	}
+	/* Usually in order already (the walks go in area order). */
+	bool sorted = true;
+	for (size_t i = 1; i < rows->n && sorted; i++)
+		sorted = rows->v[i - 1].area < rows->v[i].area;
+	if (!sorted)
+		qsort(rows->v, rows->n, sizeof(*rows->v), row_cmp);
+	*out = rows->v;
+	return (long)rows->n;
+}
+
+/* Add every cell of Q's level in [LO, HI] to ROWS. */
+static int
+query_range(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, uint64_t hi,
+            struct rows *rows)
+{
+	int err = query_counters(txn, q, lo, hi, rows);
+	if (!err)
+		err = query_census(txn, q, lo, hi, rows);
+	if (!err)
+		err = query_pending(txn, q, lo, hi, rows);
+	return err;
+}
+
 long
 rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_row **out)
 {
@@ -791,26 +862,55 @@ rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_
 	uint64_t lo = 0, hi = AREA_CODE_MAX;
 	if (q->under)
 		area_range(q->under, &lo, &hi);
-	int err = query_counters(txn, q, lo, hi, &rows);
-	if (!err)
-		err = query_census(txn, q, lo, hi, &rows);
-	if (!err)
-		err = query_pending(txn, q, lo, hi, &rows);
-	if (!err)
-		err = query_names(txn, &rows);
-	map_release(&rows.map);
-	if (err) {
-		free(rows.v);
-		return err;
+	return rows_done(txn, &rows, query_range(txn, q, lo, hi, &rows), out);
+}
+
+long
+rollup_query_marked(struct store_txn *txn, const struct rollup_query *q, const uint64_t *marks,
+                    size_t n, struct rollup_row **out, uint64_t **areas, size_t *nareas)
+{
+	*areas = NULL;
+	*nareas = 0;
+	/* Under an area below the level, a row holds only part of its area:
+	 * rollup_query reads it whole. */
+	if (q->under && area_level_of(q->under) < q->level)
+		return JZ_ENOTFOUND;
+	uint64_t *a = n ? malloc(n * sizeof(*a)) : NULL;
+	if (n && !a)
+		return -ENOMEM;
+	/* The area of Q's level each mark is at or under. MARKS are sorted and
+	 * an ancestor's code orders like its descendants', so these come
+	 * sorted too. */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		enum area_level l = area_level_of(marks[i]);
+		if (l == AREA_LEVEL_NONE) {
+			free(a);
+			return JZ_ENOTFOUND; /* not an area: cannot say which rows */
+		}
+		if (l > q->level)
+			continue; /* no row of Q's level reads a cell above it */
+		uint64_t at = area_at_level(marks[i], q->level);
+		if (q->under && !area_is_under(at, q->under))
+			continue;
+		if (!k || a[k - 1] != at)
+			a[k++] = at;
 	}
-	/* Usually in order already (the walks go in area order). */
-	bool sorted = true;
-	for (size_t i = 1; i < rows.n && sorted; i++)
-		sorted = rows.v[i - 1].area < rows.v[i].area;
-	if (!sorted)
-		qsort(rows.v, rows.n, sizeof(*rows.v), row_cmp);
-	*out = rows.v;
-	return (long)rows.n;
+	struct rows rows = {0};
+	int err = 0;
+	for (size_t i = 0; i < k && !err; i++) {
+		uint64_t lo, hi;
+		area_range(a[i], &lo, &hi);
+		err = query_range(txn, q, lo, hi, &rows);
+	}
+	long nrows = rows_done(txn, &rows, err, out);
+	if (nrows < 0) {
+		free(a);
+		return nrows;
+	}
+	*areas = a;
+	*nareas = k;
+	return nrows;
 }
 
 static int

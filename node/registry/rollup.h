@@ -104,6 +104,16 @@ int rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year,
 void rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
                        const struct census_val *c);
 
+/*
+ * Mark the writes to the tables a rollup reads (store_mark, for
+ * store_changes): the area whose cells a write touched (rollup, census,
+ * pending: keyed by area), the area of the node whose name it may have
+ * changed (origin), everything for a policy (its threshold is in every
+ * row). A row of level L can change only where a mark is its area or under
+ * it (rollup_query_marked). The daemon calls it when it opens its store.
+ */
+void rollup_marks_on(struct store *st);
+
 /* One row of a rollup answer. */
 struct rollup_row {
 	uint64_t area;
@@ -133,6 +143,19 @@ struct rollup_query {
  */
 JZ_NODISCARD long rollup_query(struct store_txn *txn, const struct rollup_query *q,
                                struct rollup_row **rows);
+
+/*
+ * The rows of Q that MARKS (store_changes, sorted) may have changed: those of
+ * the areas of Q's level that a mark is or is under, read as rollup_query
+ * reads them, in *ROWS (free()); those areas, sorted, in *AREAS (free()) and
+ * *NAREAS. An area among them with no row has none now. Returns the number
+ * of rows, JZ_ENOTFOUND when the marks cannot say (a mark that is no area;
+ * Q under an area below its level: read it whole), or another negative
+ * error. The answer's year must be the one of the rows it updates.
+ */
+JZ_NODISCARD long rollup_query_marked(struct store_txn *txn, const struct rollup_query *q,
+                                      const uint64_t *marks, size_t n, struct rollup_row **rows,
+                                      uint64_t **areas, size_t *nareas);
 
 /*
  * Incidence in tenths of a percent, rounded half up, from exact integers:

@@ -162,6 +162,9 @@ void wf_apply(struct wf_proposal *p, enum wf_step step, uint64_t hlc, uint16_t d
 
 /* ---------------------------------------------------------------- policy */
 
+/* The policies' keys in STORE_META: this prefix, then hlc(8) origin(32). */
+#define WF_POLICY_KEY "policy@"
+
 /* Defaults while the province has signed no policy. */
 #define WF_DEFAULT_NOTICE_DAYS  7
 #define WF_DEFAULT_THRESHOLD_BP 200

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define META_POLICY_AT "policy@" /* + hlc(8) origin(32): every policy, for its time */
+#define META_POLICY_AT WF_POLICY_KEY /* every policy, for its time */
 
 #define PROPOSAL_LEN (8 + 5 + 2 + 2 + 2 + 8 + 8 + 2 + 32 + 8 + 32 + 4)
 #define HIST_FIXED   (1 + 1 + 1 + 8 + 8 + 2 + 32 + 8)

@@ -269,11 +269,11 @@ def check_api(t, n, addr):
              f"{n}: /api/tree nodes")
 
 
-def rollup_answers(addr):
-    """(hits, misses) of jzfp_http_rollup_answers_total in ADDR's metrics."""
+def rollup_answers(addr, kinds=("hit", "miss")):
+    """jzfp_http_rollup_answers_total of each cache= in KINDS in ADDR's metrics."""
     samples, _, _ = parse_metrics(get(addr, "/metrics")[1].decode("utf-8"))
     return tuple(samples.get(("jzfp_http_rollup_answers_total", frozenset({("cache", c)})))
-                 for c in ("hit", "miss"))
+                 for c in kinds)
 
 
 def request_no_cache(addr, path):
@@ -324,6 +324,35 @@ def check_rollup_cache(t, n, addr, village, more):
     check_eq(after, want, f"{n}: /api/rollup after a change against rollup --format csv")
     check(after != first, f"{n}: the village's new households did not change its rollup row")
     jt.log(f"{n}: rollup over HTTP kept per snapshot, read anew after a change")
+
+
+def check_rollup_update(t, n, addr, village, county, step, files):
+    """After a commit, a CSV rollup kept with its lines is updated: only the
+    rows the commit may have changed are read again (metrics count an
+    update, not a miss), and the answer is byte for byte the one read whole
+    (no-cache) and jzfpctl's, at every level and under a county. STEP names
+    the change; FILES are (node, kind, path) imports that make it."""
+    queries = [("village", None), ("township", None), ("county", None), ("village", county)]
+    paths = [f"/api/rollup?level={lv}&format=csv" + (f"&under={u.area}" if u else "")
+             for lv, u in queries]
+    before = {p: get(addr, p)[1] for p in paths}  # kept, with their lines
+    for node, kind, path in files:
+        t.import_ok(node, kind, path)
+    t.wait_synced()
+    u0, m0 = rollup_answers(addr, ("update", "miss"))
+    for (lv, u), p in zip(queries, paths):
+        _, kept = get(addr, p)
+        _, whole = request_no_cache(addr, p)
+        args = ["rollup", "--level", lv, "--format", "csv"] + (["--under", u.area] if u else [])
+        want = t.ctl_text(n, *args).encode("utf-8")
+        check_eq(kept, whole, f"{n}: {step}: {p} updated against read whole")
+        check_eq(kept, want, f"{n}: {step}: {p} updated against jzfpctl {' '.join(args)}")
+    u1, m1 = rollup_answers(addr, ("update", "miss"))
+    check_eq(u1 - u0, len(paths), f"{n}: {step}: rollups updated, not read whole")
+    check_eq(m1 - m0, len(paths), f"{n}: {step}: misses (the no-cache reads alone)")
+    changed = [p for p in paths if before[p] != get(addr, p)[1]]
+    check_eq(changed, paths, f"{n}: {step}: answers the change moved")
+    jt.log(f"{n}: {step}: {len(paths)} rollups updated in place, equal to those read whole")
 
 
 def check_refusals(n, addr):
@@ -478,6 +507,18 @@ def test(t):
     more = jt.gen_households(os.path.join(t.dir, "more-{village}.csv"), [villages[0].area], 3,
                              seed=14, year=YEAR, new=True, first_serial=950)
     check_rollup_cache(t, prov, paddr, villages[0], more[villages[0].area])
+    # Rows updated in place: new households at a village (its counters
+    # and open proposals), then censuses at the county, one of a village
+    # new to the rollup (a row appears) and one changed.
+    again = jt.gen_households(os.path.join(t.dir, "again-{village}.csv"), [villages[0].area], 2,
+                              seed=15, year=YEAR, new=True, first_serial=970)
+    check_rollup_update(t, prov, paddr, villages[0], counties[0], "new households",
+                        [(villages[0], "households", again[villages[0].area])])
+    newv = "630121101002"
+    c2 = jt.gen_census(os.path.join(t.dir, "census2.csv"), [villages[0].area, newv], YEAR,
+                       seed=16)
+    check_rollup_update(t, prov, paddr, villages[0], counties[0], "censuses",
+                        [(counties[0], "census", c2)])
     check_refusals(prov, paddr)
     check_limits(prov, paddr)
     check_dashboard(t, prov, paddr)

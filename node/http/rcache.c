@@ -1,0 +1,356 @@
+/*
+ * rcache.c - rollup answers kept by store snapshot, a CSV's rows updated in
+ * place (rcache.h).
+ */
+#include "rcache.h"
+
+#include "area.h"
+#include "render.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Buffers smaller than this are not worth keeping spare. */
+#define RCACHE_SPARE_MIN (256u << 10)
+
+struct rcache_slot {
+	char key[RCACHE_KEY]; /* the query: level, under, year, format */
+	uint64_t snapshot;
+	struct rcache_body *body;
+	uint64_t used; /* tick of its last use */
+	struct rcache_rows rows;
+};
+
+struct rcache {
+	pthread_mutex_t lock;
+	struct rcache_slot s[RCACHE_SLOTS];
+	uint64_t tick, hits, misses, updates; /* under lock */
+	char *spare; /* a released body's buffer, of spare_cap bytes (under lock) */
+	size_t spare_cap;
+};
+
+void
+rcache_rows_release(struct rcache_rows *r)
+{
+	free(r->areas);
+	free(r->off);
+	memset(r, 0, sizeof(*r));
+}
+
+struct rcache_body *
+rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type)
+{
+	if (b->oom)
+		return NULL;
+	struct rcache_body *x = malloc(sizeof(*x));
+	if (!x)
+		return NULL;
+	x->p = b->p ? b->p : malloc(1);
+	if (!x->p) {
+		free(x);
+		return NULL;
+	}
+	x->n = b->n;
+	x->cap = b->p ? b->cap : 1;
+	x->owner = rc;
+	x->type = type;
+	atomic_init(&x->refs, 1);
+	sbuf_init(b); /* the buffer is the body's now */
+	return x;
+}
+
+struct rcache_body *
+rcache_body_ref(struct rcache_body *b)
+{
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	return b;
+}
+
+void
+rcache_body_unref(struct rcache_body *b)
+{
+	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	struct rcache *rc = b->owner;
+	if (rc && b->cap >= RCACHE_SPARE_MIN && b->cap <= RCACHE_MAX * 2) {
+		/* Kept if larger than the one spare now (a rollup's next answer
+		 * is about as large as its last). */
+		pthread_mutex_lock(&rc->lock);
+		if (b->cap > rc->spare_cap) {
+			char *old = rc->spare;
+			rc->spare = b->p;
+			rc->spare_cap = b->cap;
+			b->p = old;
+		}
+		pthread_mutex_unlock(&rc->lock);
+	}
+	free(b->p);
+	free(b);
+}
+
+void
+rcache_spare(struct rcache *rc, struct sbuf *b, size_t want)
+{
+	pthread_mutex_lock(&rc->lock);
+	if (rc->spare && rc->spare_cap > want && !b->p) {
+		b->p = rc->spare;
+		b->cap = rc->spare_cap;
+		b->n = 0;
+		rc->spare = NULL;
+		rc->spare_cap = 0;
+	}
+	pthread_mutex_unlock(&rc->lock);
+}
+
+/* Empty slot R; its body, to unref once the lock is let go (unref takes
+ * it when it keeps the buffer spare). */
+static struct rcache_body *
+slot_clear(struct rcache_slot *r)
+{
+	struct rcache_body *b = r->body;
+	r->body = NULL;
+	r->used = 0;
+	rcache_rows_release(&r->rows);
+	return b;
+}
+
+int
+rcache_new(struct rcache **out)
+{
+	struct rcache *rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return -ENOMEM;
+	pthread_mutex_init(&rc->lock, NULL);
+	*out = rc;
+	return 0;
+}
+
+void
+rcache_free(struct rcache **rc)
+{
+	if (!rc || !*rc)
+		return;
+	for (size_t i = 0; i < RCACHE_SLOTS; i++)
+		rcache_body_unref(slot_clear(&(*rc)->s[i]));
+	free((*rc)->spare);
+	pthread_mutex_destroy(&(*rc)->lock);
+	free(*rc);
+	*rc = NULL;
+}
+
+struct rcache_body *
+rcache_get(struct rcache *rc, const char *key, uint64_t snapshot)
+{
+	struct rcache_body *hit = NULL;
+	pthread_mutex_lock(&rc->lock);
+	for (size_t i = 0; i < RCACHE_SLOTS && snapshot && !hit; i++) {
+		struct rcache_slot *r = &rc->s[i];
+		if (r->body && r->snapshot == snapshot && strcmp(r->key, key) == 0) {
+			hit = rcache_body_ref(r->body);
+			r->used = ++rc->tick;
+		}
+	}
+	if (hit)
+		rc->hits++;
+	else
+		rc->misses++;
+	pthread_mutex_unlock(&rc->lock);
+	return hit;
+}
+
+void
+rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_body *body,
+           struct rcache_rows *rows)
+{
+	struct rcache_rows none = {0};
+	if (!rows)
+		rows = &none;
+	if (!snapshot || !body || !body->n || body->n > RCACHE_MAX || strlen(key) >= RCACHE_KEY) {
+		rcache_rows_release(rows);
+		return;
+	}
+	struct rcache_body *drop[RCACHE_SLOTS];
+	size_t ndrop = 0;
+	pthread_mutex_lock(&rc->lock);
+	struct rcache_slot *r = &rc->s[0];
+	for (size_t i = 0; i < RCACHE_SLOTS; i++) {
+		if (rc->s[i].body && strcmp(rc->s[i].key, key) == 0) {
+			r = &rc->s[i]; /* the same query at an older snapshot */
+			break;
+		}
+		if (rc->s[i].used < r->used)
+			r = &rc->s[i];
+	}
+	drop[ndrop++] = slot_clear(r);
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->snapshot = snapshot;
+	r->body = rcache_body_ref(body);
+	r->used = ++rc->tick;
+	r->rows = *rows;
+	memset(rows, 0, sizeof(*rows));
+	/* Within the budget: the least recently used others go. */
+	for (;;) {
+		size_t total = 0;
+		struct rcache_slot *old = NULL;
+		for (size_t i = 0; i < RCACHE_SLOTS; i++) {
+			struct rcache_slot *x = &rc->s[i];
+			if (!x->body)
+				continue;
+			total += x->body->n;
+			if (x != r && (!old || x->used < old->used))
+				old = x;
+		}
+		if (total <= RCACHE_BUDGET || !old)
+			break;
+		drop[ndrop++] = slot_clear(old);
+	}
+	pthread_mutex_unlock(&rc->lock);
+	for (size_t i = 0; i < ndrop; i++)
+		rcache_body_unref(drop[i]);
+}
+
+/* KEY's slot with its lines, at SNAPSHOT unless that is 0; under the lock. */
+static struct rcache_slot *
+rows_slot(struct rcache *rc, const char *key, uint64_t snapshot)
+{
+	for (size_t i = 0; i < RCACHE_SLOTS; i++) {
+		struct rcache_slot *r = &rc->s[i];
+		if (r->body && r->rows.off && strcmp(r->key, key) == 0 &&
+		    (!snapshot || r->snapshot == snapshot))
+			return r;
+	}
+	return NULL;
+}
+
+bool
+rcache_base(struct rcache *rc, const char *key, uint64_t *snapshot, uint32_t *year)
+{
+	pthread_mutex_lock(&rc->lock);
+	struct rcache_slot *r = rows_slot(rc, key, 0);
+	if (r) {
+		*snapshot = r->snapshot;
+		*year = r->rows.year;
+	}
+	pthread_mutex_unlock(&rc->lock);
+	return r != NULL;
+}
+
+static bool
+rows_alloc(struct rcache_rows *rows, size_t n)
+{
+	rows->areas = malloc((n ? n : 1) * sizeof(*rows->areas));
+	rows->off = malloc((n + 1) * sizeof(*rows->off));
+	if (rows->areas && rows->off)
+		return true;
+	rcache_rows_release(rows);
+	return false;
+}
+
+/* The area of R's row I, or 0 if it is not one. */
+static uint64_t
+row_area(const Ctl__RollupReply *r, size_t i)
+{
+	uint64_t a = 0;
+	return r->rows[i]->area && area_parse(r->rows[i]->area, &a) == 0 ? a : 0;
+}
+
+/* Add row I of R as a line of ROWS (K lines so far). */
+static void
+add_row(struct sbuf *out, struct rcache_rows *rows, size_t *k, const Ctl__RollupReply *r,
+        size_t i)
+{
+	rows->areas[*k] = row_area(r, i);
+	rows->off[(*k)++] = out->n;
+	render_rollup_csv_row(out, r->rows[i], false);
+}
+
+bool
+rcache_update(struct rcache *rc, const char *key, uint64_t since, const uint64_t *changed,
+              size_t nchanged, const Ctl__RollupReply *r, struct sbuf *out,
+              struct rcache_rows *rows)
+{
+	memset(rows, 0, sizeof(*rows));
+	size_t want = 0;
+	pthread_mutex_lock(&rc->lock);
+	const struct rcache_slot *s = rows_slot(rc, key, since);
+	if (s)
+		want = s->body->n + s->body->n / 8;
+	pthread_mutex_unlock(&rc->lock);
+	if (want)
+		rcache_spare(rc, out, want);
+	pthread_mutex_lock(&rc->lock);
+	s = rows_slot(rc, key, since);
+	bool ok = s && rows_alloc(rows, s->rows.n + r->n_rows);
+	if (ok) {
+		const struct rcache_rows *o = &s->rows;
+		const char *body = s->body->p;
+		sbuf_add(out, body, o->off[0]); /* the header */
+		size_t i = 0, j = 0, nr = 0, k = 0;
+		while (i < o->n || j < nchanged) {
+			if (j < nchanged && (i == o->n || changed[j] <= o->areas[i])) {
+				/* A changed area: its new row, if it has one. */
+				uint64_t a = changed[j++];
+				if (i < o->n && o->areas[i] == a)
+					i++;
+				if (nr < r->n_rows && row_area(r, nr) == a)
+					add_row(out, rows, &k, r, nr++);
+				continue;
+			}
+			/* The old rows up to the next changed area, in one copy. */
+			uint64_t limit = j < nchanged ? changed[j] : UINT64_MAX;
+			size_t i0 = i;
+			for (; i < o->n && o->areas[i] < limit; i++) {
+				rows->areas[k] = o->areas[i];
+				rows->off[k++] = out->n + (o->off[i] - o->off[i0]);
+			}
+			sbuf_add(out, body + o->off[i0], o->off[i] - o->off[i0]);
+		}
+		rows->off[k] = out->n;
+		rows->n = k;
+		rows->year = o->year;
+		/* Every row of R is of a changed area, in order: else read all. */
+		ok = nr == r->n_rows && !out->oom;
+		if (ok)
+			rc->updates++;
+	}
+	pthread_mutex_unlock(&rc->lock);
+	if (!ok)
+		rcache_rows_release(rows);
+	return ok;
+}
+
+void
+rcache_counts(struct rcache *rc, uint64_t *hits, uint64_t *misses, uint64_t *updates)
+{
+	pthread_mutex_lock(&rc->lock);
+	*hits = rc->hits;
+	*misses = rc->misses;
+	*updates = rc->updates;
+	pthread_mutex_unlock(&rc->lock);
+}
+
+void
+rcache_render_csv(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows)
+{
+	render_rollup_csv_head(body, false);
+	bool keep = rows_alloc(rows, r->n_rows);
+	size_t k = 0;
+	for (size_t i = 0; i < r->n_rows; i++) {
+		if (keep)
+			add_row(body, rows, &k, r, i);
+		else
+			render_rollup_csv_row(body, r->rows[i], false);
+		/* Lines merge by area: they must be in order, each an area. */
+		if (keep && (!rows->areas[k - 1] || (k > 1 && rows->areas[k - 2] >= rows->areas[k - 1]))) {
+			rcache_rows_release(rows);
+			keep = false;
+		}
+	}
+	if (keep) {
+		rows->off[k] = body->n;
+		rows->n = k;
+		rows->year = r->year;
+	}
+}
