@@ -396,11 +396,11 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	struct rcache_body *kept = rcache_get(h->rc, key, snap);
 	if (kept)
 		return send_kept(c, kept);
-	/* A CSV kept with its lines at an older snapshot: read only the rows
+	/* An answer kept with its rows at an older snapshot: read only the rows
 	 * changed since, if the store can tell which. */
 	uint64_t since = 0;
 	uint32_t since_year = 0;
-	if (csv && !fresh && !rcache_base(h->rc, key, &since, &since_year))
+	if (fresh || !rcache_base(h->rc, key, &since, &since_year))
 		since = 0;
 	struct svc s;
 	Ctl__Reply rp;
@@ -420,15 +420,11 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 		sbuf_release(&b);
 		return r;
 	}
-	if (csv) {
-		if (!rows.off)
-			rcache_render_csv(&b, rp.rollup, &rows);
-		type = "text/csv; charset=utf-8";
-	} else {
-		render_json(&b, &rp.rollup->base);
-		sbuf_add(&b, "\n", 1);
-		type = "application/json; charset=utf-8";
-	}
+	if (!rows.off && csv)
+		rcache_render_csv(&b, rp.rollup, &rows);
+	else if (!rows.off)
+		rcache_render_json(&b, rp.rollup, &rows);
+	type = csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8";
 	svc_release(&s);
 	struct rcache_body *body = rcache_body_new(h->rc, &b, type);
 	if (!body) {

@@ -256,14 +256,76 @@ row_area(const Ctl__RollupReply *r, size_t i)
 	return r->rows[i]->area && area_parse(r->rows[i]->area, &a) == 0 ? a : 0;
 }
 
-/* Add row I of R as a line of ROWS (K lines so far). */
-static void
-add_row(struct sbuf *out, struct rcache_rows *rows, size_t *k, const Ctl__RollupReply *r,
-        size_t i)
+/* What joins rows, and how long it is. */
+static const char *
+sep_of(const struct rcache_rows *rows, size_t *n)
 {
+	*n = rows->json ? 1 : 0;
+	return rows->json ? "," : "";
+}
+
+/* Add row I of R as row K of ROWS, after the separator if not the first. */
+static void
+add_row(struct sbuf *out, struct rcache_rows *rows, size_t *k, const Ctl__RollupReply *r, size_t i)
+{
+	size_t seplen;
+	const char *sep = sep_of(rows, &seplen);
+	if (*k)
+		sbuf_add(out, sep, seplen);
 	rows->areas[*k] = row_area(r, i);
 	rows->off[(*k)++] = out->n;
-	render_rollup_csv_row(out, r->rows[i], false);
+	if (rows->json)
+		render_json(out, &r->rows[i]->base);
+	else
+		render_rollup_csv_row(out, r->rows[i], false);
+}
+
+/* Where row I of O ends (its separator excluded), in its body. */
+static size_t
+row_end(const struct rcache_rows *o, size_t i)
+{
+	size_t seplen;
+	sep_of(o, &seplen);
+	return i + 1 < o->n ? o->off[i + 1] - seplen : o->off[o->n];
+}
+
+/* Merge into OUT and ROWS (allocated) the rows of O (of BODY, N bytes) and
+ * those of R for the areas CHANGED; false if R has a row of no changed area. */
+static bool
+merge(const struct rcache_rows *o, const char *body, size_t n, const uint64_t *changed,
+      size_t nchanged, const Ctl__RollupReply *r, struct sbuf *out, struct rcache_rows *rows)
+{
+	size_t seplen;
+	const char *sep = sep_of(o, &seplen);
+	rows->json = o->json;
+	sbuf_add(out, body, o->off[0]); /* the head */
+	size_t i = 0, j = 0, nr = 0, k = 0;
+	while (i < o->n || j < nchanged) {
+		if (j < nchanged && (i == o->n || changed[j] <= o->areas[i])) {
+			/* A changed area: its new row, if it has one. */
+			uint64_t a = changed[j++];
+			if (i < o->n && o->areas[i] == a)
+				i++;
+			if (nr < r->n_rows && row_area(r, nr) == a)
+				add_row(out, rows, &k, r, nr++);
+			continue;
+		}
+		/* The old rows up to the next changed area, in one copy. */
+		uint64_t limit = j < nchanged ? changed[j] : UINT64_MAX;
+		size_t i0 = i;
+		if (k)
+			sbuf_add(out, sep, seplen);
+		for (; i < o->n && o->areas[i] < limit; i++) {
+			rows->areas[k] = o->areas[i];
+			rows->off[k++] = out->n + (o->off[i] - o->off[i0]);
+		}
+		sbuf_add(out, body + o->off[i0], row_end(o, i - 1) - o->off[i0]);
+	}
+	rows->off[k] = out->n;
+	rows->n = k;
+	rows->year = o->year;
+	sbuf_add(out, body + o->off[o->n], n - o->off[o->n]); /* the tail */
+	return nr == r->n_rows;
 }
 
 bool
@@ -282,39 +344,12 @@ rcache_update(struct rcache *rc, const char *key, uint64_t since, const uint64_t
 		rcache_spare(rc, out, want);
 	pthread_mutex_lock(&rc->lock);
 	s = rows_slot(rc, key, since);
-	bool ok = s && rows_alloc(rows, s->rows.n + r->n_rows);
-	if (ok) {
-		const struct rcache_rows *o = &s->rows;
-		const char *body = s->body->p;
-		sbuf_add(out, body, o->off[0]); /* the header */
-		size_t i = 0, j = 0, nr = 0, k = 0;
-		while (i < o->n || j < nchanged) {
-			if (j < nchanged && (i == o->n || changed[j] <= o->areas[i])) {
-				/* A changed area: its new row, if it has one. */
-				uint64_t a = changed[j++];
-				if (i < o->n && o->areas[i] == a)
-					i++;
-				if (nr < r->n_rows && row_area(r, nr) == a)
-					add_row(out, rows, &k, r, nr++);
-				continue;
-			}
-			/* The old rows up to the next changed area, in one copy. */
-			uint64_t limit = j < nchanged ? changed[j] : UINT64_MAX;
-			size_t i0 = i;
-			for (; i < o->n && o->areas[i] < limit; i++) {
-				rows->areas[k] = o->areas[i];
-				rows->off[k++] = out->n + (o->off[i] - o->off[i0]);
-			}
-			sbuf_add(out, body + o->off[i0], o->off[i] - o->off[i0]);
-		}
-		rows->off[k] = out->n;
-		rows->n = k;
-		rows->year = o->year;
-		/* Every row of R is of a changed area, in order: else read all. */
-		ok = nr == r->n_rows && !out->oom;
-		if (ok)
-			rc->updates++;
-	}
+	/* Every row of R is of a changed area, in order: else read all. */
+	bool ok = s && rows_alloc(rows, s->rows.n + r->n_rows) &&
+	          merge(&s->rows, s->body->p, s->body->n, changed, nchanged, r, out, rows) &&
+	          !out->oom;
+	if (ok)
+		rc->updates++;
 	pthread_mutex_unlock(&rc->lock);
 	if (!ok)
 		rcache_rows_release(rows);
@@ -331,20 +366,31 @@ rcache_counts(struct rcache *rc, uint64_t *hits, uint64_t *misses, uint64_t *upd
 	pthread_mutex_unlock(&rc->lock);
 }
 
-void
-rcache_render_csv(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows)
+/* The rows of R after BODY's head, then TAIL, with ROWS (json set) kept if
+ * they can be. */
+static void
+render_rows(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows,
+            const char *tail)
 {
-	render_rollup_csv_head(body, false);
 	bool keep = rows_alloc(rows, r->n_rows);
 	size_t k = 0;
 	for (size_t i = 0; i < r->n_rows; i++) {
-		if (keep)
+		if (keep) {
 			add_row(body, rows, &k, r, i);
-		else
-			render_rollup_csv_row(body, r->rows[i], false);
-		/* Lines merge by area: they must be in order, each an area. */
-		if (keep && (!rows->areas[k - 1] || (k > 1 && rows->areas[k - 2] >= rows->areas[k - 1]))) {
+		} else {
+			if (i && rows->json)
+				sbuf_add(body, ",", 1);
+			if (rows->json)
+				render_json(body, &r->rows[i]->base);
+			else
+				render_rollup_csv_row(body, r->rows[i], false);
+		}
+		/* Rows merge by area: they must be in order, each an area. */
+		if (keep &&
+		    (!rows->areas[k - 1] || (k > 1 && rows->areas[k - 2] >= rows->areas[k - 1]))) {
+			bool json = rows->json;
 			rcache_rows_release(rows);
+			rows->json = json;
 			keep = false;
 		}
 	}
@@ -353,4 +399,42 @@ rcache_render_csv(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_ro
 		rows->n = k;
 		rows->year = r->year;
 	}
+	sbuf_add(body, tail, strlen(tail));
+	if (!keep || body->oom)
+		rcache_rows_release(rows);
+}
+
+void
+rcache_render_csv(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows)
+{
+	memset(rows, 0, sizeof(*rows));
+	render_rollup_csv_head(body, false);
+	render_rows(body, r, rows, "");
+}
+
+void
+rcache_render_json(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows)
+{
+	memset(rows, 0, sizeof(*rows));
+	rows->json = true;
+	/* The head: the reply without rows, up to its "rows":[ (the last
+	 * field: render_json writes them in the descriptor's order). */
+	Ctl__RollupReply none = *r;
+	none.n_rows = 0;
+	struct sbuf head;
+	sbuf_init(&head);
+	render_json(&head, &none.base);
+	static const char empty[] = "[]}";
+	size_t e = sizeof(empty) - 1;
+	if (head.oom || head.n < e || memcmp(head.p + head.n - e, empty, e) != 0) {
+		/* Not as expected: the whole, without its rows apart. */
+		sbuf_release(&head);
+		render_json(body, &r->base);
+		sbuf_add(body, "\n", 1);
+		memset(rows, 0, sizeof(*rows));
+		return;
+	}
+	sbuf_add(body, head.p, head.n - 2);
+	sbuf_release(&head);
+	render_rows(body, r, rows, "]}\n");
 }

@@ -4,8 +4,8 @@
  *
  * A rollup is a function of the query and the store's content, so the same
  * query at the same snapshot gets the same bytes (rcache_get). A commit
- * moves the snapshot on. A CSV answer is kept with its lines apart, one per
- * row (struct rcache_rows): after a commit, the rows the commit may have
+ * moves the snapshot on. An answer is kept with its rows apart (struct
+ * rcache_rows): after a commit, the rows the commit may have
  * changed are read again (store_changes, svc's rollup_since) and put in place
  * of theirs (rcache_update), the others copied, instead of reading and
  * rendering every row. The least recently used of RCACHE_SLOTS goes, and
@@ -28,13 +28,16 @@
 #define RCACHE_BUDGET (32u << 20) /* all slots together */
 #define RCACHE_KEY    200         /* bytes of a key, with its NUL */
 
-/* A CSV rollup's lines: row i is body[off[i], off[i + 1]) and of area
- * areas[i], in area order; the header is before off[0]. */
+/* A rollup answer's rows apart (CSV or JSON): row i is of area areas[i], in
+ * area order, and begins at off[i]; rows are joined by "," in JSON, by
+ * nothing in CSV (each line ends with its newline); the head is before
+ * off[0], and the tail (JSON's closing "]}" and newline) from off[n]. */
 struct rcache_rows {
 	uint64_t *areas;
 	size_t *off; /* n + 1 */
 	size_t n;
 	uint32_t year;
+	bool json;
 };
 
 void rcache_rows_release(struct rcache_rows *r);
@@ -67,18 +70,18 @@ void rcache_free(struct rcache **rc);
 struct rcache_body *rcache_get(struct rcache *rc, const char *key, uint64_t snapshot);
 
 /* Keep BODY (a reference of the cache's own) as KEY's answer at SNAPSHOT
- * (best effort), with its lines ROWS (NULL: none) taken: *ROWS is left
+ * (best effort), with its rows ROWS (NULL: none) taken: *ROWS is left
  * empty either way. */
 void rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_body *body,
                 struct rcache_rows *rows);
 
-/* The snapshot and year of KEY's answer kept with its lines; false if none. */
+/* The snapshot and year of KEY's answer kept with its rows; false if none. */
 bool rcache_base(struct rcache *rc, const char *key, uint64_t *snapshot, uint32_t *year);
 
 /*
  * KEY's answer at snapshot SINCE with the rows of the areas CHANGED (sorted)
  * replaced by those of R (an area of CHANGED without a row in R has none
- * now), into OUT and its lines into ROWS; the header is kept. False if that
+ * now), into OUT and its rows into ROWS; the head and tail are kept. False if that
  * answer is no longer kept (ask again for all rows) or out of memory.
  * Counted as an update.
  */
@@ -94,8 +97,10 @@ void rcache_spare(struct rcache *rc, struct sbuf *b, size_t want);
 /* Answers given from a kept one (hits), read (misses), and updated. */
 void rcache_counts(struct rcache *rc, uint64_t *hits, uint64_t *misses, uint64_t *updates);
 
-/* BODY rendered from R as render_rollup_csv renders it, with its lines in
- * ROWS (zeroed on out of memory: the body is still whole). */
+/* BODY rendered from R as the server sends it (render_rollup_csv; or
+ * render_json and a newline), with its rows apart in ROWS (zeroed on out of
+ * memory or anything unexpected: the body is still whole). */
 void rcache_render_csv(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows);
+void rcache_render_json(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows);
 
 #endif

@@ -327,23 +327,25 @@ def check_rollup_cache(t, n, addr, village, more):
 
 
 def check_rollup_update(t, n, addr, village, county, step, files):
-    """After a commit, a CSV rollup kept with its lines is updated: only the
+    """After a commit, a rollup kept with its rows apart is updated: only the
     rows the commit may have changed are read again (metrics count an
     update, not a miss), and the answer is byte for byte the one read whole
-    (no-cache) and jzfpctl's, at every level and under a county. STEP names
-    the change; FILES are (node, kind, path) imports that make it."""
-    queries = [("village", None), ("township", None), ("county", None), ("village", county)]
-    paths = [f"/api/rollup?level={lv}&format=csv" + (f"&under={u.area}" if u else "")
-             for lv, u in queries]
-    before = {p: get(addr, p)[1] for p in paths}  # kept, with their lines
+    (no-cache) and jzfpctl's, at every level, under a county, and as JSON.
+    STEP names the change; FILES are (node, kind, path) imports that make it."""
+    queries = [("village", None, "csv"), ("township", None, "csv"), ("county", None, "csv"),
+               ("village", county, "csv"), ("village", None, "json")]
+    paths = [f"/api/rollup?level={lv}&format={fmt}" + (f"&under={u.area}" if u else "")
+             for lv, u, fmt in queries]
+    before = {p: get(addr, p)[1] for p in paths}  # kept, with their rows apart
     for node, kind, path in files:
         t.import_ok(node, kind, path)
     t.wait_synced()
     u0, m0 = rollup_answers(addr, ("update", "miss"))
-    for (lv, u), p in zip(queries, paths):
+    for (lv, u, fmt), p in zip(queries, paths):
         _, kept = get(addr, p)
         _, whole = request_no_cache(addr, p)
-        args = ["rollup", "--level", lv, "--format", "csv"] + (["--under", u.area] if u else [])
+        args = ["rollup", "--level", lv] + (["--under", u.area] if u else [])
+        args += ["--format", "csv"] if fmt == "csv" else ["--json"]
         want = t.ctl_text(n, *args).encode("utf-8")
         check_eq(kept, whole, f"{n}: {step}: {p} updated against read whole")
         check_eq(kept, want, f"{n}: {step}: {p} updated against jzfpctl {' '.join(args)}")

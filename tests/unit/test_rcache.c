@@ -1,8 +1,9 @@
 /*
  * test_rcache.c - the HTTP server's kept rollups (node/http/rcache.c): an
- * answer is given again only at its snapshot and for its query; a CSV
- * updated with the rows of the changed areas is byte for byte the CSV of
- * the whole answer (rows replaced, added, gone; the others copied), and
+ * answer is given again only at its snapshot and for its query; a CSV or
+ * JSON answer updated with the rows of the changed areas is byte for byte
+ * the one rendered whole (rows replaced, added, gone, none; the others
+ * copied), and
  * not from an answer no longer kept; a kept answer replaced or evicted over
  * the budget gives its buffer back as the spare, used by the next update,
  * while a reference still sends it.
@@ -42,7 +43,8 @@ reply_init(struct reply *x, const uint64_t *areas, const int64_t *poor, size_t n
 		Ctl__RollupRow *w = &x->rows[i];
 		ctl__rollup_row__init(w);
 		snprintf(x->area[i], sizeof(x->area[i]), "%012llu", (unsigned long long)areas[i]);
-		snprintf(x->name[i], sizeof(x->name[i]), "村,%llu", (unsigned long long)(areas[i] % 100)); /* quoted in CSV */
+		snprintf(x->name[i], sizeof(x->name[i]), "村,%llu",
+		         (unsigned long long)(areas[i] % 100)); /* quoted in CSV */
 		w->area = x->area[i];
 		w->level = "village";
 		w->name = x->name[i];
@@ -55,51 +57,70 @@ reply_init(struct reply *x, const uint64_t *areas, const int64_t *poor, size_t n
 	x->r.rows = x->rp;
 }
 
-/* The CSV of X whole, as render_rollup_csv writes it. */
+/* Answers as CSV, or as JSON (the test's state says which). */
+static bool json;
+
+/* X whole, as the server sends it: render_rollup_csv, or render_json and a
+ * newline. */
 static char *
-csv_of(const struct reply *x, size_t *n)
+text_of(const struct reply *x, size_t *n)
 {
 	struct sbuf b;
 	sbuf_init(&b);
-	render_rollup_csv(&b, &x->r, false);
+	if (json) {
+		render_json(&b, &x->r.base);
+		sbuf_add(&b, "\n", 1);
+	} else {
+		render_rollup_csv(&b, &x->r, false);
+	}
 	*n = b.n;
 	return b.p;
+}
+
+static void
+render(struct sbuf *b, const struct reply *x, struct rcache_rows *rows)
+{
+	if (json)
+		rcache_render_json(b, &x->r, rows);
+	else
+		rcache_render_csv(b, &x->r, rows);
 }
 
 static void
 assert_body(const struct rcache_body *got, const struct reply *want)
 {
 	size_t n;
-	char *w = csv_of(want, &n);
+	char *w = text_of(want, &n);
 	assert_int_equal(got->n, n);
 	assert_memory_equal(got->p, w, n);
 	free(w);
 }
 
-/* Keep X's CSV, with its lines, as KEY at SNAP. */
+/* Keep X, with its rows apart, as KEY at SNAP. */
 static void
 keep(struct rcache *rc, const char *key, uint64_t snap, const struct reply *x)
 {
 	struct sbuf b;
 	sbuf_init(&b);
 	struct rcache_rows rows = {0};
-	rcache_render_csv(&b, &x->r, &rows);
+	render(&b, x, &rows);
 	assert_non_null(rows.off);
 	assert_int_equal(rows.n, x->r.n_rows);
 	struct rcache_body *body = rcache_body_new(rc, &b, "text/csv");
 	assert_non_null(body);
+	assert_body(body, x); /* rendered apart, the same bytes */
 	rcache_put(rc, key, snap, body, &rows);
 	assert_null(rows.off); /* taken */
 	rcache_body_unref(body);
 }
 
-static const uint64_t A = 630121101001, B = 630121101002, C = 630121101003,
-                      D = 630121101004;
+static const uint64_t A = 630121101001, B = 630121101002, C = 630121101003, D = 630121101004;
 
 static void
 kept_by_query_and_snapshot(void **state)
 {
 	(void)state;
+	json = false;
 	struct rcache *rc;
 	assert_int_equal(rcache_new(&rc), 0);
 	struct reply x;
@@ -124,8 +145,8 @@ kept_by_query_and_snapshot(void **state)
 /* Update KEY kept at SINCE with the rows of CHANGED in R; the result is
  * kept at SINCE + 1 and must be WANT's CSV. */
 static void
-update(struct rcache *rc, uint64_t since, const uint64_t *changed, size_t n,
-       const struct reply *r, const struct reply *want)
+update(struct rcache *rc, uint64_t since, const uint64_t *changed, size_t n, const struct reply *r,
+       const struct reply *want)
 {
 	struct sbuf out;
 	sbuf_init(&out);
@@ -141,7 +162,7 @@ update(struct rcache *rc, uint64_t since, const uint64_t *changed, size_t n,
 static void
 an_update_equals_the_whole(void **state)
 {
-	(void)state;
+	json = *state != NULL;
 	struct rcache *rc;
 	assert_int_equal(rcache_new(&rc), 0);
 	struct reply x, r, want;
@@ -156,25 +177,36 @@ an_update_equals_the_whole(void **state)
 	reply_init(&r, (uint64_t[]){B, D}, (int64_t[]){20, 40}, 2);
 	reply_init(&want, (uint64_t[]){A, B, C, D}, (int64_t[]){1, 20, 3, 40}, 4);
 	update(rc, 1, (uint64_t[]){B, D}, 2, &r, &want);
+	/* C alone: two old rows copied before it, one after. */
+	reply_init(&r, (uint64_t[]){C}, (int64_t[]){33}, 1);
+	reply_init(&want, (uint64_t[]){A, B, C, D}, (int64_t[]){1, 20, 33, 40}, 4);
+	update(rc, 2, (uint64_t[]){C}, 1, &r, &want);
 	/* A read again has no row any more; C changed. */
 	reply_init(&r, (uint64_t[]){C}, (int64_t[]){30}, 1);
 	reply_init(&want, (uint64_t[]){B, C, D}, (int64_t[]){20, 30, 40}, 3);
-	update(rc, 2, (uint64_t[]){A, C}, 2, &r, &want);
+	update(rc, 3, (uint64_t[]){A, C}, 2, &r, &want);
 	/* Nothing changed: the same bytes. */
 	reply_init(&r, NULL, NULL, 0);
-	update(rc, 3, NULL, 0, &r, &want);
+	update(rc, 4, NULL, 0, &r, &want);
+	/* Every row gone, then one back. */
+	reply_init(&want, NULL, NULL, 0);
+	update(rc, 5, (uint64_t[]){B, C, D}, 3, &r, &want);
+	reply_init(&r, (uint64_t[]){D}, (int64_t[]){4}, 1);
+	update(rc, 6, (uint64_t[]){D}, 1, &r, &r);
 	/* Not from an answer no longer kept, nor with a row of no changed area. */
 	struct sbuf out;
 	sbuf_init(&out);
 	struct rcache_rows rows;
-	assert_false(rcache_update(rc, "v", 3, NULL, 0, &r.r, &out, &rows));
+	assert_false(rcache_update(rc, "v", 6, NULL, 0, &r.r, &out, &rows));
+	sbuf_release(&out);
+	sbuf_init(&out);
 	reply_init(&r, (uint64_t[]){A}, (int64_t[]){5}, 1);
-	assert_false(rcache_update(rc, "v", 4, (uint64_t[]){B}, 1, &r.r, &out, &rows));
+	assert_false(rcache_update(rc, "v", 7, (uint64_t[]){B}, 1, &r.r, &out, &rows));
 	assert_null(rows.off);
 	sbuf_release(&out);
 	uint64_t hits, misses, updates;
 	rcache_counts(rc, &hits, &misses, &updates);
-	assert_int_equal(updates, 3);
+	assert_int_equal(updates, 6);
 	rcache_free(&rc);
 }
 
@@ -197,6 +229,7 @@ static void
 a_replaced_answer_becomes_the_spare(void **state)
 {
 	(void)state;
+	json = false;
 	struct rcache *rc;
 	assert_int_equal(rcache_new(&rc), 0);
 	struct rcache_body *one = big(rc, 1u << 20, 'a');
@@ -238,7 +271,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(kept_by_query_and_snapshot),
-	    cmocka_unit_test(an_update_equals_the_whole),
+	    cmocka_unit_test_prestate(an_update_equals_the_whole, NULL),
+	    cmocka_unit_test_prestate(an_update_equals_the_whole, (void *)"json"),
 	    cmocka_unit_test(a_replaced_answer_becomes_the_spare),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
