@@ -54,9 +54,11 @@ struct mark_journal {
 	pthread_mutex_t lock;
 	struct mark_entry *e; /* a ring: e[first] is the oldest of n */
 	size_t cap, first, n;
-	/* Every id in [known_from, last] was published here (those without an
-	 * entry touched nothing); 0 before the first. */
-	uint64_t known_from, last;
+	/* Every id in [known_from, committed] was committed by the writer that
+	 * published here (those without an entry touched nothing); the newest
+	 * entry may be of an id published and not (yet) committed. */
+	uint64_t known_from, committed;
+	bool started;
 };
 
 int
@@ -107,10 +109,13 @@ void
 mark_journal_publish(struct mark_journal *j, uint64_t id, struct mark_set *s)
 {
 	pthread_mutex_lock(&j->lock);
-	if (!j->last || id < j->last || id > j->last + 1) {
-		/* The first, or ids skipped: nothing before ID is known. */
+	if (!j->started || id != j->committed + 1) {
+		/* The first, or another writer committed the id before ID: what
+		 * was published before ID is of no use. */
 		drop_all(j);
 		j->known_from = id;
+		j->committed = id - 1;
+		j->started = true;
 	}
 	struct mark_entry *newest = j->n ? &j->e[(j->first + j->n - 1) % j->cap] : NULL;
 	if (s->n || s->all) {
@@ -133,7 +138,15 @@ mark_journal_publish(struct mark_journal *j, uint64_t id, struct mark_set *s)
 		}
 	}
 	mark_set_release(s);
-	j->last = id;
+	pthread_mutex_unlock(&j->lock);
+}
+
+void
+mark_journal_committed(struct mark_journal *j, uint64_t id)
+{
+	pthread_mutex_lock(&j->lock);
+	if (j->started && id == j->committed + 1)
+		j->committed = id;
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -153,7 +166,7 @@ mark_journal_since(struct mark_journal *j, uint64_t from, uint64_t to, uint64_t 
 		return from == to ? 0 : JZ_ENOTFOUND;
 	pthread_mutex_lock(&j->lock);
 	int err = 0;
-	if (!j->last || j->known_from > from + 1 || j->last < to)
+	if (!j->started || j->known_from > from + 1 || j->committed < to)
 		err = JZ_ENOTFOUND;
 	size_t total = 0;
 	for (size_t i = 0; !err && i < j->n; i++) {

@@ -261,9 +261,15 @@ store_commit(struct store_txn *txn)
 		/* The marks before the commit: a reader who sees this snapshot
 		 * finds them. Should the commit fail, the next write takes the
 		 * same id and adds its own: a mark too many, never one too few. */
+		uint64_t id = mdb_txn_id(txn->txn);
 		if (txn->st->marking)
-			mark_journal_publish(txn->st->marks, mdb_txn_id(txn->txn), &txn->marks);
+			mark_journal_publish(txn->st->marks, id, &txn->marks);
 		err = write_err(txn->st, mdb_err(mdb_txn_commit(txn->txn)));
+		/* A commit that wrote nothing leaves the id unused. */
+		MDB_envinfo info;
+		if (!err && txn->st->marking && mdb_env_info(txn->st->env, &info) == 0 &&
+		    info.me_last_txnid == id)
+			mark_journal_committed(txn->st->marks, id);
 	}
 	mark_set_release(&txn->marks);
 	if (!txn->rw)

@@ -412,21 +412,22 @@ rollup_since(struct svc *s, struct store_txn *txn, const struct rollup_query *q,
 		return JZ_ENOTFOUND;
 	uint64_t *marks, *areas;
 	size_t n, nareas;
-	int err = store_changes(s->st, s->rollup_since, s->snapshot, &marks, &n);
-	if (err)
-		return err == -ENOMEM ? err : JZ_ENOTFOUND;
+	/* Whatever goes wrong here, reading all the rows is still right. */
+	if (store_changes(s->st, s->rollup_since, s->snapshot, &marks, &n))
+		return JZ_ENOTFOUND;
 	long nrows = rollup_query_marked(txn, q, marks, n, rows, &areas, &nareas);
 	free(marks);
 	if (nrows < 0)
-		return nrows;
+		return JZ_ENOTFOUND;
 	s->rollup_changed = svc_alloc(s, (nareas ? nareas : 1) * sizeof(*areas));
 	if (!s->rollup_changed) {
 		free(areas);
 		free(*rows);
 		*rows = NULL;
-		return -ENOMEM;
+		return JZ_ENOTFOUND;
 	}
-	memcpy(s->rollup_changed, areas, nareas * sizeof(*areas));
+	if (nareas) /* AREAS is NULL when no mark named a row */
+		memcpy(s->rollup_changed, areas, nareas * sizeof(*areas));
 	s->n_rollup_changed = nareas;
 	s->rollup_partial = true;
 	free(areas);

@@ -69,6 +69,8 @@ lxw_load(void)
 	}
 	LXW_FUNCS(LXW_SYM)
 #undef LXW_SYM
+	if (lxw.why[0])
+		dlclose(h);
 }
 
 /* The library, loaded once; false with ERR filled if it cannot be. */

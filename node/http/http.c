@@ -157,11 +157,12 @@ body_done(void *cls)
 static enum MHD_Result
 send_kept(struct MHD_Connection *c, struct rcache_body *body)
 {
+	const char *type = body->type; /* a constant: outlives the body */
 	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
 	    body->n, body->p, body_done, body);
 	if (!r)
 		rcache_body_unref(body);
-	return queue(c, MHD_HTTP_OK, body->type, r);
+	return queue(c, MHD_HTTP_OK, type, r);
 }
 
 /* A plain-text answer of one line. */
@@ -381,7 +382,7 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
 			                      "year: not a year (1900..9999)");
 	}
-	char key[200]; /* four values of at most HTTP_MAX_QUERY_VALUE */
+	char key[RCACHE_KEY]; /* four values of at most HTTP_MAX_QUERY_VALUE */
 	snprintf(key, sizeof(key), "%s|%" PRIu64 "|%lu|%s", level, area, y, format);
 	struct sbuf b;
 	sbuf_init(&b);

@@ -42,7 +42,8 @@ rcache_rows_release(struct rcache_rows *r)
 struct rcache_body *
 rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type)
 {
-	if (b->oom)
+	/* A mapping (sbuf_huge_pages, jzfpctl's alone) is not free()'s. */
+	if (b->oom || b->mapped)
 		return NULL;
 	struct rcache_body *x = malloc(sizeof(*x));
 	if (!x)

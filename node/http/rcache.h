@@ -42,6 +42,8 @@ struct rcache_rows {
 
 void rcache_rows_release(struct rcache_rows *r);
 
+struct rcache;
+
 /* An answer's bytes, shared by the cache and the responses sending them:
  * kept and sent without a copy. */
 struct rcache_body {
@@ -53,14 +55,13 @@ struct rcache_body {
 };
 
 /* A body of B's bytes, taking B's buffer (B is left empty), with one
- * reference; NULL on out of memory (B untouched) or if B ran out. With RC,
+ * reference; NULL on out of memory (B untouched), if B ran out or is a
+ * mapping (sbuf_huge_pages). With RC,
  * its buffer goes back to RC's spare when the last reference goes (RC must
  * outlive it). */
 struct rcache_body *rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type);
 struct rcache_body *rcache_body_ref(struct rcache_body *b);
 void rcache_body_unref(struct rcache_body *b); /* NULL-safe */
-
-struct rcache;
 
 JZ_NODISCARD int rcache_new(struct rcache **out);
 void rcache_free(struct rcache **rc);

@@ -249,10 +249,13 @@ a_replaced_answer_becomes_the_spare(void **state)
 	assert_int_equal(b.n, 0);
 	sbuf_release(&b);
 	/* Over the budget, the least recently used goes (its buffer spare). */
+	char *b0 = NULL;
 	for (uint64_t i = 0; i < 3; i++) {
 		char key[8];
 		snprintf(key, sizeof(key), "b%llu", (unsigned long long)i);
 		struct rcache_body *x = big(rc, RCACHE_MAX, (char)('c' + i));
+		if (!i)
+			b0 = x->p;
 		rcache_put(rc, key, 1, x, NULL);
 		rcache_body_unref(x);
 	}
@@ -263,6 +266,18 @@ a_replaced_answer_becomes_the_spare(void **state)
 	assert_non_null(k);
 	assert_int_equal(k->p[0], 'e');
 	rcache_body_unref(k);
+	/* The next update is written into it. */
+	struct reply x, r;
+	reply_init(&x, (uint64_t[]){A, B}, (int64_t[]){1, 2}, 2);
+	keep(rc, "v", 1, &x);
+	reply_init(&r, (uint64_t[]){B}, (int64_t[]){3}, 1);
+	struct sbuf out;
+	sbuf_init(&out);
+	struct rcache_rows rows;
+	assert_true(rcache_update(rc, "v", 1, (uint64_t[]){B}, 1, &r.r, &out, &rows));
+	assert_ptr_equal(out.p, b0);
+	sbuf_release(&out);
+	rcache_rows_release(&rows);
 	rcache_free(&rc);
 }
 
