@@ -427,12 +427,10 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 		rcache_render_json(&b, rp.rollup, &rows);
 	type = csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8";
 	svc_release(&s);
-	struct rcache_body *body = rcache_body_new(h->rc, &b, type);
-	if (!body) {
-		rcache_rows_release(&rows);
+	struct rcache_body *body = rcache_body_new(h->rc, &b, type, &rows);
+	if (!body)
 		return send_body(c, MHD_HTTP_OK, type, &b);
-	}
-	rcache_put(h->rc, key, s.snapshot, body, &rows);
+	rcache_put(h->rc, key, s.snapshot, body);
 	return send_kept(c, body);
 }
 
@@ -497,12 +495,12 @@ dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sb
 		struct sbuf b;
 		sbuf_init(&b);
 		http_dashboard_rollup(&b, rp.rollup);
-		if (!(sec = rcache_body_new(h->rc, &b, "text/html"))) {
+		if (!(sec = rcache_body_new(h->rc, &b, "text/html", NULL))) {
 			sbuf_add(out, b.p ? b.p : "", b.n);
 			sbuf_release(&b);
 			return 0;
 		}
-		rcache_put(h->rc, key, s->snapshot, sec, NULL);
+		rcache_put(h->rc, key, s->snapshot, sec);
 	}
 	sbuf_add(out, sec->p, sec->n);
 	rcache_body_unref(sec);

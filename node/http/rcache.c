@@ -20,7 +20,6 @@ struct rcache_slot {
 	uint64_t snapshot;
 	struct rcache_body *body;
 	uint64_t used; /* tick of its last use */
-	struct rcache_rows rows;
 };
 
 struct rcache {
@@ -40,19 +39,23 @@ rcache_rows_release(struct rcache_rows *r)
 }
 
 struct rcache_body *
-rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type)
+rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type, struct rcache_rows *rows)
 {
+	struct rcache_rows none = {0};
+	if (!rows)
+		rows = &none;
 	/* A mapping (sbuf_huge_pages, jzfpctl's alone) is not free()'s. */
-	if (b->oom || b->mapped)
-		return NULL;
-	struct rcache_body *x = malloc(sizeof(*x));
-	if (!x)
-		return NULL;
-	x->p = b->p ? b->p : malloc(1);
-	if (!x->p) {
+	struct rcache_body *x = b->oom || b->mapped ? NULL : malloc(sizeof(*x));
+	if (x && !(x->p = b->p ? b->p : malloc(1))) {
 		free(x);
+		x = NULL;
+	}
+	if (!x) {
+		rcache_rows_release(rows);
 		return NULL;
 	}
+	x->rows = *rows;
+	memset(rows, 0, sizeof(*rows));
 	x->n = b->n;
 	x->cap = b->p ? b->cap : 1;
 	x->owner = rc;
@@ -74,6 +77,7 @@ rcache_body_unref(struct rcache_body *b)
 {
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	rcache_rows_release(&b->rows);
 	struct rcache *rc = b->owner;
 	if (rc && b->cap >= RCACHE_SPARE_MIN && b->cap <= RCACHE_MAX * 2) {
 		/* Kept if larger than the one spare now (a rollup's next answer
@@ -95,7 +99,8 @@ void
 rcache_spare(struct rcache *rc, struct sbuf *b, size_t want)
 {
 	pthread_mutex_lock(&rc->lock);
-	if (rc->spare && rc->spare_cap > want && !b->p) {
+	/* Not one far larger than WANT: a kept body counts its capacity. */
+	if (rc->spare && rc->spare_cap > want && rc->spare_cap / 4 <= want && !b->p) {
 		b->p = rc->spare;
 		b->cap = rc->spare_cap;
 		b->n = 0;
@@ -113,7 +118,6 @@ slot_clear(struct rcache_slot *r)
 	struct rcache_body *b = r->body;
 	r->body = NULL;
 	r->used = 0;
-	rcache_rows_release(&r->rows);
 	return b;
 }
 
@@ -162,16 +166,10 @@ rcache_get(struct rcache *rc, const char *key, uint64_t snapshot)
 }
 
 void
-rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_body *body,
-           struct rcache_rows *rows)
+rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_body *body)
 {
-	struct rcache_rows none = {0};
-	if (!rows)
-		rows = &none;
-	if (!snapshot || !body || !body->n || body->n > RCACHE_MAX || strlen(key) >= RCACHE_KEY) {
-		rcache_rows_release(rows);
+	if (!snapshot || !body || !body->n || body->n > RCACHE_MAX || strlen(key) >= RCACHE_KEY)
 		return;
-	}
 	struct rcache_body *drop[RCACHE_SLOTS];
 	size_t ndrop = 0;
 	pthread_mutex_lock(&rc->lock);
@@ -189,8 +187,6 @@ rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_
 	r->snapshot = snapshot;
 	r->body = rcache_body_ref(body);
 	r->used = ++rc->tick;
-	r->rows = *rows;
-	memset(rows, 0, sizeof(*rows));
 	/* Within the budget: the least recently used others go. */
 	for (;;) {
 		size_t total = 0;
@@ -199,7 +195,7 @@ rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_
 			struct rcache_slot *x = &rc->s[i];
 			if (!x->body)
 				continue;
-			total += x->body->n;
+			total += x->body->cap;
 			if (x != r && (!old || x->used < old->used))
 				old = x;
 		}
@@ -218,7 +214,7 @@ rows_slot(struct rcache *rc, const char *key, uint64_t snapshot)
 {
 	for (size_t i = 0; i < RCACHE_SLOTS; i++) {
 		struct rcache_slot *r = &rc->s[i];
-		if (r->body && r->rows.off && strcmp(r->key, key) == 0 &&
+		if (r->body && r->body->rows.off && strcmp(r->key, key) == 0 &&
 		    (!snapshot || r->snapshot == snapshot))
 			return r;
 	}
@@ -232,7 +228,7 @@ rcache_base(struct rcache *rc, const char *key, uint64_t *snapshot, uint32_t *ye
 	struct rcache_slot *r = rows_slot(rc, key, 0);
 	if (r) {
 		*snapshot = r->snapshot;
-		*year = r->rows.year;
+		*year = r->body->rows.year;
 	}
 	pthread_mutex_unlock(&rc->lock);
 	return r != NULL;
@@ -335,26 +331,27 @@ rcache_update(struct rcache *rc, const char *key, uint64_t since, const uint64_t
               struct rcache_rows *rows)
 {
 	memset(rows, 0, sizeof(*rows));
-	size_t want = 0;
+	/* The kept answer, held by a reference: bodies do not change, so the
+	 * merge runs without the lock, hits going on meanwhile. */
 	pthread_mutex_lock(&rc->lock);
 	const struct rcache_slot *s = rows_slot(rc, key, since);
-	if (s)
-		want = s->body->n + s->body->n / 8;
+	struct rcache_body *old = s ? rcache_body_ref(s->body) : NULL;
 	pthread_mutex_unlock(&rc->lock);
-	if (want)
-		rcache_spare(rc, out, want);
-	pthread_mutex_lock(&rc->lock);
-	s = rows_slot(rc, key, since);
+	if (!old)
+		return false;
+	rcache_spare(rc, out, old->n + old->n / 8);
 	/* Every row of R is of a changed area, in order: else read all. */
-	bool ok = s && rows_alloc(rows, s->rows.n + r->n_rows) &&
-	          merge(&s->rows, s->body->p, s->body->n, changed, nchanged, r, out, rows) &&
-	          !out->oom;
-	if (ok)
-		rc->updates++;
-	pthread_mutex_unlock(&rc->lock);
-	if (!ok)
+	bool ok = rows_alloc(rows, old->rows.n + r->n_rows) &&
+	          merge(&old->rows, old->p, old->n, changed, nchanged, r, out, rows) && !out->oom;
+	rcache_body_unref(old);
+	if (!ok) {
 		rcache_rows_release(rows);
-	return ok;
+		return false;
+	}
+	pthread_mutex_lock(&rc->lock);
+	rc->updates++;
+	pthread_mutex_unlock(&rc->lock);
+	return true;
 }
 
 void

@@ -9,7 +9,7 @@
  * changed are read again (store_changes, svc's rollup_since) and put in place
  * of theirs (rcache_update), the others copied, instead of reading and
  * rendering every row. The least recently used of RCACHE_SLOTS goes, and
- * more until they hold at most RCACHE_BUDGET bytes; answers over RCACHE_MAX
+ * more until their buffers hold at most RCACHE_BUDGET bytes; answers over RCACHE_MAX
  * are not kept. The dashboard keeps its rollup sections here too.
  */
 #ifndef JZFP_RCACHE_H
@@ -49,17 +49,20 @@ struct rcache;
 struct rcache_body {
 	char *p;
 	size_t n, cap;
-	const char *type; /* a constant */
+	const char *type;        /* a constant */
+	struct rcache_rows rows; /* its rows apart, or none (off NULL) */
 	atomic_uint refs;
 	struct rcache *owner; /* gets the buffer back when the last reference goes */
 };
 
-/* A body of B's bytes, taking B's buffer (B is left empty), with one
- * reference; NULL on out of memory (B untouched), if B ran out or is a
- * mapping (sbuf_huge_pages). With RC,
+/* A body of B's bytes, taking B's buffer (B is left empty) and its rows
+ * ROWS (NULL: none; left empty either way), with one reference; NULL on out
+ * of memory (B untouched), if B ran out or is a mapping (sbuf_huge_pages).
+ * A body does not change once made. With RC,
  * its buffer goes back to RC's spare when the last reference goes (RC must
  * outlive it). */
-struct rcache_body *rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type);
+struct rcache_body *rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type,
+                                    struct rcache_rows *rows);
 struct rcache_body *rcache_body_ref(struct rcache_body *b);
 void rcache_body_unref(struct rcache_body *b); /* NULL-safe */
 
@@ -71,10 +74,8 @@ void rcache_free(struct rcache **rc);
 struct rcache_body *rcache_get(struct rcache *rc, const char *key, uint64_t snapshot);
 
 /* Keep BODY (a reference of the cache's own) as KEY's answer at SNAPSHOT
- * (best effort), with its rows ROWS (NULL: none) taken: *ROWS is left
- * empty either way. */
-void rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_body *body,
-                struct rcache_rows *rows);
+ * (best effort). */
+void rcache_put(struct rcache *rc, const char *key, uint64_t snapshot, struct rcache_body *body);
 
 /* The snapshot and year of KEY's answer kept with its rows; false if none. */
 bool rcache_base(struct rcache *rc, const char *key, uint64_t *snapshot, uint32_t *year);
@@ -90,7 +91,8 @@ bool rcache_update(struct rcache *rc, const char *key, uint64_t since, const uin
                    size_t nchanged, const Ctl__RollupReply *r, struct sbuf *out,
                    struct rcache_rows *rows);
 
-/* Start B (empty) with a buffer of at least WANT bytes if RC has one spare:
+/* Start B (empty) with a buffer of more than WANT bytes (and at most 4
+ * times that) if RC has one spare:
  * an answer's buffer used again, its pages already there (a fresh page
  * costs a fault, 17 us on the machines measured: 7 ms for a 1.8 MB rollup). */
 void rcache_spare(struct rcache *rc, struct sbuf *b, size_t want);

@@ -106,11 +106,11 @@ keep(struct rcache *rc, const char *key, uint64_t snap, const struct reply *x)
 	render(&b, x, &rows);
 	assert_non_null(rows.off);
 	assert_int_equal(rows.n, x->r.n_rows);
-	struct rcache_body *body = rcache_body_new(rc, &b, "text/csv");
+	struct rcache_body *body = rcache_body_new(rc, &b, "text/csv", &rows);
 	assert_non_null(body);
-	assert_body(body, x); /* rendered apart, the same bytes */
-	rcache_put(rc, key, snap, body, &rows);
 	assert_null(rows.off); /* taken */
+	assert_body(body, x);  /* rendered apart, the same bytes */
+	rcache_put(rc, key, snap, body);
 	rcache_body_unref(body);
 }
 
@@ -153,9 +153,9 @@ update(struct rcache *rc, uint64_t since, const uint64_t *changed, size_t n, con
 	struct rcache_rows rows;
 	assert_true(rcache_update(rc, "v", since, changed, n, &r->r, &out, &rows));
 	assert_int_equal(rows.n, want->r.n_rows);
-	struct rcache_body *body = rcache_body_new(rc, &out, "text/csv");
+	struct rcache_body *body = rcache_body_new(rc, &out, "text/csv", &rows);
 	assert_body(body, want);
-	rcache_put(rc, "v", since + 1, body, &rows);
+	rcache_put(rc, "v", since + 1, body);
 	rcache_body_unref(body);
 }
 
@@ -220,7 +220,7 @@ big(struct rcache *rc, size_t n, char c)
 	memset(chunk, c, sizeof(chunk));
 	for (size_t k = 0; k < n; k += sizeof(chunk))
 		sbuf_add(&b, chunk, n - k < sizeof(chunk) ? n - k : sizeof(chunk));
-	struct rcache_body *body = rcache_body_new(rc, &b, "text/csv");
+	struct rcache_body *body = rcache_body_new(rc, &b, "text/csv", NULL);
 	assert_non_null(body);
 	return body;
 }
@@ -233,19 +233,22 @@ a_replaced_answer_becomes_the_spare(void **state)
 	struct rcache *rc;
 	assert_int_equal(rcache_new(&rc), 0);
 	struct rcache_body *one = big(rc, 1u << 20, 'a');
-	rcache_put(rc, "k", 1, one, NULL);
+	rcache_put(rc, "k", 1, one);
 	/* Replaced while a response still holds it: it stays whole. */
 	struct rcache_body *two = big(rc, 1u << 20, 'b');
-	rcache_put(rc, "k", 2, two, NULL);
+	rcache_put(rc, "k", 2, two);
 	rcache_body_unref(two);
 	assert_int_equal(one->p[(1u << 20) - 1], 'a');
 	char *buf = one->p;
+	size_t cap = one->cap;
 	rcache_body_unref(one); /* the last reference: its buffer is the spare */
 	struct sbuf b;
 	sbuf_init(&b);
-	rcache_spare(rc, &b, 1000);
+	rcache_spare(rc, &b, cap / 8); /* not for an answer far smaller */
+	assert_null(b.p);
+	rcache_spare(rc, &b, cap / 2);
 	assert_ptr_equal(b.p, buf);
-	assert_true(b.cap >= 1u << 20);
+	assert_int_equal(b.cap, cap);
 	assert_int_equal(b.n, 0);
 	sbuf_release(&b);
 	/* Over the budget, the least recently used goes (its buffer spare). */
@@ -256,7 +259,7 @@ a_replaced_answer_becomes_the_spare(void **state)
 		struct rcache_body *x = big(rc, RCACHE_MAX, (char)('c' + i));
 		if (!i)
 			b0 = x->p;
-		rcache_put(rc, key, 1, x, NULL);
+		rcache_put(rc, key, 1, x);
 		rcache_body_unref(x);
 	}
 	struct rcache_body *k = rcache_get(rc, "b0", 1);
@@ -266,9 +269,15 @@ a_replaced_answer_becomes_the_spare(void **state)
 	assert_non_null(k);
 	assert_int_equal(k->p[0], 'e');
 	rcache_body_unref(k);
-	/* The next update is written into it. */
+	/* The next update of an answer about its size is written into it: rows
+	 * with long names make one of RCACHE_MAX / 2. */
+	static char name[RCACHE_MAX / 2 / MAXROWS + 1];
+	memset(name, 'n', sizeof(name) - 1);
 	struct reply x, r;
-	reply_init(&x, (uint64_t[]){A, B}, (int64_t[]){1, 2}, 2);
+	reply_init(&x, (uint64_t[]){A, B, C, D, A + 10, B + 10, C + 10, D + 10},
+	           (int64_t[]){1, 2, 3, 4, 5, 6, 7, 8}, MAXROWS);
+	for (size_t i = 0; i < MAXROWS; i++)
+		x.rows[i].name = name;
 	keep(rc, "v", 1, &x);
 	reply_init(&r, (uint64_t[]){B}, (int64_t[]){3}, 1);
 	struct sbuf out;
