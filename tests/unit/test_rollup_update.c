@@ -71,8 +71,9 @@ struct query {
 };
 
 static const struct query queries[] = {
-    {"village", 0, false},  {"village", 0, true},         {"township", 0, false},
-    {"county", 0, true},    {"prefecture", 0, false},     {"village", 630121000000, false},
+    {"village", 0, false},           {"village", 0, true},
+    {"township", 0, false},          {"county", 0, true},
+    {"prefecture", 0, false},        {"village", 630121000000, false},
     {"village", 632221102000, true},
 };
 #define NQ (sizeof(queries) / sizeof(queries[0]))
@@ -124,7 +125,8 @@ change(struct store_txn *txn, struct rollup_acc *acc)
 		break;
 	}
 	case 1: { /* a household's contribution moves */
-		struct rollup_contrib was = {.present = rnd(2), .status = (uint8_t)(1 + rnd(4)),
+		struct rollup_contrib was = {.present = rnd(2),
+		                             .status = (uint8_t)(1 + rnd(4)),
 		                             .members = (uint8_t)(1 + rnd(6)),
 		                             .attribute = (uint8_t)(1 + rnd(3)),
 		                             .main_cause = (uint8_t)(1 + rnd(12))};
@@ -171,7 +173,8 @@ updated_in_place_equals_read_whole(void **state)
 	struct node *n;
 	char dir[512];
 	assert_int_equal(
-	    svcfix_open(&n, dir, sizeof(dir), 0x0e, 630000000000, AREA_LEVEL_PROVINCE, "青海省"), 0);
+	    svcfix_open(&n, dir, sizeof(dir), 0x0e, 630000000000, AREA_LEVEL_PROVINCE, "青海省"),
+	    0);
 	rollup_marks_on(n->st);
 	struct rcache *rc;
 	assert_int_equal(rcache_new(&rc), 0);
