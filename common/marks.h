@@ -7,7 +7,8 @@
  * row is of); MARK_ALL means "anything may have changed". A write
  * transaction gathers its marks in a mark_set and publishes them under its
  * transaction id before it commits, so a reader who sees the snapshot finds
- * them, and says when the commit took that id. The journal keeps the marks
+ * them; once its commit has taken that id, the writer tells the journal
+ * (mark_journal_committed). The journal keeps the marks
  * of the last transactions and vouches for the ids from the first it saw
  * (or the one after the last it dropped) to the last its writer committed,
  * each id committed by its writer: a write transaction's id is one more
@@ -49,8 +50,9 @@ void mark_journal_free(struct mark_journal **j);
  * Record S as the marks of write transaction ID, before it commits; S is
  * emptied. A transaction with no marks is published too. ID published again
  * (an empty or failed commit leaves its id to the next write) adds to its
- * marks. An ID that does not follow the last one committed (committed_id)
- * means another writer committed: everything before ID is forgotten.
+ * marks. An ID that does not follow the last one committed
+ * (mark_journal_committed) means another writer committed: everything
+ * before ID is forgotten.
  * Thread-safe.
  */
 void mark_journal_publish(struct mark_journal *j, uint64_t id, struct mark_set *s);

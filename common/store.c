@@ -235,6 +235,7 @@ store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
 	txn->txn = NULL;
 	txn->err = 0;
 	txn->rw = mode == STORE_RW;
+	txn->wrote = false;
 	memset(&txn->marks, 0, sizeof(txn->marks));
 	if (!txn->rw)
 		pthread_rwlock_rdlock(&st->grow_lock);
@@ -255,20 +256,20 @@ store_commit(struct store_txn *txn)
 	if (!txn->txn)
 		return txn->err ? txn->err : JZ_EIO;
 	int err = txn->err;
-	if (err || !txn->rw) {
+	if (err || !txn->rw || !txn->wrote) {
+		/* Nothing to write: its id stays free for the next write, of
+		 * this process or another, and nothing is published under it. */
 		mdb_txn_abort(txn->txn);
 	} else {
 		/* The marks before the commit: a reader who sees this snapshot
 		 * finds them. Should the commit fail, the next write takes the
-		 * same id and adds its own: a mark too many, never one too few. */
+		 * same id and adds its own: a mark too many, never one too few.
+		 * A commit of a write that wrote something takes its id. */
 		uint64_t id = mdb_txn_id(txn->txn);
 		if (txn->st->marking)
 			mark_journal_publish(txn->st->marks, id, &txn->marks);
 		err = write_err(txn->st, mdb_err(mdb_txn_commit(txn->txn)));
-		/* A commit that wrote nothing leaves the id unused. */
-		MDB_envinfo info;
-		if (!err && txn->st->marking && mdb_env_info(txn->st->env, &info) == 0 &&
-		    info.me_last_txnid == id)
+		if (!err && txn->st->marking)
 			mark_journal_committed(txn->st->marks, id);
 	}
 	mark_set_release(&txn->marks);
@@ -342,10 +343,12 @@ put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void
 	MDB_val k = {klen, (void *)(uintptr_t)key};
 	MDB_val v = {vlen, (void *)(uintptr_t)val};
 	int rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
-	if (rc)
+	if (rc) {
 		store_fail(txn, mdb_err(rc));
-	else
-		mark(txn, db, key, klen, &(struct bytes){val, vlen});
+		return;
+	}
+	txn->wrote = true;
+	mark(txn, db, key, klen, &(struct bytes){val, vlen});
 }
 
 void
@@ -369,10 +372,12 @@ store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 		return;
 	MDB_val k = {klen, (void *)(uintptr_t)key};
 	int rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
-	if (rc && rc != MDB_NOTFOUND)
+	if (rc && rc != MDB_NOTFOUND) {
 		store_fail(txn, mdb_err(rc));
-	else if (!rc)
+	} else if (!rc) {
+		txn->wrote = true;
 		mark(txn, db, key, klen, NULL);
+	}
 }
 
 void
@@ -381,9 +386,12 @@ store_clear(struct store_txn *txn, unsigned db)
 	if (txn->err)
 		return;
 	int rc = mdb_drop(txn->txn, txn->st->dbi[db], 0);
-	if (rc)
+	if (rc) {
 		store_fail(txn, mdb_err(rc));
-	else if (txn->st->mark[db])
+		return;
+	}
+	txn->wrote = true;
+	if (txn->st->mark[db])
 		mark_set_add(&txn->marks, MARK_ALL);
 }
 

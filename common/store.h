@@ -58,6 +58,7 @@ struct store_txn {
 	void *txn; /* MDB_txn */
 	int err;   /* first error, sticky */
 	bool rw;
+	bool wrote;            /* a put, delete or clear succeeded */
 	struct mark_set marks; /* a write's marks, published at its commit */
 };
 
@@ -83,8 +84,9 @@ JZ_NODISCARD int store_begin(struct store *st, struct store_txn *txn, enum store
  * Commit. If an error stuck to the transaction, abort instead and return that
  * error. JZ_EMAPFULL means: call store_grow() and redo the whole transaction.
  * -ENOSPC means the disk is full (also when LMDB says EIO for a write cut
- * short on a disk with less than 16 MiB free). A read transaction is simply
- * ended. The txn is finished either way.
+ * short on a disk with less than 16 MiB free). A read transaction, and a
+ * write transaction that wrote nothing, is simply ended. The txn is
+ * finished either way.
  */
 JZ_NODISCARD int store_commit(struct store_txn *txn);
 

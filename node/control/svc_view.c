@@ -426,7 +426,7 @@ rollup_since(struct svc *s, struct store_txn *txn, const struct rollup_query *q,
 		*rows = NULL;
 		return JZ_ENOTFOUND;
 	}
-	if (nareas) /* AREAS is NULL when no mark named a row */
+	if (nareas) /* AREAS is NULL when there were no marks */
 		memcpy(s->rollup_changed, areas, nareas * sizeof(*areas));
 	s->n_rollup_changed = nareas;
 	s->rollup_partial = true;

@@ -303,7 +303,7 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "jzfp_http_rollup_answers_total{cache=\"hit\"} %" PRIu64 "\n"
 	            "jzfp_http_rollup_answers_total{cache=\"update\"} %" PRIu64 "\n"
 	            "jzfp_http_rollup_answers_total{cache=\"miss\"} %" PRIu64 "\n",
-	            hits, updates, misses - updates);
+	            hits, updates, misses);
 	return send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -407,10 +407,12 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	Ctl__Reply rp;
 	ask_rollup(h, &s, level, area, (uint32_t)y, since, since_year, &rp);
 	struct rcache_rows rows = {0};
-	if (!rp.code && s.rollup_partial &&
-	    !rcache_update(h->rc, key, since, s.rollup_changed, s.n_rollup_changed, rp.rollup, &b,
-	                   &rows)) {
-		/* That answer went meanwhile: read them all. */
+	bool merged = !rp.code && s.rollup_partial &&
+	              rcache_update(h->rc, key, since, s.rollup_changed, s.n_rollup_changed,
+	                            rp.rollup, &b, &rows);
+	if (!rp.code && s.rollup_partial && !merged) {
+		/* That answer went meanwhile, or the rows do not merge: read
+		 * them all. */
 		svc_release(&s);
 		sbuf_release(&b);
 		sbuf_init(&b);
@@ -421,10 +423,13 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 		sbuf_release(&b);
 		return r;
 	}
-	if (!rows.off && csv)
-		rcache_render_csv(&b, rp.rollup, &rows);
-	else if (!rows.off)
-		rcache_render_json(&b, rp.rollup, &rows);
+	if (!merged) {
+		rcache_count_read(h->rc);
+		if (csv)
+			rcache_render_csv(&b, rp.rollup, &rows);
+		else
+			rcache_render_json(&b, rp.rollup, &rows);
+	}
 	type = csv ? "text/csv; charset=utf-8" : "application/json; charset=utf-8";
 	svc_release(&s);
 	struct rcache_body *body = rcache_body_new(h->rc, &b, type, &rows);
@@ -494,6 +499,7 @@ dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sb
 		}
 		struct sbuf b;
 		sbuf_init(&b);
+		rcache_count_read(h->rc);
 		http_dashboard_rollup(&b, rp.rollup);
 		if (!(sec = rcache_body_new(h->rc, &b, "text/html", NULL))) {
 			sbuf_add(out, b.p ? b.p : "", b.n);

@@ -1,5 +1,5 @@
 /*
- * rcache.c - rollup answers kept by store snapshot, a CSV's rows updated in
+ * rcache.c - rollup answers kept by store snapshot, their rows updated in
  * place (rcache.h).
  */
 #include "rcache.h"
@@ -95,6 +95,24 @@ rcache_body_unref(struct rcache_body *b)
 	free(b);
 }
 
+/* OUT's buffer as the spare again, if it is worth keeping; OUT emptied. */
+static void
+spare_back(struct rcache *rc, struct sbuf *out)
+{
+	if (out->p && !out->mapped && out->cap >= RCACHE_SPARE_MIN && out->cap <= RCACHE_MAX * 2) {
+		pthread_mutex_lock(&rc->lock);
+		if (out->cap > rc->spare_cap) {
+			char *old = rc->spare;
+			rc->spare = out->p;
+			rc->spare_cap = out->cap;
+			out->p = old;
+		}
+		pthread_mutex_unlock(&rc->lock);
+	}
+	sbuf_release(out);
+	sbuf_init(out);
+}
+
 void
 rcache_spare(struct rcache *rc, struct sbuf *b, size_t want)
 {
@@ -159,8 +177,6 @@ rcache_get(struct rcache *rc, const char *key, uint64_t snapshot)
 	}
 	if (hit)
 		rc->hits++;
-	else
-		rc->misses++;
 	pthread_mutex_unlock(&rc->lock);
 	return hit;
 }
@@ -346,12 +362,21 @@ rcache_update(struct rcache *rc, const char *key, uint64_t since, const uint64_t
 	rcache_body_unref(old);
 	if (!ok) {
 		rcache_rows_release(rows);
+		spare_back(rc, out);
 		return false;
 	}
 	pthread_mutex_lock(&rc->lock);
 	rc->updates++;
 	pthread_mutex_unlock(&rc->lock);
 	return true;
+}
+
+void
+rcache_count_read(struct rcache *rc)
+{
+	pthread_mutex_lock(&rc->lock);
+	rc->misses++;
+	pthread_mutex_unlock(&rc->lock);
 }
 
 void
@@ -370,15 +395,16 @@ static void
 render_rows(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *rows,
             const char *tail)
 {
+	const bool json = rows->json; /* rows_alloc's failure clears it */
 	bool keep = rows_alloc(rows, r->n_rows);
 	size_t k = 0;
 	for (size_t i = 0; i < r->n_rows; i++) {
 		if (keep) {
 			add_row(body, rows, &k, r, i);
 		} else {
-			if (i && rows->json)
+			if (i && json)
 				sbuf_add(body, ",", 1);
-			if (rows->json)
+			if (json)
 				render_json(body, &r->rows[i]->base);
 			else
 				render_rollup_csv_row(body, r->rows[i], false);
@@ -386,9 +412,7 @@ render_rows(struct sbuf *body, const Ctl__RollupReply *r, struct rcache_rows *ro
 		/* Rows merge by area: they must be in order, each an area. */
 		if (keep &&
 		    (!rows->areas[k - 1] || (k > 1 && rows->areas[k - 2] >= rows->areas[k - 1]))) {
-			bool json = rows->json;
 			rcache_rows_release(rows);
-			rows->json = json;
 			keep = false;
 		}
 	}

@@ -9,7 +9,8 @@
  * changed are read again (store_changes, svc's rollup_since) and put in place
  * of theirs (rcache_update), the others copied, instead of reading and
  * rendering every row. The least recently used of RCACHE_SLOTS goes, and
- * more until their buffers hold at most RCACHE_BUDGET bytes; answers over RCACHE_MAX
+ * more until their buffers hold at most RCACHE_BUDGET bytes (plus one spare
+ * buffer of at most twice RCACHE_MAX); answers over RCACHE_MAX
  * are not kept. The dashboard keeps its rollup sections here too.
  */
 #ifndef JZFP_RCACHE_H
@@ -69,8 +70,8 @@ void rcache_body_unref(struct rcache_body *b); /* NULL-safe */
 JZ_NODISCARD int rcache_new(struct rcache **out);
 void rcache_free(struct rcache **rc);
 
-/* The answer kept for KEY at SNAPSHOT, with a reference for the caller;
- * NULL if none or SNAPSHOT is 0 (counted as a miss). */
+/* The answer kept for KEY at SNAPSHOT, with a reference for the caller
+ * (counted as a hit); NULL if none or SNAPSHOT is 0. */
 struct rcache_body *rcache_get(struct rcache *rc, const char *key, uint64_t snapshot);
 
 /* Keep BODY (a reference of the cache's own) as KEY's answer at SNAPSHOT
@@ -84,8 +85,8 @@ bool rcache_base(struct rcache *rc, const char *key, uint64_t *snapshot, uint32_
  * KEY's answer at snapshot SINCE with the rows of the areas CHANGED (sorted)
  * replaced by those of R (an area of CHANGED without a row in R has none
  * now), into OUT and its rows into ROWS; the head and tail are kept. False if that
- * answer is no longer kept (ask again for all rows) or out of memory.
- * Counted as an update.
+ * answer is no longer kept, R has a row of an area not in CHANGED, or out of
+ * memory: then read all the rows (OUT is left empty). Counted as an update.
  */
 bool rcache_update(struct rcache *rc, const char *key, uint64_t since, const uint64_t *changed,
                    size_t nchanged, const Ctl__RollupReply *r, struct sbuf *out,
@@ -97,7 +98,10 @@ bool rcache_update(struct rcache *rc, const char *key, uint64_t since, const uin
  * costs a fault, 17 us on the machines measured: 7 ms for a 1.8 MB rollup). */
 void rcache_spare(struct rcache *rc, struct sbuf *b, size_t want);
 
-/* Answers given from a kept one (hits), read (misses), and updated. */
+/* Count an answer read whole (a miss); rcache_get counts hits, and
+ * rcache_update the answers it made. */
+void rcache_count_read(struct rcache *rc);
+/* Answers given from a kept one (hits), read whole (misses), and updated. */
 void rcache_counts(struct rcache *rc, uint64_t *hits, uint64_t *misses, uint64_t *updates);
 
 /* BODY rendered from R as the server sends it (render_rollup_csv; or

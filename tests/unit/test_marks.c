@@ -343,6 +343,8 @@ another_process_s_write_is_not_vouched_for(void **state)
 	pid_t pid = fork(); /* before any environment is open here */
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		close(go[1]); /* a parent that fails early ends the child's read */
+		close(done[0]);
 		char c;
 		struct store *st2;
 		struct store_txn t2;
@@ -355,6 +357,8 @@ another_process_s_write_is_not_vouched_for(void **state)
 		store_close(&st2);
 		_exit(rc ? 1 : (write(done[1], "k", 1) == 1 ? 0 : 1));
 	}
+	close(go[0]);
+	close(done[1]);
 	struct store *st;
 	assert_int_equal(store_open(&st, dir, 4u << 20, &tables_layout), 0);
 	rollup_marks_on(st);
@@ -383,10 +387,8 @@ another_process_s_write_is_not_vouched_for(void **state)
 	assert_int_equal(snapshot(st), s0 + 2);
 	int err = store_changes(st, s0, snapshot(st), &got, &k);
 	test_store_close(&st, dir);
-	close(go[0]);
 	close(go[1]);
 	close(done[0]);
-	close(done[1]);
 	assert_int_equal(err, JZ_ENOTFOUND);
 }
 
