@@ -65,6 +65,25 @@ rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type, struct rcac
 	return x;
 }
 
+/* Offer buffer *P of CAP bytes as RC's spare: kept if worth keeping and
+ * larger than the spare now (a rollup's next answer is about as large as
+ * its last). *P is then the buffer to free: the one offered, the old spare,
+ * or NULL. */
+static void
+spare_offer(struct rcache *rc, char **p, size_t cap)
+{
+	if (!rc || cap < RCACHE_SPARE_MIN || cap > RCACHE_MAX * 2)
+		return;
+	pthread_mutex_lock(&rc->lock);
+	if (cap > rc->spare_cap) {
+		char *old = rc->spare;
+		rc->spare = *p;
+		rc->spare_cap = cap;
+		*p = old;
+	}
+	pthread_mutex_unlock(&rc->lock);
+}
+
 struct rcache_body *
 rcache_body_ref(struct rcache_body *b)
 {
@@ -78,38 +97,18 @@ rcache_body_unref(struct rcache_body *b)
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	rcache_rows_release(&b->rows);
-	struct rcache *rc = b->owner;
-	if (rc && b->cap >= RCACHE_SPARE_MIN && b->cap <= RCACHE_MAX * 2) {
-		/* Kept if larger than the one spare now (a rollup's next answer
-		 * is about as large as its last). */
-		pthread_mutex_lock(&rc->lock);
-		if (b->cap > rc->spare_cap) {
-			char *old = rc->spare;
-			rc->spare = b->p;
-			rc->spare_cap = b->cap;
-			b->p = old;
-		}
-		pthread_mutex_unlock(&rc->lock);
-	}
+	spare_offer(b->owner, &b->p, b->cap);
 	free(b->p);
 	free(b);
 }
 
-/* OUT's buffer as the spare again, if it is worth keeping; OUT emptied. */
+/* OUT's buffer as the spare again (spare_offer); OUT emptied. */
 static void
 spare_back(struct rcache *rc, struct sbuf *out)
 {
-	if (out->p && !out->mapped && out->cap >= RCACHE_SPARE_MIN && out->cap <= RCACHE_MAX * 2) {
-		pthread_mutex_lock(&rc->lock);
-		if (out->cap > rc->spare_cap) {
-			char *old = rc->spare;
-			rc->spare = out->p;
-			rc->spare_cap = out->cap;
-			out->p = old;
-		}
-		pthread_mutex_unlock(&rc->lock);
-	}
-	sbuf_release(out);
+	if (out->p && !out->mapped)
+		spare_offer(rc, &out->p, out->cap);
+	sbuf_release(out); /* frees what spare_offer left in p */
 	sbuf_init(out);
 }
 

@@ -9,9 +9,14 @@
 #include "tables.h"
 #include "testutil.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
+#include <cmocka.h>
 
 uint64_t wall_ms;
 
@@ -92,4 +97,26 @@ svcfix_call(struct svc *s, struct node *n, struct store *st, const struct config
 	svc_init(s, n, st, cfg, id, NULL);
 	ctl__reply__init(rp);
 	svc_dispatch(s, rq, rp);
+}
+
+void
+svcfix_rollup(struct svc *s, struct node *n, const char *level, uint64_t under, uint64_t since,
+              uint32_t year, Ctl__Reply *rp)
+{
+	Ctl__RollupReq q;
+	ctl__rollup_req__init(&q);
+	char lv[16];
+	snprintf(lv, sizeof(lv), "%s", level);
+	q.level = lv;
+	q.under = under;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
+	rq.rollup = &q;
+	svc_init(s, NULL, n->st, &n->cfg, n->id, NULL);
+	s->rollup_since = since;
+	s->rollup_since_year = year;
+	ctl__reply__init(rp);
+	svc_dispatch(s, &rq, rp);
+	assert_int_equal(rp->code, 0);
 }

@@ -51,4 +51,13 @@ void svcfix_close(struct node *n, const char *dir);
 void svcfix_call(struct svc *s, struct node *n, struct store *st, const struct config *cfg,
                  const struct ident *id, const Ctl__Request *rq, Ctl__Reply *rp);
 
+/*
+ * Ask N's store, as a reader thread and as the HTTP server does, the rollup
+ * of LEVEL under UNDER (0: all), with an answer kept at snapshot SINCE for
+ * YEAR (0: none; svc.h's rollup_since). Fails the test unless it answers.
+ * S is to be released by the caller (svc_release).
+ */
+void svcfix_rollup(struct svc *s, struct node *n, const char *level, uint64_t under, uint64_t since,
+                   uint32_t year, Ctl__Reply *rp);
+
 #endif

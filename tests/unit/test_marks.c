@@ -256,19 +256,7 @@ census(struct store *st, uint64_t v, uint64_t pop)
 static void
 ask(struct node *n, uint64_t since, uint32_t year, struct svc *s, Ctl__Reply *rp, uint64_t *snap)
 {
-	Ctl__RollupReq q;
-	ctl__rollup_req__init(&q);
-	q.level = "village";
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
-	rq.rollup = &q;
-	svc_init(s, NULL, n->st, &n->cfg, n->id, NULL);
-	s->rollup_since = since;
-	s->rollup_since_year = year;
-	ctl__reply__init(rp);
-	svc_dispatch(s, &rq, rp);
-	assert_int_equal(rp->code, 0);
+	svcfix_rollup(s, n, "village", 0, since, year, rp);
 	*snap = s->snapshot;
 }
 

@@ -84,22 +84,7 @@ static void
 ask(struct node *n, const struct query *q, uint64_t since, uint32_t year, struct svc *s,
     Ctl__Reply *rp)
 {
-	Ctl__RollupReq r;
-	ctl__rollup_req__init(&r);
-	char level[16];
-	snprintf(level, sizeof(level), "%s", q->level);
-	r.level = level;
-	r.under = q->under;
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_ROLLUP;
-	rq.rollup = &r;
-	svc_init(s, NULL, n->st, &n->cfg, n->id, NULL);
-	s->rollup_since = since;
-	s->rollup_since_year = year;
-	ctl__reply__init(rp);
-	svc_dispatch(s, &rq, rp);
-	assert_int_equal(rp->code, 0);
+	svcfix_rollup(s, n, q->level, q->under, since, year, rp);
 }
 
 static void
