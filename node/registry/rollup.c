@@ -825,7 +825,12 @@ query_names(struct store_txn *txn, struct rows *rows)
 static long
 rows_done(struct store_txn *txn, struct rows *rows, int err, struct rollup_row **out)
 {
-	if (!err)
+	/* Names only fill rows without one (villages have their census's):
+	 * when none lacks a name, the walk over every origin is spared. */
+	bool unnamed = false;
+	for (size_t i = 0; i < rows->n && !unnamed; i++)
+		unnamed = !rows->v[i].name[0];
+	if (!err && unnamed)
 		err = query_names(txn, rows);
 	map_release(&rows->map);
 	if (err) {
