@@ -248,6 +248,12 @@ def test(t):
     check(p.returncode != 0 and "xlsx needs libxlsxwriter" in p.stderr
           and "libjzfp-absent.so.0" in p.stderr, f"xlsx without the library: {p.returncode} {p.stderr!r}")
     check(not os.path.exists(nolib), "xlsx without the library left a file")
+    # A path there is never loaded: the library of the build is.
+    p = subprocess.run([jt.JZFPCTL, "-c", county.conf, "rollup", "--format", "xlsx", nolib],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, JZFP_TEST_XLSXWRITER=os.path.join(t.dir, "x.so")))
+    check(p.returncode == 0 and zipfile.is_zipfile(nolib),
+          f"xlsx with a path named: {p.returncode} {p.stderr!r}")
 
 
 if __name__ == "__main__":
