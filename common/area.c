@@ -166,7 +166,13 @@ area_format(uint64_t area, char out[13])
 {
 	if (area > AREA_CODE_MAX)
 		area = 0;
-	snprintf(out, 13, "%012" PRIu64, area);
+	/* Twelve digits, zeros in front (as "%012" PRIu64): by hand, as a
+	 * rollup at 5x formats 20,000 of them and snprintf took a tenth of it. */
+	for (int i = 11; i >= 0; i--) {
+		out[i] = (char)('0' + area % 10);
+		area /= 10;
+	}
+	out[12] = 0;
 }
 
 bool
