@@ -501,6 +501,11 @@ dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sb
 		sbuf_init(&b);
 		rcache_count_read(h->rc);
 		http_dashboard_rollup(&b, rp.rollup);
+		if (b.oom) { /* a section cut short is no page to send */
+			sbuf_release(&b);
+			snprintf(why, whylen, "out of memory");
+			return -ENOMEM;
+		}
 		if (!(sec = rcache_body_new(h->rc, &b, "text/html", NULL))) {
 			sbuf_add(out, b.p ? b.p : "", b.n);
 			sbuf_release(&b);
