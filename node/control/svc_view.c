@@ -410,27 +410,21 @@ rollup_since(struct svc *s, struct store_txn *txn, const struct rollup_query *q,
 	s->rollup_partial = false;
 	if (!s->rollup_since || s->rollup_since_year != q->year || !q->year)
 		return JZ_ENOTFOUND;
-	uint64_t *marks, *areas;
-	size_t n, nareas;
+	uint64_t *marks;
+	size_t n;
 	/* Whatever goes wrong here, reading all the rows is still right. */
 	if (store_changes(s->st, s->rollup_since, s->snapshot, &marks, &n))
 		return JZ_ENOTFOUND;
-	long nrows = rollup_query_marked(txn, q, marks, n, rows, &areas, &nareas);
+	/* The areas read again: one per mark at most. */
+	s->rollup_changed = svc_alloc(s, (n ? n : 1) * sizeof(*s->rollup_changed));
+	long nrows = s->rollup_changed
+	                 ? rollup_query_marked(txn, q, marks, n, rows, s->rollup_changed,
+	                                       &s->n_rollup_changed)
+	                 : JZ_ENOTFOUND;
 	free(marks);
 	if (nrows < 0)
 		return JZ_ENOTFOUND;
-	s->rollup_changed = svc_alloc(s, (nareas ? nareas : 1) * sizeof(*areas));
-	if (!s->rollup_changed) {
-		free(areas);
-		free(*rows);
-		*rows = NULL;
-		return JZ_ENOTFOUND;
-	}
-	if (nareas) /* AREAS is NULL when there were no marks */
-		memcpy(s->rollup_changed, areas, nareas * sizeof(*areas));
-	s->n_rollup_changed = nareas;
 	s->rollup_partial = true;
-	free(areas);
 	return nrows;
 }
 

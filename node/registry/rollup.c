@@ -872,49 +872,39 @@ rollup_query(struct store_txn *txn, const struct rollup_query *q, struct rollup_
 
 long
 rollup_query_marked(struct store_txn *txn, const struct rollup_query *q, const uint64_t *marks,
-                    size_t n, struct rollup_row **out, uint64_t **areas, size_t *nareas)
+                    size_t n, struct rollup_row **out, uint64_t *areas, size_t *nareas)
 {
-	*areas = NULL;
 	*nareas = 0;
 	/* Under an area below the level, a row holds only part of its area:
 	 * rollup_query reads it whole. */
 	if (q->under && area_level_of(q->under) < q->level)
 		return JZ_ENOTFOUND;
-	uint64_t *a = n ? malloc(n * sizeof(*a)) : NULL;
-	if (n && !a)
-		return -ENOMEM;
 	/* The area of Q's level each mark is at or under. MARKS are sorted and
 	 * an ancestor's code orders like its descendants', so these come
 	 * sorted too. */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		enum area_level l = area_level_of(marks[i]);
-		if (l == AREA_LEVEL_NONE) {
-			free(a);
+		if (l == AREA_LEVEL_NONE)
 			return JZ_ENOTFOUND; /* not an area: cannot say which rows */
-		}
 		if (l > q->level)
 			continue; /* no row of Q's level reads a cell above it */
 		uint64_t at = area_at_level(marks[i], q->level);
 		if (q->under && !area_is_under(at, q->under))
 			continue;
-		if (!k || a[k - 1] != at)
-			a[k++] = at;
+		if (!k || areas[k - 1] != at)
+			areas[k++] = at;
 	}
 	struct rows rows = {0};
 	int err = 0;
 	for (size_t i = 0; i < k && !err; i++) {
 		uint64_t lo, hi;
-		area_range(a[i], &lo, &hi);
+		area_range(areas[i], &lo, &hi);
 		err = query_range(txn, q, lo, hi, &rows);
 	}
 	long nrows = rows_done(txn, &rows, err, out);
-	if (nrows < 0) {
-		free(a);
-		return nrows;
-	}
-	*areas = a;
-	*nareas = k;
+	if (nrows >= 0)
+		*nareas = k;
 	return nrows;
 }
 

@@ -145,17 +145,18 @@ JZ_NODISCARD long rollup_query(struct store_txn *txn, const struct rollup_query 
                                struct rollup_row **rows);
 
 /*
- * The rows of Q that MARKS (store_changes, sorted) may have changed: those of
- * the areas of Q's level that a mark is or is under, read as rollup_query
- * reads them, in *ROWS (free()); those areas, sorted, in *AREAS (free()) and
- * *NAREAS. An area among them with no row has none now. Returns the number
- * of rows, JZ_ENOTFOUND when the marks cannot say (a mark that is no area;
- * Q under an area below its level: read it whole), or another negative
- * error. The answer's year must be the one of the rows it updates.
+ * The rows of Q that MARKS (N of them, store_changes, sorted) may have
+ * changed: those of the areas of Q's level that a mark is or is under, read
+ * as rollup_query reads them, in *ROWS (free()); those areas, sorted, in
+ * AREAS (the caller's, room for N) and *NAREAS. An area among them with no
+ * row has none now. Returns the number of rows, JZ_ENOTFOUND when the marks
+ * cannot say (a mark that is no area; Q under an area below its level: read
+ * it whole), or another negative error. The answer's year must be the one
+ * of the rows it updates.
  */
 JZ_NODISCARD long rollup_query_marked(struct store_txn *txn, const struct rollup_query *q,
                                       const uint64_t *marks, size_t n, struct rollup_row **rows,
-                                      uint64_t **areas, size_t *nareas);
+                                      uint64_t *areas, size_t *nareas);
 
 /*
  * Incidence in tenths of a percent, rounded half up, from exact integers:
