@@ -39,6 +39,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -244,6 +245,8 @@ def main():
     ap.add_argument("--data", help="generated data: made here once, reused by later runs of the "
                     "same scale (default: in the work directory)")
     ap.add_argument("--calls", type=int, default=20, help="rollup calls per level (20)")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="record a system-wide `perf record -a` of the migration alone into FILE")
     ap.add_argument("--nice", type=int, default=0,
                     help="niceness of the counties' daemons and imports during the migration "
                          "(default 0). They stand for 32 other machines: niced, they leave "
@@ -313,6 +316,10 @@ def main():
                     os.setpriority(os.PRIO_PROCESS, int(tid), a.nice)
                 except ProcessLookupError:
                     pass  # a thread that ended meanwhile
+        perf = None
+        if a.profile:  # a system-wide profile of the migration window alone
+            perf = subprocess.Popen(["perf", "record", "-a", "-F", "999", "-o", a.profile],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0 = time.monotonic()
         procs = {}
         for c in county_list:
@@ -360,6 +367,9 @@ def main():
                                    f"{a.timeout:g} s")
             time.sleep(0.05)
         t_conv = time.monotonic() - t0
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
         p_cpu1, p_wrote1 = proc_cpu_io(ppid)
         c_cpu1 = sum(proc_cpu_io(x)[0] for x in cpids)
         log(f"migrated in {t_conv:.1f} s (imports done after {t_all_imported:.1f} s)")

@@ -12,15 +12,16 @@
 #                (default 0): they stand for 32 other machines
 #   --work DIR   work directory (default a new one under $TMPDIR)
 #   --data DIR   generated data made once there and reused (same scale)
+#   --profile F  a system-wide `perf record -a` of the migration alone, into F
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--province) shift ;;
-	--scale | --calls | --work | --data | --timeout | --nice) args+=("$1" "$2"); shift 2 ;;
+	--scale | --calls | --work | --data | --timeout | --nice | --profile) args+=("$1" "$2"); shift 2 ;;
 	--keep) args+=("$1"); shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh --province: unknown argument $1 (see --province --help)" >&2; exit 2 ;;
 	esac
 done

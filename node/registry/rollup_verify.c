@@ -170,23 +170,27 @@ first_from(const struct chunks *c, struct store_iter *it, struct bytes *k)
 	return chunk_seek(it, &next, k, &v);
 }
 /* Does the version entry K, V of household ID say what its envelope says?
- * H is scratch. */
+ * The envelope is found through EI, a cursor kept across entries: a
+ * household's versions were mostly signed one after another, so the next
+ * envelope is often on the page the cursor is on, where LMDB seeks without
+ * descending from the root (4 % off the pass at 5x). H is scratch. */
 static bool
-version_agrees(struct store_txn *txn, struct rec_household *h, uint64_t id, struct bytes k,
+version_agrees(struct store_iter *ei, struct rec_household *h, uint64_t id, struct bytes k,
                struct bytes v)
 {
 	struct hh_version ver, want;
 	uint8_t ekey[40];
-	struct bytes raw;
+	struct bytes raw, rk;
 	struct envelope e;
 
 	if (k.n != 40 || hh_version_decode(&ver, k.p, v.p, v.n) != 0)
 		return false;
 	memcpy(ekey, ver.origin, 32);
 	be64_put(ekey + 32, ver.seq);
-	if (store_get(txn, STORE_ENV, ekey, sizeof(ekey), &raw) != 0 ||
-	    envelope_decode(&e, raw.p, raw.n) != 0 || memcmp(e.hash, ver.hash, 32) != 0 ||
-	    rec_household_decode(h, e.body.p, e.body.n) != 0 || h->id != id)
+	if (store_iter_seek(ei, ekey, sizeof(ekey), &rk, &raw) != 0 || rk.n != sizeof(ekey) ||
+	    memcmp(rk.p, ekey, sizeof(ekey)) != 0 || envelope_decode(&e, raw.p, raw.n) != 0 ||
+	    memcmp(e.hash, ver.hash, 32) != 0 || rec_household_decode(h, e.body.p, e.body.n) != 0 ||
+	    h->id != id)
 		return false;
 	hh_version_from(&want, h, e.hash, e.origin, e.seq, e.hlc);
 	return memcmp(&want.origin, &ver.origin, 32) == 0 && want.seq == ver.seq &&
@@ -201,7 +205,7 @@ version_agrees(struct store_txn *txn, struct rec_household *h, uint64_t id, stru
  * entry say what its envelope says? P->n counts the households the index
  * names. H is scratch. */
 static int
-verify_versions(struct store_txn *txn, struct store_iter *it, const struct chunk *ch,
+verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk *ch,
                 struct rec_household *h, struct pass *p)
 {
 	struct bytes k, v;
@@ -218,7 +222,7 @@ verify_versions(struct store_txn *txn, struct store_iter *it, const struct chunk
 			pass_bad(p, key_id(k),
 			         "an entry of the version index keyed %s is no version",
 			         key_hex(k).s);
-		else if (!version_agrees(txn, h, id, k, v))
+		else if (!version_agrees(ei, h, id, k, v))
 			pass_bad(p, id,
 			         "household %016" PRIu64 ": a version index entry "
 			         "disagrees with its envelope",
@@ -274,6 +278,7 @@ struct half {
 	struct store_txn *txn; /* the caller's, or own on the second thread */
 	struct store_txn own;
 	struct store_iter vi, hi; /* the version and household tables */
+	struct store_iter ei;     /* the envelopes, for the versions' lookups */
 	struct hh_work *hw;
 	struct rollup_acc *acc;
 	struct rec_household h;
@@ -339,12 +344,18 @@ half_run(void *arg)
 		store_iter_close(&hf->vi);
 		goto end;
 	}
+	if ((hf->err = store_iter_open(hf->txn, STORE_ENV, &hf->ei))) {
+		store_iter_close(&hf->hi);
+		store_iter_close(&hf->vi);
+		goto end;
+	}
 	while (!hf->err && claim(hf, &ch)) {
-		hf->err = verify_versions(hf->txn, &hf->vi, &ch, &hf->h, &hf->versions);
+		hf->err = verify_versions(&hf->ei, &hf->vi, &ch, &hf->h, &hf->versions);
 		if (!hf->err)
 			hf->err = verify_households(hf->txn, &hf->hi, &ch, hf->hw, hf->acc,
 			                            &hf->households);
 	}
+	store_iter_close(&hf->ei);
 	store_iter_close(&hf->hi);
 	store_iter_close(&hf->vi);
 end:

@@ -12,7 +12,8 @@
  * every household id a third (this thread's). The cells are checked against
  * the sum of both threads' recomputations, a disagreement in either chunk is
  * found, the first one reported is the first in key order, whichever thread
- * found it, and an entry whose key is no household id is still read.
+ * found it, and an entry whose key is no household id is still read. An
+ * envelope gone or altered under its version entry is found.
  * The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
@@ -108,6 +109,45 @@ version_entry_changed(void **state)
 
 	/* Put back: agreement on both paths again. */
 	put(nd, STORE_VERSION, key, sizeof(key), val, n);
+	verify_both(nd, 0, "OK");
+}
+
+/* The envelope a version entry names, gone or with one byte changed: the
+ * entry disagrees with it (the envelope is read by its key and hashed). */
+static void
+envelope_gone_or_changed(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	populate(fx, nd);
+	uint8_t key[40], val[512], ekey[40], env[4096], bad[4096];
+	size_t n = first_version(nd, HH(V1, 2), key, val, sizeof(val));
+	struct hh_version ver;
+	assert_int_equal(hh_version_decode(&ver, key, val, n), 0);
+	memcpy(ekey, ver.origin, 32);
+	be64_put(ekey + 32, ver.seq);
+	struct store_txn txn;
+	struct bytes raw;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_get(&txn, STORE_ENV, ekey, sizeof(ekey), &raw), 0);
+	assert_true(raw.n <= sizeof(env));
+	size_t en = raw.n;
+	memcpy(env, raw.p, en);
+	store_abort(&txn);
+
+	/* One byte of its signature changed: it still decodes, its name differs. */
+	memcpy(bad, env, en);
+	bad[en - 1] ^= 1;
+	put(nd, STORE_ENV, ekey, sizeof(ekey), bad, en);
+	verify_both(nd, JZ_ECORRUPT, "household 6301211010010002: a version index entry disagrees");
+
+	/* Gone: the next envelope of the chain is not it. */
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_ENV, ekey, sizeof(ekey));
+	assert_int_equal(store_commit(&txn), 0);
+	verify_both(nd, JZ_ECORRUPT, "household 6301211010010002: a version index entry disagrees");
+
+	put(nd, STORE_ENV, ekey, sizeof(ekey), env, en);
 	verify_both(nd, 0, "OK");
 }
 
@@ -270,6 +310,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(version_entry_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(envelope_gone_or_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(pending_counter_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(old_snapshot_verifies_as_it_was, setup, teardown),
 	    cmocka_unit_test_setup_teardown(both_halves, setup, teardown),
