@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 struct store {
 	MDB_env *env;
@@ -125,6 +127,36 @@ schema_held(MDB_txn *txn, const char *dir, const struct store_layout *layout)
 		          "schema %llu",
 		          dir, v.mv_size, (unsigned long long)layout->schema);
 	return JZ_ESCHEMA;
+}
+
+int
+store_schema_of(const char *dir, uint64_t *schema)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (access(path, F_OK) != 0)
+		return errno == ENOENT ? JZ_ENOTFOUND : -errno;
+	MDB_env *env;
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return mdb_err(rc);
+	mdb_env_set_maxdbs(env, 64);
+	MDB_txn *txn = NULL;
+	MDB_dbi meta;
+	MDB_val k = {6, (void *)"schema"}, v;
+	if (!(rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) &&
+	    !(rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) &&
+	    !(rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta)) &&
+	    !(rc = mdb_get(txn, meta, &k, &v)))
+		*schema = v.mv_size == 8 ? be64_get(v.mv_data) : 0;
+	int err = rc == MDB_NOTFOUND ? JZ_ENOTFOUND
+	          : rc               ? mdb_err(rc)
+	          : v.mv_size == 8   ? 0
+	                             : JZ_ECORRUPT;
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return err;
 }
 
 int
@@ -404,6 +436,21 @@ store_changes(struct store *st, uint64_t from, uint64_t to, uint64_t **out, size
 		return JZ_ENOTFOUND; /* no write was marked: nothing is known */
 	}
 	return mark_journal_since(st->marks, from, to, out, n);
+}
+
+void
+store_drop(struct store_txn *txn, unsigned db)
+{
+	if (txn->err)
+		return;
+	int rc = mdb_drop(txn->txn, txn->st->dbi[db], 1);
+	if (rc) {
+		store_fail(txn, mdb_err(rc));
+		return;
+	}
+	txn->wrote = true;
+	if (txn->st->mark[db])
+		mark_set_add(&txn->marks, MARK_ALL);
 }
 
 int

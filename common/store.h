@@ -74,6 +74,15 @@ struct store_txn {
 JZ_NODISCARD int store_open(struct store **out, const char *dir, uint64_t map_size,
                             const struct store_layout *layout);
 
+/*
+ * The schema number the store in DIR holds, into *SCHEMA, read without
+ * writing anything (no table is created, no stale reader cleared). Returns 0,
+ * JZ_ENOTFOUND (no store in DIR, or one that records no schema),
+ * JZ_ECORRUPT (a schema that is not 8 bytes), or another error. No process
+ * may be writing to DIR.
+ */
+JZ_NODISCARD int store_schema_of(const char *dir, uint64_t *schema);
+
 /* Close the environment. NULL-safe; sets *st to NULL. No transaction may be open. */
 void store_close(struct store **st);
 
@@ -115,6 +124,10 @@ void store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 
 /* Delete every entry of DB (the database itself stays). Errors stick. */
 void store_clear(struct store_txn *txn, unsigned db);
+
+/* Delete DB itself, with its entries: its handle must not be used after
+ * the transaction (for a table a newer schema no longer has). Errors stick. */
+void store_drop(struct store_txn *txn, unsigned db);
 
 /* The number of entries in DB, in *OUT. Returns 0 or an error, which sticks. */
 JZ_NODISCARD int store_count(struct store_txn *txn, unsigned db, uint64_t *out);

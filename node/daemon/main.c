@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "jzfpd --config FILE [--test-clock]"
+#define USAGE "jzfpd --config FILE [--test-clock | --upgrade-store]"
 
 static void
 usage(FILE *f)
@@ -34,6 +34,10 @@ usage(FILE *f)
 	           "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
 	           "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
 	           "                      node's clock, and --unchecked steps are allowed\n"
+	           "      --upgrade-store rewrite the node's store, written by an older jzfpd\n"
+	           "                      (store schema 2), in place to this one's, then exit;\n"
+	           "                      the node must be stopped. Safe to stop and run again:\n"
+	           "                      it goes on where it stood (README, Upgrade)\n"
 	           "  -h, --help          this help\n"
 	           "      --version       print the version\n"
 	           "\n"
@@ -73,12 +77,11 @@ heap_tune(void)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"test-clock", no_argument, NULL, 'T'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {NULL, 0, NULL, 0}};
-	bool test_clock = false;
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {"test-clock", no_argument, NULL, 'T'},   {"upgrade-store", no_argument, NULL, 'U'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+	bool test_clock = false, upgrade = false;
 	const char *path = NULL;
 	int c;
 	char word[3] = "-?";
@@ -93,6 +96,9 @@ main(int argc, char **argv)
 			return 0;
 		case 'T':
 			test_clock = true;
+			break;
+		case 'U':
+			upgrade = true;
 			break;
 		case 'V':
 			printf("jzfpd %s\n", JZFP_VERSION);
@@ -118,7 +124,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	static struct config cfg;
-	char err[600];
+	char err[1024];
 	if (config_load(&cfg, path, err, sizeof(err))) {
 		fprintf(stderr, "jzfpd: %s\n", err);
 		return 1;
@@ -132,6 +138,20 @@ main(int argc, char **argv)
 		fprintf(stderr, "jzfpd: %s: [node] timezone '%s': %s\n", path, cfg.timezone,
 		        err_str(zerr));
 		return 1;
+	}
+	if (upgrade) {
+		if (test_clock)
+			return usage_error("--upgrade-store runs no node; not with",
+			                   "--test-clock");
+		if (node_upgrade_store(&cfg, err, sizeof(err))) {
+			log_error(
+			    "cannot upgrade the store: %s (the store stays refused until an "
+			    "upgrade ends; what was rekeyed stays so, and a run again goes on "
+			    "from there)",
+			    err);
+			return 1;
+		}
+		return 0;
 	}
 	heap_tune();
 	if (node_open(&n, &cfg, err, sizeof(err))) {

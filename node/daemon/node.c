@@ -19,6 +19,7 @@
 #include "origin.h"
 #include "record.h"
 #include "rollup.h"
+#include "upgrade.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -476,9 +477,11 @@ open_store(struct node *n, char *err, size_t errlen)
 	if (rc == JZ_ESCHEMA) {
 		snprintf(err, errlen,
 		         "cannot open store in %s: it was written by another version of jzfpd "
-		         "(this one reads store schema %d); below the province, move the directory "
-		         "aside and start with an empty one, and the node refills from its parent "
-		         "and its children (README, Upgrade)",
+		         "(this one reads store schema %d); a schema-2 store is rewritten in place "
+		         "by `jzfpd --config FILE --upgrade-store` with the node stopped; below the "
+		         "province you may instead move the directory aside and start with an empty "
+		         "one, and the node refills from its parent and its children (README, "
+		         "Upgrade)",
 		         cfg->data_dir, STORE_SCHEMA);
 		return rc;
 	}
@@ -619,6 +622,44 @@ child_release(struct child *c)
 	free(c->subtree);
 	c->subtree = NULL;
 	c->n_subtree = 0;
+}
+
+int
+node_upgrade_store(const struct config *cfg, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(cfg->data_dir, &st) != 0) {
+		snprintf(err, errlen, "no store to upgrade: %s: %s", cfg->data_dir,
+		         strerror(errno));
+		return -errno;
+	}
+	/* The lock a running node holds: never beside one. */
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n->cfg = *cfg;
+	n->lock_fd = -1;
+	/* For tests: smaller transactions, so that a small store takes several
+	 * (the result is the same; only slower). */
+	const char *chunk = getenv("JZFP_TEST_UPGRADE_CHUNK");
+	uint64_t from = 0;
+	int rc = lock_data_dir(n, err, errlen);
+	if (!rc)
+		rc =
+		    upgrade_store(cfg->data_dir, cfg->map_size,
+		                  chunk ? strtoul(chunk, NULL, 10) : 0, stderr, &from, err, errlen);
+	if (!rc && from == STORE_SCHEMA)
+		log_info("store %s: already store schema %d, nothing to upgrade", cfg->data_dir,
+		         STORE_SCHEMA);
+	else if (!rc)
+		log_info("store %s: upgraded from store schema %llu to %d", cfg->data_dir,
+		         (unsigned long long)from, STORE_SCHEMA);
+	if (n->lock_fd >= 0)
+		close(n->lock_fd);
+	free(n);
+	return rc;
 }
 
 void

@@ -86,6 +86,14 @@ struct node {
  */
 JZ_NODISCARD int node_open(struct node **out, const struct config *cfg, char *err, size_t errlen);
 
+/*
+ * `jzfpd --upgrade-store`: take the data directory's lock (never beside a
+ * running node), rewrite its store in place to this build's schema
+ * (upgrade.h), progress on stderr, and let go. Returns 0 (upgraded, or
+ * nothing to do) or an error, ERR saying what.
+ */
+JZ_NODISCARD int node_upgrade_store(const struct config *cfg, char *err, size_t errlen);
+
 /* Run the loop until SIGTERM or SIGINT. Returns 0 on a clean stop. */
 JZ_NODISCARD int node_run(struct node *n);
 

@@ -15,7 +15,8 @@
  * workflow tables (proposal, wfhist, wfstep, parked) keyed by household
  * first, hhprop dropped, and the person index's changes since its last
  * merge kept apart (person_new). A store of another schema is refused at open
- * (JZ_ESCHEMA); there is no upgrade in place. */
+ * (JZ_ESCHEMA); jzfpd --upgrade-store rewrites a schema-2 store in place
+ * (upgrade.h). */
 #define STORE_SCHEMA 3
 
 enum store_db {

@@ -1,26 +1,49 @@
 """test_schema - jzfpd refuses a store of another schema, says what to do,
-and leaves the store as it was (README, Upgrade).
+and leaves the store as it was; `jzfpd --upgrade-store` rewrites a schema-2
+store in place (README, Upgrade; node/daemon/upgrade.h).
 
-A province node is started once on an empty store and stopped. Its store's
-schema number (meta "schema", rewritten with tests/tools/jzfp_schema) is
-then set to one this build does not read:
-  - 4 (a newer version's store): refused;
+A tree (province, county, township, village, test clocks) runs the procedure
+up to the township's review: the village's new register opens identification
+proposals, the village posts its notice, one objection is raised, the window
+closes, the township approves. The province is stopped, and its store's
+schema number (meta "schema", rewritten with tests/tools/jzfp_schema) set to:
+  - 4 (a newer version's store): refused; --upgrade-store refuses it too;
   - back to 3: the node starts (the rewrite itself is sound) and stops;
-  - 2 with the table `person_new` dropped, as a schema-2 store is (schema 3
-    added it): refused, and the missing table is not created.
+  - 2, the store rewritten as schema 2 held the same content (jzfp_schema
+    --as-2: the workflow tables keyed by proposal hash, hhprop, the person
+    index's changes merged and person_new dropped): refused, and the missing
+    table is not created.
 Each refusal: jzfpd exits non-zero within START_S, its stderr names both
 schema numbers, the data directory and what to do, and data.mdb has the same
-bytes as before.
+bytes as before. Then:
+  - with a stray old-format step (its event not held) put in, --upgrade-store
+    exits 1 naming it, after rekeying the history (kept: wfhist is already
+    as it will be), and the store is still refused; with the stray gone:
+  - --upgrade-store exits 0, its progress names the tables rekeyed, and the
+    store holds schema 3, every table (but the person index and meta) equal,
+    entry for entry, to what the schema-3 node had written, hhprop gone;
+    run again, it says there is nothing to do;
+  - started, the province answers its status, proposals, three households'
+    steps and the village rollup as before, byte for byte, and rollup
+    --verify agrees;
+  - --upgrade-store beside the running province is refused (the lock);
+  - the procedure goes on: the township's notice, opened after the upgrade,
+    reaches the province and moves the same proposals.
 """
 
 import hashlib
+import json
 import os
 import subprocess
 import time
 
 import jzfptest as jt
+from jzfptest import check
 
 SCHEMA = 3  # node/daemon/tables.h STORE_SCHEMA
+P, C, T, V = "630000000000", "630121000000", "630121101000", "630121101001"
+YEAR = 2020
+STORE_META = "meta"  # common/store.h STORE_META_NAME
 START_S = 5.0 * jt.SLOW  # a refused start is one store open, well under a second
 TOOL = os.path.join(jt.BIN, "jzfp_schema")
 
@@ -66,30 +89,157 @@ def refused(n, held):
     jt.check(p.returncode != 0, f"jzfpd started on a schema-{held} store: {err}")
     for want in (f"holds store schema {held}", f"reads store schema {SCHEMA}",
                  "written by another version of jzfpd", "move the directory aside",
-                 "start with an empty one", "README, Upgrade", n.data):
+                 "start with an empty one", "README, Upgrade", n.data, "--upgrade-store"):
         jt.check(want in err, f"schema {held}: stderr lacks {want!r}:\n{err}")
     jt.check_eq(os.path.getsize(mdb), size, f"schema {held}: data.mdb size after the refusal")
     jt.check_eq(digest(mdb), before, f"schema {held}: data.mdb sha256 after the refusal")
     jt.check_eq(schema_of(n), held, "schema after the refusal")
 
 
+def digests(n):
+    """{table: (entries, digest)} of n's stopped store (jzfp_schema --digest)."""
+    p = jt.run([TOOL, n.data, "--digest"])
+    jt.check(p.returncode == 0, f"jzfp_schema --digest: exit {p.returncode}: {p.stderr}")
+    return {name: (int(count), h) for name, count, h in
+            (line.split() for line in p.stdout.splitlines())}
+
+
+def upgrade(n):
+    """jzfpd --upgrade-store on n's stopped store: (exit status, stderr)."""
+    # Five entries a transaction: each table takes several (the resume).
+    env = dict(os.environ, JZFP_TEST_UPGRADE_CHUNK="5")
+    p = subprocess.run([jt.JZFPD, "--config", n.conf, "--upgrade-store"], cwd=n.dir,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=60 * jt.SLOW, env=env)
+    return p.returncode, p.stderr
+
+
+def seen(t, n, hh):
+    """What the province answers of the procedure, in a form to compare."""
+    return {
+        "proposals": t.ctl(n, "proposals", "--json"),
+        "household": [t.ctl(n, "household", "show", h, "--json") for h in hh],
+        "rollup": t.ctl_text(n, "rollup", "--level", "village", "--format", "csv"),
+        "pending": t.ctl(n, "proposals", "--state", "TOWNSHIP_APPROVED", "--json"),
+    }
+
+
+def ids_of(t, village):
+    return sorted(p["household"] for p in t.ctl(village, "proposals", "--json")["proposals"])
+
+
+def procedure(t):
+    """The tree, and the procedure up to the township's review: returns the
+    province, the township and the village."""
+    prov = t.add(P, "province", "青海省")
+    t.add(C, "county", "大通县")
+    town, village = t.add(T, "township", "桥头镇"), t.add(V, "village", "新庄村")
+    t.start_all()
+    t.ctl_text(prov, "policy", "set", "--notice-days", "7", "--threshold-pct", "3")
+    hh = jt.gen_households(os.path.join(t.dir, "up-{village}.csv"), [V], 8, seed=31, new=True,
+                           year=YEAR)[V]
+    check(t.import_ok(village, "households", hh) >= 8, "the village's register imported")
+    ids = ids_of(t, village)
+    check(len(ids) >= 8, f"identification proposals at the village: {len(ids)}")
+    t.ctl(village, "notice", "open", "--all", "--json")
+    t.ctl(village, "object", ids[0], "--reason", "收入核实有误", "--name", "张三",
+          "--contact", "13800000000", "--json")
+    t.wait_synced()
+    for n in t.nodes.values():
+        t.ctl(n, "clock", "advance", "8d", "--json")
+    t.wait_synced()
+    t.ctl(village, "notice", "close", "--all", "--json")
+    t.wait_synced()
+    t.ctl(town, "review", "approve", "--all", "--json")
+    t.wait_synced()
+    return prov, town, village
+
+
 def test(t):
-    prov = t.add("630000000000", "province", "青海省")
-    t.start(prov)
+    prov, town, village = procedure(t)
+    before = seen(t, prov, ids_of(t, village)[:3])
+    check(before["pending"]["proposals"], "the province holds proposals the township approved")
+    records = t.status(prov)["records"]
+
     t.stop(prov)
     prov.data = os.path.realpath(prov.data)
-    jt.check_eq(schema_of(prov), SCHEMA, "schema of a new store")
-
+    jt.check_eq(schema_of(prov), SCHEMA, "schema of the province's store")
+    # A newer version's store: refused, and not upgraded.
     set_schema(prov, SCHEMA + 1)
     refused(prov, SCHEMA + 1)
-
+    rc, err = upgrade(prov)
+    check(rc != 0 and f"holds store schema {SCHEMA + 1}" in err and "upgrades only schema 2" in err,
+          f"--upgrade-store on a schema-{SCHEMA + 1} store: exit {rc}: {err}")
+    # Back to 3: the node starts (the rewrite itself is sound).
     set_schema(prov, SCHEMA)
     t.start(prov)
     t.stop(prov)
-
-    set_schema(prov, 2, "person_new")
+    # As schema 2 held the same content: refused, person_new not created.
+    tables = digests(prov)
+    check(tables.get("wfstep", (0,))[0] > 0 and tables.get("wfhist", (0,))[0] > 0,
+          f"the province holds steps and history to rekey: {tables}")
+    p = jt.run([TOOL, prov.data, "--as-2"])
+    check(p.returncode == 0, f"jzfp_schema --as-2: exit {p.returncode}: {p.stderr}")
     refused(prov, 2)
+
+    # A step whose event is not held (keyed after every other) stops the
+    # upgrade, named; what was rekeyed before it (the history, the steps of
+    # the transactions before its own) stays so, the store stays refused;
+    # with the entry gone, a run again goes on from there.
+    stray = "ff" * 32 + "00" * 8 + "ee" * 32 + "00" * 7 + "01" + "0000"
+    p = jt.run([TOOL, prov.data, "--put", "wfstep", stray])
+    check(p.returncode == 0, f"jzfp_schema --put: exit {p.returncode}: {p.stderr}")
+    rc, err = upgrade(prov)
+    jt.log(f"upgrade with a stray step: exit {rc}: {err.strip()}")
+    check(rc == 1 and "upgrade: wfhist: " in err and "upgrade: wfstep: 5 entries rekeyed" in err and
+          f"wfstep entry {'ff' * 32}...: its event is not held" in err and
+          "a run again goes on" in err, f"--upgrade-store with a stray step: exit {rc}: {err}")
+    jt.check_eq(schema_of(prov), 2, "schema after an upgrade that stopped")
+    refused(prov, 2)
+    jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
+    p = jt.run([TOOL, prov.data, "--del", "wfstep", stray])
+    check(p.returncode == 0, f"jzfp_schema --del: exit {p.returncode}: {p.stderr}")
+
+    rc, err = upgrade(prov)
+    jt.log(f"upgrade: exit {rc}: {err.strip()}")
+    check(rc == 0, f"jzfpd --upgrade-store: exit {rc}: {err}")
+    check("upgrade: wfstep: " in err and "upgrade: proposal: 5 entries rekeyed" in err,
+          f"--upgrade-store shows no progress for wfstep and proposal: {err}")
+    check("upgrade: wfhist: " not in err, f"--upgrade-store rekeyed wfhist again: {err}")
+    check("upgraded from store schema 2 to 3" in err, f"--upgrade-store says: {err}")
+    jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
+    # Every table as the schema-3 node had written it, but the person index
+    # (its changes merged by --as-2) and the schema number.
+    upgraded = digests(prov)
+    check("hhprop" not in upgraded, "hhprop is left after the upgrade")
+    for name in sorted(set(tables) | set(upgraded)):
+        if name not in ("person", "person_new", STORE_META):
+            jt.check_eq(upgraded.get(name), tables.get(name), f"table {name} after the upgrade")
+    rc, err = upgrade(prov)
+    check(rc == 0 and "nothing to upgrade" in err, f"a second --upgrade-store: exit {rc}: {err}")
+
+    t.start(prov)
+    jt.check_eq(t.status(prov)["records"], records, "records at the province after the upgrade")
+    after = seen(t, prov, ids_of(t, village)[:3])
+    for k in before:
+        check(after[k] == before[k],
+              f"after the upgrade, {k} differs:\n{json.dumps(before[k], ensure_ascii=False)[:600]}"
+              f"\n{json.dumps(after[k], ensure_ascii=False)[:600]}")
+    t.verify(prov, "after the upgrade")
+    # Never beside a running node: the data directory's lock.
+    rc, err = upgrade(prov)
+    check(rc != 0 and "another jzfpd" in err, f"--upgrade-store beside the node: exit {rc}: {err}")
+
+    # The procedure goes on at the upgraded province.
+    out = t.ctl(town, "notice", "open", "--all", "--json")
+    check(out["proposals"] >= 1, f"township notice open --all: {out}")
+    t.wait_synced()
+    now = t.ctl(prov, "proposals", "--state", "TOWNSHIP_NOTICE", "--json")["proposals"]
+    jt.check_eq(sorted(p["household"] for p in now),
+                sorted(p["household"] for p in before["pending"]["proposals"]),
+                "proposals in the township's notice at the upgraded province")
+    t.verify(prov, "after the township's notice")
 
 
 if __name__ == "__main__":
-    jt.main(test)
+    jt.main(test, test_clock=True)

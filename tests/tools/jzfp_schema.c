@@ -6,6 +6,23 @@
  *   jzfp_schema DIR N [--drop TABLE]... write N as the schema, and delete
  *                                       the tables named (a store written
  *                                       before they existed)
+ *   jzfp_schema DIR --as-2              rewrite a schema-3 store as schema 2
+ *                                       held the same content: the person
+ *                                       index's changes merged (no person_new),
+ *                                       the workflow tables keyed by proposal
+ *                                       hash first (no household before it),
+ *                                       hhprop made from the proposals
+ *                                       (household(8) hash(32) -> empty), the
+ *                                       schema 2: what `jzfpd --upgrade-store`
+ *                                       (node/daemon/upgrade.h) reads
+ *   jzfp_schema DIR --digest            one line per named table: its name,
+ *                                       its entries and a BLAKE2b-256 of them
+ *                                       (lengths and bytes of each key and
+ *                                       value, in key order), to compare two
+ *                                       stores' tables
+ *   jzfp_schema DIR --put TABLE KEY [VALUE]   store one entry (hex; VALUE
+ *   jzfp_schema DIR --del TABLE KEY           empty if left out), or delete
+ *                                       one: an entry a test wants broken
  *
  * Opens DIR's LMDB environment directly, not through store_open (which
  * refuses a store of another schema). Reads the key "schema" (8 bytes
@@ -13,11 +30,13 @@
  * has open. Exit status: 0, 1 on an error (said on stderr), 2 usage.
  */
 #include "bytes.h"
+#include "hex.h"
 #include "store.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,8 +53,206 @@ fail(const char *what, int rc)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: jzfp_schema DIR [N [--drop TABLE]...]\n");
+	fprintf(stderr, "usage: jzfp_schema DIR [N [--drop TABLE]... | --as-2 | --digest |\n"
+	                "                        --put TABLE KEY [VALUE] | --del TABLE KEY]\n");
 	return 2;
+}
+
+/* One entry copied out of the map. */
+struct kv {
+	uint8_t *k, *v;
+	size_t kn, vn;
+};
+
+/* Every entry of the table NAME, copied into *OUT (*N of them), then the
+ * table emptied. */
+static int
+take_all(MDB_txn *txn, const char *name, MDB_dbi *dbi, struct kv **out, size_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int rc = mdb_dbi_open(txn, name, 0, dbi);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, *dbi, &cur);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			struct kv *m = realloc(*out, cap * sizeof(*m));
+			if (!m) {
+				rc = ENOMEM;
+				break;
+			}
+			*out = m;
+		}
+		struct kv *e = &(*out)[(*n)++];
+		e->kn = k.mv_size;
+		e->vn = v.mv_size;
+		e->k = malloc(k.mv_size + v.mv_size + 1);
+		if (!e->k) {
+			rc = ENOMEM;
+			break;
+		}
+		e->v = e->k + k.mv_size;
+		memcpy(e->k, k.mv_data, k.mv_size);
+		memcpy(e->v, v.mv_data, v.mv_size);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	return mdb_drop(txn, *dbi, 0);
+}
+
+static void
+free_all(struct kv *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].k);
+	free(e);
+}
+
+/* Schema 3 -> 2 (see the top): in TXN, whose schema is checked to be 3. */
+static int
+as_2(MDB_txn *txn, MDB_dbi meta)
+{
+	MDB_val k = {6, (void *)"schema"}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != 8 || be64_get(v.mv_data) != 3) {
+		fprintf(stderr, "jzfp_schema: --as-2 rewrites a schema-3 store only\n");
+		return EINVAL;
+	}
+	/* The person index's changes merged into it, their table dropped. */
+	MDB_dbi person, delta;
+	struct kv *e;
+	size_t n;
+	bool has_delta = mdb_dbi_open(txn, "person_new", 0, &delta) == 0;
+	if ((rc = mdb_dbi_open(txn, "person", 0, &person)) ||
+	    (has_delta && (rc = take_all(txn, "person_new", &delta, &e, &n))))
+		return rc;
+	if (!has_delta) /* never opened by a schema-3 jzfpd since an upgrade */
+		e = NULL, n = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		MDB_val pk = {e[i].kn, e[i].k}, none = {0, ""};
+		if (e[i].vn == 1 && e[i].v[0])
+			rc = mdb_put(txn, person, &pk, &none, 0);
+		else if ((rc = mdb_del(txn, person, &pk, NULL)) == MDB_NOTFOUND)
+			rc = 0;
+	}
+	free_all(e, n);
+	if (rc || (has_delta && (rc = mdb_drop(txn, delta, 1))))
+		return rc;
+	/* The workflow tables without the household before their keys; hhprop
+	 * made from the proposals' keys. */
+	static const char *const rekeyed[] = {"proposal", "wfhist", "wfstep", "parked"};
+	MDB_dbi hhprop;
+	if ((rc = mdb_dbi_open(txn, "hhprop", MDB_CREATE, &hhprop)))
+		return rc;
+	for (size_t t = 0; t < sizeof(rekeyed) / sizeof(rekeyed[0]) && !rc; t++) {
+		MDB_dbi d;
+		if ((rc = take_all(txn, rekeyed[t], &d, &e, &n)))
+			return rc;
+		for (size_t i = 0; i < n && !rc; i++) {
+			if (e[i].kn <= 8) {
+				fprintf(stderr, "jzfp_schema: %s: a key of %zu bytes\n", rekeyed[t],
+				        e[i].kn);
+				rc = EINVAL;
+				break;
+			}
+			MDB_val ok = {e[i].kn - 8, e[i].k + 8}, ov = {e[i].vn, e[i].v};
+			rc = mdb_put(txn, d, &ok, &ov, 0);
+			if (!rc && t == 0) {
+				MDB_val hk = {e[i].kn, e[i].k}, none = {0, ""};
+				rc = mdb_put(txn, hhprop, &hk, &none, 0);
+			}
+		}
+		free_all(e, n);
+	}
+	if (rc)
+		return rc;
+	uint8_t buf[8];
+	be64_put(buf, 2);
+	v = (MDB_val){sizeof(buf), buf};
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* --put or --del (see the top): ARGV[0] is the option, then its words. */
+static int
+put_or_del(MDB_txn *txn, int argc, char **argv)
+{
+	static uint8_t key[512], val[4096];
+	size_t kn = strlen(argv[2]) / 2, vn = argc > 3 ? strlen(argv[3]) / 2 : 0;
+	if (kn == 0 || kn > sizeof(key) || vn > sizeof(val) || hex_decode(argv[2], key, kn) ||
+	    (vn && hex_decode(argv[3], val, vn))) {
+		fprintf(stderr, "jzfp_schema: KEY and VALUE are even-length hex\n");
+		return EINVAL;
+	}
+	MDB_dbi d;
+	int rc = mdb_dbi_open(txn, argv[1], 0, &d);
+	if (rc)
+		return rc;
+	MDB_val k = {kn, key}, v = {vn, val};
+	return strcmp(argv[0], "--put") == 0 ? mdb_put(txn, d, &k, &v, 0)
+	                                     : mdb_del(txn, d, &k, NULL);
+}
+
+/* Print the digest of every named table (see the top). */
+static int
+digest_all(MDB_txn *txn)
+{
+	MDB_dbi main_db;
+	MDB_cursor *names;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, main_db, &names);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(names, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(names, &k, &v, MDB_NEXT)) {
+		char name[128];
+		if (k.mv_size >= sizeof(name))
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = 0;
+		MDB_dbi d;
+		MDB_cursor *cur;
+		if ((rc = mdb_dbi_open(txn, name, 0, &d)) || (rc = mdb_cursor_open(txn, d, &cur)))
+			break;
+		crypto_generichash_state h;
+		crypto_generichash_init(&h, NULL, 0, 32);
+		uint64_t n = 0;
+		MDB_val ek, ev;
+		int erc;
+		for (erc = mdb_cursor_get(cur, &ek, &ev, MDB_FIRST); erc == 0;
+		     erc = mdb_cursor_get(cur, &ek, &ev, MDB_NEXT), n++) {
+			uint8_t len[16];
+			be64_put(len, ek.mv_size);
+			be64_put(len + 8, ev.mv_size);
+			crypto_generichash_update(&h, len, sizeof(len));
+			crypto_generichash_update(&h, ek.mv_data, ek.mv_size);
+			crypto_generichash_update(&h, ev.mv_data, ev.mv_size);
+		}
+		mdb_cursor_close(cur);
+		if (erc != MDB_NOTFOUND) {
+			rc = erc;
+			break;
+		}
+		uint8_t out[32];
+		crypto_generichash_final(&h, out, sizeof(out));
+		printf("%s %" PRIu64 " ", name, n);
+		for (size_t i = 0; i < sizeof(out); i++)
+			printf("%02x", out[i]);
+		printf("\n");
+	}
+	mdb_cursor_close(names);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int
@@ -44,9 +261,16 @@ main(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	const char *dir = argv[1];
-	bool write = argc >= 3;
+	bool write = argc >= 3, digest = false;
+	bool to_2 = argc == 3 && strcmp(argv[2], "--as-2") == 0;
+	bool edit = (argc == 5 || argc == 6) && strcmp(argv[2], "--put") == 0;
+	edit |= argc == 5 && strcmp(argv[2], "--del") == 0;
+	if (argc == 3 && strcmp(argv[2], "--digest") == 0) {
+		write = false;
+		digest = true;
+	}
 	uint64_t want = 0;
-	if (write) {
+	if (write && !to_2 && !edit) {
 		char *end;
 		errno = 0;
 		want = strtoull(argv[2], &end, 10);
@@ -73,7 +297,20 @@ main(int argc, char **argv)
 	}
 	if ((rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta)))
 		goto out;
+	if (to_2 || edit) {
+		if ((rc = to_2 ? as_2(txn, meta) : put_or_del(txn, argc - 2, argv + 2)))
+			goto out;
+		rc = mdb_txn_commit(txn);
+		mdb_env_close(env);
+		return rc ? fail("mdb_txn_commit", rc) : 0;
+	}
 	MDB_val k = {6, (void *)"schema"}, v;
+	if (digest) {
+		rc = digest_all(txn);
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+		return rc ? fail("reading the tables", rc) : 0;
+	}
 	if (!write) {
 		if ((rc = mdb_get(txn, meta, &k, &v)))
 			goto out;

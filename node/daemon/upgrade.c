@@ -1,0 +1,351 @@
+/*
+ * upgrade.c - `jzfpd --upgrade-store` (upgrade.h): schema 2 rewritten in
+ * place to schema 3, table by table, in small durable transactions.
+ */
+#include "upgrade.h"
+
+#include "area.h"
+#include "bytes.h"
+#include "envelope.h"
+#include "err.h"
+#include "hex.h"
+#include "record.h"
+#include "store.h"
+#include "tables.h"
+#include "workflow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(STORE_SCHEMA == 3, "upgrade.c rewrites schema 2 into schema 3");
+
+/* The tables of a schema-2 store the rewrite reads or writes. Opening them
+ * through this layout creates none of schema 3's. */
+enum { V2_ENV, V2_PROPOSAL, V2_WFHIST, V2_WFSTEP, V2_PARKED, V2_HHPROP, V2_META, V2_N };
+
+static const struct store_table v2_tables[V2_N] = {
+    [V2_ENV] = {"env"},
+    [V2_PROPOSAL] = {"proposal"},
+    [V2_WFHIST] = {"wfhist"},
+    [V2_WFSTEP] = {"wfstep"},
+    [V2_PARKED] = {"parked"},
+    [V2_HHPROP] = {"hhprop"},
+    [V2_META] = {STORE_META_NAME},
+};
+
+static const struct store_layout v2_layout = {.tables = v2_tables, .n = V2_N, .schema = 2};
+
+/* Entries rekeyed per transaction at most: each is a put and a delete on
+ * pages of their own, well inside what one LMDB write transaction may dirty. */
+#define CHUNK UPGRADE_CHUNK_MAX
+/* A step's key in schema 2: hash(32) hlc(8) origin(32) seq(8) index(2). */
+#define V2_STEP_KEY   82
+#define V2_STEP_EVENT 40 /* origin(32) seq(8): the event's key in `env` */
+#define V2_STEP_INDEX 80
+#define MAX_OLD_KEY   V2_STEP_KEY
+
+/* Events decoded for the steps, by their key in `env`: a step's key begins
+ * with its proposal's hash, so the steps come in no order of their events,
+ * and an event names up to REC_MAX_PROPOSALS proposals (decoding one for
+ * each of its steps took most of an upgrade's time). Direct-mapped; slots
+ * are allocated when first used (at most EVENT_SLOTS x 21 KB). */
+#define EVENT_SLOTS 1024
+
+struct event_slot {
+	uint8_t key[40];
+	struct rec_workflow w;
+};
+
+/* What finding an entry's household needs; WHY gets what was wrong. */
+struct rekey {
+	struct store_txn *txn;
+	struct event_slot *events[EVENT_SLOTS];
+	char why[160];
+};
+
+static int bad(struct rekey *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+bad(struct rekey *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+	return JZ_ECORRUPT;
+}
+
+/* A proposal's household: in its value. */
+static int
+proposal_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
+{
+	(void)k;
+	struct wf_proposal p;
+	if (wf_proposal_decode(&p, v.p, v.n) != 0)
+		return bad(r, "its value is no proposal");
+	*hh = p.household;
+	return 0;
+}
+
+/* A history entry's household: its proposal's (still keyed by hash: the
+ * proposals are rekeyed last). */
+static int
+hist_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
+{
+	(void)v;
+	struct bytes pv;
+	int err = store_get(r->txn, V2_PROPOSAL, k.p, 32, &pv);
+	if (err == JZ_ENOTFOUND)
+		return bad(r, "its proposal is not held");
+	if (err)
+		return err;
+	return proposal_household(r, k, pv, hh);
+}
+
+/* A step's household: the one its event names at the step's index. */
+static int
+step_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
+{
+	(void)v;
+	const uint8_t *ek = k.p + V2_STEP_EVENT;
+	struct event_slot **slot = &r->events[(be64_get(ek) ^ be64_get(ek + 32)) % EVENT_SLOTS];
+	if (!*slot || memcmp((*slot)->key, ek, 40) != 0) {
+		struct bytes raw;
+		struct envelope e;
+		int err = store_get(r->txn, V2_ENV, ek, 40, &raw);
+		if (err == JZ_ENOTFOUND)
+			return bad(r, "its event is not held");
+		if (err)
+			return err;
+		if (!*slot && !(*slot = malloc(sizeof(**slot))))
+			return -ENOMEM;
+		memset((*slot)->key, 0, 40); /* until it holds this event */
+		if (envelope_decode(&e, raw.p, raw.n) != 0 || e.kind != ENV_KIND_WORKFLOW ||
+		    rec_workflow_decode(&(*slot)->w, e.body.p, e.body.n) != 0)
+			return bad(r, "its event is no workflow step");
+		memcpy((*slot)->key, ek, 40);
+	}
+	const struct rec_workflow *w = &(*slot)->w;
+	unsigned i = be16_get(k.p + V2_STEP_INDEX);
+	if (i >= w->n || memcmp(w->proposals[i], k.p, 32) != 0)
+		return bad(r, "its event names no such proposal at index %u", i);
+	*hh = w->households[i];
+	return 0;
+}
+
+/* One table's rewrite: entries whose key is OLD_LEN bytes get the
+ * household (FN) put before their key. */
+struct table_pass {
+	unsigned db;
+	const char *name;
+	size_t old_len;
+	int (*fn)(struct rekey *, struct bytes, struct bytes, uint64_t *);
+};
+
+/* Proposals last: the history entries find their household through them. */
+static const struct table_pass passes[] = {
+    {V2_WFHIST, "wfhist", 36, hist_household},
+    {V2_WFSTEP, "wfstep", V2_STEP_KEY, step_household},
+    {V2_PARKED, "parked", V2_STEP_KEY, step_household},
+    {V2_PROPOSAL, "proposal", 32, proposal_household},
+};
+
+/* The old entries of one chunk, copied out of the map before the writes. */
+struct chunk {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t n;
+	size_t off[CHUNK], kn[CHUNK], vn[CHUNK];
+};
+
+static int
+chunk_add(struct chunk *c, struct bytes k, struct bytes v)
+{
+	if (c->len + k.n + v.n > c->cap) {
+		size_t cap = c->cap ? c->cap : 1 << 20;
+		while (cap < c->len + k.n + v.n)
+			cap *= 2;
+		uint8_t *b = realloc(c->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		c->buf = b;
+		c->cap = cap;
+	}
+	c->off[c->n] = c->len;
+	c->kn[c->n] = k.n;
+	c->vn[c->n] = v.n;
+	memcpy(c->buf + c->len, k.p, k.n);
+	if (v.n)
+		memcpy(c->buf + c->len + k.n, v.p, v.n);
+	c->len += k.n + v.n;
+	c->n++;
+	return 0;
+}
+
+/* Collect up to MAX old entries of P's table from RESUME (the last old
+ * key rekeyed, RLEN bytes; 0: from the first key) into C. */
+static int
+collect(struct store_txn *txn, const struct table_pass *p, const uint8_t *resume, size_t rlen,
+        size_t max, struct chunk *c)
+{
+	struct store_iter it;
+	struct bytes k, v;
+	c->n = c->len = 0;
+	int err = store_iter_open(txn, p->db, &it);
+	if (err)
+		return err;
+	for (err = store_iter_seek(&it, rlen ? resume : NULL, rlen, &k, &v); err == 0 && c->n < max;
+	     err = store_iter_next(&it, &k, &v))
+		if (k.n == p->old_len && (err = chunk_add(c, k, v)) != 0)
+			break;
+	int cerr = store_iter_close(&it);
+	if (err == JZ_ENOTFOUND)
+		err = 0;
+	return err ? err : cerr;
+}
+
+/* Rekey C's entries in TXN. On an entry that cannot be, ERR names it. */
+static int
+rekey_chunk(struct store_txn *txn, const struct table_pass *p, const struct chunk *c,
+            struct rekey *r, char *err, size_t errlen)
+{
+	uint8_t nk[8 + MAX_OLD_KEY];
+	r->txn = txn;
+	for (size_t i = 0; i < c->n && !txn->err; i++) {
+		struct bytes k = {c->buf + c->off[i], c->kn[i]};
+		struct bytes v = {c->buf + c->off[i] + c->kn[i], c->vn[i]};
+		uint64_t hh = 0;
+		r->why[0] = 0;
+		int rc = p->fn(r, k, v, &hh);
+		if (!rc && !household_id_is_valid(hh))
+			rc = bad(r, "its household %016" PRIu64 " is no household id", hh);
+		if (rc) {
+			char hex[2 * 32 + 1];
+			hex_encode(k.p, 32, hex);
+			snprintf(err, errlen, "%s entry %s...: %s", p->name, hex,
+			         r->why[0] ? r->why : err_str(rc));
+			return rc;
+		}
+		be64_put(nk, hh);
+		memcpy(nk + 8, k.p, k.n);
+		store_put(txn, p->db, nk, 8 + k.n, v.p, v.n);
+		store_del(txn, p->db, k.p, k.n);
+	}
+	return txn->err;
+}
+
+/* Rekey every old entry of P's table, MAX per transaction. */
+static int
+run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey *r, FILE *progress,
+         char *err, size_t errlen)
+{
+	struct chunk *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	uint8_t resume[MAX_OLD_KEY];
+	size_t rlen = 0;
+	uint64_t done = 0, held = 0;
+	int rc = 0;
+	for (int grown = 0;;) {
+		struct store_txn txn;
+		if ((rc = store_begin(st, &txn, STORE_RW)))
+			break;
+		if (!held && (rc = store_count(&txn, p->db, &held))) {
+			store_abort(&txn);
+			break;
+		}
+		if ((rc = collect(&txn, p, resume, rlen, max, c)) ||
+		    (rc = rekey_chunk(&txn, p, c, r, err, errlen))) {
+			store_abort(&txn);
+			break;
+		}
+		rc = store_commit(&txn);
+		if (rc == JZ_EMAPFULL && grown++ < 16 && (rc = store_grow(st)) == 0)
+			continue; /* the same chunk again, in a larger map */
+		if (rc)
+			break;
+		done += c->n;
+		if (c->n) {
+			fprintf(progress,
+			        "upgrade: %s: %" PRIu64 " entries rekeyed (%" PRIu64 " held)\n",
+			        p->name, done, held);
+			size_t last = c->n - 1;
+			rlen = c->kn[last];
+			memcpy(resume, c->buf + c->off[last], rlen);
+		}
+		if (c->n < max)
+			break;
+	}
+	if (rc && !err[0])
+		snprintf(err, errlen, "rekeying %s: %s", p->name, err_str(rc));
+	free(c->buf);
+	free(c);
+	return rc;
+}
+
+/* The last transaction: hhprop dropped, the schema number written. */
+static int
+finish(struct store *st)
+{
+	struct store_txn txn;
+	int rc = store_begin(st, &txn, STORE_RW);
+	if (rc)
+		return rc;
+	uint8_t v[8];
+	be64_put(v, STORE_SCHEMA);
+	store_drop(&txn, V2_HHPROP);
+	store_put(&txn, V2_META, "schema", 6, v, sizeof(v));
+	return store_commit(&txn);
+}
+
+int
+upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, uint64_t *from,
+              char *err, size_t errlen)
+{
+	err[0] = 0;
+	if (chunk < 1 || chunk > CHUNK)
+		chunk = CHUNK;
+	uint64_t held = 0;
+	int rc = store_schema_of(dir, &held);
+	if (rc == JZ_ENOTFOUND) {
+		snprintf(err, errlen, "no store to upgrade in %s", dir);
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot read the schema of the store in %s: %s", dir,
+		         err_str(rc));
+		return rc;
+	}
+	*from = held;
+	if (held == STORE_SCHEMA)
+		return 0;
+	if (held != v2_layout.schema) {
+		snprintf(err, errlen,
+		         "the store in %s holds store schema %" PRIu64
+		         "; this build reads schema %d "
+		         "and upgrades only schema %" PRIu64,
+		         dir, held, STORE_SCHEMA, v2_layout.schema);
+		return JZ_ESCHEMA;
+	}
+	struct store *st;
+	if ((rc = store_open(&st, dir, map_size, &v2_layout))) {
+		snprintf(err, errlen, "cannot open the store in %s: %s", dir, err_str(rc));
+		return rc;
+	}
+	struct rekey *r = calloc(1, sizeof(*r));
+	rc = r ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < sizeof(passes) / sizeof(passes[0]); i++)
+		rc = run_pass(st, &passes[i], chunk, r, progress, err, errlen);
+	if (!rc && (rc = finish(st)))
+		snprintf(err, errlen, "writing schema %d: %s", STORE_SCHEMA, err_str(rc));
+	if (rc && !err[0])
+		snprintf(err, errlen, "%s", err_str(rc));
+	for (size_t i = 0; r && i < EVENT_SLOTS; i++)
+		free(r->events[i]);
+	free(r);
+	store_close(&st);
+	return rc;
+}
