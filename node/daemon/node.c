@@ -475,14 +475,15 @@ open_store(struct node *n, char *err, size_t errlen)
 	const struct config *cfg = &n->cfg;
 	int rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
 	if (rc == JZ_ESCHEMA) {
-		snprintf(err, errlen,
-		         "cannot open store in %s: it was written by another version of jzfpd "
-		         "(this one reads store schema %d); a schema-2 store is rewritten in place "
-		         "by `jzfpd --config FILE --upgrade-store` with the node stopped; below the "
-		         "province you may instead move the directory aside and start with an empty "
-		         "one, and the node refills from its parent and its children (README, "
-		         "Upgrade)",
-		         cfg->data_dir, STORE_SCHEMA);
+		snprintf(
+		    err, errlen,
+		    "cannot open store in %s: it was written by another version of jzfpd "
+		    "(this one reads store schema %d); a schema-2 store is rewritten in place "
+		    "by `jzfpd --config FILE --upgrade-store` with the node stopped; below the "
+		    "province you may instead move the directory aside and start with an empty "
+		    "one, and the node refills from its parent and its children (README, "
+		    "Upgrade)",
+		    cfg->data_dir, STORE_SCHEMA);
 		return rc;
 	}
 	if (rc) {

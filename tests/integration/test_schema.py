@@ -19,6 +19,8 @@ bytes as before. Then:
   - with a stray old-format step (its event not held) put in, --upgrade-store
     exits 1 naming it, after rekeying the history (kept: wfhist is already
     as it will be), and the store is still refused; with the stray gone:
+  - (a copy of a held step's key is put in `parked` before, so that the
+    parked steps are rekeyed too, and taken out before the node starts)
   - --upgrade-store exits 0, its progress names the tables rekeyed, and the
     store holds schema 3, every table (but the person index and meta) equal,
     entry for entry, to what the schema-3 node had written, hhprop gone;
@@ -174,6 +176,13 @@ def test(t):
     set_schema(prov, SCHEMA)
     t.start(prov)
     t.stop(prov)
+    # A step parked, as one that waits for its version would be: a copy
+    # of a held step's key (taken out again before the node starts).
+    p = jt.run([TOOL, prov.data, "--keys", "wfstep"])
+    check(p.returncode == 0 and p.stdout.strip(), f"jzfp_schema --keys: {p.returncode} {p.stderr}")
+    parked = p.stdout.split()[0]
+    p = jt.run([TOOL, prov.data, "--put", "parked", parked])
+    check(p.returncode == 0, f"jzfp_schema --put parked: exit {p.returncode}: {p.stderr}")
     # As schema 2 held the same content: refused, person_new not created.
     tables = digests(prov)
     check(tables.get("wfstep", (0,))[0] > 0 and tables.get("wfhist", (0,))[0] > 0,
@@ -206,7 +215,8 @@ def test(t):
     check("upgrade: wfstep: " in err and "upgrade: proposal: 5 entries rekeyed" in err,
           f"--upgrade-store shows no progress for wfstep and proposal: {err}")
     check("upgrade: wfhist: " not in err, f"--upgrade-store rekeyed wfhist again: {err}")
-    check("upgraded from store schema 2 to 3" in err, f"--upgrade-store says: {err}")
+    check("upgraded from store schema 2 to 3" in err and "upgrade: parked: 1 entries" in err,
+          f"--upgrade-store says: {err}")
     jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
     # Every table as the schema-3 node had written it, but the person index
     # (its changes merged by --as-2) and the schema number.
@@ -217,6 +227,8 @@ def test(t):
             jt.check_eq(upgraded.get(name), tables.get(name), f"table {name} after the upgrade")
     rc, err = upgrade(prov)
     check(rc == 0 and "nothing to upgrade" in err, f"a second --upgrade-store: exit {rc}: {err}")
+    p = jt.run([TOOL, prov.data, "--del", "parked", parked])
+    check(p.returncode == 0, f"jzfp_schema --del parked: exit {p.returncode}: {p.stderr}")
 
     t.start(prov)
     jt.check_eq(t.status(prov)["records"], records, "records at the province after the upgrade")

@@ -20,6 +20,7 @@
  *                                       (lengths and bytes of each key and
  *                                       value, in key order), to compare two
  *                                       stores' tables
+ *   jzfp_schema DIR --keys TABLE        the keys of TABLE in hex, a line each
  *   jzfp_schema DIR --put TABLE KEY [VALUE]   store one entry (hex; VALUE
  *   jzfp_schema DIR --del TABLE KEY           empty if left out), or delete
  *                                       one: an entry a test wants broken
@@ -53,8 +54,10 @@ fail(const char *what, int rc)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: jzfp_schema DIR [N [--drop TABLE]... | --as-2 | --digest |\n"
-	                "                        --put TABLE KEY [VALUE] | --del TABLE KEY]\n");
+	fprintf(
+	    stderr,
+	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --as-2 | --digest |\n"
+	    "                        --keys TABLE | --put TABLE KEY [VALUE] | --del TABLE KEY]\n");
 	return 2;
 }
 
@@ -202,6 +205,28 @@ put_or_del(MDB_txn *txn, int argc, char **argv)
 	                                     : mdb_del(txn, d, &k, NULL);
 }
 
+/* Print the keys of TABLE in hex (see the top). */
+static int
+print_keys(MDB_txn *txn, const char *table)
+{
+	MDB_dbi d;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_dbi_open(txn, table, 0, &d);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, d, &cur);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		for (size_t i = 0; i < k.mv_size; i++)
+			printf("%02x", ((const uint8_t *)k.mv_data)[i]);
+		printf("\n");
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Print the digest of every named table (see the top). */
 static int
 digest_all(MDB_txn *txn)
@@ -265,6 +290,9 @@ main(int argc, char **argv)
 	bool to_2 = argc == 3 && strcmp(argv[2], "--as-2") == 0;
 	bool edit = (argc == 5 || argc == 6) && strcmp(argv[2], "--put") == 0;
 	edit |= argc == 5 && strcmp(argv[2], "--del") == 0;
+	bool keys = argc == 4 && strcmp(argv[2], "--keys") == 0;
+	if (keys)
+		write = false;
 	if (argc == 3 && strcmp(argv[2], "--digest") == 0) {
 		write = false;
 		digest = true;
@@ -305,8 +333,8 @@ main(int argc, char **argv)
 		return rc ? fail("mdb_txn_commit", rc) : 0;
 	}
 	MDB_val k = {6, (void *)"schema"}, v;
-	if (digest) {
-		rc = digest_all(txn);
+	if (digest || keys) {
+		rc = digest ? digest_all(txn) : print_keys(txn, argv[3]);
 		mdb_txn_abort(txn);
 		mdb_env_close(env);
 		return rc ? fail("reading the tables", rc) : 0;
