@@ -140,7 +140,15 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		p->connected = v->parent_connected;
 		p->backlog = v->backlog;
 		p->acked = v->up.acked;
-		p->why = svc_strdup(s, v->up.why_down);
+		if (v->up.silent_since_ms) {
+			/* How long the parent has been silent, as of now (link.h). */
+			char why[sizeof(v->up.why_down) + 40];
+			snprintf(why, sizeof(why), "%s for %" PRIu64 " s", v->up.why_down,
+			         (now - v->up.silent_since_ms) / 1000);
+			p->why = svc_strdup(s, why);
+		} else {
+			p->why = svc_strdup(s, v->up.why_down);
+		}
 		p->behind = v->up.behind;
 		p->down_applied = v->up.down_applied;
 		r->parent = p;

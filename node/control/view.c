@@ -33,10 +33,23 @@ digest_bytes(uint64_t h, const void *p, size_t n)
 	}
 }
 
+/* Zero what follows the text in the N bytes of S: a text written over a
+ * longer one leaves the end of the longer behind its NUL, which nothing
+ * shows and the digest must not see (a reason that flips between two texts
+ * and back would otherwise count as a change each time). */
+static void
+text_only(char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	memset(s + len, 0, n - len);
+}
+
 /*
  * What a change of the view is: anything it holds but the clocks and the
  * times of the last message each way, which move with every heartbeat
- * (a link that is down says for how long: that changes once a second). A
+ * (a link whose parent is silent says since when, and status counts the
+ * seconds as it answers: link.h, silent_since_ms), and what its texts hold
+ * past their end. A
  * child's connected state, which status derives from such a time, is
  * folded in as it stands at NOW. The copies are made with memcpy, so their
  * padding is the view's own, which changes only with its fields.
@@ -53,6 +66,11 @@ control_view_digest(const struct control_view *v, const struct config *cfg, uint
 	/* when a line was last logged, and a retry's delay: not shown */
 	key.up.send_err_logged_ms = key.up.hello_backoff_ms = 0;
 	memset(key.up.mon_logged_ms, 0, sizeof(key.up.mon_logged_ms));
+	text_only(key.up.why_down, sizeof(key.up.why_down));
+	text_only(key.why_not_signing, sizeof(key.why_not_signing));
+	text_only(key.listen_ep, sizeof(key.listen_ep));
+	text_only(key.total.own_refused_last, sizeof(key.total.own_refused_last));
+	text_only(key.self.name, sizeof(key.self.name));
 	key.children = NULL;
 	key.subtree_digest = NULL;
 	key.cap_children = 0;
@@ -62,6 +80,7 @@ control_view_digest(const struct control_view *v, const struct config *cfg, uint
 		memcpy(&ch, &v->children[i], sizeof(ch));
 		bool conn = control_child_connected(cfg, &ch, now);
 		ch.last_seen_ms = ch.hb_at_ms = 0;
+		text_only(ch.name, sizeof(ch.name));
 		ch.subtree = NULL;
 		h = digest_bytes(h, &ch, sizeof(ch));
 		h = digest_bytes(h, &conn, sizeof(conn));

@@ -76,7 +76,12 @@ struct uplink {
 	size_t n_inflight;
 	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
 	uint64_t parent_area;
-	char why_down[200];    /* why the link is not up, for status */
+	char why_down[200]; /* why the link is not up, for status */
+	/* Nonzero while why_down is "no answer from parent ...": when the
+	 * parent last said anything. status adds " for N s" from it when it
+	 * answers, so the view (and its change count) stands still while the
+	 * link stays down (control/view.c). */
+	uint64_t silent_since_ms;
 	bool handshake_failed; /* sticky until a handshake succeeds */
 	bool behind;           /* the parent holds more of our own chain than we do */
 	/* A node signs nothing before its parent has said what it holds of

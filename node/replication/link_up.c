@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,22 @@ link_socket_defaults(void *sock)
 
 /* wire_encode_with's allocator: the ZeroMQ message ARG, so the encoded frame
  * is handed to ZeroMQ without a copy. */
+
+/* Say why the link to the parent is not up (status shows it); a reason
+ * that is not the parent's silence has no duration (silent_since_ms). */
+static void set_why_down(struct node *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+set_why_down(struct node *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->up.why_down, sizeof(n->up.why_down), fmt, ap);
+	va_end(ap);
+	n->up.silent_since_ms = 0;
+}
+
 static void *
 msg_alloc(size_t n, void *arg)
 {
@@ -190,7 +207,7 @@ link_monitor_recv(struct node *n, void *mon, bool up)
 	else if (n->up.handshake_failed)
 		return; /* the retry cycle after a failed handshake says nothing new */
 	if (n->up.state != UP_READY || kind != 2)
-		snprintf(n->up.why_down, sizeof(n->up.why_down), "%s", why);
+		set_why_down(n, "%s", why);
 	if (!n->up.mon_logged_ms[kind] || now - n->up.mon_logged_ms[kind] > 60000) {
 		log_warn("link to parent %s: %s", addr, why);
 		n->up.mon_logged_ms[kind] = now;
@@ -248,7 +265,7 @@ link_up_open(struct node *n, char *err, size_t errlen)
 	memcpy(n->up.down_epoch, dc.epoch, 16);
 	n->up.state = UP_HELLO;
 	n->up.last_rx_ms = node_now_ms();
-	snprintf(n->up.why_down, sizeof(n->up.why_down), "connecting");
+	set_why_down(n, "connecting");
 	return 0;
 }
 
@@ -260,7 +277,7 @@ go_hello(struct node *n, const char *why)
 	n->up.state = UP_HELLO;
 	n->up.n_inflight = 0;
 	n->up.last_hello_ms = 0;
-	snprintf(n->up.why_down, sizeof(n->up.why_down), "%s", why);
+	set_why_down(n, "%s", why);
 }
 
 /* Our cursor into the parent's downlog, as the parent last named it. */
@@ -318,8 +335,8 @@ send_hello(struct node *n, uint64_t now)
 		log_warn("cannot send hello: %s", err_str(err));
 	if (err == -EAGAIN && strcmp(n->up.why_down, "connecting") != 0 &&
 	    strncmp(n->up.why_down, "refused", 7) != 0 && strncmp(n->up.why_down, "no answer", 9))
-		snprintf(n->up.why_down, sizeof(n->up.why_down),
-		         "no connection to parent (not listening, or CURVE handshake failing)");
+		set_why_down(n,
+		             "no connection to parent (not listening, or CURVE handshake failing)");
 }
 
 bool
@@ -416,9 +433,9 @@ on_welcome(struct node *n, const struct wire_frame *f)
 		n->up.state = UP_RECOVER;
 		n->up.recover_to = f->welcome.own_seq;
 		n->up.behind = true;
-		snprintf(n->up.why_down, sizeof(n->up.why_down),
-		         "recovering our own records from the parent: %" PRIu64 " of %" PRIu64,
-		         n->ax.own_seq, n->up.recover_to);
+		set_why_down(n,
+		             "recovering our own records from the parent: %" PRIu64 " of %" PRIu64,
+		             n->ax.own_seq, n->up.recover_to);
 		send_pull(n);
 		return;
 	}
@@ -428,10 +445,10 @@ on_welcome(struct node *n, const struct wire_frame *f)
 		          ": our store diverged; signing nothing",
 		          n->ax.own_seq);
 		n->up.behind = true;
-		snprintf(n->up.why_down, sizeof(n->up.why_down),
-		         "the parent holds a different record of ours at seq %" PRIu64
-		         ": our store diverged",
-		         n->ax.own_seq);
+		set_why_down(n,
+		             "the parent holds a different record of ours at seq %" PRIu64
+		             ": our store diverged",
+		             n->ax.own_seq);
 		return;
 	}
 	if (!n->up.confirmed && node_confirm_chain(n) != 0)
@@ -443,6 +460,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	n->up.hello_backoff_ms = 0;
 	resume_from(n, from);
 	n->up.why_down[0] = 0;
+	n->up.silent_since_ms = 0;
 	log_info("link to parent up: parent holds our log up to %" PRIu64 " of %" PRIu64, from,
 	         n->ax.local_seq);
 }
@@ -596,9 +614,8 @@ on_recovery_batch(struct node *n, const struct wire_frame *f)
 	if (a.st.refused)
 		log_error("recovering our records: %" PRIu64 " refused (first: %s)", a.st.refused,
 		          a.why);
-	snprintf(n->up.why_down, sizeof(n->up.why_down),
-	         "recovering our own records from the parent: %" PRIu64 " of %" PRIu64,
-	         n->ax.own_seq, n->up.recover_to);
+	set_why_down(n, "recovering our own records from the parent: %" PRIu64 " of %" PRIu64,
+	             n->ax.own_seq, n->up.recover_to);
 	if (n->ax.own_seq >= n->up.recover_to) {
 		log_info("recovered our own records up to %" PRIu64 " from the parent",
 		         n->ax.own_seq);
@@ -811,10 +828,11 @@ link_up_tick(struct node *n, uint64_t now)
 			send_hello(n, now);
 		/* Silence says less than a refusal or a failed handshake. */
 		if (silence > limit && up->last_rx_ms && !up->handshake_failed &&
-		    strncmp(up->why_down, "refused", 7) != 0)
-			snprintf(up->why_down, sizeof(up->why_down),
-			         "no answer from parent %s for %" PRIu64 " s", n->cfg.parent,
-			         silence / 1000);
+		    strncmp(up->why_down, "refused", 7) != 0) {
+			/* The duration is status's to add (silent_since_ms). */
+			set_why_down(n, "no answer from parent %s", n->cfg.parent);
+			up->silent_since_ms = up->last_rx_ms;
+		}
 		return;
 	}
 	if (up->state == UP_RECOVER) {

@@ -20,6 +20,10 @@ A province, a county, a township and a village, with test clocks.
     at the province is answered by the village's import arriving, with the
     records it brought. `status --follow --count 2` prints the status, then
     the one after the next change (the test clock moved).
+  - A node whose parent is stopped says, once the parent has been silent
+    past its limit, "no answer from parent ... for N s": N grows as status
+    answers, and the change count stands still (a long poll of 3 s waits
+    out).
   - jzfpctl notices that its node died during a request: it says the
     connection closed, and does not wait out its --timeout.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
@@ -34,6 +38,7 @@ A province, a county, a township and a village, with test clocks.
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -202,6 +207,33 @@ def local_access(t, n):
         os.chmod(d, 0o700)
 
 
+def silent_for(st):
+    """N of a status whose parent "... for N s" has been silent, or None."""
+    m = re.fullmatch(r"no answer from parent \S+ for (\d+) s", st["parent"]["why"])
+    return int(m.group(1)) if m else None
+
+
+def parent_silent(t, parent, n):
+    """With n's parent stopped, n's status says for how long the parent has
+    been silent, counted as it answers: its change count stands still (a
+    long poll waits out), while the seconds it shows grow."""
+    t.stop(parent)
+    k = t.status(n)["changes"]
+    for _ in range(20):  # the link closed, then silent past its limit
+        st = answer(status_wait(n, k, 30), f"{n}: status --wait-change, parent stopped")
+        if silent_for(st) is not None:
+            break
+        k = st["changes"]
+    first = silent_for(st)
+    check(first is not None, f"{n}: parent stopped, status says {st['parent']['why']!r}")
+    st = answer(status_wait(n, st["changes"], 3), f"{n}: status --wait-change, parent silent")
+    check(st["waited_out"] and silent_for(st) is not None and silent_for(st) > first,
+          f"{n}: its parent silent for {first} s, then changes {st['changes']}, waited out "
+          f"{st['waited_out']}, {st['parent']['why']!r}")
+    t.start(parent)
+    t.wait_synced(receipts=False)
+
+
 def test(t):
     t.receipt_ms = 3600 * 1000  # no receipts during the test: exact record counts
     prov = t.add("630000000000", "province", "青海省")
@@ -284,6 +316,9 @@ def test(t):
     check(t.grep_log(village, r"control: uid 0 \(root\): .*import.*"),
           f"{village}: the import is not logged with the local user")
     local_access(t, county)
+
+    # ---- a link that stays down: its count stands still
+    parent_silent(t, t.nodes["630121101000"], village)
 
     # ---- jzfpctl notices a node that dies during its request
     unrelease(village)

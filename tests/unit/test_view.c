@@ -148,6 +148,31 @@ state_is_a_change(void **state)
 	assert_int_equal(digest(f, NOW), d0);
 }
 
+/* A reason written over a longer one, and the parent's silence growing:
+ * what status shows is the same, so is the digest. */
+static void
+texts_past_their_end_and_silence_are_no_change(void **state)
+{
+	struct fix *f = *state;
+	strcpy(f->v.up.why_down, "no answer from parent tcp://127.0.0.1:1");
+	f->v.up.silent_since_ms = NOW - 5000;
+	strcpy(f->v.why_not_signing, "waiting");
+	strcpy(f->kids[0].name, "东村");
+	uint64_t d0 = digest(f, NOW);
+	/* The same texts over longer ones, as a reason that flips and back. */
+	strcpy(f->v.up.why_down, "parent not reachable (connection refused), retrying");
+	strcpy(f->v.up.why_down, "no answer from parent tcp://127.0.0.1:1");
+	strcpy(f->v.why_not_signing, "waiting for the parent's first Welcome");
+	strcpy(f->v.why_not_signing, "waiting");
+	strcpy(f->kids[0].name, "东村 (a longer name)");
+	strcpy(f->kids[0].name, "东村");
+	f->v.up.last_rx_ms = NOW - 5000; /* seconds of silence: counted by status */
+	assert_int_equal(digest(f, NOW + 1000), d0);
+	/* Another reason is a change. */
+	strcpy(f->v.up.why_down, "no answer from parent tcp://127.0.0.1:2");
+	assert_true(digest(f, NOW + 1000) != d0);
+}
+
 static void
 a_child_falling_silent_is_a_change(void **state)
 {
@@ -170,6 +195,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(clocks_and_ages_are_no_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(state_is_a_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(a_child_falling_silent_is_a_change, setup, teardown),
+	    cmocka_unit_test_setup_teardown(texts_past_their_end_and_silence_are_no_change, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
