@@ -118,10 +118,17 @@ schema_held(MDB_txn *txn, const char *dir, const struct store_layout *layout)
 		return mdb_err(rc);
 	if (v.mv_size == 8 && be64_get(v.mv_data) == layout->schema)
 		return 0;
-	if (v.mv_size == 8)
+	uint64_t held = v.mv_size == 8 ? be64_get(v.mv_data) : 0;
+	if (v.mv_size == 8 && held >> 63)
+		log_error(
+		    "store %s: an upgrade in place to store schema %llu did not finish "
+		    "(`jzfpd --upgrade-store` goes on with it); this build reads store schema "
+		    "%llu",
+		    dir, (unsigned long long)(held & ~STORE_SCHEMA_UPGRADING(0)),
+		    (unsigned long long)layout->schema);
+	else if (v.mv_size == 8)
 		log_error("store %s: holds store schema %llu; this build reads store schema %llu",
-		          dir, (unsigned long long)be64_get(v.mv_data),
-		          (unsigned long long)layout->schema);
+		          dir, (unsigned long long)held, (unsigned long long)layout->schema);
 	else
 		log_error("store %s: its schema is %zu bytes, not 8; this build reads store "
 		          "schema %llu",
@@ -134,8 +141,11 @@ store_schema_of(const char *dir, uint64_t *schema)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	if (access(path, F_OK) != 0)
+	struct stat sb;
+	if (stat(path, &sb) != 0)
 		return errno == ENOENT ? JZ_ENOTFOUND : -errno;
+	if (sb.st_size == 0)
+		return JZ_ENOTFOUND; /* not a store: LMDB has not written it */
 	MDB_env *env;
 	int rc = mdb_env_create(&env);
 	if (rc)

@@ -74,6 +74,11 @@ struct store_txn {
 JZ_NODISCARD int store_open(struct store **out, const char *dir, uint64_t map_size,
                             const struct store_layout *layout);
 
+/* The schema number a store holds while an upgrade in place to schema N
+ * runs (or after one that stopped): no build opens it, whatever schema it
+ * reads, until the upgrade ends; store_open says so in the log. */
+#define STORE_SCHEMA_UPGRADING(n) ((uint64_t)1 << 63 | (uint64_t)(n))
+
 /*
  * The schema number the store in DIR holds, into *SCHEMA, read without
  * writing anything (no table is created, no stale reader cleared). Returns 0,
@@ -125,8 +130,9 @@ void store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 /* Delete every entry of DB (the database itself stays). Errors stick. */
 void store_clear(struct store_txn *txn, unsigned db);
 
-/* Delete DB itself, with its entries: its handle must not be used after
- * the transaction (for a table a newer schema no longer has). Errors stick. */
+/* Delete DB itself, with its entries: its handle must not be used from
+ * this call on, even should the transaction be aborted (for a table a
+ * newer schema no longer has). Errors stick. */
 void store_drop(struct store_txn *txn, unsigned db);
 
 /* The number of entries in DB, in *OUT. Returns 0 or an error, which sticks. */

@@ -144,11 +144,7 @@ main(int argc, char **argv)
 			return usage_error("--upgrade-store runs no node; not with",
 			                   "--test-clock");
 		if (node_upgrade_store(&cfg, err, sizeof(err))) {
-			log_error(
-			    "cannot upgrade the store: %s (the store stays refused until an "
-			    "upgrade ends; what was rekeyed stays so, and a run again goes on "
-			    "from there)",
-			    err);
+			log_error("cannot upgrade the store: %s", err);
 			return 1;
 		}
 		return 0;

@@ -654,9 +654,12 @@ node_upgrade_store(const struct config *cfg, char *err, size_t errlen)
 	if (!rc && from == STORE_SCHEMA)
 		log_info("store %s: already store schema %d, nothing to upgrade", cfg->data_dir,
 		         STORE_SCHEMA);
+	else if (!rc && from == STORE_SCHEMA_UPGRADING(STORE_SCHEMA))
+		log_info("store %s: upgraded to store schema %d (an upgrade that had not finished)",
+		         cfg->data_dir, STORE_SCHEMA);
 	else if (!rc)
-		log_info("store %s: upgraded from store schema %llu to %d", cfg->data_dir,
-		         (unsigned long long)from, STORE_SCHEMA);
+		log_info("store %s: upgraded to store schema %d (from %llu)", cfg->data_dir,
+		         STORE_SCHEMA, (unsigned long long)from);
 	if (n->lock_fd >= 0)
 		close(n->lock_fd);
 	free(n);

@@ -59,9 +59,13 @@ struct event_slot {
 	struct rec_workflow w;
 };
 
-/* What finding an entry's household needs; WHY gets what was wrong. */
+/* What finding an entry's household needs; WHY gets what was wrong. OTHER
+ * counts the entries of a pass whose key has neither length (corrupt:
+ * left as they are, said); ASTRAY the steps whose event names another
+ * household than their proposal's (keyed by the event's, as schema 3 does). */
 struct rekey {
 	struct store_txn *txn;
+	uint64_t other, astray;
 	struct event_slot *events[EVENT_SLOTS];
 	char why[160];
 };
@@ -102,7 +106,11 @@ hist_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
 		return bad(r, "its proposal is not held");
 	if (err)
 		return err;
-	return proposal_household(r, k, pv, hh);
+	struct wf_proposal p;
+	if (wf_proposal_decode(&p, pv.p, pv.n) != 0)
+		return bad(r, "its proposal's value is no proposal");
+	*hh = p.household;
+	return 0;
 }
 
 /* A step's household: the one its event names at the step's index. */
@@ -133,6 +141,13 @@ step_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
 	if (i >= w->n || memcmp(w->proposals[i], k.p, 32) != 0)
 		return bad(r, "its event names no such proposal at index %u", i);
 	*hh = w->households[i];
+	/* Schema 2 refused such a step; schema 3 keys it by the event's
+	 * household, where it waits for ever. Counted, not an error. */
+	struct bytes pv;
+	struct wf_proposal p;
+	if (store_get(r->txn, V2_PROPOSAL, k.p, 32, &pv) == 0 &&
+	    wf_proposal_decode(&p, pv.p, pv.n) == 0 && p.household != *hh)
+		r->astray++;
 	return 0;
 }
 
@@ -158,6 +173,7 @@ struct chunk {
 	uint8_t *buf;
 	size_t len, cap;
 	size_t n;
+	uint64_t other; /* entries passed whose key is neither old nor new */
 	size_t off[CHUNK], kn[CHUNK], vn[CHUNK];
 };
 
@@ -197,10 +213,13 @@ collect(struct store_txn *txn, const struct table_pass *p, const uint8_t *resume
 	int err = store_iter_open(txn, p->db, &it);
 	if (err)
 		return err;
+	c->other = 0;
 	for (err = store_iter_seek(&it, rlen ? resume : NULL, rlen, &k, &v); err == 0 && c->n < max;
-	     err = store_iter_next(&it, &k, &v))
+	     err = store_iter_next(&it, &k, &v)) {
 		if (k.n == p->old_len && (err = chunk_add(c, k, v)) != 0)
 			break;
+		c->other += k.n != p->old_len && k.n != 8 + p->old_len;
+	}
 	int cerr = store_iter_close(&it);
 	if (err == JZ_ENOTFOUND)
 		err = 0;
@@ -258,16 +277,24 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 			break;
 		}
 		if ((rc = collect(&txn, p, resume, rlen, max, c)) ||
-		    (rc = rekey_chunk(&txn, p, c, r, err, errlen))) {
+		    (rc = rekey_chunk(&txn, p, c, r, err, errlen)))
 			store_abort(&txn);
-			break;
+		else
+			rc = store_commit(&txn);
+		/* The map is full (mostly a put says so, not the commit): the
+		 * same chunk again in a larger one; nothing of it was kept. */
+		if (rc == JZ_EMAPFULL && grown++ < 16 && (rc = store_grow(st)) == 0) {
+			uint64_t used, map;
+			store_usage(st, &used, &map);
+			fprintf(progress, "upgrade: %s: the map grown to %" PRIu64 " MiB\n",
+			        p->name, map >> 20);
+			err[0] = 0;
+			continue;
 		}
-		rc = store_commit(&txn);
-		if (rc == JZ_EMAPFULL && grown++ < 16 && (rc = store_grow(st)) == 0)
-			continue; /* the same chunk again, in a larger map */
 		if (rc)
 			break;
 		done += c->n;
+		r->other += c->other;
 		if (c->n) {
 			fprintf(progress,
 			        "upgrade: %s: %" PRIu64 " entries rekeyed (%" PRIu64 " held)\n",
@@ -281,24 +308,37 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 	}
 	if (rc && !err[0])
 		snprintf(err, errlen, "rekeying %s: %s", p->name, err_str(rc));
+	if (!rc && r->other)
+		fprintf(
+		    progress,
+		    "upgrade: %s: %" PRIu64 " entries with a key of another length (not %zu or %zu "
+		    "bytes) left as they were: rollup --verify and the node say what they are\n",
+		    p->name, r->other, p->old_len, 8 + p->old_len);
+	r->other = 0;
 	free(c->buf);
 	free(c);
 	return rc;
 }
 
-/* The last transaction: hhprop dropped, the schema number written. */
+/* Write SCHEMA as the store's schema number, and when LAST drop hhprop, in
+ * one transaction (in a larger map when it is full). */
 static int
-finish(struct store *st)
+set_schema(struct store *st, uint64_t schema, bool last)
 {
-	struct store_txn txn;
-	int rc = store_begin(st, &txn, STORE_RW);
-	if (rc)
-		return rc;
-	uint8_t v[8];
-	be64_put(v, STORE_SCHEMA);
-	store_drop(&txn, V2_HHPROP);
-	store_put(&txn, V2_META, "schema", 6, v, sizeof(v));
-	return store_commit(&txn);
+	for (int grown = 0;; grown++) {
+		struct store_txn txn;
+		int rc = store_begin(st, &txn, STORE_RW);
+		if (rc)
+			return rc;
+		uint8_t v[8];
+		be64_put(v, schema);
+		store_put(&txn, V2_META, "schema", 6, v, sizeof(v));
+		if (last)
+			store_drop(&txn, V2_HHPROP);
+		if ((rc = store_commit(&txn)) != JZ_EMAPFULL || grown >= 16 ||
+		    (rc = store_grow(st)) != 0)
+			return rc;
+	}
 }
 
 int
@@ -322,7 +362,8 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	*from = held;
 	if (held == STORE_SCHEMA)
 		return 0;
-	if (held != v2_layout.schema) {
+	const uint64_t upgrading = STORE_SCHEMA_UPGRADING(STORE_SCHEMA);
+	if (held != v2_layout.schema && held != upgrading) {
 		snprintf(err, errlen,
 		         "the store in %s holds store schema %" PRIu64
 		         "; this build reads schema %d "
@@ -330,19 +371,47 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 		         dir, held, STORE_SCHEMA, v2_layout.schema);
 		return JZ_ESCHEMA;
 	}
+	/* Opened as the schema it holds; it must outlive the store. */
+	struct store_layout layout = v2_layout;
+	layout.schema = held;
 	struct store *st;
-	if ((rc = store_open(&st, dir, map_size, &v2_layout))) {
+	if ((rc = store_open(&st, dir, map_size, &layout))) {
 		snprintf(err, errlen, "cannot open the store in %s: %s", dir, err_str(rc));
 		return rc;
 	}
-	struct rekey *r = calloc(1, sizeof(*r));
-	rc = r ? 0 : -ENOMEM;
+	/* First of all, a number no build opens (the one that wrote the store
+	 * would, on tables half rekeyed), until the last transaction. */
+	bool begun = held == upgrading;
+	if (begun)
+		fprintf(
+		    progress,
+		    "upgrade: going on with an upgrade to store schema %d that did not finish\n",
+		    STORE_SCHEMA);
+	else if ((rc = set_schema(st, upgrading, false)))
+		snprintf(err, errlen, "marking the store as being upgraded: %s", err_str(rc));
+	else
+		begun = true;
+	struct rekey *r = rc ? NULL : calloc(1, sizeof(*r));
+	if (!rc && !r)
+		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < sizeof(passes) / sizeof(passes[0]); i++)
 		rc = run_pass(st, &passes[i], chunk, r, progress, err, errlen);
-	if (!rc && (rc = finish(st)))
+	if (!rc && r->astray)
+		fprintf(progress,
+		        "upgrade: %" PRIu64 " steps name another household than their proposal's "
+		        "(schema 2 refused them): kept under the household their event names, as "
+		        "schema 3 keys them\n",
+		        r->astray);
+	if (!rc && (rc = set_schema(st, STORE_SCHEMA, true)))
 		snprintf(err, errlen, "writing schema %d: %s", STORE_SCHEMA, err_str(rc));
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", err_str(rc));
+	if (rc && begun) {
+		size_t len = strlen(err);
+		snprintf(err + len, errlen - len,
+		         "; the store stays refused by every jzfpd until an upgrade ends, what was "
+		         "rekeyed stays so, and --upgrade-store run again goes on from there");
+	}
 	for (size_t i = 0; r && i < EVENT_SLOTS; i++)
 		free(r->events[i]);
 	free(r);

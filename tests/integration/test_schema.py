@@ -18,10 +18,13 @@ schema numbers, the data directory and what to do, and data.mdb has the same
 bytes as before. Then:
   - with a stray old-format step (its event not held) put in, --upgrade-store
     exits 1 naming it, after rekeying the history (kept: wfhist is already
-    as it will be), and the store is still refused; with the stray gone:
+    as it will be), and the store is refused, by every build, saying the
+    upgrade did not finish; with the stray gone and the store compacted (no
+    free page) and a map of 1 MiB:
   - (a copy of a held step's key is put in `parked` before, so that the
     parked steps are rekeyed too, and taken out before the node starts)
-  - --upgrade-store exits 0, its progress names the tables rekeyed, and the
+  - --upgrade-store exits 0, says it goes on with the unfinished upgrade,
+    grows the map, its progress names the tables rekeyed, and the
     store holds schema 3, every table (but the person index and meta) equal,
     entry for entry, to what the schema-3 node had written, hhprop gone;
     run again, it says there is nothing to do;
@@ -46,6 +49,7 @@ SCHEMA = 3  # node/daemon/tables.h STORE_SCHEMA
 P, C, T, V = "630000000000", "630121000000", "630121101000", "630121101001"
 YEAR = 2020
 STORE_META = "meta"  # common/store.h STORE_META_NAME
+UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(3)
 START_S = 5.0 * jt.SLOW  # a refused start is one store open, well under a second
 TOOL = os.path.join(jt.BIN, "jzfp_schema")
 
@@ -70,9 +74,10 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def refused(n, held):
+def refused(n, held, says=None):
     """Start jzfpd on n's store of schema HELD: it must refuse, say why and
-    what to do, and write nothing to the store."""
+    what to do (SAYS, when not the schema it holds), and write nothing to
+    the store."""
     mdb = os.path.join(n.data, "data.mdb")
     before = digest(mdb)
     size = os.path.getsize(mdb)
@@ -89,7 +94,7 @@ def refused(n, held):
     err = p.stderr
     jt.log(f"schema {held}: exit {p.returncode} in {took * 1000:.0f} ms")
     jt.check(p.returncode != 0, f"jzfpd started on a schema-{held} store: {err}")
-    for want in (f"holds store schema {held}", f"reads store schema {SCHEMA}",
+    for want in (says or f"holds store schema {held}", f"reads store schema {SCHEMA}",
                  "written by another version of jzfpd", "move the directory aside",
                  "start with an empty one", "README, Upgrade", n.data, "--upgrade-store"):
         jt.check(want in err, f"schema {held}: stderr lacks {want!r}:\n{err}")
@@ -106,11 +111,19 @@ def digests(n):
             (line.split() for line in p.stdout.splitlines())}
 
 
-def upgrade(n):
-    """jzfpd --upgrade-store on n's stopped store: (exit status, stderr)."""
+def upgrade(n, map_mb=None):
+    """jzfpd --upgrade-store on n's stopped store: (exit status, stderr).
+    MAP_MB: with [node] map_size_mb so (a config of its own beside n's)."""
     # Five entries a transaction: each table takes several (the resume).
     env = dict(os.environ, JZFP_TEST_UPGRADE_CHUNK="5")
-    p = subprocess.run([jt.JZFPD, "--config", n.conf, "--upgrade-store"], cwd=n.dir,
+    conf = n.conf
+    if map_mb:
+        conf = os.path.join(n.dir, "upgrade.conf")
+        with open(n.conf, encoding="utf-8") as f:
+            text = f.read()
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(text.replace("[node]\n", f"[node]\nmap_size_mb = {map_mb}\n", 1))
+    p = subprocess.run([jt.JZFPD, "--config", conf, "--upgrade-store"], cwd=n.dir,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=60 * jt.SLOW, env=env)
     return p.returncode, p.stderr
@@ -202,20 +215,35 @@ def test(t):
     jt.log(f"upgrade with a stray step: exit {rc}: {err.strip()}")
     check(rc == 1 and "upgrade: wfhist: " in err and "upgrade: wfstep: 5 entries rekeyed" in err and
           f"wfstep entry {'ff' * 32}...: its event is not held" in err and
-          "a run again goes on" in err, f"--upgrade-store with a stray step: exit {rc}: {err}")
-    jt.check_eq(schema_of(prov), 2, "schema after an upgrade that stopped")
-    refused(prov, 2)
+          "--upgrade-store run again goes on from there" in err,
+          f"--upgrade-store with a stray step: exit {rc}: {err}")
+    # Marked as being upgraded from the first transaction on: refused by
+    # every build (the schema-2 one opens only 2), this one says why.
+    jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade that stopped")
+    refused(prov, UPGRADING, f"an upgrade in place to store schema {SCHEMA} did not finish")
     jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
     p = jt.run([TOOL, prov.data, "--del", "wfstep", stray])
     check(p.returncode == 0, f"jzfp_schema --del: exit {p.returncode}: {p.stderr}")
+    # Larger than 1 MiB (hhprop goes at the end), no free page left in the
+    # file: a map of 1 MiB has no room to spare.
+    p = jt.run([TOOL, prov.data, "--pad", "hhprop", "400"])
+    check(p.returncode == 0, f"jzfp_schema --pad: exit {p.returncode}: {p.stderr}")
+    p = jt.run([TOOL, prov.data, "--compact"])
+    check(p.returncode == 0, f"jzfp_schema --compact: exit {p.returncode}: {p.stderr}")
 
-    rc, err = upgrade(prov)
+    rc, err = upgrade(prov, map_mb=1)
     jt.log(f"upgrade: exit {rc}: {err.strip()}")
     check(rc == 0, f"jzfpd --upgrade-store: exit {rc}: {err}")
+    check("going on with an upgrade to store schema 3 that did not finish" in err,
+          f"--upgrade-store does not say it goes on: {err}")
+    # In a map of 1 MiB (map_size_mb = 1), smaller than the store, which
+    # has no free page: grown, and the chunk that found it full done again.
+    check("the map grown to" in err, f"--upgrade-store in a small map: {err}")
     check("upgrade: wfstep: " in err and "upgrade: proposal: 5 entries rekeyed" in err,
           f"--upgrade-store shows no progress for wfstep and proposal: {err}")
     check("upgrade: wfhist: " not in err, f"--upgrade-store rekeyed wfhist again: {err}")
-    check("upgraded from store schema 2 to 3" in err and "upgrade: parked: 1 entries" in err,
+    check("upgraded to store schema 3 (an upgrade that had not finished)" in err and
+          "upgrade: parked: 1 entries" in err,
           f"--upgrade-store says: {err}")
     jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
     # Every table as the schema-3 node had written it, but the person index

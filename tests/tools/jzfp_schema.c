@@ -21,6 +21,12 @@
  *                                       value, in key order), to compare two
  *                                       stores' tables
  *   jzfp_schema DIR --keys TABLE        the keys of TABLE in hex, a line each
+ *   jzfp_schema DIR --pad TABLE N       N entries of 4,000 bytes in TABLE
+ *                                       (keys ff..ff followed by their number):
+ *                                       a store larger than a small map
+ *   jzfp_schema DIR --compact           rewrite data.mdb without free pages
+ *                                       (mdb_env_copy2 MDB_CP_COMPACT): its
+ *                                       map then has no room to spare
  *   jzfp_schema DIR --put TABLE KEY [VALUE]   store one entry (hex; VALUE
  *   jzfp_schema DIR --del TABLE KEY           empty if left out), or delete
  *                                       one: an entry a test wants broken
@@ -43,6 +49,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int
 fail(const char *what, int rc)
@@ -280,6 +288,46 @@ digest_all(MDB_txn *txn)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* --pad (see the top): ARGV[0] is the option, then TABLE and N. */
+static int
+pad(MDB_txn *txn, char **argv)
+{
+	static uint8_t key[40], val[4000];
+	char *end;
+	unsigned long n = strtoul(argv[2], &end, 10);
+	if (*end || !*argv[2] || n > 100000)
+		return EINVAL;
+	MDB_dbi d;
+	int rc = mdb_dbi_open(txn, argv[1], 0, &d);
+	memset(key, 0xff, 32);
+	memset(val, 0x5a, sizeof(val));
+	for (unsigned long i = 0; !rc && i < n; i++) {
+		be64_put(key + 32, i);
+		MDB_val k = {sizeof(key), key}, v = {sizeof(val), val};
+		rc = mdb_put(txn, d, &k, &v, 0);
+	}
+	return rc;
+}
+
+/* --compact (see the top): ENV, open on DIR, copied into DIR/.compact and
+ * moved over DIR/data.mdb. */
+static int
+compact(MDB_env *env, const char *dir)
+{
+	char tmp[4096], from[4200], to[4200];
+	snprintf(tmp, sizeof(tmp), "%s/.compact", dir);
+	snprintf(from, sizeof(from), "%s/data.mdb", tmp);
+	snprintf(to, sizeof(to), "%s/data.mdb", dir);
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return errno;
+	int rc = mdb_env_copy2(env, tmp, MDB_CP_COMPACT);
+	if (rc == 0 && rename(from, to) != 0)
+		rc = errno;
+	unlink(from);
+	rmdir(tmp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,9 +336,21 @@ main(int argc, char **argv)
 	const char *dir = argv[1];
 	bool write = argc >= 3, digest = false;
 	bool to_2 = argc == 3 && strcmp(argv[2], "--as-2") == 0;
-	bool edit = (argc == 5 || argc == 6) && strcmp(argv[2], "--put") == 0;
+	bool padding = argc == 5 && strcmp(argv[2], "--pad") == 0;
+	bool edit = padding || ((argc == 5 || argc == 6) && strcmp(argv[2], "--put") == 0);
 	edit |= argc == 5 && strcmp(argv[2], "--del") == 0;
 	bool keys = argc == 4 && strcmp(argv[2], "--keys") == 0;
+	if (argc == 3 && strcmp(argv[2], "--compact") == 0) {
+		MDB_env *cenv;
+		int crc = mdb_env_create(&cenv);
+		if (crc)
+			return fail("mdb_env_create", crc);
+		mdb_env_set_maxdbs(cenv, 64);
+		if ((crc = mdb_env_open(cenv, dir, MDB_RDONLY, 0600)) == 0)
+			crc = compact(cenv, dir);
+		mdb_env_close(cenv);
+		return crc ? fail("compacting", crc) : 0;
+	}
 	if (keys)
 		write = false;
 	if (argc == 3 && strcmp(argv[2], "--digest") == 0) {
@@ -326,7 +386,9 @@ main(int argc, char **argv)
 	if ((rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta)))
 		goto out;
 	if (to_2 || edit) {
-		if ((rc = to_2 ? as_2(txn, meta) : put_or_del(txn, argc - 2, argv + 2)))
+		if ((rc = to_2      ? as_2(txn, meta)
+		          : padding ? pad(txn, argv + 2)
+		                    : put_or_del(txn, argc - 2, argv + 2)))
 			goto out;
 		rc = mdb_txn_commit(txn);
 		mdb_env_close(env);
