@@ -81,7 +81,8 @@ JZ_NODISCARD int store_open(struct store **out, const char *dir, uint64_t map_si
 
 /*
  * The schema number the store in DIR holds, into *SCHEMA, read without
- * writing anything (no table is created, no stale reader cleared). Returns 0,
+ * writing to the store (no table is created, no stale reader cleared; LMDB
+ * creates its lock file when there is none). Returns 0,
  * JZ_ENOTFOUND (no store in DIR, or one that records no schema),
  * JZ_ECORRUPT (a schema that is not 8 bytes), or another error. No process
  * may be writing to DIR.

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Static_assert(STORE_SCHEMA == 3, "upgrade.c rewrites schema 2 into schema 3");
 
@@ -256,6 +257,14 @@ rekey_chunk(struct store_txn *txn, const struct table_pass *p, const struct chun
 	return txn->err;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Rekey every old entry of P's table, MAX per transaction. */
 static int
 run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey *r, FILE *progress,
@@ -266,7 +275,7 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 		return -ENOMEM;
 	uint8_t resume[MAX_OLD_KEY];
 	size_t rlen = 0;
-	uint64_t done = 0, held = 0;
+	uint64_t done = 0, held = 0, said_ms = 0;
 	int rc = 0;
 	for (int grown = 0;;) {
 		struct store_txn txn;
@@ -295,10 +304,15 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 			break;
 		done += c->n;
 		r->other += c->other;
-		if (c->n) {
+		/* The first chunk, the last, and one every two seconds between. */
+		uint64_t now = now_ms();
+		if (c->n && (done == c->n || c->n < max || now - said_ms >= 2000)) {
 			fprintf(progress,
 			        "upgrade: %s: %" PRIu64 " entries rekeyed (%" PRIu64 " held)\n",
 			        p->name, done, held);
+			said_ms = now;
+		}
+		if (c->n) {
 			size_t last = c->n - 1;
 			rlen = c->kn[last];
 			memcpy(resume, c->buf + c->off[last], rlen);
