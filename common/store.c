@@ -278,6 +278,7 @@ store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
 	txn->err = 0;
 	txn->rw = mode == STORE_RW;
 	txn->wrote = false;
+	txn->n_deferred = 0;
 	memset(&txn->marks, 0, sizeof(txn->marks));
 	if (!txn->rw)
 		pthread_rwlock_rdlock(&st->grow_lock);
@@ -292,11 +293,55 @@ store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
 	return 0;
 }
 
+void *
+store_deferred(struct store_txn *txn, store_flush_fn *flush)
+{
+	for (unsigned i = 0; i < txn->n_deferred; i++)
+		if (txn->deferred[i].flush == flush)
+			return txn->deferred[i].state;
+	return NULL;
+}
+
+int
+store_defer(struct store_txn *txn, store_flush_fn *flush, store_release_fn *release, void *state)
+{
+	if (txn->n_deferred == STORE_DEFERRED) {
+		release(state);
+		store_fail(txn, -ENOSPC);
+		return -ENOSPC;
+	}
+	txn->deferred[txn->n_deferred].flush = flush;
+	txn->deferred[txn->n_deferred].release = release;
+	txn->deferred[txn->n_deferred].state = state;
+	txn->n_deferred++;
+	return 0;
+}
+
+void
+store_flush_deferred(struct store_txn *txn)
+{
+	for (unsigned i = 0; txn->rw && i < txn->n_deferred; i++)
+		txn->deferred[i].flush(txn, txn->deferred[i].state);
+}
+
+static void
+release_deferred(struct store_txn *txn)
+{
+	for (unsigned i = 0; i < txn->n_deferred; i++)
+		txn->deferred[i].release(txn->deferred[i].state);
+	txn->n_deferred = 0;
+}
+
 int
 store_commit(struct store_txn *txn)
 {
-	if (!txn->txn)
+	if (!txn->txn) {
+		release_deferred(txn);
 		return txn->err ? txn->err : JZ_EIO;
+	}
+	/* The gathered writes first: they are this commit's. */
+	if (!txn->err)
+		store_flush_deferred(txn);
 	int err = txn->err;
 	if (err || !txn->rw || !txn->wrote) {
 		/* Nothing to write: its id stays free for the next write, of
@@ -315,6 +360,7 @@ store_commit(struct store_txn *txn)
 			mark_journal_committed(txn->st->marks, id);
 	}
 	mark_set_release(&txn->marks);
+	release_deferred(txn);
 	if (!txn->rw)
 		pthread_rwlock_unlock(&txn->st->grow_lock);
 	txn->txn = NULL;
@@ -329,6 +375,7 @@ store_abort(struct store_txn *txn)
 		if (!txn->rw)
 			pthread_rwlock_unlock(&txn->st->grow_lock);
 	}
+	release_deferred(txn);
 	mark_set_release(&txn->marks);
 	txn->txn = NULL;
 }

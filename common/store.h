@@ -52,6 +52,18 @@ enum store_mode { STORE_RO, STORE_RW };
 
 struct store;
 
+struct store_txn;
+
+/*
+ * Work a write transaction gathers and writes once, just before it commits:
+ * a counter that many writes of one transaction move (store_defer). FLUSH
+ * writes what STATE holds into TXN and leaves STATE empty; RELEASE frees it.
+ */
+typedef void store_flush_fn(struct store_txn *txn, void *state);
+typedef void store_release_fn(void *state);
+
+#define STORE_DEFERRED 2 /* kinds of deferred work a transaction may hold */
+
 /* A transaction. Storage is the caller's (usually the stack). */
 struct store_txn {
 	struct store *st;
@@ -60,6 +72,12 @@ struct store_txn {
 	bool rw;
 	bool wrote;            /* a put, delete or clear succeeded */
 	struct mark_set marks; /* a write's marks, published at its commit */
+	struct {
+		store_flush_fn *flush;
+		store_release_fn *release;
+		void *state;
+	} deferred[STORE_DEFERRED]; /* store_defer */
+	unsigned n_deferred;
 };
 
 /*
@@ -104,6 +122,22 @@ JZ_NODISCARD int store_begin(struct store *st, struct store_txn *txn, enum store
  * finished either way.
  */
 JZ_NODISCARD int store_commit(struct store_txn *txn);
+
+/*
+ * Deferred work (see store_flush_fn): the state FLUSH holds in write
+ * transaction TXN, NULL when none yet. store_defer gives it one; FLUSH then
+ * runs in store_commit before the commit (its writes are the commit's, and
+ * marked as any), and RELEASE(STATE) after it, or in store_abort. Returns 0,
+ * or -ENOSPC when TXN holds STORE_DEFERRED kinds already (STATE is then
+ * released at once), which also sticks to the transaction.
+ */
+void *store_deferred(struct store_txn *txn, store_flush_fn *flush);
+int store_defer(struct store_txn *txn, store_flush_fn *flush, store_release_fn *release,
+                void *state);
+
+/* Run every deferred flush of TXN now, for a read in a write transaction
+ * that must see the writes gathered so far. No-op on a read transaction. */
+void store_flush_deferred(struct store_txn *txn);
 
 /* Abort (discard) a transaction. Safe on a finished one. */
 void store_abort(struct store_txn *txn);

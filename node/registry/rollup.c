@@ -789,6 +789,7 @@ query_pending(struct store_txn *txn, const struct rollup_query *q, uint64_t lo, 
 	_Static_assert(WF_NSTATES <= 16, "rollup_row.pending has a slot per state");
 	struct pending_arg pa = {.q = q, .rows = rows};
 	enum area_level under = q->under ? area_level_of(q->under) : AREA_LEVEL_NONE;
+	store_flush_deferred(txn); /* in a write transaction, the moves gathered */
 	int err;
 	if (under != AREA_LEVEL_NONE && under < q->level) {
 		pa.to = area_at_level(q->under, q->level);

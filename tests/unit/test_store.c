@@ -533,6 +533,122 @@ schema_mismatch_refused(void **state)
 	assert_int_equal(store_open(&fx->st, dir3, MAP_SIZE, &tables_layout), 0);
 }
 
+/* ---------------------------------------------------------------- deferred */
+
+/* A counter gathered in memory: its flush puts it under key 1 of
+ * STORE_LINK (a table the test owns), adding to what is stored. */
+struct tally {
+	uint64_t add;
+	int flushes, releases;
+};
+
+static void
+tally_flush(struct store_txn *txn, void *state)
+{
+	struct tally *t = state;
+	uint8_t key[8], val[8];
+	struct bytes v;
+	uint64_t held = 0;
+	be64_put(key, 1);
+	if (store_get(txn, STORE_LINK, key, sizeof(key), &v) == 0 && v.n == 8)
+		held = be64_get(v.p);
+	be64_put(val, held + t->add);
+	store_put(txn, STORE_LINK, key, sizeof(key), val, sizeof(val));
+	t->add = 0;
+	t->flushes++;
+}
+
+static void
+tally_release(void *state)
+{
+	((struct tally *)state)->releases++;
+}
+
+static void
+other_flush(struct store_txn *txn, void *state)
+{
+	(void)txn;
+	(void)state;
+}
+
+/* The stored counter, or 0. */
+static uint64_t
+tally_held(struct store *st)
+{
+	struct store_txn txn;
+	uint8_t key[8];
+	struct bytes v;
+	uint64_t n = 0;
+	be64_put(key, 1);
+	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
+	if (store_get(&txn, STORE_LINK, key, sizeof(key), &v) == 0)
+		n = be64_get(v.p);
+	store_abort(&txn);
+	return n;
+}
+
+/* Deferred work is written once, by the commit (the only write of its
+ * transaction); dropped with an abort; written early for a read of the same
+ * transaction; and a third kind is refused, failing the transaction. */
+static void
+deferred_flushes_at_commit_only(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
+	struct tally t = {0};
+	struct store_txn txn;
+
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_null(store_deferred(&txn, tally_flush));
+	assert_int_equal(store_defer(&txn, tally_flush, tally_release, &t), 0);
+	assert_ptr_equal(store_deferred(&txn, tally_flush), &t);
+	t.add = 3;
+	((struct tally *)store_deferred(&txn, tally_flush))->add += 4;
+	assert_int_equal(t.flushes, 0);
+	assert_int_equal(store_commit(&txn), 0); /* nothing else written */
+	assert_int_equal(t.flushes, 1);
+	assert_int_equal(t.releases, 1);
+	assert_int_equal(tally_held(fx->st), 7);
+
+	/* Aborted: released, never flushed. */
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_defer(&txn, tally_flush, tally_release, &t), 0);
+	t.add = 100;
+	store_abort(&txn);
+	assert_int_equal(t.flushes, 1);
+	assert_int_equal(t.releases, 2);
+	assert_int_equal(tally_held(fx->st), 7);
+	t.add = 0;
+
+	/* A read of the same transaction after store_flush_deferred sees it;
+	 * the commit writes only what came after. */
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_defer(&txn, tally_flush, tally_release, &t), 0);
+	t.add = 1;
+	store_flush_deferred(&txn);
+	uint8_t key[8];
+	struct bytes v;
+	be64_put(key, 1);
+	assert_int_equal(store_get(&txn, STORE_LINK, key, sizeof(key), &v), 0);
+	assert_int_equal(be64_get(v.p), 8);
+	t.add = 2;
+	assert_int_equal(store_commit(&txn), 0);
+	assert_int_equal(tally_held(fx->st), 10);
+
+	/* No room for a third kind: refused, released, and the transaction
+	 * fails whole. */
+	struct tally third = {0};
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_defer(&txn, tally_flush, tally_release, &t), 0);
+	assert_int_equal(store_defer(&txn, other_flush, tally_release, &t), 0);
+	assert_int_equal(store_defer(&txn, other_flush, tally_release, &third), -ENOSPC);
+	assert_int_equal(third.releases, 1);
+	t.add = 50;
+	assert_int_equal(store_commit(&txn), -ENOSPC);
+	assert_int_equal(tally_held(fx->st), 10);
+	assert_int_equal(t.releases, 5); /* this kind and the other, both t's */
+}
+
 int
 main(void)
 {
@@ -549,6 +665,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(map_full_then_grow_and_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(schema_mismatch_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(deferred_flushes_at_commit_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
