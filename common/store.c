@@ -306,9 +306,11 @@ int
 store_defer(struct store_txn *txn, store_flush_fn *flush, store_release_fn *release, void *state)
 {
 	if (txn->n_deferred == STORE_DEFERRED) {
+		/* A caller's mistake, never a full disk: not retried, not logged
+		 * as storage. */
 		release(state);
-		store_fail(txn, -ENOSPC);
-		return -ENOSPC;
+		store_fail(txn, -EINVAL);
+		return -EINVAL;
 	}
 	txn->deferred[txn->n_deferred].flush = flush;
 	txn->deferred[txn->n_deferred].release = release;
@@ -469,12 +471,13 @@ store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 	}
 }
 
-void
-store_clear(struct store_txn *txn, unsigned db)
+/* Empty DB (DEL 0) or delete it (DEL 1): store_clear, store_drop. */
+static void
+drop(struct store_txn *txn, unsigned db, int del)
 {
 	if (txn->err)
 		return;
-	int rc = mdb_drop(txn->txn, txn->st->dbi[db], 0);
+	int rc = mdb_drop(txn->txn, txn->st->dbi[db], del);
 	if (rc) {
 		store_fail(txn, mdb_err(rc));
 		return;
@@ -482,6 +485,12 @@ store_clear(struct store_txn *txn, unsigned db)
 	txn->wrote = true;
 	if (txn->st->mark[db])
 		mark_set_add(&txn->marks, MARK_ALL);
+}
+
+void
+store_clear(struct store_txn *txn, unsigned db)
+{
+	drop(txn, db, 0);
 }
 
 int
@@ -498,16 +507,7 @@ store_changes(struct store *st, uint64_t from, uint64_t to, uint64_t **out, size
 void
 store_drop(struct store_txn *txn, unsigned db)
 {
-	if (txn->err)
-		return;
-	int rc = mdb_drop(txn->txn, txn->st->dbi[db], 1);
-	if (rc) {
-		store_fail(txn, mdb_err(rc));
-		return;
-	}
-	txn->wrote = true;
-	if (txn->st->mark[db])
-		mark_set_add(&txn->marks, MARK_ALL);
+	drop(txn, db, 1);
 }
 
 int

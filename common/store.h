@@ -114,12 +114,12 @@ void store_close(struct store **st);
 JZ_NODISCARD int store_begin(struct store *st, struct store_txn *txn, enum store_mode mode);
 
 /*
- * Commit. If an error stuck to the transaction, abort instead and return that
- * error. JZ_EMAPFULL means: call store_grow() and redo the whole transaction.
- * -ENOSPC means the disk is full (also when LMDB says EIO for a write cut
- * short on a disk with less than 16 MiB free). A read transaction, and a
- * write transaction that wrote nothing, is simply ended. The txn is
- * finished either way.
+ * Commit: first the deferred work (store_defer), then LMDB's commit. If an
+ * error stuck to the transaction (or the deferred work's writes failed),
+ * abort instead and return that error. JZ_EMAPFULL means: call store_grow() and redo the whole
+ * transaction. -ENOSPC means the disk is full (also when LMDB says EIO for a write cut short on a
+ * disk with less than 16 MiB free). A read transaction, and a write transaction that wrote nothing,
+ * is simply ended. The txn is finished either way.
  */
 JZ_NODISCARD int store_commit(struct store_txn *txn);
 
@@ -128,7 +128,7 @@ JZ_NODISCARD int store_commit(struct store_txn *txn);
  * transaction TXN, NULL when none yet. store_defer gives it one; FLUSH then
  * runs in store_commit before the commit (its writes are the commit's, and
  * marked as any), and RELEASE(STATE) after it, or in store_abort. Returns 0,
- * or -ENOSPC when TXN holds STORE_DEFERRED kinds already (STATE is then
+ * or -EINVAL when TXN holds STORE_DEFERRED kinds already (STATE is then
  * released at once), which also sticks to the transaction.
  */
 void *store_deferred(struct store_txn *txn, store_flush_fn *flush);

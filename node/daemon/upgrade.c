@@ -83,16 +83,23 @@ bad(struct rekey *r, const char *fmt, ...)
 	return JZ_ECORRUPT;
 }
 
+/* The household of the proposal whose value is V; WHAT names V. */
+static int
+household_in(struct rekey *r, struct bytes v, const char *what, uint64_t *hh)
+{
+	struct wf_proposal p;
+	if (wf_proposal_decode(&p, v.p, v.n) != 0)
+		return bad(r, "%s is no proposal", what);
+	*hh = p.household;
+	return 0;
+}
+
 /* A proposal's household: in its value. */
 static int
 proposal_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
 {
 	(void)k;
-	struct wf_proposal p;
-	if (wf_proposal_decode(&p, v.p, v.n) != 0)
-		return bad(r, "its value is no proposal");
-	*hh = p.household;
-	return 0;
+	return household_in(r, v, "its value", hh);
 }
 
 /* A history entry's household: its proposal's (still keyed by hash: the
@@ -107,11 +114,7 @@ hist_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
 		return bad(r, "its proposal is not held");
 	if (err)
 		return err;
-	struct wf_proposal p;
-	if (wf_proposal_decode(&p, pv.p, pv.n) != 0)
-		return bad(r, "its proposal's value is no proposal");
-	*hh = p.household;
-	return 0;
+	return household_in(r, pv, "its proposal's value", hh);
 }
 
 /* A step's household: the one its event names at the step's index. */

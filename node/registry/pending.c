@@ -2,10 +2,12 @@
  * pending.c - open proposals counted by area, year and state (pending.h).
  *
  * A write moves one proposal's count at five cells (its household's village
- * and that village's township, county, prefecture and province), each a
- * read-modify-write of a 48-byte value: only when the proposal opens,
- * closes or changes state. Rebuilding and verifying count the proposals
- * into a sorted array of (cell, state) entries, five per open proposal.
+ * and that village's township, county, prefecture and province): only when
+ * the proposal opens, closes or changes state. The moves of a write
+ * transaction are gathered by cell and each cell read, moved and written
+ * once, as the transaction commits (store_defer). Rebuilding and verifying
+ * count the proposals into a sorted array of (cell, state) entries, five
+ * per open proposal.
  */
 #include "pending.h"
 
@@ -125,7 +127,7 @@ static void
 moves_flush(struct store_txn *txn, void *state)
 {
 	struct moves *m = state;
-	for (size_t i = 0; i < m->cap; i++) {
+	for (size_t i = 0; i < m->cap && !txn->err; i++) {
 		struct move *mv = &m->v[i];
 		if (!mv->cell)
 			continue;
@@ -140,6 +142,8 @@ moves_flush(struct store_txn *txn, void *state)
 			cell_key(key, area, year);
 			struct bytes v;
 			int err = store_get(txn, STORE_PENDING, key, sizeof(key), &v);
+			if (err && err != JZ_ENOTFOUND)
+				return; /* it sticks: the transaction is aborted */
 			if (err == 0 && pending_decode(c, v.p, v.n)) {
 				store_fail(txn, JZ_ECORRUPT);
 				return;
@@ -148,7 +152,10 @@ moves_flush(struct store_txn *txn, void *state)
 				int64_t n = (int64_t)c[s] + mv->d[s];
 				if (n < 0) {
 					/* Cannot happen unless the counters drifted:
-					 * rollup --verify says where. */
+					 * rollup --verify says where. The transaction's
+					 * net move is what is checked (a drifted count
+					 * that one move takes below 0 and another brings
+					 * back is not seen here), and it stops at 0. */
 					log_warn("pending: the count of area %012" PRIu64
 					         " year %u state "
 					         "%s would go below 0",

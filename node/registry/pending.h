@@ -8,7 +8,10 @@
  * RECORDED nor REJECTED) in each state. wf_proposal_put moves a proposal's
  * count from its stored state to its new one in the same write transaction
  * (pending_move), so the counters are exactly what a count of the
- * `proposal` database gives, whatever writes a proposal.
+ * `proposal` database gives, whatever writes a proposal. The moves are
+ * gathered and written when the transaction commits (store_defer): a read
+ * of the cells in a write transaction flushes them first
+ * (store_flush_deferred), as the functions here and rollup_query do.
  *
  * A store written before the counters existed (or by an older layout of
  * them) is counted once when the node opens it (pending_init), in that

@@ -6,9 +6,10 @@
  * opened again when judged again), a few per transaction, some transactions
  * aborted; after each one the counters are compared with a full count of
  * the `proposal` database made here, at every level and year, through
- * rollup_query (which reads only the counters) and pending_verify. The
- * rebuild at open gives the same counters as the incremental ones, and a
- * counter changed by hand is reported.
+ * rollup_query (which reads only the counters) and pending_verify. A
+ * transaction moving many cells is read in its middle. The rebuild at open
+ * gives the same counters as the incremental ones, and a counter changed by
+ * hand is reported.
  *
  * Everything goes through a real LMDB store in a temporary directory.
  */
@@ -248,6 +249,43 @@ random_moves_never_drift(void **state)
 	}
 }
 
+/* One write transaction moves proposals of 250 villages (more cells than
+ * the moves' table starts with: it grows), is read in the middle (the moves
+ * so far flushed first), moves again (half of them recorded, a few moved
+ * twice) and commits: every read agrees with a count of the proposals. */
+static void
+many_cells_read_in_their_own_transaction(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn txn;
+	uint8_t origin[32] = {2};
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
+	for (int i = 0; i < N_PROPOSALS; i++) {
+		struct wf_proposal p;
+		uint64_t v = 630121101001ULL + (uint64_t)(i % 250);
+		fx->hh[i] = v * 10000 + 1 + (uint64_t)(i / 250);
+		wf_proposal_init(&p, fx->hh[i], HH_NOT_POOR, HH_POOR, YEAR0, 1000, origin);
+		p.state = WF_VILLAGE_NOTICE;
+		wf_proposal_put(&txn, fx->hash[i], &p);
+	}
+	compare_all(&txn);
+	for (int i = 0; i < N_PROPOSALS; i += 2) {
+		struct wf_proposal p;
+		assert_int_equal(wf_proposal_get(&txn, fx->hh[i], fx->hash[i], &p), 0);
+		p.state = i % 10 ? WF_RECORDED : WF_TOWNSHIP_NOTICE;
+		wf_proposal_put(&txn, fx->hash[i], &p);
+		if (i % 10 == 0) {
+			p.state = WF_COUNTY_APPROVED;
+			wf_proposal_put(&txn, fx->hash[i], &p);
+		}
+	}
+	compare_all(&txn);
+	assert_int_equal(store_commit(&txn), 0);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
+	compare_all(&txn);
+	store_abort(&txn);
+}
+
 /* Every cell of the `pending` database, in order, into BUF. */
 static size_t
 dump(struct store *st, uint8_t *buf, size_t cap)
@@ -391,6 +429,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(random_moves_never_drift, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(many_cells_read_in_their_own_transaction, setup,
+	                                    test_store_teardown),
 	    cmocka_unit_test_setup_teardown(rebuild_gives_the_same_counters, setup,
 	                                    test_store_teardown),
 	    cmocka_unit_test_setup_teardown(a_changed_counter_is_reported, setup,
