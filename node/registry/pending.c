@@ -67,12 +67,14 @@ counted(const struct wf_proposal *p, uint64_t *village)
  * Open addressing on (area << 16 | year); a slot with no deltas left after a
  * flush is reused.
  */
+struct move {
+	uint64_t cell; /* area << 16 | year; 0: free (an area is never 0) */
+	int32_t d[WF_NSTATES];
+};
+
 struct moves {
 	size_t n, cap; /* slots used, slots (a power of two) */
-	struct move {
-		uint64_t cell; /* area << 16 | year; 0: free */
-		int32_t d[WF_NSTATES];
-	} * v;
+	struct move *v;
 };
 
 static void
