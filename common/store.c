@@ -104,14 +104,22 @@ check_schema(struct store *st)
  * LAYOUT's, said in the log with both numbers; 0 when it holds LAYOUT's or
  * none yet (a new store: check_schema writes it); or an error. Writes
  * nothing. */
+/* The schema value the store in TXN holds, into *V: an LMDB code
+ * (MDB_NOTFOUND without one). */
+static int
+schema_value(MDB_txn *txn, MDB_val *v)
+{
+	MDB_dbi meta;
+	MDB_val k = {6, (void *)"schema"};
+	int rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta);
+	return rc ? rc : mdb_get(txn, meta, &k, v);
+}
+
 static int
 schema_held(MDB_txn *txn, const char *dir, const struct store_layout *layout)
 {
-	MDB_dbi meta;
-	MDB_val k = {6, (void *)"schema"}, v;
-	int rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta);
-	if (rc == 0)
-		rc = mdb_get(txn, meta, &k, &v);
+	MDB_val v;
+	int rc = schema_value(txn, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
@@ -152,12 +160,9 @@ store_schema_of(const char *dir, uint64_t *schema)
 		return mdb_err(rc);
 	mdb_env_set_maxdbs(env, 64);
 	MDB_txn *txn = NULL;
-	MDB_dbi meta;
-	MDB_val k = {6, (void *)"schema"}, v;
+	MDB_val v;
 	if (!(rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600)) &&
-	    !(rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) &&
-	    !(rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta)) &&
-	    !(rc = mdb_get(txn, meta, &k, &v)))
+	    !(rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) && !(rc = schema_value(txn, &v)))
 		*schema = v.mv_size == 8 ? be64_get(v.mv_data) : 0;
 	int err = rc == MDB_NOTFOUND ? JZ_ENOTFOUND
 	          : rc               ? mdb_err(rc)

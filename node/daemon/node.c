@@ -304,53 +304,53 @@ node_confirm_chain(struct node *n)
  * second start fails without touching the running node's control socket.
  */
 static int
-lock_data_dir(struct node *n, char *err, size_t errlen)
+lock_data_dir(const struct config *cfg, int *fd, char *err, size_t errlen)
 {
-	if (mkdir(n->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", n->cfg.data_dir, strerror(errno));
+	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", cfg->data_dir, strerror(errno));
 		return -errno;
 	}
 	/* The store holds sealed personal data and the control socket signs
 	 * on request: the directory is the owner's only. */
 	struct stat st;
-	if (stat(n->cfg.data_dir, &st) != 0) {
-		snprintf(err, errlen, "cannot stat %s: %s", n->cfg.data_dir, strerror(errno));
+	if (stat(cfg->data_dir, &st) != 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", cfg->data_dir, strerror(errno));
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "data directory %s is not a directory", n->cfg.data_dir);
+		snprintf(err, errlen, "data directory %s is not a directory", cfg->data_dir);
 		return JZ_ECONFIG;
 	}
 	/* [control] read_group: its members may pass through (0710) to reach
 	 * control-ro.sock, never list or read (control/server.c). */
-	bool group_pass = n->cfg.read_group[0] && (st.st_mode & 077) == 010;
+	bool group_pass = cfg->read_group[0] && (st.st_mode & 077) == 010;
 	if ((st.st_mode & 077) && !group_pass) {
 		snprintf(err, errlen,
 		         "data directory %s: mode %03o is open to group or others; chmod 700 %s",
-		         n->cfg.data_dir, (unsigned)(st.st_mode & 0777), n->cfg.data_dir);
+		         cfg->data_dir, (unsigned)(st.st_mode & 0777), cfg->data_dir);
 		return JZ_ECONFIG;
 	}
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/jzfpd.lock", n->cfg.data_dir);
-	n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (n->lock_fd < 0) {
+	snprintf(path, sizeof(path), "%s/jzfpd.lock", cfg->data_dir);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
 		char pid[32] = "";
-		ssize_t len = pread(n->lock_fd, pid, sizeof(pid) - 1, 0);
+		ssize_t len = pread(*fd, pid, sizeof(pid) - 1, 0);
 		pid[len > 0 ? len : 0] = 0;
 		pid[strcspn(pid, "\n")] = 0;
 		snprintf(err, errlen, "another jzfpd (pid %s) is running on %s", pid[0] ? pid : "?",
-		         n->cfg.data_dir);
-		close(n->lock_fd);
-		n->lock_fd = -1;
+		         cfg->data_dir);
+		close(*fd);
+		*fd = -1;
 		return JZ_ECONFIG;
 	}
 	char pid[32];
 	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(n->lock_fd, 0) != 0 || pwrite(n->lock_fd, pid, (size_t)len, 0) != len)
+	if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)len, 0) != len)
 		log_warn("cannot record our pid in %s", path);
 	return 0;
 }
@@ -604,7 +604,8 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load key: %s", why[0] ? why : err_str(rc));
 		goto fail;
 	}
-	if ((rc = check_secure(n, err, errlen)) || (rc = lock_data_dir(n, err, errlen)) ||
+	if ((rc = check_secure(n, err, errlen)) ||
+	    (rc = lock_data_dir(&n->cfg, &n->lock_fd, err, errlen)) ||
 	    (rc = load_trust(n, err, errlen)) || (rc = open_store(n, err, errlen)) ||
 	    (rc = open_signals(n, err, errlen)) || (rc = open_sockets(n, err, errlen)) ||
 	    (rc = first_signature(n, err, errlen)))
@@ -634,19 +635,13 @@ node_upgrade_store(const struct config *cfg, char *err, size_t errlen)
 		         strerror(errno));
 		return -errno;
 	}
-	/* The lock a running node holds: never beside one. */
-	struct node *n = calloc(1, sizeof(*n));
-	if (!n) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	n->cfg = *cfg;
-	n->lock_fd = -1;
 	/* For tests: smaller transactions, so that a small store takes several
 	 * (the result is the same; only slower). */
 	const char *chunk = getenv("JZFP_TEST_UPGRADE_CHUNK");
+	/* The lock a running node holds: never beside one. */
+	int fd = -1;
 	uint64_t from = 0;
-	int rc = lock_data_dir(n, err, errlen);
+	int rc = lock_data_dir(cfg, &fd, err, errlen);
 	if (!rc)
 		rc =
 		    upgrade_store(cfg->data_dir, cfg->map_size,
@@ -660,9 +655,8 @@ node_upgrade_store(const struct config *cfg, char *err, size_t errlen)
 	else if (!rc)
 		log_info("store %s: upgraded to store schema %d (from %llu)", cfg->data_dir,
 		         STORE_SCHEMA, (unsigned long long)from);
-	if (n->lock_fd >= 0)
-		close(n->lock_fd);
-	free(n);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

@@ -260,14 +260,6 @@ rekey_chunk(struct store_txn *txn, const struct table_pass *p, const struct chun
 	return txn->err;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Rekey every old entry of P's table, MAX per transaction. */
 static int
 run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey *r, FILE *progress,
@@ -278,7 +270,8 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 		return -ENOMEM;
 	uint8_t resume[MAX_OLD_KEY];
 	size_t rlen = 0;
-	uint64_t done = 0, held = 0, said_ms = 0;
+	uint64_t done = 0, held = 0;
+	time_t said = 0;
 	int rc = 0;
 	for (int grown = 0;;) {
 		struct store_txn txn;
@@ -308,12 +301,12 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 		done += c->n;
 		r->other += c->other;
 		/* The first chunk, the last, and one every two seconds between. */
-		uint64_t now = now_ms();
-		if (c->n && (done == c->n || c->n < max || now - said_ms >= 2000)) {
+		time_t now = time(NULL); /* progress only: a step of the clock costs a line */
+		if (c->n && (done == c->n || c->n < max || now - said >= 2)) {
 			fprintf(progress,
 			        "upgrade: %s: %" PRIu64 " entries rekeyed (%" PRIu64 " held)\n",
 			        p->name, done, held);
-			said_ms = now;
+			said = now;
 		}
 		if (c->n) {
 			size_t last = c->n - 1;

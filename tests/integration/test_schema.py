@@ -33,7 +33,9 @@ bytes as before. Then:
     --verify agrees;
   - --upgrade-store beside the running province is refused (the lock);
   - the procedure goes on: the township's notice, opened after the upgrade,
-    reaches the province and moves the same proposals.
+    reaches the province and moves the same proposals;
+  - an entry whose key is of neither length is left as it was and said;
+    an empty data.mdb is no store to upgrade.
 """
 
 import hashlib
@@ -111,18 +113,23 @@ def digests(n):
             (line.split() for line in p.stdout.splitlines())}
 
 
-def upgrade(n, map_mb=None):
+def upgrade(n, map_mb=None, data_dir=None):
     """jzfpd --upgrade-store on n's stopped store: (exit status, stderr).
-    MAP_MB: with [node] map_size_mb so (a config of its own beside n's)."""
+    MAP_MB: with [node] map_size_mb so; DATA_DIR: on that directory instead
+    (either: a config of its own beside n's)."""
     # Five entries a transaction: each table takes several (the resume).
     env = dict(os.environ, JZFP_TEST_UPGRADE_CHUNK="5")
     conf = n.conf
-    if map_mb:
+    if map_mb or data_dir:
         conf = os.path.join(n.dir, "upgrade.conf")
         with open(n.conf, encoding="utf-8") as f:
             text = f.read()
+        if map_mb:
+            text = text.replace("[node]\n", f"[node]\nmap_size_mb = {map_mb}\n", 1)
+        if data_dir:
+            text = text.replace("data_dir = data\n", f"data_dir = {data_dir}\n", 1)
         with open(conf, "w", encoding="utf-8") as f:
-            f.write(text.replace("[node]\n", f"[node]\nmap_size_mb = {map_mb}\n", 1))
+            f.write(text)
     p = subprocess.run([jt.JZFPD, "--config", conf, "--upgrade-store"], cwd=n.dir,
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=60 * jt.SLOW, env=env)
@@ -224,6 +231,10 @@ def test(t):
     jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
     p = jt.run([TOOL, prov.data, "--del", "wfstep", stray])
     check(p.returncode == 0, f"jzfp_schema --del: exit {p.returncode}: {p.stderr}")
+    # An entry of neither length (corrupt) is left as it was, and said.
+    odd = "ab" * 33
+    p = jt.run([TOOL, prov.data, "--put", "wfhist", odd])
+    check(p.returncode == 0, f"jzfp_schema --put wfhist: exit {p.returncode}: {p.stderr}")
     # Larger than 1 MiB (hhprop goes at the end), no free page left in the
     # file: a map of 1 MiB has no room to spare.
     p = jt.run([TOOL, prov.data, "--pad", "hhprop", "400"])
@@ -241,7 +252,11 @@ def test(t):
     check("the map grown to" in err, f"--upgrade-store in a small map: {err}")
     check("upgrade: wfstep: " in err and "upgrade: proposal: 5 entries rekeyed" in err,
           f"--upgrade-store shows no progress for wfstep and proposal: {err}")
-    check("upgrade: wfhist: " not in err, f"--upgrade-store rekeyed wfhist again: {err}")
+    check("upgrade: wfhist: 1 entries with a key of another length (not 36 or 44 bytes)" in err
+          and "upgrade: wfhist: 1 entries rekeyed" not in err,
+          f"--upgrade-store and wfhist's odd entry: {err}")
+    p = jt.run([TOOL, prov.data, "--del", "wfhist", odd])
+    check(p.returncode == 0, f"jzfp_schema --del wfhist: exit {p.returncode}: {p.stderr}")
     check("upgraded to store schema 3 (an upgrade that had not finished)" in err and
           "upgrade: parked: 1 entries" in err,
           f"--upgrade-store says: {err}")
@@ -279,6 +294,14 @@ def test(t):
                 sorted(p["household"] for p in before["pending"]["proposals"]),
                 "proposals in the township's notice at the upgraded province")
     t.verify(prov, "after the township's notice")
+
+    # An empty data.mdb (no store LMDB ever wrote) is no store to upgrade.
+    empty = os.path.join(prov.dir, "empty")
+    os.mkdir(empty, 0o700)
+    open(os.path.join(empty, "data.mdb"), "wb").close()
+    rc, err = upgrade(prov, data_dir=empty)
+    check(rc == 1 and f"no store to upgrade in {empty}" in err,
+          f"--upgrade-store on an empty data.mdb: exit {rc}: {err}")
 
 
 if __name__ == "__main__":

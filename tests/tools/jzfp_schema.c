@@ -64,8 +64,9 @@ usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --as-2 | --digest |\n"
-	    "                        --keys TABLE | --put TABLE KEY [VALUE] | --del TABLE KEY]\n");
+	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --as-2 | --digest | --keys TABLE |\n"
+	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY | --pad TABLE N |\n"
+	    "                        --compact]\n");
 	return 2;
 }
 
@@ -328,47 +329,112 @@ compact(MDB_env *env, const char *dir)
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* Each mode below gets the transaction, the meta table and its words:
+ * ARGV[0] the option (the schema number for a write of it), ARGC of them. */
+typedef int mode_fn(MDB_txn *txn, MDB_dbi meta, int argc, char **argv);
+
+static int
+read_schema(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 {
-	if (argc < 2)
-		return usage();
-	const char *dir = argv[1];
-	bool write = argc >= 3, digest = false;
-	bool to_2 = argc == 3 && strcmp(argv[2], "--as-2") == 0;
-	bool padding = argc == 5 && strcmp(argv[2], "--pad") == 0;
-	bool edit = padding || ((argc == 5 || argc == 6) && strcmp(argv[2], "--put") == 0);
-	edit |= argc == 5 && strcmp(argv[2], "--del") == 0;
-	bool keys = argc == 4 && strcmp(argv[2], "--keys") == 0;
-	if (argc == 3 && strcmp(argv[2], "--compact") == 0) {
-		MDB_env *cenv;
-		int crc = mdb_env_create(&cenv);
-		if (crc)
-			return fail("mdb_env_create", crc);
-		mdb_env_set_maxdbs(cenv, 64);
-		if ((crc = mdb_env_open(cenv, dir, MDB_RDONLY, 0600)) == 0)
-			crc = compact(cenv, dir);
-		mdb_env_close(cenv);
-		return crc ? fail("compacting", crc) : 0;
+	(void)argc;
+	(void)argv;
+	MDB_val k = {6, (void *)"schema"}, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != 8) {
+		fprintf(stderr, "jzfp_schema: the schema is %zu bytes, not 8\n", v.mv_size);
+		return EINVAL;
 	}
-	if (keys)
-		write = false;
-	if (argc == 3 && strcmp(argv[2], "--digest") == 0) {
-		write = false;
-		digest = true;
+	printf("%" PRIu64 "\n", be64_get(v.mv_data));
+	return 0;
+}
+
+/* N [--drop TABLE]...: N as the schema, the tables named deleted. */
+static int
+write_schema(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	char *end;
+	errno = 0;
+	uint64_t want = strtoull(argv[0], &end, 10);
+	if (errno || !*argv[0] || *end || argc % 2 == 0)
+		return EINVAL;
+	for (int i = 1; i < argc; i += 2)
+		if (strcmp(argv[i], "--drop") != 0)
+			return EINVAL;
+	uint8_t buf[8];
+	be64_put(buf, want);
+	MDB_val k = {6, (void *)"schema"}, v = {sizeof(buf), buf};
+	int rc = mdb_put(txn, meta, &k, &v, 0);
+	for (int i = 2; !rc && i < argc; i += 2) {
+		MDB_dbi d;
+		if (!(rc = mdb_dbi_open(txn, argv[i], 0, &d)))
+			rc = mdb_drop(txn, d, 1);
 	}
-	uint64_t want = 0;
-	if (write && !to_2 && !edit) {
-		char *end;
-		errno = 0;
-		want = strtoull(argv[2], &end, 10);
-		if (errno || !*argv[2] || *end)
-			return usage();
-		for (int i = 3; i < argc; i += 2)
-			if (strcmp(argv[i], "--drop") != 0 || i + 1 >= argc)
-				return usage();
-	}
+	return rc;
+}
+
+static int
+as_2_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return as_2(txn, meta);
+}
+
+static int
+digest_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)meta;
+	(void)argc;
+	(void)argv;
+	return digest_all(txn);
+}
+
+static int
+keys_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)meta;
+	(void)argc;
+	return print_keys(txn, argv[1]);
+}
+
+static int
+pad_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)meta;
+	(void)argc;
+	return pad(txn, argv);
+}
+
+static int
+edit_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)meta;
+	return put_or_del(txn, argc, argv);
+}
+
+/* The modes by option, with how many words they take (the option among
+ * them) and whether they write. */
+static const struct mode {
+	const char *opt;
+	int min, max;
+	bool write;
+	mode_fn *run;
+} modes[] = {
+    {"--as-2", 1, 1, true, as_2_mode},  {"--digest", 1, 1, false, digest_mode},
+    {"--keys", 2, 2, false, keys_mode}, {"--pad", 3, 3, true, pad_mode},
+    {"--put", 3, 4, true, edit_mode},   {"--del", 3, 3, true, edit_mode},
+};
+
+/* RUN in a transaction of DIR's store (committed when WRITE and RUN did
+ * not fail), with the meta table open. */
+static int
+in_txn(const char *dir, bool write, mode_fn *run, int argc, char **argv, const char *what)
+{
 	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
 	int rc = mdb_env_create(&env);
 	if (rc)
 		return fail("mdb_env_create", rc);
@@ -377,59 +443,45 @@ main(int argc, char **argv)
 		mdb_env_close(env);
 		return fail(dir, rc);
 	}
-	MDB_txn *txn;
-	MDB_dbi meta;
-	if ((rc = mdb_txn_begin(env, NULL, write ? 0 : MDB_RDONLY, &txn))) {
-		mdb_env_close(env);
-		return fail("mdb_txn_begin", rc);
-	}
-	if ((rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta)))
-		goto out;
-	if (to_2 || edit) {
-		if ((rc = to_2      ? as_2(txn, meta)
-		          : padding ? pad(txn, argv + 2)
-		                    : put_or_del(txn, argc - 2, argv + 2)))
-			goto out;
-		rc = mdb_txn_commit(txn);
-		mdb_env_close(env);
-		return rc ? fail("mdb_txn_commit", rc) : 0;
-	}
-	MDB_val k = {6, (void *)"schema"}, v;
-	if (digest || keys) {
-		rc = digest ? digest_all(txn) : print_keys(txn, argv[3]);
-		mdb_txn_abort(txn);
-		mdb_env_close(env);
-		return rc ? fail("reading the tables", rc) : 0;
-	}
-	if (!write) {
-		if ((rc = mdb_get(txn, meta, &k, &v)))
-			goto out;
-		if (v.mv_size != 8) {
-			fprintf(stderr, "jzfp_schema: the schema is %zu bytes, not 8\n", v.mv_size);
+	if ((rc = mdb_txn_begin(env, NULL, write ? 0 : MDB_RDONLY, &txn)) == 0) {
+		if ((rc = mdb_dbi_open(txn, STORE_META_NAME, 0, &meta)) == 0)
+			rc = run(txn, meta, argc, argv);
+		if (rc == 0 && write)
+			rc = mdb_txn_commit(txn);
+		else
 			mdb_txn_abort(txn);
-			mdb_env_close(env);
-			return 1;
-		}
-		printf("%" PRIu64 "\n", be64_get(v.mv_data));
-		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return rc ? fail(what, rc) : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	const char *dir = argv[1];
+	int nw = argc - 2; /* the words after DIR */
+	char **w = argv + 2;
+	if (nw == 0)
+		return in_txn(dir, false, read_schema, 0, w, "reading the schema");
+	if (nw == 1 && strcmp(w[0], "--compact") == 0) {
+		MDB_env *env;
+		int rc = mdb_env_create(&env);
+		if (rc)
+			return fail("mdb_env_create", rc);
+		mdb_env_set_maxdbs(env, 64);
+		if ((rc = mdb_env_open(env, dir, MDB_RDONLY, 0600)) == 0)
+			rc = compact(env, dir);
 		mdb_env_close(env);
-		return 0;
+		return rc ? fail("compacting", rc) : 0;
 	}
-	uint8_t buf[8];
-	be64_put(buf, want);
-	v = (MDB_val){sizeof(buf), buf};
-	if ((rc = mdb_put(txn, meta, &k, &v, 0)))
-		goto out;
-	for (int i = 4; i < argc; i += 2) {
-		MDB_dbi d;
-		if ((rc = mdb_dbi_open(txn, argv[i], 0, &d)) || (rc = mdb_drop(txn, d, 1)))
-			goto out;
-	}
-	rc = mdb_txn_commit(txn);
-	mdb_env_close(env);
-	return rc ? fail("mdb_txn_commit", rc) : 0;
-out:
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return fail(write ? "rewriting the schema" : "reading the schema", rc);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(w[0], modes[i].opt) == 0)
+			return nw < modes[i].min || nw > modes[i].max
+			           ? usage()
+			           : in_txn(dir, modes[i].write, modes[i].run, nw, w, modes[i].opt);
+	if (w[0][0] == '-' || nw % 2 == 0)
+		return usage();
+	return in_txn(dir, true, write_schema, nw, w, "rewriting the schema");
 }
