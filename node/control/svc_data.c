@@ -220,13 +220,12 @@ struct shown {
 };
 
 static int
-add_shown_version(void *ctx, const uint8_t key[40], struct bytes v)
+add_shown_version(void *ctx, const struct hh_version *v)
 {
 	struct shown *sh = ctx;
 	if (sh->n == SHOW_MAX)
-		return HH_EACH_STOP;
-	if (hh_version_decode(&sh->v[sh->n], key, v.p, v.n) == 0)
-		sh->n++;
+		return VERSION_EACH_STOP;
+	sh->v[sh->n++] = *v;
 	return 0;
 }
 
@@ -281,7 +280,7 @@ show_versions(struct svc *s, struct store_txn *txn, uint64_t id, Ctl__HouseholdS
 	if (!vs)
 		return -ENOMEM;
 	struct shown versions = {.v = vs};
-	(void)hh_each(txn, STORE_VERSION, id, add_shown_version, &versions);
+	(void)version_each(txn, NULL, id, add_shown_version, &versions);
 	size_t nv = versions.n;
 	qsort(vs, nv, sizeof(vs[0]), version_cmp);
 	r->history = (Ctl__HouseholdVersion **)svc_array(

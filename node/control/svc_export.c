@@ -189,7 +189,7 @@ svc_export(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			continue;
 		struct hh_version ver;
 		struct envelope e;
-		if (hh_version_get(&txn, id, st.eff.hash, &ver) ||
+		if (version_get(&txn, id, st.eff.hash, &ver) ||
 		    hh_version_load(&txn, &ver, &w->h, &e)) {
 			r->skipped++;
 			continue;

@@ -750,7 +750,7 @@ notice_household(struct svc *s, struct store_txn *txn, const struct posted *x,
 	o->to_status = svc_strdup(s, rec_status_name(x->p.to_status));
 	if (!o->household || !o->change || !o->from_status || !o->to_status)
 		return -ENOMEM;
-	if (hh_version_get(txn, x->household, x->hash, &ver) || hh_version_load(txn, &ver, &h, &e))
+	if (version_get(txn, x->household, x->hash, &ver) || hh_version_load(txn, &ver, &h, &e))
 		return 0; /* listed with what the proposal says */
 	o->members = (uint32_t)h.n_members;
 	*persons += h.n_members;

@@ -25,23 +25,24 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: " USAGE "\n"
-	           "\n"
-	           "Run one jzfp node (village, township, county or province) in the\n"
-	           "foreground, as its config file says. Logs go to stderr, one line per\n"
-	           "event. SIGTERM or SIGINT stops the node cleanly.\n"
-	           "\n"
-	           "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
-	           "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
-	           "                      node's clock, and --unchecked steps are allowed\n"
-	           "      --upgrade-store rewrite the node's store, written by an older jzfpd\n"
-	           "                      (store schema 2), in place to this one's, then exit;\n"
-	           "                      the node must be stopped. Safe to stop and run again:\n"
-	           "                      it goes on where it stood (README, Upgrade)\n"
-	           "  -h, --help          this help\n"
-	           "      --version       print the version\n"
-	           "\n"
-	           "Exit status: 0 stopped cleanly, 1 error, 2 usage.\n");
+	fprintf(f,
+	        "usage: " USAGE "\n"
+	        "\n"
+	        "Run one jzfp node (village, township, county or province) in the\n"
+	        "foreground, as its config file says. Logs go to stderr, one line per\n"
+	        "event. SIGTERM or SIGINT stops the node cleanly.\n"
+	        "\n"
+	        "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
+	        "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
+	        "                      node's clock, and --unchecked steps are allowed\n"
+	        "      --upgrade-store rewrite the node's store, written by an older jzfpd\n"
+	        "                      (store schema 2 or 3), in place to this one's, then exit;\n"
+	        "                      the node must be stopped. Safe to stop and run again:\n"
+	        "                      it goes on where it stood (README, Upgrade)\n"
+	        "  -h, --help          this help\n"
+	        "      --version       print the version\n"
+	        "\n"
+	        "Exit status: 0 stopped cleanly, 1 error, 2 usage.\n");
 }
 
 /* "jzfpd: WHAT 'WORD'" and the usage line on stderr: exit status 2. */

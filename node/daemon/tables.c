@@ -28,6 +28,8 @@ static const struct store_table tables[STORE_NDB] = {
     [STORE_PENDING] = {"pending"},
     [STORE_IMPORT] = {"import"},
     [STORE_PERSON_NEW] = {"person_new"},
+    [STORE_VERSION_NEW] = {"version_new"},
+    [STORE_VERSION_PEND] = {"version_pend"},
 };
 
 const struct store_layout tables_layout = {

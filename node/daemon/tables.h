@@ -14,54 +14,59 @@
 /* Bumped whenever the layout of any database changes incompatibly. 3: the
  * workflow tables (proposal, wfhist, wfstep, parked) keyed by household
  * first, hhprop dropped, and the person index's changes since its last
- * merge kept apart (person_new). A store of another schema is refused at open
- * (JZ_ESCHEMA); jzfpd --upgrade-store rewrites a schema-2 store in place
- * (upgrade.h). */
-#define STORE_SCHEMA 3
+ * merge kept apart (person_new). 4: the versions since the version index's
+ * last merge kept apart (version_new, version_pend), which a build of
+ * schema 3 would not see. A store of another schema is refused at open
+ * (JZ_ESCHEMA); jzfpd --upgrade-store upgrades a store of schema 2 or 3 in
+ * place (upgrade.h). */
+#define STORE_SCHEMA 4
 
 enum store_db {
-	STORE_ENV,        /* origin(32) seq(8) -> envelope bytes */
-	STORE_LOG,        /* local_seq(8) -> origin(32) seq(8), arrival order */
-	STORE_DOWNLOG,    /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
-	STORE_ORIGIN,     /* origin(32) -> struct origin_state (origin.h) */
-	STORE_HOUSEHOLD,  /* household id(8) -> household state (household.h) */
-	STORE_VERSION,    /* household id(8) version hash(32) -> where it is stored and
-	                   * what the head rule and the rollups need of it
-	                   * (household.c); keyed by household first so a batch's
-	                   * inserts cluster instead of dirtying one random page per
-	                   * record */
-	STORE_PROPOSAL,   /* household id(8) version hash(32) -> workflow state
-	                   * (workflow_store.c); keyed by household first like
-	                   * STORE_VERSION, so a batch's inserts cluster, and a
-	                   * household's proposals are one range (hh_each) */
-	STORE_CENSUS,     /* village(8) year(2) -> census */
-	STORE_ROLLUP,     /* area(8) year(2) -> counter deltas */
-	STORE_LINK,       /* peer area(8) -> cursors */
-	STORE_CONFLICT,   /* kind(1) key -> details */
-	STORE_PARKED,     /* household(8) version hash(32) hlc(8) origin(32) seq(8)
-	                   * index(2) -> empty: the workflow steps that wait, for
-	                   * their version or for the steps before them; the key of
-	                   * STORE_WFSTEP (proposal.c) */
-	STORE_META,       /* name -> value; the store's own "meta" (store.h) */
-	STORE_KEYREC,     /* key record hash(32) -> origin(32) seq(8) */
-	STORE_REVOKED,    /* node key(32) -> revocation time ms(8), revoker(32) */
-	STORE_PERSON,     /* pid_tag(16) household(8) -> empty: members of effective heads, as
-	                   * of the last merge of STORE_PERSON_NEW (person.h) */
-	STORE_WFHIST,     /* household(8) version hash(32) n(4) -> one workflow step on
-	                   * that proposal */
-	STORE_RECEIPTED,  /* origin(32) -> seq(8): what the province last receipted */
-	STORE_WFSTEP,     /* household(8) version hash(32) hlc(8) origin(32) seq(8)
-	                   * index(2) -> empty: every workflow step held on that
-	                   * proposal, in the order it is judged in (proposal.c); the
-	                   * household is the one the step's event names */
-	STORE_WFTIME,     /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
-	STORE_HELD,       /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
-	                   * than max_skew ahead of this node's clock (apply.c) */
-	STORE_PENDING,    /* area(8) year(2) -> open proposals by state (pending.c) */
-	STORE_IMPORT,     /* a streamed import's staged households, sealed with a key kept
-	                   * in memory only, and its duplicate checks (svc_import.c) */
-	STORE_PERSON_NEW, /* pid_tag(16) household(8) -> 1 added, 0 removed: the person
-	                   * index's changes since its last merge (person.h) */
+	STORE_ENV,          /* origin(32) seq(8) -> envelope bytes */
+	STORE_LOG,          /* local_seq(8) -> origin(32) seq(8), arrival order */
+	STORE_DOWNLOG,      /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
+	STORE_ORIGIN,       /* origin(32) -> struct origin_state (origin.h) */
+	STORE_HOUSEHOLD,    /* household id(8) -> household state (household.h) */
+	STORE_VERSION,      /* household id(8) version hash(32) -> where it is stored and
+	                     * what the head rule and the rollups need of it, as of the
+	                     * last merge of STORE_VERSION_NEW (version.h) */
+	STORE_PROPOSAL,     /* household id(8) version hash(32) -> workflow state
+	                     * (workflow_store.c); keyed by household first like
+	                     * STORE_VERSION, so a batch's inserts cluster, and a
+	                     * household's proposals are one range (hh_each) */
+	STORE_CENSUS,       /* village(8) year(2) -> census */
+	STORE_ROLLUP,       /* area(8) year(2) -> counter deltas */
+	STORE_LINK,         /* peer area(8) -> cursors */
+	STORE_CONFLICT,     /* kind(1) key -> details */
+	STORE_PARKED,       /* household(8) version hash(32) hlc(8) origin(32) seq(8)
+	                     * index(2) -> empty: the workflow steps that wait, for
+	                     * their version or for the steps before them; the key of
+	                     * STORE_WFSTEP (proposal.c) */
+	STORE_META,         /* name -> value; the store's own "meta" (store.h) */
+	STORE_KEYREC,       /* key record hash(32) -> origin(32) seq(8) */
+	STORE_REVOKED,      /* node key(32) -> revocation time ms(8), revoker(32) */
+	STORE_PERSON,       /* pid_tag(16) household(8) -> empty: members of effective heads, as
+	                     * of the last merge of STORE_PERSON_NEW (person.h) */
+	STORE_WFHIST,       /* household(8) version hash(32) n(4) -> one workflow step on
+	                     * that proposal */
+	STORE_RECEIPTED,    /* origin(32) -> seq(8): what the province last receipted */
+	STORE_WFSTEP,       /* household(8) version hash(32) hlc(8) origin(32) seq(8)
+	                     * index(2) -> empty: every workflow step held on that
+	                     * proposal, in the order it is judged in (proposal.c); the
+	                     * household is the one the step's event names */
+	STORE_WFTIME,       /* hlc(8) origin(32) seq(8) -> empty: workflow events by signed time */
+	STORE_HELD,         /* origin(32) seq(8) -> sparse(1) scope(8) envelope: dated more
+	                     * than max_skew ahead of this node's clock (apply.c) */
+	STORE_PENDING,      /* area(8) year(2) -> open proposals by state (pending.c) */
+	STORE_IMPORT,       /* a streamed import's staged households, sealed with a key kept
+	                     * in memory only, and its duplicate checks (svc_import.c) */
+	STORE_PERSON_NEW,   /* pid_tag(16) household(8) -> 1 added, 0 removed: the person
+	                     * index's changes since its last merge (person.h) */
+	STORE_VERSION_NEW,  /* n(8) -> id(8) hash(32) version: the versions added since
+	                     * the last merge into STORE_VERSION, in arrival order
+	                     * (version.h) */
+	STORE_VERSION_PEND, /* household id(8) -> where its versions are in
+	                     * STORE_VERSION_NEW (version.h) */
 	STORE_NDB
 };
 

@@ -1,6 +1,7 @@
 /*
  * upgrade.c - `jzfpd --upgrade-store` (upgrade.h): schema 2 rewritten in
- * place to schema 3, table by table, in small durable transactions.
+ * place to schema 3, table by table, in small durable transactions; then
+ * schema 3 to 4, which needs no rewrite.
  */
 #include "upgrade.h"
 
@@ -21,7 +22,11 @@
 #include <string.h>
 #include <time.h>
 
-_Static_assert(STORE_SCHEMA == 3, "upgrade.c rewrites schema 2 into schema 3");
+_Static_assert(STORE_SCHEMA == 4, "upgrade.c upgrades schema 2 and 3 to schema 4");
+
+/* Schema 3 -> 4 adds the tables of the versions kept apart (version.h),
+ * empty in a store that has none: nothing is rewritten. */
+#define V3_SCHEMA 3
 
 /* The tables of a schema-2 store the rewrite reads or writes. Opening them
  * through this layout creates none of schema 3's. */
@@ -372,13 +377,16 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	*from = held;
 	if (held == STORE_SCHEMA)
 		return 0;
-	const uint64_t upgrading = STORE_SCHEMA_UPGRADING(STORE_SCHEMA);
-	if (held != v2_layout.schema && held != upgrading) {
+	/* An upgrade a build of schema 3 began marked the store so. */
+	const uint64_t upgrading = STORE_SCHEMA_UPGRADING(STORE_SCHEMA),
+	               upgrading3 = STORE_SCHEMA_UPGRADING(V3_SCHEMA);
+	if (held != v2_layout.schema && held != V3_SCHEMA && held != upgrading &&
+	    held != upgrading3) {
 		snprintf(err, errlen,
 		         "the store in %s holds store schema %" PRIu64
 		         "; this build reads schema %d "
-		         "and upgrades only schema %" PRIu64,
-		         dir, held, STORE_SCHEMA, v2_layout.schema);
+		         "and upgrades only schemas %" PRIu64 " and %d",
+		         dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA);
 		return JZ_ESCHEMA;
 	}
 	/* Opened as the schema it holds; it must outlive the store. */
@@ -391,8 +399,10 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	}
 	/* First of all, a number no build opens (the one that wrote the store
 	 * would, on tables half rekeyed), until the last transaction. */
-	bool begun = held == upgrading;
-	if (begun)
+	bool begun = held == upgrading || held == upgrading3;
+	if (held == V3_SCHEMA)
+		begun = false; /* nothing to rewrite: the schema number alone */
+	else if (begun)
 		fprintf(
 		    progress,
 		    "upgrade: going on with an upgrade to store schema %d that did not finish\n",
@@ -404,7 +414,7 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	struct rekey *r = rc ? NULL : calloc(1, sizeof(*r));
 	if (!rc && !r)
 		rc = -ENOMEM;
-	for (size_t i = 0; !rc && i < sizeof(passes) / sizeof(passes[0]); i++)
+	for (size_t i = 0; !rc && held != V3_SCHEMA && i < sizeof(passes) / sizeof(passes[0]); i++)
 		rc = run_pass(st, &passes[i], chunk, r, progress, err, errlen);
 	if (!rc && r->astray)
 		fprintf(progress,

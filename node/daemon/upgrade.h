@@ -18,6 +18,10 @@
  * so it can be stopped (or killed) at any point and run again: it goes on
  * where it stood. The schema number is written last, in the transaction that
  * drops hhprop: until then jzfpd refuses the store, as it did before.
+ *
+ * Schema 3 -> 4 adds the tables of the versions kept apart since the version
+ * index's last merge (version.h), empty in a store that never had them: the
+ * schema number is all that is written. Schema 2 goes to 4 in one run.
  */
 #ifndef JZFP_UPGRADE_H
 #define JZFP_UPGRADE_H

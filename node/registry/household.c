@@ -1,10 +1,6 @@
 /*
  * household.c - effective household state (DESIGN §6, §9); see household.h.
  *
- * `version` value, big-endian: origin(32) seq(8) hlc(8) year(2) status(1)
- * members(1) attribute(1) main_cause(1) tags(8) n_parents(1) parents(32
- * each).
- *
  * `household` value: eff head (hash 32, origin 32, seq 8, hlc 8) year(2)
  * versions(4) present(1) status(1) members(1) attribute(1) main_cause(1)
  * has_recorded(1) recorded(32) recorded_at(8) recorded_by(32) n_heads(1)
@@ -38,9 +34,8 @@
  * (with a warning), keeping the first by hash. */
 #define HH_VERSIONS_MAX 2048
 
-#define HEAD_LEN      (32 + 32 + 8 + 8)
-#define STATE_FIXED   (HEAD_LEN + 2 + 4 + 5 + 1 + 32 + 8 + 32 + 1)
-#define VERSION_FIXED (32 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 8 + 1)
+#define HEAD_LEN    (32 + 32 + 8 + 8)
+#define STATE_FIXED (HEAD_LEN + 2 + 4 + 5 + 1 + 32 + 8 + 32 + 1)
 
 /* ---------------------------------------------------------------- values */
 
@@ -150,59 +145,6 @@ hh_version_from(struct hh_version *out, const struct rec_household *h, const uin
 	out->tags = d ^ h->n_members;
 	out->n_parents = h->n_parents;
 	memcpy(out->parents, h->parents, h->n_parents * 32);
-}
-
-static void
-version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
-{
-	uint8_t key[40], val[VERSION_FIXED + REC_MAX_PARENTS * 32];
-	be64_put(key, id);
-	memcpy(key + 8, v->hash, 32);
-	memcpy(val, v->origin, 32);
-	be64_put(val + 32, v->seq);
-	be64_put(val + 40, v->hlc);
-	be16_put(val + 48, v->year);
-	val[50] = v->status;
-	val[51] = v->members;
-	val[52] = v->attribute;
-	val[53] = v->main_cause;
-	be64_put(val + 54, v->tags);
-	val[62] = (uint8_t)v->n_parents;
-	memcpy(val + VERSION_FIXED, v->parents, v->n_parents * 32);
-	store_put(txn, STORE_VERSION, key, sizeof(key), val, VERSION_FIXED + v->n_parents * 32);
-}
-
-int
-hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *p, size_t n)
-{
-	if (n < VERSION_FIXED || p[62] > REC_MAX_PARENTS || n != VERSION_FIXED + p[62] * 32u)
-		return JZ_ECORRUPT;
-	memcpy(out->hash, key + 8, 32);
-	memcpy(out->origin, p, 32);
-	out->seq = be64_get(p + 32);
-	out->hlc = be64_get(p + 40);
-	out->year = be16_get(p + 48);
-	out->status = p[50];
-	out->members = p[51];
-	out->attribute = p[52];
-	out->main_cause = p[53];
-	out->tags = be64_get(p + 54);
-	out->n_parents = p[62];
-	memcpy(out->parents, p + VERSION_FIXED, out->n_parents * 32);
-	return 0;
-}
-
-int
-hh_version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32], struct hh_version *out)
-{
-	uint8_t key[40];
-	be64_put(key, id);
-	memcpy(key + 8, hash, 32);
-	struct bytes v;
-	int err = store_get(txn, STORE_VERSION, key, sizeof(key), &v);
-	if (err)
-		return err;
-	return hh_version_decode(out, key, v.p, v.n);
 }
 
 int
@@ -355,7 +297,7 @@ persons(struct hh_work *w, struct store_txn *txn, const struct hh_version *v, ui
 
 static long find_version(const struct hh_version *all, size_t n, const uint8_t hash[32]);
 
-/* hh_version_get, from W's loaded versions when hh_recompute runs. */
+/* version_get, from W's loaded versions when hh_recompute runs. */
 static int
 version_of(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hash[32],
            struct hh_version *out)
@@ -367,7 +309,7 @@ version_of(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t 
 			return 0;
 		}
 	}
-	return hh_version_get(txn, id, hash, out);
+	return version_get(txn, id, hash, out);
 }
 
 /* Is version HASH of household ID a recorded proposal? *historic tells
@@ -418,7 +360,7 @@ store_descends(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint
 		if (memcmp(cur, target, 32) == 0)
 			return true;
 		struct hh_version v;
-		if (hh_version_get(txn, id, cur, &v))
+		if (version_get(txn, id, cur, &v))
 			continue;
 		for (size_t p = 0; p < v.n_parents && tail < MAX; p++) {
 			bool seen = false;
@@ -484,7 +426,7 @@ history(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t hea
 		for (size_t i = 0; i < n && !on_chain; i++)
 			on_chain = memcmp(chain[i].hash, recorded, 32) == 0;
 		struct hh_version r;
-		if (!on_chain && hh_version_get(txn, id, recorded, &r) == 0 &&
+		if (!on_chain && version_get(txn, id, recorded, &r) == 0 &&
 		    store_descends(w, txn, id, head, recorded))
 			out->e[out->n - 1].c.status = r.status;
 	}
@@ -579,32 +521,26 @@ struct versions {
 };
 
 static int
-add_loaded(void *ctx, const uint8_t key[40], struct bytes v)
+add_loaded(void *ctx, const struct hh_version *v)
 {
 	struct versions *vs = ctx;
 	if (vs->n == HH_VERSIONS_MAX) {
 		log_warn("household %016" PRIu64 ": more than %d versions, the rest "
 		         "ignored by the head rule",
 		         vs->id, HH_VERSIONS_MAX);
-		return HH_EACH_STOP;
+		return VERSION_EACH_STOP;
 	}
-	int err = hh_version_decode(&vs->all[vs->n], key, v.p, v.n);
-	if (err)
-		return err;
-	vs->n++;
+	vs->all[vs->n++] = *v;
 	return 0;
 }
-
-static int each_at(struct store_iter *it, uint64_t id,
-                   int (*fn)(void *ctx, const uint8_t key[40], struct bytes value), void *ctx);
 
 static int
 load_versions(struct hh_work *w, struct store_txn *txn, uint64_t id, size_t *n)
 {
 	struct versions vs = {.all = w->all, .id = id};
 	*n = 0;
-	int err = w->rc_on && w->rc_cursors ? each_at(&w->rc_ver, id, add_loaded, &vs)
-	                                    : hh_each(txn, STORE_VERSION, id, add_loaded, &vs);
+	int err =
+	    version_each(txn, w->rc_on && w->rc_cursors ? &w->rc_ver : NULL, id, add_loaded, &vs);
 	*n = vs.n;
 	w->all_id = id;
 	w->n_all = vs.n;
@@ -722,7 +658,7 @@ move_persons(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_
              const struct hh_version *v)
 {
 	struct hh_version ov;
-	bool had = old_eff && hh_version_get(txn, id, old_eff, &ov) == 0;
+	bool had = old_eff && version_get(txn, id, old_eff, &ov) == 0;
 	if (had && ov.tags == v->tags)
 		return;
 	if (had)

@@ -32,27 +32,12 @@
 #include "record.h"
 #include "rollup.h"
 #include "tables.h"
+#include "version.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #define HH_MAX_HEADS 8 /* open heads kept; more are cut (the latest kept) */
-
-/* A version as kept in the `version` database: where its envelope is and
- * what the head rule and the rollups need, so neither decodes envelopes. */
-struct hh_version {
-	uint8_t hash[32];
-	uint8_t origin[32];
-	uint64_t seq, hlc;
-	uint16_t year;
-	uint8_t status; /* the status this version states (proposed or kept) */
-	uint8_t members, attribute, main_cause;
-	/* A digest of the members' pid_tags: when it does not change from one
-	 * head to the next, neither does the person index. */
-	uint64_t tags;
-	size_t n_parents;
-	uint8_t parents[REC_MAX_PARENTS][32];
-};
 
 struct hh_head {
 	uint8_t hash[32];
@@ -95,16 +80,9 @@ int hh_state_decode(struct hh_state *out, const uint8_t *p, size_t n);
 void hh_version_from(struct hh_version *out, const struct rec_household *h, const uint8_t hash[32],
                      const uint8_t origin[32], uint64_t seq, uint64_t hlc);
 
-/* Version HASH of household ID. Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
-int hh_version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32],
-                   struct hh_version *out);
-
-/* Decode a `version` value (key: id(8) hash(32)). Returns 0 or JZ_ECORRUPT. */
-int hh_version_decode(struct hh_version *out, const uint8_t key[40], const uint8_t *p, size_t n);
-
 /*
  * Call FN(CTX, KEY, VALUE) for each entry of household ID in DB, a database
- * keyed id(8) hash(32) (STORE_VERSION, STORE_PROPOSAL), in key order, until
+ * keyed id(8) hash(32) (STORE_PROPOSAL; the versions: version_each), in key order, until
  * FN returns non-zero: HH_EACH_STOP ends the walk quietly, a negative error
  * ends it with that error. Returns 0 or a negative error.
  */

@@ -458,7 +458,7 @@ step_new(struct applier *a, const struct envelope *e, const struct rec_workflow 
 		 * store schema 3 it was refused, "names household X for a
 		 * proposal of household Y"). */
 		struct hh_version v;
-		if (hh_version_get(txn, hh, hash, &v) == 0) {
+		if (version_get(txn, hh, hash, &v) == 0) {
 			char why[120];
 			snprintf(why, sizeof(why), "%s names a version that proposes nothing",
 			         wf_step_name(w->step));

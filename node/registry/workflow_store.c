@@ -118,7 +118,7 @@ check_from_status(struct hh_work *hw, struct store_txn *txn, const struct wf_pro
 {
 	struct hh_version v;
 	uint8_t official = HH_NOT_POOR;
-	int err = hh_version_get(txn, p->household, hash, &v);
+	int err = version_get(txn, p->household, hash, &v);
 	if (!err && v.n_parents)
 		err = hh_official_of(hw, txn, p->household, v.parents[0], &official);
 	if (err == JZ_ENOTFOUND)
@@ -234,7 +234,7 @@ duplicate_identification(struct store_txn *txn, const struct wf_proposal *p, con
 {
 	struct rec_household h; /* 2.6 KB */
 	struct hh_version v;
-	if (hh_version_get(txn, p->household, hash, &v) || hh_version_load(txn, &v, &h, NULL))
+	if (version_get(txn, p->household, hash, &v) || hh_version_load(txn, &v, &h, NULL))
 		return false;
 	for (size_t m = 0; m < h.n_members; m++) {
 		struct person_iter it;

@@ -1,18 +1,23 @@
 """test_schema - jzfpd refuses a store of another schema, says what to do,
 and leaves the store as it was; `jzfpd --upgrade-store` rewrites a schema-2
-store in place (README, Upgrade; node/daemon/upgrade.h).
+store in place, and upgrades a schema-3 one (README, Upgrade;
+node/daemon/upgrade.h).
 
 A tree (province, county, township, village, test clocks) runs the procedure
 up to the township's review: the village's new register opens identification
 proposals, the village posts its notice, one objection is raised, the window
 closes, the township approves. The province is stopped, and its store's
 schema number (meta "schema", rewritten with tests/tools/jzfp_schema) set to:
-  - 4 (a newer version's store): refused; --upgrade-store refuses it too;
-  - back to 3: the node starts (the rewrite itself is sound) and stops;
+  - 5 (a newer version's store): refused; --upgrade-store refuses it too;
+  - back to 4: the node starts (the rewrite itself is sound) and stops;
+  - 3, the store rewritten as schema 3 held the same content (jzfp_schema
+    --as-3: the versions kept apart folded into the version index, their
+    tables dropped): refused; --upgrade-store upgrades it, writing nothing
+    but the schema number, and the node starts on it;
   - 2, the store rewritten as schema 2 held the same content (jzfp_schema
-    --as-2: the workflow tables keyed by proposal hash, hhprop, the person
-    index's changes merged and person_new dropped): refused, and the missing
-    table is not created.
+    --as-2: as --as-3, the workflow tables keyed by proposal hash, hhprop,
+    the person index's changes merged and person_new dropped): refused, and
+    the missing table is not created.
 Each refusal: jzfpd exits non-zero within START_S, its stderr names both
 schema numbers, the data directory and what to do, and data.mdb has the same
 bytes as before. Then:
@@ -25,8 +30,9 @@ bytes as before. Then:
     parked steps are rekeyed too, and taken out before the node starts)
   - --upgrade-store exits 0, says it goes on with the unfinished upgrade,
     grows the map, its progress names the tables rekeyed, and the
-    store holds schema 3, every table (but the person index and meta) equal,
-    entry for entry, to what the schema-3 node had written, hhprop gone;
+    store holds schema 4, every table (but the person index and meta) equal,
+    entry for entry, to what the schema-4 node had written (its versions
+    folded into the index), hhprop gone;
     run again, it says there is nothing to do;
   - started, the province answers its status, proposals, three households'
     steps and the village rollup as before, byte for byte, and rollup
@@ -47,11 +53,11 @@ import time
 import jzfptest as jt
 from jzfptest import check
 
-SCHEMA = 3  # node/daemon/tables.h STORE_SCHEMA
+SCHEMA = 4  # node/daemon/tables.h STORE_SCHEMA
 P, C, T, V = "630000000000", "630121000000", "630121101000", "630121101001"
 YEAR = 2020
 STORE_META = "meta"  # common/store.h STORE_META_NAME
-UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(3)
+UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(4)
 START_S = 5.0 * jt.SLOW  # a refused start is one store open, well under a second
 TOOL = os.path.join(jt.BIN, "jzfp_schema")
 
@@ -190,11 +196,30 @@ def test(t):
     set_schema(prov, SCHEMA + 1)
     refused(prov, SCHEMA + 1)
     rc, err = upgrade(prov)
-    check(rc != 0 and f"holds store schema {SCHEMA + 1}" in err and "upgrades only schema 2" in err,
+    check(rc != 0 and f"holds store schema {SCHEMA + 1}" in err and
+          "upgrades only schemas 2 and 3" in err,
           f"--upgrade-store on a schema-{SCHEMA + 1} store: exit {rc}: {err}")
-    # Back to 3: the node starts (the rewrite itself is sound).
+    # Back to 4: the node starts (the rewrite itself is sound).
     set_schema(prov, SCHEMA)
     t.start(prov)
+    t.stop(prov)
+    # As schema 3 held the same content: refused; upgraded with nothing
+    # rewritten but the schema number (the versions kept apart start empty).
+    p = jt.run([TOOL, prov.data, "--as-3"])
+    check(p.returncode == 0, f"jzfp_schema --as-3: exit {p.returncode}: {p.stderr}")
+    three = digests(prov)
+    check(three.get("version", (0,))[0] > 0 and "version_new" not in three,
+          f"a schema-3 store holds its versions in the index alone: {three}")
+    refused(prov, 3)
+    rc, err = upgrade(prov)
+    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from 3)" in err,
+          f"--upgrade-store on a schema-3 store: exit {rc}: {err}")
+    jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store from 3")
+    jt.check_eq(digests(prov), dict(three, meta=digests(prov)["meta"]),
+                "tables after --upgrade-store from 3 (all but the schema number)")
+    t.start(prov)
+    jt.check_eq(t.status(prov)["records"], records, "records at the province upgraded from 3")
+    t.verify(prov, "after the upgrade from schema 3")
     t.stop(prov)
     # A step parked, as one that waits for its version would be: a copy
     # of a held step's key (taken out again before the node starts).
@@ -204,6 +229,10 @@ def test(t):
     p = jt.run([TOOL, prov.data, "--put", "parked", parked])
     check(p.returncode == 0, f"jzfp_schema --put parked: exit {p.returncode}: {p.stderr}")
     # As schema 2 held the same content: refused, person_new not created.
+    # (The versions folded into the index first, as --as-2 folds them: the
+    # tables to compare after the upgrade.)
+    p = jt.run([TOOL, prov.data, "--fold-versions"])
+    check(p.returncode == 0, f"jzfp_schema --fold-versions: exit {p.returncode}: {p.stderr}")
     tables = digests(prov)
     check(tables.get("wfstep", (0,))[0] > 0 and tables.get("wfhist", (0,))[0] > 0,
           f"the province holds steps and history to rekey: {tables}")
@@ -245,7 +274,7 @@ def test(t):
     rc, err = upgrade(prov, map_mb=1)
     jt.log(f"upgrade: exit {rc}: {err.strip()}")
     check(rc == 0, f"jzfpd --upgrade-store: exit {rc}: {err}")
-    check("going on with an upgrade to store schema 3 that did not finish" in err,
+    check(f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err,
           f"--upgrade-store does not say it goes on: {err}")
     # In a map of 1 MiB (map_size_mb = 1), smaller than the store, which
     # has no free page: grown, and the chunk that found it full done again.
@@ -257,16 +286,20 @@ def test(t):
           f"--upgrade-store and wfhist's odd entry: {err}")
     p = jt.run([TOOL, prov.data, "--del", "wfhist", odd])
     check(p.returncode == 0, f"jzfp_schema --del wfhist: exit {p.returncode}: {p.stderr}")
-    check("upgraded to store schema 3 (an upgrade that had not finished)" in err and
+    check(f"upgraded to store schema {SCHEMA} (an upgrade that had not finished)" in err and
           "upgrade: parked: 1 entries" in err,
           f"--upgrade-store says: {err}")
     jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
-    # Every table as the schema-3 node had written it, but the person index
-    # (its changes merged by --as-2) and the schema number.
+    # Every table as the schema-4 node had written it (its versions folded),
+    # but the person index (its changes merged by --as-2), the empty tables
+    # of the versions kept apart (made when a node opens the store) and the
+    # schema number.
     upgraded = digests(prov)
     check("hhprop" not in upgraded, "hhprop is left after the upgrade")
+    for name in ("version_new", "version_pend"):
+        jt.check_eq(tables[name][0], 0, f"{name} after --fold-versions")
     for name in sorted(set(tables) | set(upgraded)):
-        if name not in ("person", "person_new", STORE_META):
+        if name not in ("person", "person_new", "version_new", "version_pend", STORE_META):
             jt.check_eq(upgraded.get(name), tables.get(name), f"table {name} after the upgrade")
     rc, err = upgrade(prov)
     check(rc == 0 and "nothing to upgrade" in err, f"a second --upgrade-store: exit {rc}: {err}")

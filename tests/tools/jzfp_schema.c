@@ -6,8 +6,16 @@
  *   jzfp_schema DIR N [--drop TABLE]... write N as the schema, and delete
  *                                       the tables named (a store written
  *                                       before they existed)
- *   jzfp_schema DIR --as-2              rewrite a schema-3 store as schema 2
- *                                       held the same content: the person
+ *   jzfp_schema DIR --fold-versions     the versions kept apart (version_new,
+ *                                       node/registry/version.h) folded into
+ *                                       the version index, their tables left
+ *                                       empty: the same content
+ *   jzfp_schema DIR --as-3              rewrite a schema-4 store as schema 3
+ *                                       held the same content: the versions
+ *                                       folded, version_new and version_pend
+ *                                       dropped, the schema 3
+ *   jzfp_schema DIR --as-2              rewrite a schema-4 store as schema 2
+ *                                       held the same content: as --as-3, the person
  *                                       index's changes merged (no person_new),
  *                                       the workflow tables keyed by proposal
  *                                       hash first (no household before it),
@@ -64,7 +72,8 @@ usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --as-2 | --digest | --keys TABLE |\n"
+	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-3 | --as-2 |\n"
+	    "                        --digest | --keys TABLE |\n"
 	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY | --pad TABLE N |\n"
 	    "                        --compact]\n");
 	return 2;
@@ -128,18 +137,77 @@ free_all(struct kv *e, size_t n)
 	free(e);
 }
 
-/* Schema 3 -> 2 (see the top): in TXN, whose schema is checked to be 3. */
+/* The versions kept apart folded into the version index (see the top);
+ * their tables dropped when DROP, else left empty. */
 static int
-as_2(MDB_txn *txn, MDB_dbi meta)
+fold_versions(MDB_txn *txn, bool drop)
+{
+	MDB_dbi version, apart, pend;
+	struct kv *e;
+	size_t n;
+	int rc = mdb_dbi_open(txn, "version", 0, &version);
+	if (rc || (rc = mdb_dbi_open(txn, "version_pend", 0, &pend)) ||
+	    (rc = take_all(txn, "version_new", &apart, &e, &n)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (e[i].vn <= 40) {
+			fprintf(stderr, "jzfp_schema: version_new: a value of %zu bytes\n",
+			        e[i].vn);
+			rc = EINVAL;
+			break;
+		}
+		MDB_val vk = {40, e[i].v}, vv = {e[i].vn - 40, e[i].v + 40};
+		rc = mdb_put(txn, version, &vk, &vv, 0);
+	}
+	free_all(e, n);
+	if (rc || (rc = mdb_drop(txn, pend, drop)))
+		return rc;
+	return drop ? mdb_drop(txn, apart, 1) : 0;
+}
+
+/* SCHEMA as the store's schema number. */
+static int
+put_schema(MDB_txn *txn, MDB_dbi meta, uint64_t schema)
+{
+	uint8_t buf[8];
+	be64_put(buf, schema);
+	MDB_val k = {6, (void *)"schema"}, v = {sizeof(buf), buf};
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* Is the schema of TXN's store WANT? Said when not. */
+static int
+schema_is(MDB_txn *txn, MDB_dbi meta, uint64_t want, const char *what)
 {
 	MDB_val k = {6, (void *)"schema"}, v;
 	int rc = mdb_get(txn, meta, &k, &v);
 	if (rc)
 		return rc;
-	if (v.mv_size != 8 || be64_get(v.mv_data) != 3) {
-		fprintf(stderr, "jzfp_schema: --as-2 rewrites a schema-3 store only\n");
+	if (v.mv_size != 8 || be64_get(v.mv_data) != want) {
+		fprintf(stderr, "jzfp_schema: %s rewrites a schema-%" PRIu64 " store only\n", what,
+		        want);
 		return EINVAL;
 	}
+	return 0;
+}
+
+/* Schema 4 -> 3 (see the top). */
+static int
+as_3(MDB_txn *txn, MDB_dbi meta)
+{
+	int rc = schema_is(txn, meta, 4, "--as-3");
+	if (!rc)
+		rc = fold_versions(txn, true);
+	return rc ? rc : put_schema(txn, meta, 3);
+}
+
+/* Schema 4 -> 2 (see the top). */
+static int
+as_2(MDB_txn *txn, MDB_dbi meta)
+{
+	int rc = schema_is(txn, meta, 4, "--as-2");
+	if (rc || (rc = fold_versions(txn, true)))
+		return rc;
 	/* The person index's changes merged into it, their table dropped. */
 	MDB_dbi person, delta;
 	struct kv *e;
@@ -186,12 +254,7 @@ as_2(MDB_txn *txn, MDB_dbi meta)
 		}
 		free_all(e, n);
 	}
-	if (rc)
-		return rc;
-	uint8_t buf[8];
-	be64_put(buf, 2);
-	v = (MDB_val){sizeof(buf), buf};
-	return mdb_put(txn, meta, &k, &v, 0);
+	return rc ? rc : put_schema(txn, meta, 2);
 }
 
 /* --put or --del (see the top): ARGV[0] is the option, then its words. */
@@ -362,10 +425,7 @@ write_schema(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 	for (int i = 1; i < argc; i += 2)
 		if (strcmp(argv[i], "--drop") != 0)
 			return EINVAL;
-	uint8_t buf[8];
-	be64_put(buf, want);
-	MDB_val k = {6, (void *)"schema"}, v = {sizeof(buf), buf};
-	int rc = mdb_put(txn, meta, &k, &v, 0);
+	int rc = put_schema(txn, meta, want);
 	for (int i = 2; !rc && i < argc; i += 2) {
 		MDB_dbi d;
 		if (!(rc = mdb_dbi_open(txn, argv[i], 0, &d)))
@@ -380,6 +440,23 @@ as_2_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	return as_2(txn, meta);
+}
+
+static int
+as_3_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return as_3(txn, meta);
+}
+
+static int
+fold_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)meta;
+	(void)argc;
+	(void)argv;
+	return fold_versions(txn, false);
 }
 
 static int
@@ -422,9 +499,10 @@ static const struct mode {
 	bool write;
 	mode_fn *run;
 } modes[] = {
-    {"--as-2", 1, 1, true, as_2_mode},  {"--digest", 1, 1, false, digest_mode},
-    {"--keys", 2, 2, false, keys_mode}, {"--pad", 3, 3, true, pad_mode},
-    {"--put", 3, 4, true, edit_mode},   {"--del", 3, 3, true, edit_mode},
+    {"--as-2", 1, 1, true, as_2_mode},          {"--as-3", 1, 1, true, as_3_mode},
+    {"--fold-versions", 1, 1, true, fold_mode}, {"--digest", 1, 1, false, digest_mode},
+    {"--keys", 2, 2, false, keys_mode},         {"--pad", 3, 3, true, pad_mode},
+    {"--put", 3, 4, true, edit_mode},           {"--del", 3, 3, true, edit_mode},
 };
 
 /* RUN in a transaction of DIR's store (committed when WRITE and RUN did

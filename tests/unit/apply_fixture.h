@@ -285,6 +285,16 @@ bool person_listed(struct node_ut *nd, const uint8_t tag[PERSON_TAG_LEN], uint64
 /* A digest of the person index as readers see it, in key order. */
 void persons_digest(struct node_ut *nd, uint8_t out[32]);
 
+/* The versions of every household held, as readers see them (version.h:
+ * the index and those kept apart since its last merge): how many, and a
+ * digest in household then hash order. */
+struct versions_seen {
+	crypto_generichash_state *hs; /* NULL: counted only */
+	uint64_t n;
+};
+uint64_t versions_held(struct node_ut *nd);
+void versions_digest(struct node_ut *nd, uint8_t out[32]);
+
 struct hh_state hh_get(struct node_ut *nd, uint64_t id);
 
 bool hh_held(struct node_ut *nd, uint64_t id);

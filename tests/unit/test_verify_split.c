@@ -13,11 +13,24 @@
  * the sum of both threads' recomputations, a disagreement in either chunk is
  * found, the first one reported is the first in key order, whichever thread
  * found it, and an entry whose key is no household id is still read. An
- * envelope gone or altered under its version entry is found.
+ * envelope gone or altered under its version entry is found, and so is
+ * what is wrong with the versions kept apart since the index's last merge.
  * The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
 #include "pending.h"
+
+/* The versions kept apart merged into the index, where the tests below
+ * change them (versions_kept_apart: those kept apart). */
+static void
+merge_versions(struct node_ut *nd)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	version_merge(&txn);
+	assert_int_equal(store_commit(&txn), 0);
+	verify_ok(nd);
+}
 
 /* A store of village V1's records, three proposals recorded. */
 static void
@@ -34,6 +47,7 @@ populate(struct fixture *fx, struct node_ut *nd)
 	struct actors who = {.village = &c, .town = &ct, .scope = TOWN};
 	record(nd, &who, props, 3, DAY);
 	verify_ok(nd);
+	merge_versions(nd);
 }
 
 /* rollup_verify in a transaction of MODE; its result, its message in MSG. */
@@ -123,7 +137,7 @@ envelope_gone_or_changed(void **state)
 	uint8_t key[40], val[512], ekey[40], env[4096], bad[4096];
 	size_t n = first_version(nd, HH(V1, 2), key, val, sizeof(val));
 	struct hh_version ver;
-	assert_int_equal(hh_version_decode(&ver, key, val, n), 0);
+	assert_int_equal(version_decode(&ver, key, val, n), 0);
 	memcpy(ekey, ver.origin, 32);
 	be64_put(ekey + 32, ver.seq);
 	struct store_txn txn;
@@ -215,6 +229,7 @@ two_villages(struct fixture *fx, struct node_ut *nd)
 	expect((struct result[]){apply_range(nd, TOWN_B, b, 0, 2)}, 3, 0, 0);
 	/* The county's cell holds both villages: 3+4 and 6+7 persons. */
 	assert_int_equal(row(nd, AREA_LEVEL_COUNTY, COUNTY, 2019).c[RC_PERSONS], 20);
+	merge_versions(nd);
 }
 
 /* Change the first version entry of household ID (its members); the
@@ -261,6 +276,93 @@ both_halves(void **state)
 	store_del(&txn, STORE_VERSION, last, sizeof(last));
 	assert_int_equal(store_commit(&txn), 0);
 	put(nd, STORE_VERSION, k2, 40, v2, n2);
+	verify_both(nd, 0, "OK");
+}
+
+/* The version of household ID kept apart: its number's key in KEY, its
+ * value (index key, then index value) in VAL. */
+static size_t
+apart_version(struct node_ut *nd, uint64_t id, uint8_t key[8], uint8_t *val, size_t cap)
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes k, v;
+	size_t n = 0;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_VERSION_NEW, &it), 0);
+	for (int err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0 && !n;
+	     err = store_iter_next(&it, &k, &v))
+		if (v.n >= 40 && be64_get(v.p) == id) {
+			assert_int_equal(k.n, 8);
+			assert_true(v.n <= cap);
+			memcpy(key, k.p, 8);
+			memcpy(val, v.p, v.n);
+			n = v.n;
+		}
+	store_iter_close(&it);
+	store_abort(&txn);
+	assert_true(n > 0);
+	return n;
+}
+
+/* The versions kept apart since the index's last merge (version.h) are
+ * checked like the index's: against their envelopes, and against the lists
+ * of them by household, both ways. */
+static void
+versions_kept_apart(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = &fx->a;
+	node_start(nd, fx->county, MAP_SIZE);
+	struct chain c;
+	struct env e[V1_N];
+	v1_records(&c, fx->v1, e);
+	expect((struct result[]){apply_range(nd, TOWN, e, 0, V1_N - 1)}, V1_N, 0, 0);
+	uint64_t cnt;
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_count(&txn, STORE_VERSION, &cnt), 0);
+	assert_int_equal(cnt, 0); /* all apart */
+	store_abort(&txn);
+	verify_both(nd, 0, "OK");
+
+	/* Household 0002's version says another year than its envelope. */
+	uint8_t key[8], val[600], bad[600], hk[8];
+	size_t n = apart_version(nd, HH(V1, 2), key, val, sizeof(val));
+	memcpy(bad, val, n);
+	be16_put(bad + 40 + 48, (uint16_t)(be16_get(val + 40 + 48) + 1));
+	put(nd, STORE_VERSION_NEW, key, sizeof(key), bad, n);
+	verify_both(nd, JZ_ECORRUPT,
+	            "household 6301211010010002: a version kept apart disagrees with its envelope");
+	put(nd, STORE_VERSION_NEW, key, sizeof(key), val, n);
+	verify_both(nd, 0, "OK");
+
+	/* Not listed as its household's: the household has lost a version. */
+	be64_put(hk, HH(V1, 2));
+	struct bytes lv;
+	uint8_t list[512];
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_get(&txn, STORE_VERSION_PEND, hk, sizeof(hk), &lv), 0);
+	assert_true(lv.n <= sizeof(list));
+	size_t ln = lv.n;
+	memcpy(list, lv.p, ln);
+	store_del(&txn, STORE_VERSION_PEND, hk, sizeof(hk));
+	assert_int_equal(store_commit(&txn), 0);
+	verify_both(nd, JZ_ECORRUPT, "is not listed as its");
+
+	/* Listed, with one more number that is not held. */
+	uint8_t more[520];
+	memcpy(more, list, ln);
+	memcpy(more + ln, list, 8);
+	be64_put(more + ln + 8, 999999);
+	put(nd, STORE_VERSION_PEND, hk, sizeof(hk), more, ln + 16);
+	verify_both(nd, JZ_ECORRUPT,
+	            "lists a version kept apart as number 999999 that is not held");
+
+	/* Put back; merged: the same answers. */
+	put(nd, STORE_VERSION_PEND, hk, sizeof(hk), list, ln);
+	verify_both(nd, 0, "OK");
+	merge_versions(nd);
 	verify_both(nd, 0, "OK");
 }
 
@@ -315,6 +417,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(old_snapshot_verifies_as_it_was, setup, teardown),
 	    cmocka_unit_test_setup_teardown(both_halves, setup, teardown),
 	    cmocka_unit_test_setup_teardown(keys_outside_any_household, setup, teardown),
+	    cmocka_unit_test_setup_teardown(versions_kept_apart, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
