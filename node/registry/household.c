@@ -728,7 +728,7 @@ hh_add_version(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
 		/* A new household: its only head, not poor officially until a
 		 * proposal of it is recorded (which it cannot be yet). */
 		static const struct rollup_contrib none;
-		version_put(txn, id, v);
+		version_put_first(txn, id, v);
 		memset(&st, 0, sizeof(st));
 		st.contrib = contrib_of(v, HH_NOT_POOR);
 		if ((err = rollup_acc_step(acc, village, v->year, &none, &st.contrib, +1, true)))

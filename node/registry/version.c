@@ -102,15 +102,19 @@ apart_read(struct store_txn *txn, uint64_t id, uint64_t n, uint8_t val[APART_MAX
 	return 0;
 }
 
-/* The number the next version kept apart gets: one past the last. */
+/* The number the next version kept apart gets: one past the last (0 with
+ * an error, stuck to TXN). */
 static uint64_t
 next_number(struct store_txn *txn)
 {
 	struct store_iter it;
-	if (store_iter_open(txn, STORE_VERSION_NEW, &it))
+	int err = store_iter_open(txn, STORE_VERSION_NEW, &it);
+	if (err) {
+		store_fail(txn, err);
 		return 0;
+	}
 	struct bytes k, v;
-	int err = store_iter_last(&it, &k, &v);
+	err = store_iter_last(&it, &k, &v);
 	uint64_t n = err == 0 && k.n == 8 ? be64_get(k.p) + 1 : 1;
 	store_iter_close(&it);
 	if (err && err != JZ_ENOTFOUND) {
@@ -201,13 +205,24 @@ version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
 }
 
 void
+version_put_first(struct store_txn *txn, uint64_t id, const struct hh_version *v)
+{
+	uint8_t key[VERSION_KEY_LEN], val[VERSION_VALUE_MAX];
+	be64_put(key, id);
+	memcpy(key + 8, v->hash, 32);
+	store_put(txn, STORE_VERSION, key, sizeof(key), val, version_encode(v, val));
+}
+
+void
 version_merge(struct store_txn *txn)
 {
 	struct store_iter it;
-	if (txn->err || store_iter_open(txn, STORE_VERSION_NEW, &it))
+	int rc = txn->err ? txn->err : store_iter_open(txn, STORE_VERSION_NEW, &it);
+	if (rc) {
+		store_fail(txn, rc);
 		return;
+	}
 	struct bytes k, v;
-	int rc;
 	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !txn->err;
 	     rc = store_iter_next(&it, &k, &v)) {
 		if (k.n != 8 || v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX) {

@@ -18,7 +18,9 @@
  *   STORE_VERSION_PEND  id(8) -> (hash[0..8) n(8))...: where each household's
  *                       are in STORE_VERSION_NEW, 16 bytes a version.
  *
- * Once STORE_VERSION_NEW holds VERSION_MERGE_AT versions, version_put folds
+ * A household's first version goes straight into the index (new households
+ * come by village, in order). Once STORE_VERSION_NEW holds VERSION_MERGE_AT
+ * versions, version_put folds
  * them into STORE_VERSION in the same transaction and empties the other two:
  * each page of the index is rewritten once per that many versions instead of
  * once per transaction. A household with VERSION_PEND_MAX versions apart has
@@ -70,6 +72,12 @@ int version_decode(struct hh_version *out, const uint8_t key[VERSION_KEY_LEN], c
 /* Add version V of household ID (or replace the one of its hash). Errors
  * stick to TXN. */
 void version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v);
+
+/* Add version V of household ID, which holds no version yet: straight into
+ * the index, where a batch of new households (an import, a migration: ids
+ * of a few villages, in order) lands on a few pages, as kept apart it would,
+ * without being written twice. Errors stick to TXN. */
+void version_put_first(struct store_txn *txn, uint64_t id, const struct hh_version *v);
 
 /* Version HASH of household ID. Returns 0, JZ_ENOTFOUND or JZ_ECORRUPT. */
 int version_get(struct store_txn *txn, uint64_t id, const uint8_t hash[32], struct hh_version *out);

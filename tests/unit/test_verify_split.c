@@ -318,11 +318,19 @@ versions_kept_apart(void **state)
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
 	expect((struct result[]){apply_range(nd, TOWN, e, 0, V1_N - 1)}, V1_N, 0, 0);
+	/* A second version of household 0002 (a data edit on its first). */
+	struct rec_household h;
+	struct env second[1];
+	v1_rec(&h, 2);
+	h.income_fen += 100;
+	hh_parent(&h, &e[2]);
+	env_hh(&c, &h, &second[0]);
+	expect((struct result[]){apply_range(nd, TOWN, second, 0, 0)}, 1, 0, 0);
 	uint64_t cnt;
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(store_count(&txn, STORE_VERSION, &cnt), 0);
-	assert_int_equal(cnt, 0); /* all apart */
+	assert_int_equal(store_count(&txn, STORE_VERSION_NEW, &cnt), 0);
+	assert_int_equal(cnt, 1); /* the households' first versions are in the index */
 	store_abort(&txn);
 	verify_both(nd, 0, "OK");
 

@@ -214,6 +214,7 @@ random_transactions(void **state)
 				at = rnd(fx, (uint32_t)m->n); /* put again, another value */
 			else if (m->n == PER_HH_MAX)
 				continue;
+			bool first = m->n == 0;
 			if (at < m->n)
 				memcpy(v.hash, m->v[at].hash, 32);
 			else
@@ -224,7 +225,12 @@ random_transactions(void **state)
 			be64_put(key, HH_BASE + (uint64_t)h);
 			bool full = store_get(&txn, STORE_VERSION_PEND, key, 8, &lv) == 0 &&
 			            lv.n == VERSION_PEND_MAX * 16;
-			version_put(&txn, HH_BASE + (uint64_t)h, &v);
+			/* A household's first: straight into the index, as
+			 * hh_add_version puts it. */
+			if (first)
+				version_put_first(&txn, HH_BASE + (uint64_t)h, &v);
+			else
+				version_put(&txn, HH_BASE + (uint64_t)h, &v);
 			folded += full && at == m->n - 1;
 		}
 		if (rnd(fx, 25) == 0)
