@@ -974,6 +974,9 @@ node_run(struct node *n)
 				if (ev & ZMQ_POLLIN) {
 					link_down_recv(n);
 					any = true;
+					/* What it applied goes up at once (link.h). */
+					if (n->dealer)
+						link_up_pump(n, node_now_ms());
 				}
 			}
 			if (idealer >= 0) {

@@ -131,6 +131,13 @@ int link_down_open(struct node *n, char *err, size_t errlen);
 void link_up_recv(struct node *n);
 void link_up_tick(struct node *n, uint64_t now);
 
+/* Send the parent what the window allows of the log not yet sent (also done
+ * by link_up_tick). The loop calls it after each group of a child's batches
+ * it applies, so that a relay forwards them while its children keep it busy
+ * (it used to forward only between turns of up to 16 such groups: the
+ * stages of a chain ran one after another instead of side by side). */
+void link_up_pump(struct node *n, uint64_t now);
+
 /*
  * How long the parent may stay silent before the link is taken as down and
  * Hello starts over (resending what the parent has not acknowledged).

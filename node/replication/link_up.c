@@ -844,6 +844,17 @@ link_up_tick(struct node *n, uint64_t now)
 	}
 	if (up->state != UP_READY)
 		return;
+	link_up_pump(n, now);
+	if (now - up->last_hb_ms >= (uint64_t)n->cfg.heartbeat_ms)
+		send_heartbeat(n, now);
+}
+
+void
+link_up_pump(struct node *n, uint64_t now)
+{
+	struct uplink *up = &n->up;
+	if (up->state != UP_READY)
+		return;
 	while (up->n_inflight < (size_t)n->cfg.window && up->next <= n->ax.local_seq) {
 		int err = send_batch(n);
 		if (err) {
@@ -855,6 +866,4 @@ link_up_tick(struct node *n, uint64_t now)
 			break;
 		}
 	}
-	if (now - up->last_hb_ms >= (uint64_t)n->cfg.heartbeat_ms)
-		send_heartbeat(n, now);
 }
