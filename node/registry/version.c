@@ -64,8 +64,7 @@ version_decode(struct hh_version *out, const uint8_t key[VERSION_KEY_LEN], const
 /* Household ID's entry in STORE_VERSION_PEND, copied into PEND (*NP
  * versions; none when absent). Returns 0 or an error. */
 static int
-pend_read(struct store_txn *txn, uint64_t id, uint8_t pend[VERSION_PEND_MAX * PEND_LEN],
-          size_t *np)
+pend_read(struct store_txn *txn, uint64_t id, uint8_t pend[VERSION_PEND_MAX * PEND_LEN], size_t *np)
 {
 	uint8_t key[8];
 	be64_put(key, id);
@@ -269,8 +268,7 @@ hash_cmp(const void *a, const void *b)
 }
 
 int
-version_each(struct store_txn *txn, struct store_iter *main, uint64_t id, version_fn *fn,
-             void *ctx)
+version_each(struct store_txn *txn, struct store_iter *main, uint64_t id, version_fn *fn, void *ctx)
 {
 	/* The household's versions kept apart, sorted by hash, then merged
 	 * into the walk over its range of the index. */
@@ -355,7 +353,9 @@ version_check_apart(struct store_txn *txn,
 	     err = store_iter_next(&it, &k, &v)) {
 		uint64_t n = k.n == 8 ? be64_get(k.p) : 0;
 		if (!n || v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX) {
-			say(bad, why, whylen, "a version kept apart (number %" PRIu64 ", %zu bytes) is no version", n, v.n);
+			say(bad, why, whylen,
+			    "a version kept apart (number %" PRIu64 ", %zu bytes) is no version", n,
+			    v.n);
 			continue;
 		}
 		uint64_t id = be64_get(v.p);
@@ -392,7 +392,8 @@ version_check_apart(struct store_txn *txn,
 			(*only_apart)++;
 		if (!id || v.n == 0 || v.n % PEND_LEN || v.n > VERSION_PEND_MAX * PEND_LEN) {
 			say(bad, why, whylen,
-			    "household %016" PRIu64 ": its list of versions kept apart (%zu bytes) does not decode",
+			    "household %016" PRIu64
+			    ": its list of versions kept apart (%zu bytes) does not decode",
 			    id, v.n);
 			continue;
 		}
@@ -403,7 +404,8 @@ version_check_apart(struct store_txn *txn,
 			if (apart_read(txn, id, n, val, &len) ||
 			    memcmp(val + 8, v.p + i * PEND_LEN, PEND_PREFIX) != 0)
 				say(bad, why, whylen,
-				    "household %016" PRIu64 ": lists a version kept apart as number "
+				    "household %016" PRIu64
+				    ": lists a version kept apart as number "
 				    "%" PRIu64 " that is not held",
 				    id, n);
 		}

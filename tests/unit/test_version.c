@@ -134,8 +134,8 @@ check(struct fixture *fx)
 		qsort(sorted.v, sorted.n, sizeof(sorted.v[0]), by_hash);
 		for (size_t i = 0; i < sorted.n; i++) {
 			struct hh_version got;
-			assert_int_equal(version_get(&txn, HH_BASE + (uint64_t)h, sorted.v[i].hash, &got),
-			                 0);
+			assert_int_equal(
+			    version_get(&txn, HH_BASE + (uint64_t)h, sorted.v[i].hash, &got), 0);
 			assert_true(same_version(&got, &sorted.v[i]));
 		}
 		struct walk w = {.want = &sorted};
@@ -144,9 +144,9 @@ check(struct fixture *fx)
 		/* Not another household's. */
 		if (sorted.n) {
 			struct hh_version got;
-			assert_int_equal(version_get(&txn, HH_BASE + (uint64_t)h + N_HH,
-			                             sorted.v[0].hash, &got),
-			                 JZ_ENOTFOUND);
+			assert_int_equal(
+			    version_get(&txn, HH_BASE + (uint64_t)h + N_HH, sorted.v[0].hash, &got),
+			    JZ_ENOTFOUND);
 		}
 		/* In the index, or only apart: counted by the index's key range. */
 		struct store_iter it;
@@ -165,7 +165,8 @@ check(struct fixture *fx)
 	}
 	uint64_t bad, only, apart;
 	char why[200] = "";
-	assert_int_equal(version_check_apart(&txn, no_call, NULL, &bad, &only, why, sizeof(why)), 0);
+	assert_int_equal(version_check_apart(&txn, no_call, NULL, &bad, &only, why, sizeof(why)),
+	                 0);
 	if (bad)
 		fail_msg("%s", why);
 	assert_int_equal(only, only_apart_want);
@@ -296,7 +297,8 @@ merged_when_many(void **state)
 	assert_int_equal(version_get(&txn, base + VERSION_MERGE_AT - 1, last, &got), 0);
 	assert_true(same_version(&got, &v));
 	char why[200];
-	assert_int_equal(version_check_apart(&txn, no_call, NULL, &bad, &only, why, sizeof(why)), 0);
+	assert_int_equal(version_check_apart(&txn, no_call, NULL, &bad, &only, why, sizeof(why)),
+	                 0);
 	assert_int_equal(bad, 0);
 	assert_int_equal(only, 0);
 	store_abort(&txn);
