@@ -21,6 +21,14 @@
 /* A STORE_VERSION_NEW value: the index key, then the index value. */
 #define APART_MAX (VERSION_KEY_LEN + VERSION_VALUE_MAX)
 
+static uint64_t merge_at = VERSION_MERGE_AT;
+
+void
+version_merge_at(uint64_t n)
+{
+	merge_at = n ? n : VERSION_MERGE_AT;
+}
+
 size_t
 version_encode(const struct hh_version *v, uint8_t val[VERSION_VALUE_MAX])
 {
@@ -199,7 +207,7 @@ version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
 	be64_put(key, id);
 	store_put(txn, STORE_VERSION_PEND, key, sizeof(key), pend, (np + 1) * PEND_LEN);
 	uint64_t apart;
-	if (store_count(txn, STORE_VERSION_NEW, &apart) == 0 && apart >= VERSION_MERGE_AT)
+	if (store_count(txn, STORE_VERSION_NEW, &apart) == 0 && apart >= merge_at)
 		version_merge(txn);
 }
 

@@ -98,6 +98,11 @@ int version_each(struct store_txn *txn, struct store_iter *main, uint64_t id, ve
  * by itself when they are many). Errors stick to TXN. */
 void version_merge(struct store_txn *txn);
 
+/* For tests: version_put merges at N versions kept apart instead of
+ * VERSION_MERGE_AT (0: that again), so that merges fall in the middle of
+ * small scenarios. Not for use while transactions run. */
+void version_merge_at(uint64_t n);
+
 /*
  * Check the versions kept apart: FN(CTX, ID, KEY, VALUE) for each one in
  * STORE_VERSION_NEW (KEY in STORE_VERSION's form), and whether they and

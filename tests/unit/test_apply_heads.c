@@ -2,7 +2,9 @@
  * test_apply_heads.c - versions of a household and of a census: a new
  * version supersedes, concurrent versions settle on the same head and the
  * same rollups whatever the arrival order, a merge closes the heads it
- * names, a child before its parent. The fixture: apply_fixture.h.
+ * names, a child before its parent. Each runs twice: the second time with the
+ * version index merged at every second version kept apart
+ * (version_merge_at), in the middle of applying. The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
 
@@ -609,5 +611,12 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(merge_closes_concurrent_heads, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed =
+	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);
+	/* Again with the version index merged at every second version kept
+	 * apart: merges fall in the middle of applying a batch, between a
+	 * version's put and the head rule's reads (version.h). */
+	version_merge_at(2);
+	failed += cmocka_run_group_tests_name("versions merged at 2", tests, NULL, NULL);
+	return failed;
 }
