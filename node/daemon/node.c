@@ -907,6 +907,22 @@ receipts_tick(struct node *n, uint64_t now)
 		log_debug("signed %zu receipt(s)", job.signed_);
 }
 
+/* Read what the parent sent (acks, mostly) until nothing more is queued, at
+ * most UP_DRAIN messages. */
+#define UP_DRAIN 64
+
+static void
+drain_up(struct node *n)
+{
+	for (int i = 0; i < UP_DRAIN; i++) {
+		int ev = 0;
+		size_t len = sizeof(ev);
+		if (zmq_getsockopt(n->dealer, ZMQ_EVENTS, &ev, &len) || !(ev & ZMQ_POLLIN))
+			return;
+		link_up_recv(n);
+	}
+}
+
 int
 node_run(struct node *n)
 {
@@ -974,9 +990,13 @@ node_run(struct node *n)
 				if (ev & ZMQ_POLLIN) {
 					link_down_recv(n);
 					any = true;
-					/* What it applied goes up at once (link.h). */
-					if (n->dealer)
+					/* What it applied goes up at once (link.h),
+					 * as far as the parent's acks that came
+					 * meanwhile let it: read them all first. */
+					if (n->dealer) {
+						drain_up(n);
 						link_up_pump(n, node_now_ms());
+					}
 				}
 			}
 			if (idealer >= 0) {
