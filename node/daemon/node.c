@@ -650,7 +650,8 @@ node_upgrade_store(const struct config *cfg, char *err, size_t errlen)
 	if (!rc && from == STORE_SCHEMA)
 		log_info("store %s: already store schema %d, nothing to upgrade", cfg->data_dir,
 		         STORE_SCHEMA);
-	else if (!rc && from == STORE_SCHEMA_UPGRADING(STORE_SCHEMA))
+	else if (!rc && (from == STORE_SCHEMA_UPGRADING(STORE_SCHEMA) ||
+	                 from == STORE_SCHEMA_UPGRADING(STORE_SCHEMA - 1)))
 		log_info("store %s: upgraded to store schema %d (an upgrade that had not finished)",
 		         cfg->data_dir, STORE_SCHEMA);
 	else if (!rc)

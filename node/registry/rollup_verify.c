@@ -255,20 +255,19 @@ static int
 verify_apart(struct store_txn *txn, struct rec_household *h, struct pass *p)
 {
 	struct apart a = {.h = h, .p = p};
-	uint64_t bad, only;
-	char why[200];
+	struct version_check c;
 	int err = store_iter_open(txn, STORE_ENV, &a.ei);
 	if (err)
 		return err;
-	err = version_check_apart(txn, apart_version, &a, &bad, &only, why, sizeof(why));
+	err = version_check_apart(txn, apart_version, &a, &c);
 	store_iter_close(&a.ei);
 	if (err)
 		return err;
-	if (bad) {
-		pass_bad(p, 0, "%s", why);
-		p->bad += bad - 1;
+	if (c.bad) {
+		pass_bad(p, c.first_id, "%s", c.why);
+		p->bad += c.bad - 1;
 	}
-	p->n += only;
+	p->n += c.only_apart;
 	return 0;
 }
 

@@ -22,11 +22,13 @@
 #define APART_MAX (VERSION_KEY_LEN + VERSION_VALUE_MAX)
 
 static uint64_t merge_at = VERSION_MERGE_AT;
+static size_t pend_max = VERSION_PEND_MAX;
 
 void
-version_merge_at(uint64_t n)
+version_tune(uint64_t merge, size_t pend)
 {
-	merge_at = n ? n : VERSION_MERGE_AT;
+	merge_at = merge ? merge : VERSION_MERGE_AT;
+	pend_max = pend && pend < VERSION_PEND_MAX ? pend : VERSION_PEND_MAX;
 }
 
 size_t
@@ -194,7 +196,7 @@ version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v)
 		store_fail(txn, err);
 		return;
 	}
-	if (np == VERSION_PEND_MAX) {
+	if (np >= pend_max) {
 		fold(txn, id, pend, np);
 		np = 0;
 	}
@@ -328,31 +330,33 @@ version_each(struct store_txn *txn, struct store_iter *main, uint64_t id, versio
 
 /* ---------------------------------------------------------------- checking */
 
-static void say(uint64_t *bad, char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void say(struct version_check *out, uint64_t id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Count one disagreement in *BAD, said in WHY when it is the first. */
+/* Count one disagreement of household ID in OUT, said when it is the first
+ * by household. */
 static void
-say(uint64_t *bad, char *why, size_t whylen, const char *fmt, ...)
+say(struct version_check *out, uint64_t id, const char *fmt, ...)
 {
-	if ((*bad)++)
+	if (out->bad++ && id >= out->first_id)
 		return;
+	out->first_id = id;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
+	vsnprintf(out->why, sizeof(out->why), fmt, ap);
 	va_end(ap);
 }
 
 int
 version_check_apart(struct store_txn *txn,
                     void (*fn)(void *ctx, uint64_t id, struct bytes key, struct bytes value),
-                    void *ctx, uint64_t *bad, uint64_t *only_apart, char *why, size_t whylen)
+                    void *ctx, struct version_check *out)
 {
 	struct store_iter it;
 	struct bytes k, v;
 	uint8_t pend[VERSION_PEND_MAX * PEND_LEN];
 	size_t np;
-	*bad = *only_apart = 0;
+	memset(out, 0, sizeof(*out));
 	int err = store_iter_open(txn, STORE_VERSION_NEW, &it);
 	if (err)
 		return err;
@@ -361,7 +365,7 @@ version_check_apart(struct store_txn *txn,
 	     err = store_iter_next(&it, &k, &v)) {
 		uint64_t n = k.n == 8 ? be64_get(k.p) : 0;
 		if (!n || v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX) {
-			say(bad, why, whylen,
+			say(out, 0,
 			    "a version kept apart (number %" PRIu64 ", %zu bytes) is no version", n,
 			    v.n);
 			continue;
@@ -375,7 +379,7 @@ version_check_apart(struct store_txn *txn,
 				listed = be64_get(pend + i * PEND_LEN + PEND_PREFIX) == n &&
 				         memcmp(pend + i * PEND_LEN, v.p + 8, PEND_PREFIX) == 0;
 		if (!listed)
-			say(bad, why, whylen,
+			say(out, id,
 			    "household %016" PRIu64 ": version kept apart as number %" PRIu64
 			    " is not listed as its",
 			    id, n);
@@ -397,9 +401,9 @@ version_check_apart(struct store_txn *txn,
 		struct bytes mk, mv;
 		if (store_iter_seek(&main, k.p, k.n, &mk, &mv) != 0 || mk.n < 8 ||
 		    memcmp(mk.p, k.p, 8) != 0)
-			(*only_apart)++;
+			out->only_apart++;
 		if (!id || v.n == 0 || v.n % PEND_LEN || v.n > VERSION_PEND_MAX * PEND_LEN) {
-			say(bad, why, whylen,
+			say(out, id,
 			    "household %016" PRIu64
 			    ": its list of versions kept apart (%zu bytes) does not decode",
 			    id, v.n);
@@ -411,7 +415,7 @@ version_check_apart(struct store_txn *txn,
 			uint64_t n = be64_get(v.p + i * PEND_LEN + PEND_PREFIX);
 			if (apart_read(txn, id, n, val, &len) ||
 			    memcmp(val + 8, v.p + i * PEND_LEN, PEND_PREFIX) != 0)
-				say(bad, why, whylen,
+				say(out, id,
 				    "household %016" PRIu64
 				    ": lists a version kept apart as number "
 				    "%" PRIu64 " that is not held",

@@ -24,7 +24,7 @@
  * them into STORE_VERSION in the same transaction and empties the other two:
  * each page of the index is rewritten once per that many versions instead of
  * once per transaction. A household with VERSION_PEND_MAX versions apart has
- * them folded at once, which bounds its STORE_VERSION_PEND entry. Readers see
+ * them folded by its next one, which bounds its STORE_VERSION_PEND entry. Readers see
  * one index, through version_get and version_each, never the tables.
  *
  * `version` value, big-endian: origin(32) seq(8) hlc(8) year(2) status(1)
@@ -69,8 +69,9 @@ size_t version_encode(const struct hh_version *v, uint8_t val[VERSION_VALUE_MAX]
 int version_decode(struct hh_version *out, const uint8_t key[VERSION_KEY_LEN], const uint8_t *p,
                    size_t n);
 
-/* Add version V of household ID (or replace the one of its hash). Errors
- * stick to TXN. */
+/* Add version V of household ID. One of its hash kept apart is replaced
+ * where it is; one in STORE_VERSION gets a later copy kept apart, which
+ * readers take instead until the merge writes it over. Errors stick to TXN. */
 void version_put(struct store_txn *txn, uint64_t id, const struct hh_version *v);
 
 /* Add version V of household ID, which holds no version yet: straight into
@@ -98,20 +99,28 @@ int version_each(struct store_txn *txn, struct store_iter *main, uint64_t id, ve
  * by itself when they are many). Errors stick to TXN. */
 void version_merge(struct store_txn *txn);
 
-/* For tests: version_put merges at N versions kept apart instead of
- * VERSION_MERGE_AT (0: that again), so that merges fall in the middle of
- * small scenarios. Not for use while transactions run. */
-void version_merge_at(uint64_t n);
+/* For tests: version_put merges at MERGE_AT versions kept apart instead of
+ * VERSION_MERGE_AT, and folds a household's at PEND_MAX (at most
+ * VERSION_PEND_MAX) instead of VERSION_PEND_MAX (0: the default), so that
+ * merges and folds fall in the middle of small scenarios. Not for use while
+ * transactions run. */
+void version_tune(uint64_t merge_at, size_t pend_max);
 
 /*
  * Check the versions kept apart: FN(CTX, ID, KEY, VALUE) for each one in
  * STORE_VERSION_NEW (KEY in STORE_VERSION's form), and whether they and
- * STORE_VERSION_PEND name each other; *BAD counts the disagreements, the
- * first said in WHY. *ONLY_APART counts the households with versions kept
- * apart and none in STORE_VERSION. Returns 0 or an error.
+ * STORE_VERSION_PEND name each other, into *OUT: the disagreements, the
+ * first by household said, and the households with versions kept apart and
+ * none in STORE_VERSION. Returns 0 or an error.
  */
+struct version_check {
+	uint64_t bad;        /* disagreements */
+	uint64_t first_id;   /* the household of the first in key order */
+	char why[200];       /* what it is */
+	uint64_t only_apart; /* households with versions kept apart only */
+};
 int version_check_apart(struct store_txn *txn,
                         void (*fn)(void *ctx, uint64_t id, struct bytes key, struct bytes value),
-                        void *ctx, uint64_t *bad, uint64_t *only_apart, char *why, size_t whylen);
+                        void *ctx, struct version_check *out);
 
 #endif

@@ -28,7 +28,8 @@ bytes as before. Then:
     free page) and a map of 1 MiB:
   - (a copy of a held step's key is put in `parked` before, so that the
     parked steps are rekeyed too, and taken out before the node starts)
-  - --upgrade-store exits 0, says it goes on with the unfinished upgrade,
+  - --upgrade-store exits 0, says it goes on with the unfinished upgrade
+    (marked as a build of schema 3 marks one),
     grows the map, its progress names the tables rekeyed, and the
     store holds schema 4, every table (but the person index and meta) equal,
     entry for entry, to what the schema-4 node had written (its versions
@@ -271,6 +272,9 @@ def test(t):
     p = jt.run([TOOL, prov.data, "--compact"])
     check(p.returncode == 0, f"jzfp_schema --compact: exit {p.returncode}: {p.stderr}")
 
+    # As a build of schema 3 marks an upgrade it began (from schema 2): this
+    # one goes on with it.
+    set_schema(prov, 1 << 63 | 3)
     rc, err = upgrade(prov, map_mb=1)
     jt.log(f"upgrade: exit {rc}: {err.strip()}")
     check(rc == 0, f"jzfpd --upgrade-store: exit {rc}: {err}")

@@ -3,8 +3,9 @@
  * version supersedes, concurrent versions settle on the same head and the
  * same rollups whatever the arrival order, a merge closes the heads it
  * names, a child before its parent. Each runs twice: the second time with the
- * version index merged at every second version kept apart
- * (version_merge_at), in the middle of applying. The fixture: apply_fixture.h.
+ * version index merged at every third version kept apart and a household's
+ * folded at its second (version_tune), in the middle of applying. The
+ * fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
 
@@ -613,10 +614,12 @@ main(void)
 	};
 	int failed =
 	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);
-	/* Again with the version index merged at every second version kept
-	 * apart: merges fall in the middle of applying a batch, between a
-	 * version's put and the head rule's reads (version.h). */
-	version_merge_at(2);
-	failed += cmocka_run_group_tests_name("versions merged at 2", tests, NULL, NULL);
+	/* Again with the version index merged at every third version kept
+	 * apart and a household's folded at its second: merges and folds fall
+	 * in the middle of applying a batch, between a version's put and the
+	 * head rule's reads (version.h). */
+	version_tune(3, 1);
+	failed +=
+	    cmocka_run_group_tests_name("versions merged at 3, folded at 1", tests, NULL, NULL);
 	return failed;
 }
