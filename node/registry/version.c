@@ -6,6 +6,7 @@
 
 #include "bytes.h"
 #include "err.h"
+#include "log.h"
 #include "tables.h"
 
 #include <inttypes.h>
@@ -27,7 +28,7 @@ static size_t pend_max = VERSION_PEND_MAX;
 void
 version_tune(uint64_t merge, size_t pend)
 {
-	merge_at = merge ? merge : VERSION_MERGE_AT;
+	merge_at = merge && merge < VERSION_MERGE_AT ? merge : VERSION_MERGE_AT;
 	pend_max = pend && pend < VERSION_PEND_MAX ? pend : VERSION_PEND_MAX;
 }
 
@@ -232,8 +233,9 @@ version_merge(struct store_txn *txn)
 		return;
 	}
 	struct bytes k, v;
+	uint64_t merged = 0;
 	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !txn->err;
-	     rc = store_iter_next(&it, &k, &v)) {
+	     rc = store_iter_next(&it, &k, &v), merged++) {
 		if (k.n != 8 || v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX) {
 			store_fail(txn, JZ_ECORRUPT);
 			break;
@@ -246,6 +248,8 @@ version_merge(struct store_txn *txn)
 		store_fail(txn, rc);
 	store_clear(txn, STORE_VERSION_NEW);
 	store_clear(txn, STORE_VERSION_PEND);
+	if (!txn->err)
+		log_info("version index: %" PRIu64 " versions kept apart merged into it", merged);
 }
 
 /* ---------------------------------------------------------------- reading */

@@ -100,8 +100,8 @@ int version_each(struct store_txn *txn, struct store_iter *main, uint64_t id, ve
 void version_merge(struct store_txn *txn);
 
 /* For tests: version_put merges at MERGE_AT versions kept apart instead of
- * VERSION_MERGE_AT, and folds a household's at PEND_MAX (at most
- * VERSION_PEND_MAX) instead of VERSION_PEND_MAX (0: the default), so that
+ * VERSION_MERGE_AT, and folds a household's at PEND_MAX instead of
+ * VERSION_PEND_MAX (0, or more than the default: the default), so that
  * merges and folds fall in the middle of small scenarios. Not for use while
  * transactions run. */
 void version_tune(uint64_t merge_at, size_t pend_max);

@@ -1123,6 +1123,13 @@ def main(test, name=None, test_clock=False):
             print(f"{name}: {prog} not found; set JZFP_BIN to the build's bin directory",
                   file=sys.stderr)
             sys.exit(1)
+    # Every jzfpd the tests start merges its version index at 4 versions
+    # kept apart and folds a household's at 2 (node/registry/version.h;
+    # 65,536 and 32 in production), so that both happen in the middle of
+    # what the tests do, under kills and restarts, and every rollup --verify
+    # checks the result.
+    os.environ.setdefault("JZFP_TEST_VERSION_MERGE_AT", "4")
+    os.environ.setdefault("JZFP_TEST_VERSION_PEND_MAX", "2")
     t = Tree(name, test_clock=test_clock)
     start = time.monotonic()
     ok = False
