@@ -100,10 +100,6 @@ check_schema(struct store *st)
 	return store_commit(&txn);
 }
 
-/* JZ_ESCHEMA when the store in TXN (at DIR) holds a schema other than
- * LAYOUT's, said in the log with both numbers; 0 when it holds LAYOUT's or
- * none yet (a new store: check_schema writes it); or an error. Writes
- * nothing. */
 /* The schema value the store in TXN holds, into *V: an LMDB code
  * (MDB_NOTFOUND without one). */
 static int
@@ -115,6 +111,10 @@ schema_value(MDB_txn *txn, MDB_val *v)
 	return rc ? rc : mdb_get(txn, meta, &k, v);
 }
 
+/* JZ_ESCHEMA when the store in TXN (at DIR) holds a schema other than
+ * LAYOUT's, said in the log with both numbers; 0 when it holds LAYOUT's or
+ * none yet (a new store: check_schema writes it); or an error. Writes
+ * nothing. */
 static int
 schema_held(MDB_txn *txn, const char *dir, const struct store_layout *layout)
 {
@@ -498,6 +498,12 @@ store_clear(struct store_txn *txn, unsigned db)
 	drop(txn, db, 0);
 }
 
+void
+store_drop(struct store_txn *txn, unsigned db)
+{
+	drop(txn, db, 1);
+}
+
 int
 store_changes(struct store *st, uint64_t from, uint64_t to, uint64_t **out, size_t *n)
 {
@@ -507,12 +513,6 @@ store_changes(struct store *st, uint64_t from, uint64_t to, uint64_t **out, size
 		return JZ_ENOTFOUND; /* no write was marked: nothing is known */
 	}
 	return mark_journal_since(st->marks, from, to, out, n);
-}
-
-void
-store_drop(struct store_txn *txn, unsigned db)
-{
-	drop(txn, db, 1);
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,13 @@ version_decode(struct hh_version *out, const uint8_t key[VERSION_KEY_LEN], const
 
 /* ---------------------------------------------------------------- apart */
 
+/* Can N bytes be a STORE_VERSION_NEW value (the key, then a value)? */
+static bool
+apart_len_ok(size_t n)
+{
+	return n >= VERSION_KEY_LEN + VERSION_FIXED && n <= APART_MAX;
+}
+
 /* Household ID's entry in STORE_VERSION_PEND, copied into PEND (*NP
  * versions; none when absent). Returns 0 or an error. */
 static int
@@ -105,7 +113,7 @@ apart_read(struct store_txn *txn, uint64_t id, uint64_t n, uint8_t val[APART_MAX
 	int err = store_get(txn, STORE_VERSION_NEW, key, sizeof(key), &v);
 	if (err)
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
-	if (v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX || be64_get(v.p) != id)
+	if (!apart_len_ok(v.n) || be64_get(v.p) != id)
 		return JZ_ECORRUPT;
 	memcpy(val, v.p, v.n);
 	*len = v.n;
@@ -236,7 +244,7 @@ version_merge(struct store_txn *txn)
 	uint64_t merged = 0;
 	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !txn->err;
 	     rc = store_iter_next(&it, &k, &v), merged++) {
-		if (k.n != 8 || v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX) {
+		if (k.n != 8 || !apart_len_ok(v.n)) {
 			store_fail(txn, JZ_ECORRUPT);
 			break;
 		}
@@ -368,7 +376,7 @@ version_check_apart(struct store_txn *txn,
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		uint64_t n = k.n == 8 ? be64_get(k.p) : 0;
-		if (!n || v.n < VERSION_KEY_LEN + VERSION_FIXED || v.n > APART_MAX) {
+		if (!n || !apart_len_ok(v.n)) {
 			say(out, 0,
 			    "a version kept apart (number %" PRIu64 ", %zu bytes) is no version", n,
 			    v.n);

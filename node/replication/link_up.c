@@ -51,9 +51,6 @@ link_socket_defaults(void *sock)
 	zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl));
 }
 
-/* wire_encode_with's allocator: the ZeroMQ message ARG, so the encoded frame
- * is handed to ZeroMQ without a copy. */
-
 /* Say why the link to the parent is not up (status shows it); a reason
  * that is not the parent's silence has no duration (silent_since_ms). */
 static void set_why_down(struct node *n, const char *fmt, ...)
@@ -69,6 +66,8 @@ set_why_down(struct node *n, const char *fmt, ...)
 	n->up.silent_since_ms = 0;
 }
 
+/* wire_encode_with's allocator: the ZeroMQ message ARG, so the encoded frame
+ * is handed to ZeroMQ without a copy. */
 static void *
 msg_alloc(size_t n, void *arg)
 {

@@ -360,11 +360,8 @@ versions_kept_apart(void **state)
 
 	/* With household 0001's version in the index wrong too, the first
 	 * reported is 0001's, whichever check found it. */
-	uint8_t k1[40], v1[512], b1[512];
-	size_t n1 = first_version(nd, HH(V1, 1), k1, v1, sizeof(v1));
-	memcpy(b1, v1, n1);
-	be16_put(b1 + 48, (uint16_t)(be16_get(v1 + 48) + 1));
-	put(nd, STORE_VERSION, k1, sizeof(k1), b1, n1);
+	uint8_t k1[40], v1[512];
+	size_t n1 = spoil(nd, HH(V1, 1), k1, v1, sizeof(v1));
 	verify_both(nd, JZ_ECORRUPT, "first: household 6301211010010001: a version index entry");
 	put(nd, STORE_VERSION, k1, sizeof(k1), v1, n1);
 	verify_both(nd, JZ_ECORRUPT, "first: household 6301211010010002: version kept apart");
