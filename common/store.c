@@ -537,6 +537,7 @@ store_iter_open(struct store_txn *txn, unsigned db, struct store_iter *it)
 	MDB_cursor *c;
 	it->txn = txn;
 	it->cur = NULL;
+	it->db = db;
 	it->err = 0;
 	int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
 	if (rc) {
@@ -603,6 +604,49 @@ store_iter_last(struct store_iter *it, struct bytes *k, struct bytes *v)
 {
 	MDB_val mk;
 	return iter_get(it, &mk, MDB_LAST, k, v);
+}
+
+/* A write through IT failed with LMDB's RC: it sticks to both. */
+static void
+iter_fail(struct store_iter *it, int rc)
+{
+	it->err = mdb_err(rc);
+	store_fail(it->txn, it->err);
+}
+
+void
+store_iter_put(struct store_iter *it, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	if (it->err || it->txn->err)
+		return;
+	MDB_val k = {klen, (void *)(uintptr_t)key};
+	MDB_val v = {vlen, (void *)(uintptr_t)val};
+	int rc = mdb_cursor_put(it->cur, &k, &v, 0);
+	if (rc) {
+		iter_fail(it, rc);
+		return;
+	}
+	it->txn->wrote = true;
+	mark(it->txn, it->db, key, klen, &(struct bytes){val, vlen});
+}
+
+void
+store_iter_del(struct store_iter *it, const void *key, size_t klen)
+{
+	if (it->err || it->txn->err)
+		return;
+	MDB_val k = {klen, (void *)(uintptr_t)key}, v;
+	int rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET);
+	if (rc == MDB_NOTFOUND)
+		return;
+	if (!rc)
+		rc = mdb_cursor_del(it->cur, 0);
+	if (rc) {
+		iter_fail(it, rc);
+		return;
+	}
+	it->txn->wrote = true;
+	mark(it->txn, it->db, key, klen, NULL);
 }
 
 int

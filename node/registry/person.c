@@ -45,22 +45,29 @@ person_del(struct store_txn *txn, const uint8_t tag[PERSON_TAG_LEN], uint64_t ho
 void
 person_merge(struct store_txn *txn)
 {
-	struct store_iter it;
+	/* The changes come in key order: through a cursor, most land on
+	 * the leaf of the one before (store_iter_put). */
+	struct store_iter it, to;
 	if (store_iter_open(txn, STORE_PERSON_NEW, &it))
 		return;
+	if (store_iter_open(txn, STORE_PERSON, &to)) {
+		store_iter_close(&it);
+		return;
+	}
 	struct bytes k, v;
 	int rc;
-	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+	for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !txn->err;
 	     rc = store_iter_next(&it, &k, &v)) {
 		if (k.n != PERSON_KEY_LEN || v.n != 1) {
 			store_fail(txn, JZ_ECORRUPT);
 			break;
 		}
 		if (v.p[0])
-			store_put(txn, STORE_PERSON, k.p, k.n, "", 0);
+			store_iter_put(&to, k.p, k.n, "", 0);
 		else
-			store_del(txn, STORE_PERSON, k.p, k.n);
+			store_iter_del(&to, k.p, k.n);
 	}
+	store_iter_close(&to);
 	store_iter_close(&it);
 	store_clear(txn, STORE_PERSON_NEW);
 }

@@ -293,6 +293,86 @@ append_out_of_order_sticks(void **state)
 	assert_true(has_u64(fx->st, STORE_LOG, 2, "l"));
 }
 
+/* Writes through a cursor (store_iter_put, store_iter_del) land where
+ * store_put's would: keys in ascending order over many leaves (the merge's
+ * case, where the cursor's page is reused), then out of order, deletions of
+ * present and absent keys; a write in a read transaction sticks to the
+ * iterator and the transaction. */
+static void
+iterator_writes_as_store_put(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
+	enum { N = 3000 };
+	static uint8_t held[N]; /* the model: 1 if key i is held, its value byte */
+	struct store_txn txn;
+	struct store_iter it;
+	uint8_t k[8];
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	/* Every third key first, by store_put: the cursor's puts go between. */
+	for (uint64_t i = 0; i < N; i += 3) {
+		be64_put(k, i);
+		store_put(&txn, STORE_PERSON, k, sizeof(k), "a", 1);
+		held[i] = 'a';
+	}
+	assert_int_equal(store_iter_open(&txn, STORE_PERSON, &it), 0);
+	for (uint64_t i = 0; i < N; i++) {
+		if (i % 3 == 1) {
+			be64_put(k, i);
+			store_iter_put(&it, k, sizeof(k), "b", 1);
+			held[i] = 'b';
+		} else if (i % 6 == 0) {
+			be64_put(k, i);
+			store_iter_del(&it, k, sizeof(k)); /* present */
+			held[i] = 0;
+		} else if (i % 6 == 5) {
+			be64_put(k, i);
+			store_iter_del(&it, k, sizeof(k)); /* absent: nothing */
+		}
+	}
+	/* Out of order: descending, over what is there and what is not. */
+	for (uint64_t i = N; i-- > 0;) {
+		if (i % 7 == 0) {
+			be64_put(k, i);
+			store_iter_put(&it, k, sizeof(k), "c", 1);
+			held[i] = 'c';
+		}
+	}
+	assert_int_equal(store_iter_close(&it), 0);
+	assert_int_equal(store_commit(&txn), 0);
+
+	size_t want = 0;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	for (uint64_t i = 0; i < N; i++) {
+		struct bytes v;
+		be64_put(k, i);
+		int rc = store_get(&txn, STORE_PERSON, k, sizeof(k), &v);
+		if (!held[i]) {
+			assert_int_equal(rc, JZ_ENOTFOUND);
+			continue;
+		}
+		want++;
+		assert_int_equal(rc, 0);
+		assert_int_equal(v.n, 1);
+		assert_int_equal(v.p[0], held[i]);
+	}
+	store_abort(&txn);
+	assert_int_equal(count_of(fx->st, STORE_PERSON), want);
+
+	/* In a read transaction: refused, and it sticks to both. */
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_PERSON, &it), 0);
+	be64_put(k, 1);
+	store_iter_put(&it, k, sizeof(k), "d", 1);
+	assert_int_equal(it.err, -EACCES);
+	assert_int_equal(txn.err, -EACCES);
+	struct bytes kk, vv;
+	assert_int_equal(store_iter_seek(&it, NULL, 0, &kk, &vv), -EACCES);
+	assert_int_equal(store_iter_close(&it), -EACCES);
+	store_abort(&txn);
+	assert_true(has_u64(fx->st, STORE_PERSON, 1, "b"));
+}
+
 /* ---------------------------------------------------------------- iterators */
 
 static void
@@ -663,6 +743,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(put_in_read_txn_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(append_out_of_order_sticks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(iterator_writes_as_store_put, setup, teardown),
 	    cmocka_unit_test_setup_teardown(map_full_then_grow_and_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(schema_mismatch_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deferred_flushes_at_commit_only, setup, teardown),
