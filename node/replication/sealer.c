@@ -27,8 +27,8 @@ sealer_init(struct sealer *s, const struct sealer_conf *conf)
 void
 sealer_release(struct sealer *s)
 {
-	sodium_memzero(s->made, sizeof(s->made));
-	s->n = 0;
+	sodium_memzero(s->keys, sizeof(s->keys));
+	s->n_keys = s->n_villages = 0;
 }
 
 /* Add KEY to OUT[0..*n) unless it is there; false when OUT is full. */
@@ -106,48 +106,67 @@ sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64_t v
 	return 0;
 }
 
-/* Make the key record for VILLAGE in A's transaction. */
-/* keyrec_sign's scratch: the key record and its encoding. */
+/* A key record's scratch: the record and its encoding. */
 struct keyrec_scratch {
 	struct rec_keyrec k;
 	uint8_t body[REC_MAX_ENCODED];
 };
 
+/* Make a key record about VILLAGE for the readers in X->k into key slot
+ * SLOT, in A's transaction. */
 static int
 keyrec_sign(struct sealer *s, struct applier *a, uint64_t village, size_t slot,
             struct keyrec_scratch *x)
 {
-	memset(&x->k, 0, sizeof(x->k));
-	int err = sealer_readers(&a->txn, s->conf, village, x->k.reader, &x->k.n);
-	if (err) {
-		store_fail(&a->txn, err);
-		return err;
-	}
-	seal_key_new(s->made[slot].key);
+	seal_key_new(s->keys[slot].key);
 	for (size_t i = 0; i < x->k.n; i++) {
-		err = seal_key_wrap(s->made[slot].key, x->k.reader[i], x->k.box[i]);
+		int err = seal_key_wrap(s->keys[slot].key, x->k.reader[i], x->k.box[i]);
 		if (err)
 			return err;
 	}
 	size_t len;
-	err = rec_keyrec_encode(&x->k, x->body, sizeof(x->body), &len);
+	int err = rec_keyrec_encode(&x->k, x->body, sizeof(x->body), &len);
 	if (err)
 		return err;
-	err = apply_local(a, ENV_KIND_KEY, village, (struct bytes){x->body, len}, NULL,
-	                  s->made[slot].hash);
-	if (err)
-		return err;
-	s->made[slot].village = village;
-	return 0;
+	return apply_local(a, ENV_KIND_KEY, village, (struct bytes){x->body, len}, NULL,
+	                   s->keys[slot].hash);
 }
 
+/* The key slot for VILLAGE's readers in *SLOT: one made earlier in the
+ * transaction for the same readers, or a new key record. */
 static int
-make_keyrec(struct sealer *s, struct applier *a, uint64_t village, size_t slot)
+key_for(struct sealer *s, struct applier *a, uint64_t village, size_t *slot)
 {
 	struct keyrec_scratch *x = malloc(sizeof(*x));
 	if (!x)
 		return -ENOMEM;
-	int err = keyrec_sign(s, a, village, slot, x);
+	memset(&x->k, 0, sizeof(x->k));
+	int err = sealer_readers(&a->txn, s->conf, village, x->k.reader, &x->k.n);
+	if (err) {
+		store_fail(&a->txn, err);
+		goto out;
+	}
+	/* The list, not the set: sealer_readers gives the same readers in
+	 * the same order, whatever the village. */
+	uint8_t digest[32];
+	crypto_generichash(digest, sizeof(digest), x->k.reader[0], x->k.n * 32, NULL, 0);
+	size_t i = 0;
+	while (i < s->n_keys && memcmp(s->keys[i].readers, digest, 32) != 0)
+		i++;
+	if (i == s->n_keys) {
+		if (s->n_keys == SEALER_MAX_KEYS) {
+			/* Many reader sets in one request: start over with
+			 * fresh keys. */
+			sealer_release(s);
+			i = 0;
+		}
+		if ((err = keyrec_sign(s, a, village, i, x)))
+			goto out;
+		memcpy(s->keys[i].readers, digest, 32);
+		s->n_keys = i + 1;
+	}
+	*slot = i;
+out:
 	free(x);
 	return err;
 }
@@ -157,27 +176,26 @@ sealer_seal(struct sealer *s, struct applier *a, uint64_t village, struct bytes 
             const uint8_t *pt, size_t n, uint8_t *ct, uint8_t nonce[SEAL_NONCE_LEN],
             struct apply_sealed *out)
 {
-	size_t slot = 0;
-	while (slot < s->n && s->made[slot].village != village)
-		slot++;
-	if (slot == s->n) {
-		if (s->n == SEALER_MAX_VILLAGES) {
-			/* Many villages in one request: start over with fresh keys. */
-			sodium_memzero(s->made, sizeof(s->made));
-			s->n = 0;
-			slot = 0;
-		}
-		int err = make_keyrec(s, a, village, slot);
+	size_t v = 0, slot;
+	while (v < s->n_villages && s->villages[v].village != village)
+		v++;
+	if (v < s->n_villages) {
+		slot = s->villages[v].key;
+	} else {
+		int err = key_for(s, a, village, &slot);
 		if (err)
 			return err;
-		s->n++;
+		if (s->n_villages == SEALER_MAX_VILLAGES)
+			s->n_villages = 0; /* full: forget them */
+		s->villages[s->n_villages].village = village;
+		s->villages[s->n_villages++].key = slot;
 	}
 	uint8_t ad[SEAL_AD_LEN];
 	seal_ad(body.p, body.n, ad);
-	int err = seal_encrypt(s->made[slot].key, ad, pt, n, nonce, ct);
+	int err = seal_encrypt(s->keys[slot].key, ad, pt, n, nonce, ct);
 	if (err)
 		return err;
-	out->key_record = (struct bytes){s->made[slot].hash, 32};
+	out->key_record = (struct bytes){s->keys[slot].hash, 32};
 	out->nonce = (struct bytes){nonce, SEAL_NONCE_LEN};
 	out->box = (struct bytes){ct, n + SEAL_TAG_LEN};
 	return 0;

@@ -10,11 +10,16 @@
  * from [link] parent_key.
  *
  * One struct sealer serves one write transaction (an import request, an
- * edit, a workflow event): the first record for each village makes one key
- * record (a fresh data key wrapped for each reader, signed into this node's
- * chain), and every later record of that village in the transaction is
- * boxed under the same key. So a 1,000-household import costs one
- * crypto_box_seal per reader, not per record (DESIGN §11).
+ * edit, a workflow event): the first record about a village whose readers
+ * no key record of the transaction is for makes one (a fresh data key
+ * wrapped for each reader, signed into this node's chain, its subject that
+ * village), and every later record with the same readers is boxed under
+ * the same key. So a 1,000-household import costs one crypto_box_seal per
+ * reader, not per record or per village (DESIGN §11): villages with no
+ * node of their own below this one, all with the same readers, share one.
+ * A key record shared by villages V and W reaches every reader below this
+ * node: such a reader is on both chains, so V lies under its area, and the
+ * key record goes down to it as a record about V does (link_down.c).
  */
 #ifndef JZFP_SEALER_H
 #define JZFP_SEALER_H
@@ -29,7 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEALER_MAX_VILLAGES 64 /* villages in one transaction; more: a new key */
+#define SEALER_MAX_KEYS     64 /* reader sets in one transaction; more: start over */
+#define SEALER_MAX_VILLAGES 64 /* villages remembered; more: forget them */
 
 /* What the node tells the sealer about itself; borrowed. */
 struct sealer_conf {
@@ -44,12 +50,17 @@ struct sealer_conf {
 
 struct sealer {
 	const struct sealer_conf *conf;
-	size_t n;
+	size_t n_keys, n_villages;
+	struct {
+		uint8_t readers[32]; /* BLAKE2b of the reader list it is wrapped for */
+		uint8_t hash[32];    /* of the key record */
+		uint8_t key[SEAL_KEY_LEN];
+	} keys[SEALER_MAX_KEYS];
+	/* Which key each village seen uses: a cache of sealer_readers. */
 	struct {
 		uint64_t village;
-		uint8_t hash[32]; /* of the key record */
-		uint8_t key[SEAL_KEY_LEN];
-	} made[SEALER_MAX_VILLAGES];
+		size_t key;
+	} villages[SEALER_MAX_VILLAGES];
 };
 
 void sealer_init(struct sealer *s, const struct sealer_conf *conf);
@@ -66,8 +77,8 @@ int sealer_readers(struct store_txn *txn, const struct sealer_conf *conf, uint64
 
 /*
  * Seal PT[0..n) (an encoded personal part) for a record about VILLAGE whose
- * clear part is BODY, in A's transaction: make the village's key record
- * first if this transaction has none yet. CT receives n + SEAL_TAG_LEN
+ * clear part is BODY, in A's transaction: make a key record for the
+ * village's readers first if this transaction has none yet. CT receives n + SEAL_TAG_LEN
  * bytes; *out's views point into S and CT. Returns 0 or an error.
  */
 JZ_NODISCARD int sealer_seal(struct sealer *s, struct applier *a, uint64_t village,

@@ -452,6 +452,110 @@ own_chain_recovered(void **state)
 	verify_ok(nd);
 }
 
+/* A household of VILLAGE (serial SERIAL) signed by the county in A, its
+ * personal part sealed by SL; its hash in HASH, its key record's in KEY. */
+static void
+sealed_household(struct applier *a, struct sealer *sl, uint64_t village, uint32_t serial,
+                 uint8_t hash[32], uint8_t key[32])
+{
+	static uint8_t body[REC_MAX_ENCODED], pt[REC_MAX_ENCODED];
+	static uint8_t ct[REC_MAX_ENCODED + SEAL_TAG_LEN];
+	static struct rec_personal pers;
+	struct rec_household h;
+	size_t bn, pn;
+	hh_rec(&h, HH(village, serial), 2019, HH_NOT_POOR, 2, 0, 0);
+	assert_int_equal(rec_household_encode(&h, body, sizeof(body), &bn), 0);
+	memset(&pers, 0, sizeof(pers));
+	pers.n = 1;
+	snprintf(pers.members[0].name, sizeof(pers.members[0].name), "李%u", serial);
+	assert_int_equal(rec_personal_encode(&pers, pt, sizeof(pt), &pn), 0);
+	uint8_t nonce[SEAL_NONCE_LEN];
+	struct apply_sealed sealed;
+	assert_int_equal(
+	    sealer_seal(sl, a, village, (struct bytes){body, bn}, pt, pn, ct, nonce, &sealed), 0);
+	memcpy(key, sealed.key_record.p, 32);
+	assert_int_equal(
+	    apply_local(a, ENV_KIND_HOUSEHOLD, h.id, (struct bytes){body, bn}, &sealed, hash), 0);
+}
+
+/* Can ID open the personal part of the county's envelope HASH at ND? */
+static int
+open_as(struct node_ut *nd, const struct ident *id, const uint8_t hash[32])
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	struct bytes raw;
+	/* The envelope by its hash: walk the stored ones for it. */
+	struct store_iter it;
+	assert_int_equal(store_iter_open(&txn, STORE_ENV, &it), 0);
+	struct bytes k;
+	struct envelope e;
+	int rc, found = 0;
+	for (rc = store_iter_seek(&it, NULL, 0, &k, &raw); rc == 0 && !found;
+	     rc = store_iter_next(&it, &k, &raw))
+		found = envelope_decode(&e, raw.p, raw.n) == 0 && memcmp(e.hash, hash, 32) == 0;
+	assert_true(found);
+	uint8_t pt[REC_MAX_ENCODED];
+	size_t n;
+	rc = sealer_open(&txn, id, &e, pt, sizeof(pt), &n);
+	store_iter_close(&it);
+	store_abort(&txn);
+	return rc;
+}
+
+/* Villages whose readers are the same share one key record per
+ * transaction; a village with another reader (a township node on its
+ * chain) gets its own, and only its readers open its records. */
+static void
+key_records_shared_by_readers(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = county_start(fx);
+	county_up(nd);
+	struct sealer_conf conf = {.id = fx->county, .area = COUNTY, .level = AREA_LEVEL_COUNTY};
+	struct sealer sl;
+	struct applier a;
+	uint8_t h1[32], h1b[32], h2[32], hb[32], k1[32], k1b[32], k2[32], kb[32];
+
+	/* No node below the county: V1, V2 and VB (another township) have
+	 * the same readers, and one key record. */
+	sealer_init(&sl, &conf);
+	assert_int_equal(apply_begin(&a, &nd->ctx), 0);
+	sealed_household(&a, &sl, V1, 1, h1, k1);
+	sealed_household(&a, &sl, V2, 1, h2, k2);
+	sealed_household(&a, &sl, VB, 1, hb, kb);
+	sealed_household(&a, &sl, V1, 2, h1b, k1b);
+	assert_int_equal(apply_commit(&a), 0);
+	sealer_release(&sl);
+	assert_memory_equal(k1, k2, 32);
+	assert_memory_equal(k1, kb, 32);
+	assert_memory_equal(k1, k1b, 32);
+	assert_int_equal(count(nd, STORE_KEYREC), 1);
+	assert_int_equal(open_as(nd, fx->county, h2), 0);
+	assert_int_equal(open_as(nd, fx->county, hb), 0);
+
+	/* Now the township TOWN (of V1 and V2, not of VB) has a node: a
+	 * reader of V1's and V2's records, not of VB's. */
+	struct chain ct;
+	struct env t0;
+	town_up(fx, (struct node_ut *const[]){nd}, 1, &ct, &t0);
+	sealer_init(&sl, &conf);
+	assert_int_equal(apply_begin(&a, &nd->ctx), 0);
+	sealed_household(&a, &sl, VB, 2, hb, kb);
+	sealed_household(&a, &sl, V1, 3, h1, k1);
+	sealed_household(&a, &sl, V2, 2, h2, k2);
+	assert_int_equal(apply_commit(&a), 0);
+	sealer_release(&sl);
+	assert_memory_equal(k1, k2, 32);
+	assert_memory_not_equal(k1, kb, 32);
+	assert_int_equal(count(nd, STORE_KEYREC), 3);
+	assert_int_equal(open_as(nd, fx->town, h1), 0);
+	assert_int_equal(open_as(nd, fx->town, h2), 0);
+	assert_int_equal(open_as(nd, fx->town, hb), JZ_EREFUSED);
+	assert_int_equal(open_as(nd, fx->county, hb), 0);
+	assert_int_equal(open_as(nd, fx->county, h2), 0);
+}
+
 int
 main(void)
 {
@@ -461,6 +565,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(map_full_nothing_applied_then_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recovery_takes_only_own_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(own_chain_recovered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(key_records_shared_by_readers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
