@@ -711,6 +711,23 @@ refresh(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64
 	return txn->err;
 }
 
+/* ST's history and contribution again (household ID, with history OLD),
+ * its heads unchanged; store it. */
+static int
+rehistory(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
+          uint64_t village, struct hh_state *st, const struct hh_history *old)
+{
+	struct hh_history *hist_new = &w->hist_new;
+	int err = history(w, txn, id, st->eff.hash, rec_of(st), hist_new);
+	if (err || !hist_new->n)
+		return err && err != JZ_ENOTFOUND ? err : JZ_ECORRUPT;
+	if ((err = history_diff(acc, village, old, hist_new)))
+		return err;
+	st->contrib = hist_new->e[hist_new->n - 1].c;
+	hh_state_put(txn, id, st);
+	return txn->err;
+}
+
 void
 hh_applying(struct hh_work *w, const struct hh_version *v, const struct rec_household *h)
 {
@@ -854,6 +871,15 @@ hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc 
 	struct latest l = {.txn = txn, .st = &st};
 	if ((err = hh_each(txn, STORE_PROPOSAL, id, latest_recorded, &l)))
 		return err;
+	/* The common case: the latest recorded version is the household's
+	 * one leaf (a migration's record, or a procedure's with no edit
+	 * since). One open head and none hidden means one leaf in all
+	 * (open_heads), and the leaves that descend from that leaf are
+	 * itself: the head rule would keep every head as it is, so only the
+	 * history, and with it the contribution, can change. */
+	if (st.n_heads == 1 && !st.hidden_leaves && st.has_recorded &&
+	    memcmp(st.recorded, st.eff.hash, 32) == 0)
+		return rehistory(w, txn, acc, id, village, &st, old);
 	return refresh(w, txn, acc, id, village, &st, old, old_eff);
 }
 

@@ -595,6 +595,51 @@ regress_child_before_parent_on_recorded(void **state)
 	verify_ok(nd);
 }
 
+/* Two open heads, and the proposal of the effective one is recorded: the
+ * other closes (it does not descend from the recorded version), though the
+ * recorded version is the effective head, the case where only the history
+ * is computed again when one head was open (hh_recheck_recorded). */
+static void
+recorded_effective_head_closes_the_other(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = county_start(fx);
+	struct chain c, ct;
+	struct env e[3], t[2];
+	struct rec_household h;
+	chain_init(&c, fx->v1, 0);
+	chain_init(&ct, fx->town, 0);
+	env_node(&c, V1, "东村", &e[0]);
+	hh_rec(&h, HH(V1, 1), 2020, HH_NOT_POOR, 4, 0, 0);
+	env_hh(&c, &h, &e[1]);
+	/* The village's data edit at 100 ms, the township's identification
+	 * of the same version's successor at 200 ms: the effective head. */
+	hh_rec(&h, HH(V1, 1), 2020, HH_NOT_POOR, 5, 0, 0);
+	hh_parent(&h, &e[1]);
+	env_hh_at(&c, &h, h.id, MS(100), &e[2]);
+	env_node(&ct, TOWN, "桥头镇", &t[0]);
+	hh_rec(&h, HH(V1, 1), 2020, HH_POOR, 4, 1, 1);
+	hh_parent(&h, &e[1]);
+	hh_propose(&h, HH_NOT_POOR);
+	env_hh_at(&ct, &h, h.id, MS(200), &t[1]);
+	expect((struct result[]){APPLY(nd, TOWN, &e[0], &e[1], &e[2])}, 3, 0, 0);
+	expect((struct result[]){APPLY(nd, TOWN, &t[0], &t[1])}, 2, 0, 0);
+	struct hh_state s = hh_get(nd, HH(V1, 1));
+	heads_are(&s, (const struct env *const[]){&t[1], &e[2]}, 2);
+	assert_false(s.hidden_leaves);
+
+	struct actors who = {.village = &c, .town = &ct, .scope = TOWN};
+	struct prop p = prop_of(&t[1], HH(V1, 1));
+	record(nd, &who, &p, 1, DAY);
+	s = hh_get(nd, HH(V1, 1));
+	heads_are(&s, (const struct env *const[]){&t[1]}, 1);
+	assert_true(s.hidden_leaves);
+	assert_memory_equal(s.recorded, t[1].hash, 32);
+	assert_int_equal(s.contrib.status, HH_POOR);
+	assert_int_equal(row(nd, AREA_LEVEL_VILLAGE, V1, 2020).c[RC_POOR_PERSONS], 4);
+	verify_ok(nd);
+}
+
 int
 main(void)
 {
@@ -611,6 +656,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(concurrent_data_edits_same_head_any_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(merge_closes_concurrent_heads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(recorded_effective_head_closes_the_other, setup,
+	                                    teardown),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);
