@@ -11,8 +11,10 @@
  * jzfp's rules (no duplicate field, no NUL inside a string, uint32 values
  * below 2^32) and bounds the memory unpack takes; the limits (64 members,
  * 16-byte tags, string lengths, codes) are checked while copying the
- * unpacked message into the fixed-size struct. No field number is written
- * here: both directions go through the generated code.
+ * unpacked message into the fixed-size struct. The household, decoded far
+ * more often than the rest, is walked instead (household_walk: the same
+ * rules, no allocation), with the field numbers of the generated
+ * jzfp.fields.h. No field number is written here by hand.
  *
  * Both directions apply the same checks (check_* below), so an encoded record
  * always decodes. Known fields may appear once (repeated ones any number of
@@ -20,8 +22,10 @@
  */
 #include "record.h"
 
+#include "jzfp.fields.h"
 #include "jzfp.pb-c.h"
 #include "pbmsg.h"
+#include "pbwalk.h"
 #include "text.h"
 
 #include <errno.h>
@@ -296,68 +300,182 @@ fixed_set(uint8_t *dst, ProtobufCBinaryData b, size_t len)
 	return true;
 }
 
+/*
+ * The household is the record every node decodes most (each version it
+ * applies, each rollup --verify checks against its envelope): it is walked
+ * here field by field instead of unpacked (pbwalk.h), with the rules pbmsg
+ * and the copy into the struct apply to the other records: a known field
+ * with another wire type, or twice when not repeated, a uint32 of 2^32 or
+ * more, a code or count over its limit, a tag or parent not of its length
+ * are refused; unknown fields are skipped; a bool is any non-zero varint;
+ * other_causes may come packed or not. test_pbmsg holds it to protobuf-c's
+ * reading of the same bytes.
+ */
+
+/* A uint32 field's value: refused at 2^32 or more. */
 static bool
-household_from(struct rec_household *h, const Jzfp__Household *m)
+u32_of(const struct pbwalk_field *f, uint64_t *v)
 {
-	if (m->n_members > REC_MAX_MEMBERS || m->n_other_causes > REC_MAX_OTHER ||
-	    m->n_parents > REC_MAX_PARENTS)
+	if (f->wt != PBWALK_VARINT || f->v > UINT32_MAX)
 		return false;
-	h->id = m->id;
-	h->village = m->village;
-	if (!u16_set(&h->year, m->year))
-		return false;
-	for (size_t i = 0; i < m->n_members; i++) {
-		const Jzfp__Member *mm = m->members[i];
-		struct rec_member *d = &h->members[i];
-		/* The encoder always writes the tag; without one the member is
-		 * not countable as a person. */
-		if (!fixed_set(d->pid_tag, mm->pid_tag, REC_PID_TAG_LEN) ||
-		    !u8_set(&d->health, mm->health, REC_HEALTH_MAX) ||
-		    !u8_set(&d->labour, mm->labour, REC_LABOUR_MAX))
-			return false;
+	*v = f->v;
+	return true;
+}
+
+/* Member M (a sub-message) into D, zeroed first. */
+static bool
+member_walk(struct rec_member *d, struct bytes m)
+{
+	struct pbwalk w;
+	struct pbwalk_field f;
+	uint64_t seen = 0, v;
+	int rc;
+	bool tag = false;
+	memset(d, 0, sizeof(*d));
+	pbwalk_init(&w, m.p, m.n);
+	while ((rc = pbwalk_next(&w, &f)) > 0) {
+		switch (f.num) {
+		case JZFP_F_MEMBER_PID_TAG:
+			if (f.wt != PBWALK_LEN || !pbwalk_once(&seen, f.num) ||
+			    f.b.n != REC_PID_TAG_LEN)
+				return false;
+			memcpy(d->pid_tag, f.b.p, REC_PID_TAG_LEN);
+			tag = true;
+			break;
+		case JZFP_F_MEMBER_HEALTH:
+			if (!pbwalk_once(&seen, f.num) || !u32_of(&f, &v) ||
+			    !u8_set(&d->health, v, REC_HEALTH_MAX))
+				return false;
+			break;
+		case JZFP_F_MEMBER_LABOUR:
+			if (!pbwalk_once(&seen, f.num) || !u32_of(&f, &v) ||
+			    !u8_set(&d->labour, v, REC_LABOUR_MAX))
+				return false;
+			break;
+		default:
+			break; /* unknown: skipped */
+		}
 	}
-	h->n_members = m->n_members;
-	if (!u8_set(&h->standard, m->standard, REC_STANDARD_MAX) ||
-	    !u8_set(&h->attribute, m->attribute, REC_ATTRIBUTE_MAX) ||
-	    !u8_set(&h->main_cause, m->main_cause, REC_CAUSE_MAX))
+	/* The encoder always writes the tag; without one the member is not
+	 * countable as a person. */
+	return rc == 0 && tag;
+}
+
+/* One of other_causes, V, into H. */
+static bool
+other_cause(struct rec_household *h, uint64_t v)
+{
+	if (v == 0 || v > REC_CAUSE_MAX || h->n_other == REC_MAX_OTHER)
 		return false;
-	for (size_t i = 0; i < m->n_other_causes; i++) {
-		if (m->other_causes[i] == 0 || m->other_causes[i] > REC_CAUSE_MAX)
+	h->other_causes[h->n_other++] = (uint8_t)v;
+	return true;
+}
+
+/* other_causes packed: the varints of B. */
+static bool
+other_causes_packed(struct rec_household *h, struct bytes b)
+{
+	const uint8_t *q = b.p, *end = b.p + b.n;
+	while (q < end) {
+		uint64_t v;
+		size_t k = pbwalk_varint(q, end, &v);
+		if (!k || v > UINT32_MAX || !other_cause(h, v))
 			return false;
-		h->other_causes[i] = (uint8_t)m->other_causes[i];
+		q += k;
 	}
-	h->n_other = (uint8_t)m->n_other_causes;
-	h->income_fen = m->income_fen;
-	h->relocated = m->relocated;
-	if (!u8_set(&h->status, m->status, HH_STATUS_MAX))
-		return false;
-	for (size_t i = 0; i < m->n_parents; i++)
-		if (!fixed_set(h->parents[i], m->parents[i], REC_HASH_LEN))
-			return false;
-	h->n_parents = m->n_parents;
-	h->proposes = m->proposes;
-	if (!u8_set(&h->from_status, m->from_status, HH_STATUS_MAX))
-		return false;
-	return h->proposes || !h->from_status;
+	return true;
+}
+
+/* A non-repeated field F of a household into H (an unknown one: skipped). */
+static bool
+household_scalar(struct rec_household *h, const struct pbwalk_field *f)
+{
+	uint64_t v;
+	switch (f->num) {
+	case JZFP_F_HOUSEHOLD_ID:
+		h->id = f->v;
+		return f->wt == PBWALK_VARINT;
+	case JZFP_F_HOUSEHOLD_VILLAGE:
+		h->village = f->v;
+		return f->wt == PBWALK_VARINT;
+	case JZFP_F_HOUSEHOLD_INCOME_FEN:
+		h->income_fen = (int64_t)f->v;
+		return f->wt == PBWALK_VARINT;
+	case JZFP_F_HOUSEHOLD_RELOCATED:
+		h->relocated = f->v != 0;
+		return f->wt == PBWALK_VARINT;
+	case JZFP_F_HOUSEHOLD_PROPOSES:
+		h->proposes = f->v != 0;
+		return f->wt == PBWALK_VARINT;
+	case JZFP_F_HOUSEHOLD_YEAR:
+		return u32_of(f, &v) && u16_set(&h->year, v);
+	case JZFP_F_HOUSEHOLD_STANDARD:
+		return u32_of(f, &v) && u8_set(&h->standard, v, REC_STANDARD_MAX);
+	case JZFP_F_HOUSEHOLD_ATTRIBUTE:
+		return u32_of(f, &v) && u8_set(&h->attribute, v, REC_ATTRIBUTE_MAX);
+	case JZFP_F_HOUSEHOLD_MAIN_CAUSE:
+		return u32_of(f, &v) && u8_set(&h->main_cause, v, REC_CAUSE_MAX);
+	case JZFP_F_HOUSEHOLD_STATUS:
+		return u32_of(f, &v) && u8_set(&h->status, v, HH_STATUS_MAX);
+	case JZFP_F_HOUSEHOLD_FROM_STATUS:
+		return u32_of(f, &v) && u8_set(&h->from_status, v, HH_STATUS_MAX);
+	default:
+		return true;
+	}
+}
+
+/* Household P[0..n) into *H, zeroed first. */
+static int
+household_walk(struct rec_household *h, const uint8_t *p, size_t n)
+{
+	struct pbwalk w;
+	struct pbwalk_field f;
+	uint64_t seen = 0;
+	int rc;
+	memset(h, 0, sizeof(*h));
+	pbwalk_init(&w, p, n);
+	while ((rc = pbwalk_next(&w, &f)) > 0) {
+		bool ok;
+		switch (f.num) {
+		case JZFP_F_HOUSEHOLD_MEMBERS:
+			ok = f.wt == PBWALK_LEN && h->n_members < REC_MAX_MEMBERS &&
+			     member_walk(&h->members[h->n_members], f.b);
+			h->n_members += ok;
+			break;
+		case JZFP_F_HOUSEHOLD_OTHER_CAUSES:
+			ok = f.wt == PBWALK_LEN ? other_causes_packed(h, f.b)
+			                        : f.wt == PBWALK_VARINT && f.v <= UINT32_MAX &&
+			                              other_cause(h, f.v);
+			break;
+		case JZFP_F_HOUSEHOLD_PARENTS:
+			ok = f.wt == PBWALK_LEN && f.b.n == REC_HASH_LEN &&
+			     h->n_parents < REC_MAX_PARENTS;
+			if (ok)
+				memcpy(h->parents[h->n_parents++], f.b.p, REC_HASH_LEN);
+			break;
+		default:
+			/* Known fields once: a second copy is a parser
+			 * differential waiting to happen (pbwalk_once). */
+			ok = (f.num > JZFP_F_HOUSEHOLD_FROM_STATUS || pbwalk_once(&seen, f.num)) &&
+			     household_scalar(h, &f);
+			break;
+		}
+		if (!ok)
+			return JZ_EPARSE;
+	}
+	if (rc < 0)
+		return rc;
+	return h->proposes || !h->from_status ? 0 : JZ_EPARSE;
 }
 
 int
 rec_household_decode(struct rec_household *out, const uint8_t *p, size_t n)
 {
 	struct rec_household h;
-	ProtobufCMessage *m;
-	struct pbmsg_buf buf;
-
-	int rc = unpack(&buf, &jzfp__household__descriptor, p, n, &m);
-	if (rc < 0)
-		return rc;
-	memset(&h, 0, sizeof(h));
-	bool ok = household_from(&h, (const Jzfp__Household *)m);
-	pbmsg_free(&buf, m);
-	if (!ok)
-		return JZ_EPARSE;
-	*out = h;
-	return 0;
+	int rc = household_walk(&h, p, n);
+	if (rc == 0)
+		*out = h;
+	return rc;
 }
 
 static bool
