@@ -430,10 +430,7 @@ static uint64_t rng;
 static uint64_t
 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_rnd(&rng);
 }
 
 /* A random interleaving of the chains (each in its own order), cut into

@@ -9,6 +9,7 @@
 #include "jzfp.pb-c.h"
 #include "pbmsg.h"
 #include "record.h"
+#include "testutil.h"
 
 #include <setjmp.h>
 #include <sodium.h>
@@ -328,10 +329,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint64_t
 rnd(uint64_t below)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % below;
+	return test_rnd(&rng) % below;
 }
 
 /* A random household, mostly within the limits, sometimes just over one

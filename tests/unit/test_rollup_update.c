@@ -25,6 +25,7 @@
 #include "rollup.h"
 #include "svc.h"
 #include "tables.h"
+#include "testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,10 +44,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t
 rnd(uint32_t n)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng % n);
+	return (uint32_t)(test_rnd(&rng) % n);
 }
 
 /* Two prefectures' worth: 2 counties, 2 townships each, 3 villages each. */

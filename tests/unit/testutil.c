@@ -73,3 +73,13 @@ test_store_teardown(void **state)
 	free(ts);
 	return 0;
 }
+
+uint64_t
+test_rnd(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}

@@ -6,12 +6,17 @@
 #define JZFP_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Make a fresh directory under $TMPDIR (or /tmp); writes its path to buf. */
 void test_tmpdir(char *buf, size_t len);
 
 /* Remove a directory made by test_tmpdir, with everything in it. */
 void test_rmtree(const char *path);
+
+/* The next number of the xorshift64 sequence in *STATE (nonzero): the
+ * tests' repeatable randomness, the same sequence from the same seed. */
+uint64_t test_rnd(uint64_t *state);
 
 struct store;
 struct store_layout;
