@@ -306,11 +306,33 @@ fixed_set(uint8_t *dst, ProtobufCBinaryData b, size_t len)
  * here field by field instead of unpacked (pbwalk.h), with the rules pbmsg
  * and the copy into the struct apply to the other records: a known field
  * with another wire type, or twice when not repeated, a uint32 of 2^32 or
- * more, a code or count over its limit, a tag or parent not of its length
- * are refused; unknown fields are skipped; a bool is any non-zero varint;
- * other_causes may come packed or not. test_pbmsg holds it to protobuf-c's
- * reading of the same bytes.
+ * more, a code or count over its limit, a tag or parent not of its length,
+ * a field's tag or length prefix of more than 5 bytes are refused; unknown fields are skipped; a
+ * bool is any non-zero varint; other_causes may come packed or not. test_pbmsg holds it to
+ * protobuf-c's reading of the same bytes.
  */
+
+/* protobuf-c refuses a tag or a length prefix longer than 5 bytes (its
+ * parse_tag_and_wiretype and scan_length_prefixed_data), where pbwalk
+ * reads varints of up to 10: is the field F, which began at START (before
+ * END), within protobuf-c's? */
+static bool
+fits_protobuf_c(const uint8_t *start, const uint8_t *end, const struct pbwalk_field *f)
+{
+	uint64_t v;
+	size_t k = pbwalk_varint(start, end, &v);
+	return k <= 5 && (f->wt != PBWALK_LEN || pbwalk_varint(start + k, end, &v) <= 5);
+}
+
+/* The next field of W into F, as pbwalk_next, refusing what protobuf-c
+ * would (fits_protobuf_c). */
+static int
+next_field(struct pbwalk *w, struct pbwalk_field *f)
+{
+	const uint8_t *start = w->p;
+	int rc = pbwalk_next(w, f);
+	return rc > 0 && !fits_protobuf_c(start, w->end, f) ? JZ_EPARSE : rc;
+}
 
 /* A uint32 field's value: refused at 2^32 or more. */
 static bool
@@ -333,7 +355,7 @@ member_walk(struct rec_member *d, struct bytes m)
 	bool tag = false;
 	memset(d, 0, sizeof(*d));
 	pbwalk_init(&w, m.p, m.n);
-	while ((rc = pbwalk_next(&w, &f)) > 0) {
+	while ((rc = next_field(&w, &f)) > 0) {
 		switch (f.num) {
 		case JZFP_F_MEMBER_PID_TAG:
 			if (f.wt != PBWALK_LEN || !pbwalk_once(&seen, f.num) ||
@@ -434,7 +456,7 @@ household_walk(struct rec_household *h, const uint8_t *p, size_t n)
 	int rc;
 	memset(h, 0, sizeof(*h));
 	pbwalk_init(&w, p, n);
-	while ((rc = pbwalk_next(&w, &f)) > 0) {
+	while ((rc = next_field(&w, &f)) > 0) {
 		bool ok;
 		switch (f.num) {
 		case JZFP_F_HOUSEHOLD_MEMBERS:

@@ -395,13 +395,44 @@ random_household(struct pbuf *w)
 		put_bytes(w, 15 + rnd(200), "later", 5); /* unknown */
 }
 
-/* One way of spoiling W: a byte changed, the end cut, a field repeated. */
+/* V as a varint of exactly K bytes (more than it needs: overlong). */
+static void
+put_varint_in(struct pbuf *w, uint64_t v, size_t k)
+{
+	for (size_t i = 0; i + 1 < k; i++, v >>= 7)
+		w->b[w->n++] = (uint8_t)(v & 0x7f) | 0x80;
+	w->b[w->n++] = (uint8_t)v;
+}
+
+/* Field NUM at the end of W, its tag in TAG_LEN bytes; a LEN field (a
+ * parent, or an unknown one) with its length prefix in LEN_LEN bytes. */
+static void
+put_overlong(struct pbuf *w, uint32_t num, size_t tag_len, size_t len_len)
+{
+	bool len = num != 3; /* 3: the year, a varint */
+	put_varint_in(w, (uint64_t)num << 3 | (len ? 2 : 0), tag_len);
+	if (!len) {
+		put_varint(w, 2015);
+		return;
+	}
+	size_t n = num == 12 ? REC_HASH_LEN : 3;
+	put_varint_in(w, n, len_len);
+	memset(w->b + w->n, 0xa5, n);
+	w->n += n;
+}
+
+/* One way of spoiling W: a byte changed, the end cut, a field repeated, a
+ * field added whose tag or length takes more bytes than it needs. */
 static void
 mutate(struct pbuf *w)
 {
+	static const uint32_t nums[] = {3, 12, 15};
 	if (!w->n)
 		return;
-	switch (rnd(4)) {
+	switch (rnd(5)) {
+	case 4:
+		put_overlong(w, nums[rnd(3)], 1 + rnd(7), 1 + rnd(7));
+		break;
 	case 0:
 		w->b[rnd(w->n)] ^= (uint8_t)(1 + rnd(255));
 		break;
@@ -417,6 +448,42 @@ mutate(struct pbuf *w)
 	default:
 		w->b[rnd(w->n)] = (uint8_t)rnd(256);
 		break;
+	}
+}
+
+/* protobuf-c reads a tag or a length prefix of at most 5 bytes, overlong
+ * or not, and refuses a longer one: so does the walk (a parser
+ * differential otherwise: a signer's overlong field applied by this build,
+ * refused by one that unpacks). */
+static void
+test_overlong_tags(void **state)
+{
+	(void)state;
+	static struct pbuf w;
+	static struct rec_household h;
+	for (size_t k = 1; k <= 7; k++) {
+		w.n = 0;
+		put_overlong(&w, 3, k, 1);
+		assert_int_equal(rec_household_decode(&h, w.b, w.n), k <= 5 ? 0 : JZ_EPARSE);
+		if (k <= 5)
+			assert_int_equal(h.year, 2015);
+		w.n = 0;
+		put_overlong(&w, 12, 1, k);
+		assert_int_equal(rec_household_decode(&h, w.b, w.n), k <= 5 ? 0 : JZ_EPARSE);
+		w.n = 0;
+		put_overlong(&w, 15, k, 1);
+		assert_int_equal(rec_household_decode(&h, w.b, w.n), k <= 5 ? 0 : JZ_EPARSE);
+		/* Inside a member: its tag's length prefix. */
+		struct pbuf m = {.n = 0};
+		uint8_t tag[REC_PID_TAG_LEN] = {1};
+		put_varint(&m, 1 << 3 | 2);
+		put_varint_in(&m, sizeof(tag), k);
+		memcpy(m.b + m.n, tag, sizeof(tag));
+		m.n += sizeof(tag);
+		w.n = 0;
+		put_bytes(&w, 4, m.b, m.n);
+		assert_int_equal(rec_household_decode(&h, w.b, w.n), k <= 5 ? 0 : JZ_EPARSE);
+		assert_int_equal(household_oracle(&h, w.b, w.n), k <= 5 ? 0 : JZ_EPARSE);
 	}
 }
 
@@ -462,6 +529,7 @@ main(void)
 	    cmocka_unit_test(test_memory_bound),
 	    cmocka_unit_test(test_buffer_then_heap),
 	    cmocka_unit_test(test_household_walk_as_protobuf_c),
+	    cmocka_unit_test(test_overlong_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
