@@ -307,9 +307,10 @@ fixed_set(uint8_t *dst, ProtobufCBinaryData b, size_t len)
  * and the copy into the struct apply to the other records: a known field
  * with another wire type, or twice when not repeated, a uint32 of 2^32 or
  * more, a code or count over its limit, a tag or parent not of its length,
- * a field's tag or length prefix of more than 5 bytes are refused; unknown fields are skipped; a
- * bool is any non-zero varint; other_causes may come packed or not. test_pbmsg holds it to
- * protobuf-c's reading of the same bytes.
+ * a field's tag or length prefix of more than 5 bytes are refused; unknown
+ * fields are skipped; a bool is any non-zero varint; other_causes may come
+ * packed or not. test_pbmsg holds it to protobuf-c's reading of the same
+ * bytes.
  */
 
 /* protobuf-c refuses a tag or a length prefix longer than 5 bytes (its

@@ -819,22 +819,6 @@ set_recorded(struct hh_state *st, const uint8_t p[32], uint64_t at, const uint8_
 	memcpy(st->recorded_by, by, 32);
 }
 
-int
-hh_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
-            uint64_t village, const uint8_t p[32], uint64_t at, const uint8_t by[32],
-            struct hh_history *old)
-{
-	struct hh_state st;
-	int err = hh_state_get(txn, id, &st);
-	if (err)
-		return err;
-	if (recorded_later(&st, at, by))
-		set_recorded(&st, p, at, by);
-	uint8_t old_eff[32];
-	memcpy(old_eff, st.eff.hash, 32);
-	return refresh(w, txn, acc, id, village, &st, old, old_eff);
-}
-
 struct latest {
 	struct store_txn *txn;
 	struct hh_state *st;

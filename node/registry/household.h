@@ -122,24 +122,14 @@ JZ_NODISCARD int hh_add_version(struct hh_work *w, struct store_txn *txn, struct
                                 uint64_t id, uint64_t village, const struct hh_version *v);
 
 /*
- * The rollup history of household ID as it is now, for hh_recorded or
- * hh_recheck_recorded after a change of its proposals. *OUT points into W
+ * The rollup history of household ID as it is now, for hh_recheck_recorded
+ * after a change of its proposals. *OUT points into W
  * and is valid until W's next hh_history_snapshot or hh_add_version.
  * Returns 0, JZ_ENOTFOUND or an error.
  */
 struct hh_history;
 JZ_NODISCARD int hh_history_snapshot(struct hh_work *w, struct store_txn *txn, uint64_t id,
                                      struct hh_history **out);
-
-/*
- * Proposal P of household ID has just been recorded (the proposal database
- * says so) by the step at hlc AT, signed by BY. Move the household to its
- * new official status and heads, with OLD the history from before (taken by
- * hh_history_snapshot while the proposal was not yet recorded).
- */
-JZ_NODISCARD int hh_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
-                             uint64_t id, uint64_t village, const uint8_t p[32], uint64_t at,
-                             const uint8_t by[32], struct hh_history *old);
 
 /*
  * A proposal of household ID was judged again and whether (or when) it is

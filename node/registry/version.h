@@ -20,12 +20,12 @@
  *
  * A household's first version goes straight into the index (new households
  * come by village, in order). Once STORE_VERSION_NEW holds VERSION_MERGE_AT
- * versions, version_put folds
- * them into STORE_VERSION in the same transaction and empties the other two:
- * each page of the index is rewritten once per that many versions instead of
- * once per transaction. A household with VERSION_PEND_MAX versions apart has
- * them folded by its next one, which bounds its STORE_VERSION_PEND entry. Readers see
- * one index, through version_get and version_each, never the tables.
+ * versions, version_put folds them into STORE_VERSION in the same
+ * transaction and empties the other two: each page of the index is
+ * rewritten once per that many versions instead of once per transaction. A
+ * household with VERSION_PEND_MAX versions apart has them folded by its next
+ * one, which bounds its STORE_VERSION_PEND entry. Readers see one index,
+ * through version_get and version_each, never the tables.
  *
  * `version` value, big-endian: origin(32) seq(8) hlc(8) year(2) status(1)
  * members(1) attribute(1) main_cause(1) tags(8) n_parents(1) parents(32
