@@ -7,14 +7,15 @@
  * count of the proposals (pending_verify).
  *
  * The households are shared between this thread and a second one in
- * chunks of a township each, every other chunk on each (struct chunks):
- * each checks the versions and recomputes the households of its chunks
- * into an accumulator of its own. The second thread reads in a transaction
- * of its own on the same snapshot as the caller's (the same LMDB
- * transaction id; when a write committed in between, its chunks are done
- * after this thread's, in the caller's transaction), and counts the
- * proposals; this one then adds the two recomputations up and compares the
- * cells.
+ * chunks of a township each, each thread taking the next chunk not yet
+ * taken when it is done with one (struct chunks): each checks the versions
+ * and recomputes the households of its chunks into an accumulator of its
+ * own. The second thread reads in a transaction of its own on the same
+ * snapshot as the caller's (the same LMDB transaction id; when a write
+ * committed in between, this thread takes every chunk and the second's
+ * other work is done after it, in the caller's transaction), and counts
+ * the proposals first; this one checks the versions kept apart first; then
+ * this one adds the two recomputations up and compares the cells.
  *
  * Apart from rollup.c because it needs household.h, which needs rollup.h.
  */
@@ -30,6 +31,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +100,17 @@ pass_add(struct pass *a, const struct pass *b)
  * are one run of keys in every table keyed by household): the key space is
  * cut at chunk ends, from the first key held to past the last, so every
  * entry, whatever its key, lies in exactly one chunk. Both threads cut the
- * same chunks from the same snapshot, and each takes every other one (the
- * first, third, ... on this thread): no lock, and which thread reads which
- * household does not depend on timing.
+ * same chunks from the same snapshot, in the same order, and a thread done
+ * with a chunk takes the next number from a counter they share (struct
+ * claims) and reads the chunk of that number: no lock, and however the
+ * chunks fall to the threads, each is read once. Taking every other chunk
+ * instead left one thread idle for a tenth of the pass at 5x: townships
+ * differ in size.
  */
+struct claims {
+	atomic_uint next; /* the number of the next chunk no thread has taken */
+};
+
 struct chunks {
 	unsigned n;    /* chunks cut so far */
 	bool started;  /* the first is cut: NEXT is meaningful */
@@ -169,48 +178,88 @@ first_from(const struct chunks *c, struct store_iter *it, struct bytes *k)
 	struct bytes v;
 	return chunk_seek(it, &next, k, &v);
 }
-/* Does the version entry K, V of household ID say what its envelope says?
- * The envelope is found through EI, a cursor kept across entries: a
- * household's versions were mostly signed one after another, so the next
- * envelope is often on the page the cursor is on, where LMDB seeks without
- * descending from the root (4 % off the pass at 5x). H is scratch. */
-static bool
-version_agrees(struct store_iter *ei, struct rec_household *h, uint64_t id, struct bytes k,
-               struct bytes v)
+/* A version entry of household ID, decoded, and its envelope in the
+ * store (FOUND: both were). */
+struct located {
+	uint64_t id;
+	bool found;
+	struct hh_version ver;
+	struct bytes raw;
+};
+
+/* Decode the version entry K, V of household ID into L and find its
+ * envelope through EI, a cursor kept across entries: a household's
+ * versions were mostly signed one after another, so the next envelope is
+ * often on the page the cursor is on, where LMDB seeks without descending
+ * from the root (4 % off the pass at 5x). The envelope's bytes are asked
+ * of memory here, to arrive while the entry before is checked
+ * (verify_versions). */
+static void
+locate(struct store_iter *ei, uint64_t id, struct bytes k, struct bytes v, struct located *l)
 {
-	struct hh_version ver, want;
 	uint8_t ekey[40];
-	struct bytes raw, rk;
+	struct bytes rk;
+
+	l->id = id;
+	l->found = k.n == 40 && version_decode(&l->ver, k.p, v.p, v.n) == 0;
+	if (!l->found)
+		return;
+	memcpy(ekey, l->ver.origin, 32);
+	be64_put(ekey + 32, l->ver.seq);
+	l->found = store_iter_seek(ei, ekey, sizeof(ekey), &rk, &l->raw) == 0 &&
+	           rk.n == sizeof(ekey) && memcmp(rk.p, ekey, sizeof(ekey)) == 0;
+	for (size_t i = 0; l->found && i < l->raw.n; i += 64)
+		__builtin_prefetch(l->raw.p + i);
+}
+
+/* Does the located version entry L say what its envelope says? H is
+ * scratch. */
+static bool
+located_agrees(const struct located *l, struct rec_household *h)
+{
+	const struct hh_version *ver = &l->ver;
+	struct hh_version want;
 	struct envelope e;
 
-	if (k.n != 40 || version_decode(&ver, k.p, v.p, v.n) != 0)
-		return false;
-	memcpy(ekey, ver.origin, 32);
-	be64_put(ekey + 32, ver.seq);
-	if (store_iter_seek(ei, ekey, sizeof(ekey), &rk, &raw) != 0 || rk.n != sizeof(ekey) ||
-	    memcmp(rk.p, ekey, sizeof(ekey)) != 0 || envelope_decode(&e, raw.p, raw.n) != 0 ||
-	    memcmp(e.hash, ver.hash, 32) != 0 || rec_household_decode(h, e.body.p, e.body.n) != 0 ||
-	    h->id != id)
+	if (!l->found || envelope_decode(&e, l->raw.p, l->raw.n) != 0 ||
+	    memcmp(e.hash, ver->hash, 32) != 0 ||
+	    rec_household_decode(h, e.body.p, e.body.n) != 0 || h->id != l->id)
 		return false;
 	hh_version_from(&want, h, e.hash, e.origin, e.seq, e.hlc);
-	return memcmp(&want.origin, &ver.origin, 32) == 0 && want.seq == ver.seq &&
-	       want.hlc == ver.hlc && want.year == ver.year && want.status == ver.status &&
-	       want.members == ver.members && want.attribute == ver.attribute &&
-	       want.main_cause == ver.main_cause && want.tags == ver.tags &&
-	       want.n_parents == ver.n_parents &&
-	       memcmp(want.parents, ver.parents, want.n_parents * 32) == 0;
+	return memcmp(&want.origin, &ver->origin, 32) == 0 && want.seq == ver->seq &&
+	       want.hlc == ver->hlc && want.year == ver->year && want.status == ver->status &&
+	       want.members == ver->members && want.attribute == ver->attribute &&
+	       want.main_cause == ver->main_cause && want.tags == ver->tags &&
+	       want.n_parents == ver->n_parents &&
+	       memcmp(want.parents, ver->parents, want.n_parents * 32) == 0;
+}
+
+/* Check the located entry L in P, if there is one. */
+static void
+check_located(const struct located *l, struct rec_household *h, struct pass *p)
+{
+	if (l->id && !located_agrees(l, h))
+		pass_bad(p, l->id,
+		         "household %016" PRIu64 ": a version index entry "
+		         "disagrees with its envelope",
+		         l->id);
 }
 
 /* Step 1, the version pass over IT's keys in chunk CH: does every version
  * entry say what its envelope says? P->n counts the households the index
- * names. H is scratch. */
+ * names. H is scratch. Each entry is located a step ahead of its check, in
+ * L[0] and L[1] by turns: a cold envelope (most, at 5x) is then on its way
+ * from memory while the one before is hashed, which took a tenth off the
+ * pass. */
 static int
 verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk *ch,
-                struct rec_household *h, struct pass *p)
+                struct rec_household *h, struct located l[2], struct pass *p)
 {
 	struct bytes k, v;
 	uint64_t last = 0;
+	unsigned turn = 0;
 	int err;
+	l[0].id = l[1].id = 0;
 	for (err = chunk_seek(it, ch, &k, &v); err == 0 && chunk_has(ch, k);
 	     err = store_iter_next(it, &k, &v)) {
 		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
@@ -218,16 +267,18 @@ verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk
 			p->n++;
 			last = id;
 		}
-		if (k.n != 40)
+		if (k.n != 40) {
 			pass_bad(p, key_id(k),
 			         "an entry of the version index keyed %s is no version",
 			         key_hex(k).s);
-		else if (!version_agrees(ei, h, id, k, v))
-			pass_bad(p, id,
-			         "household %016" PRIu64 ": a version index entry "
-			         "disagrees with its envelope",
-			         id);
+			continue;
+		}
+		locate(ei, id, k, v, &l[turn]);
+		turn ^= 1;
+		check_located(&l[turn], h, p);
+		l[turn].id = 0;
 	}
+	check_located(&l[turn ^ 1], h, p);
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
@@ -237,6 +288,7 @@ verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk
 struct apart {
 	struct store_iter ei;
 	struct rec_household *h;
+	struct located l;
 	struct pass *p;
 };
 
@@ -244,7 +296,8 @@ static void
 apart_version(void *ctx, uint64_t id, struct bytes k, struct bytes v)
 {
 	struct apart *a = ctx;
-	if (!version_agrees(&a->ei, a->h, id, k, v))
+	locate(&a->ei, id, k, v, &a->l);
+	if (!located_agrees(&a->l, a->h))
 		pass_bad(a->p, id,
 		         "household %016" PRIu64
 		         ": a version kept apart disagrees with its envelope",
@@ -318,6 +371,7 @@ verify_households(struct store_txn *txn, struct store_iter *it, const struct chu
  */
 struct half {
 	int which;             /* 0: the caller's thread, 1: the second */
+	struct claims *claims; /* shared by both */
 	struct chunks ch;      /* as this thread cuts them */
 	struct store_txn *txn; /* the caller's, or own on the second thread */
 	struct store_txn own;
@@ -326,6 +380,7 @@ struct half {
 	struct hh_work *hw;
 	struct rollup_acc *acc;
 	struct rec_household h;
+	struct located l[2]; /* verify_versions' */
 	struct pass versions, households, pending;
 	int err;  /* reading the versions or households failed */
 	int perr; /* reading the pending counters failed */
@@ -364,13 +419,15 @@ cut(struct half *hf, struct chunks *c, struct chunk *ch)
 	return true;
 }
 
-/* The next chunk that is HF's: every other one, from its own (see struct
- * chunks). */
+/* The next chunk that is HF's: the one of the number it takes from the
+ * shared counter, cut after those before it (see struct chunks). The
+ * numbers a thread takes only grow, so it never needs a chunk it cut past. */
 static bool
 claim(struct half *hf, struct chunk *ch)
 {
+	unsigned want = atomic_fetch_add(&hf->claims->next, 1);
 	while (cut(hf, &hf->ch, ch))
-		if ((hf->ch.n - 1) % 2 == (unsigned)hf->which)
+		if (hf->ch.n - 1 == want)
 			return true;
 	return false;
 }
@@ -380,8 +437,15 @@ half_run(void *arg)
 {
 	struct half *hf = arg;
 	struct chunk ch;
-	if ((hf->err = hh_recompute_begin(hf->hw, hf->txn)))
-		goto out;
+	/* The work that is one thread's comes first, so that the chunks
+	 * even the two out. */
+	if (hf->which == 0)
+		hf->err = verify_apart(hf->txn, &hf->h, &hf->versions);
+	else
+		hf->perr = pending_verify(hf->txn, &hf->pending.n, &hf->pending.bad,
+		                          hf->pending.first, sizeof(hf->pending.first));
+	if (hf->err || (hf->err = hh_recompute_begin(hf->hw, hf->txn)))
+		return NULL;
 	if ((hf->err = store_iter_open(hf->txn, STORE_VERSION, &hf->vi)))
 		goto end;
 	if ((hf->err = store_iter_open(hf->txn, STORE_HOUSEHOLD, &hf->hi))) {
@@ -394,7 +458,7 @@ half_run(void *arg)
 		goto end;
 	}
 	while (!hf->err && claim(hf, &ch)) {
-		hf->err = verify_versions(&hf->ei, &hf->vi, &ch, &hf->h, &hf->versions);
+		hf->err = verify_versions(&hf->ei, &hf->vi, &ch, &hf->h, hf->l, &hf->versions);
 		if (!hf->err)
 			hf->err = verify_households(hf->txn, &hf->hi, &ch, hf->hw, hf->acc,
 			                            &hf->households);
@@ -404,12 +468,6 @@ half_run(void *arg)
 	store_iter_close(&hf->vi);
 end:
 	hh_recompute_end(hf->hw);
-out:
-	if (!hf->err && hf->which == 0)
-		hf->err = verify_apart(hf->txn, &hf->h, &hf->versions);
-	if (!hf->err && hf->which == 1)
-		hf->perr = pending_verify(hf->txn, &hf->pending.n, &hf->pending.bad,
-		                          hf->pending.first, sizeof(hf->pending.first));
 	return NULL;
 }
 
@@ -440,10 +498,11 @@ half_join(struct half *hf, pthread_t thr)
 }
 
 static int
-half_init(struct half *hf, int which, struct store_txn *txn)
+half_init(struct half *hf, int which, struct claims *claims, struct store_txn *txn)
 {
 	memset(hf, 0, sizeof(*hf));
 	hf->which = which;
+	hf->claims = claims;
 	hf->txn = txn;
 	int err = rollup_acc_new(&hf->acc);
 	return err ? err : hh_work_new(&hf->hw);
@@ -568,18 +627,20 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 {
 	struct half *hf = calloc(2, sizeof(*hf));
 	struct pass cells = {0};
+	struct claims claims;
 	pthread_t thr;
 	int err = hf ? 0 : -ENOMEM;
+	atomic_init(&claims.next, 0);
 	if (!err)
-		err = half_init(&hf[0], 0, txn);
+		err = half_init(&hf[0], 0, &claims, txn);
 	if (!err)
-		err = half_init(&hf[1], 1, txn);
+		err = half_init(&hf[1], 1, &claims, txn);
 	if (err)
 		goto out;
 
-	/* Steps 1, 2 and 4: every other chunk of households on a second
-	 * thread, the others on this one; the second's after this one's, here,
-	 * when no thread could start. */
+	/* Steps 1, 2 and 4, the chunks of households shared with a second
+	 * thread; when no thread could start, this one takes every chunk and
+	 * then does the second's other work. */
 	bool threaded = half_start(&hf[1], txn, &thr);
 	half_run(&hf[0]);
 	if (threaded)
