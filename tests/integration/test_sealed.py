@@ -21,6 +21,11 @@ township; the test waits until the province holds everything.
     opens it ("audit: personal part opened with the audit key" and every
     member); with another key file it fails with exit 1 and one line on
     stderr; with a file that is no key, likewise.
+  - The county imports one file of two villages of the township that have
+    no node of their own: it makes the households and one key record for
+    both (villages of the same readers share one, sealer.h), and once in
+    step the township and the county print the members of a household of
+    each village, the province says sealed, and the audit key opens them.
 """
 
 import csv
@@ -236,6 +241,37 @@ def test(t):
             log = f.read()
         for name, idn in by_hh[sample_v[0]] + by_hh[sample_s[0]]:
             check(idn.encode() not in log, f"{n}: its log holds {idn} after the audit")
+    # ---- 4. A key record shared by villages of the same readers reaches
+    # its readers below (sealer.h): the county imports, in one file, the
+    # households of two villages of the township that have no node of their
+    # own, so one key record (its subject the first village) seals both.
+    pair = ["630121101002", "630121101003"]
+    pfiles = jt.gen_households(os.path.join(data, "pair_{village}.csv"), pair, 10,
+                               seed="shared", year=YEAR, new=True)
+    both = os.path.join(data, "pair.csv")
+    with open(both, "w", encoding="utf-8") as out_f:
+        for i, v in enumerate(pair):
+            with open(pfiles[v], encoding="utf-8-sig") as f:
+                lines = f.read().splitlines(keepends=True)
+            out_f.writelines(lines if i == 0 else lines[1:])
+    by_pair = persons(both)
+    check_eq(sorted({h[:12] for h in by_pair}), pair, "villages of the shared import")
+    before = t.status(county)["own_records"]
+    added = t.import_ok(county, "households", both)
+    check_eq(added, len(by_pair), "households the county imported for the two villages")
+    # The households and one key record for both.
+    check_eq(t.status(county)["own_records"] - before, len(by_pair) + 1,
+             "records the county made for one import of two villages of one township")
+    t.wait_synced()
+    for v in pair:
+        hid = sorted(h for h in by_pair if h.startswith(v))[0]
+        for n in (town, county):
+            check_readable(t, n, hid, by_pair[hid])
+        check_sealed(t, prov, hid, by_pair[hid])
+        p = show(t, prov, hid, "--audit-key", audit_key)
+        check(p.returncode == 0 and "audit: personal part opened with the audit key" in p.stdout,
+              f"audit of {hid}: exit {p.returncode}: {p.stdout}{p.stderr}")
+
     for n in t.nodes.values():
         t.verify(n)
 
