@@ -126,14 +126,15 @@ struct rollup_acc {
 	struct u64map map;
 	struct acc_cell *cells;
 	size_t n, cap;
-	/* The cells of the last step's village and year, at every level:
-	 * consecutive steps are mostly of one village (households arrive and
-	 * are walked in id order, and an id starts with its village). Indexes
-	 * stay valid while cells are added, until a reset. */
+	/* The cell of the last step's village and year: consecutive steps
+	 * are mostly of one village (households arrive and are walked in id
+	 * order, and an id starts with its village). An index stays valid
+	 * while cells are added, until a reset. */
 	bool last_ok;
 	uint64_t last_village;
 	uint16_t last_year;
-	long last_idx[5];
+	long last_idx;
+	bool spread; /* rollup_acc_spread ran: the cells above villages are there */
 };
 
 static uint64_t
@@ -171,6 +172,7 @@ rollup_acc_reset(struct rollup_acc *acc)
 	acc->map.n = 0;
 	acc->n = 0;
 	acc->last_ok = false;
+	acc->spread = false;
 }
 
 /* The index of the cell for (AREA, YEAR), added if absent; -1 when out of
@@ -282,21 +284,39 @@ rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
 		any |= d[i] != 0;
 	if (!any)
 		return 0;
-	long *idx = acc->last_idx;
 	if (!acc->last_ok || acc->last_village != village || acc->last_year != year) {
 		acc->last_ok = false;
-		for (int lvl = AREA_LEVEL_VILLAGE; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
-			idx[lvl - 1] = acc_cell(acc, area_at_level(village, lvl), year);
-			if (idx[lvl - 1] < 0)
-				return -ENOMEM;
-		}
+		if ((acc->last_idx = acc_cell(acc, village, year)) < 0)
+			return -ENOMEM;
 		acc->last_ok = true;
 		acc->last_village = village;
 		acc->last_year = year;
 	}
-	for (int l = 0; l < 5; l++)
-		for (int i = 0; i < RC_N; i++)
-			acc->cells[idx[l]].c[i] += sign * d[i];
+	for (int i = 0; i < RC_N; i++)
+		acc->cells[acc->last_idx].c[i] += sign * d[i];
+	return 0;
+}
+
+int
+rollup_acc_spread(struct rollup_acc *acc)
+{
+	if (acc->spread)
+		return 0;
+	/* Only the villages' cells are there: those added here come after
+	 * them, and are not spread again. */
+	size_t villages = acc->n;
+	for (size_t i = 0; i < villages; i++) {
+		for (int lvl = AREA_LEVEL_VILLAGE + 1; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
+			long up = acc_cell(acc, area_at_level(acc->cells[i].area, lvl),
+			                   acc->cells[i].year);
+			if (up < 0)
+				return -ENOMEM;
+			for (int j = 0; j < RC_N; j++)
+				acc->cells[up].c[j] += acc->cells[i].c[j];
+		}
+	}
+	acc->spread = true;
+	acc->last_ok = false;
 	return 0;
 }
 
@@ -328,6 +348,11 @@ counts_encode(uint8_t *p, const int64_t *c)
 void
 rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn)
 {
+	if (rollup_acc_spread(acc)) {
+		store_fail(txn, -ENOMEM);
+		rollup_acc_reset(acc);
+		return;
+	}
 	for (size_t i = 0; i < acc->n; i++) {
 		struct acc_cell *cell = &acc->cells[i];
 		uint8_t key[10], val[RC_VAL_LEN];

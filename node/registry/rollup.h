@@ -9,9 +9,10 @@
  * event counter (identified, exited, returned in the year) is the value for
  * Y alone. The denominator is each village's latest census with year <= Y.
  *
- * Deltas are gathered per transaction in a struct rollup_acc and written
- * once per (area, year) at the end, so a batch of 500 households of one
- * village costs five read-modify-writes, not 2,500.
+ * Deltas are gathered per transaction in a struct rollup_acc, by village
+ * and year, then added up into the four areas above each village and
+ * written once per (area, year) at the end, so a batch of 500 households
+ * of one village costs five read-modify-writes, not 2,500.
  */
 #ifndef JZFP_ROLLUP_H
 #define JZFP_ROLLUP_H
@@ -71,17 +72,29 @@ JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint1
                                  const struct rollup_contrib *old,
                                  const struct rollup_contrib *new_, int sign, bool events);
 
-/* Add the gathered deltas to the rollup database and reset. Errors stick to TXN. */
+/*
+ * A step adds to its village's cell only. Add every village's cell into the
+ * cells of its township, county, prefecture and province (created as
+ * needed), once: after it, the cells of every level are there, and no step
+ * may follow until a reset. Returns 0 or -ENOMEM (then some areas above
+ * hold part of it).
+ */
+JZ_NODISCARD int rollup_acc_spread(struct rollup_acc *acc);
+
+/* Spread (if not yet), add the gathered deltas to the rollup database and
+ * reset. Errors stick to TXN. */
 void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
 
 /* The RC_N deltas gathered for (AREA, YEAR), or NULL if none; valid until
- * the next step. */
+ * the next step. Before rollup_acc_spread only villages have cells. */
 const int64_t *rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year);
 /* Add every cell gathered in SRC to DST's (for accumulators filled on
- * separate threads). Returns 0 or -ENOMEM, when DST holds part of SRC. */
+ * separate threads; spread neither, or both). Returns 0 or -ENOMEM, when
+ * DST holds part of SRC. */
 JZ_NODISCARD int rollup_acc_add(struct rollup_acc *dst, const struct rollup_acc *src);
-/* The cells gathered, in order of first step: how many, and the I-th one's
- * area, year and RC_N deltas. */
+/* The cells gathered, in order of first step (the areas above villages
+ * after them, once spread): how many, and the I-th one's area, year and
+ * RC_N deltas. */
 size_t rollup_acc_cells(const struct rollup_acc *acc);
 const int64_t *rollup_acc_cell(const struct rollup_acc *acc, size_t i, uint64_t *area,
                                uint16_t *year);

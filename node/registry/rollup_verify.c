@@ -656,8 +656,8 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 		snprintf(msg, msglen, "reading the pending counters failed: %s", err_str(err));
 		goto out;
 	}
-	/* Step 3 against the sum of both halves. */
-	if ((err = rollup_acc_add(hf[0].acc, hf[1].acc)))
+	/* Step 3 against the sum of both halves, at every level. */
+	if ((err = rollup_acc_add(hf[0].acc, hf[1].acc)) || (err = rollup_acc_spread(hf[0].acc)))
 		goto out;
 	if ((err = verify_cells(txn, hf[0].acc, &cells)))
 		goto out;
