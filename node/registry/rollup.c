@@ -134,7 +134,8 @@ struct rollup_acc {
 	uint64_t last_village;
 	uint16_t last_year;
 	long last_idx;
-	bool spread; /* rollup_acc_spread ran: the cells above villages are there */
+	bool spread; /* rollup_acc_spread ran (or failed): no more steps */
+	bool broken; /* rollup_acc_spread failed: part of it is there */
 };
 
 static uint64_t
@@ -172,7 +173,7 @@ rollup_acc_reset(struct rollup_acc *acc)
 	acc->map.n = 0;
 	acc->n = 0;
 	acc->last_ok = false;
-	acc->spread = false;
+	acc->spread = acc->broken = false;
 }
 
 /* The index of the cell for (AREA, YEAR), added if absent; -1 when out of
@@ -211,6 +212,8 @@ rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year)
 int
 rollup_acc_add(struct rollup_acc *dst, const struct rollup_acc *src)
 {
+	if (dst->spread || src->spread)
+		return -EINVAL;
 	for (size_t i = 0; i < src->n; i++) {
 		const struct acc_cell *c = &src->cells[i];
 		long idx = acc_cell(dst, c->area, c->year);
@@ -268,6 +271,8 @@ rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
                 bool events)
 {
 	int64_t d[RC_N] = {0};
+	if (acc->spread)
+		return -EINVAL;
 	add_stock(d, old, -1);
 	add_stock(d, new_, +1);
 	bool was_poor = old->present && rec_status_is_poor(old->status);
@@ -286,7 +291,8 @@ rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
 		return 0;
 	if (!acc->last_ok || acc->last_village != village || acc->last_year != year) {
 		acc->last_ok = false;
-		if ((acc->last_idx = acc_cell(acc, village, year)) < 0)
+		acc->last_idx = acc_cell(acc, area_at_level(village, AREA_LEVEL_VILLAGE), year);
+		if (acc->last_idx < 0)
 			return -ENOMEM;
 		acc->last_ok = true;
 		acc->last_village = village;
@@ -300,8 +306,11 @@ rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
 int
 rollup_acc_spread(struct rollup_acc *acc)
 {
+	if (acc->broken)
+		return -ENOMEM;
 	if (acc->spread)
 		return 0;
+	acc->spread = true;
 	/* Only the villages' cells are there: those added here come after
 	 * them, and are not spread again. */
 	size_t villages = acc->n;
@@ -309,13 +318,16 @@ rollup_acc_spread(struct rollup_acc *acc)
 		for (int lvl = AREA_LEVEL_VILLAGE + 1; lvl <= AREA_LEVEL_PROVINCE; lvl++) {
 			long up = acc_cell(acc, area_at_level(acc->cells[i].area, lvl),
 			                   acc->cells[i].year);
-			if (up < 0)
+			if (up < 0) {
+				acc->broken = true;
 				return -ENOMEM;
+			}
+			if (up == (long)i)
+				continue; /* a code of no village (a corrupt store): once */
 			for (int j = 0; j < RC_N; j++)
 				acc->cells[up].c[j] += acc->cells[i].c[j];
 		}
 	}
-	acc->spread = true;
 	acc->last_ok = false;
 	return 0;
 }

@@ -65,8 +65,8 @@ void rollup_acc_reset(struct rollup_acc *acc);
  * stock deltas and, when EVENTS, the event between them (identified,
  * exited, returned; a migrated register records statuses but no events).
  * SIGN -1 takes back exactly what +1 added, for when the effective head
- * moves to another branch (household.h). Returns 0 or -ENOMEM
- * (the accumulator is then unchanged).
+ * moves to another branch (household.h). Returns 0, -ENOMEM (the
+ * accumulator is then unchanged), or -EINVAL after a spread.
  */
 JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint16_t year,
                                  const struct rollup_contrib *old,
@@ -75,9 +75,10 @@ JZ_NODISCARD int rollup_acc_step(struct rollup_acc *acc, uint64_t village, uint1
 /*
  * A step adds to its village's cell only. Add every village's cell into the
  * cells of its township, county, prefecture and province (created as
- * needed), once: after it, the cells of every level are there, and no step
- * may follow until a reset. Returns 0 or -ENOMEM (then some areas above
- * hold part of it).
+ * needed), once: after it, the cells of every level are there, and a step
+ * or an add (below) is refused with -EINVAL until a reset. Returns 0, or
+ * -ENOMEM, after which the accumulator is refused the same way (some areas
+ * above hold part of it) until a reset.
  */
 JZ_NODISCARD int rollup_acc_spread(struct rollup_acc *acc);
 
@@ -86,11 +87,12 @@ JZ_NODISCARD int rollup_acc_spread(struct rollup_acc *acc);
 void rollup_acc_flush(struct rollup_acc *acc, struct store_txn *txn);
 
 /* The RC_N deltas gathered for (AREA, YEAR), or NULL if none; valid until
- * the next step. Before rollup_acc_spread only villages have cells. */
+ * the next step or spread. Before rollup_acc_spread only villages have
+ * cells. */
 const int64_t *rollup_acc_get(struct rollup_acc *acc, uint64_t area, uint16_t year);
 /* Add every cell gathered in SRC to DST's (for accumulators filled on
- * separate threads; spread neither, or both). Returns 0 or -ENOMEM, when
- * DST holds part of SRC. */
+ * separate threads; neither spread). Returns 0, -EINVAL when either is
+ * spread, or -ENOMEM, when DST holds part of SRC. */
 JZ_NODISCARD int rollup_acc_add(struct rollup_acc *dst, const struct rollup_acc *src);
 /* The cells gathered, in order of first step (the areas above villages
  * after them, once spread): how many, and the I-th one's area, year and
@@ -196,5 +198,9 @@ void rollup_census_init(struct store_txn *txn);
  * they agree exactly, JZ_ECORRUPT when they do not, or another error.
  */
 JZ_NODISCARD int rollup_verify(struct store_txn *txn, char *msg, size_t msglen);
+/* For tests: with ON, rollup_verify's two threads take the chunks of
+ * households in turns (the first, third, ... the caller's), not as each is
+ * free, so that which thread reads which does not depend on timing. */
+void rollup_verify_in_turns(bool on);
 
 #endif

@@ -8,7 +8,7 @@
  *
  * The households are shared between this thread and a second one in
  * chunks of a township each, each thread taking the next chunk not yet
- * taken when it is done with one (struct chunks): each checks the versions
+ * taken when it is done with one (struct claims): each checks the versions
  * and recomputes the households of its chunks into an accumulator of its
  * own. The second thread reads in a transaction of its own on the same
  * snapshot as the caller's (the same LMDB transaction id; when a write
@@ -111,6 +111,15 @@ struct claims {
 	atomic_uint next; /* the number of the next chunk no thread has taken */
 };
 
+/* For tests (rollup.h): chunks taken in turns instead. */
+static atomic_bool claim_in_turns;
+
+void
+rollup_verify_in_turns(bool on)
+{
+	atomic_store(&claim_in_turns, on);
+}
+
 struct chunks {
 	unsigned n;    /* chunks cut so far */
 	bool started;  /* the first is cut: NEXT is meaningful */
@@ -179,8 +188,9 @@ first_from(const struct chunks *c, struct store_iter *it, struct bytes *k)
 	return chunk_seek(it, &next, k, &v);
 }
 /* A version entry of household ID, decoded, and its envelope in the
- * store (FOUND: both were). */
+ * store (FOUND: both were); PENDING while it waits for its check. */
 struct located {
+	bool pending;
 	uint64_t id;
 	bool found;
 	struct hh_version ver;
@@ -193,13 +203,16 @@ struct located {
  * often on the page the cursor is on, where LMDB seeks without descending
  * from the root (4 % off the pass at 5x). The envelope's bytes are asked
  * of memory here, to arrive while the entry before is checked
- * (verify_versions). */
+ * (verify_versions): L->raw points into the map, valid as long as the
+ * transaction, which writes nothing meanwhile (in a write transaction,
+ * LMDB would move a page it copies for writing). */
 static void
 locate(struct store_iter *ei, uint64_t id, struct bytes k, struct bytes v, struct located *l)
 {
 	uint8_t ekey[40];
 	struct bytes rk;
 
+	l->pending = true;
 	l->id = id;
 	l->found = k.n == 40 && version_decode(&l->ver, k.p, v.p, v.n) == 0;
 	if (!l->found)
@@ -234,15 +247,16 @@ located_agrees(const struct located *l, struct rec_household *h)
 	       memcmp(want.parents, ver->parents, want.n_parents * 32) == 0;
 }
 
-/* Check the located entry L in P, if there is one. */
+/* Check the located entry L in P, if one is pending; it no longer is. */
 static void
-check_located(const struct located *l, struct rec_household *h, struct pass *p)
+check_located(struct located *l, struct rec_household *h, struct pass *p)
 {
-	if (l->id && !located_agrees(l, h))
+	if (l->pending && !located_agrees(l, h))
 		pass_bad(p, l->id,
 		         "household %016" PRIu64 ": a version index entry "
 		         "disagrees with its envelope",
 		         l->id);
+	l->pending = false;
 }
 
 /* Step 1, the version pass over IT's keys in chunk CH: does every version
@@ -257,9 +271,9 @@ verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk
 {
 	struct bytes k, v;
 	uint64_t last = 0;
-	unsigned turn = 0;
+	unsigned turn = 0; /* L[TURN] is free; L[TURN ^ 1] may be pending */
 	int err;
-	l[0].id = l[1].id = 0;
+	l[0].pending = l[1].pending = false;
 	for (err = chunk_seek(it, ch, &k, &v); err == 0 && chunk_has(ch, k);
 	     err = store_iter_next(it, &k, &v)) {
 		uint64_t id = k.n == 40 ? be64_get(k.p) : 0;
@@ -268,6 +282,9 @@ verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk
 			last = id;
 		}
 		if (k.n != 40) {
+			/* The entry before first: disagreements are counted
+			 * in key order. */
+			check_located(&l[turn ^ 1], h, p);
 			pass_bad(p, key_id(k),
 			         "an entry of the version index keyed %s is no version",
 			         key_hex(k).s);
@@ -276,15 +293,14 @@ verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk
 		locate(ei, id, k, v, &l[turn]);
 		turn ^= 1;
 		check_located(&l[turn], h, p);
-		l[turn].id = 0;
 	}
 	check_located(&l[turn ^ 1], h, p);
 	return err == JZ_ENOTFOUND ? 0 : err;
 }
 
 /* Step 1 for the versions kept apart since the index's last merge
- * (version.h), on this thread: each against its envelope, and counted with
- * the index's households those that have no other version. */
+ * (version.h), on the first thread: each against its envelope, and counted
+ * with the index's households those that have no other version. */
 struct apart {
 	struct store_iter ei;
 	struct rec_household *h;
@@ -364,14 +380,17 @@ verify_households(struct store_txn *txn, struct store_iter *it, const struct chu
 }
 
 /*
- * Steps 1 and 2 for the chunks that are one thread's, then step 1 for the
- * versions kept apart on the first thread and step 4 on the second: the version index against the
- * envelopes, the households recomputed into the thread's own accumulator, the pending counters
+ * One thread's part: first step 1 for the versions kept apart (the first
+ * thread) or step 4 (the second), then steps 1 and 2 for the chunks it
+ * takes: the version index against the envelopes, the households
+ * recomputed into the thread's own accumulator, the pending counters
  * against a count of the proposals.
  */
 struct half {
 	int which;             /* 0: the caller's thread, 1: the second */
+	bool chunks;           /* takes chunks (not when run after the first) */
 	struct claims *claims; /* shared by both */
+	unsigned in_turn;      /* the next chunk of its turn (rollup_verify_in_turns) */
 	struct chunks ch;      /* as this thread cuts them */
 	struct store_txn *txn; /* the caller's, or own on the second thread */
 	struct store_txn own;
@@ -425,7 +444,8 @@ cut(struct half *hf, struct chunks *c, struct chunk *ch)
 static bool
 claim(struct half *hf, struct chunk *ch)
 {
-	unsigned want = atomic_fetch_add(&hf->claims->next, 1);
+	unsigned want = atomic_load(&claim_in_turns) ? (hf->in_turn += 2) - 2
+	                                             : atomic_fetch_add(&hf->claims->next, 1);
 	while (cut(hf, &hf->ch, ch))
 		if (hf->ch.n - 1 == want)
 			return true;
@@ -444,7 +464,7 @@ half_run(void *arg)
 	else
 		hf->perr = pending_verify(hf->txn, &hf->pending.n, &hf->pending.bad,
 		                          hf->pending.first, sizeof(hf->pending.first));
-	if (hf->err || (hf->err = hh_recompute_begin(hf->hw, hf->txn)))
+	if (hf->err || !hf->chunks || (hf->err = hh_recompute_begin(hf->hw, hf->txn)))
 		return NULL;
 	if ((hf->err = store_iter_open(hf->txn, STORE_VERSION, &hf->vi)))
 		goto end;
@@ -502,7 +522,9 @@ half_init(struct half *hf, int which, struct claims *claims, struct store_txn *t
 {
 	memset(hf, 0, sizeof(*hf));
 	hf->which = which;
+	hf->chunks = true;
 	hf->claims = claims;
+	hf->in_turn = (unsigned)which;
 	hf->txn = txn;
 	int err = rollup_acc_new(&hf->acc);
 	return err ? err : hh_work_new(&hf->hw);
@@ -643,10 +665,13 @@ rollup_verify(struct store_txn *txn, char *msg, size_t msglen)
 	 * then does the second's other work. */
 	bool threaded = half_start(&hf[1], txn, &thr);
 	half_run(&hf[0]);
-	if (threaded)
+	if (threaded) {
 		half_join(&hf[1], thr);
-	else
+	} else {
+		/* Every chunk is taken, unless in turns. */
+		hf[1].chunks = atomic_load(&claim_in_turns);
 		half_run(&hf[1]);
+	}
 	if ((err = hf[0].err) || (err = hf[1].err)) {
 		snprintf(msg, msglen, "reading the version index or the households failed: %s",
 		         err_str(err));

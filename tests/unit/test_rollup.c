@@ -390,8 +390,55 @@ reset_forgets(void **state)
 }
 
 /*
+ * A step adds to its village's cell; rollup_acc_spread adds the villages'
+ * cells into the four areas above each, once: a second spread adds
+ * nothing, and a step or an add after a spread is refused, until a reset.
+ */
+static void
+spread_adds_up_once(void **state)
+{
+	struct fixture *fx = *state;
+	change(fx, V11, 2019, none, hh(HH_POOR, 4, 1, 1));
+	change(fx, V12, 2019, none, hh(HH_POOR, 2, 1, 1));
+	change(fx, V11, 2019, none, hh(HH_EXITED, 3, 1, 1));
+	/* Before the spread, the villages' cells alone. */
+	assert_non_null(rollup_acc_get(fx->acc, V11, 2019));
+	assert_null(rollup_acc_get(fx->acc, TOWN1, 2019));
+	assert_int_equal(rollup_acc_cells(fx->acc), 2);
+	assert_int_equal(rollup_acc_spread(fx->acc), 0);
+	assert_int_equal(rollup_acc_spread(fx->acc), 0);
+	assert_int_equal(rollup_acc_cells(fx->acc), 6);
+	static const uint64_t areas[] = {V11, V12, TOWN1, COUNTY, PREF, PROVINCE};
+	static const int64_t poor[] = {4, 2, 6, 6, 6, 6}, households[] = {2, 1, 3, 3, 3, 3};
+	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+		const int64_t *c = rollup_acc_get(fx->acc, areas[i], 2019);
+		assert_non_null(c);
+		assert_int_equal(c[RC_POOR_PERSONS], poor[i]);
+		assert_int_equal(c[RC_HOUSEHOLDS], households[i]);
+	}
+	struct rollup_contrib a = none, b = hh(HH_POOR, 1, 1, 1);
+	assert_int_equal(rollup_acc_step(fx->acc, V11, 2019, &a, &b, +1, true), -EINVAL);
+	struct rollup_acc *other;
+	assert_int_equal(rollup_acc_new(&other), 0);
+	assert_int_equal(rollup_acc_add(other, fx->acc), -EINVAL);
+	assert_int_equal(rollup_acc_add(fx->acc, other), -EINVAL);
+	rollup_acc_free(&other);
+	/* The flush writes what the spread gave, and does not spread again. */
+	flush(fx);
+	int64_t c[RC_N];
+	assert_true(cell(fx, PROVINCE, 2019, c));
+	assert_int_equal(c[RC_POOR_PERSONS], 6);
+	/* After the flush's reset, steps again. */
+	change(fx, V12, 2020, none, hh(HH_POOR, 5, 1, 1));
+	flush(fx);
+	assert_true(cell(fx, TOWN1, 2020, c));
+	assert_int_equal(c[RC_POOR_PERSONS], 5);
+}
+
+/*
  * One transaction touching many (area, year) cells: the accumulator's array
- * is reallocated while one change is being added at its five levels.
+ * is reallocated while the villages' cells are added into the areas above
+ * them (rollup_acc_spread).
  * Regression test for a pointer kept across that realloc (fixed in 0770545,
  * "rollup: keep cell indexes, not pointers"): deltas were written to freed
  * memory and lost. With the always-moving realloc above it fails
@@ -775,6 +822,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(query_levels_and_under, setup, teardown),
 	    cmocka_unit_test_setup_teardown(census_roundtrip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(verify_empty_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(spread_adds_up_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(many_cells_in_one_transaction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(regress_level_above_under_gives_partial_row, setup,
 	                                    teardown),

@@ -7,14 +7,18 @@
  * write transaction: its own, newer snapshot); and a read transaction begun
  * before a corruption was committed still verifies its own, clean snapshot.
  * The households are shared between the two threads in chunks of a township,
- * every other chunk on each: V1's township is the first chunk (this
- * thread's), VB's the second (the second thread's), and an entry keyed past
- * every household id a third (this thread's). The cells are checked against
- * the sum of both threads' recomputations, a disagreement in either chunk is
- * found, the first one reported is the first in key order, whichever thread
- * found it, and an entry whose key is no household id is still read. An
- * envelope gone or altered under its version entry is found, and so is
- * what is wrong with the versions kept apart since the index's last merge.
+ * each taking the next when it is free; every check here is also run with
+ * the chunks taken in turns (rollup_verify_in_turns), where V1's township
+ * is the first chunk (this thread's), VB's the second (the second
+ * thread's), and an entry keyed past every household id a third (this
+ * thread's), so that the second thread's share is sure to be read. The
+ * cells are checked against the sum of both threads' recomputations, a
+ * disagreement in either chunk is found, the first one reported is the
+ * first in key order, whichever thread found it, and an entry whose key is
+ * no household id is still read, a version entry keyed with household id 0
+ * too. An envelope gone or altered under its version entry is found, and so
+ * is what is wrong with the versions kept apart since the index's last
+ * merge.
  * The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
@@ -61,14 +65,23 @@ verify_in(struct node_ut *nd, enum store_mode mode, char *msg, size_t len)
 	return err;
 }
 
-/* Both paths: the same result and the same message. */
+/* Both paths, each with the chunks taken as the threads are free and in
+ * turns: the same result and the same message. */
 static void
 verify_both(struct node_ut *nd, int want, const char *needle)
 {
-	char ro[400] = "", rw[400] = "";
+	char ro[400] = "", rw[400] = "", turns_ro[400] = "", turns_rw[400] = "";
 	assert_int_equal(verify_in(nd, STORE_RO, ro, sizeof(ro)), want);
 	assert_int_equal(verify_in(nd, STORE_RW, rw, sizeof(rw)), want);
+	rollup_verify_in_turns(true);
+	int a = verify_in(nd, STORE_RO, turns_ro, sizeof(turns_ro));
+	int b = verify_in(nd, STORE_RW, turns_rw, sizeof(turns_rw));
+	rollup_verify_in_turns(false);
+	assert_int_equal(a, want);
+	assert_int_equal(b, want);
 	assert_string_equal(ro, rw);
+	assert_string_equal(ro, turns_ro);
+	assert_string_equal(ro, turns_rw);
 	if (!strstr(ro, needle))
 		fail_msg("expected \"%s\" in \"%s\"", needle, ro);
 }
@@ -421,6 +434,16 @@ keys_outside_any_household(void **state)
 	put(nd, STORE_VERSION, after, sizeof(after), &x, 1);
 	verify_both(nd, JZ_ECORRUPT,
 	            "an entry of the version index keyed ffffffffffffffffff is no version");
+	/* A version entry keyed with household id 0, a copy of a real one's
+	 * value: read, and found to disagree (its household is not 0). */
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_VERSION, after, sizeof(after));
+	assert_int_equal(store_commit(&txn), 0);
+	uint8_t k0[40], v0[512];
+	size_t n0 = first_version(nd, HH(V1, 1), k0, v0, sizeof(v0));
+	memset(k0, 0, 8);
+	put(nd, STORE_VERSION, k0, sizeof(k0), v0, n0);
+	verify_both(nd, JZ_ECORRUPT, "household 0000000000000000: a version index entry disagrees");
 }
 
 int
