@@ -9,6 +9,7 @@
 #include "resid.h"
 
 #include "err.h"
+#include "timefmt.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -159,7 +160,7 @@ resid_birth_date(const char *id18, char out[11])
 	if (!id18 || strnlen(id18, RESID_LEN + 1) != RESID_LEN ||
 	    !all_digits(id18 + BIRTH_OFF, 8) || !date_ok(id18 + BIRTH_OFF, &y, &m, &d))
 		return JZ_EPARSE;
-	snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+	timefmt_ymd(y, m, d, out);
 	return 0;
 }
 

@@ -148,6 +148,12 @@ text_is_clean(const char *s, size_t n, unsigned flags, char why[TEXT_WHY_LEN])
 	uint32_t c = 0;
 
 	for (size_t i = 0; i < n;) {
+		/* Printable ASCII is clean whatever the flags: most of what an
+		 * import checks (digits, codes, dates) takes this path alone. */
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
 		size_t k = utf8_next(p + i, n - i, &c, &fault);
 		if (k == 0) {
 			if (why)

@@ -163,6 +163,24 @@ timefmt_date(uint64_t unix_ms, char out[TIMEFMT_DATE_LEN])
 		snprintf(out, TIMEFMT_DATE_LEN, "invalid");
 		return;
 	}
-	snprintf(out, TIMEFMT_DATE_LEN, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday);
+	timefmt_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, out);
+}
+
+/* N (0..10^width - 1) in WIDTH decimal digits at P. */
+static void
+digits(char *p, int n, int width)
+{
+	for (int i = width - 1; i >= 0; i--, n /= 10)
+		p[i] = (char)('0' + n % 10);
+}
+
+void
+timefmt_ymd(int y, int m, int d, char out[TIMEFMT_DATE_LEN])
+{
+	digits(out, y, 4);
+	out[4] = '-';
+	digits(out + 5, m, 2);
+	out[7] = '-';
+	digits(out + 8, d, 2);
+	out[10] = '\0';
 }

@@ -15,6 +15,7 @@
 #include "import_row.h"
 #include "resid.h"
 #include "text.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -313,7 +314,7 @@ parse_date(const char *v, char out[11])
 	}
 	if (y < 1000 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] + (m == 2 && is_leap(y)))
 		return false;
-	snprintf(out, 11, "%04d-%02d-%02d", y, m, day);
+	timefmt_ymd(y, m, day, out);
 	return true;
 }
 

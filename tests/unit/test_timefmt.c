@@ -159,6 +159,25 @@ bad_zones_refused(void **state)
 	assert_string_equal(l, "2026-12-06 00:27 +08:00");
 }
 
+/* timefmt_ymd against snprintf's "%04d-%02d-%02d" over every year and the
+ * ends of the month and day ranges it is given. */
+static void
+ymd_as_snprintf(void **state)
+{
+	(void)state;
+	char got[TIMEFMT_DATE_LEN], want[TIMEFMT_DATE_LEN + 8];
+	static const int ms[] = {0, 1, 9, 10, 12, 99}, ds[] = {0, 1, 9, 10, 29, 31, 99};
+	for (int y = 0; y <= 9999; y++)
+		for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+			for (size_t j = 0; j < sizeof(ds) / sizeof(ds[0]); j++) {
+				memset(got, 'x', sizeof(got));
+				timefmt_ymd(y, ms[i], ds[j], got);
+				snprintf(want, sizeof(want), "%04d-%02d-%02d", y, ms[i], ds[j]);
+				if (strcmp(got, want) != 0)
+					fail_msg("%s, wanted %s", got, want);
+			}
+}
+
 int
 main(void)
 {
@@ -166,7 +185,7 @@ main(void)
 	    cmocka_unit_test(shanghai),          cmocka_unit_test(utc),
 	    cmocka_unit_test(the_epoch),         cmocka_unit_test(new_york_across_dst),
 	    cmocka_unit_test(odd_offsets),       cmocka_unit_test(far_future),
-	    cmocka_unit_test(bad_zones_refused),
+	    cmocka_unit_test(bad_zones_refused), cmocka_unit_test(ymd_as_snprintf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
