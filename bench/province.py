@@ -328,7 +328,7 @@ def main():
                  os.path.join(gen, f"households_{c}.csv"), "--recorded", "--json"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                 preexec_fn=lambda: os.nice(a.nice))
-        ctl_hwm, replies, t_imported = {}, {}, {}
+        ctl_hwm, ctl_cpu, replies, t_imported = {}, {}, {}, {}
         left = dict(procs)
         while left:
             pid, status, ru = os.wait4(-1, 0)
@@ -342,6 +342,7 @@ def main():
                 raise RuntimeError(f"import at {c}: exit {p.returncode}: {err.strip()}")
             replies[c] = json.loads(out)
             ctl_hwm[c] = ru.ru_maxrss
+            ctl_cpu[c] = ru.ru_utime + ru.ru_stime
             t_imported[c] = time.monotonic() - t0
         t_all_imported = max(t_imported.values())
         # Each county's own records now: the province must hold them all.
@@ -414,6 +415,7 @@ def main():
             "province_cpu_s": round(p_cpu1 - p_cpu0, 2),
             "province_written_mib": round((p_wrote1 - p_wrote0) / 2**20),
             "counties_cpu_s": round(c_cpu1 - c_cpu0, 2),
+            "imports_cpu_s": round(sum(ctl_cpu.values()), 2),
             "rollup_median_ms": lat, "status_median_ms": lat_status,
             "rollup_http_median_ms": lat_http, "rollup_http_read_median_ms": lat_http_read,
             "rollup_http_updated_village_median_ms": lat_http_upd,
@@ -434,7 +436,8 @@ def main():
         print(f"  the province during it      {res['province_cpu_s']:8.2f} s CPU, "
               f"{res['province_written_mib']:,} MiB written "
               f"({(p_wrote1 - p_wrote0) / n_households / 1024:.1f} KiB per household); "
-              f"the counties {res['counties_cpu_s']:.2f} s CPU")
+              f"the counties {res['counties_cpu_s']:.2f} s CPU, their 32 `jzfpctl import` "
+              f"{res['imports_cpu_s']:.2f} s")
         for lvl, ms in lat.items():
             print(f"rollup --format csv, {lvl:10s} {ms:8.1f} ms median of {a.calls}")
         print(f"status (for comparison)       {lat_status:8.1f} ms median of {a.calls}")
