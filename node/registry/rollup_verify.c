@@ -263,8 +263,8 @@ check_located(struct located *l, struct rec_household *h, struct pass *p)
  * entry say what its envelope says? P->n counts the households the index
  * names. H is scratch. Each entry is located a step ahead of its check, in
  * L[0] and L[1] by turns: a cold envelope (most, at 5x) is then on its way
- * from memory while the one before is hashed, which took a tenth off the
- * pass. */
+ * from memory while the one before is hashed (about 7 % off the whole of
+ * rollup --verify at 5x). */
 static int
 verify_versions(struct store_iter *ei, struct store_iter *it, const struct chunk *ch,
                 struct rec_household *h, struct located l[2], struct pass *p)
