@@ -314,13 +314,13 @@ cmp_double(const void *a, const void *b)
 /* The province's side of `latency`, on a thread of its own: when each
  * record first showed at the province. */
 struct watch {
-	void *province;        /* its control socket, this thread's */
-	uint64_t base;         /* the province's records before the first was sent */
-	uint32_t count;        /* records to be sent */
-	double deadline;       /* now_s() past which the watch gives up */
-	double *t_province;    /* [count]: when the province first covered each */
-	_Atomic uint32_t seen; /* how many of them it has covered */
-	_Atomic bool stop;     /* the sender failed: give up */
+	void *province;     /* its control socket, this thread's */
+	uint64_t base;      /* the province's records before the first was sent */
+	uint32_t count;     /* records to be sent */
+	double deadline;    /* now_s() past which the watch gives up */
+	double *t_province; /* [count]: when the province first covered each */
+	uint32_t seen;      /* how many of them it covered (read after the join) */
+	_Atomic bool stop;  /* the sender failed: give up */
 };
 
 static void *
@@ -338,8 +338,8 @@ watch_run(void *arg)
 		double at = now_s();
 		while (seen < w->count && r >= w->base + 2 * ((uint64_t)seen + 1))
 			w->t_province[seen++] = at;
-		atomic_store(&w->seen, seen);
 	}
+	w->seen = seen;
 	return NULL;
 }
 
@@ -364,7 +364,6 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 	w.province = province;
 	w.base = records_of(province, "province");
 	w.count = count;
-	atomic_init(&w.seen, 0);
 	atomic_init(&w.stop, false);
 	static struct rec_household h;
 	static struct rec_personal p;
@@ -424,7 +423,7 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 	}
 	atomic_store(&w.stop, failed);
 	pthread_join(watcher, NULL);
-	uint32_t seen = atomic_load(&w.seen), early = 0;
+	uint32_t seen = w.seen, early = 0;
 	if (seen > sent)
 		seen = sent;
 	for (uint32_t i = 0; i < seen; i++) {

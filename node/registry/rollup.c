@@ -328,7 +328,6 @@ rollup_acc_spread(struct rollup_acc *acc)
 				acc->cells[up].c[j] += acc->cells[i].c[j];
 		}
 	}
-	acc->last_ok = false;
 	return 0;
 }
 
