@@ -7,7 +7,17 @@
  * before its parent has said what it holds of the node's own chain, so a
  * node restored from an older copy recovers its records instead of forking
  * its chain (node.c, link_up.c).
+ *
+ * The copy also leaves out the log's epoch, so a node started on it gives
+ * its logs a new one. A cursor names a position and the entry there (link.h);
+ * a restored node applies its children's resends from the copy's head on,
+ * and when they come in another order than the first time (batches of two
+ * children interleaved otherwise), the entry a parent's cursor names can
+ * come back at its position with other entries before it: the parent would
+ * resume after it and never get those. Under a new epoch, every cursor
+ * naming the old log means "send everything" (duplicates are harmless).
  */
+#include "apply.h"
 #include "bytes.h"
 #include "node.h"
 #include "svc.h"
@@ -80,7 +90,7 @@ svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	uint64_t head = log_head(s->st);
 	char at[32];
 	snprintf(at, sizeof(at), "%llu", (unsigned long long)hlc_wall_ms());
-	int err = store_copy(s->st, dir, NODE_META_RESTORED, at);
+	int err = store_copy(s->st, dir, NODE_META_RESTORED, at, APPLY_META_EPOCH);
 	if (err)
 		return svc_fail(s, err, "backup to %s failed: %s", dir, err_str(err));
 	char file[4200];

@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EPOCH_KEY             "epoch"
 #define CONFLICT_EQUIVOCATION 1
 /* Map growths tried for one transaction before giving up. */
 #define APPLY_WRITE_RETRIES 8
@@ -93,10 +92,10 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	if (err)
 		goto fail;
 	struct bytes v;
-	err = store_get(&txn, STORE_META, EPOCH_KEY, strlen(EPOCH_KEY), &v);
+	err = store_get(&txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), &v);
 	if (err == JZ_ENOTFOUND) {
 		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
-		store_put(&txn, STORE_META, EPOCH_KEY, strlen(EPOCH_KEY), ctx->epoch,
+		store_put(&txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), ctx->epoch,
 		          sizeof(ctx->epoch));
 	} else if (err == 0 && v.n == sizeof(ctx->epoch)) {
 		memcpy(ctx->epoch, v.p, v.n);

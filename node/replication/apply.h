@@ -34,6 +34,10 @@ struct apply_sealed {
 	struct bytes key_record, nonce, box;
 };
 
+/* The meta key of the log epoch (link.h: a cursor names it): a store
+ * without one, new or a backup's copy, makes a fresh one. */
+#define APPLY_META_EPOCH "epoch"
+
 /*
  * Open the store-backed context: reads the log head, the node's own chain
  * head and the log epoch (created on first start). ID and HLC are borrowed

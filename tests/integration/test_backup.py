@@ -13,6 +13,10 @@ its data directory replaced by the backup's copy, and restarted. Then:
     the province;
   - its rollups equal the province's for its subtree, and equal what they
     were before it was stopped; nothing was refused or duplicated above it;
+  - the copy holds no log epoch, so the restored township's logs get a new
+    one and it sends its parent everything (svc_ops.c says why: children's
+    resends applied in another order could otherwise put the entry its
+    parent's cursor names back at that position behind other entries);
   - a backup into a non-empty directory, or a relative path it cannot
     create, is refused with a clear reason.
 """
@@ -65,6 +69,11 @@ def test(t):
     check(b["bytes"] > 0 and os.path.isfile(os.path.join(backup, "data.mdb")),
           f"backup reply {b}")
     check_eq(oct(os.stat(backup).st_mode & 0o777), oct(0o700), "backup directory mode")
+    p = jt.run([os.path.join(jt.BIN, "jzfp_schema"), backup, "--keys", "meta"])
+    check_eq(p.returncode, 0, f"jzfp_schema {backup} --keys meta: {p.stderr}")
+    keys = set(p.stdout.split())
+    check(b"restored_from_backup".hex() in keys, f"the copy is not marked restored: {keys}")
+    check(b"epoch".hex() not in keys, f"the copy kept the log's epoch: {keys}")
     t.wait_synced(receipts=False)
 
     # ---- refusals
@@ -97,6 +106,8 @@ def test(t):
     check_eq(st["may_sign"], True, f"{town}: may sign after its parent answered")
     check(t.grep_log(town, r"restored store: the parent has answered"),
           f"{town}: no log line saying signing is allowed again")
+    check(t.grep_log(town, r"parent's cursor does not name an entry of our log"),
+          f"{town}: its new epoch did not make it resend its log")
     check_eq(rollup_csv(t, town, TOWNSHIP), want, "township rollup after the restore")
     check_eq(rollup_csv(t, prov, TOWNSHIP), want, "province rollup after the restore")
     check_eq(t.status(prov)["records"], prov_records, "province records after the restore")
