@@ -748,6 +748,76 @@ streaming_reader(void **state)
 	assert_int_equal(one.n, 1);
 }
 
+/* Each emitted item is whole and holds nothing of the household before:
+ * the reader wipes only the member slots a household filled (item_wipe), so
+ * a large household followed by a small one is where a slot left over
+ * would show. */
+struct item_copies {
+	struct import_household items[3];
+	size_t n;
+};
+
+static int
+copy_emit(const struct import_household *it, void *arg)
+{
+	struct item_copies *c = arg;
+	if (c->n < 3)
+		c->items[c->n] = *it;
+	c->n++;
+	return 0;
+}
+
+static bool
+zero_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void
+items_hold_nothing_of_the_household_before(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx->path, HEADER_EN
+	           "6301211010010001,630121101001,张三,630121197001010013,01,1,1970-01-01,1,1,1,"
+	           "1,3000,1,2016\n"
+	           "6301211010010001,,张小,630121199903030039,03,1,1999-03-03,1,1,,,,,\n"
+	           "6301211010010001,,张二,630121200104040017,03,2,2001-04-04,1,1,,,,,\n"
+	           "6301211010010002,630121101001,李四,630121197202020023,01,2,1972-02-02,1,1,1,"
+	           "1,3000,1,2016\n"
+	           "6301211010010003,630121101001,王五,630121196505050057,01,1,1965-05-05,1,1,1,"
+	           "1,3000,1,2016\n"
+	           "6301211010010003,,王小,630121199606060039,03,1,1996-06-06,1,1,,,,,\n");
+	struct item_copies *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	assert_int_equal(
+	    import_households_stream(fx->path, TOWNSHIP, fx->key, copy_emit, c, &fx->res), 0);
+	assert_int_equal(c->n, 3);
+	static const size_t members[3] = {3, 1, 2};
+	for (size_t i = 0; i < 3; i++) {
+		const struct import_household *it = &c->items[i];
+		size_t n = members[i];
+		assert_int_equal(it->hh.n_members, n);
+		assert_int_equal(it->personal.n, n);
+		assert_true(it->personal.members[n - 1].name[0] != 0);
+		assert_true(zero_bytes(&it->hh.members[n],
+		                       (REC_MAX_MEMBERS - n) * sizeof it->hh.members[0]));
+		assert_true(zero_bytes(&it->personal.members[n],
+		                       (REC_MAX_MEMBERS - n) * sizeof it->personal.members[0]));
+		assert_true(zero_bytes(&it->lines[n], (REC_MAX_MEMBERS - n) * sizeof it->lines[0]));
+		assert_true(it->hh.n_parents == 0 &&
+		            zero_bytes(it->hh.parents, sizeof it->hh.parents));
+		assert_true(!it->hh.proposes && it->personal.phone[0] == 0);
+	}
+	/* The second household's one member is its own. */
+	assert_string_equal(c->items[1].personal.members[0].name, "李四");
+	memset(c, 0, sizeof *c);
+	free(c);
+}
+
 int
 main(void)
 {
@@ -767,6 +837,8 @@ main(void)
 	    cmocka_unit_test(shared_field_parsers),
 	    cmocka_unit_test(household_rules),
 	    cmocka_unit_test_setup_teardown(streaming_reader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(items_hold_nothing_of_the_household_before, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
