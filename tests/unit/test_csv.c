@@ -266,6 +266,67 @@ reads_gb18030_across_chunks(void **state)
 	test_rmtree(dir);
 }
 
+/* A UTF-8 file is converted run by run (ASCII copied, the rest through
+ * iconv): characters straddling the 64 KiB reads come out whole, and a
+ * character cut short by an ASCII byte is reported where it starts, at the
+ * line it is on, as when iconv saw the byte after it (csv.c, decode). */
+static void
+reads_utf8_runs(void **state)
+{
+	(void)state;
+	char dir[256], path[300];
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+	size_t rows = 0;
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/utf8.csv", dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	/* 11 bytes a row: the 3-byte and 4-byte characters meet the reads'
+	 * boundary at every offset. */
+	for (int i = 0; i < 30000; i++)
+		fputs("\xe5\xbc\xa0,\xf0\x9f\x98\x80,ab\n", f);
+	fclose(f);
+	assert_int_equal(csv_open(&r, path), 0);
+	while (csv_next(r, &row) == 1) {
+		assert_int_equal(row.n, 3);
+		assert_string_equal(row.fields[0], "张");
+		assert_string_equal(row.fields[1], "\xf0\x9f\x98\x80");
+		assert_string_equal(row.fields[2], "ab");
+		rows++;
+	}
+	assert_int_equal(rows, 30000);
+	assert_string_equal(csv_error(r), "");
+	assert_string_equal(csv_encoding(r), "UTF-8");
+	csv_close(&r);
+
+	/* Valid Chinese first (the file is read as UTF-8), then on line 3 a
+	 * 3-byte character of which only two bytes came before a comma, and
+	 * more than a read's worth after it (taken for a character cut by the
+	 * read's end, it would wait for bytes that never come). */
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n"
+	      "a,b\n"
+	      "x\xe4\xb8,y\n",
+	      f);
+	for (int i = 0; i < 20000; i++)
+		fputs("c,d\n", f);
+	fclose(f);
+	assert_int_equal(csv_open(&r, path), 0);
+	rows = 0;
+	while (csv_next(r, &row) == 1)
+		rows++;
+	assert_int_equal(rows, 2);
+	assert_int_equal(csv_error_line(r), 3);
+	assert_string_equal(csv_error_reason(r),
+	                    "not valid UTF-8 (byte 0xe4): the file is damaged or "
+	                    "in another encoding");
+	csv_close(&r);
+	test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -279,6 +340,7 @@ main(void)
 	    cmocka_unit_test(limits_are_enforced),
 	    cmocka_unit_test(reads_files_in_chunks),
 	    cmocka_unit_test(reads_gb18030_across_chunks),
+	    cmocka_unit_test(reads_utf8_runs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
