@@ -14,20 +14,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Significant digits per level, indexed by enum area_level. */
+/* Significant digits per level, indexed by enum area_level, and the unit a
+ * code at that level is a multiple of (10^(12 - digits)). */
 static const int level_digits[] = {0, 12, 9, 6, 4, 2};
+static const uint64_t level_unit[] = {0, 1, 1000, 1000000, 100000000, 10000000000ULL};
 
 static const char *const level_names[] = {"none",   "village",    "township",
                                           "county", "prefecture", "province"};
-
-static uint64_t
-pow10u(int e)
-{
-	uint64_t v = 1;
-	while (e-- > 0)
-		v *= 10;
-	return v;
-}
 
 static bool
 level_in_range(enum area_level level)
@@ -44,28 +37,21 @@ area_level_digits(enum area_level level)
 enum area_level
 area_level_of(uint64_t area)
 {
-	if (area == 0 || area > AREA_CODE_MAX)
+	/* The groups from the village's up; a province group of 00 (area 0
+	 * included) is no code. Divisions by constants: multiplications. */
+	if (area < 10000000000ULL || area > AREA_CODE_MAX)
 		return AREA_LEVEL_NONE;
-
-	/* Group values from province (index 0) down to village (index 4). */
-	uint64_t group[5] = {
-	    area / 10000000000ULL,
-	    area / 100000000ULL % 100,
-	    area / 1000000ULL % 100,
-	    area / 1000ULL % 1000,
-	    area % 1000,
-	};
-	if (group[0] == 0)
-		return AREA_LEVEL_NONE;
-	int last = 0;
-	for (int i = 1; i < 5; i++) {
-		if (group[i] == 0)
-			continue;
-		if (last != i - 1)
-			return AREA_LEVEL_NONE; /* a zero group above a set one */
-		last = i;
-	}
-	return (enum area_level)(AREA_LEVEL_PROVINCE - last);
+	uint64_t village = area % 1000, q = area / 1000;
+	uint64_t township = q % 1000;
+	q /= 1000;
+	uint64_t county = q % 100, prefecture = q / 100 % 100;
+	if (village)
+		return township && county && prefecture ? AREA_LEVEL_VILLAGE : AREA_LEVEL_NONE;
+	if (township)
+		return county && prefecture ? AREA_LEVEL_TOWNSHIP : AREA_LEVEL_NONE;
+	if (county)
+		return prefecture ? AREA_LEVEL_COUNTY : AREA_LEVEL_NONE;
+	return prefecture ? AREA_LEVEL_PREFECTURE : AREA_LEVEL_PROVINCE;
 }
 
 bool
@@ -99,8 +85,7 @@ area_at_level(uint64_t area, enum area_level level)
 
 	if (own == AREA_LEVEL_NONE || !level_in_range(level) || level < own)
 		return 0;
-	uint64_t unit = pow10u(AREA_CODE_LEN - level_digits[level]);
-	return area / unit * unit;
+	return area / level_unit[level] * level_unit[level];
 }
 
 int
@@ -124,7 +109,7 @@ area_is_under(uint64_t area, uint64_t ancestor)
 
 	if (own == AREA_LEVEL_NONE || up == AREA_LEVEL_NONE || own > up)
 		return false;
-	return area_at_level(area, up) == ancestor;
+	return area / level_unit[up] * level_unit[up] == ancestor;
 }
 
 void
@@ -138,7 +123,7 @@ area_range(uint64_t area, uint64_t *lo, uint64_t *hi)
 		return;
 	}
 	*lo = area;
-	*hi = area + pow10u(AREA_CODE_LEN - level_digits[own]) - 1;
+	*hi = area + level_unit[own] - 1;
 }
 
 const char *

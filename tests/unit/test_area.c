@@ -1,6 +1,7 @@
 /* area: 12-digit division codes, levels, ancestry, ranges, household ids. */
 #include "area.h"
 #include "err.h"
+#include "testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +291,75 @@ household_range_is_the_subtree(void **state)
 	assert_true(lo > hi);
 }
 
+/* Every pattern of zero and non-zero groups (widths 2, 2, 2, 3, 3), with
+ * random values in the non-zero ones: the level is the lowest non-zero
+ * group when every group above it is non-zero too, else none; each code
+ * is under the truncation of itself to each level at or above its own,
+ * and under no code that differs in a kept group. Worked out from the
+ * groups, not from the code's remainders as area.c does. */
+static void
+levels_and_ancestry_over_every_group_pattern(void **state)
+{
+	(void)state;
+	static const uint64_t width[5] = {100, 100, 100, 1000, 1000};
+	static const uint64_t unit[5] = {10000000000ULL, 100000000ULL, 1000000ULL, 1000ULL, 1ULL};
+	uint64_t rnd = 12;
+	for (unsigned pattern = 0; pattern < 32; pattern++) {
+		for (int round = 0; round < 200; round++) {
+			uint64_t g[5], code = 0;
+			for (int i = 0; i < 5; i++) {
+				g[i] = pattern >> (4 - i) & 1 ? 1 + test_rnd(&rnd) % (width[i] - 1)
+				                              : 0;
+				code += g[i] * unit[i];
+			}
+			int last = -1;
+			bool gap = false;
+			for (int i = 0; i < 5; i++) {
+				if (!g[i])
+					continue;
+				for (int j = 0; j < i; j++)
+					gap = gap || !g[j];
+				last = i;
+			}
+			enum area_level want = last < 0 || gap || !g[0]
+			                           ? AREA_LEVEL_NONE
+			                           : (enum area_level)(AREA_LEVEL_PROVINCE - last);
+			assert_int_equal(area_level_of(code), want);
+			assert_int_equal(area_is_valid(code), want != AREA_LEVEL_NONE);
+			if (want == AREA_LEVEL_NONE) {
+				assert_false(area_is_under(code, QINGHAI));
+				assert_int_equal(area_at_level(code, AREA_LEVEL_PROVINCE), 0);
+				continue;
+			}
+			uint64_t up = 0;
+			for (int i = 0; i <= last; i++) {
+				up += g[i] * unit[i];
+				enum area_level lv = (enum area_level)(AREA_LEVEL_PROVINCE - i);
+				assert_int_equal(area_level_of(up), lv);
+				assert_int_equal(area_at_level(code, lv), up);
+				assert_true(area_is_under(code, up));
+				/* another value in the last kept group: no ancestor */
+				uint64_t other = up + (g[i] + 1 < width[i] ? unit[i] : 0) -
+				                 (g[i] + 1 < width[i] ? 0 : unit[i]);
+				if (area_is_valid(other))
+					assert_false(area_is_under(code, other));
+				uint64_t lo, hi;
+				area_range(up, &lo, &hi);
+				assert_true(lo <= code && code <= hi);
+				assert_int_equal(hi - lo + 1, unit[i]);
+			}
+			/* a code is under no code below it */
+			if (last < 4)
+				assert_false(area_is_under(up, up + unit[4]));
+		}
+	}
+	assert_int_equal(area_level_of(0), AREA_LEVEL_NONE);
+	assert_int_equal(area_level_of(AREA_CODE_MAX + 1), AREA_LEVEL_NONE);
+	assert_int_equal(area_level_of(AREA_CODE_MAX), AREA_LEVEL_VILLAGE);
+	assert_int_equal(area_level_of(9999999999ULL), AREA_LEVEL_NONE);
+	assert_int_equal(area_level_of(10000000000ULL), AREA_LEVEL_PROVINCE);
+}
+
 int
 main(void)
 {
@@ -305,6 +375,7 @@ main(void)
 	    cmocka_unit_test(format_pads_with_zeros),
 	    cmocka_unit_test(household_ids),
 	    cmocka_unit_test(household_range_is_the_subtree),
+	    cmocka_unit_test(levels_and_ancestry_over_every_group_pattern),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
