@@ -232,38 +232,48 @@ reads_files_in_chunks(void **state)
 	test_rmtree(dir);
 }
 
+/* A file of ROW written TIMES over, read back: every record's fields are
+ * WANT[0..N), none missing, no error, and the encoding is ENCODING. */
+static void
+repeated_rows_read_whole(const char *row, int times, const char *const *want, size_t n,
+                         const char *encoding)
+{
+	char dir[256], path[300];
+	struct csv_reader *r = NULL;
+	struct csv_row got;
+	int rows = 0;
+
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/rows.csv", dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	for (int i = 0; i < times; i++)
+		fputs(row, f);
+	fclose(f);
+	assert_int_equal(csv_open(&r, path), 0);
+	while (csv_next(r, &got) == 1) {
+		assert_int_equal(got.n, n);
+		for (size_t i = 0; i < n; i++)
+			assert_string_equal(got.fields[i], want[i]);
+		rows++;
+	}
+	assert_int_equal(rows, times);
+	assert_string_equal(csv_error(r), "");
+	assert_string_equal(csv_encoding(r), encoding);
+	csv_close(&r);
+	test_rmtree(dir);
+}
+
 /* GB18030 (GBK) files are converted as they are read, characters cut
  * by a read's boundary included. */
 static void
 reads_gb18030_across_chunks(void **state)
 {
 	(void)state;
-	char dir[256], path[300];
-	struct csv_reader *r = NULL;
-	struct csv_row row;
-	size_t rows = 0;
-
-	test_tmpdir(dir, sizeof dir);
-	snprintf(path, sizeof path, "%s/gbk.csv", dir);
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
 	/* 张三,李四 in GB18030: 10 bytes a row with its LF, so rows straddle
 	 * the 64 KiB reads at every offset parity. */
-	for (int i = 0; i < 40000; i++)
-		fputs("\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", f);
-	fclose(f);
-	assert_int_equal(csv_open(&r, path), 0);
-	while (csv_next(r, &row) == 1) {
-		assert_int_equal(row.n, 2);
-		assert_string_equal(row.fields[0], "张三");
-		assert_string_equal(row.fields[1], "李四");
-		rows++;
-	}
-	assert_int_equal(rows, 40000);
-	assert_string_equal(csv_error(r), "");
-	assert_string_equal(csv_encoding(r), "GB18030");
-	csv_close(&r);
-	test_rmtree(dir);
+	static const char *const want[] = {"张三", "李四"};
+	repeated_rows_read_whole("\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 40000, want, 2, "GB18030");
 }
 
 /* A UTF-8 file is converted run by run (ASCII copied, the rest through
@@ -274,38 +284,22 @@ static void
 reads_utf8_runs(void **state)
 {
 	(void)state;
+	/* 11 bytes a row: the 3-byte and 4-byte characters meet the reads'
+	 * boundary at every offset. */
+	static const char *const want[] = {"张", "\xf0\x9f\x98\x80", "ab"};
+	repeated_rows_read_whole("\xe5\xbc\xa0,\xf0\x9f\x98\x80,ab\n", 30000, want, 3, "UTF-8");
+
 	char dir[256], path[300];
 	struct csv_reader *r = NULL;
 	struct csv_row row;
 	size_t rows = 0;
-
 	test_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/utf8.csv", dir);
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	/* 11 bytes a row: the 3-byte and 4-byte characters meet the reads'
-	 * boundary at every offset. */
-	for (int i = 0; i < 30000; i++)
-		fputs("\xe5\xbc\xa0,\xf0\x9f\x98\x80,ab\n", f);
-	fclose(f);
-	assert_int_equal(csv_open(&r, path), 0);
-	while (csv_next(r, &row) == 1) {
-		assert_int_equal(row.n, 3);
-		assert_string_equal(row.fields[0], "张");
-		assert_string_equal(row.fields[1], "\xf0\x9f\x98\x80");
-		assert_string_equal(row.fields[2], "ab");
-		rows++;
-	}
-	assert_int_equal(rows, 30000);
-	assert_string_equal(csv_error(r), "");
-	assert_string_equal(csv_encoding(r), "UTF-8");
-	csv_close(&r);
-
 	/* Valid Chinese first (the file is read as UTF-8), then on line 3 a
 	 * 3-byte character of which only two bytes came before a comma, and
 	 * more than a read's worth after it (taken for a character cut by the
 	 * read's end, it would wait for bytes that never come). */
-	f = fopen(path, "wb");
+	FILE *f = fopen(path, "wb");
 	assert_non_null(f);
 	fputs("\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n"
 	      "a,b\n"
@@ -315,7 +309,6 @@ reads_utf8_runs(void **state)
 		fputs("c,d\n", f);
 	fclose(f);
 	assert_int_equal(csv_open(&r, path), 0);
-	rows = 0;
 	while (csv_next(r, &row) == 1)
 		rows++;
 	assert_int_equal(rows, 2);
