@@ -239,8 +239,9 @@ check_group(struct hh_import *im, const struct group *g)
 	return !bad;
 }
 
-#define ITEM_SPAN(from, to)                                                                        \
-	sodium_memzero((char *)it + offsetof(struct import_household, from),                       \
+/* Zero IT's bytes from field FROM up to field TO. */
+#define ITEM_SPAN(it, from, to)                                                                    \
+	sodium_memzero((char *)(it) + offsetof(struct import_household, from),                     \
 	               offsetof(struct import_household, to) -                                     \
 	                   offsetof(struct import_household, from))
 
@@ -265,11 +266,11 @@ item_wipe(struct import_household *it)
 		n = it->personal.n;
 	if (n > REC_MAX_MEMBERS)
 		n = REC_MAX_MEMBERS;
-	ITEM_SPAN(hh, hh.members);
+	ITEM_SPAN(it, hh, hh.members);
 	sodium_memzero(it->hh.members, n * sizeof it->hh.members[0]);
-	ITEM_SPAN(hh.n_parents, personal.members);
+	ITEM_SPAN(it, hh.n_parents, personal.members);
 	sodium_memzero(it->personal.members, n * sizeof it->personal.members[0]);
-	ITEM_SPAN(personal.phone, lines);
+	ITEM_SPAN(it, personal.phone, lines);
 	sodium_memzero(it->lines, n * sizeof it->lines[0]);
 }
 
