@@ -436,7 +436,8 @@ def main():
         print(f"  the province during it      {res['province_cpu_s']:8.2f} s CPU, "
               f"{res['province_written_mib']:,} MiB written "
               f"({(p_wrote1 - p_wrote0) / n_households / 1024:.1f} KiB per household); "
-              f"the counties {res['counties_cpu_s']:.2f} s CPU, their 32 `jzfpctl import` "
+              f"the counties {res['counties_cpu_s']:.2f} s CPU, "
+              f"their {len(ctl_cpu)} `jzfpctl import` "
               f"{res['imports_cpu_s']:.2f} s")
         for lvl, ms in lat.items():
             print(f"rollup --format csv, {lvl:10s} {ms:8.1f} ms median of {a.calls}")

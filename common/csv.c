@@ -45,7 +45,6 @@ struct csv_reader {
 	size_t raw_cap;
 	bool sniffed, raw_eof;
 	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
-	bool utf8;    /* the file is UTF-8 (decode) */
 
 	/* the record being built */
 	char *buf;
@@ -171,7 +170,6 @@ sniff(struct csv_reader *r)
 		r->cd = iconv_open("UTF-8", r->encoding);
 	if (r->cd == (iconv_t)-1)
 		return sys_fail(r, -errno);
-	r->utf8 = strcmp(r->encoding, "UTF-8") == 0;
 	return 0;
 }
 
@@ -189,7 +187,7 @@ sniff(struct csv_reader *r)
 static size_t
 decode(struct csv_reader *r, char **in, size_t *inleft, char **out, size_t *outleft)
 {
-	if (!r->utf8)
+	if (strcmp(r->encoding, "UTF-8") != 0)
 		return iconv(r->cd, in, inleft, out, outleft);
 	while (*inleft) {
 		const unsigned char *p = (const unsigned char *)*in;
