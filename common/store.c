@@ -664,8 +664,7 @@ store_grow(struct store *st)
 }
 
 int
-store_copy(struct store *st, const char *dir, const char *mark_key, const char *mark_val,
-           const char *drop_key)
+store_copy(struct store *st, const char *dir, const char *mark_key, const char *mark_val)
 {
 	pthread_rwlock_rdlock(&st->grow_lock);
 	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
@@ -692,12 +691,6 @@ store_copy(struct store *st, const char *dir, const char *mark_key, const char *
 		MDB_val v = {strlen(mark_val), (void *)(uintptr_t)mark_val};
 		if (!rc)
 			rc = mdb_put(txn, dbi, &k, &v, 0);
-		if (!rc && drop_key) {
-			MDB_val d = {strlen(drop_key), (void *)(uintptr_t)drop_key};
-			rc = mdb_del(txn, dbi, &d, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		}
 		if (rc)
 			mdb_txn_abort(txn);
 		else

@@ -228,12 +228,11 @@ JZ_NODISCARD int store_grow(struct store *st);
  * A consistent, compacted copy of the store into directory DIR, which must
  * exist and hold no store (mdb_env_copy2 with MDB_CP_COMPACT: one read
  * transaction, so writers go on meanwhile). With MARK_KEY, the copy's meta
- * database then gets MARK_KEY = MARK_VAL (a restored copy knows it is one),
- * and loses DROP_KEY if that is given and held (what must not outlive the
- * copy: see svc_ops.c). Safe from any thread. Returns 0 or a negative error.
+ * database then gets MARK_KEY = MARK_VAL (a restored copy knows it is one).
+ * Safe from any thread. Returns 0 or a negative error.
  */
 JZ_NODISCARD int store_copy(struct store *st, const char *dir, const char *mark_key,
-                            const char *mark_val, const char *drop_key);
+                            const char *mark_val);
 
 /* The snapshot a read transaction sees (LMDB's transaction id): two read
  * transactions with the same id read the same data. 0 for a finished one. */

@@ -8,16 +8,11 @@
  * node restored from an older copy recovers its records instead of forking
  * its chain (node.c, link_up.c).
  *
- * The copy also leaves out the log's epoch, so a node started on it gives
- * its logs a new one. A cursor names a position and the entry there (link.h);
- * a restored node applies its children's resends from the copy's head on,
- * and when they come in another order than the first time (batches of two
- * children interleaved otherwise), the entry a parent's cursor names can
- * come back at its position with other entries before it: the parent would
- * resume after it and never get those. Under a new epoch, every cursor
- * naming the old log means "send everything" (duplicates are harmless).
+ * The copy keeps the log's epoch: a node started on it ends that epoch at
+ * the copy's head and makes a new one (apply.c epochs_turn), so a parent's
+ * cursor past the copy's head, naming entries the restored log may put in
+ * another order, is not taken for one of them (link_up.c resume_point).
  */
-#include "apply.h"
 #include "bytes.h"
 #include "node.h"
 #include "svc.h"
@@ -90,7 +85,7 @@ svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	uint64_t head = log_head(s->st);
 	char at[32];
 	snprintf(at, sizeof(at), "%llu", (unsigned long long)hlc_wall_ms());
-	int err = store_copy(s->st, dir, NODE_META_RESTORED, at, APPLY_META_EPOCH);
+	int err = store_copy(s->st, dir, NODE_META_RESTORED, at);
 	if (err)
 		return svc_fail(s, err, "backup to %s failed: %s", dir, err_str(err));
 	char file[4200];

@@ -23,6 +23,9 @@ struct rec_household;
 struct rec_workflow;
 struct rollup_acc;
 
+/* Ended epochs of the log a store keeps (apply.h). */
+#define APPLY_EPOCHS_KEPT 32
+
 struct apply_stats {
 	uint64_t applied;
 	uint64_t duplicates;
@@ -54,7 +57,13 @@ struct apply_ctx {
 	 * province's key, needs none). Set by the node after apply_ctx_init. */
 	bool trust;
 	uint8_t root[32];
-	uint8_t epoch[16];
+	uint8_t epoch[16]; /* the log's epoch since this start (apply.h) */
+	/* The epochs before it, newest first: each names this log up to END. */
+	struct apply_epoch {
+		uint8_t id[16];
+		uint64_t end;
+	} past[APPLY_EPOCHS_KEPT];
+	size_t n_past;
 	/* Committed heads, advanced only by a successful apply_commit. */
 	uint64_t local_seq; /* last entry of the log */
 	uint64_t down_seq;  /* last entry of the downlog (a log seq) */

@@ -56,6 +56,74 @@ env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
 	be64_put(key + 32, seq);
 }
 
+/*
+ * A new epoch for the log at every start (DESIGN §5): the one before is
+ * kept with the log's head now, the end of what it names here. A copy of
+ * this store (a backup, a snapshot, a hand copy) holds a prefix of what
+ * its epoch named in the node it was copied from; started, it ends that
+ * epoch at its own head, so a cursor past it, naming entries this log may
+ * put elsewhere now, is not taken for one of them (link_up.c resume_point).
+ */
+static void
+epochs_turn(struct store_txn *txn, struct apply_ctx *ctx)
+{
+	struct bytes v;
+	int err =
+	    store_get(txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), &v);
+	if (err == 0 && (v.n % APPLY_EPOCH_SIZE || v.n / APPLY_EPOCH_SIZE > APPLY_EPOCHS_KEPT)) {
+		store_fail(txn, JZ_ECORRUPT);
+		return;
+	}
+	size_t n = err == 0 ? v.n / APPLY_EPOCH_SIZE : 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ctx->past[i].id, v.p + i * APPLY_EPOCH_SIZE, 16);
+		ctx->past[i].end = be64_get(v.p + i * APPLY_EPOCH_SIZE + 16);
+	}
+	err = store_get(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), &v);
+	if (err == 0 && v.n != sizeof(ctx->epoch)) {
+		store_fail(txn, JZ_ECORRUPT);
+		return;
+	}
+	if (err == 0) {
+		/* Newest first; the oldest beyond the kept ones is forgotten (a
+		 * cursor in it then means "send everything"). */
+		if (n == APPLY_EPOCHS_KEPT)
+			n--;
+		memmove(ctx->past + 1, ctx->past, n * sizeof(ctx->past[0]));
+		memcpy(ctx->past[0].id, v.p, 16);
+		ctx->past[0].end = ctx->local_seq;
+		n++;
+	}
+	ctx->n_past = n;
+	uint8_t buf[APPLY_EPOCHS_KEPT * APPLY_EPOCH_SIZE];
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + i * APPLY_EPOCH_SIZE, ctx->past[i].id, 16);
+		be64_put(buf + i * APPLY_EPOCH_SIZE + 16, ctx->past[i].end);
+	}
+	if (n)
+		store_put(txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST),
+		          buf, n * APPLY_EPOCH_SIZE);
+	randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
+	store_put(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), ctx->epoch,
+	          sizeof(ctx->epoch));
+}
+
+bool
+apply_epoch_end(const struct apply_ctx *ctx, const uint8_t epoch[16], uint64_t *end)
+{
+	if (memcmp(epoch, ctx->epoch, 16) == 0) {
+		*end = ctx->local_seq;
+		return true;
+	}
+	for (size_t i = 0; i < ctx->n_past; i++) {
+		if (memcmp(epoch, ctx->past[i].id, 16) == 0) {
+			*end = ctx->past[i].end;
+			return true;
+		}
+	}
+	return false;
+}
+
 int
 apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, struct hlc *hlc,
                uint64_t area)
@@ -91,17 +159,6 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	err = store_begin(st, &txn, STORE_RW);
 	if (err)
 		goto fail;
-	struct bytes v;
-	err = store_get(&txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), &v);
-	if (err == JZ_ENOTFOUND) {
-		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
-		store_put(&txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), ctx->epoch,
-		          sizeof(ctx->epoch));
-	} else if (err == 0 && v.n == sizeof(ctx->epoch)) {
-		memcpy(ctx->epoch, v.p, v.n);
-	} else if (err == 0) {
-		store_fail(&txn, JZ_ECORRUPT);
-	}
 	rollup_census_init(&txn);
 	struct store_iter it;
 	if (store_iter_open(&txn, STORE_LOG, &it) == 0) {
@@ -110,6 +167,7 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 			ctx->local_seq = be64_get(k.p);
 		store_iter_close(&it);
 	}
+	epochs_turn(&txn, ctx);
 	if (store_iter_open(&txn, STORE_DOWNLOG, &it) == 0) {
 		struct bytes k;
 		if (store_iter_last(&it, &k, NULL) == 0 && k.n == 8)

@@ -34,9 +34,13 @@ struct apply_sealed {
 	struct bytes key_record, nonce, box;
 };
 
-/* The meta key of the log epoch (link.h: a cursor names it): a store
- * without one, new or a backup's copy, makes a fresh one. */
-#define APPLY_META_EPOCH "epoch"
+/* The meta keys of the log's epoch (link.h: a cursor names it), new at
+ * every start, and of the epochs before it, each with the log's head when
+ * it ended (apply_ctx.past). */
+#define APPLY_META_EPOCH       "epoch"
+#define APPLY_META_EPOCHS_PAST "epochs_past"
+/* An ended epoch in APPLY_META_EPOCHS_PAST: its 16 bytes, its end (u64 BE). */
+#define APPLY_EPOCH_SIZE 24
 
 /*
  * Open the store-backed context: reads the log head, the node's own chain
@@ -46,6 +50,14 @@ struct apply_sealed {
 JZ_NODISCARD int apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id,
                                 struct hlc *hlc, uint64_t area);
 void apply_ctx_release(struct apply_ctx *ctx);
+
+/*
+ * Does EPOCH name this log, and up to which position (*END)? The current
+ * epoch names it up to its head; an earlier one up to the head the log had
+ * when that epoch ended (positions past it may hold other entries here than
+ * the epoch named). False for an epoch this store does not know.
+ */
+bool apply_epoch_end(const struct apply_ctx *ctx, const uint8_t epoch[16], uint64_t *end);
 
 /* Begin one transaction. Returns 0 or a negative error. */
 JZ_NODISCARD int apply_begin(struct applier *a, struct apply_ctx *ctx);

@@ -44,6 +44,9 @@ struct child {
 	size_t rid_len;
 	bool welcomed;
 	bool awaiting_rewind; /* asked for a resend; dropping batches until it comes */
+	/* The position of the cursor into the child's log we last gave it
+	 * (Welcome, rewind): it resumes from there or from 0 (held_in). */
+	uint64_t up_base;
 	uint64_t last_seen_ms;
 	uint64_t batches, refused;
 	/* its last heartbeat: itself first, then its subtree */
@@ -152,10 +155,17 @@ void link_down_recv(struct node *n);
 /* Send what of our downlog concerns each child, within its window. */
 void link_down_tick(struct node *n, uint64_t now);
 
-/* Does log DB (STORE_LOG or STORE_DOWNLOG) hold, at position C->local_seq,
- * the envelope C names by (origin, seq, hash)? Then C is a position in this
- * very log, not in an older copy of it. */
-bool link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *c);
+/*
+ * Does cursor C name an entry of our log DB (STORE_LOG or STORE_DOWNLOG)?
+ * Its epoch must be the log's current one or, with PAST, an earlier one
+ * that names it as far as C's position (apply_epoch_end); and the log must
+ * hold at that position the envelope C names by (origin, seq, hash). Then
+ * everything up to C is in this very log, not in another copy of it.
+ * A peer's Welcome or Hello may name an earlier epoch (we restarted since);
+ * a rewind is answered within the current one only, as an older peer that
+ * knows nothing of epochs ending asks again for what it was just sent.
+ */
+bool link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c, bool past);
 
 /*
  * Cursors, as `jzfpctl status --json` shows them (its "up" and "down"):

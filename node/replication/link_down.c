@@ -452,17 +452,13 @@ child_frontier(struct node *n, const struct wire_frame *f, uint64_t *seq, uint8_
 	return diverged;
 }
 
-/* Where to resume the child's down stream, from the cursor in its Hello:
- * after the entry it names if that is an entry of our downlog, else from
- * the start. */
+/* Where to resume the child's down stream, from its cursor C (in its Hello;
+ * PAST, link.h; or a rewind's): after the entry C names if that is an entry
+ * of our downlog, else from the start. */
 static uint64_t
-down_resume(struct node *n, const struct wire_cursor *c)
+down_resume(struct node *n, const struct wire_cursor *c, bool past)
 {
-	if (!c->set || c->local_seq == 0 || memcmp(c->epoch, n->ax.epoch, 16) != 0 ||
-	    c->local_seq > n->ax.local_seq)
-		return 1;
-	bool ok = link_log_holds(n, STORE_DOWNLOG, c);
-	return ok ? c->local_seq + 1 : 1;
+	return link_cursor_holds(n, STORE_DOWNLOG, c, past) ? c->local_seq + 1 : 1;
 }
 
 /* Is the key of this connection (UID) slowed down after failed Hellos?
@@ -549,7 +545,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	c->welcomed = true;
 	c->awaiting_rewind = false;
 	c->last_seen_ms = node_now_ms();
-	c->dnext = down_resume(n, &f->hello.down_cursor);
+	c->dnext = down_resume(n, &f->hello.down_cursor, true);
 	c->dacked = c->dnext - 1;
 	c->dn_inflight = 0;
 	if (own_seq > f->hello.own_seq)
@@ -559,6 +555,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 
 	struct wire_frame w = {.type = WIRE_WELCOME};
 	stored_cursor(n, area, &w.welcome.up_cursor);
+	c->up_base = w.welcome.up_cursor.local_seq;
 	w.welcome.area = n->cfg.area;
 	memcpy(w.welcome.origin, ident_public(n->id), 32);
 	w.welcome.own_seq = own_seq;
@@ -572,7 +569,9 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 struct batch_job {
 	struct child *c;
 	const struct wire_frame *f;
-	uint64_t have; /* what we held of the child's log before this batch */
+	/* What we held of the child's log before this batch, in its epoch
+	 * (0 when our cursor is in another). */
+	uint64_t have;
 };
 
 /*
@@ -633,16 +632,23 @@ struct group_item {
 	char why[200]; /* the first refusal's reason */
 };
 
-/* What we hold of the child of area AREA's log in epoch EPOCH (0: none),
- * as TXN sees it (a write transaction sees the batches before this one). */
+/*
+ * What we hold of child C's log in epoch EPOCH, as TXN sees it (a write
+ * transaction sees the batches before this one): our cursor's position if
+ * it is in that epoch; else the position of the cursor we last gave the
+ * child (C->up_base), from which it resumes if that names an entry of its
+ * log, in an epoch it has ended since (it restarted), or else from 0.
+ */
 static uint64_t
-held_in(struct store_txn *txn, uint64_t area, const uint8_t epoch[16])
+held_in(struct store_txn *txn, const struct child *c, const uint8_t epoch[16], bool *other)
 {
 	uint8_t e[16], origin[32];
 	uint64_t ls, seq;
-	if (apply_get_link(txn, area, e, &ls, origin, &seq) != 0)
+	*other = false;
+	if (apply_get_link(txn, c->area, e, &ls, origin, &seq) != 0)
 		return 0;
-	return memcmp(e, epoch, 16) == 0 ? ls : 0;
+	*other = memcmp(e, epoch, 16) != 0;
+	return *other ? c->up_base : ls;
 }
 
 static int
@@ -654,7 +660,8 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 	 * starting where the last ended. One that starts further on means some
 	 * were lost (or it was sent before we asked to rewind): it is dropped,
 	 * and a resend asked for from what we hold. */
-	it->have = held_in(&a->txn, it->c->area, f->batch.epoch);
+	bool other;
+	it->have = held_in(&a->txn, it->c, f->batch.epoch, &other);
 	it->gap = f->batch.from > it->have + 1;
 	it->applied = it->refused = 0;
 	it->why[0] = 0;
@@ -663,7 +670,7 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 	uint64_t applied = a->st.applied, refused = a->st.refused;
 	a->why[0] = 0;
 	a->gap = false;
-	struct batch_job job = {.c = it->c, .f = f, .have = it->have};
+	struct batch_job job = {.c = it->c, .f = f, .have = other ? 0 : it->have};
 	int err = apply_batch_job(a, &job);
 	it->applied = a->st.applied - applied;
 	it->refused = a->st.refused - refused;
@@ -713,6 +720,7 @@ on_batches(struct node *n, struct group_item *g, size_t cnt)
 				ack.ack.down_head = n->ax.down_seq;
 				if (g[i].have)
 					ack.ack.upto = held;
+				c->up_base = ack.ack.upto.set ? held.local_seq : 0;
 				link_send(n->router, c->rid, c->rid_len, &ack);
 				c->awaiting_rewind = true;
 			}
@@ -761,7 +769,7 @@ on_down_ack(struct node *n, struct child *c, const struct wire_frame *f)
 {
 	const struct wire_cursor *u = &f->ack.upto;
 	if (f->ack.rewind) {
-		c->dnext = down_resume(n, u);
+		c->dnext = down_resume(n, u, false);
 		c->dacked = c->dnext - 1;
 		c->dn_inflight = 0;
 		log_warn("child %012" PRIu64 " asks to resend our records from %" PRIu64, c->area,

@@ -4,9 +4,10 @@
  * The child never trusts its own memory of acknowledgements across a
  * reconnection: Welcome carries the parent's stored cursor into our log,
  * and we send from there. The cursor names the entry at its position
- * (origin, seq); if our log holds something else there, or the epoch is
- * not ours, our log is not the one the parent saw and we send everything
- * (duplicates are harmless, DESIGN §3).
+ * (origin, seq) in an epoch of our log (a new one at every start, apply.h);
+ * if our log holds something else there, or the epoch is not one of ours,
+ * or ended before that position, our log is not the one the parent saw and
+ * we send everything (duplicates are harmless, DESIGN §3).
  *
  * Reliability lives in LMDB: a batch is read from the log when it is sent
  * and forgotten once acknowledged; after silence or a Refuse we go back to
@@ -339,8 +340,12 @@ send_hello(struct node *n, uint64_t now)
 }
 
 bool
-link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *c)
+link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c, bool past)
 {
+	uint64_t end;
+	if (!c->set || c->local_seq == 0 || !apply_epoch_end(&n->ax, c->epoch, &end) ||
+	    c->local_seq > end || (!past && memcmp(c->epoch, n->ax.epoch, 16) != 0))
+		return false;
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return false;
@@ -360,19 +365,18 @@ link_log_holds(struct node *n, enum store_db db, const struct wire_cursor *c)
 
 /*
  * Where to resume sending, given the parent's word C on what it holds of our
- * log: C itself when it names an entry of this log, else the start (an
- * unknown epoch, or a log restored from an older copy: send everything,
- * duplicates are harmless).
+ * log: C itself when it names an entry of this log (PAST: also in an epoch
+ * before this start), else the start (an epoch we do not know, or one that
+ * ended before C's position: a log restored from a copy, refilled since in
+ * another order; send everything, duplicates are harmless).
  */
 static uint64_t
-resume_point(struct node *n, const struct wire_cursor *c)
+resume_point(struct node *n, const struct wire_cursor *c, bool past)
 {
 	if (!c->set || c->local_seq == 0)
 		return 0;
-	if (memcmp(c->epoch, n->ax.epoch, 16) == 0 && c->local_seq <= n->ax.local_seq &&
-	    link_log_holds(n, STORE_LOG, c)) {
+	if (link_cursor_holds(n, STORE_LOG, c, past))
 		return c->local_seq;
-	}
 	log_warn("parent's cursor does not name an entry of our log (restored store?): "
 	         "resending everything");
 	return 0;
@@ -452,7 +456,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	}
 	if (!n->up.confirmed && node_confirm_chain(n) != 0)
 		return; /* logged; the next Hello tries again */
-	uint64_t from = resume_point(n, &f->welcome.up_cursor);
+	uint64_t from = resume_point(n, &f->welcome.up_cursor, true);
 	n->up.state = UP_READY;
 	n->up.connected = !n->up.dropped;
 	n->up.behind = false;
@@ -475,7 +479,7 @@ on_ack(struct node *n, const struct wire_frame *f)
 	if (f->ack.rewind) {
 		/* The parent lost track of our batches (one missing before
 		 * this): resend from what it holds. */
-		uint64_t from = resume_point(n, c);
+		uint64_t from = resume_point(n, c, false);
 		log_warn("parent asks to resend from %" PRIu64, from);
 		resume_from(n, from);
 		return;
@@ -548,6 +552,21 @@ apply_recovery_job(struct applier *a, void *arg)
 	return a->txn.err;
 }
 
+/*
+ * What we hold of the parent's downlog in epoch EPOCH, for the gap check:
+ * our stored cursor HELD if it is in that epoch; else, in the epoch the
+ * parent's Welcome named, the position it said it resumes from (it has
+ * restarted since HELD and took HELD in its earlier epoch, or it resends
+ * everything from 0).
+ */
+static uint64_t
+down_have(const struct node *n, const struct wire_cursor *held, const uint8_t epoch[16])
+{
+	if (held->set && memcmp(held->epoch, epoch, 16) == 0)
+		return held->local_seq;
+	return memcmp(n->up.down_epoch, epoch, 16) == 0 ? n->up.down_upto : 0;
+}
+
 /* Records of our parent's downlog that concern us (the down direction):
  * applied with the cursor in one transaction, then acknowledged. */
 static void
@@ -557,8 +576,7 @@ on_down_batch(struct node *n, const struct wire_frame *f)
 		return;
 	struct wire_cursor held;
 	down_cursor_get(n, &held);
-	uint64_t have =
-	    held.set && memcmp(held.epoch, f->batch.epoch, 16) == 0 ? held.local_seq : 0;
+	uint64_t have = down_have(n, &held, f->batch.epoch);
 	if (f->batch.from > have + 1) {
 		if (!n->up.down_rewind_asked) {
 			log_warn("records from the parent start at %" PRIu64 " but we hold up to "

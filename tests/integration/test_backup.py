@@ -13,9 +13,11 @@ its data directory replaced by the backup's copy, and restarted. Then:
     the province;
   - its rollups equal the province's for its subtree, and equal what they
     were before it was stopped; nothing was refused or duplicated above it;
-  - the copy holds no log epoch, so the restored township's logs get a new
-    one (svc_ops.c says why; test_backup_order makes the case where a kept
-    epoch would lose records);
+  - the copy holds the log's epoch, which the restored township ends at the
+    copy's head when it starts: the county's cursor, past that, names no
+    entry of its log, and it resends its log (apply.c epochs_turn says why;
+    test_backup_order makes the case where an epoch going on would lose
+    records);
   - a backup into a non-empty directory, or a relative path it cannot
     create, is refused with a clear reason.
 """
@@ -72,7 +74,7 @@ def test(t):
     check_eq(p.returncode, 0, f"jzfp_schema {backup} --keys meta: {p.stderr}")
     keys = set(p.stdout.split())
     check(b"restored_from_backup".hex() in keys, f"the copy is not marked restored: {keys}")
-    check(b"epoch".hex() not in keys, f"the copy kept the log's epoch: {keys}")
+    check(b"epoch".hex() in keys, f"the copy has no log epoch: {keys}")
     t.wait_synced(receipts=False)
 
     # ---- refusals
@@ -97,6 +99,7 @@ def test(t):
     os.mkdir(town.data, 0o700)
     shutil.copy(os.path.join(backup, "data.mdb"), os.path.join(town.data, "data.mdb"))
     os.chmod(os.path.join(town.data, "data.mdb"), 0o600)
+    mark = len(town.log_text())
     t.start(town)
     check(t.grep_log(town, r"restored from a backup: waiting for the parent"),
           f"{town}: no log line saying it waits for its parent")
@@ -105,6 +108,8 @@ def test(t):
     check_eq(st["may_sign"], True, f"{town}: may sign after its parent answered")
     check(t.grep_log(town, r"restored store: the parent has answered"),
           f"{town}: no log line saying signing is allowed again")
+    check("parent's cursor does not name an entry of our log" in town.log_text()[mark:],
+          f"{town}: no log line saying the county's cursor is past the copy's epoch")
     check_eq(rollup_csv(t, town, TOWNSHIP), want, "township rollup after the restore")
     check_eq(rollup_csv(t, prov, TOWNSHIP), want, "province rollup after the restore")
     check_eq(t.status(prov)["records"], prov_records, "province records after the restore")

@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
 """A restored relay whose children resend in another order (README: Operations,
-Backup and restore; node/control/svc_ops.c).
+Backup and restore; node/replication/apply.c epochs_turn).
 
 A parent's cursor for a child names a position in the child's log and the
-entry there. A township restored from a backup applies its villages'
+entry there. A township restored from a copy applies its villages'
 resends from the copy's head on. Here they come in an order that puts the
 entry the county's cursor names back at the same position, behind other
 entries:
 
-  - after the backup, V1 imports A (n records), then V2 imports B; the
+  - after the copy, V1 imports A (n records), then V2 imports B; the
     township's log is copy + A + B, and the county's cursor names B's last
     record, at position Q;
   - the township is restored with the county, V1 and V2 stopped; V3
     imports C, as many records as A; then V2 resends B: the township's log
     is copy + C + B, B's last record at Q again;
-  - the county starts. Had the copy kept the log's epoch, the cursor would
-    name an entry of the township's log and the county would resume after
-    Q, never getting C. The copy has no epoch, so the township's logs have
-    a new one and it sends the county everything.
+  - the county starts. Its cursor is in the epoch the copy was taken in;
+    the restored township ended that epoch at the copy's head when it
+    started, so the cursor, past that end, names no entry of its log and
+    it sends the county everything. Had the epoch gone on, the county would
+    resume after Q and never get C.
+
+The copy is `jzfpctl backup`'s here; test_snapshot_order takes it as a VM
+snapshot or a hand copy would, the running township paused (SIGSTOP) while
+its data file is copied.
 
 Then V1 resends A, the tree syncs on exact cursors, and the province holds
 C: its rollups for the township's villages equal the township's, and
@@ -28,6 +33,7 @@ says so and fails instead of passing for nothing.
 
 import os
 import shutil
+import signal
 
 import jzfptest as jt
 from jzfptest import check, check_eq
@@ -55,7 +61,20 @@ def wait_held(t, village, town):
     return head(t, town)
 
 
-def test(t):
+def copy_paused(town, dest):
+    """Copy TOWN's data file while it is paused, as a snapshot of the running
+    node would: LMDB's file is whole at any instant between its writes."""
+    os.mkdir(dest, 0o700)
+    pid = town.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        shutil.copy(os.path.join(town.data, "data.mdb"), os.path.join(dest, "data.mdb"))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def scenario(t, how):
+    """HOW: "backup" (`jzfpctl backup`) or "snapshot" (copy_paused)."""
     t.receipt_ms = 3600 * 1000
     prov = t.add("630000000000", "province", "青海省")
     county = t.add("630121000000", "county", "大通县")
@@ -76,8 +95,12 @@ def test(t):
 
     # ---- the copy, then A (V1) and B (V2) through the township, in turn
     backup = os.path.join(t.dir, "town-backup")
-    t.ctl(town, "backup", backup, "--json", timeout_s=600)
     copy_head = head(t, town)
+    if how == "backup":
+        t.ctl(town, "backup", backup, "--json", timeout_s=600)
+    else:
+        copy_paused(town, backup)
+    check_eq(head(t, town), copy_head, "the township's head across the copy (nothing moving)")
     files = jt.gen_households(os.path.join(t.dir, "h-{village}.csv"), [V1, V2, V3],
                               HOUSEHOLDS, seed=21, year=YEAR, new=True)
     t.import_ok(v1, "households", files[V1])
@@ -99,6 +122,7 @@ def test(t):
     t.start(town, wait=False)
     t.wait_up(town, wait_sign=False)
     check_eq(head(t, town), copy_head, "the restored township's log head")
+    mark = len(town.log_text())
 
     # ---- C (V3, as many records as A), then V2 resends B
     t.import_ok(v3, "households", files[V3])
@@ -119,6 +143,12 @@ def test(t):
     check_eq(rollup_csv(t, county), want, "county rollup for the township's villages")
     t.verify(town, "restored township")
     t.verify(prov, "province")
+    check("parent's cursor does not name an entry of our log" in town.log_text()[mark:],
+          f"{town}: no log line saying the county's cursor is past the copy's epoch")
+
+
+def test(t):
+    scenario(t, "backup")
 
 
 if __name__ == "__main__":

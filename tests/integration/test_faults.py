@@ -174,16 +174,34 @@ def part_c(s):
     t = s.t
     t.wait_synced()
     before = s.snapshot()
+    marks = {a: len(n.log_text()) for a, n in t.nodes.items()}
     t.stop_all()
     t.start_all()
     t.wait_synced()
     after = s.snapshot()
+    # Every log starts a new epoch; each parent's cursor, in the epoch
+    # before, still names its entry: every link resumes where it stood.
+    for a, n in t.nodes.items():
+        if n.parent is not None:
+            up = re.findall(r"link to parent up: parent holds our log up to (\d+) of (\d+)",
+                            n.log_text()[marks[a]:])
+            check(up and up[0][0] == up[0][1] and int(up[0][0]) > 0,
+                  f"(c) {n}: its parent does not resume where it stood: {up}")
     for a in t.nodes:
         check_eq(after[a][0], before[a][0], f"(c) {t.nodes[a]}: records after a full restart")
         for lv in jt.ROLLUP_LEVELS:
             jt.compare_rollup(after[a][1][lv], before[a][1][lv],
                               f"(c) {t.nodes[a]} rollup --level {lv} after a full restart")
+    # New records up and receipts down, in the new epochs, continue the
+    # cursors of the epochs before: no link asks for, or makes, a resend.
+    files = s.households([V1], 5, "after-restart")
+    t.import_ok(t.nodes[V1], "households", files[V1])
     s.check_all("(c) after a full restart")
+    for a, n in t.nodes.items():
+        new = n.log_text()[marks[a]:]
+        for bad in ("resending everything", "asking for a resend", "asks to resend",
+                    "start at"):
+            check(bad not in new, f"(c) {n}: '{bad}' after a full restart")
 
 
 def part_d(s):

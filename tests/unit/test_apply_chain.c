@@ -148,14 +148,20 @@ applied_and_stored(void **state)
 	}
 	verify_ok(nd);
 
-	/* The heads survive a restart of the context, open proposals too. */
+	/* The heads survive a restart of the context, open proposals too. The
+	 * log gets a new epoch; the one before names it up to the head. */
 	uint8_t epoch[16];
 	memcpy(epoch, nd->ctx.epoch, sizeof(epoch));
 	node_restart(nd, fx->county);
 	assert_int_equal(nd->ctx.local_seq, V1_N);
 	assert_int_equal(nd->ctx.own_seq, 0);
 	assert_int_equal(nd->ctx.open_proposals, 3);
-	assert_memory_equal(nd->ctx.epoch, epoch, sizeof(epoch));
+	assert_memory_not_equal(nd->ctx.epoch, epoch, sizeof(epoch));
+	uint64_t end = 0;
+	assert_true(apply_epoch_end(&nd->ctx, epoch, &end));
+	assert_int_equal(end, V1_N);
+	assert_true(apply_epoch_end(&nd->ctx, nd->ctx.epoch, &end));
+	assert_int_equal(end, V1_N);
 
 	/* The three recorded by the procedure: now they count as poor. */
 	struct chain ct;
@@ -198,6 +204,61 @@ applied_and_stored(void **state)
 	assert_int_equal(nd->ctx.own_seq, own);
 	assert_int_equal(nd->ctx.open_proposals, 0);
 	assert_int_equal(nd->ctx.parked, 0);
+}
+
+/*
+ * Epochs over restarts (apply.h): each start ends the epoch before at the
+ * log's head then, and the current one names the log up to its head as it
+ * grows. A store keeps the newest APPLY_EPOCHS_KEPT ended ones.
+ */
+static void
+epochs_end_at_each_start(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = county_start(fx);
+	struct chain c;
+	struct env e[V1_N];
+	v1_records(&c, fx->v1, e);
+	uint8_t ep[APPLY_EPOCHS_KEPT + 2][16];
+	uint64_t head[APPLY_EPOCHS_KEPT + 2];
+	for (int i = 0; i < APPLY_EPOCHS_KEPT + 2; i++) {
+		memcpy(ep[i], nd->ctx.epoch, 16);
+		if (i < V1_N) {
+			struct result r = apply_range(nd, TOWN, e, i, i);
+			expect(&r, 1, 0, 0);
+		}
+		head[i] = nd->ctx.local_seq;
+		uint64_t end = 0;
+		assert_true(apply_epoch_end(&nd->ctx, ep[i], &end));
+		assert_int_equal(end, head[i]); /* the current one, at the head */
+		node_restart(nd, fx->county);
+	}
+	assert_int_equal(nd->ctx.n_past, APPLY_EPOCHS_KEPT);
+	uint64_t end = 0;
+	/* The two oldest forgotten; the others end where their start left
+	 * the log, newest first. */
+	assert_false(apply_epoch_end(&nd->ctx, ep[0], &end));
+	assert_false(apply_epoch_end(&nd->ctx, ep[1], &end));
+	for (int i = 2; i < APPLY_EPOCHS_KEPT + 2; i++) {
+		assert_true(apply_epoch_end(&nd->ctx, ep[i], &end));
+		assert_int_equal(end, head[i]);
+		assert_memory_equal(nd->ctx.past[APPLY_EPOCHS_KEPT + 1 - i].id, ep[i], 16);
+	}
+	for (int i = 0; i < APPLY_EPOCHS_KEPT + 2; i++)
+		assert_memory_not_equal(nd->ctx.epoch, ep[i], 16);
+	uint8_t unknown[16] = {0};
+	assert_false(apply_epoch_end(&nd->ctx, unknown, &end));
+
+	/* A damaged list is refused, not read as some other epochs. */
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_put(&txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), "short",
+	          5);
+	assert_int_equal(store_commit(&txn), 0);
+	apply_ctx_release(&nd->ctx);
+	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, fx->county, &nd->hlc, COUNTY),
+	                 JZ_ECORRUPT);
+	nd->ctx_ok = false;
 }
 
 static void
@@ -549,6 +610,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(applied_and_stored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(epochs_end_at_each_start, setup, teardown),
 	    cmocka_unit_test_setup_teardown(interleaved_origins_in_one_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(duplicates_change_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(gap_refused, setup, teardown),
