@@ -331,8 +331,9 @@ watch_run(void *arg)
 	uint32_t seen = 0;
 	/* Each import is two records: its key record, then the household. A
 	 * record that shows at the province before its village's reply has
-	 * reached the sender (three commits are between them) gets a
-	 * negative figure, which the summary counts as "early". */
+	 * reached the sender (three hops and the province's commit are
+	 * between them; relays send on before they commit) gets a negative
+	 * figure, which the summary counts as "early". */
 	while (seen < w->count && now_s() < w->deadline && !atomic_load(&w->stop)) {
 		uint64_t r = records_after(w->province, "province", 1000, &changes);
 		double at = now_s();

@@ -566,6 +566,11 @@ open_sockets(struct node *n, char *err, size_t errlen)
 		rc = link_down_open(n, err, errlen);
 	if (!rc)
 		rc = link_up_open(n, err, errlen);
+	if (!rc && n->dealer) {
+		/* Children's entries go up as they are written (link.h). */
+		n->ax.forward = link_up_forward;
+		n->ax.forward_arg = n;
+	}
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct applier;
 struct envelope;
 struct hh_work;
 struct hlc;
@@ -64,6 +65,15 @@ struct apply_ctx {
 		uint64_t end;
 	} past[APPLY_EPOCHS_KEPT];
 	size_t n_past;
+	bool epochs_dirty; /* an epoch ended since the last commit: stored with the next */
+	/* Called by apply_commit just before the commit of a transaction that
+	 * adds log entries and signs nothing of ours (the node sends them up,
+	 * link_up.c link_up_forward): sets FORWARDED, the last position sent.
+	 * A commit that fails after that ends the epoch at the committed head,
+	 * since the next entries will take those positions. */
+	void (*forward)(void *arg, struct applier *a);
+	void *forward_arg;
+	uint64_t forwarded;
 	/* Committed heads, advanced only by a successful apply_commit. */
 	uint64_t local_seq; /* last entry of the log */
 	uint64_t down_seq;  /* last entry of the downlog (a log seq) */

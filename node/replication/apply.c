@@ -56,6 +56,35 @@ env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
 	be64_put(key + 32, seq);
 }
 
+/* End the log's current epoch at position END and start a new one (not
+ * yet stored: epochs_put). The oldest ended one beyond the kept ones is
+ * forgotten; a cursor in it then means "send everything". */
+static void
+epoch_end(struct apply_ctx *ctx, uint64_t end)
+{
+	size_t n = ctx->n_past < APPLY_EPOCHS_KEPT ? ctx->n_past : APPLY_EPOCHS_KEPT - 1;
+	memmove(ctx->past + 1, ctx->past, n * sizeof(ctx->past[0]));
+	memcpy(ctx->past[0].id, ctx->epoch, 16);
+	ctx->past[0].end = end;
+	ctx->n_past = n + 1;
+	randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
+}
+
+static void
+epochs_put(struct store_txn *txn, const struct apply_ctx *ctx)
+{
+	uint8_t buf[APPLY_EPOCHS_KEPT * APPLY_EPOCH_SIZE];
+	for (size_t i = 0; i < ctx->n_past; i++) {
+		memcpy(buf + i * APPLY_EPOCH_SIZE, ctx->past[i].id, 16);
+		be64_put(buf + i * APPLY_EPOCH_SIZE + 16, ctx->past[i].end);
+	}
+	if (ctx->n_past)
+		store_put(txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST),
+		          buf, ctx->n_past * APPLY_EPOCH_SIZE);
+	store_put(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), ctx->epoch,
+	          sizeof(ctx->epoch));
+}
+
 /*
  * A new epoch for the log at every start (DESIGN §5): the one before is
  * kept with the log's head now, the end of what it names here. A copy of
@@ -63,6 +92,8 @@ env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
  * its epoch named in the node it was copied from; started, it ends that
  * epoch at its own head, so a cursor past it, naming entries this log may
  * put elsewhere now, is not taken for one of them (link_up.c resume_point).
+ * The same goes for entries sent on before their commit (apply_ctx.forward)
+ * and lost in a crash.
  */
 static void
 epochs_turn(struct store_txn *txn, struct apply_ctx *ctx)
@@ -74,8 +105,8 @@ epochs_turn(struct store_txn *txn, struct apply_ctx *ctx)
 		store_fail(txn, JZ_ECORRUPT);
 		return;
 	}
-	size_t n = err == 0 ? v.n / APPLY_EPOCH_SIZE : 0;
-	for (size_t i = 0; i < n; i++) {
+	ctx->n_past = err == 0 ? v.n / APPLY_EPOCH_SIZE : 0;
+	for (size_t i = 0; i < ctx->n_past; i++) {
 		memcpy(ctx->past[i].id, v.p + i * APPLY_EPOCH_SIZE, 16);
 		ctx->past[i].end = be64_get(v.p + i * APPLY_EPOCH_SIZE + 16);
 	}
@@ -85,27 +116,12 @@ epochs_turn(struct store_txn *txn, struct apply_ctx *ctx)
 		return;
 	}
 	if (err == 0) {
-		/* Newest first; the oldest beyond the kept ones is forgotten (a
-		 * cursor in it then means "send everything"). */
-		if (n == APPLY_EPOCHS_KEPT)
-			n--;
-		memmove(ctx->past + 1, ctx->past, n * sizeof(ctx->past[0]));
-		memcpy(ctx->past[0].id, v.p, 16);
-		ctx->past[0].end = ctx->local_seq;
-		n++;
+		memcpy(ctx->epoch, v.p, 16);
+		epoch_end(ctx, ctx->local_seq);
+	} else {
+		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
 	}
-	ctx->n_past = n;
-	uint8_t buf[APPLY_EPOCHS_KEPT * APPLY_EPOCH_SIZE];
-	for (size_t i = 0; i < n; i++) {
-		memcpy(buf + i * APPLY_EPOCH_SIZE, ctx->past[i].id, 16);
-		be64_put(buf + i * APPLY_EPOCH_SIZE + 16, ctx->past[i].end);
-	}
-	if (n)
-		store_put(txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST),
-		          buf, n * APPLY_EPOCH_SIZE);
-	randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
-	store_put(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), ctx->epoch,
-	          sizeof(ctx->epoch));
+	epochs_put(txn, ctx);
 }
 
 bool
@@ -244,7 +260,10 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	a->own_seq = ctx->own_seq;
 	memcpy(a->own_hash, ctx->own_hash, 32);
 	rollup_acc_reset(ctx->acc);
-	return store_begin(ctx->st, &a->txn, STORE_RW);
+	int err = store_begin(ctx->st, &a->txn, STORE_RW);
+	if (!err && ctx->epochs_dirty)
+		epochs_put(&a->txn, ctx);
+	return err;
 }
 
 static void refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt,
@@ -1043,11 +1062,27 @@ apply_commit(struct applier *a)
 {
 	struct apply_ctx *ctx = a->ctx;
 	rollup_acc_flush(ctx->acc, &a->txn);
+	/* Entries of others may go on while they are written (only ours must
+	 * be durable before they leave: lost, they would be signed anew with
+	 * the same sequence numbers); not while writes fail. */
+	if (ctx->forward && !a->txn.err && !ctx->store_err && a->local_seq > ctx->local_seq &&
+	    a->own_seq == ctx->own_seq)
+		ctx->forward(ctx->forward_arg, a);
 	int err = store_commit(&a->txn);
 	if (err) {
 		rollup_acc_reset(ctx->acc);
+		if (ctx->forwarded > ctx->local_seq) {
+			/* What went on names positions the next entries will fill. */
+			log_warn("store: a commit failed after its entries were sent on: the log "
+			         "starts a new epoch at position %" PRIu64,
+			         ctx->local_seq);
+			epoch_end(ctx, ctx->local_seq);
+			ctx->forwarded = ctx->local_seq;
+			ctx->epochs_dirty = true;
+		}
 		return err;
 	}
+	ctx->epochs_dirty = false;
 	ctx->local_seq = a->local_seq;
 	ctx->down_seq = a->down_seq;
 	ctx->own_seq = a->own_seq;

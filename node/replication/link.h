@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct node; /* node.h: the daemon context, which holds the state below */
+struct applier; /* applier.h */
+struct node;    /* node.h: the daemon context, which holds the state below */
 
 #define NODE_MAX_WINDOW   64
 #define NODE_MAX_CHILDREN 4096
@@ -75,6 +76,7 @@ struct uplink {
 	enum up_state state;
 	uint64_t acked;                     /* the parent holds our log up to this local_seq */
 	uint64_t next;                      /* next local_seq to send */
+	uint8_t epoch[16];                  /* our log's epoch when this stream began */
 	uint64_t inflight[NODE_MAX_WINDOW]; /* last local_seq of each unacked batch */
 	size_t n_inflight;
 	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
@@ -140,6 +142,15 @@ void link_up_tick(struct node *n, uint64_t now);
  * (it used to forward only between turns of up to 16 such groups: the
  * stages of a chain ran one after another instead of side by side). */
 void link_up_pump(struct node *n, uint64_t now);
+
+/*
+ * apply_ctx.forward of a node with a parent: send the parent, within the
+ * window, the entries transaction A adds to the log, before A commits. A
+ * hop then costs the parent its apply, not also our commit's flushes; our
+ * acks to our children still wait for our commit. If the commit fails,
+ * apply_commit ends the log's epoch and the next pump says Hello again.
+ */
+void link_up_forward(void *arg, struct applier *a);
 
 /*
  * How long the parent may stay silent before the link is taken as down and

@@ -388,6 +388,7 @@ resume_from(struct node *n, uint64_t from)
 	n->up.acked = from;
 	n->up.next = from + 1;
 	n->up.n_inflight = 0;
+	memcpy(n->up.epoch, n->ax.epoch, 16);
 }
 
 static void
@@ -694,23 +695,27 @@ link_up_recv(struct node *n)
 /* Read up to batch_max log entries from n->up.next and send them as one
  * Batch. Returns 0 (sent, or nothing to send), -EAGAIN, or an error. */
 static int
-send_batch(struct node *n)
+send_batch(struct node *n, struct store_txn *wtxn)
 {
-	struct store_txn txn;
-	int err = store_begin(n->st, &txn, STORE_RO);
-	if (err)
-		return err;
+	struct store_txn rtxn, *txn = wtxn;
+	if (!wtxn) {
+		int err = store_begin(n->st, &rtxn, STORE_RO);
+		if (err)
+			return err;
+		txn = &rtxn;
+	}
 	size_t cap = (size_t)n->cfg.batch_max;
 	struct bytes *envs = malloc(cap * sizeof(*envs));
 	if (!envs) {
-		store_abort(&txn);
+		if (!wtxn)
+			store_abort(txn);
 		return -ENOMEM;
 	}
 	struct wire_frame f = {.type = WIRE_BATCH};
 	memcpy(f.batch.epoch, n->ax.epoch, 16);
 	f.batch.from = n->up.next;
 	struct store_iter it;
-	err = store_iter_open(&txn, STORE_LOG, &it);
+	int err = store_iter_open(txn, STORE_LOG, &it);
 	size_t count = 0, bytes = 0, considered = 0;
 	uint64_t last = 0;
 	struct bytes raw = {0};                  /* the last entry considered */
@@ -728,7 +733,7 @@ send_batch(struct node *n)
 				err = JZ_ECORRUPT;
 				break;
 			}
-			err = store_get(&txn, STORE_ENV, v.p, 40, &raw);
+			err = store_get(txn, STORE_ENV, v.p, 40, &raw);
 			if (err)
 				break;
 			last = be64_get(k.p);
@@ -743,11 +748,11 @@ send_batch(struct node *n)
 				struct origin_state o;
 				memcpy(origin, v.p, 32);
 				have_origin = true;
-				above = origin_get(&txn, v.p, &o) == 0 && o.area != n->cfg.area &&
+				above = origin_get(txn, v.p, &o) == 0 && o.area != n->cfg.area &&
 				        area_is_under(n->cfg.area, o.area);
 			}
 			bool ancestors =
-			    !own && above && store_get(&txn, STORE_DOWNLOG, k.p, 8, &dl) == 0;
+			    !own && above && store_get(txn, STORE_DOWNLOG, k.p, 8, &dl) == 0;
 			if (!ancestors) {
 				envs[count++] = raw;
 				bytes += raw.n;
@@ -776,7 +781,8 @@ send_batch(struct node *n)
 			n->up.last_send_ms = node_now_ms();
 		}
 	}
-	store_abort(&txn);
+	if (!wtxn)
+		store_abort(txn);
 	free(envs);
 	return err;
 }
@@ -866,14 +872,23 @@ link_up_tick(struct node *n, uint64_t now)
 		send_heartbeat(n, now);
 }
 
-void
-link_up_pump(struct node *n, uint64_t now)
+/* Send what the window allows of the log from n->up.next to HEAD, read in
+ * WTXN (a write transaction about to commit: link_up_forward) or else in a
+ * read transaction of its own. */
+static void
+pump(struct node *n, uint64_t now, struct store_txn *wtxn, uint64_t head)
 {
 	struct uplink *up = &n->up;
 	if (up->state != UP_READY)
 		return;
-	while (up->n_inflight < (size_t)n->cfg.window && up->next <= n->ax.local_seq) {
-		int err = send_batch(n);
+	if (memcmp(up->epoch, n->ax.epoch, 16) != 0) {
+		/* A commit failed after its entries went up (apply_commit): what
+		 * we sent and the parent's acks name the epoch that ended. */
+		go_hello(n, "our log started a new epoch: resuming from the parent's word");
+		return;
+	}
+	while (up->n_inflight < (size_t)n->cfg.window && up->next <= head) {
+		int err = send_batch(n, wtxn);
 		if (err) {
 			if (err != -EAGAIN && now - up->send_err_logged_ms > 60000) {
 				log_error("cannot send batch from log position %" PRIu64 ": %s",
@@ -883,4 +898,19 @@ link_up_pump(struct node *n, uint64_t now)
 			break;
 		}
 	}
+}
+
+void
+link_up_pump(struct node *n, uint64_t now)
+{
+	pump(n, now, NULL, n->ax.local_seq);
+}
+
+void
+link_up_forward(void *arg, struct applier *a)
+{
+	struct node *n = arg;
+	pump(n, node_now_ms(), &a->txn, a->local_seq);
+	if (n->up.next - 1 > n->ax.forwarded)
+		n->ax.forwarded = n->up.next - 1;
 }

@@ -237,6 +237,145 @@ apply_write_keeps_the_storage_error(void **state)
 	ident_free(&id);
 }
 
+/* A write that adds one log entry (as a child's envelope would), with a
+ * value of a few pages; with OWN, it also signs one of ours. */
+struct entry_job {
+	uint64_t k;
+	bool own;
+};
+
+static int
+put_entry(struct applier *a, void *arg)
+{
+	const struct entry_job *j = arg;
+	uint8_t key[8], val[40] = {0};
+	be64_put(key, ++a->local_seq);
+	store_append(&a->txn, STORE_LOG, key, sizeof(key), val, sizeof(val));
+	if (j->own)
+		a->own_seq++;
+	uint64_t k = j->k;
+	return put_big(a, &k);
+}
+
+/* What apply_ctx.forward saw: calls, the head it was given, and whether
+ * that entry was in its transaction. */
+static int forward_calls;
+static uint64_t forward_head;
+static bool forward_saw_entry;
+
+static void
+forward(void *arg, struct applier *a)
+{
+	struct apply_ctx *ax = arg;
+	uint8_t key[8];
+	struct bytes v;
+	be64_put(key, a->local_seq);
+	forward_calls++;
+	forward_head = a->local_seq;
+	forward_saw_entry = store_get(&a->txn, STORE_LOG, key, sizeof(key), &v) == 0;
+	ax->forwarded = a->local_seq; /* sent, as link_up_forward would */
+}
+
+/* The epochs the store holds: its current one and the ended ones. */
+static void
+stored_epochs(struct store *st, uint8_t epoch[16], struct bytes *past, uint8_t *buf)
+{
+	struct store_txn txn;
+	struct bytes v;
+	assert_int_equal(store_begin(st, &txn, STORE_RO), 0);
+	assert_int_equal(
+	    store_get(&txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), &v), 0);
+	assert_int_equal(v.n, 16);
+	memcpy(epoch, v.p, 16);
+	assert_int_equal(
+	    store_get(&txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), &v),
+	    0);
+	memcpy(buf, v.p, v.n);
+	past->p = buf;
+	past->n = v.n;
+	store_abort(&txn);
+}
+
+/* Entries of others go up before their commit (apply_ctx.forward), ours
+ * not; a commit that fails after they went ends the log's epoch at the
+ * committed head, stored with the next commit; nothing goes up early
+ * while writes fail. */
+static void
+forwarded_before_commit_and_lost(void **state)
+{
+	struct fixture *fx = *state;
+	struct ident *id = NULL;
+	struct hlc hlc;
+	struct apply_ctx ax;
+	struct applier a;
+	struct entry_job job = {.k = 10};
+
+	assert_int_equal(ident_generate(&id), 0);
+	hlc_init(&hlc, NULL, NULL);
+	assert_int_equal(apply_ctx_init(&ax, fx->st, id, &hlc, 630121000000ULL), 0);
+	ax.forward = forward;
+	ax.forward_arg = &ax;
+	forward_calls = 0;
+
+	/* Sent before the commit, with the entry in the transaction. */
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(forward_calls, 1);
+	assert_int_equal(forward_head, 1);
+	assert_true(forward_saw_entry);
+	assert_int_equal(ax.local_seq, 1);
+
+	/* A transaction that signs one of ours is not sent before it is
+	 * durable (lost, it would be signed anew under the same seq). */
+	job.own = true;
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(forward_calls, 1);
+	assert_int_equal(ax.local_seq, 2);
+	job.own = false;
+
+	/* Sent, then the commit fails: the epoch ends at 2. */
+	uint8_t before[16];
+	memcpy(before, ax.epoch, 16);
+	next_write = FAULT_ENOSPC;
+	job.k = 11;
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), -ENOSPC);
+	assert_int_equal(forward_calls, 2);
+	assert_int_equal(forward_head, 3);
+	assert_int_equal(ax.local_seq, 2);
+	assert_memory_not_equal(ax.epoch, before, 16);
+	uint64_t end = 0;
+	assert_true(apply_epoch_end(&ax, before, &end));
+	assert_int_equal(end, 2);
+	assert_true(ax.epochs_dirty);
+
+	/* While writes fail nothing goes early; the next commit stores the
+	 * new epoch and the ended one. */
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(forward_calls, 2);
+	assert_false(ax.epochs_dirty);
+	uint8_t cur[16], buf[APPLY_EPOCHS_KEPT * APPLY_EPOCH_SIZE];
+	struct bytes past;
+	stored_epochs(fx->st, cur, &past, buf);
+	assert_memory_equal(cur, ax.epoch, 16);
+	assert_true(past.n >= APPLY_EPOCH_SIZE);
+	assert_memory_equal(past.p, before, 16);
+	assert_int_equal(be64_get(past.p + 16), 2);
+	/* And once writes succeed again, entries go early again. */
+	job.k = 12;
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(forward_calls, 3);
+	assert_int_equal(forward_head, 4);
+
+	/* A commit that fails with nothing sent early keeps the epoch. */
+	ax.forward = NULL;
+	memcpy(before, ax.epoch, 16);
+	next_write = FAULT_ENOSPC;
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), -ENOSPC);
+	assert_memory_equal(ax.epoch, before, 16);
+	assert_false(ax.epochs_dirty);
+	apply_ctx_release(&ax);
+	ident_free(&id);
+}
+
 static void
 disk_low_follows_disk_and_growth(void **state)
 {
@@ -268,6 +407,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(short_write_on_full_disk_is_no_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(short_write_with_space_stays_io_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(apply_write_keeps_the_storage_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(forwarded_before_commit_and_lost, setup, teardown),
 	    cmocka_unit_test(disk_low_follows_disk_and_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
