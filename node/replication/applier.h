@@ -25,7 +25,7 @@ struct rec_workflow;
 struct rollup_acc;
 
 /* Ended epochs of the log a store keeps (apply.h). */
-#define APPLY_EPOCHS_KEPT 32
+#define APPLY_EPOCHS_KEPT 1024
 
 struct apply_stats {
 	uint64_t applied;
@@ -65,6 +65,7 @@ struct apply_ctx {
 		uint64_t end;
 	} past[APPLY_EPOCHS_KEPT];
 	size_t n_past;
+	bool turn_due;     /* the stored epoch is this start's to end (apply_epoch_turn) */
 	bool epochs_dirty; /* an epoch ended since the last commit: stored with the next */
 	/* Called by apply_commit just before the commit of a transaction that
 	 * adds log entries and signs nothing of ours (the node sends them up,
@@ -74,6 +75,7 @@ struct apply_ctx {
 	void (*forward)(void *arg, struct applier *a);
 	void *forward_arg;
 	uint64_t forwarded;
+	uint64_t breaks; /* commits failed after their entries were sent */
 	/* Committed heads, advanced only by a successful apply_commit. */
 	uint64_t local_seq; /* last entry of the log */
 	uint64_t down_seq;  /* last entry of the downlog (a log seq) */

@@ -86,17 +86,12 @@ epochs_put(struct store_txn *txn, const struct apply_ctx *ctx)
 }
 
 /*
- * A new epoch for the log at every start (DESIGN §5): the one before is
- * kept with the log's head now, the end of what it names here. A copy of
- * this store (a backup, a snapshot, a hand copy) holds a prefix of what
- * its epoch named in the node it was copied from; started, it ends that
- * epoch at its own head, so a cursor past it, naming entries this log may
- * put elsewhere now, is not taken for one of them (link_up.c resume_point).
- * The same goes for entries sent on before their commit (apply_ctx.forward)
- * and lost in a crash.
+ * The log's epochs as stored: the ended ones, and the current one, which
+ * this start ends (apply_epoch_turn) before it adds anything to the log; a
+ * new store starts its first epoch here.
  */
 static void
-epochs_turn(struct store_txn *txn, struct apply_ctx *ctx)
+epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 {
 	struct bytes v;
 	int err =
@@ -117,11 +112,39 @@ epochs_turn(struct store_txn *txn, struct apply_ctx *ctx)
 	}
 	if (err == 0) {
 		memcpy(ctx->epoch, v.p, 16);
-		epoch_end(ctx, ctx->local_seq);
+		ctx->turn_due = true;
 	} else {
 		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
+		epochs_put(txn, ctx);
 	}
-	epochs_put(txn, ctx);
+}
+
+/*
+ * A new epoch for the log at every start (DESIGN §7): the one before ends
+ * at the log's head now. A copy of this store (a backup, a snapshot, a
+ * hand copy) holds a prefix of what its epoch named in the node it was
+ * copied from; started, it ends that epoch at its own head, so a cursor
+ * past it, naming entries this log may put elsewhere now, is not taken for
+ * one of them (link_up.c resume_point). The same goes for entries sent on
+ * before their commit (apply_ctx.forward) and lost in a crash.
+ */
+int
+apply_epoch_turn(struct apply_ctx *ctx)
+{
+	if (!ctx->turn_due)
+		return 0;
+	epoch_end(ctx, ctx->local_seq);
+	ctx->turn_due = false;
+	ctx->epochs_dirty = true;
+	struct store_txn txn;
+	int err = store_begin(ctx->st, &txn, STORE_RW);
+	if (err)
+		return err; /* stored with the next commit */
+	epochs_put(&txn, ctx);
+	err = store_commit(&txn);
+	if (!err)
+		ctx->epochs_dirty = false;
+	return err;
 }
 
 bool
@@ -183,7 +206,7 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 			ctx->local_seq = be64_get(k.p);
 		store_iter_close(&it);
 	}
-	epochs_turn(&txn, ctx);
+	epochs_read(&txn, ctx);
 	if (store_iter_open(&txn, STORE_DOWNLOG, &it) == 0) {
 		struct bytes k;
 		if (store_iter_last(&it, &k, NULL) == 0 && k.n == 8)
@@ -260,6 +283,13 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	a->own_seq = ctx->own_seq;
 	memcpy(a->own_hash, ctx->own_hash, 32);
 	rollup_acc_reset(ctx->acc);
+	/* The daemon turns the epoch at its start (apply_epoch_turn); a tool
+	 * that writes on its own does it here, before it adds to the log. */
+	if (ctx->turn_due) {
+		epoch_end(ctx, ctx->local_seq);
+		ctx->turn_due = false;
+		ctx->epochs_dirty = true;
+	}
 	int err = store_begin(ctx->st, &a->txn, STORE_RW);
 	if (!err && ctx->epochs_dirty)
 		epochs_put(&a->txn, ctx);
@@ -1079,6 +1109,7 @@ apply_commit(struct applier *a)
 			epoch_end(ctx, ctx->local_seq);
 			ctx->forwarded = ctx->local_seq;
 			ctx->epochs_dirty = true;
+			ctx->breaks++;
 		}
 		return err;
 	}

@@ -35,8 +35,8 @@ struct apply_sealed {
 };
 
 /* The meta keys of the log's epoch (link.h: a cursor names it), new at
- * every start, and of the epochs before it, each with the log's head when
- * it ended (apply_ctx.past). */
+ * every start (apply_epoch_turn), and of the epochs before it, each with
+ * the log's head when it ended (apply_ctx.past). */
 #define APPLY_META_EPOCH       "epoch"
 #define APPLY_META_EPOCHS_PAST "epochs_past"
 /* An ended epoch in APPLY_META_EPOCHS_PAST: its 16 bytes, its end (u64 BE). */
@@ -50,6 +50,14 @@ struct apply_sealed {
 JZ_NODISCARD int apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id,
                                 struct hlc *hlc, uint64_t area);
 void apply_ctx_release(struct apply_ctx *ctx);
+
+/*
+ * End the log's epoch at its head and start a new one, as the daemon does
+ * once it has opened its sockets, before it writes anything (a start that
+ * fails before that ends none). Returns 0, or the error of storing it (then
+ * it is stored with the next commit, and holds meanwhile).
+ */
+JZ_NODISCARD int apply_epoch_turn(struct apply_ctx *ctx);
 
 /*
  * Does EPOCH name this log, and up to which position (*END)? The current

@@ -46,7 +46,8 @@ struct child {
 	bool welcomed;
 	bool awaiting_rewind; /* asked for a resend; dropping batches until it comes */
 	/* The position of the cursor into the child's log we last gave it
-	 * (Welcome, rewind): it resumes from there or from 0 (held_in). */
+	 * (Welcome, rewind): it resumes from there or from 0; 0 once a batch
+	 * in another epoch than our cursor's was taken against it. */
 	uint64_t up_base;
 	uint64_t last_seen_ms;
 	uint64_t batches, refused;
@@ -76,7 +77,7 @@ struct uplink {
 	enum up_state state;
 	uint64_t acked;                     /* the parent holds our log up to this local_seq */
 	uint64_t next;                      /* next local_seq to send */
-	uint8_t epoch[16];                  /* our log's epoch when this stream began */
+	uint64_t breaks;                    /* apply_ctx.breaks when this stream began */
 	uint64_t inflight[NODE_MAX_WINDOW]; /* last local_seq of each unacked batch */
 	size_t n_inflight;
 	uint64_t last_rx_ms, last_hello_ms, last_hb_ms, last_send_ms;
@@ -168,15 +169,12 @@ void link_down_tick(struct node *n, uint64_t now);
 
 /*
  * Does cursor C name an entry of our log DB (STORE_LOG or STORE_DOWNLOG)?
- * Its epoch must be the log's current one or, with PAST, an earlier one
- * that names it as far as C's position (apply_epoch_end); and the log must
- * hold at that position the envelope C names by (origin, seq, hash). Then
- * everything up to C is in this very log, not in another copy of it.
- * A peer's Welcome or Hello may name an earlier epoch (we restarted since);
- * a rewind is answered within the current one only, as an older peer that
- * knows nothing of epochs ending asks again for what it was just sent.
+ * Its epoch must be one of the log's, current or ended, that names it as
+ * far as C's position (apply_epoch_end); and the log must hold at that
+ * position the envelope C names by (origin, seq, hash). Then everything up
+ * to C is in this very log, not in another copy of it.
  */
-bool link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c, bool past);
+bool link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c);
 
 /*
  * Cursors, as `jzfpctl status --json` shows them (its "up" and "down"):

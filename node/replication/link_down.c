@@ -452,13 +452,13 @@ child_frontier(struct node *n, const struct wire_frame *f, uint64_t *seq, uint8_
 	return diverged;
 }
 
-/* Where to resume the child's down stream, from its cursor C (in its Hello;
- * PAST, link.h; or a rewind's): after the entry C names if that is an entry
- * of our downlog, else from the start. */
+/* Where to resume the child's down stream, from its cursor C (in its Hello
+ * or a rewind): after the entry C names if that is an entry of our downlog,
+ * else from the start. */
 static uint64_t
-down_resume(struct node *n, const struct wire_cursor *c, bool past)
+down_resume(struct node *n, const struct wire_cursor *c)
 {
-	return link_cursor_holds(n, STORE_DOWNLOG, c, past) ? c->local_seq + 1 : 1;
+	return link_cursor_holds(n, STORE_DOWNLOG, c) ? c->local_seq + 1 : 1;
 }
 
 /* Is the key of this connection (UID) slowed down after failed Hellos?
@@ -545,7 +545,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	c->welcomed = true;
 	c->awaiting_rewind = false;
 	c->last_seen_ms = node_now_ms();
-	c->dnext = down_resume(n, &f->hello.down_cursor, true);
+	c->dnext = down_resume(n, &f->hello.down_cursor);
 	c->dacked = c->dnext - 1;
 	c->dn_inflight = 0;
 	if (own_seq > f->hello.own_seq)
@@ -632,37 +632,45 @@ struct group_item {
 	char why[200]; /* the first refusal's reason */
 };
 
-/*
- * What we hold of child C's log in epoch EPOCH, as TXN sees it (a write
- * transaction sees the batches before this one): our cursor's position if
- * it is in that epoch; else the position of the cursor we last gave the
- * child (C->up_base), from which it resumes if that names an entry of its
- * log, in an epoch it has ended since (it restarted), or else from 0.
- */
+/* What we hold of child AREA's log as TXN sees it (a write transaction
+ * sees the batches before this one): the position of our cursor, and
+ * whether it is in another epoch than EPOCH. */
 static uint64_t
-held_in(struct store_txn *txn, const struct child *c, const uint8_t epoch[16], bool *other)
+held_in(struct store_txn *txn, uint64_t area, const uint8_t epoch[16], bool *other)
 {
 	uint8_t e[16], origin[32];
 	uint64_t ls, seq;
 	*other = false;
-	if (apply_get_link(txn, c->area, e, &ls, origin, &seq) != 0)
+	if (apply_get_link(txn, area, e, &ls, origin, &seq) != 0)
 		return 0;
 	*other = memcmp(e, epoch, 16) != 0;
-	return *other ? c->up_base : ls;
+	return ls;
 }
 
 static int
 apply_group_item(struct applier *a, void *arg, size_t i)
 {
 	struct group_item *it = (struct group_item *)arg + i;
+	struct child *c = it->c;
 	const struct wire_frame *f = it->f;
 	/* Batches of one connection arrive in the order they were sent, each
 	 * starting where the last ended. One that starts further on means some
 	 * were lost (or it was sent before we asked to rewind): it is dropped,
-	 * and a resend asked for from what we hold. */
+	 * and a resend asked for from what we hold. A batch in another epoch
+	 * than our cursor (the child has started since) must start where the
+	 * child resumed, after the position of the cursor we last gave it
+	 * (c->up_base), or at the start: once, as its cursor then moves to
+	 * that epoch (a later one of them is what follows a lost batch). */
 	bool other;
-	it->have = held_in(&a->txn, it->c, f->batch.epoch, &other);
-	it->gap = f->batch.from > it->have + 1;
+	uint64_t ls = held_in(&a->txn, c->area, f->batch.epoch, &other);
+	if (other) {
+		it->have = c->up_base;
+		it->gap = f->batch.from != 1 && f->batch.from != c->up_base + 1;
+		c->up_base = 0;
+	} else {
+		it->have = ls;
+		it->gap = f->batch.from > ls + 1;
+	}
 	it->applied = it->refused = 0;
 	it->why[0] = 0;
 	if (it->gap)
@@ -670,7 +678,7 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 	uint64_t applied = a->st.applied, refused = a->st.refused;
 	a->why[0] = 0;
 	a->gap = false;
-	struct batch_job job = {.c = it->c, .f = f, .have = other ? 0 : it->have};
+	struct batch_job job = {.c = c, .f = f, .have = other ? 0 : ls};
 	int err = apply_batch_job(a, &job);
 	it->applied = a->st.applied - applied;
 	it->refused = a->st.refused - refused;
@@ -769,7 +777,7 @@ on_down_ack(struct node *n, struct child *c, const struct wire_frame *f)
 {
 	const struct wire_cursor *u = &f->ack.upto;
 	if (f->ack.rewind) {
-		c->dnext = down_resume(n, u, false);
+		c->dnext = down_resume(n, u);
 		c->dacked = c->dnext - 1;
 		c->dn_inflight = 0;
 		log_warn("child %012" PRIu64 " asks to resend our records from %" PRIu64, c->area,

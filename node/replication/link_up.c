@@ -340,11 +340,11 @@ send_hello(struct node *n, uint64_t now)
 }
 
 bool
-link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c, bool past)
+link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c)
 {
 	uint64_t end;
 	if (!c->set || c->local_seq == 0 || !apply_epoch_end(&n->ax, c->epoch, &end) ||
-	    c->local_seq > end || (!past && memcmp(c->epoch, n->ax.epoch, 16) != 0))
+	    c->local_seq > end)
 		return false;
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
@@ -365,17 +365,18 @@ link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c,
 
 /*
  * Where to resume sending, given the parent's word C on what it holds of our
- * log: C itself when it names an entry of this log (PAST: also in an epoch
- * before this start), else the start (an epoch we do not know, or one that
- * ended before C's position: a log restored from a copy, refilled since in
- * another order; send everything, duplicates are harmless).
+ * log: C itself when it names an entry of this log (also in an epoch ended
+ * since), else the start (an epoch we do not know, or one that ended before
+ * C's position: a log restored from a copy, or that lost what it had sent
+ * before a crash, refilled since in another order; send everything,
+ * duplicates are harmless).
  */
 static uint64_t
-resume_point(struct node *n, const struct wire_cursor *c, bool past)
+resume_point(struct node *n, const struct wire_cursor *c)
 {
 	if (!c->set || c->local_seq == 0)
 		return 0;
-	if (link_cursor_holds(n, STORE_LOG, c, past))
+	if (link_cursor_holds(n, STORE_LOG, c))
 		return c->local_seq;
 	log_warn("parent's cursor does not name an entry of our log (restored store?): "
 	         "resending everything");
@@ -388,7 +389,7 @@ resume_from(struct node *n, uint64_t from)
 	n->up.acked = from;
 	n->up.next = from + 1;
 	n->up.n_inflight = 0;
-	memcpy(n->up.epoch, n->ax.epoch, 16);
+	n->up.breaks = n->ax.breaks;
 }
 
 static void
@@ -457,7 +458,7 @@ on_welcome(struct node *n, const struct wire_frame *f)
 	}
 	if (!n->up.confirmed && node_confirm_chain(n) != 0)
 		return; /* logged; the next Hello tries again */
-	uint64_t from = resume_point(n, &f->welcome.up_cursor, true);
+	uint64_t from = resume_point(n, &f->welcome.up_cursor);
 	n->up.state = UP_READY;
 	n->up.connected = !n->up.dropped;
 	n->up.behind = false;
@@ -480,7 +481,7 @@ on_ack(struct node *n, const struct wire_frame *f)
 	if (f->ack.rewind) {
 		/* The parent lost track of our batches (one missing before
 		 * this): resend from what it holds. */
-		uint64_t from = resume_point(n, c, false);
+		uint64_t from = resume_point(n, c);
 		log_warn("parent asks to resend from %" PRIu64, from);
 		resume_from(n, from);
 		return;
@@ -554,18 +555,24 @@ apply_recovery_job(struct applier *a, void *arg)
 }
 
 /*
- * What we hold of the parent's downlog in epoch EPOCH, for the gap check:
- * our stored cursor HELD if it is in that epoch; else, in the epoch the
- * parent's Welcome named, the position it said it resumes from (it has
- * restarted since HELD and took HELD in its earlier epoch, or it resends
- * everything from 0).
+ * Does down batch F start past what we hold (a batch lost before it)? HAVE:
+ * what we hold, for the rewind. With our cursor HELD in F's epoch, F must
+ * start right after it. In another (the parent has started since), F must
+ * start where the parent said in its Welcome it resumes (its epoch and our
+ * position in it, down_told), or at the start; once that is applied, our
+ * cursor is in F's epoch.
  */
-static uint64_t
-down_have(const struct node *n, const struct wire_cursor *held, const uint8_t epoch[16])
+static bool
+down_gap(const struct node *n, const struct wire_cursor *held, const struct wire_frame *f,
+         uint64_t *have)
 {
-	if (held->set && memcmp(held->epoch, epoch, 16) == 0)
-		return held->local_seq;
-	return memcmp(n->up.down_epoch, epoch, 16) == 0 ? n->up.down_upto : 0;
+	if (held->set && memcmp(held->epoch, f->batch.epoch, 16) == 0) {
+		*have = held->local_seq;
+		return f->batch.from > *have + 1;
+	}
+	bool told = memcmp(n->up.down_epoch, f->batch.epoch, 16) == 0;
+	*have = told ? n->up.down_upto : 0;
+	return f->batch.from != 1 && f->batch.from != *have + 1;
 }
 
 /* Records of our parent's downlog that concern us (the down direction):
@@ -577,8 +584,8 @@ on_down_batch(struct node *n, const struct wire_frame *f)
 		return;
 	struct wire_cursor held;
 	down_cursor_get(n, &held);
-	uint64_t have = down_have(n, &held, f->batch.epoch);
-	if (f->batch.from > have + 1) {
+	uint64_t have;
+	if (down_gap(n, &held, f, &have)) {
 		if (!n->up.down_rewind_asked) {
 			log_warn("records from the parent start at %" PRIu64 " but we hold up to "
 			         "%" PRIu64 ": asking for a resend",
@@ -881,7 +888,7 @@ pump(struct node *n, uint64_t now, struct store_txn *wtxn, uint64_t head)
 	struct uplink *up = &n->up;
 	if (up->state != UP_READY)
 		return;
-	if (memcmp(up->epoch, n->ax.epoch, 16) != 0) {
+	if (up->breaks != n->ax.breaks) {
 		/* A commit failed after its entries went up (apply_commit): what
 		 * we sent and the parent's acks name the epoch that ended. */
 		go_hello(n, "our log started a new epoch: resuming from the parent's word");

@@ -200,7 +200,7 @@ def part_c(s):
     for a, n in t.nodes.items():
         new = n.log_text()[marks[a]:]
         for bad in ("resending everything", "asking for a resend", "asks to resend",
-                    "start at"):
+                    "start at", "starts at", "new epoch"):
             check(bad not in new, f"(c) {n}: '{bad}' after a full restart")
 
 

@@ -37,12 +37,14 @@ node_stop(struct node_ut *nd)
 	nd->dir[0] = 0;
 }
 
-/* Restart the context on the same store (as a restarted daemon does). */
+/* Restart the context on the same store (as a restarted daemon does, its
+ * log's new epoch included). */
 void
 node_restart(struct node_ut *nd, const struct ident *id)
 {
 	apply_ctx_release(&nd->ctx);
 	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, id, &nd->hlc, COUNTY), 0);
+	assert_int_equal(apply_epoch_turn(&nd->ctx), 0);
 }
 
 /* ---------------------------------------------------------------- fixture */

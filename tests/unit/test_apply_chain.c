@@ -249,6 +249,23 @@ epochs_end_at_each_start(void **state)
 	uint8_t unknown[16] = {0};
 	assert_false(apply_epoch_end(&nd->ctx, unknown, &end));
 
+	/* A start that has not turned its epoch (a tool's, apply.h) turns it
+	 * before its first write adds to the log. */
+	uint8_t stored[16];
+	memcpy(stored, nd->ctx.epoch, 16);
+	apply_ctx_release(&nd->ctx);
+	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, fx->county, &nd->hlc, COUNTY), 0);
+	assert_memory_equal(nd->ctx.epoch, stored, 16);
+	struct env e2[V1_N];
+	struct chain c2;
+	v1_records(&c2, fx->v2, e2);
+	struct result r = apply_range(nd, TOWN, e2, 0, 0);
+	expect(&r, 1, 0, 0);
+	assert_memory_not_equal(nd->ctx.epoch, stored, 16);
+	assert_true(apply_epoch_end(&nd->ctx, stored, &end));
+	assert_int_equal(end, V1_N);
+	assert_int_equal(nd->ctx.local_seq, V1_N + 1);
+
 	/* A damaged list is refused, not read as some other epochs. */
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
