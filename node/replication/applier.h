@@ -58,7 +58,8 @@ struct apply_ctx {
 	 * province's key, needs none). Set by the node after apply_ctx_init. */
 	bool trust;
 	uint8_t root[32];
-	uint8_t epoch[16]; /* the log's epoch since this start (apply.h) */
+	uint8_t epoch[16];      /* the log's epoch since this start (apply.h) */
+	uint8_t down_epoch[16]; /* the downlog's (apply.h) */
 	/* The epochs before it, newest first: each names this log up to END. */
 	struct apply_epoch {
 		uint8_t id[16];

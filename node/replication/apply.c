@@ -56,18 +56,32 @@ env_key(uint8_t key[40], const uint8_t origin[32], uint64_t seq)
 	be64_put(key + 32, seq);
 }
 
-/* End the log's current epoch at position END and start a new one (not
- * yet stored: epochs_put). The oldest ended one beyond the kept ones is
- * forgotten; a cursor in it then means "send everything". */
+/* Keep epoch ID as ended at position END (not yet stored: epochs_put). The
+ * oldest ended one beyond the kept ones is forgotten; a cursor in it then
+ * means "send everything". */
 static void
-epoch_end(struct apply_ctx *ctx, uint64_t end)
+past_push(struct apply_ctx *ctx, const uint8_t id[16], uint64_t end)
 {
 	size_t n = ctx->n_past < APPLY_EPOCHS_KEPT ? ctx->n_past : APPLY_EPOCHS_KEPT - 1;
 	memmove(ctx->past + 1, ctx->past, n * sizeof(ctx->past[0]));
-	memcpy(ctx->past[0].id, ctx->epoch, 16);
+	memcpy(ctx->past[0].id, id, 16);
 	ctx->past[0].end = end;
 	ctx->n_past = n + 1;
+}
+
+/* End the log's current epoch at position END and start a new one; with
+ * DOWN, the downlog's too (a failed commit leaves it: nothing of the
+ * downlog goes before its commit). */
+static void
+epoch_end(struct apply_ctx *ctx, uint64_t end, bool down)
+{
+	past_push(ctx, ctx->epoch, end);
 	randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
+	if (!down)
+		return;
+	if (memcmp(ctx->down_epoch, ctx->past[0].id, 16) != 0)
+		past_push(ctx, ctx->down_epoch, end);
+	randombytes_buf(ctx->down_epoch, sizeof(ctx->down_epoch));
 }
 
 static void
@@ -83,6 +97,8 @@ epochs_put(struct store_txn *txn, const struct apply_ctx *ctx)
 		          buf, ctx->n_past * APPLY_EPOCH_SIZE);
 	store_put(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), ctx->epoch,
 	          sizeof(ctx->epoch));
+	store_put(txn, STORE_META, APPLY_META_DOWN_EPOCH, strlen(APPLY_META_DOWN_EPOCH),
+	          ctx->down_epoch, sizeof(ctx->down_epoch));
 }
 
 /*
@@ -110,13 +126,22 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 		store_fail(txn, JZ_ECORRUPT);
 		return;
 	}
-	if (err == 0) {
-		memcpy(ctx->epoch, v.p, 16);
-		ctx->turn_due = true;
-	} else {
+	if (err == JZ_ENOTFOUND) {
 		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
+		randombytes_buf(ctx->down_epoch, sizeof(ctx->down_epoch));
 		epochs_put(txn, ctx);
+		return;
 	}
+	memcpy(ctx->epoch, v.p, 16);
+	ctx->turn_due = true;
+	/* A store from before the downlog had an epoch of its own: the log's. */
+	err = store_get(txn, STORE_META, APPLY_META_DOWN_EPOCH, strlen(APPLY_META_DOWN_EPOCH), &v);
+	if (err == 0 && v.n == sizeof(ctx->down_epoch))
+		memcpy(ctx->down_epoch, v.p, 16);
+	else if (err == JZ_ENOTFOUND)
+		memcpy(ctx->down_epoch, ctx->epoch, 16);
+	else
+		store_fail(txn, err ? err : JZ_ECORRUPT);
 }
 
 /*
@@ -133,7 +158,7 @@ apply_epoch_turn(struct apply_ctx *ctx)
 {
 	if (!ctx->turn_due)
 		return 0;
-	epoch_end(ctx, ctx->local_seq);
+	epoch_end(ctx, ctx->local_seq, true);
 	ctx->turn_due = false;
 	ctx->epochs_dirty = true;
 	struct store_txn txn;
@@ -150,7 +175,7 @@ apply_epoch_turn(struct apply_ctx *ctx)
 bool
 apply_epoch_end(const struct apply_ctx *ctx, const uint8_t epoch[16], uint64_t *end)
 {
-	if (memcmp(epoch, ctx->epoch, 16) == 0) {
+	if (memcmp(epoch, ctx->epoch, 16) == 0 || memcmp(epoch, ctx->down_epoch, 16) == 0) {
 		*end = ctx->local_seq;
 		return true;
 	}
@@ -286,7 +311,7 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	/* The daemon turns the epoch at its start (apply_epoch_turn); a tool
 	 * that writes on its own does it here, before it adds to the log. */
 	if (ctx->turn_due) {
-		epoch_end(ctx, ctx->local_seq);
+		epoch_end(ctx, ctx->local_seq, true);
 		ctx->turn_due = false;
 		ctx->epochs_dirty = true;
 	}
@@ -1087,6 +1112,17 @@ apply_get_link(struct store_txn *txn, uint64_t peer, uint8_t epoch[16], uint64_t
 	return 0;
 }
 
+/* Room in the map for a commit's own writes (LMDB's free list, the store's
+ * pending moves): a commit that found the map full after its entries went
+ * up would end the epoch, and the parent would be sent everything. */
+static bool
+room_to_forward(struct apply_ctx *ctx)
+{
+	uint64_t used, size;
+	store_usage(ctx->st, &used, &size);
+	return used < size - size / 8;
+}
+
 int
 apply_commit(struct applier *a)
 {
@@ -1094,9 +1130,10 @@ apply_commit(struct applier *a)
 	rollup_acc_flush(ctx->acc, &a->txn);
 	/* Entries of others may go on while they are written (only ours must
 	 * be durable before they leave: lost, they would be signed anew with
-	 * the same sequence numbers); not while writes fail. */
+	 * the same sequence numbers); not while writes fail, nor with the map
+	 * nearly full. */
 	if (ctx->forward && !a->txn.err && !ctx->store_err && a->local_seq > ctx->local_seq &&
-	    a->own_seq == ctx->own_seq)
+	    a->own_seq == ctx->own_seq && room_to_forward(ctx))
 		ctx->forward(ctx->forward_arg, a);
 	int err = store_commit(&a->txn);
 	if (err) {
@@ -1106,7 +1143,7 @@ apply_commit(struct applier *a)
 			log_warn("store: a commit failed after its entries were sent on: the log "
 			         "starts a new epoch at position %" PRIu64,
 			         ctx->local_seq);
-			epoch_end(ctx, ctx->local_seq);
+			epoch_end(ctx, ctx->local_seq, false);
 			ctx->forwarded = ctx->local_seq;
 			ctx->epochs_dirty = true;
 			ctx->breaks++;

@@ -39,6 +39,10 @@ struct apply_sealed {
  * the log's head when it ended (apply_ctx.past). */
 #define APPLY_META_EPOCH       "epoch"
 #define APPLY_META_EPOCHS_PAST "epochs_past"
+/* The downlog's epoch: turned with the log's at every start, not when a
+ * commit fails after its entries went up (nothing goes down before its
+ * commit). A store without one used the log's. */
+#define APPLY_META_DOWN_EPOCH "down_epoch"
 /* An ended epoch in APPLY_META_EPOCHS_PAST: its 16 bytes, its end (u64 BE). */
 #define APPLY_EPOCH_SIZE 24
 
@@ -61,9 +65,9 @@ JZ_NODISCARD int apply_epoch_turn(struct apply_ctx *ctx);
 
 /*
  * Does EPOCH name this log, and up to which position (*END)? The current
- * epoch names it up to its head; an earlier one up to the head the log had
- * when that epoch ended (positions past it may hold other entries here than
- * the epoch named). False for an epoch this store does not know.
+ * epochs (the log's and the downlog's) name it up to its head; an earlier one up to the head the
+ * log had when that epoch ended (positions past it may hold other entries here than the epoch
+ * named). False for an epoch this store does not know.
  */
 bool apply_epoch_end(const struct apply_ctx *ctx, const uint8_t epoch[16], uint64_t *end);
 

@@ -46,8 +46,7 @@ struct child {
 	bool welcomed;
 	bool awaiting_rewind; /* asked for a resend; dropping batches until it comes */
 	/* The position of the cursor into the child's log we last gave it
-	 * (Welcome, rewind): it resumes from there or from 0; 0 once a batch
-	 * in another epoch than our cursor's was taken against it. */
+	 * (Welcome, rewind): it resumes from there or from 0. */
 	uint64_t up_base;
 	uint64_t last_seen_ms;
 	uint64_t batches, refused;

@@ -561,7 +561,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 	w.welcome.own_seq = own_seq;
 	memcpy(w.welcome.own_hash, own_hash, 32);
 	w.welcome.down_head = n->ax.down_seq;
-	memcpy(w.welcome.down_epoch, n->ax.epoch, 16);
+	memcpy(w.welcome.down_epoch, n->ax.down_epoch, 16);
 	w.welcome.down_held = c->dacked;
 	link_send(n->router, rid, rid_len, &w);
 }
@@ -630,6 +630,9 @@ struct group_item {
 	bool gap;      /* starts past what we hold: not applied, rewind asked */
 	uint64_t applied, refused;
 	char why[200]; /* the first refusal's reason */
+	/* The results so far (on_batches): when the group is applied batch by
+	 * batch after it failed as a whole, those of the batches before. */
+	const int *done;
 };
 
 /* What we hold of child AREA's log as TXN sees it (a write transaction
@@ -650,7 +653,7 @@ held_in(struct store_txn *txn, uint64_t area, const uint8_t epoch[16], bool *oth
 static int
 apply_group_item(struct applier *a, void *arg, size_t i)
 {
-	struct group_item *it = (struct group_item *)arg + i;
+	struct group_item *g = arg, *it = g + i;
 	struct child *c = it->c;
 	const struct wire_frame *f = it->f;
 	/* Batches of one connection arrive in the order they were sent, each
@@ -659,17 +662,20 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 	 * and a resend asked for from what we hold. A batch in another epoch
 	 * than our cursor (the child has started since) must start where the
 	 * child resumed, after the position of the cursor we last gave it
-	 * (c->up_base), or at the start: once, as its cursor then moves to
-	 * that epoch (a later one of them is what follows a lost batch). */
+	 * (c->up_base), or at the start; applied, it moves our cursor to its
+	 * epoch. So must one whose batch before it, of the same child, failed
+	 * alone: it does not follow what we hold. */
 	bool other;
 	uint64_t ls = held_in(&a->txn, c->area, f->batch.epoch, &other);
+	bool after_failed = false;
+	for (size_t j = 0; j < i && !after_failed; j++)
+		after_failed = g[j].c == c && it->done[j] != 0;
 	if (other) {
 		it->have = c->up_base;
-		it->gap = f->batch.from != 1 && f->batch.from != c->up_base + 1;
-		c->up_base = 0;
+		it->gap = after_failed || (f->batch.from != 1 && f->batch.from != c->up_base + 1);
 	} else {
 		it->have = ls;
-		it->gap = f->batch.from > ls + 1;
+		it->gap = after_failed || f->batch.from > ls + 1;
 	}
 	it->applied = it->refused = 0;
 	it->why[0] = 0;
@@ -696,7 +702,9 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 static void
 on_batches(struct node *n, struct group_item *g, size_t cnt)
 {
-	int done[LINK_GROUP_BATCHES];
+	int done[LINK_GROUP_BATCHES] = {0};
+	for (size_t i = 0; i < cnt; i++)
+		g[i].done = done;
 	struct applier a;
 	uint64_t t0 = node_now_us();
 	apply_write_group(&n->ax, apply_group_item, g, cnt, done, &a);
@@ -784,7 +792,7 @@ on_down_ack(struct node *n, struct child *c, const struct wire_frame *f)
 		         c->dnext);
 		return;
 	}
-	if (!u->set || memcmp(u->epoch, n->ax.epoch, 16) != 0)
+	if (!u->set || memcmp(u->epoch, n->ax.down_epoch, 16) != 0)
 		return;
 	size_t i = 0;
 	while (i < c->dn_inflight && c->dinflight[i] != u->local_seq)
@@ -829,7 +837,7 @@ on_pull(struct node *n, struct child *c, const struct wire_frame *f)
 		store_iter_close(&it);
 	}
 	struct wire_frame b = {.type = WIRE_BATCH};
-	memcpy(b.batch.epoch, n->ax.epoch, 16);
+	memcpy(b.batch.epoch, n->ax.down_epoch, 16);
 	b.batch.recovery = true;
 	b.batch.envs = envs;
 	b.batch.n = count;
@@ -899,7 +907,7 @@ send_down(struct node *n, struct child *c)
 		return -ENOMEM;
 	}
 	struct wire_frame f = {.type = WIRE_BATCH};
-	memcpy(f.batch.epoch, n->ax.epoch, 16);
+	memcpy(f.batch.epoch, n->ax.down_epoch, 16);
 	f.batch.from = c->dnext;
 	f.batch.down_head = n->ax.down_seq;
 	struct store_iter it;
@@ -926,7 +934,7 @@ send_down(struct node *n, struct child *c)
 			}
 			seen++;
 			f.batch.upto.set = true;
-			memcpy(f.batch.upto.epoch, n->ax.epoch, 16);
+			memcpy(f.batch.upto.epoch, n->ax.down_epoch, 16);
 			f.batch.upto.local_seq = be64_get(k.p);
 			memcpy(f.batch.upto.origin, v.p, 32);
 			f.batch.upto.seq = be64_get(v.p + 32);

@@ -917,7 +917,8 @@ void
 link_up_forward(void *arg, struct applier *a)
 {
 	struct node *n = arg;
+	uint64_t next = n->up.next;
 	pump(n, node_now_ms(), &a->txn, a->local_seq);
-	if (n->up.next - 1 > n->ax.forwarded)
-		n->ax.forwarded = n->up.next - 1;
+	if (n->up.next != next)
+		n->ax.forwarded = n->up.next - 1; /* sent up to here */
 }

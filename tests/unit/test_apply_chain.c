@@ -214,15 +214,19 @@ applied_and_stored(void **state)
 static void
 epochs_end_at_each_start(void **state)
 {
+	/* Each start ends two: the log's and the downlog's. */
+	enum { STARTS = APPLY_EPOCHS_KEPT / 2 };
 	struct fixture *fx = *state;
 	struct node_ut *nd = county_start(fx);
 	struct chain c;
 	struct env e[V1_N];
 	v1_records(&c, fx->v1, e);
-	uint8_t ep[APPLY_EPOCHS_KEPT + 2][16];
-	uint64_t head[APPLY_EPOCHS_KEPT + 2];
-	for (int i = 0; i < APPLY_EPOCHS_KEPT + 2; i++) {
+	static uint8_t ep[STARTS + 2][16], dep[STARTS + 2][16];
+	uint64_t head[STARTS + 2];
+	for (int i = 0; i < STARTS + 2; i++) {
 		memcpy(ep[i], nd->ctx.epoch, 16);
+		memcpy(dep[i], nd->ctx.down_epoch, 16);
+		assert_memory_not_equal(ep[i], dep[i], 16);
 		if (i < V1_N) {
 			struct result r = apply_range(nd, TOWN, e, i, i);
 			expect(&r, 1, 0, 0);
@@ -230,22 +234,31 @@ epochs_end_at_each_start(void **state)
 		head[i] = nd->ctx.local_seq;
 		uint64_t end = 0;
 		assert_true(apply_epoch_end(&nd->ctx, ep[i], &end));
-		assert_int_equal(end, head[i]); /* the current one, at the head */
+		assert_int_equal(end, head[i]); /* the current ones, at the head */
+		assert_true(apply_epoch_end(&nd->ctx, dep[i], &end));
+		assert_int_equal(end, head[i]);
 		node_restart(nd, fx->county);
 	}
 	assert_int_equal(nd->ctx.n_past, APPLY_EPOCHS_KEPT);
 	uint64_t end = 0;
-	/* The two oldest forgotten; the others end where their start left
-	 * the log, newest first. */
-	assert_false(apply_epoch_end(&nd->ctx, ep[0], &end));
-	assert_false(apply_epoch_end(&nd->ctx, ep[1], &end));
-	for (int i = 2; i < APPLY_EPOCHS_KEPT + 2; i++) {
+	/* The two oldest starts' forgotten; the others end where their start
+	 * left the log, newest first. */
+	for (int i = 0; i < 2; i++) {
+		assert_false(apply_epoch_end(&nd->ctx, ep[i], &end));
+		assert_false(apply_epoch_end(&nd->ctx, dep[i], &end));
+	}
+	for (int i = 2; i < STARTS + 2; i++) {
 		assert_true(apply_epoch_end(&nd->ctx, ep[i], &end));
 		assert_int_equal(end, head[i]);
-		assert_memory_equal(nd->ctx.past[APPLY_EPOCHS_KEPT + 1 - i].id, ep[i], 16);
+		assert_true(apply_epoch_end(&nd->ctx, dep[i], &end));
+		assert_int_equal(end, head[i]);
 	}
-	for (int i = 0; i < APPLY_EPOCHS_KEPT + 2; i++)
+	assert_memory_equal(nd->ctx.past[0].id, dep[STARTS + 1], 16);
+	assert_memory_equal(nd->ctx.past[1].id, ep[STARTS + 1], 16);
+	for (int i = 0; i < STARTS + 2; i++) {
 		assert_memory_not_equal(nd->ctx.epoch, ep[i], 16);
+		assert_memory_not_equal(nd->ctx.down_epoch, dep[i], 16);
+	}
 	uint8_t unknown[16] = {0};
 	assert_false(apply_epoch_end(&nd->ctx, unknown, &end));
 

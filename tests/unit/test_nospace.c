@@ -262,6 +262,7 @@ put_entry(struct applier *a, void *arg)
 static int forward_calls;
 static uint64_t forward_head;
 static bool forward_saw_entry;
+static bool forward_sends; /* or nothing, as when the window is full */
 
 static void
 forward(void *arg, struct applier *a)
@@ -273,7 +274,8 @@ forward(void *arg, struct applier *a)
 	forward_calls++;
 	forward_head = a->local_seq;
 	forward_saw_entry = store_get(&a->txn, STORE_LOG, key, sizeof(key), &v) == 0;
-	ax->forwarded = a->local_seq; /* sent, as link_up_forward would */
+	if (forward_sends)
+		ax->forwarded = a->local_seq; /* sent, as link_up_forward would */
 }
 
 /* The epochs the store holds: its current one and the ended ones. */
@@ -316,6 +318,7 @@ forwarded_before_commit_and_lost(void **state)
 	ax.forward = forward;
 	ax.forward_arg = &ax;
 	forward_calls = 0;
+	forward_sends = true;
 
 	/* Sent before the commit, with the entry in the transaction. */
 	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
@@ -332,9 +335,11 @@ forwarded_before_commit_and_lost(void **state)
 	assert_int_equal(ax.local_seq, 2);
 	job.own = false;
 
-	/* Sent, then the commit fails: the epoch ends at 2. */
-	uint8_t before[16];
+	/* Sent, then the commit fails: the log's epoch ends at 2; the
+	 * downlog's goes on (nothing of it went before its commit). */
+	uint8_t before[16], down[16];
 	memcpy(before, ax.epoch, 16);
+	memcpy(down, ax.down_epoch, 16);
 	next_write = FAULT_ENOSPC;
 	job.k = 11;
 	assert_int_equal(apply_write(&ax, put_entry, &job, &a), -ENOSPC);
@@ -346,6 +351,7 @@ forwarded_before_commit_and_lost(void **state)
 	assert_true(apply_epoch_end(&ax, before, &end));
 	assert_int_equal(end, 2);
 	assert_true(ax.epochs_dirty);
+	assert_memory_equal(ax.down_epoch, down, 16);
 
 	/* While writes fail nothing goes early; the next commit stores the
 	 * new epoch and the ended one. */
@@ -365,13 +371,16 @@ forwarded_before_commit_and_lost(void **state)
 	assert_int_equal(forward_calls, 3);
 	assert_int_equal(forward_head, 4);
 
-	/* A commit that fails with nothing sent early keeps the epoch. */
-	ax.forward = NULL;
+	/* A commit that fails with nothing sent early keeps the epoch (the
+	 * window was full); the downlog's epoch is kept in any case. */
+	forward_sends = false;
 	memcpy(before, ax.epoch, 16);
 	next_write = FAULT_ENOSPC;
 	assert_int_equal(apply_write(&ax, put_entry, &job, &a), -ENOSPC);
+	assert_int_equal(forward_calls, 4);
 	assert_memory_equal(ax.epoch, before, 16);
 	assert_false(ax.epochs_dirty);
+	assert_memory_equal(ax.down_epoch, down, 16);
 	apply_ctx_release(&ax);
 	ident_free(&id);
 }
