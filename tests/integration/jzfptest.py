@@ -341,6 +341,7 @@ class Node:
         self.window = None
         self.extra_conf = {}
         self.test_clock = False
+        self.env = {}  # added to this node's jzfpd environment (test_commit_fault's shim)
         self.parent_override = None  # an endpoint to use instead of the parent's
         # The change count of its last status read (Waker): None until this
         # run of jzfpd has answered, as a new process counts from the start.
@@ -504,7 +505,7 @@ class Tree:
         argv = [JZFPD, "--config", n.conf] + (["--test-clock"] if n.test_clock else [])
         n.changes_seen = None
         n.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                  cwd=n.dir)
+                                  cwd=n.dir, env={**os.environ, **n.env} if n.env else None)
         logf.close()
         if wait:
             self.wait_up(n)

@@ -1,0 +1,68 @@
+/*
+ * jzfp_failwrite.c - LD_PRELOAD shim for integration tests: a store write
+ * that fails on demand, as on a full disk.
+ *
+ * While the file named by JZFP_FAILWRITE_TRIGGER exists, the next write to
+ * a data.mdb (LMDB's pwrite or writev, at a commit) removes it and fails
+ * with ENOSPC; the transaction is then lost, as LMDB promises, and the
+ * daemon goes on. Everything else passes through. Test-only: never linked
+ * into jzfpd, loaded by test_commit_fault.py into one daemon's process.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Is FD the store's data file, and was a failure asked for? Takes it. */
+static bool
+fail_now(int fd)
+{
+	const char *trigger = getenv("JZFP_FAILWRITE_TRIGGER");
+	if (!trigger || access(trigger, F_OK) != 0)
+		return false;
+	char link[64], path[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	if (n < 0)
+		return false;
+	path[n] = 0;
+	size_t len = (size_t)n;
+	if (len < 8 || strcmp(path + len - 8, "data.mdb") != 0)
+		return false;
+	return unlink(trigger) == 0; /* one failure per trigger */
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "pwrite");
+	if (fail_now(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, buf, count, offset);
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	static ssize_t (*real)(int, const struct iovec *, int);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "writev");
+	if (fail_now(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, iov, iovcnt);
+}
