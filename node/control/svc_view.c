@@ -178,6 +178,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		cs->refused = c->refused;
 		cs->down_sent = c->down_sent;
 		cs->down_acked = c->dacked;
+		cs->down_in_flight = (uint32_t)c->dn_inflight;
 		cs->down_head = v->down_seq;
 		cs->down_backlog = v->down_seq > c->dacked ? v->down_seq - c->dacked : 0;
 	}

@@ -13,11 +13,11 @@ the township sends it, its down window of one full) acknowledges it later
 and its stream goes on, with no resend of its whole down stream.
 
 Checked: the scenario forms (the township logs the failed commit after its
-entries went up, while V2 has a down batch unacknowledged); the tree then
-syncs on exact cursors both ways, receipts included (a down stream stuck
-behind an ignored ack would not); neither village is sent its down stream
-again from the start; the province's rollups for the township's villages
-equal the township's, and `rollup --verify` passes at both.
+entries went up, while its status shows a down batch to V2 in flight); the
+tree then syncs on exact cursors both ways, receipts included (a down stream
+stuck behind an ignored ack would not); no village finds a gap in its down
+stream and asks for a resend; the province's rollups for the township's
+villages equal the township's, and `rollup --verify` passes at both.
 """
 
 import os
@@ -78,8 +78,7 @@ def test(t):
 
             def in_flight():
                 c = child(t, town, V2)
-                return c if c and c.get("down_head", 0) > c.get("down_acked", 0) and \
-                    c.get("down_sent", 0) > 0 else None
+                return c if c.get("down_in_flight", 0) > 0 else None
             t.wait_for("a down batch to the paused V2 in flight", in_flight, nodes=[town])
             # The township's next store write fails: V1's next records.
             with open(trigger, "w"):
@@ -99,7 +98,10 @@ def test(t):
         for v in (v1, v2):
             tail = v.log_text()[marks[v.area]:]
             check("records from the parent start at" not in tail,
-                  f"attempt {attempt}: {v} was sent its down stream again from the start")
+                  f"attempt {attempt}: {v} found a gap in its down stream and asked for a "
+                  f"resend")
+        check(" asks to resend our records" not in new,
+              f"attempt {attempt}: a village asked the township to resend its down stream")
         jt.log(f"attempt {attempt}: the failed write was "
                f"{'after' if formed else 'not after'} entries went up")
         if formed:
