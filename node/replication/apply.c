@@ -1113,8 +1113,11 @@ apply_get_link(struct store_txn *txn, uint64_t peer, uint8_t epoch[16], uint64_t
 }
 
 /* Room in the map for a commit's own writes (LMDB's free list, the store's
- * pending moves): a commit that found the map full after its entries went
- * up would end the epoch, and the parent would be sent everything. */
+ * pending moves), judged from the last commit's size: a commit that found
+ * the map full after its entries went up would end the epoch, and the
+ * parent would be sent everything. The node grows its map at 80 % full, so
+ * this makes that rare, not impossible (a transaction of more than an
+ * eighth of the map). */
 static bool
 room_to_forward(struct apply_ctx *ctx)
 {
