@@ -102,9 +102,9 @@ epochs_put(struct store_txn *txn, const struct apply_ctx *ctx)
 }
 
 /*
- * The log's epochs as stored: the ended ones, and the current one, which
- * this start ends (apply_epoch_turn) before it adds anything to the log; a
- * new store starts its first epoch here.
+ * The epochs as stored: the ended ones, and the current ones of the log and
+ * the downlog, which this start ends (apply_epoch_turn) before it adds
+ * anything to the log; a new store starts its first ones here.
  */
 static void
 epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
@@ -153,14 +153,20 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
  * one of them (link_up.c resume_point). The same goes for entries sent on
  * before their commit (apply_ctx.forward) and lost in a crash.
  */
+static void
+turn(struct apply_ctx *ctx)
+{
+	epoch_end(ctx, ctx->local_seq, true);
+	ctx->turn_due = false;
+	ctx->epochs_dirty = true;
+}
+
 int
 apply_epoch_turn(struct apply_ctx *ctx)
 {
 	if (!ctx->turn_due)
 		return 0;
-	epoch_end(ctx, ctx->local_seq, true);
-	ctx->turn_due = false;
-	ctx->epochs_dirty = true;
+	turn(ctx);
 	struct store_txn txn;
 	int err = store_begin(ctx->st, &txn, STORE_RW);
 	if (err)
@@ -310,11 +316,8 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	rollup_acc_reset(ctx->acc);
 	/* The daemon turns the epoch at its start (apply_epoch_turn); a tool
 	 * that writes on its own does it here, before it adds to the log. */
-	if (ctx->turn_due) {
-		epoch_end(ctx, ctx->local_seq, true);
-		ctx->turn_due = false;
-		ctx->epochs_dirty = true;
-	}
+	if (ctx->turn_due)
+		turn(ctx);
 	int err = store_begin(ctx->st, &a->txn, STORE_RW);
 	if (!err && ctx->epochs_dirty)
 		epochs_put(&a->txn, ctx);
