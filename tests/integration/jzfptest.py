@@ -642,6 +642,16 @@ class Tree:
         check(m is not None, f"import {kind} {path}: unexpected output {p.stdout!r}")
         return int(m.group(1))
 
+    def import_census_each(self, villages, year, seed):
+        """One generated census of VILLAGES (village nodes) for YEAR, each
+        imported at its own village."""
+        census = os.path.join(self.dir, "census.csv")
+        gen_census(census, [v.area for v in villages], year, seed=seed)
+        for v in villages:
+            part = os.path.join(self.dir, f"census-{v.area}.csv")
+            split_census(census, part, [v.area])
+            self.import_ok(v, "census", part)
+
     def import_many(self, jobs):
         """Run several imports at once: jobs is [(node, kind, path, *options)].
         All must succeed; returns the new-record counts in job order."""

@@ -48,12 +48,7 @@ def test(t):
     t.start_all()
     t.wait_synced(receipts=False)
 
-    census = os.path.join(t.dir, "census.csv")
-    jt.gen_census(census, [V1, V2], YEAR, seed=7)
-    for v in (v1, v2):
-        part = os.path.join(t.dir, f"census-{v.area}.csv")
-        jt.split_census(census, part, [v.area])
-        t.import_ok(v, "census", part)
+    t.import_census_each([v1, v2], YEAR, seed=7)
     first = jt.gen_households(os.path.join(t.dir, "a-{village}.csv"), [V1, V2], 60, seed=11,
                               year=YEAR, new=True)
     t.import_ok(v1, "households", first[V1])

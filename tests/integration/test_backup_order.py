@@ -85,12 +85,7 @@ def scenario(t, how):
     t.start_all()
     t.wait_synced(receipts=False)
 
-    census = os.path.join(t.dir, "census.csv")
-    jt.gen_census(census, [V1, V2, V3], YEAR, seed=7)
-    for v in (v1, v2, v3):
-        part = os.path.join(t.dir, f"census-{v.area}.csv")
-        jt.split_census(census, part, [v.area])
-        t.import_ok(v, "census", part)
+    t.import_census_each([v1, v2, v3], YEAR, seed=7)
     t.wait_synced(receipts=False)
 
     # ---- the copy, then A (V1) and B (V2) through the township, in turn

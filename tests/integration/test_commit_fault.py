@@ -56,12 +56,7 @@ def test(t):
     if opts is not None:  # the shim comes before the sanitizer's runtime
         town.env["ASAN_OPTIONS"] = opts + ":verify_asan_link_order=0"
     t.start_all()
-    census = os.path.join(t.dir, "census.csv")
-    jt.gen_census(census, [V1, V2], YEAR, seed=7)
-    for v in (v1, v2):
-        part = os.path.join(t.dir, f"census-{v.area}.csv")
-        jt.split_census(census, part, [v.area])
-        t.import_ok(v, "census", part)
+    t.import_census_each([v1, v2], YEAR, seed=7)
     t.wait_synced()
 
     formed = False
