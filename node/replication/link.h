@@ -167,6 +167,20 @@ void link_down_recv(struct node *n);
 void link_down_tick(struct node *n, uint64_t now);
 
 /*
+ * Does a batch starting at FROM leave a gap after what its receiver holds
+ * (a batch lost before it)? The one rule of both directions: with the
+ * receiver's cursor in the batch's epoch (SAME), the batch starts right
+ * after the cursor's position HAVE, or earlier (a resend); in another (the
+ * sender has started since), it starts right after HAVE, the position the
+ * receiver last named to the sender, or at 1: where the sender resumes.
+ */
+static inline bool
+link_batch_gap(bool same, uint64_t have, uint64_t from)
+{
+	return same ? from > have + 1 : from != 1 && from != have + 1;
+}
+
+/*
  * Does cursor C name an entry of our log DB (STORE_LOG or STORE_DOWNLOG)?
  * Its epoch must be one of the log's, current or ended, that names it as
  * far as C's position (apply_epoch_end); and the log must hold at that

@@ -670,13 +670,8 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 	bool after_failed = false;
 	for (size_t j = 0; j < i && !after_failed; j++)
 		after_failed = g[j].c == c && it->done[j] != 0;
-	if (other) {
-		it->have = c->up_base;
-		it->gap = after_failed || (f->batch.from != 1 && f->batch.from != c->up_base + 1);
-	} else {
-		it->have = ls;
-		it->gap = after_failed || f->batch.from > ls + 1;
-	}
+	it->have = other ? c->up_base : ls;
+	it->gap = after_failed || link_batch_gap(!other, it->have, f->batch.from);
 	it->applied = it->refused = 0;
 	it->why[0] = 0;
 	if (it->gap)

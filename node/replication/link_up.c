@@ -566,13 +566,10 @@ static bool
 down_gap(const struct node *n, const struct wire_cursor *held, const struct wire_frame *f,
          uint64_t *have)
 {
-	if (held->set && memcmp(held->epoch, f->batch.epoch, 16) == 0) {
-		*have = held->local_seq;
-		return f->batch.from > *have + 1;
-	}
+	bool same = held->set && memcmp(held->epoch, f->batch.epoch, 16) == 0;
 	bool told = memcmp(n->up.down_epoch, f->batch.epoch, 16) == 0;
-	*have = told ? n->up.down_upto : 0;
-	return f->batch.from != 1 && f->batch.from != *have + 1;
+	*have = same ? held->local_seq : told ? n->up.down_upto : 0;
+	return link_batch_gap(same, *have, f->batch.from);
 }
 
 /* Records of our parent's downlog that concern us (the down direction):
