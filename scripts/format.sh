@@ -9,10 +9,17 @@ if ! command -v clang-format >/dev/null; then
 fi
 mapfile -t files < <(git ls-files '*.c' '*.h')
 if [ "${1:-}" = "--check" ]; then
-	bad=0
-	for f in "${files[@]}"; do
-		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || { echo "format: $f differs from .clang-format" >&2; bad=1; }
+	# One clang-format for all files (a start per file took 23 s of a CI
+	# run): it reports each file that differs, at its first difference.
+	report=$(clang-format --dry-run -Werror "${files[@]}" 2>&1 >/dev/null) && exit 0
+	mapfile -t bad < <(sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' <<<"$report" | sort -u)
+	if [ ${#bad[@]} -eq 0 ]; then
+		echo "format: clang-format failed: $report" >&2
+		exit 1
+	fi
+	for f in "${bad[@]}"; do
+		echo "format: $f differs from .clang-format" >&2
 	done
-	exit $bad
+	exit 1
 fi
 clang-format -i "${files[@]}"

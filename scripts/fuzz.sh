@@ -13,8 +13,8 @@ usage: scripts/fuzz.sh [--keep-going] TARGET SECONDS
        scripts/fuzz.sh --help
 
 Build the libFuzzer targets in build-fuzz/ (clang, -DJZFP_FUZZ=ON: ASan, UBSan
-and coverage on the whole project) and run TARGET for SECONDS seconds, or each
-target in turn with --all.
+and coverage on the whole project) and run TARGET for SECONDS seconds, or with --all every
+target, as many at a time as there are cores.
 
 TARGET is one of: $(targets | xargs)
 (tests/fuzz/fuzz_TARGET.c; "fuzz_wire" works as well as "wire").
@@ -149,9 +149,31 @@ main() {
 	fi
 
 	build "${list[@]/#/fuzz_}"
-	status=0
-	for t in "${list[@]}"; do
-		run "$t" "$secs" || status=1
+	run_all "$secs" "${list[@]}"
+}
+
+# run_all SECONDS TARGET...: as many targets at a time as there are cores (each
+# libFuzzer run is one process on one core), their lines printed in the
+# targets' order; returns 1 if any found something.
+run_all() {
+	local secs=$1 t i status=0 jobs=() pids=()
+	shift
+	jobs=("$@")
+	local width
+	width=$(nproc)
+	for ((i = 0; i < ${#jobs[@]}; i += width)); do
+		pids=()
+		for t in "${jobs[@]:i:width}"; do
+			mkdir -p "$work/$t"
+			run "$t" "$secs" >"$work/$t/result" 2>"$work/$t/result.err" &
+			pids+=($!)
+		done
+		for t in "${jobs[@]:i:width}"; do
+			wait "${pids[0]}" || status=1
+			pids=("${pids[@]:1}")
+			cat "$work/$t/result.err" >&2
+			cat "$work/$t/result"
+		done
 	done
 	return $status
 }
