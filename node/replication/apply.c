@@ -101,6 +101,16 @@ epochs_put(struct store_txn *txn, const struct apply_ctx *ctx)
 	          ctx->down_epoch, sizeof(ctx->down_epoch));
 }
 
+/* A damaged epoch entry costs a full resend, not the start: an epoch this
+ * store does not know makes a cursor in it mean "send everything". */
+static void
+epoch_damaged(const char *key)
+{
+	log_warn("store: meta %s is damaged (wrong length); dropped: each link of this node "
+	         "resends from its start once",
+	         key);
+}
+
 /*
  * The epochs as stored: the ended ones, and the current ones of the log and
  * the downlog, which this start ends (apply_epoch_turn) before it adds
@@ -113,7 +123,10 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 	int err =
 	    store_get(txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), &v);
 	if (err == 0 && (v.n % APPLY_EPOCH_SIZE || v.n / APPLY_EPOCH_SIZE > APPLY_EPOCHS_KEPT)) {
-		store_fail(txn, JZ_ECORRUPT);
+		epoch_damaged(APPLY_META_EPOCHS_PAST);
+		err = JZ_ENOTFOUND;
+	} else if (err && err != JZ_ENOTFOUND) {
+		store_fail(txn, err);
 		return;
 	}
 	ctx->n_past = err == 0 ? v.n / APPLY_EPOCH_SIZE : 0;
@@ -123,8 +136,8 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 	}
 	err = store_get(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), &v);
 	if (err == 0 && v.n != sizeof(ctx->epoch)) {
-		store_fail(txn, JZ_ECORRUPT);
-		return;
+		epoch_damaged(APPLY_META_EPOCH);
+		err = JZ_ENOTFOUND;
 	}
 	if (err == JZ_ENOTFOUND) {
 		randombytes_buf(ctx->epoch, sizeof(ctx->epoch));
@@ -132,16 +145,24 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 		epochs_put(txn, ctx);
 		return;
 	}
+	if (err) {
+		store_fail(txn, err);
+		return;
+	}
 	memcpy(ctx->epoch, v.p, 16);
 	ctx->turn_due = true;
 	/* A store from before the downlog had an epoch of its own: the log's. */
 	err = store_get(txn, STORE_META, APPLY_META_DOWN_EPOCH, strlen(APPLY_META_DOWN_EPOCH), &v);
-	if (err == 0 && v.n == sizeof(ctx->down_epoch))
+	if (err == 0 && v.n == sizeof(ctx->down_epoch)) {
 		memcpy(ctx->down_epoch, v.p, 16);
-	else if (err == JZ_ENOTFOUND)
+	} else if (err == JZ_ENOTFOUND) {
 		memcpy(ctx->down_epoch, ctx->epoch, 16);
-	else
-		store_fail(txn, err ? err : JZ_ECORRUPT);
+	} else if (err == 0) {
+		epoch_damaged(APPLY_META_DOWN_EPOCH);
+		randombytes_buf(ctx->down_epoch, sizeof(ctx->down_epoch));
+	} else {
+		store_fail(txn, err);
+	}
 }
 
 /*

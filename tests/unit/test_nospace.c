@@ -385,6 +385,44 @@ forwarded_before_commit_and_lost(void **state)
 	ident_free(&id);
 }
 
+/* With less than an eighth of the map free nothing goes before its commit:
+ * that commit may have to grow the map, and one that fails after sending
+ * costs the parent a new epoch, a full resend (apply.c room_to_forward). */
+static void
+nothing_forwarded_with_the_map_nearly_full(void **state)
+{
+	struct fixture *fx = *state;
+	struct ident *id = NULL;
+	struct hlc hlc;
+	struct apply_ctx ax;
+	struct applier a;
+	struct entry_job job = {.k = 20};
+
+	assert_int_equal(ident_generate(&id), 0);
+	hlc_init(&hlc, NULL, NULL);
+	assert_int_equal(apply_ctx_init(&ax, fx->st, id, &hlc, 630121000000ULL), 0);
+	ax.forward = forward;
+	ax.forward_arg = &ax;
+	forward_calls = 0;
+	forward_sends = true;
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(forward_calls, 1); /* room: sent early */
+
+	uint64_t used, size;
+	store_usage(fx->st, &used, &size);
+	for (uint64_t k = 1000; used < size - size / 8 && k < 1400; k++) {
+		assert_int_equal(put_commit(fx->st, k), 0);
+		store_usage(fx->st, &used, &size);
+	}
+	assert_true(used >= size - size / 8);
+	job.k = 21;
+	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(forward_calls, 1);
+	assert_int_equal(ax.local_seq, 2);
+	apply_ctx_release(&ax);
+	ident_free(&id);
+}
+
 static void
 disk_low_follows_disk_and_growth(void **state)
 {
@@ -417,6 +455,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(short_write_with_space_stays_io_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(apply_write_keeps_the_storage_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(forwarded_before_commit_and_lost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(nothing_forwarded_with_the_map_nearly_full, setup,
+	                                    teardown),
 	    cmocka_unit_test(disk_low_follows_disk_and_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
