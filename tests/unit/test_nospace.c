@@ -298,6 +298,20 @@ stored_epochs(struct store *st, uint8_t epoch[16], struct bytes *past, uint8_t *
 	store_abort(&txn);
 }
 
+/* An apply context on the fixture's store whose sends early are counted
+ * by forward(), which marks them sent. */
+static void
+forwarding_ctx(struct fixture *fx, struct apply_ctx *ax, struct ident **id, struct hlc *hlc)
+{
+	assert_int_equal(ident_generate(id), 0);
+	hlc_init(hlc, NULL, NULL);
+	assert_int_equal(apply_ctx_init(ax, fx->st, *id, hlc, 630121000000ULL), 0);
+	ax->forward = forward;
+	ax->forward_arg = ax;
+	forward_calls = 0;
+	forward_sends = true;
+}
+
 /* Entries of others go up before their commit (apply_ctx.forward), ours
  * not; a commit that fails after they went ends the log's epoch at the
  * committed head, stored with the next commit; nothing goes up early
@@ -312,13 +326,7 @@ forwarded_before_commit_and_lost(void **state)
 	struct applier a;
 	struct entry_job job = {.k = 10};
 
-	assert_int_equal(ident_generate(&id), 0);
-	hlc_init(&hlc, NULL, NULL);
-	assert_int_equal(apply_ctx_init(&ax, fx->st, id, &hlc, 630121000000ULL), 0);
-	ax.forward = forward;
-	ax.forward_arg = &ax;
-	forward_calls = 0;
-	forward_sends = true;
+	forwarding_ctx(fx, &ax, &id, &hlc);
 
 	/* Sent before the commit, with the entry in the transaction. */
 	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
@@ -398,13 +406,7 @@ nothing_forwarded_with_the_map_nearly_full(void **state)
 	struct applier a;
 	struct entry_job job = {.k = 20};
 
-	assert_int_equal(ident_generate(&id), 0);
-	hlc_init(&hlc, NULL, NULL);
-	assert_int_equal(apply_ctx_init(&ax, fx->st, id, &hlc, 630121000000ULL), 0);
-	ax.forward = forward;
-	ax.forward_arg = &ax;
-	forward_calls = 0;
-	forward_sends = true;
+	forwarding_ctx(fx, &ax, &id, &hlc);
 	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
 	assert_int_equal(forward_calls, 1); /* room: sent early */
 
