@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, check the format and the include graph, build a
 # normal and an ASan+UBSan tree, run every unit and integration test through
-# ctest on each, and run each fuzz target for a few seconds. Exits non-zero if
-# anything failed.
+# ctest on each, and run each fuzz target for a few seconds (beside the normal
+# tests). Exits non-zero if anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -27,8 +27,19 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 status=0
+# The fuzz smoke (its clang build, then each target for 5 s) runs beside the
+# normal tests, which leave a quarter of two cores idle (they wait on the
+# disk and on each other); it is waited for before the sanitized tests start.
+step "fuzz smoke, beside the normal tests (5 s per target, libFuzzer under clang)"
+fuzz_out=$(mktemp)
+trap 'rm -f "$fuzz_out"' EXIT
+bash scripts/fuzz.sh --all 5 >"$fuzz_out" 2>&1 &
+fuzz_pid=$!
 step "tests (normal)"
 ctest --test-dir build --output-on-failure -j2 || status=1
+step "fuzz smoke: waiting for it to end"
+wait "$fuzz_pid" || status=1
+cat "$fuzz_out"
 step "tests (asan+ubsan)"
 # The harness's repeated `status` waits run the plain build's jzfpctl (a
 # sanitized one costs three times the CPU to start); every other command,
@@ -36,7 +47,5 @@ step "tests (asan+ubsan)"
 # (tests/integration/jzfptest.py, PLAIN_CTL).
 JZFP_PLAIN_CTL=$top/build/bin/jzfpctl \
 	ctest --test-dir build-asan --output-on-failure -j2 || status=1
-step "fuzz smoke (5 s per target, libFuzzer under clang)"
-bash scripts/fuzz.sh --all 5 || status=1
 step "done, exit $status"
 exit $status
