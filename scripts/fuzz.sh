@@ -8,13 +8,14 @@ work=$build/fuzz-work
 
 usage() {
 	cat <<EOF
-usage: scripts/fuzz.sh [--keep-going] TARGET SECONDS
-       scripts/fuzz.sh [--keep-going] --all SECONDS
+usage: scripts/fuzz.sh [--keep-going] [--jobs N] TARGET SECONDS
+       scripts/fuzz.sh [--keep-going] [--jobs N] --all SECONDS
        scripts/fuzz.sh --help
 
 Build the libFuzzer targets in build-fuzz/ (clang, -DJZFP_FUZZ=ON: ASan, UBSan
 and coverage on the whole project) and run TARGET for SECONDS seconds, or with --all every
-target, as many at a time as there are cores.
+target, N at a time (--jobs; default: as many as there are cores, which is
+also the build's number of jobs).
 
 TARGET is one of: $(targets | xargs)
 (tests/fuzz/fuzz_TARGET.c; "fuzz_wire" works as well as "wire").
@@ -80,7 +81,7 @@ build() {
 	bash "$top/scripts/deps.sh"
 	need_clang
 	cmake -S "$top" -B "$build" -DCMAKE_C_COMPILER=clang -DJZFP_FUZZ=ON >/dev/null
-	cmake --build "$build" --target "$@" -j"$(nproc)" >/dev/null
+	cmake --build "$build" --target "$@" -j"$njobs" >/dev/null
 }
 
 # run TARGET SECONDS: prints the one-line result; returns 1 on a finding.
@@ -124,11 +125,22 @@ run() {
 # In a function, so that bash has read all of it before it runs: editing this
 # file during a long run cannot change what the run does.
 main() {
-	local keep_going=0 secs t status list=()
-	if [ "${1:-}" = "--keep-going" ]; then
-		keep_going=1
-		shift
-	fi
+	local keep_going=0 secs t list=()
+	njobs=$(nproc)
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--keep-going)
+			keep_going=1
+			shift
+			;;
+		--jobs)
+			[[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--jobs takes a positive whole number, not '${2:-}'"
+			njobs=$2
+			shift 2
+			;;
+		*) break ;;
+		esac
+	done
 	[ $# -ge 1 ] || { usage >&2; exit 2; }
 	case "$1" in
 	-h | --help)
@@ -152,23 +164,21 @@ main() {
 	run_all "$secs" "${list[@]}"
 }
 
-# run_all SECONDS TARGET...: as many targets at a time as there are cores (each
-# libFuzzer run is one process on one core), their lines printed in the
-# targets' order; returns 1 if any found something.
+# run_all SECONDS TARGET...: $njobs targets at a time (each libFuzzer run is
+# one process on one core), their lines printed in the targets' order;
+# returns 1 if any found something.
 run_all() {
-	local secs=$1 t i status=0 jobs=() pids=()
+	local secs=$1 t i status=0 pids=() todo=()
 	shift
-	jobs=("$@")
-	local width
-	width=$(nproc)
-	for ((i = 0; i < ${#jobs[@]}; i += width)); do
+	todo=("$@")
+	for ((i = 0; i < ${#todo[@]}; i += njobs)); do
 		pids=()
-		for t in "${jobs[@]:i:width}"; do
+		for t in "${todo[@]:i:njobs}"; do
 			mkdir -p "$work/$t"
 			run "$t" "$secs" >"$work/$t/result" 2>"$work/$t/result.err" &
 			pids+=($!)
 		done
-		for t in "${jobs[@]:i:width}"; do
+		for t in "${todo[@]:i:njobs}"; do
 			wait "${pids[0]}" || status=1
 			pids=("${pids[@]:1}")
 			cat "$work/$t/result.err" >&2

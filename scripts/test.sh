@@ -29,16 +29,21 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 # The fuzz smoke (its clang build, then each target for 5 s) runs beside the
 # normal tests, which leave a quarter of two cores idle (they wait on the
-# disk and on each other); it is waited for before the sanitized tests start.
+# disk and on each other), on one core; it is waited for before the
+# sanitized tests start. Each target gets fewer runs than alone: a smoke test
+# (scripts/fuzz.sh TARGET SECONDS is the real search).
 step "fuzz smoke, beside the normal tests (5 s per target, libFuzzer under clang)"
 fuzz_out=$(mktemp)
-trap 'rm -f "$fuzz_out"' EXIT
-bash scripts/fuzz.sh --all 5 >"$fuzz_out" 2>&1 &
+bash scripts/fuzz.sh --jobs 1 --all 5 >"$fuzz_out" 2>&1 &
 fuzz_pid=$!
+# Stopped if this script ends first (its running target ends by itself
+# within 5 s).
+trap '[ -z "$fuzz_pid" ] || kill "$fuzz_pid" 2>/dev/null || true; rm -f "$fuzz_out"' EXIT
 step "tests (normal)"
 ctest --test-dir build --output-on-failure -j2 || status=1
 step "fuzz smoke: waiting for it to end"
 wait "$fuzz_pid" || status=1
+fuzz_pid=
 cat "$fuzz_out"
 step "tests (asan+ubsan)"
 # The harness's repeated `status` waits run the plain build's jzfpctl (a

@@ -102,13 +102,12 @@ epochs_put(struct store_txn *txn, const struct apply_ctx *ctx)
 }
 
 /* A damaged epoch entry costs a full resend, not the start: an epoch this
- * store does not know makes a cursor in it mean "send everything". */
+ * store does not know makes a cursor in it mean "send everything". WHO says
+ * which links resend. */
 static void
-epoch_damaged(const char *key)
+epoch_damaged(const char *key, const char *who)
 {
-	log_warn("store: meta %s is damaged (wrong length); dropped: each link of this node "
-	         "resends from its start once",
-	         key);
+	log_warn("store: meta %s is damaged (wrong length); dropped: %s", key, who);
 }
 
 /*
@@ -123,7 +122,10 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 	int err =
 	    store_get(txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), &v);
 	if (err == 0 && (v.n % APPLY_EPOCH_SIZE || v.n / APPLY_EPOCH_SIZE > APPLY_EPOCHS_KEPT)) {
-		epoch_damaged(APPLY_META_EPOCHS_PAST);
+		epoch_damaged(
+		    APPLY_META_EPOCHS_PAST,
+		    "a parent or child whose cursor is in an earlier start's epoch is sent "
+		    "everything once");
 		err = JZ_ENOTFOUND;
 	} else if (err && err != JZ_ENOTFOUND) {
 		store_fail(txn, err);
@@ -136,7 +138,8 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 	}
 	err = store_get(txn, STORE_META, APPLY_META_EPOCH, strlen(APPLY_META_EPOCH), &v);
 	if (err == 0 && v.n != sizeof(ctx->epoch)) {
-		epoch_damaged(APPLY_META_EPOCH);
+		epoch_damaged(APPLY_META_EPOCH, "the log and the downlog start new epochs: the "
+		                                "parent and each child are sent everything once");
 		err = JZ_ENOTFOUND;
 	}
 	if (err == JZ_ENOTFOUND) {
@@ -158,7 +161,8 @@ epochs_read(struct store_txn *txn, struct apply_ctx *ctx)
 	} else if (err == JZ_ENOTFOUND) {
 		memcpy(ctx->down_epoch, ctx->epoch, 16);
 	} else if (err == 0) {
-		epoch_damaged(APPLY_META_DOWN_EPOCH);
+		epoch_damaged(APPLY_META_DOWN_EPOCH,
+		              "the downlog starts a new epoch: each child is sent it all once");
 		randombytes_buf(ctx->down_epoch, sizeof(ctx->down_epoch));
 	} else {
 		store_fail(txn, err);

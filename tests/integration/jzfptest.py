@@ -135,7 +135,7 @@ _LONG_POLLS = {}
 def _long_poll(x):
     argv = [JZFPCTL, "-c", x.conf, "status", "--json", "--wait-change", str(x.changes_seen),
             "--wait", "60"]
-    argv, env = _ctl_argv_env(argv)
+    argv, env = _ctl_argv_env(argv, plain_ok=True)
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, env=env)
     _LONG_POLLS[id(x)] = (x, x.proc, p)
@@ -523,7 +523,7 @@ class Tree:
         for _ in range(100000):
             if n.proc.poll() is not None:
                 raise Failure(f"{n}: jzfpd exited with {n.proc.returncode} during start")
-            p = self.run_ctl(n, "status", "--json", timeout_s=2)
+            p = self.run_ctl(n, "status", "--json", timeout_s=2, plain_ok=True)
             if p.returncode == 0:
                 st = json.loads(p.stdout)
                 n.changes_seen = st.get("changes")
@@ -604,13 +604,13 @@ class Tree:
 
     # ------------------------------------------------------------ jzfpctl
 
-    def run_ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S):
+    def run_ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S, plain_ok=False):
         return run([JZFPCTL, "-c", n.conf, "--timeout", str(timeout_s), *args],
-                   timeout=min(timeout_s * 2 + 30, left(timeout_s * 2 + 30)))
+                   timeout=min(timeout_s * 2 + 30, left(timeout_s * 2 + 30)), plain_ok=plain_ok)
 
-    def ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S):
+    def ctl(self, n, *args, timeout_s=CTL_TIMEOUT_S, plain_ok=False):
         """jzfpctl -c CONF ARGS; the output parsed as JSON. Fails on exit != 0."""
-        p = self.run_ctl(n, *args, timeout_s=timeout_s)
+        p = self.run_ctl(n, *args, timeout_s=timeout_s, plain_ok=plain_ok)
         if p.returncode != 0:
             raise CtlError(args, p.returncode, p.stdout, p.stderr)
         try:
@@ -625,7 +625,7 @@ class Tree:
         return p.stdout
 
     def status(self, n):
-        st = self.ctl(n, "status", "--json")
+        st = self.ctl(n, "status", "--json", plain_ok=True)
         n.changes_seen = st.get("changes")
         return st
 
@@ -827,38 +827,41 @@ class Tree:
 # Under the sanitizers (scripts/test.sh sets ASAN_OPTIONS with detect_leaks=1),
 # LeakSanitizer's check at exit costs a jzfpctl about 50 ms of CPU, and a test
 # starts hundreds of them: a third of the sanitized suite. So each test checks
-# the first run of every jzfpctl command (its first two words: "status",
-# "household show") for leaks and not the repeats; the daemons and the unit
-# tests are always checked.
+# the first run of every jzfpctl command (its first two words, --json counted
+# as one: "status --json", "household show") for leaks and not the repeats;
+# the daemons and the unit tests are always checked.
 #
 # A sanitized jzfpctl also takes three times a plain one's CPU to start and
 # stop (ASan's runtime: 33 against 10 ms), and half the runs of a test are
-# `status`, the harness's own waits (long polls, sync barriers). With
-# JZFP_PLAIN_CTL naming the plain build's jzfpctl (scripts/test.sh sets it
-# for the sanitized run), a `status` after the test's first runs that one;
-# every other command, and the daemons, stay sanitized.
+# `status --json` of the harness's own (Tree.status, the start and sync
+# waits, the long polls). With JZFP_PLAIN_CTL naming the plain build's
+# jzfpctl (scripts/test.sh sets it for the sanitized run), those run that one
+# after the test's first `status --json` has run sanitized; every other run (a
+# test's own `jzfpctl status` in text, or with a bad config), every other
+# command, and the daemons stay sanitized.
 _LEAK_CHECKED = set()
 PLAIN_CTL = os.environ.get("JZFP_PLAIN_CTL") or None
 
 
 def _ctl_words(argv):
-    """The words of a jzfpctl ARGV that name its command (options and their
-    values left out)."""
+    """The words of a jzfpctl ARGV that name its command: options and their
+    values left out, but --json (text and JSON are rendered apart)."""
     words, skip = [], False
     for a in argv[1:]:
         if skip:
             skip = False
-        elif a in ("-c", "--config", "--timeout"):
+        elif a in ("-c", "--config", "--timeout", "--wait-change", "--wait", "--count"):
             skip = True
-        elif not a.startswith("-"):
+        elif a == "--json" or not a.startswith("-"):
             words.append(a)
     return words
 
 
-def _ctl_argv_env(argv):
+def _ctl_argv_env(argv, plain_ok=False):
     """ARGV and the environment to run it with (None: inherit): for a
-    jzfpctl command already run in this test, no leak check, and for a
-    repeated `status`, the plain build's jzfpctl (see above)."""
+    jzfpctl command already run in this test, no leak check, and for one
+    PLAIN_OK (a harness's `status --json`), the plain build's jzfpctl (see
+    above)."""
     opts = os.environ.get("ASAN_OPTIONS", "")
     if argv[0] != JZFPCTL or "detect_leaks=1" not in opts:
         return argv, None
@@ -866,16 +869,19 @@ def _ctl_argv_env(argv):
     if key not in _LEAK_CHECKED:
         _LEAK_CHECKED.add(key)
         return argv, None
-    if PLAIN_CTL and key[:1] == ("status",):
+    if PLAIN_CTL and plain_ok:
         return [PLAIN_CTL, *argv[1:]], None
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = opts.replace("detect_leaks=1", "detect_leaks=0")
     return argv, env
 
 
-def run(argv, timeout=120, **kw):
+def run(argv, timeout=120, plain_ok=False, **kw):
+    """ARGV run to its end, its output captured as text; PLAIN_OK: a
+    `status --json` of the harness's own, which may run the plain build's
+    jzfpctl (see _ctl_argv_env)."""
     if "env" not in kw:
-        argv, kw["env"] = _ctl_argv_env(argv)
+        argv, kw["env"] = _ctl_argv_env(argv, plain_ok)
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, **kw)

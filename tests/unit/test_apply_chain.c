@@ -282,12 +282,14 @@ epochs_end_at_each_start(void **state)
 	/* A damaged list is dropped, not read as some other epochs, and the
 	 * start goes on: the epochs it named are unknown now (a cursor in one
 	 * means "send everything"); the current ones stand. */
-	uint8_t cur[16];
+	uint8_t cur[16], bad[APPLY_EPOCH_SIZE + 5] = {0};
 	memcpy(cur, nd->ctx.epoch, 16);
+	memcpy(bad, stored, 16); /* one whole entry naming STORED, and a stray tail */
+	be64_put(bad + 16, V1_N);
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
-	store_put(&txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), "short",
-	          5);
+	store_put(&txn, STORE_META, APPLY_META_EPOCHS_PAST, strlen(APPLY_META_EPOCHS_PAST), bad,
+	          sizeof(bad));
 	assert_int_equal(store_commit(&txn), 0);
 	apply_ctx_release(&nd->ctx);
 	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, fx->county, &nd->hlc, COUNTY), 0);
@@ -303,6 +305,20 @@ epochs_end_at_each_start(void **state)
 	assert_true(nd->ctx.n_past >= 1);
 	assert_true(apply_epoch_end(&nd->ctx, cur, &end));
 	assert_int_equal(end, V1_N + 1);
+
+	/* A damaged downlog epoch is replaced by a new one; the log's stands. */
+	uint8_t down[16];
+	memcpy(cur, nd->ctx.epoch, 16);
+	memcpy(down, nd->ctx.down_epoch, 16);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_put(&txn, STORE_META, APPLY_META_DOWN_EPOCH, strlen(APPLY_META_DOWN_EPOCH), "short",
+	          5);
+	assert_int_equal(store_commit(&txn), 0);
+	apply_ctx_release(&nd->ctx);
+	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, fx->county, &nd->hlc, COUNTY), 0);
+	assert_memory_equal(nd->ctx.epoch, cur, 16);
+	assert_memory_not_equal(nd->ctx.down_epoch, down, 16);
+	assert_false(apply_epoch_end(&nd->ctx, down, &end));
 
 	/* A damaged current epoch is replaced by a new one. */
 	memcpy(cur, nd->ctx.epoch, 16);
