@@ -27,10 +27,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 status=0
-# The fuzz smoke (its clang build, then each target for 5 s) runs beside the
-# normal tests, which leave a quarter of two cores idle (they wait on the
-# disk and on each other), on one core; it is waited for before the
-# sanitized tests start. Each target gets fewer runs than alone: a smoke test
+# The fuzz smoke (its clang build, then each target for 5 s) runs on one core
+# beside the normal tests, which leave a quarter of two cores idle (they wait
+# on the disk and on each other); it is waited for before the sanitized tests
+# start. Each target gets fewer runs than alone: a smoke test
 # (scripts/fuzz.sh TARGET SECONDS is the real search).
 step "fuzz smoke, beside the normal tests (5 s per target, libFuzzer under clang)"
 fuzz_out=$(mktemp)
@@ -46,10 +46,10 @@ wait "$fuzz_pid" || status=1
 fuzz_pid=
 cat "$fuzz_out"
 step "tests (asan+ubsan)"
-# The harness's repeated `status` waits run the plain build's jzfpctl (a
-# sanitized one costs three times the CPU to start); every other command,
-# each command's first run in a test, and the daemons stay sanitized
-# (tests/integration/jzfptest.py, PLAIN_CTL).
+# The harness's own `status --json` runs (its waits and long polls), after
+# each test's first, use the plain build's jzfpctl (a sanitized one costs
+# three times the CPU to start); every other jzfpctl run and every daemon stay
+# sanitized (tests/integration/jzfptest.py, PLAIN_CTL).
 JZFP_PLAIN_CTL=$top/build/bin/jzfpctl \
 	ctest --test-dir build-asan --output-on-failure -j2 || status=1
 step "done, exit $status"
