@@ -300,16 +300,31 @@ stored_epochs(struct store *st, uint8_t epoch[16], struct bytes *past, uint8_t *
 
 /* An apply context on the fixture's store whose sends early are counted
  * by forward(), which marks them sent. */
+struct fwd {
+	struct ident *id;
+	struct hlc hlc;
+	struct apply_ctx ax;
+	struct applier a;
+};
+
 static void
-forwarding_ctx(struct fixture *fx, struct apply_ctx *ax, struct ident **id, struct hlc *hlc)
+fwd_open(struct fixture *fx, struct fwd *f)
 {
-	assert_int_equal(ident_generate(id), 0);
-	hlc_init(hlc, NULL, NULL);
-	assert_int_equal(apply_ctx_init(ax, fx->st, *id, hlc, 630121000000ULL), 0);
-	ax->forward = forward;
-	ax->forward_arg = ax;
+	f->id = NULL;
+	assert_int_equal(ident_generate(&f->id), 0);
+	hlc_init(&f->hlc, NULL, NULL);
+	assert_int_equal(apply_ctx_init(&f->ax, fx->st, f->id, &f->hlc, 630121000000ULL), 0);
+	f->ax.forward = forward;
+	f->ax.forward_arg = &f->ax;
 	forward_calls = 0;
 	forward_sends = true;
+}
+
+static void
+fwd_close(struct fwd *f)
+{
+	apply_ctx_release(&f->ax);
+	ident_free(&f->id);
 }
 
 /* Entries of others go up before their commit (apply_ctx.forward), ours
@@ -320,77 +335,73 @@ static void
 forwarded_before_commit_and_lost(void **state)
 {
 	struct fixture *fx = *state;
-	struct ident *id = NULL;
-	struct hlc hlc;
-	struct apply_ctx ax;
-	struct applier a;
+	struct fwd f;
 	struct entry_job job = {.k = 10};
 
-	forwarding_ctx(fx, &ax, &id, &hlc);
+	fwd_open(fx, &f);
 
 	/* Sent before the commit, with the entry in the transaction. */
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), 0);
 	assert_int_equal(forward_calls, 1);
 	assert_int_equal(forward_head, 1);
 	assert_true(forward_saw_entry);
-	assert_int_equal(ax.local_seq, 1);
+	assert_int_equal(f.ax.local_seq, 1);
 
 	/* A transaction that signs one of ours is not sent before it is
 	 * durable (lost, it would be signed anew under the same seq). */
 	job.own = true;
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), 0);
 	assert_int_equal(forward_calls, 1);
-	assert_int_equal(ax.local_seq, 2);
+	assert_int_equal(f.ax.local_seq, 2);
 	job.own = false;
 
 	/* Sent, then the commit fails: the log's epoch ends at 2; the
 	 * downlog's goes on (nothing of it went before its commit). */
 	uint8_t before[16], down[16];
-	memcpy(before, ax.epoch, 16);
-	memcpy(down, ax.down_epoch, 16);
+	memcpy(before, f.ax.epoch, 16);
+	memcpy(down, f.ax.down_epoch, 16);
 	next_write = FAULT_ENOSPC;
 	job.k = 11;
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), -ENOSPC);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), -ENOSPC);
 	assert_int_equal(forward_calls, 2);
 	assert_int_equal(forward_head, 3);
-	assert_int_equal(ax.local_seq, 2);
-	assert_memory_not_equal(ax.epoch, before, 16);
+	assert_int_equal(f.ax.local_seq, 2);
+	assert_memory_not_equal(f.ax.epoch, before, 16);
 	uint64_t end = 0;
-	assert_true(apply_epoch_end(&ax, before, &end));
+	assert_true(apply_epoch_end(&f.ax, before, &end));
 	assert_int_equal(end, 2);
-	assert_true(ax.epochs_dirty);
-	assert_memory_equal(ax.down_epoch, down, 16);
+	assert_true(f.ax.epochs_dirty);
+	assert_memory_equal(f.ax.down_epoch, down, 16);
 
 	/* While writes fail nothing goes early; the next commit stores the
 	 * new epoch and the ended one. */
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), 0);
 	assert_int_equal(forward_calls, 2);
-	assert_false(ax.epochs_dirty);
+	assert_false(f.ax.epochs_dirty);
 	uint8_t cur[16], buf[APPLY_EPOCHS_KEPT * APPLY_EPOCH_SIZE];
 	struct bytes past;
 	stored_epochs(fx->st, cur, &past, buf);
-	assert_memory_equal(cur, ax.epoch, 16);
+	assert_memory_equal(cur, f.ax.epoch, 16);
 	assert_true(past.n >= APPLY_EPOCH_SIZE);
 	assert_memory_equal(past.p, before, 16);
 	assert_int_equal(be64_get(past.p + 16), 2);
 	/* And once writes succeed again, entries go early again. */
 	job.k = 12;
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), 0);
 	assert_int_equal(forward_calls, 3);
 	assert_int_equal(forward_head, 4);
 
 	/* A commit that fails with nothing sent early keeps the epoch (the
 	 * window was full); the downlog's epoch is kept in any case. */
 	forward_sends = false;
-	memcpy(before, ax.epoch, 16);
+	memcpy(before, f.ax.epoch, 16);
 	next_write = FAULT_ENOSPC;
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), -ENOSPC);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), -ENOSPC);
 	assert_int_equal(forward_calls, 4);
-	assert_memory_equal(ax.epoch, before, 16);
-	assert_false(ax.epochs_dirty);
-	assert_memory_equal(ax.down_epoch, down, 16);
-	apply_ctx_release(&ax);
-	ident_free(&id);
+	assert_memory_equal(f.ax.epoch, before, 16);
+	assert_false(f.ax.epochs_dirty);
+	assert_memory_equal(f.ax.down_epoch, down, 16);
+	fwd_close(&f);
 }
 
 /* With less than an eighth of the map free nothing goes before its commit:
@@ -400,14 +411,11 @@ static void
 nothing_forwarded_with_the_map_nearly_full(void **state)
 {
 	struct fixture *fx = *state;
-	struct ident *id = NULL;
-	struct hlc hlc;
-	struct apply_ctx ax;
-	struct applier a;
+	struct fwd f;
 	struct entry_job job = {.k = 20};
 
-	forwarding_ctx(fx, &ax, &id, &hlc);
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	fwd_open(fx, &f);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), 0);
 	assert_int_equal(forward_calls, 1); /* room: sent early */
 
 	uint64_t used, size;
@@ -418,11 +426,10 @@ nothing_forwarded_with_the_map_nearly_full(void **state)
 	}
 	assert_true(used >= size - size / 8);
 	job.k = 21;
-	assert_int_equal(apply_write(&ax, put_entry, &job, &a), 0);
+	assert_int_equal(apply_write(&f.ax, put_entry, &job, &f.a), 0);
 	assert_int_equal(forward_calls, 1);
-	assert_int_equal(ax.local_seq, 2);
-	apply_ctx_release(&ax);
-	ident_free(&id);
+	assert_int_equal(f.ax.local_seq, 2);
+	fwd_close(&f);
 }
 
 static void
