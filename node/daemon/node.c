@@ -577,13 +577,12 @@ open_sockets(struct node *n, char *err, size_t errlen)
 /* The log's new epoch for this start (apply.h), once the node could open
  * everything: a start that fails before ends none. Failing to store it is
  * not fatal: it is stored with the next commit. */
-static int
+static void
 turn_epoch(struct node *n)
 {
 	int rc = apply_epoch_turn(&n->ax);
 	if (rc)
 		log_warn("store: cannot write the log's new epoch yet: %s", err_str(rc));
-	return 0;
 }
 
 /* Signed only once the node could open everything (a node that cannot
@@ -633,8 +632,10 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	if ((rc = check_secure(n, err, errlen)) ||
 	    (rc = lock_data_dir(&n->cfg, &n->lock_fd, err, errlen)) ||
 	    (rc = load_trust(n, err, errlen)) || (rc = open_store(n, err, errlen)) ||
-	    (rc = open_signals(n, err, errlen)) || (rc = open_sockets(n, err, errlen)) ||
-	    (rc = turn_epoch(n)) || (rc = first_signature(n, err, errlen)))
+	    (rc = open_signals(n, err, errlen)) || (rc = open_sockets(n, err, errlen)))
+		goto fail;
+	turn_epoch(n);
+	if ((rc = first_signature(n, err, errlen)))
 		goto fail;
 	warn_insecure(n, node_now_ms());
 	*out = n;

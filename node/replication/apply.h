@@ -65,9 +65,10 @@ JZ_NODISCARD int apply_epoch_turn(struct apply_ctx *ctx);
 
 /*
  * Does EPOCH name this log, and up to which position (*END)? The current
- * epochs (the log's and the downlog's) name it up to its head; an earlier one up to the head the
- * log had when that epoch ended (positions past it may hold other entries here than the epoch
- * named). False for an epoch this store does not know.
+ * epochs (the log's and the downlog's) name it up to its head; an earlier
+ * one up to the head the log had when that epoch ended (positions past it
+ * may hold other entries here than the epoch named). False for an epoch
+ * this store does not know.
  */
 bool apply_epoch_end(const struct apply_ctx *ctx, const uint8_t epoch[16], uint64_t *end);
 

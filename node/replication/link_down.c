@@ -630,8 +630,13 @@ struct group_item {
 	bool gap;      /* starts past what we hold: not applied, rewind asked */
 	uint64_t applied, refused;
 	char why[200]; /* the first refusal's reason */
-	/* The results so far (on_batches): when the group is applied batch by
-	 * batch after it failed as a whole, those of the batches before. */
+};
+
+/* A group's batches, and the results so far (apply_write_group's DONE):
+ * when the group is applied batch by batch after it failed as a whole,
+ * those of the batches before. */
+struct group {
+	struct group_item *items;
 	const int *done;
 };
 
@@ -653,7 +658,8 @@ held_in(struct store_txn *txn, uint64_t area, const uint8_t epoch[16], bool *oth
 static int
 apply_group_item(struct applier *a, void *arg, size_t i)
 {
-	struct group_item *g = arg, *it = g + i;
+	const struct group *g = arg;
+	struct group_item *it = g->items + i;
 	struct child *c = it->c;
 	const struct wire_frame *f = it->f;
 	/* Batches of one connection arrive in the order they were sent, each
@@ -669,7 +675,7 @@ apply_group_item(struct applier *a, void *arg, size_t i)
 	uint64_t ls = held_in(&a->txn, c->area, f->batch.epoch, &other);
 	bool after_failed = false;
 	for (size_t j = 0; j < i && !after_failed; j++)
-		after_failed = g[j].c == c && it->done[j] != 0;
+		after_failed = g->items[j].c == c && g->done[j] != 0;
 	it->have = other ? c->up_base : ls;
 	it->gap = after_failed || link_batch_gap(!other, it->have, f->batch.from);
 	it->applied = it->refused = 0;
@@ -698,11 +704,10 @@ static void
 on_batches(struct node *n, struct group_item *g, size_t cnt)
 {
 	int done[LINK_GROUP_BATCHES] = {0};
-	for (size_t i = 0; i < cnt; i++)
-		g[i].done = done;
+	struct group group = {.items = g, .done = done};
 	struct applier a;
 	uint64_t t0 = node_now_us();
-	apply_write_group(&n->ax, apply_group_item, g, cnt, done, &a);
+	apply_write_group(&n->ax, apply_group_item, &group, cnt, done, &a);
 	log_debug("%zu batch(es) applied in one transaction in %" PRIu64 " us", cnt,
 	          node_now_us() - t0);
 	for (size_t i = 0; i < cnt; i++) {
