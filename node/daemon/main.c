@@ -36,7 +36,7 @@ usage(FILE *f)
 	        "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
 	        "                      node's clock, and --unchecked steps are allowed\n"
 	        "      --upgrade-store upgrade the node's store, written by an older jzfpd\n"
-	        "                      (store schema 2 or 3), in place to this one's, then exit;\n"
+	        "                      (store schema 2 to 4), in place to this one's, then exit;\n"
 	        "                      the node must be stopped. Safe to stop and run again:\n"
 	        "                      it goes on where it stood (README, Upgrade)\n"
 	        "  -h, --help          this help\n"

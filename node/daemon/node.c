@@ -479,8 +479,9 @@ open_store(struct node *n, char *err, size_t errlen)
 		snprintf(
 		    err, errlen,
 		    "cannot open store in %s: it was written by another version of jzfpd "
-		    "(this one reads store schema %d); a store of schema 2 or 3 is upgraded in "
-		    "place by `jzfpd --config FILE --upgrade-store` with the node stopped; below "
+		    "(this one reads store schema %d); a store of schema 2, 3 or 4 is upgraded "
+		    "in place by `jzfpd --config FILE --upgrade-store` with the node stopped; "
+		    "below "
 		    "the province you may instead move the directory aside and start with an "
 		    "empty one, and the node refills from its parent and its children (README, "
 		    "Upgrade)",
@@ -676,8 +677,7 @@ node_upgrade_store(const struct config *cfg, char *err, size_t errlen)
 	if (!rc && from == STORE_SCHEMA)
 		log_info("store %s: already store schema %d, nothing to upgrade", cfg->data_dir,
 		         STORE_SCHEMA);
-	else if (!rc && (from == STORE_SCHEMA_UPGRADING(STORE_SCHEMA) ||
-	                 from == STORE_SCHEMA_UPGRADING(STORE_SCHEMA - 1)))
+	else if (!rc && upgrade_unfinished(from))
 		log_info("store %s: upgraded to store schema %d (an upgrade that had not finished)",
 		         cfg->data_dir, STORE_SCHEMA);
 	else if (!rc)

@@ -16,10 +16,12 @@
  * first, hhprop dropped, and the person index's changes since its last
  * merge kept apart (person_new). 4: the versions since the version index's
  * last merge kept apart (version_new, version_pend), which a build of
- * schema 3 would not see. A store of another schema is refused at open
- * (JZ_ESCHEMA); jzfpd --upgrade-store upgrades a store of schema 2 or 3 in
- * place (upgrade.h). */
-#define STORE_SCHEMA 4
+ * schema 3 would not see. 5: a household's state may end with its
+ * effective head's tag digest (household.h), which a build of schema 4
+ * would take for a damaged entry. A store of another schema is refused at
+ * open (JZ_ESCHEMA); jzfpd --upgrade-store upgrades a store of schema 2, 3
+ * or 4 in place (upgrade.h). */
+#define STORE_SCHEMA 5
 
 enum store_db {
 	STORE_ENV,          /* origin(32) seq(8) -> envelope bytes */

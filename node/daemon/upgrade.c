@@ -1,7 +1,7 @@
 /*
  * upgrade.c - `jzfpd --upgrade-store` (upgrade.h): schema 2 rewritten in
  * place to schema 3, table by table, in small durable transactions; then
- * schema 3 to 4, which needs no rewrite.
+ * schema 3 to 4 and 4 to 5, which need no rewrite.
  */
 #include "upgrade.h"
 
@@ -22,11 +22,29 @@
 #include <string.h>
 #include <time.h>
 
-_Static_assert(STORE_SCHEMA == 4, "upgrade.c upgrades schema 2 and 3 to schema 4");
+_Static_assert(STORE_SCHEMA == 5, "upgrade.c upgrades schemas 2, 3 and 4 to schema 5");
 
 /* Schema 3 -> 4 adds the tables of the versions kept apart (version.h),
- * empty in a store that has none: nothing is rewritten. */
+ * empty in a store that has none; 4 -> 5 lets a household's state hold its
+ * effective head's tag digest, which a state without it is read without
+ * (household.h). Neither rewrites anything. */
 #define V3_SCHEMA 3
+#define V4_SCHEMA 4
+
+/* Does schema HELD become this build's by its number alone? */
+static bool
+number_only(uint64_t held)
+{
+	return held == V3_SCHEMA || held == V4_SCHEMA;
+}
+
+bool
+upgrade_unfinished(uint64_t held)
+{
+	return held == STORE_SCHEMA_UPGRADING(STORE_SCHEMA) ||
+	       held == STORE_SCHEMA_UPGRADING(V4_SCHEMA) ||
+	       held == STORE_SCHEMA_UPGRADING(V3_SCHEMA);
+}
 
 /* The tables of a schema-2 store the rewrite reads or writes. Opening them
  * through this layout creates none of schema 3's. */
@@ -377,16 +395,12 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	*from = held;
 	if (held == STORE_SCHEMA)
 		return 0;
-	/* An upgrade a build of schema 3 began marked the store so. */
-	const uint64_t upgrading = STORE_SCHEMA_UPGRADING(STORE_SCHEMA),
-	               upgrading3 = STORE_SCHEMA_UPGRADING(V3_SCHEMA);
-	if (held != v2_layout.schema && held != V3_SCHEMA && held != upgrading &&
-	    held != upgrading3) {
+	if (held != v2_layout.schema && !number_only(held) && !upgrade_unfinished(held)) {
 		snprintf(err, errlen,
 		         "the store in %s holds store schema %" PRIu64
 		         "; this build reads schema %d "
-		         "and upgrades only schemas %" PRIu64 " and %d",
-		         dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA);
+		         "and upgrades only schemas %" PRIu64 ", %d and %d",
+		         dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA, V4_SCHEMA);
 		return JZ_ESCHEMA;
 	}
 	/* Opened as the schema it holds; it must outlive the store. */
@@ -399,22 +413,22 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	}
 	/* First of all, a number no build opens (the one that wrote the store
 	 * would, on tables half rekeyed), until the last transaction. */
-	bool begun = held == upgrading || held == upgrading3;
-	if (held == V3_SCHEMA)
+	bool begun = upgrade_unfinished(held);
+	if (number_only(held))
 		begun = false; /* nothing to rewrite: the schema number alone */
 	else if (begun)
 		fprintf(
 		    progress,
 		    "upgrade: going on with an upgrade to store schema %d that did not finish\n",
 		    STORE_SCHEMA);
-	else if ((rc = set_schema(st, upgrading, false)))
+	else if ((rc = set_schema(st, STORE_SCHEMA_UPGRADING(STORE_SCHEMA), false)))
 		snprintf(err, errlen, "marking the store as being upgraded: %s", err_str(rc));
 	else
 		begun = true;
 	struct rekey *r = rc ? NULL : calloc(1, sizeof(*r));
 	if (!rc && !r)
 		rc = -ENOMEM;
-	for (size_t i = 0; !rc && held != V3_SCHEMA && i < sizeof(passes) / sizeof(passes[0]); i++)
+	for (size_t i = 0; !rc && !number_only(held) && i < sizeof(passes) / sizeof(passes[0]); i++)
 		rc = run_pass(st, &passes[i], chunk, r, progress, err, errlen);
 	if (!rc && r->astray)
 		fprintf(progress,

@@ -20,12 +20,15 @@
  * drops hhprop: until then jzfpd refuses the store, as it did before.
  *
  * Schema 3 -> 4 adds the tables of the versions kept apart since the version
- * index's last merge (version.h), empty in a store that never had them: the
- * schema number is all that is written. Schema 2 goes to 4 in one run.
+ * index's last merge (version.h), empty in a store that never had them; 4 ->
+ * 5 lets a household's state end with its effective head's tag digest,
+ * which a state without it is read without (household.h). For both the
+ * schema number is all that is written. Schema 2 goes to 5 in one run.
  */
 #ifndef JZFP_UPGRADE_H
 #define JZFP_UPGRADE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,5 +48,9 @@
  */
 int upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, uint64_t *from,
                   char *err, size_t errlen);
+
+/* Does schema number HELD mark an upgrade from schema 2 that a build (this
+ * one, or one of schema 3 or 4) began and did not finish? */
+bool upgrade_unfinished(uint64_t held);
 
 #endif

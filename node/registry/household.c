@@ -3,8 +3,9 @@
  *
  * `household` value: eff head (hash 32, origin 32, seq 8, hlc 8) year(2)
  * versions(4) present(1) status(1) members(1) attribute(1) main_cause(1)
- * has_recorded(1) recorded(32) recorded_at(8) recorded_by(32) n_heads(1)
- * and each head (80 bytes).
+ * flags(1: has_recorded, hidden_leaves, has_eff_tags) recorded(32)
+ * recorded_at(8) recorded_by(32) n_heads(1), each head (80 bytes), and with
+ * has_eff_tags the effective head's tag digest (8).
  *
  * Two paths change a household. A version on top of the only open head (the
  * normal import: one version a year) is one rollup step and two index
@@ -74,15 +75,19 @@ hh_state_decode(struct hh_state *out, const uint8_t *p, size_t n)
 	out->contrib.main_cause = q[10];
 	out->has_recorded = q[11] & 1;
 	out->hidden_leaves = (q[11] & 2) != 0;
+	out->has_eff_tags = (q[11] & 4) != 0;
 	memcpy(out->recorded, q + 12, 32);
 	out->recorded_at = be64_get(q + 44);
 	memcpy(out->recorded_by, q + 52, 32);
 	out->n_heads = q[84];
+	size_t heads_end = STATE_FIXED + out->n_heads * HEAD_LEN;
 	if (out->n_heads < 1 || out->n_heads > HH_MAX_HEADS ||
-	    n != STATE_FIXED + out->n_heads * HEAD_LEN)
+	    n != heads_end + (out->has_eff_tags ? 8 : 0))
 		return JZ_ECORRUPT;
 	for (size_t i = 0; i < out->n_heads; i++)
 		head_get(&out->heads[i], p + STATE_FIXED + i * HEAD_LEN);
+	if (out->has_eff_tags)
+		out->eff_tags = be64_get(p + heads_end);
 	return 0;
 }
 
@@ -101,7 +106,7 @@ hh_state_get(struct store_txn *txn, uint64_t id, struct hh_state *out)
 void
 hh_state_put(struct store_txn *txn, uint64_t id, const struct hh_state *st)
 {
-	uint8_t key[8], v[STATE_FIXED + HH_MAX_HEADS * HEAD_LEN];
+	uint8_t key[8], v[STATE_FIXED + HH_MAX_HEADS * HEAD_LEN + 8];
 	be64_put(key, id);
 	head_put(v, &st->eff);
 	uint8_t *q = v + HEAD_LEN;
@@ -112,14 +117,19 @@ hh_state_put(struct store_txn *txn, uint64_t id, const struct hh_state *st)
 	q[8] = st->contrib.members;
 	q[9] = st->contrib.attribute;
 	q[10] = st->contrib.main_cause;
-	q[11] = (uint8_t)(st->has_recorded | st->hidden_leaves << 1);
+	q[11] = (uint8_t)(st->has_recorded | st->hidden_leaves << 1 | st->has_eff_tags << 2);
 	memcpy(q + 12, st->recorded, 32);
 	be64_put(q + 44, st->recorded_at);
 	memcpy(q + 52, st->recorded_by, 32);
 	q[84] = (uint8_t)st->n_heads;
 	for (size_t i = 0; i < st->n_heads; i++)
 		head_put(v + STATE_FIXED + i * HEAD_LEN, &st->heads[i]);
-	store_put(txn, STORE_HOUSEHOLD, key, sizeof(key), v, STATE_FIXED + st->n_heads * HEAD_LEN);
+	size_t n = STATE_FIXED + st->n_heads * HEAD_LEN;
+	if (st->has_eff_tags) {
+		be64_put(v + n, st->eff_tags);
+		n += 8;
+	}
+	store_put(txn, STORE_HOUSEHOLD, key, sizeof(key), v, n);
 }
 
 void
@@ -187,6 +197,32 @@ head_of(struct hh_head *h, const struct hh_version *v)
 	memcpy(h->origin, v->origin, 32);
 	h->seq = v->seq;
 	h->hlc = v->hlc;
+}
+
+/* ST's effective head becomes version V (its heads are the caller's). */
+static void
+eff_set(struct hh_state *st, const struct hh_version *v)
+{
+	head_of(&st->eff, v);
+	st->eff_tags = v->tags;
+	st->has_eff_tags = true;
+	st->year = v->year;
+}
+
+/* What a household's effective head was before a change: its hash, and its
+ * tag digest when the state held one. */
+struct eff_was {
+	uint8_t hash[32];
+	bool has_tags;
+	uint64_t tags;
+};
+
+static void
+eff_was_of(struct eff_was *was, const struct hh_state *st)
+{
+	memcpy(was->hash, st->eff.hash, 32);
+	was->has_tags = st->has_eff_tags;
+	was->tags = st->eff_tags;
 }
 
 /* ---------------------------------------------------------------- scratch */
@@ -650,15 +686,18 @@ open_heads(struct hh_work *w, struct store_txn *txn, uint64_t id, struct hh_stat
 	return 0;
 }
 
-/* The effective head of household ID moves from OLD_EFF (NULL: none) to
- * version V: move its members in the person index, unless they are the
- * same (the same tags). */
+/* The effective head of household ID moves from WAS to version V: move its
+ * members in the person index, unless they are the same (the same tags:
+ * the old head's version is looked up only when the state did not hold its
+ * tags, or they differ). */
 static void
-move_persons(struct hh_work *w, struct store_txn *txn, uint64_t id, const uint8_t *old_eff,
+move_persons(struct hh_work *w, struct store_txn *txn, uint64_t id, const struct eff_was *was,
              const struct hh_version *v)
 {
+	if (was->has_tags && was->tags == v->tags)
+		return;
 	struct hh_version ov;
-	bool had = old_eff && version_get(txn, id, old_eff, &ov) == 0;
+	bool had = version_get(txn, id, was->hash, &ov) == 0;
 	if (had && ov.tags == v->tags)
 		return;
 	if (had)
@@ -688,25 +727,24 @@ run_head_rule(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, 
 	err = version_of(w, txn, id, st->heads[0].hash, eff);
 	if (err || !hist_new->n)
 		return err && err != JZ_ENOTFOUND ? err : JZ_ECORRUPT;
-	st->eff = st->heads[0];
-	st->year = eff->year;
+	eff_set(st, eff);
 	st->contrib = hist_new->e[hist_new->n - 1].c;
 	return 0;
 }
 
 /* Recompute ST (household ID, currently with history OLD and effective
- * head OLD_EFF) after a change; store it. */
+ * head WAS) after a change; store it. */
 static int
 refresh(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc, uint64_t id,
         uint64_t village, struct hh_state *st, const struct hh_history *old,
-        const uint8_t old_eff[32])
+        const struct eff_was *was)
 {
 	struct hh_version v;
 	int err = run_head_rule(w, txn, acc, id, village, st, old, &v);
 	if (err)
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
-	if (memcmp(old_eff, st->eff.hash, 32) != 0)
-		move_persons(w, txn, id, old_eff, &v);
+	if (memcmp(was->hash, st->eff.hash, 32) != 0)
+		move_persons(w, txn, id, was, &v);
 	hh_state_put(txn, id, st);
 	return txn->err;
 }
@@ -751,10 +789,9 @@ hh_add_version(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
 		if ((err = rollup_acc_step(acc, village, v->year, &none, &st.contrib, +1, true)))
 			return err;
 		persons(w, txn, v, id, true);
-		head_of(&st.eff, v);
+		eff_set(&st, v);
 		st.heads[0] = st.eff;
 		st.n_heads = 1;
-		st.year = v->year;
 		st.versions = 1;
 		hh_state_put(txn, id, &st);
 		return txn->err;
@@ -769,10 +806,11 @@ hh_add_version(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
 		struct rollup_contrib c = contrib_of(v, st.contrib.status);
 		if ((err = rollup_acc_step(acc, village, v->year, &st.contrib, &c, +1, true)))
 			return err;
-		move_persons(w, txn, id, st.eff.hash, v);
-		head_of(&st.eff, v);
+		struct eff_was was;
+		eff_was_of(&was, &st);
+		move_persons(w, txn, id, &was, v);
+		eff_set(&st, v);
 		st.heads[0] = st.eff;
-		st.year = v->year;
 		st.contrib = c;
 		st.versions++;
 		hh_state_put(txn, id, &st);
@@ -783,9 +821,9 @@ hh_add_version(struct hh_work *w, struct store_txn *txn, struct rollup_acc *acc,
 	if ((err = history(w, txn, id, st.eff.hash, rec_of(&st), &w->hist_old)))
 		return err;
 	version_put(txn, id, v);
-	uint8_t old_eff[32];
-	memcpy(old_eff, st.eff.hash, 32);
-	return refresh(w, txn, acc, id, village, &st, &w->hist_old, old_eff);
+	struct eff_was was;
+	eff_was_of(&was, &st);
+	return refresh(w, txn, acc, id, village, &st, &w->hist_old, &was);
 }
 
 int
@@ -846,8 +884,8 @@ hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc 
 	int err = hh_state_get(txn, id, &st);
 	if (err)
 		return err;
-	uint8_t old_eff[32];
-	memcpy(old_eff, st.eff.hash, 32);
+	struct eff_was was;
+	eff_was_of(&was, &st);
 	st.has_recorded = false;
 	memset(st.recorded, 0, 32);
 	st.recorded_at = 0;
@@ -864,7 +902,7 @@ hh_recheck_recorded(struct hh_work *w, struct store_txn *txn, struct rollup_acc 
 	if (st.n_heads == 1 && !st.hidden_leaves && st.has_recorded &&
 	    memcmp(st.recorded, st.eff.hash, 32) == 0)
 		return rehistory(w, txn, acc, id, village, &st, old);
-	return refresh(w, txn, acc, id, village, &st, old, old_eff);
+	return refresh(w, txn, acc, id, village, &st, old, &was);
 }
 
 /* hh_each with IT, an open cursor (moved; it stays open). */

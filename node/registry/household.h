@@ -63,6 +63,12 @@ struct hh_state {
 	 * recorded version, or there are more than HH_MAX_HEADS): a new
 	 * version may make it a head again, so the head rule runs in full. */
 	bool hidden_leaves;
+	/* The effective head's digest of member tags (hh_version.tags), when
+	 * has_eff_tags (a state written by a build of store schema 4 lacks
+	 * it): a new head with the same digest moves no one in the person
+	 * index, known without looking the old head's version up. */
+	bool has_eff_tags;
+	uint64_t eff_tags;
 	size_t n_heads; /* 1..HH_MAX_HEADS; heads[0] is the effective head */
 	struct hh_head heads[HH_MAX_HEADS];
 };

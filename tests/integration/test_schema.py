@@ -1,6 +1,6 @@
 """test_schema - jzfpd refuses a store of another schema, says what to do,
 and leaves the store as it was; `jzfpd --upgrade-store` rewrites a schema-2
-store in place, and upgrades a schema-3 one (README, Upgrade;
+store in place, and upgrades a schema-3 or schema-4 one (README, Upgrade;
 node/daemon/upgrade.h).
 
 A tree (province, county, township, village, test clocks) runs the procedure
@@ -8,12 +8,16 @@ up to the township's review: the village's new register opens identification
 proposals, the village posts its notice, one objection is raised, the window
 closes, the township approves. The province is stopped, and its store's
 schema number (meta "schema", rewritten with tests/tools/jzfp_schema) set to:
-  - 5 (a newer version's store): refused; --upgrade-store refuses it too;
-  - back to 4: the node starts (the rewrite itself is sound) and stops;
+  - 6 (a newer version's store): refused; --upgrade-store refuses it too;
+  - back to 5: the node starts (the rewrite itself is sound) and stops;
+  - 4, the store rewritten as schema 4 held the same content (jzfp_schema
+    --as-4: the household states without their effective head's tag
+    digest): refused; --upgrade-store upgrades it, writing nothing but the
+    schema number, and the node starts on it;
   - 3, the store rewritten as schema 3 held the same content (jzfp_schema
-    --as-3: the versions kept apart folded into the version index, their
-    tables dropped): refused; --upgrade-store upgrades it, writing nothing
-    but the schema number, and the node starts on it;
+    --as-3: as --as-4, and the versions kept apart folded into the version
+    index, their tables dropped): refused; --upgrade-store upgrades it,
+    writing nothing but the schema number, and the node starts on it;
   - 2, the store rewritten as schema 2 held the same content (jzfp_schema
     --as-2: as --as-3, the workflow tables keyed by proposal hash, hhprop,
     the person index's changes merged and person_new dropped): refused, and
@@ -31,9 +35,10 @@ bytes as before. Then:
   - --upgrade-store exits 0, says it goes on with the unfinished upgrade
     (marked as a build of schema 3 marks one),
     grows the map, its progress names the tables rekeyed, and the
-    store holds schema 4, every table (but the person index and meta) equal,
-    entry for entry, to what the schema-4 node had written (its versions
-    folded into the index), hhprop gone;
+    store holds schema 5, every table (but the person index and meta) equal,
+    entry for entry, to what the schema-5 node had written (its versions
+    folded into the index, its household states as schema 4 held them),
+    hhprop gone;
     run again, it says there is nothing to do;
   - started, the province answers its status, proposals, three households'
     steps and the village rollup as before, byte for byte, and rollup
@@ -54,11 +59,11 @@ import time
 import jzfptest as jt
 from jzfptest import check
 
-SCHEMA = 4  # node/daemon/tables.h STORE_SCHEMA
+SCHEMA = 5  # node/daemon/tables.h STORE_SCHEMA
 P, C, T, V = "630000000000", "630121000000", "630121101000", "630121101001"
 YEAR = 2020
 STORE_META = "meta"  # common/store.h STORE_META_NAME
-UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(4)
+UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(5)
 START_S = 5.0 * jt.SLOW  # a refused start is one store open, well under a second
 TOOL = os.path.join(jt.BIN, "jzfp_schema")
 
@@ -198,11 +203,30 @@ def test(t):
     refused(prov, SCHEMA + 1)
     rc, err = upgrade(prov)
     check(rc != 0 and f"holds store schema {SCHEMA + 1}" in err and
-          "upgrades only schemas 2 and 3" in err,
+          "upgrades only schemas 2, 3 and 4" in err,
           f"--upgrade-store on a schema-{SCHEMA + 1} store: exit {rc}: {err}")
-    # Back to 4: the node starts (the rewrite itself is sound).
+    # Back to 5: the node starts (the rewrite itself is sound).
     set_schema(prov, SCHEMA)
     t.start(prov)
+    t.stop(prov)
+    # As schema 4 held the same content (states without the tag digest):
+    # refused; upgraded with nothing rewritten but the schema number.
+    tagged = digests(prov)["household"]
+    p = jt.run([TOOL, prov.data, "--as-4"])
+    check(p.returncode == 0, f"jzfp_schema --as-4: exit {p.returncode}: {p.stderr}")
+    four = digests(prov)
+    check(four["household"][0] == tagged[0] > 0 and four["household"][1] != tagged[1],
+          f"--as-4 rewrote the household states: {tagged} -> {four['household']}")
+    refused(prov, 4)
+    rc, err = upgrade(prov)
+    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from 4)" in err,
+          f"--upgrade-store on a schema-4 store: exit {rc}: {err}")
+    jt.check_eq(digests(prov), dict(four, meta=digests(prov)["meta"]),
+                "tables after --upgrade-store from 4 (all but the schema number)")
+    t.start(prov)
+    jt.check_eq(t.status(prov)["records"], records, "records at the province upgraded from 4")
+    jt.check_eq(seen(t, prov, ids_of(t, village)[:3]), before, "the province upgraded from 4")
+    t.verify(prov, "after the upgrade from schema 4")
     t.stop(prov)
     # As schema 3 held the same content: refused; upgraded with nothing
     # rewritten but the schema number (the versions kept apart start empty).
@@ -294,7 +318,7 @@ def test(t):
           "upgrade: parked: 1 entries" in err,
           f"--upgrade-store says: {err}")
     jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
-    # Every table as the schema-4 node had written it (its versions folded),
+    # Every table as the schema-5 node had written it (its versions folded),
     # but the person index (its changes merged by --as-2), the empty tables
     # of the versions kept apart (made when a node opens the store) and the
     # schema number.

@@ -10,11 +10,15 @@
  *                                       node/registry/version.h) folded into
  *                                       the version index, their tables left
  *                                       empty: the same content
- *   jzfp_schema DIR --as-3              rewrite a schema-4 store as schema 3
- *                                       held the same content: the versions
- *                                       folded, version_new and version_pend
- *                                       dropped, the schema 3
- *   jzfp_schema DIR --as-2              rewrite a schema-4 store as schema 2
+ *   jzfp_schema DIR --as-4              rewrite a schema-5 store as schema 4
+ *                                       held the same content: each household
+ *                                       state without its effective head's tag
+ *                                       digest, the schema 4
+ *   jzfp_schema DIR --as-3              rewrite a schema-5 store as schema 3
+ *                                       held the same content: as --as-4, the
+ *                                       versions folded, version_new and
+ *                                       version_pend dropped, the schema 3
+ *   jzfp_schema DIR --as-2              rewrite a schema-5 store as schema 2
  *                                       held the same content: as --as-3, the person
  *                                       index's changes merged (no person_new),
  *                                       the workflow tables keyed by proposal
@@ -72,8 +76,8 @@ usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-3 | --as-2 |\n"
-	    "                        --digest | --keys TABLE |\n"
+	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-4 | --as-3 |\n"
+	    "                        --as-2 | --digest | --keys TABLE |\n"
 	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY | --pad TABLE N |\n"
 	    "                        --compact]\n");
 	return 2;
@@ -165,6 +169,36 @@ fold_versions(MDB_txn *txn, bool drop)
 	return drop ? mdb_drop(txn, apart, 1) : 0;
 }
 
+/* Each household state without its effective head's tag digest, as a
+ * build of schema 4 wrote them (node/registry/household.c: the flags byte
+ * at 91, bit 2 saying the 8 bytes after the heads are there). */
+static int
+untag_households(MDB_txn *txn)
+{
+	enum { FLAGS_AT = 91, HAS_TAGS = 4, STATE_MIN = 165 };
+	MDB_dbi hh;
+	struct kv *e;
+	size_t n;
+	int rc = take_all(txn, "household", &hh, &e, &n);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (e[i].vn < STATE_MIN + 8) {
+			if (e[i].vn < STATE_MIN || e[i].v[FLAGS_AT] & HAS_TAGS) {
+				fprintf(stderr, "jzfp_schema: household: a state of %zu bytes\n",
+				        e[i].vn);
+				rc = EINVAL;
+				break;
+			}
+		} else if (e[i].v[FLAGS_AT] & HAS_TAGS) {
+			e[i].v[FLAGS_AT] &= (uint8_t)~HAS_TAGS;
+			e[i].vn -= 8;
+		}
+		MDB_val k = {e[i].kn, e[i].k}, v = {e[i].vn, e[i].v};
+		rc = mdb_put(txn, hh, &k, &v, 0);
+	}
+	free_all(e, n);
+	return rc;
+}
+
 /* SCHEMA as the store's schema number. */
 static int
 put_schema(MDB_txn *txn, MDB_dbi meta, uint64_t schema)
@@ -191,22 +225,32 @@ schema_is(MDB_txn *txn, MDB_dbi meta, uint64_t want, const char *what)
 	return 0;
 }
 
-/* Schema 4 -> 3 (see the top). */
+/* Schema 5 -> 4 (see the top). */
+static int
+as_4(MDB_txn *txn, MDB_dbi meta)
+{
+	int rc = schema_is(txn, meta, 5, "--as-4");
+	if (!rc)
+		rc = untag_households(txn);
+	return rc ? rc : put_schema(txn, meta, 4);
+}
+
+/* Schema 5 -> 3 (see the top). */
 static int
 as_3(MDB_txn *txn, MDB_dbi meta)
 {
-	int rc = schema_is(txn, meta, 4, "--as-3");
-	if (!rc)
+	int rc = schema_is(txn, meta, 5, "--as-3");
+	if (!rc && !(rc = untag_households(txn)))
 		rc = fold_versions(txn, true);
 	return rc ? rc : put_schema(txn, meta, 3);
 }
 
-/* Schema 4 -> 2 (see the top). */
+/* Schema 5 -> 2 (see the top). */
 static int
 as_2(MDB_txn *txn, MDB_dbi meta)
 {
-	int rc = schema_is(txn, meta, 4, "--as-2");
-	if (rc || (rc = fold_versions(txn, true)))
+	int rc = schema_is(txn, meta, 5, "--as-2");
+	if (rc || (rc = untag_households(txn)) || (rc = fold_versions(txn, true)))
 		return rc;
 	/* The person index's changes merged into it, their table dropped. */
 	MDB_dbi person, delta;
@@ -451,6 +495,14 @@ as_3_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 }
 
 static int
+as_4_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return as_4(txn, meta);
+}
+
+static int
 fold_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 {
 	(void)meta;
@@ -499,10 +551,11 @@ static const struct mode {
 	bool write;
 	mode_fn *run;
 } modes[] = {
-    {"--as-2", 1, 1, true, as_2_mode},          {"--as-3", 1, 1, true, as_3_mode},
-    {"--fold-versions", 1, 1, true, fold_mode}, {"--digest", 1, 1, false, digest_mode},
-    {"--keys", 2, 2, false, keys_mode},         {"--pad", 3, 3, true, pad_mode},
-    {"--put", 3, 4, true, edit_mode},           {"--del", 3, 3, true, edit_mode},
+    {"--as-2", 1, 1, true, as_2_mode},      {"--as-3", 1, 1, true, as_3_mode},
+    {"--as-4", 1, 1, true, as_4_mode},      {"--fold-versions", 1, 1, true, fold_mode},
+    {"--digest", 1, 1, false, digest_mode}, {"--keys", 2, 2, false, keys_mode},
+    {"--pad", 3, 3, true, pad_mode},        {"--put", 3, 4, true, edit_mode},
+    {"--del", 3, 3, true, edit_mode},
 };
 
 /* RUN in a transaction of DIR's store (committed when WRITE and RUN did

@@ -2,10 +2,10 @@
  * test_apply_heads.c - versions of a household and of a census: a new
  * version supersedes, concurrent versions settle on the same head and the
  * same rollups whatever the arrival order, a merge closes the heads it
- * names, a child before its parent. Each runs twice: the second time with the
- * version index merged at every third version kept apart and a household's
- * folded at its second (version_tune), in the middle of applying. The
- * fixture: apply_fixture.h.
+ * names, a child before its parent, the person index following the head.
+ * Each runs twice: the second time with the version index merged at every
+ * third version kept apart and a household's folded at its second
+ * (version_tune), in the middle of applying. The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
 
@@ -640,6 +640,62 @@ recorded_effective_head_closes_the_other(void **state)
 	verify_ok(nd);
 }
 
+/* Household ID's state as a build of store schema 4 wrote it: without its
+ * effective head's tag digest. */
+static void
+untag(struct node_ut *nd, uint64_t id)
+{
+	struct store_txn txn;
+	struct hh_state s;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	assert_int_equal(hh_state_get(&txn, id, &s), 0);
+	assert_true(s.has_eff_tags);
+	s.has_eff_tags = false;
+	hh_state_put(&txn, id, &s);
+	assert_int_equal(store_commit(&txn), 0);
+	assert_false(hh_get(nd, id).has_eff_tags);
+}
+
+/*
+ * The person index follows the effective head on top of the only head,
+ * whether the state holds the old head's tag digest (written since store
+ * schema 5: the old head's version is not looked up) or not (a schema-4
+ * state: it is). Members 4, then 5 and 2 from states without the digest,
+ * 5 again and 4 from states with it; after each, exactly the head's members
+ * are listed, and the state holds the digest.
+ */
+static void
+persons_follow_the_head_with_or_without_its_tags(void **state)
+{
+	static const size_t members[] = {4, 5, 5, 2, 4};
+	static const bool from_untagged[] = {false, true, false, true, false};
+	struct fixture *fx = *state;
+	struct node_ut *nd = county_start(fx);
+	struct chain c;
+	struct env e[6];
+	struct rec_household h;
+	const uint64_t id = HH(V1, 1);
+	chain_init(&c, fx->v1, 0);
+	env_node(&c, V1, "东村", &e[0]);
+	expect((struct result[]){APPLY(nd, TOWN, &e[0])}, 1, 0, 0);
+	for (size_t i = 0; i < 5; i++) {
+		hh_rec(&h, id, 2020, HH_NOT_POOR, members[i], 0, 0);
+		if (i)
+			hh_parent(&h, &e[i]);
+		env_hh(&c, &h, &e[i + 1]);
+		if (from_untagged[i])
+			untag(nd, id);
+		expect((struct result[]){APPLY(nd, TOWN, &e[i + 1])}, 1, 0, 0);
+		struct hh_state s = hh_get(nd, id);
+		heads_are(&s, (const struct env *const[]){&e[i + 1]}, 1);
+		assert_true(s.has_eff_tags);
+		assert_int_equal(persons_listed(nd), members[i]);
+		for (size_t m = 0; m < members[i]; m++)
+			assert_true(person_listed(nd, h.members[m].pid_tag, id));
+	}
+	verify_ok(nd);
+}
+
 int
 main(void)
 {
@@ -657,6 +713,8 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(merge_closes_concurrent_heads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recorded_effective_head_closes_the_other, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(persons_follow_the_head_with_or_without_its_tags, setup,
 	                                    teardown),
 	};
 	int failed =
