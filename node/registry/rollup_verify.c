@@ -1,10 +1,11 @@
 /*
  * rollup_verify.c - rollup --verify (rollup.h): recompute from the stored
  * records every version index entry against its envelope, every household's
- * heads, effective head, official status and rollup history from its
- * versions and proposals alone (hh_recompute), and every (area, year) cell
- * against the sum of those histories; and the pending counters against a
- * count of the proposals (pending_verify).
+ * heads, effective head (and its tag digest, when the state keeps one),
+ * official status and rollup history from its versions and proposals alone
+ * (hh_recompute), and every (area, year) cell against the sum of those
+ * histories; and the pending counters against a count of the proposals
+ * (pending_verify).
  *
  * The households are shared between this thread and a second one in
  * chunks of a township each, each thread taking the next chunk not yet
@@ -47,11 +48,13 @@ heads_equal(const struct hh_state *a, const struct hh_state *b)
 	return true;
 }
 
-/* Does the stored state ST agree with the recomputed R? */
+/* Does the stored state ST agree with the recomputed R? (A state written
+ * before store schema 5 holds no tag digest: nothing to compare.) */
 static bool
 state_agrees(const struct hh_state *st, const struct hh_state *r)
 {
 	return memcmp(st->eff.hash, r->eff.hash, 32) == 0 && heads_equal(st, r) &&
+	       (!st->has_eff_tags || st->eff_tags == r->eff_tags) &&
 	       memcmp(&st->contrib, &r->contrib, sizeof(st->contrib)) == 0 && st->year == r->year &&
 	       st->versions == r->versions && st->has_recorded == r->has_recorded &&
 	       (!st->has_recorded || memcmp(st->recorded, r->recorded, 32) == 0);
