@@ -26,7 +26,7 @@ _Static_assert(STORE_SCHEMA == 5, "upgrade.c upgrades schemas 2, 3 and 4 to sche
 
 /* Schema 3 -> 4 adds the tables of the versions kept apart (version.h),
  * empty in a store that has none; 4 -> 5 lets a household's state hold its
- * effective head's tag digest, which a state without it is read without
+ * effective head's tag digest, and a state without one is read as it is
  * (household.h). Neither rewrites anything. */
 #define V3_SCHEMA 3
 #define V4_SCHEMA 4

@@ -21,9 +21,9 @@
  *
  * Schema 3 -> 4 adds the tables of the versions kept apart since the version
  * index's last merge (version.h), empty in a store that never had them; 4 ->
- * 5 lets a household's state end with its effective head's tag digest,
- * which a state without it is read without (household.h). For both the
- * schema number is all that is written. Schema 2 goes to 5 in one run.
+ * 5 lets a household's state end with its effective head's tag digest, and
+ * a state without one is read as it is (household.h). For both the schema
+ * number is all that is written. Schema 2 goes to 5 in one run.
  */
 #ifndef JZFP_UPGRADE_H
 #define JZFP_UPGRADE_H

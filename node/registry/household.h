@@ -64,9 +64,9 @@ struct hh_state {
 	 * version may make it a head again, so the head rule runs in full. */
 	bool hidden_leaves;
 	/* The effective head's digest of member tags (hh_version.tags), when
-	 * has_eff_tags (a state written by a build of store schema 4 lacks
-	 * it): a new head with the same digest moves no one in the person
-	 * index, known without looking the old head's version up. */
+	 * has_eff_tags (a state written before store schema 5 lacks it): a
+	 * new head with the same digest moves no one in the person index,
+	 * known without looking the old head's version up. */
 	bool has_eff_tags;
 	uint64_t eff_tags;
 	size_t n_heads; /* 1..HH_MAX_HEADS; heads[0] is the effective head */

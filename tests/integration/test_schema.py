@@ -28,7 +28,8 @@ bytes as before. Then:
   - with a stray old-format step (its event not held) put in, --upgrade-store
     exits 1 naming it, after rekeying the history (kept: wfhist is already
     as it will be), and the store is refused, by every build, saying the
-    upgrade did not finish; with the stray gone and the store compacted (no
+    upgrade did not finish; marked as a build of schema 4 marks one, it goes
+    on and stops at the stray again; with the stray gone and the store compacted (no
     free page) and a map of 1 MiB:
   - (a copy of a held step's key is put in `parked` before, so that the
     parked steps are rekeyed too, and taken out before the node starts)
@@ -283,6 +284,15 @@ def test(t):
     jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade that stopped")
     refused(prov, UPGRADING, f"an upgrade in place to store schema {SCHEMA} did not finish")
     jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
+    # As a build of schema 4 marks an upgrade it began: this one goes on
+    # with it too (and stops at the same stray step).
+    set_schema(prov, 1 << 63 | 4)
+    rc, err = upgrade(prov)
+    check(rc == 1 and
+          f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err and
+          f"wfstep entry {'ff' * 32}...: its event is not held" in err,
+          f"--upgrade-store on a schema-4 build's unfinished upgrade: exit {rc}: {err}")
+    jt.check_eq(schema_of(prov), 1 << 63 | 4, "schema after it stopped again")
     p = jt.run([TOOL, prov.data, "--del", "wfstep", stray])
     check(p.returncode == 0, f"jzfp_schema --del: exit {p.returncode}: {p.stderr}")
     # An entry of neither length (corrupt) is left as it was, and said.

@@ -171,11 +171,12 @@ fold_versions(MDB_txn *txn, bool drop)
 
 /* Each household state without its effective head's tag digest, as a
  * build of schema 4 wrote them (node/registry/household.c: the flags byte
- * at 91, bit 2 saying the 8 bytes after the heads are there). */
+ * at 91, bit 2 saying the 8 bytes after the heads are there; 165 bytes
+ * before the heads, of 80 each, at least one). */
 static int
 untag_households(MDB_txn *txn)
 {
-	enum { FLAGS_AT = 91, HAS_TAGS = 4, STATE_MIN = 165 };
+	enum { FLAGS_AT = 91, HAS_TAGS = 4, STATE_MIN = 165 + 80 };
 	MDB_dbi hh;
 	struct kv *e;
 	size_t n;

@@ -661,24 +661,24 @@ untag(struct node_ut *nd, uint64_t id)
  * whether the state holds the old head's tag digest (written since store
  * schema 5: the old head's version is not looked up) or not (a schema-4
  * state: it is). Members 4, then 5 and 2 from states without the digest,
- * 5 again and 4 from states with it; after each, exactly the head's members
- * are listed, and the state holds the digest.
+ * 5 again, 4 and 3 from states with it; after each, exactly the head's
+ * members are listed, and the state holds the digest.
  */
 static void
 persons_follow_the_head_with_or_without_its_tags(void **state)
 {
-	static const size_t members[] = {4, 5, 5, 2, 4};
-	static const bool from_untagged[] = {false, true, false, true, false};
+	static const size_t members[] = {4, 5, 5, 2, 4, 3};
+	static const bool from_untagged[] = {false, true, false, true, false, false};
 	struct fixture *fx = *state;
 	struct node_ut *nd = county_start(fx);
 	struct chain c;
-	struct env e[6];
+	struct env e[7];
 	struct rec_household h;
 	const uint64_t id = HH(V1, 1);
 	chain_init(&c, fx->v1, 0);
 	env_node(&c, V1, "东村", &e[0]);
 	expect((struct result[]){APPLY(nd, TOWN, &e[0])}, 1, 0, 0);
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		hh_rec(&h, id, 2020, HH_NOT_POOR, members[i], 0, 0);
 		if (i)
 			hh_parent(&h, &e[i]);
@@ -694,6 +694,63 @@ persons_follow_the_head_with_or_without_its_tags(void **state)
 			assert_true(person_listed(nd, h.members[m].pid_tag, id));
 	}
 	verify_ok(nd);
+}
+
+/* The stored state's length follows its flags: the digest's 8 bytes are
+ * there exactly when its flag says so. A state of 8 heads and the digest
+ * (the longest) reads back as it was put. */
+static void
+state_length_follows_its_flags(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *nd = county_start(fx);
+	struct chain c;
+	struct env e[2];
+	struct rec_household h;
+	const uint64_t id = HH(V1, 1);
+	chain_init(&c, fx->v1, 0);
+	env_node(&c, V1, "东村", &e[0]);
+	hh_rec(&h, id, 2020, HH_NOT_POOR, 4, 0, 0);
+	env_hh(&c, &h, &e[1]);
+	expect((struct result[]){APPLY(nd, TOWN, &e[0], &e[1])}, 2, 0, 0);
+
+	struct store_txn txn;
+	struct bytes v;
+	uint8_t raw[1024], key[8];
+	be64_put(key, id);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_get(&txn, STORE_HOUSEHOLD, key, sizeof(key), &v), 0);
+	assert_in_range(v.n, 100, sizeof(raw) - 1);
+	size_t n = v.n;
+	memcpy(raw, v.p, n);
+	store_abort(&txn);
+	struct hh_state s;
+	assert_int_equal(hh_state_decode(&s, raw, n), 0);
+	assert_true(s.has_eff_tags);
+	uint64_t tags = s.eff_tags;
+	assert_int_equal(hh_state_decode(&s, raw, n - 8), JZ_ECORRUPT); /* flag, no digest */
+	assert_int_equal(hh_state_decode(&s, raw, n - 1), JZ_ECORRUPT);
+	assert_int_equal(hh_state_decode(&s, raw, n + 1), JZ_ECORRUPT);
+	raw[91] &= (uint8_t)~4; /* the flags byte (household.c) */
+	assert_int_equal(hh_state_decode(&s, raw, n), JZ_ECORRUPT); /* a digest, no flag */
+	assert_int_equal(hh_state_decode(&s, raw, n - 8), 0);
+	assert_false(s.has_eff_tags);
+
+	s = hh_get(nd, id);
+	s.n_heads = HH_MAX_HEADS;
+	for (size_t i = 0; i < HH_MAX_HEADS; i++) {
+		s.heads[i] = s.eff;
+		s.heads[i].seq = i + 1;
+	}
+	s.eff_tags = ~tags;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	hh_state_put(&txn, id, &s);
+	assert_int_equal(store_commit(&txn), 0);
+	struct hh_state back = hh_get(nd, id);
+	assert_int_equal(back.n_heads, HH_MAX_HEADS);
+	assert_int_equal(back.heads[HH_MAX_HEADS - 1].seq, HH_MAX_HEADS);
+	assert_true(back.has_eff_tags);
+	assert_true(back.eff_tags == ~tags);
 }
 
 int
@@ -716,6 +773,7 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(persons_follow_the_head_with_or_without_its_tags, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(state_length_follows_its_flags, setup, teardown),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);

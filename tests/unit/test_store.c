@@ -579,9 +579,8 @@ schema_mismatch_refused(void **state)
 	                 JZ_ESCHEMA); /* not rewritten */
 	assert_null(st);
 
-	/* A store of an earlier schema is refused likewise: schema 2 kept the
-	 * workflow tables keyed by proposal hash, and there is no upgrade in
-	 * place. */
+	/* A store of an earlier schema is refused likewise (jzfpd
+	 * --upgrade-store upgrades it; the open does not). */
 	char dir1[300];
 	snprintf(dir1, sizeof(dir1), "%s/older", fx->dir);
 	assert_int_equal(store_open(&fx->st, dir1, MAP_SIZE, &tables_layout), 0);
