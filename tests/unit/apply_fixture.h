@@ -296,6 +296,9 @@ uint64_t versions_held(struct node_ut *nd);
 void versions_digest(struct node_ut *nd, uint8_t out[32]);
 
 struct hh_state hh_get(struct node_ut *nd, uint64_t id);
+/* Write household ID's state S in a transaction of its own (a test's
+ * damage, or a state as an older build wrote it). */
+void hh_put(struct node_ut *nd, uint64_t id, const struct hh_state *s);
 
 bool hh_held(struct node_ut *nd, uint64_t id);
 

@@ -296,6 +296,15 @@ hh_get(struct node_ut *nd, uint64_t id)
 	return s;
 }
 
+void
+hh_put(struct node_ut *nd, uint64_t id, const struct hh_state *s)
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	hh_state_put(&txn, id, s);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
 bool
 hh_held(struct node_ut *nd, uint64_t id)
 {

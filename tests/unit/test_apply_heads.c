@@ -645,14 +645,10 @@ recorded_effective_head_closes_the_other(void **state)
 static void
 untag(struct node_ut *nd, uint64_t id)
 {
-	struct store_txn txn;
-	struct hh_state s;
-	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
-	assert_int_equal(hh_state_get(&txn, id, &s), 0);
+	struct hh_state s = hh_get(nd, id);
 	assert_true(s.has_eff_tags);
 	s.has_eff_tags = false;
-	hh_state_put(&txn, id, &s);
-	assert_int_equal(store_commit(&txn), 0);
+	hh_put(nd, id, &s);
 	assert_false(hh_get(nd, id).has_eff_tags);
 }
 
@@ -743,9 +739,7 @@ state_length_follows_its_flags(void **state)
 		s.heads[i].seq = i + 1;
 	}
 	s.eff_tags = ~tags;
-	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
-	hh_state_put(&txn, id, &s);
-	assert_int_equal(store_commit(&txn), 0);
+	hh_put(nd, id, &s);
 	struct hh_state back = hh_get(nd, id);
 	assert_int_equal(back.n_heads, HH_MAX_HEADS);
 	assert_int_equal(back.heads[HH_MAX_HEADS - 1].seq, HH_MAX_HEADS);
