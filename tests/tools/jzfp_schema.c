@@ -42,6 +42,8 @@
  *   jzfp_schema DIR --put TABLE KEY [VALUE]   store one entry (hex; VALUE
  *   jzfp_schema DIR --del TABLE KEY           empty if left out), or delete
  *                                       one: an entry a test wants broken
+ *   jzfp_schema DIR --get TABLE KEY     print one entry's value in hex
+ *                                       (exit 1 when there is none)
  *
  * Opens DIR's LMDB environment directly, not through store_open (which
  * refuses a store of another schema). Reads the key "schema" (8 bytes
@@ -78,7 +80,8 @@ usage(void)
 	    stderr,
 	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-4 | --as-3 |\n"
 	    "                        --as-2 | --digest | --keys TABLE |\n"
-	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY | --pad TABLE N |\n"
+	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY |\n"
+	    "                        --get TABLE KEY | --pad TABLE N |\n"
 	    "                        --compact]\n");
 	return 2;
 }
@@ -302,9 +305,10 @@ as_2(MDB_txn *txn, MDB_dbi meta)
 	return rc ? rc : put_schema(txn, meta, 2);
 }
 
-/* --put or --del (see the top): ARGV[0] is the option, then its words. */
+/* --put, --del or --get (see the top): ARGV[0] is the option, then its
+ * words. */
 static int
-put_or_del(MDB_txn *txn, int argc, char **argv)
+one_entry(MDB_txn *txn, int argc, char **argv)
 {
 	static uint8_t key[512], val[4096];
 	size_t kn = strlen(argv[2]) / 2, vn = argc > 3 ? strlen(argv[3]) / 2 : 0;
@@ -318,6 +322,14 @@ put_or_del(MDB_txn *txn, int argc, char **argv)
 	if (rc)
 		return rc;
 	MDB_val k = {kn, key}, v = {vn, val};
+	if (strcmp(argv[0], "--get") == 0) {
+		if ((rc = mdb_get(txn, d, &k, &v)) == 0) {
+			for (size_t i = 0; i < v.mv_size; i++)
+				printf("%02x", ((const uint8_t *)v.mv_data)[i]);
+			printf("\n");
+		}
+		return rc;
+	}
 	return strcmp(argv[0], "--put") == 0 ? mdb_put(txn, d, &k, &v, 0)
 	                                     : mdb_del(txn, d, &k, NULL);
 }
@@ -541,7 +553,7 @@ static int
 edit_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 {
 	(void)meta;
-	return put_or_del(txn, argc, argv);
+	return one_entry(txn, argc, argv);
 }
 
 /* The modes by option, with how many words they take (the option among
@@ -556,7 +568,7 @@ static const struct mode {
     {"--as-4", 1, 1, true, as_4_mode},      {"--fold-versions", 1, 1, true, fold_mode},
     {"--digest", 1, 1, false, digest_mode}, {"--keys", 2, 2, false, keys_mode},
     {"--pad", 3, 3, true, pad_mode},        {"--put", 3, 4, true, edit_mode},
-    {"--del", 3, 3, true, edit_mode},
+    {"--del", 3, 3, true, edit_mode},       {"--get", 3, 3, false, edit_mode},
 };
 
 /* RUN in a transaction of DIR's store (committed when WRITE and RUN did
