@@ -13,6 +13,7 @@
  * cli_die prints what the node stored before the import stopped
  * (cli_set_die_note).
  */
+#include "area.h"
 #include "cli.h"
 #include "err.h"
 #include "import.h"
@@ -498,13 +499,19 @@ static int
 import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
                   bool allow_removals, bool json)
 {
-	static const uint8_t zero_key[32];
-	const uint8_t *tag_key = c->cfg.has_tag_key ? c->cfg.tag_key : zero_key;
+	/* Without the province's tag key, tags made with any other would match
+	 * no other node's: the duplicate check across villages would quietly
+	 * find nothing (and a key everyone knows reveals the ID numbers). */
+	if (!c->cfg.has_tag_key && area_level_of(c->cfg.area) == AREA_LEVEL_PROVINCE)
+		cli_die("households are imported at the counties, townships and villages, "
+		        "which hold the province's tag key; a province node holds none "
+		        "(README, Personal data)");
 	if (!c->cfg.has_tag_key)
-		fprintf(stderr,
-		        "jzfpctl: warning: no [trust] tag_key in %s; person tags use the "
-		        "default key\n",
+		cli_die("no [trust] tag_key in %s: person tags are keyed with the province's "
+		        "tag key, the same at every importing node, or duplicates across "
+		        "villages go unfound (README, Personal data)",
 		        c->config_path);
+	const uint8_t *tag_key = c->cfg.tag_key;
 	struct import_send *s = calloc(1, sizeof(*s));
 	if (!s)
 		cli_die("out of memory");

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "node.h"
+#include "tables.h"
 #include "timefmt.h"
 
 #include <getopt.h>
@@ -25,24 +26,24 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: " USAGE "\n"
-	        "\n"
-	        "Run one jzfp node (village, township, county or province) in the\n"
-	        "foreground, as its config file says. Logs go to stderr, one line per\n"
-	        "event. SIGTERM or SIGINT stops the node cleanly.\n"
-	        "\n"
-	        "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
-	        "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
-	        "                      node's clock, and --unchecked steps are allowed\n"
-	        "      --upgrade-store upgrade the node's store, written by an older jzfpd\n"
-	        "                      (store schema 2 to 4), in place to this one's, then exit;\n"
-	        "                      the node must be stopped. Safe to stop and run again:\n"
-	        "                      it goes on where it stood (README, Upgrade)\n"
-	        "  -h, --help          this help\n"
-	        "      --version       print the version\n"
-	        "\n"
-	        "Exit status: 0 stopped cleanly, 1 error, 2 usage.\n");
+	fprintf(f, "usage: " USAGE "\n"
+	           "\n"
+	           "Run one jzfp node (village, township, county or province) in the\n"
+	           "foreground, as its config file says. Logs go to stderr, one line per\n"
+	           "event. SIGTERM or SIGINT stops the node cleanly.\n"
+	           "\n"
+	           "  -c, --config FILE   the node's INI config (see configs/*.ini)\n"
+	           "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
+	           "                      node's clock, and --unchecked steps are allowed\n"
+	           "      --upgrade-store upgrade the node's store, written by an older jzfpd\n"
+	           "                      (store schema 2, 3 or 4), in place to the schema\n"
+	           "                      --version names, then exit;\n"
+	           "                      the node must be stopped. Safe to stop and run again:\n"
+	           "                      it goes on where it stood (README, Upgrade)\n"
+	           "  -h, --help          this help\n"
+	           "      --version       print the version and the store schema it reads\n"
+	           "\n"
+	           "Exit status: 0 stopped cleanly, 1 error, 2 usage.\n");
 }
 
 /* "jzfpd: WHAT 'WORD'" and the usage line on stderr: exit status 2. */
@@ -102,7 +103,7 @@ main(int argc, char **argv)
 			upgrade = true;
 			break;
 		case 'V':
-			printf("jzfpd %s\n", JZFP_VERSION);
+			printf("jzfpd %s (store schema %d)\n", JZFP_VERSION, STORE_SCHEMA);
 			return 0;
 		default: {
 			/* The word refused: a long option (name only), or -X. */

@@ -8,6 +8,8 @@
   province holding tag_key, a config holding tag_key that group or others can
   read (jzfpctl too), a data directory that group or others can enter; each
   with the fix named, and without leaving a control socket behind.
+- jzfpctl refuses to import households without tag_key (at the province,
+  which holds none, saying where households are imported).
 - insecure = yes starts, warns in the log and shows in status (text and
   JSON); a data directory jzfpd makes is 0700 whatever the umask.
 - A province with root_key (its own key) runs certified: status says so.
@@ -124,7 +126,24 @@ def part_refusals(t, prov, county):
     check(not os.path.exists(os.path.join(cdata, "control.sock")),
           "a refused county left a control socket")
     os.chmod(cdata, 0o700)
-    jt.log("refused: no root_key, province tag_key, config 0644/0640, data dir 0755")
+
+    # Households imported without the tag key: refused before the file is
+    # read or the node asked (tags under another key would match no other
+    # node's). At the province, which holds none, it says where they go.
+    hh = os.path.join(county.dir, "hh.csv")
+    write(hh, "户编号\n")
+    write(cconf, f"[node]\nlevel = county\narea = {C}\ndata_dir = data\nkey = node.key\n"
+                 f"[link]\nparent = tcp://127.0.0.1:1\nparent_key = {prov.pub}\n"
+                 f"[trust]\ninsecure = yes\n")
+    refused([jt.JZFPCTL, "-c", cconf, "import", "households", hh],
+            rf"^jzfpctl: no \[trust\] tag_key in {re.escape(cconf)}: person tags are keyed "
+            r"with the province's tag key", "import households without tag_key")
+    write(conf, province_conf(prov, f"root_key = {prov.pub}\n"))
+    refused([jt.JZFPCTL, "-c", conf, "import", "households", hh],
+            r"^jzfpctl: households are imported at the counties, townships and villages",
+            "import households at the province")
+    jt.log("refused: no root_key, province tag_key, config 0644/0640, data dir 0755, "
+           "import without tag_key")
 
 
 def part_insecure(t, prov):
