@@ -8,6 +8,12 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-normal}
 case "$kind" in
+-h | --help)
+	echo "usage: $0 [normal|sanitize]"
+	echo "  normal    build/ (RelWithDebInfo), what demo.sh and test.sh build first"
+	echo "  sanitize  build-asan/ (AddressSanitizer and UndefinedBehaviorSanitizer, -O1)"
+	exit 0
+	;;
 normal) dir=$top/build; extra=() ;;
 sanitize)
 	dir=$top/build-asan

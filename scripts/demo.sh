@@ -360,7 +360,7 @@ if [ -n "$hid" ]; then
 	echo
 	echo "-- the same household at the province, which reads statistics only:"
 	shown=$(at $province household show "$hid")
-	sed -n 1,6p <<<"$shown"
+	sed -n '1,/^members/p' <<<"$shown" # up to the sealed members' line
 	echo "-- and opened with the audit key, which is kept apart from every node:"
 	shown=$(at $province household show "$hid" --audit-key "$tree/audit/audit.key")
 	sed -n '/^audit:/,$p' <<<"$shown"

@@ -4,8 +4,23 @@
 #   --no-test   only what building and running need, not the test tools
 set -euo pipefail
 
+usage() {
+	cat <<'USAGE'
+usage: scripts/deps.sh [--no-test]
+Install the Debian packages jzfp needs that are missing (apt-get; root or
+sudo), and nothing when none is. README, Dependencies, says why each is there.
+  --no-test   only what building and running need (a node's host), not the
+              test tools (promtool, Chromium, CJK fonts, pdftoppm)
+USAGE
+}
 with_test=1
-[ "${1:-}" = --no-test ] && with_test=0
+case "${1:-}" in
+"") ;;
+--no-test) with_test=0 ;;
+-h | --help) usage; exit 0 ;;
+*) echo "deps.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "deps.sh: one option at most" >&2; usage >&2; exit 2; }
 
 pkgs=(
 	build-essential cmake pkg-config python3   # toolchain and test harness
