@@ -92,7 +92,7 @@ def digest(path):
 def refused(n, held, says=None):
     """Start jzfpd on n's store of schema HELD: it must refuse, say why and
     what to do (SAYS, when not the schema it holds), and write nothing to
-    the store."""
+    the store. A newer store's refusal names no upgrade (none goes down)."""
     mdb = os.path.join(n.data, "data.mdb")
     before = digest(mdb)
     size = os.path.getsize(mdb)
@@ -109,9 +109,16 @@ def refused(n, held, says=None):
     err = p.stderr
     jt.log(f"schema {held}: exit {p.returncode} in {took * 1000:.0f} ms")
     jt.check(p.returncode != 0, f"jzfpd started on a schema-{held} store: {err}")
-    for want in (says or f"holds store schema {held}", f"reads store schema {SCHEMA}",
-                 "written by another version of jzfpd", "move the directory aside",
-                 "start with an empty one", "README, Upgrade", n.data, "--upgrade-store"):
+    wants = [says or f"holds store schema {held}", f"reads store schema {SCHEMA}",
+             "README, Upgrade", n.data]
+    if held == SCHEMA + 1:
+        wants += ["written by a newer version of jzfpd", "run that version",
+                  "restore the backup taken before the upgrade"]
+        check("--upgrade-store" not in err, f"a newer store's refusal names --upgrade-store: {err}")
+    else:
+        wants += ["written by another version of jzfpd", "move the directory aside",
+                  "start with an empty one", "--upgrade-store"]
+    for want in wants:
         jt.check(want in err, f"schema {held}: stderr lacks {want!r}:\n{err}")
     jt.check_eq(os.path.getsize(mdb), size, f"schema {held}: data.mdb size after the refusal")
     jt.check_eq(digest(mdb), before, f"schema {held}: data.mdb sha256 after the refusal")
