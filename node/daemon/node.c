@@ -476,8 +476,8 @@ open_store(struct node *n, char *err, size_t errlen)
 	const struct config *cfg = &n->cfg;
 	int rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
 	uint64_t held = 0;
-	if (rc == JZ_ESCHEMA && store_schema_of(cfg->data_dir, &held) == 0 &&
-	    held > STORE_SCHEMA && !upgrade_unfinished(held)) {
+	if (rc == JZ_ESCHEMA && store_schema_of(cfg->data_dir, &held) == 0 && held > STORE_SCHEMA &&
+	    !upgrade_unfinished(held)) {
 		/* No build upgrades a store downwards: the one that wrote it, or
 		 * the backup taken before it did. */
 		snprintf(err, errlen,
