@@ -966,6 +966,15 @@ rollup_latest_year(struct store_txn *txn)
 	                     &latest);
 	if (err) /* the years read before it stand; rollup --verify finds the cell */
 		log_warn("rollup: reading the latest year: %s", err_str(err));
+	/* A year whose versions are all open proposals that change no counter
+	 * yet (a new year's register re-imported) has pending cells only: the
+	 * default year shows them. Likewise every pending cell has its
+	 * province's (pending_move counts all five levels); empty ones are
+	 * deleted. */
+	store_flush_deferred(txn);
+	if ((err = level_walk(txn, STORE_PENDING, AREA_LEVEL_PROVINCE, 0, AREA_CODE_MAX,
+	                      latest_cell, &latest)))
+		log_warn("rollup: reading the latest year of open proposals: %s", err_str(err));
 	uint16_t c = census_latest(txn);
 	return c > latest ? c : latest;
 }

@@ -179,11 +179,13 @@ JZ_NODISCARD long rollup_query_marked(struct store_txn *txn, const struct rollup
  */
 long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
 
-/* Latest year for which any counter or census is held (0 if none): the
- * province cells' years and the latest census year the meta table keeps.
- * That year only goes up: census rows are never deleted (a path that
- * deleted them would have to lower it, or delete the meta key so that the
- * census is read again). */
+/* Latest year for which any counter, census or open proposal is held (0 if
+ * none): the province cells' years (counters and open proposals) and the
+ * latest census year the meta table keeps. Census rows are never deleted
+ * (a path that deleted them would have to lower their year, or delete the
+ * meta key so that the census is read again); the year can go down only
+ * when the last open proposal of a later year closes without changing a
+ * counter (rejected). */
 uint16_t rollup_latest_year(struct store_txn *txn);
 
 /* Note the latest census year in the meta table if the store does not yet
