@@ -54,7 +54,6 @@ bytes as before. Then:
 import hashlib
 import json
 import os
-import subprocess
 import time
 
 import jzfptest as jt
@@ -97,14 +96,7 @@ def refused(n, held, says=None):
     before = digest(mdb)
     size = os.path.getsize(mdb)
     t0 = time.monotonic()
-    try:
-        p = subprocess.run([jt.JZFPD, "--config", n.conf], cwd=n.dir,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=START_S)
-    except subprocess.TimeoutExpired as e:
-        # subprocess.run killed and reaped the child it started
-        raise jt.Failure(f"jzfpd on a schema-{held} store still running after "
-                         f"{START_S:.0f} s (killed): {e.stderr!r}") from None
+    p = jt.run([jt.JZFPD, "--config", n.conf], timeout=START_S, cwd=n.dir)
     took = time.monotonic() - t0
     err = p.stderr
     jt.log(f"schema {held}: exit {p.returncode} in {took * 1000:.0f} ms")
@@ -150,9 +142,8 @@ def upgrade(n, map_mb=None, data_dir=None):
             text = text.replace("data_dir = data\n", f"data_dir = {data_dir}\n", 1)
         with open(conf, "w", encoding="utf-8") as f:
             f.write(text)
-    p = subprocess.run([jt.JZFPD, "--config", conf, "--upgrade-store"], cwd=n.dir,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=60 * jt.SLOW, env=env)
+    p = jt.run([jt.JZFPD, "--config", conf, "--upgrade-store"], timeout=60 * jt.SLOW,
+               cwd=n.dir, env=env)
     return p.returncode, p.stderr
 
 

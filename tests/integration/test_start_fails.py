@@ -15,7 +15,6 @@ the downlog's epochs, as every start does: two entries put first in meta
 """
 
 import socket
-import subprocess
 
 import jzfptest as jt
 from jzfptest import check
@@ -50,14 +49,7 @@ def test(t):
         except OSError as e:
             raise jt.Failure(f"cannot take the province's port {port} for the test: {e}") from None
         taken.listen(1)
-        try:
-            p = subprocess.run([jt.JZFPD, "--config", prov.conf], cwd=prov.dir,
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=START_S)
-        except subprocess.TimeoutExpired as e:
-            # subprocess.run killed and reaped the child it started
-            raise jt.Failure(f"jzfpd on a taken endpoint still running after {START_S:.0f} s "
-                             f"(killed): {e.stderr!r}") from None
+        p = jt.run([jt.JZFPD, "--config", prov.conf], timeout=START_S, cwd=prov.dir)
     jt.log(f"start on a taken endpoint: exit {p.returncode}: {p.stderr.strip()[-300:]}")
     check(p.returncode != 0, f"jzfpd started on a taken endpoint: {p.stderr}")
     check(f"cannot listen on {prov.endpoint}" in p.stderr,
