@@ -863,10 +863,13 @@ control_loop_handle(struct node *n)
 	/* Who asked for what this node signed (DESIGN §8: local operators). */
 	char who[160];
 	user_name(mt.uid, who, sizeof(who));
-	if (code)
-		log_info("control: %s: %s refused: %s", who, name,
-		         s.why[0] ? s.why : err_str(code));
-	else
+	if (code) {
+		/* A service's reason may say "refused:" itself: not twice. */
+		const char *why = s.why[0] ? s.why : err_str(code);
+		if (strncmp(why, "refused: ", 9) == 0)
+			why += 9;
+		log_info("control: %s: %s refused: %s", who, name, why);
+	} else
 		log_info("control: %s: %s done%s%s", who, name, s.done[0] ? ": " : "", s.done);
 	svc_release(&s);
 	zmq_msg_close(&f[2]);

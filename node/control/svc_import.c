@@ -355,7 +355,7 @@ run_import(struct svc *s, struct import_job *job, size_t n_records, apply_fn fn,
 	rp->body_case = CTL__REPLY__BODY_IMPORT;
 	rp->import = r;
 	if (job->created)
-		log_info("import: %zu new records (%zu proposals), %zu unchanged, %zu refused",
+		log_info("import: new records %zu (proposals %zu), unchanged %zu, refused %zu",
 		         job->created, job->proposals, job->unchanged, job->refused);
 	return 0;
 }

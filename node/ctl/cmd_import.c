@@ -183,6 +183,10 @@ static void
 import_stopped_note(void *arg)
 {
 	struct import_send *s = arg;
+	/* Nothing reached the node (it is not running, or refused the first
+	 * chunk with its reason): the reason said it all. */
+	if (!s->committing && !s->session && !s->in_flight)
+		return;
 	if (s->tty)
 		fputc('\n', stderr);
 	if (!s->committing) {
@@ -277,8 +281,8 @@ send_req(struct import_send *s, Ctl__ImportHouseholdsReq *q)
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
 	rq.import_households = q;
+	cli_send(s->c, &rq); /* dies when the node cannot be reached: nothing sent */
 	s->in_flight = true;
-	cli_send(s->c, &rq);
 }
 
 /* Send chunk K to be staged. */

@@ -167,6 +167,11 @@ def part_not_running(t, village):
     one_line_error(t, p, "status of a node never started", r"^jzfpctl: .*not running")
     p = ctl("--node", os.path.join(d, "data"), "status", "--json")
     one_line_error(t, p, "status --node DIR of a node never started", r"^jzfpctl: .*not running")
+    # An import that reached no node: its reason alone, no note on what
+    # the node kept.
+    hh = jt.gen_households(os.path.join(d, "hh-{village}.csv"), [village.area], 3, seed=5)
+    p = ctl("-c", conf, "import", "households", hh[village.area])
+    one_line_error(t, p, "import at a node never started", r"^jzfpctl: .*not running")
 
 
 def part_killed(t, village):
