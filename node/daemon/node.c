@@ -477,9 +477,10 @@ open_store(struct node *n, char *err, size_t errlen)
 	int rc = store_open(&n->st, cfg->data_dir, cfg->map_size, &tables_layout);
 	uint64_t held = 0;
 	if (rc == JZ_ESCHEMA && store_schema_of(cfg->data_dir, &held) == 0 && held > STORE_SCHEMA &&
-	    !upgrade_unfinished(held)) {
+	    held < STORE_SCHEMA_UPGRADING(0)) {
 		/* No build upgrades a store downwards: the one that wrote it, or
-		 * the backup taken before it did. */
+		 * the backup taken before it did. (A number marking an unfinished
+		 * upgrade is said below, and by the store's own log line.) */
 		snprintf(err, errlen,
 		         "cannot open store in %s: it was written by a newer version of jzfpd "
 		         "(store schema %llu; this one reads store schema %d): run that version, "
