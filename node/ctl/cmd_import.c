@@ -506,7 +506,7 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 	/* Without the province's tag key, tags made with any other would match
 	 * no other node's: the duplicate check across villages would quietly
 	 * find nothing (and a key everyone knows reveals the ID numbers). */
-	if (!c->cfg.has_tag_key && area_level_of(c->cfg.area) == AREA_LEVEL_PROVINCE)
+	if (!c->cfg.has_tag_key && c->cfg.level == AREA_LEVEL_PROVINCE)
 		cli_die("households are imported at the counties, townships and villages, "
 		        "which hold the province's tag key; a province node holds none "
 		        "(README, Personal data)");

@@ -83,6 +83,12 @@ def province_conf(prov, trust):
             "key = node.key\n[link]\nlisten = tcp://127.0.0.1:*\n[trust]\n" + trust)
 
 
+def county_conf(prov, trust=""):
+    """A county config below PROV, with TRUST after its [link] section."""
+    return (f"[node]\nlevel = county\narea = {C}\ndata_dir = data\nkey = node.key\n"
+            f"[link]\nparent = tcp://127.0.0.1:1\nparent_key = {prov.pub}\n" + trust)
+
+
 def part_refusals(t, prov, county):
     # Without root_key and without insecure = yes: refused, nothing made.
     conf = os.path.join(prov.dir, "secure.conf")
@@ -92,8 +98,7 @@ def part_refusals(t, prov, county):
                   r"\[trust\] insecure = yes", "province without root_key")
     check(not os.path.exists(prov.data), f"a refused province left {prov.data}: {err}")
     cconf = os.path.join(county.dir, "secure.conf")
-    write(cconf, f"[node]\nlevel = county\narea = {C}\ndata_dir = data\nkey = node.key\n"
-                 f"[link]\nparent = tcp://127.0.0.1:1\nparent_key = {prov.pub}\n")
+    write(cconf, county_conf(prov))
     refused([jt.JZFPD, "--config", cconf], r"no \[trust\] root_key and cert: ",
             "county without root_key and cert")
 
@@ -104,9 +109,8 @@ def part_refusals(t, prov, county):
             r"the tag key: tags plus the key reveal ID numbers", "province with tag_key")
 
     # A county config holding the tag key, readable by group or others.
-    write(cconf, f"[node]\nlevel = county\narea = {C}\ndata_dir = data\nkey = node.key\n"
-                 f"[link]\nparent = tcp://127.0.0.1:1\nparent_key = {prov.pub}\n"
-                 f"[trust]\ninsecure = yes\ntag_key = {t.tag_key}\n", mode=0o644)
+    write(cconf, county_conf(prov, f"[trust]\ninsecure = yes\ntag_key = {t.tag_key}\n"),
+          mode=0o644)
     want = (rf"{re.escape(cconf)}:11: \[trust\] tag_key: mode 644 lets group or others read "
             rf"this key; chmod 600 {re.escape(cconf)}$")
     refused([jt.JZFPD, "--config", cconf], "^jzfpd: " + want, "county config 0644 with tag_key")
@@ -132,9 +136,7 @@ def part_refusals(t, prov, county):
     # node's). At the province, which holds none, it says where they go.
     hh = os.path.join(county.dir, "hh.csv")
     write(hh, "户编号\n")
-    write(cconf, f"[node]\nlevel = county\narea = {C}\ndata_dir = data\nkey = node.key\n"
-                 f"[link]\nparent = tcp://127.0.0.1:1\nparent_key = {prov.pub}\n"
-                 f"[trust]\ninsecure = yes\n")
+    write(cconf, county_conf(prov, "[trust]\ninsecure = yes\n"))
     refused([jt.JZFPCTL, "-c", cconf, "import", "households", hh],
             rf"^jzfpctl: no \[trust\] tag_key in {re.escape(cconf)}: person tags are keyed "
             r"with the province's tag key", "import households without tag_key")
