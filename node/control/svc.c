@@ -160,6 +160,15 @@ svc_fail(struct svc *s, int code, const char *fmt, ...)
 	return code;
 }
 
+void
+svc_done(struct svc *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->done, sizeof(s->done), fmt, ap);
+	va_end(ap);
+}
+
 Ctl__Fixed *
 svc_fixed(struct svc *s, int64_t value, uint32_t scale)
 {

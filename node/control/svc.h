@@ -111,6 +111,10 @@ void **svc_array(struct svc *s, size_t n, size_t size, void (*init)(void *));
 /* Fail with CODE (negative) and a one-line reason; returns CODE. */
 int svc_fail(struct svc *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Say what a write service signed or changed (struct svc.done), for the
+ * one log line of its request. */
+void svc_done(struct svc *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Run the service for RQ and fill RP (reply code and error included).
  * On a reader thread N is NULL; a write request there is a bug. */
 void svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);

@@ -664,6 +664,8 @@ svc_household_edit(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		return svc_fail(s, err, "%s", job.why[0] ? job.why : err_str(err));
 	r->id = svc_strdup(s, q->id);
 	r->version = short_hash(s, job.hash);
+	svc_done(s, "household %s: version %s%s", r->id ? r->id : "?",
+	         r->version ? r->version : "?", job.proposes ? ", a proposal" : "");
 	r->proposal = job.proposes;
 	if (!r->id || !r->version)
 		return svc_fail(s, -ENOMEM, "out of memory");

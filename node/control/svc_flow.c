@@ -474,8 +474,7 @@ workflow_sign(struct svc *s, const Ctl__WorkflowReq *q, struct wf_job *job,
 	int err = apply_write(&s->n->ax, sign_targets, job, &a);
 	if (err)
 		return svc_fail(s, err, "nothing signed: %s", err_str(err));
-	log_info("workflow: %s on %zu proposal(s) in %zu event(s)", q->command, pl->nt,
-	         job->events);
+	svc_done(s, "%s on %zu proposal(s) in %zu event(s)", q->command, pl->nt, job->events);
 	return 0;
 }
 
@@ -1077,7 +1076,7 @@ svc_policy_set(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	struct applier a;
 	if ((err = apply_write(&s->n->ax, sign_policy, &pol, &a)))
 		return svc_fail(s, err, "policy not signed: %s", err_str(err));
-	log_info("signed a new policy");
+	svc_done(s, "a new policy signed");
 	return policy_reply(s, &pol, true, rp);
 }
 
@@ -1150,6 +1149,7 @@ svc_revoke(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	struct applier a;
 	if ((err = apply_write(&n->ax, sign_revocation, &job, &a)))
 		return svc_fail(s, err, "revocation not signed: %s", err_str(err));
+	svc_done(s, "key %.16s... of area %012" PRIu64 " revoked", hex, job.area);
 	Ctl__RevokeReply *r = SVC_NEW(s, Ctl__RevokeReply, ctl__revoke_reply__init);
 	uint8_t *key = svc_alloc(s, 32);
 	if (!r || !key)
@@ -1195,6 +1195,7 @@ svc_clock_advance(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	int err = node_clock_advance(n, q->by_ms);
 	if (err)
 		return svc_fail(s, err, "clock advance: %s", err_str(err));
+	svc_done(s, "the test clock %" PRIu64 " ms ahead", n->clock_offset_ms);
 	return clock_reply(s, hlc_ms(hlc_peek(&n->hlc)), n->clock_offset_ms, rp);
 }
 

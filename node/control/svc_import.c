@@ -354,9 +354,8 @@ run_import(struct svc *s, struct import_job *job, size_t n_records, apply_fn fn,
 	r->refusals = job->refusals;
 	rp->body_case = CTL__REPLY__BODY_IMPORT;
 	rp->import = r;
-	if (job->created)
-		log_info("import: new records %zu (proposals %zu), unchanged %zu, refused %zu",
-		         job->created, job->proposals, job->unchanged, job->refused);
+	svc_done(s, "%zu new record(s) (%zu proposal(s)), %zu unchanged, %zu refused", job->created,
+	         job->proposals, job->unchanged, job->refused);
 	return 0;
 }
 
@@ -817,6 +816,9 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 	Ctl__ImportReply *r = session_reply(s, rp);
 	if (!r)
 		return svc_fail(s, -ENOMEM, "out of memory");
+	svc_done(
+	    s, "%" PRId64 " household(s) staged%s, %" PRIu64 " in the session; nothing signed yet",
+	    job.staged, q->session ? "" : " (a new import session)", ss->staged);
 	r->rejected = job.rejected;
 	r->n_errors = job.n_errors;
 	r->errors = job.errors;
@@ -859,9 +861,14 @@ import_commit(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 	rp->import->session = ss->id;
 	rp->import->remaining = ss->staged;
 	rp->import->staged = n;
+	size_t done = strlen(s->done);
 	if (!ss->staged || !n) {
 		rp->import->remaining = 0;
 		session_end(s);
+		snprintf(s->done + done, sizeof(s->done) - done, "; the import session ended");
+	} else {
+		snprintf(s->done + done, sizeof(s->done) - done, "; %" PRIu64 " staged to go",
+		         ss->staged);
 	}
 	return 0;
 }
@@ -885,8 +892,11 @@ svc_import_households(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	case CTL__IMPORT_STEP__IMPORT_COMMIT:
 		return import_commit(s, q, rp);
 	case CTL__IMPORT_STEP__IMPORT_ABORT:
+		svc_done(s, "no import session to abort (it ended or was discarded)");
 		if (ss->id && q->session == ss->id) {
-			log_info("import: aborted, %" PRIu64 " staged households discarded",
+			svc_done(s,
+			         "the import session aborted, %" PRIu64
+			         " staged household(s) discarded",
 			         ss->staged);
 			int err = session_end(s);
 			if (err)

@@ -54,6 +54,13 @@ static const char help_import[] =
     "it says which households were stored; re-running the same file is\n"
     "safe.\n";
 
+/* The plural ending of a count's noun in a summary line. */
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* The row errors E[0..n) of FILE, one "FILE:LINE: column: what" each. */
 static void
 print_errors(const char *file, const struct import_error *e, size_t n)
@@ -602,10 +609,12 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 	if (json)
 		import_json(file, false, stored, res.rows, &t, n_bad);
 	else
-		printf("%s: %zu households in %zu rows: %" PRIu64 " new versions (%" PRIu64
-		       " proposals%s), %" PRIu64 " unchanged, %" PRIu64
-		       " refused, %zu rejected as bad\n",
-		       file, stored, res.rows, t.created, t.proposals,
+		printf("%s: %zu household%s in %zu row%s: %" PRIu64 " new version%s (%" PRIu64
+		       " proposal%s%s), %" PRIu64 " unchanged, %" PRIu64
+		       " refused, %zu rejected as "
+		       "bad\n",
+		       file, stored, plural(stored), res.rows, plural(res.rows), t.created,
+		       plural(t.created), t.proposals, plural(t.proposals),
 		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused, n_bad);
 	import_result_release(&res);
 	return t.refused ? 1 : 0;
@@ -658,9 +667,9 @@ import_census(struct ctl *c, const char *file, bool json)
 	if (json)
 		import_json(file, true, 0, res.n, &t, 0);
 	else
-		printf("%s: %zu census rows: %" PRIu64 " new, %" PRIu64 " unchanged, %" PRIu64
+		printf("%s: %zu census row%s: %" PRIu64 " new, %" PRIu64 " unchanged, %" PRIu64
 		       " refused\n",
-		       file, res.n, t.created, t.unchanged, t.refused);
+		       file, res.n, plural(res.n), t.created, t.unchanged, t.refused);
 	if (t.refused)
 		fprintf(stderr, "jzfpctl: refused by the node: %s\n", t.why);
 	census_result_release(&res);

@@ -200,13 +200,38 @@ def killed(t, village):
              "village households and persons after the import that followed the kill")
 
 
+def logged_lines(log, out):
+    """The node's log of one streamed import (LOG), against jzfpctl's summary
+    (OUT): one line per request saying what it did, the commits' new records
+    adding up to the summary's, and the last commit ending the session."""
+    m = re.search(r"(\d+) households in \d+ rows: (\d+) new versions \((\d+) proposals", out)
+    check(m is not None, f"import summary {out!r}")
+    lines = [line for line in log.splitlines() if "import-households" in line]
+    staged = [line for line in lines if "staged" in line and "nothing signed yet" in line]
+    opened = [line for line in staged if "(a new import session)" in line]
+    commits = [re.search(r"import-households done: (\d+) new record\(s\) \((\d+) "
+                         r"proposal\(s\)\), 0 unchanged, 0 refused; (.*)$", line)
+               for line in lines if line not in staged]
+    check(len(opened) == 1 and all(commits) and commits,
+          f"the import's log lines: {lines}")
+    check_eq([sum(int(c.group(1)) for c in commits), sum(int(c.group(2)) for c in commits)],
+             [int(m.group(2)), int(m.group(3))],
+             "new records and proposals in the log's commit lines against the summary")
+    check_eq([c.group(3) for c in commits][-1], "the import session ended",
+             "the last commit's line")
+    check(all(c.group(3).endswith("staged to go") for c in commits[:-1]),
+          f"the commits before the last: {lines}")
+
+
 def memory(t, village):
     """Peak memory importing 1,200 households (whole chunks of 1,000 too) and
     8,000: the larger file's within RSS_RATIO."""
     small = jt.gen_households(os.path.join(t.dir, "mem-{village}.csv"), [V], 1200, seed=45,
                               year=YEAR, new=True, first_serial=301)[V]
+    logged = len(village.log_text())
     rc, out, err, small_rss = import_hwm(t, village, small)
     check_eq(rc, 0, f"import of 1,200 households: exit ({err[-300:]})")
+    logged_lines(village.log_text()[logged:], out)
     big = jt.gen_households(os.path.join(t.dir, "big-{village}.csv"), [V], 8000, seed=44,
                             year=YEAR, new=True, first_serial=1501)[V]
     rc, out, err, big_rss = import_hwm(t, village, big)
@@ -227,7 +252,10 @@ def test(t):
     t.start_all()
     t.wait_synced()
     census = jt.gen_census(os.path.join(t.dir, "census.csv"), [V], YEAR, seed=4)
-    t.import_ok(county, "census", census)
+    p = t.import_file(county, "census", census)
+    check_eq((p.returncode, p.stdout.strip()),
+             (0, f"{census}: 1 census row: 1 new, 0 unchanged, 0 refused"),
+             "the census import of one village: exit and summary")
     t.wait_synced()
 
     bad_near_end(t, village)
