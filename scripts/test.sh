@@ -4,6 +4,24 @@
 # ctest on each, and run each fuzz target for a few seconds (beside the normal
 # tests). Exits non-zero if anything failed.
 set -euo pipefail
+usage() {
+	echo "usage: scripts/test.sh"
+	echo "Installs what is missing (scripts/deps.sh), checks the format and the include"
+	echo "graph, builds build/ and build-asan/, runs every test on each and the fuzz"
+	echo "smoke. Takes no options; one test alone: ctest --test-dir build -R NAME."
+}
+case "${1:-}" in
+"") ;;
+-h | --help)
+	usage
+	exit 0
+	;;
+*)
+	echo "test.sh: unknown argument '$1'" >&2
+	usage >&2
+	exit 2
+	;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
