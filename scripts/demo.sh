@@ -12,7 +12,9 @@ usage() {
 	cat <<'USAGE'
 usage: scripts/demo.sh [--bin DIR] [--dir DIR] [--households N] [--keep]
 
-Runs scripts/deps.sh and scripts/build.sh normal, then in a fresh directory:
+Runs scripts/deps.sh --no-test and scripts/build.sh normal jzfpd jzfpctl (what a
+node's host needs; scripts/test.sh installs and builds the rest), then in a fresh
+directory:
   1. writes the demo tree (gen_data.py tree): province 630000000000, two
      counties in two prefectures, five townships (one stands in for its two
      villages), eight village nodes: 16 nodes
@@ -86,9 +88,10 @@ section() {
 
 # ---------------------------------------------------------------- build
 section "Dependencies and build"
-bash "$here/deps.sh"
+bash "$here/deps.sh" --no-test
 if [ -z "$bin" ]; then
-	bash "$here/build.sh" normal
+	# What the demo runs, not the tests (scripts/test.sh builds those).
+	bash "$here/build.sh" normal jzfpd jzfpctl
 	bin=$top/build/bin
 fi
 bin=$(cd "$bin" && pwd)
