@@ -50,8 +50,12 @@ static const char help_export[] =
     "                非贫困户, 未脱贫, 已脱贫享受政策, 已脱贫不再享受政策, 返贫, 剔除)\n"
     "  --format F    csv (default): UTF-8 with a BOM, CRLF lines, what Excel\n"
     "                on Chinese Windows opens; a cell beginning with = + - @\n"
-    "                is written so that spreadsheets show it as text;\n"
-    "                xlsx: an Excel workbook, ids and codes as text\n"
+    "                is written so that spreadsheets show it as text, and\n"
+    "                a number of 12 digits or more (ids, ID numbers, village\n"
+    "                codes) begins with a tab, so that Excel keeps all its\n"
+    "                digits (import trims the tab);\n"
+    "                xlsx: an Excel workbook, ids and codes as text, their\n"
+    "                columns formatted as text\n"
     "  --english     English headers and codes (household_id, village, ...;\n"
     "                status 1) instead of Chinese headers and names (状态\n"
     "                未脱贫); both are read by import\n";
@@ -156,7 +160,7 @@ write_row(struct export_out *o, const char *const *cells, bool header)
 	for (int c = 0; c < EXPORT_COLS; c++) {
 		if (c)
 			sbuf_add(&line, ",", 1);
-		render_csv_cell(&line, cells[c]);
+		render_excel_cell(&line, cells[c]);
 	}
 	sbuf_add(&line, "\r\n", 2);
 	size_t w = fwrite(line.p, 1, line.n, o->f);
@@ -184,7 +188,7 @@ export_open(struct export_out *o)
 			cli_die("%s: %s", o->path, err);
 		static const double widths[EXPORT_COLS] = {18, 14, 10, 20, 10, 6,  12, 10, 10, 14,
 		                                           12, 10, 18, 6,  14, 10, 12, 6,  8};
-		render_xlsx_widths(o->x, widths, EXPORT_COLS);
+		render_xlsx_columns(o->x, widths, numeric, EXPORT_COLS);
 	} else {
 		int fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || !(o->f = fdopen(fd, "wb")))

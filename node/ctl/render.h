@@ -40,6 +40,11 @@ void render_fixed(const Ctl__Fixed *x, char out[32]);
 /* A CSV cell as spreadsheets should read it: quoted when needed, and a
  * cell that begins with = + - @ (a formula to Excel) made text. */
 void render_csv_cell(struct sbuf *out, const char *text);
+/* The same for a CSV that Excel opens: a number of 12 digits or more (an
+ * area code, a household id, an ID number) begins with a tab, so that Excel
+ * keeps it as text with all its digits instead of showing 6.30121E+11 (and
+ * saving that back, or dropping digits past the 15th); import trims it. */
+void render_excel_cell(struct sbuf *out, const char *text);
 
 /* The rollup's columns for Excel readers: Chinese headers, which columns
  * are numbers, and one row's cells as text (the name column left empty:
@@ -53,14 +58,15 @@ void render_rollup_cells(const Ctl__RollupRow *row, char cells[RENDER_ROLLUP_COL
 void render_status_text(struct sbuf *out, const Ctl__StatusReply *r);
 void render_tree_text(struct sbuf *out, const Ctl__TreeReply *r);
 void render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r);
-/* The rollup's CSV: the header line and one line per row, CRLF when CRLF. */
-void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf);
+/* The rollup's CSV: the header line and one line per row; with EXCEL, CRLF
+ * lines and the cells as render_excel_cell writes them. */
+void render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool excel);
 /* Its header line, and one row's line: render_rollup_csv is the one, then
  * the other for each row (the HTTP server keeps an answer's lines apart). */
-void render_rollup_csv_head(struct sbuf *out, bool crlf);
-void render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool crlf);
+void render_rollup_csv_head(struct sbuf *out, bool excel);
+void render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool excel);
 /* The rollup for Excel (rollup --excel): a UTF-8 BOM, Chinese headers
- * (地区代码, 层级, ...), CRLF lines; the cells as render_rollup_csv's. */
+ * (地区代码, 层级, ...); the rows as render_rollup_csv's with EXCEL. */
 void render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r);
 /* The rollup as an xlsx workbook at PATH, Chinese headers, numbers as
  * numbers and area codes as text. Returns 0, or an error with ERR set. */
@@ -71,8 +77,10 @@ int render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, s
 struct xlsx_sheet;
 /* A new workbook at PATH with one sheet named SHEET; NULL with ERR set. */
 struct xlsx_sheet *render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen);
-/* Column widths (characters) of the first N columns. Returns 0 or -EINVAL. */
-int render_xlsx_widths(struct xlsx_sheet *x, const double *widths, size_t n);
+/* The first N columns: their widths (characters), and the text format for
+ * each but those with NUMERIC[c] (NUMERIC may be NULL: all text), so that
+ * an id typed into the sheet later stays text too. Returns 0 or -EINVAL. */
+int render_xlsx_columns(struct xlsx_sheet *x, const double *widths, const bool *numeric, size_t n);
 /* The next row: N cells (NULL or "" = empty). A cell of a column with
  * NUMERIC[c] (NUMERIC may be NULL: all text) that parses whole as a number
  * is written as a number, every other cell as text (never a formula).

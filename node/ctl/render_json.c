@@ -283,6 +283,16 @@ render_json_file(FILE *f, const ProtobufCMessage *m)
 }
 
 void
+render_excel_cell(struct sbuf *out, const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+	size_t digits = strspn(text ? text : "", "0123456789");
+	if (n >= 12 && digits == n)
+		sbuf_add(out, "\t", 1);
+	render_csv_cell(out, text);
+}
+
+void
 render_csv_cell(struct sbuf *out, const char *text)
 {
 	if (!text)

@@ -212,15 +212,15 @@ render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r)
 }
 
 void
-render_rollup_csv_head(struct sbuf *out, bool crlf)
+render_rollup_csv_head(struct sbuf *out, bool excel)
 {
 	for (size_t c = 0; c < ROLLUP_COLS; c++)
 		sbuf_printf(out, "%s%s", c ? "," : "", rollup_headers[c]);
-	sbuf_add(out, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
+	sbuf_add(out, excel ? "\r\n" : "\n", excel ? 2 : 1);
 }
 
 void
-render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool crlf)
+render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool excel)
 {
 	char cells[ROLLUP_COLS][32];
 	render_rollup_cells(row, cells);
@@ -233,7 +233,11 @@ render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool crlf)
 		if (c < 3) {
 			if (c)
 				sbuf_add(out, ",", 1);
-			render_csv_cell(out, c == 2 ? row->name : cells[c]);
+			const char *text = c == 2 ? row->name : cells[c];
+			if (excel)
+				render_excel_cell(out, text);
+			else
+				render_csv_cell(out, text);
 			continue;
 		}
 		line[k++] = ',';
@@ -241,18 +245,18 @@ render_rollup_csv_row(struct sbuf *out, const Ctl__RollupRow *row, bool crlf)
 		memcpy(line + k, cells[c], n);
 		k += n;
 	}
-	if (crlf)
+	if (excel)
 		line[k++] = '\r';
 	line[k++] = '\n';
 	sbuf_add(out, line, k);
 }
 
 void
-render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool crlf)
+render_rollup_csv(struct sbuf *out, const Ctl__RollupReply *r, bool excel)
 {
-	render_rollup_csv_head(out, crlf);
+	render_rollup_csv_head(out, excel);
 	for (size_t i = 0; i < r->n_rows; i++)
-		render_rollup_csv_row(out, r->rows[i], crlf);
+		render_rollup_csv_row(out, r->rows[i], excel);
 }
 
 void

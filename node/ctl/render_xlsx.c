@@ -35,6 +35,7 @@
 	X(workbook_add_format)                                                                     \
 	X(workbook_close)                                                                          \
 	X(format_set_bold)                                                                         \
+	X(format_set_num_format_index)                                                             \
 	X(worksheet_set_column)                                                                    \
 	X(worksheet_write_number)                                                                  \
 	X(worksheet_write_string)                                                                  \
@@ -95,6 +96,7 @@ struct xlsx_sheet {
 	lxw_workbook *wb;
 	lxw_worksheet *ws;
 	lxw_format *bold;
+	lxw_format *text; /* the number format "@": what is typed stays text */
 	uint32_t row;
 	bool failed;
 	char why[160];
@@ -119,13 +121,15 @@ render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen)
 	}
 	x->ws = lxw.workbook_add_worksheet(x->wb, sheet);
 	x->bold = lxw.workbook_add_format(x->wb);
-	if (!x->ws || !x->bold) {
+	x->text = lxw.workbook_add_format(x->wb);
+	if (!x->ws || !x->bold || !x->text) {
 		snprintf(err, errlen, "cannot create the workbook %s", path);
 		lxw.workbook_close(x->wb);
 		free(x);
 		return NULL;
 	}
 	lxw.format_set_bold(x->bold);
+	lxw.format_set_num_format_index(x->text, 49); /* "@", built in */
 	return x;
 }
 
@@ -142,10 +146,11 @@ as_number(const char *text, double *v)
 }
 
 int
-render_xlsx_widths(struct xlsx_sheet *x, const double *widths, size_t n)
+render_xlsx_columns(struct xlsx_sheet *x, const double *widths, const bool *numeric, size_t n)
 {
 	for (size_t c = 0; c < n; c++)
-		if (lxw.worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL) !=
+		if (lxw.worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c],
+		                             numeric && numeric[c] ? NULL : x->text) !=
 		    LXW_NO_ERROR)
 			return -EINVAL;
 	return 0;
@@ -213,7 +218,7 @@ render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_
 		return -EIO;
 	static const double widths[RENDER_ROLLUP_COLS] = {14, 10, 16, 6,  12, 10, 10, 12, 10,
 	                                                  8,  8,  8,  10, 10, 12, 12, 12, 6};
-	render_xlsx_widths(x, widths, RENDER_ROLLUP_COLS);
+	render_xlsx_columns(x, widths, render_rollup_numeric, RENDER_ROLLUP_COLS);
 	render_xlsx_row(x, render_rollup_headers_zh, NULL, RENDER_ROLLUP_COLS, true);
 	for (size_t i = 0; i < r->n_rows; i++) {
 		char cells[RENDER_ROLLUP_COLS][32];

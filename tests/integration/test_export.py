@@ -43,6 +43,7 @@ YEAR = 2020
 WORKBOOK = posixpath.join("xl", "workbook.xml")
 SHEET1 = posixpath.join("xl", "worksheets", "sheet1.xml")
 SHARED_STRINGS = posixpath.join("xl", "sharedStrings.xml")
+STYLES = posixpath.join("xl", "styles.xml")
 P, C, T = "630000000000", "630121000000", "630121101000"
 V1, V2 = "630121101001", "630121101002"
 HOUSEHOLDS = 12
@@ -60,7 +61,14 @@ def csv_rows(path):
     text = data[3:].decode("utf-8")
     check("\r\n" in text and "\n" not in text.replace("\r\n", ""),
           f"{path}: lines are not CRLF")
-    return list(csv.reader(io.StringIO(text, newline="")))
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    # Numbers of 12 digits or more (area codes, household ids, ID numbers)
+    # begin with a tab, which keeps them text in Excel; every one does.
+    long = re.compile(r"\t?[0-9]{12,}")
+    cells = [c for r in rows for c in r if long.fullmatch(c)]
+    check(cells and all(c.startswith("\t") for c in cells),
+          f"{path}: long numbers without the tab: {[c for c in cells if c[0] != chr(9)][:5]}")
+    return [[c[1:] if long.fullmatch(c) else c for c in r] for r in rows]
 
 
 def rollups(t, n):
@@ -203,6 +211,19 @@ def test(t):
         sheet = z.read(SHEET1).decode("utf-8")
         shared = z.read(SHARED_STRINGS).decode("utf-8") \
             if SHARED_STRINGS in names else ""
+        styles = z.read(STYLES).decode("utf-8")
+    # The text columns have the text format (built-in number format 49,
+    # "@"), so that an id typed into the sheet later stays text; income
+    # (column 12) and the year (14) are numbers.
+    xfs = re.search(r"<cellXfs[^>]*>(.*?)</cellXfs>", styles, re.S)
+    xfs = re.findall(r"<xf [^>]*>", xfs.group(1)) if xfs else []
+    text_xf = [str(i) for i, x in enumerate(xfs) if 'numFmtId="49"' in x]
+    cols = {int(re.search(r'min="(\d+)"', c).group(1)):
+            (re.search(r'style="(\d+)"', c) or re.search("()", "")).group(1)
+            for c in re.findall(r"<col [^>]*/>", sheet)}
+    check(len(text_xf) == 1 and len(cols) == 19, f"xlsx: styles {xfs}, columns {cols}")
+    check_eq(sorted(c for c, s in cols.items() if s != text_xf[0]), [12, 14],
+             "xlsx: the columns without the text format")
     for h in ("户编号", "身份证号", "主要致贫原因"):
         check(h in sheet or h in shared, f"xlsx: header {h} missing")
     check(re.search(r"<c [^>]*t=\"(inlineStr|s|str)\"[^>]*>(<is>)?<t[^>]*>" + hids[0], sheet)
