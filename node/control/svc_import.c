@@ -23,9 +23,11 @@
 #include "bytes.h"
 #include "control.h"
 #include "household.h"
+#include "import.h"
 #include "log.h"
 #include "node.h"
 #include "record.h"
+#include "resid.h"
 #include "rollup.h"
 #include "sealer.h"
 #include "svc_common.h"
@@ -91,6 +93,7 @@ struct import_job {
 	const Ctl__ImportHouseholdsReq *hq;
 	const Ctl__ImportCensusReq *cq;
 	bool recorded, allow_removals;
+	bool staged; /* the households were checked when staged (request_household_ok) */
 	size_t created, unchanged, refused, proposals;
 	char why[1024];
 	char **refusals; /* IMPORT_REFUSALS_MAX, from the request's arena */
@@ -160,6 +163,51 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 }
 
 /* import_households' scratch, one per call (about 70 KB) */
+/*
+ * What the node checks of a household a request brings, before it stages or
+ * signs it: jzfpctl checked the file row by row, but a request may come from
+ * any program the node's user runs. H is decoded; PERSONAL its personal
+ * part, decoded into P (wiped again here). At least one member, the personal
+ * part holding exactly the members, the rules across fields import checks,
+ * and each member's person tag that of its ID number under this node's
+ * tag_key (the duplicate checks rely on it). False with the reason in WHY
+ * (no personal data in it).
+ */
+static bool
+request_household_ok(const struct svc *s, const struct rec_household *h,
+                     ProtobufCBinaryData personal, struct rec_personal *p, char *why, size_t len)
+{
+	bool ok = false;
+	if (!s->cfg->has_tag_key)
+		snprintf(why, len, "this node's config has no [trust] tag_key");
+	else if (h->n_members == 0)
+		snprintf(why, len, "no members");
+	else if (rec_personal_decode(p, personal.data, personal.len) || p->n != h->n_members)
+		snprintf(why, len, "its personal part does not hold its %zu member(s)",
+		         h->n_members);
+	else
+		ok = import_household_ok(h, why, len);
+	for (size_t j = 0; ok && j < h->n_members; j++) {
+		char id[RESID_LEN + 1];
+		uint8_t tag[RESID_TAG_LEN];
+		if (resid_normalize(p->members[j].id_number, id) ||
+		    strcmp(id, p->members[j].id_number) != 0) {
+			snprintf(why, len, "member %zu: not a valid ID number", j + 1);
+			ok = false;
+		} else if (resid_tag(id, s->cfg->tag_key, tag) ||
+		           memcmp(tag, h->members[j].pid_tag, RESID_TAG_LEN) != 0) {
+			snprintf(why, len,
+			         "member %zu: its person tag is not its ID number's under this "
+			         "node's tag_key",
+			         j + 1);
+			ok = false;
+		}
+		sodium_memzero(id, sizeof(id));
+	}
+	sodium_memzero(p, sizeof(*p));
+	return ok;
+}
+
 struct import_households_scratch {
 	struct rec_household h, head;
 	uint8_t pt[REC_MAX_ENCODED];
@@ -185,6 +233,15 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 		if (rec_household_decode(h, q->households[i].data, q->households[i].len)) {
 			char why[64];
 			snprintf(why, sizeof(why), "record %zu does not decode", i + 1);
+			job_refuse(job, why);
+			continue;
+		}
+		char bad[200];
+		if (!job->staged &&
+		    !request_household_ok(job->s, h, q->personal[i], cur, bad, sizeof(bad))) {
+			char id[17], why[260];
+			household_id_format(h->id, id);
+			snprintf(why, sizeof(why), "household %s: %s", id, bad);
 			job_refuse(job, why);
 			continue;
 		}
@@ -449,7 +506,9 @@ struct stage_job {
 	struct svc *s;
 	struct import_session *ss;
 	struct rec_household *h;
+	struct rec_personal *p; /* request_household_ok's */
 	uint8_t *box;
+	char why[260];                /* a household the node refuses the request for */
 	uint64_t seq;                 /* next seq */
 	int64_t staged;               /* change in staged households */
 	uint64_t rejected;            /* this request */
@@ -590,10 +649,23 @@ stage_one(struct stage_job *job, struct store_txn *txn, size_t i, size_t *line_a
 {
 	const Ctl__ImportHouseholdsReq *q = job->q;
 	struct rec_household *h = job->h;
-	if (rec_household_decode(h, q->households[i].data, q->households[i].len))
+	if (rec_household_decode(h, q->households[i].data, q->households[i].len)) {
+		snprintf(job->why, sizeof(job->why), "household %zu of the request does not decode",
+		         i + 1);
 		return JZ_EPARSE;
-	if (*line_at + h->n_members > q->n_lines)
+	}
+	if (*line_at + h->n_members > q->n_lines) {
+		snprintf(job->why, sizeof(job->why),
+		         "household %zu of the request: fewer file lines than members", i + 1);
 		return JZ_EPARSE;
+	}
+	char bad[200];
+	if (!request_household_ok(job->s, h, q->personal[i], job->p, bad, sizeof(bad))) {
+		char id[17];
+		household_id_format(h->id, id);
+		snprintf(job->why, sizeof(job->why), "household %s: %s", id, bad);
+		return JZ_EPARSE;
+	}
 	struct stage_hh x = {.h = h, .lines = q->lines + *line_at, .ik = {'i'}};
 	*line_at += h->n_members;
 	x.first = x.last = x.lines[0];
@@ -637,6 +709,7 @@ stage_households(struct applier *a, void *arg)
 	job->seq = job->ss->next_seq;
 	job->staged = job->rejected = job->n_errors = job->more_errors = 0;
 	job->bad = false;
+	job->why[0] = 0;
 	size_t line_at = 0;
 	for (size_t i = 0; i < q->n_households && !txn->err; i++) {
 		int err = stage_one(job, txn, i, &line_at);
@@ -791,9 +864,11 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 	struct stage_job job = {.q = q, .s = s, .ss = ss};
 	job.errors = svc_alloc(s, ROW_ERRORS_MAX * sizeof(*job.errors));
 	job.h = malloc(sizeof(*job.h));
+	job.p = malloc(sizeof(*job.p));
 	job.box = malloc(4 * REC_MAX_ENCODED + 64);
-	if (!job.errors || !job.h || !job.box) {
+	if (!job.errors || !job.h || !job.p || !job.box) {
 		free(job.h);
+		free(job.p);
 		free(job.box);
 		session_end(s);
 		return svc_fail(s, -ENOMEM, "out of memory");
@@ -801,6 +876,7 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 	struct applier a;
 	err = apply_write(&s->n->ax, stage_households, &job, &a);
 	free(job.h);
+	free(job.p); /* wiped by request_household_ok */
 	sodium_memzero(job.box, 4 * REC_MAX_ENCODED + 64);
 	free(job.box);
 	if (err) {
@@ -808,7 +884,7 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 		return svc_fail(s, err,
 		                "import: the chunk could not be staged, the import is "
 		                "discarded: %s",
-		                err_str(err == JZ_EPARSE ? JZ_EPARSE : err));
+		                job.why[0] ? job.why : err_str(err));
 	}
 	ss->next_seq = job.seq;
 	ss->staged = (uint64_t)((int64_t)ss->staged + job.staged);
@@ -845,8 +921,10 @@ import_commit(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 	}
 	ctl__import_households_req__init(&cj->q);
 	cj->ss = ss;
-	cj->job = (struct import_job){
-	    .hq = &cj->q, .recorded = ss->recorded, .allow_removals = ss->allow_removals};
+	cj->job = (struct import_job){.hq = &cj->q,
+	                              .recorded = ss->recorded,
+	                              .allow_removals = ss->allow_removals,
+	                              .staged = true};
 	int err = run_import(s, &cj->job, IMPORT_COMMIT_MAX, commit_staged, rp);
 	size_t n = cj->n;
 	uint64_t next = cj->next_seq;

@@ -311,6 +311,18 @@ def test(t):
     check("over the limit" in lines.get("oversize", ""), f"oversize: {lines}")
     check(lines.get("status", "").startswith("code=0 "), f"status after the probes: {lines}")
     check(prov.running, f"{prov} died of the probes")
+    # A village's import of an empty household, which jzfpctl never sends:
+    # refused with its reason, and the village goes on.
+    village = t.nodes["630121101001"]
+    held = t.status(village)["records"]
+    p = jt.run([probe, os.path.join(village.data, "control.sock"), "empty-household", "status"],
+               timeout=60)
+    lines = dict(line.split(" ", 1) for line in p.stdout.strip().splitlines())
+    check(re.match(r"code=-\d+ .*error=import: the chunk could not be staged.*: household "
+                   r"\d+: no members$", lines.get("empty-household", "")), f"probe: {lines}")
+    check(lines.get("status", "").startswith("code=0 ") and village.running,
+          f"{village} after the empty household: {lines}")
+    check_eq(t.status(village)["records"], held, "records after the refused import")
 
     # ---- local users: who signed, and the read-only socket
     check(t.grep_log(village, r"control: uid 0 \(root\): .*import.*"),

@@ -12,6 +12,8 @@
  *   oversize   a frame one byte over CONTROL_MAX_REQUEST
  *   frames     a request of two frames
  *   unknown    a Request with only an unknown field (no request kind)
+ *   empty-household  an import STAGE of one empty household record and an
+ *              empty personal part, no file lines (it crashed the node once)
  *   status     a well-formed status request (the node still answers)
  */
 #include "control.h"
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static void *ctx;
@@ -91,6 +94,21 @@ main(int argc, char **argv)
 			/* field 77, varint 1: no oneof case is set */
 			const uint8_t b[] = {0xe8, 0x04, 0x01};
 			zmq_send(s, b, sizeof(b), 0);
+		} else if (strcmp(step, "empty-household") == 0) {
+			ProtobufCBinaryData none = {0, NULL};
+			Ctl__ImportHouseholdsReq q;
+			ctl__import_households_req__init(&q);
+			q.step = CTL__IMPORT_STEP__IMPORT_STAGE;
+			q.n_households = q.n_personal = 1;
+			q.households = q.personal = &none;
+			q.pid = (uint32_t)getpid();
+			Ctl__Request rq;
+			ctl__request__init(&rq);
+			rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
+			rq.import_households = &q;
+			uint8_t b[64];
+			size_t n = ctl__request__pack(&rq, b);
+			zmq_send(s, b, n, 0);
 		} else if (strcmp(step, "status") == 0) {
 			Ctl__StatusReq q;
 			ctl__status_req__init(&q);

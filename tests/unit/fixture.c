@@ -4,6 +4,7 @@
 #include "control.h"
 #include "hlc.h"
 #include "node.h"
+#include "resid.h"
 #include "sealer.h"
 #include "store.h"
 #include "tables.h"
@@ -38,6 +39,33 @@ ident_of(uint8_t byte)
 	return id;
 }
 
+/* The tag key of every node svcfix_open makes. */
+static const uint8_t svcfix_tag_key[32] = {
+    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+    0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a};
+
+void
+svcfix_person(uint8_t n, char id[19], uint8_t tag[16])
+{
+	snprintf(id, 19, "63012119700101%03u", n);
+	id[17] = resid_check_char(id);
+	id[18] = 0;
+	if (resid_tag(id, svcfix_tag_key, tag))
+		memset(tag, 0, 16);
+}
+
+int
+svcfix_person_of(const uint8_t tag[16], char id[19])
+{
+	for (unsigned n = 0; n < 256; n++) {
+		uint8_t t[16];
+		svcfix_person((uint8_t)n, id, t);
+		if (memcmp(t, tag, 16) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 int
 svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t area,
             enum area_level level, const char *name)
@@ -54,6 +82,8 @@ svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t a
 	n->cfg.area = area;
 	n->cfg.level = level;
 	snprintf(n->cfg.name, sizeof(n->cfg.name), "%s", name);
+	memcpy(n->cfg.tag_key, svcfix_tag_key, sizeof(n->cfg.tag_key));
+	n->cfg.has_tag_key = true;
 	hlc_init(&n->hlc, fake_now, NULL);
 	n->seal = (struct sealer_conf){.id = n->id, .area = area, .level = level};
 	return apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, area) ? -1 : 0;

@@ -38,6 +38,14 @@ struct ident *ident_of(uint8_t byte);
 int svcfix_open(struct node **np, char *dir, size_t dirlen, uint8_t seed, uint64_t area,
                 enum area_level level, const char *name);
 
+/* Test person N (0..255): a valid ID number (630121, born 1970-01-01,
+ * serial N) and its person tag under the tag key svcfix_open gives every
+ * node, so that a node's checks of an import accept it. */
+void svcfix_person(uint8_t n, char id[19], uint8_t tag[16]);
+/* The ID number of the test person whose person tag is TAG, in ID; -1 if
+ * none of them has it. */
+int svcfix_person_of(const uint8_t tag[16], char id[19]);
+
 /* Sign N's NodeInfo (its config's area, level and name), which every
  * other record of its chain needs first. Returns 0 or an error. */
 int svcfix_sign_node(struct node *n);

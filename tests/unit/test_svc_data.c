@@ -103,7 +103,8 @@ expect_error(const Ctl__Reply *rp, int code, const char *what)
 
 /* ---------------------------------------------------------------- records */
 
-/* Household ID with MEMBERS members; member i's tag is TAG + i. */
+/* Household ID with MEMBERS members; member i is test person TAG + i
+ * (svcfix_person). */
 static void
 hh_rec(struct rec_household *h, uint64_t id, uint8_t status, size_t members, uint8_t tag)
 {
@@ -120,21 +121,24 @@ hh_rec(struct rec_household *h, uint64_t id, uint8_t status, size_t members, uin
 	h->income_fen = 350000;
 	h->n_members = members;
 	for (size_t i = 0; i < members; i++) {
-		memset(h->members[i].pid_tag, tag + (int)i, REC_PID_TAG_LEN);
+		char number[19];
+		svcfix_person((uint8_t)(tag + i), number, h->members[i].pid_tag);
 		h->members[i].health = 1;
 		h->members[i].labour = 2;
 	}
 }
 
+/* The personal part of H: its members' names SURNAME0, SURNAME1, ... and
+ * the ID numbers of the test persons they are. */
 static void
-personal_of(struct rec_personal *p, size_t members, const char *surname)
+personal_of(struct rec_personal *p, const struct rec_household *h, const char *surname)
 {
 	memset(p, 0, sizeof(*p));
-	p->n = members;
-	for (size_t i = 0; i < members; i++) {
+	p->n = h->n_members;
+	for (size_t i = 0; i < h->n_members; i++) {
 		snprintf(p->members[i].name, sizeof(p->members[i].name), "%s%zu", surname, i);
-		snprintf(p->members[i].id_number, sizeof(p->members[i].id_number),
-		         "63012119700101%03zuX", i);
+		assert_int_equal(svcfix_person_of(h->members[i].pid_tag, p->members[i].id_number),
+		                 0);
 		snprintf(p->members[i].birth_date, sizeof(p->members[i].birth_date), "1970-01-01");
 		p->members[i].relation = (uint8_t)(i + 1);
 		p->members[i].sex = 1;
@@ -184,9 +188,9 @@ import_register(struct fixture *fx)
 	hh_rec(&h[0], HH(V1, 1), HH_NOT_POOR, 2, 10);
 	hh_rec(&h[1], HH(V1, 2), HH_POOR, 1, 20);
 	hh_rec(&h[2], HH(V1, 3), HH_EXITED, 1, 30);
-	personal_of(&p[0], 2, "张");
-	personal_of(&p[1], 1, "李");
-	personal_of(&p[2], 1, "王");
+	personal_of(&p[0], &h[0], "张");
+	personal_of(&p[1], &h[1], "李");
+	personal_of(&p[2], &h[2], "王");
 	import_req(&r, h, p, 3, false);
 	struct svc s;
 	Ctl__Reply rp;
@@ -235,7 +239,7 @@ import_removals(void **state)
 	static struct rec_personal p[1];
 	static struct import_req r;
 	hh_rec(&h[0], HH(V1, 1), HH_NOT_POOR, 1, 10); /* member 1 (张1) left out */
-	personal_of(&p[0], 1, "张");
+	personal_of(&p[0], &h[0], "张");
 	import_req(&r, h, p, 1, false);
 	struct svc s;
 	Ctl__Reply rp;
@@ -245,8 +249,9 @@ import_removals(void **state)
 	assert_int_equal(rp.import->refused, 1);
 	assert_int_equal(rp.import->n_refusals, 1);
 	const char *why = rp.import->refusals[0];
+	/* 张1 is test person 11, ID number 63012119700101011X */
 	if (!strstr(why, "1 member(s) of its current version not in the file: 张* "
-	                 "630121********001X") ||
+	                 "630121********011X") ||
 	    !strstr(why, "--allow-removals") || strstr(why, "张1") ||
 	    strstr(why, "630121197001010"))
 		fail_msg("refusal '%s'", why);
@@ -293,7 +298,10 @@ import_then_show(void **state)
 	assert_string_equal(r->sealed_why, "");
 	assert_int_equal(r->n_persons, 2);
 	assert_string_equal(r->persons[0]->name, "张0");
-	assert_string_equal(r->persons[1]->id_number, "63012119700101001X");
+	char want[19];
+	uint8_t tag[16];
+	svcfix_person(11, want, tag); /* the household's second member */
+	assert_string_equal(r->persons[1]->id_number, want);
 	assert_string_equal(r->persons[1]->birth_date, "1970-01-01");
 	assert_int_equal(r->persons[1]->relation, 2);
 	assert_int_equal(r->persons[1]->labour, 2);
@@ -529,8 +537,8 @@ import_refusals(void **state)
 	static struct import_req r;
 	hh_rec(&h[0], HH(V1, 5), HH_NOT_POOR, 1, 50);
 	hh_rec(&h[1], HH(X_VILL, 1), HH_NOT_POOR, 1, 60);
-	personal_of(&p[0], 1, "赵");
-	personal_of(&p[1], 1, "钱");
+	personal_of(&p[0], &h[0], "赵");
+	personal_of(&p[1], &h[1], "钱");
 	import_req(&r, h, p, 2, false);
 	struct svc s;
 	Ctl__Reply rp;
@@ -640,7 +648,7 @@ conflicts_listed(void **state)
 	hh_rec(&h[1], HH(V1, 7), HH_NOT_POOR, 2, 70);
 	hh_rec(&h[2], HH(V2, 7), HH_NOT_POOR, 2, 70);
 	for (int i = 0; i < 3; i++)
-		personal_of(&p[i], 2, "孙");
+		personal_of(&p[i], &h[i], "孙");
 	import_req(&r, h, p, 3, false);
 	call_write(fx, &s, &r.rq, &rp);
 	assert_int_equal(rp.code, 0);

@@ -68,7 +68,8 @@ teardown(void **state)
 	return 0;
 }
 
-/* Household ID, 非贫困户, with MEMBERS members; member i's tag is TAG + i. */
+/* Household ID, 非贫困户, with MEMBERS members; member i is test person
+ * TAG + i (svcfix_person). */
 static void
 hh_rec(struct rec_household *h, uint64_t id, size_t members, uint8_t tag)
 {
@@ -81,21 +82,24 @@ hh_rec(struct rec_household *h, uint64_t id, size_t members, uint8_t tag)
 	h->income_fen = 350000;
 	h->n_members = members;
 	for (size_t i = 0; i < members; i++) {
-		memset(h->members[i].pid_tag, tag + (int)i, REC_PID_TAG_LEN);
+		char number[19];
+		svcfix_person((uint8_t)(tag + i), number, h->members[i].pid_tag);
 		h->members[i].health = 1;
 		h->members[i].labour = 2;
 	}
 }
 
+/* The personal part of H: the ID numbers of the test persons its members
+ * are. */
 static void
-personal_of(struct rec_personal *p, size_t members)
+personal_of(struct rec_personal *p, const struct rec_household *h)
 {
 	memset(p, 0, sizeof(*p));
-	p->n = members;
-	for (size_t i = 0; i < members; i++) {
+	p->n = h->n_members;
+	for (size_t i = 0; i < h->n_members; i++) {
 		snprintf(p->members[i].name, sizeof(p->members[i].name), "张%zu", i);
-		snprintf(p->members[i].id_number, sizeof(p->members[i].id_number),
-		         "63012119700101%03zuX", i);
+		assert_int_equal(svcfix_person_of(h->members[i].pid_tag, p->members[i].id_number),
+		                 0);
 		snprintf(p->members[i].birth_date, sizeof(p->members[i].birth_date), "1970-01-01");
 		p->members[i].relation = (uint8_t)(i + 1);
 		p->members[i].sex = 1;
@@ -120,7 +124,7 @@ chunk(struct chunk *c, Ctl__ImportStep step, uint64_t session, const struct rec_
 	ctl__import_households_req__init(&c->q);
 	for (size_t i = 0; i < n; i++) {
 		struct rec_personal p;
-		personal_of(&p, h[i].n_members);
+		personal_of(&p, &h[i]);
 		assert_int_equal(
 		    rec_household_encode(&h[i], c->hb[i], sizeof(c->hb[i]), &c->hh[i].len), 0);
 		assert_int_equal(rec_personal_encode(&p, c->pb[i], sizeof(c->pb[i]), &c->pp[i].len),
@@ -335,6 +339,109 @@ first_requests_without_session(void **state)
 	free(c);
 }
 
+/* One household request of STEP (STAGE opening a session, or DIRECT) that
+ * the node must refuse for WHAT: nothing staged or signed, no session left
+ * open, and the same good household goes through afterwards. */
+static void
+refused_request(struct fixture *fx, struct chunk *c, Ctl__ImportStep step, const char *what)
+{
+	struct svc s;
+	Ctl__Reply rp;
+	call(fx, &s, c, &rp);
+	if (step == CTL__IMPORT_STEP__IMPORT_STAGE) {
+		expect_error(&rp, JZ_EPARSE, what);
+	} else {
+		assert_int_equal(rp.code, 0);
+		assert_int_equal(rp.import->created, 0);
+		assert_int_equal(rp.import->refused, 1);
+		if (!strstr(rp.import->why, what))
+			fail_msg("refusal '%s' does not say '%s'", rp.import->why, what);
+	}
+	svc_release(&s);
+	assert_int_equal(staged_entries(fx), 0);
+	assert_int_equal(households_held(fx), 0);
+}
+
+/* Requests jzfpctl never sends, at STAGE and DIRECT: a household without
+ * members (it crashed the node: the stage read its first member's line), a
+ * member followed by an empty household, a personal part missing or of
+ * another member count, a person tag that is not its ID number's, an
+ * invalid ID number. Each is refused with its reason and leaves nothing. */
+static void
+requests_the_node_refuses(void **state)
+{
+	struct fixture *fx = *state;
+	struct chunk *c = malloc(sizeof(*c));
+	assert_non_null(c);
+	const Ctl__ImportStep steps[] = {CTL__IMPORT_STEP__IMPORT_STAGE,
+	                                 CTL__IMPORT_STEP__IMPORT_DIRECT};
+	for (size_t k = 0; k < 2; k++) {
+		Ctl__ImportStep step = steps[k];
+		struct rec_household h[2];
+		hh_rec(&h[0], HH(V1, 1), 0, 10);
+		chunk(c, step, 0, h, 1, NULL, 0, false);
+		refused_request(fx, c, step, "no members");
+
+		hh_rec(&h[0], HH(V1, 1), 1, 10);
+		hh_rec(&h[1], HH(V1, 2), 0, 20);
+		chunk(c, step, 0, h, 2, (uint64_t[]){2}, 1, false);
+		if (step == CTL__IMPORT_STEP__IMPORT_STAGE)
+			refused_request(fx, c, step, "household 6301211010010002: no members");
+
+		hh_rec(&h[0], HH(V1, 1), 2, 10);
+		chunk(c, step, 0, h, 1, (uint64_t[]){2, 3}, 2, false);
+		c->pp[0].len = 0;
+		c->pp[0].data = NULL;
+		refused_request(fx, c, step, "personal part does not hold its 2 member(s)");
+
+		struct rec_household one;
+		hh_rec(&one, HH(V1, 1), 1, 10);
+		chunk(c, step, 0, h, 1, (uint64_t[]){2, 3}, 2, false);
+		c->pp[0] = (ProtobufCBinaryData){0, NULL};
+		struct rec_personal p;
+		memset(&p, 0, sizeof(p));
+		p.n = 1;
+		assert_int_equal(svcfix_person_of(one.members[0].pid_tag, p.members[0].id_number),
+		                 0);
+		assert_int_equal(rec_personal_encode(&p, c->pb[0], sizeof(c->pb[0]), &c->pp[0].len),
+		                 0);
+		c->pp[0].data = c->pb[0];
+		refused_request(fx, c, step, "personal part does not hold its 2 member(s)");
+
+		hh_rec(&h[0], HH(V1, 1), 2, 10);
+		chunk(c, step, 0, h, 1, (uint64_t[]){2, 3}, 2, false);
+		/* the second member's tag is another test person's */
+		char other[19];
+		svcfix_person(99, other, h[0].members[1].pid_tag);
+		assert_int_equal(
+		    rec_household_encode(&h[0], c->hb[0], sizeof(c->hb[0]), &c->hh[0].len), 0);
+		refused_request(fx, c, step, "member 2: its person tag is not its ID number's");
+
+		hh_rec(&h[0], HH(V1, 1), 1, 10);
+		chunk(c, step, 0, h, 1, (uint64_t[]){2}, 1, false);
+		memset(&p, 0, sizeof(p));
+		p.n = 1;
+		snprintf(p.members[0].id_number, sizeof(p.members[0].id_number),
+		         "630121197001010100"); /* a wrong check character */
+		assert_int_equal(rec_personal_encode(&p, c->pb[0], sizeof(c->pb[0]), &c->pp[0].len),
+		                 0);
+		refused_request(fx, c, step, "member 1: not a valid ID number");
+	}
+
+	/* and a good one goes through, at once */
+	struct rec_household h;
+	hh_rec(&h, HH(V1, 1), 2, 10);
+	chunk(c, CTL__IMPORT_STEP__IMPORT_DIRECT, 0, &h, 1, NULL, 0, false);
+	struct svc s;
+	Ctl__Reply rp;
+	call(fx, &s, c, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->created, 1);
+	svc_release(&s);
+	assert_int_equal(households_held(fx), 1);
+	free(c);
+}
+
 int
 main(void)
 {
@@ -342,6 +449,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(errors_refuse_the_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(skip_bad_commits_the_good, setup, teardown),
 	    cmocka_unit_test_setup_teardown(first_requests_without_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(requests_the_node_refuses, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
