@@ -30,6 +30,11 @@
 
 /* Requests larger than this get a typed error (imports send chunks). */
 #define CONTROL_MAX_REQUEST (64u << 20)
+/* The largest request the read-only socket takes: its requests (status,
+ * tree, rollup, proposals, policy show) are a few hundred bytes, and one is
+ * refused by its size before it is decoded (a member of the group must not
+ * make the node decode 64 MiB only to be denied). */
+#define CONTROL_MAX_READ_REQUEST (64u << 10)
 #define CONTROL_READERS     2
 /* Read requests waiting for a reader beyond this are refused as busy. */
 #define CONTROL_MAX_QUEUED 256

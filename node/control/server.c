@@ -328,6 +328,12 @@ route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change
 		         CONTROL_MAX_REQUEST);
 		return JZ_ETOOBIG;
 	}
+	if (ro && n > CONTROL_MAX_READ_REQUEST) {
+		snprintf(why, len,
+		         "control request of %zu bytes is over the read-only socket's limit of %u",
+		         n, CONTROL_MAX_READ_REQUEST);
+		return JZ_ETOOBIG;
+	}
 	Ctl__Request *rq = ctl__request__unpack(NULL, n, zmq_msg_data(body));
 	if (!rq) {
 		snprintf(why, len, "malformed control request (%zu bytes that are not a Request)",
@@ -692,7 +698,9 @@ open_read_only(struct control *c, struct node *n, char *err, size_t errlen)
 		snprintf(err, errlen, "read-only control socket: %s", zmq_strerror(zmq_errno()));
 		return -1;
 	}
-	int64_t maxmsg = 2 * (int64_t)CONTROL_MAX_REQUEST;
+	/* twice the limit: a request just over it gets its error, a larger one
+	 * the connection closed */
+	int64_t maxmsg = 2 * (int64_t)CONTROL_MAX_READ_REQUEST;
 	zmq_setsockopt(c->front_ro, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	char ep[4300];
 	snprintf(c->ro_path, sizeof(c->ro_path), "%s/control-ro.sock", n->cfg.data_dir);

@@ -200,6 +200,16 @@ def local_access(t, n):
     p = as_user(65534, 65534, ctl + ["policy", "set", "--notice-days", "9"])
     check(p.returncode != 0 and "permission denied" in p.stderr,
           f"nobody: a write through the read-only socket: exit {p.returncode} {p.stderr!r}")
+    # A request over the read-only socket's limit is refused by its size,
+    # before it is decoded; the same one is served on the owner's socket.
+    probe = os.path.join(jt.BIN, "jzfp_ctlprobe")
+    p = as_user(65534, 65534, [probe, ro, "big-status", "status"])
+    lines = dict(line.split(" ", 1) for line in p.stdout.strip().splitlines())
+    check(re.match(r"code=-\d+ .*over the read-only socket's limit of 65536",
+                   lines.get("big-status", "")) and lines.get("status", "").startswith("code=0"),
+          f"nobody: a status of 100,000 bytes: {p.returncode} {lines} {p.stderr!r}")
+    p = jt.run([probe, os.path.join(n.data, "control.sock"), "big-status"], timeout=60)
+    check(p.stdout.startswith("big-status code=0 "), f"the owner's big status: {p.stdout!r}")
     p = as_user(65534, 1, ctl + ["status"])
     check(p.returncode == 1 and "permission denied" in p.stderr and "not running" not in p.stderr,
           f"a user outside the group: exit {p.returncode} {p.stderr!r}")

@@ -14,6 +14,8 @@
  *   unknown    a Request with only an unknown field (no request kind)
  *   empty-household  an import STAGE of one empty household record and an
  *              empty personal part, no file lines (it crashed the node once)
+ *   big-status a status request of 100,000 bytes (an unknown field pads it):
+ *              over the read-only socket's limit, under the other's
  *   status     a well-formed status request (the node still answers)
  */
 #include "control.h"
@@ -109,6 +111,23 @@ main(int argc, char **argv)
 			uint8_t b[64];
 			size_t n = ctl__request__pack(&rq, b);
 			zmq_send(s, b, n, 0);
+		} else if (strcmp(step, "big-status") == 0) {
+			Ctl__StatusReq q;
+			ctl__status_req__init(&q);
+			Ctl__Request rq;
+			ctl__request__init(&rq);
+			rq.req_case = CTL__REQUEST__REQ_STATUS;
+			rq.status = &q;
+			size_t pad = 100000;
+			uint8_t *b = calloc(1, 64 + pad);
+			if (!b)
+				return 1;
+			size_t n = ctl__request__pack(&rq, b);
+			/* field 1000, length-delimited (key 8002), PAD bytes */
+			const uint8_t head[] = {0xc2, 0x3e, 0xa0, 0x8d, 0x06};
+			memcpy(b + n, head, sizeof(head));
+			zmq_send(s, b, n + sizeof(head) + pad, 0);
+			free(b);
 		} else if (strcmp(step, "status") == 0) {
 			Ctl__StatusReq q;
 			ctl__status_req__init(&q);
