@@ -35,7 +35,7 @@
  * refused by its size before it is decoded (a member of the group must not
  * make the node decode 64 MiB only to be denied). */
 #define CONTROL_MAX_READ_REQUEST (64u << 10)
-#define CONTROL_READERS     2
+#define CONTROL_READERS          2
 /* Read requests waiting for a reader beyond this are refused as busy. */
 #define CONTROL_MAX_QUEUED 256
 /* Status requests waiting for a change (StatusReq.wait_ms): at most this

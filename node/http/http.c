@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,14 @@
 #define HTTP_CONN_MEMORY     (32u << 10)
 #define HTTP_LISTEN_BACKLOG  32
 #define HTTP_MAX_QUERY_VALUE 64
+/* Bytes of answers being sent (and of the rollups kept, rcache.h): beyond
+ * this a new answer is refused with 503 and Retry-After, so that clients
+ * that ask for large fresh answers and read them slowly cannot make the
+ * node hold gigabytes. A kept rollup is still served. */
+#define HTTP_MAX_INFLIGHT (256u << 20)
+
+/* The bytes of HTTP_MAX_INFLIGHT in use: one server per process. */
+static _Atomic size_t http_inflight;
 
 struct http {
 	struct MHD_Daemon *d;
@@ -120,6 +129,36 @@ queue(struct MHD_Connection *c, unsigned status, const char *type, struct MHD_Re
 	return ret;
 }
 
+/* An answer being sent, counted in http_inflight until it is freed. */
+struct inflight {
+	char *p;
+	size_t n;
+};
+
+static void
+inflight_done(void *cls)
+{
+	struct inflight *f = cls;
+	atomic_fetch_sub(&http_inflight, f->n);
+	free(f->p);
+	free(f);
+}
+
+/* 503 for an answer over HTTP_MAX_INFLIGHT, with INFLIGHT bytes in use. */
+static enum MHD_Result
+send_busy(struct MHD_Connection *c, size_t inflight)
+{
+	char line[200];
+	int n = snprintf(line, sizeof(line),
+	                 "busy: %zu MiB of answers are being sent (at most %u MiB); try again\n",
+	                 inflight >> 20, HTTP_MAX_INFLIGHT >> 20);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer((size_t)n, line, MHD_RESPMEM_MUST_COPY);
+	if (r)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+	return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", r);
+}
+
 /* Queue BODY (taken: freed by libmicrohttpd) with STATUS and TYPE. */
 static enum MHD_Result
 send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sbuf *body)
@@ -140,9 +179,23 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 			return MHD_NO;
 	}
 	sbuf_init(body); /* the buffer now belongs to the response */
-	struct MHD_Response *r = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
-	if (!r)
+	size_t before = atomic_fetch_add(&http_inflight, n);
+	if (before + n > HTTP_MAX_INFLIGHT && n > 4096) {
+		atomic_fetch_sub(&http_inflight, n);
 		free(p);
+		return send_busy(c, before);
+	}
+	struct inflight *f = malloc(sizeof(*f));
+	struct MHD_Response *r =
+	    f ? MHD_create_response_from_buffer_with_free_callback_cls(n, p, inflight_done, f)
+	      : NULL;
+	if (!r) {
+		atomic_fetch_sub(&http_inflight, n);
+		free(f);
+		free(p);
+	} else {
+		*f = (struct inflight){p, n};
+	}
 	return queue(c, status, type, r);
 }
 
@@ -397,6 +450,10 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	struct rcache_body *kept = rcache_get(h->rc, key, snap);
 	if (kept)
 		return send_kept(c, kept);
+	/* A new answer only within the memory answers may hold. */
+	size_t live = atomic_load(&http_inflight) + rcache_live(h->rc);
+	if (live > HTTP_MAX_INFLIGHT)
+		return send_busy(c, live);
 	/* An answer kept with its rows at an older snapshot: read only the rows
 	 * changed since, if the store can tell which. */
 	uint64_t since = 0;

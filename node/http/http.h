@@ -9,16 +9,18 @@
  *   GET /api/tree                = jzfpctl tree --json
  *   GET /api/rollup?level=&under=&year=&format=json|csv
  *                                = jzfpctl rollup --json / --format csv
- *   GET /api/proposals           501 until proposals is a typed service
+ *   GET /api/proposals?state=&under=
+ *                                = jzfpctl proposals --json (household ids,
+ *                                  kinds, states, dates, counts)
  *   GET /                        the dashboard (dashboard.c)
  *
  * Each request runs on one of libmicrohttpd's threads and calls the read
  * services directly, as a reader thread does: its own LMDB read
  * transaction and the published view, never the loop's state, so a slow
- * client never holds up replication. Nothing personal is served: there is
- * no route to a household. Anything but GET or HEAD of a known path is
- * 404 or 405; connections, connections per IP, request memory and idle
- * time are limited.
+ * client never holds up replication. Nothing personal is served: no route
+ * answers a member, a name or an ID number. Anything but GET or HEAD of a
+ * known path is 404 or 405; connections, connections per IP, request
+ * memory, idle time and the memory of answers being sent are limited.
  */
 #ifndef JZFP_HTTP_H
 #define JZFP_HTTP_H

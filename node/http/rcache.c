@@ -28,6 +28,7 @@ struct rcache {
 	uint64_t tick, hits, misses, updates; /* under lock */
 	char *spare; /* a released body's buffer, of spare_cap bytes (under lock) */
 	size_t spare_cap;
+	_Atomic size_t live; /* bytes of the bodies not yet freed (rcache_live) */
 };
 
 void
@@ -61,6 +62,7 @@ rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type, struct rcac
 	x->owner = rc;
 	x->type = type;
 	atomic_init(&x->refs, 1);
+	atomic_fetch_add(&rc->live, x->cap);
 	sbuf_init(b); /* the buffer is the body's now */
 	return x;
 }
@@ -97,6 +99,7 @@ rcache_body_unref(struct rcache_body *b)
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	rcache_rows_release(&b->rows);
+	atomic_fetch_sub(&b->owner->live, b->cap);
 	spare_offer(b->owner, &b->p, b->cap);
 	free(b->p);
 	free(b);
@@ -160,6 +163,12 @@ rcache_free(struct rcache **rc)
 	pthread_mutex_destroy(&(*rc)->lock);
 	free(*rc);
 	*rc = NULL;
+}
+
+size_t
+rcache_live(struct rcache *rc)
+{
+	return atomic_load(&rc->live);
 }
 
 struct rcache_body *

@@ -98,6 +98,10 @@ bool rcache_update(struct rcache *rc, const char *key, uint64_t since, const uin
  * costs a fault, 17 us on the machines measured: 7 ms for a 1.8 MB rollup). */
 void rcache_spare(struct rcache *rc, struct sbuf *b, size_t want);
 
+/* Bytes of RC's bodies not yet freed: those kept, and those still being
+ * sent (each once, however many responses share it). */
+size_t rcache_live(struct rcache *rc);
+
 /* Count an answer read whole (a miss); rcache_get counts hits, and
  * rcache_update the answers it made. */
 void rcache_count_read(struct rcache *rc);

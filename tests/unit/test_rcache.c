@@ -318,6 +318,31 @@ the_budget_counts_capacity(void **state)
 	rcache_free(&rc);
 }
 
+/* rcache_live counts each body once while anything holds it, kept or
+ * being sent, shared or not, and not once it is freed. */
+static void
+live_bytes_follow_the_bodies(void **state)
+{
+	(void)state;
+	struct rcache *rc;
+	assert_int_equal(rcache_new(&rc), 0);
+	assert_int_equal(rcache_live(rc), 0);
+	struct rcache_body *a = big(rc, 1u << 20, 'a');
+	struct rcache_body *b = big(rc, 3u << 20, 'b');
+	assert_int_equal(rcache_live(rc), a->cap + b->cap);
+	rcache_put(rc, "a", 1, a); /* kept: a second reference */
+	struct rcache_body *again = rcache_get(rc, "a", 1);
+	assert_ptr_equal(again, a);
+	assert_int_equal(rcache_live(rc), a->cap + b->cap);
+	size_t acap = a->cap;
+	rcache_body_unref(b); /* sent: freed */
+	assert_int_equal(rcache_live(rc), acap);
+	rcache_body_unref(again);
+	rcache_body_unref(a); /* the cache still holds it */
+	assert_int_equal(rcache_live(rc), acap);
+	rcache_free(&rc);
+}
+
 int
 main(void)
 {
@@ -327,6 +352,7 @@ main(void)
 	    cmocka_unit_test_prestate(an_update_equals_the_whole, (void *)"json"),
 	    cmocka_unit_test(a_replaced_answer_becomes_the_spare),
 	    cmocka_unit_test(the_budget_counts_capacity),
+	    cmocka_unit_test(live_bytes_follow_the_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
