@@ -45,6 +45,9 @@ struct csv_reader {
 	size_t raw_cap;
 	bool sniffed, raw_eof;
 	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
+	/* between fields: ',', or TAB in Excel's "Unicode text" (sniff) */
+	char sep;
+	const bool *run_ends; /* run_ends_comma or run_ends_tab, as SEP */
 
 	/* the record being built */
 	char *buf;
@@ -129,6 +132,29 @@ decodes_as(const char *enc, const char *p, size_t n, iconv_t *keep)
 	return ok;
 }
 
+/* The bytes that end a run of an unquoted field's plain bytes: what
+ * field() must look at one by one. */
+static const bool run_ends_comma[256] = {[','] = true, ['\n'] = true, ['\r'] = true, ['\0'] = true};
+static const bool run_ends_tab[256] = {['\t'] = true, ['\n'] = true, ['\r'] = true, ['\0'] = true};
+
+/* Excel saves "Unicode text" as UTF-16 with a TAB between fields: a UTF-16
+ * file whose first line (the N bytes at P, little-endian with LE) has a tab
+ * and no comma is read with TAB as its separator. */
+static bool
+utf16_tabbed(const unsigned char *p, size_t n, bool le)
+{
+	size_t tabs = 0, commas = 0;
+	for (size_t i = 0; i + 1 < n; i += 2) {
+		unsigned u = le ? (unsigned)p[i] | (unsigned)p[i + 1] << 8
+		                : (unsigned)p[i] << 8 | (unsigned)p[i + 1];
+		if (u == '\n' || u == '\r')
+			break;
+		tabs += u == '\t';
+		commas += u == ',';
+	}
+	return tabs && !commas;
+}
+
 /* Which encoding is the file in? Looks at the first raw chunk. */
 static int
 sniff(struct csv_reader *r)
@@ -165,6 +191,10 @@ sniff(struct csv_reader *r)
 	if (skip) {
 		memmove(r->raw, r->raw + skip, r->raw_len - skip);
 		r->raw_len -= skip;
+		if (utf16_tabbed(p, r->raw_len, strcmp(r->encoding, "UTF-16LE") == 0)) {
+			r->sep = '\t';
+			r->run_ends = run_ends_tab;
+		}
 	}
 	if (r->cd == (iconv_t)-1)
 		r->cd = iconv_open("UTF-8", r->encoding);
@@ -362,10 +392,6 @@ put(struct csv_reader *r, char c)
 	return err;
 }
 
-/* The bytes that end a run of an unquoted field's plain bytes: what
- * field() must look at one by one. */
-static const bool run_ends[256] = {[','] = true, ['\n'] = true, ['\r'] = true, ['\0'] = true};
-
 /* Copy the run of plain bytes at the read position of an unquoted field
  * into the record buffer in one go (most of a file; a third of the
  * parser's instructions went to taking them a byte at a time); SIZE counts
@@ -376,7 +402,8 @@ plain_run(struct csv_reader *r, size_t *size)
 {
 	const char *p = r->mem + r->pos;
 	size_t n = r->len - r->pos, k = 0;
-	while (k < n && !run_ends[(unsigned char)p[k]])
+	const bool *ends = r->run_ends;
+	while (k < n && !ends[(unsigned char)p[k]])
 		k++;
 	if (!k)
 		return 0;
@@ -404,8 +431,8 @@ skip_bom(struct csv_reader *r)
 		r->pos += 3;
 }
 
-/* Read one field into the record buffer. On return *end is ',', '\n' (any
- * line end, already consumed and counted) or END. */
+/* Read one field into the record buffer. On return *end is the separator,
+ * '\n' (any line end, already consumed and counted) or END. */
 static int
 field(struct csv_reader *r, int *end)
 {
@@ -437,7 +464,7 @@ field(struct csv_reader *r, int *end)
 				} else {
 					quoted = false;
 					c = get(r);
-					if (c != ',' && c != '\n' && c != '\r' && c != END)
+					if (c != r->sep && c != '\n' && c != '\r' && c != END)
 						return fail(r, r->line,
 						            "text after a closing quote");
 					goto delim;
@@ -454,7 +481,7 @@ field(struct csv_reader *r, int *end)
 				}
 				r->line++;
 			}
-		} else if (c == ',' || c == '\n' || c == '\r' || c == END) {
+		} else if (c == r->sep || c == '\n' || c == '\r' || c == END) {
 			goto delim;
 		}
 		if (c == 0)
@@ -482,7 +509,7 @@ too_long:
 int
 csv_next(struct csv_reader *r, struct csv_row *row)
 {
-	int end, err;
+	int end = 0, err;
 	size_t n = 0;
 
 	if (r->err)
@@ -516,7 +543,7 @@ csv_next(struct csv_reader *r, struct csv_row *row)
 		r->starts[n++] = r->buf_len;
 		if ((err = field(r, &end)))
 			return err == JZ_EPARSE ? err : sys_fail(r, err);
-	} while (end == ',');
+	} while (end == r->sep);
 
 	for (size_t i = 0; i < n; i++)
 		r->fields[i] = r->buf + r->starts[i];
@@ -535,6 +562,8 @@ reader_new(struct csv_reader **out)
 	r->bad_byte = -1;
 	r->cd = (iconv_t)-1;
 	r->encoding = "UTF-8";
+	r->sep = ',';
+	r->run_ends = run_ends_comma;
 	r->starts = calloc(CSV_FIELDS_MAX, sizeof *r->starts);
 	r->fields = calloc(CSV_FIELDS_MAX, sizeof *r->fields);
 	if (!r->starts || !r->fields) {

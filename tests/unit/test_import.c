@@ -609,6 +609,14 @@ write_in(struct fixture *fx, const char *enc, const char *prefix, size_t plen, c
 	"普通劳动力,一般贫困户,因病,3512.5,未脱贫,2016\r\n"                                                       \
 	"6301211010010001,,李四,630121197202020023,02,女,1972-2-2,健康,普通劳动力,,,,,\r\n"
 
+#define EXCEL_TABBED                                                                                                      \
+	"户编号\t村代码\t姓名\t身份证号\t与户主关系\t性别\t出生日期\t健康状况\t劳动技能\t" \
+	"贫困户属性\t主要致贫原因\t人均纯收入\t状态\t年度\r\n"                                        \
+	"6301211010010001\t630121101001\t张三\t630121197001010013\t01\t男\t1970/1/1\t健康\t"                         \
+	"普通劳动力\t一般贫困户\t\"因病\"\t3512.5\t未脱贫\t2016\r\n"                                       \
+	"6301211010010001\t\t李四\t630121197202020023\t02\t女\t1972-2-2\t健康\t普通劳动力\t"                    \
+	"\t\t\t\t\r\n"
+
 static void
 check_excel_file(struct fixture *fx, const char *encoding)
 {
@@ -646,6 +654,16 @@ files_offices_have(void **state)
 	write_in(fx, "UTF-16BE", "\xfe\xff", 2, EXCEL_FILE);
 	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
 	check_excel_file(fx, "UTF-16BE");
+
+	/* What Excel's "Unicode text" really is: TAB between the fields, a
+	 * field quoted (as Excel quotes one holding a tab or a quote). */
+	for (int le = 0; le < 2; le++) {
+		import_result_release(&fx->res);
+		write_in(fx, le ? "UTF-16LE" : "UTF-16BE", le ? "\xff\xfe" : "\xfe\xff", 2,
+		         EXCEL_TABBED);
+		assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
+		check_excel_file(fx, le ? "UTF-16LE" : "UTF-16BE");
+	}
 
 	/* Neither UTF-8 nor GB18030: one error naming the encoding. */
 	import_result_release(&fx->res);
