@@ -651,6 +651,43 @@ parse_person_code(struct row_parser *rp, struct row *r, const struct csv_row *ro
 		*out = (uint8_t)c;
 }
 
+/* What Excel makes of a long number in a column not formatted as text:
+ * 6.30103E+17 (shown so, and saved so in a CSV). Its digits after the
+ * 15th, or after the shown ones, are lost. */
+static bool
+excel_shortened(const char *v)
+{
+	size_t i = 0;
+	if (v[i] < '0' || v[i] > '9')
+		return false;
+	for (i++; v[i] >= '0' && v[i] <= '9'; i++)
+		;
+	if (v[i] == '.')
+		for (i++; v[i] >= '0' && v[i] <= '9'; i++)
+			;
+	if (v[i] != 'E' && v[i] != 'e')
+		return false;
+	i += v[i + 1] == '+' ? 2 : 1;
+	if (v[i] < '0' || v[i] > '9')
+		return false;
+	while (v[i] >= '0' && v[i] <= '9')
+		i++;
+	return v[i] == 0;
+}
+
+#define EXCEL_SHORTENED                                                                            \
+	"is a number Excel shortened (%s): its last digits are lost; format the column as text "   \
+	"(or export the file again) and enter the numbers again"
+
+/* A name holding '?' (or U+FF1F, U+FFFD): what a character becomes that the
+ * file's encoding could not hold (Excel's "CSV (逗号分隔)" saves GBK, which
+ * lacks some characters of names). */
+static bool
+name_replaced(const char *v)
+{
+	return strchr(v, '?') || strstr(v, "\xef\xbc\x9f") || strstr(v, "\xef\xbf\xbd");
+}
+
 /* household_id and relation: who the row is. household_id first: every
  * later error names the household. */
 static void
@@ -662,6 +699,8 @@ parse_row_keys(struct row_parser *rp, const struct csv_row *row, struct row *r)
 	v = field(row, &rp->h, C_HOUSEHOLD_ID);
 	if (!*v)
 		import_row_error(rp, r, C_HOUSEHOLD_ID, "must not be empty");
+	else if (excel_shortened(v))
+		import_row_error(rp, r, C_HOUSEHOLD_ID, EXCEL_SHORTENED, v);
 	else if (household_id_parse(v, &r->hh))
 		import_row_error(rp, r, C_HOUSEHOLD_ID,
 		                 "must be 16 digits: a village code and a serial 0001-9999");
@@ -688,7 +727,9 @@ parse_village(struct row_parser *rp, const struct csv_row *row, struct row *r)
 
 	if (!*v)
 		return;
-	if (area_parse(v, &village) || area_level_of(village) != AREA_LEVEL_VILLAGE) {
+	if (excel_shortened(v)) {
+		import_row_error(rp, r, C_VILLAGE, EXCEL_SHORTENED, v);
+	} else if (area_parse(v, &village) || area_level_of(village) != AREA_LEVEL_VILLAGE) {
 		import_row_error(rp, r, C_VILLAGE, "must be a 12-digit village code");
 	} else if (!area_is_under(village, rp->node_area)) {
 		area_format(rp->node_area, area);
@@ -781,16 +822,30 @@ parse_identity(struct row_parser *rp, const struct csv_row *row, struct row *r)
 		import_row_error(rp, r, C_NAME, "longer than %zu bytes", sizeof r->p.name - 1);
 	else if (!text_ok(v))
 		import_row_error(rp, r, C_NAME, "not valid UTF-8 text");
+	else if (name_replaced(v))
+		import_row_error(
+		    rp, r, C_NAME,
+		    "holds '?', what a character becomes that the file's encoding "
+		    "cannot hold (Excel's \"CSV\" saves GBK): save it as \"CSV UTF-8\"");
 	else
 		strcpy(r->p.name, v);
 
 	v = field(row, &rp->h, C_ID_NUMBER);
 	if (!*v) {
 		import_row_error(rp, r, C_ID_NUMBER, "must not be empty");
+	} else if (excel_shortened(v)) {
+		import_row_error(rp, r, C_ID_NUMBER, EXCEL_SHORTENED, v);
 	} else if (resid_normalize(v, r->p.id_number)) {
 		char why[96];
 		resid_explain(v, why, sizeof why);
-		import_row_error(rp, r, C_ID_NUMBER, "%s", why);
+		size_t n = strlen(v);
+		/* Excel keeps 15 digits of a number: an ID number typed into a
+		 * column not formatted as text ends in 000. */
+		bool rounded = n == RESID_LEN && strcmp(v + n - 3, "000") == 0;
+		import_row_error(rp, r, C_ID_NUMBER, "%s%s", why,
+		                 rounded ? " (it ends in 000: Excel keeps only 15 digits of a "
+		                           "number; format the column as text and enter it again)"
+		                         : "");
 	} else {
 		err = resid_tag(r->p.id_number, rp->tag_key, r->m.pid_tag);
 		if (err)
@@ -926,7 +981,11 @@ import_census_row_parse(const struct csv_row *row, const struct header *h, uint6
 
 	memset(c, 0, sizeof *c);
 	v = field(row, h, K_VILLAGE);
-	if (area_parse(v, &c->village) || area_level_of(c->village) != AREA_LEVEL_VILLAGE) {
+	if (excel_shortened(v)) {
+		import_error_add(e, row->line, h->name[K_VILLAGE], 0, EXCEL_SHORTENED, v);
+		c->village = 0;
+		ok = false;
+	} else if (area_parse(v, &c->village) || area_level_of(c->village) != AREA_LEVEL_VILLAGE) {
 		import_error_add(e, row->line, h->name[K_VILLAGE], 0,
 		                 "must be a 12-digit village code");
 		c->village = 0;

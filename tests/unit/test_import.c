@@ -703,6 +703,46 @@ hostile_text_is_refused(void **state)
 	assert_int_equal(fx->res.n, 0);
 }
 
+/* What Excel does to a register saved back from a sheet whose columns were
+ * not text, named as such: long numbers shortened to 6.30121E+17 (household
+ * id, ID number, village), an ID number rounded to 15 digits (000 at its
+ * end), a name character GBK lacks saved as '?'. */
+static void
+excel_damage_is_named(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(
+	    import_text(
+	        fx, HEADER_EN
+	        "6.30121E+15,630121101001,张三,630121197001010013,01,1,1970-01-01,1,1,1,1,"
+	        "3512.5,1,2016\n"
+	        "6301211010010002,630121101001,李四,6.30121E+17,01,2,1972-02-02,1,1,1,1,3000,"
+	        "1,2016\n"
+	        "6301211010010003,630121101001,赵五,630121197001010000,01,1,1970-01-01,1,1,1,"
+	        "1,3000,1,2016\n"
+	        "6301211010010004,630121101001,王?,630121197202020023,01,2,1972-02-02,1,1,1,1,"
+	        "3000,1,2016\n"
+	        "6301211010010005,6.30121E+11,孙七,630121197001010013,01,1,1970-01-01,1,1,1,1,"
+	        "3000,1,2016\n"),
+	    0);
+	const struct import_error *e = fx->res.errors;
+	size_t n = fx->res.n_errors;
+#define LOST(v)                                                                                    \
+	"is a number Excel shortened (" v "): its last digits are lost; format the column as "     \
+	"text (or export the file again) and enter the numbers again"
+	expect(e, n, 2, "household_id", LOST("6.30121E+15"));
+	expect(e, n, 3, "id_number", LOST("6.30121E+17"));
+	expect(e, n, 4, "id_number",
+	       "check character should be 5 (it ends in 000: Excel keeps only 15 digits of a "
+	       "number; format the column as text and enter it again)");
+	expect(e, n, 5, "name",
+	       "holds '?', what a character becomes that the file's encoding cannot hold (Excel's "
+	       "\"CSV\" saves GBK): save it as \"CSV UTF-8\"");
+	expect(e, n, 6, "village", LOST("6.30121E+11"));
+#undef LOST
+	assert_int_equal(fx->res.n, 0);
+}
+
 /* What stream_emit saw. */
 struct seen_ids {
 	uint64_t ids[8];
@@ -843,6 +883,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(good_english_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(files_offices_have, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hostile_text_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(excel_damage_is_named, setup, teardown),
 	    cmocka_unit_test_setup_teardown(good_chinese_file_in_another_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(every_kind_of_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(member_rows_must_agree_with_the_head, setup, teardown),
