@@ -162,6 +162,15 @@ sniff(struct csv_reader *r)
 	const unsigned char *p = (const unsigned char *)r->raw;
 	size_t skip = 0;
 	r->sniffed = true;
+	/* A workbook given for its CSV: say so, not which byte is no UTF-8. */
+	if (r->raw_len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
+		return fail(r, 1,
+		            "an Excel workbook (.xlsx), not a CSV file: save it from Excel as "
+		            "\"CSV UTF-8\"");
+	if (r->raw_len >= 4 && memcmp(p, "\xd0\xcf\x11\xe0", 4) == 0)
+		return fail(r, 1,
+		            "an Excel 97-2003 workbook (.xls), not a CSV file: save it from Excel "
+		            "as \"CSV UTF-8\"");
 	if (r->raw_len >= 2 && p[0] == 0xff && p[1] == 0xfe) {
 		r->encoding = "UTF-16LE";
 		skip = 2;

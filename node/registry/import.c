@@ -332,6 +332,21 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 {
 	bool bad = false;
 
+	/* A line that names no column at all is not a header: most often a
+	 * title above it, as a register printed from Excel has. */
+	size_t known = 0;
+	for (size_t i = 0; i < row->n; i++)
+		for (int c = 0; c < ncols; c++)
+			known += strcasecmp(trim(row->fields[i]), defs[c].en) == 0 ||
+			         strcmp(trim(row->fields[i]), defs[c].zh) == 0;
+	if (!known) {
+		import_error_add(
+		    e, row->line, "", 0,
+		    "names none of the columns (%s or %s, ...): the header must be the "
+		    "first line; remove any title line above it",
+		    defs[0].en, defs[0].zh);
+		return JZ_EPARSE;
+	}
 	h->line = row->line;
 	h->n_fields = row->n;
 	for (int c = 0; c < ncols; c++) {
@@ -618,7 +633,8 @@ parse_other_causes(struct row_parser *rp, struct row *r, const struct csv_row *r
 		}
 		if (!parse_code(tok, 1, REC_CAUSE_MAX, cause_names, &c)) {
 			import_row_error(rp, r, C_OTHER_CAUSES,
-			                 "each cause must be 1-12 or a cause name such as 因病");
+			                 "each cause must be 1-12 or a cause name such as 因病, "
+			                 "separated by ; | or 、");
 			return;
 		}
 		for (uint8_t k = 0; k < n; k++) {
@@ -769,7 +785,11 @@ parse_household(struct row_parser *rp, const struct csv_row *row, struct row *r)
 		if (*v == '-')
 			import_row_error(rp, r, C_INCOME, "must not be negative");
 		else if (!parse_yuan(v, &r->f.income))
-			import_row_error(rp, r, C_INCOME, "must be yuan with at most two decimals");
+			import_row_error(
+			    rp, r, C_INCOME, "must be yuan with at most two decimals%s",
+			    strchr(v, ',') ? ", without thousands separators (3846.12, "
+			                     "not 3,846.12)"
+			                   : "");
 		else
 			r->ok |= BIT(C_INCOME);
 	}

@@ -743,6 +743,44 @@ excel_damage_is_named(void **state)
 	assert_int_equal(fx->res.n, 0);
 }
 
+/* What an operator sends by mistake, each named as what it is: a title line
+ * above the header, a workbook (.xlsx, .xls) for its CSV, an income with a
+ * thousands separator, causes separated by commas. */
+static void
+mistakes_are_named(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(import_text(fx, "大通县建档立卡户花名册,,,\n" HEADER_EN
+	                                 "6301211010010001,630121101001,张三,630121197001010013,01,"
+	                                 "1,1970-01-01,1,1,1,1,3512.5,1,2016\n"),
+	                 JZ_EPARSE);
+	assert_int_equal(fx->res.n_errors, 1);
+	expect(fx->res.errors, 1, 1, "",
+	       "names none of the columns (household_id or 户编号, ...): the header must be the "
+	       "first line; remove any title line above it");
+
+	const char *books[][2] = {{"PK\x03\x04\x14\x00\x06\x00", "an Excel workbook (.xlsx)"},
+	                          {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "97-2003 workbook (.xls)"}};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(import_text(fx, books[i][0]), JZ_EPARSE);
+		assert_int_equal(fx->res.n_errors, 1);
+		if (!strstr(fx->res.errors[0].what, books[i][1]) ||
+		    !strstr(fx->res.errors[0].what, "save it from Excel as \"CSV UTF-8\""))
+			fail_msg("%s", fx->res.errors[0].what);
+	}
+
+	assert_int_equal(import_text(fx, HEADER_COLS
+	                             ",other_causes\n"
+	                             "6301211010010001,630121101001,张三,630121197001010013,01,"
+	                             "1,1970-01-01,1,1,1,1,\"3,846.12\",1,2016,\"因残,缺技术\"\n"),
+	                 0);
+	expect(fx->res.errors, fx->res.n_errors, 2, "income",
+	       "must be yuan with at most two decimals, without thousands separators (3846.12, "
+	       "not 3,846.12)");
+	expect(fx->res.errors, fx->res.n_errors, 2, "other_causes",
+	       "each cause must be 1-12 or a cause name such as 因病, separated by ; | or 、");
+}
+
 /* What stream_emit saw. */
 struct seen_ids {
 	uint64_t ids[8];
@@ -884,6 +922,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(files_offices_have, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hostile_text_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(excel_damage_is_named, setup, teardown),
+	    cmocka_unit_test_setup_teardown(mistakes_are_named, setup, teardown),
 	    cmocka_unit_test_setup_teardown(good_chinese_file_in_another_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(every_kind_of_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(member_rows_must_agree_with_the_head, setup, teardown),
