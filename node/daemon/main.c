@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define USAGE "jzfpd --config FILE [--test-clock | --upgrade-store]"
 
@@ -141,6 +142,12 @@ main(int argc, char **argv)
 		        err_str(zerr));
 		return 1;
 	}
+	/* Whatever the node creates (its store, the control sockets between
+	 * their bind and their chmod, a backup) is its own user's alone unless
+	 * it says otherwise (the read-only socket's group), whatever umask it
+	 * was started with: with 002, the control socket was open to the
+	 * group for a moment at every start. */
+	umask(S_IRWXG | S_IRWXO);
 	if (upgrade) {
 		if (test_clock)
 			return usage_error("--upgrade-store runs no node; not with",

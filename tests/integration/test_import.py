@@ -106,7 +106,7 @@ def removals(t, village, expect):
 
     p = t.import_file(village, "households", path)
     check_eq(p.returncode, 1, f"re-import with members missing: exit status ({p.stderr})")
-    m = re.search(r"(\d+) new versions .*, (\d+) unchanged, (\d+) refused", p.stdout)
+    m = re.search(r"(\d+) new versions? .*, (\d+) unchanged, (\d+) refused", p.stdout)
     check(m is not None, f"re-import: summary {p.stdout!r}")
     check_eq((int(m.group(1)), int(m.group(2)), int(m.group(3))), (0, len(ids) - 2, 2),
              "re-import without --allow-removals: new, unchanged, refused")
@@ -123,7 +123,7 @@ def removals(t, village, expect):
 
     p = t.import_file(village, "households", path, "--allow-removals")
     check_eq(p.returncode, 0, f"re-import --allow-removals: exit status ({p.stderr})")
-    m = re.search(r"(\d+) new versions .*, (\d+) unchanged, (\d+) refused", p.stdout)
+    m = re.search(r"(\d+) new versions? .*, (\d+) unchanged, (\d+) refused", p.stdout)
     check(m is not None, f"re-import --allow-removals: summary {p.stdout!r}")
     check_eq((int(m.group(1)), int(m.group(2)), int(m.group(3))), (2, len(ids) - 2, 0),
              "re-import --allow-removals: new, unchanged, refused")
@@ -145,7 +145,7 @@ def large_file(t, county, expect):
     rc, out, err, rss_kb = import_measured(t, county, big)
     check_eq(rc, 0, f"import of {BIG_PER_VILLAGE * 3} households: exit status ({err[-500:]})")
     total = BIG_PER_VILLAGE * len(BIG_VILLAGES)
-    m = re.search(r"(\d+) households in \d+ rows: (\d+) new versions", out)
+    m = re.search(r"(\d+) households? in \d+ rows?: (\d+) new versions?", out)
     check(m is not None, f"large import: summary {out!r}")
     check_eq((int(m.group(1)), int(m.group(2))), (total, total), "large import: households, new")
     jt.log(f"jzfpctl importing {total} households: peak RSS {rss_kb} KiB")
@@ -175,7 +175,7 @@ def stopped(t, village, expect):
           f"import at a stopped node: summary {p.stderr!r}")
     p = t.import_file(village, "households", path)
     check_eq(p.returncode, 0, f"re-run after the stop: exit status ({p.stderr})")
-    m = re.search(r"(\d+) households in \d+ rows: (\d+) new versions .*, (\d+) unchanged",
+    m = re.search(r"(\d+) households? in \d+ rows?: (\d+) new versions? .*, (\d+) unchanged",
                   p.stdout)
     check(m is not None, f"re-run: summary {p.stdout!r}")
     check_eq(int(m.group(1)), 2500, "re-run: households")

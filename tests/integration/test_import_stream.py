@@ -191,7 +191,7 @@ def killed(t, village):
                               year=YEAR, new=True)[V]
     rc, out, err, _ = import_hwm(t, village, small)
     check_eq(rc, 0, f"import after the kill: exit ({err[-300:]})")
-    m = re.search(r"(\d+) households in (\d+) rows: (\d+) new versions", out)
+    m = re.search(r"(\d+) households? in (\d+) rows?: (\d+) new versions?", out)
     check(m is not None, f"import after the kill: summary {out!r}")
     persons = len(rows_of(small)) - 1
     check_eq((int(m.group(1)), int(m.group(2)), int(m.group(3))), (300, persons, 300),
@@ -204,7 +204,7 @@ def logged_lines(log, out):
     """The node's log of one streamed import (LOG), against jzfpctl's summary
     (OUT): one line per request saying what it did, the commits' new records
     adding up to the summary's, and the last commit ending the session."""
-    m = re.search(r"(\d+) households in \d+ rows: (\d+) new versions \((\d+) proposals", out)
+    m = re.search(r"(\d+) households? in \d+ rows?: (\d+) new versions? \((\d+) proposals?", out)
     check(m is not None, f"import summary {out!r}")
     lines = [line for line in log.splitlines() if "import-households" in line]
     staged = [line for line in lines if "staged" in line and "nothing signed yet" in line]
@@ -236,7 +236,7 @@ def memory(t, village):
                             year=YEAR, new=True, first_serial=1501)[V]
     rc, out, err, big_rss = import_hwm(t, village, big)
     check_eq(rc, 0, f"import of 8,000 households: exit ({err[-300:]})")
-    m = re.search(r"(\d+) households in \d+ rows: (\d+) new versions", out)
+    m = re.search(r"(\d+) households? in \d+ rows?: (\d+) new versions?", out)
     check(m is not None and (int(m.group(1)), int(m.group(2))) == (8000, 8000),
           f"import of 8,000 households: summary {out!r}")
     jt.log(f"jzfpctl VmHWM: {small_rss} KiB for 1,200 households, {big_rss} KiB for 8,000")

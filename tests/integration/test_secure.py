@@ -150,14 +150,23 @@ def part_refusals(t, prov, county):
 
 def part_insecure(t, prov):
     # The harness's config says insecure = yes (no certificates); a umask
-    # that would leave the directory open to others does not.
-    old = os.umask(0o022)
+    # that would leave the directory and its files open to the group does
+    # not: jzfpd runs with 077 whatever it was given (the control socket
+    # was the group's between its bind and its chmod).
+    old = os.umask(0o002)
     try:
         t.start(prov)
     finally:
         os.umask(old)
     mode = stat.S_IMODE(os.stat(prov.data).st_mode)
     check_eq(oct(mode), oct(0o700), "mode of the data directory jzfpd made")
+    with open(f"/proc/{prov.proc.pid}/status") as f:
+        umask = re.search(r"^Umask:\s+(\d+)$", f.read(), re.M)
+    check(umask and umask.group(1) == "0077", f"jzfpd's umask: {umask and umask.group(1)}")
+    opened = [(name, oct(stat.S_IMODE(os.stat(os.path.join(prov.data, name)).st_mode)))
+              for name in sorted(os.listdir(prov.data))]
+    check(opened and all(int(m, 8) & 0o077 == 0 for _, m in opened),
+          f"files of the data directory open to others: {opened}")
     st = t.status(prov)
     check(st.get("insecure") is True, f"status --json insecure: {st.get('insecure')!r}")
     text = t.ctl_text(prov, "status")

@@ -430,7 +430,7 @@ def test(t):
             r[col["income"]] = "9999.99"
     write_rows(files[V2], rows)
     p = t.import_file(v2, "households", files[V2])
-    check(p.returncode == 0 and re.search(r"1 new versions \(0 proposals", p.stdout),
+    check(p.returncode == 0 and re.search(r"1 new version \(0 proposals", p.stdout),
           f"re-import with one changed row: {p.stdout} {p.stderr}")
     check_eq(t.status(v2)["own_records"], before + 2, "a data edit and its key record")
     t.wait_synced()
