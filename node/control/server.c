@@ -36,6 +36,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,14 +88,60 @@ struct control {
 
 /* ---------------------------------------------------------------- replies */
 
-/* Pack RP into a new message. */
+/* A request may hold personal parts (an import's households): protobuf-c
+ * allocates its decoded fields through this, which wipes each when it is
+ * freed. A piece keeps its size in front of it. */
+static void *
+wiping_alloc(void *data, size_t n)
+{
+	(void)data;
+	max_align_t *p = malloc(sizeof(max_align_t) + n);
+	if (!p)
+		return NULL;
+	*(size_t *)p = n;
+	return p + 1;
+}
+
+static void
+wiping_free(void *data, void *q)
+{
+	(void)data;
+	if (!q)
+		return;
+	max_align_t *p = (max_align_t *)q - 1;
+	sodium_memzero(q, *(size_t *)p);
+	free(p);
+}
+
+static ProtobufCAllocator wiping = {wiping_alloc, wiping_free, NULL};
+
+static void
+wipe_msg_data(void *data, void *hint)
+{
+	sodium_memzero(data, (size_t)(uintptr_t)hint);
+	free(data);
+}
+
+/* Pack RP into a new message; with PERSONAL, one whose bytes are wiped when
+ * ZeroMQ is done with them. */
 static int
-reply_msg(zmq_msg_t *m, const Ctl__Reply *rp)
+reply_msg(zmq_msg_t *m, const Ctl__Reply *rp, bool personal)
 {
 	size_t len = ctl__reply__get_packed_size(rp);
-	if (zmq_msg_init_size(m, len) != 0)
+	if (!personal) {
+		if (zmq_msg_init_size(m, len) != 0)
+			return -ENOMEM;
+		ctl__reply__pack(rp, zmq_msg_data(m));
+		return 0;
+	}
+	uint8_t *p = malloc(len ? len : 1);
+	if (!p)
 		return -ENOMEM;
-	ctl__reply__pack(rp, zmq_msg_data(m));
+	ctl__reply__pack(rp, p);
+	if (zmq_msg_init_data(m, p, len, wipe_msg_data, (void *)(uintptr_t)len) != 0) {
+		wipe_msg_data(p, (void *)(uintptr_t)len);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -107,7 +154,7 @@ error_msg(zmq_msg_t *m, int code, const char *why)
 	ctl__reply__init(&rp);
 	rp.code = code;
 	rp.error = text;
-	return reply_msg(m, &rp);
+	return reply_msg(m, &rp, false);
 }
 
 /* Decode BODY, run its service with S, and pack the reply into OUT. */
@@ -116,7 +163,9 @@ serve(struct svc *s, zmq_msg_t *body, zmq_msg_t *out, const char **name, int *co
 {
 	*name = "?";
 	*code = JZ_EPARSE;
-	Ctl__Request *rq = ctl__request__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+	Ctl__Request *rq = ctl__request__unpack(&wiping, zmq_msg_size(body), zmq_msg_data(body));
+	/* Its last reader: what it held goes now, decoded or not. */
+	sodium_memzero(zmq_msg_data(body), zmq_msg_size(body));
 	if (!rq)
 		return error_msg(out, JZ_EPARSE, "malformed control request");
 	const struct svc_entry *e = svc_find(rq->req_case);
@@ -126,8 +175,8 @@ serve(struct svc *s, zmq_msg_t *body, zmq_msg_t *out, const char **name, int *co
 	ctl__reply__init(&rp);
 	svc_dispatch(s, rq, &rp);
 	*code = rp.code;
-	int err = reply_msg(out, &rp);
-	ctl__request__free_unpacked(rq, NULL);
+	int err = reply_msg(out, &rp, s->personal);
+	ctl__request__free_unpacked(rq, &wiping);
 	return err;
 }
 
@@ -334,7 +383,7 @@ route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change
 		         n, CONTROL_MAX_READ_REQUEST);
 		return JZ_ETOOBIG;
 	}
-	Ctl__Request *rq = ctl__request__unpack(NULL, n, zmq_msg_data(body));
+	Ctl__Request *rq = ctl__request__unpack(&wiping, n, zmq_msg_data(body));
 	if (!rq) {
 		snprintf(why, len, "malformed control request (%zu bytes that are not a Request)",
 		         n);
@@ -365,7 +414,7 @@ route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change
 			*after = rq->status->changed_after;
 		}
 	}
-	ctl__request__free_unpacked(rq, NULL);
+	ctl__request__free_unpacked(rq, &wiping);
 	return rc;
 }
 
@@ -553,6 +602,8 @@ front_recv(struct broker *b, void *sock, bool ro)
 	mt.change = change;
 	memcpy(zmq_msg_data(&meta), &mt, sizeof(mt));
 	if (rc < 0) {
+		sodium_memzero(zmq_msg_data(&f[2]),
+		               zmq_msg_size(&f[2])); /* it may hold personal data */
 		zmq_msg_close(&f[2]);
 		answer_error(b, &f[0], &meta, rc, why);
 	} else if (rc == 2) {

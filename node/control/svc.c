@@ -17,6 +17,7 @@
 #include "text.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,8 @@ svc_release(struct svc *s)
 	while (s->blocks) {
 		struct svc_block *b = s->blocks;
 		s->blocks = b->next;
+		if (s->personal)
+			sodium_memzero(b->data, b->used);
 		free(b);
 	}
 }
@@ -112,6 +115,13 @@ svc_strdup(struct svc *s, const char *text)
 	if (p)
 		memcpy(p, text, n);
 	return p;
+}
+
+char *
+svc_strdup_personal(struct svc *s, const char *text)
+{
+	s->personal = true;
+	return svc_strdup(s, text);
 }
 
 char *

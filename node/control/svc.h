@@ -53,6 +53,7 @@ struct svc {
 	 * the local user (no personal data): "1 event, 3 households". */
 	char done[200];
 	uint32_t uid;      /* the requester's uid (SO_PEERCRED), UINT32_MAX if unknown */
+	bool personal;     /* the reply holds personal data: wiped when released */
 	uint32_t hold_ms;  /* tests: hold the read transaction this long */
 	bool waited_out;   /* a status that waited for a change and saw none */
 	uint64_t snapshot; /* rollup: the store snapshot (txn id) it was read at */
@@ -107,6 +108,10 @@ void **svc_array(struct svc *s, size_t n, size_t size, void (*init)(void *));
 			init_fn(p_);                                                               \
 		p_;                                                                                \
 	})
+
+/* svc_strdup of personal data (a name, an ID number): the reply's memory
+ * and its packed message are wiped when they are released. */
+char *svc_strdup_personal(struct svc *s, const char *text);
 
 /* Fail with CODE (negative) and a one-line reason; returns CODE. */
 int svc_fail(struct svc *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -365,8 +365,8 @@ show_persons(struct svc *s, const struct rec_household *h, const struct rec_pers
 	for (size_t i = 0; i < n; i++) {
 		Ctl__Person *x = r->persons[i];
 		x->relation = p->members[i].relation;
-		x->name = svc_strdup(s, p->members[i].name);
-		x->id_number = svc_strdup(s, p->members[i].id_number);
+		x->name = svc_strdup_personal(s, p->members[i].name);
+		x->id_number = svc_strdup_personal(s, p->members[i].id_number);
 		x->birth_date = svc_strdup(s, p->members[i].birth_date);
 		x->health = h->members[i].health;
 		x->labour = h->members[i].labour;

@@ -88,8 +88,8 @@ export_household(struct svc *s, Ctl__ExportHousehold *x, const struct rec_househ
 			continue;
 		}
 		const struct rec_person *q = &p->members[i];
-		m->name = svc_strdup(s, q->name);
-		m->id_number = svc_strdup(s, q->id_number);
+		m->name = svc_strdup_personal(s, q->name);
+		m->id_number = svc_strdup_personal(s, q->id_number);
 		m->birth_date = svc_strdup(s, q->birth_date);
 		if (!m->name || !m->id_number || !m->birth_date)
 			return -ENOMEM;
