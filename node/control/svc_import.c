@@ -121,11 +121,14 @@ job_refuse(struct import_job *job, const char *why)
  * The members of the current version HEAD (its personal part CUR, NULL when
  * this node cannot read it) that version H leaves out, compared by pid_tag:
  * 0 when none, else their number, with a refusal naming them masked (张*明
- * 630121********123X) in WHY.
+ * 630121********123X) in WHY. A member of the same name in H under another
+ * ID number (NEXT, H's personal part, may be NULL) is named beside it: most
+ * often the same person, an ID number Excel rounded.
  */
 static size_t
 removed_members(const struct rec_household *h, const struct rec_household *head,
-                const struct rec_personal *cur, char *why, size_t len)
+                const struct rec_personal *cur, const struct rec_personal *next, char *why,
+                size_t len)
 {
 	char id[17], list[900] = "";
 	size_t n = 0, used = 0, more = 0;
@@ -138,12 +141,23 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 		if (kept)
 			continue;
 		n++;
-		char name[80] = "?", pid[32] = "?", one[120];
+		char name[80] = "?", pid[32] = "?", one[240];
 		if (cur && i < cur->n) {
 			svc_mask_name(cur->members[i].name, name, sizeof(name));
 			svc_mask_id(cur->members[i].id_number, pid, sizeof(pid));
 		}
-		int k = snprintf(one, sizeof(one), "%s%s %s", n > 1 ? ", " : "", name, pid);
+		char other[32] = "";
+		for (size_t j = 0; cur && next && i < cur->n && j < next->n && !other[0]; j++)
+			if (strcmp(next->members[j].name, cur->members[i].name) == 0 &&
+			    strcmp(next->members[j].id_number, cur->members[i].id_number) != 0)
+				svc_mask_id(next->members[j].id_number, other, sizeof(other));
+		char also[96] = "";
+		if (other[0])
+			snprintf(also, sizeof(also),
+			         " (the same name is in the file as %s: if Excel changed that "
+			         "number, mend it)",
+			         other);
+		int k = snprintf(one, sizeof(one), "%s%s %s%s", n > 1 ? ", " : "", name, pid, also);
 		if (k > 0 && used + (size_t)k < sizeof(list) - 40) {
 			memcpy(list + used, one, (size_t)k + 1);
 			used += (size_t)k;
@@ -162,7 +176,6 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 	return n;
 }
 
-/* import_households' scratch, one per call (about 70 KB) */
 /*
  * What the node checks of a household a request brings, before it stages or
  * signs it: jzfpctl checked the file row by row, but a request may come from
@@ -208,10 +221,11 @@ request_household_ok(const struct svc *s, const struct rec_household *h,
 	return ok;
 }
 
+/* import_households' scratch, one per call (about 80 KB) */
 struct import_households_scratch {
 	struct rec_household h, head;
 	uint8_t pt[REC_MAX_ENCODED];
-	struct rec_personal cur; /* wiped after each use */
+	struct rec_personal cur, next; /* wiped after each use */
 };
 
 static int
@@ -268,11 +282,18 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 				continue;
 			}
 			char why[1024];
-			size_t gone =
-			    job->allow_removals
-			        ? 0
-			        : removed_members(h, head, readable ? cur : NULL, why, sizeof(why));
+			size_t gone = job->allow_removals
+			                  ? 0
+			                  : removed_members(h, head, readable ? cur : NULL, NULL,
+			                                    why, sizeof(why));
+			/* Refused: again, naming the members of the same name. */
+			struct rec_personal *next = &sc->next;
+			if (gone && readable &&
+			    rec_personal_decode(next, personal.p, personal.n) == 0)
+				removed_members(h, head, cur, next, why, sizeof(why));
 			sodium_memzero(cur, sizeof(*cur));
+			if (gone)
+				sodium_memzero(next, sizeof(*next));
 			if (gone) {
 				job_refuse(job, why);
 				sodium_memzero(why, sizeof(why));

@@ -258,6 +258,28 @@ import_removals(void **state)
 	assert_string_equal(rp.import->why, why);
 	svc_release(&s);
 
+	/* 张1 under another ID number (test person 99's), as when Excel
+	 * rounded it to one that passes its check: named beside the removal. */
+	static struct rec_household h2[1];
+	static struct rec_personal p2[1];
+	static struct import_req r2;
+	hh_rec(&h2[0], HH(V1, 1), HH_NOT_POOR, 2, 10);
+	char id99[19], want[200];
+	svcfix_person(99, id99, h2[0].members[1].pid_tag);
+	personal_of(&p2[0], &h2[0], "张");
+	import_req(&r2, h2, p2, 1, false);
+	call_write(fx, &s, &r2.rq, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.import->refused, 1);
+	snprintf(want, sizeof(want),
+	         "not in the file: 张* 630121********011X (the same name is in the file as "
+	         "630121********%s: if Excel changed that number, mend it); import with "
+	         "--allow-removals",
+	         id99 + 14);
+	if (!strstr(rp.import->refusals[0], want))
+		fail_msg("refusal '%s'", rp.import->refusals[0]);
+	svc_release(&s);
+
 	r.q.allow_removals = true;
 	call_write(fx, &s, &r.rq, &rp);
 	assert_int_equal(rp.code, 0);
