@@ -56,6 +56,7 @@ struct meta {
 	uint8_t ro;         /* came in on the read-only socket */
 	uint8_t change;     /* a held read (tests): its start and end are changes */
 	uint8_t waited_out; /* a status whose wait for a change ended without one */
+	uint8_t verify;     /* a rollup --verify (struct broker.verifying) */
 };
 
 struct queued {
@@ -296,6 +297,10 @@ struct broker {
 	size_t q_head, q_len;
 	struct waiter wait[CONTROL_MAX_WAITING]; /* status requests held for a change */
 	size_t n_wait;
+	/* A rollup --verify queued or running: one at a time, so that two
+	 * (from the read-only socket, say) cannot hold both readers for
+	 * seconds each while every other read waits. */
+	bool verifying;
 };
 
 /* Send [client, "", body] to the front the request came from (META);
@@ -365,12 +370,13 @@ read_only_ok(Ctl__Request__ReqCase req)
  * after filling WHY. A status that waits for a change sets *WAIT_MS (else
  * 0) and *AFTER. */
 static int
-route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change, char *why,
-      size_t len)
+route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change, bool *verify,
+      char *why, size_t len)
 {
 	*wait_ms = 0;
 	*after = 0;
 	*change = false;
+	*verify = false;
 	size_t n = zmq_msg_size(body);
 	if (n > CONTROL_MAX_REQUEST) {
 		snprintf(why, len, "control request of %zu bytes is over the limit of %u", n,
@@ -408,6 +414,7 @@ route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change
 		 * long as the test wants: its start and end are changes. Other
 		 * reads are not (a waiter's own reads would wake it). */
 		*change = rq->test_hold_ms && rq->req_case != CTL__REQUEST__REQ_STATUS;
+		*verify = rq->req_case == CTL__REQUEST__REQ_ROLLUP_VERIFY;
 		if (rq->req_case == CTL__REQUEST__REQ_STATUS && rq->status) {
 			*wait_ms = rq->status->wait_ms < CONTROL_MAX_WAIT_MS ? rq->status->wait_ms
 			                                                     : CONTROL_MAX_WAIT_MS;
@@ -461,6 +468,10 @@ to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
 		q->meta = *meta;
 		q->body = *body;
 	} else {
+		struct meta mt;
+		meta_of(meta, &mt);
+		if (mt.verify)
+			b->verifying = false;
 		zmq_msg_close(body);
 		answer_error(b, client, meta, -EBUSY,
 		             "the node is busy with other reads: try again");
@@ -597,9 +608,18 @@ front_recv(struct broker *b, void *sock, bool ro)
 	char why[300];
 	uint32_t wait_ms;
 	uint64_t after;
-	bool change;
-	int rc = route(&f[2], ro, &wait_ms, &after, &change, why, sizeof(why));
+	bool change, verify;
+	int rc = route(&f[2], ro, &wait_ms, &after, &change, &verify, why, sizeof(why));
+	if (rc == 1 && verify && b->verifying) {
+		rc = -EBUSY;
+		snprintf(why, sizeof(why),
+		         "a rollup --verify is already running at this node: try again when it "
+		         "ends");
+	} else if (rc == 1 && verify) {
+		b->verifying = true;
+	}
 	mt.change = change;
+	mt.verify = rc == 1 && verify;
 	memcpy(zmq_msg_data(&meta), &mt, sizeof(mt));
 	if (rc < 0) {
 		sodium_memzero(zmq_msg_data(&f[2]),
@@ -630,6 +650,10 @@ readers_recv(struct broker *b)
 		int n = recv3(b->c->readers, f);
 		if (n == 3) {
 			count_read(b->c, &f[1], false);
+			struct meta mt;
+			meta_of(&f[1], &mt);
+			if (mt.verify)
+				b->verifying = false;
 			to_client(b, &f[0], &f[1], &f[2]);
 		} else {
 			for (int i = 0; i < n; i++)

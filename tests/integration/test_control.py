@@ -263,6 +263,10 @@ def test(t):
     unrelease(prov)
     verify = held_ctl(t, prov, "rollup", "--verify", "--json")
     wait_busy(t, prov, 2, "the held verify and this status")
+    # One verify at a time: a second is refused at once, not queued behind it.
+    p = t.run_ctl(prov, "rollup", "--verify", timeout_s=30)
+    check(p.returncode == 1 and "a rollup --verify is already running at this node"
+          in p.stderr, f"a second verify during the held one: {p.returncode} {p.stderr!r}")
     hh = jt.gen_households(os.path.join(t.dir, "hh-{village}.csv"), [VILLAGE], 40, seed=5, new=True,
                            year=YEAR)[VILLAGE]
     created = t.import_ok(village, "households", hh)
