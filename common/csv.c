@@ -137,16 +137,19 @@ decodes_as(const char *enc, const char *p, size_t n, iconv_t *keep)
 static const bool run_ends_comma[256] = {[','] = true, ['\n'] = true, ['\r'] = true, ['\0'] = true};
 static const bool run_ends_tab[256] = {['\t'] = true, ['\n'] = true, ['\r'] = true, ['\0'] = true};
 
-/* Excel saves "Unicode text" as UTF-16 with a TAB between fields: a UTF-16
- * file whose first line (the N bytes at P, little-endian with LE) has a tab
- * and no comma is read with TAB as its separator. */
+/* Excel saves "Unicode text" as UTF-16 and "Text (Tab delimited)" as GBK,
+ * both with a TAB between fields: a file whose first line (the N bytes at
+ * P, in code units of WIDTH bytes, 1 or 2, little-endian with LE) has a tab
+ * and no comma is read with TAB as its separator. In UTF-8 and GB18030 a
+ * byte below 0x40 is always that ASCII character. */
 static bool
-utf16_tabbed(const unsigned char *p, size_t n, bool le)
+tabbed(const unsigned char *p, size_t n, size_t width, bool le)
 {
 	size_t tabs = 0, commas = 0;
-	for (size_t i = 0; i + 1 < n; i += 2) {
-		unsigned u = le ? (unsigned)p[i] | (unsigned)p[i + 1] << 8
-		                : (unsigned)p[i] << 8 | (unsigned)p[i + 1];
+	for (size_t i = 0; i + width <= n; i += width) {
+		unsigned u = width == 1 ? p[i]
+		             : le       ? (unsigned)p[i] | (unsigned)p[i + 1] << 8
+		                        : (unsigned)p[i] << 8 | (unsigned)p[i + 1];
 		if (u == '\n' || u == '\r')
 			break;
 		tabs += u == '\t';
@@ -165,8 +168,8 @@ sniff(struct csv_reader *r)
 	/* A workbook given for its CSV: say so, not which byte is no UTF-8. */
 	if (r->raw_len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
 		return fail(r, 1,
-		            "an Excel workbook (.xlsx), not a CSV file: save it from Excel as "
-		            "\"CSV UTF-8\"");
+		            "a workbook (Excel's .xlsx, or .ods) or another zip file, not a CSV "
+		            "file: save it from Excel as \"CSV UTF-8\"");
 	if (r->raw_len >= 4 && memcmp(p, "\xd0\xcf\x11\xe0", 4) == 0)
 		return fail(r, 1,
 		            "an Excel 97-2003 workbook (.xls), not a CSV file: save it from Excel "
@@ -200,10 +203,11 @@ sniff(struct csv_reader *r)
 	if (skip) {
 		memmove(r->raw, r->raw + skip, r->raw_len - skip);
 		r->raw_len -= skip;
-		if (utf16_tabbed(p, r->raw_len, strcmp(r->encoding, "UTF-16LE") == 0)) {
-			r->sep = '\t';
-			r->run_ends = run_ends_tab;
-		}
+	}
+	bool utf16 = strncmp(r->encoding, "UTF-16", 6) == 0;
+	if (tabbed(p, r->raw_len, utf16 ? 2 : 1, strcmp(r->encoding, "UTF-16LE") == 0)) {
+		r->sep = '\t';
+		r->run_ends = run_ends_tab;
 	}
 	if (r->cd == (iconv_t)-1)
 		r->cd = iconv_open("UTF-8", r->encoding);

@@ -2,16 +2,16 @@
 # Format every tracked C file with clang-format (.clang-format at the top).
 # usage: scripts/format.sh [--check]   (--check: list files that differ, exit 1)
 set -euo pipefail
-case "${1:-}" in
-"" | --check) ;;
--h | --help)
+case "$#:${1:-}" in
+0: | 1:--check) ;;
+1:-h | 1:--help)
 	echo "usage: scripts/format.sh [--check]"
 	echo "Formats every tracked C file in place; --check lists the files that differ"
 	echo "and exits 1 instead."
 	exit 0
 	;;
 *)
-	echo "format.sh: unknown argument '$1'" >&2
+	echo "format.sh: unknown argument(s): $*" >&2
 	echo "usage: scripts/format.sh [--check]" >&2
 	exit 2
 	;;

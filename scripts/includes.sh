@@ -8,16 +8,16 @@
 # without the extension, so node/registry/household.c and .h are one
 # node of the graph. Exits 1 if there is a cycle.
 set -euo pipefail
-case "${1:-}" in
-"" | --graph) ;;
--h | --help)
+case "$#:${1:-}" in
+0: | 1:--graph) ;;
+1:-h | 1:--help)
 	echo "usage: scripts/includes.sh [--graph]"
 	echo "Checks the include graph of common/ and node/ for cycles (exit 1 if any);"
 	echo "--graph also prints every edge."
 	exit 0
 	;;
 *)
-	echo "includes.sh: unknown argument '$1'" >&2
+	echo "includes.sh: unknown argument(s): $*" >&2
 	echo "usage: scripts/includes.sh [--graph]" >&2
 	exit 2
 	;;

@@ -10,14 +10,14 @@ usage() {
 	echo "graph, builds build/ and build-asan/, runs every test on each and the fuzz"
 	echo "smoke. Takes no options; one test alone: ctest --test-dir build -R NAME."
 }
-case "${1:-}" in
-"") ;;
--h | --help)
+case "$#:${1:-}" in
+0:) ;;
+1:-h | 1:--help)
 	usage
 	exit 0
 	;;
 *)
-	echo "test.sh: unknown argument '$1'" >&2
+	echo "test.sh: unknown argument(s): $*" >&2
 	usage >&2
 	exit 2
 	;;

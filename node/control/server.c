@@ -116,6 +116,15 @@ wiping_free(void *data, void *q)
 
 static ProtobufCAllocator wiping = {wiping_alloc, wiping_free, NULL};
 
+/* Close M, a request's frame never served, wiped first: it may hold personal
+ * data (an import's). */
+static void
+drop_msg(zmq_msg_t *m)
+{
+	sodium_memzero(zmq_msg_data(m), zmq_msg_size(m));
+	zmq_msg_close(m);
+}
+
 static void
 wipe_msg_data(void *data, void *hint)
 {
@@ -575,15 +584,16 @@ front_recv(struct broker *b, void *sock, bool ro)
 		}
 		more = zmq_msg_more(&m);
 		total++;
-		if (n < 3)
+		if (n < 3) {
 			f[n++] = m;
-		else
-			zmq_msg_close(&m);
+		} else {
+			drop_msg(&m);
+		}
 	}
 	if (n < 2 || zmq_msg_size(&f[1]) != 0 || more) {
 		/* Not [id, "", ...]: no REQ client waits for an answer. */
 		for (size_t i = 0; i < n; i++)
-			zmq_msg_close(&f[i]);
+			drop_msg(&f[i]);
 		return;
 	}
 	zmq_msg_close(&f[1]);
@@ -598,7 +608,7 @@ front_recv(struct broker *b, void *sock, bool ro)
 	memcpy(zmq_msg_data(&meta), &mt, sizeof(mt));
 	if (total != 3) {
 		if (n == 3)
-			zmq_msg_close(&f[2]);
+			drop_msg(&f[2]);
 		char why[120];
 		snprintf(why, sizeof(why), "control request of %zu frames: one frame expected",
 		         total - 2);
@@ -622,9 +632,7 @@ front_recv(struct broker *b, void *sock, bool ro)
 	mt.verify = rc == 1 && verify;
 	memcpy(zmq_msg_data(&meta), &mt, sizeof(mt));
 	if (rc < 0) {
-		sodium_memzero(zmq_msg_data(&f[2]),
-		               zmq_msg_size(&f[2])); /* it may hold personal data */
-		zmq_msg_close(&f[2]);
+		drop_msg(&f[2]);
 		answer_error(b, &f[0], &meta, rc, why);
 	} else if (rc == 2) {
 		forward(b->c->to_loop, NULL, &f[0], &meta, &f[2]);

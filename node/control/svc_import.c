@@ -141,24 +141,30 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 		if (kept)
 			continue;
 		n++;
-		char name[80] = "?", pid[32] = "?", one[240];
+		char name[80] = "?", pid[32] = "?", one[300];
 		if (cur && i < cur->n) {
 			svc_mask_name(cur->members[i].name, name, sizeof(name));
 			svc_mask_id(cur->members[i].id_number, pid, sizeof(pid));
 		}
+		/* a new person of the file (no member of the current version)
+		 * with this member's name */
 		char other[32] = "";
-		for (size_t j = 0; cur && next && i < cur->n && j < next->n && !other[0]; j++)
-			if (strcmp(next->members[j].name, cur->members[i].name) == 0 &&
-			    strcmp(next->members[j].id_number, cur->members[i].id_number) != 0)
+		for (size_t j = 0; cur && next && i < cur->n && j < next->n && !other[0]; j++) {
+			bool known = false;
+			for (size_t k = 0; k < head->n_members && !known; k++)
+				known = memcmp(h->members[j].pid_tag, head->members[k].pid_tag,
+				               REC_PID_TAG_LEN) == 0;
+			if (!known && strcmp(next->members[j].name, cur->members[i].name) == 0)
 				svc_mask_id(next->members[j].id_number, other, sizeof(other));
-		char also[96] = "";
+		}
+		char also[160] = "";
 		if (other[0])
 			snprintf(also, sizeof(also),
 			         " (the same name is in the file as %s: if Excel changed that "
 			         "number, mend it)",
 			         other);
 		int k = snprintf(one, sizeof(one), "%s%s %s%s", n > 1 ? ", " : "", name, pid, also);
-		if (k > 0 && used + (size_t)k < sizeof(list) - 40) {
+		if (k > 0 && (size_t)k < sizeof(one) && used + (size_t)k < sizeof(list) - 40) {
 			memcpy(list + used, one, (size_t)k + 1);
 			used += (size_t)k;
 		} else {
@@ -913,9 +919,12 @@ import_stage(struct svc *s, const Ctl__ImportHouseholdsReq *q, Ctl__Reply *rp)
 	Ctl__ImportReply *r = session_reply(s, rp);
 	if (!r)
 		return svc_fail(s, -ENOMEM, "out of memory");
+	/* JOB.staged is the change: a household staged before and found again
+	 * apart from its rows leaves the session */
 	svc_done(
-	    s, "%" PRId64 " household(s) staged%s, %" PRIu64 " in the session; nothing signed yet",
-	    job.staged, q->session ? "" : " (a new import session)", ss->staged);
+	    s, "%" PRIu64 " household(s) staged%s, %" PRIu64 " in the session; nothing signed yet",
+	    job.staged > 0 ? (uint64_t)job.staged : 0, q->session ? "" : " (a new import session)",
+	    ss->staged);
 	r->rejected = job.rejected;
 	r->n_errors = job.n_errors;
 	r->errors = job.errors;

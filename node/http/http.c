@@ -39,13 +39,15 @@
 #define HTTP_CONN_MEMORY     (32u << 10)
 #define HTTP_LISTEN_BACKLOG  32
 #define HTTP_MAX_QUERY_VALUE 64
-/* Bytes of answers being sent (and of the rollups kept, rcache.h): beyond
- * this a new answer is refused with 503 and Retry-After, so that clients
- * that ask for large fresh answers and read them slowly cannot make the
- * node hold gigabytes. A kept rollup is still served. */
+/* Bytes of answers being sent and of the rollups kept (rcache.h, counted
+ * in the same counter): beyond this a new answer is refused with 503 and
+ * Retry-After, so that clients that ask for large fresh answers and read
+ * them slowly cannot make the node hold gigabytes. A kept rollup is still
+ * served. */
 #define HTTP_MAX_INFLIGHT (256u << 20)
 
-/* The bytes of HTTP_MAX_INFLIGHT in use: one server per process. */
+/* The bytes of HTTP_MAX_INFLIGHT in use: one server per process (its
+ * rcache counts its bodies here too). */
 static _Atomic size_t http_inflight;
 
 struct http {
@@ -150,7 +152,8 @@ send_busy(struct MHD_Connection *c, size_t inflight)
 {
 	char line[200];
 	int n = snprintf(line, sizeof(line),
-	                 "busy: %zu MiB of answers are being sent (at most %u MiB); try again\n",
+	                 "busy: %zu MiB of answers are being sent or kept (at most %u MiB); try "
+	                 "again\n",
 	                 inflight >> 20, HTTP_MAX_INFLIGHT >> 20);
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer((size_t)n, line, MHD_RESPMEM_MUST_COPY);
@@ -181,6 +184,8 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 	sbuf_init(body); /* the buffer now belongs to the response */
 	size_t before = atomic_fetch_add(&http_inflight, n);
 	if (before + n > HTTP_MAX_INFLIGHT && n > 4096) {
+		/* counted and refused at once: the other thread sees the bytes
+		 * while this one decides */
 		atomic_fetch_sub(&http_inflight, n);
 		free(p);
 		return send_busy(c, before);
@@ -450,8 +455,9 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	struct rcache_body *kept = rcache_get(h->rc, key, snap);
 	if (kept)
 		return send_kept(c, kept);
-	/* A new answer only within the memory answers may hold. */
-	size_t live = atomic_load(&http_inflight) + rcache_live(h->rc);
+	/* A new answer only within the memory answers may hold (its size is
+	 * not known yet: each of the threads may go one answer over). */
+	size_t live = atomic_load(&http_inflight);
 	if (live > HTTP_MAX_INFLIGHT)
 		return send_busy(c, live);
 	/* An answer kept with its rows at an older snapshot: read only the rows
@@ -741,6 +747,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	rcache_count_in(h->rc, &http_inflight);
 	snprintf(h->bound, sizeof(h->bound), v6 ? "[%s]:%u" : "%s:%u", host, port);
 	/* Before any thread of ours can read it. */
 	snprintf(bound, boundlen, "%s", h->bound);

@@ -28,7 +28,9 @@ struct rcache {
 	uint64_t tick, hits, misses, updates; /* under lock */
 	char *spare; /* a released body's buffer, of spare_cap bytes (under lock) */
 	size_t spare_cap;
-	_Atomic size_t live; /* bytes of the bodies not yet freed (rcache_live) */
+	/* bytes of the bodies not yet freed (rcache_live): own_live, or the
+	 * counter rcache_count_in gave */
+	_Atomic size_t own_live, *live;
 };
 
 void
@@ -62,7 +64,7 @@ rcache_body_new(struct rcache *rc, struct sbuf *b, const char *type, struct rcac
 	x->owner = rc;
 	x->type = type;
 	atomic_init(&x->refs, 1);
-	atomic_fetch_add(&rc->live, x->cap);
+	atomic_fetch_add(rc->live, x->cap);
 	sbuf_init(b); /* the buffer is the body's now */
 	return x;
 }
@@ -99,7 +101,7 @@ rcache_body_unref(struct rcache_body *b)
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	rcache_rows_release(&b->rows);
-	atomic_fetch_sub(&b->owner->live, b->cap);
+	atomic_fetch_sub(b->owner->live, b->cap);
 	spare_offer(b->owner, &b->p, b->cap);
 	free(b->p);
 	free(b);
@@ -148,6 +150,7 @@ rcache_new(struct rcache **out)
 	if (!rc)
 		return -ENOMEM;
 	pthread_mutex_init(&rc->lock, NULL);
+	rc->live = &rc->own_live;
 	*out = rc;
 	return 0;
 }
@@ -168,7 +171,13 @@ rcache_free(struct rcache **rc)
 size_t
 rcache_live(struct rcache *rc)
 {
-	return atomic_load(&rc->live);
+	return atomic_load(rc->live);
+}
+
+void
+rcache_count_in(struct rcache *rc, _Atomic size_t *held)
+{
+	rc->live = held;
 }
 
 struct rcache_body *

@@ -101,6 +101,9 @@ void rcache_spare(struct rcache *rc, struct sbuf *b, size_t want);
 /* Bytes of RC's bodies not yet freed: those kept, and those still being
  * sent (each once, however many responses share it). */
 size_t rcache_live(struct rcache *rc);
+/* Count them in HELD (with other bytes its owner counts there) rather than
+ * on their own; before RC makes its first body. rcache_live reads HELD. */
+void rcache_count_in(struct rcache *rc, _Atomic size_t *held);
 
 /* Count an answer read whole (a miss); rcache_get counts hits, and
  * rcache_update the answers it made. */

@@ -655,14 +655,18 @@ files_offices_have(void **state)
 	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
 	check_excel_file(fx, "UTF-16BE");
 
-	/* What Excel's "Unicode text" really is: TAB between the fields, a
-	 * field quoted (as Excel quotes one holding a tab or a quote). */
-	for (int le = 0; le < 2; le++) {
+	/* What Excel's "Unicode text" really is: UTF-16, TAB between the
+	 * fields, a field quoted (as Excel quotes one holding a tab or a
+	 * quote); and its "Text (Tab delimited)", the same in GBK. */
+	const char *tsv[][3] = {{"UTF-16LE", "\xff\xfe", "UTF-16LE"},
+	                        {"UTF-16BE", "\xfe\xff", "UTF-16BE"},
+	                        {"GB18030", "", "GB18030"},
+	                        {"UTF-8", "", "UTF-8"}};
+	for (size_t k = 0; k < 4; k++) {
 		import_result_release(&fx->res);
-		write_in(fx, le ? "UTF-16LE" : "UTF-16BE", le ? "\xff\xfe" : "\xfe\xff", 2,
-		         EXCEL_TABBED);
+		write_in(fx, tsv[k][0], tsv[k][1], strlen(tsv[k][1]), EXCEL_TABBED);
 		assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
-		check_excel_file(fx, le ? "UTF-16LE" : "UTF-16BE");
+		check_excel_file(fx, tsv[k][2]);
 	}
 
 	/* Neither UTF-8 nor GB18030: one error naming the encoding. */
@@ -759,8 +763,9 @@ mistakes_are_named(void **state)
 	       "names none of the columns (household_id or 户编号, ...): the header must be the "
 	       "first line; remove any title line above it");
 
-	const char *books[][2] = {{"PK\x03\x04\x14\x00\x06\x00", "an Excel workbook (.xlsx)"},
-	                          {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "97-2003 workbook (.xls)"}};
+	const char *books[][2] = {
+	    {"PK\x03\x04\x14\x00\x06\x00", "a workbook (Excel's .xlsx, or .ods)"},
+	    {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "97-2003 workbook (.xls)"}};
 	for (size_t i = 0; i < 2; i++) {
 		assert_int_equal(import_text(fx, books[i][0]), JZ_EPARSE);
 		assert_int_equal(fx->res.n_errors, 1);

@@ -279,6 +279,18 @@ import_removals(void **state)
 	if (!strstr(rp.import->refusals[0], want))
 		fail_msg("refusal '%s'", rp.import->refusals[0]);
 	svc_release(&s);
+	/* A member of the current version who bears the same name (two 张1
+	 * in one household) is no such hint: only a person new to it is. */
+	hh_rec(&h2[0], HH(V1, 1), HH_NOT_POOR, 1, 10);
+	personal_of(&p2[0], &h2[0], "张");
+	snprintf(p2[0].members[0].name, sizeof(p2[0].members[0].name), "张1");
+	import_req(&r2, h2, p2, 1, false);
+	call_write(fx, &s, &r2.rq, &rp);
+	assert_int_equal(rp.import->refused, 1);
+	if (!strstr(rp.import->refusals[0], "not in the file: 张* 630121********011X; import") ||
+	    strstr(rp.import->refusals[0], "same name"))
+		fail_msg("refusal '%s'", rp.import->refusals[0]);
+	svc_release(&s);
 
 	r.q.allow_removals = true;
 	call_write(fx, &s, &r.rq, &rp);
