@@ -8,11 +8,12 @@
  *
  * A file (not a memory buffer) may also be in GB18030 (and so GBK, what
  * Excel on Chinese Windows saves as "CSV"), or UTF-16 with a byte order mark
- * (Excel's "Unicode text", whose fields are separated by TAB: a UTF-16 file
- * whose first line has a tab and no comma is read so): the reader tells
- * them apart from the first chunk (a BOM, else valid UTF-8, else decodable
- * as GB18030) and converts them to UTF-8 with iconv as it reads;
- * csv_encoding says which it was. A
+ * (Excel's "Unicode text"): the reader tells them apart from the first
+ * chunk (a BOM, else valid UTF-8, else decodable as GB18030) and converts
+ * them to UTF-8 with iconv as it reads; csv_encoding says which it was.
+ * A file's fields may be separated by TAB instead of commas, as Excel's
+ * "Unicode text" and "Text (Tab delimited)" have them: a file whose first
+ * line has a tab and no comma is read so. A
  * file in none of them, or with bytes its encoding cannot decode, fails
  * once, naming the encoding, the byte and the line. Empty lines
  * (nothing between two line ends) are skipped wherever they are, so a
