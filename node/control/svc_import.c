@@ -298,9 +298,8 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 			    rec_personal_decode(next, personal.p, personal.n) == 0)
 				removed_members(h, head, cur, next, why, sizeof(why));
 			sodium_memzero(cur, sizeof(*cur));
-			if (gone)
-				sodium_memzero(next, sizeof(*next));
 			if (gone) {
+				sodium_memzero(next, sizeof(*next));
 				job_refuse(job, why);
 				sodium_memzero(why, sizeof(why));
 				continue;
