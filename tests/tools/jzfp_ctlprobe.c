@@ -63,6 +63,40 @@ answer(const char *step, void *s)
 	ctl__reply__free_unpacked(rp, NULL);
 }
 
+/* Send RQ on S, followed by an unknown field of PAD zero bytes (field 1000,
+ * length-delimited: key 8002; PAD below 2^21) when PAD is not 0. */
+static void
+send_request(void *s, const Ctl__Request *rq, size_t pad)
+{
+	size_t n = ctl__request__get_packed_size(rq);
+	uint8_t *b = calloc(1, n + 8 + pad);
+	if (!b)
+		exit(1);
+	ctl__request__pack(rq, b);
+	if (pad) {
+		const uint8_t head[] = {0xc2, 0x3e, (uint8_t)(0x80 | (pad & 0x7f)),
+		                        (uint8_t)(0x80 | ((pad >> 7) & 0x7f)),
+		                        (uint8_t)(pad >> 14)};
+		memcpy(b + n, head, sizeof(head));
+		n += sizeof(head) + pad;
+	}
+	zmq_send(s, b, n, 0);
+	free(b);
+}
+
+/* A status request, PAD bytes longer (send_request). */
+static void
+send_status(void *s, size_t pad)
+{
+	Ctl__StatusReq q;
+	ctl__status_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_STATUS;
+	rq.status = &q;
+	send_request(s, &rq, pad);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -108,36 +142,11 @@ main(int argc, char **argv)
 			ctl__request__init(&rq);
 			rq.req_case = CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS;
 			rq.import_households = &q;
-			uint8_t b[64];
-			size_t n = ctl__request__pack(&rq, b);
-			zmq_send(s, b, n, 0);
+			send_request(s, &rq, 0);
 		} else if (strcmp(step, "big-status") == 0) {
-			Ctl__StatusReq q;
-			ctl__status_req__init(&q);
-			Ctl__Request rq;
-			ctl__request__init(&rq);
-			rq.req_case = CTL__REQUEST__REQ_STATUS;
-			rq.status = &q;
-			size_t pad = 100000;
-			uint8_t *b = calloc(1, 64 + pad);
-			if (!b)
-				return 1;
-			size_t n = ctl__request__pack(&rq, b);
-			/* field 1000, length-delimited (key 8002), PAD bytes */
-			const uint8_t head[] = {0xc2, 0x3e, 0xa0, 0x8d, 0x06};
-			memcpy(b + n, head, sizeof(head));
-			zmq_send(s, b, n + sizeof(head) + pad, 0);
-			free(b);
+			send_status(s, 100000);
 		} else if (strcmp(step, "status") == 0) {
-			Ctl__StatusReq q;
-			ctl__status_req__init(&q);
-			Ctl__Request rq;
-			ctl__request__init(&rq);
-			rq.req_case = CTL__REQUEST__REQ_STATUS;
-			rq.status = &q;
-			uint8_t b[64];
-			size_t n = ctl__request__pack(&rq, b);
-			zmq_send(s, b, n, 0);
+			send_status(s, 0);
 		} else {
 			fprintf(stderr, "unknown step '%s'\n", step);
 			return 2;
