@@ -41,6 +41,7 @@
 #include "household.h"
 #include "log.h"
 #include "record.h"
+#include "resid.h"
 #include "sealer.h"
 
 #include <errno.h>
@@ -61,10 +62,13 @@ static void __attribute__((noreturn)) fail(const char *what, int err)
 	exit(1);
 }
 
-/* A plausible household version K of household number I (0-based). */
+/* A plausible household version K of household number I (0-based). With
+ * TAG_KEY (a node's [trust] tag_key), its members' ID numbers are valid and
+ * their person tags theirs, as the node checks an import request's; without
+ * it (records written straight into a store) the tags are made up. */
 static void
-make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h,
-               struct rec_personal *p)
+make_household(uint64_t village, uint32_t i, uint32_t k, const uint8_t *tag_key,
+               struct rec_household *h, struct rec_personal *p)
 {
 	memset(h, 0, sizeof(*h));
 	memset(p, 0, sizeof(*p));
@@ -88,8 +92,11 @@ make_household(uint64_t village, uint32_t i, uint32_t k, struct rec_household *h
 		snprintf(p->members[m].name, sizeof(p->members[m].name), "成员%u-%zu", i, m);
 		snprintf(p->members[m].id_number, sizeof(p->members[m].id_number),
 		         "630121198%01zu01%02u%03u", m % 10, (i % 28) + 1, i % 1000);
-		p->members[m].id_number[17] = '0';
+		p->members[m].id_number[17] =
+		    tag_key ? resid_check_char(p->members[m].id_number) : '0';
 		p->members[m].id_number[18] = 0;
+		if (tag_key && resid_tag(p->members[m].id_number, tag_key, h->members[m].pid_tag))
+			memset(h->members[m].pid_tag, 0, sizeof(h->members[m].pid_tag));
 		p->members[m].relation = (uint8_t)(m ? 2 + m % 3 : 1);
 		p->members[m].sex = (uint8_t)(1 + m % 2);
 		snprintf(p->members[m].birth_date, sizeof(p->members[m].birth_date),
@@ -118,7 +125,7 @@ gen_chunk(struct applier *a, void *arg)
 	sealer_init(&sl, job->seal);
 	for (uint64_t v = job->from; v < job->to; v++) {
 		uint32_t i = (uint32_t)(v % job->households);
-		make_household(job->village, i, (uint32_t)(v / job->households), &h, &p);
+		make_household(job->village, i, (uint32_t)(v / job->households), NULL, &h, &p);
 		struct hh_state st;
 		int err = hh_state_get(&a->txn, h.id, &st);
 		if (err == 0) {
@@ -382,7 +389,8 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 		double now = now_s();
 		if (now >= t0 + sent / rate) {
 			/* A fresh household each time: no parents needed. */
-			make_household(vc.area, 5000 + sent % households, 0, &h, &p);
+			make_household(vc.area, 5000 + sent % households, 0,
+			               vc.has_tag_key ? vc.tag_key : NULL, &h, &p);
 			h.income_fen += sent;
 			h.status = HH_NOT_POOR; /* a new household: registered, not proposed */
 			size_t bn, sn;
@@ -405,9 +413,13 @@ cmd_latency(const char *vconf, const char *pconf, double rate, uint32_t count, u
 			Ctl__Reply *rp = control_call(village, &rq, "village");
 			bool ok = !rp->code && rp->body_case == CTL__REPLY__BODY_IMPORT &&
 			          rp->import->created == 1;
+			if (!ok)
+				fprintf(stderr, "jzfp_bench: village refused the record: %s\n",
+				        rp->code                                   ? rp->error
+				        : rp->body_case == CTL__REPLY__BODY_IMPORT ? rp->import->why
+				                                                   : "?");
 			ctl__reply__free_unpacked(rp, NULL);
 			if (!ok) {
-				fprintf(stderr, "jzfp_bench: village refused the record\n");
 				failed = true;
 				continue;
 			}
