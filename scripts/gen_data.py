@@ -824,7 +824,7 @@ def cmd_rollup(a):
         for b in bad:
             print("  " + b, file=sys.stderr)
         return 1
-    print(f"rollup agrees with the data: {len(rows)} {a.level} rows")
+    print(f"rollup agrees with the data: {len(rows)} {a.level} row{'' if len(rows) == 1 else 's'}")
     return 0
 
 
