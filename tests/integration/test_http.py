@@ -16,6 +16,8 @@ a census and households; the province and one county serve HTTP on
   - /api/rollup at every level (and with under and year) is byte for byte
     `jzfpctl rollup --format csv` and `--json`; /api/status and /api/tree
     have the keys of `status --json` and `tree --json`, and the same nodes.
+  - configs/prometheus/jzfp-alerts.yml passes promtool check and test rules
+    (tests/data/prometheus) and names only metrics found here.
   - Anything but GET/HEAD of a known path is 404 or 405 (with Allow); bad
     query values are 400 with a JSON error; /api/proposals equals
     `jzfpctl proposals --json`; no household is reachable.
@@ -53,7 +55,13 @@ REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_r
             "jzfp_parent_connected", "jzfp_child_connected", "jzfp_child_last_seen_seconds",
             "jzfp_refused_total", "jzfp_workflow_steps_total", "jzfp_open_proposals",
             "jzfp_receipt_age_seconds", "jzfp_store_used_bytes", "jzfp_store_map_bytes",
-            "jzfp_disk_free_bytes", "jzfp_build_info"]
+            "jzfp_disk_free_bytes", "jzfp_build_info", "jzfp_node_info", "jzfp_receipt_intact",
+            "jzfp_disk_low", "jzfp_own_steps_refused", "jzfp_child_refused_total"]
+# What a node without a parent (the province) does not show.
+PARENT_ONLY = ("jzfp_up_backlog_records", "jzfp_down_backlog_records", "jzfp_parent_connected",
+               "jzfp_receipt_age_seconds", "jzfp_receipt_intact")
+ALERTS = os.path.join(jt.SRC, "configs", "prometheus", "jzfp-alerts.yml")
+ALERTS_TEST = os.path.join(jt.SRC, "tests", "data", "prometheus", "jzfp-alerts-test.yml")
 HTTP_TIMEOUT = 30
 
 
@@ -133,6 +141,25 @@ def promtool_check(text, what):
     jt.log(f"{what}: promtool check metrics: ok ({len(text.splitlines())} lines)")
 
 
+def check_alert_rules():
+    """configs/prometheus/jzfp-alerts.yml: promtool accepts it, its unit tests
+    (tests/data/prometheus) pass, and every jzfp metric it names is one this
+    test finds on a node's /metrics (REQUIRED): a renamed metric would leave
+    an alert that never fires."""
+    promtool = shutil.which("promtool")
+    check(promtool is not None, "promtool not found: install Debian's prometheus")
+    for args in (["check", "rules", ALERTS], ["test", "rules", ALERTS_TEST]):
+        p = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=120,
+                           cwd=os.path.dirname(ALERTS_TEST))
+        check(p.returncode == 0, f"promtool {' '.join(args[:2])}: exit {p.returncode}: "
+              f"{p.stdout[-1500:]}{p.stderr[-500:]}")
+    with open(ALERTS, encoding="utf-8") as f:
+        named = set(re.findall(r"\bjzfp_[a-z_]+\b", f.read()))
+    check(named and named <= set(REQUIRED),
+          f"alert rules name metrics no node shows: {sorted(named - set(REQUIRED))}")
+    jt.log(f"alert rules: promtool check and test ok; {len(named)} metrics, all on /metrics")
+
+
 def between(v, a, b, what):
     lo, hi = min(a, b), max(a, b)
     check(lo <= v <= hi, f"{what}: metric {v} not between the status values {a} and {b}")
@@ -156,8 +183,7 @@ def check_metrics(t, n, addr, children):
         return m[key]
 
     for fam in REQUIRED:
-        if fam in ("jzfp_up_backlog_records", "jzfp_down_backlog_records",
-                   "jzfp_parent_connected", "jzfp_receipt_age_seconds") and not st1.get("parent"):
+        if fam in PARENT_ONLY and not st1.get("parent"):
             check(fam not in types, f"{n}: the province has no parent, yet {fam} is shown")
             continue
         if fam.startswith("jzfp_child_") and not children:
@@ -505,6 +531,7 @@ def test(t):
 
     check_metrics(t, prov, paddr, list(COUNTIES))
     check_metrics(t, counties[0], caddr, ["630121101000"])
+    check_alert_rules()
     check_api(t, prov, paddr)
     check_api(t, counties[0], caddr)
     more = jt.gen_households(os.path.join(t.dir, "more-{village}.csv"), [villages[0].area], 3,
