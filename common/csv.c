@@ -158,6 +158,31 @@ tabbed(const unsigned char *p, size_t n, size_t width, bool le)
 	return tabs && !commas;
 }
 
+/* What the first chunk's N bytes at P (code units of WIDTH bytes,
+ * little-endian with LE) say of the file beyond its encoding: a workbook
+ * given for its CSV is an error (its signature in the first bytes), and the
+ * separator is TAB when its first line says so (tabbed). The file reader
+ * and the memory reader both ask, so that the same bytes read the same.
+ * Returns 0 or the error. */
+static int
+layout(struct csv_reader *r, const unsigned char *p, size_t n, size_t width, bool le)
+{
+	/* A workbook given for its CSV: say so, not which byte is no UTF-8. */
+	if (n >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
+		return fail(r, 1,
+		            "a workbook (Excel's .xlsx, or .ods) or another zip file, not a CSV "
+		            "file: save it from Excel as \"CSV UTF-8\"");
+	if (n >= 4 && memcmp(p, "\xd0\xcf\x11\xe0", 4) == 0)
+		return fail(r, 1,
+		            "an Excel 97-2003 workbook (.xls), not a CSV file: save it from Excel "
+		            "as \"CSV UTF-8\"");
+	if (tabbed(p, n, width, le)) {
+		r->sep = '\t';
+		r->run_ends = run_ends_tab;
+	}
+	return 0;
+}
+
 /* Which encoding is the file in? Looks at the first raw chunk. */
 static int
 sniff(struct csv_reader *r)
@@ -165,15 +190,8 @@ sniff(struct csv_reader *r)
 	const unsigned char *p = (const unsigned char *)r->raw;
 	size_t skip = 0;
 	r->sniffed = true;
-	/* A workbook given for its CSV: say so, not which byte is no UTF-8. */
-	if (r->raw_len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
-		return fail(r, 1,
-		            "a workbook (Excel's .xlsx, or .ods) or another zip file, not a CSV "
-		            "file: save it from Excel as \"CSV UTF-8\"");
-	if (r->raw_len >= 4 && memcmp(p, "\xd0\xcf\x11\xe0", 4) == 0)
-		return fail(r, 1,
-		            "an Excel 97-2003 workbook (.xls), not a CSV file: save it from Excel "
-		            "as \"CSV UTF-8\"");
+	if (layout(r, p, r->raw_len, 1, false))
+		return r->err;
 	if (r->raw_len >= 2 && p[0] == 0xff && p[1] == 0xfe) {
 		r->encoding = "UTF-16LE";
 		skip = 2;
@@ -204,10 +222,11 @@ sniff(struct csv_reader *r)
 		memmove(r->raw, r->raw + skip, r->raw_len - skip);
 		r->raw_len -= skip;
 	}
-	bool utf16 = strncmp(r->encoding, "UTF-16", 6) == 0;
-	if (tabbed(p, r->raw_len, utf16 ? 2 : 1, strcmp(r->encoding, "UTF-16LE") == 0)) {
-		r->sep = '\t';
-		r->run_ends = run_ends_tab;
+	/* the separator again, in UTF-16's code units */
+	if (strncmp(r->encoding, "UTF-16", 6) == 0) {
+		bool tab = tabbed(p, r->raw_len, 2, strcmp(r->encoding, "UTF-16LE") == 0);
+		r->sep = tab ? '\t' : ',';
+		r->run_ends = tab ? run_ends_tab : run_ends_comma;
 	}
 	if (r->cd == (iconv_t)-1)
 		r->cd = iconv_open("UTF-8", r->encoding);
@@ -631,6 +650,9 @@ csv_open_mem(struct csv_reader **out, const char *buf, size_t n)
 	r->mem = buf;
 	r->len = n;
 	r->eof = true;
+	/* as the file reader sees its first chunk; a workbook's error is
+	 * sticky, returned by the first csv_next */
+	(void)layout(r, (const unsigned char *)buf, n < CHUNK ? n : CHUNK, 1, false);
 	*out = r;
 	return 0;
 }

@@ -14,17 +14,15 @@
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
 
-/* Read all records of text; fields joined with '|', records with '\n', each
+/* Read all records of R; fields joined with '|', records with '\n', each
  * prefixed by its line number: "1:a|b\n3:c\n". Returns csv_next's last code. */
 static int
-dump(const char *text, size_t n, char *out, size_t outlen, char *err, size_t errlen)
+dump_reader(struct csv_reader *r, char *out, size_t outlen)
 {
-	struct csv_reader *r = NULL;
 	struct csv_row row;
 	size_t used = 0;
 	int rc;
 
-	assert_int_equal(csv_open_mem(&r, text, n), 0);
 	out[0] = '\0';
 	while ((rc = csv_next(r, &row)) == 1) {
 		used += (size_t)snprintf(out + used, outlen - used, "%zu:", row.line);
@@ -34,6 +32,18 @@ dump(const char *text, size_t n, char *out, size_t outlen, char *err, size_t err
 		used += (size_t)snprintf(out + used, outlen - used, "\n");
 		assert_true(used < outlen);
 	}
+	return rc;
+}
+
+/* dump_reader of TEXT in memory, its error into ERR. */
+static int
+dump(const char *text, size_t n, char *out, size_t outlen, char *err, size_t errlen)
+{
+	struct csv_reader *r = NULL;
+	struct csv_row row;
+
+	assert_int_equal(csv_open_mem(&r, text, n), 0);
+	int rc = dump_reader(r, out, outlen);
 	if (err)
 		snprintf(err, errlen, "%s", csv_error(r));
 	/* Errors and the end are sticky. */
@@ -320,6 +330,47 @@ reads_utf8_runs(void **state)
 	test_rmtree(dir);
 }
 
+/* A first line with a tab and no comma makes TAB the separator, and a
+ * workbook's signature an error, alike in memory and in a file (the fuzz
+ * check that both readers read the same bytes the same found them apart). */
+static void
+separator_and_workbook_alike_in_memory_and_file(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text, *rows, *err;
+		int rc;
+	} cases[] = {
+	    {"a\tb\tc\n1\t\"x\ty\"\t3\n", "1:a|b|c\n2:1|x\ty|3\n", "", 0},
+	    {"a\tb,c\n1\t2,3\n", "1:a\tb|c\n2:1\t2|3\n", "", 0}, /* a comma: commas */
+	    {"PK\x03\x04rest,of\n", "",
+	     "line 1: a workbook (Excel's .xlsx, or .ods) or another zip file, not a CSV file: "
+	     "save it from Excel as \"CSV UTF-8\"",
+	     JZ_EPARSE},
+	};
+	char dir[256], path[300];
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/t.csv", dir);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char out[256], err[300];
+		assert_int_equal(
+		    dump(cases[k].text, strlen(cases[k].text), out, sizeof out, err, sizeof err),
+		    cases[k].rc);
+		assert_string_equal(out, cases[k].rows);
+		assert_string_equal(err, cases[k].err);
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		fputs(cases[k].text, f);
+		fclose(f);
+		struct csv_reader *r = NULL;
+		assert_int_equal(csv_open(&r, path), 0);
+		assert_int_equal(dump_reader(r, out, sizeof out), cases[k].rc);
+		assert_string_equal(out, cases[k].rows);
+		assert_string_equal(csv_error(r), cases[k].err);
+		csv_close(&r);
+	}
+}
+
 int
 main(void)
 {
@@ -334,6 +385,7 @@ main(void)
 	    cmocka_unit_test(reads_files_in_chunks),
 	    cmocka_unit_test(reads_gb18030_across_chunks),
 	    cmocka_unit_test(reads_utf8_runs),
+	    cmocka_unit_test(separator_and_workbook_alike_in_memory_and_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
