@@ -45,7 +45,7 @@ struct csv_reader {
 	size_t raw_cap;
 	bool sniffed, raw_eof;
 	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
-	/* between fields: ',', or TAB in Excel's "Unicode text" (sniff) */
+	/* between fields: a comma, or TAB as Excel's tab-separated saves have it (layout) */
 	char sep;
 	const bool *run_ends; /* run_ends_comma or run_ends_tab, as SEP */
 
