@@ -46,9 +46,14 @@
  * served. */
 #define HTTP_MAX_INFLIGHT (256u << 20)
 
-/* The bytes of HTTP_MAX_INFLIGHT in use: one server per process (its
- * rcache counts its bodies here too). */
+/* An answer this small is never refused: 64 connections of them are 4 MiB
+ * (metrics, status, an error), and Prometheus scrapes on through a flood. */
+#define HTTP_SMALL_ANSWER (64u << 10)
+
+/* The bytes of HTTP_MAX_INFLIGHT in use, and the answers refused for it:
+ * one server per process (its rcache counts its bodies here too). */
 static _Atomic size_t http_inflight;
+static _Atomic uint64_t http_busy;
 
 struct http {
 	struct MHD_Daemon *d;
@@ -150,6 +155,7 @@ inflight_done(void *cls)
 static enum MHD_Result
 send_busy(struct MHD_Connection *c, size_t inflight)
 {
+	atomic_fetch_add(&http_busy, 1);
 	char line[200];
 	int n = snprintf(line, sizeof(line),
 	                 "busy: %zu MiB of answers are being sent or kept (at most %u MiB); try "
@@ -183,7 +189,7 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 	}
 	sbuf_init(body); /* the buffer now belongs to the response */
 	size_t before = atomic_fetch_add(&http_inflight, n);
-	if (before + n > HTTP_MAX_INFLIGHT && n > 4096) {
+	if (before + n > HTTP_MAX_INFLIGHT && n > HTTP_SMALL_ANSWER) {
 		/* counted and refused at once: the other thread sees the bytes
 		 * while this one decides */
 		atomic_fetch_sub(&http_inflight, n);
@@ -360,8 +366,16 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "# TYPE jzfp_http_rollup_answers_total counter\n"
 	            "jzfp_http_rollup_answers_total{cache=\"hit\"} %" PRIu64 "\n"
 	            "jzfp_http_rollup_answers_total{cache=\"update\"} %" PRIu64 "\n"
-	            "jzfp_http_rollup_answers_total{cache=\"miss\"} %" PRIu64 "\n",
-	            hits, updates, misses);
+	            "jzfp_http_rollup_answers_total{cache=\"miss\"} %" PRIu64 "\n"
+	            "# HELP jzfp_http_answer_bytes Bytes of HTTP answers being sent and of the "
+	            "rollups kept.\n"
+	            "# TYPE jzfp_http_answer_bytes gauge\n"
+	            "jzfp_http_answer_bytes %zu\n"
+	            "# HELP jzfp_http_busy_total Answers refused with 503 because the answers "
+	            "being sent held their limit of memory.\n"
+	            "# TYPE jzfp_http_busy_total counter\n"
+	            "jzfp_http_busy_total %" PRIu64 "\n",
+	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy));
 	return send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 

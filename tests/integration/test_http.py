@@ -141,6 +141,74 @@ def promtool_check(text, what):
     jt.log(f"{what}: promtool check metrics: ok ({len(text.splitlines())} lines)")
 
 
+ANSWER_BUDGET = 256 << 20  # node/http/http.c HTTP_MAX_INFLIGHT
+KEPT_BUDGET = 32 << 20     # node/http/rcache.h: the kept rollups, counted in it too
+
+
+def metric_of(addr, name):
+    samples, _, _ = parse_metrics(get(addr, "/metrics")[1].decode("utf-8"))
+    return samples[(name, frozenset())]
+
+
+def check_answer_budget(t, n, addr):
+    """Clients that ask for large fresh rollups (Cache-Control: no-cache) and
+    read none of them: the node holds at most its budget of answers, refuses
+    the next with 503 and Retry-After (counted in jzfp_http_busy_total), goes
+    on answering /metrics, and answers fresh rollups again once they are
+    gone. The village-level answer is made large by a census of 15,000
+    villages under N."""
+    villages = [f"{n.area[:6]}{tw:03d}{v:03d}" for tw in range(201, 351) for v in range(1, 101)]
+    census = jt.gen_census(os.path.join(t.dir, "census-15000.csv"), villages, YEAR, seed=21)
+    t.import_ok(n, "census", census)
+    path = f"/api/rollup?level=village&year={YEAR}&format=json"
+    size = len(get(addr, path)[1])
+    held = ANSWER_BUDGET // size + 2  # answers that must pass the budget
+    clients = held + 4
+    check(clients <= 60, f"{size}-byte answers: {clients} slow clients, more than 60")
+    before = metric_of(addr, "jzfp_http_busy_total")
+    req = (f"GET {path} HTTP/1.1\r\nHost: t\r\nCache-Control: no-cache\r\n\r\n").encode()
+    socks = []
+    try:
+        for i in range(clients):  # 16 connections per address at most
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(HTTP_TIMEOUT)
+            s.bind((f"127.0.0.{2 + i // 16}", 0))
+            s.connect(addr)
+            s.sendall(req)
+            socks.append(s)
+        heads = []
+        for s in socks:
+            line = b""
+            while not line.endswith(b"\r\n") and len(line) < 64:
+                line += s.recv(1)
+            heads.append(line.decode().strip())
+        served = sum(h.startswith("HTTP/1.1 200") for h in heads)
+        busy = sum(h.startswith("HTTP/1.1 503") for h in heads)
+        jt.log(f"{n}: {clients} slow clients of {size}-byte rollups: {served} served, "
+               f"{busy} refused")
+        # Each of the server's two threads may go one answer over; the kept
+        # rollups take their part of the budget.
+        check(served + busy == clients and busy >= 2
+              and (ANSWER_BUDGET - KEPT_BUDGET) // size - 1 <= served
+              and served * size <= ANSWER_BUDGET + 2 * size,
+              f"{n}: slow clients' answers: {heads}")
+        st, hd, body = request(addr, "GET", path, headers={"Cache-Control": "no-cache"})
+        check(st == 503 and hd.get("retry-after") == "5" and body.startswith(b"busy: "),
+              f"{n}: a fresh rollup while they wait: {st} {hd} {body[:120]!r}")
+        check_eq(metric_of(addr, "jzfp_http_busy_total"), before + busy + 1,
+                 f"{n}: jzfp_http_busy_total")
+        check(metric_of(addr, "jzfp_http_answer_bytes") >= served * size,
+              f"{n}: jzfp_http_answer_bytes while {served} answers are held")
+    finally:
+        for s in socks:
+            s.close()
+    # Freed as libmicrohttpd closes those connections: answered again.
+    t.wait_for(f"{n}: a fresh rollup answered once the slow clients are gone",
+               lambda: request(addr, "GET", path, headers={"Cache-Control": "no-cache"})[0]
+               == 200, timeout=60)
+
+
 def check_alert_rules():
     """configs/prometheus/jzfp-alerts.yml: promtool accepts it, its unit tests
     (tests/data/prometheus) pass, and every jzfp metric it names is one this
@@ -552,6 +620,7 @@ def test(t):
     check_refusals(prov, paddr)
     check_limits(prov, paddr)
     check_dashboard(t, prov, paddr)
+    check_answer_budget(t, counties[0], caddr)
 
     # Stopped with the node: the port is closed.
     t.stop(prov)
