@@ -465,6 +465,17 @@ to_idle_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *
 	forward(b->c->readers, &b->idle[--b->n_idle], client, meta, body);
 }
 
+/* The read of META has ended or been refused: if it was the verify, the
+ * next may run. */
+static void
+verify_ended(struct broker *b, zmq_msg_t *meta)
+{
+	struct meta mt;
+	meta_of(meta, &mt);
+	if (mt.verify)
+		b->verifying = false;
+}
+
 /* Give a read to an idle reader, or queue it; takes CLIENT, META, BODY. */
 static void
 to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
@@ -477,10 +488,7 @@ to_reader(struct broker *b, zmq_msg_t *client, zmq_msg_t *meta, zmq_msg_t *body)
 		q->meta = *meta;
 		q->body = *body;
 	} else {
-		struct meta mt;
-		meta_of(meta, &mt);
-		if (mt.verify)
-			b->verifying = false;
+		verify_ended(b, meta);
 		zmq_msg_close(body);
 		answer_error(b, client, meta, -EBUSY,
 		             "the node is busy with other reads: try again");
@@ -584,11 +592,10 @@ front_recv(struct broker *b, void *sock, bool ro)
 		}
 		more = zmq_msg_more(&m);
 		total++;
-		if (n < 3) {
+		if (n < 3)
 			f[n++] = m;
-		} else {
+		else
 			drop_msg(&m);
-		}
 	}
 	if (n < 2 || zmq_msg_size(&f[1]) != 0 || more) {
 		/* Not [id, "", ...]: no REQ client waits for an answer. */
@@ -658,10 +665,7 @@ readers_recv(struct broker *b)
 		int n = recv3(b->c->readers, f);
 		if (n == 3) {
 			count_read(b->c, &f[1], false);
-			struct meta mt;
-			meta_of(&f[1], &mt);
-			if (mt.verify)
-				b->verifying = false;
+			verify_ended(b, &f[1]);
 			to_client(b, &f[0], &f[1], &f[2]);
 		} else {
 			for (int i = 0; i < n; i++)

@@ -117,15 +117,36 @@ job_refuse(struct import_job *job, const char *why)
 	}
 }
 
-/*
- * The members of the current version HEAD (its personal part CUR, NULL when
- * this node cannot read it) that version H leaves out, compared by pid_tag:
- * 0 when none, else their number, with a refusal naming them masked (张*明
- * 630121********123X) in WHY. A member of the same name in H under another
- * ID number (NEXT, H's personal part, may be NULL) is named beside it: most
- * often the same person, an ID number Excel rounded.
- */
+/* Is the person of TAG a member of X? */
+static bool
+has_member(const struct rec_household *x, const uint8_t tag[REC_PID_TAG_LEN])
+{
+	for (size_t j = 0; j < x->n_members; j++)
+		if (memcmp(x->members[j].pid_tag, tag, REC_PID_TAG_LEN) == 0)
+			return true;
+	return false;
+}
+
+/* How many members of the current version HEAD version H leaves out,
+ * compared by pid_tag. */
 static size_t
+members_left_out(const struct rec_household *h, const struct rec_household *head)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < head->n_members; i++)
+		n += !has_member(h, head->members[i].pid_tag);
+	return n;
+}
+
+/*
+ * The refusal of version H for the members of the current version HEAD it
+ * leaves out (members_left_out), in WHY: each named masked (张*明
+ * 630121********123X) from HEAD's personal part CUR (NULL when this node
+ * cannot read it). A person new to the household with the same name under
+ * another ID number (NEXT, H's personal part, may be NULL) is named beside
+ * it: most often the same person, an ID number Excel rounded.
+ */
+static void
 removed_members(const struct rec_household *h, const struct rec_household *head,
                 const struct rec_personal *cur, const struct rec_personal *next, char *why,
                 size_t len)
@@ -134,11 +155,7 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 	size_t n = 0, used = 0, more = 0;
 	household_id_format(h->id, id);
 	for (size_t i = 0; i < head->n_members; i++) {
-		bool kept = false;
-		for (size_t j = 0; j < h->n_members && !kept; j++)
-			kept = memcmp(head->members[i].pid_tag, h->members[j].pid_tag,
-			              REC_PID_TAG_LEN) == 0;
-		if (kept)
+		if (has_member(h, head->members[i].pid_tag))
 			continue;
 		n++;
 		char name[80] = "?", pid[32] = "?", one[300];
@@ -149,14 +166,10 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 		/* a new person of the file (no member of the current version)
 		 * with this member's name */
 		char other[32] = "";
-		for (size_t j = 0; cur && next && i < cur->n && j < next->n && !other[0]; j++) {
-			bool known = false;
-			for (size_t k = 0; k < head->n_members && !known; k++)
-				known = memcmp(h->members[j].pid_tag, head->members[k].pid_tag,
-				               REC_PID_TAG_LEN) == 0;
-			if (!known && strcmp(next->members[j].name, cur->members[i].name) == 0)
+		for (size_t j = 0; cur && next && i < cur->n && j < next->n && !other[0]; j++)
+			if (!has_member(head, h->members[j].pid_tag) &&
+			    strcmp(next->members[j].name, cur->members[i].name) == 0)
 				svc_mask_id(next->members[j].id_number, other, sizeof(other));
-		}
 		char also[160] = "";
 		if (other[0])
 			snprintf(also, sizeof(also),
@@ -171,15 +184,12 @@ removed_members(const struct rec_household *h, const struct rec_household *head,
 			more++;
 		}
 	}
-	if (!n)
-		return 0;
 	if (more)
 		snprintf(list + used, sizeof(list) - used, " and %zu more", more);
 	snprintf(why, len,
 	         "household %s: %zu member(s) of its current version not in the file: %s%s; "
 	         "import with --allow-removals to drop them",
 	         id, n, list, cur ? "" : " (this node cannot read their names)");
-	return n;
 }
 
 /*
@@ -288,18 +298,17 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 				continue;
 			}
 			char why[1024];
-			size_t gone = job->allow_removals
-			                  ? 0
-			                  : removed_members(h, head, readable ? cur : NULL, NULL,
-			                                    why, sizeof(why));
-			/* Refused: again, naming the members of the same name. */
-			struct rec_personal *next = &sc->next;
-			if (gone && readable &&
-			    rec_personal_decode(next, personal.p, personal.n) == 0)
-				removed_members(h, head, cur, next, why, sizeof(why));
+			size_t gone = job->allow_removals ? 0 : members_left_out(h, head);
+			if (gone) {
+				struct rec_personal *next = &sc->next;
+				bool named = readable &&
+				             rec_personal_decode(next, personal.p, personal.n) == 0;
+				removed_members(h, head, readable ? cur : NULL, named ? next : NULL,
+				                why, sizeof(why));
+				sodium_memzero(next, sizeof(*next));
+			}
 			sodium_memzero(cur, sizeof(*cur));
 			if (gone) {
-				sodium_memzero(next, sizeof(*next));
 				job_refuse(job, why);
 				sodium_memzero(why, sizeof(why));
 				continue;

@@ -610,9 +610,8 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		import_json(file, false, stored, res.rows, &t, n_bad);
 	else
 		printf("%s: %zu household%s in %zu row%s: %" PRIu64 " new version%s (%" PRIu64
-		       " proposal%s%s), %" PRIu64 " unchanged, %" PRIu64
-		       " refused, %zu rejected as "
-		       "bad\n",
+		       " proposal%s%s), %" PRIu64 " unchanged, %" PRIu64 " refused, %zu rejected "
+		       "as bad\n",
 		       file, stored, plural(stored), res.rows, plural(res.rows), t.created,
 		       plural(t.created), t.proposals, plural(t.proposals),
 		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused, n_bad);

@@ -325,6 +325,16 @@ struct column_def {
 	bool required;
 };
 
+/* The column of DEFS that header cell V (trimmed) names, or NCOLS. */
+static int
+column_of(const char *v, const struct column_def *defs, int ncols)
+{
+	int c = 0;
+	while (c < ncols && strcasecmp(v, defs[c].en) != 0 && strcmp(v, defs[c].zh) != 0)
+		c++;
+	return c;
+}
+
 /* Map the header row onto defs. Returns 0 or JZ_EPARSE (errors listed). */
 static int
 parse_header(const struct csv_row *row, const struct column_def *defs, int ncols, struct header *h,
@@ -336,9 +346,7 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 	 * title above it, as a register printed from Excel has. */
 	size_t known = 0;
 	for (size_t i = 0; i < row->n; i++)
-		for (int c = 0; c < ncols; c++)
-			known += strcasecmp(trim(row->fields[i]), defs[c].en) == 0 ||
-			         strcmp(trim(row->fields[i]), defs[c].zh) == 0;
+		known += column_of(trim(row->fields[i]), defs, ncols) < ncols;
 	if (!known) {
 		import_error_add(
 		    e, row->line, "", 0,
@@ -355,13 +363,10 @@ parse_header(const struct csv_row *row, const struct column_def *defs, int ncols
 	}
 	for (size_t i = 0; i < row->n; i++) {
 		const char *v = trim(row->fields[i]);
-		int c;
 		h->unnamed[i] = *v == '\0';
 		if (h->unnamed[i])
 			continue;
-		for (c = 0; c < ncols; c++)
-			if (strcasecmp(v, defs[c].en) == 0 || strcmp(v, defs[c].zh) == 0)
-				break;
+		int c = column_of(v, defs, ncols);
 		if (c == ncols) {
 			import_error_add(e, row->line, v, 0, "unknown column");
 			bad = true;
