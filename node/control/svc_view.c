@@ -300,31 +300,40 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	Ctl__TreeReply *r = SVC_NEW(s, Ctl__TreeReply, ctl__tree_reply__init);
 	if (!r)
 		return svc_fail(s, -ENOMEM, "out of memory");
+	/* Under the view's lock only a copy of the reports (the loop waits on
+	 * the lock to publish): at a province the tree is thousands of nodes,
+	 * and building their reply is many allocations. This node, then each
+	 * child's last heartbeat (itself and its subtree), each report's age
+	 * made this node's. */
 	uint64_t now = node_now_ms();
 	const struct control_view *v = control_view_lock(s->ctl);
-	/* This node, then each child's last heartbeat (itself and its subtree). */
 	size_t total = 1;
 	for (size_t i = 0; i < v->n_children; i++)
 		total += v->children[i].n_subtree;
-	int err = 0;
-	r->nodes = (Ctl__TreeNode **)svc_array(s, total, sizeof(Ctl__TreeNode),
-	                                       (void (*)(void *))ctl__tree_node__init);
-	if (!r->nodes)
-		err = -ENOMEM;
+	struct wire_node_status *st = svc_alloc(s, total * sizeof(*st));
 	size_t k = 0;
-	if (!err)
-		err = tree_node(s, &v->self, 0, s->cfg->heartbeat_ms, r->nodes[k++]);
-	for (size_t i = 0; !err && i < v->n_children; i++) {
-		const struct child *c = &v->children[i];
-		for (size_t j = 0; !err && j < c->n_subtree; j++)
-			err =
-			    tree_node(s, &c->subtree[j], c->subtree[j].age_ms + (now - c->hb_at_ms),
-			              s->cfg->heartbeat_ms, r->nodes[k++]);
+	if (st) {
+		st[k] = v->self;
+		st[k++].age_ms = 0;
+		for (size_t i = 0; i < v->n_children; i++) {
+			const struct child *c = &v->children[i];
+			if (c->n_subtree)
+				memcpy(st + k, c->subtree, c->n_subtree * sizeof(*st));
+			for (size_t j = 0; j < c->n_subtree; j++, k++)
+				st[k].age_ms += now - c->hb_at_ms;
+		}
 	}
 	control_view_unlock(s->ctl);
+	if (!st)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	r->nodes = (Ctl__TreeNode **)svc_array(s, total, sizeof(Ctl__TreeNode),
+	                                       (void (*)(void *))ctl__tree_node__init);
+	int err = r->nodes ? 0 : -ENOMEM;
+	for (size_t i = 0; !err && i < total; i++)
+		err = tree_node(s, &st[i], st[i].age_ms, s->cfg->heartbeat_ms, r->nodes[i]);
 	if (err)
 		return svc_fail(s, err, "out of memory");
-	r->n_nodes = k;
+	r->n_nodes = total;
 	rp->body_case = CTL__REPLY__BODY_TREE;
 	rp->tree = r;
 	return 0;
