@@ -47,7 +47,8 @@
 #define HTTP_MAX_INFLIGHT (256u << 20)
 
 /* An answer this small is never refused: 64 connections of them are 4 MiB
- * (metrics, status, an error), and Prometheus scrapes on through a flood. */
+ * (status, an error). Nor is /metrics, whose size is its node's areas
+ * (metrics_areas), so that Prometheus scrapes on through a flood. */
 #define HTTP_SMALL_ANSWER (64u << 10)
 
 /* The bytes of HTTP_MAX_INFLIGHT in use, and the answers refused for it:
@@ -168,9 +169,12 @@ send_busy(struct MHD_Connection *c, size_t inflight)
 	return queue(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", r);
 }
 
-/* Queue BODY (taken: freed by libmicrohttpd) with STATUS and TYPE. */
+/* Queue BODY (taken: freed by libmicrohttpd) with STATUS and TYPE; over
+ * the budget, unless ALWAYS (/metrics: Prometheus scrapes on through a
+ * flood), 503. */
 static enum MHD_Result
-send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sbuf *body)
+send_answer(struct MHD_Connection *c, unsigned status, const char *type, struct sbuf *body,
+            bool always)
 {
 	if (body->oom) {
 		sbuf_release(body);
@@ -189,7 +193,7 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 	}
 	sbuf_init(body); /* the buffer now belongs to the response */
 	size_t before = atomic_fetch_add(&http_inflight, n);
-	if (before + n > HTTP_MAX_INFLIGHT && n > HTTP_SMALL_ANSWER) {
+	if (before + n > HTTP_MAX_INFLIGHT && n > HTTP_SMALL_ANSWER && !always) {
 		/* counted and refused at once: the other thread sees the bytes
 		 * while this one decides */
 		atomic_fetch_sub(&http_inflight, n);
@@ -208,6 +212,12 @@ send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sb
 		*f = (struct inflight){p, n};
 	}
 	return queue(c, status, type, r);
+}
+
+static enum MHD_Result
+send_body(struct MHD_Connection *c, unsigned status, const char *type, struct sbuf *body)
+{
+	return send_answer(c, status, type, body, false);
 }
 
 static void
@@ -343,6 +353,36 @@ snapshot_now(struct http *h)
 
 /* ---------------------------------------------------------------- routes */
 
+/*
+ * The registry's figures for /metrics: the node's own area, then every
+ * rollup level below it down to its children's (a province: prefectures and
+ * counties; a county: townships; a township: villages), so their number is
+ * that of the node's children, not of its subtree. All of the year the
+ * first names. A rollup that cannot be read leaves the figures out, and the
+ * scrape answers the rest.
+ */
+static void
+metrics_areas(struct http *h, struct sbuf *b)
+{
+	enum area_level lv = h->cfg->level, stop = lv == AREA_LEVEL_PROVINCE ? AREA_LEVEL_COUNTY
+	                                           : lv > AREA_LEVEL_VILLAGE ? lv - 1
+	                                                                     : lv;
+	struct svc s[AREA_LEVEL_PROVINCE];
+	Ctl__Reply rp[AREA_LEVEL_PROVINCE];
+	Ctl__RollupReply *r[AREA_LEVEL_PROVINCE];
+	size_t n = 0;
+	bool ok = true;
+	for (; ok && lv >= stop && lv >= AREA_LEVEL_VILLAGE; lv--, n++) {
+		ok = ask_rollup(h, &s[n], area_level_name(lv), h->cfg->area, n ? r[0]->year : 0, 0,
+		                0, &rp[n]) == 0;
+		r[n] = rp[n].rollup;
+	}
+	if (ok)
+		http_metrics_areas(b, r, n);
+	for (size_t i = 0; i < n; i++)
+		svc_release(&s[i]);
+}
+
 static enum MHD_Result
 get_metrics(struct http *h, struct MHD_Connection *c)
 {
@@ -357,6 +397,7 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	sbuf_init(&b);
 	http_metrics(&b, rp.status);
 	svc_release(&s);
+	metrics_areas(h, &b);
 	uint64_t hits, misses, updates;
 	rcache_counts(h->rc, &hits, &misses, &updates);
 	sbuf_printf(&b,
@@ -376,7 +417,7 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "# TYPE jzfp_http_busy_total counter\n"
 	            "jzfp_http_busy_total %" PRIu64 "\n",
 	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy));
-	return send_body(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b);
+	return send_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b, true);
 }
 
 /* The reply's body as JSON and a newline, as jzfpctl --json prints it. */

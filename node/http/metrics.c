@@ -3,14 +3,20 @@
  * text exposition format 0.0.4 (pages.h). Every figure is a field of the
  * reply, written as it is: nothing is computed here.
  *
+ * The registry's figures (http_metrics_areas) are the rows of rollup
+ * replies, one sample per area, incidence as a ratio (0.0123 for 1.23 %),
+ * written exactly from the reply's fixed-point percentage.
+ *
  * Format: one "# HELP" and one "# TYPE" line per family, then its samples,
  * contiguous; label values escape backslash, double quote and newline;
  * counters end in _total. A family without samples (no parent, no
  * children, no receipt yet) is left out whole.
  */
 #include "pages.h"
+#include "render.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -197,5 +203,105 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		gauge_u(o, "jzfp_control_readers", "Control reader threads.", r->control->readers);
 		gauge_u(o, "jzfp_control_readers_busy",
 		        "Control reader threads serving a request now.", r->control->busy);
+	}
+}
+
+/* The fixed-point percentage X as an exact ratio ("1.23" % -> "0.0123"). */
+static void
+fixed_ratio(const Ctl__Fixed *x, char out[32])
+{
+	Ctl__Fixed r = *x;
+	r.scale += 2;
+	render_fixed(&r, out);
+}
+
+enum area_fig { FIG_POPULATION, FIG_POOR_HH, FIG_POOR, FIG_INCIDENCE, FIG_BELOW, FIG_PENDING };
+
+static const struct {
+	const char *name, *help;
+} area_figs[] = {
+    [FIG_POPULATION] = {"jzfp_area_rural_population",
+                        "Rural registered population of the area (its villages' census), "
+                        "the incidence's denominator."},
+    [FIG_POOR_HH] = {"jzfp_area_poor_households",
+                     "Poor households of the area by their official status."},
+    [FIG_POOR] = {"jzfp_area_poor_persons",
+                  "Poor persons of the area by their households' official status."},
+    [FIG_INCIDENCE] = {"jzfp_area_poverty_incidence_ratio",
+                       "Poverty incidence (贫困发生率) of the area: poor persons / rural "
+                       "population, as a ratio; absent without a census."},
+    [FIG_BELOW] = {"jzfp_area_below_threshold",
+                   "1 when the area's incidence is below the exit threshold; absent without "
+                   "a census."},
+    [FIG_PENDING] = {"jzfp_area_pending_proposals",
+                     "Proposals of the area's households not yet recorded or rejected."},
+};
+
+/* Does ROW have figure F? */
+static bool
+has_fig(const Ctl__RollupRow *row, enum area_fig f)
+{
+	if (f == FIG_INCIDENCE)
+		return row->incidence_pct != NULL;
+	if (f == FIG_BELOW)
+		return row->below_threshold != NULL;
+	return true;
+}
+
+static void
+area_sample(struct sbuf *o, const Ctl__RollupRow *row, enum area_fig f)
+{
+	sample_start(o, area_figs[f].name, "area", row->area, "level", row->level, "name",
+	             row->name);
+	char v[32];
+	switch (f) {
+	case FIG_POPULATION:
+		sbuf_printf(o, " %" PRIu64 "\n", row->rural_population);
+		return;
+	case FIG_POOR_HH:
+		sbuf_printf(o, " %" PRId64 "\n", row->poor_households);
+		return;
+	case FIG_POOR:
+		sbuf_printf(o, " %" PRId64 "\n", row->poor_persons);
+		return;
+	case FIG_INCIDENCE:
+		fixed_ratio(row->incidence_pct, v);
+		sbuf_printf(o, " %s\n", v);
+		return;
+	case FIG_BELOW:
+		sbuf_printf(o, " %d\n", row->below_threshold->value ? 1 : 0);
+		return;
+	case FIG_PENDING:
+		sbuf_printf(o, " %" PRIu64 "\n", row->pending);
+		return;
+	}
+}
+
+void
+http_metrics_areas(struct sbuf *o, Ctl__RollupReply *const *r, size_t n)
+{
+	if (!n)
+		return;
+	gauge_u(o, "jzfp_rollup_year", "The year of the jzfp_area_* figures (the latest held).",
+	        r[0]->year);
+	if (r[0]->threshold_pct) {
+		char v[32];
+		fixed_ratio(r[0]->threshold_pct, v);
+		family(o, "jzfp_exit_threshold_ratio", "gauge",
+		       "The incidence below which an area may exit (the province's policy, "
+		       "threshold_pct), as a ratio.");
+		sbuf_printf(o, "jzfp_exit_threshold_ratio %s\n", v);
+	}
+	for (size_t f = 0; f < sizeof(area_figs) / sizeof(area_figs[0]); f++) {
+		bool any = false;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < r[i]->n_rows; j++) {
+				if (!has_fig(r[i]->rows[j], (enum area_fig)f))
+					continue;
+				if (!any)
+					family(o, area_figs[f].name, "gauge", area_figs[f].help);
+				any = true;
+				area_sample(o, r[i]->rows[j], (enum area_fig)f);
+			}
 	}
 }

@@ -13,6 +13,10 @@
 
 /* metrics.c: the Prometheus text exposition of a status reply. */
 void http_metrics(struct sbuf *out, const Ctl__StatusReply *st);
+/* metrics.c: the registry's figures of every row of rollups R[0..N) (the
+ * node's own area, then the levels below it down to its children's):
+ * population, poor households and persons, incidence, pending proposals. */
+void http_metrics_areas(struct sbuf *out, Ctl__RollupReply *const *r, size_t n);
 
 /* dashboard.c: the dashboard page from the status, the tree and one
  * rollup per level below the node (ROLLUPS[0] the nearest level). */

@@ -10,7 +10,10 @@ a census and households; the province and one county serve HTTP on
     `prometheus`) and its figures are those of `status --json`: each value
     read between two status calls equals one of them (exactly for what does
     not move, between them for what can); every required family is there,
-    with a sample per child, per refusal reason and per open state.
+    with a sample per child, per refusal reason and per open state. Its
+    area figures (jzfp_area_*) are the rows of `jzfpctl rollup --format
+    csv` at the node's own level down to its children's, exactly, for those
+    areas and no other.
   - a rollup asked twice at the same store snapshot is answered from the
     kept copy (metrics count the hit), and after a change it is read anew;
   - /api/rollup at every level (and with under and year) is byte for byte
@@ -30,6 +33,7 @@ a census and households; the province and one county serve HTTP on
 """
 
 import csv
+import decimal
 import html
 import http.client
 import io
@@ -109,6 +113,10 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
+def label_unescape(v):
+    return v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+
+
 def parse_metrics(text):
     """{(name, frozenset(labels)): float} and the families (HELP and TYPE)."""
     samples, helps, types = {}, set(), {}
@@ -123,7 +131,7 @@ def parse_metrics(text):
             check(m is not None, f"metrics: cannot parse {line!r}")
             labels = {}
             for k, v in LABEL.findall(m.group(2) or ""):
-                labels[k] = v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+                labels[k] = label_unescape(v)
             key = (m.group(1), frozenset(labels.items()))
             check(key not in samples, f"metrics: {line!r} twice")
             samples[key] = float(m.group(3))
@@ -323,9 +331,65 @@ def check_metrics(t, n, addr, children):
         between(val("jzfp_child_last_seen_seconds", child=area, name=c["name"]), 0,
                 3 * jt.HEARTBEAT_MS / 1000 + 2, f"{n}: child_last_seen_seconds{{child={area}}}")
         check(c["connected"] and c2["connected"], f"{n}: child {area} not connected")
+    check_area_metrics(t, n, text, m)
     # HEAD: the headers, no body.
     st, hd, body = request(addr, "HEAD", "/metrics")
     check_eq((st, body), (200, b""), f"{n}: HEAD /metrics")
+
+
+# The registry's figures on /metrics: the metric, the rollup CSV's column.
+AREA_FIGS = {"jzfp_area_rural_population": "rural_population",
+             "jzfp_area_poor_households": "poor_households",
+             "jzfp_area_poor_persons": "poor_persons",
+             "jzfp_area_poverty_incidence_ratio": "incidence_pct",
+             "jzfp_area_below_threshold": "below_threshold",
+             "jzfp_area_pending_proposals": "pending"}
+# The rollup levels a node's /metrics shows: its own, down to its children's.
+AREA_LEVELS = {"province": ["province", "prefecture", "county"], "county": ["county", "township"],
+               "township": ["township", "village"], "village": ["village"]}
+
+
+def area_value(col, cell):
+    """The metric's exact value for rollup CSV cell CELL of column COL; None
+    when the metric has no sample for it."""
+    if col == "below_threshold":
+        return {"yes": decimal.Decimal(1), "no": decimal.Decimal(0)}.get(cell)
+    if col == "incidence_pct":
+        return decimal.Decimal(cell) / 100 if cell else None
+    return decimal.Decimal(cell)
+
+
+def check_area_metrics(t, n, text, m):
+    """Each area figure on N's /metrics (TEXT, parsed M) is its row of
+    `jzfpctl rollup --format csv` at N's levels, exactly (the incidence as a
+    ratio, compared as decimals), for every row and no other area."""
+    got = {}
+    for line in text.splitlines():
+        s = SAMPLE.match(line)
+        if s and s.group(1) in AREA_FIGS:
+            labels = dict(LABEL.findall(s.group(2)))
+            got[(s.group(1), labels["area"])] = (labels, decimal.Decimal(s.group(3)))
+    want, year, threshold = {}, None, None
+    for level in AREA_LEVELS[n.level]:
+        rows = csv.DictReader(io.StringIO(t.ctl_text(n, "rollup", "--level", level, "--under",
+                                                     n.area, "--format", "csv")))
+        for r in rows:
+            year, threshold = r["year"], r["threshold_pct"]
+            for fam, col in AREA_FIGS.items():
+                v = area_value(col, r[col])
+                if v is not None:
+                    want[(fam, r["area"])] = (r["level"], r["name"], v)
+    check(len(want) >= 2 * len(AREA_FIGS), f"{n}: rollups too small to check: {want}")
+    check_eq(sorted(got), sorted(want), f"{n}: /metrics area figures (metric, area)")
+    for key, (level, name, v) in want.items():
+        labels, value = got[key]
+        check_eq((labels["level"], label_unescape(labels["name"])), (level, name),
+                 f"{n}: {key[0]}{{area={key[1]}}} labels")
+        check_eq(value, v, f"{n}: {key[0]}{{area={key[1]}}}")
+    check_eq(m[("jzfp_rollup_year", frozenset())], float(year), f"{n}: jzfp_rollup_year")
+    check_eq(decimal.Decimal(repr(m[("jzfp_exit_threshold_ratio", frozenset())])),
+             decimal.Decimal(threshold) / 100, f"{n}: jzfp_exit_threshold_ratio")
+    jt.log(f"{n}: /metrics: {len(got)} area figures equal to the rollups")
 
 
 # ---------------------------------------------------------------- api
