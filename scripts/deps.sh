@@ -36,10 +36,11 @@ pkgs=(
 	bsdextrautils           # column(1), used by scripts/demo.sh
 	tzdata                  # /usr/share/zoneinfo: [node] timezone (common/timefmt.c)
 )
-# Test tools (tests/integration/test_http.py, test_notice.py): promtool checks /metrics,
+# Test tools (tests/integration/test_http.py, test_notice.py): promtool checks /metrics
+# and a Prometheus server answers the Grafana dashboard's queries,
 # headless Chromium loads the dashboard (CJK fonts for its screenshot).
 test_pkgs=(
-	prometheus              # promtool check metrics
+	prometheus              # promtool check metrics, a server for the Grafana queries
 	chromium                # chromium --headless --dump-dom / --screenshot
 	fonts-noto-cjk          # Chinese glyphs in the screenshot
 	poppler-utils           # pdftoppm: the printed notice's first page as PNG (test_notice)
@@ -58,3 +59,10 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's prometheus package starts a Prometheus server on every address
+# (port 9090) where systemd runs; jzfp uses only its programs (promtool, and
+# a server the tests start on 127.0.0.1): one it installed is not left open.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	$SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	echo "deps: stopped and disabled prometheus.service, which installing prometheus started" >&2
+fi

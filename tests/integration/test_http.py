@@ -44,6 +44,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 
 import chromium
 import jzfptest as jt
@@ -234,6 +235,158 @@ def check_alert_rules():
     check(named and named <= set(REQUIRED),
           f"alert rules name metrics no node shows: {sorted(named - set(REQUIRED))}")
     jt.log(f"alert rules: promtool check and test ok; {len(named)} metrics, all on /metrics")
+
+
+GRAFANA = os.path.join(jt.SRC, "configs", "grafana", "jzfp-dashboard.json")
+
+
+def check_dashboard_model(d):
+    """The Grafana dashboard's shape: each panel with a unique id, the
+    datasource variable, a place on the 24-column grid that no other panel
+    covers, and queries with unique refIds. Returns [(panel title, expr)]."""
+    check([v["name"] for v in d["templating"]["list"] if v["type"] == "datasource"] ==
+          ["datasource"], "grafana: no datasource variable")
+    ids, cells, exprs = set(), {}, []
+    for p in d["panels"]:
+        title = p["title"]
+        check(p["id"] not in ids, f"grafana: panel id {p['id']} twice")
+        ids.add(p["id"])
+        g = p["gridPos"]
+        check(g["x"] >= 0 and g["w"] > 0 and g["x"] + g["w"] <= 24 and g["h"] > 0,
+              f"grafana: {title}: off the grid: {g}")
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                check((x, y) not in cells, f"grafana: {title} overlaps {cells.get((x, y))}")
+                cells[(x, y)] = title
+        check(p["datasource"] == {"type": "prometheus", "uid": "${datasource}"},
+              f"grafana: {title}: datasource {p['datasource']}")
+        refs = [q["refId"] for q in p["targets"]]
+        check(refs and len(set(refs)) == len(refs), f"grafana: {title}: refIds {refs}")
+        exprs += [(title, q["expr"]) for q in p["targets"]]
+    return exprs
+
+
+def prom_get(port, path, **query):
+    """GET Prometheus's API PATH; its data. A failure names the answer."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+    try:
+        c.request("GET", path + ("?" + urllib.parse.urlencode(query) if query else ""))
+        r = c.getresponse()
+        body = r.read()
+    finally:
+        c.close()
+    check(r.status == 200, f"prometheus {path} {query}: {r.status} {body[:300]!r}")
+    doc = json.loads(body)
+    check(doc.get("status") == "success", f"prometheus {path} {query}: {doc}")
+    return doc["data"]
+
+
+def start_prometheus(t, targets):
+    """A Prometheus server (Debian's) on 127.0.0.1 scraping TARGETS every
+    second and evaluating the alert rules every second: (process, port). A
+    port another process took meanwhile is tried again with another."""
+    prom = shutil.which("prometheus")
+    check(prom is not None, "prometheus not found: install Debian's prometheus")
+    conf = os.path.join(t.dir, "prometheus.yml")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write("global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                f"rule_files: ['{ALERTS}']\n"
+                "scrape_configs:\n  - job_name: jzfp\n    static_configs:\n"
+                f"      - targets: {json.dumps([f'{h}:{p}' for h, p in targets])}\n")
+    for attempt in range(5):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        logf = open(os.path.join(t.dir, f"prometheus-{attempt}.log"), "wb")
+        proc = subprocess.Popen([prom, f"--config.file={conf}",
+                                 f"--storage.tsdb.path={os.path.join(t.dir, 'prom', str(attempt))}",
+                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        logf.close()
+
+        def ready():
+            if proc.poll() is not None:
+                return "exited"
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/-/ready")
+                ok = c.getresponse().status == 200
+                c.close()
+                return "ready" if ok else None
+            except OSError:
+                return None
+        state = wait_state("prometheus ready", ready, 60)
+        if state == "ready":
+            return proc, port
+        with open(os.path.join(t.dir, f"prometheus-{attempt}.log"), encoding="utf-8",
+                  errors="replace") as f:
+            why = f.read()
+        check("address already in use" in why, f"prometheus exited: {why[-800:]}")
+    raise jt.Failure("prometheus: no free port in 5 tries")
+
+
+def wait_state(what, fn, timeout):
+    """FN() until it returns a true value (returned), asked every 0.2 s;
+    a Failure naming WHAT after TIMEOUT seconds (scaled, within the
+    test's budget). For a server that is not a node: nothing to wake on."""
+    end = jt.deadline(timeout)
+    for _ in range(100000):
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise jt.Failure(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    raise jt.Failure(f"{what}: too many rounds")
+
+
+def check_grafana(t, prov, addrs):
+    """configs/grafana/jzfp-dashboard.json against a real Prometheus server
+    scraping the province and a county: every query of every panel returns
+    series (a renamed metric or a wrong label would leave a panel empty),
+    the province's incidence is the rollup's, and the server loaded the
+    alert rules and evaluates them without error. Grafana itself is not run
+    (not a Debian package)."""
+    with open(GRAFANA, encoding="utf-8") as f:
+        exprs = check_dashboard_model(json.load(f))
+    proc, port = start_prometheus(t, addrs)
+    try:
+        def empty():
+            return [(title, e) for title, e in exprs
+                    if not prom_get(port, "/api/v1/query", query=e)["result"]]
+        left = []
+
+        def all_answer():
+            left[:] = empty()
+            return not left
+        try:
+            wait_state("every dashboard query answered", all_answer, 60)
+        except jt.Failure:
+            raise jt.Failure(f"grafana: queries without series: {left}")
+        inc = prom_get(port, "/api/v1/query",
+                       query=exprs[0][1])["result"]
+        row = next(csv.DictReader(io.StringIO(t.ctl_text(
+            prov, "rollup", "--level", "province", "--format", "csv"))))
+        check_eq([(r["metric"]["area"], float(r["value"][1])) for r in inc],
+                 [(prov.area, float(decimal.Decimal(row["incidence_pct"]) / 100))],
+                 "grafana: the province's incidence through Prometheus")
+
+        def rules_evaluated():
+            groups = prom_get(port, "/api/v1/rules")["groups"]
+            rules = [r for g in groups for r in g["rules"]]
+            return rules if rules and all(r["health"] != "unknown" for r in rules) else None
+        rules = wait_state("alert rules evaluated", rules_evaluated, 60)
+        bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+        check(not bad, f"prometheus: alert rules failing: {bad}")
+        jt.log(f"grafana: {len(exprs)} queries of the dashboard answered by Prometheus; "
+               f"{len(rules)} alert rules evaluated ok")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def between(v, a, b, what):
@@ -664,6 +817,7 @@ def test(t):
     check_metrics(t, prov, paddr, list(COUNTIES))
     check_metrics(t, counties[0], caddr, ["630121101000"])
     check_alert_rules()
+    check_grafana(t, prov, [paddr, caddr])
     check_api(t, prov, paddr)
     check_api(t, counties[0], caddr)
     more = jt.gen_households(os.path.join(t.dir, "more-{village}.csv"), [villages[0].area], 3,
