@@ -87,6 +87,7 @@ enum {
 	K_IDX_INSECURE,
 	K_IDX_MAX_SKEW,
 	K_IDX_HTTP_LISTEN,
+	K_IDX_HTTP_HEADER_TIMEOUT,
 	K_IDX_COUNT
 };
 
@@ -116,6 +117,8 @@ static const struct key_def keys[] = {
     [K_IDX_INSECURE] = {"trust", "insecure", K_BOOL, 0, 0, "no", false, F(insecure)},
     [K_IDX_MAX_SKEW] = {"trust", "max_skew", K_INT, 1, 2592000, "300", false, F(max_skew)},
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
+    [K_IDX_HTTP_HEADER_TIMEOUT] = {"http", "header_timeout", K_INT, 1, 300, "10", false,
+                                   F(http_header_timeout)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

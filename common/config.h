@@ -43,6 +43,9 @@
  *   [http]
  *   listen = 127.0.0.1:8080        ; optional: the read-only HTTP server (node/http/),
  *                                  ; HOST:PORT or [IPv6]:PORT, port 0 = any free port
+ *   header_timeout = 10            ; 1..300 seconds: a request's headers must have
+ *                                  ; come in whole this long after the connection
+ *                                  ; (or its previous request) began, or it is closed
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
  * config_load, refuses a config without root_key unless insecure = yes.
@@ -88,10 +91,11 @@ struct config {
 	/* control.read_group: members of this group may read (status, tree,
 	 * rollup, proposals) through DATA_DIR/control-ro.sock; "" = none */
 	char read_group[64];
-	bool insecure;        /* trust.insecure: may run without root_key */
-	int max_skew;         /* trust.max_skew in seconds, default 300 */
-	char http_listen[64]; /* http.listen, "" = no HTTP server */
-	bool test_clock;      /* jzfpd --test-clock (not from the file) */
+	bool insecure;           /* trust.insecure: may run without root_key */
+	int max_skew;            /* trust.max_skew in seconds, default 300 */
+	char http_listen[64];    /* http.listen, "" = no HTTP server */
+	int http_header_timeout; /* http.header_timeout, seconds */
+	bool test_clock;         /* jzfpd --test-clock (not from the file) */
 };
 
 /* Load and check the configuration file at path into *out (caller storage;

@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Limits: a slow or greedy client gets its connection closed, never a
@@ -56,6 +58,20 @@
 static _Atomic size_t http_inflight;
 static _Atomic uint64_t http_busy;
 
+/* A connection, for the header deadline ([http] header_timeout): a
+ * client that sends its headers a byte at a time is never idle, so
+ * libmicrohttpd's idle timeout does not end it; the watch thread does. */
+struct conn {
+	int fd;            /* a duplicate of its socket: shut down by the watch */
+	uint64_t since_ms; /* the connection began, or its previous request ended */
+	bool in_request;   /* its headers are in (the handler saw the request) */
+	bool cut;
+	struct conn *prev, *next;
+};
+
+/* The slow requests cut, for /metrics: one server per process. */
+static _Atomic uint64_t http_cut;
+
 struct http {
 	struct MHD_Daemon *d;
 	struct store *st;
@@ -64,6 +80,13 @@ struct http {
 	struct control *ctl;
 	char bound[80];
 	struct rcache *rc; /* rollup answers kept (rcache.h) */
+	/* The header deadline: the connections (under lock) and the watch
+	 * thread that cuts the late ones. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct conn *conns;
+	bool stop, watching;
+	pthread_t watch;
 };
 
 /* ---------------------------------------------------------------- address */
@@ -351,6 +374,124 @@ snapshot_now(struct http *h)
 	return id;
 }
 
+/* ---------------------------------------------------------------- header deadline */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct conn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* A connection begins and ends: kept in H's list meanwhile, with a
+ * duplicate of its socket, so the watch never shuts down a descriptor
+ * number libmicrohttpd has closed and reused. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+              enum MHD_ConnectionNotificationCode toe)
+{
+	struct http *h = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct conn *k = calloc(1, sizeof(*k));
+		if (!k)
+			return; /* out of memory: this one has no deadline */
+		k->fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+		if (k->fd < 0) {
+			free(k);
+			return;
+		}
+		k->since_ms = mono_ms();
+		pthread_mutex_lock(&h->lock);
+		k->next = h->conns;
+		if (h->conns)
+			h->conns->prev = k;
+		h->conns = k;
+		pthread_mutex_unlock(&h->lock);
+		*ctx = k;
+		return;
+	}
+	struct conn *k = *ctx;
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		h->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&h->lock);
+	close(k->fd);
+	free(k);
+	*ctx = NULL;
+}
+
+/* A request's headers are in (IN), or it has ended: its connection's
+ * next request has the whole deadline from now. */
+static void
+mark_request(struct http *h, struct MHD_Connection *c, bool in)
+{
+	struct conn *k = conn_of(c);
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->lock);
+	k->in_request = in;
+	if (!in)
+		k->since_ms = mono_ms();
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+	(void)con_cls;
+	(void)toe;
+	mark_request(cls, c, false);
+}
+
+/* Every half second: shut down each connection whose request's headers
+ * are later than the deadline (libmicrohttpd then reads its end and
+ * closes it, freeing its place and its address's). */
+static void *
+watch_main(void *arg)
+{
+	struct http *h = arg;
+	uint64_t limit = (uint64_t)h->cfg->http_header_timeout * 1000;
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		uint64_t now = mono_ms();
+		for (struct conn *k = h->conns; k; k = k->next) {
+			if (k->in_request || k->cut || now - k->since_ms <= limit)
+				continue;
+			shutdown(k->fd, SHUT_RDWR);
+			k->cut = true;
+			atomic_fetch_add(&http_cut, 1);
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- routes */
 
 /*
@@ -415,8 +556,13 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "# HELP jzfp_http_busy_total Answers refused with 503 because the answers "
 	            "being sent held their limit of memory.\n"
 	            "# TYPE jzfp_http_busy_total counter\n"
-	            "jzfp_http_busy_total %" PRIu64 "\n",
-	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy));
+	            "jzfp_http_busy_total %" PRIu64 "\n"
+	            "# HELP jzfp_http_header_timeouts_total Connections closed because a "
+	            "request's headers were not in within [http] header_timeout.\n"
+	            "# TYPE jzfp_http_header_timeouts_total counter\n"
+	            "jzfp_http_header_timeouts_total %" PRIu64 "\n",
+	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy),
+	            atomic_load(&http_cut));
 	return send_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b, true);
 }
 
@@ -702,6 +848,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			rt = &routes[i];
 	bool get =
 	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (!*con_cls) /* the first call: the headers are in */
+		mark_request(h, c, true);
 	/* Refused at once, before any body is read. */
 	if (!rt)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "not found: %s", url);
@@ -747,6 +895,16 @@ bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
 		return e;
 	}
 	return fd;
+}
+
+/* Free H, its server stopped (or never started). */
+static void
+http_free(struct http *h)
+{
+	rcache_free(&h->rc);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
 }
 
 int
@@ -796,9 +954,11 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	h->cfg = cfg;
 	h->id = id;
 	h->ctl = ctl;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
 	if (rcache_new(&h->rc)) {
 		close(fd);
-		free(h);
+		http_free(h);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -812,19 +972,27 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_END);
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
 	if (!h->d) {
 		close(fd);
 		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
-		rcache_free(&h->rc);
-		free(h);
+		http_free(h);
 		return JZ_EIO;
 	}
+	if (pthread_create(&h->watch, NULL, watch_main, h) != 0) {
+		MHD_stop_daemon(h->d);
+		snprintf(err, errlen, "[http] cannot start the header deadline's thread");
+		http_free(h);
+		return JZ_EIO;
+	}
+	h->watching = true;
 	log_info("http: serving on http://%s/", h->bound);
 	*out = h;
 	return 0;
@@ -842,8 +1010,14 @@ http_close(struct http **hp)
 	if (!hp || !*hp)
 		return;
 	struct http *h = *hp;
-	MHD_stop_daemon(h->d);
-	rcache_free(&h->rc);
-	free(h);
+	if (h->watching) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->watch, NULL);
+	}
+	MHD_stop_daemon(h->d); /* closes every connection: the list empties */
+	http_free(h);
 	*hp = NULL;
 }

@@ -40,6 +40,7 @@ import io
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -68,6 +69,8 @@ PARENT_ONLY = ("jzfp_up_backlog_records", "jzfp_down_backlog_records", "jzfp_par
 ALERTS = os.path.join(jt.SRC, "configs", "prometheus", "jzfp-alerts.yml")
 ALERTS_TEST = os.path.join(jt.SRC, "tests", "data", "prometheus", "jzfp-alerts-test.yml")
 HTTP_TIMEOUT = 30
+HEADER_TIMEOUT = 3  # [http] header_timeout of the test's nodes (default 10)
+PER_IP = 16         # connections libmicrohttpd takes from one address (http.c)
 
 
 def with_http(t, nodes):
@@ -78,7 +81,7 @@ def with_http(t, nodes):
         write(n)
         if n in nodes:
             with open(n.conf, "a", encoding="utf-8") as f:
-                f.write("\n[http]\nlisten = 127.0.0.1:0\n")
+                f.write(f"\n[http]\nlisten = 127.0.0.1:0\nheader_timeout = {HEADER_TIMEOUT}\n")
     t.write_conf = write_conf
 
 
@@ -724,6 +727,74 @@ def check_limits(n, addr):
             s.close()
 
 
+def ask_from(source, addr):
+    """A whole GET /api/status from SOURCE (a loopback address): the status
+    line answered, or "" when the server closed the connection instead."""
+    try:
+        with socket.create_connection(addr, timeout=HTTP_TIMEOUT, source_address=(source, 0)) as s:
+            s.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(64).split(b"\r\n")[0].decode("latin-1")
+    except OSError:
+        return ""
+
+
+def check_slow_headers(n, addr):
+    """Slow headers (slowloris): PER_IP connections from one address each
+    sending a header byte every 0.2 s, never idle, fill that address's
+    places; the header deadline ([http] header_timeout) closes every one of
+    them, after which the address is answered again. Others are answered
+    meanwhile."""
+    before = metric_of(addr, "jzfp_http_header_timeouts_total")
+    source = "127.0.0.2"
+    socks = []
+    for _ in range(PER_IP):
+        s = socket.create_connection(addr, timeout=HTTP_TIMEOUT, source_address=(source, 0))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        socks.append(s)
+    try:
+        check_eq(ask_from(source, addr), "", f"{n}: a {PER_IP + 1}th connection from {source} "
+                 "answered (the per-address limit is not what the test assumes)")
+        check(ask_from("127.0.0.1", addr).startswith("HTTP/1.1 200"),
+              f"{n}: another address not answered during the slow requests")
+        open_ = set(socks)
+        end = jt.deadline(HEADER_TIMEOUT + 30)
+        for _ in range(100000):
+            if not open_ or time.monotonic() > end:
+                break
+            for s in list(open_):
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    open_.discard(s)  # closed by the server
+            readable, _, _ = select.select(list(open_), [], [], 0.2)
+            for s in readable:
+                try:
+                    closed = s.recv(4096) == b""
+                except OSError:
+                    closed = True
+                check(closed, f"{n}: a request with unfinished headers was answered")
+                open_.discard(s)
+        check(not open_, f"{n}: {len(open_)} of {PER_IP} slow-header connections still open "
+              f"{HEADER_TIMEOUT + 30} s after they began (header_timeout {HEADER_TIMEOUT})")
+    finally:
+        for s in socks:
+            s.close()
+    cut = metric_of(addr, "jzfp_http_header_timeouts_total") - before
+    check(cut >= PER_IP, f"{n}: jzfp_http_header_timeouts_total rose by {cut}, not {PER_IP}")
+    # The places freed as libmicrohttpd closed them.
+    t0 = time.monotonic()
+    status = ""
+    for _ in range(1000):
+        status = ask_from(source, addr)
+        if status or time.monotonic() > t0 + 30:
+            break
+        time.sleep(0.1)
+    check(status.startswith("HTTP/1.1 200"), f"{n}: {source} not answered after the cut: "
+          f"{status!r}")
+    jt.log(f"{n}: {PER_IP} slow-header connections closed by the header deadline; "
+           f"{source} answered again")
+
+
 # ---------------------------------------------------------------- dashboard
 
 def check_dashboard(t, n, addr):
@@ -837,6 +908,7 @@ def test(t):
                         [(counties[0], "census", c2)])
     check_refusals(prov, paddr)
     check_limits(prov, paddr)
+    check_slow_headers(prov, paddr)
     check_dashboard(t, prov, paddr)
     check_answer_budget(t, counties[0], caddr)
 

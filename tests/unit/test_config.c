@@ -362,6 +362,20 @@ max_skew_default_and_range(void **state)
 	             "[trust] max_skew: must be an integer in 1..2592000");
 }
 
+/* [http] header_timeout: seconds, 10 unless given, 1..300. */
+static void
+header_timeout_default_and_range(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, COUNTY "[http]\nlisten = 127.0.0.1:0\n"), 0);
+	assert_int_equal(fx->cfg.http_header_timeout, 10);
+	assert_int_equal(load(fx, COUNTY "[http]\nheader_timeout = 3\n"), 0);
+	assert_int_equal(fx->cfg.http_header_timeout, 3);
+	expect_error(fx, COUNTY "[http]\nheader_timeout = 301\n", 9,
+	             "[http] header_timeout: must be an integer in 1..300");
+}
+
 static void
 syntax_errors_and_long_lines(void **state)
 {
@@ -400,6 +414,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(key_in_a_readable_file_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(insecure_is_yes_or_no, setup, teardown),
 	    cmocka_unit_test_setup_teardown(max_skew_default_and_range, setup, teardown),
+	    cmocka_unit_test_setup_teardown(header_timeout_default_and_range, setup, teardown),
 	    cmocka_unit_test_setup_teardown(syntax_errors_and_long_lines, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
