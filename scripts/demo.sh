@@ -411,9 +411,11 @@ with urllib.request.urlopen(base + "/metrics", timeout=30) as r:
     lines = r.read().decode("utf-8").splitlines()
 print(f"metrics:   {base}/metrics  ({len(lines)} lines), among them:")
 for line in lines:
-    if line.startswith(("jzfp_records_held", "jzfp_child_connected", "jzfp_open_proposals")):
+    if line.startswith(("jzfp_records_held", "jzfp_child_connected", "jzfp_open_proposals",
+                        "jzfp_area_poverty_incidence_ratio")):
         print("  " + line)
 print(f"API:       {base}/api/rollup?level=county&format=csv, /api/tree, /api/status")
+print("Grafana:   configs/grafana/jzfp-dashboard.json (a Prometheus scraping the metrics above)")
 PY
 
 section "Status of every node"
