@@ -61,12 +61,17 @@ def village_row(t, n):
 
 
 def vm_hwm(pid):
-    """VmHWM of PID in KiB, or None once it has exited."""
+    """VmHWM of PID in KiB once it runs jzfpctl; None before (between fork
+    and exec it is a copy of this Python process, whose high-water mark is
+    not jzfpctl's) and once it has exited."""
     try:
         with open(f"/proc/{pid}/status") as f:
+            name = None
             for ln in f:
-                if ln.startswith("VmHWM:"):
-                    return int(ln.split()[1])
+                if ln.startswith("Name:"):
+                    name = ln.split()[1]
+                elif ln.startswith("VmHWM:"):
+                    return int(ln.split()[1]) if name == "jzfpctl" else None
     except OSError:
         pass
     return None
