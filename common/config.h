@@ -43,9 +43,9 @@
  *   [http]
  *   listen = 127.0.0.1:8080        ; optional: the read-only HTTP server (node/http/),
  *                                  ; HOST:PORT or [IPv6]:PORT, port 0 = any free port
- *   header_timeout = 10            ; 1..300 seconds: a request's headers must have
- *                                  ; come in whole this long after the connection
- *                                  ; (or its previous request) began, or it is closed
+ *   header_timeout = 10            ; 1..300 seconds: a request (headers, a GET's
+ *                                  ; body) must have come in whole this long after
+ *                                  ; its first bytes, or its connection is closed
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
  * config_load, refuses a config without root_key unless insecure = yes.

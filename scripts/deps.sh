@@ -57,12 +57,33 @@ echo "deps: installing ${missing[*]}" >&2
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+# Debian's prometheus package starts a Prometheus server on every address
+# (port 9090) and enables it at boot; jzfp uses only its programs (promtool,
+# and a server the tests start on 127.0.0.1). While installing it, Debian's
+# policy-rc.d (unless the machine has one) keeps services from starting;
+# afterwards it is disabled at boot.
+prom_new=0
+[[ " ${missing[*]} " == *" prometheus "* ]] && prom_new=1
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ "$prom_new" = 1 ] && [ ! -e "$policy" ]; then
+	trap '[ "$own_policy" = 0 ] || $SUDO rm -f "$policy"' EXIT
+	printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs\nexit 101\n' |
+		$SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && own_policy=1
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian's prometheus package starts a Prometheus server on every address
-# (port 9090) where systemd runs; jzfp uses only its programs (promtool, and
-# a server the tests start on 127.0.0.1): one it installed is not left open.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-	$SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-	echo "deps: stopped and disabled prometheus.service, which installing prometheus started" >&2
+if [ "$own_policy" = 1 ]; then
+	$SUDO rm -f "$policy"
+	own_policy=0
 fi
+if [ "$prom_new" = 1 ]; then
+	if [ -d /run/systemd/system ]; then
+		$SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 &&
+			echo "deps: prometheus.service disabled (only its programs are used)" >&2
+	elif command -v update-rc.d >/dev/null; then
+		$SUDO update-rc.d prometheus disable >/dev/null 2>&1 &&
+			echo "deps: the prometheus service disabled (only its programs are used)" >&2
+	fi
+fi
+exit 0

@@ -305,8 +305,8 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	 * and building their reply is many allocations. This node, then each
 	 * child's last heartbeat (itself and its subtree), each report's age
 	 * made this node's. */
-	uint64_t now = node_now_ms();
 	const struct control_view *v = control_view_lock(s->ctl);
+	uint64_t now = node_now_ms(); /* after the lock: no report is newer */
 	size_t total = 1;
 	for (size_t i = 0; i < v->n_children; i++)
 		total += v->children[i].n_subtree;

@@ -19,15 +19,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,13 +62,19 @@
 static _Atomic size_t http_inflight;
 static _Atomic uint64_t http_busy;
 
-/* A connection, for the header deadline ([http] header_timeout): a
- * client that sends its headers a byte at a time is never idle, so
- * libmicrohttpd's idle timeout does not end it; the watch thread does. */
+/*
+ * A connection, for the request deadline ([http] header_timeout): a client
+ * that sends a request's headers (or a GET's body) a byte at a time is never
+ * idle, so libmicrohttpd's idle timeout does not end it; the watch thread
+ * does. A request's time counts from when its first bytes are seen (the
+ * socket's received byte count moved since the previous request ended) to
+ * when the handler answers it; an idle connection is libmicrohttpd's to end.
+ */
 struct conn {
-	int fd;            /* a duplicate of its socket: shut down by the watch */
-	uint64_t since_ms; /* the connection began, or its previous request ended */
-	bool in_request;   /* its headers are in (the handler saw the request) */
+	int fd;              /* a duplicate of its socket: shut down by the watch */
+	uint64_t idle_bytes; /* bytes received when its previous request ended */
+	uint64_t began_ms;   /* a request's first bytes seen (0: none since) */
+	bool answering;      /* the handler has its request: no deadline */
 	bool cut;
 	struct conn *prev, *next;
 };
@@ -374,7 +384,7 @@ snapshot_now(struct http *h)
 	return id;
 }
 
-/* ---------------------------------------------------------------- header deadline */
+/* ---------------------------------------------------------------- request deadline */
 
 static uint64_t
 mono_ms(void)
@@ -382,6 +392,29 @@ mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Bytes the kernel has received on socket FD; false if it cannot say. */
+static bool
+bytes_received(int fd, uint64_t *out)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+		return false;
+	*out = ti.tcpi_bytes_received;
+	return true;
+}
+
+/* Does socket FD hold received bytes the server has not read? Then the
+ * server is behind, not the client slow. */
+static bool
+unread(int fd)
+{
+	int n = 0;
+	return ioctl(fd, SIOCINQ, &n) == 0 && n > 0;
 }
 
 static struct conn *
@@ -411,7 +444,6 @@ on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 			free(k);
 			return;
 		}
-		k->since_ms = mono_ms();
 		pthread_mutex_lock(&h->lock);
 		k->next = h->conns;
 		if (h->conns)
@@ -437,18 +469,20 @@ on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 	*ctx = NULL;
 }
 
-/* A request's headers are in (IN), or it has ended: its connection's
- * next request has the whole deadline from now. */
+/* The handler answers C's request (ANSWERING), or the request has ended:
+ * the connection is idle until its next request's first bytes. */
 static void
-mark_request(struct http *h, struct MHD_Connection *c, bool in)
+mark_request(struct http *h, struct MHD_Connection *c, bool answering)
 {
 	struct conn *k = conn_of(c);
 	if (!k)
 		return;
 	pthread_mutex_lock(&h->lock);
-	k->in_request = in;
-	if (!in)
-		k->since_ms = mono_ms();
+	k->answering = answering;
+	if (!answering) {
+		bytes_received(k->fd, &k->idle_bytes);
+		k->began_ms = 0;
+	}
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -461,9 +495,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	mark_request(cls, c, false);
 }
 
-/* Every half second: shut down each connection whose request's headers
- * are later than the deadline (libmicrohttpd then reads its end and
- * closes it, freeing its place and its address's). */
+/* Every half second: shut down each connection whose request has come in
+ * for longer than the deadline without being whole, the server having read
+ * all of it (libmicrohttpd then reads its end and closes it, freeing its
+ * place and its address's). */
 static void *
 watch_main(void *arg)
 {
@@ -471,16 +506,24 @@ watch_main(void *arg)
 	uint64_t limit = (uint64_t)h->cfg->http_header_timeout * 1000;
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
-		uint64_t now = mono_ms();
+		uint64_t now = mono_ms(), b;
 		for (struct conn *k = h->conns; k; k = k->next) {
-			if (k->in_request || k->cut || now - k->since_ms <= limit)
+			if (k->answering || k->cut || !bytes_received(k->fd, &b))
+				continue;
+			if (b == k->idle_bytes) {
+				k->began_ms = 0;
+				continue;
+			}
+			if (!k->began_ms)
+				k->began_ms = now;
+			if (now - k->began_ms <= limit || unread(k->fd))
 				continue;
 			shutdown(k->fd, SHUT_RDWR);
 			k->cut = true;
 			atomic_fetch_add(&http_cut, 1);
 		}
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 500 * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
@@ -848,13 +891,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			rt = &routes[i];
 	bool get =
 	    strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	if (!*con_cls) /* the first call: the headers are in */
-		mark_request(h, c, true);
 	/* Refused at once, before any body is read. */
-	if (!rt)
-		return send_text(c, MHD_HTTP_NOT_FOUND, "not found: %s", url);
-	if (!get)
-		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s: only GET and HEAD", method);
+	if (!rt || !get) {
+		mark_request(h, c, true);
+		return rt ? send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "%s: only GET and HEAD",
+		                      method)
+		          : send_text(c, MHD_HTTP_NOT_FOUND, "not found: %s", url);
+	}
 	/* A GET with a body: let libmicrohttpd read (and drop) it first. */
 	if (!*con_cls) {
 		*con_cls = (void *)h;
@@ -864,6 +907,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* The request is whole: its deadline ends here. */
+	mark_request(h, c, true);
 	return rt->fn(h, c);
 }
 
@@ -954,8 +999,25 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	h->cfg = cfg;
 	h->id = id;
 	h->ctl = ctl;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->wake, NULL);
+	/* The watch's clock is monotonic: a step of the wall clock does not
+	 * move its deadlines. */
+	pthread_condattr_t ca;
+	bool sync = pthread_condattr_init(&ca) == 0;
+	if (sync) {
+		sync = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+		       pthread_cond_init(&h->wake, &ca) == 0;
+		pthread_condattr_destroy(&ca);
+	}
+	if (sync && pthread_mutex_init(&h->lock, NULL) != 0) {
+		pthread_cond_destroy(&h->wake);
+		sync = false;
+	}
+	if (!sync) {
+		close(fd);
+		free(h);
+		snprintf(err, errlen, "[http] cannot set up the server's lock");
+		return JZ_EIO;
+	}
 	if (rcache_new(&h->rc)) {
 		close(fd);
 		http_free(h);
@@ -972,7 +1034,16 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+	/* libmicrohttpd's own copy of the socket: it closes it when it stops,
+	 * and on some failed starts, so ours is closed here, once. */
+	int mfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	close(fd);
+	if (mfd < 0) {
+		snprintf(err, errlen, "[http] listen: %s", strerror(errno));
+		http_free(h);
+		return JZ_EIO;
+	}
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, mfd,
 	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
@@ -981,7 +1052,6 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
 	if (!h->d) {
-		close(fd);
 		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
 		http_free(h);
 		return JZ_EIO;

@@ -4,8 +4,8 @@
  * reply, written as it is: nothing is computed here.
  *
  * The registry's figures (http_metrics_areas) are the rows of rollup
- * replies, one sample per area, incidence as a ratio (0.0123 for 1.23 %),
- * written exactly from the reply's fixed-point percentage.
+ * replies, one sample per area, the incidence as the unrounded ratio of the
+ * row's poor persons to its population.
  *
  * Format: one "# HELP" and one "# TYPE" line per family, then its samples,
  * contiguous; label values escape backslash, double quote and newline;
@@ -206,7 +206,7 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 	}
 }
 
-/* The fixed-point percentage X as an exact ratio ("1.23" % -> "0.0123"). */
+/* The fixed-point percentage X as an exact ratio ("3" % -> "0.03"). */
 static void
 fixed_ratio(const Ctl__Fixed *x, char out[32])
 {
@@ -229,7 +229,7 @@ static const struct {
                   "Poor persons of the area by their households' official status."},
     [FIG_INCIDENCE] = {"jzfp_area_poverty_incidence_ratio",
                        "Poverty incidence (贫困发生率) of the area: poor persons / rural "
-                       "population, as a ratio; absent without a census."},
+                       "population, as a ratio, unrounded; absent without a census."},
     [FIG_BELOW] = {"jzfp_area_below_threshold",
                    "1 when the area's incidence is below the exit threshold; absent without "
                    "a census."},
@@ -242,7 +242,7 @@ static bool
 has_fig(const Ctl__RollupRow *row, enum area_fig f)
 {
 	if (f == FIG_INCIDENCE)
-		return row->incidence_pct != NULL;
+		return row->rural_population > 0;
 	if (f == FIG_BELOW)
 		return row->below_threshold != NULL;
 	return true;
@@ -253,7 +253,6 @@ area_sample(struct sbuf *o, const Ctl__RollupRow *row, enum area_fig f)
 {
 	sample_start(o, area_figs[f].name, "area", row->area, "level", row->level, "name",
 	             row->name);
-	char v[32];
 	switch (f) {
 	case FIG_POPULATION:
 		sbuf_printf(o, " %" PRIu64 "\n", row->rural_population);
@@ -265,8 +264,10 @@ area_sample(struct sbuf *o, const Ctl__RollupRow *row, enum area_fig f)
 		sbuf_printf(o, " %" PRId64 "\n", row->poor_persons);
 		return;
 	case FIG_INCIDENCE:
-		fixed_ratio(row->incidence_pct, v);
-		sbuf_printf(o, " %s\n", v);
+		/* Unrounded (rollup rounds to 0.1 %, which puts 2.96 % on a
+		 * 3 % threshold): the double nearest to the quotient. */
+		sbuf_printf(o, " %.17g\n",
+		            (double)row->poor_persons / (double)row->rural_population);
 		return;
 	case FIG_BELOW:
 		sbuf_printf(o, " %d\n", row->below_threshold->value ? 1 : 0);
@@ -282,8 +283,9 @@ http_metrics_areas(struct sbuf *o, Ctl__RollupReply *const *r, size_t n)
 {
 	if (!n)
 		return;
-	gauge_u(o, "jzfp_rollup_year", "The year of the jzfp_area_* figures (the latest held).",
-	        r[0]->year);
+	if (r[0]->year) /* 0: nothing held yet */
+		gauge_u(o, "jzfp_rollup_year",
+		        "The year of the jzfp_area_* figures (the latest held).", r[0]->year);
 	if (r[0]->threshold_pct) {
 		char v[32];
 		fixed_ratio(r[0]->threshold_pct, v);
