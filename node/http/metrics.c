@@ -161,6 +161,9 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		        r->store->disk_free_bytes);
 		gauge_u(o, "jzfp_disk_low", "1 when free disk space is under the alarm level.",
 		        r->store->disk_low);
+		gauge_u(o, "jzfp_store_failing",
+		        "1 when the store's writes fail (status: store.error names why).",
+		        r->store->error && r->store->error[0]);
 	}
 
 	if (r->parent) {
@@ -181,6 +184,11 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		gauge_u(o, "jzfp_receipt_intact",
 		        "1 when the last receipt names this node's own records.",
 		        r->receipt->intact);
+		gauge_u(o, "jzfp_receipt_unconfirmed_records",
+		        "Records this node signed that the province's last receipt does not cover "
+		        "(0: the province holds all; a quiet node's receipt ages with nothing to "
+		        "confirm).",
+		        r->receipt->of > r->receipt->seq ? r->receipt->of - r->receipt->seq : 0);
 	}
 
 	if (r->n_children) {

@@ -62,10 +62,13 @@ REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_r
             "jzfp_refused_total", "jzfp_workflow_steps_total", "jzfp_open_proposals",
             "jzfp_receipt_age_seconds", "jzfp_store_used_bytes", "jzfp_store_map_bytes",
             "jzfp_disk_free_bytes", "jzfp_build_info", "jzfp_node_info", "jzfp_receipt_intact",
-            "jzfp_disk_low", "jzfp_own_steps_refused", "jzfp_child_refused_total"]
+            "jzfp_disk_low", "jzfp_own_steps_refused", "jzfp_child_refused_total",
+            "jzfp_may_sign", "jzfp_clock_behind_seconds", "jzfp_store_failing",
+            "jzfp_receipt_unconfirmed_records"]
 # What a node without a parent (the province) does not show.
 PARENT_ONLY = ("jzfp_up_backlog_records", "jzfp_down_backlog_records", "jzfp_parent_connected",
-               "jzfp_receipt_age_seconds", "jzfp_receipt_intact")
+               "jzfp_receipt_age_seconds", "jzfp_receipt_intact",
+               "jzfp_receipt_unconfirmed_records")
 ALERTS = os.path.join(jt.SRC, "configs", "prometheus", "jzfp-alerts.yml")
 ALERTS_TEST = os.path.join(jt.SRC, "tests", "data", "prometheus", "jzfp-alerts-test.yml")
 HTTP_TIMEOUT = 30
@@ -254,7 +257,8 @@ GRAFANA = os.path.join(jt.SRC, "configs", "grafana", "jzfp-dashboard.json")
 def check_dashboard_model(d):
     """The Grafana dashboard's shape: each panel with a unique id, the
     datasource variable, a place on the 24-column grid that no other panel
-    covers, and queries with unique refIds. Returns [(panel title, expr)]."""
+    covers, queries with unique refIds, thresholds of its own, and no
+    sparkline over an instant query. Returns [(panel title, expr)]."""
     check([v["name"] for v in d["templating"]["list"] if v["type"] == "datasource"] ==
           ["datasource"], "grafana: no datasource variable")
     ids, cells, exprs = set(), {}, []
@@ -274,6 +278,12 @@ def check_dashboard_model(d):
         refs = [q["refId"] for q in p["targets"]]
         check(refs and len(set(refs)) == len(refs), f"grafana: {title}: refIds {refs}")
         exprs += [(title, q["expr"]) for q in p["targets"]]
+        # Grafana's default thresholds (red from 80) would paint any count red.
+        steps = p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps")
+        check(steps and steps[0]["value"] is None, f"grafana: {title}: thresholds {steps}")
+        if any(q.get("instant") for q in p["targets"]):
+            check(p["options"].get("graphMode", "none") == "none",
+                  f"grafana: {title}: a sparkline of an instant query")
     return exprs
 
 
@@ -441,6 +451,8 @@ def check_metrics(t, n, addr, children):
             st2["store"]["used_bytes"], f"{n}: store_used_bytes")
     check_eq(val("jzfp_store_map_bytes"), float(st1["store"]["map_bytes"]),
              f"{n}: store_map_bytes")
+    check_eq(val("jzfp_store_failing"), float(bool(st1["store"]["error"])), f"{n}: store_failing")
+    check_eq(val("jzfp_may_sign"), float(st1["may_sign"]), f"{n}: may_sign")
     # Other processes write to the disk: equal to a status value, or near.
     free = val("jzfp_disk_free_bytes")
     check(min(abs(free - st1["store"]["disk_free_bytes"]),
@@ -478,6 +490,9 @@ def check_metrics(t, n, addr, children):
         # two readings when no receipt came in between; else a new one reset it.
         # (No bound in wall-clock seconds: receipts come every RECEIPT_MS, but a
         # loaded machine may delay them.)
+        unconfirmed = [x["receipt"]["of"] - x["receipt"]["seq"] for x in (st1, st2)]
+        between(val("jzfp_receipt_unconfirmed_records"), min(unconfirmed), max(unconfirmed),
+                f"{n}: receipt_unconfirmed_records")
         age = val("jzfp_receipt_age_seconds")
         if st1["receipt"]["at"] == st2["receipt"]["at"]:
             between(age, st1["receipt"]["age_s"] - 1, st2["receipt"]["age_s"] + 1,
