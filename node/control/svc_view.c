@@ -173,7 +173,9 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		cs->level = svc_strdup(s, area_level_name(c->level));
 		cs->name = svc_strdup(s, c->name);
 		cs->connected = control_child_connected(cfg, c, now);
-		cs->last_seen_s = (double)(now - c->last_seen_ms) / 1000;
+		cs->heard = c->last_seen_ms != 0;
+		cs->last_seen_s =
+		    (double)(now - (cs->heard ? c->last_seen_ms : v->started_ms)) / 1000;
 		cs->batches = c->batches;
 		cs->refused = c->refused;
 		cs->down_sent = c->down_sent;

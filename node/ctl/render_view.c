@@ -79,9 +79,16 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		            r->workflow->own_steps_refused, r->workflow->own_refused_last);
 	for (size_t i = 0; i < r->n_children; i++) {
 		const Ctl__ChildState *c = r->children[i];
-		sbuf_printf(out, "child     %s %s %s, last seen %.1f s ago, %" PRIu64 " refused\n",
-		            c->area, c->name, c->connected ? "connected" : "DOWN", c->last_seen_s,
-		            c->refused);
+		if (c->heard)
+			sbuf_printf(
+			    out, "child     %s %s %s, last seen %.1f s ago, %" PRIu64 " refused\n",
+			    c->area, c->name, c->connected ? "connected" : "DOWN", c->last_seen_s,
+			    c->refused);
+		else
+			sbuf_printf(out,
+			            "child     %s %s DOWN, not heard from since this node started "
+			            "%.1f s ago\n",
+			            c->area, c->name, c->last_seen_s);
 	}
 	if (r->now) {
 		char t[40];

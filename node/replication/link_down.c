@@ -312,6 +312,65 @@ hello_certified(struct node *n, const struct wire_frame *f, const char *uid, cha
 	return true;
 }
 
+/* Is AREA one this node may have as a child (on_hello's rule)? */
+static bool
+may_be_child(const struct node *n, uint64_t area)
+{
+	enum area_level lvl = area_level_of(area);
+	return lvl != AREA_LEVEL_NONE && area != n->cfg.area && area_is_under(area, n->cfg.area) &&
+	       lvl < n->cfg.level;
+}
+
+static struct child *child_by_area(struct node *n, uint64_t area);
+
+/*
+ * The children this node has had (a cursor into their log is stored), shown
+ * from the start as not connected and not heard from, so that one that does
+ * not come back after this node restarts is seen missing (status,
+ * jzfp_child_connected) rather than not at all. Their names and levels come
+ * from their node records. A read error leaves the list to the Hellos.
+ */
+static void
+known_children(struct node *n)
+{
+	struct store_txn txn;
+	if (store_begin(n->st, &txn, STORE_RO))
+		return;
+	struct store_iter it;
+	struct bytes k, v;
+	if (store_iter_open(&txn, STORE_LINK, &it) == 0) {
+		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+		     rc = store_iter_next(&it, &k, &v)) {
+			uint64_t area = k.n == 8 ? be64_get(k.p) : 0;
+			struct child *c =
+			    v.n == 64 && may_be_child(n, area) ? child_by_area(n, area) : NULL;
+			if (c)
+				c->level = (uint8_t)area_level_of(area);
+		}
+		store_iter_close(&it);
+	}
+	if (n->n_children && store_iter_open(&txn, STORE_ORIGIN, &it) == 0) {
+		for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+		     rc = store_iter_next(&it, &k, &v)) {
+			struct origin_state o;
+			if (k.n != 32 || origin_decode(&o, v.p, v.n) || !o.name[0])
+				continue;
+			for (size_t i = 0; i < n->n_children; i++)
+				if (n->children[i].area == o.area) {
+					snprintf(n->children[i].name, sizeof(n->children[i].name),
+					         "%s", o.name);
+					memcpy(n->children[i].origin, k.p, 32);
+				}
+		}
+		store_iter_close(&it);
+	}
+	store_abort(&txn);
+	if (n->n_children)
+		log_info("%zu children known from the store; each shown as not connected until it "
+		         "says hello",
+		         n->n_children);
+}
+
 int
 link_down_open(struct node *n, char *err, size_t errlen)
 {
@@ -342,6 +401,7 @@ link_down_open(struct node *n, char *err, size_t errlen)
 	}
 	n->mon_down = link_monitor_open(n, n->router, "down");
 	link_revocations_refresh(n); /* before the first connection's ZAP request */
+	known_children(n);
 	if (zmq_bind(n->router, n->cfg.listen) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", n->cfg.listen,
 		         zmq_strerror(zmq_errno()));

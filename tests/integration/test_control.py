@@ -26,6 +26,9 @@ A province, a county, a township and a village, with test clocks.
     out).
   - jzfpctl notices that its node died during a request: it says the
     connection closed, and does not wait out its --timeout.
+  - A child still down when its parent restarts is listed by the parent
+    (from the store) as not connected and not heard from since the start,
+    with its name, until it says hello.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
     error reply naming the problem, and the node keeps answering.
   - Local users: a command that signs is logged with the local user
@@ -354,6 +357,22 @@ def test(t):
     out, err = dying.communicate(timeout=60)
     check_eq(dying.returncode, 1, f"jzfpctl whose node died: {out} {err}")
     check("closed the connection" in err, f"jzfpctl whose node died says: {err.strip()!r}")
+
+    # ---- a child still down when its parent restarts is listed, not lost
+    township = t.nodes["630121101000"]
+    t.restart(township)
+    kids = {c["area"]: c for c in t.status(township)["children"]}
+    check_eq(sorted(kids), [village.area], f"{township}: children after its restart")
+    c = kids[village.area]
+    check_eq((c["connected"], c["heard"], c["name"], c["level"]),
+             (False, False, "新庄村", "village"), f"{township}: the child not back yet")
+    text = t.ctl_text(township, "status")
+    check(f"child     {village.area} 新庄村 DOWN, not heard from since this node started"
+          in text, f"{township}: status text: {text}")
+    t.start(village)
+    t.wait_for(f"{township}: {village} back",
+               lambda: all(x["connected"] and x["heard"]
+                           for x in t.status(township)["children"]), timeout=60)
 
 
 if __name__ == "__main__":
