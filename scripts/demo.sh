@@ -10,7 +10,7 @@ top=$(cd "$here/.." && pwd)
 
 usage() {
 	cat <<'USAGE'
-usage: scripts/demo.sh [--bin DIR] [--dir DIR] [--households N] [--keep]
+usage: scripts/demo.sh [--bin DIR] [--dir DIR] [--households N] [--http ADDR] [--linger] [--keep]
 
 Runs scripts/deps.sh --no-test and scripts/build.sh normal jzfpd jzfpctl (what a
 node's host needs; scripts/test.sh installs and builds the rest), then in a fresh

@@ -564,11 +564,12 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (!q)
 		return svc_fail(s, JZ_EPARSE, "proposals: empty request");
 	uint8_t want = 0;
-	if (q->state[0] && wf_state_parse(q->state, &want))
-		return svc_fail(s, JZ_EPARSE,
-		                "--state: '%s' is not a state (PROPOSED, VILLAGE_NOTICE, ..., "
-		                "RECORDED, REJECTED, CONTESTED)",
-		                q->state);
+	if (q->state[0] && wf_state_parse(q->state, &want)) {
+		char names[400];
+		wf_state_names(names, sizeof(names));
+		return svc_fail(s, JZ_EPARSE, "state: '%s' is not a state (one of %s)", q->state,
+		                names);
+	}
 	uint64_t under = q->under ? q->under : s->cfg->area;
 	if (!area_is_valid(under))
 		return svc_fail(s, JZ_EPARSE, "--under: '%" PRIu64 "' is not a 12-digit area code",

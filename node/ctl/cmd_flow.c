@@ -134,11 +134,11 @@ cmd_proposals(struct ctl *c, int argc, char **argv)
 	if (a.val[1] && area_parse(a.val[1], &area))
 		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", a.val[1]);
 	uint8_t state;
-	if (a.val[0] && wf_state_parse(a.val[0], &state))
-		cli_usage_error(&cmd,
-		                "--state: '%s' is not a state (PROPOSED, VILLAGE_NOTICE, ..., "
-		                "RECORDED, REJECTED, CONTESTED)",
-		                a.val[0]);
+	if (a.val[0] && wf_state_parse(a.val[0], &state)) {
+		char names[400];
+		wf_state_names(names, sizeof(names));
+		cli_usage_error(&cmd, "--state: '%s' is not a state (one of %s)", a.val[0], names);
+	}
 	Ctl__ProposalsReq q;
 	ctl__proposals_req__init(&q);
 	char sbuf_state[32] = "";

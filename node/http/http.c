@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -628,9 +629,71 @@ send_json(struct MHD_Connection *c, struct svc *s, const Ctl__Reply *rp,
 	return r;
 }
 
+/* Query argument NAME, or NULL; a value too long is refused by the caller. */
+static const char *
+arg(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct args_check {
+	const char *const *known; /* NULL-terminated */
+	const char *seen[8];
+	size_t n_seen;
+	char why[160];
+};
+
+static enum MHD_Result
+check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct args_check *a = cls;
+	if (!key[0]) /* a stray "&" */
+		return MHD_YES;
+	bool known = false;
+	for (const char *const *k = a->known; *k && !known; k++)
+		known = strcmp(*k, key) == 0;
+	for (size_t i = 0; known && i < a->n_seen; i++)
+		if (strcmp(a->seen[i], key) == 0) {
+			snprintf(a->why, sizeof(a->why), "%.40s: given twice", key);
+			return MHD_NO;
+		}
+	if (!known) {
+		size_t k = (size_t)snprintf(a->why, sizeof(a->why),
+		                            "%.40s: not a parameter here (known:", key);
+		for (const char *const *p = a->known; *p && k < sizeof(a->why); p++)
+			k += (size_t)snprintf(a->why + k, sizeof(a->why) - k, " %s", *p);
+		if (k < sizeof(a->why))
+			snprintf(a->why + k, sizeof(a->why) - k, ")");
+		return MHD_NO;
+	}
+	if (a->n_seen < sizeof(a->seen) / sizeof(a->seen[0]))
+		a->seen[a->n_seen++] = key;
+	return MHD_YES;
+}
+
+/* An /api request's query parameters are all KNOWN and none twice: a typo
+ * (levle=village) is told, not answered with the default. The reason, or
+ * NULL when they are fine; it lives in A. */
+static const char *
+bad_args(struct MHD_Connection *c, const char *const *known, struct args_check *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->known = known;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, a);
+	return a->why[0] ? a->why : NULL;
+}
+
+static const char *const no_args[] = {NULL};
+
 static enum MHD_Result
 get_status(struct http *h, struct MHD_Connection *c)
 {
+	struct args_check ac;
+	const char *bad = bad_args(c, no_args, &ac);
+	if (bad)
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE, bad);
 	struct svc s;
 	Ctl__Reply rp;
 	ask_status(h, &s, &rp);
@@ -640,22 +703,24 @@ get_status(struct http *h, struct MHD_Connection *c)
 static enum MHD_Result
 get_tree(struct http *h, struct MHD_Connection *c)
 {
+	struct args_check ac;
+	const char *bad = bad_args(c, no_args, &ac);
+	if (bad)
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE, bad);
 	struct svc s;
 	Ctl__Reply rp;
 	ask_tree(h, &s, &rp);
 	return send_json(c, &s, &rp, rp.code ? NULL : &rp.tree->base);
 }
 
-/* Query argument NAME, or NULL; a value too long is refused by the caller. */
-static const char *
-arg(struct MHD_Connection *c, const char *name)
-{
-	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-}
-
 static enum MHD_Result
 get_rollup(struct http *h, struct MHD_Connection *c)
 {
+	static const char *const known[] = {"level", "under", "year", "format", NULL};
+	struct args_check ac;
+	const char *bad = bad_args(c, known, &ac);
+	if (bad)
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE, bad);
 	const char *level = arg(c, "level"), *under = arg(c, "under"), *year = arg(c, "year");
 	const char *format = arg(c, "format");
 	const char *vals[] = {level, under, year, format};
@@ -667,10 +732,11 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 		level = "county";
 	if (!format || !format[0])
 		format = "json";
-	bool csv = strcmp(format, "csv") == 0;
-	if (!csv && strcmp(format, "json") != 0)
+	bool csv = strcasecmp(format, "csv") == 0;
+	if (!csv && strcasecmp(format, "json") != 0)
 		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
 		                      "format: not json or csv");
+	format = csv ? "csv" : "json";
 	uint64_t area = 0;
 	if (under && under[0] && area_parse(under, &area))
 		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
@@ -751,6 +817,11 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 static enum MHD_Result
 get_proposals(struct http *h, struct MHD_Connection *c)
 {
+	static const char *const known[] = {"state", "under", NULL};
+	struct args_check ac;
+	const char *bad = bad_args(c, known, &ac);
+	if (bad)
+		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE, bad);
 	const char *state = arg(c, "state"), *under = arg(c, "under");
 	if ((state && strlen(state) > HTTP_MAX_QUERY_VALUE) ||
 	    (under && strlen(under) > HTTP_MAX_QUERY_VALUE))

@@ -82,6 +82,19 @@ wf_state_name(uint8_t state)
 	return state < WF_NSTATES ? state_names[state] : "?";
 }
 
+void
+wf_state_names(char *out, size_t len)
+{
+	size_t k = 0;
+	out[0] = 0;
+	for (uint8_t st = 1; st < WF_NSTATES && k < len; st++) {
+		int n = snprintf(out + k, len - k, "%s%s", st > 1 ? ", " : "", state_names[st]);
+		if (n < 0)
+			break;
+		k += (size_t)n;
+	}
+}
+
 const char *
 wf_state_label(uint8_t state)
 {

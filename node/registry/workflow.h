@@ -287,6 +287,8 @@ const char *wf_step_name(uint8_t step);    /* "village_notice_open" */
 const char *wf_kind_name(uint8_t kind);    /* "exit" */
 /* Parse a state name (case-insensitive). Returns 0 or JZ_EPARSE. */
 int wf_state_parse(const char *s, uint8_t *out);
+/* Every state's name, ", " between them, for a message (cut to LEN). */
+void wf_state_names(char *out, size_t len);
 
 /* ---------------------------------------------------------------- storage */
 

@@ -723,6 +723,22 @@ def check_refusals(n, addr):
              f"{n}: /api/proposals equals jzfpctl proposals --json")
     st, _, body = request(addr, "GET", "/api/proposals?under=abc")
     check_eq(st, 400, f"{n}: /api/proposals with a bad area")
+    # A typo or a repeated parameter is told, not answered with the default.
+    for path, says in (("/api/rollup?levle=village", "levle: not a parameter here (known: "
+                        "level under year format)"),
+                       ("/api/rollup?level=county&level=village", "level: given twice"),
+                       ("/api/proposals?sate=RECORDED", "sate: not a parameter here"),
+                       ("/api/status?x=1", "x: not a parameter here (known:)"),
+                       ("/api/tree?x=1", "x: not a parameter here"),
+                       ("/api/proposals?state=NOTICED", "state: 'NOTICED' is not a state (one "
+                        "of PROPOSED, VILLAGE_NOTICE, VILLAGE_PASSED, TOWNSHIP_APPROVED")):
+        st, _, body = request(addr, "GET", path)
+        check_eq(st, 400, f"{n}: {path}")
+        check(says in json.loads(body).get("error", ""), f"{n}: {path}: {body!r}")
+    # Case does not matter in format, as in state.
+    upper = request(addr, "GET", "/api/rollup?format=CSV")
+    lower = request(addr, "GET", "/api/rollup?format=csv")
+    check_eq((upper[0], upper[2]), (200, lower[2]), f"{n}: /api/rollup?format=CSV")
     jt.log(f"{n}: 404, 405 and 400 as expected; /api/proposals as jzfpctl")
 
 
