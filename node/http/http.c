@@ -583,6 +583,9 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	http_metrics(&b, rp.status);
 	svc_release(&s);
 	metrics_areas(h, &b);
+	if (!ask_tree(h, &s, &rp))
+		http_metrics_tree(&b, rp.tree);
+	svc_release(&s);
 	uint64_t hits, misses, updates;
 	rcache_counts(h->rc, &hits, &misses, &updates);
 	sbuf_printf(&b,

@@ -315,3 +315,82 @@ http_metrics_areas(struct sbuf *o, Ctl__RollupReply *const *r, size_t n)
 			}
 	}
 }
+
+/* The state a tree row counts under in jzfp_tree_nodes. */
+static const char *
+tree_state(const Ctl__TreeNode *t)
+{
+	return t->stale ? "stale" : t->connected ? "reporting" : "disconnected";
+}
+
+static bool
+stale_area(const Ctl__TreeReply *tr, const char *area)
+{
+	for (size_t i = 1; i < tr->n_nodes; i++)
+		if (tr->nodes[i]->stale && strcmp(tr->nodes[i]->area, area) == 0)
+			return true;
+	return false;
+}
+
+void
+http_metrics_tree(struct sbuf *o, const Ctl__TreeReply *tr)
+{
+	if (!tr || tr->n_nodes < 2)
+		return; /* no subtree: a village, or no child heard from */
+	/* rows[0] is this node; the others its subtree, as last reported */
+	static const char *const levels[] = {"village", "township", "county"};
+	static const char *const states[] = {"reporting", "disconnected", "stale"};
+	family(o, "jzfp_tree_nodes", "gauge",
+	       "Nodes of this node's subtree by level and by the state of their last report: "
+	       "reporting, disconnected (its link to its parent down) or stale (no report for "
+	       "three heartbeats).");
+	uint64_t backlog[3] = {0};
+	for (size_t l = 0; l < 3; l++) {
+		bool any = false;
+		for (size_t i = 1; i < tr->n_nodes; i++)
+			any = any || strcmp(tr->nodes[i]->level, levels[l]) == 0;
+		if (!any)
+			continue;
+		for (size_t k = 0; k < 3; k++) {
+			uint64_t count = 0;
+			for (size_t i = 1; i < tr->n_nodes; i++) {
+				const Ctl__TreeNode *t = tr->nodes[i];
+				if (strcmp(t->level, levels[l]) != 0)
+					continue;
+				count += strcmp(tree_state(t), states[k]) == 0;
+				if (k == 0)
+					backlog[l] += t->backlog;
+			}
+			sample_u(o, "jzfp_tree_nodes", "level", levels[l], "state", states[k],
+			         count);
+		}
+	}
+	family(o, "jzfp_tree_up_backlog_records", "gauge",
+	       "Records the subtree's nodes of a level hold that their parents have not "
+	       "acknowledged, as last reported.");
+	for (size_t l = 0; l < 3; l++) {
+		bool any = false;
+		for (size_t i = 1; i < tr->n_nodes; i++)
+			any = any || strcmp(tr->nodes[i]->level, levels[l]) == 0;
+		if (any)
+			sample_u(o, "jzfp_tree_up_backlog_records", "level", levels[l], NULL, NULL,
+			         backlog[l]);
+	}
+	/* Stale nodes whose parent is not stale: a county gone quiet is one
+	 * sample, not one per village below it. */
+	bool any = false;
+	for (size_t i = 1; i < tr->n_nodes; i++) {
+		const Ctl__TreeNode *t = tr->nodes[i];
+		if (!t->stale || stale_area(tr, t->parent))
+			continue;
+		if (!any)
+			family(
+			    o, "jzfp_tree_stale_seconds", "gauge",
+			    "Age of the last report of a node of the subtree that has not reported "
+			    "for three heartbeats (only the topmost of a stale branch).");
+		any = true;
+		sample_start(o, "jzfp_tree_stale_seconds", "area", t->area, "level", t->level,
+		             "name", t->name);
+		sbuf_printf(o, " %.1f\n", t->age_s);
+	}
+}

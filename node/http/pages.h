@@ -17,6 +17,9 @@ void http_metrics(struct sbuf *out, const Ctl__StatusReply *st);
  * node's own area, then the levels below it down to its children's):
  * population, poor households and persons, incidence, pending proposals. */
 void http_metrics_areas(struct sbuf *out, Ctl__RollupReply *const *r, size_t n);
+/* metrics.c: the subtree's nodes from a tree reply (this node first): counts
+ * by level and state, backlog by level, and the topmost stale nodes. */
+void http_metrics_tree(struct sbuf *out, const Ctl__TreeReply *tree);
 
 /* dashboard.c: the dashboard page from the status, the tree and one
  * rollup per level below the node (ROLLUPS[0] the nearest level). */

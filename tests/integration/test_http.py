@@ -13,7 +13,9 @@ a census and households; the province and one county serve HTTP on
     with a sample per child, per refusal reason and per open state. Its
     area figures (jzfp_area_*) are the rows of `jzfpctl rollup --format
     csv` at the node's own level down to its children's, exactly, for those
-    areas and no other.
+    areas and no other. The subtree's nodes are counted by level and state
+    (jzfp_tree_nodes), and a stopped township is listed stale alone
+    (jzfp_tree_stale_seconds), not its village below it.
   - a rollup asked twice at the same store snapshot is answered from the
     kept copy (metrics count the hit), and after a change it is read anew;
   - /api/rollup at every level (and with under and year) is byte for byte
@@ -64,7 +66,9 @@ REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_r
             "jzfp_disk_free_bytes", "jzfp_build_info", "jzfp_node_info", "jzfp_receipt_intact",
             "jzfp_disk_low", "jzfp_own_steps_refused", "jzfp_child_refused_total",
             "jzfp_may_sign", "jzfp_clock_behind_seconds", "jzfp_store_failing",
-            "jzfp_receipt_unconfirmed_records"]
+            "jzfp_receipt_unconfirmed_records", "jzfp_tree_stale_seconds"]
+# Shown only while a node of the subtree is stale (check_tree_metrics).
+WHEN_STALE = ("jzfp_tree_stale_seconds",)
 # What a node without a parent (the province) does not show.
 PARENT_ONLY = ("jzfp_up_backlog_records", "jzfp_down_backlog_records", "jzfp_parent_connected",
                "jzfp_receipt_age_seconds", "jzfp_receipt_intact",
@@ -436,7 +440,7 @@ def check_metrics(t, n, addr, children):
         if fam in PARENT_ONLY and not st1.get("parent"):
             check(fam not in types, f"{n}: the province has no parent, yet {fam} is shown")
             continue
-        if fam.startswith("jzfp_child_") and not children:
+        if (fam.startswith("jzfp_child_") and not children) or fam in WHEN_STALE:
             continue
         check(fam in types and fam in helps, f"{n}: /metrics has no HELP/TYPE for {fam}")
         check(any(k[0] == fam for k in m), f"{n}: /metrics has no sample of {fam}")
@@ -897,6 +901,49 @@ def check_slow_headers(n, addr):
            "keep-alive connection and a late reader served")
 
 
+def tree_metrics(addr):
+    samples, _, _ = parse_metrics(get(addr, "/metrics")[1].decode("utf-8"))
+    nodes = {(dict(k[1])["level"], dict(k[1])["state"]): v for k, v in samples.items()
+             if k[0] == "jzfp_tree_nodes"}
+    stale = {dict(k[1])["area"]: v for k, v in samples.items()
+             if k[0] == "jzfp_tree_stale_seconds"}
+    return nodes, stale
+
+
+def check_tree_metrics(t, n, addr):
+    """The subtree on N's /metrics: every node of `tree` counted by level as
+    reporting; then, a township and its village stopped, the township alone
+    listed as stale (the topmost of its branch), both counted stale."""
+    tree = t.ctl(n, "tree", "--json")["nodes"][1:]
+    nodes, stale = tree_metrics(addr)
+    want = {}
+    for r in tree:
+        want[(r["level"], "reporting")] = want.get((r["level"], "reporting"), 0) + 1
+    for level in {r["level"] for r in tree}:
+        for state in ("disconnected", "stale"):
+            want[(level, state)] = 0
+    check_eq(nodes, {k: float(v) for k, v in want.items()}, f"{n}: jzfp_tree_nodes")
+    check_eq(stale, {}, f"{n}: jzfp_tree_stale_seconds with every node reporting")
+    township, village = t.nodes["630122102000"], t.nodes["630122102003"]
+    t.stop(village)
+    t.stop(township)
+    # Their last reports age at the county, which passes them on: stale
+    # after three heartbeats and a margin (woken then too: a report's age
+    # moving is no change a node announces).
+    got = t.wait_for(f"{n}: {township} listed stale on /metrics",
+                     lambda: (lambda m: m if township.area in m[1] else None)(
+                         tree_metrics(addr)), timeout=60,
+                     wake_at=time.monotonic() + 3 * jt.HEARTBEAT_MS / 1000 + 2.5)
+    nodes, stale = got
+    check_eq(sorted(stale), [township.area], f"{n}: the topmost stale node only")
+    check(stale[township.area] >= 3 * jt.HEARTBEAT_MS / 1000,
+          f"{n}: {township}'s report age {stale[township.area]}")
+    check_eq((nodes[("township", "stale")], nodes[("village", "stale")]), (1.0, 1.0),
+             f"{n}: stale nodes counted by level")
+    jt.log(f"{n}: tree metrics: {len(tree)} nodes counted; a stopped township listed stale, "
+           "its village counted")
+
+
 # ---------------------------------------------------------------- dashboard
 
 def check_dashboard(t, n, addr):
@@ -1013,6 +1060,7 @@ def test(t):
     check_slow_headers(prov, paddr)
     check_dashboard(t, prov, paddr)
     check_answer_budget(t, counties[0], caddr)
+    check_tree_metrics(t, prov, paddr)
 
     # Stopped with the node: the port is closed.
     t.stop(prov)
