@@ -25,7 +25,8 @@ Measured, never asserted:
     rollup --format csv` calls, process start to exit), and `status` for
     comparison; and the same over the province's read-only HTTP server
     (median of 20 `GET /api/rollup?format=csv` on one connection: what a
-    dashboard or another program pays, without a process start);
+    dashboard or another program pays, without a process start), and a
+    Prometheus scrape of the province (`GET /metrics`, median of 20);
   - `rollup --verify` at the province;
   - peak memory (VmHWM, from the kernel's rusage of the child) of each
     `jzfpctl import`, and VmHWM of every node (/proc/PID/status).
@@ -392,6 +393,9 @@ def main():
             ms = timed_http(listen, path, a.calls, {"Cache-Control": "no-cache"})
             lat_http_read[lvl] = round(statistics.median(ms), 2)
             lat_http[lvl] = round(statistics.median(timed_http(listen, path, a.calls)), 2)
+        # A Prometheus scrape: status, the area figures (three small rollups
+        # at the province) and the tree.
+        lat_metrics = round(statistics.median(timed_http(listen, "/metrics", a.calls)), 2)
         # After a small commit (one village's census, imported at its county
         # and arrived at the province): the kept village-level answer with
         # the rows of that village and its ancestors read again (rcache.c).
@@ -419,6 +423,7 @@ def main():
             "rollup_median_ms": lat, "status_median_ms": lat_status,
             "rollup_http_median_ms": lat_http, "rollup_http_read_median_ms": lat_http_read,
             "rollup_http_updated_village_median_ms": lat_http_upd,
+            "metrics_http_median_ms": lat_metrics,
             "rollup_verify_s": round(verify_s, 2),
             "jzfpctl_import_hwm_kib_max": max(ctl_hwm.values()),
             "jzfpctl_import_hwm_kib_median": int(statistics.median(ctl_hwm.values())),
@@ -448,6 +453,8 @@ def main():
         print(f"GET /api/rollup csv, village  {lat_http_upd:8.2f} ms after a census commit "
               f"(the changed rows read again, the others kept); median of "
               f"{max(a.calls // 2, 5)}")
+        print(f"GET /metrics                  {lat_metrics:8.2f} ms median of {a.calls} "
+              "(status, the area figures, the tree)")
         print(f"rollup --verify               {verify_s:8.2f} s")
         print(f"jzfpctl import VmHWM          {res['jzfpctl_import_hwm_kib_max'] / 1024:8.1f} MiB "
               f"max, {res['jzfpctl_import_hwm_kib_median'] / 1024:.1f} MiB median "
