@@ -310,8 +310,8 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	const struct control_view *v = control_view_lock(s->ctl);
 	uint64_t now = node_now_ms(); /* after the lock: no report is newer */
 	size_t total = 1;
-	for (size_t i = 0; i < v->n_children; i++)
-		total += v->children[i].n_subtree;
+	for (size_t i = 0; i < v->n_children; i++) /* a placeholder row, or its reports */
+		total += v->children[i].n_subtree ? v->children[i].n_subtree : 1;
 	struct wire_node_status *st = svc_alloc(s, total * sizeof(*st));
 	size_t k = 0;
 	if (st) {
@@ -319,6 +319,8 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		st[k++].age_ms = 0;
 		for (size_t i = 0; i < v->n_children; i++) {
 			const struct child *c = &v->children[i];
+			if (link_child_placeholder(c, s->cfg->area, v->started_ms, now, &st[k]))
+				k++;
 			if (c->n_subtree)
 				memcpy(st + k, c->subtree, c->n_subtree * sizeof(*st));
 			for (size_t j = 0; j < c->n_subtree; j++, k++)
@@ -328,14 +330,14 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	control_view_unlock(s->ctl);
 	if (!st)
 		return svc_fail(s, -ENOMEM, "out of memory");
-	r->nodes = (Ctl__TreeNode **)svc_array(s, total, sizeof(Ctl__TreeNode),
+	r->nodes = (Ctl__TreeNode **)svc_array(s, k, sizeof(Ctl__TreeNode),
 	                                       (void (*)(void *))ctl__tree_node__init);
 	int err = r->nodes ? 0 : -ENOMEM;
-	for (size_t i = 0; !err && i < total; i++)
+	for (size_t i = 0; !err && i < k; i++)
 		err = tree_node(s, &st[i], st[i].age_ms, s->cfg->heartbeat_ms, r->nodes[i]);
 	if (err)
 		return svc_fail(s, err, "out of memory");
-	r->n_nodes = total;
+	r->n_nodes = k;
 	rp->body_case = CTL__REPLY__BODY_TREE;
 	rp->tree = r;
 	return 0;

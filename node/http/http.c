@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "pages.h"
+#include "pbwalk.h"
 #include "rcache.h"
 #include "render.h"
 #include "store.h"
@@ -657,14 +658,23 @@ check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value
 	bool known = false;
 	for (const char *const *k = a->known; *k && !known; k++)
 		known = strcmp(*k, key) == 0;
+	/* The key as told back: 40 bytes at most, cut at a character; one
+	 * that is not UTF-8 is not repeated into the JSON answer. */
+	int kn = (int)strnlen(key, 40);
+	while (kn > 0 && (key[kn] & 0xC0) == 0x80)
+		kn--;
+	if (!pbwalk_utf8_ok((const uint8_t *)key, (size_t)kn)) {
+		key = "(a name that is not UTF-8)";
+		kn = (int)strlen(key);
+	}
 	for (size_t i = 0; known && i < a->n_seen; i++)
 		if (strcmp(a->seen[i], key) == 0) {
-			snprintf(a->why, sizeof(a->why), "%.40s: given twice", key);
+			snprintf(a->why, sizeof(a->why), "%.*s: given twice", kn, key);
 			return MHD_NO;
 		}
 	if (!known) {
 		size_t k = (size_t)snprintf(a->why, sizeof(a->why),
-		                            "%.40s: not a parameter here (known:", key);
+		                            "%.*s: not a parameter here (known:", kn, key);
 		for (const char *const *p = a->known; *p && k < sizeof(a->why); p++)
 			k += (size_t)snprintf(a->why + k, sizeof(a->why) - k, " %s", *p);
 		if (k < sizeof(a->why))

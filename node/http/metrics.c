@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Append TEXT as a label value (without the quotes). */
@@ -323,13 +324,10 @@ tree_state(const Ctl__TreeNode *t)
 	return t->stale ? "stale" : t->connected ? "reporting" : "disconnected";
 }
 
-static bool
-stale_area(const Ctl__TreeReply *tr, const char *area)
+static int
+str_cmp(const void *a, const void *b)
 {
-	for (size_t i = 1; i < tr->n_nodes; i++)
-		if (tr->nodes[i]->stale && strcmp(tr->nodes[i]->area, area) == 0)
-			return true;
-	return false;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 void
@@ -337,60 +335,72 @@ http_metrics_tree(struct sbuf *o, const Ctl__TreeReply *tr)
 {
 	if (!tr || tr->n_nodes < 2)
 		return; /* no subtree: a village, or no child heard from */
-	/* rows[0] is this node; the others its subtree, as last reported */
+	/* nodes[0] is this node; the others its subtree, as last reported */
 	static const char *const levels[] = {"village", "township", "county"};
 	static const char *const states[] = {"reporting", "disconnected", "stale"};
-	family(o, "jzfp_tree_nodes", "gauge",
-	       "Nodes of this node's subtree by level and by the state of their last report: "
-	       "reporting, disconnected (its link to its parent down) or stale (no report for "
-	       "three heartbeats).");
-	uint64_t backlog[3] = {0};
-	for (size_t l = 0; l < 3; l++) {
-		bool any = false;
-		for (size_t i = 1; i < tr->n_nodes; i++)
-			any = any || strcmp(tr->nodes[i]->level, levels[l]) == 0;
-		if (!any)
-			continue;
-		for (size_t k = 0; k < 3; k++) {
-			uint64_t count = 0;
-			for (size_t i = 1; i < tr->n_nodes; i++) {
-				const Ctl__TreeNode *t = tr->nodes[i];
-				if (strcmp(t->level, levels[l]) != 0)
-					continue;
-				count += strcmp(tree_state(t), states[k]) == 0;
-				if (k == 0)
-					backlog[l] += t->backlog;
-			}
-			sample_u(o, "jzfp_tree_nodes", "level", levels[l], "state", states[k],
-			         count);
+	enum { NL = 3, NS = 3 };
+	uint64_t count[NL][NS] = {{0}}, backlog[NL] = {0};
+	bool seen[NL] = {false}, any_level = false;
+	size_t n_stale = 0;
+	for (size_t i = 1; i < tr->n_nodes; i++) {
+		const Ctl__TreeNode *t = tr->nodes[i];
+		n_stale += t->stale;
+		for (size_t l = 0; l < NL; l++) {
+			if (strcmp(t->level, levels[l]) != 0)
+				continue;
+			seen[l] = any_level = true;
+			backlog[l] += t->backlog;
+			for (size_t k = 0; k < NS; k++)
+				count[l][k] += strcmp(tree_state(t), states[k]) == 0;
 		}
 	}
-	family(o, "jzfp_tree_up_backlog_records", "gauge",
-	       "Records the subtree's nodes of a level hold that their parents have not "
-	       "acknowledged, as last reported.");
-	for (size_t l = 0; l < 3; l++) {
-		bool any = false;
-		for (size_t i = 1; i < tr->n_nodes; i++)
-			any = any || strcmp(tr->nodes[i]->level, levels[l]) == 0;
-		if (any)
-			sample_u(o, "jzfp_tree_up_backlog_records", "level", levels[l], NULL, NULL,
-			         backlog[l]);
+	if (any_level) {
+		family(
+		    o, "jzfp_tree_nodes", "gauge",
+		    "Nodes of this node's subtree by level and by the state of their last report: "
+		    "reporting, disconnected (its link to its parent down) or stale (no report "
+		    "for three heartbeats and a margin).");
+		for (size_t l = 0; l < NL; l++)
+			for (size_t k = 0; seen[l] && k < NS; k++)
+				sample_u(o, "jzfp_tree_nodes", "level", levels[l], "state",
+				         states[k], count[l][k]);
+		family(o, "jzfp_tree_up_backlog_records", "gauge",
+		       "Records the subtree's nodes of a level hold that their parents have not "
+		       "acknowledged, as last reported.");
+		for (size_t l = 0; l < NL; l++)
+			if (seen[l])
+				sample_u(o, "jzfp_tree_up_backlog_records", "level", levels[l],
+				         NULL, NULL, backlog[l]);
 	}
+	if (!n_stale)
+		return;
 	/* Stale nodes whose parent is not stale: a county gone quiet is one
-	 * sample, not one per village below it. */
+	 * sample, not one per village below it. The stale areas sorted, for
+	 * the parent's lookup. */
+	const char **stale = malloc(n_stale * sizeof(*stale));
+	if (!stale)
+		return;
+	size_t k = 0;
+	for (size_t i = 1; i < tr->n_nodes; i++)
+		if (tr->nodes[i]->stale)
+			stale[k++] = tr->nodes[i]->area;
+	qsort(stale, k, sizeof(*stale), str_cmp);
 	bool any = false;
 	for (size_t i = 1; i < tr->n_nodes; i++) {
 		const Ctl__TreeNode *t = tr->nodes[i];
-		if (!t->stale || stale_area(tr, t->parent))
+		const char *parent = t->parent;
+		if (!t->stale || bsearch(&parent, stale, k, sizeof(*stale), str_cmp))
 			continue;
 		if (!any)
 			family(
 			    o, "jzfp_tree_stale_seconds", "gauge",
 			    "Age of the last report of a node of the subtree that has not reported "
-			    "for three heartbeats (only the topmost of a stale branch).");
+			    "for three heartbeats and a margin (only the topmost of a stale "
+			    "branch).");
 		any = true;
 		sample_start(o, "jzfp_tree_stale_seconds", "area", t->area, "level", t->level,
 		             "name", t->name);
 		sbuf_printf(o, " %.1f\n", t->age_s);
 	}
+	free(stale);
 }

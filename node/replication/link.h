@@ -163,6 +163,18 @@ void link_up_forward(void *arg, struct applier *a);
 #define LINK_BUSY_PARENT_MS 120000
 uint64_t link_up_silence_limit(uint64_t heartbeat_ms, size_t n_inflight, bool connected);
 void link_down_recv(struct node *n);
+
+/* A child known from the store (link_down_open) is listed until it says
+ * hello only if it sent a record within this many days: a node retired or
+ * moved elsewhere drops off its old parent's list after a restart. */
+#define LINK_KNOWN_CHILD_DAYS 30
+
+/* For child C of a node of area PARENT started at STARTED_MS: when C is one
+ * known from the store that has not said hello since (and so has sent no
+ * report), the row its parent reports for it, at NOW_MS: not connected, its
+ * age counted from the start; true. False for a child heard from. */
+bool link_child_placeholder(const struct child *c, uint64_t parent, uint64_t started_ms,
+                            uint64_t now_ms, struct wire_node_status *out);
 /* Send what of our downlog concerns each child, within its window. */
 void link_down_tick(struct node *n, uint64_t now);
 

@@ -323,12 +323,30 @@ may_be_child(const struct node *n, uint64_t area)
 
 static struct child *child_by_area(struct node *n, uint64_t area);
 
+/* Did the envelope a stored cursor names (its value V: epoch, position,
+ * origin, seq) come within LINK_KNOWN_CHILD_DAYS of NOW_MS (wall time)? */
+static bool
+cursor_recent(struct store_txn *txn, struct bytes v, uint64_t now_ms)
+{
+	uint8_t key[40];
+	memcpy(key, v.p + 24, 32);
+	memcpy(key + 32, v.p + 56, 8);
+	struct bytes raw;
+	struct envelope e;
+	if (store_get(txn, STORE_ENV, key, sizeof(key), &raw) || envelope_decode(&e, raw.p, raw.n))
+		return false;
+	uint64_t at = hlc_ms(e.hlc);
+	return at + (uint64_t)LINK_KNOWN_CHILD_DAYS * 86400000 >= now_ms;
+}
+
 /*
- * The children this node has had (a cursor into their log is stored), shown
- * from the start as not connected and not heard from, so that one that does
- * not come back after this node restarts is seen missing (status,
- * jzfp_child_connected) rather than not at all. Their names and levels come
- * from their node records. A read error leaves the list to the Hellos.
+ * The children this node has had (a cursor into their log is stored) that
+ * sent a record within LINK_KNOWN_CHILD_DAYS, shown from the start as not
+ * connected and not heard from, so that one that does not come back after
+ * this node restarts is seen missing (status, jzfp_child_connected, the tree
+ * and the heartbeat above: link_child_placeholder) rather than not at all.
+ * Their names come from their node records. A read error leaves the list to
+ * the Hellos.
  */
 static void
 known_children(struct node *n)
@@ -336,6 +354,7 @@ known_children(struct node *n)
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return;
+	uint64_t now = hlc_wall_ms() + (uint64_t)n->clock_offset_ms;
 	struct store_iter it;
 	struct bytes k, v;
 	if (store_iter_open(&txn, STORE_LINK, &it) == 0) {
@@ -343,7 +362,9 @@ known_children(struct node *n)
 		     rc = store_iter_next(&it, &k, &v)) {
 			uint64_t area = k.n == 8 ? be64_get(k.p) : 0;
 			struct child *c =
-			    v.n == 64 && may_be_child(n, area) ? child_by_area(n, area) : NULL;
+			    v.n == 64 && may_be_child(n, area) && cursor_recent(&txn, v, now)
+			        ? child_by_area(n, area)
+			        : NULL;
 			if (c)
 				c->level = (uint8_t)area_level_of(area);
 		}
@@ -369,6 +390,21 @@ known_children(struct node *n)
 		log_info("%zu children known from the store; each shown as not connected until it "
 		         "says hello",
 		         n->n_children);
+}
+
+bool
+link_child_placeholder(const struct child *c, uint64_t parent, uint64_t started_ms, uint64_t now_ms,
+                       struct wire_node_status *out)
+{
+	if (c->last_seen_ms || c->n_subtree)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->area = c->area;
+	out->level = c->level;
+	snprintf(out->name, sizeof(out->name), "%s", c->name);
+	out->parent_area = parent;
+	out->age_ms = now_ms > started_ms ? now_ms - started_ms : 0;
+	return true;
 }
 
 int

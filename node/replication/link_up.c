@@ -795,8 +795,8 @@ static void
 send_heartbeat(struct node *n, uint64_t now)
 {
 	size_t total = 1;
-	for (size_t i = 0; i < n->n_children; i++)
-		total += n->children[i].n_subtree;
+	for (size_t i = 0; i < n->n_children; i++) /* a placeholder row, or its reports */
+		total += n->children[i].n_subtree ? n->children[i].n_subtree : 1;
 	if (total > WIRE_MAX_NODES)
 		total = WIRE_MAX_NODES;
 	struct wire_node_status *nodes = calloc(total, sizeof(*nodes));
@@ -806,6 +806,9 @@ send_heartbeat(struct node *n, uint64_t now)
 	size_t k = 1;
 	for (size_t i = 0; i < n->n_children; i++) {
 		const struct child *c = &n->children[i];
+		if (k < total &&
+		    link_child_placeholder(c, n->cfg.area, n->started_ms, now, &nodes[k]))
+			k++;
 		for (size_t j = 0; j < c->n_subtree && k < total; j++) {
 			nodes[k] = c->subtree[j];
 			nodes[k].age_ms += now - c->hb_at_ms;

@@ -28,7 +28,8 @@ A province, a county, a township and a village, with test clocks.
     connection closed, and does not wait out its --timeout.
   - A child still down when its parent restarts is listed by the parent
     (from the store) as not connected and not heard from since the start,
-    with its name, until it says hello.
+    with its name, until it says hello: in status, in its tree, and in the
+    province's tree through the heartbeats.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
     error reply naming the problem, and the node keeps answering.
   - Local users: a command that signs is logged with the local user
@@ -369,6 +370,18 @@ def test(t):
     text = t.ctl_text(township, "status")
     check(f"child     {village.area} 新庄村 DOWN, not heard from since this node started"
           in text, f"{township}: status text: {text}")
+    # ... and in the tree, its own and (through the heartbeats) the province's
+    rows = {r["area"]: r for r in t.ctl(township, "tree", "--json")["nodes"]}
+    check(village.area in rows and (rows[village.area]["connected"], rows[village.area]["name"],
+                                    rows[village.area]["parent"]) == (False, "新庄村",
+                                                                      township.area),
+          f"{township}: tree row of the child not back: {rows.get(village.area)}")
+    prov_rows = t.wait_for(
+        f"{prov}: {village} in the tree as not connected, reported by the restarted {township}",
+        lambda: (lambda r: r if r and not r["connected"] else None)(
+            next((x for x in t.ctl(prov, "tree", "--json")["nodes"]
+                  if x["area"] == village.area), None)), timeout=60)
+    check_eq(prov_rows["parent"], township.area, f"{prov}: {village}'s parent in the tree")
     t.start(village)
     t.wait_for(f"{township}: {village} back",
                lambda: all(x["connected"] and x["heard"]

@@ -285,8 +285,8 @@ def check_dashboard_model(d):
         # Grafana's default thresholds (red from 80) would paint any count red.
         steps = p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps")
         check(steps and steps[0]["value"] is None, f"grafana: {title}: thresholds {steps}")
-        if any(q.get("instant") for q in p["targets"]):
-            check(p["options"].get("graphMode", "none") == "none",
+        if p["type"] == "stat" and any(q.get("instant") for q in p["targets"]):
+            check(p["options"].get("graphMode", "area") == "none",
                   f"grafana: {title}: a sparkline of an instant query")
     return exprs
 
@@ -734,6 +734,7 @@ def check_refusals(n, addr):
                        ("/api/proposals?sate=RECORDED", "sate: not a parameter here"),
                        ("/api/status?x=1", "x: not a parameter here (known:)"),
                        ("/api/tree?x=1", "x: not a parameter here"),
+                       ("/api/rollup?%FF%FE=1", "(a name that is not UTF-8): not a parameter"),
                        ("/api/proposals?state=NOTICED", "state: 'NOTICED' is not a state (one "
                         "of PROPOSED, VILLAGE_NOTICE, VILLAGE_PASSED, TOWNSHIP_APPROVED")):
         st, _, body = request(addr, "GET", path)
@@ -902,12 +903,15 @@ def check_slow_headers(n, addr):
 
 
 def tree_metrics(addr):
-    samples, _, _ = parse_metrics(get(addr, "/metrics")[1].decode("utf-8"))
+    text = get(addr, "/metrics")[1].decode("utf-8")
+    samples, _, _ = parse_metrics(text)
     nodes = {(dict(k[1])["level"], dict(k[1])["state"]): v for k, v in samples.items()
              if k[0] == "jzfp_tree_nodes"}
     stale = {dict(k[1])["area"]: v for k, v in samples.items()
              if k[0] == "jzfp_tree_stale_seconds"}
-    return nodes, stale
+    backlog = {dict(k[1])["level"]: v for k, v in samples.items()
+               if k[0] == "jzfp_tree_up_backlog_records"}
+    return nodes, stale, backlog, text
 
 
 def check_tree_metrics(t, n, addr):
@@ -915,14 +919,19 @@ def check_tree_metrics(t, n, addr):
     reporting; then, a township and its village stopped, the township alone
     listed as stale (the topmost of its branch), both counted stale."""
     tree = t.ctl(n, "tree", "--json")["nodes"][1:]
-    nodes, stale = tree_metrics(addr)
-    want = {}
-    for r in tree:
-        want[(r["level"], "reporting")] = want.get((r["level"], "reporting"), 0) + 1
+    nodes, stale, backlog, _ = tree_metrics(addr)
+    want, want_backlog = {}, {}
     for level in {r["level"] for r in tree}:
-        for state in ("disconnected", "stale"):
-            want[(level, state)] = 0
-    check_eq(nodes, {k: float(v) for k, v in want.items()}, f"{n}: jzfp_tree_nodes")
+        for state in ("reporting", "disconnected", "stale"):
+            want[(level, state)] = 0.0
+        want_backlog[level] = 0.0
+    for r in tree:
+        state = "stale" if r["stale"] else "reporting" if r["connected"] else "disconnected"
+        want[(r["level"], state)] += 1
+        want_backlog[r["level"]] += r["backlog"]
+    check(want[("village", "reporting")] >= 2, f"{n}: the tree to compare with: {tree}")
+    check_eq(nodes, want, f"{n}: jzfp_tree_nodes")
+    check_eq(backlog, want_backlog, f"{n}: jzfp_tree_up_backlog_records")
     check_eq(stale, {}, f"{n}: jzfp_tree_stale_seconds with every node reporting")
     township, village = t.nodes["630122102000"], t.nodes["630122102003"]
     t.stop(village)
@@ -934,7 +943,8 @@ def check_tree_metrics(t, n, addr):
                      lambda: (lambda m: m if township.area in m[1] else None)(
                          tree_metrics(addr)), timeout=60,
                      wake_at=time.monotonic() + 3 * jt.HEARTBEAT_MS / 1000 + 2.5)
-    nodes, stale = got
+    nodes, stale, _, text = got
+    promtool_check(text, f"{n} /metrics with a stale branch")
     check_eq(sorted(stale), [township.area], f"{n}: the topmost stale node only")
     check(stale[township.area] >= 3 * jt.HEARTBEAT_MS / 1000,
           f"{n}: {township}'s report age {stale[township.area]}")
