@@ -574,6 +574,18 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (!area_is_valid(under))
 		return svc_fail(s, JZ_EPARSE, "--under: '%" PRIu64 "' is not a 12-digit area code",
 		                under);
+	/* The cursor: the household id and the first 8 bytes of the proposal's
+	 * hash of the last one a reply held, hex (32 characters, short enough
+	 * for a query string); the list goes on after that key prefix. (Two
+	 * proposals of one household whose hashes share 8 bytes would be told
+	 * apart only by the rest: a chance of 2^-64, taken.) */
+	uint8_t after[16];
+	bool has_after = q->after && q->after[0];
+	if (has_after && hex_decode(q->after, after, sizeof(after)))
+		return svc_fail(s, JZ_EPARSE,
+		                "after: '%.40s' is not a cursor (the 'next' of an earlier reply)",
+		                q->after);
+	uint64_t cap = q->limit ? q->limit : UINT64_MAX;
 	Ctl__ProposalsReply *r = SVC_NEW(s, Ctl__ProposalsReply, ctl__proposals_reply__init);
 	if (!r)
 		return svc_fail(s, -ENOMEM, "out of memory");
@@ -584,8 +596,11 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (err)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	svc_hold(s);
-	/* Two passes over one snapshot: count, then fill. */
+	/* Two passes over one snapshot: count (up to the limit, and whether more
+	 * follow), then fill. */
 	struct store_iter it;
+	bool more = false;
+	uint8_t last[16];
 	for (int pass = 0; pass < 2 && !err; pass++) {
 		size_t count = 0;
 		if (pass == 1) {
@@ -601,20 +616,31 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			break;
 		struct bytes k, v;
 		uint64_t hi;
-		for (int rc = seek_households(&it, under, &hi, &k, &v);
-		     rc == 0 && key_at_most_be64(k, hi); rc = store_iter_next(&it, &k, &v)) {
+		int rc = seek_households(&it, under, &hi, &k, &v);
+		if (has_after && rc == 0 && k.n >= 16 && memcmp(k.p, after, 16) < 0)
+			rc = store_iter_seek(&it, after, sizeof(after), &k, &v);
+		for (; rc == 0 && key_at_most_be64(k, hi); rc = store_iter_next(&it, &k, &v)) {
 			struct wf_proposal p;
 			const uint8_t *hash;
+			if (has_after && k.n >= 16 && memcmp(k.p, after, 16) <= 0)
+				continue;
 			if (wf_proposal_entry(&p, &hash, k.p, k.n, v.p, v.n))
 				continue;
 			if (want ? p.state != want : !wf_is_open(p.state))
 				continue;
 			if (!area_is_under(household_village(p.household), under))
 				continue;
-			if (pass == 0 || count >= r->count) {
+			if (pass == 0) {
+				if (count == cap) {
+					more = true;
+					break;
+				}
 				count++;
 				continue;
 			}
+			if (count >= r->count)
+				break;
+			memcpy(last, k.p, 16);
 			Ctl__Proposal *o = r->proposals[count++];
 			char ph[17];
 			hex_encode(hash, 8, ph);
@@ -645,6 +671,12 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (err)
 		return svc_fail(s, err, "cannot list the proposals: %s", err_str(err));
 	r->count = r->n_proposals;
+	if (more && r->n_proposals) {
+		char cur[33];
+		hex_encode(last, sizeof(last), cur);
+		if (!(r->next = svc_strdup(s, cur)))
+			return svc_fail(s, -ENOMEM, "out of memory");
+	}
 	rp->body_case = CTL__REPLY__BODY_PROPOSALS;
 	rp->proposals = r;
 	return 0;

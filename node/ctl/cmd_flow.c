@@ -37,6 +37,9 @@ const char help_proposals[] =
     "ANNOUNCEMENT, RECORDED, REJECTED, CONTESTED.\n"
     "  --state S     only proposals in state S (also RECORDED or REJECTED)\n"
     "  --under AREA  only households under AREA (default: this node's area)\n"
+    "  --limit N     at most N (1..1000000); when more follow, the answer ends\n"
+    "                with the cursor to pass to --after (JSON: \"next\")\n"
+    "  --after C     the proposals after cursor C, from an earlier answer\n"
     "  --json        for programs\n";
 
 const char help_consent[] =
@@ -118,12 +121,12 @@ check_ids(const struct cli_cmd *cmd, const struct cli_args *a, int first)
 int
 cmd_proposals(struct ctl *c, int argc, char **argv)
 {
-	static const struct cli_opt opts[] = {{"state", true, false},
-	                                      {"under", true, false},
-	                                      {"json", false, false},
-	                                      {NULL, false, false}};
+	static const struct cli_opt opts[] = {{"state", true, false}, {"under", true, false},
+	                                      {"json", false, false}, {"limit", true, false},
+	                                      {"after", true, false}, {NULL, false, false}};
 	static const struct cli_cmd cmd = {"proposals",
-	                                   "proposals [--state S] [--under AREA] [--json]",
+	                                   "proposals [--state S] [--under AREA] [--limit N] "
+	                                   "[--after C] [--json]",
 	                                   help_proposals,
 	                                   opts,
 	                                   0,
@@ -145,6 +148,24 @@ cmd_proposals(struct ctl *c, int argc, char **argv)
 	snprintf(sbuf_state, sizeof(sbuf_state), "%s", a.val[0] ? a.val[0] : "");
 	q.state = sbuf_state;
 	q.under = area;
+	if (a.val[3]) {
+		char *end;
+		unsigned long n =
+		    a.val[3][0] >= '0' && a.val[3][0] <= '9' ? strtoul(a.val[3], &end, 10) : 0;
+		if (!n || *end || n > 1000000)
+			cli_usage_error(&cmd, "--limit: '%s' is not a number in 1..1000000",
+			                a.val[3]);
+		q.limit = (uint32_t)n;
+	}
+	char after[40] = "";
+	if (a.val[4]) {
+		uint8_t raw[16];
+		if (hex_decode(a.val[4], raw, sizeof(raw)))
+			cli_usage_error(&cmd, "--after: '%s' is not a cursor (32 hex digits)",
+			                a.val[4]);
+		snprintf(after, sizeof(after), "%s", a.val[4]);
+		q.after = after;
+	}
 	Ctl__Request rq;
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;

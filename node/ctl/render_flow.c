@@ -69,6 +69,8 @@ render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r)
 	}
 	table_render(&t, out);
 	table_release(&t);
+	if (r->next[0])
+		sbuf_printf(out, "more follow: --after %s\n", r->next);
 }
 
 /* ---------------------------------------------------------------- notice */

@@ -830,16 +830,28 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 static enum MHD_Result
 get_proposals(struct http *h, struct MHD_Connection *c)
 {
-	static const char *const known[] = {"state", "under", NULL};
+	static const char *const known[] = {"state", "under", "limit", "after", NULL};
 	struct args_check ac;
 	const char *bad = bad_args(c, known, &ac);
 	if (bad)
 		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE, bad);
 	const char *state = arg(c, "state"), *under = arg(c, "under");
-	if ((state && strlen(state) > HTTP_MAX_QUERY_VALUE) ||
-	    (under && strlen(under) > HTTP_MAX_QUERY_VALUE))
-		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
-		                      "a query value is too long");
+	const char *limit = arg(c, "limit"), *after = arg(c, "after");
+	const char *vals[] = {state, under, limit, after};
+	for (size_t i = 0; i < 4; i++)
+		if (vals[i] && strlen(vals[i]) > HTTP_MAX_QUERY_VALUE)
+			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+			                      "a query value is too long");
+	unsigned long lim = 0;
+	if (limit && limit[0]) {
+		char *end;
+		lim = limit[0] >= '0' && limit[0] <= '9' ? strtoul(limit, &end, 10) : 0;
+		if (!lim || *end || lim > 1000000)
+			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
+			                      "limit: not a number in 1..1000000");
+	}
+	char aft[HTTP_MAX_QUERY_VALUE + 1];
+	snprintf(aft, sizeof(aft), "%s", after ? after : "");
 	uint64_t area = 0;
 	if (under && under[0] && area_parse(under, &area))
 		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
@@ -850,6 +862,8 @@ get_proposals(struct http *h, struct MHD_Connection *c)
 	ctl__proposals_req__init(&q);
 	q.state = st;
 	q.under = area;
+	q.limit = (uint32_t)lim;
+	q.after = aft;
 	Ctl__Request rq;
 	ctl__request__init(&rq);
 	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;

@@ -721,12 +721,33 @@ def check_refusals(n, addr):
         check_eq(st, 400, f"{n}: /api/rollup?{q}")
         err = json.loads(body)
         check(err.get("error"), f"{n}: /api/rollup?{q}: no error in {body!r}")
-    st, _, body = request(addr, "GET", "/api/proposals")
+    st, _, body_all = request(addr, "GET", "/api/proposals")
     check_eq(st, 200, f"{n}: /api/proposals")
-    check_eq(json.loads(body), n.tree.ctl(n, "proposals", "--json"),
+    check_eq(json.loads(body_all), n.tree.ctl(n, "proposals", "--json"),
              f"{n}: /api/proposals equals jzfpctl proposals --json")
     st, _, body = request(addr, "GET", "/api/proposals?under=abc")
     check_eq(st, 400, f"{n}: /api/proposals with a bad area")
+    # Pages of 2, each after the one before's next: the whole list, in order.
+    whole = [p["household"] + p["proposal"] for p in json.loads(body_all)["proposals"]]
+    check(len(whole) >= 3, f"{n}: too few open proposals to page: {whole}")
+    paged, after = [], ""
+    for _ in range(len(whole)):
+        page = json.loads(get(addr, f"/api/proposals?limit=2&after={after}")[1])
+        paged += [p["household"] + p["proposal"] for p in page["proposals"]]
+        after = page["next"]
+        if not after:
+            break
+    check_eq(paged, whole, f"{n}: /api/proposals in pages of 2")
+    # jzfpctl: the text ends with the cursor, which --after takes
+    text = n.tree.ctl_text(n, "proposals", "--limit", "1")
+    m = re.search(r"^more follow: --after ([0-9a-f]{32})$", text, re.M)
+    check(m is not None, f"{n}: proposals --limit 1 says no cursor: {text}")
+    rest = n.tree.ctl(n, "proposals", "--after", m.group(1), "--json")["proposals"]
+    check_eq([p["household"] + p["proposal"] for p in rest], whole[1:],
+             f"{n}: proposals --after the first's cursor")
+    for q in ("limit=0", "limit=x", "after=zz"):
+        st, _, body = request(addr, "GET", f"/api/proposals?{q}")
+        check_eq(st, 400, f"{n}: /api/proposals?{q}")
     # A typo or a repeated parameter is told, not answered with the default.
     for path, says in (("/api/rollup?levle=village", "levle: not a parameter here (known: "
                         "level under year format)"),

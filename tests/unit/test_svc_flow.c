@@ -188,6 +188,73 @@ proposals_of(struct fixture *fx, struct svc *s, const char *state, uint64_t unde
 	call(fx, s, &rq, rp);
 }
 
+/* proposals_of with a LIMIT and the cursor AFTER ("" = none). */
+static void
+proposals_page(struct fixture *fx, struct svc *s, uint32_t limit, const char *after, Ctl__Reply *rp)
+{
+	Ctl__ProposalsReq q;
+	ctl__proposals_req__init(&q);
+	char cur[80];
+	snprintf(cur, sizeof(cur), "%s", after);
+	q.limit = limit;
+	q.after = cur;
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
+	rq.proposals = &q;
+	call(fx, s, &rq, rp);
+}
+
+/* Pages of LIMIT, each after the one before's next, hold the whole list in
+ * its order, and the last says no more follow. */
+static void
+proposals_paged(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "", 0, &rp);
+	assert_int_equal(rp.code, 0);
+	size_t n = rp.proposals->n_proposals;
+	assert_int_equal(n, 3);
+	char whole[3][40];
+	for (size_t i = 0; i < n; i++)
+		snprintf(whole[i], sizeof(whole[i]), "%s %s", rp.proposals->proposals[i]->household,
+		         rp.proposals->proposals[i]->proposal);
+	assert_string_equal(rp.proposals->next, "");
+	svc_release(&s);
+	for (uint32_t limit = 1; limit <= 4; limit++) {
+		char after[80] = "";
+		size_t got = 0;
+		for (int page = 0; page < 5; page++) {
+			proposals_page(fx, &s, limit, after, &rp);
+			assert_int_equal(rp.code, 0);
+			const Ctl__ProposalsReply *r = rp.proposals;
+			assert_true(r->n_proposals <= limit);
+			assert_int_equal(r->count, r->n_proposals);
+			for (size_t i = 0; i < r->n_proposals; i++, got++) {
+				char one[40];
+				snprintf(one, sizeof(one), "%s %s", r->proposals[i]->household,
+				         r->proposals[i]->proposal);
+				assert_true(got < n);
+				assert_string_equal(one, whole[got]);
+			}
+			bool last = r->next[0] == 0;
+			/* more follow exactly while some are left */
+			assert_int_equal(!last, got < n);
+			snprintf(after, sizeof(after), "%s", r->next);
+			svc_release(&s);
+			if (last)
+				break;
+		}
+		assert_int_equal(got, n);
+	}
+	proposals_page(fx, &s, 1, "not-a-cursor", &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "after: 'not-a-cursor' is not a cursor"));
+	svc_release(&s);
+}
+
 static void
 proposals_open(void **state)
 {
@@ -985,6 +1052,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(proposals_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(proposals_paged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(proposals_filtered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(proposals_bad, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notice_all, setup, teardown),
