@@ -372,7 +372,7 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 	              B(JZFP_F_NODE_STATUS_BACKLOG) | B(JZFP_F_NODE_STATUS_CONNECTED) |
 	              B(JZFP_F_NODE_STATUS_AGE_MS) | B(JZFP_F_NODE_STATUS_REFUSED) |
 	              B(JZFP_F_NODE_STATUS_WF_REFUSED) | B(JZFP_F_NODE_STATUS_PENDING) |
-	              B(JZFP_F_NODE_STATUS_DOWN_BACKLOG),
+	              B(JZFP_F_NODE_STATUS_DOWN_BACKLOG) | B(JZFP_F_NODE_STATUS_SILENT),
 	          0);
 	while ((rc = walk_next(&k, &f)) > 0) {
 		switch (f.num) {
@@ -411,6 +411,9 @@ decode_node_status(struct wire_node_status *s, struct bytes b)
 			break;
 		case JZFP_F_NODE_STATUS_DOWN_BACKLOG:
 			s->down_backlog = f.v;
+			break;
+		case JZFP_F_NODE_STATUS_SILENT:
+			s->silent = f.v != 0;
 			break;
 		}
 		if (rc < 0)
@@ -729,6 +732,7 @@ enc_node_status(Jzfp__NodeStatus *d, const struct wire_node_status *s)
 	d->wf_refused = s->wf_refused;
 	d->pending = s->pending;
 	d->down_backlog = s->down_backlog;
+	d->silent = s->silent;
 	return 0;
 }
 

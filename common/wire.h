@@ -77,6 +77,7 @@ struct wire_node_status {
 	uint64_t wf_refused, pending;
 	uint64_t down_backlog; /* down head - down applied (node/replication/link.h) */
 	bool connected;
+	bool silent; /* no report since its parent started (link_child_placeholder) */
 };
 
 /*

@@ -173,7 +173,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 		cs->level = svc_strdup(s, area_level_name(c->level));
 		cs->name = svc_strdup(s, c->name);
 		cs->connected = control_child_connected(cfg, c, now);
-		cs->heard = c->last_seen_ms != 0;
+		cs->heard = link_child_heard(c);
 		cs->last_seen_s =
 		    (double)(now - (cs->heard ? c->last_seen_ms : v->started_ms)) / 1000;
 		cs->batches = c->batches;
@@ -256,6 +256,7 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	rc->seq = have_rc ? fr.seq : 0;
 	rc->intact = have_rc && fr.intact;
 	rc->of = r->own_records;
+	rc->unconfirmed = rc->of > rc->seq ? rc->of - rc->seq : 0;
 	if (have_rc && fr.seq) {
 		rc->at = svc_time_hlc(s, fr.hlc);
 		if (!rc->at)
@@ -273,11 +274,11 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 /* ---------------------------------------------------------------- tree */
 
 static int
-tree_node(struct svc *s, const struct wire_node_status *st, uint64_t age_ms, uint32_t hb_ms,
-          Ctl__TreeNode *t)
+tree_node(struct svc *s, const struct wire_node_status *st, uint32_t hb_ms, Ctl__TreeNode *t)
 {
 	/* A report older than three heartbeats and a margin is stale: the
 	 * node or a link above it is not reporting. */
+	uint64_t age_ms = st->age_ms;
 	bool stale = age_ms > 3 * (uint64_t)hb_ms + 2000;
 	t->area = area_str(s, st->area);
 	t->level = svc_strdup(s, area_level_name(st->level));
@@ -292,7 +293,78 @@ tree_node(struct svc *s, const struct wire_node_status *st, uint64_t age_ms, uin
 	t->wf_refused = st->wf_refused;
 	t->stale = stale;
 	t->down_backlog = st->down_backlog;
+	t->heard = !st->silent;
 	return t->area && t->level && t->name && t->parent ? 0 : -ENOMEM;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * What the tree's rows ST[1..N) (this node's subtree; its nodes R[1..N))
+ * add up to: each stale row whose parent is not stale marked the top of a
+ * quiet branch (a county gone quiet is one such row, not one more per
+ * village), and the rows of each level counted by state with their
+ * backlogs (R->levels).
+ */
+static int
+tree_summary(struct svc *s, const struct wire_node_status *st, size_t n, Ctl__TreeReply *r)
+{
+	size_t n_stale = 0;
+	for (size_t i = 1; i < n; i++)
+		n_stale += r->nodes[i]->stale;
+	uint64_t *stale = n_stale ? svc_alloc(s, n_stale * sizeof(*stale)) : NULL;
+	if (n_stale && !stale)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 1; i < n; i++)
+		if (r->nodes[i]->stale)
+			stale[k++] = st[i].area;
+	if (k)
+		qsort(stale, k, sizeof(*stale), u64_cmp);
+	for (size_t i = 1; i < n; i++)
+		r->nodes[i]->stale_root =
+		    r->nodes[i]->stale &&
+		    !(k && bsearch(&st[i].parent_area, stale, k, sizeof(*stale), u64_cmp));
+
+	static const enum area_level levels[] = {AREA_LEVEL_VILLAGE, AREA_LEVEL_TOWNSHIP,
+	                                         AREA_LEVEL_COUNTY};
+	size_t nl = 0;
+	Ctl__TreeLevel *by[3] = {NULL};
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 1; i < n && !by[l]; i++)
+			if (st[i].level == levels[l]) {
+				by[l] = SVC_NEW(s, Ctl__TreeLevel, ctl__tree_level__init);
+				if (!by[l])
+					return -ENOMEM;
+				by[l]->level = svc_strdup(s, area_level_name(levels[l]));
+				nl++;
+			}
+	r->levels = svc_alloc(s, nl * sizeof(*r->levels));
+	if (nl && !r->levels)
+		return -ENOMEM;
+	for (size_t l = 0; l < 3; l++)
+		if (by[l])
+			r->levels[r->n_levels++] = by[l];
+	for (size_t i = 1; i < n; i++) {
+		const Ctl__TreeNode *t = r->nodes[i];
+		for (size_t l = 0; l < 3; l++) {
+			if (!by[l] || st[i].level != levels[l])
+				continue;
+			if (t->stale)
+				by[l]->stale++;
+			else if (t->connected)
+				by[l]->reporting++;
+			else
+				by[l]->disconnected++;
+			by[l]->backlog += t->backlog;
+		}
+	}
+	return 0;
 }
 
 int
@@ -309,23 +381,14 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	 * made this node's. */
 	const struct control_view *v = control_view_lock(s->ctl);
 	uint64_t now = node_now_ms(); /* after the lock: no report is newer */
-	size_t total = 1;
-	for (size_t i = 0; i < v->n_children; i++) /* a placeholder row, or its reports */
-		total += v->children[i].n_subtree ? v->children[i].n_subtree : 1;
+	size_t total = 1 + link_subtree_size(v->children, v->n_children);
 	struct wire_node_status *st = svc_alloc(s, total * sizeof(*st));
 	size_t k = 0;
 	if (st) {
-		st[k] = v->self;
-		st[k++].age_ms = 0;
-		for (size_t i = 0; i < v->n_children; i++) {
-			const struct child *c = &v->children[i];
-			if (link_child_placeholder(c, s->cfg->area, v->started_ms, now, &st[k]))
-				k++;
-			if (c->n_subtree)
-				memcpy(st + k, c->subtree, c->n_subtree * sizeof(*st));
-			for (size_t j = 0; j < c->n_subtree; j++, k++)
-				st[k].age_ms += now - c->hb_at_ms;
-		}
+		st[0] = v->self;
+		st[0].age_ms = 0;
+		k = 1 + link_subtree_rows(v->children, v->n_children, s->cfg->area, v->started_ms,
+		                          now, st + 1, total - 1);
 	}
 	control_view_unlock(s->ctl);
 	if (!st)
@@ -334,10 +397,10 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	                                       (void (*)(void *))ctl__tree_node__init);
 	int err = r->nodes ? 0 : -ENOMEM;
 	for (size_t i = 0; !err && i < k; i++)
-		err = tree_node(s, &st[i], st[i].age_ms, s->cfg->heartbeat_ms, r->nodes[i]);
-	if (err)
-		return svc_fail(s, err, "out of memory");
+		err = tree_node(s, &st[i], s->cfg->heartbeat_ms, r->nodes[i]);
 	r->n_nodes = k;
+	if (err || (err = tree_summary(s, st, k, r)))
+		return svc_fail(s, err, "out of memory");
 	rp->body_case = CTL__REPLY__BODY_TREE;
 	rp->tree = r;
 	return 0;
@@ -381,6 +444,9 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 		bool below = (unsigned __int128)poor * 10000 <
 		             (unsigned __int128)sh->pol->threshold_bp * row->population;
 		o->below_threshold = svc_optbool(s, below);
+		/* Unrounded, for programs (/metrics): the rounded figure would
+		 * put 2.96 % on a 3 % threshold. */
+		o->incidence_ratio = (double)poor / (double)row->population;
 	}
 	o->households = row->c[RC_HOUSEHOLDS];
 	o->persons = row->c[RC_PERSONS];

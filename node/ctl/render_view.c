@@ -108,10 +108,12 @@ render_tree_text(struct sbuf *out, const Ctl__TreeReply *r)
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const Ctl__TreeNode *s = r->nodes[i];
 		char rec[24], bl[24], dbl[24], age[24], ref[24], pend[24], wfr[24];
-		const char *link = strcmp(s->level, "province") == 0 ? "-"
-		                   : s->stale                        ? "stale"
-		                   : s->connected                    ? "up"
-		                                                     : "DOWN";
+		bool top = strcmp(s->level, "province") == 0;
+		const char *link = top            ? "-"
+		                   : !s->heard    ? "silent"
+		                   : s->stale     ? "stale"
+		                   : s->connected ? "up"
+		                                  : "DOWN";
 		snprintf(rec, sizeof(rec), "%" PRIu64, s->records);
 		snprintf(bl, sizeof(bl), "%" PRIu64, s->backlog);
 		snprintf(dbl, sizeof(dbl), "%" PRIu64, s->down_backlog);
@@ -119,6 +121,11 @@ render_tree_text(struct sbuf *out, const Ctl__TreeReply *r)
 		snprintf(ref, sizeof(ref), "%" PRIu64, s->refused);
 		snprintf(pend, sizeof(pend), "%" PRIu64, s->pending);
 		snprintf(wfr, sizeof(wfr), "%" PRIu64, s->wf_refused);
+		if (!s->heard && !top) { /* no report since its parent started: unknown */
+			char *unknown[] = {rec, bl, dbl, ref, pend, wfr};
+			for (size_t u = 0; u < 6; u++)
+				snprintf(unknown[u], 24, "-");
+		}
 		const char *cells[] = {s->area, s->level, s->name, s->parent[0] ? s->parent : "-",
 		                       rec,     bl,       dbl,     link,
 		                       age,     ref,      pend,    wfr};

@@ -288,16 +288,24 @@ tree_section(struct sbuf *o, const Ctl__TreeReply *t)
 	for (size_t i = 0; i < t->n_nodes; i++) {
 		const Ctl__TreeNode *n = t->nodes[i];
 		bool top = strcmp(n->level, "province") == 0 || i == 0;
-		const char *link = top            ? "—"
+		const char *link = top ? "—"
+		                   : !n->heard ? "<span class=\"down\">未上报（自上级启动）</span>"
 		                   : n->stale     ? "<span class=\"down\">过期</span>"
 		                   : n->connected ? "<span class=\"up\">在线</span>"
 		                                  : "<span class=\"down\">断开</span>";
 		sbuf_printf(o, "<tr><td>");
 		esc(o, n->name);
-		sbuf_printf(o,
-		            "</td><td>%s</td><td>%" PRIu64 "</td><td>%" PRIu64
-		            "</td><td>%.1f</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>",
-		            link, n->backlog, n->down_backlog, n->age_s, n->records, n->pending);
+		if (!n->heard && !top) /* its figures are unknown, not 0 */
+			sbuf_printf(o,
+			            "</td><td>%s</td><td>—</td><td>—</td><td>%.1f</td><td>—</td>"
+			            "<td>—</td><td>",
+			            link, n->age_s);
+		else
+			sbuf_printf(
+			    o,
+			    "</td><td>%s</td><td>%" PRIu64 "</td><td>%" PRIu64
+			    "</td><td>%.1f</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>",
+			    link, n->backlog, n->down_backlog, n->age_s, n->records, n->pending);
 		esc(o, level_zh(n->level));
 		sbuf_printf(o, "</td><td>");
 		esc(o, n->area);

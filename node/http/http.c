@@ -55,8 +55,9 @@
 #define HTTP_MAX_INFLIGHT (256u << 20)
 
 /* An answer this small is never refused: 64 connections of them are 4 MiB
- * (status, an error). Nor is /metrics, whose size is its node's areas
- * (metrics_areas), so that Prometheus scrapes on through a flood. */
+ * (status, an error). Nor is /metrics, whose size grows with the node's
+ * children (metrics_areas) and its quiet branches (one sample each), so that
+ * Prometheus scrapes on through a flood. */
 #define HTTP_SMALL_ANSWER (64u << 10)
 
 /* The bytes of HTTP_MAX_INFLIGHT in use, and the answers refused for it:
@@ -77,7 +78,7 @@ struct conn {
 	uint64_t idle_bytes; /* bytes received when its previous request ended */
 	uint64_t began_ms;   /* a request's first bytes seen (0: none since) */
 	bool answering;      /* the handler has its request: no deadline */
-	bool cut;
+	bool cut;            /* shut down already: counted once */
 	struct conn *prev, *next;
 };
 
@@ -92,12 +93,12 @@ struct http {
 	struct control *ctl;
 	char bound[80];
 	struct rcache *rc; /* rollup answers kept (rcache.h) */
-	/* The header deadline: the connections (under lock) and the watch
+	/* The request deadline: the connections (under lock) and the watch
 	 * thread that cuts the late ones. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct conn *conns;
-	bool stop, watching;
+	bool stop;
 	pthread_t watch;
 };
 
@@ -543,9 +544,10 @@ watch_main(void *arg)
  * The registry's figures for /metrics: the node's own area, then every
  * rollup level below it down to its children's (a province: prefectures and
  * counties; a county: townships; a township: villages), so their number is
- * that of the node's children, not of its subtree. All of the year the
- * first names. A rollup that cannot be read leaves the figures out, and the
- * scrape answers the rest.
+ * that of the node's children, not of its subtree. Every level is asked
+ * for the year the first answer names (each in its own read snapshot). A
+ * rollup that cannot be read leaves the figures out, and the scrape answers
+ * the rest.
  */
 static void
 metrics_areas(struct http *h, struct sbuf *b)
@@ -606,7 +608,7 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "# TYPE jzfp_http_busy_total counter\n"
 	            "jzfp_http_busy_total %" PRIu64 "\n"
 	            "# HELP jzfp_http_header_timeouts_total Connections closed because a "
-	            "request's headers were not in within [http] header_timeout.\n"
+	            "request was not in whole within [http] header_timeout of its first bytes.\n"
 	            "# TYPE jzfp_http_header_timeouts_total counter\n"
 	            "jzfp_http_header_timeouts_total %" PRIu64 "\n",
 	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy),
@@ -672,6 +674,10 @@ check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value
 			snprintf(a->why, sizeof(a->why), "%.*s: given twice", kn, key);
 			return MHD_NO;
 		}
+	if (!known && !a->known[0]) {
+		snprintf(a->why, sizeof(a->why), "%.*s: this path takes no parameters", kn, key);
+		return MHD_NO;
+	}
 	if (!known) {
 		size_t k = (size_t)snprintf(a->why, sizeof(a->why),
 		                            "%.*s: not a parameter here (known:", kn, key);
@@ -1040,9 +1046,9 @@ bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
 	return fd;
 }
 
-/* Free H, its server stopped (or never started). */
+/* Free H, its server stopped (or never started), its lock set up. */
 static void
-http_free(struct http *h)
+free_server(struct http *h)
 {
 	rcache_free(&h->rc);
 	pthread_cond_destroy(&h->wake);
@@ -1118,7 +1124,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	}
 	if (rcache_new(&h->rc)) {
 		close(fd);
-		http_free(h);
+		free_server(h);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -1133,12 +1139,13 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	/* libmicrohttpd's own copy of the socket: it closes it when it stops,
-	 * and on some failed starts, so ours is closed here, once. */
+	 * and on some failed starts (on others it leaks: jzfpd then exits), so
+	 * ours is closed here, once. */
 	int mfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	close(fd);
 	if (mfd < 0) {
 		snprintf(err, errlen, "[http] listen: %s", strerror(errno));
-		http_free(h);
+		free_server(h);
 		return JZ_EIO;
 	}
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, mfd,
@@ -1151,16 +1158,15 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
-		http_free(h);
+		free_server(h);
 		return JZ_EIO;
 	}
 	if (pthread_create(&h->watch, NULL, watch_main, h) != 0) {
 		MHD_stop_daemon(h->d);
-		snprintf(err, errlen, "[http] cannot start the header deadline's thread");
-		http_free(h);
+		snprintf(err, errlen, "[http] cannot start the request deadline's thread");
+		free_server(h);
 		return JZ_EIO;
 	}
-	h->watching = true;
 	log_info("http: serving on http://%s/", h->bound);
 	*out = h;
 	return 0;
@@ -1178,14 +1184,13 @@ http_close(struct http **hp)
 	if (!hp || !*hp)
 		return;
 	struct http *h = *hp;
-	if (h->watching) {
-		pthread_mutex_lock(&h->lock);
-		h->stop = true;
-		pthread_cond_signal(&h->wake);
-		pthread_mutex_unlock(&h->lock);
-		pthread_join(h->watch, NULL);
-	}
+	/* (http_open returns a server only with its watch running) */
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->watch, NULL);
 	MHD_stop_daemon(h->d); /* closes every connection: the list empties */
-	http_free(h);
+	free_server(h);
 	*hp = NULL;
 }

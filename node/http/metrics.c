@@ -1,11 +1,13 @@
 /*
- * metrics.c - GET /metrics: the status reply (svc_status) in the Prometheus
- * text exposition format 0.0.4 (pages.h). Every figure is a field of the
- * reply, written as it is: nothing is computed here.
+ * metrics.c - GET /metrics: the status, rollup and tree replies (svc_status,
+ * svc_rollup, svc_tree) in the Prometheus text exposition format 0.0.4
+ * (pages.h). Every figure is a field of a reply, written as it is: nothing
+ * is computed here.
  *
  * The registry's figures (http_metrics_areas) are the rows of rollup
- * replies, one sample per area, the incidence as the unrounded ratio of the
- * row's poor persons to its population.
+ * replies, one sample per area, the incidence as the rows' unrounded ratio;
+ * the subtree's (http_metrics_tree) the tree reply's counts by level and its
+ * rows marked the top of a quiet branch.
  *
  * Format: one "# HELP" and one "# TYPE" line per family, then its samples,
  * contiguous; label values escape backslash, double quote and newline;
@@ -18,7 +20,6 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Append TEXT as a label value (without the quotes). */
@@ -189,7 +190,7 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		        "Records this node signed that the province's last receipt does not cover "
 		        "(0: the province holds all; a quiet node's receipt ages with nothing to "
 		        "confirm).",
-		        r->receipt->of > r->receipt->seq ? r->receipt->of - r->receipt->seq : 0);
+		        r->receipt->unconfirmed);
 	}
 
 	if (r->n_children) {
@@ -198,7 +199,8 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 			sample_u(o, "jzfp_child_connected", "child", r->children[i]->area, "name",
 			         r->children[i]->name, r->children[i]->connected);
 		family(o, "jzfp_child_last_seen_seconds", "gauge",
-		       "Seconds since the child was last heard from.");
+		       "Seconds since the child was last heard from (one not heard from since "
+		       "this node started: since the start).");
 		for (size_t i = 0; i < r->n_children; i++)
 			sample_d(o, "jzfp_child_last_seen_seconds", "child", r->children[i]->area,
 			         "name", r->children[i]->name, r->children[i]->last_seen_s);
@@ -272,11 +274,8 @@ area_sample(struct sbuf *o, const Ctl__RollupRow *row, enum area_fig f)
 	case FIG_POOR:
 		sbuf_printf(o, " %" PRId64 "\n", row->poor_persons);
 		return;
-	case FIG_INCIDENCE:
-		/* Unrounded (rollup rounds to 0.1 %, which puts 2.96 % on a
-		 * 3 % threshold): the double nearest to the quotient. */
-		sbuf_printf(o, " %.17g\n",
-		            (double)row->poor_persons / (double)row->rural_population);
+	case FIG_INCIDENCE: /* unrounded: the service's double, every digit */
+		sbuf_printf(o, " %.17g\n", row->incidence_ratio);
 		return;
 	case FIG_BELOW:
 		sbuf_printf(o, " %d\n", row->below_threshold->value ? 1 : 0);
@@ -317,90 +316,44 @@ http_metrics_areas(struct sbuf *o, Ctl__RollupReply *const *r, size_t n)
 	}
 }
 
-/* The state a tree row counts under in jzfp_tree_nodes. */
-static const char *
-tree_state(const Ctl__TreeNode *t)
-{
-	return t->stale ? "stale" : t->connected ? "reporting" : "disconnected";
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 void
 http_metrics_tree(struct sbuf *o, const Ctl__TreeReply *tr)
 {
-	if (!tr || tr->n_nodes < 2)
-		return; /* no subtree: a village, or no child heard from */
-	/* nodes[0] is this node; the others its subtree, as last reported */
-	static const char *const levels[] = {"village", "township", "county"};
-	static const char *const states[] = {"reporting", "disconnected", "stale"};
-	enum { NL = 3, NS = 3 };
-	uint64_t count[NL][NS] = {{0}}, backlog[NL] = {0};
-	bool seen[NL] = {false}, any_level = false;
-	size_t n_stale = 0;
-	for (size_t i = 1; i < tr->n_nodes; i++) {
-		const Ctl__TreeNode *t = tr->nodes[i];
-		n_stale += t->stale;
-		for (size_t l = 0; l < NL; l++) {
-			if (strcmp(t->level, levels[l]) != 0)
-				continue;
-			seen[l] = any_level = true;
-			backlog[l] += t->backlog;
-			for (size_t k = 0; k < NS; k++)
-				count[l][k] += strcmp(tree_state(t), states[k]) == 0;
-		}
+	if (!tr || !tr->n_levels)
+		return; /* no subtree: a village, or no child known */
+	family(o, "jzfp_tree_nodes", "gauge",
+	       "Nodes of this node's subtree by level and by the state of their last report: "
+	       "reporting, disconnected (its link to its parent down) or stale (no report for "
+	       "three heartbeats and a margin).");
+	for (size_t l = 0; l < tr->n_levels; l++) {
+		const Ctl__TreeLevel *v = tr->levels[l];
+		sample_u(o, "jzfp_tree_nodes", "level", v->level, "state", "reporting",
+		         v->reporting);
+		sample_u(o, "jzfp_tree_nodes", "level", v->level, "state", "disconnected",
+		         v->disconnected);
+		sample_u(o, "jzfp_tree_nodes", "level", v->level, "state", "stale", v->stale);
 	}
-	if (any_level) {
-		family(
-		    o, "jzfp_tree_nodes", "gauge",
-		    "Nodes of this node's subtree by level and by the state of their last report: "
-		    "reporting, disconnected (its link to its parent down) or stale (no report "
-		    "for three heartbeats and a margin).");
-		for (size_t l = 0; l < NL; l++)
-			for (size_t k = 0; seen[l] && k < NS; k++)
-				sample_u(o, "jzfp_tree_nodes", "level", levels[l], "state",
-				         states[k], count[l][k]);
-		family(o, "jzfp_tree_up_backlog_records", "gauge",
-		       "Records the subtree's nodes of a level hold that their parents have not "
-		       "acknowledged, as last reported.");
-		for (size_t l = 0; l < NL; l++)
-			if (seen[l])
-				sample_u(o, "jzfp_tree_up_backlog_records", "level", levels[l],
-				         NULL, NULL, backlog[l]);
-	}
-	if (!n_stale)
-		return;
-	/* Stale nodes whose parent is not stale: a county gone quiet is one
-	 * sample, not one per village below it. The stale areas sorted, for
-	 * the parent's lookup. */
-	const char **stale = malloc(n_stale * sizeof(*stale));
-	if (!stale)
-		return;
-	size_t k = 0;
-	for (size_t i = 1; i < tr->n_nodes; i++)
-		if (tr->nodes[i]->stale)
-			stale[k++] = tr->nodes[i]->area;
-	qsort(stale, k, sizeof(*stale), str_cmp);
+	family(o, "jzfp_tree_up_backlog_records", "gauge",
+	       "Records the subtree's nodes of a level hold that their parents have not "
+	       "acknowledged, as last reported.");
+	for (size_t l = 0; l < tr->n_levels; l++)
+		sample_u(o, "jzfp_tree_up_backlog_records", "level", tr->levels[l]->level, NULL,
+		         NULL, tr->levels[l]->backlog);
 	bool any = false;
 	for (size_t i = 1; i < tr->n_nodes; i++) {
 		const Ctl__TreeNode *t = tr->nodes[i];
-		const char *parent = t->parent;
-		if (!t->stale || bsearch(&parent, stale, k, sizeof(*stale), str_cmp))
+		if (!t->stale_root)
 			continue;
 		if (!any)
 			family(
 			    o, "jzfp_tree_stale_seconds", "gauge",
 			    "Age of the last report of a node of the subtree that has not reported "
 			    "for three heartbeats and a margin (only the topmost of a stale "
-			    "branch).");
+			    "branch; for a child not heard from since this node started, the time "
+			    "since the start).");
 		any = true;
 		sample_start(o, "jzfp_tree_stale_seconds", "area", t->area, "level", t->level,
 		             "name", t->name);
 		sbuf_printf(o, " %.1f\n", t->age_s);
 	}
-	free(stale);
 }

@@ -86,6 +86,8 @@ void
 wf_state_names(char *out, size_t len)
 {
 	size_t k = 0;
+	if (!len)
+		return;
 	out[0] = 0;
 	for (uint8_t st = 1; st < WF_NSTATES && k < len; st++) {
 		int n = snprintf(out + k, len - k, "%s%s", st > 1 ? ", " : "", state_names[st]);

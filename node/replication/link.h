@@ -169,12 +169,25 @@ void link_down_recv(struct node *n);
  * moved elsewhere drops off its old parent's list after a restart. */
 #define LINK_KNOWN_CHILD_DAYS 30
 
-/* For child C of a node of area PARENT started at STARTED_MS: when C is one
- * known from the store that has not said hello since (and so has sent no
- * report), the row its parent reports for it, at NOW_MS: not connected, its
- * age counted from the start; true. False for a child heard from. */
-bool link_child_placeholder(const struct child *c, uint64_t parent, uint64_t started_ms,
-                            uint64_t now_ms, struct wire_node_status *out);
+/* Has child C been heard from since its parent started? (last_seen_ms is 0
+ * until its Hello: a child known from the store only.) */
+static inline bool
+link_child_heard(const struct child *c)
+{
+	return c->last_seen_ms != 0;
+}
+
+/* The rows a node of area PARENT, started at STARTED_MS, reports of its
+ * CHILDREN[0..N) at NOW_MS (heartbeat, tree): each child's last report of
+ * itself and its subtree, their ages made the node's, or for a child not
+ * heard from since the start a row of its own marked silent (not
+ * connected, its age counted from the start, its figures unknown). At most
+ * CAP into OUT; returns how many. link_subtree_size says how many there
+ * are. */
+size_t link_subtree_size(const struct child *children, size_t n);
+size_t link_subtree_rows(const struct child *children, size_t n, uint64_t parent,
+                         uint64_t started_ms, uint64_t now_ms, struct wire_node_status *out,
+                         size_t cap);
 /* Send what of our downlog concerns each child, within its window. */
 void link_down_tick(struct node *n, uint64_t now);
 

@@ -344,7 +344,7 @@ cursor_recent(struct store_txn *txn, struct bytes v, uint64_t now_ms)
  * sent a record within LINK_KNOWN_CHILD_DAYS, shown from the start as not
  * connected and not heard from, so that one that does not come back after
  * this node restarts is seen missing (status, jzfp_child_connected, the tree
- * and the heartbeat above: link_child_placeholder) rather than not at all.
+ * and the heartbeat above: link_subtree_rows) rather than not at all.
  * Their names come from their node records. A read error leaves the list to
  * the Hellos.
  */
@@ -392,19 +392,46 @@ known_children(struct node *n)
 		         n->n_children);
 }
 
-bool
-link_child_placeholder(const struct child *c, uint64_t parent, uint64_t started_ms, uint64_t now_ms,
-                       struct wire_node_status *out)
+/* A child not heard from since the start and with no report kept. */
+static bool
+silent_child(const struct child *c)
 {
-	if (c->last_seen_ms || c->n_subtree)
-		return false;
-	memset(out, 0, sizeof(*out));
-	out->area = c->area;
-	out->level = c->level;
-	snprintf(out->name, sizeof(out->name), "%s", c->name);
-	out->parent_area = parent;
-	out->age_ms = now_ms > started_ms ? now_ms - started_ms : 0;
-	return true;
+	return !link_child_heard(c) && !c->n_subtree;
+}
+
+size_t
+link_subtree_size(const struct child *children, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += silent_child(&children[i]) ? 1 : children[i].n_subtree;
+	return total;
+}
+
+size_t
+link_subtree_rows(const struct child *children, size_t n, uint64_t parent, uint64_t started_ms,
+                  uint64_t now_ms, struct wire_node_status *out, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < cap; i++) {
+		const struct child *c = &children[i];
+		if (silent_child(c)) {
+			struct wire_node_status *o = &out[k++];
+			memset(o, 0, sizeof(*o));
+			o->area = c->area;
+			o->level = c->level;
+			snprintf(o->name, sizeof(o->name), "%s", c->name);
+			o->parent_area = parent;
+			o->age_ms = now_ms > started_ms ? now_ms - started_ms : 0;
+			o->silent = true;
+			continue;
+		}
+		for (size_t j = 0; j < c->n_subtree && k < cap; j++) {
+			out[k] = c->subtree[j];
+			out[k++].age_ms += now_ms - c->hb_at_ms;
+		}
+	}
+	return k;
 }
 
 int
@@ -588,8 +615,7 @@ on_hello(struct node *n, const uint8_t *rid, size_t rid_len, const struct wire_f
 		return;
 	uint64_t area = f->hello.area;
 	enum area_level lvl = area_level_of(area);
-	if (lvl == AREA_LEVEL_NONE || lvl != f->hello.level || area == n->cfg.area ||
-	    !area_is_under(area, n->cfg.area) || lvl >= n->cfg.level) {
+	if (!may_be_child(n, area) || lvl != f->hello.level) {
 		char why[160];
 		if (lvl != AREA_LEVEL_NONE && lvl != f->hello.level)
 			snprintf(why, sizeof(why),

@@ -794,27 +794,15 @@ send_batch(struct node *n, struct store_txn *wtxn)
 static void
 send_heartbeat(struct node *n, uint64_t now)
 {
-	size_t total = 1;
-	for (size_t i = 0; i < n->n_children; i++) /* a placeholder row, or its reports */
-		total += n->children[i].n_subtree ? n->children[i].n_subtree : 1;
+	size_t total = 1 + link_subtree_size(n->children, n->n_children);
 	if (total > WIRE_MAX_NODES)
 		total = WIRE_MAX_NODES;
 	struct wire_node_status *nodes = calloc(total, sizeof(*nodes));
 	if (!nodes)
 		return;
 	node_self_status(n, &nodes[0]);
-	size_t k = 1;
-	for (size_t i = 0; i < n->n_children; i++) {
-		const struct child *c = &n->children[i];
-		if (k < total &&
-		    link_child_placeholder(c, n->cfg.area, n->started_ms, now, &nodes[k]))
-			k++;
-		for (size_t j = 0; j < c->n_subtree && k < total; j++) {
-			nodes[k] = c->subtree[j];
-			nodes[k].age_ms += now - c->hb_at_ms;
-			k++;
-		}
-	}
+	size_t k = 1 + link_subtree_rows(n->children, n->n_children, n->cfg.area, n->started_ms,
+	                                 now, nodes + 1, total - 1);
 	struct wire_frame f = {.type = WIRE_HEARTBEAT};
 	f.heartbeat.nodes = nodes;
 	f.heartbeat.n = k;

@@ -29,7 +29,8 @@ A province, a county, a township and a village, with test clocks.
   - A child still down when its parent restarts is listed by the parent
     (from the store) as not connected and not heard from since the start,
     with its name, until it says hello: in status, in its tree, and in the
-    province's tree through the heartbeats.
+    province's tree through the heartbeats; one whose last record is more
+    than 30 days old (the test clock moved) is not.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
     error reply naming the problem, and the node keeps answering.
   - Local users: a command that signs is logged with the local user
@@ -372,20 +373,32 @@ def test(t):
           in text, f"{township}: status text: {text}")
     # ... and in the tree, its own and (through the heartbeats) the province's
     rows = {r["area"]: r for r in t.ctl(township, "tree", "--json")["nodes"]}
-    check(village.area in rows and (rows[village.area]["connected"], rows[village.area]["name"],
-                                    rows[village.area]["parent"]) == (False, "新庄村",
-                                                                      township.area),
-          f"{township}: tree row of the child not back: {rows.get(village.area)}")
+    row = rows.get(village.area) or {}
+    check_eq((row.get("connected"), row.get("heard"), row.get("name"), row.get("parent")),
+             (False, False, "新庄村", township.area),
+             f"{township}: tree row of the child not back: {row}")
+    line = next((ln for ln in t.ctl_text(township, "tree").splitlines()
+                 if ln.startswith(village.area)), "")
+    check(re.search(r"\bsilent\b", line) and " - " in line,
+          f"{township}: tree text of the child not back (silent, figures unknown): {line!r}")
     prov_rows = t.wait_for(
-        f"{prov}: {village} in the tree as not connected, reported by the restarted {township}",
-        lambda: (lambda r: r if r and not r["connected"] else None)(
+        f"{prov}: {village} in the tree as not heard from, reported by the restarted {township}",
+        lambda: (lambda r: r if r and not r["heard"] else None)(
             next((x for x in t.ctl(prov, "tree", "--json")["nodes"]
                   if x["area"] == village.area), None)), timeout=60)
-    check_eq(prov_rows["parent"], township.area, f"{prov}: {village}'s parent in the tree")
+    check_eq((prov_rows["parent"], prov_rows["connected"]), (township.area, False),
+             f"{prov}: {village}'s row in the tree, through the heartbeats")
     t.start(village)
     t.wait_for(f"{township}: {village} back",
                lambda: all(x["connected"] and x["heard"]
                            for x in t.status(township)["children"]), timeout=60)
+    # A child whose last record is older than 30 days (LINK_KNOWN_CHILD_DAYS)
+    # is not listed after a restart: a retired node drops off.
+    t.kill9(village)
+    t.ctl_text(township, "clock", "advance", "31d")
+    t.restart(township)
+    check_eq(t.status(township)["children"], [],
+             f"{township}: children after a restart 31 days after the child's last record")
 
 
 if __name__ == "__main__":

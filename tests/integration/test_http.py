@@ -24,10 +24,19 @@ a census and households; the province and one county serve HTTP on
   - configs/prometheus/jzfp-alerts.yml passes promtool check and test rules
     (tests/data/prometheus) and names only metrics found here.
   - Anything but GET/HEAD of a known path is 404 or 405 (with Allow); bad
-    query values are 400 with a JSON error; /api/proposals equals
-    `jzfpctl proposals --json`; no household is reachable.
+    query values, unknown and repeated parameters are 400 with a JSON error
+    naming them; /api/proposals equals `jzfpctl proposals --json`, and read
+    in pages (limit, after) it is the same list; no household is reachable.
   - Idle and half-sent connections and a huge header do not stop the
-    server: a request made while they are open is answered.
+    server: a request made while they are open is answered. Requests that
+    come in a byte at a time (headers, a GET's body, a keep-alive's second
+    request) are closed at [http] header_timeout, none before, counted;
+    an idle keep-alive connection and an answer read after the deadline
+    (also a 7 MB one, in the answer budget's check) are not cut.
+  - configs/grafana/jzfp-dashboard.json: its layout is checked, and a real
+    Prometheus server on 127.0.0.1 scraping the province and a county
+    answers every panel's query, the province's incidence as rollup's, and
+    evaluates the alert rules without error.
   - The dashboard in headless Chromium (Debian `chromium`): the DOM holds
     every county's name and incidence figure from `rollup`, and a
     screenshot is kept in the build tree (path in the log). Only this part
@@ -388,8 +397,9 @@ def check_grafana(t, prov, addrs):
             wait_state("every dashboard query answered", all_answer, 60)
         except jt.Failure:
             raise jt.Failure(f"grafana: queries without series: {left}")
-        inc = prom_get(port, "/api/v1/query",
-                       query=exprs[0][1])["result"]
+        inc_expr = next(e for _, e in exprs
+                        if "jzfp_area_poverty_incidence_ratio{level=\"province\"}" in e)
+        inc = prom_get(port, "/api/v1/query", query=inc_expr)["result"]
         row = next(csv.DictReader(io.StringIO(t.ctl_text(
             prov, "rollup", "--level", "province", "--format", "csv"))))
         check_eq([(r["metric"]["area"], float(r["value"][1])) for r in inc],
@@ -753,8 +763,8 @@ def check_refusals(n, addr):
                         "level under year format)"),
                        ("/api/rollup?level=county&level=village", "level: given twice"),
                        ("/api/proposals?sate=RECORDED", "sate: not a parameter here"),
-                       ("/api/status?x=1", "x: not a parameter here (known:)"),
-                       ("/api/tree?x=1", "x: not a parameter here"),
+                       ("/api/status?x=1", "x: this path takes no parameters"),
+                       ("/api/tree?x=1", "x: this path takes no parameters"),
                        ("/api/rollup?%FF%FE=1", "(a name that is not UTF-8): not a parameter"),
                        ("/api/proposals?state=NOTICED", "state: 'NOTICED' is not a state (one "
                         "of PROPOSED, VILLAGE_NOTICE, VILLAGE_PASSED, TOWNSHIP_APPROVED")):
@@ -936,9 +946,10 @@ def tree_metrics(addr):
 
 
 def check_tree_metrics(t, n, addr):
-    """The subtree on N's /metrics: every node of `tree` counted by level as
-    reporting; then, a township and its village stopped, the township alone
-    listed as stale (the topmost of its branch), both counted stale."""
+    """The subtree on N's /metrics: every node of `tree` counted by level and
+    by the state its row shows, their backlogs summed by level; then, a
+    township and its village stopped, the township alone listed as stale
+    (the topmost of its branch, tree's stale_root), both counted stale."""
     tree = t.ctl(n, "tree", "--json")["nodes"][1:]
     nodes, stale, backlog, _ = tree_metrics(addr)
     want, want_backlog = {}, {}
@@ -967,6 +978,8 @@ def check_tree_metrics(t, n, addr):
     nodes, stale, _, text = got
     promtool_check(text, f"{n} /metrics with a stale branch")
     check_eq(sorted(stale), [township.area], f"{n}: the topmost stale node only")
+    roots = [r["area"] for r in t.ctl(n, "tree", "--json")["nodes"] if r["stale_root"]]
+    check_eq(roots, [township.area], f"{n}: tree's stale_root rows")
     check(stale[township.area] >= 3 * jt.HEARTBEAT_MS / 1000,
           f"{n}: {township}'s report age {stale[township.area]}")
     check_eq((nodes[("township", "stale")], nodes[("village", "stale")]), (1.0, 1.0),

@@ -219,6 +219,7 @@ test_batch_ack_heartbeat(void **state)
 		nodes[i].age_ms = 1500 * i;
 		nodes[i].refused = i == 2 ? 5 : 0;
 		nodes[i].connected = i != 1;
+		nodes[i].silent = i == 2; /* a child known from the store only */
 	}
 	f.heartbeat.n = 3;
 	f.heartbeat.nodes = nodes;
