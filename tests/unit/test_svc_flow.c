@@ -172,30 +172,19 @@ call(struct fixture *fx, struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 
 /* ---------------------------------------------------------------- proposals */
 
+/* A proposals request: STATE, UNDER, at most LIMIT (0: all) after the
+ * cursor AFTER ("" = from the start). */
 static void
-proposals_of(struct fixture *fx, struct svc *s, const char *state, uint64_t under, Ctl__Reply *rp)
+proposals_req(struct fixture *fx, struct svc *s, const char *state, uint64_t under, uint32_t limit,
+              const char *after, Ctl__Reply *rp)
 {
 	Ctl__ProposalsReq q;
 	ctl__proposals_req__init(&q);
-	char st[32];
+	char st[32], cur[80];
 	snprintf(st, sizeof(st), "%s", state);
+	snprintf(cur, sizeof(cur), "%s", after);
 	q.state = st;
 	q.under = under;
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
-	rq.proposals = &q;
-	call(fx, s, &rq, rp);
-}
-
-/* proposals_of with a LIMIT and the cursor AFTER ("" = none). */
-static void
-proposals_page(struct fixture *fx, struct svc *s, uint32_t limit, const char *after, Ctl__Reply *rp)
-{
-	Ctl__ProposalsReq q;
-	ctl__proposals_req__init(&q);
-	char cur[80];
-	snprintf(cur, sizeof(cur), "%s", after);
 	q.limit = limit;
 	q.after = cur;
 	Ctl__Request rq;
@@ -203,6 +192,18 @@ proposals_page(struct fixture *fx, struct svc *s, uint32_t limit, const char *af
 	rq.req_case = CTL__REQUEST__REQ_PROPOSALS;
 	rq.proposals = &q;
 	call(fx, s, &rq, rp);
+}
+
+static void
+proposals_of(struct fixture *fx, struct svc *s, const char *state, uint64_t under, Ctl__Reply *rp)
+{
+	proposals_req(fx, s, state, under, 0, "", rp);
+}
+
+static void
+proposals_page(struct fixture *fx, struct svc *s, uint32_t limit, const char *after, Ctl__Reply *rp)
+{
+	proposals_req(fx, s, "", 0, limit, after, rp);
 }
 
 /* Pages of LIMIT, each after the one before's next, hold the whole list in
