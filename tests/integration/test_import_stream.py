@@ -33,7 +33,11 @@ from jzfptest import check, check_eq
 
 YEAR = 2020
 P, C, V = "630000000000", "630121000000", "630121101001"
-RSS_RATIO = 1.12  # 1.03 measured; the reader that kept the ids: 1.24
+# The normal build: 1.03-1.06 measured, and the reader that kept the ids
+# 1.24. Under ASan (its allocator's caches grow about 2 MiB with the larger
+# file on a 16 MiB base) 1.12-1.13 measured, so 1.20 there: the normal
+# build's run is the one that catches a reader keeping ids.
+RSS_RATIO = 1.20 if jt.is_sanitized() else 1.12
 
 
 def rows_of(path):
