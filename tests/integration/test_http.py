@@ -949,7 +949,9 @@ def check_tree_metrics(t, n, addr):
     """The subtree on N's /metrics: every node of `tree` counted by level and
     by the state its row shows, their backlogs summed by level; then, a
     township and its village stopped, the township alone listed as stale
-    (the topmost of its branch, tree's stale_root), both counted stale."""
+    (the topmost of its branch, tree's stale_root), both counted stale; and
+    once their county restarts, the township shown not heard from, its
+    figures unknown, on the dashboard in Chromium."""
     tree = t.ctl(n, "tree", "--json")["nodes"][1:]
     nodes, stale, backlog, _ = tree_metrics(addr)
     want, want_backlog = {}, {}
@@ -986,6 +988,29 @@ def check_tree_metrics(t, n, addr):
              f"{n}: stale nodes counted by level")
     jt.log(f"{n}: tree metrics: {len(tree)} nodes counted; a stopped township listed stale, "
            "its village counted")
+    # Its county restarted with the township still down: the township crosses
+    # the heartbeats as not heard from (silent), and the dashboard shows it
+    # so, its figures unknown, the way a person sees the page (Chromium).
+    county = t.nodes["630122000000"]
+    t.restart(county)
+    row = t.wait_for(f"{n}: {township} not heard from, after {county} restarted",
+                     lambda: next((r for r in t.ctl(n, "tree", "--json")["nodes"]
+                                   if r["area"] == township.area and not r["heard"]), None),
+                     timeout=60)
+    check_eq((row["connected"], row["parent"]), (False, county.area),
+             f"{n}: {township}'s row from the restarted {county}")
+    browser = chromium.start(t, "the dashboard's silent child in Chromium")
+    if browser is None:
+        return
+    url = f"http://{addr[0]}:{addr[1]}/"
+    p = browser("--dump-dom", url)
+    check(p.returncode == 0, f"chromium --dump-dom {url}: exit {p.returncode}: {p.stderr[-500:]}")
+    m = re.search(r"<tr><td>" + re.escape(html.escape(TOWNSHIPS[township.area], quote=False)) +
+                  r"</td><td>(.*?)</tr>", p.stdout)
+    check(m is not None, f"{n}: the dashboard's sync tree has no row for {township}")
+    check("未上报（自上级启动）" in m.group(1) and m.group(1).count("<td>—</td>") == 4,
+          f"{n}: {township}'s row on the dashboard: {m.group(0)}")
+    jt.log(f"{n}: the dashboard shows {township} as not heard from, its figures unknown")
 
 
 # ---------------------------------------------------------------- dashboard
