@@ -137,6 +137,7 @@ void svc_hold(struct svc *s);
 /* svc_view.c: status, tree, rollup, rollup --verify (read services). */
 int svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
+int svc_child_forget(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_rollup_verify(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 

@@ -29,6 +29,7 @@
 
 const struct svc_entry svc_view_table[] = {
     {CTL__REQUEST__REQ_STATUS, svc_status, false, "status"},
+    {CTL__REQUEST__REQ_CHILD_FORGET, svc_child_forget, true, "child-forget"},
     {CTL__REQUEST__REQ_TREE, svc_tree, false, "tree"},
     {CTL__REQUEST__REQ_ROLLUP, svc_rollup, false, "rollup"},
     {CTL__REQUEST__REQ_ROLLUP_VERIFY, svc_rollup_verify, false, "rollup-verify"},
@@ -268,6 +269,56 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	r->receipt = rc;
 	rp->body_case = CTL__REPLY__BODY_STATUS;
 	rp->status = r;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- child forget */
+
+/*
+ * A write service (the loop's thread): stop listing child AREA, one retired,
+ * merged or moved to another parent, which its parent would otherwise list
+ * as not connected for LINK_KNOWN_CHILD_DAYS after each restart. Its cursor
+ * into the child's log is deleted with it; its records stay.
+ */
+int
+svc_child_forget(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
+{
+	const Ctl__ChildForgetReq *q = rq->child_forget;
+	struct node *n = s->n;
+	if (!q || !area_is_valid(q->area))
+		return svc_fail(s, JZ_EPARSE, "child forget: not a 12-digit area code");
+	size_t i = 0;
+	while (i < n->n_children && n->children[i].area != q->area)
+		i++;
+	if (i == n->n_children)
+		return svc_fail(s, JZ_ENOTFOUND, "%012" PRIu64 " is not a child this node lists",
+		                q->area);
+	struct child *c = &n->children[i];
+	if (control_child_connected(s->cfg, c, node_now_ms()))
+		return svc_fail(s, JZ_EREFUSED,
+		                "refused: child %012" PRIu64
+		                " is connected; stop it (or move it to "
+		                "its new parent) first",
+		                q->area);
+	Ctl__ChildForgetReply *r = SVC_NEW(s, Ctl__ChildForgetReply, ctl__child_forget_reply__init);
+	if (!r || !(r->area = area_str(s, c->area)) || !(r->name = svc_strdup(s, c->name)))
+		return svc_fail(s, -ENOMEM, "out of memory");
+	struct store_txn txn;
+	int err = store_begin(s->st, &txn, STORE_RW);
+	if (!err) {
+		uint8_t key[8];
+		be64_put(key, q->area);
+		store_del(&txn, STORE_LINK, key, sizeof(key));
+		err = store_commit(&txn);
+	}
+	if (err)
+		return svc_fail(s, err, "child forget: cannot write the store: %s", err_str(err));
+	free(c->subtree);
+	memmove(c, c + 1, (n->n_children - i - 1) * sizeof(*c));
+	n->n_children--;
+	svc_done(s, "child %012" PRIu64 " no longer listed until it says hello", q->area);
+	rp->body_case = CTL__REPLY__BODY_CHILD_FORGET;
+	rp->child_forget = r;
 	return 0;
 }
 

@@ -196,6 +196,7 @@ int cmd_conflicts(struct ctl *c, int argc, char **argv);
 int cmd_policy(struct ctl *c, int argc, char **argv);
 int cmd_revoke(struct ctl *c, int argc, char **argv);
 int cmd_clock(struct ctl *c, int argc, char **argv);
+int cmd_child(struct ctl *c, int argc, char **argv);
 int cmd_household(struct ctl *c, int argc, char **argv);
 
 extern const char help_proposals[], help_consent[], help_notice[], help_object[], help_objection[],

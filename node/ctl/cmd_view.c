@@ -180,6 +180,42 @@ cmd_tree(struct ctl *c, int argc, char **argv)
 	return cli_emit(&out);
 }
 
+static const char help_child[] =
+    "\nStop listing child AREA: one retired, merged into another, or moved to\n"
+    "another parent, which this node would otherwise show as not connected\n"
+    "(status, tree, its metrics and alerts) for 30 days after its last record,\n"
+    "across restarts. Refused while the child is connected. Its records stay;\n"
+    "if it says hello again it is listed again and sends its log from the\n"
+    "start (what this node holds of it is ignored as duplicates).\n"
+    "  --json        the node's answer as JSON\n";
+
+int
+cmd_child(struct ctl *c, int argc, char **argv)
+{
+	static const struct cli_cmd all = {
+	    "child", "child forget AREA [--json]", help_child, NULL, 0, -1};
+	static const struct cli_cmd subs[] = {
+	    {"child forget", "child forget AREA [--json]", help_child, opts_json, 2, 2},
+	};
+	size_t k = cli_find_sub(c, &all, subs, 1, argc, argv);
+	struct cli_args a;
+	cli_parse(c, &subs[k], argc, argv, &a);
+	Ctl__ChildForgetReq q;
+	ctl__child_forget_req__init(&q);
+	if (area_parse(a.pos[1], &q.area))
+		cli_usage_error(&subs[k], "'%s' is not a 12-digit area code", a.pos[1]);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_CHILD_FORGET;
+	rq.child_forget = &q;
+	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_CHILD_FORGET);
+	struct sbuf out;
+	sbuf_init(&out);
+	CLI_RENDER(&out, a.val[0], rp->child_forget, render_child_forget_text);
+	cli_reply_free(rp);
+	return cli_emit(&out);
+}
+
 static int
 rollup_verify(struct ctl *c, bool json)
 {

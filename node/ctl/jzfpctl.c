@@ -384,6 +384,7 @@ static const struct command commands[] = {
     {"pubkey", cmd_pubkey, "print the public key of a node key file"},
     {"status", cmd_status, "this node: records, parent link, children"},
     {"tree", cmd_tree, "every node below this one, from heartbeats"},
+    {"child", cmd_child, "stop listing a child that is gone for good"},
     {"import", cmd_import, "import households or census from CSV"},
     {"household", cmd_household, "show or edit one household"},
     {"proposals", cmd_proposals, "proposals of this area and their state"},

@@ -107,5 +107,6 @@ void render_notice_html(struct sbuf *out, const Ctl__NoticePrintReply *r);
 void render_policy_text(struct sbuf *out, const Ctl__PolicyReply *r);
 void render_revoke_text(struct sbuf *out, const Ctl__RevokeReply *r);
 void render_clock_text(struct sbuf *out, const Ctl__ClockReply *r);
+void render_child_forget_text(struct sbuf *out, const Ctl__ChildForgetReply *r);
 
 #endif

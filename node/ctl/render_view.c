@@ -292,3 +292,10 @@ render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r)
 		sbuf_add(out, p + 1, body.n - (size_t)(p + 1 - body.p));
 	sbuf_release(&body);
 }
+
+void
+render_child_forget_text(struct sbuf *out, const Ctl__ChildForgetReply *r)
+{
+	sbuf_printf(out, "child %s %s forgotten: no longer listed until it says hello\n", r->area,
+	            r->name);
+}

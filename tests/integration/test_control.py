@@ -30,7 +30,9 @@ A province, a county, a township and a village, with test clocks.
     (from the store) as not connected and not heard from since the start,
     with its name, until it says hello: in status, in its tree, and in the
     province's tree through the heartbeats; one whose last record is more
-    than 30 days old (the test clock moved) is not.
+    than 30 days old (the test clock moved) is not. `child forget` removes
+    one that is not connected (refused while it is), and it comes back
+    when it says hello.
   - Malformed, oversized, multi-frame and unknown control requests get a typed
     error reply naming the problem, and the node keeps answering.
   - Local users: a command that signs is logged with the local user
@@ -388,10 +390,22 @@ def test(t):
                   if x["area"] == village.area), None)), timeout=60)
     check_eq((prov_rows["parent"], prov_rows["connected"]), (township.area, False),
              f"{prov}: {village}'s row in the tree, through the heartbeats")
+    # A child gone for good is forgotten by hand; it comes back by saying hello.
+    out = t.ctl_text(township, "child", "forget", village.area)
+    check(f"child {village.area} 新庄村 forgotten" in out, f"child forget: {out!r}")
+    check_eq(t.status(township)["children"], [], f"{township}: children after child forget")
+    check(all(r["area"] != village.area for r in t.ctl(township, "tree", "--json")["nodes"]),
+          f"{township}: the forgotten child still in the tree")
+    p = t.run_ctl(township, "child", "forget", village.area)
+    check(p.returncode == 1 and "is not a child this node lists" in p.stderr,
+          f"child forget of one not listed: {p.returncode} {p.stderr!r}")
     t.start(village)
     t.wait_for(f"{township}: {village} back",
-               lambda: all(x["connected"] and x["heard"]
-                           for x in t.status(township)["children"]), timeout=60)
+               lambda: (lambda k: k and all(x["connected"] and x["heard"] for x in k))(
+                   t.status(township)["children"]), timeout=60)
+    p = t.run_ctl(township, "child", "forget", village.area)
+    check(p.returncode == 1 and "is connected" in p.stderr,
+          f"child forget of a connected child: {p.returncode} {p.stderr!r}")
     # A child whose last record is older than 30 days (LINK_KNOWN_CHILD_DAYS)
     # is not listed after a restart: a retired node drops off.
     t.kill9(village)
