@@ -7,6 +7,7 @@
 
 #include "area.h"
 #include "config.h"
+#include "control.h"
 #include "err.h"
 #include "log.h"
 #include "pages.h"
@@ -79,6 +80,7 @@ struct conn {
 	uint64_t began_ms;   /* a request's first bytes seen (0: none since) */
 	bool answering;      /* the handler has its request: no deadline */
 	bool cut;            /* shut down already: counted once */
+	unsigned port;       /* the client's, for the debug lines */
 	struct conn *prev, *next;
 };
 
@@ -447,6 +449,12 @@ on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 			free(k);
 			return;
 		}
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		if (getpeername(k->fd, (struct sockaddr *)&peer, &pl) == 0)
+			k->port = ntohs(peer.ss_family == AF_INET6
+			                    ? ((struct sockaddr_in6 *)&peer)->sin6_port
+			                    : ((struct sockaddr_in *)&peer)->sin_port);
 		pthread_mutex_lock(&h->lock);
 		k->next = h->conns;
 		if (h->conns)
@@ -467,6 +475,8 @@ on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 	if (k->next)
 		k->next->prev = k->prev;
 	pthread_mutex_unlock(&h->lock);
+	if (k->cut)
+		log_debug("http: the request from port %u closed at the request deadline", k->port);
 	close(k->fd);
 	free(k);
 	*ctx = NULL;
@@ -502,6 +512,20 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * for longer than the deadline without being whole, the server having read
  * all of it (libmicrohttpd then reads its end and closes it, freeing its
  * place and its address's). */
+/* The watch's clock: monotonic, moved with the node's test clock (jzfpd
+ * --test-clock: `jzfpctl clock advance` moves deadlines too, so tests need
+ * not wait them out). */
+static uint64_t
+watch_now(struct http *h)
+{
+	uint64_t now = mono_ms();
+	if (h->cfg->test_clock && h->ctl) {
+		now += control_view_lock(h->ctl)->clock_offset_ms;
+		control_view_unlock(h->ctl);
+	}
+	return now;
+}
+
 static void *
 watch_main(void *arg)
 {
@@ -509,7 +533,9 @@ watch_main(void *arg)
 	uint64_t limit = (uint64_t)h->cfg->http_header_timeout * 1000;
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
-		uint64_t now = mono_ms(), b;
+		pthread_mutex_unlock(&h->lock); /* the view's lock is never taken under ours */
+		uint64_t now = watch_now(h), b;
+		pthread_mutex_lock(&h->lock);
 		for (struct conn *k = h->conns; k; k = k->next) {
 			if (k->answering || k->cut || !bytes_received(k->fd, &b))
 				continue;
@@ -517,8 +543,10 @@ watch_main(void *arg)
 				k->began_ms = 0;
 				continue;
 			}
-			if (!k->began_ms)
+			if (!k->began_ms) {
 				k->began_ms = now;
+				log_debug("http: a request from port %u began", k->port);
+			}
 			if (now - k->began_ms <= limit || unread(k->fd))
 				continue;
 			shutdown(k->fd, SHUT_RDWR);
@@ -1013,6 +1041,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	}
 	/* The request is whole: its deadline ends here. */
 	mark_request(h, c, true);
+	log_debug("http: GET %s", url); /* the path: nothing personal */
 	return rt->fn(h, c);
 }
 

@@ -85,20 +85,67 @@ PARENT_ONLY = ("jzfp_up_backlog_records", "jzfp_down_backlog_records", "jzfp_par
 ALERTS = os.path.join(jt.SRC, "configs", "prometheus", "jzfp-alerts.yml")
 ALERTS_TEST = os.path.join(jt.SRC, "tests", "data", "prometheus", "jzfp-alerts-test.yml")
 HTTP_TIMEOUT = 30
-HEADER_TIMEOUT = 3  # [http] header_timeout of the test's nodes (default 10)
+# [http] header_timeout of the test's HTTP nodes (default 10). They run with
+# the test clock, which moves the deadline too: the test moves it a minute at
+# a time (`clock advance`), 60 s below it and 120 s past it, never waiting.
+HEADER_TIMEOUT = 90
 PER_IP = 16         # connections libmicrohttpd takes from one address (http.c)
 
 
 def with_http(t, nodes):
-    """Make the harness write [http] listen = 127.0.0.1:0 into NODES' configs."""
+    """Make the harness write [http] listen = 127.0.0.1:0 into NODES' configs,
+    with the debug log: its line for each request answered and each one
+    begun or closed at the deadline is what the test's waits wake on."""
     write = t.write_conf
 
     def write_conf(n):
         write(n)
         if n in nodes:
-            with open(n.conf, "a", encoding="utf-8") as f:
-                f.write(f"\n[http]\nlisten = 127.0.0.1:0\nheader_timeout = {HEADER_TIMEOUT}\n")
+            with open(n.conf, encoding="utf-8") as f:
+                text = f.read().replace("log_level = info", "log_level = debug", 1)
+            with open(n.conf, "w", encoding="utf-8") as f:
+                f.write(text + f"\n[http]\nlisten = 127.0.0.1:0\n"
+                        f"header_timeout = {HEADER_TIMEOUT}\n")
     t.write_conf = write_conf
+
+
+def began(t, n, sock):
+    """Wait until N's request deadline has seen the request on SOCK begin
+    (its debug line, by the client's port)."""
+    port = sock.getsockname()[1]
+    t.wait_for(f"{n}: the request from port {port} seen",
+               lambda: t.grep_log(n, rf"http: a request from port {port} began"), nodes=[n])
+
+
+def advance(t, n, minutes):
+    """Move N's test clock, and with it its request deadline, MINUTES on."""
+    t.ctl_text(n, "clock", "advance", f"{minutes}m")
+
+
+def wait_closed(n, socks, what):
+    """Block until the server has closed every socket of SOCKS (each reads
+    its end): no data may come first. Bounded by the test's budget."""
+    left_ = set(socks)
+    end = jt.deadline(60)
+    for _ in range(100000):
+        if not left_:
+            return
+        wait = end - time.monotonic()
+        check(wait > 0, f"{n}: {len(left_)} of {len(socks)} {what} still open after 60 s")
+        readable, _, _ = select.select(list(left_), [], [], wait)
+        for s in readable:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            check(data == b"", f"{n}: {what}: answered instead of closed: {data[:80]!r}")
+            left_.discard(s)
+
+
+def still_open(n, socks, what):
+    """None of SOCKS closed or answered yet (checked at once)."""
+    readable, _, _ = select.select(list(socks), [], [], 0)
+    check(not readable, f"{n}: {len(readable)} of the {what} closed or answered too soon")
 
 
 def http_addr(t, n):
@@ -205,7 +252,6 @@ def check_answer_budget(t, n, addr):
             s.connect(addr)
             s.sendall(req)
             socks.append(s)
-        asked = time.monotonic()
         heads = []
         for s in socks:
             line = b""
@@ -229,9 +275,16 @@ def check_answer_budget(t, n, addr):
                  f"{n}: jzfp_http_busy_total")
         check(metric_of(addr, "jzfp_http_answer_bytes") >= served * size,
               f"{n}: jzfp_http_answer_bytes while {served} answers are held")
-        # An answer read slowly is not cut at the request deadline: read
-        # whole after it (time must pass for this).
-        time.sleep(max(0.0, asked + HEADER_TIMEOUT + 1.5 - time.monotonic()))
+        # An answer read slowly is not cut at the request deadline: the clock
+        # moved past it, a probe's request cut (so the deadline's watch has
+        # looked at every connection since), then read whole.
+        probe = socket.create_connection(addr, timeout=HTTP_TIMEOUT,
+                                         source_address=("127.0.0.9", 0))
+        probe.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        began(t, n, probe)
+        advance(t, n, 2)
+        wait_closed(n, [probe], "probe (a request begun before the clock moved)")
+        probe.close()
         k = next(i for i, h in enumerate(heads) if h.startswith("HTTP/1.1 200"))
         line, body = read_answer(socks[k], heads[k].encode() + b"\r\n")
         check(len(body) == size and body.rstrip().endswith(b"}"),
@@ -331,50 +384,41 @@ def start_prometheus(t, targets):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        logf = open(os.path.join(t.dir, f"prometheus-{attempt}.log"), "wb")
+        log = os.path.join(t.dir, f"prometheus-{attempt}.log")
+        logf = open(log, "wb")
         proc = subprocess.Popen([prom, f"--config.file={conf}",
                                  f"--storage.tsdb.path={os.path.join(t.dir, 'prom', str(attempt))}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"],
                                 stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
         logf.close()
+        server = Process(proc, log)
 
         def ready():
             if proc.poll() is not None:
                 return "exited"
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/-/ready")
-                ok = c.getresponse().status == 200
-                c.close()
-                return "ready" if ok else None
-            except OSError:
-                return None
-        state = wait_state("prometheus ready", ready, 60)
+            return "ready" if "Server is ready to receive web requests" in server.text() else None
+        # Woken by its log's lines, or its exit.
+        state = t.wait_for("prometheus ready", ready, timeout=60, nodes=[server])
         if state == "ready":
             return proc, port
-        with open(os.path.join(t.dir, f"prometheus-{attempt}.log"), encoding="utf-8",
-                  errors="replace") as f:
-            why = f.read()
-        check("address already in use" in why, f"prometheus exited: {why[-800:]}")
+        check("address already in use" in server.text(),
+              f"prometheus exited: {server.text()[-800:]}")
     raise jt.Failure("prometheus: no free port in 5 tries")
 
 
-def wait_state(what, fn, timeout):
-    """FN() until it returns a true value (returned), asked every 0.2 s;
-    a Failure naming WHAT after TIMEOUT seconds (scaled, within the
-    test's budget). For a server that is not a node: nothing to wake on."""
-    end = jt.deadline(timeout)
-    for _ in range(100000):
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise jt.Failure(f"timed out waiting for {what}")
-        time.sleep(0.2)
-    raise jt.Failure(f"{what}: too many rounds")
+class Process:
+    """A server the test started that is not a node, as the harness's waits
+    take it: woken by its log file's writes and by its exit."""
+
+    def __init__(self, proc, logfile):
+        self.proc, self.logfile = proc, logfile
+
+    def text(self):
+        with open(self.logfile, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
 
-def check_grafana(t, prov, addrs):
+def check_grafana(t, prov, nodes, addrs):
     """configs/grafana/jzfp-dashboard.json against a real Prometheus server
     scraping the province and a county: every query of every panel returns
     series (a renamed metric or a wrong label would leave a panel empty),
@@ -393,8 +437,9 @@ def check_grafana(t, prov, addrs):
         def all_answer():
             left[:] = empty()
             return not left
+        # Woken by each scrape (the nodes' debug line for GET /metrics).
         try:
-            wait_state("every dashboard query answered", all_answer, 60)
+            t.wait_for("every dashboard query answered", all_answer, timeout=60, nodes=nodes)
         except jt.Failure:
             raise jt.Failure(f"grafana: queries without series: {left}")
         inc_expr = next(e for _, e in exprs
@@ -410,7 +455,7 @@ def check_grafana(t, prov, addrs):
             groups = prom_get(port, "/api/v1/rules")["groups"]
             rules = [r for g in groups for r in g["rules"]]
             return rules if rules and all(r["health"] != "unknown" for r in rules) else None
-        rules = wait_state("alert rules evaluated", rules_evaluated, 60)
+        rules = t.wait_for("alert rules evaluated", rules_evaluated, timeout=60, nodes=nodes)
         bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         check(not bad, f"prometheus: alert rules failing: {bad}")
         jt.log(f"grafana: {len(exprs)} queries of the dashboard answered by Prometheus; "
@@ -837,100 +882,78 @@ def read_answer(s, data=b""):
     return lines[0], body
 
 
-def slow_conn(addr, source, first, began=None):
-    """A connection from SOURCE that has sent FIRST; BEGAN[it] = the time
-    before the sending (the server cannot have seen the bytes before it)."""
+def slow_conn(addr, source, first):
+    """A connection from SOURCE that has sent FIRST."""
     s = socket.create_connection(addr, timeout=HTTP_TIMEOUT, source_address=(source, 0))
-    if began is not None:
-        began[s] = time.monotonic()
     s.sendall(first)
     return s
 
 
-def check_slow_headers(n, addr):
-    """Slow requests (slowloris), with [http] header_timeout HEADER_TIMEOUT:
-      - PER_IP connections from one address each sending a header byte every
-        0.2 s (never idle, so the idle timeout alone would keep them);
-      - a GET whose body comes a byte at a time;
-      - a keep-alive connection whose second request's headers do;
-    each is closed, no sooner than the deadline after its request began,
-    and counted; an address that was full is answered again afterwards,
-    another is answered meanwhile. Not cut: a keep-alive connection idle for
-    longer than the deadline between two requests, and an answer read only
-    after the deadline (the idle timeout, 10 s, is libmicrohttpd's)."""
+def check_slow_headers(t, n, addr):
+    """Slow requests (slowloris), with [http] header_timeout HEADER_TIMEOUT on
+    N's test clock:
+      - PER_IP connections from one address each with a request begun and
+        never finished (a byte at a time is the same to the deadline, and
+        the idle timeout alone would keep such a sender);
+      - a GET whose body has not all come;
+      - a keep-alive connection whose second request has not;
+    with the clock a minute on (below the deadline) none is cut, while a
+    probe begun a minute earlier is; a minute more and all are closed and
+    counted, exactly. Meanwhile the full address is refused and another
+    answered; afterwards the full one is answered again. Not cut at all: a
+    keep-alive connection idle between two requests past the deadline, and
+    an answer read only after it."""
     before = metric_of(addr, "jzfp_http_header_timeouts_total")
     req = b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
-    began, slow = {}, []
-    for _ in range(PER_IP):
-        slow.append(slow_conn(addr, "127.0.0.2", req, began))
-    slow.append(slow_conn(addr, "127.0.0.3", req + b"Content-Length: 100000\r\n\r\n", began))
-    keep = slow_conn(addr, "127.0.0.3", req + b"\r\n")
-    check(read_answer(keep)[0].startswith("HTTP/1.1 200"), f"{n}: a keep-alive request")
-    began[keep] = time.monotonic()
-    keep.sendall(req)
-    slow.append(keep)
+    # Idle, and an answer unread, from before the probe: the watch has
+    # looked at them once the probe's request is seen, and they are 180 s
+    # old on the clock at the end (libmicrohttpd's own idle limit, 10 s, is
+    # real time).
     idle = slow_conn(addr, "127.0.0.4", req + b"\r\n")
     check(read_answer(idle)[0].startswith("HTTP/1.1 200"), f"{n}: a keep-alive request")
-    idle_since = time.monotonic()
     reader = slow_conn(addr, "127.0.0.4", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    reader_since = time.monotonic()
+    probe = slow_conn(addr, "127.0.0.5", req)
+    slow = []
     try:
+        began(t, n, probe)
+        advance(t, n, 1)  # the probe at 60 s of 90; the others begin now
+        slow += [slow_conn(addr, "127.0.0.2", req) for _ in range(PER_IP)]
+        slow.append(slow_conn(addr, "127.0.0.3", req + b"Content-Length: 100000\r\n\r\nab"))
+        keep = slow_conn(addr, "127.0.0.3", req + b"\r\n")
+        check(read_answer(keep)[0].startswith("HTTP/1.1 200"), f"{n}: a keep-alive request")
+        keep.sendall(req)
+        slow.append(keep)
+        for s in slow:
+            began(t, n, s)
+        # Every place of 127.0.0.2 is taken (each request was seen): refused.
+        check_eq(ask_from("127.0.0.2", addr), "",
+                 f"{n}: a {PER_IP + 1}th connection from 127.0.0.2 answered")
         check(ask_from("127.0.0.1", addr).startswith("HTTP/1.1 200"),
               f"{n}: another address not answered during the slow requests")
-        open_, closed_after = set(slow), []
-        end = jt.deadline(HEADER_TIMEOUT + 30)
-        for _ in range(100000):
-            if not open_ or time.monotonic() > end:
-                break
-            for s in list(open_):
-                try:
-                    s.sendall(b"a")
-                except OSError:
-                    open_.discard(s)  # closed by the server
-                    closed_after.append(time.monotonic() - began[s])
-            readable, _, _ = select.select(list(open_), [], [], 0.2)
-            for s in readable:
-                try:
-                    data = s.recv(4096)
-                except OSError:
-                    data = b""
-                check(data == b"", f"{n}: a request still coming in was answered: {data[:80]!r}")
-                open_.discard(s)
-                closed_after.append(time.monotonic() - began[s])
-        check(not open_, f"{n}: {len(open_)} of {len(slow)} slow requests still open "
-              f"{HEADER_TIMEOUT + 30} s after they began (header_timeout {HEADER_TIMEOUT})")
-        check(min(closed_after) >= HEADER_TIMEOUT,
-              f"{n}: a slow request closed {min(closed_after):.2f} s after it began, before "
-              f"the deadline of {HEADER_TIMEOUT} s")
-        # Idle and a slow reader past the deadline: still served. (Time must
-        # pass for this: nothing else shows that idleness is not counted.)
-        time.sleep(max(0.0, idle_since + HEADER_TIMEOUT + 1.5 - time.monotonic()))
+        advance(t, n, 1)  # the probe at 120 s: past; the others at 60 s: not
+        wait_closed(n, [probe], "probe past the deadline")
+        still_open(n, slow, "slow requests below the deadline")
+        advance(t, n, 1)  # the others at 120 s: past
+        wait_closed(n, slow, "slow requests past the deadline")
+        # In the same passes of the deadline's watch: the idle keep-alive
+        # connection (idle 180 s on the clock) and the late reader were not.
         idle.sendall(req + b"\r\n")
         check(read_answer(idle)[0].startswith("HTTP/1.1 200"),
               f"{n}: a keep-alive connection idle past the deadline was not answered")
-        time.sleep(max(0.0, reader_since + HEADER_TIMEOUT + 1.5 - time.monotonic()))
         line, body = read_answer(reader)
         check(line.startswith("HTTP/1.1 200") and body.rstrip().endswith(b"</html>"),
               f"{n}: an answer read after the deadline: {line!r}, {len(body)} bytes")
     finally:
-        for s in slow + [idle, reader]:
+        for s in slow + [idle, reader, probe]:
             s.close()
     cut = metric_of(addr, "jzfp_http_header_timeouts_total") - before
-    check_eq(cut, float(len(slow)), f"{n}: jzfp_http_header_timeouts_total's rise")
-    # The places freed as libmicrohttpd closes the connections it was told
-    # to (the server's side): asked until answered.
-    t0 = time.monotonic()
-    status = ""
-    for _ in range(1000):
-        status = ask_from("127.0.0.2", addr)
-        if status or time.monotonic() > t0 + 30:
-            break
-        time.sleep(0.1)
-    check(status.startswith("HTTP/1.1 200"), f"{n}: 127.0.0.2 not answered after the cut: "
-          f"{status!r}")
-    jt.log(f"{n}: {len(slow)} slow requests closed {min(closed_after):.1f}-"
-           f"{max(closed_after):.1f} s after they began (deadline {HEADER_TIMEOUT} s); an idle "
-           "keep-alive connection and a late reader served")
+    check_eq(cut, float(len(slow) + 1), f"{n}: jzfp_http_header_timeouts_total's rise")
+    # The places freed as libmicrohttpd closes the connections cut (its
+    # debug line for each wakes the wait).
+    t.wait_for(f"{n}: 127.0.0.2 answered again after the cut",
+               lambda: ask_from("127.0.0.2", addr).startswith("HTTP/1.1 200"), nodes=[n])
+    jt.log(f"{n}: {len(slow)} slow requests kept below the deadline and closed past it, a "
+           "probe with them; an idle keep-alive connection and a late reader served")
 
 
 def tree_metrics(addr):
@@ -1072,8 +1095,10 @@ def check_dashboard(t, n, addr):
 
 
 def test(t):
-    prov = t.add(PROV, "province", "青海省")
-    counties = [t.add(a, "county", nm) for a, nm in COUNTIES.items()]
+    # The HTTP nodes run with the test clock: it moves the request deadline.
+    prov = t.add(PROV, "province", "青海省", test_clock=True)
+    counties = [t.add(a, "county", nm, test_clock=a == "630121000000")
+                for a, nm in COUNTIES.items()]
     for a, nm in TOWNSHIPS.items():
         t.add(a, "township", nm)
     villages = [t.add(v, "village", f"村{v[-3:]}") for v in VILLAGES]
@@ -1106,7 +1131,7 @@ def test(t):
     check_metrics(t, prov, paddr, list(COUNTIES))
     check_metrics(t, counties[0], caddr, ["630121101000"])
     check_alert_rules()
-    check_grafana(t, prov, [paddr, caddr])
+    check_grafana(t, prov, [prov, counties[0]], [paddr, caddr])
     check_api(t, prov, paddr)
     check_api(t, counties[0], caddr)
     more = jt.gen_households(os.path.join(t.dir, "more-{village}.csv"), [villages[0].area], 3,
@@ -1126,7 +1151,7 @@ def test(t):
                         [(counties[0], "census", c2)])
     check_refusals(prov, paddr)
     check_limits(prov, paddr)
-    check_slow_headers(prov, paddr)
+    check_slow_headers(t, prov, paddr)
     check_dashboard(t, prov, paddr)
     check_answer_budget(t, counties[0], caddr)
     check_tree_metrics(t, prov, paddr)
