@@ -413,13 +413,13 @@ bytes_received(int fd, uint64_t *out)
 	return true;
 }
 
-/* Does socket FD hold received bytes the server has not read? Then the
- * server is behind, not the client slow. */
-static bool
+/* Received bytes socket FD holds that the server has not read (0 if it
+ * cannot say). Some when the server is behind, not the client slow. */
+static uint64_t
 unread(int fd)
 {
 	int n = 0;
-	return ioctl(fd, SIOCINQ, &n) == 0 && n > 0;
+	return ioctl(fd, SIOCINQ, &n) == 0 && n > 0 ? (uint64_t)n : 0;
 }
 
 static struct conn *
@@ -483,7 +483,8 @@ on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 }
 
 /* The handler answers C's request (ANSWERING), or the request has ended:
- * the connection is idle until its next request's first bytes. */
+ * the connection is idle until its next request's first bytes (the bytes
+ * received then beyond those the server had read). */
 static void
 mark_request(struct http *h, struct MHD_Connection *c, bool answering)
 {
@@ -492,9 +493,15 @@ mark_request(struct http *h, struct MHD_Connection *c, bool answering)
 		return;
 	pthread_mutex_lock(&h->lock);
 	k->answering = answering;
-	if (!answering) {
-		bytes_received(k->fd, &k->idle_bytes);
+	uint64_t b;
+	if (!answering)
 		k->began_ms = 0;
+	if (!answering && bytes_received(k->fd, &b)) {
+		/* What the server has read: the next request's first bytes may be
+		 * here already (the client saw the answer before this callback),
+		 * waiting unread, and they count as begun. */
+		uint64_t q = unread(k->fd);
+		k->idle_bytes = b - (q < b ? q : b);
 	}
 	pthread_mutex_unlock(&h->lock);
 }
