@@ -88,6 +88,7 @@ enum {
 	K_IDX_MAX_SKEW,
 	K_IDX_HTTP_LISTEN,
 	K_IDX_HTTP_HEADER_TIMEOUT,
+	K_IDX_REGISTRY_DEFER,
 	K_IDX_COUNT
 };
 
@@ -119,6 +120,8 @@ static const struct key_def keys[] = {
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
     [K_IDX_HTTP_HEADER_TIMEOUT] = {"http", "header_timeout", K_INT, 1, 300, "10", false,
                                    F(http_header_timeout)},
+    [K_IDX_REGISTRY_DEFER] = {"registry", "defer_ms", K_INT, 0, 86400000, "100", false,
+                              F(registry_defer_ms)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -418,7 +421,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 			report(ld, ld->line, NULL, section, name, "key outside any [section]");
 		else if (!section_known)
 			report(ld, ld->line, NULL, section, name,
-			       "unknown section (expected node, link, trust, control or http)");
+			       "unknown section (expected node, link, trust, control, http or "
+			       "registry)");
 		else
 			report(ld, ld->line, NULL, section, name, "unknown key");
 		return 0;

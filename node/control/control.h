@@ -68,6 +68,7 @@ struct control_view {
 	int store_err;
 	bool insecure;
 	uint64_t held;            /* envelopes held for their date (apply.h) */
+	uint64_t registry_at;     /* the registry applied up to this log entry (apply.h) */
 	uint64_t clock_behind_ms; /* node_clock_behind_ms */
 	char listen_ep[256];
 	struct wire_node_status self;
@@ -104,6 +105,21 @@ void control_loop_handle(struct node *n);
 
 /* Copy what readers may show of the loop's state (loop thread). */
 void control_publish(struct node *n);
+
+/*
+ * The registry behind the log (apply.h, "Deferred"). A read of the registry
+ * waits, in control_registry_wait, until the loop has caught it up to the
+ * log's head as last published: so it answers for at least every record a
+ * status could have shown before it. The loop polls control_wake_fd and,
+ * when control_catch_up_wanted says so, catches up whole and publishes.
+ * Returns 0, or JZ_ETIMEOUT when the loop did not catch up within TIMEOUT_MS
+ * (WHY, LEN bytes, then says how far behind it is).
+ */
+#define CONTROL_CATCH_UP_WAIT_MS 60000u
+JZ_NODISCARD int control_registry_wait(struct control *c, uint32_t timeout_ms, char *why,
+                                       size_t len);
+int control_wake_fd(struct control *c);
+bool control_catch_up_wanted(struct control *c);
 
 /* Lock the view for reading; unlock it soon (readers hold it while they
  * fill a reply, never across a transaction or a wait). */

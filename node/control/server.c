@@ -34,12 +34,14 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -85,6 +87,12 @@ struct control {
 	atomic_uint busy;
 	atomic_uint_fast64_t reads_moved;
 	atomic_uint waiting; /* status requests the broker holds for a change */
+	/* Reads waiting for the registry to catch up (control_registry_wait):
+	 * they set WANT and write WAKE_FD, which the loop polls; the loop's
+	 * publish signals CAUGHT_UP under LOCK. */
+	int wake_fd;
+	atomic_bool want;
+	pthread_cond_t caught_up;
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -818,6 +826,15 @@ control_open(struct control **out, struct node *n, char *err, size_t errlen)
 	}
 	c->n = n;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->caught_up, NULL);
+	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->wake_fd < 0) {
+		snprintf(err, errlen, "cannot make the control's eventfd: %s", strerror(errno));
+		pthread_cond_destroy(&c->caught_up);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return JZ_EIO;
+	}
 	c->zctx = zmq_ctx_new();
 	if (!c->zctx)
 		goto zfail;
@@ -904,6 +921,8 @@ control_close(struct control **cp)
 		free(c->view.children[i].subtree);
 	free(c->view.children);
 	free(c->view.subtree_digest);
+	close(c->wake_fd);
+	pthread_cond_destroy(&c->caught_up);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	*cp = NULL;
@@ -1032,6 +1051,10 @@ control_publish_to(struct control *c, struct node *n)
 	v->store_err = n->ax.store_err;
 	v->insecure = n->insecure;
 	v->held = n->ax.held;
+	if (v->registry_at != n->ax.registry_at) {
+		v->registry_at = n->ax.registry_at;
+		pthread_cond_broadcast(&c->caught_up);
+	}
 	v->clock_behind_ms = node_clock_behind_ms(n);
 	snprintf(v->listen_ep, sizeof(v->listen_ep), "%s", n->listen_ep);
 	node_self_status(n, &v->self);
@@ -1087,6 +1110,53 @@ control_publish(struct node *n)
 {
 	if (n->control)
 		control_publish_to(n->control, n);
+}
+
+int
+control_wake_fd(struct control *c)
+{
+	return c->wake_fd;
+}
+
+bool
+control_catch_up_wanted(struct control *c)
+{
+	uint64_t k;
+	while (read(c->wake_fd, &k, sizeof(k)) == sizeof(k))
+		;
+	return atomic_exchange(&c->want, false);
+}
+
+int
+control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t len)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	uint64_t head = c->view.local_seq;
+	int rc = 0;
+	while (c->view.registry_at < head && rc == 0) {
+		atomic_store(&c->want, true);
+		uint64_t one = 1;
+		if (write(c->wake_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+			break; /* cannot happen with a valid eventfd; the wait times out */
+		rc = pthread_cond_timedwait(&c->caught_up, &c->lock, &until);
+	}
+	uint64_t at = c->view.registry_at;
+	pthread_mutex_unlock(&c->lock);
+	if (at >= head)
+		return 0;
+	snprintf(why, len,
+	         "busy: the household tables are %" PRIu64 " log entries behind replication "
+	         "and were not caught up within %u s; try again",
+	         head - at, timeout_ms / 1000);
+	return JZ_ETIMEOUT;
 }
 
 const struct control_view *

@@ -12,6 +12,7 @@
 #include "control.h"
 #include "hlc.h"
 #include "log.h"
+#include "node.h"
 #include "output.h"
 #include "tables.h"
 #include "text.h"
@@ -291,6 +292,20 @@ check_message(struct svc *s, const ProtobufCMessage *m)
 	return 0;
 }
 
+/* The household tables caught up with the log (apply.h, "Deferred")
+ * before a service reads them: by the loop itself before a write, by a
+ * reader through the loop. */
+static int
+registry_current(struct svc *s)
+{
+	if (s->n)
+		return node_registry_catch_up(s->n, s->why, sizeof(s->why));
+	if (s->ctl)
+		return control_registry_wait(s->ctl, CONTROL_CATCH_UP_WAIT_MS, s->why,
+		                             sizeof(s->why));
+	return 0; /* a unit test's service, on a store no loop writes */
+}
+
 void
 svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -306,6 +321,8 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		err = svc_fail(s, JZ_EIO, "%s: a write request reached a reader", e->name);
 	} else if ((err = check_message(s, &rq->base))) {
 		/* refused: svc_fail said why */
+	} else if (!e->view_only && (err = registry_current(s))) {
+		/* svc_fail said why */
 	} else {
 		err = e->fn(s, rq, rp);
 	}

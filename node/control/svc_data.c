@@ -38,11 +38,11 @@
 #include <string.h>
 
 const struct svc_entry svc_data_table[] = {
-    {CTL__REQUEST__REQ_HOUSEHOLD_SHOW, svc_household_show, false, "household-show"},
-    {CTL__REQUEST__REQ_HOUSEHOLD_RAW, svc_household_raw, false, "household-raw"},
-    {CTL__REQUEST__REQ_CONFLICTS, svc_conflicts, false, "conflicts"},
-    {CTL__REQUEST__REQ_HOUSEHOLD_EDIT, svc_household_edit, true, "household-edit"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+    {CTL__REQUEST__REQ_HOUSEHOLD_SHOW, svc_household_show, false, "household-show", false},
+    {CTL__REQUEST__REQ_HOUSEHOLD_RAW, svc_household_raw, false, "household-raw", false},
+    {CTL__REQUEST__REQ_CONFLICTS, svc_conflicts, false, "conflicts", false},
+    {CTL__REQUEST__REQ_HOUSEHOLD_EDIT, svc_household_edit, true, "household-edit", false},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 
 #define MAX_OPEN 8   /* open proposals of one household looked at */

@@ -38,8 +38,8 @@
 static int svc_export(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 
 const struct svc_entry svc_export_table[] = {
-    {CTL__REQUEST__REQ_EXPORT, svc_export, false, "export"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+    {CTL__REQUEST__REQ_EXPORT, svc_export, false, "export", false},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 
 /* What one page's walk needs, kept off the reader thread's stack. */

@@ -46,15 +46,15 @@
 #include <string.h>
 
 const struct svc_entry svc_flow_table[] = {
-    {CTL__REQUEST__REQ_WORKFLOW, svc_workflow, true, "workflow"},
-    {CTL__REQUEST__REQ_PROPOSALS, svc_proposals, false, "proposals"},
-    {CTL__REQUEST__REQ_NOTICE_PRINT, svc_notice_print, false, "notice-print"},
-    {CTL__REQUEST__REQ_POLICY_SHOW, svc_policy_show, false, "policy-show"},
-    {CTL__REQUEST__REQ_POLICY_SET, svc_policy_set, true, "policy-set"},
-    {CTL__REQUEST__REQ_REVOKE, svc_revoke, true, "revoke"},
-    {CTL__REQUEST__REQ_CLOCK_ADVANCE, svc_clock_advance, true, "clock-advance"},
-    {CTL__REQUEST__REQ_CLOCK_SHOW, svc_clock_show, false, "clock-show"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+    {CTL__REQUEST__REQ_WORKFLOW, svc_workflow, true, "workflow", false},
+    {CTL__REQUEST__REQ_PROPOSALS, svc_proposals, false, "proposals", false},
+    {CTL__REQUEST__REQ_NOTICE_PRINT, svc_notice_print, false, "notice-print", false},
+    {CTL__REQUEST__REQ_POLICY_SHOW, svc_policy_show, false, "policy-show", false},
+    {CTL__REQUEST__REQ_POLICY_SET, svc_policy_set, true, "policy-set", false},
+    {CTL__REQUEST__REQ_REVOKE, svc_revoke, true, "revoke", false},
+    {CTL__REQUEST__REQ_CLOCK_ADVANCE, svc_clock_advance, true, "clock-advance", false},
+    {CTL__REQUEST__REQ_CLOCK_SHOW, svc_clock_show, false, "clock-show", true},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 
 #define MAX_TARGETS 20000

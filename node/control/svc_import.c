@@ -47,9 +47,9 @@
 #include <sys/types.h>
 
 const struct svc_entry svc_import_table[] = {
-    {CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS, svc_import_households, true, "import-households"},
-    {CTL__REQUEST__REQ_IMPORT_CENSUS, svc_import_census, true, "import-census"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+    {CTL__REQUEST__REQ_IMPORT_HOUSEHOLDS, svc_import_households, true, "import-households", false},
+    {CTL__REQUEST__REQ_IMPORT_CENSUS, svc_import_census, true, "import-census", false},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 
 /* Sign STEP on the proposals HASHES[0..n) of households IDS in A's

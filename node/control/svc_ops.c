@@ -27,8 +27,8 @@
 static int svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 
 const struct svc_entry svc_ops_table[] = {
-    {CTL__REQUEST__REQ_BACKUP, svc_backup, false, "backup"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+    {CTL__REQUEST__REQ_BACKUP, svc_backup, false, "backup", false},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 
 /* Is DIR a directory with nothing in it? */

@@ -28,12 +28,12 @@
 #include <string.h>
 
 const struct svc_entry svc_view_table[] = {
-    {CTL__REQUEST__REQ_STATUS, svc_status, false, "status"},
-    {CTL__REQUEST__REQ_CHILD_FORGET, svc_child_forget, true, "child-forget"},
-    {CTL__REQUEST__REQ_TREE, svc_tree, false, "tree"},
-    {CTL__REQUEST__REQ_ROLLUP, svc_rollup, false, "rollup"},
-    {CTL__REQUEST__REQ_ROLLUP_VERIFY, svc_rollup_verify, false, "rollup-verify"},
-    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL},
+    {CTL__REQUEST__REQ_STATUS, svc_status, false, "status", true},
+    {CTL__REQUEST__REQ_CHILD_FORGET, svc_child_forget, true, "child-forget", false},
+    {CTL__REQUEST__REQ_TREE, svc_tree, false, "tree", true},
+    {CTL__REQUEST__REQ_ROLLUP, svc_rollup, false, "rollup", false},
+    {CTL__REQUEST__REQ_ROLLUP_VERIFY, svc_rollup_verify, false, "rollup-verify", false},
+    {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 
 void
@@ -118,6 +118,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->map_bytes = map;
 	store->disk_free_bytes = v->disk_free;
 	store->disk_low = v->disk_low;
+	store->registry_behind = v->local_seq - v->registry_at;
 	store->error = svc_strdup(s, v->store_err ? err_str(v->store_err) : "");
 	r->store = store;
 	wf->applied = v->total.wf_applied;

@@ -25,6 +25,11 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		            "reaches them (dated more than %" PRIu32
 		            " s ahead, or closing a window)\n",
 		            r->held_ahead, r->max_skew_s);
+	if (r->store && r->store->registry_behind)
+		sbuf_printf(out,
+		            "registry  %" PRIu64 " log entries not yet in the household tables and "
+		            "rollups (caught up when idle, or before a read)\n",
+		            r->store->registry_behind);
 	if (r->clock_behind_s)
 		sbuf_printf(out,
 		            "clock     BEHIND: %" PRIu64 " s behind this node's newest signed "

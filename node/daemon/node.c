@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,7 +493,7 @@ open_store(struct node *n, char *err, size_t errlen)
 		snprintf(
 		    err, errlen,
 		    "cannot open store in %s: it was written by another version of jzfpd "
-		    "(this one reads store schema %d); a store of schema 2, 3 or 4 is upgraded "
+		    "(this one reads store schema %d); a store of schema 2, 3, 4 or 5 is upgraded "
 		    "in place by `jzfpd --config FILE --upgrade-store` with the node stopped; "
 		    "below the province you may instead move the directory aside and start with "
 		    "an empty one, and the node refills from its parent and its children "
@@ -521,6 +522,7 @@ open_store(struct node *n, char *err, size_t errlen)
 	}
 	n->ax.trust = n->trust;
 	n->ax.max_skew_ms = (uint64_t)cfg->max_skew * 1000;
+	n->ax.defer = cfg->registry_defer_ms > 0;
 	memcpy(n->ax.root, n->root_key, 32);
 	if (cfg->test_clock) {
 		hlc_init(&n->hlc, test_clock_now, n);
@@ -946,6 +948,70 @@ receipts_tick(struct node *n, uint64_t now)
 		log_debug("signed %zu receipt(s)", job.signed_);
 }
 
+/*
+ * The registry behind the log (apply.h, "Deferred"). Caught up a
+ * transaction a turn once nothing came from a child or the parent for
+ * registry.defer_ms, or when it is REGISTRY_BEHIND_MAX entries behind (a
+ * read waits for the catching up: this bounds that wait to a second or
+ * two); whole when a read waits (WANTED) and when the node stops.
+ */
+#define REGISTRY_BEHIND_MAX 262144
+
+static int
+catch_up(struct node *n, uint64_t max)
+{
+	uint64_t behind = apply_registry_behind(&n->ax), done = 0;
+	uint64_t t0 = node_now_us();
+	int err = apply_catch_up(&n->ax, max, &done);
+	if (err && err != n->catch_up_err)
+		log_error("registry: catching up stopped %" PRIu64 " log entries behind: %s",
+		          apply_registry_behind(&n->ax), err_str(err));
+	else if (!err && n->catch_up_err)
+		log_info("registry: catching up again");
+	n->catch_up_err = err;
+	if (done)
+		log_debug("registry: caught up %" PRIu64 " of %" PRIu64 " log entries in %" PRIu64
+		          " ms",
+		          done, behind, (node_now_us() - t0) / 1000);
+	return err;
+}
+
+int
+node_registry_catch_up(struct node *n, char *why, size_t len)
+{
+	int err = catch_up(n, UINT64_MAX);
+	if (err)
+		snprintf(why, len,
+		         "the household tables are %" PRIu64
+		         " log entries behind replication and cannot catch up: %s",
+		         apply_registry_behind(&n->ax), err_str(err));
+	return err;
+}
+
+static void
+registry_tick(struct node *n, uint64_t now, bool wanted)
+{
+	uint64_t behind = apply_registry_behind(&n->ax);
+	if (!behind)
+		return;
+	if (wanted || n->stop)
+		(void)catch_up(n, UINT64_MAX);
+	else if (now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms ||
+	         behind >= REGISTRY_BEHIND_MAX)
+		(void)catch_up(n, APPLY_CATCH_UP_TXN);
+}
+
+/* How long the loop may wait for something to arrive: at most TICK_MS, and
+ * not past the moment the registry is due to catch up. */
+static long
+poll_timeout(const struct node *n, uint64_t now)
+{
+	if (!apply_registry_behind(&n->ax) || n->catch_up_err)
+		return TICK_MS;
+	uint64_t due = n->rx_ms + (uint64_t)n->cfg.registry_defer_ms;
+	return due <= now ? 0 : due - now < TICK_MS ? (long)(due - now) : TICK_MS;
+}
+
 /* Read what the parent sent (acks, mostly) until nothing more is queued, at
  * most UP_DRAIN messages. */
 #define UP_DRAIN 64
@@ -972,10 +1038,13 @@ node_run(struct node *n)
 	log_info("running: %s %s%s%s", area_level_name(n->cfg.level), n->cfg.name,
 	         n->listen_ep[0] ? ", children on " : "", n->listen_ep);
 	while (!n->stop) {
-		zmq_pollitem_t items[7];
+		zmq_pollitem_t items[8];
 		int ni = 0, irouter = -1, idealer = -1, imon_up = -1, imon_down = -1, izap = -1;
 		items[ni] = (zmq_pollitem_t){.fd = n->sigfd, .events = ZMQ_POLLIN};
 		ni++;
+		int iwake = ni;
+		items[ni++] =
+		    (zmq_pollitem_t){.fd = control_wake_fd(n->control), .events = ZMQ_POLLIN};
 		items[ni++] = (zmq_pollitem_t){.socket = control_loop_socket(n->control),
 		                               .events = ZMQ_POLLIN};
 		if (n->mon_up) {
@@ -998,7 +1067,7 @@ node_run(struct node *n)
 			idealer = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->dealer, .events = ZMQ_POLLIN};
 		}
-		int rc = zmq_poll(items, ni, TICK_MS);
+		int rc = zmq_poll(items, ni, poll_timeout(n, node_now_ms()));
 		if (rc < 0 && zmq_errno() != EINTR) {
 			log_error("poll failed: %s", zmq_strerror(zmq_errno()));
 			return JZ_EIO;
@@ -1029,6 +1098,7 @@ node_run(struct node *n)
 				if (ev & ZMQ_POLLIN) {
 					link_down_recv(n);
 					any = true;
+					n->rx_ms = node_now_ms();
 					/* What it applied goes up at once (link.h),
 					 * as far as the parent's acks that came
 					 * meanwhile let it: read them all first. */
@@ -1045,6 +1115,7 @@ node_run(struct node *n)
 				if (ev & ZMQ_POLLIN) {
 					link_up_recv(n);
 					any = true;
+					n->rx_ms = node_now_ms();
 				}
 			}
 			int ev = 0;
@@ -1067,6 +1138,9 @@ node_run(struct node *n)
 		if (n->router)
 			link_revocations_refresh(n);
 		check_storage(n, now);
+		registry_tick(n, node_now_ms(),
+		              rc > 0 && (items[iwake].revents & ZMQ_POLLIN) &&
+		                  control_catch_up_wanted(n->control));
 		control_publish(n);
 		warn_insecure(n, now);
 	}

@@ -76,6 +76,11 @@ struct node {
 	uint64_t receipts_ms; /* province: when it last signed receipts */
 	bool disk_low;        /* free space under the alarm level */
 	bool restored;        /* the store is a backup's copy not yet confirmed by the parent */
+	/* The registry behind the log (apply.h, "Deferred"): when a child or
+	 * the parent last sent something, and the last catching up's error
+	 * (said once). */
+	uint64_t rx_ms;
+	int catch_up_err;
 	bool stop;
 };
 
@@ -133,6 +138,10 @@ uint64_t node_clock_behind_ms(const struct node *n);
 /* Sign this node's NodeInfo if it has none yet or its certificate changed,
  * and from then on allow signing (uplink.confirmed). Returns 0 or an error. */
 int node_confirm_chain(struct node *n);
+
+/* Catch the household tables up with the log whole (apply.h, "Deferred"),
+ * before a write service: loop thread. Returns 0 or an error, WHY saying it. */
+int node_registry_catch_up(struct node *n, char *why, size_t len);
 
 /* May this node sign new records now? Not while its chain is unconfirmed
  * or being recovered; WHY says what it waits for. */

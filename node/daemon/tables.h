@@ -18,10 +18,12 @@
  * last merge kept apart (version_new, version_pend), which a build of
  * schema 3 would not see. 5: a household's state may end with its
  * effective head's tag digest (household.h), which a build of schema 4
- * would take for a damaged entry. A store of another schema is refused at
- * open (JZ_ESCHEMA); jzfpd --upgrade-store upgrades a store of schema 2, 3
- * or 4 in place (upgrade.h). */
-#define STORE_SCHEMA 5
+ * would take for a damaged entry. 6: the registry may stand behind the log
+ * (meta registry_at, apply.h "Deferred"), which a build of schema 5 would
+ * not catch up. A store of another schema is refused at open (JZ_ESCHEMA);
+ * jzfpd --upgrade-store upgrades a store of schema 2, 3, 4 or 5 in place
+ * (upgrade.h). */
+#define STORE_SCHEMA 6
 
 enum store_db {
 	STORE_ENV,          /* origin(32) seq(8) -> envelope bytes */

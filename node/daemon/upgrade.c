@@ -22,26 +22,30 @@
 #include <string.h>
 #include <time.h>
 
-_Static_assert(STORE_SCHEMA == 5, "upgrade.c upgrades schemas 2, 3 and 4 to schema 5");
+_Static_assert(STORE_SCHEMA == 6, "upgrade.c upgrades schemas 2, 3, 4 and 5 to schema 6");
 
 /* Schema 3 -> 4 adds the tables of the versions kept apart (version.h),
  * empty in a store that has none; 4 -> 5 lets a household's state hold its
  * effective head's tag digest, and a state without one is read as it is
- * (household.h). Neither rewrites anything. */
+ * (household.h); 5 -> 6 lets the registry stand behind the log (apply.h,
+ * "Deferred"), and a store without meta registry_at is caught up. None
+ * rewrites anything. */
 #define V3_SCHEMA 3
 #define V4_SCHEMA 4
+#define V5_SCHEMA 5
 
 /* Does schema HELD become this build's by its number alone? */
 static bool
 number_only(uint64_t held)
 {
-	return held == V3_SCHEMA || held == V4_SCHEMA;
+	return held == V3_SCHEMA || held == V4_SCHEMA || held == V5_SCHEMA;
 }
 
 bool
 upgrade_unfinished(uint64_t held)
 {
 	return held == STORE_SCHEMA_UPGRADING(STORE_SCHEMA) ||
+	       held == STORE_SCHEMA_UPGRADING(V5_SCHEMA) ||
 	       held == STORE_SCHEMA_UPGRADING(V4_SCHEMA) ||
 	       held == STORE_SCHEMA_UPGRADING(V3_SCHEMA);
 }
@@ -396,11 +400,11 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	if (held == STORE_SCHEMA)
 		return 0;
 	if (held != v2_layout.schema && !number_only(held) && !upgrade_unfinished(held)) {
-		snprintf(err, errlen,
-		         "the store in %s holds store schema %" PRIu64
-		         "; this build reads schema %d "
-		         "and upgrades only schemas %" PRIu64 ", %d and %d",
-		         dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA, V4_SCHEMA);
+		snprintf(
+		    err, errlen,
+		    "the store in %s holds store schema %" PRIu64 "; this build reads schema %d "
+		    "and upgrades only schemas %" PRIu64 ", %d, %d and %d",
+		    dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA, V4_SCHEMA, V5_SCHEMA);
 		return JZ_ESCHEMA;
 	}
 	/* Opened as the schema it holds; it must outlive the store. */

@@ -22,8 +22,10 @@
  * Schema 3 -> 4 adds the tables of the versions kept apart since the version
  * index's last merge (version.h), empty in a store that never had them; 4 ->
  * 5 lets a household's state end with its effective head's tag digest, and
- * a state without one is read as it is (household.h). For both the schema
- * number is all that is written. Schema 2 goes to 5 in one run.
+ * a state without one is read as it is (household.h); 5 -> 6 lets the
+ * registry stand behind the log (apply.h, "Deferred"), and a store without
+ * its meta entry is caught up. For these the schema number is all that is
+ * written. Schema 2 goes to 6 in one run.
  */
 #ifndef JZFP_UPGRADE_H
 #define JZFP_UPGRADE_H
@@ -50,7 +52,7 @@ int upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progre
                   char *err, size_t errlen);
 
 /* Does schema number HELD mark an upgrade from schema 2 that a build (this
- * one, or one of schema 3 or 4) began and did not finish? */
+ * one, or one of schema 3, 4 or 5) began and did not finish? */
 bool upgrade_unfinished(uint64_t held);
 
 #endif

@@ -93,14 +93,24 @@ struct apply_ctx {
 	 * records are never held. Set by the node (default 300 s). */
 	uint64_t max_skew_ms;
 	uint64_t held; /* envelopes held */
+	/* The registry behind replication (apply.h, "Deferred"): with DEFER,
+	 * a household version received from another node is checked, stored,
+	 * forwarded and acknowledged, and its registry part (hh_add_version:
+	 * state, version and person index, rollups) applied later, in log
+	 * order. Every log entry up to REGISTRY_AT is applied whole; past it
+	 * are only deferred household versions and the key and node records
+	 * applied whole when they came (skipped when catching up). */
+	bool defer;
+	uint64_t registry_at;
 	/* The error of the last write that failed for want of storage (disk
 	 * full, I/O error, map not grown), 0 once a write succeeds again:
 	 * logged when it changes, shown in status. */
 	int store_err;
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;
-	struct hh_work *hh;           /* household.h */
-	struct rec_household *hh_rec; /* a household record being applied */
+	struct hh_work *hh;              /* household.h */
+	struct rec_household *hh_rec;    /* a household record being applied */
+	struct rec_household *hh_behind; /* one being caught up (apply_catch_up) */
 	/* proposal.c's workflow events being read: one per function that
 	 * reads one (step_load, rejudge_since, proposal_apply_event), 21 KB
 	 * each */
@@ -127,7 +137,12 @@ struct applier {
 	 * any other origin are refused. */
 	bool own_only;
 	bool releasing; /* apply_release_held: a hold is not news */
-	char why[200];  /* the first refusal's reason, for the log and replies */
+	/* The registry applied up to this log position in this transaction
+	 * (apply_ctx.registry_at), and the record being applied has its
+	 * registry part deferred (store_envelope). */
+	uint64_t registry_at;
+	bool deferring;
+	char why[200]; /* the first refusal's reason, for the log and replies */
 	/* proposal.c: the envelope being applied and its signer (neither is
 	 * stored yet while its record is applied, and a re-evaluation may need
 	 * both), and how deep re-evaluations are nested. */

@@ -237,12 +237,13 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	}
 	ctx->buf = malloc(ENV_MAX_SIZE);
 	ctx->hh_rec = malloc(sizeof(*ctx->hh_rec));
+	ctx->hh_behind = malloc(sizeof(*ctx->hh_behind));
 	ctx->wf_load = malloc(sizeof(*ctx->wf_load));
 	ctx->wf_since = malloc(sizeof(*ctx->wf_since));
 	ctx->wf_event = malloc(sizeof(*ctx->wf_event));
 	ctx->wf_down = malloc(sizeof(*ctx->wf_down));
-	if (!ctx->buf || !ctx->hh_rec || !ctx->wf_load || !ctx->wf_since || !ctx->wf_event ||
-	    !ctx->wf_down) {
+	if (!ctx->buf || !ctx->hh_rec || !ctx->hh_behind || !ctx->wf_load || !ctx->wf_since ||
+	    !ctx->wf_event || !ctx->wf_down) {
 		apply_ctx_release(ctx);
 		return -ENOMEM;
 	}
@@ -263,6 +264,18 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 		store_iter_close(&it);
 	}
 	epochs_read(&txn, ctx);
+	ctx->registry_at = ctx->local_seq;
+	struct bytes ra;
+	if (store_get(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT),
+	              &ra) == 0) {
+		uint64_t at = ra.n == 8 ? be64_get(ra.p) : UINT64_MAX;
+		if (at <= ctx->local_seq)
+			ctx->registry_at = at;
+		else
+			log_warn(
+			    "store: meta %s is damaged or past the log's head: taken as the head",
+			    APPLY_META_REGISTRY_AT);
+	}
 	if (store_iter_open(&txn, STORE_DOWNLOG, &it) == 0) {
 		struct bytes k;
 		if (store_iter_last(&it, &k, NULL) == 0 && k.n == 8)
@@ -314,7 +327,8 @@ apply_ctx_release(struct apply_ctx *ctx)
 	rollup_acc_free(&ctx->acc);
 	hh_work_free(&ctx->hh);
 	free(ctx->hh_rec);
-	ctx->hh_rec = NULL;
+	free(ctx->hh_behind);
+	ctx->hh_rec = ctx->hh_behind = NULL;
 	free(ctx->wf_load);
 	free(ctx->wf_since);
 	free(ctx->wf_event);
@@ -338,6 +352,7 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	a->down_seq = ctx->down_seq;
 	a->own_seq = ctx->own_seq;
 	memcpy(a->own_hash, ctx->own_hash, 32);
+	a->registry_at = ctx->registry_at;
 	rollup_acc_reset(ctx->acc);
 	/* The daemon turns the epoch at its start (apply_epoch_turn); a tool
 	 * that writes on its own does it here, before it adds to the log. */
@@ -349,6 +364,7 @@ apply_begin(struct applier *a, struct apply_ctx *ctx)
 	return err;
 }
 
+static bool is_own(const struct applier *a, const uint8_t *origin);
 static void refuse(struct applier *a, const struct envelope *e, uint64_t count, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
@@ -434,18 +450,13 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 	return 0;
 }
 
+/* The registry part of household version E (decoded: H, checked): its
+ * proposal if it makes one, hh_add_version, and the workflow steps that
+ * waited for it. O is E's origin (read here when NULL and needed). */
 static int
-apply_household(struct applier *a, const struct envelope *e, const struct origin_state *o,
-                uint64_t scope)
+household_registry(struct applier *a, const struct envelope *e, const struct origin_state *o,
+                   const struct rec_household *h)
 {
-	struct rec_household *h = a->ctx->hh_rec; /* 2.6 KB */
-	if (rec_household_decode(h, e->body.p, e->body.n))
-		return JZ_EPARSE;
-	if (e->subject != h->id || !household_id_is_valid(h->id) ||
-	    household_village(h->id) != h->village)
-		return JZ_EPARSE;
-	if (!area_is_under(h->village, o->area) || !area_is_under(h->village, scope))
-		return JZ_ESCOPE;
 	int err;
 	if (h->proposes && (err = proposal_create(a, e, h)))
 		return err;
@@ -458,10 +469,93 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	/* Steps that named this version before it arrived (refused now if it
 	 * proposes nothing). */
 	uint64_t parked = 0;
-	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked)
-		proposal_release(a, e, o);
+	struct origin_state ob;
+	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked) {
+		if (!o && (err = origin_get(&a->txn, e->origin, &ob)) == 0)
+			o = &ob;
+		if (!err)
+			proposal_release(a, e, o);
+	}
 	hh_applying(a->ctx->hh, NULL, NULL);
 	return err ? err : a->txn.err;
+}
+
+/*
+ * Apply the registry part of what the log holds past a->registry_at, in
+ * log order, at most MAX entries: the deferred household versions; the key
+ * and node records among them were applied whole when they came. Returns
+ * 0 or an error (also stuck to the transaction): an entry that cannot be
+ * applied stops the catching up there, and the node says which.
+ */
+static int
+catch_up(struct applier *a, uint64_t max)
+{
+	for (uint64_t done = 0; a->registry_at < a->local_seq && done < max; done++) {
+		uint64_t pos = a->registry_at + 1;
+		uint8_t lkey[8];
+		be64_put(lkey, pos);
+		struct bytes key, raw;
+		struct envelope e;
+		int err = store_get(&a->txn, STORE_LOG, lkey, sizeof(lkey), &key);
+		if (!err && key.n != 40)
+			err = JZ_ECORRUPT;
+		if (!err)
+			err = store_get(&a->txn, STORE_ENV, key.p, key.n, &raw);
+		if (!err)
+			err = envelope_decode(&e, raw.p, raw.n) ? JZ_ECORRUPT : 0;
+		if (!err && e.kind == ENV_KIND_HOUSEHOLD) {
+			/* Decoded before anything is written: the envelope's
+			 * bytes are the map's, valid until the next write. */
+			struct rec_household *h = a->ctx->hh_behind;
+			err = rec_household_decode(h, e.body.p, e.body.n) ? JZ_ECORRUPT : 0;
+			if (!err)
+				err = household_registry(a, &e, NULL, h);
+		} else if (!err && e.kind != ENV_KIND_KEY && e.kind != ENV_KIND_NODE) {
+			err = JZ_ECORRUPT; /* only those are applied whole while behind */
+		}
+		if (err) {
+			log_error("registry: cannot apply log entry %" PRIu64 ": %s", pos,
+			          err_str(err));
+			store_fail(&a->txn, err);
+			return err;
+		}
+		a->registry_at = pos;
+	}
+	return 0;
+}
+
+/* Bring the registry up to the log's head in this transaction, before a
+ * record whose effect reads it. */
+static int
+caught_up(struct applier *a)
+{
+	return a->registry_at < a->local_seq ? catch_up(a, UINT64_MAX) : 0;
+}
+
+static int
+apply_household(struct applier *a, const struct envelope *e, const struct origin_state *o,
+                uint64_t scope)
+{
+	struct rec_household *h = a->ctx->hh_rec; /* 2.6 KB */
+	if (rec_household_decode(h, e->body.p, e->body.n))
+		return JZ_EPARSE;
+	if (e->subject != h->id || !household_id_is_valid(h->id) ||
+	    household_village(h->id) != h->village)
+		return JZ_EPARSE;
+	if (!area_is_under(h->village, o->area) || !area_is_under(h->village, scope))
+		return JZ_ESCOPE;
+	/* Checked: what is left cannot refuse it. Another node's version
+	 * that proposes nothing, with no step waiting, may wait for it
+	 * (apply.h, "Deferred"); anything else is applied on the registry as
+	 * it stands after every version before it. */
+	uint64_t parked = 1;
+	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) &&
+	    store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked == 0) {
+		a->deferring = true;
+		return 0;
+	}
+	int err = caught_up(a);
+	return err ? err : household_registry(a, e, o, h);
 }
 
 static int
@@ -501,6 +595,13 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 		return JZ_EPARSE; /* every chain opens with its NodeInfo */
 	if (e->kind != ENV_KIND_NODE && !o->area)
 		return JZ_ESCOPE;
+	/* A key or node record touches no household; a household version
+	 * catches up itself when it is not deferred; every other record is
+	 * judged on the registry with all before it. */
+	int err;
+	if (e->kind != ENV_KIND_NODE && e->kind != ENV_KIND_KEY && e->kind != ENV_KIND_HOUSEHOLD &&
+	    (err = caught_up(a)))
+		return err;
 	switch (e->kind) {
 	case ENV_KIND_NODE:
 		return apply_node_info(a, e, o, scope);
@@ -517,7 +618,7 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 	case ENV_KIND_REVOCATION: {
 		struct rec_revocation r;
 		bool stored;
-		int err = revocation_apply(a, e, o, &r, &stored);
+		err = revocation_apply(a, e, o, &r, &stored);
 		/* The revoked key's steps signed after that are as if never held. */
 		if (!err && stored)
 			proposal_rejudge_signed_by(a, e, o, r.key, r.at_ms);
@@ -539,7 +640,12 @@ store_envelope(struct applier *a, const struct envelope *e, const struct origin_
 	uint8_t key[40], lkey[8];
 	env_key(key, e->origin, e->seq);
 	store_put(&a->txn, STORE_ENV, key, sizeof(key), e->raw.p, e->raw.n);
+	/* Applied whole with the registry caught up: the registry is too. */
+	bool whole = a->registry_at == a->local_seq && !a->deferring;
+	a->deferring = false;
 	be64_put(lkey, ++a->local_seq);
+	if (whole)
+		a->registry_at = a->local_seq;
 	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
 	bool own = memcmp(e->origin, ident_public(a->ctx->id), 32) == 0;
 	bool ancestor = o->area && o->area != a->ctx->area && area_is_under(a->ctx->area, o->area);
@@ -1159,6 +1265,17 @@ apply_commit(struct applier *a)
 {
 	struct apply_ctx *ctx = a->ctx;
 	rollup_acc_flush(ctx->acc, &a->txn);
+	/* Where the registry stands, kept only while it is behind: no entry
+	 * means caught up with the log (also for a store that never had one). */
+	if (a->registry_at != a->local_seq) {
+		uint8_t v[8];
+		be64_put(v, a->registry_at);
+		store_put(&a->txn, STORE_META, APPLY_META_REGISTRY_AT,
+		          strlen(APPLY_META_REGISTRY_AT), v, sizeof(v));
+	} else if (ctx->registry_at != ctx->local_seq) {
+		store_del(&a->txn, STORE_META, APPLY_META_REGISTRY_AT,
+		          strlen(APPLY_META_REGISTRY_AT));
+	}
 	/* Entries of others may go on while they are written (only ours must
 	 * be durable before they leave: lost, they would be signed anew with
 	 * the same sequence numbers); not while writes fail, nor with the map
@@ -1183,6 +1300,7 @@ apply_commit(struct applier *a)
 	}
 	ctx->epochs_dirty = false;
 	ctx->local_seq = a->local_seq;
+	ctx->registry_at = a->registry_at;
 	ctx->down_seq = a->down_seq;
 	ctx->own_seq = a->own_seq;
 	memcpy(ctx->own_hash, a->own_hash, 32);
@@ -1268,6 +1386,35 @@ apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *a)
 			return write_result(ctx, gerr, true);
 	}
 	return write_result(ctx, err, false);
+}
+
+static int
+catch_up_job(struct applier *a, void *arg)
+{
+	int err = catch_up(a, *(const uint64_t *)arg);
+	return err ? err : a->txn.err;
+}
+
+int
+apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *done)
+{
+	*done = 0;
+	while (ctx->registry_at < ctx->local_seq && *done < max) {
+		uint64_t n = max - *done < APPLY_CATCH_UP_TXN ? max - *done : APPLY_CATCH_UP_TXN;
+		uint64_t from = ctx->registry_at;
+		struct applier a;
+		int err = apply_write(ctx, catch_up_job, &n, &a);
+		if (err)
+			return err;
+		*done += ctx->registry_at - from;
+	}
+	return 0;
+}
+
+uint64_t
+apply_registry_behind(const struct apply_ctx *ctx)
+{
+	return ctx->local_seq - ctx->registry_at;
 }
 
 struct group_run {

@@ -109,6 +109,31 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
                     const uint8_t origin[32], uint64_t seq);
 
 /*
+ * Deferred: the registry behind replication. With apply_ctx.defer, a
+ * household version another node signed, that proposes nothing and that no
+ * workflow step waits for, is checked (chain, signature, scope, its fields),
+ * stored, logged, forwarded and acknowledged as any record, and its registry
+ * part (household state, version and person index, rollups) is applied
+ * later, in log order, by apply_catch_up: when the node is idle, before a
+ * read of the registry, before a write of its own. Any other record (a
+ * workflow step, a policy, a revocation, a receipt, a census, a version
+ * this node signs or that makes a proposal) first brings the registry up to
+ * the log's head in its own transaction, so it is judged on the same state
+ * as if nothing had waited. Where the registry stands is kept in meta
+ * APPLY_META_REGISTRY_AT while it is behind, so a restart goes on from it.
+ */
+#define APPLY_META_REGISTRY_AT "registry_at"
+#define APPLY_CATCH_UP_TXN     4096 /* entries caught up per transaction */
+
+/* Catch the registry up by at most MAX log entries (UINT64_MAX: to the
+ * head), in transactions of APPLY_CATCH_UP_TXN; *DONE says how many
+ * entries it passed. Returns 0 or the error that stopped it. */
+JZ_NODISCARD int apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *done);
+
+/* Log entries the registry is behind by (0: caught up). */
+uint64_t apply_registry_behind(const struct apply_ctx *ctx);
+
+/*
  * Flush rollups and commit. On 0 everything is on disk and the context's
  * heads advance. JZ_EMAPFULL: call store_grow() and redo the whole batch.
  */

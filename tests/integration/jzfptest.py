@@ -439,6 +439,8 @@ class Tree:
         lines += ["", "[trust]", "insecure = yes"]
         if n.level != "province":
             lines.append(f"tag_key = {self.tag_key}")
+        for section, keys in n.extra_conf.items():  # {"registry": {"defer_ms": 0}}
+            lines += ["", f"[{section}]"] + [f"{k} = {v}" for k, v in keys.items()]
         lines.append("")
         fd = os.open(n.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # it holds a key: the owner's only, from the start

@@ -1,19 +1,24 @@
 """test_schema - jzfpd refuses a store of another schema, says what to do,
 and leaves the store as it was; `jzfpd --upgrade-store` rewrites a schema-2
-store in place, and upgrades a schema-3 or schema-4 one (README, Upgrade;
-node/daemon/upgrade.h).
+store in place, and upgrades a schema-3, schema-4 or schema-5 one (README,
+Upgrade; node/daemon/upgrade.h).
 
 A tree (province, county, township, village, test clocks) runs the procedure
 up to the township's review: the village's new register opens identification
 proposals, the village posts its notice, one objection is raised, the window
 closes, the township approves. The province is stopped, and its store's
 schema number (meta "schema", rewritten with tests/tools/jzfp_schema) set to:
-  - 6 (a newer version's store): refused; --upgrade-store refuses it too;
-  - back to 5: the node starts (the rewrite itself is sound) and stops;
+  - 7 (a newer version's store): refused; --upgrade-store refuses it too;
+  - back to 6: the node starts (the rewrite itself is sound) and stops, its
+    registry caught up with the log (no meta registry_at);
+  - 5, the store rewritten as schema 5 held the same content (jzfp_schema
+    --as-5: nothing but the schema number, the registry caught up):
+    refused; --upgrade-store upgrades it, writing nothing but the schema
+    number (every table, meta too, as before), and the node starts on it;
   - 4, the store rewritten as schema 4 held the same content (jzfp_schema
-    --as-4: the household states without their effective head's tag
-    digest): refused; --upgrade-store upgrades it, writing nothing but the
-    schema number, and the node starts on it;
+    --as-4: as --as-5, the household states without their effective head's
+    tag digest): refused; --upgrade-store upgrades it, writing nothing but
+    the schema number, and the node starts on it;
   - 3, the store rewritten as schema 3 held the same content (jzfp_schema
     --as-3: as --as-4, and the versions kept apart folded into the version
     index, their tables dropped): refused; --upgrade-store upgrades it,
@@ -28,16 +33,16 @@ bytes as before. Then:
   - with a stray old-format step (its event not held) put in, --upgrade-store
     exits 1 naming it, after rekeying the history (kept: wfhist is already
     as it will be), and the store is refused, by every build, saying the
-    upgrade did not finish; marked as a build of schema 4 marks one, it goes
-    on and stops at the stray again; with the stray gone and the store compacted (no
-    free page) and a map of 1 MiB:
+    upgrade did not finish; marked as a build of schema 5 or 4 marks one, it
+    goes on and stops at the stray again; with the stray gone and the store
+    compacted (no free page) and a map of 1 MiB:
   - (a copy of a held step's key is put in `parked` before, so that the
     parked steps are rekeyed too, and taken out before the node starts)
   - --upgrade-store exits 0, says it goes on with the unfinished upgrade
     (marked as a build of schema 3 marks one),
     grows the map, its progress names the tables rekeyed, and the
-    store holds schema 5, every table (but the person index and meta) equal,
-    entry for entry, to what the schema-5 node had written (its versions
+    store holds schema 6, every table (but the person index and meta) equal,
+    entry for entry, to what the schema-6 node had written (its versions
     folded into the index, its household states as schema 4 held them),
     hhprop gone;
     run again, it says there is nothing to do;
@@ -59,11 +64,12 @@ import time
 import jzfptest as jt
 from jzfptest import check
 
-SCHEMA = 5  # node/daemon/tables.h STORE_SCHEMA
+SCHEMA = 6  # node/daemon/tables.h STORE_SCHEMA
 P, C, T, V = "630000000000", "630121000000", "630121101000", "630121101001"
 YEAR = 2020
 STORE_META = "meta"  # common/store.h STORE_META_NAME
-UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(5)
+REGISTRY_AT = "registry_at"  # node/replication/apply.h APPLY_META_REGISTRY_AT
+UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(6)
 START_S = 5.0 * jt.SLOW  # a refused start is one store open, well under a second
 TOOL = os.path.join(jt.BIN, "jzfp_schema")
 
@@ -109,7 +115,7 @@ def refused(n, held, says=None):
         check("--upgrade-store" not in err, f"a newer store's refusal names --upgrade-store: {err}")
     else:
         wants += ["written by another version of jzfpd", "move the directory aside",
-                  "start with an empty one", "--upgrade-store"]
+                  "start with an empty one", "--upgrade-store", "a store of schema 2, 3, 4 or 5"]
     for want in wants:
         jt.check(want in err, f"schema {held}: stderr lacks {want!r}:\n{err}")
     jt.check_eq(os.path.getsize(mdb), size, f"schema {held}: data.mdb size after the refusal")
@@ -202,11 +208,36 @@ def test(t):
     refused(prov, SCHEMA + 1)
     rc, err = upgrade(prov)
     check(rc != 0 and f"holds store schema {SCHEMA + 1}" in err and
-          "upgrades only schemas 2, 3 and 4" in err,
+          "upgrades only schemas 2, 3, 4 and 5" in err,
           f"--upgrade-store on a schema-{SCHEMA + 1} store: exit {rc}: {err}")
-    # Back to 5: the node starts (the rewrite itself is sound).
+    # Back to 6: the node starts (the rewrite itself is sound).
     set_schema(prov, SCHEMA)
     t.start(prov)
+    t.stop(prov)
+    # Stopped, its registry is caught up with the log: no meta registry_at,
+    # as in every store schema 5 held.
+    p = jt.run([TOOL, prov.data, "--get", STORE_META, REGISTRY_AT.encode().hex()])
+    check(p.returncode == 1 and not p.stdout,
+          f"meta {REGISTRY_AT} after the node stopped: exit {p.returncode}: {p.stdout}{p.stderr}")
+    # As schema 5 held the same content (the schema number alone differs):
+    # refused; upgraded with nothing rewritten but the schema number, every
+    # table, meta too, as this build had written it.
+    six = digests(prov)
+    p = jt.run([TOOL, prov.data, "--as-5"])
+    check(p.returncode == 0, f"jzfp_schema --as-5: exit {p.returncode}: {p.stderr}")
+    five = digests(prov)
+    check(five["meta"] != six["meta"] and dict(five, meta=six["meta"]) == six,
+          f"--as-5 rewrote more than the schema number: {six} -> {five}")
+    refused(prov, 5)
+    rc, err = upgrade(prov)
+    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from 5)" in err,
+          f"--upgrade-store on a schema-5 store: exit {rc}: {err}")
+    jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store from 5")
+    jt.check_eq(digests(prov), six, "tables after --upgrade-store from 5 (meta too)")
+    t.start(prov)
+    jt.check_eq(t.status(prov)["records"], records, "records at the province upgraded from 5")
+    jt.check_eq(seen(t, prov, ids_of(t, village)[:3]), before, "the province upgraded from 5")
+    t.verify(prov, "after the upgrade from schema 5")
     t.stop(prov)
     # As schema 4 held the same content (states without the tag digest):
     # refused; upgraded with nothing rewritten but the schema number.
@@ -282,15 +313,16 @@ def test(t):
     jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade that stopped")
     refused(prov, UPGRADING, f"an upgrade in place to store schema {SCHEMA} did not finish")
     jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
-    # As a build of schema 4 marks an upgrade it began: this one goes on
-    # with it too (and stops at the same stray step).
-    set_schema(prov, 1 << 63 | 4)
-    rc, err = upgrade(prov)
-    check(rc == 1 and
-          f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err and
-          f"wfstep entry {'ff' * 32}...: its event is not held" in err,
-          f"--upgrade-store on a schema-4 build's unfinished upgrade: exit {rc}: {err}")
-    jt.check_eq(schema_of(prov), 1 << 63 | 4, "schema after it stopped again")
+    # As a build of schema 5 or 4 marks an upgrade it began: this one goes
+    # on with it too (and stops at the same stray step).
+    for marked in (5, 4):
+        set_schema(prov, 1 << 63 | marked)
+        rc, err = upgrade(prov)
+        check(rc == 1 and
+              f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err and
+              f"wfstep entry {'ff' * 32}...: its event is not held" in err,
+              f"--upgrade-store on a schema-{marked} build's unfinished upgrade: exit {rc}: {err}")
+        jt.check_eq(schema_of(prov), 1 << 63 | marked, "schema after it stopped again")
     p = jt.run([TOOL, prov.data, "--del", "wfstep", stray])
     check(p.returncode == 0, f"jzfp_schema --del: exit {p.returncode}: {p.stderr}")
     # An entry of neither length (corrupt) is left as it was, and said.
@@ -326,7 +358,7 @@ def test(t):
           "upgrade: parked: 1 entries" in err,
           f"--upgrade-store says: {err}")
     jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
-    # Every table as the schema-5 node had written it (its versions folded),
+    # Every table as the schema-6 node had written it (its versions folded),
     # but the person index (its changes merged by --as-2), the empty tables
     # of the versions kept apart (made when a node opens the store) and the
     # schema number.

@@ -10,15 +10,21 @@
  *                                       node/registry/version.h) folded into
  *                                       the version index, their tables left
  *                                       empty: the same content
- *   jzfp_schema DIR --as-4              rewrite a schema-5 store as schema 4
- *                                       held the same content: each household
- *                                       state without its effective head's tag
- *                                       digest, the schema 4
- *   jzfp_schema DIR --as-3              rewrite a schema-5 store as schema 3
+ *   jzfp_schema DIR --as-5              rewrite a store of this build's schema
+ *                                       (6, STORE_SCHEMA) as schema 5 held the
+ *                                       same content: the registry caught up
+ *                                       with the log (no meta registry_at,
+ *                                       apply.h "Deferred"; refused if there is
+ *                                       one), the schema 5 and nothing else
+ *   jzfp_schema DIR --as-4              rewrite a schema-6 store as schema 4
+ *                                       held the same content: as --as-5, each
+ *                                       household state without its effective
+ *                                       head's tag digest, the schema 4
+ *   jzfp_schema DIR --as-3              rewrite a schema-6 store as schema 3
  *                                       held the same content: as --as-4, the
  *                                       versions folded, version_new and
  *                                       version_pend dropped, the schema 3
- *   jzfp_schema DIR --as-2              rewrite a schema-5 store as schema 2
+ *   jzfp_schema DIR --as-2              rewrite a schema-6 store as schema 2
  *                                       held the same content: as --as-3, the person
  *                                       index's changes merged (no person_new),
  *                                       the workflow tables keyed by proposal
@@ -50,6 +56,7 @@
  * big-endian) of the table STORE_META_NAME. Run it only on a store no node
  * has open. Exit status: 0, 1 on an error (said on stderr), 2 usage.
  */
+#include "apply.h"
 #include "bytes.h"
 #include "hex.h"
 #include "store.h"
@@ -66,6 +73,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* --as-5, --as-4, --as-3 and --as-2 take a store of this build's schema:
+ * one more, and what it holds that schema 5 did not is to be undone too. */
+_Static_assert(STORE_SCHEMA == 6, "jzfp_schema rewrites a schema-6 store as schemas 5 to 2");
+
 static int
 fail(const char *what, int rc)
 {
@@ -78,8 +89,8 @@ usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-4 | --as-3 |\n"
-	    "                        --as-2 | --digest | --keys TABLE |\n"
+	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-5 | --as-4 |\n"
+	    "                        --as-3 | --as-2 | --digest | --keys TABLE |\n"
 	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY |\n"
 	    "                        --get TABLE KEY | --pad TABLE N |\n"
 	    "                        --compact]\n");
@@ -229,31 +240,61 @@ schema_is(MDB_txn *txn, MDB_dbi meta, uint64_t want, const char *what)
 	return 0;
 }
 
-/* Schema 5 -> 4 (see the top). */
+/* Is TXN's store of this build's schema, and its registry caught up with
+ * the log (no meta registry_at: schema 5 has no registry behind it)? Said
+ * when not. */
+static int
+as_schema_5(MDB_txn *txn, MDB_dbi meta, const char *what)
+{
+	int rc = schema_is(txn, meta, STORE_SCHEMA, what);
+	if (rc)
+		return rc;
+	MDB_val k = {strlen(APPLY_META_REGISTRY_AT), (void *)APPLY_META_REGISTRY_AT}, v;
+	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0) {
+		fprintf(stderr,
+		        "jzfp_schema: %s: meta %s is there (the registry behind the log), "
+		        "which schema 5 does not hold\n",
+		        what, APPLY_META_REGISTRY_AT);
+		rc = EINVAL;
+	}
+	return rc;
+}
+
+/* Schema 6 -> 5 (see the top). */
+static int
+as_5(MDB_txn *txn, MDB_dbi meta)
+{
+	int rc = as_schema_5(txn, meta, "--as-5");
+	return rc ? rc : put_schema(txn, meta, 5);
+}
+
+/* Schema 6 -> 4 (see the top). */
 static int
 as_4(MDB_txn *txn, MDB_dbi meta)
 {
-	int rc = schema_is(txn, meta, 5, "--as-4");
+	int rc = as_schema_5(txn, meta, "--as-4");
 	if (!rc)
 		rc = untag_households(txn);
 	return rc ? rc : put_schema(txn, meta, 4);
 }
 
-/* Schema 5 -> 3 (see the top). */
+/* Schema 6 -> 3 (see the top). */
 static int
 as_3(MDB_txn *txn, MDB_dbi meta)
 {
-	int rc = schema_is(txn, meta, 5, "--as-3");
+	int rc = as_schema_5(txn, meta, "--as-3");
 	if (!rc && !(rc = untag_households(txn)))
 		rc = fold_versions(txn, true);
 	return rc ? rc : put_schema(txn, meta, 3);
 }
 
-/* Schema 5 -> 2 (see the top). */
+/* Schema 6 -> 2 (see the top). */
 static int
 as_2(MDB_txn *txn, MDB_dbi meta)
 {
-	int rc = schema_is(txn, meta, 5, "--as-2");
+	int rc = as_schema_5(txn, meta, "--as-2");
 	if (rc || (rc = untag_households(txn)) || (rc = fold_versions(txn, true)))
 		return rc;
 	/* The person index's changes merged into it, their table dropped. */
@@ -516,6 +557,14 @@ as_4_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 }
 
 static int
+as_5_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return as_5(txn, meta);
+}
+
+static int
 fold_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 {
 	(void)meta;
@@ -564,11 +613,12 @@ static const struct mode {
 	bool write;
 	mode_fn *run;
 } modes[] = {
-    {"--as-2", 1, 1, true, as_2_mode},      {"--as-3", 1, 1, true, as_3_mode},
-    {"--as-4", 1, 1, true, as_4_mode},      {"--fold-versions", 1, 1, true, fold_mode},
-    {"--digest", 1, 1, false, digest_mode}, {"--keys", 2, 2, false, keys_mode},
-    {"--pad", 3, 3, true, pad_mode},        {"--put", 3, 4, true, edit_mode},
-    {"--del", 3, 3, true, edit_mode},       {"--get", 3, 3, false, edit_mode},
+    {"--as-2", 1, 1, true, as_2_mode},          {"--as-3", 1, 1, true, as_3_mode},
+    {"--as-4", 1, 1, true, as_4_mode},          {"--as-5", 1, 1, true, as_5_mode},
+    {"--fold-versions", 1, 1, true, fold_mode}, {"--digest", 1, 1, false, digest_mode},
+    {"--keys", 2, 2, false, keys_mode},         {"--pad", 3, 3, true, pad_mode},
+    {"--put", 3, 4, true, edit_mode},           {"--del", 3, 3, true, edit_mode},
+    {"--get", 3, 3, false, edit_mode},
 };
 
 /* RUN in a transaction of DIR's store (committed when WRITE and RUN did

@@ -208,7 +208,8 @@ unknown_sections_and_keys(void **state)
 
 	expect_error(
 	    fx, COUNTY "[links]\nwindow = 3\n", 9,
-	    "[links] window: unknown section (expected node, link, trust, control or http)");
+	    "[links] window: unknown section (expected node, link, trust, control, http or "
+	    "registry)");
 	expect_error(fx, COUNTY "windows = 3\n", 8, "[link] windows: unknown key");
 	expect_error(fx, "level = county\n" COUNTY, 1, "[] level: key outside any [section]");
 	expect_error(fx, COUNTY "parent = tcp://x:1\n", 8,
