@@ -120,7 +120,7 @@ static const struct key_def keys[] = {
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
     [K_IDX_HTTP_HEADER_TIMEOUT] = {"http", "header_timeout", K_INT, 1, 300, "10", false,
                                    F(http_header_timeout)},
-    [K_IDX_REGISTRY_DEFER] = {"registry", "defer_ms", K_INT, 0, 86400000, "100", false,
+    [K_IDX_REGISTRY_DEFER] = {"registry", "defer_ms", K_INT, 0, 86400000, "1000", false,
                               F(registry_defer_ms)},
 };
 

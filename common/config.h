@@ -47,7 +47,7 @@
  *                                  ; body) must have come in whole this long after
  *                                  ; its first bytes, or its connection is closed
  *   [registry]
- *   defer_ms = 100                 ; 0..86400000: a household version received from
+ *   defer_ms = 1000                ; 0..86400000: a household version received from
  *                                  ; another node is stored, forwarded and acknowledged
  *                                  ; at once, and applied to the household tables and
  *                                  ; rollups once the node has had nothing to receive
@@ -102,7 +102,7 @@ struct config {
 	int max_skew;            /* trust.max_skew in seconds, default 300 */
 	char http_listen[64];    /* http.listen, "" = no HTTP server */
 	int http_header_timeout; /* http.header_timeout, seconds */
-	int registry_defer_ms;   /* registry.defer_ms, default 100; 0 = never deferred */
+	int registry_defer_ms;   /* registry.defer_ms, default 1000; 0 = never deferred */
 	bool test_clock;         /* jzfpd --test-clock (not from the file) */
 };
 

@@ -130,6 +130,18 @@ PY
 		hwm+=("${peak[$a]}")
 	done
 	rps=$(python3 -c "print(round($n / ($t1 - $t0)))")
+	# The registry behind replication (apply.h, "Deferred"): a rollup at
+	# the province waits until its household tables have caught up with
+	# its log; then the relays below it are caught up the same way, and
+	# their CPU a record counted again with that work in it.
+	"$B/jzfpctl" -c "$dir/tree/$P/jzfpd.conf" rollup --level province >/dev/null
+	t2=$(now)
+	for a in $C $T; do "$B/jzfpctl" -c "$dir/tree/$a/jzfpd.conf" rollup --level province >/dev/null; done
+	cpu_all=()
+	for a in $V $T $C $P; do
+		cpu_all+=("$(python3 -c "print(round(($(cpu_ticks "${pid[$a]}") - ${c0[$a]}) / $tick * 1e6 / $n, 2))")")
+	done
+	reg_rps=$(python3 -c "print(round($n / ($t2 - $t0)))")
 	signed=$(echo "$gen" | json_field '["signed_per_s"]')
 	chain_v=$dir/tree/$V/jzfpd.conf chain_p=$dir/tree/$P/jzfpd.conf
 	chain_pids=("${pid[$V]}" "${pid[$T]}" "${pid[$C]}" "${pid[$P]}")
@@ -149,7 +161,7 @@ if [ -n "$compare" ]; then
 			echo "== round $r: $side ($B), $records records"
 			run_chain "$records" "$work/$side$r"
 			stop_chain
-			results+=("$side $rps ${cpu[*]} ${hwm[*]}")
+			results+=("$side $rps ${cpu[*]} ${hwm[*]} $reg_rps ${cpu_all[*]}")
 			rm -rf "$work/$side$r"
 		done
 	done
@@ -162,9 +174,13 @@ for line in sys.stdin:
 def med(side, i):
     return statistics.median(r[i] for r in rows[side])
 names = ["records/s", "cpu us/record village", "  township", "  county", "  province",
-         "peak anon KiB village", "  township ", "  county ", "  province "]
-keys = ["records_per_s"] + ["cpu_us_" + x for x in ("village", "township", "county", "province")] \
-    + ["peak_anon_kib_" + x for x in ("village", "township", "county", "province")]
+         "peak anon KiB village", "  township ", "  county ", "  province ",
+         "registry caught up/s", "cpu us/record, caught up, village", "  township  ",
+         "  county  ", "  province  "]
+levels = ("village", "township", "county", "province")
+keys = ["records_per_s"] + ["cpu_us_" + x for x in levels] \
+    + ["peak_anon_kib_" + x for x in levels] + ["registry_caught_up_records_per_s"] \
+    + ["cpu_us_caught_up_" + x for x in levels]
 print()
 print("%-26s %10s %10s %10s   (medians of %d rounds)" % ("", "other", "this", "this/other", len(rows["this"])))
 out = {}
@@ -228,9 +244,11 @@ print(json.dumps(out))')
 	fi
 fi
 
-python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" "$nats" <<'PY'
+python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" "$nats" "$reg_rps" "${cpu_all[*]}" <<'PY'
 import json, sys
 n, rps, signed = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+reg_rps = float(sys.argv[11])
+cpu_all = [float(x) for x in sys.argv[12].split()]
 base, lat, blat = json.loads(sys.argv[4]), json.loads(sys.argv[5]), json.loads(sys.argv[6])
 nats = json.loads(sys.argv[10] or "{}")
 cpu = [float(x) for x in sys.argv[7].split()]
@@ -245,9 +263,13 @@ if nats.get("e2e_throughput"):
     print(f"NATS JetStream chain         {nats['e2e_throughput']:,.0f} records/s   jzfp/NATS ratio {rps / nats['e2e_throughput']:.2f}")
 if nats.get("oneway_latency_p50"):
     print(f"NATS one-way latency         median {nats['oneway_latency_p50']:,.0f} us, p99 {nats.get('oneway_latency_p99', 0):,.0f} us")
+if nats.get("e2e_throughput"):
+    print(f"registry caught up           {reg_rps:,.0f} records/s   (the province's household tables and rollups; jzfp/NATS ratio {reg_rps / nats['e2e_throughput']:.2f})")
+else:
+    print(f"registry caught up           {reg_rps:,.0f} records/s   (the province's household tables and rollups)")
 print(f"village signing (offline)    {signed:,.0f} records/s")
 for i, name in enumerate(names):
-    print(f"cpu per record, {name:9s}    {cpu[i]:7.2f} us   baseline {bcpu[i]:.3f} us   ratio {cpu[i] / max(bcpu[i], 1e-9):.0f}x")
+    print(f"cpu per record, {name:9s}    {cpu[i]:7.2f} us   baseline {bcpu[i]:.3f} us   ratio {cpu[i] / max(bcpu[i], 1e-9):.0f}x   ({cpu_all[i]:.2f} us with its registry caught up)")
 print(f"latency at {lat['rate']:.0f}/s, median      {lat['median_us']:,.0f} us   baseline {blat['median_us']:,.0f} us   ratio {lat['median_us'] / blat['median_us']:.1f}x")
 print(f"latency at {lat['rate']:.0f}/s, p99         {lat['p99_us']:,.0f} us   baseline {blat['p99_us']:,.0f} us   ratio {lat['p99_us'] / blat['p99_us']:.1f}x")
 for i, name in enumerate(names):
@@ -255,12 +277,15 @@ for i, name in enumerate(names):
 print()
 print(json.dumps({"records": n, "records_per_s": round(rps), "baseline_records_per_s": base["records_per_s"],
                   "throughput_ratio": round(rps / base["records_per_s"], 4),
-                  "cpu_us_per_record": cpu, "baseline_cpu_us_per_record": bcpu,
+                  "registry_caught_up_records_per_s": round(reg_rps),
+                  "cpu_us_per_record": cpu, "cpu_us_per_record_registry_caught_up": cpu_all,
+                  "baseline_cpu_us_per_record": bcpu,
                   "latency_median_us": lat["median_us"], "latency_p99_us": lat["p99_us"],
                   "baseline_latency_median_us": blat["median_us"], "baseline_latency_p99_us": blat["p99_us"],
                   "peak_anon_kib": hwm, "peak_anon_kib_quarter_backlog": hwm_small,
                   "nats_records_per_s": nats.get("e2e_throughput"),
                   "nats_ratio": round(rps / nats["e2e_throughput"], 3) if nats.get("e2e_throughput") else None,
+                  "nats_ratio_registry_caught_up": round(reg_rps / nats["e2e_throughput"], 3) if nats.get("e2e_throughput") else None,
                   "nats_latency_median_us": nats.get("oneway_latency_p50"),
                   "nats_latency_p99_us": nats.get("oneway_latency_p99")}))
 PY

@@ -950,8 +950,7 @@ receipts_tick(struct node *n, uint64_t now)
 
 /*
  * The registry behind the log (apply.h, "Deferred"). Caught up a
- * transaction a turn once nothing came from a child or the parent for
- * registry.defer_ms, or when it is REGISTRY_BEHIND_MAX entries behind (a
+ * transaction a turn once the log has not grown for registry.defer_ms, or when it is REGISTRY_BEHIND_MAX entries behind (a
  * read waits for the catching up: this bounds that wait to a second or
  * two); whole when a read waits (WANTED) and when the node stops.
  */
@@ -1098,7 +1097,6 @@ node_run(struct node *n)
 				if (ev & ZMQ_POLLIN) {
 					link_down_recv(n);
 					any = true;
-					n->rx_ms = node_now_ms();
 					/* What it applied goes up at once (link.h),
 					 * as far as the parent's acks that came
 					 * meanwhile let it: read them all first. */
@@ -1115,7 +1113,6 @@ node_run(struct node *n)
 				if (ev & ZMQ_POLLIN) {
 					link_up_recv(n);
 					any = true;
-					n->rx_ms = node_now_ms();
 				}
 			}
 			int ev = 0;
@@ -1138,6 +1135,10 @@ node_run(struct node *n)
 		if (n->router)
 			link_revocations_refresh(n);
 		check_storage(n, now);
+		if (n->ax.local_seq != n->rx_seq) { /* the log grew this turn */
+			n->rx_seq = n->ax.local_seq;
+			n->rx_ms = node_now_ms();
+		}
 		registry_tick(n, node_now_ms(),
 		              rc > 0 && (items[iwake].revents & ZMQ_POLLIN) &&
 		                  control_catch_up_wanted(n->control));

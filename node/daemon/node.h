@@ -76,10 +76,10 @@ struct node {
 	uint64_t receipts_ms; /* province: when it last signed receipts */
 	bool disk_low;        /* free space under the alarm level */
 	bool restored;        /* the store is a backup's copy not yet confirmed by the parent */
-	/* The registry behind the log (apply.h, "Deferred"): when a child or
-	 * the parent last sent something, and the last catching up's error
-	 * (said once). */
-	uint64_t rx_ms;
+	/* The registry behind the log (apply.h, "Deferred"): when the log
+	 * last grew (to RX_SEQ), and the last catching up's error (said
+	 * once). */
+	uint64_t rx_ms, rx_seq;
 	int catch_up_err;
 	bool stop;
 };

@@ -30,6 +30,7 @@ static const struct store_table tables[STORE_NDB] = {
     [STORE_PERSON_NEW] = {"person_new"},
     [STORE_VERSION_NEW] = {"version_new"},
     [STORE_VERSION_PEND] = {"version_pend"},
+    [STORE_BEHIND] = {"behind"},
 };
 
 const struct store_layout tables_layout = {

@@ -19,8 +19,8 @@
  * schema 3 would not see. 5: a household's state may end with its
  * effective head's tag digest (household.h), which a build of schema 4
  * would take for a damaged entry. 6: the registry may stand behind the log
- * (meta registry_at, apply.h "Deferred"), which a build of schema 5 would
- * not catch up. A store of another schema is refused at open (JZ_ESCHEMA);
+ * (meta registry_at and STORE_BEHIND, apply.h "Deferred"), which a build of
+ * schema 5 would not catch up. A store of another schema is refused at open (JZ_ESCHEMA);
  * jzfpd --upgrade-store upgrades a store of schema 2, 3, 4 or 5 in place
  * (upgrade.h). */
 #define STORE_SCHEMA 6
@@ -71,6 +71,9 @@ enum store_db {
 	                     * (version.h) */
 	STORE_VERSION_PEND, /* household id(8) -> where its versions are in
 	                     * STORE_VERSION_NEW (version.h) */
+	STORE_BEHIND,       /* log position(8) -> id(8) village(8) hash(32) version: the
+	                     * household versions whose registry part waits (apply.h,
+	                     * "Deferred"), in log order */
 	STORE_NDB
 };
 

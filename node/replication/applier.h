@@ -17,6 +17,7 @@
 
 struct applier;
 struct envelope;
+struct hh_version;
 struct hh_work;
 struct hlc;
 struct ident;
@@ -108,9 +109,9 @@ struct apply_ctx {
 	int store_err;
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;
-	struct hh_work *hh;              /* household.h */
-	struct rec_household *hh_rec;    /* a household record being applied */
-	struct rec_household *hh_behind; /* one being caught up (apply_catch_up) */
+	struct hh_work *hh;           /* household.h */
+	struct rec_household *hh_rec; /* a household record being applied */
+	struct hh_version *behind_v;  /* the version being deferred (store_envelope) */
 	/* proposal.c's workflow events being read: one per function that
 	 * reads one (step_load, rejudge_since, proposal_apply_event), 21 KB
 	 * each */
@@ -142,6 +143,7 @@ struct applier {
 	 * registry part deferred (store_envelope). */
 	uint64_t registry_at;
 	bool deferring;
+	uint64_t behind_id, behind_village; /* the deferred version's (ctx->behind_v) */
 	char why[200]; /* the first refusal's reason, for the log and replies */
 	/* proposal.c: the envelope being applied and its signer (neither is
 	 * stored yet while its record is applied, and a re-evaluation may need

@@ -237,12 +237,12 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	}
 	ctx->buf = malloc(ENV_MAX_SIZE);
 	ctx->hh_rec = malloc(sizeof(*ctx->hh_rec));
-	ctx->hh_behind = malloc(sizeof(*ctx->hh_behind));
+	ctx->behind_v = malloc(sizeof(*ctx->behind_v));
 	ctx->wf_load = malloc(sizeof(*ctx->wf_load));
 	ctx->wf_since = malloc(sizeof(*ctx->wf_since));
 	ctx->wf_event = malloc(sizeof(*ctx->wf_event));
 	ctx->wf_down = malloc(sizeof(*ctx->wf_down));
-	if (!ctx->buf || !ctx->hh_rec || !ctx->hh_behind || !ctx->wf_load || !ctx->wf_since ||
+	if (!ctx->buf || !ctx->hh_rec || !ctx->behind_v || !ctx->wf_load || !ctx->wf_since ||
 	    !ctx->wf_event || !ctx->wf_down) {
 		apply_ctx_release(ctx);
 		return -ENOMEM;
@@ -327,8 +327,9 @@ apply_ctx_release(struct apply_ctx *ctx)
 	rollup_acc_free(&ctx->acc);
 	hh_work_free(&ctx->hh);
 	free(ctx->hh_rec);
-	free(ctx->hh_behind);
-	ctx->hh_rec = ctx->hh_behind = NULL;
+	free(ctx->behind_v);
+	ctx->hh_rec = NULL;
+	ctx->behind_v = NULL;
 	free(ctx->wf_load);
 	free(ctx->wf_since);
 	free(ctx->wf_event);
@@ -450,9 +451,9 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 	return 0;
 }
 
-/* The registry part of household version E (decoded: H, checked): its
- * proposal if it makes one, hh_add_version, and the workflow steps that
- * waited for it. O is E's origin (read here when NULL and needed). */
+/* The registry part of household version E (decoded: H, checked) of
+ * origin O: its proposal if it makes one, hh_add_version, and the workflow
+ * steps that waited for it. */
 static int
 household_registry(struct applier *a, const struct envelope *e, const struct origin_state *o,
                    const struct rec_household *h)
@@ -469,59 +470,110 @@ household_registry(struct applier *a, const struct envelope *e, const struct ori
 	/* Steps that named this version before it arrived (refused now if it
 	 * proposes nothing). */
 	uint64_t parked = 0;
-	struct origin_state ob;
-	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked) {
-		if (!o && (err = origin_get(&a->txn, e->origin, &ob)) == 0)
-			o = &ob;
-		if (!err)
-			proposal_release(a, e, o);
-	}
+	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked)
+		proposal_release(a, e, o);
 	hh_applying(a->ctx->hh, NULL, NULL);
+	return err ? err : a->txn.err;
+}
+
+/* STORE_BEHIND's value: id(8) village(8) hash(32), then the version's
+ * value in the index (version.h). */
+#define BEHIND_FIXED (8 + 8 + 32)
+
+/* Keep deferred version V of household ID of VILLAGE, at log position POS. */
+static void
+behind_put(struct applier *a, uint64_t pos, uint64_t id, uint64_t village,
+           const struct hh_version *v)
+{
+	uint8_t key[8], val[BEHIND_FIXED + VERSION_VALUE_MAX];
+	be64_put(key, pos);
+	be64_put(val, id);
+	be64_put(val + 8, village);
+	memcpy(val + 16, v->hash, 32);
+	size_t n = BEHIND_FIXED + version_encode(v, val + BEHIND_FIXED);
+	store_append(&a->txn, STORE_BEHIND, key, sizeof(key), val, n);
+}
+
+/* The registry part of deferred version V of household ID of VILLAGE: what
+ * household_registry does for a version that proposes nothing. Its
+ * envelope is stored: the person index reads its members from there. */
+static int
+behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_version *v)
+{
+	hh_applying(a->ctx->hh, NULL, NULL);
+	int err = hh_add_version(a->ctx->hh, &a->txn, a->ctx->acc, id, village, v);
+	/* No step can wait for it: a step first catches the registry up, so
+	 * none is parked while a version is deferred (apply_household). A
+	 * store that says otherwise gets them released as household_registry
+	 * would. */
+	uint64_t parked = 0;
+	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked) {
+		struct rec_household *h = a->ctx->hh_rec;
+		struct envelope e;
+		struct origin_state o;
+		if (!(err = hh_version_load(&a->txn, v, h, &e)) &&
+		    !(err = origin_get(&a->txn, e.origin, &o)))
+			proposal_release(a, &e, &o);
+	}
 	return err ? err : a->txn.err;
 }
 
 /*
  * Apply the registry part of what the log holds past a->registry_at, in
- * log order, at most MAX entries: the deferred household versions; the key
- * and node records among them were applied whole when they came. Returns
- * 0 or an error (also stuck to the transaction): an entry that cannot be
- * applied stops the catching up there, and the node says which.
+ * log order, at most MAX entries: the versions kept in STORE_BEHIND, each
+ * dropped from there as it is applied (the key and node records among them
+ * in the log were applied whole when they came). Returns 0 or an error
+ * (also stuck to the transaction): an entry that cannot be applied stops
+ * the catching up there, and the node says which.
  */
 static int
 catch_up(struct applier *a, uint64_t max)
 {
-	for (uint64_t done = 0; a->registry_at < a->local_seq && done < max; done++) {
-		uint64_t pos = a->registry_at + 1;
-		uint8_t lkey[8];
-		be64_put(lkey, pos);
-		struct bytes key, raw;
-		struct envelope e;
-		int err = store_get(&a->txn, STORE_LOG, lkey, sizeof(lkey), &key);
-		if (!err && key.n != 40)
-			err = JZ_ECORRUPT;
-		if (!err)
-			err = store_get(&a->txn, STORE_ENV, key.p, key.n, &raw);
-		if (!err)
-			err = envelope_decode(&e, raw.p, raw.n) ? JZ_ECORRUPT : 0;
-		if (!err && e.kind == ENV_KIND_HOUSEHOLD) {
-			/* Decoded before anything is written: the envelope's
-			 * bytes are the map's, valid until the next write. */
-			struct rec_household *h = a->ctx->hh_behind;
-			err = rec_household_decode(h, e.body.p, e.body.n) ? JZ_ECORRUPT : 0;
-			if (!err)
-				err = household_registry(a, &e, NULL, h);
-		} else if (!err && e.kind != ENV_KIND_KEY && e.kind != ENV_KIND_NODE) {
-			err = JZ_ECORRUPT; /* only those are applied whole while behind */
+	struct store_iter it;
+	int err = store_iter_open(&a->txn, STORE_BEHIND, &it);
+	if (err)
+		return err;
+	uint8_t from[8];
+	be64_put(from, a->registry_at + 1);
+	struct bytes k, val;
+	uint64_t done = 0;
+	int rc;
+	for (rc = store_iter_seek(&it, from, sizeof(from), &k, &val); rc == 0 && done < max;
+	     rc = store_iter_next(&it, &k, &val), done++) {
+		uint64_t pos = k.n == 8 ? be64_get(k.p) : 0;
+		struct hh_version v;
+		uint8_t vkey[VERSION_KEY_LEN];
+		err = pos > a->registry_at && pos <= a->local_seq && val.n > BEHIND_FIXED
+		          ? 0
+		          : JZ_ECORRUPT;
+		uint64_t id = 0, village = 0;
+		if (!err) {
+			/* Copied out before anything is written: the value is the
+			 * map's, valid until the next write. */
+			id = be64_get(val.p);
+			village = be64_get(val.p + 8);
+			memcpy(vkey, val.p, 8);
+			memcpy(vkey + 8, val.p + 16, 32);
+			err = version_decode(&v, vkey, val.p + BEHIND_FIXED, val.n - BEHIND_FIXED);
+		}
+		if (!err) {
+			store_iter_del(&it, k.p, k.n);
+			err = behind_apply(a, id, village, &v);
 		}
 		if (err) {
-			log_error("registry: cannot apply log entry %" PRIu64 ": %s", pos,
-			          err_str(err));
+			log_error("registry: cannot apply the household version at log position "
+			          "%" PRIu64 ": %s",
+			          pos ? pos : a->registry_at + 1, err_str(err));
 			store_fail(&a->txn, err);
+			(void)store_iter_close(&it);
 			return err;
 		}
 		a->registry_at = pos;
 	}
-	return 0;
+	err = store_iter_close(&it);
+	if (rc == JZ_ENOTFOUND && !err)
+		a->registry_at = a->local_seq; /* none left: only key and node records past it */
+	return err;
 }
 
 /* Bring the registry up to the log's head in this transaction, before a
@@ -551,6 +603,9 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	uint64_t parked = 1;
 	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) &&
 	    store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked == 0) {
+		hh_version_from(a->ctx->behind_v, h, e->hash, e->origin, e->seq, e->hlc);
+		a->behind_id = h->id;
+		a->behind_village = h->village;
 		a->deferring = true;
 		return 0;
 	}
@@ -642,10 +697,12 @@ store_envelope(struct applier *a, const struct envelope *e, const struct origin_
 	store_put(&a->txn, STORE_ENV, key, sizeof(key), e->raw.p, e->raw.n);
 	/* Applied whole with the registry caught up: the registry is too. */
 	bool whole = a->registry_at == a->local_seq && !a->deferring;
-	a->deferring = false;
 	be64_put(lkey, ++a->local_seq);
 	if (whole)
 		a->registry_at = a->local_seq;
+	if (a->deferring)
+		behind_put(a, a->local_seq, a->behind_id, a->behind_village, a->ctx->behind_v);
+	a->deferring = false;
 	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
 	bool own = memcmp(e->origin, ident_public(a->ctx->id), 32) == 0;
 	bool ancestor = o->area && o->area != a->ctx->area && area_is_under(a->ctx->area, o->area);

@@ -10,7 +10,7 @@ static const char *const db_name[] = {
     "env",     "log",    "downlog",    "origin",      "household",    "version", "proposal",
     "census",  "rollup", "link",       "conflict",    "parked",       "meta",    "keyrec",
     "revoked", "person", "wfhist",     "receipted",   "wfstep",       "wftime",  "held",
-    "pending", "import", "person_new", "version_new", "version_pend",
+    "pending", "import", "person_new", "version_new", "version_pend", "behind",
 };
 _Static_assert(sizeof(db_name) / sizeof(db_name[0]) == STORE_NDB, "a name for every database");
 
