@@ -112,7 +112,7 @@ void control_publish(struct node *n);
  * log's head as last published: so it answers for at least every record a
  * status could have shown before it. The loop polls control_wake_fd and,
  * when control_catch_up_wanted says so, catches up whole and publishes.
- * Returns 0, or JZ_ETIMEOUT when the loop did not catch up within TIMEOUT_MS
+ * Returns 0 (also for C NULL), or JZ_ETIMEOUT when the loop did not catch up within TIMEOUT_MS
  * (WHY, LEN bytes, then says how far behind it is).
  */
 #define CONTROL_CATCH_UP_WAIT_MS 60000u

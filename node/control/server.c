@@ -1130,6 +1130,8 @@ control_catch_up_wanted(struct control *c)
 int
 control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t len)
 {
+	if (!c)
+		return 0; /* no loop: nothing writes the store meanwhile */
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += timeout_ms / 1000;

@@ -377,7 +377,11 @@ ask_rollup(struct http *h, struct svc *s, const char *level, uint64_t under, uin
 
 /* ---------------------------------------------------------------- rollup cache */
 
-/* The snapshot a read begun now would see; 0 if the store cannot say. */
+/* The snapshot a read begun now would see; 0 if the store cannot say.
+ * Taken after the household tables caught up with the log as status last
+ * showed it (control_registry_wait): an answer kept for a snapshot whose
+ * tables were behind is then never that snapshot's answer any more, as
+ * catching up commits (apply.h, "Deferred"). */
 static uint64_t
 snapshot_now(struct http *h)
 {
@@ -815,6 +819,9 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	const char *pragma = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Pragma");
 	bool fresh =
 	    (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
+	char why[300];
+	if (control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why)))
+		return send_api_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, JZ_ETIMEOUT, why);
 	uint64_t snap = fresh ? 0 : snapshot_now(h);
 	struct rcache_body *kept = rcache_get(h->rc, key, snap);
 	if (kept)
@@ -986,6 +993,8 @@ get_dashboard(struct http *h, struct MHD_Connection *c)
 		http_dashboard_head(&b, srp.status);
 	/* The rollup sections are what costs (every village of the province):
 	 * kept per store snapshot like /api/rollup's answers. */
+	if (!err) /* on error WHY says how far behind the tables are */
+		err = control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why));
 	uint64_t snap = err ? 0 : snapshot_now(h);
 	for (size_t i = 0; !err && i < nl; i++) {
 		bool asked;
