@@ -518,11 +518,37 @@ behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_v
 	return err ? err : a->txn.err;
 }
 
+/* Entries of STORE_BEHIND already applied, kept until the registry is
+ * caught up (then cleared at once): deleted from the front when there are
+ * more than this many, so that a node that never catches up whole does
+ * not keep them all. */
+#define BEHIND_APPLIED_MAX 262144
+
+static int
+behind_trim(struct applier *a)
+{
+	uint64_t held = 0;
+	int err = store_count(&a->txn, STORE_BEHIND, &held);
+	/* At most local_seq - registry_at of them are still to apply. */
+	if (err || held <= a->local_seq - a->registry_at + BEHIND_APPLIED_MAX)
+		return err;
+	struct store_iter it;
+	if ((err = store_iter_open(&a->txn, STORE_BEHIND, &it)))
+		return err;
+	struct bytes k, v;
+	int rc;
+	for (rc = store_iter_seek(&it, NULL, 0, &k, &v);
+	     rc == 0 && k.n == 8 && be64_get(k.p) <= a->registry_at;
+	     rc = store_iter_next(&it, &k, &v))
+		store_iter_del(&it, k.p, k.n);
+	return store_iter_close(&it);
+}
+
 /*
  * Apply the registry part of what the log holds past a->registry_at, in
- * log order, at most MAX entries: the versions kept in STORE_BEHIND, each
- * dropped from there as it is applied (the key and node records among them
- * in the log were applied whole when they came). Returns 0 or an error
+ * log order, at most MAX entries: the versions kept in STORE_BEHIND (the key
+ * and node records among them in the log were applied whole when they
+ * came). Returns 0 or an error
  * (also stuck to the transaction): an entry that cannot be applied stops
  * the catching up there, and the node says which.
  */
@@ -556,10 +582,8 @@ catch_up(struct applier *a, uint64_t max)
 			memcpy(vkey + 8, val.p + 16, 32);
 			err = version_decode(&v, vkey, val.p + BEHIND_FIXED, val.n - BEHIND_FIXED);
 		}
-		if (!err) {
-			store_iter_del(&it, k.p, k.n);
+		if (!err)
 			err = behind_apply(a, id, village, &v);
-		}
 		if (err) {
 			log_error("registry: cannot apply the household version at log position "
 			          "%" PRIu64 ": %s",
@@ -571,8 +595,15 @@ catch_up(struct applier *a, uint64_t max)
 		a->registry_at = pos;
 	}
 	err = store_iter_close(&it);
-	if (rc == JZ_ENOTFOUND && !err)
-		a->registry_at = a->local_seq; /* none left: only key and node records past it */
+	if (rc == JZ_ENOTFOUND && !err) {
+		/* None left: only key and node records past it. The entries
+		 * applied go all at once (deleted one by one they cost each of
+		 * their pages a rewrite more). */
+		a->registry_at = a->local_seq;
+		store_clear(&a->txn, STORE_BEHIND);
+	} else if (!err) {
+		err = behind_trim(a);
+	}
 	return err;
 }
 
