@@ -950,9 +950,9 @@ receipts_tick(struct node *n, uint64_t now)
 
 /*
  * The registry behind the log (apply.h, "Deferred"). Caught up a
- * transaction a turn once the log has not grown for registry.defer_ms, or when it is REGISTRY_BEHIND_MAX entries behind (a
- * read waits for the catching up: this bounds that wait to a second or
- * two); whole when a read waits (WANTED) and when the node stops.
+ * transaction a turn once the log has not grown for registry.defer_ms, or when it is
+ * REGISTRY_BEHIND_MAX entries behind (a read waits for the catching up: this bounds that wait to a
+ * second or two); whole when a read waits (WANTED) and when the node stops.
  */
 #define REGISTRY_BEHIND_MAX 262144
 
@@ -969,9 +969,9 @@ catch_up(struct node *n, uint64_t max)
 		log_info("registry: catching up again");
 	n->catch_up_err = err;
 	if (done)
-		log_debug("registry: caught up %" PRIu64 " of %" PRIu64 " log entries in %" PRIu64
-		          " ms",
-		          done, behind, (node_now_us() - t0) / 1000);
+		log_debug("registry: %" PRIu64 " household version(s) applied in %" PRIu64
+		          " ms, %" PRIu64 " of %" PRIu64 " log entries left behind",
+		          done, (node_now_us() - t0) / 1000, apply_registry_behind(&n->ax), behind);
 	return err;
 }
 

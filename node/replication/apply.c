@@ -269,12 +269,18 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	if (store_get(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT),
 	              &ra) == 0) {
 		uint64_t at = ra.n == 8 ? be64_get(ra.p) : UINT64_MAX;
-		if (at <= ctx->local_seq)
+		if (at <= ctx->local_seq) {
 			ctx->registry_at = at;
-		else
-			log_warn(
-			    "store: meta %s is damaged or past the log's head: taken as the head",
-			    APPLY_META_REGISTRY_AT);
+		} else {
+			/* Written with the log in every transaction: never past
+			 * it. Taken as the head, the versions waiting would be
+			 * lost to the registry without a word. */
+			log_error("store: meta %s is damaged (%zu bytes, or past the log's "
+			          "head %" PRIu64 "): the household tables cannot be caught up; "
+			          "restore the node's last backup (README, Backup and restore)",
+			          APPLY_META_REGISTRY_AT, ra.n, ctx->local_seq);
+			store_fail(&txn, JZ_ECORRUPT);
+		}
 	}
 	if (store_iter_open(&txn, STORE_DOWNLOG, &it) == 0) {
 		struct bytes k;
@@ -476,6 +482,26 @@ household_registry(struct applier *a, const struct envelope *e, const struct ori
 	return err ? err : a->txn.err;
 }
 
+/* Does a workflow step wait (parked) on household ID? STORE_PARKED is
+ * keyed by household first. When the store cannot tell, yes. */
+static bool
+parked_for(struct applier *a, uint64_t id)
+{
+	uint64_t n = 0;
+	if (store_count(&a->txn, STORE_PARKED, &n) || n == 0)
+		return n != 0 || a->txn.err;
+	struct store_iter it;
+	if (store_iter_open(&a->txn, STORE_PARKED, &it))
+		return true;
+	uint8_t key[8];
+	be64_put(key, id);
+	struct bytes k, v;
+	int rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
+	bool found = rc != JZ_ENOTFOUND && (rc || (k.n >= 8 && be64_get(k.p) == id));
+	(void)store_iter_close(&it);
+	return found;
+}
+
 /* STORE_BEHIND's value: id(8) village(8) hash(32), then the version's
  * value in the index (version.h). */
 #define BEHIND_FIXED (8 + 8 + 32)
@@ -502,12 +528,11 @@ behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_v
 {
 	hh_applying(a->ctx->hh, NULL, NULL);
 	int err = hh_add_version(a->ctx->hh, &a->txn, a->ctx->acc, id, village, v);
-	/* No step can wait for it: a step first catches the registry up, so
-	 * none is parked while a version is deferred (apply_household). A
-	 * store that says otherwise gets them released as household_registry
-	 * would. */
-	uint64_t parked = 0;
-	if (!err && store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked) {
+	/* No step can wait for it: its household had none parked when it was
+	 * deferred (apply_household), and a step first catches the registry
+	 * up. A store that says otherwise gets them released as
+	 * household_registry would. */
+	if (!err && parked_for(a, id)) {
 		struct rec_household *h = a->ctx->hh_rec;
 		struct envelope e;
 		struct origin_state o;
@@ -546,14 +571,14 @@ behind_trim(struct applier *a)
 
 /*
  * Apply the registry part of what the log holds past a->registry_at, in
- * log order, at most MAX entries: the versions kept in STORE_BEHIND (the key
+ * log order, at most MAX versions (counted in *APPLIED): those kept in STORE_BEHIND (the key
  * and node records among them in the log were applied whole when they
  * came). Returns 0 or an error
  * (also stuck to the transaction): an entry that cannot be applied stops
  * the catching up there, and the node says which.
  */
 static int
-catch_up(struct applier *a, uint64_t max)
+catch_up(struct applier *a, uint64_t max, uint64_t *applied)
 {
 	struct store_iter it;
 	int err = store_iter_open(&a->txn, STORE_BEHIND, &it);
@@ -593,6 +618,7 @@ catch_up(struct applier *a, uint64_t max)
 			return err;
 		}
 		a->registry_at = pos;
+		++*applied;
 	}
 	err = store_iter_close(&it);
 	if (rc == JZ_ENOTFOUND && !err) {
@@ -612,7 +638,8 @@ catch_up(struct applier *a, uint64_t max)
 static int
 caught_up(struct applier *a)
 {
-	return a->registry_at < a->local_seq ? catch_up(a, UINT64_MAX) : 0;
+	uint64_t applied = 0;
+	return a->registry_at < a->local_seq ? catch_up(a, UINT64_MAX, &applied) : 0;
 }
 
 static int
@@ -628,12 +655,10 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	if (!area_is_under(h->village, o->area) || !area_is_under(h->village, scope))
 		return JZ_ESCOPE;
 	/* Checked: what is left cannot refuse it. Another node's version
-	 * that proposes nothing, with no step waiting, may wait for it
-	 * (apply.h, "Deferred"); anything else is applied on the registry as
-	 * it stands after every version before it. */
-	uint64_t parked = 1;
-	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) &&
-	    store_count(&a->txn, STORE_PARKED, &parked) == 0 && parked == 0) {
+	 * that proposes nothing, with no step waiting on its household, may
+	 * wait for it (apply.h, "Deferred"); anything else is applied on the
+	 * registry as it stands after every version before it. */
+	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) && !parked_for(a, h->id)) {
 		hh_version_from(a->ctx->behind_v, h, e->hash, e->origin, e->seq, e->hlc);
 		a->behind_id = h->id;
 		a->behind_village = h->village;
@@ -681,12 +706,15 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 		return JZ_EPARSE; /* every chain opens with its NodeInfo */
 	if (e->kind != ENV_KIND_NODE && !o->area)
 		return JZ_ESCOPE;
-	/* A key or node record touches no household; a household version
-	 * catches up itself when it is not deferred; every other record is
-	 * judged on the registry with all before it. */
+	/* A key or node record touches no household, nor does a census (its
+	 * table is apart from the households' counters, and a rollup reads
+	 * both once caught up); a household version catches up itself when
+	 * it is not deferred; every other record is judged on the registry
+	 * with all before it. Caught up before its own checks: a record
+	 * refused after them leaves the registry where it would be anyway. */
 	int err;
 	if (e->kind != ENV_KIND_NODE && e->kind != ENV_KIND_KEY && e->kind != ENV_KIND_HOUSEHOLD &&
-	    (err = caught_up(a)))
+	    e->kind != ENV_KIND_CENSUS && (err = caught_up(a)))
 		return err;
 	switch (e->kind) {
 	case ENV_KIND_NODE:
@@ -1476,10 +1504,16 @@ apply_write(struct apply_ctx *ctx, apply_fn fn, void *arg, struct applier *a)
 	return write_result(ctx, err, false);
 }
 
+struct catch_up_run {
+	uint64_t max, applied; /* versions */
+};
+
 static int
 catch_up_job(struct applier *a, void *arg)
 {
-	int err = catch_up(a, *(const uint64_t *)arg);
+	struct catch_up_run *r = arg;
+	r->applied = 0; /* run again from scratch after a map growth */
+	int err = catch_up(a, r->max, &r->applied);
 	return err ? err : a->txn.err;
 }
 
@@ -1488,13 +1522,13 @@ apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *done)
 {
 	*done = 0;
 	while (ctx->registry_at < ctx->local_seq && *done < max) {
-		uint64_t n = max - *done < APPLY_CATCH_UP_TXN ? max - *done : APPLY_CATCH_UP_TXN;
-		uint64_t from = ctx->registry_at;
+		struct catch_up_run r = {
+		    .max = max - *done < APPLY_CATCH_UP_TXN ? max - *done : APPLY_CATCH_UP_TXN};
 		struct applier a;
-		int err = apply_write(ctx, catch_up_job, &n, &a);
+		int err = apply_write(ctx, catch_up_job, &r, &a);
 		if (err)
 			return err;
-		*done += ctx->registry_at - from;
+		*done += r.applied;
 	}
 	return 0;
 }

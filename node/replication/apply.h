@@ -115,19 +115,20 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
  * stored, logged, forwarded and acknowledged as any record, and its registry
  * part (household state, version and person index, rollups) is applied
  * later, in log order, by apply_catch_up: when the node is idle, before a
- * read of the registry, before a write of its own. Any other record (a
- * workflow step, a policy, a revocation, a receipt, a census, a version
- * this node signs or that makes a proposal) first brings the registry up to
- * the log's head in its own transaction, so it is judged on the same state
- * as if nothing had waited. Where the registry stands is kept in meta
+ * read of the registry, before a write of its own. Any other record that
+ * reads or changes the registry (a workflow step, a policy, a revocation, a
+ * receipt, a version this node signs, that makes a proposal or whose
+ * household has a step waiting) first brings it up to the log's head in
+ * its own transaction, so it is judged on the same state as if nothing had
+ * waited; key, node and census records do not. Where the registry stands is kept in meta
  * APPLY_META_REGISTRY_AT while it is behind, so a restart goes on from it.
  */
 #define APPLY_META_REGISTRY_AT "registry_at"
 #define APPLY_CATCH_UP_TXN     4096 /* entries caught up per transaction */
 
-/* Catch the registry up by at most MAX log entries (UINT64_MAX: to the
- * head), in transactions of APPLY_CATCH_UP_TXN; *DONE says how many
- * entries it passed. Returns 0 or the error that stopped it. */
+/* Catch the registry up by at most MAX deferred versions (UINT64_MAX: to
+ * the log's head), in transactions of APPLY_CATCH_UP_TXN; *DONE says how
+ * many it applied. Returns 0 or the error that stopped it. */
 JZ_NODISCARD int apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *done);
 
 /* Log entries the registry is behind by (0: caught up). */

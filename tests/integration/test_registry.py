@@ -21,9 +21,11 @@ each is deferred at the relays.
   - killed with its registry behind (kill -9), the county restarts behind
     by exactly as much (the position is in its store), and its rollup then
     equals the files', with registry_behind 0;
-  - a census arriving while the province is behind (a record whose effect
-    is not a household version) catches it up before it is applied: behind
-    0 once synced, with no read, and the rollups again equal the files';
+  - a census arriving while the relays are behind is applied without
+    catching them up (it touches no household: behind grows by its one log
+    entry), and a household version that proposes identification catches
+    them up before it is applied (behind 0 once synced, with no read); the
+    rollups, pending proposal included, again equal the files';
   - `rollup --verify` passes at every node.
 """
 
@@ -40,15 +42,16 @@ HOUSEHOLDS = 150  # per village and import
 YEAR = 2020
 
 
-def not_poor(path):
-    """Rewrite a generated households file with every status 0 (非贫困户): a
-    household that proposes nothing is what the relays defer."""
+def with_status(path, status):
+    """Rewrite a generated households file with every status STATUS: 0
+    (非贫困户) proposes nothing, what the relays defer; 1 proposes
+    identification, which they apply at once."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     col = rows[0].index("status") if "status" in rows[0] else rows[0].index(jt.HH_COLS["status"])
     for r in rows[1:]:
         if r:
-            r[col] = "0"
+            r[col] = status
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
     return path
@@ -73,7 +76,7 @@ def households(t, data, tag, first_serial, expect):
                               HOUSEHOLDS, seed=f"registry-{tag}", year=YEAR,
                               first_serial=first_serial, new=True)
     for v in VILLAGES:
-        expect.add_households(not_poor(files[v]))
+        expect.add_households(with_status(files[v], "0"))
     counts = t.import_many([(t.nodes[v], "households", files[v]) for v in VILLAGES])
     check_eq(counts, [HOUSEHOLDS] * len(VILLAGES), f"{tag}: new households imported")
 
@@ -136,20 +139,31 @@ def test(t):
     check_rollups(t, expect, names, "after the county's restart", [county])
     check_eq(behind(t, county), 0, f"{county}: registry_behind after its rollup")
 
-    # More households, then a census: the census catches the registry up
-    # before it is applied.
+    # More households, then a census, which leaves them waiting, then a
+    # household that proposes, which catches the registry up first.
     households(t, data, "second", HOUSEHOLDS + 1, expect)
     t.wait_synced(receipts=False)
-    check(behind(t, prov) >= HOUSEHOLDS * len(VILLAGES),
-          f"{prov}: registry_behind {behind(t, prov)} after the second import")
+    lag = {}
+    for n in (prov, county):
+        lag[n.area] = behind(t, n)
+        check(lag[n.area] >= HOUSEHOLDS * len(VILLAGES),
+              f"{n}: registry_behind {lag[n.area]} after the second import")
     census2 = jt.gen_census(os.path.join(data, "census2.csv"), VILLAGES[:1], YEAR + 1,
                             seed="registry2")
     expect.add_census(census2)
     t.import_ok(t.nodes[VILLAGES[0]], "census", census2)
     t.wait_synced(receipts=False)
     for n in (prov, county):
-        check_eq(behind(t, n), 0, f"{n}: registry_behind once a census came after households")
-    check_rollups(t, expect, names, "after the census", [prov, county])
+        check_eq(behind(t, n), lag[n.area] + 1, f"{n}: registry_behind after a census")
+    poor = jt.gen_households(os.path.join(data, "hh_poor_{village}.csv"), VILLAGES[:1], 1,
+                             seed="registry-poor", year=YEAR, first_serial=2 * HOUSEHOLDS + 1,
+                             new=True)[VILLAGES[0]]
+    expect.add_households(with_status(poor, "1"))
+    check_eq(t.import_ok(t.nodes[VILLAGES[0]], "households", poor), 1, "the proposing household")
+    t.wait_synced(receipts=False)
+    for n in (prov, county):
+        check_eq(behind(t, n), 0, f"{n}: registry_behind once a proposing version came")
+    check_rollups(t, expect, names, "after the proposal", [prov, county])
     for n in t.nodes.values():
         t.verify(n, "registry")
 
