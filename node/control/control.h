@@ -69,6 +69,7 @@ struct control_view {
 	bool insecure;
 	uint64_t held;            /* envelopes held for their date (apply.h) */
 	uint64_t registry_at;     /* the registry applied up to this log entry (apply.h) */
+	int catch_up_err;         /* why catching it up last failed, 0 if it did not */
 	uint64_t clock_behind_ms; /* node_clock_behind_ms */
 	char listen_ep[256];
 	struct wire_node_status self;

@@ -826,7 +826,11 @@ control_open(struct control **out, struct node *n, char *err, size_t errlen)
 	}
 	c->n = n;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->caught_up, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a clock step moves no deadline */
+	pthread_cond_init(&c->caught_up, &ca);
+	pthread_condattr_destroy(&ca);
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->wake_fd < 0) {
 		snprintf(err, errlen, "cannot make the control's eventfd: %s", strerror(errno));
@@ -1049,6 +1053,10 @@ control_publish_to(struct control *c, struct node *n)
 	v->disk_free = n->disk_free;
 	v->disk_low = n->disk_low;
 	v->store_err = n->ax.store_err;
+	if (v->catch_up_err != n->catch_up_err) {
+		v->catch_up_err = n->catch_up_err;
+		pthread_cond_broadcast(&c->caught_up); /* a waiting read fails at once */
+	}
 	v->insecure = n->insecure;
 	v->held = n->ax.held;
 	if (v->registry_at != n->ax.registry_at) {
@@ -1133,7 +1141,7 @@ control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t 
 	if (!c)
 		return 0; /* no loop: nothing writes the store meanwhile */
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;
 	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -1143,7 +1151,7 @@ control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t 
 	pthread_mutex_lock(&c->lock);
 	uint64_t head = c->view.local_seq;
 	int rc = 0;
-	while (c->view.registry_at < head && rc == 0) {
+	while (c->view.registry_at < head && rc == 0 && !c->view.catch_up_err) {
 		atomic_store(&c->want, true);
 		uint64_t one = 1;
 		if (write(c->wake_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
@@ -1151,9 +1159,17 @@ control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t 
 		rc = pthread_cond_timedwait(&c->caught_up, &c->lock, &until);
 	}
 	uint64_t at = c->view.registry_at;
+	int failed = c->view.catch_up_err;
 	pthread_mutex_unlock(&c->lock);
 	if (at >= head)
 		return 0;
+	if (failed) {
+		snprintf(why, len,
+		         "the household tables are %" PRIu64 " log entries behind replication and "
+		         "cannot catch up: %s (see the node's log)",
+		         head - at, err_str(failed));
+		return failed;
+	}
 	snprintf(why, len,
 	         "busy: the household tables are %" PRIu64 " log entries behind replication "
 	         "and were not caught up within %u s; try again",

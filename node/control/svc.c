@@ -319,7 +319,7 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		err = svc_fail(s, JZ_EIO, "%s: a write request reached a reader", e->name);
 	} else if ((err = check_message(s, &rq->base))) {
 		/* refused: svc_fail said why */
-	} else if (!e->view_only && (err = registry_current(s))) {
+	} else if (!e->no_registry && (err = registry_current(s))) {
 		/* svc_fail said why */
 	} else {
 		err = e->fn(s, rq, rp);

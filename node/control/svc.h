@@ -76,10 +76,10 @@ struct svc_entry {
 	svc_fn fn;
 	bool write; /* runs on the loop thread */
 	const char *name;
-	/* Answers from the loop's view or the config alone, never from the
-	 * household tables: does not wait for them to catch up (apply.h,
-	 * "Deferred"; every other service does). */
-	bool view_only;
+	/* Reads no household table (status, tree, clock show from the loop's
+	 * view, backup a copy of the store as it is): does not wait for them
+	 * to catch up (apply.h, "Deferred"; every other service does). */
+	bool no_registry;
 };
 
 /* Each group's services, ended by an entry whose fn is NULL. */

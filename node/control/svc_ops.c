@@ -27,7 +27,7 @@
 static int svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 
 const struct svc_entry svc_ops_table[] = {
-    {CTL__REQUEST__REQ_BACKUP, svc_backup, false, "backup", false},
+    {CTL__REQUEST__REQ_BACKUP, svc_backup, false, "backup", true},
     {CTL__REQUEST__REQ__NOT_SET, NULL, false, NULL, false},
 };
 

@@ -636,6 +636,9 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	n->sigfd = -1;
 	n->lock_fd = -1;
 	n->started_ms = node_now_ms();
+	/* The first receipts one receipt_ms after the start, not at once: the
+	 * monotonic clock counts from the machine's boot. */
+	n->receipts_ms = n->started_ms;
 	hlc_init(&n->hlc, NULL, NULL);
 	/* The key first: a node that cannot start leaves no directory. */
 	char why[400] = "";
@@ -950,9 +953,12 @@ receipts_tick(struct node *n, uint64_t now)
 
 /*
  * The registry behind the log (apply.h, "Deferred"). Caught up a
- * transaction a turn once the log has not grown for registry.defer_ms, or when it is
- * REGISTRY_BEHIND_MAX entries behind (a read waits for the catching up: this bounds that wait to a
- * second or two); whole when a read waits (WANTED) and when the node stops.
+ * transaction a turn once the log has not grown for registry.defer_ms;
+ * whole when a read waits (WANTED) and when the node stops; and at
+ * REGISTRY_BEHIND_MAX log entries behind, down to half that before the
+ * loop reads anything more (it stops taking in groups at the mark, so
+ * one group at most goes past it): what a read may have to wait for, or
+ * a record that catches up in its own transaction, stays about a second.
  */
 #define REGISTRY_BEHIND_MAX 262144
 
@@ -995,8 +1001,11 @@ registry_tick(struct node *n, uint64_t now, bool wanted)
 		return;
 	if (wanted || n->stop)
 		(void)catch_up(n, UINT64_MAX);
-	else if (now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms ||
-	         behind >= REGISTRY_BEHIND_MAX)
+	else if (behind >= REGISTRY_BEHIND_MAX)
+		while (!catch_up(n, APPLY_CATCH_UP_TXN) &&
+		       apply_registry_behind(&n->ax) > REGISTRY_BEHIND_MAX / 2)
+			; /* a transaction at a time, each logged at debug */
+	else if (now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms)
 		(void)catch_up(n, APPLY_CATCH_UP_TXN);
 }
 
@@ -1088,7 +1097,9 @@ node_run(struct node *n)
 			link_monitor_recv(n, n->mon_down, false);
 		/* Bounded draining: at most a few messages per socket per turn,
 		 * so one busy child cannot starve the control socket. */
-		for (int round = 0; round < 16 && !n->stop; round++) {
+		for (int round = 0;
+		     round < 16 && !n->stop && apply_registry_behind(&n->ax) < REGISTRY_BEHIND_MAX;
+		     round++) {
 			bool any = false;
 			if (irouter >= 0) {
 				int ev = 0;

@@ -524,6 +524,32 @@ behind_put(struct applier *a, uint64_t pos, uint64_t id, uint64_t village,
  * household_registry does for a version that proposes nothing. Its
  * envelope is stored: the person index reads its members from there. */
 static int
+behind_release(struct applier *a, const struct hh_version *v)
+{
+	struct rec_household *h = malloc(sizeof(*h));
+	uint8_t *raw = NULL;
+	struct envelope e;
+	struct origin_state o;
+	int err = h ? hh_version_load(&a->txn, v, h, &e) : -ENOMEM;
+	if (!err && !(raw = malloc(e.raw.n)))
+		err = -ENOMEM;
+	if (!err) {
+		size_t n = e.raw.n;
+		memcpy(raw, e.raw.p, n);
+		err = envelope_decode(&e, raw, n) ? JZ_ECORRUPT : 0;
+	}
+	if (!err && !(err = origin_get(&a->txn, e.origin, &o))) {
+		log_warn("registry: a step waits on household %016" PRIu64 " whose version was "
+		         "deferred: released now",
+		         e.subject);
+		proposal_release(a, &e, &o);
+	}
+	free(raw);
+	free(h);
+	return err;
+}
+
+static int
 behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_version *v)
 {
 	hh_applying(a->ctx->hh, NULL, NULL);
@@ -531,15 +557,11 @@ behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_v
 	/* No step can wait for it: its household had none parked when it was
 	 * deferred (apply_household), and a step first catches the registry
 	 * up. A store that says otherwise gets them released as
-	 * household_registry would. */
-	if (!err && parked_for(a, id)) {
-		struct rec_household *h = a->ctx->hh_rec;
-		struct envelope e;
-		struct origin_state o;
-		if (!(err = hh_version_load(&a->txn, v, h, &e)) &&
-		    !(err = origin_get(&a->txn, e.origin, &o)))
-			proposal_release(a, &e, &o);
-	}
+	 * household_registry would, from copies of their own: the caller may
+	 * hold a record in ctx->hh_rec (apply_household catching up), and the
+	 * map's bytes move with the writes the release makes. */
+	if (!err && parked_for(a, id))
+		err = behind_release(a, v);
 	return err ? err : a->txn.err;
 }
 

@@ -124,7 +124,7 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
  * APPLY_META_REGISTRY_AT while it is behind, so a restart goes on from it.
  */
 #define APPLY_META_REGISTRY_AT "registry_at"
-#define APPLY_CATCH_UP_TXN     4096 /* entries caught up per transaction */
+#define APPLY_CATCH_UP_TXN     4096 /* versions caught up per transaction */
 
 /* Catch the registry up by at most MAX deferred versions (UINT64_MAX: to
  * the log's head), in transactions of APPLY_CATCH_UP_TXN; *DONE says how

@@ -1,0 +1,524 @@
+/*
+ * test_apply_deferred.c - the registry behind replication (apply.h,
+ * "Deferred"): with apply_ctx.defer, another node's household version that
+ * proposes nothing, with no workflow step parked on its household, is
+ * stored and logged at once and its registry part (household state, version
+ * and person index, rollups) waits in STORE_BEHIND until apply_catch_up
+ * applies it in log order (counting deferred versions, not log entries); a
+ * record that reads or changes the registry (a version that proposes, one
+ * this node signs, one of a household with a step parked, a workflow
+ * step...) first catches up in its own transaction; key, node and census
+ * records do not: they are applied, the versions still wait.
+ *
+ * Each case runs a county node with defer against one without on the same
+ * batches: once caught up, every database but meta (the epochs are random)
+ * must be the same, entry for entry. The cases run twice, the second time
+ * with the version index merged at every third version kept apart and a
+ * household's folded at its second (version_tune), so merges and folds fall
+ * in the middle of catching up. The fixture: apply_fixture.h.
+ */
+#include "apply_fixture.h"
+
+/* ---------------------------------------------------------------- a scenario */
+
+/* V1's, the township's and V2's chains, in six batches from TOWN: data
+ * edits of four households of V1 (concurrent heads of 0001 by V1 and the
+ * township, then V1's merge of them; a person moving from 0002 to 0001;
+ * members and years changing), a census of V1 ending batch 2, V1's
+ * proposal for a fifth household opening batch 3 (a record that reads the
+ * registry), and two versions of a household of V2 behind its NodeInfo. */
+#define NB 6
+struct scen {
+	struct chain cv, ct, cw;
+	struct env v[10], t[3], w[3], prop;
+	struct env *b[NB][6];
+	size_t n[NB];
+};
+
+/* The pid tag of 0002's third member (hh_rec). */
+static uint8_t MOVED[REC_PID_TAG_LEN];
+
+/* A data edit of household ID (in 2020 of another attribute and cause),
+ * on parents P and Q (NULL: none). */
+static struct rec_household *
+edit(uint64_t id, uint16_t year, size_t members, const struct env *p, const struct env *q)
+{
+	static struct rec_household h;
+	hh_rec(&h, id, year, HH_NOT_POOR, members, year - 2019, year - 2019);
+	if (p)
+		hh_parent(&h, p);
+	if (q)
+		hh_parent(&h, q);
+	return &h;
+}
+
+static void
+scen_build(struct fixture *fx, struct scen *s)
+{
+	memset(MOVED, (int)(HH(V1, 2) % 251 + 2), sizeof(MOVED));
+	struct rec_household *h;
+	chain_init(&s->cv, fx->v1, 0);
+	chain_init(&s->ct, fx->town, 200);
+	chain_init(&s->cw, fx->v2, 400);
+	env_node(&s->cv, V1, "东村", &s->v[0]);
+	env_hh(&s->cv, edit(HH(V1, 1), 2019, 4, NULL, NULL), &s->v[1]);
+	env_hh(&s->cv, edit(HH(V1, 2), 2019, 3, NULL, NULL), &s->v[2]);
+	env_hh(&s->cv, edit(HH(V1, 1), 2019, 5, &s->v[1], NULL), &s->v[3]);
+	env_node(&s->ct, TOWN, "桥头镇", &s->t[0]);
+	/* Concurrent with v[3], of a later clock: 0001's effective head. */
+	env_hh(&s->ct, edit(HH(V1, 1), 2020, 3, &s->v[1], NULL), &s->t[1]);
+	env_hh(&s->ct, edit(HH(V1, 3), 2019, 2, NULL, NULL), &s->t[2]);
+	h = edit(HH(V1, 2), 2019, 2, &s->v[2], NULL); /* one member less, one other */
+	memset(h->members[1].pid_tag, 0x5a, REC_PID_TAG_LEN);
+	env_hh(&s->cv, h, &s->v[4]);
+	env_census(&s->cv, V1, 2019, 3, 100, 0, &s->v[5]);
+	h = edit(HH(V1, 5), 2019, 3, NULL, NULL); /* 0005 proposed for identification */
+	h->status = HH_POOR;
+	hh_propose(h, HH_NOT_POOR);
+	env_hh(&s->cv, h, &s->prop);
+	/* V1 merges v[3] and t[1]; 0002's third member, gone from it in
+	 * v[4], moves to 0001. */
+	h = edit(HH(V1, 1), 2020, 4, &s->v[3], &s->t[1]);
+	memcpy(h->members[3].pid_tag, MOVED, REC_PID_TAG_LEN);
+	env_hh(&s->cv, h, &s->v[6]);
+	env_hh(&s->cv, edit(HH(V1, 4), 2020, 6, NULL, NULL), &s->v[7]);
+	env_node(&s->cw, V2, "西村", &s->w[0]);
+	env_hh(&s->cw, edit(HH(V2, 1), 2019, 3, NULL, NULL), &s->w[1]);
+	env_hh(&s->cw, edit(HH(V2, 1), 2020, 4, &s->w[1], NULL), &s->w[2]);
+	env_hh(&s->cv, edit(HH(V1, 2), 2020, 3, &s->v[4], NULL), &s->v[8]);
+	env_hh(&s->cv, edit(HH(V1, 3), 2020, 1, &s->t[2], NULL), &s->v[9]);
+	struct env *const b[NB][6] = {
+	    {&s->v[0], &s->v[1], &s->v[2], &s->v[3]}, {&s->t[0], &s->t[1]},
+	    {&s->v[4], &s->t[2], &s->v[5]},           {&s->prop, &s->v[6], &s->v[7]},
+	    {&s->w[0], &s->w[1], &s->w[2]},           {&s->v[8], &s->v[9]},
+	};
+	memcpy(s->b, b, sizeof(b));
+	for (size_t i = 0; i < NB; i++)
+		for (s->n[i] = 0; s->n[i] < 6 && s->b[i][s->n[i]]; s->n[i]++)
+			;
+}
+
+static void
+scen_apply(struct node_ut *nd, const struct scen *s, size_t from, size_t to)
+{
+	for (size_t i = from; i <= to; i++)
+		expect((struct result[]){apply_list(nd, TOWN, s->b[i], s->n[i])}, s->n[i], 0, 0);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static struct node_ut *
+defer_start(struct node_ut *nd, const struct ident *id)
+{
+	node_start(nd, id, MAP_SIZE);
+	nd->ctx.defer = true;
+	return nd;
+}
+
+/* A restart: the context and the store closed, then opened again on the
+ * same directory, deferring again (as the daemon's configuration says). */
+static void
+reopen(struct node_ut *nd, const struct ident *id)
+{
+	apply_ctx_release(&nd->ctx);
+	store_close(&nd->st);
+	assert_int_equal(store_open(&nd->st, nd->dir, MAP_SIZE, &tables_layout), 0);
+	assert_int_equal(apply_ctx_init(&nd->ctx, nd->st, id, &nd->hlc, COUNTY), 0);
+	assert_int_equal(apply_epoch_turn(&nd->ctx), 0);
+	nd->ctx.defer = true;
+}
+
+static uint64_t
+behind(struct node_ut *nd)
+{
+	return apply_registry_behind(&nd->ctx);
+}
+
+/* Versions in STORE_BEHIND still to apply (past registry_at). */
+static uint64_t
+versions_waiting(struct node_ut *nd)
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes k;
+	uint8_t from[8];
+	uint64_t n = 0;
+	be64_put(from, nd->ctx.registry_at + 1);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_BEHIND, &it), 0);
+	for (int rc = store_iter_seek(&it, from, sizeof(from), &k, NULL); rc == 0;
+	     rc = store_iter_next(&it, &k, NULL))
+		n++;
+	store_iter_close(&it);
+	store_abort(&txn);
+	return n;
+}
+
+/* WANT log entries behind, VERSIONS of them deferred versions waiting, and
+ * the store says so: meta registry_at exactly while behind. */
+static void
+behind_is(struct node_ut *nd, uint64_t want, uint64_t versions)
+{
+	struct store_txn txn;
+	struct bytes v;
+	assert_int_equal(behind(nd), want);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	int err =
+	    store_get(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT), &v);
+	assert_int_equal(err, want ? 0 : JZ_ENOTFOUND);
+	if (want)
+		assert_true(v.n == 8 && be64_get(v.p) == nd->ctx.registry_at);
+	store_abort(&txn);
+	assert_int_equal(versions_waiting(nd), versions);
+}
+
+/* The log position of the Kth (from 1) deferred version still to apply. */
+static uint64_t
+waiting_at(struct node_ut *nd, uint64_t k)
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes key;
+	uint8_t from[8];
+	uint64_t pos = 0;
+	be64_put(from, nd->ctx.registry_at + 1);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_BEHIND, &it), 0);
+	for (int rc = store_iter_seek(&it, from, sizeof(from), &key, NULL); rc == 0 && k;
+	     rc = store_iter_next(&it, &key, NULL), k--) {
+		assert_int_equal(key.n, 8);
+		pos = be64_get(key.p);
+	}
+	store_iter_close(&it);
+	store_abort(&txn);
+	assert_int_equal(k, 0);
+	return pos;
+}
+
+/* apply_catch_up by at most MAX versions: it applies min(MAX, versions
+ * waiting), says so in DONE (never more than MAX), and the registry then
+ * stands at the last version it applied (at the log's head once none is
+ * left to apply: the key and node records and censuses after it are
+ * passed), meta with it. Returns DONE. */
+static uint64_t
+catch_up_max(struct node_ut *nd, uint64_t max)
+{
+	uint64_t waiting = versions_waiting(nd), done = 99;
+	uint64_t want = waiting < max ? waiting : max;
+	uint64_t at = want == 0         ? nd->ctx.registry_at
+	              : want == waiting ? nd->ctx.local_seq
+	                                : waiting_at(nd, want);
+	assert_int_equal(apply_catch_up(&nd->ctx, max, &done), 0);
+	assert_true(done <= max);
+	assert_int_equal(done, want);
+	assert_int_equal(nd->ctx.registry_at, at);
+	behind_is(nd, nd->ctx.local_seq - at, waiting - done);
+	return done;
+}
+
+/* Catch up by STEP versions at a time (catch_up_max: each call may pass
+ * more log entries than it applies versions). Returns the number of calls
+ * it took; one more then finds nothing to do. */
+static int
+catch_up_by(struct node_ut *nd, uint64_t step)
+{
+	int calls = 0;
+	for (; behind(nd); assert_true(++calls < 100))
+		assert_true(catch_up_max(nd, step) > 0);
+	assert_int_equal(catch_up_max(nd, step), 0); /* nothing left */
+	return calls;
+}
+
+/* Caught up: nothing behind, and every database but meta the same as at a
+ * node that never deferred (the registry tables, behind empty, and the log,
+ * the envelopes and origins applied alike), the rollup answers and the
+ * registry as readers see it too. */
+static void
+same_as_inline(struct node_ut *d, struct node_ut *in)
+{
+	behind_is(d, 0, 0);
+	assert_int_equal(d->ctx.local_seq, in->ctx.local_seq);
+	struct snap sd, si;
+	snap_take(d, &sd);
+	snap_take(in, &si);
+	snap_same(&sd, &si, DB(STORE_META));
+	uint8_t a[32], b[32];
+	versions_digest(d, a);
+	versions_digest(in, b);
+	assert_memory_equal(a, b, 32);
+	persons_digest(d, a);
+	persons_digest(in, b);
+	assert_memory_equal(a, b, 32);
+	verify_ok(d);
+	verify_ok(in);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+/*
+ * The same batches at a node that defers and at one that does not: the
+ * deferring node stores and logs every version at once but holds none of
+ * those it deferred in its registry; the census ending batch 2 is applied
+ * and leaves them waiting; the proposal opening batch 3 catches them all up
+ * in its own transaction; caught up three versions at a time, the node ends
+ * with the very same tables.
+ */
+static void
+deferred_equals_inline(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct scen s;
+	scen_build(fx, &s);
+	scen_apply(in, &s, 0, NB - 1);
+	scen_apply(d, &s, 0, 0);
+	behind_is(d, 3, 3); /* V1's NodeInfo applied whole, its three versions not */
+	assert_true(env_held(d, fx->v1, &s.v[3]));
+	assert_false(hh_held(d, HH(V1, 1)));
+	assert_int_equal(count(d, STORE_VERSION) + count(d, STORE_VERSION_NEW), 0);
+	assert_int_equal(persons_listed(d), 0);
+	assert_int_equal(row(d, AREA_LEVEL_VILLAGE, V1, 2019).c[RC_HOUSEHOLDS], 0);
+	scen_apply(d, &s, 1, 1);
+	behind_is(d, 5, 4); /* the township's NodeInfo waits among them */
+	uint64_t at = d->ctx.registry_at;
+	scen_apply(d, &s, 2, 2);
+	/* v[4] and t[2] deferred, then the census applied (its population
+	 * counts) without catching anything up: the registry stands where
+	 * it stood, the six versions wait. */
+	behind_is(d, 8, 6);
+	assert_int_equal(d->ctx.registry_at, at);
+	assert_int_equal(row(d, AREA_LEVEL_VILLAGE, V1, 2019).population, 100);
+	assert_int_equal(row(d, AREA_LEVEL_VILLAGE, V1, 2019).c[RC_HOUSEHOLDS], 0);
+	assert_false(hh_held(d, HH(V1, 1)) || hh_held(d, HH(V1, 3)));
+	scen_apply(d, &s, 3, 3);
+	/* The proposal caught all up first: only the two versions after it
+	 * wait. */
+	behind_is(d, 2, 2);
+	assert_true(prop_held(d, s.prop.hash));
+	assert_true(hh_held(d, HH(V1, 3)) && hh_held(d, HH(V1, 5)));
+	assert_false(hh_held(d, HH(V1, 4)));
+	heads_are((struct hh_state[]){hh_get(d, HH(V1, 1))},
+	          (const struct env *const[]){&s.t[1], &s.v[3]}, 2);
+	assert_false(person_listed(d, MOVED, HH(V1, 2)));
+	assert_int_equal(row(d, AREA_LEVEL_VILLAGE, V1, 2019).population, 100);
+	scen_apply(d, &s, 4, NB - 1);
+	behind_is(d, 7, 6);
+	assert_false(hh_held(d, HH(V2, 1)));
+
+	/* v[6], v[7], w[1] (passing V2's NodeInfo: four entries, three
+	 * versions), then w[2], v[8], v[9]. */
+	assert_int_equal(catch_up_by(d, 3), 2);
+	heads_are((struct hh_state[]){hh_get(d, HH(V1, 1))}, (const struct env *const[]){&s.v[6]},
+	          1);
+	assert_true(person_listed(d, MOVED, HH(V1, 1)));
+	same_as_inline(d, in);
+}
+
+/* LIST applied at both nodes, in one batch each. */
+static void
+apply_both(struct node_ut *const nd[2], struct env *const *list, size_t n)
+{
+	for (int k = 0; k < 2; k++)
+		expect((struct result[]){apply_list(nd[k], TOWN, list, n)}, n, 0, 0);
+}
+
+/*
+ * A version that proposes reads the registry (its household's heads, its
+ * proposal opened on them) and is judged on it as it would stand inline:
+ * it catches it up first, in its own transaction, whether it comes in a
+ * batch of its own or in the same batch after the versions waiting. A
+ * census does not, nor does a NodeInfo: it is applied, and the versions
+ * still wait.
+ */
+static void
+other_kinds_catch_up_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, in};
+	struct scen s;
+	scen_build(fx, &s);
+	/* After w[2]: a census of V2, then V2 proposes 0001 on w[2]. */
+	struct env c2, p2;
+	struct rec_household *h = edit(HH(V2, 1), 2020, 4, &s.w[2], NULL);
+	env_census(&s.cw, V2, 2019, 1, 30, 0, &c2);
+	h->status = HH_POOR;
+	hh_propose(h, HH_NOT_POOR);
+	env_hh(&s.cw, h, &p2);
+	for (size_t i = 0; i < NB - 1; i += 1 + 2 * (i == 1))
+		apply_both(both, s.b[i], s.n[i]); /* batches 0, 1 and 4 */
+	behind_is(d, 8, 6);
+
+	uint64_t at = d->ctx.registry_at;
+	apply_both(both, (struct env *const[]){&c2}, 1);
+	behind_is(d, 9, 6); /* the census's own entry, behind the versions */
+	assert_int_equal(d->ctx.registry_at, at);
+	assert_int_equal(row(d, AREA_LEVEL_VILLAGE, V2, 2019).population, 30);
+	assert_false(hh_held(d, HH(V2, 1)) || hh_held(d, HH(V1, 1)));
+
+	apply_both(both, (struct env *const[]){&p2}, 1);
+	behind_is(d, 0, 0);
+	assert_int_equal(count(d, STORE_BEHIND), 0);
+	heads_are((struct hh_state[]){hh_get(d, HH(V1, 1))},
+	          (const struct env *const[]){&s.t[1], &s.v[3]}, 2);
+	heads_are((struct hh_state[]){hh_get(d, HH(V2, 1))}, (const struct env *const[]){&p2}, 1);
+	assert_int_equal(hh_get(d, HH(V2, 1)).versions, 3);
+	assert_true(prop_held(d, p2.hash));
+	same_as_inline(d, in);
+
+	/* Two versions, a census, then a proposal, in one batch: none behind
+	 * once it is committed. */
+	apply_both(both, (struct env *const[]){&s.v[4], &s.t[2], &s.v[5], &s.prop}, 4);
+	behind_is(d, 0, 0);
+	assert_true(hh_held(d, HH(V1, 3)) && hh_held(d, HH(V1, 5)));
+	same_as_inline(d, in);
+}
+
+/*
+ * Never deferred: a version that proposes (its proposal opened at once), a
+ * version this node signs, and a version of a household on which a
+ * workflow step is parked, waiting for a version; each catches up what
+ * waits first; this node's NodeInfo does not. A version of another
+ * household than the parked step's is deferred meanwhile.
+ */
+static void
+own_proposing_and_parked_not_deferred(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county);
+	struct scen s;
+	scen_build(fx, &s);
+	scen_apply(d, &s, 0, 0);
+	behind_is(d, 3, 3);
+	/* V1's chain on from v[3]: a proposal of 0005, data edits of 0006,
+	 * 0007 and 0009, a proposal of 0009 on that edit, a data edit of
+	 * 0010. */
+	static const uint64_t serial[6] = {5, 6, 7, 9, 9, 10};
+	struct chain c, ct;
+	struct env p[6], t[2];
+	struct rec_household *h;
+	chain_after(&c, &s.cv, &s.v[3]);
+	for (int i = 0; i < 6; i++) {
+		h = edit(HH(V1, serial[i]), 2019, 3, NULL, NULL);
+		if (i == 0 || i == 4) {
+			h->status = HH_POOR;
+			hh_propose(h, HH_NOT_POOR);
+		}
+		if (i == 4)
+			hh_parent(h, &p[3]);
+		env_hh(&c, h, &p[i]);
+	}
+	expect((struct result[]){APPLY(d, TOWN, &p[0])}, 1, 0, 0);
+	behind_is(d, 0, 0);
+	assert_true(prop_held(d, p[0].hash));
+	assert_true(hh_held(d, HH(V1, 5)) && hh_held(d, HH(V1, 1)));
+
+	expect((struct result[]){APPLY(d, TOWN, &p[1])}, 1, 0, 0);
+	behind_is(d, 1, 1);
+	county_up(d); /* our NodeInfo: applied whole, catches nothing up */
+	behind_is(d, 2, 1);
+	uint8_t buf[REC_MAX_ENCODED], own[32];
+	size_t n;
+	h = edit(HH(V1, 20), 2019, 2, NULL, NULL);
+	assert_int_equal(rec_household_encode(h, buf, sizeof(buf), &n), 0);
+	local_ok(d, ENV_KIND_HOUSEHOLD, HH(V1, 20), buf, n, own);
+	behind_is(d, 0, 0);
+	assert_memory_equal(hh_get(d, HH(V1, 20)).eff.hash, own, 32);
+	assert_true(hh_held(d, HH(V1, 6)));
+	verify_ok(d);
+
+	/* The township posts a village notice on p[4], not here yet: the step
+	 * is parked on 0009. A data edit of 0007 arriving meanwhile waits as
+	 * ever; one of 0009 is applied inline, catching 0007 up first, and
+	 * leaves the step parked; p[4], when it comes, takes the step; then
+	 * p[5] waits again. */
+	struct prop pp = prop_of(&p[4], HH(V1, 9));
+	chain_init(&ct, fx->town, 500);
+	env_node(&ct, TOWN, "桥头镇", &t[0]);
+	env_wf(&ct, WF_VILLAGE_NOTICE_OPEN, 7, &pp, 1, MS(DAY), &t[1]);
+	wall_ms = NOW_MS + DAY;
+	struct result r = APPLY(d, TOWN, &t[0], &t[1]);
+	expect_wf(&r, 0, 0, 1);
+	assert_int_equal(count(d, STORE_PARKED), 1);
+	expect((struct result[]){APPLY(d, TOWN, &p[2])}, 1, 0, 0);
+	behind_is(d, 1, 1);
+	assert_false(hh_held(d, HH(V1, 7)));
+	expect((struct result[]){APPLY(d, TOWN, &p[3])}, 1, 0, 0);
+	behind_is(d, 0, 0);
+	assert_true(hh_held(d, HH(V1, 7)));
+	heads_are((struct hh_state[]){hh_get(d, HH(V1, 9))}, (const struct env *const[]){&p[3]}, 1);
+	assert_int_equal(count(d, STORE_PARKED), 1);
+	r = APPLY(d, TOWN, &p[4]);
+	expect_wf(&r, 1, 0, -1);
+	state_is(d, pp.hash, WF_VILLAGE_NOTICE);
+	expect((struct result[]){APPLY(d, TOWN, &p[5])}, 1, 0, 0);
+	behind_is(d, 1, 1);
+	assert_false(hh_held(d, HH(V1, 10)));
+	assert_int_equal(catch_up_max(d, UINT64_MAX), 1);
+	assert_true(hh_held(d, HH(V1, 10)));
+	verify_ok(d);
+}
+
+/*
+ * A restart while behind (as after a crash: what was committed is what
+ * there is): the position comes back from meta, partly caught up or not,
+ * with a census past it or not, deferring goes on after it, and catching
+ * up gives the tables of inline.
+ */
+static void
+restart_while_behind(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct scen s;
+	scen_build(fx, &s);
+	scen_apply(in, &s, 0, NB - 1);
+
+	scen_apply(d, &s, 0, 1);
+	assert_int_equal(catch_up_max(d, 2), 2);
+	behind_is(d, 3, 2);
+	uint64_t at = d->ctx.registry_at, head = d->ctx.local_seq;
+	reopen(d, fx->county);
+	assert_int_equal(d->ctx.registry_at, at);
+	assert_int_equal(d->ctx.local_seq, head);
+	behind_is(d, 3, 2);
+
+	scen_apply(d, &s, 2, 2); /* two versions more, and the census */
+	behind_is(d, 6, 4);
+	reopen(d, fx->county);
+	assert_int_equal(d->ctx.registry_at, at);
+	behind_is(d, 6, 4);
+	scen_apply(d, &s, 3, 4); /* the proposal catches up first */
+	behind_is(d, 5, 4);
+	reopen(d, fx->county);
+	behind_is(d, 5, 4);
+	scen_apply(d, &s, 5, 5);
+	behind_is(d, 7, 6);
+	reopen(d, fx->county);
+	behind_is(d, 7, 6);
+	assert_int_equal(catch_up_max(d, UINT64_MAX), 6);
+	same_as_inline(d, in);
+	/* And caught up it stays so across a restart. */
+	reopen(d, fx->county);
+	behind_is(d, 0, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(deferred_equals_inline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(other_kinds_catch_up_first, setup, teardown),
+	    cmocka_unit_test_setup_teardown(own_proposing_and_parked_not_deferred, setup, teardown),
+	    cmocka_unit_test_setup_teardown(restart_while_behind, setup, teardown),
+	};
+	int failed =
+	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);
+	version_tune(3, 1);
+	failed +=
+	    cmocka_run_group_tests_name("versions merged at 3, folded at 1", tests, NULL, NULL);
+	return failed;
+}
