@@ -974,6 +974,7 @@ control_loop_handle(struct node *n)
 	struct svc s;
 	svc_init(&s, n, n->st, &n->cfg, n->id, c);
 	s.uid = mt.uid;
+	s.catch_up = node_registry_catch_up;
 	const char *name;
 	int code;
 	if (serve(&s, &f[2], &out, &name, &code) != 0)

@@ -12,7 +12,6 @@
 #include "control.h"
 #include "hlc.h"
 #include "log.h"
-#include "node.h"
 #include "output.h"
 #include "tables.h"
 #include "text.h"
@@ -299,7 +298,7 @@ static int
 registry_current(struct svc *s)
 {
 	if (s->n)
-		return node_registry_catch_up(s->n, s->why, sizeof(s->why));
+		return s->catch_up ? s->catch_up(s->n, s->why, sizeof(s->why)) : 0;
 	/* Without a control (a unit test's service) no loop writes the store. */
 	return control_registry_wait(s->ctl, CONTROL_CATCH_UP_WAIT_MS, s->why, sizeof(s->why));
 }

@@ -43,6 +43,9 @@ struct svc_block;
 
 struct svc {
 	struct node *n; /* write services only; NULL on a reader thread */
+	/* With N: catch the household tables up first (node.h,
+	 * node_registry_catch_up; NULL in unit tests, where nothing waits). */
+	int (*catch_up)(struct node *n, char *why, size_t len);
 	struct store *st;
 	const struct config *cfg;
 	const struct ident *id;
