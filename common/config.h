@@ -50,8 +50,8 @@
  *   defer_ms = 1000                ; 0..86400000: a household version received from
  *                                  ; another node is stored, forwarded and acknowledged
  *                                  ; at once, and applied to the household tables and
- *                                  ; rollups once the node has had nothing to receive
- *                                  ; for this long, or a read or a write needs them
+ *                                  ; rollups once the log has not grown for this
+ *                                  ; long, or a read or a write needs them
  *                                  ; (apply.h, "Deferred"); 0 applies it at once
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not

@@ -70,6 +70,8 @@ struct control_view {
 	uint64_t held;            /* envelopes held for their date (apply.h) */
 	uint64_t registry_at;     /* the registry applied up to this log entry (apply.h) */
 	int catch_up_err;         /* why catching it up last failed, 0 if it did not */
+	uint64_t catch_up_tries;  /* failed catchings up since start */
+	uint64_t caught_up;       /* versions applied by catching up since start */
 	uint64_t clock_behind_ms; /* node_clock_behind_ms */
 	char listen_ep[256];
 	struct wire_node_status self;
@@ -116,7 +118,7 @@ void control_publish(struct node *n);
  * Returns 0 (also for C NULL), or JZ_ETIMEOUT when the loop did not catch up within TIMEOUT_MS
  * (WHY, LEN bytes, then says how far behind it is).
  */
-#define CONTROL_CATCH_UP_WAIT_MS 60000u
+#define CONTROL_CATCH_UP_WAIT_MS 50000u /* under jzfpctl's default --timeout (60 s) */
 JZ_NODISCARD int control_registry_wait(struct control *c, uint32_t timeout_ms, char *why,
                                        size_t len);
 int control_wake_fd(struct control *c);

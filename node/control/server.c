@@ -1054,10 +1054,12 @@ control_publish_to(struct control *c, struct node *n)
 	v->disk_free = n->disk_free;
 	v->disk_low = n->disk_low;
 	v->store_err = n->ax.store_err;
-	if (v->catch_up_err != n->catch_up_err) {
+	if (v->catch_up_err != n->catch_up_err || v->catch_up_tries != n->catch_up_tries) {
 		v->catch_up_err = n->catch_up_err;
+		v->catch_up_tries = n->catch_up_tries;
 		pthread_cond_broadcast(&c->caught_up); /* a waiting read fails at once */
 	}
+	v->caught_up = n->caught_up;
 	v->insecure = n->insecure;
 	v->held = n->ax.held;
 	if (v->registry_at != n->ax.registry_at) {
@@ -1150,9 +1152,12 @@ control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t 
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&c->lock);
-	uint64_t head = c->view.local_seq;
+	uint64_t head = c->view.local_seq, tries = c->view.catch_up_tries;
 	int rc = 0;
-	while (c->view.registry_at < head && rc == 0 && !c->view.catch_up_err) {
+	/* After a failure the loop tries once more for this read (it retries
+	 * on its own only now and then): the read fails once that try did. */
+	while (c->view.registry_at < head && rc == 0 &&
+	       !(c->view.catch_up_err && c->view.catch_up_tries != tries)) {
 		atomic_store(&c->want, true);
 		uint64_t one = 1;
 		if (write(c->wake_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)

@@ -299,7 +299,8 @@ registry_current(struct svc *s)
 {
 	if (s->n)
 		return s->catch_up ? s->catch_up(s->n, s->why, sizeof(s->why)) : 0;
-	/* Without a control (a unit test's service) no loop writes the store. */
+	/* On a reader or an HTTP thread; without a control (a unit test's
+	 * service) no loop writes the store and it returns at once. */
 	return control_registry_wait(s->ctl, CONTROL_CATCH_UP_WAIT_MS, s->why, sizeof(s->why));
 }
 
@@ -319,7 +320,7 @@ svc_dispatch(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	} else if ((err = check_message(s, &rq->base))) {
 		/* refused: svc_fail said why */
 	} else if (!e->no_registry && (err = registry_current(s))) {
-		/* svc_fail said why */
+		/* registry_current said why in S->why */
 	} else {
 		err = e->fn(s, rq, rp);
 	}

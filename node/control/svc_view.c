@@ -119,6 +119,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->disk_free_bytes = v->disk_free;
 	store->disk_low = v->disk_low;
 	store->registry_behind = v->local_seq - v->registry_at;
+	store->registry_caught_up = v->caught_up;
 	if (v->store_err)
 		store->error = svc_strdup(s, err_str(v->store_err));
 	else if (v->catch_up_err)

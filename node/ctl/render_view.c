@@ -27,9 +27,12 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		            r->held_ahead, r->max_skew_s);
 	if (r->store && r->store->registry_behind)
 		sbuf_printf(out,
-		            "registry  %" PRIu64 " log entries not yet in the household tables and "
-		            "rollups (caught up when idle, or before a read)\n",
-		            r->store->registry_behind);
+		            "registry  the household tables and rollups stand %" PRIu64
+		            " log entries behind the log (%s)\n",
+		            r->store->registry_behind,
+		            r->store->error && r->store->error[0]
+		                ? "they cannot catch up: see below"
+		                : "caught up when idle, or before a read");
 	if (r->clock_behind_s)
 		sbuf_printf(out,
 		            "clock     BEHIND: %" PRIu64 " s behind this node's newest signed "
@@ -45,6 +48,14 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		    (double)r->store->used_bytes / 1048576, (double)r->store->map_bytes / 1048576,
 		    (double)r->store->disk_free_bytes / 1048576,
 		    r->store->disk_low ? " (ALARM: disk nearly full)" : "");
+	/* store.error: a write that fails (svc_view.c), or else the household
+	 * tables that cannot catch up, while writes go on. */
+	if (r->store && r->store->error && r->store->error[0])
+		sbuf_printf(out, "store     %s: %s\n",
+		            strncmp(r->store->error, "the household tables", 20) == 0
+		                ? "ERROR"
+		                : "WRITES FAIL",
+		            r->store->error);
 	if (r->listen[0])
 		sbuf_printf(out, "listen    %s\n", r->listen);
 	if (r->parent) {

@@ -956,11 +956,15 @@ receipts_tick(struct node *n, uint64_t now)
  * transaction a turn once the log has not grown for registry.defer_ms;
  * whole when a read waits (WANTED) and when the node stops; and at
  * REGISTRY_BEHIND_MAX log entries behind, down to half that before the
- * loop reads anything more (it stops taking in groups at the mark, so
- * one group at most goes past it): what a read may have to wait for, or
- * a record that catches up in its own transaction, stays about a second.
+ * loop reads anything more (it stops its rounds at the mark, so one round
+ * at most goes past it): what a read may have to wait for, or a record
+ * that catches up in its own transaction, stays about a second. After a
+ * failure it tries again at most once every CATCH_UP_RETRY_MS but when a
+ * read asks, and the loop then stops reading the links while at the mark
+ * (it would only spin on what it does not read).
  */
 #define REGISTRY_BEHIND_MAX 262144
+#define CATCH_UP_RETRY_MS   1000
 
 static int
 catch_up(struct node *n, uint64_t max)
@@ -968,6 +972,9 @@ catch_up(struct node *n, uint64_t max)
 	uint64_t behind = apply_registry_behind(&n->ax), done = 0;
 	uint64_t t0 = node_now_us();
 	int err = apply_catch_up(&n->ax, max, &done);
+	n->caught_up += done;
+	if (err)
+		n->catch_up_tries++;
 	if (err && err != n->catch_up_err)
 		log_error("registry: catching up stopped %" PRIu64 " log entries behind: %s",
 		          apply_registry_behind(&n->ax), err_str(err));
@@ -997,16 +1004,32 @@ static void
 registry_tick(struct node *n, uint64_t now, bool wanted)
 {
 	uint64_t behind = apply_registry_behind(&n->ax);
-	if (!behind)
+	if (!behind) {
+		if (n->catch_up_err) /* caught up by a record's own transaction */
+			log_info("registry: caught up again");
+		n->catch_up_err = 0;
 		return;
+	}
 	if (wanted || n->stop)
 		(void)catch_up(n, UINT64_MAX);
+	else if (n->catch_up_err && now - n->catch_up_failed_ms < CATCH_UP_RETRY_MS)
+		return;
 	else if (behind >= REGISTRY_BEHIND_MAX)
 		while (!catch_up(n, APPLY_CATCH_UP_TXN) &&
 		       apply_registry_behind(&n->ax) > REGISTRY_BEHIND_MAX / 2)
 			; /* a transaction at a time, each logged at debug */
 	else if (now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms)
 		(void)catch_up(n, APPLY_CATCH_UP_TXN);
+	if (n->catch_up_err)
+		n->catch_up_failed_ms = now;
+}
+
+/* Read the links this turn? Not while the registry stands at the mark and
+ * cannot catch up (registry_tick). */
+static bool
+links_readable(const struct node *n)
+{
+	return !n->catch_up_err || apply_registry_behind(&n->ax) < REGISTRY_BEHIND_MAX;
 }
 
 /* How long the loop may wait for something to arrive: at most TICK_MS, and
@@ -1067,11 +1090,11 @@ node_run(struct node *n)
 			izap = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->zap, .events = ZMQ_POLLIN};
 		}
-		if (n->router) {
+		if (n->router && links_readable(n)) {
 			irouter = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->router, .events = ZMQ_POLLIN};
 		}
-		if (n->dealer) {
+		if (n->dealer && links_readable(n)) {
 			idealer = ni;
 			items[ni++] = (zmq_pollitem_t){.socket = n->dealer, .events = ZMQ_POLLIN};
 		}

@@ -81,6 +81,9 @@ struct node {
 	 * once). */
 	uint64_t rx_ms, rx_seq;
 	int catch_up_err;
+	uint64_t catch_up_failed_ms; /* when it last failed (a retry's wait) */
+	uint64_t catch_up_tries;     /* failed catchings up since start: a read waits for one */
+	uint64_t caught_up;          /* versions applied by catching up since start */
 	bool stop;
 };
 

@@ -820,8 +820,9 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	bool fresh =
 	    (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
 	char why[300];
-	if (control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why)))
-		return send_api_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, JZ_ETIMEOUT, why);
+	int werr = control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why));
+	if (werr)
+		return send_api_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, werr, why);
 	uint64_t snap = fresh ? 0 : snapshot_now(h);
 	struct rcache_body *kept = rcache_get(h->rc, key, snap);
 	if (kept)

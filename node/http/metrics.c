@@ -120,8 +120,8 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 	        "Envelopes held until this node's clock reaches them ([trust] max_skew).",
 	        r->held_ahead);
 	gauge_u(o, "jzfp_registry_behind_entries",
-	        "Log entries not yet applied to the household tables and rollups ([registry] "
-	        "defer_ms); the registry figures below are caught up first.",
+	        "How many log entries the household tables and rollups stand behind the log "
+	        "([registry] defer_ms); the registry figures below are caught up first.",
 	        r->store ? r->store->registry_behind : 0);
 	gauge_u(o, "jzfp_clock_behind_seconds",
 	        "Seconds this node's clock is behind its newest signed record, when more than "

@@ -99,7 +99,8 @@ struct apply_ctx {
 	 * forwarded and acknowledged, and its registry part (hh_add_version:
 	 * state, version and person index, rollups) applied later, in log
 	 * order. Every log entry up to REGISTRY_AT is applied whole; past it
-	 * are only deferred household versions and the key and node records
+	 * are only deferred household versions and the key, node, census and
+	 * receipt records
 	 * applied whole when they came (skipped when catching up). */
 	bool defer;
 	uint64_t registry_at;

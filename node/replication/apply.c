@@ -593,11 +593,10 @@ behind_trim(struct applier *a)
 
 /*
  * Apply the registry part of what the log holds past a->registry_at, in
- * log order, at most MAX versions (counted in *APPLIED): those kept in STORE_BEHIND (the key
- * and node records among them in the log were applied whole when they
- * came). Returns 0 or an error
- * (also stuck to the transaction): an entry that cannot be applied stops
- * the catching up there, and the node says which.
+ * log order, at most MAX versions (counted in *APPLIED): those kept in
+ * STORE_BEHIND (the other records among them in the log were applied whole
+ * when they came). Returns 0 or an error (also stuck to the transaction):
+ * a version that cannot be applied stops the catching up there.
  */
 static int
 catch_up(struct applier *a, uint64_t max, uint64_t *applied)
@@ -632,7 +631,8 @@ catch_up(struct applier *a, uint64_t max, uint64_t *applied)
 		if (!err)
 			err = behind_apply(a, id, village, &v);
 		if (err) {
-			log_error("registry: cannot apply the household version at log position "
+			/* Said once by the node (node.c), not at every retry. */
+			log_debug("registry: cannot apply the household version at log position "
 			          "%" PRIu64 ": %s",
 			          pos ? pos : a->registry_at + 1, err_str(err));
 			store_fail(&a->txn, err);
@@ -644,7 +644,7 @@ catch_up(struct applier *a, uint64_t max, uint64_t *applied)
 	}
 	err = store_iter_close(&it);
 	if (rc == JZ_ENOTFOUND && !err) {
-		/* None left: only key and node records past it. The entries
+		/* None left: only records applied whole past it. The entries
 		 * applied go all at once (deleted one by one they cost each of
 		 * their pages a rewrite more). */
 		a->registry_at = a->local_seq;
@@ -730,13 +730,15 @@ apply_record(struct applier *a, const struct envelope *e, struct origin_state *o
 		return JZ_ESCOPE;
 	/* A key or node record touches no household, nor does a census (its
 	 * table is apart from the households' counters, and a rollup reads
-	 * both once caught up); a household version catches up itself when
-	 * it is not deferred; every other record is judged on the registry
-	 * with all before it. Caught up before its own checks: a record
-	 * refused after them leaves the registry where it would be anyway. */
+	 * both once caught up) or a receipt (meta and the envelopes); a
+	 * household version catches up itself when it is not deferred; every
+	 * other record (a step, a policy, a revocation) is judged on the
+	 * registry with all before it. Caught up before its own checks: a
+	 * record refused after them leaves the registry where it would be
+	 * anyway. */
 	int err;
 	if (e->kind != ENV_KIND_NODE && e->kind != ENV_KIND_KEY && e->kind != ENV_KIND_HOUSEHOLD &&
-	    e->kind != ENV_KIND_CENSUS && (err = caught_up(a)))
+	    e->kind != ENV_KIND_CENSUS && e->kind != ENV_KIND_RECEIPT && (err = caught_up(a)))
 		return err;
 	switch (e->kind) {
 	case ENV_KIND_NODE:

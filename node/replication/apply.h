@@ -117,10 +117,10 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
  * later, in log order, by apply_catch_up: when the node is idle, before a
  * read of the registry, before a write of its own. Any other record that
  * reads or changes the registry (a workflow step, a policy, a revocation, a
- * receipt, a version this node signs, that makes a proposal or whose
- * household has a step waiting) first brings it up to the log's head in
- * its own transaction, so it is judged on the same state as if nothing had
- * waited; key, node and census records do not. Where the registry stands is kept in meta
+ * version this node signs, that makes a proposal or whose household has a
+ * step waiting) first brings it up to the log's head in its own
+ * transaction, so it is judged on the same state as if nothing had waited;
+ * key, node, census and receipt records do not. Where the registry stands is kept in meta
  * APPLY_META_REGISTRY_AT while it is behind, so a restart goes on from it.
  */
 #define APPLY_META_REGISTRY_AT "registry_at"

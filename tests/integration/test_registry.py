@@ -14,7 +14,8 @@ each is deferred at the relays.
     households imported, at most the records added), and `status` text
     names it;
   - the township, quiet for its defer_ms, catches up by itself
-    (registry_behind 0, waited on as exact state, with no read of it);
+    (registry_behind 0, waited on as exact state, with no read of it),
+    having applied every household by catching up (registry_caught_up);
   - a rollup at the province catches the province up first: every level
     equals what this test computes from the files, and registry_behind is
     0 after it, while the county's stays what it was;
@@ -120,14 +121,19 @@ def test(t):
               f"{n}: registry_behind {b}, expected between the {HOUSEHOLDS * len(VILLAGES)} "
               f"households and the {added} records added")
         text = t.ctl_text(n, "status")
-        check(f"registry  {b} log entries not yet in the household tables" in text,
+        check(f"registry  the household tables and rollups stand {b} log entries behind" in text,
               f"{n}: status text does not name the registry's lag:\n{text}")
     t.wait_for(f"{town} to catch up by itself (defer_ms 1000)", lambda: behind(t, town) == 0,
                nodes=[town])
+    # It had deferred them: it applied every household by catching up.
+    caught = (t.status(town).get("store") or {}).get("registry_caught_up", 0)
+    check_eq(caught, HOUSEHOLDS * len(VILLAGES), f"{town}: versions applied by catching up")
 
     # A read at the province catches it up; the county is not touched.
     check_rollups(t, expect, names, "after the first import", [prov])
     check_eq(behind(t, prov), 0, f"{prov}: registry_behind after its rollup")
+    check_eq((t.status(prov).get("store") or {}).get("registry_caught_up", 0),
+             HOUSEHOLDS * len(VILLAGES), f"{prov}: versions applied by catching up")
     check_eq(behind(t, county), lag[county.area], f"{county}: registry_behind after the "
              "province's rollup")
 
