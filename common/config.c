@@ -89,6 +89,7 @@ enum {
 	K_IDX_HTTP_LISTEN,
 	K_IDX_HTTP_HEADER_TIMEOUT,
 	K_IDX_REGISTRY_DEFER,
+	K_IDX_REGISTRY_BEHIND_MAX,
 	K_IDX_COUNT
 };
 
@@ -122,6 +123,8 @@ static const struct key_def keys[] = {
                                    F(http_header_timeout)},
     [K_IDX_REGISTRY_DEFER] = {"registry", "defer_ms", K_INT, 0, 86400000, "1000", false,
                               F(registry_defer_ms)},
+    [K_IDX_REGISTRY_BEHIND_MAX] = {"registry", "behind_max", K_INT, 1024, 16777216, "262144", false,
+                                   F(registry_behind_max)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

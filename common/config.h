@@ -53,6 +53,9 @@
  *                                  ; rollups once the log has not grown for this
  *                                  ; long, or a read or a write needs them
  *                                  ; (apply.h, "Deferred"); 0 applies it at once
+ *   behind_max = 262144            ; 1024..16777216 log entries: at this many behind,
+ *                                  ; the node stops taking in records and catches
+ *                                  ; up to half first (what a read may wait for)
  *
  * Endpoints are ZeroMQ endpoints: tcp://, ipc:// or inproc://. jzfpd, not
  * config_load, refuses a config without root_key unless insecure = yes.
@@ -103,6 +106,7 @@ struct config {
 	char http_listen[64];    /* http.listen, "" = no HTTP server */
 	int http_header_timeout; /* http.header_timeout, seconds */
 	int registry_defer_ms;   /* registry.defer_ms, default 1000; 0 = never deferred */
+	int registry_behind_max; /* registry.behind_max, log entries, default 262144 */
 	bool test_clock;         /* jzfpd --test-clock (not from the file) */
 };
 

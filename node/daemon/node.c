@@ -955,16 +955,16 @@ receipts_tick(struct node *n, uint64_t now)
  * The registry behind the log (apply.h, "Deferred"). Caught up a
  * transaction a turn once the log has not grown for registry.defer_ms;
  * whole when a read waits (WANTED) and when the node stops; and at
- * REGISTRY_BEHIND_MAX log entries behind, down to half that before the
+ * registry.behind_max log entries behind, down to half that before the
  * loop reads anything more (it stops its rounds at the mark, so one round
  * at most goes past it): what a read may have to wait for, or a record
- * that catches up in its own transaction, stays about a second. After a
+ * that catches up in its own transaction, stays about a second at the
+ * default. After a
  * failure it tries again at most once every CATCH_UP_RETRY_MS but when a
  * read asks, and the loop then stops reading the links while at the mark
  * (it would only spin on what it does not read).
  */
-#define REGISTRY_BEHIND_MAX 262144
-#define CATCH_UP_RETRY_MS   1000
+#define CATCH_UP_RETRY_MS 1000
 
 static int
 catch_up(struct node *n, uint64_t max)
@@ -1014,9 +1014,9 @@ registry_tick(struct node *n, uint64_t now, bool wanted)
 		(void)catch_up(n, UINT64_MAX);
 	else if (n->catch_up_err && now - n->catch_up_failed_ms < CATCH_UP_RETRY_MS)
 		return;
-	else if (behind >= REGISTRY_BEHIND_MAX)
+	else if (behind >= (uint64_t)n->cfg.registry_behind_max)
 		while (!catch_up(n, APPLY_CATCH_UP_TXN) &&
-		       apply_registry_behind(&n->ax) > REGISTRY_BEHIND_MAX / 2)
+		       apply_registry_behind(&n->ax) > (uint64_t)n->cfg.registry_behind_max / 2)
 			; /* a transaction at a time, each logged at debug */
 	else if (now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms)
 		(void)catch_up(n, APPLY_CATCH_UP_TXN);
@@ -1029,7 +1029,8 @@ registry_tick(struct node *n, uint64_t now, bool wanted)
 static bool
 links_readable(const struct node *n)
 {
-	return !n->catch_up_err || apply_registry_behind(&n->ax) < REGISTRY_BEHIND_MAX;
+	return !n->catch_up_err ||
+	       apply_registry_behind(&n->ax) < (uint64_t)n->cfg.registry_behind_max;
 }
 
 /* How long the loop may wait for something to arrive: at most TICK_MS, and
@@ -1121,7 +1122,8 @@ node_run(struct node *n)
 		/* Bounded draining: at most a few messages per socket per turn,
 		 * so one busy child cannot starve the control socket. */
 		for (int round = 0;
-		     round < 16 && !n->stop && apply_registry_behind(&n->ax) < REGISTRY_BEHIND_MAX;
+		     round < 16 && !n->stop &&
+		     apply_registry_behind(&n->ax) < (uint64_t)n->cfg.registry_behind_max;
 		     round++) {
 			bool any = false;
 			if (irouter >= 0) {

@@ -28,6 +28,9 @@ each is deferred at the relays.
     entry), and a household version that proposes identification catches
     them up before it is applied (behind 0 once synced, with no read); the
     rollups, pending proposal included, again equal the files';
+  - restarted with [registry] behind_max = 1024 and still never idle, the
+    county takes in 1,500 more households and, once synced, stands below
+    the mark, having caught up at least the difference by itself;
   - `rollup --verify` passes at every node.
 """
 
@@ -41,6 +44,8 @@ PROVINCE, COUNTY, TOWNSHIP = "630000000000", "630121000000", "630121101000"
 VILLAGES = ["630121101001", "630121101002"]
 NEVER = 86400000  # [registry] defer_ms: no catching up by idleness during the test
 HOUSEHOLDS = 150  # per village and import
+BOUND = 1024  # [registry] behind_max at its least
+MANY = 1500  # households past it
 YEAR = 2020
 
 
@@ -174,6 +179,28 @@ def test(t):
     for n in (prov, county):
         check_eq(behind(t, n), 0, f"{n}: registry_behind once a proposing version came")
     check_rollups(t, expect, names, "after the proposal", [prov, county])
+
+    # [registry] behind_max bounds the lag: the county, restarted with the
+    # least (1,024) and still never idle, takes in more households than
+    # that and stands below the mark once synced, having caught up by
+    # itself, with no read.
+    t.stop(county)
+    county.extra_conf = {"registry": {"defer_ms": NEVER, "behind_max": BOUND}}
+    t.start(county)
+    many = jt.gen_households(os.path.join(data, "hh_many_{village}.csv"), VILLAGES[:1], MANY,
+                             seed="registry-many", year=YEAR, first_serial=2 * HOUSEHOLDS + 2,
+                             new=True)[VILLAGES[0]]
+    expect.add_households(with_status(many, "0"))
+    check_eq(t.import_ok(t.nodes[VILLAGES[0]], "households", many), MANY, "the many households")
+    t.wait_synced(receipts=False)
+    st = t.status(county)["store"]
+    jt.log(f"{county}: {st.get('registry_behind', 0)} behind, "
+           f"{st.get('registry_caught_up', 0)} caught up by itself")
+    check(st.get("registry_behind", 0) < BOUND,
+          f"{county}: registry_behind {st.get('registry_behind')} at rest, bound {BOUND}")
+    check(st.get("registry_caught_up", 0) >= MANY - BOUND,
+          f"{county}: {st.get('registry_caught_up')} versions caught up at the bound")
+    check_rollups(t, expect, names, "after the bound", [county])
     for n in t.nodes.values():
         t.verify(n, "registry")
 
