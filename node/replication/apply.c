@@ -266,8 +266,18 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	epochs_read(&txn, ctx);
 	ctx->registry_at = ctx->local_seq;
 	struct bytes ra;
-	if (store_get(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT),
-	              &ra) == 0) {
+	uint64_t waiting = 0;
+	int got = store_get(&txn, STORE_META, APPLY_META_REGISTRY_AT,
+	                    strlen(APPLY_META_REGISTRY_AT), &ra);
+	if (got == JZ_ENOTFOUND && store_count(&txn, STORE_BEHIND, &waiting) == 0 && waiting) {
+		/* Caught up leaves STORE_BEHIND empty (apply_commit): versions
+		 * there without the entry would be lost without a word. */
+		log_error("store: meta %s is missing while %" PRIu64 " deferred versions wait: "
+		          "the household tables cannot be caught up; restore the node's last "
+		          "backup (README, Backup and restore)",
+		          APPLY_META_REGISTRY_AT, waiting);
+		store_fail(&txn, JZ_ECORRUPT);
+	} else if (got == 0) {
 		uint64_t at = ra.n == 8 ? be64_get(ra.p) : UINT64_MAX;
 		if (at <= ctx->local_seq) {
 			ctx->registry_at = at;
@@ -520,9 +530,9 @@ behind_put(struct applier *a, uint64_t pos, uint64_t id, uint64_t village,
 	store_append(&a->txn, STORE_BEHIND, key, sizeof(key), val, n);
 }
 
-/* The registry part of deferred version V of household ID of VILLAGE: what
- * household_registry does for a version that proposes nothing. Its
- * envelope is stored: the person index reads its members from there. */
+/* Release the workflow steps parked on deferred version V, now applied
+ * (behind_apply): from its envelope and record read into copies of their
+ * own. */
 static int
 behind_release(struct applier *a, const struct hh_version *v)
 {
@@ -549,6 +559,9 @@ behind_release(struct applier *a, const struct hh_version *v)
 	return err;
 }
 
+/* The registry part of deferred version V of household ID of VILLAGE: what
+ * household_registry does for a version that proposes nothing. Its
+ * envelope is stored: the person index reads its members from there. */
 static int
 behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_version *v)
 {
@@ -1413,8 +1426,11 @@ apply_commit(struct applier *a)
 		store_put(&a->txn, STORE_META, APPLY_META_REGISTRY_AT,
 		          strlen(APPLY_META_REGISTRY_AT), v, sizeof(v));
 	} else if (ctx->registry_at != ctx->local_seq) {
+		/* Caught up: no entry, and nothing left in STORE_BEHIND (so a
+		 * store with versions there and no entry is a damaged one). */
 		store_del(&a->txn, STORE_META, APPLY_META_REGISTRY_AT,
 		          strlen(APPLY_META_REGISTRY_AT));
+		store_clear(&a->txn, STORE_BEHIND);
 	}
 	/* Entries of others may go on while they are written (only ours must
 	 * be durable before they leave: lost, they would be signed anew with

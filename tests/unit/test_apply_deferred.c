@@ -253,6 +253,68 @@ same_as_inline(struct node_ut *d, struct node_ut *in)
 	verify_ok(in);
 }
 
+/* A restart on a damaged store: NODE's context and store closed, the store
+ * opened again and meta registry_at written as P[0..n) in a transaction of
+ * its own; the context is left to the caller to open. */
+static void
+registry_at_put(struct node_ut *nd, const uint8_t *p, size_t n)
+{
+	apply_ctx_release(&nd->ctx);
+	store_close(&nd->st);
+	assert_int_equal(store_open(&nd->st, nd->dir, MAP_SIZE, &tables_layout), 0);
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_put(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT), p, n);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+/* registry_at_put, the entry deleted instead. */
+static void
+registry_at_del(struct node_ut *nd)
+{
+	apply_ctx_release(&nd->ctx);
+	store_close(&nd->st);
+	assert_int_equal(store_open(&nd->st, nd->dir, MAP_SIZE, &tables_layout), 0);
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_del(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT));
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+/* A key of STORE_PARKED (tables.h): household(8) version hash(32) hlc(8)
+ * origin(32) seq(8) index(2). */
+#define PARKED_KEY (8 + 32 + 8 + 32 + 8 + 2)
+
+/* The one step parked on household ID taken out of STORE_PARKED by hand
+ * (its key to KEY), as a damaged store could have it. */
+static void
+parked_take(struct node_ut *nd, uint64_t id, uint8_t key[PARKED_KEY])
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes k;
+	uint8_t from[8];
+	be64_put(from, id);
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_PARKED, &it), 0);
+	assert_int_equal(store_iter_seek(&it, from, sizeof(from), &k, NULL), 0);
+	assert_true(k.n == PARKED_KEY && be64_get(k.p) == id);
+	memcpy(key, k.p, PARKED_KEY);
+	store_iter_close(&it);
+	store_del(&txn, STORE_PARKED, key, PARKED_KEY);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
+/* KEY put (back) in STORE_PARKED by hand. */
+static void
+parked_put(struct node_ut *nd, const uint8_t key[PARKED_KEY])
+{
+	struct store_txn txn;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+	store_put(&txn, STORE_PARKED, key, PARKED_KEY, "", 0);
+	assert_int_equal(store_commit(&txn), 0);
+}
+
 /* ---------------------------------------------------------------- cases */
 
 /*
@@ -506,6 +568,156 @@ restart_while_behind(void **state)
 	behind_is(d, 0, 0);
 }
 
+/*
+ * A damaged meta registry_at (cut short, or past the log's head: never
+ * written so) is refused at the start with JZ_ECORRUPT, and the store is
+ * left as it was: taken as caught up, the versions waiting would be lost
+ * to the registry without a word. The good value restored, the start goes
+ * on from it and catching up gives the tables of inline.
+ */
+static void
+damaged_registry_at_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct scen s;
+	scen_build(fx, &s);
+	scen_apply(in, &s, 0, NB - 1);
+	scen_apply(d, &s, 0, 1);
+	assert_int_equal(catch_up_max(d, 2), 2);
+	scen_apply(d, &s, 2, 2);
+	behind_is(d, 6, 4);
+	uint64_t at = d->ctx.registry_at, head = d->ctx.local_seq;
+	uint8_t good[8];
+	be64_put(good, at);
+
+	/* 7 bytes (the good value cut short), then 8 bytes one past the head
+	 * and far past it, then no entry at all while versions wait. */
+	const uint64_t past[2] = {head + 1, UINT64_MAX};
+	for (int i = 0; i < 4; i++) {
+		uint8_t bad[8];
+		memcpy(bad, good, sizeof(bad));
+		if (i == 1 || i == 2)
+			be64_put(bad, past[i - 1]);
+		if (i == 3)
+			registry_at_del(d);
+		else
+			registry_at_put(d, bad, i ? 8 : 7);
+		struct snap before, after;
+		snap_take(d, &before);
+		assert_int_equal(apply_ctx_init(&d->ctx, d->st, fx->county, &d->hlc, COUNTY),
+		                 JZ_ECORRUPT);
+		snap_take(d, &after);
+		snap_same(&before, &after, 0); /* nothing written, meta neither */
+	}
+
+	registry_at_put(d, good, sizeof(good));
+	assert_int_equal(apply_ctx_init(&d->ctx, d->st, fx->county, &d->hlc, COUNTY), 0);
+	assert_int_equal(apply_epoch_turn(&d->ctx), 0);
+	d->ctx.defer = true;
+	assert_int_equal(d->ctx.registry_at, at);
+	assert_int_equal(d->ctx.local_seq, head);
+	behind_is(d, 6, 4);
+	scen_apply(d, &s, 3, NB - 1);
+	behind_is(d, 7, 6);
+	assert_int_equal(catch_up_max(d, UINT64_MAX), 6);
+	same_as_inline(d, in);
+}
+
+/*
+ * A step parked on a household whose version was deferred: the rules never
+ * leave a store so (a step catches the registry up before it parks, a
+ * version of a household with a step parked is not deferred), a damaged or
+ * hand-mended one may. Here the township's village notice names 0002's
+ * proposal P2, not here yet, and 0001's data edit X1; then 0003's data
+ * edit X3 is named by a parked entry made by hand, of no step held. At the
+ * deferring node the notice's entries are taken out of STORE_PARKED while
+ * X1, X2 (0002's data edit before P2) and X3 come, so those are deferred,
+ * then put back with X3's, and the node restarts. Catching up finds them
+ * (behind_apply, behind_release): X1's step is refused as inline refuses
+ * it when X1 comes, X3's entry goes, P2's step stays parked; when P2 comes
+ * the step is taken, and the tables are inline's throughout.
+ */
+static void
+parked_step_found_while_catching_up(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, in};
+	const uint64_t h1 = HH(V1, 1), h2 = HH(V1, 2), h3 = HH(V1, 3);
+	struct chain cv, ct;
+	struct env v[5], t[2];
+	struct rec_household *h;
+	struct result r;
+	chain_init(&cv, fx->v1, 0);
+	chain_init(&ct, fx->town, 500);
+	env_node(&cv, V1, "东村", &v[0]);
+	env_hh(&cv, edit(h1, 2019, 4, NULL, NULL), &v[1]); /* X1 */
+	env_hh(&cv, edit(h2, 2019, 3, NULL, NULL), &v[2]); /* X2 */
+	env_hh(&cv, edit(h3, 2019, 2, NULL, NULL), &v[3]); /* X3 */
+	h = edit(h2, 2019, 3, &v[2], NULL);
+	h->status = HH_POOR;
+	hh_propose(h, HH_NOT_POOR);
+	env_hh(&cv, h, &v[4]); /* P2 */
+	const struct prop pp[2] = {prop_of(&v[4], h2), prop_of(&v[1], h1)};
+	env_node(&ct, TOWN, "桥头镇", &t[0]);
+	env_wf(&ct, WF_VILLAGE_NOTICE_OPEN, 7, pp, 2, MS(DAY), &t[1]);
+	wall_ms = NOW_MS + DAY;
+	for (int k = 0; k < 2; k++) {
+		r = APPLY(both[k], TOWN, &t[0], &t[1]);
+		expect(&r, 2, 0, 0);
+		expect_wf(&r, 0, 0, 2);
+	}
+	behind_is(d, 0, 0);
+
+	uint8_t k1[PARKED_KEY], k2[PARKED_KEY], k3[PARKED_KEY];
+	parked_take(d, h1, k1);
+	parked_take(d, h2, k2);
+	assert_int_equal(count(d, STORE_PARKED), 0);
+	r = APPLY(in, TOWN, &v[0], &v[1], &v[2], &v[3]);
+	expect(&r, 4, 0, 0);
+	expect_wf(&r, 0, 1, -1); /* X1 proposes nothing: its step refused */
+	r = APPLY(d, TOWN, &v[0], &v[1], &v[2], &v[3]);
+	expect(&r, 4, 0, 0);
+	expect_wf(&r, 0, 0, 0);
+	behind_is(d, 3, 3);
+	assert_false(hh_held(d, h1) || hh_held(d, h2) || hh_held(d, h3));
+
+	/* X3 named by an entry of no step held (an unknown origin's). */
+	memset(k3, 0, sizeof(k3));
+	be64_put(k3, h3);
+	memcpy(k3 + 8, v[3].hash, 32);
+	be64_put(k3 + 40, v[3].hlc);
+	memset(k3 + 48, 0x77, 32);
+	be64_put(k3 + 80, 1);
+	parked_put(d, k1);
+	parked_put(d, k2);
+	parked_put(d, k3);
+	reopen(d, fx->county);
+	assert_int_equal(d->ctx.parked, 3);
+	behind_is(d, 3, 3);
+	uint64_t refused = d->ctx.total.wf_refused;
+	assert_int_equal(catch_up_max(d, UINT64_MAX), 3);
+	assert_true(hh_held(d, h1) && hh_held(d, h2) && hh_held(d, h3));
+	assert_int_equal(d->ctx.total.wf_refused - refused, 1); /* X1's step; X3's entry none */
+	assert_int_equal(count(d, STORE_PARKED), 1);
+	assert_int_equal(d->ctx.parked, 1);
+	heads_are((struct hh_state[]){hh_get(d, h2)}, (const struct env *const[]){&v[2]}, 1);
+	same_as_inline(d, in);
+
+	/* P2 comes (it proposes: never deferred) and takes the step. */
+	for (int k = 0; k < 2; k++) {
+		r = APPLY(both[k], TOWN, &v[4]);
+		expect(&r, 1, 0, 0);
+		expect_wf(&r, 1, 0, -1);
+		state_is(both[k], pp[0].hash, WF_VILLAGE_NOTICE);
+	}
+	assert_int_equal(count(d, STORE_PARKED), 0);
+	same_as_inline(d, in);
+}
+
 int
 main(void)
 {
@@ -514,6 +726,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(other_kinds_catch_up_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(own_proposing_and_parked_not_deferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(restart_while_behind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(damaged_registry_at_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parked_step_found_while_catching_up, setup, teardown),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);
