@@ -315,6 +315,19 @@ parked_put(struct node_ut *nd, const uint8_t key[PARKED_KEY])
 	assert_int_equal(store_commit(&txn), 0);
 }
 
+/* A case's deferring node (fx->a, returned) and inline one (*IN, fx->b),
+ * the scenario S built and applied whole at the inline node. */
+static struct node_ut *
+pair_start(struct fixture *fx, struct scen *s, struct node_ut **in)
+{
+	struct node_ut *d = defer_start(&fx->a, fx->county);
+	*in = &fx->b;
+	node_start(*in, fx->county, MAP_SIZE);
+	scen_build(fx, s);
+	scen_apply(*in, s, 0, NB - 1);
+	return d;
+}
+
 /* ---------------------------------------------------------------- cases */
 
 /*
@@ -329,11 +342,9 @@ static void
 deferred_equals_inline(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in;
 	struct scen s;
-	scen_build(fx, &s);
-	scen_apply(in, &s, 0, NB - 1);
+	struct node_ut *d = pair_start(fx, &s, &in);
 	scen_apply(d, &s, 0, 0);
 	behind_is(d, 3, 3); /* V1's NodeInfo applied whole, its three versions not */
 	assert_true(env_held(d, fx->v1, &s.v[3]));
@@ -533,11 +544,9 @@ static void
 restart_while_behind(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in;
 	struct scen s;
-	scen_build(fx, &s);
-	scen_apply(in, &s, 0, NB - 1);
+	struct node_ut *d = pair_start(fx, &s, &in);
 
 	scen_apply(d, &s, 0, 1);
 	assert_int_equal(catch_up_max(d, 2), 2);
@@ -579,11 +588,9 @@ static void
 damaged_registry_at_refused(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in;
 	struct scen s;
-	scen_build(fx, &s);
-	scen_apply(in, &s, 0, NB - 1);
+	struct node_ut *d = pair_start(fx, &s, &in);
 	scen_apply(d, &s, 0, 1);
 	assert_int_equal(catch_up_max(d, 2), 2);
 	scen_apply(d, &s, 2, 2);
