@@ -120,13 +120,8 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->disk_low = v->disk_low;
 	store->registry_behind = v->local_seq - v->registry_at;
 	store->registry_caught_up = v->caught_up;
-	if (v->store_err)
-		store->error = svc_strdup(s, err_str(v->store_err));
-	else if (v->catch_up_err)
-		store->error = svc_printf(s, "the household tables cannot catch up: %s",
-		                          err_str(v->catch_up_err));
-	else
-		store->error = svc_strdup(s, "");
+	store->error = svc_strdup(s, v->store_err ? err_str(v->store_err) : "");
+	store->registry_error = svc_strdup(s, v->catch_up_err ? err_str(v->catch_up_err) : "");
 	r->store = store;
 	wf->applied = v->total.wf_applied;
 	wf->refused = v->total.wf_refused;

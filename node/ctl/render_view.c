@@ -30,7 +30,7 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		            "registry  the household tables and rollups stand %" PRIu64
 		            " log entries behind the log (%s)\n",
 		            r->store->registry_behind,
-		            r->store->error && r->store->error[0]
+		            r->store->registry_error && r->store->registry_error[0]
 		                ? "they cannot catch up: see below"
 		                : "caught up when idle, or before a read");
 	if (r->clock_behind_s)
@@ -48,14 +48,12 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		    (double)r->store->used_bytes / 1048576, (double)r->store->map_bytes / 1048576,
 		    (double)r->store->disk_free_bytes / 1048576,
 		    r->store->disk_low ? " (ALARM: disk nearly full)" : "");
-	/* store.error: a write that fails (svc_view.c), or else the household
-	 * tables that cannot catch up, while writes go on. */
 	if (r->store && r->store->error && r->store->error[0])
-		sbuf_printf(out, "store     %s: %s\n",
-		            strncmp(r->store->error, "the household tables", 20) == 0
-		                ? "ERROR"
-		                : "WRITES FAIL",
-		            r->store->error);
+		sbuf_printf(out, "store     WRITES FAIL: %s\n", r->store->error);
+	if (r->store && r->store->registry_error && r->store->registry_error[0])
+		sbuf_printf(out,
+		            "registry  CANNOT CATCH UP: %s (reads of the household tables fail)\n",
+		            r->store->registry_error);
 	if (r->listen[0])
 		sbuf_printf(out, "listen    %s\n", r->listen);
 	if (r->parent) {

@@ -377,20 +377,23 @@ ask_rollup(struct http *h, struct svc *s, const char *level, uint64_t under, uin
 
 /* ---------------------------------------------------------------- rollup cache */
 
-/* The snapshot a read begun now would see; 0 if the store cannot say.
- * Taken after the household tables caught up with the log as status last
- * showed it (control_registry_wait): an answer kept for a snapshot whose
- * tables were behind is then never that snapshot's answer any more, as
- * catching up commits (apply.h, "Deferred"). */
-static uint64_t
-snapshot_now(struct http *h)
+/* Into *SNAP, the snapshot a read begun now would see (0 if the store
+ * cannot say), taken once the household tables have caught up with the log
+ * as status last showed it (control_registry_wait): an answer kept for a
+ * snapshot whose tables were behind is then never that snapshot's answer
+ * any more, as catching up commits (apply.h, "Deferred"). Returns 0, or
+ * the wait's error with WHY. */
+static int
+snapshot_now(struct http *h, uint64_t *snap, char *why, size_t len)
 {
+	*snap = 0;
+	int err = control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, len);
 	struct store_txn txn;
-	if (store_begin(h->st, &txn, STORE_RO))
-		return 0;
-	uint64_t id = store_txn_id(&txn);
+	if (err || store_begin(h->st, &txn, STORE_RO))
+		return err;
+	*snap = store_txn_id(&txn);
 	store_abort(&txn);
-	return id;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- request deadline */
@@ -819,11 +822,13 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 	const char *pragma = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Pragma");
 	bool fresh =
 	    (cc && strcasestr(cc, "no-cache")) || (pragma && strcasestr(pragma, "no-cache"));
+	/* A fresh read needs no snapshot: its service waits for the tables
+	 * itself (svc_dispatch). */
 	char why[300];
-	int werr = control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why));
+	uint64_t snap = 0;
+	int werr = fresh ? 0 : snapshot_now(h, &snap, why, sizeof(why));
 	if (werr)
 		return send_api_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, werr, why);
-	uint64_t snap = fresh ? 0 : snapshot_now(h);
 	struct rcache_body *kept = rcache_get(h->rc, key, snap);
 	if (kept)
 		return send_kept(c, kept);
@@ -994,9 +999,9 @@ get_dashboard(struct http *h, struct MHD_Connection *c)
 		http_dashboard_head(&b, srp.status);
 	/* The rollup sections are what costs (every village of the province):
 	 * kept per store snapshot like /api/rollup's answers. */
+	uint64_t snap = 0;
 	if (!err) /* on error WHY says how far behind the tables are */
-		err = control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why));
-	uint64_t snap = err ? 0 : snapshot_now(h);
+		err = snapshot_now(h, &snap, why, sizeof(why));
 	for (size_t i = 0; !err && i < nl; i++) {
 		bool asked;
 		err = dashboard_rollup(h, lv[i], snap, &b, &rs, &asked, why, sizeof(why));

@@ -170,6 +170,10 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		gauge_u(o, "jzfp_store_failing",
 		        "1 when the store's writes fail (status: store.error names why).",
 		        r->store->error && r->store->error[0]);
+		gauge_u(o, "jzfp_registry_failing",
+		        "1 when the household tables cannot catch up with the log (status: "
+		        "store.registry_error names why); reads of them fail meanwhile.",
+		        r->store->registry_error && r->store->registry_error[0]);
 	}
 
 	if (r->parent) {

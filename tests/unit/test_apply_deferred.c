@@ -254,8 +254,8 @@ same_as_inline(struct node_ut *d, struct node_ut *in)
 }
 
 /* A restart on a damaged store: NODE's context and store closed, the store
- * opened again and meta registry_at written as P[0..n) in a transaction of
- * its own; the context is left to the caller to open. */
+ * opened again and meta registry_at written as P[0..n) (P NULL: deleted) in
+ * a transaction of its own; the context is left to the caller to open. */
 static void
 registry_at_put(struct node_ut *nd, const uint8_t *p, size_t n)
 {
@@ -264,20 +264,11 @@ registry_at_put(struct node_ut *nd, const uint8_t *p, size_t n)
 	assert_int_equal(store_open(&nd->st, nd->dir, MAP_SIZE, &tables_layout), 0);
 	struct store_txn txn;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
-	store_put(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT), p, n);
-	assert_int_equal(store_commit(&txn), 0);
-}
-
-/* registry_at_put, the entry deleted instead. */
-static void
-registry_at_del(struct node_ut *nd)
-{
-	apply_ctx_release(&nd->ctx);
-	store_close(&nd->st);
-	assert_int_equal(store_open(&nd->st, nd->dir, MAP_SIZE, &tables_layout), 0);
-	struct store_txn txn;
-	assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
-	store_del(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT));
+	if (p)
+		store_put(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT),
+		          p, n);
+	else
+		store_del(&txn, STORE_META, APPLY_META_REGISTRY_AT, strlen(APPLY_META_REGISTRY_AT));
 	assert_int_equal(store_commit(&txn), 0);
 }
 
@@ -607,10 +598,7 @@ damaged_registry_at_refused(void **state)
 		memcpy(bad, good, sizeof(bad));
 		if (i == 1 || i == 2)
 			be64_put(bad, past[i - 1]);
-		if (i == 3)
-			registry_at_del(d);
-		else
-			registry_at_put(d, bad, i ? 8 : 7);
+		registry_at_put(d, i == 3 ? NULL : bad, i ? 8 : 7);
 		struct snap before, after;
 		snap_take(d, &before);
 		assert_int_equal(apply_ctx_init(&d->ctx, d->st, fx->county, &d->hlc, COUNTY),
