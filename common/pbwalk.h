@@ -61,6 +61,10 @@ pbwalk_init(struct pbwalk *w, const uint8_t *p, size_t n)
 static inline size_t
 pbwalk_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
+	if (p < end && p[0] < 0x80) { /* most tags and lengths: one byte */
+		*v = p[0];
+		return 1;
+	}
 	uint64_t x = 0;
 	for (size_t i = 0; i < 10 && p + i < end; i++) {
 		uint8_t c = p[i];

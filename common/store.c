@@ -181,6 +181,10 @@ store_open(struct store **out, const char *dir, uint64_t map_size,
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
+	if (layout->n + 1 > STORE_CURSORS) {
+		free(st);
+		return -EINVAL; /* a layout larger than store.h allows for */
+	}
 	st->layout = layout;
 	st->dbi = calloc(layout->n + 1, sizeof(*st->dbi));
 	st->mark = calloc(layout->n + 1, sizeof(*st->mark));
@@ -285,6 +289,7 @@ store_begin(struct store *st, struct store_txn *txn, enum store_mode mode)
 	txn->wrote = false;
 	txn->n_deferred = 0;
 	memset(&txn->marks, 0, sizeof(txn->marks));
+	memset(txn->cursor, 0, sizeof(txn->cursor));
 	if (!txn->rw)
 		pthread_rwlock_rdlock(&st->grow_lock);
 	int rc = mdb_txn_begin(st->env, NULL, mode == STORE_RO ? MDB_RDONLY : 0, &t);
@@ -339,6 +344,40 @@ release_deferred(struct store_txn *txn)
 	txn->n_deferred = 0;
 }
 
+/* TXN's cursor on table DB (store_txn.cursor), opened on first use; NULL
+ * after a failure, which then sticks to TXN. Write transactions only: a
+ * read transaction's cursor would have to be closed apart from it. */
+static MDB_cursor *
+txn_cursor(struct store_txn *txn, unsigned db)
+{
+	if (!txn->cursor[db]) {
+		MDB_cursor *c;
+		int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
+		if (rc) {
+			store_fail(txn, mdb_err(rc));
+			return NULL;
+		}
+		txn->cursor[db] = c;
+	}
+	return txn->cursor[db];
+}
+
+static void
+close_cursor(struct store_txn *txn, unsigned db)
+{
+	if (txn->cursor[db])
+		mdb_cursor_close(txn->cursor[db]);
+	txn->cursor[db] = NULL;
+}
+
+/* Closed before the transaction ends, as LMDB allows in a write one. */
+static void
+close_cursors(struct store_txn *txn)
+{
+	for (unsigned db = 0; db < STORE_CURSORS; db++)
+		close_cursor(txn, db);
+}
+
 int
 store_commit(struct store_txn *txn)
 {
@@ -349,6 +388,7 @@ store_commit(struct store_txn *txn)
 	/* The gathered writes first: they are this commit's. */
 	if (!txn->err)
 		store_flush_deferred(txn);
+	close_cursors(txn);
 	int err = txn->err;
 	if (err || !txn->rw || !txn->wrote) {
 		/* Nothing to write: its id stays free for the next write, of
@@ -378,6 +418,7 @@ void
 store_abort(struct store_txn *txn)
 {
 	if (txn->txn) {
+		close_cursors(txn);
 		mdb_txn_abort(txn->txn);
 		if (!txn->rw)
 			pthread_rwlock_unlock(&txn->st->grow_lock);
@@ -400,7 +441,15 @@ store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, stru
 	if (txn->err)
 		return txn->err;
 	MDB_val k = {klen, (void *)(uintptr_t)key}, v;
-	int rc = mdb_get(txn->txn, txn->st->dbi[db], &k, &v);
+	int rc;
+	if (txn->rw) {
+		MDB_cursor *c = txn_cursor(txn, db);
+		if (!c)
+			return txn->err;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	} else {
+		rc = mdb_get(txn->txn, txn->st->dbi[db], &k, &v);
+	}
 	if (rc == MDB_NOTFOUND)
 		return JZ_ENOTFOUND;
 	if (rc) {
@@ -438,7 +487,10 @@ put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void
 		return;
 	MDB_val k = {klen, (void *)(uintptr_t)key};
 	MDB_val v = {vlen, (void *)(uintptr_t)val};
-	int rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
+	MDB_cursor *c = txn_cursor(txn, db);
+	if (!c)
+		return;
+	int rc = mdb_cursor_put(c, &k, &v, flags);
 	if (rc) {
 		store_fail(txn, mdb_err(rc));
 		return;
@@ -482,6 +534,7 @@ drop(struct store_txn *txn, unsigned db, int del)
 {
 	if (txn->err)
 		return;
+	close_cursor(txn, db); /* LMDB frees a deleted table's handle */
 	int rc = mdb_drop(txn->txn, txn->st->dbi[db], del);
 	if (rc) {
 		store_fail(txn, mdb_err(rc));

@@ -63,6 +63,7 @@ typedef void store_flush_fn(struct store_txn *txn, void *state);
 typedef void store_release_fn(void *state);
 
 #define STORE_DEFERRED 2 /* kinds of deferred work a transaction may hold */
+#define STORE_CURSORS 32 /* tables a layout may have, the store's own included */
 
 /* A transaction. Storage is the caller's (usually the stack). */
 struct store_txn {
@@ -78,6 +79,12 @@ struct store_txn {
 		void *state;
 	} deferred[STORE_DEFERRED]; /* store_defer */
 	unsigned n_deferred;
+	/* A write transaction's cursors, one per table it put to or got from
+	 * by key, opened on first use: LMDB looks for a key on the cursor's
+	 * leaf before it descends from the root, so a run of neighbouring
+	 * keys (a relay's envelopes of one origin, the log read in order)
+	 * costs one descent, not one each. */
+	void *cursor[STORE_CURSORS]; /* MDB_cursor, by table; NULL until used */
 };
 
 /*
