@@ -8,7 +8,9 @@
  * record that reads or changes the registry (a version that proposes, one
  * this node signs, one of a household with a step parked, a workflow
  * step...) first catches up in its own transaction; key, node and census
- * records do not: they are applied, the versions still wait.
+ * records do not: they are applied, the versions still wait. A step, a
+ * policy and a revocation are so judged as inline: the last cases make
+ * their judgement read a version that waited (from-status, workflow.h).
  *
  * Each case runs a county node with defer against one without on the same
  * batches: once caught up, every database but meta (the epochs are random)
@@ -713,6 +715,254 @@ parked_step_found_while_catching_up(void **state)
 	same_as_inline(d, in);
 }
 
+/* ---------------------------------------------------------------- judged while behind */
+
+/* The setting of the judgements below: V1 proposes to identify household
+ * 0001 (非贫困户 -> 未脱贫) on X, the township's data edit of it, which
+ * builds on R, the county's migrated register of 0001 recorded (a
+ * historic record) as 未脱贫. 0001's official status at X is 未脱贫, so a
+ * village notice on the proposal is refused (from-status, workflow.h)
+ * where X is held, and taken where it is not (without X nothing says 0001
+ * was ever identified). X comes after the proposal, so the deferring node
+ * defers it while the inline one applies it. */
+struct late {
+	struct chain cv, ct;
+	struct env v0, p, t0, x;
+	struct prop pp;
+};
+
+/* A case's deferring node (fx->a, returned) and inline one (*IN), both
+ * holding R recorded (the county signs it at each, the same envelopes at
+ * the same clock), V1's NodeInfo and proposal and the township's NodeInfo
+ * (not X: late_x). */
+static struct node_ut *
+late_start(struct fixture *fx, struct late *l, struct node_ut **in)
+{
+	const uint64_t h1 = HH(V1, 1);
+	struct node_ut *d = defer_start(&fx->a, fx->county);
+	*in = &fx->b;
+	node_start(*in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, *in};
+	uint8_t buf[REC_MAX_ENCODED], r[2][32];
+	size_t n;
+	struct rec_household *h = edit(h1, 2019, 3, NULL, NULL);
+	h->status = HH_POOR;
+	hh_propose(h, HH_NOT_POOR);
+	assert_int_equal(rec_household_encode(h, buf, sizeof(buf), &n), 0);
+	for (int k = 0; k < 2; k++) {
+		wall_ms = NOW_MS + 1000;
+		county_up(both[k]);
+		local_ok(both[k], ENV_KIND_HOUSEHOLD, h1, buf, n, r[k]);
+		struct prop rp = {.hh = h1};
+		memcpy(rp.hash, r[k], 32);
+		county_wf(both[k], WF_RECORD_HISTORIC, 0, &rp, 1, 2000, NULL);
+		state_is(both[k], r[k], WF_RECORDED);
+	}
+	assert_memory_equal(r[0], r[1], 32);
+	wall_ms = NOW_MS + 10 * DAY; /* nothing below is held for its date */
+	chain_init(&l->cv, fx->v1, 3000);
+	chain_init(&l->ct, fx->town, 3500);
+	env_node(&l->cv, V1, "东村", &l->v0);
+	env_node(&l->ct, TOWN, "桥头镇", &l->t0);
+	h = edit(h1, 2020, 3, NULL, NULL);
+	memcpy(h->parents[h->n_parents++], r[0], 32);
+	env_hh(&l->ct, h, &l->x);
+	h = edit(h1, 2020, 3, &l->x, NULL);
+	h->status = HH_POOR;
+	hh_propose(h, HH_NOT_POOR);
+	env_hh(&l->cv, h, &l->p);
+	l->pp = prop_of(&l->p, h1);
+	apply_both(both, (struct env *const[]){&l->v0, &l->p}, 2);
+	apply_both(both, (struct env *const[]){&l->t0}, 1);
+	behind_is(d, 0, 0);
+	assert_true(prop_held(d, l->pp.hash));
+	return d;
+}
+
+/* X at both nodes: deferred at D (0001's versions there: R and the
+ * proposal), applied at IN. */
+static void
+late_x(struct node_ut *const both[2], struct late *l)
+{
+	apply_both(both, (struct env *const[]){&l->x}, 1);
+	behind_is(both[0], 1, 1);
+	assert_int_equal(versions_held(both[0]), 2); /* R and the proposal */
+	assert_int_equal(versions_held(both[1]), 3);
+}
+
+/* The last judgement of proposal PP at ND refused its village notice for
+ * its from-status (未脱贫 at X), leaving it PROPOSED. */
+static void
+refused_for_from_status(struct node_ut *nd, const struct prop *pp)
+{
+	state_is(nd, pp->hash, WF_PROPOSED);
+	struct wf_hist h = hist_last(nd, pp->hash);
+	assert_true(h.refused);
+	assert_int_equal(h.step, WF_VILLAGE_NOTICE_OPEN);
+	assert_non_null(strstr(h.reason, "official status there is 未脱贫"));
+}
+
+/*
+ * A workflow step is judged on the registry with every version before it:
+ * V1's village notice on the proposal, in a batch after X was deferred,
+ * catches X up in its own transaction and is refused for its from-status,
+ * as at the inline node; on the registry without X it would be taken (the
+ * parent not held), and nothing would judge it again when X is caught up.
+ */
+static void
+step_judged_on_versions_deferred_before_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *in;
+	struct late l;
+	struct node_ut *d = late_start(fx, &l, &in);
+	struct node_ut *const both[2] = {d, in};
+	late_x(both, &l);
+	struct env s;
+	env_wf(&l.cv, WF_VILLAGE_NOTICE_OPEN, 7, &l.pp, 1, MS(DAY), &s);
+	for (int k = 0; k < 2; k++) {
+		struct result r = APPLY(both[k], TOWN, &s);
+		expect(&r, 1, 0, 0);
+		expect_wf(&r, 0, 1, 0);
+		assert_non_null(strstr(r.why, "the proposal replaces status"));
+		refused_for_from_status(both[k], &l.pp);
+	}
+	assert_int_equal(d->ctx.total.wf_refused, 1);
+	assert_int_equal(d->ctx.open_proposals, 1);
+	behind_is(d, 0, 0); /* caught up in the step's transaction */
+	assert_int_equal(count(d, STORE_BEHIND), 0);
+	assert_int_equal(versions_held(d), 3);
+	same_as_inline(d, in);
+}
+
+/*
+ * The same in one batch: the township's X, its data edit X2 of household
+ * 0002, then its village notice listing V1's proposal on X and X2 (which
+ * proposes nothing). X and X2 are deferred as they come; the notice
+ * catches both up before it is judged: the proposal's entry is refused
+ * for its from-status, X2's as a version that proposes nothing, nothing
+ * is parked, as inline. On the registry without them the proposal's entry
+ * would be taken, and X2's would wait, parked on 0002, for a version held
+ * already.
+ */
+static void
+step_after_versions_deferred_in_its_batch(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *in;
+	struct late l;
+	struct node_ut *d = late_start(fx, &l, &in);
+	const uint64_t h2 = HH(V1, 2);
+	struct env x2, s;
+	env_hh(&l.ct, edit(h2, 2019, 2, NULL, NULL), &x2);
+	const struct prop pp[2] = {l.pp, prop_of(&x2, h2)};
+	env_wf(&l.ct, WF_VILLAGE_NOTICE_OPEN, 7, pp, 2, MS(DAY), &s);
+	struct node_ut *const both[2] = {d, in};
+	for (int k = 0; k < 2; k++) {
+		struct result r = APPLY(both[k], TOWN, &l.x, &x2, &s);
+		expect(&r, 3, 0, 0);
+		expect_wf(&r, 0, 2, 0);
+		refused_for_from_status(both[k], &l.pp);
+		assert_int_equal(count(both[k], STORE_PARKED), 0);
+		assert_int_equal(both[k]->ctx.parked, 0);
+		assert_true(hh_held(both[k], h2));
+	}
+	behind_is(d, 0, 0);
+	assert_int_equal(count(d, STORE_BEHIND), 0);
+	same_as_inline(d, in);
+}
+
+/*
+ * A policy is judged on the registry with every version before it: the
+ * windows opened since it was signed are judged again by it. V1's village
+ * notice on the proposal, signed after the policy, came before X and was
+ * taken at both nodes; X came, deferred at one, applied at the other
+ * (neither judges the notice again). The province's NodeInfo catches
+ * nothing up; its policy, arriving late, catches X up and judges the
+ * notice again: refused for its from-status, the proposal back at
+ * PROPOSED, as inline. On the registry without X the notice would stand.
+ */
+static void
+policy_judged_on_versions_deferred_before_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *in;
+	struct late l;
+	struct node_ut *d = late_start(fx, &l, &in);
+	struct node_ut *const both[2] = {d, in};
+	struct env s, pe[2];
+	struct chain cp;
+	struct result r;
+	env_wf(&l.cv, WF_VILLAGE_NOTICE_OPEN, 7, &l.pp, 1, MS(DAY), &s);
+	chain_init(&cp, fx->prov, 0);
+	env_node(&cp, PROVINCE, "青海省", &pe[0]);
+	env_policy(&cp, 7, 300, MS(500), &pe[1]);
+	for (int k = 0; k < 2; k++) {
+		r = APPLY(both[k], TOWN, &s);
+		expect_wf(&r, 1, 0, 0);
+	}
+	late_x(both, &l);
+	for (int k = 0; k < 2; k++) {
+		state_is(both[k], l.pp.hash, WF_VILLAGE_NOTICE);
+		expect((struct result[]){DOWN(both[k], &pe[0])}, 1, 0, 0);
+	}
+	behind_is(d, 2, 1);
+	for (int k = 0; k < 2; k++) {
+		r = DOWN(both[k], &pe[1]);
+		expect(&r, 1, 0, 0);
+		expect_wf(&r, 0, 1, 0);
+		refused_for_from_status(both[k], &l.pp);
+		assert_int_equal(prop_get(both[k], l.pp.hash).n_hist, 1);
+	}
+	behind_is(d, 0, 0);
+	assert_int_equal(count(d, STORE_BEHIND), 0);
+	same_as_inline(d, in);
+}
+
+/*
+ * A revocation is judged on the registry with every version before it:
+ * the steps signed by the revoked key after its time are dropped and
+ * their proposals judged again. V1 opened and closed the village notice
+ * before X came (taken at both nodes, VILLAGE_PASSED); then the township
+ * revokes V1's key from day 2. The close (day 8) is dropped; the notice
+ * (day 1), judged again on the registry caught up in the revocation's
+ * transaction, is refused for its from-status, as inline. On the registry
+ * without X it would stand (VILLAGE_NOTICE).
+ */
+static void
+revocation_judged_on_versions_deferred_before_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *in;
+	struct late l;
+	struct node_ut *d = late_start(fx, &l, &in);
+	struct node_ut *const both[2] = {d, in};
+	struct env s[2], rv;
+	struct result r;
+	env_wf(&l.cv, WF_VILLAGE_NOTICE_OPEN, 7, &l.pp, 1, MS(DAY), &s[0]);
+	env_wf(&l.cv, WF_VILLAGE_NOTICE_CLOSE, 0, &l.pp, 1, MS(8 * DAY), &s[1]);
+	uint8_t rb[REC_MAX_ENCODED];
+	size_t rn = revocation_encode(fx->v1, NOW_MS + 2 * DAY, rb, sizeof(rb));
+	chain_add(&l.ct, ENV_KIND_REVOCATION, V1, rb, rn, MS(9 * DAY), &rv);
+	for (int k = 0; k < 2; k++) {
+		r = APPLY(both[k], TOWN, &s[0], &s[1]);
+		expect_wf(&r, 2, 0, 0);
+		state_is(both[k], l.pp.hash, WF_VILLAGE_PASSED);
+	}
+	late_x(both, &l);
+	for (int k = 0; k < 2; k++) {
+		r = APPLY(both[k], TOWN, &rv);
+		expect(&r, 1, 0, 0);
+		assert_int_equal(r.st.revocations, 1);
+		expect_wf(&r, 0, 1, 0);
+		refused_for_from_status(both[k], &l.pp);
+		assert_int_equal(prop_get(both[k], l.pp.hash).n_hist, 1); /* the close dropped */
+	}
+	behind_is(d, 0, 0);
+	assert_int_equal(count(d, STORE_BEHIND), 0);
+	same_as_inline(d, in);
+}
+
 int
 main(void)
 {
@@ -723,6 +973,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(restart_while_behind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(damaged_registry_at_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(parked_step_found_while_catching_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(step_judged_on_versions_deferred_before_it, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(step_after_versions_deferred_in_its_batch, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(policy_judged_on_versions_deferred_before_it, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(revocation_judged_on_versions_deferred_before_it, setup,
+	                                    teardown),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("versions merged at VERSION_MERGE_AT", tests, NULL, NULL);
