@@ -62,8 +62,8 @@ struct store_txn;
 typedef void store_flush_fn(struct store_txn *txn, void *state);
 typedef void store_release_fn(void *state);
 
-#define STORE_DEFERRED 2 /* kinds of deferred work a transaction may hold */
-#define STORE_CURSORS 32 /* tables a layout may have, the store's own included */
+#define STORE_DEFERRED 2  /* kinds of deferred work a transaction may hold */
+#define STORE_CURSORS  32 /* tables a layout may have, the store's own included */
 
 /* A transaction. Storage is the caller's (usually the stack). */
 struct store_txn {
