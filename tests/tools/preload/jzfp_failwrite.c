@@ -5,11 +5,15 @@
  * While the file named by JZFP_FAILWRITE_TRIGGER exists, the next write of
  * data pages to a data.mdb (LMDB's pwrite or writev, at a commit) removes
  * it and fails with ENOSPC; the transaction is then lost, as LMDB promises,
- * and the daemon goes on. Never a write of LMDB's meta pages (the first
- * two): one failing there, after the data, would leave LMDB's environment
- * unusable until the process restarts. Everything else passes through.
- * Test-only: never linked into jzfpd, loaded by test_commit_fault.py into
- * one daemon's process.
+ * and the daemon goes on. With JZFP_FAILWRITE_STICKY=1 the file is left in
+ * place and every such write fails while it exists (a disk that stays full
+ * until the test removes the file): a failure that is retried goes on
+ * failing, so the state it leaves can be looked at without a race. Never a
+ * write of LMDB's meta pages (the first two): one failing there, after the
+ * data, would leave LMDB's environment unusable until the process restarts.
+ * Everything else passes through. Test-only: never linked into jzfpd,
+ * loaded by test_commit_fault.py (one failure) and test_registry_fail.py
+ * (sticky) into one daemon's process.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,7 +33,7 @@
 #define META_END (2 * 4096)
 
 /* Is this a write of data pages at OFFSET to the store's data file FD, and
- * was a failure asked for? Takes it. */
+ * was a failure asked for? Takes it, unless sticky. */
 static bool
 fail_now(int fd, off_t offset)
 {
@@ -45,7 +49,11 @@ fail_now(int fd, off_t offset)
 	size_t len = (size_t)n;
 	if (len < 8 || strcmp(path + len - 8, "data.mdb") != 0)
 		return false;
-	return unlink(trigger) == 0; /* one failure per trigger */
+	/* Sticky: every write while the trigger exists; else one per trigger. */
+	const char *sticky = getenv("JZFP_FAILWRITE_STICKY");
+	if (sticky && strcmp(sticky, "1") == 0)
+		return true;
+	return unlink(trigger) == 0;
 }
 
 ssize_t
