@@ -960,9 +960,10 @@ receipts_tick(struct node *n, uint64_t now)
  * at most goes past it): what a read may have to wait for, or a record
  * that catches up in its own transaction, stays about a second at the
  * default. After a
- * failure it tries again at most once every CATCH_UP_RETRY_MS but when a
- * read asks, and the loop then stops reading the links while at the mark
- * (it would only spin on what it does not read).
+ * failure it tries again once every CATCH_UP_RETRY_MS, busy or idle,
+ * whatever defer_ms, and at once when a read asks; the loop then stops
+ * reading the links while at the mark (it would only spin on what it does
+ * not read).
  */
 #define CATCH_UP_RETRY_MS 1000
 
@@ -1018,8 +1019,8 @@ registry_tick(struct node *n, uint64_t now, bool wanted)
 		while (!catch_up(n, APPLY_CATCH_UP_TXN) &&
 		       apply_registry_behind(&n->ax) > (uint64_t)n->cfg.registry_behind_max / 2)
 			; /* a transaction at a time, each logged at debug */
-	else if (now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms)
-		(void)catch_up(n, APPLY_CATCH_UP_TXN);
+	else if (n->catch_up_err || now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms)
+		(void)catch_up(n, APPLY_CATCH_UP_TXN); /* a failure retried, idle or not */
 	if (n->catch_up_err)
 		n->catch_up_failed_ms = now;
 }

@@ -618,6 +618,13 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 {
 	struct svc s;
 	Ctl__Reply rp;
+	/* The household tables first, which the areas below wait for anyway:
+	 * status then shows where catching them up stands after this scrape's
+	 * own try, not one scrape late. A failure is not refused here: status
+	 * reports it (jzfp_registry_failing). */
+	char why[256];
+	if (control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why)))
+		log_debug("http: /metrics with the household tables behind: %s", why);
 	if (ask_status(h, &s, &rp)) {
 		enum MHD_Result r = send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", rp.error);
 		svc_release(&s);

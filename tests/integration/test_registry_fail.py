@@ -14,25 +14,28 @@ The village imports households that propose nothing (非贫困户), which the
 township stores, forwards and defers; the province signs no receipts, so
 that nothing comes down for the township to write meanwhile.
 
-  - with the disk "full", a rollup at the township fails, three times, each
+  - with the disk "full", the first /metrics scrape (before any read) has
+    jzfp_registry_failing 1: the scrape's own try comes before the status
+    it reports (was one scrape late);
+  - a rollup at the township fails, three times, each
     within 10 s (not after the 50 s a read waits for the registry) with a
     non-zero exit and the reason (No space left on device), and the daemon
     keeps running; /api/rollup answers 503 with the reason;
   - meanwhile `status` shows `registry  CANNOT CATCH UP: <reason>`,
     store.registry_error is the reason, /metrics has jzfp_registry_failing
     1, registry_behind, the records held and the log head have not moved,
-    and the log says it exactly once after those five failed tries (each
-    read is one: the loop tries again for it);
-  - the disk freed, the next rollup catches up and succeeds: the errors are
-    gone, registry_behind is 0, jzfp_registry_failing is 0, the log says it
-    catches up again;
-  - the loop's own tries, with no read: at defer_ms 86400000 the loop does
-    not try again by itself (registry_tick: only a read, a write or
-    behind_max do), so the township, behind again, is killed and started
-    with the default defer_ms (1000) and the disk still "full": it says by
-    itself that it cannot catch up, and once the disk is freed it catches up
-    by itself (store.registry_error empty and registry_behind 0, waited on
-    as exact state);
+    and the log says it exactly once after those failed tries (each read
+    is one, and the loop tries again every second);
+  - the disk freed, the loop catches up by itself, with no read and
+    defer_ms 86400000 (registry_tick retries a failure every second,
+    whatever defer_ms; it once waited for a read): the errors are gone,
+    registry_behind is 0 (waited on as exact state), the log says it
+    catches up again, jzfp_registry_failing is 0, and the next rollup
+    succeeds;
+  - a failure the loop finds by itself, with no read at all: the township,
+    behind again, is killed and started with the default defer_ms (1000)
+    and the disk still "full": it says by itself that it cannot catch up,
+    and once the disk is freed it catches up by itself;
   - nothing accepted was lost: the township's record count and log head are
     what they were, the tree syncs on exact cursors, the township's and the
     province's rollups both equal what this test computes from the files,
@@ -184,32 +187,39 @@ def test(t):
           f"and the {records - before} records added")
     check_eq(st["store"].get("registry_error"), "", f"{town}: store.registry_error at first")
 
-    # The disk full: reads fail with the reason, said once in the log.
+    # The disk full: a scrape says so at once, reads fail with the reason,
+    # said once in the log.
     with open(trigger, "w"):
         pass
+    check_eq(metric(t, town, "jzfp_registry_failing"), 1.0,
+             f"{town}: jzfp_registry_failing at the first scrape with the disk full")
     fail_reads(t, town, behind)
     lines = stopped_lines(town)
-    check_eq(len(lines), 1, f"{town}: log lines {STOPPED!r} after {FAILS + 2} failed tries")
+    check_eq(len(lines), 1, f"{town}: log lines {STOPPED!r} after {FAILS + 3} failed tries")
     check(REASON in lines[0], f"{town}: the log does not say why: {lines[0]!r}")
     st = t.status(town)
     check_eq((st["records"], st["up"]["head"]), (records, head),
              f"{town}: (records, log head) while failing")
 
-    # The disk freed: the next read catches up first, and succeeds.
+    # The disk freed: the loop tries again by itself, with no read and
+    # defer_ms 86400000, and catches up.
     os.unlink(trigger)
-    p = rollup_csv(t, town)
-    check(p.returncode == 0, f"{town}: rollup after the disk was freed: exit {p.returncode}: "
-                             f"{p.stderr.strip()}")
-    store = store_of(t, town)
-    check_eq(store.get("registry_error"), "", f"{town}: store.registry_error after the read")
-    check_eq(store.get("error"), "", f"{town}: store.error after the read")
-    check_eq(store.get("registry_behind"), 0, f"{town}: registry_behind after the read")
+
+    def caught_up():
+        s = store_of(t, town)
+        return s.get("registry_error") == "" and s.get("registry_behind") == 0
+    t.wait_for(f"{town} to catch up by itself at defer_ms {NEVER} once the disk is freed",
+               caught_up, nodes=[town])
+    check_eq(store_of(t, town).get("error"), "", f"{town}: store.error after catching up")
     check("registry: catching up again" in town.log_text(),
           f"{town}: the log does not say it catches up again")
     check("CANNOT CATCH UP" not in t.ctl_text(town, "status"),
           f"{town}: status still shows the failure")
     check_eq(metric(t, town, "jzfp_registry_failing"), 0.0,
-             f"{town}: jzfp_registry_failing after the read")
+             f"{town}: jzfp_registry_failing after catching up")
+    p = rollup_csv(t, town)
+    check(p.returncode == 0, f"{town}: rollup after the disk was freed: exit {p.returncode}: "
+                             f"{p.stderr.strip()}")
     check_rollups(t, expect, names, "after catching up on a read", [town, prov])
 
     # The loop's own tries: killed while behind again, started with the
@@ -232,10 +242,6 @@ def test(t):
     lines = [line for line in town.log_text()[mark:].splitlines() if STOPPED in line]
     check_eq(len(lines), 1, f"{town}: log lines {STOPPED!r} after failing by itself")
     os.unlink(trigger)
-
-    def caught_up():
-        s = store_of(t, town)
-        return s.get("registry_error") == "" and s.get("registry_behind") == 0
     t.wait_for(f"{town} to catch up by itself once the disk is freed", caught_up, nodes=[town])
     check_eq(store_of(t, town).get("error"), "", f"{town}: store.error after catching up")
     check_eq(metric(t, town, "jzfp_registry_failing"), 0.0,
