@@ -345,8 +345,8 @@ release_deferred(struct store_txn *txn)
 }
 
 /* TXN's cursor on table DB (store_txn.cursor), opened on first use; NULL
- * after a failure, which then sticks to TXN. Write transactions only: a
- * read transaction's cursor would have to be closed apart from it. */
+ * after a failure, which then sticks to TXN. Closed when TXN ends
+ * (close_cursors), as a read transaction's must be. */
 static MDB_cursor *
 txn_cursor(struct store_txn *txn, unsigned db)
 {
@@ -370,7 +370,8 @@ close_cursor(struct store_txn *txn, unsigned db)
 	txn->cursor[db] = NULL;
 }
 
-/* Closed before the transaction ends, as LMDB allows in a write one. */
+/* Closed before the transaction ends: LMDB frees a write transaction's
+ * cursors with it, never a read transaction's. */
 static void
 close_cursors(struct store_txn *txn)
 {
@@ -441,15 +442,10 @@ store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, stru
 	if (txn->err)
 		return txn->err;
 	MDB_val k = {klen, (void *)(uintptr_t)key}, v;
-	int rc;
-	if (txn->rw) {
-		MDB_cursor *c = txn_cursor(txn, db);
-		if (!c)
-			return txn->err;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET);
-	} else {
-		rc = mdb_get(txn->txn, txn->st->dbi[db], &k, &v);
-	}
+	MDB_cursor *c = txn_cursor(txn, db);
+	if (!c)
+		return txn->err;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
 	if (rc == MDB_NOTFOUND)
 		return JZ_ENOTFOUND;
 	if (rc) {

@@ -79,7 +79,7 @@ struct store_txn {
 		void *state;
 	} deferred[STORE_DEFERRED]; /* store_defer */
 	unsigned n_deferred;
-	/* A write transaction's cursors, one per table it put to or got from
+	/* A transaction's cursors, one per table it put to or got from
 	 * by key, opened on first use: LMDB looks for a key on the cursor's
 	 * leaf before it descends from the root, so a run of neighbouring
 	 * keys (a relay's envelopes of one origin, the log read in order)
