@@ -202,7 +202,9 @@ void wf_policy_put(struct store_txn *txn, uint64_t hlc, const uint8_t origin[32]
  *    official status of the version it builds on (its first parent;
  *    非贫困户 for a first version), checked when its first window opens and
  *    when it is recorded, or a household never identified could "exit"
- *    (虚假脱贫); a parent not held is not compared;
+ *    (虚假脱贫); a parent with nothing recorded at or before it counts
+ *    as 非贫困户, as would one not held (log order never lets a proposal
+ *    come before its parent);
  *  - historic records: a migration (WF_RECORD_HISTORIC) records a
  *    household's first status, never a change of one recorded before it
  *    (by hlc, then origin): that is the procedure's;
