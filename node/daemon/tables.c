@@ -3,6 +3,9 @@
  */
 #include "tables.h"
 
+/* A cursor for each, and one for the store's own (store.h). */
+_Static_assert(STORE_NDB + 1 <= STORE_CURSORS, "more tables than STORE_CURSORS");
+
 static const struct store_table tables[STORE_NDB] = {
     [STORE_ENV] = {"env"},
     [STORE_LOG] = {"log"},
