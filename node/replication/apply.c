@@ -580,9 +580,18 @@ behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_v
 
 /* Entries of STORE_BEHIND already applied, kept until the registry is
  * caught up (then cleared at once): deleted from the front when there are
- * more than this many, so that a node that never catches up whole does
- * not keep them all. */
+ * more than this many (fewer for tests: apply_tune_behind), so that a
+ * node that never catches up whole does not keep them all. */
 #define BEHIND_APPLIED_MAX 262144
+
+static uint64_t behind_applied_max = BEHIND_APPLIED_MAX;
+
+void
+apply_tune_behind(uint64_t applied_max)
+{
+	behind_applied_max =
+	    applied_max && applied_max < BEHIND_APPLIED_MAX ? applied_max : BEHIND_APPLIED_MAX;
+}
 
 static int
 behind_trim(struct applier *a)
@@ -590,7 +599,7 @@ behind_trim(struct applier *a)
 	uint64_t held = 0;
 	int err = store_count(&a->txn, STORE_BEHIND, &held);
 	/* At most local_seq - registry_at of them are still to apply. */
-	if (err || held <= a->local_seq - a->registry_at + BEHIND_APPLIED_MAX)
+	if (err || held <= a->local_seq - a->registry_at + behind_applied_max)
 		return err;
 	struct store_iter it;
 	if ((err = store_iter_open(&a->txn, STORE_BEHIND, &it)))

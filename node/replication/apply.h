@@ -131,6 +131,13 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
  * many it applied. Returns 0 or the error that stopped it. */
 JZ_NODISCARD int apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *done);
 
+/* For tests: apply_catch_up, stopping short of the log's head, deletes
+ * the versions applied from STORE_BEHIND once it holds more than
+ * APPLIED_MAX entries besides the log entries still behind, instead of
+ * 262,144 (0, or more than that: the default), so that the trimming falls
+ * in small scenarios. Not for use while transactions run. */
+void apply_tune_behind(uint64_t applied_max);
+
 /* Log entries the registry is behind by (0: caught up). */
 uint64_t apply_registry_behind(const struct apply_ctx *ctx);
 

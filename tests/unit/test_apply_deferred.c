@@ -17,7 +17,10 @@
  * must be the same, entry for entry. The cases run twice, the second time
  * with the version index merged at every third version kept apart and a
  * household's folded at its second (version_tune), so merges and folds fall
- * in the middle of catching up. The fixture: apply_fixture.h.
+ * in the middle of catching up. The cases of STORE_BEHIND's applied
+ * entries, kept until more than a bound of them and then trimmed, make the
+ * bound small (apply_tune_behind) and check the table entry for entry
+ * after each catching up. The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
 
@@ -715,6 +718,315 @@ parked_step_found_while_catching_up(void **state)
 	same_as_inline(d, in);
 }
 
+/* ---------------------------------------------------------------- applied entries trimmed */
+
+/* V1's chain for the trimming cases: its NodeInfo at E[0], then at E[1..n]
+ * data edits of households 0001..0010 in turn, each on the household's
+ * edit before (its year and members changing), but for a census of V1 at
+ * E[CENSUS] (0: none). Applied from the first, E[i] is at log position
+ * i + 1. Returns E, to be freed. */
+static struct env *
+edits_build(struct fixture *fx, size_t n, size_t census)
+{
+	struct env *e = calloc(n + 1, sizeof(*e)), *last[10] = {0};
+	assert_non_null(e);
+	struct chain c;
+	chain_init(&c, fx->v1, 0);
+	env_node(&c, V1, "东村", &e[0]);
+	for (size_t i = 1, k = 0; i <= n; i++) {
+		if (i == census) {
+			env_census(&c, V1, 2019, 10, 40, 0, &e[i]);
+			continue;
+		}
+		size_t serial = k++ % 10;
+		env_hh(&c,
+		       edit(HH(V1, serial + 1), (uint16_t)(2019 + i % 2), 1 + i % 5, last[serial],
+		            NULL),
+		       &e[i]);
+		last[serial] = &e[i];
+	}
+	return e;
+}
+
+/* E[from..to] applied at both nodes, in one batch each, all of it taken. */
+static void
+edits_apply(struct node_ut *const nd[2], struct env *e, size_t from, size_t to)
+{
+	size_t n = to - from + 1;
+	struct env **list = calloc(n, sizeof(*list));
+	assert_non_null(list);
+	for (size_t i = 0; i < n; i++)
+		list[i] = &e[from + i];
+	for (int k = 0; k < 2; k++)
+		expect((struct result[]){apply_list(nd[k], TOWN, list, n)}, n, 0, 0);
+	free(list);
+}
+
+/* What STORE_BEHIND holds, in key order: each entry's log position and a
+ * digest of its value. */
+#define KEPT_MAX 512
+struct kept {
+	uint64_t n, pos[KEPT_MAX];
+	uint8_t digest[KEPT_MAX][32];
+};
+
+static void
+kept_read(struct node_ut *nd, struct kept *k)
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes key, v;
+	int rc;
+	k->n = 0;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_BEHIND, &it), 0);
+	for (rc = store_iter_seek(&it, NULL, 0, &key, &v); rc == 0;
+	     rc = store_iter_next(&it, &key, &v)) {
+		assert_true(key.n == 8 && k->n < KEPT_MAX);
+		k->pos[k->n] = be64_get(key.p);
+		crypto_generichash(k->digest[k->n], 32, v.p, v.n, NULL, 0);
+		k->n++;
+	}
+	assert_int_equal(rc, JZ_ENOTFOUND);
+	store_iter_close(&it);
+	store_abort(&txn);
+}
+
+static void
+kept_same(const struct kept *a, const struct kept *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_memory_equal(a->pos, b->pos, a->n * sizeof(a->pos[0]));
+	assert_memory_equal(a->digest, b->digest, a->n * 32);
+}
+
+/*
+ * catch_up_max by MAX versions (at least 1), STORE_BEHIND read before and
+ * after (and checked first). Short of the log's head, the versions applied
+ * stay in it unless it then holds more than BOUND (apply_tune_behind)
+ * entries besides the log entries still behind (behind_trim): then every
+ * entry at or below the registry's position goes, and only those. Every
+ * entry still to apply stays, as it was; caught up, none is left. Returns
+ * whether the applied ones went.
+ */
+static bool
+catch_up_trim(struct node_ut *nd, uint64_t max, uint64_t bound)
+{
+	static struct kept before, after;
+	uint64_t waiting = versions_waiting(nd), done = 99;
+	bool whole = max >= waiting;
+	uint64_t at = whole ? nd->ctx.local_seq : waiting_at(nd, max);
+	kept_read(nd, &before);
+	assert_int_equal(apply_catch_up(&nd->ctx, max, &done), 0);
+	kept_read(nd, &after);
+	uint64_t entries = nd->ctx.local_seq - at, left = whole ? 0 : waiting - max;
+	bool trim = !whole && before.n > entries + bound;
+	size_t j = 0;
+	for (size_t i = 0; i < before.n; i++) {
+		if (before.pos[i] <= at)
+			continue;
+		while (j < after.n && after.pos[j] < before.pos[i])
+			j++;
+		if (j == after.n || after.pos[j] != before.pos[i] ||
+		    memcmp(after.digest[j], before.digest[i], 32) != 0)
+			fail_msg("behind: the version at log position %llu, past the registry at "
+			         "%llu, is gone or changed",
+			         (unsigned long long)before.pos[i], (unsigned long long)at);
+	}
+	j = 0;
+	for (size_t i = 0; i < before.n; i++) {
+		if (whole || (trim && before.pos[i] <= at))
+			continue;
+		if (j == after.n || after.pos[j] != before.pos[i])
+			fail_msg("behind: entry %zu at log position %llu, wanted %llu (registry at "
+			         "%llu; %llu entries for %llu log entries behind, bound %llu: %s)",
+			         j, j < after.n ? (unsigned long long)after.pos[j] : 0ULL,
+			         (unsigned long long)before.pos[i], (unsigned long long)at,
+			         (unsigned long long)before.n, (unsigned long long)entries,
+			         (unsigned long long)bound, trim ? "trimmed" : "all kept");
+		j++;
+	}
+	if (after.n != j)
+		fail_msg("behind: %llu entries, wanted %llu (registry at %llu, %s)",
+		         (unsigned long long)after.n, (unsigned long long)j, (unsigned long long)at,
+		         whole  ? "caught up"
+		         : trim ? "trimmed"
+		                : "not trimmed");
+	/* Applied ones kept: at most BOUND, plus as many as the log entries
+	 * behind that are not versions (they count in the threshold). */
+	assert_true(after.n - left <= bound + (entries - left));
+	/* The rest as catch_up_max checks it. */
+	assert_int_equal(done, waiting - left);
+	assert_int_equal(nd->ctx.registry_at, at);
+	behind_is(nd, entries, left);
+	return trim;
+}
+
+/* teardown, the trimming bound back at its default. */
+static int
+trim_teardown(void **state)
+{
+	apply_tune_behind(0);
+	return teardown(state);
+}
+
+/*
+ * The versions applied by a catching up short of the log's head are kept in
+ * STORE_BEHIND until it holds more than the bound (8 here) besides the log
+ * entries behind, then deleted all at once, and only they: V1's NodeInfo,
+ * twenty versions (positions 2..21), then a census (22) and twenty more
+ * (23..42). Caught up by 5, 3 (8 applied kept, at the bound: 20 entries, 12
+ * behind), then 1 (9: trimmed, 11 kept); the census and the twenty
+ * deferred add 31 entries and delete none; caught up by 9 (31 entries, 23
+ * behind: 9 applied kept, the census counting as an entry to apply), then 3
+ * (past the census: trimmed, 19 kept), then by 4 (trimmed at the third,
+ * when 19 > 7 + 8); the tables are inline's.
+ */
+static void
+behind_trimmed_past_the_bound(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, in};
+	apply_tune_behind(8);
+	struct env *e = edits_build(fx, 41, 21);
+	edits_apply(both, e, 0, 20);
+	behind_is(d, 20, 20);
+	assert_false(catch_up_trim(d, 5, 8));
+	assert_false(catch_up_trim(d, 3, 8));
+	assert_int_equal(count(d, STORE_BEHIND), 20);
+	assert_true(catch_up_trim(d, 1, 8));
+	assert_int_equal(count(d, STORE_BEHIND), 11);
+	assert_int_equal(d->ctx.registry_at, 10);
+
+	edits_apply(both, e, 21, 41);
+	behind_is(d, 32, 31);
+	assert_int_equal(count(d, STORE_BEHIND), 31);
+	assert_false(catch_up_trim(d, 9, 8));
+	assert_int_equal(d->ctx.registry_at, 19);
+	assert_true(catch_up_trim(d, 3, 8));
+	assert_int_equal(d->ctx.registry_at, 23);
+	assert_int_equal(count(d, STORE_BEHIND), 19);
+	static const bool by4[] = {false, false, true, false, false};
+	for (size_t i = 0; i < sizeof(by4) / sizeof(by4[0]); i++)
+		assert_int_equal(catch_up_trim(d, 4, 8), by4[i]);
+	same_as_inline(d, in);
+	free(e);
+}
+
+/*
+ * Trimmed while behind, then restarted (as after a kill: what was committed
+ * is what there is): the store holds the versions to apply and nothing
+ * else, the position comes back from meta, deferring goes on after it,
+ * trims again, a restart finds applied ones kept and passes them, and
+ * catching up gives inline's tables. Thirty versions (positions 2..31),
+ * caught up by 12: 30 > 18 + 8, trimmed to 18; ten more (32..41): 28;
+ * caught up by 9: 28 > 19 + 8, trimmed to 19; by 5: kept, 5 applied.
+ */
+static void
+behind_trimmed_then_restart(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, in};
+	struct kept *k0 = malloc(sizeof(*k0)), *k1 = malloc(sizeof(*k1));
+	assert_true(k0 && k1);
+	apply_tune_behind(8);
+	struct env *e = edits_build(fx, 40, 0);
+	edits_apply(both, e, 0, 30);
+	assert_true(catch_up_trim(d, 12, 8));
+	assert_int_equal(d->ctx.registry_at, 13);
+	kept_read(d, k0);
+	assert_true(k0->n == 18 && k0->pos[0] == 14 && k0->pos[17] == 31);
+	reopen(d, fx->county);
+	assert_int_equal(d->ctx.registry_at, 13);
+	assert_int_equal(d->ctx.local_seq, 31);
+	behind_is(d, 18, 18);
+	kept_read(d, k1);
+	kept_same(k0, k1);
+
+	edits_apply(both, e, 31, 40);
+	behind_is(d, 28, 28);
+	assert_true(catch_up_trim(d, 9, 8));
+	assert_false(catch_up_trim(d, 5, 8));
+	assert_int_equal(d->ctx.registry_at, 27);
+	kept_read(d, k0);
+	assert_true(k0->n == 19 && k0->pos[0] == 23);
+	reopen(d, fx->county);
+	assert_int_equal(d->ctx.registry_at, 27);
+	behind_is(d, 14, 14);
+	kept_read(d, k1);
+	kept_same(k0, k1);
+	assert_int_equal(catch_up_max(d, UINT64_MAX), 14);
+	same_as_inline(d, in);
+	free(e);
+	free(k0);
+	free(k1);
+}
+
+/*
+ * A trim deletes what is at or below the registry's position, never one
+ * past it: with a bound of 1, caught up one version at a time over twelve
+ * versions (positions 2..13), a census (14) and twelve more (15..26), the
+ * entries are trimmed at every third step while the census is behind (it
+ * counts as an entry to apply), every second once it is passed: 4 + 5
+ * times, each leaving exactly those past the registry, the next one
+ * first.
+ */
+static void
+behind_trim_keeps_what_is_to_apply(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, in};
+	apply_tune_behind(1);
+	struct env *e = edits_build(fx, 25, 13);
+	edits_apply(both, e, 0, 25);
+	behind_is(d, 25, 24);
+	int trims = 0;
+	for (int steps = 0; behind(d); assert_true(++steps <= 24)) {
+		if (!catch_up_trim(d, 1, 1))
+			continue;
+		trims++;
+		struct kept k;
+		kept_read(d, &k);
+		uint64_t at = d->ctx.registry_at;
+		assert_true(k.n && k.pos[0] == (at + 1 == 14 ? 15 : at + 1));
+	}
+	assert_int_equal(trims, 9);
+	same_as_inline(d, in);
+	free(e);
+}
+
+/*
+ * Trims of many entries at once, over many pages of the table (400
+ * versions, positions 2..401, of some 160 bytes each): caught up by 150,
+ * 400 > 250 + 8, trimmed to 250; by 200, 250 > 50 + 8, trimmed to 50; the
+ * tables are inline's.
+ */
+static void
+behind_trimmed_across_pages(void **state)
+{
+	struct fixture *fx = *state;
+	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
+	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *const both[2] = {d, in};
+	apply_tune_behind(8);
+	struct env *e = edits_build(fx, 400, 0);
+	edits_apply(both, e, 0, 400);
+	behind_is(d, 400, 400);
+	assert_true(catch_up_trim(d, 150, 8));
+	assert_int_equal(count(d, STORE_BEHIND), 250);
+	assert_true(catch_up_trim(d, 200, 8));
+	assert_int_equal(count(d, STORE_BEHIND), 50);
+	assert_int_equal(catch_up_max(d, UINT64_MAX), 50);
+	same_as_inline(d, in);
+	free(e);
+}
+
 /* ---------------------------------------------------------------- judged while behind */
 
 /* The setting of the judgements below: V1 proposes to identify household
@@ -973,6 +1285,11 @@ main(void)
 	    cmocka_unit_test_setup_teardown(restart_while_behind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(damaged_registry_at_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(parked_step_found_while_catching_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(behind_trimmed_past_the_bound, setup, trim_teardown),
+	    cmocka_unit_test_setup_teardown(behind_trimmed_then_restart, setup, trim_teardown),
+	    cmocka_unit_test_setup_teardown(behind_trim_keeps_what_is_to_apply, setup,
+	                                    trim_teardown),
+	    cmocka_unit_test_setup_teardown(behind_trimmed_across_pages, setup, trim_teardown),
 	    cmocka_unit_test_setup_teardown(step_judged_on_versions_deferred_before_it, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(step_after_versions_deferred_in_its_batch, setup,
