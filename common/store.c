@@ -688,14 +688,19 @@ store_iter_del(struct store_iter *it, const void *key, size_t klen)
 	int rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET);
 	if (rc == MDB_NOTFOUND)
 		return;
-	if (!rc)
-		rc = mdb_cursor_del(it->cur, 0);
+	if (rc) {
+		iter_fail(it, rc);
+		return;
+	}
+	/* Marked first: KEY may point into the page the delete rewrites (the
+	 * key an iteration just read). A mark too many, should it fail. */
+	mark(it->txn, it->db, key, klen, NULL);
+	rc = mdb_cursor_del(it->cur, 0);
 	if (rc) {
 		iter_fail(it, rc);
 		return;
 	}
 	it->txn->wrote = true;
-	mark(it->txn, it->db, key, klen, NULL);
 }
 
 int

@@ -240,6 +240,41 @@ the_node_s_writes_mark_their_areas(void **state)
 	assert_int_equal(store_changes(st, s3, snapshot(st), &got, &k), JZ_ENOTFOUND);
 }
 
+/* A delete through a cursor marks the key it deletes, also when that key
+ * is the one the iteration just read, which points into the page the
+ * delete rewrites (behind_trim's and the person index's way). */
+static void
+a_cursor_s_delete_marks_the_key_it_deleted(void **state)
+{
+	struct test_store *ts = *state;
+	struct store *st = ts->st;
+	rollup_marks_on(st);
+	const uint64_t town = 630121101000;
+	struct store_txn txn;
+	uint8_t key[10];
+	assert_int_equal(store_begin(st, &txn, STORE_RW), 0);
+	for (uint64_t i = 1; i <= 6; i++) {
+		be64_put(key, town + i);
+		be16_put(key + 8, 2020);
+		store_put(&txn, STORE_ROLLUP, key, sizeof(key), "row", 3);
+	}
+	assert_int_equal(store_commit(&txn), 0);
+
+	uint64_t s0 = snapshot(st);
+	struct store_iter it;
+	struct bytes k, v;
+	assert_int_equal(store_begin(st, &txn, STORE_RW), 0);
+	assert_int_equal(store_iter_open(&txn, STORE_ROLLUP, &it), 0);
+	int rc = store_iter_seek(&it, NULL, 0, &k, &v);
+	for (int i = 0; rc == 0; i++, rc = store_iter_next(&it, &k, &v))
+		if (i % 2 == 0)
+			store_iter_del(&it, k.p, k.n); /* the 1st, 3rd and 5th */
+	assert_int_equal(rc, JZ_ENOTFOUND);
+	assert_int_equal(store_iter_close(&it), 0);
+	assert_int_equal(store_commit(&txn), 0);
+	changes(st, s0, (uint64_t[]){town + 1, town + 3, town + 5}, 3);
+}
+
 /* Census V (a population of POP) in one committed write of N's store. */
 static void
 census(struct store *st, uint64_t v, uint64_t pop)
@@ -396,6 +431,8 @@ main(void)
 	    cmocka_unit_test(another_process_s_write_is_not_vouched_for),
 	    cmocka_unit_test(a_rollup_since_reads_the_marked_rows),
 	    cmocka_unit_test_setup_teardown(the_node_s_writes_mark_their_areas, setup,
+	                                    test_store_teardown),
+	    cmocka_unit_test_setup_teardown(a_cursor_s_delete_marks_the_key_it_deleted, setup,
 	                                    test_store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
