@@ -579,9 +579,12 @@ behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_v
 }
 
 /* Entries of STORE_BEHIND already applied, kept until the registry is
- * caught up (then cleared at once): deleted from the front when there are
- * more than this many (fewer for tests: apply_tune_behind), so that a
- * node that never catches up whole does not keep them all. */
+ * caught up (then cleared at once): deleted from the front, all of them,
+ * by a catching up that stops short of the head when the table holds more
+ * than this many besides the log entries still behind (fewer for tests:
+ * apply_tune_behind), so that a node that never catches up whole does not
+ * keep them all. Those log entries count other records too (census, node,
+ * key, receipt), so as many more applied ones may stay. */
 #define BEHIND_APPLIED_MAX 262144
 
 static uint64_t behind_applied_max = BEHIND_APPLIED_MAX;
