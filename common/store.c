@@ -178,13 +178,11 @@ int
 store_open(struct store **out, const char *dir, uint64_t map_size,
            const struct store_layout *layout)
 {
+	if (layout->n + 1 > STORE_CURSORS)
+		return -EINVAL; /* a layout larger than store.h allows for */
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	if (layout->n + 1 > STORE_CURSORS) {
-		free(st);
-		return -EINVAL; /* a layout larger than store.h allows for */
-	}
 	st->layout = layout;
 	st->dbi = calloc(layout->n + 1, sizeof(*st->dbi));
 	st->mark = calloc(layout->n + 1, sizeof(*st->mark));
@@ -486,13 +484,15 @@ put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void
 	MDB_cursor *c = txn_cursor(txn, db);
 	if (!c)
 		return;
+	/* Marked first, as store_iter_del does: KEY and VAL may be views into
+	 * the map that the write moves. A mark too many, should it fail. */
+	mark(txn, db, key, klen, &(struct bytes){val, vlen});
 	int rc = mdb_cursor_put(c, &k, &v, flags);
 	if (rc) {
 		store_fail(txn, mdb_err(rc));
 		return;
 	}
 	txn->wrote = true;
-	mark(txn, db, key, klen, &(struct bytes){val, vlen});
 }
 
 void
@@ -514,14 +514,22 @@ store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 {
 	if (txn->err)
 		return;
-	MDB_val k = {klen, (void *)(uintptr_t)key};
-	int rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
-	if (rc && rc != MDB_NOTFOUND) {
-		store_fail(txn, mdb_err(rc));
-	} else if (!rc) {
-		txn->wrote = true;
-		mark(txn, db, key, klen, NULL);
+	MDB_cursor *c = txn_cursor(txn, db);
+	if (!c)
+		return;
+	MDB_val k = {klen, (void *)(uintptr_t)key}, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	if (rc == MDB_NOTFOUND)
+		return;
+	if (!rc) {
+		mark(txn, db, key, klen, NULL); /* first, as store_iter_del */
+		rc = mdb_cursor_del(c, 0);
 	}
+	if (rc) {
+		store_fail(txn, mdb_err(rc));
+		return;
+	}
+	txn->wrote = true;
 }
 
 /* Empty DB (DEL 0) or delete it (DEL 1): store_clear, store_drop. */
@@ -530,7 +538,7 @@ drop(struct store_txn *txn, unsigned db, int del)
 {
 	if (txn->err)
 		return;
-	close_cursor(txn, db); /* LMDB frees a deleted table's handle */
+	close_cursor(txn, db); /* mdb_drop with DEL 1 frees the table's handle */
 	int rc = mdb_drop(txn->txn, txn->st->dbi[db], del);
 	if (rc) {
 		store_fail(txn, mdb_err(rc));

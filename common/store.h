@@ -154,7 +154,8 @@ void store_fail(struct store_txn *txn, int err);
 
 /*
  * Look up KEY. On 0, *val is a view into the map valid until the transaction
- * ends. JZ_ENOTFOUND does not stick; other errors do.
+ * ends, or in a write transaction until its next write (LMDB's rule).
+ * JZ_ENOTFOUND does not stick; other errors do.
  */
 int store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, struct bytes *val);
 

@@ -1021,8 +1021,8 @@ registry_tick(struct node *n, uint64_t now, bool wanted)
 			; /* a transaction at a time, each logged at debug */
 	else if (n->catch_up_err || now - n->rx_ms >= (uint64_t)n->cfg.registry_defer_ms)
 		(void)catch_up(n, APPLY_CATCH_UP_TXN); /* a failure retried, idle or not */
-	if (n->catch_up_err)
-		n->catch_up_failed_ms = now;
+	if (n->catch_up_err) /* after the try: one that took long waits too */
+		n->catch_up_failed_ms = node_now_ms();
 }
 
 /* Read the links this turn? Not while the registry stands at the mark and

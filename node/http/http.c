@@ -618,13 +618,15 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 {
 	struct svc s;
 	Ctl__Reply rp;
-	/* The household tables first, which the areas below wait for anyway:
-	 * status then shows where catching them up stands after this scrape's
-	 * own try, not one scrape late. A failure is not refused here: status
-	 * reports it (jzfp_registry_failing). */
+	/* The household tables first, once: status then shows where catching
+	 * them up stands after this scrape's own try, not one scrape late. A
+	 * failure is not refused here: status reports it
+	 * (jzfp_registry_failing), and the area figures, which read the
+	 * tables, are left out rather than waited for and tried again. */
 	char why[256];
-	if (control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why)))
-		log_debug("http: /metrics with the household tables behind: %s", why);
+	bool tables = !control_registry_wait(h->ctl, CONTROL_CATCH_UP_WAIT_MS, why, sizeof(why));
+	if (!tables)
+		log_debug("http: /metrics without the area figures: %s", why);
 	if (ask_status(h, &s, &rp)) {
 		enum MHD_Result r = send_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", rp.error);
 		svc_release(&s);
@@ -634,7 +636,8 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	sbuf_init(&b);
 	http_metrics(&b, rp.status);
 	svc_release(&s);
-	metrics_areas(h, &b);
+	if (tables)
+		metrics_areas(h, &b);
 	if (!ask_tree(h, &s, &rp))
 		http_metrics_tree(&b, rp.tree);
 	svc_release(&s);

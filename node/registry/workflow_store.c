@@ -122,10 +122,10 @@ check_from_status(struct hh_work *hw, struct store_txn *txn, const struct wf_pro
 	if (!err && v.n_parents)
 		err = hh_official_of(hw, txn, p->household, v.parents[0], &official);
 	/* Nothing recorded at or before the parent: never identified there,
-	 * 非贫困户. So too for a parent not held here, which a tree does not
-	 * give: a version goes up after those it builds on (each relay
-	 * forwards in log order), so a proposal never comes before its
-	 * parent. */
+	 * 非贫困户. So too for a parent, or the proposal's own version, not
+	 * held here, which a tree does not give: a version goes up after those
+	 * it builds on (each relay forwards in log order), and a step after its
+	 * proposal. */
 	if (err == JZ_ENOTFOUND)
 		err = 0;
 	if (err) {

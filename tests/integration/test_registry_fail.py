@@ -195,7 +195,8 @@ def test(t):
              f"{town}: jzfp_registry_failing at the first scrape with the disk full")
     fail_reads(t, town, behind)
     lines = stopped_lines(town)
-    check_eq(len(lines), 1, f"{town}: log lines {STOPPED!r} after {FAILS + 3} failed tries")
+    check_eq(len(lines), 1, f"{town}: log lines {STOPPED!r} after {FAILS + 3} or more failed "
+                            f"tries (each read, the scrapes, the loop's every second)")
     check(REASON in lines[0], f"{town}: the log does not say why: {lines[0]!r}")
     st = t.status(town)
     check_eq((st["records"], st["up"]["head"]), (records, head),
