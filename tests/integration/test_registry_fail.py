@@ -16,7 +16,8 @@ that nothing comes down for the township to write meanwhile.
 
   - with the disk "full", the first /metrics scrape (before any read) has
     jzfp_registry_failing 1: the scrape's own try comes before the status
-    it reports (was one scrape late);
+    it reports (was one scrape late); the area figures are left out (back
+    once caught up);
   - a rollup at the township fails, three times, each
     within 10 s (not after the 50 s a read waits for the registry) with a
     non-zero exit and the reason (No space left on device), and the daemon
@@ -193,6 +194,8 @@ def test(t):
         pass
     check_eq(metric(t, town, "jzfp_registry_failing"), 1.0,
              f"{town}: jzfp_registry_failing at the first scrape with the disk full")
+    check("\njzfp_area_" not in http_get(t, town, "/metrics")[1],
+          f"{town}: /metrics has area figures while its tables cannot catch up")
     fail_reads(t, town, behind)
     lines = stopped_lines(town)
     check_eq(len(lines), 1, f"{town}: log lines {STOPPED!r} after {FAILS + 3} or more failed "
@@ -218,6 +221,8 @@ def test(t):
           f"{town}: status still shows the failure")
     check_eq(metric(t, town, "jzfp_registry_failing"), 0.0,
              f"{town}: jzfp_registry_failing after catching up")
+    check(f'\njzfp_area_poor_persons{{area="{VILLAGE}"' in http_get(t, town, "/metrics")[1],
+          f"{town}: /metrics has no area figures once caught up")
     p = rollup_csv(t, town)
     check(p.returncode == 0, f"{town}: rollup after the disk was freed: exit {p.returncode}: "
                              f"{p.stderr.strip()}")
