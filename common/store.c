@@ -348,6 +348,10 @@ release_deferred(struct store_txn *txn)
 static MDB_cursor *
 txn_cursor(struct store_txn *txn, unsigned db)
 {
+	if (!txn->txn) { /* ended, or never begun: a caller's mistake, not a crash */
+		store_fail(txn, JZ_EIO);
+		return NULL;
+	}
 	if (!txn->cursor[db]) {
 		MDB_cursor *c;
 		int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
@@ -596,6 +600,11 @@ store_iter_open(struct store_txn *txn, unsigned db, struct store_iter *it)
 	it->cur = NULL;
 	it->db = db;
 	it->err = 0;
+	if (!txn->txn) { /* as txn_cursor */
+		it->err = JZ_EIO;
+		store_fail(txn, it->err);
+		return it->err;
+	}
 	int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
 	if (rc) {
 		it->err = mdb_err(rc);

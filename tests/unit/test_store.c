@@ -264,6 +264,34 @@ put_in_read_txn_fails(void **state)
 	assert_false(has_u64(fx->st, STORE_META, 5, NULL));
 }
 
+/* A transaction used after it ended fails with JZ_EIO, which sticks, and
+ * writes nothing: a caller's mistake is an error, not a crash. */
+static void
+use_after_end_fails(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes v;
+	uint8_t k[8];
+	be64_put(k, 6);
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_put(&txn, STORE_META, k, sizeof(k), "w", 1);
+	assert_int_equal(store_commit(&txn), 0);
+	assert_int_equal(store_get(&txn, STORE_META, k, sizeof(k), &v), JZ_EIO);
+	store_put(&txn, STORE_META, k, sizeof(k), "x", 1);
+	store_del(&txn, STORE_META, k, sizeof(k));
+	assert_int_equal(txn.err, JZ_EIO);
+	assert_int_equal(store_commit(&txn), JZ_EIO);
+
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	store_abort(&txn);
+	assert_int_equal(store_iter_open(&txn, STORE_META, &it), JZ_EIO);
+	assert_int_equal(store_iter_close(&it), JZ_EIO);
+	assert_true(has_u64(fx->st, STORE_META, 6, "w"));
+}
+
 static void
 append_out_of_order_sticks(void **state)
 {
@@ -740,6 +768,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(store_fail_keeps_the_first_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notfound_does_not_stick, setup, teardown),
 	    cmocka_unit_test_setup_teardown(put_in_read_txn_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(use_after_end_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(append_out_of_order_sticks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterator_writes_as_store_put, setup, teardown),
