@@ -26,6 +26,7 @@
  * control_close shuts the context down: every blocking call in the broker
  * and the readers returns ETERM, and they close their sockets and end.
  */
+#include "clock.h"
 #include "control.h"
 #include "log.h"
 #include "node.h"
@@ -440,14 +441,6 @@ route(zmq_msg_t *body, bool ro, uint32_t *wait_ms, uint64_t *after, bool *change
 	}
 	ctl__request__free_unpacked(rq, &wiping);
 	return rc;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A reader's start or end of a read with META (the broker's thread). */

@@ -8,6 +8,7 @@
  */
 #include "arena.h"
 #include "cli.h"
+#include "clock.h"
 #include "err.h"
 #include "render.h"
 #include "text.h"
@@ -156,14 +157,6 @@ monitor_event(void *mon)
 	return ev;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 cli_send(struct ctl *c, const Ctl__Request *rq)
 {
@@ -177,7 +170,7 @@ cli_send(struct ctl *c, const Ctl__Request *rq)
 	free(buf);
 	if (rc < 0)
 		cli_die("cannot send to jzfpd: %s", zmq_strerror(zmq_errno()));
-	c->sent_ms = now_ms();
+	c->sent_ms = mono_ms();
 }
 
 Ctl__Reply *
@@ -187,7 +180,7 @@ cli_receive(struct ctl *c)
 	for (;;) {
 		zmq_pollitem_t items[2] = {{.socket = c->req, .events = ZMQ_POLLIN},
 		                           {.socket = c->mon, .events = ZMQ_POLLIN}};
-		uint64_t now = now_ms();
+		uint64_t now = mono_ms();
 		if (now >= deadline)
 			cli_die("no answer from jzfpd within %d s (is it running? see its log)",
 			        c->timeout_s);

@@ -10,6 +10,7 @@
 
 #include "area.h"
 #include "cert.h"
+#include "clock.h"
 #include "control.h"
 #include "envelope.h"
 #include "hex.h"
@@ -51,17 +52,13 @@
 uint64_t
 node_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 uint64_t
 node_now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return mono_us();
 }
 
 uint64_t

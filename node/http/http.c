@@ -6,6 +6,7 @@
 #include "http.h"
 
 #include "area.h"
+#include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "err.h"
@@ -397,14 +398,6 @@ snapshot_now(struct http *h, uint64_t *snap, char *why, size_t len)
 }
 
 /* ---------------------------------------------------------------- request deadline */
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Bytes the kernel has received on socket FD; false if it cannot say. */
 static bool
