@@ -956,13 +956,24 @@ receipts_tick(struct node *n, uint64_t now)
  * loop reads anything more (it stops its rounds at the mark, so one round
  * at most goes past it): what a read may have to wait for, or a record
  * that catches up in its own transaction, stays about a second at the
- * default. After a
- * failure it tries again once every CATCH_UP_RETRY_MS, busy or idle,
- * whatever defer_ms, and at once when a read asks; the loop then stops
- * reading the links while at the mark (it would only spin on what it does
- * not read).
+ * default. After a failure it tries again after node_catch_up_retry_ms (a
+ * second for a full disk), busy or idle, whatever defer_ms, and at once when
+ * a read asks; the loop then stops reading the links while at the mark (it
+ * would only spin on what it does not read).
  */
-#define CATCH_UP_RETRY_MS 1000
+#define CATCH_UP_RETRY_MS     1000
+#define CATCH_UP_RETRY_MAX_MS 60000
+
+uint64_t
+node_catch_up_retry_ms(int err, uint32_t failures)
+{
+	if (apply_is_storage_err(err) || failures <= 1)
+		return CATCH_UP_RETRY_MS;
+	uint64_t ms = CATCH_UP_RETRY_MS;
+	for (uint32_t i = 1; i < failures && ms < CATCH_UP_RETRY_MAX_MS; i++)
+		ms *= 2;
+	return ms < CATCH_UP_RETRY_MAX_MS ? ms : CATCH_UP_RETRY_MAX_MS;
+}
 
 static int
 catch_up(struct node *n, uint64_t max)
@@ -973,6 +984,7 @@ catch_up(struct node *n, uint64_t max)
 	n->caught_up += done;
 	if (err)
 		n->catch_up_tries++;
+	n->catch_up_failures = err ? n->catch_up_failures + 1 : 0;
 	if (err && err != n->catch_up_err)
 		log_error("registry: catching up stopped %" PRIu64 " log entries behind: %s",
 		          apply_registry_behind(&n->ax), err_str(err));
@@ -1006,11 +1018,14 @@ registry_tick(struct node *n, uint64_t now, bool wanted)
 		if (n->catch_up_err) /* caught up by a record's own transaction */
 			log_info("registry: caught up again");
 		n->catch_up_err = 0;
+		n->catch_up_failures = 0;
 		return;
 	}
 	if (wanted || n->stop)
 		(void)catch_up(n, UINT64_MAX);
-	else if (n->catch_up_err && now - n->catch_up_failed_ms < CATCH_UP_RETRY_MS)
+	else if (n->catch_up_err &&
+	         now - n->catch_up_failed_ms <
+	             node_catch_up_retry_ms(n->catch_up_err, n->catch_up_failures))
 		return;
 	else if (behind >= (uint64_t)n->cfg.registry_behind_max)
 		while (!catch_up(n, APPLY_CATCH_UP_TXN) &&

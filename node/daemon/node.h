@@ -83,6 +83,7 @@ struct node {
 	int catch_up_err;
 	uint64_t catch_up_failed_ms; /* when it last failed (a retry's wait) */
 	uint64_t catch_up_tries;     /* failed catchings up since start: a read waits for one */
+	uint32_t catch_up_failures;  /* in a row, for node_catch_up_retry_ms */
 	uint64_t caught_up;          /* versions applied by catching up since start */
 	bool stop;
 };
@@ -141,6 +142,14 @@ uint64_t node_clock_behind_ms(const struct node *n);
 /* Sign this node's NodeInfo if it has none yet or its certificate changed,
  * and from then on allow signing (uplink.confirmed). Returns 0 or an error. */
 int node_confirm_chain(struct node *n);
+
+/* How long after the FAILURES-th failure in a row of catching up, with
+ * ERR, the loop tries again by itself (a read tries at once): a second for
+ * the store's own failures (apply_is_storage_err: a disk freed is caught up
+ * within a second), doubling from a second up to a minute for anything
+ * else (a damaged entry, which only an operator mends: each try applies up
+ * to APPLY_CATCH_UP_TXN versions again and throws them away). */
+uint64_t node_catch_up_retry_ms(int err, uint32_t failures);
 
 /* Catch the household tables up with the log whole (apply.h, "Deferred"),
  * before a write service: loop thread. Returns 0 or an error, WHY saying it. */

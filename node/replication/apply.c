@@ -1501,8 +1501,8 @@ apply_abort(struct applier *a)
 	rollup_acc_reset(a->ctx->acc);
 }
 
-static bool
-is_storage_err(int err)
+bool
+apply_is_storage_err(int err)
 {
 	return err == -ENOSPC || err == -EDQUOT || err == -EIO || err == -EROFS || err == -EFBIG ||
 	       err == JZ_EIO || err == JZ_EMAPFULL;
@@ -1513,7 +1513,7 @@ is_storage_err(int err)
 static int
 write_result(struct apply_ctx *ctx, int err, bool growing)
 {
-	if (err && !is_storage_err(err) && !growing)
+	if (err && !apply_is_storage_err(err) && !growing)
 		return err; /* refused content, not storage */
 	if (err && err != ctx->store_err) {
 		if (err == -ENOSPC)

@@ -131,6 +131,11 @@ void apply_set_link(struct applier *a, uint64_t peer, const uint8_t epoch[16], u
  * many it applied. Returns 0 or the error that stopped it. */
 JZ_NODISCARD int apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *done);
 
+/* Is ERR the store's own failure (a full disk or quota, an I/O error, a
+ * read-only file system, a full map), which goes away once an operator or
+ * the map's growth mends it, rather than refused or damaged content? */
+bool apply_is_storage_err(int err);
+
 /* For tests: apply_catch_up, stopping short of the log's head, deletes
  * the versions applied from STORE_BEHIND once it holds more than
  * APPLIED_MAX entries besides the log entries still behind, instead of
