@@ -65,6 +65,16 @@ anon_kb() {
 		[ "$k" = RssAnon: ] && { ANON=$v; return; }
 	done <"/proc/$1/status" 2>/dev/null || true
 }
+# The state of process $1's main thread (the loop) into $STATE: R running
+# or waiting for a core, S waiting for the network or a timer, D waiting on
+# the disk (a commit's writes and fdatasync). With bash's own read, too.
+thread_state() {
+	local line=""
+	STATE=?
+	read -r line <"/proc/$1/task/$1/stat" 2>/dev/null || return 0
+	line=${line##*) }
+	STATE=${line%% *}
+}
 
 V=630121101001 T=630121101000 C=630121000000 P=630000000000
 # One chain. Run it twice (N/4 and N records) to see whether memory grows
@@ -106,11 +116,12 @@ PY
 	t0=$(now)
 	"$B/jzfpd" --config "$dir/tree/$V/jzfpd.conf" 2>"$dir/$V.log" &
 	pid[$V]=$!; pids+=("$!"); c0[$V]=0
-	declare -A peak=([$V]=0 [$T]=0 [$C]=0 [$P]=0)
+	declare -A peak=([$V]=0 [$T]=0 [$C]=0 [$P]=0) samples=([$V]=0 [$T]=0 [$C]=0 [$P]=0)
+	declare -A dwait=([$V]=0 [$T]=0 [$C]=0 [$P]=0)
 	# The wait polls the province over its control socket in one process;
-	# this loop only samples memory (a polling script that started
-	# jzfpctl and python3 each time took a good part of a core from the
-	# chain it timed).
+	# this loop only samples memory and each loop's state (a polling
+	# script that started jzfpctl and python3 each time took a good part
+	# of a core from the chain it timed).
 	"$TOOLS/jzfp_bench" wait --config "$dir/tree/$P/jzfpd.conf" --records "$want" --timeout 240 \
 		>"$dir/wait.json" &
 	local waiter=$!
@@ -118,14 +129,18 @@ PY
 		for a in $V $T $C $P; do
 			anon_kb "${pid[$a]}"
 			[ "$ANON" -gt "${peak[$a]}" ] && peak[$a]=$ANON
+			thread_state "${pid[$a]}"
+			samples[$a]=$((samples[$a] + 1))
+			[ "$STATE" = D ] && dwait[$a]=$((dwait[$a] + 1))
 		done
 		sleep 0.02
 	done
 	wait "$waiter" || { echo "bench: the province holds $(cat "$dir/wait.json") of $want records after 240 s" >&2; exit 1; }
 	t1=$(json_field '["at"]' <"$dir/wait.json")
 	local tick; tick=$(getconf CLK_TCK)
-	cpu=() hwm=()
+	cpu=() hwm=() disk=()
 	for a in $V $T $C $P; do
+		disk+=("$((100 * dwait[$a] / (samples[$a] > 0 ? samples[$a] : 1)))")
 		cpu+=("$(python3 -c "print(round(($(cpu_ticks "${pid[$a]}") - ${c0[$a]}) / $tick * 1e6 / $n, 2))")")
 		hwm+=("${peak[$a]}")
 	done
@@ -244,11 +259,12 @@ print(json.dumps(out))')
 	fi
 fi
 
-python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" "$nats" "$reg_rps" "${cpu_all[*]}" <<'PY'
+python3 - "$records" "$rps" "$signed" "$base" "$lat" "$base_lat" "${cpu[*]}" "${hwm[*]}" "${hwm_small[*]}" "$nats" "$reg_rps" "${cpu_all[*]}" "${disk[*]}" <<'PY'
 import json, sys
 n, rps, signed = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 reg_rps = float(sys.argv[11])
 cpu_all = [float(x) for x in sys.argv[12].split()]
+disk = [int(x) for x in sys.argv[13].split()]
 base, lat, blat = json.loads(sys.argv[4]), json.loads(sys.argv[5]), json.loads(sys.argv[6])
 nats = json.loads(sys.argv[10] or "{}")
 cpu = [float(x) for x in sys.argv[7].split()]
@@ -270,6 +286,8 @@ else:
 print(f"village signing (offline)    {signed:,.0f} records/s")
 for i, name in enumerate(names):
     print(f"cpu per record, {name:9s}    {cpu[i]:7.2f} us   baseline {bcpu[i]:.3f} us   ratio {cpu[i] / max(bcpu[i], 1e-9):.0f}x   ({cpu_all[i]:.2f} us with its registry caught up)")
+for i, name in enumerate(names):
+    print(f"disk wait, {name:9s}          {disk[i]:3d} % of the time   (its loop in D state, sampled every 20 ms while the backlog replicated)")
 print(f"latency at {lat['rate']:.0f}/s, median      {lat['median_us']:,.0f} us   baseline {blat['median_us']:,.0f} us   ratio {lat['median_us'] / blat['median_us']:.1f}x")
 print(f"latency at {lat['rate']:.0f}/s, p99         {lat['p99_us']:,.0f} us   baseline {blat['p99_us']:,.0f} us   ratio {lat['p99_us'] / blat['p99_us']:.1f}x")
 for i, name in enumerate(names):
@@ -283,6 +301,7 @@ print(json.dumps({"records": n, "records_per_s": round(rps), "baseline_records_p
                   "latency_median_us": lat["median_us"], "latency_p99_us": lat["p99_us"],
                   "baseline_latency_median_us": blat["median_us"], "baseline_latency_p99_us": blat["p99_us"],
                   "peak_anon_kib": hwm, "peak_anon_kib_quarter_backlog": hwm_small,
+                  "disk_wait_pct": disk,
                   "nats_records_per_s": nats.get("e2e_throughput"),
                   "nats_ratio": round(rps / nats["e2e_throughput"], 3) if nats.get("e2e_throughput") else None,
                   "nats_ratio_registry_caught_up": round(reg_rps / nats["e2e_throughput"], 3) if nats.get("e2e_throughput") else None,
