@@ -55,6 +55,8 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d'"$1"')'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU microseconds a record of process $1 since it had used $2 ticks, over $3 records.
+us_per_record() { python3 -c "print(round(($(cpu_ticks "$1") - $2) / $(getconf CLK_TCK) * 1e6 / $3, 2))"; }
 # Anonymous resident memory (heap, stacks): LMDB's pages are file-backed and
 # belong to the page cache, so RssAnon is what would grow with the backlog.
 # Into $ANON, with bash's own read: sampling every 20 ms starts no process.
@@ -137,11 +139,10 @@ PY
 	done
 	wait "$waiter" || { echo "bench: the province holds $(cat "$dir/wait.json") of $want records after 240 s" >&2; exit 1; }
 	t1=$(json_field '["at"]' <"$dir/wait.json")
-	local tick; tick=$(getconf CLK_TCK)
 	cpu=() hwm=() disk=()
 	for a in $V $T $C $P; do
 		disk+=("$((100 * dwait[$a] / (samples[$a] > 0 ? samples[$a] : 1)))")
-		cpu+=("$(python3 -c "print(round(($(cpu_ticks "${pid[$a]}") - ${c0[$a]}) / $tick * 1e6 / $n, 2))")")
+		cpu+=("$(us_per_record "${pid[$a]}" "${c0[$a]}" "$n")")
 		hwm+=("${peak[$a]}")
 	done
 	rps=$(python3 -c "print(round($n / ($t1 - $t0)))")
@@ -154,7 +155,7 @@ PY
 	for a in $C $T; do "$B/jzfpctl" -c "$dir/tree/$a/jzfpd.conf" rollup --level province >/dev/null; done
 	cpu_all=()
 	for a in $V $T $C $P; do
-		cpu_all+=("$(python3 -c "print(round(($(cpu_ticks "${pid[$a]}") - ${c0[$a]}) / $tick * 1e6 / $n, 2))")")
+		cpu_all+=("$(us_per_record "${pid[$a]}" "${c0[$a]}" "$n")")
 	done
 	reg_rps=$(python3 -c "print(round($n / ($t2 - $t0)))")
 	signed=$(echo "$gen" | json_field '["signed_per_s"]')

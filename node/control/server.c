@@ -819,11 +819,12 @@ control_open(struct control **out, struct node *n, char *err, size_t errlen)
 	}
 	c->n = n;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a clock step moves no deadline */
-	pthread_cond_init(&c->caught_up, &ca);
-	pthread_condattr_destroy(&ca);
+	if (!mono_cond_init(&c->caught_up)) {
+		snprintf(err, errlen, "cannot set up the control's condition variable");
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return JZ_EIO;
+	}
 	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->wake_fd < 0) {
 		snprintf(err, errlen, "cannot make the control's eventfd: %s", strerror(errno));
@@ -1136,14 +1137,7 @@ control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t 
 {
 	if (!c)
 		return 0; /* no loop: nothing writes the store meanwhile */
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = mono_deadline(timeout_ms);
 	pthread_mutex_lock(&c->lock);
 	uint64_t head = c->view.local_seq, tries = c->view.catch_up_tries;
 	int rc = 0;
@@ -1163,10 +1157,7 @@ control_registry_wait(struct control *c, uint32_t timeout_ms, char *why, size_t 
 	if (at >= head)
 		return 0;
 	if (failed) {
-		snprintf(why, len,
-		         "the household tables are %" PRIu64 " log entries behind replication and "
-		         "cannot catch up: %s (see the node's log)",
-		         head - at, err_str(failed));
+		node_registry_why(why, len, head - at, failed);
 		return failed;
 	}
 	snprintf(why, len,

@@ -998,15 +998,21 @@ catch_up(struct node *n, uint64_t max)
 	return err;
 }
 
+void
+node_registry_why(char *why, size_t len, uint64_t behind, int err)
+{
+	snprintf(why, len,
+	         "the household tables are %" PRIu64 " log entries behind replication and "
+	         "cannot catch up: %s (see the node's log)",
+	         behind, err_str(err));
+}
+
 int
 node_registry_catch_up(struct node *n, char *why, size_t len)
 {
 	int err = catch_up(n, UINT64_MAX);
 	if (err)
-		snprintf(why, len,
-		         "the household tables are %" PRIu64
-		         " log entries behind replication and cannot catch up: %s",
-		         apply_registry_behind(&n->ax), err_str(err));
+		node_registry_why(why, len, apply_registry_behind(&n->ax), err);
 	return err;
 }
 

@@ -151,6 +151,10 @@ int node_confirm_chain(struct node *n);
  * to APPLY_CATCH_UP_TXN versions again and throws them away). */
 uint64_t node_catch_up_retry_ms(int err, uint32_t failures);
 
+/* Into WHY, why a read or write of the household tables fails: BEHIND log
+ * entries behind, and catching them up failed with ERR. */
+void node_registry_why(char *why, size_t len, uint64_t behind, int err);
+
 /* Catch the household tables up with the log whole (apply.h, "Deferred"),
  * before a write service: loop thread. Returns 0 or an error, WHY saying it. */
 int node_registry_catch_up(struct node *n, char *why, size_t len);

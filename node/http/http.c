@@ -560,13 +560,7 @@ watch_main(void *arg)
 			k->cut = true;
 			atomic_fetch_add(&http_cut, 1);
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 500 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = mono_deadline(500);
 		pthread_cond_timedwait(&h->wake, &h->lock, &ts);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -1159,13 +1153,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	h->ctl = ctl;
 	/* The watch's clock is monotonic: a step of the wall clock does not
 	 * move its deadlines. */
-	pthread_condattr_t ca;
-	bool sync = pthread_condattr_init(&ca) == 0;
-	if (sync) {
-		sync = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-		       pthread_cond_init(&h->wake, &ca) == 0;
-		pthread_condattr_destroy(&ca);
-	}
+	bool sync = mono_cond_init(&h->wake);
 	if (sync && pthread_mutex_init(&h->lock, NULL) != 0) {
 		pthread_cond_destroy(&h->wake);
 		sync = false;

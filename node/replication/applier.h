@@ -144,8 +144,8 @@ struct applier {
 	 * registry part deferred (store_envelope). */
 	uint64_t registry_at;
 	bool deferring;
-	uint64_t behind_id, behind_village; /* the deferred version's (ctx->behind_v) */
-	char why[200]; /* the first refusal's reason, for the log and replies */
+	uint64_t behind_id; /* the deferred version's household (ctx->behind_v) */
+	char why[200];      /* the first refusal's reason, for the log and replies */
 	/* proposal.c: the envelope being applied and its signer (neither is
 	 * stored yet while its record is applied, and a re-evaluation may need
 	 * both), and how deep re-evaluations are nested. */

@@ -513,18 +513,18 @@ parked_for(struct applier *a, uint64_t id)
 }
 
 /* STORE_BEHIND's value: id(8) village(8) hash(32), then the version's
- * value in the index (version.h). */
+ * value in the index (version.h). The village is the household id's
+ * (apply_household checks it), written for the format's sake. */
 #define BEHIND_FIXED (8 + 8 + 32)
 
-/* Keep deferred version V of household ID of VILLAGE, at log position POS. */
+/* Keep deferred version V of household ID, at log position POS. */
 static void
-behind_put(struct applier *a, uint64_t pos, uint64_t id, uint64_t village,
-           const struct hh_version *v)
+behind_put(struct applier *a, uint64_t pos, uint64_t id, const struct hh_version *v)
 {
 	uint8_t key[8], val[BEHIND_FIXED + VERSION_VALUE_MAX];
 	be64_put(key, pos);
 	be64_put(val, id);
-	be64_put(val + 8, village);
+	be64_put(val + 8, household_village(id));
 	memcpy(val + 16, v->hash, 32);
 	size_t n = BEHIND_FIXED + version_encode(v, val + BEHIND_FIXED);
 	store_append(&a->txn, STORE_BEHIND, key, sizeof(key), val, n);
@@ -708,7 +708,6 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) && !parked_for(a, h->id)) {
 		hh_version_from(a->ctx->behind_v, h, e->hash, e->origin, e->seq, e->hlc);
 		a->behind_id = h->id;
-		a->behind_village = h->village;
 		a->deferring = true;
 		return 0;
 	}
@@ -809,7 +808,7 @@ store_envelope(struct applier *a, const struct envelope *e, const struct origin_
 	if (whole)
 		a->registry_at = a->local_seq;
 	if (a->deferring)
-		behind_put(a, a->local_seq, a->behind_id, a->behind_village, a->ctx->behind_v);
+		behind_put(a, a->local_seq, a->behind_id, a->ctx->behind_v);
 	a->deferring = false;
 	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
 	bool own = memcmp(e->origin, ident_public(a->ctx->id), 32) == 0;

@@ -194,6 +194,34 @@ def procedure(t):
     return prov, town, village
 
 
+def as_schema(n, held):
+    """Rewrite N's stopped store as schema HELD held the same content."""
+    p = jt.run([TOOL, n.data, f"--as-{held}"])
+    check(p.returncode == 0, f"jzfp_schema --as-{held}: exit {p.returncode}: {p.stderr}")
+
+
+def upgraded_from(n, held):
+    """N's stopped store of schema HELD: refused at start, then upgraded by
+    --upgrade-store to this build's schema."""
+    refused(n, held)
+    rc, err = upgrade(n)
+    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from {held})" in err,
+          f"--upgrade-store on a schema-{held} store: exit {rc}: {err}")
+    jt.check_eq(schema_of(n), SCHEMA, f"schema after --upgrade-store from {held}")
+
+
+def started_as_before(t, n, held, records, before=None, village=None):
+    """N, upgraded from schema HELD, started: it holds RECORDS, answers the
+    procedure as BEFORE (when given) and passes --verify; stopped again."""
+    t.start(n)
+    jt.check_eq(t.status(n)["records"], records, f"records at the province upgraded from {held}")
+    if before is not None:
+        jt.check_eq(seen(t, n, ids_of(t, village)[:3]), before,
+                    f"the province upgraded from {held}")
+    t.verify(n, f"after the upgrade from schema {held}")
+    t.stop(n)
+
+
 def test(t):
     prov, town, village = procedure(t)
     before = seen(t, prov, ids_of(t, village)[:3])
@@ -223,59 +251,34 @@ def test(t):
     # refused; upgraded with nothing rewritten but the schema number, every
     # table, meta too, as this build had written it.
     six = digests(prov)
-    p = jt.run([TOOL, prov.data, "--as-5"])
-    check(p.returncode == 0, f"jzfp_schema --as-5: exit {p.returncode}: {p.stderr}")
+    as_schema(prov, 5)
     five = digests(prov)
     check(five["meta"] != six["meta"] and dict(five, meta=six["meta"]) == six,
           f"--as-5 rewrote more than the schema number: {six} -> {five}")
-    refused(prov, 5)
-    rc, err = upgrade(prov)
-    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from 5)" in err,
-          f"--upgrade-store on a schema-5 store: exit {rc}: {err}")
-    jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store from 5")
+    upgraded_from(prov, 5)
     jt.check_eq(digests(prov), six, "tables after --upgrade-store from 5 (meta too)")
-    t.start(prov)
-    jt.check_eq(t.status(prov)["records"], records, "records at the province upgraded from 5")
-    jt.check_eq(seen(t, prov, ids_of(t, village)[:3]), before, "the province upgraded from 5")
-    t.verify(prov, "after the upgrade from schema 5")
-    t.stop(prov)
+    started_as_before(t, prov, 5, records, before, village)
     # As schema 4 held the same content (states without the tag digest):
     # refused; upgraded with nothing rewritten but the schema number.
     tagged = digests(prov)["household"]
-    p = jt.run([TOOL, prov.data, "--as-4"])
-    check(p.returncode == 0, f"jzfp_schema --as-4: exit {p.returncode}: {p.stderr}")
+    as_schema(prov, 4)
     four = digests(prov)
     check(four["household"][0] == tagged[0] > 0 and four["household"][1] != tagged[1],
           f"--as-4 rewrote the household states: {tagged} -> {four['household']}")
-    refused(prov, 4)
-    rc, err = upgrade(prov)
-    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from 4)" in err,
-          f"--upgrade-store on a schema-4 store: exit {rc}: {err}")
+    upgraded_from(prov, 4)
     jt.check_eq(digests(prov), dict(four, meta=digests(prov)["meta"]),
                 "tables after --upgrade-store from 4 (all but the schema number)")
-    t.start(prov)
-    jt.check_eq(t.status(prov)["records"], records, "records at the province upgraded from 4")
-    jt.check_eq(seen(t, prov, ids_of(t, village)[:3]), before, "the province upgraded from 4")
-    t.verify(prov, "after the upgrade from schema 4")
-    t.stop(prov)
+    started_as_before(t, prov, 4, records, before, village)
     # As schema 3 held the same content: refused; upgraded with nothing
     # rewritten but the schema number (the versions kept apart start empty).
-    p = jt.run([TOOL, prov.data, "--as-3"])
-    check(p.returncode == 0, f"jzfp_schema --as-3: exit {p.returncode}: {p.stderr}")
+    as_schema(prov, 3)
     three = digests(prov)
     check(three.get("version", (0,))[0] > 0 and "version_new" not in three,
           f"a schema-3 store holds its versions in the index alone: {three}")
-    refused(prov, 3)
-    rc, err = upgrade(prov)
-    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from 3)" in err,
-          f"--upgrade-store on a schema-3 store: exit {rc}: {err}")
-    jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store from 3")
+    upgraded_from(prov, 3)
     jt.check_eq(digests(prov), dict(three, meta=digests(prov)["meta"]),
                 "tables after --upgrade-store from 3 (all but the schema number)")
-    t.start(prov)
-    jt.check_eq(t.status(prov)["records"], records, "records at the province upgraded from 3")
-    t.verify(prov, "after the upgrade from schema 3")
-    t.stop(prov)
+    started_as_before(t, prov, 3, records)
     # A step parked, as one that waits for its version would be: a copy
     # of a held step's key (taken out again before the node starts).
     p = jt.run([TOOL, prov.data, "--keys", "wfstep"])
@@ -291,8 +294,7 @@ def test(t):
     tables = digests(prov)
     check(tables.get("wfstep", (0,))[0] > 0 and tables.get("wfhist", (0,))[0] > 0,
           f"the province holds steps and history to rekey: {tables}")
-    p = jt.run([TOOL, prov.data, "--as-2"])
-    check(p.returncode == 0, f"jzfp_schema --as-2: exit {p.returncode}: {p.stderr}")
+    as_schema(prov, 2)
     refused(prov, 2)
 
     # A step whose event is not held (keyed after every other) stops the

@@ -120,6 +120,17 @@ defer_start(struct node_ut *nd, const struct ident *id)
 	return nd;
 }
 
+/* The pair most cases compare: the county deferring (FX->a, returned) and
+ * the county applying every record whole (FX->b, in *IN). */
+static struct node_ut *
+pair_start(struct fixture *fx, struct node_ut **in)
+{
+	struct node_ut *d = defer_start(&fx->a, fx->county);
+	*in = &fx->b;
+	node_start(*in, fx->county, MAP_SIZE);
+	return d;
+}
+
 /* A restart: the context and the store closed, then opened again on the
  * same directory, deferring again (as the daemon's configuration says). */
 static void
@@ -314,11 +325,9 @@ parked_put(struct node_ut *nd, const uint8_t key[PARKED_KEY])
 /* A case's deferring node (fx->a, returned) and inline one (*IN, fx->b),
  * the scenario S built and applied whole at the inline node. */
 static struct node_ut *
-pair_start(struct fixture *fx, struct scen *s, struct node_ut **in)
+scen_start(struct fixture *fx, struct scen *s, struct node_ut **in)
 {
-	struct node_ut *d = defer_start(&fx->a, fx->county);
-	*in = &fx->b;
-	node_start(*in, fx->county, MAP_SIZE);
+	struct node_ut *d = pair_start(fx, in);
 	scen_build(fx, s);
 	scen_apply(*in, s, 0, NB - 1);
 	return d;
@@ -340,7 +349,7 @@ deferred_equals_inline(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *in;
 	struct scen s;
-	struct node_ut *d = pair_start(fx, &s, &in);
+	struct node_ut *d = scen_start(fx, &s, &in);
 	scen_apply(d, &s, 0, 0);
 	behind_is(d, 3, 3); /* V1's NodeInfo applied whole, its three versions not */
 	assert_true(env_held(d, fx->v1, &s.v[3]));
@@ -404,8 +413,7 @@ static void
 other_kinds_catch_up_first(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
 	struct scen s;
 	scen_build(fx, &s);
@@ -542,7 +550,7 @@ restart_while_behind(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *in;
 	struct scen s;
-	struct node_ut *d = pair_start(fx, &s, &in);
+	struct node_ut *d = scen_start(fx, &s, &in);
 
 	scen_apply(d, &s, 0, 1);
 	assert_int_equal(catch_up_max(d, 2), 2);
@@ -586,7 +594,7 @@ damaged_registry_at_refused(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *in;
 	struct scen s;
-	struct node_ut *d = pair_start(fx, &s, &in);
+	struct node_ut *d = scen_start(fx, &s, &in);
 	scen_apply(d, &s, 0, 1);
 	assert_int_equal(catch_up_max(d, 2), 2);
 	scen_apply(d, &s, 2, 2);
@@ -643,8 +651,7 @@ static void
 parked_step_found_while_catching_up(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
 	const uint64_t h1 = HH(V1, 1), h2 = HH(V1, 2), h3 = HH(V1, 3);
 	struct chain cv, ct;
@@ -886,8 +893,7 @@ static void
 behind_trimmed_past_the_bound(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
 	apply_tune_behind(8);
 	struct env *e = edits_build(fx, 41, 21);
@@ -928,8 +934,7 @@ static void
 behind_trimmed_then_restart(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
 	struct kept *k0 = malloc(sizeof(*k0)), *k1 = malloc(sizeof(*k1));
 	assert_true(k0 && k1);
@@ -979,8 +984,7 @@ static void
 behind_trim_keeps_what_is_to_apply(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
 	apply_tune_behind(1);
 	struct env *e = edits_build(fx, 25, 13);
@@ -1011,8 +1015,7 @@ static void
 behind_trimmed_across_pages(void **state)
 {
 	struct fixture *fx = *state;
-	struct node_ut *d = defer_start(&fx->a, fx->county), *in = &fx->b;
-	node_start(in, fx->county, MAP_SIZE);
+	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
 	apply_tune_behind(8);
 	struct env *e = edits_build(fx, 400, 0);
@@ -1051,9 +1054,7 @@ static struct node_ut *
 late_start(struct fixture *fx, struct late *l, struct node_ut **in)
 {
 	const uint64_t h1 = HH(V1, 1);
-	struct node_ut *d = defer_start(&fx->a, fx->county);
-	*in = &fx->b;
-	node_start(*in, fx->county, MAP_SIZE);
+	struct node_ut *d = pair_start(fx, in);
 	struct node_ut *const both[2] = {d, *in};
 	uint8_t buf[REC_MAX_ENCODED], r[2][32];
 	size_t n;
