@@ -44,6 +44,9 @@ struct csv_reader {
 	 * up to 3. */
 	size_t raw_cap;
 	bool sniffed, raw_eof;
+	/* A file read as UTF-8 has had a byte >= 0x80 in it: until then it was
+	 * all ASCII, which reads the same in GB18030 (ascii_then_gb18030). */
+	bool beyond_ascii;
 	int bad_byte; /* an undecodable byte waiting to be reported, or -1 */
 	/* between fields: a comma, or TAB as Excel's tab-separated saves have it (layout) */
 	char sep;
@@ -100,6 +103,28 @@ utf8_multibyte(const unsigned char *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		count += p[i] >= 0xc2 && p[i] <= 0xf4;
 	return count;
+}
+
+/* Is P[0..N), damaged here and there, plainly UTF-8? Its valid multi-byte
+ * sequences outnumber the bytes that start none (and are at least 4); in
+ * GBK text few pairs of bytes happen to be valid UTF-8. */
+static bool
+plainly_utf8(const unsigned char *p, size_t n)
+{
+	size_t good = 0, bad = 0;
+	while (n) {
+		size_t at = utf8_bad_at(p, n);
+		good += utf8_multibyte(p, at);
+		if (at == n)
+			break;
+		bad++; /* and the continuation bytes after it, one damage */
+		do {
+			at++;
+		} while (at < n && (p[at] & 0xc0) == 0x80);
+		p += at;
+		n -= at;
+	}
+	return good >= 4 && good > bad;
 }
 
 /* Does iconv from ENC take all of P[0..N) (a cut-off tail allowed)? If so,
@@ -275,6 +300,7 @@ decode(struct csv_reader *r, char **in, size_t *inleft, char **out, size_t *outl
 		bool ascii_after = run < *inleft;
 		size_t rc = iconv(r->cd, in, &left, out, outleft);
 		*inleft -= run - left;
+		r->beyond_ascii |= left < run;
 		if (rc == (size_t)-1) {
 			if (errno == EINVAL && ascii_after)
 				errno = EILSEQ;
@@ -282,6 +308,28 @@ decode(struct csv_reader *r, char **in, size_t *inleft, char **out, size_t *outl
 		}
 	}
 	return 0;
+}
+
+/*
+ * A file taken for UTF-8 because its first chunk was all ASCII (sniff), in
+ * which a byte that is no UTF-8 comes later at P: a GBK file whose Chinese
+ * begins past the first 64 KiB. Everything before was ASCII, the same
+ * bytes in GB18030, so if the rest of the chunk (P[0..N), a cut-off tail
+ * allowed) decodes as GB18030 the file is read on in it, unless the rest
+ * is plainly UTF-8 with damage in it, which is reported with its line, not
+ * read as mojibake. True if so.
+ */
+static bool
+ascii_then_gb18030(struct csv_reader *r, const char *p, size_t n)
+{
+	iconv_t cd;
+	if (strcmp(r->encoding, "UTF-8") != 0 || r->beyond_ascii ||
+	    plainly_utf8((const unsigned char *)p, n) || !decodes_as("GB18030", p, n, &cd))
+		return false;
+	iconv_close(r->cd);
+	r->cd = cd;
+	r->encoding = "GB18030";
+	return true;
 }
 
 /* Read and convert the next chunk. Returns 1 with bytes to parse, 0 at the
@@ -326,7 +374,11 @@ fill(struct csv_reader *r)
 		}
 		char *in = r->raw, *out = r->chunk;
 		size_t inleft = r->raw_len, outleft = 2 * r->raw_cap;
-		if (decode(r, &in, &inleft, &out, &outleft) == (size_t)-1) {
+		size_t rc = decode(r, &in, &inleft, &out, &outleft);
+		if (rc == (size_t)-1 && (errno == EILSEQ || (errno == EINVAL && r->raw_eof)) &&
+		    ascii_then_gb18030(r, in, inleft))
+			rc = decode(r, &in, &inleft, &out, &outleft);
+		if (rc == (size_t)-1) {
 			if (errno == EILSEQ || (errno == EINVAL && r->raw_eof)) {
 				r->bad_byte = (unsigned char)*in;
 				inleft = 0;

@@ -286,6 +286,70 @@ reads_gb18030_across_chunks(void **state)
 	repeated_rows_read_whole("\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 40000, want, 2, "GB18030");
 }
 
+/* A file of more than a read's worth of ASCII, then FIRST, then ROW TIMES
+ * over, read whole: the rows read into *ROWS, the last into *LAST, and the
+ * reader (closed by the caller). */
+static struct csv_reader *
+ascii_then(const char *path, const char *first, const char *row, int times,
+           struct csv_row *last, size_t *rows)
+{
+	struct csv_reader *r = NULL;
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("a,b\n", f);
+	for (int i = 0; i < 20000; i++) /* 80 KB */
+		fputs("1,2\n", f);
+	fputs(first, f);
+	for (int i = 0; i < times; i++)
+		fputs(row, f);
+	fclose(f);
+	assert_int_equal(csv_open(&r, path), 0);
+	*rows = 0;
+	struct csv_row row_got;
+	while (csv_next(r, &row_got) == 1) {
+		++*rows;
+		*last = row_got;
+	}
+	return r;
+}
+
+/* A GBK file whose Chinese begins past the first read (64 KiB of ASCII
+ * before it, taken for UTF-8) is read on as GB18030; a UTF-8 file with a
+ * damaged character there is still reported, not read as GB18030
+ * mojibake (the damaged bytes and the text after them decode as GB18030
+ * too: 张三 in UTF-8 is three valid GB18030 pairs). */
+static void
+reads_gbk_after_ascii(void **state)
+{
+	(void)state;
+	char dir[256], path[300];
+	struct csv_row last = {0};
+	size_t rows;
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/late.csv", dir);
+
+	struct csv_reader *r = ascii_then(path, "", "\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 100,
+	                                  &last, &rows);
+	assert_string_equal(csv_error(r), "");
+	assert_int_equal(rows, 1 + 20000 + 100);
+	assert_int_equal(last.n, 2);
+	assert_string_equal(last.fields[0], "张三");
+	assert_string_equal(last.fields[1], "李四");
+	assert_string_equal(csv_encoding(r), "GB18030");
+	csv_close(&r);
+
+	r = ascii_then(path, "\xe5\xbc,x\n", "\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n", 100,
+	               &last, &rows);
+	assert_int_equal(rows, 1 + 20000);
+	assert_int_equal(csv_error_line(r), 1 + 20000 + 1);
+	assert_string_equal(csv_error_reason(r),
+	                    "not valid UTF-8 (byte 0xe5): the file is damaged or "
+	                    "in another encoding");
+	assert_string_equal(csv_encoding(r), "UTF-8");
+	csv_close(&r);
+	test_rmtree(dir);
+}
+
 /* A UTF-8 file is converted run by run (ASCII copied, the rest through
  * iconv): characters straddling the 64 KiB reads come out whole, and a
  * character cut short by an ASCII byte is reported where it starts, at the
@@ -385,6 +449,7 @@ main(void)
 	    cmocka_unit_test(reads_files_in_chunks),
 	    cmocka_unit_test(reads_gb18030_across_chunks),
 	    cmocka_unit_test(reads_utf8_runs),
+	    cmocka_unit_test(reads_gbk_after_ascii),
 	    cmocka_unit_test(separator_and_workbook_alike_in_memory_and_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
