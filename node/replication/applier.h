@@ -104,6 +104,11 @@ struct apply_ctx {
 	 * applied whole when they came (skipped when catching up). */
 	bool defer;
 	uint64_t registry_at;
+	/* Entries of STORE_BEHIND already applied that a catching up short of
+	 * the log's head keeps (apply.c, behind_trim): BEHIND_APPLIED_MAX,
+	 * which tests lower so that the trimming falls in small scenarios. */
+	uint64_t behind_applied_max;
+#define BEHIND_APPLIED_MAX 262144
 	/* The error of the last write that failed for want of storage (disk
 	 * full, I/O error, map not grown), 0 once a write succeeds again:
 	 * logged when it changes, shown in status. */

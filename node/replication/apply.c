@@ -228,6 +228,7 @@ apply_ctx_init(struct apply_ctx *ctx, struct store *st, const struct ident *id, 
 	ctx->id = id;
 	ctx->hlc = hlc;
 	ctx->area = area;
+	ctx->behind_applied_max = BEHIND_APPLIED_MAX;
 	int err = rollup_acc_new(&ctx->acc);
 	if (!err)
 		err = hh_work_new(&ctx->hh);
@@ -581,28 +582,17 @@ behind_apply(struct applier *a, uint64_t id, uint64_t village, const struct hh_v
 /* Entries of STORE_BEHIND already applied, kept until the registry is
  * caught up (then cleared at once): deleted from the front, all of them,
  * by a catching up that stops short of the head when the table holds more
- * than this many besides the log entries still behind (fewer for tests:
- * apply_tune_behind), so that a node that never catches up whole does not
- * keep them all. Those log entries count other records too (census, node,
- * key, receipt), so as many more applied ones may stay. */
-#define BEHIND_APPLIED_MAX 262144
-
-static uint64_t behind_applied_max = BEHIND_APPLIED_MAX;
-
-void
-apply_tune_behind(uint64_t applied_max)
-{
-	behind_applied_max =
-	    applied_max && applied_max < BEHIND_APPLIED_MAX ? applied_max : BEHIND_APPLIED_MAX;
-}
-
+ * than ctx->behind_applied_max besides the log entries still behind, so
+ * that a node that never catches up whole does not keep them all. Those
+ * log entries count other records too (census, node, key, receipt), so as
+ * many more applied ones may stay. */
 static int
 behind_trim(struct applier *a)
 {
 	uint64_t held = 0;
 	int err = store_count(&a->txn, STORE_BEHIND, &held);
 	/* At most local_seq - registry_at of them are still to apply. */
-	if (err || held <= a->local_seq - a->registry_at + behind_applied_max)
+	if (err || held <= a->local_seq - a->registry_at + a->ctx->behind_applied_max)
 		return err;
 	struct store_iter it;
 	if ((err = store_iter_open(&a->txn, STORE_BEHIND, &it)))

@@ -136,14 +136,6 @@ JZ_NODISCARD int apply_catch_up(struct apply_ctx *ctx, uint64_t max, uint64_t *d
  * the map's growth mends it, rather than refused or damaged content? */
 bool apply_is_storage_err(int err);
 
-/* For tests: apply_catch_up, stopping short of the log's head, deletes
- * the versions applied from STORE_BEHIND once it holds more than
- * APPLIED_MAX entries besides the log entries still behind, instead of
- * BEHIND_APPLIED_MAX (apply.c; 0, or more than that: the default), so that
- * the trimming falls in small scenarios. Not for use while transactions
- * run. */
-void apply_tune_behind(uint64_t applied_max);
-
 /* Log entries the registry is behind by (0: caught up). */
 uint64_t apply_registry_behind(const struct apply_ctx *ctx);
 

@@ -19,7 +19,7 @@
  * household's folded at its second (version_tune), so merges and folds fall
  * in the middle of catching up. The cases of STORE_BEHIND's applied
  * entries, kept until more than a bound of them and then trimmed, make the
- * bound small (apply_tune_behind) and check the table entry for entry
+ * bound small (apply_ctx.behind_applied_max) and check the table entry for entry
  * after each catching up. The fixture: apply_fixture.h.
  */
 #include "apply_fixture.h"
@@ -810,7 +810,7 @@ kept_same(const struct kept *a, const struct kept *b)
 /*
  * catch_up_max by MAX versions (at least 1), STORE_BEHIND read before and
  * after (and checked first). Short of the log's head, the versions applied
- * stay in it unless it then holds more than BOUND (apply_tune_behind)
+ * stay in it unless it then holds more than BOUND (apply_ctx.behind_applied_max)
  * entries besides the log entries still behind (behind_trim): then every
  * entry at or below the registry's position goes, and only those. Every
  * entry still to apply stays, as it was; caught up, none is left. Returns
@@ -869,14 +869,6 @@ catch_up_trim(struct node_ut *nd, uint64_t max, uint64_t bound)
 	return trim;
 }
 
-/* teardown, the trimming bound back at its default. */
-static int
-trim_teardown(void **state)
-{
-	apply_tune_behind(0);
-	return teardown(state);
-}
-
 /*
  * The versions applied by a catching up short of the log's head are kept in
  * STORE_BEHIND until it holds more than the bound (8 here) besides the log
@@ -895,7 +887,7 @@ behind_trimmed_past_the_bound(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
-	apply_tune_behind(8);
+	d->ctx.behind_applied_max = 8;
 	struct env *e = edits_build(fx, 41, 21);
 	edits_apply(both, e, 0, 20);
 	behind_is(d, 20, 20);
@@ -938,7 +930,7 @@ behind_trimmed_then_restart(void **state)
 	struct node_ut *const both[2] = {d, in};
 	struct kept *k0 = malloc(sizeof(*k0)), *k1 = malloc(sizeof(*k1));
 	assert_true(k0 && k1);
-	apply_tune_behind(8);
+	d->ctx.behind_applied_max = 8;
 	struct env *e = edits_build(fx, 40, 0);
 	edits_apply(both, e, 0, 30);
 	assert_true(catch_up_trim(d, 12, 8));
@@ -946,6 +938,7 @@ behind_trimmed_then_restart(void **state)
 	kept_read(d, k0);
 	assert_true(k0->n == 18 && k0->pos[0] == 14 && k0->pos[17] == 31);
 	reopen(d, fx->county);
+	d->ctx.behind_applied_max = 8; /* the context's, new at a reopen */
 	assert_int_equal(d->ctx.registry_at, 13);
 	assert_int_equal(d->ctx.local_seq, 31);
 	behind_is(d, 18, 18);
@@ -960,6 +953,7 @@ behind_trimmed_then_restart(void **state)
 	kept_read(d, k0);
 	assert_true(k0->n == 19 && k0->pos[0] == 23);
 	reopen(d, fx->county);
+	d->ctx.behind_applied_max = 8; /* the context's, new at a reopen */
 	assert_int_equal(d->ctx.registry_at, 27);
 	behind_is(d, 14, 14);
 	kept_read(d, k1);
@@ -986,7 +980,7 @@ behind_trim_keeps_what_is_to_apply(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
-	apply_tune_behind(1);
+	d->ctx.behind_applied_max = 1;
 	struct env *e = edits_build(fx, 25, 13);
 	edits_apply(both, e, 0, 25);
 	behind_is(d, 25, 24);
@@ -1017,7 +1011,7 @@ behind_trimmed_across_pages(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *in, *d = pair_start(fx, &in);
 	struct node_ut *const both[2] = {d, in};
-	apply_tune_behind(8);
+	d->ctx.behind_applied_max = 8;
 	struct env *e = edits_build(fx, 400, 0);
 	edits_apply(both, e, 0, 400);
 	behind_is(d, 400, 400);
@@ -1286,11 +1280,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(restart_while_behind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(damaged_registry_at_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(parked_step_found_while_catching_up, setup, teardown),
-	    cmocka_unit_test_setup_teardown(behind_trimmed_past_the_bound, setup, trim_teardown),
-	    cmocka_unit_test_setup_teardown(behind_trimmed_then_restart, setup, trim_teardown),
-	    cmocka_unit_test_setup_teardown(behind_trim_keeps_what_is_to_apply, setup,
-	                                    trim_teardown),
-	    cmocka_unit_test_setup_teardown(behind_trimmed_across_pages, setup, trim_teardown),
+	    cmocka_unit_test_setup_teardown(behind_trimmed_past_the_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(behind_trimmed_then_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(behind_trim_keeps_what_is_to_apply, setup, teardown),
+	    cmocka_unit_test_setup_teardown(behind_trimmed_across_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(step_judged_on_versions_deferred_before_it, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(step_after_versions_deferred_in_its_batch, setup,

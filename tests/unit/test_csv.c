@@ -290,8 +290,8 @@ reads_gb18030_across_chunks(void **state)
  * over, read whole: the rows read into *ROWS, the last into *LAST, and the
  * reader (closed by the caller). */
 static struct csv_reader *
-ascii_then(const char *path, const char *first, const char *row, int times,
-           struct csv_row *last, size_t *rows)
+ascii_then(const char *path, const char *first, const char *row, int times, struct csv_row *last,
+           size_t *rows)
 {
 	struct csv_reader *r = NULL;
 	FILE *f = fopen(path, "wb");
@@ -328,8 +328,8 @@ reads_gbk_after_ascii(void **state)
 	test_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/late.csv", dir);
 
-	struct csv_reader *r = ascii_then(path, "", "\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 100,
-	                                  &last, &rows);
+	struct csv_reader *r =
+	    ascii_then(path, "", "\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 100, &last, &rows);
 	assert_string_equal(csv_error(r), "");
 	assert_int_equal(rows, 1 + 20000 + 100);
 	assert_int_equal(last.n, 2);
@@ -338,8 +338,8 @@ reads_gbk_after_ascii(void **state)
 	assert_string_equal(csv_encoding(r), "GB18030");
 	csv_close(&r);
 
-	r = ascii_then(path, "\xe5\xbc,x\n", "\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n", 100,
-	               &last, &rows);
+	r = ascii_then(path, "\xe5\xbc,x\n", "\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n",
+	               100, &last, &rows);
 	assert_int_equal(rows, 1 + 20000);
 	assert_int_equal(csv_error_line(r), 1 + 20000 + 1);
 	assert_string_equal(csv_error_reason(r),
