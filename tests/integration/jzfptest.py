@@ -42,6 +42,7 @@ Usage:
 
 import csv
 import ctypes
+import http.client
 import io
 import json
 import os
@@ -1147,6 +1148,61 @@ def compare_rollup(got, want, what, columns=ROLLUP_COLUMNS):
 
 def node_names(tree):
     return {a: n.name for a, n in tree.nodes.items()}
+
+
+# ---------------------------------------------------------------- http
+
+HTTP_TIMEOUT_S = 30
+
+
+def http_addr(t, n):
+    """(host, port) of N's HTTP listener, as its status says (127.0.0.1 in tests)."""
+    addr = t.status(n).get("http_listen") or ""
+    check(re.fullmatch(r"127\.0\.0\.1:\d+", addr) is not None and not addr.endswith(":0"),
+          f"{n}: status http_listen is {addr!r}, expected 127.0.0.1 and the bound port")
+    host, port = addr.rsplit(":", 1)
+    return host, int(port)
+
+
+def http_request(addr, method, path, body=None, headers=None):
+    """One request; returns (status, headers dict (lower-case), body bytes)."""
+    c = http.client.HTTPConnection(addr[0], addr[1], timeout=HTTP_TIMEOUT_S)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        c.close()
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def label_unescape(v):
+    return v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): float} and the families (HELP and TYPE)."""
+    samples, helps, types = {}, set(), {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.add(line.split(" ", 3)[2])
+        elif line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            types[name] = typ
+        elif line and not line.startswith("#"):
+            m = SAMPLE.match(line)
+            check(m is not None, f"metrics: cannot parse {line!r}")
+            labels = {}
+            for k, v in LABEL.findall(m.group(2) or ""):
+                labels[k] = label_unescape(v)
+            key = (m.group(1), frozenset(labels.items()))
+            check(key not in samples, f"metrics: {line!r} twice")
+            samples[key] = float(m.group(3))
+    return samples, helps, types
 
 
 # ---------------------------------------------------------------- main

@@ -60,7 +60,8 @@ import urllib.parse
 
 import chromium
 import jzfptest as jt
-from jzfptest import check, check_eq
+from jzfptest import check, check_eq, http_addr, parse_metrics
+from jzfptest import http_request as request
 
 YEAR = 2020
 PROV = "630000000000"
@@ -85,7 +86,6 @@ PARENT_ONLY = ("jzfp_up_backlog_records", "jzfp_down_backlog_records", "jzfp_par
                "jzfp_receipt_unconfirmed_records")
 ALERTS = os.path.join(jt.SRC, "configs", "prometheus", "jzfp-alerts.yml")
 ALERTS_TEST = os.path.join(jt.SRC, "tests", "data", "prometheus", "jzfp-alerts-test.yml")
-HTTP_TIMEOUT = 30
 # [http] header_timeout of the test's HTTP nodes (default 10). They run with
 # the test clock, which moves the deadline too: the test moves it a minute at
 # a time (`clock advance`), 60 s below it and 120 s past it, never waiting.
@@ -149,26 +149,6 @@ def still_open(n, socks, what):
     check(not readable, f"{n}: {len(readable)} of the {what} closed or answered too soon")
 
 
-def http_addr(t, n):
-    addr = t.status(n).get("http_listen") or ""
-    check(re.fullmatch(r"127\.0\.0\.1:\d+", addr) is not None and not addr.endswith(":0"),
-          f"{n}: status http_listen is {addr!r}, expected 127.0.0.1 and the bound port")
-    host, port = addr.rsplit(":", 1)
-    return host, int(port)
-
-
-def request(addr, method, path, body=None, headers=None):
-    """One request; returns (status, headers dict (lower-case), body bytes)."""
-    c = http.client.HTTPConnection(addr[0], addr[1], timeout=HTTP_TIMEOUT)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
-
-
 def get(addr, path):
     st, hd, body = request(addr, "GET", path)
     check_eq(st, 200, f"GET {path}: status (body {body[:200]!r})")
@@ -176,35 +156,6 @@ def get(addr, path):
 
 
 # ---------------------------------------------------------------- metrics
-
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def label_unescape(v):
-    return v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
-
-
-def parse_metrics(text):
-    """{(name, frozenset(labels)): float} and the families (HELP and TYPE)."""
-    samples, helps, types = {}, set(), {}
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            helps.add(line.split(" ", 3)[2])
-        elif line.startswith("# TYPE "):
-            _, _, name, typ = line.split(" ", 3)
-            types[name] = typ
-        elif line and not line.startswith("#"):
-            m = SAMPLE.match(line)
-            check(m is not None, f"metrics: cannot parse {line!r}")
-            labels = {}
-            for k, v in LABEL.findall(m.group(2) or ""):
-                labels[k] = label_unescape(v)
-            key = (m.group(1), frozenset(labels.items()))
-            check(key not in samples, f"metrics: {line!r} twice")
-            samples[key] = float(m.group(3))
-    return samples, helps, types
-
 
 def promtool_check(text, what):
     promtool = shutil.which("promtool")
@@ -248,7 +199,7 @@ def check_answer_budget(t, n, addr):
         for i in range(clients):  # 16 connections per address at most
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.settimeout(HTTP_TIMEOUT)
+            s.settimeout(jt.HTTP_TIMEOUT_S)
             s.bind((f"127.0.0.{2 + i // 16}", 0))
             s.connect(addr)
             s.sendall(req)
@@ -279,7 +230,7 @@ def check_answer_budget(t, n, addr):
         # An answer read slowly is not cut at the request deadline: the clock
         # moved past it, a probe's request cut (so the deadline's watch has
         # looked at every connection since), then read whole.
-        probe = socket.create_connection(addr, timeout=HTTP_TIMEOUT,
+        probe = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S,
                                          source_address=("127.0.0.9", 0))
         probe.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
         began(t, n, probe)
@@ -356,7 +307,7 @@ def check_dashboard_model(d):
 
 def prom_get(port, path, **query):
     """GET Prometheus's API PATH; its data. A failure names the answer."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=jt.HTTP_TIMEOUT_S)
     try:
         c.request("GET", path + ("?" + urllib.parse.urlencode(query) if query else ""))
         r = c.getresponse()
@@ -608,9 +559,9 @@ def check_area_metrics(t, n, text, m):
     area."""
     got = {}
     for line in text.splitlines():
-        s = SAMPLE.match(line)
+        s = jt.SAMPLE.match(line)
         if s and s.group(1) in AREA_FIGS:
-            labels = dict(LABEL.findall(s.group(2)))
+            labels = dict(jt.LABEL.findall(s.group(2)))
             got[(s.group(1), labels["area"])] = (labels, float(s.group(3)))
     want, year, threshold = {}, None, None
     for level in AREA_LEVELS[n.level]:
@@ -626,7 +577,7 @@ def check_area_metrics(t, n, text, m):
     check_eq(sorted(got), sorted(want), f"{n}: /metrics area figures (metric, area)")
     for key, (level, name, v) in want.items():
         labels, value = got[key]
-        check_eq((labels["level"], label_unescape(labels["name"])), (level, name),
+        check_eq((labels["level"], jt.label_unescape(labels["name"])), (level, name),
                  f"{n}: {key[0]}{{area={key[1]}}} labels")
         check_eq(value, v, f"{n}: {key[0]}{{area={key[1]}}}")
     check_eq(m[("jzfp_rollup_year", frozenset())], float(year), f"{n}: jzfp_rollup_year")
@@ -829,11 +780,11 @@ def check_limits(n, addr):
     held = []
     try:
         for i in range(6):
-            s = socket.create_connection(addr, timeout=HTTP_TIMEOUT)
+            s = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S)
             if i % 2:
                 s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finished
             held.append(s)
-        big = socket.create_connection(addr, timeout=HTTP_TIMEOUT)
+        big = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S)
         held.append(big)
         hdr = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (256 << 10) + b"\r\n\r\n"
         try:
@@ -856,7 +807,7 @@ def ask_from(source, addr):
     """A whole GET /api/status from SOURCE (a loopback address): the status
     line answered, or "" when the server closed the connection instead."""
     try:
-        with socket.create_connection(addr, timeout=HTTP_TIMEOUT,
+        with socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S,
                                       source_address=(source, 0)) as s:
             s.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             return s.recv(64).split(b"\r\n")[0].decode("latin-1")
@@ -885,7 +836,7 @@ def read_answer(s, data=b""):
 
 def slow_conn(addr, source, first):
     """A connection from SOURCE that has sent FIRST."""
-    s = socket.create_connection(addr, timeout=HTTP_TIMEOUT, source_address=(source, 0))
+    s = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S, source_address=(source, 0))
     s.sendall(first)
     return s
 

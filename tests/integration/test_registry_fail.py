@@ -45,9 +45,7 @@ that nothing comes down for the township to write meanwhile.
 
 import csv
 import errno
-import http.client
 import os
-import re
 import time
 
 import jzfptest as jt
@@ -98,24 +96,16 @@ def rollup_csv(t, n, timeout_s=jt.CTL_TIMEOUT_S):
 
 def http_get(t, n, path):
     """(status, body text) of GET PATH at N's HTTP listener."""
-    host, port = (t.status(n).get("http_listen") or ":").rsplit(":", 1)
-    check(host == "127.0.0.1" and port.isdigit() and port != "0",
-          f"{n}: status http_listen is {host}:{port}")
-    c = http.client.HTTPConnection(host, int(port), timeout=60)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.read().decode("utf-8", "replace")
-    finally:
-        c.close()
+    st, _, body = jt.http_request(jt.http_addr(t, n), "GET", path)
+    return st, body.decode("utf-8", "replace")
 
 
 def metric(t, n, name):
     st, body = http_get(t, n, "/metrics")
     check_eq(st, 200, f"{n}: GET /metrics status")
-    m = re.search(rf"^{name} (\S+)$", body, re.M)
-    check(m is not None, f"{n}: /metrics has no {name}")
-    return float(m.group(1))
+    samples, _, _ = jt.parse_metrics(body)
+    check((name, frozenset()) in samples, f"{n}: /metrics has no {name}")
+    return samples[(name, frozenset())]
 
 
 def check_rollups(t, expect, names, what, nodes):
