@@ -320,6 +320,10 @@ fixed_set(uint8_t *dst, ProtobufCBinaryData b, size_t len)
 static bool
 fits_protobuf_c(const uint8_t *start, const uint8_t *end, const struct pbwalk_field *f)
 {
+	/* Most fields: a tag of one byte, and a length of one if any (the
+	 * field was read whole, so its length's byte is there). */
+	if (start[0] < 0x80 && (f->wt != PBWALK_LEN || start[1] < 0x80))
+		return true;
 	uint64_t v;
 	size_t k = pbwalk_varint(start, end, &v);
 	return k <= 5 && (f->wt != PBWALK_LEN || pbwalk_varint(start + k, end, &v) <= 5);

@@ -737,7 +737,9 @@ send_batch(struct node *n, struct store_txn *wtxn)
 				err = JZ_ECORRUPT;
 				break;
 			}
-			err = store_get(txn, STORE_ENV, v.p, 40, &raw);
+			/* One origin's envelopes follow each other in the log
+			 * as in STORE_ENV, mostly. */
+			err = store_get_next(txn, STORE_ENV, v.p, 40, &raw);
 			if (err)
 				break;
 			last = be64_get(k.p);

@@ -403,6 +403,83 @@ iterator_writes_as_store_put(void **state)
 
 /* ---------------------------------------------------------------- iterators */
 
+/* store_get_next answers KEY as store_get does, in TXN's table DB. */
+static void
+get_next_is(struct store_txn *txn, uint64_t key, const char *want)
+{
+	uint8_t kb[8];
+	struct bytes a, b;
+	be64_put(kb, key);
+	int ra = store_get_next(txn, STORE_ROLLUP, kb, sizeof(kb), &a);
+	int rb = store_get(txn, STORE_ROLLUP, kb, sizeof(kb), &b);
+	assert_int_equal(ra, want ? 0 : JZ_ENOTFOUND);
+	assert_int_equal(rb, ra);
+	if (want) {
+		assert_int_equal(a.n, strlen(want));
+		assert_memory_equal(a.p, want, a.n);
+		assert_true(a.p == b.p && a.n == b.n);
+	}
+	assert_int_equal(txn->err, 0);
+}
+
+/*
+ * store_get_next gives store_get's answers whatever the cursor's place:
+ * keys read in order (each the entry after the last read: the step
+ * taken), a key skipped ahead, a key absent between two entries and past
+ * the last, back to an earlier key, on a cursor not yet placed, after a
+ * put and after a delete, in read and write transactions. Keys 10, 20,
+ * ..., 400; each read also through store_get, which places the cursor
+ * where store_get_next then steps from.
+ */
+static void
+get_next_answers_as_get(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
+	struct store_txn txn;
+	char val[16];
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	get_next_is(&txn, 10, NULL); /* an empty table, a cursor not placed */
+	for (uint64_t k = 10; k <= 400; k += 10) {
+		uint8_t kb[8];
+		be64_put(kb, k);
+		snprintf(val, sizeof(val), "v%llu", (unsigned long long)k);
+		store_put(&txn, STORE_ROLLUP, kb, sizeof(kb), val, strlen(val));
+	}
+	get_next_is(&txn, 10, "v10"); /* after the last put: back to the start */
+	assert_int_equal(store_commit(&txn), 0);
+
+	for (int rw = 0; rw < 2; rw++) {
+		assert_int_equal(store_begin(fx->st, &txn, rw ? STORE_RW : STORE_RO), 0);
+		get_next_is(&txn, 20, "v20"); /* a cursor not placed */
+		for (uint64_t k = 30; k <= 200; k += 10) {
+			snprintf(val, sizeof(val), "v%llu", (unsigned long long)k);
+			get_next_is(&txn, k, val);
+		}
+		get_next_is(&txn, 250, "v250"); /* ahead of the entry after */
+		get_next_is(&txn, 255, NULL);   /* between 250 and 260 */
+		get_next_is(&txn, 260, "v260");
+		get_next_is(&txn, 100, "v100"); /* back */
+		get_next_is(&txn, 110, "v110");
+		get_next_is(&txn, 400, "v400");
+		get_next_is(&txn, 410, NULL); /* past the last */
+		get_next_is(&txn, 400, "v400");
+		if (rw) {
+			uint8_t kb[8];
+			be64_put(kb, 150);
+			store_del(&txn, STORE_ROLLUP, kb, sizeof(kb)); /* the cursor's own table */
+			get_next_is(&txn, 150, NULL);
+			get_next_is(&txn, 160, "v160");
+			be64_put(kb, 165);
+			store_put(&txn, STORE_ROLLUP, kb, sizeof(kb), "v165", 4);
+			get_next_is(&txn, 170, "v170");
+			get_next_is(&txn, 165, "v165");
+			get_next_is(&txn, 170, "v170");
+		}
+		store_abort(&txn);
+	}
+}
+
 static void
 iterators_seek_next_last_ranges(void **state)
 {
@@ -771,6 +848,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(use_after_end_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(append_out_of_order_sticks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(get_next_answers_as_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterator_writes_as_store_put, setup, teardown),
 	    cmocka_unit_test_setup_teardown(map_full_then_grow_and_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(schema_mismatch_refused, setup, teardown),
