@@ -467,11 +467,12 @@ store_get_next(struct store_txn *txn, unsigned db, const void *key, size_t klen,
 	MDB_cursor *c = txn_cursor(txn, db);
 	if (!c)
 		return txn->err;
-	/* A cursor not yet placed steps to the first entry: still an answer
-	 * compared, so only a step more. Any failure of the step leaves it to
-	 * the search. */
+	/* Not from a cursor not yet placed (its step would go to the first
+	 * entry, a descent to a leaf that may be on disk); any failure leaves
+	 * it to the search. */
 	MDB_val want = {klen, (void *)(uintptr_t)key}, k, v;
-	if (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0 &&
+	if (mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT) == 0 &&
+	    mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0 &&
 	    mdb_cmp(txn->txn, txn->st->dbi[db], &want, &k) == 0) {
 		val->p = v.mv_data;
 		val->n = v.mv_size;
