@@ -1048,7 +1048,7 @@ send_down(struct node *n, struct child *c)
 			}
 			struct bytes raw;
 			struct envelope e;
-			if ((err = store_get(&txn, STORE_ENV, v.p, 40, &raw)))
+			if ((err = store_get_next(&txn, STORE_ENV, v.p, 40, &raw)))
 				break;
 			if (envelope_decode(&e, raw.p, raw.n)) {
 				err = JZ_ECORRUPT;
