@@ -433,6 +433,7 @@ separator_and_workbook_alike_in_memory_and_file(void **state)
 		assert_string_equal(csv_error(r), cases[k].err);
 		csv_close(&r);
 	}
+	test_rmtree(dir);
 }
 
 int
