@@ -105,26 +105,24 @@ utf8_multibyte(const unsigned char *p, size_t n)
 	return count;
 }
 
-/* Is P[0..N), damaged here and there, plainly UTF-8? Its valid multi-byte
- * sequences outnumber the bytes that start none (and are at least 4); in
- * GBK text few pairs of bytes happen to be valid UTF-8. */
-static bool
-plainly_utf8(const unsigned char *p, size_t n)
+/* The valid multi-byte UTF-8 sequences in P[0..N) (*GOOD) and the bytes
+ * that start none, each with the continuation bytes after it (*BAD). */
+static void
+utf8_tally(const unsigned char *p, size_t n, size_t *good, size_t *bad)
 {
-	size_t good = 0, bad = 0;
+	*good = *bad = 0;
 	while (n) {
 		size_t at = utf8_bad_at(p, n);
-		good += utf8_multibyte(p, at);
+		*good += utf8_multibyte(p, at);
 		if (at == n)
 			break;
-		bad++; /* and the continuation bytes after it, one damage */
+		++*bad;
 		do {
 			at++;
 		} while (at < n && (p[at] & 0xc0) == 0x80);
 		p += at;
 		n -= at;
 	}
-	return good >= 4 && good > bad;
 }
 
 /* Does iconv from ENC take all of P[0..N) (a cut-off tail allowed)? If so,
@@ -296,35 +294,52 @@ decode(struct csv_reader *r, char **in, size_t *inleft, char **out, size_t *outl
 		p = (const unsigned char *)*in;
 		while (run < *inleft && p[run] >= 0x80)
 			run++;
-		size_t left = run;
+		size_t left = run, out_room = *outleft;
+		char *in0 = *in, *out0 = *out;
 		bool ascii_after = run < *inleft;
 		size_t rc = iconv(r->cd, in, &left, out, outleft);
 		*inleft -= run - left;
-		r->beyond_ascii |= left < run;
-		if (rc == (size_t)-1) {
-			if (errno == EINVAL && ascii_after)
-				errno = EILSEQ;
+		if (rc == (size_t)-1 && (errno == EILSEQ || (errno == EINVAL && ascii_after))) {
+			errno = EILSEQ;
+			if (!r->beyond_ascii) {
+				/* The file's first run above ASCII: failed from its
+				 * start, what it made undone (ascii_then_gb18030
+				 * judges from there; 郑 in GBK is valid UTF-8). */
+				*inleft += run - left;
+				*in = in0;
+				*out = out0;
+				*outleft = out_room;
+			}
 			return (size_t)-1;
 		}
+		r->beyond_ascii |= left < run;
+		if (rc == (size_t)-1)
+			return (size_t)-1;
 	}
 	return 0;
 }
 
 /*
  * A file taken for UTF-8 because its first chunk was all ASCII (sniff), in
- * which a byte that is no UTF-8 comes later at P: a GBK file whose Chinese
- * begins past the first 64 KiB. Everything before was ASCII, the same
- * bytes in GB18030, so if the rest of the chunk (P[0..N), a cut-off tail
- * allowed) decodes as GB18030 the file is read on in it, unless the rest
- * is plainly UTF-8 with damage in it, which is reported with its line, not
- * read as mojibake. True if so.
+ * which a byte that is no UTF-8 comes later, at P, the first byte above
+ * ASCII in the file (decode): a GBK file whose Chinese begins past the
+ * first 64 KiB. Everything before was ASCII, the same bytes in GB18030, so
+ * the file is read on in GB18030 if the rest of the read (P[0..N), a
+ * cut-off tail allowed) decodes so and plainly is GBK: at least 4 byte
+ * sequences that are no UTF-8, more than twice its valid multi-byte ones
+ * (in GBK text few pairs happen to be valid UTF-8; UTF-8 text with a
+ * damaged character, or too few characters to tell, is reported with its
+ * line as before, never read as mojibake). True if so.
  */
 static bool
 ascii_then_gb18030(struct csv_reader *r, const char *p, size_t n)
 {
+	size_t good, bad;
 	iconv_t cd;
-	if (strcmp(r->encoding, "UTF-8") != 0 || r->beyond_ascii ||
-	    plainly_utf8((const unsigned char *)p, n) || !decodes_as("GB18030", p, n, &cd))
+	if (strcmp(r->encoding, "UTF-8") != 0 || r->beyond_ascii)
+		return false;
+	utf8_tally((const unsigned char *)p, n, &good, &bad);
+	if (bad < 4 || bad <= 2 * good || !decodes_as("GB18030", p, n, &cd))
 		return false;
 	iconv_close(r->cd);
 	r->cd = cd;

@@ -10,7 +10,10 @@
  * Excel on Chinese Windows saves as "CSV"), or UTF-16 with a byte order mark
  * (Excel's "Unicode text"): the reader tells them apart from the first
  * chunk (a BOM, else valid UTF-8, else decodable as GB18030) and converts
- * them to UTF-8 with iconv as it reads; csv_encoding says which it was.
+ * them to UTF-8 with iconv as it reads; csv_encoding says which it was. A
+ * file whose first chunk is all ASCII is read as UTF-8 until its first
+ * byte above ASCII, and on as GB18030 from there if what follows in that
+ * read plainly is GBK (csv.c, ascii_then_gb18030).
  * A file's fields may be separated by TAB instead of commas, as Excel's
  * "Unicode text" and "Text (Tab delimited)" have them: a file whose first
  * line has a tab and no comma is read so. A

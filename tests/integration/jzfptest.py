@@ -1164,9 +1164,9 @@ def http_addr(t, n):
     return host, int(port)
 
 
-def http_request(addr, method, path, body=None, headers=None):
+def http_request(addr, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT_S):
     """One request; returns (status, headers dict (lower-case), body bytes)."""
-    c = http.client.HTTPConnection(addr[0], addr[1], timeout=HTTP_TIMEOUT_S)
+    c = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()

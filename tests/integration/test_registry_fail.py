@@ -96,7 +96,8 @@ def rollup_csv(t, n, timeout_s=jt.CTL_TIMEOUT_S):
 
 def http_get(t, n, path):
     """(status, body text) of GET PATH at N's HTTP listener."""
-    st, _, body = jt.http_request(jt.http_addr(t, n), "GET", path)
+    # 60 s: /metrics may wait for the registry (CONTROL_CATCH_UP_WAIT_MS, 50 s)
+    st, _, body = jt.http_request(jt.http_addr(t, n), "GET", path, timeout=60)
     return st, body.decode("utf-8", "replace")
 
 

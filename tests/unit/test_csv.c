@@ -286,67 +286,103 @@ reads_gb18030_across_chunks(void **state)
 	repeated_rows_read_whole("\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 40000, want, 2, "GB18030");
 }
 
-/* A file of more than a read's worth of ASCII, then FIRST, then ROW TIMES
- * over, read whole: the rows read into *ROWS, the last into *LAST, and the
- * reader (closed by the caller). */
+/* What ascii_then read: its rows, the first field of the first row after
+ * the ASCII, and the last row's first two fields. */
+struct late_read {
+	size_t rows;
+	char first0[64], f0[64], f1[64];
+};
+
+/* A file of FILLER rows of ASCII after its header (4 bytes each), then
+ * FIRST, then ROW TIMES over, read whole into *GOT; the reader is returned
+ * (closed by the caller). */
 static struct csv_reader *
-ascii_then(const char *path, const char *first, const char *row, int times, struct csv_row *last,
-           size_t *rows)
+ascii_then(const char *path, int filler, const char *first, const char *row, int times,
+           struct late_read *got)
 {
 	struct csv_reader *r = NULL;
 	FILE *f = fopen(path, "wb");
 	assert_non_null(f);
 	fputs("a,b\n", f);
-	for (int i = 0; i < 20000; i++) /* 80 KB */
+	for (int i = 0; i < filler; i++)
 		fputs("1,2\n", f);
 	fputs(first, f);
 	for (int i = 0; i < times; i++)
 		fputs(row, f);
 	fclose(f);
 	assert_int_equal(csv_open(&r, path), 0);
-	*rows = 0;
+	memset(got, 0, sizeof(*got));
 	struct csv_row row_got;
 	while (csv_next(r, &row_got) == 1) {
-		++*rows;
-		*last = row_got;
+		got->rows++;
+		assert_true(row_got.n >= 2);
+		if (got->rows == 1 + (size_t)filler + 1)
+			snprintf(got->first0, sizeof(got->first0), "%s", row_got.fields[0]);
+		snprintf(got->f0, sizeof(got->f0), "%s", row_got.fields[0]);
+		snprintf(got->f1, sizeof(got->f1), "%s", row_got.fields[1]);
 	}
 	return r;
 }
 
-/* A GBK file whose Chinese begins past the first read (64 KiB of ASCII
- * before it, taken for UTF-8) is read on as GB18030; a UTF-8 file with a
- * damaged character there is still reported, not read as GB18030
- * mojibake (the damaged bytes and the text after them decode as GB18030
- * too: 张三 in UTF-8 is three valid GB18030 pairs). */
+/*
+ * A GBK file whose Chinese begins past the first read (64 KiB of ASCII
+ * before it, taken for UTF-8) is read on as GB18030: 张三 (D5 C5 ...), and
+ * 郑三, whose 郑 (D6 A3) is also a valid UTF-8 character and must not be
+ * taken for one. A UTF-8 file with a damaged character there is still
+ * reported, not read as GB18030 mojibake (the damaged bytes and the text
+ * after them decode as GB18030 too: 张三 in UTF-8 is three valid GB18030
+ * pairs), also when the damage is near the end of a read, with little of
+ * the text after it in the same read.
+ */
 static void
 reads_gbk_after_ascii(void **state)
 {
 	(void)state;
 	char dir[256], path[300];
-	struct csv_row last = {0};
-	size_t rows;
+	struct late_read got;
 	test_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/late.csv", dir);
 
-	struct csv_reader *r =
-	    ascii_then(path, "", "\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", 100, &last, &rows);
-	assert_string_equal(csv_error(r), "");
-	assert_int_equal(rows, 1 + 20000 + 100);
-	assert_int_equal(last.n, 2);
-	assert_string_equal(last.fields[0], "张三");
-	assert_string_equal(last.fields[1], "李四");
-	assert_string_equal(csv_encoding(r), "GB18030");
-	csv_close(&r);
+	static const struct {
+		const char *row, *f0;
+	} gbk[] = {
+	    {"\xd5\xc5\xc8\xfd,\xc0\xee\xcb\xc4\n", "张三"},
+	    {"\xd6\xa3\xc8\xfd,\xc0\xee\xcb\xc4\n", "郑三"},
+	};
+	for (size_t i = 0; i < sizeof(gbk) / sizeof(gbk[0]); i++) {
+		struct csv_reader *r = ascii_then(path, 20000, "", gbk[i].row, 100, &got);
+		assert_string_equal(csv_error(r), "");
+		assert_int_equal(got.rows, 1 + 20000 + 100);
+		assert_string_equal(got.first0, gbk[i].f0);
+		assert_string_equal(got.f0, gbk[i].f0);
+		assert_string_equal(got.f1, "李四");
+		assert_string_equal(csv_encoding(r), "GB18030");
+		csv_close(&r);
+	}
 
-	r = ascii_then(path, "\xe5\xbc,x\n", "\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n",
-	               100, &last, &rows);
-	assert_int_equal(rows, 1 + 20000);
-	assert_int_equal(csv_error_line(r), 1 + 20000 + 1);
-	assert_string_equal(csv_error_reason(r),
-	                    "not valid UTF-8 (byte 0xe5): the file is damaged or "
-	                    "in another encoding");
-	assert_string_equal(csv_encoding(r), "UTF-8");
-	csv_close(&r);
+	/* Damaged UTF-8 after 80 KB of ASCII, and at byte 131,062: the
+	 * second read (64 KiB each) ends 10 bytes after the damage, holding
+	 * one character of the text after it and the start of another. */
+	static const struct {
+		int filler;
+		const char *first;
+		size_t rows;
+	} damaged[] = {
+	    {20000, "\xe5\xbc,x\n", 1 + 20000},
+	    {32763, "12,34\n\xe5\xbc,x\n", 1 + 32763 + 1},
+	};
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		struct csv_reader *r =
+		    ascii_then(path, damaged[i].filler, damaged[i].first,
+		               "\xe5\xbc\xa0\xe4\xb8\x89,\xe6\x9d\x8e\xe5\x9b\x9b\n", 100, &got);
+		assert_int_equal(got.rows, damaged[i].rows);
+		assert_int_equal(csv_error_line(r), damaged[i].rows + 1);
+		assert_string_equal(csv_error_reason(r),
+		                    "not valid UTF-8 (byte 0xe5): the file is damaged or "
+		                    "in another encoding");
+		assert_string_equal(csv_encoding(r), "UTF-8");
+		csv_close(&r);
+	}
 	test_rmtree(dir);
 }
 
