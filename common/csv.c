@@ -390,11 +390,14 @@ fill(struct csv_reader *r)
 		char *in = r->raw, *out = r->chunk;
 		size_t inleft = r->raw_len, outleft = 2 * r->raw_cap;
 		size_t rc = decode(r, &in, &inleft, &out, &outleft);
-		if (rc == (size_t)-1 && (errno == EILSEQ || (errno == EINVAL && r->raw_eof)) &&
-		    ascii_then_gb18030(r, in, inleft))
+		int e = errno; /* not the switch's: its iconv may fail otherwise */
+		if (rc == (size_t)-1 && (e == EILSEQ || (e == EINVAL && r->raw_eof)) &&
+		    ascii_then_gb18030(r, in, inleft)) {
 			rc = decode(r, &in, &inleft, &out, &outleft);
+			e = errno;
+		}
 		if (rc == (size_t)-1) {
-			if (errno == EILSEQ || (errno == EINVAL && r->raw_eof)) {
+			if (e == EILSEQ || (e == EINVAL && r->raw_eof)) {
 				r->bad_byte = (unsigned char)*in;
 				inleft = 0;
 			}
