@@ -480,6 +480,64 @@ get_next_answers_as_get(void **state)
 	}
 }
 
+/* The 300-byte value of key K in get_next_steps_across_pages. */
+static void
+long_value(uint64_t k, char v[301])
+{
+	memset(v, 'x', 300);
+	v[300] = 0;
+	int n = snprintf(v, 301, "v%llu", (unsigned long long)k);
+	v[n] = 'x';
+}
+
+/*
+ * store_get_next over 3,000 entries of 300 bytes (about 250 leaves), read
+ * in order from the last one read (each a step, across every leaf's end),
+ * every seventh key skipped and every eleventh asked for twice: in the
+ * write transaction that put them (dirty pages, as a relay forwards) and
+ * in a read transaction after the commit.
+ */
+static void
+get_next_steps_across_pages(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_open(&fx->st, fx->dir, 64ULL << 20, &tables_layout), 0);
+	struct store_txn txn;
+	char v[301];
+	uint8_t kb[8];
+	struct bytes got;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	for (uint64_t k = 1; k <= 3000; k++) {
+		be64_put(kb, k);
+		long_value(k, v);
+		store_put(&txn, STORE_ROLLUP, kb, sizeof(kb), v, 300);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			assert_int_equal(store_commit(&txn), 0);
+			assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+		}
+		for (uint64_t k = 1; k <= 3001; k++) {
+			if (k % 7 == 0)
+				continue;
+			for (int again = 0; again < (k % 11 == 0 ? 2 : 1); again++) {
+				be64_put(kb, k);
+				int rc = store_get_next(&txn, STORE_ROLLUP, kb, sizeof(kb), &got);
+				if (k == 3001) {
+					assert_int_equal(rc, JZ_ENOTFOUND);
+					continue;
+				}
+				assert_int_equal(rc, 0);
+				long_value(k, v);
+				assert_int_equal(got.n, 300);
+				assert_memory_equal(got.p, v, 300);
+			}
+		}
+		assert_int_equal(txn.err, 0);
+	}
+	store_abort(&txn);
+}
+
 static void
 iterators_seek_next_last_ranges(void **state)
 {
@@ -849,6 +907,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(append_out_of_order_sticks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(get_next_answers_as_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(get_next_steps_across_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterator_writes_as_store_put, setup, teardown),
 	    cmocka_unit_test_setup_teardown(map_full_then_grow_and_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(schema_mismatch_refused, setup, teardown),
