@@ -15,6 +15,7 @@
  */
 #include "area.h"
 #include "cli.h"
+#include "clock.h"
 #include "err.h"
 #include "import.h"
 #include "record.h"
@@ -324,11 +325,9 @@ chunk_finish(struct import_send *s)
 	struct import_chunk *k = &s->chunk[s->fill ^ 1];
 	Ctl__Reply *rp = cli_receive(s->c);
 	s->in_flight = false;
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = mono_ms();
 	for (int round = 0; round < 1000000 && node_busy(s, rp); round++) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec >= s->c->timeout_s)
+		if (mono_ms() - t0 >= (uint64_t)s->c->timeout_s * 1000)
 			break;
 		if (round == 0 && s->tty)
 			fprintf(stderr, "jzfpctl: waiting for another import at the node to end\n");

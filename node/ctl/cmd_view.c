@@ -5,6 +5,7 @@
  */
 #include "area.h"
 #include "cli.h"
+#include "clock.h"
 #include "render.h"
 
 #include <errno.h>
@@ -147,13 +148,11 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	q.wait_ms = (uint32_t)wait_s * 1000;
 	for (long shown = 1; follow && shown < count;) {
 		q.changed_after = seen;
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		uint64_t t0 = mono_ms();
 		uint64_t now = status_once(c, &q, json, true, seen);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (now != seen)
 			shown++;
-		else if (t1.tv_sec - t0.tv_sec < wait_s / 2)
+		else if (mono_ms() - t0 < (uint64_t)wait_s * 1000 / 2)
 			sleep(1);
 		seen = now;
 	}
