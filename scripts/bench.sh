@@ -15,12 +15,14 @@
 #                binaries in DIR (another build's bin/, e.g. of an older commit) and
 #                with this tree's: medians and ratios of records/s and CPU per record
 #   --bin DIR    run this side with the binaries in DIR instead of this tree's build
+#   --versus-nats R   the chain and the NATS chain only, in turn R times: each round's
+#                ratio and the median (the machine's speed moves from minute to minute)
 set -euo pipefail
 for arg in "$@"; do
 	[ "$arg" = --province ] && exec bash "$(dirname "$0")/../bench/province.sh" "$@"
 done
 top=$(cd "$(dirname "$0")/.." && pwd)
-records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0 compare="" rounds=3 bin=""
+records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0 compare="" rounds=3 bin="" versus=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) records=$2; shift 2 ;;
@@ -32,8 +34,9 @@ while [ $# -gt 0 ]; do
 	--window) window=$2; shift 2 ;;
 	--compare) compare=$(cd "$2" && pwd); shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
+	--versus-nats) versus=$2; shift 2 ;;
 	--bin) bin=$(cd "$2" && pwd); shift 2 ;;
-	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -168,6 +171,72 @@ stop_chain() {
 	for p in "${chain_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
+# The system users would pick instead: a NATS JetStream sourcing chain of four
+# servers (the shared peers/ harness beside this repository), same record
+# count, same run. nats-server is the bench's own dependency, not the tests'.
+peers=$top/../shared/peers
+nats_ready() {
+	[ -f "$peers/nats_chain.sh" ] || return 1
+	command -v nats-server >/dev/null 2>&1 ||
+		{ apt-get install -y -qq nats-server >/dev/null 2>&1 || true; }
+	command -v nats-server >/dev/null 2>&1
+}
+# One NATS chain of $records records in directory $1: its RESULT lines into
+# $nats as JSON (e2e_throughput is the figure to compare with).
+run_nats() {
+	echo "== peer: NATS JetStream 4-level sourcing chain, $records records"
+	nats=$(WORK="$1" bash -c 'mkdir -p "$WORK" && bash "$0" "$1" "$2"' \
+		"$peers/nats_chain.sh" "$records" "$count" 2>&1 |
+		python3 -c '
+import json, sys
+out = {}
+for line in sys.stdin:
+    p = line.split()
+    if len(p) >= 3 and p[0] == "RESULT":
+        out[p[1]] = float(p[2])
+print(json.dumps(out))')
+	rm -rf "$1"
+}
+
+# --versus-nats: the chain and the NATS chain in turn, ROUNDS times. The
+# machine's speed (its disk above all) moves from one minute to the next, so
+# one pair of runs can land on either side of a goal; each round's ratio is
+# printed, and their median.
+if [ -n "$versus" ]; then
+	[[ "$versus" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --versus-nats takes a number of rounds, not '$versus'" >&2; exit 2; }
+	nats_ready || { echo "bench: --versus-nats needs nats-server and $peers/nats_chain.sh" >&2; exit 2; }
+	results=()
+	for r in $(seq "$versus"); do
+		echo "== round $r of $versus: jzfp chain, $records records"
+		run_chain "$records" "$work/chain$r"
+		stop_chain
+		rm -rf "$work/chain$r"
+		run_nats "$work/nats$r"
+		results+=("$rps $(echo "$nats" | json_field '.get("e2e_throughput", 0)') $reg_rps ${cpu[*]} ${disk[*]}")
+	done
+	printf '%s\n' "${results[@]}" | python3 -c '
+import json, statistics, sys
+rows = [[float(x) for x in line.split()] for line in sys.stdin if line.strip()]
+if any(r[1] <= 0 for r in rows):
+    sys.exit("bench: a NATS round gave no throughput figure")
+print()
+print("round  jzfp/s    NATS/s   ratio  registry/s ratio  relay cpu us (T/C/P)  disk wait % (T/C/P)")
+for i, r in enumerate(rows, 1):
+    print(f"{i:5d} {r[0]:8,.0f} {r[1]:9,.0f} {r[0] / r[1]:7.2f} {r[2]:11,.0f} {r[2] / r[1]:5.2f}"
+          f"  {r[4]:5.2f} {r[5]:5.2f} {r[6]:5.2f}        {r[8]:3.0f} {r[9]:3.0f} {r[10]:3.0f}")
+ratios = [r[0] / r[1] for r in rows]
+reg = [r[2] / r[1] for r in rows]
+print(f"median ratio {statistics.median(ratios):.2f} (records durable at the province), "
+      f"{statistics.median(reg):.2f} (registry caught up); goal 2.6 met in "
+      f"{sum(x >= 2.6 for x in ratios)} of {len(ratios)} rounds")
+print(json.dumps({"versus_nats": {"rounds": len(rows),
+                  "records_per_s": [r[0] for r in rows], "nats_records_per_s": [r[1] for r in rows],
+                  "ratios": [round(x, 3) for x in ratios], "median_ratio": round(statistics.median(ratios), 3),
+                  "registry_ratios": [round(x, 3) for x in reg],
+                  "median_registry_ratio": round(statistics.median(reg), 3)}}))'
+	exit 0
+fi
+
 if [ -n "$compare" ]; then
 	[ -x "$compare/jzfpd" ] || { echo "bench: no jzfpd in $compare" >&2; exit 2; }
 	results=()
@@ -235,28 +304,12 @@ runs.sort(key=lambda r: r["records_per_s"])
 print(json.dumps(runs[len(runs)//2]))')
 base_lat=$("$B/zmqchain" --stages 4 --count "$count" --size $size --rate "$rate" --json)
 
-# The system users would pick instead: a NATS JetStream sourcing chain of four
-# servers (the shared peers/ harness beside this repository), same record
-# count, same run. nats-server is the bench's own dependency, not the tests'.
 nats='{}'
-peers=$top/../shared/peers
-if [ "$no_nats" = 0 ] && [ -x "$peers/nats_chain.sh" -o -f "$peers/nats_chain.sh" ]; then
-	command -v nats-server >/dev/null 2>&1 ||
-		{ apt-get install -y -qq nats-server >/dev/null 2>&1 || true; }
-	if command -v nats-server >/dev/null 2>&1; then
-		echo "== peer: NATS JetStream 4-level sourcing chain, $records records"
-		nats=$(WORK="$work/nats" bash -c 'mkdir -p "$WORK" && bash "$0" "$1" "$2"' \
-			"$peers/nats_chain.sh" "$records" "$count" 2>&1 |
-			python3 -c '
-import json, sys
-out = {}
-for line in sys.stdin:
-    p = line.split()
-    if len(p) >= 3 and p[0] == "RESULT":
-        out[p[1]] = float(p[2])
-print(json.dumps(out))')
+if [ "$no_nats" = 0 ]; then
+	if nats_ready; then
+		run_nats "$work/nats"
 	else
-		echo "== peer: nats-server is not installed and could not be; no NATS figures"
+		echo "== peer: nats-server or $peers/nats_chain.sh is missing; no NATS figures"
 	fi
 fi
 
