@@ -536,6 +536,28 @@ store_append(struct store_txn *txn, unsigned db, const void *key, size_t klen, c
 }
 
 void
+store_append_pair(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *a,
+                  size_t an, const void *b, size_t bn)
+{
+	if (txn->err)
+		return;
+	MDB_val k = {klen, (void *)(uintptr_t)key};
+	MDB_val v = {an + bn, NULL};
+	MDB_cursor *c = txn_cursor(txn, db);
+	if (!c)
+		return;
+	mark(txn, db, key, klen, &(struct bytes){a, an});
+	int rc = mdb_cursor_put(c, &k, &v, MDB_APPEND | MDB_RESERVE);
+	if (rc) {
+		store_fail(txn, mdb_err(rc));
+		return;
+	}
+	memcpy(v.mv_data, a, an);
+	memcpy((uint8_t *)v.mv_data + an, b, bn);
+	txn->wrote = true;
+}
+
+void
 store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 {
 	if (txn->err)

@@ -161,8 +161,9 @@ int store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, 
 
 /*
  * store_get for keys read in increasing order, each most often the entry
- * after the one read or written last in DB in this transaction (a relay's
- * envelopes read back to be sent up): that entry is tried first, one step
+ * after the one read or written last in DB in this transaction (envelopes
+ * read from the log in the order they came: a registry catching up, a
+ * child's records sent on): that entry is tried first, one step
  * of the table's cursor, and the tree searched only when it is not KEY.
  * The same answers as store_get; a step wasted when KEY is elsewhere.
  */
@@ -176,6 +177,12 @@ void store_put(struct store_txn *txn, unsigned db, const void *key, size_t klen,
 /* Like store_put, for a key greater than every key in DB (MDB_APPEND). */
 void store_append(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val,
                   size_t vlen);
+
+/* Like store_append, the value being A then B (AN + BN bytes), written in
+ * place (MDB_RESERVE): neither may point into the map. A mark (store_mark)
+ * sees A alone as the value. */
+void store_append_pair(struct store_txn *txn, unsigned db, const void *key, size_t klen,
+                       const void *a, size_t an, const void *b, size_t bn);
 
 /* Delete KEY; absent keys are not an error. Errors stick. */
 void store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen);

@@ -67,7 +67,7 @@ svc_load_head(struct store_txn *txn, const struct hh_state *st, struct envelope 
 	memcpy(key, st->eff.origin, 32);
 	be64_put(key + 32, st->eff.seq);
 	struct bytes raw;
-	int err = store_get(txn, STORE_ENV, key, sizeof(key), &raw);
+	int err = env_get(txn, key, &raw);
 	if (err)
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
 	if (envelope_decode(e, raw.p, raw.n) || rec_household_decode(h, e->body.p, e->body.n))

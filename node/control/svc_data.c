@@ -509,12 +509,12 @@ svc_household_raw(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	struct bytes raw = {0}, loc, kraw = {0};
 	struct envelope e;
 	if (!err)
-		err = store_get(&txn, STORE_ENV, key, sizeof(key), &raw);
+		err = env_get(&txn, key, &raw);
 	if (!err && envelope_decode(&e, raw.p, raw.n))
 		err = JZ_ECORRUPT;
 	if (!err && e.sealed_key_record.n == 32 &&
 	    store_get(&txn, STORE_KEYREC, e.sealed_key_record.p, 32, &loc) == 0 && loc.n == 40)
-		(void)store_get(&txn, STORE_ENV, loc.p, 40, &kraw);
+		(void)env_get(&txn, loc.p, &kraw);
 	/* Copied out while the transaction's views are valid. */
 	uint8_t *ep = err ? NULL : svc_alloc(s, raw.n + 1);
 	uint8_t *kp = err ? NULL : svc_alloc(s, kraw.n + 1);

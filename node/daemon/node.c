@@ -189,8 +189,7 @@ resume_clock(struct node *n)
 	memcpy(key, ident_public(n->id), 32);
 	be64_put(key + 32, n->ax.own_seq);
 	struct envelope e;
-	if (n->ax.own_seq && store_get(&txn, STORE_ENV, key, sizeof(key), &v) == 0 &&
-	    envelope_decode(&e, v.p, v.n) == 0) {
+	if (n->ax.own_seq && env_get(&txn, key, &v) == 0 && envelope_decode(&e, v.p, v.n) == 0) {
 		hlc_observe(&n->hlc, e.hlc);
 		n->own_last_ms = hlc_ms(e.hlc);
 	}

@@ -3,6 +3,10 @@
  */
 #include "tables.h"
 
+#include "err.h"
+
+#include <string.h>
+
 /* A cursor for each, and one for the store's own (store.h). */
 _Static_assert(STORE_NDB + 1 <= STORE_CURSORS, "more tables than STORE_CURSORS");
 
@@ -41,3 +45,27 @@ const struct store_layout tables_layout = {
     .n = STORE_NDB,
     .schema = STORE_SCHEMA,
 };
+
+int
+env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw)
+{
+	if (k.n != LOG_ENTRY_KEY || v.n != 8)
+		return JZ_ECORRUPT;
+	/* Stepped to first: envelopes are mostly read in the order they came
+	 * (a registry catching up, a child's records sent on). */
+	struct bytes entry;
+	int err = store_get_next(txn, STORE_LOG, v.p, v.n, &entry);
+	if (err)
+		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+	if (!log_envelope(entry, raw) || memcmp(entry.p, k.p, LOG_ENTRY_KEY) != 0)
+		return JZ_ECORRUPT;
+	return 0;
+}
+
+int
+env_get(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], struct bytes *raw)
+{
+	struct bytes pos;
+	int err = store_get(txn, STORE_ENV, key, LOG_ENTRY_KEY, &pos);
+	return err ? err : env_of(txn, (struct bytes){key, LOG_ENTRY_KEY}, pos, raw);
+}

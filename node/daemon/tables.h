@@ -9,7 +9,10 @@
 #ifndef JZFP_TABLES_H
 #define JZFP_TABLES_H
 
+#include "bytes.h"
 #include "store.h"
+
+#include <stdbool.h>
 
 /* Bumped whenever the layout of any database changes incompatibly. 3: the
  * workflow tables (proposal, wfhist, wfstep, parked) keyed by household
@@ -20,14 +23,18 @@
  * effective head's tag digest (household.h), which a build of schema 4
  * would take for a damaged entry. 6: the registry may stand behind the log
  * (meta registry_at and STORE_BEHIND, apply.h "Deferred"), which a build of
- * schema 5 would not catch up. A store of another schema is refused at open (JZ_ESCHEMA);
- * jzfpd --upgrade-store upgrades a store of schema 2, 3, 4 or 5 in place
+ * schema 5 would not catch up. 7: an envelope is stored in its log entry and
+ * STORE_ENV maps its origin and seq to that entry ("The envelopes", below). A
+ * store of another schema is refused at open (JZ_ESCHEMA); jzfpd
+ * --upgrade-store upgrades a store of schema 2, 3, 4, 5 or 6 in place
  * (upgrade.h). */
-#define STORE_SCHEMA 6
+#define STORE_SCHEMA 7
 
 enum store_db {
-	STORE_ENV,          /* origin(32) seq(8) -> envelope bytes */
-	STORE_LOG,          /* local_seq(8) -> origin(32) seq(8), arrival order */
+	STORE_ENV,          /* origin(32) seq(8) -> local_seq(8): where in STORE_LOG the
+	                     * envelope is (env_get) */
+	STORE_LOG,          /* local_seq(8) -> origin(32) seq(8) envelope bytes, arrival
+	                     * order */
 	STORE_DOWNLOG,      /* local_seq(8) -> origin(32) seq(8), own and ancestors' records */
 	STORE_ORIGIN,       /* origin(32) -> struct origin_state (origin.h) */
 	STORE_HOUSEHOLD,    /* household id(8) -> household state (household.h) */
@@ -80,5 +87,38 @@ enum store_db {
 /* The layout to give store_open: the tables above, indexed by enum store_db,
  * and STORE_SCHEMA. */
 extern const struct store_layout tables_layout;
+
+/*
+ * The envelopes. Each is stored once, in its entry of STORE_LOG after the
+ * entry's origin(32) seq(8) (LOG_ENTRY_KEY bytes), and STORE_ENV maps that
+ * origin and seq to the entry's position (DESIGN §5 keeps the envelope in
+ * `env` and only its key in `log`). Appended at the log's end (MDB_APPEND),
+ * the envelopes fill LMDB's pages; keyed by origin, their inserts landed
+ * inside the table, where LMDB's splits left the pages about a third empty,
+ * and a relay wrote that much more for each record it forwards
+ * (docs/performance-history.md, twenty-first session).
+ */
+#define LOG_ENTRY_KEY 40
+
+/* The envelope in the STORE_LOG value V, in *RAW; false when V is too short
+ * to hold one. */
+static inline bool
+log_envelope(struct bytes v, struct bytes *raw)
+{
+	if (v.n <= LOG_ENTRY_KEY)
+		return false;
+	raw->p = v.p + LOG_ENTRY_KEY;
+	raw->n = v.n - LOG_ENTRY_KEY;
+	return true;
+}
+
+/* The envelope of KEY (origin(32) seq(8)) in *RAW, a view into the map valid
+ * until the transaction's next write. Returns 0, JZ_ENOTFOUND (none held),
+ * JZ_ECORRUPT (STORE_ENV names no log entry of KEY that holds one), or the
+ * store's error (which sticks). */
+int env_get(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], struct bytes *raw);
+
+/* The same for the entry K, V of STORE_ENV (read by an iterator over it). */
+int env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw);
 
 #endif

@@ -165,7 +165,7 @@ hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_ho
 	memcpy(key, v->origin, 32);
 	be64_put(key + 32, v->seq);
 	struct bytes raw;
-	int err = store_get(txn, STORE_ENV, key, sizeof(key), &raw);
+	int err = env_get(txn, key, &raw);
 	if (err)
 		return err;
 	struct envelope tmp;

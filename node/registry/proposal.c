@@ -529,8 +529,7 @@ step_load(struct applier *a, const uint8_t k[STEP_KEY], struct step_in *s)
 	int err = 0;
 	if (is_cur && a->cur_e->seq == be64_get(k + STEP_SEQ))
 		e = *a->cur_e;
-	else if (!(err = store_get(txn, STORE_ENV, k + STEP_ORIGIN, 40, &raw)) &&
-	         envelope_decode(&e, raw.p, raw.n))
+	else if (!(err = env_get(txn, k + STEP_ORIGIN, &raw)) && envelope_decode(&e, raw.p, raw.n))
 		err = JZ_ECORRUPT;
 	if (!err &&
 	    (rec_workflow_decode(w, e.body.p, e.body.n) || index >= w->n ||
@@ -780,8 +779,10 @@ rejudge_since(struct applier *a, uint64_t from, const uint8_t *origin, bool (*wa
 		if (origin) {
 			if (k.n != 40 || memcmp(k.p, origin, 32) != 0)
 				break;
+			if (env_of(txn, k, v, &raw))
+				continue;
 		} else {
-			if (k.n != 48 || store_get(txn, STORE_ENV, k.p + 8, 40, &raw))
+			if (k.n != 48 || env_get(txn, k.p + 8, &raw))
 				continue;
 		}
 		struct envelope e;
@@ -916,8 +917,9 @@ proposal_index_init(struct store_txn *txn, uint64_t area)
 	for (err = store_iter_seek(&it, NULL, 0, &k, &v); err == 0;
 	     err = store_iter_next(&it, &k, &v)) {
 		struct envelope e;
-		if (k.n != 40 || envelope_decode(&e, v.p, v.n) || e.kind != ENV_KIND_WORKFLOW ||
-		    rec_workflow_decode(w, e.body.p, e.body.n))
+		struct bytes raw;
+		if (env_of(txn, k, v, &raw) || envelope_decode(&e, raw.p, raw.n) ||
+		    e.kind != ENV_KIND_WORKFLOW || rec_workflow_decode(w, e.body.p, e.body.n))
 			continue;
 		uint8_t tk[48];
 		be64_put(tk, e.hlc);

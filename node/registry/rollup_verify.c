@@ -222,8 +222,10 @@ locate(struct store_iter *ei, uint64_t id, struct bytes k, struct bytes v, struc
 		return;
 	memcpy(ekey, l->ver.origin, 32);
 	be64_put(ekey + 32, l->ver.seq);
-	l->found = store_iter_seek(ei, ekey, sizeof(ekey), &rk, &l->raw) == 0 &&
-	           rk.n == sizeof(ekey) && memcmp(rk.p, ekey, sizeof(ekey)) == 0;
+	struct bytes pos;
+	l->found = store_iter_seek(ei, ekey, sizeof(ekey), &rk, &pos) == 0 &&
+	           rk.n == sizeof(ekey) && memcmp(rk.p, ekey, sizeof(ekey)) == 0 &&
+	           env_of(ei->txn, rk, pos, &l->raw) == 0;
 	for (size_t i = 0; l->found && i < l->raw.n; i += 64)
 		__builtin_prefetch(l->raw.p + i);
 }

@@ -791,7 +791,6 @@ store_envelope(struct applier *a, const struct envelope *e, const struct origin_
 {
 	uint8_t key[40], lkey[8];
 	env_key(key, e->origin, e->seq);
-	store_put(&a->txn, STORE_ENV, key, sizeof(key), e->raw.p, e->raw.n);
 	/* Applied whole with the registry caught up: the registry is too. */
 	bool whole = a->registry_at == a->local_seq && !a->deferring;
 	be64_put(lkey, ++a->local_seq);
@@ -800,7 +799,12 @@ store_envelope(struct applier *a, const struct envelope *e, const struct origin_
 	if (a->deferring)
 		behind_put(a, a->local_seq, a->behind_id, a->ctx->behind_v);
 	a->deferring = false;
-	store_append(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key));
+	/* The envelope in its log entry, STORE_ENV its position (tables.h, "The
+	 * envelopes"). E's bytes are never the map's: a batch's, a local
+	 * record's, or copied out of STORE_HELD (release_held). */
+	store_append_pair(&a->txn, STORE_LOG, lkey, sizeof(lkey), key, sizeof(key), e->raw.p,
+	                  e->raw.n);
+	store_put(&a->txn, STORE_ENV, key, sizeof(key), lkey, sizeof(lkey));
 	bool own = memcmp(e->origin, ident_public(a->ctx->id), 32) == 0;
 	bool ancestor = o->area && o->area != a->ctx->area && area_is_under(a->ctx->area, o->area);
 	if (own || ancestor) {
@@ -819,7 +823,7 @@ check_old(struct applier *a, const struct envelope *e)
 	uint8_t key[40], h[32];
 	env_key(key, e->origin, e->seq);
 	struct bytes held;
-	int err = store_get(&a->txn, STORE_ENV, key, sizeof(key), &held);
+	int err = env_get(&a->txn, key, &held);
 	if (err == 0) {
 		envelope_hash(held.p, held.n, h);
 		if (memcmp(h, e->hash, 32) == 0) {
@@ -827,7 +831,7 @@ check_old(struct applier *a, const struct envelope *e)
 			return;
 		}
 	} else if (err != JZ_ENOTFOUND) {
-		return; /* sticky storage error */
+		return; /* a storage error (it sticks), or a damaged entry */
 	}
 	/* Different bytes for a (origin, seq) we hold: keep them as evidence
 	 * if the signature is the origin's own, and refuse them. */
@@ -1039,7 +1043,7 @@ apply_sparse(struct applier *a, const struct envelope *const *run, size_t n, uin
 		}
 		uint8_t key[40];
 		env_key(key, e->origin, e->seq);
-		struct bytes held;
+		struct bytes held; /* its position in the log */
 		int err = store_get(&a->txn, STORE_ENV, key, sizeof(key), &held);
 		if (err == 0) {
 			check_old(a, e);

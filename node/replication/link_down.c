@@ -333,7 +333,7 @@ cursor_recent(struct store_txn *txn, struct bytes v, uint64_t now_ms)
 	memcpy(key + 32, v.p + 56, 8);
 	struct bytes raw;
 	struct envelope e;
-	if (store_get(txn, STORE_ENV, key, sizeof(key), &raw) || envelope_decode(&e, raw.p, raw.n))
+	if (env_get(txn, key, &raw) || envelope_decode(&e, raw.p, raw.n))
 		return false;
 	uint64_t at = hlc_ms(e.hlc);
 	return at + (uint64_t)LINK_KNOWN_CHILD_DAYS * 86400000 >= now_ms;
@@ -526,7 +526,7 @@ stored_cursor(struct node *n, uint64_t area, struct wire_cursor *c)
 		memcpy(key, c->origin, 32);
 		be64_put(key + 32, c->seq);
 		struct bytes raw;
-		if (c->seq && store_get(&txn, STORE_ENV, key, sizeof(key), &raw) == 0)
+		if (c->seq && env_get(&txn, key, &raw) == 0)
 			envelope_hash(raw.p, raw.n, c->hash);
 	}
 	store_abort(&txn);
@@ -559,7 +559,7 @@ child_frontier(struct node *n, const struct wire_frame *f, uint64_t *seq, uint8_
 			memcpy(key, f->hello.origin, 32);
 			be64_put(key + 32, at);
 			struct bytes raw;
-			if (store_get(&txn, STORE_ENV, key, sizeof(key), &raw) == 0) {
+			if (env_get(&txn, key, &raw) == 0) {
 				envelope_hash(raw.p, raw.n, h);
 				diverged = memcmp(h, f->hello.own_hash, 32) != 0;
 			}
@@ -716,7 +716,7 @@ cursor_entry_known(struct applier *a, const struct wire_frame *f)
 	memcpy(key, c->origin, 32);
 	be64_put(key + 32, c->seq);
 	struct bytes raw;
-	if (store_get(&a->txn, STORE_ENV, key, sizeof(key), &raw) != 0)
+	if (env_get(&a->txn, key, &raw) != 0)
 		return false;
 	envelope_hash(raw.p, raw.n, h);
 	return memcmp(h, c->hash, 32) == 0;
@@ -951,10 +951,12 @@ on_pull(struct node *n, struct child *c, const struct wire_frame *f)
 		for (int rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
 		     rc == 0 && count < cap && bytes < WIRE_MAX_FRAME / 2;
 		     rc = store_iter_next(&it, &k, &v)) {
-			if (k.n != 40 || memcmp(k.p, c->origin, 32) != 0)
+			struct bytes raw;
+			if (k.n != 40 || memcmp(k.p, c->origin, 32) != 0 ||
+			    env_of(&txn, k, v, &raw))
 				break;
-			envs[count++] = v;
-			bytes += v.n;
+			envs[count++] = raw;
+			bytes += raw.n;
 		}
 		store_iter_close(&it);
 	}
@@ -1048,7 +1050,7 @@ send_down(struct node *n, struct child *c)
 			}
 			struct bytes raw;
 			struct envelope e;
-			if ((err = store_get_next(&txn, STORE_ENV, v.p, 40, &raw)))
+			if ((err = env_get(&txn, v.p, &raw)))
 				break;
 			if (envelope_decode(&e, raw.p, raw.n)) {
 				err = JZ_ECORRUPT;

@@ -352,9 +352,10 @@ link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c)
 	uint8_t key[8], h[32];
 	be64_put(key, c->local_seq);
 	struct bytes v, raw;
-	bool ok = store_get(&txn, db, key, sizeof(key), &v) == 0 && v.n == 40 &&
+	/* The log's entry holds the envelope, the downlog's only its key. */
+	bool ok = store_get(&txn, db, key, sizeof(key), &v) == 0 && v.n >= LOG_ENTRY_KEY &&
 	          memcmp(v.p, c->origin, 32) == 0 && be64_get(v.p + 32) == c->seq &&
-	          store_get(&txn, STORE_ENV, v.p, 40, &raw) == 0;
+	          (db == STORE_LOG ? log_envelope(v, &raw) : env_get(&txn, v.p, &raw) == 0);
 	if (ok) {
 		envelope_hash(raw.p, raw.n, h);
 		ok = memcmp(h, c->hash, 32) == 0;
@@ -733,15 +734,11 @@ send_batch(struct node *n, struct store_txn *wtxn)
 		for (rc = store_iter_seek(&it, key, sizeof(key), &k, &v);
 		     rc == 0 && count < cap && considered < 4 * cap && bytes < WIRE_MAX_FRAME / 2;
 		     rc = store_iter_next(&it, &k, &v)) {
-			if (k.n != 8 || v.n != 40 || be64_get(k.p) != n->up.next + considered) {
+			if (k.n != 8 || !log_envelope(v, &raw) ||
+			    be64_get(k.p) != n->up.next + considered) {
 				err = JZ_ECORRUPT;
 				break;
 			}
-			/* One origin's envelopes follow each other in the log
-			 * as in STORE_ENV, mostly. */
-			err = store_get_next(txn, STORE_ENV, v.p, 40, &raw);
-			if (err)
-				break;
 			last = be64_get(k.p);
 			considered++;
 			/* Not back up what came down: our ancestors' records. They

@@ -54,7 +54,7 @@ apply_items(struct applier *a, const struct envelope *e, const struct origin_sta
 		memcpy(key, self, 32);
 		be64_put(key + 32, rp->items[i].seq);
 		struct bytes raw;
-		bool intact = store_get(&a->txn, STORE_ENV, key, sizeof(key), &raw) == 0;
+		bool intact = env_get(&a->txn, key, &raw) == 0;
 		if (intact) {
 			envelope_hash(raw.p, raw.n, h);
 			intact = memcmp(h, rp->items[i].hash, 32) == 0;

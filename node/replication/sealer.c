@@ -213,7 +213,7 @@ sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope
 		return err;
 	if (loc.n != 40)
 		return JZ_ECORRUPT;
-	if ((err = store_get(txn, STORE_ENV, loc.p, 40, &raw)))
+	if ((err = env_get(txn, loc.p, &raw)))
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
 	struct envelope ke;
 	if (envelope_decode(&ke, raw.p, raw.n) || ke.kind != ENV_KIND_KEY)

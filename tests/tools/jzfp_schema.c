@@ -75,7 +75,8 @@
 
 /* --as-5, --as-4, --as-3 and --as-2 take a store of this build's schema:
  * one more, and what it holds that schema 5 did not is to be undone too. */
-_Static_assert(STORE_SCHEMA == 6, "jzfp_schema rewrites a schema-6 store as schemas 5 to 2");
+_Static_assert(STORE_SCHEMA == 7,
+               "jzfp_schema rewrites a schema-6 store as schemas 5 to 2 (not yet a schema-7 one)");
 
 static int
 fail(const char *what, int rc)

@@ -431,7 +431,7 @@ env_held(struct node_ut *nd, const struct ident *id, const struct env *e)
 	memcpy(key, ident_public(id), 32);
 	be64_put(key + 32, e->seq);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	int err = store_get(&txn, STORE_ENV, key, sizeof(key), &v);
+	int err = env_get(&txn, key, &v);
 	bool same = err == 0 && v.n == e->n && memcmp(v.p, e->b, e->n) == 0;
 	store_abort(&txn);
 	return same;

@@ -40,9 +40,16 @@ applied_and_stored(void **state)
 		struct bytes v;
 		be64_put(k, ls);
 		assert_int_equal(store_get(&txn, STORE_LOG, k, sizeof(k), &v), 0);
-		assert_int_equal(v.n, 40);
+		assert_true(v.n > 40); /* origin, seq, then the envelope */
 		assert_memory_equal(v.p, ident_public(fx->v1), 32);
 		assert_int_equal(be64_get(v.p + 32), ls);
+		assert_int_equal(v.n - 40, e[ls - 1].n);
+		assert_memory_equal(v.p + 40, e[ls - 1].b, e[ls - 1].n);
+		/* and env names the entry */
+		struct bytes pos;
+		assert_int_equal(store_get(&txn, STORE_ENV, v.p, 40, &pos), 0);
+		assert_int_equal(pos.n, 8);
+		assert_int_equal(be64_get(pos.p), ls);
 	}
 	/* version: (household, hash) -> where the envelope is and what the
 	 * head rule and the rollups need of it; a household's first version
@@ -428,7 +435,7 @@ duplicates_change_nothing(void **state)
 		memcpy(key, ident_public(fx->v1), 32);
 		be64_put(key + 32, c.seq);
 		assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-		assert_int_equal(store_get(&txn, STORE_ENV, key, sizeof(key), &v), 0);
+		assert_int_equal(env_get(&txn, key, &v), 0);
 		assert_true(v.n <= sizeof(open_again.b));
 		memcpy(open_again.b, v.p, v.n);
 		open_again.n = v.n;

@@ -117,7 +117,7 @@ local_records(void **state)
 	memcpy(key, ident_public(fx->county), 32);
 	be64_put(key + 32, 3);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(store_get(&txn, STORE_ENV, key, sizeof(key), &v), 0);
+	assert_int_equal(env_get(&txn, key, &v), 0);
 	assert_int_equal(envelope_decode(&d, v.p, v.n), 0);
 	assert_true(envelope_sig_ok(&d));
 	assert_memory_equal(d.hash, h2, 32);
@@ -137,7 +137,7 @@ local_records(void **state)
 	assert_memory_equal(opened, pt, pn);
 	assert_int_equal(sealer_open(&txn, fx->v1, &d, opened, sizeof(opened), &on), JZ_EREFUSED);
 	be64_put(key + 32, 2);
-	assert_int_equal(store_get(&txn, STORE_ENV, key, sizeof(key), &v), 0);
+	assert_int_equal(env_get(&txn, key, &v), 0);
 	assert_int_equal(envelope_decode(&d, v.p, v.n), 0);
 	assert_int_equal(d.kind, ENV_KIND_KEY);
 	assert_memory_equal(d.hash, hk, 32);
@@ -174,7 +174,7 @@ local_records(void **state)
 	assert_int_equal(nd->ctx.own_seq, 6);
 	be64_put(key + 32, 6);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(store_get(&txn, STORE_ENV, key, sizeof(key), &v), 0);
+	assert_int_equal(env_get(&txn, key, &v), 0);
 	assert_int_equal(envelope_decode(&d, v.p, v.n), 0);
 	assert_int_equal(d.seq, 6);
 	assert_memory_equal(d.prev, h4, 32);
@@ -450,7 +450,7 @@ own_chain_recovered(void **state)
 	memcpy(key, ident_public(fx->county), 32);
 	be64_put(key + 32, 4);
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
-	assert_int_equal(store_get(&txn, STORE_ENV, key, sizeof(key), &raw), 0);
+	assert_int_equal(env_get(&txn, key, &raw), 0);
 	assert_int_equal(envelope_decode(&d, raw.p, raw.n), 0);
 	store_abort(&txn);
 	assert_memory_equal(d.prev, o[2].hash, 32);
@@ -498,12 +498,13 @@ open_as(struct node_ut *nd, const struct ident *id, const uint8_t hash[32])
 	/* The envelope by its hash: walk the stored ones for it. */
 	struct store_iter it;
 	assert_int_equal(store_iter_open(&txn, STORE_ENV, &it), 0);
-	struct bytes k;
+	struct bytes k, pos;
 	struct envelope e;
 	int rc, found = 0;
-	for (rc = store_iter_seek(&it, NULL, 0, &k, &raw); rc == 0 && !found;
-	     rc = store_iter_next(&it, &k, &raw))
-		found = envelope_decode(&e, raw.p, raw.n) == 0 && memcmp(e.hash, hash, 32) == 0;
+	for (rc = store_iter_seek(&it, NULL, 0, &k, &pos); rc == 0 && !found;
+	     rc = store_iter_next(&it, &k, &pos))
+		found = env_of(&txn, k, pos, &raw) == 0 && envelope_decode(&e, raw.p, raw.n) == 0 &&
+		        memcmp(e.hash, hash, 32) == 0;
 	assert_true(found);
 	uint8_t pt[REC_MAX_ENCODED];
 	size_t n;

@@ -491,6 +491,56 @@ long_value(uint64_t k, char v[301])
 }
 
 /*
+ * store_append_pair writes its two parts as one value, in place; a key not
+ * past the table's last is refused, sticks, and nothing of that
+ * transaction is kept.
+ */
+static void
+append_pair_writes_both_parts(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
+	struct store_txn txn;
+	uint8_t k1[8], k2[8], head[40], body[3000];
+	be64_put(k1, 1);
+	be64_put(k2, 2);
+	memset(head, 0xa5, sizeof(head));
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7);
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_append_pair(&txn, STORE_LOG, k1, 8, head, sizeof(head), body, sizeof(body));
+	store_append_pair(&txn, STORE_LOG, k2, 8, head, 8, body, 10);
+	assert_int_equal(store_commit(&txn), 0);
+
+	struct bytes v;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_get(&txn, STORE_LOG, k1, 8, &v), 0);
+	assert_int_equal(v.n, sizeof(head) + sizeof(body));
+	assert_memory_equal(v.p, head, sizeof(head));
+	assert_memory_equal(v.p + sizeof(head), body, sizeof(body));
+	assert_int_equal(store_get(&txn, STORE_LOG, k2, 8, &v), 0);
+	assert_int_equal(v.n, 18);
+	assert_memory_equal(v.p, head, 8);
+	assert_memory_equal(v.p + 8, body, 10);
+	store_abort(&txn);
+
+	uint8_t k3[8];
+	be64_put(k3, 3);
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	store_append_pair(&txn, STORE_LOG, k3, 8, head, 8, body, 8);
+	store_append_pair(&txn, STORE_LOG, k1, 8, head, 8, body, 8); /* not past 3 */
+	assert_int_not_equal(txn.err, 0);
+	assert_int_not_equal(store_commit(&txn), 0);
+	uint64_t n = 0;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	assert_int_equal(store_count(&txn, STORE_LOG, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_get(&txn, STORE_LOG, k1, 8, &v), 0);
+	assert_int_equal(v.n, sizeof(head) + sizeof(body));
+	store_abort(&txn);
+}
+
+/*
  * store_get_next over 3,000 entries of 300 bytes (about 250 leaves), read
  * in order from the last one read (each a step, across every leaf's end),
  * every seventh key skipped and every eleventh asked for twice: in the
@@ -908,6 +958,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(get_next_answers_as_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(get_next_steps_across_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(append_pair_writes_both_parts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterator_writes_as_store_put, setup, teardown),
 	    cmocka_unit_test_setup_teardown(map_full_then_grow_and_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(schema_mismatch_refused, setup, teardown),

@@ -147,25 +147,29 @@ envelope_gone_or_changed(void **state)
 	struct fixture *fx = *state;
 	struct node_ut *nd = &fx->a;
 	populate(fx, nd);
-	uint8_t key[40], val[512], ekey[40], env[4096], bad[4096];
+	uint8_t key[40], val[512], ekey[40], pos[8], entry[40 + 4096], bad[40 + 4096];
 	size_t n = first_version(nd, HH(V1, 2), key, val, sizeof(val));
 	struct hh_version ver;
 	assert_int_equal(version_decode(&ver, key, val, n), 0);
 	memcpy(ekey, ver.origin, 32);
 	be64_put(ekey + 32, ver.seq);
+	/* Its log entry: origin, seq and the envelope (tables.h). */
 	struct store_txn txn;
 	struct bytes raw;
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
 	assert_int_equal(store_get(&txn, STORE_ENV, ekey, sizeof(ekey), &raw), 0);
-	assert_true(raw.n <= sizeof(env));
+	assert_int_equal(raw.n, sizeof(pos));
+	memcpy(pos, raw.p, sizeof(pos));
+	assert_int_equal(store_get(&txn, STORE_LOG, pos, sizeof(pos), &raw), 0);
+	assert_true(raw.n > 40 && raw.n <= sizeof(entry));
 	size_t en = raw.n;
-	memcpy(env, raw.p, en);
+	memcpy(entry, raw.p, en);
 	store_abort(&txn);
 
 	/* One byte of its signature changed: it still decodes, its name differs. */
-	memcpy(bad, env, en);
+	memcpy(bad, entry, en);
 	bad[en - 1] ^= 1;
-	put(nd, STORE_ENV, ekey, sizeof(ekey), bad, en);
+	put(nd, STORE_LOG, pos, sizeof(pos), bad, en);
 	verify_both(nd, JZ_ECORRUPT, "household 6301211010010002: a version index entry disagrees");
 
 	/* Gone: the next envelope of the chain is not it. */
@@ -174,7 +178,8 @@ envelope_gone_or_changed(void **state)
 	assert_int_equal(store_commit(&txn), 0);
 	verify_both(nd, JZ_ECORRUPT, "household 6301211010010002: a version index entry disagrees");
 
-	put(nd, STORE_ENV, ekey, sizeof(ekey), env, en);
+	put(nd, STORE_ENV, ekey, sizeof(ekey), pos, sizeof(pos));
+	put(nd, STORE_LOG, pos, sizeof(pos), entry, en);
 	verify_both(nd, 0, "OK");
 }
 
