@@ -37,7 +37,7 @@ usage(FILE *f)
 	           "      --test-clock    for tests only: `jzfpctl clock advance 8d` moves this\n"
 	           "                      node's clock, and --unchecked steps are allowed\n"
 	           "      --upgrade-store upgrade the node's store, written by an older jzfpd\n"
-	           "                      (store schema 2, 3, 4 or 5), in place to the schema\n"
+	           "                      (store schema 2, 3, 4, 5 or 6), in place to the schema\n"
 	           "                      --version names, then exit; the node must be\n"
 	           "                      stopped. Safe to stop and run again: it goes on\n"
 	           "                      where it stood (README, Upgrade)\n"

@@ -486,15 +486,14 @@ open_store(struct node *n, char *err, size_t errlen)
 		return rc;
 	}
 	if (rc == JZ_ESCHEMA) {
-		snprintf(
-		    err, errlen,
-		    "cannot open store in %s: it was written by another version of jzfpd "
-		    "(this one reads store schema %d); a store of schema 2, 3, 4 or 5 is upgraded "
-		    "in place by `jzfpd --config FILE --upgrade-store` with the node stopped; "
-		    "below the province you may instead move the directory aside and start with "
-		    "an empty one, and the node refills from its parent and its children "
-		    "(README, Upgrade)",
-		    cfg->data_dir, STORE_SCHEMA);
+		snprintf(err, errlen,
+		         "cannot open store in %s: it was written by another version of jzfpd "
+		         "(this one reads store schema %d); a store of schema 2, 3, 4, 5 or 6 is "
+		         "upgraded in place by `jzfpd --config FILE --upgrade-store` with the node "
+		         "stopped; below the province you may instead move the directory aside and "
+		         "start with an empty one, and the node refills from its parent and its "
+		         "children (README, Upgrade)",
+		         cfg->data_dir, STORE_SCHEMA);
 		return rc;
 	}
 	if (rc) {

@@ -1,7 +1,9 @@
 /*
  * upgrade.c - `jzfpd --upgrade-store` (upgrade.h): schema 2 rewritten in
  * place to schema 3, table by table, in small durable transactions; then
- * schema 3 to 4 and 4 to 5, which need no rewrite.
+ * schema 3 to 4, 4 to 5 and 5 to 6, which need no rewrite; then 6 to 7,
+ * every envelope moved from `env` into its `log` entry, in log order and
+ * in transactions as small, `env` left naming each one's log position.
  */
 #include "upgrade.h"
 
@@ -22,54 +24,55 @@
 #include <string.h>
 #include <time.h>
 
-_Static_assert(
-    STORE_SCHEMA == 7,
-    "upgrade.c upgrades schemas 2, 3, 4 and 5 to schema 6 (its pass to 7 is not written yet)");
+_Static_assert(STORE_SCHEMA == 7, "upgrade.c upgrades schemas 2, 3, 4, 5 and 6 to schema 7");
 
 /* Schema 3 -> 4 adds the tables of the versions kept apart (version.h),
  * empty in a store that has none; 4 -> 5 lets a household's state hold its
  * effective head's tag digest, and a state without one is read as it is
  * (household.h); 5 -> 6 lets the registry stand behind the log (apply.h,
  * "Deferred"), and a store without meta registry_at is caught up. None
- * rewrites anything. */
+ * rewrites anything: from these, 6 -> 7's move is all there is to do. */
 #define V3_SCHEMA 3
 #define V4_SCHEMA 4
 #define V5_SCHEMA 5
+#define V6_SCHEMA 6
 
-/* Does schema HELD become this build's by its number alone? */
+/* Are the workflow tables of a store of schema HELD keyed as this build's
+ * (no rekeying to do)? */
 static bool
-number_only(uint64_t held)
+rekeyed(uint64_t held)
 {
-	return held == V3_SCHEMA || held == V4_SCHEMA || held == V5_SCHEMA;
+	return held == V3_SCHEMA || held == V4_SCHEMA || held == V5_SCHEMA || held == V6_SCHEMA;
 }
 
 bool
 upgrade_unfinished(uint64_t held)
 {
 	return held == STORE_SCHEMA_UPGRADING(STORE_SCHEMA) ||
+	       held == STORE_SCHEMA_UPGRADING(V6_SCHEMA) ||
 	       held == STORE_SCHEMA_UPGRADING(V5_SCHEMA) ||
 	       held == STORE_SCHEMA_UPGRADING(V4_SCHEMA) ||
 	       held == STORE_SCHEMA_UPGRADING(V3_SCHEMA);
 }
 
-/* The tables of a schema-2 store the rewrite reads or writes. Opening them
- * through this layout creates none of schema 3's. */
-enum { V2_ENV, V2_PROPOSAL, V2_WFHIST, V2_WFSTEP, V2_PARKED, V2_HHPROP, V2_META, V2_N };
+/* The tables of a store of schema 2 to 6 the upgrade reads or writes.
+ * Opening them through this layout creates none of schema 3's (only
+ * hhprop in a store of schema 3 to 6, empty, and dropped at the end). */
+enum { V2_ENV, V2_LOG, V2_PROPOSAL, V2_WFHIST, V2_WFSTEP, V2_PARKED, V2_HHPROP, V2_META, V2_N };
 
 static const struct store_table v2_tables[V2_N] = {
-    [V2_ENV] = {"env"},
-    [V2_PROPOSAL] = {"proposal"},
-    [V2_WFHIST] = {"wfhist"},
-    [V2_WFSTEP] = {"wfstep"},
-    [V2_PARKED] = {"parked"},
-    [V2_HHPROP] = {"hhprop"},
-    [V2_META] = {STORE_META_NAME},
+    [V2_ENV] = {"env"},           [V2_LOG] = {"log"},
+    [V2_PROPOSAL] = {"proposal"}, [V2_WFHIST] = {"wfhist"},
+    [V2_WFSTEP] = {"wfstep"},     [V2_PARKED] = {"parked"},
+    [V2_HHPROP] = {"hhprop"},     [V2_META] = {STORE_META_NAME},
 };
 
 static const struct store_layout v2_layout = {.tables = v2_tables, .n = V2_N, .schema = 2};
 
-/* Entries rekeyed per transaction at most: each is a put and a delete on
- * pages of their own, well inside what one LMDB write transaction may dirty. */
+/* Entries rekeyed, or envelopes moved, per transaction at most: a put and
+ * a delete on pages of their own, or two puts, one of an envelope (4,096 of
+ * at most ENV_MAX_SIZE: 256 MiB), well inside what one LMDB write
+ * transaction may dirty. */
 #define CHUNK UPGRADE_CHUNK_MAX
 /* A step's key in schema 2: hash(32) hlc(8) origin(32) seq(8) index(2). */
 #define V2_STEP_KEY   82
@@ -359,6 +362,204 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 	return rc;
 }
 
+/* ---------------------------------------------------------- 6 -> 7 */
+
+/* The log entries of one chunk whose envelope is still in `env`, copied
+ * out of the map before the writes. */
+struct moves {
+	size_t n;
+	uint64_t before; /* entries passed that a run before moved already */
+	uint64_t pos[CHUNK];
+	uint8_t ref[CHUNK][LOG_ENTRY_KEY];
+};
+
+/* Collect into M up to MAX log entries of 40 bytes (schema 6's: the key of
+ * their envelope in `env`, LOG_ENTRY_KEY) from position FROM on.
+ * One of another length is corrupt: ERR names its position. */
+static int
+collect_moves(struct store_txn *txn, uint64_t from, size_t max, struct moves *m, char *err,
+              size_t errlen)
+{
+	struct store_iter it;
+	struct bytes k, v;
+	uint8_t key[8];
+	be64_put(key, from);
+	m->n = 0;
+	m->before = 0;
+	int rc = store_iter_open(txn, V2_LOG, &it);
+	if (rc)
+		return rc;
+	for (rc = store_iter_seek(&it, key, sizeof(key), &k, &v); rc == 0 && m->n < max;
+	     rc = store_iter_next(&it, &k, &v)) {
+		if (k.n != 8) {
+			snprintf(err, errlen, "log: a key of %zu bytes, no log position", k.n);
+			rc = JZ_ECORRUPT;
+			break;
+		}
+		if (v.n < LOG_ENTRY_KEY) {
+			snprintf(err, errlen, "log position %" PRIu64 ": a value of %zu bytes",
+			         be64_get(k.p), v.n);
+			rc = JZ_ECORRUPT;
+			break;
+		}
+		if (v.n > LOG_ENTRY_KEY) {
+			m->before++;
+			continue;
+		}
+		m->pos[m->n] = be64_get(k.p);
+		memcpy(m->ref[m->n++], v.p, LOG_ENTRY_KEY);
+	}
+	int cerr = store_iter_close(&it);
+	if (rc == JZ_ENOTFOUND)
+		rc = 0;
+	return rc ? rc : cerr;
+}
+
+/* Move M's envelopes in TXN: log[pos] = ref + envelope, env[ref] = pos,
+ * through *BUF (*CAP bytes). On one that cannot be, ERR names its log
+ * position. */
+static int
+move_chunk(struct store_txn *txn, const struct moves *m, uint8_t **buf, size_t *cap, char *err,
+           size_t errlen)
+{
+	for (size_t i = 0; i < m->n && !txn->err; i++) {
+		struct bytes e;
+		int rc = store_get(txn, V2_ENV, m->ref[i], LOG_ENTRY_KEY, &e);
+		if (rc == JZ_ENOTFOUND)
+			snprintf(err, errlen,
+			         "log position %" PRIu64 ": its envelope is not in env", m->pos[i]);
+		else if (!rc && e.n <= 8) /* 8: a log position, as after a move */
+			snprintf(err, errlen,
+			         "log position %" PRIu64 ": its entry in env is %zu bytes, "
+			         "no envelope",
+			         m->pos[i], e.n);
+		if (rc == JZ_ENOTFOUND || (!rc && e.n <= 8))
+			return JZ_ECORRUPT;
+		if (rc)
+			return rc;
+		if (LOG_ENTRY_KEY + e.n > *cap) {
+			size_t n = *cap ? *cap : 1 << 16;
+			while (n < LOG_ENTRY_KEY + e.n)
+				n *= 2;
+			uint8_t *b = realloc(*buf, n);
+			if (!b)
+				return -ENOMEM;
+			*buf = b;
+			*cap = n;
+		}
+		/* Copied before the writes, after which E is no longer valid. */
+		memcpy(*buf, m->ref[i], LOG_ENTRY_KEY);
+		memcpy(*buf + LOG_ENTRY_KEY, e.p, e.n);
+		uint8_t pos[8];
+		be64_put(pos, m->pos[i]);
+		store_put(txn, V2_LOG, pos, sizeof(pos), *buf, LOG_ENTRY_KEY + e.n);
+		store_put(txn, V2_ENV, m->ref[i], LOG_ENTRY_KEY, pos, sizeof(pos));
+	}
+	return txn->err;
+}
+
+/* Every envelope moved into its log entry, MAX log entries a transaction;
+ * the entries a run before moved are passed over, so a run stopped at any
+ * point goes on where it stood. */
+static int
+move_envelopes(struct store *st, size_t max, FILE *progress, char *err, size_t errlen)
+{
+	struct moves *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	uint64_t from = 0, done = 0, said_done = 0, before = 0, held = 0;
+	bool counted = false, said_any = false;
+	time_t said = 0;
+	int rc = 0;
+	for (int grown = 0;;) {
+		struct store_txn txn;
+		if ((rc = store_begin(st, &txn, STORE_RW)))
+			break;
+		if (!counted && (rc = store_count(&txn, V2_LOG, &held))) {
+			store_abort(&txn);
+			break;
+		}
+		counted = true;
+		if ((rc = collect_moves(&txn, from, max, m, err, errlen)) ||
+		    (rc = move_chunk(&txn, m, &buf, &cap, err, errlen)))
+			store_abort(&txn);
+		else
+			rc = store_commit(&txn);
+		/* As run_pass: the same chunk again in a larger map. */
+		if (rc == JZ_EMAPFULL && grown++ < 16 && (rc = store_grow(st)) == 0) {
+			uint64_t used, map;
+			store_usage(st, &used, &map);
+			fprintf(progress, "upgrade: log: the map grown to %" PRIu64 " MiB\n",
+			        map >> 20);
+			err[0] = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		done += m->n;
+		before += m->before;
+		time_t now = time(NULL); /* progress only */
+		if (m->n && (!said_any || now - said >= 2)) {
+			fprintf(progress,
+			        "upgrade: log: %" PRIu64 " envelopes moved (%" PRIu64 " held)\n",
+			        done, held);
+			said = now;
+			said_done = done;
+			said_any = true;
+		}
+		if (m->n < max || m->pos[m->n - 1] == UINT64_MAX)
+			break;
+		from = m->pos[m->n - 1] + 1;
+	}
+	if (rc && !err[0])
+		snprintf(err, errlen, "moving the envelopes into the log: %s", err_str(rc));
+	if (!rc && (!said_any || said_done != done))
+		fprintf(progress, "upgrade: log: %" PRIu64 " envelopes moved (%" PRIu64 " held)\n",
+		        done, held);
+	if (!rc && before)
+		fprintf(progress,
+		        "upgrade: log: %" PRIu64 " envelopes moved by a run before, left as "
+		        "they are\n",
+		        before);
+	free(buf);
+	free(m);
+	return rc;
+}
+
+/* After the move, every value of `env` is a log position: one that is
+ * not (an envelope no log entry names) is an error, counted. */
+static int
+check_moved(struct store *st, char *err, size_t errlen)
+{
+	struct store_txn txn;
+	struct store_iter it;
+	struct bytes k, v;
+	uint64_t left = 0;
+	int rc = store_begin(st, &txn, STORE_RO);
+	if (rc)
+		return rc;
+	if (!(rc = store_iter_open(&txn, V2_ENV, &it))) {
+		for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
+		     rc = store_iter_next(&it, &k, &v))
+			left += v.n != 8;
+		int cerr = store_iter_close(&it);
+		rc = rc == JZ_ENOTFOUND ? cerr : rc;
+	}
+	store_abort(&txn);
+	if (rc)
+		snprintf(err, errlen, "reading env: %s", err_str(rc));
+	else if (left) {
+		snprintf(err, errlen,
+		         "env: %" PRIu64 " entries are no log position of 8 bytes: envelopes "
+		         "not in the log",
+		         left);
+		rc = JZ_ECORRUPT;
+	}
+	return rc;
+}
+
 /* Write SCHEMA as the store's schema number, and when LAST drop hhprop, in
  * one transaction (in a larger map when it is full). */
 static int
@@ -401,12 +602,12 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	*from = held;
 	if (held == STORE_SCHEMA)
 		return 0;
-	if (held != v2_layout.schema && !number_only(held) && !upgrade_unfinished(held)) {
-		snprintf(
-		    err, errlen,
-		    "the store in %s holds store schema %" PRIu64 "; this build reads schema %d "
-		    "and upgrades only schemas %" PRIu64 ", %d, %d and %d",
-		    dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA, V4_SCHEMA, V5_SCHEMA);
+	if (held != v2_layout.schema && !rekeyed(held) && !upgrade_unfinished(held)) {
+		snprintf(err, errlen,
+		         "the store in %s holds store schema %" PRIu64 "; this build reads "
+		         "schema %d and upgrades only schemas %" PRIu64 ", %d, %d, %d and %d",
+		         dir, held, STORE_SCHEMA, v2_layout.schema, V3_SCHEMA, V4_SCHEMA, V5_SCHEMA,
+		         V6_SCHEMA);
 		return JZ_ESCHEMA;
 	}
 	/* Opened as the schema it holds; it must outlive the store. */
@@ -418,11 +619,10 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 		return rc;
 	}
 	/* First of all, a number no build opens (the one that wrote the store
-	 * would, on tables half rekeyed), until the last transaction. */
+	 * would, on tables half rekeyed or envelopes half moved), until the
+	 * last transaction. */
 	bool begun = upgrade_unfinished(held);
-	if (number_only(held))
-		begun = false; /* nothing to rewrite: the schema number alone */
-	else if (begun)
+	if (begun)
 		fprintf(
 		    progress,
 		    "upgrade: going on with an upgrade to store schema %d that did not finish\n",
@@ -434,7 +634,9 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	struct rekey *r = rc ? NULL : calloc(1, sizeof(*r));
 	if (!rc && !r)
 		rc = -ENOMEM;
-	for (size_t i = 0; !rc && !number_only(held) && i < sizeof(passes) / sizeof(passes[0]); i++)
+	/* An unfinished upgrade may have begun at schema 2: its rekeying is
+	 * finished first (nothing to do when it was, or when it began later). */
+	for (size_t i = 0; !rc && !rekeyed(held) && i < sizeof(passes) / sizeof(passes[0]); i++)
 		rc = run_pass(st, &passes[i], chunk, r, progress, err, errlen);
 	if (!rc && r->astray)
 		fprintf(progress,
@@ -442,6 +644,10 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 		        "(schema 2 refused them): kept under the household their event names, as "
 		        "schema 3 keys them\n",
 		        r->astray);
+	if (!rc)
+		rc = move_envelopes(st, chunk, progress, err, errlen);
+	if (!rc)
+		rc = check_moved(st, err, errlen);
 	if (!rc && (rc = set_schema(st, STORE_SCHEMA, true)))
 		snprintf(err, errlen, "writing schema %d: %s", STORE_SCHEMA, err_str(rc));
 	if (rc && !err[0])
@@ -450,7 +656,8 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 		size_t len = strlen(err);
 		snprintf(err + len, errlen - len,
 		         "; the store stays refused by every jzfpd until an upgrade ends, what was "
-		         "rekeyed stays so, and --upgrade-store run again goes on from there");
+		         "rekeyed or moved stays so, and --upgrade-store run again goes on from "
+		         "there");
 	}
 	for (size_t i = 0; r && i < EVENT_SLOTS; i++)
 		free(r->events[i]);

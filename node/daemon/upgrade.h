@@ -24,8 +24,20 @@
  * 5 lets a household's state end with its effective head's tag digest, and
  * a state without one is read as it is (household.h); 5 -> 6 lets the
  * registry stand behind the log (apply.h, "Deferred"), and a store without
- * its meta entry is caught up. For these the schema number is all that is
- * written. Schema 2 goes to 6 in one run.
+ * its meta entry is caught up. For these nothing is rewritten.
+ *
+ * Schema 6 -> 7 keeps each envelope in its `log` entry, appended in arrival
+ * order, where `env` kept it by origin (tables.h):
+ *   log  local_seq(8)         -> origin(32) seq(8)  becomes  ... envelope
+ *   env  origin(32) seq(8)    -> envelope           becomes  local_seq(8)
+ * A pass over the log, in key order and transactions as small as above,
+ * moves each envelope; a log value longer than 40 bytes was moved already,
+ * so a run stopped at any point goes on where it stood. A log entry whose
+ * envelope is not in `env`, and an `env` entry no log entry names, are
+ * errors (store_envelope writes both, always together). Every schema below
+ * 7 takes this pass, schema 2 after its rekeying, and the schema number is
+ * written last as above: from the first write until then the store holds
+ * STORE_SCHEMA_UPGRADING(7), which no build opens.
  */
 #ifndef JZFP_UPGRADE_H
 #define JZFP_UPGRADE_H
@@ -35,7 +47,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Entries rekeyed in one transaction, at most. */
+/* Entries rekeyed, or envelopes moved, in one transaction, at most. */
 #define UPGRADE_CHUNK_MAX 4096
 
 /*
@@ -46,13 +58,16 @@
  * Returns 0 (upgraded, or already of this schema: *FROM says which it held),
  * or an error with ERR saying what was wrong: no store in DIR, a schema this
  * build cannot upgrade from, an entry that cannot be rekeyed (named by its
- * table and key), a storage error.
+ * table and key), a log entry whose envelope cannot be moved (named by its
+ * log position), envelopes in `env` no log entry names (counted), a storage
+ * error.
  */
 int upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, uint64_t *from,
                   char *err, size_t errlen);
 
-/* Does schema number HELD mark an upgrade from schema 2 that a build (this
- * one, or one of schema 3, 4 or 5) began and did not finish? */
+/* Does schema number HELD mark an upgrade that a build (this one, from any
+ * schema it upgrades; or one of schema 3, 4, 5 or 6, from schema 2) began
+ * and did not finish? */
 bool upgrade_unfinished(uint64_t held);
 
 #endif
