@@ -10,21 +10,27 @@
  *                                       node/registry/version.h) folded into
  *                                       the version index, their tables left
  *                                       empty: the same content
- *   jzfp_schema DIR --as-5              rewrite a store of this build's schema
- *                                       (6, STORE_SCHEMA) as schema 5 held the
- *                                       same content: the registry caught up
- *                                       with the log (no meta registry_at,
- *                                       apply.h "Deferred"; refused if there is
- *                                       one), the schema 5 and nothing else
- *   jzfp_schema DIR --as-4              rewrite a schema-6 store as schema 4
+ *   jzfp_schema DIR --as-6              rewrite a store of this build's schema
+ *                                       (7, STORE_SCHEMA) as schema 6 held the
+ *                                       same content: each envelope back in
+ *                                       `env` (log value origin(32) seq(8)
+ *                                       envelope -> env origin seq ->
+ *                                       envelope), each `log` value cut to its
+ *                                       first 40 bytes, the schema 6
+ *   jzfp_schema DIR --as-5              rewrite a schema-7 store as schema 5
+ *                                       held the same content: as --as-6, the
+ *                                       registry caught up with the log (no
+ *                                       meta registry_at, apply.h "Deferred";
+ *                                       refused if there is one), the schema 5
+ *   jzfp_schema DIR --as-4              rewrite a schema-7 store as schema 4
  *                                       held the same content: as --as-5, each
  *                                       household state without its effective
  *                                       head's tag digest, the schema 4
- *   jzfp_schema DIR --as-3              rewrite a schema-6 store as schema 3
+ *   jzfp_schema DIR --as-3              rewrite a schema-7 store as schema 3
  *                                       held the same content: as --as-4, the
  *                                       versions folded, version_new and
  *                                       version_pend dropped, the schema 3
- *   jzfp_schema DIR --as-2              rewrite a schema-6 store as schema 2
+ *   jzfp_schema DIR --as-2              rewrite a schema-7 store as schema 2
  *                                       held the same content: as --as-3, the person
  *                                       index's changes merged (no person_new),
  *                                       the workflow tables keyed by proposal
@@ -73,10 +79,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* --as-5, --as-4, --as-3 and --as-2 take a store of this build's schema:
- * one more, and what it holds that schema 5 did not is to be undone too. */
-_Static_assert(STORE_SCHEMA == 7,
-               "jzfp_schema rewrites a schema-6 store as schemas 5 to 2 (not yet a schema-7 one)");
+/* --as-6 to --as-2 take a store of this build's schema: one more, and what
+ * it holds that schema 6 did not is to be undone too. */
+_Static_assert(STORE_SCHEMA == 7, "jzfp_schema rewrites a schema-7 store as schemas 6 to 2");
 
 static int
 fail(const char *what, int rc)
@@ -90,8 +95,8 @@ usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-5 | --as-4 |\n"
-	    "                        --as-3 | --as-2 | --digest | --keys TABLE |\n"
+	    "usage: jzfp_schema DIR [N [--drop TABLE]... | --fold-versions | --as-6 | --as-5 |\n"
+	    "                        --as-4 | --as-3 | --as-2 | --digest | --keys TABLE |\n"
 	    "                        --put TABLE KEY [VALUE] | --del TABLE KEY |\n"
 	    "                        --get TABLE KEY | --pad TABLE N |\n"
 	    "                        --compact]\n");
@@ -241,9 +246,49 @@ schema_is(MDB_txn *txn, MDB_dbi meta, uint64_t want, const char *what)
 	return 0;
 }
 
+/* Each envelope back in `env` from its log entry, each log value cut to
+ * its first 40 bytes (see the top): env[origin seq] must hold the entry's
+ * log position. */
+static int
+envelopes_to_env(MDB_txn *txn)
+{
+	MDB_dbi env, log;
+	struct kv *e;
+	size_t n;
+	int rc = mdb_dbi_open(txn, "env", 0, &env);
+	if (rc || (rc = take_all(txn, "log", &log, &e, &n)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		MDB_val lk = {e[i].kn, e[i].k}, ref = {40, e[i].v}, at;
+		if (e[i].kn != 8 || e[i].vn <= 40 || (rc = mdb_get(txn, env, &ref, &at)) ||
+		    at.mv_size != 8 || memcmp(at.mv_data, e[i].k, 8) != 0) {
+			fprintf(stderr,
+			        "jzfp_schema: log: an entry of a %zu-byte key and a %zu-byte value "
+			        "whose env entry is not its position\n",
+			        e[i].kn, e[i].vn);
+			rc = rc ? rc : EINVAL;
+			break;
+		}
+		MDB_val ev = {e[i].vn - 40, e[i].v + 40};
+		if (!(rc = mdb_put(txn, log, &lk, &ref, MDB_APPEND)))
+			rc = mdb_put(txn, env, &ref, &ev, 0);
+	}
+	free_all(e, n);
+	return rc;
+}
+
+/* Is TXN's store of this build's schema? Said when not. Then its
+ * envelopes back in `env`, as schema 6 held them. */
+static int
+as_schema_6(MDB_txn *txn, MDB_dbi meta, const char *what)
+{
+	int rc = schema_is(txn, meta, STORE_SCHEMA, what);
+	return rc ? rc : envelopes_to_env(txn);
+}
+
 /* Is TXN's store of this build's schema, and its registry caught up with
  * the log (no meta registry_at: schema 5 has no registry behind it)? Said
- * when not. */
+ * when not. Then its envelopes back in `env` (as_schema_6). */
 static int
 as_schema_5(MDB_txn *txn, MDB_dbi meta, const char *what)
 {
@@ -252,7 +297,7 @@ as_schema_5(MDB_txn *txn, MDB_dbi meta, const char *what)
 		return rc;
 	MDB_val k = {strlen(APPLY_META_REGISTRY_AT), (void *)APPLY_META_REGISTRY_AT}, v;
 	if ((rc = mdb_get(txn, meta, &k, &v)) == MDB_NOTFOUND)
-		return 0;
+		return envelopes_to_env(txn);
 	if (rc == 0) {
 		fprintf(stderr,
 		        "jzfp_schema: %s: meta %s is there (the registry behind the log), "
@@ -263,7 +308,15 @@ as_schema_5(MDB_txn *txn, MDB_dbi meta, const char *what)
 	return rc;
 }
 
-/* Schema 6 -> 5 (see the top). */
+/* Schema 7 -> 6 (see the top). */
+static int
+as_6(MDB_txn *txn, MDB_dbi meta)
+{
+	int rc = as_schema_6(txn, meta, "--as-6");
+	return rc ? rc : put_schema(txn, meta, 6);
+}
+
+/* Schema 7 -> 5 (see the top). */
 static int
 as_5(MDB_txn *txn, MDB_dbi meta)
 {
@@ -271,7 +324,7 @@ as_5(MDB_txn *txn, MDB_dbi meta)
 	return rc ? rc : put_schema(txn, meta, 5);
 }
 
-/* Schema 6 -> 4 (see the top). */
+/* Schema 7 -> 4 (see the top). */
 static int
 as_4(MDB_txn *txn, MDB_dbi meta)
 {
@@ -281,7 +334,7 @@ as_4(MDB_txn *txn, MDB_dbi meta)
 	return rc ? rc : put_schema(txn, meta, 4);
 }
 
-/* Schema 6 -> 3 (see the top). */
+/* Schema 7 -> 3 (see the top). */
 static int
 as_3(MDB_txn *txn, MDB_dbi meta)
 {
@@ -291,7 +344,7 @@ as_3(MDB_txn *txn, MDB_dbi meta)
 	return rc ? rc : put_schema(txn, meta, 3);
 }
 
-/* Schema 6 -> 2 (see the top). */
+/* Schema 7 -> 2 (see the top). */
 static int
 as_2(MDB_txn *txn, MDB_dbi meta)
 {
@@ -352,7 +405,7 @@ as_2(MDB_txn *txn, MDB_dbi meta)
 static int
 one_entry(MDB_txn *txn, int argc, char **argv)
 {
-	static uint8_t key[512], val[4096];
+	static uint8_t key[512], val[40 + 65536]; /* a log value of schema 7 */
 	size_t kn = strlen(argv[2]) / 2, vn = argc > 3 ? strlen(argv[3]) / 2 : 0;
 	if (kn == 0 || kn > sizeof(key) || vn > sizeof(val) || hex_decode(argv[2], key, kn) ||
 	    (vn && hex_decode(argv[3], val, vn))) {
@@ -566,6 +619,14 @@ as_5_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 }
 
 static int
+as_6_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return as_6(txn, meta);
+}
+
+static int
 fold_mode(MDB_txn *txn, MDB_dbi meta, int argc, char **argv)
 {
 	(void)meta;
@@ -614,12 +675,12 @@ static const struct mode {
 	bool write;
 	mode_fn *run;
 } modes[] = {
-    {"--as-2", 1, 1, true, as_2_mode},          {"--as-3", 1, 1, true, as_3_mode},
-    {"--as-4", 1, 1, true, as_4_mode},          {"--as-5", 1, 1, true, as_5_mode},
-    {"--fold-versions", 1, 1, true, fold_mode}, {"--digest", 1, 1, false, digest_mode},
-    {"--keys", 2, 2, false, keys_mode},         {"--pad", 3, 3, true, pad_mode},
-    {"--put", 3, 4, true, edit_mode},           {"--del", 3, 3, true, edit_mode},
-    {"--get", 3, 3, false, edit_mode},
+    {"--as-2", 1, 1, true, as_2_mode},      {"--as-3", 1, 1, true, as_3_mode},
+    {"--as-4", 1, 1, true, as_4_mode},      {"--as-5", 1, 1, true, as_5_mode},
+    {"--as-6", 1, 1, true, as_6_mode},      {"--fold-versions", 1, 1, true, fold_mode},
+    {"--digest", 1, 1, false, digest_mode}, {"--keys", 2, 2, false, keys_mode},
+    {"--pad", 3, 3, true, pad_mode},        {"--put", 3, 4, true, edit_mode},
+    {"--del", 3, 3, true, edit_mode},       {"--get", 3, 3, false, edit_mode},
 };
 
 /* RUN in a transaction of DIR's store (committed when WRITE and RUN did
