@@ -1,28 +1,42 @@
 """test_schema - jzfpd refuses a store of another schema, says what to do,
-and leaves the store as it was; `jzfpd --upgrade-store` rewrites a schema-2
-store in place, and upgrades a schema-3, schema-4 or schema-5 one (README,
-Upgrade; node/daemon/upgrade.h).
+and leaves the store as it was; `jzfpd --upgrade-store` rewrites a store of
+schema 2 to 6 in place: a schema-2 one rekeyed, and every one's envelopes
+moved from `env` into the log (README, Upgrade; node/daemon/upgrade.h).
 
 A tree (province, county, township, village, test clocks) runs the procedure
 up to the township's review: the village's new register opens identification
 proposals, the village posts its notice, one objection is raised, the window
 closes, the township approves. The province is stopped, and its store's
 schema number (meta "schema", rewritten with tests/tools/jzfp_schema) set to:
-  - 7 (a newer version's store): refused; --upgrade-store refuses it too;
-  - back to 6: the node starts (the rewrite itself is sound) and stops, its
+  - 8 (a newer version's store): refused; --upgrade-store refuses it too;
+  - back to 7: the node starts (the rewrite itself is sound) and stops, its
     registry caught up with the log (no meta registry_at);
+  - 6, the store rewritten as schema 6 held the same content (jzfp_schema
+    --as-6: each envelope back in `env`, each log entry naming it, 40
+    bytes): refused; --upgrade-store moves every envelope back into the log
+    (its progress says how many), every table, meta too, as before, and the
+    node starts on it and answers as before;
+  - 6 again, the envelope of the twelfth log entry taken out of `env`:
+    --upgrade-store stops naming that log position, after moving the
+    transactions (of five) before it, and the store is refused as an
+    unfinished upgrade; with the envelope put back and an `env` entry no
+    log entry names put in, a run again goes on (moves the rest, passes
+    over what was moved, says both counts) and stops saying one envelope
+    is not in the log; with that entry gone, a run again ends the upgrade
+    with nothing left to move: every table, meta too, as before;
   - 5, the store rewritten as schema 5 held the same content (jzfp_schema
-    --as-5: nothing but the schema number, the registry caught up):
-    refused; --upgrade-store upgrades it, writing nothing but the schema
-    number (every table, meta too, as before), and the node starts on it;
+    --as-5: as --as-6, but for the schema number, the registry caught up):
+    refused; --upgrade-store upgrades it, every table, meta too, as
+    before, and the node starts on it;
   - 4, the store rewritten as schema 4 held the same content (jzfp_schema
     --as-4: as --as-5, the household states without their effective head's
     tag digest): refused; --upgrade-store upgrades it, writing nothing but
-    the schema number, and the node starts on it;
+    the envelopes' move and the schema number, and the node starts on it;
   - 3, the store rewritten as schema 3 held the same content (jzfp_schema
     --as-3: as --as-4, and the versions kept apart folded into the version
     index, their tables dropped): refused; --upgrade-store upgrades it,
-    writing nothing but the schema number, and the node starts on it;
+    writing nothing but the envelopes' move and the schema number, and the
+    node starts on it;
   - 2, the store rewritten as schema 2 held the same content (jzfp_schema
     --as-2: as --as-3, the workflow tables keyed by proposal hash, hhprop,
     the person index's changes merged and person_new dropped): refused, and
@@ -33,16 +47,17 @@ bytes as before. Then:
   - with a stray old-format step (its event not held) put in, --upgrade-store
     exits 1 naming it, after rekeying the history (kept: wfhist is already
     as it will be), and the store is refused, by every build, saying the
-    upgrade did not finish; marked as a build of schema 5 or 4 marks one, it
-    goes on and stops at the stray again; with the stray gone and the store
+    upgrade did not finish; marked as a build of schema 6, 5 or 4 marks one,
+    it goes on and stops at the stray again; with the stray gone and the store
     compacted (no free page) and a map of 1 MiB:
   - (a copy of a held step's key is put in `parked` before, so that the
     parked steps are rekeyed too, and taken out before the node starts)
   - --upgrade-store exits 0, says it goes on with the unfinished upgrade
     (marked as a build of schema 3 marks one),
-    grows the map, its progress names the tables rekeyed, and the
-    store holds schema 6, every table (but the person index and meta) equal,
-    entry for entry, to what the schema-6 node had written (its versions
+    grows the map, its progress names the tables rekeyed and the envelopes
+    moved, and the
+    store holds schema 7, every table (but the person index and meta) equal,
+    entry for entry, to what the schema-7 node had written (its versions
     folded into the index, its household states as schema 4 held them),
     hhprop gone;
     run again, it says there is nothing to do;
@@ -59,17 +74,18 @@ bytes as before. Then:
 import hashlib
 import json
 import os
+import shutil
 import time
 
 import jzfptest as jt
 from jzfptest import check
 
-SCHEMA = 6  # node/daemon/tables.h STORE_SCHEMA
+SCHEMA = 7  # node/daemon/tables.h STORE_SCHEMA
 P, C, T, V = "630000000000", "630121000000", "630121101000", "630121101001"
 YEAR = 2020
 STORE_META = "meta"  # common/store.h STORE_META_NAME
 REGISTRY_AT = "registry_at"  # node/replication/apply.h APPLY_META_REGISTRY_AT
-UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(6)
+UPGRADING = 1 << 63 | SCHEMA  # common/store.h STORE_SCHEMA_UPGRADING(7)
 START_S = 5.0 * jt.SLOW  # a refused start is one store open, well under a second
 TOOL = os.path.join(jt.BIN, "jzfp_schema")
 
@@ -115,7 +131,7 @@ def refused(n, held, says=None):
         check("--upgrade-store" not in err, f"a newer store's refusal names --upgrade-store: {err}")
     else:
         wants += ["written by another version of jzfpd", "move the directory aside",
-                  "start with an empty one", "--upgrade-store", "a store of schema 2, 3, 4 or 5"]
+                  "start with an empty one", "--upgrade-store", "a store of schema 2, 3, 4, 5 or 6"]
     for want in wants:
         jt.check(want in err, f"schema {held}: stderr lacks {want!r}:\n{err}")
     jt.check_eq(os.path.getsize(mdb), size, f"schema {held}: data.mdb size after the refusal")
@@ -129,6 +145,29 @@ def digests(n):
     jt.check(p.returncode == 0, f"jzfp_schema --digest: exit {p.returncode}: {p.stderr}")
     return {name: (int(count), h) for name, count, h in
             (line.split() for line in p.stdout.splitlines())}
+
+
+def digests_as(n, held):
+    """digests() of n's stopped store as jzfp_schema --as-HELD rewrites it,
+    in a copy (n's store left as it is)."""
+    copy = os.path.join(n.dir, f"as-{held}")
+    shutil.rmtree(copy, ignore_errors=True)
+    os.mkdir(copy, 0o700)
+    shutil.copyfile(os.path.join(n.data, "data.mdb"), os.path.join(copy, "data.mdb"))
+    p = jt.run([TOOL, copy, f"--as-{held}"])
+    check(p.returncode == 0, f"jzfp_schema --as-{held} (a copy): exit {p.returncode}: {p.stderr}")
+    p = jt.run([TOOL, copy, "--digest"])
+    jt.check(p.returncode == 0, f"jzfp_schema --digest: exit {p.returncode}: {p.stderr}")
+    shutil.rmtree(copy)
+    return {name: (int(count), h) for name, count, h in
+            (line.split() for line in p.stdout.splitlines())}
+
+
+def tool(n, *words):
+    """jzfp_schema on n's stopped store with WORDS: its output, stripped."""
+    p = jt.run([TOOL, n.data, *words])
+    check(p.returncode == 0, f"jzfp_schema {' '.join(words)}: exit {p.returncode}: {p.stderr}")
+    return p.stdout.strip()
 
 
 def upgrade(n, map_mb=None, data_dir=None):
@@ -200,12 +239,15 @@ def as_schema(n, held):
     check(p.returncode == 0, f"jzfp_schema --as-{held}: exit {p.returncode}: {p.stderr}")
 
 
-def upgraded_from(n, held):
+def upgraded_from(n, held, envelopes):
     """N's stopped store of schema HELD: refused at start, then upgraded by
-    --upgrade-store to this build's schema."""
+    --upgrade-store to this build's schema, its ENVELOPES moved into the
+    log."""
     refused(n, held)
     rc, err = upgrade(n)
-    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from {held})" in err,
+    check(rc == 0 and f"upgraded to store schema {SCHEMA} (from {held})" in err and
+          f"upgrade: log: {envelopes} envelopes moved ({envelopes} held)" in err and
+          "moved by a run before" not in err,
           f"--upgrade-store on a schema-{held} store: exit {rc}: {err}")
     jt.check_eq(schema_of(n), SCHEMA, f"schema after --upgrade-store from {held}")
 
@@ -236,9 +278,9 @@ def test(t):
     refused(prov, SCHEMA + 1)
     rc, err = upgrade(prov)
     check(rc != 0 and f"holds store schema {SCHEMA + 1}" in err and
-          "upgrades only schemas 2, 3, 4 and 5" in err,
+          "upgrades only schemas 2, 3, 4, 5 and 6" in err,
           f"--upgrade-store on a schema-{SCHEMA + 1} store: exit {rc}: {err}")
-    # Back to 6: the node starts (the rewrite itself is sound).
+    # Back to 7: the node starts (the rewrite itself is sound).
     set_schema(prov, SCHEMA)
     t.start(prov)
     t.stop(prov)
@@ -247,37 +289,97 @@ def test(t):
     p = jt.run([TOOL, prov.data, "--get", STORE_META, REGISTRY_AT.encode().hex()])
     check(p.returncode == 1 and not p.stdout,
           f"meta {REGISTRY_AT} after the node stopped: exit {p.returncode}: {p.stdout}{p.stderr}")
-    # As schema 5 held the same content (the schema number alone differs):
-    # refused; upgraded with nothing rewritten but the schema number, every
-    # table, meta too, as this build had written it.
+    # As schema 6 held the same content (each envelope in env, its log
+    # entry naming it): refused; upgraded, every envelope moved back into
+    # the log, every table, meta too, as this build had written it.
+    seven = digests(prov)
+    envelopes = seven["log"][0]
+    check(envelopes == seven["env"][0] > 15, f"envelopes at the province: {seven}")
+    as_schema(prov, 6)
     six = digests(prov)
+    check({k for k in seven if six.get(k) != seven[k]} == {"env", "log", "meta"} and
+          six.keys() == seven.keys() and six["log"][0] == six["env"][0] == envelopes,
+          f"--as-6 rewrote more than env, log and the schema number: {seven} -> {six}")
+    upgraded_from(prov, 6, envelopes)
+    jt.check_eq(digests(prov), seven, "tables after --upgrade-store from 6 (meta too)")
+    started_as_before(t, prov, 6, records, before, village)
+
+    # An upgrade from 6 stopped midway (the twelfth log entry's envelope
+    # not in env), then run again: it goes on where it stood.
+    seven = digests(prov)
+    as_schema(prov, 6)
+    positions = tool(prov, "--keys", "log").split()
+    jt.check_eq(len(positions), envelopes, "log entries of the schema-6 store")
+    at = positions[11]
+    ref = tool(prov, "--get", "log", at)
+    jt.check_eq(len(ref), 80, "a schema-6 log value's length (hex)")
+    envelope = tool(prov, "--get", "env", ref)
+    tool(prov, "--del", "env", ref)
+    rc, err = upgrade(prov)
+    jt.log(f"upgrade with an envelope missing: exit {rc}: {err.strip()}")
+    check(rc == 1 and f"log position {int(at, 16)}: its envelope is not in env" in err and
+          f"upgrade: log: 5 envelopes moved ({envelopes} held)" in err and
+          "--upgrade-store run again goes on from there" in err,
+          f"--upgrade-store with an envelope missing: exit {rc}: {err}")
+    jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade from 6 that stopped")
+    refused(prov, UPGRADING, f"an upgrade in place to store schema {SCHEMA} did not finish")
+    # Two transactions of five were moved before the one that stopped.
+    moved = 10
+    tool(prov, "--put", "env", ref, envelope)
+    stray = "ee" * 40
+    tool(prov, "--put", "env", stray, "00" * 50)
+    rc, err = upgrade(prov)
+    jt.log(f"upgrade again, an envelope in no log entry: exit {rc}: {err.strip()}")
+    check(rc == 1 and
+          f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err and
+          f"upgrade: log: {envelopes - moved} envelopes moved ({envelopes} held)" in err and
+          f"upgrade: log: {moved} envelopes moved by a run before, left as they are" in err and
+          "env: 1 entries are no log position of 8 bytes: envelopes not in the log" in err,
+          f"--upgrade-store again, with an envelope in no log entry: exit {rc}: {err}")
+    jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade from 6 that stopped again")
+    tool(prov, "--del", "env", stray)
+    rc, err = upgrade(prov)
+    check(rc == 0 and
+          f"upgraded to store schema {SCHEMA} (an upgrade that had not finished)" in err and
+          f"upgrade: log: 0 envelopes moved ({envelopes} held)" in err and
+          f"upgrade: log: {envelopes} envelopes moved by a run before" in err,
+          f"--upgrade-store, the last run from 6: exit {rc}: {err}")
+    jt.check_eq(digests(prov), seven, "tables after an upgrade from 6 run three times")
+
+    # As schema 5 held the same content (as schema 6, the schema number
+    # aside): refused; upgraded, every table, meta too, as before.
+    six = digests_as(prov, 6)
     as_schema(prov, 5)
     five = digests(prov)
     check(five["meta"] != six["meta"] and dict(five, meta=six["meta"]) == six,
-          f"--as-5 rewrote more than the schema number: {six} -> {five}")
-    upgraded_from(prov, 5)
-    jt.check_eq(digests(prov), six, "tables after --upgrade-store from 5 (meta too)")
+          f"--as-5 rewrote more than --as-6 and the schema number: {six} -> {five}")
+    upgraded_from(prov, 5, envelopes)
+    jt.check_eq(digests(prov), seven, "tables after --upgrade-store from 5 (meta too)")
     started_as_before(t, prov, 5, records, before, village)
     # As schema 4 held the same content (states without the tag digest):
-    # refused; upgraded with nothing rewritten but the schema number.
-    tagged = digests(prov)["household"]
+    # refused; upgraded with nothing rewritten but the envelopes, moved
+    # back into the log, and the schema number.
+    seven = digests(prov)
+    tagged = seven["household"]
     as_schema(prov, 4)
     four = digests(prov)
     check(four["household"][0] == tagged[0] > 0 and four["household"][1] != tagged[1],
           f"--as-4 rewrote the household states: {tagged} -> {four['household']}")
-    upgraded_from(prov, 4)
-    jt.check_eq(digests(prov), dict(four, meta=digests(prov)["meta"]),
-                "tables after --upgrade-store from 4 (all but the schema number)")
+    upgraded_from(prov, 4, envelopes)
+    jt.check_eq(digests(prov), dict(four, **{k: seven[k] for k in ("env", "log", STORE_META)}),
+                "tables after --upgrade-store from 4 (all but env, log and the schema number)")
     started_as_before(t, prov, 4, records, before, village)
     # As schema 3 held the same content: refused; upgraded with nothing
-    # rewritten but the schema number (the versions kept apart start empty).
+    # rewritten but the envelopes and the schema number (the versions kept
+    # apart start empty).
+    seven = digests(prov)
     as_schema(prov, 3)
     three = digests(prov)
     check(three.get("version", (0,))[0] > 0 and "version_new" not in three,
           f"a schema-3 store holds its versions in the index alone: {three}")
-    upgraded_from(prov, 3)
-    jt.check_eq(digests(prov), dict(three, meta=digests(prov)["meta"]),
-                "tables after --upgrade-store from 3 (all but the schema number)")
+    upgraded_from(prov, 3, envelopes)
+    jt.check_eq(digests(prov), dict(three, **{k: seven[k] for k in ("env", "log", STORE_META)}),
+                "tables after --upgrade-store from 3 (all but env, log and the schema number)")
     started_as_before(t, prov, 3, records)
     # A step parked, as one that waits for its version would be: a copy
     # of a held step's key (taken out again before the node starts).
@@ -315,9 +417,9 @@ def test(t):
     jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade that stopped")
     refused(prov, UPGRADING, f"an upgrade in place to store schema {SCHEMA} did not finish")
     jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
-    # As a build of schema 5 or 4 marks an upgrade it began: this one goes
-    # on with it too (and stops at the same stray step).
-    for marked in (5, 4):
+    # As a build of schema 6, 5 or 4 marks an upgrade it began: this one
+    # goes on with it too (and stops at the same stray step).
+    for marked in (6, 5, 4):
         set_schema(prov, 1 << 63 | marked)
         rc, err = upgrade(prov)
         check(rc == 1 and
@@ -349,8 +451,9 @@ def test(t):
     # In a map of 1 MiB (map_size_mb = 1), smaller than the store, which
     # has no free page: grown, and the chunk that found it full done again.
     check("the map grown to" in err, f"--upgrade-store in a small map: {err}")
-    check("upgrade: wfstep: " in err and "upgrade: proposal: 5 entries rekeyed" in err,
-          f"--upgrade-store shows no progress for wfstep and proposal: {err}")
+    check("upgrade: wfstep: " in err and "upgrade: proposal: 5 entries rekeyed" in err and
+          f"upgrade: log: {envelopes} envelopes moved ({envelopes} held)" in err,
+          f"--upgrade-store shows no progress for wfstep, proposal and log: {err}")
     check("upgrade: wfhist: 1 entries with a key of another length (not 36 or 44 bytes)" in err
           and "upgrade: wfhist: 1 entries rekeyed" not in err,
           f"--upgrade-store and wfhist's odd entry: {err}")
@@ -360,7 +463,7 @@ def test(t):
           "upgrade: parked: 1 entries" in err,
           f"--upgrade-store says: {err}")
     jt.check_eq(schema_of(prov), SCHEMA, "schema after --upgrade-store")
-    # Every table as the schema-6 node had written it (its versions folded),
+    # Every table as the schema-7 node had written it (its versions folded),
     # but the person index (its changes merged by --as-2), the empty tables
     # of the versions kept apart (made when a node opens the store) and the
     # schema number.
