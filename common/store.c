@@ -459,28 +459,6 @@ store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, stru
 	return 0;
 }
 
-int
-store_get_next(struct store_txn *txn, unsigned db, const void *key, size_t klen, struct bytes *val)
-{
-	if (txn->err)
-		return txn->err;
-	MDB_cursor *c = txn_cursor(txn, db);
-	if (!c)
-		return txn->err;
-	/* Not from a cursor not yet placed (its step would go to the first
-	 * entry, a descent to a leaf that may be on disk); any failure leaves
-	 * it to the search. */
-	MDB_val want = {klen, (void *)(uintptr_t)key}, k, v;
-	if (mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT) == 0 &&
-	    mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0 &&
-	    mdb_cmp(txn->txn, txn->st->dbi[db], &want, &k) == 0) {
-		val->p = v.mv_data;
-		val->n = v.mv_size;
-		return 0;
-	}
-	return store_get(txn, db, key, klen, val);
-}
-
 void
 store_mark(struct store *st, unsigned db, store_mark_fn fn)
 {

@@ -159,17 +159,6 @@ void store_fail(struct store_txn *txn, int err);
  */
 int store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, struct bytes *val);
 
-/*
- * store_get for keys read in increasing order, each most often the entry
- * after the one read or written last in DB in this transaction (envelopes
- * read from the log in the order they came: a registry catching up, a
- * child's records sent on): that entry is tried first, one step
- * of the table's cursor, and the tree searched only when it is not KEY.
- * The same answers as store_get; a step wasted when KEY is elsewhere.
- */
-int store_get_next(struct store_txn *txn, unsigned db, const void *key, size_t klen,
-                   struct bytes *val);
-
 /* Store VAL under KEY, replacing any value. Errors stick. */
 void store_put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void *val,
                size_t vlen);

@@ -51,10 +51,8 @@ env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw)
 {
 	if (k.n != LOG_ENTRY_KEY || v.n != 8)
 		return JZ_ECORRUPT;
-	/* Stepped to first: envelopes are mostly read in the order they came
-	 * (a registry catching up, a child's records sent on). */
 	struct bytes entry;
-	int err = store_get_next(txn, STORE_LOG, v.p, v.n, &entry);
+	int err = store_get(txn, STORE_LOG, v.p, v.n, &entry);
 	if (err)
 		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
 	if (!log_envelope(entry, raw) || memcmp(entry.p, k.p, LOG_ENTRY_KEY) != 0)

@@ -403,93 +403,6 @@ iterator_writes_as_store_put(void **state)
 
 /* ---------------------------------------------------------------- iterators */
 
-/* store_get_next answers KEY as store_get does, in TXN's table DB. */
-static void
-get_next_is(struct store_txn *txn, uint64_t key, const char *want)
-{
-	uint8_t kb[8];
-	struct bytes a, b;
-	be64_put(kb, key);
-	int ra = store_get_next(txn, STORE_ROLLUP, kb, sizeof(kb), &a);
-	int rb = store_get(txn, STORE_ROLLUP, kb, sizeof(kb), &b);
-	assert_int_equal(ra, want ? 0 : JZ_ENOTFOUND);
-	assert_int_equal(rb, ra);
-	if (want) {
-		assert_int_equal(a.n, strlen(want));
-		assert_memory_equal(a.p, want, a.n);
-		assert_true(a.p == b.p && a.n == b.n);
-	}
-	assert_int_equal(txn->err, 0);
-}
-
-/*
- * store_get_next gives store_get's answers whatever the cursor's place:
- * keys read in order (each the entry after the last read: the step
- * taken), a key skipped ahead, a key absent between two entries and past
- * the last, back to an earlier key, on a cursor not yet placed, after a
- * put and after a delete, in read and write transactions. Keys 10, 20,
- * ..., 400; each read also through store_get, which places the cursor
- * where store_get_next then steps from.
- */
-static void
-get_next_answers_as_get(void **state)
-{
-	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, MAP_SIZE, &tables_layout), 0);
-	struct store_txn txn;
-	char val[16];
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
-	get_next_is(&txn, 10, NULL); /* an empty table, a cursor not placed */
-	for (uint64_t k = 10; k <= 400; k += 10) {
-		uint8_t kb[8];
-		be64_put(kb, k);
-		snprintf(val, sizeof(val), "v%llu", (unsigned long long)k);
-		store_put(&txn, STORE_ROLLUP, kb, sizeof(kb), val, strlen(val));
-	}
-	get_next_is(&txn, 10, "v10"); /* after the last put: back to the start */
-	assert_int_equal(store_commit(&txn), 0);
-
-	for (int rw = 0; rw < 2; rw++) {
-		assert_int_equal(store_begin(fx->st, &txn, rw ? STORE_RW : STORE_RO), 0);
-		get_next_is(&txn, 20, "v20"); /* a cursor not placed */
-		for (uint64_t k = 30; k <= 200; k += 10) {
-			snprintf(val, sizeof(val), "v%llu", (unsigned long long)k);
-			get_next_is(&txn, k, val);
-		}
-		get_next_is(&txn, 250, "v250"); /* ahead of the entry after */
-		get_next_is(&txn, 255, NULL);   /* between 250 and 260 */
-		get_next_is(&txn, 260, "v260");
-		get_next_is(&txn, 100, "v100"); /* back */
-		get_next_is(&txn, 110, "v110");
-		get_next_is(&txn, 400, "v400");
-		get_next_is(&txn, 410, NULL); /* past the last */
-		get_next_is(&txn, 400, "v400");
-		if (rw) {
-			uint8_t kb[8];
-			be64_put(kb, 150);
-			store_del(&txn, STORE_ROLLUP, kb, sizeof(kb)); /* the cursor's own table */
-			get_next_is(&txn, 150, NULL);
-			get_next_is(&txn, 160, "v160");
-			be64_put(kb, 165);
-			store_put(&txn, STORE_ROLLUP, kb, sizeof(kb), "v165", 4);
-			get_next_is(&txn, 170, "v170");
-			get_next_is(&txn, 165, "v165");
-			get_next_is(&txn, 170, "v170");
-		}
-		store_abort(&txn);
-	}
-}
-
-/* The 300-byte value of key K in get_next_steps_across_pages. */
-static void
-long_value(uint64_t k, char v[301])
-{
-	memset(v, 'x', 300);
-	v[300] = 0;
-	int n = snprintf(v, 301, "v%llu", (unsigned long long)k);
-	v[n] = 'x';
-}
-
 /*
  * store_append_pair writes its two parts as one value, in place; a key not
  * past the table's last is refused, sticks, and nothing of that
@@ -537,54 +450,6 @@ append_pair_writes_both_parts(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(store_get(&txn, STORE_LOG, k1, 8, &v), 0);
 	assert_int_equal(v.n, sizeof(head) + sizeof(body));
-	store_abort(&txn);
-}
-
-/*
- * store_get_next over 3,000 entries of 300 bytes (about 250 leaves), read
- * in order from the last one read (each a step, across every leaf's end),
- * every seventh key skipped and every eleventh asked for twice: in the
- * write transaction that put them (dirty pages, as a relay forwards) and
- * in a read transaction after the commit.
- */
-static void
-get_next_steps_across_pages(void **state)
-{
-	struct fixture *fx = *state;
-	assert_int_equal(store_open(&fx->st, fx->dir, 64ULL << 20, &tables_layout), 0);
-	struct store_txn txn;
-	char v[301];
-	uint8_t kb[8];
-	struct bytes got;
-	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
-	for (uint64_t k = 1; k <= 3000; k++) {
-		be64_put(kb, k);
-		long_value(k, v);
-		store_put(&txn, STORE_ROLLUP, kb, sizeof(kb), v, 300);
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass) {
-			assert_int_equal(store_commit(&txn), 0);
-			assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
-		}
-		for (uint64_t k = 1; k <= 3001; k++) {
-			if (k % 7 == 0)
-				continue;
-			for (int again = 0; again < (k % 11 == 0 ? 2 : 1); again++) {
-				be64_put(kb, k);
-				int rc = store_get_next(&txn, STORE_ROLLUP, kb, sizeof(kb), &got);
-				if (k == 3001) {
-					assert_int_equal(rc, JZ_ENOTFOUND);
-					continue;
-				}
-				assert_int_equal(rc, 0);
-				long_value(k, v);
-				assert_int_equal(got.n, 300);
-				assert_memory_equal(got.p, v, 300);
-			}
-		}
-		assert_int_equal(txn.err, 0);
-	}
 	store_abort(&txn);
 }
 
@@ -956,8 +821,6 @@ main(void)
 	    cmocka_unit_test_setup_teardown(use_after_end_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(append_out_of_order_sticks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterators_seek_next_last_ranges, setup, teardown),
-	    cmocka_unit_test_setup_teardown(get_next_answers_as_get, setup, teardown),
-	    cmocka_unit_test_setup_teardown(get_next_steps_across_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(append_pair_writes_both_parts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(iterator_writes_as_store_put, setup, teardown),
 	    cmocka_unit_test_setup_teardown(map_full_then_grow_and_redo, setup, teardown),
