@@ -292,6 +292,22 @@ rekey_chunk(struct store_txn *txn, const struct table_pass *p, const struct chun
 	return txn->err;
 }
 
+/* After a chunk's transaction ended in *RC: true when the map was full
+ * (mostly a put says so, not the commit) and is now larger, at most 16
+ * times a pass (*GROWN), so the same chunk is to be tried again; nothing of
+ * it was kept. The growth is said on PROGRESS for table NAME. */
+static bool
+grown_again(struct store *st, int *rc, int *grown, const char *name, FILE *progress, char *err)
+{
+	if (*rc != JZ_EMAPFULL || (*grown)++ >= 16 || (*rc = store_grow(st)) != 0)
+		return false;
+	uint64_t used, map;
+	store_usage(st, &used, &map);
+	fprintf(progress, "upgrade: %s: the map grown to %" PRIu64 " MiB\n", name, map >> 20);
+	err[0] = 0;
+	return true;
+}
+
 /* Rekey every old entry of P's table, MAX per transaction. */
 static int
 run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey *r, FILE *progress,
@@ -318,16 +334,8 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 			store_abort(&txn);
 		else
 			rc = store_commit(&txn);
-		/* The map is full (mostly a put says so, not the commit): the
-		 * same chunk again in a larger one; nothing of it was kept. */
-		if (rc == JZ_EMAPFULL && grown++ < 16 && (rc = store_grow(st)) == 0) {
-			uint64_t used, map;
-			store_usage(st, &used, &map);
-			fprintf(progress, "upgrade: %s: the map grown to %" PRIu64 " MiB\n",
-			        p->name, map >> 20);
-			err[0] = 0;
+		if (grown_again(st, &rc, &grown, p->name, progress, err))
 			continue;
-		}
 		if (rc)
 			break;
 		done += c->n;
@@ -487,15 +495,8 @@ move_envelopes(struct store *st, size_t max, FILE *progress, char *err, size_t e
 			store_abort(&txn);
 		else
 			rc = store_commit(&txn);
-		/* As run_pass: the same chunk again in a larger map. */
-		if (rc == JZ_EMAPFULL && grown++ < 16 && (rc = store_grow(st)) == 0) {
-			uint64_t used, map;
-			store_usage(st, &used, &map);
-			fprintf(progress, "upgrade: log: the map grown to %" PRIu64 " MiB\n",
-			        map >> 20);
-			err[0] = 0;
+		if (grown_again(st, &rc, &grown, "log", progress, err))
 			continue;
-		}
 		if (rc)
 			break;
 		done += m->n;
