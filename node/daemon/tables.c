@@ -4,7 +4,10 @@
 #include "tables.h"
 
 #include "err.h"
+#include "hex.h"
+#include "log.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 /* A cursor for each, and one for the store's own (store.h). */
@@ -46,17 +49,34 @@ const struct store_layout tables_layout = {
     .schema = STORE_SCHEMA,
 };
 
+/* Said where it is found, whoever asked: the entry names no personal data. */
+static int
+damaged(struct bytes k, struct bytes v, const char *why)
+{
+	char who[9] = "?";
+	if (k.n == LOG_ENTRY_KEY)
+		hex_encode(k.p, 4, who);
+	log_error("store: the envelope of origin %s seq %" PRIu64 " (env: log position %" PRIu64
+	          ") %s: the store is damaged; restore the node's last backup (README, Backup and "
+	          "restore)",
+	          who, k.n == LOG_ENTRY_KEY ? be64_get(k.p + 32) : 0, v.n == 8 ? be64_get(v.p) : 0,
+	          why);
+	return JZ_ECORRUPT;
+}
+
 int
 env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw)
 {
 	if (k.n != LOG_ENTRY_KEY || v.n != 8)
-		return JZ_ECORRUPT;
+		return damaged(k, v, "is no log position");
 	struct bytes entry;
 	int err = store_get(txn, STORE_LOG, v.p, v.n, &entry);
+	if (err == JZ_ENOTFOUND)
+		return damaged(k, v, "is not in the log");
 	if (err)
-		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+		return err;
 	if (!log_envelope(entry, raw) || memcmp(entry.p, k.p, LOG_ENTRY_KEY) != 0)
-		return JZ_ECORRUPT;
+		return damaged(k, v, "is not where env says");
 	return 0;
 }
 

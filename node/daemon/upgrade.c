@@ -159,7 +159,18 @@ step_household(struct rekey *r, struct bytes k, struct bytes v, uint64_t *hh)
 	if (!*slot || memcmp((*slot)->key, ek, 40) != 0) {
 		struct bytes raw;
 		struct envelope e;
+		/* In env, or in its log entry if a run before moved it
+		 * (an upgrade from 2 stopped and run again). */
 		int err = store_get(r->txn, V2_ENV, ek, 40, &raw);
+		if (!err && raw.n == 8) {
+			struct bytes entry;
+			err = store_get(r->txn, V2_LOG, raw.p, 8, &entry);
+			if (!err && (entry.n <= LOG_ENTRY_KEY || memcmp(entry.p, ek, 40) != 0))
+				return bad(r, "its event's log entry is not it");
+			if (!err)
+				raw = (struct bytes){entry.p + LOG_ENTRY_KEY,
+				                     entry.n - LOG_ENTRY_KEY};
+		}
 		if (err == JZ_ENOTFOUND)
 			return bad(r, "its event is not held");
 		if (err)
@@ -519,6 +530,11 @@ move_envelopes(struct store *st, size_t max, FILE *progress, char *err, size_t e
 	if (!rc && (!said_any || said_done != done))
 		fprintf(progress, "upgrade: log: %" PRIu64 " envelopes moved (%" PRIu64 " held)\n",
 		        done, held);
+	else if (rc && said_done != done)
+		fprintf(progress,
+		        "upgrade: log: %" PRIu64 " envelopes moved (%" PRIu64
+		        " held) before it stopped\n",
+		        done, held);
 	if (!rc && before)
 		fprintf(progress,
 		        "upgrade: log: %" PRIu64 " envelopes moved by a run before, left as "
@@ -537,14 +553,21 @@ check_moved(struct store *st, char *err, size_t errlen)
 	struct store_txn txn;
 	struct store_iter it;
 	struct bytes k, v;
-	uint64_t left = 0;
+	uint64_t left = 0, first_seq = 0;
+	char first[9] = "?"; /* the first one's origin, its first bytes */
 	int rc = store_begin(st, &txn, STORE_RO);
 	if (rc)
 		return rc;
 	if (!(rc = store_iter_open(&txn, V2_ENV, &it))) {
 		for (rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0;
-		     rc = store_iter_next(&it, &k, &v))
-			left += v.n != 8;
+		     rc = store_iter_next(&it, &k, &v)) {
+			if (v.n == 8)
+				continue;
+			if (!left++ && k.n == LOG_ENTRY_KEY) {
+				hex_encode(k.p, 4, first);
+				first_seq = be64_get(k.p + 32);
+			}
+		}
 		int cerr = store_iter_close(&it);
 		rc = rc == JZ_ENOTFOUND ? cerr : rc;
 	}
@@ -554,8 +577,8 @@ check_moved(struct store *st, char *err, size_t errlen)
 	else if (left) {
 		snprintf(err, errlen,
 		         "env: %" PRIu64 " entries are no log position of 8 bytes: envelopes "
-		         "not in the log",
-		         left);
+		         "not in the log (the first of origin %s... seq %" PRIu64 ")",
+		         left, first, first_seq);
 		rc = JZ_ECORRUPT;
 	}
 	return rc;
@@ -621,16 +644,18 @@ upgrade_store(const char *dir, uint64_t map_size, size_t chunk, FILE *progress, 
 	}
 	/* First of all, a number no build opens (the one that wrote the store
 	 * would, on tables half rekeyed or envelopes half moved), until the
-	 * last transaction. */
+	 * last transaction. An older build's mark is replaced too: that build
+	 * goes on with its own, and would end it on envelopes half moved. */
 	bool begun = upgrade_unfinished(held);
 	if (begun)
 		fprintf(
 		    progress,
 		    "upgrade: going on with an upgrade to store schema %d that did not finish\n",
 		    STORE_SCHEMA);
-	else if ((rc = set_schema(st, STORE_SCHEMA_UPGRADING(STORE_SCHEMA), false)))
+	if (held != STORE_SCHEMA_UPGRADING(STORE_SCHEMA) &&
+	    (rc = set_schema(st, STORE_SCHEMA_UPGRADING(STORE_SCHEMA), false)))
 		snprintf(err, errlen, "marking the store as being upgraded: %s", err_str(rc));
-	else
+	else if (!rc)
 		begun = true;
 	struct rekey *r = rc ? NULL : calloc(1, sizeof(*r));
 	if (!rc && !r)

@@ -830,8 +830,11 @@ check_old(struct applier *a, const struct envelope *e)
 			a->st.duplicates++;
 			return;
 		}
+	} else if (err == JZ_ECORRUPT) {
+		refuse(a, e, 1, "our own copy of this sequence number is damaged (logged)");
+		return;
 	} else if (err != JZ_ENOTFOUND) {
-		return; /* a storage error (it sticks), or a damaged entry */
+		return; /* a storage error: it sticks */
 	}
 	/* Different bytes for a (origin, seq) we hold: keep them as evidence
 	 * if the signature is the origin's own, and refuse them. */

@@ -355,7 +355,8 @@ link_cursor_holds(struct node *n, enum store_db db, const struct wire_cursor *c)
 	/* The log's entry holds the envelope, the downlog's only its key. */
 	bool ok = store_get(&txn, db, key, sizeof(key), &v) == 0 && v.n >= LOG_ENTRY_KEY &&
 	          memcmp(v.p, c->origin, 32) == 0 && be64_get(v.p + 32) == c->seq &&
-	          (db == STORE_LOG ? log_envelope(v, &raw) : env_get(&txn, v.p, &raw) == 0);
+	          (db == STORE_LOG ? log_envelope(v, &raw)
+	                           : v.n == LOG_ENTRY_KEY && env_get(&txn, v.p, &raw) == 0);
 	if (ok) {
 		envelope_hash(raw.p, raw.n, h);
 		ok = memcmp(h, c->hash, 32) == 0;

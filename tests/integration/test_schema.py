@@ -47,13 +47,14 @@ bytes as before. Then:
   - with a stray old-format step (its event not held) put in, --upgrade-store
     exits 1 naming it, after rekeying the history (kept: wfhist is already
     as it will be), and the store is refused, by every build, saying the
-    upgrade did not finish; marked as a build of schema 6, 5 or 4 marks one,
-    it goes on and stops at the stray again; with the stray gone and the store
+    upgrade did not finish; marked as a build of schema 6, 5, 4 or 3 marks one,
+    it goes on, stops at the stray again and leaves its own mark (an older
+    build would take its own for a store it may finish); with the stray gone and the store
     compacted (no free page) and a map of 1 MiB:
   - (a copy of a held step's key is put in `parked` before, so that the
     parked steps are rekeyed too, and taken out before the node starts)
   - --upgrade-store exits 0, says it goes on with the unfinished upgrade
-    (marked as a build of schema 3 marks one),
+    (marked as this build marks one),
     grows the map, its progress names the tables rekeyed and the envelopes
     moved, and the
     store holds schema 7, every table (but the person index and meta) equal,
@@ -319,6 +320,7 @@ def test(t):
     jt.log(f"upgrade with an envelope missing: exit {rc}: {err.strip()}")
     check(rc == 1 and f"log position {int(at, 16)}: its envelope is not in env" in err and
           f"upgrade: log: 5 envelopes moved ({envelopes} held)" in err and
+          f"upgrade: log: 10 envelopes moved ({envelopes} held) before it stopped" in err and
           "--upgrade-store run again goes on from there" in err,
           f"--upgrade-store with an envelope missing: exit {rc}: {err}")
     jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade from 6 that stopped")
@@ -334,7 +336,8 @@ def test(t):
           f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err and
           f"upgrade: log: {envelopes - moved} envelopes moved ({envelopes} held)" in err and
           f"upgrade: log: {moved} envelopes moved by a run before, left as they are" in err and
-          "env: 1 entries are no log position of 8 bytes: envelopes not in the log" in err,
+          "env: 1 entries are no log position of 8 bytes: envelopes not in the log "
+          f"(the first of origin {'ee' * 4}... seq {int('ee' * 8, 16)})" in err,
           f"--upgrade-store again, with an envelope in no log entry: exit {rc}: {err}")
     jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade from 6 that stopped again")
     tool(prov, "--del", "env", stray)
@@ -417,16 +420,18 @@ def test(t):
     jt.check_eq(schema_of(prov), UPGRADING, "schema after an upgrade that stopped")
     refused(prov, UPGRADING, f"an upgrade in place to store schema {SCHEMA} did not finish")
     jt.check_eq(digests(prov)["wfhist"], tables["wfhist"], "wfhist rekeyed before the stop")
-    # As a build of schema 6, 5 or 4 marks an upgrade it began: this one
-    # goes on with it too (and stops at the same stray step).
-    for marked in (6, 5, 4):
+    # As a build of schema 6, 5, 4 or 3 marks an upgrade it began: this one
+    # goes on with it too (and stops at the same stray step), its own mark
+    # in place of the older build's, which that build would end on
+    # envelopes half moved.
+    for marked in (6, 5, 4, 3):
         set_schema(prov, 1 << 63 | marked)
         rc, err = upgrade(prov)
         check(rc == 1 and
               f"going on with an upgrade to store schema {SCHEMA} that did not finish" in err and
               f"wfstep entry {'ff' * 32}...: its event is not held" in err,
               f"--upgrade-store on a schema-{marked} build's unfinished upgrade: exit {rc}: {err}")
-        jt.check_eq(schema_of(prov), 1 << 63 | marked, "schema after it stopped again")
+        jt.check_eq(schema_of(prov), UPGRADING, f"schema after it stopped again (marked {marked})")
     p = jt.run([TOOL, prov.data, "--del", "wfstep", stray])
     check(p.returncode == 0, f"jzfp_schema --del: exit {p.returncode}: {p.stderr}")
     # An entry of neither length (corrupt) is left as it was, and said.
@@ -440,9 +445,10 @@ def test(t):
     p = jt.run([TOOL, prov.data, "--compact"])
     check(p.returncode == 0, f"jzfp_schema --compact: exit {p.returncode}: {p.stderr}")
 
-    # As a build of schema 3 marks an upgrade it began (from schema 2): this
-    # one goes on with it.
-    set_schema(prov, 1 << 63 | 3)
+    # Marked as this build marks an upgrade it began (an older build's mark
+    # is replaced first, above, which would grow the map before the passes
+    # need it): it goes on with it.
+    set_schema(prov, UPGRADING)
     rc, err = upgrade(prov, map_mb=1)
     jt.log(f"upgrade: exit {rc}: {err.strip()}")
     check(rc == 0, f"jzfpd --upgrade-store: exit {rc}: {err}")
