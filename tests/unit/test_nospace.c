@@ -248,9 +248,11 @@ static int
 put_entry(struct applier *a, void *arg)
 {
 	const struct entry_job *j = arg;
-	uint8_t key[8], val[40] = {0};
+	/* Shaped as a log entry is (tables.h): origin and seq, then the
+	 * envelope, here a stand-in nothing decodes. */
+	uint8_t key[8], ref[LOG_ENTRY_KEY] = {0}, env[64] = {0};
 	be64_put(key, ++a->local_seq);
-	store_append(&a->txn, STORE_LOG, key, sizeof(key), val, sizeof(val));
+	store_append_pair(&a->txn, STORE_LOG, key, sizeof(key), ref, sizeof(ref), env, sizeof(env));
 	if (j->own)
 		a->own_seq++;
 	uint64_t k = j->k;
