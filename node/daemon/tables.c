@@ -81,6 +81,22 @@ env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw)
 }
 
 int
+env_hinted(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], uint64_t pos, struct bytes *raw)
+{
+	if (pos) {
+		uint8_t k[8];
+		struct bytes entry;
+		be64_put(k, pos);
+		int err = store_get(txn, STORE_LOG, k, sizeof(k), &entry);
+		if (err && err != JZ_ENOTFOUND)
+			return err;
+		if (!err && log_envelope(entry, raw) && memcmp(entry.p, key, LOG_ENTRY_KEY) == 0)
+			return 0;
+	}
+	return env_get(txn, key, raw);
+}
+
+int
 env_get(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], struct bytes *raw)
 {
 	struct bytes pos;

@@ -121,4 +121,10 @@ int env_get(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], struct byte
 /* The same for the entry K, V of STORE_ENV (read by an iterator over it). */
 int env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw);
 
+/* env_get, first trying log position POS (0: none) as a hint: taken when
+ * that entry is KEY's, one lookup instead of two (a version's envelope,
+ * version.h); else env_get's answer. */
+int env_hinted(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], uint64_t pos,
+               struct bytes *raw);
+
 #endif

@@ -155,6 +155,7 @@ hh_version_from(struct hh_version *out, const struct rec_household *h, const uin
 	out->tags = d ^ h->n_members;
 	out->n_parents = h->n_parents;
 	memcpy(out->parents, h->parents, h->n_parents * 32);
+	out->log_pos = 0; /* the caller's to say, if it knows */
 }
 
 int
@@ -165,7 +166,7 @@ hh_version_load(struct store_txn *txn, const struct hh_version *v, struct rec_ho
 	memcpy(key, v->origin, 32);
 	be64_put(key + 32, v->seq);
 	struct bytes raw;
-	int err = env_get(txn, key, &raw);
+	int err = env_hinted(txn, key, v->log_pos, &raw);
 	if (err)
 		return err;
 	struct envelope tmp;

@@ -222,10 +222,15 @@ locate(struct store_iter *ei, uint64_t id, struct bytes k, struct bytes v, struc
 		return;
 	memcpy(ekey, l->ver.origin, 32);
 	be64_put(ekey + 32, l->ver.seq);
+	/* Straight in the log when the entry says where (version.h), else
+	 * through env, by EI. */
 	struct bytes pos;
-	l->found = store_iter_seek(ei, ekey, sizeof(ekey), &rk, &pos) == 0 &&
-	           rk.n == sizeof(ekey) && memcmp(rk.p, ekey, sizeof(ekey)) == 0 &&
-	           env_of(ei->txn, rk, pos, &l->raw) == 0;
+	if (l->ver.log_pos)
+		l->found = env_hinted(ei->txn, ekey, l->ver.log_pos, &l->raw) == 0;
+	else
+		l->found = store_iter_seek(ei, ekey, sizeof(ekey), &rk, &pos) == 0 &&
+		           rk.n == sizeof(ekey) && memcmp(rk.p, ekey, sizeof(ekey)) == 0 &&
+		           env_of(ei->txn, rk, pos, &l->raw) == 0;
 	for (size_t i = 0; l->found && i < l->raw.n; i += 64)
 		__builtin_prefetch(l->raw.p + i);
 }

@@ -47,15 +47,22 @@ version_encode(const struct hh_version *v, uint8_t val[VERSION_VALUE_MAX])
 	be64_put(val + 54, v->tags);
 	val[62] = (uint8_t)v->n_parents;
 	memcpy(val + VERSION_FIXED, v->parents, v->n_parents * 32);
-	return VERSION_FIXED + v->n_parents * 32;
+	size_t n = VERSION_FIXED + v->n_parents * 32;
+	if (v->log_pos) {
+		be64_put(val + n, v->log_pos);
+		n += 8;
+	}
+	return n;
 }
 
 int
 version_decode(struct hh_version *out, const uint8_t key[VERSION_KEY_LEN], const uint8_t *p,
                size_t n)
 {
-	if (n < VERSION_FIXED || p[62] > REC_MAX_PARENTS || n != VERSION_FIXED + p[62] * 32u)
+	size_t base = n < VERSION_FIXED ? 0 : VERSION_FIXED + p[62] * 32u;
+	if (n < VERSION_FIXED || p[62] > REC_MAX_PARENTS || (n != base && n != base + 8))
 		return JZ_ECORRUPT;
+	out->log_pos = n == base + 8 ? be64_get(p + base) : 0;
 	memcpy(out->hash, key + 8, 32);
 	memcpy(out->origin, p, 32);
 	out->seq = be64_get(p + 32);

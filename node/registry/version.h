@@ -29,7 +29,8 @@
  *
  * `version` value, big-endian: origin(32) seq(8) hlc(8) year(2) status(1)
  * members(1) attribute(1) main_cause(1) tags(8) n_parents(1) parents(32
- * each).
+ * each), then the envelope's log position(8) when it was known (store
+ * schema 7's builds write it; a value without it is read as before).
  */
 #ifndef JZFP_VERSION_H
 #define JZFP_VERSION_H
@@ -43,7 +44,7 @@
 
 #define VERSION_KEY_LEN   40
 #define VERSION_FIXED     (32 + 8 + 8 + 2 + 1 + 1 + 1 + 1 + 8 + 1)
-#define VERSION_VALUE_MAX (VERSION_FIXED + REC_MAX_PARENTS * 32)
+#define VERSION_VALUE_MAX (VERSION_FIXED + REC_MAX_PARENTS * 32 + 8)
 #define VERSION_MERGE_AT  65536 /* versions kept apart before they are merged */
 #define VERSION_PEND_MAX  32    /* versions of one household kept apart */
 
@@ -60,6 +61,10 @@ struct hh_version {
 	uint64_t tags;
 	size_t n_parents;
 	uint8_t parents[REC_MAX_PARENTS][32];
+	/* Where its envelope is in the log (tables.h, "The envelopes"), 0 when
+	 * not known: a hint, taken only when that entry is origin and seq's
+	 * (env_hinted), so that a reader finds the envelope in one lookup. */
+	uint64_t log_pos;
 };
 
 /* Encode V's value into VAL (VERSION_VALUE_MAX bytes); returns its length. */

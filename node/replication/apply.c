@@ -480,6 +480,7 @@ household_registry(struct applier *a, const struct envelope *e, const struct ori
 		return err;
 	struct hh_version v;
 	hh_version_from(&v, h, e->hash, e->origin, e->seq, e->hlc);
+	v.log_pos = a->local_seq + 1; /* where store_envelope will put it */
 	/* Until this envelope is stored (after its record), the person index
 	 * takes its members from H, also for the steps released for it. */
 	hh_applying(a->ctx->hh, &v, h);
@@ -697,6 +698,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	 * registry as it stands after every version before it. */
 	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) && !parked_for(a, h->id)) {
 		hh_version_from(a->ctx->behind_v, h, e->hash, e->origin, e->seq, e->hlc);
+		a->ctx->behind_v->log_pos = a->local_seq + 1; /* as store_envelope puts it */
 		a->behind_id = h->id;
 		a->deferring = true;
 		return 0;

@@ -293,6 +293,9 @@ struct versions_seen {
 	uint64_t n;
 };
 uint64_t versions_held(struct node_ut *nd);
+/* Of those, the ones whose log position (version.h) names their envelope's
+ * log entry. */
+uint64_t versions_placed(struct node_ut *nd);
 void versions_digest(struct node_ut *nd, uint8_t out[32]);
 
 struct hh_state hh_get(struct node_ut *nd, uint64_t id);

@@ -79,6 +79,7 @@ applied_and_stored(void **state)
 	assert_int_equal(ver.attribute, 2);
 	assert_int_equal(ver.main_cause, 2);
 	assert_int_equal(ver.n_parents, 0);
+	assert_int_equal(ver.log_pos, 4); /* the log holds V1's records in order */
 	struct hh_version ver2;
 	assert_int_equal(version_get(&txn, HH(V1, 3), e[3].hash, &ver2), 0);
 	assert_memory_equal(&ver2, &ver, sizeof(ver));

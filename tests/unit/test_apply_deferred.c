@@ -266,6 +266,9 @@ same_as_inline(struct node_ut *d, struct node_ut *in)
 	persons_digest(d, a);
 	persons_digest(in, b);
 	assert_memory_equal(a, b, 32);
+	/* Deferred or not, each version says where its envelope is. */
+	assert_int_equal(versions_placed(d), versions_held(d));
+	assert_int_equal(versions_placed(in), versions_held(in));
 	verify_ok(d);
 	verify_ok(in);
 }
