@@ -94,9 +94,9 @@ extern const struct store_layout tables_layout;
  * origin and seq to the entry's position (DESIGN §5 keeps the envelope in
  * `env` and only its key in `log`). Appended at the log's end (MDB_APPEND),
  * the envelopes fill LMDB's pages; keyed by origin, their inserts landed
- * inside the table, where LMDB's splits left the pages about a third empty,
- * and a relay wrote that much more for each record it forwards
- * (docs/performance-history.md, twenty-first session).
+ * inside the table, where LMDB's splits left the pages about a third empty
+ * (a relay wrote a tenth more pages for each record it forwards:
+ * docs/performance-history.md, twenty-first session).
  */
 #define LOG_ENTRY_KEY 40
 
@@ -114,8 +114,8 @@ log_envelope(struct bytes v, struct bytes *raw)
 
 /* The envelope of KEY (origin(32) seq(8)) in *RAW, a view into the map valid
  * until the transaction's next write. Returns 0, JZ_ENOTFOUND (none held),
- * JZ_ECORRUPT (STORE_ENV names no log entry of KEY that holds one), or the
- * store's error (which sticks). */
+ * JZ_ECORRUPT (STORE_ENV names no log entry of KEY that holds one: logged
+ * here, naming origin and seq), or the store's error (which sticks). */
 int env_get(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], struct bytes *raw);
 
 /* The same for the entry K, V of STORE_ENV (read by an iterator over it). */
