@@ -64,20 +64,31 @@ damaged(struct bytes k, struct bytes v, const char *why)
 	return JZ_ECORRUPT;
 }
 
+/* The envelope of log position POS (8 bytes) in *RAW, if that entry is
+ * KEY's: 0, JZ_ENOTFOUND (no entry there), JZ_ECORRUPT (another's, or
+ * none held in it), or the store's error. Said by the caller. */
+static int
+log_entry(struct store_txn *txn, const uint8_t pos[8], const uint8_t *key, struct bytes *raw)
+{
+	struct bytes entry;
+	int err = store_get(txn, STORE_LOG, pos, 8, &entry);
+	if (err)
+		return err;
+	return log_envelope(entry, raw) && memcmp(entry.p, key, LOG_ENTRY_KEY) == 0 ? 0
+	                                                                            : JZ_ECORRUPT;
+}
+
 int
 env_of(struct store_txn *txn, struct bytes k, struct bytes v, struct bytes *raw)
 {
 	if (k.n != LOG_ENTRY_KEY || v.n != 8)
 		return damaged(k, v, "is no log position");
-	struct bytes entry;
-	int err = store_get(txn, STORE_LOG, v.p, v.n, &entry);
+	int err = log_entry(txn, v.p, k.p, raw);
 	if (err == JZ_ENOTFOUND)
 		return damaged(k, v, "is not in the log");
-	if (err)
-		return err;
-	if (!log_envelope(entry, raw) || memcmp(entry.p, k.p, LOG_ENTRY_KEY) != 0)
+	if (err == JZ_ECORRUPT)
 		return damaged(k, v, "is not where env says");
-	return 0;
+	return err;
 }
 
 int
@@ -85,13 +96,10 @@ env_hinted(struct store_txn *txn, const uint8_t key[LOG_ENTRY_KEY], uint64_t pos
 {
 	if (pos) {
 		uint8_t k[8];
-		struct bytes entry;
 		be64_put(k, pos);
-		int err = store_get(txn, STORE_LOG, k, sizeof(k), &entry);
-		if (err && err != JZ_ENOTFOUND)
-			return err;
-		if (!err && log_envelope(entry, raw) && memcmp(entry.p, key, LOG_ENTRY_KEY) == 0)
-			return 0;
+		int err = log_entry(txn, k, key, raw);
+		if (err != JZ_ENOTFOUND && err != JZ_ECORRUPT)
+			return err; /* found, or the store's error */
 	}
 	return env_get(txn, key, raw);
 }

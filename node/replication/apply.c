@@ -468,6 +468,14 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 	return 0;
 }
 
+/* Where store_envelope puts the envelope being applied: the log's next
+ * position (a version says where its envelope is, version.h). */
+static uint64_t
+next_log_pos(const struct applier *a)
+{
+	return a->local_seq + 1;
+}
+
 /* The registry part of household version E (decoded: H, checked) of
  * origin O: its proposal if it makes one, hh_add_version, and the workflow
  * steps that waited for it. */
@@ -480,7 +488,7 @@ household_registry(struct applier *a, const struct envelope *e, const struct ori
 		return err;
 	struct hh_version v;
 	hh_version_from(&v, h, e->hash, e->origin, e->seq, e->hlc);
-	v.log_pos = a->local_seq + 1; /* where store_envelope will put it */
+	v.log_pos = next_log_pos(a);
 	/* Until this envelope is stored (after its record), the person index
 	 * takes its members from H, also for the steps released for it. */
 	hh_applying(a->ctx->hh, &v, h);
@@ -698,7 +706,7 @@ apply_household(struct applier *a, const struct envelope *e, const struct origin
 	 * registry as it stands after every version before it. */
 	if (a->ctx->defer && !h->proposes && !is_own(a, e->origin) && !parked_for(a, h->id)) {
 		hh_version_from(a->ctx->behind_v, h, e->hash, e->origin, e->seq, e->hlc);
-		a->ctx->behind_v->log_pos = a->local_seq + 1; /* as store_envelope puts it */
+		a->ctx->behind_v->log_pos = next_log_pos(a);
 		a->behind_id = h->id;
 		a->deferring = true;
 		return 0;
