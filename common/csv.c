@@ -105,6 +105,23 @@ utf8_multibyte(const unsigned char *p, size_t n)
 	return count;
 }
 
+/* Does P[0..N), valid UTF-8 with characters above ASCII, hold only
+ * two-byte ones (U+0080..U+07FF: accented Latin, Greek, Cyrillic, Hebrew,
+ * Arabic)? Chinese in UTF-8 takes three bytes a character; GBK whose byte
+ * pairs all happen to be valid UTF-8 is such pairs (郑十, D6 A3 CA AE, reads
+ * as U+05A3 U+02AE), which a short file of few names can be. */
+static bool
+utf8_pairs_only(const unsigned char *p, size_t n)
+{
+	size_t pairs = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0xe0)
+			return false; /* the lead of a three- or four-byte sequence */
+		pairs += p[i] >= 0xc2;
+	}
+	return pairs > 0;
+}
+
 /* The valid multi-byte UTF-8 sequences in P[0..N) (*GOOD) and the bytes
  * that start none, each with the continuation bytes after it (*BAD). */
 static void
@@ -221,6 +238,10 @@ sniff(struct csv_reader *r)
 	} else if (r->raw_len >= 2 && p[0] == 0xfe && p[1] == 0xff) {
 		r->encoding = "UTF-16BE";
 		skip = 2;
+	} else if (utf8_bad_at(p, r->raw_len) == r->raw_len && utf8_pairs_only(p, r->raw_len) &&
+	           decodes_as("GB18030", r->raw, r->raw_len, &r->cd)) {
+		/* Valid UTF-8 only by chance: GBK (utf8_pairs_only). */
+		r->encoding = "GB18030";
 	} else if (utf8_bad_at(p, r->raw_len) == r->raw_len ||
 	           utf8_multibyte(p, utf8_bad_at(p, r->raw_len)) >= 4) {
 		/* Valid, or plainly UTF-8 (Chinese text in it) with a damaged
@@ -256,6 +277,35 @@ sniff(struct csv_reader *r)
 	if (r->cd == (iconv_t)-1)
 		return sys_fail(r, -errno);
 	return 0;
+}
+
+/* A file taken for UTF-8 is read on in GB18030 through CD (decodes_as's). */
+static void
+read_on_as_gb18030(struct csv_reader *r, iconv_t cd)
+{
+	iconv_close(r->cd);
+	r->cd = cd;
+	r->encoding = "GB18030";
+}
+
+/*
+ * A file taken for UTF-8 because its first chunk was all ASCII (sniff), at
+ * its first byte above ASCII, P, with the rest of the read, P[0..N): if
+ * that is valid UTF-8 of two-byte characters only (utf8_pairs_only) and
+ * decodes as GB18030, it is GBK whose pairs happen to be UTF-8, and the file
+ * is read on in GB18030 (everything before was ASCII, the same bytes in
+ * both). True if so. ascii_then_gb18030 judges the case of bytes that are
+ * no UTF-8 at all.
+ */
+static bool
+gbk_after_ascii(struct csv_reader *r, const char *p, size_t n)
+{
+	iconv_t cd;
+	const unsigned char *u = (const unsigned char *)p;
+	if (utf8_bad_at(u, n) != n || !utf8_pairs_only(u, n) || !decodes_as("GB18030", p, n, &cd))
+		return false;
+	read_on_as_gb18030(r, cd);
+	return true;
 }
 
 /*
@@ -294,6 +344,8 @@ decode(struct csv_reader *r, char **in, size_t *inleft, char **out, size_t *outl
 		p = (const unsigned char *)*in;
 		while (run < *inleft && p[run] >= 0x80)
 			run++;
+		if (!r->beyond_ascii && gbk_after_ascii(r, *in, *inleft))
+			return iconv(r->cd, in, inleft, out, outleft);
 		size_t left = run, out_room = *outleft;
 		char *in0 = *in, *out0 = *out;
 		bool ascii_after = run < *inleft;
@@ -341,9 +393,7 @@ ascii_then_gb18030(struct csv_reader *r, const char *p, size_t n)
 	utf8_tally((const unsigned char *)p, n, &good, &bad);
 	if (bad < 4 || bad <= 2 * good || !decodes_as("GB18030", p, n, &cd))
 		return false;
-	iconv_close(r->cd);
-	r->cd = cd;
-	r->encoding = "GB18030";
+	read_on_as_gb18030(r, cd);
 	return true;
 }
 

@@ -10,10 +10,14 @@
  * Excel on Chinese Windows saves as "CSV"), or UTF-16 with a byte order mark
  * (Excel's "Unicode text"): the reader tells them apart from the first
  * chunk (a BOM, else valid UTF-8, else decodable as GB18030) and converts
- * them to UTF-8 with iconv as it reads; csv_encoding says which it was. A
+ * them to UTF-8 with iconv as it reads; csv_encoding says which it was.
+ * Valid UTF-8 whose characters above ASCII are all two-byte ones (no
+ * Chinese: that takes three bytes) is GBK whose pairs happen to be UTF-8,
+ * and is read as GB18030 when it decodes so (csv.c, utf8_pairs_only). A
  * file whose first chunk is all ASCII is read as UTF-8 until its first
  * byte above ASCII, and on as GB18030 from there if what follows in that
- * read plainly is GBK (csv.c, ascii_then_gb18030).
+ * read plainly is GBK, by the same rule or by bytes that are no UTF-8
+ * (csv.c, gbk_after_ascii and ascii_then_gb18030).
  * A file's fields may be separated by TAB instead of commas, as Excel's
  * "Unicode text" and "Text (Tab delimited)" have them: a file whose first
  * line has a tab and no comma is read so. A

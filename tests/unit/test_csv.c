@@ -386,6 +386,42 @@ reads_gbk_after_ascii(void **state)
 	test_rmtree(dir);
 }
 
+/*
+ * GBK whose byte pairs all happen to be valid UTF-8 (郑十: D6 A3 CA AE,
+ * U+05A3 U+02AE in UTF-8) is read as GB18030, in a file's first read and
+ * after 64 KiB of ASCII: a short file of codes and a name or two, as Excel
+ * on Chinese Windows saves it, would otherwise import its names garbled.
+ * UTF-8 with Chinese in it, or with a BOM, stays UTF-8 whatever two-byte
+ * characters it also holds.
+ */
+static void
+reads_gbk_that_looks_like_utf8(void **state)
+{
+	(void)state;
+	static const char *const zheng[] = {"1", "郑十"};
+	repeated_rows_read_whole("1,\xd6\xa3\xca\xae\n", 1, zheng, 2, "GB18030");
+	repeated_rows_read_whole("1,\xd6\xa3\xca\xae\n", 3, zheng, 2, "GB18030");
+
+	char dir[256], path[300];
+	struct late_read got;
+	test_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/late.csv", dir);
+	struct csv_reader *r = ascii_then(path, 20000, "", "\xd6\xa3\xca\xae,x\n", 100, &got);
+	assert_string_equal(csv_error(r), "");
+	assert_int_equal(got.rows, 1 + 20000 + 100);
+	assert_string_equal(got.first0, "郑十");
+	assert_string_equal(got.f0, "郑十");
+	assert_string_equal(csv_encoding(r), "GB18030");
+	csv_close(&r);
+	test_rmtree(dir);
+
+	static const char *const jose_zhang[] = {"José", "张三"};
+	repeated_rows_read_whole("Jos\xc3\xa9,\xe5\xbc\xa0\xe4\xb8\x89\n", 2, jose_zhang, 2,
+	                         "UTF-8");
+	static const char *const jose[] = {"José"};
+	repeated_rows_read_whole("\xef\xbb\xbfJos\xc3\xa9\n", 1, jose, 1, "UTF-8");
+}
+
 /* A UTF-8 file is converted run by run (ASCII copied, the rest through
  * iconv): characters straddling the 64 KiB reads come out whole, and a
  * character cut short by an ASCII byte is reported where it starts, at the
@@ -487,6 +523,7 @@ main(void)
 	    cmocka_unit_test(reads_gb18030_across_chunks),
 	    cmocka_unit_test(reads_utf8_runs),
 	    cmocka_unit_test(reads_gbk_after_ascii),
+	    cmocka_unit_test(reads_gbk_that_looks_like_utf8),
 	    cmocka_unit_test(separator_and_workbook_alike_in_memory_and_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
