@@ -269,8 +269,7 @@ static bool
 links(const struct envelope *a, const struct envelope *b)
 {
 	return memcmp(a->origin, b->origin, ENV_ORIGIN_LEN) == 0 && a->seq != UINT64_MAX &&
-	       b->seq == a->seq + 1 && b->has_prev &&
-	       memcmp(b->prev, a->hash, ENV_HASH_LEN) == 0;
+	       b->seq == a->seq + 1 && b->has_prev && memcmp(b->prev, a->hash, ENV_HASH_LEN) == 0;
 }
 
 int

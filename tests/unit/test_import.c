@@ -673,8 +673,9 @@ files_offices_have(void **state)
 	 * happens to be valid UTF-8 too (郑十: D6 A3 CA AE): its name as
 	 * written, not U+05A3 U+02AE. */
 	import_result_release(&fx->res);
-	write_file(fx->path, HEADER_EN "6301211010010001,630121101001,\xd6\xa3\xca\xae,"
-	                               "630121197001010013,01,1,1970-01-01,1,1,1,1,3512.5,1,2016\r\n");
+	write_file(fx->path,
+	           HEADER_EN "6301211010010001,630121101001,\xd6\xa3\xca\xae,"
+	                     "630121197001010013,01,1,1970-01-01,1,1,1,1,3512.5,1,2016\r\n");
 	assert_int_equal(import_households_csv(fx->path, TOWNSHIP, fx->key, &fx->res), 0);
 	assert_int_equal(fx->res.n_errors, 0);
 	assert_int_equal(fx->res.n, 1);
