@@ -502,6 +502,11 @@ static const struct code_name health_names[] = {
 static const struct code_name labour_names[] = {
     {"普通劳动力", 1}, {"技能劳动力", 2}, {"丧失劳动力", 3}, {"无劳动力", 4}, {NULL, 0}};
 static const struct code_name sex_names[] = {{"男", 1}, {"女", 2}, {NULL, 0}};
+/* 与户主关系 (AAB006): the names of the form's table that domain.md gives;
+ * the relations between them (05-19) are taken by code only. */
+static const struct code_name relation_names[] = {
+    {"户主", 1}, {"本人或户主", 1}, {"本人", 1},  {"配偶", 2},  {"之子", 3},
+    {"之女", 4}, {"之外祖母", 20},  {"其他", 99}, {"其它", 99}, {NULL, 0}};
 static const struct code_name standard_names[] = {
     {"国家标准", 1}, {"省定标准", 2}, {"市定标准", 3}, {NULL, 0}};
 static const struct code_name yes_no_names[] = {{"否", 0}, {"是", 1}, {NULL, 0}};
@@ -729,8 +734,10 @@ parse_row_keys(struct row_parser *rp, const struct csv_row *row, struct row *r)
 	v = field(row, &rp->h, C_RELATION);
 	if (!*v)
 		import_row_error(rp, r, C_RELATION, "must not be empty");
-	else if (!parse_code(v, 1, REC_CODE2_MAX, NULL, &c))
-		import_row_error(rp, r, C_RELATION, "must be a code 01-99 (01 is the head)");
+	else if (!parse_code(v, 1, REC_CODE2_MAX, relation_names, &c))
+		import_row_error(
+		    rp, r, C_RELATION,
+		    "must be a code 01-99 (01 is the head) or 户主, 配偶, 之子, 之女 or 其他");
 	else {
 		r->p.relation = (uint8_t)c;
 		r->head = c == 1;

@@ -178,15 +178,15 @@ good_chinese_file_in_another_order(void **state)
 	uint8_t tag[16];
 
 	assert_int_equal(
-	    import_text(fx,
-	                "\xef\xbb\xbf年度,户编号,姓名,与户主关系,身份证号,性别,出生日期,健康状况,"
-	                "劳动技能,村代码,贫困户属性,主要致贫原因,其他致贫原因,人均纯收入,状态,"
-	                "识别标准,易地扶贫搬迁,民族,文化程度\r\n"
-	                "2017,6301211010010002,赵六,01,630121196806060064,女,1968-06-06,长期慢性病,"
-	                "技能劳动力,630121101001,特困供养贫困户,因病,\"缺资金、缺技术\",1200,"
-	                "已脱贫（享受政策）,省定标准,是,01,03\r\n"
-	                "2017,6301211010010002,钱七,02,63012119450909009x,男,19450909,患有大病,"
-	                "丧失劳动力,630121101001,3,1,7|9,1200.00,2,2,1,02,01\r\n"),
+	    import_text(
+	        fx, "\xef\xbb\xbf年度,户编号,姓名,与户主关系,身份证号,性别,出生日期,健康状况,"
+	            "劳动技能,村代码,贫困户属性,主要致贫原因,其他致贫原因,人均纯收入,状态,"
+	            "识别标准,易地扶贫搬迁,民族,文化程度\r\n"
+	            "2017,6301211010010002,赵六,户主,630121196806060064,女,1968-06-06,长期慢性病,"
+	            "技能劳动力,630121101001,特困供养贫困户,因病,\"缺资金、缺技术\",1200,"
+	            "已脱贫（享受政策）,省定标准,是,01,03\r\n"
+	            "2017,6301211010010002,钱七,配偶,63012119450909009x,男,19450909,患有大病,"
+	            "丧失劳动力,630121101001,3,1,7|9,1200.00,2,2,1,02,01\r\n"),
 	    0);
 	struct import_result *r = &fx->res;
 	assert_int_equal(r->n_errors, 0);
@@ -204,6 +204,8 @@ good_chinese_file_in_another_order(void **state)
 	assert_int_equal(a->hh.standard, 2);
 	assert_true(a->hh.relocated);
 	assert_int_equal(a->hh.n_members, 2);
+	assert_int_equal(a->personal.members[0].relation, 1); /* 户主 */
+	assert_int_equal(a->personal.members[1].relation, 2); /* 配偶 */
 	assert_int_equal(a->personal.members[0].sex, 2);
 	assert_int_equal(a->personal.members[0].ethnicity, 1);
 	assert_int_equal(a->personal.members[0].schooling, 3);
@@ -797,6 +799,30 @@ mistakes_are_named(void **state)
 	       "not 3,846.12)");
 	expect(fx->res.errors, fx->res.n_errors, 2, "other_causes",
 	       "each cause must be 1-12 or a cause name such as 因病, separated by ; | or 、");
+
+	/* 与户主关系 by the names of the form's table: 之子 is 03, a relation
+	 * outside the names known is refused with the ones that are. */
+	assert_int_equal(import_text(fx, HEADER_EN
+	                             "6301211010010001,630121101001,张三,630121197001010013,户主,"
+	                             "1,1970-01-01,1,1,1,1,3512.5,1,2016\n"
+	                             "6301211010010001,,张四,630121197202020023,之子,"
+	                             "2,1972-02-02,1,1,,,,,\n"
+	                             "6301211010010002,630121101001,李五,630121196806060064,01,"
+	                             "2,1968-06-06,1,1,1,1,3000,1,2016\n"
+	                             "6301211010010002,,李六,63012119450909009X,兄弟,"
+	                             "1,1945-09-09,1,1,,,,,\n"),
+	                 0);
+	expect(fx->res.errors, fx->res.n_errors, 5, "relation",
+	       "must be a code 01-99 (01 is the head) or 户主, 配偶, 之子, 之女 or 其他");
+	assert_int_equal(fx->res.n_errors, 1);
+	assert_int_equal(import_text(fx, HEADER_EN
+	                             "6301211010010001,630121101001,张三,630121197001010013,户主,"
+	                             "1,1970-01-01,1,1,1,1,3512.5,1,2016\n"
+	                             "6301211010010001,,张四,630121197202020023,之子,"
+	                             "2,1972-02-02,1,1,,,,,\n"),
+	                 0);
+	assert_int_equal(fx->res.n_errors, 0);
+	assert_int_equal(fx->res.items[0].personal.members[1].relation, 3);
 }
 
 /* What stream_emit saw. */
