@@ -272,10 +272,14 @@ is_leap(int y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+/* What parse_date found. */
+enum date_read { DATE_OK, DATE_FORM, DATE_NO_SUCH_DAY };
+
 /* A real date into "YYYY-MM-DD": "YYYY-MM-DD", "YYYYMMDD", or as Excel
  * writes dates on Chinese Windows, "YYYY/M/D" and "YYYY-M-D" (month and day
- * of one or two digits). */
-static bool
+ * of one or two digits). DATE_FORM when V is none of these, DATE_NO_SUCH_DAY
+ * when it is but names no day of the calendar (1991-02-30). */
+static enum date_read
 parse_date(const char *v, char out[11])
 {
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -291,12 +295,12 @@ parse_date(const char *v, char out[11])
 		const char *p = v;
 		for (int i = 0; i < 4; i++, p++) {
 			if (*p < '0' || *p > '9')
-				return false;
+				return DATE_FORM;
 			y = y * 10 + (*p - '0');
 		}
 		char sep = *p++;
 		if (sep != '-' && sep != '/')
-			return false;
+			return DATE_FORM;
 		int *parts[2] = {&m, &day};
 		for (int k = 0; k < 2; k++) {
 			int digits = 0;
@@ -305,17 +309,19 @@ parse_date(const char *v, char out[11])
 				digits++;
 			}
 			if (digits < 1 || digits > 2)
-				return false;
+				return DATE_FORM;
 			if (k == 0 && *p++ != sep)
-				return false;
+				return DATE_FORM;
 		}
 		if (*p)
-			return false;
+			return DATE_FORM;
 	}
-	if (y < 1000 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] + (m == 2 && is_leap(y)))
-		return false;
+	if (y < 1000)
+		return DATE_FORM;
+	if (m < 1 || m > 12 || day < 1 || day > mdays[m - 1] + (m == 2 && is_leap(y)))
+		return DATE_NO_SUCH_DAY;
 	timefmt_ymd(y, m, day, out);
-	return true;
+	return DATE_OK;
 }
 
 /* ------------------------------------------------------------ headers */
@@ -889,9 +895,14 @@ parse_identity(struct row_parser *rp, const struct csv_row *row, struct row *r)
 	                  &r->p.sex);
 
 	v = field(row, &rp->h, C_BIRTH_DATE);
-	if (!parse_date(v, r->p.birth_date)) {
+	enum date_read dr = parse_date(v, r->p.birth_date);
+	if (dr == DATE_FORM) {
 		import_row_error(rp, r, C_BIRTH_DATE,
 		                 "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
+	} else if (dr == DATE_NO_SUCH_DAY) {
+		import_row_error(rp, r, C_BIRTH_DATE,
+		                 "no such day in the calendar (a month of 1-12, "
+		                 "a day the month has; February 29 in leap years)");
 	} else if (r->has_tag) {
 		char from_id[11];
 		if (resid_birth_date(r->p.id_number, from_id) == 0 &&

@@ -338,7 +338,8 @@ more_values_checked(void **state)
 	        /* 3: three other causes; income with 3 decimals; bad sex */
 	        "6301211010010002,630121101001,B,630121197202020023,01,3,1972-02-02,1,1,1,1,"
 	        "1.005,1,2016,因病;因残;因学,,\n"
-	        /* 4: other cause repeats the main one; bad date; bad ethnicity */
+	        /* 4: other cause repeats the main one; a day February lacks; bad
+	         * ethnicity */
 	        "6301211010010003,630121101001,C,630121199903030039,01,1,1999-02-30,1,1,1,5,"
 	        "0,1,2016,缺土地,,100\n"
 	        /* 5: non-poor household needs no attribute; a value under no header */
@@ -354,7 +355,9 @@ more_values_checked(void **state)
 	expect(e, n, 3, "income", "must be yuan with at most two decimals");
 	expect(e, n, 3, "sex", "must be 1/2 or 男/女");
 	expect(e, n, 4, "other_causes", "repeats the main cause 5");
-	expect(e, n, 4, "birth_date", "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
+	expect(e, n, 4, "birth_date",
+	       "no such day in the calendar (a month of 1-12, a day the month has; February 29 in "
+	       "leap years)");
 	expect(e, n, 4, "ethnicity", "must be a code 01-99");
 	expect(e, n, 5, "", "18 fields, but the header has 17");
 	assert_int_equal(n, 10);
@@ -799,6 +802,20 @@ mistakes_are_named(void **state)
 	       "not 3,846.12)");
 	expect(fx->res.errors, fx->res.n_errors, 2, "other_causes",
 	       "each cause must be 1-12 or a cause name such as 因病, separated by ; | or 、");
+
+	/* A date in no form read, and a day the calendar lacks, apart. */
+	assert_int_equal(import_text(fx, HEADER_EN
+	                             "6301211010010001,630121101001,张三,630121197001010013,01,"
+	                             "1,1970.01.01,1,1,1,1,3512.5,1,2016\n"
+	                             "6301211010010002,630121101001,李五,630121196806060064,01,"
+	                             "2,1968-06-31,1,1,1,1,3000,1,2016\n"),
+	                 0);
+	assert_int_equal(fx->res.n_errors, 2);
+	expect(fx->res.errors, 2, 2, "birth_date",
+	       "must be a date YYYY-MM-DD, YYYYMMDD or YYYY/M/D");
+	expect(fx->res.errors, 2, 3, "birth_date",
+	       "no such day in the calendar (a month of 1-12, a day the month has; February 29 in "
+	       "leap years)");
 
 	/* 与户主关系 by the names of the form's table: 之子 is 03, a relation
 	 * outside the names known is refused with the ones that are. */
