@@ -22,10 +22,12 @@
 #include "text.h"
 #include "timefmt.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +50,7 @@ enum key_type {
 	K_HEXSTR,   /* char[65], 64 hex characters kept as text */
 	K_BOOL,     /* bool, yes or no */
 	K_ZONE,     /* char[size], an installed time zone (timefmt.h) */
+	K_LISTEN,   /* char[size], HOST:PORT or [IPv6]:PORT (config_parse_listen) */
 };
 
 struct key_def {
@@ -118,7 +121,7 @@ static const struct key_def keys[] = {
     [K_IDX_READ_GROUP] = {"control", "read_group", K_STRING, 0, 0, NULL, false, F(read_group)},
     [K_IDX_INSECURE] = {"trust", "insecure", K_BOOL, 0, 0, "no", false, F(insecure)},
     [K_IDX_MAX_SKEW] = {"trust", "max_skew", K_INT, 1, 2592000, "300", false, F(max_skew)},
-    [K_IDX_HTTP_LISTEN] = {"http", "listen", K_STRING, 0, 0, NULL, false, F(http_listen)},
+    [K_IDX_HTTP_LISTEN] = {"http", "listen", K_LISTEN, 0, 0, NULL, false, F(http_listen)},
     [K_IDX_HTTP_HEADER_TIMEOUT] = {"http", "header_timeout", K_INT, 1, 300, "10", false,
                                    F(http_header_timeout)},
     [K_IDX_REGISTRY_DEFER] = {"registry", "defer_ms", K_INT, 0, 86400000, "1000", false,
@@ -219,6 +222,61 @@ parse_long(const char *v, long min, long max, long *out)
 		return false;
 	*out = n;
 	return true;
+}
+
+int
+config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool *v6,
+                    const char **why)
+{
+	static const char form[] = "must be HOST:PORT or [IPv6]:PORT (127.0.0.1:8080, [::1]:8080)";
+	char host[64];
+	const char *colon;
+	memset(ss, 0, sizeof(*ss));
+	*why = form;
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text + 1, (size_t)(end - text - 1));
+		host[end - text - 1] = 0;
+		colon = end + 1;
+		*v6 = true;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, text, (size_t)(colon - text));
+		host[colon - text] = 0;
+		*v6 = false;
+	}
+	const char *d = colon + 1;
+	long port = 0;
+	size_t digits = strspn(d, "0123456789");
+	if (digits == 0 || d[digits] != '\0' || digits > 5 ||
+	    (port = strtol(d, NULL, 10)) > 65535) {
+		*why = "the port must be a number 0-65535";
+		return -EINVAL;
+	}
+	void *addr;
+	if (*v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		addr = &a->sin6_addr;
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		addr = &a->sin_addr;
+		*len = sizeof(*a);
+	}
+	if (inet_pton(*v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
+		*why = "the address must be numeric (127.0.0.1, 0.0.0.0, [::1]), not a name";
+		return -EINVAL;
+	}
+	*why = NULL;
+	return 0;
 }
 
 static bool
@@ -389,6 +447,23 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 		}
 		*(bool *)(void *)field = strcmp(v, "yes") == 0;
 		return true;
+	case K_LISTEN: {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		bool v6;
+		const char *wrong = NULL;
+		if (*v && config_parse_listen(v, &ss, &sl, &v6, &wrong)) {
+			char shown[72];
+			text_escape_term(v, strlen(v), 0, shown, sizeof shown);
+			report(ld, line, k, NULL, NULL, "'%s': %s", shown, wrong);
+			return false;
+		}
+		if (!copy_str(field, k->size, v)) {
+			report(ld, line, k, NULL, NULL, "longer than %zu bytes", k->size - 1);
+			return false;
+		}
+		return true;
+	}
 	case K_ZONE:
 		if (zone_check(v) || !copy_str(field, k->size, v)) {
 			char shown[72];

@@ -68,6 +68,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define CONFIG_PATH_MAX 4096
@@ -126,5 +127,13 @@ int config_load(struct config *out, const char *path, char *err, size_t errlen);
  * config file may be. For tests and fuzzing. */
 int config_parse(struct config *out, const char *path, const char *text, size_t len, mode_t mode,
                  char *err, size_t errlen);
+
+/* [http] listen's form, checked when the file is loaded and used by the
+ * HTTP server: "HOST:PORT" or "[IPv6]:PORT", HOST a numeric address and
+ * PORT 0-65535, into *SS of *LEN bytes (*V6 for IPv6). Returns 0, or
+ * -EINVAL with *WHY saying what is wrong ("the port must be a number
+ * 0-65535"). */
+int config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool *v6,
+                        const char **why);
 
 #endif

@@ -107,52 +107,6 @@ struct http {
 
 /* ---------------------------------------------------------------- address */
 
-/* Parse "HOST:PORT" or "[V6]:PORT" into SS; 0 or -EINVAL. */
-static int
-parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool *v6)
-{
-	char host[64];
-	const char *colon;
-	memset(ss, 0, sizeof(*ss));
-	if (text[0] == '[') {
-		const char *end = strchr(text, ']');
-		if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, text + 1, (size_t)(end - text - 1));
-		host[end - text - 1] = 0;
-		colon = end + 1;
-		*v6 = true;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, text, (size_t)(colon - text));
-		host[colon - text] = 0;
-		*v6 = false;
-	}
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
-		return -EINVAL;
-	if (*v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return -EINVAL;
-		*len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return -EINVAL;
-		*len = sizeof(*a);
-	}
-	return 0;
-}
-
 /* ---------------------------------------------------------------- replies */
 
 /* Queue response R (destroyed here; NULL: out of memory) with STATUS and
@@ -1113,11 +1067,9 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	bool v6;
-	if (parse_listen(listen, &ss, &sl, &v6)) {
-		snprintf(err, errlen,
-		         "[http] listen: '%s' is not HOST:PORT or [IPv6]:PORT with a numeric "
-		         "address",
-		         listen);
+	const char *why;
+	if (config_parse_listen(listen, &ss, &sl, &v6, &why)) {
+		snprintf(err, errlen, "[http] listen: '%s': %s", listen, why);
 		return JZ_ECONFIG;
 	}
 	int fd = bind_exact(&ss, sl, v6);

@@ -377,6 +377,27 @@ header_timeout_default_and_range(void **state)
 	             "[http] header_timeout: must be an integer in 1..300");
 }
 
+/* [http] listen: HOST:PORT or [IPv6]:PORT with a numeric address, checked
+ * with the file (its line named) before anything is opened. */
+static void
+http_listen_checked_at_load(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load(fx, COUNTY "[http]\nlisten = [::1]:8080\n"), 0);
+	assert_string_equal(fx->cfg.http_listen, "[::1]:8080");
+	assert_int_equal(load(fx, COUNTY "[http]\nlisten =\n"), 0);
+	assert_string_equal(fx->cfg.http_listen, "");
+	expect_error(fx, COUNTY "[http]\nlisten = 127.0.0.1:99999\n", 9,
+	             "[http] listen: '127.0.0.1:99999': the port must be a number 0-65535");
+	expect_error(fx, COUNTY "[http]\nlisten = localhost:8080\n", 9,
+	             "[http] listen: 'localhost:8080': the address must be numeric (127.0.0.1, "
+	             "0.0.0.0, [::1]), not a name");
+	expect_error(fx, COUNTY "[http]\nlisten = 8080\n", 9,
+	             "[http] listen: '8080': must be HOST:PORT or [IPv6]:PORT (127.0.0.1:8080, "
+	             "[::1]:8080)");
+}
+
 static void
 syntax_errors_and_long_lines(void **state)
 {
@@ -416,6 +437,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(insecure_is_yes_or_no, setup, teardown),
 	    cmocka_unit_test_setup_teardown(max_skew_default_and_range, setup, teardown),
 	    cmocka_unit_test_setup_teardown(header_timeout_default_and_range, setup, teardown),
+	    cmocka_unit_test_setup_teardown(http_listen_checked_at_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(syntax_errors_and_long_lines, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
