@@ -225,6 +225,11 @@ wf_send(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a, int 
 		fprintf(stderr,
 		        "jzfpctl: %" PRIu64 " step(s) refused by this node's own rules: %s\n",
 		        r->refused, r->why);
+	if (!json && !r->events && r->skipped)
+		fprintf(stderr,
+		        "jzfpctl: nothing signed: this node may not take that step on any of the "
+		        "%" PRIu64 " proposal(s) selected now (the reason above, for the first)\n",
+		        r->skipped);
 	cli_reply_free(rp);
 	return cli_emit(&out);
 }

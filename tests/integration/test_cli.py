@@ -355,6 +355,18 @@ def part_bad_csv(t, village):
     p = t.run_ctl(village, "household", "show", VILLAGE + "9999")
     one_line_error(t, p, "household show of a household not held")
 
+    # A step this node may not take on any of the proposals now (their
+    # notices closed before their window ends): nothing signed, said so.
+    p = ctl("-c", village.conf, "notice", "open", "--all")
+    check(p.returncode == 0 and re.search(r"[1-9]\d* signed event", p.stdout),
+          f"notice open --all at the village: {p.returncode} {p.stdout!r} {p.stderr!r}")
+    before = vs.snapshot()
+    p = ctl("-c", village.conf, "notice", "close", "--all")
+    check(p.returncode == 0 and re.search(r"0 signed event\(s\); [1-9]\d* left out", p.stdout)
+          and "jzfpctl: nothing signed" in p.stderr,
+          f"notice close --all before the window ends: {p.returncode} {p.stdout!r} {p.stderr!r}")
+    check_eq(vs.snapshot(), before, "records and rollup after a step left out everywhere")
+
 
 def part_keygen(t):
     path = os.path.join(t.dir, "keygen.key")
