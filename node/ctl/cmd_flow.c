@@ -60,7 +60,7 @@ const char help_notice[] =
     "IDs are household ids (their open proposal is meant); --all acts on every\n"
     "proposal of this node's area in a state the command needs.\n"
     "  --days N          window length (default and minimum: the policy's)\n"
-    "  --format F        notice print: text (default) or html\n"
+    "  --format F        notice print: text (default), html, or json (as --json)\n"
     "  --json            the node's answer as JSON\n"
     "  --unchecked       tests only (jzfpd --test-clock): sign without checking\n";
 
