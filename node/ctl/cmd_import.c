@@ -615,6 +615,11 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		       plural(t.created), t.proposals, plural(t.proposals),
 		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused, n_bad);
 	import_result_release(&res);
+	if (n_bad && !stored) {
+		/* --skip-bad with no good household left: as without it. */
+		fprintf(stderr, "jzfpctl: %s: every household had errors; nothing imported\n", file);
+		return 1;
+	}
 	return t.refused ? 1 : 0;
 }
 

@@ -314,6 +314,17 @@ def part_bad_csv(t, village):
     check_eq(t.status(village)["records"], recs + len(hids) - 2 + 1,
              "records after import bad.csv --skip-bad")
 
+    # --skip-bad with no good household: exit 1, said so, nothing stored.
+    allbad = os.path.join(d, "allbad.csv")
+    rows = hh_rows(files[VILLAGE])
+    write_rows(allbad, [rows[0]] + [r[:col["id_number"]] + ["123"] + r[col["id_number"] + 1:]
+                                    for r in rows[1:]])
+    before = vs.snapshot()
+    p = t.import_file(village, "households", allbad, "--skip-bad")
+    check(p.returncode == 1 and "every household had errors; nothing imported" in p.stderr,
+          f"--skip-bad with every household bad: exit {p.returncode}, {p.stderr[-300:]!r}")
+    check_eq(vs.snapshot(), before, "records and rollup after --skip-bad with nothing good")
+
     # A row whose household id is unusable might be a member of any household:
     # --skip-bad cannot call any household good, so it imports nothing.
     rows = hh_rows(files[VILLAGE])
