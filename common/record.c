@@ -732,6 +732,10 @@ rec_keyrec_encode(const struct rec_keyrec *k, uint8_t *buf, size_t cap, size_t *
 	}
 	m.n_keys = k->n;
 	m.keys = kp;
+	if (k->has_grants) {
+		m.grants.data = unconst(k->grants);
+		m.grants.len = 32;
+	}
 	return pack(&m.base, buf, cap, n);
 }
 
@@ -889,7 +893,8 @@ keyrec_from(struct rec_keyrec *k, const Jzfp__KeyRecord *m)
 		    !fixed_set(k->box[i], m->keys[i]->box, REC_KEY_BOX_LEN))
 			return false;
 	k->n = m->n_keys;
-	return true;
+	k->has_grants = m->grants.len != 0;
+	return !k->has_grants || fixed_set(k->grants, m->grants, 32);
 }
 
 int

@@ -175,6 +175,10 @@ struct rec_keyrec {
 	size_t n; /* 1..REC_MAX_READERS */
 	uint8_t reader[REC_MAX_READERS][32];
 	uint8_t box[REC_MAX_READERS][REC_KEY_BOX_LEN];
+	/* A grant: the data key of the key record of hash GRANTS, wrapped
+	 * again for readers that joined after it (sealer.h). */
+	bool has_grants;
+	uint8_t grants[32];
 };
 
 /* A revocation (KIND_REVOCATION) of a node key, from an ancestor. */

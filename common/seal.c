@@ -79,25 +79,29 @@ seal_decrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[SEAL_AD_LEN],
 }
 
 int
+seal_key_of(const struct ident *id, struct bytes keyrec, uint8_t key[SEAL_KEY_LEN])
+{
+	struct rec_keyrec k;
+	if (rec_keyrec_decode(&k, keyrec.p, keyrec.n))
+		return JZ_ECORRUPT;
+	size_t i = 0;
+	while (i < k.n && memcmp(k.reader[i], ident_public(id), 32) != 0)
+		i++;
+	return i == k.n ? JZ_EREFUSED : seal_key_unwrap(id, k.box[i], key);
+}
+
+int
 seal_open_part(const struct ident *id, const struct envelope *e, struct bytes keyrec, uint8_t *pt,
                size_t cap, size_t *n)
 {
-	struct rec_keyrec k;
 	if (!e->has_sealed || e->sealed_box.n < SEAL_TAG_LEN)
 		return JZ_ENOTFOUND;
 	if (e->sealed_nonce.n != SEAL_NONCE_LEN)
 		return JZ_ECORRUPT;
 	if (e->sealed_box.n - SEAL_TAG_LEN > cap)
 		return JZ_ETOOBIG;
-	if (rec_keyrec_decode(&k, keyrec.p, keyrec.n))
-		return JZ_ECORRUPT;
-	size_t i = 0;
-	while (i < k.n && memcmp(k.reader[i], ident_public(id), 32) != 0)
-		i++;
-	if (i == k.n)
-		return JZ_EREFUSED;
 	uint8_t key[SEAL_KEY_LEN], ad[SEAL_AD_LEN];
-	int err = seal_key_unwrap(id, k.box[i], key);
+	int err = seal_key_of(id, keyrec, key);
 	if (err)
 		return err;
 	seal_ad(e->body.p, e->body.n, ad);

@@ -75,6 +75,14 @@ JZ_NODISCARD int seal_decrypt(const uint8_t key[SEAL_KEY_LEN], const uint8_t ad[
 struct envelope; /* envelope.h */
 
 /*
+ * The data key of the key record whose body is KEYREC, opened with identity
+ * ID, into KEY. Returns 0; JZ_EREFUSED (ID is not one of its readers);
+ * JZ_EFORGED (its box does not open); JZ_ECORRUPT (no key record).
+ */
+JZ_NODISCARD int seal_key_of(const struct ident *id, struct bytes keyrec,
+                             uint8_t key[SEAL_KEY_LEN]);
+
+/*
  * Open the personal part of envelope E with identity ID, given the body of
  * its key record (record.h, struct rec_keyrec). PT receives at most CAP
  * bytes; *n is the length. Returns 0; JZ_ENOTFOUND (E has no personal

@@ -40,6 +40,7 @@
 
 #define TICK_MS          50
 #define HELD_RETRY_MS    1000
+#define GRANT_RETRY_MS   10000
 #define STORAGE_CHECK_MS 5000
 /* Grow the map ahead of need, between transactions, past this fill level. */
 #define MAP_GROW_PERCENT 80
@@ -533,6 +534,9 @@ open_store(struct node *n, char *err, size_t errlen)
 	    .parent = cfg->has_parent ? cfg->parent_key : NULL,
 	    .audit = cfg->has_audit_key ? cfg->audit_key : NULL,
 	};
+	/* A node that joined while we were down, or one whose grant a crash
+	 * lost: looked for once we may sign (grants_tick). */
+	n->ax.readers_joined = true;
 	return 0;
 }
 
@@ -930,6 +934,47 @@ held_tick(struct node *n, uint64_t now)
 		         (unsigned long long)a.st.applied, (unsigned long long)n->ax.held);
 }
 
+struct grant_job {
+	struct node *n;
+	size_t granted;
+};
+
+static int
+sign_grants(struct applier *a, void *arg)
+{
+	struct grant_job *job = arg;
+	return sealer_grant(&job->n->seal, a, &job->granted);
+}
+
+/* Grants (sealer.h): at start and after a node of our subtree joined, the
+ * readers that joined after we sealed records for them get their keys;
+ * once this node may sign. A pass that fails is tried again after
+ * GRANT_RETRY_MS. */
+static void
+grants_tick(struct node *n, uint64_t now)
+{
+	const char *why;
+	if (!n->ax.readers_joined || !node_may_sign(n, &why) ||
+	    (n->grants_failed_ms && now - n->grants_failed_ms < GRANT_RETRY_MS))
+		return;
+	struct grant_job job = {.n = n};
+	struct applier a;
+	int err = apply_write(&n->ax, sign_grants, &job, &a);
+	if (err) {
+		n->grants_failed_ms = now;
+		log_error("cannot give nodes that joined the keys of what this node sealed before: "
+		          "%s (tried again in %d s)",
+		          err_str(err), GRANT_RETRY_MS / 1000);
+		return;
+	}
+	n->grants_failed_ms = 0;
+	n->ax.readers_joined = false;
+	if (job.granted)
+		log_info("gave %zu reader(s) that joined later the keys of personal data sealed "
+		         "before they joined",
+		         job.granted);
+}
+
 static void
 receipts_tick(struct node *n, uint64_t now)
 {
@@ -1185,6 +1230,7 @@ node_run(struct node *n)
 			link_down_tick(n, now);
 		receipts_tick(n, now);
 		held_tick(n, now);
+		grants_tick(n, now);
 		if (n->router)
 			link_revocations_refresh(n);
 		check_storage(n, now);

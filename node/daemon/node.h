@@ -62,6 +62,7 @@ struct node {
 	uint64_t clock_offset_ms;
 	uint64_t own_last_ms; /* the date of the newest record this node signed, at start */
 	uint64_t held_tried_ms, held_tried_offset; /* the last try of held envelopes */
+	uint64_t grants_failed_ms; /* the last grant pass that failed (grants_tick) */
 	struct child *children;
 	size_t n_children;
 	uint64_t started_ms;

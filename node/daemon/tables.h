@@ -54,7 +54,8 @@ enum store_db {
 	                     * their version or for the steps before them; the key of
 	                     * STORE_WFSTEP (proposal.c) */
 	STORE_META,         /* name -> value; the store's own "meta" (store.h) */
-	STORE_KEYREC,       /* key record hash(32) -> origin(32) seq(8) */
+	STORE_KEYREC,       /* key record hash(32) -> origin(32) seq(8); and for a grant
+	                     * (record.h), granted hash(32) grant hash(32) -> the same */
 	STORE_REVOKED,      /* node key(32) -> revocation time ms(8), revoker(32) */
 	STORE_PERSON,       /* pid_tag(16) household(8) -> empty: members of effective heads, as
 	                     * of the last merge of STORE_PERSON_NEW (person.h) */

@@ -113,6 +113,10 @@ struct apply_ctx {
 	 * full, I/O error, map not grown), 0 once a write succeeds again:
 	 * logged when it changes, shown in status. */
 	int store_err;
+	/* A node record of a node new to us was applied (of our subtree, or an
+	 * ancestor's): it may read what we sealed before it joined (sealer.h,
+	 * "Grants"). Set here, cleared by the node once it has granted. */
+	bool readers_joined;
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;
 	struct hh_work *hh;           /* household.h */

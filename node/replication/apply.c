@@ -462,6 +462,8 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 		o->cert_not_before = leaf.not_before_ms;
 		o->cert_not_after = leaf.not_after_ms;
 	}
+	if (!o->area) /* a node new to us: a reader, maybe, of what we sealed */
+		a->ctx->readers_joined = true;
 	o->area = nd.area;
 	o->level = nd.level;
 	snprintf(o->name, sizeof(o->name), "%s", nd.name);

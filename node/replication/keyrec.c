@@ -23,5 +23,13 @@ keyrec_apply(struct applier *a, const struct envelope *e, const struct origin_st
 	memcpy(v, e->origin, 32);
 	be64_put(v + 32, e->seq);
 	store_put(&a->txn, STORE_KEYREC, e->hash, 32, v, sizeof(v));
+	if (k.has_grants) {
+		/* Found from the key record it grants (sealer_open): its hash,
+		 * then the grant's. */
+		uint8_t g[64];
+		memcpy(g, k.grants, 32);
+		memcpy(g + 32, e->hash, 32);
+		store_put(&a->txn, STORE_KEYREC, g, sizeof(g), v, sizeof(v));
+	}
 	return 0;
 }

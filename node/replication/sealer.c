@@ -201,22 +201,237 @@ sealer_seal(struct sealer *s, struct applier *a, uint64_t village, struct bytes 
 	return 0;
 }
 
+/* The key record at LOC (a STORE_KEYREC value: origin(32) seq(8)) into *K.
+ * Returns 0, JZ_ECORRUPT or the store's error. */
+static int
+keyrec_at(struct store_txn *txn, struct bytes loc, struct envelope *ke)
+{
+	struct bytes raw;
+	if (loc.n != 40)
+		return JZ_ECORRUPT;
+	int err = env_get(txn, loc.p, &raw);
+	if (err)
+		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+	if (envelope_decode(ke, raw.p, raw.n) || ke->kind != ENV_KIND_KEY)
+		return JZ_ECORRUPT;
+	return 0;
+}
+
+/* The grants of key record KR held in TXN: FN(CTX, GRANT) for each, until
+ * it returns nonzero (returned). 0 when all were seen. */
+static int
+each_grant(struct store_txn *txn, const uint8_t kr[32],
+           int (*fn)(void *ctx, const struct envelope *grant), void *ctx)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_KEYREC, &it);
+	if (err)
+		return err;
+	struct bytes k, v;
+	int rc;
+	for (rc = store_iter_seek(&it, kr, 32, &k, &v);
+	     rc == 0 && k.n >= 32 && !memcmp(k.p, kr, 32); rc = store_iter_next(&it, &k, &v)) {
+		struct envelope ge;
+		if (k.n != 64)
+			continue; /* the key record itself */
+		if ((err = keyrec_at(txn, v, &ge)) || (err = fn(ctx, &ge)))
+			break;
+	}
+	store_iter_close(&it);
+	return err ? err : rc == JZ_ENOTFOUND || rc == 0 ? 0 : rc;
+}
+
+struct opening {
+	const struct ident *id;
+	const struct envelope *e;
+	uint8_t *pt;
+	size_t cap, *n;
+	int err; /* 0 once opened; else the answer to give */
+};
+
+/* Try GRANT; on to the next unless it opened. A grant that names us but
+ * does not open (any node of the subtree may sign a key record naming
+ * another's hash) must not hide a good one behind it. */
+static int
+open_by_grant(void *ctx, const struct envelope *grant)
+{
+	struct opening *o = ctx;
+	int err = seal_open_part(o->id, o->e, grant->body, o->pt, o->cap, o->n);
+	if (err != JZ_EREFUSED)
+		o->err = err;
+	return err == 0;
+}
+
 int
 sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope *e, uint8_t *pt,
             size_t cap, size_t *n)
 {
 	if (!e->has_sealed || e->sealed_key_record.n != 32)
 		return JZ_ENOTFOUND;
-	struct bytes loc, raw;
+	struct bytes loc;
+	struct envelope ke;
 	int err = store_get(txn, STORE_KEYREC, e->sealed_key_record.p, 32, &loc);
+	if (err || (err = keyrec_at(txn, loc, &ke)))
+		return err;
+	err = seal_open_part(id, e, ke.body, pt, cap, n);
+	if (err != JZ_EREFUSED)
+		return err;
+	/* Not one of its readers: maybe of a grant of it, made after we
+	 * joined. */
+	struct opening o = {id, e, pt, cap, n, JZ_EREFUSED};
+	err = each_grant(txn, e->sealed_key_record.p, open_by_grant, &o);
+	return err < 0 ? err : o.err;
+}
+
+/* ---------------------------------------------------------------- grants */
+
+/* A key record of ours and a village whose records it seals. */
+struct sealed_for {
+	uint8_t kr[32];
+	uint64_t village;
+};
+
+static int
+sealed_for_cmp(const void *a, const void *b)
+{
+	const struct sealed_for *x = a, *y = b;
+	int c = memcmp(x->kr, y->kr, 32);
+	return c ? c : (x->village > y->village) - (x->village < y->village);
+}
+
+/* The village of our record E sealed under a key record, or 0. */
+static uint64_t
+sealed_village(const struct envelope *e)
+{
+	if (!e->has_sealed || e->sealed_key_record.n != 32)
+		return 0;
+	if (household_id_is_valid(e->subject))
+		return household_village(e->subject);
+	return area_level_of(e->subject) == AREA_LEVEL_VILLAGE ? e->subject : 0;
+}
+
+/* Every (key record, village) of our sealed records, sorted and unique, in
+ * *OUT[0..*N) (malloc'd). */
+static int
+sealed_pairs(struct store_txn *txn, const uint8_t self[32], struct sealed_for **out, size_t *n)
+{
+	struct sealed_for *v = NULL;
+	size_t len = 0, cap = 0;
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_ENV, &it);
 	if (err)
 		return err;
-	if (loc.n != 40)
-		return JZ_ECORRUPT;
-	if ((err = env_get(txn, loc.p, &raw)))
-		return err == JZ_ENOTFOUND ? JZ_ECORRUPT : err;
+	uint8_t from[LOG_ENTRY_KEY] = {0};
+	memcpy(from, self, 32);
+	struct bytes k, val, raw;
+	int rc;
+	for (rc = store_iter_seek(&it, from, sizeof(from), &k, &val);
+	     rc == 0 && k.n == LOG_ENTRY_KEY && !memcmp(k.p, self, 32);
+	     rc = store_iter_next(&it, &k, &val)) {
+		struct envelope e;
+		if ((err = env_of(txn, k, val, &raw)))
+			break;
+		uint64_t village;
+		if (envelope_decode(&e, raw.p, raw.n) || !(village = sealed_village(&e)))
+			continue;
+		if (len && v[len - 1].village == village &&
+		    !memcmp(v[len - 1].kr, e.sealed_key_record.p, 32))
+			continue; /* an import's run: most are */
+		if (len == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct sealed_for *m = realloc(v, cap * sizeof(*v));
+			if (!m) {
+				err = -ENOMEM;
+				break;
+			}
+			v = m;
+		}
+		memcpy(v[len].kr, e.sealed_key_record.p, 32);
+		v[len++].village = village;
+	}
+	store_iter_close(&it);
+	if (!err && rc != JZ_ENOTFOUND && rc != 0)
+		err = rc;
+	if (err) {
+		free(v);
+		return err;
+	}
+	if (len)
+		qsort(v, len, sizeof(*v), sealed_for_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < len; i++)
+		if (!u || sealed_for_cmp(&v[u - 1], &v[i]))
+			v[u++] = v[i];
+	*out = v;
+	*n = u;
+	return 0;
+}
+
+/* Readers still to grant: those of WANT[0..*n) that a key record or grant
+ * names are taken out. */
+static int
+drop_named(void *ctx, const struct envelope *ke)
+{
+	struct rec_keyrec *want = ctx, k;
+	if (rec_keyrec_decode(&k, ke->body.p, ke->body.n))
+		return 0; /* a damaged grant names no one */
+	for (size_t i = 0; i < k.n; i++)
+		for (size_t j = 0; j < want->n; j++)
+			if (!memcmp(want->reader[j], k.reader[i], 32)) {
+				memmove(want->reader[j], want->reader[j + 1],
+				        (want->n - j - 1) * sizeof(want->reader[0]));
+				want->n--;
+				break;
+			}
+	return 0;
+}
+
+/* Grant key record P->kr to the readers of P->village it does not reach. */
+static int
+grant_one(const struct sealer_conf *conf, struct applier *a, const struct sealed_for *p,
+          struct keyrec_scratch *x, size_t *granted)
+{
+	struct rec_keyrec *g = &x->k;
+	memset(g, 0, sizeof(*g));
+	int err = sealer_readers(&a->txn, conf, p->village, g->reader, &g->n);
+	struct bytes loc;
 	struct envelope ke;
-	if (envelope_decode(&ke, raw.p, raw.n) || ke.kind != ENV_KIND_KEY)
-		return JZ_ECORRUPT;
-	return seal_open_part(id, e, ke.body, pt, cap, n);
+	if (err || (err = store_get(&a->txn, STORE_KEYREC, p->kr, 32, &loc)) ||
+	    (err = keyrec_at(&a->txn, loc, &ke)))
+		return err == JZ_ENOTFOUND ? 0 : err;
+	uint8_t key[SEAL_KEY_LEN];
+	if (seal_key_of(conf->id, ke.body, key))
+		return 0; /* not ours to give */
+	(void)drop_named(g, &ke);
+	if (g->n && (err = each_grant(&a->txn, p->kr, drop_named, g)) == 0 && g->n) {
+		for (size_t i = 0; i < g->n && !err; i++)
+			err = seal_key_wrap(key, g->reader[i], g->box[i]);
+		g->has_grants = true;
+		memcpy(g->grants, p->kr, 32);
+		size_t len;
+		if (!err && !(err = rec_keyrec_encode(g, x->body, sizeof(x->body), &len)))
+			err = apply_local(a, ENV_KIND_KEY, p->village, (struct bytes){x->body, len},
+			                  NULL, NULL);
+		if (!err)
+			*granted += g->n;
+	}
+	sodium_memzero(key, sizeof(key));
+	return err;
+}
+
+int
+sealer_grant(const struct sealer_conf *conf, struct applier *a, size_t *granted)
+{
+	struct sealed_for *pairs = NULL;
+	size_t n = 0;
+	*granted = 0;
+	int err = sealed_pairs(&a->txn, ident_public(conf->id), &pairs, &n);
+	struct keyrec_scratch *x = err ? NULL : malloc(sizeof(*x));
+	if (!err && !x)
+		err = -ENOMEM;
+	for (size_t i = 0; i < n && !err; i++)
+		err = grant_one(conf, a, &pairs[i], x, granted);
+	free(x);
+	free(pairs);
+	return err;
 }

@@ -95,4 +95,19 @@ JZ_NODISCARD int sealer_seal(struct sealer *s, struct applier *a, uint64_t villa
 int sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope *e,
                 uint8_t *pt, size_t cap, size_t *n);
 
+/*
+ * Grants. A reader this node did not know when it sealed (a village or
+ * township node that joined after the county imported its register) is
+ * named by no key record of those records. For each key record of ours and
+ * each village whose records of ours it seals, the readers the village has
+ * now (sealer_readers) that neither the key record nor an earlier grant of
+ * it names get one grant: a key record of ours, its subject the village
+ * (so it goes down to them as the records do), wrapping the same data key
+ * for them and naming the key record it grants (record.h); sealer_open
+ * tries a key record's grants when it is not one of its readers. Signed in
+ * A's transaction (the node must be one that may sign); *GRANTED counts the
+ * readers granted. Returns 0 or an error (also stuck to the transaction).
+ */
+JZ_NODISCARD int sealer_grant(const struct sealer_conf *conf, struct applier *a, size_t *granted);
+
 #endif

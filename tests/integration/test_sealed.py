@@ -26,6 +26,12 @@ township; the test waits until the province holds everything.
     both (villages of the same readers share one, sealer.h), and once in
     step the township and the county print the members of a household of
     each village, the province says sealed, and the audit key opens them.
+  - A village node that joins after the county imported its register
+    (sealer.h, "Grants"): provisioned but not started, so no key record of
+    the import names it; once it starts, the county makes one grant (one
+    record more, its log says so), and the village prints its households'
+    members, the province still says sealed. A restart of the county makes
+    no second grant.
 """
 
 import csv
@@ -39,6 +45,7 @@ YEAR = 2020
 P, C = "630000000000", "630121000000"
 T, V = "630121101000", "630121101001"
 TS, SV = "630121102000", "630121102001"  # stand-in township and its village
+LV = "630121101004"  # a village node that joins after its register is imported
 HOUSEHOLDS = 40
 
 
@@ -113,13 +120,15 @@ def check_sealed(t, n, hid, members):
 def test(t):
     out = t.provision([(P, "province", "青海省"), (C, "county", "大通县"),
                         (T, "township", "城关镇"), (V, "village", "新庄村"),
-                        (TS, "township", "桥头镇")], receipt_ms=300)
-    prov, county, town, village, standin = (t.nodes[a] for a in (P, C, T, V, TS))
+                        (TS, "township", "桥头镇"), (LV, "village", "后加村")], receipt_ms=300)
+    prov, county, town, village, standin, late = (t.nodes[a] for a in (P, C, T, V, TS, LV))
     audit_key = os.path.join(out, "audit", "audit.key")
     check(os.path.isfile(audit_key), "provision.sh wrote no audit key")
     for n in t.nodes.values():
         check(not os.path.exists(os.path.join(n.dir, "audit.key")), f"{n}: holds the audit key")
-    t.start_all()
+    for n in t.top_down():
+        if n is not late:
+            t.start(n)
 
     data = os.path.join(t.dir, "input")
     os.mkdir(data)
@@ -173,7 +182,7 @@ def test(t):
     check(re.fullmatch(r"[0-9a-f]{64}", seed), "audit.key: unexpected format")
     needles[seed.encode("ascii")] = "the audit key's secret seed"
     paths = []
-    for n in t.nodes.values():
+    for n in (n for n in t.nodes.values() if n.started):
         mine = list(node_files(n))
         check(any(p.endswith("data.mdb") for p in mine), f"{n}: no data.mdb under {n.dir}")
         check(n.logfile in mine, f"{n}: no log")
@@ -181,7 +190,7 @@ def test(t):
     leaks = [f"{os.path.relpath(path, out)}: {needles[nd]} "
              f"({nd[:40].decode('utf-8', 'replace')!r})" for nd, path in scan(needles, paths)]
     jt.log(f"scanned {sum(os.path.getsize(p) for p in paths)} bytes in {len(paths)} files "
-           f"of {len(t.nodes)} nodes")
+           f"of {len(t.nodes) - 1} nodes")
     check(not leaks, f"{len(leaks)} personal strings found in node files:\n  " +
           "\n  ".join(leaks[:30]))
 
@@ -236,7 +245,7 @@ def test(t):
         for name, idn in by_hh[sample_v[0]]:
             check(idn not in p.stdout, f"{what} printed {idn}")
     # The audit left nothing behind either.
-    for n in t.nodes.values():
+    for n in (n for n in t.nodes.values() if n.started):
         with open(n.logfile, "rb") as f:
             log = f.read()
         for name, idn in by_hh[sample_v[0]] + by_hh[sample_s[0]]:
@@ -271,6 +280,33 @@ def test(t):
         p = show(t, prov, hid, "--audit-key", audit_key)
         check(p.returncode == 0 and "audit: personal part opened with the audit key" in p.stdout,
               f"audit of {hid}: exit {p.returncode}: {p.stdout}{p.stderr}")
+
+    # ---- 5. A village node that joins after its register was imported.
+    lfiles = jt.gen_households(os.path.join(data, "late_{village}.csv"), [LV], 8,
+                               seed="late", year=YEAR, new=True)
+    by_late = persons(lfiles[LV])
+    before = t.status(county)["own_records"]
+    check_eq(t.import_ok(county, "households", lfiles[LV]), len(by_late),
+             "households the county imported for a village with no node yet")
+    check_eq(t.status(county)["own_records"] - before, len(by_late) + 1,
+             "records of that import: the households and one key record")
+    t.wait_synced()
+    t.start(late)
+    t.wait_synced()
+    check_eq(t.status(county)["own_records"] - before, len(by_late) + 2,
+             "records of the county once the village joined: one grant more")
+    check(t.grep_log(county, r"gave 1 reader\(s\) that joined later the keys"),
+          f"{county}: no log line of the grant")
+    for hid in sorted(by_late)[:3]:
+        for n in (late, town, county):
+            check_readable(t, n, hid, by_late[hid])
+        check_sealed(t, prov, hid, by_late[hid])
+    # Granted once: a restart looks again and finds nothing to give.
+    t.stop(county)
+    t.start(county)
+    t.wait_synced()
+    check_eq(t.status(county)["own_records"] - before, len(by_late) + 2,
+             "records of the county after a restart: no second grant")
 
     for n in t.nodes.values():
         t.verify(n)

@@ -607,6 +607,9 @@ keyrec_equal(const struct rec_keyrec *a, const struct rec_keyrec *b)
 	assert_int_equal(a->n, b->n);
 	assert_memory_equal(a->reader, b->reader, a->n * 32);
 	assert_memory_equal(a->box, b->box, a->n * REC_KEY_BOX_LEN);
+	assert_int_equal(a->has_grants, b->has_grants);
+	if (a->has_grants)
+		assert_memory_equal(a->grants, b->grants, 32);
 }
 
 static int
@@ -651,6 +654,15 @@ test_keyrec(void **state)
 	sample_keyrec(&k, 2);
 	assert_int_equal(rec_keyrec_encode(&k, buf, sizeof(buf), &n), 0);
 	truncations(keyrec_decode, &back, buf, n);
+	/* A grant: the hash of the key record it grants, after the keys. */
+	sample_keyrec(&k, 1);
+	k.has_grants = true;
+	memcpy(k.grants, hash32 + 2, 32);
+	assert_int_equal(rec_keyrec_encode(&k, buf, sizeof(buf), &n), 0);
+	memset(&back, 0xee, sizeof(back));
+	assert_int_equal(rec_keyrec_decode(&back, buf, n), 0);
+	keyrec_equal(&k, &back);
+	truncations(keyrec_decode, &back, buf, n);
 
 	/* Encoder limits. */
 	n = 12345;
@@ -690,13 +702,17 @@ test_keyrec(void **state)
 	    free(m));                         /* box twice */
 	BAD(put_uint(&x, 1, 5));              /* sealed key as a varint */
 	BAD(put_bytes(&x, 1, "\x0a\x20", 2)); /* sealed key cut */
+	BAD(put_bytes(&x, 2, hash32, 31));    /* grants 31 bytes */
+	BAD(put_bytes(&x, 2, hash32, 33));    /* grants 33 bytes */
+	BAD(put_uint(&x, 2, 1));              /* grants as a varint */
+	BAD(put_bytes(&x, 2, hash32, 32); put_bytes(&x, 2, hash32, 32)); /* grants twice */
 	BAD(for (size_t i = 0; i < REC_MAX_READERS; i++)
 	        put_sealed_key(&x, 32, 80)); /* 17 readers */
 #undef BAD
 
 	/* 16 readers with unknown fields inside and around: fine. */
 	x.n = 0;
-	put_unknowns(&x, 2);
+	put_unknowns(&x, 3);
 	for (size_t i = 0; i < REC_MAX_READERS; i++) {
 		struct pbuf m = {.n = 0};
 		put_unknowns(&m, 3);
