@@ -617,7 +617,8 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 	import_result_release(&res);
 	if (n_bad && !stored) {
 		/* --skip-bad with no good household left: as without it. */
-		fprintf(stderr, "jzfpctl: %s: every household had errors; nothing imported\n", file);
+		fprintf(stderr, "jzfpctl: %s: every household had errors; nothing imported\n",
+		        file);
 		return 1;
 	}
 	return t.refused ? 1 : 0;

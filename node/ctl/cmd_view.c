@@ -317,14 +317,22 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 		render_rollup_excel(&out, rp->rollup);
 	} else if (strcmp(format, "xlsx") == 0) {
 		char err[200];
+		size_t rows = rp->rollup->n_rows;
 		int rc = render_rollup_xlsx(file, rp->rollup, err, sizeof(err));
 		cli_reply_free(rp);
 		if (rc)
 			cli_die("%s: %s", file, err);
+		printf("wrote %zu rollup row(s) to %s\n", rows, file);
 		return 0;
 	} else {
 		render_rollup_text(&out, rp->rollup);
 	}
+	size_t rows = rp->rollup->n_rows;
 	cli_reply_free(rp);
-	return file ? emit_file(&out, file) : cli_emit(&out);
+	if (!file)
+		return cli_emit(&out);
+	/* Said as export says what it wrote: a file written is not silence. */
+	emit_file(&out, file);
+	printf("wrote %zu rollup row(s) to %s\n", rows, file);
+	return 0;
 }

@@ -252,7 +252,9 @@ def test(t):
     check_eq(rx[0][-1], "待定", "rollup --excel last header")
     check(any(r[2] == "'" + EVIL for r in rx[1:]), f"rollup --excel: name cells {rx}")
     rxl = os.path.join(t.dir, "rollup.xlsx")
-    t.ctl_text(county, "rollup", "--level", "village", "--format", "xlsx", rxl)
+    said = t.ctl_text(county, "rollup", "--level", "village", "--format", "xlsx", rxl)
+    check_eq(said.strip(), f"wrote {len(rx) - 1} rollup row(s) to {rxl}",
+             "rollup --format xlsx FILE says what it wrote")
     with zipfile.ZipFile(rxl) as z:
         s = z.read(SHEET1).decode("utf-8")
     check("贫困发生率(%)" in s, "rollup xlsx: Chinese header missing")
