@@ -7,6 +7,7 @@
 #include "area.h"
 #include "bytes.h"
 #include "cert.h"
+#include "hex.h"
 #include "log.h"
 #include "origin.h"
 #include "revocation.h"
@@ -146,25 +147,17 @@ key_for(struct sealer *s, struct applier *a, uint64_t village, size_t *slot)
 		store_fail(&a->txn, err);
 		goto out;
 	}
-	/* The list, not the set: sealer_readers gives the same readers in
-	 * the same order, whatever the village. */
-	uint8_t digest[32];
-	crypto_generichash(digest, sizeof(digest), x->k.reader[0], x->k.n * 32, NULL, 0);
-	size_t i = 0;
-	while (i < s->n_keys && memcmp(s->keys[i].readers, digest, 32) != 0)
-		i++;
-	if (i == s->n_keys) {
-		if (s->n_keys == SEALER_MAX_KEYS) {
-			/* Many reader sets in one request: start over with
-			 * fresh keys. */
-			sealer_release(s);
-			i = 0;
-		}
-		if ((err = keyrec_sign(s, a, village, i, x)))
-			goto out;
-		memcpy(s->keys[i].readers, digest, 32);
-		s->n_keys = i + 1;
+	/* One key record a village (sealer.h): a reader that joins later is
+	 * granted the key of its villages only. */
+	size_t i = s->n_keys;
+	if (i == SEALER_MAX_KEYS) {
+		/* Many villages in one request: start over with fresh keys. */
+		sealer_release(s);
+		i = 0;
 	}
+	if ((err = keyrec_sign(s, a, village, i, x)))
+		goto out;
+	s->n_keys = i + 1;
 	*slot = i;
 out:
 	free(x);
@@ -217,10 +210,14 @@ keyrec_at(struct store_txn *txn, struct bytes loc, struct envelope *ke)
 	return 0;
 }
 
-/* The grants of key record KR held in TXN: FN(CTX, GRANT) for each, until
- * it returns nonzero (returned). 0 when all were seen. */
+/* The grants of key record KR signed by ORIGIN held in TXN: FN(CTX, GRANT)
+ * for each, until it returns nonzero (returned); a grant whose envelope
+ * cannot be read is passed over. 0 when all were seen, or a store error.
+ * Only the key record's origin, who holds its data key, grants it: a grant
+ * by another node (any node of the subtree may sign a key record naming
+ * any hash) is not one. */
 static int
-each_grant(struct store_txn *txn, const uint8_t kr[32],
+each_grant(struct store_txn *txn, const uint8_t kr[32], const uint8_t origin[32],
            int (*fn)(void *ctx, const struct envelope *grant), void *ctx)
 {
 	struct store_iter it;
@@ -232,13 +229,17 @@ each_grant(struct store_txn *txn, const uint8_t kr[32],
 	for (rc = store_iter_seek(&it, kr, 32, &k, &v);
 	     rc == 0 && k.n >= 32 && !memcmp(k.p, kr, 32); rc = store_iter_next(&it, &k, &v)) {
 		struct envelope ge;
-		if (k.n != 64)
-			continue; /* the key record itself */
-		if ((err = keyrec_at(txn, v, &ge)) || (err = fn(ctx, &ge)))
+		if (k.n != 64 || v.n != 40 || memcmp(v.p, origin, 32))
+			continue; /* the key record itself, or not its origin's */
+		if (keyrec_at(txn, v, &ge))
+			continue;
+		if ((err = fn(ctx, &ge)))
 			break;
 	}
 	store_iter_close(&it);
-	return err ? err : rc == JZ_ENOTFOUND || rc == 0 ? 0 : rc;
+	if (err)
+		return err;
+	return rc == JZ_ENOTFOUND || rc == 0 ? 0 : rc;
 }
 
 struct opening {
@@ -249,9 +250,7 @@ struct opening {
 	int err; /* 0 once opened; else the answer to give */
 };
 
-/* Try GRANT; on to the next unless it opened. A grant that names us but
- * does not open (any node of the subtree may sign a key record naming
- * another's hash) must not hide a good one behind it. */
+/* Try GRANT; on to the next unless it opened. */
 static int
 open_by_grant(void *ctx, const struct envelope *grant)
 {
@@ -271,16 +270,16 @@ sealer_open(struct store_txn *txn, const struct ident *id, const struct envelope
 	struct bytes loc;
 	struct envelope ke;
 	int err = store_get(txn, STORE_KEYREC, e->sealed_key_record.p, 32, &loc);
-	if (err || (err = keyrec_at(txn, loc, &ke)))
+	if (err == 0 && (err = keyrec_at(txn, loc, &ke)) == 0)
+		err = seal_open_part(id, e, ke.body, pt, cap, n);
+	if (err != JZ_EREFUSED && err != JZ_ENOTFOUND)
 		return err;
-	err = seal_open_part(id, e, ke.body, pt, cap, n);
-	if (err != JZ_EREFUSED)
-		return err;
-	/* Not one of its readers: maybe of a grant of it, made after we
-	 * joined. */
-	struct opening o = {id, e, pt, cap, n, JZ_EREFUSED};
-	err = each_grant(txn, e->sealed_key_record.p, open_by_grant, &o);
-	return err < 0 ? err : o.err;
+	/* Not one of its readers, or it is not held here (one shared by
+	 * villages goes down with its first village's records only): maybe
+	 * a grant of it, made after we joined, opens it. */
+	struct opening o = {id, e, pt, cap, n, err};
+	int rc = each_grant(txn, e->sealed_key_record.p, e->origin, open_by_grant, &o);
+	return rc < 0 ? rc : o.err;
 }
 
 /* ---------------------------------------------------------------- grants */
@@ -367,55 +366,132 @@ sealed_pairs(struct store_txn *txn, const uint8_t self[32], struct sealed_for **
 	return 0;
 }
 
-/* Readers still to grant: those of WANT[0..*n) that a key record or grant
- * names are taken out. */
+/* Keep in WANT[0..want->n) only the readers also in LIST[0..n). */
+static void
+keep_common(struct rec_keyrec *want, const uint8_t list[][32], size_t n)
+{
+	size_t kept = 0;
+	for (size_t j = 0; j < want->n; j++) {
+		size_t i = 0;
+		while (i < n && memcmp(list[i], want->reader[j], 32))
+			i++;
+		if (i < n)
+			memmove(want->reader[kept++], want->reader[j], 32);
+	}
+	want->n = kept;
+}
+
+/* Readers still to grant: those of WANT that key record KE names are
+ * taken out. */
 static int
 drop_named(void *ctx, const struct envelope *ke)
 {
 	struct rec_keyrec *want = ctx, k;
 	if (rec_keyrec_decode(&k, ke->body.p, ke->body.n))
-		return 0; /* a damaged grant names no one */
-	for (size_t i = 0; i < k.n; i++)
-		for (size_t j = 0; j < want->n; j++)
-			if (!memcmp(want->reader[j], k.reader[i], 32)) {
-				memmove(want->reader[j], want->reader[j + 1],
-				        (want->n - j - 1) * sizeof(want->reader[0]));
-				want->n--;
-				break;
-			}
+		return 0; /* a damaged key record names no one */
+	struct rec_keyrec left = *want;
+	left.n = 0;
+	for (size_t j = 0; j < want->n; j++) {
+		size_t i = 0;
+		while (i < k.n && memcmp(k.reader[i], want->reader[j], 32))
+			i++;
+		if (i == k.n)
+			memcpy(left.reader[left.n++], want->reader[j], 32);
+	}
+	memcpy(want->reader, left.reader, left.n * 32);
+	want->n = left.n;
 	return 0;
 }
 
-/* Grant key record P->kr to the readers of P->village it does not reach. */
+/* The readers of each village a pass has asked for (sealer_readers reads
+ * every origin: once a village a pass). */
+struct readers_seen {
+	uint64_t village;
+	size_t n;
+	uint8_t reader[REC_MAX_READERS][32];
+};
+
+struct grant_pass {
+	const struct sealer_conf *conf;
+	struct applier *a;
+	struct keyrec_scratch *x;
+	struct readers_seen *seen;
+	size_t n_seen, cap_seen;
+	size_t granted;
+};
+
 static int
-grant_one(const struct sealer_conf *conf, struct applier *a, const struct sealed_for *p,
-          struct keyrec_scratch *x, size_t *granted)
+readers_of(struct grant_pass *g, uint64_t village, const struct readers_seen **out)
 {
-	struct rec_keyrec *g = &x->k;
-	memset(g, 0, sizeof(*g));
-	int err = sealer_readers(&a->txn, conf, p->village, g->reader, &g->n);
+	for (size_t i = 0; i < g->n_seen; i++)
+		if (g->seen[i].village == village) {
+			*out = &g->seen[i];
+			return 0;
+		}
+	if (g->n_seen == g->cap_seen) {
+		size_t cap = g->cap_seen ? 2 * g->cap_seen : 16;
+		struct readers_seen *m = realloc(g->seen, cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		g->seen = m;
+		g->cap_seen = cap;
+	}
+	struct readers_seen *r = &g->seen[g->n_seen];
+	r->village = village;
+	int err = sealer_readers(&g->a->txn, g->conf, village, r->reader, &r->n);
+	if (err)
+		return err;
+	g->n_seen++;
+	*out = r;
+	return 0;
+}
+
+/* Grant key record P[0].kr, which seals the villages of P[0..n), to the
+ * readers all of them have now and it does not reach. */
+static int
+grant_one(struct grant_pass *g, const struct sealed_for *p, size_t n)
+{
+	struct applier *a = g->a;
+	struct rec_keyrec *want = &g->x->k;
+	const uint8_t *self = ident_public(g->conf->id);
+	const struct readers_seen *r;
+	int err = readers_of(g, p[0].village, &r);
+	if (err)
+		return err;
+	memset(want, 0, sizeof(*want));
+	memcpy(want->reader, r->reader, r->n * 32);
+	want->n = r->n;
+	for (size_t i = 1; i < n && want->n; i++) {
+		if ((err = readers_of(g, p[i].village, &r)))
+			return err;
+		keep_common(want, (const uint8_t(*)[32])r->reader, r->n);
+	}
 	struct bytes loc;
 	struct envelope ke;
-	if (err || (err = store_get(&a->txn, STORE_KEYREC, p->kr, 32, &loc)) ||
-	    (err = keyrec_at(&a->txn, loc, &ke)))
-		return err == JZ_ENOTFOUND ? 0 : err;
-	uint8_t key[SEAL_KEY_LEN];
-	if (seal_key_of(conf->id, ke.body, key))
-		return 0; /* not ours to give */
-	(void)drop_named(g, &ke);
-	if (g->n && (err = each_grant(&a->txn, p->kr, drop_named, g)) == 0 && g->n) {
-		for (size_t i = 0; i < g->n && !err; i++)
-			err = seal_key_wrap(key, g->reader[i], g->box[i]);
-		g->has_grants = true;
-		memcpy(g->grants, p->kr, 32);
-		size_t len;
-		if (!err && !(err = rec_keyrec_encode(g, x->body, sizeof(x->body), &len)))
-			err = apply_local(a, ENV_KIND_KEY, p->village, (struct bytes){x->body, len},
-			                  NULL, NULL);
-		if (!err)
-			*granted += g->n;
+	if (want->n && (err = store_get(&a->txn, STORE_KEYREC, p[0].kr, 32, &loc)) == 0 &&
+	    (err = keyrec_at(&a->txn, loc, &ke)) == 0) {
+		(void)drop_named(want, &ke);
+		err = each_grant(&a->txn, p[0].kr, self, drop_named, want);
 	}
+	if (err || !want->n)
+		return err && err != JZ_ENOTFOUND && err != JZ_ECORRUPT ? err : 0;
+	/* Someone to grant: the data key, opened with our key. */
+	uint8_t key[SEAL_KEY_LEN];
+	if ((err = store_get(&a->txn, STORE_KEYREC, p[0].kr, 32, &loc)) ||
+	    (err = keyrec_at(&a->txn, loc, &ke)) || (err = seal_key_of(g->conf->id, ke.body, key)))
+		return err == JZ_EREFUSED || err == JZ_ECORRUPT || err == JZ_EFORGED ? 0 : err;
+	for (size_t i = 0; i < want->n && !err; i++)
+		err = seal_key_wrap(key, want->reader[i], want->box[i]);
 	sodium_memzero(key, sizeof(key));
+	want->has_grants = true;
+	memcpy(want->grants, p[0].kr, 32);
+	size_t len;
+	if (!err && !(err = rec_keyrec_encode(want, g->x->body, sizeof(g->x->body), &len)))
+		err = apply_local(a, ENV_KIND_KEY, p[0].village, (struct bytes){g->x->body, len},
+		                  NULL, NULL);
+	if (!err)
+		g->granted += want->n;
+	sodium_memzero(g->x->body, sizeof(g->x->body));
 	return err;
 }
 
@@ -426,12 +502,27 @@ sealer_grant(const struct sealer_conf *conf, struct applier *a, size_t *granted)
 	size_t n = 0;
 	*granted = 0;
 	int err = sealed_pairs(&a->txn, ident_public(conf->id), &pairs, &n);
-	struct keyrec_scratch *x = err ? NULL : malloc(sizeof(*x));
-	if (!err && !x)
+	struct grant_pass g = {.conf = conf, .a = a};
+	g.x = err ? NULL : malloc(sizeof(*g.x));
+	if (!err && !g.x)
 		err = -ENOMEM;
-	for (size_t i = 0; i < n && !err; i++)
-		err = grant_one(conf, a, &pairs[i], x, granted);
-	free(x);
+	/* The pairs are sorted by key record: one grant a key record. */
+	for (size_t i = 0, j; i < n && !err; i = j) {
+		for (j = i + 1; j < n && !memcmp(pairs[j].kr, pairs[i].kr, 32); j++)
+			;
+		err = grant_one(&g, pairs + i, j - i);
+		if (err && !a->txn.err) {
+			/* This key record's, not the store's: logged, the others
+			 * granted. */
+			char hex[17];
+			hex_encode(pairs[i].kr, 8, hex);
+			log_warn("cannot grant key record %s...: %s", hex, err_str(err));
+			err = 0;
+		}
+	}
+	*granted = g.granted;
+	free(g.seen);
+	free(g.x);
 	free(pairs);
-	return err;
+	return err ? err : a->txn.err;
 }

@@ -10,16 +10,19 @@
  * from [link] parent_key.
  *
  * One struct sealer serves one write transaction (an import request, an
- * edit, a workflow event): the first record about a village whose readers
- * no key record of the transaction is for makes one (a fresh data key
- * wrapped for each reader, signed into this node's chain, its subject that
- * village), and every later record with the same readers is boxed under
- * the same key. So a 1,000-household import costs one crypto_box_seal per
- * reader, not per record or per village (DESIGN §11): villages with no
- * node of their own below this one, all with the same readers, share one.
- * A key record shared by villages V and W reaches every reader below this
- * node: such a reader is on both chains, so V lies under its area, and the
- * key record goes down to it as a record about V does (link_down.c).
+ * edit, a workflow event): the first record about a village makes a key
+ * record for it (a fresh data key wrapped for each reader, signed into this
+ * node's chain, its subject that village), and every later record about
+ * the village in the transaction is boxed under the same key. So a
+ * 1,000-household import costs one crypto_box_seal per reader and village,
+ * not per record (DESIGN §11). Until the twenty-second session villages of
+ * the same readers (those with no node of their own below this one) shared
+ * one key record; one a village is what lets a reader that joins later be
+ * given the key of its own villages only ("Grants", below). A key record
+ * shared by villages V and W, in a store written before, reaches every
+ * reader below this node: such a reader is on both chains, so V lies under
+ * its area, and the key record goes down to it as a record about V does
+ * (link_down.c).
  */
 #ifndef JZFP_SEALER_H
 #define JZFP_SEALER_H
@@ -52,8 +55,7 @@ struct sealer {
 	const struct sealer_conf *conf;
 	size_t n_keys, n_villages;
 	struct {
-		uint8_t readers[32]; /* BLAKE2b of the reader list it is wrapped for */
-		uint8_t hash[32];    /* of the key record */
+		uint8_t hash[32]; /* of the key record */
 		uint8_t key[SEAL_KEY_LEN];
 	} keys[SEALER_MAX_KEYS];
 	/* Which key each village seen uses: a cache of sealer_readers. */
@@ -98,15 +100,20 @@ int sealer_open(struct store_txn *txn, const struct ident *id, const struct enve
 /*
  * Grants. A reader this node did not know when it sealed (a village or
  * township node that joined after the county imported its register) is
- * named by no key record of those records. For each key record of ours and
- * each village whose records of ours it seals, the readers the village has
- * now (sealer_readers) that neither the key record nor an earlier grant of
- * it names get one grant: a key record of ours, its subject the village
- * (so it goes down to them as the records do), wrapping the same data key
- * for them and naming the key record it grants (record.h); sealer_open
- * tries a key record's grants when it is not one of its readers. Signed in
- * A's transaction (the node must be one that may sign); *GRANTED counts the
- * readers granted. Returns 0 or an error (also stuck to the transaction).
+ * named by no key record of those records. For each key record of ours,
+ * the readers every village whose records of ours it seals has now
+ * (sealer_readers: a reader of all of them, so that the key opens nothing
+ * it may not read; a key record shared by villages, written before they
+ * had one each, is granted to their common readers only) that neither the
+ * key record nor an earlier grant of ours names get one grant: a key
+ * record of ours, its subject one of those villages (so it goes down to
+ * them as the records do), wrapping the same data key for them and naming
+ * the key record it grants (record.h). sealer_open tries the grants of a
+ * key record, by the origin of the record it opens only, when it is not
+ * one of its readers or does not hold it. A key record that cannot be read
+ * is skipped (logged). Signed in A's transaction (the node must be one
+ * that may sign); *GRANTED counts the readers granted. Returns 0 or a
+ * storage error (also stuck to the transaction).
  */
 JZ_NODISCARD int sealer_grant(const struct sealer_conf *conf, struct applier *a, size_t *granted);
 

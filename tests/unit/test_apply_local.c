@@ -514,11 +514,24 @@ open_as(struct node_ut *nd, const struct ident *id, const uint8_t hash[32])
 	return rc;
 }
 
-/* Villages whose readers are the same share one key record per
- * transaction; a village with another reader (a township node on its
- * chain) gets its own, and only its readers open its records. */
+/* The grant pass at ND: how many readers it granted. */
+static size_t
+grant_pass(struct node_ut *nd, const struct sealer_conf *conf)
+{
+	struct applier a;
+	size_t granted = 12345;
+	assert_int_equal(apply_begin(&a, &nd->ctx), 0);
+	assert_int_equal(sealer_grant(conf, &a, &granted), 0);
+	assert_int_equal(apply_commit(&a), 0);
+	return granted;
+}
+
+/* One key record a village a transaction, whatever their readers; a
+ * township node that joins afterwards is granted the key records of its
+ * villages (sealer.h, "Grants"), not of another township's, once; and the
+ * key records made after it name it. */
 static void
-key_records_shared_by_readers(void **state)
+key_records_a_village_and_grants(void **state)
 {
 	struct fixture *fx = *state;
 	struct node_ut *nd = county_start(fx);
@@ -529,7 +542,7 @@ key_records_shared_by_readers(void **state)
 	uint8_t h1[32], h1b[32], h2[32], hb[32], k1[32], k1b[32], k2[32], kb[32];
 
 	/* No node below the county: V1, V2 and VB (another township) have
-	 * the same readers, and one key record. */
+	 * the same readers, and a key record each. */
 	sealer_init(&sl, &conf);
 	assert_int_equal(apply_begin(&a, &nd->ctx), 0);
 	sealed_household(&a, &sl, V1, 1, h1, k1);
@@ -538,18 +551,33 @@ key_records_shared_by_readers(void **state)
 	sealed_household(&a, &sl, V1, 2, h1b, k1b);
 	assert_int_equal(apply_commit(&a), 0);
 	sealer_release(&sl);
-	assert_memory_equal(k1, k2, 32);
-	assert_memory_equal(k1, kb, 32);
 	assert_memory_equal(k1, k1b, 32);
-	assert_int_equal(count(nd, STORE_KEYREC), 1);
+	assert_memory_not_equal(k1, k2, 32);
+	assert_memory_not_equal(k1, kb, 32);
+	assert_memory_not_equal(k2, kb, 32);
+	assert_int_equal(count(nd, STORE_KEYREC), 3);
 	assert_int_equal(open_as(nd, fx->county, h2), 0);
 	assert_int_equal(open_as(nd, fx->county, hb), 0);
+	assert_int_equal(open_as(nd, fx->town, h1), JZ_EREFUSED);
+	assert_int_equal(grant_pass(nd, &conf), 0); /* nobody new */
 
-	/* Now the township TOWN (of V1 and V2, not of VB) has a node: a
-	 * reader of V1's and V2's records, not of VB's. */
+	/* Now the township TOWN (of V1 and V2, not of VB) has a node: granted
+	 * V1's and V2's key records, not VB's; once. */
 	struct chain ct;
 	struct env t0;
 	town_up(fx, (struct node_ut *const[]){nd}, 1, &ct, &t0);
+	assert_true(nd->ctx.readers_joined);
+	assert_int_equal(grant_pass(nd, &conf), 2);
+	assert_int_equal(count(nd, STORE_KEYREC), 3 + 2 * 2); /* two grants, each indexed twice */
+	assert_int_equal(open_as(nd, fx->town, h1), 0);
+	assert_int_equal(open_as(nd, fx->town, h1b), 0);
+	assert_int_equal(open_as(nd, fx->town, h2), 0);
+	assert_int_equal(open_as(nd, fx->town, hb), JZ_EREFUSED);
+	assert_int_equal(open_as(nd, fx->county, h1), 0);
+	assert_int_equal(grant_pass(nd, &conf), 0);
+	assert_int_equal(count(nd, STORE_KEYREC), 7);
+
+	/* Key records made now name the township where it reads. */
 	sealer_init(&sl, &conf);
 	assert_int_equal(apply_begin(&a, &nd->ctx), 0);
 	sealed_household(&a, &sl, VB, 2, hb, kb);
@@ -557,14 +585,13 @@ key_records_shared_by_readers(void **state)
 	sealed_household(&a, &sl, V2, 2, h2, k2);
 	assert_int_equal(apply_commit(&a), 0);
 	sealer_release(&sl);
-	assert_memory_equal(k1, k2, 32);
-	assert_memory_not_equal(k1, kb, 32);
-	assert_int_equal(count(nd, STORE_KEYREC), 3);
+	assert_memory_not_equal(k1, k2, 32);
+	assert_int_equal(count(nd, STORE_KEYREC), 10);
 	assert_int_equal(open_as(nd, fx->town, h1), 0);
 	assert_int_equal(open_as(nd, fx->town, h2), 0);
 	assert_int_equal(open_as(nd, fx->town, hb), JZ_EREFUSED);
 	assert_int_equal(open_as(nd, fx->county, hb), 0);
-	assert_int_equal(open_as(nd, fx->county, h2), 0);
+	assert_int_equal(grant_pass(nd, &conf), 0);
 }
 
 int
@@ -576,7 +603,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(map_full_nothing_applied_then_redo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recovery_takes_only_own_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(own_chain_recovered, setup, teardown),
-	    cmocka_unit_test_setup_teardown(key_records_shared_by_readers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(key_records_a_village_and_grants, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
