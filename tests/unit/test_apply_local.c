@@ -567,15 +567,34 @@ key_records_a_village_and_grants(void **state)
 	struct env t0;
 	town_up(fx, (struct node_ut *const[]){nd}, 1, &ct, &t0);
 	assert_true(nd->ctx.readers_joined);
+	/* The township first signs a grant of V1's key record to itself, of a
+	 * key it made up: not the county's, so it neither stops the county's
+	 * grant nor hides it. */
+	static struct rec_keyrec bogus;
+	uint8_t made_up[SEAL_KEY_LEN], body[REC_MAX_ENCODED];
+	size_t bn;
+	memset(&bogus, 0, sizeof(bogus));
+	seal_key_new(made_up);
+	bogus.n = 1;
+	memcpy(bogus.reader[0], ident_public(fx->town), 32);
+	assert_int_equal(seal_key_wrap(made_up, bogus.reader[0], bogus.box[0]), 0);
+	bogus.has_grants = true;
+	memcpy(bogus.grants, k1, 32);
+	assert_int_equal(rec_keyrec_encode(&bogus, body, sizeof(body), &bn), 0);
+	struct env t1;
+	chain_add(&ct, ENV_KIND_KEY, V1, body, bn, 600, &t1);
+	expect((struct result[]){APPLY(nd, TOWN, &t1)}, 1, 0, 0);
+	assert_int_equal(open_as(nd, fx->town, h1), JZ_EREFUSED);
+	assert_int_equal(count(nd, STORE_KEYREC), 3 + 2);
 	assert_int_equal(grant_pass(nd, &conf), 2);
-	assert_int_equal(count(nd, STORE_KEYREC), 3 + 2 * 2); /* two grants, each indexed twice */
+	assert_int_equal(count(nd, STORE_KEYREC), 5 + 2 * 2); /* two grants, each indexed twice */
 	assert_int_equal(open_as(nd, fx->town, h1), 0);
 	assert_int_equal(open_as(nd, fx->town, h1b), 0);
 	assert_int_equal(open_as(nd, fx->town, h2), 0);
 	assert_int_equal(open_as(nd, fx->town, hb), JZ_EREFUSED);
 	assert_int_equal(open_as(nd, fx->county, h1), 0);
 	assert_int_equal(grant_pass(nd, &conf), 0);
-	assert_int_equal(count(nd, STORE_KEYREC), 7);
+	assert_int_equal(count(nd, STORE_KEYREC), 9);
 
 	/* Key records made now name the township where it reads. */
 	sealer_init(&sl, &conf);
@@ -586,7 +605,7 @@ key_records_a_village_and_grants(void **state)
 	assert_int_equal(apply_commit(&a), 0);
 	sealer_release(&sl);
 	assert_memory_not_equal(k1, k2, 32);
-	assert_int_equal(count(nd, STORE_KEYREC), 10);
+	assert_int_equal(count(nd, STORE_KEYREC), 12);
 	assert_int_equal(open_as(nd, fx->town, h1), 0);
 	assert_int_equal(open_as(nd, fx->town, h2), 0);
 	assert_int_equal(open_as(nd, fx->town, hb), JZ_EREFUSED);
