@@ -326,9 +326,21 @@ cert_issue_cmd(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv
 	cert_time_format(c.not_after_ms, until);
 	printf("issued %s %s, valid until %s, chain of %zu written to %s\n", area_level_name(level),
 	       a1, until, n_certs, a.out);
-	if (!a.root && c.not_after_ms / 1000 > leaf.not_after_ms / 1000) {
-		cert_time_format(leaf.not_after_ms, until);
-		printf("note: the issuer's certificate expires first, at %s\n", until);
+	/* The chain is valid until its first certificate expires, the
+	 * issuer's or one above it. */
+	struct cert first = leaf;
+	for (size_t i = 0; cf && i < cf->n; i++) {
+		struct cert up;
+		if (cert_decode(&up, cf->certs[i].p, cf->certs[i].n, NULL, NULL) == 0 &&
+		    up.not_after_ms < first.not_after_ms)
+			first = up;
+	}
+	if (!a.root && c.not_after_ms / 1000 > first.not_after_ms / 1000) {
+		cert_time_format(first.not_after_ms, until);
+		area_format(first.area, a1);
+		printf("note: the chain expires first, at %s: the certificate of the %s %s%s\n",
+		       until, area_level_name((enum area_level)first.level), a1,
+		       first.area == leaf.area ? " (the issuer)" : "");
 	}
 	rc = 0;
 fail:

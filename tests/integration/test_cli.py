@@ -508,6 +508,22 @@ def part_cert_json(t):
     p = ctl("cert", "verify", chain, f"--root={prov}", "--json")
     check(p.returncode == 0 and json.loads(p.stdout)["leaf"]["key"] == county,
           f"cert verify FILE --root=HEX --json: exit {p.returncode}, {p.stdout!r} {p.stderr!r}")
+    # Certificates that outlive the chain above them: the note names the
+    # certificate that expires first, the county's for the village too.
+    town_key, vill_key = os.path.join(d, "town.key"), os.path.join(d, "village.key")
+    town, vill = t.keygen(town_key), t.keygen(vill_key)
+    town_chain, vill_chain = os.path.join(d, "town.cert"), os.path.join(d, "village.cert")
+    for key, cert, issuer, level, area, days, pub in (
+            (county_key, chain, town_chain, "township", "630121101000", "60", town),
+            (town_key, town_chain, vill_chain, "village", "630121101001", "90", vill)):
+        p = ctl("cert", "issue", "--issuer-key", key, "--issuer-cert", cert, "--level", level,
+                "--area", area, "--days", days, "--pub", pub, "--out", issuer)
+        check(p.returncode == 0 and re.search(
+                  r"note: the chain expires first, at .*: the certificate of the county "
+                  r"630121000000( \(the issuer\))?$", p.stdout.strip(), re.M)
+              and ("(the issuer)" in p.stdout) == (level == "township"),
+              f"cert issue {level} for {days} days under a 30-day county: {p.stdout!r} "
+              f"{p.stderr!r}")
     # a chain that does not verify: exit 1, one line
     one_line_error(t, ctl("cert", "verify", "--root", county, chain), "cert verify, wrong root",
                    r"wrong root")
