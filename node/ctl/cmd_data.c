@@ -65,9 +65,10 @@ cmd_conflicts(struct ctl *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- household */
 
-/* Open household ID's personal part with the audit key in FILE. */
+/* Open household ID's personal part with the audit key in FILE into *P.
+ * Returns 0, or 1 after saying why on stderr (P is not filled then). */
 static int
-audit_open(struct ctl *c, const char *id, const char *file)
+audit_open(struct ctl *c, const char *id, const char *file, struct rec_personal *p)
 {
 	struct ident *audit;
 	char why[400] = "";
@@ -94,11 +95,10 @@ audit_open(struct ctl *c, const char *id, const char *file)
 	const Ctl__HouseholdRawReply *raw = rp->household_raw;
 	/* The opened part is personal: on the heap for this call, wiped after. */
 	uint8_t *pt = malloc(REC_MAX_ENCODED);
-	struct rec_personal *p = malloc(sizeof(*p));
 	struct envelope e, ke;
 	size_t pn = 0;
 	int rc = 1;
-	if (!pt || !p)
+	if (!pt)
 		fprintf(stderr, "jzfpctl: out of memory\n");
 	else if (!raw->key_record.len)
 		fprintf(stderr, "jzfpctl: household %s has no sealed personal part here\n", id);
@@ -109,27 +109,59 @@ audit_open(struct ctl *c, const char *id, const char *file)
 	         rec_personal_decode(p, pt, pn))
 		fprintf(stderr, "jzfpctl: the audit key does not open household %s: %s\n", id,
 		        err == JZ_EREFUSED ? "it is not one of its readers" : err_str(err));
-	else {
-		printf("audit: personal part opened with the audit key\n");
-		for (size_t i = 0; i < p->n; i++)
-			printf("  %02u %s %s %s\n", p->members[i].relation, p->members[i].name,
-			       p->members[i].id_number, p->members[i].birth_date);
+	else
 		rc = 0;
-	}
 	if (pt)
 		sodium_memzero(pt, REC_MAX_ENCODED);
-	if (p)
-		sodium_memzero(p, sizeof(*p));
 	free(pt);
-	free(p);
 	cli_reply_free(rp);
 	ident_free(&audit);
 	return rc;
 }
 
+/* The members P opened with the audit key, as text or as the JSON member
+ * "audit" of household show --json. */
+static void
+audit_print(const struct rec_personal *p, bool json)
+{
+	if (!json) {
+		printf("audit: personal part opened with the audit key\n");
+		for (size_t i = 0; i < p->n; i++)
+			printf("  %02u %s %s %s\n", p->members[i].relation, p->members[i].name,
+			       p->members[i].id_number, p->members[i].birth_date);
+		return;
+	}
+	printf("\"audit\":{\"opened\":true,\"persons\":[");
+	for (size_t i = 0; i < p->n; i++) {
+		printf("%s{\"relation\":%u,\"name\":", i ? "," : "", p->members[i].relation);
+		cli_json_str(stdout, p->members[i].name);
+		printf(",\"id_number\":");
+		cli_json_str(stdout, p->members[i].id_number);
+		printf(",\"birth_date\":");
+		cli_json_str(stdout, p->members[i].birth_date);
+		printf("}");
+	}
+	printf("]}");
+}
+
+/* household show ID [--json] [--audit-key FILE]: with the audit key, the
+ * members it opens come first (text), or beside the node's answer in one
+ * JSON object ({"household": ..., "audit": ...}). */
 static int
 household_show(struct ctl *c, const char *id, bool json, const char *audit_key)
 {
+	struct rec_personal *opened = NULL;
+	int rc = 0;
+	if (audit_key) {
+		opened = malloc(sizeof(*opened));
+		if (!opened)
+			cli_die("out of memory");
+		if ((rc = audit_open(c, id, audit_key, opened))) {
+			sodium_memzero(opened, sizeof(*opened));
+			free(opened);
+			opened = NULL;
+		}
+	}
 	Ctl__HouseholdShowReq q;
 	ctl__household_show_req__init(&q);
 	char idbuf[17];
@@ -144,7 +176,6 @@ household_show(struct ctl *c, const char *id, bool json, const char *audit_key)
 	sbuf_init(&out);
 	if (json) {
 		render_json(&out, &rp->household_show->base);
-		sbuf_add(&out, "\n", 1);
 	} else {
 		render_household_text(&out, rp->household_show);
 	}
@@ -156,9 +187,28 @@ household_show(struct ctl *c, const char *id, bool json, const char *audit_key)
 		sodium_memzero(p->birth_date, strlen(p->birth_date));
 	}
 	cli_reply_free(rp);
-	cli_emit(&out);
+	if (json && opened) {
+		printf("{\"household\":");
+		fflush(stdout);
+		cli_output_ok(&out);
+		fwrite(out.p, 1, out.n, stdout);
+		sbuf_release(&out);
+		printf(",");
+		audit_print(opened, true);
+		printf("}\n");
+	} else {
+		if (opened)
+			audit_print(opened, false);
+		if (json)
+			sbuf_add(&out, "\n", 1);
+		cli_emit(&out);
+	}
 	fflush(stdout);
-	return audit_key ? audit_open(c, id, audit_key) : 0;
+	if (opened) {
+		sodium_memzero(opened, sizeof(*opened));
+		free(opened);
+	}
+	return rc;
 }
 
 /* The value of --NAME parsed by PARSE, or a usage error naming it. */

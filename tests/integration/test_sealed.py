@@ -38,6 +38,7 @@ township; the test waits until the province holds everything.
 """
 
 import csv
+import json
 import os
 import re
 
@@ -228,6 +229,14 @@ def test(t):
         for name, idn in by_hh[hid]:
             check(name in audit_part and idn in audit_part,
                   f"audit of {hid}: member {name} {idn} not printed:\n{p.stdout}")
+        # As JSON: one object, the node's answer and what the key opened.
+        p = show(t, prov, hid, "--audit-key", audit_key, "--json")
+        check(p.returncode == 0, f"audit of {hid} --json: exit {p.returncode}: {p.stderr}")
+        j = json.loads(p.stdout)
+        check_eq((j["household"]["id"], j["household"]["personal"], j["audit"]["opened"]),
+                 (hid, "sealed", True), f"audit of {hid} --json")
+        check_eq(sorted((m["name"], m["id_number"]) for m in j["audit"]["persons"]),
+                 sorted(by_hh[hid]), f"audit of {hid} --json: persons")
     wrong = os.path.join(t.dir, "wrong.key")
     t.keygen(wrong)
     junk = os.path.join(t.dir, "junk.key")
