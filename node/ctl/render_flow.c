@@ -270,7 +270,7 @@ static const char notice_css[] =
     "td.n, td.id, td.w { white-space: nowrap }\n"
     "td.n { text-align: right }\n"
     "td.c { min-width: 7.5em }\n"
-    "td.c span { white-space: nowrap }\n"
+    "td.c span, td.m span { white-space: nowrap }\n"
     "td.id { font-variant-numeric: tabular-nums }\n"
     ".total { font-weight: bold }\n"
     ".seal { margin-top: 14mm; text-align: right; text-indent: 0; line-height: 2.2 }\n"
@@ -324,12 +324,13 @@ notice_section_html(struct sbuf *out, const Ctl__Notice *n)
 		html_text(out, h->from_status);
 		sbuf_printf(out, "</span> → <span>");
 		html_text(out, h->to_status);
-		sbuf_printf(out, "</span></td><td>");
-		struct sbuf fam;
-		sbuf_init(&fam);
-		members(h, &fam);
-		html_text(out, fam.p ? fam.p : "");
-		sbuf_release(&fam);
+		sbuf_printf(out, "</span></td><td class=\"m\">");
+		/* A line may break between names, never inside one. */
+		for (size_t m = 0; h->readable && m < h->n_member_names; m++) {
+			sbuf_printf(out, "%s<span>", m ? "、" : "");
+			html_text(out, h->member_names[m]);
+			sbuf_printf(out, "</span>");
+		}
 		sbuf_printf(out, "</td></tr>\n");
 	}
 	sbuf_printf(out,

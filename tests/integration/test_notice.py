@@ -175,6 +175,14 @@ def test(t):
     period = f"公示期：{zh(n0['start'])}至{zh(n0['end'])}（{n0['days']}天）"
     check(period in page, f"{period} not on the page: {re.findall(r'公示期：[^<]*', page)}")
 
+    # each member's masked name kept on one line (a span the page does not
+    # break), the names of a household apart by 、
+    cells = re.findall(r'<td class="m">((?:<span>[^<]+</span>(?:、<span>[^<]+</span>)*)?)</td>',
+                       page)
+    check_eq(len(cells), len(ids[V1]), "家庭成员 cells, one a household")
+    check_eq(sum(c.count("<span>") for c in cells), persons, "member names, each in its span")
+    check("td.c span, td.m span { white-space: nowrap }" in page, "member names may break")
+
     # households sorted by 户编号, one row each, masked
     listed = re.findall(r'<tr><td class="n">\d+</td><td class="id">(\d{16})</td>', page)
     check_eq(listed, sorted(ids[V1]), "households on the page, sorted by 户编号")
