@@ -282,8 +282,20 @@ config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *le
 static bool
 is_endpoint(const char *v)
 {
-	static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
+	static const char *const schemes[] = {"ipc://", "inproc://"};
 
+	if (strncmp(v, "tcp://", 6) == 0) {
+		/* HOST:PORT, the port a number 1-65535 or * (any free one). */
+		const char *colon = strrchr(v + 6, ':');
+		if (!colon || colon == v + 6)
+			return false;
+		const char *d = colon + 1;
+		if (strcmp(d, "*") == 0)
+			return true;
+		size_t digits = strspn(d, "0123456789");
+		long port = digits && digits <= 5 ? strtol(d, NULL, 10) : 0;
+		return d[digits] == '\0' && port >= 1 && port <= 65535;
+	}
 	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
 		size_t n = strlen(schemes[i]);
 		if (strncmp(v, schemes[i], n) == 0 && v[n] != '\0')
@@ -390,7 +402,8 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 		}
 		if (k->type == K_ENDPOINT && *v && !is_endpoint(v)) {
 			report(ld, line, k, NULL, NULL,
-			       "must be a ZeroMQ endpoint (tcp://, ipc:// or inproc://)");
+			       "must be a ZeroMQ endpoint: tcp://HOST:PORT (a port 1-65535, or * "
+			       "for any), ipc:// or inproc://");
 			return false;
 		}
 		if (k->type == K_HEXSTR && *v) {
