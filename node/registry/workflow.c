@@ -18,9 +18,9 @@
 #include "workflow.h"
 
 #include "bytes.h"
-#include "cert.h"
 #include "hlc.h"
 #include "record.h"
+#include "timefmt.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -312,10 +312,12 @@ wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
 		uint64_t opened = hlc_ms(p->window_opened);
 		uint64_t due = opened + (uint64_t)p->window_days * WF_DAY_MS;
 		if (hlc_ms(hlc) < due) {
-			char o[32], d[32], t[32];
-			cert_time_format(opened, o);
-			cert_time_format(due, d);
-			cert_time_format(hlc_ms(hlc), t);
+			/* In the node's time zone, as the notice and proposals
+			 * show the window. */
+			char o[TIMEFMT_LOCAL_LEN], d[TIMEFMT_LOCAL_LEN], t[TIMEFMT_LOCAL_LEN];
+			timefmt_local(opened, o);
+			timefmt_local(due, d);
+			timefmt_local(hlc_ms(hlc), t);
 			return refuse(why, whylen,
 			              "%s: the window opened %s runs %u days, until %s; this "
 			              "step is dated %s",
