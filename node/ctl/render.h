@@ -53,6 +53,9 @@ void render_excel_cell(struct sbuf *out, const char *text);
 extern const char *const render_rollup_headers_zh[RENDER_ROLLUP_COLS];
 extern const bool render_rollup_numeric[RENDER_ROLLUP_COLS];
 void render_rollup_cells(const Ctl__RollupRow *row, char cells[RENDER_ROLLUP_COLS][32]);
+/* The level and the yes/no of CELLS in Chinese, for the outputs whose
+ * header is (render_rollup_headers_zh: --excel and xlsx). */
+void render_rollup_cells_zh(char cells[RENDER_ROLLUP_COLS][32]);
 
 /* svc_view's replies. */
 void render_status_text(struct sbuf *out, const Ctl__StatusReply *r);

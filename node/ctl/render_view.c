@@ -223,6 +223,23 @@ render_rollup_cells(const Ctl__RollupRow *row, char cells[RENDER_ROLLUP_COLS][32
 }
 
 void
+render_rollup_cells_zh(char cells[RENDER_ROLLUP_COLS][32])
+{
+	static const char *const levels[][2] = {{"province", "省"},
+	                                        {"prefecture", "市（州）"},
+	                                        {"county", "县（市、区）"},
+	                                        {"township", "乡（镇）"},
+	                                        {"village", "村"}};
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (strcmp(cells[1], levels[i][0]) == 0) {
+			cell_str(cells[1], levels[i][1]);
+			break;
+		}
+	if (strcmp(cells[9], "yes") == 0 || strcmp(cells[9], "no") == 0)
+		cell_str(cells[9], cells[9][0] == 'y' ? "是" : "否");
+}
+
+void
 render_rollup_text(struct sbuf *out, const Ctl__RollupReply *r)
 {
 	struct table t;
@@ -297,14 +314,22 @@ render_rollup_excel(struct sbuf *out, const Ctl__RollupReply *r)
 		render_csv_cell(out, render_rollup_headers_zh[c]);
 	}
 	sbuf_add(out, "\r\n", 2);
-	/* The rows as render_rollup_csv writes them, without its header. */
-	struct sbuf body;
-	sbuf_init(&body);
-	render_rollup_csv(&body, r, true);
-	const char *p = body.p ? memchr(body.p, '\n', body.n) : NULL;
-	if (p)
-		sbuf_add(out, p + 1, body.n - (size_t)(p + 1 - body.p));
-	sbuf_release(&body);
+	/* The rows as Excel takes them, the level and yes/no in Chinese as
+	 * the header is. */
+	for (size_t i = 0; i < r->n_rows; i++) {
+		char cells[ROLLUP_COLS][32];
+		render_rollup_cells(r->rows[i], cells);
+		render_rollup_cells_zh(cells);
+		for (size_t c = 0; c < ROLLUP_COLS; c++) {
+			if (c)
+				sbuf_add(out, ",", 1);
+			if (c < 3) /* the texts from the node */
+				render_excel_cell(out, c == 2 ? r->rows[i]->name : cells[c]);
+			else /* jzfpctl's own: digits, "-", ".", 是 or 否 */
+				sbuf_add(out, cells[c], strlen(cells[c]));
+		}
+		sbuf_add(out, "\r\n", 2);
+	}
 }
 
 void

@@ -223,6 +223,7 @@ render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_
 	for (size_t i = 0; i < r->n_rows; i++) {
 		char cells[RENDER_ROLLUP_COLS][32];
 		render_rollup_cells(r->rows[i], cells);
+		render_rollup_cells_zh(cells);
 		const char *cp[RENDER_ROLLUP_COLS];
 		for (size_t c = 0; c < RENDER_ROLLUP_COLS; c++)
 			cp[c] = c == 2 ? r->rows[i]->name : cells[c];
