@@ -367,19 +367,34 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 		uint8_t open[4][32];
 		size_t no = svc_open_proposals(txn, id, open, 4);
 		size_t before = pl->nt;
+		const char *other = NULL; /* the state of an open proposal not taken */
 		for (size_t k = 0; k < no && pl->nt < MAX_TARGETS; k++) {
 			struct wf_proposal p;
 			if (wf_proposal_get(txn, id, open[k], &p))
 				continue;
 			uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
-			if (!step)
+			if (!step) {
+				other = wf_state_name(p.state);
 				continue;
+			}
 			memcpy(t[pl->nt].hash, open[k], 32);
 			t[pl->nt].household = id;
 			t[pl->nt].step = step;
 			pl->nt++;
 		}
-		if (pl->nt == before)
+		if (pl->nt != before)
+			continue;
+		/* Said as the person asking needs it: not ours, no proposal, or
+		 * one in another state. */
+		struct hh_state st;
+		if (!no && hh_state_get(txn, id, &st) == JZ_ENOTFOUND)
+			sbuf_printf(&pl->errs, "%shousehold %s is not held by this node",
+			            pl->problems++ ? "; " : "", a);
+		else if (other)
+			sbuf_printf(&pl->errs,
+			            "%shousehold %s's open proposal is in %s; this takes %s",
+			            pl->problems++ ? "; " : "", a, other, commands[c].needs);
+		else
 			sbuf_printf(&pl->errs, "%shousehold %s has no open proposal in %s",
 			            pl->problems++ ? "; " : "", a, commands[c].needs);
 	}

@@ -368,6 +368,15 @@ def test(t):
           f"a second status change while one is open: {p.stderr}")
     wf(t, w1, "consent", *poor_w1)
     wf(t, w1, "notice", "open", "--all")
+    # A step named for a household whose proposal is past it, or for a
+    # household of another village: said as such.
+    p = t.run_ctl(w1, "notice", "open", poor_w1[0])
+    check(p.returncode == 1 and f"household {poor_w1[0]}'s open proposal is in VILLAGE_NOTICE"
+          in p.stderr, f"a notice opened twice: {p.stderr}")
+    elsewhere = next(h for h in sorted(expect.households) if not h.startswith(W1))
+    p = t.run_ctl(w1, "notice", "open", elsewhere)
+    check(p.returncode == 1 and f"household {elsewhere} is not held by this node" in p.stderr,
+          f"a notice for another village's household: {p.stderr}")
     advance(t, 8)
     wf(t, w1, "notice", "close", "--all")
     t.wait_synced()
