@@ -534,9 +534,15 @@ open_store(struct node *n, char *err, size_t errlen)
 	    .parent = cfg->has_parent ? cfg->parent_key : NULL,
 	    .audit = cfg->has_audit_key ? cfg->audit_key : NULL,
 	};
-	/* A node that joined while we were down, or one whose grant a crash
-	 * lost: looked for once we may sign (grants_tick). */
-	n->ax.readers_joined = true;
+	/* A node that joined before a stop that came before its grant: the
+	 * store's mark says so (grants_tick). */
+	struct store_txn txn;
+	struct bytes v;
+	if (store_begin(n->st, &txn, STORE_RO) == 0) {
+		n->ax.readers_joined = store_get(&txn, STORE_META, SEALER_META_GRANTS,
+		                                 strlen(SEALER_META_GRANTS), &v) == 0;
+		store_abort(&txn);
+	}
 	return 0;
 }
 
@@ -943,7 +949,10 @@ static int
 sign_grants(struct applier *a, void *arg)
 {
 	struct grant_job *job = arg;
-	return sealer_grant(&job->n->seal, a, &job->granted);
+	int err = sealer_grant(&job->n->seal, a, &job->granted);
+	if (!err)
+		store_del(&a->txn, STORE_META, SEALER_META_GRANTS, strlen(SEALER_META_GRANTS));
+	return err ? err : a->txn.err;
 }
 
 /* Grants (sealer.h): at start and after a node of our subtree joined, the

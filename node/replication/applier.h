@@ -49,6 +49,11 @@ struct apply_stats {
 };
 
 /* What applying needs of the node; lives as long as the node. */
+/* The store's meta entry that says a grant pass is due (sealer.h,
+ * "Grants"): put with the node record of a node new to this one's subtree
+ * (apply.c), deleted with the pass's grants (node.c). */
+#define SEALER_META_GRANTS "grants_due"
+
 struct apply_ctx {
 	struct store *st;
 	const struct ident *id; /* signs local records */
@@ -113,9 +118,10 @@ struct apply_ctx {
 	 * full, I/O error, map not grown), 0 once a write succeeds again:
 	 * logged when it changes, shown in status. */
 	int store_err;
-	/* A node record of a node new to us was applied (of our subtree, or an
-	 * ancestor's): it may read what we sealed before it joined (sealer.h,
-	 * "Grants"). Set here, cleared by the node once it has granted. */
+	/* A node record of a node of our subtree new to us was applied: it may
+	 * read what we sealed before it joined (sealer.h, "Grants"). Set with
+	 * the store's mark SEALER_META_GRANTS, from it at start, cleared with
+	 * it by the node once it has granted. */
 	bool readers_joined;
 	/* scratch reused from batch to batch */
 	struct rollup_acc *acc;

@@ -462,8 +462,15 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 		o->cert_not_before = leaf.not_before_ms;
 		o->cert_not_after = leaf.not_after_ms;
 	}
-	if (!o->area) /* a node new to us: a reader, maybe, of what we sealed */
+	if (!o->area && !a->sparse && nd.area != a->ctx->area) {
+		/* A node of our subtree new to us: a reader, maybe, of what we
+		 * sealed before it joined (sealer.h, "Grants"; our ancestors are
+		 * readers from the start, by our certificate chain). The mark
+		 * outlives a stop before the grant. */
+		store_put(&a->txn, STORE_META, SEALER_META_GRANTS, strlen(SEALER_META_GRANTS), "1",
+		          1);
 		a->ctx->readers_joined = true;
+	}
 	o->area = nd.area;
 	o->level = nd.level;
 	snprintf(o->name, sizeof(o->name), "%s", nd.name);
