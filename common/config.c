@@ -280,7 +280,7 @@ config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *le
 }
 
 static bool
-is_endpoint(const char *v)
+is_endpoint(const char *v, bool bind)
 {
 	static const char *const schemes[] = {"ipc://", "inproc://"};
 
@@ -291,7 +291,7 @@ is_endpoint(const char *v)
 			return false;
 		const char *d = colon + 1;
 		if (strcmp(d, "*") == 0)
-			return true;
+			return bind; /* a free port to listen on, nothing to connect to */
 		size_t digits = strspn(d, "0123456789");
 		long port = digits && digits <= 5 ? strtol(d, NULL, 10) : 0;
 		return d[digits] == '\0' && port >= 1 && port <= 65535;
@@ -400,10 +400,13 @@ set_value(struct load *ld, const struct key_def *k, size_t line, const char *v)
 			report(ld, line, k, NULL, NULL, "not plain text: %s", why);
 			return false;
 		}
-		if (k->type == K_ENDPOINT && *v && !is_endpoint(v)) {
-			report(ld, line, k, NULL, NULL,
-			       "must be a ZeroMQ endpoint: tcp://HOST:PORT (a port 1-65535, or * "
-			       "for any), ipc:// or inproc://");
+		bool bind = k == &keys[K_IDX_LISTEN];
+		if (k->type == K_ENDPOINT && *v && !is_endpoint(v, bind)) {
+			report(
+			    ld, line, k, NULL, NULL,
+			    "must be a ZeroMQ endpoint: tcp://HOST:PORT (a port 1-65535%s), ipc:// "
+			    "or inproc://",
+			    bind ? ", or * for any" : "");
 			return false;
 		}
 		if (k->type == K_HEXSTR && *v) {

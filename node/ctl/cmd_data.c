@@ -192,6 +192,7 @@ household_show(struct ctl *c, const char *id, bool json, const char *audit_key)
 		fflush(stdout);
 		cli_output_ok(&out);
 		fwrite(out.p, 1, out.n, stdout);
+		sodium_memzero(out.p, out.n); /* names and ID numbers, maybe */
 		sbuf_release(&out);
 		printf(",");
 		audit_print(opened, true);

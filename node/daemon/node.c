@@ -955,10 +955,10 @@ sign_grants(struct applier *a, void *arg)
 	return err ? err : a->txn.err;
 }
 
-/* Grants (sealer.h): at start and after a node of our subtree joined, the
- * readers that joined after we sealed records for them get their keys;
- * once this node may sign. A pass that fails is tried again after
- * GRANT_RETRY_MS. */
+/* Grants (sealer.h): after a node of our subtree joined (the store's mark,
+ * read at start too), the readers that joined after we sealed records for
+ * them get their keys, once this node may sign. A pass that fails keeps
+ * the mark and is tried again after GRANT_RETRY_MS. */
 static void
 grants_tick(struct node *n, uint64_t now)
 {

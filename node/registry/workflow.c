@@ -314,10 +314,10 @@ wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
 		if (hlc_ms(hlc) < due) {
 			/* In the node's time zone, as the notice and proposals
 			 * show the window. */
-			char o[TIMEFMT_LOCAL_LEN], d[TIMEFMT_LOCAL_LEN], t[TIMEFMT_LOCAL_LEN];
-			timefmt_local(opened, o);
-			timefmt_local(due, d);
-			timefmt_local(hlc_ms(hlc), t);
+			char o[TIMEFMT_ISO_LEN], d[TIMEFMT_ISO_LEN], t[TIMEFMT_ISO_LEN];
+			timefmt_iso(opened, o);
+			timefmt_iso(due, d);
+			timefmt_iso(hlc_ms(hlc), t);
 			return refuse(why, whylen,
 			              "%s: the window opened %s runs %u days, until %s; this "
 			              "step is dated %s",

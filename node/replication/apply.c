@@ -462,7 +462,8 @@ apply_node_info(struct applier *a, const struct envelope *e, struct origin_state
 		o->cert_not_before = leaf.not_before_ms;
 		o->cert_not_after = leaf.not_after_ms;
 	}
-	if (!o->area && !a->sparse && nd.area != a->ctx->area) {
+	if (!o->area && !a->sparse && nd.area != a->ctx->area &&
+	    area_level_of(a->ctx->area) != AREA_LEVEL_PROVINCE) { /* which never seals */
 		/* A node of our subtree new to us: a reader, maybe, of what we
 		 * sealed before it joined (sealer.h, "Grants"; our ancestors are
 		 * readers from the start, by our certificate chain). The mark

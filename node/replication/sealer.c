@@ -328,7 +328,11 @@ sealed_pairs(struct store_txn *txn, const uint8_t self[32], struct sealed_for **
 	     rc == 0 && k.n == LOG_ENTRY_KEY && !memcmp(k.p, self, 32);
 	     rc = store_iter_next(&it, &k, &val)) {
 		struct envelope e;
-		if ((err = env_of(txn, k, val, &raw)))
+		if ((err = env_of(txn, k, val, &raw)) == JZ_ECORRUPT) {
+			err = 0; /* logged by env_of; its record is not to grant */
+			continue;
+		}
+		if (err)
 			break;
 		uint64_t village;
 		if (envelope_decode(&e, raw.p, raw.n) || !(village = sealed_village(&e)))
@@ -474,12 +478,12 @@ grant_one(struct grant_pass *g, const struct sealed_for *p, size_t n)
 		err = each_grant(&a->txn, p[0].kr, self, drop_named, want);
 	}
 	if (err || !want->n)
-		return err && err != JZ_ENOTFOUND && err != JZ_ECORRUPT ? err : 0;
+		return err == JZ_ENOTFOUND ? 0 : err;
 	/* Someone to grant: the data key, opened with our key. */
 	uint8_t key[SEAL_KEY_LEN];
 	if ((err = store_get(&a->txn, STORE_KEYREC, p[0].kr, 32, &loc)) ||
 	    (err = keyrec_at(&a->txn, loc, &ke)) || (err = seal_key_of(g->conf->id, ke.body, key)))
-		return err == JZ_EREFUSED || err == JZ_ECORRUPT || err == JZ_EFORGED ? 0 : err;
+		return err == JZ_ENOTFOUND ? 0 : err;
 	for (size_t i = 0; i < want->n && !err; i++)
 		err = seal_key_wrap(key, want->reader[i], want->box[i]);
 	sodium_memzero(key, sizeof(key));
@@ -511,9 +515,11 @@ sealer_grant(const struct sealer_conf *conf, struct applier *a, size_t *granted)
 		for (j = i + 1; j < n && !memcmp(pairs[j].kr, pairs[i].kr, 32); j++)
 			;
 		err = grant_one(&g, pairs + i, j - i);
-		if (err && !a->txn.err) {
-			/* This key record's, not the store's: logged, the others
-			 * granted. */
+		if ((err == JZ_ECORRUPT || err == JZ_EFORGED || err == JZ_EREFUSED) &&
+		    !a->txn.err) {
+			/* This key record's, not the store's nor the machine's:
+			 * logged, the others granted. Anything else fails the
+			 * pass, which is tried again. */
 			char hex[17];
 			hex_encode(pairs[i].kr, 8, hex);
 			log_warn("cannot grant key record %s...: %s", hex, err_str(err));

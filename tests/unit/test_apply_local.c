@@ -514,6 +514,19 @@ open_as(struct node_ut *nd, const struct ident *id, const uint8_t hash[32])
 	return rc;
 }
 
+/* Is a grant pass due at ND by its store's mark? */
+static bool
+grants_due(struct node_ut *nd)
+{
+	struct store_txn txn;
+	struct bytes v;
+	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+	bool due =
+	    store_get(&txn, STORE_META, SEALER_META_GRANTS, strlen(SEALER_META_GRANTS), &v) == 0;
+	store_abort(&txn);
+	return due;
+}
+
 /* The grant pass at ND: how many readers it granted. */
 static size_t
 grant_pass(struct node_ut *nd, const struct sealer_conf *conf)
@@ -565,8 +578,10 @@ key_records_a_village_and_grants(void **state)
 	 * V1's and V2's key records, not VB's; once. */
 	struct chain ct;
 	struct env t0;
+	assert_false(grants_due(nd));
 	town_up(fx, (struct node_ut *const[]){nd}, 1, &ct, &t0);
 	assert_true(nd->ctx.readers_joined);
+	assert_true(grants_due(nd)); /* in the store: a stop before the grant keeps it */
 	/* The township first signs a grant of V1's key record to itself, of a
 	 * key it made up: not the county's, so it neither stops the county's
 	 * grant nor hides it. */

@@ -243,18 +243,24 @@ bad_values(void **state)
 	             "[link] parent_key: must be 64 hex characters");
 	expect_error(fx, "[trust]\ntag_key = " KEY_A "0\n", 2,
 	             "[trust] tag_key: must be 64 hex characters");
-#define ENDPOINT_WHY                                                                               \
-	"must be a ZeroMQ endpoint: tcp://HOST:PORT (a port 1-65535, or * for any), ipc:// or "    \
-	"inproc://"
-	expect_error(fx, "[link]\nlisten = 127.0.0.1:7000\n", 2, "[link] listen: " ENDPOINT_WHY);
-	/* A port out of range or with a typo in it, no port, no host. */
+#define ENDPOINT_WHY(star)                                                                         \
+	"must be a ZeroMQ endpoint: tcp://HOST:PORT (a port 1-65535" star "), ipc:// or inproc://"
+	expect_error(fx, "[link]\nlisten = 127.0.0.1:7000\n", 2,
+	             "[link] listen: " ENDPOINT_WHY(", or * for any"));
+	/* A port out of range or with a typo in it, no port, no host; a
+	 * free port (*) to listen on, not to connect to. */
 	expect_error(fx, "[link]\nparent = tcp://127.0.0.1:99999\n", 2,
-	             "[link] parent: " ENDPOINT_WHY);
+	             "[link] parent: " ENDPOINT_WHY(""));
 	expect_error(fx, "[link]\nparent = tcp://127.0.0.1:39078x\n", 2,
-	             "[link] parent: " ENDPOINT_WHY);
-	expect_error(fx, "[link]\nparent = tcp://127.0.0.1\n", 2, "[link] parent: " ENDPOINT_WHY);
-	expect_error(fx, "[link]\nlisten = tcp://:7000\n", 2, "[link] listen: " ENDPOINT_WHY);
-	expect_error(fx, "[link]\nlisten = tcp://127.0.0.1:0\n", 2, "[link] listen: " ENDPOINT_WHY);
+	             "[link] parent: " ENDPOINT_WHY(""));
+	expect_error(fx, "[link]\nparent = tcp://127.0.0.1\n", 2,
+	             "[link] parent: " ENDPOINT_WHY(""));
+	expect_error(fx, "[link]\nparent = tcp://127.0.0.1:*\n", 2,
+	             "[link] parent: " ENDPOINT_WHY(""));
+	expect_error(fx, "[link]\nlisten = tcp://:7000\n", 2,
+	             "[link] listen: " ENDPOINT_WHY(", or * for any"));
+	expect_error(fx, "[link]\nlisten = tcp://127.0.0.1:0\n", 2,
+	             "[link] listen: " ENDPOINT_WHY(", or * for any"));
 #undef ENDPOINT_WHY
 	expect_error(fx, "[node]\ndata_dir =\n", 2, "[node] data_dir: must not be empty");
 	expect_error(fx, COUNTY "[node]\ntimezone = Asia/Beijing\n", 9,
