@@ -16,7 +16,8 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 	sbuf_printf(out, "trust     %s\n",
 	            r->insecure ? "INSECURE: no root_key ([trust] insecure = yes), any key may "
 	                          "join as a child"
-	                        : "certified: children must prove their area (root_key)");
+	                        : "certified: every node proves its area by a certificate "
+	                          "chain to root_key");
 	sbuf_printf(out, "records   %" PRIu64 " held, %" PRIu64 " signed here\n", r->records,
 	            r->own_records);
 	if (r->held_ahead)
