@@ -245,22 +245,22 @@ bad_values(void **state)
 	             "[trust] tag_key: must be 64 hex characters");
 #define ENDPOINT_WHY(star)                                                                         \
 	"must be a ZeroMQ endpoint: tcp://HOST:PORT (a port 1-65535" star "), ipc:// or inproc://"
-	expect_error(fx, "[link]\nlisten = 127.0.0.1:7000\n", 2,
-	             "[link] listen: " ENDPOINT_WHY(", or * for any"));
-	/* A port out of range or with a typo in it, no port, no host; a
-	 * free port (*) to listen on, not to connect to. */
-	expect_error(fx, "[link]\nparent = tcp://127.0.0.1:99999\n", 2,
-	             "[link] parent: " ENDPOINT_WHY(""));
-	expect_error(fx, "[link]\nparent = tcp://127.0.0.1:39078x\n", 2,
-	             "[link] parent: " ENDPOINT_WHY(""));
-	expect_error(fx, "[link]\nparent = tcp://127.0.0.1\n", 2,
-	             "[link] parent: " ENDPOINT_WHY(""));
-	expect_error(fx, "[link]\nparent = tcp://127.0.0.1:*\n", 2,
-	             "[link] parent: " ENDPOINT_WHY(""));
-	expect_error(fx, "[link]\nlisten = tcp://:7000\n", 2,
-	             "[link] listen: " ENDPOINT_WHY(", or * for any"));
-	expect_error(fx, "[link]\nlisten = tcp://127.0.0.1:0\n", 2,
-	             "[link] listen: " ENDPOINT_WHY(", or * for any"));
+	/* Not tcp://, a port out of range or with a typo in it, no port, no
+	 * host; a free port (*) to listen on, not to connect to. */
+	static const struct {
+		const char *text, *want;
+	} endpoints[] = {
+	    {"[link]\nlisten = 127.0.0.1:7000\n", "[link] listen: " ENDPOINT_WHY(", or * for any")},
+	    {"[link]\nparent = tcp://127.0.0.1:99999\n", "[link] parent: " ENDPOINT_WHY("")},
+	    {"[link]\nparent = tcp://127.0.0.1:39078x\n", "[link] parent: " ENDPOINT_WHY("")},
+	    {"[link]\nparent = tcp://127.0.0.1\n", "[link] parent: " ENDPOINT_WHY("")},
+	    {"[link]\nparent = tcp://127.0.0.1:*\n", "[link] parent: " ENDPOINT_WHY("")},
+	    {"[link]\nlisten = tcp://:7000\n", "[link] listen: " ENDPOINT_WHY(", or * for any")},
+	    {"[link]\nlisten = tcp://127.0.0.1:0\n",
+	     "[link] listen: " ENDPOINT_WHY(", or * for any")},
+	};
+	for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++)
+		expect_error(fx, endpoints[i].text, 2, endpoints[i].want);
 #undef ENDPOINT_WHY
 	expect_error(fx, "[node]\ndata_dir =\n", 2, "[node] data_dir: must not be empty");
 	expect_error(fx, COUNTY "[node]\ntimezone = Asia/Beijing\n", 9,
