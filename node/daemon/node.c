@@ -968,6 +968,7 @@ grants_tick(struct node *n, uint64_t now)
 		return;
 	struct grant_job job = {.n = n};
 	struct applier a;
+	uint64_t t0 = node_now_ms();
 	int err = apply_write(&n->ax, sign_grants, &job, &a);
 	if (err) {
 		n->grants_failed_ms = now;
@@ -979,9 +980,9 @@ grants_tick(struct node *n, uint64_t now)
 	n->grants_failed_ms = 0;
 	n->ax.readers_joined = false;
 	if (job.granted)
-		log_info("gave %zu reader(s) that joined later the keys of personal data sealed "
-		         "before they joined",
-		         job.granted);
+		log_info("granted %zu key record(s) of personal data sealed before to nodes that "
+		         "joined later (%" PRIu64 " ms)",
+		         job.granted, node_now_ms() - t0);
 }
 
 static void

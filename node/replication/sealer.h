@@ -112,7 +112,7 @@ int sealer_open(struct store_txn *txn, const struct ident *id, const struct enve
  * key record, by the origin of the record it opens only, when it is not
  * one of its readers or does not hold it. A key record that cannot be read
  * is skipped (logged). Signed in A's transaction (the node must be one
- * that may sign); *GRANTED counts the readers granted. Returns 0 or a
+ * that may sign); *GRANTED counts the grants made. Returns 0 or a
  * storage error (also stuck to the transaction).
  */
 JZ_NODISCARD int sealer_grant(const struct sealer_conf *conf, struct applier *a, size_t *granted);

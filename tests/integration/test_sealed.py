@@ -315,7 +315,8 @@ def test(t):
     t.wait_synced()
     check_eq(t.status(county)["own_records"] - before, len(by_two) + 3,
              "records of the county once the village joined: one grant more")
-    check(t.grep_log(county, r"gave 1 reader\(s\) that joined later the keys"),
+    check(t.grep_log(county, r"granted 1 key record\(s\) of personal data sealed before to "
+                            r"nodes that joined later"),
           f"{county}: no log line of the grant")
     for hid in sorted(by_late)[:3]:
         for n in (late, town, county):
