@@ -303,6 +303,32 @@ rekey_chunk(struct store_txn *txn, const struct table_pass *p, const struct chun
 	return txn->err;
 }
 
+/* A chunk's write transaction in *TXN, DB's entries counted into *HELD
+ * before the first (*COUNTED), for the progress lines. */
+static int
+chunk_begin(struct store *st, struct store_txn *txn, unsigned db, uint64_t *held, bool *counted)
+{
+	int rc = store_begin(st, txn, STORE_RW);
+	if (rc || *counted)
+		return rc;
+	if ((rc = store_count(txn, db, held))) {
+		store_abort(txn);
+		return rc;
+	}
+	*counted = true;
+	return 0;
+}
+
+/* The chunk's transaction committed, or aborted when its work failed (RC). */
+static int
+chunk_end(struct store_txn *txn, int rc)
+{
+	if (!rc)
+		return store_commit(txn);
+	store_abort(txn);
+	return rc;
+}
+
 /* After a chunk's transaction ended in *RC: true when the map was full
  * (mostly a put says so, not the commit) and is now larger, at most 16
  * times a pass (*GROWN), so the same chunk is to be tried again; nothing of
@@ -330,21 +356,15 @@ run_pass(struct store *st, const struct table_pass *p, size_t max, struct rekey 
 	uint8_t resume[MAX_OLD_KEY];
 	size_t rlen = 0;
 	uint64_t done = 0, held = 0;
+	bool counted = false;
 	time_t said = 0;
 	int rc = 0;
 	for (int grown = 0;;) {
 		struct store_txn txn;
-		if ((rc = store_begin(st, &txn, STORE_RW)))
+		if ((rc = chunk_begin(st, &txn, p->db, &held, &counted)))
 			break;
-		if (!held && (rc = store_count(&txn, p->db, &held))) {
-			store_abort(&txn);
-			break;
-		}
-		if ((rc = collect(&txn, p, resume, rlen, max, c)) ||
-		    (rc = rekey_chunk(&txn, p, c, r, err, errlen)))
-			store_abort(&txn);
-		else
-			rc = store_commit(&txn);
+		rc = collect(&txn, p, resume, rlen, max, c);
+		rc = chunk_end(&txn, rc ? rc : rekey_chunk(&txn, p, c, r, err, errlen));
 		if (grown_again(st, &rc, &grown, p->name, progress, err))
 			continue;
 		if (rc)
@@ -494,18 +514,10 @@ move_envelopes(struct store *st, size_t max, FILE *progress, char *err, size_t e
 	int rc = 0;
 	for (int grown = 0;;) {
 		struct store_txn txn;
-		if ((rc = store_begin(st, &txn, STORE_RW)))
+		if ((rc = chunk_begin(st, &txn, V2_LOG, &held, &counted)))
 			break;
-		if (!counted && (rc = store_count(&txn, V2_LOG, &held))) {
-			store_abort(&txn);
-			break;
-		}
-		counted = true;
-		if ((rc = collect_moves(&txn, from, max, m, err, errlen)) ||
-		    (rc = move_chunk(&txn, m, &buf, &cap, err, errlen)))
-			store_abort(&txn);
-		else
-			rc = store_commit(&txn);
+		rc = collect_moves(&txn, from, max, m, err, errlen);
+		rc = chunk_end(&txn, rc ? rc : move_chunk(&txn, m, &buf, &cap, err, errlen));
 		if (grown_again(st, &rc, &grown, "log", progress, err))
 			continue;
 		if (rc)

@@ -470,20 +470,22 @@ grant_one(struct grant_pass *g, const struct sealed_for *p, size_t n)
 			return err;
 		keep_common(want, (const uint8_t(*)[32])r->reader, r->n);
 	}
+	if (!want->n)
+		return 0;
+	/* Less those the key record and our grants of it name. KE's views
+	 * hold until the grant is written: nothing is written before. */
 	struct bytes loc;
 	struct envelope ke;
-	if (want->n && (err = store_get(&a->txn, STORE_KEYREC, p[0].kr, 32, &loc)) == 0 &&
-	    (err = keyrec_at(&a->txn, loc, &ke)) == 0) {
-		(void)drop_named(want, &ke);
-		err = each_grant(&a->txn, p[0].kr, self, drop_named, want);
-	}
-	if (err || !want->n)
+	if ((err = store_get(&a->txn, STORE_KEYREC, p[0].kr, 32, &loc)) ||
+	    (err = keyrec_at(&a->txn, loc, &ke)))
 		return err == JZ_ENOTFOUND ? 0 : err;
+	(void)drop_named(want, &ke);
+	if ((err = each_grant(&a->txn, p[0].kr, self, drop_named, want)) || !want->n)
+		return err;
 	/* Someone to grant: the data key, opened with our key. */
 	uint8_t key[SEAL_KEY_LEN];
-	if ((err = store_get(&a->txn, STORE_KEYREC, p[0].kr, 32, &loc)) ||
-	    (err = keyrec_at(&a->txn, loc, &ke)) || (err = seal_key_of(g->conf->id, ke.body, key)))
-		return err == JZ_ENOTFOUND ? 0 : err;
+	if ((err = seal_key_of(g->conf->id, ke.body, key)))
+		return err;
 	for (size_t i = 0; i < want->n && !err; i++)
 		err = seal_key_wrap(key, want->reader[i], want->box[i]);
 	sodium_memzero(key, sizeof(key));
