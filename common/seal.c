@@ -1,5 +1,5 @@
 /*
- * seal.c - data keys wrapped with crypto_box_seal, records boxed with
+ * seal.c - data keys wrapped in crypto_box_seal's boxes, records boxed with
  * XChaCha20-Poly1305-IETF (DESIGN §4). See seal.h.
  */
 #include "seal.h"
@@ -21,13 +21,83 @@ seal_key_new(uint8_t key[SEAL_KEY_LEN])
 	crypto_aead_xchacha20poly1305_ietf_keygen(key);
 }
 
+void
+seal_curves_init(struct seal_curves *c)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+}
+
+void
+seal_curves_destroy(struct seal_curves *c)
+{
+	pthread_mutex_destroy(&c->mu);
+}
+
+/* READER's X25519 key into CURVE, from C when it holds it. Only a valid
+ * point is kept, so a bad key is refused each time it is asked for. */
+static int
+curve_of(struct seal_curves *c, const uint8_t reader[32], uint8_t curve[32])
+{
+	if (!c)
+		return ident_curve_from_public(reader, curve) ? JZ_EPARSE : 0;
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->n; i++) {
+		if (memcmp(c->e[i].ed, reader, 32) == 0) {
+			memcpy(curve, c->e[i].curve, 32);
+			pthread_mutex_unlock(&c->mu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	/* Converted outside the lock: two threads may both convert a new
+	 * reader, and both keep it; the second copy is only never found. */
+	if (ident_curve_from_public(reader, curve))
+		return JZ_EPARSE;
+	pthread_mutex_lock(&c->mu);
+	size_t i = c->n < SEAL_CURVES_MAX ? c->n++ : c->next++ % SEAL_CURVES_MAX;
+	memcpy(c->e[i].ed, reader, 32);
+	memcpy(c->e[i].curve, curve, 32);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+int
+seal_key_wrap_all(const uint8_t key[SEAL_KEY_LEN], struct seal_curves *curves,
+                  const uint8_t (*readers)[32], size_t n, uint8_t (*out)[SEAL_WRAP_LEN])
+{
+	/* crypto_box_seal's box: the ephemeral public key, then crypto_box
+	 * of the message to the reader from the ephemeral secret key, with
+	 * the nonce BLAKE2b-192(ephemeral public key || reader's key). */
+	uint8_t epk[crypto_box_PUBLICKEYBYTES], esk[crypto_box_SECRETKEYBYTES];
+	uint8_t both[2 * crypto_box_PUBLICKEYBYTES], nonce[crypto_box_NONCEBYTES];
+	uint8_t curve[crypto_box_PUBLICKEYBYTES];
+	int err = 0;
+	crypto_box_keypair(epk, esk);
+	memcpy(both, epk, sizeof(epk));
+	for (size_t i = 0; i < n && !err; i++) {
+		if ((err = curve_of(curves, readers[i], curve)))
+			break;
+		memcpy(both + sizeof(epk), curve, sizeof(curve));
+		crypto_generichash(nonce, sizeof(nonce), both, sizeof(both), NULL, 0);
+		memcpy(out[i], epk, sizeof(epk));
+		if (crypto_box_easy(out[i] + sizeof(epk), key, SEAL_KEY_LEN, nonce, curve, esk) !=
+		    0)
+			err = JZ_ECRYPTO;
+	}
+	sodium_memzero(esk, sizeof(esk));
+	return err;
+}
+
 int
 seal_key_wrap(const uint8_t key[SEAL_KEY_LEN], const uint8_t reader[32], uint8_t out[SEAL_WRAP_LEN])
 {
-	uint8_t curve[crypto_box_PUBLICKEYBYTES];
-	if (ident_curve_from_public(reader, curve))
-		return JZ_EPARSE;
-	return crypto_box_seal(out, key, SEAL_KEY_LEN, curve) == 0 ? 0 : JZ_ECRYPTO;
+	uint8_t one[1][32], box[1][SEAL_WRAP_LEN];
+	memcpy(one[0], reader, 32);
+	int err = seal_key_wrap_all(key, NULL, (const uint8_t(*)[32])one, 1, box);
+	if (!err)
+		memcpy(out, box[0], SEAL_WRAP_LEN);
+	return err;
 }
 
 int

@@ -23,6 +23,7 @@
 #include "err.h"
 #include "ident.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,9 +37,40 @@
 void seal_key_new(uint8_t key[SEAL_KEY_LEN]);
 
 /*
- * Seal KEY to the reader whose Ed25519 public key is READER.
- * Returns 0, JZ_EPARSE (READER is not a valid public key) or JZ_ECRYPTO.
+ * Readers' X25519 keys, each converted from its Ed25519 key once. The
+ * conversion checks the point, a scalar multiplication (about 60 us on the
+ * development machine), as dear as the sealed box it is for, and a node
+ * seals to the same few readers again and again. A node keeps one for all
+ * the key records it makes; the functions below may share it across
+ * threads.
  */
+#define SEAL_CURVES_MAX 64
+struct seal_curves {
+	pthread_mutex_t mu;
+	size_t n, next; /* entries held; the one to replace when full */
+	struct {
+		uint8_t ed[32], curve[32];
+	} e[SEAL_CURVES_MAX];
+};
+
+void seal_curves_init(struct seal_curves *c);
+void seal_curves_destroy(struct seal_curves *c);
+
+/*
+ * Seal KEY to each of the N readers READERS[i] (Ed25519 public keys) into
+ * OUT[i]. Each box is a crypto_box_seal box (seal_key_unwrap opens it), but
+ * the N boxes share one ephemeral key pair: one key pair made where
+ * crypto_box_seal makes one a box. Each box's key is still the reader's
+ * own Diffie-Hellman secret and its nonce BLAKE2b(ephemeral || reader);
+ * the readers learn the same data key anyway, and none of them can open
+ * another's box. CURVES, when not NULL, keeps the readers' X25519 keys.
+ * Returns 0, JZ_EPARSE (a reader is not a valid public key) or JZ_ECRYPTO.
+ */
+JZ_NODISCARD int seal_key_wrap_all(const uint8_t key[SEAL_KEY_LEN], struct seal_curves *curves,
+                                   const uint8_t (*readers)[32], size_t n,
+                                   uint8_t (*out)[SEAL_WRAP_LEN]);
+
+/* seal_key_wrap_all for the one reader whose Ed25519 public key is READER. */
 JZ_NODISCARD int seal_key_wrap(const uint8_t key[SEAL_KEY_LEN], const uint8_t reader[32],
                                uint8_t out[SEAL_WRAP_LEN]);
 

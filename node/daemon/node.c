@@ -533,6 +533,7 @@ open_store(struct node *n, char *err, size_t errlen)
 	    .chain_len = n->cert_chain_len,
 	    .parent = cfg->has_parent ? cfg->parent_key : NULL,
 	    .audit = cfg->has_audit_key ? cfg->audit_key : NULL,
+	    .curves = &n->curves,
 	};
 	/* A node that joined before a stop that came before its grant: the
 	 * store's mark says so (grants_tick). */
@@ -640,6 +641,7 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 	n->cfg = *cfg;
 	n->sigfd = -1;
 	n->lock_fd = -1;
+	seal_curves_init(&n->curves);
 	n->started_ms = node_now_ms();
 	/* The first receipts one receipt_ms after the start, not at once: the
 	 * monotonic clock counts from the machine's boot. */
@@ -746,6 +748,7 @@ node_close(struct node **np)
 	apply_ctx_release(&n->ax);
 	store_close(&n->st);
 	ident_free(&n->id);
+	seal_curves_destroy(&n->curves);
 	free(n);
 	*np = NULL;
 }

@@ -58,7 +58,8 @@ struct node {
 	int lock_fd;         /* DATA_DIR/jzfpd.lock, held while running */
 	char listen_ep[256]; /* the bound endpoint (port resolved) */
 	struct uplink up;
-	struct sealer_conf seal; /* whom our personal data is sealed to */
+	struct sealer_conf seal;   /* whom our personal data is sealed to */
+	struct seal_curves curves; /* their X25519 keys (seal.curves) */
 	uint64_t clock_offset_ms;
 	uint64_t own_last_ms; /* the date of the newest record this node signed, at start */
 	uint64_t held_tried_ms, held_tried_offset; /* the last try of held envelopes */

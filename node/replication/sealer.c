@@ -120,14 +120,10 @@ keyrec_sign(struct sealer *s, struct applier *a, uint64_t village, size_t slot,
             struct keyrec_scratch *x)
 {
 	seal_key_new(s->keys[slot].key);
-	for (size_t i = 0; i < x->k.n; i++) {
-		int err = seal_key_wrap(s->keys[slot].key, x->k.reader[i], x->k.box[i]);
-		if (err)
-			return err;
-	}
+	int err = seal_key_wrap_all(s->keys[slot].key, s->conf->curves,
+	                            (const uint8_t(*)[32])x->k.reader, x->k.n, x->k.box);
 	size_t len;
-	int err = rec_keyrec_encode(&x->k, x->body, sizeof(x->body), &len);
-	if (err)
+	if (err || (err = rec_keyrec_encode(&x->k, x->body, sizeof(x->body), &len)))
 		return err;
 	return apply_local(a, ENV_KIND_KEY, village, (struct bytes){x->body, len}, NULL,
 	                   s->keys[slot].hash);
@@ -486,8 +482,8 @@ grant_one(struct grant_pass *g, const struct sealed_for *p, size_t n)
 	uint8_t key[SEAL_KEY_LEN];
 	if ((err = seal_key_of(g->conf->id, ke.body, key)))
 		return err;
-	for (size_t i = 0; i < want->n && !err; i++)
-		err = seal_key_wrap(key, want->reader[i], want->box[i]);
+	err = seal_key_wrap_all(key, g->conf->curves, (const uint8_t(*)[32])want->reader, want->n,
+	                        want->box);
 	sodium_memzero(key, sizeof(key));
 	want->has_grants = true;
 	memcpy(want->grants, p[0].kr, 32);

@@ -47,8 +47,9 @@ struct sealer_conf {
 	int level;            /* enum area_level */
 	const uint8_t *chain; /* our certificate chain, or NULL */
 	size_t chain_len;
-	const uint8_t *parent; /* [link] parent_key, or NULL */
-	const uint8_t *audit;  /* [trust] audit_key, or NULL */
+	const uint8_t *parent;      /* [link] parent_key, or NULL */
+	const uint8_t *audit;       /* [trust] audit_key, or NULL */
+	struct seal_curves *curves; /* the readers' X25519 keys (seal.h), or NULL */
 };
 
 struct sealer {

@@ -229,6 +229,76 @@ test_wrap_invalid_reader(void **state)
 	ident_free(&id);
 }
 
+/* Several readers at once, with and without the readers' keys kept. */
+static void
+test_wrap_all(void **state)
+{
+	(void)state;
+	struct ident *r[3] = {ident_of(0x21), ident_of(0x22), ident_of(0x23)};
+	uint8_t readers[3][32], boxes[3][SEAL_WRAP_LEN], key[SEAL_KEY_LEN], back[SEAL_KEY_LEN];
+	for (size_t i = 0; i < 3; i++)
+		memcpy(readers[i], ident_public(r[i]), 32);
+	struct seal_curves curves;
+	seal_curves_init(&curves);
+	fixed_key(key, 0x70);
+	for (int round = 0; round < 3; round++) {
+		struct seal_curves *c = round == 0 ? NULL : &curves;
+		assert_int_equal(seal_key_wrap_all(key, c, (const uint8_t(*)[32])readers, 3, boxes),
+		                 0);
+		for (size_t i = 0; i < 3; i++) {
+			/* Each reader opens its own box, as libsodium's own
+			 * crypto_box_seal_open does, and no other's. */
+			uint8_t cpk[IDENT_CURVE_LEN], csk[IDENT_CURVE_LEN];
+			ident_curve_public(r[i], cpk);
+			ident_curve_secret(r[i], csk);
+			memset(back, 0, sizeof(back));
+			assert_int_equal(
+			    crypto_box_seal_open(back, boxes[i], SEAL_WRAP_LEN, cpk, csk), 0);
+			assert_memory_equal(back, key, SEAL_KEY_LEN);
+			sodium_memzero(csk, sizeof(csk));
+			assert_int_equal(seal_key_unwrap(r[i], boxes[(i + 1) % 3], back),
+			                 JZ_EFORGED);
+			/* One ephemeral key for the call. */
+			assert_memory_equal(boxes[i], boxes[0], crypto_box_PUBLICKEYBYTES);
+		}
+		assert_int_equal(curves.n, round == 0 ? 0 : 3);
+	}
+	/* A fresh ephemeral key a call. */
+	uint8_t again[3][SEAL_WRAP_LEN];
+	assert_int_equal(seal_key_wrap_all(key, &curves, (const uint8_t(*)[32])readers, 3, again),
+	                 0);
+	assert_memory_not_equal(again[0], boxes[0], crypto_box_PUBLICKEYBYTES);
+
+	/* A bad reader among good ones is refused, each time: it is not kept. */
+	memset(readers[1], 0, 32);
+	for (int round = 0; round < 2; round++)
+		assert_int_equal(
+		    seal_key_wrap_all(key, &curves, (const uint8_t(*)[32])readers, 3, boxes),
+		    JZ_EPARSE);
+	assert_int_equal(curves.n, 3);
+
+	/* More readers than it keeps: the oldest make way, all still open. */
+	for (int i = 0; i < SEAL_CURVES_MAX + 5; i++) {
+		struct ident *id = ident_of((uint8_t)(0x80 + i));
+		uint8_t one[1][32], box[1][SEAL_WRAP_LEN];
+		memcpy(one[0], ident_public(id), 32);
+		assert_int_equal(seal_key_wrap_all(key, &curves, (const uint8_t(*)[32])one, 1, box),
+		                 0);
+		assert_int_equal(seal_key_unwrap(id, box[0], back), 0);
+		assert_memory_equal(back, key, SEAL_KEY_LEN);
+		ident_free(&id);
+	}
+	assert_int_equal(curves.n, SEAL_CURVES_MAX);
+	memcpy(readers[1], ident_public(r[1]), 32);
+	assert_int_equal(seal_key_wrap_all(key, &curves, (const uint8_t(*)[32])readers, 3, boxes),
+	                 0);
+	assert_int_equal(seal_key_unwrap(r[2], boxes[2], back), 0);
+	assert_memory_equal(back, key, SEAL_KEY_LEN);
+	seal_curves_destroy(&curves);
+	for (size_t i = 0; i < 3; i++)
+		ident_free(&r[i]);
+}
+
 /* ------------------------------------------------------------ boxes */
 
 static void
@@ -519,6 +589,7 @@ main(void)
 	    cmocka_unit_test(test_unwrap_other_reader),
 	    cmocka_unit_test(test_unwrap_altered),
 	    cmocka_unit_test(test_wrap_invalid_reader),
+	    cmocka_unit_test(test_wrap_all),
 	    cmocka_unit_test(test_ad),
 	    cmocka_unit_test(test_encrypt_round_trip),
 	    cmocka_unit_test(test_decrypt_forged),
