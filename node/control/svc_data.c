@@ -905,7 +905,10 @@ equivocations(struct svc *s, struct store_txn *txn, struct clist *l)
 		}
 		c->detail = svc_printf(s, "%s signed two envelopes for seq %" PRIu64, by,
 		                       be64_get(k.p + 33));
-		c->settled_by = svc_strdup(s, "kept as evidence; revoke the key (jzfpctl revoke)");
+		c->settled_by = svc_strdup(s, "kept as evidence; two nodes ran with this key (a "
+		                              "copied key file) or an old copy of the node signed "
+		                              "again: stop the one that should not run, and revoke "
+		                              "the key (jzfpctl revoke) if it may have leaked");
 		if (!c->detail || !c->settled_by)
 			err = -ENOMEM;
 	}

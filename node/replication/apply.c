@@ -868,7 +868,8 @@ check_old(struct applier *a, const struct envelope *e)
 	store_put(&a->txn, STORE_CONFLICT, ckey, sizeof(ckey), e->raw.p, e->raw.n);
 	a->st.equivocations++;
 	refuse(a, e, 1,
-	       "EQUIVOCATION: origin signed two different envelopes for one sequence number");
+	       "EQUIVOCATION: origin signed two different envelopes for one sequence number "
+	       "(two nodes running with one key, or an old copy of a node signing again)");
 }
 
 static const char *

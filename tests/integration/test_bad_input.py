@@ -197,6 +197,11 @@ def test(t):
     check(re.match(r"REPLY ACK ", r[1]), f"equivocation: reply {r}")
     c.check("equivocating seq 3", refusal="EQUIVOCATION", refused_more=1)
     check_eq(t.status(county)["equivocations"], eq + 1, "equivocations counted")
+    # Kept as evidence, with what an operator is to look for.
+    eqs = [c for c in t.ctl(county, "conflicts", "--json")["conflicts"]
+           if c["kind"] == "equivocation"]
+    check(any("two nodes ran with this key" in c.get("settled_by", "") for c in eqs),
+          f"the equivocation's conflict does not say what to look for: {eqs}")
 
     # 9a. A batch that starts past what the county holds of the sender's log
     # (as if one was lost on the way): dropped whole, and the sender is told

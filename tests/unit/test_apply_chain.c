@@ -536,6 +536,7 @@ equivocation_kept_as_evidence(void **state)
 	assert_int_equal(r.st.proposals_opened, 0);
 	assert_false(r.gap);
 	assert_non_null(strstr(r.why, "EQUIVOCATION"));
+	assert_non_null(strstr(r.why, "two nodes running with one key"));
 	snap_take(nd, &after);
 	snap_same(&before, &after, 1u << STORE_CONFLICT); /* original kept, state as was */
 	assert_int_equal(after.count[STORE_CONFLICT], before.count[STORE_CONFLICT] + 1);
