@@ -876,6 +876,19 @@ notice_fill(struct svc *s, struct store_txn *txn, const struct posted *x, size_t
 	return 0;
 }
 
+/* The test clock's offset as the loop last published it (0 without a view:
+ * unit tests). */
+static uint64_t
+view_clock_offset(struct svc *s)
+{
+	if (!s->ctl)
+		return 0;
+	const struct control_view *v = control_view_lock(s->ctl);
+	uint64_t offset = v->clock_offset_ms;
+	control_view_unlock(s->ctl);
+	return offset;
+}
+
 int
 svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -899,6 +912,7 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			                q->households[i]);
 	qsort(named, q->n_households, sizeof(*named), u64_cmp);
 	r->all = q->all;
+	uint64_t now_ms = hlc_wall_ms() + view_clock_offset(s);
 
 	struct store_txn txn;
 	int err = store_begin(s->st, &txn, STORE_RO);
@@ -923,6 +937,12 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			if (!q->all && !bsearch(&pp.household, named, q->n_households,
 			                        sizeof(*named), u64_cmp))
 				continue;
+			/* --all is what to post: not a window already over. */
+			if (q->all &&
+			    hlc_ms(pp.window_opened) + pp.window_days * WF_DAY_MS <= now_ms) {
+				r->ended++;
+				continue;
+			}
 			if (nx == cap) {
 				size_t nc = cap ? cap * 2 : 64;
 				struct posted *g = realloc(x, nc * sizeof(*x));
@@ -1261,8 +1281,6 @@ svc_clock_show(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		                "refused: the clock moves only for tests (jzfpd --test-clock)");
 	if (!s->ctl)
 		return svc_fail(s, JZ_EIO, "clock show: no published view");
-	const struct control_view *v = control_view_lock(s->ctl);
-	uint64_t offset = v->clock_offset_ms;
-	control_view_unlock(s->ctl);
+	uint64_t offset = view_clock_offset(s);
 	return clock_reply(s, hlc_wall_ms() + offset, offset, rp);
 }

@@ -56,7 +56,8 @@ const char help_notice[] =
     "                TOWNSHIP_PASSED, ANNOUNCEMENT -> RECORDED (the status takes\n"
     "                effect, county only)\n"
     "  notice print  the list as posted on the village board, names and ID\n"
-    "                numbers masked (张*明, 630121********123X)\n"
+    "                numbers masked (张*明, 630121********123X); with --all,\n"
+    "                the windows still open (those ended are counted on stderr)\n"
     "IDs are household ids (their open proposal is meant); --all acts on every\n"
     "proposal of this node's area in a state the command needs.\n"
     "  --days N          window length (default and minimum: the policy's)\n"
@@ -276,7 +277,14 @@ notice_print(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a)
 		render_notice_html(&out, rp->notice_print);
 	else
 		CLI_RENDER(&out, strcmp(format, "json") == 0, rp->notice_print, render_notice_text);
+	/* Beside the page, not on it (--json carries the count). */
+	uint64_t ended = strcmp(format, "json") != 0 ? rp->notice_print->ended : 0;
 	cli_reply_free(rp);
+	if (ended)
+		fprintf(stderr,
+		        "jzfpctl: left out %" PRIu64 " household(s) whose window has ended (close "
+		        "it with `notice close`; name a household to print its notice)\n",
+		        ended);
 	return cli_emit(&out);
 }
 

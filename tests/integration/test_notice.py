@@ -121,7 +121,7 @@ def test(t):
     t.add(P, "province", "青海省")
     t.add(C, "county", "大通县")
     t.add(T1, "township", "桥头镇")
-    t.add(V1, "village", "新庄村")
+    t.add(V1, "village", "新庄村", test_clock=True)  # to end its window
     t.add(V2, "village", V2_NAME)
     t.start_all()
     t1, v1, v2 = t.nodes[T1], t.nodes[V1], t.nodes[V2]
@@ -212,6 +212,29 @@ def test(t):
 
     print_pdf(t, path, 1, "village notice", "notice-village")
     print_pdf(t, path2, 2, "township notices", "notice-township")
+
+    # ------------------------------------------------------------ a window that has ended
+    # --all prints what is to be posted: once the village's window is over
+    # (by its clock) it waits for `notice close` and is left out, counted;
+    # a household named is printed anyway.
+    days = n0["days"]
+    check_eq(t.ctl(v1, "notice", "print", "--all", "--json").get("ended", 0), 0,
+             "ended before the window ends")
+    t.ctl_text(v1, "clock", "advance", f"{days}d")
+    j = t.ctl(v1, "notice", "print", "--all", "--json")
+    check_eq((len(j.get("notices", [])), int(j.get("ended", 0))), (0, len(ids[V1])),
+             "notice print --all after the window: notices, ended")
+    p = t.run_ctl(v1, "notice", "print", "--all")
+    check(p.returncode == 0 and f"left out {len(ids[V1])} household(s) whose window has "
+          "ended" in p.stderr and "left out" not in p.stdout,
+          f"the ended window is not said on stderr: {p.returncode} {p.stderr!r}")
+    one = sorted(ids[V1])[0]
+    j = t.ctl(v1, "notice", "print", one, "--json")
+    check_eq([h["household"] for n in j["notices"] for h in n["households"]], [one],
+             "a named household of an ended window")
+    # The township's clock has not moved: both villages' windows still print there.
+    check_eq(t.ctl(t1, "notice", "print", "--all", "--json")["count"], total,
+             "the township's notices")
 
 
 if __name__ == "__main__":
