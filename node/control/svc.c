@@ -61,6 +61,7 @@ svc_init(struct svc *s, struct node *n, struct store *st, const struct config *c
 	s->cfg = cfg;
 	s->id = id;
 	s->ctl = ctl;
+	s->wall_ms = hlc_wall_ms;
 	s->uid = UINT32_MAX;
 }
 

@@ -50,6 +50,9 @@ struct svc {
 	const struct config *cfg;
 	const struct ident *id;
 	struct control *ctl; /* the published view (status, tree) */
+	/* The wall clock a read service judges windows by, before the test
+	 * clock's offset (hlc_wall_ms; unit tests set their own). */
+	uint64_t (*wall_ms)(void);
 	struct svc_block *blocks;
 	char why[512]; /* svc_fail's reason */
 	/* What a write service signed or changed, for the log line that names

@@ -912,7 +912,7 @@ svc_notice_print(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			                q->households[i]);
 	qsort(named, q->n_households, sizeof(*named), u64_cmp);
 	r->all = q->all;
-	uint64_t now_ms = hlc_wall_ms() + view_clock_offset(s);
+	uint64_t now_ms = s->wall_ms() + view_clock_offset(s);
 
 	struct store_txn txn;
 	int err = store_begin(s->st, &txn, STORE_RO);

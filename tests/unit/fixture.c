@@ -28,6 +28,12 @@ fake_now(void *ctx)
 	return wall_ms;
 }
 
+uint64_t
+fake_wall_ms(void)
+{
+	return wall_ms;
+}
+
 struct ident *
 ident_of(uint8_t byte)
 {
@@ -125,6 +131,7 @@ svcfix_call(struct svc *s, struct node *n, struct store *st, const struct config
             const struct ident *id, const Ctl__Request *rq, Ctl__Reply *rp)
 {
 	svc_init(s, n, st, cfg, id, NULL);
+	s->wall_ms = fake_wall_ms;
 	ctl__reply__init(rp);
 	svc_dispatch(s, rq, rp);
 }

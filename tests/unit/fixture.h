@@ -24,6 +24,8 @@ extern uint64_t wall_ms;
 
 /* An hlc clock source reading wall_ms (CTX unused). */
 uint64_t fake_now(void *ctx);
+/* wall_ms, for struct svc's wall_ms (svcfix_call sets it). */
+uint64_t fake_wall_ms(void);
 
 /* The identity whose 32-byte seed is BYTE repeated; NULL on failure. */
 struct ident *ident_of(uint8_t byte);

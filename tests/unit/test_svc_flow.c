@@ -423,7 +423,31 @@ notice_all(void **state)
 		assert_false(in_packed(&rp, head_names[k]));
 	}
 	assert_false(in_packed(&rp, "630121201001019999"));
+	assert_int_equal(r->ended, 0);
 	svc_release(&s);
+
+	/* --all leaves out a window that has ended, counted; named, its
+	 * households still print. */
+	wall_ms = fx->opened_ms + 7 * WF_DAY_MS - 1;
+	notice_of(fx, &s, true, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.notice_print->count, 2);
+	assert_int_equal(rp.notice_print->ended, 0);
+	svc_release(&s);
+	wall_ms = fx->opened_ms + 7 * WF_DAY_MS;
+	notice_of(fx, &s, true, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.notice_print->count, 0);
+	assert_int_equal(rp.notice_print->n_notices, 0);
+	assert_int_equal(rp.notice_print->ended, 2);
+	svc_release(&s);
+	const char *one[] = {"6301211010010002"};
+	notice_of(fx, &s, false, one, 1, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_int_equal(rp.notice_print->count, 1);
+	assert_int_equal(rp.notice_print->ended, 0);
+	svc_release(&s);
+	wall_ms = NOW_MS;
 }
 
 static void
@@ -487,6 +511,7 @@ notice_sealed(void **state)
 	rq.req_case = CTL__REQUEST__REQ_NOTICE_PRINT;
 	rq.notice_print = &q;
 	svc_init(&s, NULL, fx->st, &fx->cfg, other, NULL);
+	s.wall_ms = fake_wall_ms;
 	ctl__reply__init(&rp);
 	svc_dispatch(&s, &rq, &rp);
 	assert_int_equal(rp.code, 0);
