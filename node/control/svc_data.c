@@ -241,6 +241,43 @@ add_shown_hash(void *ctx, const uint8_t key[40], struct bytes v)
 	return 0;
 }
 
+/* Who lodged the objection of step H, into X, if it names anyone and this
+ * node (ID) is one of the readers of its seal. */
+static int
+show_objector(struct svc *s, struct store_txn *txn, const struct wf_hist *h, Ctl__ProposalStep *x)
+{
+	uint8_t key[40];
+	memcpy(key, h->origin, 32);
+	be64_put(key + 32, h->seq);
+	struct bytes raw;
+	struct envelope e;
+	if (env_get(txn, key, &raw) || envelope_decode(&e, raw.p, raw.n) || !e.has_sealed)
+		return 0; /* lodged without a name, or its event is not held */
+	uint8_t *pt = malloc(REC_MAX_ENCODED);
+	struct rec_objector *o = malloc(sizeof(*o));
+	size_t pn = 0;
+	int err = 0;
+	if (!pt || !o) {
+		err = -ENOMEM;
+	} else if (sealer_open(txn, s->id, &e, pt, REC_MAX_ENCODED, &pn) == 0 &&
+	           rec_objector_decode(o, pt, pn) == 0) {
+		x->objector = svc_strdup(s, "readable");
+		x->objector_name = svc_strdup_personal(s, o->name);
+		x->objector_contact = svc_strdup_personal(s, o->contact);
+		if (!x->objector || !x->objector_name || !x->objector_contact)
+			err = -ENOMEM;
+	} else if (!(x->objector = svc_strdup(s, "sealed"))) {
+		err = -ENOMEM;
+	}
+	if (pt)
+		sodium_memzero(pt, REC_MAX_ENCODED);
+	if (o)
+		sodium_memzero(o, sizeof(*o));
+	free(pt);
+	free(o);
+	return err;
+}
+
 /* The steps taken on proposal HASH (P), into R. */
 static int
 show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
@@ -269,6 +306,9 @@ show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
 		x->reason = svc_strdup(s, h.reason);
 		if (!x->step || !x->level || !x->area || !x->name || !x->at || !x->reason)
 			return -ENOMEM;
+		int err = h.step == WF_OBJECT && !h.refused ? show_objector(s, txn, &h, x) : 0;
+		if (err)
+			return err;
 	}
 	return 0;
 }

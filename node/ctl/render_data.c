@@ -35,6 +35,12 @@ render_steps(struct sbuf *out, const Ctl__HouseholdProposal *p)
 		else if (h->reason[0])
 			sbuf_printf(out, ": %s", h->reason);
 		sbuf_printf(out, "\n");
+		if (h->objector && strcmp(h->objector, "readable") == 0)
+			sbuf_printf(out, "      lodged by %s, contact %s\n", h->objector_name,
+			            h->objector_contact[0] ? h->objector_contact : "-");
+		else if (h->objector && strcmp(h->objector, "sealed") == 0)
+			sbuf_printf(out, "      lodged by (sealed: this node is not one of its "
+			                 "readers)\n");
 	}
 }
 

@@ -291,6 +291,19 @@ def test(t):
     out = wf(t, v1, "notice", "close", "--all")
     check_eq(out["proposals"], len(ids[V1]) - 2, "V1: close --all skips contested proposals")
     t.wait_synced()
+    # Who objected, for those who decide: the township and the county read
+    # the objector (sealed to the village's readers), the province does not.
+    def objectors(n, hid):
+        return [(s.get("objector", ""), s.get("objector_name", ""),
+                 s.get("objector_contact", ""))
+                for p in t.ctl(n, "household", "show", hid, "--json")["proposals"]
+                for s in p["steps"] if s["step"] == "object"]
+    for n in (t1, county):
+        check_eq(objectors(n, a1), [("readable", "张三", "13800000000")], f"{n}: objector")
+    check_eq(objectors(prov, b1), [("sealed", "", "")], "the province: objector")
+    text = t.ctl_text(t1, "household", "show", b1)
+    check("lodged by 李四, contact 13800000000" in text,
+          f"household show at the township does not name the objector:\n{text[-600:]}")
     p = t.run_ctl(v1, "objection", "dismiss", a1, "--reason", "核实无误")
     check(p.returncode == 1 and "taken by the township" in p.stderr,
           f"a village dismissing an objection: {p.returncode} {p.stderr}")
