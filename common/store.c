@@ -61,6 +61,23 @@ mdb_err(int rc)
 }
 
 /*
+ * LMDB's RC in TXN, as ours. After a failure inside LMDB (a page not found,
+ * a damaged page) it answers every later call in the transaction with
+ * MDB_BAD_TXN, and some failures (a table's root that does not read when a
+ * cursor opens) show only that way. We use no nested transactions and no
+ * ended ones (txn_cursor), so it means the store is damaged, unless an
+ * error of ours stuck first: that one is reported. (It was "input/output
+ * failure", which sent operators to their disks.)
+ */
+static int
+txn_err(const struct store_txn *txn, int rc)
+{
+	if (rc != MDB_BAD_TXN)
+		return mdb_err(rc);
+	return txn->err ? txn->err : JZ_ECORRUPT;
+}
+
+/*
  * LMDB reports a write that the file system cut short as EIO ("short write,
  * filesystem full?"): when the store's disk has (next to) no space left, say
  * what it is.
@@ -356,7 +373,7 @@ txn_cursor(struct store_txn *txn, unsigned db)
 		MDB_cursor *c;
 		int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
 		if (rc) {
-			store_fail(txn, mdb_err(rc));
+			store_fail(txn, txn_err(txn, rc));
 			return NULL;
 		}
 		txn->cursor[db] = c;
@@ -451,7 +468,7 @@ store_get(struct store_txn *txn, unsigned db, const void *key, size_t klen, stru
 	if (rc == MDB_NOTFOUND)
 		return JZ_ENOTFOUND;
 	if (rc) {
-		store_fail(txn, mdb_err(rc));
+		store_fail(txn, txn_err(txn, rc));
 		return txn->err;
 	}
 	val->p = v.mv_data;
@@ -493,7 +510,7 @@ put(struct store_txn *txn, unsigned db, const void *key, size_t klen, const void
 	mark(txn, db, key, klen, &(struct bytes){val, vlen});
 	int rc = mdb_cursor_put(c, &k, &v, flags);
 	if (rc) {
-		store_fail(txn, mdb_err(rc));
+		store_fail(txn, txn_err(txn, rc));
 		return;
 	}
 	txn->wrote = true;
@@ -527,7 +544,7 @@ store_append_pair(struct store_txn *txn, unsigned db, const void *key, size_t kl
 	mark(txn, db, key, klen, &(struct bytes){a, an});
 	int rc = mdb_cursor_put(c, &k, &v, MDB_APPEND | MDB_RESERVE);
 	if (rc) {
-		store_fail(txn, mdb_err(rc));
+		store_fail(txn, txn_err(txn, rc));
 		return;
 	}
 	memcpy(v.mv_data, a, an);
@@ -552,7 +569,7 @@ store_del(struct store_txn *txn, unsigned db, const void *key, size_t klen)
 		rc = mdb_cursor_del(c, 0);
 	}
 	if (rc) {
-		store_fail(txn, mdb_err(rc));
+		store_fail(txn, txn_err(txn, rc));
 		return;
 	}
 	txn->wrote = true;
@@ -567,7 +584,7 @@ drop(struct store_txn *txn, unsigned db, int del)
 	close_cursor(txn, db); /* mdb_drop with DEL 1 frees the table's handle */
 	int rc = mdb_drop(txn->txn, txn->st->dbi[db], del);
 	if (rc) {
-		store_fail(txn, mdb_err(rc));
+		store_fail(txn, txn_err(txn, rc));
 		return;
 	}
 	txn->wrote = true;
@@ -607,7 +624,7 @@ store_count(struct store_txn *txn, unsigned db, uint64_t *out)
 		return txn->err;
 	int rc = mdb_stat(txn->txn, txn->st->dbi[db], &s);
 	if (rc) {
-		store_fail(txn, mdb_err(rc));
+		store_fail(txn, txn_err(txn, rc));
 		return txn->err;
 	}
 	*out = s.ms_entries;
@@ -629,7 +646,7 @@ store_iter_open(struct store_txn *txn, unsigned db, struct store_iter *it)
 	}
 	int rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
 	if (rc) {
-		it->err = mdb_err(rc);
+		it->err = txn_err(txn, rc);
 		store_fail(txn, it->err);
 		return it->err;
 	}
@@ -657,7 +674,7 @@ iter_get(struct store_iter *it, MDB_val *k, MDB_cursor_op op, struct bytes *kout
 	if (rc == MDB_NOTFOUND)
 		return JZ_ENOTFOUND;
 	if (rc) {
-		it->err = mdb_err(rc);
+		it->err = txn_err(it->txn, rc);
 		store_fail(it->txn, it->err);
 		return it->err;
 	}
@@ -698,7 +715,7 @@ store_iter_last(struct store_iter *it, struct bytes *k, struct bytes *v)
 static void
 iter_fail(struct store_iter *it, int rc)
 {
-	it->err = mdb_err(rc);
+	it->err = txn_err(it->txn, rc);
 	store_fail(it->txn, it->err);
 }
 

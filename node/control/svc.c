@@ -168,6 +168,17 @@ svc_fail(struct svc *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
+	/* What the store said when a page of it did not read: what to do,
+	 * here and in the log (the operator asking may not be the one who
+	 * reads the log). */
+	if (code == JZ_ECORRUPT && !strstr(s->why, "backup")) {
+		size_t n = strlen(s->why);
+		snprintf(
+		    s->why + n, sizeof(s->why) - n,
+		    " (the store is damaged: stop the node and restore its last backup, README "
+		    "\"Backup and restore\")");
+		log_error("a read found the store damaged: %s", s->why);
+	}
 	return code;
 }
 

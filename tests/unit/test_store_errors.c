@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
@@ -129,6 +130,49 @@ count_reports_errors(void **state)
 	assert_int_equal(store_commit(&txn), JZ_EIO);
 }
 
+/* A store whose pages after the meta pages are zeroed under it: the first
+ * read fails as damaged (JZ_ECORRUPT), and so does every later one in the
+ * transaction, iterators included, where LMDB answers MDB_BAD_TXN (it was
+ * an "input/output failure", which sent operators to their disks). */
+static void
+damaged_pages_say_so(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RW), 0);
+	for (uint32_t i = 0; i < 2000; i++) {
+		uint8_t k[4];
+		be32_put(k, i);
+		store_put(&txn, T_ITEMS, k, sizeof(k), "a value of some length", 22);
+	}
+	assert_int_equal(store_commit(&txn), 0);
+
+	char path[600];
+	snprintf(path, sizeof(path), "%s/data.mdb", fx->ts.dir);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long size = ftell(f);
+	static const uint8_t zero[4096];
+	assert_int_equal(fseek(f, 2 * 4096, SEEK_SET), 0);
+	for (long at = 2 * 4096; at < size; at += 4096)
+		assert_int_equal(fwrite(zero, 1, sizeof(zero), f), sizeof(zero));
+	assert_int_equal(fclose(f), 0);
+
+	struct bytes k, v;
+	uint8_t key[4];
+	be32_put(key, 1000);
+	assert_int_equal(store_begin(fx->ts.st, &txn, STORE_RO), 0);
+	assert_int_equal(store_get(&txn, T_ITEMS, key, sizeof(key), &v), JZ_ECORRUPT);
+	struct store_iter it;
+	int err = store_iter_open(&txn, T_ITEMS, &it);
+	if (err == 0)
+		err = store_iter_seek(&it, NULL, 0, &k, &v);
+	assert_int_equal(err, JZ_ECORRUPT);
+	(void)store_iter_close(&it);
+	store_abort(&txn);
+}
+
 int
 main(void)
 {
@@ -136,6 +180,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(callers_layout, setup, test_store_teardown),
 	    cmocka_unit_test_setup_teardown(iterator_error_sticks, setup, test_store_teardown),
 	    cmocka_unit_test_setup_teardown(count_reports_errors, setup, test_store_teardown),
+	    cmocka_unit_test_setup_teardown(damaged_pages_say_so, setup, test_store_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
