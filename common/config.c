@@ -72,6 +72,7 @@ enum {
 	K_IDX_NAME,
 	K_IDX_DATA_DIR,
 	K_IDX_KEY,
+	K_IDX_PREVIOUS_KEY,
 	K_IDX_LOG_LEVEL,
 	K_IDX_MAP_SIZE,
 	K_IDX_TIMEZONE,
@@ -103,6 +104,7 @@ static const struct key_def keys[] = {
     [K_IDX_DATA_DIR] = {"node", "data_dir", K_PATH, 0, 0, NULL, true, F(data_dir)},
     /* node.key defaults to data_dir/node.key, set after parsing */
     [K_IDX_KEY] = {"node", "key", K_PATH, 0, 0, NULL, false, F(key)},
+    [K_IDX_PREVIOUS_KEY] = {"node", "previous_key", K_PATH, 0, 0, NULL, false, F(previous_key)},
     [K_IDX_LOG_LEVEL] = {"node", "log_level", K_LOGLEVEL, 0, 0, "info", false, F(log_level)},
     [K_IDX_MAP_SIZE] = {"node", "map_size_mb", K_MEGS, 1, 1048576, "1024", false, F(map_size)},
     /* node.timezone defaults to TIMEFMT_ZONE_DEFAULT, set after parsing */

@@ -82,18 +82,21 @@ struct config {
 	char name[64];
 	char data_dir[CONFIG_PATH_MAX]; /* node.data_dir, absolute */
 	char key[CONFIG_PATH_MAX];      /* node.key, absolute */
-	int log_level;                  /* node.log_level as syslog LOG_*, default LOG_INFO */
-	uint64_t map_size;              /* node.map_size_mb in bytes, default 1 GiB */
-	char timezone[64];              /* node.timezone, default Asia/Shanghai */
-	char listen[256];               /* link.listen, "" = no children */
-	char parent[256];               /* link.parent, "" for the province */
-	uint8_t parent_key[32];         /* link.parent_key */
-	bool has_parent;                /* parent and parent_key are set */
-	int heartbeat_ms;               /* link.heartbeat_ms, default 2000 */
-	int batch_max;                  /* link.batch_max, default 1024 */
-	int window;                     /* link.window, default 8 */
-	int receipt_ms;      /* link.receipt_ms: the province's receipts, default 30000 */
-	uint8_t tag_key[32]; /* trust.tag_key */
+	/* node.previous_key, absolute, or "": the key this node was re-keyed
+	 * from, to open what it sealed under it (never to sign) */
+	char previous_key[CONFIG_PATH_MAX];
+	int log_level;          /* node.log_level as syslog LOG_*, default LOG_INFO */
+	uint64_t map_size;      /* node.map_size_mb in bytes, default 1 GiB */
+	char timezone[64];      /* node.timezone, default Asia/Shanghai */
+	char listen[256];       /* link.listen, "" = no children */
+	char parent[256];       /* link.parent, "" for the province */
+	uint8_t parent_key[32]; /* link.parent_key */
+	bool has_parent;        /* parent and parent_key are set */
+	int heartbeat_ms;       /* link.heartbeat_ms, default 2000 */
+	int batch_max;          /* link.batch_max, default 1024 */
+	int window;             /* link.window, default 8 */
+	int receipt_ms;         /* link.receipt_ms: the province's receipts, default 30000 */
+	uint8_t tag_key[32];    /* trust.tag_key */
 	bool has_tag_key;
 	char root_key[65];          /* trust.root_key: 64 lower-case hex or "" */
 	char cert[CONFIG_PATH_MAX]; /* trust.cert, absolute, or "" */

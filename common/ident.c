@@ -32,6 +32,7 @@ struct ident {
 	 * scalar multiplication (about 60 us), more than a sealed box's own
 	 * work, and every key opened (seal.c) wants it. */
 	uint8_t curve_pk[crypto_box_PUBLICKEYBYTES];
+	struct ident *previous; /* ident_set_previous, or NULL */
 };
 
 /* Fill in what follows from the key pair just made. */
@@ -52,6 +53,7 @@ ident_alloc(struct ident **out)
 	struct ident *id = sodium_malloc(sizeof(*id));
 	if (!id)
 		return -ENOMEM;
+	id->previous = NULL; /* sodium_malloc fills with garbage */
 	*out = id;
 	return 0;
 }
@@ -266,10 +268,24 @@ ident_curve_from_public(const uint8_t ed_pk[IDENT_PUBLIC_LEN], uint8_t out[IDENT
 }
 
 void
+ident_set_previous(struct ident *id, struct ident *prev)
+{
+	ident_free(&id->previous);
+	id->previous = prev;
+}
+
+const struct ident *
+ident_previous(const struct ident *id)
+{
+	return id->previous;
+}
+
+void
 ident_free(struct ident **id)
 {
 	if (!id || !*id)
 		return;
+	ident_free(&(*id)->previous);
 	sodium_free(*id); /* wipes before unmapping */
 	*id = NULL;
 }

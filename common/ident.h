@@ -72,7 +72,17 @@ void ident_curve_public(const struct ident *id, uint8_t out[IDENT_CURVE_LEN]);
 JZ_NODISCARD int ident_curve_from_public(const uint8_t ed_pk[IDENT_PUBLIC_LEN],
                                          uint8_t out[IDENT_CURVE_LEN]);
 
-/* Wipe and free *id, set it to NULL. NULL-safe, and safe on a NULL *id. */
+/*
+ * The key ID was re-keyed from, kept to open (never to sign) what was
+ * sealed to it (seal.h): ID takes PREV over, freed with it. A second call
+ * replaces (and frees) the first.
+ */
+void ident_set_previous(struct ident *id, struct ident *prev);
+/* That key, or NULL. */
+const struct ident *ident_previous(const struct ident *id);
+
+/* Wipe and free *id (and its previous key), set it to NULL. NULL-safe, and
+ * safe on a NULL *id. */
 void ident_free(struct ident **id);
 
 #endif

@@ -154,10 +154,16 @@ seal_key_of(const struct ident *id, struct bytes keyrec, uint8_t key[SEAL_KEY_LE
 	struct rec_keyrec k;
 	if (rec_keyrec_decode(&k, keyrec.p, keyrec.n))
 		return JZ_ECORRUPT;
-	size_t i = 0;
-	while (i < k.n && memcmp(k.reader[i], ident_public(id), 32) != 0)
-		i++;
-	return i == k.n ? JZ_EREFUSED : seal_key_unwrap(id, k.box[i], key);
+	/* The node's key, else the key it was re-keyed from (ident.h): what
+	 * it sealed before is still its own to read. */
+	for (const struct ident *who = id; who; who = ident_previous(who)) {
+		size_t i = 0;
+		while (i < k.n && memcmp(k.reader[i], ident_public(who), 32) != 0)
+			i++;
+		if (i < k.n)
+			return seal_key_unwrap(who, k.box[i], key);
+	}
+	return JZ_EREFUSED;
 }
 
 int

@@ -630,6 +630,36 @@ first_signature(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* [node] previous_key: the key this node was re-keyed from, to open what
+ * it sealed under it (ident_set_previous); never to sign. */
+static int
+load_previous_key(struct node *n, char *err, size_t errlen)
+{
+	char why[400] = "";
+	struct ident *prev = NULL;
+	int rc = ident_load_why(&prev, n->cfg.previous_key, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "cannot load [node] previous_key: %s",
+		         why[0] ? why : err_str(rc));
+		return rc;
+	}
+	if (memcmp(ident_public(prev), ident_public(n->id), IDENT_PUBLIC_LEN) == 0) {
+		ident_free(&prev);
+		snprintf(err, errlen,
+		         "[node] previous_key %s is this node's own key (key =): name the key it "
+		         "was re-keyed from, or remove the line",
+		         n->cfg.previous_key);
+		return JZ_ECONFIG;
+	}
+	char hex[2 * IDENT_PUBLIC_LEN + 1];
+	hex_encode(ident_public(prev), IDENT_PUBLIC_LEN, hex);
+	log_info("previous key %.16s... kept to open what this node sealed under it (it signs "
+	         "nothing)",
+	         hex);
+	ident_set_previous(n->id, prev);
+	return 0;
+}
+
 int
 node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 {
@@ -654,6 +684,8 @@ node_open(struct node **out, const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot load key: %s", why[0] ? why : err_str(rc));
 		goto fail;
 	}
+	if (cfg->previous_key[0] && (rc = load_previous_key(n, err, errlen)))
+		goto fail;
 	if ((rc = check_secure(n, err, errlen)) ||
 	    (rc = lock_data_dir(&n->cfg, &n->lock_fd, err, errlen)) ||
 	    (rc = load_trust(n, err, errlen)) || (rc = open_store(n, err, errlen)) ||

@@ -391,6 +391,22 @@ def test(t):
     for n in (town, county):
         h = t.ctl(n, "household", "show", old_hid, "--json")
         check_eq(h.get("personal"), "readable", f"{n}: {old_hid} after the re-key")
+    # What V sealed under its old key: sealed to the new one, opened again
+    # with [node] previous_key (which signs nothing: the revoked key's
+    # envelopes would be refused everywhere, and none are made).
+    h = t.ctl(village, "household", "show", old_hid, "--json")
+    check_eq(h.get("personal"), "sealed", f"the re-keyed village: {old_hid}, no previous_key")
+    t.stop(village)
+    set_conf(village.conf, key="node2.key\nprevious_key = node.key")
+    t.start(village)
+    h = t.ctl(village, "household", "show", old_hid, "--json")
+    check_eq(h.get("personal"), "readable", f"the re-keyed village: {old_hid}, previous_key")
+    check(t.grep_log(village, rf"previous key {old_pub[:16]}\.\.\. kept to open"),
+          "the village does not log its previous key")
+    out = t.ctl_text(village, "household", "edit", old_hid, "--income", "3000")
+    check(old_hid in out, f"an edit at the village of a household sealed before: {out!r}")
+    t.wait_synced(receipts=False)
+    check_eq(t.status(village)["refused"], 0, "refusals at the re-keyed village")
 
     # ---- 7. An expired certificate: V, certified for one day and started
     # on the test clock, signs until the day is over, then refuses and says

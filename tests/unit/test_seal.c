@@ -4,6 +4,7 @@
  * boxes (XChaCha20-Poly1305, AD = BLAKE2b-256 of the clear part).
  */
 #include "ident.h"
+#include "record.h"
 #include "seal.h"
 
 #include <setjmp.h>
@@ -299,6 +300,42 @@ test_wrap_all(void **state)
 		ident_free(&r[i]);
 }
 
+/* A node re-keyed from OLD opens a key record sealed to OLD through the
+ * previous key it keeps (ident_set_previous), and only then. */
+static void
+test_previous_key(void **state)
+{
+	(void)state;
+	struct ident *old = ident_of(0x31), *now = ident_of(0x32), *other = ident_of(0x33);
+	uint8_t key[SEAL_KEY_LEN], back[SEAL_KEY_LEN];
+	static uint8_t body[REC_MAX_ENCODED];
+	struct rec_keyrec k;
+	memset(&k, 0, sizeof(k));
+	k.n = 2;
+	memcpy(k.reader[0], ident_public(other), 32);
+	memcpy(k.reader[1], ident_public(old), 32);
+	fixed_key(key, 0x44);
+	assert_int_equal(seal_key_wrap_all(key, NULL, (const uint8_t(*)[32])k.reader, k.n, k.box),
+	                 0);
+	size_t len;
+	assert_int_equal(rec_keyrec_encode(&k, body, sizeof(body), &len), 0);
+	struct bytes kr = {body, len};
+
+	assert_int_equal(seal_key_of(now, kr, back), JZ_EREFUSED);
+	assert_null(ident_previous(now));
+	ident_set_previous(now, old); /* now owns it */
+	assert_ptr_equal(ident_previous(now), old);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(seal_key_of(now, kr, back), 0);
+	assert_memory_equal(back, key, SEAL_KEY_LEN);
+	/* Another previous key replaces (and frees) the first. */
+	ident_set_previous(now, ident_of(0x34));
+	assert_int_equal(seal_key_of(now, kr, back), JZ_EREFUSED);
+	ident_free(&now); /* and its previous key */
+	assert_null(now);
+	ident_free(&other);
+}
+
 /* ------------------------------------------------------------ boxes */
 
 static void
@@ -590,6 +627,7 @@ main(void)
 	    cmocka_unit_test(test_unwrap_altered),
 	    cmocka_unit_test(test_wrap_invalid_reader),
 	    cmocka_unit_test(test_wrap_all),
+	    cmocka_unit_test(test_previous_key),
 	    cmocka_unit_test(test_ad),
 	    cmocka_unit_test(test_encrypt_round_trip),
 	    cmocka_unit_test(test_decrypt_forged),
