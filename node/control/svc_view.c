@@ -236,7 +236,7 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (err)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	struct receipt_state fr;
-	bool have_rc = receipt_get(&txn, &fr) == 0;
+	bool have_rc = receipt_get(&txn, ident_public(s->id), &fr) == 0;
 	Ctl__WorkflowCounts by;
 	ctl__workflow_counts__init(&by);
 	err = open_by_state(s, &txn, &by);

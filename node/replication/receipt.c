@@ -15,16 +15,20 @@
 
 #define META_RECEIPT "receipt"
 
+#define RECEIPT_LEN 49 /* seq(8) intact(1) hlc(8) origin(32); 17 before */
+
 int
-receipt_get(struct store_txn *txn, struct receipt_state *out)
+receipt_get(struct store_txn *txn, const uint8_t self[32], struct receipt_state *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct bytes v;
 	int err = store_get(txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), &v);
 	if (err)
 		return err;
-	if (v.n != 17)
+	if (v.n != RECEIPT_LEN && v.n != 17)
 		return JZ_ECORRUPT;
+	if (v.n == RECEIPT_LEN && memcmp(v.p + 17, self, 32) != 0)
+		return JZ_ENOTFOUND; /* the chain of the key we were re-keyed from */
 	out->seq = be64_get(v.p);
 	out->intact = v.p[8] != 0;
 	out->hlc = be64_get(v.p + 9);
@@ -45,7 +49,7 @@ apply_items(struct applier *a, const struct envelope *e, const struct origin_sta
 		if (memcmp(rp->items[i].origin, self, 32) != 0)
 			continue;
 		struct receipt_state cur;
-		int err = receipt_get(&a->txn, &cur);
+		int err = receipt_get(&a->txn, self, &cur);
 		if (err && err != JZ_ENOTFOUND)
 			return err;
 		if (err == 0 && cur.seq >= rp->items[i].seq && cur.intact)
@@ -64,10 +68,11 @@ apply_items(struct applier *a, const struct envelope *e, const struct origin_sta
 			log_error("ALARM: the province's receipt for our record %" PRIu64
 			          " names another envelope than ours",
 			          rp->items[i].seq);
-		uint8_t v[17];
+		uint8_t v[RECEIPT_LEN];
 		be64_put(v, rp->items[i].seq);
 		v[8] = intact;
 		be64_put(v + 9, e->hlc);
+		memcpy(v + 17, self, 32);
 		store_put(&a->txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), v, sizeof(v));
 	}
 	return 0;

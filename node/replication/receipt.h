@@ -3,8 +3,10 @@
  *
  * A receipt is the province's signed statement "I hold origin O up to seq
  * N, hash H". A node keeps what the province last confirmed of its own
- * chain (meta "receipt": seq(8) intact(1) hlc(8)), and raises an alarm in
- * the log when the hash named is not that of its own envelope.
+ * chain (meta "receipt": seq(8) intact(1) hlc(8) origin(32), the key whose
+ * chain it is: a re-keyed node starts a chain of its own; a build before
+ * wrote no origin), and raises an alarm in the log when the hash named is
+ * not that of its own envelope.
  */
 #ifndef JZFP_RECEIPT_H
 #define JZFP_RECEIPT_H
@@ -29,8 +31,9 @@ struct receipt_state {
  * error. */
 int receipt_apply(struct applier *a, const struct envelope *e, const struct origin_state *o);
 
-/* This node's receipt. Returns 0, JZ_ENOTFOUND (none yet), JZ_ECORRUPT or
- * a storage error. */
-int receipt_get(struct store_txn *txn, struct receipt_state *out);
+/* The receipt of the chain of this node's key SELF. Returns 0, JZ_ENOTFOUND
+ * (none yet, or only one of a key the node was re-keyed from), JZ_ECORRUPT
+ * or a storage error. */
+int receipt_get(struct store_txn *txn, const uint8_t self[32], struct receipt_state *out);
 
 #endif
