@@ -65,6 +65,7 @@ struct control_view {
 	char why_not_signing[200];
 	uint64_t disk_free;
 	bool disk_low;
+	char disk_low_why[200]; /* node.h */
 	int store_err;
 	bool insecure;
 	uint64_t held;            /* envelopes held for their date (apply.h) */

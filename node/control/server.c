@@ -1047,6 +1047,7 @@ control_publish_to(struct control *c, struct node *n)
 	snprintf(v->why_not_signing, sizeof(v->why_not_signing), "%s", v->may_sign ? "" : why);
 	v->disk_free = n->disk_free;
 	v->disk_low = n->disk_low;
+	snprintf(v->disk_low_why, sizeof(v->disk_low_why), "%s", n->disk_low_why);
 	v->store_err = n->ax.store_err;
 	if (v->catch_up_err != n->catch_up_err || v->catch_up_tries != n->catch_up_tries) {
 		v->catch_up_err = n->catch_up_err;

@@ -49,6 +49,8 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		    (double)r->store->used_bytes / 1048576, (double)r->store->map_bytes / 1048576,
 		    (double)r->store->disk_free_bytes / 1048576,
 		    r->store->disk_low ? " (ALARM: disk nearly full)" : "");
+	if (r->store && r->store->disk_low && r->store->disk_low_why && r->store->disk_low_why[0])
+		sbuf_printf(out, "          the alarm: %s\n", r->store->disk_low_why);
 	if (r->store && r->store->error && r->store->error[0])
 		sbuf_printf(out, "store     WRITES FAIL: %s\n", r->store->error);
 	if (r->store && r->store->registry_error && r->store->registry_error[0])

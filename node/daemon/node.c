@@ -801,6 +801,20 @@ node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map)
 	return free < store_need(used, map) || free / DISK_LOW_PERCENT < total / 100;
 }
 
+void
+node_disk_low_why(uint64_t free, uint64_t total, uint64_t used, uint64_t map, char *why, size_t len)
+{
+	if (free / DISK_LOW_PERCENT < total / 100)
+		snprintf(why, len, "under %d %% of the disk is free", DISK_LOW_PERCENT);
+	else
+		snprintf(why, len,
+		         "less is free than the store may take before its map grows twice (%llu "
+		         "MiB; [node] map_size_mb, %llu MiB now, sets the map: smaller on a small "
+		         "disk)",
+		         (unsigned long long)(store_need(used, map) >> 20),
+		         (unsigned long long)(map >> 20));
+}
+
 /*
  * DESIGN §5: grow the map between transactions before it fills, and raise an
  * alarm (log and status) well before the disk is full.
@@ -825,14 +839,14 @@ check_storage(struct node *n, uint64_t now)
 	n->disk_total = (uint64_t)fs.f_blocks * fs.f_frsize;
 	store_usage(n->st, &used, &map); /* after a growth */
 	bool low = node_disk_low(n->disk_free, n->disk_total, used, map);
+	n->disk_low_why[0] = 0;
+	if (low)
+		node_disk_low_why(n->disk_free, n->disk_total, used, map, n->disk_low_why,
+		                  sizeof(n->disk_low_why));
 	if (low && !n->disk_low)
-		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB, the store "
-		          "uses %llu MiB of a %llu MiB map and may take %llu MiB more before its "
-		          "map grows twice",
+		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB: %s",
 		          n->cfg.data_dir, (unsigned long long)(n->disk_free >> 20),
-		          (unsigned long long)(n->disk_total >> 20),
-		          (unsigned long long)(used >> 20), (unsigned long long)(map >> 20),
-		          (unsigned long long)(store_need(used, map) >> 20));
+		          (unsigned long long)(n->disk_total >> 20), n->disk_low_why);
 	else if (!low && n->disk_low)
 		log_info("disk alarm cleared: %llu MiB free",
 		         (unsigned long long)(n->disk_free >> 20));

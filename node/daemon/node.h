@@ -69,6 +69,7 @@ struct node {
 	uint64_t started_ms;
 	uint64_t storage_checked_ms;
 	uint64_t disk_free, disk_total; /* bytes, at the last storage check */
+	char disk_low_why[200];         /* node_disk_low_why, "" when not low */
 	uint64_t revocations_seen;      /* ax.total.revocations when the sets below were loaded */
 	uint8_t (*revoked_ed)[32];      /* revoked node keys, and their CURVE keys for ZAP */
 	uint8_t (*revoked_curve)[32];
@@ -119,6 +120,9 @@ uint64_t node_now_us(void);
  * or when the store could not fill, up to its growth level, the map it will
  * have after its next growth (twice MAP) without running out of disk. */
 bool node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map);
+/* Why node_disk_low holds, for people, into WHY[0..len). */
+void node_disk_low_why(uint64_t free, uint64_t total, uint64_t used, uint64_t map, char *why,
+                       size_t len);
 
 /* Log entries not yet acknowledged by the parent (0 for the province). */
 uint64_t node_backlog(const struct node *n);
