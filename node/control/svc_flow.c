@@ -33,9 +33,11 @@
 #include "origin.h"
 #include "output.h"
 #include "record.h"
+#include "revocation.h"
 #include "sealer.h"
 #include "svc_common.h"
 #include "tables.h"
+#include "timefmt.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -1197,7 +1199,15 @@ svc_revoke(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	struct origin_state o;
 	bool known = origin_get(&txn, job.rv.key, &o) == 0 && o.area;
+	uint64_t revoked_at;
+	bool revoked = revocation_lookup(&txn, job.rv.key, &revoked_at);
 	store_abort(&txn);
+	if (revoked) {
+		char t[TIMEFMT_LOCAL_LEN];
+		timefmt_local(revoked_at, t);
+		return svc_fail(s, JZ_EREFUSED,
+		                "key %.16s... is already revoked, from %s: nothing signed", hex, t);
+	}
 	if (!q->area && !known)
 		return svc_fail(s, JZ_ENOTFOUND,
 		                "this node holds no record of key %.16s...: give --area AREA, the "

@@ -9,6 +9,7 @@
 #include "hex.h"
 #include "log.h"
 #include "record.h"
+#include "timefmt.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -54,8 +55,10 @@ revocation_apply(struct applier *a, const struct envelope *e, const struct origi
 	char who[9], by[9];
 	hex_encode(r.key, 4, who);
 	hex_encode(e->origin, 4, by);
-	log_warn("key %s (area %012" PRIu64 ") revoked by %s from %" PRIu64 " ms", who, e->subject,
-	         by, r.at_ms);
+	char t[TIMEFMT_ISO_LEN];
+	timefmt_iso(r.at_ms, t);
+	log_warn("key %s (area %012" PRIu64 ") revoked by %s from %s (%" PRIu64 " ms)", who,
+	         e->subject, by, t, r.at_ms);
 	*rr = r;
 	*stored = true;
 	return a->txn.err;

@@ -88,7 +88,8 @@ def held(t, n, hid):
 
 def revocation_logged(n, key, area, by):
     """The revocation time (ms) n logged for KEY, or None."""
-    rx = re.compile(rf"key {key[:8]} \(area {area}\) revoked by {by[:8]} from (\d+) ms")
+    rx = re.compile(rf"key {key[:8]} \(area {area}\) revoked by {by[:8]} from "
+                    rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \((\d+) ms\)")
     for line in n.log_text().splitlines():
         m = rx.search(line)
         if m:
@@ -220,6 +221,9 @@ def test(t):
                          lambda: revocation_logged(n, pub_e, E_AREA, town.pub))
         check_eq(got, at[E_AREA], f"{n}: time of E's revocation")
     check(before_ms <= at[E_AREA], "E's first records are not older than its revocation")
+    p = t.run_ctl(town, "revoke", pub_e, "--reason", "again")
+    check(p.returncode == 1 and f"key {pub_e[:16]}... is already revoked, from " in p.stderr
+          and "nothing signed" in p.stderr, f"revoking E again: {p.returncode} {p.stderr!r}")
     p = t.run_ctl(town, "revoke", prov.pub, "--reason", "not below")
     check(p.returncode != 0 and "only an ancestor revokes" in p.stderr,
           f"the township revoked the province's key: {p.stdout}{p.stderr}")
