@@ -20,9 +20,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 
@@ -64,13 +67,26 @@ log_head(struct store *st)
 	return head;
 }
 
+/* Is DIR (which exists) the node's data directory or under it? */
+static bool
+inside_data_dir(struct svc *s, const char *dir)
+{
+	char *d = realpath(dir, NULL), *data = realpath(s->cfg->data_dir, NULL);
+	size_t n = data ? strlen(data) : 0;
+	bool inside = d && data && strncmp(d, data, n) == 0 && (d[n] == '/' || d[n] == 0);
+	free(d);
+	free(data);
+	return inside;
+}
+
 static int
 svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
 	const char *dir = rq->backup->dir;
 	if (dir[0] != '/')
 		return svc_fail(s, JZ_EPARSE, "backup: '%s' is not an absolute path", dir);
-	if (mkdir(dir, 0700) != 0) {
+	bool made = mkdir(dir, 0700) == 0;
+	if (!made) {
 		if (errno != EEXIST)
 			return svc_fail(s, -errno, "backup: cannot create %s: %s", dir,
 			                strerror(errno));
@@ -80,6 +96,14 @@ svc_backup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			    "backup: %s exists and is not an empty directory: give a new "
 			    "one",
 			    dir);
+	}
+	if (inside_data_dir(s, dir)) {
+		if (made)
+			(void)rmdir(dir);
+		return svc_fail(s, JZ_EREFUSED,
+		                "backup: %s is inside the node's data directory %s, and would be "
+		                "lost with it: give a directory elsewhere (another disk is best)",
+		                dir, s->cfg->data_dir);
 	}
 	/* The head before the copy: the copy holds at least this much. */
 	uint64_t head = log_head(s->st);

@@ -76,6 +76,11 @@ def test(t):
     p = t.run_ctl(town, "backup", backup)
     check(p.returncode == 1 and "not an empty directory" in p.stderr,
           f"backup into a used directory: exit {p.returncode} {p.stderr!r}")
+    inside = os.path.join(town.data, "copy")
+    p = t.run_ctl(town, "backup", inside)
+    check(p.returncode == 1 and "inside the node's data directory" in p.stderr and
+          not os.path.exists(inside),
+          f"backup into the node's own data directory: exit {p.returncode} {p.stderr!r}")
 
     # ---- more records through the township after the copy
     second = jt.gen_households(os.path.join(t.dir, "b-{village}.csv"), [V1], 30, seed=12,
