@@ -67,6 +67,8 @@ struct control_view {
 	bool disk_low;
 	char disk_low_why[200]; /* node.h */
 	int store_err;
+	uint64_t store_failures, store_last_err_ms; /* apply_ctx's */
+	int store_last_err;
 	bool insecure;
 	uint64_t held;            /* envelopes held for their date (apply.h) */
 	uint64_t registry_at;     /* the registry applied up to this log entry (apply.h) */

@@ -1049,6 +1049,9 @@ control_publish_to(struct control *c, struct node *n)
 	v->disk_low = n->disk_low;
 	snprintf(v->disk_low_why, sizeof(v->disk_low_why), "%s", n->disk_low_why);
 	v->store_err = n->ax.store_err;
+	v->store_failures = n->ax.store_failures;
+	v->store_last_err = n->ax.store_last_err;
+	v->store_last_err_ms = n->ax.store_last_err_ms;
 	if (v->catch_up_err != n->catch_up_err || v->catch_up_tries != n->catch_up_tries) {
 		v->catch_up_err = n->catch_up_err;
 		v->catch_up_tries = n->catch_up_tries;

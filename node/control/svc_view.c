@@ -122,6 +122,12 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->registry_behind = v->local_seq - v->registry_at;
 	store->registry_caught_up = v->caught_up;
 	store->error = svc_strdup(s, v->store_err ? err_str(v->store_err) : "");
+	store->write_failures = v->store_failures;
+	store->last_write_error =
+	    svc_strdup(s, v->store_failures ? err_str(v->store_last_err) : "");
+	if (v->store_failures &&
+	    !(store->last_write_failure = svc_time_ms(s, v->store_last_err_ms)))
+		return -ENOMEM;
 	store->registry_error = svc_strdup(s, v->catch_up_err ? err_str(v->catch_up_err) : "");
 	r->store = store;
 	wf->applied = v->total.wf_applied;

@@ -51,8 +51,18 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		    r->store->disk_low ? " (ALARM: disk nearly full)" : "");
 	if (r->store && r->store->disk_low && r->store->disk_low_why && r->store->disk_low_why[0])
 		sbuf_printf(out, "          the alarm: %s\n", r->store->disk_low_why);
-	if (r->store && r->store->error && r->store->error[0])
+	if (r->store && r->store->error && r->store->error[0]) {
 		sbuf_printf(out, "store     WRITES FAIL: %s\n", r->store->error);
+	} else if (r->store && r->store->write_failures) {
+		char at[40] = "";
+		if (r->store->last_write_failure)
+			render_time(r->store->last_write_failure->unix_ms, at);
+		sbuf_printf(out,
+		            "store     %" PRIu64
+		            " write(s) failed since the start, the last at %s: "
+		            "%s (writes succeed again)\n",
+		            r->store->write_failures, at, r->store->last_write_error);
+	}
 	if (r->store && r->store->registry_error && r->store->registry_error[0])
 		sbuf_printf(out,
 		            "registry  CANNOT CATCH UP: %s (reads of the household tables fail)\n",

@@ -170,6 +170,10 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		gauge_u(o, "jzfp_store_failing",
 		        "1 when the store's writes fail (status: store.error names why).",
 		        r->store->error && r->store->error[0]);
+		counter_u(o, "jzfp_store_write_failures_total",
+		          "Writes that failed for want of storage since start (disk full, I/O "
+		          "error), including those that succeeded when retried.",
+		          r->store->write_failures);
 		gauge_u(o, "jzfp_registry_failing",
 		        "1 when the household tables cannot catch up with the log (status: "
 		        "store.registry_error names why); reads of them fail meanwhile.",

@@ -118,6 +118,12 @@ struct apply_ctx {
 	 * full, I/O error, map not grown), 0 once a write succeeds again:
 	 * logged when it changes, shown in status. */
 	int store_err;
+	/* Writes that failed for want of storage since the start, the last
+	 * one's error and when (unix ms): a failure that passed (a write that
+	 * succeeded right after) still shows in status. */
+	uint64_t store_failures;
+	int store_last_err;
+	uint64_t store_last_err_ms;
 	/* A node record of a node of our subtree new to us was applied: it may
 	 * read what we sealed before it joined (sealer.h, "Grants"). Set with
 	 * the store's mark SEALER_META_GRANTS, from it at start, cleared with

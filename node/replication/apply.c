@@ -1537,6 +1537,11 @@ write_result(struct apply_ctx *ctx, int err, bool growing)
 {
 	if (err && !apply_is_storage_err(err) && !growing)
 		return err; /* refused content, not storage */
+	if (err) {
+		ctx->store_failures++;
+		ctx->store_last_err = err;
+		ctx->store_last_err_ms = hlc_wall_ms();
+	}
 	if (err && err != ctx->store_err) {
 		if (err == -ENOSPC)
 			log_error(

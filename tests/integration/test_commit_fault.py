@@ -103,6 +103,14 @@ def test(t):
             break
     check(formed, f"the township's failed write never came after its entries went up "
                   f"in {ATTEMPTS} attempts")
+    # Passed, but still in its status: each failed write counted, the last named.
+    st = t.status(town)["store"]
+    check(st.get("error", "") == "" and int(st.get("write_failures", 0)) >= 1 and
+          st.get("last_write_error") and st.get("last_write_failure"),
+          f"the township's status after its failed writes: {st}")
+    text = t.ctl_text(town, "status")
+    check("write(s) failed since the start" in text and "(writes succeed again)" in text,
+          f"status text after a failed write:\n{text}")
     want = rollup_csv(t, town)
     check(V1 in want and V2 in want, f"the township's rollup lists both villages: {want!r}")
     check_eq(rollup_csv(t, prov), want, "province rollup for the township's villages")
