@@ -232,10 +232,14 @@ sign_node_info(struct applier *a, void *arg)
 	return err ? err : a->txn.err;
 }
 
-/* Has this node's certificate chain changed since its NodeInfo was signed? */
+/* Has this node's certificate chain changed since its NodeInfo was signed?
+ * *UNKNOWN: this store never recorded the chain it signed with (its own
+ * records came back from the parent after the store was lost): signed
+ * again, as if changed. */
 static bool
-chain_changed(struct node *n)
+chain_changed(struct node *n, bool *unknown)
 {
+	*unknown = false;
 	struct store_txn txn;
 	if (store_begin(n->st, &txn, STORE_RO))
 		return false;
@@ -244,6 +248,7 @@ chain_changed(struct node *n)
 	bool changed = err == JZ_ENOTFOUND ? n->cert_chain_len > 0
 	                                   : err == 0 && (v.n != n->cert_chain_len ||
 	                                                  (v.n && memcmp(v.p, n->cert_chain, v.n)));
+	*unknown = err == JZ_ENOTFOUND && changed;
 	store_abort(&txn);
 	return changed;
 }
@@ -282,7 +287,8 @@ node_confirm_chain(struct node *n)
 		clear_restored(n);
 		n->restored = false;
 	}
-	if (n->ax.own_seq == 0 || chain_changed(n)) {
+	bool unknown = false;
+	if (n->ax.own_seq == 0 || chain_changed(n, &unknown)) {
 		bool first = n->ax.own_seq == 0;
 		struct applier a;
 		int rc = apply_write(&n->ax, sign_node_info, n, &a);
@@ -290,7 +296,11 @@ node_confirm_chain(struct node *n)
 			log_error("cannot sign our node record: %s", err_str(rc));
 			return rc;
 		}
-		log_info("%s: signed its node record", first ? "new node" : "new certificate");
+		log_info("%s: signed its node record",
+		         first     ? "new node"
+		         : unknown ? "own records recovered from the parent (the certificate they "
+		                     "were signed with was not recorded here)"
+		                   : "new certificate");
 	}
 	n->up.confirmed = true;
 	return 0;
