@@ -59,7 +59,9 @@ static const char help_show[] =
 static const char help_verify[] =
     "\nVerify the chain in FILE up to the province root key HEX at the current\n"
     "time: signatures, levels, areas, validity. Exit 0 and print the leaf if\n"
-    "it holds; otherwise print the reason and exit 1.\n";
+    "it holds; otherwise print the reason and exit 1. Revocations are not\n"
+    "checked here (they live in the nodes' stores): a revoked key's chain\n"
+    "still verifies.\n";
 
 static const char help_cert[] = "\nCertificates, offline. Subcommands (each has --help):\n"
                                 "  root    print the province root public key\n"
@@ -473,8 +475,8 @@ cert_verify(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 	hex_encode(leaf.key, CERT_KEY_LEN, hex);
 	area_format(leaf.area, a);
 	cert_time_format(leaf.not_after_ms, until);
-	printf("ok: %s %s key %s, valid until %s\n", area_level_name((enum area_level)leaf.level),
-	       a, hex, until);
+	printf("ok: %s %s key %s, valid until %s (revocations not checked: offline)\n",
+	       area_level_name((enum area_level)leaf.level), a, hex, until);
 	rc = 0;
 fail:
 	free(cf);

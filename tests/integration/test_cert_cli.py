@@ -48,6 +48,7 @@ def test(t):
     p = ctl("cert", "verify", "--root", keys["province"], path("village", "cert"))
     check_eq(p.returncode, 0, f"verify the village's chain: {p.stdout} {p.stderr}")
     check(keys["village"] in p.stdout, f"verify does not name the leaf key: {p.stdout!r}")
+    check("revocations not checked" in p.stdout, f"verify claims more than it checks: {p.stdout!r}")
     p = ctl("cert", "show", path("village", "cert"))
     check_eq(p.returncode, 0, "cert show")
     for want in ("certificate 2", "630121000000", "630121101000", "630121101001"):
