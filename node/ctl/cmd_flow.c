@@ -96,7 +96,10 @@ const char help_revoke[] =
     "now on: its connections are refused and its envelopes signed later are\n"
     "refused everywhere; what it signed before stays valid. The revocation\n"
     "travels up and down the tree. --area AREA when this node holds no record\n"
-    "of the key.\n";
+    "of the key. To bring the node back under a new key: jzfpctl keygen there,\n"
+    "jzfpctl cert issue by its parent's key, and in its config key = and\n"
+    "cert = the new files, previous_key = the old one (README, Re-keying a\n"
+    "node).\n";
 
 const char help_clock[] = "\nFor tests: move the clock of a node started with jzfpd --test-clock\n"
                           "forward (8d, 12h, 30m), so windows can close without waiting a week.\n"

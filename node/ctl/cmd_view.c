@@ -58,7 +58,9 @@ static const char help_rollup[] =
     "  FILE          write there instead of the standard output (needed for\n"
     "                xlsx)\n"
     "  --verify      recompute every counter from the stored records and\n"
-    "                compare; exit 0 only if they agree exactly\n";
+    "                compare; exit 0 only if they agree exactly. When they\n"
+    "                do not, or the store is damaged: stop the node and\n"
+    "                restore its last backup (jzfpctl backup --help)\n";
 
 static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false, false}};
 
