@@ -148,7 +148,11 @@ node_clock_behind_ms(const struct node *n)
 }
 
 #define META_NODE_CHAIN "node_chain"
-#define META_CLOCK      "test_clock_offset"
+/* The area whose node the store is (8 bytes): written at the first start
+ * (and at the first of a build that wrote none), checked at every start,
+ * so that a backup restored at the wrong node is refused. */
+#define META_NODE_AREA "node_area"
+#define META_CLOCK     "test_clock_offset"
 
 static uint64_t
 test_clock_now(void *ctx)
@@ -478,6 +482,45 @@ load_trust(struct node *n, char *err, size_t errlen)
 
 /* The store and what reads it at open: the apply context, the clock
  * resumed, the sealer's configuration. */
+/* Is the store this node's (META_NODE_AREA)? Marks it when unmarked. */
+static int
+check_store_area(struct node *n, char *err, size_t errlen)
+{
+	struct store_txn txn;
+	int rc = store_begin(n->st, &txn, STORE_RW);
+	struct bytes v;
+	if (!rc)
+		rc = store_get(&txn, STORE_META, META_NODE_AREA, strlen(META_NODE_AREA), &v);
+	if (rc == 0) {
+		uint64_t held = v.n == 8 ? be64_get(v.p) : 0;
+		store_abort(&txn);
+		if (held == n->cfg.area)
+			return 0;
+		char a[13], b[13];
+		area_format(held, a);
+		area_format(n->cfg.area, b);
+		snprintf(err, errlen,
+		         "the store in %s is the store of area %s, not of this node's %s (a "
+		         "backup of another node restored here?): restore this node's own "
+		         "backup, or start with an empty data directory below the province "
+		         "(README, Backup and restore)",
+		         n->cfg.data_dir, a, b);
+		return JZ_ECONFIG;
+	}
+	if (rc == JZ_ENOTFOUND) {
+		uint8_t area[8];
+		be64_put(area, n->cfg.area);
+		store_put(&txn, STORE_META, META_NODE_AREA, strlen(META_NODE_AREA), area, 8);
+		rc = store_commit(&txn);
+	} else {
+		store_abort(&txn);
+	}
+	if (rc)
+		snprintf(err, errlen, "cannot write to the store in %s: %s", n->cfg.data_dir,
+		         err_str(rc));
+	return rc;
+}
+
 static int
 open_store(struct node *n, char *err, size_t errlen)
 {
@@ -519,6 +562,8 @@ open_store(struct node *n, char *err, size_t errlen)
 	if (merge || fold)
 		version_tune(merge ? strtoull(merge, NULL, 10) : 0,
 		             fold ? strtoul(fold, NULL, 10) : 0);
+	if ((rc = check_store_area(n, err, errlen)))
+		return rc;
 	/* Before any write: the HTTP server's kept rollups update by them. */
 	rollup_marks_on(n->st);
 	rc = apply_ctx_init(&n->ax, n->st, n->id, &n->hlc, cfg->area);

@@ -93,6 +93,21 @@ def test(t):
     county = t.nodes["630121000000"]
     refused_before = t.status(county)["refused"]
 
+    # ---- the township's copy restored at a village: refused at start, and
+    # the village starts again on its own store
+    t.stop(v1)
+    own = v1.data + ".own"
+    os.rename(v1.data, own)
+    os.mkdir(v1.data, 0o700)
+    shutil.copy(os.path.join(backup, "data.mdb"), os.path.join(v1.data, "data.mdb"))
+    p = jt.run([jt.JZFPD, "--config", v1.conf], timeout=60)
+    check(p.returncode != 0 and f"is the store of area {TOWNSHIP}, not of this node's {V1}"
+          in p.stderr, f"a village started on the township's backup: exit {p.returncode}, "
+          f"{p.stderr[-400:]!r}")
+    shutil.rmtree(v1.data)
+    os.rename(own, v1.data)
+    t.start(v1)
+
     # ---- restore the township from the copy
     t.stop(town)
     shutil.rmtree(town.data)
