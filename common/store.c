@@ -769,7 +769,9 @@ store_grow(struct store *st)
 	if (rc)
 		return mdb_err(rc);
 	st->map_size = size;
-	log_warn("store: map grown to %llu MiB", (unsigned long long)(size >> 20));
+	log_info("store: map grown to %llu MiB (the store filled most of the map; the file "
+	         "grows with the data only)",
+	         (unsigned long long)(size >> 20));
 	return 0;
 }
 
