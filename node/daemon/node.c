@@ -480,8 +480,6 @@ load_trust(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
-/* The store and what reads it at open: the apply context, the clock
- * resumed, the sealer's configuration. */
 /* Is the store this node's (META_NODE_AREA)? Marks it when unmarked. */
 static int
 check_store_area(struct node *n, char *err, size_t errlen)
@@ -521,6 +519,8 @@ check_store_area(struct node *n, char *err, size_t errlen)
 	return rc;
 }
 
+/* The store and what reads it at open: the apply context, the clock
+ * resumed, the sealer's configuration. */
 static int
 open_store(struct node *n, char *err, size_t errlen)
 {
