@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define META_RECEIPT "receipt"
-
-#define RECEIPT_LEN 49 /* seq(8) intact(1) hlc(8) origin(32); 17 before */
+#define META_RECEIPT    "receipt"
+#define META_RECEIPT_OF "receipt_of" /* the key whose chain it is (32 bytes) */
 
 int
 receipt_get(struct store_txn *txn, const uint8_t self[32], struct receipt_state *out)
@@ -25,9 +24,13 @@ receipt_get(struct store_txn *txn, const uint8_t self[32], struct receipt_state 
 	int err = store_get(txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), &v);
 	if (err)
 		return err;
-	if (v.n != RECEIPT_LEN && v.n != 17)
+	if (v.n != 17)
 		return JZ_ECORRUPT;
-	if (v.n == RECEIPT_LEN && memcmp(v.p + 17, self, 32) != 0)
+	struct bytes of;
+	err = store_get(txn, STORE_META, META_RECEIPT_OF, strlen(META_RECEIPT_OF), &of);
+	if (err && err != JZ_ENOTFOUND)
+		return err;
+	if (err == 0 && (of.n != 32 || memcmp(of.p, self, 32) != 0))
 		return JZ_ENOTFOUND; /* the chain of the key we were re-keyed from */
 	out->seq = be64_get(v.p);
 	out->intact = v.p[8] != 0;
@@ -68,12 +71,12 @@ apply_items(struct applier *a, const struct envelope *e, const struct origin_sta
 			log_error("ALARM: the province's receipt for our record %" PRIu64
 			          " names another envelope than ours",
 			          rp->items[i].seq);
-		uint8_t v[RECEIPT_LEN];
+		uint8_t v[17];
 		be64_put(v, rp->items[i].seq);
 		v[8] = intact;
 		be64_put(v + 9, e->hlc);
-		memcpy(v + 17, self, 32);
 		store_put(&a->txn, STORE_META, META_RECEIPT, strlen(META_RECEIPT), v, sizeof(v));
+		store_put(&a->txn, STORE_META, META_RECEIPT_OF, strlen(META_RECEIPT_OF), self, 32);
 	}
 	return 0;
 }

@@ -3,10 +3,10 @@
  *
  * A receipt is the province's signed statement "I hold origin O up to seq
  * N, hash H". A node keeps what the province last confirmed of its own
- * chain (meta "receipt": seq(8) intact(1) hlc(8) origin(32), the key whose
- * chain it is: a re-keyed node starts a chain of its own; a build before
- * wrote no origin), and raises an alarm in the log when the hash named is
- * not that of its own envelope.
+ * chain (meta "receipt": seq(8) intact(1) hlc(8); "receipt_of": the key
+ * whose chain it is, for a re-keyed node starts a chain of its own; a build
+ * before wrote none and reads "receipt" alone), and raises an alarm in the
+ * log when the hash named is not that of its own envelope.
  */
 #ifndef JZFP_RECEIPT_H
 #define JZFP_RECEIPT_H
