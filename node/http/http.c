@@ -1028,6 +1028,25 @@ on_panic(void *cls, const char *file, unsigned int line, const char *reason)
 	abort();
 }
 
+/* libmicrohttpd's messages ("Server reached connection limit", a client
+ * gone mid-request): one or more a bad request, so the log's debug level,
+ * in the log's own format and with no control character a client could
+ * have put there. */
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[300];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = ' ';
+	log_debug("http (libmicrohttpd): %s", msg);
+}
+
 /* A socket bound to exactly SS and listening, non-blocking; or -errno. */
 static int
 bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
@@ -1046,6 +1065,15 @@ bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
 		return e;
 	}
 	return fd;
+}
+
+/* Is SS a loopback address (127.0.0.0/8, ::1)? */
+static bool
+is_loopback(const struct sockaddr_storage *ss, bool v6)
+{
+	if (v6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
 }
 
 /* Free H, its server stopped (or never started), its lock set up. */
@@ -1142,14 +1170,14 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 		free_server(h);
 		return JZ_EIO;
 	}
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, mfd,
-	                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, mfd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "[http] listen: cannot start the server on %s", h->bound);
 		free_server(h);
@@ -1162,6 +1190,13 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 		return JZ_EIO;
 	}
 	log_info("http: serving on http://%s/", h->bound);
+	if (!is_loopback(&ss, v6))
+		log_warn(
+		    "http: %s is reachable from other machines: the server has no TLS and no "
+		    "login, and its API lists household ids and their proposals (no names or ID "
+		    "numbers); put it behind a proxy that authenticates, or listen on 127.0.0.1 "
+		    "(README, HTTP)",
+		    h->bound);
 	*out = h;
 	return 0;
 }

@@ -1107,6 +1107,15 @@ def test(t):
     check_dashboard(t, prov, paddr)
     check_answer_budget(t, counties[0], caddr)
     check_tree_metrics(t, prov, paddr)
+    # After all those bad requests, the province's log is still the log's own
+    # lines (libmicrohttpd's messages go through it, at debug level), and a
+    # server on loopback is not warned about.
+    stray = [ln for ln in prov.log_text().splitlines()
+             if ln and not ln.startswith("--- jzfptest") and
+             not re.match(r"(debug|info|warn|error) \d{4}-\d\d-\d\dT", ln)]
+    check(not stray, f"{prov}: log lines not in the log's format: {stray[:5]}")
+    check(not t.grep_log(prov, r"reachable from other machines"),
+          f"{prov}: warned about a server on 127.0.0.1")
 
     # Stopped with the node: the port is closed.
     t.stop(prov)
