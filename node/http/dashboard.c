@@ -51,6 +51,27 @@ esc(struct sbuf *o, const char *text)
 	http_html_escape(o, text);
 }
 
+/*
+ * ROW's incidence in hundredths of a percent, rounded half up, into OUT
+ * ("2.96"; "" without a census), and as a number into *X. The page shows
+ * two decimals, as the exit line has (3.00): at one decimal, as rollup
+ * gives, 2.96 reads "3.0" beside a green "below the line". Exact from the
+ * row's counts, like the green itself.
+ */
+static void
+incidence(const Ctl__RollupRow *row, char out[32], double *x)
+{
+	out[0] = 0;
+	*x = 0;
+	if (!row->rural_population)
+		return;
+	uint64_t poor = row->poor_persons > 0 ? (uint64_t)row->poor_persons : 0;
+	unsigned __int128 num = (unsigned __int128)poor * 20000 + row->rural_population;
+	uint64_t h = (uint64_t)(num / ((unsigned __int128)row->rural_population * 2));
+	snprintf(out, 32, "%" PRIu64 ".%02" PRIu64, h / 100, h % 100);
+	*x = (double)h / 100;
+}
+
 static const char *
 level_zh(const char *level)
 {
@@ -98,6 +119,7 @@ static const char style[] =
     "tr.below td{background:#e8f5e9}tr.above td.inc{color:#b71c1c;font-weight:bold}"
     ".tag{display:inline-block;padding:0 6px;border-radius:3px;font-size:.85em}"
     ".tag.ok{background:#2e7d32;color:#fff}.tag.no{background:#eee;color:#555}"
+    ".headline .big{font-size:1.4em;font-weight:bold}"
     ".down{color:#b71c1c;font-weight:bold}.up{color:#2e7d32}"
     "svg{max-width:760px;display:block;overflow:visible}"
     ".facts{display:flex;flex-wrap:wrap;gap:8px}.facts div{background:#eef1f4;"
@@ -158,12 +180,9 @@ chart(struct sbuf *o, const Ctl__RollupReply *r)
 		thr /= 10;
 	max = thr;
 	for (size_t i = 0; i < r->n_rows; i++) {
-		const Ctl__Fixed *f = r->rows[i]->incidence_pct;
-		if (!f)
-			continue;
-		double x = (double)f->value;
-		for (uint32_t k = 0; k < f->scale; k++)
-			x /= 10;
+		char inc[32];
+		double x;
+		incidence(r->rows[i], inc, &x);
 		if (x > max)
 			max = x;
 	}
@@ -179,13 +198,8 @@ chart(struct sbuf *o, const Ctl__RollupReply *r)
 		const Ctl__RollupRow *row = r->rows[i];
 		double y = row_h * (double)i + 4;
 		char inc[32];
-		render_fixed(row->incidence_pct, inc);
-		double x = 0;
-		if (row->incidence_pct) {
-			x = (double)row->incidence_pct->value;
-			for (uint32_t k = 0; k < row->incidence_pct->scale; k++)
-				x /= 10;
-		}
+		double x;
+		incidence(row, inc, &x);
 		bool below = row->below_threshold && row->below_threshold->value;
 		sbuf_printf(o, "<text x=\"%.1f%%\" y=\"%.1f\" text-anchor=\"end\">", left - 1,
 		            y + 14);
@@ -232,7 +246,8 @@ rollup_section(struct sbuf *o, const Ctl__RollupReply *r)
 	for (size_t i = 0; i < r->n_rows; i++) {
 		const Ctl__RollupRow *row = r->rows[i];
 		char inc[32];
-		render_fixed(row->incidence_pct, inc);
+		double x;
+		incidence(row, inc, &x);
 		bool known = row->below_threshold != NULL;
 		bool below = known && row->below_threshold->value;
 		sbuf_printf(o, "<tr class=\"%s\"><td>", !known ? "" : below ? "below" : "above");
@@ -344,6 +359,34 @@ void
 http_dashboard_rollup(struct sbuf *o, const Ctl__RollupReply *r)
 {
 	rollup_section(o, r);
+}
+
+void
+http_dashboard_headline(struct sbuf *o, const Ctl__RollupReply *r)
+{
+	sbuf_printf(o, "<section id=\"headline\" class=\"headline\">");
+	if (r->n_rows != 1) {
+		sbuf_printf(o, "<p>本级贫困发生率：暂无数据。</p></section>\n");
+		return;
+	}
+	const Ctl__RollupRow *row = r->rows[0];
+	char inc[32], thr[32];
+	double x;
+	incidence(row, inc, &x);
+	render_fixed(r->threshold_pct, thr);
+	bool known = row->below_threshold != NULL;
+	bool below = known && row->below_threshold->value;
+	sbuf_printf(o, "<p><span class=\"big\">");
+	esc(o, row->name[0] ? row->name : row->area);
+	sbuf_printf(o, "贫困发生率 %s%s</span>", inc[0] ? inc : "—", inc[0] ? "%" : "");
+	if (known)
+		sbuf_printf(o, " <span class=\"tag %s\">%s退出线 %s%%</span>", below ? "ok" : "no",
+		            below ? "低于" : "未低于", thr);
+	sbuf_printf(o,
+	            "</p><p class=\"meta\">%u年 · 贫困人口 %" PRId64 " / 农村户籍人口 %" PRIu64
+	            " · 贫困户 %" PRId64 " · 待审提案 %" PRIu64 "</p></section>\n",
+	            row->year, row->poor_persons, row->rural_population, row->poor_households,
+	            row->pending);
 }
 
 void

@@ -889,15 +889,17 @@ levels_below(enum area_level node, enum area_level out[4])
 	return n;
 }
 
-/* The dashboard's section of rollup level LEVEL into OUT: the one kept for
- * SNAP, or read and kept. 0, or the error with *WHY (the service in S,
- * released by the caller when *ASKED). */
+/* The dashboard's section of rollup level LEVEL into OUT (with HEADLINE,
+ * the node's own area's figure at the top): the one kept for SNAP, or read
+ * and kept. 0, or the error with *WHY (the service in S, released by the
+ * caller when *ASKED). */
 static int
-dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sbuf *out,
-                 struct svc *s, bool *asked, char *why, size_t whylen)
+dashboard_rollup(struct http *h, enum area_level level, bool headline, uint64_t snap,
+                 struct sbuf *out, struct svc *s, bool *asked, char *why, size_t whylen)
 {
 	char key[64];
-	snprintf(key, sizeof(key), "dashboard|%s", area_level_name(level));
+	snprintf(key, sizeof(key), "dashboard|%s%s", area_level_name(level),
+	         headline ? "|own" : "");
 	*asked = false;
 	struct rcache_body *sec = rcache_get(h->rc, key, snap);
 	if (!sec) {
@@ -910,7 +912,10 @@ dashboard_rollup(struct http *h, enum area_level level, uint64_t snap, struct sb
 		struct sbuf b;
 		sbuf_init(&b);
 		rcache_count_read(h->rc);
-		http_dashboard_rollup(&b, rp.rollup);
+		if (headline)
+			http_dashboard_headline(&b, rp.rollup);
+		else
+			http_dashboard_rollup(&b, rp.rollup);
 		if (b.oom) { /* a section cut short is no page to send */
 			sbuf_release(&b);
 			snprintf(why, whylen, "out of memory");
@@ -953,9 +958,16 @@ get_dashboard(struct http *h, struct MHD_Connection *c)
 	uint64_t snap = 0;
 	if (!err) /* on error WHY says how far behind the tables are */
 		err = snapshot_now(h, &snap, why, sizeof(why));
+	if (!err) {
+		bool asked;
+		err = dashboard_rollup(h, h->cfg->level, true, snap, &b, &rs, &asked, why,
+		                       sizeof(why));
+		if (asked)
+			svc_release(&rs);
+	}
 	for (size_t i = 0; !err && i < nl; i++) {
 		bool asked;
-		err = dashboard_rollup(h, lv[i], snap, &b, &rs, &asked, why, sizeof(why));
+		err = dashboard_rollup(h, lv[i], false, snap, &b, &rs, &asked, why, sizeof(why));
 		if (asked)
 			svc_release(&rs);
 	}

@@ -30,6 +30,9 @@ void http_dashboard(struct sbuf *out, const Ctl__StatusReply *st, const Ctl__Tre
  * kept with its store snapshot), the tail (proposals, sync tree). */
 void http_dashboard_head(struct sbuf *out, const Ctl__StatusReply *st);
 void http_dashboard_rollup(struct sbuf *out, const Ctl__RollupReply *r);
+/* The node's own area's figure, R its one row (the rollup of the node's
+ * level under its area). */
+void http_dashboard_headline(struct sbuf *out, const Ctl__RollupReply *r);
 void http_dashboard_tail(struct sbuf *out, const Ctl__StatusReply *st, const Ctl__TreeReply *tree);
 
 /* TEXT escaped for HTML text and attribute values. */

@@ -1001,10 +1001,21 @@ def check_dashboard(t, n, addr):
     check_eq(sorted(r["area"] for r in counties), sorted(COUNTIES), f"{n}: counties")
     check("<i>" not in page and "&lt;i&gt;&quot;&amp;\\" in page,
           f"{n}: the name {COUNTIES['630122000000']!r} is not escaped into HTML")
+    def pct2(r):
+        """The incidence as the page shows it: hundredths, rounded half up."""
+        pop, poor = int(r["rural_population"]), max(int(r["poor_persons"]), 0)
+        h = (poor * 20000 + pop) // (pop * 2)
+        return f"{h // 100}.{h % 100:02d}"
+    own = t.rollup(n, "province")
+    check_eq(len(own), 1, f"{n}: rollup at its own level")
+    want = f"{html.escape(own[0]['name'])}贫困发生率 {pct2(own[0])}%"
+    check(want in page and f"农村户籍人口 {own[0]['rural_population']}" in page,
+          f"{n}: / lacks its own figure {want!r}")
     for level in ("county", "township", "village"):
         for r in t.rollup(n, level):
-            check(html.escape(r["name"]) in page and r["incidence_pct"] in page,
-                  f"{n}: / lacks {level} {r['name']} {r['incidence_pct']}")
+            check(html.escape(r["name"]) in page and
+                  f'<td class="inc">{pct2(r)}</td>' in page,
+                  f"{n}: / lacks {level} {r['name']} {pct2(r)}")
             # the row's figures as they are now (the sections are kept per snapshot)
             tail = (f"<td>{r['poor_persons']}</td><td>{r['rural_population']}</td>"
                     f"<td>{r['poor_households']}</td><td>{r['pending']}</td>"
@@ -1030,8 +1041,8 @@ def check_dashboard(t, n, addr):
                         r"</td><td class=\"inc\">([^<]*)</td>.*?<td>" + re.escape(r["area"]) +
                         r"</td></tr>", dom)
         check(row is not None, f"{n}: the DOM has no table row for {r['name']}")
-        check_eq(row.group(1), r["incidence_pct"], f"{n}: {r['name']} incidence in the DOM")
-        check(f"{r['incidence_pct']}%" in dom, f"{n}: the chart lacks {r['name']}'s figure")
+        check_eq(row.group(1), pct2(r), f"{n}: {r['name']} incidence in the DOM")
+        check(f"{pct2(r)}%" in dom, f"{n}: the chart lacks {r['name']}'s figure")
     check(dom.count("<svg") >= 1, f"{n}: the DOM has no chart")
     jt.log(f"{n}: the dashboard in Chromium shows {len(counties)} counties with their figures")
 

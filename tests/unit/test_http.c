@@ -158,8 +158,11 @@ dashboard_page(void **state)
 		rows[i].area = (char *)(uintptr_t)areas[i];
 		rows[i].level = "township";
 		rows[i].name = (char *)(uintptr_t)names[i];
-		inc[i].value = i ? 41 : 25; /* 2.5 and 4.1 */
+		/* 2.96 % (rollup's one decimal: 3.0, below 3.00) and 4.1 % */
+		inc[i].value = i ? 41 : 30;
 		inc[i].scale = 1;
+		rows[i].poor_persons = i ? 41 : 296;
+		rows[i].rural_population = i ? 1000 : 10000;
 		rows[i].incidence_pct = &inc[i];
 		below[i].value = i == 0;
 		rows[i].below_threshold = &below[i];
@@ -183,13 +186,29 @@ dashboard_page(void **state)
 	assert_non_null(strstr(b.p, "&lt;script&gt;x&lt;/script&gt;"));
 	assert_non_null(strstr(b.p, "<meta name=\"viewport\""));
 	assert_non_null(strstr(b.p, "各乡镇贫困发生率（2个，2020年）"));
-	/* the first is below the threshold, the second above */
+	/* the first is below the threshold, the second above; two decimals,
+	 * as the line has: 2.96, not rollup's 3.0 */
 	assert_non_null(strstr(b.p, "<tr class=\"below\"><td>&lt;script&gt;x&lt;/script&gt;</td>"
-	                            "<td class=\"inc\">2.5</td>"));
+	                            "<td class=\"inc\">2.96</td>"));
 	assert_non_null(
-	    strstr(b.p, "<tr class=\"above\"><td>湟中区</td><td class=\"inc\">4.1</td>"));
+	    strstr(b.p, "<tr class=\"above\"><td>湟中区</td><td class=\"inc\">4.10</td>"));
+	assert_null(strstr(b.p, ">3.0<"));
 	assert_non_null(strstr(b.p, "退出线 3.00%"));
 	assert_null(strstr(b.p, "src=")); /* nothing loaded, from here or elsewhere */
+	sbuf_release(&b);
+
+	/* The node's own figure at the top: one row. */
+	sbuf_init(&b);
+	r.n_rows = 1;
+	http_dashboard_headline(&b, &r);
+	assert_non_null(strstr(b.p, "&lt;script&gt;x&lt;/script&gt;贫困发生率 2.96%"));
+	assert_non_null(strstr(b.p, "低于退出线 3.00%"));
+	assert_non_null(strstr(b.p, "贫困人口 296 / 农村户籍人口 10000"));
+	sbuf_release(&b);
+	sbuf_init(&b);
+	r.n_rows = 0;
+	http_dashboard_headline(&b, &r);
+	assert_non_null(strstr(b.p, "暂无数据"));
 	sbuf_release(&b);
 }
 
