@@ -76,6 +76,7 @@ REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_r
             "jzfp_disk_free_bytes", "jzfp_build_info", "jzfp_node_info", "jzfp_receipt_intact",
             "jzfp_disk_low", "jzfp_own_steps_refused", "jzfp_child_refused_total",
             "jzfp_may_sign", "jzfp_clock_behind_seconds", "jzfp_store_failing",
+            "jzfp_store_write_failures_total",
             "jzfp_registry_failing", "jzfp_receipt_unconfirmed_records",
             "jzfp_tree_stale_seconds"]
 # Shown only while a node of the subtree is stale (check_tree_metrics).
