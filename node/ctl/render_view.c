@@ -69,6 +69,9 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		            r->store->registry_error);
 	if (r->listen[0])
 		sbuf_printf(out, "listen    %s\n", r->listen);
+	if (r->http_listen && r->http_listen[0])
+		sbuf_printf(out, "http      http://%s/ (metrics, API, dashboard)\n",
+		            r->http_listen);
 	if (r->parent) {
 		const Ctl__ParentState *p = r->parent;
 		sbuf_printf(out, "parent    %s %s, backlog %" PRIu64 "%s%s\n", p->endpoint,

@@ -158,7 +158,11 @@ facts(struct sbuf *o, const Ctl__StatusReply *st)
 	}
 	fact(o, "可签发", st->may_sign ? "是" : "否");
 	if (st->store) {
-		snprintf(v, sizeof(v), "%.1f MiB", (double)st->store->disk_free_bytes / 1048576);
+		double mib = (double)st->store->disk_free_bytes / 1048576;
+		if (mib >= 10240)
+			snprintf(v, sizeof(v), "%.1f GiB", mib / 1024);
+		else
+			snprintf(v, sizeof(v), "%.1f MiB", mib);
 		fact(o, "磁盘剩余", v);
 	}
 	sbuf_printf(o, "</div></section>\n");

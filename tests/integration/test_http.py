@@ -1090,6 +1090,9 @@ def test(t):
     paddr = http_addr(t, prov)
     caddr = http_addr(t, counties[0])
     check(paddr != caddr, "two nodes on one HTTP port")
+    text = t.ctl_text(prov, "status")
+    check(f"http      http://{paddr[0]}:{paddr[1]}/" in text,
+          f"{prov}: status does not show its HTTP address:\n{text}")
     check_eq(t.status(counties[1]).get("http_listen"), "", f"{counties[1]}: HTTP is off")
 
     check_metrics(t, prov, paddr, list(COUNTIES))
