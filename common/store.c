@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct store {
 	struct mark_journal *marks; /* store_changes */
 	store_mark_fn *mark;        /* per table, store_mark */
 	bool marking;               /* any set: writes publish their marks */
+	atomic_bool damaged;        /* a page did not read (store_damaged) */
 };
 
 /* Write transactions whose marks are kept (store_changes). */
@@ -72,9 +74,17 @@ mdb_err(int rc)
 static int
 txn_err(const struct store_txn *txn, int rc)
 {
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || (rc == MDB_BAD_TXN && !txn->err))
+		atomic_store(&txn->st->damaged, true);
 	if (rc != MDB_BAD_TXN)
 		return mdb_err(rc);
 	return txn->err ? txn->err : JZ_ECORRUPT;
+}
+
+bool
+store_damaged(struct store *st)
+{
+	return atomic_load(&st->damaged);
 }
 
 /*
@@ -781,6 +791,8 @@ store_copy(struct store *st, const char *dir, const char *mark_key, const char *
 	pthread_rwlock_rdlock(&st->grow_lock);
 	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
 	pthread_rwlock_unlock(&st->grow_lock);
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+		atomic_store(&st->damaged, true);
 	if (rc)
 		return mdb_err(rc);
 	if (!mark_key)

@@ -278,4 +278,9 @@ JZ_NODISCARD int store_changes(struct store *st, uint64_t from, uint64_t to, uin
 /* Bytes in use and map size, for status and the disk alarm. */
 void store_usage(struct store *st, uint64_t *used, uint64_t *map_size);
 
+/* Has a read or a copy met a page of the store that does not read (LMDB's
+ * MDB_CORRUPTED or MDB_PAGE_NOTFOUND) since it was opened? Then its
+ * answers may fail where they meet them: restore the last backup. */
+bool store_damaged(struct store *st);
+
 #endif

@@ -171,7 +171,7 @@ svc_fail(struct svc *s, int code, const char *fmt, ...)
 	/* What the store said when a page of it did not read: what to do,
 	 * here and in the log (the operator asking may not be the one who
 	 * reads the log). */
-	if (code == JZ_ECORRUPT && !strstr(s->why, "backup")) {
+	if (code == JZ_ECORRUPT && s->st && store_damaged(s->st)) {
 		size_t n = strlen(s->why);
 		snprintf(
 		    s->why + n, sizeof(s->why) - n,

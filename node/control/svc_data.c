@@ -257,17 +257,20 @@ show_objector(struct svc *s, struct store_txn *txn, const struct wf_hist *h, Ctl
 	struct rec_objector *o = malloc(sizeof(*o));
 	size_t pn = 0;
 	int err = 0;
-	if (!pt || !o) {
-		err = -ENOMEM;
-	} else if (sealer_open(txn, s->id, &e, pt, REC_MAX_ENCODED, &pn) == 0 &&
-	           rec_objector_decode(o, pt, pn) == 0) {
+	int rc = !pt || !o ? -ENOMEM : sealer_open(txn, s->id, &e, pt, REC_MAX_ENCODED, &pn);
+	if (rc == 0 && rec_objector_decode(o, pt, pn) == 0) {
 		x->objector = svc_strdup(s, "readable");
 		x->objector_name = svc_strdup_personal(s, o->name);
 		x->objector_contact = svc_strdup_personal(s, o->contact);
 		if (!x->objector || !x->objector_name || !x->objector_contact)
 			err = -ENOMEM;
-	} else if (!(x->objector = svc_strdup(s, "sealed"))) {
-		err = -ENOMEM;
+	} else if (rc == 0 || rc == JZ_EREFUSED || rc == JZ_EFORGED || rc == JZ_ENOTFOUND) {
+		/* not one of its readers; or its key record not held here yet */
+		x->objector = svc_strdup(s, rc == JZ_ENOTFOUND ? "not held yet" : "sealed");
+		if (!x->objector)
+			err = -ENOMEM;
+	} else {
+		err = rc; /* a store error: the read fails, not just this line */
 	}
 	if (pt)
 		sodium_memzero(pt, REC_MAX_ENCODED);

@@ -123,6 +123,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->registry_caught_up = v->caught_up;
 	store->error = svc_strdup(s, v->store_err ? err_str(v->store_err) : "");
 	store->write_failures = v->store_failures;
+	store->damaged = store_damaged(s->st);
 	store->last_write_error =
 	    svc_strdup(s, v->store_failures ? err_str(v->store_last_err) : "");
 	if (v->store_failures &&

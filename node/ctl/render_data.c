@@ -41,6 +41,11 @@ render_steps(struct sbuf *out, const Ctl__HouseholdProposal *p)
 		else if (h->objector && strcmp(h->objector, "sealed") == 0)
 			sbuf_printf(out, "      lodged by (sealed: this node is not one of its "
 			                 "readers)\n");
+		else if (h->objector && h->objector[0])
+			sbuf_printf(out,
+			            "      lodged by (%s: the key it is sealed with has not come "
+			            "here yet)\n",
+			            h->objector);
 	}
 }
 

@@ -51,6 +51,10 @@ render_status_text(struct sbuf *out, const Ctl__StatusReply *r)
 		    r->store->disk_low ? " (ALARM: disk nearly full)" : "");
 	if (r->store && r->store->disk_low && r->store->disk_low_why && r->store->disk_low_why[0])
 		sbuf_printf(out, "          the alarm: %s\n", r->store->disk_low_why);
+	if (r->store && r->store->damaged)
+		sbuf_printf(out,
+		            "store     DAMAGED: a read met pages of the store that do not read: "
+		            "stop the node and restore its last backup\n");
 	if (r->store && r->store->error && r->store->error[0]) {
 		sbuf_printf(out, "store     WRITES FAIL: %s\n", r->store->error);
 	} else if (r->store && r->store->write_failures) {

@@ -52,11 +52,12 @@ esc(struct sbuf *o, const char *text)
 }
 
 /*
- * ROW's incidence in hundredths of a percent, rounded half up, into OUT
- * ("2.96"; "" without a census), and as a number into *X. The page shows
- * two decimals, as the exit line has (3.00): at one decimal, as rollup
- * gives, 2.96 reads "3.0" beside a green "below the line". Exact from the
- * row's counts, like the green itself.
+ * ROW's incidence in hundredths of a percent into OUT ("2.96"; "" without
+ * a census), and as a number into *X. The page shows two decimals, as the
+ * exit line has (3.00): at one decimal, as rollup gives, 2.96 reads "3.0"
+ * beside a green "below the line". Rounded toward the row's verdict, which
+ * is exact (below_threshold): down when below the line, up when not, so
+ * that 2.996 shows 2.99 in green, never 3.00 (half up when there is none).
  */
 static void
 incidence(const Ctl__RollupRow *row, char out[32], double *x)
@@ -66,8 +67,14 @@ incidence(const Ctl__RollupRow *row, char out[32], double *x)
 	if (!row->rural_population)
 		return;
 	uint64_t poor = row->poor_persons > 0 ? (uint64_t)row->poor_persons : 0;
-	unsigned __int128 num = (unsigned __int128)poor * 20000 + row->rural_population;
-	uint64_t h = (uint64_t)(num / ((unsigned __int128)row->rural_population * 2));
+	unsigned __int128 num = (unsigned __int128)poor * 10000, den = row->rural_population;
+	uint64_t h;
+	if (!row->below_threshold)
+		h = (uint64_t)((num * 2 + den) / (den * 2));
+	else if (row->below_threshold->value)
+		h = (uint64_t)(num / den);
+	else
+		h = (uint64_t)((num + den - 1) / den);
 	snprintf(out, 32, "%" PRIu64 ".%02" PRIu64, h / 100, h % 100);
 	*x = (double)h / 100;
 }

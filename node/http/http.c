@@ -1044,6 +1044,9 @@ on_panic(void *cls, const char *file, unsigned int line, const char *reason)
  * gone mid-request): one or more a bad request, so the log's debug level,
  * in the log's own format and with no control character a client could
  * have put there. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -170,6 +170,10 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 		gauge_u(o, "jzfp_store_failing",
 		        "1 when the store's writes fail (status: store.error names why).",
 		        r->store->error && r->store->error[0]);
+		gauge_u(o, "jzfp_store_damaged",
+		        "1 once a read or a backup met a page of the store that does not read "
+		        "(restore the last backup).",
+		        r->store->damaged);
 		counter_u(o, "jzfp_store_write_failures_total",
 		          "Writes that failed for want of storage since start (disk full, I/O "
 		          "error), including those that succeeded when retried.",
@@ -207,9 +211,12 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 
 	if (r->n_children) {
 		family(o, "jzfp_child_connected", "gauge", "1 when the child's link is up.");
-		for (size_t i = 0; i < r->n_children; i++)
-			sample_u(o, "jzfp_child_connected", "child", r->children[i]->area, "name",
-			         r->children[i]->name, r->children[i]->connected);
+		for (size_t i = 0; i < r->n_children; i++) {
+			/* the child's level too: its alert is about the child */
+			sample_start(o, "jzfp_child_connected", "child", r->children[i]->area,
+			             "name", r->children[i]->name, "level", r->children[i]->level);
+			sbuf_printf(o, " %d\n", r->children[i]->connected ? 1 : 0);
+		}
 		family(o, "jzfp_child_last_seen_seconds", "gauge",
 		       "Seconds since the child was last heard from (one not heard from since "
 		       "this node started: since the start).");

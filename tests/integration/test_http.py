@@ -76,7 +76,7 @@ REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_r
             "jzfp_disk_free_bytes", "jzfp_build_info", "jzfp_node_info", "jzfp_receipt_intact",
             "jzfp_disk_low", "jzfp_own_steps_refused", "jzfp_child_refused_total",
             "jzfp_may_sign", "jzfp_clock_behind_seconds", "jzfp_store_failing",
-            "jzfp_store_write_failures_total",
+            "jzfp_store_write_failures_total", "jzfp_store_damaged",
             "jzfp_registry_failing", "jzfp_receipt_unconfirmed_records",
             "jzfp_tree_stale_seconds"]
 # Shown only while a node of the subtree is stale (check_tree_metrics).
@@ -516,7 +516,7 @@ def check_metrics(t, n, addr, children):
     check_eq(sorted(by_child), sorted(children), f"{n}: children in status")
     for area, c in by_child.items():
         c2 = next(x for x in st2["children"] if x["area"] == area)
-        check_eq(val("jzfp_child_connected", child=area, name=c["name"]), 1.0,
+        check_eq(val("jzfp_child_connected", child=area, name=c["name"], level=c["level"]), 1.0,
                  f"{n}: child_connected{{child={area}}}")
         # Heartbeats reset it: within what counts as connected.
         between(val("jzfp_child_last_seen_seconds", child=area, name=c["name"]), 0,
@@ -1003,9 +1003,11 @@ def check_dashboard(t, n, addr):
     check("<i>" not in page and "&lt;i&gt;&quot;&amp;\\" in page,
           f"{n}: the name {COUNTIES['630122000000']!r} is not escaped into HTML")
     def pct2(r):
-        """The incidence as the page shows it: hundredths, rounded half up."""
+        """The incidence as the page shows it: hundredths, rounded toward the
+        row's verdict (down when below the line, up when not)."""
         pop, poor = int(r["rural_population"]), max(int(r["poor_persons"]), 0)
-        h = (poor * 20000 + pop) // (pop * 2)
+        h = {"yes": poor * 10000 // pop, "no": -(-poor * 10000 // pop)}.get(
+            r["below_threshold"], (poor * 20000 + pop) // (pop * 2))
         return f"{h // 100}.{h % 100:02d}"
     own = t.rollup(n, "province")
     check_eq(len(own), 1, f"{n}: rollup at its own level")

@@ -390,6 +390,21 @@ receipts_from_the_province(void **state)
 	assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
 	assert_int_equal(receipt_get(&txn, ident_public(fx->v1), &fr), JZ_ENOTFOUND);
 	store_abort(&txn);
+	/* A receipt written by a build before receipt_of: taken as ours unless
+	 * it names more than our chain holds (a key re-keyed under that build). */
+	for (int k = 0; k < 2; k++) {
+		uint8_t rv[17] = {0};
+		be64_put(rv, k ? 99 : 1);
+		rv[8] = 1;
+		assert_int_equal(store_begin(nd->st, &txn, STORE_RW), 0);
+		store_del(&txn, STORE_META, "receipt_of", 10);
+		store_put(&txn, STORE_META, "receipt", 7, rv, sizeof(rv));
+		assert_int_equal(store_commit(&txn), 0);
+		assert_int_equal(store_begin(nd->st, &txn, STORE_RO), 0);
+		assert_int_equal(receipt_get(&txn, ident_public(fx->county), &fr),
+		                 k ? JZ_ENOTFOUND : 0);
+		store_abort(&txn);
+	}
 
 	/* A receipt from a village: refused. */
 	chain_init(&cv, fx->v1, 0);

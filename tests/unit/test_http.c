@@ -83,6 +83,7 @@ fixture_init(struct fixture *f)
 	ctl__child_state__init(&f->child);
 	f->child.area = "630121101000";
 	f->child.name = "桥\"头\\镇\n";
+	f->child.level = "township";
 	f->child.connected = true;
 	f->child.last_seen_s = 0.25;
 	f->childp[0] = &f->child;
@@ -109,7 +110,7 @@ metrics_text(void **state)
 	/* backslash, double quote and newline escaped in label values */
 	assert_non_null(strstr(b.p,
 	                       "jzfp_child_connected{child=\"630121101000\",name=\"桥\\\"头\\\\镇"
-	                       "\\n\"} 1\n"));
+	                       "\\n\",level=\"township\"} 1\n"));
 	assert_non_null(strstr(b.p, "jzfp_child_last_seen_seconds{child=\"630121101000\""));
 	/* no parent, no receipt: those families are left out whole */
 	assert_null(strstr(b.p, "jzfp_parent_connected"));
@@ -204,6 +205,22 @@ dashboard_page(void **state)
 	assert_non_null(strstr(b.p, "&lt;script&gt;x&lt;/script&gt;贫困发生率 2.96%"));
 	assert_non_null(strstr(b.p, "低于退出线 3.00%"));
 	assert_non_null(strstr(b.p, "贫困人口 296 / 农村户籍人口 10000"));
+	sbuf_release(&b);
+	/* Rounded toward the verdict, never onto the line: 2.996 % below it
+	 * shows 2.99, 3.0001 % not below it 3.01. */
+	sbuf_init(&b);
+	rows[0].poor_persons = 2996;
+	rows[0].rural_population = 100000;
+	http_dashboard_headline(&b, &r);
+	assert_non_null(strstr(b.p, "贫困发生率 2.99%"));
+	sbuf_release(&b);
+	sbuf_init(&b);
+	rows[0].poor_persons = 30001;
+	rows[0].rural_population = 1000000;
+	below[0].value = false;
+	http_dashboard_headline(&b, &r);
+	assert_non_null(strstr(b.p, "贫困发生率 3.01%"));
+	assert_non_null(strstr(b.p, "未低于退出线 3.00%"));
 	sbuf_release(&b);
 	sbuf_init(&b);
 	r.n_rows = 0;

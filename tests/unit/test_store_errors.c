@@ -146,6 +146,7 @@ damaged_pages_say_so(void **state)
 		store_put(&txn, T_ITEMS, k, sizeof(k), "a value of some length", 22);
 	}
 	assert_int_equal(store_commit(&txn), 0);
+	assert_false(store_damaged(fx->ts.st));
 
 	char path[600];
 	snprintf(path, sizeof(path), "%s/data.mdb", fx->ts.dir);
@@ -171,6 +172,7 @@ damaged_pages_say_so(void **state)
 	assert_int_equal(err, JZ_ECORRUPT);
 	(void)store_iter_close(&it);
 	store_abort(&txn);
+	assert_true(store_damaged(fx->ts.st)); /* for status and /metrics */
 }
 
 int
