@@ -226,6 +226,14 @@ parse_long(const char *v, long min, long max, long *out)
 	return true;
 }
 
+bool
+config_listen_is_loopback(const struct sockaddr_storage *ss, bool v6)
+{
+	if (v6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+}
+
 int
 config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool *v6,
                     const char **why)

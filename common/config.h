@@ -139,4 +139,8 @@ int config_parse(struct config *out, const char *path, const char *text, size_t 
 int config_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len, bool *v6,
                         const char **why);
 
+/* Is the address config_parse_listen gave a loopback one (127.0.0.0/8,
+ * ::1), reachable from this machine only? */
+bool config_listen_is_loopback(const struct sockaddr_storage *ss, bool v6);
+
 #endif

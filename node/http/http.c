@@ -1082,15 +1082,6 @@ bind_exact(const struct sockaddr_storage *ss, socklen_t sl, bool v6)
 	return fd;
 }
 
-/* Is SS a loopback address (127.0.0.0/8, ::1)? */
-static bool
-is_loopback(const struct sockaddr_storage *ss, bool v6)
-{
-	if (v6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-	return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-}
-
 /* Free H, its server stopped (or never started), its lock set up. */
 static void
 free_server(struct http *h)
@@ -1205,7 +1196,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 		return JZ_EIO;
 	}
 	log_info("http: serving on http://%s/", h->bound);
-	if (!is_loopback(&ss, v6))
+	if (!config_listen_is_loopback(&ss, v6))
 		log_warn(
 		    "http: %s is reachable from other machines: the server has no TLS and no "
 		    "login, and its API lists household ids and their proposals (no names or ID "

@@ -413,6 +413,25 @@ http_listen_checked_at_load(void **state)
 	expect_error(fx, COUNTY "[http]\nlisten = 8080\n", 9,
 	             "[http] listen: '8080': must be HOST:PORT or [IPv6]:PORT (127.0.0.1:8080, "
 	             "[::1]:8080)");
+
+	/* Which addresses only this machine reaches (the server warns of the
+	 * others at start). */
+	static const struct {
+		const char *listen;
+		bool loopback;
+	} cases[] = {{"127.0.0.1:8080", true}, {"127.9.9.9:1", true},
+	             {"[::1]:8080", true},     {"0.0.0.0:8080", false},
+	             {"[::]:8080", false},     {"192.168.1.5:80", false},
+	             {"128.0.0.1:80", false},  {"[::ffff:127.0.0.1]:80", false}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		bool v6;
+		const char *why;
+		assert_int_equal(config_parse_listen(cases[i].listen, &ss, &sl, &v6, &why), 0);
+		if (config_listen_is_loopback(&ss, v6) != cases[i].loopback)
+			fail_msg("%s: loopback %d", cases[i].listen, !cases[i].loopback);
+	}
 }
 
 static void
