@@ -67,15 +67,29 @@ log_head(struct store *st)
 	return head;
 }
 
-/* Is DIR (which exists) the node's data directory or under it? */
+/* Is DIR (which exists) the node's data directory or under it? By the
+ * directories themselves (device and inode), so that a symbolic link or a
+ * bind mount of the data directory is seen through. */
 static bool
 inside_data_dir(struct svc *s, const char *dir)
 {
-	char *d = realpath(dir, NULL), *data = realpath(s->cfg->data_dir, NULL);
-	size_t n = data ? strlen(data) : 0;
-	bool inside = d && data && strncmp(d, data, n) == 0 && (d[n] == '/' || d[n] == 0);
-	free(d);
-	free(data);
+	struct stat data, st;
+	char *p = realpath(dir, NULL);
+	bool inside = false;
+	if (p && stat(s->cfg->data_dir, &data) == 0) {
+		for (;;) {
+			if (stat(p[0] ? p : "/", &st) == 0 && st.st_dev == data.st_dev &&
+			    st.st_ino == data.st_ino) {
+				inside = true;
+				break;
+			}
+			char *slash = strrchr(p, '/');
+			if (!slash || !p[0])
+				break;
+			*slash = 0; /* up one; "" is the root */
+		}
+	}
+	free(p);
 	return inside;
 }
 

@@ -81,6 +81,12 @@ def test(t):
     check(p.returncode == 1 and "inside the node's data directory" in p.stderr and
           not os.path.exists(inside),
           f"backup into the node's own data directory: exit {p.returncode} {p.stderr!r}")
+    link = os.path.join(t.dir, "data-link")
+    os.symlink(town.data, link)
+    p = t.run_ctl(town, "backup", os.path.join(link, "copy2"))
+    check(p.returncode == 1 and "inside the node's data directory" in p.stderr and
+          not os.path.exists(os.path.join(town.data, "copy2")),
+          f"backup into the data directory through a link: exit {p.returncode} {p.stderr!r}")
 
     # ---- more records through the township after the copy
     second = jt.gen_households(os.path.join(t.dir, "b-{village}.csv"), [V1], 30, seed=12,
