@@ -277,7 +277,8 @@ svc_status(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		uint64_t now = r->now ? r->now->unix_ms : hlc_wall_ms();
 		rc->age_s = now > rc->at->unix_ms ? (double)(now - rc->at->unix_ms) / 1000 : 0;
 	}
-	r->receipt = rc;
+	/* The province makes the receipts: it has none of its own to show. */
+	r->receipt = s->cfg->has_parent ? rc : NULL;
 	rp->body_case = CTL__REPLY__BODY_STATUS;
 	rp->status = r;
 	return 0;

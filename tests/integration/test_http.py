@@ -438,6 +438,9 @@ def check_metrics(t, n, addr, children):
     text = body.decode("utf-8")
     promtool_check(text, f"{n} /metrics")
     m, helps, types = parse_metrics(text)
+    # The province makes the receipts: none of its own in its status.
+    check((st1.get("receipt") is None) == (not st1.get("parent")),
+          f"{n}: receipt {st1.get('receipt')} with parent {st1.get('parent')}")
 
     def val(metric_, **labels):
         key = (metric_, frozenset(labels.items()))
