@@ -351,6 +351,8 @@ http_dashboard_head(struct sbuf *o, const Ctl__StatusReply *st)
 	const char *name = st->name[0] ? st->name : st->area;
 	sbuf_printf(o, "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
 	               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	               /* left open on a wall screen, it stays current */
+	               "<meta http-equiv=\"refresh\" content=\"60\">"
 	               "<title>");
 	esc(o, name);
 	sbuf_printf(o, " · 扶贫数据节点</title><style>%s</style></head><body>\n", style);

@@ -186,6 +186,7 @@ dashboard_page(void **state)
 	assert_null(strstr(b.p, "<script"));
 	assert_non_null(strstr(b.p, "&lt;script&gt;x&lt;/script&gt;"));
 	assert_non_null(strstr(b.p, "<meta name=\"viewport\""));
+	assert_non_null(strstr(b.p, "<meta http-equiv=\"refresh\" content=\"60\">"));
 	assert_non_null(strstr(b.p, "各乡镇贫困发生率（2个，2020年）"));
 	/* the first is below the threshold, the second above; two decimals,
 	 * as the line has: 2.96, not rollup's 3.0 */
