@@ -71,11 +71,18 @@ mdb_err(int rc)
  * error of ours stuck first: that one is reported. (It was "input/output
  * failure", which sent operators to their disks.)
  */
+/* Remember that LMDB's RC says a page of ST did not read (store_damaged). */
+static void
+note_damage(struct store *st, int rc)
+{
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+		atomic_store(&st->damaged, true);
+}
+
 static int
 txn_err(const struct store_txn *txn, int rc)
 {
-	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || (rc == MDB_BAD_TXN && !txn->err))
-		atomic_store(&txn->st->damaged, true);
+	note_damage(txn->st, rc == MDB_BAD_TXN && !txn->err ? MDB_CORRUPTED : rc);
 	if (rc != MDB_BAD_TXN)
 		return mdb_err(rc);
 	return txn->err ? txn->err : JZ_ECORRUPT;
@@ -791,8 +798,7 @@ store_copy(struct store *st, const char *dir, const char *mark_key, const char *
 	pthread_rwlock_rdlock(&st->grow_lock);
 	int rc = mdb_env_copy2(st->env, dir, MDB_CP_COMPACT);
 	pthread_rwlock_unlock(&st->grow_lock);
-	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
-		atomic_store(&st->damaged, true);
+	note_damage(st, rc);
 	if (rc)
 		return mdb_err(rc);
 	if (!mark_key)

@@ -118,7 +118,7 @@ status_from_view(struct svc *s, const struct control_view *v, Ctl__StatusReply *
 	store->map_bytes = map;
 	store->disk_free_bytes = v->disk_free;
 	store->disk_low = v->disk_low;
-	store->disk_low_why = svc_strdup(s, v->disk_low ? v->disk_low_why : "");
+	store->disk_low_why = svc_strdup(s, v->disk_low_why); /* "" when not low */
 	store->registry_behind = v->local_seq - v->registry_at;
 	store->registry_caught_up = v->caught_up;
 	store->error = svc_strdup(s, v->store_err ? err_str(v->store_err) : "");

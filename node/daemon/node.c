@@ -853,21 +853,25 @@ store_need(uint64_t used, uint64_t map)
 bool
 node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map)
 {
-	return free < store_need(used, map) || free / DISK_LOW_PERCENT < total / 100;
+	return node_disk_low_why(free, total, used, map, NULL, 0);
 }
 
-void
+bool
 node_disk_low_why(uint64_t free, uint64_t total, uint64_t used, uint64_t map, char *why, size_t len)
 {
-	if (free / DISK_LOW_PERCENT < total / 100)
+	bool few = free / DISK_LOW_PERCENT < total / 100, need = free < store_need(used, map);
+	if (len)
+		why[0] = 0;
+	if (few)
 		snprintf(why, len, "under %d %% of the disk is free", DISK_LOW_PERCENT);
-	else
+	else if (need)
 		snprintf(why, len,
 		         "less is free than the store may take before its map grows twice (%llu "
 		         "MiB; [node] map_size_mb, %llu MiB now, sets the map: smaller on a small "
 		         "disk)",
 		         (unsigned long long)(store_need(used, map) >> 20),
 		         (unsigned long long)(map >> 20));
+	return few || need;
 }
 
 /*
@@ -893,11 +897,8 @@ check_storage(struct node *n, uint64_t now)
 	n->disk_free = (uint64_t)fs.f_bavail * fs.f_frsize;
 	n->disk_total = (uint64_t)fs.f_blocks * fs.f_frsize;
 	store_usage(n->st, &used, &map); /* after a growth */
-	bool low = node_disk_low(n->disk_free, n->disk_total, used, map);
-	n->disk_low_why[0] = 0;
-	if (low)
-		node_disk_low_why(n->disk_free, n->disk_total, used, map, n->disk_low_why,
-		                  sizeof(n->disk_low_why));
+	bool low = node_disk_low_why(n->disk_free, n->disk_total, used, map, n->disk_low_why,
+	                             sizeof(n->disk_low_why));
 	if (low && !n->disk_low)
 		log_error("ALARM: disk of %s nearly full: %llu MiB free of %llu MiB: %s",
 		          n->cfg.data_dir, (unsigned long long)(n->disk_free >> 20),

@@ -120,8 +120,9 @@ uint64_t node_now_us(void);
  * or when the store could not fill, up to its growth level, the map it will
  * have after its next growth (twice MAP) without running out of disk. */
 bool node_disk_low(uint64_t free, uint64_t total, uint64_t used, uint64_t map);
-/* Why node_disk_low holds, for people, into WHY[0..len). */
-void node_disk_low_why(uint64_t free, uint64_t total, uint64_t used, uint64_t map, char *why,
+/* node_disk_low, and why it holds, for people, into WHY[0..len) ("" when
+ * it does not; LEN may be 0). */
+bool node_disk_low_why(uint64_t free, uint64_t total, uint64_t used, uint64_t map, char *why,
                        size_t len);
 
 /* Log entries not yet acknowledged by the parent (0 for the province). */

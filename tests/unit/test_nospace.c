@@ -457,10 +457,12 @@ disk_low_follows_disk_and_growth(void **state)
 	assert_false(node_disk_low(300 * M, 1 * G, 1 * M, 16 * M));
 	/* What status says of each. */
 	char why[200];
-	node_disk_low_why(90 * G, 1000 * G, 10 * M, G, why, sizeof(why));
+	assert_true(node_disk_low_why(90 * G, 1000 * G, 10 * M, G, why, sizeof(why)));
 	assert_non_null(strstr(why, "under 10 % of the disk is free"));
-	node_disk_low_why(1500 * M, 4 * G, 10 * M, G, why, sizeof(why));
+	assert_true(node_disk_low_why(1500 * M, 4 * G, 10 * M, G, why, sizeof(why)));
 	assert_non_null(strstr(why, "(1628 MiB; [node] map_size_mb, 1024 MiB now"));
+	assert_false(node_disk_low_why(2 * G, 4 * G, 10 * M, G, why, sizeof(why)));
+	assert_string_equal(why, "");
 }
 
 int
