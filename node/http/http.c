@@ -582,6 +582,7 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	if (!ask_tree(h, &s, &rp))
 		http_metrics_tree(&b, rp.tree);
 	svc_release(&s);
+	http_metrics_process(&b);
 	uint64_t hits, misses, updates;
 	rcache_counts(h->rc, &hits, &misses, &updates);
 	sbuf_printf(&b,

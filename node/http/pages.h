@@ -9,6 +9,7 @@
 #include "ctl.pb-c.h"
 #include "output.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* metrics.c: the Prometheus text exposition of a status reply. */
@@ -20,6 +21,24 @@ void http_metrics_areas(struct sbuf *out, Ctl__RollupReply *const *r, size_t n);
 /* metrics.c: the subtree's nodes from a tree reply (this node first): counts
  * by level and state, backlog by level, and the topmost stale nodes. */
 void http_metrics_tree(struct sbuf *out, const Ctl__TreeReply *tree);
+
+/* process.c: the process_* families of Prometheus's client libraries
+ * (CPU seconds, virtual and resident memory, start time, threads, open and
+ * maximum file descriptors), read from /proc/self. */
+void http_metrics_process(struct sbuf *out);
+
+/* The fields of /proc/self/stat that process.c reports (proc(5)). */
+struct http_proc_stat {
+	unsigned long long utime_ticks, stime_ticks; /* fields 14, 15 */
+	unsigned long long threads;                  /* 20 */
+	unsigned long long start_ticks;              /* 22: after boot */
+	unsigned long long vsize_bytes;              /* 23 */
+	unsigned long long rss_pages;                /* 24 */
+};
+
+/* Parse the text of /proc/[pid]/stat into *OUT; false when it is not one
+ * (too few fields, a field not a number). */
+bool http_proc_stat_parse(const char *text, struct http_proc_stat *out);
 
 /* dashboard.c: the dashboard page from the status, the tree and one
  * rollup per level below the node (ROLLUPS[0] the nearest level). */

@@ -78,7 +78,11 @@ REQUIRED = ["jzfp_records_held", "jzfp_up_backlog_records", "jzfp_down_backlog_r
             "jzfp_may_sign", "jzfp_clock_behind_seconds", "jzfp_store_failing",
             "jzfp_store_write_failures_total", "jzfp_store_damaged",
             "jzfp_registry_failing", "jzfp_receipt_unconfirmed_records",
-            "jzfp_tree_stale_seconds"]
+            "jzfp_tree_stale_seconds",
+            # Prometheus's client libraries' process collector, same names.
+            "process_cpu_seconds_total", "process_resident_memory_bytes",
+            "process_virtual_memory_bytes", "process_start_time_seconds", "process_threads",
+            "process_open_fds", "process_max_fds"]
 # Shown only while a node of the subtree is stale (check_tree_metrics).
 WHEN_STALE = ("jzfp_tree_stale_seconds",)
 # What a node without a parent (the province) does not show.
@@ -427,6 +431,37 @@ def between(v, a, b, what):
     check(lo <= v <= hi, f"{what}: metric {v} not between the status values {a} and {b}")
 
 
+def check_process(n, pid, val):
+    """The process_* families against what /proc says of the daemon's PID:
+    its resident size and threads now (within a factor: it may change in
+    between), its start time, its CPU seconds, its descriptors."""
+    with open(f"/proc/{pid}/statm") as f:
+        resident = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    rss = val("process_resident_memory_bytes")
+    check(resident / 2 < rss < resident * 2, f"{n}: resident {rss}, /proc says {resident}")
+    check(val("process_virtual_memory_bytes") >= rss, f"{n}: virtual below resident")
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        btime = next(int(x.split()[1]) for x in f if x.startswith("btime "))
+    started = btime + int(fields[22 - 3]) / tick
+    check(abs(val("process_start_time_seconds") - started) < 2,
+          f"{n}: start time {val('process_start_time_seconds')}, /proc says {started}")
+    check(started <= time.time(), f"{n}: started in the future")
+    cpu = (int(fields[14 - 3]) + int(fields[15 - 3])) / tick
+    check(0 <= val("process_cpu_seconds_total") <= cpu,
+          f"{n}: cpu {val('process_cpu_seconds_total')} s, /proc says {cpu} s since")
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    check(val("process_threads") >= 3 and abs(val("process_threads") - threads) <= 2,
+          f"{n}: threads {val('process_threads')}, /proc has {threads}")
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    check(3 <= val("process_open_fds") <= val("process_max_fds"),
+          f"{n}: open fds {val('process_open_fds')} of {val('process_max_fds')}")
+    check(abs(val("process_open_fds") - fds) <= 16, f"{n}: open fds {val('process_open_fds')}, "
+          f"/proc has {fds}")
+
+
 def check_metrics(t, n, addr, children):
     t0 = time.monotonic()
     st1 = t.status(n)
@@ -473,6 +508,7 @@ def check_metrics(t, n, addr, children):
     check(min(abs(free - st1["store"]["disk_free_bytes"]),
               abs(free - st2["store"]["disk_free_bytes"])) < 256 << 20,
           f"{n}: disk_free_bytes {free} far from status {st1['store']['disk_free_bytes']}")
+    check_process(n, n.proc.pid, val)
     reasons = st1["refused_by_reason"]
     check_eq(sorted(reasons), ["equivocation", "gap", "other"], f"{n}: refusal reasons")
     for r, v in reasons.items():

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
 
@@ -230,6 +231,77 @@ dashboard_page(void **state)
 	sbuf_release(&b);
 }
 
+/* /proc/[pid]/stat: the name may hold spaces and parentheses; the fields
+ * count from after its last ')'. */
+static void
+proc_stat_fields(void **state)
+{
+	(void)state;
+	struct http_proc_stat ps;
+	const char *line = "4242 (jz (fp) d) S 1 4242 4242 0 -1 4194560 900 0 0 0 "
+	                   "731 129 0 0 20 0 5 0 123456 987654321 2048 18446744073709551615 "
+	                   "1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+	assert_true(http_proc_stat_parse(line, &ps));
+	assert_true(ps.utime_ticks == 731 && ps.stime_ticks == 129);
+	assert_true(ps.threads == 5);
+	assert_true(ps.start_ticks == 123456);
+	assert_true(ps.vsize_bytes == 987654321ULL);
+	assert_true(ps.rss_pages == 2048);
+	/* cut short before the resident size, a field not a number, no name */
+	assert_false(http_proc_stat_parse("4242 (jzfpd) S 1 4242 4242 0 -1 4194560 900 0 0 0 "
+	                                  "731 129 0 0 20 0 5 0 123456 987654321",
+	                                  &ps));
+	assert_false(http_proc_stat_parse("4242 (jzfpd) S 1 4242 4242 0 -1 4194560 900 0 0 0 "
+	                                  "7x1 129 0 0 20 0 5 0 123456 987654321 2048 1",
+	                                  &ps));
+	assert_false(http_proc_stat_parse("4242 jzfpd S 1 2 3", &ps));
+	assert_false(http_proc_stat_parse("", &ps));
+}
+
+/* This process's own families: each once, with a value that parses, and
+ * a resident size near what /proc/self/statm says. */
+static void
+process_families(void **state)
+{
+	(void)state;
+	struct sbuf b;
+	sbuf_init(&b);
+	http_metrics_process(&b);
+	const char *names[] = {"process_cpu_seconds_total",
+	                       "process_virtual_memory_bytes",
+	                       "process_resident_memory_bytes",
+	                       "process_start_time_seconds",
+	                       "process_threads",
+	                       "process_open_fds",
+	                       "process_max_fds"};
+	double v[7];
+	for (size_t i = 0; i < 7; i++) {
+		char type[96], sample[96];
+		snprintf(type, sizeof(type), "# TYPE %s ", names[i]);
+		snprintf(sample, sizeof(sample), "\n%s ", names[i]);
+		assert_non_null(strstr(b.p, type));
+		const char *at = strstr(b.p, sample);
+		assert_non_null(at);
+		assert_null(strstr(at + 1, sample)); /* once */
+		char *end;
+		v[i] = strtod(at + strlen(sample), &end);
+		assert_true(*end == '\n');
+	}
+	assert_non_null(strstr(b.p, "# TYPE process_cpu_seconds_total counter\n"));
+	FILE *f = fopen("/proc/self/statm", "r");
+	assert_non_null(f);
+	unsigned long size, resident;
+	assert_int_equal(fscanf(f, "%lu %lu", &size, &resident), 2);
+	fclose(f);
+	double rss = (double)resident * (double)sysconf(_SC_PAGESIZE);
+	assert_true(v[2] > rss / 2 && v[2] < rss * 2);
+	assert_true(v[1] >= v[2]);                 /* virtual at least resident */
+	assert_true(v[3] > 1.7e9 && v[3] < 4.2e9); /* seconds since 1970, this century */
+	assert_true(v[4] >= 1);
+	assert_true(v[5] >= 1 && v[5] <= v[6]);
+	sbuf_release(&b);
+}
+
 int
 main(void)
 {
@@ -237,6 +309,8 @@ main(void)
 	    cmocka_unit_test(html_escape_every_special),
 	    cmocka_unit_test(metrics_text),
 	    cmocka_unit_test(dashboard_page),
+	    cmocka_unit_test(proc_stat_fields),
+	    cmocka_unit_test(process_families),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
