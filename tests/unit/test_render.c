@@ -106,8 +106,9 @@ test_rollup_excel(void **state)
 	render_rollup_excel(&s, &r);
 	char *t = strndup(s.p, s.n);
 	sbuf_release(&s);
-	assert_memory_equal(t, "\xEF\xBB\xBF地区代码,层级,名称,年度,",
-	                    strlen("\xEF\xBB\xBF地区代码,层级,名称,年度,"));
+	/* the population named as the dashboard and Grafana name it */
+	assert_memory_equal(t, "\xEF\xBB\xBF地区代码,层级,名称,年度,农村户籍人口,贫困户数,",
+	                    strlen("\xEF\xBB\xBF地区代码,层级,名称,年度,农村户籍人口,贫困户数,"));
 	assert_non_null(
 	    strstr(t, ",待定\r\n\t630121101001,村,\"'=HYPERLINK(\"\"x\"\")\",2020,1000,"));
 	assert_non_null(strstr(t, ",13.2,2.0,"));
