@@ -22,6 +22,7 @@
  */
 #include "record.h"
 
+#include "area.h"
 #include "jzfp.fields.h"
 #include "jzfp.pb-c.h"
 #include "pbmsg.h"
@@ -601,12 +602,42 @@ rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n)
 
 /* ------------------------------------------------------------ later kinds */
 
+/* The names of policy P: prefectures' codes in increasing order, each
+ * name clean text, not empty. */
+static bool
+policy_names_ok(const struct rec_policy *p)
+{
+	if (p->n_names > REC_MAX_AREA_NAMES)
+		return false;
+	for (size_t i = 0; i < p->n_names; i++)
+		if (area_level_of(p->names[i].area) != AREA_LEVEL_PREFECTURE ||
+		    (i && p->names[i].area <= p->names[i - 1].area) || !p->names[i].name[0] ||
+		    !cstr_ok(p->names[i].name, sizeof(p->names[i].name)))
+			return false;
+	return true;
+}
+
 static int
 check_policy(const struct rec_policy *p)
 {
-	if (p->notice_days > 365 || p->threshold_bp > 10000 || p->n_lines > REC_MAX_LINES)
+	if (p->notice_days > 365 || p->threshold_bp > 10000 || p->n_lines > REC_MAX_LINES ||
+	    !policy_names_ok(p))
 		return JZ_EPARSE;
 	return 0;
+}
+
+const char *
+rec_policy_area_name(const struct rec_policy *p, uint64_t area)
+{
+	size_t lo = 0, hi = p->n_names;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->names[mid].area < area)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->n_names && p->names[lo].area == area ? p->names[lo].name : NULL;
 }
 
 static int
@@ -655,6 +686,8 @@ rec_policy_encode(const struct rec_policy *p, uint8_t *buf, size_t cap, size_t *
 	Jzfp__Policy m;
 	Jzfp__PovertyLine ls[REC_MAX_LINES];
 	Jzfp__PovertyLine *lp[REC_MAX_LINES];
+	Jzfp__AreaName ns[REC_MAX_AREA_NAMES];
+	Jzfp__AreaName *np[REC_MAX_AREA_NAMES];
 
 	int err = check_policy(p);
 	if (err)
@@ -670,6 +703,14 @@ rec_policy_encode(const struct rec_policy *p, uint8_t *buf, size_t cap, size_t *
 	}
 	m.n_lines = p->n_lines;
 	m.lines = lp;
+	for (size_t i = 0; i < p->n_names; i++) {
+		jzfp__area_name__init(&ns[i]);
+		ns[i].area = p->names[i].area;
+		ns[i].name = (char *)unconst(p->names[i].name);
+		np[i] = &ns[i];
+	}
+	m.n_names = p->n_names;
+	m.names = np;
 	return pack(&m.base, buf, cap, n);
 }
 
@@ -802,7 +843,15 @@ policy_from(struct rec_policy *r, const Jzfp__Policy *m)
 		r->lines[i].fen = m->lines[i]->fen;
 	}
 	r->n_lines = m->n_lines;
-	return true;
+	if (m->n_names > REC_MAX_AREA_NAMES)
+		return false;
+	for (size_t i = 0; i < m->n_names; i++) {
+		r->names[i].area = m->names[i]->area;
+		if (!str_set(r->names[i].name, sizeof(r->names[i].name), m->names[i]->name))
+			return false;
+	}
+	r->n_names = m->n_names;
+	return policy_names_ok(r);
 }
 
 int

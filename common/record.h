@@ -131,7 +131,9 @@ struct rec_node {
 };
 
 /* Policy (KIND_POLICY), signed by the province (DESIGN §2). */
-#define REC_MAX_LINES 64
+#define REC_MAX_LINES      64
+#define REC_MAX_AREA_NAMES 64 /* prefectures named; a province has at most 21 */
+#define REC_AREA_NAME_MAX  64 /* bytes of a prefecture's name, with the NUL */
 
 struct rec_policy {
 	uint16_t notice_days;  /* each window, 1..365; 0 = not given (default 7) */
@@ -141,7 +143,17 @@ struct rec_policy {
 		uint16_t year;
 		uint64_t fen; /* annual net income per capita */
 	} lines[REC_MAX_LINES];
+	/* The prefectures' names (no node runs there to name them), by area,
+	 * each a prefecture's code once, each name clean text, not empty. */
+	size_t n_names; /* 0..REC_MAX_AREA_NAMES */
+	struct {
+		uint64_t area;
+		char name[REC_AREA_NAME_MAX];
+	} names[REC_MAX_AREA_NAMES];
 };
+
+/* The name policy P gives AREA, or NULL. */
+const char *rec_policy_area_name(const struct rec_policy *p, uint64_t area);
 
 /* A workflow event (KIND_WORKFLOW): one step of 两公示一公告 on a list of
  * proposals, each named by the hash of the household version that proposes

@@ -182,7 +182,8 @@ bash "$here/localtree.sh" start "$tree" --bin "$bin" --test-clock
 
 # ---------------------------------------------------------------- policy
 section "The province's policy (Qinghai is a western province: exit threshold 3 %)"
-at $province policy set --notice-days 7 --threshold-pct 3 --line 2019:3747 --line 2020:4000
+at $province policy set --notice-days 7 --threshold-pct 3 --line 2019:3747 --line 2020:4000 \
+	--area-name 630100000000=西宁市 --area-name 632200000000=海北藏族自治州
 bash "$here/localtree.sh" wait "$tree" --bin "$bin" --timeout 60 >/dev/null
 
 # ---------------------------------------------------------------- data

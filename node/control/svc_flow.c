@@ -37,6 +37,7 @@
 #include "sealer.h"
 #include "svc_common.h"
 #include "tables.h"
+#include "text.h"
 #include "timefmt.h"
 #include "workflow.h"
 
@@ -1048,6 +1049,17 @@ policy_reply(struct svc *s, const struct rec_policy *pol, bool signed_, Ctl__Rep
 			return svc_fail(s, -ENOMEM, "out of memory");
 	}
 	r->n_lines = pol->n_lines;
+	r->names = (Ctl__AreaName **)svc_array(s, pol->n_names, sizeof(Ctl__AreaName),
+	                                       (void (*)(void *))ctl__area_name__init);
+	if (!r->names)
+		return svc_fail(s, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < pol->n_names; i++) {
+		r->names[i]->area = area_str(s, pol->names[i].area);
+		r->names[i]->name = svc_strdup(s, pol->names[i].name);
+		if (!r->names[i]->area || !r->names[i]->name)
+			return svc_fail(s, -ENOMEM, "out of memory");
+	}
+	r->n_names = pol->n_names;
 	rp->body_case = CTL__REPLY__BODY_POLICY;
 	rp->policy = r;
 	return 0;
@@ -1090,6 +1102,59 @@ sign_policy(struct applier *a, void *arg)
 	return err ? err : a->txn.err;
 }
 
+/* Set, add or (an empty name) remove the name of a prefecture in POL, its
+ * names kept in the order of their codes; fails naming the option. */
+static int
+name_change(struct svc *s, const Ctl__AreaName *an, struct rec_policy *pol)
+{
+	uint64_t area;
+	const char *code = an->area ? an->area : "", *name = an->name ? an->name : "";
+	if (area_parse(code, &area))
+		return svc_fail(s, JZ_EPARSE, "--area-name: '%s' is not a 12-digit area code",
+		                code);
+	enum area_level lv = area_level_of(area);
+	if (lv != AREA_LEVEL_PREFECTURE)
+		return svc_fail(
+		    s, JZ_EPARSE,
+		    "--area-name: %s is a %s, which its own node names; only a prefecture "
+		    "(市、州, like %.4s00000000) is named here",
+		    code, area_level_name(lv), code);
+	if (!area_is_under(area, s->cfg->area))
+		return svc_fail(s, JZ_EPARSE, "--area-name: %s is not under this province", code);
+	char why[TEXT_WHY_LEN];
+	size_t len = strlen(name);
+	if (len >= REC_AREA_NAME_MAX)
+		return svc_fail(s, JZ_EPARSE,
+		                "--area-name: the name of %s is %zu bytes of UTF-8; at most %d (21 "
+		                "Chinese characters)",
+		                code, len, REC_AREA_NAME_MAX - 1);
+	if (!text_is_clean(name, len, 0, why))
+		return svc_fail(s, JZ_EPARSE, "--area-name: the name of %s: %s", code, why);
+	size_t k = 0;
+	while (k < pol->n_names && pol->names[k].area < area)
+		k++;
+	bool held = k < pol->n_names && pol->names[k].area == area;
+	if (!len) { /* remove */
+		if (held) {
+			memmove(&pol->names[k], &pol->names[k + 1],
+			        (pol->n_names - k - 1) * sizeof(pol->names[0]));
+			pol->n_names--;
+		}
+		return 0;
+	}
+	if (!held) {
+		if (pol->n_names == REC_MAX_AREA_NAMES)
+			return svc_fail(s, JZ_EPARSE, "--area-name: at most %d prefectures",
+			                REC_MAX_AREA_NAMES);
+		memmove(&pol->names[k + 1], &pol->names[k],
+		        (pol->n_names - k) * sizeof(pol->names[0]));
+		pol->n_names++;
+		pol->names[k].area = area;
+	}
+	memcpy(pol->names[k].name, name, len + 1);
+	return 0;
+}
+
 /* Apply the changes of Q to POL; fails naming the option. */
 static int
 policy_change(struct svc *s, const Ctl__PolicySetReq *q, struct rec_policy *pol)
@@ -1125,6 +1190,11 @@ policy_change(struct svc *s, const Ctl__PolicySetReq *q, struct rec_policy *pol)
 		}
 		pol->lines[k].year = (uint16_t)l->year;
 		pol->lines[k].fen = (uint64_t)fen;
+	}
+	for (size_t i = 0; i < q->n_names; i++) {
+		int err = name_change(s, q->names[i], pol);
+		if (err)
+			return err;
 	}
 	return 0;
 }

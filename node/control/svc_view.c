@@ -491,7 +491,9 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 		sh->threshold_pct = svc_fixed(s, sh->pol->threshold_bp, 2);
 	o->area = area_str(s, row->area);
 	o->level = sh->level[row->level];
-	o->name = svc_strdup(s, row->name);
+	/* A prefecture has no node to name it: the province's policy does. */
+	const char *pname = row->name[0] ? NULL : rec_policy_area_name(sh->pol, row->area);
+	o->name = svc_strdup(s, pname ? pname : row->name);
 	o->year = row->year;
 	o->rural_population = row->population;
 	o->poor_households = row->c[RC_POOR_HH];

@@ -86,10 +86,14 @@ const char help_review[] =
 const char help_policy[] =
     "\nThe province's policy, in force at every node: the length of each window\n"
     "(default 7 days), the exit threshold of the incidence (2 %, 3 % in the\n"
-    "western provinces) and the poverty line per year.\n"
+    "western provinces), the poverty line per year, and the names of the\n"
+    "prefectures (市、州: no node runs there to name them in rollups).\n"
     "  policy show [--json]\n"
     "  policy set [--notice-days N] [--threshold-pct P] [--line YEAR:YUAN]...\n"
-    "             at the province: signs a new policy, which flows down\n";
+    "             [--area-name CODE=NAME]...\n"
+    "             at the province: signs a new policy, which flows down;\n"
+    "             --area-name 632300000000=黄南藏族自治州 names a prefecture,\n"
+    "             CODE= (nothing after =) removes its name\n";
 
 const char help_revoke[] =
     "\nRevoke node key HEX (64 hex characters) of a node below this one, from\n"
@@ -407,15 +411,13 @@ int
 cmd_policy(struct ctl *c, int argc, char **argv)
 {
 	static const struct cli_opt show_opts[] = {{"json", false, false}, OPTS_END};
-	static const struct cli_opt set_opts[] = {{"notice-days", true, false},
-	                                          {"threshold-pct", true, false},
-	                                          {"line", true, true},
-	                                          {"json", false, false},
-	                                          OPTS_END};
+	static const struct cli_opt set_opts[] = {
+	    {"notice-days", true, false}, {"threshold-pct", true, false}, {"line", true, true},
+	    {"json", false, false},       {"area-name", true, true},      OPTS_END};
 	static const struct cli_cmd all = {
 	    "policy",
 	    "policy show [--json] | policy set [--notice-days N] [--threshold-pct P] "
-	    "[--line YEAR:YUAN]...",
+	    "[--line YEAR:YUAN]... [--area-name CODE=NAME]...",
 	    help_policy,
 	    NULL,
 	    0,
@@ -423,7 +425,8 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 	static const struct cli_cmd subs[] = {
 	    {"policy show", "policy show [--json]", help_policy, show_opts, 1, 1},
 	    {"policy set",
-	     "policy set [--notice-days N] [--threshold-pct P] [--line YEAR:YUAN]... [--json]",
+	     "policy set [--notice-days N] [--threshold-pct P] [--line YEAR:YUAN]... "
+	     "[--area-name CODE=NAME]... [--json]",
 	     help_policy, set_opts, 1, 1},
 	};
 	size_t k = cli_find_sub(c, &all, subs, 2, argc, argv);
@@ -440,6 +443,8 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 	ctl__fixed__init(&thr);
 	Ctl__PovertyLine lines[CLI_MAX_SEEN], *lp[CLI_MAX_SEEN];
 	Ctl__Fixed yuan[CLI_MAX_SEEN];
+	Ctl__AreaName names[CLI_MAX_SEEN], *np[CLI_MAX_SEEN];
+	char *text[CLI_MAX_SEEN] = {0}; /* the --area-name values, cut at '=' */
 	if (k == 0) {
 		rq.req_case = CTL__REQUEST__REQ_POLICY_SHOW;
 		rq.policy_show = &show;
@@ -462,6 +467,25 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 			set.threshold_pct = &thr;
 		}
 		for (int i = 0; i < a.n_seen; i++) {
+			if (a.seen[i].opt == 4) { /* --area-name CODE=NAME */
+				size_t j = set.n_names;
+				char *v = text[j] = strdup(a.seen[i].val),
+				     *eq = v ? strchr(v, '=') : NULL;
+				if (!v)
+					cli_die("out of memory");
+				if (!eq || eq == v)
+					cli_usage_error(cmd,
+					                "--area-name: '%s' is not CODE=NAME (like "
+					                "632300000000=黄南藏族自治州)",
+					                v);
+				*eq = '\0';
+				ctl__area_name__init(&names[j]);
+				names[j].area = v;
+				names[j].name = eq + 1;
+				np[j] = &names[j];
+				set.n_names++;
+				continue;
+			}
 			if (a.seen[i].opt != 2)
 				continue;
 			size_t j = set.n_lines;
@@ -479,8 +503,11 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 			set.n_lines++;
 		}
 		set.lines = lp;
+		set.names = np;
 	}
 	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_POLICY);
+	for (size_t i = 0; i < set.n_names; i++)
+		free(text[i]);
 	struct sbuf out;
 	sbuf_init(&out);
 	CLI_RENDER(&out, cli_val(cmd, &a, "json"), rp->policy, render_policy_text);

@@ -377,6 +377,8 @@ render_policy_text(struct sbuf *out, const Ctl__PolicyReply *r)
 		render_fixed(r->lines[i]->yuan, y);
 		sbuf_printf(out, "poverty line %u: %s yuan\n", r->lines[i]->year, y);
 	}
+	for (size_t i = 0; i < r->n_names; i++)
+		sbuf_printf(out, "prefecture %s: %s\n", r->names[i]->area, r->names[i]->name);
 }
 
 /* ---------------------------------------------------------------- revoke, clock */

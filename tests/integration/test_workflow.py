@@ -47,6 +47,8 @@ from jzfptest import check, check_eq
 YEAR = 2020
 N = 24  # households per village
 P, C, C2 = "630000000000", "630121000000", "632221000000"
+# The prefectures' names, which only the policy gives (no node runs there).
+PREFECTURES = {"630100000000": "西宁市", "632200000000": "海北藏族自治州"}
 T1, T2, T3 = "630121101000", "630121102000", "632221101000"
 V1, V2, V3, W1 = "630121101001", "630121101002", "630121102001", "632221101001"
 
@@ -85,7 +87,7 @@ def write_rows(path, rows):
 
 
 def check_rollups(t, expect, what):
-    names = jt.node_names(t)
+    names = {**jt.node_names(t), **PREFECTURES}
     prov = t.province()
     for level in jt.ROLLUP_LEVELS:
         jt.compare_rollup(t.rollup(prov, level), expect.rollup(level, names=names),
@@ -116,15 +118,26 @@ def test(t):
 
     # ------------------------------------------------------------ policy
     t.ctl_text(prov, "policy", "set", "--notice-days", "7", "--threshold-pct", "3",
-               "--line", "2019:3747", "--line", "2020:4000")
+               "--line", "2019:3747", "--line", "2020:4000",
+               *(f"--area-name={a}={n}" for a, n in PREFECTURES.items()),
+               "--area-name", "632300000000=黄南藏族自治州")
+    # a name given, then taken back (CODE=): two prefectures named
+    out = t.ctl(prov, "policy", "set", "--area-name", "632300000000=", "--json")
+    check_eq({x["area"]: x["name"] for x in out["names"]}, PREFECTURES,
+             "policy set --area-name CODE=: the name removed")
     expect = jt.Expect(threshold_pct="3.0")
     # Values that are no percentage, line or duration are refused by name,
     # and change nothing (policy show at every node is checked below).
     for bad in (["--threshold-pct", "nan"], ["--threshold-pct", "0.004"],
                 ["--threshold-pct", "101"], ["--line", "2019:nan"], ["--line", "x:3747"],
-                ["--line", "2019:-5"]):
+                ["--line", "2019:-5"], ["--area-name", "630121000000=大通县"],
+                ["--area-name", "640100000000=银川市"], ["--area-name", "630100000000"],
+                ["--area-name", "63010000000x=西宁市"], ["--area-name", "630100000000=西\x1b宁"],
+                ["--area-name", "630100000000=" + "长" * 22]):
         p = t.run_ctl(prov, "policy", "set", *bad)
-        check(p.returncode != 0 and bad[0] in p.stderr,
+        # (jzfpctl checks every text of a request before it sends it)
+        check(p.returncode != 0 and (bad[0] in p.stderr or "\x1b" in bad[1] and
+                                     "control character U+001B" in p.stderr),
               f"policy set {' '.join(bad)}: exit {p.returncode}, {p.stderr.strip()!r}")
     # A list longer than a request carries is refused whole, not cut short.
     p = t.run_ctl(t1, "review", "approve", *([f"{V1}0001"] * 2200))
@@ -186,6 +199,8 @@ def test(t):
     for n in t.nodes.values():
         pol = t.ctl(n, "policy", "show", "--json")
         check_eq((pol["notice_days"], pol["threshold_pct"]), (7, 3.0), f"policy at {n}")
+        check_eq({x["area"]: x["name"] for x in pol.get("names", [])}, PREFECTURES,
+                 f"the prefectures' names at {n}")
     check_rollups(t, expect, "after the imports")
 
     # A second migration does not change a recorded status: that is the

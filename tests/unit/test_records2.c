@@ -128,6 +128,18 @@ sample_policy(struct rec_policy *p, size_t lines)
 		p->lines[i].year = (uint16_t)(2014 + i);
 		p->lines[i].fen = 230000 + i * 13100;
 	}
+	/* Qinghai's prefectures, in the order of their codes */
+	static const struct {
+		uint64_t area;
+		const char *name;
+	} names[] = {{630100000000, "西宁市"},
+	             {632200000000, "海北藏族自治州"},
+	             {632800000000, "海西蒙古族藏族自治州"}};
+	p->n_names = lines < 3 ? lines : 3;
+	for (size_t i = 0; i < p->n_names; i++) {
+		p->names[i].area = names[i].area;
+		snprintf(p->names[i].name, sizeof(p->names[i].name), "%s", names[i].name);
+	}
 }
 
 static void
@@ -139,6 +151,11 @@ policy_equal(const struct rec_policy *a, const struct rec_policy *b)
 	for (size_t i = 0; i < a->n_lines; i++) {
 		assert_int_equal(a->lines[i].year, b->lines[i].year);
 		assert_true(a->lines[i].fen == b->lines[i].fen);
+	}
+	assert_int_equal(a->n_names, b->n_names);
+	for (size_t i = 0; i < a->n_names; i++) {
+		assert_true(a->names[i].area == b->names[i].area);
+		assert_string_equal(a->names[i].name, b->names[i].name);
 	}
 }
 
@@ -187,6 +204,18 @@ test_policy_round_trip(void **state)
 	sample_policy(&p, 3);
 	assert_int_equal(rec_policy_encode(&p, buf, sizeof(buf), &n), 0);
 	truncations(policy_decode, &back, buf, n);
+
+	/* The names: looked up by code, every one of them, and nothing else. */
+	sample_policy(&p, 3);
+	assert_int_equal(p.n_names, 3);
+	assert_string_equal(rec_policy_area_name(&p, 630100000000), "西宁市");
+	assert_string_equal(rec_policy_area_name(&p, 632200000000), "海北藏族自治州");
+	assert_string_equal(rec_policy_area_name(&p, 632800000000), "海西蒙古族藏族自治州");
+	assert_null(rec_policy_area_name(&p, 632300000000));
+	assert_null(rec_policy_area_name(&p, 630000000000));
+	assert_null(rec_policy_area_name(&p, 639900000000));
+	p.n_names = 0;
+	assert_null(rec_policy_area_name(&p, 630100000000));
 }
 
 static void
@@ -211,6 +240,16 @@ test_policy_refused(void **state)
 	REFUSE(notice_days, 366);
 	REFUSE(threshold_bp, 10001);
 	REFUSE(n_lines, REC_MAX_LINES + 1);
+	REFUSE(n_names, REC_MAX_AREA_NAMES + 1);
+	REFUSE(names[1].area, 630121000000); /* a county */
+	REFUSE(names[1].area, 630000000000); /* the province */
+	REFUSE(names[1].area, 630100000000); /* twice */
+	REFUSE(names[1].area, 630000000001); /* no code */
+	REFUSE(names[1].name[0], '\0');      /* empty */
+	REFUSE(names[1].name[1], '\x1b');    /* not clean text */
+	sample_policy(&p, 4);                /* a name without its NUL */
+	memset(p.names[1].name, 'x', sizeof(p.names[1].name));
+	assert_int_equal(rec_policy_encode(&p, buf, sizeof(buf), &n), JZ_EPARSE);
 #undef REFUSE
 
 	/* Decoder. */
@@ -239,6 +278,15 @@ test_policy_refused(void **state)
 		put_uint(&m, 1, (uint64_t)(2000 + i));
 		put_msg(&w, 2, &m);
 	}); /* 65 lines */
+	/* names: a county's code, out of order, an empty or unclean name */
+	BAD(m.n = 0; put_uint(&m, 1, 630121000000); put_bytes(&m, 2, "x", 1); put_msg(&w, 4, &m));
+	BAD(m.n = 0; put_uint(&m, 1, 632200000000); put_bytes(&m, 2, "x", 1); put_msg(&w, 4, &m);
+	    m.n = 0; put_uint(&m, 1, 630100000000); put_bytes(&m, 2, "y", 1); put_msg(&w, 4, &m));
+	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_msg(&w, 4, &m));
+	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_bytes(&m, 2, "a\x1b", 2);
+	    put_msg(&w, 4, &m));
+	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_bytes(&m, 2, "\xff", 1);
+	    put_msg(&w, 4, &m)); /* not UTF-8 */
 #undef BAD
 
 	/* 64 lines, 365 days, 10000 bp: fine. */
