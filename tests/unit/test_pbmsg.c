@@ -8,6 +8,7 @@
 #include "cert.h"
 #include "jzfp.pb-c.h"
 #include "pbmsg.h"
+#include "pbuf.h"
 #include "record.h"
 #include "testutil.h"
 
@@ -21,39 +22,6 @@
 #include <string.h>
 /* cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
-
-/* A tiny protobuf writer: the field numbers are jzfp.proto's, written out
- * on purpose (the test holds the decoders to the format). */
-struct pbuf {
-	uint8_t b[70000];
-	size_t n;
-};
-
-static void
-put_varint(struct pbuf *w, uint64_t v)
-{
-	while (v >= 0x80) {
-		w->b[w->n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	w->b[w->n++] = (uint8_t)v;
-}
-
-static void
-put_uint(struct pbuf *w, uint32_t num, uint64_t v)
-{
-	put_varint(w, (uint64_t)num << 3);
-	put_varint(w, v);
-}
-
-static void
-put_bytes(struct pbuf *w, uint32_t num, const void *p, size_t n)
-{
-	put_varint(w, (uint64_t)num << 3 | 2);
-	put_varint(w, n);
-	memcpy(w->b + w->n, p, n);
-	w->n += n;
-}
 
 /* Household.members[0] = Member {pid_tag, health} */
 static void

@@ -3,6 +3,7 @@
  * objector, key record, revocation, receipt) and the household's proposal
  * fields: round trips, limits on encode and decode, hostile encodings.
  */
+#include "pbuf.h"
 #include "record.h"
 
 #include <setjmp.h>
@@ -17,45 +18,6 @@
 #include <cmocka.h>
 
 /* ------------------------------------------------------------ helpers */
-
-/* A tiny protobuf writer, to build encodings our encoder never makes. */
-struct pbuf {
-	uint8_t b[REC_MAX_ENCODED * 2];
-	size_t n;
-};
-
-static void
-put_varint(struct pbuf *w, uint64_t v)
-{
-	while (v >= 0x80) {
-		w->b[w->n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	w->b[w->n++] = (uint8_t)v;
-}
-
-static void
-put_uint(struct pbuf *w, uint32_t num, uint64_t v)
-{
-	put_varint(w, (uint64_t)num << 3);
-	put_varint(w, v);
-}
-
-static void
-put_bytes(struct pbuf *w, uint32_t num, const void *p, size_t n)
-{
-	put_varint(w, (uint64_t)num << 3 | 2);
-	put_varint(w, n);
-	if (n)
-		memcpy(w->b + w->n, p, n);
-	w->n += n;
-}
-
-static void
-put_msg(struct pbuf *w, uint32_t num, const struct pbuf *m)
-{
-	put_bytes(w, num, m->b, m->n);
-}
 
 /* Unknown fields of every wire type, numbered from FIRST. */
 static void
