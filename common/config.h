@@ -109,6 +109,7 @@ struct config {
 	int max_skew;            /* trust.max_skew in seconds, default 300 */
 	char http_listen[64];    /* http.listen, "" = no HTTP server */
 	int http_header_timeout; /* http.header_timeout, seconds */
+	int http_per_address;    /* http.per_address: connections from one client address */
 	int registry_defer_ms;   /* registry.defer_ms, default 1000; 0 = never deferred */
 	int registry_behind_max; /* registry.behind_max, log entries, default 262144 */
 	bool test_clock;         /* jzfpd --test-clock (not from the file) */

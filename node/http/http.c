@@ -44,7 +44,6 @@
  * thread held. Requests are small GETs: headers fit in the memory limit. */
 #define HTTP_THREADS         2
 #define HTTP_MAX_CONNECTIONS 64
-#define HTTP_MAX_PER_IP      16
 #define HTTP_TIMEOUT_S       10
 #define HTTP_CONN_MEMORY     (32u << 10)
 #define HTTP_LISTEN_BACKLOG  32
@@ -1181,8 +1180,8 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, mfd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    (unsigned)h->cfg->http_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (!h->d) {

@@ -95,7 +95,7 @@ ALERTS_TEST = os.path.join(jt.SRC, "tests", "data", "prometheus", "jzfp-alerts-t
 # the test clock, which moves the deadline too: the test moves it a minute at
 # a time (`clock advance`), 60 s below it and 120 s past it, never waiting.
 HEADER_TIMEOUT = 90
-PER_IP = 16         # connections libmicrohttpd takes from one address (http.c)
+PER_IP = 6          # [http] per_address of the test's nodes (default 16)
 
 
 def with_http(t, nodes):
@@ -111,7 +111,7 @@ def with_http(t, nodes):
                 text = f.read().replace("log_level = info", "log_level = debug", 1)
             with open(n.conf, "w", encoding="utf-8") as f:
                 f.write(text + f"\n[http]\nlisten = 127.0.0.1:0\n"
-                        f"header_timeout = {HEADER_TIMEOUT}\n")
+                        f"header_timeout = {HEADER_TIMEOUT}\nper_address = {PER_IP}\n")
     t.write_conf = write_conf
 
 
@@ -201,11 +201,11 @@ def check_answer_budget(t, n, addr):
     req = (f"GET {path} HTTP/1.1\r\nHost: t\r\nCache-Control: no-cache\r\n\r\n").encode()
     socks = []
     try:
-        for i in range(clients):  # 16 connections per address at most
+        for i in range(clients):  # PER_IP connections per address at most
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.settimeout(jt.HTTP_TIMEOUT_S)
-            s.bind((f"127.0.0.{2 + i // 16}", 0))
+            s.bind((f"127.0.0.{2 + i // PER_IP}", 0))
             s.connect(addr)
             s.sendall(req)
             socks.append(s)
@@ -818,13 +818,14 @@ def check_refusals(n, addr):
 def check_limits(n, addr):
     """Idle, half-sent and huge requests do not stop the server."""
     held = []
+    src = ("127.0.0.9", 0)  # an address of their own: the whole of its PER_IP places
     try:
-        for i in range(6):
-            s = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S)
+        for i in range(PER_IP - 1):
+            s = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S, source_address=src)
             if i % 2:
                 s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finished
             held.append(s)
-        big = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S)
+        big = socket.create_connection(addr, timeout=jt.HTTP_TIMEOUT_S, source_address=src)
         held.append(big)
         hdr = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (256 << 10) + b"\r\n\r\n"
         try:

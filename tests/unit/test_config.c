@@ -392,6 +392,15 @@ header_timeout_default_and_range(void **state)
 	assert_int_equal(fx->cfg.http_header_timeout, 3);
 	expect_error(fx, COUNTY "[http]\nheader_timeout = 301\n", 9,
 	             "[http] header_timeout: must be an integer in 1..300");
+	/* per_address: 16 unless given, 1..64 (the server's whole limit) */
+	assert_int_equal(load(fx, COUNTY "[http]\nlisten = 127.0.0.1:0\n"), 0);
+	assert_int_equal(fx->cfg.http_per_address, 16);
+	assert_int_equal(load(fx, COUNTY "[http]\nper_address = 64\n"), 0);
+	assert_int_equal(fx->cfg.http_per_address, 64);
+	expect_error(fx, COUNTY "[http]\nper_address = 65\n", 9,
+	             "[http] per_address: must be an integer in 1..64");
+	expect_error(fx, COUNTY "[http]\nper_address = 0\n", 9,
+	             "[http] per_address: must be an integer in 1..64");
 }
 
 /* [http] listen: HOST:PORT or [IPv6]:PORT with a numeric address, checked
