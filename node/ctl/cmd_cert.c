@@ -16,6 +16,7 @@
 #include "hex.h"
 #include "hlc.h"
 #include "ident.h"
+#include "render.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,7 @@ static const char help_issue[] =
 
 static const char help_show[] =
     "\nPrint each certificate of the chain in FILE, leaf first: key, level,\n"
-    "area, validity (UTC) and issuer. Signatures are not checked (cert verify).\n";
+    "area, validity and issuer. Signatures are not checked (cert verify).\n";
 
 static const char help_verify[] =
     "\nVerify the chain in FILE up to the province root key HEX at the current\n"
@@ -63,11 +64,13 @@ static const char help_verify[] =
     "checked here (they live in the nodes' stores): a revoked key's chain\n"
     "still verifies.\n";
 
-static const char help_cert[] = "\nCertificates, offline. Subcommands (each has --help):\n"
-                                "  root    print the province root public key\n"
-                                "  issue   certify a node of the next level down\n"
-                                "  show    print a chain file\n"
-                                "  verify  verify a chain file up to the root\n";
+static const char help_cert[] =
+    "\nCertificates, offline. Times are shown in the zone of -c CONFIG's\n"
+    "[node] timezone, else Asia/Shanghai. Subcommands (each has --help):\n"
+    "  root    print the province root public key\n"
+    "  issue   certify a node of the next level down\n"
+    "  show    print a chain file\n"
+    "  verify  verify a chain file up to the root\n";
 
 static int __attribute__((format(printf, 1, 2))) errorf(const char *fmt, ...)
 {
@@ -80,14 +83,13 @@ static int __attribute__((format(printf, 1, 2))) errorf(const char *fmt, ...)
 	return 1;
 }
 
-/* MS as ISO 8601 UTC: "2026-12-05T17:28:14Z". */
+/* Offline, no node says its zone: the zone of -c CONFIG (given before or
+ * after the command, so read once the arguments are), else the default. */
 static void
-iso_time(uint64_t ms, char out[32])
+cert_zone(struct ctl *ctl)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, 32, "?");
+	cli_load_config(ctl);
+	render_set_zone(ctl->have_cfg ? ctl->cfg.timezone : NULL);
 }
 
 /* A chain file read whole: the views in certs point into buf. */
@@ -181,6 +183,7 @@ cert_root(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct cli_args a;
 	cli_parse(ctl, cmd, argc, argv, &a);
+	cert_zone(ctl);
 	if (!a.val[0])
 		cli_usage_error(cmd, "missing option '--key'");
 	struct ident *id = NULL;
@@ -220,11 +223,12 @@ cert_issue_cmd(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv
 	uint8_t one[CERT_MAX_SIZE], out[CERT_CHAIN_MAX_SIZE];
 	struct bytes certs[CERT_CHAIN_MAX];
 	size_t n_one, n_out, n_certs = 0;
-	char why[256], a1[AREA_CODE_LEN + 1], hex[2 * CERT_KEY_LEN + 1], until[32];
+	char why[256], a1[AREA_CODE_LEN + 1], hex[2 * CERT_KEY_LEN + 1], until[40];
 	char *end;
 	int rc = 1, err;
 
 	cli_parse(ctl, cmd, argc, argv, &args);
+	cert_zone(ctl);
 	static const int required[] = {I_KEY, I_PUB, I_LEVEL, I_AREA, I_DAYS, I_OUT};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!args.val[required[i]])
@@ -316,7 +320,7 @@ cert_issue_cmd(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv
 		goto fail;
 	area_format(c.area, a1);
 	if (a.json) {
-		iso_time(c.not_after_ms, until);
+		render_time_iso(c.not_after_ms, until);
 		printf("{\"level\":\"%s\",\"area\":\"%s\",\"not_after\":\"%s\","
 		       "\"chain_length\":%zu,\"out\":",
 		       area_level_name(level), a1, until, n_certs);
@@ -325,7 +329,7 @@ cert_issue_cmd(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv
 		rc = 0;
 		goto fail;
 	}
-	cert_time_format(c.not_after_ms, until);
+	render_time(c.not_after_ms, until);
 	printf("issued %s %s, valid until %s, chain of %zu written to %s\n", area_level_name(level),
 	       a1, until, n_certs, a.out);
 	/* The chain is valid until its first certificate expires, the
@@ -338,7 +342,7 @@ cert_issue_cmd(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv
 			first = up;
 	}
 	if (!a.root && c.not_after_ms / 1000 > first.not_after_ms / 1000) {
-		cert_time_format(first.not_after_ms, until);
+		render_time(first.not_after_ms, until);
 		area_format(first.area, a1);
 		printf("note: the chain expires first, at %s: the certificate of the %s %s%s\n",
 		       until, area_level_name((enum area_level)first.level), a1,
@@ -359,11 +363,11 @@ static const struct cli_opt opts_json[] = {{"json", false, false}, {NULL, false,
 static void
 cert_json(const struct cert *c)
 {
-	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[32], until[32];
+	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[40], until[40];
 	hex_encode(c->key, CERT_KEY_LEN, hex);
 	area_format(c->area, a);
-	iso_time(c->not_before_ms, from);
-	iso_time(c->not_after_ms, until);
+	render_time_iso(c->not_before_ms, from);
+	render_time_iso(c->not_after_ms, until);
 	printf("{\"key\":\"%s\",\"level\":\"%s\",\"area\":\"%s\",\"not_before\":\"%s\","
 	       "\"not_after\":\"%s\",",
 	       hex, area_level_name((enum area_level)c->level), a, from, until);
@@ -375,10 +379,11 @@ static int
 cert_show(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	struct chain_file *cf;
-	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[32], until[32];
+	char hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], from[40], until[40];
 	int rc = 1;
 	struct cli_args args;
 	cli_parse(ctl, cmd, argc, argv, &args);
+	cert_zone(ctl);
 	const char *file = args.pos[1];
 	bool json = args.val[0];
 	cf = malloc(sizeof(*cf));
@@ -423,8 +428,8 @@ cert_show(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 		printf("  level   %s\n", area_level_name((enum area_level)c.level));
 		area_format(c.area, a);
 		printf("  area    %s\n", a);
-		cert_time_format(c.not_before_ms, from);
-		cert_time_format(c.not_after_ms, until);
+		render_time(c.not_before_ms, from);
+		render_time(c.not_after_ms, until);
 		printf("  valid   %s to %s\n", from, until);
 		hex_encode(c.issuer, CERT_KEY_LEN, hex);
 		printf("  issuer  %s\n", hex);
@@ -446,11 +451,12 @@ cert_verify(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 	struct chain_file *cf;
 	uint8_t root[CERT_KEY_LEN];
 	struct cert leaf;
-	char why[256], hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], until[32];
+	char why[256], hex[2 * CERT_KEY_LEN + 1], a[AREA_CODE_LEN + 1], until[40];
 	int rc = 1;
 
 	struct cli_args args;
 	cli_parse(ctl, cmd, argc, argv, &args);
+	cert_zone(ctl);
 	const char *rhex = args.val[0], *file = args.pos[1];
 	if (!rhex)
 		cli_usage_error(cmd, "missing option '--root'");
@@ -474,7 +480,7 @@ cert_verify(struct ctl *ctl, const struct cli_cmd *cmd, int argc, char **argv)
 	}
 	hex_encode(leaf.key, CERT_KEY_LEN, hex);
 	area_format(leaf.area, a);
-	cert_time_format(leaf.not_after_ms, until);
+	render_time(leaf.not_after_ms, until);
 	printf("ok: %s %s key %s, valid until %s (revocations not checked: offline)\n",
 	       area_level_name((enum area_level)leaf.level), a, hex, until);
 	rc = 0;

@@ -503,8 +503,19 @@ def part_cert_json(t):
         c = certs[0]
         check_eq((c["key"], c["level"], c["area"], c["issuer"]),
                  (county, "county", "630121000000", prov), "cert show --json: fields")
-        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c["not_after"]) is not None and
-              c["not_before"] < c["not_after"], f"cert show --json: times {c}")
+        # offline, no config: the default zone's time, with its offset
+        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", c["not_after"]) is not None
+              and c["not_before"] < c["not_after"], f"cert show --json: times {c}")
+    # With -c CONFIG, that node's zone (an offset no default has).
+    conf = os.path.join(d, "kolkata.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(f"[node]\nlevel = province\narea = 630000000000\ndata_dir = {d}\n"
+                "timezone = Asia/Kolkata\n[link]\nlisten = tcp://127.0.0.1:7100\n")
+    p = ctl("cert", "show", chain, "-c", conf)
+    check(p.returncode == 0 and re.search(r"valid +\d{4}-\d\d-\d\d \d\d:\d\d \+05:30 to "
+                                          r"\d{4}-\d\d-\d\d \d\d:\d\d \+05:30", p.stdout),
+          f"cert show -c CONFIG: times in its zone: exit {p.returncode}, {p.stdout!r} "
+          f"{p.stderr!r}")
     p = ctl("cert", "verify", chain, f"--root={prov}", "--json")
     check(p.returncode == 0 and json.loads(p.stdout)["leaf"]["key"] == county,
           f"cert verify FILE --root=HEX --json: exit {p.returncode}, {p.stdout!r} {p.stderr!r}")
