@@ -92,7 +92,7 @@ enum {
 	K_IDX_MAX_SKEW,
 	K_IDX_HTTP_LISTEN,
 	K_IDX_HTTP_HEADER_TIMEOUT,
-	K_IDX_HTTP_PER_IP,
+	K_IDX_HTTP_PER_ADDRESS,
 	K_IDX_REGISTRY_DEFER,
 	K_IDX_REGISTRY_BEHIND_MAX,
 	K_IDX_COUNT
@@ -127,7 +127,8 @@ static const struct key_def keys[] = {
     [K_IDX_HTTP_LISTEN] = {"http", "listen", K_LISTEN, 0, 0, NULL, false, F(http_listen)},
     [K_IDX_HTTP_HEADER_TIMEOUT] = {"http", "header_timeout", K_INT, 1, 300, "10", false,
                                    F(http_header_timeout)},
-    [K_IDX_HTTP_PER_IP] = {"http", "per_address", K_INT, 1, 64, "16", false, F(http_per_address)},
+    [K_IDX_HTTP_PER_ADDRESS] = {"http", "per_address", K_INT, 1, 64, "16", false,
+                                F(http_per_address)},
     [K_IDX_REGISTRY_DEFER] = {"registry", "defer_ms", K_INT, 0, 86400000, "1000", false,
                               F(registry_defer_ms)},
     [K_IDX_REGISTRY_BEHIND_MAX] = {"registry", "behind_max", K_INT, 1024, 16777216, "262144", false,

@@ -581,7 +581,12 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	if (!ask_tree(h, &s, &rp))
 		http_metrics_tree(&b, rp.tree);
 	svc_release(&s);
-	http_metrics_process(&b);
+	struct http_proc proc;
+	http_proc_read(&proc);
+	if (!proc.have_stat)
+		log_debug("http: /metrics without process CPU and memory: /proc/self/stat "
+		          "unreadable");
+	http_metrics_process(&b, &proc);
 	uint64_t hits, misses, updates;
 	rcache_counts(h->rc, &hits, &misses, &updates);
 	sbuf_printf(&b,

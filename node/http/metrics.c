@@ -236,6 +236,38 @@ http_metrics(struct sbuf *o, const Ctl__StatusReply *r)
 	}
 }
 
+static void
+gauge_d(struct sbuf *o, const char *name, const char *help, double value)
+{
+	family(o, name, "gauge", help);
+	sample_d(o, name, NULL, NULL, NULL, NULL, value);
+}
+
+void
+http_metrics_process(struct sbuf *o, const struct http_proc *p)
+{
+	if (p->have_stat) {
+		family(o, "process_cpu_seconds_total", "counter",
+		       "Total user and system CPU time spent in seconds.");
+		sample_d(o, "process_cpu_seconds_total", NULL, NULL, NULL, NULL, p->cpu_s);
+		gauge_u(o, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+		        p->virtual_bytes);
+		gauge_u(o, "process_resident_memory_bytes", "Resident memory size in bytes.",
+		        p->resident_bytes);
+		if (p->start_s > 0)
+			gauge_d(o, "process_start_time_seconds",
+			        "Start time of the process since unix epoch in seconds.",
+			        p->start_s);
+		gauge_u(o, "process_threads", "Number of OS threads in the process.", p->threads);
+	}
+	if (p->open_fds >= 0)
+		gauge_u(o, "process_open_fds", "Number of open file descriptors.",
+		        (uint64_t)p->open_fds);
+	if (p->max_fds)
+		gauge_u(o, "process_max_fds", "Maximum number of open file descriptors.",
+		        p->max_fds);
+}
+
 /* The fixed-point percentage X as an exact ratio ("3" % -> "0.03"). */
 static void
 fixed_ratio(const Ctl__Fixed *x, char out[32])

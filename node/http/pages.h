@@ -22,23 +22,37 @@ void http_metrics_areas(struct sbuf *out, Ctl__RollupReply *const *r, size_t n);
  * by level and state, backlog by level, and the topmost stale nodes. */
 void http_metrics_tree(struct sbuf *out, const Ctl__TreeReply *tree);
 
-/* process.c: the process_* families of Prometheus's client libraries
- * (CPU seconds, virtual and resident memory, start time, threads, open and
- * maximum file descriptors), read from /proc/self. */
-void http_metrics_process(struct sbuf *out);
-
-/* The fields of /proc/self/stat that process.c reports (proc(5)). */
+/* The fields of /proc/self/stat that /metrics reports (proc(5)). */
 struct http_proc_stat {
-	unsigned long long utime_ticks, stime_ticks; /* fields 14, 15 */
-	unsigned long long threads;                  /* 20 */
-	unsigned long long start_ticks;              /* 22: after boot */
-	unsigned long long vsize_bytes;              /* 23 */
-	unsigned long long rss_pages;                /* 24 */
+	uint64_t utime_ticks, stime_ticks; /* fields 14, 15 */
+	uint64_t threads;                  /* 20 */
+	uint64_t start_ticks;              /* 22: after boot */
+	uint64_t vsize_bytes;              /* 23 */
+	uint64_t rss_pages;                /* 24 */
 };
 
-/* Parse the text of /proc/[pid]/stat into *OUT; false when it is not one
- * (too few fields, a field not a number). */
+/* process.c: parse the text of /proc/[pid]/stat into *OUT; false when it
+ * is not one (too few fields, a field not a number). */
 bool http_proc_stat_parse(const char *text, struct http_proc_stat *out);
+
+/* This process as the process_* families report it. */
+struct http_proc {
+	bool have_stat; /* the next five read */
+	double cpu_s;   /* user and system */
+	uint64_t virtual_bytes, resident_bytes, threads;
+	double start_s;   /* since the epoch; 0 unknown */
+	long open_fds;    /* -1 unknown */
+	uint64_t max_fds; /* 0 unknown or unlimited */
+};
+
+/* process.c: read *OUT from /proc/self (what cannot be read, marked so). */
+void http_proc_read(struct http_proc *out);
+
+/* metrics.c: the process_* families of Prometheus's client libraries
+ * (CPU seconds, virtual and resident memory, start time, threads, open and
+ * maximum file descriptors), under their names, from P; a family P does
+ * not know is left out. */
+void http_metrics_process(struct sbuf *out, const struct http_proc *p);
 
 /* dashboard.c: the dashboard page from the status, the tree and one
  * rollup per level below the node (ROLLUPS[0] the nearest level). */

@@ -1,17 +1,14 @@
 /*
- * process.c - the process_* families every Prometheus client library
- * exports (CPU, memory, file descriptors, start time), under the names and
- * meanings they use, so that a province's existing Grafana panels and
- * alerts for them work on jzfpd as on anything else: read from /proc/self
- * at each scrape. Where /proc cannot be read a family is left out.
+ * process.c - what the process_* families of /metrics (metrics.c) report,
+ * read from /proc/self at each scrape (proc(5)): CPU, memory, threads, start
+ * time and file descriptors, as Prometheus's client libraries read them.
  */
-#include "log.h"
 #include "pages.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +26,7 @@ http_proc_stat_parse(const char *text, struct http_proc_stat *out)
 		return false;
 	p++;
 	/* Field 3 (state) onwards; the ones wanted, by their number in proc(5). */
-	unsigned long long v[25] = {0};
+	uint64_t v[25] = {0};
 	unsigned field = 3;
 	while (*p && field <= 24) {
 		while (*p == ' ')
@@ -41,9 +38,10 @@ http_proc_stat_parse(const char *text, struct http_proc_stat *out)
 		} else {
 			char *end;
 			errno = 0;
-			v[field] = strtoull(p, &end, 10);
+			unsigned long long x = strtoull(p, &end, 10);
 			if (end == p || errno || (*end != ' ' && *end != '\n' && *end))
 				return false;
+			v[field] = x;
 			p = end;
 		}
 		field++;
@@ -74,20 +72,22 @@ read_small(const char *path, char *buf, size_t cap)
 	return ok && n > 0;
 }
 
-/* The boot time, seconds since the epoch (/proc/stat "btime"); 0 unknown. */
-static uint64_t
-boot_time(void)
+/* The boot time, seconds since the epoch (/proc/stat "btime"): read once,
+ * it does not change. */
+static uint64_t boot_s;
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void
+read_boot_time(void)
 {
 	FILE *f = fopen("/proc/stat", "re");
 	if (!f)
-		return 0;
+		return;
 	char line[256];
-	uint64_t bt = 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "btime %" SCNu64, &bt) == 1)
+		if (sscanf(line, "btime %" SCNu64, &boot_s) == 1)
 			break;
 	fclose(f);
-	return bt;
 }
 
 /* Open file descriptors, not counting the one that lists them; -1 unknown. */
@@ -107,54 +107,26 @@ open_fds(void)
 	return n;
 }
 
-static void family1(struct sbuf *o, const char *name, const char *type, const char *help,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void
-family1(struct sbuf *o, const char *name, const char *type, const char *help, const char *fmt, ...)
-{
-	sbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
-	char v[64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(v, sizeof(v), fmt, ap);
-	va_end(ap);
-	sbuf_printf(o, "%s\n", v);
-}
-
 void
-http_metrics_process(struct sbuf *o)
+http_proc_read(struct http_proc *out)
 {
+	memset(out, 0, sizeof(*out));
 	char text[1024];
 	struct http_proc_stat ps;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	if (tick > 0 && page > 0 && read_small("/proc/self/stat", text, sizeof(text)) &&
 	    http_proc_stat_parse(text, &ps)) {
-		family1(o, "process_cpu_seconds_total", "counter",
-		        "Total user and system CPU time spent in seconds.", "%.2f",
-		        (double)(ps.utime_ticks + ps.stime_ticks) / (double)tick);
-		family1(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
-		        "%llu", ps.vsize_bytes);
-		family1(o, "process_resident_memory_bytes", "gauge",
-		        "Resident memory size in bytes.", "%llu",
-		        ps.rss_pages * (unsigned long long)page);
-		uint64_t bt = boot_time();
-		if (bt)
-			family1(o, "process_start_time_seconds", "gauge",
-			        "Start time of the process since unix epoch in seconds.", "%.2f",
-			        (double)bt + (double)ps.start_ticks / (double)tick);
-		family1(o, "process_threads", "gauge", "Number of OS threads in the process.",
-		        "%llu", ps.threads);
-	} else {
-		log_debug(
-		    "http: /metrics without process_cpu and memory: /proc/self/stat unreadable");
+		out->have_stat = true;
+		out->cpu_s = (double)(ps.utime_ticks + ps.stime_ticks) / (double)tick;
+		out->virtual_bytes = ps.vsize_bytes;
+		out->resident_bytes = ps.rss_pages * (uint64_t)page;
+		out->threads = ps.threads;
+		pthread_once(&boot_once, read_boot_time);
+		if (boot_s)
+			out->start_s = (double)boot_s + (double)ps.start_ticks / (double)tick;
 	}
-	long fds = open_fds();
-	if (fds >= 0)
-		family1(o, "process_open_fds", "gauge", "Number of open file descriptors.", "%ld",
-		        fds);
+	out->open_fds = open_fds();
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		family1(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
-		        "%llu", (unsigned long long)rl.rlim_cur);
+		out->max_fds = (uint64_t)rl.rlim_cur;
 }

@@ -266,7 +266,9 @@ process_families(void **state)
 	(void)state;
 	struct sbuf b;
 	sbuf_init(&b);
-	http_metrics_process(&b);
+	struct http_proc proc;
+	http_proc_read(&proc);
+	http_metrics_process(&b, &proc);
 	const char *names[] = {"process_cpu_seconds_total",
 	                       "process_virtual_memory_bytes",
 	                       "process_resident_memory_bytes",
@@ -302,6 +304,39 @@ process_families(void **state)
 	sbuf_release(&b);
 }
 
+/* The families from given figures: exact lines, and none for what is
+ * not known. */
+static void
+process_families_given(void **state)
+{
+	(void)state;
+	struct http_proc p = {.have_stat = true,
+	                      .cpu_s = 12.5,
+	                      .virtual_bytes = 987654321,
+	                      .resident_bytes = 8388608,
+	                      .threads = 7,
+	                      .start_s = 1765152000.25,
+	                      .open_fds = 41,
+	                      .max_fds = 65536};
+	struct sbuf b;
+	sbuf_init(&b);
+	http_metrics_process(&b, &p);
+	assert_non_null(strstr(b.p, "# TYPE process_cpu_seconds_total counter\n"
+	                            "process_cpu_seconds_total 12.500\n"));
+	assert_non_null(strstr(b.p, "\nprocess_virtual_memory_bytes 987654321\n"));
+	assert_non_null(strstr(b.p, "\nprocess_resident_memory_bytes 8388608\n"));
+	assert_non_null(strstr(b.p, "\nprocess_start_time_seconds 1765152000.250\n"));
+	assert_non_null(strstr(b.p, "\nprocess_threads 7\n"));
+	assert_non_null(strstr(b.p, "\nprocess_open_fds 41\n"));
+	assert_non_null(strstr(b.p, "\nprocess_max_fds 65536\n"));
+	sbuf_release(&b);
+	sbuf_init(&b);
+	p = (struct http_proc){.have_stat = false, .open_fds = -1, .max_fds = 0};
+	http_metrics_process(&b, &p);
+	assert_true(b.n == 0);
+	sbuf_release(&b);
+}
+
 int
 main(void)
 {
@@ -311,6 +346,7 @@ main(void)
 	    cmocka_unit_test(dashboard_page),
 	    cmocka_unit_test(proc_stat_fields),
 	    cmocka_unit_test(process_families),
+	    cmocka_unit_test(process_families_given),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
