@@ -602,18 +602,64 @@ rec_node_decode(struct rec_node *out, const uint8_t *p, size_t n)
 
 /* ------------------------------------------------------------ later kinds */
 
-/* The names of policy P: prefectures' codes in increasing order, each
- * name clean text, not empty. */
+bool
+rec_area_nameable(uint64_t area)
+{
+	enum area_level lv = area_level_of(area);
+	return lv == AREA_LEVEL_PREFECTURE || lv == AREA_LEVEL_TOWNSHIP;
+}
+
+/* Is the UTF-8 sequence at P (N bytes) a space: U+0020, U+00A0, U+2000 to
+ * U+200A, U+202F, U+205F, U+3000? */
+static bool
+is_space_seq(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] == ' ';
+	if (n == 2)
+		return p[0] == 0xC2 && p[1] == 0xA0;
+	if (n == 3 && p[0] == 0xE2 && p[1] == 0x80)
+		return p[2] <= 0x8A || p[2] == 0xAF;
+	if (n == 3)
+		return (p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F) ||
+		       (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80);
+	return false;
+}
+
+const char *
+rec_area_name_problem(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n)
+		return "empty";
+	if (n >= REC_AREA_NAME_MAX)
+		return "over 63 bytes of UTF-8 (21 Chinese characters)";
+	if (!text_is_clean(name, n, 0, NULL))
+		return "not clean text (a control character, invalid UTF-8 or a mark that "
+		       "reorders text)";
+	const unsigned char *u = (const unsigned char *)name;
+	size_t first = u[0] < 0x80 ? 1 : u[0] < 0xE0 ? 2 : u[0] < 0xF0 ? 3 : 4, last = n - 1;
+	while (last > 0 && (u[last] & 0xC0) == 0x80)
+		last--;
+	if (is_space_seq(u, first < n ? first : n) || is_space_seq(u + last, n - last))
+		return "a space at its start or end";
+	return NULL;
+}
+
+/* The names of policy P: nameable codes in increasing order, each once,
+ * each name without a problem. */
 static bool
 policy_names_ok(const struct rec_policy *p)
 {
 	if (p->n_names > REC_MAX_AREA_NAMES)
 		return false;
-	for (size_t i = 0; i < p->n_names; i++)
-		if (area_level_of(p->names[i].area) != AREA_LEVEL_PREFECTURE ||
-		    (i && p->names[i].area <= p->names[i - 1].area) || !p->names[i].name[0] ||
-		    !cstr_ok(p->names[i].name, sizeof(p->names[i].name)))
+	for (size_t i = 0; i < p->n_names; i++) {
+		if (!rec_area_nameable(p->names[i].area) ||
+		    (i && p->names[i].area <= p->names[i - 1].area) ||
+		    !memchr(p->names[i].name, 0, sizeof(p->names[i].name)) ||
+		    rec_area_name_problem(p->names[i].name))
 			return false;
+	}
 	return true;
 }
 

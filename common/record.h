@@ -131,9 +131,11 @@ struct rec_node {
 };
 
 /* Policy (KIND_POLICY), signed by the province (DESIGN §2). */
-#define REC_MAX_LINES      64
-#define REC_MAX_AREA_NAMES 64 /* prefectures named; a province has at most 21 */
-#define REC_AREA_NAME_MAX  64 /* bytes of a prefecture's name, with the NUL */
+#define REC_MAX_LINES 64
+#define REC_MAX_AREA_NAMES                                                                         \
+	256                  /* areas named: a province's prefectures and the                      \
+	                      * townships that run no node */
+#define REC_AREA_NAME_MAX 64 /* bytes of an area's name, with the NUL */
 
 struct rec_policy {
 	uint16_t notice_days;  /* each window, 1..365; 0 = not given (default 7) */
@@ -143,14 +145,23 @@ struct rec_policy {
 		uint16_t year;
 		uint64_t fen; /* annual net income per capita */
 	} lines[REC_MAX_LINES];
-	/* The prefectures' names (no node runs there to name them), by area,
-	 * each a prefecture's code once, each name clean text, not empty. */
+	/* The names of areas no node runs (rec_area_nameable), in the order
+	 * of their codes, each once, each name rec_area_name_problem's. */
 	size_t n_names; /* 0..REC_MAX_AREA_NAMES */
 	struct {
 		uint64_t area;
 		char name[REC_AREA_NAME_MAX];
 	} names[REC_MAX_AREA_NAMES];
 };
+
+/* May the policy name AREA? A prefecture or a township: levels a node may
+ * not run at (a village is named by its census). */
+bool rec_area_nameable(uint64_t area);
+
+/* What is wrong with NAME as an area's name, or NULL: empty, more than
+ * REC_AREA_NAME_MAX - 1 bytes, a space (ASCII, no-break, ideographic or
+ * another Unicode space) at either end, or not clean text (text.h). */
+const char *rec_area_name_problem(const char *name);
 
 /* The name policy P gives AREA, or NULL. */
 const char *rec_policy_area_name(const struct rec_policy *p, uint64_t area);

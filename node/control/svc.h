@@ -151,8 +151,10 @@ int svc_child_forget(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 int svc_rollup_verify(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp);
 
-/* The node name of AREA from the NodeInfo records (or "" if none): into
- * OUT of LEN bytes. TXN is a read or write transaction. */
+/* The name of AREA (or "" if none): its node's (the NodeInfo records),
+ * else for a village its latest census's, else the province's policy's (a
+ * prefecture, a township without a node); into OUT of LEN bytes. TXN is a
+ * read or write transaction. */
 struct store_txn;
 void svc_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len);
 

@@ -1102,8 +1102,9 @@ sign_policy(struct applier *a, void *arg)
 	return err ? err : a->txn.err;
 }
 
-/* Set, add or (an empty name) remove the name of a prefecture in POL, its
- * names kept in the order of their codes; fails naming the option. */
+/* Set, add or (an empty name) take back the name of an area no node runs
+ * (a prefecture, a township) in POL, its names kept in the order of their
+ * codes; fails naming the option. */
 static int
 name_change(struct svc *s, const Ctl__AreaName *an, struct rec_policy *pol)
 {
@@ -1112,46 +1113,44 @@ name_change(struct svc *s, const Ctl__AreaName *an, struct rec_policy *pol)
 	if (area_parse(code, &area))
 		return svc_fail(s, JZ_EPARSE, "--area-name: '%s' is not a 12-digit area code",
 		                code);
-	enum area_level lv = area_level_of(area);
-	if (lv != AREA_LEVEL_PREFECTURE)
-		return svc_fail(
-		    s, JZ_EPARSE,
-		    "--area-name: %s is a %s, which its own node names; only a prefecture "
-		    "(市、州, like %.4s00000000) is named here",
-		    code, area_level_name(lv), code);
+	if (!rec_area_nameable(area)) {
+		enum area_level lv = area_level_of(area);
+		return svc_fail(s, JZ_EPARSE,
+		                "--area-name: %s is a %s, %s; only a prefecture (市、州) or a "
+		                "township is named here",
+		                code, area_level_name(lv),
+		                lv == AREA_LEVEL_VILLAGE ? "which its census names"
+		                                         : "which its own node names");
+	}
 	if (!area_is_under(area, s->cfg->area))
 		return svc_fail(s, JZ_EPARSE, "--area-name: %s is not under this province", code);
-	char why[TEXT_WHY_LEN];
-	size_t len = strlen(name);
-	if (len >= REC_AREA_NAME_MAX)
-		return svc_fail(s, JZ_EPARSE,
-		                "--area-name: the name of %s is %zu bytes of UTF-8; at most %d (21 "
-		                "Chinese characters)",
-		                code, len, REC_AREA_NAME_MAX - 1);
-	if (!text_is_clean(name, len, 0, why))
+	const char *why = name[0] ? rec_area_name_problem(name) : NULL;
+	if (why)
 		return svc_fail(s, JZ_EPARSE, "--area-name: the name of %s: %s", code, why);
 	size_t k = 0;
 	while (k < pol->n_names && pol->names[k].area < area)
 		k++;
 	bool held = k < pol->n_names && pol->names[k].area == area;
-	if (!len) { /* remove */
-		if (held) {
-			memmove(&pol->names[k], &pol->names[k + 1],
-			        (pol->n_names - k - 1) * sizeof(pol->names[0]));
-			pol->n_names--;
-		}
+	if (!name[0]) { /* take back */
+		if (!held)
+			return svc_fail(s, JZ_EPARSE,
+			                "--area-name: %s has no name in the policy to take back",
+			                code);
+		memmove(&pol->names[k], &pol->names[k + 1],
+		        (pol->n_names - k - 1) * sizeof(pol->names[0]));
+		pol->n_names--;
 		return 0;
 	}
 	if (!held) {
 		if (pol->n_names == REC_MAX_AREA_NAMES)
-			return svc_fail(s, JZ_EPARSE, "--area-name: at most %d prefectures",
+			return svc_fail(s, JZ_EPARSE, "--area-name: at most %d areas are named",
 			                REC_MAX_AREA_NAMES);
 		memmove(&pol->names[k + 1], &pol->names[k],
 		        (pol->n_names - k) * sizeof(pol->names[0]));
 		pol->n_names++;
 		pol->names[k].area = area;
 	}
-	memcpy(pol->names[k].name, name, len + 1);
+	snprintf(pol->names[k].name, sizeof(pol->names[k].name), "%s", name);
 	return 0;
 }
 
@@ -1192,6 +1191,11 @@ policy_change(struct svc *s, const Ctl__PolicySetReq *q, struct rec_policy *pol)
 		pol->lines[k].fen = (uint64_t)fen;
 	}
 	for (size_t i = 0; i < q->n_names; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (q->names[j]->area && q->names[i]->area &&
+			    strcmp(q->names[j]->area, q->names[i]->area) == 0)
+				return svc_fail(s, JZ_EPARSE, "--area-name: %s given twice",
+				                q->names[i]->area);
 		int err = name_change(s, q->names[i], pol);
 		if (err)
 			return err;

@@ -53,6 +53,18 @@ svc_area_name(struct store_txn *txn, uint64_t area, char *out, size_t len)
 		}
 	}
 	store_iter_close(&it);
+	/* A village with no node of its own: its census's name; an area
+	 * no node runs and no census names: the province's policy's. */
+	if (!out[0] && area_level_of(area) == AREA_LEVEL_VILLAGE &&
+	    rollup_census_name(txn, area, out, len))
+		out[0] = 0;
+	struct rec_policy *pol = out[0] ? NULL : malloc(sizeof(*pol)); /* 20 KB */
+	if (pol && wf_policy_get(txn, pol) == 0) {
+		const char *name = rec_policy_area_name(pol, area);
+		if (name)
+			snprintf(out, len, "%s", name);
+	}
+	free(pol);
 }
 
 static char *

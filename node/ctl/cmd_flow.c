@@ -86,14 +86,16 @@ const char help_review[] =
 const char help_policy[] =
     "\nThe province's policy, in force at every node: the length of each window\n"
     "(default 7 days), the exit threshold of the incidence (2 %, 3 % in the\n"
-    "western provinces), the poverty line per year, and the names of the\n"
-    "prefectures (市、州: no node runs there to name them in rollups).\n"
+    "western provinces), the poverty line per year, and the names of areas no\n"
+    "node runs, for rollups, notices and the dashboard: this province's\n"
+    "prefectures (市、州) and townships without a node (at most 256, 63 bytes\n"
+    "each).\n"
     "  policy show [--json]\n"
     "  policy set [--notice-days N] [--threshold-pct P] [--line YEAR:YUAN]...\n"
     "             [--area-name CODE=NAME]...\n"
     "             at the province: signs a new policy, which flows down;\n"
-    "             --area-name 632300000000=黄南藏族自治州 names a prefecture,\n"
-    "             CODE= (nothing after =) removes its name\n";
+    "             --area-name 632300000000=黄南藏族自治州 names an area,\n"
+    "             CODE= (nothing after =) takes its name back\n";
 
 const char help_revoke[] =
     "\nRevoke node key HEX (64 hex characters) of a node below this one, from\n"
@@ -407,10 +409,54 @@ parse_line(const char *l, uint32_t *year, int64_t *fen)
 	return true;
 }
 
+/* --area-name CODE=NAME in V (cut at its '=' here), checked as the node
+ * would: a code of a prefecture or a township, a name without a problem or
+ * empty (taken back), a code not among PREV[0..N). Exits 2 otherwise. */
+static Ctl__AreaName
+area_name_arg(const struct cli_cmd *cmd, char *v, const Ctl__AreaName *prev, size_t n)
+{
+	char *eq = strchr(v, '=');
+	if (!eq || eq == v)
+		cli_usage_error(
+		    cmd, "--area-name: '%s' is not CODE=NAME (like 632300000000=黄南藏族自治州)",
+		    v);
+	*eq = '\0';
+	uint64_t area;
+	if (area_parse(v, &area))
+		cli_usage_error(cmd, "--area-name: '%s' is not a 12-digit area code", v);
+	if (!rec_area_nameable(area))
+		cli_usage_error(cmd,
+		                "--area-name: %s is a %s; only a prefecture (市、州) or a township "
+		                "without a node is named here",
+		                v, area_level_name(area_level_of(area)));
+	const char *why = eq[1] ? rec_area_name_problem(eq + 1) : NULL;
+	if (why)
+		cli_usage_error(cmd, "--area-name: the name of %s: %s", v, why);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(prev[i].area, v) == 0)
+			cli_usage_error(cmd, "--area-name: %s given twice", v);
+	Ctl__AreaName an;
+	ctl__area_name__init(&an);
+	an.area = v;
+	an.name = eq + 1;
+	return an;
+}
+
+/* Does policy reply R hold AN as asked: its name, or none when taken back? */
+static bool
+names_reply_has(const Ctl__PolicyReply *r, const Ctl__AreaName *an)
+{
+	for (size_t i = 0; r && i < r->n_names; i++)
+		if (strcmp(r->names[i]->area, an->area) == 0)
+			return strcmp(r->names[i]->name, an->name) == 0;
+	return !an->name[0];
+}
+
 int
 cmd_policy(struct ctl *c, int argc, char **argv)
 {
 	static const struct cli_opt show_opts[] = {{"json", false, false}, OPTS_END};
+	enum { OPT_LINE = 2, OPT_AREA_NAME = 4 }; /* in set_opts */
 	static const struct cli_opt set_opts[] = {
 	    {"notice-days", true, false}, {"threshold-pct", true, false}, {"line", true, true},
 	    {"json", false, false},       {"area-name", true, true},      OPTS_END};
@@ -467,26 +513,16 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 			set.threshold_pct = &thr;
 		}
 		for (int i = 0; i < a.n_seen; i++) {
-			if (a.seen[i].opt == 4) { /* --area-name CODE=NAME */
+			if (a.seen[i].opt == OPT_AREA_NAME) {
 				size_t j = set.n_names;
-				char *v = text[j] = strdup(a.seen[i].val),
-				     *eq = v ? strchr(v, '=') : NULL;
-				if (!v)
+				if (!(text[j] = strdup(a.seen[i].val)))
 					cli_die("out of memory");
-				if (!eq || eq == v)
-					cli_usage_error(cmd,
-					                "--area-name: '%s' is not CODE=NAME (like "
-					                "632300000000=黄南藏族自治州)",
-					                v);
-				*eq = '\0';
-				ctl__area_name__init(&names[j]);
-				names[j].area = v;
-				names[j].name = eq + 1;
+				names[j] = area_name_arg(cmd, text[j], names, j);
 				np[j] = &names[j];
 				set.n_names++;
 				continue;
 			}
-			if (a.seen[i].opt != 2)
+			if (a.seen[i].opt != OPT_LINE)
 				continue;
 			size_t j = set.n_lines;
 			ctl__poverty_line__init(&lines[j]);
@@ -506,8 +542,15 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 		set.names = np;
 	}
 	Ctl__Reply *rp = cli_ask(c, &rq, CTL__REPLY__BODY_POLICY);
-	for (size_t i = 0; i < set.n_names; i++)
+	/* A jzfpd before 0.15.0 skips the names and signs the rest. */
+	for (size_t i = 0; i < set.n_names; i++) {
+		if (!names_reply_has(rp->policy, &names[i]))
+			cli_die(
+			    "the node signed a policy without --area-name %s=%s: it is older than "
+			    "0.15.0 (jzfpd --version); upgrade it, then give --area-name again",
+			    names[i].area, names[i].name);
 		free(text[i]);
+	}
 	struct sbuf out;
 	sbuf_init(&out);
 	CLI_RENDER(&out, cli_val(cmd, &a, "json"), rp->policy, render_policy_text);

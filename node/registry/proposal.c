@@ -56,13 +56,17 @@ proposal_apply_policy(struct applier *a, const struct envelope *e, const struct 
 		return JZ_EPARSE;
 	if (o->level != AREA_LEVEL_PROVINCE)
 		return JZ_ESCOPE;
+	for (size_t i = 0; i < p.n_names; i++)
+		if (!area_is_under(p.names[i].area, o->area))
+			return JZ_ESCOPE; /* names another province's area */
 	wf_policy_put(&a->txn, e->hlc, e->origin, e->body);
 	if (!p.notice_days)
 		p.notice_days = WF_DEFAULT_NOTICE_DAYS;
 	if (!p.threshold_bp)
 		p.threshold_bp = WF_DEFAULT_THRESHOLD_BP;
-	log_info("policy signed: %u-day windows, exit threshold %u.%02u%%, %zu poverty lines",
-	         p.notice_days, p.threshold_bp / 100, p.threshold_bp % 100, p.n_lines);
+	log_info("policy signed: %u-day windows, exit threshold %u.%02u%%, %zu poverty lines, "
+	         "%zu areas named",
+	         p.notice_days, p.threshold_bp / 100, p.threshold_bp % 100, p.n_lines, p.n_names);
 	/* Windows opened since it was signed are judged by it, wherever it
 	 * arrives after them. */
 	a->cur_e = e;

@@ -409,6 +409,36 @@ rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year, struct
 	return 0;
 }
 
+int
+rollup_census_name(struct store_txn *txn, uint64_t village, char *out, size_t len)
+{
+	struct store_iter it;
+	int err = store_iter_open(txn, STORE_CENSUS, &it);
+	if (err)
+		return err;
+	uint8_t key[10];
+	be64_put(key, village);
+	be16_put(key + 8, 0);
+	struct bytes k, v;
+	bool found = false;
+	/* Keys are (village, year) in order: the last of the village wins. */
+	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v);
+	     err == 0 && k.n == 10 && be64_get(k.p) == village;
+	     err = store_iter_next(&it, &k, &v)) {
+		if (v.n < CENSUS_FIXED || v.n - CENSUS_FIXED >= 128) {
+			err = JZ_ECORRUPT;
+			break;
+		}
+		snprintf(out, len, "%.*s", (int)(v.n - CENSUS_FIXED),
+		         (const char *)v.p + CENSUS_FIXED);
+		found = true;
+	}
+	store_iter_close(&it);
+	if (err && err != JZ_ENOTFOUND)
+		return err;
+	return found ? 0 : JZ_ENOTFOUND;
+}
+
 /*
  * The latest census year is kept in the meta table ("census_latest", a
  * big-endian u16) so that a rollup without a year does not read every

@@ -118,6 +118,9 @@ int rollup_census_get(struct store_txn *txn, uint64_t village, uint16_t year,
                       struct census_val *out);
 void rollup_census_put(struct store_txn *txn, uint64_t village, uint16_t year,
                        const struct census_val *c);
+/* The name the latest census of VILLAGE gives it, into OUT of LEN bytes.
+ * Returns 0, JZ_ENOTFOUND (no census of it) or JZ_ECORRUPT. */
+int rollup_census_name(struct store_txn *txn, uint64_t village, char *out, size_t len);
 
 /*
  * Mark the writes to the tables a rollup reads (store_mark, for

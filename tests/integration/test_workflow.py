@@ -47,8 +47,10 @@ from jzfptest import check, check_eq
 YEAR = 2020
 N = 24  # households per village
 P, C, C2 = "630000000000", "630121000000", "632221000000"
-# The prefectures' names, which only the policy gives (no node runs there).
+# Names only the policy gives (no node runs there): two prefectures; and a
+# township whose own node's name wins over the policy's.
 PREFECTURES = {"630100000000": "西宁市", "632200000000": "海北藏族自治州"}
+NAMED = {**PREFECTURES, "630121101000": "桥头(政策)"}
 T1, T2, T3 = "630121101000", "630121102000", "632221101000"
 V1, V2, V3, W1 = "630121101001", "630121101002", "630121102001", "632221101001"
 
@@ -87,7 +89,7 @@ def write_rows(path, rows):
 
 
 def check_rollups(t, expect, what):
-    names = {**jt.node_names(t), **PREFECTURES}
+    names = {**NAMED, **jt.node_names(t)}
     prov = t.province()
     for level in jt.ROLLUP_LEVELS:
         jt.compare_rollup(t.rollup(prov, level), expect.rollup(level, names=names),
@@ -119,26 +121,55 @@ def test(t):
     # ------------------------------------------------------------ policy
     t.ctl_text(prov, "policy", "set", "--notice-days", "7", "--threshold-pct", "3",
                "--line", "2019:3747", "--line", "2020:4000",
-               *(f"--area-name={a}={n}" for a, n in PREFECTURES.items()),
+               *(f"--area-name={a}={n}" for a, n in NAMED.items()),
                "--area-name", "632300000000=黄南藏族自治州")
-    # a name given, then taken back (CODE=): two prefectures named
+    # a name given, then taken back (CODE=)
     out = t.ctl(prov, "policy", "set", "--area-name", "632300000000=", "--json")
-    check_eq({x["area"]: x["name"] for x in out["names"]}, PREFECTURES,
-             "policy set --area-name CODE=: the name removed")
+    check_eq({x["area"]: x["name"] for x in out["names"]}, NAMED,
+             "policy set --area-name CODE=: the name taken back")
     expect = jt.Expect(threshold_pct="3.0")
     # Values that are no percentage, line or duration are refused by name,
     # and change nothing (policy show at every node is checked below).
     for bad in (["--threshold-pct", "nan"], ["--threshold-pct", "0.004"],
                 ["--threshold-pct", "101"], ["--line", "2019:nan"], ["--line", "x:3747"],
-                ["--line", "2019:-5"], ["--area-name", "630121000000=大通县"],
-                ["--area-name", "640100000000=银川市"], ["--area-name", "630100000000"],
-                ["--area-name", "63010000000x=西宁市"], ["--area-name", "630100000000=西\x1b宁"],
-                ["--area-name", "630100000000=" + "长" * 22]):
+                ["--line", "2019:-5"]):
         p = t.run_ctl(prov, "policy", "set", *bad)
-        # (jzfpctl checks every text of a request before it sends it)
-        check(p.returncode != 0 and (bad[0] in p.stderr or "\x1b" in bad[1] and
-                                     "control character U+001B" in p.stderr),
+        check(p.returncode != 0 and bad[0] in p.stderr,
               f"policy set {' '.join(bad)}: exit {p.returncode}, {p.stderr.strip()!r}")
+    # Names: what jzfpctl can tell is wrong exits 2 with the usage line; what
+    # only the node can (its province, its policy) exits 1.
+    for args, rc, says in (
+            (["630121000000=大通县"], 2, "630121000000 is a county"),
+            (["630121101001=新庄村"], 2, "630121101001 is a village"),
+            (["630000000000=青海"], 2, "630000000000 is a province"),
+            (["630100000000"], 2, "'630100000000' is not CODE=NAME"),
+            (["63010000000x=西宁市"], 2, "'63010000000x' is not a 12-digit area code"),
+            (["630100000000=西\x1b宁"], 2, "the name of 630100000000: not clean text"),
+            (["630100000000=" + "长" * 22], 2, "the name of 630100000000: over 63 bytes"),
+            (["630100000000= 西宁市"], 2, "the name of 630100000000: a space at its start"),
+            (["630100000000=西宁市\u3000"], 2, "a space at its start or end"),
+            (["630100000000=甲", "--area-name", "630100000000=乙"], 2,
+             "630100000000 given twice"),
+            (["640100000000=银川市"], 1, "640100000000 is not under this province"),
+            (["632600000000="], 1, "632600000000 has no name in the policy to take back")):
+        p = t.run_ctl(prov, "policy", "set", "--area-name", *args)
+        lines = p.stderr.strip().splitlines()
+        check(p.returncode == rc and lines and says in lines[0] and
+              "--area-name" in lines[0] and (rc == 1) == (len(lines) == 1),
+              f"policy set --area-name {' '.join(args)}: exit {p.returncode}, {p.stderr!r}")
+    # The same refused by the node itself, sent past jzfpctl's checks.
+    probe = jt.run(
+        [os.path.join(jt.BIN, "jzfp_ctlprobe"), os.path.join(prov.data, "control.sock"),
+         "area-names=630100000000= 西宁市", "area-names=630100000000=甲|630100000000=乙",
+         "area-names=630121101001=新庄村", "area-names=630100000000=西\x1b宁"], timeout=60)
+    got = probe.stdout.splitlines()
+    for line, says in zip(got, ("a space at its start or end", "630100000000 given twice",
+                                "630121101001 is a village, which its census names",
+                                # (the node's check of every text of a request)
+                                "control character U+001B")):
+        check("code=-1000 " in line and says in line,  # JZ_EPARSE
+              f"the node's own check of --area-name: {line!r}")
+    check_eq(len(got), 4, f"jzfp_ctlprobe: {probe.stdout!r} {probe.stderr!r}")
     # A list longer than a request carries is refused whole, not cut short.
     p = t.run_ctl(t1, "review", "approve", *([f"{V1}0001"] * 2200))
     check(p.returncode != 0 and "more than 2100 arguments" in p.stderr,
@@ -199,8 +230,8 @@ def test(t):
     for n in t.nodes.values():
         pol = t.ctl(n, "policy", "show", "--json")
         check_eq((pol["notice_days"], pol["threshold_pct"]), (7, 3.0), f"policy at {n}")
-        check_eq({x["area"]: x["name"] for x in pol.get("names", [])}, PREFECTURES,
-                 f"the prefectures' names at {n}")
+        check_eq({x["area"]: x["name"] for x in pol.get("names", [])}, NAMED,
+                 f"the policy's names at {n}")
     check_rollups(t, expect, "after the imports")
 
     # A second migration does not change a recorded status: that is the

@@ -17,6 +17,9 @@
  *   big-status a status request of 100,000 bytes (an unknown field pads it):
  *              over the read-only socket's limit, under the other's
  *   status     a well-formed status request (the node still answers)
+ *   area-names=CODE=NAME|CODE=NAME...
+ *              a policy set of these names as given, unchecked: what the
+ *              node itself refuses (jzfpctl would refuse it first)
  */
 #include "control.h"
 #include "ctl.pb-c.h"
@@ -147,6 +150,29 @@ main(int argc, char **argv)
 			send_status(s, 100000);
 		} else if (strcmp(step, "status") == 0) {
 			send_status(s, 0);
+		} else if (strncmp(step, "area-names=", 11) == 0) {
+			char *list = strdup(step + 11);
+			Ctl__AreaName names[16], *np[16];
+			Ctl__PolicySetReq q;
+			ctl__policy_set_req__init(&q);
+			for (char *save = NULL, *pair = strtok_r(list, "|", &save);
+			     pair && q.n_names < 16; pair = strtok_r(NULL, "|", &save)) {
+				char *eq = strchr(pair, '=');
+				ctl__area_name__init(&names[q.n_names]);
+				if (eq)
+					*eq = '\0';
+				names[q.n_names].area = pair;
+				names[q.n_names].name = eq ? eq + 1 : "";
+				np[q.n_names] = &names[q.n_names];
+				q.n_names++;
+			}
+			q.names = np;
+			Ctl__Request rq;
+			ctl__request__init(&rq);
+			rq.req_case = CTL__REQUEST__REQ_POLICY_SET;
+			rq.policy_set = &q;
+			send_request(s, &rq, 0);
+			free(list);
 		} else {
 			fprintf(stderr, "unknown step '%s'\n", step);
 			return 2;

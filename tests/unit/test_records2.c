@@ -167,6 +167,28 @@ test_policy_round_trip(void **state)
 	assert_int_equal(rec_policy_encode(&p, buf, sizeof(buf), &n), 0);
 	truncations(policy_decode, &back, buf, n);
 
+	/* What a name may not be; a township may be named, a village not. */
+	assert_null(rec_area_name_problem("西宁市"));
+	assert_null(rec_area_name_problem("海西蒙古族藏族自治州"));
+	assert_string_equal(rec_area_name_problem(""), "empty");
+	assert_non_null(strstr(rec_area_name_problem(" 西宁市"), "a space"));
+	assert_non_null(strstr(rec_area_name_problem("西宁市 "), "a space"));
+	assert_non_null(strstr(rec_area_name_problem("\xE3\x80\x80西宁"), "a space")); /* U+3000 */
+	assert_non_null(strstr(rec_area_name_problem("西宁\xC2\xA0"), "a space"));     /* U+00A0 */
+	assert_non_null(strstr(rec_area_name_problem("西宁\xE2\x80\x83"), "a space")); /* U+2003 */
+	assert_null(rec_area_name_problem("西 宁")); /* inside: fine */
+	assert_non_null(strstr(rec_area_name_problem("西\x1b宁"), "not clean"));
+	assert_non_null(strstr(rec_area_name_problem("\xff"), "not clean"));
+	char long_name[65];
+	memset(long_name, 'a', 64);
+	long_name[64] = 0;
+	assert_non_null(strstr(rec_area_name_problem(long_name), "over 63 bytes"));
+	long_name[63] = 0;
+	assert_null(rec_area_name_problem(long_name));
+	assert_true(rec_area_nameable(630100000000) && rec_area_nameable(630121101000));
+	assert_false(rec_area_nameable(630000000000) || rec_area_nameable(630121000000) ||
+	             rec_area_nameable(630121101001) || rec_area_nameable(630000000001));
+
 	/* The names: looked up by code, every one of them, and nothing else. */
 	sample_policy(&p, 3);
 	assert_int_equal(p.n_names, 3);
@@ -209,12 +231,16 @@ test_policy_refused(void **state)
 	REFUSE(names[1].area, 630000000001); /* no code */
 	REFUSE(names[1].name[0], '\0');      /* empty */
 	REFUSE(names[1].name[1], '\x1b');    /* not clean text */
+	REFUSE(names[1].area, 630121101001); /* a village: its census names it */
+	REFUSE(names[1].name[0], ' ');       /* a space first */
 	sample_policy(&p, 4);                /* a name without its NUL */
 	memset(p.names[1].name, 'x', sizeof(p.names[1].name));
 	assert_int_equal(rec_policy_encode(&p, buf, sizeof(buf), &n), JZ_EPARSE);
 #undef REFUSE
 
 	/* Decoder. */
+	char big_name[64];
+	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \
@@ -249,6 +275,31 @@ test_policy_refused(void **state)
 	    put_msg(&w, 4, &m));
 	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_bytes(&m, 2, "\xff", 1);
 	    put_msg(&w, 4, &m)); /* not UTF-8 */
+	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_bytes(&m, 2, "x", 1); put_msg(&w, 4, &m);
+	    put_msg(&w, 4, &m)); /* one code twice */
+	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_uint(&m, 1, 630200000000);
+	    put_bytes(&m, 2, "x", 1); put_msg(&w, 4, &m)); /* its area twice */
+	BAD(m.n = 0; put_uint(&m, 1, 630100000000); put_bytes(&m, 2, big_name, 64);
+	    put_msg(&w, 4, &m)); /* 64 bytes */
+	BAD(for (int i = 0; i <= REC_MAX_AREA_NAMES; i++) {
+		m.n = 0;
+		put_uint(&m, 1, 630121101000 + (uint64_t)i * 1000);
+		put_bytes(&m, 2, "x", 1);
+		put_msg(&w, 4, &m);
+	}); /* 257 names */
+	/* 256 names of 63 bytes: the most a policy holds, and it decodes. */
+	w.n = 0;
+	for (int i = 0; i < REC_MAX_AREA_NAMES; i++) {
+		m.n = 0;
+		put_uint(&m, 1, 630121101000 + (uint64_t)i * 1000);
+		put_bytes(&m, 2, big_name, 63);
+		put_msg(&w, 4, &m);
+	}
+	assert_true(w.n <= REC_MAX_ENCODED);
+	assert_int_equal(rec_policy_decode(&back, w.b, w.n), 0);
+	assert_int_equal(back.n_names, REC_MAX_AREA_NAMES);
+	assert_int_equal(strlen(back.names[255].name), 63);
+	assert_true(back.names[255].area == 630121101000 + 255 * 1000ULL);
 #undef BAD
 
 	/* 64 lines, 365 days, 10000 bp: fine. */
@@ -685,6 +736,8 @@ test_keyrec(void **state)
 	assert_int_equal(n, 12345);
 
 	/* Decoder. */
+	char big_name[64];
+	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \
@@ -927,6 +980,8 @@ test_receipt_refused(void **state)
 	assert_int_equal(n, 12345);
 
 	/* Decoder. */
+	char big_name[64];
+	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \
@@ -1077,6 +1132,8 @@ test_household_proposal(void **state)
 	assert_int_equal(n, 12345);
 
 	/* Decoder. */
+	char big_name[64];
+	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \

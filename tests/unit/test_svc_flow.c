@@ -19,8 +19,10 @@
 #include "ident.h"
 #include "node.h"
 #include "record.h"
+#include "rollup.h"
 #include "sealer.h"
 #include "store.h"
+#include "svc.h"
 #include "svc_flow.h"
 #include "tables.h"
 #include "workflow.h"
@@ -809,6 +811,58 @@ policy_set_and_clock(void **state)
 	svc_release(&s);
 }
 
+/* An area's name: its node's, else a village's census's, else the
+ * policy's; and the notice's office takes the policy's name of a township
+ * without a node here. */
+static void
+area_names(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn txn;
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RW), 0);
+	struct census_val cv = {.households = 10, .population = 40, .hlc = 1};
+	snprintf(cv.name, sizeof(cv.name), "%s", "黄家村");
+	rollup_census_put(&txn, 630121101002ULL, 2022, &cv);
+	snprintf(cv.name, sizeof(cv.name), "%s", "黄家村(新)");
+	rollup_census_put(&txn, 630121101002ULL, 2023, &cv);
+	static struct rec_policy pol;
+	memset(&pol, 0, sizeof(pol));
+	pol.n_names = 2;
+	pol.names[0].area = 630100000000ULL;
+	snprintf(pol.names[0].name, sizeof(pol.names[0].name), "%s", "西宁市");
+	pol.names[1].area = TOWNSHIP;
+	snprintf(pol.names[1].name, sizeof(pol.names[1].name), "%s", "桥头镇");
+	uint8_t body[REC_MAX_ENCODED], origin[32] = {0};
+	size_t len;
+	assert_int_equal(rec_policy_encode(&pol, body, sizeof(body), &len), 0);
+	wf_policy_put(&txn, 1, origin, (struct bytes){body, len});
+	assert_int_equal(store_commit(&txn), 0);
+
+	assert_int_equal(store_begin(fx->st, &txn, STORE_RO), 0);
+	char name[128];
+	svc_area_name(&txn, VILLAGE, name, sizeof(name));
+	assert_string_equal(name, "新庄村"); /* its node's */
+	svc_area_name(&txn, 630121101002ULL, name, sizeof(name));
+	assert_string_equal(name, "黄家村(新)"); /* the latest census's */
+	svc_area_name(&txn, 630100000000ULL, name, sizeof(name));
+	assert_string_equal(name, "西宁市");
+	svc_area_name(&txn, TOWNSHIP, name, sizeof(name));
+	assert_string_equal(name, "桥头镇");
+	svc_area_name(&txn, 630121101003ULL, name, sizeof(name));
+	assert_string_equal(name, ""); /* nothing names it */
+	svc_area_name(&txn, 630122000000ULL, name, sizeof(name));
+	assert_string_equal(name, "");
+	store_abort(&txn);
+
+	struct svc s;
+	Ctl__Reply rp;
+	notice_of(fx, &s, true, NULL, 0, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_string_equal(rp.notice_print->notices[0]->office_name, "桥头镇");
+	assert_string_equal(rp.notice_print->notices[0]->village_name, "新庄村");
+	svc_release(&s);
+}
+
 static void
 revoke_bad(void **state)
 {
@@ -1093,6 +1147,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(workflow_bad, setup, teardown),
 	    cmocka_unit_test_setup_teardown(policy_set_and_clock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(revoke_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(area_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(proposals_under_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(all_stays_in_the_node_area, setup, teardown),
 	};
