@@ -292,11 +292,16 @@ main(int argc, char **argv)
 	/* The later kinds of record, as bodies and in an envelope. */
 	static uint8_t b[REC_MAX_ENCODED];
 	size_t bn;
-	struct rec_policy pol = {.notice_days = 7, .threshold_bp = 300, .n_lines = 2};
+	static struct rec_policy pol = {.notice_days = 7, .threshold_bp = 300, .n_lines = 2};
 	pol.lines[0].year = 2019;
 	pol.lines[0].fen = 374700;
 	pol.lines[1].year = 2020;
 	pol.lines[1].fen = 400000;
+	pol.n_names = 2; /* a prefecture and a township without a node */
+	pol.names[0].area = 630100000000ULL;
+	snprintf(pol.names[0].name, sizeof(pol.names[0].name), "%s", "西宁市");
+	pol.names[1].area = 630121101000ULL;
+	snprintf(pol.names[1].name, sizeof(pol.names[1].name), "%s", "桥头镇");
 	CHECK(rec_policy_encode(&pol, b, sizeof(b), &bn) == 0);
 	put(dir, "envelope", "rec_policy.pb", b, bn);
 	static struct rec_workflow wfe = {.step = 2, .days = 7, .n = 2};
