@@ -192,8 +192,8 @@ static const char *const rollup_headers[] = {"area",
 /* The same columns for Excel readers (rollup --excel, --format xlsx). */
 const char *const render_rollup_headers_zh[RENDER_ROLLUP_COLS] = {
     "地区代码",   "层级",          "名称",         "年度",         "农村户籍人口", "贫困户数",
-    "贫困人口",   "贫困发生率(%)", "退出标准(%)",  "低于标准",     "户数",         "人数",
-    "已脱贫户数", "已脱贫人数",    "当年识别户数", "当年脱贫户数", "当年返贫户数", "待定"};
+    "贫困人口",   "贫困发生率(%)", "退出线(%)",    "低于退出线",   "户数",         "人数",
+    "已脱贫户数", "已脱贫人数",    "当年识别户数", "当年脱贫户数", "当年返贫户数", "待审提案"};
 
 /* Which columns are numbers in a workbook: not the area code, level, name
  * and the yes/no of below_threshold. */

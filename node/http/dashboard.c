@@ -10,6 +10,7 @@
  */
 #include "pages.h"
 #include "render.h"
+#include "workflow.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -85,7 +86,7 @@ level_zh(const char *level)
 	static const char *const names[][2] = {{"village", "村"},
 	                                       {"township", "乡镇"},
 	                                       {"county", "县"},
-	                                       {"prefecture", "地市"},
+	                                       {"prefecture", "市（州）"},
 	                                       {"province", "省"}};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(level, names[i][0]) == 0)
@@ -93,22 +94,13 @@ level_zh(const char *level)
 	return level;
 }
 
+/* A workflow state's Chinese label, as household show and proposals have
+ * it (workflow.c), for its name (VILLAGE_NOTICE). */
 static const char *
 state_zh(const char *state)
 {
-	static const char *const names[][2] = {{"PROPOSED", "已提出"},
-	                                       {"VILLAGE_NOTICE", "村级公示中"},
-	                                       {"VILLAGE_PASSED", "村级公示期满"},
-	                                       {"TOWNSHIP_APPROVED", "乡镇审核通过"},
-	                                       {"TOWNSHIP_NOTICE", "乡镇公示中"},
-	                                       {"TOWNSHIP_PASSED", "乡镇公示期满"},
-	                                       {"COUNTY_APPROVED", "县级审定"},
-	                                       {"ANNOUNCEMENT", "县级公告中"},
-	                                       {"CONTESTED", "有异议待处理"}};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(state, names[i][0]) == 0)
-			return names[i][1];
-	return "";
+	uint8_t st;
+	return wf_state_parse(state, &st) == 0 ? wf_state_label(st) : "";
 }
 
 static const char style[] =

@@ -249,14 +249,14 @@ def test(t):
     t.ctl_text(county, "rollup", "--level", "village", "--excel", ex)
     rx = csv_rows(ex)
     check_eq(rx[0][:4], ["地区代码", "层级", "名称", "年度"], "rollup --excel header")
-    check_eq(rx[0][-1], "待定", "rollup --excel last header")
+    check_eq(rx[0][-1], "待审提案", "rollup --excel last header")
     check(any(r[2] == "'" + EVIL for r in rx[1:]), f"rollup --excel: name cells {rx}")
     # The level and below-the-threshold in Chinese, as the header is; the
     # same rows as the CSV otherwise.
     plain = list(csv.reader(io.StringIO(text)))
     check_eq([r[1] for r in rx[1:]], ["村" for _ in rx[1:]], "rollup --excel: 层级 in Chinese")
     check_eq([{"yes": "是", "no": "否", "": ""}[r[9]] for r in plain[1:]],
-             [r[9] for r in rx[1:]], "rollup --excel: 低于标准 as 是/否")
+             [r[9] for r in rx[1:]], "rollup --excel: 低于退出线 as 是/否")
     check_eq([r[3:9] + r[10:] for r in plain[1:]], [r[3:9] + r[10:] for r in rx[1:]],
              "rollup --excel: the figures as in the CSV")
     rxl = os.path.join(t.dir, "rollup.xlsx")

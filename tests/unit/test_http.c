@@ -189,6 +189,9 @@ dashboard_page(void **state)
 	assert_non_null(strstr(b.p, "<meta name=\"viewport\""));
 	assert_non_null(strstr(b.p, "<meta http-equiv=\"refresh\" content=\"60\">"));
 	assert_non_null(strstr(b.p, "各乡镇贫困发生率（2个，2020年）"));
+	/* the states as household show and proposals name them */
+	assert_non_null(strstr(b.p, "<tr><td>待公示</td><td>PROPOSED</td>"));
+	assert_non_null(strstr(b.p, "<tr><td>第一次公示</td><td>VILLAGE_NOTICE</td>"));
 	/* the first is below the threshold, the second above; two decimals,
 	 * as the line has: 2.96, not rollup's 3.0 */
 	assert_non_null(strstr(b.p, "<tr class=\"below\"><td>&lt;script&gt;x&lt;/script&gt;</td>"

@@ -110,7 +110,7 @@ test_rollup_excel(void **state)
 	assert_memory_equal(t, "\xEF\xBB\xBF地区代码,层级,名称,年度,农村户籍人口,贫困户数,",
 	                    strlen("\xEF\xBB\xBF地区代码,层级,名称,年度,农村户籍人口,贫困户数,"));
 	assert_non_null(
-	    strstr(t, ",待定\r\n\t630121101001,村,\"'=HYPERLINK(\"\"x\"\")\",2020,1000,"));
+	    strstr(t, ",待审提案\r\n\t630121101001,村,\"'=HYPERLINK(\"\"x\"\")\",2020,1000,"));
 	assert_non_null(strstr(t, ",13.2,2.0,"));
 	/* Every line ends with CRLF, and there are two. */
 	size_t lf = 0;
