@@ -597,12 +597,25 @@ int
 svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
 	const Ctl__RollupReq *q = rq->rollup;
-	enum area_level level = AREA_LEVEL_COUNTY;
+	/* Default: counties, or the node's own level below a county. */
+	enum area_level own = s->cfg->level,
+	                level = own < AREA_LEVEL_COUNTY ? own : AREA_LEVEL_COUNTY;
 	if (q->level[0] && area_level_parse(q->level, &level))
 		return svc_fail(s, JZ_EPARSE,
 		                "unknown level '%s' (village, township, county, prefecture, "
 		                "province)",
 		                q->level);
+	/* A node holds its own subtree: a row of a level above it would be its
+	 * share of that area under the area's whole name. */
+	if (level > own)
+		return svc_fail(
+		    s, JZ_EPARSE,
+		    "--level %s is above this %s: it holds only its own subtree, so its "
+		    "%s row would be a part under the whole's name; ask the %s, or use "
+		    "--level %s or lower",
+		    area_level_name(level), area_level_name(own), area_level_name(level),
+		    level == AREA_LEVEL_PREFECTURE ? "province" : area_level_name(level),
+		    area_level_name(own));
 	char ub[13] = "";
 	if (q->under) {
 		area_format(q->under, ub);

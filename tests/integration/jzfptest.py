@@ -70,6 +70,11 @@ NODE_LEVELS = ["province", "county", "township", "village"]
 DIGITS = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village": 12}
 ROLLUP_LEVELS = ["village", "township", "county", "prefecture", "province"]
 
+
+def rollup_levels(n):
+    """The levels node N answers rollups at: its own and those below."""
+    return ROLLUP_LEVELS[:ROLLUP_LEVELS.index(n.level) + 1]
+
 HEARTBEAT_MS = 300
 RECEIPT_MS = 300
 # Upper bounds only: nothing waits this long when things work. The ASan

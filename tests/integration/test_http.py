@@ -630,7 +630,7 @@ def check_area_metrics(t, n, text, m):
 
 def check_api(t, n, addr):
     cases = []
-    for level in jt.ROLLUP_LEVELS:
+    for level in jt.rollup_levels(n):
         cases.append(["--level", level])
     cases.append(["--level", "village", "--under", "630121000000"])
     cases.append(["--level", "township", "--under", "630122000000", "--year", str(YEAR)])
@@ -647,6 +647,15 @@ def check_api(t, n, addr):
         check_eq(got, want_json, f"{n}: /api/rollup?{q} against rollup --json")
         check(hd.get("content-type", "").startswith("application/json"), f"JSON type {hd}")
     jt.log(f"{n}: /api/rollup equals jzfpctl rollup in {len(cases)} cases, CSV and JSON")
+    # A level above the node's: its share under the whole's name, refused.
+    for level in jt.ROLLUP_LEVELS[len(jt.rollup_levels(n)):]:
+        st, _, body = request(addr, "GET", f"/api/rollup?level={level}")
+        p = t.run_ctl(n, "rollup", "--level", level)
+        says = f"--level {level} is above this {n.level}"
+        check(st == 400 and says in json.loads(body).get("error", "") and
+              p.returncode == 1 and says in p.stderr,
+              f"{n}: rollup --level {level}: HTTP {st} {body[:200]!r}, jzfpctl exit "
+              f"{p.returncode} {p.stderr.strip()!r}")
 
     st = json.loads(get(addr, "/api/status")[1])
     want = t.status(n)
