@@ -463,7 +463,7 @@ cmd_policy(struct ctl *c, int argc, char **argv)
 	static const struct cli_cmd all = {
 	    "policy",
 	    "policy show [--json] | policy set [--notice-days N] [--threshold-pct P] "
-	    "[--line YEAR:YUAN]... [--area-name CODE=NAME]...",
+	    "[--line YEAR:YUAN]... [--area-name CODE=NAME]... [--json]",
 	    help_policy,
 	    NULL,
 	    0,
