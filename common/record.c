@@ -609,8 +609,9 @@ rec_area_nameable(uint64_t area)
 	return lv == AREA_LEVEL_PREFECTURE || lv == AREA_LEVEL_TOWNSHIP;
 }
 
-/* Is the UTF-8 sequence at P (N bytes) a space: U+0020, U+00A0, U+2000 to
- * U+200A, U+202F, U+205F, U+3000? */
+/* Is the UTF-8 sequence at P (N bytes) a space or nothing to see: the
+ * spaces U+0020, U+00A0, U+1680, U+2000 to U+200A, U+202F, U+205F, U+3000,
+ * and U+200B to U+200D and U+FEFF, which show nothing? */
 static bool
 is_space_seq(const unsigned char *p, size_t n)
 {
@@ -619,10 +620,12 @@ is_space_seq(const unsigned char *p, size_t n)
 	if (n == 2)
 		return p[0] == 0xC2 && p[1] == 0xA0;
 	if (n == 3 && p[0] == 0xE2 && p[1] == 0x80)
-		return p[2] <= 0x8A || p[2] == 0xAF;
+		return p[2] <= 0x8D || p[2] == 0xAF;
 	if (n == 3)
-		return (p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F) ||
-		       (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80);
+		return (p[0] == 0xE1 && p[1] == 0x9A && p[2] == 0x80) ||
+		       (p[0] == 0xE2 && p[1] == 0x81 && p[2] == 0x9F) ||
+		       (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) ||
+		       (p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF);
 	return false;
 }
 
@@ -642,7 +645,7 @@ rec_area_name_problem(const char *name)
 	while (last > 0 && (u[last] & 0xC0) == 0x80)
 		last--;
 	if (is_space_seq(u, first < n ? first : n) || is_space_seq(u + last, n - last))
-		return "a space at its start or end";
+		return "a space (or a character that shows nothing) at its start or end";
 	return NULL;
 }
 

@@ -160,7 +160,8 @@ bool rec_area_nameable(uint64_t area);
 
 /* What is wrong with NAME as an area's name, or NULL: empty, more than
  * REC_AREA_NAME_MAX - 1 bytes, a space (ASCII, no-break, ideographic or
- * another Unicode space) at either end, or not clean text (text.h). */
+ * another Unicode space) or a zero-width character at either end, or not
+ * clean text (text.h). */
 const char *rec_area_name_problem(const char *name);
 
 /* The name policy P gives AREA, or NULL. */

@@ -445,11 +445,6 @@ show_household(struct svc *s, struct store_txn *txn, uint64_t id, const struct h
 	household_id_format(id, idstr);
 	area_format(h->village, village);
 	svc_area_name(txn, h->village, vname, sizeof(vname));
-	if (!vname[0]) {
-		struct census_val cv;
-		if (rollup_census_get(txn, h->village, h->year, &cv) == 0)
-			snprintf(vname, sizeof(vname), "%s", cv.name);
-	}
 	uint8_t official = st->contrib.status;
 	r->id = svc_strdup(s, idstr);
 	r->village = svc_strdup(s, village);

@@ -503,7 +503,8 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 		sh->threshold_pct = svc_fixed(s, sh->pol->threshold_bp, 2);
 	o->area = area_str(s, row->area);
 	o->level = sh->level[row->level];
-	/* A prefecture has no node to name it: the province's policy does. */
+	/* An area no node runs (a prefecture, a township without a node) and
+	 * no census names: the province's policy names it. */
 	const char *pname = row->name[0] ? NULL : rec_policy_area_name(sh->pol, row->area);
 	o->name = svc_strdup(s, pname ? pname : row->name);
 	o->year = row->year;
@@ -612,10 +613,10 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		    s, JZ_EPARSE,
 		    "--level %s is above this %s: it holds only its own subtree, so its "
 		    "%s row would be a part under the whole's name; ask the %s, or use "
-		    "--level %s or lower",
+		    "--level %s%s",
 		    area_level_name(level), area_level_name(own), area_level_name(level),
 		    level == AREA_LEVEL_PREFECTURE ? "province" : area_level_name(level),
-		    area_level_name(own));
+		    area_level_name(own), own > AREA_LEVEL_VILLAGE ? " or lower" : "");
 	char ub[13] = "";
 	if (q->under) {
 		area_format(q->under, ub);

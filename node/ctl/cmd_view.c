@@ -264,10 +264,11 @@ cmd_rollup(struct ctl *c, int argc, char **argv)
 	    1};
 	struct cli_args a;
 	cli_parse(c, &cmd, argc, argv, &a);
-	const char *level = a.val[0] ? a.val[0] : "county", *under = a.val[1];
+	/* No --level: the node's default (county, or its own level below). */
+	const char *level = a.val[0] ? a.val[0] : "", *under = a.val[1];
 	const char *format = a.val[3] ? a.val[3] : "table";
 	enum area_level lv;
-	if (area_level_parse(level, &lv))
+	if (level[0] && area_level_parse(level, &lv))
 		cli_usage_error(&cmd,
 		                "--level: '%s' is not village, township, county, prefecture or "
 		                "province",

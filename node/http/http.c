@@ -95,6 +95,7 @@ struct http {
 	struct control *ctl;
 	char bound[80];
 	struct rcache *rc; /* rollup answers kept (rcache.h) */
+	uint64_t boot_s;   /* the machine's boot time, for process_start_time_seconds */
 	/* The request deadline: the connections (under lock) and the watch
 	 * thread that cuts the late ones. */
 	pthread_mutex_t lock;
@@ -582,7 +583,7 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 		http_metrics_tree(&b, rp.tree);
 	svc_release(&s);
 	struct http_proc proc;
-	http_proc_read(&proc);
+	http_proc_read(&proc, h->boot_s);
 	if (!proc.have_stat)
 		log_debug("http: /metrics without process CPU and memory: /proc/self/stat "
 		          "unreadable");
@@ -745,8 +746,8 @@ get_rollup(struct http *h, struct MHD_Connection *c)
 		if (vals[i] && strlen(vals[i]) > HTTP_MAX_QUERY_VALUE)
 			return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
 			                      "a query value is too long");
-	if (!level || !level[0])
-		level = "county";
+	if (!level)
+		level = ""; /* the node's default (county, or its own level below) */
 	if (!format || !format[0])
 		format = "json";
 	bool csv = strcasecmp(format, "csv") == 0;
@@ -1140,6 +1141,7 @@ http_open(struct http **out, const char *listen, char *bound, size_t boundlen, s
 	}
 	h->st = st;
 	h->cfg = cfg;
+	h->boot_s = http_boot_time();
 	h->id = id;
 	h->ctl = ctl;
 	/* The watch's clock is monotonic: a step of the wall clock does not

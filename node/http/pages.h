@@ -45,8 +45,13 @@ struct http_proc {
 	uint64_t max_fds; /* 0 unknown or unlimited */
 };
 
-/* process.c: read *OUT from /proc/self (what cannot be read, marked so). */
-void http_proc_read(struct http_proc *out);
+/* process.c: the boot time, seconds since the epoch (/proc/stat btime);
+ * 0 unknown. It does not change: read it once. */
+uint64_t http_boot_time(void);
+
+/* process.c: read *OUT from /proc/self (what cannot be read, marked so),
+ * the start time from BOOT_S (http_boot_time). */
+void http_proc_read(struct http_proc *out, uint64_t boot_s);
 
 /* metrics.c: the process_* families of Prometheus's client libraries
  * (CPU seconds, virtual and resident memory, start time, threads, open and

@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,22 +71,19 @@ read_small(const char *path, char *buf, size_t cap)
 	return ok && n > 0;
 }
 
-/* The boot time, seconds since the epoch (/proc/stat "btime"): read once,
- * it does not change. */
-static uint64_t boot_s;
-static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
-
-static void
-read_boot_time(void)
+uint64_t
+http_boot_time(void)
 {
 	FILE *f = fopen("/proc/stat", "re");
 	if (!f)
-		return;
+		return 0;
 	char line[256];
+	uint64_t boot = 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "btime %" SCNu64, &boot_s) == 1)
+		if (sscanf(line, "btime %" SCNu64, &boot) == 1)
 			break;
 	fclose(f);
+	return boot;
 }
 
 /* Open file descriptors, not counting the one that lists them; -1 unknown. */
@@ -108,7 +104,7 @@ open_fds(void)
 }
 
 void
-http_proc_read(struct http_proc *out)
+http_proc_read(struct http_proc *out, uint64_t boot_s)
 {
 	memset(out, 0, sizeof(*out));
 	char text[1024];
@@ -121,7 +117,6 @@ http_proc_read(struct http_proc *out)
 		out->virtual_bytes = ps.vsize_bytes;
 		out->resident_bytes = ps.rss_pages * (uint64_t)page;
 		out->threads = ps.threads;
-		pthread_once(&boot_once, read_boot_time);
 		if (boot_s)
 			out->start_s = (double)boot_s + (double)ps.start_ticks / (double)tick;
 	}

@@ -425,7 +425,8 @@ rollup_census_name(struct store_txn *txn, uint64_t village, char *out, size_t le
 	for (err = store_iter_seek(&it, key, sizeof(key), &k, &v);
 	     err == 0 && k.n == 10 && be64_get(k.p) == village;
 	     err = store_iter_next(&it, &k, &v)) {
-		if (v.n < CENSUS_FIXED || v.n - CENSUS_FIXED >= 128) {
+		if (v.n < CENSUS_FIXED ||
+		    v.n - CENSUS_FIXED >= sizeof(((struct census_val *)0)->name)) {
 			err = JZ_ECORRUPT;
 			break;
 		}

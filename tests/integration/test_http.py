@@ -1114,10 +1114,9 @@ def test(t):
     prov = t.add(PROV, "province", "青海省", test_clock=True)
     counties = [t.add(a, "county", nm, test_clock=a == "630121000000")
                 for a, nm in COUNTIES.items()]
-    for a, nm in TOWNSHIPS.items():
-        t.add(a, "township", nm)
+    towns = [t.add(a, "township", nm) for a, nm in TOWNSHIPS.items()]
     villages = [t.add(v, "village", f"村{v[-3:]}") for v in VILLAGES]
-    with_http(t, [prov, counties[0]])
+    with_http(t, [prov, counties[0], towns[0]])
     t.start_all()
     t.wait_synced()
 
@@ -1145,6 +1144,13 @@ def test(t):
     check(f"http      http://{paddr[0]}:{paddr[1]}/" in text,
           f"{prov}: status does not show its HTTP address:\n{text}")
     check_eq(t.status(counties[1]).get("http_listen"), "", f"{counties[1]}: HTTP is off")
+
+    # A township's rollup asked with no level: its own level, as jzfpctl's.
+    taddr = http_addr(t, towns[0])
+    for q, args in (("", ["--json"]), ("?format=csv", ["--format", "csv"])):
+        st, _, body = request(taddr, "GET", f"/api/rollup{q}")
+        check(st == 200 and body == t.ctl_text(towns[0], "rollup", *args).encode("utf-8") and
+              b"township" in body, f"{towns[0]}: /api/rollup{q} with no level: {st} {body[:200]!r}")
 
     check_metrics(t, prov, paddr, list(COUNTIES))
     check_metrics(t, counties[0], caddr, ["630121101000"])

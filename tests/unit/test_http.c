@@ -270,7 +270,7 @@ process_families(void **state)
 	struct sbuf b;
 	sbuf_init(&b);
 	struct http_proc proc;
-	http_proc_read(&proc);
+	http_proc_read(&proc, http_boot_time());
 	http_metrics_process(&b, &proc);
 	const char *names[] = {"process_cpu_seconds_total",
 	                       "process_virtual_memory_bytes",

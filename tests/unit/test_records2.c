@@ -232,8 +232,11 @@ test_policy_refused(void **state)
 	REFUSE(names[1].name[0], '\0');      /* empty */
 	REFUSE(names[1].name[1], '\x1b');    /* not clean text */
 	REFUSE(names[1].area, 630121101001); /* a village: its census names it */
-	REFUSE(names[1].name[0], ' ');       /* a space first */
-	sample_policy(&p, 4);                /* a name without its NUL */
+	sample_policy(&p, 4);                /* an ideographic space first */
+	snprintf(p.names[1].name, sizeof(p.names[1].name), "%s", "\xE3\x80\x80海北");
+	assert_null(rec_area_name_problem("海北"));
+	assert_int_equal(rec_policy_encode(&p, buf, sizeof(buf), &n), JZ_EPARSE);
+	sample_policy(&p, 4); /* a name without its NUL */
 	memset(p.names[1].name, 'x', sizeof(p.names[1].name));
 	assert_int_equal(rec_policy_encode(&p, buf, sizeof(buf), &n), JZ_EPARSE);
 #undef REFUSE
@@ -736,8 +739,6 @@ test_keyrec(void **state)
 	assert_int_equal(n, 12345);
 
 	/* Decoder. */
-	char big_name[64];
-	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \
@@ -980,8 +981,6 @@ test_receipt_refused(void **state)
 	assert_int_equal(n, 12345);
 
 	/* Decoder. */
-	char big_name[64];
-	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \
@@ -1132,8 +1131,6 @@ test_household_proposal(void **state)
 	assert_int_equal(n, 12345);
 
 	/* Decoder. */
-	char big_name[64];
-	memset(big_name, 'n', sizeof(big_name));
 	memset(&back, 0x77, sizeof(back));
 #define BAD(stmt)                                                                                  \
 	do {                                                                                       \

@@ -825,6 +825,8 @@ area_names(void **state)
 	rollup_census_put(&txn, 630121101002ULL, 2022, &cv);
 	snprintf(cv.name, sizeof(cv.name), "%s", "黄家村(新)");
 	rollup_census_put(&txn, 630121101002ULL, 2023, &cv);
+	snprintf(cv.name, sizeof(cv.name), "%s", "新庄村(普查)");
+	rollup_census_put(&txn, VILLAGE, 2023, &cv); /* its node's name wins */
 	static struct rec_policy pol;
 	memset(&pol, 0, sizeof(pol));
 	pol.n_names = 2;
@@ -860,6 +862,28 @@ area_names(void **state)
 	assert_int_equal(rp.code, 0);
 	assert_string_equal(rp.notice_print->notices[0]->office_name, "桥头镇");
 	assert_string_equal(rp.notice_print->notices[0]->village_name, "新庄村");
+	svc_release(&s);
+
+	/* This village node's rollup: by default its own level, named; the
+	 * township's level refused, with no lower level to offer. */
+	assert_int_equal(fx->cfg.level, AREA_LEVEL_VILLAGE);
+	Ctl__RollupReq rq;
+	ctl__rollup_req__init(&rq);
+	rq.level = "";
+	Ctl__Request req;
+	ctl__request__init(&req);
+	req.req_case = CTL__REQUEST__REQ_ROLLUP;
+	req.rollup = &rq;
+	call(fx, &s, &req, &rp);
+	assert_int_equal(rp.code, 0);
+	assert_string_equal(rp.rollup->level, "village");
+	svc_release(&s);
+	rq.level = "township";
+	call(fx, &s, &req, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "--level township is above this village"));
+	assert_non_null(strstr(rp.error, "use --level village"));
+	assert_null(strstr(rp.error, "or lower"));
 	svc_release(&s);
 }
 
