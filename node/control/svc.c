@@ -162,6 +162,21 @@ svc_array(struct svc *s, size_t n, size_t size, void (*init)(void *))
 }
 
 int
+svc_under_check(struct svc *s, uint64_t under)
+{
+	uint64_t own = s->cfg->area;
+	if (area_is_under(under, own) || area_is_under(own, under))
+		return 0;
+	char u[13], o[13];
+	area_format(under, u);
+	area_format(own, o);
+	return svc_fail(s, JZ_EPARSE,
+	                "--under %s is outside this node's area %s: it holds nothing there; ask "
+	                "a node whose area holds both",
+	                u, o);
+}
+
+int
 svc_fail(struct svc *s, int code, const char *fmt, ...)
 {
 	va_list ap;

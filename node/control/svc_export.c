@@ -112,6 +112,9 @@ svc_export(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		if (!area_is_valid(q->under))
 			return svc_fail(s, JZ_EPARSE, "--under: '%s' is not a 12-digit area code",
 			                ub);
+		int err = svc_under_check(s, q->under);
+		if (err)
+			return err;
 		uint64_t alo, ahi;
 		area_range(q->under, &alo, &ahi);
 		lo = alo * 10000;

@@ -592,6 +592,9 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (!area_is_valid(under))
 		return svc_fail(s, JZ_EPARSE, "--under: '%" PRIu64 "' is not a 12-digit area code",
 		                under);
+	int uerr = svc_under_check(s, under);
+	if (uerr)
+		return uerr;
 	/* The cursor: the household id and the first 8 bytes of the proposal's
 	 * hash of the last one a reply held, hex (32 characters, short enough
 	 * for a query string); the list goes on after that key prefix. (Two

@@ -623,6 +623,9 @@ svc_rollup(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		if (!area_is_valid(q->under))
 			return svc_fail(s, JZ_EPARSE, "--under: '%s' is not a 12-digit area code",
 			                ub);
+		int uerr = svc_under_check(s, q->under);
+		if (uerr)
+			return uerr;
 		if (area_level_of(q->under) < level)
 			return svc_fail(
 			    s, JZ_EPARSE,

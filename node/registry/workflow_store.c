@@ -17,13 +17,13 @@
  * days(2) origin(32) seq(8), then the reason (no NUL).
  */
 #include "bytes.h"
-#include "cert.h"
 #include "hlc.h"
 #include "household.h"
 #include "pending.h"
 #include "person.h"
 #include "record.h"
 #include "tables.h"
+#include "timefmt.h"
 #include "workflow.h"
 
 #include <inttypes.h>
@@ -305,9 +305,9 @@ wf_judge(struct hh_work *hw, struct store_txn *txn, const uint8_t hash[32],
 		return WF_WAITING; /* its predecessors may still be on their way */
 	if (err && pol_at && strstr(why, "shorter than the policy")) {
 		/* Say which rule judged it: the policy in force when it was signed. */
-		char t[32];
+		char t[TIMEFMT_LOCAL_LEN]; /* the node's zone, as operators read times */
 		size_t n = strlen(why);
-		cert_time_format(hlc_ms(pol_at), t);
+		timefmt_local(hlc_ms(pol_at), t);
 		snprintf(why + n, len - n, " (the policy signed %s)", t);
 	}
 	if (!err && (s->step == WF_VILLAGE_NOTICE_OPEN || is_record(s->step)))

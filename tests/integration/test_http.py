@@ -632,8 +632,14 @@ def check_api(t, n, addr):
     cases = []
     for level in jt.rollup_levels(n):
         cases.append(["--level", level])
-    cases.append(["--level", "village", "--under", "630121000000"])
-    cases.append(["--level", "township", "--under", "630122000000", "--year", str(YEAR)])
+    for under, more in (("630121000000", ["--level", "village"]),
+                        ("630122000000", ["--level", "township", "--year", str(YEAR)])):
+        if n.level == "province" or under == n.area:
+            cases.append([*more, "--under", under])
+        else:  # another county's: this one holds nothing there, and says so
+            st, _, body = request(addr, "GET", f"/api/rollup?under={under}")
+            check(st == 400 and f"--under {under} is outside this node's area" in
+                  json.loads(body).get("error", ""), f"{n}: /api/rollup?under={under}: {st}")
     cases.append(["--year", str(YEAR - 1)])
     cases.append([])
     for args in cases:

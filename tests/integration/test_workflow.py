@@ -146,8 +146,9 @@ def test(t):
             (["63010000000x=西宁市"], 2, "'63010000000x' is not a 12-digit area code"),
             (["630100000000=西\x1b宁"], 2, "the name of 630100000000: not clean text"),
             (["630100000000=" + "长" * 22], 2, "the name of 630100000000: over 63 bytes"),
-            (["630100000000= 西宁市"], 2, "the name of 630100000000: a space at its start"),
-            (["630100000000=西宁市\u3000"], 2, "a space at its start or end"),
+            (["630100000000= 西宁市"], 2,
+             "the name of 630100000000: a space (or a character that shows nothing) at its start"),
+            (["630100000000=西宁市\u3000"], 2, "at its start or end"),
             (["630100000000=甲", "--area-name", "630100000000=乙"], 2,
              "630100000000 given twice"),
             (["640100000000=银川市"], 1, "640100000000 is not under this province"),
@@ -163,13 +164,20 @@ def test(t):
          "area-names=630100000000= 西宁市", "area-names=630100000000=甲|630100000000=乙",
          "area-names=630121101001=新庄村", "area-names=630100000000=西\x1b宁"], timeout=60)
     got = probe.stdout.splitlines()
-    for line, says in zip(got, ("a space at its start or end", "630100000000 given twice",
+    for line, says in zip(got, ("at its start or end", "630100000000 given twice",
                                 "630121101001 is a village, which its census names",
                                 # (the node's check of every text of a request)
                                 "control character U+001B")):
         check("code=-1000 " in line and says in line,  # JZ_EPARSE
               f"the node's own check of --area-name: {line!r}")
     check_eq(len(got), 4, f"jzfp_ctlprobe: {probe.stdout!r} {probe.stderr!r}")
+    # --under another township: this one holds nothing there, and says so
+    # rather than answer with nothing.
+    for args in (["proposals", "--under", T2], ["rollup", "--level", "village", "--under", T2],
+                 ["export", "households", "--under", T2, os.path.join(t.dir, "x.csv")]):
+        p = t.run_ctl(t1, *args)
+        check(p.returncode == 1 and f"--under {T2} is outside this node's area {T1}" in p.stderr,
+              f"{t1}: {' '.join(args[:3])}: exit {p.returncode}, {p.stderr.strip()!r}")
     # A list longer than a request carries is refused whole, not cut short.
     p = t.run_ctl(t1, "review", "approve", *([f"{V1}0001"] * 2200))
     check(p.returncode != 0 and "more than 2100 arguments" in p.stderr,

@@ -285,10 +285,9 @@ filters(void **state)
 	svc_release(&s);
 
 	q = req();
-	q.under = 630122000000ULL; /* another county: nothing */
-	assert_int_equal(call(f, &s, &q, &rp), 0);
-	assert_int_equal(rp.export->n_households, 0);
-	assert_int_equal(rp.export->next_after, 0);
+	q.under = 630122000000ULL; /* another county: outside, said so */
+	assert_int_equal(call(f, &s, &q, &rp), JZ_EPARSE);
+	assert_non_null(strstr(s.why, "--under 630122000000 is outside this node's area"));
 	svc_release(&s);
 
 	q = req();

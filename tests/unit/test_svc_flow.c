@@ -310,12 +310,10 @@ proposals_filtered(void **state)
 	assert_int_equal(rp.proposals->count, 2);
 	assert_string_equal(rp.proposals->state, "VILLAGE_NOTICE");
 	svc_release(&s);
-	/* another township: none */
+	/* another township: outside this node's area, said so */
 	proposals_of(fx, &s, "", 630121102000ULL, &rp);
-	assert_int_equal(rp.code, 0);
-	assert_int_equal(rp.proposals->count, 0);
-	assert_int_equal(rp.proposals->n_proposals, 0);
-	assert_string_equal(rp.proposals->under, "630121102000");
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(strstr(rp.error, "--under 630121102000 is outside this node's area"));
 	svc_release(&s);
 	proposals_of(fx, &s, "RECORDED", 0, &rp);
 	assert_int_equal(rp.code, 0);
@@ -1035,6 +1033,18 @@ proposals_under_ranges(void **state)
 	assert_listed(fx, "", VILLAGE, own, 3);
 	assert_listed(fx, "VILLAGE_NOTICE", VILLAGE, own, 2);
 	assert_listed(fx, "PROPOSED", VILLAGE, own + 2, 1);
+	/* Another village: this village's node holds nothing there, and says so. */
+	struct svc s;
+	Ctl__Reply rp;
+	proposals_of(fx, &s, "", 630121101002ULL, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	assert_non_null(
+	    strstr(rp.error, "--under 630121101002 is outside this node's area 630121101001"));
+	svc_release(&s);
+	/* The walks of the ranges below, as the province (whose area holds
+	 * them all) makes them. */
+	fx->cfg.area = 630000000000ULL;
+	fx->cfg.level = AREA_LEVEL_PROVINCE;
 	/* village 999 of the township: both proposals of its first household,
 	 * in hash order, and its last household */
 	const uint64_t v999[] = {6301211019990001ULL, 6301211019990001ULL, 6301211019999999ULL};
@@ -1108,10 +1118,10 @@ proposals_under_ranges(void **state)
 	                         6301220010010001ULL,
 	                         6302010010010001ULL};
 	assert_listed(fx, "", 630000000000ULL, prov, 13);
-	assert_listed(fx, "", 640000000000ULL, NULL, 0);
+	proposals_of(fx, &s, "", 640000000000ULL, &rp); /* another province */
+	assert_int_equal(rp.code, JZ_EPARSE);
+	svc_release(&s);
 	/* the two proposals of one household: in hash order */
-	struct svc s;
-	Ctl__Reply rp;
 	proposals_of(fx, &s, "", 630121101999ULL, &rp);
 	assert_string_equal(rp.proposals->proposals[0]->proposal, "1414141414141414");
 	assert_string_equal(rp.proposals->proposals[1]->proposal, "1515151515151515");
@@ -1144,7 +1154,9 @@ all_stays_in_the_node_area(void **state)
 	assert_string_equal(rp.workflow->households[1], "6301211010010002");
 	svc_release(&s);
 	assert_string_equal(state_of(fx, "6301211010010001"), "VILLAGE_PASSED");
-	/* the others are still in their notice */
+	/* the others are still in their notice (read as the province) */
+	fx->cfg.area = 630000000000ULL;
+	fx->cfg.level = AREA_LEVEL_PROVINCE;
 	const uint64_t v999[] = {6301211019990001ULL, 6301211019990001ULL, 6301211019999999ULL};
 	assert_listed(fx, "VILLAGE_NOTICE", 630121101999ULL, v999, 3);
 	const uint64_t v002[] = {6301211010020001ULL};
