@@ -318,6 +318,13 @@ workflow_args(struct svc *s, const Ctl__WorkflowReq *q, size_t *c)
 /* A workflow request as it is worked out: the proposals to sign T[0..nt)
  * (sorted by household), the households --all leaves out with why, and
  * the problems of named households (any one refuses the whole request). */
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 struct wf_plan {
 	struct target *t;
 	size_t nt;
@@ -328,7 +335,65 @@ struct wf_plan {
 	size_t n_lo;
 	struct sbuf errs;
 	size_t problems;
+	/* --all: the villages and townships under this node that run a node
+	 * of their own (their NodeInfo held here), sorted: their own steps
+	 * are theirs to take, not this node's to stand in for. */
+	uint64_t *runs;
+	size_t n_runs;
 };
+
+/* The areas of PL->runs from the origins TXN holds; -ENOMEM. */
+static int
+plan_runs(struct wf_plan *pl, struct store_txn *txn)
+{
+	struct store_iter it;
+	if (store_iter_open(txn, STORE_ORIGIN, &it))
+		return 0; /* none known: stand in for every area, as before */
+	size_t cap = 0;
+	struct bytes k, v;
+	int err = 0;
+	for (int rc = store_iter_seek(&it, NULL, 0, &k, &v); rc == 0 && !err;
+	     rc = store_iter_next(&it, &k, &v)) {
+		struct origin_state o;
+		if (origin_decode(&o, v.p, v.n) || !o.area ||
+		    (o.level != AREA_LEVEL_VILLAGE && o.level != AREA_LEVEL_TOWNSHIP))
+			continue;
+		if (pl->n_runs == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			uint64_t *nr = realloc(pl->runs, ncap * sizeof(*nr));
+			if (!nr) {
+				err = -ENOMEM;
+				break;
+			}
+			pl->runs = nr;
+			cap = ncap;
+		}
+		pl->runs[pl->n_runs++] = o.area;
+	}
+	store_iter_close(&it);
+	if (pl->n_runs)
+		qsort(pl->runs, pl->n_runs, sizeof(*pl->runs), u64_cmp);
+	return err;
+}
+
+/* With --all, is T's step one its own level's node takes, under a node
+ * that PL says runs? Then this node, above it, leaves it out (WHY). */
+static bool
+own_node_takes(const struct wf_plan *pl, const struct target *t, enum area_level me, char *why,
+               size_t len)
+{
+	enum area_level own = wf_step_own_level((enum wf_step)t->step);
+	if (own == AREA_LEVEL_NONE || own >= me)
+		return false;
+	uint64_t area = area_at_level(household_village(t->household), own);
+	if (!bsearch(&area, pl->runs, pl->n_runs, sizeof(*pl->runs), u64_cmp))
+		return false;
+	char a[13];
+	area_format(area, a);
+	snprintf(why, len, "its %s %s runs a node of its own, which takes this step",
+	         area_level_name(own), a);
+	return true;
+}
 
 /* Room for MAX_TARGETS in PL; -ENOMEM (plan_release frees what was
  * allocated). */
@@ -350,6 +415,7 @@ plan_release(struct wf_plan *pl)
 	free(pl->approved);
 	free(pl->lo_hh);
 	free(pl->lo_why);
+	free(pl->runs);
 }
 
 /* The targets of the households Q names: each one's open proposal in a
@@ -425,6 +491,8 @@ plan_judge(struct wf_plan *pl, struct node *n, struct store_txn *txn, const Ctl_
 		                        .hlc = now,
 		                        .signer = me};
 		struct wf_signing g = {.approved = pl->approved, .n_approved = pl->n_approved};
+		if (ok && q->all && own_node_takes(pl, &t[i], me.level, why2, sizeof(why2)))
+			ok = false;
 		if (ok && !q->unchecked)
 			ok = wf_judge(n->ax.hh, txn, t[i].hash, &p, &in, &g, why2, sizeof(why2)) ==
 			     WF_TAKEN;
@@ -468,6 +536,10 @@ workflow_plan(struct svc *s, const Ctl__WorkflowReq *q, size_t c, struct wf_job 
 	}
 	job->days = q->days ? (uint16_t)q->days : pol.notice_days;
 	if (plan_alloc(pl)) {
+		store_abort(&txn);
+		return svc_fail(s, -ENOMEM, "out of memory");
+	}
+	if (q->all && plan_runs(pl, &txn)) {
 		store_abort(&txn);
 		return svc_fail(s, -ENOMEM, "out of memory");
 	}
@@ -763,13 +835,6 @@ posted_cmp(const void *a, const void *b)
 	if (x->village != y->village)
 		return x->village < y->village ? -1 : 1;
 	return x->household < y->household ? -1 : x->household > y->household;
-}
-
-static int
-u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
 }
 
 /* The personal part of E opened with this node's key (reader-safe: the

@@ -426,6 +426,20 @@ static const uint8_t main_line[] = {
     WF_TOWNSHIP_NOTICE_CLOSE, WF_COUNTY_APPROVE,       WF_ANNOUNCE,         WF_RECORD,
 };
 
+enum area_level
+wf_step_own_level(enum wf_step step)
+{
+	if ((unsigned)step >= WF_NSTEPS)
+		return AREA_LEVEL_NONE;
+	unsigned lv = rules[step].levels;
+	if (!lv || !(lv & (lv - 1)))
+		return AREA_LEVEL_NONE; /* one level, or the investigating one */
+	for (int l = AREA_LEVEL_VILLAGE; l <= AREA_LEVEL_PROVINCE; l++)
+		if (lv & LV(l))
+			return (enum area_level)l;
+	return AREA_LEVEL_NONE;
+}
+
 bool
 wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level signer)
 {

@@ -150,6 +150,12 @@ JZ_NODISCARD int wf_check(const struct wf_proposal *p, uint64_t village, enum wf
  * order), is refused. */
 bool wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level signer);
 
+/* The lowest level that takes STEP, whose node it is (a village's for its
+ * notice, a township's for its review and notice), where a level above
+ * may stand in for an area without a node; AREA_LEVEL_NONE for a step of
+ * one level only, or none. */
+enum area_level wf_step_own_level(enum wf_step step);
+
 /* Has P reached or passed the state STEP is taken from (or ended)? A step
  * that waited for its predecessors (wf_is_early) and finds the proposal
  * there or beyond, moved by later steps, will never be taken where it

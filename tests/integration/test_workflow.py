@@ -275,6 +275,13 @@ def test(t):
           f"the county does not list {moved} and {claimed} as one household in two villages")
 
     # ------------------------------------------------------------ village notice
+    # The township stands in only for villages without a node: here every
+    # village of T1 has one, so --all there opens nothing and says why.
+    out = wf(t, t1, "notice", "open", "--all")
+    check(out["proposals"] == 0 and
+          len(out.get("left_out", [])) == len(ids[V1]) + len(ids[V2]) and
+          all("runs a node of its own" in x["why"] for x in out["left_out"]),
+          f"{t1}: notice open --all: {json.dumps(out, ensure_ascii=False)[:600]}")
     for v in (v1, v2, v3):
         out = wf(t, v, "notice", "open", "--all")
         check_eq(out["proposals"], len(ids[v.area]), f"{v}: notice open --all")
