@@ -743,7 +743,12 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			o->from = p.from_status;
 			o->to = p.to_status;
 			o->state = svc_strdup(s, wf_state_name(p.state));
-			o->since = svc_time_hlc(s, p.window_opened ? p.window_opened : p.created);
+			/* Decided: when; in or after a window: its opening; else the
+			 * proposal's own time. */
+			bool done = (p.state == WF_RECORDED || p.state == WF_REJECTED) && p.decided;
+			o->since = svc_time_hlc(s, done              ? p.decided
+			                           : p.window_opened ? p.window_opened
+			                                             : p.created);
 			if (wf_is_window(p.state) ||
 			    (p.state == WF_CONTESTED && wf_is_window(p.contested_from)))
 				o->closes = svc_time_ms(s, hlc_ms(p.window_opened) +

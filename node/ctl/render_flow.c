@@ -45,9 +45,9 @@ render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r)
 		            r->under);
 		return;
 	}
-	static const char *const headers[] = {"household", "kind",       "from",
-	                                      "to",        "state",      "since",
-	                                      "closes",    "objections", "proposal"};
+	static const char *const headers[] = {"household", "kind",  "from",   "to",
+	                                      "state",     "since", "closes", "open objections",
+	                                      "proposal"};
 	struct table t;
 	table_init(&t, headers, 9);
 	for (size_t i = 0; i < r->n_proposals; i++) {

@@ -424,6 +424,11 @@ def test(t):
     check(steps[-3:] == ["county_approve", "announce", "record"] and "dismiss" in steps,
           f"the village's history of {a1}: {steps}")
     check_eq(show["official_status"], 1, f"{a1}: official status at the village")
+    # A recorded proposal's "since" is when it was recorded.
+    rec_at = [s_["at"] for p_ in show["proposals"] for s_ in p_["steps"]
+              if s_["step"] == "record" and not s_["refused"]]
+    since = proposals(t, v1, "RECORDED")[a1]["since"]
+    check(rec_at and since == rec_at[-1], f"{a1}: since {since}, recorded at {rec_at}")
     below = [r for r in t.rollup(prov, "county") if r["area"] == C2]
     check(below and below[0]["below_threshold"] in ("yes", "no"), f"threshold marks: {below}")
 
