@@ -175,7 +175,7 @@ render_notice_text(struct sbuf *out, const Ctl__NoticePrintReply *r)
 		}
 		table_render(&t, out);
 		table_release(&t);
-		sbuf_printf(out, "（共 %" PRIu64 " 户）\n\n", n->count);
+		sbuf_printf(out, "（共 %" PRIu64 " 户 %" PRIu64 " 人）\n\n", n->count, n->persons);
 	}
 	if (!r->count)
 		sbuf_printf(out,
@@ -294,10 +294,18 @@ notice_section_html(struct sbuf *out, const Ctl__Notice *n)
 	const char *paren = strstr(title, "（");
 	html_text(out, paren ? paren : title);
 	sbuf_printf(out, "</p>\n<p>经");
-	sbuf_printf(out, "%s",
-	            strcmp(n->window, "VILLAGE_NOTICE") == 0    ? "村民代表大会民主评议"
-	            : strcmp(n->window, "TOWNSHIP_NOTICE") == 0 ? "乡镇人民政府审核"
-	                                                        : "县扶贫开发领导小组复审");
+	/* Who reviewed, by name where the node knows it (the office). */
+	const bool named = n->office_name && n->office_name[0];
+	if (strcmp(n->window, "VILLAGE_NOTICE") == 0) {
+		sbuf_printf(out, "村民代表大会民主评议");
+	} else {
+		if (named)
+			html_text(out, n->office_name);
+		sbuf_printf(out, "%s",
+		            strcmp(n->window, "TOWNSHIP_NOTICE") == 0
+		                ? (named ? "人民政府审核" : "乡镇人民政府审核")
+		                : (named ? "扶贫开发领导小组复审" : "县扶贫开发领导小组复审"));
+	}
 	sbuf_printf(out, "，现将");
 	html_text(out, village_of(n));
 	sbuf_printf(out, "下列农户的扶贫对象变动予以%s，接受群众监督。</p>\n",

@@ -217,6 +217,7 @@ test_notice_html(void **state)
 	assert_non_null(strstr(p, "张*&lt;明&gt;"));
 	/* no office name: the kind of office, never its code */
 	assert_non_null(strstr(p, "请于公告期内向县人民政府（扶贫办）反映"));
+	assert_non_null(strstr(p, "经县扶贫开发领导小组复审"));
 	assert_null(strstr(p, "630121000000"));
 	assert_non_null(strstr(p, "县人民政府<br>（盖章）"));
 	assert_null(strstr(p, "<明>"));
@@ -234,6 +235,29 @@ test_notice_html(void **state)
 	p = text_of(&s);
 	assert_non_null(strstr(p, "<title>扶贫对象公示公告（2 份）</title>"));
 	assert_non_null(strstr(p, "请于公示期内向桥头镇人民政府（扶贫办）反映"));
+	assert_non_null(strstr(p, "经村民代表大会民主评议"));
+	sbuf_release(&s);
+	/* The county's announcement, by name where it is known. */
+	n.window = "ANNOUNCEMENT";
+	n.office_name = "大通县";
+	r.n_notices = 1;
+	sbuf_init(&s);
+	render_notice_html(&s, &r);
+	p = text_of(&s);
+	assert_non_null(strstr(p, "经大通县扶贫开发领导小组复审"));
+	sbuf_release(&s);
+	n.window = "TOWNSHIP_NOTICE";
+	n.office_name = "桥头镇";
+	sbuf_init(&s);
+	render_notice_html(&s, &r);
+	p = text_of(&s);
+	assert_non_null(strstr(p, "经桥头镇人民政府审核"));
+	n.window = "VILLAGE_NOTICE";
+	r.n_notices = 2;
+	sbuf_release(&s);
+	sbuf_init(&s);
+	render_notice_html(&s, &r);
+	p = text_of(&s);
 	assert_non_null(strstr(p, "新庄&quot;村&amp;村民委员会<br>（盖章）"));
 	size_t sections = 0;
 	for (const char *q = p; (q = strstr(q, "<section class=\"notice\">")); q++)
