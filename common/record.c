@@ -1126,6 +1126,27 @@ rec_health_name(uint8_t health)
 }
 
 const char *
+rec_relation_name(uint8_t relation)
+{
+	switch (relation) {
+	case 1:
+		return "户主";
+	case 2:
+		return "配偶";
+	case 3:
+		return "之子";
+	case 4:
+		return "之女";
+	case 20:
+		return "之外祖母";
+	case 99:
+		return "其他";
+	default:
+		return "";
+	}
+}
+
+const char *
 rec_labour_name(uint8_t labour)
 {
 	static const char *const names[] = {"", "普通劳动力", "技能劳动力", "丧失劳动力",

@@ -296,6 +296,9 @@ const char *rec_attribute_name(uint8_t attribute);
 const char *rec_cause_name(uint8_t cause);
 const char *rec_standard_name(uint8_t standard);
 const char *rec_health_name(uint8_t health);
+/* 与户主关系 of the form's table domain.md gives (01 户主, 02 配偶, 03 之子, 04
+ * 之女, 20 之外祖母, 99 其他); "" for the codes between, taken by code only. */
+const char *rec_relation_name(uint8_t relation);
 const char *rec_labour_name(uint8_t labour);
 
 #endif

@@ -70,8 +70,11 @@ render_household_text(struct sbuf *out, const Ctl__HouseholdShowReply *r)
 		sbuf_printf(out, "members   %" PRIu64 "\n", r->members);
 		for (size_t i = 0; i < r->n_persons; i++) {
 			const Ctl__Person *p = r->persons[i];
-			sbuf_printf(out, "  %02u %s %s %s health %02u labour %02u\n", p->relation,
-			            p->name, p->id_number, p->birth_date, p->health, p->labour);
+			const char *rel = rec_relation_name((uint8_t)p->relation);
+			sbuf_printf(out, "  %02u%s%s %s %s %s %s %s\n", p->relation,
+			            rel[0] ? " " : "", rel, p->name, p->id_number, p->birth_date,
+			            p->health ? rec_health_name((uint8_t)p->health) : "-",
+			            p->labour ? rec_labour_name((uint8_t)p->labour) : "-");
 		}
 	} else {
 		sbuf_printf(out, "members   %" PRIu64 " (personal part %s)\n", r->members,

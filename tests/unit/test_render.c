@@ -276,13 +276,55 @@ test_notice_html(void **state)
 	sbuf_release(&s);
 }
 
+/* household show: a member's relation, health and labour by name, as the
+ * register's form has them. */
+static void
+test_household_text(void **state)
+{
+	(void)state;
+	Ctl__Person a, b, *ps[] = {&a, &b};
+	ctl__person__init(&a);
+	a.relation = 1;
+	a.name = "张三";
+	a.id_number = "630121199001011234";
+	a.birth_date = "1990-01-01";
+	a.health = 1;
+	a.labour = 1;
+	ctl__person__init(&b);
+	b.relation = 7; /* a code the form names by number only */
+	b.name = "张四";
+	b.id_number = "";
+	b.birth_date = "";
+	b.health = 4;
+	Ctl__HouseholdShowReply r;
+	ctl__household_show_reply__init(&r);
+	r.id = "6301211010010001";
+	r.village = "630121101001";
+	r.village_name = "新庄村";
+	r.official_status_name = "未脱贫";
+	r.head = "abcd";
+	r.status_name = "未脱贫";
+	r.personal = "readable";
+	r.members = 2;
+	r.n_persons = 2;
+	r.persons = ps;
+	struct sbuf s;
+	sbuf_init(&s);
+	render_household_text(&s, &r);
+	const char *p = text_of(&s);
+	assert_non_null(
+	    strstr(p, "  01 户主 张三 630121199001011234 1990-01-01 健康 普通劳动力\n"));
+	assert_non_null(strstr(p, "  07 张四   残疾 -\n"));
+	sbuf_release(&s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_csv_cell_plain), cmocka_unit_test(test_csv_cell_formula),
 	    cmocka_unit_test(test_rollup_excel),   cmocka_unit_test(test_rollup_xlsx),
-	    cmocka_unit_test(test_notice_html),
+	    cmocka_unit_test(test_notice_html),    cmocka_unit_test(test_household_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
