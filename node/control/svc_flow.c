@@ -37,7 +37,6 @@
 #include "sealer.h"
 #include "svc_common.h"
 #include "tables.h"
-#include "text.h"
 #include "timefmt.h"
 #include "workflow.h"
 
@@ -315,9 +314,6 @@ workflow_args(struct svc *s, const Ctl__WorkflowReq *q, size_t *c)
 	return 0;
 }
 
-/* A workflow request as it is worked out: the proposals to sign T[0..nt)
- * (sorted by household), the households --all leaves out with why, and
- * the problems of named households (any one refuses the whole request). */
 static int
 u64_cmp(const void *a, const void *b)
 {
@@ -325,6 +321,9 @@ u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A workflow request as it is worked out: the proposals to sign T[0..nt)
+ * (sorted by household), the households --all leaves out with why, and
+ * the problems of named households (any one refuses the whole request). */
 struct wf_plan {
 	struct target *t;
 	size_t nt;
