@@ -122,6 +122,16 @@ offset_format(long off_min, char out[7])
 }
 
 void
+timefmt_utc(uint64_t unix_ms, char out[TIMEFMT_ISO_LEN])
+{
+	struct tm tm;
+	time_t t = (time_t)(unix_ms / 1000);
+	if (unix_ms / 1000 > (uint64_t)SECONDS_MAX || !gmtime_r(&t, &tm) ||
+	    !strftime(out, TIMEFMT_ISO_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, TIMEFMT_ISO_LEN, "invalid");
+}
+
+void
 timefmt_local(uint64_t unix_ms, char out[TIMEFMT_LOCAL_LEN])
 {
 	struct tm tm;

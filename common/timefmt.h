@@ -63,6 +63,11 @@ void timefmt_local(uint64_t unix_ms, char out[TIMEFMT_LOCAL_LEN]);
 /* Write unix_ms as "YYYY-MM-DDTHH:MM:SS+HH:MM" in the process's zone. */
 void timefmt_iso(uint64_t unix_ms, char out[TIMEFMT_ISO_LEN]);
 
+/* Write unix_ms as "YYYY-MM-DDTHH:MM:SSZ", in UTC whatever the process's
+ * zone: for text every node writes alike (a refusal's reason, kept in each
+ * node's history of a proposal). */
+void timefmt_utc(uint64_t unix_ms, char out[TIMEFMT_ISO_LEN]);
+
 /* Write the local date of unix_ms as "YYYY-MM-DD" in the process's zone. */
 void timefmt_date(uint64_t unix_ms, char out[TIMEFMT_DATE_LEN]);
 

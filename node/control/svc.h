@@ -126,9 +126,10 @@ char *svc_strdup_personal(struct svc *s, const char *text);
 /* Fail with CODE (negative) and a one-line reason; returns CODE. */
 int svc_fail(struct svc *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* --under UNDER (a valid code) of a read: 0 when it and this node's area
- * overlap (one is under the other), else svc_fail saying the node holds
- * nothing there (an answer of nothing would read as "none there"). */
+/* --under UNDER (a valid code) of a read: 0 when it is this node's area
+ * or under it, else svc_fail saying the node holds nothing there, or only
+ * its own part of it (an empty or partial answer would read as the
+ * whole). */
 int svc_under_check(struct svc *s, uint64_t under);
 
 /* Say what a write service signed or changed (struct svc.done), for the

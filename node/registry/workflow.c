@@ -312,12 +312,13 @@ wf_check(const struct wf_proposal *p, uint64_t village, enum wf_step step,
 		uint64_t opened = hlc_ms(p->window_opened);
 		uint64_t due = opened + (uint64_t)p->window_days * WF_DAY_MS;
 		if (hlc_ms(hlc) < due) {
-			/* In the node's time zone, as the notice and proposals
-			 * show the window. */
+			/* In UTC: every node keeps this reason in its history
+			 * of the proposal, and must keep the same text whatever
+			 * its own time zone. */
 			char o[TIMEFMT_ISO_LEN], d[TIMEFMT_ISO_LEN], t[TIMEFMT_ISO_LEN];
-			timefmt_iso(opened, o);
-			timefmt_iso(due, d);
-			timefmt_iso(hlc_ms(hlc), t);
+			timefmt_utc(opened, o);
+			timefmt_utc(due, d);
+			timefmt_utc(hlc_ms(hlc), t);
 			return refuse(why, whylen,
 			              "%s: the window opened %s runs %u days, until %s; this "
 			              "step is dated %s",

@@ -305,9 +305,9 @@ wf_judge(struct hh_work *hw, struct store_txn *txn, const uint8_t hash[32],
 		return WF_WAITING; /* its predecessors may still be on their way */
 	if (err && pol_at && strstr(why, "shorter than the policy")) {
 		/* Say which rule judged it: the policy in force when it was signed. */
-		char t[TIMEFMT_LOCAL_LEN]; /* the node's zone, as operators read times */
+		char t[TIMEFMT_ISO_LEN]; /* UTC: the same text at every node (timefmt.h) */
 		size_t n = strlen(why);
-		timefmt_local(hlc_ms(pol_at), t);
+		timefmt_utc(hlc_ms(pol_at), t);
 		snprintf(why + n, len - n, " (the policy signed %s)", t);
 	}
 	if (!err && (s->step == WF_VILLAGE_NOTICE_OPEN || is_record(s->step)))

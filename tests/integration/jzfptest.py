@@ -351,6 +351,7 @@ class Node:
         self.test_clock = False
         self.env = {}  # added to this node's jzfpd environment (test_commit_fault's shim)
         self.parent_override = None  # an endpoint to use instead of the parent's
+        self.timezone = None  # [node] timezone, when not the default
         # The change count of its last status read (Waker): None until this
         # run of jzfpd has answered, as a new process counts from the start.
         self.changes_seen = None
@@ -426,7 +427,10 @@ class Tree:
     def write_conf(self, n):
         lines = ["; written by tests/integration/jzfptest.py", "[node]",
                  f"level = {n.level}", f"area = {n.area}", f"name = {n.name}",
-                 "data_dir = data", "key = node.key", "log_level = info", "", "[link]"]
+                 "data_dir = data", "key = node.key", "log_level = info"]
+        if n.timezone:
+            lines.append(f"timezone = {n.timezone}")
+        lines += ["", "[link]"]
         if n.children or n.level == "province":
             lines.append(f"listen = {n.endpoint or 'tcp://127.0.0.1:*'}")
         if n.parent:

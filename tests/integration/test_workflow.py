@@ -178,6 +178,12 @@ def test(t):
         p = t.run_ctl(t1, *args)
         check(p.returncode == 1 and f"--under {T2} is outside this node's area {T1}" in p.stderr,
               f"{t1}: {' '.join(args[:3])}: exit {p.returncode}, {p.stderr.strip()!r}")
+    # --under its county: it holds only its own part, and says so.
+    for args in (["proposals", "--under", C], ["export", "households", "--under", C,
+                                               os.path.join(t.dir, "x.csv")]):
+        p = t.run_ctl(t1, *args)
+        check(p.returncode == 1 and f"--under {C} is above this node's area {T1}" in p.stderr,
+              f"{t1}: {' '.join(args[:3])}: exit {p.returncode}, {p.stderr.strip()!r}")
     # A list longer than a request carries is refused whole, not cut short.
     p = t.run_ctl(t1, "review", "approve", *([f"{V1}0001"] * 2200))
     check(p.returncode != 0 and "more than 2100 arguments" in p.stderr,

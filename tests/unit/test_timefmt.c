@@ -50,6 +50,12 @@ shanghai(void **state)
 	/* Seconds and milliseconds are truncated, never rounded up. */
 	expect(NOTICE_MS + 59 * S + 999, "2026-12-06 00:27 +08:00", "2026-12-06T00:27:59+08:00",
 	       "2026-12-06");
+	/* timefmt_utc: UTC whatever the zone, to the second */
+	char u[TIMEFMT_ISO_LEN];
+	timefmt_utc(NOTICE_MS + 59 * S + 999, u);
+	assert_string_equal(u, "2026-12-05T16:27:59Z");
+	timefmt_utc((uint64_t)INT64_MAX, u);
+	assert_string_equal(u, "invalid");
 }
 
 static void
