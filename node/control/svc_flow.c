@@ -375,13 +375,17 @@ plan_runs(struct wf_plan *pl, struct store_txn *txn)
 	return err;
 }
 
-/* With --all, is T's step one its own level's node takes, under a node
- * that PL says runs? Then this node, above it, leaves it out (WHY). */
+/* With --all, is T's step (on proposal P) one its own level's node takes,
+ * under a node that PL says runs? Then this node, above it, leaves it out
+ * (WHY). An objection to a notice is the township's to decide, one to the
+ * announcement the county's (workflow.h). */
 static bool
-own_node_takes(const struct wf_plan *pl, const struct target *t, enum area_level me, char *why,
-               size_t len)
+own_node_takes(const struct wf_plan *pl, const struct target *t, const struct wf_proposal *p,
+               enum area_level me, char *why, size_t len)
 {
 	enum area_level own = wf_step_own_level((enum wf_step)t->step);
+	if (t->step == WF_UPHOLD || t->step == WF_DISMISS)
+		own = p->contested_from == WF_ANNOUNCEMENT ? AREA_LEVEL_NONE : AREA_LEVEL_TOWNSHIP;
 	if (own == AREA_LEVEL_NONE || own >= me)
 		return false;
 	uint64_t area = area_at_level(household_village(t->household), own);
@@ -490,7 +494,7 @@ plan_judge(struct wf_plan *pl, struct node *n, struct store_txn *txn, const Ctl_
 		                        .hlc = now,
 		                        .signer = me};
 		struct wf_signing g = {.approved = pl->approved, .n_approved = pl->n_approved};
-		if (ok && q->all && own_node_takes(pl, &t[i], me.level, why2, sizeof(why2)))
+		if (ok && q->all && own_node_takes(pl, &t[i], &p, me.level, why2, sizeof(why2)))
 			ok = false;
 		if (ok && !q->unchecked)
 			ok = wf_judge(n->ax.hh, txn, t[i].hash, &p, &in, &g, why2, sizeof(why2)) ==

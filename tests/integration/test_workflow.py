@@ -374,6 +374,12 @@ def test(t):
     p = t.run_ctl(v1, "objection", "dismiss", a1, "--reason", "核实无误")
     check(p.returncode == 1 and "taken by the township" in p.stderr,
           f"a village dismissing an objection: {p.returncode} {p.stderr}")
+    # The county may decide for a township without a node; T1 runs one.
+    out = wf(t, county, "objection", "dismiss", "--all", "--reason", "核实无误")
+    lo = {x["household"]: x["why"] for x in out.get("left_out", [])}
+    check(out["proposals"] == 0 and a1 in lo and b1 in lo and
+          all(f"its township {T1} runs a node of its own" in lo[h] for h in (a1, b1)),
+          f"{county}: objection dismiss --all: {json.dumps(out, ensure_ascii=False)[:500]}")
     wf(t, t1, "objection", "dismiss", a1, "--reason", "经核实收入无误")
     wf(t, t1, "objection", "uphold", b1, "--reason", "家庭有财政供养人员")
     expect.reject(b1)
