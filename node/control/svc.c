@@ -171,10 +171,11 @@ svc_under_check(struct svc *s, uint64_t under)
 	area_format(under, u);
 	area_format(own, o);
 	if (area_is_under(own, under))
-		return svc_fail(s, JZ_EPARSE,
-		                "--under %s is above this node's area %s: it holds only its own part "
-		                "of it; ask the node of %s, or leave --under out",
-		                u, o, u);
+		return svc_fail(
+		    s, JZ_EPARSE,
+		    "--under %s is above this node's area %s: it holds only its own part "
+		    "of it; ask the node of %s, or leave --under out",
+		    u, o, u);
 	return svc_fail(s, JZ_EPARSE,
 	                "--under %s is outside this node's area %s: it holds nothing there; ask "
 	                "a node whose area holds both",
