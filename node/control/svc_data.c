@@ -299,6 +299,7 @@ show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
 		svc_area_name(txn, h.area, name, sizeof(name));
 		area_format(h.area, area);
 		x->step = svc_strdup(s, wf_step_name(h.step));
+		x->step_label = svc_strdup(s, wf_step_label_of(x->step ? x->step : ""));
 		x->refused = h.refused;
 		x->level = svc_strdup(s, area_level_name(h.level));
 		x->area = svc_strdup(s, area);
@@ -307,7 +308,8 @@ show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
 		x->hlc_ms = hlc_ms(h.hlc);
 		x->days = h.days;
 		x->reason = svc_strdup(s, h.reason);
-		if (!x->step || !x->level || !x->area || !x->name || !x->at || !x->reason)
+		if (!x->step || !x->step_label || !x->level || !x->area || !x->name || !x->at ||
+		    !x->reason)
 			return -ENOMEM;
 		int err = h.step == WF_OBJECT && !h.refused ? show_objector(s, txn, &h, x) : 0;
 		if (err)

@@ -27,7 +27,9 @@ render_steps(struct sbuf *out, const Ctl__HouseholdProposal *p)
 		const Ctl__ProposalStep *h = p->steps[i];
 		char date[40];
 		time_of(h->at, date);
-		sbuf_printf(out, "    %s  %s %s %s: %s", date, h->level, h->area, h->name, h->step);
+		const char *label = h->step_label ? h->step_label : "";
+		sbuf_printf(out, "    %s  %s %s %s: %s%s%s", date, h->level, h->area, h->name,
+		            label, label[0] ? " " : "", h->step);
 		if (h->days)
 			sbuf_printf(out, " (%u days)", h->days);
 		if (h->refused)

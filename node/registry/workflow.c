@@ -109,6 +109,33 @@ wf_step_name(uint8_t step)
 	return step >= 1 && step < WF_NSTEPS ? step_names[step] : "?";
 }
 
+static const char *const step_labels[WF_NSTEPS] = {
+    [WF_CONSENT] = "本户签字认可",
+    [WF_VILLAGE_NOTICE_OPEN] = "第一次公示开始",
+    [WF_VILLAGE_NOTICE_CLOSE] = "第一次公示结束",
+    [WF_TOWNSHIP_APPROVE] = "乡镇审核通过",
+    [WF_TOWNSHIP_REJECT] = "乡镇审核未通过",
+    [WF_TOWNSHIP_NOTICE_OPEN] = "第二次公示开始",
+    [WF_TOWNSHIP_NOTICE_CLOSE] = "第二次公示结束",
+    [WF_COUNTY_APPROVE] = "县级复审通过",
+    [WF_COUNTY_REJECT] = "县级复审未通过",
+    [WF_ANNOUNCE] = "公告开始",
+    [WF_RECORD] = "录入",
+    [WF_OBJECT] = "提出异议",
+    [WF_UPHOLD] = "异议成立",
+    [WF_DISMISS] = "异议不成立",
+    [WF_RECORD_HISTORIC] = "录入（迁移）",
+};
+
+const char *
+wf_step_label_of(const char *name)
+{
+	for (size_t i = 1; i < WF_NSTEPS; i++)
+		if (step_names[i] && strcmp(step_names[i], name) == 0)
+			return step_labels[i];
+	return "";
+}
+
 const char *
 wf_kind_name(uint8_t kind)
 {

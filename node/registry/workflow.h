@@ -292,7 +292,10 @@ enum wf_step wf_step_for(enum wf_command command, uint8_t state);
 const char *wf_state_name(uint8_t state);  /* "VILLAGE_NOTICE" */
 const char *wf_state_label(uint8_t state); /* "第一次公示" */
 const char *wf_step_name(uint8_t step);    /* "village_notice_open" */
-const char *wf_kind_name(uint8_t kind);    /* "exit" */
+/* The Chinese label of the step named NAME ("第一次公示开始" for
+ * "village_notice_open"), "" for a name that is none. */
+const char *wf_step_label_of(const char *name);
+const char *wf_kind_name(uint8_t kind); /* "exit" */
 /* Parse a state name (case-insensitive). Returns 0 or JZ_EPARSE. */
 int wf_state_parse(const char *s, uint8_t *out);
 /* Every state's name, ", " between them, for a message (cut to LEN). */

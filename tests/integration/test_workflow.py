@@ -371,6 +371,8 @@ def test(t):
     text = t.ctl_text(t1, "household", "show", b1)
     check("lodged by 李四, contact 13800000000" in text,
           f"household show at the township does not name the objector:\n{text[-600:]}")
+    check(": 第一次公示开始 village_notice_open (7 days)" in text and ": 提出异议 object" in text,
+          f"household show names the steps in Chinese too:\n{text[-800:]}")
     p = t.run_ctl(v1, "objection", "dismiss", a1, "--reason", "核实无误")
     check(p.returncode == 1 and "taken by the township" in p.stderr,
           f"a village dismissing an objection: {p.returncode} {p.stderr}")
