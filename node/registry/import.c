@@ -786,7 +786,7 @@ parse_household(struct row_parser *rp, const struct csv_row *row, struct row *r)
 
 	parse_village(rp, row, r);
 	parse_hh_code(rp, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names,
-	              "0-5 or 非贫困/未脱贫/已脱贫享受政策/已脱贫不再享受政策/返贫/剔除",
+	              "0-5 or 非贫困户/未脱贫/已脱贫（享受政策）/已脱贫（不再享受政策）/返贫/剔除",
 	              &r->f.status);
 	parse_hh_code(rp, r, row, C_ATTRIBUTE, 1, REC_ATTRIBUTE_MAX, attribute_names,
 	              "1-3 or 一般贫困户/低保贫困户/特困供养贫困户", &r->f.attribute);

@@ -245,7 +245,9 @@ static const char bad_file[] = HEADER_EN
     /* 14: unusable household id, old 15-digit number */
     "123,630121101001,M,630121811212012,01,2,1981-12-12,1,1,1,1,3000,1,2016\n"
     /* 15: empty name, bad attribute, bad health */
-    "6301211010010009,630121101001,,630121198201010135,01,1,1982-01-01,7,1,9,1,3000,1,2016\n";
+    "6301211010010009,630121101001,,630121198201010135,01,1,1982-01-01,7,1,9,1,3000,1,2016\n"
+    /* 16: a status no register has */
+    "6301211010010010,630121101001,N,630121198303030137,01,1,1983-03-03,1,1,1,1,3000,富裕,2016\n";
 
 static void
 every_kind_of_error(void **state)
@@ -275,7 +277,11 @@ every_kind_of_error(void **state)
 	expect(e, n, 15, "name", "must not be empty");
 	expect(e, n, 15, "attribute", "must be 1-3 or 一般贫困户/低保贫困户/特困供养贫困户");
 	expect(e, n, 15, "health", "must be 1-4 or 健康/长期慢性病/患有大病/残疾");
-	assert_int_equal(n, 15);
+	/* the statuses as every view names them */
+	expect(
+	    e, n, 16, "status",
+	    "must be 0-5 or 非贫困户/未脱贫/已脱贫（享受政策）/已脱贫（不再享受政策）/返贫/剔除");
+	assert_int_equal(n, 16);
 
 	/* Sorted by line; household ids attached where known. */
 	for (size_t i = 1; i < n; i++)
@@ -290,11 +296,11 @@ every_kind_of_error(void **state)
 	}
 
 	/* --skip-bad: the good household is still there, whole. */
-	assert_int_equal(r->rows, 14);
+	assert_int_equal(r->rows, 15);
 	assert_int_equal(r->n, 1);
 	assert_true(r->items[0].hh.id == 6301211010010001ULL);
 	assert_int_equal(r->items[0].hh.n_members, 2);
-	assert_int_equal(r->n_bad_households, 10);
+	assert_int_equal(r->n_bad_households, 11);
 }
 
 static void
