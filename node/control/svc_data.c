@@ -299,7 +299,7 @@ show_steps(struct svc *s, struct store_txn *txn, const uint8_t hash[32],
 		svc_area_name(txn, h.area, name, sizeof(name));
 		area_format(h.area, area);
 		x->step = svc_strdup(s, wf_step_name(h.step));
-		x->step_label = svc_strdup(s, wf_step_label_of(x->step ? x->step : ""));
+		x->step_label = svc_strdup(s, wf_step_label(h.step));
 		x->refused = h.refused;
 		x->level = svc_strdup(s, area_level_name(h.level));
 		x->area = svc_strdup(s, area);

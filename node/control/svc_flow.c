@@ -383,9 +383,7 @@ static bool
 own_node_takes(const struct wf_plan *pl, const struct target *t, const struct wf_proposal *p,
                enum area_level me, char *why, size_t len)
 {
-	enum area_level own = wf_step_own_level((enum wf_step)t->step);
-	if (t->step == WF_UPHOLD || t->step == WF_DISMISS)
-		own = p->contested_from == WF_ANNOUNCEMENT ? AREA_LEVEL_NONE : AREA_LEVEL_TOWNSHIP;
+	enum area_level own = wf_step_own_level((enum wf_step)t->step, p->contested_from);
 	if (own == AREA_LEVEL_NONE || own >= me)
 		return false;
 	uint64_t area = area_at_level(household_village(t->household), own);

@@ -128,12 +128,9 @@ static const char *const step_labels[WF_NSTEPS] = {
 };
 
 const char *
-wf_step_label_of(const char *name)
+wf_step_label(uint8_t step)
 {
-	for (size_t i = 1; i < WF_NSTEPS; i++)
-		if (step_names[i] && strcmp(step_names[i], name) == 0)
-			return step_labels[i];
-	return "";
+	return step >= 1 && step < WF_NSTEPS ? step_labels[step] : "";
 }
 
 const char *
@@ -455,11 +452,12 @@ static const uint8_t main_line[] = {
 };
 
 enum area_level
-wf_step_own_level(enum wf_step step)
+wf_step_own_level(enum wf_step step, uint8_t contested_from)
 {
 	if ((unsigned)step >= WF_NSTEPS)
 		return AREA_LEVEL_NONE;
-	unsigned lv = rules[step].levels;
+	unsigned lv = step == WF_UPHOLD || step == WF_DISMISS ? investigating_levels(contested_from)
+	                                                      : rules[step].levels;
 	if (!lv || !(lv & (lv - 1)))
 		return AREA_LEVEL_NONE; /* one level, or the investigating one */
 	for (int l = AREA_LEVEL_VILLAGE; l <= AREA_LEVEL_PROVINCE; l++)

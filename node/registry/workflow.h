@@ -151,10 +151,11 @@ JZ_NODISCARD int wf_check(const struct wf_proposal *p, uint64_t village, enum wf
 bool wf_is_early(const struct wf_proposal *p, enum wf_step step, enum area_level signer);
 
 /* The lowest level that takes STEP, whose node it is (a village's for its
- * notice, a township's for its review and notice), where a level above
- * may stand in for an area without a node; AREA_LEVEL_NONE for a step of
- * one level only, or none. */
-enum area_level wf_step_own_level(enum wf_step step);
+ * notice, a township's for its review and notice, and for deciding an
+ * objection to either notice: CONTESTED_FROM, the window it suspended),
+ * where a level above may stand in for an area without a node;
+ * AREA_LEVEL_NONE for a step of one level only, or none. */
+enum area_level wf_step_own_level(enum wf_step step, uint8_t contested_from);
 
 /* Has P reached or passed the state STEP is taken from (or ended)? A step
  * that waited for its predecessors (wf_is_early) and finds the proposal
@@ -292,10 +293,8 @@ enum wf_step wf_step_for(enum wf_command command, uint8_t state);
 const char *wf_state_name(uint8_t state);  /* "VILLAGE_NOTICE" */
 const char *wf_state_label(uint8_t state); /* "第一次公示" */
 const char *wf_step_name(uint8_t step);    /* "village_notice_open" */
-/* The Chinese label of the step named NAME ("第一次公示开始" for
- * "village_notice_open"), "" for a name that is none. */
-const char *wf_step_label_of(const char *name);
-const char *wf_kind_name(uint8_t kind); /* "exit" */
+const char *wf_step_label(uint8_t step);   /* "第一次公示开始" */
+const char *wf_kind_name(uint8_t kind);    /* "exit" */
 /* Parse a state name (case-insensitive). Returns 0 or JZ_EPARSE. */
 int wf_state_parse(const char *s, uint8_t *out);
 /* Every state's name, ", " between them, for a message (cut to LEN). */
