@@ -155,7 +155,8 @@ PY
 	# their CPU a record counted again with that work in it.
 	"$B/jzfpctl" -c "$dir/tree/$P/jzfpd.conf" rollup --level province >/dev/null
 	t2=$(now)
-	for a in $C $T; do "$B/jzfpctl" -c "$dir/tree/$a/jzfpd.conf" rollup --level province >/dev/null; done
+	# (Each at its own level: a relay's province row would be a part.)
+	for a in $C $T; do "$B/jzfpctl" -c "$dir/tree/$a/jzfpd.conf" rollup >/dev/null; done
 	cpu_all=()
 	for a in $V $T $C $P; do
 		cpu_all+=("$(us_per_record "${pid[$a]}" "${c0[$a]}" "$n")")
