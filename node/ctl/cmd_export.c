@@ -183,7 +183,9 @@ export_open(struct export_out *o)
 			cli_die("%s: %s", o->path, strerror(errno));
 		fchmod(fd, 0600);
 		close(fd);
-		o->x = render_xlsx_open(o->path, "households", err, sizeof(err));
+		/* The sheet's tab is named in the headers' language. */
+		o->x = render_xlsx_open(o->path, o->zh ? "建档立卡户" : "households", err,
+		                        sizeof(err));
 		if (!o->x)
 			cli_die("%s: %s", o->path, err);
 		static const double widths[EXPORT_COLS] = {18, 14, 10, 20, 10, 6,  12, 10, 10, 14,

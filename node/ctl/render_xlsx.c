@@ -213,7 +213,8 @@ render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen)
 int
 render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_t errlen)
 {
-	struct xlsx_sheet *x = render_xlsx_open(path, "rollup", err, errlen);
+	/* The tab in Chinese, as the headers are (an operator's Excel shows it). */
+	struct xlsx_sheet *x = render_xlsx_open(path, "贫困发生率", err, errlen);
 	if (!x)
 		return -EIO;
 	static const double widths[RENDER_ROLLUP_COLS] = {14, 10, 16, 6,  12, 10, 10, 12, 10,

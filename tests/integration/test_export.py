@@ -209,6 +209,7 @@ def test(t):
         check(WORKBOOK in names and SHEET1 in names,
               f"xlsx members: {names}")
         sheet = z.read(SHEET1).decode("utf-8")
+        book = z.read(WORKBOOK).decode("utf-8")
         shared = z.read(SHARED_STRINGS).decode("utf-8") \
             if SHARED_STRINGS in names else ""
         styles = z.read(STYLES).decode("utf-8")
@@ -224,11 +225,23 @@ def test(t):
     check(len(text_xf) == 1 and len(cols) == 19, f"xlsx: styles {xfs}, columns {cols}")
     check_eq(sorted(c for c, s in cols.items() if s != text_xf[0]), [12, 14],
              "xlsx: the columns without the text format")
+    # The tab Excel shows is named in the headers' language.
+    check_eq(re.findall(r'<sheet name="([^"]*)"', book), ["建档立卡户"], "xlsx: the sheet's name")
     for h in ("户编号", "身份证号", "主要致贫原因"):
         check(h in sheet or h in shared, f"xlsx: header {h} missing")
     check(re.search(r"<c [^>]*t=\"(inlineStr|s|str)\"[^>]*>(<is>)?<t[^>]*>" + hids[0], sheet)
           or (hids[0] in shared), f"xlsx: household id {hids[0]} not a string cell")
     check(f"<v>{hids[0]}</v>" not in sheet, "xlsx: a household id written as a number")
+    xl_en = os.path.join(t.dir, "export-en.xlsx")
+    p = t.run_ctl(county, "export", "households", "--english", "--format", "xlsx", xl_en)
+    check(p.returncode == 0, f"export --english --format xlsx: {p.stderr}")
+    with zipfile.ZipFile(xl_en) as z:
+        book = z.read(WORKBOOK).decode("utf-8")
+        sheet = z.read(SHEET1).decode("utf-8")
+        shared = z.read(SHARED_STRINGS).decode("utf-8") if SHARED_STRINGS in z.namelist() else ""
+    check_eq(re.findall(r'<sheet name="([^"]*)"', book), ["households"],
+             "xlsx --english: the sheet's name")
+    check("household_id" in sheet or "household_id" in shared, "xlsx --english: its header")
 
     # ---------------------------------------------------------- province
     exp_p = os.path.join(t.dir, "export-province.csv")
@@ -265,7 +278,9 @@ def test(t):
              "rollup --format xlsx FILE says what it wrote")
     with zipfile.ZipFile(rxl) as z:
         s = z.read(SHEET1).decode("utf-8")
+        book = z.read(WORKBOOK).decode("utf-8")
     check("贫困发生率(%)" in s, "rollup xlsx: Chinese header missing")
+    check_eq(re.findall(r'<sheet name="([^"]*)"', book), ["贫困发生率"], "rollup xlsx: the sheet's name")
     check(re.search(r't="inlineStr"[^>]*><is><t>' + V1, s), f"rollup xlsx: area as text: {s[:800]}")
     check(re.search(r"<c r=\"E2\"[^>]*><v>\d+</v>", s), "rollup xlsx: population not a number")
     p = t.run_ctl(county, "rollup", "--format", "xlsx")
