@@ -90,7 +90,8 @@ wf_state_names(char *out, size_t len)
 		return;
 	out[0] = 0;
 	for (uint8_t st = 1; st < WF_NSTATES && k < len; st++) {
-		int n = snprintf(out + k, len - k, "%s%s", st > 1 ? ", " : "", state_names[st]);
+		int n = snprintf(out + k, len - k, "%s%s %s", st > 1 ? ", " : "", state_names[st],
+		                 state_labels[st]);
 		if (n < 0)
 			break;
 		k += (size_t)n;
@@ -143,8 +144,10 @@ wf_kind_name(uint8_t kind)
 int
 wf_state_parse(const char *s, uint8_t *out)
 {
+	/* Its name (any case) or its label: an operator who reads 第一次公示 on
+	 * the dashboard can ask for it so. */
 	for (uint8_t i = 1; i < WF_NSTATES; i++) {
-		if (strcasecmp(s, state_names[i]) == 0) {
+		if (strcasecmp(s, state_names[i]) == 0 || strcmp(s, state_labels[i]) == 0) {
 			*out = i;
 			return 0;
 		}

@@ -388,6 +388,9 @@ def test(t):
     t.wait_synced()
     check_eq(proposals(t, v1)[a1]["state"], "VILLAGE_NOTICE", "dismissed: back to the window")
     check_eq(proposals(t, v1, "REJECTED")[b1]["state"], "REJECTED", "upheld: rejected")
+    # The state as the dashboard and the notices say it asks the same.
+    check_eq(sorted(proposals(t, v1, "未通过")), sorted(proposals(t, v1, "REJECTED")),
+             "proposals --state 未通过")
     check_eq(wf(t, v1, "notice", "close", a1)["proposals"], 1,
              "the window counts from its opening: it closes at once")
     t.wait_synced()

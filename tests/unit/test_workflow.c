@@ -1135,8 +1135,18 @@ test_names(void **state)
 		assert_int_equal(wf_state_parse(wf_state_name(st), &back), 0);
 		assert_int_equal(back, st);
 		assert_true(wf_state_label(st)[0] != '\0');
+		back = 0;
+		assert_int_equal(wf_state_parse(wf_state_label(st), &back), 0);
+		assert_int_equal(back, st);
 	}
+	/* The list an error gives names each state both ways. */
+	char names[400];
+	wf_state_names(names, sizeof(names));
+	assert_non_null(strstr(names, "PROPOSED 待公示, VILLAGE_NOTICE 第一次公示, "));
+	assert_non_null(strstr(names, "CONTESTED 有异议"));
 	uint8_t out = 0;
+	assert_int_equal(wf_state_parse("", &out), JZ_EPARSE);
+	assert_int_equal(wf_state_parse("公示", &out), JZ_EPARSE);
 	assert_int_equal(wf_state_parse("contested", &out), 0);
 	assert_int_equal(out, WF_CONTESTED);
 	assert_int_equal(wf_state_parse("nonsense", &out), JZ_EPARSE);
