@@ -65,6 +65,9 @@
  * one server per process (its rcache counts its bodies here too). */
 static _Atomic size_t http_inflight;
 static _Atomic uint64_t http_busy;
+/* Connections closed as they came, at a connection limit: the server's
+ * (HTTP_MAX_CONNECTIONS) or one address's ([http] per_address). */
+static _Atomic uint64_t http_refused;
 
 /*
  * A connection, for the request deadline ([http] header_timeout): a client
@@ -609,9 +612,13 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "# HELP jzfp_http_header_timeouts_total Connections closed because a "
 	            "request was not in whole within [http] header_timeout of its first bytes.\n"
 	            "# TYPE jzfp_http_header_timeouts_total counter\n"
-	            "jzfp_http_header_timeouts_total %" PRIu64 "\n",
+	            "jzfp_http_header_timeouts_total %" PRIu64 "\n"
+	            "# HELP jzfp_http_connections_refused_total Connections closed as they "
+	            "came: the server's or one address's ([http] per_address) were all in use.\n"
+	            "# TYPE jzfp_http_connections_refused_total counter\n"
+	            "jzfp_http_connections_refused_total %" PRIu64 "\n",
 	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy),
-	            atomic_load(&http_cut));
+	            atomic_load(&http_cut), atomic_load(&http_refused));
 	return send_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b, true);
 }
 
@@ -1065,6 +1072,10 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = ' ';
+	/* libmicrohttpd says this, and nothing else, as it closes a connection
+	 * at either limit (test_http counts one refused exactly). */
+	if (strstr(msg, "reached connection limit"))
+		atomic_fetch_add(&http_refused, 1);
 	log_debug("http (libmicrohttpd): %s", msg);
 }
 

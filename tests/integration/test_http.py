@@ -819,7 +819,7 @@ def check_refusals(n, addr):
                        ("/api/tree?x=1", "x: this path takes no parameters"),
                        ("/api/rollup?%FF%FE=1", "(a name that is not UTF-8): not a parameter"),
                        ("/api/proposals?state=NOTICED", "state: 'NOTICED' is not a state (one "
-                        "of PROPOSED, VILLAGE_NOTICE, VILLAGE_PASSED, TOWNSHIP_APPROVED")):
+                        "of PROPOSED 待公示, VILLAGE_NOTICE 第一次公示, VILLAGE_PASSED")):
         st, _, body = request(addr, "GET", path)
         check_eq(st, 400, f"{n}: {path}")
         check(says in json.loads(body).get("error", ""), f"{n}: {path}: {body!r}")
@@ -827,6 +827,10 @@ def check_refusals(n, addr):
     upper = request(addr, "GET", "/api/rollup?format=CSV")
     lower = request(addr, "GET", "/api/rollup?format=csv")
     check_eq((upper[0], upper[2]), (200, lower[2]), f"{n}: /api/rollup?format=CSV")
+    # A state as the dashboard names it asks the same as its code.
+    label = request(addr, "GET", "/api/proposals?state=" + urllib.parse.quote("已录入"))
+    code = request(addr, "GET", "/api/proposals?state=RECORDED")
+    check_eq((label[0], label[2]), (200, code[2]), f"{n}: /api/proposals?state=已录入")
     jt.log(f"{n}: 404, 405 and 400 as expected; /api/proposals as jzfpctl")
 
 
@@ -933,9 +937,13 @@ def check_slow_headers(t, n, addr):
         slow.append(keep)
         for s in slow:
             began(t, n, s)
-        # Every place of 127.0.0.2 is taken (each request was seen): refused.
+        # Every place of 127.0.0.2 is taken (each request was seen): refused,
+        # and counted (the server counts it before it closes the socket).
+        refused = metric_of(addr, "jzfp_http_connections_refused_total")
         check_eq(ask_from("127.0.0.2", addr), "",
                  f"{n}: a {PER_IP + 1}th connection from 127.0.0.2 answered")
+        check_eq(metric_of(addr, "jzfp_http_connections_refused_total"), refused + 1,
+                 f"{n}: jzfp_http_connections_refused_total after one refused")
         check(ask_from("127.0.0.1", addr).startswith("HTTP/1.1 200"),
               f"{n}: another address not answered during the slow requests")
         advance(t, n, 1)  # the probe at 120 s: past; the others at 60 s: not
