@@ -17,12 +17,14 @@
 #   --bin DIR    run this side with the binaries in DIR instead of this tree's build
 #   --versus-nats R   the chain and the NATS chain only, in turn R times: each round's
 #                ratio and the median (the machine's speed moves from minute to minute)
+#   --no-build   neither install nor build: the binaries as they are (test_bench runs
+#                the bench small this way, inside the test suite)
 set -euo pipefail
 for arg in "$@"; do
 	[ "$arg" = --province ] && exec bash "$(dirname "$0")/../bench/province.sh" "$@"
 done
 top=$(cd "$(dirname "$0")/.." && pwd)
-records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0 compare="" rounds=3 bin="" versus=""
+records=200000 rate=200 count=2000 keep=0 batch="" window="" no_nats=0 compare="" rounds=3 bin="" versus="" build=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--records) records=$2; shift 2 ;;
@@ -36,13 +38,16 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--versus-nats) versus=$2; shift 2 ;;
 	--bin) bin=$(cd "$2" && pwd); shift 2 ;;
-	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--no-build) build=0; shift ;;
+	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 
-bash "$top/scripts/deps.sh"
-bash "$top/scripts/build.sh" normal >/dev/null
+if [ "$build" = 1 ]; then
+	bash "$top/scripts/deps.sh"
+	bash "$top/scripts/build.sh" normal >/dev/null
+fi
 B=${bin:-$top/build/bin}
 THIS=$B
 TOOLS=$top/build/bin # the waiter, whichever build the chain runs
