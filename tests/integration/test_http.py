@@ -1049,6 +1049,12 @@ def check_tree_metrics(t, n, addr):
     check(m is not None, f"{n}: the dashboard's sync tree has no row for {township}")
     check("未上报（自上级启动）" in m.group(1) and m.group(1).count("<td>—</td>") == 4,
           f"{n}: {township}'s row on the dashboard: {m.group(0)}")
+    # Its 上级 is named as the county's own row is, not by its code.
+    county_name = next(r["name"] for r in t.ctl(n, "tree", "--json")["nodes"]
+                       if r["area"] == county.area)
+    check(county_name and m.group(0).endswith(
+        f"<td>{html.escape(county_name, quote=False)}</td></tr>"),
+          f"{n}: {township}'s 上级 on the dashboard: {m.group(0)}")
     jt.log(f"{n}: the dashboard shows {township} as not heard from, its figures unknown")
 
 
