@@ -1160,6 +1160,49 @@ test_names(void **state)
 	assert_string_equal(wf_state_name(WF_NSTATES), "?");
 }
 
+/* Whose node a step is (wf_step_own_level): the lowest level of a step
+ * more than one level may take, which a level above takes only standing in
+ * for an area without a node; none for a step of one level. */
+static void
+test_own_level(void **state)
+{
+	(void)state;
+	static const struct {
+		enum wf_step step;
+		uint8_t contested_from;
+		enum area_level want;
+	} cases[] = {
+	    {WF_CONSENT, 0, AREA_LEVEL_VILLAGE},
+	    {WF_VILLAGE_NOTICE_OPEN, 0, AREA_LEVEL_VILLAGE},
+	    {WF_VILLAGE_NOTICE_CLOSE, 0, AREA_LEVEL_VILLAGE},
+	    {WF_TOWNSHIP_APPROVE, 0, AREA_LEVEL_TOWNSHIP},
+	    {WF_TOWNSHIP_REJECT, 0, AREA_LEVEL_TOWNSHIP},
+	    {WF_TOWNSHIP_NOTICE_OPEN, 0, AREA_LEVEL_TOWNSHIP},
+	    {WF_TOWNSHIP_NOTICE_CLOSE, 0, AREA_LEVEL_TOWNSHIP},
+	    {WF_COUNTY_APPROVE, 0, AREA_LEVEL_NONE},
+	    {WF_COUNTY_REJECT, 0, AREA_LEVEL_NONE},
+	    {WF_ANNOUNCE, 0, AREA_LEVEL_NONE},
+	    {WF_RECORD, 0, AREA_LEVEL_NONE},
+	    {WF_RECORD_HISTORIC, 0, AREA_LEVEL_NONE},
+	    /* An objection's decision is the township's for either notice
+	     * (its county stands in), the county's alone for the announcement. */
+	    {WF_UPHOLD, WF_VILLAGE_NOTICE, AREA_LEVEL_TOWNSHIP},
+	    {WF_DISMISS, WF_TOWNSHIP_NOTICE, AREA_LEVEL_TOWNSHIP},
+	    {WF_UPHOLD, WF_ANNOUNCEMENT, AREA_LEVEL_NONE},
+	    {WF_DISMISS, WF_ANNOUNCEMENT, AREA_LEVEL_NONE},
+	    {0, 0, AREA_LEVEL_NONE},
+	    {WF_NSTEPS, 0, AREA_LEVEL_NONE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum area_level got = wf_step_own_level(cases[i].step, cases[i].contested_from);
+		if (got != cases[i].want)
+			fail_msg("%s (contested from %s): level %d, want %d",
+			         wf_step_name(cases[i].step),
+			         wf_state_name(cases[i].contested_from), (int)got,
+			         (int)cases[i].want);
+	}
+}
+
 /* ---------------------------------------------------------------- storage */
 
 #define MAP_SIZE (4ULL << 20)
@@ -1379,6 +1422,7 @@ main(void)
 	    cmocka_unit_test(test_full_path_recorded),
 	    cmocka_unit_test(test_full_path_rejected),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_own_level),
 	    cmocka_unit_test(test_storage_round_trip),
 	    cmocka_unit_test(test_storage_decode_corrupt),
 	};
