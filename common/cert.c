@@ -25,6 +25,7 @@
 #include "jzfp.pb-c.h"
 #include "pbmsg.h"
 #include "pbwalk.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -75,16 +76,6 @@ refuse(char *why, size_t whylen, int err, const char *fmt, ...)
 		va_end(ap);
 	}
 	return err;
-}
-
-void
-cert_time_format(uint64_t ms, char out[32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	if (ms / 1000 > (uint64_t)INT64_MAX || !gmtime_r(&t, &tm) ||
-	    !strftime(out, 32, "%Y-%m-%d %H:%M:%S UTC", &tm))
-		snprintf(out, 32, "%" PRIu64 " ms", ms);
 }
 
 /* A short key prefix for messages: 16 hex digits and "...". */
@@ -267,7 +258,7 @@ cert_verify_chain(const uint8_t root_key[CERT_KEY_LEN], const struct bytes *chai
 	struct cert certs[CERT_CHAIN_MAX];
 	struct bytes parts[CERT_CHAIN_MAX];
 	const uint8_t *sigs[CERT_CHAIN_MAX];
-	char reason[160], when[32], k1[20], k2[20], a[AREA_CODE_LEN + 1];
+	char reason[160], when[TIMEFMT_ISO_LEN], k1[20], k2[20], a[AREA_CODE_LEN + 1];
 	int rc;
 
 	if (n == 0)
@@ -319,13 +310,13 @@ cert_verify_chain(const uint8_t root_key[CERT_KEY_LEN], const struct bytes *chai
 			return refuse(why, whylen, rc, "certificate %zu (%s %s): %s", i,
 			              area_level_name((enum area_level)c->level), a, reason);
 		if (now_ms < c->not_before_ms) {
-			cert_time_format(c->not_before_ms, when);
+			timefmt_utc(c->not_before_ms, when);
 			return refuse(why, whylen, JZ_ESCOPE,
 			              "certificate %zu (%s %s) is not yet valid: valid from %s", i,
 			              area_level_name((enum area_level)c->level), a, when);
 		}
 		if (now_ms >= c->not_after_ms) {
-			cert_time_format(c->not_after_ms, when);
+			timefmt_utc(c->not_after_ms, when);
 			return refuse(why, whylen, JZ_ESCOPE,
 			              "certificate %zu (%s %s) expired at %s", i,
 			              area_level_name((enum area_level)c->level), a, when);

@@ -146,7 +146,4 @@ JZ_NODISCARD int cert_chain_encode(const struct bytes *certs, size_t n, uint8_t 
 JZ_NODISCARD int cert_chain_decode(struct bytes certs[CERT_CHAIN_MAX], size_t *n, const uint8_t *p,
                                    size_t len);
 
-/* "YYYY-MM-DD HH:MM:SS UTC" for a time in ms since the epoch (validity). */
-void cert_time_format(uint64_t ms, char out[32]);
-
 #endif

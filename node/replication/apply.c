@@ -29,6 +29,7 @@
 #include "receipt.h"
 #include "record.h"
 #include "revocation.h"
+#include "timefmt.h"
 #include "workflow.h"
 
 #include <errno.h>
@@ -893,16 +894,16 @@ origin_valid_at(const struct envelope *e, const struct origin_state *o, bool rev
                 uint64_t revoked_at, char *why, size_t len)
 {
 	uint64_t ms = hlc_ms(e->hlc);
-	char t[32], u[32];
+	char t[TIMEFMT_ISO_LEN], u[TIMEFMT_ISO_LEN];
 	if (revoked && ms > revoked_at) {
-		cert_time_format(revoked_at, t);
+		timefmt_utc(revoked_at, t);
 		snprintf(why, len, "its key was revoked at %s", t);
 		return false;
 	}
 	if (e->kind != ENV_KIND_NODE && o->cert_not_after &&
 	    (ms < o->cert_not_before || ms >= o->cert_not_after)) {
-		cert_time_format(o->cert_not_before, t);
-		cert_time_format(o->cert_not_after, u);
+		timefmt_utc(o->cert_not_before, t);
+		timefmt_utc(o->cert_not_after, u);
 		snprintf(why, len, "signed outside its certificate's validity (%s to %s)", t, u);
 		return false;
 	}

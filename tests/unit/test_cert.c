@@ -283,7 +283,7 @@ test_expired(void **state)
 	struct issued *c1[] = {&county};
 	assert_int_equal(verify(ident_public(fx->root), c1, 1,
 	                        "certificate 0 (county 630121000000) "
-	                        "expired at 2023-11-13",
+	                        "expired at 2023-11-13T22:13:20Z",
 	                        NULL),
 	                 JZ_ESCOPE);
 
