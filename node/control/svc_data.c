@@ -90,6 +90,21 @@ svc_data_same(const struct rec_household *a, const struct rec_household *b)
 	return same;
 }
 
+bool
+svc_data_as_exported(struct store_txn *txn, struct rec_household *h, const struct hh_state *st,
+                     const struct rec_household *head)
+{
+	if (h->status != st->contrib.status || head->status == h->status)
+		return false;
+	uint8_t open[MAX_OPEN][32];
+	size_t n_open = svc_open_proposals(txn, h->id, open, MAX_OPEN);
+	struct wf_proposal p;
+	if (!n_open || wf_proposal_get(txn, h->id, open[0], &p) || p.to_status != head->status)
+		return false;
+	h->status = head->status;
+	return true;
+}
+
 /*
  * Make H (its status set as wanted) the next version of its household at
  * this node: parents and proposal flags, by the rule (svc_data.h). ST is the

@@ -53,6 +53,13 @@ int svc_data_may_write(struct svc *s, const char *what);
  * False also on out of memory. */
 bool svc_data_same(const struct rec_household *a, const struct rec_household *b);
 
+/* A row of an imported file that gives household H the official status
+ * ST holds while a proposal to HEAD's status is open (`export households`
+ * writes the official status): no change of status, the proposal stands.
+ * Sets H's status to HEAD's and returns true then; false otherwise. */
+bool svc_data_as_exported(struct store_txn *txn, struct rec_household *h, const struct hh_state *st,
+                          const struct rec_household *head);
+
 /* Make H (its status set as wanted) the next version of its household by
  * the rule above: sets its parents and proposal flags. ST is the
  * household's state (NULL: new here), HEAD its effective head (unused when

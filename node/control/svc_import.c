@@ -286,6 +286,9 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 			if ((err = svc_load_head(&a->txn, &st, &e, head)))
 				break;
 			size_t pn = 0;
+			/* The register as exported, read back: its open proposals
+			 * stand (svc_data_as_exported). */
+			(void)svc_data_as_exported(&a->txn, h, &st, head);
 			bool opened =
 			    sealer_open(&a->txn, job->n->id, &e, pt, sizeof(sc->pt), &pn) == 0;
 			bool same = opened && svc_data_same(h, head) && pn == personal.n &&

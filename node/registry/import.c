@@ -135,6 +135,18 @@ trim(char *s)
 	return s;
 }
 
+/* S without the apostrophe text_csv_cell puts before a value a spreadsheet
+ * would take for a formula (=, +, -, @): `export households` wrote it, the
+ * value is what follows (a file read back, or saved by Excel, which keeps
+ * the apostrophe in a CSV it opened). */
+static char *
+unquote_formula(char *s)
+{
+	if (s[0] == '\'' && s[1] && strchr("=+-@", s[1]))
+		return s + 1;
+	return s;
+}
+
 /* Well-formed UTF-8 without control characters. */
 static bool
 text_ok(const char *s)
@@ -406,7 +418,7 @@ import_row_prepare(struct csv_row *row, const struct header *h, struct errlist *
 
 	*bad = false;
 	for (size_t i = 0; i < row->n; i++) {
-		row->fields[i] = trim(row->fields[i]);
+		row->fields[i] = unquote_formula(trim(row->fields[i]));
 		any |= *row->fields[i] != '\0';
 	}
 	if (!any)

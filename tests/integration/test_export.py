@@ -168,6 +168,15 @@ def test(t):
     off = t.ctl(county, "household", "show", hids[1], "--json")["official_status"]
     st = by_id[hids[1]][12]
     check_eq(jt.STATUS_NAMES.get(st), off, f"exported status of {hids[1]} ({st})")
+    # Read back where it was written (an operator's Excel round trip): every
+    # household unchanged, the open proposal of hids[1] standing, although
+    # its row gives the official status and not the proposal's.
+    p = t.import_file(county, "households", exp)
+    check(p.returncode == 0, f"re-import at the county: exit {p.returncode}: {p.stderr}")
+    check(re.search(rf"\b0 new .*\b{2 * HOUSEHOLDS} unchanged, 0 refused", p.stdout),
+          f"the export read back where it was written: {p.stdout!r} {p.stderr!r}")
+    open_now = {x["household"]: x["state"] for x in t.ctl(county, "proposals", "--json")["proposals"]}
+    check_eq(open_now.get(hids[1]), "PROPOSED", f"{hids[1]}'s proposal after the read back")
 
     # --english, --under
     exp_en = os.path.join(t.dir, "export-en.csv")
