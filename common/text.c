@@ -310,9 +310,14 @@ text_looks_personal(const char *s, size_t n, char why[TEXT_WHY_LEN])
 		if (got == P_NONE)
 			got = groups(p, n, &r);
 		if (got != P_NONE) {
+			/* Where, as the person who typed it counts: characters, the
+			 * first 1 (UTF-8's continuation bytes are not counted). */
+			size_t at = 1;
+			for (size_t b = 0; b < r.start; b++)
+				at += (p[b] & 0xC0) != 0x80;
 			if (why)
-				snprintf(why, TEXT_WHY_LEN, "looks like %s at byte %zu",
-				         got == P_ID ? "an ID number" : "a phone number", r.start);
+				snprintf(why, TEXT_WHY_LEN, "looks like %s at character %zu",
+				         got == P_ID ? "an ID number" : "a phone number", at);
 			return true;
 		}
 		i = r.end;

@@ -62,7 +62,8 @@ bool text_is_clean(const char *s, size_t n, unsigned flags, char why[TEXT_WHY_LE
  * number is still personal. Years (2020), amounts (3500), 12-digit area
  * codes and 16-digit household ids match none of these shapes.
  * On true, why (if not NULL) says which and where: "looks like an ID number
- * at byte 12" or "looks like a phone number at byte 0"; never the digits.
+ * at character 5" or "looks like a phone number at character 1" (counted
+ * from 1, as a person counts what they typed); never the digits.
  * Works on any bytes (invalid UTF-8 included). */
 bool text_looks_personal(const char *s, size_t n, char why[TEXT_WHY_LEN]);
 
