@@ -126,8 +126,7 @@ svc_export(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	bool by_status = q->status && q->status[0];
 	if (by_status && !import_parse_status(q->status, &want_status))
 		return svc_fail(s, JZ_EPARSE,
-		                "--status: '%s' is not a status (0..5, 非贫困户, 未脱贫, "
-		                "已脱贫享受政策, 已脱贫不再享受政策, 返贫, 剔除)",
+		                "--status: '%s' is not a status (" IMPORT_STATUS_WHAT ")",
 		                q->status);
 	size_t limit = q->limit ? q->limit : EXPORT_LIMIT_DEFAULT;
 	if (limit > EXPORT_LIMIT_MAX)

@@ -37,7 +37,7 @@ const char help_household[] =
     "  household edit ID [--status S] [--income YUAN] [--attribute A]\n"
     "                    [--main-cause C] [--year Y] [--merge]\n"
     "      a new version on top of the current one. A new status (0..5 or\n"
-    "      its name: 未脱贫, 已脱贫享受政策, 返贫, 剔除, ...) is a proposal;\n"
+    "      its name: 未脱贫, 已脱贫（享受政策）, 返贫, 剔除, ...) is a proposal;\n"
     "      other changes count at once. --merge makes every open head a\n"
     "      parent, which settles concurrent heads.\n";
 
@@ -228,13 +228,12 @@ household_edit(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *
 	uint8_t status = 0, attribute = 0, cause = 0;
 	int64_t income = 0;
 	uint16_t year = 0;
-	EDIT_VALUE(cmd, "status", "a status (0..5 or its name)", import_parse_status, vs, &status);
+	EDIT_VALUE(cmd, "status", "a status (" IMPORT_STATUS_WHAT ")", import_parse_status, vs,
+	           &status);
 	EDIT_VALUE(cmd, "income", "an amount in yuan (like 3200.50)", import_parse_yuan, vi,
 	           &income);
-	EDIT_VALUE(cmd, "attribute", "1..3 or its name (一般贫困户, ...)", import_parse_attribute,
-	           va, &attribute);
-	EDIT_VALUE(cmd, "main-cause", "1..12 or its name (因病, ...)", import_parse_cause, vc,
-	           &cause);
+	EDIT_VALUE(cmd, "attribute", IMPORT_ATTRIBUTE_WHAT, import_parse_attribute, va, &attribute);
+	EDIT_VALUE(cmd, "main-cause", IMPORT_CAUSE_WHAT, import_parse_cause, vc, &cause);
 	EDIT_VALUE(cmd, "year", "a year 2013..2100", import_parse_year, vy, &year);
 	Ctl__SetU32 s_status, s_attr, s_cause, s_year;
 	Ctl__SetI64 s_income;

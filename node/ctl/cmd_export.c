@@ -11,6 +11,7 @@
  */
 #include "area.h"
 #include "cli.h"
+#include "import.h"
 #include "record.h"
 #include "render.h"
 
@@ -47,7 +48,8 @@ static const char help_export[] =
     "  --under AREA  only households under this 12-digit area code\n"
     "  --year Y      only households whose current version is of year Y\n"
     "  --status S    only households of this official status (0..5 or\n"
-    "                非贫困户, 未脱贫, 已脱贫享受政策, 已脱贫不再享受政策, 返贫, 剔除)\n"
+    "                非贫困户, 未脱贫, 已脱贫（享受政策）, 已脱贫（不再享受政策）,\n"
+    "                返贫, 剔除)\n"
     "  --format F    csv (default): UTF-8 with a BOM, CRLF lines, what Excel\n"
     "                on Chinese Windows opens; a cell beginning with = + - @\n"
     "                is written so that spreadsheets show it as text, and\n"
@@ -257,6 +259,10 @@ cmd_export(struct ctl *c, int argc, char **argv)
 	if (a.val[0] && area_parse(a.val[0], &under))
 		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", a.val[0]);
 	long year = a.val[1] ? cli_number(&cmd, "--year", a.val[1], 1900, 9999) : 0;
+	uint8_t st;
+	if (a.val[2] && !import_parse_status(a.val[2], &st))
+		cli_usage_error(&cmd, "--status: '%s' is not a status (" IMPORT_STATUS_WHAT ")",
+		                a.val[2]);
 	const char *format = a.val[3] ? a.val[3] : "csv";
 	if (strcmp(format, "csv") != 0 && strcmp(format, "xlsx") != 0)
 		cli_usage_error(&cmd, "--format: '%s' is not csv or xlsx", format);

@@ -797,13 +797,12 @@ parse_household(struct row_parser *rp, const struct csv_row *row, struct row *r)
 	const char *v;
 
 	parse_village(rp, row, r);
-	parse_hh_code(rp, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names,
-	              "0-5 or 非贫困户/未脱贫/已脱贫（享受政策）/已脱贫（不再享受政策）/返贫/剔除",
+	parse_hh_code(rp, r, row, C_STATUS, 0, HH_STATUS_MAX, status_names, IMPORT_STATUS_WHAT,
 	              &r->f.status);
 	parse_hh_code(rp, r, row, C_ATTRIBUTE, 1, REC_ATTRIBUTE_MAX, attribute_names,
-	              "1-3 or 一般贫困户/低保贫困户/特困供养贫困户", &r->f.attribute);
-	parse_hh_code(rp, r, row, C_MAIN_CAUSE, 1, REC_CAUSE_MAX, cause_names,
-	              "1-12 or a cause name such as 因病", &r->f.main_cause);
+	              IMPORT_ATTRIBUTE_WHAT, &r->f.attribute);
+	parse_hh_code(rp, r, row, C_MAIN_CAUSE, 1, REC_CAUSE_MAX, cause_names, IMPORT_CAUSE_WHAT,
+	              &r->f.main_cause);
 	parse_other_causes(rp, r, row);
 	if ((r->ok & BIT(C_MAIN_CAUSE)) && (r->ok & BIT(C_OTHER_CAUSES)))
 		for (uint8_t k = 0; k < r->f.n_other; k++)

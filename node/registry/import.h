@@ -148,8 +148,13 @@ int import_census_csv(const char *path, uint64_t node_area, struct census_result
 /*
  * The household fields as import reads them (a code, or a name the CSV may
  * carry), for other writers of household versions (`household edit`).
- * Each returns true when V is one.
+ * Each returns true when V is one. IMPORT_*_WHAT says what is taken, for
+ * the message when a value is not (the same in every command).
  */
+#define IMPORT_STATUS_WHAT                                                                         \
+	"0-5 or 非贫困户/未脱贫/已脱贫（享受政策）/已脱贫（不再享受政策）/返贫/剔除"
+#define IMPORT_ATTRIBUTE_WHAT "1-3 or 一般贫困户/低保贫困户/特困供养贫困户"
+#define IMPORT_CAUSE_WHAT     "1-12 or a cause name such as 因病"
 bool import_parse_status(const char *v, uint8_t *out);
 bool import_parse_attribute(const char *v, uint8_t *out);
 bool import_parse_cause(const char *v, uint8_t *out);

@@ -365,6 +365,14 @@ def part_bad_csv(t, village):
     usage_error(t, p, "household show 12345", "household show", "'12345'")
     p = t.run_ctl(village, "household", "show", VILLAGE + "9999")
     one_line_error(t, p, "household show of a household not held")
+    # A status by a name it does not have: the same list wherever one is asked.
+    p = t.run_ctl(village, "export", "households", "--status", "poor",
+                  os.path.join(d, "never.csv"))
+    usage_error(t, p, "export --status poor", "export", "'poor'", "已脱贫（享受政策）")
+    check(not os.path.exists(os.path.join(d, "never.csv")), "export --status poor wrote a file")
+    p = t.run_ctl(village, "household", "edit", VILLAGE + "9999", "--status", "已脱贫")
+    usage_error(t, p, "household edit --status 已脱贫", "household", "'已脱贫'",
+                "已脱贫（不再享受政策）")
 
     # A step this node may not take on any of the proposals now (their
     # notices closed before their window ends): nothing signed, said so.
