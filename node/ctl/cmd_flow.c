@@ -242,7 +242,7 @@ wf_send(struct ctl *c, const struct cli_cmd *cmd, const struct cli_args *a, int 
 	if (!json && !r->events && r->skipped)
 		fprintf(stderr,
 		        "jzfpctl: nothing signed: this node may not take that step on any of the "
-		        "%" PRIu64 " proposal(s) selected now (the reason above, for the first)\n",
+		        "%" PRIu64 " proposal(s) selected now (why: in the summary)\n",
 		        r->skipped);
 	cli_reply_free(rp);
 	return cli_emit(&out);

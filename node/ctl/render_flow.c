@@ -12,20 +12,71 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Does reason A read as reason B but for their codes (runs of 12 or more
+ * digits: areas, households)? "its village 630121101001 runs a node of its
+ * own" is one reason for every village. */
+static bool
+same_reason(const char *a, const char *b)
+{
+	for (;;) {
+		size_t da = strspn(a, "0123456789"), db = strspn(b, "0123456789");
+		if (da >= 12 && db >= 12) {
+			a += da;
+			b += db;
+			continue;
+		}
+		if (da != db || strncmp(a, b, da) != 0)
+			return false;
+		a += da;
+		b += db;
+		if (*a != *b)
+			return false;
+		if (!*a)
+			return true;
+		a++;
+		b++;
+	}
+}
+
+#define LEFT_OUT_KINDS 4 /* reasons told apart in the summary */
+
 void
 render_workflow_text(struct sbuf *out, const Ctl__WorkflowReply *r)
 {
 	sbuf_printf(out, "%" PRIu64 " proposal(s) in %" PRIu64 " signed event(s)", r->proposals,
 	            r->events);
-	if (r->skipped) {
-		sbuf_printf(out,
-		            "; %" PRIu64 " left out, this node may not take that step on them now",
-		            r->skipped);
-		if (r->n_left_out)
-			sbuf_printf(out, " (first: household %s: %s)", r->left_out[0]->household,
-			            r->left_out[0]->why);
+	if (!r->skipped) {
+		sbuf_printf(out, "\n");
+		return;
 	}
-	sbuf_printf(out, "\n");
+	sbuf_printf(out, "; %" PRIu64 " left out, this node may not take that step on them now",
+	            r->skipped);
+	/* The left out by reason, the first of each named: those of a
+	 * village's own node and those of a window not yet due are told apart
+	 * at a glance. */
+	size_t first[LEFT_OUT_KINDS], count[LEFT_OUT_KINDS], kinds = 0, other = 0;
+	for (size_t i = 0; i < r->n_left_out; i++) {
+		size_t k = 0;
+		while (k < kinds && !same_reason(r->left_out[first[k]]->why, r->left_out[i]->why))
+			k++;
+		if (k < kinds)
+			count[k]++;
+		else if (kinds < LEFT_OUT_KINDS)
+			first[kinds] = i, count[kinds++] = 1;
+		else
+			other++;
+	}
+	if (kinds == 1) {
+		sbuf_printf(out, " (first: household %s: %s)\n", r->left_out[first[0]]->household,
+		            r->left_out[first[0]]->why);
+		return;
+	}
+	sbuf_printf(out, "%s\n", kinds ? ":" : "");
+	for (size_t k = 0; k < kinds; k++)
+		sbuf_printf(out, "  %zu: %s (first: household %s)\n", count[k],
+		            r->left_out[first[k]]->why, r->left_out[first[k]]->household);
+	if (other)
+		sbuf_printf(out, "  %zu for other reasons (--json lists each)\n", other);
 }
 
 static void

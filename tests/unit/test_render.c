@@ -2,7 +2,8 @@
  * test_render.c - jzfpctl's spreadsheet outputs (node/ctl/render.h):
  * render_csv_cell's quoting and formula neutralising, the rollup for Excel
  * (BOM, Chinese headers, CRLF) and the xlsx writer's workbook; the notice
- * as a printable page (render_notice_html).
+ * as a printable page (render_notice_html); the summary of a workflow step
+ * (render_workflow_text).
  */
 #include "render.h"
 #include "testutil.h"
@@ -65,6 +66,72 @@ test_csv_cell_formula(void **state)
 	assert_string_equal(cell("-5"), "-5");
 	assert_string_equal(cell("-1.5"), "-1.5");
 	assert_string_equal(cell("-0.25"), "-0.25");
+}
+
+/* render_workflow_text of a reply with the left out LO[0..n) (household,
+ * why pairs), as a string (static). */
+static const char *
+workflow_text(uint64_t events, const char *const (*lo)[2], size_t n)
+{
+	static char buf[2048];
+	Ctl__LeftOut items[8], *ptrs[8];
+	Ctl__WorkflowReply r;
+	ctl__workflow_reply__init(&r);
+	r.events = r.proposals = events;
+	r.skipped = n;
+	for (size_t i = 0; i < n; i++) {
+		ctl__left_out__init(&items[i]);
+		items[i].household = (char *)(uintptr_t)lo[i][0];
+		items[i].why = (char *)(uintptr_t)lo[i][1];
+		ptrs[i] = &items[i];
+	}
+	r.left_out = ptrs;
+	r.n_left_out = n;
+	struct sbuf s;
+	sbuf_init(&s);
+	render_workflow_text(&s, &r);
+	snprintf(buf, sizeof(buf), "%.*s", (int)s.n, s.p ? s.p : "");
+	sbuf_release(&s);
+	return buf;
+}
+
+/* --all's summary: the left out by reason, a reason's codes aside. */
+static void
+test_workflow_left_out(void **state)
+{
+	(void)state;
+	assert_string_equal(workflow_text(3, NULL, 0), "3 proposal(s) in 3 signed event(s)\n");
+	static const char *const one[][2] = {
+	    {"6301211010010001", "its village 630121101001 runs a node of its own"},
+	    {"6301211010020001", "its village 630121101002 runs a node of its own"}};
+	assert_string_equal(workflow_text(0, one, 2),
+	                    "0 proposal(s) in 0 signed event(s); 2 left out, this node may not "
+	                    "take that step on them now (first: household 6301211010010001: its "
+	                    "village 630121101001 runs a node of its own)\n");
+	static const char *const mixed[][2] = {
+	    {"6301211010010001", "its village 630121101001 runs a node of its own"},
+	    {"6301211010020001", "village_notice_open is taken by the village or its township"},
+	    {"6301211010010002", "its village 630121101001 runs a node of its own"},
+	    {"6301211010020002", "village_notice_open is taken by the village or its township"},
+	    {"6301211010030001", "a reason 3"},
+	    {"6301211010030002", "a reason 4"},
+	    {"6301211010030003", "a reason 5"},
+	    {"6301211010030004", "a reason 5"}};
+	assert_string_equal(
+	    workflow_text(0, mixed, 8),
+	    "0 proposal(s) in 0 signed event(s); 8 left out, this node may not take that step on "
+	    "them now:\n"
+	    "  2: its village 630121101001 runs a node of its own (first: household "
+	    "6301211010010001)\n"
+	    "  2: village_notice_open is taken by the village or its township (first: household "
+	    "6301211010020001)\n"
+	    "  1: a reason 3 (first: household 6301211010030001)\n"
+	    "  1: a reason 4 (first: household 6301211010030002)\n"
+	    "  2 for other reasons (--json lists each)\n");
+	/* Short numbers are part of the reason. */
+	static const char *const days[][2] = {{"6301211010010001", "window ends in 3 days"},
+	                                      {"6301211010010002", "window ends in 4 days"}};
+	assert_non_null(strstr(workflow_text(0, days, 2), ":\n  1: window ends in 3 days"));
 }
 
 static Ctl__RollupReply *
@@ -323,9 +390,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_csv_cell_plain), cmocka_unit_test(test_csv_cell_formula),
-	    cmocka_unit_test(test_rollup_excel),   cmocka_unit_test(test_rollup_xlsx),
-	    cmocka_unit_test(test_notice_html),    cmocka_unit_test(test_household_text),
+	    cmocka_unit_test(test_csv_cell_plain),    cmocka_unit_test(test_csv_cell_formula),
+	    cmocka_unit_test(test_rollup_excel),      cmocka_unit_test(test_rollup_xlsx),
+	    cmocka_unit_test(test_notice_html),       cmocka_unit_test(test_household_text),
+	    cmocka_unit_test(test_workflow_left_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
