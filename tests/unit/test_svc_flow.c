@@ -330,9 +330,9 @@ proposals_bad(void **state)
 	proposals_of(fx, &s, "NOT_A_STATE", 0, &rp);
 	assert_int_equal(rp.code, JZ_EPARSE);
 	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
-	assert_non_null(strstr(rp.error, "state: 'NOT_A_STATE' is not a state (one of PROPOSED, "
-	                                 "VILLAGE_NOTICE, VILLAGE_PASSED, "));
-	assert_non_null(strstr(rp.error, ", CONTESTED)"));
+	assert_non_null(strstr(rp.error, "state: 'NOT_A_STATE' is not a state (one of PROPOSED "
+	                                 "待公示, VILLAGE_NOTICE 第一次公示, VILLAGE_PASSED "));
+	assert_non_null(strstr(rp.error, ", CONTESTED 有异议)"));
 	svc_release(&s);
 	proposals_of(fx, &s, "", 123, &rp);
 	assert_int_equal(rp.code, JZ_EPARSE);
