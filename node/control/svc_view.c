@@ -511,9 +511,10 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 	o->rural_population = row->population;
 	o->poor_households = row->c[RC_POOR_HH];
 	o->poor_persons = row->c[RC_POOR_PERSONS];
-	long tenths = rollup_incidence_tenths(row->c[RC_POOR_PERSONS], row->population);
-	if (tenths >= 0)
-		o->incidence_pct = svc_fixed(s, tenths, 1);
+	long pct100 = rollup_incidence_hundredths(row->c[RC_POOR_PERSONS], row->population,
+	                                          sh->pol->threshold_bp);
+	if (pct100 >= 0)
+		o->incidence_pct = svc_fixed(s, pct100, 2);
 	o->threshold_pct = sh->threshold_pct;
 	if (row->population > 0) {
 		/* Below the threshold: poor * 10000 < threshold_bp * population,
@@ -522,8 +523,7 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 		bool below = (unsigned __int128)poor * 10000 <
 		             (unsigned __int128)sh->pol->threshold_bp * row->population;
 		o->below_threshold = svc_optbool(s, below);
-		/* Unrounded, for programs (/metrics): the rounded figure would
-		 * put 2.96 % on a 3 % threshold. */
+		/* Unrounded, for programs (/metrics). */
 		o->incidence_ratio = (double)poor / (double)row->population;
 	}
 	o->households = row->c[RC_HOUSEHOLDS];

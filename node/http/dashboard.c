@@ -53,29 +53,20 @@ esc(struct sbuf *o, const char *text)
 }
 
 /*
- * ROW's incidence in hundredths of a percent into OUT ("2.96"; "" without
- * a census), and as a number into *X. The page shows two decimals, as the
- * exit line has (3.00): at one decimal, as rollup gives, 2.96 reads "3.0"
- * beside a green "below the line". Rounded toward the row's verdict, which
- * is exact (below_threshold): down when below the line, up when not, so
- * that 2.996 shows 2.99 in green, never 3.00 (half up when there is none).
+ * ROW's incidence as rollup gives it, in hundredths of a percent, into OUT
+ * ("2.96"; "" without a census), and as a number into *X: two decimals, as
+ * the exit line has (3.00), never rounded across it
+ * (rollup_incidence_hundredths).
  */
 static void
 incidence(const Ctl__RollupRow *row, char out[32], double *x)
 {
 	out[0] = 0;
 	*x = 0;
-	if (!row->rural_population)
+	const Ctl__Fixed *f = row->incidence_pct;
+	if (!f || f->scale != 2 || f->value < 0)
 		return;
-	uint64_t poor = row->poor_persons > 0 ? (uint64_t)row->poor_persons : 0;
-	unsigned __int128 num = (unsigned __int128)poor * 10000, den = row->rural_population;
-	uint64_t h;
-	if (!row->below_threshold)
-		h = (uint64_t)((num * 2 + den) / (den * 2));
-	else if (row->below_threshold->value)
-		h = (uint64_t)(num / den);
-	else
-		h = (uint64_t)((num + den - 1) / den);
+	uint64_t h = (uint64_t)f->value;
 	snprintf(out, 32, "%" PRIu64 ".%02" PRIu64, h / 100, h % 100);
 	*x = (double)h / 100;
 }

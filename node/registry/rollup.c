@@ -546,15 +546,24 @@ rollup_marks_on(struct store *st)
 /* ---------------------------------------------------------------- query */
 
 long
-rollup_incidence_tenths(int64_t poor_persons, uint64_t population)
+rollup_incidence_hundredths(int64_t poor_persons, uint64_t population, uint16_t threshold_bp)
 {
 	if (population == 0)
 		return -1;
 	if (poor_persons < 0)
 		poor_persons = 0;
-	/* round half up of poor * 1000 / population */
-	unsigned __int128 num = (unsigned __int128)poor_persons * 2000 + population;
-	return (long)(num / ((unsigned __int128)population * 2));
+	/* round half up of poor * 10000 / population */
+	unsigned __int128 num = (unsigned __int128)poor_persons * 20000 + population;
+	long h = (long)(num / ((unsigned __int128)population * 2));
+	/* Never up onto the exit line (its basis points are hundredths of a
+	 * percent) from below it: the verdict is exact, and 2.996 % must not
+	 * read 3.00 beside "below 3 %". (From the line or above, half up never
+	 * goes below it: the line is on the grid.) */
+	bool below =
+	    (unsigned __int128)poor_persons * 10000 < (unsigned __int128)threshold_bp * population;
+	if (below && h >= threshold_bp)
+		h = (long)threshold_bp - 1;
+	return h;
 }
 
 /*

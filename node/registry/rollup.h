@@ -177,10 +177,12 @@ JZ_NODISCARD long rollup_query_marked(struct store_txn *txn, const struct rollup
                                       uint64_t *areas, size_t *nareas);
 
 /*
- * Incidence in tenths of a percent, rounded half up, from exact integers:
- * 132 means 13.2%. Returns -1 when the population is 0.
+ * Incidence in hundredths of a percent, rounded half up from exact integers
+ * but never up onto the exit line THRESHOLD_BP (basis points) from below:
+ * 1325 means 13.25 %; 2.996 % below a 3 % line is 299, not 300. -1 when the
+ * population is 0.
  */
-long rollup_incidence_tenths(int64_t poor_persons, uint64_t population);
+long rollup_incidence_hundredths(int64_t poor_persons, uint64_t population, uint16_t threshold_bp);
 
 /* Latest year for which any counter, census or open proposal is held (0 if
  * none): the province cells' years (counters and open proposals) and the

@@ -894,6 +894,17 @@ def _ctl_argv_env(argv, plain_ok=False):
     return argv, env
 
 
+def incidence_pct(poor, pop, tbp):
+    """贫困发生率 as rollup gives it (rollup_incidence_hundredths): percent
+    with two decimals, half up, but never up onto the exit line TBP (basis
+    points) from below it."""
+    poor = max(poor, 0)
+    h = (poor * 20000 + pop) // (pop * 2)
+    if poor * 10000 < tbp * pop and h >= tbp:
+        h = tbp - 1
+    return f"{h // 100}.{h % 100:02d}"
+
+
 def run(argv, timeout=120, plain_ok=False, **kw):
     """ARGV run to its end, its output captured as text; PLAIN_OK: a
     `status --json` of the harness's own, which may run the plain build's
@@ -1125,8 +1136,7 @@ class Expect:
             pop, poor = r["rural_population"], r["poor_persons"]
             r["threshold_pct"] = tp
             if pop:
-                tenths = (poor * 2000 + pop) // (pop * 2)  # round half up
-                r["incidence_pct"] = f"{tenths // 10}.{tenths % 10}"
+                r["incidence_pct"] = incidence_pct(poor, pop, tbp)
                 r["below_threshold"] = "yes" if poor * 10000 < tbp * pop else "no"
             else:
                 r["incidence_pct"] = ""

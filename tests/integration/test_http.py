@@ -582,7 +582,7 @@ AREA_LEVELS = {"province": ["province", "prefecture", "county"], "county": ["cou
 def area_value(col, row):
     """The metric's value for column COL of rollup CSV row ROW; None when
     the metric has no sample for it. The incidence is the quotient itself
-    (the CSV's is rounded to 0.1 %), as a double."""
+    (the CSV's is rounded to 0.01 %), as a double."""
     cell = row[col]
     if col == "below_threshold":
         return {"yes": 1.0, "no": 0.0}.get(cell)
@@ -1072,12 +1072,10 @@ def check_dashboard(t, n, addr):
     check("<i>" not in page and "&lt;i&gt;&quot;&amp;\\" in page,
           f"{n}: the name {COUNTIES['630122000000']!r} is not escaped into HTML")
     def pct2(r):
-        """The incidence as the page shows it: hundredths, rounded toward the
-        row's verdict (down when below the line, up when not)."""
-        pop, poor = int(r["rural_population"]), max(int(r["poor_persons"]), 0)
-        h = {"yes": poor * 10000 // pop, "no": -(-poor * 10000 // pop)}.get(
-            r["below_threshold"], (poor * 20000 + pop) // (pop * 2))
-        return f"{h // 100}.{h % 100:02d}"
+        """The incidence as the page shows it, from the row's counts:
+        hundredths, never up onto the line from below."""
+        return jt.incidence_pct(int(r["poor_persons"]), int(r["rural_population"]),
+                                int(round(float(r["threshold_pct"]) * 100)))
     own = t.rollup(n, "province")
     check_eq(len(own), 1, f"{n}: rollup at its own level")
     want = f"{html.escape(own[0]['name'])}贫困发生率 {pct2(own[0])}%"

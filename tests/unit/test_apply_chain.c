@@ -150,7 +150,8 @@ applied_and_stored(void **state)
 		assert_int_equal(rr.c[RC_POOR_BY_ATTR + 0], 0);
 		assert_int_equal(rr.c[RC_IDENTIFIED_HH], 0);
 		assert_int_equal(rr.population, 100);
-		assert_int_equal(rollup_incidence_tenths(rr.c[RC_POOR_PERSONS], rr.population), 0);
+		assert_int_equal(
+		    rollup_incidence_hundredths(rr.c[RC_POOR_PERSONS], rr.population, 300), 0);
 		assert_int_equal(rr.pending[WF_PROPOSED], 3);
 		assert_int_equal(rr.pending_total, 3);
 	}
@@ -191,8 +192,8 @@ applied_and_stored(void **state)
 		assert_int_equal(rr.c[RC_POOR_BY_CAUSE + 1], 2);
 		assert_int_equal(rr.c[RC_IDENTIFIED_HH], 3);
 		assert_int_equal(rr.population, 100);
-		assert_int_equal(rollup_incidence_tenths(rr.c[RC_POOR_PERSONS], rr.population),
-		                 110);
+		assert_int_equal(
+		    rollup_incidence_hundredths(rr.c[RC_POOR_PERSONS], rr.population, 300), 1100);
 		assert_int_equal(rr.pending_total, 0);
 	}
 	assert_string_equal(row(nd, AREA_LEVEL_VILLAGE, V1, 2019).name, "东村");

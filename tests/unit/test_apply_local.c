@@ -104,7 +104,8 @@ local_records(void **state)
 	assert_int_equal(rr.c[RC_POOR_PERSONS], 3);
 	assert_int_equal(rr.c[RC_IDENTIFIED_HH], 0); /* a migration identifies no one this year */
 	assert_int_equal(rr.population, 30);
-	assert_int_equal(rollup_incidence_tenths(rr.c[RC_POOR_PERSONS], rr.population), 100);
+	assert_int_equal(rollup_incidence_hundredths(rr.c[RC_POOR_PERSONS], rr.population, 300),
+	                 1000);
 	assert_string_equal(rr.name, "大通县");
 
 	/* The stored envelope is a real signed one, its personal part sealed

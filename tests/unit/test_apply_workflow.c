@@ -91,7 +91,8 @@ wf_proposal_recorded_through_the_procedure(void **state)
 		assert_int_equal(rr.c[RC_POOR_BY_ATTR + 0], 4);
 		assert_int_equal(rr.c[RC_POOR_BY_CAUSE + 0], 4);
 		assert_int_equal(rr.c[RC_IDENTIFIED_HH], 1);
-		assert_int_equal(rollup_incidence_tenths(rr.c[RC_POOR_PERSONS], rr.population), 80);
+		assert_int_equal(
+		    rollup_incidence_hundredths(rr.c[RC_POOR_PERSONS], rr.population, 300), 800);
 		assert_int_equal(rr.pending_total, 0);
 	}
 	struct rollup_row y20 = row(nd, AREA_LEVEL_COUNTY, COUNTY, 2020);

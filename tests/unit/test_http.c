@@ -160,9 +160,9 @@ dashboard_page(void **state)
 		rows[i].area = (char *)(uintptr_t)areas[i];
 		rows[i].level = "township";
 		rows[i].name = (char *)(uintptr_t)names[i];
-		/* 2.96 % (rollup's one decimal: 3.0, below 3.00) and 4.1 % */
-		inc[i].value = i ? 41 : 30;
-		inc[i].scale = 1;
+		/* 2.96 % (below 3.00) and 4.1 %, as rollup gives them */
+		inc[i].value = i ? 410 : 296;
+		inc[i].scale = 2;
 		rows[i].poor_persons = i ? 41 : 296;
 		rows[i].rural_population = i ? 1000 : 10000;
 		rows[i].incidence_pct = &inc[i];
@@ -193,7 +193,7 @@ dashboard_page(void **state)
 	assert_non_null(strstr(b.p, "<tr><td>待公示</td><td>PROPOSED</td>"));
 	assert_non_null(strstr(b.p, "<tr><td>第一次公示</td><td>VILLAGE_NOTICE</td>"));
 	/* the first is below the threshold, the second above; two decimals,
-	 * as the line has: 2.96, not rollup's 3.0 */
+	 * as the line has */
 	assert_non_null(strstr(b.p, "<tr class=\"below\"><td>&lt;script&gt;x&lt;/script&gt;</td>"
 	                            "<td class=\"inc\">2.96</td>"));
 	assert_non_null(
@@ -211,20 +211,20 @@ dashboard_page(void **state)
 	assert_non_null(strstr(b.p, "低于退出线 3.00%"));
 	assert_non_null(strstr(b.p, "贫困人口 296 / 农村户籍人口 10000"));
 	sbuf_release(&b);
-	/* Rounded toward the verdict, never onto the line: 2.996 % below it
-	 * shows 2.99, 3.0001 % not below it 3.01. */
+	/* The figure is rollup's (rollup_incidence_hundredths: never across
+	 * the line), whatever the counts beside it. */
 	sbuf_init(&b);
+	inc[0].value = 299;
 	rows[0].poor_persons = 2996;
 	rows[0].rural_population = 100000;
 	http_dashboard_headline(&b, &r);
 	assert_non_null(strstr(b.p, "贫困发生率 2.99%"));
 	sbuf_release(&b);
 	sbuf_init(&b);
-	rows[0].poor_persons = 30001;
-	rows[0].rural_population = 1000000;
+	inc[0].value = 300;
 	below[0].value = false;
 	http_dashboard_headline(&b, &r);
-	assert_non_null(strstr(b.p, "贫困发生率 3.01%"));
+	assert_non_null(strstr(b.p, "贫困发生率 3.00%"));
 	assert_non_null(strstr(b.p, "未低于退出线 3.00%"));
 	sbuf_release(&b);
 	sbuf_init(&b);

@@ -1,5 +1,5 @@
 /*
- * test_rollup.c - 贫困发生率 counters: the incidence in tenths of a percent
+ * test_rollup.c - 贫困发生率 counters: the incidence in hundredths of a percent
  * rounded half up in exact integers, deltas at all five levels for stocks and
  * events, answers as of a year (stocks summed over years <= Y, events of Y
  * alone, each village's latest census <= Y as denominator), filtering by
@@ -216,24 +216,34 @@ static void
 incidence_rounds_half_up(void **state)
 {
 	(void)state;
-	assert_int_equal(rollup_incidence_tenths(1, 8), 125); /* 12.5 % exactly */
-	assert_int_equal(rollup_incidence_tenths(1, 3), 333); /* 33.33 % */
-	assert_int_equal(rollup_incidence_tenths(2, 3), 667); /* 66.67 % */
-	assert_int_equal(rollup_incidence_tenths(0, 100), 0);
-	assert_int_equal(rollup_incidence_tenths(0, 0), -1); /* no census */
-	assert_int_equal(rollup_incidence_tenths(7, 0), -1);
-	assert_int_equal(rollup_incidence_tenths(5, 10000), 1); /* 0.05 % -> 0.1 % */
-	assert_int_equal(rollup_incidence_tenths(4, 10000), 0); /* 0.04 % -> 0.0 % */
-	assert_int_equal(rollup_incidence_tenths(1, 2000), 1);  /* 0.05 % -> 0.1 % */
-	assert_int_equal(rollup_incidence_tenths(1, 2001), 0);  /* 0.04998 % */
-	assert_int_equal(rollup_incidence_tenths(100, 100), 1000);
-	assert_int_equal(rollup_incidence_tenths(132, 1000), 132);
-	assert_int_equal(rollup_incidence_tenths(29, 1000), 29); /* 2.9 %: above a 2 % line */
+	/* Hundredths of a percent, half up, on a 3 % line (300 basis points). */
+	assert_int_equal(rollup_incidence_hundredths(1, 8, 300), 1250); /* 12.5 % exactly */
+	assert_int_equal(rollup_incidence_hundredths(1, 3, 300), 3333); /* 33.333 % */
+	assert_int_equal(rollup_incidence_hundredths(2, 3, 300), 6667); /* 66.667 % */
+	assert_int_equal(rollup_incidence_hundredths(0, 100, 300), 0);
+	assert_int_equal(rollup_incidence_hundredths(0, 0, 300), -1); /* no census */
+	assert_int_equal(rollup_incidence_hundredths(7, 0, 300), -1);
+	assert_int_equal(rollup_incidence_hundredths(5, 100000, 300), 1); /* 0.005 % -> 0.01 */
+	assert_int_equal(rollup_incidence_hundredths(4, 100000, 300), 0); /* 0.004 % -> 0.00 */
+	assert_int_equal(rollup_incidence_hundredths(1, 20001, 300), 0);  /* 0.0049998 % */
+	assert_int_equal(rollup_incidence_hundredths(100, 100, 300), 10000);
+	assert_int_equal(rollup_incidence_hundredths(132, 1000, 300), 1320);
+	assert_int_equal(rollup_incidence_hundredths(202, 10000, 200),
+	                 202); /* 2.02 %, a 2 % line */
+	/* Never across the line: 2.996 % below 3 % is 2.99 (half up: 3.00),
+	 * 2.9999 % too, 1.996 % below 2 % is 1.99; exactly on the line is not
+	 * below it and reads as the line; 3.004 % on a 3 % line is 3.00. */
+	assert_int_equal(rollup_incidence_hundredths(2996, 100000, 300), 299);
+	assert_int_equal(rollup_incidence_hundredths(29999, 1000000, 300), 299);
+	assert_int_equal(rollup_incidence_hundredths(1996, 100000, 200), 199);
+	assert_int_equal(rollup_incidence_hundredths(2996, 100000, 200), 300); /* above 2 % */
+	assert_int_equal(rollup_incidence_hundredths(3, 100, 300), 300);
+	assert_int_equal(rollup_incidence_hundredths(3004, 100000, 300), 300);
 	/* A negative count (never after a consistent history) is shown as 0. */
-	assert_int_equal(rollup_incidence_tenths(-3, 100), 0);
-	/* Province-sized numbers stay exact: 5,882,353 poor of 58,823,530 is 10.0 %. */
-	assert_int_equal(rollup_incidence_tenths(5882353, 58823530), 100);
-	assert_int_equal(rollup_incidence_tenths(INT64_MAX, UINT64_MAX), 500);
+	assert_int_equal(rollup_incidence_hundredths(-3, 100, 300), 0);
+	/* Province-sized numbers stay exact: 5,882,353 poor of 58,823,530 is 10.00 %. */
+	assert_int_equal(rollup_incidence_hundredths(5882353, 58823530, 300), 1000);
+	assert_int_equal(rollup_incidence_hundredths(INT64_MAX, UINT64_MAX, 300), 5000);
 }
 
 /* ---------------------------------------------------------------- deltas */
@@ -532,13 +542,15 @@ query_as_of_year(void **state)
 	assert_int_equal(r->census_households, 40);
 	assert_int_equal(r->villages, 1);
 	assert_string_equal(r->name, "东村");
-	assert_int_equal(rollup_incidence_tenths(r->c[RC_POOR_PERSONS], r->population), 33);
+	assert_int_equal(rollup_incidence_hundredths(r->c[RC_POOR_PERSONS], r->population, 300),
+	                 333);
 	r = row_of(rows, n, V21);
 	assert_int_equal(r->c[RC_HOUSEHOLDS], 1);
 	assert_int_equal(r->c[RC_POOR_HH], 0);
 	assert_int_equal(r->population, 0); /* its census is of 2019 */
 	assert_int_equal(r->villages, 0);
-	assert_int_equal(rollup_incidence_tenths(r->c[RC_POOR_PERSONS], r->population), -1);
+	assert_int_equal(rollup_incidence_hundredths(r->c[RC_POOR_PERSONS], r->population, 300),
+	                 -1);
 	free(rows);
 
 	/* 2018: stocks sum 2017 and 2018; events are 2018's alone. */
@@ -551,7 +563,8 @@ query_as_of_year(void **state)
 	assert_int_equal(r->c[RC_EXITED_PERSONS], 3);
 	assert_int_equal(r->c[RC_EXITED_IN_YEAR_HH], 1);
 	assert_int_equal(r->population, 160); /* census of 2018 now */
-	assert_int_equal(rollup_incidence_tenths(r->c[RC_POOR_PERSONS], r->population), 13);
+	assert_int_equal(rollup_incidence_hundredths(r->c[RC_POOR_PERSONS], r->population, 300),
+	                 125);
 	r = row_of(rows, n, V21);
 	assert_int_equal(r->c[RC_IDENTIFIED_HH], 1);
 	assert_int_equal(r->c[RC_POOR_PERSONS], 5);
@@ -623,7 +636,8 @@ query_levels_and_under(void **state)
 	assert_int_equal(r->c[RC_POOR_PERSONS], 6);
 	assert_int_equal(r->population, 160 + 100);
 	assert_int_equal(r->villages, 2);
-	assert_int_equal(rollup_incidence_tenths(r->c[RC_POOR_PERSONS], r->population), 23);
+	assert_int_equal(rollup_incidence_hundredths(r->c[RC_POOR_PERSONS], r->population, 300),
+	                 231);
 	r = row_of(rows, n, TOWN2);
 	assert_string_equal(r->name, "");
 	assert_int_equal(r->c[RC_POOR_PERSONS], 5);
@@ -656,12 +670,13 @@ query_levels_and_under(void **state)
 	assert_int_equal(rows[0].c[RC_RETURNED_HH], 1);
 	assert_int_equal(rows[0].population, 160 + 100 + 80);
 	assert_int_equal(rows[0].villages, 3);
-	assert_int_equal(rollup_incidence_tenths(rows[0].c[RC_POOR_PERSONS], rows[0].population),
-	                 41); /* 14 / 340 = 4.12 % */
+	assert_int_equal(
+	    rollup_incidence_hundredths(rows[0].c[RC_POOR_PERSONS], rows[0].population, 300),
+	    412); /* 14 / 340 = 4.1176 % */
 	assert_int_equal(rows[1].c[RC_POOR_PERSONS], 6);
 	assert_int_equal(rows[1].population, 200);
-	assert_int_equal(rollup_incidence_tenths(rows[1].c[RC_POOR_PERSONS], rows[1].population),
-	                 30);
+	assert_int_equal(
+	    rollup_incidence_hundredths(rows[1].c[RC_POOR_PERSONS], rows[1].population, 300), 300);
 	free(rows);
 	/* Under the province: the same two. */
 	n = query(fx, AREA_LEVEL_PREFECTURE, PROVINCE, 2019, &rows);
