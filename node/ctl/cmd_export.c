@@ -192,7 +192,8 @@ export_open(struct export_out *o)
 			cli_die("%s: %s", o->path, err);
 		static const double widths[EXPORT_COLS] = {18, 14, 10, 20, 10, 6,  12, 10, 10, 14,
 		                                           12, 10, 18, 6,  14, 10, 12, 6,  8};
-		render_xlsx_columns(o->x, widths, numeric, EXPORT_COLS);
+		static const bool yuan[EXPORT_COLS] = {[11] = true}; /* 人均纯收入 */
+		render_xlsx_columns(o->x, widths, numeric, yuan, EXPORT_COLS);
 	} else {
 		int fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || !(o->f = fdopen(fd, "wb")))

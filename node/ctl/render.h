@@ -80,10 +80,14 @@ int render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, s
 struct xlsx_sheet;
 /* A new workbook at PATH with one sheet named SHEET; NULL with ERR set. */
 struct xlsx_sheet *render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen);
-/* The first N columns: their widths (characters), and the text format for
- * each but those with NUMERIC[c] (NUMERIC may be NULL: all text), so that
- * an id typed into the sheet later stays text too. Returns 0 or -EINVAL. */
-int render_xlsx_columns(struct xlsx_sheet *x, const double *widths, const bool *numeric, size_t n);
+/* The first N columns (at most 32): their widths (characters), and the text
+ * format for each but those with NUMERIC[c] (NUMERIC may be NULL: all text),
+ * so that an id typed into the sheet later stays text too; a numeric column
+ * with TWO_DECIMALS[c] (NULL: none) shows 0.00. The header row is frozen,
+ * and at close a filter is put on it over the rows written. Returns 0 or
+ * -EINVAL. */
+int render_xlsx_columns(struct xlsx_sheet *x, const double *widths, const bool *numeric,
+                        const bool *two_decimals, size_t n);
 /* The next row: N cells (NULL or "" = empty). A cell of a column with
  * NUMERIC[c] (NUMERIC may be NULL: all text) that parses whole as a number
  * is written as a number, every other cell as text (never a formula).

@@ -36,6 +36,9 @@
 	X(workbook_close)                                                                          \
 	X(format_set_bold)                                                                         \
 	X(format_set_num_format_index)                                                             \
+	X(format_set_num_format)                                                                   \
+	X(worksheet_freeze_panes)                                                                  \
+	X(worksheet_autofilter)                                                                    \
 	X(worksheet_set_column)                                                                    \
 	X(worksheet_write_number)                                                                  \
 	X(worksheet_write_string)                                                                  \
@@ -92,11 +95,16 @@ lxw_ready(char *err, size_t errlen)
 	return !lxw.why[0];
 }
 
+#define XLSX_MAX_COLS 32
+
 struct xlsx_sheet {
 	lxw_workbook *wb;
 	lxw_worksheet *ws;
 	lxw_format *bold;
-	lxw_format *text; /* the number format "@": what is typed stays text */
+	lxw_format *text;               /* the number format "@": what is typed stays text */
+	lxw_format *fixed2;             /* "0.00": an incidence, an amount in yuan */
+	lxw_format *num[XLSX_MAX_COLS]; /* each column's numbers' format, or NULL */
+	size_t ncols;                   /* as render_xlsx_columns set them */
 	uint32_t row;
 	bool failed;
 	char why[160];
@@ -122,7 +130,8 @@ render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen)
 	x->ws = lxw.workbook_add_worksheet(x->wb, sheet);
 	x->bold = lxw.workbook_add_format(x->wb);
 	x->text = lxw.workbook_add_format(x->wb);
-	if (!x->ws || !x->bold || !x->text) {
+	x->fixed2 = lxw.workbook_add_format(x->wb);
+	if (!x->ws || !x->bold || !x->text || !x->fixed2) {
 		snprintf(err, errlen, "cannot create the workbook %s", path);
 		lxw.workbook_close(x->wb);
 		free(x);
@@ -130,6 +139,9 @@ render_xlsx_open(const char *path, const char *sheet, char *err, size_t errlen)
 	}
 	lxw.format_set_bold(x->bold);
 	lxw.format_set_num_format_index(x->text, 49); /* "@", built in */
+	lxw.format_set_num_format(x->fixed2, "0.00");
+	/* The header row stays in view as the rows scroll. */
+	lxw.worksheet_freeze_panes(x->ws, 1, 0);
 	return x;
 }
 
@@ -146,13 +158,19 @@ as_number(const char *text, double *v)
 }
 
 int
-render_xlsx_columns(struct xlsx_sheet *x, const double *widths, const bool *numeric, size_t n)
+render_xlsx_columns(struct xlsx_sheet *x, const double *widths, const bool *numeric,
+                    const bool *two_decimals, size_t n)
 {
-	for (size_t c = 0; c < n; c++)
+	if (n > XLSX_MAX_COLS)
+		return -EINVAL;
+	x->ncols = n;
+	for (size_t c = 0; c < n; c++) {
+		bool num = numeric && numeric[c];
+		x->num[c] = num && two_decimals && two_decimals[c] ? x->fixed2 : NULL;
 		if (lxw.worksheet_set_column(x->ws, (lxw_col_t)c, (lxw_col_t)c, widths[c],
-		                             numeric && numeric[c] ? NULL : x->text) !=
-		    LXW_NO_ERROR)
+		                             num ? x->num[c] : x->text) != LXW_NO_ERROR)
 			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -176,7 +194,8 @@ render_xlsx_row(struct xlsx_sheet *x, const char *const *cells, const bool *nume
 		if (!t[0])
 			continue; /* an empty cell */
 		if (!header && numeric && numeric[c] && as_number(t, &v))
-			e = lxw.worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v, NULL);
+			e = lxw.worksheet_write_number(x->ws, x->row, (lxw_col_t)c, v,
+			                               c < x->ncols ? x->num[c] : NULL);
 		else
 			e = lxw.worksheet_write_string(x->ws, x->row, (lxw_col_t)c, t,
 			                               header ? x->bold : NULL);
@@ -201,6 +220,9 @@ render_xlsx_close(struct xlsx_sheet *x, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", x->why);
 		rc = -EIO;
 	}
+	/* A filter on each column of the header, over the rows written. */
+	if (!rc && x->ncols && x->row > 1)
+		(void)lxw.worksheet_autofilter(x->ws, 0, 0, x->row - 1, (lxw_col_t)(x->ncols - 1));
 	lxw_error e = lxw.workbook_close(x->wb);
 	if (!rc && e != LXW_NO_ERROR) {
 		snprintf(err, errlen, "cannot write the workbook: %s", lxw.lxw_strerror(e));
@@ -219,7 +241,8 @@ render_rollup_xlsx(const char *path, const Ctl__RollupReply *r, char *err, size_
 		return -EIO;
 	static const double widths[RENDER_ROLLUP_COLS] = {14, 10, 16, 6,  12, 10, 10, 12, 10,
 	                                                  8,  8,  8,  10, 10, 12, 12, 12, 6};
-	render_xlsx_columns(x, widths, render_rollup_numeric, RENDER_ROLLUP_COLS);
+	static const bool two[RENDER_ROLLUP_COLS] = {[7] = true, [8] = true}; /* the percents */
+	render_xlsx_columns(x, widths, render_rollup_numeric, two, RENDER_ROLLUP_COLS);
 	render_xlsx_row(x, render_rollup_headers_zh, NULL, RENDER_ROLLUP_COLS, true);
 	for (size_t i = 0; i < r->n_rows; i++) {
 		char cells[RENDER_ROLLUP_COLS][32];

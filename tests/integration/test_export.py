@@ -234,6 +234,17 @@ def test(t):
     check(len(text_xf) == 1 and len(cols) == 19, f"xlsx: styles {xfs}, columns {cols}")
     check_eq(sorted(c for c, s in cols.items() if s != text_xf[0]), [12, 14],
              "xlsx: the columns without the text format")
+    # Income shows two decimals (a "0.00" number format of its own); the
+    # header row is frozen and carries a filter over every row written.
+    fmts = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"', styles))
+    income_xf = xfs[int(cols[12])] if cols.get(12) else ""
+    m = re.search(r'numFmtId="(\d+)"', income_xf)
+    check(m and fmts.get(m.group(1)) == "0.00", f"xlsx: income's format {income_xf} {fmts}")
+    check(re.search(r'<pane [^>]*ySplit="1"[^>]*state="frozen"', sheet),
+          "xlsx: the header row is not frozen")
+    check(f'<autoFilter ref="A1:S{persons + 1}"/>' in sheet,
+          f"xlsx: no filter over the {persons} rows: "
+          f"{re.findall(r'<autoFilter[^>]*>', sheet)}")
     # The tab Excel shows is named in the headers' language.
     check_eq(re.findall(r'<sheet name="([^"]*)"', book), ["建档立卡户"], "xlsx: the sheet's name")
     for h in ("户编号", "身份证号", "主要致贫原因"):
@@ -292,6 +303,17 @@ def test(t):
     check_eq(re.findall(r'<sheet name="([^"]*)"', book), ["贫困发生率"], "rollup xlsx: the sheet's name")
     check(re.search(r't="inlineStr"[^>]*><is><t>' + V1, s), f"rollup xlsx: area as text: {s[:800]}")
     check(re.search(r"<c r=\"E2\"[^>]*><v>\d+</v>", s), "rollup xlsx: population not a number")
+    # 贫困发生率(%) a number shown with two decimals, as rollup gives it.
+    with zipfile.ZipFile(rxl) as z:
+        rstyles = z.read(STYLES).decode("utf-8")
+    rxfs = re.findall(r"<xf [^>]*>", re.search(r"<cellXfs[^>]*>(.*?)</cellXfs>", rstyles,
+                                               re.S).group(1))
+    rfmts = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"', rstyles))
+    h2 = re.search(r'<c r="H2" s="(\d+)"[^>]*><v>([0-9.]+)</v>', s)
+    fmt = h2 and re.search(r'numFmtId="(\d+)"', rxfs[int(h2.group(1))])
+    check(fmt and rfmts.get(fmt.group(1)) == "0.00" and h2.group(2) ==
+          str(float(rx[1][7])).rstrip("0").rstrip("."),
+          f"rollup xlsx: the incidence cell {h2 and h2.group(0)} against {rx[1][7]}")
     p = t.run_ctl(county, "rollup", "--format", "xlsx")
     check_eq(p.returncode, 2, "rollup --format xlsx without FILE")
     # jzfpctl opens libxlsxwriter only to write a workbook: on a machine
