@@ -50,7 +50,10 @@ if [ "$build" = 1 ]; then
 fi
 B=${bin:-$top/build/bin}
 THIS=$B
-TOOLS=$top/build/bin # the waiter, whichever build the chain runs
+# The waiter, one for both sides of --compare: this tree's build, or the
+# binaries' own when it has none (--no-build --bin DIR).
+TOOLS=$top/build/bin
+[ -x "$TOOLS/jzfp_bench" ] || TOOLS=$B
 work=$(mktemp -d "${TMPDIR:-/tmp}/jzfp-bench.XXXXXX")
 pids=()
 cleanup() {

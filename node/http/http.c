@@ -65,8 +65,9 @@
  * one server per process (its rcache counts its bodies here too). */
 static _Atomic size_t http_inflight;
 static _Atomic uint64_t http_busy;
-/* Connections closed as they came, at a connection limit: the server's
- * (HTTP_MAX_CONNECTIONS) or one address's ([http] per_address). */
+/* Connections closed as they came because their address held all of its
+ * [http] per_address places. (At the server's HTTP_MAX_CONNECTIONS a
+ * connection is not taken from the kernel's queue: it waits, uncounted.) */
 static _Atomic uint64_t http_refused;
 
 /*
@@ -613,10 +614,10 @@ get_metrics(struct http *h, struct MHD_Connection *c)
 	            "request was not in whole within [http] header_timeout of its first bytes.\n"
 	            "# TYPE jzfp_http_header_timeouts_total counter\n"
 	            "jzfp_http_header_timeouts_total %" PRIu64 "\n"
-	            "# HELP jzfp_http_connections_refused_total Connections closed as they "
-	            "came: the server's or one address's ([http] per_address) were all in use.\n"
-	            "# TYPE jzfp_http_connections_refused_total counter\n"
-	            "jzfp_http_connections_refused_total %" PRIu64 "\n",
+	            "# HELP jzfp_http_per_address_refused_total Connections closed as they "
+	            "came because their address held all of its [http] per_address places.\n"
+	            "# TYPE jzfp_http_per_address_refused_total counter\n"
+	            "jzfp_http_per_address_refused_total %" PRIu64 "\n",
 	            hits, updates, misses, atomic_load(&http_inflight), atomic_load(&http_busy),
 	            atomic_load(&http_cut), atomic_load(&http_refused));
 	return send_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", &b, true);
@@ -874,7 +875,7 @@ get_proposals(struct http *h, struct MHD_Connection *c)
 	if (under && under[0] && area_parse(under, &area))
 		return send_api_error(c, MHD_HTTP_BAD_REQUEST, JZ_EPARSE,
 		                      "under: not a 12-digit area code");
-	char st[64];
+	char st[HTTP_MAX_QUERY_VALUE + 1];
 	snprintf(st, sizeof(st), "%s", state ? state : "");
 	Ctl__ProposalsReq q;
 	ctl__proposals_req__init(&q);
@@ -1073,8 +1074,9 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = ' ';
 	/* libmicrohttpd says this, and nothing else, as it closes a connection
-	 * at either limit (test_http counts one refused exactly). */
-	if (strstr(msg, "reached connection limit"))
+	 * over the per-address limit (test_http counts one refused exactly).
+	 * Its format, not the message: a client's URL is in some messages. */
+	if (strstr(fmt, "reached connection limit"))
 		atomic_fetch_add(&http_refused, 1);
 	log_debug("http (libmicrohttpd): %s", msg);
 }

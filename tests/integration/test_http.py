@@ -939,11 +939,11 @@ def check_slow_headers(t, n, addr):
             began(t, n, s)
         # Every place of 127.0.0.2 is taken (each request was seen): refused,
         # and counted (the server counts it before it closes the socket).
-        refused = metric_of(addr, "jzfp_http_connections_refused_total")
+        refused = metric_of(addr, "jzfp_http_per_address_refused_total")
         check_eq(ask_from("127.0.0.2", addr), "",
                  f"{n}: a {PER_IP + 1}th connection from 127.0.0.2 answered")
-        check_eq(metric_of(addr, "jzfp_http_connections_refused_total"), refused + 1,
-                 f"{n}: jzfp_http_connections_refused_total after one refused")
+        check_eq(metric_of(addr, "jzfp_http_per_address_refused_total"), refused + 1,
+                 f"{n}: jzfp_http_per_address_refused_total after one refused")
         check(ask_from("127.0.0.1", addr).startswith("HTTP/1.1 200"),
               f"{n}: another address not answered during the slow requests")
         advance(t, n, 1)  # the probe at 120 s: past; the others at 60 s: not
