@@ -127,7 +127,7 @@ import_send(struct ctl *c, const Ctl__Request *rq, struct import_totals *t)
  * or bad households. */
 static void
 import_json(const char *file, bool census, size_t households, size_t rows,
-            const struct import_totals *t, size_t bad)
+            const struct import_totals *t, size_t bad, long shared_more)
 {
 	printf("{\"file\":");
 	cli_json_str(stdout, file);
@@ -139,7 +139,7 @@ import_json(const char *file, bool census, size_t households, size_t rows,
 		printf(",\"proposals\":%" PRIu64, t->proposals);
 	printf(",\"unchanged\":%" PRIu64 ",\"refused\":%" PRIu64, t->unchanged, t->refused);
 	if (!census)
-		printf(",\"rejected_bad\":%zu", bad);
+		printf(",\"rejected_bad\":%zu,\"shared_persons_added\":%ld", bad, shared_more);
 	printf(",\"why\":");
 	cli_json_str(stdout, t->why);
 	printf("}\n");
@@ -505,6 +505,33 @@ import_send_release(struct import_send *s)
  * records, or, when a row is bad (unless --skip-bad: then the households with
  * errors are left out), ABORT discards them: nothing is imported.
  */
+/* Persons the node holds in two households (conflicts duplicate_person and
+ * claimed_by_two_villages, by the persons they share), or -1 when it cannot
+ * say (a node too old, a store error: the import goes on without it). */
+static long
+shared_persons(struct ctl *c)
+{
+	Ctl__ConflictsReq q;
+	ctl__conflicts_req__init(&q);
+	Ctl__Request rq;
+	ctl__request__init(&rq);
+	rq.req_case = CTL__REQUEST__REQ_CONFLICTS;
+	rq.conflicts = &q;
+	Ctl__Reply *rp = cli_request(c, &rq);
+	long n = -1;
+	if (rp && !rp->code && rp->body_case == CTL__REPLY__BODY_CONFLICTS) {
+		n = 0;
+		for (size_t i = 0; i < rp->conflicts->n_conflicts; i++) {
+			const Ctl__Conflict *k = rp->conflicts->conflicts[i];
+			if (strcmp(k->kind, "duplicate_person") == 0 ||
+			    strcmp(k->kind, "claimed_by_two_villages") == 0)
+				n += (long)k->shared;
+		}
+	}
+	cli_reply_free(rp);
+	return n;
+}
+
 static int
 import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
                   bool allow_removals, bool json)
@@ -522,6 +549,10 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		        "villages go unfound (README, Personal data)",
 		        c->config_path);
 	const uint8_t *tag_key = c->cfg.tag_key;
+	/* To say afterwards whether the file put a person in a second
+	 * household: the import stores it (the procedure settles it), but an
+	 * operator should not learn of it only from `conflicts`. */
+	long shared0 = shared_persons(c);
 	struct import_send *s = calloc(1, sizeof(*s));
 	if (!s)
 		cli_die("out of memory");
@@ -605,15 +636,24 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 	struct import_totals t = s->t;
 	size_t stored = s->stored;
 	import_send_release(s);
-	if (json)
-		import_json(file, false, stored, res.rows, &t, n_bad);
-	else
+	long shared1 = shared0 >= 0 && t.created ? shared_persons(c) : shared0;
+	long more = shared0 >= 0 && shared1 > shared0 ? shared1 - shared0 : 0;
+	if (json) {
+		import_json(file, false, stored, res.rows, &t, n_bad, more);
+	} else {
 		printf("%s: %zu household%s in %zu row%s: %" PRIu64 " new version%s (%" PRIu64
 		       " proposal%s%s), %" PRIu64 " unchanged, %" PRIu64 " refused, %zu rejected "
 		       "as bad\n",
 		       file, stored, plural(stored), res.rows, plural(res.rows), t.created,
 		       plural(t.created), t.proposals, plural(t.proposals),
 		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused, n_bad);
+		if (more)
+			printf("%s: %ld more person%s now in two households than before (an ID "
+			       "number already registered in another household): `jzfpctl "
+			       "conflicts` lists them, a proposal through the procedure settles "
+			       "each\n",
+			       file, more, more == 1 ? "" : "s");
+	}
 	import_result_release(&res);
 	if (n_bad && !stored) {
 		/* --skip-bad with no good household left: as without it. */
@@ -669,7 +709,7 @@ import_census(struct ctl *c, const char *file, bool json)
 	if (failed)
 		cli_die("%s", failed->error);
 	if (json)
-		import_json(file, true, 0, res.n, &t, 0);
+		import_json(file, true, 0, res.n, &t, 0, 0);
 	else
 		printf("%s: %zu census row%s: %" PRIu64 " new, %" PRIu64 " unchanged, %" PRIu64
 		       " refused\n",

@@ -604,11 +604,13 @@ def part_conventions(t, village):
     check_eq(p.returncode, 0, f"import --json households -c CONF FILE: exit ({p.stderr[-300:]})")
     got = json.loads(p.stdout)
     check_eq(sorted(got), sorted(["file", "kind", "households", "rows", "created", "proposals",
-                                  "unchanged", "refused", "rejected_bad", "why"]),
+                                  "unchanged", "refused", "rejected_bad",
+                                  "shared_persons_added", "why"]),
              "import --json: keys")
     check_eq((got["file"], got["kind"], got["households"], got["rows"], got["created"],
-              got["unchanged"], got["refused"], got["rejected_bad"]),
-             (path, "households", n, rows, n, 0, 0, 0), "import --json: counts")
+              got["unchanged"], got["refused"], got["rejected_bad"],
+              got["shared_persons_added"]),
+             (path, "households", n, rows, n, 0, 0, 0, 0), "import --json: counts")
     check(0 <= got["proposals"] <= n, f"import --json: proposals {got}")
     p = ctl(f"-c{conf}", "import", "households", path, "--json")
     check(p.returncode == 0 and json.loads(p.stdout)["unchanged"] == n and

@@ -28,6 +28,7 @@ another (an open proposal: not exported as the status).
 
 import csv
 import io
+import json
 import os
 import posixpath
 import re
@@ -332,6 +333,29 @@ def test(t):
     check(p.returncode == 0 and zipfile.is_zipfile(nolib),
           f"xlsx with a path named: {p.returncode} {p.stderr!r}")
 
+    # ---------------------------------------------------------- a person twice
+    # A new household whose head is a person already registered (the head
+    # of hids[2]): imported, and the summary says so, as `conflicts` does.
+    dup = os.path.join(t.dir, "dup.csv")
+    head = next(r for r in rows[1:] if r[0] == hids[2] and r[4] == "01")
+    new_id = V2 + "9901"
+    with open(dup, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(rows[0])
+        w.writerow([new_id, V2] + head[2:12] + ["非贫困户"] + head[13:])
+    p = t.import_file(county, "households", dup)
+    check(p.returncode == 0 and re.search(r"\b1 new version", p.stdout) and
+          "1 more person now in two households than before" in p.stdout,
+          f"import of a person already registered: {p.returncode} {p.stdout!r} {p.stderr!r}")
+    # (the new household's one member is all of it: "claimed by two villages")
+    check(any(c["kind"] == "claimed_by_two_villages" and sorted(c["households"]) ==
+              sorted([hids[2], new_id])
+              for c in t.ctl(county, "conflicts", "--json")["conflicts"]),
+          f"conflicts at the county after {new_id}")
+    # Imported again: nothing new, nothing more said.
+    p = t.import_file(county, "households", dup, "--json")
+    check_eq((json.loads(p.stdout)["unchanged"], json.loads(p.stdout)["shared_persons_added"]),
+             (1, 0), f"the same household again: {p.stdout!r}")
 
 if __name__ == "__main__":
     jt.main(test)
