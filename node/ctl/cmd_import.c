@@ -549,10 +549,6 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		        "villages go unfound (README, Personal data)",
 		        c->config_path);
 	const uint8_t *tag_key = c->cfg.tag_key;
-	/* To say afterwards whether the file put a person in a second
-	 * household: the import stores it (the procedure settles it), but an
-	 * operator should not learn of it only from `conflicts`. */
-	long shared0 = shared_persons(c);
 	struct import_send *s = calloc(1, sizeof(*s));
 	if (!s)
 		cli_die("out of memory");
@@ -628,6 +624,11 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		}
 		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file, n_bad);
 	}
+	/* To say afterwards whether the file put a person in a second
+	 * household: the import stores it (the procedure settles it), but an
+	 * operator should not learn of it only from `conflicts`. Counted with
+	 * the file staged, before anything of it is signed. */
+	long shared0 = s->session ? shared_persons(c) : -1;
 	if (s->session && session_commit(s)) {
 		import_send_release(s);
 		import_result_release(&res);
