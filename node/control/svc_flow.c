@@ -98,14 +98,22 @@ static const struct {
 	enum wf_command cmd;
 	const char *needs;
 } commands[] = {
-    {"consent", WF_CMD_CONSENT, "PROPOSED (an exit)"},
-    {"open", WF_CMD_OPEN, "PROPOSED, TOWNSHIP_APPROVED or COUNTY_APPROVED"},
-    {"close", WF_CMD_CLOSE, "VILLAGE_NOTICE, TOWNSHIP_NOTICE or ANNOUNCEMENT"},
-    {"approve", WF_CMD_APPROVE, "VILLAGE_PASSED or TOWNSHIP_PASSED"},
-    {"reject", WF_CMD_REJECT, "VILLAGE_PASSED or TOWNSHIP_PASSED"},
-    {"object", WF_CMD_OBJECT, "VILLAGE_NOTICE, TOWNSHIP_NOTICE, ANNOUNCEMENT or CONTESTED"},
-    {"uphold", WF_CMD_UPHOLD, "CONTESTED"},
-    {"dismiss", WF_CMD_DISMISS, "CONTESTED"},
+    /* The states by code and label (wf_state_label), as the dashboard and
+     * `proposals --state` take them. */
+    {"consent", WF_CMD_CONSENT, "PROPOSED 待公示 (an exit)"},
+    {"open", WF_CMD_OPEN,
+     "PROPOSED 待公示, TOWNSHIP_APPROVED 乡镇审核通过 or COUNTY_APPROVED 县级复审通过"},
+    {"close", WF_CMD_CLOSE,
+     "VILLAGE_NOTICE 第一次公示, TOWNSHIP_NOTICE 第二次公示 or ANNOUNCEMENT 公告"},
+    {"approve", WF_CMD_APPROVE,
+     "VILLAGE_PASSED 第一次公示无异议 or TOWNSHIP_PASSED 第二次公示无异议"},
+    {"reject", WF_CMD_REJECT,
+     "VILLAGE_PASSED 第一次公示无异议 or TOWNSHIP_PASSED 第二次公示无异议"},
+    {"object", WF_CMD_OBJECT,
+     "VILLAGE_NOTICE 第一次公示, TOWNSHIP_NOTICE 第二次公示, ANNOUNCEMENT 公告 or CONTESTED "
+     "有异议"},
+    {"uphold", WF_CMD_UPHOLD, "CONTESTED 有异议"},
+    {"dismiss", WF_CMD_DISMISS, "CONTESTED 有异议"},
 };
 
 static struct wf_signer
@@ -437,14 +445,14 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 		uint8_t open[4][32];
 		size_t no = svc_open_proposals(txn, id, open, 4);
 		size_t before = pl->nt;
-		const char *other = NULL; /* the state of an open proposal not taken */
+		uint8_t other = 0; /* the state of an open proposal not taken */
 		for (size_t k = 0; k < no && pl->nt < MAX_TARGETS; k++) {
 			struct wf_proposal p;
 			if (wf_proposal_get(txn, id, open[k], &p))
 				continue;
 			uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
 			if (!step) {
-				other = wf_state_name(p.state);
+				other = p.state;
 				continue;
 			}
 			memcpy(t[pl->nt].hash, open[k], 32);
@@ -461,9 +469,12 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 			sbuf_printf(&pl->errs, "%shousehold %s is not held by this node",
 			            pl->problems++ ? "; " : "", a);
 		else if (other)
-			sbuf_printf(&pl->errs,
-			            "%shousehold %s's open proposal is in %s; this takes %s",
-			            pl->problems++ ? "; " : "", a, other, commands[c].needs);
+			sbuf_printf(
+			    &pl->errs,
+			    "%shousehold %s's open proposal is in %s %s; this step takes one "
+			    "in %s",
+			    pl->problems++ ? "; " : "", a, wf_state_name(other),
+			    wf_state_label(other), commands[c].needs);
 		else
 			sbuf_printf(&pl->errs, "%shousehold %s has no open proposal in %s",
 			            pl->problems++ ? "; " : "", a, commands[c].needs);
@@ -744,6 +755,7 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			o->from = p.from_status;
 			o->to = p.to_status;
 			o->state = svc_strdup(s, wf_state_name(p.state));
+			o->state_label = svc_strdup(s, wf_state_label(p.state));
 			/* Decided: when; in or after a window: its opening; else the
 			 * proposal's own time. */
 			bool done = (p.state == WF_RECORDED || p.state == WF_REJECTED) && p.decided;
@@ -757,7 +769,8 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 			o->objections = p.objections;
 			o->consent = p.consent;
 			o->year = p.year;
-			if (!o->household || !o->proposal || !o->since || !o->kind || !o->state)
+			if (!o->household || !o->proposal || !o->since || !o->kind || !o->state ||
+			    !o->state_label)
 				err = -ENOMEM;
 		}
 		store_iter_close(&it);

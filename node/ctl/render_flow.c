@@ -103,15 +103,18 @@ render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r)
 	table_init(&t, headers, 9);
 	for (size_t i = 0; i < r->n_proposals; i++) {
 		const Ctl__Proposal *p = r->proposals[i];
-		char since[40], closes[40], obj[12];
+		char since[40], closes[40], obj[12], state[64];
 		time_or_empty(p->since, since);
 		time_or_empty(p->closes, closes);
 		snprintf(obj, sizeof(obj), "%u", p->objections);
+		/* The state's label beside its code, as the dashboard says it. */
+		snprintf(state, sizeof(state), "%s%s%s", p->state, p->state_label[0] ? " " : "",
+		         p->state_label);
 		const char *cells[] = {p->household,
 		                       p->kind,
 		                       rec_status_name((uint8_t)p->from),
 		                       rec_status_name((uint8_t)p->to),
-		                       p->state,
+		                       state,
 		                       since,
 		                       closes,
 		                       obj,

@@ -804,6 +804,10 @@ def check_refusals(n, addr):
     text = n.tree.ctl_text(n, "proposals", "--limit", "1")
     m = re.search(r"^more follow: --after ([0-9a-f]{32})$", text, re.M)
     check(m is not None, f"{n}: proposals --limit 1 says no cursor: {text}")
+    # The state with its label, as the dashboard says it.
+    first = n.tree.ctl(n, "proposals", "--limit", "1", "--json")["proposals"][0]
+    check(f"{first['state']} {first['state_label']}" in text and first["state_label"],
+          f"{n}: proposals' state column: {text}")
     rest = n.tree.ctl(n, "proposals", "--after", m.group(1), "--json")["proposals"]
     check_eq([p["household"] + p["proposal"] for p in rest], whole[1:],
              f"{n}: proposals --after the first's cursor")

@@ -467,8 +467,9 @@ def test(t):
     # A step named for a household whose proposal is past it, or for a
     # household of another village: said as such.
     p = t.run_ctl(w1, "notice", "open", poor_w1[0])
-    check(p.returncode == 1 and f"household {poor_w1[0]}'s open proposal is in VILLAGE_NOTICE"
-          in p.stderr, f"a notice opened twice: {p.stderr}")
+    check(p.returncode == 1 and f"household {poor_w1[0]}'s open proposal is in VILLAGE_NOTICE "
+          "第一次公示; this step takes one in PROPOSED 待公示, TOWNSHIP_APPROVED" in p.stderr,
+          f"a notice opened twice: {p.stderr}")
     elsewhere = next(h for h in sorted(expect.households) if not h.startswith(W1))
     p = t.run_ctl(w1, "notice", "open", elsewhere)
     check(p.returncode == 1 and f"household {elsewhere} is not held by this node" in p.stderr,
