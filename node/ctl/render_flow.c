@@ -324,6 +324,11 @@ static const char notice_css[] =
     "td.n, td.id, td.w { white-space: nowrap }\n"
     "td.n { text-align: right }\n"
     "td.c { min-width: 7.5em }\n"
+    /* The members take the room a long cause (自身发展动力不足) or
+     * attribute would: several names a line, not one. */
+    "td.a { min-width: 5.2em; max-width: 5.2em }\n"
+    "td.k { max-width: 6em }\n"
+    "td.m { min-width: 12em }\n"
     "td.c span, td.m span { white-space: nowrap }\n"
     "td.id { font-variant-numeric: tabular-nums }\n"
     ".total { font-weight: bold }\n"
@@ -376,9 +381,9 @@ notice_section_html(struct sbuf *out, const Ctl__Notice *n)
 		html_text(out, h->readable ? h->head_name : sealed_text);
 		sbuf_printf(out, "</td><td class=\"id\">");
 		html_text(out, h->readable ? h->head_id_number : sealed_text);
-		sbuf_printf(out, "</td><td class=\"n\">%u</td><td class=\"w\">", h->members);
+		sbuf_printf(out, "</td><td class=\"n\">%u</td><td class=\"a\">", h->members);
 		html_text(out, h->attribute);
-		sbuf_printf(out, "</td><td class=\"w\">");
+		sbuf_printf(out, "</td><td class=\"k\">");
 		html_text(out, h->main_cause);
 		sbuf_printf(out, "</td><td class=\"c\">");
 		html_text(out, h->change);

@@ -90,6 +90,10 @@ def print_pdf(t, page_path, notices, what, name):
         words = re.sub(r"\s+", "", p.stdout)
         check(words.count("（盖章）") == 1 and words.count("如有异议") == 1,
               f"{what}: page {k} does not hold exactly one notice: {words[:200]!r}")
+        # The members column wide enough for several names a line (it was
+        # one, a household of five five lines high).
+        widest = max((ln.count("*") for ln in p.stdout.splitlines() if "、" in ln), default=0)
+        check(widest >= 3, f"{what}: page {k}: at most {widest} member name(s) a line")
     jt.log(f"{what}: Chromium printed {len(boxes)} A4 page(s), one notice each")
 
     kept = chromium.artifacts()
