@@ -442,6 +442,36 @@ tree_summary(struct svc *s, const struct wire_node_status *st, size_t n, Ctl__Tr
 	return 0;
 }
 
+/* Each row's parent's name: the rows are in tree order (each child's
+ * report, itself then its subtree), so a parent is the nearest row before
+ * with its area, past elder siblings' subtrees at most; this node's own
+ * parent (no row) as the store names it. "" when neither does. */
+static int
+tree_parent_names(struct svc *s, Ctl__TreeReply *r)
+{
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		Ctl__TreeNode *t = r->nodes[i];
+		const char *name = "";
+		for (size_t j = i; t->parent[0] && j-- > 0;)
+			if (strcmp(r->nodes[j]->area, t->parent) == 0) {
+				name = r->nodes[j]->name;
+				break;
+			}
+		char own[128] = "";
+		uint64_t pa;
+		struct store_txn txn;
+		if (i == 0 && t->parent[0] && area_parse(t->parent, &pa) == 0 &&
+		    store_begin(s->st, &txn, STORE_RO) == 0) {
+			svc_area_name(&txn, pa, own, sizeof(own));
+			store_abort(&txn);
+			name = own;
+		}
+		if (!(t->parent_name = svc_strdup(s, name)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int
 svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -474,7 +504,7 @@ svc_tree(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	for (size_t i = 0; !err && i < k; i++)
 		err = tree_node(s, &st[i], s->cfg->heartbeat_ms, r->nodes[i]);
 	r->n_nodes = k;
-	if (err || (err = tree_summary(s, st, k, r)))
+	if (err || (err = tree_summary(s, st, k, r)) || (err = tree_parent_names(s, r)))
 		return svc_fail(s, err, "out of memory");
 	rp->body_case = CTL__REPLY__BODY_TREE;
 	rp->tree = r;

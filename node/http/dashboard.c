@@ -285,20 +285,6 @@ proposals_section(struct sbuf *o, const Ctl__StatusReply *st)
 	sbuf_printf(o, "</tbody></table></div></section>\n");
 }
 
-/* The name of node I's parent: the rows are in tree order (each child's
- * report, itself then its subtree), so the parent is the nearest row before
- * I with that area, past I's elder siblings' subtrees at most. Its code
- * when no row holds it. */
-static const char *
-parent_name(const Ctl__TreeReply *t, size_t i)
-{
-	const char *parent = t->nodes[i]->parent;
-	for (size_t j = i; j-- > 0;)
-		if (strcmp(t->nodes[j]->area, parent) == 0)
-			return t->nodes[j]->name[0] ? t->nodes[j]->name : parent;
-	return parent;
-}
-
 static void
 tree_section(struct sbuf *o, const Ctl__TreeReply *t)
 {
@@ -333,10 +319,8 @@ tree_section(struct sbuf *o, const Ctl__TreeReply *t)
 		sbuf_printf(o, "</td><td>");
 		esc(o, n->area);
 		sbuf_printf(o, "</td><td>");
-		if (n->parent[0]) /* its name, as the first column names each node */
-			esc(o, parent_name(t, i));
-		else
-			esc(o, "—");
+		/* Its name, as the first column names each node; else its code. */
+		esc(o, n->parent_name[0] ? n->parent_name : n->parent[0] ? n->parent : "—");
 		sbuf_printf(o, "</td></tr>");
 	}
 	sbuf_printf(o, "</tbody></table></div></section>\n");

@@ -1099,6 +1099,14 @@ def check_dashboard(t, n, addr):
     for x in t.ctl(n, "tree", "--json")["nodes"]:
         check(f"<tr><td>{html.escape(x['name'])}</td>" in page,
               f"{n}: the sync tree on / lacks {x['area']} {x['name']}")
+        # Its parent by name (this node's own parent too, from its store),
+        # and so in its row's 上级 column.
+        if x["parent"] in t.nodes:
+            want = t.nodes[x["parent"]].name
+            check_eq(x.get("parent_name"), want, f"{n}: tree: {x['area']}'s parent's name")
+            check(re.search(r"<tr><td>" + re.escape(html.escape(x["name"])) +
+                            r"</td>.*?<td>" + re.escape(html.escape(want)) + r"</td></tr>",
+                            page), f"{n}: the sync tree's 上级 of {x['area']} is not {want}")
 
     browser = chromium.start(t, "the dashboard in Chromium")
     if browser is None:
@@ -1199,6 +1207,13 @@ def test(t):
     check_limits(prov, paddr)
     check_slow_headers(t, prov, paddr)
     check_dashboard(t, prov, paddr)
+    # A county's own parent, which no row of its tree holds, named from
+    # its store (the province's node record), on its dashboard too.
+    own = t.ctl(counties[0], "tree", "--json")["nodes"][0]
+    check_eq((own["area"], own["parent_name"]), (counties[0].area, prov.name),
+             f"{counties[0]}: tree: its own parent's name")
+    check(f"<td>{html.escape(prov.name)}</td></tr>" in get(caddr, "/")[1].decode("utf-8"),
+          f"{counties[0]}: the dashboard's 上级 of its own row")
     check_answer_budget(t, counties[0], caddr)
     check_tree_metrics(t, prov, paddr)
     # After all those bad requests, the province's log is still the log's own
