@@ -26,6 +26,7 @@
 #include "import.h"
 #include "log.h"
 #include "node.h"
+#include "person.h"
 #include "record.h"
 #include "resid.h"
 #include "rollup.h"
@@ -95,6 +96,7 @@ struct import_job {
 	bool recorded, allow_removals;
 	bool staged; /* the households were checked when staged (request_household_ok) */
 	size_t created, unchanged, refused, proposals;
+	size_t shared_persons, kept_proposals; /* ImportReply's */
 	char why[1024];
 	char **refusals; /* IMPORT_REFUSALS_MAX, from the request's arena */
 	size_t n_refusals;
@@ -103,6 +105,24 @@ struct import_job {
 	uint64_t *ids;
 	size_t n_hist;
 };
+
+/* Does a household other than HOUSEHOLD list the person of TAG? */
+static bool
+person_elsewhere(struct store_txn *txn, const uint8_t tag[PERSON_TAG_LEN], uint64_t household)
+{
+	struct person_iter it;
+	if (person_iter_open(txn, &it))
+		return false;
+	const uint8_t *kt;
+	uint64_t kh;
+	bool found = false;
+	for (int rc = person_iter_seek(&it, tag, PERSON_TAG_LEN, &kt, &kh);
+	     rc == 0 && memcmp(kt, tag, PERSON_TAG_LEN) == 0 && !found;
+	     rc = person_iter_next(&it, &kt, &kh))
+		found = kh != household;
+	(void)person_iter_close(&it);
+	return found;
+}
 
 static void
 job_refuse(struct import_job *job, const char *why)
@@ -253,6 +273,7 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 	uint8_t *pt = sc->pt;
 	struct rec_personal *cur = &sc->cur;
 	job->created = job->unchanged = job->refused = job->proposals = job->n_hist = 0;
+	job->shared_persons = job->kept_proposals = 0;
 	job->n_refusals = 0;
 	job->why[0] = 0;
 	struct sealer s;
@@ -287,14 +308,17 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 				break;
 			size_t pn = 0;
 			/* The register as exported, read back: its open proposals
-			 * stand (svc_data_as_exported). */
-			(void)svc_data_as_exported(&a->txn, h, &st, head);
+			 * stand (svc_data_as_exported), counted and said. Not in a
+			 * migration, whose old register disagreeing with an open
+			 * proposal is refused, as before. */
+			bool kept = !job->recorded && svc_data_as_exported(&a->txn, h, &st, head);
 			bool opened =
 			    sealer_open(&a->txn, job->n->id, &e, pt, sizeof(sc->pt), &pn) == 0;
 			bool same = opened && svc_data_same(h, head) && pn == personal.n &&
 			            memcmp(pt, personal.p, pn) == 0;
 			bool readable = opened && rec_personal_decode(cur, pt, pn) == 0;
 			sodium_memzero(pt, pn);
+			job->kept_proposals += kept;
 			if (same) {
 				sodium_memzero(cur, sizeof(*cur));
 				job->unchanged++;
@@ -337,6 +361,12 @@ import_households_in(struct applier *a, void *arg, struct import_households_scra
 		if (err)
 			break;
 		job->created++;
+		/* Its version is in the person index now (a version this node
+		 * signs is applied to the registry at once): a member another
+		 * household also lists is a person in two households. */
+		for (size_t m = 0; m < h->n_members; m++)
+			job->shared_persons +=
+			    person_elsewhere(&a->txn, h->members[m].pid_tag, h->id);
 		if (h->proposes) {
 			job->proposals++;
 			if (job->recorded) {
@@ -443,6 +473,8 @@ run_import(struct svc *s, struct import_job *job, size_t n_records, apply_fn fn,
 	r->unchanged = job->unchanged;
 	r->refused = job->refused;
 	r->proposals = job->proposals;
+	r->shared_persons = job->shared_persons;
+	r->kept_proposals = job->kept_proposals;
 	r->records = s->n->ax.local_seq;
 	r->why = svc_strdup(s, job->why);
 	r->n_refusals = job->n_refusals;

@@ -99,7 +99,8 @@ copy_of(const uint8_t *p, size_t n)
 /* What the node answered to the requests of one import, added up. */
 struct import_totals {
 	uint64_t created, unchanged, refused, proposals;
-	char why[300]; /* the first refusal's reason */
+	uint64_t shared_persons, kept_proposals; /* ImportReply's */
+	char why[300];                           /* the first refusal's reason */
 };
 
 /* Send the import request RQ and add its typed answer to the totals; NULL
@@ -117,6 +118,8 @@ import_send(struct ctl *c, const Ctl__Request *rq, struct import_totals *t)
 	t->unchanged += r->unchanged;
 	t->refused += r->refused;
 	t->proposals += r->proposals;
+	t->shared_persons += r->shared_persons;
+	t->kept_proposals += r->kept_proposals;
 	if (r->refused && !t->why[0])
 		snprintf(t->why, sizeof(t->why), "%s", r->why);
 	cli_reply_free(rp);
@@ -127,7 +130,7 @@ import_send(struct ctl *c, const Ctl__Request *rq, struct import_totals *t)
  * or bad households. */
 static void
 import_json(const char *file, bool census, size_t households, size_t rows,
-            const struct import_totals *t, size_t bad, long shared_more)
+            const struct import_totals *t, size_t bad)
 {
 	printf("{\"file\":");
 	cli_json_str(stdout, file);
@@ -139,7 +142,9 @@ import_json(const char *file, bool census, size_t households, size_t rows,
 		printf(",\"proposals\":%" PRIu64, t->proposals);
 	printf(",\"unchanged\":%" PRIu64 ",\"refused\":%" PRIu64, t->unchanged, t->refused);
 	if (!census)
-		printf(",\"rejected_bad\":%zu,\"shared_persons_added\":%ld", bad, shared_more);
+		printf(",\"rejected_bad\":%zu,\"shared_persons\":%" PRIu64
+		       ",\"kept_proposals\":%" PRIu64,
+		       bad, t->shared_persons, t->kept_proposals);
 	printf(",\"why\":");
 	cli_json_str(stdout, t->why);
 	printf("}\n");
@@ -436,6 +441,8 @@ session_commit(struct import_send *s)
 		s->t.unchanged += r->unchanged;
 		s->t.refused += r->refused;
 		s->t.proposals += r->proposals;
+		s->t.shared_persons += r->shared_persons;
+		s->t.kept_proposals += r->kept_proposals;
 		if (r->refused && !s->t.why[0])
 			snprintf(s->t.why, sizeof(s->t.why), "%s", r->why);
 		for (size_t i = 0; i < r->n_refusals; i++) {
@@ -505,33 +512,6 @@ import_send_release(struct import_send *s)
  * records, or, when a row is bad (unless --skip-bad: then the households with
  * errors are left out), ABORT discards them: nothing is imported.
  */
-/* Persons the node holds in two households (conflicts duplicate_person and
- * claimed_by_two_villages, by the persons they share), or -1 when it cannot
- * say (a node too old, a store error: the import goes on without it). */
-static long
-shared_persons(struct ctl *c)
-{
-	Ctl__ConflictsReq q;
-	ctl__conflicts_req__init(&q);
-	Ctl__Request rq;
-	ctl__request__init(&rq);
-	rq.req_case = CTL__REQUEST__REQ_CONFLICTS;
-	rq.conflicts = &q;
-	Ctl__Reply *rp = cli_request(c, &rq);
-	long n = -1;
-	if (rp && !rp->code && rp->body_case == CTL__REPLY__BODY_CONFLICTS) {
-		n = 0;
-		for (size_t i = 0; i < rp->conflicts->n_conflicts; i++) {
-			const Ctl__Conflict *k = rp->conflicts->conflicts[i];
-			if (strcmp(k->kind, "duplicate_person") == 0 ||
-			    strcmp(k->kind, "claimed_by_two_villages") == 0)
-				n += (long)k->shared;
-		}
-	}
-	cli_reply_free(rp);
-	return n;
-}
-
 static int
 import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
                   bool allow_removals, bool json)
@@ -624,11 +604,6 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		}
 		fprintf(stderr, "jzfpctl: %s: skipping %zu bad household(s)\n", file, n_bad);
 	}
-	/* To say afterwards whether the file put a person in a second
-	 * household: the import stores it (the procedure settles it), but an
-	 * operator should not learn of it only from `conflicts`. Counted with
-	 * the file staged, before anything of it is signed. */
-	long shared0 = s->session ? shared_persons(c) : -1;
 	if (s->session && session_commit(s)) {
 		import_send_release(s);
 		import_result_release(&res);
@@ -637,10 +612,8 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 	struct import_totals t = s->t;
 	size_t stored = s->stored;
 	import_send_release(s);
-	long shared1 = shared0 >= 0 && t.created ? shared_persons(c) : shared0;
-	long more = shared0 >= 0 && shared1 > shared0 ? shared1 - shared0 : 0;
 	if (json) {
-		import_json(file, false, stored, res.rows, &t, n_bad, more);
+		import_json(file, false, stored, res.rows, &t, n_bad);
 	} else {
 		printf("%s: %zu household%s in %zu row%s: %" PRIu64 " new version%s (%" PRIu64
 		       " proposal%s%s), %" PRIu64 " unchanged, %" PRIu64 " refused, %zu rejected "
@@ -648,12 +621,21 @@ import_households(struct ctl *c, const char *file, bool skip_bad, bool recorded,
 		       file, stored, plural(stored), res.rows, plural(res.rows), t.created,
 		       plural(t.created), t.proposals, plural(t.proposals),
 		       recorded ? ", recorded as migrated" : "", t.unchanged, t.refused, n_bad);
-		if (more)
-			printf("%s: %ld more person%s now in two households than before (an ID "
-			       "number already registered in another household): `jzfpctl "
-			       "conflicts` lists them, a proposal through the procedure settles "
-			       "each\n",
-			       file, more, more == 1 ? "" : "s");
+		/* Said, not refused: the procedure settles them (the county
+		 * refuses a second identification), `conflicts` lists them. */
+		if (t.shared_persons)
+			printf("%s: %" PRIu64 " member%s of the households imported %s also in "
+			       "another household here (an ID number registered twice): `jzfpctl "
+			       "conflicts` lists them\n",
+			       file, t.shared_persons, plural(t.shared_persons),
+			       t.shared_persons == 1 ? "is" : "are");
+		if (t.kept_proposals)
+			printf("%s: %" PRIu64 " household%s given %s official status while a "
+			       "proposal to another is open (as `export households` writes it): "
+			       "no change of status, the proposal%s stand%s\n",
+			       file, t.kept_proposals, plural(t.kept_proposals),
+			       t.kept_proposals == 1 ? "its" : "their", plural(t.kept_proposals),
+			       t.kept_proposals == 1 ? "s" : "");
 	}
 	import_result_release(&res);
 	if (n_bad && !stored) {
@@ -710,7 +692,7 @@ import_census(struct ctl *c, const char *file, bool json)
 	if (failed)
 		cli_die("%s", failed->error);
 	if (json)
-		import_json(file, true, 0, res.n, &t, 0, 0);
+		import_json(file, true, 0, res.n, &t, 0);
 	else
 		printf("%s: %zu census row%s: %" PRIu64 " new, %" PRIu64 " unchanged, %" PRIu64
 		       " refused\n",

@@ -605,12 +605,12 @@ def part_conventions(t, village):
     got = json.loads(p.stdout)
     check_eq(sorted(got), sorted(["file", "kind", "households", "rows", "created", "proposals",
                                   "unchanged", "refused", "rejected_bad",
-                                  "shared_persons_added", "why"]),
+                                  "shared_persons", "kept_proposals", "why"]),
              "import --json: keys")
     check_eq((got["file"], got["kind"], got["households"], got["rows"], got["created"],
               got["unchanged"], got["refused"], got["rejected_bad"],
-              got["shared_persons_added"]),
-             (path, "households", n, rows, n, 0, 0, 0, 0), "import --json: counts")
+              got["shared_persons"], got["kept_proposals"]),
+             (path, "households", n, rows, n, 0, 0, 0, 0, 0), "import --json: counts")
     check(0 <= got["proposals"] <= n, f"import --json: proposals {got}")
     p = ctl(f"-c{conf}", "import", "households", path, "--json")
     check(p.returncode == 0 and json.loads(p.stdout)["unchanged"] == n and
