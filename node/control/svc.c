@@ -187,8 +187,16 @@ svc_fail(struct svc *s, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	int wrote = vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
+	/* Cut: at a character's start, and said so (a reason listing many
+	 * households in Chinese would end in half a character). */
+	if (wrote >= (int)sizeof(s->why)) {
+		size_t k = sizeof(s->why) - 4; /* room for "…" and the NUL */
+		while (k > 0 && ((unsigned char)s->why[k] & 0xC0) == 0x80)
+			k--;
+		memcpy(s->why + k, "\xE2\x80\xA6", 4); /* "…" */
+	}
 	/* What the store said when a page of it did not read: what to do,
 	 * here and in the log (the operator asking may not be the one who
 	 * reads the log). */

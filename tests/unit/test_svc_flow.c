@@ -182,7 +182,7 @@ proposals_req(struct fixture *fx, struct svc *s, const char *state, uint64_t und
 {
 	Ctl__ProposalsReq q;
 	ctl__proposals_req__init(&q);
-	char st[32], cur[80];
+	char st[640], cur[80];
 	snprintf(st, sizeof(st), "%s", state);
 	snprintf(cur, sizeof(cur), "%s", after);
 	q.state = st;
@@ -327,6 +327,27 @@ proposals_bad(void **state)
 	struct fixture *fx = *state;
 	struct svc s;
 	Ctl__Reply rp;
+	/* A reason longer than its 512 bytes is cut at a character's start
+	 * and ends in "…": a state of 200 Chinese characters. */
+	char longer[601];
+	for (int i = 0; i < 200; i++)
+		memcpy(longer + 3 * i, "公", 3);
+	longer[600] = 0;
+	proposals_of(fx, &s, longer, 0, &rp);
+	assert_int_equal(rp.code, JZ_EPARSE);
+	size_t n = strlen(rp.error);
+	assert_true(n <= 511 && n > 400);
+	assert_string_equal(rp.error + n - 3, "\xE2\x80\xA6");
+	for (size_t i = 0; i < n;) { /* whole characters only */
+		unsigned char c = (unsigned char)rp.error[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+		assert_true(c < 0x80 || c >= 0xC0);
+		assert_true(i + len <= n);
+		for (size_t k = 1; k < len; k++)
+			assert_int_equal((unsigned char)rp.error[i + k] & 0xC0, 0x80);
+		i += len;
+	}
+	svc_release(&s);
 	proposals_of(fx, &s, "NOT_A_STATE", 0, &rp);
 	assert_int_equal(rp.code, JZ_EPARSE);
 	assert_int_equal(rp.body_case, CTL__REPLY__BODY__NOT_SET);
