@@ -261,7 +261,7 @@ cmd_export(struct ctl *c, int argc, char **argv)
 		cli_usage_error(&cmd, "--under: '%s' is not a 12-digit area code", a.val[0]);
 	long year = a.val[1] ? cli_number(&cmd, "--year", a.val[1], 1900, 9999) : 0;
 	uint8_t st;
-	if (a.val[2] && !import_parse_status(a.val[2], &st))
+	if (a.val[2] && a.val[2][0] && !import_parse_status(a.val[2], &st))
 		cli_usage_error(&cmd, "--status: '%s' is not a status (" IMPORT_STATUS_WHAT ")",
 		                a.val[2]);
 	const char *format = a.val[3] ? a.val[3] : "csv";

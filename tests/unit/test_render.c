@@ -113,10 +113,10 @@ test_workflow_left_out(void **state)
 	    {"6301211010020001", "village_notice_open is taken by the village or its township"},
 	    {"6301211010010002", "its village 630121101001 runs a node of its own"},
 	    {"6301211010020002", "village_notice_open is taken by the village or its township"},
-	    {"6301211010030001", "a reason 3"},
-	    {"6301211010030002", "a reason 4"},
-	    {"6301211010030003", "a reason 5"},
-	    {"6301211010030004", "a reason 5"}};
+	    {"6301211010030001", "a reason of its own"},
+	    {"6301211010030002", "another reason"},
+	    {"6301211010030003", "a fifth reason"},
+	    {"6301211010030004", "a fifth reason"}};
 	assert_string_equal(
 	    workflow_text(0, mixed, 8),
 	    "0 proposal(s) in 0 signed event(s); 8 left out, this node may not take that step on "
@@ -125,13 +125,17 @@ test_workflow_left_out(void **state)
 	    "6301211010010001)\n"
 	    "  2: village_notice_open is taken by the village or its township (first: household "
 	    "6301211010020001)\n"
-	    "  1: a reason 3 (first: household 6301211010030001)\n"
-	    "  1: a reason 4 (first: household 6301211010030002)\n"
+	    "  1: a reason of its own (first: household 6301211010030001)\n"
+	    "  1: another reason (first: household 6301211010030002)\n"
 	    "  2 for other reasons (--json lists each)\n");
-	/* Short numbers are part of the reason. */
-	static const char *const days[][2] = {{"6301211010010001", "window ends in 3 days"},
-	                                      {"6301211010010002", "window ends in 4 days"}};
-	assert_non_null(strstr(workflow_text(0, days, 2), ":\n  1: window ends in 3 days"));
+	/* Times and counts are numbers too: one reason for every window. */
+	static const char *const days[][2] = {
+	    {"6301211010010001", "the window opened 2026-12-01T08:00:00Z runs 7 days"},
+	    {"6301211010010002", "the window opened 2026-12-02T09:30:00Z runs 10 days"},
+	    {"6301211010010003", "its village 630121101001 runs a node of its own"}};
+	assert_non_null(strstr(workflow_text(0, days, 3),
+	                       ":\n  2: the window opened 2026-12-01T08:00:00Z runs 7 days (first: "
+	                       "household 6301211010010001)\n  1: its village"));
 }
 
 static Ctl__RollupReply *
