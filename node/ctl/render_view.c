@@ -225,12 +225,9 @@ render_rollup_cells(const Ctl__RollupRow *row, char cells[RENDER_ROLLUP_COLS][32
 	out_u64(cells[4], row->rural_population);
 	out_i64(cells[5], row->poor_households);
 	out_i64(cells[6], row->poor_persons);
+	/* Both with two decimals: 2.99 beside 3.00. */
 	render_fixed(row->incidence_pct, cells[7]);
-	/* The threshold with one decimal at least, two when it has them. */
 	render_fixed(row->threshold_pct, cells[8]);
-	size_t n = strlen(cells[8]);
-	if (n > 3 && cells[8][n - 1] == '0' && cells[8][n - 3] == '.')
-		cells[8][n - 1] = 0;
 	cell_str(cells[9], !row->below_threshold ? "" : row->below_threshold->value ? "yes" : "no");
 	out_i64(cells[10], row->households);
 	out_i64(cells[11], row->persons);

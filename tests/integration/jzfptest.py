@@ -1012,7 +1012,7 @@ class Expect:
     statuses are proposals: pending until the test says they were recorded
     (record) or rejected (reject)."""
 
-    def __init__(self, threshold_pct="2.0"):
+    def __init__(self, threshold_pct="2.00"):
         self.households = {}  # household id -> dict
         self.census = {}      # (village, year) -> (name, households, population)
         self.threshold_pct = threshold_pct

@@ -127,7 +127,7 @@ def test(t):
     out = t.ctl(prov, "policy", "set", "--area-name", "632300000000=", "--json")
     check_eq({x["area"]: x["name"] for x in out["names"]}, NAMED,
              "policy set --area-name CODE=: the name taken back")
-    expect = jt.Expect(threshold_pct="3.0")
+    expect = jt.Expect(threshold_pct="3.00")
     # Values that are no percentage, line or duration are refused by name,
     # and change nothing (policy show at every node is checked below).
     for bad in (["--threshold-pct", "nan"], ["--threshold-pct", "0.004"],
