@@ -272,6 +272,11 @@ open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
 		    !area_is_under(household_village(p.household), area))
 			continue;
 		uint8_t step = (uint8_t)wf_step_for(cmd, p.state);
+		/* A window an objection suspended: its close is listed, so that
+		 * the judging leaves it out and says why (wf_judge: the objection
+		 * is decided first), not passed over in silence. */
+		if (cmd == WF_CMD_CLOSE && p.state == WF_CONTESTED)
+			step = (uint8_t)wf_step_for(cmd, p.contested_from);
 		if (!step || (cmd == WF_CMD_CONSENT && (p.kind != WF_KIND_EXIT || p.consent)))
 			continue; /* all: consents for the exits that still need it */
 		memcpy(t[n].hash, hash, 32);
@@ -311,10 +316,9 @@ workflow_args(struct svc *s, const Ctl__WorkflowReq *q, size_t *c)
 	if ((cmd == WF_CMD_OBJECT || cmd == WF_CMD_UPHOLD || cmd == WF_CMD_DISMISS ||
 	     cmd == WF_CMD_REJECT) &&
 	    !q->reason[0])
-		return svc_fail(s, JZ_EPARSE,
-		                "%s needs --reason TEXT (no personal data: the objector's name "
-		                "goes in --name)",
-		                q->command);
+		return svc_fail(s, JZ_EPARSE, "%s needs --reason TEXT (no personal data%s)",
+		                q->command,
+		                cmd == WF_CMD_OBJECT ? ": the objector's name goes in --name" : "");
 	if (strlen(q->reason) >= REC_REASON_MAX)
 		return svc_fail(s, JZ_EPARSE, "--reason: at most %d bytes", REC_REASON_MAX - 1);
 	if (q->days > 365)
@@ -505,6 +509,18 @@ plan_judge(struct wf_plan *pl, struct node *n, struct store_txn *txn, const Ctl_
 		struct wf_signing g = {.approved = pl->approved, .n_approved = pl->n_approved};
 		if (ok && q->all && own_node_takes(pl, &t[i], &p, me.level, why2, sizeof(why2)))
 			ok = false;
+		bool closes = t[i].step == WF_VILLAGE_NOTICE_CLOSE ||
+		              t[i].step == WF_TOWNSHIP_NOTICE_CLOSE || t[i].step == WF_RECORD;
+		if (ok && closes && p.state == WF_CONTESTED) { /* the window it suspended */
+			snprintf(why2, sizeof(why2),
+			         "%u objection(s) open (有异议): the window closes once %s decides "
+			         "them (objection uphold|dismiss)",
+			         p.objections,
+			         p.contested_from == WF_ANNOUNCEMENT
+			             ? "the county"
+			             : "the township (or its county)");
+			ok = false;
+		}
 		if (ok && !q->unchecked)
 			ok = wf_judge(n->ax.hh, txn, t[i].hash, &p, &in, &g, why2, sizeof(why2)) ==
 			     WF_TAKEN;
@@ -547,6 +563,14 @@ workflow_plan(struct svc *s, const Ctl__WorkflowReq *q, size_t c, struct wf_job 
 		return svc_fail(s, err, "cannot read the policy: %s", err_str(err));
 	}
 	job->days = q->days ? (uint16_t)q->days : pol.notice_days;
+	/* The request's own mistake, not a step left out: refused whole. */
+	if (q->days && q->days < pol.notice_days) {
+		store_abort(&txn);
+		return svc_fail(s, JZ_EREFUSED,
+		                "--days %u: a window is at least the policy's %u days (policy "
+		                "show)",
+		                q->days, pol.notice_days);
+	}
 	if (plan_alloc(pl)) {
 		store_abort(&txn);
 		return svc_fail(s, -ENOMEM, "out of memory");

@@ -397,6 +397,9 @@ cmd_review(struct ctl *c, int argc, char **argv)
 	struct cli_args a;
 	cli_parse(c, &subs[k], argc, argv, &a);
 	check_ids(&subs[k], &a, 1);
+	if (k == 1 && !cli_val(&subs[k], &a, "reason"))
+		cli_usage_error(&subs[k], "missing option '--reason' (why it is rejected, no "
+		                          "personal data)");
 	return wf_send(c, &subs[k], &a, 1, k == 0 ? "approve" : "reject");
 }
 

@@ -370,6 +370,9 @@ def part_bad_csv(t, village):
                   os.path.join(d, "never.csv"))
     usage_error(t, p, "export --status poor", "export", "'poor'", "已脱贫（享受政策）")
     check(not os.path.exists(os.path.join(d, "never.csv")), "export --status poor wrote a file")
+    p = t.run_ctl(village, "review", "reject", VILLAGE + "9999")
+    usage_error(t, p, "review reject without --reason", "review reject", "--reason")
+    check("--name" not in p.stderr, f"review reject's hint names --name: {p.stderr!r}")
     p = t.run_ctl(village, "household", "edit", VILLAGE + "9999", "--status", "已脱贫")
     usage_error(t, p, "household edit --status 已脱贫", "household", "'已脱贫'",
                 "已脱贫（不再享受政策）")

@@ -357,6 +357,12 @@ def test(t):
     # the contested ones wait; the township decides the objections
     out = wf(t, v1, "notice", "close", "--all")
     check_eq(out["proposals"], len(ids[V1]) - 2, "V1: close --all skips contested proposals")
+    # and says so: left out, each with the objection as the reason
+    left = {x["household"]: x["why"] for x in out.get("left_out", [])}
+    jt.log(f"V1: close --all left out {left}")
+    check_eq(sorted(left), sorted([a1, b1]), "V1: close --all's left out")
+    check(all("objection" in why for why in left.values()),
+          f"V1: close --all's reasons for the contested: {left}")
     t.wait_synced()
     # Who objected, for those who decide: the township and the county read
     # the objector (sealed to the village's readers), the province does not.
