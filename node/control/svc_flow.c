@@ -639,6 +639,28 @@ workflow_reply(struct svc *s, Ctl__WorkflowReply *r, const struct wf_job *job,
 	return 0;
 }
 
+/* After an uphold or a dismissal: where PL's proposals stand now, into R
+ * (an official deciding four objections sees how many are left). A store
+ * that cannot be read leaves R without it. */
+static void
+decided_now(struct svc *s, Ctl__WorkflowReply *r, const struct wf_plan *pl)
+{
+	struct store_txn txn;
+	if (store_begin(s->n->st, &txn, STORE_RO))
+		return;
+	for (size_t i = 0; i < pl->nt; i++) {
+		struct wf_proposal p;
+		if (wf_proposal_get(&txn, pl->t[i].household, pl->t[i].hash, &p))
+			continue;
+		r->objections_open += p.objections;
+		if (pl->nt == 1) {
+			r->state_after = svc_strdup(s, wf_state_name(p.state));
+			r->state_after_label = svc_strdup(s, wf_state_label(p.state));
+		}
+	}
+	store_abort(&txn);
+}
+
 int
 svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 {
@@ -673,6 +695,9 @@ svc_workflow(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 		err = workflow_sign(s, q, &job, &pl);
 	if (!err && workflow_reply(s, r, &job, &pl))
 		err = svc_fail(s, -ENOMEM, "out of memory");
+	enum wf_command cmd = commands[c].cmd;
+	if (!err && pl.nt && (cmd == WF_CMD_UPHOLD || cmd == WF_CMD_DISMISS))
+		decided_now(s, r, &pl);
 	if (!err) {
 		rp->body_case = CTL__REPLY__BODY_WORKFLOW;
 		rp->workflow = r;

@@ -41,6 +41,10 @@ render_workflow_text(struct sbuf *out, const Ctl__WorkflowReply *r)
 {
 	sbuf_printf(out, "%" PRIu64 " proposal(s) in %" PRIu64 " signed event(s)", r->proposals,
 	            r->events);
+	/* An uphold or a dismissal: where it stands now. */
+	if (r->state_after && r->state_after[0])
+		sbuf_printf(out, "; now %s %s, %" PRIu64 " objection(s) still open", r->state_after,
+		            r->state_after_label, r->objections_open);
 	if (!r->skipped) {
 		sbuf_printf(out, "\n");
 		return;

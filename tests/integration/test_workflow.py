@@ -388,8 +388,13 @@ def test(t):
     check(out["proposals"] == 0 and a1 in lo and b1 in lo and
           all(f"its township {T1} runs a node of its own" in lo[h] for h in (a1, b1)),
           f"{county}: objection dismiss --all: {json.dumps(out, ensure_ascii=False)[:500]}")
-    wf(t, t1, "objection", "dismiss", a1, "--reason", "经核实收入无误")
-    wf(t, t1, "objection", "uphold", b1, "--reason", "家庭有财政供养人员")
+    # Each decision says where the proposal stands now.
+    text = t.ctl_text(t1, "objection", "dismiss", a1, "--reason", "经核实收入无误")
+    check("1 proposal(s) in 1 signed event(s); now VILLAGE_NOTICE 第一次公示, 0 objection(s) "
+          "still open" in text, f"objection dismiss's answer: {text!r}")
+    out = wf(t, t1, "objection", "uphold", b1, "--reason", "家庭有财政供养人员")
+    check_eq((out.get("state_after"), out.get("state_after_label"), out.get("objections_open", 0)),
+             ("REJECTED", "未通过", 0), "objection uphold's answer")
     expect.reject(b1)
     t.wait_synced()
     check_eq(proposals(t, v1)[a1]["state"], "VILLAGE_NOTICE", "dismissed: back to the window")

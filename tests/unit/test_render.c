@@ -128,6 +128,23 @@ test_workflow_left_out(void **state)
 	    "  1: a reason of its own (first: household 6301211010030001)\n"
 	    "  1: another reason (first: household 6301211010030002)\n"
 	    "  2 for other reasons (--json lists each)\n");
+	/* An uphold or a dismissal says where its proposal stands now. */
+	Ctl__WorkflowReply d;
+	ctl__workflow_reply__init(&d);
+	d.events = d.proposals = 1;
+	d.state_after = "CONTESTED";
+	d.state_after_label = "有异议";
+	d.objections_open = 3;
+	struct sbuf sd;
+	sbuf_init(&sd);
+	render_workflow_text(&sd, &d);
+	assert_int_equal(sd.n, strlen("1 proposal(s) in 1 signed event(s); now CONTESTED 有异议, 3 "
+	                              "objection(s) still open\n"));
+	assert_memory_equal(sd.p,
+	                    "1 proposal(s) in 1 signed event(s); now CONTESTED 有异议, 3 "
+	                    "objection(s) still open\n",
+	                    sd.n);
+	sbuf_release(&sd);
 	/* Times and counts are numbers too: one reason for every window. */
 	static const char *const days[][2] = {
 	    {"6301211010010001", "the window opened 2026-12-01T08:00:00Z runs 7 days"},
