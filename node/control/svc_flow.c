@@ -254,6 +254,47 @@ seek_households(struct store_iter *it, uint64_t area, uint64_t *hi, struct bytes
 	return store_iter_seek(it, k8, sizeof(k8), k, v);
 }
 
+/* The latest decided of household ID's proposals (recorded or rejected),
+ * for hh_each. */
+struct decided {
+	struct wf_proposal p;
+	bool any;
+};
+
+static int
+latest_decided(void *ctx, const uint8_t key[40], struct bytes v)
+{
+	struct decided *d = ctx;
+	struct wf_proposal p;
+	const uint8_t *hash;
+	if (wf_proposal_entry(&p, &hash, key, WF_PROPOSAL_KEY, v.p, v.n) == 0 &&
+	    (p.state == WF_RECORDED || p.state == WF_REJECTED) &&
+	    (!d->any || p.decided > d->p.decided)) {
+		d->p = p;
+		d->any = true;
+	}
+	return 0;
+}
+
+/* After "has no open proposal": what became of its last one, so that an
+ * operator knows why (rejected after an objection: import a corrected
+ * version to propose again). Nothing when it never had one. */
+static void
+last_decided(struct sbuf *out, struct store_txn *txn, uint64_t id)
+{
+	struct decided d = {0};
+	(void)hh_each(txn, STORE_PROPOSAL, id, latest_decided, &d);
+	if (!d.any)
+		return;
+	char t[TIMEFMT_ISO_LEN];
+	timefmt_utc(hlc_ms(d.p.decided), t);
+	sbuf_printf(out, " (its last proposal, %s to %s, was %s %s at %s%s)",
+	            rec_status_name(d.p.from_status), rec_status_name(d.p.to_status),
+	            wf_state_name(d.p.state), wf_state_label(d.p.state), t,
+	            d.p.state == WF_REJECTED ? ": a new version of the household proposes again"
+	                                     : "");
+}
+
 static size_t
 open_in_area(struct store_txn *txn, uint64_t area, struct target *t, size_t cap,
              enum wf_command cmd)
@@ -479,9 +520,11 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 			    "in %s",
 			    pl->problems++ ? "; " : "", a, wf_state_name(other),
 			    wf_state_label(other), commands[c].needs);
-		else
+		else {
 			sbuf_printf(&pl->errs, "%shousehold %s has no open proposal in %s",
 			            pl->problems++ ? "; " : "", a, commands[c].needs);
+			last_decided(&pl->errs, txn, id);
+		}
 	}
 }
 

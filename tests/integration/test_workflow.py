@@ -399,6 +399,12 @@ def test(t):
     t.wait_synced()
     check_eq(proposals(t, v1)[a1]["state"], "VILLAGE_NOTICE", "dismissed: back to the window")
     check_eq(proposals(t, v1, "REJECTED")[b1]["state"], "REJECTED", "upheld: rejected")
+    # A step named for it says what became of its proposal.
+    p = t.run_ctl(v1, "notice", "close", b1)
+    check(p.returncode == 1 and re.search(
+        rf"household {b1} has no open proposal in .*\(its last proposal, \S+ to \S+, was "
+        r"REJECTED 未通过 at [0-9T:-]+Z: a new version of the household proposes again\)",
+        p.stderr), f"a step for a rejected proposal: {p.returncode} {p.stderr!r}")
     # The state as the dashboard and the notices say it asks the same.
     check_eq(sorted(proposals(t, v1, "未通过")), sorted(proposals(t, v1, "REJECTED")),
              "proposals --state 未通过")
