@@ -793,6 +793,12 @@ svc_proposals(struct svc *s, const Ctl__Request *rq, Ctl__Reply *rp)
 	if (err)
 		return svc_fail(s, err, "cannot read the store: %s", err_str(err));
 	svc_hold(s);
+	char name[128];
+	svc_area_name(&txn, under, name, sizeof(name));
+	if (!(r->under_name = svc_strdup(s, name))) {
+		store_abort(&txn);
+		return svc_fail(s, -ENOMEM, "out of memory");
+	}
 	/* Two passes over one snapshot: count (up to the limit, and whether more
 	 * follow), then fill. */
 	struct store_iter it;

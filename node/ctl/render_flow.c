@@ -92,8 +92,8 @@ void
 render_proposals_text(struct sbuf *out, const Ctl__ProposalsReply *r)
 {
 	if (!r->n_proposals) {
-		sbuf_printf(out, "no %s proposals under %s\n", r->state[0] ? r->state : "open",
-		            r->under);
+		sbuf_printf(out, "no %s proposals under %s%s%s\n", r->state[0] ? r->state : "open",
+		            r->under, r->under_name[0] ? " " : "", r->under_name);
 		return;
 	}
 	static const char *const headers[] = {"household", "kind",  "from",   "to",

@@ -408,6 +408,10 @@ def test(t):
     # The state as the dashboard and the notices say it asks the same.
     check_eq(sorted(proposals(t, v1, "未通过")), sorted(proposals(t, v1, "REJECTED")),
              "proposals --state 未通过")
+    # None: the area said by code and name.
+    text = t.ctl_text(t1, "proposals", "--state", "已录入")
+    check_eq(text.strip(), f"no RECORDED proposals under {T1} {t1.name}",
+             "proposals with none to list")
     check_eq(wf(t, v1, "notice", "close", a1)["proposals"], 1,
              "the window counts from its opening: it closes at once")
     t.wait_synced()
