@@ -607,7 +607,7 @@ workflow_plan(struct svc *s, const Ctl__WorkflowReq *q, size_t c, struct wf_job 
 	}
 	job->days = q->days ? (uint16_t)q->days : pol.notice_days;
 	/* The request's own mistake, not a step left out: refused whole. */
-	if (q->days && q->days < pol.notice_days) {
+	if (commands[c].cmd == WF_CMD_OPEN && q->days && q->days < pol.notice_days) {
 		store_abort(&txn);
 		return svc_fail(s, JZ_EREFUSED,
 		                "--days %u: a window is at least the policy's %u days (policy "
