@@ -96,25 +96,37 @@ struct target {
 static const struct {
 	const char *name;
 	enum wf_command cmd;
-	const char *needs;
 } commands[] = {
-    /* The states by code and label (wf_state_label), as the dashboard and
-     * `proposals --state` take them. */
-    {"consent", WF_CMD_CONSENT, "PROPOSED 待公示 (an exit)"},
-    {"open", WF_CMD_OPEN,
-     "PROPOSED 待公示, TOWNSHIP_APPROVED 乡镇审核通过 or COUNTY_APPROVED 县级复审通过"},
-    {"close", WF_CMD_CLOSE,
-     "VILLAGE_NOTICE 第一次公示, TOWNSHIP_NOTICE 第二次公示 or ANNOUNCEMENT 公告"},
-    {"approve", WF_CMD_APPROVE,
-     "VILLAGE_PASSED 第一次公示无异议 or TOWNSHIP_PASSED 第二次公示无异议"},
-    {"reject", WF_CMD_REJECT,
-     "VILLAGE_PASSED 第一次公示无异议 or TOWNSHIP_PASSED 第二次公示无异议"},
-    {"object", WF_CMD_OBJECT,
-     "VILLAGE_NOTICE 第一次公示, TOWNSHIP_NOTICE 第二次公示, ANNOUNCEMENT 公告 or CONTESTED "
-     "有异议"},
-    {"uphold", WF_CMD_UPHOLD, "CONTESTED 有异议"},
-    {"dismiss", WF_CMD_DISMISS, "CONTESTED 有异议"},
+    {"consent", WF_CMD_CONSENT}, {"open", WF_CMD_OPEN},       {"close", WF_CMD_CLOSE},
+    {"approve", WF_CMD_APPROVE}, {"reject", WF_CMD_REJECT},   {"object", WF_CMD_OBJECT},
+    {"uphold", WF_CMD_UPHOLD},   {"dismiss", WF_CMD_DISMISS},
 };
+
+/* The states CMD takes a proposal in, as wf_step_for has them, each by its
+ * code and label, as the dashboard and `proposals --state` name them:
+ * "VILLAGE_NOTICE 第一次公示, TOWNSHIP_NOTICE 第二次公示 or ANNOUNCEMENT 公告". */
+static void
+needs_text(enum wf_command cmd, char *out, size_t len)
+{
+	uint8_t st[WF_NSTATES];
+	size_t n = 0, k = 0;
+	for (uint8_t i = 1; i < WF_NSTATES; i++)
+		if (wf_step_for(cmd, i))
+			st[n++] = i;
+	out[0] = 0;
+	for (size_t i = 0; i < n && k < len; i++) {
+		int w = snprintf(out + k, len - k, "%s%s %s",
+		                 !i          ? ""
+		                 : i + 1 < n ? ", "
+		                             : " or ",
+		                 wf_state_name(st[i]), wf_state_label(st[i]));
+		if (w < 0)
+			break;
+		k += (size_t)w;
+	}
+	if (cmd == WF_CMD_CONSENT && k < len)
+		snprintf(out + k, len - k, " (an exit)");
+}
 
 static struct wf_signer
 self_signer(const struct node *n)
@@ -479,6 +491,8 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 {
 	enum wf_command cmd = commands[c].cmd;
 	struct target *t = pl->t;
+	char needs[300];
+	needs_text(cmd, needs, sizeof(needs));
 	for (size_t i = 0; i < q->n_households && pl->nt < MAX_TARGETS; i++) {
 		uint64_t id;
 		const char *a = q->households[i];
@@ -519,10 +533,10 @@ plan_named(struct wf_plan *pl, struct store_txn *txn, const Ctl__WorkflowReq *q,
 			    "%shousehold %s's open proposal is in %s %s; this step takes one "
 			    "in %s",
 			    pl->problems++ ? "; " : "", a, wf_state_name(other),
-			    wf_state_label(other), commands[c].needs);
+			    wf_state_label(other), needs);
 		else {
 			sbuf_printf(&pl->errs, "%shousehold %s has no open proposal in %s",
-			            pl->problems++ ? "; " : "", a, commands[c].needs);
+			            pl->problems++ ? "; " : "", a, needs);
 			last_decided(&pl->errs, txn, id);
 		}
 	}

@@ -547,12 +547,9 @@ rollup_row(struct svc *s, const struct rollup_row *row, struct row_shared *sh, C
 		o->incidence_pct = svc_fixed(s, pct100, 2);
 	o->threshold_pct = sh->threshold_pct;
 	if (row->population > 0) {
-		/* Below the threshold: poor * 10000 < threshold_bp * population,
-		 * exactly, not on the rounded figure. */
 		int64_t poor = row->c[RC_POOR_PERSONS] > 0 ? row->c[RC_POOR_PERSONS] : 0;
-		bool below = (unsigned __int128)poor * 10000 <
-		             (unsigned __int128)sh->pol->threshold_bp * row->population;
-		o->below_threshold = svc_optbool(s, below);
+		o->below_threshold = svc_optbool(
+		    s, rollup_below_threshold(poor, row->population, sh->pol->threshold_bp));
 		/* Unrounded, for programs (/metrics). */
 		o->incidence_ratio = (double)poor / (double)row->population;
 	}

@@ -545,6 +545,14 @@ rollup_marks_on(struct store *st)
 
 /* ---------------------------------------------------------------- query */
 
+bool
+rollup_below_threshold(int64_t poor_persons, uint64_t population, uint16_t threshold_bp)
+{
+	uint64_t poor = poor_persons > 0 ? (uint64_t)poor_persons : 0;
+	return population > 0 &&
+	       (unsigned __int128)poor * 10000 < (unsigned __int128)threshold_bp * population;
+}
+
 long
 rollup_incidence_hundredths(int64_t poor_persons, uint64_t population, uint16_t threshold_bp)
 {
@@ -559,9 +567,7 @@ rollup_incidence_hundredths(int64_t poor_persons, uint64_t population, uint16_t 
 	 * percent) from below it: the verdict is exact, and 2.996 % must not
 	 * read 3.00 beside "below 3 %". (From the line or above, half up never
 	 * goes below it: the line is on the grid.) */
-	bool below =
-	    (unsigned __int128)poor_persons * 10000 < (unsigned __int128)threshold_bp * population;
-	if (below && h >= threshold_bp)
+	if (rollup_below_threshold(poor_persons, population, threshold_bp) && h >= threshold_bp)
 		h = (long)threshold_bp - 1;
 	return h;
 }

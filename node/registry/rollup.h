@@ -184,6 +184,11 @@ JZ_NODISCARD long rollup_query_marked(struct store_txn *txn, const struct rollup
  */
 long rollup_incidence_hundredths(int64_t poor_persons, uint64_t population, uint16_t threshold_bp);
 
+/* Is the incidence below the exit line THRESHOLD_BP, exactly (poor * 10000
+ * < line * population, not on the rounded figure)? A negative count is 0;
+ * false without a population. */
+bool rollup_below_threshold(int64_t poor_persons, uint64_t population, uint16_t threshold_bp);
+
 /* Latest year for which any counter, census or open proposal is held (0 if
  * none): the province cells' years (counters and open proposals) and the
  * latest census year the meta table keeps. Census rows are never deleted

@@ -239,6 +239,11 @@ incidence_rounds_half_up(void **state)
 	assert_int_equal(rollup_incidence_hundredths(2996, 100000, 200), 300); /* above 2 % */
 	assert_int_equal(rollup_incidence_hundredths(3, 100, 300), 300);
 	assert_int_equal(rollup_incidence_hundredths(3004, 100000, 300), 300);
+	/* The verdict the rounding keeps to: exact, the line itself not below. */
+	assert_true(rollup_below_threshold(2996, 100000, 300));
+	assert_false(rollup_below_threshold(3, 100, 300));
+	assert_false(rollup_below_threshold(0, 0, 300)); /* no census */
+	assert_true(rollup_below_threshold(-3, 100, 300));
 	/* A negative count (never after a consistent history) is shown as 0. */
 	assert_int_equal(rollup_incidence_hundredths(-3, 100, 300), 0);
 	/* Province-sized numbers stay exact: 5,882,353 poor of 58,823,530 is 10.00 %. */
